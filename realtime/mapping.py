@@ -1,0 +1,283 @@
+"""MediaPipe Pose (33 landmarks) -> NTU RGB+D / Kinect v2 (25 joints), numpy only.
+
+Axes. MediaPipe world landmarks are metres with the origin between the hips; x grows to the image
+right, y grows down and z grows away from the camera (negative z is between the hips and the
+camera), i.e. the OpenCV camera frame. The NTU frame (:mod:`sadvae.skeleton`) has +y up, +z away
+from the sensor and +x to the sensor's left, which for an unmirrored image is the image left and
+the right-hand side of a person facing the camera. The conversion is a 180 degree rotation about z:
+``(x, y, z)_ntu = (-x, -y, z)_mp`` (determinant +1, so left and right are never swapped). Depth stays
+hip-relative: MediaPipe gives no distance to the camera, and the shared preprocessing centres every
+skeleton on its spine base anyway.
+
+Landmark names refer to the person's own left and right, as do NTU's. An input image that is
+mirrored (a "selfie" preview, or the NTU RGB videos, whose colorX puts a person's right shoulder on
+the image right) must be flipped back before pose estimation, or every joint comes out mirrored.
+
+Joints. Direct: shoulders, elbows, wrists, hips, knees, ankles, feet (MediaPipe foot index) and
+thumbs. Derived:
+
+- spine base = mid-hip; spine shoulder = mid-shoulder;
+- spine mid = spine base + 0.574 (spine shoulder - spine base) (median ratio on the six NTU samples
+  in ``../shared/data/ntu``: 0.573-0.575);
+- head = mean of the two ears. Kinect's head joint is the centre of the skull: the ears are level
+  with it and on its mid-line in depth, whereas the nose sits about 10 cm in front of it. When only
+  one ear passes ``min_visibility`` that ear is used; with neither, the nose;
+- neck = spine shoulder + 0.33 (head - spine shoulder) (:data:`sadvae.skeleton.NECK_FRACTION`);
+- hand = mean of the index and pinky knuckles (MediaPipe 19/17 left, 20/18 right), about 8 cm from
+  the wrist (Kinect: 5-8 cm);
+- hand tip = hand + 0.5 (hand - wrist), the rule :func:`sadvae.skeleton.kinect_v1_to_ntu25` uses.
+  Kinect's tip is 2-6 cm beyond the hand along the wrist->hand axis (wrist->tip about 10 cm on the
+  NTU samples); MediaPipe's index landmark is a knuckle only ~2 cm from the hand, mostly sideways.
+
+Low visibility. A landmark counts as seen when it is finite and its score (MediaPipe ``visibility``
+or ``presence``; pass ``presence`` to keep occluded-but-in-frame joints, which MediaPipe still
+places sensibly, as Kinect does with its "inferred" joints) is at least ``min_visibility``. A derived
+joint needs all its landmarks. A joint that is not seen is placed on its nearest seen ancestor in
+:data:`sadvae.skeleton.PARENTS` (an unseen spine base is the origin, which is where MediaPipe puts
+the mid-hip), and its confidence is 0. The output never contains NaN.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import numpy as np
+
+from sadvae.skeleton import NECK_FRACTION, NUM_JOINTS, PARENTS
+from sadvae.skeleton import NTUJoint as J
+
+__all__ = [
+    "MediaPipeLandmark",
+    "MEDIAPIPE_LANDMARKS",
+    "NUM_MEDIAPIPE_LANDMARKS",
+    "MEDIAPIPE_TO_NTU_AXES",
+    "NTU25_FROM_MEDIAPIPE",
+    "NTU25_WEIGHTS",
+    "SPINE_MID_FRACTION",
+    "HAND_TIP_EXTENSION",
+    "mediapipe_to_ntu25",
+]
+
+
+class MediaPipeLandmark(enum.IntEnum):
+    """The 33 BlazePose landmarks in MediaPipe order; left/right are the person's own."""
+
+    NOSE = 0
+    LEFT_EYE_INNER = 1
+    LEFT_EYE = 2
+    LEFT_EYE_OUTER = 3
+    RIGHT_EYE_INNER = 4
+    RIGHT_EYE = 5
+    RIGHT_EYE_OUTER = 6
+    LEFT_EAR = 7
+    RIGHT_EAR = 8
+    MOUTH_LEFT = 9
+    MOUTH_RIGHT = 10
+    LEFT_SHOULDER = 11
+    RIGHT_SHOULDER = 12
+    LEFT_ELBOW = 13
+    RIGHT_ELBOW = 14
+    LEFT_WRIST = 15
+    RIGHT_WRIST = 16
+    LEFT_PINKY = 17  # first (MCP) knuckle
+    RIGHT_PINKY = 18
+    LEFT_INDEX = 19  # first (MCP) knuckle
+    RIGHT_INDEX = 20
+    LEFT_THUMB = 21
+    RIGHT_THUMB = 22
+    LEFT_HIP = 23
+    RIGHT_HIP = 24
+    LEFT_KNEE = 25
+    RIGHT_KNEE = 26
+    LEFT_ANKLE = 27
+    RIGHT_ANKLE = 28
+    LEFT_HEEL = 29
+    RIGHT_HEEL = 30
+    LEFT_FOOT_INDEX = 31
+    RIGHT_FOOT_INDEX = 32
+
+
+MP = MediaPipeLandmark
+NUM_MEDIAPIPE_LANDMARKS = len(MediaPipeLandmark)
+MEDIAPIPE_LANDMARKS: tuple[str, ...] = tuple(m.name.lower() for m in MediaPipeLandmark)
+
+# (x, y, z)_ntu = (x, y, z)_mp * MEDIAPIPE_TO_NTU_AXES
+MEDIAPIPE_TO_NTU_AXES: tuple[float, float, float] = (-1.0, -1.0, 1.0)
+
+SPINE_MID_FRACTION = 0.574
+HAND_TIP_EXTENSION = 0.5
+
+
+def _mid(a: int, b: int) -> dict[int, float]:
+    return {a: 0.5, b: 0.5}
+
+
+def _lerp(a: dict[int, float], b: dict[int, float], f: float) -> dict[int, float]:
+    """Weights of a + f (b - a) for two linear combinations of landmarks."""
+    out: dict[int, float] = {}
+    for k, w in a.items():
+        out[k] = out.get(k, 0.0) + (1.0 - f) * w
+    for k, w in b.items():
+        out[k] = out.get(k, 0.0) + f * w
+    return out
+
+
+_HIPS = _mid(MP.LEFT_HIP, MP.RIGHT_HIP)
+_SHOULDERS = _mid(MP.LEFT_SHOULDER, MP.RIGHT_SHOULDER)
+_EARS = _mid(MP.LEFT_EAR, MP.RIGHT_EAR)
+_HAND_L, _HAND_R = _mid(MP.LEFT_INDEX, MP.LEFT_PINKY), _mid(MP.RIGHT_INDEX, MP.RIGHT_PINKY)
+
+# Each NTU joint as a weighted sum of MediaPipe landmarks (the default, both-ears head).
+_LINEAR: dict[int, dict[int, float]] = {
+    J.SPINE_BASE: _HIPS,
+    J.SPINE_MID: _lerp(_HIPS, _SHOULDERS, SPINE_MID_FRACTION),
+    J.NECK: _lerp(_SHOULDERS, _EARS, NECK_FRACTION),
+    J.HEAD: _EARS,
+    J.SHOULDER_LEFT: {MP.LEFT_SHOULDER: 1.0},
+    J.ELBOW_LEFT: {MP.LEFT_ELBOW: 1.0},
+    J.WRIST_LEFT: {MP.LEFT_WRIST: 1.0},
+    J.HAND_LEFT: _HAND_L,
+    J.SHOULDER_RIGHT: {MP.RIGHT_SHOULDER: 1.0},
+    J.ELBOW_RIGHT: {MP.RIGHT_ELBOW: 1.0},
+    J.WRIST_RIGHT: {MP.RIGHT_WRIST: 1.0},
+    J.HAND_RIGHT: _HAND_R,
+    J.HIP_LEFT: {MP.LEFT_HIP: 1.0},
+    J.KNEE_LEFT: {MP.LEFT_KNEE: 1.0},
+    J.ANKLE_LEFT: {MP.LEFT_ANKLE: 1.0},
+    J.FOOT_LEFT: {MP.LEFT_FOOT_INDEX: 1.0},
+    J.HIP_RIGHT: {MP.RIGHT_HIP: 1.0},
+    J.KNEE_RIGHT: {MP.RIGHT_KNEE: 1.0},
+    J.ANKLE_RIGHT: {MP.RIGHT_ANKLE: 1.0},
+    J.FOOT_RIGHT: {MP.RIGHT_FOOT_INDEX: 1.0},
+    J.SPINE_SHOULDER: _SHOULDERS,
+    J.HAND_TIP_LEFT: _lerp({MP.LEFT_WRIST: 1.0}, _HAND_L, 1.0 + HAND_TIP_EXTENSION),
+    J.THUMB_LEFT: {MP.LEFT_THUMB: 1.0},
+    J.HAND_TIP_RIGHT: _lerp({MP.RIGHT_WRIST: 1.0}, _HAND_R, 1.0 + HAND_TIP_EXTENSION),
+    J.THUMB_RIGHT: {MP.RIGHT_THUMB: 1.0},
+}
+
+# NTU joint -> the MediaPipe landmarks it is built from (all must be seen; the head needs one ear or the nose).
+NTU25_FROM_MEDIAPIPE: dict[int, tuple[int, ...]] = {
+    j: tuple(sorted(int(k) for k, w in _LINEAR[j].items() if w != 0.0)) for j in range(NUM_JOINTS)
+}
+
+# float32 [25, 33]: ntu = NTU25_WEIGHTS @ landmarks, before the axis change.
+NTU25_WEIGHTS = np.zeros((NUM_JOINTS, NUM_MEDIAPIPE_LANDMARKS), dtype=np.float32)
+for _j, _w in _LINEAR.items():
+    for _k, _v in _w.items():
+        NTU25_WEIGHTS[_j, _k] = _v
+NTU25_WEIGHTS.setflags(write=False)
+
+# [25, 4] landmark indices per joint, padded by repetition, for a vectorised min over visibilities
+_REQ = np.array([(s * 4)[:4] for s in (NTU25_FROM_MEDIAPIPE[j] for j in range(NUM_JOINTS))], dtype=np.intp)
+_AXES = np.asarray(MEDIAPIPE_TO_NTU_AXES, dtype=np.float32)
+
+
+def _ancestor_table() -> np.ndarray:
+    """[25, D] each joint followed by its ancestors up to the root, padded with the root."""
+    chains = []
+    for j in range(NUM_JOINTS):
+        chain = [j]
+        while PARENTS[chain[-1]] >= 0:
+            chain.append(PARENTS[chain[-1]])
+        chains.append(chain)
+    depth = max(len(c) for c in chains)
+    return np.array([c + [c[-1]] * (depth - len(c)) for c in chains], dtype=np.intp)
+
+
+_ANCESTORS = _ancestor_table()
+_EAR_IDX = np.array([MP.LEFT_EAR, MP.RIGHT_EAR], dtype=np.intp)
+# (left ear, right ear) sources by which ears are seen: none -> nose, left only, right only, both
+_EAR_SOURCE = np.array(
+    [[MP.NOSE, MP.NOSE], [MP.LEFT_EAR, MP.LEFT_EAR], [MP.RIGHT_EAR, MP.RIGHT_EAR], [MP.LEFT_EAR, MP.RIGHT_EAR]],
+    dtype=np.intp,
+)
+
+
+def _check_shapes(world: np.ndarray, visibility: np.ndarray | None) -> None:
+    if world.ndim < 2 or world.shape[-2:] != (NUM_MEDIAPIPE_LANDMARKS, 3):
+        raise ValueError(f"expected MediaPipe world landmarks of shape (..., 33, 3), got {world.shape}")
+    if visibility is not None and visibility.shape != world.shape[:-1]:
+        raise ValueError(f"expected visibility of shape {world.shape[:-1]}, got {visibility.shape}")
+
+
+def _substitute_ears(pos: np.ndarray, vis: np.ndarray, min_visibility: float) -> np.ndarray:
+    """Where an ear is unseen, copy the other ear into it, or the nose when neither ear is seen.
+
+    The head (mean of the ears) then sits on the one seen ear or on the nose, and the neck follows
+    it through the same linear map. Updates ``pos`` [N, 33, 3] in place; returns the scores [N, 33]
+    (a copy when anything changed). No-op when every row sees both ears.
+    """
+    ears_ok = vis[:, _EAR_IDX] >= min_visibility  # (N, 2)
+    if ears_ok.all():
+        return vis
+    code = ears_ok[:, 0] + 2 * ears_ok[:, 1].astype(np.intp)  # 0 none, 1 left only, 2 right only, 3 both
+    src = _EAR_SOURCE[code]  # (N, 2)
+    rows = np.arange(pos.shape[0])[:, None]
+    pos[:, _EAR_IDX] = pos[rows, src]
+    vis = vis.copy()
+    vis[:, _EAR_IDX] = vis[rows, src]
+    return vis
+
+
+def mediapipe_to_ntu25(
+    world: np.ndarray, visibility: np.ndarray | None = None, min_visibility: float = 0.5
+) -> tuple[np.ndarray, np.ndarray]:
+    """Map MediaPipe Pose world landmarks to the NTU-25 joint layout in the NTU camera frame.
+
+    Args:
+        world: [..., 33, 3] MediaPipe world landmarks (metres, origin between the hips, y down),
+            e.g. [33, 3] for one person in one frame or [T, 33, 3]. NaN/inf landmarks count as unseen.
+        visibility: [..., 33] per-landmark scores in [0, 1] (MediaPipe ``visibility`` or ``presence``),
+            or None to treat every finite landmark as seen.
+        min_visibility: landmarks scoring below this are unseen (0 keeps every finite landmark).
+
+    Returns:
+        ``(joints, conf)``: float32 [..., 25, 3] in metres, +y up, +x the person's right when facing
+        the camera, +z away from the camera; and float32 [..., 25] confidences in [0, 1], 0 where the
+        joint was unseen and placed on its nearest seen ancestor (see the module docstring).
+
+    Raises:
+        ValueError: on wrong shapes or a ``min_visibility`` outside [0, 1].
+    """
+    if not 0.0 <= min_visibility <= 1.0:
+        raise ValueError(f"min_visibility must be in [0, 1], got {min_visibility}")
+    w = np.asarray(world, dtype=np.float32)
+    vis_in = None if visibility is None else np.asarray(visibility, dtype=np.float32)
+    _check_shapes(w, vis_in)
+    lead = w.shape[:-2]
+    w = w.reshape(-1, NUM_MEDIAPIPE_LANDMARKS, 3)  # (N, 33, 3)
+    finite = np.isfinite(w).all(axis=-1)  # (N, 33)
+    all_finite = bool(finite.all())
+    if not all_finite:
+        w = np.where(finite[..., None], w, np.float32(0.0))
+    # effective score: -1 for non-finite landmarks so that they fail any threshold, 0 included
+    if vis_in is None:
+        vis = finite.astype(np.float32) if all_finite else np.where(finite, np.float32(1.0), np.float32(-1.0))
+    else:
+        vis = vis_in.reshape(-1, NUM_MEDIAPIPE_LANDMARKS)
+        good = finite & np.isfinite(vis)
+        if not good.all():
+            vis = np.where(good, vis, np.float32(-1.0))
+    pos = w * _AXES  # (N, 33, 3) in NTU axes
+    vis = _substitute_ears(pos, vis, min_visibility)
+    joints = np.matmul(NTU25_WEIGHTS, pos)  # (N, 25, 3)
+    conf = vis[:, _REQ].min(axis=-1)  # (N, 25)
+    seen = conf >= min_visibility  # (N, 25)
+    if not seen.all():
+        joints, conf = _fall_back(joints, conf, seen)
+    else:
+        np.clip(conf, 0.0, 1.0, out=conf)
+    return joints.reshape(lead + (NUM_JOINTS, 3)), conf.reshape(lead + (NUM_JOINTS,))
+
+
+def _fall_back(joints: np.ndarray, conf: np.ndarray, seen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Place each unseen joint on its nearest seen ancestor (an unseen root sits at the origin)."""
+    joints[~seen[:, J.SPINE_BASE], J.SPINE_BASE] = 0.0
+    usable = seen.copy()
+    usable[:, J.SPINE_BASE] = True  # every chain ends at the root
+    first = usable[:, _ANCESTORS].argmax(axis=-1)  # (N, 25): first usable entry of each chain
+    src = _ANCESTORS[np.arange(NUM_JOINTS), first]  # (N, 25) joint to copy from
+    joints = joints[np.arange(joints.shape[0])[:, None], src]
+    conf = np.where(seen, np.clip(conf, 0.0, 1.0), np.float32(0.0)).astype(np.float32, copy=False)
+    return joints, conf

@@ -1,0 +1,312 @@
+"""NTU RGB+D 60/120 readers: raw ``.skeleton`` text, txt2npy ``.skeleton.npy``, CTR-GCN ``.npz``, whole folders.
+
+The raw text format and the main-actor rule live in :mod:`sadvae.data.ntu_skeleton` and are re-exported here.
+Every reader gives NTU-25 joints in metres at 30 fps; label = action - 1 (0-based), subject = performer,
+view = camera, all read from the ``SsssCcccPpppRrrrAaaa`` sample name.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import re
+import zipfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from sadvae.data.ntu_skeleton import (
+    NTU_FPS,
+    _fill_slots,
+    _label_fields,
+    _motion_energy,
+    parse_ntu_name,
+    read_ntu_skeleton,
+    read_ntu_skeleton_color,
+)
+from sadvae.data.record import Dataset, SkeletonSequence
+from sadvae.errors import ConfigError, DataFormatError
+from sadvae.skeleton import NUM_JOINTS
+
+__all__ = [
+    "NTU_FPS",
+    "parse_ntu_name",
+    "load_class_names",
+    "read_ntu_skeleton",
+    "read_ntu_skeleton_color",
+    "read_txt2npy",
+    "read_ctrgcn_npz",
+    "load_missing_list",
+    "load_ntu_dir",
+]
+
+log = logging.getLogger(__name__)
+
+_SAMPLE_RE = re.compile(r"S\d{3}C\d{3}P\d{3}R\d{3}A\d{3}")
+_PROTOCOL = (
+    "NTU-60: cross-subject (20 training performers) and cross-view (cameras 2, 3 train); "
+    "NTU-120: cross-subject (53 training performers) and cross-setup (even setup ids train)"
+)
+
+
+def load_class_names(csv_path: str | Path) -> tuple[str, ...]:
+    """Read an ``idx,label`` csv (header optional, indices contiguous from 0 or 1) into names by 0-based label.
+
+    Raises:
+        DataFormatError: a row is not ``idx,label`` or the indices skip, repeat or start above 1.
+    """
+    path = Path(csv_path)
+    with path.open(newline="", encoding="utf-8") as f:
+        rows = [(n, r) for n, r in enumerate(csv.reader(f), 1) if any(c.strip() for c in r)]
+    if rows and not rows[0][1][0].strip().isdigit():
+        rows = rows[1:]  # header
+    if not rows:
+        raise DataFormatError(path, None, "expected idx,label rows, found none")
+    names: list[str] = []
+    first = None
+    for n, row in rows:
+        if len(row) != 2 or not row[0].strip().isdigit():
+            raise DataFormatError(path, f"line {n}", f"expected 'idx,label', found {','.join(row)[:60]!r}")
+        idx = int(row[0])
+        first = idx if first is None else first
+        if first not in (0, 1) or idx != first + len(names):
+            raise DataFormatError(
+                path, f"line {n}", f"expected index {first + len(names) if names else '0 or 1'}, found {idx}"
+            )
+        names.append(row[1].strip())
+    return tuple(names)
+
+
+def _check_object_npy(path: Path) -> None:
+    """Refuse anything but an .npy file whose header says it holds a 0-d object array (before any unpickling)."""
+    fmt = np.lib.format
+    try:
+        with path.open("rb") as f:
+            version = fmt.read_magic(f)
+            if version == (1, 0):
+                shape, _, dtype = fmt.read_array_header_1_0(f)
+            elif version == (2, 0):
+                shape, _, dtype = fmt.read_array_header_2_0(f)
+            else:
+                raise ValueError(f"unsupported .npy version {version}")
+    except ValueError as e:
+        raise DataFormatError(path, "header", f"expected an .npy file holding the txt2npy dict ({e})") from e
+    if dtype != np.dtype(object) or shape != ():
+        raise DataFormatError(path, "header", f"expected a 0-d object array (the txt2npy dict), found {dtype} {shape}")
+
+
+def _dict_field(path: Path, d: dict, key: str, what: str) -> object:
+    if key not in d:
+        raise DataFormatError(path, f"key {key!r}", f"expected {what}; keys found: {sorted(map(str, d))}")
+    return d[key]
+
+
+def read_txt2npy(path: str | Path, max_persons: int = 2, class_names: Sequence[str] | None = None) -> SkeletonSequence:
+    """Read a ``.skeleton.npy`` written by the NTU authors' txt2npy script.
+
+    The file holds a dict: ``file_name`` (sample name), ``nbodys`` (bodies per frame, length T), ``njoints`` (25),
+    ``skel_body{i}`` float [T, 25, 3] for i < max(nbodys) (the i-th body listed in each frame, zeros where absent)
+    and optionally ``rgb_body{i}`` / ``depth_body{i}`` [T, 25, 2] (ignored). The format keeps no bodyID, so the
+    ``max_persons`` bodies with the most motion energy are kept, in decreasing energy, as in the raw reader.
+
+    Security: the dict is stored as a pickle, and unpickling can run code named in the file. This reader checks
+    that the file is an .npy holding a 0-d object array before it calls ``np.load(allow_pickle=True)``, but that
+    check cannot make a hostile file safe: use this format only for files you trust, and prefer the raw
+    ``.skeleton`` text or a prepared ``.npz`` otherwise.
+
+    Args:
+        path: the ``.skeleton.npy`` file.
+        max_persons: person slots M.
+        class_names: names by 0-based label, for ``label_name``.
+
+    Returns:
+        joints float32 [T, M, 25, 3] metres; label, subject and view from ``file_name`` (else the path's name).
+
+    Raises:
+        DataFormatError: not an object .npy, not a dict, or a key is missing or has the wrong shape (named).
+    """
+    p = Path(path)
+    _check_object_npy(p)
+    try:
+        obj = np.load(p, allow_pickle=True).item()
+    except Exception as e:  # unpickling can fail in many ways; the file is what is wrong
+        raise DataFormatError(p, None, f"cannot unpickle the txt2npy dict ({type(e).__name__}: {e})") from e
+    if not isinstance(obj, dict):
+        raise DataFormatError(
+            p, "root", f"expected a dict with keys nbodys, njoints, skel_body0, found {type(obj).__name__}"
+        )
+    nbodys = np.asarray(_dict_field(p, obj, "nbodys", "bodies per frame (list of ints)"))
+    if nbodys.ndim != 1 or len(nbodys) == 0 or nbodys.dtype.kind not in "iu" or (nbodys < 0).any():
+        raise DataFormatError(
+            p, "key 'nbodys'", f"expected a non-empty list of counts, found {nbodys.dtype} {nbodys.shape}"
+        )
+    njoints = _dict_field(p, obj, "njoints", "the joint count 25")
+    if not isinstance(njoints, int | np.integer) or njoints != NUM_JOINTS:
+        raise DataFormatError(p, "key 'njoints'", f"expected {NUM_JOINTS}, found {njoints!r}")
+    t = len(nbodys)
+    bodies: dict[str, np.ndarray] = {}
+    for i in range(max(int(nbodys.max()), 1)):
+        key = f"skel_body{i}"
+        arr = np.asarray(_dict_field(p, obj, key, f"[{t}, 25, 3] joints (nbodys reaches {nbodys.max()})"))
+        if arr.shape != (t, NUM_JOINTS, 3) or arr.dtype.kind != "f" or not np.isfinite(arr).all():
+            raise DataFormatError(
+                p, f"key {key!r}", f"expected finite floats [{t}, 25, 3], found {arr.dtype} {arr.shape}"
+            )
+        bodies[key] = arr
+    present = {k: np.flatnonzero(np.abs(a).reshape(t, -1).any(axis=1)) for k, a in bodies.items()}
+    present = {k: f for k, f in present.items() if len(f)}
+    if not present:
+        raise DataFormatError(p, None, f"no skeleton in any of the {t} frames (NTU lists it as missing)")
+    energy = {k: _motion_energy(bodies[k][f]) for k, f in present.items()}
+    slots, notes = _fill_slots(present, energy, max_persons, t)
+    joints = np.zeros((t, max_persons, NUM_JOINTS, 3), np.float32)
+    for m, keys in enumerate(slots):
+        for k in keys:
+            joints[present[k], m] = bodies[k][present[k]]
+    name = obj.get("file_name")
+    fields, more = _label_fields(name if isinstance(name, str) else p, p, class_names)
+    return SkeletonSequence(joints, NTU_FPS, str(p), defects=tuple(notes + more), **fields)
+
+
+def read_ctrgcn_npz(path: str | Path, split: str = "test", class_names: Sequence[str] | None = None) -> Dataset:
+    """Read one split of a CTR-GCN style ``.npz`` (e.g. ``NTU60_CS.npz``, ``NTU120_CSet.npz``).
+
+    Expected keys (loaded with ``allow_pickle=False``): ``x_train``, ``y_train``, ``x_test``, ``y_test``;
+    ``x_*`` float [N, T, M * 75] (T = 300, M = 2 persons x 25 joints x xyz in metres, zero-padded at the end),
+    ``y_*`` one-hot [N, K] or integer labels [N] (0-based). Trailing all-zero frames are trimmed from each
+    sample (noted in its defects); an all-zero sample is rejected. The file keeps no sample names, so
+    subject and view are None and the source is ``path#split/index``.
+
+    Args:
+        path: the ``.npz`` file.
+        split: ``"train"`` or ``"test"``.
+        class_names: names by label; default ``A001``... placeholders, as many as the labels need.
+
+    Raises:
+        ConfigError: unknown split.
+        DataFormatError: not an npz, a key is missing (named), or shapes / labels are wrong.
+    """
+    p = Path(path)
+    if split not in ("train", "test"):
+        raise ConfigError(f"split must be 'train' or 'test', got {split!r}")
+    xk, yk = f"x_{split}", f"y_{split}"
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            missing = [k for k in (xk, yk) if k not in z.files]
+            if missing:
+                found = sorted(z.files)
+                raise DataFormatError(
+                    p, f"key {missing[0]!r}", f"expected x_train, y_train, x_test, y_test; found {found}"
+                )
+            x, y = z[xk], z[yk]
+    except (ValueError, OSError, zipfile.BadZipFile, AttributeError) as e:
+        if isinstance(e, DataFormatError):
+            raise
+        raise DataFormatError(p, None, f"expected an .npz of numeric arrays without pickles ({e})") from e
+    if x.ndim != 3 or x.shape[2] % (NUM_JOINTS * 3) or x.dtype.kind not in "fiu":
+        raise DataFormatError(p, f"key {xk!r}", f"expected numbers [N, T, M * 75], found {x.dtype} {x.shape}")
+    n, t, persons = x.shape[0], x.shape[1], x.shape[2] // (NUM_JOINTS * 3)
+    if y.ndim == 2 and y.shape[0] == n:
+        if not (np.isin(y, (0, 1)).all() and (y.sum(axis=1) == 1).all()):
+            raise DataFormatError(p, f"key {yk!r}", "expected one-hot rows (a single 1, zeros elsewhere)")
+        labels, num_classes = y.argmax(axis=1), y.shape[1]
+    elif y.ndim == 1 and y.shape[0] == n and y.dtype.kind in "iu" and (n == 0 or y.min() >= 0):
+        labels, num_classes = y, int(y.max()) + 1 if n else 0
+    else:
+        raise DataFormatError(p, f"key {yk!r}", f"expected one-hot [{n}, K] or labels [{n}], found {y.dtype} {y.shape}")
+    if class_names is None:
+        class_names = tuple(f"A{i + 1:03d}" for i in range(num_classes))
+    elif len(class_names) < num_classes:
+        raise DataFormatError(p, f"key {yk!r}", f"labels need {num_classes} classes, {len(class_names)} names given")
+    chunks = [(x[i : i + 1024] != 0).any(axis=2) for i in range(0, n, 1024)]  # bounded temporaries
+    nonzero = np.concatenate(chunks) if chunks else np.zeros((0, t), bool)  # [N, T]
+    lengths = t - np.argmax(nonzero[:, ::-1], axis=1)
+    sequences: list[SkeletonSequence] = []
+    rejected: list[tuple[str, str]] = []
+    for i in range(n):
+        source = f"{p}#{split}/{i}"
+        if not nonzero[i].any():
+            rejected.append((source, "all frames are zero"))
+            continue
+        joints = x[i, : lengths[i]].reshape(lengths[i], persons, NUM_JOINTS, 3).astype(np.float32)  # (T, M, V, C)
+        if not np.isfinite(joints).all():
+            rejected.append((source, "joints contain NaN or inf"))
+            continue
+        notes = (f"trimmed {t - lengths[i]} trailing all-zero padding frames",) if lengths[i] < t else ()
+        label = int(labels[i])
+        sequences.append(SkeletonSequence(joints, NTU_FPS, source, label, class_names[label], defects=notes))
+    protocol = f"{p.stem} '{split}' split as prepared for CTR-GCN ({_PROTOCOL})"
+    return Dataset(p.stem, tuple(class_names), sequences, rejected, protocol)
+
+
+def load_missing_list(path: str | Path) -> set[str]:
+    """Sample names from an official ``*_samples_with_missing_skeletons.txt`` (prose lines are skipped).
+
+    Raises:
+        DataFormatError: no line holds a sample name.
+    """
+    p = Path(path)
+    names = {s for line in p.read_text(encoding="utf-8").splitlines() if _SAMPLE_RE.fullmatch(s := line.strip())}
+    if not names:
+        raise DataFormatError(p, None, "expected sample names like S001C002P005R002A008, one per line; found none")
+    return names
+
+
+def load_ntu_dir(
+    root: str | Path,
+    missing_lists: Iterable[str | Path] | None = None,
+    class_names: Sequence[str] | None = None,
+    max_persons: int = 2,
+) -> Dataset:
+    """Load every ``*.skeleton`` and ``*.skeleton.npy`` directly in ``root``, in name order.
+
+    Args:
+        root: the folder.
+        missing_lists: official missing-skeleton lists; samples they name are rejected. None (default) uses
+            every ``*samples_with_missing_skeletons.txt`` in ``root``; pass ``()`` to use none.
+        class_names: names by label; default ``A001``... placeholders (60, or 120 when an action exceeds 60).
+        max_persons: person slots M.
+
+    Returns:
+        The dataset; listed, duplicate (raw and .npy of one sample), misnamed and malformed files are in
+        ``rejected`` with the reason.
+
+    Raises:
+        ConfigError: ``root`` is not a folder or holds no NTU files.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise ConfigError(f"{root}: not a folder; pass the folder holding the NTU .skeleton files")
+    files = sorted(root.glob("*.skeleton")) + sorted(root.glob("*.skeleton.npy"))
+    if not files:
+        raise ConfigError(f"{root}: no *.skeleton or *.skeleton.npy files here")
+    if missing_lists is None:
+        missing_lists = sorted(root.glob("*samples_with_missing_skeletons.txt"))
+    missing: dict[str, str] = {}
+    for lp in missing_lists:
+        for name in load_missing_list(lp):
+            missing.setdefault(name, Path(lp).name)
+    if class_names is None:
+        actions = [int(m.group(1)) for f in files if (m := re.match(r"S\d{3}C\d{3}P\d{3}R\d{3}A(\d{3})", f.name))]
+        top = max(actions, default=60)
+        class_names = tuple(f"A{i:03d}" for i in range(1, (60 if top <= 60 else max(120, top)) + 1))
+    sequences: list[SkeletonSequence] = []
+    rejected: list[tuple[str, str]] = []
+    seen: dict[str, Path] = {}
+    for f in files:
+        sample = f.name.split(".")[0]
+        if sample in missing:
+            rejected.append((str(f), f"listed in {missing[sample]} as a sample with missing or incomplete skeletons"))
+        elif sample in seen:
+            rejected.append((str(f), f"duplicate of {seen[sample].name}"))
+        else:
+            reader = read_txt2npy if f.name.endswith(".npy") else read_ntu_skeleton
+            try:
+                parse_ntu_name(f)
+                sequences.append(reader(f, max_persons=max_persons, class_names=class_names))
+                seen[sample] = f
+            except DataFormatError as e:
+                rejected.append((str(f), str(e)))
+    log.info("%s: %d NTU sequences, %d rejected", root, len(sequences), len(rejected))
+    return Dataset("ntu", tuple(class_names), sequences, rejected, _PROTOCOL)

@@ -1,0 +1,162 @@
+"""ZSL / GZSL metrics and the seen/unseen gate (numpy at inference; scikit-learn only to fit).
+
+GZSL follows SynSE / SA-DVAE: a logistic-regression "domain" classifier reads the top-k sorted
+probabilities of the zero-shot classifier and the top-k sorted temperature-scaled probabilities of
+the backbone's seen-class head, and decides whether a sample belongs to a seen or an unseen class.
+Seen -> the backbone head's argmax; unseen -> the zero-shot classifier's argmax.
+
+Unlike the official code, the gate uses one threshold rule when it is fitted and when it is applied
+("unseen iff P(unseen) > threshold"), and it is fitted on the validation split only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["softmax", "gate_features", "Gate", "fit_gate", "zsl_accuracy", "gzsl_scores", "harmonic_mean"]
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    z = np.asarray(logits, dtype=np.float64) / temperature
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _top_sorted(p: np.ndarray, k: int) -> np.ndarray:
+    s = -np.sort(-p, axis=1)[:, :k]
+    if s.shape[1] < k:  # fewer classes than k: pad with zeros (probabilities of absent classes)
+        s = np.pad(s, ((0, 0), (0, k - s.shape[1])))
+    return s
+
+
+def gate_features(zsl_probs: np.ndarray, seen_logits: np.ndarray, temperature: float, k: int) -> np.ndarray:
+    """[n, 2k]: top-k sorted zero-shot probabilities ‖ top-k sorted softmax(seen_logits / T)."""
+    return np.concatenate([_top_sorted(zsl_probs, k), _top_sorted(softmax(seen_logits, temperature), k)], axis=1)
+
+
+@dataclass(frozen=True)
+class Gate:
+    """A fitted seen/unseen gate: P(unseen) = sigmoid(features @ coef + intercept).
+
+    Attributes:
+        temperature: softmax temperature applied to the backbone's seen-class logits.
+        threshold: a sample is unseen iff P(unseen) > threshold.
+        k: top-k of each probability vector that the gate reads.
+        coef: [2k] logistic-regression weights.
+        intercept: logistic-regression bias.
+        val_accuracy: balanced accuracy on the gate's own held-out validation rows.
+    """
+
+    temperature: float
+    threshold: float
+    k: int
+    coef: np.ndarray
+    intercept: float
+    val_accuracy: float = float("nan")
+
+    def prob_unseen(self, zsl_probs: np.ndarray, seen_logits: np.ndarray) -> np.ndarray:
+        f = gate_features(zsl_probs, seen_logits, self.temperature, self.k)
+        return 1.0 / (1.0 + np.exp(-(f @ self.coef + self.intercept)))
+
+    def is_unseen(self, zsl_probs: np.ndarray, seen_logits: np.ndarray) -> np.ndarray:
+        return self.prob_unseen(zsl_probs, seen_logits) > self.threshold
+
+    def to_dict(self) -> dict:
+        return {
+            "temperature": self.temperature,
+            "threshold": self.threshold,
+            "k": self.k,
+            "coef": [float(c) for c in self.coef],
+            "intercept": self.intercept,
+            "val_accuracy": self.val_accuracy,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Gate:
+        return cls(float(d["temperature"]), float(d["threshold"]), int(d["k"]), np.asarray(d["coef"], np.float64),
+                   float(d["intercept"]), float(d.get("val_accuracy", float("nan"))))  # fmt: skip
+
+
+def fit_gate(
+    unseen_zsl: np.ndarray,
+    unseen_logits: np.ndarray,
+    seen_zsl: np.ndarray,
+    seen_logits: np.ndarray,
+    k: int,
+    temperatures: tuple[float, ...] = tuple(range(1, 10)),
+    thresholds: tuple[float, ...] = tuple(np.round(np.arange(0.25, 0.75, 0.01), 2)),
+    seed: int = 0,
+) -> Gate:
+    """Fit the gate on validation-split outputs (pseudo-unseen samples vs held-out seen samples).
+
+    The two groups are balanced by subsampling the larger one; a sixth of each group (at most 300
+    rows) is held out to choose the temperature and the threshold by balanced accuracy.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(seed)
+    n = min(len(unseen_zsl), len(seen_zsl))
+    if n < 4:
+        raise ValueError(
+            f"the gate needs at least 4 validation samples per group, got {len(unseen_zsl)}/{len(seen_zsl)}"
+        )
+    ui = rng.permutation(len(unseen_zsl))[:n]
+    si = rng.permutation(len(seen_zsl))[:n]
+    hold = max(1, min(300, n // 6))
+    best: Gate | None = None
+    for t in temperatures:
+        fu = gate_features(unseen_zsl[ui], unseen_logits[ui], t, k)
+        fs = gate_features(seen_zsl[si], seen_logits[si], t, k)
+        x_tr = np.concatenate([fu[hold:], fs[hold:]])
+        y_tr = np.concatenate([np.ones(n - hold), np.zeros(n - hold)])
+        x_va = np.concatenate([fu[:hold], fs[:hold]])
+        y_va = np.concatenate([np.ones(hold), np.zeros(hold)])
+        clf = LogisticRegression(C=1.0, max_iter=5000, random_state=0).fit(x_tr, y_tr)
+        p = clf.predict_proba(x_va)[:, 1]
+        for th in thresholds:
+            pred = p > th
+            acc = 0.5 * (pred[y_va == 1].mean() + (~pred[y_va == 0]).mean())
+            if best is None or acc > best.val_accuracy:
+                best = Gate(float(t), float(th), k, clf.coef_[0].astype(np.float64), float(clf.intercept_[0]), acc)
+    assert best is not None
+    return best
+
+
+def zsl_accuracy(pred: np.ndarray, truth: np.ndarray) -> float:
+    """Per-sample top-1 accuracy."""
+    return float(np.mean(np.asarray(pred) == np.asarray(truth))) if len(truth) else float("nan")
+
+
+def harmonic_mean(s: float, u: float) -> float:
+    return 0.0 if s + u == 0 else 2 * s * u / (s + u)
+
+
+def gzsl_scores(
+    gate: Gate,
+    zsl_probs: np.ndarray,
+    seen_logits: np.ndarray,
+    truth: np.ndarray,
+    seen_ids: tuple[int, ...],
+    unseen_ids: tuple[int, ...],
+) -> dict[str, float]:
+    """GZSL seen accuracy S, unseen accuracy U and H = 2SU/(S+U) over test samples of all classes.
+
+    Args:
+        zsl_probs: [n, len(unseen_ids)] zero-shot probabilities (columns in ``unseen_ids`` order).
+        seen_logits: [n, len(seen_ids)] backbone head logits (columns in ``seen_ids`` order).
+        truth: [n] global class ids.
+    """
+    unseen = gate.is_unseen(zsl_probs, seen_logits)
+    pred = np.where(
+        unseen,
+        np.asarray(unseen_ids)[zsl_probs.argmax(1)],
+        np.asarray(seen_ids)[seen_logits.argmax(1)],
+    )
+    truth = np.asarray(truth)
+    is_seen = np.isin(truth, seen_ids)
+    s = float(np.mean(pred[is_seen] == truth[is_seen])) if is_seen.any() else float("nan")
+    u = float(np.mean(pred[~is_seen] == truth[~is_seen])) if (~is_seen).any() else float("nan")
+    return {"S": s, "U": u, "H": harmonic_mean(s, u), "gate_unseen_rate": float(unseen.mean())}

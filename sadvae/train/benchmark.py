@@ -1,0 +1,156 @@
+"""``sadvae benchmark``: the whole protocol over N seeded class splits, one report (markdown + JSON + PNG).
+
+Each split's results are written to ``<out>/splits/<seed>.json`` as soon as they exist, so an
+interrupted benchmark resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from sadvae.data.record import Dataset
+from sadvae.data.splits import random_split
+from sadvae.train.protocol import ExperimentConfig, class_text_embeddings, prepare_features, run_variant
+
+__all__ = ["run_benchmark", "aggregate", "render_markdown"]
+
+log = logging.getLogger(__name__)
+
+METRICS = ("ZSL", "S", "U", "H")
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items() if not k.startswith("_") and k != "models"}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, (np.floating, np.integer)):
+        return obj.item()
+    return obj
+
+
+def run_benchmark(ds: Dataset, cfg: ExperimentConfig, out: Path) -> dict:
+    """Run every split seed and variant; returns the aggregated report (also written to ``out``)."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "splits").mkdir(exist_ok=True)
+    t0 = time.time()
+    text_emb, encoder_id = class_text_embeddings(ds.class_names, cfg.text)
+    per_split = []
+    confusion_inputs = None
+    for seed in cfg.split_seeds:
+        path = out / "splits" / f"seed{seed}.json"
+        if path.exists():
+            log.info("split seed %d: reusing %s", seed, path)
+            per_split.append(json.loads(path.read_text()))
+            continue
+        split = random_split(len(ds.class_names), cfg.num_unseen, seed)
+        sf = prepare_features(ds, split, cfg, seed)
+        result = {
+            "seed": seed,
+            "split": {"seen": split.seen, "unseen": split.unseen, "val_unseen": split.val_unseen},
+            "unseen_names": [ds.class_names[c] for c in split.unseen],
+            "backbone_seen_acc": sf.backbone_seen_acc,
+            "backbone_seconds": sf.seconds,
+            "sizes": {k: int(len(v)) for k, v in sf.labels.items()},
+            "variants": {},
+        }
+        for variant in cfg.variants:
+            t = time.time()
+            r = run_variant(sf, text_emb, variant, cfg)
+            if confusion_inputs is None and variant == cfg.variants[-1] and "honest" in r:
+                pall, logits, truth = r["honest"]["_pred_inputs"]
+                confusion_inputs = (r["models"]["gate"], pall, logits, truth, split)
+            r["seconds"] = time.time() - t
+            result["variants"][variant] = _jsonable(r)
+        path.write_text(json.dumps(result, indent=1))
+        per_split.append(result)
+    report = aggregate(per_split, cfg)
+    report.update(
+        dataset=ds.name,
+        encoder_id=encoder_id,
+        num_classes=len(ds.class_names),
+        seconds=time.time() - t0,
+        machine=f"{platform.machine()} {platform.processor() or ''} python {platform.python_version()}".strip(),
+        config=_jsonable(asdict(cfg)),
+    )
+    (out / "report.json").write_text(json.dumps(report, indent=1))
+    (out / "report.md").write_text(render_markdown(report))
+    if confusion_inputs is not None:
+        _confusion_png(ds, confusion_inputs, out / "confusion.png")
+    return report
+
+
+def aggregate(per_split: list[dict], cfg: ExperimentConfig) -> dict:
+    """Mean and standard deviation over splits of every metric, per protocol and variant."""
+    table: dict = {}
+    for protocol in cfg.protocols:
+        for variant in cfg.variants:
+            rows = [s["variants"][variant][protocol] for s in per_split if protocol in s["variants"].get(variant, {})]
+            if not rows:
+                continue
+            table.setdefault(protocol, {})[variant] = {
+                m: {"mean": float(np.mean([r[m] for r in rows])), "std": float(np.std([r[m] for r in rows]))}
+                for m in METRICS
+            } | {"n": len(rows)}
+    seen_acc = [s["backbone_seen_acc"] for s in per_split]
+    return {"table": table, "splits": per_split, "backbone_seen_acc": float(np.mean(seen_acc)) if seen_acc else None}
+
+
+def render_markdown(report: dict) -> str:
+    lines = [
+        f"# {report['dataset']}: zero-shot benchmark",
+        "",
+        f"{len(report['splits'])} seeded splits, {report['config']['num_unseen']} unseen classes of "
+        f"{report['num_classes']}; text encoder `{report['encoder_id']}`; {report['seconds'] / 60:.1f} min on "
+        f"{report['machine']}.",
+        f"Backbone accuracy on test samples of the seen classes: {100 * report['backbone_seen_acc']:.1f}%.",
+        "",
+    ]
+    labels = {
+        "honest": "Honest protocol: cycle, gate temperature and threshold chosen on the validation split",
+        "paper": "Paper protocol (official code): best cycle chosen on the TEST set; optimistic by construction",
+    }
+    for protocol, variants in report["table"].items():
+        lines += [f"## {labels.get(protocol, protocol)}", "", "| variant | ZSL | S | U | H |", "|---|---|---|---|---|"]
+        for variant, m in variants.items():
+            cells = " | ".join(f"{100 * m[k]['mean']:.1f} ± {100 * m[k]['std']:.1f}" for k in METRICS)
+            lines.append(f"| {variant} | {cells} |")
+        lines.append("")
+    lines += ["## Splits", "", "| seed | unseen classes | backbone seen acc |", "|---|---|---|"]
+    for s in report["splits"]:
+        lines.append(f"| {s['seed']} | {', '.join(s['unseen_names'])} | {100 * s['backbone_seen_acc']:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def _confusion_png(ds: Dataset, inputs, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    gate, pall, logits, truth, split = inputs
+    unseen = gate.is_unseen(pall, logits)
+    pred = np.where(unseen, np.asarray(split.unseen)[pall.argmax(1)], np.asarray(split.seen)[logits.argmax(1)])
+    n = len(ds.class_names)
+    cm = np.zeros((n, n))
+    for t, p in zip(truth, pred, strict=True):
+        cm[t, p] += 1
+    cm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(0.45 * n + 3, 0.45 * n + 2.5))
+    ax.imshow(cm, cmap="Blues", vmin=0, vmax=1)
+    names = [("* " if c in split.unseen else "") + ds.class_names[c] for c in range(n)]
+    ax.set_xticks(range(n), names, rotation=90, fontsize=7)
+    ax.set_yticks(range(n), names, fontsize=7)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true (* = unseen)")
+    ax.set_title(f"{ds.name}: GZSL confusion, split seed {split.name}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

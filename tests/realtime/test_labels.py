@@ -1,0 +1,181 @@
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import pytest
+
+from realtime.labels import MAX_LABELS, LabelSet, LabelWatcher, parse_labels, parse_labels_text
+from sadvae.errors import ConfigError
+
+GOOD = """# my actions
+wave hand | a person waves one hand above the head
+
+  drink   water
+sit down|
+# the end
+"""
+
+
+def write(tmp_path: Path, content: str | bytes, name: str = "labels.txt") -> Path:
+    path = tmp_path / name
+    if isinstance(content, str):
+        path.write_text(content, encoding="utf-8", newline="")
+    else:
+        path.write_bytes(content)
+    return path
+
+
+def test_parse_names_descriptions_comments_and_blank_lines(tmp_path) -> None:
+    labels = parse_labels(write(tmp_path, GOOD))
+    assert isinstance(labels, LabelSet)
+    assert labels.names == ("wave hand", "drink water", "sit down")
+    assert labels.descriptions == ("a person waves one hand above the head", None, None)
+    assert labels.texts == ("a person waves one hand above the head", "drink water", "sit down")
+    assert len(labels) == 3 and labels.path == str(tmp_path / "labels.txt")
+    assert len(labels.sha256) == 64 and int(labels.sha256, 16) >= 0
+    with pytest.raises(AttributeError):
+        labels.names = ()  # frozen
+
+
+def test_hash_depends_on_content_not_on_formatting(tmp_path) -> None:
+    a = parse_labels(write(tmp_path, GOOD, "a.txt"))
+    b = parse_labels(
+        write(tmp_path, "wave   hand|a person waves one hand above the head\r\ndrink water\r\nsit down", "b")
+    )
+    assert a.sha256 == b.sha256
+    c = parse_labels(write(tmp_path, "wave hand\ndrink water\nsit down\n", "c.txt"))  # description dropped
+    d = parse_labels(write(tmp_path, "drink water\nwave hand | a person waves one hand above the head\nsit down", "d"))
+    assert len({a.sha256, c.sha256, d.sha256}) == 3  # descriptions and order matter
+
+
+@pytest.mark.parametrize(
+    ("encoded", "kind"),
+    [
+        ("\ufeffjump\nrun\n".encode(), "utf-8 BOM"),
+        ("\ufeffjump\nrun\n".encode("utf-16-le"), "utf-16-le BOM"),
+        ("\ufeffjump\nrun\n".encode("utf-16-be"), "utf-16-be BOM"),
+        ("\ufeffjump\nrun\n".encode("utf-32-le"), "utf-32-le BOM"),
+    ],
+)
+def test_encodings_with_bom(tmp_path, encoded, kind) -> None:
+    assert parse_labels(write(tmp_path, encoded)).names == ("jump", "run"), kind
+
+
+def test_non_ascii_names(tmp_path) -> None:
+    labels = parse_labels(write(tmp_path, "saluer de la main | faire coucou\n手を振る\nC# coding\n"))
+    assert labels.names == ("saluer de la main", "手を振る", "C# coding")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"jump\nru\xffn\n", r"labels.txt:line 2: not valid UTF-8 text \(byte 7: invalid start byte\); save"),
+        (
+            "jump\nrun\n".encode("utf-16-le"),
+            "looks like UTF-16 without a byte order mark; save the labels file as UTF-8",
+        ),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "labels.txt:line 1: not valid UTF-8"),
+        (b"jump\x00\x00\x00\x00\x01\x02run\x00", "contains NUL bytes, so it is binary"),
+        ("", "labels.txt: no action names"),
+        ("# nothing\n\n   \n", "no action names"),
+        ("jump\n", r"only one action \('jump'\); zero-shot recognition chooses between labels"),
+        ("jump\n | leaping\n", r"labels.txt:line 2: empty action name before '\|'"),
+        ("jump\nrun\n" + "x" * 101 + "\n", "labels.txt:line 3: action name is 101 characters, more than 100"),
+        ("jump\nrun | " + "y" * 1001, "labels.txt:line 2: description is 1001 characters"),
+        ("jump\nru\x07n\n", r"labels.txt:line 2: control character U\+0007"),
+    ],
+)
+def test_rejected_files(tmp_path, content, message) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_labels(write(tmp_path, content))
+
+
+def test_duplicates_name_both_lines(tmp_path) -> None:
+    path = write(tmp_path, "Wave Hand\njump\n# comment\n  wave   hand | again\n")
+    with pytest.raises(ConfigError) as info:
+        parse_labels(path)
+    assert str(info.value) == (
+        f"{path}:line 4: duplicate action 'wave hand' (line 1 has the same name, ignoring case and spaces); "
+        "remove or rename one of them"
+    )
+
+
+def test_limits(tmp_path) -> None:
+    ok = "\n".join(f"action {i}" for i in range(MAX_LABELS))
+    assert len(parse_labels(write(tmp_path, ok, "ok.txt"))) == MAX_LABELS
+    with pytest.raises(ConfigError, match=r"line 1001: more than 1000 labels"):
+        parse_labels(write(tmp_path, ok + "\none more", "many.txt"))
+    with pytest.raises(ConfigError, match=r"file is 262145 bytes, more than the 256 KiB limit"):
+        parse_labels(write(tmp_path, "a\n" * 131072 + "b", "big.txt"))
+
+
+def test_missing_and_directory(tmp_path) -> None:
+    with pytest.raises(ConfigError, match=r"nope.txt: labels file not found; create it or pass the right path"):
+        parse_labels(tmp_path / "nope.txt")
+    with pytest.raises(ConfigError, match="is a directory, not a labels file"):
+        parse_labels(tmp_path)
+
+
+def test_parse_text_directly() -> None:
+    labels = parse_labels_text("a\nb", path="<cli>")
+    assert labels.names == ("a", "b") and labels.path == "<cli>"
+    with pytest.raises(ConfigError, match="<cli>:line 2: duplicate"):
+        parse_labels_text("a\nA", path="<cli>")
+
+
+def _touch_later(path: Path, content: str) -> None:
+    """Rewrite ``path`` and move its mtime forward, so the change is visible whatever the clock granularity."""
+    st = path.stat()
+    path.write_text(content, encoding="utf-8")
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
+
+
+def test_watcher_reloads_changes_and_keeps_the_old_set_on_bad_edits(tmp_path, caplog) -> None:
+    path = write(tmp_path, "jump\nrun\n")
+    watcher = LabelWatcher(path, poll_s=10.0)
+    assert watcher.current.names == ("jump", "run")
+    t = 1e9  # a fake monotonic clock, far past the constructor's first deadline
+    assert watcher.poll(now=t) is None  # unchanged
+
+    _touch_later(path, "jump\nrun\nsit down\n")
+    assert watcher.poll(now=t + 1) is None  # not due yet: at most one look per poll_s
+    new = watcher.poll(now=t + 10)
+    assert new is not None and new.names == ("jump", "run", "sit down") and watcher.current is new
+    assert watcher.reloads == 1 and watcher.last_error is None
+
+    with caplog.at_level(logging.WARNING, logger="realtime.labels"):
+        _touch_later(path, "jump\njump\n")
+        assert watcher.poll(now=t + 20) is None
+        assert watcher.poll(now=t + 30) is None
+    assert watcher.current is new  # the last good set stays
+    assert "line 2: duplicate action 'jump'" in watcher.last_error
+    assert len([r for r in caplog.records if "duplicate" in r.getMessage()]) == 1  # logged once
+    assert "still using the 3 labels" in caplog.records[0].getMessage()
+
+    path.unlink()
+    assert watcher.poll(now=t + 40) is None
+    assert "labels file is missing" in watcher.last_error
+
+    write(tmp_path, "jump\nrun\nsit down\n")  # same content as the set in use
+    assert watcher.poll(now=t + 50) is None and watcher.last_error is None
+
+    _touch_later(path, "jump | leap into the air\nrun\nsit down\n")  # a description change is a change
+    changed = watcher.poll(now=t + 60)
+    assert changed is not None and changed.descriptions[0] == "leap into the air" and watcher.reloads == 2
+
+
+def test_watcher_same_size_same_mtime_rewrite_is_seen(tmp_path) -> None:
+    path = write(tmp_path, "jump\nrun\n")
+    watcher = LabelWatcher(path, poll_s=0.0)
+    st = path.stat()
+    path.write_text("hops\nrun\n", encoding="utf-8")  # same size
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # and the same mtime: only the content differs
+    new = watcher.poll()
+    assert new is not None and new.names == ("hops", "run")
+
+
+def test_watcher_start_on_a_bad_file_raises(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="only one action"):
+        LabelWatcher(write(tmp_path, "jump\n"))

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sadvae.data.splits import ZSLSplit, load_split_files, make_partition, protocol_mask, random_split
+from sadvae.errors import ConfigError, DataFormatError
+
+
+@pytest.mark.parametrize(("u", "n"), [(5, 60), (12, 60), (10, 120), (24, 120)])
+def test_published_synse_splits_load(shared_data, u, n):
+    s = load_split_files(shared_data / "labels" / "splits", u, n)
+    assert len(s.unseen) == u and len(s.seen) == n - u
+    assert len(s.val_unseen) == u and set(s.val_unseen) <= set(s.seen)
+    assert set(s.val_seen) | set(s.val_unseen) == set(s.seen)
+
+
+def test_ntu60_55_5_matches_the_reference(shared_data):
+    s = load_split_files(shared_data / "labels" / "splits", 5, 60)
+    assert s.unseen == (10, 11, 19, 26, 56)
+    assert s.val_unseen == (16, 21, 25, 31, 48)
+
+
+def test_split_file_errors(tmp_path):
+    with pytest.raises(DataFormatError, match="ru5.npy: split file not found"):
+        load_split_files(tmp_path, 5, 60)
+    np.save(tmp_path / "ru5.npy", np.array([0.5, 1.5]))
+    with pytest.raises(DataFormatError, match="expected a 1-D integer array"):
+        load_split_files(tmp_path, 5, 60)
+
+
+def test_random_split_is_seeded_and_disjoint():
+    a, b, c = random_split(20, 5, seed=1), random_split(20, 5, seed=1), random_split(20, 5, seed=2)
+    assert a == b and a.unseen != c.unseen
+    assert not set(a.unseen) & set(a.seen) and len(a.val_unseen) == 5 and len(a.val_seen) == 10
+    with pytest.raises(ConfigError, match="cannot split 6 classes"):
+        random_split(6, 3, seed=0)
+
+
+def test_split_validation():
+    with pytest.raises(ConfigError, match="both seen and unseen"):
+        ZSLSplit("x", (0, 1, 2, 3), (3,), (0, 1, 2), (3,))
+
+
+def test_partition_never_mixes_test_side_into_training_or_validation():
+    rng = np.random.default_rng(0)
+    n = 600
+    labels = rng.integers(0, 20, n)
+    subjects = rng.integers(1, 11, n)
+    train_side = protocol_mask(subjects, np.full(n, -1), "cross_subject_odd")
+    split = random_split(20, 5, seed=3)
+    p = make_partition(labels, subjects, train_side, split, seed=0)
+    for name in ("train", "val_train", "val_seen", "val_unseen"):
+        assert train_side[getattr(p, name)].all(), name
+    assert not train_side[p.test_seen].any() and not train_side[p.test_unseen].any()
+    assert set(labels[p.train]) <= set(split.seen) and set(labels[p.test_unseen]) <= set(split.unseen)
+    assert set(labels[p.val_unseen]) <= set(split.val_unseen) and set(labels[p.val_train]) <= set(split.val_seen)
+    # held-out validation samples are whole subjects, disjoint from the validation training subjects
+    assert not set(subjects[p.val_seen]) & set(subjects[p.val_train])
+    assert not set(p.val_seen) & set(p.val_train)
+
+
+def test_unknown_protocol():
+    with pytest.raises(ConfigError, match="unknown protocol 'nope'"):
+        protocol_mask(np.array([1]), np.array([1]), "nope")
