@@ -14,6 +14,7 @@ __all__ = [
     "MissingDependencyError",
     "BackendError",
     "SourceError",
+    "ExportError",
 ]
 
 
@@ -53,3 +54,7 @@ class BackendError(SadvaeError):
 
 class SourceError(SadvaeError):
     """A camera, video, stream or replay source cannot be opened or read."""
+
+
+class ExportError(SadvaeError):
+    """The model cannot be exported, or the exported graph fails the TensorRT or parity check."""

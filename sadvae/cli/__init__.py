@@ -16,13 +16,14 @@ __all__ = ["main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from sadvae.cli import data, train
+    from sadvae.cli import data, export, train
 
     parser = argparse.ArgumentParser(prog="sadvae", description="SA-DVAE zero-shot skeleton action recognition")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     data.register(sub)
     train.register(sub)
+    export.register(sub)
     return parser
 
 

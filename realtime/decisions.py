@@ -1,0 +1,260 @@
+"""Per-track decisions: temporal smoothing and hysteresis over the head's window probabilities (numpy).
+
+Each classified window of a track gives a probability vector over the label set. A
+:class:`DecisionMaker` smooths it with an exponential moving average and runs a small state
+machine. It is idle ("no action") or has one active label:
+
+- **start**: the same label leads the smoothed scores with at least ``start_score`` for
+  ``start_windows`` consecutive windows;
+- **update**: while active, every ``update_every`` windows;
+- **end**, with a reason:
+
+  - ``"switch"``: another label leads with at least ``start_score`` and ``switch_margin`` above
+    the active one for ``start_windows`` consecutive windows; its start follows in the same call;
+  - ``"no_action"``: the active label's smoothed score falls below ``min_score`` (at once);
+  - ``"low_score"``: it stays below ``keep_score`` for ``end_windows`` consecutive windows;
+  - ``"gap"``: no window for longer than ``max_gap_ms`` (the smoothing restarts too);
+  - ``"track_end"`` (:meth:`DecisionMaker.end_track`) and ``"labels_changed"``
+    (:meth:`DecisionMaker.set_labels`).
+
+Hysteresis comes from ``start_score > keep_score`` and from the window counts: a score that
+wobbles around one threshold neither flickers on nor off. The EMA with ``ema_alpha`` weighs a
+window ``k`` windows back by ``alpha (1 - alpha)^k``; ``alpha = 2 / (n + 1)`` has the same mean
+age as an ``n``-window moving average, and ``alpha = 1`` turns smoothing off.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from sadvae.errors import ConfigError
+
+__all__ = ["DECISION_TYPES", "END_REASONS", "DecisionOptions", "Decision", "DecisionMaker"]
+
+DECISION_TYPES = ("start", "update", "end")
+END_REASONS = ("switch", "no_action", "low_score", "gap", "track_end", "labels_changed")
+
+
+@dataclass(frozen=True)
+class DecisionOptions:
+    """Smoothing and hysteresis settings (see the module docstring).
+
+    Attributes:
+        ema_alpha: weight of the newest window in the moving average, in (0, 1]; 1 = no smoothing.
+        min_score: below it a window is "no action": an active label scoring less ends at once.
+        keep_score: an active label continues while its smoothed score stays at or above it.
+        start_score: smoothed score a label needs to start (or to take over); >= keep_score.
+        start_windows: consecutive windows a label must lead to start or take over.
+        end_windows: consecutive windows below ``keep_score`` that end an action.
+        switch_margin: how far another label must lead the active one to take over.
+        top_k: labels listed in each decision.
+        update_every: an update every this many windows while active; 0 = no updates.
+        max_gap_ms: a longer pause between two windows ends the action and restarts the smoothing.
+    """
+
+    ema_alpha: float = 0.5
+    min_score: float = 0.2
+    keep_score: float = 0.35
+    start_score: float = 0.5
+    start_windows: int = 2
+    end_windows: int = 2
+    switch_margin: float = 0.1
+    top_k: int = 3
+    update_every: int = 1
+    max_gap_ms: float = 2000.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.ema_alpha <= 1.0:
+            raise ConfigError(f"DecisionOptions.ema_alpha must be in (0, 1], got {self.ema_alpha}")
+        if not 0.0 <= self.min_score <= self.keep_score <= self.start_score <= 1.0:
+            raise ConfigError(
+                "DecisionOptions needs 0 <= min_score <= keep_score <= start_score <= 1, got "
+                f"min_score={self.min_score}, keep_score={self.keep_score}, start_score={self.start_score}"
+            )
+        for name in ("start_windows", "end_windows", "top_k"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"DecisionOptions.{name} must be >= 1, got {getattr(self, name)}")
+        if self.update_every < 0:
+            raise ConfigError(f"DecisionOptions.update_every must be >= 0, got {self.update_every}")
+        if self.switch_margin < 0:
+            raise ConfigError(f"DecisionOptions.switch_margin must be >= 0, got {self.switch_margin}")
+        if not self.max_gap_ms > 0:
+            raise ConfigError(f"DecisionOptions.max_gap_ms must be > 0, got {self.max_gap_ms}")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One decision about one track.
+
+    Attributes:
+        type: "start", "update" or "end".
+        track_id: the track it is about.
+        label: the action's name; label_id: its index in the label set.
+        score: the label's smoothed score in [0, 1].
+        topk: the best ``top_k`` labels by smoothed score, ``(name, score)`` pairs, best first.
+        window_ms: ``(start_ms, end_ms)`` of the window that triggered it (for "end": the last one seen).
+        t_ms: time of the decision.
+        reason: why an action ended (one of :data:`END_REASONS`); "" for start and update.
+    """
+
+    type: str
+    track_id: int
+    label: str
+    label_id: int
+    score: float
+    topk: tuple[tuple[str, float], ...]
+    window_ms: tuple[float, float]
+    t_ms: int
+    reason: str = ""
+
+
+class DecisionMaker:
+    """Smoothing plus hysteresis for one track.
+
+    Args:
+        names: the label names, in the order of the probability vectors.
+        opts: thresholds and smoothing.
+        track_id: copied into every decision.
+
+    Attributes:
+        active: index of the active label, or None ("no action").
+        smoothed: float64 [L] the current smoothed scores, or None before the first window.
+    """
+
+    def __init__(self, names: Sequence[str], opts: DecisionOptions | None = None, track_id: int = 0):
+        self.opts = opts or DecisionOptions()
+        self.track_id = int(track_id)
+        self._set_names(names)
+
+    def _set_names(self, names: Sequence[str]) -> None:
+        self.names = tuple(str(n) for n in names)
+        if not self.names:
+            raise ConfigError("a decision maker needs at least one label name")
+        n = len(self.names)
+        self._s = np.zeros(n)  # smoothed scores
+        self._tmp = np.empty(n)
+        self._fresh = True  # no window since the last reset
+        self.active: int | None = None
+        self._candidate, self._streak = -1, 0  # label that leads towards a start or take-over, and for how long
+        self._low = 0  # consecutive windows of the active label below keep_score
+        self._since_start = 0
+        self._last_t: int | None = None
+        self._last_window: tuple[float, float] = (0.0, 0.0)
+
+    @property
+    def smoothed(self) -> np.ndarray | None:
+        return None if self._fresh else self._s
+
+    @property
+    def label(self) -> str | None:
+        """The active label's name, or None for "no action"."""
+        return None if self.active is None else self.names[self.active]
+
+    def update(self, probs: np.ndarray, t_ms: int, window_ms: tuple[float, float]) -> list[Decision]:
+        """Take one window's probabilities.
+
+        Args:
+            probs: float [L] probabilities over the label set (one row of the head's output).
+            t_ms: time of the window (its end), integer milliseconds, not decreasing.
+            window_ms: ``(start_ms, end_ms)`` of the window.
+
+        Returns:
+            The decisions it causes, in order (none, one, or an end followed by a start).
+
+        Raises:
+            ValueError: wrong length, non-finite probabilities, or time going backwards.
+        """
+        p = np.asarray(probs, dtype=np.float64)
+        if p.shape != self._s.shape or not np.isfinite(p).all():
+            raise ValueError(f"expected {len(self.names)} finite probabilities, got shape {p.shape}")
+        t, o = int(t_ms), self.opts
+        if self._last_t is not None and t < self._last_t:
+            raise ValueError(f"window time {t} ms is before the previous window's {self._last_t} ms")
+        out: list[Decision] = []
+        if self._last_t is not None and t - self._last_t > o.max_gap_ms:
+            out += self._end("gap", self._last_t)
+            self._fresh, self._candidate, self._streak = True, -1, 0
+        self._last_t, self._last_window = t, (float(window_ms[0]), float(window_ms[1]))
+        if self._fresh:
+            self._s[:] = p
+            self._fresh = False
+        else:
+            np.multiply(p, o.ema_alpha, out=self._tmp)
+            self._s *= 1.0 - o.ema_alpha
+            self._s += self._tmp
+        s = self._s
+        top = int(s.argmax())
+        if self.active is None:
+            self._track_candidate(top, s[top] >= o.start_score)
+            if self._streak >= o.start_windows:
+                out.append(self._start(top, t))
+            return out
+        score = s[self.active]
+        self._track_candidate(top, top != self.active and s[top] >= max(o.start_score, score + o.switch_margin))
+        if self._streak >= o.start_windows:
+            out += self._end("switch", t)
+            out.append(self._start(top, t))
+        elif score < o.min_score:
+            out += self._end("no_action", t)
+        else:
+            self._low = self._low + 1 if score < o.keep_score else 0
+            if self._low >= o.end_windows:
+                out += self._end("low_score", t)
+            else:
+                self._since_start += 1
+                if o.update_every and self._since_start % o.update_every == 0:
+                    out.append(self._decision("update", self.active, t))
+        return out
+
+    def end_track(self, t_ms: int | None = None) -> list[Decision]:
+        """The track is gone: end its active action (if any) and forget the smoothing.
+
+        Args:
+            t_ms: time of the end; None = the last window's time.
+        """
+        t = self._last_t if t_ms is None else int(t_ms)
+        out = self._end("track_end", 0 if t is None else t)
+        self._fresh, self._candidate, self._streak = True, -1, 0
+        return out
+
+    def set_labels(self, names: Sequence[str], t_ms: int | None = None) -> list[Decision]:
+        """Switch to a new label set: end the active action (reason "labels_changed") and restart.
+
+        Returns:
+            The end decision, if an action was active.
+        """
+        t = self._last_t if t_ms is None else int(t_ms)
+        out = self._end("labels_changed", 0 if t is None else t)
+        self._set_names(names)
+        return out
+
+    def _track_candidate(self, label: int, leads: bool) -> None:
+        if not leads:
+            self._candidate, self._streak = -1, 0
+        elif label == self._candidate:
+            self._streak += 1
+        else:
+            self._candidate, self._streak = label, 1
+
+    def _start(self, label: int, t: int) -> Decision:
+        self.active, self._low, self._since_start = label, 0, 0
+        self._candidate, self._streak = -1, 0
+        return self._decision("start", label, t)
+
+    def _end(self, reason: str, t: int) -> list[Decision]:
+        if self.active is None:
+            return []
+        d = self._decision("end", self.active, t, reason)
+        self.active, self._low = None, 0  # a label on its way to take over keeps its streak
+        return [d]
+
+    def _decision(self, kind: str, label: int, t: int, reason: str = "") -> Decision:
+        s, k = self._s, min(self.opts.top_k, len(self.names))
+        best = np.argpartition(-s, k - 1)[:k] if k < len(s) else np.arange(len(s))
+        best = best[np.argsort(-s[best], kind="stable")]
+        topk = tuple((self.names[i], float(s[i])) for i in best)
+        name, score = self.names[label], float(s[label])
+        return Decision(kind, self.track_id, name, label, score, topk, self._last_window, t, reason)

@@ -1,0 +1,155 @@
+"""Skeleton replay: pre-computed NTU-25 joints as a frame source, bypassing pose estimation (numpy only).
+
+:class:`ReplaySource` plays any file or folder :func:`sadvae.data.registry.read_path` reads (NTU
+``.skeleton``, txt2npy, CTR-GCN ``.npz``, PKU-MMD, the Kinect-v1 sets) or a *recording*: an ``.npz``
+with ``joints`` float32 [T, M, 25, 3] (metres, NTU camera frame) and ``times`` float64 [T] (seconds,
+strictly increasing), as :func:`save_recording` writes it. Frames carry ``image=None`` and
+``skeletons`` [M, 25, 3]; sequences of a dataset play one after another with time running on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from realtime.sources import Frame, Source
+from sadvae.errors import DataFormatError, SourceError
+from sadvae.skeleton import NUM_JOINTS
+
+__all__ = ["ReplaySource", "save_recording", "load_recording", "RECORDING_KEYS"]
+
+log = logging.getLogger(__name__)
+
+RECORDING_KEYS = ("joints", "times")
+
+
+def save_recording(path: str | Path, joints: np.ndarray, times_s: np.ndarray) -> Path:
+    """Write a skeleton recording that :class:`ReplaySource` plays.
+
+    Args:
+        path: the ``.npz`` to write.
+        joints: [T, M, 25, 3] NTU-25 joints in metres.
+        times_s: [T] frame times in seconds, strictly increasing.
+    """
+    p = Path(path)
+    joints = np.asarray(joints, dtype=np.float32)
+    times = np.asarray(times_s, dtype=np.float64)
+    _check_recording(p, joints, times)
+    np.savez_compressed(p, joints=joints, times=times)
+    return p
+
+
+def _check_recording(path: Path, joints: np.ndarray, times: np.ndarray) -> None:
+    if joints.ndim != 4 or joints.shape[2:] != (NUM_JOINTS, 3) or joints.shape[0] < 1 or joints.shape[1] < 1:
+        raise DataFormatError(path, "joints", f"expected shape [T>=1, M>=1, 25, 3], found {list(joints.shape)}")
+    if not np.isfinite(joints).all():
+        raise DataFormatError(path, "joints", "expected finite numbers, found NaN or inf")
+    if times.shape != (joints.shape[0],):
+        raise DataFormatError(
+            path, "times", f"expected shape [{joints.shape[0]}] (one per frame), found {list(times.shape)}"
+        )
+    if not np.isfinite(times).all() or (len(times) > 1 and not (np.diff(times) > 0).all()):
+        raise DataFormatError(path, "times", "expected finite seconds that increase strictly from frame to frame")
+
+
+def load_recording(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Read a recording: ``(joints float32 [T, M, 25, 3], times float64 [T] seconds)``.
+
+    Raises:
+        DataFormatError: not an ``.npz``, keys missing, wrong shapes or times.
+    """
+    p = Path(path)
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            missing = [k for k in RECORDING_KEYS if k not in z.files]
+            if missing:
+                raise DataFormatError(p, f"keys {missing}", f"missing; a recording holds {list(RECORDING_KEYS)}")
+            joints, times = z["joints"], z["times"]
+    except (OSError, ValueError) as e:
+        raise DataFormatError(p, None, f"not a readable .npz archive ({e})") from None
+    joints, times = np.asarray(joints, np.float32), np.asarray(times, np.float64)
+    _check_recording(p, joints, times)
+    return joints, times
+
+
+def _is_recording(p: Path) -> bool:
+    if p.suffix != ".npz" or not p.is_file():
+        return False
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            return set(RECORDING_KEYS) <= set(z.files)
+    except (OSError, ValueError):
+        return False
+
+
+class ReplaySource(Source):
+    """Replays skeletons as frames (``image=None``, ``skeletons`` [M, 25, 3]).
+
+    Args:
+        path: a recording ``.npz`` or anything :func:`sadvae.data.registry.read_path` reads.
+        fps: space frames ``1000 / fps`` ms apart; None keeps the file's own timing.
+        loop: start again after the last frame (time keeps increasing).
+        pace: sleep so that frames come out in real time (as a camera would); False = as fast as read.
+
+    Raises:
+        SourceError: the path does not exist. DataFormatError / ConfigError from the readers for bad files.
+    """
+
+    def __init__(self, path: str | Path, fps: float | None = None, loop: bool = False, pace: bool = False):
+        self.path = Path(path)
+        self.name = self.path.name.split(".")[0] or "replay"
+        if not self.path.exists():
+            raise SourceError(f"skeleton file {self.path} not found")
+        if fps is not None and not fps > 0:
+            raise SourceError(f"replay fps must be positive, got {fps!r}")
+        self.loop, self.pace = loop, pace
+        self._seqs: list[tuple[np.ndarray, np.ndarray]] = []  # (joints [T, M, 25, 3], times [T] s)
+        if _is_recording(self.path):
+            joints, times = load_recording(self.path)
+            self._seqs.append((joints, times - times[0]))
+            native = 1.0 / float(np.median(np.diff(times))) if len(times) > 1 else 30.0
+        else:
+            from sadvae.data.registry import read_path
+
+            data = read_path(self.path)
+            if not data.sequences:
+                raise SourceError(f"{self.path}: no usable skeleton sequence ({len(data.rejected)} rejected)")
+            self._seqs = [(s.joints, s.times()) for s in data.sequences]
+            native = float(data.sequences[0].fps)
+        m = max(j.shape[1] for j, _ in self._seqs)
+        self.persons = m
+        self._seqs = [(np.pad(j, ((0, 0), (0, m - j.shape[1]), (0, 0), (0, 0))), t) for j, t in self._seqs]
+        self.fps = float(fps) if fps is not None else native
+        self._fixed_fps = fps is not None
+        self._closed = False
+        log.info("replay %s: %d sequence(s), %d frames, M=%d", self.path, len(self._seqs), self.num_frames, m)
+
+    @property
+    def num_frames(self) -> int:
+        return sum(len(t) for _, t in self._seqs)
+
+    def __iter__(self) -> Iterator[Frame]:
+        index, offset_s, last_ms = 0, 0.0, -1
+        start = time.monotonic()
+        while not self._closed:
+            for joints, times in self._seqs:
+                local = np.arange(len(times)) / self.fps if self._fixed_fps else times
+                for k in range(len(times)):
+                    if self._closed:
+                        return
+                    t_s = offset_s + float(local[k])
+                    if self.pace:
+                        time.sleep(max(0.0, start + t_s - time.monotonic()))
+                    ts = max(round(t_s * 1000.0), last_ms + 1)
+                    yield Frame(None, ts, index, joints[k])
+                    index, last_ms = index + 1, ts
+                offset_s += float(local[-1]) + 1.0 / self.fps
+            if not self.loop:
+                break
+
+    def close(self) -> None:
+        self._closed = True

