@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from sadvae.errors import SadvaeError
@@ -16,7 +17,7 @@ __all__ = ["main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from sadvae.cli import data, export, train
+    from sadvae.cli import data, events, export, train
 
     parser = argparse.ArgumentParser(prog="sadvae", description="SA-DVAE zero-shot skeleton action recognition")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -24,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.register(sub)
     train.register(sub)
     export.register(sub)
+    events.register(sub)
     return parser
 
 
@@ -39,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("sadvae: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like: stop quietly
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keep the interpreter from failing on flush at exit
+        return 0
 
 
 if __name__ == "__main__":

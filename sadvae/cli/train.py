@@ -136,7 +136,10 @@ def _train_backbone(args: argparse.Namespace) -> int:
     split = random_split(len(ds.class_names), args.unseen, args.seed)
     labels, _, _ = dataset_arrays(ds)
     part = split_partition(ds, args.dataset, split, cfg.holdout_fraction, args.seed)
-    model = train_backbone([ds.sequences[i] for i in part.train], labels[part.train], split.seen, cfg.backbone)
+    seqs = [ds.sequences[i] for i in part.train]
+    resume = args.out.with_name(args.out.name + ".state")  # per-epoch training state; a rerun resumes from it
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    model = train_backbone(seqs, labels[part.train], split.seen, cfg.backbone, checkpoint=resume)
     extra = {"seen_classes": list(split.seen), "class_names": list(ds.class_names), "dataset": args.dataset}
     save_backbone(model, args.out, extra)
     print(f"wrote {args.out} (seen classes: {', '.join(ds.class_names[c] for c in split.seen)})")

@@ -8,6 +8,7 @@ of the last epoch of a fixed cosine schedule.
 from __future__ import annotations
 
 import logging
+import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -103,7 +104,11 @@ def _distributed() -> tuple[bool, int, int]:
 
 
 def train_backbone(
-    seqs: list[SkeletonSequence], labels: np.ndarray, class_ids: tuple[int, ...], cfg: BackboneTrainConfig
+    seqs: list[SkeletonSequence],
+    labels: np.ndarray,
+    class_ids: tuple[int, ...],
+    cfg: BackboneTrainConfig,
+    checkpoint: str | Path | None = None,
 ) -> STGCN:
     """Train an ST-GCN whose head covers ``class_ids`` (global class ids, in this order).
 
@@ -112,6 +117,8 @@ def train_backbone(
         labels: [len(seqs)] global class ids of those sequences; each must be in ``class_ids``.
         class_ids: the seen classes; head column k is class ``class_ids[k]``.
         cfg: training configuration.
+        checkpoint: if given, the training state is saved there after every epoch and a run that
+            finds it resumes from the next epoch (same data and config assumed).
 
     Returns:
         The trained model in eval mode on ``cfg.device`` (the unwrapped module under DDP).
@@ -150,10 +157,18 @@ def train_backbone(
     steps = max(1, cfg.epochs * len(loader))
     warm = max(1, len(loader))
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + np.cos(np.pi * min(s, steps) / steps))
+        opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps))
     )
     loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
-    bar = tqdm(range(cfg.epochs), desc="backbone", unit="epoch", disable=rank != 0, leave=False)
+    start = 0
+    if checkpoint is not None and Path(checkpoint).exists():
+        state = torch.load(checkpoint, map_location=device, weights_only=True)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        start = int(state["epoch"]) + 1
+        log.info("resuming backbone training from %s at epoch %d", checkpoint, start)
+    bar = tqdm(range(start, cfg.epochs), desc="backbone", unit="epoch", disable=rank != 0, leave=False)
     for epoch in bar:
         data.set_epoch(epoch)
         if sampler is not None:
@@ -172,6 +187,11 @@ def train_backbone(
             correct += int((logits.argmax(1) == y).sum())
             total += len(y)
         bar.set_postfix(loss=f"{loss_sum / max(total, 1):.3f}", acc=f"{correct / max(total, 1):.3f}")
+        if checkpoint is not None and rank == 0:
+            tmp = Path(f"{checkpoint}.tmp")
+            state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict()}
+            torch.save({**state, "epoch": epoch}, tmp)
+            tmp.replace(checkpoint)
     model.eval()
     return model
 

@@ -178,3 +178,34 @@ def test_cli_train_zsl_then_eval(shared_data, tmp_path, capsys):
     assert main(["eval", str(bundle)]) == 0
     ev = json.loads(capsys.readouterr().out)
     assert ev["test_samples"] > 100 and 0 <= ev["ZSL"] <= 1
+
+
+def test_backbone_training_resumes_from_its_checkpoint(tmp_path, monkeypatch):
+    from sadvae.data.record import SkeletonSequence
+    from sadvae.train import backbone as bb
+
+    rng = np.random.default_rng(0)
+    seqs = [SkeletonSequence(rng.normal(size=(20, 1, 25, 3)).astype(np.float32), 15.0, f"s{i}") for i in range(12)]
+    labels = np.arange(12) % 3
+    cfg = BackboneTrainConfig(epochs=3, repeats=1, batch_size=4, preprocess=PreprocessConfig(persons=1))
+    state = tmp_path / "bb.state"
+    seen_epochs: list[int] = []
+    original = bb.WindowDataset.set_epoch
+
+    def interrupt_at_2(self, epoch):
+        seen_epochs.append(epoch)
+        if epoch == 2:
+            raise InterruptedError("simulated crash")
+        original(self, epoch)
+
+    monkeypatch.setattr(bb.WindowDataset, "set_epoch", interrupt_at_2)
+    with pytest.raises(InterruptedError):
+        bb.train_backbone(seqs, labels, (0, 1, 2), cfg, checkpoint=state)
+    assert torch.load(state, weights_only=True)["epoch"] == 1
+    before = torch.load(state, weights_only=True)["model"]
+    seen_epochs.clear()
+    monkeypatch.setattr(bb.WindowDataset, "set_epoch", lambda self, e: (seen_epochs.append(e), original(self, e)))
+    resumed = bb.train_backbone(seqs, labels, (0, 1, 2), cfg, checkpoint=state)
+    assert seen_epochs == [2], "only the missing epoch runs"
+    assert torch.load(state, weights_only=True)["epoch"] == 2
+    assert any(not torch.equal(before[k], v) for k, v in resumed.state_dict().items() if k in before)

@@ -1,0 +1,3 @@
+from sadvae.cli import main
+
+raise SystemExit(main())

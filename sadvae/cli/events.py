@@ -1,0 +1,133 @@
+"""``sadvae events``: print the events of running ``sadvae-live`` processes; ``sadvae events proxy``: fan them in.
+
+``sadvae events [--endpoint EP] [--json]`` subscribes and prints one line per event (``--json``: the
+payload as it arrived, one JSON object per line, for ``jq`` and friends).
+
+``sadvae events proxy`` runs ZeroMQ's own XSUB/XPUB proxy (``zmq.proxy``) so that subscribers connect
+to one address for every camera: each ``sadvae-live`` either connects to the proxy's XSUB side
+(``--endpoint tcp://HOST:5559 --connect``) or binds its own port, which the proxy then dials with
+``--from``; subscribers connect to the XPUB side (default ``tcp://127.0.0.1:5560``).
+
+The work is done by :mod:`realtime.events`, imported only when a command runs (``sadvae`` itself
+does not depend on ``realtime``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime
+
+__all__ = ["register", "format_event"]
+
+DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
+DEFAULT_XSUB = "tcp://127.0.0.1:5559"
+DEFAULT_XPUB = "tcp://127.0.0.1:5560"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("events", help="print live events (sadvae-live), or run the multi-camera proxy")
+    p.add_argument(
+        "--endpoint", default=DEFAULT_ENDPOINT, help=f"publisher or proxy address (default {DEFAULT_ENDPOINT})"
+    )
+    p.add_argument("--json", action="store_true", help="print each payload as one JSON line")
+    p.add_argument("--topic", action="append", help="topic prefix to receive (repeatable; default all sadvae.*)")
+    p.add_argument("--count", type=int, help="exit after this many events")
+    p.add_argument("--timeout", type=float, help="exit with status 1 after this many seconds without an event")
+    p.add_argument("--validate", action="store_true", help="check every event against the JSON Schema")
+    p.set_defaults(func=_listen)
+    psub = p.add_subparsers(dest="events_command", metavar="proxy")
+    proxy = psub.add_parser("proxy", help="XSUB/XPUB proxy: many publishers, one address for subscribers")
+    proxy.add_argument("--xsub", default=DEFAULT_XSUB, help=f"bind: publishers connect here (default {DEFAULT_XSUB})")
+    proxy.add_argument("--xpub", default=DEFAULT_XPUB, help=f"bind: subscribers connect here (default {DEFAULT_XPUB})")
+    proxy.add_argument("--from", dest="sources", action="append", default=[], metavar="ENDPOINT",
+                       help="also dial a publisher that binds its own address (repeatable)")  # fmt: skip
+    proxy.set_defaults(func=_proxy)
+
+
+def _clock(event: dict) -> str:
+    try:
+        return (
+            datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00")).astimezone().strftime("%H:%M:%S.%f")[:-3]
+        )
+    except (KeyError, ValueError):
+        return "--:--:--.---"
+
+
+def format_event(topic: str, event: dict) -> str:
+    """One human-readable line for an event."""
+    src = event.get("source", "?")
+    if event.get("type") == "status":
+        lat = event.get("latency_ms") or {}
+        parts = [f"{k} {lat[k]:.1f}" for k in ("pose", "model", "total") if k in lat]
+        drops = {k: v for k, v in (event.get("dropped") or {}).items() if v}
+        line = f"{_clock(event)} {src} status {event.get('fps', 0):.1f} fps, {event.get('tracks', 0)} track(s)"
+        line += f", ms: {', '.join(parts)}" if parts else ""
+        line += f", dropped {drops}" if drops else ""
+        return line + (f" - {event['message']}" if event.get("message") else "")
+    top = ", ".join(f"{t['label']} {t['score']:.2f}" for t in event.get("topk", []))
+    return (f"{_clock(event)} {src} track {event.get('track_id')} {str(event.get('type')).upper():<6} "
+            f"{event.get('label')} {event.get('score', 0):.2f}  [{top}]")  # fmt: skip
+
+
+def _listen(args: argparse.Namespace) -> int:
+    from realtime.events import Subscriber, validate
+    from sadvae.errors import ConfigError
+
+    if args.count is not None and args.count < 1:
+        raise ConfigError(f"--count must be >= 1, got {args.count}")
+    if args.timeout is not None and not args.timeout > 0:
+        raise ConfigError(f"--timeout must be > 0 seconds, got {args.timeout}")
+    timeout_ms = None if args.timeout is None else int(args.timeout * 1000)
+    seen = 0
+    with Subscriber(args.endpoint, args.topic or ["sadvae."]) as sub:
+        while args.count is None or seen < args.count:
+            got = sub.recv(timeout_ms=timeout_ms)
+            if got is None:
+                print(f"sadvae events: no event for {args.timeout:g} s on {args.endpoint}", file=sys.stderr)
+                return 1
+            topic, event = got
+            if args.validate:
+                validate(event)
+            seen += 1
+            if args.json:
+                print(json.dumps(event, ensure_ascii=False, separators=(",", ":")), flush=True)
+            else:
+                print(format_event(topic, event), flush=True)
+    return 0
+
+
+def _proxy(args: argparse.Namespace) -> int:
+    try:
+        import zmq
+    except ImportError:
+        from sadvae.errors import MissingDependencyError
+
+        raise MissingDependencyError("pyzmq", "live") from None
+    from sadvae.errors import ConfigError
+
+    ctx = zmq.Context.instance()
+    xsub, xpub = ctx.socket(zmq.XSUB), ctx.socket(zmq.XPUB)
+    try:
+        for sock, endpoint, how in ((xsub, args.xsub, "bind"), (xpub, args.xpub, "bind")):
+            try:
+                sock.bind(endpoint)
+            except zmq.ZMQError as e:
+                raise ConfigError(f"proxy cannot {how} {endpoint!r}: {e}; choose another address") from None
+        for endpoint in args.sources:
+            try:
+                xsub.connect(endpoint)
+            except zmq.ZMQError as e:
+                raise ConfigError(f"proxy cannot connect to publisher {endpoint!r}: {e}") from None
+        dialled = f"; dialling {', '.join(args.sources)}" if args.sources else ""
+        print(f"sadvae events proxy: publishers -> {args.xsub} (XSUB){dialled}; subscribers -> {args.xpub} (XPUB)",
+              file=sys.stderr, flush=True)  # fmt: skip
+        try:
+            zmq.proxy(xsub, xpub)
+        except zmq.ContextTerminated:
+            pass
+    finally:
+        xsub.close(linger=0)
+        xpub.close(linger=0)
+    return 0
