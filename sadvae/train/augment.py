@@ -4,6 +4,9 @@ The shared preprocessing already removes position, facing and body size, so the 
 what it cannot remove: errors of the facing estimate and camera pitch (small rotations), pose-estimator
 noise (joint jitter), people moving faster or slower (speed), actions caught anywhere in the live
 window (temporal crop), a second person missing (drop person), and mirror-image performers.
+Another pose estimator places joints differently from Kinect (MediaPipe: ~5 cm after alignment, worst
+at the hands and feet, see docs/mapping_check.md): a per-window constant offset of every joint, and
+stronger noise on the extremities, model that.
 """
 
 from __future__ import annotations
@@ -14,9 +17,14 @@ import numpy as np
 
 from sadvae.data.preprocess import PreprocessConfig, preprocess
 from sadvae.data.record import SkeletonSequence
-from sadvae.skeleton import FLIP_INDEX
+from sadvae.skeleton import FLIP_INDEX, NUM_JOINTS
+from sadvae.skeleton import NTUJoint as J
 
-__all__ = ["AugmentConfig", "augmented_window", "eval_window"]
+__all__ = ["AugmentConfig", "EXTREMITIES", "augmented_window", "eval_window"]
+
+# joints where pose estimators disagree most with Kinect: hands, the derived hand tips and thumbs, feet
+EXTREMITIES = (J.HAND_LEFT, J.HAND_RIGHT, J.HAND_TIP_LEFT, J.HAND_TIP_RIGHT, J.THUMB_LEFT, J.THUMB_RIGHT,
+               J.FOOT_LEFT, J.FOOT_RIGHT)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -31,6 +39,10 @@ class AugmentConfig:
         jitter: std of Gaussian joint noise, in torso lengths.
         drop_person: probability of zeroing every person after the first.
         mirror: probability of a left-right mirror (swap sides and negate x).
+        roll_deg: max rotation about the depth axis (a tilted camera, a leaning estimate).
+        offset: std of a constant offset of every joint over the whole window, in torso lengths
+            (systematic joint placement differences between pose estimators).
+        extremity_factor: multiplies ``jitter`` and ``offset`` on the ``EXTREMITIES``.
     """
 
     yaw_deg: float = 20.0
@@ -40,13 +52,26 @@ class AugmentConfig:
     jitter: float = 0.01
     drop_person: float = 0.2
     mirror: float = 0.5
+    roll_deg: float = 0.0
+    offset: float = 0.0
+    extremity_factor: float = 1.0
 
 
-def _rotation(yaw: float, pitch: float) -> np.ndarray:
+def _rotation(yaw: float, pitch: float, roll: float = 0.0) -> np.ndarray:
     cy, sy, cp, sp = np.cos(yaw), np.sin(yaw), np.cos(pitch), np.sin(pitch)
     ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
     rx = np.array([[1, 0, 0], [0, cp, -sp], [0, sp, cp]])
-    return (rx @ ry).astype(np.float32)
+    rot = rx @ ry
+    if roll:
+        cr, sr = np.cos(roll), np.sin(roll)
+        rot = np.array([[cr, -sr, 0], [sr, cr, 0], [0, 0, 1]]) @ rot
+    return rot.astype(np.float32)
+
+
+def _joint_weights(aug: AugmentConfig) -> np.ndarray:
+    w = np.ones(NUM_JOINTS, dtype=np.float32)
+    w[list(EXTREMITIES)] = aug.extremity_factor
+    return w[None, None, :, None]  # (1, 1, 25, 1)
 
 
 def augmented_window(
@@ -63,11 +88,15 @@ def augmented_window(
         x = x[:, :, list(FLIP_INDEX), :]
         x[0] = -x[0]
     yaw, pitch = rng.uniform(-aug.yaw_deg, aug.yaw_deg), rng.uniform(-aug.pitch_deg, aug.pitch_deg)
-    rot = _rotation(np.deg2rad(yaw), np.deg2rad(pitch))
+    roll = rng.uniform(-aug.roll_deg, aug.roll_deg) if aug.roll_deg > 0 else 0.0
+    rot = _rotation(np.deg2rad(yaw), np.deg2rad(pitch), np.deg2rad(roll))
     x = np.tensordot(rot, x, axes=([1], [0]))  # (3, T, 25, M)
     x = x * (1.0 + rng.uniform(-aug.scale, aug.scale))
+    w = _joint_weights(aug)  # (1, 1, 25, 1): ones unless extremity_factor != 1
     if aug.jitter > 0:
-        x = x + rng.normal(0.0, aug.jitter, x.shape)
+        x = x + rng.normal(0.0, aug.jitter, x.shape) * w
+    if aug.offset > 0:
+        x = x + rng.normal(0.0, aug.offset, (3, 1, x.shape[2], x.shape[3])) * w  # same offset in every frame
     x = x * present[None, :, None, :]
     return np.ascontiguousarray(x, dtype=np.float32)
 

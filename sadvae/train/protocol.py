@@ -18,21 +18,23 @@ import numpy as np
 from sadvae.data.record import Dataset
 from sadvae.data.registry import DATASETS
 from sadvae.data.splits import Partition, ZSLSplit, make_partition, protocol_mask
-from sadvae.evaluate import fit_gate, gzsl_scores, zsl_accuracy
+from sadvae.evaluate import Gate, fit_gate, gzsl_scores, zsl_accuracy
 from sadvae.text import TextConfig, TextEncoder
 from sadvae.train.backbone import BackboneTrainConfig, extract, train_backbone
-from sadvae.train.zsl import VARIANTS, ZSLTrainConfig, train_sadvae, zsl_probs
+from sadvae.train.zsl import VARIANTS, CycleResult, ZSLTrainConfig, train_sadvae, zsl_probs
 
 __all__ = [
     "PROTOCOLS",
     "ExperimentConfig",
     "SplitFeatures",
+    "ValidationRun",
     "class_text_embeddings",
     "dataset_arrays",
     "prepare_features",
     "run_variant",
     "split_partition",
     "test_side_mask",
+    "validate_variant",
 ]
 
 log = logging.getLogger(__name__)
@@ -132,30 +134,65 @@ def prepare_features(ds: Dataset, split: ZSLSplit, cfg: ExperimentConfig, seed: 
     return SplitFeatures(split, part, feats, logits, labs, acc, time.time() - t0, models)
 
 
+@dataclass
+class ValidationRun:
+    """The validation run of one SA-DVAE variant: every cycle, the pseudo-unseen ZSL curve, the pick and the gate."""
+
+    runs: list[CycleResult]
+    curve: list[float]
+    best: int
+    gate: Gate
+
+
+def validate_variant(
+    feats: dict[str, np.ndarray],
+    logits: dict[str, np.ndarray],
+    labels: dict[str, np.ndarray],
+    text_emb: np.ndarray,
+    val_unseen: tuple[int, ...],
+    zcfg: ZSLTrainConfig,
+    k: int,
+) -> ValidationRun:
+    """Train SA-DVAE on the validation-seen features, pick the cycle by pseudo-unseen ZSL accuracy, fit the gate.
+
+    Args:
+        feats: backbone features [n, d_x] of the validation backbone (trained without ``val_unseen``) under
+            "val_train" (its training samples), "val_seen" (held-out samples of its classes) and "val_unseen"
+            (samples of the pseudo-unseen classes).
+        logits: that backbone's head logits [n, K_val] under "val_seen" and "val_unseen".
+        labels: global class ids [n] under "val_train" and "val_unseen".
+        text_emb: [N, d_y] class embeddings indexed by global class id.
+        val_unseen: the pseudo-unseen classes.
+        zcfg: SA-DVAE training (variant included).
+        k: top-k the gate reads (the number of unseen classes it will face).
+    """
+    dev = zcfg.device
+
+    def val_metrics(model, clf):
+        p = zsl_probs(model, clf, feats["val_unseen"], dev)
+        return {"val_zsl": zsl_accuracy(np.asarray(val_unseen)[p.argmax(1)], labels["val_unseen"])}
+
+    runs = train_sadvae(feats["val_train"], labels["val_train"], text_emb, val_unseen, zcfg, evaluate=val_metrics)
+    curve = [r.metrics["val_zsl"] for r in runs]
+    best = int(np.argmax(curve))
+    chosen = runs[best]
+    gate = fit_gate(
+        zsl_probs(chosen.model, chosen.classifier, feats["val_unseen"], dev),
+        logits["val_unseen"],
+        zsl_probs(chosen.model, chosen.classifier, feats["val_seen"], dev),
+        logits["val_seen"],
+        k=k,
+        seed=zcfg.seed,
+    )
+    return ValidationRun(runs, curve, best, gate)
+
+
 def run_variant(sf: SplitFeatures, text_emb: np.ndarray, variant: str, cfg: ExperimentConfig) -> dict:
     """Train one SA-DVAE variant on a split's features; ZSL and GZSL numbers under each protocol."""
     split, zcfg = sf.split, _with_variant(cfg.zsl, variant)
     dev = zcfg.device
-
-    # validation run: pseudo-unseen classes, backbone trained without them
-    def val_metrics(model, clf):
-        p = zsl_probs(model, clf, sf.feats["val_unseen"], dev)
-        return {"val_zsl": zsl_accuracy(np.asarray(split.val_unseen)[p.argmax(1)], sf.labels["val_unseen"])}
-
-    val_runs = train_sadvae(
-        sf.feats["val_train"], sf.labels["val_train"], text_emb, split.val_unseen, zcfg, evaluate=val_metrics
-    )
-    val_curve = [r.metrics["val_zsl"] for r in val_runs]
-    best_val = int(np.argmax(val_curve))
-    chosen = val_runs[best_val]
-    gate = fit_gate(
-        zsl_probs(chosen.model, chosen.classifier, sf.feats["val_unseen"], dev),
-        sf.logits["val_unseen"],
-        zsl_probs(chosen.model, chosen.classifier, sf.feats["val_seen"], dev),
-        sf.logits["val_seen"],
-        k=len(split.unseen),
-        seed=zcfg.seed,
-    )
+    val = validate_variant(sf.feats, sf.logits, sf.labels, text_emb, split.val_unseen, zcfg, k=len(split.unseen))
+    val_curve, best_val, gate = val.curve, val.best, val.gate
     main_runs = train_sadvae(sf.feats["train"], sf.labels["train"], text_emb, split.unseen, zcfg)
     out: dict = {
         "variant": variant,
