@@ -1,0 +1,225 @@
+"""``sadvae-live``: recognise the actions named in a labels file, live, and publish them over ZeroMQ.
+
+Examples::
+
+    sadvae-live --camera 0 --labels labels.txt
+    sadvae-live --video clip.mp4 --labels labels.txt --no-display --record out.mp4
+    sadvae-live --stream rtsp://10.0.0.2/live --labels labels.txt --endpoint tcp://0.0.0.0:5555
+    sadvae-live --replay S001C001P001R001A001.skeleton --labels labels.txt --model model.pt
+
+Every bad input gives one line on stderr and exit status 2; SIGINT stops cleanly with status 130
+(SIGTERM with 0) after publishing the final ``end`` events.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import re
+import sys
+import threading
+from pathlib import Path
+
+from sadvae.errors import ConfigError, SadvaeError
+
+__all__ = ["main", "build_parser"]
+
+log = logging.getLogger(__name__)
+PROG = "sadvae-live"
+EXIT_CODES = {"sigint": 130}
+# MediaPipe / LiteRT / absl console lines ("INFO: [env.cc:36] ...", "W0000 00:00:... file.cc:81] ...")
+_NATIVE_LOG = re.compile(
+    rb"^(?:(?:INFO|WARNING|ERROR): (?:\[|Created TensorFlow|Read-only tensor|Logging before)|[IWE]\d{4} )"
+)
+
+
+class _NativeLogFilter:
+    """Drops native libraries' console chatter from file descriptor 2; Python's own stderr lines pass through."""
+
+    def __enter__(self) -> _NativeLogFilter:
+        sys.stderr.flush()
+        self._saved = os.dup(2)
+        read_fd, write_fd = os.pipe()
+        os.dup2(write_fd, 2)
+        os.close(write_fd)
+        self._thread = threading.Thread(target=self._pump, args=(read_fd,), name="stderr-filter", daemon=True)
+        self._thread.start()
+        return self
+
+    def _pump(self, read_fd: int) -> None:
+        with os.fdopen(read_fd, "rb") as lines:
+            for line in lines:
+                if not _NATIVE_LOG.match(line):
+                    os.write(self._saved, line)
+
+    def __exit__(self, *exc: object) -> None:
+        sys.stderr.flush()
+        os.dup2(self._saved, 2)  # closes the pipe's last write end: the pump reads to the end and stops
+        self._thread.join(timeout=2.0)
+        os.close(self._saved)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad flag in one line (no usage block) and exits with 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def _count(text: str) -> int:
+    value = int(text) if text.lstrip("-").isdigit() else -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog=PROG, description="Open-vocabulary live skeleton action recognition -> ZeroMQ events.")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--camera", type=_count, metavar="N", help="camera index (/dev/videoN)")
+    src.add_argument("--video", type=Path, metavar="PATH", help="video file")
+    src.add_argument("--stream", metavar="URL", help="network stream (rtsp://, http://, ...)")
+    src.add_argument("--replay", type=Path, metavar="PATH", help="skeleton file or recording (.skeleton, .npz, ...)")
+    p.add_argument("--labels", type=Path, required=True, help="labels file: one action per line, `name | description`")
+    p.add_argument("--model", type=Path, help="model bundle .pt, or an .onnx export with --bundle (default: packaged)")
+    p.add_argument("--bundle", type=Path, help="the bundle of an .onnx --model (default: <stem>.pt beside it)")
+    p.add_argument("--backend", choices=("onnxruntime", "torch", "tensorrt"), default="onnxruntime",
+                   help="inference backend (default onnxruntime)")  # fmt: skip
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    p.add_argument("--threads", type=_count, default=1, help="inference threads (default 1; 0 = library default)")
+    p.add_argument("--endpoint", default="tcp://127.0.0.1:5555", help="ZeroMQ endpoint (default tcp://127.0.0.1:5555)")
+    p.add_argument("--connect", action="store_true", help="connect to the endpoint (a `sadvae events proxy`) "
+                   "instead of binding it")  # fmt: skip
+    p.add_argument("--source-name", help="name in the topics sadvae.<name>.action|status (default: from the source)")
+    p.add_argument("--stride", type=_positive_int, default=8, help="frames between inference batches (default 8)")
+    p.add_argument("--num-poses", type=_positive_int, default=1, help="most persons tracked (default 1)")
+    p.add_argument("--pose-model", type=Path, help="PoseLandmarker .task file (default: cache, download or build)")
+    p.add_argument("--pose-variant", choices=("lite", "full", "heavy"), default="full", help="default full")
+    p.add_argument("--mirror", action="store_true", help="the video is mirrored (selfie view, NTU RGB videos)")
+    p.add_argument("--loop", action="store_true", help="play a video or replay file again at its end")
+    p.add_argument("--display", action=argparse.BooleanOptionalAction, default=None,
+                   help="show the overlay window (default: only where there is a display)")  # fmt: skip
+    p.add_argument("--record", type=Path, metavar="OUT.mp4", help="write the overlay to a video file")
+    p.add_argument("--max-frames", type=_positive_int, help="stop after this many frames")
+    p.add_argument("--status-interval", type=float, default=1.0, help="seconds between status events (default 1)")
+    p.add_argument("--log-level", default="warning", choices=("debug", "info", "warning", "error"),
+                   help="default warning")  # fmt: skip
+    return p
+
+
+def _options(args: argparse.Namespace):
+    from realtime.backends import BackendOptions
+    from realtime.events import PublisherOptions
+    from realtime.pipeline import PipelineOptions
+    from realtime.pose import PoseOptions
+
+    if not args.status_interval > 0:
+        raise ConfigError(f"--status-interval must be > 0 seconds, got {args.status_interval}")
+    pose = PoseOptions(model_path=str(args.pose_model) if args.pose_model else None, variant=args.pose_variant,
+                       num_poses=args.num_poses, mirror=args.mirror)  # fmt: skip
+    return PipelineOptions(
+        source_name=args.source_name, stride=args.stride, status_interval_s=args.status_interval,
+        max_frames=args.max_frames, pose=pose, backend=BackendOptions(device=args.device, threads=args.threads),
+        publisher=PublisherOptions(endpoint=args.endpoint, bind=not args.connect),
+    )  # fmt: skip
+
+
+def _open_source(args: argparse.Namespace):
+    from realtime.capture import CameraSource, StreamSource
+    from realtime.replay import ReplaySource
+    from realtime.sources import VideoSource
+
+    if args.camera is not None:
+        return CameraSource(args.camera)
+    if args.stream is not None:
+        return StreamSource(args.stream)
+    if args.replay is not None:
+        return ReplaySource(args.replay, loop=args.loop)
+    return VideoSource(args.video, loop=args.loop)
+
+
+def _summary(pipeline, model, source) -> str:
+    pre, be = model.preprocess, model.backend
+    pose = pipeline.pose_model
+    pose_line = "none (replayed skeletons)" if pose is None else f"{pose.variant} from {pose.origin} ({pose.path})"
+    head = pipeline.head
+    return "\n".join([
+        f"{PROG}: model {model.model_id[:12]} ({model.bundle_path}; {model.note})",
+        f"  backend {be.name} on {be.device}, {be.precision}; window {pre.window} frames at {pre.fps:g} fps, "
+        f"{pre.persons} person(s); stride {pipeline.opts.stride}",
+        f"  pose model: {pose_line}",
+        f"  labels: {len(head.labels)} from {head.labels.path} ({head.mode}): {', '.join(head.labels.names[:8])}"
+        + (" ..." if len(head.labels) > 8 else ""),
+        f"  source: {getattr(source, 'name', source)}; events on {pipeline.publisher.endpoint} "
+        f"(topics sadvae.{pipeline.publisher.source}.action|status)",
+    ])  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build everything from parsed flags and run; raises SadvaeError for bad input."""
+    from realtime.labels import parse_labels
+    from realtime.model import load_live_model
+    from realtime.overlay import Overlay, OverlayOptions, has_display
+    from realtime.pipeline import Pipeline
+
+    display = has_display() if args.display is None else args.display
+    if args.replay is not None and (args.display or args.record):
+        raise ConfigError("--display and --record draw on video frames; a --replay has none (use --no-display)")
+    display = display and args.replay is None
+    opts = _options(args)
+    parse_labels(args.labels)  # a bad labels file fails before anything slow starts
+    overlay_opts = OverlayOptions(display=display, record=str(args.record) if args.record else None)
+    source = _open_source(args)
+    model = pipeline = None
+    try:
+        if overlay_opts.record is not None and getattr(source, "fps", None):
+            overlay_opts = OverlayOptions(display=display, record=overlay_opts.record, fps=source.fps)
+        model = load_live_model(args.model, args.backend, bundle=args.bundle, options=opts.backend)
+        overlay = Overlay(overlay_opts) if (overlay_opts.display or overlay_opts.record) else None
+        pipeline = Pipeline(source, model, args.labels, opts, overlay=overlay)
+        if args.replay is None:
+            pipeline.ensure_pose()
+        print(_summary(pipeline, model, source), file=sys.stderr, flush=True)
+    except BaseException:
+        if pipeline is not None:
+            pipeline.close()
+        else:
+            source.close()
+            if model is not None:
+                model.close()
+        raise
+    reason = pipeline.run()
+    print(f"{PROG}: stopped ({reason}) after {pipeline.frames} frames, {pipeline.windows} windows", file=sys.stderr)
+    return EXIT_CODES.get(reason, 0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``sadvae-live``; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=getattr(logging, args.log_level.upper()), format="%(levelname)s %(name)s: %(message)s")
+    quiet = args.log_level != "debug" and os.name == "posix"
+    with _NativeLogFilter() if quiet else contextlib.nullcontext():
+        try:
+            return run(args)
+        except SadvaeError as e:
+            print(f"{PROG}: error: {e}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print(f"{PROG}: interrupted", file=sys.stderr)
+            return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,56 @@
+"""The pipeline's events: decisions -> action events, counters -> status heartbeats, on one publisher."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+
+from realtime.decisions import Decision
+from realtime.events import Publisher, make_action_event, make_status_event
+
+__all__ = ["Emitter"]
+
+
+class Emitter:
+    """Builds and publishes the events of one pipeline.
+
+    Args:
+        publisher: the PUB socket (its sanitised ``source`` names every event).
+        model_id: the model's id; precision: the backend's compute precision.
+
+    Attributes:
+        frames: frames processed since the last status event (the pipeline counts them).
+        last_status: ``time.monotonic()`` of the last status event.
+    """
+
+    def __init__(self, publisher: Publisher, model_id: str, precision: str):
+        self.publisher, self.model_id, self.precision = publisher, model_id, precision
+        self.frames = 0
+        self.last_status = time.monotonic()
+
+    def action(self, d: Decision, labels_hash: str, latency: Mapping[str, float]) -> bool:
+        """Publish one decision; False when the publisher dropped it."""
+        event = make_action_event(
+            source=self.publisher.source, track_id=d.track_id, event_type=d.type, label=d.label, score=d.score,
+            topk=d.topk, window_ms=d.window_ms, labels_hash=labels_hash, model_id=self.model_id,
+            precision=self.precision, latency_ms=latency,
+        )  # fmt: skip
+        return self.publisher.publish(event)
+
+    def status(
+        self,
+        message: str | None,
+        latency: Mapping[str, float],
+        dropped: Mapping[str, int],
+        tracks: int,
+        now: float | None = None,
+    ) -> bool:
+        """Publish a heartbeat: fps since the last one, mean stage latency, drop counts (events added here)."""
+        now = time.monotonic() if now is None else now
+        dt = now - self.last_status
+        fps = self.frames / dt if dt > 0 and self.frames else 0.0
+        self.last_status, self.frames = now, 0
+        dropped = {**dropped, "events": self.publisher.dropped}
+        event = make_status_event(source=self.publisher.source, fps=fps, latency_ms=latency, dropped=dropped,
+                                  message=message, tracks=tracks)  # fmt: skip
+        return self.publisher.publish(event)

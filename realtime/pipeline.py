@@ -1,0 +1,397 @@
+"""The live pipeline: one plain loop on the main thread from frames to ZeroMQ events.
+
+Per frame: source -> pose (skipped for replayed skeletons) -> NTU-25 mapping -> tracking -> one
+:class:`realtime.buffer.JointBuffer` per track. Every ``stride`` frames the windows of all tracks
+that received frames since their last window go into ONE batch: each is resampled by its buffer,
+then passes through :func:`sadvae.data.preprocess.preprocess` (``crop="end"``, the bundle's
+config: the same function offline evaluation uses), the backend, the zero-shot head and the
+track's :class:`realtime.decisions.DecisionMaker`; decisions become action events. A status
+heartbeat (fps, per-stage latency, drop counts) goes out every ``status_interval_s``.
+
+Windows hold ``persons`` (M) skeletons per frame as the model was trained: the track itself first,
+then (M = 2) the nearest other person matched in the same frame, or zeros.
+
+The labels file is watched; a changed file is turned into a new head on a worker thread (a fit can
+take seconds) and swapped in when ready, so the loop never stalls; active actions then end with
+reason ``labels_changed``. SIGINT / SIGTERM stop the loop after the current frame; every active
+action ends with an ``end`` event, and the publisher is closed in ``finally``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from realtime.backends import BackendOptions
+from realtime.buffer import JointBuffer
+from realtime.decisions import Decision, DecisionMaker, DecisionOptions
+from realtime.emit import Emitter
+from realtime.events import Publisher, PublisherOptions
+from realtime.head import HeadBuilder, HeadOptions, HeadResult, ZeroShotHead
+from realtime.labels import LabelSet, LabelWatcher
+from realtime.model import LiveModel
+from realtime.pose import PoseOptions
+from realtime.reload import HeadReloader
+from realtime.signals import stop_on_signals
+from realtime.stats import StageStats
+from realtime.tracking import Detection, Track, Tracker, TrackerOptions
+from sadvae.data.preprocess import preprocess
+from sadvae.errors import ConfigError
+from sadvae.skeleton import NUM_JOINTS
+
+__all__ = ["PipelineOptions", "WindowBatch", "Pipeline"]
+
+log = logging.getLogger(__name__)
+_now_ns = time.perf_counter_ns
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    """Everything the live loop needs besides the source, the model and the labels file.
+
+    Attributes:
+        source_name: names the event topics ``sadvae.<source>.*``; None = the source's own name.
+        stride: frames between two inference batches.
+        status_interval_s: seconds between status heartbeats.
+        labels_poll_s: seconds between two looks at the labels file.
+        latency_window: recent calls per stage kept for status events (None keeps all: benchmarks).
+        max_frames: stop after this many frames (None: run until the source ends or a signal).
+        buffer_seconds: raw history per track, in windows (capacity = this x the window's span at the input rate).
+        max_gap_s: a track's buffer restarts after a pause longer than this (no window across a gap).
+        handle_signals: stop cleanly on SIGINT / SIGTERM (main thread only).
+        pose, tracker, decisions, head, backend, publisher: the stages' own options.
+    """
+
+    source_name: str | None = None
+    stride: int = 8
+    status_interval_s: float = 1.0
+    labels_poll_s: float = 1.0
+    latency_window: int | None = 256
+    max_frames: int | None = None
+    buffer_seconds: float = 1.5
+    max_gap_s: float = 0.5
+    handle_signals: bool = True
+    pose: PoseOptions = field(default_factory=PoseOptions)
+    tracker: TrackerOptions = field(default_factory=TrackerOptions)
+    decisions: DecisionOptions = field(default_factory=DecisionOptions)
+    head: HeadOptions = field(default_factory=HeadOptions)
+    backend: BackendOptions = field(default_factory=BackendOptions)
+    publisher: PublisherOptions = field(default_factory=PublisherOptions)
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.stride, int) and self.stride >= 1):
+            raise ConfigError(f"stride must be an integer >= 1, got {self.stride!r}")
+        if self.max_frames is not None and self.max_frames < 1:
+            raise ConfigError(f"max_frames must be >= 1, got {self.max_frames!r}")
+        for name in ("status_interval_s", "labels_poll_s", "max_gap_s"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        if not self.buffer_seconds >= 1.0:
+            raise ConfigError(f"buffer_seconds must be >= 1 (one window), got {self.buffer_seconds!r}")
+
+
+@dataclass(frozen=True)
+class WindowBatch:
+    """One inference batch, as handed to the ``on_batch`` hook.
+
+    Attributes:
+        t_ms: time of the frame that triggered it; track_ids: the tracks, in batch order.
+        joints, times: per track, the buffer's resampled window float32 [T, M, 25, 3] and its grid
+            times float64 [T] in seconds: the input of ``preprocess``.
+        windows: float32 [N, 3, T, 25, M] the preprocessed batch; outputs: the backend's
+            ``{"latent": [N, d_r], "seen_logits": [N, K]}``; result: the head's scores over ``labels``.
+    """
+
+    t_ms: int
+    track_ids: tuple[int, ...]
+    joints: tuple[np.ndarray, ...]
+    times: tuple[np.ndarray, ...]
+    windows: np.ndarray
+    outputs: dict[str, np.ndarray]
+    result: HeadResult
+    labels: LabelSet
+
+
+@dataclass
+class _TrackState:
+    buffer: JointBuffer
+    decider: DecisionMaker
+    fresh: int = 0  # frames pushed since the last window
+    label: str | None = None
+    score: float = 0.0
+
+
+class Pipeline:
+    """The live loop (module docstring). It owns and closes everything it is given.
+
+    Args:
+        source: a :mod:`realtime.sources` source (iterator of frames with ``close()``).
+        model: the loaded :class:`realtime.model.LiveModel`.
+        labels: the labels file (watched for changes).
+        opts: the options.
+        publisher: a ready publisher; None = one from ``opts.publisher``.
+        pose: a pose stage (``pose(frame) -> list[Skeleton]``); None = a MediaPipe
+            :class:`realtime.pose.PoseEstimator`, built when the first image arrives.
+        text_encoder: for :class:`realtime.head.HeadBuilder` (None = the bundle's encoder).
+        overlay: a :class:`realtime.overlay.Overlay` or None.
+        on_batch: called with every :class:`WindowBatch` (tests, recording).
+
+    Attributes:
+        stats: per-stage latency; frames: frames processed; head: the head in use;
+        last_batch: the latest :class:`WindowBatch`; stop_reason: why :meth:`run` returned.
+
+    Raises:
+        ConfigError: a bad labels file or option; what the head, publisher and pose raise.
+    """
+
+    def __init__(
+        self,
+        source: Any,
+        model: LiveModel,
+        labels: str | Path,
+        opts: PipelineOptions | None = None,
+        *,
+        publisher: Publisher | None = None,
+        pose: Callable[[Any], list] | None = None,
+        text_encoder: Any = None,
+        overlay: Any = None,
+        on_batch: Callable[[WindowBatch], None] | None = None,
+    ):
+        self.opts = opts = opts or PipelineOptions()
+        self.source, self.model, self.overlay, self.on_batch = source, model, overlay, on_batch
+        self._pose, self.pose_model = pose, getattr(pose, "model", None)
+        self._closed, self._stop = False, threading.Event()
+        self.stop_reason: str | None = None
+        self.stats = StageStats(opts.latency_window)
+        self.frames, self.windows, self.pose_stale = 0, 0, 0
+        self.last_batch: WindowBatch | None = None
+        self._tracks: dict[int, _TrackState] = {}
+        self._tracker = Tracker(opts.tracker)
+        self._cfg = model.preprocess
+        m, w = self._cfg.persons, self._cfg.window
+        in_fps = max(float(getattr(source, "fps", None) or 60.0), self._cfg.fps)
+        self._capacity = int(np.ceil(opts.buffer_seconds * (w - 1) * in_fps / self._cfg.fps)) + 2
+        self._slot = np.zeros((m, NUM_JOINTS, 3), np.float32)  # one frame of a track's window, reused
+        watcher = LabelWatcher(labels, poll_s=opts.labels_poll_s)
+        builder = HeadBuilder(model.bundle, opts.head, model_id=model.model_id, text_encoder=text_encoder)
+        self.head: ZeroShotHead = builder.build(watcher.current)
+        self._reloader = HeadReloader(watcher, builder)
+        self.publisher = publisher or Publisher(opts.publisher, opts.source_name or getattr(source, "name", "source"))
+        if getattr(source, "on_status", False) is None:  # cameras and streams report reconnects to us
+            source.on_status = self._on_source_status
+        self._emit = Emitter(self.publisher, model.model_id, model.backend.precision)
+        self._t_ms = 0
+
+    def ensure_pose(self) -> Any:
+        """Build the MediaPipe pose stage now (it is otherwise built on the first image)."""
+        if self._pose is None:
+            from realtime.pose import PoseEstimator
+
+            self._pose = PoseEstimator(self.opts.pose)
+            self.pose_model = self._pose.model
+        return self._pose
+
+    @property
+    def labels(self) -> LabelSet:
+        return self.head.labels
+
+    def request_stop(self, reason: str = "stop") -> None:
+        """Ask the loop to stop after the current frame (thread- and signal-safe)."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+        self._stop.set()
+
+    def run(self) -> str:
+        """Process frames until the source ends, ``max_frames``, a signal or :meth:`request_stop`.
+
+        Returns:
+            Why it stopped: "end", "max_frames", "sigint", "sigterm", "window_closed" or the reason given.
+        """
+        from realtime.capture import CameraSource, StreamSource
+
+        live = isinstance(self.source, CameraSource | StreamSource)  # may wait for a frame: closing it wakes it
+        guard = stop_on_signals(self.request_stop, self.source.close if live else None)
+        with guard if self.opts.handle_signals else contextlib.nullcontext():
+            try:
+                self._status("started")
+                it = iter(self.source)
+                while not self._stop.is_set():
+                    t0 = _now_ns()
+                    frame = next(it, None)
+                    if frame is None:
+                        self.request_stop("end")
+                        break
+                    t1 = _now_ns()
+                    self.stats.add("read", t1 - t0)
+                    self.step(frame, t1)
+                    if self.opts.max_frames is not None and self.frames >= self.opts.max_frames:
+                        self.request_stop("max_frames")
+                return self.stop_reason or "end"
+            finally:
+                self.close()
+
+    def step(self, frame: Any, start_ns: int | None = None) -> None:
+        """Process one frame (the body of :meth:`run`)."""
+        s, t0 = self.stats, start_ns or _now_ns()
+        self._t_ms = t_ms = int(frame.timestamp_ms)
+        skeletons = None
+        if frame.skeletons is not None:  # a replay: NTU-25 joints already, one camera frame (no pose)
+            t1 = t0
+            dets = [Detection(joints=j) for j in frame.skeletons if j.any()]
+        else:
+            skeletons = self.ensure_pose()(frame)
+            t1 = _now_ns()
+            s.add("pose", t1 - t0)
+            if not getattr(self._pose, "fresh", True):  # LIVE mode: no new result since the last frame
+                self.pose_stale += 1
+                self._housekeeping(frame, t0, None)
+                return
+            dets = [Detection.from_skeleton(k) for k in skeletons]
+        t2 = _now_ns()
+        s.add("mapping", t2 - t1)
+        matched = self._tracker.update(dets, t_ms)
+        for tr in self._tracker.ended:
+            self._end_track(tr.id, t_ms, "track_end")
+        for tr in self._tracker.started:
+            buf = JointBuffer(self._capacity, self._cfg.window, self._cfg.fps, self._cfg.persons,
+                              max_gap_s=self.opts.max_gap_s)  # fmt: skip
+            self._tracks[tr.id] = _TrackState(buf, DecisionMaker(self.labels.names, self.opts.decisions, tr.id))
+        t3 = _now_ns()
+        s.add("tracking", t3 - t2)
+        self._push(matched, t_ms / 1000.0)
+        s.add("buffer", _now_ns() - t3)
+        self.frames += 1
+        if self.frames % self.opts.stride == 0:
+            self._infer(t_ms, t0)
+        self._housekeeping(frame, t0, matched if skeletons is not None else None)
+
+    def _push(self, matched: list[Track], t_s: float) -> None:
+        slot, m = self._slot, self._cfg.persons
+        centres = [0.5 * (tr.box[:2] + tr.box[2:]) for tr in matched] if m > 1 and len(matched) > 1 else None
+        for i, tr in enumerate(matched):
+            state = self._tracks[tr.id]
+            slot[0] = tr.detection.joints
+            if m > 1:
+                slot[1:] = 0.0
+                if centres is not None:  # the nearest other person takes the second slot
+                    d = [float(np.sum((centres[i] - c) ** 2)) if j != i else np.inf for j, c in enumerate(centres)]
+                    slot[1] = matched[int(np.argmin(d))].detection.joints
+            state.buffer.push(slot, t_s)
+            state.fresh += 1
+
+    def _infer(self, t_ms: int, t0: int) -> None:
+        due = [(tid, st) for tid, st in self._tracks.items() if st.fresh and st.buffer.ready]
+        if not due:
+            return
+        s, cfg = self.stats, self._cfg
+        ta = _now_ns()
+        batch = np.empty((len(due), 3, cfg.window, NUM_JOINTS, cfg.persons), np.float32)
+        joints, times = [], []
+        for i, (_, st) in enumerate(due):
+            j, t = st.buffer.window()
+            batch[i] = preprocess(j, t, cfg, crop="end")  # the one preprocessing path
+            joints.append(j)
+            times.append(t)
+            st.fresh = 0
+        tb = _now_ns()
+        s.add("window", tb - ta)
+        out = self.model.backend.run(batch)
+        tc = _now_ns()
+        s.add("model", tc - tb)
+        head = self.head
+        result = head(out["latent"], out["seen_logits"])
+        td = _now_ns()
+        s.add("head", td - tc)
+        self.windows += len(due)
+        latency = {"window": (tb - ta) / 1e6, "model": (tc - tb) / 1e6, "head": (td - tc) / 1e6}
+        if s.recent["pose"]:
+            latency["pose"] = s.recent["pose"][-1] / 1e6
+        decisions: list[tuple[Decision, _TrackState]] = []
+        for i, (_, st) in enumerate(due):
+            span = (max(times[i][0] * 1000.0, 0.0), max(times[i][-1] * 1000.0, 0.0))
+            decisions += [(d, st) for d in st.decider.update(result.probs[i], int(round(span[1])), span)]
+        te = _now_ns()
+        s.add("decide", te - td)
+        latency["total"] = (te - t0) / 1e6
+        for d, st in decisions:
+            st.label, st.score = (None, 0.0) if d.type == "end" else (d.label, d.score)
+            self._publish_decision(d, latency)
+        s.add("publish", _now_ns() - te)
+        self.last_batch = WindowBatch(t_ms, tuple(tid for tid, _ in due), tuple(joints), tuple(times), batch, out,
+                                      result, head.labels)  # fmt: skip
+        if self.on_batch is not None:
+            self.on_batch(self.last_batch)
+
+    def _housekeeping(self, frame: Any, t0: int, matched: list[Track] | None) -> None:
+        """Overlay, labels reload, heartbeat; closes the frame's 'total'."""
+        if self.overlay is not None and frame.image is not None:
+            ta = _now_ns()
+            items = [(tr.id, tr.detection.landmarks, self._tracks[tr.id].label, self._tracks[tr.id].score)
+                     for tr in (matched or []) if tr.id in self._tracks]  # fmt: skip
+            if not self.overlay.show(frame.image, items):
+                self.request_stop("window_closed")
+            self.stats.add("overlay", _now_ns() - ta)
+        self.stats.frames = self.frames
+        self.stats.add("total", _now_ns() - t0)
+        self._emit.frames += 1
+        now = time.monotonic()
+        head = self._reloader.poll(now)
+        if head is not None:
+            self._swap_head(head)
+        if now - self._emit.last_status >= self.opts.status_interval_s:
+            self._status(None, now)
+
+    def _swap_head(self, head: ZeroShotHead) -> None:
+        old = self.head
+        for st in self._tracks.values():
+            for d in st.decider.set_labels(head.labels.names):
+                self._publish_decision(d, {}, old)
+            st.label, st.score = None, 0.0
+        self.head = head
+        self._status(f"labels reloaded from {self._reloader.watcher.path}: {len(head.labels)} actions ({head.mode})")
+
+    def _publish_decision(self, d: Decision, latency: dict[str, float], head: ZeroShotHead | None = None) -> None:
+        self._emit.action(d, (head or self.head).labels.sha256, latency)
+
+    def _status(self, message: str | None, now: float | None = None) -> None:
+        dropped = {"frames": int(getattr(self.source, "dropped", 0)), "pose_stale": self.pose_stale}
+        self._emit.status(message, self.stats.recent_mean_ms(), dropped, len(self._tracks), now)
+
+    def _on_source_status(self, status: Any) -> None:
+        self._status(status.message)
+
+    def _end_track(self, track_id: int, t_ms: int, reason: str) -> None:
+        st = self._tracks.pop(track_id, None)
+        if st is None:
+            return
+        for d in st.decider.end_track(t_ms):
+            self._publish_decision(d, {})
+        log.debug("track %d ended (%s)", track_id, reason)
+
+    def close(self) -> None:
+        """End every track (final ``end`` events), send a last status, release everything; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            for tr in self._tracker.end_all():
+                self._end_track(tr.id, self._t_ms, "stop")
+            for tid in list(self._tracks):
+                self._end_track(tid, self._t_ms, "stop")
+            self._status(f"stopped ({self.stop_reason or 'closed'}) after {self.frames} frames")
+        finally:
+            try:
+                self._reloader.close()
+                for part in (self.source, self._pose, self.overlay, self.model):
+                    if part is not None and hasattr(part, "close"):
+                        part.close()
+            finally:
+                self.publisher.close()

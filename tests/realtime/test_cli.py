@@ -1,0 +1,292 @@
+"""``sadvae-live``: bad input gives one line and status 2; real runs publish to real subscribers on loopback."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from realtime.cli import main
+from realtime.overlay import Overlay, OverlayOptions
+from sadvae.errors import CheckpointError, ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+LIVE = [sys.executable, "-m", "realtime.cli"]
+EVENTS = [sys.executable, "-c", "import sys; from sadvae.cli import main; sys.exit(main())"]
+VIDEO = "videos/ta_chi.mp4"
+
+
+def _fixtures():
+    name = "sadvae_tests_fixtures_bundle"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "tests" / "fixtures_bundle.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def free_endpoint() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
+
+
+def one_line(text: str) -> str:
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    assert len(lines) == 1, f"expected one line, got {lines}"
+    assert "Traceback" not in text
+    return lines[0]
+
+
+@pytest.fixture
+def labels(tmp_path: Path) -> Path:
+    p = tmp_path / "labels.txt"
+    p.write_text("wave\nclap\n", encoding="utf-8")  # seen classes of the tiny bundle: no text encoder needed
+    return p
+
+
+@pytest.fixture(scope="module")
+def model_files(tmp_path_factory) -> tuple[Path, Path]:
+    pytest.importorskip("torch")
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    bundle, report = _fixtures().tiny_model(tmp_path_factory.getbasetemp())
+    return bundle, report.path
+
+
+@pytest.fixture(scope="module")
+def cache_root(model_files, tmp_path_factory) -> Path:
+    """A SADVAE_CACHE_DIR whose ONNX cache already holds the tiny bundle's export (made by the session fixture)."""
+    from sadvae.export import file_sha256
+
+    root = tmp_path_factory.mktemp("cache")
+    (root / "onnx").mkdir()
+    shutil.copy(model_files[1], root / "onnx" / f"{file_sha256(model_files[0])[:16]}.onnx")
+    return root
+
+
+@pytest.fixture(scope="module")
+def pose_task(tmp_path_factory) -> Path:
+    pytest.importorskip("mediapipe")
+    from realtime.pose_model import resolve_pose_model
+    from sadvae.errors import SourceError
+
+    try:  # the same cache folder as tests/realtime/test_pose.py: built from the 0.10.21 wheel once per session
+        return resolve_pose_model(cache_dir=tmp_path_factory.getbasetemp() / "pose-model-cache", download=False).path
+    except SourceError as e:
+        pytest.skip(f"cannot build the pose model here: {e}")
+
+
+# ---- bad input: one line, status 2 -------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(Path("/dev/video0").exists(), reason="this machine has a camera")
+def test_camera_without_a_camera_is_one_line(labels: Path) -> None:
+    pytest.importorskip("cv2")
+    proc = subprocess.run([*LIVE, "--camera", "0", "--labels", str(labels)], capture_output=True, text=True,
+                          timeout=60, cwd=ROOT)  # fmt: skip
+    assert proc.returncode == 2
+    assert one_line(proc.stderr).startswith("sadvae-live: error: no camera at index 0: /dev/video0 does not exist")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--video", "missing.mp4"], "sadvae-live: error: video file missing.mp4 not found"),
+        (["--replay", "missing.skeleton"], "sadvae-live: error: skeleton file missing.skeleton not found"),
+        (["--video", "x.mp4", "--stride", "0"], "argument --stride: expected a number >= 1, got 0"),
+        (["--camera", "-1"], "argument --camera: expected a whole number >= 0, got '-1'"),
+        (["--video", "a.mp4", "--camera", "0"], "argument --camera: not allowed with argument --video"),
+        (["--replay", "r.npz", "--record", "out.mp4"], "--display and --record draw on video frames"),
+        (["--video", "{video}", "--record", "out.gif"], "--record out.gif: expected a .mp4 or .avi file name"),
+        (["--video", "{video}", "--model", "nope.pt"], "nope.pt: model file not found"),
+        (["--video", "{video}", "--status-interval", "0"], "--status-interval must be > 0 seconds"),
+    ],
+)
+def test_bad_flags_are_one_line(argv, message, labels, shared_data, capsys) -> None:
+    argv = [a.replace("{video}", str(shared_data / VIDEO)) for a in argv]
+    assert run_main([*argv, "--labels", str(labels)]) == 2
+    assert message in one_line(capsys.readouterr().err)
+
+
+def run_main(argv: list[str]) -> int:
+    try:
+        return main(argv)
+    except SystemExit as e:  # argparse errors
+        return int(e.code)
+
+
+def test_bad_labels_file_is_one_line(tmp_path, shared_data, capsys) -> None:
+    bad = tmp_path / "labels.txt"
+    bad.write_text("wave\nWave\n", encoding="utf-8")
+    assert main(["--video", str(shared_data / VIDEO), "--labels", str(bad)]) == 2
+    line = one_line(capsys.readouterr().err)
+    assert line.startswith(f"sadvae-live: error: {bad}:line 2") and "duplicate" in line
+
+
+def test_display_without_a_screen_is_one_line(labels, shared_data, capsys, monkeypatch) -> None:
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert main(["--video", str(shared_data / VIDEO), "--labels", str(labels), "--display"]) == 2
+    assert "--display needs a screen" in one_line(capsys.readouterr().err)
+
+
+# ---- model resolution ----------------------------------------------------------------------------------------
+
+
+def test_bundle_is_exported_once_into_the_cache(model_files, tmp_path, monkeypatch) -> None:
+    import sadvae.export
+    from realtime.model import load_live_model
+    from sadvae.export import file_sha256
+
+    calls = []
+
+    def fake_export(bundle_path, out_path, **kw):  # the real export is tested in tests/sadvae/test_export.py
+        calls.append((Path(bundle_path), Path(out_path)))
+        Path(out_path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(model_files[1], out_path)
+
+    monkeypatch.setattr(sadvae.export, "export_onnx", fake_export)
+    monkeypatch.setenv("SADVAE_CACHE_DIR", str(tmp_path))
+    want = tmp_path / "onnx" / f"{file_sha256(model_files[0])[:16]}.onnx"
+    for note in ("exported to", "cached ONNX export"):
+        model = load_live_model(model_files[0], "onnxruntime")
+        assert model.backend_path == want and model.note.startswith(note)
+        assert model.backend.name == "onnxruntime" and model.backend.window_shape == (3, 32, 25, 2)
+        model.close()
+    assert calls == [(model_files[0], want)]
+    with load_live_model(model_files[0], "torch").backend as torch_backend:
+        assert torch_backend.name == "torch"
+
+
+def test_model_errors_name_the_fix(model_files, tmp_path, monkeypatch) -> None:
+    import realtime.model as rm
+
+    bundle, onnx = model_files
+    monkeypatch.setattr(rm, "default_model_path", lambda: tmp_path / "assets" / "default_model.pt")
+    with pytest.raises(CheckpointError, match=r"the default model is not installed .*pass --model BUNDLE\.pt"):
+        rm.load_live_model(None)
+    lone = tmp_path / "lone.onnx"
+    shutil.copy(onnx, lone)
+    with pytest.raises(ConfigError, match=r"needs its model bundle .*pass --bundle BUNDLE\.pt"):
+        rm.load_live_model(lone)
+    with pytest.raises(ConfigError, match="the torch backend runs a model bundle"):
+        rm.load_live_model(onnx, "torch", bundle=bundle)
+    other = _fixtures().make_tiny_bundle(tmp_path / "other.pt", seed=1)
+    with pytest.raises(CheckpointError, match="was exported from another bundle"):
+        rm.load_live_model(onnx, "onnxruntime", bundle=other)
+    shutil.copy(bundle, tmp_path / "lone.pt")  # <stem>.pt beside the export is found
+    rm.load_live_model(lone).close()
+
+
+# ---- real runs -----------------------------------------------------------------------------------------------
+
+
+def _env(cache_root: Path) -> dict[str, str]:
+    return {**os.environ, "SADVAE_CACHE_DIR": str(cache_root), "PYTHONUNBUFFERED": "1"}
+
+
+def test_video_run_reaches_a_separate_events_process(shared_data, labels, model_files, cache_root, pose_task,
+                                                     tmp_path) -> None:  # fmt: skip
+    pytest.importorskip("zmq")
+    from realtime.events import validate
+
+    endpoint, out = free_endpoint(), tmp_path / "out.mp4"
+    listener = subprocess.Popen([*EVENTS, "events", "--json", "--validate", "--endpoint", endpoint],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)  # fmt: skip
+    try:
+        live = subprocess.run(
+            [*LIVE, "--video", str(shared_data / VIDEO), "--labels", str(labels), "--no-display",
+             "--model", str(model_files[0]), "--pose-model", str(pose_task), "--endpoint", endpoint,
+             "--record", str(out), "--status-interval", "0.5"],
+            capture_output=True, text=True, timeout=150, cwd=ROOT, env=_env(cache_root),
+        )  # fmt: skip
+        time.sleep(0.5)
+    finally:
+        listener.send_signal(signal.SIGINT)
+        stdout, stderr = listener.communicate(timeout=20)
+    assert live.returncode == 0, live.stderr
+    assert "Traceback" not in live.stderr and "Traceback" not in stderr
+    assert "pose model: custom from path" in live.stderr and "cached ONNX export" in live.stderr
+    assert live.stderr.strip().splitlines()[-1].startswith("sadvae-live: stopped (end) after 300 frames")
+    events = [json.loads(line) for line in stdout.splitlines()]
+    for e in events:
+        validate(e)
+    statuses = [e for e in events if e["type"] == "status"]
+    assert statuses[-1]["message"] == "stopped (end) after 300 frames" and len(statuses) >= 3
+    assert max(e["fps"] for e in statuses) > 5 and any(e["tracks"] == 1 for e in statuses)
+    assert any("pose" in e["latency_ms"] and "model" in e["latency_ms"] for e in statuses)
+    actions = [e for e in events if e["type"] != "status"]
+    assert all(e["source"] == "ta_chi" and e["label"] in ("wave", "clap") for e in actions)
+    import cv2
+
+    cap = cv2.VideoCapture(str(out))
+    assert cap.get(cv2.CAP_PROP_FRAME_COUNT) == 300 and cap.get(cv2.CAP_PROP_FRAME_WIDTH) == 340
+    cap.release()
+
+
+def test_sigint_ends_actions_cleanly(shared_data, labels, model_files, cache_root, pose_task) -> None:
+    pytest.importorskip("zmq")
+    from realtime.events import Subscriber
+
+    endpoint = free_endpoint()
+    with Subscriber(endpoint) as sub:
+        proc = subprocess.Popen(
+            [*LIVE, "--video", str(shared_data / VIDEO), "--loop", "--labels", str(labels), "--no-display",
+             "--model", str(model_files[0]), "--pose-model", str(pose_task), "--endpoint", endpoint],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=_env(cache_root),
+        )  # fmt: skip
+        try:
+            started, deadline = None, time.monotonic() + 90
+            while started is None and time.monotonic() < deadline and proc.poll() is None:
+                got = sub.recv(timeout_ms=500)
+                if got is not None and got[1]["type"] == "start":
+                    started = got[1]
+            assert started is not None, "no action started"
+            proc.send_signal(signal.SIGINT)
+            after = []
+            while (got := sub.recv(timeout_ms=5000)) is not None:
+                after.append(got[1])
+                if got[1]["type"] == "status" and (got[1]["message"] or "").startswith("stopped"):
+                    break
+            _, stderr = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 130 and "Traceback" not in stderr
+    assert "stopped (sigint)" in stderr
+    ends = [e for e in after if e["type"] == "end"]
+    assert ends and ends[-1]["track_id"] == started["track_id"]
+    assert after[-1]["message"].startswith("stopped (sigint) after")
+
+
+# ---- overlay -------------------------------------------------------------------------------------------------
+
+
+def test_overlay_records_annotated_frames(tmp_path) -> None:
+    cv2 = pytest.importorskip("cv2")
+    out = tmp_path / "rec.mp4"
+    landmarks = np.stack([np.linspace(0.3, 0.7, 33), np.linspace(0.1, 0.9, 33)], axis=1)
+    overlay = Overlay(OverlayOptions(record=str(out), fps=15))
+    image = np.zeros((120, 160, 3), np.uint8)
+    for _ in range(5):
+        assert overlay.show(image, [(0, landmarks, "wave", 0.9), (1, None, None, 0.0)])
+    drawn = overlay.draw(image, [(0, landmarks, "wave", 0.9)], 12.5)
+    overlay.close()
+    overlay.close()
+    assert drawn.any() and not image.any()  # drawn on a copy
+    cap = cv2.VideoCapture(str(out))
+    assert cap.get(cv2.CAP_PROP_FRAME_COUNT) == 5 and cap.get(cv2.CAP_PROP_FPS) == 15
+    cap.release()

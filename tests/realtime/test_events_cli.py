@@ -1,0 +1,138 @@
+"""``sadvae events`` (print events) and ``sadvae events proxy`` (ZeroMQ XSUB/XPUB) with real sockets on loopback."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from sadvae.cli.events import format_event
+
+zmq = pytest.importorskip("zmq")
+pytest.importorskip("jsonschema")
+
+from realtime.events import (  # noqa: E402
+    Publisher,
+    PublisherOptions,
+    Subscriber,
+    make_action_event,
+    make_status_event,
+    validate,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+SADVAE = [sys.executable, "-c", "import sys; from sadvae.cli import main; sys.exit(main())"]
+HASH = "ab" * 32
+
+
+def free_endpoint() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
+
+
+def action(source: str, event_type: str = "start") -> dict:
+    return make_action_event(
+        source=source, track_id=1, event_type=event_type, label="wave", score=0.81,
+        topk=[("wave", 0.81), ("clap", 0.19)], window_ms=(0.0, 2066.7), labels_hash=HASH, model_id="m1",
+        precision="fp32", latency_ms={"model": 3.2, "total": 25.0},
+    )  # fmt: skip
+
+
+def status(source: str, message: str | None = None) -> dict:
+    return make_status_event(source=source, fps=29.7, latency_ms={"pose": 21.04, "model": 3.2, "total": 26.5},
+                             dropped={"frames": 2, "events": 0}, message=message, tracks=1)  # fmt: skip
+
+
+def test_format_event_is_one_readable_line() -> None:
+    line = format_event("sadvae.cam0.action", action("cam0"))
+    assert " cam0 track 1 START  wave 0.81  [wave 0.81, clap 0.19]" in line
+    line = format_event("sadvae.cam0.status", status("cam0", "camera reconnected"))
+    assert "cam0 status 29.7 fps, 1 track(s), ms: pose 21.0, model 3.2, total 26.5" in line
+    assert line.endswith("dropped {'frames': 2} - camera reconnected")
+
+
+def _publish_until(pubs: list[Publisher], proc: subprocess.Popen, timeout_s: float = 15.0) -> None:
+    """Publish from every publisher until the subscriber process exits (it stops after its --count)."""
+    deadline = time.monotonic() + timeout_s
+    while proc.poll() is None and time.monotonic() < deadline:
+        for pub in pubs:
+            pub.publish(status(pub.source))
+            pub.publish(action(pub.source))
+        time.sleep(0.05)
+
+
+def test_events_command_prints_json_lines(tmp_path) -> None:
+    endpoint = free_endpoint()
+    with Publisher(PublisherOptions(endpoint=endpoint), "cam0") as pub:
+        proc = subprocess.Popen([*SADVAE, "events", "--json", "--validate", "--count", "4", "--endpoint", endpoint],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)  # fmt: skip
+        _publish_until([pub], proc)
+        stdout, stderr = proc.communicate(timeout=10)
+    assert proc.returncode == 0, stderr
+    events = [json.loads(line) for line in stdout.splitlines()]
+    assert len(events) == 4 and {e["type"] for e in events} == {"status", "start"}
+    for e in events:
+        validate(e)
+        assert e["source"] == "cam0" and isinstance(e["seq"], int)
+
+
+def test_events_command_human_output_and_timeout() -> None:
+    endpoint = free_endpoint()
+    with Publisher(PublisherOptions(endpoint=endpoint), "cam7") as pub:
+        proc = subprocess.Popen([*SADVAE, "events", "--count", "2", "--topic", "sadvae.cam7.action",
+                                 "--endpoint", endpoint], stdout=subprocess.PIPE, text=True, cwd=ROOT)  # fmt: skip
+        _publish_until([pub], proc)
+        stdout, _ = proc.communicate(timeout=10)
+    assert proc.returncode == 0
+    assert [ln.split(" ", 1)[1] for ln in stdout.splitlines()] == [
+        "cam7 track 1 START  wave 0.81  [wave 0.81, clap 0.19]"
+    ] * 2
+    quiet = subprocess.run([*SADVAE, "events", "--timeout", "0.3", "--endpoint", free_endpoint()],
+                           capture_output=True, text=True, timeout=30, cwd=ROOT)  # fmt: skip
+    assert quiet.returncode == 1 and quiet.stderr.strip().startswith("sadvae events: no event for 0.3 s on tcp://")
+
+
+def test_proxy_forwards_two_publishers_to_one_subscriber() -> None:
+    """cam_a connects to the proxy's XSUB side (sadvae-live --connect); cam_b binds its own port and is dialled."""
+    xsub, xpub, own = free_endpoint(), free_endpoint(), free_endpoint()
+    proxy = subprocess.Popen([*SADVAE, "events", "proxy", "--xsub", xsub, "--xpub", xpub, "--from", own],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)  # fmt: skip
+    try:
+        with (
+            Publisher(PublisherOptions(endpoint=xsub, bind=False), "cam_a") as a,
+            Publisher(PublisherOptions(endpoint=own), "cam_b") as b,
+            Subscriber(xpub) as sub,
+        ):
+            got: dict[str, list[dict]] = {"cam_a": [], "cam_b": []}
+            deadline = time.monotonic() + 20
+            while min(len(v) for v in got.values()) < 3 and time.monotonic() < deadline:
+                for pub in (a, b):
+                    pub.publish(action(pub.source, "update"))
+                while (msg := sub.recv(timeout_ms=50)) is not None:
+                    topic, event = msg
+                    validate(event)
+                    assert topic == f"sadvae.{event['source']}.action"
+                    got[event["source"]].append(event)
+        assert min(len(v) for v in got.values()) >= 3, {k: len(v) for k, v in got.items()}
+        for events in got.values():  # per-source sequence numbers survive the proxy, in order
+            seqs = [e["seq"] for e in events]
+            assert seqs == sorted(seqs)
+    finally:
+        proxy.send_signal(signal.SIGINT)
+        _, stderr = proxy.communicate(timeout=10)
+    assert "publishers -> " + xsub in stderr and f"dialling {own}" in stderr and "Traceback" not in stderr
+
+
+def test_proxy_bad_address_is_one_line() -> None:
+    proc = subprocess.run([*SADVAE, "events", "proxy", "--xsub", "nonsense"], capture_output=True, text=True,
+                          timeout=30, cwd=ROOT)  # fmt: skip
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("sadvae: error: proxy cannot bind 'nonsense'")

@@ -1,0 +1,260 @@
+"""The live pipeline with real components: NTU replay -> buffer -> preprocess -> ONNX Runtime -> head -> ZeroMQ."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnxscript")
+pytest.importorskip("zmq")
+pytest.importorskip("jsonschema")
+
+from realtime.decisions import DecisionOptions  # noqa: E402
+from realtime.events import PublisherOptions, Subscriber, make_status_event, validate  # noqa: E402
+from realtime.head import HeadBuilder, HeadOptions  # noqa: E402
+from realtime.labels import parse_labels  # noqa: E402
+from realtime.model import load_live_model  # noqa: E402
+from realtime.pipeline import Pipeline, PipelineOptions, WindowBatch  # noqa: E402
+from realtime.replay import ReplaySource  # noqa: E402
+from sadvae.data.preprocess import preprocess  # noqa: E402
+from sadvae.errors import ConfigError  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+NTU_FILE = "ntu/S001C001P001R001A001.skeleton"
+# wave/clap are seen classes of the tiny bundle, "sit down" and "kick" are new ones: the gate decides (mixed head)
+LABELS = "# test labels\nwave\nclap\nsit down | lower the body onto a chair\nkick\n"
+EAGER = DecisionOptions(min_score=0.0, keep_score=0.0, start_score=0.0, start_windows=1)  # every window decides
+
+
+def _fixtures():
+    name = "sadvae_tests_fixtures_bundle"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "tests" / "fixtures_bundle.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+class FakeText:
+    """Deterministic stand-in for the sentence encoder (the tiny bundle's text VAE takes 32-d embeddings)."""
+
+    def __init__(self, dim: int = 32, delay_s: float = 0.0):
+        self.dim, self.delay_s = dim, delay_s
+
+    def encode_labels(self, labels, descriptions=None) -> np.ndarray:
+        time.sleep(self.delay_s)
+        rows = []
+        for text in labels:
+            seed = int.from_bytes(hashlib.sha256(str(text).encode()).digest()[:8], "little")
+            v = np.random.default_rng(seed).normal(size=self.dim)
+            rows.append(v / np.linalg.norm(v))
+        return np.asarray(rows, dtype=np.float32)
+
+
+@pytest.fixture(scope="module")
+def model_files(tmp_path_factory) -> tuple[Path, Path]:
+    bundle, report = _fixtures().tiny_model(tmp_path_factory.getbasetemp())
+    return bundle, report.path
+
+
+@pytest.fixture
+def live_model(model_files):
+    model = load_live_model(model_files[1], "onnxruntime", bundle=model_files[0])
+    yield model
+    model.close()
+
+
+def options(tmp_path: Path, **kw) -> PipelineOptions:
+    head = HeadOptions(samples_per_class=64, steps=50, cache_dir=str(tmp_path / "heads"))
+    base = dict(
+        stride=4, handle_signals=False, decisions=EAGER, head=head,
+        publisher=PublisherOptions(endpoint="tcp://127.0.0.1:*", sndhwm=10_000),
+    )  # fmt: skip
+    base.update(kw)
+    return PipelineOptions(**base)
+
+
+def connect(pipe: Pipeline) -> Subscriber:
+    """A real subscriber on the pipeline's loopback port, subscribed before anything is published."""
+    sub = Subscriber(pipe.publisher.endpoint, rcvhwm=100_000)
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline:  # ZeroMQ's slow joiner: probe until the subscription has arrived
+        probe = make_status_event(source=pipe.publisher.source, fps=0.0, latency_ms={}, dropped={}, message="probe")
+        pipe.publisher.publish(probe)
+        if sub.recv(timeout_ms=50) is not None:
+            return sub
+    raise AssertionError("the subscriber never connected")
+
+
+def drain(sub: Subscriber) -> list[tuple[str, dict]]:
+    out = []
+    while (got := sub.recv(timeout_ms=300)) is not None:
+        out.append(got)
+    return out
+
+
+def test_replay_through_pipeline_publishes_schema_valid_events(shared_data, live_model, tmp_path) -> None:
+    labels = tmp_path / "labels.txt"
+    labels.write_text(LABELS, encoding="utf-8")
+    source = ReplaySource(shared_data / NTU_FILE)
+    pipe = Pipeline(source, live_model, labels, options(tmp_path), text_encoder=FakeText())
+    assert pipe.head.mode == "mixed"
+    with connect(pipe) as sub:
+        reason = pipe.run()
+        events = drain(sub)
+    assert reason == "end" and pipe.frames == source.num_frames == 103
+    assert sub.missed == 0
+    for topic, event in events:
+        validate(event)
+        assert topic == f"sadvae.s001c001p001r001a001.{'status' if event['type'] == 'status' else 'action'}"
+    actions = [e for _, e in events if e["type"] != "status"]
+    statuses = [e for _, e in events if e["type"] == "status" and e["message"] != "probe"]
+    assert statuses[0]["message"] == "started" and statuses[-1]["message"].startswith("stopped (end) after 103 frames")
+    # one person, tracked from its 2nd frame; a window every 4 frames once 2.07 s are buffered
+    assert pipe.windows == len(actions) - 1 > 5
+    assert [e["type"] for e in actions] == ["start"] + ["update"] * (len(actions) - 2) + ["end"]
+    want_hash = parse_labels(labels).sha256
+    for e in actions:
+        assert e["track_id"] == 0 and e["labels_hash"] == want_hash and e["model"]["id"] == live_model.model_id
+        assert e["label"] in ("wave", "clap", "sit down", "kick") and len(e["topk"]) == 3
+        span = e["window"]["end_ms"] - e["window"]["start_ms"]
+        assert span == pytest.approx(31 / 15 * 1000, abs=1e-2)
+    assert {"window", "model", "head", "total"} <= set(actions[0]["latency_ms"]) and "pose" not in actions[0][
+        "latency_ms"
+    ]
+    assert statuses[-1]["tracks"] == 0 and statuses[-1]["dropped"]["events"] == 0
+
+
+def test_live_scores_equal_offline_evaluation_for_the_same_window(shared_data, live_model, model_files, tmp_path):
+    """One preprocessing path: the window the pipeline scored, through preprocess -> torch Recognizer -> head."""
+    import torch
+
+    from sadvae.bundle import load_bundle
+    from sadvae.data.registry import read_path
+    from sadvae.export import Recognizer
+
+    labels = tmp_path / "labels.txt"
+    labels.write_text(LABELS, encoding="utf-8")
+    batches: list[WindowBatch] = []
+    pipe = Pipeline(ReplaySource(shared_data / NTU_FILE), live_model, labels, options(tmp_path),
+                    text_encoder=FakeText(), on_batch=batches.append)  # fmt: skip
+    pipe.run()
+    assert len(batches) >= 5 and all(b.track_ids == (0,) for b in batches)
+
+    bundle = load_bundle(model_files[0])
+    recognizer = Recognizer.from_bundle(bundle).eval()
+    head = HeadBuilder(bundle, options(tmp_path).head, model_id=live_model.model_id, text_encoder=FakeText()).build(
+        parse_labels(labels)
+    )  # offline head: same fit settings, read back from the head cache the pipeline wrote
+    seq = read_path(shared_data / NTU_FILE).sequences[0]
+    file_times = np.round(seq.times() * 1000.0) / 1000.0  # the replay's millisecond timestamps
+    for b in (batches[0], batches[len(batches) // 2], batches[-1]):
+        joints, times = b.joints[0], b.times[0]
+        assert joints.shape == (32, 2, 25, 3) and times.shape == (32,)
+        # the window is the file's own data, resampled to 15 fps (a uniform grid ending on the newest frame)
+        assert np.allclose(np.diff(times), 1 / 15) and times[-1] * 1000 == pytest.approx(b.t_ms, abs=1e-6)
+        expect = np.stack([[np.interp(times, file_times, seq.joints[:, 0, v, c]) for c in range(3)]
+                           for v in range(25)])  # fmt: skip
+        np.testing.assert_allclose(joints[:, 0], expect.transpose(2, 0, 1), atol=1e-5)
+        assert not joints[:, 1].any()  # the second person's slot is empty: one person in this file
+        offline = preprocess(joints, times, bundle.preprocess, crop="end")[None]  # (1, 3, T, 25, M)
+        np.testing.assert_array_equal(offline[0], b.windows[0])
+        with torch.no_grad():
+            latent, logits = (t.numpy() for t in recognizer(torch.from_numpy(offline)))
+        np.testing.assert_allclose(b.outputs["latent"], latent, atol=1e-5)
+        np.testing.assert_allclose(head(latent, logits).probs, b.result.probs, atol=1e-5)
+
+
+def test_labels_change_swaps_the_head_without_stalling_the_loop(shared_data, live_model, tmp_path) -> None:
+    labels = tmp_path / "labels.txt"
+    labels.write_text("wave\nclap\n", encoding="utf-8")
+    source = ReplaySource(shared_data / NTU_FILE, loop=True)
+    opts = options(tmp_path, labels_poll_s=0.01, max_frames=4000)
+    seen: list[tuple[int, tuple[str, ...]]] = []
+    changed_at: list[int] = []
+
+    def on_batch(b: WindowBatch) -> None:
+        seen.append((pipe.frames, b.labels.names))
+        if len(seen) == 3:
+            labels.write_text("wave\nclap\nsit down\n", encoding="utf-8")  # a new label: needs a (slow) fit
+            changed_at.append(pipe.frames)
+        elif b.labels.names == ("wave", "clap", "sit down"):
+            pipe.request_stop("done")
+
+    pipe = Pipeline(source, live_model, labels, opts, text_encoder=FakeText(delay_s=0.5), on_batch=on_batch)
+    with connect(pipe) as sub:
+        assert pipe.run() == "done"
+        events = [e for _, e in drain(sub)]
+    first_new = next(frames for frames, names in seen if len(names) == 3)
+    assert first_new - changed_at[0] > 50  # frames kept flowing while the head was fitted
+    ends = [e for e in events if e["type"] == "end"]
+    assert ends[0]["labels_hash"] == parse_labels_hash("wave\nclap\n", tmp_path)  # the old action ended first
+    reload_msgs = [e["message"] for e in events if e["type"] == "status" and "reloaded" in (e["message"] or "")]
+    assert len(reload_msgs) == 1 and "3 actions (mixed)" in reload_msgs[0]
+
+
+def parse_labels_hash(text: str, tmp_path: Path) -> str:
+    p = tmp_path / "hash_labels.txt"
+    p.write_text(text, encoding="utf-8")
+    return parse_labels(p).sha256
+
+
+def test_a_bad_labels_edit_keeps_the_running_head(shared_data, live_model, tmp_path) -> None:
+    labels = tmp_path / "labels.txt"
+    labels.write_text("wave\nclap\n", encoding="utf-8")
+    names: list[tuple[str, ...]] = []
+
+    def on_batch(b: WindowBatch) -> None:
+        names.append(b.labels.names)
+        if len(names) == 2:
+            labels.write_text("wave\nwave\n", encoding="utf-8")  # duplicate: rejected
+
+    opts = options(tmp_path, labels_poll_s=0.01, max_frames=400)
+    pipe = Pipeline(ReplaySource(shared_data / NTU_FILE, loop=True), live_model, labels, opts, on_batch=on_batch)
+    assert pipe.run() == "max_frames"
+    assert set(names) == {("wave", "clap")} and len(names) > 20
+
+
+def test_two_persons_share_a_window_and_keep_their_ids(tmp_path, live_model) -> None:
+    """A synthetic two-person recording: two tracks, each window holds its own person first, the other second."""
+    from realtime.replay import save_recording
+
+    rng = np.random.default_rng(0)
+    t = 90
+    base = rng.normal(scale=0.2, size=(25, 3)).astype(np.float32)
+    joints = np.zeros((t, 2, 25, 3), np.float32)
+    joints[:, 0] = base + [-1.0, 0.0, 3.0]
+    joints[:, 1] = base + [1.0, 0.0, 3.0]
+    joints += 0.01 * np.sin(np.arange(t) / 5.0)[:, None, None, None]
+    rec = save_recording(tmp_path / "two.npz", joints, np.arange(t) / 30.0)
+    labels = tmp_path / "labels.txt"
+    labels.write_text("wave\nclap\n", encoding="utf-8")
+    batches: list[WindowBatch] = []
+    pipe = Pipeline(ReplaySource(rec), live_model, labels, options(tmp_path), on_batch=batches.append)
+    pipe.run()
+    assert batches and all(b.track_ids == (0, 1) for b in batches)  # one batch for both tracks
+    last = batches[-1]
+    for k, own in ((0, 0), (1, 1)):
+        w = last.joints[k]  # (T, M, 25, 3)
+        assert np.allclose(w[:, 0, 0, 0], joints[0, own, 0, 0], atol=0.05)
+        assert np.allclose(w[:, 1, 0, 0], joints[0, 1 - own, 0, 0], atol=0.05)
+    assert last.windows.shape == (2, 3, 32, 25, 2)
+
+
+def test_options_are_checked() -> None:
+    with pytest.raises(ConfigError, match="stride must be an integer >= 1, got 0"):
+        PipelineOptions(stride=0)
+    with pytest.raises(ConfigError, match="max_frames must be >= 1"):
+        PipelineOptions(max_frames=0)
+    with pytest.raises(ConfigError, match="status_interval_s must be > 0"):
+        replace(PipelineOptions(), status_interval_s=0)
