@@ -178,7 +178,7 @@ def _confusion_png(ds: Dataset, inputs, path: Path) -> None:
     ax.set_yticks(range(n), names, fontsize=7)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true (* = unseen)")
-    ax.set_title(f"{ds.name}: GZSL confusion, split seed {split.name}")
+    ax.set_title(f"{ds.name}: GZSL confusion, split {split.name}")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
