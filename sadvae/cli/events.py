@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 from datetime import datetime
 
 __all__ = ["register", "format_event"]
@@ -123,11 +125,40 @@ def _proxy(args: argparse.Namespace) -> int:
         dialled = f"; dialling {', '.join(args.sources)}" if args.sources else ""
         print(f"sadvae events proxy: publishers -> {args.xsub} (XSUB){dialled}; subscribers -> {args.xpub} (XPUB)",
               file=sys.stderr, flush=True)  # fmt: skip
+        # zmq.proxy blocks inside libzmq, where a Ctrl-C is not always seen; run the steerable proxy on a
+        # worker thread (it owns both sockets from here on) and stop it from the main thread with TERMINATE
+        ctrl_addr = f"inproc://sadvae-proxy-control-{id(xsub)}"
+        control = ctx.socket(zmq.PAIR)
+        control.bind(ctrl_addr)
+        worker = threading.Thread(target=_run_proxy, args=(zmq, ctx, xsub, xpub, ctrl_addr), daemon=True)
+        worker.start()
+        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
         try:
-            zmq.proxy(xsub, xpub)
-        except zmq.ContextTerminated:
+            while worker.is_alive():
+                worker.join(0.2)
+        except KeyboardInterrupt:
             pass
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            control.send(b"TERMINATE")
+            worker.join(5.0)
+            control.close(linger=0)
     finally:
         xsub.close(linger=0)
         xpub.close(linger=0)
     return 0
+
+
+def _raise_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _run_proxy(zmq, ctx, xsub, xpub, ctrl_addr: str) -> None:
+    control = ctx.socket(zmq.PAIR)
+    control.connect(ctrl_addr)
+    try:
+        zmq.proxy_steerable(xsub, xpub, None, control)
+    except zmq.ContextTerminated:
+        pass
+    finally:
+        control.close(linger=0)
