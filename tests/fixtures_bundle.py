@@ -1,9 +1,8 @@
 """A tiny random-weight model bundle and its ONNX export, for export and backend tests (not a test module).
 
-pytest runs with ``--import-mode=importlib``, so test files load this one by path with
-:func:`importlib.util.spec_from_file_location` under the fixed name ``MODULE_NAME`` in
-``sys.modules``: every test file then shares one module and :func:`tiny_model` exports once per
-session.
+pytest runs with ``--import-mode=importlib``, so the session fixture ``bundle_fixtures`` in
+``tests/conftest.py`` loads this file by path under the fixed name ``MODULE_NAME``: every test
+file shares one module and :func:`tiny_model` exports once per session.
 """
 
 from __future__ import annotations

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 import textwrap
@@ -15,24 +14,13 @@ from sadvae.errors import BackendError, CheckpointError, ConfigError
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _fixtures():
-    path = ROOT / "tests" / "fixtures_bundle.py"
-    name = "sadvae_tests_fixtures_bundle"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 @pytest.fixture(scope="module")
-def model_files(tmp_path_factory):
+def model_files(bundle_fixtures, tmp_path_factory):
     """(bundle .pt, exported .onnx) of the tiny random-weight model, exported once per session."""
     pytest.importorskip("torch")
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")
-    bundle, report = _fixtures().tiny_model(tmp_path_factory.getbasetemp())
+    bundle, report = bundle_fixtures.tiny_model(tmp_path_factory.getbasetemp())
     return bundle, report.path
 
 

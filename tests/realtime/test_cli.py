@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -26,16 +25,6 @@ EVENTS = [sys.executable, "-c", "import sys; from sadvae.cli import main; sys.ex
 VIDEO = "videos/ta_chi.mp4"
 
 
-def _fixtures():
-    name = "sadvae_tests_fixtures_bundle"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "tests" / "fixtures_bundle.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 def free_endpoint() -> str:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -57,11 +46,11 @@ def labels(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def model_files(tmp_path_factory) -> tuple[Path, Path]:
+def model_files(bundle_fixtures, tmp_path_factory) -> tuple[Path, Path]:
     pytest.importorskip("torch")
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")
-    bundle, report = _fixtures().tiny_model(tmp_path_factory.getbasetemp())
+    bundle, report = bundle_fixtures.tiny_model(tmp_path_factory.getbasetemp())
     return bundle, report.path
 
 
@@ -171,7 +160,7 @@ def test_bundle_is_exported_once_into_the_cache(model_files, tmp_path, monkeypat
         assert torch_backend.name == "torch"
 
 
-def test_model_errors_name_the_fix(model_files, tmp_path, monkeypatch) -> None:
+def test_model_errors_name_the_fix(bundle_fixtures, model_files, tmp_path, monkeypatch) -> None:
     import realtime.model as rm
 
     bundle, onnx = model_files
@@ -184,7 +173,7 @@ def test_model_errors_name_the_fix(model_files, tmp_path, monkeypatch) -> None:
         rm.load_live_model(lone)
     with pytest.raises(ConfigError, match="the torch backend runs a model bundle"):
         rm.load_live_model(onnx, "torch", bundle=bundle)
-    other = _fixtures().make_tiny_bundle(tmp_path / "other.pt", seed=1)
+    other = bundle_fixtures.make_tiny_bundle(tmp_path / "other.pt", seed=1)
     with pytest.raises(CheckpointError, match="was exported from another bundle"):
         rm.load_live_model(onnx, "onnxruntime", bundle=other)
     shutil.copy(bundle, tmp_path / "lone.pt")  # <stem>.pt beside the export is found

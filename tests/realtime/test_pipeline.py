@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -35,16 +33,6 @@ LABELS = "# test labels\nwave\nclap\nsit down | lower the body onto a chair\nkic
 EAGER = DecisionOptions(min_score=0.0, keep_score=0.0, start_score=0.0, start_windows=1)  # every window decides
 
 
-def _fixtures():
-    name = "sadvae_tests_fixtures_bundle"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "tests" / "fixtures_bundle.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 class FakeText:
     """Deterministic stand-in for the sentence encoder (the tiny bundle's text VAE takes 32-d embeddings)."""
 
@@ -62,8 +50,8 @@ class FakeText:
 
 
 @pytest.fixture(scope="module")
-def model_files(tmp_path_factory) -> tuple[Path, Path]:
-    bundle, report = _fixtures().tiny_model(tmp_path_factory.getbasetemp())
+def model_files(bundle_fixtures, tmp_path_factory) -> tuple[Path, Path]:
+    bundle, report = bundle_fixtures.tiny_model(tmp_path_factory.getbasetemp())
     return bundle, report.path
 
 

@@ -1,9 +1,6 @@
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -32,21 +29,10 @@ from sadvae.export import (  # noqa: E402
 )
 
 
-def _fixtures():
-    path = Path(__file__).resolve().parents[1] / "fixtures_bundle.py"
-    name = "sadvae_tests_fixtures_bundle"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory):
+def exported(bundle_fixtures, tmp_path_factory):
     """(bundle path, ExportReport) of the tiny model's default (dynamo, opset 17) export."""
-    return _fixtures().tiny_model(tmp_path_factory.getbasetemp())
+    return bundle_fixtures.tiny_model(tmp_path_factory.getbasetemp())
 
 
 def test_export_graph_signature_and_metadata(exported):
