@@ -92,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--video", type=Path, metavar="PATH", help="video file")
     src.add_argument("--stream", metavar="URL", help="network stream (rtsp://, http://, ...)")
     src.add_argument("--replay", type=Path, metavar="PATH", help="skeleton file or recording (.skeleton, .npz, ...)")
+    src.add_argument("--demo", action="store_true",
+                     help="a synthetic animated skeleton (no camera needed; realtime/demo.py)")  # fmt: skip
     p.add_argument("--labels", type=Path, required=True, help="labels file: one action per line, `name | description`")
     p.add_argument("--model", type=Path, help="model bundle .pt, or an .onnx export with --bundle (default: packaged)")
     p.add_argument("--bundle", type=Path, help="the bundle of an .onnx --model (default: <stem>.pt beside it)")
@@ -102,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--endpoint", default="tcp://127.0.0.1:5555", help="ZeroMQ endpoint (default tcp://127.0.0.1:5555)")
     p.add_argument("--connect", action="store_true", help="connect to the endpoint (a `sadvae events proxy`) "
                    "instead of binding it")  # fmt: skip
+    p.add_argument("--curve-keys", type=Path, metavar="DIR", help="encrypt events with CURVE and admit only the "
+                   "subscribers in DIR/authorized_clients (keys from `sadvae events keygen DIR`)")  # fmt: skip
     p.add_argument("--source-name", help="name in the topics sadvae.<name>.action|status (default: from the source)")
     p.add_argument("--stride", type=_positive_int, default=8, help="frames between inference batches (default 8)")
     p.add_argument("--num-poses", type=_positive_int, default=1, help="most persons tracked (default 1)")
@@ -109,10 +113,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pose-variant", choices=("lite", "full", "heavy"), default="full", help="default full")
     p.add_argument("--mirror", action="store_true", help="the video is mirrored (selfie view, NTU RGB videos)")
     p.add_argument("--loop", action="store_true", help="play a video or replay file again at its end")
+    p.add_argument("--realtime", action=argparse.BooleanOptionalAction, default=None,
+                   help="pace --replay/--demo frames in real time (default: on for --demo only)")  # fmt: skip
     p.add_argument("--display", action=argparse.BooleanOptionalAction, default=None,
                    help="show the overlay window (default: only where there is a display)")  # fmt: skip
     p.add_argument("--record", type=Path, metavar="OUT.mp4", help="write the overlay to a video file")
     p.add_argument("--max-frames", type=_positive_int, help="stop after this many frames")
+    p.add_argument("--print", dest="print_events", nargs="?", const="changes", choices=("changes", "all"),
+                   help="also print action events on stdout, one line each: start/end (default) or all")  # fmt: skip
     p.add_argument("--status-interval", type=float, default=1.0, help="seconds between status events (default 1)")
     p.add_argument("--log-level", default="warning", choices=("debug", "info", "warning", "error"),
                    help="default warning")  # fmt: skip
@@ -124,6 +132,7 @@ def _options(args: argparse.Namespace):
     from realtime.events import PublisherOptions
     from realtime.pipeline import PipelineOptions
     from realtime.pose import PoseOptions
+    from realtime.security import CurveServer
 
     if not args.status_interval > 0:
         raise ConfigError(f"--status-interval must be > 0 seconds, got {args.status_interval}")
@@ -132,7 +141,8 @@ def _options(args: argparse.Namespace):
     return PipelineOptions(
         source_name=args.source_name, stride=args.stride, status_interval_s=args.status_interval,
         max_frames=args.max_frames, pose=pose, backend=BackendOptions(device=args.device, threads=args.threads),
-        publisher=PublisherOptions(endpoint=args.endpoint, bind=not args.connect),
+        publisher=PublisherOptions(endpoint=args.endpoint, bind=not args.connect,
+                                   curve=CurveServer.from_dir(args.curve_keys) if args.curve_keys else None),
     )  # fmt: skip
 
 
@@ -146,7 +156,11 @@ def _open_source(args: argparse.Namespace):
     if args.stream is not None:
         return StreamSource(args.stream)
     if args.replay is not None:
-        return ReplaySource(args.replay, loop=args.loop)
+        return ReplaySource(args.replay, loop=args.loop, pace=bool(args.realtime))
+    if args.demo:
+        from realtime.demo import demo_source
+
+        return demo_source(loop=args.loop, pace=args.realtime is not False)
     return VideoSource(args.video, loop=args.loop)
 
 
@@ -167,6 +181,19 @@ def _summary(pipeline, model, source) -> str:
     ])  # fmt: skip
 
 
+def _print_event(event: dict) -> None:
+    """One line per action event on stdout: source time of the window's end, track, type, label, top 3."""
+    top = ", ".join(f"{t['label']} {t['score']:.2f}" for t in event["topk"][:3])
+    label = event["label"] if event["label"] is not None else "(none)"
+    print(f"{event['window']['end_ms'] / 1000:7.1f} s  person {event['track_id']}  {event['type']:<6}  "
+          f"{label:<20} {event['score']:.2f}   [{top}]", flush=True)  # fmt: skip
+
+
+def _print_change(event: dict) -> None:
+    if event["type"] != "update":
+        _print_event(event)
+
+
 def run(args: argparse.Namespace) -> int:
     """Build everything from parsed flags and run; raises SadvaeError for bad input."""
     from realtime.labels import parse_labels
@@ -175,9 +202,10 @@ def run(args: argparse.Namespace) -> int:
     from realtime.pipeline import Pipeline
 
     display = has_display() if args.display is None else args.display
-    if args.replay is not None and (args.display or args.record):
-        raise ConfigError("--display and --record draw on video frames; a --replay has none (use --no-display)")
-    display = display and args.replay is None
+    skeletons_only = args.replay is not None or args.demo
+    if skeletons_only and (args.display or args.record):
+        raise ConfigError("--display and --record draw on video frames; --replay/--demo have none (use --no-display)")
+    display = display and not skeletons_only
     opts = _options(args)
     parse_labels(args.labels)  # a bad labels file fails before anything slow starts
     overlay_opts = OverlayOptions(display=display, record=str(args.record) if args.record else None)
@@ -188,8 +216,9 @@ def run(args: argparse.Namespace) -> int:
             overlay_opts = OverlayOptions(display=display, record=overlay_opts.record, fps=source.fps)
         model = load_live_model(args.model, args.backend, bundle=args.bundle, options=opts.backend)
         overlay = Overlay(overlay_opts) if (overlay_opts.display or overlay_opts.record) else None
-        pipeline = Pipeline(source, model, args.labels, opts, overlay=overlay)
-        if args.replay is None:
+        on_event = {"changes": _print_change, "all": _print_event}.get(args.print_events)
+        pipeline = Pipeline(source, model, args.labels, opts, overlay=overlay, on_event=on_event)
+        if not skeletons_only:
             pipeline.ensure_pose()
         print(_summary(pipeline, model, source), file=sys.stderr, flush=True)
     except BaseException:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from realtime.decisions import Decision
 from realtime.events import Publisher, make_action_event, make_status_event
@@ -17,14 +18,22 @@ class Emitter:
     Args:
         publisher: the PUB socket (its sanitised ``source`` names every event).
         model_id: the model's id; precision: the backend's compute precision.
+        on_event: also called with every action event after it is published (e.g. to print it).
 
     Attributes:
         frames: frames processed since the last status event (the pipeline counts them).
         last_status: ``time.monotonic()`` of the last status event.
     """
 
-    def __init__(self, publisher: Publisher, model_id: str, precision: str):
+    def __init__(
+        self,
+        publisher: Publisher,
+        model_id: str,
+        precision: str,
+        on_event: Callable[[dict[str, Any]], None] | None = None,
+    ):
         self.publisher, self.model_id, self.precision = publisher, model_id, precision
+        self.on_event = on_event
         self.frames = 0
         self.last_status = time.monotonic()
 
@@ -35,7 +44,10 @@ class Emitter:
             topk=d.topk, window_ms=d.window_ms, labels_hash=labels_hash, model_id=self.model_id,
             precision=self.precision, latency_ms=latency,
         )  # fmt: skip
-        return self.publisher.publish(event)
+        sent = self.publisher.publish(event)
+        if self.on_event is not None:
+            self.on_event(event)
+        return sent
 
     def status(
         self,

@@ -16,9 +16,12 @@ Scoring is numpy only (``logits = relu(z @ W.T + b)``), no torch on the hot path
 
 Probabilities sum to 1 over the label set: a window of a seen class that is not a label still goes
 to some label, and :attr:`HeadResult.off_label` (the backbone's mass on such classes) flags it.
-Fitting needs torch (and, on a text-cache miss, the sentence encoder) only when the labels change.
-Fits are cached by a hash of (model id, text encoder, template, labels, fit settings) in memory and
-on disk as ``.npz`` (no pickle), so a known label set reloads at once.
+The builder reads only a :class:`sadvae.bundle.BundleInfo` (class names, gate, latent width, text
+encoder), which the live model builds from the export's metadata without torch. Fitting needs torch,
+the bundle's weights (:meth:`BundleInfo.load`) and, on a text-cache miss, the sentence encoder, and
+happens only for new labels whose head is not cached: fits are cached by a hash of (model id, text
+encoder, template, labels, fit settings) in memory and on disk as ``.npz``
+(:mod:`realtime.head_weights`), so a known label set reloads at once, also where torch is absent.
 """
 
 from __future__ import annotations
@@ -26,7 +29,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +36,9 @@ from typing import Any
 
 import numpy as np
 
+from realtime.head_weights import FittedWeights, fit_weights, read_weights, write_weights
 from realtime.labels import LabelSet, LabelWatcher
+from sadvae.bundle import BundleInfo
 from sadvae.errors import ConfigError, MissingDependencyError, SadvaeError
 from sadvae.evaluate import Gate
 from sadvae.text import TextEncoder, default_cache_dir
@@ -101,22 +105,6 @@ class HeadResult:
     is_new: np.ndarray
     p_unseen: np.ndarray | None
     off_label: np.ndarray | None
-
-
-@dataclass(frozen=True)
-class FittedWeights:
-    """A fitted latent classifier in numpy: logits = z @ weight.T + bias (rectified if ``relu_logits``).
-
-    Attributes:
-        names: the new labels it scores, in order; weight: float32 [n, d_r]; bias: float32 [n].
-        relu_logits: rectify the logits; unreachable: labels that lose even on their own text latent.
-    """
-
-    names: tuple[str, ...]
-    weight: np.ndarray
-    bias: np.ndarray
-    relu_logits: bool
-    unreachable: tuple[str, ...] = ()
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:
@@ -246,35 +234,36 @@ def label_key(model_id: str, encoder_id: str, template: str, labels: LabelSet, o
 
 
 class HeadBuilder:
-    """Builds (and caches) :class:`ZeroShotHead` objects for one model bundle.
+    """Builds (and caches) :class:`ZeroShotHead` objects for one model.
 
     Args:
-        bundle: a loaded :class:`sadvae.bundle.Bundle` (``sadvae``, ``gate``, ``class_names``,
-            ``seen_classes``, ``encoder_id`` and ``text_cfg`` are used).
+        bundle: a :class:`sadvae.bundle.BundleInfo` (what ``realtime.model.LiveModel.bundle`` holds; no
+            torch until a fit) or a loaded :class:`sadvae.bundle.Bundle`.
         opts: fit and cache settings.
         model_id: the model's id for cache keys; None = :func:`model_fingerprint`.
-        text_encoder: anything with ``encode_labels(names, descriptions) -> float32 [n, d_y]``;
-            None = ``sadvae.text.TextEncoder(bundle.text_cfg)`` (its model loads on a cache miss only).
+        text_encoder: anything with ``encode_labels(names, descriptions) -> float32 [n, d_y]``; None =
+            ``sadvae.text.TextEncoder`` of the bundle's text config, made on the first fit.
 
     Attributes:
-        cache_dir: where fitted heads are stored; fits: classifiers actually fitted (cache misses);
-        last_error: why the latest :meth:`poll` could not build a head, or None.
+        info: the bundle's facts; cache_dir: where fitted heads are stored;
+        fits: classifiers actually fitted (cache misses); last_error: why the latest :meth:`poll` failed, or None.
     """
 
     def __init__(self, bundle: Any, opts: HeadOptions | None = None, *, model_id: str | None = None, text_encoder=None):
-        self.bundle, self.opts = bundle, opts or HeadOptions()
+        self.opts = opts or HeadOptions()
         self.model_id = model_id or model_fingerprint(bundle)
-        self._text = text_encoder if text_encoder is not None else TextEncoder(bundle.text_cfg)  # loads lazily
+        self.info = bundle if isinstance(bundle, BundleInfo) else BundleInfo.from_bundle(bundle, self.model_id)
+        self._text = text_encoder
         self._memory: OrderedDict[str, FittedWeights] = OrderedDict()
         self._seen_by_name: dict[str, int] = {}
-        for col, cls in enumerate(bundle.seen_classes):
-            self._seen_by_name.setdefault(normalise_name(bundle.class_names[cls]), col)
+        for col, cls in enumerate(self.info.seen_classes):
+            self._seen_by_name.setdefault(normalise_name(self.info.class_names[cls]), col)
         self.cache_dir = Path(self.opts.cache_dir) if self.opts.cache_dir else default_cache_dir().parent / "heads"
         self.fits = 0
         self.last_error: str | None = None
 
     def key(self, labels: LabelSet) -> str:
-        return label_key(self.model_id, self.bundle.encoder_id, self.bundle.text_cfg.template, labels, self.opts)
+        return label_key(self.model_id, self.info.encoder_id, self.info.text_cfg.template, labels, self.opts)
 
     def seen_columns(self, labels: LabelSet) -> np.ndarray:
         """[L] backbone column of each label, -1 for labels that are not seen classes."""
@@ -284,16 +273,16 @@ class HeadBuilder:
         """The head for ``labels`` (from the memory or disk cache when possible, else fitted now).
 
         Raises:
-            ConfigError: the text encoder cannot embed the labels; MissingDependencyError: a fit is
-                needed and torch or the sentence encoder is not installed.
+            ConfigError: the text encoder cannot embed the labels, or a fit needs the bundle ``.pt`` and only
+                an export is at hand; MissingDependencyError: a fit is needed and torch or the sentence
+                encoder is not installed (the message names the labels and the ways around it).
         """
         cols, key = self.seen_columns(labels), self.key(labels)
         new = np.flatnonzero(cols < 0)
         fitted = self._weights(labels, new, key) if len(new) else None
         head = ZeroShotHead(
-            labels, cols, len(self.bundle.seen_classes), self.bundle.sadvae.cfg.semantic_dim, fitted,
-            gate=self.bundle.gate, key=key,
-        )  # fmt: skip
+            labels, cols, len(self.info.seen_classes), self.info.semantic_dim, fitted, gate=self.info.gate, key=key
+        )
         log.info("head for %d labels (%d new, mode %s)", len(labels), len(new), head.mode)
         if head.unreachable:
             log.warning(
@@ -320,81 +309,51 @@ class HeadBuilder:
     def _weights(self, labels: LabelSet, new: np.ndarray, key: str) -> FittedWeights:
         fitted = self._memory.get(key)
         if fitted is None:
-            path = self.cache_dir / f"{key}.npz"
-            fitted = self._read(path, tuple(labels.names[i] for i in new)) if self.opts.use_cache else None
+            path, names = self.cache_dir / f"{key}.npz", tuple(labels.names[i] for i in new)
+            fitted = read_weights(path, names, self.info.semantic_dim) if self.opts.use_cache else None
             if fitted is None:
-                fitted = self._fit(labels, new)
+                bundle = self._fit_bundle(names, path)
+                fitted = fit_weights(bundle.sadvae, self._embed(labels, new, bundle), names, self.opts)
+                self.fits += 1
                 if self.opts.use_cache:
-                    self._write(path, fitted)
+                    write_weights(path, fitted)
         self._memory[key] = fitted
         self._memory.move_to_end(key)
         while len(self._memory) > self.opts.memory_entries:
             self._memory.popitem(last=False)
         return fitted
 
-    def _embed(self, labels: LabelSet, new: np.ndarray) -> np.ndarray:
+    def _fit_bundle(self, names: tuple[str, ...], path: Path) -> Any:
+        """The full bundle a fit needs, or ONE error naming the labels and every way around the fit."""
+        try:
+            return self.info.load()
+        except MissingDependencyError:
+            need, fix, err = "torch, which is not installed", "install it: `pip install 'sadvae-live[train]'`", True
+        except SadvaeError:
+            if self.info.path is not None:
+                raise  # an unreadable bundle: its own message says so
+            need, fix, err = "the model bundle .pt (only its export is here)", "pass it with --bundle BUNDLE.pt", False
+        seen = ", ".join(repr(n) for n in self.info.seen_names[:3])
+        msg = (
+            f"no head is cached for the new label(s) {', '.join(map(repr, names))} (not classes of model "
+            f"{self.model_id[:12]}; {path} is missing) and fitting one needs {need}. Fix: {fix}; or run the same model "
+            f"and labels once on a machine that has it and copy its head cache ($SADVAE_CACHE_DIR/heads, default "
+            f"~/.cache/sadvae/heads) to {self.cache_dir}; or use only the model's own classes (e.g. {seen})"
+        )
+        raise (MissingDependencyError("torch", "train", msg) if err else ConfigError(msg)) from None
+
+    def _embed(self, labels: LabelSet, new: np.ndarray, bundle: Any) -> np.ndarray:
+        if self._text is None:
+            self._text = TextEncoder(bundle.text_cfg)  # its model loads on a text-cache miss only
         texts = [labels.texts[i] for i in new]
-        if "{description}" in self.bundle.text_cfg.template:
+        if "{description}" in self.info.text_cfg.template:
             emb = self._text.encode_labels([labels.names[i] for i in new], texts)
         else:
             emb = self._text.encode_labels(texts, None)  # a description takes the name's place in the prompt
-        emb, dim = np.asarray(emb, dtype=np.float32), self.bundle.sadvae.cfg.text_dim
+        emb, dim = np.asarray(emb, dtype=np.float32), bundle.sadvae.cfg.text_dim
         if emb.shape != (len(new), dim):
             raise ConfigError(
                 f"the text encoder gave embeddings of shape {emb.shape}, the model expects [{len(new)}, {dim}]; "
-                f"use the encoder the bundle was trained with ({self.bundle.encoder_id})"
+                f"use the encoder the bundle was trained with ({self.info.encoder_id})"
             )
         return emb
-
-    def _fit(self, labels: LabelSet, new: np.ndarray) -> FittedWeights:
-        emb = self._embed(labels, new)
-        try:
-            import torch
-
-            from sadvae.models.sadvae import fit_latent_classifier
-        except ImportError:
-            raise MissingDependencyError("torch", "train") from None
-        o, model, y, threads = self.opts, self.bundle.sadvae, torch.as_tensor(emb), torch.get_num_threads()
-        torch.set_num_threads(o.fit_threads)
-        try:
-            clf = fit_latent_classifier(model, y, samples_per_class=o.samples_per_class, steps=o.steps, lr=o.lr,
-                                        seed=o.seed, relu_logits=o.relu_logits)  # fmt: skip
-        finally:
-            torch.set_num_threads(threads)
-        self.fits += 1
-        with torch.no_grad():
-            own = model.encode_text(y)[0].cpu().numpy()  # (n_new, d_r): each label's own text latent mu_y
-        w, b = (p.detach().cpu().numpy().astype(np.float32) for p in (clf.fc.weight, clf.fc.bias))
-        logits = np.maximum(own @ w.T + b, 0.0) if o.relu_logits else own @ w.T + b
-        idx = np.arange(len(new))
-        dead = (logits.argmax(axis=1) != idx) | (logits[idx, idx] <= 0)
-        names = tuple(labels.names[i] for i in new)
-        return FittedWeights(names, w, b, o.relu_logits, tuple(names[i] for i in np.flatnonzero(dead)))
-
-    def _read(self, path: Path, names: tuple[str, ...]) -> FittedWeights | None:
-        if not path.is_file():
-            return None
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                names_, unreachable = tuple(map(str, z["names"])), tuple(map(str, z["unreachable"]))
-                f = FittedWeights(names_, z["weight"], z["bias"], bool(z["relu_logits"]), unreachable)
-        except (OSError, ValueError, KeyError, EOFError) as e:
-            log.warning("ignoring unreadable head cache %s (%s); refitting", path, e)
-            return None
-        n, d = len(names), self.bundle.sadvae.cfg.semantic_dim
-        if f.names != names or f.weight.shape != (n, d) or f.bias.shape != (n,) or f.weight.dtype != np.float32:
-            log.warning("ignoring head cache %s: it does not match these labels and this model; refitting", path)
-            return None
-        return f
-
-    def _write(self, path: Path, f: FittedWeights) -> None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
-            np.savez(
-                tmp, names=np.array(f.names, dtype=str), weight=f.weight, bias=f.bias,
-                relu_logits=np.array(f.relu_logits), unreachable=np.array(f.unreachable, dtype=str),
-            )  # fmt: skip
-            os.replace(tmp, path)
-        except OSError as e:  # a read-only cache must not stop the pipeline
-            log.warning("cannot write head cache %s (%s); the fit is kept in memory only", path, e)

@@ -34,7 +34,8 @@ or ``presence``; pass ``presence`` to keep occluded-but-in-frame joints, which M
 places sensibly, as Kinect does with its "inferred" joints) is at least ``min_visibility``. A derived
 joint needs all its landmarks. A joint that is not seen is placed on its nearest seen ancestor in
 :data:`sadvae.skeleton.PARENTS` (an unseen spine base is the origin, which is where MediaPipe puts
-the mid-hip), and its confidence is 0. The output never contains NaN.
+the mid-hip), and its confidence is 0. A joint whose value overflows float32 (finite landmarks beyond
+about 1e38, never real) is unseen too. The output never contains NaN or inf.
 """
 
 from __future__ import annotations
@@ -171,6 +172,7 @@ NTU25_WEIGHTS.setflags(write=False)
 # [25, 4] landmark indices per joint, padded by repetition, for a vectorised min over visibilities
 _REQ = np.array([(s * 4)[:4] for s in (NTU25_FROM_MEDIAPIPE[j] for j in range(NUM_JOINTS))], dtype=np.intp)
 _AXES = np.asarray(MEDIAPIPE_TO_NTU_AXES, dtype=np.float32)
+_HUGE = 1e37  # |landmark| above which a weighted sum (weights up to 1.5 in size) may overflow float32
 
 
 def _ancestor_table() -> np.ndarray:
@@ -261,9 +263,13 @@ def mediapipe_to_ntu25(
             vis = np.where(good, vis, np.float32(-1.0))
     pos = w * _AXES  # (N, 33, 3) in NTU axes
     vis = _substitute_ears(pos, vis, min_visibility)
-    joints = np.matmul(NTU25_WEIGHTS, pos)  # (N, 25, 3)
+    huge = bool(np.abs(pos).max(initial=0.0) > _HUGE)  # only then can a derived joint overflow float32
+    with np.errstate(over="ignore" if huge else "warn"):
+        joints = np.matmul(NTU25_WEIGHTS, pos)  # (N, 25, 3)
     conf = vis[:, _REQ].min(axis=-1)  # (N, 25)
     seen = conf >= min_visibility  # (N, 25)
+    if huge:  # finite landmarks so large that a derived joint overflowed: unseen
+        seen &= np.isfinite(joints).all(axis=-1)
     if not seen.all():
         joints, conf = _fall_back(joints, conf, seen)
     else:

@@ -143,6 +143,7 @@ class Pipeline:
         text_encoder: for :class:`realtime.head.HeadBuilder` (None = the bundle's encoder).
         overlay: a :class:`realtime.overlay.Overlay` or None.
         on_batch: called with every :class:`WindowBatch` (tests, recording).
+        on_event: called with every action event dict after it is published (``sadvae-live --print``).
 
     Attributes:
         stats: per-stage latency; frames: frames processed; head: the head in use;
@@ -164,6 +165,7 @@ class Pipeline:
         text_encoder: Any = None,
         overlay: Any = None,
         on_batch: Callable[[WindowBatch], None] | None = None,
+        on_event: Callable[[dict[str, Any]], None] | None = None,
     ):
         self.opts = opts = opts or PipelineOptions()
         self.source, self.model, self.overlay, self.on_batch = source, model, overlay, on_batch
@@ -187,7 +189,7 @@ class Pipeline:
         self.publisher = publisher or Publisher(opts.publisher, opts.source_name or getattr(source, "name", "source"))
         if getattr(source, "on_status", False) is None:  # cameras and streams report reconnects to us
             source.on_status = self._on_source_status
-        self._emit = Emitter(self.publisher, model.model_id, model.backend.precision)
+        self._emit = Emitter(self.publisher, model.model_id, model.backend.precision, on_event)
         self._t_ms = 0
 
     def ensure_pose(self) -> Any:

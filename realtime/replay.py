@@ -11,20 +11,24 @@ from __future__ import annotations
 
 import logging
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
 from realtime.sources import Frame, Source
+from sadvae.data.registry import NUMPY_READ_ERRORS, check_numpy_file
 from sadvae.errors import DataFormatError, SourceError
 from sadvae.skeleton import NUM_JOINTS
 
-__all__ = ["ReplaySource", "save_recording", "load_recording", "RECORDING_KEYS"]
+__all__ = ["ReplaySource", "save_recording", "load_recording", "RECORDING_KEYS", "MAX_RECORDING_BYTES"]
 
 log = logging.getLogger(__name__)
 
 RECORDING_KEYS = ("joints", "times")
+# uncompressed size a recording may declare (an hour of two people at 30 fps is about 70 MB): refuses zip bombs
+MAX_RECORDING_BYTES = 1 << 30
 
 
 def save_recording(path: str | Path, joints: np.ndarray, times_s: np.ndarray) -> Path:
@@ -39,7 +43,12 @@ def save_recording(path: str | Path, joints: np.ndarray, times_s: np.ndarray) ->
     joints = np.asarray(joints, dtype=np.float32)
     times = np.asarray(times_s, dtype=np.float64)
     _check_recording(p, joints, times)
-    np.savez_compressed(p, joints=joints, times=times)
+    tmp = p.with_name(p.name + ".tmp.npz")  # written whole, then renamed: a failed write leaves no partial file
+    try:
+        np.savez_compressed(tmp, joints=joints, times=times)
+        tmp.replace(p)
+    finally:
+        tmp.unlink(missing_ok=True)
     return p
 
 
@@ -63,14 +72,24 @@ def load_recording(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
         DataFormatError: not an ``.npz``, keys missing, wrong shapes or times.
     """
     p = Path(path)
+    check_numpy_file(p, ".npz", "record it again (realtime.replay.save_recording writes recordings)")
     try:
+        with zipfile.ZipFile(p) as zf:
+            declared = sum(i.file_size for i in zf.infolist())
+        if declared > MAX_RECORDING_BYTES:
+            raise DataFormatError(
+                p, None, f"archive unpacks to {declared} bytes, more than the {MAX_RECORDING_BYTES}-byte limit"
+            )
         with np.load(p, allow_pickle=False) as z:
             missing = [k for k in RECORDING_KEYS if k not in z.files]
             if missing:
                 raise DataFormatError(p, f"keys {missing}", f"missing; a recording holds {list(RECORDING_KEYS)}")
             joints, times = z["joints"], z["times"]
-    except (OSError, ValueError) as e:
-        raise DataFormatError(p, None, f"not a readable .npz archive ({e})") from None
+    except DataFormatError:
+        raise
+    except NUMPY_READ_ERRORS as e:
+        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        raise DataFormatError(p, None, f"not a readable .npz archive ({type(e).__name__}: {first})") from None
     joints, times = np.asarray(joints, np.float32), np.asarray(times, np.float64)
     _check_recording(p, joints, times)
     return joints, times
@@ -82,8 +101,8 @@ def _is_recording(p: Path) -> bool:
     try:
         with np.load(p, allow_pickle=False) as z:
             return set(RECORDING_KEYS) <= set(z.files)
-    except (OSError, ValueError):
-        return False
+    except NUMPY_READ_ERRORS:
+        return False  # the dataset readers then report what is wrong with the file
 
 
 class ReplaySource(Source):
@@ -120,6 +139,22 @@ class ReplaySource(Source):
                 raise SourceError(f"{self.path}: no usable skeleton sequence ({len(data.rejected)} rejected)")
             self._seqs = [(s.joints, s.times()) for s in data.sequences]
             native = float(data.sequences[0].fps)
+        self._setup(native, fps)
+
+    @classmethod
+    def from_arrays(
+        cls, joints: np.ndarray, times_s: np.ndarray, name: str = "replay", loop: bool = False, pace: bool = False
+    ) -> ReplaySource:
+        """A replay of in-memory joints [T, M, 25, 3] (metres) at ``times_s`` [T] (seconds, increasing)."""
+        self = cls.__new__(cls)
+        self.path, self.name, self.loop, self.pace = Path(f"<{name}>"), name, loop, pace
+        joints, times = np.asarray(joints, np.float32), np.asarray(times_s, np.float64)
+        _check_recording(self.path, joints, times)
+        self._seqs = [(joints, times - times[0])]
+        self._setup(1.0 / float(np.median(np.diff(times))) if len(times) > 1 else 30.0, None)
+        return self
+
+    def _setup(self, native: float, fps: float | None) -> None:
         m = max(j.shape[1] for j, _ in self._seqs)
         self.persons = m
         self._seqs = [(np.pad(j, ((0, 0), (0, m - j.shape[1]), (0, 0), (0, 0))), t) for j, t in self._seqs]

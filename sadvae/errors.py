@@ -15,6 +15,7 @@ __all__ = [
     "BackendError",
     "SourceError",
     "ExportError",
+    "EngineError",
 ]
 
 
@@ -44,8 +45,9 @@ class CheckpointError(SadvaeError):
 class MissingDependencyError(SadvaeError, ImportError):
     """An optional dependency is not installed; the message names the extra to install."""
 
-    def __init__(self, package: str, extra: str):
-        super().__init__(f"{package} is not installed; install it with `pip install 'sadvae-live[{extra}]'`")
+    def __init__(self, package: str, extra: str, message: str | None = None):
+        self.package, self.extra = package, extra
+        super().__init__(message or f"{package} is not installed; install it with `pip install 'sadvae-live[{extra}]'`")
 
 
 class BackendError(SadvaeError):
@@ -58,3 +60,7 @@ class SourceError(SadvaeError):
 
 class ExportError(SadvaeError):
     """The model cannot be exported, or the exported graph fails the TensorRT or parity check."""
+
+
+class EngineError(CheckpointError):
+    """A TensorRT engine cannot be built, or a plan does not fit this library, GPU or model."""

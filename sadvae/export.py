@@ -22,13 +22,12 @@ Metadata: every key is ``sadvae.<name>`` and every value is JSON: ``format_versi
 ``joints``, ``channels``, ``latent_dim``, ``seen_classes`` (names, in logit order),
 ``unseen_classes``, ``encoder_id``, ``text_model``, ``text_template``, ``preprocess`` and ``gate``.
 
-The TensorRT operator check and the test windows live in the torch-free :mod:`sadvae.export_check`
-and are re-exported here.
+The TensorRT operator check and the test windows live in the torch-free :mod:`sadvae.export_check`,
+:func:`file_sha256` in :mod:`sadvae.hashing`; both are re-exported here.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -45,6 +44,7 @@ from torch import nn
 from sadvae.data.preprocess import PreprocessConfig
 from sadvae.errors import CheckpointError, ConfigError
 from sadvae.export_check import REDUCE_OPS, TENSORRT_OPS, ExportError, check_tensorrt_ops, example_windows
+from sadvae.hashing import file_sha256
 from sadvae.skeleton import NUM_JOINTS
 
 __all__ = [
@@ -142,15 +142,6 @@ class ExportReport:
     op_histogram: dict[str, int]
     parity: dict[int, dict[str, float]] = field(default_factory=dict)
     seconds: float = 0.0
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def bundle_metadata(bundle, model_id: str) -> dict[str, object]:

@@ -33,6 +33,7 @@ __all__ = [
     "format_prompts",
     "default_cache_dir",
     "load_descriptions",
+    "MAX_DESCRIPTION_FILE_BYTES",
 ]
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,8 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 DEFAULT_TEMPLATE = "a person {label}"
 _BUNDLED_NAMES = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
 _FIELDS = {"label", "description"}
+# one description per class (a few hundred lines of a few hundred characters): a larger file is the wrong file
+MAX_DESCRIPTION_FILE_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -203,7 +206,7 @@ class TextEncoder:
             return None
         try:
             emb = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, EOFError) as exc:
             log.warning("ignoring unreadable text-embedding cache %s (%s); recomputing", path, exc)
             return None
         if emb.ndim != 2 or emb.shape[0] != n or emb.dtype != np.float32:
@@ -212,12 +215,21 @@ class TextEncoder:
         return emb
 
     def _write_cache(self, path: Path, emb: np.ndarray, template: str | None, texts: Sequence[str]) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        """Write the embeddings and their note atomically (temporary names, then rename); never fail the encode."""
         tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npy")
-        np.save(tmp, emb, allow_pickle=False)
-        os.replace(tmp, path)
+        note_tmp = tmp.with_suffix(".json")
         note = {"encoder": self.encoder_id, "template": template, "texts": list(texts), "shape": list(emb.shape)}
-        path.with_suffix(".json").write_text(json.dumps(note, indent=1, ensure_ascii=False), encoding="utf-8")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            np.save(tmp, emb, allow_pickle=False)
+            note_tmp.write_text(json.dumps(note, indent=1, ensure_ascii=False), encoding="utf-8")
+            os.replace(note_tmp, path.with_suffix(".json"))
+            os.replace(tmp, path)
+        except OSError as exc:  # a read-only or full cache must not stop training or the live pipeline
+            log.warning("cannot write text-embedding cache %s (%s); the embeddings are kept in memory only", path, exc)
+        finally:
+            tmp.unlink(missing_ok=True)
+            note_tmp.unlink(missing_ok=True)
 
     def _encode_cached(self, sentences: list[str], template: str | None, key_texts: Sequence[str]) -> np.ndarray:
         path = self.cache_dir / f"{self._key(template, key_texts)}.npy"
@@ -269,17 +281,27 @@ def load_descriptions(path: str | os.PathLike[str]) -> list[str]:
     header ``idx,label`` and consecutive indices starting at 0 or 1 (SA-DVAE / MSF class lists).
 
     Raises:
-        DataFormatError: missing file, bad encoding, empty line, bad header or non-consecutive index.
+        DataFormatError: missing file or folder, over :data:`MAX_DESCRIPTION_FILE_BYTES`, bad encoding, empty
+            line, bad header or non-consecutive index.
     """
     path = Path(path)
     if path.suffix.lower() not in (".txt", ".csv"):
         raise DataFormatError(path, None, f"expected a .txt or .csv description file, got {path.suffix!r}")
     try:
+        if path.is_dir():
+            raise DataFormatError(path, None, "is a folder, expected a .txt or .csv description file")
+        size = path.stat().st_size
+        if size > MAX_DESCRIPTION_FILE_BYTES:
+            raise DataFormatError(
+                path, None, f"file is {size} bytes, more than the {MAX_DESCRIPTION_FILE_BYTES}-byte limit; wrong file?"
+            )
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise DataFormatError(path, None, "file does not exist") from None
     except UnicodeDecodeError as exc:
         raise DataFormatError(path, None, f"expected UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise DataFormatError(path, None, f"cannot read the file ({exc.strerror or exc})") from None
     lines = text.splitlines()
     while lines and not lines[-1].strip():
         lines.pop()

@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--device", default="cpu", help="torch device (default cpu)")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
     ap.add_argument("--json", type=Path, help="also write the metrics and provenance to this JSON file")
+    ap.add_argument("--no-onnx", dest="onnx", action="store_false",
+                    help="do not write the ONNX export beside the bundle (<out stem>.onnx, which the live pipeline "
+                    "runs without exporting)")  # fmt: skip
     ap.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return ap
 
@@ -98,6 +101,10 @@ def main(argv: list[str] | None = None) -> int:
         log.info("recipe: %s", json.dumps(asdict(cfg)))
         path = train_default(cfg, command=command)
         bundle = load_bundle(path)
+        if args.onnx:
+            from sadvae.export import export_onnx
+
+            log.info("export: %s", export_onnx(path, path.with_suffix(".onnx")))
     except SadvaeError as e:
         print(f"train_default: error: {e}", file=sys.stderr)
         return 2

@@ -51,11 +51,17 @@ def _load_torch(path: Path, options: BackendOptions) -> Backend:
 
 
 def _load_tensorrt(path: Path, options: BackendOptions) -> Backend:
-    try:
-        import tensorrt  # noqa: F401
-    except ImportError:
-        raise MissingDependencyError("tensorrt", "trt") from None
-    from realtime.backends.tensorrt import TensorRTBackend  # the TensorRT issue adds this module
+    import importlib
+
+    for module in ("tensorrt", "tensorrt_rtx"):  # the plan's manifest says which of them runs it
+        try:
+            importlib.import_module(module)
+            break
+        except ImportError:
+            continue
+    else:
+        raise MissingDependencyError("tensorrt", "trt")
+    from realtime.backends.tensorrt import TensorRTBackend
 
     return TensorRTBackend(path, options)
 

@@ -17,7 +17,7 @@ __all__ = ["main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from sadvae.cli import data, events, export, train
+    from sadvae.cli import bench, data, engine, events, export, train
 
     parser = argparse.ArgumentParser(prog="sadvae", description="SA-DVAE zero-shot skeleton action recognition")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -25,7 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
     data.register(sub)
     train.register(sub)
     export.register(sub)
+    engine.register(sub)
     events.register(sub)
+    bench.register(sub)
     return parser
 
 

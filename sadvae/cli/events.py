@@ -3,6 +3,11 @@
 ``sadvae events [--endpoint EP] [--json]`` subscribes and prints one line per event (``--json``: the
 payload as it arrived, one JSON object per line, for ``jq`` and friends).
 
+``sadvae events keygen DIR [--client NAME]`` makes CURVE keys (:func:`realtime.security.generate_keys`):
+the publisher's pair and one pair per subscriber, whose public key is put on the allow-list; then
+``sadvae-live --curve-keys DIR`` and ``sadvae events --curve-server-key DIR/server.key
+--curve-client-key DIR/client.key_secret``.
+
 ``sadvae events proxy`` runs ZeroMQ's own XSUB/XPUB proxy (``zmq.proxy``) so that subscribers connect
 to one address for every camera: each ``sadvae-live`` either connects to the proxy's XSUB side
 (``--endpoint tcp://HOST:5559 --connect``) or binds its own port, which the proxy then dials with
@@ -38,8 +43,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--count", type=int, help="exit after this many events")
     p.add_argument("--timeout", type=float, help="exit with status 1 after this many seconds without an event")
     p.add_argument("--validate", action="store_true", help="check every event against the JSON Schema")
+    p.add_argument("--curve-server-key", metavar="FILE", help="a CURVE publisher's public key (server.key)")
+    p.add_argument("--curve-client-key", metavar="FILE", help="this subscriber's secret key (NAME.key_secret)")
     p.set_defaults(func=_listen)
-    psub = p.add_subparsers(dest="events_command", metavar="proxy")
+    psub = p.add_subparsers(dest="events_command", metavar="{proxy,keygen}")
+    keygen = psub.add_parser("keygen", help="make CURVE keys: server pair, client pairs, allow-list")
+    keygen.add_argument("dir", metavar="DIR", help="folder for the keys (created; existing keys are kept)")
+    keygen.add_argument("--client", dest="clients", action="append", metavar="NAME",
+                        help="a subscriber key pair to make and allow (repeatable; default 'client')")  # fmt: skip
+    keygen.set_defaults(func=_keygen)
     proxy = psub.add_parser("proxy", help="XSUB/XPUB proxy: many publishers, one address for subscribers")
     proxy.add_argument("--xsub", default=DEFAULT_XSUB, help=f"bind: publishers connect here (default {DEFAULT_XSUB})")
     proxy.add_argument("--xpub", default=DEFAULT_XPUB, help=f"bind: subscribers connect here (default {DEFAULT_XPUB})")
@@ -73,17 +85,33 @@ def format_event(topic: str, event: dict) -> str:
             f"{event.get('label')} {event.get('score', 0):.2f}  [{top}]")  # fmt: skip
 
 
+def _keygen(args: argparse.Namespace) -> int:
+    from realtime.security import generate_keys
+
+    keys = generate_keys(args.dir, tuple(args.clients or ("client",)))
+    print(f"publisher: sadvae-live --curve-keys {args.dir}  (secret {keys.server_secret}, keep it there)")
+    for secret in keys.client_secrets:
+        print(f"subscriber: sadvae events --curve-server-key {keys.server_public} --curve-client-key {secret}"
+              f"  (move {secret.name} to the subscriber's machine)")  # fmt: skip
+    print(f"allowed subscribers: {', '.join(sorted(p.stem for p in keys.clients_dir.glob('*.key')))}")
+    return 0
+
+
 def _listen(args: argparse.Namespace) -> int:
     from realtime.events import Subscriber, validate
+    from realtime.security import CurveClient
     from sadvae.errors import ConfigError
 
     if args.count is not None and args.count < 1:
         raise ConfigError(f"--count must be >= 1, got {args.count}")
     if args.timeout is not None and not args.timeout > 0:
         raise ConfigError(f"--timeout must be > 0 seconds, got {args.timeout}")
+    if (args.curve_server_key is None) != (args.curve_client_key is None):
+        raise ConfigError("CURVE needs both --curve-server-key (server.key) and --curve-client-key (NAME.key_secret)")
+    curve = CurveClient(args.curve_server_key, args.curve_client_key) if args.curve_server_key else None
     timeout_ms = None if args.timeout is None else int(args.timeout * 1000)
     seen = 0
-    with Subscriber(args.endpoint, args.topic or ["sadvae."]) as sub:
+    with Subscriber(args.endpoint, args.topic or ["sadvae."], curve=curve) as sub:
         while args.count is None or seen < args.count:
             got = sub.recv(timeout_ms=timeout_ms)
             if got is None:

@@ -50,7 +50,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     ev = sub.add_parser("eval", help="evaluate a model bundle on the test side of its split")
     ev.add_argument("bundle", type=Path)
-    ev.add_argument("--root", type=Path, help="dataset folder (default: the one recorded in the bundle)")
+    ev.add_argument("--root", type=Path, help="dataset folder (default: the one recorded in the bundle); for the "
+                    "default model, the folder holding skeleton_sets/ (default ../shared/data)")  # fmt: skip
     ev.set_defaults(func=_eval)
 
     bench = sub.add_parser("benchmark", help="the whole protocol over N seeded splits -> markdown + JSON + PNG")
@@ -191,6 +192,12 @@ def _eval(args: argparse.Namespace) -> int:
 
     b = load_bundle(args.bundle)
     prov = b.provenance
+    if "datasets" in prov:  # the default-model recipe: several datasets, no unseen classes
+        from sadvae.train.default_eval import holdout_metrics
+
+        root = args.root or Path(prov.get("config", {}).get("data_root") or "../shared/data")
+        print(json.dumps(holdout_metrics(b, root), indent=1))
+        return 0
     ds = load_dataset(prov["dataset"], args.root or prov["root"])
     seen, unseen = tuple(b.seen_classes), tuple(b.unseen_classes)
     labels, _, _ = dataset_arrays(ds)

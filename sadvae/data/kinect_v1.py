@@ -41,6 +41,7 @@ from sadvae.data.kinect_v1_files import (
     read_utkinect_joints,
     read_utkinect_labels,
 )
+from sadvae.data.ntu_skeleton import MAX_LIST_FILE_BYTES
 from sadvae.data.record import Dataset, SkeletonSequence
 from sadvae.errors import ConfigError, DataFormatError
 
@@ -78,7 +79,7 @@ def _dataset_dirs(root: str | Path, name: str, data_dir: str) -> tuple[Path, Pat
 def _read_classes(root: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """``classes.txt`` -> (action ids, class names), both in file order."""
     path = root / "classes.txt"
-    if not path.is_file():
+    if not path.exists():
         raise DataFormatError(
             path,
             None,
@@ -86,7 +87,7 @@ def _read_classes(root: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
         )
     ids: list[str] = []
     names: list[str] = []
-    for n, line in enumerate(_read_text(path).splitlines(), 1):
+    for n, line in enumerate(_read_text(path, MAX_LIST_FILE_BYTES).splitlines(), 1):
         if not line.strip():
             continue
         parts = [p.strip() for p in line.split("\t", 1)]

@@ -9,13 +9,14 @@ DataFormatError naming the file, the line (or JSON field) and what was expected.
 from __future__ import annotations
 
 import json
-import math
 import re
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
+from sadvae.data.ntu_skeleton import MAX_LIST_FILE_BYTES, _all_numbers, _is_number
+from sadvae.data.ntu_skeleton import _read_text as _read_any_text
 from sadvae.data.record import SkeletonSequence
 from sadvae.errors import DataFormatError
 from sadvae.skeleton import kinect_v1_to_ntu25
@@ -56,13 +57,9 @@ _UTK_ACTION = re.compile(r"(\w+)\s*:\s*(\S+)\s+(\S+)")
 
 
 # ----------------------------------------------------------------------------------------------- helpers
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DataFormatError(path, None, "file not found; check the path") from None
-    except UnicodeDecodeError as e:
-        raise DataFormatError(path, None, f"expected a text file, found undecodable bytes at offset {e.start}") from e
+def _read_text(path: Path, max_bytes: int | None = None) -> str:
+    """UTF-8 text (a byte order mark tolerated); missing, folder, unreadable or undecodable -> DataFormatError."""
+    return _read_any_text(path, max_bytes)
 
 
 def _read_table(path: Path, ncols: int, what: str) -> tuple[np.ndarray, list[str]]:
@@ -72,7 +69,7 @@ def _read_table(path: Path, ncols: int, what: str) -> tuple[np.ndarray, list[str
         raise DataFormatError(path, None, f"empty file; expected lines of {ncols} numbers ({what})")
     try:
         table = np.loadtxt(lines, dtype=np.float64, ndmin=2, comments=None)
-        if table.shape[1] == ncols and np.isfinite(table).all():
+        if table.shape[1] == ncols and _all_numbers(table):
             return table, lines
     except ValueError:
         pass
@@ -81,11 +78,7 @@ def _read_table(path: Path, ncols: int, what: str) -> tuple[np.ndarray, list[str
         if tokens and len(tokens) != ncols:
             raise DataFormatError(path, f"line {n}", f"expected {ncols} numbers ({what}), found {len(tokens)}")
         for tok in tokens:
-            try:
-                ok = math.isfinite(float(tok))
-            except ValueError:
-                ok = False
-            if not ok:
+            if not _is_number(tok):
                 raise DataFormatError(path, f"line {n}", f"expected {ncols} finite numbers ({what}), found {tok!r}")
     raise DataFormatError(path, None, f"could not parse the rows as {ncols} numbers ({what})")
 
@@ -187,7 +180,7 @@ def _skeleton_array(path: Path, frames: list) -> np.ndarray:
         raise DataFormatError(path, "skeletons", "expected at least one frame, found none")
     try:
         arr = np.asarray(frames)  # numbers only: strings or booleans take the slow path below
-        if arr.dtype.kind in "iuf" and arr.shape[1:] == (_K1, 3) and np.isfinite(arr).all():
+        if arr.dtype.kind in "iuf" and arr.shape[1:] == (_K1, 3) and _all_numbers(arr):
             return arr.astype(np.float64)
     except (ValueError, TypeError):
         pass
@@ -197,9 +190,7 @@ def _skeleton_array(path: Path, frames: list) -> np.ndarray:
             raise DataFormatError(path, f"skeletons[{t}]", f"expected {_K1} joints, found {n}")
         for j, xyz in enumerate(frame):
             good = isinstance(xyz, list) and len(xyz) == 3
-            good = good and all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in xyz
-            )
+            good = good and all(isinstance(v, (int, float)) and not isinstance(v, bool) and _is_number(v) for v in xyz)
             if not good:
                 raise DataFormatError(
                     path, f"skeletons[{t}][{j}]", f"expected [x, y, z] finite numbers, found {xyz!r:.60}"
@@ -342,7 +333,7 @@ def read_utkinect_labels(path: str | Path) -> list[UTKinectSegment]:
     segments: list[UTKinectSegment] = []
     recording = None
     seen: set[tuple[str, str]] = set()
-    for n, raw in enumerate(_read_text(path).splitlines(), 1):
+    for n, raw in enumerate(_read_text(path, MAX_LIST_FILE_BYTES).splitlines(), 1):
         line = raw.strip()
         if not line:
             continue

@@ -8,28 +8,34 @@ view = camera, all read from the ``SsssCcccPpppRrrrAaaa`` sample name.
 from __future__ import annotations
 
 import csv
+import io
 import logging
+import pickle
 import re
-import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from sadvae.data.ntu_skeleton import (
+    MAX_LIST_FILE_BYTES,
     NTU_FPS,
+    _all_numbers,
     _fill_slots,
     _label_fields,
     _motion_energy,
+    _read_text,
     parse_ntu_name,
     read_ntu_skeleton,
     read_ntu_skeleton_color,
 )
 from sadvae.data.record import Dataset, SkeletonSequence
+from sadvae.data.registry import NUMPY_READ_ERRORS, check_numpy_file
 from sadvae.errors import ConfigError, DataFormatError
 from sadvae.skeleton import NUM_JOINTS
 
 __all__ = [
+    "MAX_LIST_FILE_BYTES",
     "NTU_FPS",
     "parse_ntu_name",
     "load_class_names",
@@ -44,6 +50,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _SAMPLE_RE = re.compile(r"S\d{3}C\d{3}P\d{3}R\d{3}A\d{3}")
+_SAMPLE_START_RE = re.compile(r"S\d{3}C\d")  # a line starting like a sample name must be one (not cut short)
 _PROTOCOL = (
     "NTU-60: cross-subject (20 training performers) and cross-view (cameras 2, 3 train); "
     "NTU-120: cross-subject (53 training performers) and cross-setup (even setup ids train)"
@@ -54,11 +61,15 @@ def load_class_names(csv_path: str | Path) -> tuple[str, ...]:
     """Read an ``idx,label`` csv (header optional, indices contiguous from 0 or 1) into names by 0-based label.
 
     Raises:
-        DataFormatError: a row is not ``idx,label`` or the indices skip, repeat or start above 1.
+        DataFormatError: missing, unreadable, over :data:`MAX_LIST_FILE_BYTES` or not UTF-8; a row is not
+            ``idx,label`` or the indices skip, repeat or start above 1.
     """
     path = Path(csv_path)
-    with path.open(newline="", encoding="utf-8") as f:
-        rows = [(n, r) for n, r in enumerate(csv.reader(f), 1) if any(c.strip() for c in r)]
+    reader = csv.reader(io.StringIO(_read_text(path, MAX_LIST_FILE_BYTES), newline=""))
+    try:
+        rows = [(reader.line_num, r) for r in reader if any(c.strip() for c in r)]
+    except csv.Error as e:
+        raise DataFormatError(path, f"line {reader.line_num}", f"expected 'idx,label' csv rows ({e})") from None
     if rows and not rows[0][1][0].strip().isdigit():
         rows = rows[1:]  # header
     if not rows:
@@ -74,15 +85,48 @@ def load_class_names(csv_path: str | Path) -> tuple[str, ...]:
             raise DataFormatError(
                 path, f"line {n}", f"expected index {first + len(names) if names else '0 or 1'}, found {idx}"
             )
+        if not row[1].strip():
+            raise DataFormatError(path, f"line {n}", f"expected a class name after the index {idx}, found nothing")
         names.append(row[1].strip())
     return tuple(names)
 
 
-def _check_object_npy(path: Path) -> None:
-    """Refuse anything but an .npy file whose header says it holds a 0-d object array (before any unpickling)."""
-    fmt = np.lib.format
+def _numpy_global(module: str, name: str) -> object:
+    core = getattr(np, "_core", None) or np.core  # numpy 2 moved numpy.core to numpy._core
+    return {"ndarray": np.ndarray, "dtype": np.dtype, "_reconstruct": core.multiarray._reconstruct,
+            "scalar": core.multiarray.scalar}[name]  # fmt: skip
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    """Unpickles plain containers, numbers, strings and numpy arrays/scalars; any other global is refused.
+
+    A pickle calls what its GLOBAL opcodes name; only the four callables numpy needs to rebuild arrays,
+    dtypes and scalars are handed out, so a hostile file cannot run ``os.system`` or import anything.
+    """
+
+    ALLOWED = frozenset(
+        (module, name)
+        for module in ("numpy.core.multiarray", "numpy._core.multiarray")
+        for name in ("_reconstruct", "scalar")
+    ) | {("numpy", "ndarray"), ("numpy", "dtype")}
+
+    def find_class(self, module: str, name: str) -> object:
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"refused to load the global {module}.{name}")
+        return _numpy_global(module, name)
+
+
+def _load_object_npy(path: Path) -> object:
+    """The object of a 0-d object .npy, unpickled with :class:`_ArrayUnpickler` (never ``allow_pickle=True``)."""
     try:
-        with path.open("rb") as f:
+        check_numpy_file(path, ".npy")
+    except DataFormatError as e:
+        if not e.problem.startswith("not a readable"):
+            raise  # missing, a folder, unreadable
+        raise DataFormatError(path, "header", f"expected an .npy file holding the txt2npy dict ({e.problem})") from None
+    fmt = np.lib.format
+    with path.open("rb") as f:
+        try:
             version = fmt.read_magic(f)
             if version == (1, 0):
                 shape, _, dtype = fmt.read_array_header_1_0(f)
@@ -90,10 +134,22 @@ def _check_object_npy(path: Path) -> None:
                 shape, _, dtype = fmt.read_array_header_2_0(f)
             else:
                 raise ValueError(f"unsupported .npy version {version}")
-    except ValueError as e:
-        raise DataFormatError(path, "header", f"expected an .npy file holding the txt2npy dict ({e})") from e
-    if dtype != np.dtype(object) or shape != ():
-        raise DataFormatError(path, "header", f"expected a 0-d object array (the txt2npy dict), found {dtype} {shape}")
+        except ValueError as e:
+            raise DataFormatError(path, "header", f"expected an .npy file holding the txt2npy dict ({e})") from e
+        if dtype != np.dtype(object) or shape != ():
+            raise DataFormatError(
+                path, "header", f"expected a 0-d object array (the txt2npy dict), found {dtype} {shape}"
+            )
+        try:
+            arr = _ArrayUnpickler(f, encoding="latin1").load()
+        except Exception as e:  # noqa: BLE001 - unpickling fails in many ways; the file is what is wrong
+            problem = f"cannot unpickle the txt2npy dict ({type(e).__name__}: {str(e)[:200]})"
+            if isinstance(e, pickle.UnpicklingError) and str(e).startswith("refused"):
+                problem += "; a txt2npy file holds only numpy arrays, lists, numbers and strings"
+            raise DataFormatError(path, "pickle", problem) from None
+    if not isinstance(arr, np.ndarray) or arr.shape != ():
+        raise DataFormatError(path, "pickle", f"expected a 0-d object array, found {type(arr).__name__}")
+    return arr.item()
 
 
 def _dict_field(path: Path, d: dict, key: str, what: str) -> object:
@@ -110,10 +166,10 @@ def read_txt2npy(path: str | Path, max_persons: int = 2, class_names: Sequence[s
     and optionally ``rgb_body{i}`` / ``depth_body{i}`` [T, 25, 2] (ignored). The format keeps no bodyID, so the
     ``max_persons`` bodies with the most motion energy are kept, in decreasing energy, as in the raw reader.
 
-    Security: the dict is stored as a pickle, and unpickling can run code named in the file. This reader checks
-    that the file is an .npy holding a 0-d object array before it calls ``np.load(allow_pickle=True)``, but that
-    check cannot make a hostile file safe: use this format only for files you trust, and prefer the raw
-    ``.skeleton`` text or a prepared ``.npz`` otherwise.
+    Security: the dict is stored as a pickle, and a pickle can name any Python callable to run. This reader
+    never calls ``np.load(allow_pickle=True)``: it checks the .npy header, then unpickles with a restricted
+    unpickler that hands out only numpy's array, dtype and scalar constructors; a file naming anything else
+    (``os.system``, ``builtins.eval``, ...) is refused with DataFormatError before anything runs.
 
     Args:
         path: the ``.skeleton.npy`` file.
@@ -124,14 +180,11 @@ def read_txt2npy(path: str | Path, max_persons: int = 2, class_names: Sequence[s
         joints float32 [T, M, 25, 3] metres; label, subject and view from ``file_name`` (else the path's name).
 
     Raises:
-        DataFormatError: not an object .npy, not a dict, or a key is missing or has the wrong shape (named).
+        DataFormatError: missing, not an object .npy, truncated, a pickle naming anything but numpy arrays,
+            not a dict, or a key is missing or has the wrong shape (named).
     """
     p = Path(path)
-    _check_object_npy(p)
-    try:
-        obj = np.load(p, allow_pickle=True).item()
-    except Exception as e:  # unpickling can fail in many ways; the file is what is wrong
-        raise DataFormatError(p, None, f"cannot unpickle the txt2npy dict ({type(e).__name__}: {e})") from e
+    obj = _load_object_npy(p)
     if not isinstance(obj, dict):
         raise DataFormatError(
             p, "root", f"expected a dict with keys nbodys, njoints, skel_body0, found {type(obj).__name__}"
@@ -149,7 +202,7 @@ def read_txt2npy(path: str | Path, max_persons: int = 2, class_names: Sequence[s
     for i in range(max(int(nbodys.max()), 1)):
         key = f"skel_body{i}"
         arr = np.asarray(_dict_field(p, obj, key, f"[{t}, 25, 3] joints (nbodys reaches {nbodys.max()})"))
-        if arr.shape != (t, NUM_JOINTS, 3) or arr.dtype.kind != "f" or not np.isfinite(arr).all():
+        if arr.shape != (t, NUM_JOINTS, 3) or arr.dtype.kind != "f" or not _all_numbers(arr):
             raise DataFormatError(
                 p, f"key {key!r}", f"expected finite floats [{t}, 25, 3], found {arr.dtype} {arr.shape}"
             )
@@ -191,6 +244,7 @@ def read_ctrgcn_npz(path: str | Path, split: str = "test", class_names: Sequence
     if split not in ("train", "test"):
         raise ConfigError(f"split must be 'train' or 'test', got {split!r}")
     xk, yk = f"x_{split}", f"y_{split}"
+    check_numpy_file(p, ".npz")
     try:
         with np.load(p, allow_pickle=False) as z:
             missing = [k for k in (xk, yk) if k not in z.files]
@@ -200,10 +254,11 @@ def read_ctrgcn_npz(path: str | Path, split: str = "test", class_names: Sequence
                     p, f"key {missing[0]!r}", f"expected x_train, y_train, x_test, y_test; found {found}"
                 )
             x, y = z[xk], z[yk]
-    except (ValueError, OSError, zipfile.BadZipFile, AttributeError) as e:
+    except (*NUMPY_READ_ERRORS, AttributeError) as e:
         if isinstance(e, DataFormatError):
             raise
-        raise DataFormatError(p, None, f"expected an .npz of numeric arrays without pickles ({e})") from e
+        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        raise DataFormatError(p, None, f"expected an .npz of numeric arrays without pickles ({first})") from None
     if x.ndim != 3 or x.shape[2] % (NUM_JOINTS * 3) or x.dtype.kind not in "fiu":
         raise DataFormatError(p, f"key {xk!r}", f"expected numbers [N, T, M * 75], found {x.dtype} {x.shape}")
     n, t, persons = x.shape[0], x.shape[1], x.shape[2] // (NUM_JOINTS * 3)
@@ -244,10 +299,17 @@ def load_missing_list(path: str | Path) -> set[str]:
     """Sample names from an official ``*_samples_with_missing_skeletons.txt`` (prose lines are skipped).
 
     Raises:
-        DataFormatError: no line holds a sample name.
+        DataFormatError: missing, unreadable, over :data:`MAX_LIST_FILE_BYTES` or not UTF-8, or no line holds a
+            sample name.
     """
     p = Path(path)
-    names = {s for line in p.read_text(encoding="utf-8").splitlines() if _SAMPLE_RE.fullmatch(s := line.strip())}
+    lines = _read_text(p, MAX_LIST_FILE_BYTES).splitlines()
+    names = {s for line in lines if _SAMPLE_RE.fullmatch(s := line.strip())}
+    partial = (n for n, line in enumerate(lines, 1) if _SAMPLE_START_RE.match(s := line.strip()) and s not in names)
+    cut = next(partial, 0)
+    if cut:
+        found = lines[cut - 1].strip()[:60]
+        raise DataFormatError(p, f"line {cut}", f"expected a sample name like S001C002P005R002A008, found {found!r}")
     if not names:
         raise DataFormatError(p, None, "expected sample names like S001C002P005R002A008, one per line; found none")
     return names

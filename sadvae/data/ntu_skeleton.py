@@ -24,7 +24,6 @@ Every repair is written to ``SkeletonSequence.defects``.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -42,6 +41,9 @@ NTU_FPS = 30.0
 MIN_BODY_FRAMES = 11  # bodies tracked in fewer frames are noise
 SPREAD_RATIO = 0.8  # a frame is "wide" when x extent > SPREAD_RATIO * y extent
 NOISY_FRAME_FRACTION = 0.69  # a body wide in more than this fraction of its frames is noise
+# class lists, label files and missing-sample lists are short hand-written text: a larger file is the wrong file
+MAX_LIST_FILE_BYTES = 1 << 20
+_F32_MAX = float(np.finfo(np.float32).max)  # joints are float32: a larger value would become inf
 _NAME_RE = re.compile(r"S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})")
 _JOINT_COLUMNS = "x y z depthX depthY colorX colorY orientationW orientationX orientationY orientationZ trackingState"
 
@@ -85,15 +87,55 @@ def _label_fields(name: str | Path, source: Path, class_names: Sequence[str] | N
 # --------------------------------------------------------------------------- text parsing (shared with pku.py)
 
 
-def _read_lines(path: Path) -> list[str]:
-    """The file's lines (LF, CRLF or CR), trailing blank lines removed."""
+def _read_text(path: Path, max_bytes: int | None = None) -> str:
+    """The whole file as text (UTF-8, a byte order mark tolerated; newlines as ``\\n``), or one DataFormatError.
+
+    Args:
+        path: the file.
+        max_bytes: refuse a larger file (for short hand-written lists); None = no limit.
+    """
     try:
-        lines = path.read_text(encoding="utf-8").split("\n")
+        if path.is_dir():
+            raise DataFormatError(path, None, "is a folder, expected a file; pass the file's path")
+        if max_bytes is not None and (size := path.stat().st_size) > max_bytes:
+            problem = (
+                f"file is {size} bytes, more than the {max_bytes}-byte limit for such a file; is it the right file?"
+            )
+            raise DataFormatError(path, None, problem)
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise DataFormatError(path, None, "file not found; check the path") from None
+    except OSError as e:
+        raise DataFormatError(path, None, f"cannot read the file ({e.strerror or e}); check its permissions") from None
+    try:
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise DataFormatError(path, None, f"expected a text file, found undecodable bytes at offset {e.start}") from e
+        line = data[: e.start].count(b"\n") + 1
+        raise DataFormatError(
+            path, f"line {line}", f"expected a text file, found undecodable bytes at offset {e.start}; save it as UTF-8"
+        ) from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")  # universal newlines, as text-mode reading does
+
+
+def _read_lines(path: Path, max_bytes: int | None = None) -> list[str]:
+    """The file's lines (LF, CRLF or CR), trailing blank lines removed."""
+    lines = _read_text(path, max_bytes).split("\n")
     while lines and not lines[-1].strip():
         lines.pop()
     return lines
+
+
+def _is_number(value: object) -> bool:
+    """True for a number (or numeric string) that stays finite as float32; False for NaN, inf, 1e39, 'x'."""
+    try:
+        return abs(float(value)) <= _F32_MAX  # NaN compares False
+    except (ValueError, TypeError, OverflowError):
+        return False
+
+
+def _all_numbers(arr: np.ndarray) -> bool:
+    """:func:`_is_number` for every element of a float array."""
+    return bool((np.abs(arr) <= _F32_MAX).all())
 
 
 def _parse_float_rows(path: Path, rows: list[str], ncols: int, what: str, line_of: Callable[[int], int]) -> np.ndarray:
@@ -106,7 +148,7 @@ def _parse_float_rows(path: Path, rows: list[str], ncols: int, what: str, line_o
         return np.zeros((0, ncols))
     try:
         arr = np.loadtxt(rows, dtype=np.float64, comments=None, ndmin=2)
-        if arr.shape == (len(rows), ncols) and np.isfinite(arr).all():
+        if arr.shape == (len(rows), ncols) and _all_numbers(arr):
             return arr
     except ValueError:
         pass
@@ -115,11 +157,7 @@ def _parse_float_rows(path: Path, rows: list[str], ncols: int, what: str, line_o
         if len(tokens) != ncols:
             raise DataFormatError(path, f"line {line_of(k)}", f"expected {ncols} numbers ({what}), found {len(tokens)}")
         for tok in tokens:
-            try:
-                ok = math.isfinite(float(tok))
-            except ValueError:
-                ok = False
-            if not ok:
+            if not _is_number(tok):
                 raise DataFormatError(
                     path, f"line {line_of(k)}", f"expected {ncols} finite numbers ({what}), found {tok!r}"
                 )

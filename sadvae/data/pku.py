@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sadvae.data.ntu_skeleton import _parse_float_rows, _read_lines
+from sadvae.data.ntu_skeleton import MAX_LIST_FILE_BYTES, _parse_float_rows, _read_lines
 from sadvae.data.record import SkeletonSequence
 from sadvae.errors import DataFormatError
 from sadvae.skeleton import NUM_JOINTS
@@ -43,7 +43,7 @@ def _read_joints(path: Path) -> np.ndarray:
 def _read_labels(path: Path, num_frames: int, num_classes: int) -> list[tuple[int, int, int]]:
     """(0-based label, start, end) per label row, checked against the skeleton's frame count."""
     rows: list[tuple[int, int, int]] = []
-    for n, line in enumerate(_read_lines(path), 1):
+    for n, line in enumerate(_read_lines(path, MAX_LIST_FILE_BYTES), 1):
         if not line.strip():
             continue
         cells = [c.strip() for c in line.split(",")]

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import tokenize
+import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,9 +15,54 @@ import numpy as np
 from sadvae.data.record import Dataset, SkeletonSequence
 from sadvae.errors import ConfigError, DataFormatError
 
-__all__ = ["DATASETS", "DatasetSpec", "load_dataset", "read_path", "save_prepared", "load_prepared"]
+__all__ = [
+    "DATASETS",
+    "DatasetSpec",
+    "load_dataset",
+    "read_path",
+    "save_prepared",
+    "load_prepared",
+    "check_numpy_file",
+    "NUMPY_READ_ERRORS",
+]
 
 CACHE_FORMAT = 1
+_MAGIC = {".npz": (b"PK\x03\x04", b"PK\x05\x06"), ".npy": (b"\x93NUMPY",)}
+# what np.load and reading an archive member raise on a truncated or corrupt file (a garbled .npy header is
+# parsed as a Python literal, hence SyntaxError and TokenError)
+NUMPY_READ_ERRORS = (
+    OSError, ValueError, EOFError, KeyError, OverflowError, SyntaxError, tokenize.TokenError, zipfile.BadZipFile,
+    zlib.error,
+)  # fmt: skip
+
+
+def check_numpy_file(path: Path, kind: str, fix: str = "restore the original file") -> None:
+    """Refuse, before ``np.load`` sees it, anything but an existing file that starts as a ``kind`` file should.
+
+    ``np.load`` unpickles (or advises ``allow_pickle=True``) for any file without the numpy magic; this check
+    gives one clear error instead, and ``np.load`` is then always called with ``allow_pickle=False``.
+
+    Args:
+        path: the file.
+        kind: ".npz" (a zip archive) or ".npy".
+        fix: what the user should do, appended to the message.
+
+    Raises:
+        DataFormatError: missing, a folder, unreadable, empty or not a ``kind`` file.
+    """
+    try:
+        with path.open("rb") as f:
+            head = f.read(8)
+    except FileNotFoundError:
+        raise DataFormatError(path, None, "file not found; check the path") from None
+    except IsADirectoryError:
+        raise DataFormatError(path, None, f"is a folder, expected a {kind} file; pass the file's path") from None
+    except OSError as e:
+        raise DataFormatError(path, None, f"cannot read the file ({e.strerror or e}); check its permissions") from None
+    if not head.startswith(_MAGIC[kind]):
+        found = "an empty file" if not head else f"bytes {head[:6]!r}"
+        what = "zip archive" if kind == ".npz" else "numpy array file"
+        raise DataFormatError(path, None, f"not a readable {kind} file: expected a {what}, found {found}; {fix}")
 
 
 @dataclass(frozen=True)
@@ -101,8 +149,12 @@ def read_path(path: str | Path) -> Dataset:
 
         return _single("ntu_txt2npy", read_txt2npy(p))
     if name.endswith(".npz"):
-        with np.load(p, allow_pickle=False) as z:
-            keys = set(z.files)
+        check_numpy_file(p, ".npz")
+        try:
+            with np.load(p, allow_pickle=False) as z:
+                keys = set(z.files)
+        except NUMPY_READ_ERRORS as e:
+            raise DataFormatError(p, None, f"corrupt or truncated .npz archive ({_first_line(e)})") from None
         if "format" in keys and "offsets" in keys:
             return load_prepared(p)
         from sadvae.data.ntu import read_ctrgcn_npz
@@ -131,12 +183,20 @@ def _single(name: str, seq: SkeletonSequence) -> Dataset:
     return Dataset(name, (), [seq])
 
 
+def _first_line(e: BaseException) -> str:
+    """The first line of an exception's message (library messages can run to paragraphs), or its type."""
+    text = str(e).strip()
+    return text.splitlines()[0][:200] if text else type(e).__name__
+
+
 def save_prepared(dataset: Dataset, out: str | Path) -> Path:
     """Write a dataset to one ``.npz`` (no pickle): joints concatenated over time plus per-sequence fields.
 
     The file is written to a temporary name and renamed, so a failed run leaves no partial cache.
     """
     out = Path(out)
+    if out.is_dir():
+        raise ConfigError(f"{out}: is a folder; pass the path of the .npz file to write")
     seqs = dataset.sequences
     if not seqs:
         raise ConfigError(f"{dataset.name}: no usable sequences to write to {out}")
@@ -172,15 +232,28 @@ def save_prepared(dataset: Dataset, out: str | Path) -> Path:
 
 
 def load_prepared(path: str | Path) -> Dataset:
-    """Read a cache written by :func:`save_prepared`."""
+    """Read a cache written by :func:`save_prepared`.
+
+    Raises:
+        ConfigError: the file does not exist.
+        DataFormatError: not an .npz, truncated or corrupt, or not a cache of this format (the key is named).
+    """
     path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: prepared dataset not found; create it with `sadvae data prepare`")
+    fix = "re-run `sadvae data prepare`"
+    check_numpy_file(path, ".npz", fix)
     try:
-        z = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: prepared dataset not found; create it with `sadvae data prepare`") from None
-    except (ValueError, OSError) as e:
-        raise DataFormatError(path, None, f"not a readable .npz archive ({e}); re-run `sadvae data prepare`") from None
-    with z:
+        return _read_prepared(path)
+    except DataFormatError:
+        raise
+    except (*NUMPY_READ_ERRORS, IndexError, TypeError) as e:
+        problem = f"corrupt or inconsistent cache ({type(e).__name__}: {_first_line(e)}); {fix}"
+        raise DataFormatError(path, None, problem) from None
+
+
+def _read_prepared(path: Path) -> Dataset:
+    with np.load(path, allow_pickle=False) as z:
         missing = {"format", "meta", "joints", "times", "offsets", "fps", "label"} - set(z.files)
         if missing:
             raise DataFormatError(path, f"keys {sorted(missing)}", "missing; not a `sadvae data prepare` cache")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sadvae.data.registry import NUMPY_READ_ERRORS, check_numpy_file
 from sadvae.errors import ConfigError, DataFormatError
 
 __all__ = [
@@ -26,7 +27,11 @@ __all__ = [
     "protocol_mask",
     "make_partition",
     "PROTOCOLS",
+    "MAX_SPLIT_FILE_BYTES",
 ]
+
+# a split file lists at most a few hundred class ids; a larger file is the wrong file
+MAX_SPLIT_FILE_BYTES = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -58,12 +63,19 @@ class ZSLSplit:
 
 
 def _read_ids(path: Path) -> tuple[int, ...]:
+    if not path.exists():
+        raise DataFormatError(path, None, "split file not found; expected ru*/rs*/rv* .npy files")
+    check_numpy_file(path, ".npy", "expected a split file of class ids saved with np.save")
+    size = path.stat().st_size
+    if size > MAX_SPLIT_FILE_BYTES:
+        raise DataFormatError(
+            path, None, f"file is {size} bytes, more than the {MAX_SPLIT_FILE_BYTES}-byte limit for a split file"
+        )
     try:
         arr = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise DataFormatError(path, None, "split file not found; expected ru*/rs*/rv* .npy files") from None
-    except ValueError as e:
-        raise DataFormatError(path, None, f"not a plain numeric .npy array ({e})") from None
+    except NUMPY_READ_ERRORS as e:
+        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        raise DataFormatError(path, None, f"not a plain numeric .npy array ({first})") from None
     if arr.ndim != 1 or arr.dtype.kind not in "iu":
         raise DataFormatError(path, None, f"expected a 1-D integer array of class ids, got {arr.dtype} {arr.shape}")
     return tuple(sorted(int(x) for x in arr))

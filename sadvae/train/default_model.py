@@ -44,6 +44,7 @@ __all__ = [
     "CLASS_NAMES",
     "DefaultModelConfig",
     "MergedData",
+    "accuracies",
     "merge_datasets",
     "balance_repeats",
     "train_default",
@@ -231,7 +232,7 @@ def _git_state() -> dict:
     return {"git_commit": git("rev-parse", "HEAD"), "git_dirty": None if status is None else bool(status)}
 
 
-def _accuracies(logits: np.ndarray, truth: np.ndarray, dset: np.ndarray) -> dict:
+def accuracies(logits: np.ndarray, truth: np.ndarray, dset: np.ndarray) -> dict:
     top = np.argsort(-logits, axis=1)
     hit1 = top[:, 0] == truth
     per_class = {CLASS_NAMES[c]: float(hit1[truth == c].mean()) for c in np.unique(truth)}
@@ -313,7 +314,7 @@ def train_default(cfg: DefaultModelConfig, command: str | None = None) -> Path:
     seconds["main"] = time.time() - t0
     seconds["total"] = time.time() - t_start
 
-    holdout = _accuracies(lg_held, data.labels[held_idx], data.dataset[held_idx])
+    holdout = accuracies(lg_held, data.labels[held_idx], data.dataset[held_idx])
     holdout["latent_top1"] = float(np.mean(latent == data.labels[held_idx]))
     metrics = {
         "holdout": holdout,

@@ -172,7 +172,7 @@ def test_import_and_errors_without_heavy_packages():
         import sys
 
         class Block:
-            BLOCKED = ("torch", "onnxruntime", "onnx", "onnxscript", "tensorrt")
+            BLOCKED = ("torch", "onnxruntime", "onnx", "onnxscript", "tensorrt", "tensorrt_rtx")
             def find_spec(self, name, path=None, target=None):
                 if name.split(".")[0] in self.BLOCKED:
                     raise ImportError(f"blocked {name}")

@@ -161,6 +161,8 @@ def test_bundle_is_exported_once_into_the_cache(model_files, tmp_path, monkeypat
 
 
 def test_model_errors_name_the_fix(bundle_fixtures, model_files, tmp_path, monkeypatch) -> None:
+    import onnx as onnx_pkg
+
     import realtime.model as rm
 
     bundle, onnx = model_files
@@ -169,8 +171,14 @@ def test_model_errors_name_the_fix(bundle_fixtures, model_files, tmp_path, monke
         rm.load_live_model(None)
     lone = tmp_path / "lone.onnx"
     shutil.copy(onnx, lone)
-    with pytest.raises(ConfigError, match=r"needs its model bundle .*pass --bundle BUNDLE\.pt"):
-        rm.load_live_model(lone)
+    with rm.load_live_model(lone).backend as _:  # no bundle: the export's metadata serves seen labels and cached heads
+        pass
+    bare = tmp_path / "bare.onnx"  # an export without sadvae metadata (older or foreign) needs its bundle
+    proto = onnx_pkg.load(str(onnx))
+    del proto.metadata_props[:]
+    onnx_pkg.save(proto, str(bare))
+    with pytest.raises(ConfigError, match=r"needs its model bundle .*lacks model_id.*pass --bundle BUNDLE\.pt"):
+        rm.load_live_model(bare)
     with pytest.raises(ConfigError, match="the torch backend runs a model bundle"):
         rm.load_live_model(onnx, "torch", bundle=bundle)
     other = bundle_fixtures.make_tiny_bundle(tmp_path / "other.pt", seed=1)

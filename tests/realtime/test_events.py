@@ -79,6 +79,12 @@ def test_action_event_fields_validate_and_round_trip() -> None:
         assert decode(encode(e)) == e
 
 
+@pytest.mark.parametrize("change", [{"label": ""}, {"label": "x" * 101}, {"topk": [("y" * 101, 0.5)]}])
+def test_labels_outside_the_schema_bounds_fail_at_build_time(change) -> None:
+    with pytest.raises(ValueError, match="labels must be 1 to 100 characters"):
+        action(**change)
+
+
 def test_status_event_validates_and_round_trips() -> None:
     for e in (status(), status(message="camera reconnected (attempt 2)", tracks=3, fps=0)):
         validate(e)
@@ -213,7 +219,7 @@ def test_publish_and_subscribe_on_loopback() -> None:
             topic, event = got
             assert topic == "sadvae.cam_0.action"
             validate(event)
-            assert isinstance(event.pop("seq"), int) and event == sent
+            assert isinstance(event.pop("seq"), int) and event.pop("session") == pub.session and event == sent
             assert pub.publish(status(pub.source, tracks=1))
             topic, event = sub.recv(timeout_ms=1000)
             assert topic == "sadvae.cam_0.status"

@@ -120,6 +120,28 @@ def test_example_labels_files_parse_and_name_seen_classes(name):
     assert all(line.startswith("# ") for line in header) and "default model" in header[0]
 
 
+def test_packaged_onnx_is_the_packaged_bundles_export():
+    """The live pipeline runs sadvae/assets/default_model.onnx instead of exporting: it must be that bundle's."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnxruntime")
+    from realtime.model import load_live_model
+    from sadvae.assets import default_bundle_path
+    from sadvae.export import Recognizer
+
+    live = load_live_model(None, "onnxruntime", cache_dir=ROOT / "does-not-exist")  # no cache: must not export
+    try:
+        assert live.backend_path == default_bundle_path().with_suffix(".onnx"), live.note
+        x = np.random.default_rng(0).normal(size=(3, *live.backend.window_shape)).astype(np.float32)
+        out = live.backend.run(x)
+        with torch.no_grad():
+            latent, logits = Recognizer.from_bundle(live.bundle.load()).eval()(torch.from_numpy(x))
+        np.testing.assert_allclose(out["latent"], latent.numpy(), atol=1e-4)
+        np.testing.assert_allclose(out["seen_logits"], logits.numpy(), atol=1e-4)
+    finally:
+        live.close()
+    assert not (ROOT / "does-not-exist").exists()
+
+
 def _script():
     spec = importlib.util.spec_from_file_location("train_default_script", ROOT / "scripts" / "train_default.py")
     module = importlib.util.module_from_spec(spec)
@@ -137,8 +159,9 @@ def test_script_trains_a_small_default_bundle(shared_data, tmp_path, capsys):
     out, report = tmp_path / "default_model.pt", tmp_path / "metrics.json"
     args = ["--data-root", str(shared_data), "--out", str(out), "--json", str(report), "--text-cache", str(tmp_path)]
     args += ["--limit-per-class", "2", "--epochs", "1", "--cycles", "2", "--iters-per-cycle", "20"]
-    args += ["--samples-per-class", "20", "--threads", "2"]
+    args += ["--samples-per-class", "20", "--threads", "2", "--no-onnx"]  # the export is tested below
     assert _script().main(args) == 0
+    assert not out.with_suffix(".onnx").exists()
     printed = capsys.readouterr().out
     assert "| seen-class top-1, 33 classes (backbone head) |" in printed and "TBD" not in printed
 

@@ -1,0 +1,318 @@
+"""Build a TensorRT plan from a ``sadvae export`` ONNX file, with its manifest.
+
+One code path serves TensorRT 8.5/8.6 (JetPack 5, JetPack 6.0), TensorRT 10.x (JetPack 6, desktops) and
+TensorRT-RTX; every difference between them is decided once, in :func:`_api`:
+
+- TensorRT 8.x needs the EXPLICIT_BATCH network flag (deprecated, and implied, on 10.x; RTX has none);
+- the workspace is ``set_memory_pool_limit`` where it exists, ``max_workspace_size`` before 8.4;
+- TensorRT-RTX builds strongly typed networks: the precision is the ONNX graph's (fp32 for
+  ``sadvae export``) and it has no FP16/INT8 builder flags and no INT8 calibration, so it builds
+  ``fp32`` only; in exchange it builds without a GPU, ahead of time, for a compute capability
+  (``compute_capability="SM80"``) or, by default, portably for every GPU from Ampere (8.0) on. Its
+  timing cache calls are no-ops, so none is read or written.
+
+``fp32`` clears TF32 so that an fp32 plan computes in fp32 (parity within 1e-3 of ONNX Runtime);
+``int8`` sets INT8 and FP16 (layers that do not quantise fall back to fp16, as on Jetson).
+
+The libraries are imported lazily: :func:`load_library` raises
+:class:`~sadvae.errors.MissingDependencyError` when the one asked for is not installed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sadvae.engine.manifest import make_manifest, write_manifest
+from sadvae.engine.probe import atomic_write, current_device, normalize_compute_capability, onnx_metadata
+from sadvae.engine.trt_common import dtype_name, parser_errors, replay_calibrator, trt_logger
+from sadvae.errors import ConfigError, EngineError, MissingDependencyError
+
+__all__ = [
+    "PRECISIONS",
+    "LIBRARIES",
+    "BuildReport",
+    "load_library",
+    "normalize_batch_sizes",
+    "build_engine",
+]
+
+log = logging.getLogger(__name__)
+
+PRECISIONS = ("fp32", "fp16", "int8")
+LIBRARIES = ("tensorrt", "tensorrt_rtx")
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What :func:`build_engine` wrote.
+
+    Attributes:
+        plan: the ``.plan`` file.
+        manifest_path: its ``.json`` manifest.
+        manifest: the manifest's content.
+        seconds: wall time of parse + build.
+        plan_bytes: size of the plan.
+    """
+
+    plan: Path
+    manifest_path: Path
+    manifest: dict
+    seconds: float
+    plan_bytes: int
+
+    @property
+    def precision(self) -> str:
+        return self.manifest["precision"]
+
+    @property
+    def library(self) -> str:
+        return f"{self.manifest['library']['name']} {self.manifest['library']['version']}"
+
+
+def load_library(library: str = "auto") -> tuple[Any, str]:
+    """Import a TensorRT library: ``(module, name)``.
+
+    Args:
+        library: "tensorrt", "tensorrt_rtx" or "auto" (tensorrt, else tensorrt_rtx).
+
+    Raises:
+        ConfigError: unknown name. MissingDependencyError: the library is not installed.
+    """
+    if library not in ("auto", *LIBRARIES):
+        raise ConfigError(f"unknown TensorRT library {library!r}; valid: {['auto', *LIBRARIES]}")
+    for name in LIBRARIES if library == "auto" else (library,):
+        try:
+            return importlib.import_module(name), name
+        except ImportError:
+            continue
+    err = MissingDependencyError("tensorrt", "trt")
+    if library == "tensorrt_rtx":
+        err.msg = "tensorrt_rtx is not installed; install it with `pip install tensorrt-rtx`"  # ImportError's str
+        err.args = (err.msg,)
+    raise err
+
+
+@dataclass(frozen=True)
+class _Api:
+    """The version-dependent choices for one imported library (see the module docstring)."""
+
+    name: str
+    version: str
+    rtx: bool
+    network_flags: int
+    precisions: tuple[str, ...]
+    timing_cache: bool
+
+
+def _api(trt: Any, name: str) -> _Api:
+    version = str(trt.__version__)
+    rtx = name == "tensorrt_rtx"
+    flags = 0
+    if not rtx and int(version.split(".")[0]) < 10:
+        flags = 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)
+    has_flag = {p: hasattr(trt.BuilderFlag, p.upper()) for p in ("fp16", "int8")}
+    precisions = ("fp32",) + tuple(p for p in ("fp16", "int8") if has_flag[p] and not rtx)
+    return _Api(name, version, rtx, flags, precisions, timing_cache=not rtx)
+
+
+def _set_workspace(config: Any, trt: Any, nbytes: int) -> None:
+    if hasattr(config, "set_memory_pool_limit"):
+        config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, nbytes)
+    else:  # TensorRT < 8.4
+        config.max_workspace_size = nbytes
+
+
+def normalize_batch_sizes(batch_sizes: tuple[int, ...] | list[int]) -> tuple[int, int, int]:
+    """(b,) -> (b, b, b); (lo, hi) -> (lo, hi, hi); (min, opt, max) as is, checked 1 <= min <= opt <= max."""
+    sizes = tuple(int(b) for b in batch_sizes)
+    if len(sizes) == 1:
+        sizes = sizes * 3
+    elif len(sizes) == 2:
+        sizes = (sizes[0], sizes[1], sizes[1])
+    if len(sizes) != 3 or not 1 <= sizes[0] <= sizes[1] <= sizes[2]:
+        raise ConfigError(f"batch sizes must be MIN OPT MAX with 1 <= MIN <= OPT <= MAX, got {list(batch_sizes)}")
+    return sizes  # type: ignore[return-value]
+
+
+def build_engine(
+    onnx_path: str | Path,
+    out_dir: str | Path = "engines",
+    *,
+    precision: str = "fp16",
+    batch_sizes: tuple[int, ...] = (1, 4, 16),
+    workspace_mb: int = 1024,
+    timing_cache: str | Path | None = None,
+    calibrator: Any = None,
+    calibration_cache: str | Path | None = None,
+    library: str = "auto",
+    compute_capability: str | None = None,
+    name: str | None = None,
+) -> BuildReport:
+    """Build ``<out_dir>/<name>.<precision>.plan`` and its manifest ``<name>.<precision>.json``.
+
+    Args:
+        onnx_path: a ``sadvae export`` ONNX file (input [N, 3, T, 25, M] with a dynamic batch axis).
+        out_dir: where to write the plan and the manifest (both atomically).
+        precision: "fp32", "fp16" or "int8" (TensorRT-RTX: fp32 only, see the module docstring).
+        batch_sizes: (min, opt, max) of the optimisation profile over the batch axis.
+        workspace_mb: builder workspace limit in MiB.
+        timing_cache: a TensorRT timing cache file, read if present and written after the build.
+        calibrator: an ``IInt8Calibrator`` (e.g. ``sadvae.engine.calibrator.make_calibrator``); int8 only.
+        calibration_cache: int8 without a calibrator: replay this cache (its sidecar must name the model).
+        library: "tensorrt", "tensorrt_rtx" or "auto".
+        compute_capability: TensorRT-RTX ahead-of-time target ("SM80", "8.9"); None: portable (RTX) or
+            this GPU (TensorRT).
+        name: plan name; default the ONNX file's stem.
+
+    Returns:
+        a :class:`BuildReport`.
+
+    Raises:
+        ConfigError: a precision, target or option this library does not support.
+        EngineError: the parser rejects the ONNX (the message lists the parser's errors) or the build fails.
+        MissingDependencyError: the library is not installed.
+    """
+    onnx_path, out_dir = Path(onnx_path), Path(out_dir)
+    if precision not in PRECISIONS:
+        raise ConfigError(f"unknown precision {precision!r}; valid: {list(PRECISIONS)}")
+    sizes = normalize_batch_sizes(batch_sizes)
+    if workspace_mb < 1:
+        raise ConfigError(f"workspace must be >= 1 MiB, got {workspace_mb}")
+    if not onnx_path.is_file():
+        raise EngineError(f"{onnx_path}: ONNX model not found; export it with `sadvae export BUNDLE --out {onnx_path}`")
+    trt, lib = load_library(library)
+    api = _api(trt, lib)
+    if precision not in api.precisions:
+        why = (
+            "TensorRT-RTX builds strongly typed networks (the precision is the ONNX graph's) and has no FP16/INT8 "
+            "builder flags or INT8 calibration"
+            if api.rtx
+            else f"TensorRT {api.version} has no {precision} flag"
+        )
+        raise ConfigError(
+            f"{lib} cannot build {precision}: {why}; build {' or '.join(api.precisions)}"
+            + (", or use --library tensorrt on the target device" if api.rtx else "")
+        )
+    if compute_capability is not None and not api.rtx:
+        raise ConfigError(
+            "a compute capability target needs --library tensorrt_rtx; TensorRT builds for the GPU it runs on"
+        )
+    meta = onnx_metadata(onnx_path)
+    model_id = meta.get("model_id") if isinstance(meta.get("model_id"), str) else None
+    if precision == "int8" and calibrator is None:
+        if calibration_cache is None:
+            raise ConfigError(
+                "int8 needs calibration: give --calibration-data WINDOWS.npz (see calibration/README.md) "
+                "or an existing --calibration-cache"
+            )
+        calibrator = replay_calibrator(trt, Path(calibration_cache), model_id)
+    target = device = None
+    if api.rtx:
+        target = "portable"
+        if compute_capability is not None:
+            target = "SM" + normalize_compute_capability(compute_capability).replace(".", "")
+            cc_enum = getattr(trt.ComputeCapability, target, None)
+            if cc_enum is None:
+                valid = [k for k in trt.ComputeCapability.__members__ if k.startswith("SM")]
+                raise ConfigError(f"{lib} {api.version} cannot target {compute_capability}; valid targets: {valid}")
+    else:
+        device = current_device(0)
+        if device is None:
+            raise EngineError(
+                "TensorRT builds for the GPU it runs on and no CUDA GPU was found (asked pycuda, cuda-python "
+                "and nvidia-smi; install pycuda with `pip install 'sadvae-live[trt]'`); build on the device, or "
+                "ahead of time with --library tensorrt_rtx --target SM86"
+            )
+
+    start = time.perf_counter()
+    logger = trt_logger(trt)
+    builder = trt.Builder(logger)
+    network = builder.create_network(api.network_flags)
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse_from_file(str(onnx_path)):
+        errors = parser_errors(parser) or logger.errors or ["(the parser gave no message)"]
+        raise EngineError(
+            f"{onnx_path}: {lib} {api.version} cannot parse the ONNX model:\n  - "
+            + "\n  - ".join(errors)
+            + "\nExport it again with `sadvae export` (its TensorRT operator check names the node)"
+        )
+    if network.num_inputs != 1:
+        raise EngineError(f"{onnx_path}: expected one input (window [N, 3, T, 25, M]), found {network.num_inputs}")
+    inp = network.get_input(0)
+    dims = [int(d) for d in inp.shape]
+    if len(dims) != 5 or any(d < 1 for d in dims[1:]):
+        raise EngineError(
+            f"{onnx_path}: input {inp.name!r} has shape {dims}; expected [N, 3, T, 25, M] with only the batch dynamic"
+        )
+    if dims[0] >= 1 and sizes != (dims[0],) * 3:
+        raise ConfigError(
+            f"{onnx_path}: the batch axis is fixed at {dims[0]}; export with a dynamic batch "
+            f"(`sadvae export`) or build with --batch {dims[0]}"
+        )
+    shapes = {k: [b, *dims[1:]] for k, b in zip(("min", "opt", "max"), sizes, strict=True)}
+    config = builder.create_builder_config()
+    _set_workspace(config, trt, workspace_mb << 20)
+    profile = builder.create_optimization_profile()
+    profile.set_shape(inp.name, shapes["min"], shapes["opt"], shapes["max"])
+    config.add_optimization_profile(profile)
+    if precision == "fp32" and hasattr(trt.BuilderFlag, "TF32"):
+        config.clear_flag(trt.BuilderFlag.TF32)
+    if precision in ("fp16", "int8"):
+        config.set_flag(trt.BuilderFlag.FP16)
+    if precision == "int8":
+        config.set_flag(trt.BuilderFlag.INT8)
+        config.int8_calibrator = calibrator
+        if hasattr(config, "set_calibration_profile"):
+            cal_shape = [int(calibrator.get_batch_size()), *dims[1:]]
+            cal = builder.create_optimization_profile()
+            cal.set_shape(inp.name, cal_shape, cal_shape, cal_shape)
+            config.set_calibration_profile(cal)
+    if api.rtx and compute_capability is not None:
+        config.num_compute_capabilities = 1
+        config.set_compute_capability(getattr(trt.ComputeCapability, target), 0)
+    cache_file = Path(timing_cache) if timing_cache is not None else None
+    if cache_file is not None and not api.timing_cache:
+        log.info("%s has no timing cache (its calls are no-ops); ignoring %s", lib, cache_file)
+        cache_file = None
+    if cache_file is not None:
+        cache = config.create_timing_cache(cache_file.read_bytes() if cache_file.is_file() else b"")
+        if not config.set_timing_cache(cache, False):
+            log.warning("timing cache %s does not fit this GPU / TensorRT; starting a fresh one", cache_file)
+            config.set_timing_cache(config.create_timing_cache(b""), False)
+    serialized = builder.build_serialized_network(network, config)
+    if serialized is None:
+        detail = "; ".join(logger.errors[-5:]) or "no message"
+        raise EngineError(
+            f"{onnx_path}: {lib} {api.version} could not build a {precision} plan ({detail}); try a "
+            "larger --workspace-mb or another precision"
+        )
+    plan = bytes(memoryview(serialized))
+    seconds = time.perf_counter() - start
+    if cache_file is not None:
+        atomic_write(cache_file, bytes(memoryview(config.get_timing_cache().serialize())))
+
+    plan_path = out_dir / f"{name or onnx_path.stem}.{precision}.plan"
+    if device is not None:
+        cc = device["compute_capability"]
+    else:  # RTX: the AOT target's compute capability; none for a portable plan
+        cc = None if target == "portable" else normalize_compute_capability(target)
+    outputs = [network.get_output(i) for i in range(network.num_outputs)]
+    io = {"input": {"name": inp.name, "dtype": dtype_name(inp.dtype), **shapes},
+          "outputs": [{"name": o.name, "shape": [int(d) for d in o.shape], "dtype": dtype_name(o.dtype)}
+                      for o in outputs]}  # fmt: skip
+    calibration = str(getattr(calibrator, "windows_npz", None) or calibration_cache or "calibrator")
+    build = {"seconds": round(seconds, 3), "batch_sizes": list(sizes), "timing_cache": cache_file and str(cache_file),
+             "calibration": calibration if precision == "int8" else None}  # fmt: skip
+    manifest = make_manifest(plan, plan_path, onnx_path, library={"name": lib, "version": api.version},
+                             device={"gpu": device and device["gpu"], "compute_capability": cc, "target": target},
+                             precision=precision, io=io, workspace_mb=workspace_mb, build=build)  # fmt: skip
+    atomic_write(plan_path, plan)
+    mpath = write_manifest(plan_path, manifest)
+    log.info("built %s (%s %s, %s, %.1f MB) in %.1f s", plan_path, lib, api.version, precision, len(plan) / 1e6,
+             seconds)  # fmt: skip
+    return BuildReport(plan_path, mpath, manifest, seconds, len(plan))

@@ -1,0 +1,109 @@
+"""TensorRT helpers shared by the engine builder and the runtime backend (no TensorRT import of their own).
+
+Each takes the imported library module (``tensorrt`` 8.6 / 10.x or ``tensorrt_rtx``) as ``trt``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from sadvae.errors import ConfigError
+
+__all__ = ["trt_logger", "parser_errors", "replay_calibrator", "dtype_name"]
+
+log = logging.getLogger(__name__)
+
+
+def trt_logger(trt: Any) -> Any:
+    """A TensorRT logger writing to Python logging that keeps the error messages for our exception."""
+    errors = {trt.Logger.INTERNAL_ERROR, trt.Logger.ERROR}
+    levels = {trt.Logger.WARNING: logging.WARNING, trt.Logger.INFO: logging.DEBUG}
+
+    class _Logger(trt.ILogger):
+        def __init__(self) -> None:
+            trt.ILogger.__init__(self)
+            self.errors: list[str] = []
+
+        def log(self, severity, msg) -> None:
+            if severity in errors:  # they reach the user in our EngineError, so only -v shows them here
+                self.errors.append(str(msg).strip())
+                log.debug("[TRT] %s", msg)
+            elif severity in levels:  # VERBOSE is dropped
+                log.log(levels[severity], "[TRT] %s", msg)
+
+    return _Logger()
+
+
+def parser_errors(parser: Any) -> list[str]:
+    out = []
+    for i in range(parser.num_errors):
+        e = parser.get_error(i)
+        where = ""
+        node = e.node() if hasattr(e, "node") else -1
+        if node is not None and node >= 0:
+            op = e.node_operator() if hasattr(e, "node_operator") else ""
+            nm = e.node_name() if hasattr(e, "node_name") else ""
+            where = f"node {node}" + (f" ({op})" if op else "") + (f" {nm!r}" if nm else "") + ": "
+        code = str(e.code()).rsplit(".", 1)[-1]
+        out.append(f"{where}{code}: {e.desc()}")
+    return out
+
+
+def replay_calibrator(trt: Any, cache_path: Path, model_id: str | None) -> Any:
+    """An entropy calibrator that only replays a calibration cache (no windows, no GPU memory).
+
+    The cache's sidecar ``<cache>.json`` (written by :mod:`sadvae.engine.calibrator`) must name ``model_id``.
+    """
+    sidecar = cache_path.with_name(cache_path.name + ".json")
+    if not cache_path.is_file():
+        raise ConfigError(f"{cache_path}: calibration cache not found; give --calibration-data to calibrate")
+    try:
+        owner = json.loads(sidecar.read_text(encoding="utf-8")).get("model_id")
+    except (OSError, ValueError, AttributeError):
+        raise ConfigError(
+            f"{cache_path}: no readable sidecar {sidecar.name} says which model the cache belongs to; "
+            "calibrate with --calibration-data"
+        ) from None
+    if model_id is not None and owner != model_id:
+        raise ConfigError(
+            f"{cache_path}: the calibration cache belongs to model {str(owner)[:16]}..., the ONNX is "
+            f"{model_id[:16]}...; calibrate this model with --calibration-data"
+        )
+    data = cache_path.read_bytes()
+    base = trt.IInt8EntropyCalibrator2
+
+    class _Replay(base):  # type: ignore[misc, valid-type]
+        def __init__(self) -> None:
+            base.__init__(self)
+
+        def get_batch_size(self) -> int:
+            return 1
+
+        def get_batch(self, names, *args):
+            return None
+
+        def read_calibration_cache(self, *args):
+            return data
+
+        def write_calibration_cache(self, cache, *args) -> None:
+            return None
+
+    return _Replay()
+
+
+def dtype_name(dtype: Any) -> str:
+    """TensorRT DataType.FLOAT -> "float32" (numpy names)."""
+    text = str(dtype).rsplit(".", 1)[-1].lower()
+    return {
+        "float": "float32",
+        "half": "float16",
+        "int32": "int32",
+        "int64": "int64",
+        "int8": "int8",
+        "bool": "bool",
+        "bf16": "bfloat16",
+        "uint8": "uint8",
+    }.get(text, text)

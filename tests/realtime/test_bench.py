@@ -1,0 +1,195 @@
+"""``sadvae bench``: recognizer timing, a replay pipeline run, the JSON document, compare, plot and the CLI."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("onnxruntime")
+pytest.importorskip("zmq")
+
+from realtime.bench import (  # noqa: E402
+    FORMAT,
+    STAGE_NAMES,
+    BenchOptions,
+    bench_pipeline,
+    bench_recognizer,
+    bench_windows,
+    load_result,
+    machine_info,
+    run_bench,
+    write_json,
+)
+from realtime.bench_report import compare, format_result, plot  # noqa: E402
+from realtime.head import HeadOptions  # noqa: E402
+from realtime.replay import save_recording  # noqa: E402
+from sadvae.errors import ConfigError, DataFormatError  # noqa: E402
+from sadvae.export import file_sha256  # noqa: E402
+
+FAST = dict(backends=("onnxruntime", "torch", "tensorrt"), batches=(1, 2), persons=(1, 2, 3), iters=3, warmup=1,
+            threads=1)  # fmt: skip
+ROW_KEYS = {"backend", "device", "precision", "batch", "persons", "iters", "p50_ms", "p90_ms", "p99_ms", "mean_ms",
+            "windows_per_s", "window"}  # fmt: skip
+STAGE_KEYS = {"calls", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "per_frame_ms"}
+
+
+class FakeText:
+    """Deterministic stand-in for the sentence encoder (the tiny bundle's text VAE takes 32-d embeddings)."""
+
+    def encode_labels(self, labels, descriptions=None) -> np.ndarray:
+        rows = []
+        for text in labels:
+            seed = int.from_bytes(hashlib.sha256(str(text).encode()).digest()[:8], "little")
+            v = np.random.default_rng(seed).normal(size=32)
+            rows.append(v / np.linalg.norm(v))
+        return np.asarray(rows, dtype=np.float32)
+
+
+@pytest.fixture(scope="module")
+def model(bundle_fixtures, tmp_path_factory) -> tuple[Path, Path]:
+    """(tiny bundle, ONNX cache dir already holding its export): no export happens in these tests."""
+    bundle, report = bundle_fixtures.tiny_model(tmp_path_factory.getbasetemp())
+    cache = tmp_path_factory.mktemp("onnx_cache")
+    shutil.copy(report.path, cache / f"{file_sha256(bundle)[:16]}.onnx")
+    return bundle, cache
+
+
+@pytest.fixture
+def replay_file(tmp_path: Path) -> Path:
+    """A synthetic recording: two people swinging their arms, 64 frames at 30 fps."""
+    rng = np.random.default_rng(0)
+    body = rng.normal(scale=0.25, size=(25, 3)).astype(np.float32)
+    t = np.arange(64) / 30.0
+    joints = np.zeros((64, 2, 25, 3), np.float32)
+    for m, x in enumerate((-0.6, 0.6)):
+        joints[:, m] = body + np.array([x, 0.0, 3.0], np.float32)
+        joints[:, m, 4:12, 1] += 0.2 * np.sin(2 * np.pi * (m + 1) * t)[:, None]
+    return save_recording(tmp_path / "two_people.npz", joints, t)
+
+
+def pipeline_kw(tmp_path: Path, cache: Path) -> dict:
+    head = HeadOptions(samples_per_class=32, steps=20, cache_dir=str(tmp_path / "heads"))
+    return dict(cache_dir=cache, text_encoder=FakeText(), head=head)
+
+
+def test_bench_windows_fill_the_present_persons_and_zero_the_rest():
+    x = bench_windows(3, 1, (3, 8, 25, 2))
+    assert x.shape == (3, 3, 8, 25, 2) and x.dtype == np.float32
+    assert np.abs(x[..., 0]).sum() > 0 and not x[..., 1].any()
+    with pytest.raises(ConfigError, match="persons must be 1..2"):
+        bench_windows(1, 3, (3, 8, 25, 2))
+
+
+def test_options_reject_unknown_backends_and_bad_sizes():
+    with pytest.raises(ConfigError, match="unknown or no backend"):
+        BenchOptions(backends=("onnxruntime", "tflite"))
+    with pytest.raises(ConfigError, match="batches must be integers >= 1"):
+        BenchOptions(batches=(0,))
+    assert BenchOptions(backends=("ort", "pytorch", "onnx")).backends == ("onnxruntime", "torch")
+
+
+def test_recognizer_times_each_case_and_skips_what_cannot_run(model):
+    bundle, cache = model
+    rec = bench_recognizer(bundle, BenchOptions(**FAST), cache)
+    cases = {(r["backend"], r["batch"], r["persons"]) for r in rec["results"]}
+    assert cases == {(b, n, p) for b in ("onnxruntime", "torch") for n in (1, 2) for p in (1, 2)}
+    for r in rec["results"]:
+        assert set(r) == ROW_KEYS and r["iters"] == 3 and r["window"] == [3, 32, 25, 2]
+        assert 0 < r["p50_ms"] <= r["p90_ms"] <= r["p99_ms"] and r["windows_per_s"] > 0
+    skipped = {(s["backend"], s["persons"]): s["reason"] for s in rec["skipped"]}
+    assert "no TensorRT plan given" in skipped[("tensorrt", None)]
+    assert "M=2" in skipped[("onnxruntime", 3)] and "M=2" in skipped[("torch", 3)]
+
+
+def test_tensorrt_with_a_plan_that_cannot_load_is_skipped_not_a_crash(model, tmp_path):
+    bundle, cache = model
+    plan = tmp_path / "model.plan"
+    plan.write_bytes(b"not a plan")
+    opts = BenchOptions(backends=("tensorrt",), engine=str(plan), iters=1, warmup=0)
+    rec = bench_recognizer(bundle, opts, cache)
+    assert rec["results"] == [] and len(rec["skipped"]) == 1
+    assert rec["skipped"][0]["backend"] == "tensorrt" and rec["skipped"][0]["reason"]  # e.g. tensorrt not installed
+
+
+def test_replay_pipeline_reports_every_stage_it_ran(model, replay_file, tmp_path):
+    bundle, cache = model
+    opts = BenchOptions(backends=("onnxruntime",), source=str(replay_file), frames=96, stride=8, threads=1)
+    out = bench_pipeline(bundle, opts, **pipeline_kw(tmp_path, cache))
+    (run,) = out["runs"]
+    assert run["kind"] == "replay" and run["frames"] == 96 and run["fps"] > 0
+    assert run["windows"] >= 2 and run["mean_batch"] == pytest.approx(2.0)  # two people in view: two tracks
+    assert {"capture", "mapping", "tracking", "buffer", "window", "inference", "head", "decide", "total"} <= set(
+        run["stages"]
+    )
+    assert "pose" not in run["stages"]  # a replay carries NTU-25 joints: no pose stage
+    assert all(set(s) == STAGE_KEYS for s in run["stages"].values())
+    assert set(run["stages"]) <= set(STAGE_NAMES.values())
+
+
+def test_document_round_trips_and_compares_side_by_side(model, replay_file, tmp_path):
+    pytest.importorskip("matplotlib")
+    bundle, cache = model
+    opts = BenchOptions(backends=("onnxruntime", "tensorrt"), batches=(1,), persons=(1,), iters=2, warmup=0,
+                        source=str(replay_file), frames=72, stride=8)  # fmt: skip
+    doc = run_bench(bundle, opts, command="test", **pipeline_kw(tmp_path, cache))
+    assert doc["format"] == FORMAT and doc["model"]["persons"] == 2
+    m = doc["machine"]
+    for key in ("hostname", "cpu", "cores", "ram_gb", "os", "python", "versions", "loadavg_start", "loadavg_end"):
+        assert key in m
+    assert m["versions"]["onnxruntime"] and "tensorrt" in m["versions"]
+    a = write_json(doc, tmp_path / "a.json")
+    other = json.loads(a.read_text())
+    other["machine"]["hostname"] = "jetson-orin"
+    other["recognizer"]["results"][0]["p50_ms"] = 123.0
+    b = write_json(other, tmp_path / "b.json")
+    assert load_result(a) == json.loads(json.dumps(doc))
+    table = compare([a, b], names=["desktop", "jetson"])
+    assert "desktop" in table and "jetson" in table and "jetson-orin" in table and "123.00" in table
+    assert "onnxruntime / 1 / 1" in table and "onnxruntime / inference" in table
+    text = format_result(doc)
+    assert "skipped tensorrt" in text and "pipeline (onnxruntime, replay" in text
+    png = plot([a, b], tmp_path / "plots" / "bench.png")
+    assert png is not None and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["bench.png"]  # no temporary left behind
+
+
+def test_load_result_names_the_problem(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "something-else"}')
+    with pytest.raises(DataFormatError, match="expected 'sadvae-bench'"):
+        load_result(bad)
+    bad.write_text("not json")
+    with pytest.raises(DataFormatError, match="could not read it"):
+        load_result(bad)
+
+
+def test_machine_info_needs_no_heavy_imports():
+    info = machine_info()
+    assert info["cores"] >= 1 and info["python"] and isinstance(info["loadavg_start"], list)
+
+
+def test_cli_bench_and_compare(model, tmp_path, monkeypatch, capsys):
+    from sadvae.cli import main
+
+    bundle, cache = model
+    monkeypatch.setenv("SADVAE_CACHE_DIR", str(cache.parent))
+    shutil.copytree(cache, cache.parent / "onnx", dirs_exist_ok=True)
+    out = tmp_path / "r.json"
+    argv = ["bench", "--model", str(bundle), "--backend", "onnxruntime", "tensorrt", "--batch", "1", "--persons",
+            "1", "--iters", "2", "--warmup", "0", "--threads", "1", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "onnxruntime  cpu    fp32      1       1" in text and "skipped tensorrt" in text
+    assert load_result(out)["recognizer"]["results"][0]["batch"] == 1
+    assert main(["bench", "compare", str(out), str(out)]) == 0
+    assert "recognizer, ms per call: p50 (p99)" in capsys.readouterr().out
+    bad = tmp_path / "bad.json"
+    bad.write_text("[]")
+    assert main(["bench", "compare", str(bad)]) == 2
+    assert "expected 'sadvae-bench'" in capsys.readouterr().err

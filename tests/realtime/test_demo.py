@@ -1,0 +1,69 @@
+"""The synthetic performer behind ``sadvae-live --demo`` and the README's first command."""
+
+from __future__ import annotations
+
+import re
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from realtime.demo import ACTIONS, DEFAULT_SCRIPT, demo_source, perform
+from sadvae.skeleton import BONES
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_performance_is_a_plausible_body() -> None:
+    joints, times, spans = perform()
+    assert joints.shape == (len(times), 1, 25, 3) and joints.dtype == np.float32
+    assert np.isfinite(joints).all()
+    assert np.allclose(np.diff(times), 1 / 30)
+    assert [a for a, _, _ in spans] == [a for a, _ in DEFAULT_SCRIPT]
+    assert spans[-1][2] == pytest.approx(times[-1] + 1 / 30)
+    child, parent = (np.array(x) for x in zip(*BONES, strict=True))
+    lengths = np.linalg.norm(joints[:, 0, child] - joints[:, 0, parent], axis=-1)  # [T, 24]
+    assert lengths.std(axis=0).max() < 0.03  # rigid bones up to the tracking-like noise
+    assert joints[..., 1].min() > -0.1 and joints[..., 1].max() < 2.3  # on the floor, under 2.3 m
+    assert (joints[..., 2] > 1.5).all()  # in front of the camera
+
+
+def test_actions_move_the_body_differently() -> None:
+    still = perform((("stand still", 2.0),), noise_m=0.0)[0]
+    for action in set(ACTIONS) - {"stand still"}:
+        moved = perform(((action, 2.0),), noise_m=0.0)[0]
+        assert np.abs(moved - still).max() > 0.1, action
+
+
+def test_unknown_action_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown demo action"):
+        perform((("moonwalk", 1.0),))
+
+
+def test_demo_source_plays_the_script_unpaced() -> None:
+    src = demo_source(pace=False)
+    frames = list(src)
+    assert len(frames) == src.num_frames == len(perform()[1])
+    assert frames[0].skeletons.shape == (1, 25, 3) and frames[0].image is None
+    assert [f.timestamp_ms for f in frames] == sorted({f.timestamp_ms for f in frames})
+
+
+def _free_endpoint() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
+
+
+def test_quick_start_demo_shows_events_from_the_default_model(capsys) -> None:
+    """The README's first command, unpaced and on the torch backend: the packaged model names the actions
+    measured on the performer (labels/demo.txt's header says which ones it gets wrong)."""
+    pytest.importorskip("torch")
+    from realtime.cli import main
+
+    argv = ["--demo", "--labels", str(ROOT / "labels/demo.txt"), "--print", "--no-realtime", "--backend", "torch",
+            "--endpoint", _free_endpoint()]  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out.splitlines()
+    started = {m.group(1) for ln in out if (m := re.search(r" start\s+(.+?)\s+\d\.\d\d\s+\[", ln))}
+    assert {"high arm wave", "clap hands", "stand up", "bend"} <= started, out

@@ -1,0 +1,295 @@
+"""Property-based tests (hypothesis): parsers, the joint ring buffer, the pose mapping and the event encoder.
+
+Each property runs a modest number of examples (the whole file takes seconds); a failure prints the
+smallest input hypothesis found.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from realtime.buffer import JointBuffer
+from realtime.labels import MAX_NAME_CHARS, parse_labels, parse_labels_text
+from realtime.mapping import mediapipe_to_ntu25
+from sadvae.data.kinect_v1 import read_msr_file, read_nw_ucla_file, read_utkinect_labels
+from sadvae.data.ntu import read_ntu_skeleton
+from sadvae.errors import ConfigError, DataFormatError
+
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+TMP = Path(tempfile.mkdtemp(prefix="sadvae-props-"))  # one folder for the whole module; files are overwritten
+
+
+def _write(name: str, data: str | bytes) -> Path:
+    path = TMP / name
+    path.write_bytes(data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass"))
+    return path
+
+
+# --------------------------------------------------------------------------------------------- labels
+LINE_PIECES = st.one_of(
+    st.text(max_size=30),
+    st.sampled_from(["#", "|", " | ", "\t", "\r", "\r\n", "\x00", "\ufeff", "wave", "WAVE", "Wave  ", "ß", "ss"]),
+    st.text(alphabet=st.characters(codec="utf-8"), min_size=90, max_size=120),
+)
+LABELS_TEXT = st.lists(st.lists(LINE_PIECES, max_size=4).map("".join), max_size=12).map("\n".join)
+
+
+def _check_label_set(labels) -> None:
+    assert len(labels.names) >= 2 and len(labels.names) == len(labels.descriptions)
+    keys = [n.casefold() for n in labels.names]
+    assert len(set(keys)) == len(keys), "names are unique ignoring case"
+    for n in labels.names:
+        assert n and n == " ".join(n.split()) and len(n) <= MAX_NAME_CHARS and "|" not in n
+
+
+@SETTINGS
+@given(LABELS_TEXT)
+def test_labels_text_parses_to_unique_names_or_raises_config_error(text):
+    try:
+        labels = parse_labels_text(text, "<p>")
+    except ConfigError as e:
+        assert str(e).startswith("<p>") and "\n" not in str(e)
+        return
+    _check_label_set(labels)
+
+
+@SETTINGS
+@given(st.one_of(st.binary(max_size=400), LABELS_TEXT.map(lambda s: s.encode("utf-16")), LABELS_TEXT.map(str.encode)))
+def test_labels_file_of_any_bytes_parses_or_raises_config_error(data):
+    path = _write("labels.txt", data)
+    try:
+        labels = parse_labels(path)
+    except ConfigError as e:
+        assert str(e).startswith(str(path)) and "\n" not in str(e)
+        return
+    _check_label_set(labels)
+
+
+# ------------------------------------------------------------------------------------- dataset text readers
+TOKENS = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.integers(-(10**40), 10**40).map(str),
+    st.sampled_from(["0", "1", "-1.5", "1e39", "-1e39", "nan", "NaN", "inf", "x", "1,5", "", "\t", "25", "20"]),
+)
+TOKEN_LINES = st.lists(st.lists(TOKENS, max_size=6).map(" ".join), max_size=50).map("\n".join)
+
+
+def _msr_like() -> st.SearchStrategy[str]:
+    """Mostly well-formed MSR files (20 rows of 4 numbers a frame), with random tokens mixed in."""
+    row = st.tuples(*[st.floats(-5, 5, width=32)] * 3).map(lambda v: f"{v[0]} {v[1]} {v[2]} 1")
+    frames = st.lists(st.lists(row, min_size=20, max_size=20).map("\n".join), min_size=1, max_size=3).map("\n".join)
+    return st.one_of(frames, TOKEN_LINES, st.tuples(frames, TOKEN_LINES).map("\n".join))
+
+
+@SETTINGS
+@given(_msr_like())
+def test_msr_reader_on_random_token_streams_parses_or_raises_data_format_error(text):
+    path = _write("a01_s01_e01_skeleton3D.txt", text)
+    try:
+        seq = read_msr_file(path)
+    except DataFormatError as e:
+        assert str(e).startswith(str(path)) and "\n" not in str(e)
+        return
+    assert np.isfinite(seq.joints).all() and seq.joints.shape[1:] == (1, 25, 3)
+
+
+@SETTINGS
+@given(st.one_of(TOKEN_LINES, st.binary(max_size=300)))
+def test_ntu_skeleton_reader_on_random_input_raises_data_format_error(data):
+    path = _write("S001C001P001R001A001.skeleton", data)
+    try:
+        seq = read_ntu_skeleton(path)
+    except DataFormatError as e:
+        assert str(e).startswith(str(path)) and "\n" not in str(e)
+        return
+    assert np.isfinite(seq.joints).all()
+
+
+@SETTINGS
+@given(
+    st.lists(
+        st.one_of(
+            st.from_regex(r"s[0-9]{2}_e[0-9]{2}", fullmatch=True),
+            st.tuples(
+                st.from_regex(r"[A-Za-z]{1,8}", fullmatch=True), st.sampled_from(["1", "20", "NaN", "x", "9"]), TOKENS
+            ).map(lambda t: f"{t[0]}: {t[1]} {t[2]}"),
+            st.text(max_size=20),
+        ),
+        max_size=10,
+    ).map("\n".join)
+)
+def test_utkinect_label_reader_parses_or_raises_data_format_error(text):
+    path = _write("actionLabel.txt", text)
+    try:
+        segments = read_utkinect_labels(path)
+    except DataFormatError as e:
+        assert str(e).startswith(str(path)) and "\n" not in str(e)
+        return
+    for s in segments:
+        assert (s.start is None) == (s.end is None) and (s.start is None or s.start <= s.end)
+
+
+JSON_VALUES = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-(10**30), 10**30), st.floats(), st.text(max_size=5)),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=5), inner, max_size=4)),
+    max_leaves=30,
+)
+
+
+@SETTINGS
+@given(
+    st.one_of(
+        JSON_VALUES,
+        st.fixed_dictionaries(
+            {"file_name": st.just("a01_s01_e01_v01"), "label": st.integers(-2, 5)},
+            optional={"skeletons": st.lists(st.lists(st.lists(JSON_VALUES, max_size=3), max_size=20), max_size=3)},
+        ),
+    )
+)
+def test_nw_ucla_reader_on_random_json_parses_or_raises_data_format_error(obj):
+    path = _write("a01_s01_e01_v01.json", json.dumps(obj))
+    try:
+        seq = read_nw_ucla_file(path)
+    except DataFormatError as e:
+        assert str(e).startswith(str(path)) and "\n" not in str(e)
+        return
+    assert np.isfinite(seq.joints).all()
+
+
+# ------------------------------------------------------------------------------------------ ring buffer
+@SETTINGS
+@given(
+    capacity=st.integers(4, 24),
+    window=st.integers(2, 8),
+    ops=st.lists(
+        st.one_of(st.floats(0.001, 0.2), st.floats(0.6, 2.0), st.just("read")),  # a step, a gap, or a read
+        min_size=1,
+        max_size=80,
+    ),
+)
+def test_ring_buffer_keeps_order_and_capacity_and_windows_have_the_right_shape(capacity, window, ops):
+    assume(capacity >= window)
+    buf = JointBuffer(capacity, window, fps=15.0, persons=2, max_gap_s=0.5)
+    t, model, n = 0.0, [], 0  # model: (time, frame id) pushed since the last reset
+    for op in ops:
+        if op == "read":
+            joints, times = buf.frames()
+            assert len(buf) <= capacity and len(times) == len(buf)
+            assert list(times) == [tm for tm, _ in model[-capacity:]]
+            assert [int(j[0, 0, 0]) for j in joints] == [k for _, k in model[-capacity:]]
+            win = buf.window()
+            if win is not None:
+                wj, wt = win
+                assert wj.shape == (window, 2, 25, 3) and wt.shape == (window,)
+                assert np.isfinite(wj).all() and wt[-1] == times[-1]
+                np.testing.assert_allclose(np.diff(wt), 1 / 15.0, rtol=1e-9)
+            else:
+                assert not buf.ready
+            continue
+        t += op
+        if model and t - model[-1][0] > 0.5:
+            model = []
+        n += 1
+        model.append((t, n))
+        frame = np.zeros((2, 25, 3), np.float32)
+        frame[0, 0, 0] = n
+        buf.push(frame, t)
+        assert len(buf) == min(len(model), capacity)
+
+
+# ---------------------------------------------------------------------------------------------- mapping
+FINITE32 = st.floats(allow_nan=False, allow_infinity=False, width=32)
+ANY32 = st.floats(allow_nan=True, allow_infinity=True, width=32)
+
+
+@SETTINGS
+@given(
+    world=hnp.arrays(np.float32, (33, 3), elements=st.one_of(FINITE32, st.floats(-2, 2, width=32))),
+    vis=hnp.arrays(np.float32, (33,), elements=st.one_of(st.floats(0, 1, width=32), st.sampled_from([0.0, 1.0]))),
+    min_visibility=st.floats(0, 1),
+)
+def test_mapping_finite_in_finite_out(world, vis, min_visibility):
+    joints, conf = mediapipe_to_ntu25(world, vis, min_visibility)
+    assert joints.shape == (25, 3) and conf.shape == (25,)
+    assert np.isfinite(joints).all() and ((conf >= 0) & (conf <= 1)).all()
+
+
+@SETTINGS
+@given(
+    world=hnp.arrays(np.float32, (2, 33, 3), elements=ANY32),
+    vis=st.one_of(st.none(), hnp.arrays(np.float32, (2, 33), elements=ANY32)),
+)
+def test_mapping_nan_or_inf_in_still_finite_out(world, vis):
+    joints, conf = mediapipe_to_ntu25(world, vis, 0.5)
+    assert joints.shape == (2, 25, 3) and np.isfinite(joints).all() and np.isfinite(conf).all()
+    assert ((conf >= 0) & (conf <= 1)).all()
+    unseen = ~np.isfinite(world).all(axis=-1)  # (2, 33)
+    assert (conf[unseen.all(axis=1)] == 0).all(), "a person with no finite landmark has no confidence"
+
+
+# ------------------------------------------------------------------------------------------ event encoder
+events = pytest.importorskip("realtime.events")
+pytest.importorskip("jsonschema")
+
+NAMES = st.lists(st.text(min_size=1, max_size=120), min_size=2, max_size=8)
+SCORES = st.floats(0, 1)
+
+
+@st.composite
+def action_events(draw):
+    try:  # labels come from the labels parser (what the pipeline publishes), so they obey its rules
+        names = parse_labels_text("\n".join(n.replace("\n", " ") for n in draw(NAMES))).names
+    except ConfigError:
+        names = ("wave", "jump")
+    k = draw(st.integers(0, len(names)))
+    keys = st.from_regex(r"[a-z][a-z0-9_]{0,31}", fullmatch=True)
+    start = draw(st.floats(0, 1e12))
+    return events.make_action_event(
+        source=draw(st.text(max_size=80)),
+        track_id=draw(st.integers(0, 2**63)),
+        event_type=draw(st.sampled_from(events.EVENT_TYPES)),
+        label=draw(st.one_of(st.none(), st.sampled_from(names))),
+        score=draw(SCORES),
+        topk=[(n, draw(SCORES)) for n in names[:k]],
+        window_ms=(start, start + draw(st.floats(0, 1e6))),
+        labels_hash=draw(st.from_regex(r"[0-9a-f]{64}", fullmatch=True)),
+        model_id=draw(st.text(min_size=1, max_size=200)),
+        precision=draw(st.sampled_from(events.PRECISIONS)),
+        latency_ms=draw(st.dictionaries(keys, st.floats(0, 1e6), max_size=6)),
+    )
+
+
+@SETTINGS
+@given(action_events())
+def test_every_action_event_validates_and_round_trips_exactly(event):
+    events.validate(event)
+    payload = events.encode(event)
+    assert events.decode(payload) == event
+    assert json.loads(payload) == event and b"\n" not in payload
+
+
+@SETTINGS
+@given(
+    source=st.text(max_size=80),
+    fps=st.floats(0, 1e4),
+    latency=st.dictionaries(st.from_regex(r"[a-z][a-z0-9_]{0,31}", fullmatch=True), st.floats(0, 1e6), max_size=5),
+    dropped=st.dictionaries(st.from_regex(r"[a-z][a-z0-9_]{0,31}", fullmatch=True), st.integers(0, 2**40), max_size=4),
+    message=st.one_of(st.none(), st.text(max_size=2000)),
+    tracks=st.one_of(st.none(), st.integers(0, 1000)),
+)
+def test_every_status_event_validates_and_round_trips_exactly(source, fps, latency, dropped, message, tracks):
+    event = events.make_status_event(
+        source=source, fps=fps, latency_ms=latency, dropped=dropped, message=message, tracks=tracks
+    )
+    events.validate(event)
+    assert events.decode(events.encode(event)) == event
+    assert all(math.isfinite(v) for v in event["latency_ms"].values())

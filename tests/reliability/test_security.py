@@ -1,0 +1,218 @@
+"""Security defaults of the event sockets: loopback by default, a warning for exposed plain endpoints, CURVE with a
+client allow-list (real sockets, real ZAP handler), ``sadvae events keygen`` and ``sadvae-live --curve-keys``."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+zmq = pytest.importorskip("zmq")
+
+from realtime.cli import build_parser  # noqa: E402
+from realtime.events import Publisher, PublisherOptions, Subscriber, make_status_event  # noqa: E402
+from realtime.security import CurveClient, CurveServer, generate_keys, is_local_endpoint  # noqa: E402
+from sadvae.cli import main as sadvae_main  # noqa: E402
+from sadvae.errors import ConfigError  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+ANY_PORT = "tcp://127.0.0.1:*"
+SADVAE = [sys.executable, "-c", "import sys; from sadvae.cli import main; sys.exit(main())"]
+
+
+def heartbeat(source: str = "cam0") -> dict:
+    return make_status_event(source=source, fps=1.0, latency_ms={}, dropped={})
+
+
+def receive_counts(pub: Publisher, subs: dict[str, Subscriber], seconds: float = 1.5) -> dict[str, int]:
+    """Publish heartbeats for ``seconds`` and count what each subscriber gets."""
+    counts = dict.fromkeys(subs, 0)
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        pub.publish(heartbeat(pub.source))
+        for name, sub in subs.items():
+            while sub.recv(timeout_ms=0) is not None:
+                counts[name] += 1
+        time.sleep(0.01)
+    return counts
+
+
+def test_defaults_are_loopback() -> None:
+    assert PublisherOptions().endpoint == "tcp://127.0.0.1:5555" and PublisherOptions().curve is None
+    assert build_parser().parse_args(["--replay", "r.npz", "--labels", "x"]).endpoint == "tcp://127.0.0.1:5555"
+    for ep in ("tcp://127.0.0.1:5555", "tcp://localhost:1", "tcp://[::1]:5555", "ipc:///tmp/x", "inproc://x"):
+        assert is_local_endpoint(ep), ep
+    for ep in ("tcp://*:5555", "tcp://0.0.0.0:5555", "tcp://eth0:5555", "tcp://10.0.0.5:5555", "tcp://[::]:1"):
+        assert not is_local_endpoint(ep), ep
+
+
+def test_exposed_plain_endpoint_warns_and_curve_or_loopback_does_not(tmp_path, caplog) -> None:
+    keys = generate_keys(tmp_path / "keys")
+    with caplog.at_level(logging.WARNING, logger="realtime.security"):
+        with Publisher(PublisherOptions(endpoint=ANY_PORT)):
+            pass
+        with Publisher(PublisherOptions(endpoint="tcp://0.0.0.0:*", curve=CurveServer.from_dir(tmp_path / "keys"))):
+            pass
+        assert caplog.records == []
+        with Publisher(PublisherOptions(endpoint="tcp://0.0.0.0:*")) as pub:
+            pass
+    (record,) = caplog.records
+    assert f"events on {pub.endpoint} are reachable from other machines, in clear text" in record.getMessage()
+    assert "--curve-keys" in record.getMessage() and keys.server_secret.is_file()
+
+
+def test_curve_admits_only_allow_listed_subscribers(tmp_path: Path) -> None:
+    baseline = set(threading.enumerate())
+    keys = generate_keys(tmp_path / "keys", ("laptop",))
+    stranger = generate_keys(tmp_path / "other", ("stranger",))  # a valid key pair the publisher does not know
+    with Publisher(PublisherOptions(endpoint=ANY_PORT, curve=CurveServer.from_dir(keys.server_secret.parent))) as pub:
+        subs = {
+            "allowed": Subscriber(pub.endpoint, curve=CurveClient.from_dir(tmp_path / "keys", "laptop")),
+            "unknown key": Subscriber(
+                pub.endpoint, curve=CurveClient(str(keys.server_public), str(stranger.client_secrets[0]))
+            ),  # fmt: skip
+            "wrong server key": Subscriber(
+                pub.endpoint, curve=CurveClient(str(stranger.server_public), str(keys.client_secrets[0]))
+            ),  # fmt: skip
+            "plain": Subscriber(pub.endpoint),
+        }
+        try:
+            counts = receive_counts(pub, subs)
+        finally:
+            for s in subs.values():
+                s.close()
+    assert counts["allowed"] > 10 and counts["unknown key"] == counts["wrong server key"] == counts["plain"] == 0
+    # a plain publisher is not readable by a CURVE subscriber either
+    with Publisher(PublisherOptions(endpoint=ANY_PORT)) as plain_pub:
+        with Subscriber(plain_pub.endpoint, curve=CurveClient.from_dir(tmp_path / "keys", "laptop")) as sub:
+            assert receive_counts(plain_pub, {"curve": sub}, 0.5) == {"curve": 0}
+    end = time.monotonic() + 3.0  # the ZAP handler thread stops with its last publisher
+    while set(threading.enumerate()) - baseline and time.monotonic() < end:
+        time.sleep(0.05)
+    assert set(threading.enumerate()) - baseline == set()
+
+
+def test_two_curve_publishers_share_one_zap_handler(tmp_path: Path) -> None:
+    a, b = generate_keys(tmp_path / "a", ("ca",)), generate_keys(tmp_path / "b", ("cb",))
+    with (
+        Publisher(PublisherOptions(endpoint=ANY_PORT, curve=CurveServer.from_dir(tmp_path / "a")), "cam_a") as pa,
+        Publisher(PublisherOptions(endpoint=ANY_PORT, curve=CurveServer.from_dir(tmp_path / "b")), "cam_b") as pb,
+    ):
+        sa = Subscriber(pa.endpoint, curve=CurveClient.from_dir(tmp_path / "a", "ca"))
+        sb_wrong = Subscriber(pb.endpoint, curve=CurveClient(str(b.server_public), str(a.client_secrets[0])))
+        try:
+            counts = receive_counts(pa, {"a": sa}, 1.0) | receive_counts(pb, {"b with a's key": sb_wrong}, 1.0)
+        finally:
+            sa.close()
+            sb_wrong.close()
+    assert counts["a"] > 10 and counts["b with a's key"] == 0  # each publisher keeps its own allow-list
+
+
+def test_curve_errors_are_one_clear_line(tmp_path: Path) -> None:
+    keys = generate_keys(tmp_path / "keys")
+    with pytest.raises(ConfigError, match=r"CURVE key file .*nope\.key_secret not found; make keys with"):
+        Publisher(PublisherOptions(endpoint=ANY_PORT, curve=CurveServer(str(tmp_path / "nope.key_secret"), "x")))
+    with pytest.raises(ConfigError, match=r"server\.key holds a public key only; pass the secret key file"):
+        Publisher(
+            PublisherOptions(endpoint=ANY_PORT, curve=CurveServer(str(keys.server_public), str(keys.clients_dir)))
+        )
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ConfigError, match=r"CURVE allow-list .*empty has no client key"):
+        Publisher(PublisherOptions(endpoint=ANY_PORT, curve=CurveServer(str(keys.server_secret), str(empty))))
+    junk = tmp_path / "junk.key_secret"
+    junk.write_text("not a certificate\n")
+    with pytest.raises(ConfigError, match=r"junk\.key_secret is not a ZeroMQ CURVE certificate"):
+        Subscriber("tcp://127.0.0.1:9", curve=CurveClient(str(keys.server_public), str(junk)))
+    with pytest.raises(ConfigError, match="CURVE keys need a bound publisher"):
+        PublisherOptions(bind=False, curve=CurveServer.from_dir(tmp_path / "keys"))
+    with pytest.raises(ConfigError, match=r"client\.key exists already"):
+        generate_keys(tmp_path / "keys")
+    with pytest.raises(ConfigError, match="client key name 'server'"):
+        generate_keys(tmp_path / "keys", ("server",))
+
+
+def test_keygen_command_layout_and_permissions(tmp_path: Path, capsys) -> None:
+    d = tmp_path / "keys"
+    assert sadvae_main(["events", "keygen", str(d)]) == 0
+    assert sadvae_main(["events", "keygen", str(d), "--client", "laptop", "--client", "phone"]) == 0
+    out = capsys.readouterr().out
+    server = (d / "server.key_secret").read_bytes()
+    assert sorted(p.name for p in (d / "authorized_clients").iterdir()) == ["client.key", "laptop.key", "phone.key"]
+    for name in ("server", "client", "laptop", "phone"):
+        assert stat.S_IMODE(os.stat(d / f"{name}.key_secret").st_mode) == 0o600
+    assert (d / "server.key_secret").read_bytes() == server  # the second run kept the server's pair
+    assert f"sadvae-live --curve-keys {d}" in out and f"--curve-client-key {d / 'laptop.key_secret'}" in out
+    assert out.strip().endswith("allowed subscribers: client, laptop, phone")
+    assert sadvae_main(["events", "--curve-server-key", str(d / "server.key")]) == 2
+    assert "CURVE needs both --curve-server-key" in capsys.readouterr().err
+
+
+def test_live_with_curve_keys_reaches_only_the_keyed_events_command(bundle_fixtures, tmp_path, tmp_path_factory):
+    """``sadvae-live --curve-keys`` and two ``sadvae events`` processes: with the client key, and without."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    from realtime.replay import save_recording
+    from sadvae.export import file_sha256
+
+    bundle, report = bundle_fixtures.tiny_model(tmp_path_factory.getbasetemp())
+    cache = tmp_path / "cache"
+    (cache / "onnx").mkdir(parents=True)
+    shutil.copy(report.path, cache / "onnx" / f"{file_sha256(bundle)[:16]}.onnx")
+    spec = importlib.util.spec_from_file_location("sadvae_scripts_soak_security", ROOT / "scripts" / "soak.py")
+    soak = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(soak)  # its synthetic motion generator
+    rec = save_recording(tmp_path / "rec.npz", *soak.synthetic_motion(frames=120))
+    labels = tmp_path / "labels.txt"
+    labels.write_text("wave\nclap\n", encoding="utf-8")
+    keys = generate_keys(tmp_path / "keys")
+    with socket_port() as port:
+        endpoint = f"tcp://127.0.0.1:{port}"
+    env = {**os.environ, "SADVAE_CACHE_DIR": str(cache), "PYTHONUNBUFFERED": "1"}
+    listen = [*SADVAE, "events", "--json", "--endpoint", endpoint]
+    client = ["--curve-server-key", str(keys.server_public), "--curve-client-key", str(keys.client_secrets[0])]
+    pipes = dict(stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    keyed = subprocess.Popen([*listen, "--count", "3", "--timeout", "60", *client], **pipes)
+    plain = subprocess.Popen(listen, **pipes)  # runs until stopped below
+    live = subprocess.Popen(
+        [sys.executable, "-m", "realtime.cli", "--replay", str(rec), "--loop", "--labels", str(labels), "--model",
+         str(bundle), "--endpoint", endpoint, "--curve-keys", str(tmp_path / "keys"), "--status-interval", "0.1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env,
+    )  # fmt: skip
+    try:
+        keyed_out, keyed_err = keyed.communicate(timeout=90)
+        time.sleep(1.0)  # the plain subscriber had every chance too
+    finally:
+        plain.send_signal(signal.SIGINT)
+        plain_out, _ = plain.communicate(timeout=20)
+        live.terminate()
+        _, live_err = live.communicate(timeout=30)
+    assert keyed.returncode == 0, keyed_err + live_err
+    assert [json.loads(line)["source"] for line in keyed_out.splitlines()] == ["rec"] * 3
+    assert plain_out == ""
+    assert live.returncode == 0 and "reachable from other machines" not in live_err
+
+
+class socket_port:
+    """A free loopback TCP port (closed again on exit, so the test can bind it)."""
+
+    def __enter__(self) -> int:
+        import socket
+
+        self._s = socket.socket()
+        self._s.bind(("127.0.0.1", 0))
+        return self._s.getsockname()[1]
+
+    def __exit__(self, *exc: object) -> None:
+        self._s.close()

@@ -1,0 +1,329 @@
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import sys
+import types
+
+import pytest
+
+from sadvae.engine import build_engine, check_manifest, load_library, manifest_mismatches, read_manifest
+from sadvae.engine.builder import normalize_batch_sizes
+from sadvae.engine.manifest import check_against, make_manifest, write_manifest
+from sadvae.engine.probe import atomic_write, normalize_compute_capability, onnx_metadata
+from sadvae.errors import ConfigError, DataFormatError, EngineError, MissingDependencyError
+
+HERE = {"library": "tensorrt", "library_version": "10.3.0", "gpu": "Orin", "compute_capability": "8.7"}
+
+
+def _onnx_file(path, meta=None):
+    """A tiny valid ONNX file (Relu) with sadvae metadata, written with the onnx package."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])
+    model = helper.make_model(
+        helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [x], [y]),
+        opset_imports=[helper.make_opsetid("", 17)],
+    )
+    for key, value in (meta or {"sadvae.model_id": json.dumps("m" * 64), "sadvae.window": "32"}).items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(model, path)
+    return path
+
+
+def _write_plan(tmp_path, plan=b"plan bytes", **fields):
+    """A plan file and its manifest made by make_manifest, as a TensorRT 10.3 build on an Orin would write them."""
+    onnx_path = _onnx_file(tmp_path / "m.onnx")
+    plan_path = tmp_path / "m.fp16.plan"
+    atomic_write(plan_path, plan)
+    manifest = make_manifest(
+        plan,
+        plan_path,
+        onnx_path,
+        library={"name": "tensorrt", "version": "10.3.0"},
+        device={"gpu": "Orin", "compute_capability": "8.7", "target": None},
+        precision="fp16",
+        io={
+            "input": {
+                "name": "window",
+                "dtype": "float32",
+                "min": [1, 3, 32, 25, 2],
+                "opt": [4, 3, 32, 25, 2],
+                "max": [16, 3, 32, 25, 2],
+            },
+            "outputs": [{"name": "latent", "shape": [-1, 16], "dtype": "float32"}],
+        },
+        workspace_mb=64,
+        build={"seconds": 1.0, "batch_sizes": [1, 4, 16]},
+    )
+    for dotted, value in fields.items():
+        *parents, last = dotted.split("__")
+        node = manifest
+        for p in parents:
+            node = node[p]
+        node[last] = value
+    write_manifest(plan_path, manifest)
+    return plan_path, manifest, onnx_path
+
+
+def test_manifest_round_trip_and_fit(tmp_path):
+    plan, manifest, onnx_path = _write_plan(tmp_path)
+    assert read_manifest(plan) == manifest
+    assert manifest["plan"]["sha256"] == hashlib.sha256(b"plan bytes").hexdigest()
+    assert manifest["model"]["model_id"] == "m" * 64 and manifest["model"]["metadata"]["window"] == 32
+    assert manifest["build"]["host"] and manifest["build"]["timestamp"].endswith("Z")
+    assert check_manifest(plan, device=HERE) == manifest
+    assert check_manifest(plan, device=HERE, onnx_or_model_id=onnx_path) == manifest  # ONNX file: by its sha256
+    assert check_manifest(plan, device=HERE, onnx_or_model_id="m" * 64) == manifest  # bundle model id
+    assert manifest_mismatches(manifest, HERE) == []
+    assert oct((tmp_path / "m.fp16.json").stat().st_mode & 0o777) == oct(0o666 & ~_umask())
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp files left
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@pytest.mark.parametrize(
+    ("here", "field"),
+    [
+        ({**HERE, "library": "tensorrt_rtx"}, "library.name is tensorrt but this runtime is tensorrt_rtx"),
+        ({**HERE, "library_version": "10.7.0"}, "library.version is 10.3.0 but tensorrt here is 10.7.0"),
+        ({**HERE, "compute_capability": "8.9", "gpu": "RTX 4090"}, "device.compute_capability is 8.7 but this GPU"),
+        ({**HERE, "gpu": "Xavier"}, "device.gpu is 'Orin' but this GPU is 'Xavier'"),
+    ],
+)
+def test_every_runtime_refusal_names_the_field_and_the_fix(tmp_path, here, field):
+    plan, manifest, _ = _write_plan(tmp_path)
+    with pytest.raises(EngineError) as info:
+        check_manifest(plan, device=here)
+    msg = str(info.value)
+    assert field in msg and msg.startswith(f"{plan} does not fit here")
+    assert "Rebuild it on this machine with `sadvae engine build --onnx" in msg and "--precision fp16" in msg
+
+
+def test_refuses_other_model_replaced_plan_and_no_gpu(tmp_path):
+    plan, manifest, _ = _write_plan(tmp_path)
+    with pytest.raises(EngineError, match=r"model.model_id is mmmmmmmmmmmmmmmm\.\.\. .* the model here is 0000"):
+        check_manifest(plan, device=HERE, onnx_or_model_id="0" * 64)
+    plan.write_bytes(b"another plan")
+    with pytest.raises(EngineError, match="plan.sha256 differs from the plan file"):
+        check_manifest(plan, device=HERE)
+    with pytest.raises(EngineError, match="runs on a CUDA GPU and none was found here"):
+        check_against(manifest, {**HERE, "compute_capability": None, "gpu": None}, plan)
+
+
+def test_rtx_targets(tmp_path):
+    _, manifest, _ = _write_plan(
+        tmp_path, library__name="tensorrt_rtx", library__version="1.7.1.116", device__gpu=None, device__target="SM87"
+    )
+    rtx = {**HERE, "library": "tensorrt_rtx", "library_version": "1.7.1.116", "gpu": "any name"}
+    assert manifest_mismatches(manifest, rtx) == []  # an AOT target: the GPU name is not compared
+    with pytest.raises(EngineError, match=r"compute_capability is 8.7 .* is 8.9.*--library tensorrt_rtx --target SM89"):
+        check_against(manifest, {**rtx, "compute_capability": "8.9"})
+    portable = copy.deepcopy(manifest)
+    portable["device"].update(target="portable", compute_capability=None)
+    assert manifest_mismatches(portable, {**rtx, "compute_capability": "12.0"}) == []
+    assert manifest_mismatches(portable, {**rtx, "compute_capability": "7.5"}) == [
+        "device.target is portable (compute capability >= 8.0) but this GPU is 7.5"
+    ]
+
+
+def test_missing_and_malformed_manifests(tmp_path):
+    with pytest.raises(EngineError, match=r"x\.plan: TensorRT plan not found; build it with `sadvae engine build"):
+        read_manifest(tmp_path / "x.plan")
+    (tmp_path / "x.plan").write_bytes(b"p")
+    with pytest.raises(EngineError, match=r"its manifest x\.json is missing.*rebuild it with `sadvae engine build"):
+        read_manifest(tmp_path / "x.plan")
+    (tmp_path / "x.json").write_text("{not json")
+    with pytest.raises(DataFormatError, match="not a readable JSON manifest"):
+        read_manifest(tmp_path / "x.plan")
+    plan, manifest, _ = _write_plan(tmp_path)
+    del manifest["library"]["version"]
+    write_manifest(plan, manifest)
+    with pytest.raises(DataFormatError, match=r"m\.fp16\.json:library\.version: field missing"):
+        read_manifest(plan)
+    _write_plan(tmp_path, format_version=99)
+    with pytest.raises(DataFormatError, match="format_version: expected 1, found 99"):
+        read_manifest(plan)
+
+
+def test_compute_capability_spellings():
+    for text in ("SM87", "sm_87", "8.7", "87", (8, 7)):
+        assert normalize_compute_capability(text) == "8.7"
+    assert normalize_compute_capability("SM120") == "12.0"
+    with pytest.raises(EngineError, match="'Ampere' is not a compute capability"):
+        normalize_compute_capability("Ampere")
+
+
+def test_onnx_metadata_without_onnx(tmp_path):
+    path = _onnx_file(tmp_path / "m.onnx", {"sadvae.seen_classes": '["a", "b"]', "sadvae.bad": "{", "author": "x"})
+    assert onnx_metadata(path) == {"seen_classes": ["a", "b"], "bad": "{", "author": "x"}
+    (tmp_path / "bad.onnx").write_bytes(b"\x08\x07garbage" * 5)
+    with pytest.raises(EngineError, match=r"bad\.onnx: not an ONNX model \(.*\); export it again with `sadvae export`"):
+        onnx_metadata(tmp_path / "bad.onnx")
+    with pytest.raises(EngineError, match="cannot read the ONNX model"):
+        onnx_metadata(tmp_path / "missing.onnx")
+
+
+def test_batch_sizes_and_early_refusals(tmp_path):
+    assert normalize_batch_sizes([8]) == (8, 8, 8) and normalize_batch_sizes([1, 8]) == (1, 8, 8)
+    with pytest.raises(ConfigError, match=r"MIN OPT MAX with 1 <= MIN <= OPT <= MAX, got \[4, 2, 8\]"):
+        normalize_batch_sizes([4, 2, 8])
+    with pytest.raises(ConfigError, match=r"unknown precision 'bf16'; valid: \['fp32', 'fp16', 'int8'\]"):
+        build_engine(tmp_path / "m.onnx", precision="bf16")
+    with pytest.raises(EngineError, match=r"m\.onnx: ONNX model not found; export it with `sadvae export"):
+        build_engine(tmp_path / "m.onnx", tmp_path)
+    with pytest.raises(ConfigError, match="unknown TensorRT library 'trt'"):
+        load_library("trt")
+
+
+def test_missing_library_is_named(monkeypatch):
+    monkeypatch.setitem(sys.modules, "tensorrt", None)  # makes `import tensorrt` raise ImportError
+    monkeypatch.setitem(sys.modules, "tensorrt_rtx", None)
+    with pytest.raises(MissingDependencyError, match=r"tensorrt is not installed; .*sadvae-live\[trt\]"):
+        load_library("auto")
+    with pytest.raises(MissingDependencyError, match="tensorrt_rtx is not installed; install it with `pip install "):
+        load_library("tensorrt_rtx")
+
+
+def test_cli_info(tmp_path, monkeypatch, capsys):
+    from sadvae.cli import main
+
+    plan, manifest, _ = _write_plan(tmp_path)
+    assert main(["engine", "info", str(plan), "--no-check"]) == 0
+    out = capsys.readouterr().out
+    assert "precision   fp16" in out and "library     tensorrt 10.3.0" in out and "Orin (compute capability 8.7)" in out
+    monkeypatch.setitem(sys.modules, "tensorrt", types.SimpleNamespace(__version__="10.3.0"))
+    monkeypatch.setattr(
+        "sadvae.engine.manifest.current_device", lambda index=0: {"gpu": "Orin", "compute_capability": "8.7"}
+    )
+    assert main(["engine", "info", str(plan)]) == 0
+    assert "check       fits this machine" in capsys.readouterr().out
+    monkeypatch.setattr(
+        "sadvae.engine.manifest.current_device", lambda index=0: {"gpu": "Xavier", "compute_capability": "7.2"}
+    )
+    assert main(["engine", "info", str(plan), "--json"]) == 1
+    out = capsys.readouterr().out
+    assert json.loads(out[: out.index("\ncheck")]) == manifest
+    assert "does not fit this machine" in out and "device.compute_capability is 8.7 but this GPU (Xavier) is 7.2" in out
+
+
+# --- TensorRT-RTX: a real TensorRT-family parser and builder, no GPU needed ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def rtx():
+    return pytest.importorskip("tensorrt_rtx", reason="tensorrt_rtx is not installed (pip install tensorrt-rtx)")
+
+
+@pytest.fixture(scope="module")
+def tiny_onnx(bundle_fixtures, tmp_path_factory):
+    pytest.importorskip("onnxscript")
+    bundle, report = bundle_fixtures.tiny_model(tmp_path_factory.getbasetemp())
+    return bundle, report.path
+
+
+def test_rtx_builds_an_sm80_plan_from_the_tiny_model(rtx, tiny_onnx, tmp_path):
+    bundle, onnx_path = tiny_onnx
+    report = build_engine(
+        onnx_path,
+        tmp_path / "engines",
+        precision="fp32",
+        batch_sizes=(1, 4, 8),
+        workspace_mb=64,
+        library="tensorrt_rtx",
+        compute_capability="SM80",
+        timing_cache=tmp_path / "tc.bin",
+    )
+    assert report.plan == tmp_path / "engines" / "tiny.fp32.plan" and report.plan.stat().st_size == report.plan_bytes
+    assert report.manifest_path == tmp_path / "engines" / "tiny.fp32.json"
+    m = read_manifest(report.plan)
+    assert m == report.manifest
+    assert m["library"] == {"name": "tensorrt_rtx", "version": rtx.__version__}
+    assert m["device"] == {"gpu": None, "compute_capability": "8.0", "target": "SM80"}
+    assert m["input"] == {
+        "name": "window",
+        "dtype": "float32",
+        "min": [1, 3, 32, 25, 2],
+        "opt": [4, 3, 32, 25, 2],
+        "max": [8, 3, 32, 25, 2],
+    }
+    assert m["outputs"] == [
+        {"name": "latent", "shape": [-1, 16], "dtype": "float32"},
+        {"name": "seen_logits", "shape": [-1, 4], "dtype": "float32"},
+    ]
+    assert m["model"]["metadata"]["seen_classes"] == ["wave", "clap", "jump", "stand up"]
+    assert m["build"]["timing_cache"] is None and not (tmp_path / "tc.bin").exists()  # RTX: timing cache is a no-op
+    a100 = {"gpu": "NVIDIA A100-SXM4-80GB", "compute_capability": "8.0"}
+    assert check_manifest(report.plan, device=a100, onnx_or_model_id=bundle)["precision"] == "fp32"
+    assert check_manifest(report.plan, device=a100, onnx_or_model_id=onnx_path)["precision"] == "fp32"
+    with pytest.raises(EngineError, match="compute_capability is 8.0 but this GPU .* is 8.6.*--target SM86"):
+        check_manifest(report.plan, device={"gpu": "RTX 3090", "compute_capability": "8.6"})
+
+
+@pytest.mark.parametrize("precision", ["fp16", "int8"])
+def test_rtx_refuses_weakly_typed_precisions(rtx, tiny_onnx, tmp_path, precision):
+    with pytest.raises(ConfigError, match=f"tensorrt_rtx cannot build {precision}: TensorRT-RTX builds strongly typed"):
+        build_engine(tiny_onnx[1], tmp_path, precision=precision, library="tensorrt_rtx")
+    assert not list(tmp_path.iterdir())
+
+
+def test_rtx_parse_failures_are_one_clear_error(rtx, tmp_path):
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])
+    nodes = [helper.make_node("Relu", ["x"], ["t"]), helper.make_node("Frobnicate", ["t"], ["y"], domain="my.ops")]
+    model = helper.make_model(
+        helper.make_graph(nodes, "g", [x], [y]),
+        opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("my.ops", 1)],
+    )
+    onnx.save(model, tmp_path / "custom.onnx")
+    with pytest.raises(EngineError) as info:
+        build_engine(tmp_path / "custom.onnx", tmp_path, precision="fp32", library="tensorrt_rtx")
+    msg = str(info.value)
+    assert "custom.onnx: tensorrt_rtx" in msg and "cannot parse the ONNX model:\n  - node 1 (Frobnicate)" in msg
+    assert msg.endswith("Export it again with `sadvae export` (its TensorRT operator check names the node)")
+    (tmp_path / "corrupt.onnx").write_bytes(b"\x08\x07 not protobuf" * 8)
+    with pytest.raises(EngineError, match=r"corrupt\.onnx: not an ONNX model"):
+        build_engine(tmp_path / "corrupt.onnx", tmp_path, precision="fp32", library="tensorrt_rtx")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corrupt.onnx", "custom.onnx"]
+
+
+def test_rtx_cli_build(rtx, tiny_onnx, tmp_path, capsys):
+    from sadvae.cli import main
+
+    out = tmp_path / "engines"
+    argv = [
+        "engine",
+        "build",
+        "--onnx",
+        str(tiny_onnx[1]),
+        "--precision",
+        "fp32",
+        "--target",
+        "SM89",
+        "--batch",
+        "2",
+        "--workspace-mb",
+        "64",
+        "--out-dir",
+        str(out),
+        "--name",
+        "tiny-sm89",
+    ]
+    assert main(argv) == 0
+    assert f"wrote {out / 'tiny-sm89.fp32.plan'}" in capsys.readouterr().out
+    m = read_manifest(out / "tiny-sm89.fp32.plan")
+    assert m["device"]["target"] == "SM89" and m["input"]["min"][0] == m["input"]["max"][0] == 2
+    assert main([*argv[:5], "fp16", *argv[6:]]) == 2
+    assert "sadvae: error: tensorrt_rtx cannot build fp16" in capsys.readouterr().err
