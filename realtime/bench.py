@@ -34,7 +34,8 @@ from typing import Any
 
 import numpy as np
 
-from realtime.backends import BackendOptions, LatencyStats
+from realtime.backends import BackendOptions
+from realtime.backends.base import time_windows
 from realtime.bench_report import FORMAT, FORMAT_VERSION, load_result, write_json
 from realtime.machine import machine_info
 from sadvae.errors import ConfigError, SadvaeError
@@ -147,26 +148,6 @@ def bench_windows(batch: int, persons: int, shape: tuple[int, int, int, int], se
     x = np.zeros((batch, *shape), dtype=np.float32)
     x[..., :persons] = np.random.default_rng(seed).normal(scale=0.5, size=(batch, *shape[:3], persons))
     return x
-
-
-def time_windows(backend: Any, windows: np.ndarray, iters: int = 100, warmup: int = 10) -> LatencyStats:
-    """Time ``backend.run(windows)``: ``warmup`` untimed calls, then ``iters`` timed ones.
-
-    Returns:
-        per-call percentiles and mean in ms, and windows per second over the timed calls.
-    """
-    for _ in range(warmup):
-        backend.run(windows)
-    times = np.empty(iters)
-    for i in range(iters):
-        start = time.perf_counter()
-        backend.run(windows)
-        times[i] = time.perf_counter() - start
-    ms = times * 1e3
-    p50, p90, p99 = (float(v) for v in np.percentile(ms, [50, 90, 99]))
-    n = windows.shape[0]
-    return LatencyStats(backend.name, backend.device, backend.precision, n, iters, p50, p90, p99, float(ms.mean()),
-                        float(n * iters / times.sum()))  # fmt: skip
 
 
 def _load(bundle: Path, name: str, opts: BenchOptions, cache_dir: Path | None) -> tuple[Any, str | None]:

@@ -26,6 +26,7 @@ __all__ = [
     "LatencyStats",
     "decode_metadata",
     "time_backend",
+    "time_windows",
 ]
 
 OUTPUT_NAMES = ("latent", "seen_logits")
@@ -233,14 +234,24 @@ def time_backend(backend: Backend, batch: int = 1, iters: int = 100, warmup: int
     if batch < 1 or iters < 1 or warmup < 0:
         raise ConfigError(f"time_backend needs batch >= 1, iters >= 1, warmup >= 0; got {batch}, {iters}, {warmup}")
     x = np.random.default_rng(seed).normal(size=(batch, *backend.window_shape)).astype(np.float32)
+    return time_windows(backend, x, iters, warmup)
+
+
+def time_windows(backend: Backend, windows: np.ndarray, iters: int = 100, warmup: int = 10) -> LatencyStats:
+    """Time ``backend.run(windows)``: ``warmup`` untimed calls, then ``iters`` timed ones.
+
+    Returns:
+        per-call percentiles and mean in ms, and windows per second over the timed calls.
+    """
     for _ in range(warmup):
-        backend.run(x)
+        backend.run(windows)
     times = np.empty(iters)
     for i in range(iters):
         start = time.perf_counter()
-        backend.run(x)
+        backend.run(windows)
         times[i] = time.perf_counter() - start
     ms = times * 1e3
     p50, p90, p99 = (float(v) for v in np.percentile(ms, [50, 90, 99]))
-    return LatencyStats(backend.name, backend.device, backend.precision, batch, iters, p50, p90, p99,
-                        float(ms.mean()), float(batch * iters / times.sum()))  # fmt: skip
+    n = windows.shape[0]
+    return LatencyStats(backend.name, backend.device, backend.precision, n, iters, p50, p90, p99, float(ms.mean()),
+                        float(n * iters / times.sum()))  # fmt: skip
