@@ -24,7 +24,7 @@ from pathlib import Path
 
 from sadvae.errors import ConfigError, SadvaeError
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "NativeLogFilter"]
 
 log = logging.getLogger(__name__)
 PROG = "sadvae-live"
@@ -35,10 +35,10 @@ _NATIVE_LOG = re.compile(
 )
 
 
-class _NativeLogFilter:
+class NativeLogFilter:
     """Drops native libraries' console chatter from file descriptor 2; Python's own stderr lines pass through."""
 
-    def __enter__(self) -> _NativeLogFilter:
+    def __enter__(self) -> NativeLogFilter:
         sys.stderr.flush()
         self._saved = os.dup(2)
         read_fd, write_fd = os.pipe()
@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=getattr(logging, args.log_level.upper()), format="%(levelname)s %(name)s: %(message)s")
     quiet = args.log_level != "debug" and os.name == "posix"
-    with _NativeLogFilter() if quiet else contextlib.nullcontext():
+    with NativeLogFilter() if quiet else contextlib.nullcontext():
         try:
             return run(args)
         except SadvaeError as e:

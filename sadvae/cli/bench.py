@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -76,7 +77,13 @@ def _bench(args: argparse.Namespace) -> int:
         source=str(source) if source else None, frames=args.frames, stride=args.stride,
         pose_variant=args.pose_variant, num_poses=args.num_poses, labels=str(args.labels) if args.labels else None,
     )  # fmt: skip
-    doc = run_bench(args.model, opts, command=" ".join(["sadvae", *sys.argv[1:]]))
+    if opts.source and os.name == "posix" and not args.verbose:  # MediaPipe's native console chatter
+        from realtime.cli import NativeLogFilter
+
+        with NativeLogFilter():
+            doc = run_bench(args.model, opts, command=" ".join(["sadvae", *sys.argv[1:]]))
+    else:
+        doc = run_bench(args.model, opts, command=" ".join(["sadvae", *sys.argv[1:]]))
     print(format_result(doc))
     if args.out:
         print(f"wrote {write_json(doc, args.out)}")
