@@ -186,7 +186,8 @@ def _print_event(event: dict) -> None:
     top = ", ".join(f"{t['label']} {t['score']:.2f}" for t in event["topk"][:3])
     label = event["label"] if event["label"] is not None else "(none)"
     print(f"{event['window']['end_ms'] / 1000:7.1f} s  person {event['track_id']}  {event['type']:<6}  "
-          f"{label:<20} {event['score']:.2f}   [{top}]", flush=True)  # fmt: skip
+          f"{label:<20} {event['score']:.2f}   [{top}]" + (f"  ({event['reason']})" if "reason" in event else ""),
+          flush=True)  # fmt: skip
 
 
 def _print_change(event: dict) -> None:

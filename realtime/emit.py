@@ -42,7 +42,7 @@ class Emitter:
         event = make_action_event(
             source=self.publisher.source, track_id=d.track_id, event_type=d.type, label=d.label, score=d.score,
             topk=d.topk, window_ms=d.window_ms, labels_hash=labels_hash, model_id=self.model_id,
-            precision=self.precision, latency_ms=latency,
+            precision=self.precision, latency_ms=latency, reason=d.reason or None,
         )  # fmt: skip
         sent = self.publisher.publish(event)
         if self.on_event is not None:

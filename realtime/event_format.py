@@ -19,11 +19,12 @@ from datetime import datetime, timezone
 from importlib import resources
 from typing import Any
 
+from realtime.decisions import END_REASONS
 from sadvae.errors import DataFormatError, MissingDependencyError
 
 __all__ = [
-    "SCHEMA_VERSION", "EVENT_TYPES", "PRECISIONS", "TOPIC_PREFIX", "sanitize_source", "topic_for", "make_action_event",
-    "make_status_event", "encode", "decode", "load_schema", "validate",
+    "SCHEMA_VERSION", "EVENT_TYPES", "PRECISIONS", "END_REASONS", "TOPIC_PREFIX", "sanitize_source", "topic_for",
+    "make_action_event", "make_status_event", "encode", "decode", "load_schema", "validate",
 ]  # fmt: skip
 
 SCHEMA_VERSION = 1
@@ -107,6 +108,7 @@ def make_action_event(
     model_id: str,
     precision: str,
     latency_ms: Mapping[str, float],
+    reason: str | None = None,
 ) -> dict[str, Any]:
     """Build an action event (see ``event_schema.json``).
 
@@ -121,6 +123,7 @@ def make_action_event(
         labels_hash: sha256 hex digest of the label set (:attr:`realtime.labels.LabelSet.sha256`).
         model_id: the model bundle's id; precision: "fp32", "fp16", "bf16", "int8" or "mixed".
         latency_ms: milliseconds per stage, e.g. ``{"pose": 21.0, "model": 3.2, "total": 26.1}``.
+        reason: for an ``end``, why the action ended (one of :data:`END_REASONS`); None leaves it out.
 
     Raises:
         ValueError: a value outside its contract (the message names it).
@@ -134,6 +137,8 @@ def make_action_event(
     start_ms, end_ms = (float(v) for v in window_ms)
     if not 0 <= start_ms <= end_ms:
         raise ValueError(f"window_ms must be (start, end) with 0 <= start <= end, got {tuple(window_ms)}")
+    if reason is not None and (event_type != "end" or reason not in END_REASONS):
+        raise ValueError(f"reason is for end events and one of {END_REASONS}, got {reason!r} on a {event_type!r}")
     pairs = [(t["label"], t["score"]) if isinstance(t, Mapping) else t for t in topk]
     event = _header(source, event_type)
     event.update(
@@ -146,6 +151,8 @@ def make_action_event(
         model={"id": str(model_id), "precision": precision},
         latency_ms=_stages(latency_ms, "latency_ms"),
     )
+    if reason is not None:
+        event["reason"] = reason
     return event
 
 

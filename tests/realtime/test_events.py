@@ -85,6 +85,20 @@ def test_labels_outside_the_schema_bounds_fail_at_build_time(change) -> None:
         action(**change)
 
 
+def test_end_events_carry_their_reason() -> None:
+    from realtime.decisions import END_REASONS
+
+    assert tuple(load_schema()["$defs"]["action"]["properties"]["reason"]["enum"]) == END_REASONS
+    for reason in END_REASONS:
+        event = action(event_type="end", reason=reason)
+        validate(event)
+        assert decode(encode(event))["reason"] == reason
+    assert "reason" not in action(event_type="end")  # optional
+    for bad in (dict(event_type="end", reason="bored"), dict(event_type="start", reason="switch")):
+        with pytest.raises(ValueError, match="reason is for end events"):
+            action(**bad)
+
+
 def test_status_event_validates_and_round_trips() -> None:
     for e in (status(), status(message="camera reconnected (attempt 2)", tracks=3, fps=0)):
         validate(e)
