@@ -31,6 +31,8 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
+import threading
 import time
 import warnings
 from collections import Counter
@@ -367,7 +369,7 @@ def export_onnx(bundle_path: str | Path, out_path: str | Path, *, opset: int = 1
     else:
         histogram, parity = dict(Counter(n.op_type for n in model.graph.node).most_common()), {}
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(out_path.name + ".tmp")
+    tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.{threading.get_ident()}.tmp")  # concurrent exports
     try:
         onnx.save(model, tmp)
         tmp.replace(out_path)
