@@ -27,6 +27,7 @@ import logging
 import os
 import re
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -209,10 +210,26 @@ class _Authenticators:
         with self._lock:
             auth, users = self._auth.get(id(ctx), (None, 0))
             if auth is None:
-                auth = ThreadAuthenticator(ctx, log=logging.getLogger(f"{__name__}.zap"))
-                auth.start()
+                auth = self._start(zmq, ctx, ThreadAuthenticator)
             auth.configure_curve(domain=domain, location=clients_dir)
             self._auth[id(ctx)] = (auth, users + 1)
+
+    @staticmethod
+    def _start(zmq: Any, ctx: Any, factory: Any) -> Any:
+        # libzmq closes sockets asynchronously: right after a previous handler stopped, its inproc ZAP
+        # endpoint can still be taken for a few milliseconds (EADDRINUSE); wait for it, up to 2 s
+        deadline = time.monotonic() + 2.0
+        while True:
+            auth = factory(ctx, log=logging.getLogger(f"{__name__}.zap"))
+            try:
+                auth.start()
+                return auth
+            except zmq.ZMQError as e:
+                if getattr(auth, "zap_socket", None) is not None:  # made before its bind failed
+                    auth.zap_socket.close(linger=0)
+                if e.errno != zmq.EADDRINUSE or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     def release(self, ctx: Any, domain: str) -> None:
         with self._lock:
