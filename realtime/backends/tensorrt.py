@@ -27,7 +27,7 @@ import numpy as np
 from realtime.backends.base import OUTPUT_NAMES, Backend, BackendOptions
 from sadvae.engine.builder import load_library
 from sadvae.engine.manifest import check_manifest
-from sadvae.engine.trt_common import trt_logger
+from sadvae.engine.trt_common import dtype_name, trt_logger
 from sadvae.errors import BackendError, EngineError, MissingDependencyError
 from sadvae.skeleton import NUM_JOINTS
 
@@ -190,15 +190,19 @@ def open_cuda(index: int = 0) -> _Cuda:
 
 
 def _io_api(trt: Any, engine: Any) -> tuple[bool, list[tuple[str, bool, Any]]]:
-    """(name-based API?, [(tensor name, is input, numpy dtype)] in binding order) -- the one version branch."""
+    """(name-based API?, [(tensor name, is input, numpy dtype)] in binding order) -- the one version branch.
+
+    Dtypes go through our own name table, not ``trt.nptype``: TensorRT 8.5's uses ``np.bool``, which
+    NumPy 1.24-1.26 do not have.
+    """
     if hasattr(engine, "num_io_tensors"):  # TensorRT >= 8.5, 10.x, RTX
         names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
         return True, [
-            (n, engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT, np.dtype(trt.nptype(engine.get_tensor_dtype(n))))
+            (n, engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT, np.dtype(dtype_name(engine.get_tensor_dtype(n))))
             for n in names
         ]
     return False, [
-        (engine.get_binding_name(i), engine.binding_is_input(i), np.dtype(trt.nptype(engine.get_binding_dtype(i))))
+        (engine.get_binding_name(i), engine.binding_is_input(i), np.dtype(dtype_name(engine.get_binding_dtype(i))))
         for i in range(engine.num_bindings)
     ]
 

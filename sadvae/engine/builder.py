@@ -266,6 +266,12 @@ def build_engine(
         config.set_flag(trt.BuilderFlag.FP16)
     if precision == "int8":
         config.set_flag(trt.BuilderFlag.INT8)
+        fed = getattr(getattr(calibrator, "feeder", None), "batches", None)  # make_calibrator's window batches
+        if fed is not None and tuple(fed.batch_shape[1:]) != tuple(int(d) for d in dims[1:]):
+            raise ConfigError(  # TensorRT would read the calibration buffer with the network's shape
+                f"calibration windows {list(fed.batch_shape[1:])} do not fit the network's input {list(dims[1:])}; "
+                "draw them for this model with calibration/sample.py"
+            )
         config.int8_calibrator = calibrator
         if hasattr(config, "set_calibration_profile"):
             cal_shape = [int(calibrator.get_batch_size()), *dims[1:]]

@@ -74,6 +74,7 @@ _REQUIRED = (
     "input.min",
     "input.opt",
     "input.max",
+    "outputs",
 )
 
 

@@ -180,3 +180,36 @@ def test_tensorrt_int8_from_a_calibration_cache(tmp_path, monkeypatch, orin):
     calibrator = next(c[1] for c in trt.calls if c[0] == "config.int8_calibrator")
     assert calibrator.read_calibration_cache() == b"TRT-1003-EntropyCalibration2" and calibrator.get_batch([]) is None
     assert report.plan.name == "m.int8.plan" and report.manifest["build"]["calibration"] == str(cache)
+
+
+def test_int8_refuses_calibration_windows_of_another_shape(tmp_path, monkeypatch, orin):
+    """TensorRT reads the calibration buffer with the network's shape: windows of another shape would overrun it."""
+    import numpy as np
+
+    from sadvae.data.preprocess import PreprocessConfig
+    from sadvae.engine.calibration_data import CalibrationSet, save_calibration_set
+    from sadvae.engine.calibrator import DeviceMemory, make_calibrator
+
+    class HostOnly(DeviceMemory):  # no GPU here: the builder must refuse before any pointer is used
+        def alloc(self, n):
+            return bytearray(n)
+
+        def upload(self, buf, a):
+            pass
+
+        def pointer(self, buf):
+            return 4096
+
+        def free(self, buf):
+            pass
+
+    trt = fake_tensorrt("10.3.0")
+    monkeypatch.setitem(sys.modules, "tensorrt", trt)
+    windows = np.zeros((5, 3, 16, 25, 1), np.float32)  # T=16, M=1; the network takes T=32, M=2
+    cset = CalibrationSet(windows, np.zeros(5, np.int64), ("a",), ("s",) * 5, 0, "m" * 64,
+                          PreprocessConfig(window=16, persons=1), "train", "random")  # fmt: skip
+    npz = save_calibration_set(cset, tmp_path / "w.npz")
+    cal = make_calibrator(trt, npz, None, 16, memory=HostOnly())
+    with pytest.raises(ConfigError, match=r"calibration windows \[3, 16, 25, 1\] do not fit the network's input"):
+        build_engine(_onnx_file(tmp_path / "m.onnx"), tmp_path, precision="int8", calibrator=cal)
+    assert not list(tmp_path.glob("*.plan"))
