@@ -185,9 +185,13 @@ def _print_event(event: dict) -> None:
     """One line per action event on stdout: source time of the window's end, track, type, label, top 3."""
     top = ", ".join(f"{t['label']} {t['score']:.2f}" for t in event["topk"][:3])
     label = event["label"] if event["label"] is not None else "(none)"
-    print(f"{event['window']['end_ms'] / 1000:7.1f} s  person {event['track_id']}  {event['type']:<6}  "
-          f"{label:<20} {event['score']:.2f}   [{top}]" + (f"  ({event['reason']})" if "reason" in event else ""),
-          flush=True)  # fmt: skip
+    reason = f"  ({event['reason']})" if "reason" in event else ""
+    line = (f"{event['window']['end_ms'] / 1000:7.1f} s  person {event['track_id']}  {event['type']:<6}  "
+            f"{label:<20} {event['score']:.2f}   [{top}]{reason}")  # fmt: skip
+    try:
+        print(line, flush=True)
+    except BrokenPipeError:  # the reader went away (`| head`): stop printing; events are still published
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
 
 
 def _print_change(event: dict) -> None:
@@ -205,7 +209,8 @@ def run(args: argparse.Namespace) -> int:
     display = has_display() if args.display is None else args.display
     skeletons_only = args.replay is not None or args.demo
     if skeletons_only and (args.display or args.record):
-        raise ConfigError("--display and --record draw on video frames; --replay/--demo have none (use --no-display)")
+        flag = "--record" if args.record else "--display"
+        raise ConfigError(f"{flag} draws on video frames and --replay/--demo have none: drop {flag}")
     display = display and not skeletons_only
     opts = _options(args)
     parse_labels(args.labels)  # a bad labels file fails before anything slow starts

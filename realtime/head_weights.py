@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from sadvae.data.registry import NUMPY_READ_ERRORS
 from sadvae.errors import MissingDependencyError
 
 __all__ = ["FittedWeights", "fit_weights", "read_weights", "write_weights"]
@@ -80,7 +81,7 @@ def read_weights(path: Path, names: tuple[str, ...], semantic_dim: int) -> Fitte
         with np.load(path, allow_pickle=False) as z:
             names_, unreachable = tuple(map(str, z["names"])), tuple(map(str, z["unreachable"]))
             f = FittedWeights(names_, z["weight"], z["bias"], bool(z["relu_logits"]), unreachable)
-    except (OSError, ValueError, KeyError, EOFError) as e:
+    except (*NUMPY_READ_ERRORS, KeyError) as e:  # half-copied or foreign files: refit, never stop
         log.warning("ignoring unreadable head cache %s (%s); refitting", path, e)
         return None
     n, d = len(names), semantic_dim
@@ -92,9 +93,9 @@ def read_weights(path: Path, names: tuple[str, ...], semantic_dim: int) -> Fitte
 
 def write_weights(path: Path, f: FittedWeights) -> None:
     """Write a fit atomically; a failure is logged (a read-only cache must not stop the pipeline)."""
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
         np.savez(
             tmp, names=np.array(f.names, dtype=str), weight=f.weight, bias=f.bias,
             relu_logits=np.array(f.relu_logits), unreachable=np.array(f.unreachable, dtype=str),
@@ -102,3 +103,5 @@ def write_weights(path: Path, f: FittedWeights) -> None:
         os.replace(tmp, path)
     except OSError as e:
         log.warning("cannot write head cache %s (%s); the fit is kept in memory only", path, e)
+    finally:
+        tmp.unlink(missing_ok=True)

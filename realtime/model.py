@@ -127,9 +127,9 @@ def _find_bundle(model: Path, bundle: Path | None) -> Path | None:
         if not bundle.is_file():
             raise CheckpointError(f"{bundle}: model bundle not found; pass the bundle the model was exported from")
         return bundle
-    # model.onnx -> model.pt; an engine engines/model.fp16.plan -> model.pt beside it or in the current folder
+    # model.onnx -> model.pt; an engine engines/model.fp16.plan -> engines/model.pt (a guess: checked by hash)
     stem = model.name.split(".")[0]
-    for beside in dict.fromkeys((model.with_suffix(".pt"), model.with_name(f"{stem}.pt"), Path(f"{stem}.pt"))):
+    for beside in dict.fromkeys((model.with_suffix(".pt"), model.with_name(f"{stem}.pt"))):
         if beside.is_file():
             return beside
     return None
@@ -213,6 +213,12 @@ def load_live_model(
     elif not is_bundle:
         note = f"{path.suffix.lstrip('.')} file with bundle {bundle_path}" if bundle_path else f"{path.suffix} file"
     engine = engine or load_backend(name, backend_path, options)
+    exported_from = engine.metadata.get("model_id")
+    if bundle is None and not is_bundle and model_id is not None and exported_from not in (None, model_id):
+        log.info("ignoring %s beside %s: another model's bundle (the export names %s)", bundle_path, path,
+                 str(exported_from)[:12])  # fmt: skip
+        bundle_path = model_id = None
+        note = f"{path.suffix} file"
     try:
         info = _bundle_info(engine, backend_path, bundle_path, model_id)
         pre = info.preprocess

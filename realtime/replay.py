@@ -65,6 +65,15 @@ def _check_recording(path: Path, joints: np.ndarray, times: np.ndarray) -> None:
         raise DataFormatError(path, "times", "expected finite seconds that increase strictly from frame to frame")
 
 
+def _array_bytes(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> int:
+    """Bytes numpy would allocate for one ``.npy`` member, from its header (a small file can declare 1e9 rows)."""
+    with zf.open(info) as f:
+        version = np.lib.format.read_magic(f)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read(f)
+    return int(np.prod(shape, dtype=object)) * dtype.itemsize
+
+
 def load_recording(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """Read a recording: ``(joints float32 [T, M, 25, 3], times float64 [T] seconds)``.
 
@@ -74,8 +83,8 @@ def load_recording(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     p = Path(path)
     check_numpy_file(p, ".npz", "record it again (realtime.replay.save_recording writes recordings)")
     try:
-        with zipfile.ZipFile(p) as zf:
-            declared = sum(i.file_size for i in zf.infolist())
+        with zipfile.ZipFile(p) as zf:  # sizes from the zip directory and from each array's own header
+            declared = max(sum(i.file_size for i in zf.infolist()), sum(_array_bytes(zf, i) for i in zf.infolist()))
         if declared > MAX_RECORDING_BYTES:
             raise DataFormatError(
                 p, None, f"archive unpacks to {declared} bytes, more than the {MAX_RECORDING_BYTES}-byte limit"

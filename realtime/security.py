@@ -26,6 +26,7 @@ import itertools
 import logging
 import os
 import re
+import stat
 import threading
 import time
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ SERVER_NAME = "server"
 CLIENTS_DIR = "authorized_clients"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _DOMAINS = itertools.count()
+_CONNECTED_PUBLISHERS: set[str] = set()  # endpoints that open_socket connected a publisher to (for warn_if_exposed)
 
 
 def _zmq() -> Any:
@@ -93,14 +95,31 @@ class CurveServer:
 
     def socket_options(self, zmq: Any, domain: str) -> list[tuple[int, Any]]:
         public, secret = _load(self.secret_key_file, secret=True)
-        clients = Path(self.clients_dir)
-        if not clients.is_dir() or not any(clients.glob("*.key")):
-            raise ConfigError(
-                f"CURVE allow-list {clients} has no client key (*.key): add subscribers' public keys with "
-                "`sadvae events keygen DIR --client NAME`"
-            )
         return [(zmq.ZAP_DOMAIN, domain.encode()), (zmq.CURVE_SERVER, 1), (zmq.CURVE_SECRETKEY, secret),
                 (zmq.CURVE_PUBLICKEY, public)]  # fmt: skip
+
+    def allowed_keys(self) -> dict[bytes, bool]:
+        """The z85 public keys of the allow-list (every ``*.key`` file of :attr:`clients_dir`), read without glob.
+
+        Raises:
+            ConfigError: the folder is missing or holds no key, or one ``*.key`` file is not a certificate.
+        """
+        clients = Path(self.clients_dir)
+        try:
+            names = sorted(n for n in os.listdir(clients) if n.endswith(".key") and (clients / n).is_file())
+        except OSError as e:
+            raise ConfigError(f"CURVE allow-list {clients} cannot be read ({e.strerror}); make it with "
+                              "`sadvae events keygen DIR --client NAME`") from None  # fmt: skip
+        keys: dict[bytes, bool] = {}
+        for name in names:
+            public, _ = _load(clients / name, secret=False)
+            keys[public] = True
+        if not keys:
+            raise ConfigError(
+                f"no client public keys (*.key) in the CURVE allow-list {clients}: add subscribers' public keys with "
+                "`sadvae events keygen DIR --client NAME`"
+            )
+        return keys
 
 
 @dataclass(frozen=True)
@@ -138,35 +157,87 @@ class KeyPaths:
     client_secrets: tuple[Path, ...]
 
 
+_SECRET_BANNER = (
+    "#   ZeroMQ CURVE **Secret** Certificate\n#   DO NOT PROVIDE THIS FILE TO OTHER USERS nor change its permissions.\n"
+)
+_PUBLIC_BANNER = "#   ZeroMQ CURVE Public Certificate\n#   Exchange securely, or verify its contents after exchange.\n"
+
+
+def _write_certificate(path: Path, public: bytes, secret: bytes | None) -> None:
+    """Write a certificate in pyzmq's format (``zmq.auth.load_certificate`` reads it): a new file only
+    (O_EXCL), never through a symlink (O_NOFOLLOW), mode 0600 for a secret from its first byte."""
+    text = (_SECRET_BANNER if secret else _PUBLIC_BANNER) + f"#   made by sadvae events keygen, {time.ctime()}\n\n"
+    text += f'metadata\ncurve\n    public-key = "{public.decode()}"\n'
+    text += f'    secret-key = "{secret.decode()}"\n' if secret else ""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags, 0o600 if secret else 0o644)
+    except FileExistsError:
+        raise ConfigError(
+            f"{path} exists already; keys are never overwritten: delete it or choose another name"
+        ) from None
+    except OSError as e:
+        raise ConfigError(f"cannot write {path} ({e.strerror}); choose a folder you own and can write") from None
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def _private_dir(d: Path) -> None:
+    """Create ``d`` with mode 0700, or check that an existing one is a folder of ours that others cannot write."""
+    try:
+        st = os.stat(d)
+    except FileNotFoundError:
+        try:
+            os.mkdir(d, 0o700)
+        except OSError as e:
+            raise ConfigError(f"cannot create the key folder {d} ({e.strerror}); its parent must exist and be "
+                              "writable: create it first or choose another DIR") from None  # fmt: skip
+        return
+    if not stat.S_ISDIR(st.st_mode):
+        raise ConfigError(f"key folder {d} exists and is not a folder; choose another DIR")
+    if st.st_mode & 0o022 or (hasattr(os, "getuid") and st.st_uid != os.getuid()):
+        raise ConfigError(f"key folder {d} is writable by other users or owned by another user; use a folder of "
+                          f"yours that only you can write (chmod go-w {d}) or a new DIR")  # fmt: skip
+
+
 def generate_keys(keys_dir: str | Path, clients: tuple[str, ...] = ("client",)) -> KeyPaths:
     """Make the server key pair (unless present) and one key pair per client, allowing each client in.
 
+    Folders are created with mode 0700, secret files with 0600 from the start, and no file is written
+    through a symlink or over an existing file.
+
     Args:
-        keys_dir: the folder (created); see the module docstring for the layout.
-        clients: names of the subscribers' key pairs (``[A-Za-z0-9_.-]``, not "server").
+        keys_dir: the folder (created; its parent must exist); see the module docstring for the layout.
+        clients: names of the subscribers' key pairs (``[A-Za-z0-9_.-]``, not "server"); repeats are made once.
 
     Raises:
-        ConfigError: a bad client name, or a client name whose key exists already.
+        ConfigError: a bad client name, a client name whose key exists already, a folder that is not ours
+            or is writable by others, or a folder that cannot be created or written.
     """
     zmq = _zmq()
     d = Path(keys_dir)
+    allowed = d / CLIENTS_DIR
+    clients = tuple(dict.fromkeys(clients))
     for name in clients:
         if not _NAME.match(name) or name == SERVER_NAME:
             raise ConfigError(f"client key name {name!r}: expected letters, digits, '_', '.', '-' (not 'server')")
-        if (d / f"{name}.key").exists() or (d / f"{name}.key_secret").exists():
-            raise ConfigError(f"{d / name}.key exists already; choose another --client name or delete the old pair")
-    allowed = d / CLIENTS_DIR
-    allowed.mkdir(parents=True, exist_ok=True)
+        for f in (d / f"{name}.key", d / f"{name}.key_secret", allowed / f"{name}.key"):
+            if os.path.lexists(f):
+                raise ConfigError(f"{f} exists already; choose another --client name or delete the old pair")
+    _private_dir(d)
+    _private_dir(allowed)
     server_public, server_secret = d / f"{SERVER_NAME}.key", d / f"{SERVER_NAME}.key_secret"
-    if not server_secret.exists():
-        zmq.auth.create_certificates(d, SERVER_NAME)
-        server_secret.chmod(0o600)
+    if not os.path.lexists(server_secret):
+        public, secret = zmq.curve_keypair()
+        _write_certificate(server_secret, public, secret)
+        _write_certificate(server_public, public, None)
     secrets = []
     for name in clients:
-        public, secret = (Path(p) for p in zmq.auth.create_certificates(d, name))
-        secret.chmod(0o600)
-        (allowed / public.name).write_bytes(public.read_bytes())
-        secrets.append(secret)
+        public, secret = zmq.curve_keypair()
+        _write_certificate(d / f"{name}.key_secret", public, secret)
+        _write_certificate(d / f"{name}.key", public, None)
+        _write_certificate(allowed / f"{name}.key", public, None)
+        secrets.append(d / f"{name}.key_secret")
     return KeyPaths(server_public, server_secret, allowed, tuple(secrets))
 
 
@@ -185,10 +256,21 @@ def is_local_endpoint(endpoint: str) -> bool:
         return False
 
 
-def warn_if_exposed(endpoint: str, curve: Any) -> bool:
-    """Log a warning when events leave the machine unencrypted; True when it warned."""
+def warn_if_exposed(endpoint: str, curve: Any, bind: bool | None = None) -> bool:
+    """Log a warning when events leave the machine unencrypted; True when it warned.
+
+    Args:
+        endpoint: the bound or connected endpoint.
+        curve: the CURVE settings, or None for plain sockets.
+        bind: False for a publisher that connects to a proxy (CURVE is not offered there); None: False when
+            :func:`open_socket` connected a publisher to ``endpoint``, True otherwise.
+    """
     if curve is not None or is_local_endpoint(endpoint):
         return False
+    if bind is False or (bind is None and endpoint in _CONNECTED_PUBLISHERS):
+        log.warning("the proxy at %s relays events in clear text; keep it on this host / loopback "
+                    "(tcp://127.0.0.1:PORT)", endpoint)  # fmt: skip
+        return True
     log.warning(
         "events on %s are reachable from other machines, in clear text and for any subscriber; use a loopback "
         "endpoint (tcp://127.0.0.1:PORT) or CURVE keys (sadvae-live --curve-keys DIR, see docs/reliability.md)",
@@ -204,14 +286,14 @@ class _Authenticators:
         self._lock = threading.Lock()
         self._auth: dict[int, tuple[Any, int]] = {}
 
-    def acquire(self, zmq: Any, ctx: Any, domain: str, clients_dir: str) -> None:
+    def acquire(self, zmq: Any, ctx: Any, domain: str, keys: dict[bytes, bool]) -> None:
         from zmq.auth.thread import ThreadAuthenticator
 
         with self._lock:
             auth, users = self._auth.get(id(ctx), (None, 0))
             if auth is None:
                 auth = self._start(zmq, ctx, ThreadAuthenticator)
-            auth.configure_curve(domain=domain, location=clients_dir)
+            auth.certs[domain] = keys  # loaded by us: pyzmq's configure_curve globs, and drops all on one bad file
             self._auth[id(ctx)] = (auth, users + 1)
 
     @staticmethod
@@ -245,6 +327,17 @@ class _Authenticators:
 
 
 _AUTHENTICATORS = _Authenticators()
+_ENFORCE_LOGGED: list[bool] = []
+
+
+def _enforce_zap_domain(zmq: Any, sock: Any) -> None:
+    """ZAP_ENFORCE_DOMAIN: refuse CURVE clients when no ZAP handler answers (libzmq would admit them all)."""
+    try:
+        sock.setsockopt(zmq.ZAP_ENFORCE_DOMAIN, 1)
+    except (AttributeError, zmq.ZMQError) as e:  # a draft option in some libzmq builds
+        if not _ENFORCE_LOGGED:
+            _ENFORCE_LOGGED.append(True)
+            log.debug("ZAP_ENFORCE_DOMAIN unavailable (%s); relying on the ZAP handler alone", e)
 
 
 def open_socket(
@@ -272,7 +365,7 @@ def open_socket(
         options = options + client.socket_options(zmq)
     if server is not None:
         options = options + server.socket_options(zmq, domain)
-        _AUTHENTICATORS.acquire(zmq, ctx, domain, server.clients_dir)
+        _AUTHENTICATORS.acquire(zmq, ctx, domain, server.allowed_keys())
 
     def release() -> None:
         if server is not None:
@@ -282,6 +375,8 @@ def open_socket(
     try:
         for option, value in options:
             sock.setsockopt(option, value)
+        if server is not None:
+            _enforce_zap_domain(zmq, sock)
         (sock.bind if bind else sock.connect)(endpoint)
     except zmq.ZMQError as e:
         sock.close(linger=0)
@@ -290,4 +385,6 @@ def open_socket(
             f"cannot {'bind' if bind else 'connect'} the event {role} to {endpoint!r}: {e}; "
             "choose another endpoint (e.g. tcp://127.0.0.1:5556) or stop the process using it"
         ) from None
+    if role == "publisher" and not bind:
+        _CONNECTED_PUBLISHERS.add(sock.getsockopt(zmq.LAST_ENDPOINT).decode())
     return sock, release

@@ -24,6 +24,7 @@ import json
 import signal
 import sys
 import threading
+import time
 from datetime import datetime
 
 __all__ = ["register", "format_event"]
@@ -98,7 +99,7 @@ def _keygen(args: argparse.Namespace) -> int:
 
 
 def _listen(args: argparse.Namespace) -> int:
-    from realtime.events import Subscriber, validate
+    from realtime.events import Subscriber
     from realtime.security import CurveClient
     from sadvae.errors import ConfigError
 
@@ -109,23 +110,103 @@ def _listen(args: argparse.Namespace) -> int:
     if (args.curve_server_key is None) != (args.curve_client_key is None):
         raise ConfigError("CURVE needs both --curve-server-key (server.key) and --curve-client-key (NAME.key_secret)")
     curve = CurveClient(args.curve_server_key, args.curve_client_key) if args.curve_server_key else None
-    timeout_ms = None if args.timeout is None else int(args.timeout * 1000)
-    seen = 0
+    seen = skipped = 0
     with Subscriber(args.endpoint, args.topic or ["sadvae."], curve=curve) as sub:
-        while args.count is None or seen < args.count:
-            got = sub.recv(timeout_ms=timeout_ms)
-            if got is None:
-                print(f"sadvae events: no event for {args.timeout:g} s on {args.endpoint}", file=sys.stderr)
-                return 1
-            topic, event = got
-            if args.validate:
-                validate(event)
-            seen += 1
-            if args.json:
-                print(json.dumps(event, ensure_ascii=False, separators=(",", ":")), flush=True)
-            else:
-                print(format_event(topic, event), flush=True)
+        monitor = _HandshakeMonitor(sub) if curve is not None else None
+        try:
+            while args.count is None or seen < args.count:
+                got = _recv(sub, args.timeout, monitor)
+                if got is None:
+                    print(f"sadvae events: no event for {args.timeout:g} s on {args.endpoint}", file=sys.stderr)
+                    return 1
+                line = _render(got, args, sub.endpoint)
+                if line is None:
+                    skipped += 1
+                    continue
+                seen += 1
+                print(line, flush=True)
+        finally:
+            if monitor is not None:
+                monitor.close()
+            if skipped:
+                print(f"sadvae events: skipped {skipped} malformed event(s)", file=sys.stderr)
     return 0
+
+
+def _recv(sub, timeout_s: float | None, monitor: _HandshakeMonitor | None):
+    """One ``(topic, event)``, ``(topic, DataFormatError)`` for an undecodable message, or None on timeout."""
+    from sadvae.errors import DataFormatError
+
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    while True:
+        wait_ms = None if deadline is None else max(0, int((deadline - time.monotonic()) * 1000))
+        if monitor is not None:  # wake up now and then to report a refused handshake
+            wait_ms = 200 if wait_ms is None else min(wait_ms, 200)
+        try:
+            got = sub.recv(timeout_ms=wait_ms)
+        except DataFormatError as e:
+            return None, e  # the topic of an undecodable message is not known here
+        if got is not None:
+            return got
+        if monitor is not None:
+            monitor.check()
+        if deadline is not None and time.monotonic() >= deadline:
+            return None
+
+
+def _render(got: tuple, args: argparse.Namespace, endpoint: str) -> str | None:
+    """The line to print for one message, or None (and one line on stderr) when it is malformed."""
+    from realtime.events import validate
+
+    topic, event = got
+    try:
+        if isinstance(event, Exception):
+            raise event
+        if args.validate:
+            validate(event)
+        if args.json:
+            return json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+        return format_event(topic, event)
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError) as e:
+        reason = getattr(e, "problem", None) or f"{type(e).__name__}: {e}"
+        where = f" (at {e.where})" if getattr(e, "where", None) else ""
+        print(f"sadvae events: skipped a malformed event on {topic or endpoint}: {reason}{where}", file=sys.stderr)
+        return None
+
+
+class _HandshakeMonitor:
+    """Prints one line when the publisher refuses this client's CURVE handshake (else only timeouts are seen)."""
+
+    def __init__(self, sub) -> None:
+        import zmq
+
+        self._zmq, self._said = zmq, False
+        self._sock = getattr(sub, "_sock", None)
+        events = zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+        self._mon = self._sock.get_monitor_socket(events) if self._sock is not None else None
+
+    def check(self) -> None:
+        from zmq.utils.monitor import recv_monitor_message
+
+        while self._mon is not None and self._mon.poll(0):
+            msg = recv_monitor_message(self._mon)
+            if self._said:
+                continue
+            self._said = True
+            if msg["event"] == self._zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+                why = f"ZAP status {msg['value']}: this client's public key is not on its allow-list"
+            else:
+                why = "CURVE handshake failed: wrong --curve-server-key, or the publisher does not use CURVE"
+            print(f"sadvae events: the publisher refused this client's key: {why}", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self._mon is not None:
+            try:
+                self._sock.disable_monitor()
+            except self._zmq.ZMQError:
+                pass
+            self._mon.close(linger=0)
+            self._mon = None
 
 
 def _proxy(args: argparse.Namespace) -> int:
@@ -135,6 +216,7 @@ def _proxy(args: argparse.Namespace) -> int:
         from sadvae.errors import MissingDependencyError
 
         raise MissingDependencyError("pyzmq", "live") from None
+    from realtime.security import warn_if_exposed
     from sadvae.errors import ConfigError
 
     ctx = zmq.Context.instance()
@@ -150,6 +232,8 @@ def _proxy(args: argparse.Namespace) -> int:
                 xsub.connect(endpoint)
             except zmq.ZMQError as e:
                 raise ConfigError(f"proxy cannot connect to publisher {endpoint!r}: {e}") from None
+        for endpoint in (args.xsub, args.xpub):  # the proxy relays in clear text: CURVE is not offered here
+            warn_if_exposed(endpoint, None, bind=False)
         dialled = f"; dialling {', '.join(args.sources)}" if args.sources else ""
         print(f"sadvae events proxy: publishers -> {args.xsub} (XSUB){dialled}; subscribers -> {args.xpub} (XPUB)",
               file=sys.stderr, flush=True)  # fmt: skip

@@ -97,7 +97,7 @@ def test_camera_without_a_camera_is_one_line(labels: Path) -> None:
         (["--video", "x.mp4", "--stride", "0"], "argument --stride: expected a number >= 1, got 0"),
         (["--camera", "-1"], "argument --camera: expected a whole number >= 0, got '-1'"),
         (["--video", "a.mp4", "--camera", "0"], "argument --camera: not allowed with argument --video"),
-        (["--replay", "r.npz", "--record", "out.mp4"], "--display and --record draw on video frames"),
+        (["--replay", "r.npz", "--record", "out.mp4"], "--record draws on video frames and --replay/--demo have none: drop --record"),
         (["--video", "{video}", "--record", "out.gif"], "--record out.gif: expected a .mp4 or .avi file name"),
         (["--video", "{video}", "--model", "nope.pt"], "nope.pt: model file not found"),
         (["--video", "{video}", "--status-interval", "0"], "--status-interval must be > 0 seconds"),
@@ -184,8 +184,14 @@ def test_model_errors_name_the_fix(bundle_fixtures, model_files, tmp_path, monke
     other = bundle_fixtures.make_tiny_bundle(tmp_path / "other.pt", seed=1)
     with pytest.raises(CheckpointError, match="was exported from another bundle"):
         rm.load_live_model(onnx, "onnxruntime", bundle=other)
+    shutil.copy(other, tmp_path / "lone.pt")  # a guessed <stem>.pt of another model is skipped, not an error
+    live = rm.load_live_model(lone)
+    assert live.bundle_path is None
+    live.close()
     shutil.copy(bundle, tmp_path / "lone.pt")  # <stem>.pt beside the export is found
-    rm.load_live_model(lone).close()
+    live = rm.load_live_model(lone)
+    assert live.bundle_path == tmp_path / "lone.pt"
+    live.close()
 
 
 # ---- real runs -----------------------------------------------------------------------------------------------

@@ -136,3 +136,94 @@ def test_proxy_bad_address_is_one_line() -> None:
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("sadvae: error: proxy cannot bind 'nonsense'")
+
+
+BAD_PAYLOADS = [
+    (b"sadvae.cam0.status", b'{"type": "status", "source": "cam0", "fps": null}'),
+    (b"sadvae.cam0.action", b'{"type": "start", "source": "cam0", "label": "wave", "topk": [{"label": "wave"}]}'),
+    (b"sadvae.cam0.status", b'{"type": "status", "source": "cam0", "fps": 1, "latency_ms": {"pose": "slow"}}'),
+    (b"sadvae.cam0.action", b"not json {"),
+    (b"sadvae.cam0.action", b"[1, 2]"),
+]
+
+
+def _raw_publish_until(proc: subprocess.Popen, endpoint: str, good: dict, timeout_s: float = 15.0) -> None:
+    """A foreign publisher (raw pyzmq PUB): bad payloads, a 3-frame message, then a good event, until ``proc`` exits."""
+    ctx = zmq.Context.instance()
+    pub = ctx.socket(zmq.PUB)
+    pub.setsockopt(zmq.LINGER, 0)
+    pub.bind(endpoint)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while proc.poll() is None and time.monotonic() < deadline:
+            for topic, payload in BAD_PAYLOADS:
+                pub.send_multipart([topic, payload])
+            pub.send_multipart([b"sadvae.cam0.status", b"{}", b"extra"])
+            pub.send_multipart([b"sadvae.cam0.status", json.dumps(good).encode()])
+            time.sleep(0.05)
+    finally:
+        pub.close(linger=0)
+
+
+@pytest.mark.parametrize("flags", [[], ["--json", "--validate"], ["--validate"]])
+def test_events_command_skips_malformed_events_and_carries_on(flags: list[str]) -> None:
+    endpoint = free_endpoint()
+    good = {**status("cam0"), "seq": 0, "session": "s1"}
+    proc = subprocess.Popen([*SADVAE, "events", "--count", "2", "--timeout", "20", "--endpoint", endpoint, *flags],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)  # fmt: skip
+    _raw_publish_until(proc, endpoint, good)
+    stdout, stderr = proc.communicate(timeout=10)
+    assert proc.returncode == 0, stderr
+    lines = stdout.splitlines()
+    assert len(lines) == 2
+    if "--json" in flags:
+        assert [json.loads(ln)["fps"] for ln in lines] == [29.7, 29.7]
+    else:
+        assert all("cam0 status 29.7 fps" in ln for ln in lines)
+    err = stderr.splitlines()
+    assert (
+        "Traceback" not in stderr and err[-1].startswith("sadvae events: skipped ") and "malformed event(s)" in err[-1]
+    )
+    skipped = [ln for ln in err[:-1] if ln.startswith("sadvae events: skipped a malformed event on ")]
+    assert len(skipped) == len(err) - 1 >= 3, stderr  # one line each, nothing else
+    assert any(" on sadvae.cam0.status: " in ln for ln in skipped)
+    assert any(f" on {endpoint}: " in ln and "JSON" in ln for ln in skipped)  # undecodable: topic not known
+    if "--validate" in flags:
+        assert any("does not match the schema" in ln for ln in skipped)
+
+
+def test_format_event_errors_on_foreign_payloads_are_plain_exceptions() -> None:
+    for event in ({"type": "status", "fps": None}, {"type": "start", "topk": [{"label": "a"}]}):
+        with pytest.raises((TypeError, KeyError, ValueError)):
+            format_event("sadvae.x.status", event)
+
+
+def test_proxy_warns_when_its_binds_are_exposed() -> None:
+    port_a, port_b = (free_endpoint().rsplit(":", 1)[1] for _ in range(2))
+    xsub, xpub = f"tcp://0.0.0.0:{port_a}", f"tcp://0.0.0.0:{port_b}"
+    proxy = subprocess.Popen([*SADVAE, "events", "proxy", "--xsub", xsub, "--xpub", xpub],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)  # fmt: skip
+    try:
+        time.sleep(1.5)
+    finally:
+        proxy.send_signal(signal.SIGINT)
+        _, stderr = proxy.communicate(timeout=10)
+    for ep in (xsub, xpub):
+        assert f"the proxy at {ep} relays events in clear text; keep it on this host / loopback" in stderr, stderr
+    assert "--curve-keys" not in stderr and "Traceback" not in stderr
+
+
+def test_refused_curve_subscriber_is_told_why(tmp_path) -> None:
+    from realtime.security import CurveServer, generate_keys
+
+    keys = generate_keys(tmp_path / "keys")
+    stranger = generate_keys(tmp_path / "other", ("stranger",))
+    endpoint = free_endpoint()
+    with Publisher(PublisherOptions(endpoint=endpoint, curve=CurveServer.from_dir(tmp_path / "keys")), "cam0"):
+        proc = subprocess.run([*SADVAE, "events", "--timeout", "2", "--endpoint", endpoint, "--curve-server-key",
+                               str(keys.server_public), "--curve-client-key", str(stranger.client_secrets[0])],
+                              capture_output=True, text=True, timeout=30, cwd=ROOT)  # fmt: skip
+    assert proc.returncode == 1
+    err = proc.stderr.strip().splitlines()
+    assert err[0].startswith("sadvae events: the publisher refused this client's key: ZAP status 400"), err
+    assert err[-1].startswith("sadvae events: no event for 2 s") and len(err) == 2

@@ -277,3 +277,11 @@ def test_real_sentence_encoder_and_default_cache_dirs(bundles, tmp_path, monkeyp
     again = HeadBuilder(bundles["unseen"], HeadOptions(samples_per_class=32, steps=20))
     again.build(labels("kick something\nthrow | throw a ball overhand with one arm\nhand waving\n"))
     assert again.fits == 0 and (again._text is None or not again._text.model_loaded)  # no encoder built or loaded
+
+
+def test_a_half_copied_head_cache_is_refitted_not_fatal(tmp_path) -> None:
+    from realtime.head_weights import read_weights
+
+    path = tmp_path / "head.npz"
+    path.write_bytes(b"PK\x03\x04 half a zip file")  # a cache copied from another machine, cut short
+    assert read_weights(path, ("wave", "clap"), 8) is None

@@ -516,6 +516,22 @@ def test_recording_that_unpacks_past_the_size_limit_is_refused_before_loading(tm
     assert not calls, "nothing is decompressed"
 
 
+def test_recording_whose_array_header_declares_a_huge_shape_is_refused(tmp_path):
+    """A 1 KB file can declare 1e9 frames in its .npy header; numpy would try to allocate them."""
+    import io
+    import zipfile
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False, "shape": (10**9, 1, 25, 3)})
+    path = tmp_path / "hostile.npz"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("joints.npy", header.getvalue())
+        z.writestr("times.npy", header.getvalue())
+    with pytest.raises(DataFormatError) as e:
+        load_recording(path)
+    one_clear_error(e.value, path, None, "archive unpacks to 600000000000 bytes", "limit")
+
+
 def test_recording_with_nan_joints_or_bad_times(tmp_path):
     path = tmp_path / "rec.npz"
     joints = np.zeros((3, 1, 25, 3), np.float32)

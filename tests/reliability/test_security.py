@@ -22,7 +22,7 @@ zmq = pytest.importorskip("zmq")
 
 from realtime.cli import build_parser  # noqa: E402
 from realtime.events import Publisher, PublisherOptions, Subscriber, make_status_event  # noqa: E402
-from realtime.security import CurveClient, CurveServer, generate_keys, is_local_endpoint  # noqa: E402
+from realtime.security import CurveClient, CurveServer, _write_certificate, generate_keys, is_local_endpoint  # noqa: E402
 from sadvae.cli import main as sadvae_main  # noqa: E402
 from sadvae.errors import ConfigError  # noqa: E402
 
@@ -129,7 +129,7 @@ def test_curve_errors_are_one_clear_line(tmp_path: Path) -> None:
         )
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(ConfigError, match=r"CURVE allow-list .*empty has no client key"):
+    with pytest.raises(ConfigError, match=r"no client public keys \(\*\.key\) in the CURVE allow-list .*empty: add"):
         Publisher(PublisherOptions(endpoint=ANY_PORT, curve=CurveServer(str(keys.server_secret), str(empty))))
     junk = tmp_path / "junk.key_secret"
     junk.write_text("not a certificate\n")
@@ -157,6 +157,89 @@ def test_keygen_command_layout_and_permissions(tmp_path: Path, capsys) -> None:
     assert out.strip().endswith("allowed subscribers: client, laptop, phone")
     assert sadvae_main(["events", "--curve-server-key", str(d / "server.key")]) == 2
     assert "CURVE needs both --curve-server-key" in capsys.readouterr().err
+
+
+def test_keygen_writes_secrets_privately_and_never_through_symlinks(tmp_path: Path) -> None:
+    d = tmp_path / "keys"
+    keys = generate_keys(d, ("bob", "bob"))  # a repeated name is made once
+    assert [p.name for p in keys.client_secrets] == ["bob.key_secret"]
+    assert (
+        stat.S_IMODE(os.stat(d).st_mode) & 0o077 == 0 and stat.S_IMODE(os.stat(keys.clients_dir).st_mode) & 0o077 == 0
+    )
+    for f in (keys.server_secret, keys.client_secrets[0]):
+        assert stat.S_IMODE(os.stat(f).st_mode) == 0o600
+        public, secret = zmq.auth.load_certificate(f)  # pyzmq still reads our certificate format
+        assert len(public) == len(secret) == 40
+    assert zmq.auth.load_certificate(keys.clients_dir / "bob.key") == (
+        zmq.auth.load_certificate(d / "bob.key")[0],
+        None,
+    )
+    # a symlink planted where a secret goes: refused, and its target is not written
+    target = tmp_path / "stolen"
+    (d / "eve.key_secret").symlink_to(target)
+    with pytest.raises(ConfigError, match=r"eve\.key_secret exists already"):
+        generate_keys(d, ("eve",))
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o777)
+    (shared / "server.key_secret").symlink_to(target)
+    with pytest.raises(ConfigError, match=r"key folder .*shared is writable by other users .*chmod go-w"):
+        generate_keys(shared)
+    os.chmod(shared, 0o700)
+    with pytest.raises(ConfigError, match=r"server\.key_secret exists already; keys are never overwritten"):
+        _write_certificate(shared / "server.key_secret", b"p" * 40, b"s" * 40)  # O_NOFOLLOW|O_EXCL: not followed
+    assert not target.exists()
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    with pytest.raises(ConfigError, match=r"afile exists and is not a folder"):
+        generate_keys(afile)
+    with pytest.raises(ConfigError, match=r"cannot create the key folder .*its parent must exist"):
+        generate_keys(tmp_path / "missing" / "keys")
+
+
+def test_keygen_command_errors_are_one_line(tmp_path: Path, capsys) -> None:
+    (tmp_path / "afile").write_text("x")
+    for argv in (["events", "keygen", str(tmp_path / "afile")], ["events", "keygen", str(tmp_path / "no" / "keys")]):
+        assert sadvae_main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "Traceback" not in err[0], err
+    assert sadvae_main(["events", "keygen", str(tmp_path / "k"), "--client", "bob", "--client", "bob"]) == 0
+    assert capsys.readouterr().out.strip().endswith("allowed subscribers: bob")
+
+
+def test_allow_list_is_read_without_glob_and_a_bad_key_is_named(tmp_path: Path) -> None:
+    d = tmp_path / "keys [cam] *"  # glob metacharacters in the folder name: pyzmq's glob would match nothing
+    keys = generate_keys(d, ("laptop",))
+    server = CurveServer.from_dir(d)
+    assert list(server.allowed_keys()) == [zmq.auth.load_certificate(d / "laptop.key")[0]]
+    with Publisher(PublisherOptions(endpoint=ANY_PORT, curve=server)) as pub:
+        with Subscriber(pub.endpoint, curve=CurveClient.from_dir(d, "laptop")) as sub:
+            assert receive_counts(pub, {"laptop": sub}, 1.0)["laptop"] > 5
+    (keys.clients_dir / "broken.key").write_text("garbage\n")
+    with pytest.raises(ConfigError, match=r"broken\.key is not a ZeroMQ CURVE certificate"):
+        Publisher(PublisherOptions(endpoint=ANY_PORT, curve=server))
+
+
+def test_curve_server_socket_enforces_the_zap_domain(tmp_path: Path) -> None:
+    generate_keys(tmp_path / "keys")
+    with Publisher(PublisherOptions(endpoint=ANY_PORT, curve=CurveServer.from_dir(tmp_path / "keys"))) as pub:
+        if hasattr(zmq, "ZAP_ENFORCE_DOMAIN"):
+            assert pub._sock.getsockopt(zmq.ZAP_ENFORCE_DOMAIN) == 1
+
+
+def test_connected_publisher_warning_does_not_offer_curve(caplog) -> None:
+    from realtime.security import warn_if_exposed
+
+    with caplog.at_level(logging.WARNING, logger="realtime.security"):
+        assert warn_if_exposed("tcp://10.0.0.5:5559", None, bind=False)
+        assert not warn_if_exposed("tcp://127.0.0.1:5559", None, bind=False)
+        with Publisher(PublisherOptions(endpoint="tcp://192.0.2.1:5559", bind=False)):  # connects lazily
+            pass
+    assert len(caplog.records) == 2
+    for record, ep in zip(caplog.records, ("tcp://10.0.0.5:5559", "tcp://192.0.2.1:5559"), strict=True):
+        msg = record.getMessage()
+        assert msg.startswith(f"the proxy at {ep} relays events in clear text; keep it on this host / loopback")
+        assert "--curve-keys" not in msg
 
 
 def test_live_with_curve_keys_reaches_only_the_keyed_events_command(bundle_fixtures, tmp_path, tmp_path_factory):
