@@ -135,7 +135,7 @@ class Publisher(_Endpoint):
         self._sock, self._release = open_socket(zmq.PUB, self.opts.endpoint, self.opts.bind, options, "publisher",
                                                 server=self.opts.curve)  # fmt: skip
         self.endpoint = self._sock.getsockopt(zmq.LAST_ENDPOINT).decode()
-        warn_if_exposed(self.endpoint, self.opts.curve)
+        warn_if_exposed(self.endpoint, self.opts.curve, bind=self.opts.bind)
         self._linger_ms = self.opts.linger_ms
         log.info("publishing events on %s (topics sadvae.%s.action|status)", self.endpoint, self.source)
 
@@ -184,7 +184,7 @@ class Subscriber(_Endpoint):
         options = [(zmq.RCVHWM, rcvhwm), (zmq.LINGER, 0)] + [(zmq.SUBSCRIBE, t.encode()) for t in topics]
         self._sock, self._release = open_socket(zmq.SUB, endpoint, bind, options, "subscriber", client=curve)
         self.endpoint = endpoint
-        self._last: dict[str, tuple[Any, int]] = {}  # topic -> (session, seq)
+        self._last: dict[tuple[str, Any], int] = {}  # (topic, session) -> last seq
         self._sessions: set[str] = set()
         self.received = self.missed = self.restarts = 0
 
@@ -204,13 +204,16 @@ class Subscriber(_Endpoint):
         topic = frames[0].decode("utf-8", errors="replace")
         event = decode(frames[1])
         seq, session = event.get("seq"), event.get("session")
-        if isinstance(seq, int):
-            last = self._last.get(topic)
-            if last is not None and (session != last[0] or seq <= last[1]):
-                self.restarts += session is None or session not in self._sessions  # once per publisher, not "missed"
-            elif last is not None and seq > last[1] + 1:
-                self.missed += seq - last[1] - 1
-            self._last[topic] = (session, seq)
+        if isinstance(seq, int):  # numbering per (topic, publisher session): a proxy may merge two publishers
+            key = (topic, session)
+            last = self._last.get(key)
+            if last is None and session not in self._sessions and any(t == topic for t, _ in self._last):
+                self.restarts += 1  # a new publisher on a known topic: a restart (or a second camera), not misses
+            elif last is not None and seq <= last:
+                self.restarts += 1  # the same session numbering again (a publisher without sessions restarted)
+            elif last is not None and seq > last + 1:
+                self.missed += seq - last - 1
+            self._last[key] = seq
             self._sessions.add(session)
         self.received += 1
         return topic, event

@@ -46,7 +46,6 @@ SERVER_NAME = "server"
 CLIENTS_DIR = "authorized_clients"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _DOMAINS = itertools.count()
-_CONNECTED_PUBLISHERS: set[str] = set()  # endpoints that open_socket connected a publisher to (for warn_if_exposed)
 
 
 def _zmq() -> Any:
@@ -256,18 +255,17 @@ def is_local_endpoint(endpoint: str) -> bool:
         return False
 
 
-def warn_if_exposed(endpoint: str, curve: Any, bind: bool | None = None) -> bool:
+def warn_if_exposed(endpoint: str, curve: Any, bind: bool = True) -> bool:
     """Log a warning when events leave the machine unencrypted; True when it warned.
 
     Args:
         endpoint: the bound or connected endpoint.
         curve: the CURVE settings, or None for plain sockets.
-        bind: False for a publisher that connects to a proxy (CURVE is not offered there); None: False when
-            :func:`open_socket` connected a publisher to ``endpoint``, True otherwise.
+        bind: False for a publisher that connects to a proxy (CURVE is not offered there).
     """
     if curve is not None or is_local_endpoint(endpoint):
         return False
-    if bind is False or (bind is None and endpoint in _CONNECTED_PUBLISHERS):
+    if not bind:
         log.warning("the proxy at %s relays events in clear text; keep it on this host / loopback "
                     "(tcp://127.0.0.1:PORT)", endpoint)  # fmt: skip
         return True
@@ -385,6 +383,4 @@ def open_socket(
             f"cannot {'bind' if bind else 'connect'} the event {role} to {endpoint!r}: {e}; "
             "choose another endpoint (e.g. tcp://127.0.0.1:5556) or stop the process using it"
         ) from None
-    if role == "publisher" and not bind:
-        _CONNECTED_PUBLISHERS.add(sock.getsockopt(zmq.LAST_ENDPOINT).decode())
     return sock, release

@@ -94,7 +94,7 @@ def _keygen(args: argparse.Namespace) -> int:
     for secret in keys.client_secrets:
         print(f"subscriber: sadvae events --curve-server-key {keys.server_public} --curve-client-key {secret}"
               f"  (move {secret.name} to the subscriber's machine)")  # fmt: skip
-    print(f"allowed subscribers: {', '.join(sorted(p.stem for p in keys.clients_dir.glob('*.key')))}")
+    print(f"allowed subscribers: {', '.join(sorted(p.stem for p in keys.clients_dir.iterdir() if p.suffix == '.key'))}")
     return 0
 
 

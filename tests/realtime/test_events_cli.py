@@ -168,7 +168,7 @@ def _raw_publish_until(proc: subprocess.Popen, endpoint: str, good: dict, timeou
 @pytest.mark.parametrize("flags", [[], ["--json", "--validate"], ["--validate"]])
 def test_events_command_skips_malformed_events_and_carries_on(flags: list[str]) -> None:
     endpoint = free_endpoint()
-    good = {**status("cam0"), "seq": 0, "session": "s1"}
+    good = {**status("cam0"), "seq": 0, "session": "0123456789abcdef"}
     proc = subprocess.Popen([*SADVAE, "events", "--count", "2", "--timeout", "20", "--endpoint", endpoint, *flags],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)  # fmt: skip
     _raw_publish_until(proc, endpoint, good)
