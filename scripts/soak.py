@@ -218,7 +218,7 @@ def run_soak(args: argparse.Namespace) -> dict:
     sub.finish()
     published = {k: publisher.published[k] - at_sync[0][k] for k in at_sync[0]}
     received = {k: sub.counts[k] - at_sync[1][k] for k in at_sync[1]}
-    samples = source.samples
+    samples = source.samples or [(pipe.frames, rss_mb())]  # a run stopped before the first sample still reports
     report = {
         "replay": str(replay), "replay_kind": kind, "model": str(model.bundle_path), "model_id": model.model_id[:16],
         "backend": model.backend.name, "stride": args.stride, "every_window": args.every_window,
