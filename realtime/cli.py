@@ -212,6 +212,10 @@ def run(args: argparse.Namespace) -> int:
         flag = "--record" if args.record else "--display"
         raise ConfigError(f"{flag} draws on video frames and --replay/--demo have none: drop {flag}")
     display = display and not skeletons_only
+    if args.realtime is not None and not skeletons_only:
+        raise ConfigError("--realtime/--no-realtime pace --replay and --demo; cameras, videos and streams keep their own")
+    if args.loop and (args.camera is not None or args.stream is not None):
+        raise ConfigError("--loop plays a file again at its end; a camera or stream has no end (drop --loop)")
     opts = _options(args)
     parse_labels(args.labels)  # a bad labels file fails before anything slow starts
     overlay_opts = OverlayOptions(display=display, record=str(args.record) if args.record else None)

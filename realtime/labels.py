@@ -186,12 +186,13 @@ def _read(path: Path) -> bytes:
                 f"{path}: file is {size} bytes, more than the {MAX_FILE_BYTES // 1024} KiB limit for a labels file "
                 f"(at most {MAX_LABELS} short lines); check that this is the right file"
             )
-        data = path.read_bytes()
+        with path.open("rb") as f:  # bounded: a device or pipe (/dev/zero) reports size 0 and never ends
+            data = f.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError(f"{path}: labels file not found; create it or pass the right path") from None
     except OSError as e:
         raise ConfigError(f"{path}: cannot read the labels file ({e.strerror or e}); check its permissions") from None
-    if len(data) > MAX_FILE_BYTES:  # grew between stat and read
+    if len(data) > MAX_FILE_BYTES:  # grew between stat and read, or not a regular file
         raise ConfigError(f"{path}: file is more than the {MAX_FILE_BYTES // 1024} KiB limit for a labels file")
     return data
 

@@ -179,3 +179,12 @@ def test_watcher_same_size_same_mtime_rewrite_is_seen(tmp_path) -> None:
 def test_watcher_start_on_a_bad_file_raises(tmp_path) -> None:
     with pytest.raises(ConfigError, match="only one action"):
         LabelWatcher(write(tmp_path, "jump\n"))
+
+
+def test_a_device_that_never_ends_is_refused_not_read_forever() -> None:
+    import os
+
+    if not os.path.exists("/dev/zero"):
+        pytest.skip("no /dev/zero on this system")
+    with pytest.raises(ConfigError, match="more than the 256 KiB limit"):
+        parse_labels("/dev/zero")
