@@ -213,7 +213,9 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"{flag} draws on video frames and --replay/--demo have none: drop {flag}")
     display = display and not skeletons_only
     if args.realtime is not None and not skeletons_only:
-        raise ConfigError("--realtime/--no-realtime pace --replay and --demo; cameras, videos and streams keep their own")
+        raise ConfigError(
+            "--realtime/--no-realtime pace --replay and --demo; cameras, videos and streams keep their own pace"
+        )
     if args.loop and (args.camera is not None or args.stream is not None):
         raise ConfigError("--loop plays a file again at its end; a camera or stream has no end (drop --loop)")
     opts = _options(args)
