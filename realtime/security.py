@@ -358,6 +358,8 @@ def open_socket(
     """
     zmq = _zmq()
     ctx = zmq.Context.instance()
+    if "://[" in endpoint:  # an IPv6 address (tcp://[::1]:5555): ZeroMQ sockets are IPv4-only unless told
+        options = [(zmq.IPV6, 1), *options]
     domain = f"sadvae-{os.getpid()}-{next(_DOMAINS)}"
     if client is not None:
         options = options + client.socket_options(zmq)

@@ -377,3 +377,19 @@ def test_importing_the_pipeline_stages_imports_no_heavy_dependency() -> None:
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
+
+
+def test_ipv6_loopback_endpoint_works() -> None:
+    import socket
+
+    try:
+        socket.socket(socket.AF_INET6).close()
+    except OSError:
+        pytest.skip("no IPv6 on this machine")
+    with Publisher(PublisherOptions(endpoint="tcp://[::1]:*"), "cam") as pub, Subscriber(pub.endpoint) as sub:
+        got = None
+        for _ in range(50):  # the subscription reaches the publisher asynchronously
+            pub.publish(make_status_event(source="cam", fps=1.0, latency_ms={}, dropped={}))
+            if (got := sub.recv(timeout_ms=100)) is not None:
+                break
+        assert pub.endpoint.startswith("tcp://[::1]:") and got is not None
