@@ -39,14 +39,10 @@ _PIPELINE_STAGES = ("capture", "pose", "mapping", "tracking", "buffer", "window"
 
 def write_json(doc: dict[str, Any], path: str | Path) -> Path:
     """Write ``doc`` to ``path`` atomically (a temporary file beside it, then a rename)."""
+    from sadvae.engine.probe import atomic_write
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write(path, (json.dumps(doc, indent=1) + "\n").encode("utf-8"))
     return path
 
 

@@ -225,10 +225,15 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     from sadvae.assets import default_bundle_path
     from sadvae.bundle import load_bundle
+    from sadvae.errors import SadvaeError
 
-    offline = load_bundle(default_bundle_path()).metrics["holdout"]["per_dataset_top1"]
-    replays = [row for h in args.hold for row in check_replays(args.data_root, args.threads, h)]
-    videos = [] if args.skip_videos else check_videos(args.data_root, args.threads)
+    try:
+        offline = load_bundle(default_bundle_path()).metrics["holdout"]["per_dataset_top1"]
+        replays = [row for h in args.hold for row in check_replays(args.data_root, args.threads, h)]
+        videos = [] if args.skip_videos else check_videos(args.data_root, args.threads)
+    except SadvaeError as e:
+        print(f"check_default_live: error: {e}", file=sys.stderr)
+        return 2
     command = shlex.join(["python", "scripts/check_default_live.py", *(sys.argv[1:] if argv is None else argv)])
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}"
     text = markdown(replays, videos, offline, command, machine)

@@ -277,7 +277,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.frames < 1:
         raise SystemExit("soak: --frames must be >= 1")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    report = run_soak(args)
+    from sadvae.errors import SadvaeError
+
+    try:
+        report = run_soak(args)
+    except SadvaeError as e:
+        print(f"soak: error: {e}", file=sys.stderr)
+        return 2
     print(summary(report), flush=True)
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)

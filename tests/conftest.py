@@ -33,3 +33,35 @@ def bundle_fixtures():
         sys.modules[name] = module
         spec.loader.exec_module(module)
     return sys.modules[name]
+
+
+@pytest.fixture(scope="session")
+def model_files(bundle_fixtures, tmp_path_factory) -> tuple[Path, Path]:
+    """(bundle .pt, exported .onnx) of the tiny random-weight model, exported once per session."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    bundle, report = bundle_fixtures.tiny_model(tmp_path_factory.getbasetemp())
+    return bundle, report.path
+
+
+@pytest.fixture(scope="session")
+def cache_root(model_files, tmp_path_factory) -> Path:
+    """A SADVAE_CACHE_DIR whose ONNX cache already holds the tiny bundle's export (no export in a subprocess)."""
+    import shutil
+
+    from sadvae.hashing import file_sha256
+
+    root = tmp_path_factory.mktemp("cache")
+    (root / "onnx").mkdir()
+    shutil.copy(model_files[1], root / "onnx" / f"{file_sha256(model_files[0])[:16]}.onnx")
+    return root
+
+
+@pytest.fixture
+def live_model(model_files):
+    """The tiny model loaded for the live pipeline (ONNX Runtime); closed after the test."""
+    from realtime.model import load_live_model
+
+    model = load_live_model(model_files[1], "onnxruntime", bundle=model_files[0])
+    yield model
+    model.close()

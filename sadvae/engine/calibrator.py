@@ -21,17 +21,17 @@ is plain Python and is tested without TensorRT or a GPU.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
 from sadvae.engine.calibration_data import load_calibration_set
+from sadvae.engine.probe import atomic_write
 from sadvae.errors import BackendError, ConfigError, MissingDependencyError
+from sadvae.hashing import file_sha256
 
 __all__ = [
     "CACHE_FORMAT",
@@ -77,24 +77,6 @@ class WindowBatches:
         for start in range(0, n, self.batch_size):
             idx = np.arange(start, start + self.batch_size) % n  # wraps only in the last batch
             yield np.ascontiguousarray(self.windows[idx])
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 class CalibrationCache:
@@ -150,8 +132,8 @@ class CalibrationCache:
 
     def write(self, data: bytes) -> None:
         """Write the cache, then its sidecar (both atomically)."""
-        _atomic_write(self.path, bytes(data))
-        _atomic_write(self.sidecar, (json.dumps(self.identity, indent=1, sort_keys=True) + "\n").encode("utf-8"))
+        atomic_write(self.path, bytes(data))
+        atomic_write(self.sidecar, (json.dumps(self.identity, indent=1, sort_keys=True) + "\n").encode("utf-8"))
         log.info("wrote calibration cache %s (%d bytes) and %s", self.path, len(data), self.sidecar.name)
 
 
@@ -305,7 +287,7 @@ def make_calibrator(trt, windows_npz: Path, cache_path: Path | None, batch_size:
     batches = WindowBatches(cset.windows, batch_size)
     cache = None
     if cache_path is not None:
-        identity = {"model_id": cset.model_id, "windows_sha256": _sha256(windows_npz), "windows": len(cset),
+        identity = {"model_id": cset.model_id, "windows_sha256": file_sha256(windows_npz), "windows": len(cset),
                     "batch_size": int(batch_size), "tensorrt": str(getattr(trt, "__version__", "unknown")),
                     "algorithm": bases[algorithm]}  # fmt: skip
         cache = CalibrationCache(cache_path, identity)

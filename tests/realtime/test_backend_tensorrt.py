@@ -27,14 +27,6 @@ FAKE_GPU = {"gpu": "Fake GPU", "compute_capability": "8.7"}
 
 
 @pytest.fixture(scope="module")
-def model_files(bundle_fixtures, tmp_path_factory):
-    pytest.importorskip("onnxruntime")
-    pytest.importorskip("onnxscript")
-    bundle, report = bundle_fixtures.tiny_model(tmp_path_factory.getbasetemp())
-    return bundle, report.path
-
-
-@pytest.fixture(scope="module")
 def reference(model_files):
     from sadvae.bundle import load_bundle
     from sadvae.export import example_windows

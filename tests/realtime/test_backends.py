@@ -15,16 +15,6 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def model_files(bundle_fixtures, tmp_path_factory):
-    """(bundle .pt, exported .onnx) of the tiny random-weight model, exported once per session."""
-    pytest.importorskip("torch")
-    pytest.importorskip("onnxruntime")
-    pytest.importorskip("onnxscript")
-    bundle, report = bundle_fixtures.tiny_model(tmp_path_factory.getbasetemp())
-    return bundle, report.path
-
-
-@pytest.fixture(scope="module")
 def reference(model_files):
     """Deterministic windows (one person, noise, two persons, nobody, ...) and the torch Recognizer's outputs."""
     import torch

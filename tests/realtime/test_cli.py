@@ -46,26 +46,6 @@ def labels(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def model_files(bundle_fixtures, tmp_path_factory) -> tuple[Path, Path]:
-    pytest.importorskip("torch")
-    pytest.importorskip("onnxruntime")
-    pytest.importorskip("onnxscript")
-    bundle, report = bundle_fixtures.tiny_model(tmp_path_factory.getbasetemp())
-    return bundle, report.path
-
-
-@pytest.fixture(scope="module")
-def cache_root(model_files, tmp_path_factory) -> Path:
-    """A SADVAE_CACHE_DIR whose ONNX cache already holds the tiny bundle's export (made by the session fixture)."""
-    from sadvae.export import file_sha256
-
-    root = tmp_path_factory.mktemp("cache")
-    (root / "onnx").mkdir()
-    shutil.copy(model_files[1], root / "onnx" / f"{file_sha256(model_files[0])[:16]}.onnx")
-    return root
-
-
-@pytest.fixture(scope="module")
 def pose_task(tmp_path_factory) -> Path:
     pytest.importorskip("mediapipe")
     from realtime.pose_model import resolve_pose_model

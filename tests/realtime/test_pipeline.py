@@ -20,7 +20,6 @@ from realtime.decisions import DecisionOptions  # noqa: E402
 from realtime.events import PublisherOptions, Subscriber, make_status_event, validate  # noqa: E402
 from realtime.head import HeadBuilder, HeadOptions  # noqa: E402
 from realtime.labels import parse_labels  # noqa: E402
-from realtime.model import load_live_model  # noqa: E402
 from realtime.pipeline import Pipeline, PipelineOptions, WindowBatch  # noqa: E402
 from realtime.replay import ReplaySource  # noqa: E402
 from sadvae.data.preprocess import preprocess  # noqa: E402
@@ -47,19 +46,6 @@ class FakeText:
             v = np.random.default_rng(seed).normal(size=self.dim)
             rows.append(v / np.linalg.norm(v))
         return np.asarray(rows, dtype=np.float32)
-
-
-@pytest.fixture(scope="module")
-def model_files(bundle_fixtures, tmp_path_factory) -> tuple[Path, Path]:
-    bundle, report = bundle_fixtures.tiny_model(tmp_path_factory.getbasetemp())
-    return bundle, report.path
-
-
-@pytest.fixture
-def live_model(model_files):
-    model = load_live_model(model_files[1], "onnxruntime", bundle=model_files[0])
-    yield model
-    model.close()
 
 
 def options(tmp_path: Path, **kw) -> PipelineOptions:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import http.server
 import importlib.util
 import os
-import shutil
 import signal
 import socket
 import socketserver
@@ -53,19 +52,6 @@ def free_endpoint() -> str:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return f"tcp://127.0.0.1:{s.getsockname()[1]}"
-
-
-@pytest.fixture(scope="module")
-def model_files(bundle_fixtures, tmp_path_factory) -> tuple[Path, Path]:
-    bundle, report = bundle_fixtures.tiny_model(tmp_path_factory.getbasetemp())
-    return bundle, report.path
-
-
-@pytest.fixture
-def live_model(model_files):
-    model = load_live_model(model_files[1], "onnxruntime", bundle=model_files[0])
-    yield model
-    model.close()
 
 
 @pytest.fixture
@@ -389,17 +375,6 @@ def test_healthy_subscriber_misses_nothing_beside_a_stalled_one(recording1, live
 
 
 # ---- sadvae-live as a process: restart, SIGINT, SIGTERM ----------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def cache_root(model_files, tmp_path_factory) -> Path:
-    """A SADVAE_CACHE_DIR whose ONNX cache holds the tiny bundle's export (no export in the subprocess)."""
-    from sadvae.export import file_sha256
-
-    root = tmp_path_factory.mktemp("cache")
-    (root / "onnx").mkdir()
-    shutil.copy(model_files[1], root / "onnx" / f"{file_sha256(model_files[0])[:16]}.onnx")
-    return root
 
 
 def start_live(model_files, cache_root: Path, recording: Path, labels: Path, endpoint: str) -> subprocess.Popen:

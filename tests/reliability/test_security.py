@@ -3,11 +3,9 @@ client allow-list (real sockets, real ZAP handler), ``sadvae events keygen`` and
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import os
-import shutil
 import signal
 import stat
 import subprocess
@@ -242,21 +240,14 @@ def test_connected_publisher_warning_does_not_offer_curve(caplog) -> None:
         assert "--curve-keys" not in msg
 
 
-def test_live_with_curve_keys_reaches_only_the_keyed_events_command(bundle_fixtures, tmp_path, tmp_path_factory):
+def test_live_with_curve_keys_reaches_only_the_keyed_events_command(model_files, cache_root, tmp_path):
     """``sadvae-live --curve-keys`` and two ``sadvae events`` processes: with the client key, and without."""
-    pytest.importorskip("onnxruntime")
-    pytest.importorskip("onnxscript")
+    from realtime.demo import perform
     from realtime.replay import save_recording
-    from sadvae.export import file_sha256
 
-    bundle, report = bundle_fixtures.tiny_model(tmp_path_factory.getbasetemp())
-    cache = tmp_path / "cache"
-    (cache / "onnx").mkdir(parents=True)
-    shutil.copy(report.path, cache / "onnx" / f"{file_sha256(bundle)[:16]}.onnx")
-    spec = importlib.util.spec_from_file_location("sadvae_scripts_soak_security", ROOT / "scripts" / "soak.py")
-    soak = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(soak)  # its synthetic motion generator
-    rec = save_recording(tmp_path / "rec.npz", *soak.synthetic_motion(frames=120))
+    bundle, cache = model_files[0], cache_root
+    joints, times, _ = perform()
+    rec = save_recording(tmp_path / "rec.npz", joints[:120], times[:120])
     labels = tmp_path / "labels.txt"
     labels.write_text("wave\nclap\n", encoding="utf-8")
     keys = generate_keys(tmp_path / "keys")

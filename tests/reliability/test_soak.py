@@ -24,12 +24,6 @@ FRAMES = 5000
 MAX_SLOPE = 8.0
 
 
-@pytest.fixture(scope="module")
-def model_files(bundle_fixtures, tmp_path_factory) -> tuple[Path, Path]:
-    bundle, report = bundle_fixtures.tiny_model(tmp_path_factory.getbasetemp())
-    return bundle, report.path
-
-
 def test_soak_ci_size_loses_no_event_and_memory_stays_flat(model_files, tmp_path) -> None:
     out = tmp_path / "soak.json"
     proc = subprocess.run(
