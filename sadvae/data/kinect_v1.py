@@ -22,27 +22,26 @@ from pathlib import Path
 import numpy as np
 
 from sadvae.data.kinect_v1_files import (
-    _MSR_NAME,
-    _UCLA_NAME,
     MSR_FPS,
+    MSR_NAME,
     MSR_TO_KINECT_SDK,
     NW_UCLA_FPS,
+    UCLA_NAME,
     UTKINECT_FPS,
     UTKinectSegment,
-    _msr_sequence,
-    _read_msr_raw,
-    _read_text,
-    _read_utkinect_rows,
-    _repeat_note,
-    _to_ntu,
-    _zero_joint_note,
+    msr_sequence,
     read_msr_file,
+    read_msr_raw,
     read_nw_ucla_file,
     read_utkinect_joints,
     read_utkinect_labels,
+    read_utkinect_rows,
+    repeat_note,
+    to_ntu,
+    zero_joint_note,
 )
-from sadvae.data.ntu_skeleton import MAX_LIST_FILE_BYTES
 from sadvae.data.record import Dataset, SkeletonSequence
+from sadvae.data.text_files import MAX_LIST_FILE_BYTES, read_text
 from sadvae.errors import ConfigError, DataFormatError
 
 __all__ = [
@@ -87,7 +86,7 @@ def _read_classes(root: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
         )
     ids: list[str] = []
     names: list[str] = []
-    for n, line in enumerate(_read_text(path, MAX_LIST_FILE_BYTES).splitlines(), 1):
+    for n, line in enumerate(read_text(path, MAX_LIST_FILE_BYTES).splitlines(), 1):
         if not line.strip():
             continue
         parts = [p.strip() for p in line.split("\t", 1)]
@@ -137,12 +136,12 @@ def load_msr_action3d(root: str | Path) -> Dataset:
         raise _no_files(data, "aAA_sSS_eEE_skeleton3D.txt")
     seqs, rejected = [], []
     for path in files:
-        m = _MSR_NAME.fullmatch(path.name)
+        m = MSR_NAME.fullmatch(path.name)
         if m is None:
             raise DataFormatError(path, "file name", "expected aAA_sSS_eEE_skeleton3D.txt; move other files away")
         if int(m.group(1)) not in rows:
             raise DataFormatError(path, "file name", f"action a{m.group(1)} is not in {root / 'classes.txt'}")
-        seq = _msr_sequence(path, _read_msr_raw(path))
+        seq = msr_sequence(path, read_msr_raw(path))
         if isinstance(seq, str):
             rejected.append((str(path), seq))
             continue
@@ -174,7 +173,7 @@ def load_nw_ucla(root: str | Path) -> Dataset:
         raise _no_files(data, "aAA_sSS_eEE_vVV.json")
     seqs = []
     for path in files:
-        m = _UCLA_NAME.fullmatch(path.name)
+        m = UCLA_NAME.fullmatch(path.name)
         if m is None:
             raise DataFormatError(path, "file name", "expected aAA_sSS_eEE_vVV.json; move other files away")
         action = int(m.group(1))
@@ -234,7 +233,7 @@ def load_utkinect(root: str | Path, label_file: str = "actionLabel_modified.txt"
         if seg.recording not in recordings:
             if not path.is_file():
                 raise DataFormatError(label_path, f"line {seg.line}", f"recording {seg.recording} has no file {path}")
-            recordings[seg.recording] = _read_utkinect_rows(path)
+            recordings[seg.recording] = read_utkinect_rows(path)
         frame_ids, k1, repeated = recordings[seg.recording]
         inside = (frame_ids >= seg.start) & (frame_ids <= seg.end)
         if not inside.any():
@@ -245,14 +244,14 @@ def load_utkinect(root: str | Path, label_file: str = "actionLabel_modified.txt"
         in_seg = repeated[(repeated >= seg.start) & (repeated <= seg.end)]
         seqs.append(
             SkeletonSequence(
-                joints=_to_ntu(k1[inside]),
+                joints=to_ntu(k1[inside]),
                 fps=UTKINECT_FPS,
                 source=f"{source}@{seg.start}-{seg.end}",
                 label=row,
                 label_name=names[row],
                 subject=int(seg.recording[1:].split("_")[0]),
                 timestamps=(seg_ids - seg_ids[0]) / UTKINECT_FPS,
-                defects=_repeat_note(in_seg) + _zero_joint_note(k1[inside]),
+                defects=repeat_note(in_seg) + zero_joint_note(k1[inside]),
             )
         )
     log.info("utkinect: %d segments, %d rejected", len(seqs), len(rejected))

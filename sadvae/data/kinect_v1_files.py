@@ -15,9 +15,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from sadvae.data.ntu_skeleton import MAX_LIST_FILE_BYTES, _all_numbers, _is_number
-from sadvae.data.ntu_skeleton import _read_text as _read_any_text
 from sadvae.data.record import SkeletonSequence
+from sadvae.data.text_files import MAX_LIST_FILE_BYTES, all_numbers, is_number, read_text
 from sadvae.errors import DataFormatError
 from sadvae.skeleton import kinect_v1_to_ntu25
 
@@ -31,6 +30,15 @@ __all__ = [
     "read_nw_ucla_file",
     "read_utkinect_joints",
     "read_utkinect_labels",
+    # the steps of the readers, shared with sadvae.data.kinect_v1 (the dataset loaders)
+    "MSR_NAME",
+    "UCLA_NAME",
+    "to_ntu",
+    "zero_joint_note",
+    "msr_sequence",
+    "read_msr_raw",
+    "read_utkinect_rows",
+    "repeat_note",
 ]
 
 # MSR Action3D was captured at 15 fps (Li et al., CVPRW 2010).
@@ -49,27 +57,22 @@ NW_UCLA_FPS = 15.0
 UTKINECT_FPS = 30.0
 
 _K1 = 20  # Kinect v1 joints
-_MSR_NAME = re.compile(r"a(\d+)_s(\d+)_e(\d+)_skeleton3D\.txt")
-_UCLA_NAME = re.compile(r"a(\d+)_s(\d+)_e(\d+)_v(\d+)\.json")
+MSR_NAME = re.compile(r"a(\d+)_s(\d+)_e(\d+)_skeleton3D\.txt")
+UCLA_NAME = re.compile(r"a(\d+)_s(\d+)_e(\d+)_v(\d+)\.json")
 _UTK_NAME = re.compile(r"joints_(s(\d+)_e\d+)\.txt")
 _UTK_HEADER = re.compile(r"s\d+_e\d+")
 _UTK_ACTION = re.compile(r"(\w+)\s*:\s*(\S+)\s+(\S+)")
 
 
 # ----------------------------------------------------------------------------------------------- helpers
-def _read_text(path: Path, max_bytes: int | None = None) -> str:
-    """UTF-8 text (a byte order mark tolerated); missing, folder, unreadable or undecodable -> DataFormatError."""
-    return _read_any_text(path, max_bytes)
-
-
 def _read_table(path: Path, ncols: int, what: str) -> tuple[np.ndarray, list[str]]:
     """Non-blank lines of ``ncols`` finite numbers -> (float64 [N, ncols], the file's lines)."""
-    lines = _read_text(path).splitlines()
+    lines = read_text(path).splitlines()
     if not any(line.strip() for line in lines):
         raise DataFormatError(path, None, f"empty file; expected lines of {ncols} numbers ({what})")
     try:
         table = np.loadtxt(lines, dtype=np.float64, ndmin=2, comments=None)
-        if table.shape[1] == ncols and _all_numbers(table):
+        if table.shape[1] == ncols and all_numbers(table):
             return table, lines
     except ValueError:
         pass
@@ -78,7 +81,7 @@ def _read_table(path: Path, ncols: int, what: str) -> tuple[np.ndarray, list[str
         if tokens and len(tokens) != ncols:
             raise DataFormatError(path, f"line {n}", f"expected {ncols} numbers ({what}), found {len(tokens)}")
         for tok in tokens:
-            if not _is_number(tok):
+            if not is_number(tok):
                 raise DataFormatError(path, f"line {n}", f"expected {ncols} finite numbers ({what}), found {tok!r}")
     raise DataFormatError(path, None, f"could not parse the rows as {ncols} numbers ({what})")
 
@@ -94,12 +97,12 @@ def _line_of(lines: list[str], row: int) -> int:
     return len(lines)
 
 
-def _to_ntu(k1: np.ndarray) -> np.ndarray:
+def to_ntu(k1: np.ndarray) -> np.ndarray:
     """Kinect v1 joints [T, 20, 3] -> float32 [T, 1, 25, 3]."""
     return np.ascontiguousarray(kinect_v1_to_ntu25(k1)[:, None])
 
 
-def _zero_joint_note(k1: np.ndarray) -> tuple[str, ...]:
+def zero_joint_note(k1: np.ndarray) -> tuple[str, ...]:
     zero = np.abs(k1).max(axis=-1) == 0  # (T, 20)
     partial = zero.any(axis=1) & ~zero.all(axis=1)
     if not partial.any():
@@ -109,21 +112,21 @@ def _zero_joint_note(k1: np.ndarray) -> tuple[str, ...]:
 
 
 # ------------------------------------------------------------------------------------------ MSR Action3D
-def _msr_sequence(path: Path, raw: np.ndarray) -> SkeletonSequence | str:
+def msr_sequence(path: Path, raw: np.ndarray) -> SkeletonSequence | str:
     """A sequence without the all-zero frames, or the reason the file is unusable."""
     k1 = raw[:, MSR_TO_KINECT_SDK, :3]  # (T, 20, 3) Kinect SDK order; the tracking flag is dropped
     present = np.abs(k1).reshape(len(k1), -1).max(axis=1) > 0
     if not present.any():
         return f"all {len(k1)} frames are zero (the skeleton was never tracked)"
     keep = np.flatnonzero(present)
-    defects = _zero_joint_note(k1[keep])
+    defects = zero_joint_note(k1[keep])
     timestamps = None
     if len(keep) < len(k1):
         defects = (f"dropped {len(k1) - len(keep)} all-zero (untracked) frames of {len(k1)}",) + defects
         timestamps = (keep - keep[0]) / MSR_FPS  # the kept frames' original times
-    m = _MSR_NAME.fullmatch(path.name)
+    m = MSR_NAME.fullmatch(path.name)
     return SkeletonSequence(
-        joints=_to_ntu(k1[keep]),
+        joints=to_ntu(k1[keep]),
         fps=MSR_FPS,
         source=str(path),
         subject=int(m.group(2)) if m else None,
@@ -132,7 +135,7 @@ def _msr_sequence(path: Path, raw: np.ndarray) -> SkeletonSequence | str:
     )
 
 
-def _read_msr_raw(path: Path) -> np.ndarray:
+def read_msr_raw(path: Path) -> np.ndarray:
     table, lines = _read_table(path, 4, "x y z c")
     if len(table) % _K1:
         whole = len(table) // _K1
@@ -159,7 +162,7 @@ def read_msr_file(path: str | Path) -> SkeletonSequence:
         DataFormatError: the file is missing, malformed, truncated, or has no non-zero frame.
     """
     path = Path(path)
-    seq = _msr_sequence(path, _read_msr_raw(path))
+    seq = msr_sequence(path, read_msr_raw(path))
     if isinstance(seq, str):
         raise DataFormatError(path, None, f"no usable frame: {seq}")
     return seq
@@ -180,7 +183,7 @@ def _skeleton_array(path: Path, frames: list) -> np.ndarray:
         raise DataFormatError(path, "skeletons", "expected at least one frame, found none")
     try:
         arr = np.asarray(frames)  # numbers only: strings or booleans take the slow path below
-        if arr.dtype.kind in "iuf" and arr.shape[1:] == (_K1, 3) and _all_numbers(arr):
+        if arr.dtype.kind in "iuf" and arr.shape[1:] == (_K1, 3) and all_numbers(arr):
             return arr.astype(np.float64)
     except (ValueError, TypeError):
         pass
@@ -190,7 +193,7 @@ def _skeleton_array(path: Path, frames: list) -> np.ndarray:
             raise DataFormatError(path, f"skeletons[{t}]", f"expected {_K1} joints, found {n}")
         for j, xyz in enumerate(frame):
             good = isinstance(xyz, list) and len(xyz) == 3
-            good = good and all(isinstance(v, (int, float)) and not isinstance(v, bool) and _is_number(v) for v in xyz)
+            good = good and all(isinstance(v, (int, float)) and not isinstance(v, bool) and is_number(v) for v in xyz)
             if not good:
                 raise DataFormatError(
                     path, f"skeletons[{t}][{j}]", f"expected [x, y, z] finite numbers, found {xyz!r:.60}"
@@ -215,7 +218,7 @@ def read_nw_ucla_file(path: str | Path) -> SkeletonSequence:
     """
     path = Path(path)
     try:
-        obj = json.loads(_read_text(path))
+        obj = json.loads(read_text(path))
     except json.JSONDecodeError as e:
         raise DataFormatError(
             path, f"line {e.lineno}", f"expected JSON, found an error: {e.msg} (column {e.colno})"
@@ -231,12 +234,12 @@ def read_nw_ucla_file(path: str | Path) -> SkeletonSequence:
     if label < 1:
         raise DataFormatError(path, "label", f"expected a 1-based class index, found {label}")
     k1 = _skeleton_array(path, _json_field(path, obj, "skeletons", list))
-    defects = _zero_joint_note(k1)
+    defects = zero_joint_note(k1)
     if len(k1) == 1:
         defects = ("single frame; kept (the preprocessing pads it by holding the pose)",) + defects
-    m = _UCLA_NAME.fullmatch(path.name)
+    m = UCLA_NAME.fullmatch(path.name)
     return SkeletonSequence(
-        joints=_to_ntu(k1),
+        joints=to_ntu(k1),
         fps=NW_UCLA_FPS,
         source=str(path),
         label=label - 1,
@@ -257,7 +260,7 @@ class UTKinectSegment(NamedTuple):
     line: int  # line number in the label file
 
 
-def _read_utkinect_rows(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def read_utkinect_rows(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """-> (frame ids int64 [N] strictly increasing, Kinect v1 joints [N, 20, 3], ids of dropped repeated rows)."""
     table, lines = _read_table(path, 1 + 3 * _K1, "frameID and 20 x y z")
     ids = table[:, 0]
@@ -278,7 +281,7 @@ def _read_utkinect_rows(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return ids[keep].astype(np.int64), table[keep, 1:].reshape(-1, _K1, 3), ids[~keep].astype(np.int64)
 
 
-def _repeat_note(repeated: np.ndarray) -> tuple[str, ...]:
+def repeat_note(repeated: np.ndarray) -> tuple[str, ...]:
     if not repeated.size:
         return ()
     n = repeated.size
@@ -299,15 +302,15 @@ def read_utkinect_joints(path: str | Path) -> SkeletonSequence:
         DataFormatError: the file is missing or malformed, or its frame ids are not integers or decrease.
     """
     path = Path(path)
-    ids, k1, repeated = _read_utkinect_rows(path)
+    ids, k1, repeated = read_utkinect_rows(path)
     m = _UTK_NAME.fullmatch(path.name)
     return SkeletonSequence(
-        joints=_to_ntu(k1),
+        joints=to_ntu(k1),
         fps=UTKINECT_FPS,
         source=str(path),
         subject=int(m.group(2)) if m else None,
         timestamps=(ids - ids[0]) / UTKINECT_FPS,
-        defects=_repeat_note(repeated) + _zero_joint_note(k1),
+        defects=repeat_note(repeated) + zero_joint_note(k1),
     )
 
 
@@ -333,7 +336,7 @@ def read_utkinect_labels(path: str | Path) -> list[UTKinectSegment]:
     segments: list[UTKinectSegment] = []
     recording = None
     seen: set[tuple[str, str]] = set()
-    for n, raw in enumerate(_read_text(path, MAX_LIST_FILE_BYTES).splitlines(), 1):
+    for n, raw in enumerate(read_text(path, MAX_LIST_FILE_BYTES).splitlines(), 1):
         line = raw.strip()
         if not line:
             continue

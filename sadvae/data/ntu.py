@@ -18,19 +18,17 @@ from pathlib import Path
 import numpy as np
 
 from sadvae.data.ntu_skeleton import (
-    MAX_LIST_FILE_BYTES,
     NTU_FPS,
-    _all_numbers,
-    _fill_slots,
-    _label_fields,
-    _motion_energy,
-    _read_text,
+    fill_slots,
+    label_fields,
+    motion_energy,
     parse_ntu_name,
     read_ntu_skeleton,
     read_ntu_skeleton_color,
 )
+from sadvae.data.numpy_files import NUMPY_READ_ERRORS, check_numpy_file
 from sadvae.data.record import Dataset, SkeletonSequence
-from sadvae.data.registry import NUMPY_READ_ERRORS, check_numpy_file
+from sadvae.data.text_files import MAX_LIST_FILE_BYTES, all_numbers, read_text
 from sadvae.errors import ConfigError, DataFormatError
 from sadvae.skeleton import NUM_JOINTS
 
@@ -65,7 +63,7 @@ def load_class_names(csv_path: str | Path) -> tuple[str, ...]:
             ``idx,label`` or the indices skip, repeat or start above 1.
     """
     path = Path(csv_path)
-    reader = csv.reader(io.StringIO(_read_text(path, MAX_LIST_FILE_BYTES), newline=""))
+    reader = csv.reader(io.StringIO(read_text(path, MAX_LIST_FILE_BYTES), newline=""))
     try:
         rows = [(reader.line_num, r) for r in reader if any(c.strip() for c in r)]
     except csv.Error as e:
@@ -93,8 +91,12 @@ def load_class_names(csv_path: str | Path) -> tuple[str, ...]:
 
 def _numpy_global(module: str, name: str) -> object:
     core = getattr(np, "_core", None) or np.core  # numpy 2 moved numpy.core to numpy._core
-    return {"ndarray": np.ndarray, "dtype": np.dtype, "_reconstruct": core.multiarray._reconstruct,
-            "scalar": core.multiarray.scalar}[name]  # fmt: skip
+    return {
+        "ndarray": np.ndarray,
+        "dtype": np.dtype,
+        "_reconstruct": core.multiarray._reconstruct,
+        "scalar": core.multiarray.scalar,
+    }[name]
 
 
 class _ArrayUnpickler(pickle.Unpickler):
@@ -202,7 +204,7 @@ def read_txt2npy(path: str | Path, max_persons: int = 2, class_names: Sequence[s
     for i in range(max(int(nbodys.max()), 1)):
         key = f"skel_body{i}"
         arr = np.asarray(_dict_field(p, obj, key, f"[{t}, 25, 3] joints (nbodys reaches {nbodys.max()})"))
-        if arr.shape != (t, NUM_JOINTS, 3) or arr.dtype.kind != "f" or not _all_numbers(arr):
+        if arr.shape != (t, NUM_JOINTS, 3) or arr.dtype.kind != "f" or not all_numbers(arr):
             raise DataFormatError(
                 p, f"key {key!r}", f"expected finite floats [{t}, 25, 3], found {arr.dtype} {arr.shape}"
             )
@@ -211,14 +213,14 @@ def read_txt2npy(path: str | Path, max_persons: int = 2, class_names: Sequence[s
     present = {k: f for k, f in present.items() if len(f)}
     if not present:
         raise DataFormatError(p, None, f"no skeleton in any of the {t} frames (NTU lists it as missing)")
-    energy = {k: _motion_energy(bodies[k][f]) for k, f in present.items()}
-    slots, notes = _fill_slots(present, energy, max_persons, t)
+    energy = {k: motion_energy(bodies[k][f]) for k, f in present.items()}
+    slots, notes = fill_slots(present, energy, max_persons, t)
     joints = np.zeros((t, max_persons, NUM_JOINTS, 3), np.float32)
     for m, keys in enumerate(slots):
         for k in keys:
             joints[present[k], m] = bodies[k][present[k]]
     name = obj.get("file_name")
-    fields, more = _label_fields(name if isinstance(name, str) else p, p, class_names)
+    fields, more = label_fields(name if isinstance(name, str) else p, p, class_names)
     return SkeletonSequence(joints, NTU_FPS, str(p), defects=tuple(notes + more), **fields)
 
 
@@ -243,7 +245,8 @@ def read_ctrgcn_npz(path: str | Path, split: str = "test", class_names: Sequence
     p = Path(path)
     if split not in ("train", "test"):
         raise ConfigError(f"split must be 'train' or 'test', got {split!r}")
-    xk, yk = f"x_{split}", f"y_{split}"
+    xk = f"x_{split}"
+    yk = f"y_{split}"
     check_numpy_file(p, ".npz")
     try:
         with np.load(p, allow_pickle=False) as z:
@@ -253,7 +256,8 @@ def read_ctrgcn_npz(path: str | Path, split: str = "test", class_names: Sequence
                 raise DataFormatError(
                     p, f"key {missing[0]!r}", f"expected x_train, y_train, x_test, y_test; found {found}"
                 )
-            x, y = z[xk], z[yk]
+            x = z[xk]
+            y = z[yk]
     except (*NUMPY_READ_ERRORS, AttributeError) as e:
         if isinstance(e, DataFormatError):
             raise
@@ -261,13 +265,17 @@ def read_ctrgcn_npz(path: str | Path, split: str = "test", class_names: Sequence
         raise DataFormatError(p, None, f"expected an .npz of numeric arrays without pickles ({first})") from None
     if x.ndim != 3 or x.shape[2] % (NUM_JOINTS * 3) or x.dtype.kind not in "fiu":
         raise DataFormatError(p, f"key {xk!r}", f"expected numbers [N, T, M * 75], found {x.dtype} {x.shape}")
-    n, t, persons = x.shape[0], x.shape[1], x.shape[2] // (NUM_JOINTS * 3)
+    n = x.shape[0]
+    t = x.shape[1]
+    persons = x.shape[2] // (NUM_JOINTS * 3)
     if y.ndim == 2 and y.shape[0] == n:
         if not (np.isin(y, (0, 1)).all() and (y.sum(axis=1) == 1).all()):
             raise DataFormatError(p, f"key {yk!r}", "expected one-hot rows (a single 1, zeros elsewhere)")
-        labels, num_classes = y.argmax(axis=1), y.shape[1]
+        labels = y.argmax(axis=1)
+        num_classes = y.shape[1]
     elif y.ndim == 1 and y.shape[0] == n and y.dtype.kind in "iu" and (n == 0 or y.min() >= 0):
-        labels, num_classes = y, int(y.max()) + 1 if n else 0
+        labels = y
+        num_classes = int(y.max()) + 1 if n else 0
     else:
         raise DataFormatError(p, f"key {yk!r}", f"expected one-hot [{n}, K] or labels [{n}], found {y.dtype} {y.shape}")
     if class_names is None:
@@ -303,7 +311,7 @@ def load_missing_list(path: str | Path) -> set[str]:
             sample name.
     """
     p = Path(path)
-    lines = _read_text(p, MAX_LIST_FILE_BYTES).splitlines()
+    lines = read_text(p, MAX_LIST_FILE_BYTES).splitlines()
     names = {s for line in lines if _SAMPLE_RE.fullmatch(s := line.strip())}
     partial = (n for n, line in enumerate(lines, 1) if _SAMPLE_START_RE.match(s := line.strip()) and s not in names)
     cut = next(partial, 0)

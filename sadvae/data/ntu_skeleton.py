@@ -32,18 +32,29 @@ from pathlib import Path
 import numpy as np
 
 from sadvae.data.record import SkeletonSequence
+from sadvae.data.text_files import MAX_LIST_FILE_BYTES, parse_float_rows, read_lines  # noqa: F401 (re-exported)
 from sadvae.errors import ConfigError, DataFormatError
 from sadvae.skeleton import NUM_JOINTS
 
-__all__ = ["NTU_FPS", "parse_ntu_name", "read_ntu_skeleton", "read_ntu_skeleton_color"]
+__all__ = [
+    "NTU_FPS",
+    "parse_ntu_name",
+    "read_ntu_skeleton",
+    "read_ntu_skeleton_color",
+    # the steps of the readers, shared with sadvae.data.ntu (the .npy reader) and scripts/check_mapping.py
+    "SkeletonRecords",
+    "parse_skeleton",
+    "motion_energy",
+    "fill_slots",
+    "select_actors",
+    "scatter_slots",
+    "label_fields",
+]
 
 NTU_FPS = 30.0
 MIN_BODY_FRAMES = 11  # bodies tracked in fewer frames are noise
 SPREAD_RATIO = 0.8  # a frame is "wide" when x extent > SPREAD_RATIO * y extent
 NOISY_FRAME_FRACTION = 0.69  # a body wide in more than this fraction of its frames is noise
-# class lists, label files and missing-sample lists are short hand-written text: a larger file is the wrong file
-MAX_LIST_FILE_BYTES = 1 << 20
-_F32_MAX = float(np.finfo(np.float32).max)  # joints are float32: a larger value would become inf
 _NAME_RE = re.compile(r"S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})")
 _JOINT_COLUMNS = "x y z depthX depthY colorX colorY orientationW orientationX orientationY orientationZ trackingState"
 
@@ -69,7 +80,7 @@ def parse_ntu_name(name: str | Path) -> dict[str, int]:
     return {k: int(v) for k, v in zip(keys, m.groups(), strict=True)}
 
 
-def _label_fields(name: str | Path, source: Path, class_names: Sequence[str] | None) -> tuple[dict, list[str]]:
+def label_fields(name: str | Path, source: Path, class_names: Sequence[str] | None) -> tuple[dict, list[str]]:
     """label / label_name / subject / view from an NTU sample name, or none of them (and a defect note)."""
     try:
         info = parse_ntu_name(name)
@@ -84,86 +95,6 @@ def _label_fields(name: str | Path, source: Path, class_names: Sequence[str] | N
     return {"label": label, "label_name": label_name, "subject": info["performer"], "view": info["camera"]}, []
 
 
-# --------------------------------------------------------------------------- text parsing (shared with pku.py)
-
-
-def _read_text(path: Path, max_bytes: int | None = None) -> str:
-    """The whole file as text (UTF-8, a byte order mark tolerated; newlines as ``\\n``), or one DataFormatError.
-
-    Args:
-        path: the file.
-        max_bytes: refuse a larger file (for short hand-written lists); None = no limit.
-    """
-    try:
-        if path.is_dir():
-            raise DataFormatError(path, None, "is a folder, expected a file; pass the file's path")
-        if max_bytes is not None and (size := path.stat().st_size) > max_bytes:
-            problem = (
-                f"file is {size} bytes, more than the {max_bytes}-byte limit for such a file; is it the right file?"
-            )
-            raise DataFormatError(path, None, problem)
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise DataFormatError(path, None, "file not found; check the path") from None
-    except OSError as e:
-        raise DataFormatError(path, None, f"cannot read the file ({e.strerror or e}); check its permissions") from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
-        raise DataFormatError(
-            path, f"line {line}", f"expected a text file, found undecodable bytes at offset {e.start}; save it as UTF-8"
-        ) from None
-    return text.replace("\r\n", "\n").replace("\r", "\n")  # universal newlines, as text-mode reading does
-
-
-def _read_lines(path: Path, max_bytes: int | None = None) -> list[str]:
-    """The file's lines (LF, CRLF or CR), trailing blank lines removed."""
-    lines = _read_text(path, max_bytes).split("\n")
-    while lines and not lines[-1].strip():
-        lines.pop()
-    return lines
-
-
-def _is_number(value: object) -> bool:
-    """True for a number (or numeric string) that stays finite as float32; False for NaN, inf, 1e39, 'x'."""
-    try:
-        return abs(float(value)) <= _F32_MAX  # NaN compares False
-    except (ValueError, TypeError, OverflowError):
-        return False
-
-
-def _all_numbers(arr: np.ndarray) -> bool:
-    """:func:`_is_number` for every element of a float array."""
-    return bool((np.abs(arr) <= _F32_MAX).all())
-
-
-def _parse_float_rows(path: Path, rows: list[str], ncols: int, what: str, line_of: Callable[[int], int]) -> np.ndarray:
-    """Parse text rows of exactly ``ncols`` finite numbers into [len(rows), ncols] float64, in one C pass.
-
-    On failure the rows are re-scanned in Python only to name the first bad line: ``line_of(k)`` maps row k
-    to its 1-based line number in the file.
-    """
-    if not rows:
-        return np.zeros((0, ncols))
-    try:
-        arr = np.loadtxt(rows, dtype=np.float64, comments=None, ndmin=2)
-        if arr.shape == (len(rows), ncols) and _all_numbers(arr):
-            return arr
-    except ValueError:
-        pass
-    for k, row in enumerate(rows):
-        tokens = row.split()
-        if len(tokens) != ncols:
-            raise DataFormatError(path, f"line {line_of(k)}", f"expected {ncols} numbers ({what}), found {len(tokens)}")
-        for tok in tokens:
-            if not _is_number(tok):
-                raise DataFormatError(
-                    path, f"line {line_of(k)}", f"expected {ncols} finite numbers ({what}), found {tok!r}"
-                )
-    raise DataFormatError(path, None, f"could not parse the {what} rows")  # loadtxt and float() disagree: unlikely
-
-
 def _int_at(path: Path, lines: list[str], k: int, what: str) -> int:
     if k >= len(lines):
         raise DataFormatError(path, f"line {k + 1}", f"expected {what}, found end of file")
@@ -174,7 +105,7 @@ def _int_at(path: Path, lines: list[str], k: int, what: str) -> int:
 
 
 @dataclass(frozen=True)
-class _Records:
+class SkeletonRecords:
     """Every body record of a raw .skeleton file: R = total (frame, body) pairs."""
 
     num_frames: int
@@ -183,8 +114,8 @@ class _Records:
     values: np.ndarray  # [R, 25, 12] float64, columns as in _JOINT_COLUMNS
 
 
-def _parse_skeleton(path: Path) -> _Records:
-    lines = _read_lines(path)
+def parse_skeleton(path: Path) -> SkeletonRecords:
+    lines = read_lines(path)
     n = len(lines)
     num_frames = _int_at(path, lines, 0, "the frame count")
     if num_frames == 0:
@@ -224,14 +155,14 @@ def _parse_skeleton(path: Path) -> _Records:
     extra = next((k for k in range(pos, n) if lines[k].strip()), None)
     if extra is not None:
         raise DataFormatError(path, f"line {extra + 1}", f"expected end of file after {num_frames} frames")
-    _parse_float_rows(path, [lines[k] for k in info_at], 10, "body info", lambda k: info_at[k] + 1)
+    parse_float_rows(path, [lines[k] for k in info_at], 10, "body info", lambda k: info_at[k] + 1)
     joint_rows: list[str] = []
     for s in starts:
         joint_rows.extend(lines[s : s + NUM_JOINTS])
-    values = _parse_float_rows(
+    values = parse_float_rows(
         path, joint_rows, 12, _JOINT_COLUMNS, lambda k: starts[k // NUM_JOINTS] + k % NUM_JOINTS + 1
     )
-    return _Records(
+    return SkeletonRecords(
         num_frames, np.asarray(frames, np.int64), np.asarray(ids, dtype=str), values.reshape(-1, NUM_JOINTS, 12)
     )
 
@@ -239,12 +170,12 @@ def _parse_skeleton(path: Path) -> _Records:
 # --------------------------------------------------------------------------- main actors
 
 
-def _motion_energy(xyz: np.ndarray) -> float:
+def motion_energy(xyz: np.ndarray) -> float:
     """Sum over joints of the variance of x, y, z over frames; xyz [n, 25, 3]."""
     return float(xyz.var(axis=0).sum()) if len(xyz) > 1 else 0.0
 
 
-def _fill_slots(
+def fill_slots(
     frames: dict[str, np.ndarray], energy: dict[str, float], m: int, t: int
 ) -> tuple[list[list[str]], list[str]]:
     """Tracks (their frame indices by key) by decreasing energy into ``m`` slots without time overlap.
@@ -274,7 +205,7 @@ def _fill_slots(
     return slots, notes
 
 
-def _select_actors(path: Path, rec: _Records, max_persons: int) -> tuple[list[np.ndarray], list[str]]:
+def select_actors(path: Path, rec: SkeletonRecords, max_persons: int) -> tuple[list[np.ndarray], list[str]]:
     """Row indices of ``rec`` for each person slot, and the defect notes (module docstring, steps 1-4)."""
     if len(rec.frame) == 0:
         raise DataFormatError(
@@ -305,14 +236,14 @@ def _select_actors(path: Path, rec: _Records, max_persons: int) -> tuple[list[np
         return float((spread[:, 0] > SPREAD_RATIO * spread[:, 1]).mean()) > NOISY_FRAME_FRACTION
 
     drop(wide, "wider than tall")
-    energy = {k: _motion_energy(rec.values[rows, :, :3]) for k, rows in tracks.items()}
+    energy = {k: motion_energy(rec.values[rows, :, :3]) for k, rows in tracks.items()}
     frames = {k: rec.frame[rows] for k, rows in tracks.items()}
-    slots, more = _fill_slots(frames, energy, max_persons, rec.num_frames)
+    slots, more = fill_slots(frames, energy, max_persons, rec.num_frames)
     rows = [np.concatenate([tracks[k] for k in keys]) if keys else np.zeros(0, np.int64) for keys in slots]
     return rows, notes + more
 
 
-def _scatter(rec: _Records, slots: list[np.ndarray], cols: slice) -> np.ndarray:
+def scatter_slots(rec: SkeletonRecords, slots: list[np.ndarray], cols: slice) -> np.ndarray:
     """Columns ``cols`` of the chosen bodies as float32 [T, M, 25, C], zeros where a slot is empty."""
     width = len(range(12)[cols])
     out = np.zeros((rec.num_frames, len(slots), NUM_JOINTS, width), np.float32)
@@ -339,10 +270,10 @@ def read_ntu_skeleton(
             holds no skeleton at all.
     """
     p = Path(path)
-    rec = _parse_skeleton(p)
-    slots, notes = _select_actors(p, rec, max_persons)
-    fields, more = _label_fields(p, p, class_names)
-    joints = _scatter(rec, slots, slice(0, 3))
+    rec = parse_skeleton(p)
+    slots, notes = select_actors(p, rec, max_persons)
+    fields, more = label_fields(p, p, class_names)
+    joints = scatter_slots(rec, slots, slice(0, 3))
     return SkeletonSequence(joints, NTU_FPS, str(p), defects=tuple(notes + more), **fields)
 
 
@@ -353,6 +284,6 @@ def read_ntu_skeleton_color(path: str | Path, max_persons: int = 2) -> np.ndarra
         float32 [T, M, 25, 2], same frames and person slots as ``read_ntu_skeleton(path, max_persons).joints``.
     """
     p = Path(path)
-    rec = _parse_skeleton(p)
-    slots, _ = _select_actors(p, rec, max_persons)
-    return _scatter(rec, slots, slice(5, 7))
+    rec = parse_skeleton(p)
+    slots, _ = select_actors(p, rec, max_persons)
+    return scatter_slots(rec, slots, slice(5, 7))

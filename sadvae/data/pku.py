@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sadvae.data.ntu_skeleton import MAX_LIST_FILE_BYTES, _parse_float_rows, _read_lines
 from sadvae.data.record import SkeletonSequence
+from sadvae.data.text_files import MAX_LIST_FILE_BYTES, parse_float_rows, read_lines
 from sadvae.errors import DataFormatError
 from sadvae.skeleton import NUM_JOINTS
 
@@ -31,19 +31,19 @@ _LABEL_COLUMNS = "action_id,start_frame,end_frame,confidence"
 
 def _read_joints(path: Path) -> np.ndarray:
     """The skeleton file as float32 [T, 2, 25, 3]."""
-    lines = _read_lines(path)
+    lines = read_lines(path)
     ncols = PKU_PERSONS * NUM_JOINTS * 3
     if not lines:
         raise DataFormatError(path, "line 1", f"expected rows of {ncols} numbers, found an empty file")
     what = "2 persons x 25 joints x xyz"
-    values = _parse_float_rows(path, lines, ncols, what, lambda k: k + 1)
+    values = parse_float_rows(path, lines, ncols, what, lambda k: k + 1)
     return values.reshape(len(lines), PKU_PERSONS, NUM_JOINTS, 3).astype(np.float32)  # (T, M, V, C)
 
 
 def _read_labels(path: Path, num_frames: int, num_classes: int) -> list[tuple[int, int, int]]:
     """(0-based label, start, end) per label row, checked against the skeleton's frame count."""
     rows: list[tuple[int, int, int]] = []
-    for n, line in enumerate(_read_lines(path, MAX_LIST_FILE_BYTES), 1):
+    for n, line in enumerate(read_lines(path, MAX_LIST_FILE_BYTES), 1):
         if not line.strip():
             continue
         cells = [c.strip() for c in line.split(",")]

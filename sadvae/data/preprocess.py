@@ -11,7 +11,14 @@ A sequence of NTU-25 joints [T, M, 25, 3] with frame times becomes a model windo
    left-to-right hip + shoulder direction, averaged over the window, points along +x;
 5. scale so that the first person's median torso length (spine base -> spine shoulder) is 1.
 
-Absent persons and absent frames (all-zero joints) stay exactly zero through every step.
+Steps 3-5 are ``normalization="torso"`` (the default). ``normalization="ntu"`` replaces them with the
+official NTU RGB+D pre-normalisation the released Shift-GCN / CTR-GCN weights were trained with
+(:func:`ntu_normalize`: loop-fill, centre on the first person's spine mid per frame, two rotations
+from the window's first frame; metres, no scaling); a sequence shorter than the window is then
+written from frame 0 and loop-filled, as the official pipeline pads its 300-frame clips.
+
+Absent persons and absent frames (all-zero joints) stay exactly zero through every step (except that
+``"ntu"`` loop-fills the empty frames at the end of a person's track, as the official code does).
 """
 
 from __future__ import annotations
@@ -22,9 +29,20 @@ import numpy as np
 
 from sadvae.skeleton import NTUJoint as J
 
-__all__ = ["PreprocessConfig", "preprocess", "resample", "fit_length", "normalize_pose", "present_mask"]
+__all__ = [
+    "PreprocessConfig",
+    "preprocess",
+    "resample",
+    "fit_length",
+    "normalize_pose",
+    "ntu_normalize",
+    "ntu_window",
+    "present_mask",
+    "NORMALIZATIONS",
+]
 
 CROPS = ("center", "random", "end")
+NORMALIZATIONS = ("torso", "ntu")
 
 
 @dataclass(frozen=True)
@@ -35,8 +53,10 @@ class PreprocessConfig:
         window: frames per window (T_w); the live ring buffer must deliver exactly this many.
         fps: the model's frame rate; every source is resampled to it.
         persons: persons per window (M_w); extra persons are dropped, missing ones are zeros.
-        face_front: rotate about +y so the body faces the camera.
-        unit_torso: scale so the torso length is 1.
+        face_front: rotate about +y so the body faces the camera (``normalization="torso"`` only).
+        unit_torso: scale so the torso length is 1 (``normalization="torso"`` only).
+        normalization: "torso" (steps 3-5 of the module docstring) or "ntu" (the official NTU
+            pre-normalisation, :func:`ntu_normalize`, for NTU-pretrained backbones).
     """
 
     window: int = 32
@@ -44,8 +64,11 @@ class PreprocessConfig:
     persons: int = 2
     face_front: bool = True
     unit_torso: bool = True
+    normalization: str = "torso"
 
     def __post_init__(self) -> None:
+        if self.normalization not in NORMALIZATIONS:
+            raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {self.normalization!r}")
         if self.window < 2:
             raise ValueError(f"window must be >= 2 frames, got {self.window}")
         if self.fps <= 0:
@@ -148,12 +171,89 @@ def normalize_pose(joints: np.ndarray, face_front: bool = True, unit_torso: bool
     return out.astype(np.float32, copy=False)
 
 
+def _rotation_onto(v: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """3x3 rotation about v x target by the angle between them (Rodrigues), taking v's direction to target's.
+
+    The identity when either vector is zero or the axis or the angle is below 1e-6 (the official rule).
+    """
+    nv, nt = float(np.linalg.norm(v)), float(np.linalg.norm(target))
+    if nv == 0.0 or nt == 0.0:
+        return np.eye(3)
+    axis = np.cross(v, target)
+    angle = float(np.arccos(np.clip(np.dot(v / nv, target / nt), -1.0, 1.0)))
+    if np.abs(axis).sum() < 1e-6 or abs(angle) < 1e-6:
+        return np.eye(3)
+    k = axis / np.linalg.norm(axis)
+    cross = np.array([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]])
+    return np.eye(3) + np.sin(angle) * cross + (1.0 - np.cos(angle)) * (cross @ cross)
+
+
+def _loop_fill(person: np.ndarray) -> np.ndarray:
+    """Official NTU padding of one person's track [T, 25, 3] (all-zero frames are absent).
+
+    If frame 0 is empty, the non-empty frames are packed to the front; then the empty tail (from the
+    first frame after which every frame is empty) is filled by repeating the frames before it.
+    """
+    present = np.abs(person).reshape(len(person), -1).max(axis=1) > 0
+    if not present.any():
+        return person
+    if not present[0]:
+        packed = np.zeros_like(person)
+        packed[: int(present.sum())] = person[present]
+        person, present = packed, np.arange(len(person)) < int(present.sum())
+    last = int(np.flatnonzero(present)[-1])
+    if last + 1 < len(person):
+        person = person.copy()
+        person[last + 1 :] = person[np.arange(len(person) - last - 1) % (last + 1)]
+    return person
+
+
+def ntu_normalize(joints: np.ndarray) -> np.ndarray:
+    """The official NTU RGB+D pre-normalisation of joints [T, M, 25, 3] (Kinect camera space, metres).
+
+    In order: (1) per person, loop-fill (see :func:`_loop_fill`); (2) per frame, subtract the first
+    person's spine mid (joint 1) from every non-zero joint of every person (zero joints stay zero);
+    (3) rotate so that the first person's spine base -> spine mid at frame 0 points along +z;
+    (4) on the rotated data, rotate so that the first person's left -> right shoulder at frame 0
+    points along +x. No scaling. Afterwards +x is the subject's right, +z about up and +y the facing
+    direction. Used both on whole clips (T=300, as the released weights were trained) and on live
+    windows (the rotations then come from the window's first frame).
+
+    Returns:
+        float32 [T, M, 25, 3], a new array.
+    """
+    x = np.array(joints, dtype=np.float64)  # (T, M, 25, 3)
+    for m in range(x.shape[1]):
+        x[:, m] = _loop_fill(x[:, m])
+    nonzero = np.abs(x).max(axis=-1, keepdims=True) > 0  # (T, M, 25, 1)
+    x = (x - x[:, :1, J.SPINE_MID : J.SPINE_MID + 1]) * nonzero
+    first = x[0, 0]
+    r1 = _rotation_onto(first[J.SPINE_MID] - first[J.SPINE_BASE], np.array([0.0, 0.0, 1.0]))
+    x = x @ r1.T
+    first = x[0, 0]
+    r2 = _rotation_onto(first[J.SHOULDER_RIGHT] - first[J.SHOULDER_LEFT], np.array([1.0, 0.0, 0.0]))
+    x = x @ r2.T
+    return x.astype(np.float32)
+
+
 def _fit_persons(joints: np.ndarray, persons: int) -> np.ndarray:
     m = joints.shape[1]
     if m >= persons:
         return joints[:, :persons]
     pad = np.zeros((joints.shape[0], persons - m) + joints.shape[2:], dtype=joints.dtype)
     return np.concatenate([joints, pad], axis=1)
+
+
+def _checked_at_fps(joints: np.ndarray, times: np.ndarray | None, fps: float) -> np.ndarray:
+    """[T, M, 25, 3] joints as float32, resampled to ``fps`` when ``times`` are given.
+
+    Raises:
+        ValueError: not a [T >= 1, M, 25, 3] array.
+    """
+    joints = np.asarray(joints, dtype=np.float32)
+    if joints.ndim != 4 or joints.shape[2:] != (25, 3) or joints.shape[0] < 1:
+        raise ValueError(f"expected joints of shape (T, M, 25, 3), got {joints.shape}")
+    return resample(joints, times, fps) if times is not None else joints
 
 
 def preprocess(
@@ -175,12 +275,44 @@ def preprocess(
     Returns:
         float32 [3, cfg.window, 25, cfg.persons] (ST-GCN order C, T, V, M).
     """
-    joints = np.asarray(joints, dtype=np.float32)
-    if joints.ndim != 4 or joints.shape[2:] != (25, 3) or joints.shape[0] < 1:
-        raise ValueError(f"expected joints of shape (T, M, 25, 3), got {joints.shape}")
-    if times is not None:
-        joints = resample(joints, times, cfg.fps)
-    joints = fit_length(joints, cfg.window, crop=crop, rng=rng)
-    joints = _fit_persons(joints, cfg.persons)
-    joints = normalize_pose(joints, face_front=cfg.face_front, unit_torso=cfg.unit_torso)
+    joints = _checked_at_fps(joints, times, cfg.fps)
+    if cfg.normalization == "ntu":
+        if joints.shape[0] < cfg.window:  # official padding: from frame 0, then loop-filled by ntu_normalize
+            pad = np.zeros((cfg.window - joints.shape[0],) + joints.shape[1:], dtype=joints.dtype)
+            joints = np.concatenate([joints, pad])
+        joints = fit_length(joints, cfg.window, crop=crop, rng=rng)
+        joints = ntu_normalize(_fit_persons(joints, cfg.persons))
+    else:
+        joints = fit_length(joints, cfg.window, crop=crop, rng=rng)
+        joints = _fit_persons(joints, cfg.persons)
+        joints = normalize_pose(joints, face_front=cfg.face_front, unit_torso=cfg.unit_torso)
     return np.ascontiguousarray(joints.transpose(3, 0, 2, 1))  # (3, T, 25, M)
+
+
+def ntu_window(
+    joints: np.ndarray, times: np.ndarray | None, window: int = 64, stride: int = 32, persons: int = 2
+) -> list[np.ndarray]:
+    """Windows of a whole clip for an NTU-pretrained backbone (30 fps, ``normalization="ntu"``).
+
+    The clip is resampled to 30 fps; a clip of at most ``window`` frames gives one window (loop-filled);
+    a longer one gives windows of ``window`` frames every ``stride`` frames, plus one ending at the
+    clip's last frame. Each window goes through :func:`preprocess` on its own (rotations from its
+    first frame), exactly as a live window would.
+
+    Args:
+        joints: float [T, M, 25, 3] in metres; times: [T] seconds, or None when already at 30 fps.
+        window: frames per window (a multiple of 4 for Shift-GCN); stride: frames between window starts.
+        persons: person slots M of each window.
+
+    Returns:
+        float32 windows [3, window, 25, persons], in time order.
+    """
+    if stride < 1:
+        raise ValueError(f"stride must be >= 1, got {stride}")
+    cfg = PreprocessConfig(window=window, fps=30.0, persons=persons, normalization="ntu")
+    joints = _checked_at_fps(joints, times, cfg.fps)
+    t = joints.shape[0]
+    starts = list(range(0, max(t - window, 0) + 1, stride))
+    if t > window and starts[-1] != t - window:
+        starts.append(t - window)
+    return [preprocess(joints[a : a + window], None, cfg) for a in starts]

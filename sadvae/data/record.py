@@ -26,6 +26,8 @@ class SkeletonSequence:
         timestamps: float64 [T] seconds from the first frame, when the recording has irregular
             timing (e.g. UTKinect frame ids); None means frames are evenly spaced at ``fps``.
         defects: human-readable notes on what the reader repaired or dropped.
+        split: "train" / "test" when the file names its side of the train/test protocol (the clip format of
+            ``sadvae.data.user_format``), else None (the dataset's protocol decides from subject or view).
     """
 
     joints: np.ndarray
@@ -37,6 +39,7 @@ class SkeletonSequence:
     view: int | None = None
     timestamps: np.ndarray | None = None
     defects: tuple[str, ...] = field(default_factory=tuple)
+    split: str | None = None
 
     def __post_init__(self) -> None:
         j = self.joints

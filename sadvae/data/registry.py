@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
-import tokenize
-import zipfile
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from sadvae.data.numpy_files import NUMPY_READ_ERRORS, check_numpy_file
 from sadvae.data.record import Dataset, SkeletonSequence
 from sadvae.errors import ConfigError, DataFormatError
+from sadvae.fileio import atomic_path
 
 __all__ = [
     "DATASETS",
@@ -22,47 +21,9 @@ __all__ = [
     "read_path",
     "save_prepared",
     "load_prepared",
-    "check_numpy_file",
-    "NUMPY_READ_ERRORS",
 ]
 
 CACHE_FORMAT = 1
-_MAGIC = {".npz": (b"PK\x03\x04", b"PK\x05\x06"), ".npy": (b"\x93NUMPY",)}
-# what np.load and reading an archive member raise on a truncated or corrupt file (a garbled .npy header is
-# parsed as a Python literal, hence SyntaxError and TokenError)
-NUMPY_READ_ERRORS = (
-    OSError, ValueError, EOFError, KeyError, OverflowError, SyntaxError, tokenize.TokenError, zipfile.BadZipFile,
-    zlib.error,
-)  # fmt: skip
-
-
-def check_numpy_file(path: Path, kind: str, fix: str = "restore the original file") -> None:
-    """Refuse, before ``np.load`` sees it, anything but an existing file that starts as a ``kind`` file should.
-
-    ``np.load`` unpickles (or advises ``allow_pickle=True``) for any file without the numpy magic; this check
-    gives one clear error instead, and ``np.load`` is then always called with ``allow_pickle=False``.
-
-    Args:
-        path: the file.
-        kind: ".npz" (a zip archive) or ".npy".
-        fix: what the user should do, appended to the message.
-
-    Raises:
-        DataFormatError: missing, a folder, unreadable, empty or not a ``kind`` file.
-    """
-    try:
-        with path.open("rb") as f:
-            head = f.read(8)
-    except FileNotFoundError:
-        raise DataFormatError(path, None, "file not found; check the path") from None
-    except IsADirectoryError:
-        raise DataFormatError(path, None, f"is a folder, expected a {kind} file; pass the file's path") from None
-    except OSError as e:
-        raise DataFormatError(path, None, f"cannot read the file ({e.strerror or e}); check its permissions") from None
-    if not head.startswith(_MAGIC[kind]):
-        found = "an empty file" if not head else f"bytes {head[:6]!r}"
-        what = "zip archive" if kind == ".npz" else "numpy array file"
-        raise DataFormatError(path, None, f"not a readable {kind} file: expected a {what}, found {found}; {fix}")
 
 
 @dataclass(frozen=True)
@@ -104,19 +65,38 @@ def _ntu(root: Path) -> Dataset:
     return load_ntu_dir(root)
 
 
+def _bandai(root: Path) -> Dataset:
+    from sadvae.data.mocap import load_bandai_namco
+
+    return load_bandai_namco(root)
+
+
+def _hdm05(root: Path) -> Dataset:
+    from sadvae.data.mocap import load_hdm05
+
+    return load_hdm05(root)
+
+
 DATASETS: dict[str, DatasetSpec] = {
     "msr_action3d": DatasetSpec(_msr, "cross_subject_odd", "skeleton_sets/msr_action3d"),
     "nw_ucla": DatasetSpec(_ucla, "cross_view_12", "skeleton_sets/nw_ucla"),
     "utkinect": DatasetSpec(_utk, "cross_subject_odd", "skeleton_sets/utkinect_action3d"),
     "ntu": DatasetSpec(_ntu, "ntu_cross_subject", "ntu"),
+    "bandai_namco": DatasetSpec(_bandai, "bandai_cross_style", "mocap/bandai_namco"),
+    "hdm05": DatasetSpec(_hdm05, "hdm05_cross_subject", "mocap/hdm05"),
 }
 
 
 def load_dataset(name: str, root: str | Path) -> Dataset:
-    """Load a registered dataset from ``root``; a prepared ``.npz`` cache is accepted as ``root`` too."""
+    """Load a registered dataset from ``root``; a prepared ``.npz`` cache or a clip folder (``classes.txt`` + clip
+    ``.npz`` files, ``docs/data_format.md``) is accepted as ``root`` too, whatever ``name`` says."""
     root = Path(root)
     if root.suffix == ".npz":
         return load_prepared(root)
+    from sadvae.data.user_format import is_clip_dataset, read_clip_dataset
+
+    if is_clip_dataset(root):
+        return read_clip_dataset(root)
     if name not in DATASETS:
         raise ConfigError(f"unknown dataset {name!r}; choose one of {sorted(DATASETS)}")
     if not root.exists():
@@ -131,6 +111,10 @@ def read_path(path: str | Path) -> Dataset:
         raise ConfigError(f"{p}: no such file or folder")
     name = p.name
     if p.is_dir():
+        from sadvae.data.user_format import is_clip_dataset, read_clip_dataset
+
+        if is_clip_dataset(p):
+            return read_clip_dataset(p)
         if (p / "MSRAction3DSkeletonReal3D").is_dir():
             return DATASETS["msr_action3d"].loader(p)
         if (p / "all_sqe").is_dir():
@@ -139,7 +123,19 @@ def read_path(path: str | Path) -> Dataset:
             return DATASETS["utkinect"].loader(p)
         if any(p.glob("*.skeleton")) or any(p.glob("*.skeleton.npy")):
             return DATASETS["ntu"].loader(p)
+        if (p / "set1" / "data").is_dir() or (p / "set2" / "data").is_dir():
+            return DATASETS["bandai_namco"].loader(p)
+        if (p / "train").is_dir() and any((p / "train").glob("*/*.amc")):
+            return DATASETS["hdm05"].loader(p)
         raise ConfigError(f"{p}: no known dataset layout here; pass a dataset file or one of {sorted(DATASETS)}")
+    if name.lower().endswith(".bvh"):
+        from sadvae.data.mocap import read_bandai_bvh
+
+        return _single("bandai_namco", read_bandai_bvh(p))
+    if name.lower().endswith(".amc"):
+        from sadvae.data.mocap import read_hdm05_amc
+
+        return _single("hdm05", read_hdm05_amc(p))
     if name.endswith(".skeleton"):
         from sadvae.data.ntu import read_ntu_skeleton
 
@@ -157,6 +153,10 @@ def read_path(path: str | Path) -> Dataset:
             raise DataFormatError(p, None, f"corrupt or truncated .npz archive ({_first_line(e)})") from None
         if "format" in keys and "offsets" in keys:
             return load_prepared(p)
+        if "joints" in keys and ("times" in keys or "label" in keys):  # a recording, or one clip of a clip folder
+            from sadvae.data.user_format import read_recording, read_single_clip
+
+            return read_recording(p) if "label" not in keys else read_single_clip(p)
         from sadvae.data.ntu import read_ctrgcn_npz
 
         return read_ctrgcn_npz(p)
@@ -176,7 +176,8 @@ def read_path(path: str | Path) -> Dataset:
         from sadvae.data.pku import read_pku_mmd
 
         return Dataset("pku_mmd", (), read_pku_mmd(p))
-    raise ConfigError(f"{p}: unknown skeleton file type; supported: .skeleton, .skeleton.npy, .npz, .json, .txt")
+    supported = ".skeleton, .skeleton.npy, .npz, .json, .txt, .bvh, .amc"
+    raise ConfigError(f"{p}: unknown skeleton file type; supported: {supported}")
 
 
 def _single(name: str, seq: SkeletonSequence) -> Dataset:
@@ -221,13 +222,8 @@ def save_prepared(dataset: Dataset, out: str | Path) -> Path:
         defects=np.array([json.dumps(list(s.defects)) for s in seqs]),
         rejected=np.array([json.dumps(list(r)) for r in dataset.rejected] or [""]),
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp.npz")
-    try:
+    with atomic_path(out, suffix=".npz") as tmp:  # np.savez_compressed appends .npz to a path without it
         np.savez_compressed(tmp, **arrays)
-        tmp.replace(out)
-    finally:
-        tmp.unlink(missing_ok=True)
     return out
 
 

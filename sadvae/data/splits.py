@@ -11,23 +11,32 @@ feed training and validation, test-side samples feed only the final numbers.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from sadvae.data.registry import NUMPY_READ_ERRORS, check_numpy_file
+from sadvae.data.numpy_files import NUMPY_READ_ERRORS, check_numpy_file
+from sadvae.data.record import Dataset
+from sadvae.data.registry import DATASETS
 from sadvae.errors import ConfigError, DataFormatError
 
 __all__ = [
     "ZSLSplit",
     "load_split_files",
     "random_split",
+    "named_split",
+    "load_split_json",
     "Partition",
     "protocol_mask",
     "make_partition",
     "PROTOCOLS",
     "MAX_SPLIT_FILE_BYTES",
+    "dataset_arrays",
+    "dataset_protocol",
+    "test_side_mask",
 ]
 
 # a split file lists at most a few hundred class ids; a larger file is the wrong file
@@ -129,6 +138,11 @@ PROTOCOLS = {
         lambda g: g in {1, 2, 4, 5, 8, 9, 13, 14, 15, 16, 17, 18, 19, 25, 27, 28, 31, 34, 35, 38},
     ),
     "ntu_cross_view": ("view", lambda g: g in (2, 3)),
+    # HDM05 (11-class subset): the release's split by actor, train bd, bk, dg (1-3), test mm, tr (4, 5)
+    "hdm05_cross_subject": ("subject", lambda g: g in (1, 2, 3)),
+    # Bandai-Namco: performers are not identified per clip, so the held-out side is by style (``view`` holds the
+    # style id): every third style of each set's list from the second is test (sadvae.data.mocap.BANDAI_TEST_STYLES)
+    "bandai_cross_style": ("view", lambda g: (g % 100 - 1) % 3 != 1),
 }
 
 
@@ -201,3 +215,136 @@ def make_partition(
         if len(getattr(part, name)) == 0:
             raise ConfigError(f"split {split.name}: the {name} partition is empty; check the protocol and classes")
     return part
+
+
+def _class_ids(names: Sequence[str], class_names: Sequence[str], what: str, where: str) -> tuple[int, ...]:
+    lookup = {" ".join(c.split()).casefold(): i for i, c in enumerate(class_names)}
+    ids, unknown = [], []
+    for n in names:
+        i = lookup.get(" ".join(str(n).split()).casefold())
+        (unknown.append(str(n)) if i is None else ids.append(i))
+    if unknown:
+        shown = ", ".join(class_names[:30]) + (", ..." if len(class_names) > 30 else "")
+        raise ConfigError(f"{where}: {what} {unknown} are not classes of this dataset; its classes: {shown}")
+    if len(set(ids)) != len(ids):
+        raise ConfigError(f"{where}: {what} name a class twice: {list(names)}")
+    return tuple(sorted(ids))
+
+
+def named_split(
+    class_names: Sequence[str],
+    unseen: Sequence[str],
+    seed: int = 0,
+    seen: Sequence[str] | None = None,
+    val_unseen: Sequence[str] | None = None,
+    name: str | None = None,
+    where: str = "--unseen-classes",
+) -> ZSLSplit:
+    """An explicit split given by class names (matched ignoring case and spacing), e.g. a published one.
+
+    Args:
+        class_names: the dataset's classes (index = class id).
+        unseen: names of the unseen classes.
+        seed: seeds the choice of the validation pseudo-unseen classes when ``val_unseen`` is None.
+        seen: names of the seen classes; default every class that is not unseen.
+        val_unseen: seen classes that play the unseen part in the validation run; default ``len(unseen)``
+            (at most ``len(seen) - 2``) seen classes drawn with ``seed``.
+        name: report name; default ``"explicit"`` (``"explicit/seed<seed>"`` when the validation split is drawn).
+        where: the flag or file the names came from, for error messages.
+
+    Raises:
+        ConfigError: an unknown or repeated class name, or a split that leaves too few classes.
+    """
+    u = _class_ids(unseen, class_names, "unseen classes", where)
+    if not u:
+        raise ConfigError(f"{where}: name at least one unseen class")
+    if seen is None:
+        s = tuple(c for c in range(len(class_names)) if c not in u)
+    else:
+        s = _class_ids(seen, class_names, "seen classes", where)
+    if val_unseen is None:
+        k = min(len(u), len(s) - 2)
+        if k < 1:
+            raise ConfigError(f"{where}: {len(s)} seen classes leave none for the validation split; unseen fewer")
+        perm = np.random.default_rng(seed).permutation(len(s))
+        vu = tuple(sorted(s[i] for i in perm[:k]))
+        default_name = f"explicit/seed{seed}"
+    else:
+        vu = _class_ids(val_unseen, class_names, "validation-unseen classes", where)
+        default_name = "explicit"
+        if not set(vu) <= set(s):
+            raise ConfigError(f"{where}: validation-unseen classes must be seen classes")
+    vs = tuple(sorted(set(s) - set(vu)))
+    return ZSLSplit(name or default_name, s, u, vs, vu)
+
+
+def load_split_json(path: str | Path, class_names: Sequence[str], seed: int = 0) -> ZSLSplit:
+    """Read a split file: ``{"unseen": [names], "seen": [names]?, "val_unseen": [names]?, "name": str?}``.
+
+    See ``docs/data_format.md``; the fields are those of :func:`named_split`.
+
+    Raises:
+        DataFormatError: missing, too large, not JSON, or a field of the wrong type; ConfigError: unknown names.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataFormatError(path, None, "split file not found; check the path")
+    if path.stat().st_size > MAX_SPLIT_FILE_BYTES:
+        raise DataFormatError(path, None, f"more than {MAX_SPLIT_FILE_BYTES} bytes; a split file lists class names")
+    try:
+        spec = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise DataFormatError(path, None, f'not valid JSON ({e}); write {{"unseen": ["class a", "class b"]}}') from None
+    if not isinstance(spec, dict):
+        raise DataFormatError(path, None, 'expected a JSON object like {"unseen": ["class a", "class b"]}')
+    extra = set(spec) - {"unseen", "seen", "val_unseen", "name"}
+    if extra:
+        raise DataFormatError(path, ", ".join(sorted(extra)), "unknown keys; allowed: unseen, seen, val_unseen, name")
+    if "unseen" not in spec:
+        raise DataFormatError(path, "unseen", 'missing; list the unseen class names: {"unseen": ["a", "b"]}')
+    for key in ("unseen", "seen", "val_unseen"):
+        val = spec.get(key)
+        if val is not None and (not isinstance(val, list) or not all(isinstance(v, str) for v in val)):
+            raise DataFormatError(path, key, "expected a list of class-name strings")
+    if not isinstance(spec.get("name", ""), str):
+        raise DataFormatError(path, "name", "expected a string")
+    return named_split(
+        class_names,
+        spec["unseen"],
+        seed,
+        seen=spec.get("seen"),
+        val_unseen=spec.get("val_unseen"),
+        name=spec.get("name") or f"{path.stem}" + ("" if spec.get("val_unseen") else f"/seed{seed}"),
+        where=str(path),
+    )
+
+
+def dataset_arrays(ds: Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(labels, subjects, views) as int arrays (-1 where unknown)."""
+    lab = np.array([-1 if s.label is None else s.label for s in ds.sequences])
+    subj = np.array([-1 if s.subject is None else s.subject for s in ds.sequences])
+    view = np.array([-1 if s.view is None else s.view for s in ds.sequences])
+    return lab, subj, view
+
+
+def dataset_protocol(ds: Dataset, dataset: str) -> str:
+    """The train/test protocol key of a dataset: the registry's for a registered name, else the one a clip folder's
+    reader chose (``ds.protocol``: ``"clip_split"`` from the clips' ``split`` field, or ``"cross_subject_odd"``)."""
+    if dataset in DATASETS:
+        return DATASETS[dataset].protocol
+    from sadvae.data.user_format import CLIP_SPLIT_PROTOCOL
+
+    if ds.protocol == CLIP_SPLIT_PROTOCOL or ds.protocol in PROTOCOLS:
+        return ds.protocol
+    raise ConfigError(f"dataset {dataset!r} has no known train/test protocol; pass a registered name or a clip folder")
+
+
+def test_side_mask(ds: Dataset, dataset: str) -> np.ndarray:
+    """Boolean [n]: True for samples on the TEST side of the dataset's standard protocol."""
+    from sadvae.data.user_format import CLIP_SPLIT_PROTOCOL, clip_train_side
+
+    protocol = dataset_protocol(ds, dataset)
+    if protocol == CLIP_SPLIT_PROTOCOL:
+        return ~clip_train_side(ds)
+    _, subj, view = dataset_arrays(ds)
+    return ~protocol_mask(subj, view, protocol)

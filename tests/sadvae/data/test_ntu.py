@@ -67,8 +67,12 @@ def one_body(n: int = 30) -> list[list[tuple[str, np.ndarray]]]:
 
 def test_parse_ntu_name() -> None:
     assert parse_ntu_name(Path("/x/S001C003P008R002A058.skeleton")) == {
-        "setup": 1, "camera": 3, "performer": 8, "replication": 2, "action": 58,
-    }  # fmt: skip
+        "setup": 1,
+        "camera": 3,
+        "performer": 8,
+        "replication": 2,
+        "action": 58,
+    }
     assert parse_ntu_name("S017C001P020R002A120.skeleton.npy")["action"] == 120
     with pytest.raises(DataFormatError, match=r"readme.txt:file name: expected a name like S001C002P003R002A013"):
         parse_ntu_name("readme.txt")
@@ -260,8 +264,14 @@ def test_txt2npy_synthetic_and_refusals(tmp_path: Path) -> None:
     t = 20
     still = np.stack([person(i, 0.0, 0.01) for i in range(t)])
     moving = np.stack([person(i, 1.0, 0.4) for i in range(t)])
-    good = {"file_name": "S001C001P001R001A050", "nbodys": [2] * t, "njoints": 25,
-            "skel_body0": still, "skel_body1": moving, "rgb_body0": np.zeros((t, 25, 2))}  # fmt: skip
+    good = {
+        "file_name": "S001C001P001R001A050",
+        "nbodys": [2] * t,
+        "njoints": 25,
+        "skel_body0": still,
+        "skel_body1": moving,
+        "rgb_body0": np.zeros((t, 25, 2)),
+    }
     path = tmp_path / "x.skeleton.npy"
     np.save(path, good, allow_pickle=True)
     seq = read_txt2npy(path)

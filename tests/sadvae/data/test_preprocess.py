@@ -12,15 +12,32 @@ def _person(t: int = 40, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     base = np.zeros((25, 3), np.float32)
     pos = {
-        J.SPINE_BASE: (0, 0.0, 0), J.SPINE_MID: (0, 0.3, 0), J.SPINE_SHOULDER: (0, 0.52, 0), J.NECK: (0, 0.6, 0),
-        J.HEAD: (0, 0.75, 0), J.SHOULDER_LEFT: (-0.18, 0.5, 0), J.ELBOW_LEFT: (-0.22, 0.25, 0),
-        J.WRIST_LEFT: (-0.24, 0.02, 0), J.HAND_LEFT: (-0.24, -0.05, 0), J.HAND_TIP_LEFT: (-0.24, -0.1, 0),
-        J.THUMB_LEFT: (-0.22, -0.06, 0), J.SHOULDER_RIGHT: (0.18, 0.5, 0), J.ELBOW_RIGHT: (0.22, 0.25, 0),
-        J.WRIST_RIGHT: (0.24, 0.02, 0), J.HAND_RIGHT: (0.24, -0.05, 0), J.HAND_TIP_RIGHT: (0.24, -0.1, 0),
-        J.THUMB_RIGHT: (0.22, -0.06, 0), J.HIP_LEFT: (-0.1, -0.05, 0), J.KNEE_LEFT: (-0.1, -0.45, 0),
-        J.ANKLE_LEFT: (-0.1, -0.85, 0), J.FOOT_LEFT: (-0.1, -0.9, -0.1), J.HIP_RIGHT: (0.1, -0.05, 0),
-        J.KNEE_RIGHT: (0.1, -0.45, 0), J.ANKLE_RIGHT: (0.1, -0.85, 0), J.FOOT_RIGHT: (0.1, -0.9, -0.1),
-    }  # fmt: skip
+        J.SPINE_BASE: (0, 0.0, 0),
+        J.SPINE_MID: (0, 0.3, 0),
+        J.SPINE_SHOULDER: (0, 0.52, 0),
+        J.NECK: (0, 0.6, 0),
+        J.HEAD: (0, 0.75, 0),
+        J.SHOULDER_LEFT: (-0.18, 0.5, 0),
+        J.ELBOW_LEFT: (-0.22, 0.25, 0),
+        J.WRIST_LEFT: (-0.24, 0.02, 0),
+        J.HAND_LEFT: (-0.24, -0.05, 0),
+        J.HAND_TIP_LEFT: (-0.24, -0.1, 0),
+        J.THUMB_LEFT: (-0.22, -0.06, 0),
+        J.SHOULDER_RIGHT: (0.18, 0.5, 0),
+        J.ELBOW_RIGHT: (0.22, 0.25, 0),
+        J.WRIST_RIGHT: (0.24, 0.02, 0),
+        J.HAND_RIGHT: (0.24, -0.05, 0),
+        J.HAND_TIP_RIGHT: (0.24, -0.1, 0),
+        J.THUMB_RIGHT: (0.22, -0.06, 0),
+        J.HIP_LEFT: (-0.1, -0.05, 0),
+        J.KNEE_LEFT: (-0.1, -0.45, 0),
+        J.ANKLE_LEFT: (-0.1, -0.85, 0),
+        J.FOOT_LEFT: (-0.1, -0.9, -0.1),
+        J.HIP_RIGHT: (0.1, -0.05, 0),
+        J.KNEE_RIGHT: (0.1, -0.45, 0),
+        J.ANKLE_RIGHT: (0.1, -0.85, 0),
+        J.FOOT_RIGHT: (0.1, -0.9, -0.1),
+    }
     for j, p in pos.items():
         base[j] = p
     seq = np.repeat(base[None], t, axis=0)

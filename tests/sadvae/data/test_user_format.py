@@ -1,0 +1,345 @@
+"""The clip folder format (docs/data_format.md): import from a real set, round trip, explicit splits, bad files."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sadvae.data.registry import load_dataset, read_path
+from sadvae.data.splits import load_split_json, named_split
+from sadvae.data.user_format import (
+    CLIP_SPLIT_PROTOCOL,
+    is_clip_dataset,
+    read_classes,
+    read_clip_dataset,
+    write_clip,
+)
+from sadvae.errors import ConfigError, DataFormatError
+
+UTK = "skeleton_sets/utkinect_action3d"
+
+
+@pytest.fixture(scope="module")
+def utk(shared_data):
+    return load_dataset("utkinect", shared_data / UTK)
+
+
+@pytest.fixture(scope="module")
+def utk_clips(shared_data, tmp_path_factory) -> Path:
+    """UTKinect converted with `sadvae data import` (the real CLI), once per module."""
+    from sadvae.cli import main
+
+    out = tmp_path_factory.mktemp("clips") / "utk"
+    assert main(["data", "import", "utkinect", "--root", str(shared_data / UTK), "--out", str(out)]) == 0
+    return out
+
+
+def test_import_round_trips_joints_labels_subjects_and_timing(utk, utk_clips):
+    back = read_path(utk_clips)  # `sadvae data inspect` reads the folder too
+    assert back.name == "utkinect" and back.protocol == CLIP_SPLIT_PROTOCOL
+    assert back.class_names == utk.class_names
+    assert len(back.sequences) == len(utk.sequences) > 150
+    for a, b in zip(utk.sequences, back.sequences, strict=True):
+        assert np.array_equal(a.joints, b.joints)
+        assert utk.class_names[a.label] == back.class_names[b.label]
+        assert (a.subject, a.view, a.fps) == (b.subject, b.view, b.fps)
+        assert a.timestamps is not None and np.allclose(a.timestamps, b.timestamps)  # UTKinect's irregular frames
+        # the standard cross-subject protocol: odd subjects train
+        assert b.split == ("train" if a.subject % 2 == 1 else "test")
+
+
+def test_clip_split_decides_the_train_and_test_sides(utk_clips):
+    from sadvae.train.protocol import split_partition, test_side_mask
+
+    ds = load_dataset(str(utk_clips), utk_clips)
+    test = test_side_mask(ds, str(utk_clips))
+    assert np.array_equal(test, np.array([s.split == "test" for s in ds.sequences]))
+    split = named_split(ds.class_names, ["throw", "clap hands"])
+    part = split_partition(ds, str(utk_clips), split, 0.2, seed=0)
+    assert all(ds.sequences[i].split == "test" for i in np.concatenate([part.test_seen, part.test_unseen]))
+    assert all(ds.sequences[i].split == "train" for i in np.concatenate([part.train, part.val_unseen]))
+
+
+def test_explicit_split_names_the_unseen_classes(utk):
+    names = utk.class_names
+    s = named_split(names, ["Throw", "clap  hands"], seed=3)
+    assert [names[c] for c in s.unseen] == ["throw", "clap hands"]
+    assert set(s.seen) == set(range(len(names))) - set(s.unseen)
+    assert len(s.val_unseen) == 2 and set(s.val_unseen) <= set(s.seen)
+    assert named_split(names, ["throw", "clap hands"], seed=3) == s  # reproducible
+    with pytest.raises(ConfigError, match=r"\['jump'\] are not classes of this dataset; its classes: walk"):
+        named_split(names, ["throw", "jump"])
+    with pytest.raises(ConfigError, match="twice"):
+        named_split(names, ["throw", "throw"])
+
+
+def test_split_file_schema(utk, tmp_path):
+    names = utk.class_names
+    f = tmp_path / "split.json"
+    f.write_text(json.dumps({"unseen": ["push", "pull"], "val_unseen": ["walk", "carry"], "name": "paper-1"}))
+    s = load_split_json(f, names, seed=5)
+    assert s.name == "paper-1"
+    assert [names[c] for c in s.unseen] == ["push", "pull"]
+    assert [names[c] for c in s.val_unseen] == ["walk", "carry"]
+    assert load_split_json(f, names, seed=9) == s  # a fully given split does not depend on the seed
+    for bad, match in (
+        ("[1, 2]", "expected a JSON object"),
+        ('{"unseen": "push"}', "unseen: expected a list of class-name strings"),
+        ('{"seen": ["walk"]}', "unseen: missing"),
+        ('{"unseen": ["push"], "unssen": []}', "unssen: unknown keys"),
+        ("{unseen", "not valid JSON"),
+    ):
+        f.write_text(bad)
+        with pytest.raises(DataFormatError, match=match):
+            load_split_json(f, names)
+    f.write_text('{"unseen": ["push"], "val_unseen": ["push"]}')
+    with pytest.raises(ConfigError, match="validation-unseen classes must be seen"):
+        load_split_json(f, names)
+    f.write_text('{"unseen": ["fly"]}')
+    with pytest.raises(ConfigError, match=r"split.json: unseen classes \['fly'\] are not classes"):
+        load_split_json(f, names)
+
+
+def test_dataset_flag_takes_a_clip_folder_and_explains_what_it_does_not_take(utk_clips, tmp_path, capsys):
+    from sadvae.cli import main
+    from sadvae.cli.train import resolve_dataset
+
+    ds, root, key = resolve_dataset(str(utk_clips))
+    assert key == str(utk_clips.resolve()) and len(ds.sequences) > 150
+    base = ["train", "zsl", "--out", str(tmp_path / "x.pt")]
+    assert main([*base, "--dataset", "no_such_set"]) == 2
+    assert "unknown dataset 'no_such_set': choose one of" in capsys.readouterr().err
+    assert main([*base, "--dataset", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "not a clip folder" in err and "sadvae data import" in err
+    assert main([*base, "--dataset", str(utk_clips), "--unseen-classes", "throw,fly"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "['fly'] are not classes of this dataset" in err
+
+
+# ---------------------------------------------------------------- the malformed-file matrix
+
+
+def _good_folder(tmp_path: Path, utk) -> Path:
+    root = tmp_path / "set"
+    (root / "clips").mkdir(parents=True)
+    (root / "classes.txt").write_text("walk | a person walks\n# comment\n\nthrow\n", encoding="utf-8")
+    seqs = [s for s in utk.sequences if utk.class_names[s.label] in ("walk", "throw")][:4]
+    for i, s in enumerate(seqs):
+        write_clip(root / "clips" / f"{i}.npz", s.joints, utk.class_names[s.label], 30.0, subject=s.subject)
+    return root
+
+
+def _clip(utk) -> dict:
+    j = utk.sequences[0].joints
+    return {"joints": j, "label": np.array("walk"), "fps": np.array(30.0), "subject": np.array(1)}
+
+
+BAD_CLIPS = {
+    "missing joints": (lambda c: c.pop("joints"), "joints", "missing; save joints="),
+    "2-d coordinates": (lambda c: c.update(joints=c["joints"][..., :2]), "joints", r"expected shape \[T, M, 25, 3\]"),
+    "15 joints": (lambda c: c.update(joints=c["joints"][:, :, :15]), "joints", "NTU-25 joint order"),
+    "NaN": (lambda c: c["joints"].__setitem__((3, 0, 7, 1), np.nan), "joints", "NaN/inf values .first at frame 3"),
+    "empty clip": (lambda c: c.update(joints=c["joints"][:0]), "joints", "empty clip"),
+    "millimetres": (lambda c: c.update(joints=c["joints"] * 1000), "joints", "not metres"),
+    "all zeros": (lambda c: c.update(joints=np.zeros_like(c["joints"])), "joints", "no person in any frame"),
+    "string joints": (lambda c: c.update(joints=np.array(["a"])), "joints", "expected a float array"),
+    "missing label": (lambda c: c.pop("label"), "label", "missing; save label="),
+    "unknown label": (lambda c: c.update(label=np.array("jump")), "label", "'jump' is not in classes.txt"),
+    "numeric label": (lambda c: c.update(label=np.array(3)), "label", "expected one string"),
+    "missing fps": (lambda c: c.pop("fps"), "fps", "missing; save fps=30.0"),
+    "zero fps": (lambda c: c.update(fps=np.array(0.0)), "fps", "one positive number"),
+    "bad timestamps": (
+        lambda c: c.update(timestamps=np.zeros(len(c["joints"]))),
+        "timestamps",
+        "strictly increasing",
+    ),
+    "short timestamps": (lambda c: c.update(timestamps=np.arange(3.0)), "timestamps", "one per frame"),
+    "negative subject": (lambda c: c.update(subject=np.array(-2)), "subject", "integer >= 0"),
+    "string subject": (lambda c: c.update(subject=np.array("bob")), "subject", "expected one integer"),
+    "bad split": (lambda c: c.update(split=np.array("val")), "split", "expected 'train' or 'test'"),
+    "pickled object": (
+        lambda c: c.update(label=np.array([{"a": 1}], dtype=object)),
+        None,
+        "pickled. array",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CLIPS))
+def test_each_malformed_clip_gives_one_clear_error(case, utk, tmp_path, capsys):
+    from sadvae.cli import main
+
+    root = _good_folder(tmp_path, utk)
+    edit, field, message = BAD_CLIPS[case]
+    clip = {k: np.array(v, copy=True) for k, v in _clip(utk).items()}
+    edit(clip)
+    bad = root / "clips" / "bad.npz"
+    np.savez(bad, **clip)
+    with pytest.raises(DataFormatError, match=message) as e:
+        read_clip_dataset(root)
+    assert e.value.path == str(bad) and e.value.where == field
+    assert main(["data", "inspect", str(root)]) == 2  # the CLI: one line, no traceback
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"sadvae: error: {bad}")
+
+
+BAD_FOLDERS = {
+    "not an npz": (lambda r: (r / "clips" / "x.npz").write_text("joints,label\n"), "x.npz", "not a readable .npz"),
+    "truncated npz": (
+        lambda r: (r / "clips" / "x.npz").write_bytes((r / "clips" / "0.npz").read_bytes()[:300]),
+        "x.npz",
+        "corrupt or unreadable",
+    ),
+    "duplicate class": (
+        lambda r: (r / "classes.txt").write_text("walk\nthrow\nWalk | again\n"),
+        "classes.txt",
+        "line 3: duplicate class 'Walk' .also on line 1",
+    ),
+    "empty class name": (lambda r: (r / "classes.txt").write_text("walk\n| x\nthrow\n"), "classes.txt", "line 2"),
+    "no classes": (lambda r: (r / "classes.txt").write_text("# nothing\n"), "classes.txt", "lists no classes"),
+    "not utf-8": (lambda r: (r / "classes.txt").write_bytes(b"walk\nthr\xffow\n"), "classes.txt", "not valid UTF-8"),
+    "class without clips": (
+        lambda r: (r / "classes.txt").write_text("walk\nthrow\nclap hands\n"),
+        "classes.txt",
+        "classes without any clip: clap hands",
+    ),
+    "no clips": (lambda r: shutil.rmtree(r / "clips"), "set", "no clip .npz files"),
+    "bad dataset.json": (lambda r: (r / "dataset.json").write_text("{name"), "dataset.json", "not valid JSON"),
+    "split on some clips only": (
+        lambda r: write_clip(r / "clips" / "9.npz", np.load(r / "clips" / "0.npz")["joints"], "walk", 30, split="test"),
+        "0.npz",
+        "missing while other clips have it",
+    ),
+    "no subject, no split": (
+        lambda r: write_clip(r / "clips" / "9.npz", np.load(r / "clips" / "0.npz")["joints"], "walk", 30),
+        "9.npz",
+        "every clip needs subject",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FOLDERS))
+def test_each_malformed_folder_gives_one_clear_error(case, utk, tmp_path):
+    root = _good_folder(tmp_path, utk)
+    edit, name, message = BAD_FOLDERS[case]
+    edit(root)
+    with pytest.raises(DataFormatError, match=message) as e:
+        read_clip_dataset(root)
+    assert Path(e.value.path).name == name
+
+
+def test_classes_file_descriptions_and_detection(utk, tmp_path, shared_data):
+    root = _good_folder(tmp_path, utk)
+    c = read_classes(root / "classes.txt")
+    assert c.names == ("walk", "throw") and c.descriptions == ("a person walks", None)
+    assert is_clip_dataset(root)
+    assert not is_clip_dataset(shared_data / UTK)  # ships a classes.txt of its own, but no clips
+    ds = read_clip_dataset(root)
+    assert ds.protocol == "cross_subject_odd" and all(s.split is None for s in ds.sequences)
+
+
+def test_one_person_joints_and_timestamps_only(utk, tmp_path):
+    root = _good_folder(tmp_path, utk)
+    s = utk.sequences[0]
+    np.savez(root / "clips" / "t.npz", joints=s.joints[:, 0], label="walk", timestamps=s.timestamps + 7.0, subject=2)
+    seq = next(q for q in read_clip_dataset(root).sequences if q.source.endswith("t.npz"))
+    assert seq.joints.shape == s.joints.shape and np.allclose(seq.timestamps, s.timestamps)
+    assert abs(seq.fps - 1 / np.median(np.diff(s.timestamps))) < 1e-6
+
+
+# ---------------------------------------------------------------- end to end on the converted real set
+
+
+@pytest.mark.slow
+def test_clip_folder_trains_evaluates_and_benchmarks_with_an_explicit_split(utk_clips, tmp_path, monkeypatch, capsys):
+    from sadvae.bundle import load_bundle
+    from sadvae.cli import main
+
+    monkeypatch.setenv("SADVAE_CACHE_DIR", str(tmp_path / "cache"))
+    tiny = ["--epochs", "1", "--repeats", "1", "--cycles", "2", "--iters-per-cycle", "20", "--threads", "1"]
+    bundle = tmp_path / "utk.pt"
+    argv = ["train", "zsl", "--dataset", str(utk_clips), "--unseen-classes", "throw, Clap Hands", "--out", str(bundle)]
+    assert main([*argv, *tiny]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert 0 <= out["ZSL"] <= 1 and set(out) >= {"S", "U", "H"}
+    b = load_bundle(bundle)
+    assert [b.class_names[c] for c in b.unseen_classes] == ["throw", "clap hands"]
+    assert b.provenance["dataset"] == str(utk_clips.resolve())
+    assert main(["eval", str(bundle)]) == 0  # finds the clip folder again from the bundle
+    ev = json.loads(capsys.readouterr().out)
+    n_test = sum(1 for s in read_clip_dataset(utk_clips).sequences if s.split == "test")
+    assert ev["test_samples"] == n_test and ev["ZSL"] == out["ZSL"]
+
+    split = tmp_path / "split.json"
+    split.write_text(json.dumps({"unseen": ["push", "pull"], "val_unseen": ["walk", "carry"], "name": "fixed"}))
+    report_dir = tmp_path / "bench"
+    argv = ["benchmark", "--dataset", str(utk_clips), "--split-file", str(split), "--splits", "1", "--variants", "tc"]
+    assert main([*argv, *tiny, "--out", str(report_dir)]) == 0
+    report = json.loads((report_dir / "report.json").read_text())
+    (s0,) = report["splits"]
+    assert s0["unseen_names"] == ["push", "pull"] and s0["split"]["name"] == "fixed"
+    assert report["config"]["num_unseen"] == 2 and "tc" in report["table"]["honest"]
+    capsys.readouterr()
+    # the same report folder with another split is refused, not silently mixed
+    argv = ["benchmark", "--dataset", str(utk_clips), "--unseen-classes", "walk,carry", "--splits", "1"]
+    assert main([*argv, "--variants", "tc", *tiny, "--out", str(report_dir)]) == 2
+    assert "holds results of another class split" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- live recordings: sadvae-live --record-skeleton
+
+
+def test_track_recorder_writes_one_column_per_track_and_import_cuts_one_clip_each(tmp_path, utk):
+    from realtime.sources.replay import TrackRecorder, load_recording
+    from sadvae.cli import main
+
+    a, b = utk.sequences[0].joints[:, 0], utk.sequences[1].joints[:, 0]
+    n = min(len(a), len(b))
+    rec = TrackRecorder(tmp_path / "rec.npz")
+    rec.add(0.0, [])  # nobody yet: not kept
+    for k in range(n):
+        rec.add(0.1 + k / 30, [(7, a[k])] + ([(9, b[k])] if k >= 5 else []))
+    assert rec.close() == tmp_path / "rec.npz" and rec.written is not None
+    joints, times = load_recording(tmp_path / "rec.npz")  # what `sadvae-live --replay` plays
+    assert joints.shape == (n, 2, 25, 3) and times[0] == 0 and np.allclose(np.diff(times), 1 / 30)
+    out = tmp_path / "clips"
+    argv = ["data", "import", str(tmp_path / "rec.npz"), "--label", "walk", "--subject", "3", "--out", str(out)]
+    assert main(argv) == 0
+    ds = read_clip_dataset(out)
+    assert ds.class_names == ("walk",) and [s.subject for s in ds.sequences] == [3, 3]
+    assert np.array_equal(ds.sequences[0].joints[:, 0], a[:n]) and np.array_equal(ds.sequences[1].joints[:, 0], b[5:n])
+    assert abs(ds.sequences[0].fps - 30) < 1e-6
+
+
+def test_record_skeleton_of_a_live_replay_run_imports(
+    shared_data, model_files, cache_root, tmp_path, monkeypatch, capsys
+):
+    import socket
+
+    from realtime.cli import main as live
+    from sadvae.cli import main
+
+    monkeypatch.setenv("SADVAE_CACHE_DIR", str(cache_root))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    src = shared_data / "ntu" / "S001C001P001R001A001.skeleton"
+    labels = tmp_path / "labels.txt"
+    labels.write_text("wave\nclap\n", encoding="utf-8")  # seen classes of the tiny bundle: no text encoder needed
+    rec = tmp_path / "live.npz"
+    argv = ["--replay", str(src), "--labels", str(labels), "--model", str(model_files[0]), "--no-display"]
+    assert live([*argv, "--endpoint", f"tcp://127.0.0.1:{port}", "--record-skeleton", str(rec)]) == 0
+    out = tmp_path / "mine"
+    assert main(["data", "import", str(rec), "--label", "drink water", "--split", "train", "--out", str(out)]) == 0
+    (clip,) = read_clip_dataset(out).sequences
+    truth = read_path(src).sequences[0].joints[:, 0]
+    assert clip.split == "train" and len(clip.joints) >= len(truth) - 2
+    assert np.array_equal(clip.joints[:, 0], truth[len(truth) - len(clip.joints) :])  # the tracked joints, unchanged
+    capsys.readouterr()
+    assert live([*argv, "--record-skeleton", str(tmp_path / "x.mp4")]) == 2  # refused before anything slow starts
+    assert "the recording is an .npz file" in capsys.readouterr().err
