@@ -11,6 +11,16 @@ preprocessing, text encoder, latent width, model id): built from an export's met
 (:meth:`BundleInfo.from_metadata`, the keys ``sadvae.export.bundle_metadata`` writes) or from a
 loaded bundle; :meth:`BundleInfo.load` reads the full bundle (torch) only when something needs its
 weights, i.e. a head fit for new labels.
+
+A bundle may also hold (all optional; a bundle without them loads exactly as before):
+
+- an extra linear head on the backbone's features (``"extra_head"``): the seen classes are then the
+  backbone head's columns followed by the extra head's (:class:`sadvae.models.extra_head.ExtraHeadBackbone`,
+  which :func:`load_bundle` rebuilds and :func:`save_bundle` takes apart);
+- ``"terms"``: the licence and terms the model inherits (e.g. CC BY-NC 4.0 from NTU-pretrained
+  weights), plain strings; exports carry them in their metadata;
+- ``"live"``: how the live pipeline runs the model by default (:class:`LiveConfig`: the stride between
+  windows, the person slots of the live window).
 """
 
 from __future__ import annotations
@@ -24,18 +34,67 @@ from typing import Any
 from sadvae.data.preprocess import PreprocessConfig
 from sadvae.errors import CheckpointError, ConfigError, MissingDependencyError
 from sadvae.evaluate import Gate
+from sadvae.fileio import atomic_path
 from sadvae.text import TextConfig
 
-__all__ = ["BUNDLE_FORMAT", "Bundle", "BundleInfo", "save_bundle", "load_bundle"]
+__all__ = ["BUNDLE_FORMAT", "Bundle", "BundleInfo", "LiveConfig", "save_bundle", "load_bundle"]
 
 BUNDLE_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class LiveConfig:
+    """How the live pipeline runs a bundle by default (torch-free; stored as the bundle's ``"live"`` dict).
+
+    Attributes:
+        stride: frames at the model's rate (``preprocess.fps``) between two windows of a track; the
+            pipeline converts it to source frames. None: the pipeline's default (8 source frames).
+        persons: person slots of the live window; None: ``preprocess.persons``. 1 on a two-slot
+            Shift-GCN runs its one-person graph (the empty slot's feature is a constant: exact for one
+            person in the window, half the cost; a second person is not seen).
+    """
+
+    stride: int | None = None
+    persons: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("stride", "persons"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+                raise ConfigError(f"LiveConfig.{name} must be an integer >= 1 or None, got {v!r}")
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, object] | None, source: object = "bundle") -> LiveConfig:
+        """From a bundle's or an export's ``live`` dict (None or empty: the defaults).
+
+        Raises:
+            CheckpointError: not a mapping of the fields above.
+        """
+        if not d:
+            return cls()
+        try:
+            return cls(**dict(d))
+        except (TypeError, ConfigError) as e:
+            raise CheckpointError(f"{source}: malformed live config {dict(d)!r} ({e})") from None
+
+    def to_dict(self) -> dict[str, int]:
+        """The fields that are set (an empty dict for the defaults)."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    def apply(self, preprocess: PreprocessConfig) -> PreprocessConfig:
+        """The live window's preprocessing: ``preprocess`` with ``persons`` when set."""
+        if self.persons is None or self.persons == preprocess.persons:
+            return preprocess
+        from dataclasses import replace
+
+        return replace(preprocess, persons=self.persons)
 
 
 @dataclass
 class Bundle:
     """A loaded model bundle (models in eval mode on the CPU)."""
 
-    backbone: object  # sadvae.models.stgcn.STGCN
+    backbone: object  # a sadvae.models.BACKBONES model (STGCN, ShiftGCN)
     sadvae: object  # sadvae.models.sadvae.SADVAE
     gate: Gate
     class_names: tuple[str, ...]
@@ -46,11 +105,18 @@ class Bundle:
     preprocess: PreprocessConfig
     metrics: dict
     provenance: dict
+    terms: dict = field(default_factory=dict)  # licence and terms, plain strings ({} when none recorded)
+    live: LiveConfig = field(default_factory=LiveConfig)
 
     @property
     def seen_names(self) -> tuple[str, ...]:
         """Names of the backbone head's columns, in order."""
         return tuple(self.class_names[c] for c in self.seen_classes)
+
+    @property
+    def live_preprocess(self) -> PreprocessConfig:
+        """The live window's preprocessing (``preprocess`` with the live person slots)."""
+        return self.live.apply(self.preprocess)
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,6 +130,8 @@ class BundleInfo:
         semantic_dim: d_r, the latent width the backend outputs.
         model_id: sha256 of the bundle file (events and head caches name the model by it).
         path: the bundle ``.pt``, or None when only an export is at hand (then :meth:`load` refuses).
+        terms: the licence and terms the model inherits ({} when none are recorded).
+        live: the live defaults (:class:`LiveConfig`); ``preprocess`` already has its person slots.
     """
 
     class_names: tuple[str, ...]
@@ -76,6 +144,8 @@ class BundleInfo:
     semantic_dim: int
     model_id: str
     path: Path | None = None
+    terms: Mapping[str, str] = field(default_factory=dict)
+    live: LiveConfig = field(default_factory=LiveConfig)
     _loaded: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -87,10 +157,19 @@ class BundleInfo:
     def from_bundle(cls, bundle: Bundle, model_id: str, path: str | Path | None = None) -> BundleInfo:
         """The facts of a loaded bundle (kept, so :meth:`load` returns it without reading again)."""
         info = cls(
-            bundle.class_names, tuple(bundle.seen_classes), tuple(bundle.unseen_classes), bundle.gate,
-            bundle.preprocess, bundle.encoder_id, bundle.text_cfg, int(bundle.sadvae.cfg.semantic_dim), model_id,
-            Path(path) if path is not None else None,
-        )  # fmt: skip
+            class_names=bundle.class_names,
+            seen_classes=tuple(bundle.seen_classes),
+            unseen_classes=tuple(bundle.unseen_classes),
+            gate=bundle.gate,
+            preprocess=bundle.live_preprocess,
+            encoder_id=bundle.encoder_id,
+            text_cfg=bundle.text_cfg,
+            semantic_dim=int(bundle.sadvae.cfg.semantic_dim),
+            model_id=model_id,
+            path=Path(path) if path is not None else None,
+            terms=dict(bundle.terms),
+            live=bundle.live,
+        )
         info._loaded["bundle"] = bundle
         return info
 
@@ -99,28 +178,47 @@ class BundleInfo:
         """The facts an export's metadata carries (``sadvae.export.bundle_metadata`` keys, decoded).
 
         Args:
-            meta: the decoded metadata (``Backend.metadata``, ``sadvae.engine.probe.onnx_metadata``).
+            meta: the decoded metadata (``Backend.metadata``, ``sadvae.onnx_metadata.read_onnx_metadata``).
             source: the file the metadata came from, for messages.
             path: the bundle ``.pt`` it was exported from, if at hand.
 
         Raises:
             CheckpointError: a key is missing or malformed (an export from an older or foreign tool).
         """
-        keys = ("model_id", "seen_classes", "unseen_classes", "gate", "preprocess", "encoder_id", "text_model",
-                "text_template", "latent_dim")  # fmt: skip
+        keys = (
+            "model_id",
+            "seen_classes",
+            "unseen_classes",
+            "gate",
+            "preprocess",
+            "encoder_id",
+            "text_model",
+            "text_template",
+            "latent_dim",
+        )
         if missing := [k for k in keys if k not in meta]:
             raise CheckpointError(f"{source}: the export's metadata lacks {', '.join(missing)}")
         try:
-            seen, unseen = [str(n) for n in meta["seen_classes"]], [str(n) for n in meta["unseen_classes"]]
+            seen = [str(n) for n in meta["seen_classes"]]
+            unseen = [str(n) for n in meta["unseen_classes"]]
             gate = dict(meta["gate"])
             if gate.get("val_accuracy") is None:  # NaN is written as null
                 gate["val_accuracy"] = math.nan
+            terms = {str(k): str(v) for k, v in dict(meta.get("terms") or {}).items()}  # absent in older exports
             return cls(
-                tuple(seen + unseen), tuple(range(len(seen))), tuple(range(len(seen), len(seen) + len(unseen))),
-                Gate.from_dict(gate), PreprocessConfig(**meta["preprocess"]), str(meta["encoder_id"]),
-                TextConfig(model=str(meta["text_model"]), template=str(meta["text_template"])),
-                int(meta["latent_dim"]), str(meta["model_id"]), Path(path) if path is not None else None,
-            )  # fmt: skip
+                class_names=tuple(seen + unseen),
+                seen_classes=tuple(range(len(seen))),
+                unseen_classes=tuple(range(len(seen), len(seen) + len(unseen))),
+                gate=Gate.from_dict(gate),
+                preprocess=PreprocessConfig(**meta["preprocess"]),
+                encoder_id=str(meta["encoder_id"]),
+                text_cfg=TextConfig(model=str(meta["text_model"]), template=str(meta["text_template"])),
+                semantic_dim=int(meta["latent_dim"]),
+                model_id=str(meta["model_id"]),
+                path=Path(path) if path is not None else None,
+                terms=terms,
+                live=LiveConfig.from_dict(meta.get("live"), source),
+            )
         except (KeyError, TypeError, ValueError) as e:
             raise CheckpointError(f"{source}: malformed export metadata ({type(e).__name__}: {e})") from None
 
@@ -156,11 +254,51 @@ def save_bundle(
     preprocess: PreprocessConfig,
     metrics: dict,
     provenance: dict,
+    terms: Mapping[str, str] | None = None,
+    live: LiveConfig | None = None,
 ) -> Path:
-    """Write a bundle atomically (temporary file, then rename)."""
+    """Write a bundle atomically (temporary file, then rename).
+
+    Args:
+        backbone: a ``sadvae.models.BACKBONES`` model, or an
+            :class:`sadvae.models.extra_head.ExtraHeadBackbone` around one (its seen columns: the
+            backbone head's, then the extra head's; stored as the backbone plus ``"extra_head"``).
+        seen_classes: indices into ``class_names``, one per seen-logit column, in column order.
+        terms: the licence and terms the model inherits, e.g. ``{"license": "CC-BY-NC-4.0", "notice": ...}``
+            (string values); exports carry them.
+        live: the live pipeline's defaults (:class:`LiveConfig`).
+        (the other arguments: the fields of :class:`Bundle`.)
+
+    Raises:
+        ConfigError: the seen classes do not match the backbone's columns, or ``terms`` is not strings.
+    """
     import torch
 
+    from sadvae.models.extra_head import ExtraHeadBackbone
+
     path = Path(path)
+    extra = None
+    if isinstance(backbone, ExtraHeadBackbone):
+        extra, backbone = backbone.extra, backbone.backbone
+    if not hasattr(backbone, "state_dict") or not hasattr(getattr(backbone, "cfg", None), "num_classes"):
+        raise ConfigError(
+            f"save_bundle: the backbone must be a sadvae.models.BACKBONES model, got {type(backbone).__name__}"
+        )
+    columns = int(backbone.cfg.num_classes) + (extra.out_features if extra is not None else 0)
+    if columns != len(seen_classes):
+        raise ConfigError(
+            f"save_bundle: the backbone scores {columns} seen classes but {len(seen_classes)} seen "
+            "classes are listed; list one class per logit column, in column order"
+        )
+    if live is not None and live.persons not in (None, preprocess.persons):
+        if not (live.persons == 1 and getattr(backbone.cfg, "arch", "stgcn") == "shiftgcn"):
+            raise ConfigError(
+                f"save_bundle: live persons={live.persons} differs from the model's {preprocess.persons} "
+                "person slots; only a Shift-GCN has a one-person graph (live persons=1)"
+            )
+    terms = dict(terms or {})
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in terms.items()):
+        raise ConfigError("save_bundle: terms must map strings to strings, e.g. {'license': 'CC-BY-NC-4.0'}")
     payload = {
         "format_version": BUNDLE_FORMAT,
         "joint_layout": "ntu25",
@@ -176,13 +314,18 @@ def save_bundle(
         "metrics": metrics,
         "provenance": provenance,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
+    if extra is not None:
+        payload["extra_head"] = {
+            "in_features": extra.in_features,
+            "out_features": extra.out_features,
+            "state_dict": extra.state_dict(),
+        }
+    if terms:
+        payload["terms"] = terms
+    if live is not None and live.to_dict():
+        payload["live"] = live.to_dict()
+    with atomic_path(path) as tmp:
         torch.save(payload, tmp)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 
@@ -211,8 +354,9 @@ def load_bundle(path: str | Path, device: str = "cpu") -> Bundle:
     """
     import torch
 
+    from sadvae.models import build_backbone
+    from sadvae.models.extra_head import ExtraHeadBackbone
     from sadvae.models.sadvae import SADVAE, SADVAEConfig
-    from sadvae.models.stgcn import STGCN, STGCNConfig
 
     path = Path(path)
     if path.is_dir():
@@ -220,8 +364,9 @@ def load_bundle(path: str | Path, device: str = "cpu") -> Bundle:
     if not path.is_file():
         raise CheckpointError(f"{path}: model bundle not found; train one with `sadvae train zsl --out {path}`")
     if str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device {device!r}: CUDA is not available on this machine (torch {torch.__version__}); "
-                          "use --device cpu")  # fmt: skip
+        raise ConfigError(
+            f"device {device!r}: CUDA is not available on this machine (torch {torch.__version__}); use --device cpu"
+        )
     try:
         d = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - a corrupt file fails torch.load in many ways; the file is what is wrong
@@ -234,8 +379,16 @@ def load_bundle(path: str | Path, device: str = "cpu") -> Bundle:
             "re-export it with this version"
         )
     try:
-        backbone = STGCN(STGCNConfig(**d["backbone"]["cfg"]))
+        backbone = build_backbone(d["backbone"]["cfg"])  # ST-GCN, or the backbone its cfg["arch"] names
         backbone.load_state_dict(d["backbone"]["state_dict"])
+        if "extra_head" in d:  # seen columns: the backbone head's, then the extra head's
+            e = d["extra_head"]
+            extra = torch.nn.Linear(int(e["in_features"]), int(e["out_features"]))
+            extra.load_state_dict(e["state_dict"])
+            backbone = ExtraHeadBackbone(backbone, extra)
+        terms = dict(d.get("terms") or {})
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in terms.items()):
+            raise ValueError("terms must map strings to strings")
         sadvae = SADVAE(SADVAEConfig(**d["sadvae"]["cfg"]))
         sadvae.load_state_dict(d["sadvae"]["state_dict"])
         bundle = Bundle(
@@ -250,8 +403,10 @@ def load_bundle(path: str | Path, device: str = "cpu") -> Bundle:
             preprocess=PreprocessConfig(**d["preprocess"]),
             metrics=dict(d["metrics"]),
             provenance=dict(d["provenance"]),
+            terms=terms,
+            live=LiveConfig(**dict(d.get("live") or {})),
         )
-    except (KeyError, TypeError, RuntimeError, ValueError, AttributeError) as e:
+    except (KeyError, TypeError, RuntimeError, ValueError, AttributeError, ConfigError) as e:
         detail = f"{type(e).__name__}: {' '.join(str(e).split())[:300]}"  # state-dict errors span several lines
         raise CheckpointError(f"{path}: inconsistent model bundle ({detail}); re-create it") from None
     if backbone.cfg.num_classes != len(bundle.seen_classes):

@@ -20,7 +20,14 @@ TensorRT 8.5/8.6 (JetPack 5) parse up to opset 17. ``exporter="torchscript"`` st
 Metadata: every key is ``sadvae.<name>`` and every value is JSON: ``format_version``, ``model_id``
 (sha256 of the bundle file), ``window`` (T), ``persons`` (M), ``fps``, ``joint_layout``,
 ``joints``, ``channels``, ``latent_dim``, ``seen_classes`` (names, in logit order),
-``unseen_classes``, ``encoder_id``, ``text_model``, ``text_template``, ``preprocess`` and ``gate``.
+``unseen_classes``, ``encoder_id``, ``text_model``, ``text_template``, ``preprocess`` and ``gate``;
+``normalization`` (the window's, as in ``preprocess``), ``backbone`` (``arch``, the person ``slots`` it
+was trained with, ``own_classes`` / ``extra_classes``: the seen columns its own head and an extra
+head score), ``live`` (the bundle's :class:`sadvae.bundle.LiveConfig`: ``stride``, ``persons``) and
+``terms`` (the licence and terms the model inherits, e.g. CC BY-NC 4.0 from NTU-pretrained weights).
+``window``, ``persons`` and ``preprocess`` describe the graph's input: a two-slot Shift-GCN exported
+for one-person windows (``export_onnx(persons=1)``, the default when the bundle's live config says so)
+has ``persons`` 1.
 
 The TensorRT operator check and the test windows live in the torch-free :mod:`sadvae.export_check`,
 :func:`file_sha256` in :mod:`sadvae.hashing`; both are re-exported here.
@@ -28,14 +35,13 @@ The TensorRT operator check and the test windows live in the torch-free :mod:`sa
 
 from __future__ import annotations
 
-import json
+import contextlib
 import logging
 import math
-import os
-import threading
 import time
 import warnings
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -46,7 +52,9 @@ from torch import nn
 from sadvae.data.preprocess import PreprocessConfig
 from sadvae.errors import CheckpointError, ConfigError
 from sadvae.export_check import REDUCE_OPS, TENSORRT_OPS, ExportError, check_tensorrt_ops, example_windows
+from sadvae.fileio import atomic_path
 from sadvae.hashing import file_sha256
+from sadvae.onnx_metadata import METADATA_PREFIX, encode_metadata
 from sadvae.skeleton import NUM_JOINTS
 
 __all__ = [
@@ -60,6 +68,7 @@ __all__ = [
     "ExportReport",
     "file_sha256",
     "bundle_metadata",
+    "live_recognizer",
     "encode_metadata",
     "torch_to_onnx",
     "check_tensorrt_ops",
@@ -73,7 +82,6 @@ log = logging.getLogger(__name__)
 EXPORT_FORMAT = 1
 INPUT_NAME = "window"
 OUTPUT_NAMES = ("latent", "seen_logits")
-METADATA_PREFIX = "sadvae."
 _EXPORTERS = ("dynamo", "torchscript")
 _DYNAMO_OPSET = 18  # the opset the dynamo exporter's translation table targets
 
@@ -106,7 +114,7 @@ class Recognizer(nn.Module):
 
     @classmethod
     def from_bundle(cls, bundle) -> Recognizer:
-        """Recognizer of a loaded ``sadvae.bundle.Bundle``."""
+        """Recognizer of a loaded ``sadvae.bundle.Bundle`` (its windows: ``bundle.preprocess``)."""
         return cls(bundle.backbone, bundle.sadvae)
 
     @property
@@ -146,15 +154,44 @@ class ExportReport:
     seconds: float = 0.0
 
 
-def bundle_metadata(bundle, model_id: str) -> dict[str, object]:
-    """The runtime facts of a loaded bundle (plain JSON-able values; see the module docstring)."""
+def live_recognizer(bundle, persons: int | None = None) -> tuple[Recognizer, PreprocessConfig]:
+    """The recognizer the live side runs for a loaded bundle, and the preprocessing of its windows.
+
+    Args:
+        bundle: a loaded ``sadvae.bundle.Bundle``.
+        persons: person slots of the live window; None = the bundle's live config (``bundle.live.persons``),
+            else its ``preprocess.persons``. 1 on a two-slot Shift-GCN: the one-person graph.
+
+    Raises:
+        ConfigError: a person count the backbone has no graph for.
+    """
+    from dataclasses import replace
+
+    from sadvae.models.live import live_backbone
+
+    pre = bundle.live_preprocess if persons is None else replace(bundle.preprocess, persons=int(persons))
+    backbone = live_backbone(bundle.backbone, pre.persons, bundle.preprocess.persons, pre.window)
+    return Recognizer(backbone, bundle.sadvae), pre
+
+
+def bundle_metadata(bundle, model_id: str, preprocess: PreprocessConfig | None = None) -> dict[str, object]:
+    """The runtime facts of a loaded bundle (plain JSON-able values; see the module docstring).
+
+    Args:
+        bundle: a loaded ``sadvae.bundle.Bundle``.
+        model_id: sha256 of the bundle file.
+        preprocess: the graph's window preprocessing (:func:`live_recognizer`'s); None = the bundle's live one.
+    """
+    pre = preprocess or bundle.live_preprocess
     gate = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in bundle.gate.to_dict().items()}
+    backbone = bundle.backbone
+    own = getattr(backbone, "own_classes", backbone.cfg.num_classes)
     return {
         "format_version": EXPORT_FORMAT,
         "model_id": model_id,
-        "window": bundle.preprocess.window,
-        "persons": bundle.preprocess.persons,
-        "fps": bundle.preprocess.fps,
+        "window": pre.window,
+        "persons": pre.persons,
+        "fps": pre.fps,
         "joint_layout": "ntu25",
         "joints": NUM_JOINTS,
         "channels": bundle.backbone.cfg.in_channels,
@@ -164,18 +201,29 @@ def bundle_metadata(bundle, model_id: str) -> dict[str, object]:
         "encoder_id": bundle.encoder_id,
         "text_model": bundle.text_cfg.model,
         "text_template": bundle.text_cfg.template,
-        "preprocess": asdict(bundle.preprocess),
+        "preprocess": asdict(pre),
         "gate": gate,
+        "normalization": pre.normalization,
+        "backbone": {
+            "arch": getattr(backbone.cfg, "arch", "stgcn"),
+            "slots": bundle.preprocess.persons,
+            "own_classes": int(own),
+            "extra_classes": int(backbone.cfg.num_classes) - int(own),
+        },
+        "live": bundle.live.to_dict(),
+        "terms": dict(bundle.terms),
     }
 
 
-def encode_metadata(meta: dict[str, object]) -> dict[str, str]:
-    """``{"sadvae.<key>": json}`` strings for ONNX ``metadata_props``."""
-    return {METADATA_PREFIX + k: json.dumps(v, sort_keys=True) for k, v in meta.items()}
-
-
-def torch_to_onnx(module: nn.Module, example: torch.Tensor, *, opset: int = 17, exporter: str = "dynamo",
-                  input_name: str = INPUT_NAME, output_names: tuple[str, ...] = OUTPUT_NAMES):  # fmt: skip
+def torch_to_onnx(
+    module: nn.Module,
+    example: torch.Tensor,
+    *,
+    opset: int = 17,
+    exporter: str = "dynamo",
+    input_name: str = INPUT_NAME,
+    output_names: tuple[str, ...] = OUTPUT_NAMES,
+):
     """Export ``module(example)`` with a dynamic batch axis (axis 0 of the input and every output).
 
     Args:
@@ -202,35 +250,15 @@ def torch_to_onnx(module: nn.Module, example: torch.Tensor, *, opset: int = 17, 
         raise ConfigError(f"opset must be in [17, {latest}] (TensorRT 8.5/8.6 parse up to 17), got {opset}")
     module = module.eval()
     outputs = list(output_names)
-    # the exporter logs a warning per absent torchvision op and its optimiser an INFO line per pass
-    noisy = [logging.getLogger(name) for name in ("torch.onnx", "onnxscript", "onnx_ir")]
-    old_levels = [lg.level for lg in noisy]
-    for lg in noisy:
-        lg.setLevel(logging.ERROR)
     try:
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore", FutureWarning)
-            warnings.simplefilter("ignore", DeprecationWarning)
+        with _quiet_exporter(), torch.no_grad():
             if exporter == "dynamo":
-                batch = torch.export.Dim("batch", min=1, max=4096)
-                program = torch.onnx.export(module, (example,), None, dynamo=True, opset_version=_DYNAMO_OPSET,
-                                            input_names=[input_name], output_names=outputs,
-                                            dynamic_shapes=({0: batch},), optimize=True, verbose=False)  # fmt: skip
-                model = program.model_proto
+                model = _export_dynamo(module, example, input_name, outputs)
             else:
-                import io
-
-                buf = io.BytesIO()
-                axes = {name: {0: "batch"} for name in [input_name, *outputs]}
-                torch.onnx.export(module, (example,), buf, dynamo=False, opset_version=opset,
-                                  input_names=[input_name], output_names=outputs, dynamic_axes=axes)  # fmt: skip
-                model = onnx.load_from_string(buf.getvalue())
+                model = _export_torchscript(module, example, opset, input_name, outputs)
     except Exception as e:  # export fails with many exception types from deep inside torch
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise ExportError(f"torch could not export {type(module).__name__} to ONNX ({exporter}): {first}") from e
-    finally:
-        for lg, level in zip(noisy, old_levels, strict=True):
-            lg.setLevel(level)
     if model.functions:
         model = onnx.inliner.inline_local_functions(model)
     model = _convert_opset(model, opset)
@@ -240,6 +268,63 @@ def torch_to_onnx(module: nn.Module, example: torch.Tensor, *, opset: int = 17, 
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as e:
         raise ExportError(f"the exported graph fails the ONNX checker: {str(e).strip().splitlines()[0]}") from e
     return model
+
+
+@contextlib.contextmanager
+def _quiet_exporter() -> Iterator[None]:
+    """Silence the exporters while they run: a warning per absent torchvision op, an INFO line per optimiser pass,
+    and their Future/Deprecation warnings."""
+    noisy = [logging.getLogger(name) for name in ("torch.onnx", "onnxscript", "onnx_ir")]
+    old_levels = [lg.level for lg in noisy]
+    for lg in noisy:
+        lg.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            yield
+    finally:
+        for lg, level in zip(noisy, old_levels, strict=True):
+            lg.setLevel(level)
+
+
+def _export_dynamo(module: nn.Module, example: torch.Tensor, input_name: str, outputs: list[str]):
+    """torch.export + onnxscript at :data:`_DYNAMO_OPSET`, batch axis dynamic; the ``onnx.ModelProto``."""
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    program = torch.onnx.export(
+        module,
+        (example,),
+        None,
+        dynamo=True,
+        opset_version=_DYNAMO_OPSET,
+        input_names=[input_name],
+        output_names=outputs,
+        dynamic_shapes=({0: batch},),
+        optimize=True,
+        verbose=False,
+    )
+    return program.model_proto
+
+
+def _export_torchscript(module: nn.Module, example: torch.Tensor, opset: int, input_name: str, outputs: list[str]):
+    """The TorchScript exporter at ``opset``, batch axis dynamic; the ``onnx.ModelProto``."""
+    import io
+
+    import onnx
+
+    buf = io.BytesIO()
+    axes = {name: {0: "batch"} for name in [input_name, *outputs]}
+    torch.onnx.export(
+        module,
+        (example,),
+        buf,
+        dynamo=False,
+        opset_version=opset,
+        input_names=[input_name],
+        output_names=outputs,
+        dynamic_axes=axes,
+    )
+    return onnx.load_from_string(buf.getvalue())
 
 
 def _default_opset(model) -> int:
@@ -255,8 +340,9 @@ def _convert_opset(model, opset: int):
     try:
         model = onnx.version_converter.convert_version(model, opset)
     except RuntimeError as e:
-        raise ExportError(f"cannot convert the graph to opset {opset}: {str(e).strip().splitlines()[0]}; "
-                          f"try --opset {_DYNAMO_OPSET}") from None  # fmt: skip
+        raise ExportError(
+            f"cannot convert the graph to opset {opset}: {str(e).strip().splitlines()[0]}; try --opset {_DYNAMO_OPSET}"
+        ) from None
     if opset < 18:  # Reduce* ops gained noop_with_empty_axes in 18; the converter keeps it
         for node in model.graph.node:
             if node.op_type not in REDUCE_OPS:
@@ -264,8 +350,10 @@ def _convert_opset(model, opset: int):
             for i, attr in reversed(list(enumerate(node.attribute))):
                 if attr.name == "noop_with_empty_axes":
                     if attr.i != 0:
-                        raise ExportError(f"node {node.name!r} ({node.op_type}) uses noop_with_empty_axes=1, "
-                                          f"which opset {opset} cannot express")  # fmt: skip
+                        raise ExportError(
+                            f"node {node.name!r} ({node.op_type}) uses noop_with_empty_axes=1, "
+                            f"which opset {opset} cannot express"
+                        )
                     del node.attribute[i]
     return model
 
@@ -279,8 +367,14 @@ def _drop_unused_initializers(model) -> None:
         graph.initializer.extend(keep)
 
 
-def check_parity(recognizer: Recognizer, model, cfg: PreprocessConfig, batches: tuple[int, ...] = (1, 4),
-                 atol: float = 1e-4, seed: int = 0) -> dict[int, dict[str, float]]:  # fmt: skip
+def check_parity(
+    recognizer: Recognizer,
+    model,
+    cfg: PreprocessConfig,
+    batches: tuple[int, ...] = (1, 4),
+    atol: float = 1e-4,
+    seed: int = 0,
+) -> dict[int, dict[str, float]]:
     """Compare ONNX Runtime (CPU) with torch on :func:`example_windows` and N(0, 1) windows.
 
     Args:
@@ -321,13 +415,23 @@ def check_parity(recognizer: Recognizer, model, cfg: PreprocessConfig, batches: 
         result[b] = errs
         worst = max(errs, key=errs.get)
         if not errs[worst] <= atol:
-            raise ExportError(f"ONNX Runtime differs from torch by {errs[worst]:.2e} > {atol:g} on {worst!r} at "
-                              f"batch {b}; the export is not faithful")  # fmt: skip
+            raise ExportError(
+                f"ONNX Runtime differs from torch by {errs[worst]:.2e} > {atol:g} on {worst!r} at "
+                f"batch {b}; the export is not faithful"
+            )
     return result
 
 
-def export_onnx(bundle_path: str | Path, out_path: str | Path, *, opset: int = 17, check: bool = True,
-                exporter: str = "dynamo", atol: float = 1e-4) -> ExportReport:  # fmt: skip
+def export_onnx(
+    bundle_path: str | Path,
+    out_path: str | Path,
+    *,
+    opset: int = 17,
+    check: bool = True,
+    exporter: str = "dynamo",
+    atol: float = 1e-4,
+    persons: int | None = None,
+) -> ExportReport:
     """Export a model bundle's recognizer to ONNX (see the module docstring).
 
     Args:
@@ -337,6 +441,7 @@ def export_onnx(bundle_path: str | Path, out_path: str | Path, *, opset: int = 1
         check: run :func:`check_tensorrt_ops` and :func:`check_parity` (batch 1 and 4, ``atol``).
         exporter: "dynamo" or "torchscript".
         atol: parity tolerance (fp32).
+        persons: person slots of the exported window (see :func:`live_recognizer`; None = the bundle's live config).
 
     Returns:
         an :class:`ExportReport`.
@@ -353,31 +458,28 @@ def export_onnx(bundle_path: str | Path, out_path: str | Path, *, opset: int = 1
     start = time.perf_counter()
     bundle_path, out_path = Path(bundle_path), Path(out_path)
     bundle = load_bundle(bundle_path)
-    recognizer = Recognizer.from_bundle(bundle)
-    example = torch.from_numpy(example_windows(2, bundle.preprocess))
+    recognizer, pre = live_recognizer(bundle, persons)
+    example = torch.from_numpy(example_windows(2, pre))
     model = torch_to_onnx(recognizer, example, opset=opset, exporter=exporter)
     model.producer_name, model.model_version = "sadvae", EXPORT_FORMAT
     model.doc_string = "sadvae recognizer: window [N,3,T,25,M] -> latent [N,d_r], seen_logits [N,K]"
     model_id = file_sha256(bundle_path)
     del model.metadata_props[:]
-    for key, value in encode_metadata(bundle_metadata(bundle, model_id)).items():
+    for key, value in encode_metadata(bundle_metadata(bundle, model_id, pre)).items():
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value
     if check:
         histogram = check_tensorrt_ops(model)
-        parity = check_parity(recognizer, model, bundle.preprocess, atol=atol)
+        parity = check_parity(recognizer, model, pre, atol=atol)
     else:
         histogram, parity = dict(Counter(n.op_type for n in model.graph.node).most_common()), {}
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.{threading.get_ident()}.tmp")  # concurrent exports
     try:
-        onnx.save(model, tmp)
-        tmp.replace(out_path)
+        with atomic_path(out_path) as tmp:  # a unique temporary name: concurrent exports do not collide
+            onnx.save(model, tmp)
     except OSError as e:
         raise CheckpointError(f"{out_path}: cannot write the ONNX model ({e.strerror or e})") from None
-    finally:
-        tmp.unlink(missing_ok=True)
     seconds = time.perf_counter() - start
-    log.info("exported %s -> %s (opset %d, %d nodes) in %.1f s", bundle_path, out_path, opset,
-             len(model.graph.node), seconds)  # fmt: skip
+    log.info(
+        "exported %s -> %s (opset %d, %d nodes) in %.1f s", bundle_path, out_path, opset, len(model.graph.node), seconds
+    )
     return ExportReport(out_path, opset, exporter, model_id, histogram, parity, seconds)

@@ -60,8 +60,17 @@ _SHAPE_INPUTS = {
     "Resize": (2, 3),
 }
 # Reduce ops whose axes moved from an attribute to input 1 in opset 18 (ReduceSum moved in 13).
-REDUCE_OPS = ("ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceMax", "ReduceMean", "ReduceMin",
-              "ReduceProd", "ReduceSumSquare")  # fmt: skip
+REDUCE_OPS = (
+    "ReduceL1",
+    "ReduceL2",
+    "ReduceLogSum",
+    "ReduceLogSumExp",
+    "ReduceMax",
+    "ReduceMean",
+    "ReduceMin",
+    "ReduceProd",
+    "ReduceSumSquare",
+)
 _SHAPE_ONLY_OPS = ("Shape", "Size")  # outputs depend on the input's shape, never its values
 
 
@@ -114,9 +123,11 @@ def _value_dependent_shapes(graph) -> list[str]:
     for node in graph.node:
         for slot in shape_inputs.get(node.op_type, ()):
             if slot < len(node.input) and node.input[slot] in tainted:
-                problems.append(f"node {node.name or '(unnamed)'!r} ({node.op_type}): input {slot} "
-                                f"({node.input[slot]!r}) sets the output shape and is computed from the input "
-                                "values (data-dependent shape)")  # fmt: skip
+                problems.append(
+                    f"node {node.name or '(unnamed)'!r} ({node.op_type}): input {slot} "
+                    f"({node.input[slot]!r}) sets the output shape and is computed from the input "
+                    "values (data-dependent shape)"
+                )
         if node.op_type not in _SHAPE_ONLY_OPS and any(name in tainted for name in node.input if name):
             tainted.update(name for name in node.output if name)
     return problems
@@ -150,10 +161,36 @@ def _shape_problems(model) -> list[str]:
 
 
 # Rest pose (x, y) in metres for the 25 NTU joints, +x = the person's right, +y up.
-_REST_POSE = np.array([(0, 0), (0, .25), (0, .52), (0, .66), (-.18, .45), (-.22, .2), (-.24, -.02), (-.25, -.08),
-                       (.18, .45), (.22, .2), (.24, -.02), (.25, -.08), (-.09, -.02), (-.1, -.45), (-.1, -.85),
-                       (-.1, -.9), (.09, -.02), (.1, -.45), (.1, -.85), (.1, -.9), (0, .45), (-.26, -.15),
-                       (-.22, -.1), (.26, -.15), (.22, -.1)], dtype=np.float32)  # fmt: skip
+_REST_POSE = np.array(
+    [
+        (0, 0),
+        (0, 0.25),
+        (0, 0.52),
+        (0, 0.66),
+        (-0.18, 0.45),
+        (-0.22, 0.2),
+        (-0.24, -0.02),
+        (-0.25, -0.08),
+        (0.18, 0.45),
+        (0.22, 0.2),
+        (0.24, -0.02),
+        (0.25, -0.08),
+        (-0.09, -0.02),
+        (-0.1, -0.45),
+        (-0.1, -0.85),
+        (-0.1, -0.9),
+        (0.09, -0.02),
+        (0.1, -0.45),
+        (0.1, -0.85),
+        (0.1, -0.9),
+        (0, 0.45),
+        (-0.26, -0.15),
+        (-0.22, -0.1),
+        (0.26, -0.15),
+        (0.22, -0.1),
+    ],
+    dtype=np.float32,
+)
 _ARM_JOINTS = (5, 6, 7, 9, 10, 11, 21, 22, 23, 24)  # elbows, wrists, hands, hand tips, thumbs
 
 
@@ -164,7 +201,9 @@ def _moving_person(rng: np.random.Generator, frames: int, fps: float) -> np.ndar
     pose[:, :, :2] = _REST_POSE
     pose[:, :, 0] += rng.uniform(-1, 1) + 0.05 * np.sin(2 * np.pi * rng.uniform(0.2, 0.6) * t)
     pose[:, :, 2] = rng.uniform(2.0, 4.0)
-    freq, phase, amp = rng.uniform(0.3, 1.5), rng.uniform(0, 2 * np.pi), rng.uniform(0.05, 0.3)
+    freq = rng.uniform(0.3, 1.5)
+    phase = rng.uniform(0, 2 * np.pi)
+    amp = rng.uniform(0.05, 0.3)
     arms = list(_ARM_JOINTS)
     pose[:, arms, 1] += amp * np.sin(2 * np.pi * freq * t + phase) * (pose[:1, arms, 1] < 0.3)
     pose[:, arms, 2] -= 0.5 * amp * np.abs(np.sin(2 * np.pi * freq * t))

@@ -1,14 +1,23 @@
-"""Train the embedded default model: ST-GCN + SA-DVAE on MSR Action3D + NW-UCLA + UTKinect merged.
+"""Train the default model. Two recipes (``--recipe``):
 
-Writes the bundle that ships as package data (``sadvae/assets/default_model.pt``) and prints the
-model card's "Validation metrics" section as markdown. Seeded; every setting is a flag and the
-resolved recipe is stored in the bundle's provenance. The recipe is
-:mod:`sadvae.train.default_model`; see ``sadvae/assets/MODEL_CARD.md``.
+- ``shiftgcn-v2`` (default): the frozen NTU-120 Shift-GCN, NTU-120 names scored by its fc plus every class
+  of MSR Action3D, NW-UCLA, UTKinect, HDM05 and Bandai-Namco (class table:
+  :mod:`sadvae.train.class_table`) scored by an extra linear head, SA-DVAE for new names, a fitted head
+  calibration. Recipe: :mod:`sadvae.train.default_shiftgcn`. Writes a candidate bundle (default
+  ``runs/default_v2/default_model.pt``) with ``.head.json``, ``.metrics.json`` and the ONNX export beside it.
+- ``stgcn-v1``: the round-1 model, ST-GCN + SA-DVAE on MSR Action3D + NW-UCLA + UTKinect merged
+  (:mod:`sadvae.train.default_model`); writes ``sadvae/assets/default_model.pt`` by default.
+
+Both print the model card's metrics section as markdown, are seeded, and store the resolved recipe in the
+bundle's provenance; see ``sadvae/assets/MODEL_CARD.md``.
 
 Usage (from the project root, with the real data in ``../shared/data``)::
 
-    scripts/train_default                                   # the shipped model (CPU, 2 cores: ~20 min)
-    scripts/train_default --epochs 1 --cycles 2 --iters-per-cycle 30 --limit-per-class 4 --out /tmp/m.pt  # smoke
+    scripts/train_default                                   # shiftgcn-v2 candidate (features cached: minutes)
+    scripts/train_default --sweep-windows 48 64 96          # window length on inner validation (training sides)
+    scripts/train_default --recipe stgcn-v1                 # the round-1 shipped model (CPU, 2 cores: ~20 min)
+    scripts/train_default --recipe stgcn-v1 --epochs 1 --cycles 2 --iters-per-cycle 30 --limit-per-class 4 \
+        --out /tmp/m.pt                                     # smoke
 """
 
 from __future__ import annotations
@@ -22,19 +31,27 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 log = logging.getLogger("train_default")
+RECIPES = ("shiftgcn-v2", "stgcn-v1")
 
 
 def build_parser() -> argparse.ArgumentParser:
     from sadvae.assets import default_bundle_path
     from sadvae.train.default_model import DefaultModelConfig
+    from sadvae.train.default_shiftgcn import ShiftGCNDefaultConfig
 
     d = DefaultModelConfig()
+    s = ShiftGCNDefaultConfig()
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", type=Path, default=default_bundle_path(), help="bundle to write (default: %(default)s)")
-    ap.add_argument("--data-root", type=Path, help="folder holding skeleton_sets/ (default: ../shared/data)")
+    ap.add_argument("--recipe", choices=RECIPES, default=RECIPES[0], help="recipe (default: %(default)s)")
+    ap.add_argument(
+        "--out", type=Path, help=f"bundle to write (default: shiftgcn-v2 {s.out}, stgcn-v1 {default_bundle_path()})"
+    )
+    ap.add_argument("--data-root", type=Path, help="folder holding skeleton_sets/ and mocap/ (default: ../shared/data)")
     ap.add_argument("--seed", type=int, default=d.seed, help="seeds the pseudo-unseen choice and all training")
-    ap.add_argument("--epochs", type=int, help=f"backbone epochs (default {d.backbone.epochs})")
-    ap.add_argument("--batch-size", type=int, help=f"backbone windows per step (default {d.backbone.batch_size})")
+    ap.add_argument("--epochs", type=int, help=f"stgcn-v1: backbone epochs (default {d.backbone.epochs})")
+    ap.add_argument(
+        "--batch-size", type=int, help=f"stgcn-v1: backbone windows per step (default {d.backbone.batch_size})"
+    )
     ap.add_argument("--cycles", type=int, help=f"most SA-DVAE cycles the validation run tries (default {d.zsl.cycles})")
     ap.add_argument(
         "--iters-per-cycle", type=int, help=f"SA-DVAE iterations per cycle (default {d.zsl.iters_per_cycle})"
@@ -45,17 +62,61 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"text latents per class for the latent classifier ({d.zsl.samples_per_class})",
     )
     ap.add_argument(
-        "--pseudo-unseen", type=int, default=d.num_pseudo_unseen, help="classes playing unseen in validation"
+        "--pseudo-unseen", type=int, default=d.num_pseudo_unseen, help="stgcn-v1: classes playing unseen in validation"
     )
     ap.add_argument("--limit-per-class", type=int, help="at most N sequences per dataset/class/side (smoke runs)")
     ap.add_argument("--text-cache", type=Path, help="sentence-embedding cache folder (default ~/.cache/sadvae/text)")
     ap.add_argument("--device", default="cpu", help="torch device (default cpu)")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
     ap.add_argument("--json", type=Path, help="also write the metrics and provenance to this JSON file")
-    ap.add_argument("--no-onnx", dest="onnx", action="store_false",
-                    help="do not write the ONNX export beside the bundle (<out stem>.onnx, which the live pipeline "
-                    "runs without exporting)")  # fmt: skip
+    ap.add_argument(
+        "--no-onnx",
+        dest="onnx",
+        action="store_false",
+        help="do not write the ONNX export beside the bundle (<out stem>.onnx, which the live pipeline "
+        "runs without exporting)",
+    )
     ap.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    g = ap.add_argument_group("shiftgcn-v2 only")
+    g.add_argument("--window", type=int, default=s.window, help="frames per window at 30 fps (default %(default)s)")
+    g.add_argument("--stride", type=int, help="frames between windows of a clip (default window/2)")
+    g.add_argument(
+        "--head",
+        choices=("auto", "joint", "independent"),
+        default=s.head,
+        help="extra head trained with the NTU fc logits in its softmax (joint), alone (independent), or "
+        "the better on inner validation (auto, default)",
+    )
+    g.add_argument(
+        "--weight-decays",
+        type=float,
+        nargs="+",
+        default=list(s.weight_decays),
+        help="L2 strengths of the extra head tried on inner validation (default %(default)s)",
+    )
+    g.add_argument("--weights", default=s.weights, help="Shift-GCN checkpoint (default %(default)s)")
+    g.add_argument("--datasets", nargs="+", help=f"sets to train on (default {' '.join(s.datasets)})")
+    g.add_argument("--feature-dir", type=Path, help="window-feature cache (default runs/features/windows)")
+    g.add_argument(
+        "--no-calibration",
+        dest="calibrate",
+        action="store_false",
+        help="skip the head calibration (saves one SA-DVAE training)",
+    )
+    g.add_argument(
+        "--sweep-windows",
+        type=int,
+        nargs="+",
+        metavar="T",
+        help="measure window lengths on inner validation instead of training (writes --json)",
+    )
+    g.add_argument(
+        "--rescore",
+        type=Path,
+        metavar="BUNDLE",
+        help="re-measure a shiftgcn-v2 bundle's head on the test sides (cached features; nothing trained)",
+    )
+    g.add_argument("--sweep-per-class", type=int, default=8, help="clips per (set, class, inner side) in the sweep")
     return ap
 
 
@@ -88,14 +149,109 @@ def config_from_args(args: argparse.Namespace):
     )
 
 
+STGCN_ONLY = ("epochs", "batch_size")
+
+
+def shiftgcn_config_from_args(args: argparse.Namespace):
+    """The :class:`~sadvae.train.default_shiftgcn.ShiftGCNDefaultConfig` the flags ask for."""
+    from sadvae.text import TextConfig
+    from sadvae.train.default_shiftgcn import ShiftGCNDefaultConfig
+
+    base = ShiftGCNDefaultConfig()
+    zsl = replace(base.zsl, device=args.device)
+    for name in ("cycles", "iters_per_cycle", "samples_per_class"):
+        if getattr(args, name) is not None:
+            zsl = replace(zsl, **{name: getattr(args, name)})
+    text = replace(base.text, device=args.device, cache_dir=str(args.text_cache) if args.text_cache else None)
+    return replace(
+        base,
+        out=str(args.out) if args.out else base.out,
+        data_root=str(args.data_root) if args.data_root else None,
+        weights=args.weights,
+        window=args.window,
+        stride=args.stride,
+        datasets=tuple(args.datasets) if args.datasets else base.datasets,
+        seed=args.seed,
+        head=args.head,
+        weight_decays=tuple(args.weight_decays),
+        zsl=zsl,
+        text=text if isinstance(text, TextConfig) else base.text,
+        calibrate=args.calibrate,
+        limit_per_class=args.limit_per_class,
+        feature_dir=str(args.feature_dir) if args.feature_dir else None,
+        threads=args.threads,
+    )
+
+
+def main_shiftgcn(args: argparse.Namespace, command: str) -> int:
+    """``--recipe shiftgcn-v2``: train (or sweep window lengths) and print the metrics."""
+    from sadvae.bundle import load_bundle
+    from sadvae.errors import SadvaeError
+    from sadvae.train import default_shiftgcn as rec
+
+    used = [f"--{n.replace('_', '-')}" for n in STGCN_ONLY if getattr(args, n) is not None]
+    if used or args.pseudo_unseen != 5:
+        print(
+            f"train_default: error: {' '.join(used) or '--pseudo-unseen'} belongs to --recipe stgcn-v1", file=sys.stderr
+        )
+        return 2
+    try:
+        cfg = shiftgcn_config_from_args(args)
+        if cfg.threads:
+            import torch
+
+            torch.set_num_threads(cfg.threads)
+        if args.rescore:
+            r = rec.rescore_bundle(args.rescore, cfg)
+            if args.json:
+                args.json.parent.mkdir(parents=True, exist_ok=True)
+                args.json.write_text(json.dumps(r, indent=1))
+            print(rec.holdout_markdown(r))
+            return 0
+        if args.sweep_windows:
+            sweep = rec.window_sweep(cfg, args.sweep_windows, args.sweep_per_class)
+            sweep["command"] = command
+            if args.json:
+                args.json.parent.mkdir(parents=True, exist_ok=True)
+                args.json.write_text(json.dumps(sweep, indent=1))
+            print(rec.sweep_markdown(sweep))
+            print(f"\nbest window on inner validation: {sweep['best']}")
+            return 0
+        log.info("recipe %s: %s", rec.RECIPE, json.dumps(asdict(cfg)))
+        path = rec.train_default_shiftgcn(cfg, command=command)
+        bundle = load_bundle(path)
+        if args.onnx:
+            from sadvae.export import export_onnx
+
+            log.info("export: %s", export_onnx(path, path.with_suffix(".onnx")))
+    except SadvaeError as e:
+        print(f"train_default: error: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"metrics": bundle.metrics, "provenance": bundle.provenance}, indent=1))
+    size = path.stat().st_size / 1e6
+    onnx = path.with_suffix(".onnx")
+    extra = f", export {onnx.stat().st_size / 1e6:.1f} MB" if onnx.is_file() and args.onnx else ""
+    print(f"\nwrote {path} ({size:.1f} MB{extra}). Metrics (model card):\n")
+    print(rec.metrics_markdown(bundle.metrics, bundle.provenance))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s")
+    command = shlex.join(["scripts/train_default", *(sys.argv[1:] if argv is None else argv)])
+    if args.recipe == "shiftgcn-v2":
+        return main_shiftgcn(args, command)
+    if args.out is None:
+        from sadvae.assets import default_bundle_path
+
+        args.out = default_bundle_path()
     from sadvae.bundle import load_bundle
     from sadvae.errors import SadvaeError
     from sadvae.train.default_model import metrics_markdown, train_default
 
-    command = shlex.join(["scripts/train_default", *(sys.argv[1:] if argv is None else argv)])
     try:
         cfg = config_from_args(args)
         log.info("recipe: %s", json.dumps(asdict(cfg)))

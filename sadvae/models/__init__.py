@@ -1,4 +1,4 @@
-"""Models: the ST-GCN backbone, SA-DVAE and its latent classifier (needs torch: the ``train`` extra)."""
+"""Models: the ST-GCN and Shift-GCN backbones, SA-DVAE and its latent classifier (needs torch: the ``train`` extra)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,15 @@ from sadvae.models.sadvae import (
     fit_latent_classifier,
     schedule_weights,
 )
+from sadvae.models.shiftgcn import ShiftGCN, ShiftGCNConfig
 from sadvae.models.stgcn import PRESETS, STGCN, STGCNConfig
 
 __all__ = [
     "BACKBONES",
+    "BACKBONE_CONFIGS",
+    "build_backbone",
+    "ShiftGCN",
+    "ShiftGCNConfig",
     "PRESETS",
     "STGCN",
     "STGCNConfig",
@@ -27,4 +32,26 @@ __all__ = [
     "classify",
 ]
 
-BACKBONES = {"stgcn": STGCN}
+BACKBONES = {"stgcn": STGCN, "shiftgcn": ShiftGCN}
+BACKBONE_CONFIGS = {"stgcn": STGCNConfig, "shiftgcn": ShiftGCNConfig}
+
+
+def build_backbone(cfg: dict):
+    """A backbone rebuilt from its saved config (``dataclasses.asdict(model.cfg)``, as bundles store it).
+
+    The config's ``arch`` field names the backbone (``BACKBONES``); a config without one is an ST-GCN's.
+
+    Raises:
+        ConfigError: an unknown ``arch``.
+    """
+    from collections.abc import Mapping
+
+    from sadvae.errors import ConfigError
+
+    if not isinstance(cfg, Mapping):
+        raise ConfigError(f"a backbone config must be a mapping of its fields, got {type(cfg).__name__}")
+    arch = cfg.get("arch", "stgcn")
+    if arch not in BACKBONES:
+        raise ConfigError(f"unknown backbone {arch!r}; valid backbones: {sorted(BACKBONES)}")
+    kwargs = dict(cfg) if arch != "stgcn" else {k: v for k, v in cfg.items() if k != "arch"}
+    return BACKBONES[arch](BACKBONE_CONFIGS[arch](**kwargs))

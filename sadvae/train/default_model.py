@@ -31,6 +31,7 @@ from sadvae.data.preprocess import PreprocessConfig
 from sadvae.data.record import Dataset, SkeletonSequence
 from sadvae.data.registry import DATASETS, load_dataset
 from sadvae.errors import ConfigError
+from sadvae.paths import PROJECT_ROOT, SHARED_DATA
 from sadvae.text import TextConfig
 from sadvae.train.augment import AugmentConfig
 from sadvae.train.backbone import BackboneTrainConfig, extract, train_backbone
@@ -113,14 +114,25 @@ DATASET_TERMS: dict[str, dict[str, str]] = {
     },
 }
 
-_REPO = Path(__file__).resolve().parents[2]
+_REPO = PROJECT_ROOT
 
 
 def _default_backbone() -> BackboneTrainConfig:
-    augment = AugmentConfig(yaw_deg=20.0, pitch_deg=15.0, roll_deg=10.0, scale=0.15, speed=0.25, jitter=0.02,
-                            offset=0.05, extremity_factor=2.5, drop_person=0.0, mirror=0.5)  # fmt: skip
-    return BackboneTrainConfig(preset="light", epochs=6, repeats=1, preprocess=PreprocessConfig(persons=1),
-                               augment=augment)  # fmt: skip
+    augment = AugmentConfig(
+        yaw_deg=20.0,
+        pitch_deg=15.0,
+        roll_deg=10.0,
+        scale=0.15,
+        speed=0.25,
+        jitter=0.02,
+        offset=0.05,
+        extremity_factor=2.5,
+        drop_person=0.0,
+        mirror=0.5,
+    )
+    return BackboneTrainConfig(
+        preset="light", epochs=6, repeats=1, preprocess=PreprocessConfig(persons=1), augment=augment
+    )
 
 
 @dataclass(frozen=True)
@@ -220,7 +232,9 @@ def _features(model, data: MergedData, idx: np.ndarray, cfg: DefaultModelConfig)
     return extract(model, [data.sequences[i] for i in idx], cfg.backbone.preprocess, cfg.backbone.device)
 
 
-def _git_state() -> dict:
+def git_state() -> dict:
+    """The checkout's commit and whether its tree is dirty, for a bundle's provenance."""
+
     def git(*args: str) -> str | None:
         try:
             done = subprocess.run(["git", "-C", str(_REPO), *args], capture_output=True, text=True, timeout=10)
@@ -243,6 +257,138 @@ def accuracies(logits: np.ndarray, truth: np.ndarray, dset: np.ndarray) -> dict:
         "mean_class_top1": float(np.mean(list(per_class.values()))),
         "per_dataset_top1": {DATASET_NAMES[d]: float(hit1[dset == d].mean()) for d in np.unique(dset)},
         "per_class_top1": per_class,
+    }
+
+
+def _load_inputs(cfg: DefaultModelConfig) -> dict:
+    """Phase 0: read and merge every dataset, embed the class names, fix the SA-DVAE config's seed.
+
+    Returns:
+        ``roots`` and ``loaded`` (per dataset), ``data`` (the merged set), ``text_emb`` ``(classes, D)``,
+        ``encoder_id`` and ``zcfg``.
+
+    Raises:
+        ConfigError: no ``skeleton_sets/`` under the data root.
+    """
+    data_root = Path(cfg.data_root) if cfg.data_root else SHARED_DATA
+    if not (data_root / "skeleton_sets").is_dir():
+        raise ConfigError(f"{data_root}: no skeleton_sets/ folder here; pass --data-root, the folder that holds it")
+    roots = {n: data_root / DATASETS[n].default_root for n in DATASET_NAMES}
+    loaded = {n: load_dataset(n, roots[n]) for n in DATASET_NAMES}
+    data = merge_datasets(loaded, cfg.limit_per_class)
+    text_emb, encoder_id = class_text_embeddings(CLASS_NAMES, cfg.text)
+    zcfg = replace(cfg.zsl, seed=cfg.seed)
+    return {
+        "roots": roots,
+        "loaded": loaded,
+        "data": data,
+        "text_emb": text_emb,
+        "encoder_id": encoder_id,
+        "zcfg": zcfg,
+    }
+
+
+def _validation_run(data, cfg: DefaultModelConfig, text_emb: np.ndarray, zcfg) -> dict:
+    """Phase 1: hold out pseudo-unseen classes, train a backbone that never sees them, choose cycles and gate.
+
+    Returns:
+        ``pseudo`` (the pseudo-unseen class ids), ``labels`` (per validation split) and ``val`` (the
+        :func:`validate_variant` result: ZSL curve, best cycle, gate).
+    """
+    n_cls = len(CLASS_NAMES)
+    rng = np.random.default_rng(cfg.seed)
+    pseudo = tuple(sorted(int(c) for c in rng.choice(n_cls, cfg.num_pseudo_unseen, replace=False)))
+    val_seen = tuple(c for c in range(n_cls) if c not in pseudo)
+    is_pseudo = np.isin(data.labels, pseudo)
+    val_train = np.flatnonzero(~data.holdout & ~is_pseudo)
+    val_held = np.flatnonzero(data.holdout & ~is_pseudo)
+    val_unseen = np.flatnonzero(is_pseudo)  # both sides: the validation backbone saw none of them
+    log.info("validation run: pseudo-unseen %s", ", ".join(CLASS_NAMES[c] for c in pseudo))
+    vmodel, _ = _train(data, val_train, val_seen, cfg)
+    feats, logits, labels = {}, {}, {}
+    for name, idx in (("val_train", val_train), ("val_seen", val_held), ("val_unseen", val_unseen)):
+        feats[name], logits[name] = _features(vmodel, data, idx, cfg)
+        labels[name] = data.labels[idx]
+    val = validate_variant(feats, logits, labels, text_emb, pseudo, zcfg, k=len(pseudo))
+    return {"pseudo": pseudo, "labels": labels, "val": val}
+
+
+def _main_run(data, cfg: DefaultModelConfig, text_emb: np.ndarray, zcfg, val) -> dict:
+    """Phase 2: train the backbone on every class, then SA-DVAE for the chosen number of cycles.
+
+    Returns:
+        ``model`` (the backbone), ``windows`` (per epoch), ``final`` (the last SA-DVAE run), ``train_idx``,
+        ``held_idx``, ``lg_held`` ``(held, classes)`` and ``latent`` (the SA-DVAE branch's held-out predictions).
+    """
+    train_idx, held_idx = np.flatnonzero(~data.holdout), np.flatnonzero(data.holdout)
+    all_classes = tuple(range(len(CLASS_NAMES)))
+    model, windows = _train(data, train_idx, all_classes, cfg)
+    f_train, _ = _features(model, data, train_idx, cfg)
+    f_held, lg_held = _features(model, data, held_idx, cfg)
+    runs = train_sadvae(f_train, data.labels[train_idx], text_emb, all_classes, replace(zcfg, cycles=val.best + 1))
+    final = runs[-1]
+    latent = zsl_probs(final.model, final.classifier, f_held, zcfg.device).argmax(1)
+    return {
+        "model": model,
+        "windows": windows,
+        "final": final,
+        "train_idx": train_idx,
+        "held_idx": held_idx,
+        "lg_held": lg_held,
+        "latent": latent,
+    }
+
+
+def _metrics(data, validation: dict, main: dict, seconds: dict[str, float]) -> dict:
+    """Phase 3a: the bundle's metrics block (held-out accuracies, validation choices, training facts, timings)."""
+    val, pseudo, held_idx = validation["val"], validation["pseudo"], main["held_idx"]
+    holdout = accuracies(main["lg_held"], data.labels[held_idx], data.dataset[held_idx])
+    holdout["latent_top1"] = float(np.mean(main["latent"] == data.labels[held_idx]))
+    return {
+        "holdout": holdout,
+        "validation": {
+            "pseudo_unseen": [CLASS_NAMES[c] for c in pseudo],
+            "zsl_curve": [float(v) for v in val.curve],
+            "chosen_cycles": val.best + 1,
+            "zsl_top1": float(val.curve[val.best]),
+            "gate_balanced_accuracy": float(val.gate.val_accuracy),
+            "samples": {k: int(len(v)) for k, v in validation["labels"].items()},
+        },
+        "train": {
+            "sequences": int(len(main["train_idx"])),
+            "windows_per_epoch": main["windows"],
+            "loss": main["final"].losses,
+        },
+        "seconds": {k: round(v, 1) for k, v in seconds.items()},
+    }
+
+
+def _provenance(cfg: DefaultModelConfig, inputs: dict, command: str | None) -> dict:
+    """Phase 3b: the bundle's provenance block (command, code state, datasets used, merge table, versions)."""
+    import torch
+
+    data, roots, loaded = inputs["data"], inputs["roots"], inputs["loaded"]
+    used = {
+        n: dict(
+            root=str(roots[n]),
+            sequences_used=int((data.dataset == d).sum()),
+            rejected_by_reader=len(loaded[n].rejected),
+            **DATASET_TERMS[n],
+        )
+        for d, n in enumerate(DATASET_NAMES)
+    }
+    versions = {"python": platform.python_version(), "torch": str(torch.__version__), "numpy": str(np.__version__)}
+    return {
+        "recipe": "scripts/train_default",
+        "dataset": "+".join(DATASET_NAMES),
+        "command": command,
+        **git_state(),
+        "datasets": used,
+        "merge_table": {name: [list(m) for m in members] for name, members in MERGE_TABLE},
+        "seed": cfg.seed,
+        "config": json.loads(json.dumps(asdict(cfg))),
+        "versions": versions,
+        "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 
 
@@ -270,94 +416,39 @@ def train_default(cfg: DefaultModelConfig, command: str | None = None) -> Path:
         torch.set_num_threads(cfg.threads)
     if cfg.zsl.variant != "tc":
         raise ConfigError(f"the default model uses SA-DVAE variant 'tc', got {cfg.zsl.variant!r}")
-    data_root = Path(cfg.data_root) if cfg.data_root else _REPO.parent / "shared" / "data"
-    if not (data_root / "skeleton_sets").is_dir():
-        raise ConfigError(f"{data_root}: no skeleton_sets/ folder here; pass --data-root, the folder that holds it")
-    roots = {n: data_root / DATASETS[n].default_root for n in DATASET_NAMES}
-    loaded = {n: load_dataset(n, roots[n]) for n in DATASET_NAMES}
-    data = merge_datasets(loaded, cfg.limit_per_class)
-    n_cls = len(CLASS_NAMES)
-    text_emb, encoder_id = class_text_embeddings(CLASS_NAMES, cfg.text)
-    zcfg = replace(cfg.zsl, seed=cfg.seed)
+    inputs = _load_inputs(cfg)
+    data, text_emb, zcfg = inputs["data"], inputs["text_emb"], inputs["zcfg"]
     seconds["load"] = time.time() - t_start
 
-    # 1. validation run: pseudo-unseen classes; a backbone that never sees them; cycle and gate choice
     t0 = time.time()
-    rng = np.random.default_rng(cfg.seed)
-    pseudo = tuple(sorted(int(c) for c in rng.choice(n_cls, cfg.num_pseudo_unseen, replace=False)))
-    val_seen = tuple(c for c in range(n_cls) if c not in pseudo)
-    is_pseudo = np.isin(data.labels, pseudo)
-    val_train = np.flatnonzero(~data.holdout & ~is_pseudo)
-    val_held = np.flatnonzero(data.holdout & ~is_pseudo)
-    val_unseen = np.flatnonzero(is_pseudo)  # both sides: the validation backbone saw none of them
-    log.info("validation run: pseudo-unseen %s", ", ".join(CLASS_NAMES[c] for c in pseudo))
-    vmodel, _ = _train(data, val_train, val_seen, cfg)
-    feats, logits, labels = {}, {}, {}
-    for name, idx in (("val_train", val_train), ("val_seen", val_held), ("val_unseen", val_unseen)):
-        feats[name], logits[name] = _features(vmodel, data, idx, cfg)
-        labels[name] = data.labels[idx]
-    val = validate_variant(feats, logits, labels, text_emb, pseudo, zcfg, k=len(pseudo))
+    validation = _validation_run(data, cfg, text_emb, zcfg)
+    val = validation["val"]
     seconds["validation"] = time.time() - t0
-    log.info("validation: pseudo-unseen ZSL per cycle %s -> cycle %d; gate balanced accuracy %.3f",
-             [round(v, 3) for v in val.curve], val.best + 1, val.gate.val_accuracy)  # fmt: skip
+    log.info(
+        "validation: pseudo-unseen ZSL per cycle %s -> cycle %d; gate balanced accuracy %.3f",
+        [round(v, 3) for v in val.curve],
+        val.best + 1,
+        val.gate.val_accuracy,
+    )
 
-    # 2. main run: every class, the chosen number of cycles
     t0 = time.time()
-    train_idx, held_idx = np.flatnonzero(~data.holdout), np.flatnonzero(data.holdout)
-    all_classes = tuple(range(n_cls))
-    model, windows = _train(data, train_idx, all_classes, cfg)
-    f_train, _ = _features(model, data, train_idx, cfg)
-    f_held, lg_held = _features(model, data, held_idx, cfg)
-    runs = train_sadvae(f_train, data.labels[train_idx], text_emb, all_classes, replace(zcfg, cycles=val.best + 1))
-    final = runs[-1]
-    latent = zsl_probs(final.model, final.classifier, f_held, zcfg.device).argmax(1)
+    main = _main_run(data, cfg, text_emb, zcfg, val)
     seconds["main"] = time.time() - t0
     seconds["total"] = time.time() - t_start
 
-    holdout = accuracies(lg_held, data.labels[held_idx], data.dataset[held_idx])
-    holdout["latent_top1"] = float(np.mean(latent == data.labels[held_idx]))
-    metrics = {
-        "holdout": holdout,
-        "validation": {
-            "pseudo_unseen": [CLASS_NAMES[c] for c in pseudo],
-            "zsl_curve": [float(v) for v in val.curve],
-            "chosen_cycles": val.best + 1,
-            "zsl_top1": float(val.curve[val.best]),
-            "gate_balanced_accuracy": float(val.gate.val_accuracy),
-            "samples": {k: int(len(v)) for k, v in labels.items()},
-        },
-        "train": {"sequences": int(len(train_idx)), "windows_per_epoch": windows, "loss": final.losses},
-        "seconds": {k: round(v, 1) for k, v in seconds.items()},
-    }
-    used = {n: dict(root=str(roots[n]), sequences_used=int((data.dataset == d).sum()),
-                    rejected_by_reader=len(loaded[n].rejected), **DATASET_TERMS[n])
-            for d, n in enumerate(DATASET_NAMES)}  # fmt: skip
-    versions = {"python": platform.python_version(), "torch": str(torch.__version__), "numpy": str(np.__version__)}
-    provenance = {
-        "recipe": "scripts/train_default",
-        "dataset": "+".join(DATASET_NAMES),
-        "command": command,
-        **_git_state(),
-        "datasets": used,
-        "merge_table": {name: [list(m) for m in members] for name, members in MERGE_TABLE},
-        "seed": cfg.seed,
-        "config": json.loads(json.dumps(asdict(cfg))),
-        "versions": versions,
-        "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
     path = save_bundle(
         cfg.out,
-        backbone=model,
-        sadvae=final.model,
+        backbone=main["model"],
+        sadvae=main["final"].model,
         gate=val.gate,
         class_names=CLASS_NAMES,
-        seen_classes=all_classes,
+        seen_classes=tuple(range(len(CLASS_NAMES))),
         unseen_classes=(),
-        encoder_id=encoder_id,
+        encoder_id=inputs["encoder_id"],
         text_cfg=cfg.text,
         preprocess=cfg.backbone.preprocess,
-        metrics=metrics,
-        provenance=provenance,
+        metrics=_metrics(data, validation, main, seconds),
+        provenance=_provenance(cfg, inputs, command),
     )
     log.info("wrote %s (%.1f MB) in %.1f min", path, path.stat().st_size / 1e6, seconds["total"] / 60)
     return path

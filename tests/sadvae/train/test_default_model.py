@@ -31,7 +31,7 @@ def _official(ds: str) -> list[str]:
 
 
 def test_merge_table_covers_every_real_class_once(shared_data):
-    from realtime.head import normalise_name
+    from realtime.head.zero_shot import normalise_name
 
     folders = {"msr_action3d": "msr_action3d", "nw_ucla": "nw_ucla", "utkinect": "utkinect_action3d"}
     for ds, folder in folders.items():
@@ -51,9 +51,16 @@ def _synthetic(name: str, rng: np.random.Generator, per_class: int = 3) -> Datas
         for k in range(per_class):
             group = 1 + k % (3 if name == "nw_ucla" else 4)
             joints = rng.normal(size=(12, 1, 25, 3)).astype(np.float32)
-            seqs.append(SkeletonSequence(joints, 15.0, f"{name}/{label}/{k}", label=label,
-                                         subject=None if name == "nw_ucla" else group,
-                                         view=group if name == "nw_ucla" else None))  # fmt: skip
+            seqs.append(
+                SkeletonSequence(
+                    joints,
+                    15.0,
+                    f"{name}/{label}/{k}",
+                    label=label,
+                    subject=None if name == "nw_ucla" else group,
+                    view=group if name == "nw_ucla" else None,
+                )
+            )
     return Dataset(name, classes, seqs)
 
 
@@ -90,8 +97,10 @@ def test_extremity_jitter_and_window_constant_offset():
     pre = PreprocessConfig(persons=1)
     quiet = dict(yaw_deg=0, pitch_deg=0, scale=0, speed=0, drop_person=0, mirror=0)
     clean = augmented_window(seq, pre, AugmentConfig(jitter=0, **quiet), np.random.default_rng(1))
-    noisy = augmented_window(seq, pre, AugmentConfig(jitter=0.02, extremity_factor=3.0, **quiet),
-                             np.random.default_rng(1)) - clean  # fmt: skip
+    noisy = (
+        augmented_window(seq, pre, AugmentConfig(jitter=0.02, extremity_factor=3.0, **quiet), np.random.default_rng(1))
+        - clean
+    )
     body = [j for j in range(25) if j not in EXTREMITIES]
     ratio = noisy[:, :, list(EXTREMITIES)].std() / noisy[:, :, body].std()
     assert 2.5 < ratio < 3.5, ratio
@@ -106,8 +115,8 @@ def test_extremity_jitter_and_window_constant_offset():
 
 @pytest.mark.parametrize("name", LABEL_FILES)
 def test_example_labels_files_parse_and_name_seen_classes(name):
-    from realtime.head import normalise_name
-    from realtime.labels import parse_labels
+    from realtime.head.labels import parse_labels
+    from realtime.head.zero_shot import normalise_name
 
     path = ROOT / "labels" / name
     labels = parse_labels(path)
@@ -124,7 +133,7 @@ def test_packaged_onnx_is_the_packaged_bundles_export():
     """The live pipeline runs sadvae/assets/default_model.onnx instead of exporting: it must be that bundle's."""
     torch = pytest.importorskip("torch")
     pytest.importorskip("onnxruntime")
-    from realtime.model import load_live_model
+    from realtime.backends.live_model import load_live_model
     from sadvae.assets import default_bundle_path
     from sadvae.export import Recognizer
 
@@ -157,7 +166,8 @@ def test_script_trains_a_small_default_bundle(shared_data, tmp_path, capsys):
     from sadvae.bundle import load_bundle
 
     out, report = tmp_path / "default_model.pt", tmp_path / "metrics.json"
-    args = ["--data-root", str(shared_data), "--out", str(out), "--json", str(report), "--text-cache", str(tmp_path)]
+    args = ["--recipe", "stgcn-v1", "--data-root", str(shared_data), "--out", str(out), "--json", str(report)]
+    args += ["--text-cache", str(tmp_path)]
     args += ["--limit-per-class", "2", "--epochs", "1", "--cycles", "2", "--iters-per-cycle", "20"]
     args += ["--samples-per-class", "20", "--threads", "2", "--no-onnx"]  # the export is tested below
     assert _script().main(args) == 0

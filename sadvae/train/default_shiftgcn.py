@@ -1,0 +1,1041 @@
+"""Recipe ``shiftgcn-v2`` of the default model: the frozen NTU-120 Shift-GCN + heads over many classes.
+
+``scripts/train_default`` runs it (``--recipe stgcn-v1`` runs the round-1 ST-GCN recipe of
+:mod:`sadvae.train.default_model`). Everything trains on cached features, so it runs on a CPU in minutes
+once the features are extracted (:mod:`sadvae.train.window_features`, ``runs/features/windows``).
+
+Data and sides:
+
+- Sets: MSR Action3D, NW-UCLA, UTKinect, HDM05, Bandai-Namco (:data:`sadvae.train.class_table.TABLE_DATASETS`);
+  their classes are columns of :func:`sadvae.train.class_table.class_table` (NTU-120 names first, scored by
+  the frozen fc; then the extra classes, scored by the extra linear head).
+- Each set's standard test side (registry protocol) is never trained on, tuned on or calibrated on; the
+  bundle's metrics come from it.
+- The training side is split once more by whole groups (:func:`inner_validation`): *inner validation*
+  (subjects, or styles where subjects are unknown; every third group from the second, never a group
+  that holds all of a class's training clips). Every choice (head variant, weight decay, window
+  length) is made on it, and the calibration is fitted on it, with models trained without it.
+
+Steps: per-window features of the frozen Shift-GCN (``window`` frames at 30 fps, every ``window / 2``
+frames, official NTU normalisation); the extra linear head on the windows of the training side, trained
+with the NTU fc logits in the same softmax (``joint``) or alone (``independent``), chosen on inner
+validation; SA-DVAE on the same features over every trained column, with the class names as text (the
+zero-shot branch); the head calibration (:func:`sadvae.head.fit.fit_head_calibration`) on inner-validation
+windows scored by a head and an SA-DVAE trained without them; the bundle (Shift-GCN + extra head,
+:class:`sadvae.models.extra_head.ExtraHeadBackbone`), its ``.head.json`` calibration and its provenance
+(seed, git state, data and weight checksums, the class table).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from sadvae.errors import ConfigError
+from sadvae.text import TextConfig
+from sadvae.train.class_table import TABLE_DATASETS, ClassTable, class_table
+from sadvae.train.zsl import ZSLTrainConfig
+
+__all__ = [
+    "RECIPE",
+    "ShiftGCNDefaultConfig",
+    "WindowData",
+    "inner_validation",
+    "load_window_data",
+    "fit_extra_head",
+    "head_logits",
+    "topk_metrics",
+    "compare_heads",
+    "window_sweep",
+    "train_default_shiftgcn",
+    "rescore_bundle",
+    "holdout_markdown",
+    "metrics_markdown",
+    "sweep_markdown",
+]
+
+log = logging.getLogger(__name__)
+
+RECIPE = "shiftgcn-v2"
+_REPO = Path(__file__).resolve().parents[2]
+HEAD_VARIANTS = ("joint", "independent")
+SHIFTGCN_TERMS = (
+    "The backbone is the released Shift-GCN NTU RGB+D 120 cross-subject joint-stream model (kchengiva/Shift-GCN), "
+    "licensed CC BY-NC 4.0: this model is derived from it and is for non-commercial use only. NTU RGB+D is "
+    "released for academic research only. The training sets' own terms apply too (see provenance.datasets)."
+)
+DATASET_TERMS = {
+    "msr_action3d": "research use; cite Li, Zhang, Liu, CVPR Workshops 2010",
+    "nw_ucla": "research use; cite Wang et al., CVPR 2014; the all_sqe copy is CC BY-NC 4.0",
+    "utkinect": "research use; cite Xia, Chen, Aggarwal, CVPR Workshops 2012",
+    "hdm05": "CC BY-SA 3.0; cite Mueller et al., HDM05 tech. report CG-2007-2",
+    "bandai_namco": "CC BY-NC 4.0 (Bandai Namco Research Motion Dataset)",
+}
+
+
+def _default_out() -> str:
+    return str(_REPO / "runs" / "default_v2" / "default_model.pt")
+
+
+@dataclass(frozen=True)
+class ShiftGCNDefaultConfig:
+    """The ``shiftgcn-v2`` recipe.
+
+    Attributes:
+        out: bundle to write (a candidate under runs/ by default; the packaged one is replaced by hand).
+        data_root: folder holding the sets (None: ``../shared/data``).
+        weights: Shift-GCN checkpoint (short name or path).
+        window: frames per window at 30 fps (a multiple of 4); stride: frames between windows (None: window/2).
+        datasets: the sets trained on.
+        seed: seeds every head and SA-DVAE.
+        head: "joint", "independent" or "auto" (the better on inner validation).
+        weight_decays: L2 strengths of the extra head tried on inner validation (the best is used).
+        zsl: SA-DVAE training; text: sentence encoder and template.
+        calibrate: fit the head calibration (needs a second SA-DVAE trained without inner validation).
+        limit_per_class: at most n clips per (set, class, side) (tests and smoke runs only).
+        feature_dir: window-feature cache (None: runs/features/windows).
+        threads: torch CPU threads (0: torch's default).
+    """
+
+    out: str = field(default_factory=_default_out)
+    data_root: str | None = None
+    weights: str = "ntu120_xsub"
+    window: int = 64
+    stride: int | None = None
+    datasets: tuple[str, ...] = TABLE_DATASETS
+    seed: int = 0
+    head: str = "auto"
+    weight_decays: tuple[float, ...] = (1e-4, 1e-3, 1e-2)
+    zsl: ZSLTrainConfig = field(default_factory=ZSLTrainConfig)
+    text: TextConfig = field(default_factory=TextConfig)
+    calibrate: bool = True
+    limit_per_class: int | None = None
+    feature_dir: str | None = None
+    threads: int = 0
+
+
+# ----------------------------------------------------------------------------------------------- data
+
+
+@dataclass
+class WindowData:
+    """Every window of every set as one table (rows = windows).
+
+    Attributes:
+        feats: float32 [W, 256]; ntu_logits: float32 [W, 120] (the frozen fc).
+        column: int [W] class-table column; dataset: int [W] index into ``datasets``.
+        clip: int [W] global clip id (windows of one clip share it).
+        test: bool [W] on the set's standard test side; inner_val: bool [W] inner validation (training side).
+        datasets: the set names; roots: their folders; fingerprints: their data fingerprints.
+        clips_per_set: clips used per set.
+    """
+
+    feats: np.ndarray
+    ntu_logits: np.ndarray
+    column: np.ndarray
+    dataset: np.ndarray
+    clip: np.ndarray
+    test: np.ndarray
+    inner_val: np.ndarray
+    datasets: tuple[str, ...]
+    roots: dict[str, str]
+    fingerprints: dict[str, str]
+    clips_per_set: dict[str, int]
+
+    def rows(self, mask: np.ndarray) -> np.ndarray:
+        return np.flatnonzero(mask)
+
+
+def inner_validation(labels: np.ndarray, subjects: np.ndarray, views: np.ndarray, test: np.ndarray) -> np.ndarray:
+    """bool [n]: the training-side clips of inner validation (module docstring).
+
+    Groups are subjects when the training side has at least three known ones, else views (styles for
+    Bandai-Namco). Sorted groups with index % 3 == 1 are validation, except a group holding every
+    training clip of some class (it stays in training, so every class keeps training data).
+    """
+    train = ~test
+    groups = subjects if len(np.unique(subjects[train & (subjects >= 0)])) >= 3 else views
+    uniq = sorted(int(g) for g in np.unique(groups[train]) if g >= 0)
+    sole = set()
+    for c in np.unique(labels[train]):
+        gs = np.unique(groups[train & (labels == c)])
+        if len(gs) == 1:
+            sole.add(int(gs[0]))
+    val_groups = [g for i, g in enumerate(uniq) if i % 3 == 1 and g not in sole]
+    return train & np.isin(groups, val_groups)
+
+
+def _extractor(cfg: ShiftGCNDefaultConfig, window: int | None = None):
+    from sadvae.features import ShiftGCNExtractor
+    from sadvae.models.pretrained import shiftgcn_weights_path
+
+    w = window or cfg.window
+    stride = cfg.stride if (cfg.stride and window is None) else w // 2
+    return ShiftGCNExtractor(shiftgcn_weights_path(cfg.weights), w, stride)
+
+
+def _data_root(cfg: ShiftGCNDefaultConfig) -> Path:
+    from sadvae.paths import shared_data_root
+
+    root = Path(cfg.data_root) if cfg.data_root else shared_data_root()
+    if not root.is_dir():
+        raise ConfigError(
+            f"{root}: data root not found; pass --data-root, the folder holding skeleton_sets/ and mocap/"
+        )
+    return root
+
+
+def _limited(ds, test: np.ndarray, n: int | None) -> np.ndarray:
+    """Clip rows: the first n of each (class, side) (all when n is None)."""
+    if n is None:
+        return np.arange(len(ds.sequences))
+    count: dict[tuple[int, bool], int] = {}
+    keep = []
+    for i, s in enumerate(ds.sequences):
+        key = (-1 if s.label is None else int(s.label), bool(test[i]))
+        count[key] = count.get(key, 0) + 1
+        if count[key] <= n:
+            keep.append(i)
+    return np.asarray(keep, np.int64)
+
+
+def load_window_data(
+    cfg: ShiftGCNDefaultConfig, table: ClassTable, window: int | None = None, clip_filter=None
+) -> WindowData:
+    """Per-window features of every set in ``cfg.datasets`` (cached), with columns and sides.
+
+    Args:
+        cfg: the recipe; table: the class table.
+        window: override of ``cfg.window`` (window sweep).
+        clip_filter: ``(dataset name, Dataset, test [n], inner_val [n]) -> clip rows`` to extract only some clips
+            (None: all clips, or the first ``cfg.limit_per_class`` per class and side).
+    """
+    from sadvae.data.registry import DATASETS
+    from sadvae.features import dataset_fingerprint
+    from sadvae.train.protocol import dataset_arrays, test_side_mask
+    from sadvae.train.window_features import window_features
+
+    root = _data_root(cfg)
+    ex = _extractor(cfg, window)
+    parts: dict[str, list] = {k: [] for k in ("feats", "logits", "column", "dataset", "clip", "test", "val")}
+    roots, prints, used = {}, {}, {}
+    offset = 0
+    for d, name in enumerate(cfg.datasets):
+        if name not in DATASETS:
+            raise ConfigError(f"unknown dataset {name!r} in the recipe; registered: {sorted(DATASETS)}")
+        r = root / DATASETS[name].default_root
+        if not r.exists():
+            raise ConfigError(f"{r}: {name} not found; the recipe needs every set of {list(cfg.datasets)}")
+        fp = dataset_fingerprint(r)
+        roots[name], prints[name] = str(r), fp
+
+        def select(ds, name=name):
+            test = test_side_mask(ds, name)
+            lab, subj, view = dataset_arrays(ds)
+            if clip_filter is not None:
+                return clip_filter(name, ds, test, inner_validation(lab, subj, view, test))
+            return _limited(ds, test, cfg.limit_per_class)
+
+        needs_select = clip_filter is not None or cfg.limit_per_class is not None
+        wf = window_features(
+            ex,
+            name,
+            lambda r=r, name=name: DATASETS[name].loader(r),
+            fp,
+            select=select if needs_select else None,
+            cache_dir=cfg.feature_dir,
+        )
+        cols = np.asarray(table.columns(name, wf.class_names))
+        val = inner_validation(wf.labels, wf.subjects, wf.views, wf.test_side)
+        keep = wf.labels[wf.owner] >= 0
+        own = wf.owner[keep]
+        parts["feats"].append(wf.feats[keep])
+        parts["logits"].append(wf.logits[keep])
+        parts["column"].append(cols[wf.labels[own]])
+        parts["dataset"].append(np.full(len(own), d))
+        parts["clip"].append(own + offset)
+        parts["test"].append(wf.test_side[own])
+        parts["val"].append(val[own])
+        used[name] = int(len(np.unique(own)))
+        offset += len(wf.labels)
+    cat = {k: np.concatenate(v) for k, v in parts.items()}
+    return WindowData(
+        cat["feats"],
+        cat["logits"],
+        cat["column"],
+        cat["dataset"],
+        cat["clip"],
+        cat["test"],
+        cat["val"],
+        tuple(cfg.datasets),
+        roots,
+        prints,
+        used,
+    )
+
+
+# ----------------------------------------------------------------------------------------------- heads
+
+
+@dataclass
+class ExtraHead:
+    """A linear head on raw features: logits = feats @ weight.T + bias (standardisation folded in).
+
+    Attributes:
+        weight: float32 [K_extra, d]; bias: float32 [K_extra]; variant: "joint" or "independent";
+        weight_decay: its L2 strength; trained: bool [K_extra] columns that had training windows.
+    """
+
+    weight: np.ndarray
+    bias: np.ndarray
+    variant: str
+    weight_decay: float
+    trained: np.ndarray
+
+    def __call__(self, feats: np.ndarray) -> np.ndarray:
+        return feats @ self.weight.T + self.bias
+
+
+def fit_extra_head(
+    feats: np.ndarray,
+    ntu_logits: np.ndarray,
+    column: np.ndarray,
+    num_ntu: int,
+    num_extra: int,
+    variant: str = "joint",
+    weight_decay: float = 1e-3,
+    seed: int = 0,
+    steps: int = 300,
+) -> ExtraHead:
+    """Train the extra linear head on windows (full-batch L-BFGS, L2 on the weights, classes balanced).
+
+    ``joint``: softmax over [fc logits (frozen) ++ extra logits] against the window's column, so the extra
+    logits learn the fc's scale and windows of NTU-mapped classes push the extra columns down.
+    ``independent``: softmax over the extra columns only, on the windows of extra classes.
+
+    Args:
+        feats: float [W, d]; ntu_logits: float [W, num_ntu]; column: int [W] class-table columns.
+        num_ntu, num_extra: column counts; variant, weight_decay, seed, steps: see above.
+    """
+    import torch
+
+    if variant not in HEAD_VARIANTS:
+        raise ConfigError(f"unknown extra-head variant {variant!r}; choose one of {list(HEAD_VARIANTS)}")
+    torch.manual_seed(seed)
+    x, col = np.asarray(feats, np.float32), np.asarray(column)
+    if variant == "independent":
+        keep = col >= num_ntu
+        x, col, lg = x[keep], col[keep] - num_ntu, None
+        k_total = num_extra
+    else:
+        lg = torch.as_tensor(np.asarray(ntu_logits, np.float32))
+        k_total = num_ntu + num_extra
+    mu, sd = x.mean(0), x.std(0) + 1e-6
+    xt = torch.as_tensor((x - mu) / sd)
+    yt = torch.as_tensor(col, dtype=torch.long)
+    counts = np.bincount(col, minlength=k_total).astype(np.float64)
+    w_cls = np.where(counts > 0, counts.sum() / np.maximum(counts, 1) / max((counts > 0).sum(), 1), 0.0)
+    wt = torch.as_tensor(w_cls, dtype=torch.float32)
+    lin = torch.nn.Linear(x.shape[1], num_extra)
+    torch.nn.init.zeros_(lin.weight)
+    torch.nn.init.zeros_(lin.bias)
+    opt = torch.optim.LBFGS(lin.parameters(), lr=1.0, max_iter=steps, history_size=20, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        z = lin(xt) if lg is None else torch.cat([lg, lin(xt)], 1)
+        loss = torch.nn.functional.cross_entropy(z, yt, weight=wt) + weight_decay * lin.weight.pow(2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    w = lin.weight.detach().numpy() / sd[None, :]
+    b = lin.bias.detach().numpy() - w @ mu
+    trained = np.zeros(num_extra, bool)
+    trained[np.unique(col[col >= (0 if lg is None else num_ntu)]) - (0 if lg is None else num_ntu)] = True
+    return ExtraHead(w.astype(np.float32), b.astype(np.float32), variant, float(weight_decay), trained)
+
+
+def head_logits(head: ExtraHead, feats: np.ndarray, ntu_logits: np.ndarray) -> np.ndarray:
+    """[W, num_ntu + K_extra]: the fc's logits then the extra head's (what the bundle's backbone outputs)."""
+    return np.concatenate([np.asarray(ntu_logits, np.float32), head(np.asarray(feats, np.float32))], 1)
+
+
+def _clip_mean(values: np.ndarray, clip: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(clip ids, mean of ``values`` per clip)."""
+    ids, pos = np.unique(clip, return_inverse=True)
+    out = np.zeros((len(ids), values.shape[1]))
+    np.add.at(out, pos, values)
+    return ids, out / np.bincount(pos)[:, None]
+
+
+def topk_metrics(scores: np.ndarray, truth: np.ndarray, allowed: np.ndarray | None = None) -> dict:
+    """top-1 / top-5 / mean-class top-1 of ``scores`` [n, K] (restricted to ``allowed`` columns when given)."""
+    s = np.asarray(scores, np.float64)
+    if allowed is not None:
+        s = np.where(np.isin(np.arange(s.shape[1]), allowed)[None, :], s, -np.inf)
+    order = np.argsort(-s, axis=1, kind="stable")[:, :5]
+    hit1 = order[:, 0] == truth
+    per = [hit1[truth == c].mean() for c in np.unique(truth)]
+    return {
+        "n": int(len(truth)),
+        "top1": float(hit1.mean()),
+        "top5": float((order == truth[:, None]).any(1).mean()),
+        "mean_class_top1": float(np.mean(per)) if per else float("nan"),
+    }
+
+
+ROUND1_SETS = ("msr_action3d", "nw_ucla", "utkinect")
+
+
+def _round1_columns(table: ClassTable) -> np.ndarray:
+    """Columns holding a class of MSR Action3D, NW-UCLA or UTKinect (what the round-1 model was trained on)."""
+    return np.array([c for c, ms in enumerate(table.members) if any(d in ROUND1_SETS for d, _ in ms)])
+
+
+def _evaluate(logits: np.ndarray, data: WindowData, rows: np.ndarray, table: ClassTable) -> dict:
+    """Per set: window and clip (mean logits) top-1/top-5 over every column and over the set's own columns."""
+    out = {}
+    for d, name in enumerate(data.datasets):
+        r = rows[data.dataset[rows] == d]
+        if not len(r):
+            continue
+        own = np.unique(data.column[data.dataset == d])
+        ids, clip_lg = _clip_mean(logits[r], data.clip[r])
+        truth_of = dict(zip(data.clip[r].tolist(), data.column[r].tolist(), strict=True))
+        clip_truth = np.array([truth_of[int(c)] for c in ids])
+        out[name] = {
+            "windows_all": topk_metrics(logits[r], data.column[r]),
+            "clips_all": topk_metrics(clip_lg, clip_truth),
+            "clips_own": topk_metrics(clip_lg, clip_truth, own),
+            "classes_own": int(len(own)),
+        }
+        if name in ROUND1_SETS:  # the round-1 model's vocabulary: the three Kinect sets' classes
+            r1 = _round1_columns(table)
+            out[name]["clips_round1_vocab"] = {"classes": int(len(r1)), **topk_metrics(clip_lg, clip_truth, r1)}
+    if out:
+        w = [v["windows_all"] for v in out.values()]
+        c = [v["clips_all"] for v in out.values()]
+        out["mean_over_sets"] = {
+            "windows_top1": float(np.mean([m["top1"] for m in w])),
+            "clips_top1": float(np.mean([m["top1"] for m in c])),
+            "clips_top5": float(np.mean([m["top5"] for m in c])),
+        }
+    return out
+
+
+def compare_heads(data: WindowData, table: ClassTable, cfg: ShiftGCNDefaultConfig) -> dict:
+    """Head variants x weight decays trained on inner-train windows, scored on inner-validation windows.
+
+    Returns:
+        ``{"grid": [{variant, weight_decay, mean window top-1, mean clip top-1, per set}], "best": {...}}``.
+    """
+    tr = data.rows(~data.test & ~data.inner_val)
+    va = data.rows(data.inner_val)
+    if not len(va):
+        raise ConfigError("inner validation is empty (too few clips per group); use more clips per class")
+    variants = HEAD_VARIANTS if cfg.head == "auto" else (cfg.head,)
+    grid = []
+    for v in variants:
+        for wd in cfg.weight_decays:
+            head = fit_extra_head(
+                data.feats[tr],
+                data.ntu_logits[tr],
+                data.column[tr],
+                table.num_ntu,
+                len(table.extra_names),
+                v,
+                wd,
+                cfg.seed,
+            )
+            ev = _evaluate(head_logits(head, data.feats, data.ntu_logits), data, va, table)
+            grid.append(
+                {
+                    "variant": v,
+                    "weight_decay": wd,
+                    "windows_top1": ev["mean_over_sets"]["windows_top1"],
+                    "clips_top1": ev["mean_over_sets"]["clips_top1"],
+                    "per_set_windows_top1": {
+                        k: x["windows_all"]["top1"] for k, x in ev.items() if k != "mean_over_sets"
+                    },
+                }
+            )
+            log.info(
+                "inner validation: %s wd=%g -> window top-1 %.3f, clip top-1 %.3f",
+                v,
+                wd,
+                grid[-1]["windows_top1"],
+                grid[-1]["clips_top1"],
+            )
+    best = max(grid, key=lambda g: (g["windows_top1"], g["clips_top1"]))
+    return {
+        "grid": grid,
+        "best": {"variant": best["variant"], "weight_decay": best["weight_decay"]},
+        "windows": {"inner_train": int(len(tr)), "inner_val": int(len(va))},
+    }
+
+
+# ----------------------------------------------------------------------------------------------- window sweep
+
+
+def window_sweep(cfg: ShiftGCNDefaultConfig, windows: Sequence[int] = (48, 64, 96), per_class: int = 8) -> dict:
+    """Window length by measurement on the training sides only (inner split), never the test sides.
+
+    For each T (frames at 30 fps, windows every T/2): per-window features of up to ``per_class`` clips per
+    (set, class) of the inner-train and of the inner-validation side (seeded choice), the joint head
+    (weight decay 1e-3) trained on inner-train windows, scored on inner-validation windows and clips.
+
+    Returns:
+        ``{"rows": [{window, seconds, frames, windows_top1, clips_top1, per_set}], "best": T}``.
+    """
+    table = class_table()
+    rng_seed = cfg.seed
+
+    def pick(name, ds, test, val):
+        rng = np.random.default_rng([rng_seed, sum(map(ord, name))])
+        labels = np.array([-1 if s.label is None else s.label for s in ds.sequences])
+        rows = []
+        for side in (~test & ~val, val):
+            for c in np.unique(labels[side & (labels >= 0)]):
+                idx = np.flatnonzero(side & (labels == c))
+                rows += rng.choice(idx, min(per_class, len(idx)), replace=False).tolist()
+        return np.asarray(sorted(rows), np.int64)
+
+    rows = []
+    for t in windows:
+        t0 = time.time()
+        data = load_window_data(replace(cfg, limit_per_class=None), table, window=int(t), clip_filter=pick)
+        tr, va = data.rows(~data.test & ~data.inner_val), data.rows(data.inner_val)
+        head = fit_extra_head(
+            data.feats[tr],
+            data.ntu_logits[tr],
+            data.column[tr],
+            table.num_ntu,
+            len(table.extra_names),
+            "joint",
+            1e-3,
+            cfg.seed,
+        )
+        ev = _evaluate(head_logits(head, data.feats, data.ntu_logits), data, va, table)
+        rows.append(
+            {
+                "window": int(t),
+                "seconds": round(t / 30.0, 2),
+                "windows_train": int(len(tr)),
+                "windows_val": int(len(va)),
+                "clips_val": int(len(np.unique(data.clip[va]))),
+                "windows_top1": ev["mean_over_sets"]["windows_top1"],
+                "clips_top1": ev["mean_over_sets"]["clips_top1"],
+                "per_set": {
+                    k: {"windows_top1": v["windows_all"]["top1"], "clips_top1": v["clips_all"]["top1"]}
+                    for k, v in ev.items()
+                    if k != "mean_over_sets"
+                },
+                "wall_s": round(time.time() - t0, 1),
+            }
+        )
+        log.info(
+            "window %d: inner-validation window top-1 %.3f, clip top-1 %.3f",
+            t,
+            rows[-1]["windows_top1"],
+            rows[-1]["clips_top1"],
+        )
+    best = max(rows, key=lambda r: (r["windows_top1"], r["clips_top1"]))["window"]
+    return {
+        "rows": rows,
+        "best": best,
+        "per_class": per_class,
+        "seed": cfg.seed,
+        "protocol": "training sides only; inner split by whole subjects (styles for Bandai-Namco); "
+        "joint head, weight decay 1e-3",
+    }
+
+
+def sweep_markdown(sweep: dict) -> str:
+    """The window-sweep table as markdown."""
+    sets = list(sweep["rows"][0]["per_set"]) if sweep["rows"] else []
+    lines = [
+        "| T (frames at 30 fps) | seconds | inner-val windows | mean window top-1 | mean clip top-1 | "
+        + " | ".join(f"{s} window / clip" for s in sets)
+        + " |",
+        "|---|---|---|---|---|" + "---|" * len(sets),
+    ]
+    for r in sweep["rows"]:
+        cells = [
+            f"{100 * r['per_set'][s]['windows_top1']:.1f} / {100 * r['per_set'][s]['clips_top1']:.1f}" for s in sets
+        ]
+        lines.append(
+            f"| {r['window']} | {r['seconds']} | {r['windows_val']} | {100 * r['windows_top1']:.1f} % | "
+            f"{100 * r['clips_top1']:.1f} % | " + " | ".join(cells) + " |"
+        )
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------------- the recipe
+
+
+def _neutral_gate():
+    """A gate that never calls a window unseen: this recipe's head mixes branches by calibrated stacking."""
+    from sadvae.evaluate import Gate
+
+    return Gate(1.0, 0.5, 5, np.zeros(10), -30.0, float("nan"))
+
+
+def _sadvae(feats, column, text_emb, classes, zcfg: ZSLTrainConfig):
+    from sadvae.train.zsl import train_sadvae
+
+    runs = train_sadvae(feats, column, text_emb, tuple(int(c) for c in classes), zcfg)
+    return runs[-1]
+
+
+def _latents(model, feats: np.ndarray) -> np.ndarray:
+    import torch
+
+    with torch.no_grad():
+        return model.semantic(torch.as_tensor(np.asarray(feats, np.float32))).numpy()
+
+
+def _prototypes(model, text_emb: np.ndarray) -> np.ndarray:
+    import torch
+
+    with torch.no_grad():
+        return model.encode_text(torch.as_tensor(np.asarray(text_emb, np.float32)))[0].numpy()
+
+
+def _check_config(cfg: ShiftGCNDefaultConfig) -> None:
+    """Reject an unknown head variant or a window the backbone cannot take, before any work is done.
+
+    Raises:
+        ConfigError: naming the field and the accepted values.
+    """
+    if cfg.head not in (*HEAD_VARIANTS, "auto"):
+        raise ConfigError(f"unknown head {cfg.head!r}; choose joint, independent or auto")
+    if cfg.window % 4 or cfg.window < 8:
+        raise ConfigError(f"window must be a multiple of 4 (>= 8), got {cfg.window}")
+
+
+def _fit_heads(data: WindowData, table: ClassTable, cfg: ShiftGCNDefaultConfig, train_rows, test_rows) -> dict:
+    """Phase 1: choose the head variant and weight decay on inner validation, refit on the whole training side.
+
+    The other variant is refitted with the same weight decay so the metrics can show both on the test side.
+
+    Returns:
+        ``selection`` (the :func:`compare_heads` report), ``head`` (the chosen :class:`ExtraHead`), ``logits``
+        (its ``(N, classes)`` logits on every window), ``holdout`` (its test-side metrics), ``other`` (the other
+        variant's name) and ``holdout_other`` (that variant's test-side metrics).
+    """
+    k_ntu, k_extra = table.num_ntu, len(table.extra_names)
+    cmp = compare_heads(data, table, cfg)
+    best = cmp["best"]
+    head = fit_extra_head(
+        data.feats[train_rows],
+        data.ntu_logits[train_rows],
+        data.column[train_rows],
+        k_ntu,
+        k_extra,
+        best["variant"],
+        best["weight_decay"],
+        cfg.seed,
+    )
+    logits = head_logits(head, data.feats, data.ntu_logits)
+    holdout = _evaluate(logits, data, test_rows, table)
+    other = "independent" if best["variant"] == "joint" else "joint"
+    alt = fit_extra_head(
+        data.feats[train_rows],
+        data.ntu_logits[train_rows],
+        data.column[train_rows],
+        k_ntu,
+        k_extra,
+        other,
+        best["weight_decay"],
+        cfg.seed,
+    )
+    holdout_alt = _evaluate(head_logits(alt, data.feats, data.ntu_logits), data, test_rows, table)
+    return {
+        "selection": cmp,
+        "head": head,
+        "logits": logits,
+        "holdout": holdout,
+        "other": other,
+        "holdout_other": holdout_alt,
+    }
+
+
+def _fit_zero_shot(data: WindowData, table: ClassTable, cfg: ShiftGCNDefaultConfig, train_rows, test_rows) -> dict:
+    """Phase 2: train SA-DVAE over every trained column (text = the class names) and score its branch alone.
+
+    Each set's held-out windows are ranked against that set's own class names only.
+
+    Returns:
+        ``text_emb`` ``(classes, D)``, ``encoder_id``, ``zcfg`` (the config used), ``run`` (the final training run),
+        ``model`` (in eval mode), ``protos`` ``(classes, latent)``, ``lat_test`` ``(test windows, latent)``,
+        ``trained_cols`` and ``zero_shot`` (per-set top-k metrics).
+    """
+    from sadvae.train.protocol import class_text_embeddings
+
+    trained_cols = np.unique(data.column[train_rows])
+    text_emb, encoder_id = class_text_embeddings(table.names, cfg.text)
+    zcfg = replace(cfg.zsl, seed=cfg.seed)
+    final = _sadvae(data.feats[train_rows], data.column[train_rows], text_emb, trained_cols, zcfg)
+    model = final.model.eval()
+    protos = _prototypes(model, text_emb)
+    lat_test = _latents(model, data.feats[test_rows])
+    zs = {}
+    for d, name in enumerate(data.datasets):  # zero-shot branch alone, the set's own names, held-out windows
+        r = np.flatnonzero(data.dataset[test_rows] == d)
+        own = np.unique(data.column[data.dataset == d])
+        cos = (
+            lat_test[r]
+            @ protos[own].T
+            / (np.linalg.norm(lat_test[r], axis=1, keepdims=True) * np.linalg.norm(protos[own], axis=1)[None] + 1e-12)
+        )
+        truth = np.searchsorted(own, data.column[test_rows][r])
+        zs[name] = topk_metrics(cos, truth)
+    return {
+        "text_emb": text_emb,
+        "encoder_id": encoder_id,
+        "zcfg": zcfg,
+        "run": final,
+        "model": model,
+        "protos": protos,
+        "lat_test": lat_test,
+        "trained_cols": trained_cols,
+        "zero_shot": zs,
+    }
+
+
+def _calibrate(data: WindowData, table: ClassTable, cfg: ShiftGCNDefaultConfig, heads: dict, zsl: dict, test_rows):
+    """Phase 3: fit the branch-mixing calibration on inner-validation windows, cross-fitted.
+
+    The inner-validation windows are scored by a head and an SA-DVAE trained without them; the fitted
+    calibration is then evaluated on the test side with the final head and SA-DVAE.
+
+    Returns:
+        ``(calibration, report)``, both ``None`` when ``cfg.calibrate`` is off.
+    """
+    from sadvae.head.fit import evaluate_calibration, fit_head_calibration
+
+    if not cfg.calibrate:
+        return None, None
+    best = heads["selection"]["best"]
+    itr, iva = data.rows(~data.test & ~data.inner_val), data.rows(data.inner_val)
+    h_in = fit_extra_head(
+        data.feats[itr],
+        data.ntu_logits[itr],
+        data.column[itr],
+        table.num_ntu,
+        len(table.extra_names),
+        best["variant"],
+        best["weight_decay"],
+        cfg.seed,
+    )
+    text_emb = zsl["text_emb"]
+    s_in = _sadvae(data.feats[itr], data.column[itr], text_emb, np.unique(data.column[itr]), zsl["zcfg"]).model.eval()
+    lg_va = head_logits(h_in, data.feats[iva], data.ntu_logits[iva])
+    cal, cal_report = fit_head_calibration(
+        _latents(s_in, data.feats[iva]),
+        lg_va,
+        data.column[iva],
+        _prototypes(s_in, text_emb),
+        seed=cfg.seed,
+        source=f"{RECIPE}: inner-validation windows, cross-fitted",
+    )
+    lg_te = heads["logits"][test_rows]
+    cal_report["held_out"] = evaluate_calibration(cal, zsl["lat_test"], lg_te, data.column[test_rows], zsl["protos"])
+    return cal, cal_report
+
+
+def _live_backbone(cfg: ShiftGCNDefaultConfig, head: ExtraHead, k_extra: int):
+    """Phase 4a: the pretrained Shift-GCN with the trained extra head attached as a ``Linear`` layer.
+
+    Returns:
+        ``(weights path, ExtraHeadBackbone)``.
+    """
+    import torch
+
+    from sadvae.features import load_shiftgcn
+    from sadvae.models.extra_head import ExtraHeadBackbone
+    from sadvae.models.pretrained import shiftgcn_weights_path
+
+    weights = shiftgcn_weights_path(cfg.weights)
+    backbone = load_shiftgcn(weights)
+    backbone.cache_empty_slot = False
+    extra = torch.nn.Linear(backbone.feature_dim, k_extra)
+    with torch.no_grad():
+        extra.weight.copy_(torch.as_tensor(head.weight))
+        extra.bias.copy_(torch.as_tensor(head.bias))
+    return weights, ExtraHeadBackbone(backbone, extra)
+
+
+def _metrics(
+    cfg, data: WindowData, table: ClassTable, heads: dict, zsl: dict, cal_report, train_rows, test_rows, seconds
+) -> dict:
+    """Phase 4b: the bundle's metrics block (test-side scores, head selection, calibration, timings)."""
+    head, zcfg, stride = heads["head"], zsl["zcfg"], cfg.stride or cfg.window // 2
+    return {
+        "recipe": RECIPE,
+        "protocol": "each set's standard test side (never trained, tuned or calibrated on); windows of "
+        f"{cfg.window} frames at 30 fps every {stride}; clip = mean of its windows' logits",
+        "holdout": heads["holdout"],
+        "holdout_other_head": {"variant": heads["other"], **heads["holdout_other"]},
+        "holdout_zero_shot_own_names": zsl["zero_shot"],
+        "head_selection": heads["selection"],
+        "head": {
+            "variant": head.variant,
+            "weight_decay": head.weight_decay,
+            "extra_classes": len(table.extra_names),
+            "extra_trained": int(head.trained.sum()),
+        },
+        "calibration": cal_report,
+        "windows": {"train": int(len(train_rows)), "test": int(len(test_rows)), "inner_val": int(data.inner_val.sum())},
+        "clips": data.clips_per_set,
+        "sadvae": {
+            "cycles": zcfg.cycles,
+            "iters_per_cycle": zcfg.iters_per_cycle,
+            "losses": zsl["run"].losses,
+            "trained_columns": int(len(zsl["trained_cols"])),
+        },
+        "seconds": {k: round(v, 1) for k, v in seconds.items()},
+    }
+
+
+def _provenance(cfg: ShiftGCNDefaultConfig, data: WindowData, table: ClassTable, weights: Path, command) -> dict:
+    """Phase 4c: the bundle's provenance block (command, code state, weights, datasets, class table, versions)."""
+    import torch
+
+    from sadvae.features import file_digest
+    from sadvae.hashing import file_sha256
+    from sadvae.train.default_model import git_state
+
+    return {
+        # not "scripts/train_default" alone: sadvae.engine.calibration_data reads that as the round-1 33-class recipe
+        "recipe": f"scripts/train_default --recipe {RECIPE}",
+        "recipe_name": RECIPE,
+        "dataset": "+".join(data.datasets),
+        "command": command,
+        **git_state(),
+        "weights": {"path": str(weights), "sha256": file_sha256(weights), "license": "CC BY-NC 4.0"},
+        "datasets": {
+            n: {
+                "root": data.roots[n],
+                "fingerprint": data.fingerprints[n],
+                "clips": data.clips_per_set[n],
+                "terms": DATASET_TERMS.get(n, ""),
+            }
+            for n in data.datasets
+        },
+        "class_table": table.to_dict(),
+        "feature_extractor": {
+            "window": cfg.window,
+            "stride": cfg.stride or cfg.window // 2,
+            "fps": 30.0,
+            "normalisation": "ntu",
+            "weights_digest": file_digest(weights),
+        },
+        "seed": cfg.seed,
+        "config": json.loads(json.dumps(asdict(cfg))),
+        "versions": {
+            "python": platform.python_version(),
+            "torch": str(torch.__version__),
+            "numpy": str(np.__version__),
+        },
+        "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def _save_outputs(cfg, table: ClassTable, backbone, zsl: dict, cal, metrics: dict, provenance: dict) -> Path:
+    """Phase 5: write the bundle, its calibration file (when fitted) and ``<stem>.metrics.json``.
+
+    Returns:
+        The bundle path.
+    """
+    from sadvae.bundle import LiveConfig, save_bundle
+    from sadvae.data.preprocess import PreprocessConfig
+    from sadvae.hashing import file_sha256
+    from sadvae.head.calibration import calibration_path, write_calibration
+
+    out = Path(cfg.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_bundle(
+        out,
+        backbone=backbone,
+        sadvae=zsl["model"],
+        gate=_neutral_gate(),
+        class_names=table.names,
+        seen_classes=tuple(range(len(table.names))),
+        unseen_classes=(),
+        encoder_id=zsl["encoder_id"],
+        text_cfg=cfg.text,
+        preprocess=PreprocessConfig(window=cfg.window, fps=30.0, persons=2, normalization="ntu"),
+        metrics=metrics,
+        provenance=provenance,
+        terms={"license": "CC-BY-NC-4.0", "notice": SHIFTGCN_TERMS},
+        live=LiveConfig(persons=1),
+    )
+    if cal is not None:
+        write_calibration(calibration_path(out), replace(cal, model_id=file_sha256(out)))
+    out.with_name(out.stem + ".metrics.json").write_text(
+        json.dumps({"metrics": metrics, "provenance": provenance}, indent=1, default=_json_default)
+    )
+    return out
+
+
+def train_default_shiftgcn(cfg: ShiftGCNDefaultConfig, command: str | None = None) -> Path:
+    """Run the recipe (module docstring) and write the bundle, its ``.head.json`` and ``<stem>.metrics.json``.
+
+    Returns:
+        The bundle path.
+
+    Raises:
+        ConfigError: data or weights missing, an unknown head variant, a dataset class not in the class table.
+    """
+    import torch
+
+    _check_config(cfg)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    t_start = time.time()
+    seconds: dict[str, float] = {}
+    table = class_table()
+    data = load_window_data(cfg, table)
+    seconds["features"] = time.time() - t_start
+    train_rows, test_rows = data.rows(~data.test), data.rows(data.test)
+    log.info(
+        "windows: %d training side (%d inner validation), %d test side",
+        len(train_rows),
+        int(data.inner_val.sum()),
+        len(test_rows),
+    )
+
+    t0 = time.time()
+    heads = _fit_heads(data, table, cfg, train_rows, test_rows)
+    seconds["heads"] = time.time() - t0
+
+    t0 = time.time()
+    zsl = _fit_zero_shot(data, table, cfg, train_rows, test_rows)
+    seconds["sadvae"] = time.time() - t0
+
+    t0 = time.time()
+    cal, cal_report = _calibrate(data, table, cfg, heads, zsl, test_rows)
+    seconds["calibration"] = time.time() - t0
+
+    weights, backbone = _live_backbone(cfg, heads["head"], len(table.extra_names))
+    seconds["total"] = time.time() - t_start
+    metrics = _metrics(cfg, data, table, heads, zsl, cal_report, train_rows, test_rows, seconds)
+    provenance = _provenance(cfg, data, table, weights, command)
+    out = _save_outputs(cfg, table, backbone, zsl, cal, metrics, provenance)
+    log.info("wrote %s (%.1f MB) in %.1f min", out, out.stat().st_size / 1e6, seconds["total"] / 60)
+    return out
+
+
+def rescore_bundle(path: str | Path, cfg: ShiftGCNDefaultConfig | None = None) -> dict:
+    """Re-measure a ``shiftgcn-v2`` bundle's trained head on every set's test side from the cached window features.
+
+    The window length comes from the bundle; nothing is trained. Returns the same structure as the bundle's
+    ``metrics["holdout"]``.
+    """
+    from sadvae.bundle import load_bundle
+
+    b = load_bundle(path)
+    extra = getattr(b.backbone, "extra", None)
+    if extra is None or b.preprocess.normalization != "ntu":
+        raise ConfigError(f"{path}: not a {RECIPE} bundle (no extra head on an NTU-normalised Shift-GCN)")
+    cfg = replace(cfg or ShiftGCNDefaultConfig(), window=int(b.preprocess.window))
+    table = class_table()
+    if tuple(b.class_names) != table.names:
+        raise ConfigError(f"{path}: its class names are not the current class table's; retrain it")
+    data = load_window_data(cfg, table)
+    head = ExtraHead(
+        extra.weight.detach().numpy(),
+        extra.bias.detach().numpy(),
+        "bundle",
+        float("nan"),
+        np.ones(extra.out_features, bool),
+    )
+    return _evaluate(head_logits(head, data.feats, data.ntu_logits), data, data.rows(data.test), table)
+
+
+def _json_default(o):
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.1f}"
+
+
+def holdout_markdown(holdout: dict) -> str:
+    """Test-side clip top-1 / top-5 per set: all names, own names, and the round-1 model's 33 names."""
+    lines = [
+        "| set (test side) | clips | all 174 names | own names | round-1 vocabulary (33 names) |",
+        "|---|---|---|---|---|",
+    ]
+    for n, m in holdout.items():
+        if n == "mean_over_sets":
+            continue
+        r1 = m.get("clips_round1_vocab")
+        cells = [f"{_pct(x['top1'])} / {_pct(x['top5'])}" if x else "–" for x in (m["clips_all"], m["clips_own"], r1)]
+        lines.append(f"| {n} | {m['clips_all']['n']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def metrics_markdown(metrics: dict, provenance: dict) -> str:
+    """The model card's metrics section for a ``shiftgcn-v2`` bundle."""
+    h = metrics["holdout"]
+    alt = metrics["holdout_other_head"]
+    zs = metrics["holdout_zero_shot_own_names"]
+    sets = [n for n in h if n != "mean_over_sets"]
+    lines = [
+        f"Run: commit `{provenance.get('git_commit')}`{' (dirty tree)' if provenance.get('git_dirty') else ''}, "
+        f"seed {provenance.get('seed')}, {metrics['seconds']['total'] / 60:.1f} min, `{provenance.get('command')}`.",
+        "",
+        f"Protocol: {metrics['protocol']}. Trained head: `{metrics['head']['variant']}` (weight decay "
+        f"{metrics['head']['weight_decay']:g}), chosen on inner validation (training sides only).",
+        "",
+        "| set (test side) | clips | own classes | top-1 / top-5, all "
+        f"{len(provenance['class_table']['columns'])} names (clip) | top-1 / top-5, own names (clip) "
+        f"| top-1, all names (window) | other head (`{alt['variant']}`) top-1 all names (clip) "
+        "| zero-shot branch alone, own names (window top-1 / top-5) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for n in sets:
+        m = h[n]
+        lines.append(
+            f"| {n} | {m['clips_all']['n']} | {m['classes_own']} | {_pct(m['clips_all']['top1'])} / "
+            f"{_pct(m['clips_all']['top5'])} | {_pct(m['clips_own']['top1'])} / {_pct(m['clips_own']['top5'])} | "
+            f"{_pct(m['windows_all']['top1'])} | {_pct(alt.get(n, {}).get('clips_all', {}).get('top1'))} | "
+            f"{_pct(zs[n]['top1'])} / {_pct(zs[n]['top5'])} |"
+        )
+    g = metrics["head_selection"]["grid"]
+    lines += [
+        "",
+        "Head selection on inner validation (training sides only; mean over sets):",
+        "",
+        "| head | weight decay | window top-1 | clip top-1 |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['variant']} | {r['weight_decay']:g} | {_pct(r['windows_top1'])} | {_pct(r['clips_top1'])} |" for r in g
+    ]
+    cal = metrics.get("calibration")
+    if cal:
+        ho = cal["held_out"]
+        lines += [
+            "",
+            f"Calibration (fitted on {cal['windows']} inner-validation windows, cross-fitted), on the "
+            f"test side: trained labels kept {_pct(ho['trained']['kept'])} %, false accept "
+            f"{_pct(ho['trained']['false_accept'])} %; mixed lists trained/new top-1 "
+            f"{_pct(ho['mixed']['trained_acc'])} / {_pct(ho['mixed']['new_acc'])} % (new = class names the "
+            "SA-DVAE saw in training: optimistic).",
+        ]
+    return "\n".join(lines)

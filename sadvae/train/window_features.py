@@ -1,0 +1,222 @@
+"""Per-window features of the frozen Shift-GCN, cached on disk (what the default recipe trains its heads on).
+
+:mod:`sadvae.features` caches one row per clip (the mean over its windows). The live loop scores single
+windows, so the default recipe trains and calibrates on windows: this module keeps every window of a
+clip as its own row, with the clip it came from. The windows are exactly those of
+:class:`sadvae.features.ShiftGCNExtractor` (30 fps unless told, ``window`` frames every ``stride`` frames,
+the last one ending at the clip's end, official NTU normalisation), so the mean over a clip's rows is
+that cache's clip feature.
+
+Cache file: ``<cache_dir>/<dataset>-<key>.npz`` (plain arrays, no pickle), the key hashing the
+extractor id, its settings, the dataset fingerprint and the clips extracted:
+
+- ``feats`` float32 [W, 256], ``logits`` float32 [W, 120] (the NTU fc), ``owner`` int64 [W] (clip row);
+- per clip (rows of the dataset in reader order, all of them): ``labels``, ``subjects``, ``views`` int64,
+  ``test_side`` bool, ``extracted`` bool (False: the clip was not asked for, it has no window rows);
+- ``meta``: JSON with the dataset name, class names, extractor id and settings.
+
+Extraction is resumable: chunks of clips are written as they finish (``<file>.parts/``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from sadvae.data.record import Dataset
+from sadvae.errors import ConfigError
+
+__all__ = ["WindowFeatures", "window_features", "default_window_dir"]
+
+log = logging.getLogger(__name__)
+
+_FORMAT = 1
+_REPO = Path(__file__).resolve().parents[2]
+
+
+def default_window_dir() -> Path:
+    """``runs/features/windows`` in the project (ignored)."""
+    return _REPO / "runs" / "features" / "windows"
+
+
+@dataclass(frozen=True)
+class WindowFeatures:
+    """Per-window features of one dataset (module docstring for the fields)."""
+
+    dataset: str
+    class_names: tuple[str, ...]
+    feats: np.ndarray
+    logits: np.ndarray
+    owner: np.ndarray
+    labels: np.ndarray
+    subjects: np.ndarray
+    views: np.ndarray
+    test_side: np.ndarray
+    extracted: np.ndarray
+    extractor: str
+    settings: dict
+    path: Path | None = None
+
+    def select(self, clips: np.ndarray) -> WindowFeatures:
+        """The same features restricted to the windows of ``clips`` (clip rows); ``extracted`` says which."""
+        keep = np.isin(self.owner, clips)
+        extracted = self.extracted & np.isin(np.arange(len(self.extracted)), clips)
+        return replace(
+            self, feats=self.feats[keep], logits=self.logits[keep], owner=self.owner[keep], extracted=extracted
+        )
+
+    def clip_means(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(clip rows [n'] that have windows, mean feature [n', d], mean logits [n', K])."""
+        clips = np.flatnonzero(self.extracted)
+        pos = np.searchsorted(clips, self.owner)
+        counts = np.bincount(pos, minlength=len(clips))[:, None]
+        f = np.zeros((len(clips), self.feats.shape[1]), np.float64)
+        lg = np.zeros((len(clips), self.logits.shape[1]), np.float64)
+        np.add.at(f, pos, self.feats)
+        np.add.at(lg, pos, self.logits)
+        return clips, (f / counts).astype(np.float32), (lg / counts).astype(np.float32)
+
+
+def _key(extractor, fingerprint: str, clips: np.ndarray | None) -> str:
+    payload = {
+        "format": _FORMAT,
+        "extractor": extractor.id,
+        "settings": extractor.settings,
+        "data": fingerprint,
+        "clips": None if clips is None else hashlib.sha256(np.asarray(clips, np.int64).tobytes()).hexdigest(),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _savez(path: Path, **arrays) -> None:
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
+    try:
+        np.savez(tmp, **arrays)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _read(path: Path) -> WindowFeatures:
+    with np.load(path, allow_pickle=False) as z:
+        meta = json.loads(str(z["meta"]))
+        return WindowFeatures(
+            meta["dataset"],
+            tuple(meta["class_names"]),
+            z["feats"],
+            z["logits"],
+            z["owner"],
+            z["labels"],
+            z["subjects"],
+            z["views"],
+            z["test_side"].astype(bool),
+            z["extracted"].astype(bool),
+            meta["extractor"],
+            meta["settings"],
+            path,
+        )
+
+
+def window_features(
+    extractor,
+    dataset: str,
+    load: Callable[[], Dataset],
+    fingerprint: str,
+    clips: Sequence[int] | None = None,
+    select: Callable[[Dataset], np.ndarray] | None = None,
+    cache_dir: str | Path | None = None,
+    chunk: int = 48,
+) -> WindowFeatures:
+    """Every window of the chosen clips of a dataset, from the cache or extracted now (resumable).
+
+    Args:
+        extractor: a :class:`sadvae.features.ShiftGCNExtractor` (its ``windows`` and ``model`` are used).
+        dataset: registry name (names the file, decides the test side).
+        load: returns the dataset (called only when the cache is missing or incomplete).
+        fingerprint: :func:`sadvae.features.dataset_fingerprint` of the dataset's root.
+        clips: clip rows to extract (None: all). Part of the cache key.
+        select: alternatively, ``Dataset -> clip rows``; then the dataset is always loaded (to know the rows).
+        cache_dir: default :func:`default_window_dir`.
+        chunk: clips per resumable chunk.
+
+    Returns:
+        The :class:`WindowFeatures`.
+    """
+    from sadvae.models.shiftgcn import shiftgcn_features
+    from sadvae.train.protocol import dataset_arrays, test_side_mask
+
+    cache_dir = Path(cache_dir) if cache_dir else default_window_dir()
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    ds = None
+    if select is not None:
+        ds = load()
+        clips = select(ds)
+    rows = None if clips is None else np.unique(np.asarray(clips, np.int64))
+    path = cache_dir / f"{dataset}-{_key(extractor, fingerprint, rows)}.npz"
+    if path.is_file():
+        log.info("%s: window features from %s", dataset, path)
+        return _read(path)
+    full = cache_dir / f"{dataset}-{_key(extractor, fingerprint, None)}.npz"
+    if rows is not None and full.is_file():  # every clip is cached already: take the rows asked for
+        log.info("%s: window features of %d clips from %s", dataset, len(rows), full)
+        return _read(full).select(rows)
+    ds = ds if ds is not None else load()
+    if not ds.sequences:
+        raise ConfigError(f"{dataset}: no sequences to extract features from")
+    rows = np.arange(len(ds.sequences)) if rows is None else rows
+    labels, subjects, views = dataset_arrays(ds)
+    test = test_side_mask(ds, dataset)
+    parts = path.with_suffix(".parts")
+    parts.mkdir(exist_ok=True)
+    feats, logits, owner = [], [], []
+    for a in range(0, len(rows), chunk):
+        part = parts / f"{a:06d}.npz"
+        sel = rows[a : a + chunk]
+        if part.is_file():
+            with np.load(part, allow_pickle=False) as z:
+                f, lg, ow = z["feats"], z["logits"], z["owner"]
+        else:
+            wins, ow = [], []
+            for i in sel:
+                w = extractor.windows(ds.sequences[int(i)])
+                wins += w
+                ow += [int(i)] * len(w)
+            f, lg = shiftgcn_features(extractor.model, np.stack(wins), extractor.batch_size, threads=None)
+            f, lg, ow = f.astype(np.float32), lg.astype(np.float32), np.asarray(ow, np.int64)
+            _savez(part, feats=f, logits=lg, owner=ow)
+        feats.append(f)
+        logits.append(lg)
+        owner.append(ow)
+        log.info("%s: windows of %d/%d clips", dataset, min(a + chunk, len(rows)), len(rows))
+    extracted = np.zeros(len(ds.sequences), bool)
+    extracted[rows] = True
+    meta = {
+        "dataset": dataset,
+        "class_names": list(ds.class_names),
+        "extractor": extractor.id,
+        "settings": extractor.settings,
+    }
+    _savez(
+        path,
+        meta=np.array(json.dumps(meta)),
+        feats=np.concatenate(feats),
+        logits=np.concatenate(logits),
+        owner=np.concatenate(owner),
+        labels=labels.astype(np.int64),
+        subjects=subjects.astype(np.int64),
+        views=views.astype(np.int64),
+        test_side=test.astype(bool),
+        extracted=extracted,
+    )
+    for p in parts.glob("*.npz"):
+        p.unlink()
+    parts.rmdir()
+    log.info("%s: wrote %s", dataset, path)
+    return _read(path)

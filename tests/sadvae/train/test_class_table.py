@@ -1,0 +1,95 @@
+"""The default model's class table (sadvae.train.class_table): every dataset class once, NTU names unique."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sadvae.errors import ConfigError
+from sadvae.train.class_table import (
+    EXTRA_TABLE,
+    NTU120_NAMES,
+    NTU_MAP,
+    TABLE_DATASETS,
+    class_table,
+)
+
+KINECT_FOLDERS = {"msr_action3d": "msr_action3d", "nw_ucla": "nw_ucla", "utkinect": "utkinect_action3d"}
+
+
+def _fold(s: str) -> str:
+    from sadvae.train.class_table import _fold
+
+    return _fold(s)
+
+
+def _dataset_classes(shared_data) -> dict[str, list[str]]:
+    """Each set's class names as its reader gives them (Kinect sets: classes.txt; mocap: the reader's constants)."""
+    from sadvae.data.mocap import BANDAI_CLASSES, HDM05_CLASSES
+
+    out = {}
+    for ds, folder in KINECT_FOLDERS.items():
+        text = (shared_data / "skeleton_sets" / folder / "classes.txt").read_text()
+        out[ds] = [line.split("\t")[1].strip() for line in text.splitlines() if line.strip()]
+    out["hdm05"], out["bandai_namco"] = list(HDM05_CLASSES), list(BANDAI_CLASSES)
+    return out
+
+
+def test_every_dataset_class_is_mapped_exactly_once(shared_data):
+    t = class_table()
+    classes = _dataset_classes(shared_data)
+    assert set(classes) == set(TABLE_DATASETS)
+    members = [m for ms in t.members for m in ms]
+    assert len(members) == len(set(members)), "a dataset class sits in two columns"
+    expected = {(ds, c) for ds, names in classes.items() for c in names}
+    assert set(members) == expected  # nothing missing, nothing invented
+    for ds, names in classes.items():
+        cols = t.columns(ds, names)
+        assert len(set(cols)) == len(cols), f"{ds}: two of its classes share a column"
+
+
+def test_names_are_unique_and_ntu_columns_come_first():
+    t = class_table()
+    assert t.num_ntu == 120 and t.names[:120] == NTU120_NAMES
+    assert len({_fold(n) for n in t.names}) == len(t.names)
+    assert t.extra_names == tuple(n for n, _ in EXTRA_TABLE)
+    assert all(t.members[c] for c in range(120, len(t.names))), "an extra class without data"
+
+
+def test_ntu_names_are_the_official_list(shared_data):
+    from sadvae.models.pretrained import ntu_class_names
+
+    assert NTU120_NAMES == ntu_class_names(120)
+
+
+def test_ntu_map_names_the_right_actions_and_examples():
+    t = class_table()
+    for (ds, cls), (a, name) in NTU_MAP.items():
+        assert t.column(ds, cls) == a - 1 and t.names[a - 1] == name
+    assert t.names[t.column("nw_ucla", "sit down")] == "sitting down"
+    assert t.column("utkinect", "walk") == t.column("nw_ucla", "walk around") == t.column("bandai_namco", "walk")
+    assert t.column("msr_action3d", "hand clap") == t.column("utkinect", "clap hands") == 9
+    with pytest.raises(ConfigError, match="not in the default model's class table"):
+        t.column("utkinect", "juggle")
+
+
+def test_trained_names_without_a_set():
+    t = class_table()
+    assert len(t.trained_names()) == len(t.names)
+    without = set(t.trained_names(["utkinect"]))
+    assert "push" not in without and "pull" not in without  # UTKinect only
+    assert "walk" in without and "sitting down" in without  # also from other sets / NTU
+    assert t.is_trained_name("Sitting Down.") and not t.is_trained_name("push", without=["utkinect"])
+    assert t.sources(t.column("utkinect", "sit down")) == ("ntu120", "nw_ucla", "utkinect")
+
+
+def test_json_form_round_trips():
+    d = json.loads(class_table().to_json())
+    assert d["num_ntu"] == 120 and len(d["columns"]) == len(class_table().names)
+    assert d["columns"][7] == {
+        "name": "sitting down",
+        "sources": ["ntu120", "nw_ucla", "utkinect"],
+        "members": [["nw_ucla", "sit down"], ["utkinect", "sit down"]],
+    }
+    assert d["kept_apart"]

@@ -1,0 +1,200 @@
+"""Recipe shiftgcn-v2 (sadvae.train.default_shiftgcn): inner split, extra heads, and end-to-end runs."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sadvae.errors import ConfigError
+from sadvae.train import default_shiftgcn as rec
+from sadvae.train.class_table import class_table
+from sadvae.train.zsl import ZSLTrainConfig
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_inner_validation_holds_out_whole_groups_of_the_training_side():
+    subj = np.array([1, 1, 3, 3, 5, 5, 7, 9, 2, 4])
+    labels = np.array([0, 1, 0, 1, 0, 1, 0, 1, 0, 1])
+    test = subj % 2 == 0
+    val = rec.inner_validation(labels, subj, np.full(10, -1), test)
+    assert (
+        set(subj[val]) == {3, 9} and not (val & test).any()
+    )  # sorted training subjects 1,3,5,7,9: every third from the 2nd
+
+
+def test_inner_validation_keeps_a_class_s_only_group_in_training():
+    views = np.array([1, 2, 3, 4, 5, 6, 2, 2])  # class 1 lives only in style 2
+    labels = np.array([0, 0, 0, 0, 0, 0, 1, 1])
+    val = rec.inner_validation(labels, np.full(8, -1), views, np.zeros(8, bool))
+    assert 2 not in set(views[val]) and 5 in set(views[val])
+
+
+def _blobs(rng, k_ntu=6, k_extra=4, n=30, d=16):
+    centres = rng.normal(size=(k_ntu + k_extra, d)) * 3
+    col = np.repeat(np.arange(k_ntu + k_extra), n)
+    feats = (centres[col] + rng.normal(size=(len(col), d))).astype(np.float32)
+    fc = rng.normal(size=(k_ntu, d)).astype(np.float32)
+    fc[:, :] = centres[:k_ntu] / 3  # the "pretrained" fc knows the first k_ntu classes
+    return feats, feats @ fc.T, col
+
+
+@pytest.mark.parametrize("variant", ["joint", "independent"])
+def test_extra_head_learns_the_extra_classes_on_raw_features(variant):
+    rng = np.random.default_rng(0)
+    feats, ntu, col = _blobs(rng)
+    head = rec.fit_extra_head(feats, ntu, col, 6, 4, variant, 1e-3, seed=0)
+    assert head.weight.shape == (4, 16) and head.trained.all()
+    lg = rec.head_logits(head, feats, ntu)
+    extra = col >= 6
+    assert (lg[extra, 6:].argmax(1) == col[extra] - 6).mean() > 0.95  # standardisation folded into weight/bias
+    if variant == "joint":  # one softmax scale: extra windows win over the fc, fc windows over the extra head
+        assert (lg.argmax(1) == col).mean() > 0.9
+    with pytest.raises(ConfigError, match="unknown extra-head variant"):
+        rec.fit_extra_head(feats, ntu, col, 6, 4, "both")
+
+
+def test_topk_metrics_restricts_to_allowed_columns():
+    s = np.array([[0.9, 0.5, 0.1], [0.2, 0.1, 0.7]])
+    assert rec.topk_metrics(s, np.array([1, 2]))["top1"] == 0.5
+    assert rec.topk_metrics(s, np.array([1, 2]), allowed=np.array([1, 2]))["top1"] == 1.0
+
+
+def _synthetic_window_data(table, rng) -> rec.WindowData:
+    """Two fake sets whose clips are columns of the real class table (one NTU-mapped class each)."""
+    sets = ("utkinect", "hdm05")
+    cols = {
+        "utkinect": table.columns("utkinect", ["sit down", "push", "pull"]),
+        "hdm05": table.columns("hdm05", ["squat", "hop on both legs", "lie down on the floor"]),
+    }
+    centres = {c: rng.normal(size=256) for cs in cols.values() for c in cs}
+    parts = {k: [] for k in ("feats", "col", "ds", "clip", "test", "val")}
+    clip = 0
+    for d, name in enumerate(sets):
+        for c in cols[name]:
+            for subject in range(1, 7):
+                for _ in range(2):  # two windows per clip
+                    parts["feats"].append(centres[c] + 0.5 * rng.normal(size=256))
+                    parts["col"].append(c)
+                    parts["ds"].append(d)
+                    parts["clip"].append(clip)
+                    parts["test"].append(subject % 2 == 0)
+                    parts["val"].append(subject == 3)
+                clip += 1
+    feats = np.asarray(parts["feats"], np.float32)
+    ntu = np.zeros((len(feats), 120), np.float32)
+    ntu[np.arange(len(feats)), np.minimum(parts["col"], 119)] = 2.0
+    return rec.WindowData(
+        feats,
+        ntu,
+        np.array(parts["col"]),
+        np.array(parts["ds"]),
+        np.array(parts["clip"]),
+        np.array(parts["test"]),
+        np.array(parts["val"]),
+        sets,
+        {s: "/x" for s in sets},
+        {s: "0" for s in sets},
+        {s: 18 for s in sets},
+    )
+
+
+@pytest.mark.slow  # ~30 s of CPU: two SA-DVAE trainings, the calibration fit, the Shift-GCN load
+def test_recipe_end_to_end_on_synthetic_features(tmp_path, monkeypatch):
+    import torch
+
+    from sadvae.bundle import load_bundle
+    from sadvae.hashing import file_sha256
+    from sadvae.head.calibration import calibration_path, read_calibration
+    from sadvae.models.pretrained import shiftgcn_weights_path
+
+    if not shiftgcn_weights_path("ntu120_xsub").is_file():
+        pytest.skip("Shift-GCN weights not found in ../shared/models/shiftgcn")
+    table = class_table()
+    data = _synthetic_window_data(table, np.random.default_rng(0))
+    monkeypatch.setattr(rec, "load_window_data", lambda cfg, table, **kw: data)
+    zsl = ZSLTrainConfig(cycles=1, iters_per_cycle=5, samples_per_class=5, classifier_steps=5)
+    cfg = replace(
+        rec.ShiftGCNDefaultConfig(), out=str(tmp_path / "m.pt"), zsl=zsl, weight_decays=(1e-3,), datasets=data.datasets
+    )
+    out = rec.train_default_shiftgcn(cfg, command="test")
+    b = load_bundle(out)
+    assert b.class_names == table.names and b.seen_classes == tuple(range(len(table.names)))
+    assert b.preprocess.window == 64 and b.preprocess.normalization == "ntu" and b.live.persons == 1
+    assert b.terms["license"] == "CC-BY-NC-4.0"
+    m = b.metrics
+    assert set(m["holdout"]) == {"utkinect", "hdm05", "mean_over_sets"}
+    assert m["holdout"]["utkinect"]["clips_all"]["n"] == 9  # 3 classes x 3 test subjects
+    assert {g["variant"] for g in m["head_selection"]["grid"]} == {"joint", "independent"}
+    assert m["head"]["variant"] == m["head_selection"]["best"]["variant"]
+    p = b.provenance
+    assert p["recipe_name"] == "shiftgcn-v2" and p["weights"]["sha256"] and "git_commit" in p
+    assert len(p["class_table"]["columns"]) == len(table.names)
+    cal = read_calibration(calibration_path(out), model_id=file_sha256(out))
+    assert cal is not None and cal.model_id == file_sha256(out)
+    assert json.loads(out.with_name("m.metrics.json").read_text())["metrics"]["recipe"] == "shiftgcn-v2"
+    # the bundle's backbone is the Shift-GCN with the extra head: its logits on features = the recipe's head
+    f = torch.as_tensor(data.feats[:4])
+    with torch.no_grad():
+        lg = b.backbone.forward_head(f).numpy()
+    assert lg.shape == (4, len(table.names))
+    w, bias = b.backbone.extra.weight.detach().numpy(), b.backbone.extra.bias.detach().numpy()
+    np.testing.assert_allclose(lg[:, 120:], data.feats[:4] @ w.T + bias, atol=1e-4)
+    assert "| utkinect |" in rec.metrics_markdown(m, p)
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("train_default_script", ROOT / "scripts" / "train_default.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_script_refuses_stgcn_flags_for_the_shiftgcn_recipe(capsys):
+    assert _script().main(["--epochs", "2", "--out", "/nonexistent/x.pt"]) == 2
+    assert "belongs to --recipe stgcn-v1" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_script_trains_a_tiny_shiftgcn_bundle_on_real_data(shared_data, tmp_path, capsys):
+    from sadvae.bundle import load_bundle
+
+    out = tmp_path / "m.pt"
+    args = [
+        "--data-root",
+        str(shared_data),
+        "--out",
+        str(out),
+        "--limit-per-class",
+        "2",
+        "--cycles",
+        "1",
+        "--iters-per-cycle",
+        "10",
+        "--samples-per-class",
+        "10",
+        "--threads",
+        "2",
+        "--no-onnx",
+        "--feature-dir",
+        str(tmp_path / "features"),
+        "--json",
+        str(tmp_path / "r.json"),
+    ]
+    assert _script().main(args) == 0
+    printed = capsys.readouterr().out
+    assert "| nw_ucla |" in printed and "| bandai_namco |" in printed
+    b = load_bundle(out)
+    assert len(b.class_names) == len(class_table().names)
+    h = b.metrics["holdout"]
+    for name in ("msr_action3d", "nw_ucla", "utkinect", "hdm05", "bandai_namco"):
+        assert 0 <= h[name]["clips_all"]["top1"] <= h[name]["clips_all"]["top5"] <= 1
+    assert out.stat().st_size < 20e6
+    assert json.loads((tmp_path / "r.json").read_text())["provenance"]["datasets"]["hdm05"]["fingerprint"]
