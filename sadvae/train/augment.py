@@ -7,6 +7,14 @@ window (temporal crop), a second person missing (drop person), and mirror-image 
 Another pose estimator places joints differently from Kinect (MediaPipe: ~5 cm after alignment, worst
 at the hands and feet, see docs/mapping_check.md): a per-window constant offset of every joint, and
 stronger noise on the extremities, model that.
+
+Camera-like skeletons (``AUGMENTS["camera"]``, issue 13): the differences measured between MediaPipe and
+Kinect on the paired NTU clip (docs/camera_gap.md), applied in the body frame of each window so that they
+work for every normalisation ("torso" and "ntu"): MediaPipe's shoulder landmarks sit on top of the
+shoulders (4 cm above, 2.5 cm behind, 1.5 cm outside Kinect's joint centres) and its hips 3 cm wider and
+2 cm further back (``camera_landmarks``); its arm depth is uncertain (wrist depth IQR 16 cm,
+``limb_depth``); its thumb landmark lies 1.6 cm from the wrist where Kinect's thumb is 5-9 cm away
+(``thumb_pull``). The mapping itself applies none of these by default (``realtime.pose.mapping.CORRECTIONS``).
 """
 
 from __future__ import annotations
@@ -20,11 +28,27 @@ from sadvae.data.record import SkeletonSequence
 from sadvae.skeleton import FLIP_INDEX, NUM_JOINTS
 from sadvae.skeleton import NTUJoint as J
 
-__all__ = ["AugmentConfig", "EXTREMITIES", "augmented_window", "eval_window"]
+__all__ = [
+    "AugmentConfig",
+    "AUGMENTS",
+    "CAMERA_OFFSETS",
+    "EXTREMITIES",
+    "augmented_window",
+    "camera_like",
+    "eval_window",
+]
 
 # joints where pose estimators disagree most with Kinect: hands, the derived hand tips and thumbs, feet
-EXTREMITIES = (J.HAND_LEFT, J.HAND_RIGHT, J.HAND_TIP_LEFT, J.HAND_TIP_RIGHT, J.THUMB_LEFT, J.THUMB_RIGHT,
-               J.FOOT_LEFT, J.FOOT_RIGHT)  # fmt: skip
+EXTREMITIES = (
+    J.HAND_LEFT,
+    J.HAND_RIGHT,
+    J.HAND_TIP_LEFT,
+    J.HAND_TIP_RIGHT,
+    J.THUMB_LEFT,
+    J.THUMB_RIGHT,
+    J.FOOT_LEFT,
+    J.FOOT_RIGHT,
+)
 
 
 @dataclass(frozen=True)
@@ -43,6 +67,11 @@ class AugmentConfig:
         offset: std of a constant offset of every joint over the whole window, in torso lengths
             (systematic joint placement differences between pose estimators).
         extremity_factor: multiplies ``jitter`` and ``offset`` on the ``EXTREMITIES``.
+        camera_landmarks: probability of moving shoulders and hips to where MediaPipe puts them
+            (:data:`CAMERA_OFFSETS`, times a factor drawn from [0.5, 1.5] per window).
+        limb_depth: std of a per-window offset of each arm along the body's forward axis, in torso lengths
+            (half at the elbow, full from the wrist on).
+        thumb_pull: max fraction by which the thumbs are pulled towards the wrists (per window and side).
     """
 
     yaw_deg: float = 20.0
@@ -55,6 +84,69 @@ class AugmentConfig:
     roll_deg: float = 0.0
     offset: float = 0.0
     extremity_factor: float = 1.0
+    camera_landmarks: float = 0.0
+    limb_depth: float = 0.0
+    thumb_pull: float = 0.0
+
+
+# MediaPipe landmark minus Kinect joint centre in the body frame, in torso lengths (spine base -> spine
+# shoulder, 0.47 m on the paired clip): (lateral = away from the midline, up, forward); docs/camera_gap.md.
+CAMERA_OFFSETS: dict[int, tuple[float, float, float]] = {
+    J.SHOULDER_LEFT: (0.03, 0.085, -0.053),
+    J.SHOULDER_RIGHT: (0.03, 0.085, -0.053),
+    J.HIP_LEFT: (0.064, 0.0, -0.043),
+    J.HIP_RIGHT: (0.064, 0.0, -0.043),
+}
+_LEFT_SIDE = (J.SHOULDER_LEFT, J.HIP_LEFT)
+_ARMS = (
+    (J.ELBOW_LEFT, J.WRIST_LEFT, J.HAND_LEFT, J.HAND_TIP_LEFT, J.THUMB_LEFT),
+    (J.ELBOW_RIGHT, J.WRIST_RIGHT, J.HAND_RIGHT, J.HAND_TIP_RIGHT, J.THUMB_RIGHT),
+)
+
+
+def _body_axes(p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per frame of one person's joints p [3, T, 25]: unit right [T, 3], up [T, 3], forward [T, 3], torso [T]."""
+    j = p.transpose(1, 2, 0)  # (T, 25, 3)
+    r = j[:, J.HIP_RIGHT] - j[:, J.HIP_LEFT]
+    u = j[:, J.SPINE_SHOULDER] - j[:, J.SPINE_BASE]
+    torso = np.linalg.norm(u, axis=-1)
+    r = r / np.maximum(np.linalg.norm(r, axis=-1, keepdims=True), 1e-6)
+    u = u - (u * r).sum(-1, keepdims=True) * r
+    u = u / np.maximum(np.linalg.norm(u, axis=-1, keepdims=True), 1e-6)
+    return r, u, np.cross(u, r), torso
+
+
+def camera_like(x: np.ndarray, aug: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
+    """Make a window [3, T, 25, M] look like a MediaPipe skeleton (see the module docstring); returns a new array.
+
+    Works in each person's own body frame (right = left -> right hip, up = spine, forward = up x right), so it
+    does not depend on the normalisation. Frames where a person is absent (all zeros) stay zero.
+    """
+    out = np.array(x, dtype=np.float32, copy=True)
+    for m in range(out.shape[-1]):
+        p = out[..., m]  # (3, T, 25), a view
+        present = np.abs(p).max(axis=(0, 2)) > 0  # (T,)
+        if not present.any():
+            continue
+        r, u, f, torso = _body_axes(p)
+        t_len = torso[:, None]  # (T, 1)
+        moves = np.zeros((p.shape[1], NUM_JOINTS, 3), np.float32)  # (T, 25, 3)
+        if aug.camera_landmarks > 0 and rng.random() < aug.camera_landmarks:
+            k = rng.uniform(0.5, 1.5)
+            for j, (lat, up, fwd) in CAMERA_OFFSETS.items():
+                side = -1.0 if j in _LEFT_SIDE else 1.0  # lateral: towards the person's own side
+                moves[:, j] += k * t_len * (side * lat * r + up * u + fwd * f)
+        if aug.limb_depth > 0:
+            for chain in _ARMS:
+                d = rng.normal(0.0, aug.limb_depth)
+                for i, j in enumerate(chain):
+                    moves[:, j] += (0.5 if i == 0 else 1.0) * d * t_len * f
+        if aug.thumb_pull > 0:
+            for wrist, thumb in ((J.WRIST_LEFT, J.THUMB_LEFT), (J.WRIST_RIGHT, J.THUMB_RIGHT)):
+                a = rng.uniform(0.0, aug.thumb_pull)
+                moves[:, thumb] += a * (p[:, :, wrist] - p[:, :, thumb]).T
+        p += (moves * present[:, None, None]).transpose(2, 0, 1)
+    return out
 
 
 def _rotation(yaw: float, pitch: float, roll: float = 0.0) -> np.ndarray:
@@ -91,6 +183,8 @@ def augmented_window(
     roll = rng.uniform(-aug.roll_deg, aug.roll_deg) if aug.roll_deg > 0 else 0.0
     rot = _rotation(np.deg2rad(yaw), np.deg2rad(pitch), np.deg2rad(roll))
     x = np.tensordot(rot, x, axes=([1], [0]))  # (3, T, 25, M)
+    if aug.camera_landmarks > 0 or aug.limb_depth > 0 or aug.thumb_pull > 0:
+        x = camera_like(x, aug, rng)
     x = x * (1.0 + rng.uniform(-aug.scale, aug.scale))
     w = _joint_weights(aug)  # (1, 1, 25, 1): ones unless extremity_factor != 1
     if aug.jitter > 0:
@@ -104,3 +198,11 @@ def augmented_window(
 def eval_window(seq: SkeletonSequence, pre: PreprocessConfig) -> np.ndarray:
     """The deterministic window [3, T, 25, M] used for evaluation and feature extraction."""
     return preprocess(seq.joints, seq.times(), pre, crop="center")
+
+
+# Named augmentation settings (``--augment NAME`` where a trainer offers it). "camera" adds the measured
+# MediaPipe-vs-Kinect differences to the default ones, for models that will see camera skeletons.
+AUGMENTS: dict[str, AugmentConfig] = {
+    "default": AugmentConfig(),
+    "camera": AugmentConfig(camera_landmarks=0.8, limb_depth=0.15, thumb_pull=0.8, offset=0.01, extremity_factor=2.0),
+}

@@ -230,7 +230,9 @@ def load_backbone(path: str | Path, device: str = "cpu") -> tuple[STGCN, dict]:
 
     try:
         ckpt = torch.load(path, map_location=device, weights_only=True)
-        model = STGCN(STGCNConfig(**ckpt["model_cfg"]))
+        from sadvae.models import build_backbone
+
+        model = build_backbone(ckpt["model_cfg"])
         model.load_state_dict(ckpt["model"])
     except FileNotFoundError:
         raise CheckpointError(

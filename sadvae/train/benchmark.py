@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from sadvae.data.record import Dataset
-from sadvae.data.splits import random_split
-from sadvae.train.protocol import ExperimentConfig, class_text_embeddings, prepare_features, run_variant
+from sadvae.errors import ConfigError
+from sadvae.train.protocol import ExperimentConfig, class_text_embeddings, make_split, prepare_features, run_variant
 
 __all__ = ["run_benchmark", "aggregate", "render_markdown"]
 
@@ -46,15 +46,21 @@ def run_benchmark(ds: Dataset, cfg: ExperimentConfig, out: Path) -> dict:
     confusion_inputs = None
     for seed in cfg.split_seeds:
         path = out / "splits" / f"seed{seed}.json"
+        split = make_split(ds.class_names, cfg, seed)
         if path.exists():
+            done = json.loads(path.read_text())
+            if list(done.get("split", {}).get("unseen", [])) != list(split.unseen):
+                raise ConfigError(
+                    f"{path}: holds results of another class split (unseen {done.get('unseen_names')}); "
+                    "pass a new --out folder for this split"
+                )
             log.info("split seed %d: reusing %s", seed, path)
-            per_split.append(json.loads(path.read_text()))
+            per_split.append(done)
             continue
-        split = random_split(len(ds.class_names), cfg.num_unseen, seed)
         sf = prepare_features(ds, split, cfg, seed)
         result = {
             "seed": seed,
-            "split": {"seen": split.seen, "unseen": split.unseen, "val_unseen": split.val_unseen},
+            "split": {"name": split.name, "seen": split.seen, "unseen": split.unseen, "val_unseen": split.val_unseen},
             "unseen_names": [ds.class_names[c] for c in split.unseen],
             "backbone_seen_acc": sf.backbone_seen_acc,
             "backbone_seconds": sf.seconds,
@@ -66,7 +72,7 @@ def run_benchmark(ds: Dataset, cfg: ExperimentConfig, out: Path) -> dict:
             r = run_variant(sf, text_emb, variant, cfg)
             if confusion_inputs is None and variant == cfg.variants[-1] and "honest" in r:
                 pall, logits, truth = r["honest"]["_pred_inputs"]
-                confusion_inputs = (r["models"]["gate"], pall, logits, truth, split)
+                confusion_inputs = (r["models"].get("rule", r["models"]["gate"]), pall, logits, truth, split)
             r["seconds"] = time.time() - t
             result["variants"][variant] = _jsonable(r)
         path.write_text(json.dumps(result, indent=1))
@@ -113,9 +119,26 @@ def aggregate(per_split: list[dict], cfg: ExperimentConfig) -> dict:
         if curves:
             vals = [c[-1] for c in curves]
             last[variant] = {"mean": float(np.mean(vals)), "std": float(np.std(vals)), "n": len(vals)}
+    # every GZSL combination of the same run (same final model, same cycle): e.g. stacking vs the old gate
+    by_combination: dict = {}
+    for protocol in cfg.protocols:
+        for variant in cfg.variants:
+            rows = [
+                s["variants"][variant][protocol].get("by_combination", {})
+                for s in per_split
+                if protocol in s["variants"].get(variant, {})
+            ]
+            for name in cfg.gzsl:
+                vals = [r[name] for r in rows if name in r]
+                if vals:
+                    by_combination.setdefault(protocol, {}).setdefault(variant, {})[name] = {
+                        m: {"mean": float(np.mean([v[m] for v in vals])), "std": float(np.std([v[m] for v in vals]))}
+                        for m in ("S", "U", "H", "gate_unseen_rate")
+                    } | {"n": len(vals)}
     seen_acc = [s["backbone_seen_acc"] for s in per_split]
     return {
         "table": table,
+        "by_combination": by_combination,
         "last_cycle_zsl": last,
         "splits": per_split,
         "backbone_seen_acc": float(np.mean(seen_acc)) if seen_acc else None,
@@ -141,6 +164,24 @@ def render_markdown(report: dict) -> str:
         for variant, m in variants.items():
             cells = " | ".join(f"{100 * m[k]['mean']:.1f} ± {100 * m[k]['std']:.1f}" for k in METRICS)
             lines.append(f"| {variant} | {cells} |")
+        lines.append("")
+    gzsl_names = {
+        "stacking": "calibrated stacking (fitted on held-out windows of the final model)",
+        "gate": "seen/unseen gate (round 1, fitted on the validation run's backbone)",
+    }
+    for protocol, variants in report.get("by_combination", {}).items():
+        lines += [
+            f"## GZSL combinations, same run ({protocol} protocol)",
+            "",
+            "| variant | combination | S | U | H | sent to zero-shot |",
+            "|---|---|---|---|---|---|",
+        ]
+        for variant, combos in variants.items():
+            for name, m in combos.items():
+                cells = " | ".join(
+                    f"{100 * m[k]['mean']:.1f} ± {100 * m[k]['std']:.1f}" for k in ("S", "U", "H", "gate_unseen_rate")
+                )
+                lines.append(f"| {variant} | {gzsl_names.get(name, name)} | {cells} |")
         lines.append("")
     if report.get("last_cycle_zsl"):
         lines += [

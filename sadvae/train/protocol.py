@@ -5,6 +5,13 @@ threshold and weights — is chosen on the validation split, which lives entirel
 of the dataset's protocol and treats some seen classes as unseen. Test samples are touched once, to
 report. The ``paper`` protocol reproduces the official code's choice (best cycle by unseen *test*
 accuracy) and is reported separately, labelled as such.
+
+GZSL combines the backbone's seen-class scores and the zero-shot scores by ``ExperimentConfig.gzsl``:
+``"gate"`` (round 1: a logistic gate fitted on the validation run's backbone) and/or ``"stacking"``
+(calibrated stacking fitted on held-out windows of the final model, :class:`sadvae.evaluate.Stacking`).
+With stacking, the final backbone and SA-DVAE train without the held-out windows (the same held-out
+groups as the validation run's, or a stratified share when the training side has fewer than three
+groups), so every combination in one run is measured on the same final model.
 """
 
 from __future__ import annotations
@@ -16,20 +23,35 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sadvae.data.record import Dataset
-from sadvae.data.registry import DATASETS
-from sadvae.data.splits import Partition, ZSLSplit, make_partition, protocol_mask
-from sadvae.evaluate import Gate, fit_gate, gzsl_scores, zsl_accuracy
+from sadvae.data.splits import PROTOCOLS as SPLIT_PROTOCOLS
+from sadvae.data.splits import (  # dataset_arrays, dataset_protocol, test_side_mask: re-exported
+    Partition,
+    ZSLSplit,
+    dataset_arrays,
+    dataset_protocol,
+    load_split_json,
+    make_partition,
+    named_split,
+    random_split,
+    test_side_mask,
+)
+from sadvae.errors import ConfigError
+from sadvae.evaluate import Gate, choose_keep_rate, fit_gate, fit_stacking, gzsl_scores, zsl_accuracy
 from sadvae.text import TextConfig, TextEncoder
 from sadvae.train.backbone import BackboneTrainConfig, extract, train_backbone
 from sadvae.train.zsl import VARIANTS, CycleResult, ZSLTrainConfig, train_sadvae, zsl_probs
 
 __all__ = [
+    "GZSL_COMBINATIONS",
     "PROTOCOLS",
     "ExperimentConfig",
     "SplitFeatures",
     "ValidationRun",
     "class_text_embeddings",
     "dataset_arrays",
+    "dataset_protocol",
+    "final_holdout",
+    "make_split",
     "prepare_features",
     "run_variant",
     "split_partition",
@@ -40,6 +62,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 PROTOCOLS = ("honest", "paper")
+GZSL_COMBINATIONS = ("stacking", "gate")
 
 
 @dataclass(frozen=True)
@@ -53,9 +76,13 @@ class ExperimentConfig:
         variants: ablation variants to run (keys of ``sadvae.train.zsl.VARIANTS``).
         protocols: "honest" (validation selection) and/or "paper" (best cycle on the test set).
         holdout_fraction: share of training-side groups held out as validation-seen samples.
+        unseen_classes: an explicit split by class names (overrides the seeded random one and ``num_unseen``).
+        split_file: an explicit split file (JSON, see ``sadvae.data.splits.load_split_json``); overrides both.
         backbone: backbone training.
         zsl: SA-DVAE training (its ``variant`` is overridden per variant).
         text: text encoder and prompt template.
+        gzsl: GZSL combinations to measure (``GZSL_COMBINATIONS``); the first is the headline S/U/H.
+            ``"stacking"`` holds out windows from the final model (module docstring).
     """
 
     dataset: str
@@ -64,31 +91,62 @@ class ExperimentConfig:
     variants: tuple[str, ...] = tuple(VARIANTS)
     protocols: tuple[str, ...] = ("honest",)
     holdout_fraction: float = 0.2
+    unseen_classes: tuple[str, ...] = ()
+    split_file: str | None = None
     backbone: BackboneTrainConfig = field(default_factory=BackboneTrainConfig)
     zsl: ZSLTrainConfig = field(default_factory=ZSLTrainConfig)
     text: TextConfig = field(default_factory=TextConfig)
+    gzsl: tuple[str, ...] = ("gate",)
+
+    def __post_init__(self) -> None:
+        bad = [g for g in self.gzsl if g not in GZSL_COMBINATIONS]
+        if not self.gzsl or bad:
+            raise ConfigError(f"ExperimentConfig.gzsl: expected some of {GZSL_COMBINATIONS}, got {self.gzsl}")
 
 
-def dataset_arrays(ds: Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(labels, subjects, views) as int arrays (-1 where unknown)."""
-    lab = np.array([-1 if s.label is None else s.label for s in ds.sequences])
-    subj = np.array([-1 if s.subject is None else s.subject for s in ds.sequences])
-    view = np.array([-1 if s.view is None else s.view for s in ds.sequences])
-    return lab, subj, view
-
-
-def test_side_mask(ds: Dataset, dataset: str) -> np.ndarray:
-    """Boolean [n]: True for samples on the TEST side of the dataset's standard protocol."""
-    _, subj, view = dataset_arrays(ds)
-    return ~protocol_mask(subj, view, DATASETS[dataset].protocol)
+def make_split(class_names: tuple[str, ...], cfg: ExperimentConfig, seed: int) -> ZSLSplit:
+    """The class split of one run: the split file, else the named unseen classes, else a seeded random split."""
+    if cfg.split_file:
+        return load_split_json(cfg.split_file, class_names, seed)
+    if cfg.unseen_classes:
+        return named_split(class_names, cfg.unseen_classes, seed)
+    return random_split(len(class_names), cfg.num_unseen, seed)
 
 
 def split_partition(ds: Dataset, dataset: str, split: ZSLSplit, holdout_fraction: float, seed: int) -> Partition:
     """Cross a class split with the dataset's protocol (see :func:`sadvae.data.splits.make_partition`)."""
     labels, subj, view = dataset_arrays(ds)
-    protocol = DATASETS[dataset].protocol
-    groups = subj if "subject" in protocol else view
+    protocol = dataset_protocol(ds, dataset)
+    if protocol in SPLIT_PROTOCOLS:
+        groups = subj if SPLIT_PROTOCOLS[protocol][0] == "subject" else view
+    else:  # a per-clip split: hold out whole subjects when known, else views
+        groups = subj if (subj >= 0).any() else view
     return make_partition(labels, groups, ~test_side_mask(ds, dataset), split, holdout_fraction, seed=seed)
+
+
+def final_holdout(ds: Dataset, dataset: str, part: Partition, fraction: float, seed: int) -> np.ndarray:
+    """Positions in ``part.train`` held out from the final model (for fitting calibrated stacking).
+
+    The groups (subjects or views) of the validation run's held-out samples when the training side has
+    at least three groups, else a stratified random ``fraction`` of each class.
+    """
+    labels, subj, view = dataset_arrays(ds)
+    protocol = dataset_protocol(ds, dataset)
+    if protocol in SPLIT_PROTOCOLS:
+        groups = subj if SPLIT_PROTOCOLS[protocol][0] == "subject" else view
+    else:
+        groups = subj if (subj >= 0).any() else view
+    train = part.train
+    if len(np.unique(groups[~test_side_mask(ds, dataset)])) >= 3:
+        return np.flatnonzero(np.isin(groups[train], np.unique(groups[part.val_seen])))
+    rng = np.random.default_rng(seed + 7919)
+    held = []
+    for c in np.unique(labels[train]):
+        pos = np.flatnonzero(labels[train] == c)
+        k = int(round(fraction * len(pos)))
+        if 0 < k < len(pos):
+            held.extend(rng.choice(pos, size=k, replace=False).tolist())
+    return np.sort(np.asarray(held, dtype=np.intp))
 
 
 @dataclass
@@ -97,7 +155,9 @@ class SplitFeatures:
 
     ``feats[name]`` / ``logits[name]`` / ``labels[name]`` for name in the partition's fields; the
     main-run names use the backbone trained on ``split.seen``, the ``val_*`` names the one trained
-    on ``split.val_seen``. Logit columns follow the order of those class tuples.
+    on ``split.val_seen``. Logit columns follow the order of those class tuples. With calibrated
+    stacking, ``held`` are the final model's held-out windows (seen classes, training side, not
+    trained on) and ``train`` excludes them.
     """
 
     split: ZSLSplit
@@ -116,16 +176,27 @@ def prepare_features(ds: Dataset, split: ZSLSplit, cfg: ExperimentConfig, seed: 
     labels, _, _ = dataset_arrays(ds)
     part = split_partition(ds, cfg.dataset, split, cfg.holdout_fraction, seed)
     seqs = ds.sequences
+    main_names: tuple[str, ...] = ("train", "test_seen", "test_unseen")
+    index = {name: getattr(part, name) for name in ("val_train", "val_seen", "val_unseen", *main_names)}
+    if "stacking" in cfg.gzsl:
+        held = final_holdout(ds, cfg.dataset, part, cfg.holdout_fraction, seed)
+        if len(held) == 0 or len(held) == len(part.train):
+            raise ConfigError(f"split {split.name}: no held-out windows for calibrated stacking; use --gzsl gate")
+        keep = np.ones(len(part.train), dtype=bool)
+        keep[held] = False
+        index["held"], index["train"] = part.train[held], part.train[keep]
+        main_names = (*main_names, "held")
     feats, logits, labs, models = {}, {}, {}, {}
-    for run, classes, train_idx, names in (
-        ("val", split.val_seen, part.val_train, ("val_train", "val_seen", "val_unseen")),
-        ("main", split.seen, part.train, ("train", "test_seen", "test_unseen")),
+    for run, classes, names in (
+        ("val", split.val_seen, ("val_train", "val_seen", "val_unseen")),
+        ("main", split.seen, main_names),
     ):
+        train_idx = index[names[0]]
         log.info("split %s: training the %s backbone on %d sequences", split.name, run, len(train_idx))
         model = train_backbone([seqs[i] for i in train_idx], labels[train_idx], classes, cfg.backbone)
         models[run] = model
         for name in names:
-            idx = getattr(part, name)
+            idx = index[name]
             f, lg = extract(model, [seqs[i] for i in idx], cfg.backbone.preprocess, cfg.backbone.device)
             feats[name], logits[name], labs[name] = f, lg, labels[idx]
     lookup = {c: k for k, c in enumerate(split.seen)}
@@ -142,6 +213,8 @@ class ValidationRun:
     curve: list[float]
     best: int
     gate: Gate
+    keep_rate: float | None = None
+    keep_rate_val_h: float | None = None
 
 
 def validate_variant(
@@ -152,6 +225,7 @@ def validate_variant(
     val_unseen: tuple[int, ...],
     zcfg: ZSLTrainConfig,
     k: int,
+    val_seen_classes: tuple[int, ...] | None = None,
 ) -> ValidationRun:
     """Train SA-DVAE on the validation-seen features, pick the cycle by pseudo-unseen ZSL accuracy, fit the gate.
 
@@ -165,6 +239,8 @@ def validate_variant(
         val_unseen: the pseudo-unseen classes.
         zcfg: SA-DVAE training (variant included).
         k: top-k the gate reads (the number of unseen classes it will face).
+        val_seen_classes: the validation backbone's classes in logit-column order (needs ``labels["val_seen"]``);
+            given, the calibrated-stacking keep rate is also chosen (best H on this validation run).
     """
     dev = zcfg.device
 
@@ -176,30 +252,54 @@ def validate_variant(
     curve = [r.metrics["val_zsl"] for r in runs]
     best = int(np.argmax(curve))
     chosen = runs[best]
-    gate = fit_gate(
-        zsl_probs(chosen.model, chosen.classifier, feats["val_unseen"], dev),
-        logits["val_unseen"],
-        zsl_probs(chosen.model, chosen.classifier, feats["val_seen"], dev),
+    pu = zsl_probs(chosen.model, chosen.classifier, feats["val_unseen"], dev)
+    ps = zsl_probs(chosen.model, chosen.classifier, feats["val_seen"], dev)
+    gate = fit_gate(pu, logits["val_unseen"], ps, logits["val_seen"], k=k, seed=zcfg.seed)
+    if val_seen_classes is None:
+        return ValidationRun(runs, curve, best, gate)
+    rate, h = choose_keep_rate(
+        ps,
         logits["val_seen"],
-        k=k,
-        seed=zcfg.seed,
+        _columns(labels["val_seen"], val_seen_classes),
+        pu,
+        _columns(labels["val_unseen"], val_unseen),
+        logits["val_unseen"],
     )
-    return ValidationRun(runs, curve, best, gate)
+    return ValidationRun(runs, curve, best, gate, rate, h)
+
+
+def _columns(global_ids: np.ndarray, classes: tuple[int, ...]) -> np.ndarray:
+    lookup = {c: k for k, c in enumerate(classes)}
+    return np.array([lookup[int(c)] for c in global_ids], dtype=np.intp)
 
 
 def run_variant(sf: SplitFeatures, text_emb: np.ndarray, variant: str, cfg: ExperimentConfig) -> dict:
     """Train one SA-DVAE variant on a split's features; ZSL and GZSL numbers under each protocol."""
     split, zcfg = sf.split, _with_variant(cfg.zsl, variant)
     dev = zcfg.device
-    val = validate_variant(sf.feats, sf.logits, sf.labels, text_emb, split.val_unseen, zcfg, k=len(split.unseen))
+    stacking = "stacking" in cfg.gzsl
+    val = validate_variant(
+        sf.feats,
+        sf.logits,
+        sf.labels,
+        text_emb,
+        split.val_unseen,
+        zcfg,
+        k=len(split.unseen),
+        val_seen_classes=split.val_seen if stacking else None,
+    )
     val_curve, best_val, gate = val.curve, val.best, val.gate
     main_runs = train_sadvae(sf.feats["train"], sf.labels["train"], text_emb, split.unseen, zcfg)
     out: dict = {
         "variant": variant,
         "val_zsl_curve": val_curve,
         "gate": gate.to_dict(),
+        "gzsl": list(cfg.gzsl),
         "loss_curve": [r.losses for r in main_runs],
     }
+    if stacking:
+        out["stacking_keep_rate"], out["stacking_val_H"] = val.keep_rate, val.keep_rate_val_h
+        held_cols = _columns(sf.labels["held"], split.seen)
     test_truth = np.concatenate([sf.labels["test_seen"], sf.labels["test_unseen"]])
     test_feats = np.concatenate([sf.feats["test_seen"], sf.feats["test_unseen"]])
     test_logits = np.concatenate([sf.logits["test_seen"], sf.logits["test_unseen"]])
@@ -209,8 +309,25 @@ def run_variant(sf: SplitFeatures, text_emb: np.ndarray, variant: str, cfg: Expe
         pu = zsl_probs(r.model, r.classifier, sf.feats["test_unseen"], dev)
         zsl = zsl_accuracy(np.asarray(split.unseen)[pu.argmax(1)], sf.labels["test_unseen"])
         pall = zsl_probs(r.model, r.classifier, test_feats, dev)
-        g = gzsl_scores(gate, pall, test_logits, test_truth, split.seen, split.unseen)
-        return {"cycle": cycle, "ZSL": zsl, **g, "_pred_inputs": (pall, test_logits, test_truth)}
+        rules: dict = {"gate": gate}
+        if stacking:
+            held_zsl = zsl_probs(r.model, r.classifier, sf.feats["held"], dev)
+            rules["stacking"] = fit_stacking(held_zsl, sf.logits["held"], held_cols, val.keep_rate)
+        by = {
+            name: gzsl_scores(rules[name], pall, test_logits, test_truth, split.seen, split.unseen) for name in cfg.gzsl
+        }
+        for name in cfg.gzsl:
+            by[name]["rule"] = rules[name].to_dict()
+        head = cfg.gzsl[0]
+        return {
+            "cycle": cycle,
+            "ZSL": zsl,
+            **{k: v for k, v in by[head].items() if k != "rule"},
+            "combination": head,
+            "by_combination": by,
+            "_pred_inputs": (pall, test_logits, test_truth),
+            "_rule": rules[head],
+        }
 
     if "honest" in cfg.protocols:
         out["honest"] = score(best_val)
@@ -220,6 +337,8 @@ def run_variant(sf: SplitFeatures, text_emb: np.ndarray, variant: str, cfg: Expe
         out["paper"] = score(int(np.argmax(test_curve)))
         out["paper"]["test_zsl_curve"] = test_curve
     out["models"] = {"sadvae": main_runs[best_val].model, "classifier": main_runs[best_val].classifier, "gate": gate}
+    if "honest" in out:
+        out["models"]["rule"] = out["honest"]["_rule"]
     return out
 
 

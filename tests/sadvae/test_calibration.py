@@ -30,8 +30,9 @@ def _sequence(rng: np.random.Generator, label: int, subject: int, k: int) -> Ske
     base = rng.normal(0.0, 0.3, size=(1, 1, 25, 3)).astype(np.float32)
     walk = np.cumsum(rng.normal(0.0, 0.01, size=(t, 1, 25, 3)), axis=0).astype(np.float32)
     joints = base + walk + np.float32(label) * 0.05
-    return SkeletonSequence(joints=joints, fps=30.0, source=f"synthetic/c{label}_s{subject}_{k}", label=label,
-                            subject=subject, view=1)  # fmt: skip
+    return SkeletonSequence(
+        joints=joints, fps=30.0, source=f"synthetic/c{label}_s{subject}_{k}", label=label, subject=subject, view=1
+    )
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +107,14 @@ def test_npz_round_trip(tiny, tmp_path):
     np.testing.assert_array_equal(back.windows, cset.windows)
     np.testing.assert_array_equal(back.labels, cset.labels)
     assert (back.class_names, back.sources, back.seed, back.model_id, back.preprocess, back.split, back.crop) == (
-        cset.class_names, cset.sources, 3, cset.model_id, cset.preprocess, "train", "random")  # fmt: skip
+        cset.class_names,
+        cset.sources,
+        3,
+        cset.model_id,
+        cset.preprocess,
+        "train",
+        "random",
+    )
     assert not list(tmp_path.glob("*.tmp*"))
 
 

@@ -12,8 +12,10 @@ import pytest
 from sadvae.engine import build_engine, check_manifest, load_library, manifest_mismatches, read_manifest
 from sadvae.engine.builder import normalize_batch_sizes
 from sadvae.engine.manifest import check_against, make_manifest, write_manifest
-from sadvae.engine.probe import atomic_write, normalize_compute_capability, onnx_metadata
+from sadvae.engine.probe import normalize_compute_capability
 from sadvae.errors import ConfigError, DataFormatError, EngineError, MissingDependencyError
+from sadvae.fileio import atomic_write
+from sadvae.onnx_metadata import read_onnx_metadata as onnx_metadata
 
 HERE = {"library": "tensorrt", "library_version": "10.3.0", "gpu": "Orin", "compute_capability": "8.7"}
 

@@ -206,8 +206,17 @@ def test_int8_refuses_calibration_windows_of_another_shape(tmp_path, monkeypatch
     trt = fake_tensorrt("10.3.0")
     monkeypatch.setitem(sys.modules, "tensorrt", trt)
     windows = np.zeros((5, 3, 16, 25, 1), np.float32)  # T=16, M=1; the network takes T=32, M=2
-    cset = CalibrationSet(windows, np.zeros(5, np.int64), ("a",), ("s",) * 5, 0, "m" * 64,
-                          PreprocessConfig(window=16, persons=1), "train", "random")  # fmt: skip
+    cset = CalibrationSet(
+        windows,
+        np.zeros(5, np.int64),
+        ("a",),
+        ("s",) * 5,
+        0,
+        "m" * 64,
+        PreprocessConfig(window=16, persons=1),
+        "train",
+        "random",
+    )
     npz = save_calibration_set(cset, tmp_path / "w.npz")
     cal = make_calibrator(trt, npz, None, 16, memory=HostOnly())
     with pytest.raises(ConfigError, match=r"calibration windows \[3, 16, 25, 1\] do not fit the network's input"):

@@ -1,0 +1,388 @@
+"""Backbone features of whole datasets, cached on disk so that heads can be compared cheaply.
+
+One cache file per (backbone, weights, dataset, preprocessing): ``<cache_dir>/<dataset>-<key>.npz``
+(plain arrays, no pickle) holding, for every sequence of the dataset in reader order, the clip
+feature ``feats [n, d]``, the backbone's own classifier logits ``logits [n, K]`` (K = 0 when it has
+none), the label, subject, view and whether the clip is on the test side of the dataset's standard
+protocol. Extraction runs in chunks that are written as they finish, so an interrupted run resumes;
+a finished file is reused without even reading the dataset again.
+
+An *extractor* is anything with ``id`` (names the backbone and its weights, e.g. ``shiftgcn:0d17f748...``),
+``settings`` (a JSON-able dict of the preprocessing and windowing) and ``__call__(seqs) -> (feats, logits)``.
+Two are defined here: :class:`BundleExtractor` (the ST-GCN of a model bundle, its centre window, as
+``sadvae eval`` reads it) and :class:`ShiftGCNExtractor` (the NTU-pretrained Shift-GCN, frozen).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from sadvae.data.record import Dataset, SkeletonSequence
+from sadvae.data.splits import dataset_arrays, test_side_mask
+from sadvae.errors import ConfigError
+
+__all__ = [
+    "FeatureSet",
+    "Extractor",
+    "BundleExtractor",
+    "ShiftGCNExtractor",
+    "load_shiftgcn",
+    "file_digest",
+    "dataset_fingerprint",
+    "code_fingerprint",
+    "cached_features",
+    "default_feature_dir",
+]
+
+log = logging.getLogger(__name__)
+
+_FORMAT = 1
+_REPO = Path(__file__).resolve().parents[1]
+
+
+def default_feature_dir() -> Path:
+    """``runs/features`` in the project (an ignored folder)."""
+    return _REPO / "runs" / "features"
+
+
+class Extractor(Protocol):
+    """What :func:`cached_features` needs of a backbone."""
+
+    id: str
+    settings: dict
+
+    def __call__(self, seqs: Sequence[SkeletonSequence]) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+@dataclass(frozen=True)
+class FeatureSet:
+    """Cached features of one dataset.
+
+    Attributes:
+        dataset: registry name.
+        class_names: the dataset's class names (``labels`` index them).
+        feats: float32 [n, d] clip features.
+        logits: float32 [n, K] the backbone's own classifier logits (K = 0: none).
+        labels: int64 [n] class ids (-1 unlabelled); subjects, views: int64 [n] (-1 unknown).
+        test_side: bool [n] on the test side of the dataset's standard protocol.
+        extractor: the extractor's id; settings: its preprocessing / windowing.
+        path: the cache file.
+    """
+
+    dataset: str
+    class_names: tuple[str, ...]
+    feats: np.ndarray
+    logits: np.ndarray
+    labels: np.ndarray
+    subjects: np.ndarray
+    views: np.ndarray
+    test_side: np.ndarray
+    extractor: str
+    settings: dict
+    path: Path | None = None
+
+    def subset(self, mask: np.ndarray) -> FeatureSet:
+        """The rows where ``mask`` is True (same class list)."""
+        m = np.asarray(mask)
+        return FeatureSet(
+            self.dataset,
+            self.class_names,
+            self.feats[m],
+            self.logits[m],
+            self.labels[m],
+            self.subjects[m],
+            self.views[m],
+            self.test_side[m],
+            self.extractor,
+            self.settings,
+            self.path,
+        )
+
+
+def file_digest(path: str | Path, n: int = 16) -> str:
+    """First ``n`` hex digits of the sha256 of a file."""
+    h = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:n]
+
+
+# the code that turns a dataset's files into windows: a change to it makes cached features stale
+_READER_CODE = {
+    "msr_action3d": ("data/kinect_v1.py", "data/kinect_v1_files.py"),
+    "nw_ucla": ("data/kinect_v1.py", "data/kinect_v1_files.py"),
+    "utkinect": ("data/kinect_v1.py", "data/kinect_v1_files.py"),
+    "hdm05": ("data/mocap",),
+    "bandai_namco": ("data/mocap",),
+    "ntu": ("data/ntu.py", "data/ntu_skeleton.py"),
+}
+_COMMON_CODE = ("data/preprocess.py", "data/registry.py", "skeleton.py")
+
+
+def code_fingerprint(dataset: str) -> str:
+    """sha256 (16 hex) of the reader and preprocessing source files a dataset's features depend on."""
+    pkg = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for rel in (*_READER_CODE.get(dataset, ("data",)), *_COMMON_CODE):
+        path = pkg / rel
+        for f in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            if f.is_file():
+                h.update(f.relative_to(pkg).as_posix().encode())
+                h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def dataset_fingerprint(root: str | Path, dataset: str | None = None) -> str:
+    """Identifies a dataset copy: its resolved path, its ``SHA256SUMS`` / ``MANIFEST*`` when present and, with
+    ``dataset``, the reader and preprocessing code (:func:`code_fingerprint`)."""
+    root = Path(root).resolve()
+    h = hashlib.sha256(str(root).encode())
+    if dataset is not None:
+        h.update(code_fingerprint(dataset).encode())
+    if root.is_file():
+        st = root.stat()
+        h.update(f"{st.st_size}:{st.st_mtime_ns}".encode())
+    else:
+        for name in sorted(p.name for p in root.glob("SHA256SUMS*")) + sorted(p.name for p in root.glob("MANIFEST*")):
+            h.update((root / name).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _cache_path(cache_dir: Path, dataset: str, extractor: Extractor, fingerprint: str) -> Path:
+    payload = {"format": _FORMAT, "extractor": extractor.id, "settings": extractor.settings, "data": fingerprint}
+    key = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+    return cache_dir / f"{dataset}-{key}.npz"
+
+
+def _read(path: Path) -> FeatureSet:
+    with np.load(path, allow_pickle=False) as z:
+        meta = json.loads(str(z["meta"]))
+        return FeatureSet(
+            meta["dataset"],
+            tuple(meta["class_names"]),
+            z["feats"],
+            z["logits"],
+            z["labels"],
+            z["subjects"],
+            z["views"],
+            z["test_side"].astype(bool),
+            meta["extractor"],
+            meta["settings"],
+            path,
+        )
+
+
+def _atomic_savez(path: Path, **arrays: Any) -> None:
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
+    try:
+        np.savez(tmp, **arrays)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def cached_features(
+    extractor: Extractor,
+    dataset: str,
+    load: Callable[[], Dataset],
+    fingerprint: str,
+    cache_dir: str | Path | None = None,
+    chunk: int = 64,
+    progress: bool = True,
+) -> FeatureSet:
+    """Features of every sequence of a dataset, from the cache or extracted now (resumable by chunks).
+
+    Args:
+        extractor: the backbone (see the module docstring).
+        dataset: registry name (also names the cache file and decides the test side).
+        load: returns the dataset; called only when the cache is missing or incomplete.
+        fingerprint: identifies the dataset copy (:func:`dataset_fingerprint` of its root).
+        cache_dir: where caches live (default :func:`default_feature_dir`).
+        chunk: sequences per resumable chunk.
+        progress: show a tqdm bar.
+
+    Returns:
+        The :class:`FeatureSet` (rows in the reader's order).
+    """
+    cache_dir = Path(cache_dir) if cache_dir else default_feature_dir()
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    path = _cache_path(cache_dir, dataset, extractor, fingerprint)
+    if path.is_file():
+        log.info("%s: features from %s", dataset, path)
+        return _read(path)
+    ds = load()
+    if not ds.sequences:
+        raise ConfigError(f"{dataset}: no sequences to extract features from")
+    labels, subjects, views = dataset_arrays(ds)
+    test = test_side_mask(ds, dataset)
+    parts = path.with_suffix(".parts")
+    parts.mkdir(exist_ok=True)
+    feats, logits = [], []
+    starts = range(0, len(ds.sequences), chunk)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(ds.sequences), desc=f"features {dataset}", unit="clip")
+    for a in starts:
+        part = parts / f"{a:06d}.npz"
+        seqs = ds.sequences[a : a + chunk]
+        if part.is_file():
+            with np.load(part, allow_pickle=False) as z:
+                f, lg = z["feats"], z["logits"]
+        else:
+            f, lg = extractor(seqs)
+            f, lg = np.asarray(f, np.float32), np.asarray(lg, np.float32).reshape(len(seqs), -1)
+            _atomic_savez(part, feats=f, logits=lg)
+        feats.append(f)
+        logits.append(lg)
+        if bar is not None:
+            bar.update(len(seqs))
+    if bar is not None:
+        bar.close()
+    meta = {
+        "dataset": dataset,
+        "class_names": list(ds.class_names),
+        "extractor": extractor.id,
+        "settings": extractor.settings,
+        "sources": [s.source for s in ds.sequences],
+    }
+    _atomic_savez(
+        path,
+        meta=np.array(json.dumps(meta)),
+        feats=np.concatenate(feats),
+        logits=np.concatenate(logits),
+        labels=labels.astype(np.int64),
+        subjects=subjects.astype(np.int64),
+        views=views.astype(np.int64),
+        test_side=test.astype(bool),
+    )
+    for p in parts.glob("*.npz"):
+        p.unlink()
+    parts.rmdir()
+    log.info("%s: wrote %s", dataset, path)
+    return _read(path)
+
+
+class BundleExtractor:
+    """The ST-GCN of a model bundle: centre window, the bundle's own preprocessing (as ``sadvae eval``).
+
+    ``feats`` are the backbone features the bundle's SA-DVAE reads; ``logits`` its seen-class head.
+    """
+
+    def __init__(self, bundle_path: str | Path, device: str = "cpu"):
+        from sadvae.bundle import load_bundle
+
+        self.path = Path(bundle_path)
+        self.bundle = load_bundle(self.path)
+        self.device = device
+        self.id = f"bundle:{file_digest(self.path)}"
+        from dataclasses import asdict
+
+        self.settings = {"window": "center", "preprocess": asdict(self.bundle.preprocess)}
+
+    def __call__(self, seqs: Sequence[SkeletonSequence]) -> tuple[np.ndarray, np.ndarray]:
+        from sadvae.data.preprocess import preprocess
+        from sadvae.models.shiftgcn import shiftgcn_features
+
+        model = self.bundle.backbone.to(self.device)
+        if not seqs:
+            return np.zeros((0, model.cfg.feature_dim), np.float32), np.zeros((0, model.cfg.num_classes), np.float32)
+        windows = np.stack([preprocess(s.joints, s.times(), self.bundle.preprocess, crop="center") for s in seqs])
+        return shiftgcn_features(model, windows, batch_size=64, threads=None)
+
+
+class ShiftGCNExtractor:
+    """The NTU-pretrained Shift-GCN, frozen: mean feature and logits over windows of each clip.
+
+    Each clip is resampled to 30 fps; clips of at most ``window`` frames give one window, longer ones
+    windows of ``window`` frames every ``stride`` frames (the last one ending at the clip's end), whose
+    features and logits are averaged. Each window gets the official NTU pre-normalisation.
+
+    Args:
+        weights: a released checkpoint (``../shared/models/shiftgcn/*.pt``).
+        window: frames per window (a multiple of 4); stride: frames between window starts.
+        batch_size: windows per forward pass.
+    """
+
+    def __init__(self, weights: str | Path, window: int = 64, stride: int = 32, batch_size: int = 32):
+        if window % 4 or window < 8:
+            raise ConfigError(f"Shift-GCN window must be a multiple of 4 (>= 8), got {window}")
+        self.weights = Path(weights)
+        if not self.weights.is_file():
+            raise ConfigError(f"{self.weights}: Shift-GCN weights not found; see ../shared/models/shiftgcn/MANIFEST.md")
+        self.window, self.stride, self.batch_size = int(window), int(stride), int(batch_size)
+        self.id = f"shiftgcn:{file_digest(self.weights)}"
+        self.settings = {
+            "fps": 30.0,
+            "window": self.window,
+            "stride": self.stride,
+            "normalisation": "ntu",
+            "persons": 2,
+            "pooling": "mean over windows",
+        }
+        self._model = None
+
+    @property
+    def model(self):
+        if self._model is None:
+            self._model = load_shiftgcn(self.weights)
+        return self._model
+
+    def windows(self, seq: SkeletonSequence) -> list[np.ndarray]:
+        """The clip's model windows, each float32 [3, window, 25, 2] (30 fps, official NTU normalisation)."""
+        from sadvae.data.preprocess import PreprocessConfig, preprocess, resample
+
+        cfg = PreprocessConfig(window=self.window, fps=30.0, persons=2, normalization="ntu")
+        joints = resample(seq.joints, seq.times(), cfg.fps) if seq.num_frames > 1 else seq.joints
+        t, w = joints.shape[0], self.window
+        starts = [0] if t <= w else sorted(set(range(0, t - w + 1, self.stride)) | {t - w})
+        return [preprocess(joints[a : a + w], None, cfg) for a in starts]
+
+    def __call__(self, seqs: Sequence[SkeletonSequence]) -> tuple[np.ndarray, np.ndarray]:
+        from sadvae.models.shiftgcn import shiftgcn_features
+
+        wins, owner = [], []
+        for i, s in enumerate(seqs):
+            w = self.windows(s)
+            wins += w
+            owner += [i] * len(w)
+        owner = np.asarray(owner)
+        f, lg = shiftgcn_features(self.model, np.stack(wins), self.batch_size, threads=None)
+        out_f = np.stack([f[owner == i].mean(0) for i in range(len(seqs))])
+        out_l = np.stack([lg[owner == i].mean(0) for i in range(len(seqs))])
+        return out_f.astype(np.float32), out_l.astype(np.float32)
+
+
+def load_shiftgcn(weights: str | Path):
+    """The released Shift-GCN checkpoint as a frozen model in eval mode (empty-slot cache on)."""
+    try:
+        from sadvae.models.pretrained import load_pretrained_shiftgcn
+    except ImportError:  # the loader module is not there yet: load the state dict directly
+        load_pretrained_shiftgcn = None
+    if load_pretrained_shiftgcn is not None:
+        model = load_pretrained_shiftgcn(weights)
+    else:
+        import torch
+
+        from sadvae.models.shiftgcn import ShiftGCN, ShiftGCNConfig
+
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+        state = {k.removeprefix("module."): v for k, v in state.items()}
+        model = ShiftGCN(ShiftGCNConfig(num_classes=int(state["fc.weight"].shape[0])))
+        model.load_state_dict(state)
+        model.check_shift_tables(weights)
+    model.cache_empty_slot = True
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model.eval()

@@ -1,0 +1,189 @@
+"""Calibration of the head on the deployed model's own windows: one scale for trained and new labels,
+and a calibrated "no action" (numpy; the fits use plain numpy logistic regression, no scikit-learn).
+
+A :class:`HeadCalibration` holds every constant the scoring core needs beyond the weights:
+
+- ``seen_temperature``: softmax temperature of the backbone's trained-class logits;
+- ``zs_scale`` / ``euclid_scale``: the zero-shot scorer's logit scale (cosine / euclidean prototypes);
+- ``stack_gamma`` / ``stack_slope``: **calibrated stacking** for lists that mix trained and new labels.
+  Each branch says how sure it is that one of *its* labels is happening (the calibrated "no action"
+  probabilities below, ``a_trained`` and ``a_new``); a window's weight on the new labels is
+  ``pi = sigmoid(slope * (logit a_new - logit a_trained) - gamma)`` and the label probabilities are
+  ``(1 - pi) P_trained|listed + pi P_new``. ``gamma`` is
+  fitted on held-out windows of the model that is deployed (not on another run's backbone, as the
+  bundle's :class:`sadvae.evaluate.Gate` is; that gate stays available as ``combine="gate"``).
+- ``reject_*``: **"no action"**. Two logistic curves give P(some listed action) from one statistic each:
+  for trained labels, the backbone's softmax mass on the listed classes (logit of it); for new labels,
+  the cosine of the latent to the nearest label prototype. A mixed list blends them with ``pi``. A
+  window is "no action" when that probability is below ``reject_threshold``. Fitted on held-out
+  windows with random label lists: windows of listed classes are positives, all others negatives.
+
+Stored as JSON (``<bundle stem>.head.json`` beside a bundle, naming the model id it was fitted on), so
+the live side reads it without torch. Without one the head uses :data:`DEFAULT_CALIBRATION`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+import numpy as np
+
+from sadvae.errors import CheckpointError, ConfigError
+from sadvae.fileio import atomic_write
+
+__all__ = [
+    "HeadCalibration",
+    "DEFAULT_CALIBRATION",
+    "sigmoid",
+    "logit",
+    "fit_logistic",
+    "fit_temperature",
+    "read_calibration",
+    "write_calibration",
+    "calibration_path",
+]
+
+log = logging.getLogger(__name__)
+
+_EPS = 1e-6
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(x, dtype=np.float64)))
+
+
+def logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=np.float64), _EPS, 1.0 - _EPS)
+    return np.log(p) - np.log1p(-p)
+
+
+@dataclass(frozen=True)
+class HeadCalibration:
+    """Constants of the scoring core (module docstring). ``source`` says how they were obtained."""
+
+    seen_temperature: float = 1.0
+    zs_scale: float = 20.0
+    euclid_scale: float = 1.5
+    stack_gamma: float = 0.0
+    stack_slope: float = 1.0
+    reject_seen_a: float = 1.0
+    reject_seen_b: float = 0.0
+    reject_zs_a: float = 10.0
+    reject_zs_b: float = -5.0
+    reject_threshold: float = 0.5
+    model_id: str = ""
+    source: str = "built-in defaults (not fitted on this model)"
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, float) and not math.isfinite(v):
+                raise ConfigError(f"HeadCalibration.{f.name} must be finite, got {v}")
+        if not self.seen_temperature > 0 or not self.zs_scale > 0 or not self.euclid_scale > 0:
+            raise ConfigError("HeadCalibration: seen_temperature, zs_scale and euclid_scale must be > 0")
+        if not 0.0 <= self.reject_threshold <= 1.0:
+            raise ConfigError(f"HeadCalibration.reject_threshold must be in [0, 1], got {self.reject_threshold}")
+
+    def p_action_seen(self, listed_mass: np.ndarray) -> np.ndarray:
+        """P(a listed action) [N] from the backbone's softmax mass on the listed classes [N]."""
+        return sigmoid(self.reject_seen_a * logit(listed_mass) + self.reject_seen_b)
+
+    def p_action_new(self, nearest_cos: np.ndarray) -> np.ndarray:
+        """P(a listed action) [N] from the cosine to the nearest new label's prototype [N]."""
+        return sigmoid(self.reject_zs_a * np.asarray(nearest_cos, dtype=np.float64) + self.reject_zs_b)
+
+    def new_weight(self, a_new: np.ndarray, a_trained: np.ndarray) -> np.ndarray:
+        """pi [N]: the weight of the new labels in a mixed list (calibrated stacking), from both branches'
+        P(one of my labels) [N]."""
+        return sigmoid(self.stack_slope * (logit(a_new) - logit(a_trained)) - self.stack_gamma)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict, source: object = "<dict>") -> HeadCalibration:
+        known = {f.name for f in fields(cls)}
+        try:
+            return cls(**{k: (v if k in ("model_id", "source") else float(v)) for k, v in d.items() if k in known})
+        except (TypeError, ValueError) as e:
+            raise CheckpointError(f"{source}: malformed head calibration ({e}); re-create it") from None
+
+
+DEFAULT_CALIBRATION = HeadCalibration()
+
+
+def calibration_path(bundle_path: str | os.PathLike[str]) -> Path:
+    """``<stem>.head.json`` beside a bundle ``.pt``."""
+    p = Path(bundle_path)
+    return p.with_name(p.stem + ".head.json")
+
+
+def read_calibration(path: str | os.PathLike[str], model_id: str | None = None) -> HeadCalibration | None:
+    """The calibration at ``path``; None when absent or fitted on another model (logged).
+
+    Raises:
+        CheckpointError: the file exists but is not a calibration.
+    """
+    p = Path(path)
+    if not p.is_file():
+        return None
+    try:
+        d = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"{p}: not a readable head calibration ({e}); delete or re-create it") from None
+    if not isinstance(d, dict):
+        raise CheckpointError(f"{p}: not a head calibration (expected a JSON object)")
+    cal = HeadCalibration.from_dict(d, p)
+    if model_id and cal.model_id and cal.model_id != model_id:
+        log.warning("ignoring head calibration %s: fitted on model %s, this is %s", p, cal.model_id[:12], model_id[:12])
+        return None
+    return replace(cal, source=f"{cal.source} ({p.name})")
+
+
+def write_calibration(path: str | os.PathLike[str], cal: HeadCalibration) -> Path:
+    p = Path(path)
+    atomic_write(p, (json.dumps(cal.to_dict(), indent=1) + "\n").encode("utf-8"))
+    return p
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, iters: int = 50) -> tuple[float, float]:
+    """1-d logistic regression ``P(y=1|x) = sigmoid(a x + b)`` by Newton steps; classes weighted equally.
+
+    Returns:
+        (a, b).
+    """
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if len(np.unique(y)) < 2:
+        raise ValueError("fit_logistic needs both classes")
+    w = np.where(y > 0.5, 0.5 / y.sum(), 0.5 / (1 - y).sum())  # balanced
+    a = b = 0.0
+    for _ in range(iters):
+        p = sigmoid(a * x + b)
+        g = np.array([np.sum(w * (p - y) * x) + l2 * a, np.sum(w * (p - y))])
+        h = w * p * (1 - p)
+        hess = np.array([[np.sum(h * x * x) + l2, np.sum(h * x)], [np.sum(h * x), np.sum(h) + 1e-12]])
+        step = np.linalg.solve(hess, g)
+        a, b = a - step[0], b - step[1]
+        if np.abs(step).max() < 1e-9:
+            break
+    return float(a), float(b)
+
+
+def fit_temperature(logits: np.ndarray, truth: np.ndarray, grid: np.ndarray | None = None) -> float:
+    """The softmax temperature (or 1/scale) that minimises the NLL of ``truth`` [N] under ``logits`` [N, C]."""
+    grid = np.exp(np.linspace(np.log(0.002), np.log(50.0), 161)) if grid is None else grid
+    z = np.asarray(logits, dtype=np.float64)
+    idx = np.arange(len(truth))
+    best, best_t = np.inf, 1.0
+    for t in grid:
+        s = z / t
+        s = s - s.max(axis=1, keepdims=True)
+        nll = float(np.mean(np.log(np.exp(s).sum(axis=1)) - s[idx, truth]))
+        if nll < best:
+            best, best_t = nll, float(t)
+    return best_t

@@ -1,0 +1,318 @@
+"""Which trained class does a user's label mean? Label -> trained-class matching by text (numpy).
+
+A label that names or paraphrases a class the model was trained on ("walking", "stand to sit", "two
+hand front clap") must be scored by what the model learned for that class, not by the zero-shot
+branch. Exact names are not enough, and plain sentence-embedding similarity is not either: it is
+nearly blind to word order and to the one word that flips an action ("stand to sit" embeds close to
+"stand up", "put on clothes" close to "take off clothes"). So a match is decided in three steps:
+
+1. **Canonical form** (:func:`canonical`): lower case, punctuation out, ``&`` -> ``and``, a small
+   synonym table (``both`` -> ``two``, ``front`` -> ``forward``, ...), and posture *transitions*
+   rewritten to the action they name: "stand to sit", "from standing to sitting", "sit-to-stand"
+   become "sit down" / "stand up" (the action is reaching the *second* posture). Words are then
+   stemmed (``walking`` -> ``walk``, ``hands`` -> ``hand``) and stop words dropped (:func:`stems`).
+2. **Conflicts** (:data:`CONFLICTS`): groups of words that exclude each other (up/down, on/off,
+   sit/stand/lie, forward/side/backward, one/two, ...). A label and a class conflict when each has a
+   word of the same group that the other lacks: their score is 0, whatever the embedding says.
+3. **Score**: 1 when the stem sets are equal; otherwise the cosine similarity of sentence embeddings
+   of the canonical forms when an encoder is at hand, else (a live install without sentence-transformers)
+   the token F1 of the stem sets if every word of the label occurs in the class. Word overlap alone
+   is too loose beside embeddings ("pick up and throw" shares 2 of 3 words with "pick up" but is
+   another action).
+
+A class goes to the label that matches it best, if that score reaches the threshold; a label may
+cover several classes ("kick" -> "forward kick" and "side kick" when no other label claims them),
+and its trained score is then the sum of theirs. A label that covers no class is new (zero-shot).
+Vocabularies of thousands of classes cost one [labels x classes] similarity matrix.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "CONFLICTS",
+    "DEFAULT_MATCH_THRESHOLD",
+    "LabelMatch",
+    "MatchResult",
+    "canonical",
+    "stems",
+    "conflict",
+    "lexical_score",
+    "match_labels",
+]
+
+log = logging.getLogger(__name__)
+
+# chosen on the paraphrase pairs of tests/sadvae/head_paraphrases.tsv (scripts/check_head.py --matching)
+DEFAULT_MATCH_THRESHOLD = 0.8
+
+_SYNONYMS = {
+    "both": "two",
+    "front": "forward",
+    "ahead": "forward",
+    "sideways": "side",
+    "sideway": "side",
+    "&": "and",
+    "arms": "arm",
+    "clothing": "clothes",
+    "towards": "toward",
+    "backwards": "backward",
+    "onto": "on",
+    "downward": "down",
+    "upward": "up",
+    "fall": "fall",
+    "falling": "fall",
+    "fell": "fall",
+    "ran": "run",
+    "threw": "throw",
+    "thrown": "throw",
+    "sat": "sit",
+    "stood": "stand",
+    "lay": "lie",
+    "lying": "lie",
+    "sitting": "sit",
+    "standing": "stand",
+    "running": "run",
+    "hopping": "hop",
+}
+_STOP = frozenset(
+    "a an the person someone somebody one's his her their its of and to from with in at into by is are".split()
+) - {"with"}
+# postures and the action that reaches each: "X to Y" (and variants) names the action that ends in Y
+_POSTURE = {
+    "stand": "stand up",
+    "standing": "stand up",
+    "sit": "sit down",
+    "sitting": "sit down",
+    "seated": "sit down",
+    "lie": "lie down",
+    "lying": "lie down",
+    "laying": "lie down",
+    "kneel": "kneel down",
+    "kneeling": "kneel down",
+    "squat": "squat down",
+    "squatting": "squat down",
+    "crouch": "crouch down",
+    "crouching": "crouch down",
+}
+_POSTURES = "|".join(sorted(_POSTURE, key=len, reverse=True))
+_TRANSITION = re.compile(
+    rf"\b(?:from\s+(?:a\s+)?)?(?:{_POSTURES})(?:\s+position)?\s*(?:-|\s)\s*(?:to|into|->)\s*(?:-|\s)\s*(?:a\s+)?"
+    rf"({_POSTURES})(?:\s+position)?\b"
+)
+
+
+def canonical(text: str) -> str:
+    """The canonical form of a label or class name (module docstring, step 1), before stemming.
+
+    >>> canonical("Stand-to-Sit")
+    'sit down'
+    >>> canonical("pick up & throw")
+    'pick up and throw'
+    """
+    t = str(text).casefold().replace("_", " ").replace("&", " and ")
+    t = re.sub(r"\(.*?\)", lambda m: " " + m.group(0)[1:-1] + " ", t)  # keep bracketed words, drop brackets
+    for pattern, phrase in _PHRASES:
+        t = pattern.sub(phrase, t)
+    t = _TRANSITION.sub(lambda m: " " + _POSTURE[m.group(1)] + " ", t)
+    t = re.sub(r"[^\w\s]", " ", t)
+    return " ".join(_SYNONYMS.get(w, w) for w in t.split())
+
+
+def _stem(word: str) -> str:
+    w = _SYNONYMS.get(word, word)
+    for suffix in ("ing", "ed", "es", "s"):
+        if w.endswith(suffix) and len(w) - len(suffix) >= 3 and not w.endswith("ss"):
+            w = w[: -len(suffix)]
+            break
+    if len(w) >= 4 and w[-1] == w[-2] and w[-1] not in "aeiouls":
+        w = w[:-1]  # clapp -> clap, sitt -> sit
+    if len(w) >= 4 and w.endswith("e"):
+        w = w[:-1]  # wave/waving -> wav
+    if w.endswith("al") and len(w) >= 8:
+        w = w[:-2]  # horizontal -> horizont
+    return w
+
+
+# everyday phrasings of the posture and dressing actions (whole words only)
+_PHRASES = tuple(
+    (re.compile(rf"\b{p}\b"), f" {r} ")
+    for p, r in (
+        ("pickup", "pick up"),
+        ("get(?:ting)? up", "stand up"),
+        ("rise", "stand up"),
+        ("take a seat", "sit down"),
+        ("be seated", "sit down"),
+        ("get(?:ting)? dressed", "put on clothes"),
+        ("undress(?:ing)?", "take off clothes"),
+        ("dress(?:ing)? up", "put on clothes"),
+    )
+)
+# mutually exclusive words (stemmed forms): a pair of texts that each use a different one are different actions
+CONFLICTS: tuple[frozenset[str], ...] = tuple(
+    frozenset(_stem(w) for w in g)
+    for g in (
+        ("up", "down"),
+        ("on", "off"),
+        ("sit", "stand", "lie", "squat", "kneel"),
+        ("put", "take"),
+        ("wear", "take"),
+        ("toward", "away", "apart"),
+        ("forward", "backward", "side"),
+        ("left", "right"),
+        ("high", "horizontal", "low"),
+        ("one", "two"),
+        ("push", "pull"),
+        ("open", "close"),
+        ("throw", "catch"),
+        ("walk", "run", "jog"),
+        ("pick", "drop"),
+        ("in", "out"),
+        ("start", "stop"),
+        ("fast", "slow"),
+        ("kick", "punch"),
+    )
+)
+
+
+def stems(text: str) -> frozenset[str]:
+    """The stemmed content words of :func:`canonical` ``(text)``."""
+    return frozenset(_stem(w) for w in canonical(text).split() if w not in _STOP)
+
+
+def conflict(a: frozenset[str], b: frozenset[str]) -> bool:
+    """True when ``a`` and ``b`` (stem sets) each use a different word of one :data:`CONFLICTS` group."""
+    for g in CONFLICTS:
+        ga, gb = (a & g) - b, (b & g) - a
+        if ga and gb:
+            return True
+    return False
+
+
+def lexical_score(a: frozenset[str], b: frozenset[str]) -> float:
+    """Token F1 of two stem sets (1 for equal sets, 0 without overlap)."""
+    if not a or not b:
+        return 0.0
+    common = len(a & b)
+    return 2.0 * common / (len(a) + len(b))
+
+
+@dataclass(frozen=True)
+class LabelMatch:
+    """One label's match: the trained classes it covers (indices into the vocabulary) and the best score."""
+
+    label: str
+    classes: tuple[int, ...]
+    class_names: tuple[str, ...]
+    score: float
+
+    @property
+    def is_trained(self) -> bool:
+        return bool(self.classes)
+
+    def describe(self) -> str:
+        """ "walking -> walk (0.93)" or "juggle -> new (zero-shot; nearest: throw 0.41)" style text."""
+        if self.classes:
+            return f"{self.label} -> {', '.join(self.class_names)} ({self.score:.2f})"
+        return f"{self.label} -> new (zero-shot)"
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    """Matches of a label list against a trained vocabulary.
+
+    Attributes:
+        matches: one :class:`LabelMatch` per label, in label order.
+        scores: float [L, V] the match score of every label and class (0 where they conflict).
+        nearest: [L] the best-scoring class of each label (even below the threshold), for messages.
+        threshold: the score a class needed; embedded: whether sentence embeddings took part.
+    """
+
+    matches: tuple[LabelMatch, ...]
+    scores: np.ndarray
+    nearest: np.ndarray
+    threshold: float
+    embedded: bool
+
+    def lines(self, vocabulary: Sequence[str]) -> list[str]:
+        """One line per label for logs and the CLI: ``label -> class (score)`` or ``-> new`` with the nearest."""
+        out = []
+        for i, m in enumerate(self.matches):
+            if m.is_trained:
+                out.append(m.describe())
+            else:
+                j = int(self.nearest[i])
+                near = f"; nearest trained class {vocabulary[j]!r} {self.scores[i, j]:.2f}" if len(vocabulary) else ""
+                out.append(f"{m.label} -> new (zero-shot{near})")
+        return out
+
+
+def match_labels(
+    labels: Sequence[str],
+    vocabulary: Sequence[str],
+    embed: Callable[[list[str]], np.ndarray] | None = None,
+    threshold: float = DEFAULT_MATCH_THRESHOLD,
+    aliases: Sequence[Sequence[str]] | None = None,
+) -> MatchResult:
+    """Match user labels to a trained vocabulary (module docstring).
+
+    Args:
+        labels: the user's label names (L).
+        vocabulary: the trained class names (V), in backbone column order.
+        embed: texts -> float [n, d] unit-norm sentence embeddings, or None for lexical matching only.
+            Called once with the canonical forms of the labels and the classes (and aliases).
+        threshold: the score a class needs to be covered by a label.
+        aliases: optional extra texts per class (other names, descriptions); a class scores its best alias.
+
+    Returns:
+        a :class:`MatchResult`.
+    """
+    names = [str(n) for n in labels]
+    vocab_texts = [[str(v), *([] if aliases is None else map(str, aliases[j]))] for j, v in enumerate(vocabulary)]
+    owner = np.array([j for j, texts in enumerate(vocab_texts) for _ in texts], dtype=np.intp)
+    flat = [t for texts in vocab_texts for t in texts]
+    n_l, n_v = len(names), len(vocabulary)
+    lab_stems, voc_stems = [stems(n) for n in names], [stems(t) for t in flat]
+    clash = np.array([[conflict(a, b) for b in voc_stems] for a in lab_stems], dtype=bool).reshape(n_l, len(flat))
+    # words alone: only a label whose words all occur in the class ("walking" / "walk", "kick" / "side kick");
+    # a label with words the class lacks may be another action ("pick up and throw" / "pick up")
+    s = np.array([[lexical_score(a, b) if a <= b else 0.0 for b in voc_stems] for a in lab_stems]).reshape(
+        n_l, len(flat)
+    )
+    embedded = False
+    if embed is not None and n_l and flat:
+        try:
+            e = np.asarray(embed([canonical(t) or t for t in names + flat]), dtype=np.float64)
+        except Exception as exc:  # noqa: BLE001 - no encoder here: lexical matching still works
+            log.warning("label matching without sentence embeddings (%s): only names that share words match", exc)
+        else:
+            s = np.maximum(np.where(s >= 1.0, 1.0, 0.0), e[:n_l] @ e[n_l:].T)  # word overlap alone is too loose
+            embedded = True
+    s[clash] = 0.0
+    per_class = np.zeros((n_l, n_v))
+    if len(flat):
+        np.maximum.at(per_class.T, owner, s.T)  # best alias per class
+    nearest = per_class.argmax(axis=1) if n_v else np.zeros(n_l, dtype=np.intp)
+    covered: list[list[int]] = [[] for _ in names]
+    if n_l and n_v:
+        best_label = per_class.argmax(axis=0)  # each class goes to its best label ...
+        for j in range(n_v):
+            i = int(best_label[j])
+            if per_class[i, j] >= threshold:  # ... if that is good enough
+                covered[i].append(j)
+    matches = tuple(
+        LabelMatch(
+            names[i],
+            tuple(c),
+            tuple(str(vocabulary[j]) for j in c),
+            float(max((per_class[i, j] for j in c), default=0.0)),
+        )
+        for i, c in enumerate(covered)
+    )
+    return MatchResult(matches, per_class, nearest, float(threshold), embedded)

@@ -1,0 +1,954 @@
+"""Cross-dataset (leave-one-dataset-out) open-vocabulary protocol: ``sadvae benchmark --protocol cross-dataset``.
+
+The question a user asks: "I write my own labels file; how often is the right label first?". Protocol:
+
+1. **Target**: one shared labelled set; its *test side* (the dataset's standard protocol) is scored.
+   Nothing is trained, tuned or selected on any part of the target.
+2. **Sources**: every other shared labelled set (MSR Action3D, NW-UCLA, UTKinect, HDM05, Bandai-Namco,
+   those registered and present). Heads are trained on *all* their clips.
+3. **Labels**: a labels file of the target's own class names (default: the dataset's names; any
+   ``name`` or ``name | description`` file). Every label is classified as a trained class name
+   (``exact``), a near-synonym of one (``near``: the live head's matcher maps it to that class) or ``new``,
+   against the training sets' classes and, separately, against the 120 NTU names.
+4. **Selection** of every free setting (temperatures, fusion weight) by leave-one-dataset-out *on the
+   sources*: each source in turn plays target for heads trained on the other sources; the setting
+   with the best mean top-1 over those folds is used on the real target.
+
+Methods (all on cached backbone features, :mod:`sadvae.features`):
+
+- ``round1``: the round-1 packaged model through the round-1 head (exact-name match -> its trained
+  column, other labels -> SA-DVAE zero-shot, the bundle's gate for mixed lists). It was trained on
+  the training sides of MSR, NW-UCLA and UTKinect, so on those targets it *saw the target's classes
+  and subjects' recording set* (not the test clips): an optimistic baseline, labelled as such.
+- ``ntu_conse``: no training at all: Shift-GCN's NTU-120 softmax, ConSE (k = 10) over the NTU names.
+- ``linear``: a logistic-regression head on the frozen features over the sources' classes; a label
+  gets the probability of the trained classes whose names resemble it (:func:`transfer_matrix`).
+- ``fused``: the same over NTU-120 names (scored by Shift-GCN's own fc) plus the sources' classes.
+- ``sadvae``: SA-DVAE trained on the sources' frozen features; every label zero-shot (latent
+  classifier without ReLU'd logits, so no label is dead).
+- ``fused_sadvae``: ``fused`` with the SA-DVAE zero-shot probabilities mixed in (weight selected).
+
+Outputs in ``--out``: ``report.md``, ``report.json``, ``confusion_<method>.png``, and ``methods/*.json``
+written as each method finishes (a rerun resumes).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from sadvae.errors import ConfigError, DataFormatError
+from sadvae.features import FeatureSet
+from sadvae.paths import PROJECT_ROOT, shared_data_root
+from sadvae.text import TextConfig, TextEncoder
+
+__all__ = [
+    "SHARED_SETS",
+    "ALIASES",
+    "METHODS",
+    "CrossDatasetConfig",
+    "LabelEntry",
+    "read_labels",
+    "normalise_name",
+    "label_groups",
+    "match_matrix",
+    "transfer_matrix",
+    "conse_scores",
+    "metrics",
+    "run_cross_dataset",
+    "render_markdown",
+    "shared_data_root",
+    "add_cli_arguments",
+    "run_cli",
+    "summary_markdown",
+]
+
+log = logging.getLogger(__name__)
+
+SHARED_SETS = ("msr_action3d", "nw_ucla", "utkinect", "hdm05", "bandai_namco")
+ALIASES = {
+    "utkinect_action3d": "utkinect",
+    "utk": "utkinect",
+    "msr": "msr_action3d",
+    "ucla": "nw_ucla",
+    "nwucla": "nw_ucla",
+    "bandai": "bandai_namco",
+    "bandai-namco": "bandai_namco",
+    "hdm": "hdm05",
+}
+METHODS = ("round1", "ntu_conse", "linear", "fused", "sadvae", "fused_sadvae")
+NTU_METHODS = ("ntu_conse", "fused", "fused_sadvae")
+_REPO = PROJECT_ROOT
+NTU120_NAMES = "labels/mmaction2/label_map_ntu120.txt"
+DEFAULT_WEIGHTS = "../shared/models/shiftgcn/ntu120_ShiftGCN_joint_xsub.pt"
+
+
+@dataclass(frozen=True)
+class LabelEntry:
+    """One line of a labels file: the name events report and the text the encoder reads."""
+
+    name: str
+    description: str | None = None
+
+    @property
+    def text(self) -> str:
+        return self.description or self.name
+
+
+def read_labels(path: str | Path) -> list[LabelEntry]:
+    """Read a labels file: one ``name`` or ``name | description`` per line, ``#`` comment lines, blanks ignored.
+
+    Raises:
+        DataFormatError: missing or unreadable file, fewer than two labels, a duplicate name.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as e:
+        raise DataFormatError(path, None, f"cannot read the labels file ({e}); pass a UTF-8 text file") from None
+    out: list[LabelEntry] = []
+    seen: dict[str, int] = {}
+    for n, line in enumerate(text.splitlines(), 1):
+        s = line.strip()
+        if not s or s.startswith("#"):
+            continue
+        name, _, desc = s.partition("|")
+        name, desc = " ".join(name.split()), " ".join(desc.split()) or None
+        if not name:
+            raise DataFormatError(path, f"line {n}", "empty label name before '|'; write 'name | description'")
+        key = normalise_name(name)
+        if key in seen:
+            raise DataFormatError(path, f"line {n}", f"label {name!r} repeats line {seen[key]}; names must be unique")
+        seen[key] = n
+        out.append(LabelEntry(name, desc))
+    if len(out) < 2:
+        raise DataFormatError(path, None, f"found {len(out)} label(s); a labels file needs at least two")
+    return out
+
+
+def normalise_name(name: str) -> str:
+    """Comparable form of a class or label name ("Side-Boxing_" -> "side boxing", "&" -> "and")."""
+    s = str(name).casefold().replace("&", " and ")
+    s = re.sub(r"[_\-/]+", " ", s)
+    return " ".join(s.split()).rstrip(". ")
+
+
+@dataclass(frozen=True)
+class CrossDatasetConfig:
+    """The cross-dataset protocol.
+
+    Attributes:
+        target: the held-out dataset (registry name or alias such as ``utkinect_action3d``).
+        sources: training sets; empty = every registered shared set present except the target.
+        methods: methods to run (keys of :data:`METHODS`).
+        labels: labels file for the target; None = the target's own class names.
+        backbone: "shiftgcn" (NTU-120 pretrained, frozen) or "stgcn" (the round-1 ST-GCN bundle's backbone).
+        weights: Shift-GCN checkpoint; bundle: the round-1 bundle (None: the packaged default model).
+        window, stride: Shift-GCN windows (frames at 30 fps).
+        seed: seeds every head.
+        near_threshold: the matcher's threshold for the reported label groups (the live head's default).
+        match_thresholds: matcher thresholds tried in selection for the scoring of the transfer methods.
+        conse_k: ConSE's top-k.
+        taus: transfer temperatures tried in selection; alphas: fusion weights of the sources' head
+            against the NTU fc tried in selection; betas: weights of the SA-DVAE branch tried.
+        text: sentence encoder and prompt template.
+        zsl: SA-DVAE training of the ``sadvae`` methods.
+        data_root: the folder holding the datasets (None: ``../shared/data``).
+        feature_dir: the feature cache (None: ``runs/features``).
+        limit_per_class: keep at most n clips per (dataset, class, side) (tests only).
+        threads: torch threads (0: leave as is).
+    """
+
+    target: str
+    sources: tuple[str, ...] = ()
+    methods: tuple[str, ...] = METHODS
+    labels: str | None = None
+    backbone: str = "shiftgcn"
+    weights: str = DEFAULT_WEIGHTS
+    bundle: str | None = None
+    window: int = 64
+    stride: int = 32
+    seed: int = 0
+    near_threshold: float = 0.8  # sadvae.head.matching.DEFAULT_MATCH_THRESHOLD
+    match_thresholds: tuple[float, ...] = (0.7, 0.75, 0.8)
+    conse_k: int = 10
+    taus: tuple[float, ...] = (0.02, 0.05, 0.1)
+    alphas: tuple[float, ...] = (0.25, 0.5, 0.75)
+    betas: tuple[float, ...] = (0.25, 0.5)
+    text: TextConfig = field(default_factory=TextConfig)
+    zsl: object = None
+    data_root: str | None = None
+    feature_dir: str | None = None
+    limit_per_class: int | None = None
+    threads: int = 0
+
+
+# ----------------------------------------------------------------------------------------------- text side
+
+
+def match_matrix(
+    labels: Sequence[LabelEntry], vocab: Sequence[str], embed, threshold: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which trained classes each label covers, through the head's matcher (:mod:`sadvae.head.matching`).
+
+    Args:
+        labels: the labels (their names are matched); vocab: trained class names.
+        embed: texts -> unit rows (sentence embeddings) or None (lexical matching only).
+        threshold: the matcher's threshold.
+
+    Returns:
+        (covered bool [L, V], scores float [L, V], nearest int [L]).
+    """
+    from sadvae.head.matching import match_labels
+
+    names = [lab.name for lab in labels]
+    if not len(vocab):
+        return np.zeros((len(names), 0), bool), np.zeros((len(names), 0)), np.zeros(len(names), np.intp)
+    r = match_labels(names, list(vocab), embed, threshold)
+    covered = np.zeros((len(names), len(vocab)), bool)
+    for i, m in enumerate(r.matches):
+        covered[i, list(m.classes)] = True
+    exact = {normalise_name(v): j for j, v in enumerate(vocab)}
+    for i, n in enumerate(names):  # an exact name is always its class, whatever else it covers
+        j = exact.get(normalise_name(n))
+        if j is not None:
+            covered[:, j] = False
+            covered[i, j] = True
+    return covered, r.scores, r.nearest
+
+
+def label_groups(labels: Sequence[LabelEntry], vocab: Sequence[str], embed, threshold: float) -> list[dict]:
+    """Classify each label against a trained vocabulary: ``exact`` name, ``near`` (the head's matcher maps it
+    to a trained class) or ``new`` (zero-shot).
+
+    Returns:
+        One dict per label: ``group``, ``match`` (covered classes, or the nearest one for new labels), ``score``.
+    """
+    covered, scores, nearest = match_matrix(labels, vocab, embed, threshold)
+    norm = {normalise_name(v) for v in vocab}
+    out = []
+    for i, lab in enumerate(labels):
+        cls = np.flatnonzero(covered[i])
+        if normalise_name(lab.name) in norm:
+            group = "exact"
+        else:
+            group = "near" if len(cls) else "new"
+        if len(cls):
+            out.append({"group": group, "match": [vocab[j] for j in cls], "score": float(scores[i, cls].max())})
+        elif len(vocab):
+            j = int(nearest[i])
+            out.append({"group": group, "match": [], "nearest": vocab[j], "score": float(scores[i, j])})
+        else:
+            out.append({"group": group, "match": [], "nearest": None, "score": None})
+    return out
+
+
+def transfer_matrix(covered: np.ndarray, sim: np.ndarray, tau: float | None) -> np.ndarray:
+    """P(label | trained class) [V, L]: how each trained class's probability is shared among the labels.
+
+    A trained class that a label covers (:func:`match_matrix`) gives that label all its mass; any other
+    class shares its mass by ``softmax(cosine / tau)`` over the labels (``tau=None``: it gives nothing, as
+    the live head's off-label mass). Then ``P(label | x) = P(class | x) @ T``: a label that is or
+    paraphrases a trained class is scored by what the model learned for that class, and a new label by
+    the trained classes whose names resemble it (ConSE-like).
+
+    Args:
+        covered: bool [L, V]; sim: float [V, L] text cosine of classes and labels; tau: temperature.
+    """
+    if tau is None:
+        t = np.zeros(sim.shape)
+    else:
+        t = np.exp((sim - sim.max(1, keepdims=True)) / tau)
+        t /= t.sum(1, keepdims=True)
+    own = covered.T.any(1)
+    t[own] = covered.T[own].astype(float)
+    return t
+
+
+def conse_scores(probs: np.ndarray, vocab_emb: np.ndarray, label_emb: np.ndarray, k: int = 10) -> np.ndarray:
+    """ConSE: cosine of each label with the probability-weighted mean of the top-k trained names [N, L]."""
+    k = min(k, probs.shape[1])
+    top = np.argsort(-probs, axis=1)[:, :k]
+    w = np.take_along_axis(probs, top, 1)
+    w = w / np.maximum(w.sum(1, keepdims=True), 1e-12)
+    e = np.einsum("nk,nkd->nd", w, vocab_emb[top])
+    e /= np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)
+    return e @ label_emb.T
+
+
+def _softmax(x: np.ndarray, t: float = 1.0) -> np.ndarray:
+    z = np.asarray(x, np.float64) / t
+    z = np.exp(z - z.max(1, keepdims=True))
+    return z / z.sum(1, keepdims=True)
+
+
+# ----------------------------------------------------------------------------------------------- metrics
+
+
+def metrics(scores: np.ndarray, truth: np.ndarray, names: Sequence[str]) -> dict:
+    """top-1, top-5, per-class and mean-class accuracy and the confusion matrix of label scores [N, L]."""
+    order = np.argsort(-scores, axis=1, kind="stable")
+    hit1 = order[:, 0] == truth
+    hit5 = (order[:, :5] == truth[:, None]).any(1)
+    per_class = {names[c]: float(hit1[truth == c].mean()) for c in range(len(names)) if (truth == c).any()}
+    cm = np.zeros((len(names), len(names)), dtype=np.int64)
+    np.add.at(cm, (truth, order[:, 0]), 1)
+    return {
+        "samples": int(len(truth)),
+        "top1": float(hit1.mean()),
+        "top5": float(hit5.mean()),
+        "mean_class_top1": float(np.mean(list(per_class.values()))),
+        "per_class_top1": per_class,
+        "confusion": cm.tolist(),
+    }
+
+
+def _group_accuracy(m: dict, groups: list[dict], names: Sequence[str]) -> dict:
+    out = {}
+    for g in ("exact", "near", "new"):
+        cls = [n for n, gr in zip(names, groups, strict=True) if gr["group"] == g and n in m["per_class_top1"]]
+        if cls:
+            cm = np.asarray(m["confusion"])
+            idx = [names.index(c) for c in cls]
+            n = cm[idx].sum()
+            out[g] = {
+                "classes": len(cls),
+                "samples": int(n),
+                "top1": float(cm[idx, idx].sum() / max(n, 1)),
+                "mean_class_top1": float(np.mean([m["per_class_top1"][c] for c in cls])),
+            }
+    return out
+
+
+# ----------------------------------------------------------------------------------------------- data
+
+
+def resolve_name(name: str) -> str:
+    """Registry name of a dataset given by name, alias or folder name."""
+    from sadvae.data.registry import DATASETS
+
+    key = ALIASES.get(name.casefold(), name.casefold())
+    if key not in DATASETS:
+        raise ConfigError(f"unknown dataset {name!r}; choose one of {sorted(set(DATASETS) - {'ntu'})} (or an alias)")
+    return key
+
+
+def available_sets(root: Path) -> tuple[str, ...]:
+    """The shared labelled sets that are registered and present under ``root``."""
+    from sadvae.data.registry import DATASETS
+
+    return tuple(n for n in SHARED_SETS if n in DATASETS and (root / DATASETS[n].default_root).exists())
+
+
+def _limit(ds, n: int | None, dataset: str):
+    """The first ``n`` sequences of each (class, side) of a loaded dataset (tests and smoke runs)."""
+    if n is None:
+        return ds
+    from dataclasses import replace as dc_replace
+
+    from sadvae.data.splits import test_side_mask
+
+    side = test_side_mask(ds, dataset)
+    keep, count = [], {}
+    for seq, t in zip(ds.sequences, side.tolist(), strict=True):
+        key = (seq.label, t)
+        count[key] = count.get(key, 0) + 1
+        if count[key] <= n:
+            keep.append(seq)
+    return dc_replace(ds, sequences=keep)
+
+
+def load_features(cfg: CrossDatasetConfig, names: Sequence[str], extractor) -> dict[str, FeatureSet]:
+    """Cached features of each dataset (extracted once per backbone, weights and preprocessing)."""
+    from sadvae.data.registry import DATASETS
+    from sadvae.features import cached_features, dataset_fingerprint
+
+    root = Path(cfg.data_root) if cfg.data_root else shared_data_root()
+    out = {}
+    for n in names:
+        r = root / DATASETS[n].default_root
+        fp = dataset_fingerprint(r, n) + ("" if cfg.limit_per_class is None else f"-first{cfg.limit_per_class}")
+        load = lambda r=r, n=n: _limit(DATASETS[n].loader(r), cfg.limit_per_class, n)  # noqa: E731
+        out[n] = cached_features(extractor, n, load, fp, cfg.feature_dir)
+    return out
+
+
+def _ntu_names() -> list[str]:
+    path = shared_data_root() / NTU120_NAMES
+    return [s.strip().rstrip(".").strip() for s in path.read_text().splitlines() if s.strip()]
+
+
+# ----------------------------------------------------------------------------------------------- heads
+
+
+def fit_linear(x: np.ndarray, y: np.ndarray, seed: int, weight_decay: float = 1e-3, steps: int = 200):
+    """Multinomial logistic regression (L2) on standardised features, full-batch L-BFGS in torch.
+
+    Returns:
+        ``logits(x [n, d]) -> [n, max(y) + 1]``.
+    """
+    import torch
+
+    torch.manual_seed(seed)
+    mu, sd = x.mean(0), x.std(0) + 1e-6
+    xt = torch.as_tensor((x - mu) / sd, dtype=torch.float32)
+    yt = torch.as_tensor(y, dtype=torch.long)
+    k = int(y.max()) + 1
+    lin = torch.nn.Linear(x.shape[1], k)
+    torch.nn.init.zeros_(lin.weight)
+    torch.nn.init.zeros_(lin.bias)
+    opt = torch.optim.LBFGS(lin.parameters(), lr=1.0, max_iter=steps, history_size=20, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(lin(xt), yt) + weight_decay * lin.weight.pow(2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    w, b = lin.weight.detach().numpy().T.copy(), lin.bias.detach().numpy().copy()
+    present = np.zeros(k, bool)
+    present[np.unique(y)] = True
+
+    def logits(z: np.ndarray) -> np.ndarray:
+        out = ((z - mu) / sd) @ w + b
+        out[:, ~present] = -1e9
+        return out
+
+    return logits
+
+
+@dataclass
+class _Train:
+    """Training side of one fold: pooled features of the sources with their merged class names."""
+
+    feats: np.ndarray
+    ntu_logits: np.ndarray
+    labels: np.ndarray  # into names
+    names: list[str]
+
+
+def _pool(sets: Sequence[FeatureSet]) -> _Train:
+    names: list[str] = []
+    index: dict[str, int] = {}
+    feats, logits, labels = [], [], []
+    for fs in sets:
+        keep = fs.labels >= 0
+        ids = []
+        for c in fs.class_names:
+            key = normalise_name(c)
+            if key not in index:
+                index[key] = len(names)
+                names.append(c)
+            ids.append(index[key])
+        feats.append(fs.feats[keep])
+        logits.append(fs.logits[keep])
+        labels.append(np.asarray(ids)[fs.labels[keep]])
+    return _Train(np.concatenate(feats), np.concatenate(logits), np.concatenate(labels), names)
+
+
+class _Text:
+    """Memoised unit embeddings of class names / labels under the configured template."""
+
+    def __init__(self, cfg: TextConfig):
+        self.enc = TextEncoder(cfg)
+        self.memo: dict[str, np.ndarray] = {}
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        miss = [t for t in dict.fromkeys(texts) if t not in self.memo]
+        if miss:
+            for t, e in zip(miss, self.enc.encode_labels(miss), strict=True):
+                self.memo[t] = e
+        return np.stack([self.memo[t] for t in texts]) if texts else np.zeros((0, 384), np.float32)
+
+    def raw(self, texts: Sequence[str]) -> np.ndarray:
+        """Sentences as they are (no template): what the head's matcher embeds."""
+        return self.enc.encode(list(texts))
+
+
+def _label_emb(text: _Text, labels: Sequence[LabelEntry]) -> np.ndarray:
+    return text([lab.text for lab in labels])
+
+
+def _transfer_scores(
+    probs: np.ndarray, vocab: list[str], text: _Text, labels: Sequence[LabelEntry], tau: float | None, threshold: float
+) -> np.ndarray:
+    covered, _, _ = match_matrix(labels, vocab, text.raw, threshold)
+    return probs @ transfer_matrix(covered, text(vocab) @ _label_emb(text, labels).T, tau)
+
+
+def _vocab_probs(train: _Train, lin, x: np.ndarray, ntu_logits: np.ndarray, alpha: float | None, ntu: list[str]):
+    """P(trained class | x) over the sources' classes (alpha = None) or the sources' classes + NTU-120."""
+    p_src = _softmax(lin(x))
+    if alpha is None:
+        return p_src, list(train.names)
+    return np.concatenate([alpha * p_src, (1 - alpha) * _softmax(ntu_logits)], 1), list(train.names) + ntu
+
+
+def _train_sadvae(train: _Train, text: _Text, cfg: CrossDatasetConfig):
+    import torch
+
+    from sadvae.train.zsl import ZSLTrainConfig, train_sadvae
+
+    zcfg = cfg.zsl or ZSLTrainConfig(seed=cfg.seed)
+    emb = text(train.names)
+    runs = train_sadvae(train.feats, train.labels, emb, tuple(range(min(2, len(train.names)))), zcfg)
+    model = runs[-1].model  # the last cycle: a choice fixed in advance
+    model.eval()
+    torch.manual_seed(cfg.seed)
+    return model
+
+
+def _sadvae_probs(model, x: np.ndarray, text: _Text, labels: Sequence[LabelEntry], seed: int) -> np.ndarray:
+    import torch
+
+    from sadvae.models.sadvae import classify, fit_latent_classifier
+
+    clf = fit_latent_classifier(model, torch.as_tensor(_label_emb(text, labels)), seed=seed, relu_logits=False)
+    return classify(model, clf, torch.as_tensor(x, dtype=torch.float32)).numpy()
+
+
+# ----------------------------------------------------------------------------------------------- selection
+
+
+def _select(method: str, sources: dict[str, FeatureSet], text: _Text, cfg: CrossDatasetConfig, ntu: list[str]) -> dict:
+    """Leave-one-dataset-out on the sources: the setting with the best mean top-1 (never the target)."""
+    grid: list[dict] = []
+    if method == "linear":
+        grid = [{"tau": t, "match": h} for t in cfg.taus for h in cfg.match_thresholds]
+    elif method in ("fused", "fused_sadvae"):
+        grid = [{"tau": t, "alpha": a, "match": h} for t in cfg.taus for a in cfg.alphas for h in cfg.match_thresholds]
+    if method == "fused_sadvae":
+        grid = [dict(g, beta=b) for g in grid for b in cfg.betas]
+    if len(grid) <= 1 or len(sources) < 2:
+        return {"setting": grid[0] if grid else {}, "folds": {}, "grid": []}
+    folds: dict[str, list[float]] = {}
+    results = []
+    for held, fs in sources.items():
+        rest = [f for n, f in sources.items() if n != held]
+        train = _pool(rest)
+        lin = fit_linear(train.feats, train.labels, cfg.seed)
+        test = fs.subset(fs.test_side & (fs.labels >= 0))
+        labels = [LabelEntry(c) for c in fs.class_names]
+        sad = None
+        if method == "fused_sadvae":
+            model = _train_sadvae(train, text, cfg)
+            sad = _sadvae_probs(model, test.feats, text, labels, cfg.seed)
+        for g in grid:
+            probs, vocab = _vocab_probs(train, lin, test.feats, test.logits, g.get("alpha"), ntu)
+            s = _transfer_scores(probs, vocab, text, labels, g["tau"], g["match"])
+            if sad is not None:
+                s = (1 - g["beta"]) * s + g["beta"] * sad
+            acc = float((s.argmax(1) == test.labels).mean())
+            folds.setdefault(json.dumps(g, sort_keys=True), []).append(acc)
+    for key, accs in folds.items():
+        results.append({"setting": json.loads(key), "mean_top1": float(np.mean(accs)), "folds": accs})
+    best = max(results, key=lambda r: r["mean_top1"])
+    return {"setting": best["setting"], "grid": results, "folds": list(sources)}
+
+
+# ----------------------------------------------------------------------------------------------- the run
+
+
+def _method_scores(
+    method: str,
+    cfg: CrossDatasetConfig,
+    target: FeatureSet,
+    sources: dict[str, FeatureSet],
+    labels,
+    text: _Text,
+    ntu: list[str],
+) -> tuple[np.ndarray, dict]:
+    x, ntu_logits = target.feats, target.logits
+    lab_emb = _label_emb(text, labels)
+    if method == "ntu_conse":
+        return conse_scores(_softmax(ntu_logits), text(ntu), lab_emb, cfg.conse_k), {"k": cfg.conse_k}
+    sel = _select(method, sources, text, cfg, ntu)
+    setting = sel["setting"]
+    train = _pool(list(sources.values()))
+    info = {"selection": sel, "trained_classes": train.names, "train_samples": int(len(train.labels))}
+    if method == "sadvae":
+        model = _train_sadvae(train, text, cfg)
+        return _sadvae_probs(model, x, text, labels, cfg.seed), info
+    lin = fit_linear(train.feats, train.labels, cfg.seed)
+    probs, vocab = _vocab_probs(train, lin, x, ntu_logits, setting.get("alpha"), ntu)
+    s = _transfer_scores(probs, vocab, text, labels, setting["tau"], setting["match"])
+    if method == "fused_sadvae":
+        model = _train_sadvae(train, text, cfg)
+        s = (1 - setting["beta"]) * s + setting["beta"] * _sadvae_probs(model, x, text, labels, cfg.seed)
+    return s, info
+
+
+def _round1_scores(cfg: CrossDatasetConfig, target_name: str, labels: Sequence[LabelEntry]) -> tuple[np.ndarray, dict]:
+    """The round-1 packaged model through the round-1 head logic (see the module docstring)."""
+    import torch
+
+    from sadvae.assets import default_bundle_path
+    from sadvae.features import BundleExtractor
+    from sadvae.models.sadvae import classify, fit_latent_classifier
+
+    ex = BundleExtractor(cfg.bundle or default_bundle_path())
+    fs = load_features(cfg, [target_name], ex)[target_name]
+    test = fs.subset(fs.test_side & (fs.labels >= 0))
+    b = ex.bundle
+    seen_by_name = {}
+    for col, c in enumerate(b.seen_classes):
+        seen_by_name.setdefault(normalise_name(b.class_names[c]), col)
+    cols = np.array([seen_by_name.get(normalise_name(lab.name), -1) for lab in labels])
+    new = np.flatnonzero(cols < 0)
+    seen = np.flatnonzero(cols >= 0)
+    scores = np.zeros((len(test.labels), len(labels)))
+    p_seen = _softmax(test.logits[:, cols[seen]]) if len(seen) else None
+    zsl = None
+    if len(new):
+        emb = TextEncoder(b.text_cfg).encode_labels([labels[i].text for i in new])
+        clf = fit_latent_classifier(b.sadvae, torch.as_tensor(emb), seed=cfg.seed)  # published ReLU'd logits
+        zsl = classify(b.sadvae, clf, torch.as_tensor(test.feats)).numpy()
+    if zsl is None:
+        scores[:, seen] = p_seen
+    elif p_seen is None:
+        scores[:, new] = zsl
+    else:
+        unseen = b.gate.is_unseen(zsl, test.logits)
+        scores[:, new] = zsl * unseen[:, None]
+        scores[:, seen] = p_seen * (~unseen)[:, None]
+    info = {
+        "bundle": str(ex.path),
+        "trained_on": b.provenance.get("datasets") or b.provenance.get("dataset"),
+        "seen_labels": [labels[i].name for i in seen],
+        "new_labels": [labels[i].name for i in new],
+    }
+    return scores, info | {"_truth": test.labels}
+
+
+def _extractor(cfg: CrossDatasetConfig):
+    from sadvae.features import BundleExtractor, ShiftGCNExtractor
+
+    if cfg.backbone == "shiftgcn":
+        w = Path(cfg.weights)
+        w = w if w.is_absolute() else (_REPO / w).resolve()
+        return ShiftGCNExtractor(w, cfg.window, cfg.stride)
+    if cfg.backbone == "stgcn":
+        from sadvae.assets import default_bundle_path
+
+        return BundleExtractor(cfg.bundle or default_bundle_path())
+    raise ConfigError(f"unknown backbone {cfg.backbone!r}; choose shiftgcn or stgcn")
+
+
+def run_cross_dataset(cfg: CrossDatasetConfig, out: str | Path) -> dict:
+    """Run the protocol for one target (module docstring); writes and returns the report."""
+    import torch
+
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    out = Path(out)
+    (out / "methods").mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    root = Path(cfg.data_root) if cfg.data_root else shared_data_root()
+    target = resolve_name(cfg.target)
+    present = available_sets(root)
+    if target not in present:
+        raise ConfigError(f"{target}: not found under {root}; the shared labelled sets present are {list(present)}")
+    sources = tuple(resolve_name(s) for s in cfg.sources) or tuple(n for n in present if n != target)
+    if target in sources:
+        raise ConfigError(f"{target} is the target and cannot be a source too")
+    unknown = [m for m in cfg.methods if m not in METHODS]
+    if unknown:
+        raise ConfigError(f"unknown methods {unknown}; choose from {list(METHODS)}")
+    if cfg.backbone != "shiftgcn" and any(m in NTU_METHODS for m in cfg.methods):
+        raise ConfigError(f"methods {list(NTU_METHODS)} need the NTU fc: use --backbone shiftgcn or drop them")
+    ex = _extractor(cfg)
+    feats = load_features(cfg, (target, *sources), ex)
+    tfs = feats[target]
+    labels = read_labels(cfg.labels) if cfg.labels else [LabelEntry(c) for c in tfs.class_names]
+    truth_names = tfs.class_names
+    # the target's classes must be the labels (the scoring needs each clip's true label among them)
+    lab_index = {normalise_name(lab.name): j for j, lab in enumerate(labels)}
+    missing = [c for c in truth_names if normalise_name(c) not in lab_index]
+    if missing:
+        raise ConfigError(
+            f"labels file {cfg.labels}: the target's classes {missing} are not labels; write every class of "
+            f"{target} (its names are {list(truth_names)}), optionally with '| description'"
+        )
+    remap = np.array([lab_index[normalise_name(c)] for c in truth_names])
+    test = tfs.subset(tfs.test_side & (tfs.labels >= 0))
+    truth = remap[test.labels]
+    text = _Text(cfg.text)
+    ntu = _ntu_names() if cfg.backbone == "shiftgcn" else []
+    src_vocab = _pool([feats[s] for s in sources]).names
+    groups = {
+        "sources": label_groups(labels, src_vocab, text.raw, cfg.near_threshold),
+        "ntu120": label_groups(labels, ntu, text.raw, cfg.near_threshold) if ntu else None,
+    }
+    names = [lab.name for lab in labels]
+    results: dict[str, dict] = {}
+    scores_by_method: dict[str, np.ndarray] = {}
+    from tqdm import tqdm
+
+    for method in tqdm(cfg.methods, desc=f"cross-dataset {target}", unit="method"):
+        path = out / "methods" / f"{method}.json"
+        if path.is_file():
+            results[method] = json.loads(path.read_text())
+            log.info("%s: reusing %s", method, path)
+            continue
+        t = time.time()
+        src = {s: feats[s] for s in sources}
+        if method == "round1":
+            s, info = _round1_scores(cfg, target, labels)
+            mtruth = remap[info.pop("_truth")]
+        else:
+            s, info = _method_scores(method, cfg, test, src, labels, text, ntu)
+            mtruth = truth
+        m = metrics(s, mtruth, names)
+        m["groups"] = {k: _group_accuracy(m, g, names) for k, g in groups.items() if g is not None}
+        results[method] = {"method": method, **m, "info": info, "seconds": time.time() - t}
+        path.write_text(json.dumps(results[method], indent=1, default=_json_default))
+        scores_by_method[method] = s
+    report = {
+        "protocol": "cross-dataset (leave-one-dataset-out), open vocabulary",
+        "target": target,
+        "sources": list(sources),
+        "labels_file": cfg.labels,
+        "labels": [asdict(lab) for lab in labels],
+        "label_groups": groups,
+        "test_samples": int(len(truth)),
+        "backbone": ex.id,
+        "feature_settings": ex.settings,
+        "text_encoder": text.enc.encoder_id,
+        "template": cfg.text.template,
+        "methods": results,
+        "machine": f"{platform.machine()} {platform.processor() or ''} python {platform.python_version()}".strip(),
+        "wall_seconds_this_run": time.time() - t0,
+        "config": json.loads(json.dumps(asdict(replace(cfg, zsl=None)), default=_json_default)),
+    }
+    (out / "report.json").write_text(json.dumps(report, indent=1, default=_json_default))
+    (out / "report.md").write_text(render_markdown(report))
+    for method, r in results.items():
+        _confusion_png(np.asarray(r["confusion"]), names, f"{target}: {method}", out / f"confusion_{method}.png")
+    return report
+
+
+def _json_default(o):
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    return str(o)
+
+
+METHOD_NOTES = {
+    "round1": "round-1 packaged model + round-1 head (SAW the Kinect targets' training sides)",
+    "ntu_conse": "NTU-120 Shift-GCN, no training: ConSE over the NTU names",
+    "linear": "frozen backbone + linear head on the sources' classes, text transfer",
+    "fused": "frozen backbone: NTU fc + linear head on the sources' classes, text transfer",
+    "sadvae": "frozen backbone + SA-DVAE (zero-shot for every label)",
+    "fused_sadvae": "fused + SA-DVAE zero-shot branch",
+}
+
+
+def render_markdown(report: dict) -> str:
+    """The report as markdown (table of methods, label groups, per-class accuracy)."""
+    p = lambda x: "–" if x is None else f"{100 * x:.1f}"  # noqa: E731
+    lines = [
+        f"# Cross-dataset open vocabulary: target {report['target']}",
+        "",
+        f"Trained on {', '.join(report['sources'])} (every clip); scored on the {report['test_samples']} test-side "
+        f"clips of {report['target']} against {len(report['labels'])} labels "
+        f"({report['labels_file'] or 'the dataset class names'}). Backbone `{report['backbone']}`, text encoder "
+        f"`{report['text_encoder']}`, template `{report['template']}`; {report['machine']}.",
+        "",
+        *(
+            [
+                "**The `stgcn` backbone is the round-1 bundle's ST-GCN, trained on the training sides of MSR, "
+                "NW-UCLA and UTKinect: on those targets no row of this table is cross-dataset.**",
+                "",
+            ]
+            if report["backbone"].startswith("bundle:")
+            else []
+        ),
+        "| method | top-1 | top-5 | mean class | exact/near (sources) top-1 | new (sources) top-1 | notes |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, r in report["methods"].items():
+        g = r["groups"].get("sources", {})
+        seen_n = sum(g.get(k, {}).get("samples", 0) for k in ("exact", "near"))
+        seen_hits = sum(g.get(k, {}).get("top1", 0) * g.get(k, {}).get("samples", 0) for k in ("exact", "near"))
+        seen = seen_hits / seen_n if seen_n else None
+        new = g.get("new", {}).get("top1")
+        lines.append(
+            f"| {name} | {p(r['top1'])} | {p(r['top5'])} | {p(r['mean_class_top1'])} | {p(seen)} | "
+            f"{p(new)} | {METHOD_NOTES.get(name, '')} |"
+        )
+    lines += [
+        "",
+        "## Labels: trained names vs new",
+        "",
+        "Groups from the live head's label matcher (`sadvae.head.matching`): exact name, near (matched to a "
+        "trained class), new (zero-shot).",
+        "",
+        "| label | vs sources | source classes it covers (score) | vs NTU-120 | NTU classes it covers (score) |",
+        "|---|---|---|---|---|",
+    ]
+    ntu = report["label_groups"].get("ntu120") or [None] * len(report["labels"])
+    for lab, gs, gn in zip(report["labels"], report["label_groups"]["sources"], ntu, strict=True):
+        lines.append(
+            f"| {lab['name']} | {gs['group']} | {_match_cell(gs)} | {gn['group'] if gn else '–'} | {_match_cell(gn)} |"
+        )
+    names = [lab["name"] for lab in report["labels"]]
+    methods = list(report["methods"])
+    lines += ["", "## Per-class top-1", "", "| label | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
+    for n in names:
+        cells = [p(report["methods"][m]["per_class_top1"].get(n)) for m in methods]
+        lines.append(f"| {n} | " + " | ".join(cells) + " |")
+    sel = {m: r["info"].get("selection", {}).get("setting") for m, r in report["methods"].items()}
+    sel = {m: s for m, s in sel.items() if s}
+    if sel:
+        lines += [
+            "",
+            "Settings chosen by leave-one-dataset-out on the sources (never the target): "
+            + "; ".join(f"{m}: {json.dumps(s)}" for m, s in sel.items())
+            + ".",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _match_cell(g: dict | None) -> str:
+    if not g or g.get("score") is None:
+        return "–"
+    if g["match"]:
+        return f"{', '.join(g['match'])} ({g['score']:.2f})"
+    return f"none; nearest {g['nearest']} ({g['score']:.2f})"
+
+
+def _confusion_png(cm: np.ndarray, names: Sequence[str], title: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(names)
+    norm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(0.45 * n + 3, 0.45 * n + 2.5))
+    ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(n), names, rotation=90, fontsize=7)
+    ax.set_yticks(range(n), names, fontsize=7)
+    ax.set_xlabel("predicted label")
+    ax.set_ylabel("true label")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# ----------------------------------------------------------------------------------------------- CLI
+
+
+def add_cli_arguments(p) -> None:
+    """The ``--protocol cross-dataset`` options of ``sadvae benchmark`` (an ``argparse`` parser)."""
+    g = p.add_argument_group("cross-dataset protocol (--protocol cross-dataset)")
+    g.add_argument(
+        "--target",
+        help="held-out dataset: msr_action3d, nw_ucla, utkinect (utkinect_action3d), hdm05, "
+        "bandai_namco, or 'all' (one report per target plus a summary)",
+    )
+    g.add_argument(
+        "--labels",
+        type=Path,
+        help="labels file for the target (name or 'name | description' per line; default: the target's class names)",
+    )
+    g.add_argument(
+        "--backbone",
+        default="shiftgcn",
+        choices=("shiftgcn", "stgcn"),
+        help="shiftgcn: NTU-120 Shift-GCN, frozen (default); stgcn: the round-1 ST-GCN (saw MSR/UCLA/UTK)",
+    )
+    g.add_argument("--methods", nargs="+", choices=METHODS, help=f"methods to run (default: all of {list(METHODS)})")
+    g.add_argument("--sources", nargs="+", help="training sets (default: every other shared labelled set)")
+    g.add_argument("--weights", default=DEFAULT_WEIGHTS, help="Shift-GCN checkpoint (default: NTU-120 x-sub)")
+    g.add_argument("--window", type=int, default=64, help="Shift-GCN window, frames at 30 fps (default 64)")
+    g.add_argument("--stride", type=int, default=32, help="frames between windows of a long clip (default 32)")
+    g.add_argument("--bundle", type=Path, help="round-1 bundle (default: the packaged model)")
+    g.add_argument("--xd-seed", type=int, default=0, help="seed of every head (default 0)")
+    g.add_argument("--feature-dir", type=Path, help="feature cache (default runs/features)")
+
+
+def run_cli(args) -> int:
+    """``sadvae benchmark --protocol cross-dataset``: one target or ``all``."""
+    from sadvae.text import TextConfig
+    from sadvae.train.zsl import ZSLTrainConfig
+
+    if not args.target:
+        raise ConfigError("--protocol cross-dataset needs --target (a dataset name or 'all')")
+    if args.target == "all" and args.labels:
+        raise ConfigError("--labels names one target's classes; use it with one --target, not 'all'")
+    zsl = ZSLTrainConfig(
+        semantic_dim=args.semantic_dim,
+        style_dim=args.style_dim,
+        cycles=args.cycles,
+        iters_per_cycle=args.iters_per_cycle,
+        lr=args.lr_vae,
+        device=args.device,
+        seed=args.xd_seed,
+    )
+    base = CrossDatasetConfig(
+        target=args.target,
+        sources=tuple(args.sources or ()),
+        methods=tuple(args.methods or METHODS),
+        labels=str(args.labels) if args.labels else None,
+        backbone=args.backbone,
+        weights=str(args.weights),
+        bundle=str(args.bundle) if args.bundle else None,
+        window=args.window,
+        stride=args.stride,
+        seed=args.xd_seed,
+        text=TextConfig(model=args.text_model, template=args.template, device=args.device),
+        zsl=zsl,
+        feature_dir=str(args.feature_dir) if args.feature_dir else None,
+        threads=args.threads,
+    )
+    targets = available_sets(shared_data_root()) if args.target == "all" else (args.target,)
+    reports = []
+    for t in targets:
+        out = args.out / resolve_name(t) if args.target == "all" else args.out
+        reports.append(run_cross_dataset(replace(base, target=t), out))
+        print((out / "report.md").read_text())
+    if args.target == "all":
+        (args.out / "summary.md").write_text(summary_markdown(reports))
+        print((args.out / "summary.md").read_text())
+    print(f"wrote {args.out}")
+    return 0
+
+
+def summary_markdown(reports: Sequence[dict]) -> str:
+    """One table: every target x method, top-1 / top-5 / mean class."""
+    methods = list(dict.fromkeys(m for r in reports for m in r["methods"]))
+    lines = [
+        "# Cross-dataset open vocabulary: summary",
+        "",
+        "top-1 / top-5 / mean-class accuracy (%) on each target's test side; trained without the target "
+        "(except `round1`, which saw the Kinect targets' training sides).",
+        "",
+        "| method | " + " | ".join(f"{r['target']} ({len(r['labels'])}-way)" for r in reports) + " |",
+        "|---|" + "---|" * len(reports),
+    ]
+    for m in methods:
+        cells = []
+        for r in reports:
+            x = r["methods"].get(m)
+            cells.append(
+                "–"
+                if x is None
+                else f"{100 * x['top1']:.1f} / {100 * x['top5']:.1f} / {100 * x['mean_class_top1']:.1f}"
+            )
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,228 @@
+"""Measurements of the live head's scoring core (``sadvae/head/``), written for docs/head.md.
+
+Subcommands (run from the project root; real data in ../shared/data)::
+
+    python scripts/check_head.py matching      # label -> trained-class matcher on the paraphrase pairs
+    python scripts/check_head.py zeroshot      # zero-shot scorers: dead labels and accuracy on held-out windows
+    python scripts/check_head.py rejection     # "no action" statistics on held-out windows (fits the default)
+
+Every number is computed here from the pairs file or the shared data; nothing is typed in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from sadvae.paths import SHARED_DATA  # noqa: E402  (after the sys.path line)
+
+PAIRS = ROOT / "tests" / "sadvae" / "head_paraphrases.tsv"
+log = logging.getLogger("check_head")
+
+
+def read_pairs(path: Path = PAIRS) -> list[tuple[str, str, int]]:
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            label, cls, same = line.split("\t")
+            out.append((label, cls, int(same)))
+    return out
+
+
+def sentence_embedder(template: str = "a person {label}"):
+    """texts -> unit rows, through the default text encoder (MiniLM) and its on-disk cache."""
+    from sadvae.text import TextConfig, TextEncoder
+
+    enc = TextEncoder(TextConfig(template=template))
+    return lambda texts: enc.encode_labels(list(texts))
+
+
+def pair_scores(pairs, embed, mode: str) -> np.ndarray:
+    """One score per pair: "embedding" (raw names, cosine), "lexical" or "matcher" (sadvae.head.matching)."""
+    from sadvae.head.matching import match_labels
+
+    if mode == "embedding":
+        e = embed([p[0] for p in pairs] + [p[1] for p in pairs])
+        n = len(pairs)
+        return np.einsum("ij,ij->i", e[:n], e[n:])
+    texts: dict[str, np.ndarray] = {}
+    if mode == "matcher":
+        from sadvae.head.matching import canonical
+
+        allt = sorted({canonical(t) or t for p in pairs for t in p[:2]})
+        for t, v in zip(allt, embed(allt), strict=True):
+            texts[t] = v
+
+    def cached(ts):
+        return np.stack([texts[t] for t in ts])
+
+    return np.array(
+        [match_labels([a], [b], cached if mode == "matcher" else None, threshold=2.0).scores[0, 0] for a, b, _ in pairs]
+    )
+
+
+def cmd_matching(args) -> dict:
+    pairs = read_pairs()
+    y = np.array([p[2] for p in pairs], dtype=bool)
+    embed = sentence_embedder()
+    rows = {}
+    for mode in ("embedding", "lexical", "matcher"):
+        s = pair_scores(pairs, embed, mode)
+        grid = np.round(np.arange(0.3, 1.001, 0.05), 2)
+        acc = [float(np.mean((s >= t) == y)) for t in grid]
+        best = float(grid[int(np.argmax(acc))])
+        pred = s >= best
+        rows[mode] = {
+            "best_threshold": best,
+            "accuracy": max(acc),
+            "recall": float(pred[y].mean()),
+            "false_match_rate": float(pred[~y].mean()),
+            "errors": [
+                f"{a} / {b} ({'same' if t else 'different'}, {v:.2f})"
+                for (a, b, t), v, p in zip(pairs, s, pred, strict=True)
+                if p != t
+            ],
+        }
+        if mode == "matcher":
+            from sadvae.head.matching import DEFAULT_MATCH_THRESHOLD
+
+            at = s >= DEFAULT_MATCH_THRESHOLD
+            rows[mode]["at_default"] = {
+                "threshold": DEFAULT_MATCH_THRESHOLD,
+                "accuracy": float(np.mean(at == y)),
+                "recall": float(at[y].mean()),
+                "false_match_rate": float(at[~y].mean()),
+            }
+    return {"pairs": len(pairs), "positives": int(y.sum()), "negatives": int((~y).sum()), "modes": rows}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("what", choices=("matching", "zeroshot", "rejection"))
+    p.add_argument("--out", type=Path, help="also write the JSON result here")
+    p.add_argument("--write", action="store_true", help="rejection: write sadvae/assets/default_model.head.json")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    t0 = time.time()
+    result = {"matching": cmd_matching, "zeroshot": lambda a: cmd_zeroshot(a), "rejection": lambda a: cmd_rejection(a)}[
+        args.what
+    ](args)
+    result["seconds"] = round(time.time() - t0, 1)
+    text = json.dumps(result, indent=1)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
+def default_holdout(cache: Path = ROOT / "runs" / "head") -> dict[str, np.ndarray]:
+    """The packaged default model's held-out windows (centre window of every held-out sequence of its three
+    training sets: MSR/UTKinect even subjects, NW-UCLA view 3): latents, logits, labels, subjects. Cached."""
+    from sadvae.hashing import file_sha256
+
+    bundle_path = ROOT / "sadvae" / "assets" / "default_model.pt"
+    mid = file_sha256(bundle_path)
+    path = cache / f"default_holdout_{mid[:12]}.npz"
+    if not path.is_file():
+        import torch
+
+        from sadvae.bundle import load_bundle
+        from sadvae.data.registry import DATASETS, load_dataset
+        from sadvae.train.backbone import extract
+        from sadvae.train.default_model import DATASET_NAMES, merge_datasets
+
+        torch.set_num_threads(1)
+        b = load_bundle(bundle_path)
+        root = SHARED_DATA
+        data = merge_datasets({n: load_dataset(n, root / DATASETS[n].default_root) for n in DATASET_NAMES})
+        idx = np.flatnonzero(data.holdout)
+        f, lg = extract(b.backbone, [data.sequences[i] for i in idx], b.preprocess)
+        with torch.no_grad():
+            z = b.sadvae.semantic(torch.as_tensor(f)).numpy()
+        subj = np.array([-1 if data.sequences[i].subject is None else data.sequences[i].subject for i in idx])
+        cache.mkdir(parents=True, exist_ok=True)
+        np.savez(path, logits=lg, latent=z, labels=data.labels[idx], dataset=data.dataset[idx], subject=subj)
+    out = dict(np.load(path))
+    out["model_id"] = mid
+    return out
+
+
+def class_prototypes(names) -> np.ndarray:
+    """mu_y [K, d_r] of the default model's text VAE for class names (the prompts of its template)."""
+    import torch
+
+    from sadvae.bundle import load_bundle
+    from sadvae.text import TextEncoder
+
+    b = load_bundle(ROOT / "sadvae" / "assets" / "default_model.pt")
+    emb = TextEncoder(b.text_cfg).encode_labels(list(names))
+    with torch.no_grad():
+        return b.sadvae.encode_text(torch.as_tensor(emb))[0].numpy()
+
+
+def cmd_zeroshot(args) -> dict:
+    """Dead labels and top-1 of every zero-shot scorer with all 33 class names as new labels, held-out windows."""
+    import torch
+
+    from sadvae.bundle import load_bundle
+    from sadvae.head import ZeroShotScorer, dead_labels, fit_temperature
+    from sadvae.models.sadvae import fit_latent_classifier
+    from sadvae.text import TextEncoder
+    from sadvae.train.default_model import CLASS_NAMES
+
+    h = default_holdout()
+    b = load_bundle(ROOT / "sadvae" / "assets" / "default_model.pt")
+    emb = TextEncoder(b.text_cfg).encode_labels(list(CLASS_NAMES))
+    mu = class_prototypes(CLASS_NAMES)
+    rows = {}
+    for method in ("linear-relu", "linear", "cosine", "euclidean"):
+        if method.startswith("linear"):
+            clf = fit_latent_classifier(b.sadvae, torch.as_tensor(emb), relu_logits=method == "linear-relu")
+            s = ZeroShotScorer(method, clf.fc.weight.detach().numpy(), clf.fc.bias.detach().numpy())
+        else:
+            s = ZeroShotScorer(method, mu, np.zeros(len(mu)))
+        sim = s.similarity(h["latent"])
+        dead = dead_labels(s, mu)
+        rows[method] = {
+            "top1": float((sim.argmax(1) == h["labels"]).mean()),
+            "dead": len(dead),
+            "dead_labels": [CLASS_NAMES[i] for i in dead],
+        }
+        if method in ("cosine", "euclidean"):
+            rows[method]["nll_scale"] = 1.0 / fit_temperature(sim, h["labels"])
+    return {"windows": int(len(h["labels"])), "labels": len(CLASS_NAMES), "scorers": rows}
+
+
+def cmd_rejection(args) -> dict:
+    """Fit the head calibration on held-out windows of the default model; 2-fold cross-fitted rates."""
+    from sadvae.head.calibration import calibration_path, write_calibration
+    from sadvae.head.fit import evaluate_calibration, fit_head_calibration
+    from sadvae.train.default_model import CLASS_NAMES
+
+    h = default_holdout()
+    mu = class_prototypes(CLASS_NAMES)
+    fold = h["subject"] % 4 == 2  # subjects 2, 6, 10 | the others
+    folds = {}
+    for name, fit_on in (("A->B", fold), ("B->A", ~fold)):
+        cal, _ = fit_head_calibration(h["latent"][fit_on], h["logits"][fit_on], h["labels"][fit_on], mu)
+        ev = ~fit_on
+        folds[name] = evaluate_calibration(cal, h["latent"][ev], h["logits"][ev], h["labels"][ev], mu)
+    source = "scripts/check_head.py rejection: default model held-out windows (MSR/UTK even subjects, NW-UCLA view 3)"
+    cal, report = fit_head_calibration(
+        h["latent"], h["logits"], h["labels"], mu, model_id=str(h["model_id"]), source=source
+    )
+    if args.write:
+        write_calibration(calibration_path(ROOT / "sadvae" / "assets" / "default_model.pt"), cal)
+    return {"fit_all": report, "cross_fitted": folds}
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

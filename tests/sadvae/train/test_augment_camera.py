@@ -1,0 +1,98 @@
+"""The camera-like augmentation (issue 13): MediaPipe-vs-Kinect differences applied in the body frame."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sadvae.data.preprocess import PreprocessConfig
+from sadvae.data.record import SkeletonSequence
+from sadvae.skeleton import NTUJoint as J
+from sadvae.train.augment import AUGMENTS, CAMERA_OFFSETS, AugmentConfig, augmented_window, camera_like
+
+
+def upright_window(t: int = 8, turn_deg: float = 0.0) -> np.ndarray:
+    """[3, T, 25, 2] an upright person (torso 1) facing -z, turned about +y; person 2 absent; last frame empty."""
+    p = np.zeros((25, 3), np.float32)
+    p[J.SPINE_SHOULDER] = (0, 1, 0)
+    p[J.SPINE_MID] = (0, 0.5, 0)
+    p[J.HIP_LEFT], p[J.HIP_RIGHT] = (-0.2, 0, 0), (0.2, 0, 0)
+    p[J.SHOULDER_LEFT], p[J.SHOULDER_RIGHT] = (-0.3, 0.95, 0), (0.3, 0.95, 0)
+    arms = (
+        (J.ELBOW_LEFT, J.WRIST_LEFT, J.HAND_LEFT, J.HAND_TIP_LEFT, J.THUMB_LEFT),
+        (J.ELBOW_RIGHT, J.WRIST_RIGHT, J.HAND_RIGHT, J.HAND_TIP_RIGHT, J.THUMB_RIGHT),
+    )
+    for side, x in ((0, -1.0), (1, 1.0)):
+        e, w, h, tip, th = arms[side]
+        p[e], p[w], p[h], p[tip], p[th] = ((x * 0.35, y, 0) for y in (0.5, 0.1, 0.0, -0.05, 0.05))
+        p[th, 2] = -0.1
+    a = np.deg2rad(turn_deg)
+    rot = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]], np.float32)
+    p = p @ rot.T + 0.3  # away from the origin: offsets must not depend on where the body is
+    x = np.zeros((3, t, 25, 2), np.float32)
+    x[:, : t - 1, :, 0] = p.T[:, None, :]
+    return x
+
+
+def test_camera_landmarks_move_shoulders_and_hips_in_the_body_frame() -> None:
+    aug = AugmentConfig(camera_landmarks=1.0)
+    for turn in (0.0, 90.0):
+        x = upright_window(turn_deg=turn)
+        out = camera_like(x, aug, np.random.default_rng(0))
+        d = (out - x)[:, 0, :, 0].T  # (25, 3) first frame
+        a = np.deg2rad(turn)
+        right = np.array([np.cos(a), 0, -np.sin(a)])  # the body's right (+x before the turn)
+        fwd = np.cross([0, 1, 0], right)
+        k = None
+        for j, (lat, up, f) in CAMERA_OFFSETS.items():
+            side = -1.0 if j in (J.SHOULDER_LEFT, J.HIP_LEFT) else 1.0
+            unit = side * lat * right + up * np.array([0, 1, 0]) + f * fwd
+            kj = float(d[j] @ unit / (unit @ unit))
+            np.testing.assert_allclose(d[j], kj * unit, atol=1e-6)  # exactly along the measured offset
+            k = kj if k is None else k
+            assert abs(kj - k) < 1e-6 and 0.5 <= kj <= 1.5  # one factor per window
+        moved = set(np.flatnonzero(np.abs(d).sum(-1) > 0))
+        assert moved == set(CAMERA_OFFSETS)
+    # absent frames and the absent person stay exactly zero
+    assert (out[:, -1] == 0).all() and (out[..., 1] == 0).all()
+
+
+def test_limb_depth_and_thumb_pull() -> None:
+    x = upright_window()
+    out = camera_like(x, AugmentConfig(limb_depth=0.2), np.random.default_rng(3))
+    d = (out - x)[:, 0, :, 0].T
+    fwd = np.array([0, 0, -1.0])
+    for chain in ((J.ELBOW_LEFT, J.WRIST_LEFT, J.HAND_LEFT), (J.ELBOW_RIGHT, J.WRIST_RIGHT, J.HAND_TIP_RIGHT)):
+        along = d[list(chain)] @ fwd
+        np.testing.assert_allclose(d[list(chain)], along[:, None] * fwd, atol=1e-6)  # only along forward
+        np.testing.assert_allclose(along[0], 0.5 * along[1], atol=1e-6)  # half at the elbow
+        assert along[1] == along[2] != 0
+    assert set(np.flatnonzero(np.abs(d).sum(-1) > 0)) <= {
+        J.ELBOW_LEFT,
+        J.WRIST_LEFT,
+        J.HAND_LEFT,
+        J.HAND_TIP_LEFT,
+        J.THUMB_LEFT,
+        J.ELBOW_RIGHT,
+        J.WRIST_RIGHT,
+        J.HAND_RIGHT,
+        J.HAND_TIP_RIGHT,
+        J.THUMB_RIGHT,
+    }
+    out = camera_like(x, AugmentConfig(thumb_pull=1.0), np.random.default_rng(0))
+    before = np.linalg.norm(x[:, 0, J.THUMB_LEFT, 0] - x[:, 0, J.WRIST_LEFT, 0])
+    after = np.linalg.norm(out[:, 0, J.THUMB_LEFT, 0] - out[:, 0, J.WRIST_LEFT, 0])
+    assert after < before and np.array_equal(out[:, 0, J.WRIST_LEFT, 0], x[:, 0, J.WRIST_LEFT, 0])
+
+
+def test_named_camera_config_runs_in_training_windows_for_both_normalisations() -> None:
+    assert AUGMENTS["default"] == AugmentConfig()
+    cam = AUGMENTS["camera"]
+    assert cam.camera_landmarks > 0 and cam.limb_depth > 0 and cam.thumb_pull > 0
+    rng = np.random.default_rng(0)
+    joints = np.tile(upright_window(t=41)[:, :40, :, :1].transpose(1, 3, 2, 0), (1, 1, 1, 1))  # (T, 1, 25, 3)
+    seq = SkeletonSequence(joints + rng.normal(0, 0.01, joints.shape).astype(np.float32), 30.0, "a")
+    for pre in (PreprocessConfig(persons=1), PreprocessConfig(window=32, fps=30.0, persons=2, normalization="ntu")):
+        w = augmented_window(seq, pre, cam, np.random.default_rng(1))
+        assert w.shape == (3, pre.window, 25, pre.persons) and np.isfinite(w).all()
+        plain = augmented_window(seq, pre, AUGMENTS["default"], np.random.default_rng(1))
+        assert not np.allclose(w, plain)

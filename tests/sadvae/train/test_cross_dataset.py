@@ -1,0 +1,208 @@
+"""Cross-dataset open-vocabulary protocol (sadvae.train.cross_dataset) and the feature cache (sadvae.features)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sadvae.errors import DataFormatError
+from sadvae.train.cross_dataset import (
+    LabelEntry,
+    conse_scores,
+    label_groups,
+    match_matrix,
+    metrics,
+    normalise_name,
+    read_labels,
+    transfer_matrix,
+)
+
+SHIFTGCN = Path(__file__).resolve().parents[3].parent / "shared/models/shiftgcn/ntu120_ShiftGCN_joint_xsub.pt"
+
+
+def _labels(*names: str) -> list[LabelEntry]:
+    return [LabelEntry(n) for n in names]
+
+
+def test_label_groups_known_examples():
+    """UTKinect's names against MSR + NW-UCLA classes: exact names, paraphrases, truly new (lexical matcher)."""
+    vocab = ["hand clap", "two hand wave", "sit down", "stand up", "throw", "walk around", "high arm wave", "bend"]
+    labels = _labels("sit down", "Stand_Up", "clap hands", "wave two hands", "push", "pull", "juggle")
+    groups = label_groups(labels, vocab, None, 0.8)
+    got = {lab.name: g["group"] for lab, g in zip(labels, groups, strict=True)}
+    assert got == {
+        "sit down": "exact",
+        "Stand_Up": "exact",
+        "clap hands": "near",
+        "wave two hands": "near",
+        "push": "new",
+        "pull": "new",
+        "juggle": "new",
+    }
+    near = {lab.name: g["match"] for lab, g in zip(labels, groups, strict=True) if g["group"] == "near"}
+    assert near == {"clap hands": ["hand clap"], "wave two hands": ["two hand wave"]}
+
+
+def test_word_order_and_conflicts_do_not_match():
+    """'stand to sit' is sitting down, not standing up; 'pick up' is not 'drop trash'."""
+    vocab = ["stand up", "sit down", "drop trash"]
+    covered, _, _ = match_matrix(_labels("stand to sit", "pick up"), vocab, None, 0.8)
+    assert covered[0].tolist() == [False, True, False]
+    assert not covered[1].any()
+
+
+def test_transfer_matrix_gives_covered_classes_to_their_label():
+    covered = np.array([[True, False, False], [False, False, False]])  # label 0 covers class 0
+    sim = np.array([[0.9, 0.1], [0.2, 0.8], [0.5, 0.5]])  # [V, L]
+    t = transfer_matrix(covered, sim, tau=0.1)
+    assert t.shape == (3, 2)
+    assert t[0].tolist() == [1.0, 0.0]
+    np.testing.assert_allclose(t.sum(1), 1.0)
+    assert t[1, 1] > 0.99 and t[2, 0] == pytest.approx(0.5)
+    off = transfer_matrix(covered, sim, tau=None)  # uncovered classes give nothing (the head's off-label mass)
+    assert off[1:].sum() == 0 and off[0, 0] == 1
+
+
+def test_conse_prefers_label_near_predicted_classes():
+    vocab = np.eye(3, dtype=np.float32)
+    labels = np.array([[1, 0, 0], [0, 0.6, 0.8]], dtype=np.float32)
+    probs = np.array([[0.9, 0.05, 0.05], [0.0, 0.2, 0.8]])
+    assert conse_scores(probs, vocab, labels, k=2).argmax(1).tolist() == [0, 1]
+
+
+def test_metrics_top1_top5_per_class_confusion():
+    scores = np.array([[0.9, 0.1, 0.0], [0.2, 0.7, 0.1], [0.6, 0.3, 0.1], [0.1, 0.2, 0.7]])
+    truth = np.array([0, 1, 1, 2])
+    m = metrics(scores, truth, ["a", "b", "c"])
+    assert m["top1"] == 0.75 and m["top5"] == 1.0
+    assert m["per_class_top1"] == {"a": 1.0, "b": 0.5, "c": 1.0}
+    assert m["mean_class_top1"] == pytest.approx(2.5 / 3)
+    assert m["confusion"] == [[1, 0, 0], [1, 1, 0], [0, 0, 1]]
+
+
+def test_read_labels_descriptions_and_errors(tmp_path):
+    p = tmp_path / "labels.txt"
+    p.write_text("# UTKinect\nwalk | a person walks forward\n\nsit down\n", encoding="utf-8")
+    assert read_labels(p) == [LabelEntry("walk", "a person walks forward"), LabelEntry("sit down")]
+    assert read_labels(p)[0].text == "a person walks forward"
+    p.write_text("walk\nWalk\n")
+    with pytest.raises(DataFormatError, match="repeats line 1"):
+        read_labels(p)
+    p.write_text("walk\n")
+    with pytest.raises(DataFormatError, match="at least two"):
+        read_labels(p)
+    with pytest.raises(DataFormatError, match="cannot read"):
+        read_labels(tmp_path / "missing.txt")
+
+
+def test_normalise_name():
+    assert normalise_name("Pick up & Throw.") == "pick up and throw"
+    assert normalise_name("side-boxing") == normalise_name("Side_Boxing")
+
+
+def test_cli_needs_target(tmp_path, capsys):
+    from sadvae.cli import main
+
+    assert main(["benchmark", "--protocol", "cross-dataset", "--out", str(tmp_path)]) == 2
+    assert "--protocol cross-dataset needs --target" in capsys.readouterr().err
+    assert main(["benchmark", "--out", str(tmp_path)]) == 2  # the split protocols still need --dataset
+    assert "--dataset is required" in capsys.readouterr().err
+
+
+def test_feature_cache_resumes_and_reuses(tmp_path):
+    """Chunks written as they finish are reused after an interruption; a finished cache needs no data at all."""
+    from sadvae.data.record import Dataset, SkeletonSequence
+    from sadvae.features import cached_features
+
+    rng = np.random.default_rng(0)
+    seqs = [
+        SkeletonSequence(
+            rng.normal(size=(5, 1, 25, 3)).astype(np.float32), 30.0, f"clip{i}", label=i % 2, subject=1 + i % 4
+        )
+        for i in range(7)
+    ]
+    ds = Dataset("utkinect", ("a", "b"), seqs)
+
+    class Fake:
+        id, settings = "fake:1", {"window": 4}
+
+        def __init__(self, fail_at=None):
+            self.calls, self.fail_at = 0, fail_at
+
+        def __call__(self, chunk):
+            self.calls += 1
+            if self.calls == self.fail_at:
+                raise KeyboardInterrupt
+            f = np.stack([s.joints.mean((0, 1, 2)) for s in chunk])
+            return f, f[:, :2]
+
+    with pytest.raises(KeyboardInterrupt):
+        cached_features(Fake(fail_at=3), "utkinect", lambda: ds, "fp", tmp_path, chunk=3, progress=False)
+    again = Fake()
+    fs = cached_features(again, "utkinect", lambda: ds, "fp", tmp_path, chunk=3, progress=False)
+    assert again.calls == 1  # chunks 0 and 1 came from disk
+    assert fs.feats.shape == (7, 3) and fs.logits.shape == (7, 2)
+    np.testing.assert_allclose(fs.feats[4], seqs[4].joints.mean((0, 1, 2)), rtol=1e-6)
+    assert fs.labels.tolist() == [0, 1, 0, 1, 0, 1, 0]
+    assert fs.test_side.tolist() == [s.subject % 2 == 0 for s in seqs]  # UTKinect: even subjects are the test side
+
+    def no_data():
+        raise AssertionError("a finished cache must not read the dataset")
+
+    cached = cached_features(Fake(fail_at=1), "utkinect", no_data, "fp", tmp_path, chunk=3, progress=False)
+    np.testing.assert_array_equal(cached.feats, fs.feats)
+    other = cached_features(Fake(), "utkinect", lambda: ds, "other copy", tmp_path, chunk=3, progress=False)
+    assert other.path != fs.path  # another dataset fingerprint is another cache file
+
+
+def test_dataset_fingerprint_covers_reader_code(tmp_path):
+    from sadvae.features import code_fingerprint, dataset_fingerprint
+
+    (tmp_path / "SHA256SUMS").write_text("abc  x\n")
+    plain = dataset_fingerprint(tmp_path)
+    assert dataset_fingerprint(tmp_path, "utkinect") != plain
+    assert code_fingerprint("utkinect") == code_fingerprint("msr_action3d") != code_fingerprint("hdm05")
+    (tmp_path / "SHA256SUMS").write_text("abd  x\n")
+    assert dataset_fingerprint(tmp_path) != plain  # another copy of the data
+
+
+@pytest.mark.slow
+def test_protocol_end_to_end_on_real_subset_and_resume(shared_data, tmp_path):
+    """Target UTKinect (2 clips per class and side), source MSR: Shift-GCN features, real labels, real text encoder."""
+    if not SHIFTGCN.is_file():
+        pytest.skip(f"Shift-GCN weights not found at {SHIFTGCN}")
+    from sadvae.train.cross_dataset import CrossDatasetConfig, run_cross_dataset
+
+    labels = tmp_path / "utk.txt"
+    names = (shared_data / "skeleton_sets/utkinect_action3d/classes.txt").read_text().splitlines()
+    labels.write_text("\n".join(n.split("\t")[1] + " | a person " + n.split("\t")[1] for n in names))
+    cfg = CrossDatasetConfig(
+        target="utkinect_action3d",
+        sources=("msr_action3d",),
+        methods=("ntu_conse", "linear"),
+        labels=str(labels),
+        limit_per_class=2,
+        feature_dir=str(tmp_path / "feats"),
+        threads=1,
+    )
+    out = tmp_path / "xd"
+    report = run_cross_dataset(cfg, out)
+    assert report["target"] == "utkinect" and report["sources"] == ["msr_action3d"]
+    assert report["test_samples"] == 20
+    for m in ("ntu_conse", "linear"):
+        r = report["methods"][m]
+        assert 0.0 <= r["top1"] <= r["top5"] <= 1.0
+        assert np.asarray(r["confusion"]).sum() == 20
+        assert (out / f"confusion_{m}.png").stat().st_size > 1000
+    groups = {g["group"] for g in report["label_groups"]["sources"]}
+    assert groups <= {"exact", "near", "new"} and "new" in groups  # push / pull are no MSR class
+    assert report["methods"]["ntu_conse"]["top1"] > 0.1  # NTU knows these actions: clearly above chance (10 %)
+    assert "| linear |" in (out / "report.md").read_text()
+    stamp = (out / "methods" / "linear.json").stat().st_mtime_ns
+    again = run_cross_dataset(cfg, out)  # resumes: finished methods are read back, not rerun
+    assert (out / "methods" / "linear.json").stat().st_mtime_ns == stamp
+    assert again["methods"]["linear"]["top1"] == report["methods"]["linear"]["top1"]
+    assert json.loads((out / "report.json").read_text())["test_samples"] == 20
