@@ -6,7 +6,7 @@ reports, for the reference and each candidate:
 - seen-class top-1: argmax of the backbone's ``seen_logits`` against the true labels (seen classes);
 - ZSL top-1: the SA-DVAE latent classifier over the zero-shot classes (the bundle's unseen classes;
   for a bundle without any, e.g. the default model, its validation run's pseudo-unseen classes), on the
-  windows of those classes. The classifier is the live head's (:class:`realtime.head.HeadBuilder`,
+  windows of those classes. The classifier is the live head's (:class:`realtime.head.zero_shot.HeadBuilder`,
   every label new), fitted once and shared by all backends, so only the backend differs;
 - agreement with the reference: share of windows with the same seen argmax and the same ZSL argmax;
 - max / mean |candidate - reference| of ``latent`` and ``seen_logits``;
@@ -45,13 +45,14 @@ def zsl_classes(bundle) -> tuple[tuple[int, ...], str]:
 
 def fit_zsl_head(bundle, model_id: str, class_ids: tuple[int, ...], text_encoder=None):
     """The live head over ``class_ids`` as *new* labels (latent classifier only), fitted once."""
-    from realtime.head import HeadBuilder, HeadOptions
-    from realtime.labels import parse_labels_text
+    from realtime.head.labels import parse_labels_text
+    from realtime.head.zero_shot import HeadBuilder, HeadOptions
 
     labels = parse_labels_text("\n".join(bundle.class_names[c] for c in class_ids), "<zsl classes>")
     zsl_only = replace(bundle, seen_classes=())  # no label matches a seen class: every label is zero-shot
-    builder = HeadBuilder(zsl_only, HeadOptions(use_cache=False), model_id=f"{model_id}:zsl-only",
-                          text_encoder=text_encoder)  # fmt: skip
+    builder = HeadBuilder(
+        zsl_only, HeadOptions(use_cache=False), model_id=f"{model_id}:zsl-only", text_encoder=text_encoder
+    )
     return builder.build(labels)
 
 
@@ -64,8 +65,11 @@ def score(outputs: dict[str, np.ndarray], labels: np.ndarray, bundle, head, zsl_
     seen_arg = outputs["seen_logits"].argmax(1)
     is_seen = np.isin(labels, seen)
     seen_truth = np.array([col.get(int(c), -1) for c in labels])
-    out = {"seen_top1": zsl_accuracy(seen_arg[is_seen], seen_truth[is_seen]), "seen_windows": int(is_seen.sum()),
-           "seen_argmax": seen_arg}  # fmt: skip
+    out = {
+        "seen_top1": zsl_accuracy(seen_arg[is_seen], seen_truth[is_seen]),
+        "seen_windows": int(is_seen.sum()),
+        "seen_argmax": seen_arg,
+    }
     is_zsl = np.isin(labels, zsl_ids)
     if head is not None and is_zsl.any():
         zsl_arg = np.asarray(zsl_ids)[head.zsl_probs(outputs["latent"][is_zsl]).argmax(1)]
@@ -104,8 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--bundle", type=Path, help="model bundle the backends were built from (default: shipped model)")
     ap.add_argument("--reference", type=_parse_spec, required=True, help="BACKEND:PATH, e.g. onnxruntime:model.onnx")
-    ap.add_argument("--candidate", type=_parse_spec, action="append", required=True,
-                    help="BACKEND:PATH to compare (repeatable), e.g. tensorrt:engines/model.int8.plan")  # fmt: skip
+    ap.add_argument(
+        "--candidate",
+        type=_parse_spec,
+        action="append",
+        required=True,
+        help="BACKEND:PATH to compare (repeatable), e.g. tensorrt:engines/model.int8.plan",
+    )
     ap.add_argument("--windows", type=Path, help="windows .npz (default: every held-out sequence, centre crop)")
     ap.add_argument(
         "--split", default="holdout", choices=("validation", "holdout"), help="side drawn without --windows"
@@ -123,10 +132,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _table(rows: list[dict]) -> str:
-    cols = [("backend", "{}"), ("seen_top1", "{:.4f}"), ("zsl_top1", "{:.4f}"), ("seen_agree", "{:.4f}"),
-            ("zsl_agree", "{:.4f}"), ("latent_max_abs", "{:.3g}"), ("latent_mean_abs", "{:.3g}"),
-            ("seen_logits_max_abs", "{:.3g}"), ("seen_logits_mean_abs", "{:.3g}"), ("p50_ms", "{:.2f}"),
-            ("mean_ms", "{:.2f}")]  # fmt: skip
+    cols = [
+        ("backend", "{}"),
+        ("seen_top1", "{:.4f}"),
+        ("zsl_top1", "{:.4f}"),
+        ("seen_agree", "{:.4f}"),
+        ("zsl_agree", "{:.4f}"),
+        ("latent_max_abs", "{:.3g}"),
+        ("latent_mean_abs", "{:.3g}"),
+        ("seen_logits_max_abs", "{:.3g}"),
+        ("seen_logits_mean_abs", "{:.3g}"),
+        ("p50_ms", "{:.2f}"),
+        ("mean_ms", "{:.2f}"),
+    ]
     lines = ["| " + " | ".join(c for c, _ in cols) + " |", "|" + "---|" * len(cols)]
     for r in rows:
         lines.append("| " + " | ".join(fmt.format(r[c]) if r.get(c) is not None else "-" for c, fmt in cols) + " |")
@@ -153,15 +171,21 @@ def main(argv: list[str] | None = None) -> int:
             if cset.model_id != model_id:
                 raise ConfigError(f"{args.windows}: windows of model {cset.model_id[:16]}..., not {bundle_path}")
         else:
-            cset = sample_windows(bundle, data_root=args.data_root, per_class=None, split=args.split, crop="center",
-                                  model_id=model_id)  # fmt: skip
+            cset = sample_windows(
+                bundle, data_root=args.data_root, per_class=None, split=args.split, crop="center", model_id=model_id
+            )
         if cset.split == "train":
             log.warning("%s holds training windows: accuracy on them overstates the model", args.windows)
         zsl_ids, zsl_kind = zsl_classes(bundle)
         head = None if args.no_zsl or not zsl_ids else fit_zsl_head(bundle, model_id, zsl_ids)
-        backends = [(role, f"{name}:{path}", load_backend(name, path, threads=args.threads, device=args.device,
-                                                          max_batch=max(args.batch, 1)))
-                    for role, name, path in specs]  # fmt: skip
+        backends = [
+            (
+                role,
+                f"{name}:{path}",
+                load_backend(name, path, threads=args.threads, device=args.device, max_batch=max(args.batch, 1)),
+            )
+            for role, name, path in specs
+        ]
         results, outputs = [], {}
         for role, label, backend in backends:
             outputs[role] = _run_all(backend, cset.windows, args.batch, label)
@@ -175,13 +199,20 @@ def main(argv: list[str] | None = None) -> int:
                     latency[role] = stats
         for role, label, backend in backends:
             s = ref_score if role == "reference" else score(outputs[role], cset.labels, bundle, head, zsl_ids)
-            row = {"role": role, "backend": label, "precision": backend.precision,
-                   "metadata_quantization": backend.metadata.get("quantization"),
-                   "seen_top1": s["seen_top1"], "zsl_top1": s.get("zsl_top1"),
-                   "seen_agree": _agree(s, ref_score, "seen_argmax"),
-                   "zsl_agree": _agree(s, ref_score, "zsl_argmax"),
-                   **compare(ref, outputs[role]), "p50_ms": latency[role]["p50_ms"],
-                   "mean_ms": latency[role]["mean_ms"], "latency": latency[role]}  # fmt: skip
+            row = {
+                "role": role,
+                "backend": label,
+                "precision": backend.precision,
+                "metadata_quantization": backend.metadata.get("quantization"),
+                "seen_top1": s["seen_top1"],
+                "zsl_top1": s.get("zsl_top1"),
+                "seen_agree": _agree(s, ref_score, "seen_argmax"),
+                "zsl_agree": _agree(s, ref_score, "zsl_argmax"),
+                **compare(ref, outputs[role]),
+                "p50_ms": latency[role]["p50_ms"],
+                "mean_ms": latency[role]["mean_ms"],
+                "latency": latency[role],
+            }
             results.append(row)
             backend.close()
     except SadvaeError as e:
@@ -189,13 +220,23 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(_table(results))
     report = {
-        "bundle": str(bundle_path), "model_id": model_id, "windows": str(args.windows) if args.windows else None,
-        "split": cset.split, "crop": cset.crop, "num_windows": len(cset), "seen_windows": ref_score["seen_windows"],
-        "zsl_kind": zsl_kind, "zsl_classes": [bundle.class_names[c] for c in zsl_ids],
-        "zsl_windows": ref_score.get("zsl_windows", 0), "threads": args.threads, "device": args.device,
-        "latency_batch": 1, "command": " ".join(["python", "calibration/int8_accuracy.py", *(argv or sys.argv[1:])]),
-        "seconds": round(time.time() - start, 1), "results": results,
-    }  # fmt: skip
+        "bundle": str(bundle_path),
+        "model_id": model_id,
+        "windows": str(args.windows) if args.windows else None,
+        "split": cset.split,
+        "crop": cset.crop,
+        "num_windows": len(cset),
+        "seen_windows": ref_score["seen_windows"],
+        "zsl_kind": zsl_kind,
+        "zsl_classes": [bundle.class_names[c] for c in zsl_ids],
+        "zsl_windows": ref_score.get("zsl_windows", 0),
+        "threads": args.threads,
+        "device": args.device,
+        "latency_batch": 1,
+        "command": " ".join(["python", "calibration/int8_accuracy.py", *(argv or sys.argv[1:])]),
+        "seconds": round(time.time() - start, 1),
+        "results": results,
+    }
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")

@@ -24,11 +24,17 @@ def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--bundle", type=Path, help="model bundle (default: the shipped default model)")
     ap.add_argument("--out", type=Path, required=True, help="calibration .npz to write")
-    root_help = ("default model: folder holding skeleton_sets/ (default ../shared/data); single-dataset bundle: "
-                 "the dataset folder or prepared .npz (default: its recorded root)")  # fmt: skip
+    root_help = (
+        "default model: folder holding skeleton_sets/ (default ../shared/data); single-dataset bundle: "
+        "the dataset folder or prepared .npz (default: its recorded root)"
+    )
     ap.add_argument("--data-root", type=Path, help=root_help)
-    ap.add_argument("--split", default="train", choices=("train", "validation", "holdout"),
-                    help="which side of the bundle's data (default train: calibrate on training data)")  # fmt: skip
+    ap.add_argument(
+        "--split",
+        default="train",
+        choices=("train", "validation", "holdout"),
+        help="which side of the bundle's data (default train: calibrate on training data)",
+    )
     ap.add_argument("--per-class", type=int, default=8, help="windows per class; 0 = every sequence once (default 8)")
     ap.add_argument("--total", type=int, help="this many windows split evenly over the classes (overrides --per-class)")
     ap.add_argument("--seed", type=int, default=0, help="seeds the sequence order and the crop positions")
@@ -45,17 +51,30 @@ def main(argv: list[str] | None = None) -> int:
     from sadvae.errors import SadvaeError
 
     try:
-        cset = sample_windows(args.bundle or default_bundle_path(), data_root=args.data_root,
-                              per_class=args.per_class or None, total=args.total, split=args.split, seed=args.seed,
-                              crop=args.crop)  # fmt: skip
+        cset = sample_windows(
+            args.bundle or default_bundle_path(),
+            data_root=args.data_root,
+            per_class=args.per_class or None,
+            total=args.total,
+            split=args.split,
+            seed=args.seed,
+            crop=args.crop,
+        )
         path = save_calibration_set(cset, args.out)
     except SadvaeError as e:
         print(f"sample: error: {e}", file=sys.stderr)
         return 2
     counts = cset.class_counts()
-    log.info("wrote %s: %d windows %s of %d classes (%d..%d per class), model %s", path, len(cset),
-             list(cset.windows.shape[1:]), len(counts), min(counts.values()), max(counts.values()),
-             cset.model_id[:16])  # fmt: skip
+    log.info(
+        "wrote %s: %d windows %s of %d classes (%d..%d per class), model %s",
+        path,
+        len(cset),
+        list(cset.windows.shape[1:]),
+        len(counts),
+        min(counts.values()),
+        max(counts.values()),
+        cset.model_id[:16],
+    )
     return 0
 
 

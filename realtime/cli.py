@@ -22,6 +22,7 @@ import sys
 import threading
 from pathlib import Path
 
+from realtime.events.security import DEFAULT_ENDPOINT
 from sadvae.errors import ConfigError, SadvaeError
 
 __all__ = ["main", "build_parser", "NativeLogFilter"]
@@ -86,70 +87,268 @@ def _count(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from realtime.backends import BACKEND_NAMES  # needs numpy: imported when the parser is built
+
     p = _Parser(prog=PROG, description="Open-vocabulary live skeleton action recognition -> ZeroMQ events.")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--camera", type=_count, metavar="N", help="camera index (/dev/videoN)")
     src.add_argument("--video", type=Path, metavar="PATH", help="video file")
     src.add_argument("--stream", metavar="URL", help="network stream (rtsp://, http://, ...)")
     src.add_argument("--replay", type=Path, metavar="PATH", help="skeleton file or recording (.skeleton, .npz, ...)")
-    src.add_argument("--demo", action="store_true",
-                     help="a synthetic animated skeleton (no camera needed; realtime/demo.py)")  # fmt: skip
+    src.add_argument(
+        "--demo", action="store_true", help="a synthetic animated skeleton (no camera needed; realtime/sources/demo.py)"
+    )
     p.add_argument("--labels", type=Path, required=True, help="labels file: one action per line, `name | description`")
     p.add_argument("--model", type=Path, help="model bundle .pt, or an .onnx export with --bundle (default: packaged)")
     p.add_argument("--bundle", type=Path, help="the bundle of an .onnx --model (default: <stem>.pt beside it)")
-    p.add_argument("--backend", choices=("onnxruntime", "torch", "tensorrt"), default="onnxruntime",
-                   help="inference backend (default onnxruntime)")  # fmt: skip
+    p.add_argument(
+        "--backend", choices=BACKEND_NAMES, default="onnxruntime", help="inference backend (default onnxruntime)"
+    )
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     p.add_argument("--threads", type=_count, default=1, help="inference threads (default 1; 0 = library default)")
-    p.add_argument("--endpoint", default="tcp://127.0.0.1:5555", help="ZeroMQ endpoint (default tcp://127.0.0.1:5555)")
-    p.add_argument("--connect", action="store_true", help="connect to the endpoint (a `sadvae events proxy`) "
-                   "instead of binding it")  # fmt: skip
-    p.add_argument("--curve-keys", type=Path, metavar="DIR", help="encrypt events with CURVE and admit only the "
-                   "subscribers in DIR/authorized_clients (keys from `sadvae events keygen DIR`)")  # fmt: skip
+    p.add_argument("--endpoint", default=DEFAULT_ENDPOINT, help=f"ZeroMQ endpoint (default {DEFAULT_ENDPOINT})")
+    p.add_argument(
+        "--connect", action="store_true", help="connect to the endpoint (a `sadvae events proxy`) instead of binding it"
+    )
+    p.add_argument(
+        "--curve-keys",
+        type=Path,
+        metavar="DIR",
+        help="encrypt events with CURVE and admit only the "
+        "subscribers in DIR/authorized_clients (keys from `sadvae events keygen DIR`)",
+    )
     p.add_argument("--source-name", help="name in the topics sadvae.<name>.action|status (default: from the source)")
-    p.add_argument("--stride", type=_positive_int, default=8, help="frames between inference batches (default 8)")
+    p.add_argument(
+        "--stride",
+        type=_positive_int,
+        default=None,
+        help="frames between inference batches (default: the model's live stride at the source's frame rate, else 8)",
+    )
     p.add_argument("--num-poses", type=_positive_int, default=1, help="most persons tracked (default 1)")
     p.add_argument("--pose-model", type=Path, help="PoseLandmarker .task file (default: cache, download or build)")
     p.add_argument("--pose-variant", choices=("lite", "full", "heavy"), default="full", help="default full")
     p.add_argument("--mirror", action="store_true", help="the video is mirrored (selfie view, NTU RGB videos)")
+    p.add_argument(
+        "--no-roi",
+        dest="roi",
+        action="store_false",
+        help="no region-of-interest crops for small or far people (default: crops on when --num-poses is 1;"
+        " see realtime/pose/roi.py and docs/small_figures.md)",
+    )
+    p.add_argument(
+        "--xy-source",
+        choices=("image", "world"),
+        default="image",
+        help="joint x/y from MediaPipe's image landmarks (default, closer to Kinect: docs/camera_gap.md) or "
+        "its world landmarks",
+    )
     p.add_argument("--loop", action="store_true", help="play a video or replay file again at its end")
-    p.add_argument("--realtime", action=argparse.BooleanOptionalAction, default=None,
-                   help="pace --replay/--demo frames in real time (default: on for --demo only)")  # fmt: skip
-    p.add_argument("--display", action=argparse.BooleanOptionalAction, default=None,
-                   help="show the overlay window (default: only where there is a display)")  # fmt: skip
-    p.add_argument("--record", type=Path, metavar="OUT.mp4", help="write the overlay to a video file")
+    p.add_argument(
+        "--realtime",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="pace --replay/--demo frames in real time (default: on for --demo only)",
+    )
+    p.add_argument(
+        "--display",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show the overlay window (default: only where there is a display)",
+    )
+    p.add_argument(
+        "--record",
+        type=Path,
+        metavar="OUT.mp4",
+        help="write the overlay to a video file a browser plays: H.264 .mp4 where this OpenCV has an "
+        "H.264 encoder, else VP8/VP9 with the suffix changed to .webm, else Motion-JPEG .avi (with a "
+        "warning: browsers do not play it); the start-up summary names the file and codec used",
+    )
+    p.add_argument(
+        "--record-skeleton",
+        type=Path,
+        metavar="OUT.npz",
+        help="write the tracked skeletons (NTU-25, metres, one person column per track) to a recording "
+        "that --replay plays and `sadvae data import OUT.npz --label NAME` turns into clips",
+    )
     p.add_argument("--max-frames", type=_positive_int, help="stop after this many frames")
-    p.add_argument("--print", dest="print_events", nargs="?", const="changes", choices=("changes", "all"),
-                   help="also print action events on stdout, one line each: start/end (default) or all")  # fmt: skip
+    p.add_argument(
+        "--print",
+        dest="print_events",
+        nargs="?",
+        const="changes",
+        choices=("changes", "all"),
+        help="print on stdout, one line each: `changes` (the default) every start and end; `all` also "
+        "every window of every person: its top 3 labels with scores, 'no action', and the decided "
+        "action, even when nothing is decided",
+    )
     p.add_argument("--status-interval", type=float, default=1.0, help="seconds between status events (default 1)")
-    p.add_argument("--log-level", default="warning", choices=("debug", "info", "warning", "error"),
-                   help="default warning")  # fmt: skip
+    p.add_argument(
+        "--log-level", default="warning", choices=("debug", "info", "warning", "error"), help="default warning"
+    )
+    _add_head_flags(p)
     return p
+
+
+def _add_head_flags(p: argparse.ArgumentParser) -> None:
+    """Every threshold of the head and the decisions, with its default and what it does (realtime/decisions.py,
+    realtime/head/zero_shot.py); the defaults are the dataclasses' own, so --help cannot drift from the code."""
+    from realtime.decisions import DecisionOptions
+    from realtime.head.zero_shot import HeadOptions
+
+    d, h = DecisionOptions(), HeadOptions()
+    g = p.add_argument_group("decisions (smoothed per person; scores are P(label and some listed action), 0..1)")
+    g.add_argument(
+        "--smoothing",
+        type=float,
+        default=d.ema_alpha,
+        metavar="A",
+        help=f"weight of the newest window in the moving average, (0, 1]; 1 = none (default {d.ema_alpha})",
+    )
+    g.add_argument(
+        "--start-score",
+        type=float,
+        default=d.start_score,
+        metavar="S",
+        help=f"smoothed score a label needs to start or take over (default {d.start_score})",
+    )
+    g.add_argument(
+        "--start-windows",
+        type=_positive_int,
+        default=d.start_windows,
+        metavar="N",
+        help=f"consecutive windows a label must lead to start (default {d.start_windows})",
+    )
+    g.add_argument(
+        "--keep-score",
+        type=float,
+        default=d.keep_score,
+        metavar="S",
+        help=f"an action goes on while its smoothed score stays at or above S (default {d.keep_score})",
+    )
+    g.add_argument(
+        "--end-windows",
+        type=_positive_int,
+        default=d.end_windows,
+        metavar="N",
+        help=f"consecutive windows below --keep-score that end an action (default {d.end_windows})",
+    )
+    g.add_argument(
+        "--min-score",
+        type=float,
+        default=d.min_score,
+        metavar="S",
+        help=f"an action whose smoothed score falls below S ends at once (default {d.min_score})",
+    )
+    g.add_argument(
+        "--min-lead",
+        type=float,
+        default=d.switch_margin,
+        metavar="M",
+        help=f"how far another label must lead the active one to take over (default {d.switch_margin})",
+    )
+    g = p.add_argument_group("labels and scoring (realtime/head/zero_shot.py, docs/head.md)")
+    g.add_argument(
+        "--no-action-threshold",
+        type=float,
+        metavar="P",
+        help="a window is 'no action' when P(one of the listed actions) < P (default: the model's head "
+        "calibration, 0.5 for the packaged model; a model without one: off; 0 = off: scores are the label "
+        "probabilities, as in round 1)",
+    )
+    g.add_argument(
+        "--match-threshold",
+        type=float,
+        default=h.match_threshold,
+        metavar="T",
+        help="text-match score (0..1) a label needs to be scored as a trained class it paraphrases, "
+        f"e.g. 'walking' -> 'walk' (default {h.match_threshold}; the start-up summary shows the mapping)",
+    )
+    g.add_argument(
+        "--exact-labels",
+        action="store_true",
+        help="only labels spelled as a trained class use it; all others are zero-shot (round-1 behaviour)",
+    )
+    g.add_argument(
+        "--zero-shot",
+        choices=("cosine", "euclidean", "linear", "linear-relu"),
+        default=h.zs_method,
+        help=f"how new labels are scored (default {h.zs_method}: no label can be unreachable; "
+        "linear-relu: the published SA-DVAE classifier)",
+    )
+    g.add_argument(
+        "--mixed",
+        choices=("stacking", "gate"),
+        default=h.combine,
+        help=f"how a list mixing trained and new labels is put on one scale (default {h.combine}: "
+        "calibrated on the deployed model; gate: the bundle's seen/unseen gate)",
+    )
+
+
+def _head_options(args: argparse.Namespace):
+    """(DecisionOptions, HeadOptions) from the flags of :func:`_add_head_flags`; ConfigError names the flag."""
+    from realtime.decisions import DecisionOptions
+    from realtime.head.zero_shot import HeadOptions
+
+    decisions = DecisionOptions(
+        ema_alpha=args.smoothing,
+        min_score=args.min_score,
+        keep_score=args.keep_score,
+        start_score=args.start_score,
+        start_windows=args.start_windows,
+        end_windows=args.end_windows,
+        switch_margin=args.min_lead,
+    )
+    head = HeadOptions(
+        match=not args.exact_labels,
+        match_threshold=args.match_threshold,
+        zs_method=args.zero_shot,
+        combine=args.mixed,
+        reject_threshold=args.no_action_threshold,
+    )
+    return decisions, head
 
 
 def _options(args: argparse.Namespace):
     from realtime.backends import BackendOptions
-    from realtime.events import PublisherOptions
+    from realtime.events.publisher import PublisherOptions
+    from realtime.events.security import CurveServer
     from realtime.pipeline import PipelineOptions
-    from realtime.pose import PoseOptions
-    from realtime.security import CurveServer
+    from realtime.pose.stage import PoseOptions
 
     if not args.status_interval > 0:
         raise ConfigError(f"--status-interval must be > 0 seconds, got {args.status_interval}")
-    pose = PoseOptions(model_path=str(args.pose_model) if args.pose_model else None, variant=args.pose_variant,
-                       num_poses=args.num_poses, mirror=args.mirror)  # fmt: skip
+    from realtime.pose.roi import RoiOptions
+
+    pose = PoseOptions(
+        model_path=str(args.pose_model) if args.pose_model else None,
+        variant=args.pose_variant,
+        num_poses=args.num_poses,
+        mirror=args.mirror,
+        xy_source=args.xy_source,
+        roi=RoiOptions(enabled=args.roi),
+    )
+    decisions, head = _head_options(args)
     return PipelineOptions(
-        source_name=args.source_name, stride=args.stride, status_interval_s=args.status_interval,
-        max_frames=args.max_frames, pose=pose, backend=BackendOptions(device=args.device, threads=args.threads),
-        publisher=PublisherOptions(endpoint=args.endpoint, bind=not args.connect,
-                                   curve=CurveServer.from_dir(args.curve_keys) if args.curve_keys else None),
-    )  # fmt: skip
+        decisions=decisions,
+        head=head,
+        source_name=args.source_name,
+        stride=args.stride,
+        status_interval_s=args.status_interval,
+        max_frames=args.max_frames,
+        pose=pose,
+        backend=BackendOptions(device=args.device, threads=args.threads),
+        publisher=PublisherOptions(
+            endpoint=args.endpoint,
+            bind=not args.connect,
+            curve=CurveServer.from_dir(args.curve_keys) if args.curve_keys else None,
+        ),
+    )
 
 
 def _open_source(args: argparse.Namespace):
-    from realtime.capture import CameraSource, StreamSource
-    from realtime.replay import ReplaySource
-    from realtime.sources import VideoSource
+    from realtime.sources.capture import CameraSource, StreamSource
+    from realtime.sources.replay import ReplaySource
+    from realtime.sources.video import VideoSource
 
     if args.camera is not None:
         return CameraSource(args.camera)
@@ -158,7 +357,7 @@ def _open_source(args: argparse.Namespace):
     if args.replay is not None:
         return ReplaySource(args.replay, loop=args.loop, pace=bool(args.realtime))
     if args.demo:
-        from realtime.demo import demo_source
+        from realtime.sources.demo import demo_source
 
         return demo_source(loop=args.loop, pace=args.realtime is not False)
     return VideoSource(args.video, loop=args.loop)
@@ -169,16 +368,26 @@ def _summary(pipeline, model, source) -> str:
     pose = pipeline.pose_model
     pose_line = "none (replayed skeletons)" if pose is None else f"{pose.variant} from {pose.origin} ({pose.path})"
     head = pipeline.head
-    return "\n".join([
-        f"{PROG}: model {model.model_id[:12]} ({model.bundle_path}; {model.note})",
-        f"  backend {be.name} on {be.device}, {be.precision}; window {pre.window} frames at {pre.fps:g} fps, "
-        f"{pre.persons} person(s); stride {pipeline.opts.stride}",
-        f"  pose model: {pose_line}",
-        f"  labels: {len(head.labels)} from {head.labels.path} ({head.mode}): {', '.join(head.labels.names[:8])}"
-        + (" ..." if len(head.labels) > 8 else ""),
-        f"  source: {getattr(source, 'name', source)}; events on {pipeline.publisher.endpoint} "
-        f"(topics sadvae.{pipeline.publisher.source}.action|status)",
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            f"{PROG}: model {model.model_id[:12]} ({model.bundle_path}; {model.note})",
+            f"  backend {be.name} on {be.device}, {be.precision}; window {pre.window} frames at {pre.fps:g} fps, "
+            f"{pre.persons} person(s); stride {pipeline.stride}",
+            f"  pose model: {pose_line}",
+            f"  labels: {len(head.labels)} from {head.labels.path} ({head.mode}): {', '.join(head.labels.names[:8])}"
+            + (" ..." if len(head.labels) > 8 else ""),
+            *(f"    {line}" for line in getattr(head, "mapping_lines", list)()),
+            f"  source: {getattr(source, 'name', source)}; events on {pipeline.publisher.endpoint} "
+            f"(topics sadvae.{pipeline.publisher.source}.action|status)",
+        ]
+    )
+
+
+def _print_line(line: str) -> None:
+    try:
+        print(line, flush=True)
+    except BrokenPipeError:  # the reader went away (`| head`): stop printing; events are still published
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
 
 
 def _print_event(event: dict) -> None:
@@ -186,12 +395,11 @@ def _print_event(event: dict) -> None:
     top = ", ".join(f"{t['label']} {t['score']:.2f}" for t in event["topk"][:3])
     label = event["label"] if event["label"] is not None else "(none)"
     reason = f"  ({event['reason']})" if "reason" in event else ""
-    line = (f"{event['window']['end_ms'] / 1000:7.1f} s  person {event['track_id']}  {event['type']:<6}  "
-            f"{label:<20} {event['score']:.2f}   [{top}]{reason}")  # fmt: skip
-    try:
-        print(line, flush=True)
-    except BrokenPipeError:  # the reader went away (`| head`): stop printing; events are still published
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
+    line = (
+        f"{event['window']['end_ms'] / 1000:7.1f} s  person {event['track_id']}  {event['type']:<6}  "
+        f"{label:<20} {event['score']:.2f}   [{top}]{reason}"
+    )
+    _print_line(line)
 
 
 def _print_change(event: dict) -> None:
@@ -199,10 +407,22 @@ def _print_change(event: dict) -> None:
         _print_event(event)
 
 
+def _print_window(batch) -> None:
+    """``--print all``: one line per person per window, what the model saw (its top 3), decided or not."""
+    for view in batch.views:
+        top = ", ".join(f"{name} {score:.2f}" for name, score in view.topk)
+        best = "(no action)" if view.no_action else view.label
+        decided = f"  decided: {view.decided}" if view.decided is not None else ""
+        _print_line(
+            f"{view.window_ms[1] / 1000:7.1f} s  person {view.track_id}  window  "
+            f"{best:<20} {view.score:.2f}   [{top}]{decided}"
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     """Build everything from parsed flags and run; raises SadvaeError for bad input."""
-    from realtime.labels import parse_labels
-    from realtime.model import load_live_model
+    from realtime.backends.live_model import load_live_model
+    from realtime.head.labels import parse_labels
     from realtime.overlay import Overlay, OverlayOptions, has_display
     from realtime.pipeline import Pipeline
 
@@ -220,19 +440,34 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--loop plays a file again at its end; a camera or stream has no end (drop --loop)")
     opts = _options(args)
     parse_labels(args.labels)  # a bad labels file fails before anything slow starts
-    overlay_opts = OverlayOptions(display=display, record=str(args.record) if args.record else None)
+    recorder = None
+    if args.record_skeleton is not None:
+        from realtime.sources.replay import TrackRecorder
+
+        recorder = TrackRecorder(args.record_skeleton)
+    live_source = args.camera is not None or args.stream is not None  # a recording must not slow these down
+    overlay_opts = OverlayOptions(
+        display=display, record=str(args.record) if args.record else None, record_wait=not live_source
+    )
     source = _open_source(args)
     model = pipeline = None
     try:
         if overlay_opts.record is not None and getattr(source, "fps", None):
-            overlay_opts = OverlayOptions(display=display, record=overlay_opts.record, fps=source.fps)
+            overlay_opts = OverlayOptions(
+                display=display, record=overlay_opts.record, fps=source.fps, record_wait=not live_source
+            )
         model = load_live_model(args.model, args.backend, bundle=args.bundle, options=opts.backend)
         overlay = Overlay(overlay_opts) if (overlay_opts.display or overlay_opts.record) else None
-        on_event = {"changes": _print_change, "all": _print_event}.get(args.print_events)
-        pipeline = Pipeline(source, model, args.labels, opts, overlay=overlay, on_event=on_event)
+        on_event = _print_change if args.print_events else None  # `all`: updates are in the window lines
+        on_batch = _print_window if args.print_events == "all" else None
+        pipeline = Pipeline(
+            source, model, args.labels, opts, overlay=overlay, on_event=on_event, on_batch=on_batch, recorder=recorder
+        )
         if not skeletons_only:
             pipeline.ensure_pose()
         print(_summary(pipeline, model, source), file=sys.stderr, flush=True)
+        if overlay is not None and overlay.recording is not None:
+            print(f"  recording: {overlay.recording.describe()}", file=sys.stderr, flush=True)
     except BaseException:
         if pipeline is not None:
             pipeline.close()
@@ -242,6 +477,8 @@ def run(args: argparse.Namespace) -> int:
                 model.close()
         raise
     reason = pipeline.run()
+    if recorder is not None and recorder.written is not None:
+        print(f"{PROG}: tracked skeletons written to {pipeline.recorder.path}", file=sys.stderr)
     print(f"{PROG}: stopped ({reason}) after {pipeline.frames} frames, {pipeline.windows} windows", file=sys.stderr)
     return EXIT_CODES.get(reason, 0)
 

@@ -1,8 +1,11 @@
 """Per-track decisions: temporal smoothing and hysteresis over the head's window probabilities (numpy).
 
-Each classified window of a track gives a probability vector over the label set. A
-:class:`DecisionMaker` smooths it with an exponential moving average and runs a small state
-machine. It is idle ("no action") or has one active label:
+Each classified window of a track gives a score vector over the label set: the head's ``scores``
+(:class:`realtime.head.zero_shot.HeadResult`), i.e. each label's probability times the calibrated probability
+that one of the listed actions is happening at all, so a window of none of them scores low on every
+label (any vector in [0, 1] works: plain probabilities too). A :class:`DecisionMaker` smooths it with
+an exponential moving average and runs a small state machine. It is idle ("no action") or has one
+active label:
 
 - **start**: the same label leads the smoothed scores with at least ``start_score`` for
   ``start_windows`` consecutive windows;
@@ -157,7 +160,7 @@ class DecisionMaker:
         """Take one window's probabilities.
 
         Args:
-            probs: float [L] probabilities over the label set (one row of the head's output).
+            probs: float [L] scores in [0, 1] over the label set (one row of the head's ``scores``).
             t_ms: time of the window (its end), integer milliseconds, not decreasing.
             window_ms: ``(start_ms, end_ms)`` of the window.
 

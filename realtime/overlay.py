@@ -1,37 +1,447 @@
-"""Optional OpenCV overlay: skeletons, track ids, the current label and score, fps; a window and/or an mp4.
+"""Optional OpenCV overlay: skeletons and a panel per person showing what the model sees; a window and/or a video.
 
 Nothing here runs unless ``--display`` or ``--record`` asks for it, and a window is never opened on a
 headless machine (:func:`has_display`). OpenCV is imported when an :class:`Overlay` is built.
+
+Each person gets a panel (:func:`draw_panel`): the track id and the decided action (or "no action"),
+then the latest window's top 3 labels with their probabilities as bars. Font and panel sizes follow
+the frame (160x120 up to 1920x1080 and beyond), and the panel goes beside the person, not over them,
+wherever the frame leaves room (:func:`place_panel`).
+
+Recordings are written in a format a web browser plays where the installed OpenCV can
+(:func:`plan_recording`): H.264 in ``.mp4`` if OpenCV has an H.264 encoder, else VP8 (or VP9) in
+``.webm``, else Motion-JPEG in ``.avi`` with a warning (browsers do not play it). The frames are
+encoded on a writer thread, so a slow encoder overlaps with the pose stage instead of adding to it.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import os
+import queue
 import sys
+import tempfile
+import threading
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from realtime.frames import opencv
+from realtime.view import TrackView
 from sadvae.errors import ConfigError, SourceError
 
-__all__ = ["OverlayOptions", "Overlay", "has_display", "POSE_EDGES"]
+__all__ = [
+    "OverlayOptions",
+    "Overlay",
+    "Recording",
+    "RECORD_SUFFIXES",
+    "plan_recording",
+    "has_display",
+    "panel_style",
+    "panel_size",
+    "place_panel",
+    "draw_panel",
+    "POSE_EDGES",
+]
 
 log = logging.getLogger(__name__)
 
 # MediaPipe Pose landmark pairs drawn as bones (face outline left out: nose to shoulders gives the head)
 POSE_EDGES: tuple[tuple[int, int], ...] = (
-    (11, 12), (11, 13), (13, 15), (12, 14), (14, 16), (11, 23), (12, 24), (23, 24), (23, 25), (25, 27),
-    (24, 26), (26, 28), (27, 29), (29, 31), (27, 31), (28, 30), (30, 32), (28, 32), (15, 19), (16, 20),
-    (0, 7), (0, 8),
-)  # fmt: skip
+    (11, 12),
+    (11, 13),
+    (13, 15),
+    (12, 14),
+    (14, 16),
+    (11, 23),
+    (12, 24),
+    (23, 24),
+    (23, 25),
+    (25, 27),
+    (24, 26),
+    (26, 28),
+    (27, 29),
+    (29, 31),
+    (27, 31),
+    (28, 30),
+    (30, 32),
+    (28, 32),
+    (15, 19),
+    (16, 20),
+    (0, 7),
+    (0, 8),
+)
 _COLOURS = ((0, 200, 255), (255, 160, 0), (120, 255, 120), (255, 80, 200), (80, 80, 255), (255, 255, 80))
+_GREY = (170, 170, 170)
+_WHITE = (240, 240, 240)
 _KEYS_QUIT = (ord("q"), 27)  # q, Esc
 WINDOW = "sadvae-live"
+
+# ---- recording formats ------------------------------------------------------------------------------------
+
+RECORD_SUFFIXES = (".mp4", ".webm", ".avi")
+# (fourcc, suffix, what it is, browsers play it); tried in order for each requested suffix
+_H264 = ("avc1", ".mp4", "H.264 in MP4", True)
+_VP8 = ("VP80", ".webm", "VP8 in WebM", True)
+_VP9 = ("VP90", ".webm", "VP9 in WebM", True)
+_MJPG = ("MJPG", ".avi", "Motion-JPEG in AVI", False)
+_CHAINS = {".mp4": (_H264, _VP8, _VP9, _MJPG), ".webm": (_VP8, _VP9, _H264, _MJPG), ".avi": (_MJPG,)}
+_PROBED: dict[str, bool] = {}
+
+
+@dataclass(frozen=True)
+class Recording:
+    """The file and codec a recording is written with (:func:`plan_recording`).
+
+    Attributes:
+        path: the file actually written (its suffix may differ from the one asked for).
+        fourcc: the OpenCV codec tag ("avc1", "VP80", "VP90" or "MJPG").
+        codec: what it is, in words ("H.264 in MP4").
+        browser: whether web browsers play the file.
+        requested: the path asked for.
+    """
+
+    path: str
+    fourcc: str
+    codec: str
+    browser: bool
+    requested: str
+
+    def describe(self) -> str:
+        """One line for the start-up summary."""
+        where = "" if self.path == self.requested else f" instead of {self.requested}"
+        plays = "browsers play it" if self.browser else "browsers will NOT play it"
+        return f"{self.path}{where}, {self.codec} ({plays})"
+
+
+@contextlib.contextmanager
+def _silent_stderr() -> Iterator[None]:
+    """Native encoder probes print to file descriptor 2 ("Could not find encoder ..."); hide it for a moment."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real descriptor 2 (embedded interpreters)
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _encoder_works(cv2: Any, fourcc: str, suffix: str) -> bool:
+    """Whether this OpenCV can write ``fourcc`` into a ``suffix`` file (one 64x64 frame, cached per process)."""
+    key = fourcc + suffix
+    if key not in _PROBED:
+        with tempfile.TemporaryDirectory(prefix="sadvae-codec-") as tmp:
+            path = os.path.join(tmp, "probe" + suffix)
+            level = cv2.utils.logging.getLogLevel()
+            cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+            try:
+                with _silent_stderr():
+                    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*fourcc), 30.0, (64, 64))
+                    ok = writer.isOpened()
+                    if ok:
+                        writer.write(np.zeros((64, 64, 3), np.uint8))
+                    writer.release()
+            finally:
+                cv2.utils.logging.setLogLevel(level)
+            _PROBED[key] = ok and os.path.exists(path) and os.path.getsize(path) > 0
+    return _PROBED[key]
+
+
+def plan_recording(path: str | Path, cv2: Any = None) -> Recording:
+    """Choose the codec (and so the file suffix) of a recording for the OpenCV at hand.
+
+    ``.mp4`` tries H.264, then VP8 and VP9 in ``.webm``, then Motion-JPEG in ``.avi``; ``.webm``
+    tries VP8, VP9, then H.264 ``.mp4``, then ``.avi``; ``.avi`` is Motion-JPEG. A fallback keeps the
+    file's stem and folder and changes its suffix, with a warning in the log.
+
+    Raises:
+        ConfigError: an unsupported suffix; SourceError: OpenCV can write none of them.
+    """
+    if cv2 is None:
+        cv2 = opencv()
+    p = Path(path)
+    chain = _CHAINS.get(p.suffix.lower())
+    if chain is None:
+        raise ConfigError(f"--record {p}: expected a .mp4, .webm or .avi file name")
+    for fourcc, suffix, codec, browser in chain:
+        if _encoder_works(cv2, fourcc, suffix):
+            out = p if p.suffix.lower() == suffix else p.with_suffix(suffix)
+            rec = Recording(str(out), fourcc, codec, browser, str(p))
+            if not browser:
+                log.warning(
+                    "recording %s as %s: web browsers will not play it (this OpenCV has no H.264 or VP8/VP9 "
+                    "encoder); convert it with `ffmpeg -i %s -c:v libx264 -pix_fmt yuv420p out.mp4`, or install an "
+                    "OpenCV build with FFmpeg and libx264/libvpx",
+                    out,
+                    codec,
+                    out,
+                )
+            elif out != p:
+                log.warning("this OpenCV cannot write %s: recording to %s (%s) instead", p, out, codec)
+            return rec
+    raise SourceError(f"cannot record {p}: this OpenCV can write none of H.264 (.mp4), VP8/VP9 (.webm), MJPG (.avi)")
+
+
+class _VideoSink:
+    """A ``cv2.VideoWriter`` fed from a bounded queue on its own thread (encoding overlaps with the next frames)."""
+
+    def __init__(
+        self, cv2: Any, rec: Recording, fps: float, size: tuple[int, int], queue_size: int = 32, block: bool = True
+    ):
+        level = cv2.utils.logging.getLogLevel()
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+        try:
+            with _silent_stderr():  # FFmpeg notes the tag it maps the fourcc to, on stderr
+                self._writer = cv2.VideoWriter(rec.path, cv2.VideoWriter_fourcc(*rec.fourcc), float(fps), size)
+        finally:
+            cv2.utils.logging.setLogLevel(level)
+        if not self._writer.isOpened():
+            raise SourceError(f"cannot write the recording {rec.path} ({rec.codec}): OpenCV could not open it")
+        self._queue: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=queue_size)
+        self._error: BaseException | None = None
+        self.block, self.dropped, self.path = block, 0, rec.path
+        self._thread = threading.Thread(target=self._run, name="sadvae-record", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (frame := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._writer.write(frame)
+                except Exception as e:  # reported by the next write() or close()
+                    self._error = e
+
+    def write(self, frame: np.ndarray) -> None:
+        """Queue one BGR frame; while the encoder is ``queue_size`` frames behind, wait (``block``) or drop it."""
+        if self._error is not None:
+            raise SourceError(f"writing the recording failed: {self._error}")
+        if self.block:
+            self._queue.put(frame)
+            return
+        try:
+            self._queue.put_nowait(frame)
+        except queue.Full:
+            if not self.dropped:
+                log.warning(
+                    "the encoder of %s is slower than the live source: dropping recorded frames (the "
+                    "recording plays faster); record a smaller frame or use .avi",
+                    self.path,
+                )
+            self.dropped += 1
+
+    def close(self) -> None:
+        """Encode what is queued and finish the file."""
+        self._queue.put(None)
+        self._thread.join()
+        self._writer.release()
+        if self.dropped:
+            log.warning(
+                "%d frame(s) left out of the recording %s (the encoder could not keep up)", self.dropped, self.path
+            )
+        if self._error is not None:
+            raise SourceError(f"writing the recording failed: {self._error}")
+
+
+# ---- panels -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PanelStyle:
+    """Sizes of text and panels for one frame size (:func:`panel_style`).
+
+    Attributes:
+        scale: OpenCV font scale; thickness: text stroke; line: pixels per text line; text_h: cap height;
+        bar: score bar height; pad: inner margin; max_width: widest panel allowed; rows: top-k rows shown.
+    """
+
+    scale: float
+    thickness: int
+    line: int
+    text_h: int
+    bar: int
+    pad: int
+    max_width: int
+    rows: int
+
+
+def panel_style(width: int, height: int, rows: int = 3) -> PanelStyle:
+    """Font and panel sizes from the frame size.
+
+    The font scale grows linearly with the frame height from OpenCV's smallest readable size (scale 0.3, text
+    about 8 px) at 120 lines to 1.05 (about 28 px, 2.6 %) at 1080 lines, at most 1.5; a panel keeps fewer
+    top-k rows when it would take more than 55 % of the height and is at most 45 % of the width.
+    """
+    import cv2
+
+    short = min(height, width * 0.75)  # portrait or very wide frames: size by the shorter useful side
+    scale = float(np.clip(0.3 + 0.75 * (short - 120.0) / 960.0, 0.3, 1.5))  # 0.3 at 120 lines, 1.05 at 1080
+    thickness = 1 if scale < 0.6 else 2
+    (_, text_h), base = cv2.getTextSize("Ag", cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+    bar = max(2, round(text_h * 0.35))
+    pad = max(2, round(text_h * 0.45))
+    line = text_h + base + 1
+    max_width = max(60, int(width * 0.45))
+    style = PanelStyle(scale, thickness, line, text_h, bar, pad, max_width, rows)
+    while style.rows > 1 and panel_size(style, ["x"] * style.rows)[1] > 0.55 * height:
+        style = PanelStyle(scale, thickness, line, text_h, bar, pad, max_width, style.rows - 1)
+    return style
+
+
+def _row_height(style: PanelStyle) -> int:
+    return style.line + style.bar + style.pad // 2
+
+
+def panel_size(style: PanelStyle, names: Sequence[str]) -> tuple[int, int]:
+    """(width, height) in pixels of a panel with a header and ``len(names)`` top-k rows."""
+    import cv2
+
+    rows = min(len(names), style.rows)
+    widest = max(
+        [
+            cv2.getTextSize(f"{n}  0.00", cv2.FONT_HERSHEY_SIMPLEX, style.scale, style.thickness)[0][0]
+            for n in names[:rows]
+        ]
+        + [cv2.getTextSize("#00 no action", cv2.FONT_HERSHEY_SIMPLEX, style.scale, style.thickness)[0][0]]
+    )
+    width = min(widest + 2 * style.pad, style.max_width)
+    height = 2 * style.pad + style.line + style.pad // 2 + rows * _row_height(style)
+    return int(width), int(height)
+
+
+def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> int:
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    return max(w, 0) * max(h, 0)
+
+
+def place_panel(
+    size: tuple[int, int],
+    person: tuple[int, int, int, int],
+    frame: tuple[int, int],
+    avoid: Sequence[tuple[int, int, int, int]] = (),
+) -> tuple[int, int]:
+    """Top-left corner of a panel of ``size`` (w, h) beside the ``person`` box (x0, y0, x1, y1).
+
+    Tries right of, left of, above and below the person, then the frame's corners; the first that covers
+    the least of the person (then of the ``avoid`` boxes: other persons, panels placed before) wins.
+    Every candidate is shifted inside the ``frame`` (width, height).
+    """
+    w, h = size
+    fw, fh = frame
+    x0, y0, x1, y1 = person
+    gap = 4
+    candidates = [
+        (x1 + gap, y0),
+        (x0 - gap - w, y0),
+        (x0, y0 - gap - h),
+        (x0, y1 + gap),
+        (fw - w, 0),
+        (0, 0),
+        (fw - w, fh - h),
+        (0, fh - h),
+    ]
+    best, best_cost = (0, 0), None
+    for cx, cy in candidates:
+        cx = int(min(max(cx, 0), max(fw - w, 0)))
+        cy = int(min(max(cy, 0), max(fh - h, 0)))
+        box = (cx, cy, cx + w, cy + h)
+        cost = (_overlap(box, person), sum(_overlap(box, other) for other in avoid))
+        if best_cost is None or cost < best_cost:
+            best, best_cost = (cx, cy), cost
+    return best
+
+
+def _fit(cv2: Any, text: str, style: PanelStyle, width: int) -> str:
+    """``text`` shortened with ".." to fit ``width`` pixels."""
+    if cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, style.scale, style.thickness)[0][0] <= width:
+        return text
+    while len(text) > 1:
+        text = text[:-1]
+        if cv2.getTextSize(text + "..", cv2.FONT_HERSHEY_SIMPLEX, style.scale, style.thickness)[0][0] <= width:
+            return text + ".."
+    return text
+
+
+def _text(cv2: Any, img: np.ndarray, text: str, org: tuple[int, int], style: PanelStyle, colour) -> None:
+    cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, style.scale, colour, style.thickness, cv2.LINE_AA)
+
+
+def draw_panel(
+    img: np.ndarray,
+    view: TrackView | None,
+    track_id: int,
+    at: tuple[int, int],
+    size: tuple[int, int],
+    style: PanelStyle,
+    colour: tuple[int, int, int],
+) -> None:
+    """Draw one person's panel in place at ``at`` (top-left), ``size`` (w, h) as from :func:`panel_size`.
+
+    Header: ``#id`` and the decided action in the track's colour, or "no action" (the head or the
+    decision rule found none of the labels fits), "undecided" (a label leads but is not decided yet) or
+    "waiting" (no full window yet). Rows: the latest window's best labels, probability as text and bar.
+    """
+    import cv2
+
+    x, y = at
+    w, h = size
+    roi = img[y : y + h, x : x + w]
+    roi[:] = (roi * 0.3).astype(np.uint8)  # darkened background: readable on any scene
+    cv2.rectangle(img, (x, y), (x + w - 1, y + h - 1), colour, 1)
+    inner = w - 2 * style.pad
+    ty = y + style.pad + style.text_h
+    if view is None:
+        head, head_colour = f"#{track_id} waiting", _GREY
+    elif view.decided is not None:
+        head, head_colour = f"#{track_id} {view.decided}", colour
+    elif view.no_action:
+        head, head_colour = f"#{track_id} no action", _GREY
+    else:
+        head, head_colour = f"#{track_id} undecided", _WHITE
+    _text(cv2, img, _fit(cv2, head, style, inner), (x + style.pad, ty), style, head_colour)
+    if view is None:
+        return
+    ty += style.line - style.text_h + style.pad // 2
+    for name, score in view.topk[: style.rows]:
+        ty += style.text_h
+        num = f"{score:.2f}"
+        num_w = cv2.getTextSize(num, cv2.FONT_HERSHEY_SIMPLEX, style.scale, style.thickness)[0][0]
+        is_decided = name == view.decided
+        text_colour = colour if is_decided else (_GREY if view.no_action else _WHITE)
+        _text(cv2, img, _fit(cv2, name, style, inner - num_w - style.pad), (x + style.pad, ty), style, text_colour)
+        _text(cv2, img, num, (x + w - style.pad - num_w, ty), style, text_colour)
+        by = ty + style.line - style.text_h - 1
+        cv2.rectangle(img, (x + style.pad, by), (x + style.pad + inner - 1, by + style.bar - 1), (70, 70, 70), -1)
+        filled = int(round(inner * min(max(score, 0.0), 1.0)))
+        if filled > 0:
+            bar_colour = colour if is_decided else (_GREY if view.no_action else _WHITE)
+            cv2.rectangle(img, (x + style.pad, by), (x + style.pad + filled - 1, by + style.bar - 1), bar_colour, -1)
+        ty = by + style.bar + style.pad // 2
+
+
+def _as_view(item: Sequence[Any]) -> tuple[int, Any, TrackView | None]:
+    """``(track_id, landmarks, view)``; the older ``(track_id, landmarks, label, score)`` form still works."""
+    if len(item) == 4:
+        track_id, landmarks, label, score = item
+        view = TrackView(int(track_id), ((label, float(score)),) if label else (), label is None, label, float(score))
+        return int(track_id), landmarks, view
+    track_id, landmarks, view = item
+    return int(track_id), landmarks, view
+
+
+# ---- the overlay ------------------------------------------------------------------------------------------
 
 
 def has_display() -> bool:
@@ -47,24 +457,30 @@ class OverlayOptions:
 
     Attributes:
         display: show a window (``q`` or Esc closes it and stops the pipeline).
-        record: write the annotated frames to this video file (``.mp4`` or ``.avi``), or None.
+        record: write the annotated frames to this video file (``.mp4``, ``.webm`` or ``.avi``; the codec
+            and possibly the suffix are chosen by :func:`plan_recording`), or None.
         fps: frame rate written into the recording.
+        record_wait: when the encoder falls behind, wait for it (files: a complete recording) rather than
+            leave frames out of the recording (live cameras and streams: the pipeline keeps its pace).
     """
 
     display: bool = False
     record: str | None = None
     fps: float = 30.0
+    record_wait: bool = True
 
     def __post_init__(self) -> None:
         if self.record is not None:
             p = Path(self.record)
-            if p.suffix.lower() not in (".mp4", ".avi"):
-                raise ConfigError(f"--record {p}: expected a .mp4 or .avi file name")
+            if p.suffix.lower() not in RECORD_SUFFIXES:
+                raise ConfigError(f"--record {p}: expected a .mp4, .webm or .avi file name")
             if not p.parent.is_dir():
                 raise ConfigError(f"--record {p}: folder {p.parent} does not exist")
         if self.display and not has_display():
-            raise ConfigError("--display needs a screen, but this machine has none ($DISPLAY is not set); "
-                              "use --no-display or --record out.mp4")  # fmt: skip
+            raise ConfigError(
+                "--display needs a screen, but this machine has none ($DISPLAY is not set); "
+                "use --no-display or --record out.mp4"
+            )
         if not self.fps > 0:
             raise ConfigError(f"overlay fps must be > 0, got {self.fps!r}")
 
@@ -75,46 +491,72 @@ class Overlay:
     Args:
         opts: window and recording settings.
 
+    Attributes:
+        recording: the file and codec of the recording (:func:`plan_recording`), or None.
+        frames: frames shown or recorded.
+
     Raises:
-        MissingDependencyError: no OpenCV; SourceError: the recording cannot be opened.
+        MissingDependencyError: no OpenCV; SourceError: no codec can record here, or the file cannot be opened.
     """
 
     def __init__(self, opts: OverlayOptions):
-        from realtime.sources import _cv2
-
-        self.opts, self._cv2 = opts, _cv2()
-        self._writer: Any = None
+        self.opts, self._cv2 = opts, opencv()
+        self.recording = plan_recording(opts.record, self._cv2) if opts.record is not None else None
+        self._writer: _VideoSink | None = None
         self._window = False
         self._times: collections.deque[float] = collections.deque(maxlen=30)
+        self._style: tuple[tuple[int, int], PanelStyle] | None = None
         self.frames = 0
 
-    def draw(self, image: np.ndarray, items: list[tuple[int, Any, str | None, float]], fps: float) -> np.ndarray:
+    def _style_for(self, w: int, h: int) -> PanelStyle:
+        if self._style is None or self._style[0] != (w, h):
+            self._style = ((w, h), panel_style(w, h))
+        return self._style[1]
+
+    def draw(self, image: np.ndarray, items: Sequence[Sequence[Any]], fps: float) -> np.ndarray:
         """Annotate a copy of ``image`` (BGR [H, W, 3]).
 
         Args:
-            items: per person ``(track_id, image landmarks [33, 2] normalised or None, label or None, score)``.
+            items: per person ``(track_id, image landmarks [33, 2] normalised or None, TrackView or None)``
+                (a person without landmarks this frame is not drawn).
             fps: frames per second to print.
         """
         cv2, out = self._cv2, image.copy()
         h, w = out.shape[:2]
-        for track_id, landmarks, label, score in items:
-            colour = _COLOURS[track_id % len(_COLOURS)]
+        style = self._style_for(w, h)
+        people = []
+        for item in items:
+            track_id, landmarks, view = _as_view(item)
             if landmarks is None:
                 continue
             pts = np.round(np.asarray(landmarks)[:, :2] * (w, h)).astype(np.int32)  # (K, 2) pixels
+            colour = _COLOURS[track_id % len(_COLOURS)]
+            line = max(1, round(style.scale * 3))
             for a, b in POSE_EDGES:
                 if a < len(pts) and b < len(pts):
-                    cv2.line(out, tuple(map(int, pts[a])), tuple(map(int, pts[b])), colour, 2, cv2.LINE_AA)
+                    cv2.line(out, tuple(map(int, pts[a])), tuple(map(int, pts[b])), colour, line, cv2.LINE_AA)
             for p in pts[11:]:
-                cv2.circle(out, tuple(map(int, p)), 3, colour, -1, cv2.LINE_AA)
-            x, y = int(pts[:, 0].min()), max(int(pts[:, 1].min()) - 8, 14)
-            text = f"#{track_id} {label} {score:.2f}" if label else f"#{track_id}"
-            cv2.putText(out, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 3, cv2.LINE_AA)
-            cv2.putText(out, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, 1, cv2.LINE_AA)
-        cv2.putText(out, f"{fps:.1f} fps", (8, h - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+                cv2.circle(out, tuple(map(int, p)), line + 1, colour, -1, cv2.LINE_AA)
+            inside = np.clip(pts, 0, (w - 1, h - 1))
+            box = (int(inside[:, 0].min()), int(inside[:, 1].min()), int(inside[:, 0].max()), int(inside[:, 1].max()))
+            people.append((track_id, view, box, colour))
+        placed: list[tuple[int, int, int, int]] = []
+        fps_text = f"{fps:.1f} fps"
+        (fw, fh), _ = cv2.getTextSize(fps_text, cv2.FONT_HERSHEY_SIMPLEX, style.scale, style.thickness)
+        fps_box = (0, h - fh - 2 * style.pad, fw + 2 * style.pad, h)
+        for track_id, view, box, colour in people:
+            names = [n for n, _ in view.topk] if view is not None else []
+            size = panel_size(style, names)
+            if view is not None and view.decided is not None:  # the header may be the widest line
+                size = (max(size[0], panel_size(style, [f"#{track_id} {view.decided}"])[0]), size[1])
+            others = [b for _, _, b, _ in people if b is not box]
+            at = place_panel(size, box, (w, h), [*others, *placed, fps_box])
+            draw_panel(out, view, track_id, at, size, style, colour)
+            placed.append((at[0], at[1], at[0] + size[0], at[1] + size[1]))
+        _text(cv2, out, fps_text, (style.pad, h - style.pad), style, _WHITE)
         return out
 
-    def show(self, image: np.ndarray, items: list[tuple[int, Any, str | None, float]]) -> bool:
+    def show(self, image: np.ndarray, items: Sequence[Sequence[Any]]) -> bool:
         """Draw (with the frame rate of the latest 30 calls), record and display one frame.
 
         Returns:
@@ -124,9 +566,17 @@ class Overlay:
         span = self._times[-1] - self._times[0]
         out = self.draw(image, items, (len(self._times) - 1) / span if span > 0 else 0.0)
         self.frames += 1
-        if self.opts.record is not None:
+        if self.recording is not None:
             if self._writer is None:
-                self._writer = self._open_writer(out.shape[1], out.shape[0])
+                size = (out.shape[1], out.shape[0])
+                self._writer = _VideoSink(self._cv2, self.recording, self.opts.fps, size, block=self.opts.record_wait)
+                log.info(
+                    "recording the overlay to %s (%dx%d, %g fps)",
+                    self.recording.describe(),
+                    out.shape[1],
+                    out.shape[0],
+                    self.opts.fps,
+                )
             self._writer.write(out)
         if self.opts.display:
             cv2 = self._cv2
@@ -137,20 +587,82 @@ class Overlay:
                 return False
         return True
 
-    def _open_writer(self, width: int, height: int) -> Any:
-        cv2, path = self._cv2, str(self.opts.record)
-        codec = "mp4v" if path.lower().endswith(".mp4") else "MJPG"
-        writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*codec), float(self.opts.fps), (width, height))
-        if not writer.isOpened():
-            raise SourceError(f"cannot write the recording {path} (OpenCV has no {codec} encoder here)")
-        log.info("recording the overlay to %s (%dx%d, %g fps)", path, width, height, self.opts.fps)
-        return writer
-
     def close(self) -> None:
         """Finish the recording and close the window; idempotent."""
-        if self._writer is not None:
-            self._writer.release()
-            self._writer = None
-        if self._window:
-            self._cv2.destroyWindow(WINDOW)
-            self._window = False
+        writer, self._writer = self._writer, None
+        try:
+            if writer is not None:
+                writer.close()
+        finally:
+            if self._window:
+                self._cv2.destroyWindow(WINDOW)
+                self._window = False
+
+
+# ---- which codecs this OpenCV has, and what they cost --------------------------------------------------------
+
+
+def codec_report(
+    video: str | Path, sizes: Sequence[tuple[int, int]] = ((340, 256), (1280, 720), (1920, 1080)), frames: int = 60
+) -> list[dict[str, Any]]:
+    """Encode the first ``frames`` frames of ``video``, resized to each size, with every recording codec.
+
+    Returns:
+        One row per (codec, size): ``fourcc``, ``codec``, ``browser``, ``width``, ``height``, ``available`` and
+        ``ms_per_frame`` (None when the codec is missing). Run ``python -m realtime.overlay VIDEO``.
+    """
+    import cv2
+
+    cap = cv2.VideoCapture(str(video))
+    images = []
+    while len(images) < frames:
+        ok, image = cap.read()
+        if not ok:
+            break
+        images.append(image)
+    cap.release()
+    if not images:
+        raise SourceError(f"cannot read frames from {video}")
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="sadvae-codecs-") as tmp:
+        for fourcc, suffix, codec, browser in (_H264, _VP8, _VP9, _MJPG):
+            available = _encoder_works(cv2, fourcc, suffix)
+            for w, h in sizes:
+                ms = None
+                if available:
+                    resized = [cv2.resize(im, (w, h), interpolation=cv2.INTER_AREA) for im in images]
+                    rec = Recording(os.path.join(tmp, f"{fourcc}_{w}{suffix}"), fourcc, codec, browser, "")
+                    sink = _VideoSink(cv2, rec, 30.0, (w, h))
+                    t0 = time.perf_counter()
+                    for im in resized:
+                        sink.write(im)
+                    sink.close()
+                    ms = (time.perf_counter() - t0) * 1000.0 / len(resized)
+                rows.append(
+                    dict(
+                        fourcc=fourcc,
+                        codec=codec,
+                        browser=browser,
+                        width=w,
+                        height=h,
+                        available=available,
+                        ms_per_frame=ms,
+                    )
+                )
+    return rows
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Which recording codecs this OpenCV has, and ms per frame.")
+    parser.add_argument("video", help="a video whose first frames are encoded")
+    parser.add_argument("--frames", type=int, default=60)
+    args = parser.parse_args()
+    import cv2 as _cv
+
+    print(f"OpenCV {_cv.__version__}; {args.frames} frames of {args.video}; encoding on one writer thread")
+    for row in codec_report(args.video, frames=args.frames):
+        cost = "missing" if row["ms_per_frame"] is None else f"{row['ms_per_frame']:.1f} ms/frame"
+        plays = "browser" if row["browser"] else "no browser"
+        print(f"  {row['fourcc']}  {row['codec']:<20} ({plays:<10})  {row['width']}x{row['height']:<5} {cost}")

@@ -31,26 +31,44 @@ from typing import Any
 import numpy as np
 
 from realtime.backends import BackendOptions
+from realtime.backends.live_model import LiveModel
 from realtime.buffer import JointBuffer
 from realtime.decisions import Decision, DecisionMaker, DecisionOptions
-from realtime.emit import Emitter
-from realtime.events import Publisher, PublisherOptions
-from realtime.head import HeadBuilder, HeadOptions, HeadResult, ZeroShotHead
-from realtime.labels import LabelSet, LabelWatcher
-from realtime.model import LiveModel
-from realtime.pose import PoseOptions
-from realtime.reload import HeadReloader
+from realtime.events.emit import Emitter
+from realtime.events.publisher import Publisher, PublisherOptions
+from realtime.head.labels import LabelSet, LabelWatcher
+from realtime.head.reload import HeadReloader
+from realtime.head.zero_shot import HeadBuilder, HeadOptions, HeadResult, ZeroShotHead
+from realtime.pose.stage import PoseOptions
 from realtime.signals import stop_on_signals
 from realtime.stats import StageStats
 from realtime.tracking import Detection, Track, Tracker, TrackerOptions
+from realtime.view import TrackView, head_no_action, head_scores, make_view
 from sadvae.data.preprocess import preprocess
 from sadvae.errors import ConfigError
 from sadvae.skeleton import NUM_JOINTS
 
-__all__ = ["PipelineOptions", "WindowBatch", "Pipeline"]
+__all__ = ["PipelineOptions", "WindowBatch", "Pipeline", "DEFAULT_STRIDE", "model_stride"]
 
 log = logging.getLogger(__name__)
 _now_ns = time.perf_counter_ns
+DEFAULT_STRIDE = 8  # source frames between batches when neither the options nor the model say
+
+
+def model_stride(model: LiveModel, source_fps: float | None) -> int:
+    """Source frames between inference batches that the model asks for.
+
+    The bundle's live stride (``model.bundle.live.stride``) counts frames at the model's rate; at a
+    known source rate it becomes ``round(stride * source_fps / model_fps)`` source frames (at least 1).
+    Without a live stride: :data:`DEFAULT_STRIDE`.
+    """
+    live = getattr(model.bundle, "live", None)
+    stride = getattr(live, "stride", None)
+    if stride is None:
+        return DEFAULT_STRIDE
+    if source_fps and source_fps > 0:
+        return max(1, int(round(stride * float(source_fps) / model.preprocess.fps)))
+    return int(stride)
 
 
 @dataclass(frozen=True)
@@ -59,7 +77,7 @@ class PipelineOptions:
 
     Attributes:
         source_name: names the event topics ``sadvae.<source>.*``; None = the source's own name.
-        stride: frames between two inference batches.
+        stride: source frames between two inference batches; None = the model's (:func:`model_stride`).
         status_interval_s: seconds between status heartbeats.
         labels_poll_s: seconds between two looks at the labels file.
         latency_window: recent calls per stage kept for status events (None keeps all: benchmarks).
@@ -71,7 +89,7 @@ class PipelineOptions:
     """
 
     source_name: str | None = None
-    stride: int = 8
+    stride: int | None = None
     status_interval_s: float = 1.0
     labels_poll_s: float = 1.0
     latency_window: int | None = 256
@@ -87,8 +105,8 @@ class PipelineOptions:
     publisher: PublisherOptions = field(default_factory=PublisherOptions)
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.stride, int) and self.stride >= 1):
-            raise ConfigError(f"stride must be an integer >= 1, got {self.stride!r}")
+        if self.stride is not None and not (isinstance(self.stride, int) and self.stride >= 1):
+            raise ConfigError(f"stride must be an integer >= 1, got {self.stride!r} (None: the model's)")
         if self.max_frames is not None and self.max_frames < 1:
             raise ConfigError(f"max_frames must be >= 1, got {self.max_frames!r}")
         for name in ("status_interval_s", "labels_poll_s", "max_gap_s"):
@@ -108,6 +126,7 @@ class WindowBatch:
             times float64 [T] in seconds: the input of ``preprocess``.
         windows: float32 [N, 3, T, 25, M] the preprocessed batch; outputs: the backend's
             ``{"latent": [N, d_r], "seen_logits": [N, K]}``; result: the head's scores over ``labels``.
+        views: per track (batch order), what the model sees after this window (:class:`realtime.view.TrackView`).
     """
 
     t_ms: int
@@ -118,6 +137,7 @@ class WindowBatch:
     outputs: dict[str, np.ndarray]
     result: HeadResult
     labels: LabelSet
+    views: tuple[TrackView, ...] = ()
 
 
 @dataclass
@@ -127,25 +147,29 @@ class _TrackState:
     fresh: int = 0  # frames pushed since the last window
     label: str | None = None
     score: float = 0.0
+    view: TrackView | None = None  # the latest window as the model saw it
 
 
 class Pipeline:
     """The live loop (module docstring). It owns and closes everything it is given.
 
     Args:
-        source: a :mod:`realtime.sources` source (iterator of frames with ``close()``).
-        model: the loaded :class:`realtime.model.LiveModel`.
+        source: a :mod:`realtime.sources.video` source (iterator of frames with ``close()``).
+        model: the loaded :class:`realtime.backends.live_model.LiveModel`.
         labels: the labels file (watched for changes).
         opts: the options.
         publisher: a ready publisher; None = one from ``opts.publisher``.
         pose: a pose stage (``pose(frame) -> list[Skeleton]``); None = a MediaPipe
-            :class:`realtime.pose.PoseEstimator`, built when the first image arrives.
-        text_encoder: for :class:`realtime.head.HeadBuilder` (None = the bundle's encoder).
+            :class:`realtime.pose.stage.PoseEstimator`, built when the first image arrives.
+        text_encoder: for :class:`realtime.head.zero_shot.HeadBuilder` (None = the bundle's encoder).
         overlay: a :class:`realtime.overlay.Overlay` or None.
         on_batch: called with every :class:`WindowBatch` (tests, recording).
         on_event: called with every action event dict after it is published (``sadvae-live --print``).
+        recorder: gets ``add(t_s, [(track id, joints [25, 3])])`` for every tracked frame and is closed with the
+            pipeline (:class:`realtime.sources.replay.TrackRecorder`, ``sadvae-live --record-skeleton``).
 
     Attributes:
+        stride: source frames between inference batches (the options', else :func:`model_stride`);
         stats: per-stage latency; frames: frames processed; head: the head in use;
         last_batch: the latest :class:`WindowBatch`; stop_reason: why :meth:`run` returned.
 
@@ -166,9 +190,11 @@ class Pipeline:
         overlay: Any = None,
         on_batch: Callable[[WindowBatch], None] | None = None,
         on_event: Callable[[dict[str, Any]], None] | None = None,
+        recorder: Any = None,
     ):
         self.opts = opts = opts or PipelineOptions()
         self.source, self.model, self.overlay, self.on_batch = source, model, overlay, on_batch
+        self.recorder = recorder
         self._pose, self.pose_model = pose, getattr(pose, "model", None)
         self._closed, self._stop = False, threading.Event()
         self.stop_reason: str | None = None
@@ -180,6 +206,7 @@ class Pipeline:
         self._cfg = model.preprocess
         m, w = self._cfg.persons, self._cfg.window
         in_fps = max(float(getattr(source, "fps", None) or 60.0), self._cfg.fps)
+        self.stride = opts.stride if opts.stride is not None else model_stride(model, getattr(source, "fps", None))
         self._capacity = int(np.ceil(opts.buffer_seconds * (w - 1) * in_fps / self._cfg.fps)) + 2
         self._slot = np.zeros((m, NUM_JOINTS, 3), np.float32)  # one frame of a track's window, reused
         watcher = LabelWatcher(labels, poll_s=opts.labels_poll_s)
@@ -195,9 +222,9 @@ class Pipeline:
     def ensure_pose(self) -> Any:
         """Build the MediaPipe pose stage now (it is otherwise built on the first image)."""
         if self._pose is None:
-            from realtime.pose import PoseEstimator
+            from realtime.pose.stage import make_pose_stage
 
-            self._pose = PoseEstimator(self.opts.pose)
+            self._pose = make_pose_stage(self.opts.pose)
             self.pose_model = self._pose.model
         return self._pose
 
@@ -217,13 +244,13 @@ class Pipeline:
         Returns:
             Why it stopped: "end", "max_frames", "sigint", "sigterm", "window_closed" or the reason given.
         """
-        from realtime.capture import CameraSource, StreamSource
+        from realtime.sources.capture import CameraSource, StreamSource
 
         live = isinstance(self.source, CameraSource | StreamSource)  # may wait for a frame: closing it wakes it
         guard = stop_on_signals(self.request_stop, self.source.close if live else None)
         with guard if self.opts.handle_signals else contextlib.nullcontext():
             try:
-                self._status("started")
+                self._status("started", "started")
                 it = iter(self.source)
                 while not self._stop.is_set():
                     t0 = _now_ns()
@@ -263,15 +290,18 @@ class Pipeline:
         for tr in self._tracker.ended:
             self._end_track(tr.id, t_ms, "track_end")
         for tr in self._tracker.started:
-            buf = JointBuffer(self._capacity, self._cfg.window, self._cfg.fps, self._cfg.persons,
-                              max_gap_s=self.opts.max_gap_s)  # fmt: skip
+            buf = JointBuffer(
+                self._capacity, self._cfg.window, self._cfg.fps, self._cfg.persons, max_gap_s=self.opts.max_gap_s
+            )
             self._tracks[tr.id] = _TrackState(buf, DecisionMaker(self.labels.names, self.opts.decisions, tr.id))
         t3 = _now_ns()
         s.add("tracking", t3 - t2)
         self._push(matched, t_ms / 1000.0)
+        if self.recorder is not None:
+            self.recorder.add(t_ms / 1000.0, [(tr.id, tr.detection.joints) for tr in matched])
         s.add("buffer", _now_ns() - t3)
         self.frames += 1
-        if self.frames % self.opts.stride == 0:
+        if self.frames % self.stride == 0:
             self._infer(t_ms, t0)
         self._housekeeping(frame, t0, matched if skeletons is not None else None)
 
@@ -319,7 +349,7 @@ class Pipeline:
         decisions: list[tuple[Decision, _TrackState]] = []
         for i, (_, st) in enumerate(due):
             span = (max(times[i][0] * 1000.0, 0.0), max(times[i][-1] * 1000.0, 0.0))
-            decisions += [(d, st) for d in st.decider.update(result.probs[i], int(round(span[1])), span)]
+            decisions += [(d, st) for d in st.decider.update(result.scores[i], int(round(span[1])), span)]
         te = _now_ns()
         s.add("decide", te - td)
         latency["total"] = (te - t0) / 1e6
@@ -327,8 +357,31 @@ class Pipeline:
             st.label, st.score = (None, 0.0) if d.type == "end" else (d.label, d.score)
             self._publish_decision(d, latency)
         s.add("publish", _now_ns() - te)
-        self.last_batch = WindowBatch(t_ms, tuple(tid for tid, _ in due), tuple(joints), tuple(times), batch, out,
-                                      result, head.labels)  # fmt: skip
+        views = []
+        for i, (tid, st) in enumerate(due):
+            span = (max(times[i][0] * 1000.0, 0.0), max(times[i][-1] * 1000.0, 0.0))
+            st.view = make_view(
+                tid,
+                head_scores(result, i),
+                head.labels.names,
+                no_action=head_no_action(result, i),
+                min_score=self.opts.decisions.min_score,
+                decided=st.label,
+                decided_score=st.score,
+                window_ms=span,
+            )
+            views.append(st.view)
+        self.last_batch = WindowBatch(
+            t_ms,
+            tuple(tid for tid, _ in due),
+            tuple(joints),
+            tuple(times),
+            batch,
+            out,
+            result,
+            head.labels,
+            tuple(views),
+        )
         if self.on_batch is not None:
             self.on_batch(self.last_batch)
 
@@ -336,8 +389,11 @@ class Pipeline:
         """Overlay, labels reload, heartbeat; closes the frame's 'total'."""
         if self.overlay is not None and frame.image is not None:
             ta = _now_ns()
-            items = [(tr.id, tr.detection.landmarks, self._tracks[tr.id].label, self._tracks[tr.id].score)
-                     for tr in (matched or []) if tr.id in self._tracks]  # fmt: skip
+            items = [
+                (tr.id, tr.detection.landmarks, self._tracks[tr.id].view)
+                for tr in (matched or [])
+                if tr.id in self._tracks
+            ]
             if not self.overlay.show(frame.image, items):
                 self.request_stop("window_closed")
             self.stats.add("overlay", _now_ns() - ta)
@@ -349,26 +405,49 @@ class Pipeline:
         if head is not None:
             self._swap_head(head)
         if now - self._emit.last_status >= self.opts.status_interval_s:
-            self._status(None, now)
+            self._status("heartbeat", None, now=now)
 
     def _swap_head(self, head: ZeroShotHead) -> None:
         old = self.head
         for st in self._tracks.values():
             for d in st.decider.set_labels(head.labels.names):
                 self._publish_decision(d, {}, old)
-            st.label, st.score = None, 0.0
+            st.label, st.score, st.view = None, 0.0, None
         self.head = head
-        self._status(f"labels reloaded from {self._reloader.watcher.path}: {len(head.labels)} actions ({head.mode})")
+        path = self._reloader.watcher.path
+        details = {
+            "labels": len(head.labels),
+            "labels_hash": head.labels.sha256,
+            "labels_path": str(path),
+            "head_mode": str(head.mode),
+        }
+        self._status(
+            "labels_reloaded", f"labels reloaded from {path}: {len(head.labels)} actions ({head.mode})", details
+        )
 
     def _publish_decision(self, d: Decision, latency: dict[str, float], head: ZeroShotHead | None = None) -> None:
         self._emit.action(d, (head or self.head).labels.sha256, latency)
 
-    def _status(self, message: str | None, now: float | None = None) -> None:
+    def views(self) -> list[TrackView]:
+        """What the model sees now: the latest :class:`realtime.view.TrackView` of every track that had a window."""
+        return [st.view for st in self._tracks.values() if st.view is not None]
+
+    def _status(self, reason: str, message: str | None, details: dict | None = None, now: float | None = None) -> None:
         dropped = {"frames": int(getattr(self.source, "dropped", 0)), "pose_stale": self.pose_stale}
-        self._emit.status(message, self.stats.recent_mean_ms(), dropped, len(self._tracks), now)
+        self._emit.status(
+            message,
+            self.stats.recent_mean_ms(),
+            dropped,
+            len(self._tracks),
+            now,
+            reason=reason,
+            details=details,
+            persons=self.views(),
+        )
 
     def _on_source_status(self, status: Any) -> None:
-        self._status(status.message)
+        details = {"attempt": status.attempt, "delay_s": status.delay_s}
+        self._status(f"source_{status.state}", status.message, details)
 
     def _end_track(self, track_id: int, t_ms: int, reason: str) -> None:
         st = self._tracks.pop(track_id, None)
@@ -388,11 +467,13 @@ class Pipeline:
                 self._end_track(tr.id, self._t_ms, "stop")
             for tid in list(self._tracks):
                 self._end_track(tid, self._t_ms, "stop")
-            self._status(f"stopped ({self.stop_reason or 'closed'}) after {self.frames} frames")
+            why = self.stop_reason or "closed"
+            details = {"stop_reason": why, "frames": self.frames, "windows": self.windows}
+            self._status("stopped", f"stopped ({why}) after {self.frames} frames", details)
         finally:
             try:
                 self._reloader.close()
-                for part in (self.source, self._pose, self.overlay, self.model):
+                for part in (self.source, self._pose, self.overlay, self.model, self.recorder):
                     if part is not None and hasattr(part, "close"):
                         part.close()
             finally:

@@ -19,9 +19,19 @@ __all__ = ["STAGES", "LEAN_STAGES", "StageStats", "StageSummary"]
 # model: backend inference; head: zero-shot scores; decide: smoothing/hysteresis; publish: events;
 # overlay: drawing/recording; total: one frame through every stage (read excluded).
 STAGES = (
-    "read", "pose", "mapping", "tracking", "buffer", "window", "model", "head", "decide", "publish", "overlay",
+    "read",
+    "pose",
+    "mapping",
+    "tracking",
+    "buffer",
+    "window",
+    "model",
+    "head",
+    "decide",
+    "publish",
+    "overlay",
     "total",
-)  # fmt: skip
+)
 # the stages that must stay lean: everything but reading, pose, inference and the optional overlay
 LEAN_STAGES = ("mapping", "tracking", "buffer", "window", "head", "decide", "publish")
 

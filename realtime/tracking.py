@@ -81,7 +81,7 @@ class Detection:
 
     @classmethod
     def from_skeleton(cls, skeleton: Any, min_score: float = 0.5) -> Detection:
-        """From a :class:`realtime.pose.Skeleton` (duck-typed: ``ntu25()``, ``image``, ``scores()``).
+        """From a :class:`realtime.pose.stage.Skeleton` (duck-typed: ``ntu25()``, ``image``, ``scores()``).
 
         The box spans the image landmarks scoring at least ``min_score`` (all when fewer than two
         do): MediaPipe still places off-screen landmarks. The confidence is the mean score.
@@ -330,9 +330,17 @@ class Tracker:
 
     def _open(self, det: Detection, box: np.ndarray, index: int, t: int) -> Track:
         return Track(
-            id=-1, first_ms=t, last_ms=t, hits=1, age=0, box=box.copy(), velocity=np.zeros(2),
-            joints=det.joints, detection=det, detection_index=index,
-        )  # fmt: skip
+            id=-1,
+            first_ms=t,
+            last_ms=t,
+            hits=1,
+            age=0,
+            box=box.copy(),
+            velocity=np.zeros(2),
+            joints=det.joints,
+            detection=det,
+            detection_index=index,
+        )
 
     def _confirm(self, tr: Track) -> None:
         tr.id = self._next_id

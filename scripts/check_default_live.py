@@ -8,7 +8,8 @@ Two checks, both through :class:`realtime.pipeline.Pipeline` exactly as ``sadvae
    in, acts and leaves (1.5 s of empty frames between sequences, so each gets its own track). The
    labels file is the dataset's own class names. Per track, the label the pipeline held longest
    (``start`` -> ``end``) is compared with the truth; the offline held-out top-1 of the same model
-   (model card) is printed beside it.
+   (model card) is printed beside it. The replay and its scoring are ``sadvae bench accuracy
+   --replay-dataset``'s (:func:`realtime.bench.accuracy.runner.run_replay_dataset`).
 2. **Videos of people** (MediaPipe pose): which labels of ``labels/everyday.txt`` and
    ``labels/fitness.txt`` start, when, with what score.
 
@@ -21,47 +22,22 @@ from __future__ import annotations
 
 import argparse
 import logging
-import tempfile
-import time
 from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
+from sadvae.paths import SHARED_DATA
 
 log = logging.getLogger("check_default_live")
 
-GAP_S = 1.5  # empty frames between two replayed sequences: the track ends, the next person is new
 VIDEOS = ("ta_chi.mp4", "clean_and_jerk.mp4", "test_video_structuralize.mp4")
 VIDEO_LABELS = ("everyday.txt", "fitness.txt")
 
 
-def _options(endpoint: str = "tcp://127.0.0.1:*"):
-    from realtime.events import PublisherOptions
-    from realtime.pipeline import PipelineOptions
+def _run(source, labels: Path, threads: int) -> list[dict]:
+    """Run the pipeline over ``source`` with ``labels`` (the packaged model, ONNX Runtime); every action event."""
+    from realtime.bench.accuracy.runner import RunOptions, run_pipeline
 
-    return PipelineOptions(handle_signals=False, publisher=PublisherOptions(endpoint=endpoint, sndhwm=100_000))
-
-
-def _run(source, labels: Path, threads: int, windows: list | None = None) -> list[dict]:
-    """Run the pipeline over ``source`` with ``labels``; returns every action event.
-
-    ``windows`` (optional) collects ``(time_s, probs [N, L], label names)`` of every inference batch.
-    """
-    from realtime.backends import BackendOptions
-    from realtime.model import load_live_model
-    from realtime.pipeline import Pipeline
-
-    events: list[dict] = []
-    model = load_live_model(None, "onnxruntime", options=BackendOptions(threads=threads))
-    on_batch = None
-    if windows is not None:
-
-        def on_batch(b) -> None:
-            windows.append((b.t_ms / 1000.0, b.result.probs, pipe.head.labels.names))
-
-    pipe = Pipeline(source, model, labels, _options(), on_event=events.append, on_batch=on_batch)
-    pipe.run()
-    return events
+    return run_pipeline(source, labels, RunOptions(threads=threads)).events
 
 
 def _held_time(events: list[dict]) -> dict[int, dict[str, float]]:
@@ -77,69 +53,41 @@ def _held_time(events: list[dict]) -> dict[int, dict[str, float]]:
 
 
 def check_replays(data_root: Path, threads: int, hold_s: float = 0.0) -> list[dict]:
-    """The held-out sequences of each training set, live; one row per dataset."""
-    from realtime.replay import ReplaySource
-    from sadvae.data.registry import load_dataset
-    from sadvae.train.default_model import CLASS_NAMES, DATASET_NAMES, merge_datasets
+    """The held-out sequences of each training set, live; one row per dataset.
 
-    sets = {name: load_dataset(name, data_root / "skeleton_sets" / folder) for name, folder in
-            zip(DATASET_NAMES, ("msr_action3d", "nw_ucla", "utkinect_action3d"), strict=True)}  # fmt: skip
-    merged = merge_datasets(sets)
+    The replay and its scoring are ``sadvae bench accuracy --replay-dataset``'s
+    (:func:`realtime.bench.accuracy.runner.run_replay_dataset`, definitions in :mod:`realtime.bench.accuracy.metrics`).
+    """
+    from realtime.bench.accuracy.runner import RunOptions, run_replay_dataset
+    from sadvae.train.default_model import DATASET_NAMES
+
     rows = []
-    for d, name in enumerate(DATASET_NAMES):
-        idx = np.flatnonzero(merged.holdout & (merged.dataset == d))
-        classes = sorted({int(merged.labels[i]) for i in idx})
-        chunks, times, truth, seq_start, t0 = [], [], [], [], 0.0
-        for i in idx:
-            seq = merged.sequences[i]
-            seq_start.append(t0)
-            j, t = seq.joints[:, :1], seq.times() - seq.times()[0]
-            if hold_s > 0:  # the person stands still for hold_s before and after the clip (first / last pose)
-                n, dt = round(hold_s * seq.fps), 1.0 / seq.fps
-                j = np.concatenate([np.repeat(j[:1], n, 0), j, np.repeat(j[-1:], n, 0)])
-                t = np.concatenate([np.arange(n) * dt, n * dt + t, n * dt + t[-1] + np.arange(1, n + 1) * dt])
-            gap = np.arange(1, round(GAP_S * seq.fps) + 1) / seq.fps
-            chunks += [j, np.zeros((len(gap), 1, 25, 3), np.float32)]
-            times += [t0 + t, t0 + t[-1] + gap]
-            t0 += t[-1] + gap[-1] + 1.0 / seq.fps
-            truth.append(CLASS_NAMES[merged.labels[i]])
-        with tempfile.TemporaryDirectory() as tmp:
-            labels = Path(tmp) / "labels.txt"
-            labels.write_text("\n".join(CLASS_NAMES[c] for c in classes) + "\n", encoding="utf-8")
-            src = ReplaySource.from_arrays(np.concatenate(chunks), np.concatenate(times), name=name)
-            start = time.monotonic()
-            batches: list = []
-            events = _run(src, labels, threads, batches)
-            wall = time.monotonic() - start
-        held = _held_time(events)
-        tracks = sorted({e["track_id"] for e in events})
-        fired = {tid: max(held[tid].items(), key=lambda kv: kv[1])[0] for tid in tracks if held[tid]}
-        # a sequence with no decision has no events: map tracks to sequences by their first event's time
-        by_seq: dict[int, str] = {}
-        for tid in fired:
-            first = min(e["window"]["end_ms"] for e in events if e["track_id"] == tid) / 1000.0
-            k = int(np.searchsorted(seq_start, first, side="right") - 1)
-            by_seq.setdefault(k, fired[tid])
-        correct = sum(by_seq.get(k) == truth[k] for k in range(len(truth)))
-        # per-window scores without smoothing or thresholds: mean over the windows that end inside the clip
-        votes: dict[int, list] = defaultdict(list)
-        for t_s, probs, _ in batches:
-            votes[int(np.searchsorted(seq_start, t_s, side="right") - 1)].extend(probs)
-        names = batches[0][2] if batches else ()
-        voted = sum(names[int(np.mean(votes[k], 0).argmax())] == truth[k] for k in votes if votes[k])
-        rows.append({
-            "dataset": name, "hold_s": hold_s, "sequences": len(truth), "classes": len(classes),
-            "tracks": len(tracks), "with_windows": len(votes), "window_vote_top1": voted / len(truth),
-            "decided": len(by_seq), "live_top1": correct / len(truth),
-            "live_top1_decided": correct / max(1, len(by_seq)), "wall_s": wall,
-        })  # fmt: skip
+    for name in DATASET_NAMES:
+        scores, info = run_replay_dataset(name, data_root, RunOptions(threads=threads), hold_s=hold_s)
+        n = len(scores)
+        decided = sum(s.held_longest is not None for s in scores)
+        correct = sum(s.held_correct for s in scores)
+        rows.append(
+            {
+                "dataset": name,
+                "hold_s": hold_s,
+                "sequences": n,
+                "classes": info["classes"],
+                "with_windows": sum(s.windows > 0 for s in scores),
+                "window_vote_top1": sum(bool(s.vote_top1) for s in scores) / max(1, n),
+                "decided": decided,
+                "live_top1": correct / max(1, n),
+                "live_top1_decided": correct / max(1, decided),
+                "wall_s": info["wall_s"],
+            }
+        )
         log.info("%s: %s", name, rows[-1])
     return rows
 
 
 def check_videos(data_root: Path, threads: int) -> list[dict]:
     """Which labels start on the real videos, per labels file."""
-    from realtime.sources import VideoSource
+    from realtime.sources.video import VideoSource
 
     root = Path(__file__).resolve().parents[1]
     rows = []
@@ -196,9 +144,14 @@ def markdown(replays: list[dict], videos: list[dict], offline: dict, command: st
             f"| {100 * r['live_top1']:.1f} % "
             f"| {100 * r['live_top1_decided']:.1f} % | {100 * offline.get(r['dataset'], float('nan')):.1f} % |"
         )
-    out += ["", "## Videos of people (MediaPipe pose)", "",
-            "Labels that started (time of the window's end in the clip, score); *held*: seconds each label was the "
-            "decision.", ""]  # fmt: skip
+    out += [
+        "",
+        "## Videos of people (MediaPipe pose)",
+        "",
+        "Labels that started (time of the window's end in the clip, score); *held*: seconds each label was the "
+        "decision.",
+        "",
+    ]
     for r in videos:
         starts = ", ".join(f"{label} at {t:.1f} s ({s:.2f})" for t, label, s in r["starts"]) or "none"
         held = ", ".join(f"{k} {v:.1f} s" for k, v in sorted(r["held_s"].items(), key=lambda kv: -kv[1])) or "-"
@@ -214,11 +167,16 @@ def main(argv: list[str] | None = None) -> int:
     import sys
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data-root", type=Path, default=Path("../shared/data"), help="default ../shared/data")
+    ap.add_argument("--data-root", type=Path, default=SHARED_DATA, help="default ../shared/data")
     ap.add_argument("--threads", type=int, default=1, help="inference threads (default 1)")
     ap.add_argument("--skip-videos", action="store_true", help="only the held-out replays")
-    ap.add_argument("--hold", type=float, nargs="+", default=[0.0, 1.0],
-                    help="seconds the first and last pose are held around each clip (default: 0 and 1)")  # fmt: skip
+    ap.add_argument(
+        "--hold",
+        type=float,
+        nargs="+",
+        default=[0.0, 1.0],
+        help="seconds the first and last pose are held around each clip (default: 0 and 1)",
+    )
     ap.add_argument("--markdown", type=Path, help="write the report here")
     ap.add_argument("--json", type=Path, help="write the raw results here")
     args = ap.parse_args(argv)

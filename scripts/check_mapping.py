@@ -32,10 +32,11 @@ from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+from sadvae.paths import SHARED_DATA
+
 SAMPLE = "S001C001P001R001A001"
-DEFAULT_VIDEO = ROOT.parent / "shared" / "data" / "ntu" / f"{SAMPLE}_rgb.avi"
-DEFAULT_SKELETON = ROOT.parent / "shared" / "data" / "ntu" / f"{SAMPLE}.skeleton"
+DEFAULT_VIDEO = SHARED_DATA / "ntu" / f"{SAMPLE}_rgb.avi"
+DEFAULT_SKELETON = SHARED_DATA / "ntu" / f"{SAMPLE}.skeleton"
 BODY = (0, 1, 2, 3, 4, 5, 6, 8, 9, 10, 12, 13, 14, 16, 17, 18, 20)  # no feet, hands, tips, thumbs
 log = logging.getLogger("check_mapping")
 
@@ -45,11 +46,11 @@ def kinect_tracking_state(path: Path) -> np.ndarray:
 
     Uses the reader's own body selection so that rows match ``read_ntu_skeleton(path).joints[:, 0]``.
     """
-    from sadvae.data.ntu_skeleton import _parse_skeleton, _scatter, _select_actors
+    from sadvae.data.ntu_skeleton import parse_skeleton, scatter_slots, select_actors
 
-    rec = _parse_skeleton(path)
-    slots, _ = _select_actors(path, rec, 1)
-    return _scatter(rec, slots, slice(11, 12))[:, 0, :, 0]
+    rec = parse_skeleton(path)
+    slots, _ = select_actors(path, rec, 1)
+    return scatter_slots(rec, slots, slice(11, 12))[:, 0, :, 0]
 
 
 def estimate(video: Path, model_path: Path, mirror: bool) -> tuple[list[Any], float, tuple[int, int]]:
@@ -58,8 +59,8 @@ def estimate(video: Path, model_path: Path, mirror: bool) -> tuple[list[Any], fl
     Returns:
         (one Skeleton or None per frame, median pose milliseconds per frame, (width, height)).
     """
-    from realtime.pose import PoseEstimator, PoseOptions
-    from realtime.sources import VideoSource
+    from realtime.pose.stage import PoseEstimator, PoseOptions
+    from realtime.sources.video import VideoSource
 
     out: list[Any] = []
     ms: list[float] = []
@@ -135,10 +136,10 @@ def run_check(
 
     Args:
         video: the NTU ``*_rgb.avi``; skeleton: its ``.skeleton``.
-        model_path: pose ``.task``; None resolves it (:func:`realtime.pose_model.resolve_pose_model`).
+        model_path: pose ``.task``; None resolves it (:func:`realtime.pose.model.resolve_pose_model`).
         compare: also run without the mirror flip and with visibility gating (one more pose pass).
     """
-    from realtime.pose_model import resolve_pose_model
+    from realtime.pose.model import resolve_pose_model
     from sadvae.data.ntu import read_ntu_skeleton, read_ntu_skeleton_color
     from sadvae.skeleton import JOINT_NAMES
 
@@ -176,6 +177,7 @@ def run_check(
         "pose_ms_per_frame": ms,
         "gate": "presence",
         "threshold": 0.5,
+        "xy_source": skeletons[0].xy_source if skeletons and skeletons[0] is not None else None,
         "overall": {
             "px_tracked": _stat(e2, tracked),
             "px_tracked_body": _stat(e2, tracked & body),
@@ -289,7 +291,8 @@ def render_markdown(res: dict[str, Any], table: str) -> str:
         "",
         "**Method.** 2D: the NTU-25 joints built from MediaPipe's image landmarks (`Skeleton.ntu25_image`, the",
         "same rules as the 3D mapping) in pixels against Kinect's colorX/colorY. 3D: the joints from the world",
-        "landmarks (`Skeleton.ntu25`, NTU axes) against Kinect's camera-space joints after a per-frame",
+        f"landmarks (`Skeleton.ntu25`, NTU axes, x/y from the {res.get('xy_source') or 'world'} landmarks: the pose "
+        "stage's default `xy_source`, docs/camera_gap.md) against Kinect's camera-space joints after a per-frame",
         "similarity alignment (Umeyama: rotation, translation, scale) fitted on the joints Kinect tracked.",
         "Errors are per joint over all frames and over the frames where Kinect *tracked* the joint",
         "(trackingState 2): inferred Kinect joints are guesses, not a reference. *Body joints* leave out the",

@@ -36,8 +36,10 @@ from typing import Any
 
 import numpy as np
 
+from sadvae.paths import SHARED_DATA
+
 ROOT = Path(__file__).resolve().parents[1]
-REAL_SKELETON = ROOT.parent / "shared" / "data" / "ntu" / "S001C001P001R001A001.skeleton"
+REAL_SKELETON = SHARED_DATA / "ntu" / "S001C001P001R001A001.skeleton"
 log = logging.getLogger("soak")
 
 
@@ -113,7 +115,7 @@ class HealthySubscriber(threading.Thread):
 
     def __init__(self, endpoint: str):
         super().__init__(name="soak-subscriber", daemon=True)
-        from realtime.events import Subscriber
+        from realtime.events.publisher import Subscriber
 
         self.sub = Subscriber(endpoint, rcvhwm=1_000_000)
         self.stop, self.counts, self.last_at = threading.Event(), {"action": 0, "status": 0}, time.monotonic()
@@ -141,7 +143,7 @@ class HealthySubscriber(threading.Thread):
 
 
 def _counting_publisher(opts: Any, source_name: str) -> Any:
-    from realtime.events import Publisher
+    from realtime.events.publisher import Publisher
 
     class CountingPublisher(Publisher):
         """Counts what the pipeline hands to ZeroMQ, by kind."""
@@ -170,18 +172,25 @@ def machine() -> dict:
     import onnxruntime
     import zmq
 
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
-            "onnxruntime": onnxruntime.__version__, "libzmq": zmq.zmq_version(), "pyzmq": zmq.__version__}  # fmt: skip
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "onnxruntime": onnxruntime.__version__,
+        "libzmq": zmq.zmq_version(),
+        "pyzmq": zmq.__version__,
+    }
 
 
 def run_soak(args: argparse.Namespace) -> dict:
     """Run the soak (see the module docstring); returns the report."""
     from realtime.backends import BackendOptions
+    from realtime.backends.live_model import load_live_model
     from realtime.decisions import DecisionOptions
-    from realtime.events import PublisherOptions, make_status_event
-    from realtime.model import load_live_model
+    from realtime.events.publisher import PublisherOptions, make_status_event
     from realtime.pipeline import Pipeline, PipelineOptions
-    from realtime.replay import ReplaySource, save_recording
+    from realtime.sources.replay import ReplaySource, save_recording
 
     tmp = Path(tempfile.mkdtemp(prefix="sadvae-soak-"))
     if args.source is not None:
@@ -191,12 +200,17 @@ def run_soak(args: argparse.Namespace) -> dict:
     else:
         replay, kind = save_recording(tmp / "synthetic.npz", *synthetic_motion()), "SYNTHETIC motion (made up)"
     eager = DecisionOptions(min_score=0.0, keep_score=0.0, start_score=0.0, start_windows=1)  # every window decides
-    opts = PipelineOptions(stride=args.stride, handle_signals=True, status_interval_s=args.status_interval,
-                           decisions=eager if args.every_window else DecisionOptions(),
-                           backend=BackendOptions(threads=args.threads),
-                           publisher=PublisherOptions(endpoint="tcp://127.0.0.1:*", linger_ms=2000))  # fmt: skip
-    model = load_live_model(args.model, args.backend, bundle=args.bundle, options=opts.backend,
-                            cache_dir=args.cache_dir)  # fmt: skip
+    opts = PipelineOptions(
+        stride=args.stride,
+        handle_signals=True,
+        status_interval_s=args.status_interval,
+        decisions=eager if args.every_window else DecisionOptions(),
+        backend=BackendOptions(threads=args.threads),
+        publisher=PublisherOptions(endpoint="tcp://127.0.0.1:*", linger_ms=2000),
+    )
+    model = load_live_model(
+        args.model, args.backend, bundle=args.bundle, options=opts.backend, cache_dir=args.cache_dir
+    )
     every = args.sample_every or max(args.frames // 100, 100)
     source = SampledSource(ReplaySource(replay, loop=True), args.frames, every)
     labels = Path(args.labels) if args.labels else _labels(model.bundle, tmp / "labels.txt")
@@ -220,36 +234,55 @@ def run_soak(args: argparse.Namespace) -> dict:
     received = {k: sub.counts[k] - at_sync[1][k] for k in at_sync[1]}
     samples = source.samples or [(pipe.frames, rss_mb())]  # a run stopped before the first sample still reports
     report = {
-        "replay": str(replay), "replay_kind": kind, "model": str(model.bundle_path), "model_id": model.model_id[:16],
-        "backend": model.backend.name, "stride": args.stride, "every_window": args.every_window,
-        "labels": pipe.labels.names, "stop_reason": reason,
-        "frames": pipe.frames, "windows": pipe.windows, "wall_s": round(wall, 2), "fps": round(pipe.frames / wall, 1),
-        "rss_start_mb": round(rss_start, 1), "rss_peak_sampled_mb": round(max(s[1] for s in samples), 1),
-        "rss_end_mb": round(samples[-1][1], 1), "ru_maxrss_mb": round(peak_rss_mb(), 1),
+        "replay": str(replay),
+        "replay_kind": kind,
+        "model": str(model.bundle_path),
+        "model_id": model.model_id[:16],
+        "backend": model.backend.name,
+        "stride": args.stride,
+        "every_window": args.every_window,
+        "labels": pipe.labels.names,
+        "stop_reason": reason,
+        "frames": pipe.frames,
+        "windows": pipe.windows,
+        "wall_s": round(wall, 2),
+        "fps": round(pipe.frames / wall, 1),
+        "rss_start_mb": round(rss_start, 1),
+        "rss_peak_sampled_mb": round(max(s[1] for s in samples), 1),
+        "rss_end_mb": round(samples[-1][1], 1),
+        "ru_maxrss_mb": round(peak_rss_mb(), 1),
         "rss_slope_mb_per_10k_frames": round(slope_mb_per_10k(samples), 3),
-        "events_published": published, "events_received": received,
-        "events_lost": sum(published.values()) - sum(received.values()), "seq_gaps": sub.sub.missed,
-        "publisher_dropped": publisher.dropped, "final_status_received": sub.final_status is not None,
-        "loadavg_start": [round(v, 2) for v in load_start], "loadavg_end": [round(v, 2) for v in os.getloadavg()],
-        "machine": machine(), "rss_samples": [(n, round(mb, 2)) for n, mb in samples],
-    }  # fmt: skip
+        "events_published": published,
+        "events_received": received,
+        "events_lost": sum(published.values()) - sum(received.values()),
+        "seq_gaps": sub.sub.missed,
+        "publisher_dropped": publisher.dropped,
+        "final_status_received": sub.final_status is not None,
+        "loadavg_start": [round(v, 2) for v in load_start],
+        "loadavg_end": [round(v, 2) for v in os.getloadavg()],
+        "machine": machine(),
+        "rss_samples": [(n, round(mb, 2)) for n, mb in samples],
+    }
     return report
 
 
 def summary(r: dict) -> str:
     pub, rec = r["events_published"], r["events_received"]
-    return "\n".join([
-        f"soak: {r['frames']} frames of {r['replay_kind']} ({Path(r['replay']).name}), {r['backend']} on "
-        f"{Path(r['model']).name}, stride {r['stride']}; stopped ({r['stop_reason']})",
-        f"  wall {r['wall_s']:.1f} s = {r['fps']:.1f} frames/s, {r['windows']} windows",
-        f"  RSS start {r['rss_start_mb']:.1f} MB, peak {r['rss_peak_sampled_mb']:.1f} MB (sampled; ru_maxrss "
-        f"{r['ru_maxrss_mb']:.1f} MB), end {r['rss_end_mb']:.1f} MB; slope {r['rss_slope_mb_per_10k_frames']:+.3f} "
-        "MB per 10k frames (second half)",
-        f"  events published {pub['action']} action + {pub['status']} status, received {rec['action']} + "
-        f"{rec['status']}; lost {r['events_lost']}, seq gaps {r['seq_gaps']}, publisher drops {r['publisher_dropped']}",
-        f"  load average {r['loadavg_start']} -> {r['loadavg_end']} on {r['machine']['cores']} cores "
-        f"({r['machine']['cpu']})",
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            f"soak: {r['frames']} frames of {r['replay_kind']} ({Path(r['replay']).name}), {r['backend']} on "
+            f"{Path(r['model']).name}, stride {r['stride']}; stopped ({r['stop_reason']})",
+            f"  wall {r['wall_s']:.1f} s = {r['fps']:.1f} frames/s, {r['windows']} windows",
+            f"  RSS start {r['rss_start_mb']:.1f} MB, peak {r['rss_peak_sampled_mb']:.1f} MB (sampled; ru_maxrss "
+            f"{r['ru_maxrss_mb']:.1f} MB), end {r['rss_end_mb']:.1f} MB; slope {r['rss_slope_mb_per_10k_frames']:+.3f} "
+            "MB per 10k frames (second half)",
+            f"  events published {pub['action']} action + {pub['status']} status, received {rec['action']} + "
+            f"{rec['status']}; lost {r['events_lost']}, seq gaps {r['seq_gaps']}, "
+            f"publisher drops {r['publisher_dropped']}",
+            f"  load average {r['loadavg_start']} -> {r['loadavg_end']} on {r['machine']['cores']} cores "
+            f"({r['machine']['cpu']})",
+        ]
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -262,8 +295,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", default="onnxruntime", choices=("onnxruntime", "torch"), help="default onnxruntime")
     p.add_argument("--cache-dir", help="ONNX export cache (default $SADVAE_CACHE_DIR/onnx or ~/.cache/sadvae/onnx)")
     p.add_argument("--labels", help="labels file (default: four seen classes of the model)")
-    p.add_argument("--every-window", action="store_true",
-                   help="every window decides (an event per track and window, whatever the scores)")  # fmt: skip
+    p.add_argument(
+        "--every-window",
+        action="store_true",
+        help="every window decides (an event per track and window, whatever the scores)",
+    )
     p.add_argument("--stride", type=int, default=8, help="frames between inference batches (default 8)")
     p.add_argument("--threads", type=int, default=1, help="inference threads (default 1)")
     p.add_argument("--status-interval", type=float, default=1.0, help="seconds between status events (default 1)")

@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from sadvae.paths import SHARED_DATA
+
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
 @pytest.fixture(scope="session")
@@ -60,7 +61,7 @@ def cache_root(model_files, tmp_path_factory) -> Path:
 @pytest.fixture
 def live_model(model_files):
     """The tiny model loaded for the live pipeline (ONNX Runtime); closed after the test."""
-    from realtime.model import load_live_model
+    from realtime.backends.live_model import load_live_model
 
     model = load_live_model(model_files[1], "onnxruntime", bundle=model_files[0])
     yield model

@@ -65,3 +65,47 @@ def tiny_model(base: Path) -> tuple[Path, Any]:
         bundle = make_tiny_bundle(base / "tiny_bundle.pt")
         _EXPORTS[base] = (bundle, export_onnx(bundle, base / "tiny.onnx"))
     return _EXPORTS[base]
+
+
+SHIFT_NAMES = ("wave", "clap", "jump", "stand up", "kick", "sit down", "bow")  # 4 fc + 2 extra seen, 1 unseen
+SHIFT_SEEN, SHIFT_UNSEEN = (0, 1, 2, 3, 4, 6), (5,)
+
+
+def make_tiny_shiftgcn_bundle(
+    path: Path, seed: int = 0, window: int = 64, live_persons: int | None = 1, stride: int | None = 16
+) -> Path:
+    """Write a bundle of a random-weight Shift-GCN (4 fc classes + a 2-class extra head) and a small SA-DVAE.
+
+    The window config is the NTU-pretrained one (30 fps, ``window`` frames, 2 slots, ``normalization="ntu"``);
+    the live config asks for ``live_persons`` slots and ``stride`` model frames; terms say CC BY-NC 4.0.
+    BatchNorm running statistics and temporal shift offsets are randomised, so the graph is not trivial.
+    """
+    from sadvae.bundle import LiveConfig
+    from sadvae.models.extra_head import ExtraHeadBackbone
+    from sadvae.models.shiftgcn import ShiftGCN, ShiftGCNConfig
+
+    torch.manual_seed(seed)
+    net = ShiftGCN(ShiftGCNConfig(num_classes=4, shift_init=1.5))
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm1d | torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.2, 0.2)
+            m.running_var.uniform_(0.5, 2.0)
+    backbone = ExtraHeadBackbone(net, torch.nn.Linear(net.feature_dim, 2))
+    sadvae = SADVAE(SADVAEConfig(feature_dim=net.feature_dim, text_dim=32, semantic_dim=16, style_dim=4))
+    gate = Gate(temperature=1.0, threshold=0.5, k=3, coef=np.zeros(6), intercept=0.0)
+    return save_bundle(
+        path,
+        backbone=backbone.eval(),
+        sadvae=sadvae.eval(),
+        gate=gate,
+        class_names=SHIFT_NAMES,
+        seen_classes=SHIFT_SEEN,
+        unseen_classes=SHIFT_UNSEEN,
+        encoder_id="test-encoder",
+        text_cfg=TextConfig(),
+        preprocess=PreprocessConfig(window=window, fps=30.0, persons=2, normalization="ntu"),
+        metrics={},
+        provenance={"dataset": "synthetic", "seed": seed},
+        terms={"license": "CC-BY-NC-4.0", "notice": "test bundle: random weights"},
+        live=LiveConfig(stride=stride, persons=live_persons),
+    )

@@ -1,8 +1,9 @@
-"""Inference backends behind one interface: ``load_backend(name, path) -> Backend``.
+"""Inference backends behind one interface, and the live model that runs on one of them.
 
 ``import realtime.backends`` needs only numpy: each backend's library (onnxruntime, torch,
-tensorrt) is imported inside its loader, and a missing one raises
-:class:`sadvae.errors.MissingDependencyError` naming the extra to install.
+tensorrt) is imported inside its loader (:mod:`.registry`), and a missing one raises
+:class:`sadvae.errors.MissingDependencyError` naming the extra to install. :mod:`.live_model` loads a
+model file (ONNX, TensorRT engine or torch bundle) with its window facts as a :class:`LiveModel`.
 
 Example::
 
@@ -12,96 +13,22 @@ Example::
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable
-from pathlib import Path
-
 from realtime.backends.base import Backend, BackendOptions, LatencyStats, decode_metadata, time_backend
-from sadvae.errors import ConfigError, MissingDependencyError
+from realtime.backends.live_model import LiveModel, default_model_path, load_live_model
+from realtime.backends.registry import BACKEND_ALIASES, BACKEND_NAMES, BACKENDS, backend_name, load_backend
 
 __all__ = [
     "BACKENDS",
+    "BACKEND_NAMES",
+    "BACKEND_ALIASES",
+    "backend_name",
     "Backend",
     "BackendOptions",
     "LatencyStats",
     "decode_metadata",
     "load_backend",
     "time_backend",
+    "LiveModel",
+    "default_model_path",
+    "load_live_model",
 ]
-
-
-def _load_onnxruntime(path: Path, options: BackendOptions) -> Backend:
-    try:
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        raise MissingDependencyError("onnxruntime", "live") from None
-    from realtime.backends.onnx import OnnxRuntimeBackend
-
-    return OnnxRuntimeBackend(path, options)
-
-
-def _load_torch(path: Path, options: BackendOptions) -> Backend:
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        raise MissingDependencyError("torch", "train") from None
-    from realtime.backends.torch import TorchBackend
-
-    return TorchBackend(path, options)
-
-
-def _load_tensorrt(path: Path, options: BackendOptions) -> Backend:
-    import importlib
-
-    for module in ("tensorrt", "tensorrt_rtx"):  # the plan's manifest says which of them runs it
-        try:
-            importlib.import_module(module)
-            break
-        except ImportError:
-            continue
-    else:
-        raise MissingDependencyError("tensorrt", "trt")
-    from realtime.backends.tensorrt import TensorRTBackend
-
-    return TensorRTBackend(path, options)
-
-
-# name -> loader(path, options); each loader imports its library and its module on first use.
-BACKENDS: dict[str, Callable[[Path, BackendOptions], Backend]] = {
-    "onnxruntime": _load_onnxruntime,
-    "torch": _load_torch,
-    "tensorrt": _load_tensorrt,
-}
-_ALIASES = {"onnx": "onnxruntime", "ort": "onnxruntime", "pytorch": "torch", "trt": "tensorrt"}
-
-
-def load_backend(name: str, path: str | Path, options: BackendOptions | None = None, **overrides: object) -> Backend:
-    """Load the model at ``path`` into the named backend.
-
-    Args:
-        name: a key of :data:`BACKENDS` (or an alias: onnx, ort, pytorch, trt).
-        path: what that backend reads: an ``.onnx`` export (onnxruntime), a model bundle ``.pt``
-            (torch) or a TensorRT plan (tensorrt).
-        options: backend options (default ``BackendOptions()``).
-        **overrides: fields of :class:`BackendOptions` to override, e.g. ``threads=2``.
-
-    Returns:
-        a ready :class:`Backend`; close it (or use it as a context manager) when done.
-
-    Raises:
-        ConfigError: unknown backend name or option.
-        MissingDependencyError: the backend's library is not installed.
-        CheckpointError: the model file is missing or unreadable.
-        BackendError: the model does not fit the backend or the device.
-    """
-    key = _ALIASES.get(name, name)
-    if key not in BACKENDS:
-        raise ConfigError(f"unknown backend {name!r}; valid backends: {sorted(BACKENDS)}")
-    options = options or BackendOptions()
-    if overrides:
-        valid = {f.name for f in dataclasses.fields(BackendOptions)}
-        unknown = sorted(set(overrides) - valid)
-        if unknown:
-            raise ConfigError(f"unknown backend option(s) {unknown}; valid options: {sorted(valid)}")
-        options = dataclasses.replace(options, **overrides)
-    return BACKENDS[key](Path(path), options)

@@ -1,4 +1,4 @@
-"""The backend contract, its options, ONNX metadata decoding and a latency micro-benchmark (numpy only).
+"""The backend contract, its options and a latency micro-benchmark (numpy only).
 
 A backend turns preprocessed windows float32 [N, 3, T, 25, M] into ``{"latent": [N, d_r],
 "seen_logits": [N, K]}`` (``sadvae.export.Recognizer``'s outputs). :class:`Backend` validates the
@@ -9,14 +9,14 @@ owns the ``close()`` / context-manager plumbing; a subclass implements :meth:`Ba
 from __future__ import annotations
 
 import abc
-import json
+import math
 import time
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from sadvae.errors import BackendError, ConfigError
+from sadvae.onnx_metadata import decode_metadata
 from sadvae.skeleton import NUM_JOINTS
 
 __all__ = [
@@ -30,7 +30,6 @@ __all__ = [
 ]
 
 OUTPUT_NAMES = ("latent", "seen_logits")
-METADATA_PREFIX = "sadvae."
 _OPTIMIZATIONS = ("disable", "basic", "extended", "all")
 
 
@@ -64,27 +63,11 @@ class BackendOptions:
         if self.threads < 0:
             raise ConfigError(f"BackendOptions.threads must be >= 0 (0 = library default), got {self.threads}")
         if self.optimization not in _OPTIMIZATIONS:
-            raise ConfigError(f"BackendOptions.optimization must be one of {list(_OPTIMIZATIONS)}, "
-                              f"got {self.optimization!r}")  # fmt: skip
+            raise ConfigError(
+                f"BackendOptions.optimization must be one of {list(_OPTIMIZATIONS)}, got {self.optimization!r}"
+            )
         if self.max_batch < 1:
             raise ConfigError(f"BackendOptions.max_batch must be >= 1, got {self.max_batch}")
-
-
-def decode_metadata(props: Mapping[str, str]) -> dict[str, object]:
-    """Decode ``sadvae.export``'s ONNX ``metadata_props``: ``{"sadvae.window": "32"}`` -> ``{"window": 32}``.
-
-    Keys without the ``sadvae.`` prefix are kept as they are, with their raw string values.
-    """
-    out: dict[str, object] = {}
-    for key, value in props.items():
-        if key.startswith(METADATA_PREFIX):
-            try:
-                out[key[len(METADATA_PREFIX) :]] = json.loads(value)
-            except json.JSONDecodeError:
-                out[key[len(METADATA_PREFIX) :]] = value
-        else:
-            out[key] = value
-    return out
 
 
 class Backend(abc.ABC):
@@ -201,7 +184,11 @@ class Backend(abc.ABC):
 
 @dataclass(frozen=True)
 class LatencyStats:
-    """Latency of one backend at one batch size (milliseconds per ``run`` call, warm-up excluded)."""
+    """Latency of one backend at one batch size (milliseconds per ``run`` call, warm-up excluded).
+
+    ``cpu_ms`` is the process's CPU time per call (every thread; the cost, which a loaded machine does not
+    inflate the way it inflates the wall-clock percentiles).
+    """
 
     backend: str
     device: str
@@ -213,6 +200,7 @@ class LatencyStats:
     p99_ms: float
     mean_ms: float
     windows_per_s: float
+    cpu_ms: float = math.nan
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -241,17 +229,30 @@ def time_windows(backend: Backend, windows: np.ndarray, iters: int = 100, warmup
     """Time ``backend.run(windows)``: ``warmup`` untimed calls, then ``iters`` timed ones.
 
     Returns:
-        per-call percentiles and mean in ms, and windows per second over the timed calls.
+        per-call percentiles and mean in ms, windows per second over the timed calls, and CPU ms per call.
     """
     for _ in range(warmup):
         backend.run(windows)
     times = np.empty(iters)
+    cpu0 = time.process_time()
     for i in range(iters):
         start = time.perf_counter()
         backend.run(windows)
         times[i] = time.perf_counter() - start
+    cpu_ms = (time.process_time() - cpu0) * 1e3 / iters
     ms = times * 1e3
     p50, p90, p99 = (float(v) for v in np.percentile(ms, [50, 90, 99]))
     n = windows.shape[0]
-    return LatencyStats(backend.name, backend.device, backend.precision, n, iters, p50, p90, p99, float(ms.mean()),
-                        float(n * iters / times.sum()))  # fmt: skip
+    return LatencyStats(
+        backend.name,
+        backend.device,
+        backend.precision,
+        n,
+        iters,
+        p50,
+        p90,
+        p99,
+        float(ms.mean()),
+        float(n * iters / times.sum()),
+        cpu_ms,
+    )

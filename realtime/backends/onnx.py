@@ -21,7 +21,8 @@ __all__ = ["OnnxRuntimeBackend", "resolve_providers"]
 log = logging.getLogger(__name__)
 
 INPUT_NAME = "window"
-_CPU, _CUDA = "CPUExecutionProvider", "CUDAExecutionProvider"
+_CPU = "CPUExecutionProvider"
+_CUDA = "CUDAExecutionProvider"
 _LEVELS = {
     "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
     "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
@@ -109,7 +110,8 @@ class OnnxRuntimeBackend(Backend):
         log.info("onnxruntime %s: %s on %s", ort.__version__, path.name, ", ".join(self._providers))
 
     def _check_signature(self, path: Path) -> tuple[int, int, int, int]:
-        inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
+        inputs = self._session.get_inputs()
+        outputs = self._session.get_outputs()
         names = [o.name for o in outputs]
         if len(inputs) != 1 or inputs[0].name != INPUT_NAME or sorted(names) != sorted(OUTPUT_NAMES):
             raise BackendError(

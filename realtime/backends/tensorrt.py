@@ -25,9 +25,8 @@ from typing import Any
 import numpy as np
 
 from realtime.backends.base import OUTPUT_NAMES, Backend, BackendOptions
-from sadvae.engine.builder import load_library
 from sadvae.engine.manifest import check_manifest
-from sadvae.engine.trt_common import dtype_name, trt_logger
+from sadvae.engine.trt_common import dtype_name, import_cudart, load_library, trt_logger
 from sadvae.errors import BackendError, EngineError, MissingDependencyError
 from sadvae.skeleton import NUM_JOINTS
 
@@ -114,13 +113,16 @@ class _PyCuda(_Cuda):
                 free = getattr(h.base, "free", None)  # pycuda's HostAllocation; else the GC frees it
                 if free is not None:
                     free()
-            self._dev, self._host, self._stream = [], [], None
+            self._dev = []
+            self._host = []
+            self._stream = None
         self._ctx.detach()
 
 
 class _CudaRuntime(_Cuda):
     def __init__(self, index: int, cudart: Any) -> None:
-        self._rt, self._index = cudart, index
+        self._rt = cudart
+        self._index = index
         self._host: list[int] = []
         self._dev: list[int] = []
         self._check(cudart.cudaSetDevice(index), "cudaSetDevice")
@@ -166,7 +168,8 @@ class _CudaRuntime(_Cuda):
         for ptr in self._host:
             self._rt.cudaFreeHost(ptr)
         self._rt.cudaStreamDestroy(self._stream)
-        self._dev, self._host = [], []
+        self._dev = []
+        self._host = []
 
 
 def open_cuda(index: int = 0) -> _Cuda:
@@ -179,12 +182,9 @@ def open_cuda(index: int = 0) -> _Cuda:
         import pycuda.driver  # noqa: F401
     except ImportError:
         try:
-            from cuda.bindings import runtime as cudart
+            cudart = import_cudart()
         except ImportError:
-            try:
-                from cuda import cudart
-            except ImportError:
-                raise MissingDependencyError("pycuda (or cuda-python)", "trt") from None
+            raise MissingDependencyError("pycuda (or cuda-python)", "trt") from None
         return _CudaRuntime(index, cudart)
     return _PyCuda(index)
 
@@ -231,7 +231,8 @@ class TensorRTBackend(Backend):
         self._manifest = manifest = check_manifest(path, device_index=self._index)
         self._trt, _ = load_library(manifest["library"]["name"])
         inp = manifest["input"]
-        self._min, self._max = int(inp["min"][0]), int(inp["max"][0])
+        self._min = int(inp["min"][0])
+        self._max = int(inp["max"][0])
         self._window_shape = tuple(int(d) for d in inp["max"][1:])  # type: ignore[assignment]
         if len(self._window_shape) != 4 or self._window_shape[0] != 3 or self._window_shape[2] != NUM_JOINTS:
             raise BackendError(f"{path}: input {inp['name']!r} is {inp['max']}; expected [N, 3, T, 25, M]")

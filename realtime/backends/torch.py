@@ -1,4 +1,4 @@
-"""PyTorch backend: the bundle's :class:`sadvae.export.Recognizer` in eager mode.
+"""PyTorch backend: the bundle's live recognizer (:func:`sadvae.export.live_recognizer`) in eager mode.
 
 The reference the other backends are checked against, and the fallback where no export exists.
 Imported only through :func:`realtime.backends.load_backend`, which checks that ``torch`` is
@@ -16,7 +16,7 @@ import torch
 from realtime.backends.base import Backend, BackendOptions
 from sadvae.bundle import load_bundle
 from sadvae.errors import BackendError, CheckpointError
-from sadvae.export import Recognizer, bundle_metadata, file_sha256
+from sadvae.export import bundle_metadata, file_sha256, live_recognizer
 from sadvae.skeleton import NUM_JOINTS
 
 __all__ = ["TorchBackend"]
@@ -48,15 +48,17 @@ class TorchBackend(Backend):
         if self.options.threads:
             torch.set_num_threads(self.options.threads)
         if path.suffix == ".onnx":
-            raise CheckpointError(f"{path}: the torch backend reads a model bundle (.pt), not ONNX; "
-                                  "use --backend onnxruntime for ONNX files")  # fmt: skip
+            raise CheckpointError(
+                f"{path}: the torch backend reads a model bundle (.pt), not ONNX; "
+                "use --backend onnxruntime for ONNX files"
+            )
         bundle = load_bundle(path, device=device)
         self.path = path
-        self._model = Recognizer.from_bundle(bundle).to(device).eval()
+        recognizer, pre = live_recognizer(bundle)  # the live window's person slots, as its ONNX export has them
+        self._model = recognizer.to(device).eval()
         self._device = torch.device(device)
-        self._metadata = bundle_metadata(bundle, file_sha256(path))
-        self._window_shape = (bundle.backbone.cfg.in_channels, bundle.preprocess.window, NUM_JOINTS,
-                              bundle.preprocess.persons)  # fmt: skip
+        self._metadata = bundle_metadata(bundle, file_sha256(path), pre)
+        self._window_shape = (bundle.backbone.cfg.in_channels, pre.window, NUM_JOINTS, pre.persons)
         log.info("torch %s: %s on %s (%d threads)", torch.__version__, path.name, device, torch.get_num_threads())
 
     def _infer(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -103,8 +103,8 @@ def format_manifest(manifest: dict) -> str:
 
 def _build(args: argparse.Namespace) -> int:
     from sadvae.engine.builder import build_engine, load_library, normalize_batch_sizes
-    from sadvae.engine.manifest import onnx_metadata
     from sadvae.errors import ConfigError
+    from sadvae.onnx_metadata import read_onnx_metadata
 
     library = "tensorrt_rtx" if args.target and args.library == "auto" else args.library
     sizes = normalize_batch_sizes(args.batch)
@@ -116,7 +116,7 @@ def _build(args: argparse.Namespace) -> int:
     if args.calibration_data is not None and library != "tensorrt_rtx":  # RTX refuses int8 in build_engine
         from sadvae.engine.calibrator import make_calibrator
 
-        model_id = onnx_metadata(args.onnx).get("model_id")
+        model_id = read_onnx_metadata(args.onnx).get("model_id")
         calibrator = make_calibrator(
             trt,
             args.calibration_data,

@@ -32,6 +32,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="dynamo",
         help="torch exporter (default dynamo: a clean graph with a dynamic batch)",
     )
+    p.add_argument(
+        "--persons",
+        type=int,
+        default=None,
+        help="person slots of the exported window (default: the bundle's live config, else the model's; "
+        "1 on a two-slot Shift-GCN: its one-person graph, half the cost)",
+    )
     p.set_defaults(func=_export)
 
 
@@ -57,7 +64,14 @@ def format_report(report) -> str:
 def _export(args: argparse.Namespace) -> int:
     from sadvae.export import export_onnx
 
-    report = export_onnx(args.bundle, args.out, opset=args.opset, check=args.check, exporter=args.exporter,
-                         atol=args.atol)  # fmt: skip
+    report = export_onnx(
+        args.bundle,
+        args.out,
+        opset=args.opset,
+        check=args.check,
+        exporter=args.exporter,
+        atol=args.atol,
+        persons=args.persons,
+    )
     print(format_report(report))
     return 0

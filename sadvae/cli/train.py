@@ -1,4 +1,4 @@
-"""``sadvae train backbone``, ``sadvae train zsl``, ``sadvae eval`` and ``sadvae benchmark``."""
+"""``sadvae train backbone``, ``sadvae train zsl``, ``sadvae eval`` and ``sadvae benchmark zsl``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import json
 import logging
 from pathlib import Path
 
-__all__ = ["register"]
+from sadvae.errors import ConfigError
+
+__all__ = ["register", "resolve_dataset"]
 
 log = logging.getLogger(__name__)
 
@@ -15,8 +17,25 @@ log = logging.getLogger(__name__)
 def _common(p: argparse.ArgumentParser) -> None:
     from sadvae.data.registry import DATASETS
 
-    p.add_argument("--dataset", required=True, choices=sorted(DATASETS))
+    p.add_argument(
+        "--dataset",
+        required=True,
+        metavar="NAME|FOLDER",
+        help=f"a registered dataset ({', '.join(sorted(DATASETS))}) or the path of a clip folder "
+        "(classes.txt + one .npz per clip, docs/data_format.md; make one with `sadvae data import`)",
+    )
     p.add_argument("--root", type=Path, help="dataset folder or prepared .npz (default: ../shared/data/<dataset>)")
+    split = p.add_mutually_exclusive_group()
+    split.add_argument(
+        "--unseen-classes",
+        metavar="A,B,C",
+        help="explicit split: comma-separated unseen class names (replaces the seeded random split and --unseen)",
+    )
+    split.add_argument(
+        "--split-file",
+        type=Path,
+        help='explicit split: JSON {"unseen": [names], "seen"?: [...], "val_unseen"?: [...]} (docs/data_format.md)',
+    )
     p.add_argument("--unseen", type=int, default=5, help="unseen classes per split (default 5)")
     p.add_argument("--preset", default="light", help="ST-GCN width preset: light or standard")
     p.add_argument("--epochs", type=int, default=15, help="backbone epochs (default 15)")
@@ -50,26 +69,54 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     ev = sub.add_parser("eval", help="evaluate a model bundle on the test side of its split")
     ev.add_argument("bundle", type=Path)
-    ev.add_argument("--root", type=Path, help="dataset folder (default: the one recorded in the bundle); for the "
-                    "default model, the folder holding skeleton_sets/ (default ../shared/data)")  # fmt: skip
+    ev.add_argument(
+        "--root",
+        type=Path,
+        help="dataset folder (default: the one recorded in the bundle); for the "
+        "default model, the folder holding skeleton_sets/ (default ../shared/data)",
+    )
     ev.set_defaults(func=_eval)
 
-    bench = sub.add_parser("benchmark", help="the whole protocol over N seeded splits -> markdown + JSON + PNG")
+    group = sub.add_parser(
+        "benchmark",
+        help="offline zero-shot benchmark over seeded splits: `benchmark zsl`",
+        description="`sadvae benchmark zsl`: the whole zero-shot protocol over seeded splits "
+        "(or --protocol cross-dataset). `sadvae benchmark [flags]` still runs it for one release.",
+    )
+    group.set_defaults(sadvae_default_subcommand="zsl")  # the old spelling without `zsl` (sadvae.cli.old_spelling)
+    inner = group.add_subparsers(dest="benchmark_command", required=True, metavar="{zsl}")
+    bench = inner.add_parser("zsl", help="the whole protocol over N seeded splits -> markdown + JSON + PNG")
     _common(bench)
     bench.add_argument("--splits", type=int, default=3, help="number of seeded class splits (seeds 0..N-1)")
     bench.add_argument("--variants", nargs="+", default=["naive", "disentangled", "tc"])
     bench.add_argument(
+        "--gzsl",
+        nargs="+",
+        choices=("stacking", "gate"),
+        default=["stacking", "gate"],
+        help="GZSL combinations of seen and zero-shot scores, all measured in the same run, the first is the "
+        "headline (default: stacking gate). stacking: calibrated stacking fitted on held-out windows of the "
+        "final model (which then trains without them); gate: round 1's gate, fitted on the validation run",
+    )
+    bench.add_argument(
         "--protocol",
         action="append",
-        choices=("honest", "paper"),
+        choices=("honest", "paper", "cross-dataset"),
         help="honest (default): select on the validation split; paper: also report the official code's "
-        "best-cycle-on-the-test-set numbers, labelled as such (repeatable)",
+        "best-cycle-on-the-test-set numbers, labelled as such (repeatable); cross-dataset: train on every "
+        "other shared set, score --target's test side with its own class names (open vocabulary)",
     )
     bench.add_argument("--out", type=Path, required=True, help="report folder (resumes if it holds finished splits)")
+    from sadvae.train.cross_dataset import add_cli_arguments
+
+    add_cli_arguments(bench)
+    for action in bench._actions:  # --dataset is not used by --protocol cross-dataset (it takes --target)
+        if action.dest == "dataset":
+            action.required = False
     bench.set_defaults(func=_benchmark)
 
 
-def _experiment(args: argparse.Namespace, seeds: tuple[int, ...], variants: tuple[str, ...], protocols):
+def _experiment(args: argparse.Namespace, seeds: tuple[int, ...], variants: tuple[str, ...], protocols, ds=None):
     import torch
 
     from sadvae.data.preprocess import PreprocessConfig
@@ -86,7 +133,7 @@ def _experiment(args: argparse.Namespace, seeds: tuple[int, ...], variants: tupl
         repeats=args.repeats,
         batch_size=args.batch_size,
         device=args.device,
-        preprocess=PreprocessConfig(persons=1) if args.dataset != "ntu" else PreprocessConfig(),
+        preprocess=PreprocessConfig() if _two_person(args.dataset, ds) else PreprocessConfig(persons=1),
     )
     zsl = ZSLTrainConfig(
         semantic_dim=args.semantic_dim,
@@ -96,31 +143,89 @@ def _experiment(args: argparse.Namespace, seeds: tuple[int, ...], variants: tupl
         lr=args.lr_vae,
         device=args.device,
     )
+    raw_unseen, split_file = getattr(args, "unseen_classes", None), getattr(args, "split_file", None)
+    unseen_classes = tuple(c.strip() for c in (raw_unseen or "").split(",") if c.strip())
+    if raw_unseen is not None and not unseen_classes:
+        raise ConfigError("--unseen-classes: name at least one class, e.g. --unseen-classes 'wave,clap'")
+    num_unseen = args.unseen
+    if ds is not None and (unseen_classes or split_file):  # check the names now, and report the real count
+        from sadvae.data.splits import load_split_json, named_split
+
+        if split_file:
+            num_unseen = len(load_split_json(split_file, ds.class_names, seeds[0]).unseen)
+        else:
+            num_unseen = len(named_split(ds.class_names, unseen_classes, seeds[0]).unseen)
     return ExperimentConfig(
-        dataset=args.dataset,
-        num_unseen=args.unseen,
+        dataset=getattr(args, "dataset_key", args.dataset),
+        num_unseen=num_unseen,
+        unseen_classes=unseen_classes,
+        split_file=str(split_file) if split_file else None,
         split_seeds=seeds,
         variants=variants,
         protocols=tuple(protocols),
         backbone=backbone,
         zsl=zsl,
         text=TextConfig(model=args.text_model, template=args.template, device=args.device),
+        gzsl=tuple(getattr(args, "gzsl", None) or ("gate",)),  # `benchmark zsl --gzsl`; training keeps the gate
+    )
+
+
+def _two_person(dataset: str, ds) -> bool:
+    """NTU and clip folders with two-person clips keep two person slots; the single-person sets use one."""
+    from sadvae.data.registry import DATASETS
+
+    if dataset == "ntu":
+        return True
+    return dataset not in DATASETS and ds is not None and any(s.num_persons >= 2 for s in ds.sequences)
+
+
+def resolve_dataset(dataset: str, root: Path | None = None):
+    """``--dataset`` / ``--root`` -> (Dataset, root, key): a registered name (root default ``../shared/data/...``)
+    or a clip folder (key = its absolute path, which bundles record so ``sadvae eval`` finds it again)."""
+    from sadvae.data.registry import DATASETS, load_dataset
+    from sadvae.data.user_format import is_clip_dataset, read_clip_dataset
+
+    if dataset in DATASETS:
+        from sadvae.paths import shared_data_root
+
+        root = root or shared_data_root() / DATASETS[dataset].default_root
+        return load_dataset(dataset, root), root, dataset
+    p = Path(dataset).expanduser()
+    if is_clip_dataset(p):
+        if root is not None:
+            raise ConfigError("--root is for registered dataset names; a clip folder is given by --dataset alone")
+        p = p.resolve()
+        return read_clip_dataset(p), p, str(p)
+    if p.exists():
+        raise ConfigError(
+            f"{p}: not a clip folder (classes.txt plus .npz clips); convert it with "
+            f"`sadvae data import {p} --out FOLDER` or see docs/data_format.md"
+        )
+    raise ConfigError(
+        f"unknown dataset {dataset!r}: choose one of {sorted(DATASETS)} or pass the path of a clip folder "
+        "(docs/data_format.md)"
     )
 
 
 def _load(args: argparse.Namespace):
-    from sadvae.data.registry import DATASETS, load_dataset
-
-    shared = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-    root = args.root or shared / DATASETS[args.dataset].default_root
-    return load_dataset(args.dataset, root), root
+    ds, root, key = resolve_dataset(args.dataset, args.root)
+    args.dataset_key = key
+    return ds, root
 
 
 def _benchmark(args: argparse.Namespace) -> int:
     from sadvae.train.benchmark import run_benchmark
 
+    if "cross-dataset" in (args.protocol or []):
+        from sadvae.train.cross_dataset import run_cli
+
+        if len(args.protocol) > 1:
+            raise ConfigError("--protocol cross-dataset is a protocol of its own; do not combine it with others")
+        return run_cli(args)
+    if not args.dataset:
+        raise ConfigError("sadvae benchmark zsl: --dataset is required (or use --protocol cross-dataset --target NAME)")
     ds, _ = _load(args)
-    cfg = _experiment(args, tuple(range(args.splits)), tuple(args.variants), args.protocol or ["honest"])
+    cfg = _experiment(args, tuple(range(args.splits)), tuple(args.variants), args.protocol or ["honest"], ds)
     report = run_benchmark(ds, cfg, args.out)
     print((args.out / "report.md").read_text())
     print(f"wrote {args.out / 'report.md'}, {args.out / 'report.json'} in {report['seconds'] / 60:.1f} min")
@@ -128,20 +233,19 @@ def _benchmark(args: argparse.Namespace) -> int:
 
 
 def _train_backbone(args: argparse.Namespace) -> int:
-    from sadvae.data.splits import random_split
     from sadvae.train.backbone import save_backbone, train_backbone
-    from sadvae.train.protocol import dataset_arrays, split_partition
+    from sadvae.train.protocol import dataset_arrays, make_split, split_partition
 
     ds, _ = _load(args)
-    cfg = _experiment(args, (args.seed,), ("tc",), ["honest"])
-    split = random_split(len(ds.class_names), args.unseen, args.seed)
+    cfg = _experiment(args, (args.seed,), ("tc",), ["honest"], ds)
+    split = make_split(ds.class_names, cfg, args.seed)
     labels, _, _ = dataset_arrays(ds)
-    part = split_partition(ds, args.dataset, split, cfg.holdout_fraction, args.seed)
+    part = split_partition(ds, cfg.dataset, split, cfg.holdout_fraction, args.seed)
     seqs = [ds.sequences[i] for i in part.train]
     resume = args.out.with_name(args.out.name + ".state")  # per-epoch training state; a rerun resumes from it
     args.out.parent.mkdir(parents=True, exist_ok=True)
     model = train_backbone(seqs, labels[part.train], split.seen, cfg.backbone, checkpoint=resume)
-    extra = {"seen_classes": list(split.seen), "class_names": list(ds.class_names), "dataset": args.dataset}
+    extra = {"seen_classes": list(split.seen), "class_names": list(ds.class_names), "dataset": cfg.dataset}
     save_backbone(model, args.out, extra)
     print(f"wrote {args.out} (seen classes: {', '.join(ds.class_names[c] for c in split.seen)})")
     return 0
@@ -149,12 +253,11 @@ def _train_backbone(args: argparse.Namespace) -> int:
 
 def _train_zsl(args: argparse.Namespace) -> int:
     from sadvae.bundle import save_bundle
-    from sadvae.data.splits import random_split
-    from sadvae.train.protocol import class_text_embeddings, prepare_features, run_variant
+    from sadvae.train.protocol import class_text_embeddings, make_split, prepare_features, run_variant
 
     ds, root = _load(args)
-    cfg = _experiment(args, (args.seed,), (args.variant,), ["honest"])
-    split = random_split(len(ds.class_names), args.unseen, args.seed)
+    cfg = _experiment(args, (args.seed,), (args.variant,), ["honest"], ds)
+    split = make_split(ds.class_names, cfg, args.seed)
     text_emb, encoder_id = class_text_embeddings(ds.class_names, cfg.text)
     sf = prepare_features(ds, split, cfg, args.seed)
     r = run_variant(sf, text_emb, args.variant, cfg)
@@ -171,7 +274,14 @@ def _train_zsl(args: argparse.Namespace) -> int:
         text_cfg=cfg.text,
         preprocess=cfg.backbone.preprocess,
         metrics={"validation_zsl_curve": r["val_zsl_curve"], "test": metrics},
-        provenance={"dataset": args.dataset, "root": str(root), "split_seed": args.seed, "variant": args.variant},
+        provenance={
+            "dataset": cfg.dataset,
+            "root": str(root),
+            "split_seed": args.seed,
+            "split": split.name,
+            "unseen_names": [ds.class_names[c] for c in split.unseen],
+            "variant": args.variant,
+        },
     )
     print(json.dumps({"bundle": str(args.out), **metrics}, indent=1))
     return 0
@@ -193,9 +303,10 @@ def _eval(args: argparse.Namespace) -> int:
     b = load_bundle(args.bundle)
     prov = b.provenance
     if "datasets" in prov:  # the default-model recipe: several datasets, no unseen classes
+        from sadvae.paths import SHARED_DATA
         from sadvae.train.default_eval import holdout_metrics
 
-        root = args.root or Path(prov.get("config", {}).get("data_root") or "../shared/data")
+        root = args.root or Path(prov.get("config", {}).get("data_root") or SHARED_DATA)
         print(json.dumps(holdout_metrics(b, root), indent=1))
         return 0
     ds = load_dataset(prov["dataset"], args.root or prov["root"])

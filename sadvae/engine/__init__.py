@@ -9,7 +9,7 @@ TensorRT (or TensorRT-RTX) is imported when a build or check runs. INT8 calibrat
 
 from __future__ import annotations
 
-from sadvae.engine.builder import LIBRARIES, PRECISIONS, BuildReport, build_engine, load_library
+from sadvae.engine.builder import PRECISIONS, BuildReport, build_engine
 from sadvae.engine.manifest import (
     MANIFEST_FORMAT,
     check_against,
@@ -20,6 +20,7 @@ from sadvae.engine.manifest import (
     read_manifest,
     runtime_info,
 )
+from sadvae.engine.trt_common import LIBRARIES, load_library
 
 __all__ = [
     "LIBRARIES",

@@ -20,7 +20,6 @@ The libraries are imported lazily: :func:`load_library` raises
 
 from __future__ import annotations
 
-import importlib
 import logging
 import time
 from dataclasses import dataclass
@@ -28,15 +27,24 @@ from pathlib import Path
 from typing import Any
 
 from sadvae.engine.manifest import make_manifest, write_manifest
-from sadvae.engine.probe import atomic_write, current_device, normalize_compute_capability, onnx_metadata
-from sadvae.engine.trt_common import dtype_name, parser_errors, replay_calibrator, trt_logger
-from sadvae.errors import ConfigError, EngineError, MissingDependencyError
+from sadvae.engine.probe import current_device, normalize_compute_capability
+from sadvae.engine.trt_common import (
+    LIBRARIES,
+    dtype_name,
+    load_library,
+    parser_errors,
+    replay_calibrator,
+    trt_logger,
+)
+from sadvae.errors import ConfigError, EngineError
+from sadvae.fileio import atomic_write
+from sadvae.onnx_metadata import read_onnx_metadata
 
 __all__ = [
     "PRECISIONS",
     "LIBRARIES",
     "BuildReport",
-    "load_library",
+    "load_library",  # re-exported: its home is sadvae.engine.trt_common
     "normalize_batch_sizes",
     "build_engine",
 ]
@@ -44,7 +52,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 PRECISIONS = ("fp32", "fp16", "int8")
-LIBRARIES = ("tensorrt", "tensorrt_rtx")
 
 
 @dataclass(frozen=True)
@@ -72,29 +79,6 @@ class BuildReport:
     @property
     def library(self) -> str:
         return f"{self.manifest['library']['name']} {self.manifest['library']['version']}"
-
-
-def load_library(library: str = "auto") -> tuple[Any, str]:
-    """Import a TensorRT library: ``(module, name)``.
-
-    Args:
-        library: "tensorrt", "tensorrt_rtx" or "auto" (tensorrt, else tensorrt_rtx).
-
-    Raises:
-        ConfigError: unknown name. MissingDependencyError: the library is not installed.
-    """
-    if library not in ("auto", *LIBRARIES):
-        raise ConfigError(f"unknown TensorRT library {library!r}; valid: {['auto', *LIBRARIES]}")
-    for name in LIBRARIES if library == "auto" else (library,):
-        try:
-            return importlib.import_module(name), name
-        except ImportError:
-            continue
-    err = MissingDependencyError("tensorrt", "trt")
-    if library == "tensorrt_rtx":
-        err.msg = "tensorrt_rtx is not installed; install it with `pip install tensorrt-rtx`"  # ImportError's str
-        err.args = (err.msg,)
-    raise err
 
 
 @dataclass(frozen=True)
@@ -177,7 +161,71 @@ def build_engine(
         EngineError: the parser rejects the ONNX (the message lists the parser's errors) or the build fails.
         MissingDependencyError: the library is not installed.
     """
-    onnx_path, out_dir = Path(onnx_path), Path(out_dir)
+    onnx_path = Path(onnx_path)
+    out_dir = Path(out_dir)
+    sizes = _check_request(onnx_path, precision, batch_sizes, workspace_mb)
+    trt, lib = load_library(library)
+    api = _api(trt, lib)
+    _check_library_can(api, precision, compute_capability)
+    meta = read_onnx_metadata(onnx_path)
+    model_id = meta.get("model_id") if isinstance(meta.get("model_id"), str) else None
+    if precision == "int8" and calibrator is None:
+        calibrator = _cache_calibrator(trt, calibration_cache, model_id)
+    target, device = _build_target(trt, api, compute_capability)
+
+    start = time.perf_counter()
+    logger = trt_logger(trt)
+    builder = trt.Builder(logger)
+    network, parser = _parse_onnx(trt, api, builder, logger, onnx_path)  # the parser holds the weights: keep it
+    inp, dims = _window_input(network, onnx_path, sizes)
+    shapes = {k: [b, *dims[1:]] for k, b in zip(("min", "opt", "max"), sizes, strict=True)}
+    config = builder.create_builder_config()
+    _set_workspace(config, trt, workspace_mb << 20)
+    profile = builder.create_optimization_profile()
+    profile.set_shape(inp.name, shapes["min"], shapes["opt"], shapes["max"])
+    config.add_optimization_profile(profile)
+    _set_precision(trt, builder, config, precision, calibrator, inp.name, dims)
+    if api.rtx and compute_capability is not None:
+        config.num_compute_capabilities = 1
+        config.set_compute_capability(getattr(trt.ComputeCapability, target), 0)
+    cache_file = _load_timing_cache(config, api, timing_cache)
+    plan = _serialize(builder, network, config, logger, api, onnx_path, precision)
+    del parser
+    seconds = time.perf_counter() - start
+    if cache_file is not None:
+        atomic_write(cache_file, bytes(memoryview(config.get_timing_cache().serialize())))
+
+    plan_path = out_dir / f"{name or onnx_path.stem}.{precision}.plan"
+    calibration = str(getattr(calibrator, "windows_npz", None) or calibration_cache or "calibrator")
+    build = {
+        "seconds": round(seconds, 3),
+        "batch_sizes": list(sizes),
+        "timing_cache": cache_file and str(cache_file),
+        "calibration": calibration if precision == "int8" else None,
+    }
+    manifest = make_manifest(
+        plan,
+        plan_path,
+        onnx_path,
+        library={"name": lib, "version": api.version},
+        device=_device_facts(device, target),
+        precision=precision,
+        io=_io_facts(network, inp, shapes),
+        workspace_mb=workspace_mb,
+        build=build,
+    )
+    atomic_write(plan_path, plan)
+    mpath = write_manifest(plan_path, manifest)
+    log.info(
+        "built %s (%s %s, %s, %.1f MB) in %.1f s", plan_path, lib, api.version, precision, len(plan) / 1e6, seconds
+    )
+    return BuildReport(plan_path, mpath, manifest, seconds, len(plan))
+
+
+def _check_request(
+    onnx_path: Path, precision: str, batch_sizes: tuple[int, ...], workspace_mb: int
+) -> tuple[int, int, int]:
+    """Check the arguments that need no library; returns the (min, opt, max) batch sizes."""
     if precision not in PRECISIONS:
         raise ConfigError(f"unknown precision {precision!r}; valid: {list(PRECISIONS)}")
     sizes = normalize_batch_sizes(batch_sizes)
@@ -185,8 +233,11 @@ def build_engine(
         raise ConfigError(f"workspace must be >= 1 MiB, got {workspace_mb}")
     if not onnx_path.is_file():
         raise EngineError(f"{onnx_path}: ONNX model not found; export it with `sadvae export BUNDLE --out {onnx_path}`")
-    trt, lib = load_library(library)
-    api = _api(trt, lib)
+    return sizes
+
+
+def _check_library_can(api: _Api, precision: str, compute_capability: str | None) -> None:
+    """Refuse a precision or a compute capability target the imported library cannot build."""
     if precision not in api.precisions:
         why = (
             "TensorRT-RTX builds strongly typed networks (the precision is the ONNX graph's) and has no FP16/INT8 "
@@ -195,52 +246,64 @@ def build_engine(
             else f"TensorRT {api.version} has no {precision} flag"
         )
         raise ConfigError(
-            f"{lib} cannot build {precision}: {why}; build {' or '.join(api.precisions)}"
+            f"{api.name} cannot build {precision}: {why}; build {' or '.join(api.precisions)}"
             + (", or use --library tensorrt on the target device" if api.rtx else "")
         )
     if compute_capability is not None and not api.rtx:
         raise ConfigError(
             "a compute capability target needs --library tensorrt_rtx; TensorRT builds for the GPU it runs on"
         )
-    meta = onnx_metadata(onnx_path)
-    model_id = meta.get("model_id") if isinstance(meta.get("model_id"), str) else None
-    if precision == "int8" and calibrator is None:
-        if calibration_cache is None:
-            raise ConfigError(
-                "int8 needs calibration: give --calibration-data WINDOWS.npz (see calibration/README.md) "
-                "or an existing --calibration-cache"
-            )
-        calibrator = replay_calibrator(trt, Path(calibration_cache), model_id)
-    target = device = None
-    if api.rtx:
-        target = "portable"
-        if compute_capability is not None:
-            target = "SM" + normalize_compute_capability(compute_capability).replace(".", "")
-            cc_enum = getattr(trt.ComputeCapability, target, None)
-            if cc_enum is None:
-                valid = [k for k in trt.ComputeCapability.__members__ if k.startswith("SM")]
-                raise ConfigError(f"{lib} {api.version} cannot target {compute_capability}; valid targets: {valid}")
-    else:
-        device = current_device(0)
-        if device is None:
-            raise EngineError(
-                "TensorRT builds for the GPU it runs on and no CUDA GPU was found (asked pycuda, cuda-python "
-                "and nvidia-smi; install pycuda with `pip install 'sadvae-live[trt]'`); build on the device, or "
-                "ahead of time with --library tensorrt_rtx --target SM86"
-            )
 
-    start = time.perf_counter()
-    logger = trt_logger(trt)
-    builder = trt.Builder(logger)
+
+def _cache_calibrator(trt: Any, calibration_cache: str | Path | None, model_id: str | None) -> Any:
+    """int8 without a calibrator: one that replays ``calibration_cache`` (which must name the model)."""
+    if calibration_cache is None:
+        raise ConfigError(
+            "int8 needs calibration: give --calibration-data WINDOWS.npz (see calibration/README.md) "
+            "or an existing --calibration-cache"
+        )
+    return replay_calibrator(trt, Path(calibration_cache), model_id)
+
+
+def _build_target(trt: Any, api: _Api, compute_capability: str | None) -> tuple[str | None, dict | None]:
+    """(target, device): TensorRT-RTX's ahead-of-time target ("portable" or "SM86"), or TensorRT's GPU."""
+    if api.rtx:
+        if compute_capability is None:
+            return "portable", None
+        target = "SM" + normalize_compute_capability(compute_capability).replace(".", "")
+        if getattr(trt.ComputeCapability, target, None) is None:
+            valid = [k for k in trt.ComputeCapability.__members__ if k.startswith("SM")]
+            raise ConfigError(f"{api.name} {api.version} cannot target {compute_capability}; valid targets: {valid}")
+        return target, None
+    device = current_device(0)
+    if device is None:
+        raise EngineError(
+            "TensorRT builds for the GPU it runs on and no CUDA GPU was found (asked pycuda, cuda-python "
+            "and nvidia-smi; install pycuda with `pip install 'sadvae-live[trt]'`); build on the device, or "
+            "ahead of time with --library tensorrt_rtx --target SM86"
+        )
+    return None, device
+
+
+def _parse_onnx(trt: Any, api: _Api, builder: Any, logger: Any, onnx_path: Path) -> tuple[Any, Any]:
+    """(network, parser) from ``onnx_path``; a parse failure lists the parser's errors.
+
+    The parser owns the weights the network points to: keep it alive until the plan is built.
+    """
     network = builder.create_network(api.network_flags)
     parser = trt.OnnxParser(network, logger)
     if not parser.parse_from_file(str(onnx_path)):
         errors = parser_errors(parser) or logger.errors or ["(the parser gave no message)"]
         raise EngineError(
-            f"{onnx_path}: {lib} {api.version} cannot parse the ONNX model:\n  - "
+            f"{onnx_path}: {api.name} {api.version} cannot parse the ONNX model:\n  - "
             + "\n  - ".join(errors)
             + "\nExport it again with `sadvae export` (its TensorRT operator check names the node)"
         )
+    return network, parser
+
+
+def _window_input(network: Any, onnx_path: Path, sizes: tuple[int, int, int]) -> tuple[Any, list[int]]:
+    """The network's one input [N, 3, T, 25, M] and its dims; refuses a fixed batch the sizes do not fit."""
     if network.num_inputs != 1:
         raise EngineError(f"{onnx_path}: expected one input (window [N, 3, T, 25, M]), found {network.num_inputs}")
     inp = network.get_input(0)
@@ -254,71 +317,78 @@ def build_engine(
             f"{onnx_path}: the batch axis is fixed at {dims[0]}; export with a dynamic batch "
             f"(`sadvae export`) or build with --batch {dims[0]}"
         )
-    shapes = {k: [b, *dims[1:]] for k, b in zip(("min", "opt", "max"), sizes, strict=True)}
-    config = builder.create_builder_config()
-    _set_workspace(config, trt, workspace_mb << 20)
-    profile = builder.create_optimization_profile()
-    profile.set_shape(inp.name, shapes["min"], shapes["opt"], shapes["max"])
-    config.add_optimization_profile(profile)
+    return inp, dims
+
+
+def _set_precision(
+    trt: Any, builder: Any, config: Any, precision: str, calibrator: Any, input_name: str, dims: list[int]
+) -> None:
+    """Builder flags of ``precision``; for int8 also the calibrator and its calibration profile."""
     if precision == "fp32" and hasattr(trt.BuilderFlag, "TF32"):
         config.clear_flag(trt.BuilderFlag.TF32)
     if precision in ("fp16", "int8"):
         config.set_flag(trt.BuilderFlag.FP16)
-    if precision == "int8":
-        config.set_flag(trt.BuilderFlag.INT8)
-        fed = getattr(getattr(calibrator, "feeder", None), "batches", None)  # make_calibrator's window batches
-        if fed is not None and tuple(fed.batch_shape[1:]) != tuple(int(d) for d in dims[1:]):
-            raise ConfigError(  # TensorRT would read the calibration buffer with the network's shape
-                f"calibration windows {list(fed.batch_shape[1:])} do not fit the network's input {list(dims[1:])}; "
-                "draw them for this model with calibration/sample.py"
-            )
-        config.int8_calibrator = calibrator
-        if hasattr(config, "set_calibration_profile"):
-            cal_shape = [int(calibrator.get_batch_size()), *dims[1:]]
-            cal = builder.create_optimization_profile()
-            cal.set_shape(inp.name, cal_shape, cal_shape, cal_shape)
-            config.set_calibration_profile(cal)
-    if api.rtx and compute_capability is not None:
-        config.num_compute_capabilities = 1
-        config.set_compute_capability(getattr(trt.ComputeCapability, target), 0)
-    cache_file = Path(timing_cache) if timing_cache is not None else None
-    if cache_file is not None and not api.timing_cache:
-        log.info("%s has no timing cache (its calls are no-ops); ignoring %s", lib, cache_file)
-        cache_file = None
-    if cache_file is not None:
-        cache = config.create_timing_cache(cache_file.read_bytes() if cache_file.is_file() else b"")
-        if not config.set_timing_cache(cache, False):
-            log.warning("timing cache %s does not fit this GPU / TensorRT; starting a fresh one", cache_file)
-            config.set_timing_cache(config.create_timing_cache(b""), False)
+    if precision != "int8":
+        return
+    config.set_flag(trt.BuilderFlag.INT8)
+    fed = getattr(getattr(calibrator, "feeder", None), "batches", None)  # make_calibrator's window batches
+    if fed is not None and tuple(fed.batch_shape[1:]) != tuple(int(d) for d in dims[1:]):
+        raise ConfigError(  # TensorRT would read the calibration buffer with the network's shape
+            f"calibration windows {list(fed.batch_shape[1:])} do not fit the network's input {list(dims[1:])}; "
+            "draw them for this model with calibration/sample.py"
+        )
+    config.int8_calibrator = calibrator
+    if hasattr(config, "set_calibration_profile"):
+        cal_shape = [int(calibrator.get_batch_size()), *dims[1:]]
+        cal = builder.create_optimization_profile()
+        cal.set_shape(input_name, cal_shape, cal_shape, cal_shape)
+        config.set_calibration_profile(cal)
+
+
+def _serialize(
+    builder: Any, network: Any, config: Any, logger: Any, api: _Api, onnx_path: Path, precision: str
+) -> bytes:
+    """Build the plan; a failed build names the library's last errors."""
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
         detail = "; ".join(logger.errors[-5:]) or "no message"
         raise EngineError(
-            f"{onnx_path}: {lib} {api.version} could not build a {precision} plan ({detail}); try a "
+            f"{onnx_path}: {api.name} {api.version} could not build a {precision} plan ({detail}); try a "
             "larger --workspace-mb or another precision"
         )
-    plan = bytes(memoryview(serialized))
-    seconds = time.perf_counter() - start
-    if cache_file is not None:
-        atomic_write(cache_file, bytes(memoryview(config.get_timing_cache().serialize())))
+    return bytes(memoryview(serialized))
 
-    plan_path = out_dir / f"{name or onnx_path.stem}.{precision}.plan"
+
+def _device_facts(device: dict | None, target: str | None) -> dict:
+    """The manifest's ``device``: the GPU built on (TensorRT), or the RTX ahead-of-time target."""
     if device is not None:
         cc = device["compute_capability"]
     else:  # RTX: the AOT target's compute capability; none for a portable plan
         cc = None if target == "portable" else normalize_compute_capability(target)
+    return {"gpu": device and device["gpu"], "compute_capability": cc, "target": target}
+
+
+def _io_facts(network: Any, inp: Any, shapes: dict[str, list[int]]) -> dict:
+    """The manifest's ``io``: the input with its profile shapes, and every output."""
     outputs = [network.get_output(i) for i in range(network.num_outputs)]
-    io = {"input": {"name": inp.name, "dtype": dtype_name(inp.dtype), **shapes},
-          "outputs": [{"name": o.name, "shape": [int(d) for d in o.shape], "dtype": dtype_name(o.dtype)}
-                      for o in outputs]}  # fmt: skip
-    calibration = str(getattr(calibrator, "windows_npz", None) or calibration_cache or "calibrator")
-    build = {"seconds": round(seconds, 3), "batch_sizes": list(sizes), "timing_cache": cache_file and str(cache_file),
-             "calibration": calibration if precision == "int8" else None}  # fmt: skip
-    manifest = make_manifest(plan, plan_path, onnx_path, library={"name": lib, "version": api.version},
-                             device={"gpu": device and device["gpu"], "compute_capability": cc, "target": target},
-                             precision=precision, io=io, workspace_mb=workspace_mb, build=build)  # fmt: skip
-    atomic_write(plan_path, plan)
-    mpath = write_manifest(plan_path, manifest)
-    log.info("built %s (%s %s, %s, %.1f MB) in %.1f s", plan_path, lib, api.version, precision, len(plan) / 1e6,
-             seconds)  # fmt: skip
-    return BuildReport(plan_path, mpath, manifest, seconds, len(plan))
+    return {
+        "input": {"name": inp.name, "dtype": dtype_name(inp.dtype), **shapes},
+        "outputs": [
+            {"name": o.name, "shape": [int(d) for d in o.shape], "dtype": dtype_name(o.dtype)} for o in outputs
+        ],
+    }
+
+
+def _load_timing_cache(config: Any, api: _Api, timing_cache: str | Path | None) -> Path | None:
+    """Give ``config`` the timing cache at ``timing_cache`` (fresh if absent or unfit); None: no cache used."""
+    if timing_cache is None:
+        return None
+    cache_file = Path(timing_cache)
+    if not api.timing_cache:
+        log.info("%s has no timing cache (its calls are no-ops); ignoring %s", api.name, cache_file)
+        return None
+    cache = config.create_timing_cache(cache_file.read_bytes() if cache_file.is_file() else b"")
+    if not config.set_timing_cache(cache, False):
+        log.warning("timing cache %s does not fit this GPU / TensorRT; starting a fresh one", cache_file)
+        config.set_timing_cache(config.create_timing_cache(b""), False)
+    return cache_file

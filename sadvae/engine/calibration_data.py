@@ -35,6 +35,8 @@ import numpy as np
 
 from sadvae.data.preprocess import PreprocessConfig, preprocess
 from sadvae.errors import ConfigError, DataFormatError
+from sadvae.fileio import atomic_path
+from sadvae.paths import SHARED_DATA
 from sadvae.skeleton import NUM_JOINTS
 
 __all__ = [
@@ -54,7 +56,6 @@ CALIBRATION_FORMAT = 1
 SPLITS = ("train", "validation", "holdout")
 KEYS = ("format", "windows", "labels", "class_names", "sources", "seed", "model_id", "preprocess", "split", "crop")
 _DEFAULT_RECIPE = "scripts/train_default"
-_SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,7 @@ def _merged_sequences(bundle, split: str, data_root: Path | None) -> tuple[list,
         raise ConfigError(
             "the default model's main run trains on its whole training side: use split 'train' or 'holdout'"
         )
-    root = Path(data_root) if data_root is not None else _SHARED_DATA
+    root = Path(data_root) if data_root is not None else SHARED_DATA
     if not (root / "skeleton_sets").is_dir():
         raise ConfigError(f"{root}: no skeleton_sets/ folder here; pass data_root, the folder that holds it")
     loaded = {n: load_dataset(n, root / DATASETS[n].default_root) for n in DATASET_NAMES}
@@ -145,7 +146,8 @@ def _dataset_sequences(bundle, split: str, data_root: Path | None) -> tuple[list
     if tuple(ds.class_names) != tuple(bundle.class_names):
         raise ConfigError(f"{root}: its {len(ds.class_names)} classes are not the bundle's {len(bundle.class_names)}")
     labels, _, _ = dataset_arrays(ds)
-    seen, unseen = tuple(bundle.seen_classes), tuple(bundle.unseen_classes)
+    seen = tuple(bundle.seen_classes)
+    unseen = tuple(bundle.unseen_classes)
     test = test_side_mask(ds, name)
     if split == "train":
         idx = np.flatnonzero(~test & np.isin(labels, seen))
@@ -155,8 +157,10 @@ def _dataset_sequences(bundle, split: str, data_root: Path | None) -> tuple[list
         seed = int(prov.get("split_seed", 0))
         zs = random_split(len(ds.class_names), len(unseen), seed)
         if zs.seen != seen or zs.unseen != unseen:
-            raise ConfigError(f"the bundle's seen/unseen classes are not split seed {seed}'s; cannot rebuild its "
-                              "validation partition (use split 'train' or 'holdout')")  # fmt: skip
+            raise ConfigError(
+                f"the bundle's seen/unseen classes are not split seed {seed}'s; cannot rebuild its "
+                "validation partition (use split 'train' or 'holdout')"
+            )
         part = split_partition(ds, name, zs, 0.2, seed)
         idx = np.sort(np.concatenate([part.val_seen, part.val_unseen]))
     return [ds.sequences[i] for i in idx], labels[idx]
@@ -235,11 +239,13 @@ def sample_windows(
         raise ConfigError(f"crop must be 'random' or 'center', got {crop!r}")
     bundle, mid = _bundle_and_id(bundle_or_path, model_id)
     seqs, labels = split_sequences(bundle, split, data_root)
-    pre: PreprocessConfig = bundle.preprocess
+    pre: PreprocessConfig = getattr(bundle, "live_preprocess", bundle.preprocess)  # the exported graph's windows
     rng = np.random.default_rng(seed)
     classes = np.unique(labels)
     quotas = _quotas(classes, per_class, total, rng)
-    windows, out_labels, sources = [], [], []
+    windows = []
+    out_labels = []
+    sources = []
     for c in classes:
         idx = np.flatnonzero(labels == c)
         q = quotas[int(c)]
@@ -249,8 +255,15 @@ def sample_windows(
             windows.append(preprocess(s.joints, s.times(), pre, crop=crop, rng=rng))  # (3, T, 25, M)
             out_labels.append(int(c))
             sources.append(str(s.source))
-    log.info("drew %d %s windows of %d classes from %d %s sequences (seed %d)", len(windows), crop, len(classes),
-             len(seqs), split, seed)  # fmt: skip
+    log.info(
+        "drew %d %s windows of %d classes from %d %s sequences (seed %d)",
+        len(windows),
+        crop,
+        len(classes),
+        len(seqs),
+        split,
+        seed,
+    )
     return CalibrationSet(
         windows=np.stack(windows).astype(np.float32, copy=False),
         labels=np.asarray(out_labels, dtype=np.int64),
@@ -279,14 +292,8 @@ def save_calibration_set(cset: CalibrationSet, path: str | Path) -> Path:
         split=np.array(cset.split),
         crop=np.array(cset.crop),
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp.npz")
-    try:
-        with open(tmp, "wb") as f:
-            np.savez_compressed(f, **arrays)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, **arrays)
     return path
 
 
@@ -343,12 +350,22 @@ def _check(path: Path, z: dict[str, np.ndarray]) -> CalibrationSet:
     seed = z["seed"]
     if seed.shape != () or seed.dtype.kind not in "iu":
         raise DataFormatError(path, "seed", f"expected an integer scalar, got {seed.dtype} {list(seed.shape)}")
-    split, crop = _scalar_str(z["split"], path, "split"), _scalar_str(z["crop"], path, "crop")
+    split = _scalar_str(z["split"], path, "split")
+    crop = _scalar_str(z["crop"], path, "crop")
     if split not in SPLITS:
         raise DataFormatError(path, "split", f"expected one of {list(SPLITS)}, got {split!r}")
     model_id = _scalar_str(z["model_id"], path, "model_id")
-    return CalibrationSet(np.ascontiguousarray(w), labels.astype(np.int64), tuple(map(str, names)),
-                          tuple(map(str, sources)), int(seed), model_id, pre, split, crop)  # fmt: skip
+    return CalibrationSet(
+        np.ascontiguousarray(w),
+        labels.astype(np.int64),
+        tuple(map(str, names)),
+        tuple(map(str, sources)),
+        int(seed),
+        model_id,
+        pre,
+        split,
+        crop,
+    )
 
 
 def load_calibration_set(path: str | Path) -> CalibrationSet:

@@ -29,8 +29,9 @@ from pathlib import Path
 import numpy as np
 
 from sadvae.engine.calibration_data import load_calibration_set
-from sadvae.engine.probe import atomic_write
+from sadvae.engine.trt_common import import_cudart
 from sadvae.errors import BackendError, ConfigError, MissingDependencyError
+from sadvae.fileio import atomic_write
 from sadvae.hashing import file_sha256
 
 __all__ = [
@@ -211,12 +212,9 @@ def device_memory() -> DeviceMemory:
     except Exception as e:  # pycuda's own driver errors: no device, no driver
         raise BackendError(f"pycuda could not create a CUDA context ({type(e).__name__}: {e})") from None
     try:
-        from cuda.bindings import runtime as cudart  # cuda-python >= 12.6
+        cudart = import_cudart()
     except ImportError:
-        try:
-            from cuda import cudart  # older cuda-python
-        except ImportError:
-            raise MissingDependencyError("pycuda (or cuda-python)", "trt") from None
+        raise MissingDependencyError("pycuda (or cuda-python)", "trt") from None
     return _CudaRuntimeMemory(cudart)
 
 
@@ -224,7 +222,9 @@ class _Feeder:
     """The calibrator's state, free of TensorRT: batches -> one reused device buffer -> pointers."""
 
     def __init__(self, batches: WindowBatches, memory: DeviceMemory, cache: CalibrationCache | None) -> None:
-        self.batches, self.memory, self.cache = batches, memory, cache
+        self.batches = batches
+        self.memory = memory
+        self.cache = cache
         self._iter = iter(batches)
         self._buffer: object | None = None
         self.served = 0
@@ -250,9 +250,16 @@ class _Feeder:
             self.memory.free(buffer)
 
 
-def make_calibrator(trt, windows_npz: Path, cache_path: Path | None, batch_size: int, *,
-                    expected_model_id: str | None = None, memory: DeviceMemory | None = None,
-                    algorithm: str = "entropy") -> object:  # fmt: skip
+def make_calibrator(
+    trt,
+    windows_npz: Path,
+    cache_path: Path | None,
+    batch_size: int,
+    *,
+    expected_model_id: str | None = None,
+    memory: DeviceMemory | None = None,
+    algorithm: str = "entropy",
+) -> object:
     """An ``IInt8EntropyCalibrator2`` feeding the windows of ``windows_npz`` to a TensorRT INT8 build.
 
     Args:
@@ -287,9 +294,14 @@ def make_calibrator(trt, windows_npz: Path, cache_path: Path | None, batch_size:
     batches = WindowBatches(cset.windows, batch_size)
     cache = None
     if cache_path is not None:
-        identity = {"model_id": cset.model_id, "windows_sha256": file_sha256(windows_npz), "windows": len(cset),
-                    "batch_size": int(batch_size), "tensorrt": str(getattr(trt, "__version__", "unknown")),
-                    "algorithm": bases[algorithm]}  # fmt: skip
+        identity = {
+            "model_id": cset.model_id,
+            "windows_sha256": file_sha256(windows_npz),
+            "windows": len(cset),
+            "batch_size": int(batch_size),
+            "tensorrt": str(getattr(trt, "__version__", "unknown")),
+            "algorithm": bases[algorithm],
+        }
         cache = CalibrationCache(cache_path, identity)
     feeder = _Feeder(batches, memory if memory is not None else device_memory(), cache)
     base = getattr(trt, bases[algorithm])
@@ -300,7 +312,8 @@ def make_calibrator(trt, windows_npz: Path, cache_path: Path | None, batch_size:
         def __init__(self) -> None:
             base.__init__(self)  # TensorRT's pybind base must be initialised explicitly
             self.feeder = feeder
-            self.windows_npz, self.cache_path = windows_npz, cache_path
+            self.windows_npz = windows_npz
+            self.cache_path = cache_path
 
         def get_batch_size(self) -> int:
             return feeder.batches.batch_size
@@ -318,6 +331,7 @@ def make_calibrator(trt, windows_npz: Path, cache_path: Path | None, batch_size:
         def close(self) -> None:
             feeder.close()
 
-    log.info("INT8 calibrator: %d windows from %s in %d batches of %d", len(cset), windows_npz, len(batches),
-             batch_size)  # fmt: skip
+    log.info(
+        "INT8 calibrator: %d windows from %s in %d batches of %d", len(cset), windows_npz, len(batches), batch_size
+    )
     return WindowsCalibrator()

@@ -29,15 +29,12 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 
-from sadvae.engine.probe import (
-    atomic_write,
-    cc_tuple,
-    current_device,
-    file_sha256,
-    normalize_compute_capability,
-    onnx_metadata,
-)
+from sadvae.engine.probe import cc_tuple, current_device, normalize_compute_capability
+from sadvae.engine.trt_common import load_library
 from sadvae.errors import DataFormatError, EngineError
+from sadvae.fileio import atomic_write
+from sadvae.hashing import file_sha256
+from sadvae.onnx_metadata import read_onnx_metadata
 
 __all__ = [
     "MANIFEST_FORMAT",
@@ -45,10 +42,7 @@ __all__ = [
     "manifest_path",
     "make_manifest",
     "write_manifest",
-    "atomic_write",
-    "file_sha256",
     "normalize_compute_capability",
-    "onnx_metadata",
     "current_device",
     "runtime_info",
     "read_manifest",
@@ -94,8 +88,6 @@ def runtime_info(library: str, device_index: int = 0, device: Mapping[str, objec
     Raises:
         MissingDependencyError: the library is not installed.
     """
-    from sadvae.engine.builder import load_library
-
     trt, name = load_library(library)
     dev = dict(device) if device is not None else (current_device(device_index) or {})
     return {
@@ -106,8 +98,18 @@ def runtime_info(library: str, device_index: int = 0, device: Mapping[str, objec
     }
 
 
-def make_manifest(plan: bytes, plan_path: Path, onnx_path: Path, *, library: Mapping, device: Mapping, precision: str,
-                  io: Mapping, workspace_mb: int, build: Mapping) -> dict:  # fmt: skip
+def make_manifest(
+    plan: bytes,
+    plan_path: Path,
+    onnx_path: Path,
+    *,
+    library: Mapping,
+    device: Mapping,
+    precision: str,
+    io: Mapping,
+    workspace_mb: int,
+    build: Mapping,
+) -> dict:
     """The manifest of a freshly built plan (see the module docstring for the fields).
 
     Args:
@@ -126,7 +128,7 @@ def make_manifest(plan: bytes, plan_path: Path, onnx_path: Path, *, library: Map
     import platform
     import socket
 
-    meta = onnx_metadata(onnx_path)
+    meta = read_onnx_metadata(onnx_path)
     stamp = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
     return {
         "format_version": MANIFEST_FORMAT,
@@ -136,7 +138,7 @@ def make_manifest(plan: bytes, plan_path: Path, onnx_path: Path, *, library: Map
             "onnx_sha256": file_sha256(onnx_path),
             "model_id": meta.get("model_id") if isinstance(meta.get("model_id"), str) else None,
             "metadata": meta,
-        },  # fmt: skip
+        },
         "library": dict(library),
         "device": dict(device),
         "precision": precision,
@@ -213,7 +215,8 @@ def manifest_mismatches(
         plan_sha256: sha256 of the plan file; None skips the check.
     """
     out = []
-    lib, dev = manifest["library"], manifest["device"]
+    lib = manifest["library"]
+    dev = manifest["device"]
     if plan_sha256 is not None and plan_sha256 != manifest["plan"]["sha256"]:
         out.append("plan.sha256 differs from the plan file (the plan was replaced after its manifest was written)")
     if lib["name"] != runtime.get("library"):
@@ -223,7 +226,8 @@ def manifest_mismatches(
     here_cc = runtime.get("compute_capability")
     if here_cc is not None:
         here_cc = normalize_compute_capability(here_cc)
-        built_cc, target = dev.get("compute_capability"), dev.get("target")
+        built_cc = dev.get("compute_capability")
+        target = dev.get("target")
         if target == "portable":
             if cc_tuple(here_cc) < RTX_PORTABLE_MIN_CC:
                 out.append(f"device.target is portable (compute capability >= 8.0) but this GPU is {here_cc}")

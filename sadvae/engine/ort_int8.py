@@ -28,7 +28,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import tempfile
 from pathlib import Path
 
@@ -36,6 +35,8 @@ import numpy as np
 
 from sadvae.engine.calibration_data import load_calibration_set
 from sadvae.errors import ConfigError, ExportError, MissingDependencyError
+from sadvae.fileio import atomic_path
+from sadvae.onnx_metadata import METADATA_PREFIX, encode_metadata
 
 __all__ = ["METHODS", "entropy_threshold", "quantize_onnx_int8", "windows_reader"]
 
@@ -80,12 +81,14 @@ def _smooth_rows(d: np.ndarray, valid: np.ndarray, eps: float = 1e-4) -> np.ndar
     """Move ``eps`` of mass onto every empty valid bin of each row (taken evenly from the non-empty ones)."""
     zero = (d == 0) & valid
     full = (d != 0) & valid
-    n_zero, n_full = zero.sum(axis=1, keepdims=True), np.maximum(full.sum(axis=1, keepdims=True), 1)
+    n_zero = zero.sum(axis=1, keepdims=True)
+    n_full = np.maximum(full.sum(axis=1, keepdims=True), 1)
     return d + eps * zero - (eps * n_zero / n_full) * full
 
 
-def entropy_threshold(abs_hist: np.ndarray, bin_width: float, levels: int = 128, chunk: int = 128,
-                      flatten_zero_bin: bool = False) -> float:  # fmt: skip
+def entropy_threshold(
+    abs_hist: np.ndarray, bin_width: float, levels: int = 128, chunk: int = 128, flatten_zero_bin: bool = False
+) -> float:
     """TensorRT-style entropy calibration of one tensor: the |x| clipping threshold of least KL divergence.
 
     For every candidate i (``levels`` <= i <= bins), the reference P is the first i bins with the
@@ -113,11 +116,13 @@ def entropy_threshold(abs_hist: np.ndarray, bin_width: float, levels: int = 128,
     if n <= levels or h.sum() == 0:
         return float(n * bin_width)
     nonzero = (h > 0).astype(np.float64)
-    csum, cnz = np.concatenate([[0.0], np.cumsum(h)]), np.concatenate([[0.0], np.cumsum(nonzero)])
+    csum = np.concatenate([[0.0], np.cumsum(h)])
+    cnz = np.concatenate([[0.0], np.cumsum(nonzero)])
     tail = csum[-1] - csum  # tail[i] = sum(h[i:])
     j = np.arange(n)[None, :]
     k = np.arange(levels)[None, :]
-    best_i, best_kl = n, np.inf
+    best_i = n
+    best_kl = np.inf
     for first in range(levels, n + 1, chunk):
         i = np.arange(first, min(first + chunk, n + 1))[:, None]  # (m, 1) candidates
         valid = j < i  # (m, n)
@@ -130,14 +135,16 @@ def entropy_threshold(abs_hist: np.ndarray, bin_width: float, levels: int = 128,
         q = np.take_along_axis(merged, group, axis=1) * nonzero[None, :] * valid
         p /= p.sum(axis=1, keepdims=True)
         q /= np.maximum(q.sum(axis=1, keepdims=True), 1e-300)
-        ps, qs = _smooth_rows(p, valid), _smooth_rows(q, valid)
+        ps = _smooth_rows(p, valid)
+        qs = _smooth_rows(q, valid)
         ok = valid & (ps > 0) & (qs > 0)
         terms = np.where(ok, ps * np.log(np.where(ok, ps, 1.0) / np.where(ok, qs, 1.0)), 0.0)
         kl = terms.sum(axis=1)
         kl[q.sum(axis=1) == 0] = np.inf
         row = int(np.argmin(kl))
         if kl[row] < best_kl:
-            best_i, best_kl = int(i[row, 0]), float(kl[row])
+            best_i = int(i[row, 0])
+            best_kl = float(kl[row])
     return float(best_i * bin_width)
 
 
@@ -149,8 +156,13 @@ def _entropy_cache(model_in: Path, reader, cache: Path, work: Path, abs_bins: in
 
     ops = sorted(set(QLinearOpsRegistry) | set(QDQRegistry))
     options = {"symmetric": True, "num_bins": 2 * abs_bins, "num_quantized_bins": 128}
-    cal = create_calibrator(model_in, ops, augmented_model_path=str(work / "augmented.onnx"),
-                            calibrate_method=CalibrationMethod.Entropy, extra_options=options)  # fmt: skip
+    cal = create_calibrator(
+        model_in,
+        ops,
+        augmented_model_path=str(work / "augmented.onnx"),
+        calibrate_method=CalibrationMethod.Entropy,
+        extra_options=options,
+    )
     cal.collect_data(reader)
     ranges = {}
     for name, (hist, edges, *_rest) in cal.collector.histogram_dict.items():
@@ -206,67 +218,142 @@ def quantize_onnx_int8(
     """
     try:
         import onnx
-        from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+        import onnxruntime.quantization  # noqa: F401
     except ImportError:
         raise MissingDependencyError("onnxruntime", "train") from None
     if method not in METHODS:
         raise ConfigError(f"unknown calibration method {method!r}; choose one of {list(METHODS)}")
-    onnx_in, onnx_out, calibration_npz = Path(onnx_in), Path(onnx_out), Path(calibration_npz)
+    onnx_in = Path(onnx_in)
+    onnx_out = Path(onnx_out)
+    calibration_npz = Path(calibration_npz)
     cset = load_calibration_set(calibration_npz)
-    src = onnx.load(str(onnx_in))
-    props = {p.key: p.value for p in src.metadata_props}
-    own_id = json.loads(props.get("sadvae.model_id", "null"))
-    if own_id is not None and own_id != cset.model_id:
-        raise ConfigError(f"{calibration_npz}: windows drawn for model {cset.model_id[:16]}..., {onnx_in} is model "
-                          f"{own_id[:16]}...; draw windows for this model with calibration/sample.py")  # fmt: skip
-    calib = {"entropy": CalibrationMethod.Entropy, "minmax": CalibrationMethod.MinMax,
-             "percentile": CalibrationMethod.Percentile}[method]  # fmt: skip
-    extra = {"ActivationSymmetric": bool(symmetric), "WeightSymmetric": True}
+    props = _metadata_for_windows(onnx.load(str(onnx_in)), onnx_in, cset.model_id, calibration_npz)
     onnx_out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="sadvae-int8-") as work:
-        model_in = onnx_in
-        if preprocess:
-            from onnxruntime.quantization.shape_inference import quant_pre_process
-
-            pre = Path(work) / "pre.onnx"
-            try:
-                quant_pre_process(str(onnx_in), str(pre))
-                model_in = pre
-            except Exception as e:  # the pre-processor raises whatever its passes raise
-                log.warning("quant_pre_process failed on %s (%s); quantizing the graph as exported", onnx_in, e)
-        tmp = Path(work) / "int8.onnx"
-        reader = windows_reader(cset.windows, batch_size)
-        try:
-            cache = None
-            if method == "entropy":
-                cache = Path(work) / "ranges.json"
-                _entropy_cache(Path(model_in), reader, cache, Path(work), entropy_bins, flatten_zero_bin)
-                reader.rewind()
-            quantize_static(str(model_in), str(tmp), reader, quant_format=QuantFormat.QDQ, per_channel=per_channel,
-                            activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, calibrate_method=calib,
-                            extra_options=extra, calibration_cache_path=cache)  # fmt: skip
-        except Exception as e:  # quantize_static raises many types from inside onnxruntime
-            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-            raise ExportError(f"ONNX Runtime could not quantize {onnx_in} ({method}): {first}") from e
-        out = onnx.load(str(tmp))
-        have = {p.key for p in out.metadata_props}
-        for key, value in props.items():
-            if key not in have:
-                entry = out.metadata_props.add()
-                entry.key, entry.value = key, value
-        info = {"method": method, "format": "QDQ", "activations": "int8 symmetric" if symmetric else "int8",
-                "weights": "int8 symmetric per-channel" if per_channel else "int8 symmetric per-tensor",
-                "windows": len(cset), "windows_sha256": _sha256(calibration_npz),
-                "flatten_zero_bin": bool(flatten_zero_bin) if method == "entropy" else None}  # fmt: skip
-        entry = out.metadata_props.add()
-        entry.key, entry.value = "sadvae.quantization", json.dumps(info, sort_keys=True)
-        staged = onnx_out.with_name(f"{onnx_out.name}.{os.getpid()}.tmp")
-        try:
-            onnx.save(out, str(staged))
-            os.replace(staged, onnx_out)
-        finally:
-            staged.unlink(missing_ok=True)
+        work = Path(work)
+        model_in = _preprocessed(onnx_in, work) if preprocess else onnx_in
+        quantized = _quantize_static(
+            model_in,
+            work,
+            windows_reader(cset.windows, batch_size),
+            method=method,
+            per_channel=per_channel,
+            symmetric=symmetric,
+            entropy_bins=entropy_bins,
+            flatten_zero_bin=flatten_zero_bin,
+            source=onnx_in,
+        )
+        out = onnx.load(str(quantized))
+    info = {
+        "method": method,
+        "format": "QDQ",
+        "activations": "int8 symmetric" if symmetric else "int8",
+        "weights": "int8 symmetric per-channel" if per_channel else "int8 symmetric per-tensor",
+        "windows": len(cset),
+        "windows_sha256": _sha256(calibration_npz),
+        "flatten_zero_bin": bool(flatten_zero_bin) if method == "entropy" else None,
+    }
+    _carry_metadata(out, props, info)
+    with atomic_path(onnx_out) as staged:
+        onnx.save(out, str(staged))
     counts = sum(n.op_type == "QuantizeLinear" for n in out.graph.node)
-    log.info("wrote %s: INT8 QDQ (%s, %d QuantizeLinear nodes) calibrated on %d windows", onnx_out, method, counts,
-             len(cset))  # fmt: skip
+    log.info(
+        "wrote %s: INT8 QDQ (%s, %d QuantizeLinear nodes) calibrated on %d windows",
+        onnx_out,
+        method,
+        counts,
+        len(cset),
+    )
     return onnx_out
+
+
+def _metadata_for_windows(src, onnx_in: Path, windows_model_id: str, calibration_npz: Path) -> dict[str, str]:
+    """The export's raw ``metadata_props``, after checking the windows were drawn for this model.
+
+    Raises:
+        ConfigError: the ONNX's ``sadvae.model_id`` is not the windows' model.
+    """
+    props = {p.key: p.value for p in src.metadata_props}
+    own_id = json.loads(props.get(METADATA_PREFIX + "model_id", "null"))
+    if own_id is not None and own_id != windows_model_id:
+        raise ConfigError(
+            f"{calibration_npz}: windows drawn for model {windows_model_id[:16]}..., {onnx_in} is model "
+            f"{own_id[:16]}...; draw windows for this model with calibration/sample.py"
+        )
+    return props
+
+
+def _preprocessed(onnx_in: Path, work: Path) -> Path:
+    """ONNX Runtime's ``quant_pre_process`` of ``onnx_in`` in ``work``; ``onnx_in`` itself when it fails (logged)."""
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    pre = work / "pre.onnx"
+    try:
+        quant_pre_process(str(onnx_in), str(pre))
+        return pre
+    except Exception as e:  # the pre-processor raises whatever its passes raise
+        log.warning("quant_pre_process failed on %s (%s); quantizing the graph as exported", onnx_in, e)
+        return onnx_in
+
+
+def _quantize_static(
+    model_in: Path,
+    work: Path,
+    reader,
+    *,
+    method: str,
+    per_channel: bool,
+    symmetric: bool,
+    entropy_bins: int,
+    flatten_zero_bin: bool,
+    source: Path,
+) -> Path:
+    """Calibrate activation ranges on ``reader`` and write the QDQ model to ``work / "int8.onnx"``.
+
+    Raises:
+        ExportError: ONNX Runtime could not calibrate or quantize the model.
+    """
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+    calibrate_method = {
+        "entropy": CalibrationMethod.Entropy,
+        "minmax": CalibrationMethod.MinMax,
+        "percentile": CalibrationMethod.Percentile,
+    }[method]
+    out = work / "int8.onnx"
+    try:
+        cache = None
+        if method == "entropy":
+            cache = work / "ranges.json"
+            _entropy_cache(Path(model_in), reader, cache, work, entropy_bins, flatten_zero_bin)
+            reader.rewind()
+        quantize_static(
+            str(model_in),
+            str(out),
+            reader,
+            quant_format=QuantFormat.QDQ,
+            per_channel=per_channel,
+            activation_type=QuantType.QInt8,
+            weight_type=QuantType.QInt8,
+            calibrate_method=calibrate_method,
+            extra_options={"ActivationSymmetric": bool(symmetric), "WeightSymmetric": True},
+            calibration_cache_path=cache,
+        )
+    except Exception as e:  # quantize_static raises many types from inside onnxruntime
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise ExportError(f"ONNX Runtime could not quantize {source} ({method}): {first}") from e
+    return out
+
+
+def _carry_metadata(out, props: dict[str, str], quantization: dict[str, object]) -> None:
+    """Copy the export's ``metadata_props`` the quantizer dropped onto ``out``, then add ``sadvae.quantization``."""
+    have = {p.key for p in out.metadata_props}
+    for key, value in props.items():
+        if key not in have:
+            entry = out.metadata_props.add()
+            entry.key = key
+            entry.value = value
+    for key, value in encode_metadata({"quantization": quantization}).items():
+        entry = out.metadata_props.add()
+        entry.key = key
+        entry.value = value

@@ -1,20 +1,69 @@
-"""TensorRT helpers shared by the engine builder and the runtime backend (no TensorRT import of their own).
+"""TensorRT helpers shared by the engine builder, the manifest check and the runtime backend.
 
-Each takes the imported library module (``tensorrt`` 8.6 / 10.x or ``tensorrt_rtx``) as ``trt``.
+:func:`load_library` imports ``tensorrt`` or ``tensorrt_rtx`` on request; every other helper takes the
+imported library module (``tensorrt`` 8.6 / 10.x or ``tensorrt_rtx``) as ``trt``, except
+:func:`import_cudart` (cuda-python's runtime bindings, for the builder's calibrator, the backend and the probe).
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 from pathlib import Path
 from typing import Any
 
-from sadvae.errors import ConfigError
+from sadvae.errors import ConfigError, MissingDependencyError
 
-__all__ = ["trt_logger", "parser_errors", "replay_calibrator", "dtype_name"]
+__all__ = [
+    "LIBRARIES",
+    "load_library",
+    "trt_logger",
+    "parser_errors",
+    "replay_calibrator",
+    "dtype_name",
+    "import_cudart",
+]
 
 log = logging.getLogger(__name__)
+
+LIBRARIES = ("tensorrt", "tensorrt_rtx")
+
+
+def import_cudart() -> Any:
+    """cuda-python's CUDA runtime bindings: ``cuda.bindings.runtime`` (cuda-python >= 12.6), else ``cuda.cudart``.
+
+    Raises:
+        ImportError: cuda-python is not installed (callers say which extra installs it, or try another way).
+    """
+    try:
+        from cuda.bindings import runtime as cudart
+    except ImportError:
+        from cuda import cudart  # older cuda-python
+    return cudart
+
+
+def load_library(library: str = "auto") -> tuple[Any, str]:
+    """Import a TensorRT library: ``(module, name)``.
+
+    Args:
+        library: "tensorrt", "tensorrt_rtx" or "auto" (tensorrt, else tensorrt_rtx).
+
+    Raises:
+        ConfigError: unknown name. MissingDependencyError: the library is not installed.
+    """
+    if library not in ("auto", *LIBRARIES):
+        raise ConfigError(f"unknown TensorRT library {library!r}; valid: {['auto', *LIBRARIES]}")
+    for name in LIBRARIES if library == "auto" else (library,):
+        try:
+            return importlib.import_module(name), name
+        except ImportError:
+            continue
+    err = MissingDependencyError("tensorrt", "trt")
+    if library == "tensorrt_rtx":
+        err.msg = "tensorrt_rtx is not installed; install it with `pip install tensorrt-rtx`"  # ImportError's str
+        err.args = (err.msg,)
+    raise err
 
 
 def trt_logger(trt: Any) -> Any:

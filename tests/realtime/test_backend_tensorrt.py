@@ -19,8 +19,8 @@ import pytest
 from realtime.backends import load_backend
 from realtime.backends.tensorrt import _Cuda
 from sadvae.engine.manifest import make_manifest, write_manifest
-from sadvae.engine.probe import atomic_write
 from sadvae.errors import EngineError
+from sadvae.fileio import atomic_write
 
 ROOT = Path(__file__).resolve().parents[2]
 FAKE_GPU = {"gpu": "Fake GPU", "compute_capability": "8.7"}

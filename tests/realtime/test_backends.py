@@ -192,3 +192,13 @@ def test_import_and_errors_without_heavy_packages():
         "tensorrt is not installed; install it with `pip install 'sadvae-live[trt]'`",
         "ok",
     ]
+
+
+def test_backend_names_and_aliases_have_one_home():
+    from realtime.backends import BACKEND_ALIASES, BACKEND_NAMES, backend_name
+
+    assert BACKEND_NAMES == ("onnxruntime", "torch", "tensorrt") == tuple(BACKENDS)
+    assert {backend_name(a) for a in BACKEND_ALIASES} <= set(BACKENDS)
+    assert backend_name("trt") == "tensorrt" and backend_name("torch") == "torch"
+    with pytest.raises(ConfigError, match="unknown backend 'tensorflow'"):
+        load_backend("tensorflow", "m.onnx")

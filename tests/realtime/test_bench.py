@@ -1,4 +1,4 @@
-"""``sadvae bench``: recognizer timing, a replay pipeline run, the JSON document, compare, plot and the CLI."""
+"""``sadvae bench latency``: recognizer timing, a replay pipeline run, the JSON document, compare, plot and the CLI."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
 pytest.importorskip("zmq")
 
-from realtime.bench import (  # noqa: E402
+from realtime.bench.latency import (  # noqa: E402
     FORMAT,
     STAGE_NAMES,
     BenchOptions,
@@ -26,16 +26,30 @@ from realtime.bench import (  # noqa: E402
     run_bench,
     write_json,
 )
-from realtime.bench_report import compare, format_result, plot  # noqa: E402
-from realtime.head import HeadOptions  # noqa: E402
-from realtime.replay import save_recording  # noqa: E402
+from realtime.bench.report import compare, format_result, plot  # noqa: E402
+from realtime.head.zero_shot import HeadOptions  # noqa: E402
+from realtime.sources.replay import save_recording  # noqa: E402
 from sadvae.errors import ConfigError, DataFormatError  # noqa: E402
 from sadvae.export import file_sha256  # noqa: E402
 
-FAST = dict(backends=("onnxruntime", "torch", "tensorrt"), batches=(1, 2), persons=(1, 2, 3), iters=3, warmup=1,
-            threads=1)  # fmt: skip
-ROW_KEYS = {"backend", "device", "precision", "batch", "persons", "iters", "p50_ms", "p90_ms", "p99_ms", "mean_ms",
-            "windows_per_s", "window"}  # fmt: skip
+FAST = dict(
+    backends=("onnxruntime", "torch", "tensorrt"), batches=(1, 2), persons=(1, 2, 3), iters=3, warmup=1, threads=1
+)
+ROW_KEYS = {
+    "backend",
+    "device",
+    "precision",
+    "batch",
+    "persons",
+    "iters",
+    "p50_ms",
+    "p90_ms",
+    "p99_ms",
+    "mean_ms",
+    "windows_per_s",
+    "cpu_ms",
+    "window",
+}
 STAGE_KEYS = {"calls", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "per_frame_ms"}
 
 
@@ -101,6 +115,7 @@ def test_recognizer_times_each_case_and_skips_what_cannot_run(model):
     assert cases == {(b, n, p) for b in ("onnxruntime", "torch") for n in (1, 2) for p in (1, 2)}
     for r in rec["results"]:
         assert set(r) == ROW_KEYS and r["iters"] == 3 and r["window"] == [3, 32, 25, 2]
+        assert r["cpu_ms"] > 0  # the process's CPU time per call
         assert 0 < r["p50_ms"] <= r["p90_ms"] <= r["p99_ms"] and r["windows_per_s"] > 0
     skipped = {(s["backend"], s["persons"]): s["reason"] for s in rec["skipped"]}
     assert "no TensorRT plan given" in skipped[("tensorrt", None)]
@@ -135,8 +150,16 @@ def test_replay_pipeline_reports_every_stage_it_ran(model, replay_file, tmp_path
 def test_document_round_trips_and_compares_side_by_side(model, replay_file, tmp_path):
     pytest.importorskip("matplotlib")
     bundle, cache = model
-    opts = BenchOptions(backends=("onnxruntime", "tensorrt"), batches=(1,), persons=(1,), iters=2, warmup=0,
-                        source=str(replay_file), frames=72, stride=8)  # fmt: skip
+    opts = BenchOptions(
+        backends=("onnxruntime", "tensorrt"),
+        batches=(1,),
+        persons=(1,),
+        iters=2,
+        warmup=0,
+        source=str(replay_file),
+        frames=72,
+        stride=8,
+    )
     doc = run_bench(bundle, opts, command="test", **pipeline_kw(tmp_path, cache))
     assert doc["format"] == FORMAT and doc["model"]["persons"] == 2
     m = doc["machine"]
@@ -181,8 +204,8 @@ def test_cli_bench_and_compare(model, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SADVAE_CACHE_DIR", str(cache.parent))
     shutil.copytree(cache, cache.parent / "onnx", dirs_exist_ok=True)
     out = tmp_path / "r.json"
-    argv = ["bench", "--model", str(bundle), "--backend", "onnxruntime", "tensorrt", "--batch", "1", "--persons",
-            "1", "--iters", "2", "--warmup", "0", "--threads", "1", "--out", str(out)]  # fmt: skip
+    argv = ["bench", "latency", "--model", str(bundle), "--backend", "onnxruntime", "tensorrt", "--batch", "1"]
+    argv += ["--persons", "1", "--iters", "2", "--warmup", "0", "--threads", "1", "--out", str(out)]
     assert main(argv) == 0
     text = capsys.readouterr().out
     assert "onnxruntime  cpu    fp32      1       1" in text and "skipped tensorrt" in text

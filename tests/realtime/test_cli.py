@@ -48,7 +48,7 @@ def labels(tmp_path: Path) -> Path:
 @pytest.fixture(scope="module")
 def pose_task(tmp_path_factory) -> Path:
     pytest.importorskip("mediapipe")
-    from realtime.pose_model import resolve_pose_model
+    from realtime.pose.model import resolve_pose_model
     from sadvae.errors import SourceError
 
     try:  # the same cache folder as tests/realtime/test_pose.py: built from the 0.10.21 wheel once per session
@@ -63,8 +63,9 @@ def pose_task(tmp_path_factory) -> Path:
 @pytest.mark.skipif(Path("/dev/video0").exists(), reason="this machine has a camera")
 def test_camera_without_a_camera_is_one_line(labels: Path) -> None:
     pytest.importorskip("cv2")
-    proc = subprocess.run([*LIVE, "--camera", "0", "--labels", str(labels)], capture_output=True, text=True,
-                          timeout=60, cwd=ROOT)  # fmt: skip
+    proc = subprocess.run(
+        [*LIVE, "--camera", "0", "--labels", str(labels)], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
     assert proc.returncode == 2
     assert one_line(proc.stderr).startswith("sadvae-live: error: no camera at index 0: /dev/video0 does not exist")
 
@@ -80,7 +81,7 @@ def test_camera_without_a_camera_is_one_line(labels: Path) -> None:
         (["--replay", "r.npz", "--record", "out.mp4"], "--record draws on video frames and --replay/--demo have none"),
         (["--video", "v.mp4", "--no-realtime"], "--realtime/--no-realtime pace --replay and --demo"),
         (["--camera", "0", "--loop"], "--loop plays a file again at its end"),
-        (["--video", "{video}", "--record", "out.gif"], "--record out.gif: expected a .mp4 or .avi file name"),
+        (["--video", "{video}", "--record", "out.gif"], "--record out.gif: expected a .mp4, .webm or .avi file name"),
         (["--video", "{video}", "--model", "nope.pt"], "nope.pt: model file not found"),
         (["--video", "{video}", "--status-interval", "0"], "--status-interval must be > 0 seconds"),
     ],
@@ -119,7 +120,7 @@ def test_display_without_a_screen_is_one_line(labels, shared_data, capsys, monke
 
 def test_bundle_is_exported_once_into_the_cache(model_files, tmp_path, monkeypatch) -> None:
     import sadvae.export
-    from realtime.model import load_live_model
+    from realtime.backends.live_model import load_live_model
     from sadvae.export import file_sha256
 
     calls = []
@@ -145,7 +146,7 @@ def test_bundle_is_exported_once_into_the_cache(model_files, tmp_path, monkeypat
 def test_model_errors_name_the_fix(bundle_fixtures, model_files, tmp_path, monkeypatch) -> None:
     import onnx as onnx_pkg
 
-    import realtime.model as rm
+    import realtime.backends.live_model as rm
 
     bundle, onnx = model_files
     monkeypatch.setattr(rm, "default_model_path", lambda: tmp_path / "assets" / "default_model.pt")
@@ -183,21 +184,46 @@ def _env(cache_root: Path) -> dict[str, str]:
     return {**os.environ, "SADVAE_CACHE_DIR": str(cache_root), "PYTHONUNBUFFERED": "1"}
 
 
-def test_video_run_reaches_a_separate_events_process(shared_data, labels, model_files, cache_root, pose_task,
-                                                     tmp_path) -> None:  # fmt: skip
+def test_video_run_reaches_a_separate_events_process(
+    shared_data, labels, model_files, cache_root, pose_task, tmp_path
+) -> None:
     pytest.importorskip("zmq")
-    from realtime.events import validate
+    from realtime.events.publisher import validate
 
     endpoint, out = free_endpoint(), tmp_path / "out.mp4"
-    listener = subprocess.Popen([*EVENTS, "events", "--json", "--validate", "--endpoint", endpoint],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)  # fmt: skip
+    listener = subprocess.Popen(
+        [*EVENTS, "events", "--json", "--validate", "--endpoint", endpoint],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
     try:
         live = subprocess.run(
-            [*LIVE, "--video", str(shared_data / VIDEO), "--labels", str(labels), "--no-display",
-             "--model", str(model_files[0]), "--pose-model", str(pose_task), "--endpoint", endpoint,
-             "--record", str(out), "--status-interval", "0.5"],
-            capture_output=True, text=True, timeout=150, cwd=ROOT, env=_env(cache_root),
-        )  # fmt: skip
+            [
+                *LIVE,
+                "--video",
+                str(shared_data / VIDEO),
+                "--labels",
+                str(labels),
+                "--no-display",
+                "--model",
+                str(model_files[0]),
+                "--pose-model",
+                str(pose_task),
+                "--endpoint",
+                endpoint,
+                "--record",
+                str(out),
+                "--status-interval",
+                "0.5",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=150,
+            cwd=ROOT,
+            env=_env(cache_root),
+        )
         time.sleep(0.5)
     finally:
         listener.send_signal(signal.SIGINT)
@@ -217,22 +243,41 @@ def test_video_run_reaches_a_separate_events_process(shared_data, labels, model_
     assert all(e["source"] == "ta_chi" and e["label"] in ("wave", "clap") for e in actions)
     import cv2
 
-    cap = cv2.VideoCapture(str(out))
+    recorded = [f for f in tmp_path.glob("out.*")]  # out.mp4, or out.webm / out.avi where OpenCV has no H.264
+    assert len(recorded) == 1 and f"recording: {recorded[0]}" in live.stderr
+    cap = cv2.VideoCapture(str(recorded[0]))
     assert cap.get(cv2.CAP_PROP_FRAME_COUNT) == 300 and cap.get(cv2.CAP_PROP_FRAME_WIDTH) == 340
     cap.release()
 
 
 def test_sigint_ends_actions_cleanly(shared_data, labels, model_files, cache_root, pose_task) -> None:
     pytest.importorskip("zmq")
-    from realtime.events import Subscriber
+    from realtime.events.publisher import Subscriber
 
     endpoint = free_endpoint()
     with Subscriber(endpoint) as sub:
         proc = subprocess.Popen(
-            [*LIVE, "--video", str(shared_data / VIDEO), "--loop", "--labels", str(labels), "--no-display",
-             "--model", str(model_files[0]), "--pose-model", str(pose_task), "--endpoint", endpoint],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=_env(cache_root),
-        )  # fmt: skip
+            [
+                *LIVE,
+                "--video",
+                str(shared_data / VIDEO),
+                "--loop",
+                "--labels",
+                str(labels),
+                "--no-display",
+                "--model",
+                str(model_files[0]),
+                "--pose-model",
+                str(pose_task),
+                "--endpoint",
+                endpoint,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            env=_env(cache_root),
+        )
         try:
             started, deadline = None, time.monotonic() + 90
             while started is None and time.monotonic() < deadline and proc.poll() is None:
@@ -272,6 +317,6 @@ def test_overlay_records_annotated_frames(tmp_path) -> None:
     overlay.close()
     overlay.close()
     assert drawn.any() and not image.any()  # drawn on a copy
-    cap = cv2.VideoCapture(str(out))
+    cap = cv2.VideoCapture(overlay.recording.path)  # the codec decides the suffix (realtime.overlay.plan_recording)
     assert cap.get(cv2.CAP_PROP_FRAME_COUNT) == 5 and cap.get(cv2.CAP_PROP_FPS) == 15
     cap.release()

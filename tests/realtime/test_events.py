@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from realtime import events as ev
-from realtime.events import (
+from realtime.events import publisher as ev
+from realtime.events.publisher import (
     Publisher,
     PublisherOptions,
     Subscriber,
@@ -66,7 +66,7 @@ def test_schema_is_valid_draft_2020_12() -> None:
 def test_action_event_fields_validate_and_round_trip() -> None:
     e = action(label="saluer de la main", topk=[{"label": "saluer de la main", "score": 0.9}], event_type="update")
     validate(e)
-    assert e["schema_version"] == 1 and len(e["id"]) == 32 and int(e["id"], 16) >= 0
+    assert e["schema_version"] == 2 and len(e["id"]) == 32 and int(e["id"], 16) >= 0
     assert e["time"].endswith("Z") and e["monotonic_ns"] > 0 and e["source"] == "cam0"
     assert e["window"] == {"start_ms": 1000.0, "end_ms": 3066.7}
     assert e["model"] == {"id": "sadvae-ntu60-5u", "precision": "fp16"}
@@ -126,7 +126,7 @@ def test_numpy_scalars_are_accepted() -> None:
         ({"topk": [{"label": "x"}]}, "$.topk[0]", "'score' is a required property"),
         ({"window": {"start_ms": 0}}, "$.window", "'end_ms' is a required property"),
         ({"latency_ms": {"Pose": 1.0}}, "$.latency_ms", "does not match"),
-        ({"schema_version": 2}, "$.schema_version", "1 was expected"),
+        ({"schema_version": 1}, "$.schema_version", "2 was expected"),  # 2: status reasons became fields
     ],
 )
 def test_validate_names_the_field(change, where, message) -> None:
@@ -372,7 +372,7 @@ def test_missing_pyzmq_names_the_extra(monkeypatch) -> None:
 
 def test_importing_the_pipeline_stages_imports_no_heavy_dependency() -> None:
     code = (
-        "import sys, realtime.events, realtime.mapping, realtime.buffer, realtime.labels\n"
+        "import sys, realtime.events.publisher, realtime.pose.mapping, realtime.buffer, realtime.head.labels\n"
         "heavy = [m for m in ('zmq', 'jsonschema', 'mediapipe', 'torch', 'cv2') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )

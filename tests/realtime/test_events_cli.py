@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from sadvae.cli.events import format_event
+from realtime.commands.events import format_event
 
 zmq = pytest.importorskip("zmq")
 pytest.importorskip("jsonschema")
 
-from realtime.events import (  # noqa: E402
+from realtime.events.publisher import (  # noqa: E402
     Publisher,
     PublisherOptions,
     Subscriber,
@@ -39,15 +39,29 @@ def free_endpoint() -> str:
 
 def action(source: str, event_type: str = "start") -> dict:
     return make_action_event(
-        source=source, track_id=1, event_type=event_type, label="wave", score=0.81,
-        topk=[("wave", 0.81), ("clap", 0.19)], window_ms=(0.0, 2066.7), labels_hash=HASH, model_id="m1",
-        precision="fp32", latency_ms={"model": 3.2, "total": 25.0},
-    )  # fmt: skip
+        source=source,
+        track_id=1,
+        event_type=event_type,
+        label="wave",
+        score=0.81,
+        topk=[("wave", 0.81), ("clap", 0.19)],
+        window_ms=(0.0, 2066.7),
+        labels_hash=HASH,
+        model_id="m1",
+        precision="fp32",
+        latency_ms={"model": 3.2, "total": 25.0},
+    )
 
 
 def status(source: str, message: str | None = None) -> dict:
-    return make_status_event(source=source, fps=29.7, latency_ms={"pose": 21.04, "model": 3.2, "total": 26.5},
-                             dropped={"frames": 2, "events": 0}, message=message, tracks=1)  # fmt: skip
+    return make_status_event(
+        source=source,
+        fps=29.7,
+        latency_ms={"pose": 21.04, "model": 3.2, "total": 26.5},
+        dropped={"frames": 2, "events": 0},
+        message=message,
+        tracks=1,
+    )
 
 
 def test_format_event_is_one_readable_line() -> None:
@@ -71,8 +85,13 @@ def _publish_until(pubs: list[Publisher], proc: subprocess.Popen, timeout_s: flo
 def test_events_command_prints_json_lines(tmp_path) -> None:
     endpoint = free_endpoint()
     with Publisher(PublisherOptions(endpoint=endpoint), "cam0") as pub:
-        proc = subprocess.Popen([*SADVAE, "events", "--json", "--validate", "--count", "4", "--endpoint", endpoint],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)  # fmt: skip
+        proc = subprocess.Popen(
+            [*SADVAE, "events", "--json", "--validate", "--count", "4", "--endpoint", endpoint],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
         _publish_until([pub], proc)
         stdout, stderr = proc.communicate(timeout=10)
     assert proc.returncode == 0, stderr
@@ -86,24 +105,38 @@ def test_events_command_prints_json_lines(tmp_path) -> None:
 def test_events_command_human_output_and_timeout() -> None:
     endpoint = free_endpoint()
     with Publisher(PublisherOptions(endpoint=endpoint), "cam7") as pub:
-        proc = subprocess.Popen([*SADVAE, "events", "--count", "2", "--topic", "sadvae.cam7.action",
-                                 "--endpoint", endpoint], stdout=subprocess.PIPE, text=True, cwd=ROOT)  # fmt: skip
+        proc = subprocess.Popen(
+            [*SADVAE, "events", "--count", "2", "--topic", "sadvae.cam7.action", "--endpoint", endpoint],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
         _publish_until([pub], proc)
         stdout, _ = proc.communicate(timeout=10)
     assert proc.returncode == 0
     assert [ln.split(" ", 1)[1] for ln in stdout.splitlines()] == [
         "cam7 track 1 START  wave 0.81  [wave 0.81, clap 0.19]"
     ] * 2
-    quiet = subprocess.run([*SADVAE, "events", "--timeout", "0.3", "--endpoint", free_endpoint()],
-                           capture_output=True, text=True, timeout=30, cwd=ROOT)  # fmt: skip
+    quiet = subprocess.run(
+        [*SADVAE, "events", "--timeout", "0.3", "--endpoint", free_endpoint()],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=ROOT,
+    )
     assert quiet.returncode == 1 and quiet.stderr.strip().startswith("sadvae events: no event for 0.3 s on tcp://")
 
 
 def test_proxy_forwards_two_publishers_to_one_subscriber() -> None:
     """cam_a connects to the proxy's XSUB side (sadvae-live --connect); cam_b binds its own port and is dialled."""
     xsub, xpub, own = free_endpoint(), free_endpoint(), free_endpoint()
-    proxy = subprocess.Popen([*SADVAE, "events", "proxy", "--xsub", xsub, "--xpub", xpub, "--from", own],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)  # fmt: skip
+    proxy = subprocess.Popen(
+        [*SADVAE, "events", "proxy", "--xsub", xsub, "--xpub", xpub, "--from", own],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
     try:
         with (
             Publisher(PublisherOptions(endpoint=xsub, bind=False), "cam_a") as a,
@@ -131,8 +164,9 @@ def test_proxy_forwards_two_publishers_to_one_subscriber() -> None:
 
 
 def test_proxy_bad_address_is_one_line() -> None:
-    proc = subprocess.run([*SADVAE, "events", "proxy", "--xsub", "nonsense"], capture_output=True, text=True,
-                          timeout=30, cwd=ROOT)  # fmt: skip
+    proc = subprocess.run(
+        [*SADVAE, "events", "proxy", "--xsub", "nonsense"], capture_output=True, text=True, timeout=30, cwd=ROOT
+    )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("sadvae: error: proxy cannot bind 'nonsense'")
@@ -169,8 +203,13 @@ def _raw_publish_until(proc: subprocess.Popen, endpoint: str, good: dict, timeou
 def test_events_command_skips_malformed_events_and_carries_on(flags: list[str]) -> None:
     endpoint = free_endpoint()
     good = {**status("cam0"), "seq": 0, "session": "0123456789abcdef"}
-    proc = subprocess.Popen([*SADVAE, "events", "--count", "2", "--timeout", "20", "--endpoint", endpoint, *flags],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)  # fmt: skip
+    proc = subprocess.Popen(
+        [*SADVAE, "events", "--count", "2", "--timeout", "20", "--endpoint", endpoint, *flags],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
     _raw_publish_until(proc, endpoint, good)
     stdout, stderr = proc.communicate(timeout=10)
     assert proc.returncode == 0, stderr
@@ -201,8 +240,13 @@ def test_format_event_errors_on_foreign_payloads_are_plain_exceptions() -> None:
 def test_proxy_warns_when_its_binds_are_exposed() -> None:
     port_a, port_b = (free_endpoint().rsplit(":", 1)[1] for _ in range(2))
     xsub, xpub = f"tcp://0.0.0.0:{port_a}", f"tcp://0.0.0.0:{port_b}"
-    proxy = subprocess.Popen([*SADVAE, "events", "proxy", "--xsub", xsub, "--xpub", xpub],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)  # fmt: skip
+    proxy = subprocess.Popen(
+        [*SADVAE, "events", "proxy", "--xsub", xsub, "--xpub", xpub],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
     try:
         time.sleep(1.5)
     finally:
@@ -214,15 +258,30 @@ def test_proxy_warns_when_its_binds_are_exposed() -> None:
 
 
 def test_refused_curve_subscriber_is_told_why(tmp_path) -> None:
-    from realtime.security import CurveServer, generate_keys
+    from realtime.events.security import CurveServer, generate_keys
 
     keys = generate_keys(tmp_path / "keys")
     stranger = generate_keys(tmp_path / "other", ("stranger",))
     endpoint = free_endpoint()
     with Publisher(PublisherOptions(endpoint=endpoint, curve=CurveServer.from_dir(tmp_path / "keys")), "cam0"):
-        proc = subprocess.run([*SADVAE, "events", "--timeout", "2", "--endpoint", endpoint, "--curve-server-key",
-                               str(keys.server_public), "--curve-client-key", str(stranger.client_secrets[0])],
-                              capture_output=True, text=True, timeout=30, cwd=ROOT)  # fmt: skip
+        proc = subprocess.run(
+            [
+                *SADVAE,
+                "events",
+                "--timeout",
+                "2",
+                "--endpoint",
+                endpoint,
+                "--curve-server-key",
+                str(keys.server_public),
+                "--curve-client-key",
+                str(stranger.client_secrets[0]),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            cwd=ROOT,
+        )
     assert proc.returncode == 1
     err = proc.stderr.strip().splitlines()
     assert err[0].startswith("sadvae events: the publisher refused this client's key: ZAP status 400"), err

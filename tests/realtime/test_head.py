@@ -11,8 +11,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from realtime.head import FittedWeights, HeadBuilder, HeadOptions, ZeroShotHead, normalise_name  # noqa: E402
-from realtime.labels import LabelWatcher, parse_labels_text  # noqa: E402
+from realtime.head.labels import LabelWatcher, parse_labels_text  # noqa: E402
+from realtime.head.zero_shot import FittedWeights, HeadBuilder, HeadOptions, ZeroShotHead, normalise_name  # noqa: E402
 from sadvae.bundle import load_bundle, save_bundle  # noqa: E402
 from sadvae.data.preprocess import PreprocessConfig  # noqa: E402
 from sadvae.errors import ConfigError  # noqa: E402
@@ -53,10 +53,19 @@ def make_bundle(path: Path, intercept: float) -> object:
         model.text_encoder.logvar.bias.fill_(-2.0)
     gate = Gate(temperature=2.0, threshold=0.5, k=2, coef=np.zeros(4), intercept=intercept)
     save_bundle(
-        path, backbone=backbone, sadvae=model, gate=gate, class_names=CLASSES, seen_classes=SEEN,
-        unseen_classes=UNSEEN, encoder_id="fake-encoder", text_cfg=TextConfig(template="a person {label}"),
-        preprocess=PreprocessConfig(), metrics={}, provenance={"test": True},
-    )  # fmt: skip
+        path,
+        backbone=backbone,
+        sadvae=model,
+        gate=gate,
+        class_names=CLASSES,
+        seen_classes=SEEN,
+        unseen_classes=UNSEEN,
+        encoder_id="fake-encoder",
+        text_cfg=TextConfig(template="a person {label}"),
+        preprocess=PreprocessConfig(),
+        metrics={},
+        provenance={"test": True},
+    )
     return load_bundle(path)
 
 
@@ -88,12 +97,14 @@ def test_seen_labels_map_to_backbone_columns(bundles, tmp_path) -> None:
 def test_new_only_is_the_zero_shot_softmax_and_matches_torch(bundles, tmp_path) -> None:
     bundle = bundles["unseen"]
     text = FakeText()
-    b = HeadBuilder(bundle, replace(FAST, cache_dir=str(tmp_path)), text_encoder=text)
+    # issue 14: the default zero-shot scorer is now prototypes (cosine); the published ReLU'd linear classifier
+    # this test compares with torch is kept as zs_method="linear-relu"
+    b = HeadBuilder(bundle, replace(FAST, cache_dir=str(tmp_path), zs_method="linear-relu"), text_encoder=text)
     ls = labels("kick something\njump up | jump with both feet\nclap\n")
     head = b.build(ls)
     assert head.mode == "new" and head.is_new_label.all()
-    # the description replaces the name in the prompt
-    assert text.calls == [(["kick something", "jump with both feet", "clap"], None)]
+    # the description replaces the name in the prompt (the first call, issue 14, embeds names for label matching)
+    assert text.calls[-1] == (["kick something", "jump with both feet", "clap"], None)
     feats = torch.randn(7, bundle.sadvae.cfg.feature_dim)
     latent = bundle.sadvae.semantic(feats).detach().numpy()
     r = head(latent, np.zeros((7, len(SEEN)), np.float32))
@@ -117,7 +128,7 @@ def own_latents(bundle, names: list[str]) -> np.ndarray:
 
 def test_the_head_recovers_a_new_class_from_its_own_text_latent(bundles, tmp_path) -> None:
     bundle = bundles["unseen"]
-    head = builder(bundle, tmp_path, relu_logits=False, lr=1e-2).build(labels("\n".join(NEW5)))
+    head = builder(bundle, tmp_path, zs_method="linear", lr=1e-2).build(labels("\n".join(NEW5)))
     r = head(own_latents(bundle, NEW5), np.zeros((5, len(SEEN))))
     np.testing.assert_array_equal(r.top, np.arange(5))
     assert (r.probs.max(axis=1) > 0.4).all() and head.unreachable == ()  # chance is 0.2
@@ -153,7 +164,8 @@ def test_seen_only_is_the_restricted_backbone_softmax(bundles, tmp_path) -> None
 
 @pytest.mark.parametrize("gate_says", ["unseen", "seen"])
 def test_mixed_labels_follow_the_gate(bundles, tmp_path, gate_says: str) -> None:
-    head = builder(bundles[gate_says], tmp_path).build(labels(MIXED))
+    # issue 14: the default for mixed lists is calibrated stacking; the round-1 gate stays as combine="gate"
+    head = builder(bundles[gate_says], tmp_path, combine="gate").build(labels(MIXED))
     assert head.mode == "mixed"
     np.testing.assert_array_equal(head.is_new_label, [False, True, False, True])
     rng = np.random.default_rng(0)
@@ -175,7 +187,7 @@ def test_mixed_labels_follow_the_gate(bundles, tmp_path, gate_says: str) -> None
 
 
 def test_the_gate_reads_all_backbone_columns(bundles, tmp_path) -> None:
-    b = builder(bundles["unseen"], tmp_path)
+    b = builder(bundles["unseen"], tmp_path, combine="gate")  # issue 14: the gate is an option now
     head = b.build(labels(MIXED))
     # a gate that reads its features: P(unseen) rises with the top seen probability's drop
     head.gate = Gate(temperature=2.0, threshold=0.5, k=2, coef=np.array([0.0, 0.0, -8.0, 0.0]), intercept=4.0)
@@ -208,7 +220,10 @@ def test_cache_memory_and_disk(bundles, tmp_path) -> None:
     np.testing.assert_array_equal(reloaded.fitted.bias, head.fitted.bias)
     # other labels or other fit settings are other keys
     assert first.key(labels("kick something\njump up | hop\n")) != head.key
-    assert builder(bundle, tmp_path, seed=1).key(ls) != head.key
+    # issue 14: prototypes need no fit, so the fit seed is not part of their key; the scorer is
+    assert builder(bundle, tmp_path, zs_method="euclidean").key(ls) != head.key
+    linear = builder(bundle, tmp_path, zs_method="linear").key(ls)
+    assert builder(bundle, tmp_path, zs_method="linear", seed=1).key(ls) != linear
     # a corrupt cache file is refitted, not trusted
     path = next((tmp_path / "heads").glob("*.npz"))
     path.write_bytes(b"not an npz")
@@ -246,8 +261,8 @@ def test_shape_errors_name_the_expected_shape(bundles, tmp_path) -> None:
     with pytest.raises(ValueError, match=r"expected seen_logits \[1, 3\], got \(1, 4\)"):
         head(np.zeros((1, D_R)), np.zeros((1, 4)))
     fitted = FittedWeights(("kick something", "jump up"), np.zeros((2, D_R), np.float32), np.zeros(2, np.float32), True)
-    with pytest.raises(ValueError, match="needs the bundle's gate"):
-        ZeroShotHead(labels(MIXED), np.array([0, -1, 1, -1]), 3, D_R, fitted, gate=None)
+    with pytest.raises(ValueError, match="needs the bundle's gate"):  # issue 14: only when combine="gate"
+        ZeroShotHead(labels(MIXED), np.array([0, -1, 1, -1]), 3, D_R, fitted, gate=None, combine="gate")
     with pytest.raises(ValueError, match=rf"2 new labels need weight \[2, {D_R}\] and bias, got none"):
         ZeroShotHead(labels(MIXED), np.array([0, -1, 1, -1]), 3, D_R, None)
 
@@ -272,7 +287,9 @@ def test_real_sentence_encoder_and_default_cache_dirs(bundles, tmp_path, monkeyp
     assert b.cache_dir == tmp_path / "heads"
     head = b.build(labels("kick something\nthrow | throw a ball overhand with one arm\nhand waving\n"))
     assert head.mode == "mixed" and b.fits == 1
-    assert len(list((tmp_path / "text").glob("*.npy"))) == 1 and len(list((tmp_path / "heads").glob("*.npz"))) == 1
+    # issue 14: two text-cache entries, not one as in round 1: the new labels' texts for the zero-shot fit, and the
+    # label + trained-class names the paraphrase matcher compares ("hand waving" -> a trained class)
+    assert len(list((tmp_path / "text").glob("*.npy"))) == 2 and len(list((tmp_path / "heads").glob("*.npz"))) == 1
     # a restart with the same labels needs neither the sentence model nor a fit
     again = HeadBuilder(bundles["unseen"], HeadOptions(samples_per_class=32, steps=20))
     again.build(labels("kick something\nthrow | throw a ball overhand with one arm\nhand waving\n"))
@@ -280,8 +297,62 @@ def test_real_sentence_encoder_and_default_cache_dirs(bundles, tmp_path, monkeyp
 
 
 def test_a_half_copied_head_cache_is_refitted_not_fatal(tmp_path) -> None:
-    from realtime.head_weights import read_weights
+    from realtime.head.weights import read_weights
 
     path = tmp_path / "head.npz"
     path.write_bytes(b"PK\x03\x04 half a zip file")  # a cache copied from another machine, cut short
     assert read_weights(path, ("wave", "clap"), 8) is None
+
+
+# ---------------------------------------------------------------- issue 14: paraphrases, mapping, "no action"
+
+
+def test_paraphrased_labels_are_scored_by_their_trained_class(bundles, tmp_path, caplog) -> None:
+    b = builder(bundles["unseen"], tmp_path)
+    with caplog.at_level(logging.INFO, logger="realtime.head.zero_shot"):
+        head = b.build(labels("waving hands\nstand to sit\ndrinking water\nkick something\n"))
+    assert head.classes == ((2,), (1,), (0,), ()) and head.mode == "mixed"
+    lines = head.mapping_lines()
+    assert lines[0] == "waving hands -> hand_waving (1.00)" and lines[1] == "stand to sit -> sit down (1.00)"
+    assert lines[3].startswith("kick something -> new (zero-shot")
+    assert "stand to sit -> sit down (1.00)" in caplog.text  # logged at start-up
+    # exact names only (round 1) with match=False
+    old = builder(bundles["unseen"], tmp_path, match=False).build(labels("waving hands\nsit down\n"))
+    assert old.classes == ((), (1,))
+
+
+def test_results_carry_no_action_and_scores(bundles, tmp_path) -> None:
+    b = builder(bundles["unseen"], tmp_path)
+    assert not b.calibrated and not b.reject  # no calibration fitted on this bundle: "no action" is off
+    head = builder(bundles["unseen"], tmp_path, reject_threshold=0.5).build(labels(MIXED))  # unless asked for
+    rng = np.random.default_rng(2)
+    r = head(rng.normal(size=(6, D_R)).astype(np.float32), rng.normal(size=(6, 3)).astype(np.float32))
+    assert r.p_action.shape == (6,) and r.no_action.dtype == bool
+    np.testing.assert_allclose(r.scores, r.probs * r.p_action[:, None])
+    np.testing.assert_array_equal(r.no_action, r.p_action < head.calibration.reject_threshold)
+    off = builder(bundles["unseen"], tmp_path, reject=False).build(labels(MIXED))
+    r = off(rng.normal(size=(6, D_R)).astype(np.float32), rng.normal(size=(6, 3)).astype(np.float32))
+    assert (r.p_action == 1).all() and not r.no_action.any()
+
+
+def test_a_cached_head_keeps_its_mapping_without_an_encoder(bundles, tmp_path) -> None:
+    """The mapping made where the encoder was is cached with the head: a machine without it reuses it."""
+
+    class Close(FakeText):  # an encoder that finds "greet" close to "hand_waving"
+        def encode_labels(self, labels, descriptions=None):
+            out = super().encode_labels(labels, descriptions)
+            i, j = [k for k, t in enumerate(labels) if t in ("greet", "hand waving")] or [0, 0]
+            out[i] = out[j]
+            return out
+
+    ls = labels("greet\njump up\n")
+    first = HeadBuilder(bundles["unseen"], replace(FAST, cache_dir=str(tmp_path)), text_encoder=Close())
+    assert first.build(ls).classes == ((2,), ())
+
+    class NoEncoder(FakeText):
+        def encode_labels(self, labels, descriptions=None):
+            raise ConfigError("no encoder here")
+
+    again = HeadBuilder(bundles["unseen"], replace(FAST, cache_dir=str(tmp_path)), text_encoder=NoEncoder())
+    head = again.build(ls)
+    assert head.classes == ((2,), ()) and again.fits == 0

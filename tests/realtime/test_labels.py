@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from realtime.labels import MAX_LABELS, LabelSet, LabelWatcher, parse_labels, parse_labels_text
+from realtime.head.labels import MAX_LABELS, LabelSet, LabelWatcher, parse_labels, parse_labels_text
 from sadvae.errors import ConfigError
 
 GOOD = """# my actions
@@ -145,7 +145,7 @@ def test_watcher_reloads_changes_and_keeps_the_old_set_on_bad_edits(tmp_path, ca
     assert new is not None and new.names == ("jump", "run", "sit down") and watcher.current is new
     assert watcher.reloads == 1 and watcher.last_error is None
 
-    with caplog.at_level(logging.WARNING, logger="realtime.labels"):
+    with caplog.at_level(logging.WARNING, logger="realtime.head.labels"):
         _touch_later(path, "jump\njump\n")
         assert watcher.poll(now=t + 20) is None
         assert watcher.poll(now=t + 30) is None

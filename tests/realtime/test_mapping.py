@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from realtime.mapping import (
+from realtime.pose.mapping import (
     MEDIAPIPE_LANDMARKS,
     NTU25_FROM_MEDIAPIPE,
     NTU25_WEIGHTS,
@@ -257,3 +257,85 @@ def test_shape_errors(world_shape, vis_shape, message) -> None:
 def test_min_visibility_range() -> None:
     with pytest.raises(ValueError, match=r"min_visibility must be in \[0, 1\], got 1.5"):
         mediapipe_to_ntu25(facing_person(), min_visibility=1.5)
+
+
+# ----------------------------------------------------------------------------- issue 13: corrections, image x/y
+def _upright_ntu() -> np.ndarray:
+    """NTU-25 joints of an upright person facing the camera (NTU axes: +x the person's right, +y up)."""
+    from realtime.pose.mapping import mediapipe_to_ntu25 as m
+
+    return m(facing_person())[0]
+
+
+def test_body_frame_of_an_upright_person_is_the_ntu_axes() -> None:
+    from realtime.pose.mapping import body_frame
+
+    axes, ok = body_frame(_upright_ntu())
+    assert ok
+    # right = +x (person's right), up = +y, forward = -z (towards the camera)
+    np.testing.assert_allclose(axes, [[1, 0, 0], [0, 1, 0], [0, 0, -1]], atol=1e-6)
+    axes, ok = body_frame(np.zeros((2, 25, 3), np.float32))  # degenerate: zero rows, not ok
+    assert not ok.any() and (axes == 0).all()
+
+
+def test_correction_moves_joints_in_the_body_frame() -> None:
+    from realtime.pose.mapping import MappingCorrection, body_frame
+
+    j = _upright_ntu()
+    corr = MappingCorrection("t", ((J.SHOULDER_LEFT, (0.01, -0.04, 0.02)), (J.HIP_RIGHT, (-0.03, 0.0, 0.0))))
+    out = corr.apply(j[None])[0]
+    # upright and facing: right = +x, up = +y, forward = -z
+    np.testing.assert_allclose(out[J.SHOULDER_LEFT] - j[J.SHOULDER_LEFT], [0.01, -0.04, -0.02], atol=1e-6)
+    moved = np.flatnonzero(np.abs(out - j).sum(-1) > 0)
+    assert set(moved) == {J.SHOULDER_LEFT, J.HIP_RIGHT}
+    # turned 90 degrees about the vertical: the same offset follows the body
+    rot = np.array([[0, 0, 1], [0, 1, 0], [-1, 0, 0]], np.float32)
+    jr = j @ rot.T
+    outr = corr.apply(jr[None])[0]
+    np.testing.assert_allclose(outr[J.SHOULDER_LEFT] - jr[J.SHOULDER_LEFT], rot @ [0.01, -0.04, -0.02], atol=1e-6)
+    # unseen joints and rows without a body frame stay where they are
+    seen = np.ones((1, 25), bool)
+    seen[0, J.SHOULDER_LEFT] = False
+    assert np.array_equal(corr.apply(j[None], seen)[0, J.SHOULDER_LEFT], j[J.SHOULDER_LEFT])
+    flat = np.zeros((1, 25, 3), np.float32)
+    assert np.array_equal(corr.apply(flat), flat)
+    assert body_frame(out)[1]  # still a valid skeleton
+    with pytest.raises(ValueError, match="bad entry"):
+        MappingCorrection("bad", ((25, (0.0, 0.0, 0.0)),))
+
+
+def test_named_corrections_are_mirror_symmetric_and_used_by_the_mapping() -> None:
+    from realtime.pose.mapping import CORRECTIONS
+
+    assert CORRECTIONS["none"] is None
+    for name in ("shoulders", "joint_centres"):
+        t = CORRECTIONS[name].table()
+        for left, right in ((J.SHOULDER_LEFT, J.SHOULDER_RIGHT), (J.HIP_LEFT, J.HIP_RIGHT)):
+            np.testing.assert_array_equal(t[left] * [-1, 1, 1], t[right])
+    # shoulders: lower (Kinect's centre is below MediaPipe's surface landmark) and inwards
+    t = CORRECTIONS["shoulders"].table()
+    assert t[J.SHOULDER_LEFT, 1] < -0.02 and t[J.SHOULDER_LEFT, 0] > 0 > t[J.SHOULDER_RIGHT, 0]
+    plain, _ = mediapipe_to_ntu25(facing_person())
+    corrected, _ = mediapipe_to_ntu25(facing_person(), correction=CORRECTIONS["shoulders"])
+    np.testing.assert_allclose(corrected - plain, CORRECTIONS["shoulders"].table() * [1, 1, -1], atol=1e-6)
+
+
+def test_image_xy_world_replaces_x_y_by_the_scaled_image() -> None:
+    from realtime.pose.mapping import image_xy_world
+
+    world = facing_person()
+    # an image that is the world x/y at 400 px per metre, shifted, with the left wrist moved 20 px right
+    px = world[:, :2] * 400.0 + [320.0, 240.0]
+    px[MP.LEFT_WRIST, 0] += 20.0
+    out = image_xy_world(world, px)
+    np.testing.assert_allclose(out[:, 2], world[:, 2])  # depth kept
+    expect = world[:, :2].copy()
+    expect[MP.LEFT_WRIST, 0] += 20.0 / 400.0  # the image's wrist, in metres
+    np.testing.assert_allclose(out[:, :2], expect, atol=1e-5)
+    # batched, and a degenerate row (all anchors at one pixel) is returned unchanged
+    batch = np.stack([px, np.zeros_like(px)])
+    out2 = image_xy_world(np.stack([world, world]), batch)
+    np.testing.assert_allclose(out2[0], out, atol=1e-6)
+    np.testing.assert_array_equal(out2[1], world)
+    with pytest.raises(ValueError, match="image landmarks of shape"):
+        image_xy_world(world, px[:, :1])

@@ -15,7 +15,7 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from realtime.pose_model import PoseModel, resolve_pose_model
+from realtime.pose.model import PoseModel, resolve_pose_model
 from sadvae.errors import SourceError
 
 ROOT = Path(__file__).resolve().parents[2]

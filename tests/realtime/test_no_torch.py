@@ -21,9 +21,9 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 pytest.importorskip("zmq")
 
-from realtime.head import HeadBuilder, HeadOptions  # noqa: E402
-from realtime.labels import parse_labels_text  # noqa: E402
-from realtime.model import load_live_model  # noqa: E402
+from realtime.backends.live_model import load_live_model  # noqa: E402
+from realtime.head.labels import parse_labels_text  # noqa: E402
+from realtime.head.zero_shot import HeadBuilder, HeadOptions  # noqa: E402
 from sadvae.errors import ConfigError  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,12 +44,12 @@ CHILD = textwrap.dedent(
 
     sys.meta_path.insert(0, Block())
     from realtime.decisions import DecisionOptions
-    from realtime.demo import perform
-    from realtime.events import PublisherOptions
-    from realtime.head import HeadOptions
-    from realtime.model import load_live_model
+    from realtime.sources.demo import perform
+    from realtime.events.publisher import PublisherOptions
+    from realtime.head.zero_shot import HeadOptions
+    from realtime.backends.live_model import load_live_model
     from realtime.pipeline import Pipeline, PipelineOptions
-    from realtime.replay import ReplaySource
+    from realtime.sources.replay import ReplaySource
     from sadvae.errors import SadvaeError
 
     model_path, labels, heads, head = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
@@ -111,8 +111,13 @@ def test_new_labels_without_a_cached_head_give_one_clear_error(files, tmp_path) 
     assert proc.returncode == 3, proc.stderr
     (line,) = proc.stdout.splitlines()
     assert line.startswith("MissingDependencyError: no head is cached for the new label(s) 'sit down', 'kick'")
-    for fix in ("needs torch", "pip install 'sadvae-live[train]'", "~/.cache/sadvae/heads", str(tmp_path / "heads"),
-                "use only the model's own classes (e.g. 'wave', 'clap', 'jump')"):  # fmt: skip
+    for fix in (
+        "needs torch",
+        "pip install 'sadvae-live[train]'",
+        "~/.cache/sadvae/heads",
+        str(tmp_path / "heads"),
+        "use only the model's own classes (e.g. 'wave', 'clap', 'jump')",
+    ):
         assert fix in line, line
     assert "Traceback" not in proc.stderr
 
@@ -134,8 +139,9 @@ def _fit_here(onnx: Path, labels_text: str, heads: Path) -> str:
 
     model = load_live_model(onnx, "onnxruntime")
     try:
-        builder = HeadBuilder(model.bundle, HeadOptions(cache_dir=str(heads), **HEAD), model_id=model.model_id,
-                              text_encoder=FakeText())  # fmt: skip
+        builder = HeadBuilder(
+            model.bundle, HeadOptions(cache_dir=str(heads), **HEAD), model_id=model.model_id, text_encoder=FakeText()
+        )
         assert builder.build(parse_labels_text(labels_text)).mode == "mixed" and builder.fits == 1
         return model.model_id
     finally:

@@ -17,11 +17,11 @@ pytest.importorskip("zmq")
 pytest.importorskip("jsonschema")
 
 from realtime.decisions import DecisionOptions  # noqa: E402
-from realtime.events import PublisherOptions, Subscriber, make_status_event, validate  # noqa: E402
-from realtime.head import HeadBuilder, HeadOptions  # noqa: E402
-from realtime.labels import parse_labels  # noqa: E402
+from realtime.events.publisher import PublisherOptions, Subscriber, make_status_event, validate  # noqa: E402
+from realtime.head.labels import parse_labels  # noqa: E402
+from realtime.head.zero_shot import HeadBuilder, HeadOptions  # noqa: E402
 from realtime.pipeline import Pipeline, PipelineOptions, WindowBatch  # noqa: E402
-from realtime.replay import ReplaySource  # noqa: E402
+from realtime.sources.replay import ReplaySource  # noqa: E402
 from sadvae.data.preprocess import preprocess  # noqa: E402
 from sadvae.errors import ConfigError  # noqa: E402
 
@@ -51,9 +51,12 @@ class FakeText:
 def options(tmp_path: Path, **kw) -> PipelineOptions:
     head = HeadOptions(samples_per_class=64, steps=50, cache_dir=str(tmp_path / "heads"))
     base = dict(
-        stride=4, handle_signals=False, decisions=EAGER, head=head,
+        stride=4,
+        handle_signals=False,
+        decisions=EAGER,
+        head=head,
         publisher=PublisherOptions(endpoint="tcp://127.0.0.1:*", sndhwm=10_000),
-    )  # fmt: skip
+    )
     base.update(kw)
     return PipelineOptions(**base)
 
@@ -120,8 +123,14 @@ def test_live_scores_equal_offline_evaluation_for_the_same_window(shared_data, l
     labels = tmp_path / "labels.txt"
     labels.write_text(LABELS, encoding="utf-8")
     batches: list[WindowBatch] = []
-    pipe = Pipeline(ReplaySource(shared_data / NTU_FILE), live_model, labels, options(tmp_path),
-                    text_encoder=FakeText(), on_batch=batches.append)  # fmt: skip
+    pipe = Pipeline(
+        ReplaySource(shared_data / NTU_FILE),
+        live_model,
+        labels,
+        options(tmp_path),
+        text_encoder=FakeText(),
+        on_batch=batches.append,
+    )
     pipe.run()
     assert len(batches) >= 5 and all(b.track_ids == (0,) for b in batches)
 
@@ -137,8 +146,7 @@ def test_live_scores_equal_offline_evaluation_for_the_same_window(shared_data, l
         assert joints.shape == (32, 2, 25, 3) and times.shape == (32,)
         # the window is the file's own data, resampled to 15 fps (a uniform grid ending on the newest frame)
         assert np.allclose(np.diff(times), 1 / 15) and times[-1] * 1000 == pytest.approx(b.t_ms, abs=1e-6)
-        expect = np.stack([[np.interp(times, file_times, seq.joints[:, 0, v, c]) for c in range(3)]
-                           for v in range(25)])  # fmt: skip
+        expect = np.stack([[np.interp(times, file_times, seq.joints[:, 0, v, c]) for c in range(3)] for v in range(25)])
         np.testing.assert_allclose(joints[:, 0], expect.transpose(2, 0, 1), atol=1e-5)
         assert not joints[:, 1].any()  # the second person's slot is empty: one person in this file
         offline = preprocess(joints, times, bundle.preprocess, crop="end")[None]  # (1, 3, T, 25, M)
@@ -201,7 +209,7 @@ def test_a_bad_labels_edit_keeps_the_running_head(shared_data, live_model, tmp_p
 
 def test_two_persons_share_a_window_and_keep_their_ids(tmp_path, live_model) -> None:
     """A synthetic two-person recording: two tracks, each window holds its own person first, the other second."""
-    from realtime.replay import save_recording
+    from realtime.sources.replay import save_recording
 
     rng = np.random.default_rng(0)
     t = 90

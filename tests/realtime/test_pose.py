@@ -9,10 +9,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-import realtime.pose_model as pm
-from realtime.mapping import MediaPipeLandmark as MP
-from realtime.pose import PoseEstimator, PoseOptions, RunningMode, Skeleton
-from realtime.pose_model import (
+import realtime.pose.model as pm
+from realtime.pose.mapping import MediaPipeLandmark as MP
+from realtime.pose.model import (
     LEGACY_MEDIAPIPE,
     TASK_MEMBERS,
     PoseModel,
@@ -21,6 +20,7 @@ from realtime.pose_model import (
     pose_cache_dir,
     resolve_pose_model,
 )
+from realtime.pose.stage import PoseEstimator, PoseOptions, RunningMode, Skeleton
 from sadvae.errors import ConfigError, MissingDependencyError, SourceError
 from sadvae.skeleton import NTUJoint as J
 
@@ -126,6 +126,37 @@ def test_skeleton_image_joints_and_mirroring() -> None:
     mirrored = Skeleton.from_mediapipe(landmarks(world, ones, ones), img_lm, 0, mirrored=True)
     np.testing.assert_allclose(mirrored.image[:, 0], 1.0 - image[:, 0], atol=1e-6)
     np.testing.assert_array_equal(mirrored.world, sk.world)  # world landmarks belong to the unmirrored view
+
+
+def test_skeleton_xy_from_image_landmarks() -> None:
+    """xy_source="image": x/y from the image landmarks scaled into the world frame (issue 13), mirror-aware."""
+    world = standing_world()
+    size = (640, 480)
+    image = (world[:, :2] * 300.0 + [320.0, 200.0]) / size  # the world x/y seen at 300 px per metre
+    image[MP.RIGHT_WRIST, 1] += 30.0 / size[1]  # the image puts the right wrist 10 cm lower
+    ones = np.ones(33, np.float32)
+    img_lm = landmarks(np.c_[image, np.zeros(33)], ones, ones)
+    sk = Skeleton.from_mediapipe(landmarks(world, ones, ones), img_lm, 0, image_size=size, xy_source="image")
+    m = sk.metric_landmarks()
+    np.testing.assert_allclose(m[MP.RIGHT_WRIST], world[MP.RIGHT_WRIST] + [0, 0.1, 0], atol=1e-5)
+    np.testing.assert_allclose(np.delete(m, MP.RIGHT_WRIST, 0), np.delete(world, MP.RIGHT_WRIST, 0), atol=1e-5)
+    np.testing.assert_array_equal(sk.metric_landmarks("world"), world)
+    j_img, _ = sk.ntu25()
+    j_world, _ = sk.ntu25(xy_source="world")
+    np.testing.assert_allclose(j_img[J.WRIST_RIGHT] - j_world[J.WRIST_RIGHT], [0, -0.1, 0], atol=1e-5)  # NTU: +y up
+    # a mirrored frame: image landmarks are stored for the frame as given, and flipped back before use
+    mir = Skeleton.from_mediapipe(
+        landmarks(world, ones, ones), img_lm, 0, mirrored=True, image_size=size, xy_source="image"
+    )
+    np.testing.assert_allclose(mir.metric_landmarks(), m, atol=1e-5)
+    # without a frame size the world x/y are used
+    no_size = Skeleton.from_mediapipe(landmarks(world, ones, ones), img_lm, 0, xy_source="image")
+    np.testing.assert_array_equal(no_size.metric_landmarks(), world)
+    with pytest.raises(ValueError, match="xy_source"):
+        sk.ntu25(xy_source="camera")
+    with pytest.raises(ConfigError, match="xy_source"):
+        PoseOptions(xy_source="camera")
+    assert PoseOptions().xy_source == "image"
 
 
 def test_skeleton_validates_shapes_and_missing_scores() -> None:

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from realtime.capture import CameraSource, ReconnectPolicy, SourceStatus, StreamSource
-from realtime.replay import ReplaySource, load_recording, save_recording
-from realtime.sources import Frame, VideoSource, open_source
+from realtime.sources.capture import CameraSource, ReconnectPolicy, SourceStatus, StreamSource
+from realtime.sources.replay import ReplaySource, load_recording, save_recording
+from realtime.sources.video import Frame, VideoSource, open_source
 from sadvae.errors import DataFormatError, SourceError
 
 cv2 = pytest.importorskip("cv2")
@@ -122,8 +122,13 @@ def test_stream_reconnects_when_the_file_comes_back(tmp_path: Path) -> None:
             if any(s.state == "reconnected" for s in statuses) and len(frames) >= 12:
                 break
     states = [(s.state, s.attempt) for s in statuses]
-    assert states[:5] == [("disconnected", 0), ("reconnecting", 1), ("reconnecting", 2), ("reconnecting", 3),
-                          ("reconnected", 3)]  # fmt: skip
+    assert states[:5] == [
+        ("disconnected", 0),
+        ("reconnecting", 1),
+        ("reconnecting", 2),
+        ("reconnecting", 3),
+        ("reconnected", 3),
+    ]
     assert [s.delay_s for s in statuses[1:4]] == [0.02, 0.04, 0.05]  # backoff, capped
     assert statuses[0].message == f"stream {path} dropped"
     assert threads == {threading.current_thread().name}  # callbacks run on the iterating thread

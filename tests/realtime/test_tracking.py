@@ -154,7 +154,7 @@ def test_assign_is_optimal(shape: tuple[int, int]) -> None:
 
 
 def test_detection_from_a_skeleton_ignores_unseen_landmarks_in_its_box() -> None:
-    class FakeSkeleton:  # the duck type of realtime.pose.Skeleton
+    class FakeSkeleton:  # the duck type of realtime.pose.stage.Skeleton
         image = np.column_stack([np.linspace(0.2, 0.4, 33), np.linspace(0.1, 0.9, 33)]).astype(np.float32)
         image[30:] = [1.6, 1.8]  # feet placed far off-screen, with low scores
 

@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from realtime import replay
-from realtime.labels import MAX_FILE_BYTES, MAX_LABELS, parse_labels
-from realtime.mapping import mediapipe_to_ntu25
-from realtime.pose import Skeleton
-from realtime.replay import ReplaySource, load_recording, save_recording
+from realtime.head.labels import MAX_FILE_BYTES, MAX_LABELS, parse_labels
+from realtime.pose.mapping import mediapipe_to_ntu25
+from realtime.pose.stage import Skeleton
+from realtime.sources import replay
+from realtime.sources.replay import ReplaySource, load_recording, save_recording
 from sadvae import text
 from sadvae.data import registry
 from sadvae.data.kinect_v1 import (
@@ -120,7 +120,7 @@ TEXT_READERS: dict[str, tuple[str, str, Reader, tuple, tuple]] = {
             "line 3",
             ("finite numbers", "'x'"),
         ),
-    ),  # fmt: skip
+    ),
     "msr": (
         "a01_s01_e01_skeleton3D.txt",
         msr_rows(),
@@ -914,8 +914,11 @@ def test_no_unsafe_deserialisation_in_the_code():
     assert offenders == []
     bad = "import numpy as np, torch, pickle\nnp.load(p, allow_pickle=True)\ntorch.load(p)\npickle.loads(b)\neval(s)\n"
     assert [w for _, w in _unsafe_loads(ast.parse(bad))] == [
-        "np.load(allow_pickle=True)", "torch.load without weights_only=True", "pickle.loads", "eval"
-    ]  # fmt: skip
+        "np.load(allow_pickle=True)",
+        "torch.load without weights_only=True",
+        "pickle.loads",
+        "eval",
+    ]
     from sadvae.data.ntu import _ArrayUnpickler
 
     assert issubclass(_ArrayUnpickler, pickle.Unpickler)

@@ -25,12 +25,12 @@ pytest.importorskip("onnxscript")
 zmq = pytest.importorskip("zmq")
 cv2 = pytest.importorskip("cv2")
 
-from realtime.capture import ReconnectPolicy, StreamSource  # noqa: E402
+from realtime.backends.live_model import load_live_model  # noqa: E402
 from realtime.decisions import DecisionOptions  # noqa: E402
-from realtime.events import PublisherOptions, Subscriber, make_status_event, validate  # noqa: E402
-from realtime.model import load_live_model  # noqa: E402
+from realtime.events.publisher import PublisherOptions, Subscriber, make_status_event, validate  # noqa: E402
 from realtime.pipeline import Pipeline, PipelineOptions  # noqa: E402
-from realtime.replay import ReplaySource, save_recording  # noqa: E402
+from realtime.sources.capture import ReconnectPolicy, StreamSource  # noqa: E402
+from realtime.sources.replay import ReplaySource, save_recording  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 LIVE = [sys.executable, "-m", "realtime.cli"]
@@ -76,8 +76,12 @@ def recording(tmp_path_factory) -> Path:
 
 
 def options(tmp_path: Path, **kw) -> PipelineOptions:
-    base = dict(handle_signals=False, decisions=EAGER, status_interval_s=0.2,
-                publisher=PublisherOptions(endpoint="tcp://127.0.0.1:*"))  # fmt: skip
+    base = dict(
+        handle_signals=False,
+        decisions=EAGER,
+        status_interval_s=0.2,
+        publisher=PublisherOptions(endpoint="tcp://127.0.0.1:*"),
+    )
     base.update(kw)
     return PipelineOptions(**base)
 
@@ -249,8 +253,15 @@ def small_buffer_subscriber(pipe: Pipeline) -> Subscriber:
         ctx.sockopts.pop(zmq.RCVBUF, None)
 
 
-def timed_run(recording: Path, model_files, labels: Path, tmp_path: Path, frames: int, with_subscribers: bool,
-              nodrop: bool = False) -> dict:  # fmt: skip
+def timed_run(
+    recording: Path,
+    model_files,
+    labels: Path,
+    tmp_path: Path,
+    frames: int,
+    with_subscribers: bool,
+    nodrop: bool = False,
+) -> dict:
     """One unthrottled replay run (a window and an action event every 4 frames, a status every 50 ms) with a
     4 KB kernel send buffer; with a stalled subscriber, one that leaves mid-run and one that reads only after."""
     pub = PublisherOptions(endpoint="tcp://127.0.0.1:*", sndhwm=10, sndbuf=4096, nodrop=nodrop)
@@ -286,8 +297,13 @@ def timed_run(recording: Path, model_files, labels: Path, tmp_path: Path, frames
     pipe.run()
     wall, cpu = time.perf_counter() - t0, time.thread_time() - c0
     publish = max(pipe.stats.recent["publish"]) / 1e6
-    out = {"fps": pipe.frames / wall, "cpu_fps": pipe.frames / cpu, "sent": pipe.publisher.sent,
-           "dropped": pipe.publisher.dropped, "publish_max_ms": publish}  # fmt: skip
+    out = {
+        "fps": pipe.frames / wall,
+        "cpu_fps": pipe.frames / cpu,
+        "sent": pipe.publisher.sent,
+        "dropped": pipe.publisher.dropped,
+        "publish_max_ms": publish,
+    }
     if with_subscribers:
         time.sleep(0.5)
         done.set()
@@ -320,11 +336,13 @@ def test_stalled_and_departing_subscribers_cost_no_frame_rate_and_drops_are_coun
         plain.append(timed_run(recording1, model_files, labels, tmp_path, frames, False))
         loaded.append(timed_run(recording1, model_files, labels, tmp_path, frames, True))
     best_plain, best_loaded = max(r["cpu_fps"] for r in plain), max(r["cpu_fps"] for r in loaded)
-    print(f"\nframes per CPU s without subscribers {[round(r['cpu_fps']) for r in plain]}, with "
-          f"{[round(r['cpu_fps']) for r in loaded]}; wall fps {[round(r['fps']) for r in plain]} / "
-          f"{[round(r['fps']) for r in loaded]}; slowest publish {max(r['publish_max_ms'] for r in plain):.2f} / "
-          f"{max(r['publish_max_ms'] for r in loaded):.2f} ms; late subscriber received / missed / sent "
-          f"{[(r['late_received'], r['late_missed'], r['sent']) for r in loaded]}")  # fmt: skip
+    print(
+        f"\nframes per CPU s without subscribers {[round(r['cpu_fps']) for r in plain]}, with "
+        f"{[round(r['cpu_fps']) for r in loaded]}; wall fps {[round(r['fps']) for r in plain]} / "
+        f"{[round(r['fps']) for r in loaded]}; slowest publish {max(r['publish_max_ms'] for r in plain):.2f} / "
+        f"{max(r['publish_max_ms'] for r in loaded):.2f} ms; late subscriber received / missed / sent "
+        f"{[(r['late_received'], r['late_missed'], r['sent']) for r in loaded]}"
+    )
     assert best_loaded >= 0.9 * best_plain, (plain, loaded)
     assert max(r["fps"] for r in loaded) >= 0.5 * max(r["fps"] for r in plain), (plain, loaded)
     assert max(r["publish_max_ms"] for r in loaded) < 50.0  # a send never waits for a subscriber
@@ -336,8 +354,10 @@ def test_stalled_and_departing_subscribers_cost_no_frame_rate_and_drops_are_coun
     # (best of 2 runs like the others' best of 3: one run alone swings by more than the margin on a shared machine)
     runs = [timed_run(recording1, model_files, labels, tmp_path, frames, True, nodrop=True) for _ in range(2)]
     nodrop = max(runs, key=lambda r: r["cpu_fps"])
-    print(f"nodrop: {[round(r['cpu_fps']) for r in runs]} frames per CPU s, {nodrop['dropped']} dropped of "
-          f"{nodrop['sent'] + nodrop['dropped']}")  # fmt: skip
+    print(
+        f"nodrop: {[round(r['cpu_fps']) for r in runs]} frames per CPU s, {nodrop['dropped']} dropped of "
+        f"{nodrop['sent'] + nodrop['dropped']}"
+    )
     assert all(r["dropped"] > 0 for r in runs) and nodrop["cpu_fps"] >= 0.85 * best_plain, (runs, best_plain)
 
 
@@ -380,10 +400,29 @@ def test_healthy_subscriber_misses_nothing_beside_a_stalled_one(recording1, live
 def start_live(model_files, cache_root: Path, recording: Path, labels: Path, endpoint: str) -> subprocess.Popen:
     env = {**os.environ, "SADVAE_CACHE_DIR": str(cache_root), "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(
-        [*LIVE, "--replay", str(recording), "--loop", "--labels", str(labels), "--model", str(model_files[0]),
-         "--endpoint", endpoint, "--source-name", "cam0", "--status-interval", "0.2", "--no-display"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env,
-    )  # fmt: skip
+        [
+            *LIVE,
+            "--replay",
+            str(recording),
+            "--loop",
+            "--labels",
+            str(labels),
+            "--model",
+            str(model_files[0]),
+            "--endpoint",
+            endpoint,
+            "--source-name",
+            "cam0",
+            "--status-interval",
+            "0.2",
+            "--no-display",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=env,
+    )
 
 
 def collect(sub: Subscriber, until, timeout_s: float) -> list[dict]:
@@ -442,8 +481,9 @@ def test_signal_ends_every_open_action_and_exits(sig, code, model_files, cache_r
         proc = start_live(model_files, cache_root, recording, labels, endpoint)
         try:
             # the first starts may go out before the subscription arrives (slow joiner): updates show open actions too
-            before = collect(sub, lambda ev: {e["track_id"] for e in ev if e["type"] in ("start", "update")} >= {0, 1},
-                             60)  # fmt: skip
+            before = collect(
+                sub, lambda ev: {e["track_id"] for e in ev if e["type"] in ("start", "update")} >= {0, 1}, 60
+            )
             proc.send_signal(sig)
             t_sig = time.monotonic()
             after = collect(sub, lambda ev: (ev[-1].get("message") or "").startswith("stopped"), 20)

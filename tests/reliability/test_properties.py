@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from realtime.buffer import JointBuffer
-from realtime.labels import MAX_NAME_CHARS, parse_labels, parse_labels_text
-from realtime.mapping import mediapipe_to_ntu25
+from realtime.head.labels import MAX_NAME_CHARS, parse_labels, parse_labels_text
+from realtime.pose.mapping import mediapipe_to_ntu25
 from sadvae.data.kinect_v1 import read_msr_file, read_nw_ucla_file, read_utkinect_labels
 from sadvae.data.ntu import read_ntu_skeleton
 from sadvae.errors import ConfigError, DataFormatError
@@ -237,7 +237,7 @@ def test_mapping_nan_or_inf_in_still_finite_out(world, vis):
 
 
 # ------------------------------------------------------------------------------------------ event encoder
-events = pytest.importorskip("realtime.events")
+events = pytest.importorskip("realtime.events.publisher")
 pytest.importorskip("jsonschema")
 
 NAMES = st.lists(st.text(min_size=1, max_size=120), min_size=2, max_size=8)

@@ -19,8 +19,8 @@ import pytest
 zmq = pytest.importorskip("zmq")
 
 from realtime.cli import build_parser  # noqa: E402
-from realtime.events import Publisher, PublisherOptions, Subscriber, make_status_event  # noqa: E402
-from realtime.security import CurveClient, CurveServer, _write_certificate, generate_keys, is_local_endpoint  # noqa: E402
+from realtime.events.publisher import Publisher, PublisherOptions, Subscriber, make_status_event  # noqa: E402
+from realtime.events.security import CurveClient, CurveServer, _write_certificate, generate_keys, is_local_endpoint  # noqa: E402
 from sadvae.cli import main as sadvae_main  # noqa: E402
 from sadvae.errors import ConfigError  # noqa: E402
 
@@ -57,7 +57,7 @@ def test_defaults_are_loopback() -> None:
 
 def test_exposed_plain_endpoint_warns_and_curve_or_loopback_does_not(tmp_path, caplog) -> None:
     keys = generate_keys(tmp_path / "keys")
-    with caplog.at_level(logging.WARNING, logger="realtime.security"):
+    with caplog.at_level(logging.WARNING, logger="realtime.events.security"):
         with Publisher(PublisherOptions(endpoint=ANY_PORT)):
             pass
         with Publisher(PublisherOptions(endpoint="tcp://0.0.0.0:*", curve=CurveServer.from_dir(tmp_path / "keys"))):
@@ -79,10 +79,10 @@ def test_curve_admits_only_allow_listed_subscribers(tmp_path: Path) -> None:
             "allowed": Subscriber(pub.endpoint, curve=CurveClient.from_dir(tmp_path / "keys", "laptop")),
             "unknown key": Subscriber(
                 pub.endpoint, curve=CurveClient(str(keys.server_public), str(stranger.client_secrets[0]))
-            ),  # fmt: skip
+            ),
             "wrong server key": Subscriber(
                 pub.endpoint, curve=CurveClient(str(stranger.server_public), str(keys.client_secrets[0]))
-            ),  # fmt: skip
+            ),
             "plain": Subscriber(pub.endpoint),
         }
         try:
@@ -226,9 +226,9 @@ def test_curve_server_socket_enforces_the_zap_domain(tmp_path: Path) -> None:
 
 
 def test_connected_publisher_warning_does_not_offer_curve(caplog) -> None:
-    from realtime.security import warn_if_exposed
+    from realtime.events.security import warn_if_exposed
 
-    with caplog.at_level(logging.WARNING, logger="realtime.security"):
+    with caplog.at_level(logging.WARNING, logger="realtime.events.security"):
         assert warn_if_exposed("tcp://10.0.0.5:5559", None, bind=False)
         assert not warn_if_exposed("tcp://127.0.0.1:5559", None, bind=False)
         with Publisher(PublisherOptions(endpoint="tcp://192.0.2.1:5559", bind=False)):  # connects lazily
@@ -242,8 +242,8 @@ def test_connected_publisher_warning_does_not_offer_curve(caplog) -> None:
 
 def test_live_with_curve_keys_reaches_only_the_keyed_events_command(model_files, cache_root, tmp_path):
     """``sadvae-live --curve-keys`` and two ``sadvae events`` processes: with the client key, and without."""
-    from realtime.demo import perform
-    from realtime.replay import save_recording
+    from realtime.sources.demo import perform
+    from realtime.sources.replay import save_recording
 
     bundle, cache = model_files[0], cache_root
     joints, times, _ = perform()
@@ -260,10 +260,30 @@ def test_live_with_curve_keys_reaches_only_the_keyed_events_command(model_files,
     keyed = subprocess.Popen([*listen, "--count", "3", "--timeout", "60", *client], **pipes)
     plain = subprocess.Popen(listen, **pipes)  # runs until stopped below
     live = subprocess.Popen(
-        [sys.executable, "-m", "realtime.cli", "--replay", str(rec), "--loop", "--labels", str(labels), "--model",
-         str(bundle), "--endpoint", endpoint, "--curve-keys", str(tmp_path / "keys"), "--status-interval", "0.1"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "realtime.cli",
+            "--replay",
+            str(rec),
+            "--loop",
+            "--labels",
+            str(labels),
+            "--model",
+            str(bundle),
+            "--endpoint",
+            endpoint,
+            "--curve-keys",
+            str(tmp_path / "keys"),
+            "--status-interval",
+            "0.1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=env,
+    )
     try:
         keyed_out, keyed_err = keyed.communicate(timeout=90)
         time.sleep(1.0)  # the plain subscriber had every chance too

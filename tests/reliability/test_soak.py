@@ -27,10 +27,26 @@ MAX_SLOPE = 8.0
 def test_soak_ci_size_loses_no_event_and_memory_stays_flat(model_files, tmp_path) -> None:
     out = tmp_path / "soak.json"
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "soak.py"), "--frames", str(FRAMES), "--model", str(model_files[1]),
-         "--bundle", str(model_files[0]), "--sample-every", "100", "--every-window", "--out", str(out)],
-        capture_output=True, text=True, timeout=300, cwd=ROOT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "soak.py"),
+            "--frames",
+            str(FRAMES),
+            "--model",
+            str(model_files[1]),
+            "--bundle",
+            str(model_files[0]),
+            "--sample-every",
+            "100",
+            "--every-window",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
     assert proc.returncode == 0, proc.stderr
     print(proc.stdout)
     r = json.loads(out.read_text(encoding="utf-8"))

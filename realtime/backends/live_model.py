@@ -1,0 +1,243 @@
+"""The live model: a bundle ``.pt`` (or a backend file plus its bundle) loaded into an inference backend.
+
+``--model`` accepts
+
+- a model bundle ``.pt``: the torch backend runs it as it is; ONNX Runtime runs its export: the
+  ``<stem>.onnx`` shipped beside the bundle when its ``model_id`` metadata is that bundle's hash (the
+  packaged default model ships one: exporting takes 30-50 s on a 2-core machine), else one made once
+  with :func:`sadvae.export.export_onnx` (needs torch) into ``$SADVAE_CACHE_DIR/onnx``
+  (``~/.cache/sadvae/onnx``) under the bundle's sha256, so a changed bundle is exported again and an
+  unchanged one never is;
+- an ``.onnx`` export (or a TensorRT plan) with its bundle, found with ``--bundle`` or as ``<stem>.pt``
+  beside the file: the export's ``model_id`` metadata must be that bundle's hash.
+
+Torch: with ONNX Runtime or TensorRT nothing here imports torch. What the head needs of the bundle
+(class names, gate, preprocessing, text encoder, latent width: :class:`sadvae.bundle.BundleInfo`)
+comes from the export's metadata (a plan's manifest copies its ONNX's), and the ``.pt`` is only hashed
+(its sha256 is the model id). The bundle's weights are read (with torch) only when new labels need a
+head fit that the head cache (``$SADVAE_CACHE_DIR/heads``) does not hold: seen labels, and new labels
+fitted before with the same model, run on a machine without torch. An export or plan whose bundle is
+not at hand runs too (its metadata names the model): seen labels and cached heads work, a fit asks for
+``--bundle``. An export without that metadata (older or foreign) needs its bundle and torch.
+
+The default model is the bundle packaged at ``sadvae/assets/default_model.pt``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from realtime.backends.base import Backend, BackendOptions
+from realtime.backends.registry import backend_name, load_backend
+from sadvae.bundle import BundleInfo
+from sadvae.data.preprocess import PreprocessConfig
+from sadvae.errors import CheckpointError, ConfigError, MissingDependencyError, SadvaeError
+from sadvae.hashing import file_sha256
+from sadvae.skeleton import NUM_JOINTS
+
+__all__ = ["LiveModel", "default_model_path", "onnx_cache_dir", "load_live_model"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LiveModel:
+    """A loaded live model.
+
+    Attributes:
+        backend: the recognizer: windows [N, 3, T, 25, M] -> latent [N, d_r], seen_logits [N, K].
+        bundle: the bundle's facts for the head (:class:`sadvae.bundle.BundleInfo`; its ``load()`` reads the
+            weights with torch when a head fit needs them).
+        bundle_path: the bundle ``.pt``, or None when only the export is at hand.
+        model_id: sha256 of the bundle file (events and head caches name the model by it).
+        preprocess: the bundle's preprocessing (window, fps, persons, normalisation).
+        backend_path: the file the backend runs (the bundle, an ONNX export or a plan).
+        note: how the backend file was obtained, for the startup summary.
+    """
+
+    backend: Backend
+    bundle: BundleInfo
+    bundle_path: Path | None
+    model_id: str
+    preprocess: PreprocessConfig
+    backend_path: Path
+    note: str = ""
+
+    def close(self) -> None:
+        """Release the backend; idempotent."""
+        self.backend.close()
+
+
+def default_model_path() -> Path:
+    """The packaged default bundle, ``sadvae/assets/default_model.pt`` (it may be absent)."""
+    from sadvae.assets import default_bundle_path
+
+    return default_bundle_path()
+
+
+def onnx_cache_dir() -> Path:
+    """``$SADVAE_CACHE_DIR/onnx`` when the variable is set, else ``~/.cache/sadvae/onnx``."""
+    root = os.environ.get("SADVAE_CACHE_DIR")
+    return (Path(root) if root else Path.home() / ".cache" / "sadvae") / "onnx"
+
+
+def _cached_export(bundle_path: Path, model_id: str, cache_dir: Path | None) -> tuple[Path, str]:
+    out = (cache_dir or onnx_cache_dir()) / f"{model_id[:16]}.onnx"
+    if out.is_file():
+        return out, f"cached ONNX export {out}"
+    try:
+        from sadvae.export import export_onnx
+    except ImportError as e:
+        raise MissingDependencyError(
+            e.name or "torch",
+            "train",
+            f"{bundle_path} has no ONNX export yet and exporting needs {e.name or 'torch'}, which is not installed: "
+            "`pip install 'sadvae-live[train]'`, or export it on a machine that has it (`sadvae export`) and pass "
+            "--model MODEL.onnx --bundle BUNDLE.pt",
+        ) from None
+    log.warning("exporting %s to ONNX once (cached as %s); this takes a moment", bundle_path, out)
+    export_onnx(bundle_path, out)
+    return out, f"exported to {out} (cached for later runs)"
+
+
+def _shipped_export(bundle_path: Path, model_id: str, options: BackendOptions | None) -> Backend | None:
+    """ONNX Runtime on ``<stem>.onnx`` beside the bundle when it was exported from this very bundle, else None."""
+    shipped = bundle_path.with_suffix(".onnx")
+    if not shipped.is_file():
+        return None
+    try:
+        engine = load_backend("onnxruntime", shipped, options)
+    except SadvaeError as e:
+        log.warning("ignoring %s beside the bundle: %s", shipped, e)
+        return None
+    if engine.metadata.get("model_id") == model_id:
+        return engine
+    engine.close()
+    log.warning("ignoring %s: it was exported from another bundle; exporting %s instead", shipped, bundle_path.name)
+    return None
+
+
+def _find_bundle(model: Path, bundle: Path | None) -> Path | None:
+    """The bundle of an export or plan: ``bundle`` when given, else ``<stem>.pt`` beside it, else None."""
+    if bundle is not None:
+        if not bundle.is_file():
+            raise CheckpointError(f"{bundle}: model bundle not found; pass the bundle the model was exported from")
+        return bundle
+    # model.onnx -> model.pt; an engine engines/model.fp16.plan -> engines/model.pt (a guess: checked by hash)
+    stem = model.name.split(".")[0]
+    for beside in dict.fromkeys((model.with_suffix(".pt"), model.with_name(f"{stem}.pt"))):
+        if beside.is_file():
+            return beside
+    return None
+
+
+def _bundle_info(engine: Backend, backend_path: Path, bundle_path: Path | None, model_id: str | None) -> BundleInfo:
+    """The head's facts from the backend's metadata (no torch), else from the bundle itself (torch)."""
+    exported_from = engine.metadata.get("model_id")
+    if model_id is not None and exported_from is not None and exported_from != model_id:
+        raise CheckpointError(
+            f"{backend_path} was exported from another bundle (model id {str(exported_from)[:12]}...), not from "
+            f"{bundle_path} ({model_id[:12]}...); export it again from that bundle or pass the matching --bundle"
+        )
+    try:
+        return BundleInfo.from_metadata(engine.metadata, backend_path, bundle_path)
+    except CheckpointError as e:
+        if bundle_path is None:
+            raise ConfigError(
+                f"{backend_path} needs its model bundle ({e}): pass --bundle BUNDLE.pt, or put it beside the file as "
+                f"{backend_path.with_suffix('.pt').name}"
+            ) from None
+        log.info("%s; reading the bundle %s instead", e, bundle_path)
+    from sadvae.bundle import load_bundle
+
+    return BundleInfo.from_bundle(load_bundle(bundle_path), model_id or "", bundle_path)
+
+
+def load_live_model(
+    model: str | Path | None = None,
+    backend: str = "onnxruntime",
+    *,
+    bundle: str | Path | None = None,
+    options: BackendOptions | None = None,
+    cache_dir: str | Path | None = None,
+) -> LiveModel:
+    """Load the model the live pipeline runs (see the module docstring: without torch for ONNX Runtime / TensorRT).
+
+    Args:
+        model: a bundle ``.pt``, an ``.onnx`` export or a backend plan; None = the packaged default.
+        backend: "onnxruntime", "torch" or "tensorrt" (aliases onnx, ort, pytorch, trt).
+        bundle: the bundle of an ``.onnx`` / plan ``model`` (default: ``<stem>.pt`` beside it, if there).
+        options: backend options (threads, device, ...).
+        cache_dir: where bundles are exported to ONNX; None = :func:`onnx_cache_dir`.
+
+    Returns:
+        The loaded :class:`LiveModel`; close it when done.
+
+    Raises:
+        CheckpointError: a file is missing or unreadable, or the export belongs to another bundle.
+        ConfigError: unknown backend, a model file the backend does not read, or an export without sadvae
+            metadata and no bundle.
+        MissingDependencyError: the backend's library is not installed, or torch for the torch backend, an
+            export still to make, or an export without sadvae metadata.
+    """
+    name = backend_name(backend)
+    path = Path(model) if model is not None else default_model_path()
+    if not path.is_file():
+        if model is None:
+            raise CheckpointError(
+                f"the default model is not installed ({path} is missing): reinstall the package, rebuild it with "
+                "`scripts/train_default` (needs ../shared/data), or pass --model BUNDLE.pt"
+            )
+        raise CheckpointError(f"{path}: model file not found; pass a bundle .pt or an .onnx export with --model")
+    is_bundle = path.suffix == ".pt"
+    if not is_bundle and name == "torch":
+        raise ConfigError(f"{path}: the torch backend runs a model bundle (.pt), not a {path.suffix or 'plain'} file")
+    if is_bundle and name == "tensorrt":
+        raise ConfigError(
+            f"{path}: the tensorrt backend runs an engine built from the bundle's ONNX export, not the bundle; "
+            "build one and pass it with --model ENGINE --bundle BUNDLE.pt"
+        )
+    bundle_path = path if is_bundle else _find_bundle(path, Path(bundle) if bundle is not None else None)
+    model_id = file_sha256(bundle_path) if bundle_path is not None else None
+    backend_path, note, engine = path, "bundle", None
+    if is_bundle and name == "onnxruntime":
+        engine = _shipped_export(bundle_path, model_id, options)
+        if engine is not None:
+            backend_path, note = bundle_path.with_suffix(".onnx"), "ONNX export shipped beside the bundle"
+        else:
+            backend_path, note = _cached_export(bundle_path, model_id, Path(cache_dir) if cache_dir else None)
+    elif not is_bundle:
+        note = f"{path.suffix.lstrip('.')} file with bundle {bundle_path}" if bundle_path else f"{path.suffix} file"
+    engine = engine or load_backend(name, backend_path, options)
+    exported_from = engine.metadata.get("model_id")
+    if bundle is None and not is_bundle and model_id is not None and exported_from not in (None, model_id):
+        log.info(
+            "ignoring %s beside %s: another model's bundle (the export names %s)",
+            bundle_path,
+            path,
+            str(exported_from)[:12],
+        )
+        bundle_path = model_id = None
+        note = f"{path.suffix} file"
+    try:
+        info = _bundle_info(engine, backend_path, bundle_path, model_id)
+        pre = info.preprocess
+        want = (3, pre.window, NUM_JOINTS, pre.persons)
+        if tuple(engine.window_shape) != want:
+            raise CheckpointError(
+                f"{backend_path} takes windows {tuple(engine.window_shape)} but its model "
+                f"({bundle_path or 'metadata'}) preprocesses to {want}; export it again from that bundle"
+            )
+    except BaseException:
+        engine.close()
+        raise
+    if bundle_path is None:
+        log.info(
+            "%s: no model bundle beside it; seen labels and cached heads work, a new head fit needs --bundle",
+            backend_path,
+        )
+    log.info("model %s: %s via %s (%s)", info.model_id[:12], bundle_path or backend_path, engine.name, note)
+    return LiveModel(engine, info, bundle_path, info.model_id, info.preprocess, backend_path, note)

@@ -1,0 +1,253 @@
+"""The accuracy benchmark's driver and reports: JSON, markdown and a PNG plot."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from realtime.bench.accuracy.metrics import SegmentScore, summarise
+
+__all__ = ["AccuracyOptions", "run_accuracy", "markdown", "plot", "write_outputs"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AccuracyOptions:
+    """What ``sadvae bench accuracy`` runs.
+
+    Attributes:
+        annotations: the annotation file (None: no videos).
+        clips: only these clip names (empty: all).
+        labels: only pairings with these labels files (resolved paths; empty: all).
+        replay_datasets: dataset names whose held-out side is replayed.
+        hold_s: seconds the first/last pose is held around each replayed sequence (several: one run each).
+        limit: first n held-out sequences per dataset (None: all).
+        data_root: ``../shared/data``; project_root: where labels paths start.
+    """
+
+    annotations: Path | None
+    data_root: Path
+    project_root: Path
+    clips: tuple[str, ...] = ()
+    labels: tuple[Path, ...] = ()
+    replay_datasets: tuple[str, ...] = ()
+    hold_s: tuple[float, ...] = (0.0,)
+    limit: int | None = None
+    run: Any = field(default=None)  # realtime.bench.accuracy.runner.RunOptions
+
+
+def _machine() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}"
+
+
+def run_accuracy(opts: AccuracyOptions, command: str = "") -> dict[str, Any]:
+    """Run every selected video pairing and replayed dataset; returns the result document (JSON-ready)."""
+    from tqdm import tqdm
+
+    from realtime.bench.accuracy.annotations import load_annotations
+    from realtime.bench.accuracy.runner import RunOptions, run_clip, run_replay_dataset
+    from sadvae.errors import ConfigError
+
+    run = opts.run or RunOptions()
+    t_start = time.monotonic()
+    doc: dict[str, Any] = {
+        "command": command,
+        "machine": _machine(),
+        "model": str(run.model or "packaged default"),
+        "backend": run.backend,
+        "threads": run.threads,
+        "videos": [],
+        "replays": [],
+    }
+    if opts.annotations is not None:
+        clips = load_annotations(opts.annotations, opts.data_root, opts.project_root)
+        if opts.clips:
+            unknown = sorted(set(opts.clips) - {c.name for c in clips})
+            if unknown:
+                raise ConfigError(
+                    f"--clip {unknown[0]!r} is not in {opts.annotations}; its clips: {', '.join(c.name for c in clips)}"
+                )
+            clips = [c for c in clips if c.name in opts.clips]
+        if opts.labels:
+            want = {p.resolve() for p in opts.labels}
+            paired = {j.labels.resolve() for c in clips for j in c.judge}
+            for p in sorted(want - paired):
+                raise ConfigError(
+                    f"--labels {p} is not paired with any selected clip in {opts.annotations}: add a "
+                    "judge entry { labels = ..., truth = ... } to the clips it applies to"
+                )
+            clips = [
+                c.__class__(**{**c.__dict__, "judge": tuple(j for j in c.judge if j.labels.resolve() in want)})
+                for c in clips
+            ]
+            clips = [c for c in clips if c.judge]
+        doc["annotations"] = str(opts.annotations)
+        rows: list[dict[str, Any]] = []
+        for clip in tqdm(clips, desc="videos", unit="clip"):
+            rows += run_clip(clip, run)
+        doc["videos"] = rows
+        scores = [SegmentScore(**r["score"]) for r in rows]
+        doc["video_summary"] = summarise(scores)
+        by_labels: dict[str, list[SegmentScore]] = {}
+        for r, s in zip(rows, scores, strict=True):
+            by_labels.setdefault(r["labels"], []).append(s)
+        doc["video_summary_by_labels"] = {k: summarise(v) for k, v in by_labels.items()}
+    for name in tqdm(opts.replay_datasets, desc="replays", unit="dataset", disable=not opts.replay_datasets):
+        for hold in opts.hold_s:
+            scores, info = run_replay_dataset(name, opts.data_root, run, hold, opts.limit)
+            doc["replays"].append(
+                {**info, "summary": summarise(scores), "sequences_detail": [s.to_dict() for s in scores]}
+            )
+            log.info("%s hold %g: %s", name, hold, doc["replays"][-1]["summary"]["labelled"])
+    doc["wall_s"] = round(time.monotonic() - t_start, 1)
+    return doc
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f} %"
+
+
+def _num(x: float | None, fmt: str = "{:.2f}") -> str:
+    return "-" if x is None else fmt.format(x)
+
+
+def markdown(doc: dict[str, Any]) -> str:
+    """The report as markdown: per-clip table, totals, replay table."""
+    out = [
+        "# Live accuracy benchmark",
+        "",
+        f"`{doc['command']}` on {doc['machine']}, model {doc['model']} "
+        f"({doc['backend']}, {doc['threads']} thread(s)), {doc['wall_s']:.0f} s in all.",
+        "",
+        '*held longest*: the label the live decisions held for the most seconds (✓ = the truth; on a "none" '
+        "row ✓ = nothing, or only a tolerated label, held); *window vote*: the label with the highest mean head "
+        "score over the windows that end inside the action, before smoothing and thresholds (rank of the truth); "
+        "*starts*: action `start` events; *false / min*: starts whose label is neither the truth nor tolerated, "
+        "per minute; *first correct*: seconds from the action's start to the first `start` of the true label. "
+        "Definitions: `realtime/bench/accuracy/metrics.py`.",
+        "",
+    ]
+    if doc.get("videos"):
+        out += [
+            "## Real videos (MediaPipe pose, the whole live pipeline)",
+            "",
+            "| clip | labels | truth | held longest | window vote (rank) | starts | false / min "
+            "| first correct | first starts |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in doc["videos"]:
+            s = r["score"]
+            ok = "✓" if s["held_correct"] else "✗"
+            vote = "-" if s["vote_label"] is None else f"{s['vote_label']} ({s['vote_rank'] or '-'})"
+            first = (
+                "-"
+                if s["truth"] is None
+                else _num(s["first_correct_s"], "{:.1f} s")
+                if s["first_correct_s"] is not None
+                else "never"
+            )
+            out.append(
+                f"| {r['clip']} | {Path(r['labels']).name} | {s['truth'] or 'none'} "
+                f"| {s['held_longest'] or '(nothing)'} {ok} | {vote} | {s['starts']} "
+                f"| {s['false_per_min']:.1f} | {first} | {', '.join(s['first_labels']) or '-'} |"
+            )
+        sm = doc["video_summary"]
+        lab, non = sm["labelled"], sm["none"]
+        out += [
+            "",
+            f"Labelled pairings: {lab['segments']}; label held longest right {_pct(lab['held_top1'])}, "
+            f"window vote top-1 {_pct(lab['vote_top1'])}, top-5 {_pct(lab['vote_top5'])}, a correct event in "
+            f"{lab['with_correct_event']} (mean {_num(lab['first_correct_s_mean'], '{:.1f} s')} after the action "
+            f"starts), false events {_num(lab['false_per_min'], '{:.1f}')} / min.",
+            f'"None of these" pairings: {non["segments"]}; false events {_num(non["false_per_min"], "{:.1f}")} '
+            f"/ min ({non['false_starts']} in all), {non['no_event']} without any event. "
+            f"Pairings with no event at all: {sm['no_event']} of {sm['segments']}.",
+            "",
+        ]
+    if doc.get("replays"):
+        out += [
+            "## Held-out skeleton replays (no pose; labels = the dataset's class names)",
+            "",
+            "| dataset | pose held | sequences | classes | with a window | live top-1 (held longest) "
+            "| window vote top-1 | window vote top-5 | decided | false / min | first correct (median) | wall |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in doc["replays"]:
+            lab = r["summary"]["labelled"]
+            out.append(
+                f"| {r['dataset']} | {r['hold_s']:g} s | {r['sequences']} | {r['classes']} "
+                f"| {lab['with_window']} | {_pct(lab['held_top1'])} | {_pct(lab['vote_top1'])} "
+                f"| {_pct(lab['vote_top5'])} "
+                f"| {lab['decided']} | {_num(lab['false_per_min'], '{:.1f}')} "
+                f"| {_num(lab['first_correct_s_median'], '{:.1f} s')} | {r['wall_s']:.0f} s |"
+            )
+        out.append("")
+    return "\n".join(out) + "\n"
+
+
+def plot(doc: dict[str, Any], path: Path) -> Path | None:
+    """A PNG: per video pairing false events per minute and held-longest right/wrong; replays live vs vote."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    panels = int(bool(doc.get("videos"))) + int(bool(doc.get("replays")))
+    if not panels:
+        return None
+    fig, axes = plt.subplots(1, panels, figsize=(7 * panels, 4.5), squeeze=False)
+    k = 0
+    if doc.get("videos"):
+        ax = axes[0][k]
+        k += 1
+        rows = doc["videos"]
+        names = [f"{r['clip']}\n{Path(r['labels']).stem}" for r in rows]
+        fpm = [r["score"]["false_per_min"] for r in rows]
+        colors = ["tab:green" if r["score"]["held_correct"] else "tab:red" for r in rows]
+        ax.barh(range(len(rows)), fpm, color=colors)
+        ax.set_yticks(range(len(rows)), names, fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xlabel("false events per minute (green: label held longest right)")
+        ax.set_title("real videos")
+    if doc.get("replays"):
+        ax = axes[0][k]
+        reps = doc["replays"]
+        x = range(len(reps))
+        live = [100 * (r["summary"]["labelled"]["held_top1"] or 0) for r in reps]
+        vote = [100 * (r["summary"]["labelled"]["vote_top1"] or 0) for r in reps]
+        ax.bar([i - 0.2 for i in x], live, 0.4, label="live decision (held longest)")
+        ax.bar([i + 0.2 for i in x], vote, 0.4, label="offline window vote")
+        ax.set_xticks(list(x), [f"{r['dataset']}\nhold {r['hold_s']:g} s" for r in reps], fontsize=8)
+        ax.set_ylabel("top-1 (%)")
+        ax.set_ylim(0, 100)
+        ax.legend(fontsize=8)
+        ax.set_title("held-out replays")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_outputs(doc: dict[str, Any], out_dir: Path) -> list[Path]:
+    """Write ``accuracy.json``, ``accuracy.md`` and (with matplotlib) ``accuracy.png`` into ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    j = out_dir / "accuracy.json"
+    j.write_text(json.dumps(doc, indent=1, sort_keys=False) + "\n", encoding="utf-8")
+    m = out_dir / "accuracy.md"
+    m.write_text(markdown(doc), encoding="utf-8")
+    written += [j, m]
+    png = plot(doc, out_dir / "accuracy.png")
+    if png is not None:
+        written.append(png)
+    return written

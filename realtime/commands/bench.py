@@ -1,0 +1,270 @@
+"""``sadvae bench latency`` / ``accuracy`` / ``compare``: how fast and how right the live side is.
+
+``sadvae bench latency`` times the recognizer under each backend and, with ``--video``/``--replay``, the
+whole live pipeline stage by stage (:mod:`realtime.bench.latency`); ``sadvae bench accuracy`` scores the live
+decisions on annotated videos and held-out replays (:mod:`realtime.bench.accuracy`); ``sadvae bench compare``
+puts ``latency --out`` files side by side. ``sadvae bench [flags]`` without a subcommand is the old
+spelling of ``sadvae bench latency [flags]`` (kept for one release, with a note on stderr).
+
+A plug-in of the ``sadvae`` command (:mod:`realtime.commands`); the work is imported when a command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from realtime.backends import BACKEND_NAMES
+from sadvae.paths import PROJECT_ROOT, SHARED_DATA
+
+__all__ = ["register"]
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "bench",
+        help="live-side benchmarks: `bench latency`, `bench accuracy`, `bench compare`",
+        description="Benchmarks of the live side: `latency` (recognizer backends and the live pipeline), "
+        "`accuracy` (live decisions on annotated videos and held-out replays), `compare` (latency results "
+        "side by side). `sadvae bench [flags]` without a subcommand still runs `latency` for one release.",
+    )
+    p.set_defaults(sadvae_default_subcommand="latency")  # the old spelling, read by sadvae.cli.main
+    inner = p.add_subparsers(dest="bench_command", required=True, metavar="{latency,accuracy,compare}")
+    _register_latency(inner)
+    _register_accuracy(inner)
+    c = inner.add_parser(
+        "compare",
+        help="put several `sadvae bench latency --out` files side by side",
+        description="Print results from several machines or settings side by side.",
+    )
+    c.add_argument("files", nargs="+", type=Path, help="JSON files written by `sadvae bench latency --out`")
+    c.add_argument("--names", nargs="+", help="a column title per file (default A, B, ...)")
+    c.add_argument("--plot", dest="compare_plot", type=Path, help="write a PNG of all of them here")
+    c.set_defaults(func=_compare)
+
+
+def _register_latency(inner: argparse._SubParsersAction) -> None:
+    p = inner.add_parser(
+        "latency",
+        help="latency of the recognizer backends and the live pipeline (tables, JSON, PNG)",
+        description="Time the recognizer under each backend (onnxruntime, torch, tensorrt with --engine) for every "
+        "batch size and person count, and with --video/--replay the whole live pipeline stage by stage. "
+        "Unavailable backends are reported as skipped. `sadvae bench compare A.json B.json` puts results from "
+        "different machines side by side.",
+    )
+    p.add_argument("--model", type=Path, help="model bundle .pt (default: the packaged default model)")
+    p.add_argument(
+        "--backend",
+        nargs="+",
+        default=list(BACKEND_NAMES),
+        help="backends to time (default: onnxruntime torch tensorrt; missing ones are skipped)",
+    )
+    p.add_argument("--engine", type=Path, help="TensorRT plan built from the model's export (for --backend tensorrt)")
+    p.add_argument("--batch", nargs="+", type=int, default=[1, 4, 8], help="batch sizes (default 1 4 8)")
+    p.add_argument(
+        "--persons",
+        nargs="+",
+        type=int,
+        default=[1, 2],
+        help="persons present per window, up to the model's M (default 1 2)",
+    )
+    p.add_argument("--iters", type=int, default=100, help="timed calls per case (default 100)")
+    p.add_argument("--warmup", type=int, default=10, help="untimed calls first (default 10)")
+    p.add_argument("--threads", type=int, default=0, help="intra-op CPU threads (default 0: library default)")
+    p.add_argument(
+        "--ort-opt",
+        choices=("disable", "basic", "extended", "all"),
+        default="all",
+        help="ONNX Runtime graph optimisation level (default all)",
+    )
+    p.add_argument("--spin", action="store_true", help="let ONNX Runtime threads busy-wait between runs")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--video", type=Path, help="also run the live pipeline on this video (MediaPipe pose)")
+    src.add_argument("--replay", type=Path, help="also run the live pipeline on this skeleton file (no pose)")
+    p.add_argument("--frames", type=int, default=300, help="pipeline frames per backend (default 300; loops)")
+    p.add_argument(
+        "--stride",
+        type=int,
+        default=None,
+        help="pipeline frames between inference batches (default: the model's live stride, else 8)",
+    )
+    p.add_argument("--num-poses", type=int, default=2, help="most persons MediaPipe detects per frame (default 2)")
+    p.add_argument(
+        "--no-roi",
+        dest="roi",
+        action="store_false",
+        help="no region-of-interest crops in the pose stage (they run only with --num-poses 1)",
+    )
+    p.add_argument("--pose-variant", choices=("lite", "full", "heavy"), default="full", help="MediaPipe model")
+    p.add_argument("--labels", type=Path, help="labels file for the pipeline's head (default: a built-in mix)")
+    p.add_argument("--no-recognizer", action="store_true", help="skip the recognizer micro-benchmark")
+    p.add_argument("--out", type=Path, help="write the result as JSON here")
+    p.add_argument("--plot", type=Path, help="write a PNG latency plot here (needs matplotlib)")
+    p.set_defaults(func=_bench)
+
+
+def _plot(docs: list, path: Path, names: list[str] | None = None) -> None:
+    from realtime.bench.report import PLOT_INSTALL_HINT, plot
+
+    if plot(docs, path, names) is None:
+        print(f"plot not written: {PLOT_INSTALL_HINT}", file=sys.stderr)
+    else:
+        print(f"wrote {path}")
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from realtime.bench.latency import BenchOptions, run_bench, write_json
+    from realtime.bench.report import format_result
+
+    source = args.video or args.replay
+    opts = BenchOptions(
+        backends=tuple(args.backend),
+        batches=tuple(args.batch),
+        persons=tuple(args.persons),
+        iters=args.iters,
+        warmup=args.warmup,
+        threads=args.threads,
+        optimization=args.ort_opt,
+        spin=args.spin,
+        engine=str(args.engine) if args.engine else None,
+        recognizer=not args.no_recognizer,
+        source=str(source) if source else None,
+        frames=args.frames,
+        stride=args.stride,
+        pose_variant=args.pose_variant,
+        num_poses=args.num_poses,
+        labels=str(args.labels) if args.labels else None,
+        roi=args.roi,
+    )
+    if opts.source and os.name == "posix" and not args.verbose:  # MediaPipe's native console chatter
+        from realtime.cli import NativeLogFilter
+
+        with NativeLogFilter():
+            doc = run_bench(args.model, opts, command=" ".join(["sadvae", *sys.argv[1:]]))
+    else:
+        doc = run_bench(args.model, opts, command=" ".join(["sadvae", *sys.argv[1:]]))
+    print(format_result(doc))
+    if args.out:
+        print(f"wrote {write_json(doc, args.out)}")
+    if args.plot:
+        _plot([doc], args.plot)
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from realtime.bench.latency import load_result
+    from realtime.bench.report import compare
+
+    docs = [load_result(f) for f in args.files]
+    if args.names and len(args.names) != len(docs):
+        from sadvae.errors import ConfigError
+
+        raise ConfigError(f"--names needs one name per file: {len(docs)} files, {len(args.names)} names")
+    print(compare(docs, args.names))
+    if args.compare_plot:
+        _plot(docs, args.compare_plot, args.names)
+    return 0
+
+
+def _register_accuracy(inner: argparse._SubParsersAction) -> None:
+    a = inner.add_parser(
+        "accuracy",
+        help="accuracy of the live decisions on annotated real videos and held-out skeleton replays",
+        description="Run annotated real videos (MediaPipe pose) and/or a dataset's held-out side (skeleton replay) "
+        "through the real live pipeline and score its events: the label held longest vs the truth, the offline "
+        "window vote top-1/top-5, time from the action's start to the first correct event, false events per "
+        "minute (on 'none of these labels' clips every event is false) and clips with no event. Writes "
+        "accuracy.json, accuracy.md and accuracy.png into --out.",
+    )
+    a.add_argument(
+        "--annotations",
+        type=Path,
+        default=PROJECT_ROOT / "benchmarks" / "videos.toml",
+        help="annotation file of the videos (default benchmarks/videos.toml)",
+    )
+    a.add_argument("--no-videos", action="store_true", help="skip the videos (only --replay-dataset)")
+    a.add_argument("--clip", nargs="+", default=[], help="only these clips of the annotation file (by name)")
+    a.add_argument(
+        "--labels",
+        nargs="+",
+        type=Path,
+        default=[],
+        help="only the pairings with these labels files (default: every pairing)",
+    )
+    a.add_argument(
+        "--replay-dataset",
+        nargs="+",
+        default=[],
+        metavar="NAME",
+        help="also replay these datasets' held-out (test-side) sequences with their own class names "
+        "as labels, e.g. msr_action3d nw_ucla utkinect",
+    )
+    a.add_argument(
+        "--hold",
+        type=float,
+        nargs="+",
+        default=[0.0],
+        help="seconds the first/last pose is held around each replayed sequence (default 0)",
+    )
+    a.add_argument("--limit", type=int, help="replay only the first N held-out sequences per dataset (quick runs)")
+    a.add_argument("--model", dest="acc_model", type=Path, help="model bundle .pt (default: the packaged model)")
+    a.add_argument("--backend", dest="acc_backend", default="onnxruntime", help="backend (default onnxruntime)")
+    a.add_argument("--threads", dest="acc_threads", type=int, default=1, help="inference threads (default 1)")
+    a.add_argument(
+        "--pose-variant",
+        dest="acc_pose_variant",
+        choices=("lite", "full", "heavy"),
+        default="full",
+        help="MediaPipe model for the videos (default full)",
+    )
+    a.add_argument(
+        "--data-root",
+        type=Path,
+        default=SHARED_DATA,
+        help="where clip paths and datasets start (default ../shared/data)",
+    )
+    a.add_argument(
+        "--out", dest="acc_out", type=Path, default=Path("runs/accuracy"), help="output folder (default runs/accuracy)"
+    )
+    a.set_defaults(func=_accuracy)
+
+
+def _accuracy(args: argparse.Namespace) -> int:
+    from realtime.bench.accuracy.report import AccuracyOptions, markdown, run_accuracy, write_outputs
+    from realtime.bench.accuracy.runner import RunOptions
+    from sadvae.errors import ConfigError
+
+    if args.limit is not None and args.limit < 1:
+        raise ConfigError(f"--limit must be >= 1, got {args.limit}")
+    if args.no_videos and not args.replay_dataset:
+        raise ConfigError("--no-videos leaves nothing to run: add --replay-dataset NAME")
+    opts = AccuracyOptions(
+        annotations=None if args.no_videos else args.annotations,
+        data_root=args.data_root,
+        project_root=PROJECT_ROOT,
+        clips=tuple(args.clip),
+        labels=tuple(args.labels),
+        replay_datasets=tuple(args.replay_dataset),
+        hold_s=tuple(args.hold),
+        limit=args.limit,
+        run=RunOptions(
+            model=args.acc_model, backend=args.acc_backend, threads=args.acc_threads, pose_variant=args.acc_pose_variant
+        ),
+    )
+    command = " ".join(["sadvae", *sys.argv[1:]])
+    if os.name == "posix" and not args.verbose:  # MediaPipe's native console chatter
+        from realtime.cli import NativeLogFilter
+
+        with NativeLogFilter():
+            doc = run_accuracy(opts, command)
+    else:
+        doc = run_accuracy(opts, command)
+    print(markdown(doc))
+    for path in write_outputs(doc, args.acc_out):
+        print(f"wrote {path}")
+    return 0

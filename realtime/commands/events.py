@@ -1,0 +1,300 @@
+"""``sadvae events``: print the events of running ``sadvae-live`` processes; ``sadvae events proxy``: fan them in.
+
+``sadvae events [--endpoint EP] [--json]`` subscribes and prints one line per event (``--json``: the
+payload as it arrived, one JSON object per line, for ``jq`` and friends).
+
+``sadvae events keygen DIR [--client NAME]`` makes CURVE keys (:func:`realtime.events.security.generate_keys`):
+the publisher's pair and one pair per subscriber, whose public key is put on the allow-list; then
+``sadvae-live --curve-keys DIR`` and ``sadvae events --curve-server-key DIR/server.key
+--curve-client-key DIR/client.key_secret``.
+
+``sadvae events proxy`` runs ZeroMQ's own XSUB/XPUB proxy (``zmq.proxy``) so that subscribers connect
+to one address for every camera: each ``sadvae-live`` either connects to the proxy's XSUB side
+(``--endpoint tcp://HOST:5559 --connect``) or binds its own port, which the proxy then dials with
+``--from``; subscribers connect to the XPUB side (default ``tcp://127.0.0.1:5560``).
+
+A plug-in of the ``sadvae`` command (:mod:`realtime.commands`); the work is done by
+:mod:`realtime.events.publisher` and :mod:`realtime.events.security`, imported only when a command runs
+(the default endpoint comes from :mod:`realtime.events.security`, which needs only the standard library).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+import time
+from datetime import datetime
+
+from realtime.events.security import DEFAULT_ENDPOINT
+
+__all__ = ["register", "format_event"]
+
+DEFAULT_XSUB = "tcp://127.0.0.1:5559"
+DEFAULT_XPUB = "tcp://127.0.0.1:5560"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("events", help="print live events (sadvae-live), or run the multi-camera proxy")
+    p.add_argument(
+        "--endpoint", default=DEFAULT_ENDPOINT, help=f"publisher or proxy address (default {DEFAULT_ENDPOINT})"
+    )
+    p.add_argument("--json", action="store_true", help="print each payload as one JSON line")
+    p.add_argument("--topic", action="append", help="topic prefix to receive (repeatable; default all sadvae.*)")
+    p.add_argument("--count", type=int, help="exit after this many events")
+    p.add_argument("--timeout", type=float, help="exit with status 1 after this many seconds without an event")
+    p.add_argument("--validate", action="store_true", help="check every event against the JSON Schema")
+    p.add_argument("--curve-server-key", metavar="FILE", help="a CURVE publisher's public key (server.key)")
+    p.add_argument("--curve-client-key", metavar="FILE", help="this subscriber's secret key (NAME.key_secret)")
+    p.set_defaults(func=_listen)
+    psub = p.add_subparsers(dest="events_command", metavar="{proxy,keygen}")
+    keygen = psub.add_parser("keygen", help="make CURVE keys: server pair, client pairs, allow-list")
+    keygen.add_argument("dir", metavar="DIR", help="folder for the keys (created; existing keys are kept)")
+    keygen.add_argument(
+        "--client",
+        dest="clients",
+        action="append",
+        metavar="NAME",
+        help="a subscriber key pair to make and allow (repeatable; default 'client')",
+    )
+    keygen.set_defaults(func=_keygen)
+    proxy = psub.add_parser("proxy", help="XSUB/XPUB proxy: many publishers, one address for subscribers")
+    proxy.add_argument("--xsub", default=DEFAULT_XSUB, help=f"bind: publishers connect here (default {DEFAULT_XSUB})")
+    proxy.add_argument("--xpub", default=DEFAULT_XPUB, help=f"bind: subscribers connect here (default {DEFAULT_XPUB})")
+    proxy.add_argument(
+        "--from",
+        dest="sources",
+        action="append",
+        default=[],
+        metavar="ENDPOINT",
+        help="also dial a publisher that binds its own address (repeatable)",
+    )
+    proxy.set_defaults(func=_proxy)
+
+
+def _clock(event: dict) -> str:
+    try:
+        return (
+            datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00")).astimezone().strftime("%H:%M:%S.%f")[:-3]
+        )
+    except (KeyError, ValueError):
+        return "--:--:--.---"
+
+
+def format_event(topic: str, event: dict) -> str:
+    """One human-readable line for an event."""
+    src = event.get("source", "?")
+    if event.get("type") == "status":
+        lat = event.get("latency_ms") or {}
+        parts = [f"{k} {lat[k]:.1f}" for k in ("pose", "model", "total") if k in lat]
+        drops = {k: v for k, v in (event.get("dropped") or {}).items() if v}
+        line = f"{_clock(event)} {src} status {event.get('fps', 0):.1f} fps, {event.get('tracks', 0)} track(s)"
+        line += f", ms: {', '.join(parts)}" if parts else ""
+        line += f", dropped {drops}" if drops else ""
+        for person in event.get("persons") or ():  # what the model sees now, per person
+            seen = "no action" if person.get("no_action") else person.get("label")
+            decided = f" (decided {person['decided']})" if person.get("decided") else ""
+            line += f"; #{person.get('track_id')} {seen} {person.get('score', 0):.2f}{decided}"
+        return line + (f" - {event['message']}" if event.get("message") else "")
+    top = ", ".join(f"{t['label']} {t['score']:.2f}" for t in event.get("topk", []))
+    return (
+        f"{_clock(event)} {src} track {event.get('track_id')} {str(event.get('type')).upper():<6} "
+        f"{event.get('label')} {event.get('score', 0):.2f}  [{top}]"
+    )
+
+
+def _keygen(args: argparse.Namespace) -> int:
+    from realtime.events.security import generate_keys
+
+    keys = generate_keys(args.dir, tuple(args.clients or ("client",)))
+    print(f"publisher: sadvae-live --curve-keys {args.dir}  (secret {keys.server_secret}, keep it there)")
+    for secret in keys.client_secrets:
+        print(
+            f"subscriber: sadvae events --curve-server-key {keys.server_public} --curve-client-key {secret}"
+            f"  (move {secret.name} to the subscriber's machine)"
+        )
+    print(f"allowed subscribers: {', '.join(sorted(p.stem for p in keys.clients_dir.iterdir() if p.suffix == '.key'))}")
+    return 0
+
+
+def _listen(args: argparse.Namespace) -> int:
+    from realtime.events.publisher import Subscriber
+    from realtime.events.security import CurveClient
+    from sadvae.errors import ConfigError
+
+    if args.count is not None and args.count < 1:
+        raise ConfigError(f"--count must be >= 1, got {args.count}")
+    if args.timeout is not None and not args.timeout > 0:
+        raise ConfigError(f"--timeout must be > 0 seconds, got {args.timeout}")
+    if (args.curve_server_key is None) != (args.curve_client_key is None):
+        raise ConfigError("CURVE needs both --curve-server-key (server.key) and --curve-client-key (NAME.key_secret)")
+    curve = CurveClient(args.curve_server_key, args.curve_client_key) if args.curve_server_key else None
+    seen = skipped = 0
+    with Subscriber(args.endpoint, args.topic or ["sadvae."], curve=curve) as sub:
+        monitor = _HandshakeMonitor(sub) if curve is not None else None
+        try:
+            while args.count is None or seen < args.count:
+                got = _recv(sub, args.timeout, monitor)
+                if got is None:
+                    print(f"sadvae events: no event for {args.timeout:g} s on {args.endpoint}", file=sys.stderr)
+                    return 1
+                line = _render(got, args, sub.endpoint)
+                if line is None:
+                    skipped += 1
+                    continue
+                seen += 1
+                print(line, flush=True)
+        finally:
+            if monitor is not None:
+                monitor.close()
+            if skipped:
+                print(f"sadvae events: skipped {skipped} malformed event(s)", file=sys.stderr)
+    return 0
+
+
+def _recv(sub, timeout_s: float | None, monitor: _HandshakeMonitor | None):
+    """One ``(topic, event)``, ``(topic, DataFormatError)`` for an undecodable message, or None on timeout."""
+    from sadvae.errors import DataFormatError
+
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    while True:
+        wait_ms = None if deadline is None else max(0, int((deadline - time.monotonic()) * 1000))
+        if monitor is not None:  # wake up now and then to report a refused handshake
+            wait_ms = 200 if wait_ms is None else min(wait_ms, 200)
+        try:
+            got = sub.recv(timeout_ms=wait_ms)
+        except DataFormatError as e:
+            return None, e  # the topic of an undecodable message is not known here
+        if got is not None:
+            return got
+        if monitor is not None:
+            monitor.check()
+        if deadline is not None and time.monotonic() >= deadline:
+            return None
+
+
+def _render(got: tuple, args: argparse.Namespace, endpoint: str) -> str | None:
+    """The line to print for one message, or None (and one line on stderr) when it is malformed."""
+    from realtime.events.publisher import validate
+
+    topic, event = got
+    try:
+        if isinstance(event, Exception):
+            raise event
+        if args.validate:
+            validate(event)
+        if args.json:
+            return json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+        return format_event(topic, event)
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError) as e:
+        reason = getattr(e, "problem", None) or f"{type(e).__name__}: {e}"
+        where = f" (at {e.where})" if getattr(e, "where", None) else ""
+        print(f"sadvae events: skipped a malformed event on {topic or endpoint}: {reason}{where}", file=sys.stderr)
+        return None
+
+
+class _HandshakeMonitor:
+    """Prints one line when the publisher refuses this client's CURVE handshake (else only timeouts are seen)."""
+
+    def __init__(self, sub) -> None:
+        import zmq
+
+        self._zmq, self._said = zmq, False
+        self._sock = getattr(sub, "_sock", None)
+        events = zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+        self._mon = self._sock.get_monitor_socket(events) if self._sock is not None else None
+
+    def check(self) -> None:
+        from zmq.utils.monitor import recv_monitor_message
+
+        while self._mon is not None and self._mon.poll(0):
+            msg = recv_monitor_message(self._mon)
+            if self._said:
+                continue
+            self._said = True
+            if msg["event"] == self._zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+                why = f"ZAP status {msg['value']}: this client's public key is not on its allow-list"
+            else:
+                why = "CURVE handshake failed: wrong --curve-server-key, or the publisher does not use CURVE"
+            print(f"sadvae events: the publisher refused this client's key: {why}", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self._mon is not None:
+            try:
+                self._sock.disable_monitor()
+            except self._zmq.ZMQError:
+                pass
+            self._mon.close(linger=0)
+            self._mon = None
+
+
+def _proxy(args: argparse.Namespace) -> int:
+    try:
+        import zmq
+    except ImportError:
+        from sadvae.errors import MissingDependencyError
+
+        raise MissingDependencyError("pyzmq", "live") from None
+    from realtime.events.security import warn_if_exposed
+    from sadvae.errors import ConfigError
+
+    ctx = zmq.Context.instance()
+    xsub, xpub = ctx.socket(zmq.XSUB), ctx.socket(zmq.XPUB)
+    try:
+        for sock, endpoint, how in ((xsub, args.xsub, "bind"), (xpub, args.xpub, "bind")):
+            try:
+                sock.bind(endpoint)
+            except zmq.ZMQError as e:
+                raise ConfigError(f"proxy cannot {how} {endpoint!r}: {e}; choose another address") from None
+        for endpoint in args.sources:
+            try:
+                xsub.connect(endpoint)
+            except zmq.ZMQError as e:
+                raise ConfigError(f"proxy cannot connect to publisher {endpoint!r}: {e}") from None
+        for endpoint in (args.xsub, args.xpub):  # the proxy relays in clear text: CURVE is not offered here
+            warn_if_exposed(endpoint, None, bind=False)
+        dialled = f"; dialling {', '.join(args.sources)}" if args.sources else ""
+        print(
+            f"sadvae events proxy: publishers -> {args.xsub} (XSUB){dialled}; subscribers -> {args.xpub} (XPUB)",
+            file=sys.stderr,
+            flush=True,
+        )
+        # zmq.proxy blocks inside libzmq, where a Ctrl-C is not always seen; run the steerable proxy on a
+        # worker thread (it owns both sockets from here on) and stop it from the main thread with TERMINATE
+        ctrl_addr = f"inproc://sadvae-proxy-control-{id(xsub)}"
+        control = ctx.socket(zmq.PAIR)
+        control.bind(ctrl_addr)
+        worker = threading.Thread(target=_run_proxy, args=(zmq, ctx, xsub, xpub, ctrl_addr), daemon=True)
+        worker.start()
+        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+        try:
+            while worker.is_alive():
+                worker.join(0.2)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            control.send(b"TERMINATE")
+            worker.join(5.0)
+            control.close(linger=0)
+    finally:
+        xsub.close(linger=0)
+        xpub.close(linger=0)
+    return 0
+
+
+def _raise_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _run_proxy(zmq, ctx, xsub, xpub, ctrl_addr: str) -> None:
+    control = ctx.socket(zmq.PAIR)
+    control.connect(ctrl_addr)
+    try:
+        zmq.proxy_steerable(xsub, xpub, None, control)
+    except zmq.ContextTerminated:
+        pass
+    finally:
+        control.close(linger=0)

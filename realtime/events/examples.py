@@ -1,0 +1,174 @@
+"""Example payloads of every event type, made by the real builders; ``docs/live.md`` shows exactly these.
+
+``python -m realtime.events.examples`` prints the Markdown blocks of the docs' subscriber contract;
+``tests/realtime/test_event_contract.py`` checks that the docs hold these very payloads and that each
+validates against ``realtime/events/event_schema.json``, so the documentation cannot drift from the code.
+
+Only the fields that differ on every run are pinned (``id``, ``time``, ``monotonic_ns``, ``session``,
+``seq``), to fixed values of the right form; everything else comes from :func:`make_action_event`,
+:func:`make_status_event`, :func:`realtime.view.make_view` and the JSON encoder as published.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import numpy as np
+
+from realtime.events.format import decode, encode, make_action_event, make_status_event
+from realtime.view import make_view
+
+__all__ = ["examples", "markdown"]
+
+_SOURCE = "cam0"
+_MODEL = "e75a119518373a7d4a3bbd0f5ae8d8e59cb10c8ab7b7a15ad2e6e2f1d4c3a9b0"
+_LABELS = ("walk", "sit down", "stand up", "wave", "jump")
+_LABELS_HASH = hashlib.sha256("\n".join(_LABELS).encode()).hexdigest()
+_SESSION = "9f3c2a7d41b05e88"
+_T0 = 1_764_760_000_000  # ms; the pinned wall clock of the first example
+
+
+def _pin(event: dict[str, Any], n: int, seq: int) -> dict[str, Any]:
+    """Fix what changes on every run; add ``seq``/``session`` as :class:`realtime.events.publisher.Publisher` does."""
+    ms = _T0 + 267 * n
+    secs, frac = divmod(ms, 1000)
+    from datetime import datetime, timezone
+
+    stamp = datetime.fromtimestamp(secs, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S") + f".{frac:03d}Z"
+    event.update(id=f"{n + 1:032x}", time=stamp, monotonic_ns=812_345_678_901 + 267_000_000 * n)
+    return decode(encode({**event, "seq": seq, "session": _SESSION}))
+
+
+def examples() -> dict[str, dict[str, Any]]:
+    """``{name: payload}`` for "start", "update", "end", "status" (a heartbeat with two persons),
+    "status_reconnecting" (a camera retrying) and "status_stopped" (the last status of a run), as received."""
+    common = dict(source=_SOURCE, labels_hash=_LABELS_HASH, model_id=_MODEL, precision="fp16")
+    latency = {
+        "pose": 16.4,
+        "mapping": 0.21,
+        "tracking": 0.19,
+        "window": 0.35,
+        "model": 3.2,
+        "head": 0.2,
+        "total": 21.7,
+    }
+    top = [("sit down", 0.71), ("stand up", 0.17), ("walk", 0.06)]
+    start = make_action_event(
+        track_id=0,
+        event_type="start",
+        label="sit down",
+        score=0.71,
+        topk=top,
+        window_ms=(10233.3, 12300.0),
+        latency_ms=latency,
+        **common,
+    )
+    top = [("sit down", 0.78), ("stand up", 0.12), ("walk", 0.05)]
+    update = make_action_event(
+        track_id=0,
+        event_type="update",
+        label="sit down",
+        score=0.78,
+        topk=top,
+        window_ms=(10500.0, 12566.7),
+        latency_ms=latency,
+        **common,
+    )
+    top = [("stand up", 0.64), ("sit down", 0.2), ("walk", 0.09)]
+    end = make_action_event(
+        track_id=0,
+        event_type="end",
+        label="sit down",
+        score=0.2,
+        topk=top,
+        window_ms=(11300.0, 13366.7),
+        latency_ms={},
+        reason="switch",
+        **common,
+    )
+    persons = [
+        make_view(
+            0,
+            np.array([0.09, 0.2, 0.64, 0.04, 0.03]),
+            _LABELS,
+            no_action=False,
+            min_score=0.2,
+            decided="stand up",
+            decided_score=0.64,
+            window_ms=(11300.0, 13366.7),
+        ),
+        make_view(
+            3,
+            np.array([0.11, 0.05, 0.04, 0.09, 0.06]),
+            _LABELS,
+            no_action=True,
+            min_score=0.2,
+            window_ms=(11233.3, 13300.0),
+        ),
+    ]
+    status = make_status_event(
+        source=_SOURCE,
+        fps=29.8,
+        latency_ms=latency,
+        dropped={"frames": 0, "pose_stale": 0, "events": 0},
+        tracks=2,
+        persons=persons,
+    )
+    stopped = make_status_event(
+        source=_SOURCE,
+        fps=29.5,
+        latency_ms=latency,
+        dropped={"frames": 3, "pose_stale": 0, "events": 0},
+        tracks=0,
+        reason="stopped",
+        details={"stop_reason": "sigint", "frames": 4127, "windows": 512},
+        message="stopped (sigint) after 4127 frames",
+        persons=[],
+    )
+    reconnecting = make_status_event(
+        source=_SOURCE,
+        fps=0.0,
+        latency_ms={},
+        dropped={"frames": 3, "pose_stale": 0, "events": 0},
+        tracks=0,
+        reason="source_reconnecting",
+        details={"attempt": 2, "delay_s": 1.0},
+        message="reconnecting to camera 0 (attempt 2, 1 s)",
+        persons=[],
+    )
+    return {
+        "start": _pin(start, 0, 41),
+        "update": _pin(update, 1, 42),
+        "end": _pin(end, 4, 45),
+        "status": _pin(status, 5, 13),
+        "status_reconnecting": _pin(reconnecting, 7, 15),
+        "status_stopped": _pin(stopped, 9, 17),
+    }
+
+
+def _pretty(event: dict[str, Any]) -> str:
+    """One top-level field a line (lists of objects one item a line): readable and still plain JSON."""
+
+    def dump(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+    lines = []
+    for key, value in event.items():
+        if isinstance(value, list) and value and len(dump(value)) > 100:
+            items = ",\n".join(f"    {dump(v)}" for v in value)
+            lines.append(f'  "{key}": [\n{items}\n  ]')
+        else:
+            lines.append(f'  "{key}": {dump(value)}')
+    return "{\n" + ",\n".join(lines) + "\n}"
+
+
+def markdown() -> str:
+    """The examples as the Markdown of docs/live.md: a marker comment and a fenced JSON block each."""
+    parts = [f"<!-- example: {name} -->\n```json\n{_pretty(event)}\n```" for name, event in examples().items()]
+    return "\n\n".join(parts) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown(), end="")

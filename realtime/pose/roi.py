@@ -1,0 +1,180 @@
+"""Region of interest for small and far people: crop around the tracked person, upscale, estimate, map back.
+
+MediaPipe's pose detector looks at the whole frame letterboxed to 224x224, so a person 80 px tall in a
+640x480 frame is ~35 px tall where the detector looks, and detection fails. :class:`realtime.pose.RoiPoseEstimator`
+wraps a :class:`realtime.pose.stage.PoseEstimator` (the full-frame stage, unchanged) with a second landmarker
+that runs on a crop:
+
+1. when the previous frame had a pose, the crop is the person's landmark box predicted one frame ahead
+   (constant velocity of the box centre, :func:`predict_box`), expanded by ``margin`` and made square
+   (:func:`crop_window`); it is resized so that its side is ``crop_size`` px (upscaled for small people),
+   and the pose is estimated on it; landmarks are mapped back to the frame (:func:`crop_to_frame`);
+2. when that finds nobody (or there is no previous pose), the full frame is tried as before;
+3. a full-frame result whose person is smaller than ``min_box`` px is refined at once on its crop;
+4. when nobody is tracked (or the track was lost in the previous frame) and the full frame finds nobody,
+   one tile of a grid over the frame is searched per frame, in turn (:func:`tile_windows`): re-detection of
+   people too small for the full-frame detector, at the cost of one more landmarker run on frames where
+   nobody is found. Detections from crops and tiles must have a plausible box (:func:`plausible_box`).
+
+A person taller than ``max_height_frac`` of the frame height uses the full frame only. A tracked smaller
+person costs one landmarker run on the crop instead of one on the full frame, plus a resize. The world
+landmarks do not depend on the crop; image landmarks come back in the frame's normalised coordinates,
+so everything downstream (mapping, overlay, tracking) is unchanged.
+This module holds the options and the geometry (numpy only); the estimator that uses them lives beside
+:class:`realtime.pose.stage.PoseEstimator` in :mod:`realtime.pose.stage`, which imports this module (one way).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sadvae.errors import ConfigError
+
+__all__ = [
+    "RoiOptions",
+    "landmark_box",
+    "plausible_box",
+    "predict_box",
+    "crop_window",
+    "crop_to_frame",
+    "tile_windows",
+]
+
+
+@dataclass(frozen=True)
+class RoiOptions:
+    """Settings of the region-of-interest stage.
+
+    Attributes:
+        enabled: use crops at all (``--roi`` / ``--no-roi``).
+        margin: the crop is the landmark box grown by this factor around its centre (1.6: room for raised
+            arms and a step between frames).
+        crop_size: side in pixels the square crop is resized to before estimation (256 = the landmark
+            model's input, so a small person is upscaled to fill it).
+        max_height_frac: people taller than this share of the frame height are estimated on the full frame
+            only: the full-frame detector finds them (100 % of frames on the shrunk "lowres" videos of
+            docs/small_figures.md), and a crop costs more than MediaPipe's own tracking on the full frame.
+        min_box: a full-frame pose whose box height is below this many pixels is refined on its crop.
+        lost_after: frames without a pose after which the last box is forgotten.
+        tile_frac: side of the search tiles as a share of the frame's shorter side (0 disables the search).
+        tile_min_side: frames whose shorter side is below this many pixels are not searched by tiles.
+    """
+
+    enabled: bool = True
+    margin: float = 1.6
+    crop_size: int = 256
+    max_height_frac: float = 0.25
+    min_box: int = 160
+    lost_after: int = 15
+    tile_frac: float = 0.6
+    tile_min_side: int = 360
+
+    def __post_init__(self) -> None:
+        if not self.margin >= 1.0:
+            raise ConfigError(f"RoiOptions.margin must be >= 1, got {self.margin!r}")
+        if not (isinstance(self.crop_size, int) and 64 <= self.crop_size <= 2048):
+            raise ConfigError(f"RoiOptions.crop_size must be an integer in [64, 2048], got {self.crop_size!r}")
+        if not 0.0 < self.max_height_frac <= 1.0:
+            raise ConfigError(f"RoiOptions.max_height_frac must be in (0, 1], got {self.max_height_frac!r}")
+        if not 0.0 <= self.tile_frac <= 1.0:
+            raise ConfigError(f"RoiOptions.tile_frac must be in [0, 1], got {self.tile_frac!r}")
+        if self.lost_after < 1 or self.min_box < 0:
+            raise ConfigError("RoiOptions.lost_after must be >= 1 and min_box >= 0")
+
+
+def landmark_box(
+    image_xy: np.ndarray, size: tuple[int, int], scores: np.ndarray | None = None, min_score: float = 0.3
+) -> np.ndarray | None:
+    """The box [x0, y0, x1, y1] in pixels around one person's image landmarks.
+
+    Args:
+        image_xy: [33, 2] normalised image landmarks (x right, y down).
+        size: (width, height) of the frame.
+        scores: [33] presence scores; landmarks below ``min_score`` are ignored (all used when None).
+        min_score: see ``scores``.
+
+    Returns:
+        float64 [4], or None when fewer than 4 usable landmarks remain.
+    """
+    p = np.asarray(image_xy, dtype=np.float64)
+    ok = np.isfinite(p).all(axis=-1)
+    if scores is not None:
+        ok &= np.asarray(scores) >= min_score
+    if ok.sum() < 4:
+        return None
+    q = p[ok] * np.asarray(size, dtype=np.float64)
+    return np.array([q[:, 0].min(), q[:, 1].min(), q[:, 0].max(), q[:, 1].max()])
+
+
+def plausible_box(box: np.ndarray | None, min_side: float = 24.0, min_aspect: float = 0.15) -> bool:
+    """Whether a landmark box can be a person: its longer side is at least ``min_side`` px and its shorter side
+    at least ``min_aspect`` of the longer (a person standing with the arms down is about 0.25 as wide as tall;
+    not a sliver or a dot). Crops
+    and tiles see small images, where MediaPipe now and then "finds" a person in a barbell or a shadow."""
+    if box is None:
+        return False
+    w, h = float(box[2] - box[0]), float(box[3] - box[1])
+    return max(w, h) >= min_side and min(w, h) >= min_aspect * max(w, h)
+
+
+def predict_box(box: np.ndarray, prev: np.ndarray | None, steps: int = 1) -> np.ndarray:
+    """``box`` moved ``steps`` frames ahead by the velocity of its centre since ``prev`` (constant velocity).
+
+    The size is kept; with no previous box the box is returned unchanged.
+    """
+    box = np.asarray(box, dtype=np.float64)
+    if prev is None:
+        return box.copy()
+    c, c0 = (box[:2] + box[2:]) / 2, (prev[:2] + prev[2:]) / 2
+    v = (c - c0) * steps
+    return box + np.concatenate([v, v])
+
+
+def crop_window(box: np.ndarray, size: tuple[int, int], margin: float) -> tuple[int, int, int] | None:
+    """The square crop (x0, y0, side) in pixels around ``box`` grown by ``margin``, kept inside the frame.
+
+    The side is ``margin`` times the box's longer side, at least 16 px and at most the frame's shorter side;
+    the square is shifted (not shrunk) to stay inside the frame. None when the box lies entirely outside.
+    """
+    w, h = size
+    x0, y0, x1, y1 = (float(v) for v in box)
+    if x1 < 0 or y1 < 0 or x0 > w or y0 > h:
+        return None
+    side = int(round(min(max(16.0, margin * max(x1 - x0, y1 - y0)), min(w, h))))
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    left = int(round(min(max(cx - side / 2, 0.0), w - side)))
+    top = int(round(min(max(cy - side / 2, 0.0), h - side)))
+    return left, top, side
+
+
+def crop_to_frame(image_xy: np.ndarray, window: tuple[int, int, int], size: tuple[int, int]) -> np.ndarray:
+    """Landmarks normalised to the crop [..., 2] -> normalised to the frame (the inverse of the crop)."""
+    left, top, side = window
+    p = np.asarray(image_xy, dtype=np.float32)
+    out = np.empty_like(p)
+    out[..., 0] = (p[..., 0] * side + left) / size[0]
+    out[..., 1] = (p[..., 1] * side + top) / size[1]
+    return out
+
+
+def tile_windows(size: tuple[int, int], frac: float, overlap: float = 0.25) -> list[tuple[int, int, int]]:
+    """Square search tiles (x0, y0, side) covering a frame, row by row.
+
+    The side is ``frac`` times the frame's shorter side; neighbouring tiles overlap by at least ``overlap``
+    of the side, and the last tile of each row and column touches the frame's edge. [] when ``frac`` is 0.
+    """
+    w, h = size
+    side = int(round(frac * min(w, h)))
+    if side < 1:
+        return []
+    step = max(1.0, side * (1.0 - overlap))
+
+    def starts(extent: int) -> list[int]:
+        if extent <= side:
+            return [0]
+        n = int(np.ceil((extent - side) / step)) + 1
+        return [int(round(i * (extent - side) / (n - 1))) for i in range(n)]
+
+    return [(x, y, side) for y in starts(h) for x in starts(w)]

@@ -1,0 +1,561 @@
+"""The pose stage: MediaPipe PoseLandmarker (Tasks API) on frames -> :class:`Skeleton` per person in view.
+
+``PoseEstimator(opts)(frame) -> list[Skeleton]``. VIDEO mode runs ``detect_for_video`` synchronously
+(files, benchmarks, tests: deterministic); LIVE mode runs ``detect_async`` and returns the latest
+result MediaPipe delivered (cameras: MediaPipe may drop frames to keep up). Timestamps are integer
+milliseconds and must increase; a timestamp that does not is moved to one past the previous (logged
+once), since MediaPipe refuses it.
+
+A :class:`Skeleton` keeps MediaPipe's 33 landmarks as numpy arrays (world metres, normalised image
+coordinates, visibility, presence); :meth:`Skeleton.ntu25` maps them to the NTU-25 layout with
+:func:`realtime.pose.mapping.mediapipe_to_ntu25`. Joints are gated on **presence** by default (the
+landmark lies in the frame) rather than visibility (it is also not occluded): Kinect reports
+inferred positions for occluded joints too, and MediaPipe places occluded limbs sensibly; see
+``docs/mapping_check.md`` for the measurement behind this choice.
+
+``mediapipe`` is imported only when a :class:`PoseEstimator` is built.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import threading
+import weakref
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from realtime.pose.mapping import (
+    MEDIAPIPE_TO_NTU_AXES,
+    NUM_MEDIAPIPE_LANDMARKS,
+    XY_SOURCES,
+    image_xy_world,
+    mediapipe_to_ntu25,
+)
+from realtime.pose.model import VARIANTS, PoseModel, resolve_pose_model
+from realtime.pose.roi import (
+    RoiOptions,
+    crop_to_frame,
+    crop_window,
+    landmark_box,
+    plausible_box,
+    predict_box,
+    tile_windows,
+)
+from sadvae.errors import ConfigError, MissingDependencyError, SourceError
+
+__all__ = ["RunningMode", "PoseOptions", "Skeleton", "PoseEstimator", "RoiPoseEstimator", "GATES", "make_pose_stage"]
+
+log = logging.getLogger(__name__)
+
+GATES = ("presence", "visibility")
+_AXES_2D = np.asarray(MEDIAPIPE_TO_NTU_AXES[:2], dtype=np.float32)
+
+
+class RunningMode(enum.Enum):
+    """VIDEO: synchronous ``detect_for_video``; LIVE: ``detect_async`` with a callback, latest result returned."""
+
+    VIDEO = "video"
+    LIVE = "live"
+
+
+@dataclass(frozen=True)
+class PoseOptions:
+    """Options of the pose stage.
+
+    Attributes:
+        model_path: an explicit ``.task`` file (``--pose-model``); None resolves one (:mod:`realtime.pose.model`).
+        variant: "lite", "full" or "heavy" when no path is given.
+        mode: :class:`RunningMode` (a "video"/"live" string is accepted).
+        num_poses: most persons detected per frame.
+        min_detection_confidence: person detector threshold.
+        min_presence_confidence: landmark model's pose presence threshold.
+        min_tracking_confidence: below it MediaPipe re-runs the detector instead of tracking.
+        visibility_threshold: landmarks scoring below it are unseen in :meth:`Skeleton.ntu25`.
+        gate: which landmark score is compared with ``visibility_threshold``: "presence" or "visibility".
+        xy_source: where :meth:`Skeleton.ntu25` takes the joints' x and y from: "image" (the image
+            landmarks, scaled into the world frame on the shoulders and hips, with the world depth:
+            :func:`realtime.pose.mapping.image_xy_world`) or "world" (MediaPipe's world landmarks as they are).
+            "image" is the default: on the paired NTU clip it is closer to Kinect (5.4 vs 5.9 cm median,
+            arms 5.7 vs 6.3 cm) and the NTU-pretrained recogniser ranks the true action 2nd instead of
+            5th (docs/camera_gap.md).
+        mirror: the input is mirrored (a selfie preview, the raw NTU/Kinect v2 colour video): frames are
+            flipped before estimation so that left and right come out right; image landmarks are
+            returned in the coordinates of the frame as given.
+        download: allow the official model download when the model is not cached.
+        roi: region-of-interest stage for small and far people (:class:`realtime.pose.roi.RoiOptions`; used by
+            :func:`make_pose_stage` when ``num_poses`` is 1).
+    """
+
+    model_path: str | None = None
+    variant: str = "full"
+    mode: RunningMode = RunningMode.VIDEO
+    num_poses: int = 1
+    min_detection_confidence: float = 0.5
+    min_presence_confidence: float = 0.5
+    min_tracking_confidence: float = 0.5
+    visibility_threshold: float = 0.5
+    gate: str = "presence"
+    xy_source: str = "image"
+    mirror: bool = False
+    download: bool = True
+    roi: RoiOptions = field(default_factory=RoiOptions)
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "mode", RunningMode(self.mode))
+        except ValueError:
+            raise ConfigError(f"pose mode must be one of {[m.value for m in RunningMode]}, got {self.mode!r}") from None
+        if self.variant not in VARIANTS:
+            raise ConfigError(f"pose variant must be one of {list(VARIANTS)}, got {self.variant!r}")
+        if self.gate not in GATES:
+            raise ConfigError(f"pose gate must be one of {list(GATES)}, got {self.gate!r}")
+        if self.xy_source not in XY_SOURCES:
+            raise ConfigError(f"pose xy_source must be one of {list(XY_SOURCES)}, got {self.xy_source!r}")
+        if not (isinstance(self.num_poses, int) and self.num_poses >= 1):
+            raise ConfigError(f"num_poses must be an integer >= 1, got {self.num_poses!r}")
+        for name in ("min_detection_confidence", "min_presence_confidence", "min_tracking_confidence"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"{name} must be in [0, 1], got {getattr(self, name)!r}")
+        if not 0.0 <= self.visibility_threshold <= 1.0:
+            raise ConfigError(f"visibility_threshold must be in [0, 1], got {self.visibility_threshold!r}")
+
+
+def _array(value: Any, shape: tuple[int, ...], name: str) -> np.ndarray:
+    a = np.asarray(value, dtype=np.float32)
+    if a.shape != shape:
+        raise ValueError(f"expected {name} shape {shape}, got {a.shape}")
+    return a
+
+
+@dataclass(frozen=True)
+class Skeleton:
+    """One person's MediaPipe pose in one frame.
+
+    Attributes:
+        world: float32 [33, 3] world landmarks in metres: origin between the hips, x to the image
+            right, y down, z away from the camera (MediaPipe's frame; :meth:`ntu25` converts).
+        image: float32 [33, 2] image landmarks normalised to [0, 1] by width and height, in the
+            coordinates of the frame as given (may fall slightly outside [0, 1]).
+        visibility: float32 [33] probability that the landmark is in frame and not occluded.
+        presence: float32 [33] probability that the landmark is in frame.
+        timestamp_ms: timestamp of the frame it was estimated on.
+        gate: default score for :meth:`ntu25`: "presence" or "visibility".
+        min_score: default threshold for :meth:`ntu25`.
+        image_size: (width, height) in pixels of the frame, or None when unknown (then :meth:`ntu25`
+            can only use the world x/y).
+        mirrored: the frame was flipped before estimation (``image`` is in the unflipped frame).
+        xy_source: default for :meth:`ntu25`: "image" or "world" (see :class:`PoseOptions`).
+    """
+
+    world: np.ndarray
+    image: np.ndarray
+    visibility: np.ndarray
+    presence: np.ndarray
+    timestamp_ms: int
+    gate: str = "presence"
+    min_score: float = 0.5
+    image_size: tuple[int, int] | None = None
+    mirrored: bool = False
+    xy_source: str = "world"
+
+    def __post_init__(self) -> None:
+        n = NUM_MEDIAPIPE_LANDMARKS
+        object.__setattr__(self, "world", _array(self.world, (n, 3), "world"))
+        object.__setattr__(self, "image", _array(self.image, (n, 2), "image"))
+        object.__setattr__(self, "visibility", _array(self.visibility, (n,), "visibility"))
+        object.__setattr__(self, "presence", _array(self.presence, (n,), "presence"))
+        if self.gate not in GATES:
+            raise ValueError(f"gate must be one of {list(GATES)}, got {self.gate!r}")
+        if self.xy_source not in XY_SOURCES:
+            raise ValueError(f"xy_source must be one of {list(XY_SOURCES)}, got {self.xy_source!r}")
+        if self.image_size is not None:
+            object.__setattr__(self, "image_size", (int(self.image_size[0]), int(self.image_size[1])))
+
+    @classmethod
+    def from_mediapipe(
+        cls,
+        world_landmarks: Any,
+        image_landmarks: Any,
+        timestamp_ms: int,
+        *,
+        mirrored: bool = False,
+        gate: str = "presence",
+        min_score: float = 0.5,
+        image_size: tuple[int, int] | None = None,
+        xy_source: str = "world",
+    ) -> Skeleton:
+        """Build from one pose of a ``PoseLandmarkerResult`` (duck-typed: objects with x, y, z, visibility, presence).
+
+        Args:
+            world_landmarks: ``result.pose_world_landmarks[i]``, 33 landmarks.
+            image_landmarks: ``result.pose_landmarks[i]``, 33 landmarks (their scores are used).
+            timestamp_ms: the frame's timestamp.
+            mirrored: the landmarks were estimated on a horizontally flipped frame: image x becomes 1 - x.
+            gate: see :class:`Skeleton`.
+            min_score: see :class:`Skeleton`.
+            image_size: (width, height) of the frame; xy_source: see :class:`Skeleton`.
+        """
+        world = np.array([(p.x, p.y, p.z) for p in world_landmarks], dtype=np.float32).reshape(-1, 3)
+        rows = [(p.x, p.y, p.visibility, p.presence) for p in image_landmarks]
+        img = np.array([[np.nan if v is None else v for v in r] for r in rows], dtype=np.float32).reshape(-1, 4)
+        if mirrored:
+            img[:, 0] = 1.0 - img[:, 0]
+        scores = np.nan_to_num(img[:, 2:], nan=1.0)  # a model without scores: trust every landmark
+        return cls(
+            world,
+            img[:, :2],
+            scores[:, 0],
+            scores[:, 1],
+            int(timestamp_ms),
+            gate,
+            min_score,
+            image_size,
+            mirrored,
+            xy_source,
+        )
+
+    def scores(self, gate: str | None = None) -> np.ndarray:
+        """float32 [33]: the presence or visibility scores (``gate``, default the skeleton's own)."""
+        g = self.gate if gate is None else gate
+        if g not in GATES:
+            raise ValueError(f"gate must be one of {list(GATES)}, got {g!r}")
+        return self.presence if g == "presence" else self.visibility
+
+    def metric_landmarks(self, xy_source: str | None = None) -> np.ndarray:
+        """float32 [33, 3] the landmarks :meth:`ntu25` maps: the world landmarks, or (``xy_source`` "image",
+        when the frame size is known) their x/y replaced by the scaled image landmarks
+        (:func:`realtime.pose.mapping.image_xy_world`)."""
+        src = self.xy_source if xy_source is None else xy_source
+        if src not in XY_SOURCES:
+            raise ValueError(f"xy_source must be one of {list(XY_SOURCES)}, got {src!r}")
+        if src == "world" or self.image_size is None:
+            return self.world
+        img = self.image.copy()
+        if self.mirrored:  # back to the flipped frame MediaPipe saw, whose x matches the world x
+            img[:, 0] = 1.0 - img[:, 0]
+        return image_xy_world(self.world, img * np.asarray(self.image_size, np.float32))
+
+    def ntu25(
+        self, min_score: float | None = None, gate: str | None = None, xy_source: str | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The NTU-25 joints in metres, NTU camera frame (+y up), hip-centred.
+
+        Args:
+            min_score: threshold on the gate's score (default the skeleton's).
+            gate: "presence" or "visibility" (default the skeleton's).
+            xy_source: "image" or "world" (default the skeleton's; see :meth:`metric_landmarks`).
+
+        Returns:
+            ``(joints float32 [25, 3], conf float32 [25])``; unseen joints sit on their nearest seen
+            ancestor with confidence 0 (:func:`realtime.pose.mapping.mediapipe_to_ntu25`).
+        """
+        thr = self.min_score if min_score is None else min_score
+        return mediapipe_to_ntu25(self.metric_landmarks(xy_source), self.scores(gate), thr)
+
+    def ntu25_image(self, min_score: float | None = None, gate: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The NTU-25 joints in normalised image coordinates (x right, y down), for overlays and the mapping check.
+
+        Returns:
+            ``(points float32 [25, 2], conf float32 [25])``, built by the same rules as :meth:`ntu25`.
+        """
+        thr = self.min_score if min_score is None else min_score
+        flat = np.concatenate([self.image, np.zeros((NUM_MEDIAPIPE_LANDMARKS, 1), np.float32)], axis=1)
+        pts, conf = mediapipe_to_ntu25(flat, self.scores(gate), thr)
+        return pts[:, :2] * _AXES_2D, conf  # undo the axis change: image axes stay image axes
+
+
+def _import_mediapipe() -> tuple[Any, Any, Any]:
+    try:
+        import mediapipe as mp
+        from mediapipe.tasks.python import BaseOptions, vision
+    except ImportError:
+        raise MissingDependencyError("mediapipe", "live") from None
+    return mp, vision, BaseOptions
+
+
+class PoseEstimator:
+    """MediaPipe PoseLandmarker as a pipeline stage: ``estimator(frame) -> list[Skeleton]``.
+
+    Args:
+        opts: the options; None = :class:`PoseOptions` defaults.
+        model: an already resolved model; None resolves ``opts.model_path`` / ``opts.variant``.
+
+    Attributes:
+        model: the model in use and where it came from.
+        fresh: after a LIVE call, whether the returned skeletons are a result not returned before
+            (always True in VIDEO mode).
+
+    Raises:
+        MissingDependencyError: mediapipe is not installed.
+        SourceError: no pose model could be found, or MediaPipe refuses it.
+    """
+
+    def __init__(self, opts: PoseOptions | None = None, model: PoseModel | None = None):
+        self._landmarker: Any = None
+        self.opts = opts = opts or PoseOptions()
+        mp, vision, base_options = _import_mediapipe()
+        self._mp = mp
+        self.model = model or resolve_pose_model(opts.model_path, opts.variant, download=opts.download)
+        live = opts.mode is RunningMode.LIVE
+        options = vision.PoseLandmarkerOptions(
+            base_options=base_options(model_asset_path=str(self.model.path)),
+            running_mode=vision.RunningMode.LIVE_STREAM if live else vision.RunningMode.VIDEO,
+            num_poses=opts.num_poses,
+            min_pose_detection_confidence=opts.min_detection_confidence,
+            min_pose_presence_confidence=opts.min_presence_confidence,
+            min_tracking_confidence=opts.min_tracking_confidence,
+            result_callback=self._on_result if live else None,
+        )
+        self._lock = threading.Lock()
+        self._latest: list[Skeleton] = []
+        self._latest_ts = -1
+        self._returned_ts = -1
+        self._last_ts = -1
+        self._warned_ts = False
+        self.fresh = False
+        try:
+            self._landmarker = vision.PoseLandmarker.create_from_options(options)
+        except (RuntimeError, ValueError, OSError) as e:
+            why = f"MediaPipe cannot load pose model {self.model.path}: {e}"
+            raise SourceError(f"{why}; pass a PoseLandmarker .task file with --pose-model") from None
+        # closes MediaPipe's graph at garbage collection or interpreter exit, before its modules are torn down
+        self._finalizer = weakref.finalize(self, self._landmarker.close)
+
+    def _convert(self, result: Any, timestamp_ms: int, size: tuple[int, int] | None = None) -> list[Skeleton]:
+        o = self.opts
+        return [
+            Skeleton.from_mediapipe(
+                w,
+                i,
+                timestamp_ms,
+                mirrored=o.mirror,
+                gate=o.gate,
+                min_score=o.visibility_threshold,
+                image_size=size,
+                xy_source=o.xy_source,
+            )
+            for w, i in zip(result.pose_world_landmarks, result.pose_landmarks, strict=True)
+        ]
+
+    def _on_result(self, result: Any, image: Any, timestamp_ms: int) -> None:
+        """LIVE-mode callback (MediaPipe's thread): keep the newest result only."""
+        size = (int(image.width), int(image.height)) if hasattr(image, "width") else None
+        skeletons = self._convert(result, int(timestamp_ms), size)
+        with self._lock:
+            if timestamp_ms > self._latest_ts:
+                self._latest, self._latest_ts = skeletons, int(timestamp_ms)
+
+    def _timestamp(self, ts: int) -> int:
+        if ts <= self._last_ts:
+            if not self._warned_ts:
+                log.warning("pose: timestamp %d ms is not after %d ms; using %d", ts, self._last_ts, self._last_ts + 1)
+                self._warned_ts = True
+            ts = self._last_ts + 1
+        self._last_ts = ts
+        return ts
+
+    def __call__(self, frame: Any, timestamp_ms: int | None = None) -> list[Skeleton]:
+        """Estimate the poses in one frame.
+
+        Args:
+            frame: a :class:`realtime.sources.video.Frame` (its ``image`` and ``timestamp_ms`` are used) or a
+                BGR uint8 image [H, W, 3].
+            timestamp_ms: required with a bare image; overrides the frame's timestamp otherwise.
+
+        Returns:
+            One :class:`Skeleton` per person (at most ``num_poses``); [] when nobody is in view or the
+            frame has no image. In LIVE mode, the newest result MediaPipe has delivered so far (see ``fresh``).
+
+        Raises:
+            SourceError: the estimator is closed, or MediaPipe fails on the frame.
+            ValueError: the image is not [H, W, 3] uint8, or a bare image has no timestamp.
+        """
+        if self._landmarker is None:
+            raise SourceError("the pose estimator is closed")
+        image = getattr(frame, "image", frame)
+        ts = getattr(frame, "timestamp_ms", None) if timestamp_ms is None else timestamp_ms
+        if image is None:
+            self.fresh = False
+            return []
+        if ts is None:
+            raise ValueError("a bare image needs timestamp_ms")
+        if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3):
+            raise ValueError(f"expected a BGR uint8 image [H, W, 3], got {getattr(image, 'shape', type(image))}")
+        import cv2
+
+        rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        if self.opts.mirror:
+            rgb = cv2.flip(rgb, 1)
+        mp_image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=rgb)
+        ts = self._timestamp(int(ts))
+        try:
+            if self.opts.mode is RunningMode.VIDEO:
+                self.fresh = True
+                size = (rgb.shape[1], rgb.shape[0])
+                return self._convert(self._landmarker.detect_for_video(mp_image, ts), ts, size)
+            self._landmarker.detect_async(mp_image, ts)
+        except (RuntimeError, ValueError) as e:
+            raise SourceError(f"pose estimation failed on the frame at {ts} ms: {e}") from None
+        with self._lock:
+            latest, latest_ts = self._latest, self._latest_ts
+        self.fresh = latest_ts > self._returned_ts
+        self._returned_ts = max(self._returned_ts, latest_ts)
+        return list(latest)
+
+    def close(self) -> None:
+        """Release MediaPipe's graph; safe to call twice."""
+        if self._landmarker is not None:
+            self._landmarker = None
+            self._finalizer()
+
+    def __enter__(self) -> PoseEstimator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class RoiPoseEstimator:
+    """A :class:`PoseEstimator` with a region-of-interest second pass (see :mod:`realtime.pose.roi`).
+
+    Args:
+        opts: the pose options (both landmarkers use them; the crop one always runs in VIDEO mode, one person).
+        roi: the region-of-interest options.
+        model: a resolved pose model (None: resolved from ``opts``).
+
+    Attributes:
+        last_source: "full", "crop" or "none": where the latest result came from (for measurements).
+        crops: number of crop estimations run.
+    """
+
+    def __init__(self, opts: Any = None, roi: RoiOptions | None = None, model: Any = None):
+        self.opts = opts or PoseOptions()
+        self.roi = roi or RoiOptions()
+        self.full = PoseEstimator(self.opts, model)
+        crop_opts = replace(self.opts, mode=RunningMode.VIDEO, num_poses=1, mirror=False)
+        self.crop_stage = PoseEstimator(crop_opts, self.full.model) if self.roi.enabled else None
+        self._box: np.ndarray | None = None
+        self._prev: np.ndarray | None = None
+        self._missing = 0
+        self._tile = 0
+        self._crop_ts = -1
+        self.last_source = "none"
+        self.crops = 0
+        self.fresh = True
+
+    @property
+    def model(self) -> Any:
+        return self.full.model
+
+    def _remember(self, box: np.ndarray | None) -> None:
+        if box is None:
+            self._missing += 1
+            if self._missing >= self.roi.lost_after:
+                self._box = self._prev = None
+            return
+        self._prev, self._box, self._missing = self._box, box, 0
+
+    def _on_crop(self, image: np.ndarray, window: tuple[int, int, int], ts: int) -> list[Any]:
+        import cv2
+
+        left, top, side = window
+        crop = image[top : top + side, left : left + side]
+        if self.opts.mirror:
+            crop = crop[:, ::-1]
+        n = self.roi.crop_size
+        crop = cv2.resize(np.ascontiguousarray(crop), (n, n), interpolation=cv2.INTER_LINEAR)
+        self.crops += 1
+        self._crop_ts = max(self._crop_ts + 1, ts)  # a crop and a tile may run on the same frame
+        found = self.crop_stage(crop, self._crop_ts)
+        if not found:
+            return []
+        size = (image.shape[1], image.shape[0])
+        out = []
+        for sk in found:
+            img = sk.image.copy()
+            if self.opts.mirror:
+                img[:, 0] = 1.0 - img[:, 0]
+            img = crop_to_frame(img, window, size)
+            out.append(replace(sk, image=img, image_size=size, mirrored=self.opts.mirror))
+        return out
+
+    def _box_of(self, sk: Any, size: tuple[int, int]) -> np.ndarray | None:
+        return landmark_box(sk.image, size, sk.presence)
+
+    def _accept(self, found: list[Any], box: np.ndarray | None, source: str) -> list[Any] | None:
+        """``found`` as the frame's result when its box is plausible (then it is the tracked box), else None."""
+        if not plausible_box(box):
+            return None
+        self._remember(box)
+        self.last_source = source
+        self.fresh = True
+        return found
+
+    def __call__(self, frame: Any, timestamp_ms: int | None = None) -> list[Any]:
+        """Estimate the poses in one frame (the same contract as :class:`realtime.pose.stage.PoseEstimator`)."""
+        image = getattr(frame, "image", frame)
+        ts = getattr(frame, "timestamp_ms", None) if timestamp_ms is None else timestamp_ms
+        if image is None or self.crop_stage is None:
+            out = self.full(frame, timestamp_ms)
+            self.fresh = self.full.fresh
+            self.last_source = "full" if out else "none"
+            return out
+        size = (image.shape[1], image.shape[0])
+        if self._box is not None:
+            win = crop_window(predict_box(self._box, self._prev), size, self.roi.margin)
+            small = self._box[3] - self._box[1] < self.roi.max_height_frac * size[1]
+            if win is not None and small:
+                found = self._on_crop(image, win, int(ts))
+                box = self._box_of(found[0], size) if found else None
+                if (accepted := self._accept(found, box, "crop")) is not None:
+                    return accepted
+        found = self.full(frame, timestamp_ms)
+        self.fresh = self.full.fresh
+        if found:
+            box = self._box_of(found[0], size)
+            if box is not None and box[3] - box[1] < min(self.roi.min_box, self.roi.max_height_frac * size[1]):
+                win = crop_window(box, size, self.roi.margin)
+                refined = self._on_crop(image, win, int(ts)) if win is not None else []
+                rbox = self._box_of(refined[0], size) if refined else None
+                if (accepted := self._accept(refined, rbox, "crop")) is not None:
+                    return accepted
+            self._remember(box)
+            self.last_source = "full"
+            return found
+        searching = self._box is None or self._missing >= 1  # nobody tracked, or the track was just lost
+        if searching and min(size) >= self.roi.tile_min_side:
+            tiles = tile_windows(size, self.roi.tile_frac)
+            if tiles:
+                win = tiles[self._tile % len(tiles)]
+                self._tile += 1
+                found = self._on_crop(image, win, int(ts))
+                box = self._box_of(found[0], size) if found else None
+                if (accepted := self._accept(found, box, "tile")) is not None:
+                    return accepted
+        self._remember(None)
+        self.last_source = "none"
+        return []
+
+    def close(self) -> None:
+        self.full.close()
+        if self.crop_stage is not None:
+            self.crop_stage.close()
+
+    def __enter__(self) -> RoiPoseEstimator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def make_pose_stage(opts: PoseOptions | None = None, model: PoseModel | None = None) -> Any:
+    """The pose stage the pipeline runs: a :class:`RoiPoseEstimator` when ``opts.roi`` is enabled
+    and one person is tracked (``num_poses`` 1; its crops follow one person), else a plain :class:`PoseEstimator`.
+    Both are ``stage(frame) -> list[Skeleton]`` with ``model``, ``fresh`` and ``close()``."""
+    opts = opts or PoseOptions()
+    if opts.roi.enabled and opts.num_poses == 1:
+        return RoiPoseEstimator(opts, opts.roi, model)
+    return PoseEstimator(opts, model)

@@ -1,0 +1,259 @@
+"""Skeleton replay: pre-computed NTU-25 joints as a frame source, bypassing pose estimation (numpy only).
+
+:class:`ReplaySource` plays any file or folder :func:`sadvae.data.registry.read_path` reads (NTU
+``.skeleton``, txt2npy, CTR-GCN ``.npz``, PKU-MMD, the Kinect-v1 sets) or a *recording*: an ``.npz``
+with ``joints`` float32 [T, M, 25, 3] (metres, NTU camera frame) and ``times`` float64 [T] (seconds,
+strictly increasing), as :func:`save_recording` writes it. Frames carry ``image=None`` and
+``skeletons`` [M, 25, 3]; sequences of a dataset play one after another with time running on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from realtime.frames import Frame, Source
+from sadvae.data.numpy_files import NUMPY_READ_ERRORS, check_numpy_file
+from sadvae.errors import DataFormatError, SourceError
+from sadvae.fileio import atomic_path
+from sadvae.skeleton import NUM_JOINTS
+
+__all__ = [
+    "ReplaySource",
+    "TrackRecorder",
+    "save_recording",
+    "load_recording",
+    "RECORDING_KEYS",
+    "MAX_RECORDING_BYTES",
+]
+
+log = logging.getLogger(__name__)
+
+RECORDING_KEYS = ("joints", "times")
+# uncompressed size a recording may declare (an hour of two people at 30 fps is about 70 MB): refuses zip bombs
+MAX_RECORDING_BYTES = 1 << 30
+
+
+def save_recording(path: str | Path, joints: np.ndarray, times_s: np.ndarray) -> Path:
+    """Write a skeleton recording that :class:`ReplaySource` plays.
+
+    Args:
+        path: the ``.npz`` to write.
+        joints: [T, M, 25, 3] NTU-25 joints in metres.
+        times_s: [T] frame times in seconds, strictly increasing.
+    """
+    p = Path(path)
+    joints = np.asarray(joints, dtype=np.float32)
+    times = np.asarray(times_s, dtype=np.float64)
+    _check_recording(p, joints, times)
+    with atomic_path(p, make_parents=False, suffix=".npz") as tmp:  # a failed write leaves no partial file
+        np.savez_compressed(tmp, joints=joints, times=times)
+    return p
+
+
+def _check_recording(path: Path, joints: np.ndarray, times: np.ndarray) -> None:
+    if joints.ndim != 4 or joints.shape[2:] != (NUM_JOINTS, 3) or joints.shape[0] < 1 or joints.shape[1] < 1:
+        raise DataFormatError(path, "joints", f"expected shape [T>=1, M>=1, 25, 3], found {list(joints.shape)}")
+    if not np.isfinite(joints).all():
+        raise DataFormatError(path, "joints", "expected finite numbers, found NaN or inf")
+    if times.shape != (joints.shape[0],):
+        raise DataFormatError(
+            path, "times", f"expected shape [{joints.shape[0]}] (one per frame), found {list(times.shape)}"
+        )
+    if not np.isfinite(times).all() or (len(times) > 1 and not (np.diff(times) > 0).all()):
+        raise DataFormatError(path, "times", "expected finite seconds that increase strictly from frame to frame")
+
+
+def _array_bytes(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> int:
+    """Bytes numpy would allocate for one ``.npy`` member, from its header (a small file can declare 1e9 rows)."""
+    with zf.open(info) as f:
+        version = np.lib.format.read_magic(f)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read(f)
+    return int(np.prod(shape, dtype=object)) * dtype.itemsize
+
+
+def load_recording(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Read a recording: ``(joints float32 [T, M, 25, 3], times float64 [T] seconds)``.
+
+    Raises:
+        DataFormatError: not an ``.npz``, keys missing, wrong shapes or times.
+    """
+    p = Path(path)
+    check_numpy_file(p, ".npz", "record it again (realtime.sources.replay.save_recording writes recordings)")
+    try:
+        with zipfile.ZipFile(p) as zf:  # sizes from the zip directory and from each array's own header
+            declared = max(sum(i.file_size for i in zf.infolist()), sum(_array_bytes(zf, i) for i in zf.infolist()))
+        if declared > MAX_RECORDING_BYTES:
+            raise DataFormatError(
+                p, None, f"archive unpacks to {declared} bytes, more than the {MAX_RECORDING_BYTES}-byte limit"
+            )
+        with np.load(p, allow_pickle=False) as z:
+            missing = [k for k in RECORDING_KEYS if k not in z.files]
+            if missing:
+                raise DataFormatError(p, f"keys {missing}", f"missing; a recording holds {list(RECORDING_KEYS)}")
+            joints, times = z["joints"], z["times"]
+    except DataFormatError:
+        raise
+    except NUMPY_READ_ERRORS as e:
+        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        raise DataFormatError(p, None, f"not a readable .npz archive ({type(e).__name__}: {first})") from None
+    joints, times = np.asarray(joints, np.float32), np.asarray(times, np.float64)
+    _check_recording(p, joints, times)
+    return joints, times
+
+
+def _is_recording(p: Path) -> bool:
+    if p.suffix != ".npz" or not p.is_file():
+        return False
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            return set(RECORDING_KEYS) <= set(z.files)
+    except NUMPY_READ_ERRORS:
+        return False  # the dataset readers then report what is wrong with the file
+
+
+class ReplaySource(Source):
+    """Replays skeletons as frames (``image=None``, ``skeletons`` [M, 25, 3]).
+
+    Args:
+        path: a recording ``.npz`` or anything :func:`sadvae.data.registry.read_path` reads.
+        fps: space frames ``1000 / fps`` ms apart; None keeps the file's own timing.
+        loop: start again after the last frame (time keeps increasing).
+        pace: sleep so that frames come out in real time (as a camera would); False = as fast as read.
+
+    Raises:
+        SourceError: the path does not exist. DataFormatError / ConfigError from the readers for bad files.
+    """
+
+    def __init__(self, path: str | Path, fps: float | None = None, loop: bool = False, pace: bool = False):
+        self.path = Path(path)
+        self.name = self.path.name.split(".")[0] or "replay"
+        if not self.path.exists():
+            raise SourceError(f"skeleton file {self.path} not found")
+        if fps is not None and not fps > 0:
+            raise SourceError(f"replay fps must be positive, got {fps!r}")
+        self.loop, self.pace = loop, pace
+        self._seqs: list[tuple[np.ndarray, np.ndarray]] = []  # (joints [T, M, 25, 3], times [T] s)
+        if _is_recording(self.path):
+            joints, times = load_recording(self.path)
+            self._seqs.append((joints, times - times[0]))
+            native = 1.0 / float(np.median(np.diff(times))) if len(times) > 1 else 30.0
+        else:
+            from sadvae.data.registry import read_path
+
+            data = read_path(self.path)
+            if not data.sequences:
+                raise SourceError(f"{self.path}: no usable skeleton sequence ({len(data.rejected)} rejected)")
+            self._seqs = [(s.joints, s.times()) for s in data.sequences]
+            native = float(data.sequences[0].fps)
+        self._setup(native, fps)
+
+    @classmethod
+    def from_arrays(
+        cls, joints: np.ndarray, times_s: np.ndarray, name: str = "replay", loop: bool = False, pace: bool = False
+    ) -> ReplaySource:
+        """A replay of in-memory joints [T, M, 25, 3] (metres) at ``times_s`` [T] (seconds, increasing)."""
+        self = cls.__new__(cls)
+        self.path, self.name, self.loop, self.pace = Path(f"<{name}>"), name, loop, pace
+        joints, times = np.asarray(joints, np.float32), np.asarray(times_s, np.float64)
+        _check_recording(self.path, joints, times)
+        self._seqs = [(joints, times - times[0])]
+        self._setup(1.0 / float(np.median(np.diff(times))) if len(times) > 1 else 30.0, None)
+        return self
+
+    def _setup(self, native: float, fps: float | None) -> None:
+        m = max(j.shape[1] for j, _ in self._seqs)
+        self.persons = m
+        self._seqs = [(np.pad(j, ((0, 0), (0, m - j.shape[1]), (0, 0), (0, 0))), t) for j, t in self._seqs]
+        self.fps = float(fps) if fps is not None else native
+        self._fixed_fps = fps is not None
+        self._closed = False
+        log.info("replay %s: %d sequence(s), %d frames, M=%d", self.path, len(self._seqs), self.num_frames, m)
+
+    @property
+    def num_frames(self) -> int:
+        return sum(len(t) for _, t in self._seqs)
+
+    def __iter__(self) -> Iterator[Frame]:
+        index, offset_s, last_ms = 0, 0.0, -1
+        start = time.monotonic()
+        while not self._closed:
+            for joints, times in self._seqs:
+                local = np.arange(len(times)) / self.fps if self._fixed_fps else times
+                for k in range(len(times)):
+                    if self._closed:
+                        return
+                    t_s = offset_s + float(local[k])
+                    if self.pace:
+                        time.sleep(max(0.0, start + t_s - time.monotonic()))
+                    ts = max(round(t_s * 1000.0), last_ms + 1)
+                    yield Frame(None, ts, index, joints[k])
+                    index, last_ms = index + 1, ts
+                offset_s += float(local[-1]) + 1.0 / self.fps
+            if not self.loop:
+                break
+
+    def close(self) -> None:
+        self._closed = True
+
+
+class TrackRecorder:
+    """Collects the tracked skeletons of a live run and writes them as a recording (``sadvae-live --record-skeleton``).
+
+    Each track gets its own person column (in order of appearance; zeros while it is absent), so the file
+    replays with ``sadvae-live --replay`` and converts with ``sadvae data import FILE --label NAME``, which
+    cuts one clip per track. Frames without any tracked person are kept only between frames that have one.
+
+    Args:
+        path: the ``.npz`` written by :meth:`close` (also on Ctrl-C: the pipeline closes its parts).
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if self.path.suffix != ".npz":
+            raise SourceError(f"--record-skeleton {self.path}: the recording is an .npz file; end the name in .npz")
+        if self.path.is_dir():
+            raise SourceError(f"--record-skeleton {self.path}: is a folder; pass a file name ending in .npz")
+        self._columns: dict[int, int] = {}
+        self._frames: list[tuple[float, list[tuple[int, np.ndarray]]]] = []
+        self._closed = False
+        self.written: Path | None = None
+
+    def add(self, t_s: float, tracks: list[tuple[int, np.ndarray]]) -> None:
+        """One frame: (track id, joints [25, 3]) of every tracked person, at source time ``t_s`` seconds."""
+        if self._frames and t_s <= self._frames[-1][0]:
+            return  # a source that repeats a timestamp: keep the first frame
+        for tid, _ in tracks:
+            self._columns.setdefault(tid, len(self._columns))
+        self._frames.append((t_s, [(tid, np.array(j, np.float32)) for tid, j in tracks]))
+
+    @property
+    def frames(self) -> int:
+        return len(self._frames)
+
+    def close(self) -> Path | None:
+        """Write the file (once); returns its path, or None when no person was ever tracked."""
+        if self._closed:
+            return None
+        self._closed = True
+        busy = [i for i, (_, tr) in enumerate(self._frames) if tr]
+        if not busy:
+            log.warning("--record-skeleton: no person was tracked; %s not written", self.path)
+            return None
+        frames = self._frames[busy[0] : busy[-1] + 1]
+        joints = np.zeros((len(frames), len(self._columns), NUM_JOINTS, 3), np.float32)
+        for k, (_, tracks) in enumerate(frames):
+            for tid, j in tracks:
+                joints[k, self._columns[tid]] = j
+        times = np.array([t for t, _ in frames], np.float64)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        save_recording(self.path, joints, times - times[0])
+        log.info("recorded %d frames of %d tracks to %s", len(frames), len(self._columns), self.path)
+        self.written = self.path
+        return self.path

@@ -1,0 +1,148 @@
+"""Frame sources of the live pipeline: camera, video file, network stream, skeleton replay.
+
+A source is an iterator of :class:`Frame` with an idempotent ``close()`` and ``with`` support.
+Timestamps are integer milliseconds that increase strictly: ``round(index * 1000 / fps)`` for files
+and replays, ``time.monotonic_ns() // 1_000_000`` at capture for cameras and streams. A file ends
+cleanly at its last frame (``loop=True`` plays it again, timestamps continuing).
+
+This module holds :class:`VideoSource` and :func:`open_source`, and re-exports the frame type and the
+source base (:mod:`realtime.frames`) and the other sources: :class:`CameraSource` and
+:class:`StreamSource` (reader thread, drop-oldest queue, reconnect with backoff and status reports)
+from :mod:`realtime.sources.capture`, and :class:`ReplaySource` (pre-computed NTU-25 skeletons, ``image=None``,
+bypassing pose estimation) from :mod:`realtime.sources.replay`. Those modules import :mod:`realtime.frames`,
+never this one. OpenCV is imported only when a video source is opened.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from realtime.frames import Frame, Source, opencv, quiet_opencv
+from realtime.sources.capture import CameraSource, ReconnectPolicy, SourceStatus, StreamSource
+from realtime.sources.replay import ReplaySource, save_recording
+from sadvae.errors import SourceError
+
+__all__ = [
+    "Frame",
+    "SourceStatus",
+    "ReconnectPolicy",
+    "Source",
+    "VideoSource",
+    "CameraSource",
+    "StreamSource",
+    "ReplaySource",
+    "save_recording",
+    "open_source",
+]
+
+log = logging.getLogger(__name__)
+
+STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https", "udp", "tcp", "srt")
+REPLAY_SUFFIXES = (".skeleton", ".npz", ".npy", ".json", ".txt")
+DEFAULT_FPS = 30.0
+
+
+class VideoSource(Source):
+    """A video file read with OpenCV; timestamps ``round(index * 1000 / fps)``.
+
+    Args:
+        path: the file.
+        loop: play it again at the end (timestamps and indices keep increasing).
+        capture_factory: ``path -> capture`` (an object like ``cv2.VideoCapture``), for tests.
+
+    Raises:
+        SourceError: the file is missing or OpenCV cannot decode it.
+    """
+
+    def __init__(self, path: str | Path, loop: bool = False, capture_factory: Callable[[str], Any] | None = None):
+        self.path = Path(path)
+        self.name = self.path.stem
+        self.loop = loop
+        if not self.path.is_file():
+            raise SourceError(f"video file {self.path} not found")
+        self._factory = capture_factory or (lambda p: opencv().VideoCapture(p))
+        self._cap = self._open()
+        fps = float(self._cap.get(opencv().CAP_PROP_FPS) or 0.0)
+        if not (math.isfinite(fps) and 0.0 < fps <= 1000.0):
+            log.warning("%s: frame rate unknown (%r); assuming %g fps", self.path, fps, DEFAULT_FPS)
+            fps = DEFAULT_FPS
+        self.fps = fps
+
+    def _open(self) -> Any:
+        with quiet_opencv():
+            cap = self._factory(str(self.path))
+        if not cap.isOpened():
+            raise SourceError(f"cannot open video {self.path}: OpenCV could not decode it (not a video, or corrupt)")
+        return cap
+
+    def __iter__(self) -> Iterator[Frame]:
+        index = 0
+        while self._cap is not None:
+            in_pass = 0
+            while self._cap is not None:
+                ok, image = self._cap.read()
+                if not ok or image is None:
+                    break
+                yield Frame(image, round(index * 1000.0 / self.fps), index)
+                index += 1
+                in_pass += 1
+            if in_pass == 0:
+                raise SourceError(f"video {self.path}: no frame could be decoded")
+            if not self.loop or self._cap is None:
+                break
+            self._cap.release()
+            self._cap = self._open()
+        self.close()
+
+    def close(self) -> None:
+        cap, self._cap = self._cap, None
+        if cap is not None:
+            cap.release()
+
+
+def open_source(
+    spec: str | int | Path,
+    *,
+    loop: bool = False,
+    fps: float | None = None,
+    reconnect: ReconnectPolicy | None = None,
+    on_status: Callable[[SourceStatus], None] | None = None,
+) -> Source:
+    """Open a source from a CLI-style spec.
+
+    ``0`` / ``"0"`` / ``"camera:0"`` -> :class:`CameraSource`; ``rtsp://...``, ``http(s)://...`` (and the
+    other :data:`STREAM_SCHEMES`) -> :class:`StreamSource`; ``"replay:PATH"``, a folder, or a file ending
+    in one of :data:`REPLAY_SUFFIXES` -> :class:`realtime.sources.replay.ReplaySource`; ``"video:PATH"`` or any
+    other existing file -> :class:`VideoSource`.
+
+    Args:
+        spec: the spec; loop: replay files and videos from the start at the end; fps: replay frame rate;
+        reconnect, on_status: for cameras and streams.
+
+    Raises:
+        SourceError: nothing matches the spec, or opening it fails.
+    """
+    live = dict(reconnect=reconnect, on_status=on_status)
+    text = str(spec).strip()
+    kind, _, rest = text.partition(":")
+    if isinstance(spec, int) or text.isdigit() or (kind == "camera" and rest.isdigit()):
+        return CameraSource(int(rest if kind == "camera" else text), **live)
+    if "://" in text and kind.lower() in STREAM_SCHEMES:
+        return StreamSource(text, **live)
+    if kind == "replay":
+        return ReplaySource(rest, fps=fps, loop=loop)
+    if kind == "video":
+        return VideoSource(rest, loop=loop)
+    p = Path(text)
+    if p.is_dir() or (p.is_file() and p.name.lower().endswith(REPLAY_SUFFIXES)):
+        return ReplaySource(p, fps=fps, loop=loop)
+    if p.is_file():
+        return VideoSource(p, loop=loop)
+    raise SourceError(
+        f"source {text!r} not found: expected a camera index, a stream URL ({', '.join(STREAM_SCHEMES[:4])}, ...), "
+        "a video file, or a skeleton file"
+    )

@@ -1,0 +1,255 @@
+"""Pose detection rate against figure height, without and with the region-of-interest stage.
+
+The shared videos are shrunk so that the person is 50-150 px tall (the figure height = the median, over
+the frames of the full-size video, of the vertical extent of MediaPipe's landmarks with presence >= 0.5;
+the top of the head is above the eyes, so the real figure is a little taller), in two ways:
+
+- ``lowres``: the whole frame is shrunk (a low-resolution camera: the person keeps their share of the frame);
+- ``wide``: the shrunk frame is pasted at the centre of a grey 1280x720 frame (a wide shot: the person
+  becomes a small part of an HD frame).
+
+Each is estimated with the plain pose stage (``full``: :class:`realtime.pose.stage.PoseEstimator`, default
+options) and with :class:`realtime.pose.stage.RoiPoseEstimator` (``roi``). Detection rate = frames with a pose /
+frames. Cost = median milliseconds of the pose stage per frame. Landmarks are cached under runs/landmarks.
+
+Usage (from the project root)::
+
+    python scripts/small_figures.py --markdown docs/small_figures.md --json runs/small_figures.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import json
+import logging
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from pose_cache import video_landmarks  # noqa: E402
+
+from sadvae.paths import PROJECT_ROOT, SHARED_DATA  # noqa: E402
+
+ROOT = PROJECT_ROOT
+DATA = SHARED_DATA
+VIDEOS = {  # name -> (path, mirror)
+    "ta_chi": (DATA / "videos" / "ta_chi.mp4", False),
+    "clean_and_jerk": (DATA / "videos" / "clean_and_jerk.mp4", False),
+    "basketball": (DATA / "videos" / "test_video_structuralize.mp4", False),
+    "ntu_a001": (DATA / "ntu" / "S001C001P001R001A001_rgb.avi", True),
+}
+HEIGHTS = (50, 65, 80, 100, 120, 150)
+CANVAS = (1280, 720)
+ROI_CODE = 3  # bump when realtime/pose/roi.py changes behaviour, so cached ROI results are recomputed
+log = logging.getLogger("small_figures")
+
+
+def figure_height(lm: dict[str, np.ndarray], min_presence: float = 0.5) -> float:
+    """Median over frames with a pose of the vertical landmark extent in pixels."""
+    h = float(lm["frame_size"][1])
+    ext = []
+    for img, pres, ok in zip(lm["image"], lm["presence"], lm["found"], strict=True):
+        if not ok:
+            continue
+        y = img[pres >= min_presence, 1]
+        if len(y) >= 4:
+            ext.append((y.max() - y.min()) * h)
+    return float(np.median(ext)) if ext else float("nan")
+
+
+def roi_factory(roi_opts: Any):
+    from realtime.pose.stage import RoiPoseEstimator
+
+    return lambda opts: RoiPoseEstimator(opts, roi_opts)
+
+
+def measure(frames: int, heights: tuple[int, ...], videos: dict[str, tuple[Path, bool]]) -> dict[str, Any]:
+    from realtime.pose.roi import RoiOptions
+
+    roi = RoiOptions()
+    rows = []
+    for name, (path, mirror) in videos.items():
+        if not path.is_file():
+            log.warning("%s: missing, skipped", path)
+            continue
+        full = video_landmarks(path, mirror=mirror, max_frames=frames)
+        h0 = figure_height(full)
+        w0, hh0 = (int(v) for v in full["frame_size"])
+        log.info("%s: %dx%d, figure %.0f px, pose in %.0f%% of frames", name, w0, hh0, h0, 100 * full["found"].mean())
+        key = {"roi": dataclasses.asdict(roi), "roi_code": ROI_CODE}
+        orig_roi = video_landmarks(
+            path, mirror=mirror, max_frames=frames, estimator_factory=roi_factory(roi), extra_key=key
+        )
+        rows.append(
+            {
+                "video": name,
+                "mode": "original",
+                "height_px": round(h0),
+                "frame": [w0, hh0],
+                "full": _rates(full),
+                "roi": _rates(orig_roi),
+            }
+        )
+        for target in heights:
+            scale = target / h0
+            for mode in ("lowres", "wide"):
+                canvas = CANVAS if mode == "wide" else None
+                if canvas and (w0 * scale > canvas[0] or hh0 * scale > canvas[1]):
+                    continue
+                kw = dict(scale=scale, canvas=canvas, mirror=mirror, max_frames=frames)
+                base = video_landmarks(path, **kw)
+                key = {"roi": dataclasses.asdict(roi), "roi_code": ROI_CODE}
+                with_roi = video_landmarks(path, estimator_factory=roi_factory(roi), extra_key=key, **kw)
+                size = [int(v) for v in base["frame_size"]]
+                rows.append(
+                    {
+                        "video": name,
+                        "mode": mode,
+                        "height_px": target,
+                        "frame": size,
+                        "full": _rates(base),
+                        "roi": _rates(with_roi),
+                    }
+                )
+                log.info(
+                    "%s %s %d px: full %.0f%%, roi %.0f%%",
+                    name,
+                    mode,
+                    target,
+                    100 * base["found"].mean(),
+                    100 * with_roi["found"].mean(),
+                )
+    return {"frames_per_video": frames, "roi_options": dataclasses.asdict(roi), "rows": rows}
+
+
+def _rates(lm: dict[str, np.ndarray]) -> dict[str, Any]:
+    src = lm.get("source")
+    out = {
+        "rate": float(lm["found"].mean()),
+        "frames": int(len(lm["found"])),
+        "ms_median": float(np.median(lm["ms"])),
+        "ms_mean": float(np.mean(lm["ms"])),
+    }
+    if src is not None and len(src):
+        out["sources"] = {k: int((src == k).sum()) for k in np.unique(src)}
+    return out
+
+
+def summary(res: dict[str, Any]) -> dict[str, Any]:
+    """Rates pooled over videos per (mode, height) and the acceptance figure (>= 80 px)."""
+    out: dict[str, Any] = {}
+    for mode in ("lowres", "wide"):
+        for meth in ("full", "roi"):
+            rs = [r for r in res["rows"] if r["mode"] == mode and r[meth]]
+            big = [r[meth]["rate"] for r in rs if r["height_px"] >= 80]
+            out[f"{mode}_{meth}_ge80"] = float(np.mean(big)) if big else float("nan")
+            out[f"{mode}_{meth}_ge80_min"] = float(np.min(big)) if big else float("nan")
+    return out
+
+
+def render_markdown(res: dict[str, Any], command: str, machine: str, when: str) -> str:
+    s = summary(res)
+    lines = [
+        "# Small and far people: pose detection rate against figure height",
+        "",
+        f"Generated by\n\n```\n{command}\n```\n\non {machine}, {when} (shared, loaded machine: times are indicative).",
+        "",
+        (__doc__ or "").split("\n\n", 1)[1].split("Usage")[0].strip(),
+        "",
+        f"First {res['frames_per_video']} frames of each video. Region-of-interest options (`realtime.pose.roi."
+        f"RoiOptions` defaults): `{res['roi_options']}`.",
+        "",
+        "**Acceptance (figures >= 80 px, mean over videos and heights; worst case in brackets):** "
+        f"low-resolution frames: {100 * s['lowres_full_ge80']:.0f} % ({100 * s['lowres_full_ge80_min']:.0f} %) "
+        "without, "
+        f"{100 * s['lowres_roi_ge80']:.0f} % ({100 * s['lowres_roi_ge80_min']:.0f} %) with the region of interest; "
+        f"wide shots: {100 * s['wide_full_ge80']:.0f} % ({100 * s['wide_full_ge80_min']:.0f} %) without, "
+        f"{100 * s['wide_roi_ge80']:.0f} % ({100 * s['wide_roi_ge80_min']:.0f} %) with.",
+        "",
+        "*ROI sources*: which path gave each frame's result (`full` = the plain full-frame stage, `crop` = the "
+        "tracked person's crop, `tile` = the search grid, `none` = nobody found). A person taller than "
+        "`max_height_frac` of the frame always takes the full-frame path, so the ROI stage costs them nothing but "
+        "a box computation (rows `original` and `lowres`). The ms columns come from cached runs made at different "
+        "times on a shared machine (load 6-16): they show the order of magnitude, not a cost difference; see the "
+        "speed section below for back-to-back runs.",
+        "",
+        "| video | mode | figure px | frame | pose found: full frame | with ROI | ms/frame full | ms/frame ROI "
+        "| ROI sources |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in res["rows"]:
+        roi = r["roi"]
+        src = ", ".join(f"{k} {v}" for k, v in roi.get("sources", {}).items()) if roi else ""
+        roi_rate = f"{100 * roi['rate']:.0f} %" if roi else "-"
+        roi_ms = f"{roi['ms_median']:.1f}" if roi else "-"
+        lines.append(
+            f"| {r['video']} | {r['mode']} | {r['height_px']} | {r['frame'][0]}x{r['frame'][1]} | "
+            f"{100 * r['full']['rate']:.0f} % | {roi_rate} | {r['full']['ms_median']:.1f} | {roi_ms} | {src} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def bench_section(paths: list[Path]) -> str:
+    """A table of ``sadvae bench latency`` pipeline runs (JSON files), for the speed of normal-size people."""
+    lines = [
+        "",
+        "## Live speed, normal-size person",
+        "",
+        "`sadvae bench latency --backend onnxruntime --no-recognizer --threads 2 --num-poses 1 [--no-roi] --video "
+        "../shared/data/videos/ta_chi.mp4 --frames 300 --out FILE` (the tai chi performer is 41 % of the frame "
+        "height, so the region-of-interest stage leaves them to the full-frame path). The two runs were back to "
+        "back on the shared machine; on it the order alone moves the pose stage by 1.5x either way (an earlier "
+        "pair, ROI first: 26.5 fps with, 34.4 fps without), so read them as 'both >= 25 fps when the machine is "
+        "not saturated', and see docs/benchmark.md for a quiet machine.",
+        "",
+        "| run | fps end to end | pose p50 ms | pose mean ms | total p50 ms | load average start / end |",
+        "|---|---|---|---|---|---|",
+    ]
+    for path in paths:
+        d = json.loads(Path(path).read_text())
+        r = d["pipeline"]["runs"][0]
+        st, m = r["stages"], d["machine"]
+        pose, total = st["pose"], st["total"]
+        load = f"{m['loadavg_start'][0]:.1f} / {m['loadavg_end'][0]:.1f}"
+        lines.append(
+            f"| {Path(path).name} | {r['fps']:.1f} | {pose['p50_ms']:.1f} | {pose['mean_ms']:.1f} "
+            f"| {total['p50_ms']:.1f} | {load} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    ap.add_argument("--frames", type=int, default=150, help="frames per video (default 150 = 5 s)")
+    ap.add_argument("--heights", type=int, nargs="+", default=list(HEIGHTS))
+    ap.add_argument("--videos", nargs="+", default=list(VIDEOS), choices=list(VIDEOS))
+    ap.add_argument("--json", type=Path)
+    ap.add_argument("--markdown", type=Path)
+    ap.add_argument("--bench", type=Path, nargs="*", default=[], help="sadvae bench JSON files to add to the report")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    res = measure(args.frames, tuple(args.heights), {k: VIDEOS[k] for k in args.videos})
+    res["summary"] = summary(res)
+    machine = f"{platform.machine()}, {os.cpu_count()} cores"
+    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    cmd = "python scripts/small_figures.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    md = render_markdown(res, cmd.strip(), machine, when) + (bench_section(args.bench) if args.bench else "")
+    print(md)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(res, indent=1))
+    if args.markdown:
+        args.markdown.write_text(md)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

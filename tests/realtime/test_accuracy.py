@@ -1,0 +1,273 @@
+"""The live accuracy benchmark: metric functions on hand-made events, annotation parsing, one real run."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from realtime.bench.accuracy.annotations import load_annotations, parse_annotations
+from realtime.bench.accuracy.metrics import EMITTED, Segment, WindowScore, held_seconds, score_segment, summarise
+from sadvae.errors import DataFormatError
+from sadvae.paths import PROJECT_ROOT, SHARED_DATA
+
+ROOT = PROJECT_ROOT
+LABELS = ("walk", "sit down", "jump", "throw", "wave", "clap")
+
+
+def ev(kind: str, t: float, label: str | None, track: int = 1, **extra) -> dict:
+    window = {"start_ms": 0, "end_ms": t * 1000}
+    return {"type": kind, "track_id": track, "label": label, "score": 0.7, "window": window, **extra}
+
+
+def win(t: float, probs: list[float], track: int = 1) -> WindowScore:
+    return WindowScore(track, t - 2.1, t, np.asarray(probs, np.float32))
+
+
+def test_held_seconds_per_label_over_tracks():
+    events = [
+        ev("start", 2.0, "walk"),
+        ev("update", 3.0, "walk"),
+        ev("start", 2.5, "jump", track=2),
+        ev("end", 5.0, "walk"),
+        ev("end", 4.0, "jump", track=2),
+        ev("start", 8.0, "throw"),  # still active when the run ends: held until t1
+    ]
+    assert held_seconds(events, 0.0, 10.0) == pytest.approx({"walk": 3.0, "jump": 1.5, "throw": 2.0})
+    # a judged span cuts holds at both ends
+    assert held_seconds(events, 3.0, 4.5) == pytest.approx({"walk": 1.5, "jump": 1.0})
+
+
+def test_publication_time_is_the_event_time():
+    # an action started on the last window before the person left, ended when the track was dropped 0.7 s later
+    events = [ev("start", 9.0, "walk", **{EMITTED: 9.0}), ev("end", 9.0, "walk", **{EMITTED: 9.7})]
+    assert held_seconds(events, 0.0, 10.0) == pytest.approx({"walk": 0.7})
+    # decided on the last frame: held for no time, but decided (the label held longest when nothing else was)
+    assert held_seconds([ev("start", 9.0, "walk"), ev("end", 9.0, "walk")], 0.0, 10.0) == {"walk": 0.0}
+    seg = score_segment([ev("start", 9.0, "walk"), ev("end", 9.0, "walk")], [], Segment("s", None, LABELS, 0.0, 10.0))
+    assert seg.held_longest == "walk" and not seg.held_correct
+
+
+def test_score_labelled_segment_exact_numbers():
+    events = [
+        ev("start", 3.0, "jump"),
+        ev("end", 4.0, "jump"),  # false, held 1 s
+        ev("start", 5.0, "walk"),
+        ev("update", 6.0, "walk"),
+        ev("end", 8.0, "walk"),  # correct, held 3 s
+        ev("start", 8.5, "throw"),
+        ev("end", 9.0, "throw"),  # tolerated: not false
+        ev("start", 12.0, "jump"),  # outside the judged span
+    ]
+    windows = [
+        win(2.2, [0.1, 0.0, 0.5, 0.1, 0.2, 0.1]),
+        win(4.0, [0.6, 0.0, 0.1, 0.1, 0.1, 0.1]),
+        win(6.0, [0.7, 0.0, 0.1, 0.1, 0.1, 0.0]),
+        win(11.0, [0.0, 0.0, 1.0, 0.0, 0.0, 0.0]),
+    ]
+    seg = Segment("clip", "walk", LABELS, 0.0, 10.0, start=2.5, end=9.0, tolerated=("throw",))
+    s = score_segment(events, windows, seg)
+    assert s.held_s == pytest.approx({"jump": 1.0, "walk": 3.0, "throw": 0.5})
+    assert s.held_longest == "walk" and s.held_correct
+    assert s.windows == 2  # the windows ending at 4.0 and 6.0 lie in the action span [2.5, 9]
+    assert s.vote_label == "walk" and s.vote_rank == 1 and s.vote_top1 and s.vote_top5
+    assert s.starts == 3 and s.false_starts == 1
+    assert s.false_per_min == pytest.approx(1 / (10 / 60))
+    assert s.first_correct_s == pytest.approx(2.5)  # 5.0 - 2.5
+    assert s.first_labels == ["jump", "walk", "throw"]
+
+
+def test_score_none_segment_every_event_false():
+    events = [ev("start", 3.0, "jump"), ev("end", 5.0, "jump"), ev("start", 6.0, "walk"), ev("end", 6.5, "walk")]
+    seg = Segment("taichi", None, LABELS, 0.0, 30.0)
+    s = score_segment(events, [win(3.0, [0.1, 0.1, 0.5, 0.1, 0.1, 0.1])], seg)
+    assert s.false_starts == 2 and s.false_per_min == pytest.approx(4.0)
+    assert s.held_longest == "jump" and not s.held_correct
+    assert s.vote_top1 is None and s.vote_label == "jump" and s.first_correct_s is None
+    quiet = score_segment([], [], seg)
+    assert quiet.held_correct and quiet.starts == 0 and quiet.false_per_min == 0.0
+
+
+def test_truth_rank_and_no_window():
+    seg = Segment("c", "clap", LABELS, 0.0, 10.0)
+    s = score_segment([], [win(5.0, [0.3, 0.25, 0.2, 0.15, 0.07, 0.03])], seg)
+    assert s.vote_rank == 6 and not s.vote_top1 and not s.vote_top5
+    s = score_segment([], [], seg)
+    assert s.windows == 0 and s.vote_top1 is False and s.vote_rank is None
+
+
+def test_summarise_groups():
+    a = score_segment(
+        [ev("start", 1.0, "walk"), ev("end", 4.0, "walk")],
+        [win(3.0, [1, 0, 0, 0, 0, 0])],
+        Segment("a", "walk", LABELS, 0.0, 6.0),
+    )
+    b = score_segment(
+        [ev("start", 1.0, "jump"), ev("end", 4.0, "jump")],
+        [win(3.0, [0, 0, 1, 0, 0, 0])],
+        Segment("b", "walk", LABELS, 0.0, 6.0),
+    )
+    c = score_segment([ev("start", 1.0, "jump")], [], Segment("c", None, LABELS, 0.0, 30.0))
+    d = score_segment([], [], Segment("d", None, LABELS, 0.0, 30.0))
+    sm = summarise([a, b, c, d])
+    assert sm["segments"] == 4 and sm["no_event"] == 1
+    lab, non = sm["labelled"], sm["none"]
+    assert lab["held_top1"] == 0.5 and lab["vote_top1"] == 0.5 and lab["with_correct_event"] == 1
+    assert lab["first_correct_s_mean"] == pytest.approx(1.0)
+    assert lab["false_per_min"] == pytest.approx(1 / 0.2)  # one false start in 12 s
+    assert non["false_starts"] == 1 and non["false_per_min"] == pytest.approx(1.0) and non["no_event"] == 1
+
+
+# ------------------------------------------------------------------------------------------- annotations
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "data" / "videos").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "data" / "videos" / "a.mp4").write_bytes(b"x")
+    (tmp_path / "labels.txt").write_text("walk\nsit down\njump | a person jumps\n", encoding="utf-8")
+    p = tmp_path / "videos.toml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+GOOD = """
+[[clip]]
+name = "a"
+path = "videos/a.mp4"
+start = 1.0
+end = 2.5
+judge = [
+  { labels = "labels.txt", truth = "Sit_Down." },
+  { labels = "labels.txt", truth = "none", tolerated = ["walk"] },
+]
+"""
+
+
+def test_annotations_parse(tmp_path):
+    clips = load_annotations(_write(tmp_path, GOOD), tmp_path / "data", tmp_path)
+    (c,) = clips
+    assert (c.name, c.start, c.end, c.num_poses, c.mirror) == ("a", 1.0, 2.5, 1, False)
+    assert c.judge[0].truth == "sit down" and c.judge[1].truth is None and c.judge[1].tolerated == ("walk",)
+
+
+@pytest.mark.parametrize(
+    ("edit", "where", "words"),
+    [
+        (('path = "videos/a.mp4"', 'path = "videos/b.mp4"'), "clip 'a'.path", "unknown clip"),
+        (("end = 2.5", "end = 0.5"), "clip 'a'.end", "must be after start"),
+        (("start = 1.0", "start = -1.0"), "clip 'a'.start", "seconds >= 0"),
+        (("start = 1.0", 'start = "soon"'), "clip 'a'.start", "seconds >= 0"),
+        (('truth = "Sit_Down."', 'truth = "dance"'), "clip 'a'.judge[0].truth", "'dance' is not a label"),
+        (('tolerated = ["walk"]', 'tolerated = ["run"]'), "clip 'a'.judge[1].tolerated", "not a label"),
+        (('labels = "labels.txt", truth = "Sit', 'labels = "nope.txt", truth = "Sit'), "judge[0].labels", "not found"),
+        (("end = 2.5", "ends = 2.5"), "clip 1.ends", "unknown key"),
+        (('name = "a"', 'name = ""'), "clip 1.name", "missing or empty"),
+        (("[[clip]]", "[[clips]]"), "clips", "unknown top-level key"),
+        (("end = 2.5", "end = 2.5\nend = 3"), None, "not valid TOML"),
+    ],
+)
+def test_annotations_malformed_one_clear_error(tmp_path, edit, where, words):
+    path = _write(tmp_path, GOOD.replace(*edit))
+    with pytest.raises(DataFormatError) as info:
+        load_annotations(path, tmp_path / "data", tmp_path)
+    assert str(path) in str(info.value) and words in str(info.value)
+    assert where is None or where in str(info.value)
+
+
+def test_shipped_annotations_parse():
+    import tomllib
+
+    doc = tomllib.loads((ROOT / "benchmarks" / "videos.toml").read_text(encoding="utf-8"))
+    clips = parse_annotations(doc, "benchmarks/videos.toml", SHARED_DATA, ROOT, check_files=False)
+    assert {"tai_chi", "clean_and_jerk", "basketball", "drink_water", "hug"} <= {c.name for c in clips}
+    for c in clips:
+        assert c.description and any(j.labels.name == "everyday.txt" and j.truth is None for j in c.judge)
+
+
+# ------------------------------------------------------------------------------------------- end to end
+
+
+@pytest.mark.slow
+def test_real_video_end_to_end(shared_data, tmp_path):
+    """The shortest real clip (2.4 s, two people hugging) through the real pipeline, everyday labels."""
+    if importlib.util.find_spec("mediapipe") is None or importlib.util.find_spec("onnxruntime") is None:
+        pytest.skip("mediapipe and onnxruntime are needed (pip install 'sadvae-live[live]')")
+    from realtime.bench.accuracy.report import AccuracyOptions, markdown, run_accuracy, write_outputs
+
+    opts = AccuracyOptions(
+        ROOT / "benchmarks" / "videos.toml",
+        shared_data,
+        ROOT,
+        clips=("hug",),
+        labels=(ROOT / "labels" / "everyday.txt",),
+    )
+    doc = run_accuracy(opts, "test")
+    (row,) = doc["videos"]
+    assert row["frames"] == 72 and row["truth"] is None
+    s = row["score"]
+    assert s["windows"] >= 1  # the clip is long enough for the head to score at least one window
+    assert s["false_starts"] == s["starts"]  # nothing is right on a "none of these" clip
+    assert doc["video_summary"]["none"]["segments"] == 1
+    written = write_outputs(doc, tmp_path)
+    assert {p.name for p in written} >= {"accuracy.json", "accuracy.md"}
+    assert "| hug | everyday.txt | none |" in markdown(doc)
+
+
+@pytest.mark.slow
+def test_heldout_stream_segments(shared_data):
+    """The replayed held-out side: one segment per test sequence, back to back, truths among the labels."""
+    from realtime.bench.accuracy.runner import GAP_S, heldout_stream
+
+    stream = heldout_stream("utkinect", shared_data, hold_s=1.0, limit=4)  # the quickest set to load
+    dt = float(np.median(np.diff(stream.times)))
+    assert len(stream.segments) == 4
+    assert np.all(np.diff(stream.times) > 0) and len(stream.times) == len(stream.joints)
+    for a, b in zip(stream.segments, stream.segments[1:], strict=False):
+        assert a.t1 == pytest.approx(b.t0) and a.end - a.start >= 2.0  # 1 s of held pose on each side
+        assert a.t1 - a.end == pytest.approx(GAP_S + dt, abs=1e-6)
+    assert all(s.truth in stream.class_names and s.labels == stream.class_names for s in stream.segments)
+    gap = (stream.times > stream.segments[0].end) & (stream.times < stream.segments[0].t1)
+    assert gap.any() and not stream.joints[gap].any()  # empty frames between two people
+
+
+def test_labels_filter_must_be_paired(tmp_path):
+    from realtime.bench.accuracy.report import AccuracyOptions, run_accuracy
+    from sadvae.errors import ConfigError
+
+    path = _write(tmp_path, GOOD)
+    other = tmp_path / "other.txt"
+    other.write_text("walk\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="not paired with any selected clip"):
+        run_accuracy(AccuracyOptions(path, tmp_path / "data", tmp_path, labels=(other,)))
+    with pytest.raises(ConfigError, match="'b' is not in"):
+        run_accuracy(AccuracyOptions(path, tmp_path / "data", tmp_path, clips=("b",)))
+
+
+def test_cli_refuses_empty_and_malformed_runs(tmp_path, capsys):
+    from sadvae.cli import main
+
+    assert main(["bench", "accuracy", "--no-videos"]) == 2
+    assert "--no-videos leaves nothing to run" in capsys.readouterr().err
+    bad = _write(tmp_path, GOOD.replace('truth = "Sit_Down."', 'truth = "dance"'))
+    args = ["bench", "accuracy", "--annotations", str(bad), "--data-root", str(tmp_path / "data")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "'dance' is not a label" in err and str(bad) in err
+
+
+@pytest.mark.slow
+def test_replay_run_uses_given_decisions(shared_data):
+    """Held-out replay through the real pipeline; decision options given to the runner reach the pipeline."""
+    pytest.importorskip("onnxruntime")
+    from realtime.bench.accuracy.runner import RunOptions, run_replay_dataset
+    from realtime.decisions import DecisionOptions
+
+    scores, info = run_replay_dataset("utkinect", shared_data, RunOptions(), limit=12)
+    assert info["sequences"] == len(scores) == 12 and sum(s.windows for s in scores) > 0
+    assert sum(s.starts for s in scores) > 0  # trained classes of the model: the default decisions fire
+    never = DecisionOptions(min_score=1.0, keep_score=1.0, start_score=1.0)  # nothing can reach a smoothed 1.0
+    quiet, _ = run_replay_dataset("utkinect", shared_data, RunOptions(decisions=never), limit=12)
+    assert sum(s.starts for s in quiet) == 0
+    assert [s.vote_label for s in quiet] == [s.vote_label for s in scores]  # the head is the same

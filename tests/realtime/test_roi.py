@@ -1,0 +1,123 @@
+"""Region of interest for small and far people (issue 13): pure geometry, and one real detection check."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from realtime.pose.roi import (
+    RoiOptions,
+    crop_to_frame,
+    crop_window,
+    landmark_box,
+    plausible_box,
+    predict_box,
+    tile_windows,
+)
+from sadvae.errors import ConfigError
+
+
+def test_landmark_box_in_pixels_ignores_low_scores_and_nan() -> None:
+    xy = np.full((33, 2), np.nan, np.float32)
+    xy[:5] = [[0.1, 0.2], [0.3, 0.6], [0.2, 0.4], [0.25, 0.5], [0.9, 0.9]]
+    scores = np.array([1, 1, 1, 1, 0.1] + [1] * 28, np.float32)
+    np.testing.assert_allclose(landmark_box(xy, (200, 100), scores), [20, 20, 60, 60], atol=1e-4)
+    np.testing.assert_allclose(landmark_box(xy, (200, 100)), [20, 20, 180, 90], atol=1e-4)
+    assert landmark_box(xy, (200, 100), np.zeros(33)) is None  # fewer than 4 usable landmarks
+
+
+def test_plausible_box_rejects_dots_and_slivers() -> None:
+    assert plausible_box(np.array([652.0, 296, 683, 416]))  # a 31 x 120 px person standing, arms down
+    assert plausible_box(np.array([0.0, 0, 120, 40]))  # lying
+    assert not plausible_box(np.array([635.0, 374, 640, 382]))  # a 5 x 8 px dot
+    assert not plausible_box(np.array([0.0, 0, 100, 10]))  # a sliver
+    assert not plausible_box(None)
+
+
+def test_predict_box_moves_at_constant_velocity() -> None:
+    prev, box = np.array([10.0, 10, 30, 50]), np.array([14.0, 8, 34, 48])
+    np.testing.assert_allclose(predict_box(box, prev), [18, 6, 38, 46])
+    np.testing.assert_allclose(predict_box(box, prev, steps=2), [22, 4, 42, 44])
+    np.testing.assert_allclose(predict_box(box, None), box)
+
+
+def test_crop_window_is_square_grown_and_inside_the_frame() -> None:
+    # a 40x80 box at the centre of 640x480: side 1.5 * 80 = 120, centred on the box
+    assert crop_window(np.array([300.0, 200, 340, 280]), (640, 480), 1.5) == (260, 180, 120)
+    # near the right/bottom edge: shifted in, not shrunk
+    assert crop_window(np.array([600.0, 440, 640, 480]), (640, 480), 2.0) == (560, 400, 80)
+    # near the top-left corner
+    assert crop_window(np.array([0.0, 0, 10, 10]), (640, 480), 1.0) == (0, 0, 16)  # at least 16 px
+    # never larger than the shorter side
+    assert crop_window(np.array([0.0, 0, 640, 480]), (640, 480), 2.0) == (80, 0, 480)
+    assert crop_window(np.array([700.0, 10, 720, 40]), (640, 480), 1.5) is None  # outside the frame
+
+
+def test_crop_to_frame_inverts_the_crop() -> None:
+    win, size = (260, 180, 120), (640, 480)
+    frame_px = np.array([[300.0, 200.0], [320.0, 290.0]])
+    in_crop = (frame_px - [260, 180]) / 120  # normalised to the crop
+    np.testing.assert_allclose(crop_to_frame(in_crop, win, size) * size, frame_px, atol=1e-4)
+
+
+def test_tile_windows_cover_the_frame_with_overlap() -> None:
+    tiles = tile_windows((1280, 720), 0.6)
+    side = 432
+    assert all(t[2] == side for t in tiles)
+    xs, ys = sorted({t[0] for t in tiles}), sorted({t[1] for t in tiles})
+    assert xs[0] == 0 and xs[-1] == 1280 - side and ys == [0, 720 - side]
+    assert all(b - a <= side * 0.75 + 1 for a, b in zip(xs, xs[1:], strict=False))  # >= 25 % overlap
+    covered = np.zeros((720, 1280), bool)
+    for x, y, s in tiles:
+        covered[y : y + s, x : x + s] = True
+    assert covered.all()
+    assert tile_windows((640, 480), 0.0) == [] and tile_windows((300, 300), 1.0) == [(0, 0, 300)]
+
+
+def test_roi_options_validate() -> None:
+    with pytest.raises(ConfigError, match="margin"):
+        RoiOptions(margin=0.5)
+    with pytest.raises(ConfigError, match="crop_size"):
+        RoiOptions(crop_size=10)
+    with pytest.raises(ConfigError, match="tile_frac"):
+        RoiOptions(tile_frac=2.0)
+
+
+@pytest.mark.slow
+def test_far_person_is_found_with_the_roi_stage(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The tai chi performer shrunk to ~80 px in a 1280x720 wide shot: the plain stage finds nobody, the
+    region-of-interest stage (tile search, then crops) finds them in most frames. About 10 s."""
+    pytest.importorskip("mediapipe")
+    cv2 = pytest.importorskip("cv2")
+    from realtime.pose.model import resolve_pose_model
+    from realtime.pose.stage import PoseEstimator, PoseOptions, RoiPoseEstimator
+    from sadvae.errors import SourceError
+
+    try:
+        model = resolve_pose_model(cache_dir=tmp_path_factory.getbasetemp() / "pose-model-cache", download=False)
+    except SourceError as e:
+        pytest.skip(f"cannot build the pose model here: {e}")
+    cap = cv2.VideoCapture(str(shared_data / "videos" / "ta_chi.mp4"))
+    frames = []
+    while len(frames) < 40:
+        ok, img = cap.read()
+        if not ok:
+            break
+        small = cv2.resize(img, None, fx=0.8, fy=0.8, interpolation=cv2.INTER_AREA)  # figure ~85 px
+        canvas = np.full((720, 1280, 3), 128, np.uint8)
+        y0, x0 = (720 - small.shape[0]) // 2, (1280 - small.shape[1]) // 2
+        canvas[y0 : y0 + small.shape[0], x0 : x0 + small.shape[1]] = small
+        frames.append(canvas)
+    cap.release()
+    opts = PoseOptions(model_path=str(model.path))
+    with PoseEstimator(opts, model) as plain, RoiPoseEstimator(opts, RoiOptions(), model) as roi:
+        found_plain = [bool(plain(f, round(i * 33.4))) for i, f in enumerate(frames)]
+        results = [roi(f, round(i * 33.4)) for i, f in enumerate(frames)]
+    found_roi = [bool(r) for r in results]
+    assert sum(found_roi) >= 0.8 * len(frames) > sum(found_plain)
+    sk = next(r[0] for r in results if r)
+    box = landmark_box(sk.image, (1280, 720), sk.presence, 0.5)
+    assert box is not None and 500 < (box[0] + box[2]) / 2 < 780 and 60 < box[3] - box[1] < 130  # in the middle
+    assert sk.image_size == (1280, 720)

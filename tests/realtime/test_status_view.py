@@ -1,0 +1,269 @@
+"""What the model sees per person (realtime.view) and status events whose reasons are fields (issue 14, item 6)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from realtime.events.publisher import STATUS_REASONS, decode, encode, make_status_event, validate
+from realtime.view import TrackView, head_no_action, head_scores, make_view
+from sadvae.errors import DataFormatError
+
+pytest.importorskip("jsonschema")
+
+NAMES = ["wave", "clap", "sit down", "kick"]
+
+
+def status(**kw) -> dict:
+    base = dict(source="cam0", fps=29.5, latency_ms={"total": 30.2}, dropped={"frames": 1, "events": 0})
+    base.update(kw)
+    return make_status_event(**base)
+
+
+def test_view_is_the_windows_top_k_and_its_no_action_verdict() -> None:
+    v = make_view(
+        3,
+        np.array([0.1, 0.6, 0.05, 0.25]),
+        NAMES,
+        no_action=False,
+        min_score=0.2,
+        decided="clap",
+        decided_score=0.55,
+        window_ms=(100.0, 2166.7),
+    )
+    assert v.topk == (("clap", 0.6), ("kick", 0.25), ("wave", 0.1))
+    assert (v.label, v.score, v.no_action, v.decided) == ("clap", 0.6, False, "clap")
+    rejected = make_view(3, np.array([0.1, 0.6, 0.05, 0.25]), NAMES, no_action=True, min_score=0.2)
+    assert rejected.label is None and rejected.score == 0.6 and rejected.topk[0] == ("clap", 0.6)
+    # a head without a verdict: the decisions' min_score decides
+    low = make_view(0, np.array([0.15, 0.1, 0.05, 0.12]), NAMES, no_action=None, min_score=0.2)
+    high = make_view(0, np.array([0.15, 0.1, 0.05, 0.7]), NAMES, no_action=None, min_score=0.2)
+    assert low.no_action and low.label is None and not high.no_action and high.label == "kick"
+    assert len(make_view(0, np.array([0.5, 0.5]), NAMES[:2], no_action=None, min_score=0.2, top_k=3).topk) == 2
+
+
+def test_head_verdict_and_scores_are_read_defensively() -> None:
+    probs = np.array([[0.7, 0.3], [0.4, 0.6]])
+    old = SimpleNamespace(probs=probs)  # a head result without "no action"
+    assert head_no_action(old, 1) is None and head_scores(old, 1).tolist() == [0.4, 0.6]
+    new = SimpleNamespace(probs=probs, no_action=np.array([False, True]), scores=probs * [[1.0], [0.2]])
+    assert head_no_action(new, 0) is False and head_no_action(new, 1) is True
+    assert head_scores(new, 1) == pytest.approx([0.08, 0.12])
+    assert head_no_action(SimpleNamespace(no_action=np.array([True])), 5) is None  # wrong shape: ignored
+
+
+def test_status_persons_validate_and_round_trip() -> None:
+    views = [
+        make_view(
+            0,
+            np.array([0.1, 0.6, 0.05, 0.25]),
+            NAMES,
+            no_action=False,
+            min_score=0.2,
+            decided="clap",
+            decided_score=0.55,
+            window_ms=(0.0, 2066.7),
+        ),
+        make_view(1, np.array([0.3, 0.3, 0.2, 0.2]), NAMES, no_action=True, min_score=0.2),
+    ]
+    e = status(tracks=2, persons=views)
+    validate(e)
+    assert decode(encode(e)) == e
+    p0, p1 = e["persons"]
+    assert p0 == {
+        "track_id": 0,
+        "label": "clap",
+        "score": 0.6,
+        "no_action": False,
+        "decided": "clap",
+        "topk": [{"label": "clap", "score": 0.6}, {"label": "kick", "score": 0.25}, {"label": "wave", "score": 0.1}],
+        "window": {"start_ms": 0.0, "end_ms": 2066.7},
+    }
+    assert p1["label"] is None and p1["no_action"] is True and p1["score"] == 0.3 and p1["decided"] is None
+    with pytest.raises(DataFormatError, match="1.5 is greater than the maximum") as info:
+        validate({**e, "persons": [{**p0, "score": 1.5}]})
+    assert info.value.where == "$.persons[0].score"
+    with pytest.raises(DataFormatError, match="'no_action' is a required property"):
+        validate({**e, "persons": [{k: v for k, v in p0.items() if k != "no_action"}]})
+
+
+@pytest.mark.parametrize(
+    ("reason", "details"),
+    [
+        ("heartbeat", None),
+        ("started", None),
+        ("labels_reloaded", {"labels": 4, "labels_hash": "ab" * 32, "labels_path": "labels.txt", "head_mode": "mixed"}),
+        ("source_disconnected", {"attempt": 0, "delay_s": 0.0}),
+        ("source_reconnecting", {"attempt": 2, "delay_s": 1.5}),
+        ("source_reconnected", {"attempt": 2, "delay_s": 1.5}),
+        ("source_gave_up", {"attempt": 10, "delay_s": 0.0}),
+        ("stopped", {"stop_reason": "end", "frames": 300, "windows": 33}),
+    ],
+)
+def test_every_status_reason_is_a_field_with_its_details(reason, details) -> None:
+    e = status(reason=reason, details=details, message="for humans")
+    validate(e)
+    assert e["reason"] == reason and e.get("details") == details and e["message"] == "for humans"
+
+
+def test_status_reasons_are_complete_and_checked() -> None:
+    assert set(STATUS_REASONS) == set(
+        __import__("realtime.events.publisher", fromlist=["load_schema"]).load_schema()["$defs"]["status"][
+            "properties"
+        ]["reason"]["enum"]
+    )
+    assert status()["reason"] == "heartbeat" and "details" not in status() and "persons" not in status()
+    with pytest.raises(ValueError, match="status reason must be one of"):
+        status(reason="bored")
+    with pytest.raises(ValueError, match="unknown field 'colour'"):
+        status(reason="stopped", details={"colour": "red"})
+    with pytest.raises(ValueError, match="attempt must be a finite number >= 0"):
+        status(reason="source_reconnecting", details={"attempt": -1})
+    for reason, missing in (
+        ("stopped", "'details' is a required property"),
+        ("labels_reloaded", "'details' is a required property"),
+    ):
+        with pytest.raises(DataFormatError, match=missing):
+            validate(status(reason=reason))
+    with pytest.raises(DataFormatError, match="'frames' is a required property"):
+        validate(status(reason="stopped", details={"stop_reason": "end"}))
+    with pytest.raises(DataFormatError, match="'reason' is a required property"):
+        validate({k: v for k, v in status().items() if k != "reason"})
+
+
+def test_track_view_json_clamps_rounding_noise() -> None:
+    v = TrackView(0, (("wave", 1.0000000002),), False)
+    assert v.to_json()["score"] == 1.0 and v.to_json()["topk"][0]["score"] == 1.0
+
+
+# ---- the live pipeline and sadvae-live --print all ----------------------------------------------------------
+
+NTU_FILE = "ntu/S001C001P001R001A001.skeleton"
+
+
+def _free_endpoint() -> str:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
+
+
+def test_pipeline_status_events_carry_reasons_and_what_each_person_sees(shared_data, live_model, tmp_path) -> None:
+    pytest.importorskip("zmq")
+    from realtime.decisions import DecisionOptions
+    from realtime.events.publisher import PublisherOptions
+    from realtime.head.zero_shot import HeadOptions
+    from realtime.pipeline import Pipeline, PipelineOptions
+    from realtime.sources.replay import ReplaySource
+
+    labels = tmp_path / "labels.txt"
+    labels.write_text("wave\nclap\n", encoding="utf-8")  # trained classes of the tiny bundle: no text encoder
+    opts = PipelineOptions(
+        stride=4,
+        status_interval_s=1e-3,
+        handle_signals=False,
+        decisions=DecisionOptions(),
+        head=HeadOptions(cache_dir=str(tmp_path / "heads")),
+        publisher=PublisherOptions(endpoint="tcp://127.0.0.1:*"),
+    )
+    batches, events = [], []
+    pipe = Pipeline(ReplaySource(shared_data / NTU_FILE), live_model, labels, opts, on_batch=batches.append)
+    publish = pipe.publisher.publish
+    pipe.publisher.publish = lambda e: (events.append(e), publish(e))[1]
+    assert pipe.run() == "end"
+    for e in events:
+        validate(e)
+    statuses = [e for e in events if e["type"] == "status"]
+    assert statuses[0]["reason"] == "started" and statuses[-1]["reason"] == "stopped"
+    assert statuses[-1]["details"] == {"stop_reason": "end", "frames": pipe.frames, "windows": pipe.windows}
+    beats = [e for e in statuses if e["reason"] == "heartbeat"]
+    assert beats and all(e["message"] is None for e in beats)
+    with_person = [e for e in beats if e.get("persons")]
+    assert with_person, "no heartbeat carried a person"
+    # the last heartbeat before the end shows the last window's scores as the head gave them
+    last_batch = batches[-1]
+    seen = with_person[-1]["persons"][0]
+    want = last_batch.views[0]
+    assert seen["track_id"] == want.track_id == 0 and seen["score"] == pytest.approx(want.score, abs=1e-6)
+    row = head_scores(last_batch.result, 0)
+    assert want.topk[0] == (last_batch.labels.names[int(row.argmax())], pytest.approx(float(row.max())))
+    assert seen["window"]["end_ms"] == pytest.approx(want.window_ms[1], abs=1e-3)
+    actions = [e for e in events if e["type"] != "status"]
+    started = [e["label"] for e in actions if e["type"] == "start"]
+    decided = {p["decided"] for e in with_person for p in e["persons"]} - {None}
+    assert decided <= set(started) and (not started or decided)
+
+
+def test_print_all_shows_every_window_even_undecided(
+    shared_data, model_files, cache_root, tmp_path, capsys, monkeypatch
+) -> None:
+    pytest.importorskip("zmq")
+    from realtime.cli import main
+
+    monkeypatch.setenv("SADVAE_CACHE_DIR", str(cache_root))
+    labels = tmp_path / "labels.txt"
+    labels.write_text("wave\nclap\n", encoding="utf-8")
+    argv = [
+        "--replay",
+        str(shared_data / NTU_FILE),
+        "--labels",
+        str(labels),
+        "--model",
+        str(model_files[0]),
+        "--print",
+        "all",
+        "--endpoint",
+        _free_endpoint(),
+    ]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    windows_run = int(captured.err.strip().splitlines()[-1].split()[-2])  # "... after N frames, W windows"
+    lines = captured.out.splitlines()
+    window_lines = [ln for ln in lines if "  window  " in ln]
+    assert len(window_lines) == windows_run > 3
+    # the first window can never be decided (a start needs two windows): it is shown all the same
+    assert "decided:" not in window_lines[0]
+    for ln in window_lines:
+        assert ln.split("person 0  window  ")[1].split()[0] in ("wave", "clap", "(no")
+        assert ln.count("[") == 1 and ln.split("[")[1].split("]")[0].count(",") == 1  # top 2 of 2 labels
+    assert not any(" update " in ln for ln in lines)  # the window lines stand in for updates
+    # the default --print (changes) prints no window lines
+    assert main(argv[:-3] + ["--print", "--endpoint", _free_endpoint()]) == 0
+    assert "  window  " not in capsys.readouterr().out
+
+
+def test_print_all_survives_a_closed_pipe(shared_data, model_files, cache_root, tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    labels = tmp_path / "labels.txt"
+    labels.write_text("wave\nclap\n", encoding="utf-8")
+    cmd = [
+        sys.executable,
+        "-m",
+        "realtime.cli",
+        "--replay",
+        str(shared_data / NTU_FILE),
+        "--loop",
+        "--max-frames",
+        "400",
+        "--labels",
+        str(labels),
+        "--model",
+        str(model_files[0]),
+        "--print",
+        "all",
+        "--endpoint",
+        _free_endpoint(),
+    ]
+    env = {**os.environ, "SADVAE_CACHE_DIR": str(cache_root)}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    first = proc.stdout.readline()
+    proc.stdout.close()  # the reader goes away, as `| head -1` does
+    _, stderr = proc.communicate(timeout=120)
+    assert b"window" in first and proc.returncode == 0, stderr.decode()
+    assert b"Traceback" not in stderr and b"stopped (max_frames) after 400 frames" in stderr
