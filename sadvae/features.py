@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ import numpy as np
 from sadvae.data.record import Dataset, SkeletonSequence
 from sadvae.data.splits import dataset_arrays, test_side_mask
 from sadvae.errors import ConfigError
+from sadvae.fileio import atomic_path
 
 __all__ = [
     "FeatureSet",
@@ -183,12 +183,8 @@ def _read(path: Path) -> FeatureSet:
 
 
 def _atomic_savez(path: Path, **arrays: Any) -> None:
-    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
-    try:
+    with atomic_path(path) as tmp:  # the temporary name ends in .npz, so np.savez keeps it
         np.savez(tmp, **arrays)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def cached_features(

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from sadvae.errors import ConfigError, DataFormatError, MissingDependencyError
+from sadvae.fileio import atomic_path, atomic_write
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -215,21 +216,14 @@ class TextEncoder:
         return emb
 
     def _write_cache(self, path: Path, emb: np.ndarray, template: str | None, texts: Sequence[str]) -> None:
-        """Write the embeddings and their note atomically (temporary names, then rename); never fail the encode."""
-        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npy")
-        note_tmp = tmp.with_suffix(".json")
+        """Write the note, then the embeddings, each atomically; never fail the encode."""
         note = {"encoder": self.encoder_id, "template": template, "texts": list(texts), "shape": list(emb.shape)}
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            np.save(tmp, emb, allow_pickle=False)
-            note_tmp.write_text(json.dumps(note, indent=1, ensure_ascii=False), encoding="utf-8")
-            os.replace(note_tmp, path.with_suffix(".json"))
-            os.replace(tmp, path)
+            atomic_write(path.with_suffix(".json"), json.dumps(note, indent=1, ensure_ascii=False).encode("utf-8"))
+            with atomic_path(path) as tmp:  # the temporary name ends in .npy, so np.save keeps it
+                np.save(tmp, emb, allow_pickle=False)
         except OSError as exc:  # a read-only or full cache must not stop training or the live pipeline
             log.warning("cannot write text-embedding cache %s (%s); the embeddings are kept in memory only", path, exc)
-        finally:
-            tmp.unlink(missing_ok=True)
-            note_tmp.unlink(missing_ok=True)
 
     def _encode_cached(self, sentences: list[str], template: str | None, key_texts: Sequence[str]) -> np.ndarray:
         path = self.cache_dir / f"{self._key(template, key_texts)}.npy"

@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -32,6 +31,7 @@ import numpy as np
 
 from sadvae.data.record import Dataset
 from sadvae.errors import ConfigError
+from sadvae.fileio import atomic_path
 
 __all__ = ["WindowFeatures", "window_features", "default_window_dir"]
 
@@ -96,12 +96,8 @@ def _key(extractor, fingerprint: str, clips: np.ndarray | None) -> str:
 
 
 def _savez(path: Path, **arrays) -> None:
-    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
-    try:
+    with atomic_path(path) as tmp:  # the temporary name ends in .npz, so np.savez keeps it
         np.savez(tmp, **arrays)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _read(path: Path) -> WindowFeatures:
