@@ -382,7 +382,9 @@ def check_parity(
         model: the exported ``onnx.ModelProto`` or a path to it.
         cfg: window shape of the inputs.
         batches: batch sizes to run.
-        atol: largest accepted max |onnxruntime - torch|.
+        atol: largest accepted max |onnxruntime - torch| of an output whose values stay within [-1, 1];
+            an output reaching larger magnitudes is held to ``atol`` times its largest magnitude (fp32
+            rounding grows with the values: logits of several hundred differ by ~1e-4 for that alone).
         seed: seed of the windows.
 
     Returns:
@@ -406,17 +408,19 @@ def check_parity(
     for b in batches:
         noise = rng.normal(size=(b, 3, cfg.window, NUM_JOINTS, cfg.persons)).astype(np.float32)
         errs = dict.fromkeys(OUTPUT_NAMES, 0.0)
+        scale = dict.fromkeys(OUTPUT_NAMES, 1.0)
         for x in (example_windows(b, cfg, seed), noise):
             got = sess.run(list(OUTPUT_NAMES), {INPUT_NAME: x})
             with torch.inference_mode():
                 want = [t.cpu().numpy() for t in recognizer(torch.from_numpy(x).to(device))]
             for name, g, w in zip(OUTPUT_NAMES, got, want, strict=True):
                 errs[name] = max(errs[name], float(np.abs(g - w).max()))
+                scale[name] = max(scale[name], float(np.abs(w).max()))
         result[b] = errs
-        worst = max(errs, key=errs.get)
-        if not errs[worst] <= atol:
+        worst = max(errs, key=lambda k: errs[k] / scale[k])
+        if not errs[worst] <= atol * scale[worst]:
             raise ExportError(
-                f"ONNX Runtime differs from torch by {errs[worst]:.2e} > {atol:g} on {worst!r} at "
+                f"ONNX Runtime differs from torch by {errs[worst]:.2e} > {atol * scale[worst]:g} on {worst!r} at "
                 f"batch {b}; the export is not faithful"
             )
     return result

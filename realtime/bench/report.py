@@ -158,6 +158,9 @@ def _pipeline_table(pipe: dict[str, Any]) -> list[str]:
                 f"{s['per_frame_ms']:>9.3f}"
             )
         lines.append(f"  lean stages ({' + '.join(r['lean_stages'])}): {r['lean_per_frame_ms']:.3f} ms per frame")
+        if r.get("cpu_ms_per_frame"):
+            c = r["cpu_ms_per_frame"]
+            lines.append(f"  process CPU time: {c:.2f} ms per frame, every thread (one core alone: {1e3 / c:.1f} fps)")
     for s in pipe["skipped"]:
         lines.append(f"pipeline skipped {s['backend']}: {s['reason']}")
     return lines

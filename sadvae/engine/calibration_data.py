@@ -5,10 +5,17 @@ from the data a model bundle was trained on, with exactly the bundle's
 :class:`~sadvae.data.preprocess.PreprocessConfig` (the one preprocessing function, as training and
 the live pipeline use it). Which sequences are used depends on the bundle:
 
-- the default model (``provenance["recipe"] == "scripts/train_default"``): MSR Action3D, NW-UCLA and
-  UTKinect merged into its 33 classes (:func:`sadvae.train.default_model.merge_datasets`, with the
-  recipe's ``limit_per_class``); ``train`` is the training side, ``holdout`` the held-out side (MSR and
-  UTKinect even subjects, NW-UCLA view 3). Its main run has no separate validation side.
+- the default model, recipe ``shiftgcn-v2`` (``provenance["recipe_name"] == "shiftgcn-v2"``): every set
+  of its class table (MSR Action3D, NW-UCLA, UTKinect, HDM05, Bandai-Namco; provenance ``datasets``), each
+  class labelled with its class-table column (:func:`sadvae.train.class_table.class_table`, the bundle's
+  class ids); ``train`` is the training side without inner validation, ``validation`` the inner
+  validation (:func:`sadvae.train.default_shiftgcn.inner_validation`), ``holdout`` each set's standard
+  test side;
+- the round-1 default model, recipe ``stgcn-v1`` (``provenance["recipe"] == "scripts/train_default"``):
+  MSR Action3D, NW-UCLA and UTKinect merged into its 33 classes
+  (:func:`sadvae.train.default_model.merge_datasets`, with the recipe's ``limit_per_class``); ``train`` is
+  the training side, ``holdout`` the held-out side (MSR and UTKinect even subjects, NW-UCLA view 3). Its
+  main run has no separate validation side.
 - a single-dataset bundle (``sadvae train zsl``; ``provenance["dataset"]`` and ``["root"]``): ``train``
   is the protocol's training side restricted to the seen classes, ``validation`` the validation
   partition of its split (held-out validation-seen + pseudo-unseen samples), ``holdout`` the protocol's
@@ -55,7 +62,8 @@ log = logging.getLogger(__name__)
 CALIBRATION_FORMAT = 1
 SPLITS = ("train", "validation", "holdout")
 KEYS = ("format", "windows", "labels", "class_names", "sources", "seed", "model_id", "preprocess", "split", "crop")
-_DEFAULT_RECIPE = "scripts/train_default"
+_DEFAULT_RECIPE = "scripts/train_default"  # the round-1 recipe stgcn-v1 recorded this
+_SHIFTGCN_RECIPE = "shiftgcn-v2"
 
 
 @dataclass(frozen=True)
@@ -127,6 +135,52 @@ def _merged_sequences(bundle, split: str, data_root: Path | None) -> tuple[list,
     return [data.sequences[i] for i in idx], data.labels[idx]
 
 
+def _class_table_sequences(bundle, split: str, data_root: Path | None) -> tuple[list, np.ndarray]:
+    """Recipe ``shiftgcn-v2``: the sets of its class table, labelled by column (see the module docstring)."""
+    from sadvae.data.registry import DATASETS, load_dataset
+    from sadvae.train.class_table import class_table
+    from sadvae.train.default_shiftgcn import _limited, inner_validation
+    from sadvae.train.protocol import dataset_arrays, test_side_mask
+
+    table = class_table()
+    if tuple(bundle.class_names) != table.names:
+        raise ConfigError(
+            f"the bundle says it is recipe {_SHIFTGCN_RECIPE} but its {len(bundle.class_names)} classes are not the "
+            f"class table's {len(table.names)} (sadvae/train/class_table.py); retrain it with scripts/train_default"
+        )
+    prov = bundle.provenance
+    names = list(prov.get("datasets") or {}) or list((prov.get("config") or {}).get("datasets") or [])
+    if not names:
+        raise ConfigError("the bundle's provenance names no datasets; cannot locate the data it was trained on")
+    root = Path(data_root) if data_root is not None else SHARED_DATA
+    limit = (prov.get("config") or {}).get("limit_per_class")
+    seqs: list = []
+    labels: list[int] = []
+    for name in names:
+        if name not in DATASETS:
+            raise ConfigError(f"the bundle's provenance names dataset {name!r}, not one of {sorted(DATASETS)}")
+        folder = root / DATASETS[name].default_root
+        if not folder.exists():
+            raise ConfigError(
+                f"{folder}: {name} not found; pass data_root, the folder holding skeleton_sets/ and mocap/"
+            )
+        ds = load_dataset(name, folder)
+        test = test_side_mask(ds, name)
+        lab, subj, view = dataset_arrays(ds)
+        if split == "holdout":
+            keep = test
+        else:
+            val = inner_validation(lab, subj, view, test)
+            keep = val if split == "validation" else ~test & ~val
+        keep &= lab >= 0
+        keep &= np.isin(np.arange(len(lab)), _limited(ds, test, limit))
+        cols = np.asarray(table.columns(name, ds.class_names))
+        for i in np.flatnonzero(keep):
+            seqs.append(ds.sequences[i])
+            labels.append(int(cols[lab[i]]))
+    return seqs, np.asarray(labels, dtype=np.int64)
+
+
 def _dataset_sequences(bundle, split: str, data_root: Path | None) -> tuple[list, np.ndarray]:
     from sadvae.data.registry import DATASETS, load_dataset
     from sadvae.data.splits import random_split
@@ -172,7 +226,7 @@ def split_sequences(bundle, split: str, data_root: str | Path | None = None) -> 
     Args:
         bundle: a loaded :class:`sadvae.bundle.Bundle`.
         split: "train", "validation" or "holdout".
-        data_root: default model: the folder holding ``skeleton_sets/`` (None: ``../shared/data``);
+        data_root: default model: the folder holding ``skeleton_sets/`` (and ``mocap/``; None: ``../shared/data``);
             single-dataset bundle: the dataset folder or prepared ``.npz`` (None: the recorded root).
 
     Returns:
@@ -184,7 +238,9 @@ def split_sequences(bundle, split: str, data_root: str | Path | None = None) -> 
     if split not in SPLITS:
         raise ConfigError(f"unknown split {split!r}; choose one of {list(SPLITS)}")
     root = Path(data_root) if data_root is not None else None
-    if bundle.provenance.get("recipe") == _DEFAULT_RECIPE:
+    if bundle.provenance.get("recipe_name") == _SHIFTGCN_RECIPE:
+        seqs, labels = _class_table_sequences(bundle, split, root)
+    elif bundle.provenance.get("recipe") == _DEFAULT_RECIPE:
         seqs, labels = _merged_sequences(bundle, split, root)
     else:
         seqs, labels = _dataset_sequences(bundle, split, root)

@@ -1,4 +1,9 @@
-"""The recipe of the embedded default model: ST-GCN + SA-DVAE on three real Kinect-v1 datasets merged.
+"""Recipe ``stgcn-v1``, the round-1 default model: ST-GCN + SA-DVAE on three real Kinect-v1 datasets merged.
+
+It was the packaged model of round 1; the packaged default is now recipe ``shiftgcn-v2``
+(:mod:`sadvae.train.default_shiftgcn`). This recipe stays available (``scripts/train_default --recipe
+stgcn-v1``, writing ``runs/default_v1/default_model.pt`` by default) as the baseline and as the
+ST-GCN default.
 
 MSR Action3D, NW-UCLA and UTKinect-Action3D (all single-person, converted to NTU-25) are merged into
 one class list (:data:`MERGE_TABLE`: a class of several datasets only where it is the same action).
@@ -26,7 +31,6 @@ from pathlib import Path
 
 import numpy as np
 
-from sadvae.assets import default_bundle_path
 from sadvae.data.preprocess import PreprocessConfig
 from sadvae.data.record import Dataset, SkeletonSequence
 from sadvae.data.registry import DATASETS, load_dataset
@@ -140,7 +144,8 @@ class DefaultModelConfig:
     """The default-model recipe.
 
     Attributes:
-        out: bundle path to write.
+        out: bundle path to write (default ``runs/default_v1/default_model.pt``: the packaged default is
+            now recipe ``shiftgcn-v2``).
         data_root: folder holding ``skeleton_sets/`` (None: ``../shared/data`` beside the project).
         seed: seeds the pseudo-unseen choice, the backbones and SA-DVAE.
         num_pseudo_unseen: classes that play "unseen" in the validation run.
@@ -155,7 +160,7 @@ class DefaultModelConfig:
         text: sentence encoder and prompt template.
     """
 
-    out: str = str(default_bundle_path())
+    out: str = str(PROJECT_ROOT / "runs" / "default_v1" / "default_model.pt")
     data_root: str | None = None
     seed: int = 0
     num_pseudo_unseen: int = 5

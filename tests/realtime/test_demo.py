@@ -55,31 +55,40 @@ def _free_endpoint() -> str:
         return f"tcp://127.0.0.1:{s.getsockname()[1]}"
 
 
+def _starts(out: list[str]) -> list[tuple[float, str]]:
+    return [
+        (float(m.group(1)), m.group(2))
+        for ln in out
+        if (m := re.search(r"^\s*(\d+\.\d) s\s+person \d+\s+start\s+(.+?)\s+\d\.\d\d\s+\[", ln))
+    ]
+
+
 def test_quick_start_demo_shows_events_from_the_default_model(capsys) -> None:
-    """The README's first command, unpaced and on the torch backend: the packaged model names the actions
-    measured on the performer (labels/demo.txt's header says which ones it gets wrong)."""
-    pytest.importorskip("torch")
+    """The README's first command, unpaced: the packaged model names the actions measured on the performer
+    (labels/demo.txt's header says which ones fire and which it gets wrong)."""
+    pytest.importorskip("onnxruntime")
     from realtime.cli import main
 
-    argv = [
-        "--demo",
-        "--labels",
-        str(ROOT / "labels/demo.txt"),
-        "--print",
-        "--no-realtime",
-        "--backend",
-        "torch",
-        "--endpoint",
-        _free_endpoint(),
-    ]
+    argv = ["--demo", "--labels", str(ROOT / "labels/demo.txt"), "--print", "--no-realtime"]
+    argv += ["--endpoint", _free_endpoint()]
+    # onnxruntime, the live default: the shiftgcn-v2 default's Shift-GCN costs ~1 s per window in torch eager
+    # on a CPU (round 1's light ST-GCN ran this test on the torch backend); the export ships beside the bundle
     assert main(argv) == 0
     out = capsys.readouterr().out.splitlines()
-    started = {m.group(1) for ln in out if (m := re.search(r" start\s+(.+?)\s+\d\.\d\d\s+\[", ln))}
-    # issue 14: the head now says "no action" when the backbone puts a window's mass on classes that are not
-    # listed; on the cartoon it does so for the wave, claps and bend (their mass goes to "wave hands",
-    # "horizontal arm wave", ...), so only its walk starts. Round 1 (no rejection) named the four below.
-    assert "walk" in started, out
-    assert main([*argv[:-1], _free_endpoint(), "--no-action-threshold", "0"]) == 0
+    starts = _starts(out)
+    assert not any("Loading" in ln for ln in out)  # exact class names: no sentence encoder
+    # every start is right: its 3.2 s window ends while the performer does that action (or within one window
+    # after, as the window still holds it). Round 1 (ST-GCN, 2.1 s windows, issue-14 head) started only "walk".
+    spans = perform()[2]
+    names = {"high arm wave": "high arm wave", "walk": "walk", "clapping": "clap hands", "bend": "bend"}
+    for t, label in starts:
+        assert any(names.get(label) == a and t0 < t <= t1 + 3.2 for a, t0, t1 in spans), (t, label, out)
+    assert {label for _, label in starts} == {"high arm wave", "walk"}, out
+    argv = ["--demo", "--labels", str(ROOT / "labels/demo.txt"), "--print", "all", "--no-realtime"]
+    assert main([*argv, "--endpoint", _free_endpoint(), "--no-action-threshold", "0"]) == 0
     out = capsys.readouterr().out.splitlines()
-    started = {m.group(1) for ln in out if (m := re.search(r" start\s+(.+?)\s+\d\.\d\d\s+\[", ln))}
-    assert {"high arm wave", "clap hands", "stand up", "bend"} <= started, out
+    # without the no-action line every window names a listed label (round 1 checked which ones started; what
+    # starts then depends on the decision thresholds, which issue 14 tunes)
+    windows = [ln for ln in out if re.search(r" window\s", ln)]
+    assert len(windows) >= 30 and not any("(no action)" in ln for ln in windows), out
+    assert {"high arm wave", "walk"} <= {label for _, label in _starts(out)}, out

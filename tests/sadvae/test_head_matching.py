@@ -11,7 +11,9 @@ import pytest
 from sadvae.head.matching import DEFAULT_MATCH_THRESHOLD, canonical, conflict, match_labels, stems
 
 PAIRS = Path(__file__).with_name("head_paraphrases.tsv")
-# the default model's 33 trained classes (sadvae/assets/MODEL_CARD.md)
+# the round-1 default model's 33 trained classes (recipe stgcn-v1, the baseline row of sadvae/assets/MODEL_CARD.md):
+# a fixed vocabulary for the matcher's cases; the packaged shiftgcn-v2 model's 174 names are matched in
+# tests/sadvae/train/test_default_model.py
 DEFAULT_VOCAB = (
     "high arm wave",
     "horizontal arm wave",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from sadvae.errors import CheckpointError, ConfigError
@@ -31,11 +31,17 @@ ROOT = Path(__file__).resolve().parents[2]
 # ---------------------------------------------------------------- zero-shot scorers
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, derandomize=True)
 @given(n=st.integers(2, 40), d=st.integers(2, 64), seed=st.integers(0, 2**32 - 1))
 def test_prototype_scorers_have_no_dead_label_by_construction(n: int, d: int, seed: int) -> None:
     rng = np.random.default_rng(seed)
     protos = rng.normal(size=(n, d)) * rng.uniform(0.1, 10.0, size=(n, 1))  # any norms
+    # Two prototypes pointing the same way (to float32 precision) are one label written twice: cosine
+    # cannot tell them apart, and real label texts never embed that close (the real-names test below).
+    unit = protos / np.linalg.norm(protos, axis=1, keepdims=True)
+    cos = unit @ unit.T
+    np.fill_diagonal(cos, -1.0)
+    assume(cos.max() < 1.0 - 1e-5)
     for method in ("cosine", "euclidean"):
         s = ZeroShotScorer(method, protos.astype(np.float32), np.zeros(n, np.float32), 5.0)
         assert len(dead_labels(s, protos)) == 0, method
@@ -247,4 +253,6 @@ def test_the_packaged_default_calibration_belongs_to_the_packaged_model() -> Non
     if not path.is_file():
         pytest.skip(f"{path} is not packaged here")
     cal = read_calibration(path, file_sha256(default_bundle_path()))
-    assert cal is not None and cal.model_id and "check_head.py" in cal.source
+    # round 1 fitted it afterwards with scripts/check_head.py; the shiftgcn-v2 default recipe fits its own
+    # calibration on inner-validation windows and writes it beside the bundle (scripts/train_default)
+    assert cal is not None and cal.model_id and cal.source.startswith("shiftgcn-v2: inner-validation windows")
