@@ -4,6 +4,13 @@ Frames arrive at the camera's rate, which drifts and stutters; the model wants e
 frames at ``fps``. The buffer keeps the raw frames with their times in a preallocated array and,
 on request, interpolates the most recent ``(window - 1) / fps`` seconds onto a uniform grid that
 ends at the newest frame, using the same :func:`sadvae.data.preprocess.resample` as training.
+
+With ``min_window`` < ``window`` the buffer also hands out *partial* windows: once it holds at least
+``min_window`` frames' worth of time (at the model's rate) but less than a full window, :meth:`JointBuffer.window`
+returns every frame it has, resampled the same way (fewer than ``window`` frames). The caller pads them
+with :func:`sadvae.data.preprocess.preprocess`, exactly as training pads a clip shorter than a window
+(official NTU normalisation: written from frame 0 and loop-filled), so a person's first seconds and
+short actions are scored without waiting for a full window.
 """
 
 from __future__ import annotations
@@ -17,7 +24,11 @@ from sadvae.data.preprocess import resample
 from sadvae.errors import SourceError
 from sadvae.skeleton import NUM_JOINTS
 
-__all__ = ["JointBuffer"]
+__all__ = ["JointBuffer", "MIN_WINDOW_FRAMES"]
+
+#: Default of ``sadvae-live --min-window-frames`` (frames at the model's rate before a track's first, partial,
+#: window); None = whole windows only. Chosen on labelled replays of the training side (docs/live.md).
+MIN_WINDOW_FRAMES: int | None = 64
 
 log = logging.getLogger(__name__)
 
@@ -37,18 +48,32 @@ class JointBuffer:
         max_gap_s: a push more than this many seconds after the previous one (a person lost and
             found again, a stalled source) empties the buffer first, so that no window is
             interpolated across the gap.
+        min_window: frames (at ``fps``) the buffer must span before it hands out a window, in
+            ``[2, window]``; below ``window`` the first windows are partial (module docstring).
+            None = ``window`` (full windows only).
 
     Attributes:
         window_size: frames per window (the ``window`` argument).
+        min_window: frames of the shortest window handed out.
         span_s: seconds from a window's first to its last frame, ``(window - 1) / fps``.
         resets: how many times a gap emptied the buffer.
     """
 
     def __init__(
-        self, capacity: int, window: int, fps: float, persons: int = 1, *, stride: int = 1, max_gap_s: float = 0.5
+        self,
+        capacity: int,
+        window: int,
+        fps: float,
+        persons: int = 1,
+        *,
+        stride: int = 1,
+        max_gap_s: float = 0.5,
+        min_window: int | None = None,
     ):
         if window < 2:
             raise ValueError(f"window must be >= 2 frames, got {window}")
+        if min_window is not None and not 2 <= min_window <= window:
+            raise ValueError(f"min_window must be in [2, window={window}] frames, got {min_window}")
         if capacity < window:
             raise ValueError(f"capacity must be >= window ({window}), got {capacity}")
         if not fps > 0:
@@ -61,6 +86,7 @@ class JointBuffer:
             raise ValueError(f"max_gap_s must be positive, got {max_gap_s}")
         self.capacity, self.window_size, self.fps, self.persons = int(capacity), int(window), float(fps), int(persons)
         self.stride, self.max_gap_s = int(stride), float(max_gap_s)
+        self.min_window = self.window_size if min_window is None else int(min_window)
         self.span_s = (self.window_size - 1) / self.fps  # time covered by one window, first to last frame
         self._joints = np.zeros((self.capacity, self.persons, NUM_JOINTS, 3), dtype=np.float32)
         self._times = np.zeros(self.capacity, dtype=np.float64)
@@ -83,10 +109,19 @@ class JointBuffer:
         """Timestamp (s) of the oldest frame held, or None when empty."""
         return float(self._times[(self._next - self._count) % self.capacity]) if self._count else None
 
+    def _spans(self, frames: int) -> bool:
+        """True when the frames held span at least ``frames`` frames at ``fps``."""
+        return self._count >= 2 and (self.last_time - self.first_time) * self.fps + _EPS >= frames - 1
+
     @property
     def ready(self) -> bool:
-        """True when the frames held span at least one window."""
-        return self._count >= 2 and (self.last_time - self.first_time) * self.fps + _EPS >= self.window_size - 1
+        """True when a window can be handed out: the frames held span at least ``min_window`` frames."""
+        return self._spans(self.min_window)
+
+    @property
+    def full(self) -> bool:
+        """True when the frames held span at least one whole window."""
+        return self._spans(self.window_size)
 
     def reset(self) -> None:
         """Forget every frame (the arrays stay allocated)."""
@@ -134,7 +169,7 @@ class JointBuffer:
             self._since_ready += 1
         elif self.ready:
             self._since_ready = 0
-        elif self._count == self.capacity and not self._warned_capacity:
+        if self._count == self.capacity and not self._warned_capacity and not self.full:
             self._warn_capacity()
         return self.should_emit()
 
@@ -153,7 +188,7 @@ class JointBuffer:
         )
 
     def should_emit(self) -> bool:
-        """True on the push that first spans a window and on every ``stride``-th push after it."""
+        """True on the push that first spans ``min_window`` frames and on every ``stride``-th push after it."""
         return self._since_ready >= 0 and self._since_ready % self.stride == 0
 
     def frames(self) -> tuple[np.ndarray, np.ndarray]:
@@ -165,21 +200,28 @@ class JointBuffer:
         """The most recent window, resampled to ``fps``.
 
         Returns:
-            ``(joints, times)``: float32 [window, M, 25, 3] on a uniform grid at ``fps`` whose last
-            frame is the newest pushed frame, and float64 [window] grid times in seconds; or None
-            until the buffer spans a window.
+            ``(joints, times)``: float32 [T, M, 25, 3] on a uniform grid at ``fps`` whose last frame is
+            the newest pushed frame, and float64 [T] grid times in seconds; T = ``window`` once the
+            buffer spans a window, else (a partial window, ``min_window`` < ``window``) every frame
+            that fits on the grid, ``min_window <= T < window``. None until the buffer spans
+            ``min_window`` frames.
         """
         if not self.ready:
             return None
         order = (self._next - self._count + np.arange(self._count)) % self.capacity  # oldest first
         held = self._times[order]
         newest = held[-1]
-        start = newest - self.span_s - _EPS / self.fps
-        # the frames inside the span plus the one at or before its start (ready() guarantees it exists)
-        n = min(int(np.count_nonzero(held > start)) + 1, self._count)
+        if self.full:
+            size = self.window_size
+            start = newest - self.span_s - _EPS / self.fps
+            # the frames inside the span plus the one at or before its start (full guarantees it exists)
+            n = min(int(np.count_nonzero(held > start)) + 1, self._count)
+        else:  # a partial window: every frame held, as many grid frames as they span
+            n = self._count
+            size = min(int(np.floor((newest - held[0]) * self.fps + _EPS)) + 1, self.window_size)
         joints, t = self._joints[order[-n:]], held[-n:]
         # resample() anchors its grid on the first time: run it backwards so that the grid ends on the newest frame
-        back = resample(joints[::-1], -t[::-1], self.fps)  # (>= window, M, 25, 3), newest first
-        out = np.ascontiguousarray(back[self.window_size - 1 :: -1])
-        grid = newest - (self.window_size - 1 - np.arange(self.window_size)) / self.fps
+        back = resample(joints[::-1], -t[::-1], self.fps)  # (>= size, M, 25, 3), newest first
+        out = np.ascontiguousarray(back[size - 1 :: -1])
+        grid = newest - (size - 1 - np.arange(size)) / self.fps
         return out, grid

@@ -192,11 +192,18 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_head_flags(p: argparse.ArgumentParser) -> None:
     """Every threshold of the head and the decisions, with its default and what it does (realtime/decisions.py,
     realtime/head/zero_shot.py); the defaults are the dataclasses' own, so --help cannot drift from the code."""
+    from realtime.buffer import MIN_WINDOW_FRAMES
     from realtime.decisions import DecisionOptions
     from realtime.head.zero_shot import HeadOptions
 
     d, h = DecisionOptions(), HeadOptions()
-    g = p.add_argument_group("decisions (smoothed per person; scores are P(label and some listed action), 0..1)")
+    g = p.add_argument_group(
+        "decisions (smoothed per person; scores are P(label and some listed action), 0..1)",
+        "The defaults were chosen together by scripts/tune_decisions.py on labelled replays of the default "
+        "model's training-side clips (never a test side): the best live top-1 with at most 1 false start per "
+        "minute on clips of unlisted actions (docs/live.md, 'Partial windows'). Lower --start-score or "
+        "--min-window-frames decide more and sooner, and fire more on actions that are not listed.",
+    )
     g.add_argument(
         "--smoothing",
         type=float,
@@ -245,6 +252,16 @@ def _add_head_flags(p: argparse.ArgumentParser) -> None:
         default=d.switch_margin,
         metavar="M",
         help=f"how far another label must lead the active one to take over (default {d.switch_margin})",
+    )
+    g.add_argument(
+        "--min-window-frames",
+        type=_count,
+        default=MIN_WINDOW_FRAMES or 0,
+        metavar="N",
+        help="frames (at the model's rate) a person needs before the first decision window: fewer than the "
+        "model's window decides on a partly filled window, padded as training pads short clips "
+        f"(default {MIN_WINDOW_FRAMES or 0}, chosen on labelled replays of training-side clips, docs/live.md; "
+        "0 = whole windows only, as in round 1; more than the window = whole windows)",
     )
     g = p.add_argument_group("labels and scoring (realtime/head/zero_shot.py, docs/head.md)")
     g.add_argument(
@@ -333,6 +350,7 @@ def _options(args: argparse.Namespace):
         head=head,
         source_name=args.source_name,
         stride=args.stride,
+        min_window_frames=args.min_window_frames or None,
         status_interval_s=args.status_interval,
         max_frames=args.max_frames,
         pose=pose,

@@ -45,6 +45,11 @@ END_REASONS = ("switch", "no_action", "low_score", "gap", "track_end", "labels_c
 class DecisionOptions:
     """Smoothing and hysteresis settings (see the module docstring).
 
+    The defaults were chosen by ``scripts/tune_decisions.py`` on labelled replays of the training side's
+    inner-validation clips (best live top-1 with at most 1 false start per minute on clips of unlisted classes;
+    keep and min score scale with the start score, 0.7x and 0.4x); round 1 had start 0.5, keep 0.35, min 0.2.
+    The measurements: docs/live.md, "Partial windows".
+
     Attributes:
         ema_alpha: weight of the newest window in the moving average, in (0, 1]; 1 = no smoothing.
         min_score: below it a window is "no action": an active label scoring less ends at once.
@@ -59,9 +64,9 @@ class DecisionOptions:
     """
 
     ema_alpha: float = 0.5
-    min_score: float = 0.2
-    keep_score: float = 0.35
-    start_score: float = 0.5
+    min_score: float = 0.24
+    keep_score: float = 0.42
+    start_score: float = 0.6
     start_windows: int = 2
     end_windows: int = 2
     switch_margin: float = 0.1

@@ -32,7 +32,7 @@ import numpy as np
 
 from realtime.backends import BackendOptions
 from realtime.backends.live_model import LiveModel
-from realtime.buffer import JointBuffer
+from realtime.buffer import MIN_WINDOW_FRAMES, JointBuffer
 from realtime.decisions import Decision, DecisionMaker, DecisionOptions
 from realtime.events.emit import Emitter
 from realtime.events.publisher import Publisher, PublisherOptions
@@ -48,7 +48,7 @@ from sadvae.data.preprocess import preprocess
 from sadvae.errors import ConfigError
 from sadvae.skeleton import NUM_JOINTS
 
-__all__ = ["PipelineOptions", "WindowBatch", "Pipeline", "DEFAULT_STRIDE", "model_stride"]
+__all__ = ["PipelineOptions", "WindowBatch", "Pipeline", "DEFAULT_STRIDE", "MIN_WINDOW_FRAMES", "model_stride"]
 
 log = logging.getLogger(__name__)
 _now_ns = time.perf_counter_ns
@@ -84,6 +84,9 @@ class PipelineOptions:
         max_frames: stop after this many frames (None: run until the source ends or a signal).
         buffer_seconds: raw history per track, in windows (capacity = this x the window's span at the input rate).
         max_gap_s: a track's buffer restarts after a pause longer than this (no window across a gap).
+        min_window_frames: frames (at the model's rate) a track needs before its first window; fewer than the
+            model's window gives partial windows, padded by ``preprocess`` as training pads short clips
+            (:class:`realtime.buffer.JointBuffer`); None or >= the window: whole windows only.
         handle_signals: stop cleanly on SIGINT / SIGTERM (main thread only).
         pose, tracker, decisions, head, backend, publisher: the stages' own options.
     """
@@ -96,6 +99,7 @@ class PipelineOptions:
     max_frames: int | None = None
     buffer_seconds: float = 1.5
     max_gap_s: float = 0.5
+    min_window_frames: int | None = MIN_WINDOW_FRAMES
     handle_signals: bool = True
     pose: PoseOptions = field(default_factory=PoseOptions)
     tracker: TrackerOptions = field(default_factory=TrackerOptions)
@@ -114,6 +118,10 @@ class PipelineOptions:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)!r}")
         if not self.buffer_seconds >= 1.0:
             raise ConfigError(f"buffer_seconds must be >= 1 (one window), got {self.buffer_seconds!r}")
+        if self.min_window_frames is not None and not (
+            isinstance(self.min_window_frames, int) and self.min_window_frames >= 2
+        ):
+            raise ConfigError(f"min_window_frames must be an integer >= 2, got {self.min_window_frames!r}")
 
 
 @dataclass(frozen=True)
@@ -123,7 +131,7 @@ class WindowBatch:
     Attributes:
         t_ms: time of the frame that triggered it; track_ids: the tracks, in batch order.
         joints, times: per track, the buffer's resampled window float32 [T, M, 25, 3] and its grid
-            times float64 [T] in seconds: the input of ``preprocess``.
+            times float64 [T] in seconds: the input of ``preprocess`` (T < the model's window for a partial one).
         windows: float32 [N, 3, T, 25, M] the preprocessed batch; outputs: the backend's
             ``{"latent": [N, d_r], "seen_logits": [N, K]}``; result: the head's scores over ``labels``.
         views: per track (batch order), what the model sees after this window (:class:`realtime.view.TrackView`).
@@ -209,6 +217,7 @@ class Pipeline:
         self.stride = opts.stride if opts.stride is not None else model_stride(model, getattr(source, "fps", None))
         self._capacity = int(np.ceil(opts.buffer_seconds * (w - 1) * in_fps / self._cfg.fps)) + 2
         self._slot = np.zeros((m, NUM_JOINTS, 3), np.float32)  # one frame of a track's window, reused
+        self._min_window = None if opts.min_window_frames is None else min(opts.min_window_frames, w)
         watcher = LabelWatcher(labels, poll_s=opts.labels_poll_s)
         builder = HeadBuilder(model.bundle, opts.head, model_id=model.model_id, text_encoder=text_encoder)
         self.head: ZeroShotHead = builder.build(watcher.current)
@@ -291,7 +300,12 @@ class Pipeline:
             self._end_track(tr.id, t_ms, "track_end")
         for tr in self._tracker.started:
             buf = JointBuffer(
-                self._capacity, self._cfg.window, self._cfg.fps, self._cfg.persons, max_gap_s=self.opts.max_gap_s
+                self._capacity,
+                self._cfg.window,
+                self._cfg.fps,
+                self._cfg.persons,
+                max_gap_s=self.opts.max_gap_s,
+                min_window=self._min_window,
             )
             self._tracks[tr.id] = _TrackState(buf, DecisionMaker(self.labels.names, self.opts.decisions, tr.id))
         t3 = _now_ns()

@@ -152,3 +152,90 @@ def test_too_small_capacity_warns_once(caplog) -> None:
     assert len(warnings) == 1
     assert "raise capacity to at least 30" in warnings[0].getMessage()
     assert buf.window() is None
+
+
+# --- partial windows (issue 14 item 5: decide before a whole window has arrived) ---
+
+
+def test_partial_windows_start_at_min_window_and_grow_to_a_full_window() -> None:
+    buf = JointBuffer(capacity=64, window=8, fps=10.0, min_window=4)
+    assert buf.min_window == 4
+    sizes = []
+    for k in range(12):
+        buf.push(frame(k), k * 0.1)
+        w = buf.window()
+        sizes.append(None if w is None else len(w[0]))
+    # ready once 4 frames at 10 frames/s (0.3 s) are held; partial until 8, then always 8
+    assert sizes == [None, None, None, 4, 5, 6, 7, 8, 8, 8, 8, 8]
+    assert buf.full and buf.ready
+
+
+def test_partial_window_is_resampled_and_ends_on_the_newest_frame() -> None:
+    buf = JointBuffer(capacity=100, window=32, fps=15.0, min_window=8)
+    for k in range(20):  # 30 frames/s: 19/30 s = 9.5 grid intervals at 15 frames/s -> 10 frames
+        buf.push(frame(5.0 + k / 30), 5.0 + k / 30)
+    assert buf.ready and not buf.full
+    joints, times = buf.window()
+    assert joints.shape == (10, 1, 25, 3) and times.shape == (10,) and joints.flags.c_contiguous
+    assert times[-1] == pytest.approx(5.0 + 19 / 30)
+    np.testing.assert_allclose(np.diff(times), 1 / 15, rtol=1e-9)
+    np.testing.assert_allclose(joints[:, 0, 0, 0], times, atol=1e-5)
+    assert times[0] >= 5.0 - 1e-9  # nothing before the first frame is invented
+
+
+def test_without_min_window_nothing_changes() -> None:
+    """min_window=None keeps the round-1 behaviour: no window before a whole one (and the same full window)."""
+    a = JointBuffer(capacity=64, window=8, fps=10.0)
+    b = JointBuffer(capacity=64, window=8, fps=10.0, min_window=3)
+    for k in range(10):
+        da, db = a.push(frame(k), k * 0.1), b.push(frame(k), k * 0.1)
+        if k < 7:
+            assert a.window() is None and not da
+        if k >= 2:
+            assert db  # stride 1: every push once ready
+    np.testing.assert_array_equal(a.window()[0], b.window()[0])
+    np.testing.assert_array_equal(a.window()[1], b.window()[1])
+
+
+def test_a_gap_restarts_the_partial_windows() -> None:
+    buf = JointBuffer(capacity=64, window=8, fps=10.0, min_window=4, max_gap_s=0.5)
+    for k in range(6):
+        buf.push(frame(k), k * 0.1)
+    assert buf.ready
+    buf.push(frame(9), 2.0)
+    assert not buf.ready and buf.window() is None
+    for k in range(1, 4):
+        due = buf.push(frame(9), 2.0 + k * 0.1)
+    assert due and buf.window()[0].shape[0] == 4
+
+
+def test_partial_window_is_padded_by_the_training_preprocessing() -> None:
+    """A partial window goes through the one preprocess(): loop-filled from frame 0, as training pads short clips."""
+    rng = np.random.default_rng(3)
+    raw = rng.normal(size=(40, 1, 25, 3)).astype(np.float32)
+    buf = JointBuffer(capacity=200, window=96, fps=30.0, min_window=32)
+    for k in range(40):
+        buf.push(raw[k], k / 30)
+    joints, times = buf.window()
+    assert joints.shape[0] == 40
+    cfg = PreprocessConfig(window=96, fps=30.0, persons=1, normalization="ntu")
+    live = preprocess(joints, None, cfg, crop="end")
+    offline = preprocess(raw, None, cfg)  # a 40-frame clip as the training windows see it
+    np.testing.assert_allclose(live, offline, atol=1e-5)
+    # loop-filled: frame 40 repeats frame 0 (after normalisation)
+    np.testing.assert_allclose(live[:, 40], live[:, 0], atol=1e-6)
+
+
+@pytest.mark.parametrize("min_window", [1, 9])
+def test_min_window_must_fit_the_window(min_window) -> None:
+    with pytest.raises(ValueError, match=r"min_window must be in \[2, window=8\]"):
+        JointBuffer(capacity=16, window=8, fps=10.0, min_window=min_window)
+
+
+def test_capacity_warning_still_fires_with_partial_windows(caplog) -> None:
+    buf = JointBuffer(capacity=10, window=8, fps=15.0, min_window=2)
+    with caplog.at_level(logging.WARNING, logger="realtime.buffer"):
+        for k in range(30):
+            buf.push(frame(0), k / 60)
+    assert sum("raise capacity" in r.getMessage() for r in caplog.records) == 1
+    assert buf.ready and not buf.full and buf.window()[0].shape[0] < 8

@@ -271,6 +271,9 @@ def test_sigint_ends_actions_cleanly(shared_data, labels, model_files, cache_roo
                 str(pose_task),
                 "--endpoint",
                 endpoint,
+                # every window decides: the tiny random model's scores stay under the default start score (0.6
+                # since issue 14 item 5's re-tuning); this test is about ending actions cleanly, not thresholds
+                *("--start-score", "0", "--keep-score", "0", "--min-score", "0", "--start-windows", "1"),
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -136,3 +136,46 @@ def test_bad_input_and_options() -> None:
         DecisionOptions(ema_alpha=0.0)
     with pytest.raises(ConfigError, match="at least one label"):
         DecisionMaker(())
+
+
+# --- scripts/tune_decisions.py: the offline simulation that chooses the decision defaults ---
+
+
+def _tune_module():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "scripts" / "tune_decisions.py"
+    spec = importlib.util.spec_from_file_location("tune_decisions_under_test", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_tune_simulation_drops_short_windows_and_scores_each_clip() -> None:
+    """Two clips (one track each): a minimum window drops the early partial windows, and with them the decision."""
+    td = _tune_module()
+    # clip 0 (t = 0..4 s, truth wave): partial windows of 10, 20 frames say "wave", whole ones (96) say "clap"
+    # clip 1 (t = 4..8 s, truth jump): partial windows only, all "jump"
+    frames = np.array([10, 20, 96, 96, 96, 10, 20, 30])
+    end_s = np.array([0.5, 1.0, 1.5, 2.0, 2.5, 4.5, 5.0, 5.5])
+    probs = np.stack([vec(0, 0.9)] * 2 + [vec(1, 0.9)] * 3 + [vec(2, 0.9)] * 3)
+    rec = {
+        "track": np.array([0, 0, 0, 0, 0, 1, 1, 1]),
+        "start_ms": (end_s - 1.0) * 1000.0,
+        "end_ms": end_s * 1000.0,
+        "frames": frames,
+        "seq_start_s": np.array([0.0, 4.0]),
+        "truth": np.array([0, 2]),
+    }
+    opts = DecisionOptions(ema_alpha=1.0, start_windows=1)
+    every = td.simulate(rec, list(NAMES), probs, probs, opts, 2)
+    assert list(every["live"]) == ["clap", "jump"]  # clap held 1.0 s vs wave 1.0 s: ties go alphabetically
+    assert list(every["vote"]) == ["clap", "jump"]  # 3 clap windows vs 2 wave windows
+    assert list(every["starts"]) == [2, 1]
+    assert every["first"][0] == {"wave": 0.5, "clap": 1.5} and every["first"][1] == {"jump": 0.5}
+    whole = td.simulate(rec, list(NAMES), probs, probs, opts, 96)
+    assert list(whole["live"]) == ["clap", ""] and list(whole["vote"]) == ["clap", ""]
+    assert list(whole["starts"]) == [1, 0] and whole["first"][0] == {"clap": 1.5}
+    half = td.simulate(rec, list(NAMES), probs, probs, opts, 15)  # only the 10-frame windows go
+    assert list(half["live"]) == ["clap", "jump"] and half["first"][1] == {"jump": 1.0}

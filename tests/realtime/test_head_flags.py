@@ -83,3 +83,20 @@ def test_inconsistent_thresholds_are_one_clear_error() -> None:
         _options(build_parser().parse_args([*BASE, "--keep-score", "0.9"]))
     with pytest.raises(ConfigError, match="match_threshold must be in"):
         _options(build_parser().parse_args([*BASE, "--match-threshold", "1.5"]))
+
+
+def test_min_window_frames_flag_reaches_the_pipeline(capsys) -> None:
+    """--min-window-frames (partial windows, issue 14 item 5): default from realtime.buffer, 0 = whole windows."""
+    from realtime.buffer import MIN_WINDOW_FRAMES
+    from realtime.pipeline import PipelineOptions
+
+    assert _options(build_parser().parse_args(BASE)).min_window_frames == MIN_WINDOW_FRAMES
+    assert PipelineOptions().min_window_frames == MIN_WINDOW_FRAMES  # the library and the CLI agree
+    assert _options(build_parser().parse_args([*BASE, "--min-window-frames", "40"])).min_window_frames == 40
+    assert _options(build_parser().parse_args([*BASE, "--min-window-frames", "0"])).min_window_frames is None
+    with pytest.raises(ConfigError, match="min_window_frames must be an integer >= 2, got 1"):
+        _options(build_parser().parse_args([*BASE, "--min-window-frames", "1"]))
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--min-window-frames N frames (at the model's rate)" in text and f"(default {MIN_WINDOW_FRAMES}," in text

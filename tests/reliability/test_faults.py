@@ -416,6 +416,9 @@ def start_live(model_files, cache_root: Path, recording: Path, labels: Path, end
             "--status-interval",
             "0.2",
             "--no-display",
+            # every window decides, as EAGER: the tiny random model's scores stay under the default start score
+            # (0.6 since issue 14 item 5's re-tuning; these tests are about events flowing, not thresholds)
+            *("--start-score", "0", "--keep-score", "0", "--min-score", "0", "--start-windows", "1"),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
