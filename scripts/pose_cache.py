@@ -145,13 +145,19 @@ def video_landmarks(
                 rows["visibility"].append(sk.visibility if sk else np.full(33, nan))
                 rows["presence"].append(sk.presence if sk else np.full(33, nan))
                 rows.setdefault("source", []).append(getattr(est, "last_source", "full" if sk else "none"))
+                runs = getattr(est, "landmarker_runs", None)  # landmark-model runs so far (ROI stage), for costs
+                if runs is not None:
+                    rows.setdefault("runs", []).append(runs)
     finally:
         close = getattr(est, "close", None)
         if close:
             close()
     source = np.asarray(rows.pop("source", []), dtype="U4")
+    runs = np.diff(np.asarray(rows.pop("runs", []), dtype=np.int64), prepend=0)  # per frame
     out = {k: np.asarray(v, dtype=bool if k == "found" else np.float32) for k, v in rows.items()}
     out["source"] = source
+    if len(runs):
+        out["runs"] = runs
     out["frame_size"] = np.asarray(size, np.int32)
     out["fps"] = np.asarray([fps], np.float32)
     with atomic_path(path, suffix=".npz") as tmp:  # np.savez_compressed appends .npz to a path without it

@@ -32,7 +32,8 @@ thumbs. Derived:
 Camera gap (issue 13, docs/camera_gap.md). :func:`image_xy_world` rebuilds the world landmarks' x and
 y from the image landmarks (the pose stage's default, ``PoseOptions.xy_source="image"``): closer to
 Kinect than MediaPipe's own world x/y. :class:`MappingCorrection` adds constant body-frame offsets to
-mapped joints (``correction=``; named ones in :data:`CORRECTIONS`, none applied by default). Both act
+mapped joints (``correction=``; named ones in :data:`CORRECTIONS`, chosen by ``PoseOptions.correction``, none
+applied by default: they do not change recognition on the paired clip, docs/camera_gap.md). Both act
 in the mapping only: training data (Kinect, mocap) never passes through it, so nothing is applied on
 one side silently; the training-side counterpart is ``sadvae.train.augment.AUGMENTS["camera"]``.
 

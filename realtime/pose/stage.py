@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from realtime.pose.mapping import (
+    CORRECTIONS,
     MEDIAPIPE_TO_NTU_AXES,
     NUM_MEDIAPIPE_LANDMARKS,
     XY_SOURCES,
@@ -37,6 +38,7 @@ from realtime.pose.mapping import (
 from realtime.pose.model import VARIANTS, PoseModel, resolve_pose_model
 from realtime.pose.roi import (
     RoiOptions,
+    box_in_window,
     crop_to_frame,
     crop_window,
     landmark_box,
@@ -55,10 +57,13 @@ _AXES_2D = np.asarray(MEDIAPIPE_TO_NTU_AXES[:2], dtype=np.float32)
 
 
 class RunningMode(enum.Enum):
-    """VIDEO: synchronous ``detect_for_video``; LIVE: ``detect_async`` with a callback, latest result returned."""
+    """VIDEO: synchronous ``detect_for_video``; LIVE: ``detect_async`` with a callback, latest result returned;
+    IMAGE: synchronous ``detect``, every frame on its own (the person detector runs on every call: no tracking
+    from the previous frame, which is what crops that move from frame to frame need)."""
 
     VIDEO = "video"
     LIVE = "live"
+    IMAGE = "image"
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,8 @@ class PoseOptions:
             "image" is the default: on the paired NTU clip it is closer to Kinect (5.4 vs 5.9 cm median,
             arms 5.7 vs 6.3 cm) and the NTU-pretrained recogniser ranks the true action 2nd instead of
             5th (docs/camera_gap.md).
+        correction: name of a body-frame correction of the mapped joints
+            (:data:`realtime.pose.mapping.CORRECTIONS`; "none", the default, adds nothing).
         mirror: the input is mirrored (a selfie preview, the raw NTU/Kinect v2 colour video): frames are
             flipped before estimation so that left and right come out right; image landmarks are
             returned in the coordinates of the frame as given.
@@ -99,6 +106,7 @@ class PoseOptions:
     visibility_threshold: float = 0.5
     gate: str = "presence"
     xy_source: str = "image"
+    correction: str = "none"
     mirror: bool = False
     download: bool = True
     roi: RoiOptions = field(default_factory=RoiOptions)
@@ -114,6 +122,8 @@ class PoseOptions:
             raise ConfigError(f"pose gate must be one of {list(GATES)}, got {self.gate!r}")
         if self.xy_source not in XY_SOURCES:
             raise ConfigError(f"pose xy_source must be one of {list(XY_SOURCES)}, got {self.xy_source!r}")
+        if self.correction not in CORRECTIONS:
+            raise ConfigError(f"pose correction must be one of {list(CORRECTIONS)}, got {self.correction!r}")
         if not (isinstance(self.num_poses, int) and self.num_poses >= 1):
             raise ConfigError(f"num_poses must be an integer >= 1, got {self.num_poses!r}")
         for name in ("min_detection_confidence", "min_presence_confidence", "min_tracking_confidence"):
@@ -148,6 +158,7 @@ class Skeleton:
             can only use the world x/y).
         mirrored: the frame was flipped before estimation (``image`` is in the unflipped frame).
         xy_source: default for :meth:`ntu25`: "image" or "world" (see :class:`PoseOptions`).
+        correction: the mapping correction :meth:`ntu25` applies (a :data:`realtime.pose.mapping.CORRECTIONS` name).
     """
 
     world: np.ndarray
@@ -160,6 +171,7 @@ class Skeleton:
     image_size: tuple[int, int] | None = None
     mirrored: bool = False
     xy_source: str = "world"
+    correction: str = "none"
 
     def __post_init__(self) -> None:
         n = NUM_MEDIAPIPE_LANDMARKS
@@ -171,6 +183,8 @@ class Skeleton:
             raise ValueError(f"gate must be one of {list(GATES)}, got {self.gate!r}")
         if self.xy_source not in XY_SOURCES:
             raise ValueError(f"xy_source must be one of {list(XY_SOURCES)}, got {self.xy_source!r}")
+        if self.correction not in CORRECTIONS:
+            raise ValueError(f"correction must be one of {list(CORRECTIONS)}, got {self.correction!r}")
         if self.image_size is not None:
             object.__setattr__(self, "image_size", (int(self.image_size[0]), int(self.image_size[1])))
 
@@ -186,6 +200,7 @@ class Skeleton:
         min_score: float = 0.5,
         image_size: tuple[int, int] | None = None,
         xy_source: str = "world",
+        correction: str = "none",
     ) -> Skeleton:
         """Build from one pose of a ``PoseLandmarkerResult`` (duck-typed: objects with x, y, z, visibility, presence).
 
@@ -196,7 +211,7 @@ class Skeleton:
             mirrored: the landmarks were estimated on a horizontally flipped frame: image x becomes 1 - x.
             gate: see :class:`Skeleton`.
             min_score: see :class:`Skeleton`.
-            image_size: (width, height) of the frame; xy_source: see :class:`Skeleton`.
+            image_size: (width, height) of the frame; xy_source, correction: see :class:`Skeleton`.
         """
         world = np.array([(p.x, p.y, p.z) for p in world_landmarks], dtype=np.float32).reshape(-1, 3)
         rows = [(p.x, p.y, p.visibility, p.presence) for p in image_landmarks]
@@ -215,6 +230,7 @@ class Skeleton:
             image_size,
             mirrored,
             xy_source,
+            correction,
         )
 
     def scores(self, gate: str | None = None) -> np.ndarray:
@@ -253,7 +269,8 @@ class Skeleton:
             ancestor with confidence 0 (:func:`realtime.pose.mapping.mediapipe_to_ntu25`).
         """
         thr = self.min_score if min_score is None else min_score
-        return mediapipe_to_ntu25(self.metric_landmarks(xy_source), self.scores(gate), thr)
+        corr = CORRECTIONS[self.correction]
+        return mediapipe_to_ntu25(self.metric_landmarks(xy_source), self.scores(gate), thr, correction=corr)
 
     def ntu25_image(self, min_score: float | None = None, gate: str | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The NTU-25 joints in normalised image coordinates (x right, y down), for overlays and the mapping check.
@@ -302,7 +319,7 @@ class PoseEstimator:
         live = opts.mode is RunningMode.LIVE
         options = vision.PoseLandmarkerOptions(
             base_options=base_options(model_asset_path=str(self.model.path)),
-            running_mode=vision.RunningMode.LIVE_STREAM if live else vision.RunningMode.VIDEO,
+            running_mode=getattr(vision.RunningMode, "LIVE_STREAM" if live else opts.mode.name),
             num_poses=opts.num_poses,
             min_pose_detection_confidence=opts.min_detection_confidence,
             min_pose_presence_confidence=opts.min_presence_confidence,
@@ -336,6 +353,7 @@ class PoseEstimator:
                 min_score=o.visibility_threshold,
                 image_size=size,
                 xy_source=o.xy_source,
+                correction=o.correction,
             )
             for w, i in zip(result.pose_world_landmarks, result.pose_landmarks, strict=True)
         ]
@@ -392,9 +410,11 @@ class PoseEstimator:
         mp_image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=rgb)
         ts = self._timestamp(int(ts))
         try:
-            if self.opts.mode is RunningMode.VIDEO:
+            if self.opts.mode is not RunningMode.LIVE:
                 self.fresh = True
                 size = (rgb.shape[1], rgb.shape[0])
+                if self.opts.mode is RunningMode.IMAGE:
+                    return self._convert(self._landmarker.detect(mp_image), ts, size)
                 return self._convert(self._landmarker.detect_for_video(mp_image, ts), ts, size)
             self._landmarker.detect_async(mp_image, ts)
         except (RuntimeError, ValueError) as e:
@@ -421,44 +441,97 @@ class PoseEstimator:
 class RoiPoseEstimator:
     """A :class:`PoseEstimator` with a region-of-interest second pass (see :mod:`realtime.pose.roi`).
 
+    Three MediaPipe landmarkers share the model: the full-frame one (``opts`` as given), the crop one
+    (``roi.crop_mode``, VIDEO by default: it tracks between crops; one person) and the detector one (IMAGE mode: its
+    person detector runs on every call; tiles and retries).
+
     Args:
-        opts: the pose options (both landmarkers use them; the crop one always runs in VIDEO mode, one person).
+        opts: the pose options.
         roi: the region-of-interest options.
         model: a resolved pose model (None: resolved from ``opts``).
 
     Attributes:
-        last_source: "full", "crop" or "none": where the latest result came from (for measurements).
-        crops: number of crop estimations run.
+        last_source: "full", "crop", "tile" or "none": where the latest result came from (for measurements).
+        crops: crop and tile estimations run; full_runs: full-frame ones; retries: crops searched again by the
+            detector landmarker; landmarker_runs: all of them.
     """
 
     def __init__(self, opts: Any = None, roi: RoiOptions | None = None, model: Any = None):
         self.opts = opts or PoseOptions()
         self.roi = roi or RoiOptions()
         self.full = PoseEstimator(self.opts, model)
-        crop_opts = replace(self.opts, mode=RunningMode.VIDEO, num_poses=1, mirror=False)
+        crop_opts = replace(self.opts, mode=RunningMode(self.roi.crop_mode), num_poses=1, mirror=False)
+        if self.roi.crop_confidence is not None:  # the crop is placed on the person already: a lower bar is safe
+            c = self.roi.crop_confidence
+            crop_opts = replace(
+                crop_opts, min_detection_confidence=c, min_presence_confidence=c, min_tracking_confidence=c
+            )
         self.crop_stage = PoseEstimator(crop_opts, self.full.model) if self.roi.enabled else None
+        # tiles jump across the frame: MediaPipe's tracking from the previous call (another place) would only mislead
+        # it, so they get their own landmarker with the detector on every call (and leave the crops' tracking alone)
+        tile_opts = replace(crop_opts, mode=RunningMode.IMAGE)
+        self.tile_stage = (
+            PoseEstimator(tile_opts, self.full.model) if self.roi.enabled and self.roi.tile_frac > 0 else None
+        )
         self._box: np.ndarray | None = None
         self._prev: np.ndarray | None = None
         self._missing = 0
+        self._ref = 0.0  # the tracked person's recent size: longer side of their box in pixels
+        self._last_seen: tuple[np.ndarray, float] | None = None  # (centre, size) of the last person lost
         self._tile = 0
         self._crop_ts = -1
         self.last_source = "none"
         self.crops = 0
+        self.full_runs = 0
+        self.retries = 0
         self.fresh = True
 
     @property
     def model(self) -> Any:
         return self.full.model
 
+    @property
+    def landmarker_runs(self) -> int:
+        """MediaPipe calls so far, full frame and crops together (the ROI stage's cost in model runs)."""
+        return self.full_runs + self.crops
+
     def _remember(self, box: np.ndarray | None) -> None:
         if box is None:
             self._missing += 1
             if self._missing >= self.roi.lost_after:
+                if self._box is not None:  # where and how big the person was: the search starts there, at that scale
+                    self._last_seen = ((self._box[:2] + self._box[2:]) / 2, self._ref)
                 self._box = self._prev = None
+                self._ref = 0.0
             return
+        long_side = float(max(box[2] - box[0], box[3] - box[1]))
+        self._ref = long_side if self._ref <= 0 else max(0.8 * self._ref + 0.2 * long_side, long_side)
         self._prev, self._box, self._missing = self._box, box, 0
 
-    def _on_crop(self, image: np.ndarray, window: tuple[int, int, int], ts: int) -> list[Any]:
+    def _search_tiles(self, size: tuple[int, int]) -> list[tuple[int, int, int]]:
+        """The search grid: ``tile_frac`` of the frame, or, for a person seen before, tiles about 4 times their size
+        (a small person in a coarse tile is too small for the detector), nearest to where they were first."""
+        short = min(size)
+        seen = self._last_seen if self._box is None else ((self._box[:2] + self._box[2:]) / 2, self._ref)
+        frac = self.roi.tile_frac
+        if seen is not None and seen[1] > 0:
+            frac = min(frac, max(4.0 * seen[1], 160.0) / short)
+        tiles = tile_windows(size, frac)
+        if seen is not None:
+            c = seen[0]
+            tiles.sort(key=lambda t: float(np.hypot(t[0] + t[2] / 2 - c[0], t[1] + t[2] / 2 - c[1])))
+        return tiles
+
+    def _steady(self, box: np.ndarray) -> np.ndarray:
+        """``box`` grown about its centre to at least the person's recent size (a poor estimate that covers only the
+        upper body must not shrink the next crop until the person no longer fits it)."""
+        long_side = float(max(box[2] - box[0], box[3] - box[1]))
+        if long_side >= self._ref:
+            return box
+        c, half = (box[:2] + box[2:]) / 2, self._ref / 2
+        return np.array([c[0] - half, c[1] - half, c[0] + half, c[1] + half])
+
+    def _on_crop(self, image: np.ndarray, window: tuple[int, int, int], ts: int, tile: bool = False) -> list[Any]:
         import cv2
 
         left, top, side = window
@@ -469,7 +542,8 @@ class RoiPoseEstimator:
         crop = cv2.resize(np.ascontiguousarray(crop), (n, n), interpolation=cv2.INTER_LINEAR)
         self.crops += 1
         self._crop_ts = max(self._crop_ts + 1, ts)  # a crop and a tile may run on the same frame
-        found = self.crop_stage(crop, self._crop_ts)
+        stage = self.tile_stage if tile and self.tile_stage is not None else self.crop_stage
+        found = stage(crop, self._crop_ts)
         if not found:
             return []
         size = (image.shape[1], image.shape[0])
@@ -485,64 +559,94 @@ class RoiPoseEstimator:
     def _box_of(self, sk: Any, size: tuple[int, int]) -> np.ndarray | None:
         return landmark_box(sk.image, size, sk.presence)
 
-    def _accept(self, found: list[Any], box: np.ndarray | None, source: str) -> list[Any] | None:
-        """``found`` as the frame's result when its box is plausible (then it is the tracked box), else None."""
-        if not plausible_box(box):
+    def _accept(
+        self, found: list[Any], box: np.ndarray | None, source: str, window: tuple[int, int, int] | None = None
+    ) -> list[Any] | None:
+        """``found`` as the frame's result when its box is plausible and (for a crop) centred inside the crop
+        ``window`` (then it is the tracked box), else None."""
+        if not plausible_box(box) or (window is not None and not box_in_window(box, window)):
             return None
+        if (
+            window is not None
+            and self._ref > 0
+            and max(box[2] - box[0], box[3] - box[1]) < self.roi.min_size_ratio * self._ref
+        ):
+            return None  # a crop's pose far smaller than the person tracked: a part of them or a thing, not them
         self._remember(box)
         self.last_source = source
         self.fresh = True
         return found
+
+    def _try_crop(self, image: np.ndarray, box: np.ndarray, margin: float, ts: int, source: str) -> list[Any] | None:
+        """Estimate on the square crop around ``box`` (grown by ``margin``); the result if accepted, else None."""
+        size = (image.shape[1], image.shape[0])
+        win = crop_window(self._steady(box), size, margin)
+        if win is None:
+            return None
+        found = self._on_crop(image, win, ts)
+        box = self._box_of(found[0], size) if found else None
+        if (accepted := self._accept(found, box, source, win)) is not None or not self.roi.retry:
+            return accepted
+        # MediaPipe (VIDEO mode) tracks from its previous result: when that yields nobody, it runs its detector only
+        # on the NEXT call, and when it yields a wrong pose (a barbell, a part of the person) it keeps tracking that.
+        # Search the same crop at once with the detector (the tile landmarker runs it on every call).
+        self.retries += 1
+        found = self._on_crop(image, win, ts, tile=True)
+        box = self._box_of(found[0], size) if found else None
+        return self._accept(found, box, source, win)
 
     def __call__(self, frame: Any, timestamp_ms: int | None = None) -> list[Any]:
         """Estimate the poses in one frame (the same contract as :class:`realtime.pose.stage.PoseEstimator`)."""
         image = getattr(frame, "image", frame)
         ts = getattr(frame, "timestamp_ms", None) if timestamp_ms is None else timestamp_ms
         if image is None or self.crop_stage is None:
+            self.full_runs += 1
             out = self.full(frame, timestamp_ms)
             self.fresh = self.full.fresh
             self.last_source = "full" if out else "none"
             return out
         size = (image.shape[1], image.shape[0])
-        if self._box is not None:
-            win = crop_window(predict_box(self._box, self._prev), size, self.roi.margin)
-            small = self._box[3] - self._box[1] < self.roi.max_height_frac * size[1]
-            if win is not None and small:
-                found = self._on_crop(image, win, int(ts))
-                box = self._box_of(found[0], size) if found else None
-                if (accepted := self._accept(found, box, "crop")) is not None:
+        if self._box is not None and self._box[3] - self._box[1] < self.roi.max_height_frac * size[1]:
+            pred = predict_box(self._box, self._prev)
+            margins = (self.roi.margin, self.roi.margin * self.roi.search_growth) if self.roi.search_growth > 1 else ()
+            for margin in margins or (self.roi.margin,):
+                if (accepted := self._try_crop(image, pred, margin, int(ts), "crop")) is not None:
                     return accepted
+        self.full_runs += 1
         found = self.full(frame, timestamp_ms)
         self.fresh = self.full.fresh
         if found:
             box = self._box_of(found[0], size)
             if box is not None and box[3] - box[1] < min(self.roi.min_box, self.roi.max_height_frac * size[1]):
-                win = crop_window(box, size, self.roi.margin)
-                refined = self._on_crop(image, win, int(ts)) if win is not None else []
-                rbox = self._box_of(refined[0], size) if refined else None
-                if (accepted := self._accept(refined, rbox, "crop")) is not None:
+                if (accepted := self._try_crop(image, box, self.roi.margin, int(ts), "crop")) is not None:
                     return accepted
             self._remember(box)
             self.last_source = "full"
             return found
         searching = self._box is None or self._missing >= 1  # nobody tracked, or the track was just lost
         if searching and min(size) >= self.roi.tile_min_side:
-            tiles = tile_windows(size, self.roi.tile_frac)
+            tiles = self._search_tiles(size)
             if tiles:
                 win = tiles[self._tile % len(tiles)]
                 self._tile += 1
-                found = self._on_crop(image, win, int(ts))
+                found = self._on_crop(image, win, int(ts), tile=True)
                 box = self._box_of(found[0], size) if found else None
-                if (accepted := self._accept(found, box, "tile")) is not None:
-                    return accepted
+                if plausible_box(box) and box_in_window(box, win):
+                    # a person found in a coarse tile is refined at once on a crop around them (the tile's estimate
+                    # of a small person is poor), and the tile's own result kept when the crop finds nobody
+                    if (accepted := self._try_crop(image, box, self.roi.margin, int(ts), "tile")) is not None:
+                        return accepted
+                    if (accepted := self._accept(found, box, "tile", win)) is not None:
+                        return accepted
         self._remember(None)
         self.last_source = "none"
         return []
 
     def close(self) -> None:
         self.full.close()
-        if self.crop_stage is not None:
-            self.crop_stage.close()
+        for stage in (self.crop_stage, self.tile_stage):
+            if stage is not None:
+                stage.close()
 
     def __enter__(self) -> RoiPoseEstimator:
         return self

@@ -15,6 +15,9 @@ shoulders (4 cm above, 2.5 cm behind, 1.5 cm outside Kinect's joint centres) and
 2 cm further back (``camera_landmarks``); its arm depth is uncertain (wrist depth IQR 16 cm,
 ``limb_depth``); its thumb landmark lies 1.6 cm from the wrist where Kinect's thumb is 5-9 cm away
 (``thumb_pull``). The mapping itself applies none of these by default (``realtime.pose.mapping.CORRECTIONS``).
+Training takes it with ``--augment camera`` (``sadvae train zsl|backbone``, ``sadvae benchmark zsl``: the
+from-scratch backbone's augmented windows). The frozen-feature recipe of the default model (``shiftgcn-v2``)
+extracts its features once from unaugmented windows, so it does not see this augmentation.
 """
 
 from __future__ import annotations
@@ -200,8 +203,8 @@ def eval_window(seq: SkeletonSequence, pre: PreprocessConfig) -> np.ndarray:
     return preprocess(seq.joints, seq.times(), pre, crop="center")
 
 
-# Named augmentation settings (``--augment NAME`` where a trainer offers it). "camera" adds the measured
-# MediaPipe-vs-Kinect differences to the default ones, for models that will see camera skeletons.
+# Named augmentation settings (``--augment NAME`` of ``sadvae train`` / ``sadvae benchmark zsl``). "camera" adds the
+# measured MediaPipe-vs-Kinect differences to the default ones, for models that will see camera skeletons.
 AUGMENTS: dict[str, AugmentConfig] = {
     "default": AugmentConfig(),
     "camera": AugmentConfig(camera_landmarks=0.8, limb_depth=0.15, thumb_pull=0.8, offset=0.01, extremity_factor=2.0),

@@ -42,11 +42,55 @@ def test_helpers() -> None:
     assert fit == pytest.approx((0.02, -0.04, 0.02))
 
 
+def test_live_windows_are_the_live_loops() -> None:
+    """One window per frame once T frames are held, each the buffer's latest T frames through the shared
+    preprocessing; the newest frame ends the window."""
+    from realtime.buffer import JointBuffer
+    from sadvae.data.preprocess import PreprocessConfig, preprocess
+
+    cg = load_script()
+    rng = np.random.default_rng(0)
+    joints = rng.normal(0, 0.3, (20, 25, 3)).astype(np.float32)
+    cfg = PreprocessConfig(window=16, fps=30.0, persons=2, normalization="ntu")
+    wins = cg.live_windows(joints, 30.0, cfg)
+    assert wins.shape == (5, 3, 16, 25, 2)
+    buf = JointBuffer(40, 16, 30.0, 2)
+    slot = np.zeros((2, 25, 3), np.float32)
+    for t in range(20):
+        slot[0] = joints[t]
+        buf.push(slot, t / 30.0)
+    np.testing.assert_allclose(wins[-1], preprocess(*buf.window(), cfg, crop="end"), atol=1e-6)
+    assert len(cg.live_windows(joints, 30.0, cfg, stride=2)) == 3
+    with pytest.raises(SystemExit, match="do not span"):
+        cg.live_windows(joints[:10], 30.0, cfg)
+
+
+def test_skeleton_joints_is_the_skeleton_mapping() -> None:
+    """The script maps cached landmarks with Skeleton.ntu25, the live path (xy source and correction included)."""
+    from realtime.pose.mapping import CORRECTIONS, image_xy_world, mediapipe_to_ntu25
+
+    cg = load_script()
+    rng = np.random.default_rng(1)
+    world = rng.normal(0, 0.3, (3, 33, 3)).astype(np.float32)
+    image = rng.uniform(0.2, 0.8, (3, 33, 2)).astype(np.float32)
+    pres = np.ones((3, 33), np.float32)
+    lm = {"world": world, "image": image, "visibility": pres, "presence": pres, "found": np.array([True, False, True])}
+    lm["frame_size"] = np.array([640, 480])
+    out = cg.skeleton_joints(lm, "image", "shoulders", mirrored=False)
+    assert np.isnan(out[1]).all() and np.isfinite(out[[0, 2]]).all()
+    ref = mediapipe_to_ntu25(
+        image_xy_world(world[2], image[2] * [640, 480]), pres[2], 0.5, correction=CORRECTIONS["shoulders"]
+    )[0]
+    np.testing.assert_allclose(out[2], ref, atol=1e-6)
+    np.testing.assert_allclose(cg.skeleton_joints(lm, "world")[0], mediapipe_to_ntu25(world[0], pres[0])[0], atol=1e-6)
+
+
 @pytest.mark.slow
 def test_paired_clip_gap_and_acceptance(shared_data: Path) -> None:
     """The A001 clip: image x/y is closer to Kinect than world x/y, and the NTU-pretrained Shift-GCN puts drink
-    water in its top 2 on the whole clip through the live mapping. About 1 minute (pose on 103 full-HD frames
-    unless cached under runs/landmarks, 30 Shift-GCN passes)."""
+    water in its top 2 through the live mapping and the live windows of the default model (T = 96), and on the
+    whole clip. About 1-2 minutes (pose on 103 full-HD frames unless cached under runs/landmarks, ~50 Shift-GCN
+    passes)."""
     pytest.importorskip("mediapipe")
     pytest.importorskip("torch")
     from sadvae.models.pretrained import shared_models_dir
@@ -59,6 +103,9 @@ def test_paired_clip_gap_and_acceptance(shared_data: Path) -> None:
     assert e["image"]["all"] < e["world"]["all"] and e["image"]["arms"] < e["world"]["arms"]
     rec = {r["input"]: r for r in res["recognition"]}
     assert rec["Kinect v2 skeleton"]["shiftgcn_clip"]["target_rank"] == 1
-    assert rec["MediaPipe, image x/y (live default now)"]["shiftgcn_clip"]["target_rank"] <= 2
+    assert rec["Kinect v2 skeleton"]["shiftgcn_live"]["target_rank"] == 1
+    assert rec[cg.IMAGE_ROW]["shiftgcn_clip"]["target_rank"] <= 2
+    assert rec[cg.IMAGE_ROW]["shiftgcn_live"]["target_rank"] <= 2
+    assert res["live_window"] == 96 and res["live_mapping_vs_script_max_m"] < 1e-5
     held = res["correction_held_out"]
     assert all(v["after_cm"] < v["before_cm"] for row in held.values() for v in row.values())

@@ -11,6 +11,7 @@ import pytest
 
 import realtime.pose.model as pm
 from realtime.pose.mapping import MediaPipeLandmark as MP
+from realtime.pose.mapping import mediapipe_to_ntu25
 from realtime.pose.model import (
     LEGACY_MEDIAPIPE,
     TASK_MEMBERS,
@@ -49,9 +50,14 @@ def fake_task(path: Path, members: tuple[str, ...] = TASK_MEMBERS) -> Path:
 
 def test_options_validate_and_coerce_mode() -> None:
     assert PoseOptions(mode="live").mode is RunningMode.LIVE
-    assert PoseOptions().gate == "presence"
+    assert PoseOptions(mode="image").mode is RunningMode.IMAGE  # the ROI stage's crops: detector on every call
+    assert PoseOptions().gate == "presence" and PoseOptions().correction == "none"
     cases = [
-        (dict(mode="image"), "pose mode must be one of ['video', 'live'], got 'image'"),
+        (dict(mode="stream"), "pose mode must be one of ['video', 'live', 'image'], got 'stream'"),
+        (
+            dict(correction="fitted"),
+            "pose correction must be one of ['none', 'shoulders', 'joint_centres'], got 'fitted'",
+        ),
         (dict(variant="huge"), "pose variant must be one of ['lite', 'full', 'heavy'], got 'huge'"),
         (dict(gate="score"), "pose gate must be one of ['presence', 'visibility'], got 'score'"),
         (dict(num_poses=0), "num_poses must be an integer >= 1, got 0"),
@@ -157,6 +163,24 @@ def test_skeleton_xy_from_image_landmarks() -> None:
     with pytest.raises(ConfigError, match="xy_source"):
         PoseOptions(xy_source="camera")
     assert PoseOptions().xy_source == "image"
+
+
+def test_skeleton_applies_the_named_mapping_correction() -> None:
+    """``correction`` (PoseOptions -> Skeleton -> ntu25): the named body-frame offsets, in the mapping only."""
+    from realtime.pose.mapping import CORRECTIONS
+
+    world = standing_world()
+    ones = np.ones(33, np.float32)
+    lm = landmarks(world, ones, ones)
+    plain = Skeleton.from_mediapipe(lm, lm, 0)
+    moved = Skeleton.from_mediapipe(lm, lm, 0, correction="shoulders")
+    j0, j1 = plain.ntu25()[0], moved.ntu25()[0]
+    np.testing.assert_allclose(j1, mediapipe_to_ntu25(world, ones, 0.5, correction=CORRECTIONS["shoulders"])[0])
+    changed = np.flatnonzero(np.abs(j1 - j0).max(axis=1) > 1e-6)
+    assert set(changed) == {J.SHOULDER_LEFT, J.SHOULDER_RIGHT}
+    np.testing.assert_allclose(j1[J.SHOULDER_LEFT, 1] - j0[J.SHOULDER_LEFT, 1], -0.04, atol=1e-3)  # 4 cm down
+    with pytest.raises(ValueError, match="correction"):
+        Skeleton.from_mediapipe(lm, lm, 0, correction="fitted")
 
 
 def test_skeleton_validates_shapes_and_missing_scores() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from sadvae.data.preprocess import PreprocessConfig
 from sadvae.data.record import SkeletonSequence
@@ -96,3 +97,23 @@ def test_named_camera_config_runs_in_training_windows_for_both_normalisations() 
         assert w.shape == (3, pre.window, 25, pre.persons) and np.isfinite(w).all()
         plain = augmented_window(seq, pre, AUGMENTS["default"], np.random.default_rng(1))
         assert not np.allclose(w, plain)
+
+
+def test_training_cli_exposes_the_camera_augmentation(tmp_path) -> None:
+    """``sadvae train zsl|backbone`` and ``benchmark zsl`` take ``--augment camera`` and hand AUGMENTS["camera"] to the
+    backbone trainer (where windows are augmented); the flag's choices are the registry's names."""
+    from sadvae.cli import build_parser
+    from sadvae.cli.train import _experiment
+
+    p = build_parser()
+    base = ["--dataset", "msr_action3d", "--out", str(tmp_path / "m.pt")]
+    for cmd in (["train", "zsl"], ["train", "backbone"], ["benchmark", "zsl"]):
+        args = p.parse_args(cmd + base + ["--augment", "camera"])
+        cfg = _experiment(args, (0,), ("tc",), ["honest"])
+        assert cfg.backbone.augment == AUGMENTS["camera"]
+        args = p.parse_args(cmd + base)
+        assert _experiment(args, (0,), ("tc",), ["honest"]).backbone.augment == AUGMENTS["default"]
+    for name in AUGMENTS:  # every registered setting is a valid choice, and nothing else is
+        assert p.parse_args(["train", "zsl"] + base + ["--augment", name]).augment == name
+    with pytest.raises(SystemExit):
+        p.parse_args(["train", "zsl"] + base + ["--augment", "noise"])
