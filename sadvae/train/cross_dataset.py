@@ -27,6 +27,16 @@ Methods (all on cached backbone features, :mod:`sadvae.features`):
 - ``sadvae``: SA-DVAE trained on the sources' frozen features; every label zero-shot (latent
   classifier without ReLU'd logits, so no label is dead).
 - ``fused_sadvae``: ``fused`` with the SA-DVAE zero-shot probabilities mixed in (weight selected).
+- ``joint``: the default recipe's head (:mod:`sadvae.train.default_shiftgcn`, ``shiftgcn-v2``) trained without
+  the target: Shift-GCN's NTU fc and an extra linear head in *one* softmax over the class table's columns
+  (:mod:`sadvae.train.class_table`) that the sources train (NTU-120 + the sources' extra classes; a source
+  class that is an NTU action trains that NTU column), fitted on the sources' windows; labels reach the
+  columns through the matcher and the text transfer, as for ``linear``. Weight decay selected with the rest.
+
+Features: per clip, the mean over its windows. With ``joint`` among the methods (or ``features="windows"``)
+every Shift-GCN method of the run reads the per-window cache of the default recipe
+(:mod:`sadvae.train.window_features`, the same files ``scripts/train_default`` trains on) and takes the clip
+rows as window means, so all rows of one run share their features.
 
 Outputs in ``--out``: ``report.md``, ``report.json``, ``confusion_<method>.png``, and ``methods/*.json``
 written as each method finishes (a rerun resumes).
@@ -34,6 +44,7 @@ written as each method finishes (a rerun resumes).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import platform
@@ -84,8 +95,9 @@ ALIASES = {
     "bandai-namco": "bandai_namco",
     "hdm": "hdm05",
 }
-METHODS = ("round1", "ntu_conse", "linear", "fused", "sadvae", "fused_sadvae")
-NTU_METHODS = ("ntu_conse", "fused", "fused_sadvae")
+METHODS = ("round1", "ntu_conse", "linear", "fused", "sadvae", "fused_sadvae", "joint")
+NTU_METHODS = ("ntu_conse", "fused", "fused_sadvae", "joint")
+WINDOW_METHODS = ("joint",)  # methods trained on single windows (they need the per-window cache)
 _REPO = PROJECT_ROOT
 NTU120_NAMES = "labels/mmaction2/label_map_ntu120.txt"
 DEFAULT_WEIGHTS = "../shared/models/shiftgcn/ntu120_ShiftGCN_joint_xsub.pt"
@@ -141,6 +153,12 @@ def normalise_name(name: str) -> str:
     return " ".join(s.split()).rstrip(". ")
 
 
+def _recipe_weight_decays() -> tuple[float, ...]:
+    from sadvae.train.default_shiftgcn import ShiftGCNDefaultConfig
+
+    return tuple(ShiftGCNDefaultConfig.__dataclass_fields__["weight_decays"].default)
+
+
 @dataclass(frozen=True)
 class CrossDatasetConfig:
     """The cross-dataset protocol.
@@ -159,6 +177,11 @@ class CrossDatasetConfig:
         conse_k: ConSE's top-k.
         taus: transfer temperatures tried in selection; alphas: fusion weights of the sources' head
             against the NTU fc tried in selection; betas: weights of the SA-DVAE branch tried.
+        weight_decays: L2 strengths of the ``joint`` head tried in selection (default: the recipe's grid).
+        class_texts: the trained classes' text side of ``joint``'s transfer tried in selection: ``name`` (the
+            templated name) or a kind of NTU description (:func:`ntu_descriptions`) mixed in.
+        features: "clips" (the per-clip cache of :mod:`sadvae.features`), "windows" (the default recipe's
+            per-window cache, clip rows = window means) or "auto" (windows when a window method runs).
         text: sentence encoder and prompt template.
         zsl: SA-DVAE training of the ``sadvae`` methods.
         data_root: the folder holding the datasets (None: ``../shared/data``).
@@ -183,6 +206,9 @@ class CrossDatasetConfig:
     taus: tuple[float, ...] = (0.02, 0.05, 0.1)
     alphas: tuple[float, ...] = (0.25, 0.5, 0.75)
     betas: tuple[float, ...] = (0.25, 0.5)
+    weight_decays: tuple[float, ...] = field(default_factory=lambda: _recipe_weight_decays())
+    class_texts: tuple[str, ...] = ("name", "llm")
+    features: str = "auto"
     text: TextConfig = field(default_factory=TextConfig)
     zsl: object = None
     data_root: str | None = None
@@ -381,6 +407,43 @@ def load_features(cfg: CrossDatasetConfig, names: Sequence[str], extractor) -> d
     return out
 
 
+def _first_per_class(ds, dataset: str, n: int | None) -> np.ndarray:
+    """Clip rows of a loaded dataset: the first ``n`` of each (class, side) (all when n is None)."""
+    from sadvae.data.splits import test_side_mask
+
+    if n is None:
+        return np.arange(len(ds.sequences))
+    side = test_side_mask(ds, dataset)
+    keep, count = [], {}
+    for i, (seq, t) in enumerate(zip(ds.sequences, side.tolist(), strict=True)):
+        key = (seq.label, t)
+        count[key] = count.get(key, 0) + 1
+        if count[key] <= n:
+            keep.append(i)
+    return np.asarray(keep, np.int64)
+
+
+def load_window_sets(cfg: CrossDatasetConfig, names: Sequence[str], extractor) -> dict:
+    """Per-window features of each dataset (:func:`sadvae.train.window_features.window_features`), keyed like the
+    default recipe's cache (``dataset_fingerprint`` of the root), so ``scripts/train_default`` and this protocol
+    share one extraction. ``cfg.feature_dir`` / ``windows`` holds them (default ``runs/features/windows``)."""
+    from sadvae.data.registry import DATASETS
+    from sadvae.features import dataset_fingerprint
+    from sadvae.train.window_features import window_features
+
+    root = Path(cfg.data_root) if cfg.data_root else shared_data_root()
+    cache = Path(cfg.feature_dir) / "windows" if cfg.feature_dir else None
+    out = {}
+    for n in names:
+        r = root / DATASETS[n].default_root
+        load = lambda r=r, n=n: DATASETS[n].loader(r)  # noqa: E731
+        select = None
+        if cfg.limit_per_class is not None:
+            select = lambda ds, n=n: _first_per_class(ds, n, cfg.limit_per_class)  # noqa: E731
+        out[n] = window_features(extractor, n, load, dataset_fingerprint(r), select=select, cache_dir=cache)
+    return out
+
+
 def _ntu_names() -> list[str]:
     path = shared_data_root() / NTU120_NAMES
     return [s.strip().rstrip(".").strip() for s in path.read_text().splitlines() if s.strip()]
@@ -461,6 +524,7 @@ class _Text:
     def __init__(self, cfg: TextConfig):
         self.enc = TextEncoder(cfg)
         self.memo: dict[str, np.ndarray] = {}
+        self.raw_memo: dict[tuple[str, ...], np.ndarray] = {}
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
         miss = [t for t in dict.fromkeys(texts) if t not in self.memo]
@@ -471,18 +535,65 @@ class _Text:
 
     def raw(self, texts: Sequence[str]) -> np.ndarray:
         """Sentences as they are (no template): what the head's matcher embeds."""
-        return self.enc.encode(list(texts))
+        key = tuple(texts)
+        if key not in self.raw_memo:
+            self.raw_memo[key] = self.enc.encode(list(texts))
+        return self.raw_memo[key]
 
 
 def _label_emb(text: _Text, labels: Sequence[LabelEntry]) -> np.ndarray:
     return text([lab.text for lab in labels])
 
 
+def class_label_similarity(
+    vocab: Sequence[str], labels: Sequence[LabelEntry], text, descriptions: dict[str, str] | None = None
+) -> np.ndarray:
+    """Text cosine of trained classes and labels [V, L] (what the transfer shares a class's mass by).
+
+    A class is its templated name; a class with a description (``descriptions``: name -> sentence) is the mean
+    of that cosine and the cosine of its description (as written) with the label.
+    """
+    lab = _label_emb(text, labels)
+    sim = text(list(vocab)) @ lab.T
+    rows = [i for i, v in enumerate(vocab) if descriptions and v in descriptions]
+    if rows:
+        desc = text.raw([descriptions[vocab[i]] for i in rows])
+        sim[rows] = 0.5 * (sim[rows] + desc @ lab.T)
+    return sim
+
+
+@functools.cache
+def ntu_descriptions(kind: str) -> dict[str, str] | None:
+    """NTU-120 name -> description for the transfer's class side (None for ``kind="name"``).
+
+    Kinds: ``llm`` (``labels/smie/ntu120_des.txt``: one LLM sentence per action, SMIE / SA-DVAE),
+    ``ad`` (``labels/msf/ad_120.csv``: dictionary-style action definitions, MSF).
+    """
+    from sadvae.text import load_descriptions
+
+    if kind == "name":
+        return None
+    files = {"llm": "labels/smie/ntu120_des.txt", "ad": "labels/msf/ad_120.csv"}
+    if kind not in files:
+        raise ConfigError(f"unknown class text {kind!r}; choose from {['name', *files]}")
+    desc = load_descriptions(shared_data_root() / files[kind])
+    names = _ntu_names()
+    if len(desc) != len(names):
+        raise ConfigError(f"{files[kind]}: {len(desc)} descriptions for {len(names)} NTU-120 classes")
+    return dict(zip(names, desc, strict=True))
+
+
 def _transfer_scores(
-    probs: np.ndarray, vocab: list[str], text: _Text, labels: Sequence[LabelEntry], tau: float | None, threshold: float
+    probs: np.ndarray,
+    vocab: list[str],
+    text: _Text,
+    labels: Sequence[LabelEntry],
+    tau: float | None,
+    threshold: float,
+    descriptions: dict[str, str] | None = None,
 ) -> np.ndarray:
     covered, _, _ = match_matrix(labels, vocab, text.raw, threshold)
-    return probs @ transfer_matrix(covered, text(vocab) @ _label_emb(text, labels).T, tau)
+    return probs @ transfer_matrix(covered, class_label_similarity(vocab, labels, text, descriptions), tau)
 
 
 def _vocab_probs(train: _Train, lin, x: np.ndarray, ntu_logits: np.ndarray, alpha: float | None, ntu: list[str]):
@@ -491,6 +602,83 @@ def _vocab_probs(train: _Train, lin, x: np.ndarray, ntu_logits: np.ndarray, alph
     if alpha is None:
         return p_src, list(train.names)
     return np.concatenate([alpha * p_src, (1 - alpha) * _softmax(ntu_logits)], 1), list(train.names) + ntu
+
+
+@dataclass
+class JointHead:
+    """The default recipe's head trained on some sets: one softmax over the class-table columns they train.
+
+    Attributes:
+        head: the extra linear head (:class:`sadvae.train.default_shiftgcn.ExtraHead`).
+        columns: int [V] the class-table columns scored (NTU-120 first, then the trained extra columns).
+        names: their names (the vocabulary labels are matched against).
+    """
+
+    head: object
+    columns: np.ndarray
+    names: list[str]
+
+    def probs(self, feats: np.ndarray, ntu_logits: np.ndarray) -> np.ndarray:
+        """P(column | x) [n, V] from clip (or window) features [n, d] and the NTU fc logits [n, 120]."""
+        from sadvae.train.default_shiftgcn import head_logits
+
+        return _softmax(head_logits(self.head, feats, ntu_logits)[:, self.columns])
+
+
+_JOINT_MEMO: dict[tuple, JointHead] = {}  # heads of one process: ``--target all`` trains each source pair's once
+
+
+def fit_joint(sets: Sequence, weight_decay: float, seed: int = 0, table=None, steps: int = 300) -> JointHead:
+    """Train the ``joint`` head (recipe ``shiftgcn-v2``) on the windows of ``sets`` only.
+
+    Args:
+        sets: :class:`sadvae.train.window_features.WindowFeatures` of the training sets (their classes must be
+            in the class table); every other table set counts as never seen: its extra columns are not scored.
+        weight_decay: L2 of the extra head; seed: its seed; table: the class table (default: the recipe's).
+        steps: L-BFGS iterations (the recipe's 300).
+
+    Returns:
+        The :class:`JointHead` over NTU-120 + the extra columns that these sets train.
+    """
+    from sadvae.train.class_table import class_table
+    from sadvae.train.default_shiftgcn import fit_extra_head
+
+    key = None
+    if table is None:  # the same sets (same cache files, same windows) train the same head: reuse it
+        key = (
+            tuple(sorted((wf.dataset, str(wf.path), wf.extractor, len(wf.owner)) for wf in sets)),
+            weight_decay,
+            seed,
+            steps,
+        )
+        if key in _JOINT_MEMO:
+            return _JOINT_MEMO[key]
+    table = table or class_table()
+    feats, logits, column = [], [], []
+    for wf in sets:
+        cols = np.asarray(table.columns(wf.dataset, wf.class_names))
+        keep = wf.labels[wf.owner] >= 0
+        feats.append(wf.feats[keep])
+        logits.append(wf.logits[keep])
+        column.append(cols[wf.labels[wf.owner[keep]]])
+    seen = {wf.dataset for wf in sets}
+    without = {d for c in range(table.num_ntu, len(table.names)) for d, _ in table.members[c]} - seen
+    trained = np.asarray(table.trained_columns(without))
+    head = fit_extra_head(
+        np.concatenate(feats),
+        np.concatenate(logits),
+        np.concatenate(column),
+        table.num_ntu,
+        len(table.extra_names),
+        "joint",
+        weight_decay,
+        seed,
+        steps,
+    )
+    out = JointHead(head, trained, [table.names[c] for c in trained])
+    if key is not None and all(wf.path is not None for wf in sets):
+        _JOINT_MEMO[key] = out
+    return out
 
 
 def _train_sadvae(train: _Train, text: _Text, cfg: CrossDatasetConfig):
@@ -519,8 +707,17 @@ def _sadvae_probs(model, x: np.ndarray, text: _Text, labels: Sequence[LabelEntry
 # ----------------------------------------------------------------------------------------------- selection
 
 
-def _select(method: str, sources: dict[str, FeatureSet], text: _Text, cfg: CrossDatasetConfig, ntu: list[str]) -> dict:
-    """Leave-one-dataset-out on the sources: the setting with the best mean top-1 (never the target)."""
+def _select(
+    method: str,
+    sources: dict[str, FeatureSet],
+    text: _Text,
+    cfg: CrossDatasetConfig,
+    ntu: list[str],
+    windows: dict | None = None,
+) -> dict:
+    """Leave-one-dataset-out on the sources: the setting with the best mean top-1 (never the target).
+
+    ``windows``: the sources' per-window features (``joint`` trains on windows)."""
     grid: list[dict] = []
     if method == "linear":
         grid = [{"tau": t, "match": h} for t in cfg.taus for h in cfg.match_thresholds]
@@ -528,6 +725,14 @@ def _select(method: str, sources: dict[str, FeatureSet], text: _Text, cfg: Cross
         grid = [{"tau": t, "alpha": a, "match": h} for t in cfg.taus for a in cfg.alphas for h in cfg.match_thresholds]
     if method == "fused_sadvae":
         grid = [dict(g, beta=b) for g in grid for b in cfg.betas]
+    if method == "joint":
+        grid = [
+            {"tau": t, "match": h, "wd": w, "text": c}
+            for w in cfg.weight_decays
+            for t in cfg.taus
+            for h in cfg.match_thresholds
+            for c in cfg.class_texts
+        ]
     if len(grid) <= 1 or len(sources) < 2:
         return {"setting": grid[0] if grid else {}, "folds": {}, "grid": []}
     folds: dict[str, list[float]] = {}
@@ -535,16 +740,24 @@ def _select(method: str, sources: dict[str, FeatureSet], text: _Text, cfg: Cross
     for held, fs in sources.items():
         rest = [f for n, f in sources.items() if n != held]
         train = _pool(rest)
-        lin = fit_linear(train.feats, train.labels, cfg.seed)
+        lin = None if method == "joint" else fit_linear(train.feats, train.labels, cfg.seed)
         test = fs.subset(fs.test_side & (fs.labels >= 0))
         labels = [LabelEntry(c) for c in fs.class_names]
         sad = None
         if method == "fused_sadvae":
             model = _train_sadvae(train, text, cfg)
             sad = _sadvae_probs(model, test.feats, text, labels, cfg.seed)
+        joint = {}
+        if method == "joint":
+            rest_w = [windows[n] for n in sources if n != held]
+            joint = {w: fit_joint(rest_w, w, cfg.seed) for w in cfg.weight_decays}
         for g in grid:
-            probs, vocab = _vocab_probs(train, lin, test.feats, test.logits, g.get("alpha"), ntu)
-            s = _transfer_scores(probs, vocab, text, labels, g["tau"], g["match"])
+            if method == "joint":
+                probs, vocab = joint[g["wd"]].probs(test.feats, test.logits), joint[g["wd"]].names
+            else:
+                probs, vocab = _vocab_probs(train, lin, test.feats, test.logits, g.get("alpha"), ntu)
+            desc = ntu_descriptions(g.get("text", "name"))
+            s = _transfer_scores(probs, vocab, text, labels, g["tau"], g["match"], desc)
             if sad is not None:
                 s = (1 - g["beta"]) * s + g["beta"] * sad
             acc = float((s.argmax(1) == test.labels).mean())
@@ -566,15 +779,26 @@ def _method_scores(
     labels,
     text: _Text,
     ntu: list[str],
+    windows: dict | None = None,
 ) -> tuple[np.ndarray, dict]:
     x, ntu_logits = target.feats, target.logits
     lab_emb = _label_emb(text, labels)
     if method == "ntu_conse":
         return conse_scores(_softmax(ntu_logits), text(ntu), lab_emb, cfg.conse_k), {"k": cfg.conse_k}
-    sel = _select(method, sources, text, cfg, ntu)
+    sel = _select(method, sources, text, cfg, ntu, windows)
     setting = sel["setting"]
     train = _pool(list(sources.values()))
     info = {"selection": sel, "trained_classes": train.names, "train_samples": int(len(train.labels))}
+    if method == "joint":
+        head = fit_joint([windows[n] for n in sources], setting["wd"], cfg.seed)
+        probs = head.probs(x, ntu_logits)
+        info |= {
+            "trained_classes": head.names,
+            "train_windows": int(sum(len(windows[n].owner) for n in sources)),
+            "weight_decay": setting["wd"],
+        }
+        desc = ntu_descriptions(setting.get("text", "name"))
+        return _transfer_scores(probs, head.names, text, labels, setting["tau"], setting["match"], desc), info
     if method == "sadvae":
         model = _train_sadvae(train, text, cfg)
         return _sadvae_probs(model, x, text, labels, cfg.seed), info
@@ -596,6 +820,12 @@ def _round1_scores(cfg: CrossDatasetConfig, target_name: str, labels: Sequence[L
     from sadvae.models.sadvae import classify, fit_latent_classifier
 
     ex = BundleExtractor(cfg.bundle or default_bundle_path())
+    if ex.bundle.provenance.get("recipe_name", "stgcn-v1") != "stgcn-v1":
+        raise ConfigError(
+            f"{ex.path}: method round1 needs the round-1 ST-GCN bundle, this one is recipe "
+            f"{ex.bundle.provenance['recipe_name']!r}; pass --bundle with the round-1 model "
+            "(e.g. `git show 9d78561:sadvae/assets/default_model.pt > runs/round1/default_model.pt`)"
+        )
     fs = load_features(cfg, [target_name], ex)[target_name]
     test = fs.subset(fs.test_side & (fs.labels >= 0))
     b = ex.bundle
@@ -666,7 +896,15 @@ def run_cross_dataset(cfg: CrossDatasetConfig, out: str | Path) -> dict:
     if cfg.backbone != "shiftgcn" and any(m in NTU_METHODS for m in cfg.methods):
         raise ConfigError(f"methods {list(NTU_METHODS)} need the NTU fc: use --backbone shiftgcn or drop them")
     ex = _extractor(cfg)
-    feats = load_features(cfg, (target, *sources), ex)
+    if cfg.features not in ("auto", "clips", "windows"):
+        raise ConfigError(f"features {cfg.features!r}: choose auto, clips or windows")
+    use_windows = cfg.features == "windows" or (
+        cfg.features == "auto" and any(m in WINDOW_METHODS for m in cfg.methods)
+    )
+    if use_windows and cfg.backbone != "shiftgcn":
+        raise ConfigError("the per-window features (method joint, --features windows) need --backbone shiftgcn")
+    windows = load_window_sets(cfg, (target, *sources), ex) if use_windows else None
+    feats = {n: w.clip_set() for n, w in windows.items()} if windows else load_features(cfg, (target, *sources), ex)
     tfs = feats[target]
     labels = read_labels(cfg.labels) if cfg.labels else [LabelEntry(c) for c in tfs.class_names]
     truth_names = tfs.class_names
@@ -705,7 +943,7 @@ def run_cross_dataset(cfg: CrossDatasetConfig, out: str | Path) -> dict:
             s, info = _round1_scores(cfg, target, labels)
             mtruth = remap[info.pop("_truth")]
         else:
-            s, info = _method_scores(method, cfg, test, src, labels, text, ntu)
+            s, info = _method_scores(method, cfg, test, src, labels, text, ntu, windows)
             mtruth = truth
         m = metrics(s, mtruth, names)
         m["groups"] = {k: _group_accuracy(m, g, names) for k, g in groups.items() if g is not None}
@@ -722,6 +960,7 @@ def run_cross_dataset(cfg: CrossDatasetConfig, out: str | Path) -> dict:
         "test_samples": int(len(truth)),
         "backbone": ex.id,
         "feature_settings": ex.settings,
+        "feature_cache": "windows (the default recipe's per-window cache; clip = window mean)" if windows else "clips",
         "text_encoder": text.enc.encoder_id,
         "template": cfg.text.template,
         "methods": results,
@@ -753,6 +992,7 @@ METHOD_NOTES = {
     "fused": "frozen backbone: NTU fc + linear head on the sources' classes, text transfer",
     "sadvae": "frozen backbone + SA-DVAE (zero-shot for every label)",
     "fused_sadvae": "fused + SA-DVAE zero-shot branch",
+    "joint": "default recipe's head trained without the target: NTU fc + extra head in one softmax, text transfer",
 }
 
 
@@ -880,6 +1120,13 @@ def add_cli_arguments(p) -> None:
     g.add_argument("--bundle", type=Path, help="round-1 bundle (default: the packaged model)")
     g.add_argument("--xd-seed", type=int, default=0, help="seed of every head (default 0)")
     g.add_argument("--feature-dir", type=Path, help="feature cache (default runs/features)")
+    g.add_argument(
+        "--features",
+        default="auto",
+        choices=("auto", "clips", "windows"),
+        help="clips: per-clip cache; windows: the default recipe's per-window cache (clip = window mean); "
+        "auto (default): windows when method joint runs",
+    )
 
 
 def run_cli(args) -> int:
@@ -914,6 +1161,7 @@ def run_cli(args) -> int:
         text=TextConfig(model=args.text_model, template=args.template, device=args.device),
         zsl=zsl,
         feature_dir=str(args.feature_dir) if args.feature_dir else None,
+        features=args.features,
         threads=args.threads,
     )
     targets = available_sets(shared_data_root()) if args.target == "all" else (args.target,)

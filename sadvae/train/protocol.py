@@ -12,6 +12,16 @@ GZSL combines the backbone's seen-class scores and the zero-shot scores by ``Exp
 With stacking, the final backbone and SA-DVAE train without the held-out windows (the same held-out
 groups as the validation run's, or a stratified share when the training side has fewer than three
 groups), so every combination in one run is measured on the same final model.
+
+Backbone (``ExperimentConfig.frozen``): ``None`` trains the ST-GCN from scratch twice per split (round 1).
+A :class:`FrozenBackbone` instead reads the clip features of a released pretrained backbone (the NTU-120
+Shift-GCN, frozen: :class:`sadvae.features.ShiftGCNExtractor` through the per-clip cache
+:func:`sadvae.features.cached_features`) and trains only a seen-class head on them: a multinomial logistic
+regression on standardised features, its L2 strength chosen on the validation run (trained on
+``val_train``, scored on ``val_seen``), then refitted on the main run's training samples. Everything else
+(SA-DVAE, cycle selection, gate, stacking) is unchanged. NTU-120's classes overlap some unseen classes of
+the Kinect sets, so such runs are not zero-shot in the strict sense: :func:`ntu_counterparts` names the
+unseen classes with an NTU counterpart and every run reports ZSL accuracy split by it.
 """
 
 from __future__ import annotations
@@ -19,6 +29,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -42,27 +53,67 @@ from sadvae.train.backbone import BackboneTrainConfig, extract, train_backbone
 from sadvae.train.zsl import VARIANTS, CycleResult, ZSLTrainConfig, train_sadvae, zsl_probs
 
 __all__ = [
+    "FROZEN_BACKBONES",
+    "FrozenBackbone",
     "GZSL_COMBINATIONS",
     "PROTOCOLS",
     "ExperimentConfig",
     "SplitFeatures",
     "ValidationRun",
+    "choose_head_c",
     "class_text_embeddings",
     "dataset_arrays",
     "dataset_protocol",
     "final_holdout",
+    "fit_seen_head",
+    "frozen_clip_features",
     "make_split",
+    "ntu_counterparts",
     "prepare_features",
+    "prepare_frozen_features",
     "run_variant",
     "split_partition",
     "test_side_mask",
     "validate_variant",
+    "zsl_by_group",
 ]
 
 log = logging.getLogger(__name__)
 
 PROTOCOLS = ("honest", "paper")
 GZSL_COMBINATIONS = ("stacking", "gate")
+# frozen pretrained backbones for --backbone: name -> Shift-GCN checkpoint short name (sadvae.models.pretrained)
+FROZEN_BACKBONES = {"shiftgcn-ntu120": "ntu120_xsub"}
+HEAD_CS = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+
+
+@dataclass(frozen=True)
+class FrozenBackbone:
+    """A frozen pretrained backbone: cached clip features plus a seen-class head trained per run.
+
+    Attributes:
+        name: a key of :data:`FROZEN_BACKBONES` (reports name it).
+        weights: checkpoint path or short name (``sadvae.models.pretrained.SHIFTGCN_CHECKPOINTS``); relative
+            paths are tried from the working folder, then from the project root.
+        window: frames per Shift-GCN window at 30 fps (multiple of 4); stride: frames between windows.
+        data_root: the dataset's folder (identifies the cached features); None: the registry default.
+        feature_dir: the feature cache (None: ``runs/features``).
+        head_cs: inverse L2 strengths of the seen-class head tried on the validation run.
+    """
+
+    name: str = "shiftgcn-ntu120"
+    weights: str = "ntu120_xsub"
+    window: int = 64
+    stride: int = 32
+    data_root: str | None = None
+    feature_dir: str | None = None
+    head_cs: tuple[float, ...] = HEAD_CS
+
+    def __post_init__(self) -> None:
+        if self.name not in FROZEN_BACKBONES:
+            raise ConfigError(f"unknown frozen backbone {self.name!r}; choose one of {sorted(FROZEN_BACKBONES)}")
+        if not self.head_cs or any(c <= 0 for c in self.head_cs):
+            raise ConfigError(f"FrozenBackbone.head_cs: expected positive values, got {self.head_cs}")
 
 
 @dataclass(frozen=True)
@@ -83,6 +134,8 @@ class ExperimentConfig:
         text: text encoder and prompt template.
         gzsl: GZSL combinations to measure (``GZSL_COMBINATIONS``); the first is the headline S/U/H.
             ``"stacking"`` holds out windows from the final model (module docstring).
+        frozen: a frozen pretrained backbone instead of the ST-GCN trained from scratch (``backbone`` is
+            then unused).
     """
 
     dataset: str
@@ -97,6 +150,7 @@ class ExperimentConfig:
     zsl: ZSLTrainConfig = field(default_factory=ZSLTrainConfig)
     text: TextConfig = field(default_factory=TextConfig)
     gzsl: tuple[str, ...] = ("gate",)
+    frozen: FrozenBackbone | None = None
 
     def __post_init__(self) -> None:
         bad = [g for g in self.gzsl if g not in GZSL_COMBINATIONS]
@@ -157,7 +211,8 @@ class SplitFeatures:
     main-run names use the backbone trained on ``split.seen``, the ``val_*`` names the one trained
     on ``split.val_seen``. Logit columns follow the order of those class tuples. With calibrated
     stacking, ``held`` are the final model's held-out windows (seen classes, training side, not
-    trained on) and ``train`` excludes them.
+    trained on) and ``train`` excludes them. ``info`` describes a frozen backbone and its head;
+    ``counterparts`` are the unseen classes with an NTU-120 counterpart (:func:`ntu_counterparts`).
     """
 
     split: ZSLSplit
@@ -168,14 +223,15 @@ class SplitFeatures:
     backbone_seen_acc: float
     seconds: float
     backbones: dict[str, object] = field(default_factory=dict)
+    info: dict = field(default_factory=dict)
+    counterparts: dict[int, str] = field(default_factory=dict)
 
 
-def prepare_features(ds: Dataset, split: ZSLSplit, cfg: ExperimentConfig, seed: int) -> SplitFeatures:
-    """Train the two backbones of a split (main on seen, validation on validation-seen) and extract features."""
-    t0 = time.time()
-    labels, _, _ = dataset_arrays(ds)
+def _split_index(
+    ds: Dataset, split: ZSLSplit, cfg: ExperimentConfig, seed: int
+) -> tuple[Partition, dict[str, np.ndarray], tuple[str, ...]]:
+    """The partition of a split, its sample indices by name, and the main run's names (with "held" for stacking)."""
     part = split_partition(ds, cfg.dataset, split, cfg.holdout_fraction, seed)
-    seqs = ds.sequences
     main_names: tuple[str, ...] = ("train", "test_seen", "test_unseen")
     index = {name: getattr(part, name) for name in ("val_train", "val_seen", "val_unseen", *main_names)}
     if "stacking" in cfg.gzsl:
@@ -186,6 +242,21 @@ def prepare_features(ds: Dataset, split: ZSLSplit, cfg: ExperimentConfig, seed: 
         keep[held] = False
         index["held"], index["train"] = part.train[held], part.train[keep]
         main_names = (*main_names, "held")
+    return part, index, main_names
+
+
+def prepare_features(ds: Dataset, split: ZSLSplit, cfg: ExperimentConfig, seed: int) -> SplitFeatures:
+    """Train the two backbones of a split (main on seen, validation on validation-seen) and extract features.
+
+    With ``cfg.frozen`` the backbone is not trained: the frozen backbone's cached clip features, and two
+    seen-class heads (validation run, main run) on them (:func:`prepare_frozen_features`).
+    """
+    if cfg.frozen is not None:
+        return prepare_frozen_features(ds, split, cfg, seed)
+    t0 = time.time()
+    labels, _, _ = dataset_arrays(ds)
+    part, index, main_names = _split_index(ds, split, cfg, seed)
+    seqs = ds.sequences
     feats, logits, labs, models = {}, {}, {}, {}
     for run, classes, names in (
         ("val", split.val_seen, ("val_train", "val_seen", "val_unseen")),
@@ -202,7 +273,192 @@ def prepare_features(ds: Dataset, split: ZSLSplit, cfg: ExperimentConfig, seed: 
     lookup = {c: k for k, c in enumerate(split.seen)}
     seen_pred = logits["test_seen"].argmax(1)
     acc = float(np.mean(seen_pred == np.array([lookup[c] for c in labs["test_seen"]])))
-    return SplitFeatures(split, part, feats, logits, labs, acc, time.time() - t0, models)
+    cp = {k: v for k, v in ntu_counterparts(cfg.dataset, ds.class_names).items() if k in split.unseen}
+    return SplitFeatures(split, part, feats, logits, labs, acc, time.time() - t0, models, counterparts=cp)
+
+
+# ----------------------------------------------------------------------------- frozen pretrained backbone
+
+
+def _resolve_weights(weights: str) -> Path:
+    from sadvae.models.pretrained import shiftgcn_weights_path
+    from sadvae.paths import PROJECT_ROOT
+
+    p = shiftgcn_weights_path(weights)
+    if not p.is_absolute() and not p.exists() and (PROJECT_ROOT / p).exists():
+        p = PROJECT_ROOT / p
+    return p.resolve()
+
+
+def frozen_clip_features(ds: Dataset, dataset: str, frozen: FrozenBackbone, extractor=None):
+    """Clip features of every sequence of ``ds`` from the frozen backbone, through the per-clip feature cache.
+
+    The cache (:func:`sadvae.features.cached_features`, ``runs/features/<dataset>-<key>.npz``) is the one the
+    cross-dataset protocol fills: the same weights, windows and dataset copy give the same file.
+
+    Args:
+        ds: the dataset (its rows in reader order).
+        dataset: its registry name (names the cache, decides the test side).
+        frozen: the backbone settings.
+        extractor: the extractor to use (tests); default a :class:`sadvae.features.ShiftGCNExtractor`.
+
+    Returns:
+        a :class:`sadvae.features.FeatureSet` whose rows are the rows of ``ds``.
+
+    Raises:
+        ConfigError: the cached rows do not match the dataset (another copy or reader version).
+    """
+    from sadvae.features import ShiftGCNExtractor, cached_features, dataset_fingerprint
+
+    if extractor is None:
+        extractor = ShiftGCNExtractor(_resolve_weights(frozen.weights), frozen.window, frozen.stride)
+    if frozen.data_root:
+        root = Path(frozen.data_root)
+    else:
+        from sadvae.data.registry import DATASETS
+        from sadvae.paths import shared_data_root
+
+        if dataset not in DATASETS:
+            raise ConfigError(f"{dataset}: a frozen backbone needs FrozenBackbone.data_root for a clip folder")
+        root = shared_data_root() / DATASETS[dataset].default_root
+    fs = cached_features(extractor, dataset, lambda: ds, dataset_fingerprint(root, dataset), frozen.feature_dir)
+    labels, _, _ = dataset_arrays(ds)
+    if len(fs.labels) != len(labels) or not np.array_equal(fs.labels, labels):
+        raise ConfigError(
+            f"{fs.path}: cached features hold {len(fs.labels)} clips that do not match the {len(labels)} clips of "
+            f"{dataset} read now; delete the file (it is rebuilt) or pass another --feature-dir"
+        )
+    return fs
+
+
+def fit_seen_head(x: np.ndarray, y: np.ndarray, classes: tuple[int, ...], c: float, seed: int = 0):
+    """A multinomial logistic regression on standardised features for the seen classes.
+
+    Args:
+        x: [n, d] training features; y: [n] their global class ids (each in ``classes``).
+        classes: the head's classes, in logit-column order.
+        c: inverse L2 strength (scikit-learn's ``C``).
+
+    Returns:
+        ``logits(x [m, d]) -> [m, len(classes)]`` (log-probabilities, columns in ``classes`` order).
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    cols = _columns(y, classes)
+    if len(np.unique(cols)) != len(classes):
+        raise ConfigError(f"seen-class head: training features cover {len(np.unique(cols))} of {len(classes)} classes")
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000, random_state=seed))
+    model.fit(np.asarray(x, np.float64), cols)
+
+    def logits(f: np.ndarray) -> np.ndarray:
+        if len(f) == 0:
+            return np.zeros((0, len(classes)), np.float32)
+        return model.predict_log_proba(np.asarray(f, np.float64)).astype(np.float32)
+
+    return logits
+
+
+def choose_head_c(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    classes: tuple[int, ...],
+    cs: tuple[float, ...],
+    seed: int = 0,
+) -> tuple[float, dict[str, float]]:
+    """The head's ``C`` with the best accuracy on validation samples (ties: lower NLL, then stronger L2).
+
+    Returns:
+        (chosen C, validation accuracy per C as {str(C): accuracy}).
+    """
+    truth = _columns(y_val, classes)
+    best, scores = None, {}
+    for c in sorted(cs):
+        lg = fit_seen_head(x_train, y_train, classes, c, seed)(x_val)
+        acc = float(np.mean(lg.argmax(1) == truth))
+        nll = float(-np.mean(lg[np.arange(len(truth)), truth]))
+        scores[f"{c:g}"] = acc
+        if best is None or acc > best[0] + 1e-12 or (abs(acc - best[0]) <= 1e-12 and nll < best[1] - 1e-12):
+            best = (acc, nll, c)
+    assert best is not None
+    return float(best[2]), scores
+
+
+def prepare_frozen_features(ds: Dataset, split: ZSLSplit, cfg: ExperimentConfig, seed: int) -> SplitFeatures:
+    """:func:`prepare_features` with a frozen backbone: cached clip features, seen-class heads trained here.
+
+    The head's L2 strength is chosen on the validation run (trained on ``val_train``, scored on ``val_seen``);
+    the validation head gives the validation logits, the main head (same strength, trained on ``train``,
+    i.e. without the stacking hold-out) every main-run logit. Test samples are only scored.
+    """
+    assert cfg.frozen is not None
+    t0 = time.time()
+    fs = frozen_clip_features(ds, cfg.dataset, cfg.frozen)
+    labels = fs.labels
+    part, index, main_names = _split_index(ds, split, cfg, seed)
+    c, val_scores = choose_head_c(
+        fs.feats[index["val_train"]],
+        labels[index["val_train"]],
+        fs.feats[index["val_seen"]],
+        labels[index["val_seen"]],
+        split.val_seen,
+        cfg.frozen.head_cs,
+        seed,
+    )
+    log.info("split %s: seen-class head C=%g (validation accuracy per C: %s)", split.name, c, val_scores)
+    feats, logits, labs, heads = {}, {}, {}, {}
+    for run, classes, names in (
+        ("val", split.val_seen, ("val_train", "val_seen", "val_unseen")),
+        ("main", split.seen, main_names),
+    ):
+        train_idx = index[names[0]]
+        head = fit_seen_head(fs.feats[train_idx], labels[train_idx], classes, c, seed)
+        heads[run] = head
+        for name in names:
+            idx = index[name]
+            feats[name], logits[name], labs[name] = fs.feats[idx], head(fs.feats[idx]), labels[idx]
+    lookup = {k: j for j, k in enumerate(split.seen)}
+    acc = float(np.mean(logits["test_seen"].argmax(1) == np.array([lookup[k] for k in labs["test_seen"]])))
+    info = {
+        "name": cfg.frozen.name,
+        "extractor": fs.extractor,
+        "settings": fs.settings,
+        "cache": str(fs.path) if fs.path else None,
+        "head": "logistic regression on standardised features",
+        "head_C": c,
+        "head_val_acc_by_C": val_scores,
+        "val_seen_acc": val_scores[f"{c:g}"],
+    }
+    cp = {k: v for k, v in ntu_counterparts(cfg.dataset, ds.class_names).items() if k in split.unseen}
+    return SplitFeatures(split, part, feats, logits, labs, acc, time.time() - t0, heads, info, cp)
+
+
+def ntu_counterparts(dataset: str, class_names: tuple[str, ...]) -> dict[int, str]:
+    """Classes of a dataset that are an NTU-120 action (``sadvae.train.class_table.NTU_MAP``): id -> NTU name.
+
+    Unknown datasets (clip folders) have none listed.
+    """
+    from sadvae.train.class_table import NTU_MAP
+
+    return {k: NTU_MAP[(dataset, n)][1] for k, n in enumerate(class_names) if (dataset, n) in NTU_MAP}
+
+
+def zsl_by_group(pred: np.ndarray, truth: np.ndarray, with_counterpart: set[int] | dict) -> dict[str, dict]:
+    """ZSL hits and counts of unseen test samples, split by whether their class has an NTU counterpart.
+
+    Returns:
+        ``{"ntu_counterpart": {"correct", "n", "acc"}, "no_counterpart": {...}}`` (acc NaN when n is 0).
+    """
+    pred, truth = np.asarray(pred), np.asarray(truth)
+    has = np.isin(truth, np.asarray(sorted(with_counterpart), dtype=np.int64))
+    out = {}
+    for name, m in (("ntu_counterpart", has), ("no_counterpart", ~has)):
+        n, ok = int(m.sum()), int((pred[m] == truth[m]).sum())
+        out[name] = {"correct": ok, "n": n, "acc": ok / n if n else float("nan")}
+    return out
 
 
 @dataclass
@@ -307,7 +563,8 @@ def run_variant(sf: SplitFeatures, text_emb: np.ndarray, variant: str, cfg: Expe
     def score(cycle: int) -> dict:
         r = main_runs[cycle]
         pu = zsl_probs(r.model, r.classifier, sf.feats["test_unseen"], dev)
-        zsl = zsl_accuracy(np.asarray(split.unseen)[pu.argmax(1)], sf.labels["test_unseen"])
+        zsl_pred = np.asarray(split.unseen)[pu.argmax(1)]
+        zsl = zsl_accuracy(zsl_pred, sf.labels["test_unseen"])
         pall = zsl_probs(r.model, r.classifier, test_feats, dev)
         rules: dict = {"gate": gate}
         if stacking:
@@ -322,6 +579,7 @@ def run_variant(sf: SplitFeatures, text_emb: np.ndarray, variant: str, cfg: Expe
         return {
             "cycle": cycle,
             "ZSL": zsl,
+            "ZSL_by_ntu_counterpart": zsl_by_group(zsl_pred, sf.labels["test_unseen"], set(sf.counterparts)),
             **{k: v for k, v in by[head].items() if k != "rule"},
             "combination": head,
             "by_combination": by,

@@ -31,6 +31,7 @@ import numpy as np
 
 from sadvae.data.record import Dataset
 from sadvae.errors import ConfigError
+from sadvae.features import FeatureSet
 from sadvae.fileio import atomic_path
 
 __all__ = ["WindowFeatures", "window_features", "default_window_dir"]
@@ -82,6 +83,24 @@ class WindowFeatures:
         np.add.at(f, pos, self.feats)
         np.add.at(lg, pos, self.logits)
         return clips, (f / counts).astype(np.float32), (lg / counts).astype(np.float32)
+
+    def clip_set(self) -> FeatureSet:
+        """The extracted clips as a :class:`sadvae.features.FeatureSet`: one row per clip (reader order), feature
+        and logits = the mean over its windows (what :class:`sadvae.features.ShiftGCNExtractor` caches)."""
+        clips, f, lg = self.clip_means()
+        return FeatureSet(
+            self.dataset,
+            self.class_names,
+            f,
+            lg,
+            self.labels[clips],
+            self.subjects[clips],
+            self.views[clips],
+            self.test_side[clips],
+            self.extractor,
+            dict(self.settings, source="window cache"),
+            self.path,
+        )
 
 
 def _key(extractor, fingerprint: str, clips: np.ndarray | None) -> str:

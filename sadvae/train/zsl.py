@@ -54,6 +54,8 @@ class ZSLTrainConfig:
         samples_per_class: text-VAE latents per class for the latent classifier.
         classifier_steps: full-batch Adam steps of the latent classifier.
         classifier_lr: its learning rate.
+        relu_logits: the latent classifier rectifies its logits (published; a class whose logits start
+            negative on its own text latents then gets no gradient and never wins). False: plain logits.
         shared_noise: one noise scalar per sample (published) or per dimension.
         seed: seeds everything.
         device: torch device.
@@ -72,6 +74,7 @@ class ZSLTrainConfig:
     samples_per_class: int = 500
     classifier_steps: int = 300
     classifier_lr: float = 1e-3
+    relu_logits: bool = True
     shared_noise: bool = True
     seed: int = 0
     device: str = "cpu"
@@ -174,7 +177,13 @@ def train_sadvae(
                 sums[k] = sums.get(k, 0.0) + float(v.detach())
         losses = {k: v / cfg.iters_per_cycle for k, v in sums.items()}
         clf = fit_latent_classifier(
-            model, target_emb, cfg.samples_per_class, cfg.classifier_steps, cfg.classifier_lr, seed=cfg.seed + cycle
+            model,
+            target_emb,
+            cfg.samples_per_class,
+            cfg.classifier_steps,
+            cfg.classifier_lr,
+            seed=cfg.seed + cycle,
+            relu_logits=cfg.relu_logits,
         )
         metrics = evaluate(model, clf) if evaluate is not None else {}
         bar.set_postfix(loss=f"{losses['loss']:.3f}", **{k: f"{v:.3f}" for k, v in metrics.items()})

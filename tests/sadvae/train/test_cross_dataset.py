@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sadvae.errors import DataFormatError
+from sadvae.errors import ConfigError, DataFormatError
 from sadvae.train.cross_dataset import (
     LabelEntry,
     conse_scores,
@@ -206,3 +206,132 @@ def test_protocol_end_to_end_on_real_subset_and_resume(shared_data, tmp_path):
     assert (out / "methods" / "linear.json").stat().st_mtime_ns == stamp
     assert again["methods"]["linear"]["top1"] == report["methods"]["linear"]["top1"]
     assert json.loads((out / "report.json").read_text())["test_samples"] == 20
+
+
+def _window_set(dataset, class_names, feats, logits, owner, labels, test_side=None):
+    from sadvae.train.window_features import WindowFeatures
+
+    n = len(labels)
+    return WindowFeatures(
+        dataset,
+        tuple(class_names),
+        np.asarray(feats, np.float32),
+        np.asarray(logits, np.float32),
+        np.asarray(owner, np.int64),
+        np.asarray(labels, np.int64),
+        np.full(n, -1, np.int64),
+        np.full(n, -1, np.int64),
+        np.zeros(n, bool) if test_side is None else np.asarray(test_side, bool),
+        np.isin(np.arange(n), owner),
+        "fake:1",
+        {"window": 4},
+    )
+
+
+def test_window_clip_set_is_the_mean_of_each_extracted_clip():
+    feats = np.arange(10, dtype=np.float32).reshape(5, 2)
+    wf = _window_set("utkinect", ("a", "b"), feats, feats[:, :1] * 2, [0, 0, 2, 2, 2], [1, 0, 0], [True, False, True])
+    fs = wf.clip_set()  # clip 1 has no windows (not extracted): no row
+    np.testing.assert_allclose(fs.feats, [[1, 2], [6, 7]])
+    np.testing.assert_allclose(fs.logits, [[2], [12]])
+    assert fs.labels.tolist() == [1, 0] and fs.test_side.tolist() == [True, True] and fs.class_names == ("a", "b")
+
+
+UTK_CLASSES = ("walk", "sit down", "stand up", "pick up", "carry", "throw", "push", "pull", "wave hands", "clap hands")
+
+
+def test_joint_head_scores_ntu_and_the_sources_extra_columns_only():
+    """The recipe's joint head trained on UTKinect windows alone: NTU-120 + UTKinect's extra classes are its
+    vocabulary (no column that only another set trains), NTU-mapped classes are won by their NTU column."""
+    from sadvae.train.class_table import NTU120_NAMES, class_table
+    from sadvae.train.cross_dataset import fit_joint
+
+    table = class_table()
+    rng = np.random.default_rng(0)
+    cols = np.asarray(table.columns("utkinect", UTK_CLASSES))
+    centres = rng.normal(size=(len(UTK_CLASSES), 16)) * 3
+    labels = np.repeat(np.arange(len(UTK_CLASSES)), 12)
+    feats = centres[labels] + rng.normal(size=(len(labels), 16))
+    ntu = rng.normal(size=(len(labels), 120))
+    mapped = cols[labels] < 120
+    ntu[mapped, cols[labels][mapped]] += 8.0  # the frozen fc knows the NTU actions (sit down -> sitting down, ...)
+    owner = np.arange(len(labels))
+    head = fit_joint([_window_set("utkinect", UTK_CLASSES, feats, ntu, owner, labels)], 1e-3, seed=0, steps=60)
+    assert head.names[:120] == list(NTU120_NAMES)
+    assert set(head.names[120:]) == {"walk", "carry", "push", "pull", "wave both hands"}
+    assert head.columns.tolist() == sorted(head.columns.tolist()) and len(head.columns) == len(head.names)
+    p = head.probs(feats.astype(np.float32), ntu.astype(np.float32))
+    np.testing.assert_allclose(p.sum(1), 1.0, rtol=1e-6)
+    want = [table.names[c] for c in cols[labels]]
+    got = [head.names[j] for j in p.argmax(1)]
+    assert np.mean([g == w for g, w in zip(got, want, strict=True)]) > 0.9
+    assert {"sitting down", "clapping", "walk", "push"} <= set(got)
+
+
+def test_class_descriptions_move_the_transfer_towards_the_described_label():
+    """A class whose name resembles neither label but whose description names one shares its mass with that one."""
+    from sadvae.train.cross_dataset import class_label_similarity
+
+    vec = {
+        "wear jacket": [1, 0, 0],
+        "putting on a garment": [0, 1, 0],
+        "donning": [0, 0.9, 0.1],
+        "doffing": [0.6, 0, 0.8],
+    }
+
+    class FakeText:
+        def __call__(self, texts):
+            e = np.asarray([vec[t] for t in texts], float)
+            return e / np.linalg.norm(e, axis=1, keepdims=True)
+
+        raw = __call__
+
+    labels = _labels("donning", "doffing")
+    plain = class_label_similarity(["wear jacket"], labels, FakeText())
+    assert plain[0].argmax() == 1  # by its name alone the class looks like "doffing"
+    desc = class_label_similarity(["wear jacket"], labels, FakeText(), {"wear jacket": "putting on a garment"})
+    assert desc[0].argmax() == 0 and desc.shape == (1, 2)
+    np.testing.assert_allclose(
+        desc, 0.5 * (plain + FakeText()(["putting on a garment"]) @ FakeText()(["donning", "doffing"]).T)
+    )
+
+
+def test_ntu_descriptions_cover_the_120_names(shared_data):
+    from sadvae.train.cross_dataset import ntu_descriptions
+
+    assert ntu_descriptions("name") is None
+    for kind in ("llm", "ad"):
+        d = ntu_descriptions(kind)
+        assert len(d) == 120 and "jacket" in d["wear jacket"].lower()
+    with pytest.raises(ConfigError, match="unknown class text"):
+        ntu_descriptions("poem")
+
+
+@pytest.mark.slow
+def test_joint_end_to_end_on_real_subset(shared_data, tmp_path):
+    """Method joint (the recipe's head without the target) on UTKinect with MSR as the source: every Shift-GCN row
+    reads the per-window cache; the target's own extra classes are never a trained column."""
+    if not SHIFTGCN.is_file():
+        pytest.skip(f"Shift-GCN weights not found at {SHIFTGCN}")
+    from sadvae.train.cross_dataset import CrossDatasetConfig, run_cross_dataset
+
+    cfg = CrossDatasetConfig(
+        target="utkinect",
+        sources=("msr_action3d",),
+        methods=("ntu_conse", "joint"),
+        limit_per_class=1,
+        feature_dir=str(tmp_path / "feats"),
+        threads=1,
+    )
+    report = run_cross_dataset(cfg, tmp_path / "xd")
+    assert report["feature_cache"].startswith("windows") and report["test_samples"] == 10
+    assert sorted(p.name.split("-")[0] for p in (tmp_path / "feats" / "windows").glob("*.npz")) == [
+        "msr_action3d",
+        "utkinect",
+    ]
+    joint = report["methods"]["joint"]
+    trained = joint["info"]["trained_classes"]
+    # NTU-120 + 16 MSR classes (hand clap, side kick, jogging, tennis swing are NTU columns)
+    assert len(trained) == 120 + 16
+    assert "side boxing" in trained and "push" not in trained and "carry" not in trained
+    assert 0.0 <= joint["top1"] <= joint["top5"] <= 1.0 and np.asarray(joint["confusion"]).sum() == 10
