@@ -203,7 +203,6 @@ def shiftgcn_config_from_args(args: argparse.Namespace):
 
 def main_shiftgcn(args: argparse.Namespace, command: str) -> int:
     """``--recipe shiftgcn-v2``: train (or sweep window lengths) and print the metrics."""
-    from sadvae.bundle import load_bundle
     from sadvae.errors import SadvaeError
     from sadvae.train import default_shiftgcn as rec
 
@@ -237,22 +236,29 @@ def main_shiftgcn(args: argparse.Namespace, command: str) -> int:
             return 0
         log.info("recipe %s: %s", rec.RECIPE, json.dumps(asdict(cfg)))
         path = rec.train_default_shiftgcn(cfg, command=command)
-        bundle = load_bundle(path)
-        if args.onnx:
-            from sadvae.export import export_onnx
-
-            log.info("export: %s", export_onnx(path, path.with_suffix(".onnx")))
+        return _finish(args, path, rec.metrics_markdown, "Metrics (model card)")
     except SadvaeError as e:
         print(f"train_default: error: {e}", file=sys.stderr)
         return 2
+
+
+def _finish(args: argparse.Namespace, path: Path, metrics_markdown, heading: str) -> int:
+    """Either recipe's last steps: the ONNX export, the --json metrics and the printed summary."""
+    from sadvae.bundle import load_bundle
+
+    bundle = load_bundle(path)
+    onnx = path.with_suffix(".onnx")
+    if args.onnx:
+        from sadvae.export import export_onnx
+
+        log.info("export: %s", export_onnx(path, onnx))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"metrics": bundle.metrics, "provenance": bundle.provenance}, indent=1))
     size = path.stat().st_size / 1e6
-    onnx = path.with_suffix(".onnx")
     extra = f", export {onnx.stat().st_size / 1e6:.1f} MB" if onnx.is_file() and args.onnx else ""
-    print(f"\nwrote {path} ({size:.1f} MB{extra}). Metrics (model card):\n")
-    print(rec.metrics_markdown(bundle.metrics, bundle.provenance))
+    print(f"\nwrote {path} ({size:.1f} MB{extra}). {heading}:\n")
+    print(metrics_markdown(bundle.metrics, bundle.provenance))
     return 0
 
 
@@ -266,7 +272,6 @@ def main(argv: list[str] | None = None) -> int:
         from sadvae.train.default_model import DefaultModelConfig
 
         args.out = Path(DefaultModelConfig().out)
-    from sadvae.bundle import load_bundle
     from sadvae.errors import SadvaeError
     from sadvae.train.default_model import metrics_markdown, train_default
 
@@ -274,21 +279,10 @@ def main(argv: list[str] | None = None) -> int:
         cfg = config_from_args(args)
         log.info("recipe: %s", json.dumps(asdict(cfg)))
         path = train_default(cfg, command=command)
-        bundle = load_bundle(path)
-        if args.onnx:
-            from sadvae.export import export_onnx
-
-            log.info("export: %s", export_onnx(path, path.with_suffix(".onnx")))
+        return _finish(args, path, metrics_markdown, "Round-1 metrics (the model card's baseline rows)")
     except SadvaeError as e:
         print(f"train_default: error: {e}", file=sys.stderr)
         return 2
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"metrics": bundle.metrics, "provenance": bundle.provenance}, indent=1))
-    size = path.stat().st_size / 1e6
-    print(f"\nwrote {path} ({size:.1f} MB). Round-1 metrics (the model card's baseline rows):\n")
-    print(metrics_markdown(bundle.metrics, bundle.provenance))
-    return 0
 
 
 if __name__ == "__main__":
