@@ -18,6 +18,7 @@ Usage (from the project root, with the real data in ``../shared/data``)::
 
     scripts/train_default --threads 1                       # the packaged default (shiftgcn-v2; 2 cores: ~20 min)
     scripts/train_default --sweep-windows 48 64 96          # window length on inner validation (training sides)
+    scripts/train_default --threads 1 --inner-only          # the inner model (runs/default_v2_inner)
     scripts/train_default --recipe stgcn-v1                 # the round-1 model, runs/default_v1 (2 cores: ~20 min)
     scripts/train_default --recipe stgcn-v1 --epochs 1 --cycles 2 --iters-per-cycle 30 --limit-per-class 4 \
         --out /tmp/m.pt                                     # smoke
@@ -35,6 +36,7 @@ from pathlib import Path
 
 log = logging.getLogger("train_default")
 RECIPES = ("shiftgcn-v2", "stgcn-v1")
+INNER_OUT = "runs/default_v2_inner/default_model.pt"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -134,6 +136,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="re-measure a shiftgcn-v2 bundle's head on the test sides (cached features; nothing trained)",
     )
     g.add_argument("--sweep-per-class", type=int, default=8, help="clips per (set, class, inner side) in the sweep")
+    g.add_argument(
+        "--augment",
+        choices=("none", "camera"),
+        default=s.augment or "none",
+        help="camera: the heads also train on camera-like copies of the inner-train windows (the measured "
+        "MediaPipe-vs-Kinect differences, sadvae/train/augment.py), extracted once and cached (default %(default)s)",
+    )
+    g.add_argument(
+        "--augment-copies",
+        type=int,
+        default=s.augment_copies,
+        help="augmented copies of each inner-train window with --augment (default %(default)s)",
+    )
+    g.add_argument(
+        "--inner-only",
+        action="store_true",
+        help="the inner model: train the final extra head and SA-DVAE on the inner-train windows only (training "
+        "side minus inner validation), so scripts/tune_decisions.py can tune on inner-validation replays the model "
+        f"never saw (default --out {INNER_OUT}; never the packaged model)",
+    )
     return ap
 
 
@@ -198,6 +220,8 @@ def shiftgcn_config_from_args(args: argparse.Namespace):
         limit_per_class=args.limit_per_class,
         feature_dir=str(args.feature_dir) if args.feature_dir else None,
         threads=args.threads,
+        augment=None if args.augment == "none" else args.augment,
+        augment_copies=args.augment_copies,
     )
 
 
@@ -212,6 +236,23 @@ def main_shiftgcn(args: argparse.Namespace, command: str) -> int:
             f"train_default: error: {' '.join(used) or '--pseudo-unseen'} belongs to --recipe stgcn-v1", file=sys.stderr
         )
         return 2
+    if args.inner_only:
+        from sadvae.assets import default_bundle_path
+
+        if args.rescore or args.sweep_windows:
+            print(
+                "train_default: error: --inner-only trains a model; not with --rescore or --sweep-windows",
+                file=sys.stderr,
+            )
+            return 2
+        args.out = args.out or Path(INNER_OUT)
+        if args.out.resolve() == default_bundle_path().resolve():
+            print(
+                f"train_default: error: --inner-only must not write the packaged model {default_bundle_path()}; "
+                "pass another --out",
+                file=sys.stderr,
+            )
+            return 2
     try:
         cfg = shiftgcn_config_from_args(args)
         if cfg.threads:
@@ -235,7 +276,7 @@ def main_shiftgcn(args: argparse.Namespace, command: str) -> int:
             print(f"\nbest window on inner validation: {sweep['best']}")
             return 0
         log.info("recipe %s: %s", rec.RECIPE, json.dumps(asdict(cfg)))
-        path = rec.train_default_shiftgcn(cfg, command=command)
+        path = rec.train_default_shiftgcn(cfg, command=command, inner_only=args.inner_only)
         return _finish(args, path, rec.metrics_markdown, "Metrics (model card)")
     except SadvaeError as e:
         print(f"train_default: error: {e}", file=sys.stderr)
@@ -268,6 +309,9 @@ def main(argv: list[str] | None = None) -> int:
     command = shlex.join(["scripts/train_default", *(sys.argv[1:] if argv is None else argv)])
     if args.recipe == "shiftgcn-v2":
         return main_shiftgcn(args, command)
+    if args.inner_only:
+        print("train_default: error: --inner-only belongs to --recipe shiftgcn-v2", file=sys.stderr)
+        return 2
     if args.out is None:
         from sadvae.train.default_model import DefaultModelConfig
 

@@ -20,12 +20,18 @@ real videos; nothing here looks at either.
 3. **Choose**: the setting with the best mean live top-1 over sets and holds whose false-start rate on the
    half-list clips is at most ``--max-false`` per minute (ties: the earlier first correct event).
 
-The final model was trained on these clips (the recipe refits on the whole training side), so its scores on
-them are more confident than on unseen clips: the benchmark on the test sides is the check.
+Score the replays with the *inner model* (``scripts/train_default --inner-only``): the same recipe with its final
+head and SA-DVAE trained on the training side minus inner validation, so it never saw these clips. The packaged
+model was refitted on the whole training side, these clips included; its scores on them are more confident than
+on unseen clips, and thresholds chosen on them leave the live decision undecided too often on the test sides. The
+report says which model scored (``model_scope``: "inner" or "full", from ``<stem>.metrics.json``) and whether its
+head calibration (``<stem>.head.json``, which "no action" needs) was found; without one the script stops. The
+benchmark on the test sides stays the check.
 
 Usage (project root, real data in ../shared/data)::
 
-    python scripts/tune_decisions.py --model runs/default_v2_w96/default_model.pt --json runs/head/tune_w96.json
+    scripts/train_default --threads 1 --inner-only --out runs/default_v2_inner/default_model.pt
+    python scripts/tune_decisions.py --model runs/default_v2_inner/default_model.pt --json runs/head/tune_inner.json
 """
 
 from __future__ import annotations
@@ -251,6 +257,51 @@ def options(ema_alpha: float, start_score: float, start_windows: int, end_window
     )
 
 
+def model_scope(model_path: Path) -> str:
+    """``inner`` when ``<stem>.metrics.json`` says the model's final head never saw inner validation, else ``full``."""
+    metrics = model_path.with_name(model_path.stem + ".metrics.json")
+    if metrics.is_file():
+        return str(json.loads(metrics.read_text()).get("metrics", {}).get("model", "full"))
+    return "full"
+
+
+def row_markdown(name: str, res: dict) -> str:
+    """One table row: per (set, hold) live / vote top-1 (%), median first correct start (s), false starts / min."""
+    cells = [
+        f"{100 * v['live']:.0f} / {100 * v['vote']:.0f}, "
+        + (f"{v['first_correct_s']:.1f} s" if v["first_correct_s"] is not None else "never")
+        + f", {v['false_starts_per_min']:.1f}"
+        for v in res.values()
+    ]
+    live, false, _ = summary(res)
+    return f"| {name} | " + " | ".join(cells) + f" | {100 * live:.1f} | {false:.2f} |"
+
+
+def table_markdown(report: dict) -> str:
+    """The current defaults, whole windows and the chosen setting as a markdown table."""
+    keys = list(report["defaults"]["result"])
+    lines = [
+        "| setting | " + " | ".join(keys) + " | mean live | mean false / min |",
+        "|---|" + "---|" * (len(keys) + 2),
+    ]
+    d = report["defaults"]
+    lines.append(
+        row_markdown(
+            f"current defaults (min window {d['min_window']}, start {d['options']['start_score']})", d["result"]
+        )
+    )
+    r1 = report["round1"]
+    lines.append(row_markdown(f"current thresholds, whole windows ({r1['min_window']})", r1["result"]))
+    if "chosen" in report:
+        c, o = report["chosen"], report["chosen"]["options"]
+        name = (
+            f"**chosen** (min window {c['min_window']}, smoothing {o['ema_alpha']}, start {o['start_score']} "
+            f"(keep {o['keep_score']}, min {o['min_score']}), {o['start_windows']} start / {o['end_windows']} end)"
+        )
+        lines.append(row_markdown(name, c["result"]))
+    return "\n".join(lines)
+
+
 def summary(res: dict) -> tuple[float, float, float]:
     """(mean live top-1, mean false starts / min, mean median first correct) over sets and holds."""
     live = float(np.mean([v["live"] for v in res.values()]))
@@ -275,24 +326,41 @@ def main(argv=None) -> int:
     from realtime.backends.live_model import load_live_model
     from realtime.decisions import DecisionOptions
     from realtime.head.zero_shot import HeadBuilder, HeadOptions
+    from realtime.pipeline import MIN_WINDOW_FRAMES
 
     t0 = time.time()
+    model = load_live_model(args.model, "onnxruntime")
+    builder = HeadBuilder(model.bundle, HeadOptions(), model_id=model.model_id)
+    if not builder.calibrated:
+        model.close()
+        print(
+            f"tune_decisions: error: no head calibration for {args.model or model.bundle.path} (<stem>.head.json "
+            "beside the bundle): 'no action' would be off and the thresholds meaningless",
+            file=sys.stderr,
+        )
+        return 2
+    scope = model_scope(Path(args.model or model.bundle_path or ""))
+    if scope != "inner" and args.side == "inner-val":
+        log.warning("the model is not the inner model: it was trained on the replayed clips (over-confident scores)")
     cache = ROOT / "runs" / "head"
     recs = {(d, h): record(d, h, args.model, args, cache) for d in DATASETS for h in args.hold}
     log.info("recorded in %.0f s", time.time() - t0)
-    model = load_live_model(args.model, "onnxruntime")
-    builder = HeadBuilder(model.bundle, HeadOptions(), model_id=model.model_id)
     scored = {k: score_lists(r, builder, args.halves) for k, r in recs.items()}
     model.close()
     window = int(model.preprocess.window)
     report: dict = {
         "model": str(args.model or model.bundle.path),
         "model_id": model.model_id,
+        "model_scope": scope,
+        "calibrated": True,
         "side": args.side,
         "clips": {f"{k[0]}@{k[1]:g}s": int(len(r["truth"])) for k, r in recs.items()},
         "round1": {"options": asdict(DecisionOptions()), "min_window": window},
     }
     report["round1"]["result"] = evaluate(recs, scored, DecisionOptions(), window)
+    # the live defaults as they stand (decision defaults, --min-window-frames default)
+    report["defaults"] = {"options": asdict(DecisionOptions()), "min_window": min(MIN_WINDOW_FRAMES, window)}
+    report["defaults"]["result"] = evaluate(recs, scored, DecisionOptions(), report["defaults"]["min_window"])
     grid = []
     for mw, a, s, sw, ew in itertools.product(*GRID.values()):
         if mw > window:
@@ -312,8 +380,10 @@ def main(argv=None) -> int:
         # the decision defaults with only the minimum window changed, for comparison
         report["defaults_with_chosen_min_window"] = evaluate(recs, scored, DecisionOptions(), best["min_window"])
     report["seconds"] = round(time.time() - t0, 1)
+    report["table"] = table_markdown(report)
     text = json.dumps(report, indent=1, default=str)
-    print(json.dumps({k: v for k, v in report.items() if k != "grid"}, indent=1, default=str))
+    print(json.dumps({k: v for k, v in report.items() if k not in ("grid", "table")}, indent=1, default=str))
+    print("\n" + report["table"])
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(text + "\n", encoding="utf-8")

@@ -16,8 +16,9 @@ shoulders (4 cm above, 2.5 cm behind, 1.5 cm outside Kinect's joint centres) and
 ``limb_depth``); its thumb landmark lies 1.6 cm from the wrist where Kinect's thumb is 5-9 cm away
 (``thumb_pull``). The mapping itself applies none of these by default (``realtime.pose.mapping.CORRECTIONS``).
 Training takes it with ``--augment camera`` (``sadvae train zsl|backbone``, ``sadvae benchmark zsl``: the
-from-scratch backbone's augmented windows). The frozen-feature recipe of the default model (``shiftgcn-v2``)
-extracts its features once from unaugmented windows, so it does not see this augmentation.
+from-scratch backbone's augmented windows) and ``scripts/train_default --augment camera`` (the frozen-feature
+recipe ``shiftgcn-v2``: a camera-like copy of every inner-train window goes through the frozen backbone once,
+:class:`sadvae.train.window_features.AugmentedWindows`, and the heads train on both).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ __all__ = [
     "AUGMENTS",
     "CAMERA_OFFSETS",
     "EXTREMITIES",
+    "augment_window",
     "augmented_window",
     "camera_like",
     "eval_window",
@@ -176,6 +178,13 @@ def augmented_window(
     stretch = 1.0 + rng.uniform(-aug.speed, aug.speed) if aug.speed > 0 else 1.0
     times = seq.times() * stretch
     x = preprocess(seq.joints, times, pre, crop="random", rng=rng)  # (3, T, 25, M)
+    return augment_window(x, aug, rng)
+
+
+def augment_window(x: np.ndarray, aug: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
+    """The window-level augmentations of :func:`augmented_window` (all but speed and crop) on a preprocessed
+    window [3, T, 25, M]: person drop, mirror, rotation, camera-like landmarks, scale, noise. Returns a new array."""
+    x = np.array(x, dtype=np.float32, copy=True)
     if aug.drop_person > 0 and x.shape[-1] > 1 and rng.random() < aug.drop_person:
         x[..., 1:] = 0.0
     present = (np.abs(x).max(axis=(0, 2)) > 0).astype(np.float32)  # (T, M): absent frames stay zero

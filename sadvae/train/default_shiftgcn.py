@@ -24,6 +24,13 @@ zero-shot branch); the head calibration (:func:`sadvae.head.fit.fit_head_calibra
 windows scored by a head and an SA-DVAE trained without them; the bundle (Shift-GCN + extra head,
 :class:`sadvae.models.extra_head.ExtraHeadBackbone`), its ``.head.json`` calibration and its provenance
 (seed, git state, data and weight checksums, the class table).
+
+The *inner model* (``inner_only=True``, ``scripts/train_default --inner-only``): the same recipe with the final
+extra head and SA-DVAE trained on the inner-train windows only (training side minus inner validation) instead
+of the whole training side. Selection, calibration (already cross-fitted on inner validation) and export are
+unchanged. Its scores on inner-validation clips are those of a model that never saw them, which is what
+``scripts/tune_decisions.py`` needs to choose the live decision thresholds; its metrics and provenance say
+``"model": "inner"``. It is not the packaged model.
 """
 
 from __future__ import annotations
@@ -55,6 +62,7 @@ __all__ = [
     "compare_heads",
     "window_sweep",
     "train_default_shiftgcn",
+    "final_training_rows",
     "rescore_bundle",
     "holdout_markdown",
     "metrics_markdown",
@@ -116,6 +124,10 @@ class ShiftGCNDefaultConfig:
         limit_per_class: at most n clips per (set, class, side) (tests and smoke runs only).
         feature_dir: window-feature cache (None: runs/features/windows).
         threads: torch CPU threads (0: torch's default).
+        augment: None, or an augmentation of :data:`sadvae.train.augment.AUGMENTS` ("camera": the measured
+            MediaPipe-vs-Kinect differences): ``augment_copies`` augmented copies of every inner-train window
+            go through the frozen backbone once (cached) and join the training rows of every head and SA-DVAE;
+            inner validation and the test sides stay unaugmented, so selection and metrics are comparable.
     """
 
     out: str = field(default_factory=_default_out)
@@ -134,6 +146,8 @@ class ShiftGCNDefaultConfig:
     limit_per_class: int | None = None
     feature_dir: str | None = None
     threads: int = 0
+    augment: str | None = None
+    augment_copies: int = 1
 
 
 # ----------------------------------------------------------------------------------------------- data
@@ -235,7 +249,7 @@ def load_window_data(
     from sadvae.data.registry import DATASETS
     from sadvae.features import dataset_fingerprint
     from sadvae.train.protocol import dataset_arrays, test_side_mask
-    from sadvae.train.window_features import window_features
+    from sadvae.train.window_features import AugmentedWindows, window_features
 
     root = _data_root(cfg)
     ex = _extractor(cfg, window)
@@ -280,6 +294,25 @@ def load_window_data(
         parts["val"].append(val[own])
         used[name] = int(len(np.unique(own)))
         offset += len(wf.labels)
+        for k in range(cfg.augment_copies if cfg.augment else 0):
+            # camera-like copies of the inner-train clips only: never of inner validation or the test side
+            inner_train = np.flatnonzero(wf.extracted & ~wf.test_side & ~val & (wf.labels >= 0))
+            aw = window_features(
+                AugmentedWindows(ex, cfg.augment, cfg.seed, k),
+                name,
+                lambda r=r, name=name: DATASETS[name].loader(r),
+                fp,
+                clips=inner_train,
+                cache_dir=cfg.feature_dir,
+            )
+            parts["feats"].append(aw.feats)
+            parts["logits"].append(aw.logits)
+            parts["column"].append(cols[aw.labels[aw.owner]])
+            parts["dataset"].append(np.full(len(aw.owner), d))
+            parts["clip"].append(aw.owner + offset)  # ids of their own: a copy is never scored as its clip
+            parts["test"].append(np.zeros(len(aw.owner), bool))
+            parts["val"].append(np.zeros(len(aw.owner), bool))
+            offset += len(wf.labels)
     cat = {k: np.concatenate(v) for k, v in parts.items()}
     return WindowData(
         cat["feats"],
@@ -636,12 +669,21 @@ def _check_config(cfg: ShiftGCNDefaultConfig) -> None:
         raise ConfigError(f"window must be a multiple of 4 (>= 8), got {cfg.window}")
     if isinstance(cfg.live_stride, bool) or not isinstance(cfg.live_stride, int) or cfg.live_stride < 1:
         raise ConfigError(f"live_stride must be an integer >= 1 (frames at 30 fps), got {cfg.live_stride!r}")
+    if cfg.augment is not None:
+        from sadvae.train.augment import AUGMENTS
+
+        if cfg.augment not in AUGMENTS:
+            raise ConfigError(f"unknown augment {cfg.augment!r}; choose one of {sorted(AUGMENTS)} or none")
+        if cfg.augment_copies < 1:
+            raise ConfigError(f"augment_copies must be >= 1 with augment {cfg.augment!r}, got {cfg.augment_copies}")
 
 
 def _fit_heads(data: WindowData, table: ClassTable, cfg: ShiftGCNDefaultConfig, train_rows, test_rows) -> dict:
-    """Phase 1: choose the head variant and weight decay on inner validation, refit on the whole training side.
+    """Phase 1: choose the head variant and weight decay on inner validation, refit on ``train_rows``.
 
-    The other variant is refitted with the same weight decay so the metrics can show both on the test side.
+    ``train_rows`` is the whole training side (the inner-train windows for the inner model,
+    :func:`final_training_rows`). The other variant is refitted with the same weight decay so the metrics can
+    show both on the test side.
 
     Returns:
         ``selection`` (the :func:`compare_heads` report), ``head`` (the chosen :class:`ExtraHead`), ``logits``
@@ -728,11 +770,21 @@ def _fit_zero_shot(data: WindowData, table: ClassTable, cfg: ShiftGCNDefaultConf
     }
 
 
-def _calibrate(data: WindowData, table: ClassTable, cfg: ShiftGCNDefaultConfig, heads: dict, zsl: dict, test_rows):
+def _calibrate(
+    data: WindowData,
+    table: ClassTable,
+    cfg: ShiftGCNDefaultConfig,
+    heads: dict,
+    zsl: dict,
+    test_rows,
+    reuse_final: bool = False,
+):
     """Phase 3: fit the branch-mixing calibration on inner-validation windows, cross-fitted.
 
     The inner-validation windows are scored by a head and an SA-DVAE trained without them; the fitted
-    calibration is then evaluated on the test side with the final head and SA-DVAE.
+    calibration is then evaluated on the test side with the final head and SA-DVAE. ``reuse_final``: the
+    final head and SA-DVAE were trained on the inner-train windows already (the inner model), with the same
+    variant, weight decay, seed and SA-DVAE config; they are used instead of training the same two again.
 
     Returns:
         ``(calibration, report)``, both ``None`` when ``cfg.calibrate`` is off.
@@ -743,18 +795,23 @@ def _calibrate(data: WindowData, table: ClassTable, cfg: ShiftGCNDefaultConfig, 
         return None, None
     best = heads["selection"]["best"]
     itr, iva = data.rows(~data.test & ~data.inner_val), data.rows(data.inner_val)
-    h_in = fit_extra_head(
-        data.feats[itr],
-        data.ntu_logits[itr],
-        data.column[itr],
-        table.num_ntu,
-        len(table.extra_names),
-        best["variant"],
-        best["weight_decay"],
-        cfg.seed,
-    )
     text_emb = zsl["text_emb"]
-    s_in = _sadvae(data.feats[itr], data.column[itr], text_emb, np.unique(data.column[itr]), zsl["zcfg"]).model.eval()
+    if reuse_final:
+        h_in, s_in = heads["head"], zsl["model"]
+    else:
+        h_in = fit_extra_head(
+            data.feats[itr],
+            data.ntu_logits[itr],
+            data.column[itr],
+            table.num_ntu,
+            len(table.extra_names),
+            best["variant"],
+            best["weight_decay"],
+            cfg.seed,
+        )
+        s_in = _sadvae(
+            data.feats[itr], data.column[itr], text_emb, np.unique(data.column[itr]), zsl["zcfg"]
+        ).model.eval()
     lg_va = head_logits(h_in, data.feats[iva], data.ntu_logits[iva])
     cal, cal_report = fit_head_calibration(
         _latents(s_in, data.feats[iva]),
@@ -904,8 +961,29 @@ def _save_outputs(cfg, table: ClassTable, backbone, zsl: dict, cal, metrics: dic
     return out
 
 
-def train_default_shiftgcn(cfg: ShiftGCNDefaultConfig, command: str | None = None) -> Path:
+INNER_SCOPE = {
+    "model": "inner",
+    "trained_on": "inner-train windows only (training side minus inner validation): the final extra head and "
+    "SA-DVAE never saw the inner-validation clips; for tuning live decisions on their replays, not the packaged model",
+}
+
+
+def final_training_rows(data: WindowData, inner_only: bool = False) -> np.ndarray:
+    """Window rows the final extra head and SA-DVAE train on: the whole training side, or inner-train only.
+
+    ``inner_only``: the training side minus inner validation (the inner model, module docstring).
+    """
+    return data.rows(~data.test & ~data.inner_val) if inner_only else data.rows(~data.test)
+
+
+def train_default_shiftgcn(cfg: ShiftGCNDefaultConfig, command: str | None = None, inner_only: bool = False) -> Path:
     """Run the recipe (module docstring) and write the bundle, its ``.head.json`` and ``<stem>.metrics.json``.
+
+    Args:
+        cfg: the recipe; command: the command line stored in the provenance.
+        inner_only: train the final head and SA-DVAE on inner-train windows only (the inner model; not part of
+            ``cfg`` so the packaged model's stored config keeps its fields); metrics and provenance then carry
+            :data:`INNER_SCOPE`.
 
     Returns:
         The bundle path.
@@ -923,12 +1001,14 @@ def train_default_shiftgcn(cfg: ShiftGCNDefaultConfig, command: str | None = Non
     table = class_table()
     data = load_window_data(cfg, table)
     seconds["features"] = time.time() - t_start
-    train_rows, test_rows = data.rows(~data.test), data.rows(data.test)
+    train_rows, test_rows = final_training_rows(data, inner_only), data.rows(data.test)
     log.info(
-        "windows: %d training side (%d inner validation), %d test side",
-        len(train_rows),
+        "windows: %d training side (%d inner validation), %d test side; final head and SA-DVAE on %d (%s)",
+        int((~data.test).sum()),
         int(data.inner_val.sum()),
         len(test_rows),
+        len(train_rows),
+        "inner-train only: the inner model" if inner_only else "the whole training side",
     )
 
     t0 = time.time()
@@ -940,13 +1020,16 @@ def train_default_shiftgcn(cfg: ShiftGCNDefaultConfig, command: str | None = Non
     seconds["sadvae"] = time.time() - t0
 
     t0 = time.time()
-    cal, cal_report = _calibrate(data, table, cfg, heads, zsl, test_rows)
+    cal, cal_report = _calibrate(data, table, cfg, heads, zsl, test_rows, reuse_final=inner_only)
     seconds["calibration"] = time.time() - t0
 
     weights, backbone = _live_backbone(cfg, heads["head"], len(table.extra_names))
     seconds["total"] = time.time() - t_start
     metrics = _metrics(cfg, data, table, heads, zsl, cal_report, train_rows, test_rows, seconds)
     provenance = _provenance(cfg, data, table, weights, command)
+    if inner_only:
+        metrics.update(INNER_SCOPE)
+        provenance.update(INNER_SCOPE)
     out = _save_outputs(cfg, table, backbone, zsl, cal, metrics, provenance)
     log.info("wrote %s (%.1f MB) in %.1f min", out, out.stat().st_size / 1e6, seconds["total"] / 60)
     return out
@@ -1013,6 +1096,7 @@ def metrics_markdown(metrics: dict, provenance: dict) -> str:
     zs = metrics["holdout_zero_shot_own_names"]
     sets = [n for n in h if n != "mean_over_sets"]
     lines = [
+        *([f"**Inner model** ({metrics['trained_on']}).", ""] if metrics.get("model") == "inner" else []),
         f"Run: commit `{provenance.get('git_commit')}`{' (dirty tree)' if provenance.get('git_dirty') else ''}, "
         f"seed {provenance.get('seed')}, {metrics['seconds']['total'] / 60:.1f} min, `{provenance.get('command')}`.",
         "",

@@ -34,7 +34,7 @@ from sadvae.errors import ConfigError
 from sadvae.features import FeatureSet
 from sadvae.fileio import atomic_path
 
-__all__ = ["WindowFeatures", "window_features", "default_window_dir"]
+__all__ = ["AugmentedWindows", "WindowFeatures", "window_features", "default_window_dir"]
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +101,36 @@ class WindowFeatures:
             dict(self.settings, source="window cache"),
             self.path,
         )
+
+
+class AugmentedWindows:
+    """A :class:`sadvae.features.ShiftGCNExtractor` whose windows are augmented copies (training only).
+
+    Each clip's windows go through :func:`sadvae.train.augment.augment_window` with a generator seeded by
+    ``seed``, ``copy`` and the clip's own joints, so a copy is the same whichever clips are extracted with it
+    and in whatever order. The augmentation's name, seed and copy are part of the cache key (``settings``).
+    """
+
+    def __init__(self, base, augment: str, seed: int = 0, copy: int = 0):
+        from sadvae.train.augment import AUGMENTS
+
+        if augment not in AUGMENTS:
+            raise ConfigError(f"unknown augmentation {augment!r}; known: {sorted(AUGMENTS)}")
+        self.base, self.aug, self.seed, self.copy = base, AUGMENTS[augment], int(seed), int(copy)
+        self.id = base.id
+        self.settings = dict(base.settings, augment=augment, augment_seed=self.seed, augment_copy=self.copy)
+        self.batch_size = base.batch_size
+
+    @property
+    def model(self):
+        return self.base.model
+
+    def windows(self, seq) -> list[np.ndarray]:
+        from sadvae.train.augment import augment_window
+
+        digest = hashlib.sha256(np.ascontiguousarray(seq.joints, np.float32).tobytes()).digest()
+        rng = np.random.default_rng([self.seed, self.copy, int.from_bytes(digest[:8], "little")])
+        return [augment_window(w, self.aug, rng) for w in self.base.windows(seq)]
 
 
 def _key(extractor, fingerprint: str, clips: np.ndarray | None) -> str:

@@ -179,3 +179,29 @@ def test_tune_simulation_drops_short_windows_and_scores_each_clip() -> None:
     assert list(whole["starts"]) == [1, 0] and whole["first"][0] == {"clap": 1.5}
     half = td.simulate(rec, list(NAMES), probs, probs, opts, 15)  # only the 10-frame windows go
     assert list(half["live"]) == ["clap", "jump"] and half["first"][1] == {"jump": 1.0}
+
+
+def test_tune_reads_the_model_scope_and_tabulates_defaults_against_the_chosen_setting(tmp_path) -> None:
+    """The report says whether the inner model scored (it never saw the replayed clips) and tabulates the settings."""
+    import json
+
+    td = _tune_module()
+    model = tmp_path / "default_model.pt"
+    assert td.model_scope(model) == "full"  # no metrics file: assume the packaged kind of model
+    model.with_name("default_model.metrics.json").write_text(json.dumps({"metrics": {"model": "inner"}}))
+    assert td.model_scope(model) == "inner"
+    res = {
+        "msr_action3d@0s": {"live": 0.5, "vote": 0.75, "first_correct_s": 2.5, "false_starts_per_min": 0.2},
+        "nw_ucla@0s": {"live": 0.25, "vote": 0.5, "first_correct_s": None, "false_starts_per_min": 1.0},
+    }
+    opts = {"ema_alpha": 0.5, "start_score": 0.5, "keep_score": 0.35, "min_score": 0.2, "start_windows": 1}
+    report = {
+        "defaults": {"options": {"start_score": 0.6}, "min_window": 64, "result": res},
+        "round1": {"min_window": 96, "result": res},
+        "chosen": {"min_window": 48, "options": {**opts, "end_windows": 2}, "result": res},
+    }
+    table = td.table_markdown(report).splitlines()
+    assert table[0] == "| setting | msr_action3d@0s | nw_ucla@0s | mean live | mean false / min |"
+    assert len(table) == 5 and table[2].startswith("| current defaults (min window 64, start 0.6) |")
+    assert "| 50 / 75, 2.5 s, 0.2 | 25 / 50, never, 1.0 | 37.5 | 0.60 |" in table[2]
+    assert table[4].startswith("| **chosen** (min window 48, smoothing 0.5, start 0.5 (keep 0.35, min 0.2)")

@@ -117,3 +117,44 @@ def test_training_cli_exposes_the_camera_augmentation(tmp_path) -> None:
         assert p.parse_args(["train", "zsl"] + base + ["--augment", name]).augment == name
     with pytest.raises(SystemExit):
         p.parse_args(["train", "zsl"] + base + ["--augment", "noise"])
+
+
+class _PlainWindows:
+    """Stands in for ShiftGCNExtractor's window cutting (no weights needed): two fixed NTU-style windows."""
+
+    id = "plain"
+    settings = {"window": 40}
+    batch_size = 4
+
+    def windows(self, seq):
+        x = np.zeros((3, 40, 25, 2), np.float32)
+        x[..., 0] = seq.joints[:40, 0].transpose(2, 0, 1)
+        return [x, x[:, ::-1].copy()]
+
+
+def test_augmented_windows_are_camera_like_copies_seeded_by_the_clip_not_the_order() -> None:
+    from sadvae.train.augment import augment_window
+    from sadvae.train.window_features import AugmentedWindows
+
+    joints = upright_window(t=41)[:, :40, :, :1].transpose(1, 3, 2, 0)  # (T, 1, 25, 3)
+    rng = np.random.default_rng(0)
+    a = SkeletonSequence(joints + rng.normal(0, 0.01, joints.shape).astype(np.float32), 30.0, "a")
+    b = SkeletonSequence(joints + rng.normal(0, 0.01, joints.shape).astype(np.float32), 30.0, "b")
+    base = _PlainWindows()
+    aug = AugmentedWindows(base, "camera", seed=0, copy=0)
+    assert aug.settings["augment"] == "camera" and aug.settings != base.settings  # another cache key
+    wa = aug.windows(a)
+    assert len(wa) == 2 and all(w.shape == (3, 40, 25, 2) for w in wa)
+    assert not np.allclose(wa[0], base.windows(a)[0])
+    aug.windows(b)
+    assert all(np.array_equal(x, y) for x, y in zip(wa, aug.windows(a), strict=True))  # order does not matter
+    assert not np.allclose(AugmentedWindows(base, "camera", seed=0, copy=1).windows(a)[0], wa[0])
+    # the absent second person stays absent, whatever the augmentation drew
+    assert all(np.abs(w[..., 1]).max() == 0 for w in wa)
+    # augment_window does not touch its input
+    x = base.windows(a)[0]
+    x0 = x.copy()
+    augment_window(x, AUGMENTS["camera"], np.random.default_rng(3))
+    assert np.array_equal(x, x0)
+    with pytest.raises(Exception, match="unknown augmentation"):
+        AugmentedWindows(base, "noise")

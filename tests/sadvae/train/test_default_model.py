@@ -174,7 +174,11 @@ def test_packaged_default_is_what_the_default_recipe_writes():
     # settings added to the recipe after the build (with defaults that keep the old behaviour) are not in it
     same = {k: {kk: default[k][kk] for kk in v} if isinstance(v, dict) else default[k] for k, v in built.items()}
     assert built == same
-    assert set(built) == set(default)
+    # top-level settings added after the build must be listed here with the default that keeps the built behaviour
+    added_since_build = {"augment": None, "augment_copies": 1}
+    assert set(built) | set(added_since_build) == set(default)
+    new = set(default) - set(built)
+    assert {k: default[k] for k in new} == {k: added_since_build[k] for k in new}
     assert p["config"]["limit_per_class"] is None and set(p["datasets"]) == set(default["datasets"])
     cal = read_calibration(calibration_path(path), file_sha256(path))
     assert cal is not None and cal.source.startswith(f"{RECIPE}: inner-validation windows"), cal

@@ -164,6 +164,70 @@ def test_recipe_end_to_end_on_synthetic_features(tmp_path, monkeypatch):
     assert b2.metrics["holdout"] == m["holdout"]
 
 
+class _Stop(Exception):
+    pass
+
+
+@pytest.mark.parametrize("inner_only", [False, True])
+def test_inner_model_trains_its_final_head_and_sadvae_without_inner_validation(monkeypatch, tmp_path, inner_only):
+    """--inner-only: the final head and SA-DVAE see inner-train windows only; the default keeps the whole side."""
+    table = class_table()
+    data = _synthetic_window_data(table, np.random.default_rng(0))
+    seen = {}
+
+    def heads(data, table, cfg, train_rows, test_rows):
+        seen["heads"] = np.asarray(train_rows)
+        return {}
+
+    def zero_shot(data, table, cfg, train_rows, test_rows):
+        seen["sadvae"] = np.asarray(train_rows)
+        raise _Stop  # nothing after this step depends on the training rows
+
+    monkeypatch.setattr(rec, "load_window_data", lambda cfg, table, **kw: data)
+    monkeypatch.setattr(rec, "_fit_heads", heads)
+    monkeypatch.setattr(rec, "_fit_zero_shot", zero_shot)
+    cfg = replace(rec.ShiftGCNDefaultConfig(), out=str(tmp_path / "m.pt"), datasets=data.datasets)
+    with pytest.raises(_Stop):
+        rec.train_default_shiftgcn(cfg, command="test", inner_only=inner_only)
+    inner_train = np.flatnonzero(~data.test & ~data.inner_val)
+    assert data.inner_val.any() and len(inner_train)
+    for rows in (seen["heads"], seen["sadvae"]):
+        assert not data.test[rows].any()
+        if inner_only:
+            assert not data.inner_val[rows].any() and np.array_equal(rows, inner_train)
+        else:  # the packaged model: refit on the whole training side, inner validation included
+            assert np.array_equal(rows, np.flatnonzero(~data.test)) and data.inner_val[rows].any()
+    assert np.array_equal(rec.final_training_rows(data, inner_only), seen["heads"])
+
+
+@pytest.mark.slow  # ~30 s of CPU: one SA-DVAE training (the calibration reuses it), the Shift-GCN load
+def test_inner_model_end_to_end_says_it_is_the_inner_model(tmp_path, monkeypatch):
+    from sadvae.bundle import load_bundle
+    from sadvae.hashing import file_sha256
+    from sadvae.head.calibration import calibration_path, read_calibration
+    from sadvae.models.pretrained import shiftgcn_weights_path
+
+    if not shiftgcn_weights_path("ntu120_xsub").is_file():
+        pytest.skip("Shift-GCN weights not found in ../shared/models/shiftgcn")
+    table = class_table()
+    data = _synthetic_window_data(table, np.random.default_rng(0))
+    monkeypatch.setattr(rec, "load_window_data", lambda cfg, table, **kw: data)
+    zsl = ZSLTrainConfig(cycles=1, iters_per_cycle=5, samples_per_class=5, classifier_steps=5)
+    cfg = replace(
+        rec.ShiftGCNDefaultConfig(), out=str(tmp_path / "m.pt"), zsl=zsl, weight_decays=(1e-3,), datasets=data.datasets
+    )
+    out = rec.train_default_shiftgcn(cfg, command="test", inner_only=True)
+    b = load_bundle(out)
+    assert b.metrics["model"] == b.provenance["model"] == "inner"
+    assert b.metrics["windows"]["train"] == int((~data.test & ~data.inner_val).sum())
+    assert "inner_only" not in b.provenance["config"]  # the stored config keeps the packaged model's fields
+    assert rec.metrics_markdown(b.metrics, b.provenance).startswith("**Inner model**")
+    cal = read_calibration(calibration_path(out), model_id=file_sha256(out))  # tune_decisions reads it
+    assert cal is not None and b.metrics["calibration"]["windows"] == int(data.inner_val.sum())
+    saved = json.loads(out.with_name("m.metrics.json").read_text())
+    assert saved["metrics"]["model"] == saved["provenance"]["model"] == "inner"
+
+
 def _script():
     spec = importlib.util.spec_from_file_location("train_default_script", ROOT / "scripts" / "train_default.py")
     module = importlib.util.module_from_spec(spec)
@@ -175,6 +239,16 @@ def _script():
 def test_script_refuses_stgcn_flags_for_the_shiftgcn_recipe(capsys):
     assert _script().main(["--epochs", "2", "--out", "/nonexistent/x.pt"]) == 2
     assert "belongs to --recipe stgcn-v1" in capsys.readouterr().err
+
+
+def test_script_inner_only_never_writes_the_packaged_model(capsys):
+    from sadvae.assets import default_bundle_path
+
+    assert _script().main(["--inner-only", "--out", str(default_bundle_path())]) == 2
+    assert "must not write the packaged model" in capsys.readouterr().err
+    assert _script().main(["--inner-only", "--rescore", "x.pt"]) == 2
+    assert _script().main(["--recipe", "stgcn-v1", "--inner-only"]) == 2
+    assert "belongs to --recipe shiftgcn-v2" in capsys.readouterr().err
 
 
 @pytest.mark.slow
@@ -213,3 +287,44 @@ def test_script_trains_a_tiny_shiftgcn_bundle_on_real_data(shared_data, tmp_path
         assert 0 <= h[name]["clips_all"]["top1"] <= h[name]["clips_all"]["top5"] <= 1
     assert out.stat().st_size < 20e6
     assert json.loads((tmp_path / "r.json").read_text())["provenance"]["datasets"]["hdm05"]["fingerprint"]
+
+
+def test_camera_copies_of_inner_train_clips_join_the_training_rows_only(shared_data, monkeypatch):
+    """``--augment camera``: augmented copies are drawn for the inner-train clips, and their rows are neither inner
+    validation nor test side, so no head is selected or scored on them (the backbone is replaced by marks)."""
+    import sadvae.train.window_features as wfm
+    from sadvae.models.pretrained import shiftgcn_weights_path
+    from sadvae.train.protocol import dataset_arrays, test_side_mask
+
+    if not shiftgcn_weights_path("ntu120_xsub").is_file():
+        pytest.skip("Shift-GCN weights not found in ../shared/models/shiftgcn")
+    asked = []
+
+    def fake(extractor, dataset, load, fingerprint, clips=None, select=None, cache_dir=None, chunk=48):
+        ds = load()
+        labels, subjects, views = dataset_arrays(ds)
+        rows = np.arange(len(ds.sequences)) if clips is None else np.asarray(clips)
+        owner = np.repeat(rows, 2)
+        copy = extractor.settings.get("augment_copy", -1)
+        asked.append((extractor.settings.get("augment"), copy, rows))
+        feats = np.full((len(owner), 256), copy, np.float32)
+        extracted = np.isin(np.arange(len(ds.sequences)), rows)
+        return wfm.WindowFeatures(
+            dataset, tuple(ds.class_names), feats, np.zeros((len(owner), 120), np.float32), owner, labels,
+            subjects, views, test_side_mask(ds, dataset), extracted, extractor.id, extractor.settings,
+        )  # fmt: skip
+
+    monkeypatch.setattr(wfm, "window_features", fake)
+    cfg = replace(rec.ShiftGCNDefaultConfig(), datasets=("utkinect",), data_root=str(shared_data))
+    plain = rec.load_window_data(cfg, class_table())
+    data = rec.load_window_data(replace(cfg, augment="camera", augment_copies=2), class_table())
+    assert [a[:2] for a in asked] == [(None, -1), (None, -1), ("camera", 0), ("camera", 1)]
+    train_clips = np.unique(plain.clip[~plain.test & ~plain.inner_val])
+    assert np.array_equal(asked[2][2], train_clips) and np.array_equal(asked[3][2], train_clips)
+    copies = data.feats[:, 0] >= 0
+    assert copies.sum() == 2 * (~plain.test & ~plain.inner_val).sum()
+    assert not (copies & (data.test | data.inner_val)).any()
+    assert np.array_equal(data.feats[~copies], plain.feats) and np.array_equal(data.test[~copies], plain.test)
+    assert len(np.intersect1d(data.clip[copies], plain.clip)) == 0  # a copy is never scored as its clip
+    with pytest.raises(ConfigError, match="augment"):
+        rec._check_config(replace(cfg, augment="noise"))
