@@ -86,6 +86,18 @@ def _count(text: str) -> int:
     return value
 
 
+# the decision flags: (flag, its DecisionOptions field, type, metavar, help before "(default <the field's default>)")
+_DECISION_FLAGS = (
+    ("--smoothing", "ema_alpha", float, "A", "weight of the newest window in the moving average, (0, 1]; 1 = none"),
+    ("--start-score", "start_score", float, "S", "smoothed score a label needs to start or take over"),
+    ("--start-windows", "start_windows", _positive_int, "N", "consecutive windows a label must lead to start"),
+    ("--keep-score", "keep_score", float, "S", "an action goes on while its smoothed score stays at or above S"),
+    ("--end-windows", "end_windows", _positive_int, "N", "consecutive windows below --keep-score that end an action"),
+    ("--min-score", "min_score", float, "S", "an action whose smoothed score falls below S ends at once"),
+    ("--min-lead", "switch_margin", float, "M", "how far another label must lead the active one to take over"),
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from realtime.backends import BACKEND_NAMES  # needs numpy: imported when the parser is built
 
@@ -204,55 +216,9 @@ def _add_head_flags(p: argparse.ArgumentParser) -> None:
         "minute on clips of unlisted actions (docs/live.md, 'Partial windows'). Lower --start-score or "
         "--min-window-frames decide more and sooner, and fire more on actions that are not listed.",
     )
-    g.add_argument(
-        "--smoothing",
-        type=float,
-        default=d.ema_alpha,
-        metavar="A",
-        help=f"weight of the newest window in the moving average, (0, 1]; 1 = none (default {d.ema_alpha})",
-    )
-    g.add_argument(
-        "--start-score",
-        type=float,
-        default=d.start_score,
-        metavar="S",
-        help=f"smoothed score a label needs to start or take over (default {d.start_score})",
-    )
-    g.add_argument(
-        "--start-windows",
-        type=_positive_int,
-        default=d.start_windows,
-        metavar="N",
-        help=f"consecutive windows a label must lead to start (default {d.start_windows})",
-    )
-    g.add_argument(
-        "--keep-score",
-        type=float,
-        default=d.keep_score,
-        metavar="S",
-        help=f"an action goes on while its smoothed score stays at or above S (default {d.keep_score})",
-    )
-    g.add_argument(
-        "--end-windows",
-        type=_positive_int,
-        default=d.end_windows,
-        metavar="N",
-        help=f"consecutive windows below --keep-score that end an action (default {d.end_windows})",
-    )
-    g.add_argument(
-        "--min-score",
-        type=float,
-        default=d.min_score,
-        metavar="S",
-        help=f"an action whose smoothed score falls below S ends at once (default {d.min_score})",
-    )
-    g.add_argument(
-        "--min-lead",
-        type=float,
-        default=d.switch_margin,
-        metavar="M",
-        help=f"how far another label must lead the active one to take over (default {d.switch_margin})",
-    )
+    for flag, field, kind, metavar, text in _DECISION_FLAGS:
+        default = getattr(d, field)
+        g.add_argument(flag, type=kind, default=default, metavar=metavar, help=f"{text} (default {default})")
     g.add_argument(
         "--min-window-frames",
         type=_count,
@@ -307,13 +273,7 @@ def _head_options(args: argparse.Namespace):
     from realtime.head.zero_shot import HeadOptions
 
     decisions = DecisionOptions(
-        ema_alpha=args.smoothing,
-        min_score=args.min_score,
-        keep_score=args.keep_score,
-        start_score=args.start_score,
-        start_windows=args.start_windows,
-        end_windows=args.end_windows,
-        switch_margin=args.min_lead,
+        **{field: getattr(args, flag[2:].replace("-", "_")) for flag, field, *_ in _DECISION_FLAGS}
     )
     head = HeadOptions(
         match=not args.exact_labels,

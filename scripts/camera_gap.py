@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from check_mapping import DEFAULT_SKELETON, DEFAULT_VIDEO, kinect_tracking_state, umeyama  # noqa: E402
 from pose_cache import video_landmarks  # noqa: E402
+from report_out import machine_and_time, write_report  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 log = logging.getLogger("camera_gap")
@@ -862,10 +863,7 @@ def render_markdown(res: dict[str, Any], command: str, machine: str, when: str) 
 
 def main(argv: list[str] | None = None) -> int:
     import argparse
-    import datetime
     import json
-    import os
-    import platform
     import shlex
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -901,17 +899,11 @@ def main(argv: list[str] | None = None) -> int:
             window=args.window,
         )
         res["note"] = args.note
-        res["machine"] = f"{platform.machine()}, {os.cpu_count()} cores"
-        res["when"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        res["machine"], res["when"] = machine_and_time()
         res["command"] = "python scripts/camera_gap.py " + shlex.join(argv if argv is not None else sys.argv[1:])
     machine, when, cmd = res.get("machine", ""), res.get("when", ""), res.get("command", "")
     md = render_markdown(res, cmd.strip(), machine, when)
-    print(md)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(res, indent=1))
-    if args.markdown:
-        args.markdown.write_text(md)
+    write_report(res, md, args.json, args.markdown)
     return 0
 
 

@@ -26,11 +26,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime
 import json
 import logging
-import os
-import platform
 import sys
 from pathlib import Path
 from typing import Any
@@ -40,6 +37,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from pose_cache import video_landmarks  # noqa: E402
+from report_out import machine_and_time, write_report  # noqa: E402
 
 from sadvae.paths import PROJECT_ROOT, SHARED_DATA  # noqa: E402
 
@@ -331,16 +329,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     res = measure(args.frames, tuple(args.heights), {k: VIDEOS[k] for k in args.videos}, roi_options(args.roi))
     res["summary"] = summary(res)
-    machine = f"{platform.machine()}, {os.cpu_count()} cores"
-    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    machine, when = machine_and_time()
     cmd = "python scripts/small_figures.py " + " ".join(argv if argv is not None else sys.argv[1:])
     md = render_markdown(res, cmd.strip(), machine, when) + (bench_section(args.bench) if args.bench else "")
-    print(md)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(res, indent=1))
-    if args.markdown:
-        args.markdown.write_text(md)
+    write_report(res, md, args.json, args.markdown)
     return 0
 
 

@@ -31,26 +31,42 @@ def make_tiny_bundle(path: Path, seed: int = 0, window: int = 32, persons: int =
     BatchNorm running statistics are randomised too, so the eval-mode graph is not an identity.
     """
     torch.manual_seed(seed)
-    backbone = STGCN(STGCNConfig.from_preset("light", len(SEEN)))
-    for m in backbone.modules():
+    backbone = _randomise_batchnorm(STGCN(STGCNConfig.from_preset("light", len(SEEN))))
+    return _save_random(
+        path,
+        backbone,
+        backbone.feature_dim,
+        seed,
+        class_names=CLASS_NAMES,
+        seen_classes=SEEN,
+        unseen_classes=UNSEEN,
+        preprocess=PreprocessConfig(window=window, persons=persons),
+    )
+
+
+def _randomise_batchnorm(module: torch.nn.Module) -> torch.nn.Module:
+    """``module`` with random BatchNorm running statistics (so its eval-mode graph is not an identity)."""
+    for m in module.modules():
         if isinstance(m, torch.nn.BatchNorm1d | torch.nn.BatchNorm2d):
             m.running_mean.uniform_(-0.2, 0.2)
             m.running_var.uniform_(0.5, 2.0)
-    sadvae = SADVAE(SADVAEConfig(feature_dim=backbone.feature_dim, text_dim=32, semantic_dim=16, style_dim=4))
+    return module
+
+
+def _save_random(path: Path, backbone: torch.nn.Module, feature_dim: int, seed: int, **fields: Any) -> Path:
+    """Save ``backbone`` with a new small random SA-DVAE and a neutral gate; ``fields`` are the bundle's own."""
+    sadvae = SADVAE(SADVAEConfig(feature_dim=feature_dim, text_dim=32, semantic_dim=16, style_dim=4))
     gate = Gate(temperature=1.0, threshold=0.5, k=3, coef=np.zeros(6), intercept=0.0)
     return save_bundle(
         path,
         backbone=backbone.eval(),
         sadvae=sadvae.eval(),
         gate=gate,
-        class_names=CLASS_NAMES,
-        seen_classes=SEEN,
-        unseen_classes=UNSEEN,
         encoder_id="test-encoder",
         text_cfg=TextConfig(),
-        preprocess=PreprocessConfig(window=window, persons=persons),
         metrics={},
         provenance={"dataset": "synthetic", "seed": seed},
+        **fields,
     )
 
 
@@ -85,27 +101,17 @@ def make_tiny_shiftgcn_bundle(
     from sadvae.models.shiftgcn import ShiftGCN, ShiftGCNConfig
 
     torch.manual_seed(seed)
-    net = ShiftGCN(ShiftGCNConfig(num_classes=4, shift_init=1.5))
-    for m in net.modules():
-        if isinstance(m, torch.nn.BatchNorm1d | torch.nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.2, 0.2)
-            m.running_var.uniform_(0.5, 2.0)
+    net = _randomise_batchnorm(ShiftGCN(ShiftGCNConfig(num_classes=4, shift_init=1.5)))
     backbone = ExtraHeadBackbone(net, torch.nn.Linear(net.feature_dim, 2))
-    sadvae = SADVAE(SADVAEConfig(feature_dim=net.feature_dim, text_dim=32, semantic_dim=16, style_dim=4))
-    gate = Gate(temperature=1.0, threshold=0.5, k=3, coef=np.zeros(6), intercept=0.0)
-    return save_bundle(
+    return _save_random(
         path,
-        backbone=backbone.eval(),
-        sadvae=sadvae.eval(),
-        gate=gate,
+        backbone,
+        net.feature_dim,
+        seed,
         class_names=SHIFT_NAMES,
         seen_classes=SHIFT_SEEN,
         unseen_classes=SHIFT_UNSEEN,
-        encoder_id="test-encoder",
-        text_cfg=TextConfig(),
         preprocess=PreprocessConfig(window=window, fps=30.0, persons=2, normalization="ntu"),
-        metrics={},
-        provenance={"dataset": "synthetic", "seed": seed},
         terms={"license": "CC-BY-NC-4.0", "notice": "test bundle: random weights"},
         live=LiveConfig(stride=stride, persons=live_persons),
     )

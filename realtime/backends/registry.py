@@ -1,13 +1,7 @@
 """The backend registry: names, aliases and loaders behind ``load_backend(name, path) -> Backend``.
 
-``import realtime.backends`` needs only numpy: each backend's library (onnxruntime, torch,
-tensorrt) is imported inside its loader, and a missing one raises
-:class:`sadvae.errors.MissingDependencyError` naming the extra to install.
-
-Example::
-
-    with load_backend("onnxruntime", "engines/model.onnx", threads=2) as backend:
-        out = backend.run(windows)  # {"latent": [N, d_r], "seen_logits": [N, K]}
+Each loader imports its backend's library on first use and raises
+:class:`sadvae.errors.MissingDependencyError` when it is missing; :mod:`realtime.backends` has an example.
 """
 
 from __future__ import annotations
@@ -16,21 +10,10 @@ import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
-from realtime.backends.base import Backend, BackendOptions, LatencyStats, decode_metadata, time_backend
+from realtime.backends.base import Backend, BackendOptions
 from sadvae.errors import ConfigError, MissingDependencyError
 
-__all__ = [
-    "BACKENDS",
-    "BACKEND_NAMES",
-    "BACKEND_ALIASES",
-    "backend_name",
-    "Backend",
-    "BackendOptions",
-    "LatencyStats",
-    "decode_metadata",
-    "load_backend",
-    "time_backend",
-]
+__all__ = ["BACKENDS", "BACKEND_NAMES", "BACKEND_ALIASES", "backend_name", "load_backend"]
 
 
 def _load_onnxruntime(path: Path, options: BackendOptions) -> Backend:
