@@ -766,7 +766,8 @@ def render_markdown(res: dict[str, Any], command: str, machine: str, when: str) 
         "which a fixed offset along a bone cannot fix and a fit on one clip would only learn by heart.",
         '- **The model side.** `AUGMENTS["camera"]` (`sadvae/train/augment.py`, `sadvae train ... --augment '
         "camera`): shoulder/hip landmark offsets, a per-window arm depth error, thumb position, extremity noise, "
-        "all sized from the tables below. No model has been retrained with it yet.",
+        "all sized from the tables below. The default recipe trained with it (`scripts/train_default --augment "
+        "camera`) was measured and not adopted (section 5, kept by hand below the generated part).",
         "",
         "## 2. Geometry",
         "",
