@@ -16,6 +16,16 @@ final backbone on its held-out seen windows and ``gamma`` the quantile of that s
 windows that keeps ``keep_rate`` of them on the seen side. ``keep_rate`` is the one rate chosen on the
 validation run (best H on its pseudo-unseen classes): a rate transfers between backbones, a raw
 threshold does not.
+
+Unseen-class scorers (:class:`UnseenScorer`): the zero-shot probabilities that ZSL and both GZSL rules
+read are SA-DVAE's (``sadvae``, the published method), or, for a backbone with its own trained classifier
+(the NTU-120 Shift-GCN), ConSE over that classifier's class names (``conse``: the probability-weighted
+mean of the top-k trained names' text embeddings, cosine with each unseen label, softmax at ``tau``), or a
+convex mix of the two (``fused``: ``(1 - weight) P_sadvae + weight P_conse``), or ``matched``: a label that
+the label matcher (:mod:`sadvae.head.matching`) maps onto trained classes is scored by the backbone's own
+probability of those classes, the other labels share the rest of the mass by SA-DVAE's probabilities.
+:func:`choose_unseen_scorer` picks k, tau and the weight on a validation run's pseudo-unseen samples only
+(``matched`` has no free number).
 """
 
 from __future__ import annotations
@@ -36,7 +46,22 @@ __all__ = [
     "zsl_accuracy",
     "gzsl_scores",
     "harmonic_mean",
+    "UNSEEN_SCORERS",
+    "CONSE_KS",
+    "CONSE_TAUS",
+    "SCORER_SELECTIONS",
+    "FUSION_WEIGHTS",
+    "conse_similarity",
+    "matched_probs",
+    "UnseenScorer",
+    "choose_unseen_scorer",
 ]
+
+UNSEEN_SCORERS = ("sadvae", "conse", "fused", "matched")
+CONSE_KS = (1, 3, 5, 10, 20, 40, 120)
+CONSE_TAUS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
+SCORER_SELECTIONS = ("1se", "accuracy")
+FUSION_WEIGHTS = tuple(float(w) for w in np.round(np.linspace(0.0, 1.0, 11), 2))
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -300,3 +325,216 @@ def gzsl_scores(
     s = float(np.mean(pred[is_seen] == truth[is_seen])) if is_seen.any() else float("nan")
     u = float(np.mean(pred[~is_seen] == truth[~is_seen])) if (~is_seen).any() else float("nan")
     return {"S": s, "U": u, "H": harmonic_mean(s, u), "gate_unseen_rate": float(unseen.mean())}
+
+
+# ----------------------------------------------------------------------------- unseen-class scorers
+
+
+def conse_similarity(trained_probs: np.ndarray, trained_emb: np.ndarray, label_emb: np.ndarray, k: int) -> np.ndarray:
+    """ConSE (Norouzi et al. 2014): cosine of each label with the probability-weighted mean of the top-k trained
+    names' embeddings.
+
+    Args:
+        trained_probs: [n, V] the backbone's probabilities over its trained classes.
+        trained_emb: [V, d] unit text embeddings of those classes' names.
+        label_emb: [L, d] unit text embeddings of the labels to score.
+        k: how many of the most probable trained classes take part (capped at V).
+
+    Returns:
+        [n, L] cosine similarities (the same numbers as ``sadvae.train.cross_dataset.conse_scores``).
+    """
+    p = np.asarray(trained_probs, np.float64)
+    k = max(1, min(int(k), p.shape[1]))
+    top = np.argsort(-p, axis=1, kind="stable")[:, :k]
+    w = np.take_along_axis(p, top, 1)
+    w = w / np.maximum(w.sum(1, keepdims=True), 1e-12)
+    e = (w[:, :, None] * np.asarray(trained_emb, np.float64)[top]).sum(1)
+    e /= np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)
+    return e @ np.asarray(label_emb, np.float64).T
+
+
+@dataclass(frozen=True)
+class UnseenScorer:
+    """The zero-shot probabilities [n, L] of unseen labels (module docstring).
+
+    Attributes:
+        kind: ``sadvae`` (SA-DVAE as published), ``conse`` (ConSE over the backbone's trained classes),
+            ``fused`` (convex mix) or ``matched`` (labels that name trained classes scored by those classes).
+        k: ConSE's top-k; tau: softmax temperature of the ConSE cosines.
+        weight: the ConSE branch's share in ``fused`` (1 for ``conse``, 0 for ``sadvae``).
+        val_zsl: ZSL accuracy on the validation run's pseudo-unseen samples where it was chosen.
+        val_nll: their mean negative log-likelihood.
+    """
+
+    kind: str = "sadvae"
+    k: int = 10
+    tau: float = 0.05
+    weight: float = 0.0
+    val_zsl: float = float("nan")
+    val_nll: float = float("nan")
+    selection: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in UNSEEN_SCORERS:
+            raise ValueError(f"unknown unseen scorer {self.kind!r}; choose one of {UNSEEN_SCORERS}")
+        if not 0.0 <= self.weight <= 1.0:
+            raise ValueError(f"UnseenScorer.weight must be in [0, 1], got {self.weight}")
+
+    @property
+    def needs_trained_classes(self) -> bool:
+        return self.kind in ("conse", "fused") and self.weight > 0.0
+
+    def probs(
+        self,
+        sadvae_probs: np.ndarray,
+        trained_logits: np.ndarray | None = None,
+        trained_emb: np.ndarray | None = None,
+        label_emb: np.ndarray | None = None,
+        label_match: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """[n, L] probabilities over the labels.
+
+        Args:
+            sadvae_probs: [n, L] SA-DVAE's zero-shot probabilities (columns in label order).
+            trained_logits: [n, V] the backbone's own classifier logits (its softmax at temperature 1).
+            trained_emb: [V, d] text embeddings of the trained classes; label_emb: [L, d] of the labels.
+            label_match: [L, V] bool, the trained classes each label names (``matched``).
+        """
+        p = np.asarray(sadvae_probs, np.float64)
+        if self.kind == "matched":
+            return matched_probs(p, trained_logits, label_match)
+        if not self.needs_trained_classes:
+            return p
+        if trained_logits is None or trained_emb is None or label_emb is None or np.shape(trained_logits)[1] == 0:
+            raise ValueError(f"the {self.kind} unseen scorer needs the backbone's trained-class logits and names")
+        pc = softmax(conse_similarity(softmax(trained_logits), trained_emb, label_emb, self.k), self.tau)
+        return (1.0 - self.weight) * p + self.weight * pc
+
+    def to_dict(self) -> dict:
+        return {
+            "kind": self.kind,
+            "k": self.k,
+            "tau": self.tau,
+            "weight": self.weight,
+            "val_zsl": self.val_zsl,
+            "val_nll": self.val_nll,
+            "selection": self.selection,
+        }
+
+
+def _lexically_less(a: tuple[float, ...], b: tuple[float, ...], eps: float = 1e-12) -> bool:
+    for x, y in zip(a, b, strict=True):
+        if x < y - eps:
+            return True
+        if x > y + eps:
+            return False
+    return False
+
+
+def matched_probs(
+    sadvae_probs: np.ndarray, trained_logits: np.ndarray | None, label_match: np.ndarray | None
+) -> np.ndarray:
+    """[n, L]: a label that names trained classes gets the backbone's probability of them (softmax of its own
+    logits, summed over the classes it names); the other labels share the remaining mass in proportion to
+    SA-DVAE's probabilities. No label named: SA-DVAE's probabilities; every label named: the named masses,
+    normalised.
+
+    Args:
+        sadvae_probs: [n, L]; trained_logits: [n, V]; label_match: [L, V] bool.
+    """
+    p = np.asarray(sadvae_probs, np.float64)
+    if label_match is None:
+        raise ValueError("the matched unseen scorer needs the labels' matches to trained classes")
+    m = np.asarray(label_match, bool)
+    named = m.any(1)
+    if not named.any():
+        return p
+    if trained_logits is None or np.shape(trained_logits)[1] != m.shape[1]:
+        raise ValueError("the matched unseen scorer needs the backbone's trained-class logits")
+    d = softmax(trained_logits) @ m.T.astype(np.float64)  # [n, L] mass of the classes each label names
+    out = np.zeros_like(p)
+    out[:, named] = d[:, named]
+    if named.all():
+        return out / np.maximum(out.sum(1, keepdims=True), 1e-300)
+    rest = p[:, ~named]
+    share = np.clip(1.0 - d[:, named].sum(1, keepdims=True), 0.0, 1.0)
+    out[:, ~named] = share * rest / np.maximum(rest.sum(1, keepdims=True), 1e-300)
+    return out
+
+
+def choose_unseen_scorer(
+    kind: str,
+    val_sadvae_probs: np.ndarray,
+    val_trained_logits: np.ndarray,
+    val_truth_cols: np.ndarray,
+    trained_emb: np.ndarray,
+    val_label_emb: np.ndarray,
+    ks: tuple[int, ...] = CONSE_KS,
+    taus: tuple[float, ...] = CONSE_TAUS,
+    weights: tuple[float, ...] = FUSION_WEIGHTS,
+    selection: str = "1se",
+    val_label_match: np.ndarray | None = None,
+) -> tuple[UnseenScorer, list[dict]]:
+    """Choose an unseen scorer's free numbers on a VALIDATION run's pseudo-unseen samples (nothing else is given).
+
+    Every (k, tau, weight) of the grid (``conse``: weight 1 only; ``sadvae``: nothing to choose) is scored by
+    ZSL accuracy over the pseudo-unseen labels and the mean NLL of their truth. ``selection``:
+
+    - ``accuracy``: the best accuracy; ties go to the lower NLL, then to the earlier grid point (smaller k,
+      smaller tau, smaller weight).
+    - ``1se`` (default): among the settings whose accuracy is within one binomial standard error of the best
+      (``sqrt(a (1 - a) / m)`` over the m validation samples), the lowest NLL. Validation sets hold a few
+      pseudo-unseen classes (3 on NW-UCLA, 5 on MSR), so accuracy differences below that error are noise;
+      the NLL, a proper scoring rule, uses every sample's probability rather than only its argmax.
+
+    Args:
+        kind: one of :data:`UNSEEN_SCORERS`.
+        val_sadvae_probs: [m, U] the validation SA-DVAE's probabilities over the pseudo-unseen labels.
+        val_trained_logits: [m, V] the backbone's trained-class logits of the same samples.
+        val_truth_cols: [m] their pseudo-unseen label as a column of ``val_sadvae_probs``.
+        trained_emb: [V, d] trained class names' embeddings; val_label_emb: [U, d] the pseudo-unseen labels'.
+        val_label_match: [U, V] bool, the trained classes each pseudo-unseen label names (``matched`` only).
+
+    Returns:
+        (the chosen :class:`UnseenScorer` with its validation accuracy and NLL, the whole grid as rows).
+    """
+    truth = np.asarray(val_truth_cols, np.intp)
+    rows = np.arange(len(truth))
+    if len(truth) == 0:
+        raise ValueError("choosing an unseen scorer needs pseudo-unseen validation samples")
+
+    def rate(p: np.ndarray) -> tuple[float, float]:
+        return float(np.mean(p.argmax(1) == truth)), float(-np.mean(np.log(np.maximum(p[rows, truth], 1e-12))))
+
+    if kind in ("sadvae", "matched"):  # nothing to choose: validation numbers for the record
+        p0 = np.asarray(val_sadvae_probs, np.float64)
+        acc, nll = rate(p0 if kind == "sadvae" else matched_probs(p0, val_trained_logits, val_label_match))
+        row = {"weight": 0.0, "val_zsl": acc, "val_nll": nll}
+        return UnseenScorer(kind, val_zsl=acc, val_nll=nll, selection=selection), [row]
+    if kind not in UNSEEN_SCORERS:
+        raise ValueError(f"unknown unseen scorer {kind!r}; choose one of {UNSEEN_SCORERS}")
+    if selection not in SCORER_SELECTIONS:
+        raise ValueError(f"unknown scorer selection {selection!r}; choose one of {SCORER_SELECTIONS}")
+    grid_w = (1.0,) if kind == "conse" else tuple(weights)
+    ps = np.asarray(val_sadvae_probs, np.float64)
+    p_trained = softmax(val_trained_logits)
+    table, best = [], None
+    for k in ks:
+        sim = conse_similarity(p_trained, trained_emb, val_label_emb, k)
+        for tau in taus:
+            pc = softmax(sim, tau)
+            for w in grid_w:
+                acc, nll = rate((1.0 - w) * ps + w * pc)
+                table.append({"k": int(k), "tau": float(tau), "weight": float(w), "val_zsl": acc, "val_nll": nll})
+    top = max(r["val_zsl"] for r in table)
+    margin = 1e-12 if selection == "accuracy" else np.sqrt(top * (1.0 - top) / len(truth)) + 1e-12
+    best = None
+    for r in table:  # grid order: the first of equal settings wins
+        if r["val_zsl"] < top - margin:
+            continue
+        key = (r["val_nll"],) if selection == "1se" else (-r["val_zsl"], r["val_nll"])
+        if best is None or _lexically_less(key, best[0]):
+            best = (key, r)
+    assert best is not None
+    r = best[1]
+    return UnseenScorer(kind, r["k"], r["tau"], r["weight"], r["val_zsl"], r["val_nll"], selection), table

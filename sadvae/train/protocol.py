@@ -22,6 +22,18 @@ regression on standardised features, its L2 strength chosen on the validation ru
 (SA-DVAE, cycle selection, gate, stacking) is unchanged. NTU-120's classes overlap some unseen classes of
 the Kinect sets, so such runs are not zero-shot in the strict sense: :func:`ntu_counterparts` names the
 unseen classes with an NTU counterpart and every run reports ZSL accuracy split by it.
+
+Unseen-class scorers (``ExperimentConfig.unseen_scorers``, :class:`sadvae.evaluate.UnseenScorer`): the
+zero-shot probabilities that ZSL and both GZSL rules read come from SA-DVAE (``sadvae``, the published
+method and the paper protocol's), or, with a frozen NTU backbone, from ConSE over the backbone's own
+NTU-120 classifier and names (``conse``), or a convex mix of the two (``fused``), or the NTU classifier's own
+probability for class names that the label matcher maps onto NTU actions and SA-DVAE for the rest
+(``matched``, no free number; :func:`sadvae.train.benchmark.ntu_name_matches`). Their free numbers (ConSE
+top-k, the softmax temperature of its cosines, the mix weight) are chosen on the validation run's
+pseudo-unseen samples (:func:`sadvae.evaluate.choose_unseen_scorer`, with the validation run's chosen
+SA-DVAE cycle), like the cycle and the keep rate; the gate and the stacking keep rate are then fitted on
+that scorer's validation probabilities. Every scorer of the list is measured on the same final model; the
+first is the headline.
 """
 
 from __future__ import annotations
@@ -47,7 +59,18 @@ from sadvae.data.splits import (  # dataset_arrays, dataset_protocol, test_side_
     test_side_mask,
 )
 from sadvae.errors import ConfigError
-from sadvae.evaluate import Gate, choose_keep_rate, fit_gate, fit_stacking, gzsl_scores, zsl_accuracy
+from sadvae.evaluate import (
+    SCORER_SELECTIONS,
+    UNSEEN_SCORERS,
+    Gate,
+    UnseenScorer,
+    choose_keep_rate,
+    choose_unseen_scorer,
+    fit_gate,
+    fit_stacking,
+    gzsl_scores,
+    zsl_accuracy,
+)
 from sadvae.text import TextConfig, TextEncoder
 from sadvae.train.backbone import BackboneTrainConfig, extract, train_backbone
 from sadvae.train.zsl import VARIANTS, CycleResult, ZSLTrainConfig, train_sadvae, zsl_probs
@@ -58,6 +81,7 @@ __all__ = [
     "GZSL_COMBINATIONS",
     "PROTOCOLS",
     "ExperimentConfig",
+    "ScorerValidation",
     "SplitFeatures",
     "ValidationRun",
     "choose_head_c",
@@ -68,6 +92,7 @@ __all__ = [
     "fit_seen_head",
     "frozen_clip_features",
     "make_split",
+    "ntu_class_names",
     "ntu_counterparts",
     "prepare_features",
     "prepare_frozen_features",
@@ -136,6 +161,10 @@ class ExperimentConfig:
             ``"stacking"`` holds out windows from the final model (module docstring).
         frozen: a frozen pretrained backbone instead of the ST-GCN trained from scratch (``backbone`` is
             then unused).
+        unseen_scorers: unseen-class scorers to measure (``sadvae.evaluate.UNSEEN_SCORERS``), all on the same
+            final model; the first is the headline. ``conse``, ``fused`` and ``matched`` need a frozen NTU backbone.
+        unseen_selection: how their free numbers are chosen on the validation run
+            (``sadvae.evaluate.SCORER_SELECTIONS``: ``1se`` or ``accuracy``, see ``choose_unseen_scorer``).
     """
 
     dataset: str
@@ -151,11 +180,28 @@ class ExperimentConfig:
     text: TextConfig = field(default_factory=TextConfig)
     gzsl: tuple[str, ...] = ("gate",)
     frozen: FrozenBackbone | None = None
+    unseen_scorers: tuple[str, ...] = ("sadvae",)
+    unseen_selection: str = "1se"
 
     def __post_init__(self) -> None:
         bad = [g for g in self.gzsl if g not in GZSL_COMBINATIONS]
         if not self.gzsl or bad:
             raise ConfigError(f"ExperimentConfig.gzsl: expected some of {GZSL_COMBINATIONS}, got {self.gzsl}")
+        bad = [u for u in self.unseen_scorers if u not in UNSEEN_SCORERS]
+        if not self.unseen_scorers or bad or len(set(self.unseen_scorers)) != len(self.unseen_scorers):
+            raise ConfigError(
+                "ExperimentConfig.unseen_scorers: expected distinct ones of "
+                f"{UNSEEN_SCORERS}, got {self.unseen_scorers}"
+            )
+        if self.unseen_selection not in SCORER_SELECTIONS:
+            raise ConfigError(
+                f"ExperimentConfig.unseen_selection: expected one of {SCORER_SELECTIONS}, got {self.unseen_selection!r}"
+            )
+        if self.frozen is None and any(u != "sadvae" for u in self.unseen_scorers):
+            raise ConfigError(
+                "the conse, fused and matched unseen scorers read a frozen NTU backbone's own classifier: "
+                "use --backbone shiftgcn-ntu120 (or --unseen-scorer sadvae)"
+            )
 
 
 def make_split(class_names: tuple[str, ...], cfg: ExperimentConfig, seed: int) -> ZSLSplit:
@@ -213,6 +259,8 @@ class SplitFeatures:
     stacking, ``held`` are the final model's held-out windows (seen classes, training side, not
     trained on) and ``train`` excludes them. ``info`` describes a frozen backbone and its head;
     ``counterparts`` are the unseen classes with an NTU-120 counterpart (:func:`ntu_counterparts`).
+    ``ntu_logits[name]`` are a frozen backbone's own classifier logits (NTU-120) of the same samples
+    (empty when it has none).
     """
 
     split: ZSLSplit
@@ -225,6 +273,7 @@ class SplitFeatures:
     backbones: dict[str, object] = field(default_factory=dict)
     info: dict = field(default_factory=dict)
     counterparts: dict[int, str] = field(default_factory=dict)
+    ntu_logits: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _split_index(
@@ -409,7 +458,7 @@ def prepare_frozen_features(ds: Dataset, split: ZSLSplit, cfg: ExperimentConfig,
         seed,
     )
     log.info("split %s: seen-class head C=%g (validation accuracy per C: %s)", split.name, c, val_scores)
-    feats, logits, labs, heads = {}, {}, {}, {}
+    feats, logits, labs, heads, own = {}, {}, {}, {}, {}
     for run, classes, names in (
         ("val", split.val_seen, ("val_train", "val_seen", "val_unseen")),
         ("main", split.seen, main_names),
@@ -420,6 +469,8 @@ def prepare_frozen_features(ds: Dataset, split: ZSLSplit, cfg: ExperimentConfig,
         for name in names:
             idx = index[name]
             feats[name], logits[name], labs[name] = fs.feats[idx], head(fs.feats[idx]), labels[idx]
+            if fs.logits.shape[1]:
+                own[name] = fs.logits[idx]
     lookup = {k: j for j, k in enumerate(split.seen)}
     acc = float(np.mean(logits["test_seen"].argmax(1) == np.array([lookup[k] for k in labs["test_seen"]])))
     info = {
@@ -433,7 +484,16 @@ def prepare_frozen_features(ds: Dataset, split: ZSLSplit, cfg: ExperimentConfig,
         "val_seen_acc": val_scores[f"{c:g}"],
     }
     cp = {k: v for k, v in ntu_counterparts(cfg.dataset, ds.class_names).items() if k in split.unseen}
-    return SplitFeatures(split, part, feats, logits, labs, acc, time.time() - t0, heads, info, cp)
+    return SplitFeatures(split, part, feats, logits, labs, acc, time.time() - t0, heads, info, cp, own)
+
+
+def ntu_class_names() -> list[str]:
+    """The NTU-120 action names in the Shift-GCN classifier's column order: mmaction2's label map in
+    ``../shared/data/labels`` (the names the cross-dataset protocol's ConSE reads)."""
+    from sadvae.models.pretrained import ntu_class_names as read_names
+    from sadvae.paths import shared_data_root
+
+    return list(read_names(120, shared_data_root() / "labels" / "mmaction2" / "label_map_ntu120.txt"))
 
 
 def ntu_counterparts(dataset: str, class_names: tuple[str, ...]) -> dict[int, str]:
@@ -462,8 +522,22 @@ def zsl_by_group(pred: np.ndarray, truth: np.ndarray, with_counterpart: set[int]
 
 
 @dataclass
+class ScorerValidation:
+    """One unseen-class scorer on the validation run: its chosen numbers, gate and stacking keep rate."""
+
+    scorer: UnseenScorer
+    gate: Gate
+    keep_rate: float | None = None
+    keep_rate_val_h: float | None = None
+    grid: list[dict] = field(default_factory=list)
+
+
+@dataclass
 class ValidationRun:
-    """The validation run of one SA-DVAE variant: every cycle, the pseudo-unseen ZSL curve, the pick and the gate."""
+    """The validation run of one SA-DVAE variant: every cycle, the pseudo-unseen ZSL curve, the pick and the gate.
+
+    ``gate`` / ``keep_rate`` are those of the first unseen scorer; ``scorers`` holds every scorer's.
+    """
 
     runs: list[CycleResult]
     curve: list[float]
@@ -471,6 +545,7 @@ class ValidationRun:
     gate: Gate
     keep_rate: float | None = None
     keep_rate_val_h: float | None = None
+    scorers: dict[str, ScorerValidation] = field(default_factory=dict)
 
 
 def validate_variant(
@@ -482,6 +557,11 @@ def validate_variant(
     zcfg: ZSLTrainConfig,
     k: int,
     val_seen_classes: tuple[int, ...] | None = None,
+    scorers: tuple[str, ...] = ("sadvae",),
+    trained_logits: dict[str, np.ndarray] | None = None,
+    trained_emb: np.ndarray | None = None,
+    selection: str = "1se",
+    trained_match: np.ndarray | None = None,
 ) -> ValidationRun:
     """Train SA-DVAE on the validation-seen features, pick the cycle by pseudo-unseen ZSL accuracy, fit the gate.
 
@@ -497,6 +577,13 @@ def validate_variant(
         k: top-k the gate reads (the number of unseen classes it will face).
         val_seen_classes: the validation backbone's classes in logit-column order (needs ``labels["val_seen"]``);
             given, the calibrated-stacking keep rate is also chosen (best H on this validation run).
+        scorers: unseen-class scorers (``sadvae.evaluate.UNSEEN_SCORERS``); each one's free numbers are chosen
+            here on the pseudo-unseen samples (with the chosen cycle), then its gate and keep rate fitted.
+        trained_logits: a frozen backbone's own classifier logits [n, V] under "val_seen" and "val_unseen"
+            (needed by ``conse`` / ``fused``); trained_emb: [V, d_y] its class names' embeddings.
+        selection: how the scorers' free numbers are chosen (``sadvae.evaluate.choose_unseen_scorer``).
+        trained_match: [N, V] bool, the trained classes (NTU-120) that each class name names, by the label
+            matcher (``matched`` scorer).
     """
     dev = zcfg.device
 
@@ -508,20 +595,44 @@ def validate_variant(
     curve = [r.metrics["val_zsl"] for r in runs]
     best = int(np.argmax(curve))
     chosen = runs[best]
-    pu = zsl_probs(chosen.model, chosen.classifier, feats["val_unseen"], dev)
-    ps = zsl_probs(chosen.model, chosen.classifier, feats["val_seen"], dev)
-    gate = fit_gate(pu, logits["val_unseen"], ps, logits["val_seen"], k=k, seed=zcfg.seed)
-    if val_seen_classes is None:
-        return ValidationRun(runs, curve, best, gate)
-    rate, h = choose_keep_rate(
-        ps,
-        logits["val_seen"],
-        _columns(labels["val_seen"], val_seen_classes),
-        pu,
-        _columns(labels["val_unseen"], val_unseen),
-        logits["val_unseen"],
-    )
-    return ValidationRun(runs, curve, best, gate, rate, h)
+    pu_raw = zsl_probs(chosen.model, chosen.classifier, feats["val_unseen"], dev)
+    ps_raw = zsl_probs(chosen.model, chosen.classifier, feats["val_seen"], dev)
+    unseen_cols = _columns(labels["val_unseen"], val_unseen)
+    label_emb = text_emb[list(val_unseen)]
+    label_match = None if trained_match is None else np.asarray(trained_match)[list(val_unseen)]
+    tl = trained_logits or {}
+    per: dict[str, ScorerValidation] = {}
+    for name in scorers:
+        if name != "sadvae" and ("val_unseen" not in tl or (trained_emb is None and trained_match is None)):
+            raise ConfigError(f"the {name} unseen scorer needs a frozen backbone with its own classifier (NTU-120)")
+        if name == "matched" and trained_match is None:
+            raise ConfigError("the matched unseen scorer needs the class names' matches to NTU-120 names")
+        scorer, grid = choose_unseen_scorer(
+            name,
+            pu_raw,
+            tl.get("val_unseen", np.zeros((len(pu_raw), 0))),
+            unseen_cols,
+            trained_emb,
+            label_emb,
+            selection=selection,
+            val_label_match=label_match,
+        )
+        pu = scorer.probs(pu_raw, tl.get("val_unseen"), trained_emb, label_emb, label_match)
+        ps = scorer.probs(ps_raw, tl.get("val_seen"), trained_emb, label_emb, label_match)
+        gate = fit_gate(pu, logits["val_unseen"], ps, logits["val_seen"], k=k, seed=zcfg.seed)
+        sv = ScorerValidation(scorer, gate, grid=grid)
+        if val_seen_classes is not None:
+            sv.keep_rate, sv.keep_rate_val_h = choose_keep_rate(
+                ps,
+                logits["val_seen"],
+                _columns(labels["val_seen"], val_seen_classes),
+                pu,
+                unseen_cols,
+                logits["val_unseen"],
+            )
+        per[name] = sv
+    head = per[scorers[0]]
+    return ValidationRun(runs, curve, best, head.gate, head.keep_rate, head.keep_rate_val_h, per)
 
 
 def _columns(global_ids: np.ndarray, classes: tuple[int, ...]) -> np.ndarray:
@@ -529,11 +640,26 @@ def _columns(global_ids: np.ndarray, classes: tuple[int, ...]) -> np.ndarray:
     return np.array([lookup[int(c)] for c in global_ids], dtype=np.intp)
 
 
-def run_variant(sf: SplitFeatures, text_emb: np.ndarray, variant: str, cfg: ExperimentConfig) -> dict:
-    """Train one SA-DVAE variant on a split's features; ZSL and GZSL numbers under each protocol."""
+def run_variant(
+    sf: SplitFeatures,
+    text_emb: np.ndarray,
+    variant: str,
+    cfg: ExperimentConfig,
+    trained_emb: np.ndarray | None = None,
+    trained_match: np.ndarray | None = None,
+) -> dict:
+    """Train one SA-DVAE variant on a split's features; ZSL and GZSL numbers under each protocol.
+
+    Args:
+        trained_emb: [V, d_y] text embeddings of a frozen backbone's own classes (NTU-120 names, template as
+            ``text_emb``), for the ``conse`` / ``fused`` unseen scorers (``sf.ntu_logits`` gives their logits).
+        trained_match: [N, V] bool, the frozen backbone's classes that each class name names (label matcher),
+            for the ``matched`` unseen scorer.
+    """
     split, zcfg = sf.split, _with_variant(cfg.zsl, variant)
     dev = zcfg.device
     stacking = "stacking" in cfg.gzsl
+    scorers = tuple(cfg.unseen_scorers)
     val = validate_variant(
         sf.feats,
         sf.logits,
@@ -543,6 +669,11 @@ def run_variant(sf: SplitFeatures, text_emb: np.ndarray, variant: str, cfg: Expe
         zcfg,
         k=len(split.unseen),
         val_seen_classes=split.val_seen if stacking else None,
+        scorers=scorers,
+        trained_logits=sf.ntu_logits,
+        trained_emb=trained_emb,
+        selection=cfg.unseen_selection,
+        trained_match=trained_match,
     )
     val_curve, best_val, gate = val.curve, val.best, val.gate
     main_runs = train_sadvae(sf.feats["train"], sf.labels["train"], text_emb, split.unseen, zcfg)
@@ -551,6 +682,16 @@ def run_variant(sf: SplitFeatures, text_emb: np.ndarray, variant: str, cfg: Expe
         "val_zsl_curve": val_curve,
         "gate": gate.to_dict(),
         "gzsl": list(cfg.gzsl),
+        "unseen_scorer": scorers[0],
+        "unseen_scorers": {
+            n: {
+                "scorer": v.scorer.to_dict(),
+                "gate": v.gate.to_dict(),
+                "stacking_keep_rate": v.keep_rate,
+                "val_grid": v.grid,
+            }
+            for n, v in val.scorers.items()
+        },
         "loss_curve": [r.losses for r in main_runs],
     }
     if stacking:
@@ -559,33 +700,50 @@ def run_variant(sf: SplitFeatures, text_emb: np.ndarray, variant: str, cfg: Expe
     test_truth = np.concatenate([sf.labels["test_seen"], sf.labels["test_unseen"]])
     test_feats = np.concatenate([sf.feats["test_seen"], sf.feats["test_unseen"]])
     test_logits = np.concatenate([sf.logits["test_seen"], sf.logits["test_unseen"]])
+    own = sf.ntu_logits
+    test_own = np.concatenate([own["test_seen"], own["test_unseen"]]) if "test_seen" in own else None
+    label_emb = text_emb[list(split.unseen)]
+    label_match = None if trained_match is None else np.asarray(trained_match)[list(split.unseen)]
 
-    def score(cycle: int) -> dict:
-        r = main_runs[cycle]
-        pu = zsl_probs(r.model, r.classifier, sf.feats["test_unseen"], dev)
+    def score_with(r: CycleResult, name: str) -> dict:
+        sv = val.scorers[name]
+        sc = sv.scorer
+
+        def probs(x: np.ndarray, own_logits: np.ndarray | None) -> np.ndarray:
+            return sc.probs(zsl_probs(r.model, r.classifier, x, dev), own_logits, trained_emb, label_emb, label_match)
+
+        pu = probs(sf.feats["test_unseen"], own.get("test_unseen"))
         zsl_pred = np.asarray(split.unseen)[pu.argmax(1)]
         zsl = zsl_accuracy(zsl_pred, sf.labels["test_unseen"])
-        pall = zsl_probs(r.model, r.classifier, test_feats, dev)
-        rules: dict = {"gate": gate}
+        pall = probs(test_feats, test_own)
+        rules: dict = {"gate": sv.gate}
         if stacking:
-            held_zsl = zsl_probs(r.model, r.classifier, sf.feats["held"], dev)
-            rules["stacking"] = fit_stacking(held_zsl, sf.logits["held"], held_cols, val.keep_rate)
-        by = {
-            name: gzsl_scores(rules[name], pall, test_logits, test_truth, split.seen, split.unseen) for name in cfg.gzsl
-        }
-        for name in cfg.gzsl:
-            by[name]["rule"] = rules[name].to_dict()
+            held_zsl = probs(sf.feats["held"], own.get("held"))
+            rules["stacking"] = fit_stacking(held_zsl, sf.logits["held"], held_cols, sv.keep_rate)
+        by = {n: gzsl_scores(rules[n], pall, test_logits, test_truth, split.seen, split.unseen) for n in cfg.gzsl}
+        for n in cfg.gzsl:
+            by[n]["rule"] = rules[n].to_dict()
         head = cfg.gzsl[0]
         return {
-            "cycle": cycle,
             "ZSL": zsl,
             "ZSL_by_ntu_counterpart": zsl_by_group(zsl_pred, sf.labels["test_unseen"], set(sf.counterparts)),
             **{k: v for k, v in by[head].items() if k != "rule"},
             "combination": head,
             "by_combination": by,
+            "scorer": sc.to_dict(),
             "_pred_inputs": (pall, test_logits, test_truth),
             "_rule": rules[head],
         }
+
+    def score(cycle: int) -> dict:
+        r = main_runs[cycle]
+        each = {name: score_with(r, name) for name in scorers}
+        out_c = {"cycle": cycle, "unseen_scorer": scorers[0], **each[scorers[0]]}
+        if len(scorers) > 1:
+            out_c["by_scorer"] = {
+                name: {k: v for k, v in e.items() if not k.startswith("_")} for name, e in each.items()
+            }
+        return out_c
 
     if "honest" in cfg.protocols:
         out["honest"] = score(best_val)
