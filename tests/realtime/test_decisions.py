@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import types
+
 import numpy as np
 import pytest
 
@@ -205,3 +207,52 @@ def test_tune_reads_the_model_scope_and_tabulates_defaults_against_the_chosen_se
     assert len(table) == 5 and table[2].startswith("| current defaults (min window 64, start 0.6) |")
     assert "| 50 / 75, 2.5 s, 0.2 | 25 / 50, never, 1.0 | 37.5 | 0.60 |" in table[2]
     assert table[4].startswith("| **chosen** (min window 48, smoothing 0.5, start 0.5 (keep 0.35, min 0.2)")
+
+
+def test_tune_counts_false_starts_on_the_other_sets_clips_of_unreached_classes() -> None:
+    """``--false-source cross``: set A's list scored on set B's recording; only B's clips whose class A's labels do not
+    reach count, and every start on them is false."""
+    td = _tune_module()
+
+    class Head:
+        def __init__(self, names, columns):
+            self.names, self.classes = names, tuple(columns[n] for n in names)
+
+        def __call__(self, latent, seen_logits):  # every window votes for A's first label, strongly
+            p = np.zeros((len(latent), len(self.names)))
+            p[:, 0] = 0.95
+            p[:, 1:] = 0.05 / max(1, len(self.names) - 1)
+            return types.SimpleNamespace(probs=p, scores=p)
+
+    class Builder:
+        columns = {"wave": (0,), "clap": (1,), "hand clap": (1,), "kick": (2,)}
+
+        def build(self, labels):
+            return Head(list(labels.names), self.columns)
+
+    def rec(names, truth):
+        n = len(truth)  # one clip a track, 4 s apart, three whole windows each
+        end = np.concatenate([4.0 * i + np.array([1.0, 1.5, 2.0]) for i in range(n)])
+        return {
+            "names": np.array(names),
+            "truth": np.array(truth),
+            "track": np.repeat(np.arange(n), 3),
+            "start_ms": (end - 1.0) * 1000.0,
+            "end_ms": end * 1000.0,
+            "frames": np.full(3 * n, 96),
+            "latent": np.zeros((3 * n, 2)),
+            "seen_logits": np.zeros((3 * n, 3)),
+            "seq_start_s": 4.0 * np.arange(n),
+        }
+
+    recs = {("a", 0.0): rec(["wave", "clap"], [0, 1]), ("b", 0.0): rec(["hand clap", "kick"], [0, 1, 1])}
+    cross = td.score_cross(recs, Builder())
+    part = cross[("a", 0.0)]["parts"][0]["rec"]
+    assert list(part["none"]) == [False, True, True]  # "hand clap" reaches A's "clap": not a none clip
+    assert len(part["end_ms"]) == 6  # the windows of B's two kick clips only
+    opts = DecisionOptions(ema_alpha=1.0, start_windows=1)
+    # one start per none clip (A's "wave" wins every window) over their 4 s + 3 s (the last clip counts 3 s, as in
+    # the half-list rate)
+    assert td.cross_false_rate(cross, ("a", 0.0), opts, 96) == pytest.approx(2 / (7.0 / 60.0))
+    # from B's side: A's "wave" clip is the none clip ("clap" reaches B's "hand clap")
+    assert list(cross[("b", 0.0)]["parts"][0]["rec"]["none"]) == [True, False]
