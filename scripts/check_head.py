@@ -3,6 +3,7 @@
 Subcommands (run from the project root; real data in ../shared/data)::
 
     python scripts/check_head.py matching      # label -> trained-class matcher on the paraphrase pairs
+    python scripts/check_head.py vocab         # every match of each shared set's class names (174 names, NTU-120)
     python scripts/check_head.py zeroshot      # zero-shot scorers: dead labels and accuracy on held-out windows
     python scripts/check_head.py rejection     # "no action" statistics on held-out windows (fits the default)
 
@@ -104,17 +105,57 @@ def cmd_matching(args) -> dict:
     return {"pairs": len(pairs), "positives": int(y.sum()), "negatives": int((~y).sum()), "modes": rows}
 
 
+def cmd_vocab(args) -> dict:
+    """Every match of each shared skeleton set's class names against the packaged model's trained names (as
+    the live head matches a labels file: the bundle's text template) and against NTU-120's names (as
+    ``sadvae benchmark --unseen-scorer matched`` does: :func:`sadvae.train.benchmark.ntu_name_matches`)."""
+    from realtime.bench.accuracy.runner import _class_names
+    from sadvae.assets import default_bundle_path
+    from sadvae.bundle import load_bundle
+    from sadvae.data.registry import DATASETS, load_dataset
+    from sadvae.head.matching import match_labels
+    from sadvae.text import TextConfig, TextEncoder
+    from sadvae.train.benchmark import ntu_name_matches
+    from sadvae.train.protocol import ntu_class_names
+
+    b = load_bundle(default_bundle_path())
+    vocab, ntu = list(b.class_names), list(ntu_class_names())
+    enc = TextEncoder(b.text_cfg)
+    out: dict = {"vocabulary": len(vocab), "template": b.text_cfg.template, "sets": {}}
+    for name, spec in DATASETS.items():
+        try:
+            ds = load_dataset(name, SHARED_DATA / spec.default_root)
+        except Exception as exc:  # noqa: BLE001 - a set that is not shared here is reported, not fatal
+            out["sets"][name] = {"error": str(exc)}
+            continue
+        if name == "ntu":  # action codes A001.. -> NTU names
+            names = [ntu[int(c[1:]) - 1] for c in ds.class_names]
+        else:
+            names = list(_class_names(name, ds))
+        r = match_labels(names, vocab, lambda t: np.asarray(enc.encode_labels(t), np.float64))
+        row = {"trained_names": [m.describe() for m in r.matches if m.classes]}
+        if name != "ntu":
+            _, mm = ntu_name_matches(ds.class_names, ntu, TextConfig())
+            row["ntu120_benchmark"] = [f"{k} -> {', '.join(v)}" for k, v in mm.items()]
+        out["sets"][name] = row
+    return out
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("what", choices=("matching", "zeroshot", "rejection"))
+    p.add_argument("what", choices=("matching", "vocab", "zeroshot", "rejection"))
     p.add_argument("--out", type=Path, help="also write the JSON result here")
     p.add_argument("--write", action="store_true", help="rejection: write sadvae/assets/default_model.head.json")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     t0 = time.time()
-    result = {"matching": cmd_matching, "zeroshot": lambda a: cmd_zeroshot(a), "rejection": lambda a: cmd_rejection(a)}[
-        args.what
-    ](args)
+    commands = {
+        "matching": cmd_matching,
+        "vocab": cmd_vocab,
+        "zeroshot": lambda a: cmd_zeroshot(a),
+        "rejection": lambda a: cmd_rejection(a),
+    }
+    result = commands[args.what](args)
     result["seconds"] = round(time.time() - t0, 1)
     text = json.dumps(result, indent=1)
     print(text)

@@ -13,7 +13,10 @@ nearly blind to word order and to the one word that flips an action ("stand to s
    stemmed (``walking`` -> ``walk``, ``hands`` -> ``hand``) and stop words dropped (:func:`stems`).
 2. **Conflicts** (:data:`CONFLICTS`): groups of words that exclude each other (up/down, on/off,
    sit/stand/lie, forward/side/backward, one/two, ...). A label and a class conflict when each has a
-   word of the same group that the other lacks: their score is 0, whatever the embedding says.
+   word of the same group that the other lacks: their score is 0, whatever the embedding says. Likewise
+   when a particle belongs to a verb in one text and the other uses the particle without that verb
+   (:func:`particle_clash`: "pick up with two hands" / "hands up (both hands)", "jump up" / "stand up"): a
+   particle after a verb is part of the verb's action, a particle without a verb is the action itself.
 3. **Score**: 1 when the stem sets are equal; otherwise the cosine similarity of sentence embeddings
    of the canonical forms when an encoder is at hand, else (a live install without sentence-transformers)
    the token F1 of the stem sets if every word of the label occurs in the class. Word overlap alone
@@ -44,6 +47,10 @@ __all__ = [
     "stems",
     "conflict",
     "lexical_score",
+    "PARTICLES",
+    "PHRASAL_VERBS",
+    "particle_clash",
+    "phrasal",
     "match_labels",
 ]
 
@@ -181,6 +188,63 @@ CONFLICTS: tuple[frozenset[str], ...] = tuple(
 )
 
 
+# verbs that take a particle (stemmed forms): in "pick up", "cheer up", "take clothes off" the particle is part of
+# the verb's meaning, not an action of its own ("hands up", "thumb up" have no verb: their particle is the action)
+PHRASAL_VERBS: frozenset[str] = frozenset(
+    _stem(w)
+    for w in (
+        "pick stand sit lie squat kneel crouch get jump hop cheer tear throw toss put take wear reach look turn bend"
+        " fall climb lift raise pull push hold give set lay wake roll fold ball curl step walk run jog move come go"
+        " shut open close pour wipe clean dress break knock bring carry show call sign stretch warm cool hang"
+        " fill zip button brush try switch plug blow check kick punch swing spin rotate touch drop wash write draw"
+        " type point clap wave shake nod bow eat drink cut play use make lean sneak crawl dance"
+    ).split()
+)
+PARTICLES: frozenset[str] = frozenset({"up", "down", "on", "off", "out", "over", "away"})
+# verbs that name the same action before the same particle ("wear on glasses" / "put on glasses")
+_VERB_SYNONYMS = {_stem("wear"): _stem("put")}
+
+
+def phrasal(text: str) -> frozenset[tuple[str, str]]:
+    """The (verb, particle) pairs of :func:`canonical` ``(text)``: a :data:`PARTICLES` word that follows a
+    :data:`PHRASAL_VERBS` verb, directly or after one object word ("pick up", "pick something up"), belongs to it.
+
+    >>> sorted(phrasal("pick up with two hands")), sorted(phrasal("hands up (both hands)"))
+    ([('pick', 'up')], [])
+    """
+    words = [_stem(w) for w in canonical(text).split()]
+    out = set()
+    for k, w in enumerate(words):
+        if w in PARTICLES:
+            for v in reversed(words[max(0, k - 2) : k]):
+                if v in PHRASAL_VERBS:
+                    out.add((_VERB_SYNONYMS.get(v, v), w))
+                    break
+                if v in PARTICLES:
+                    break
+    return frozenset(out)
+
+
+def _verb_words(text: str) -> frozenset[str]:
+    return frozenset(_VERB_SYNONYMS.get(w, w) for w in (_stem(x) for x in canonical(text).split()))
+
+
+def _particle_clash(pa: frozenset, wa: frozenset, pb: frozenset, wb: frozenset) -> bool:
+    return any(p in wb and v not in wb for v, p in pa) or any(p in wa and v not in wa for v, p in pb)
+
+
+def particle_clash(a: str, b: str) -> bool:
+    """True when one text's particle belongs to a verb that the other text, which uses the same particle, lacks.
+
+    A shared particle is then no shared action: "pick up with two hands" and "hands up (both hands)" share
+    *up* (and *two*, *hand*), but there *up* is part of "pick up" (taking something from below) and here it is
+    the action itself (raising the hands); "jump up" and "stand up", "cheer up" and "hands up" likewise.
+    A text whose verb has no particle ("raise both hands" / "hands up") and a text without the particle
+    ("bend down" / "bend") are left to the score.
+    """
+    return _particle_clash(phrasal(a), _verb_words(a), phrasal(b), _verb_words(b))
+
+
 def stems(text: str) -> frozenset[str]:
     """The stemmed content words of :func:`canonical` ``(text)``."""
     return frozenset(_stem(w) for w in canonical(text).split() if w not in _STOP)
@@ -279,7 +343,14 @@ def match_labels(
     flat = [t for texts in vocab_texts for t in texts]
     n_l, n_v = len(names), len(vocabulary)
     lab_stems, voc_stems = [stems(n) for n in names], [stems(t) for t in flat]
-    clash = np.array([[conflict(a, b) for b in voc_stems] for a in lab_stems], dtype=bool).reshape(n_l, len(flat))
+    lab_ph, voc_ph = [(phrasal(t), _verb_words(t)) for t in names], [(phrasal(t), _verb_words(t)) for t in flat]
+    clash = np.array(
+        [
+            [conflict(a, b) or _particle_clash(*x, *y) for b, y in zip(voc_stems, voc_ph, strict=True)]
+            for a, x in zip(lab_stems, lab_ph, strict=True)
+        ],
+        dtype=bool,
+    ).reshape(n_l, len(flat))
     # words alone: only a label whose words all occur in the class ("walking" / "walk", "kick" / "side kick");
     # a label with words the class lacks may be another action ("pick up and throw" / "pick up")
     s = np.array([[lexical_score(a, b) if a <= b else 0.0 for b in voc_stems] for a in lab_stems]).reshape(

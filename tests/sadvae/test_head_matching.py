@@ -8,7 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sadvae.head.matching import DEFAULT_MATCH_THRESHOLD, canonical, conflict, match_labels, stems
+from sadvae.head.matching import (
+    DEFAULT_MATCH_THRESHOLD,
+    canonical,
+    conflict,
+    match_labels,
+    particle_clash,
+    phrasal,
+    stems,
+)
 
 PAIRS = Path(__file__).with_name("head_paraphrases.tsv")
 # the round-1 default model's 33 trained classes (recipe stgcn-v1, the baseline row of sadvae/assets/MODEL_CARD.md):
@@ -124,6 +132,44 @@ def test_a_conflict_overrides_a_close_embedding() -> None:
     assert r.matches[0].class_names == () and r.scores[0, 0] == 0.0
     r = match_labels(["stand to sit"], ["stand up", "sit down"], embed)
     assert r.matches[0].class_names == ("sit down",) and r.scores[0, 0] == 0.0
+
+
+def test_a_particle_belongs_to_its_verb() -> None:
+    """Issue 14 item 2: a shared particle is no shared action when one text's particle belongs to a verb the
+    other lacks ("pick up with two hands" is not "hands up (both hands)", whatever the embedding says)."""
+    assert phrasal("pick up with two hands") == {("pick", "up")}
+    assert phrasal("pick something up") == {("pick", "up")}  # the particle after a one-word object
+    assert phrasal("hands up (both hands)") == set()  # no verb: "up" is the action itself
+    for a, b in [
+        ("pick up with two hands", "hands up (both hands)."),  # NW-UCLA / NTU-120: the false match of issue 14
+        ("jump up", "stand up"),
+        ("cheer up", "hands up (both hands)"),
+        ("throw up cap/hat", "pick up"),
+    ]:
+        assert particle_clash(a, b) and particle_clash(b, a), (a, b)
+    for a, b in [
+        ("raise both hands", "hands up (both hands)"),  # Bandai-Namco / NTU-120: a true paraphrase, kept
+        ("pick something up", "pick up"),
+        ("picking up", "pickup."),
+        ("take clothes off", "take off clothes"),
+        ("put on glasses", "wear on glasses."),  # wear = put before "on"
+        ("sit to stand", "standing up (from sitting position)."),
+        ("bend down", "bend"),  # no particle on one side: left to the score
+        ("falling down", "falling."),
+        ("thumbs up", "thumb up."),
+    ]:
+        assert not particle_clash(a, b) and not particle_clash(b, a), (a, b)
+
+
+def test_a_particle_clash_overrides_a_close_embedding() -> None:
+    def embed(texts):  # an encoder that thinks everything is the same sentence
+        return np.ones((len(texts), 4)) / 2.0
+
+    vocab = ["hands up (both hands)", "pickup", "pick up with two hands"]
+    r = match_labels(["pick up with two hands", "raise both hands"], vocab, embed)
+    assert r.scores[0, 0] == 0.0 and r.scores[1, 0] == pytest.approx(1.0)
+    assert r.matches[0].class_names == ("pickup", "pick up with two hands")
+    assert r.matches[1].class_names == ("hands up (both hands)",)
 
 
 def test_a_failing_encoder_falls_back_to_words(caplog) -> None:
