@@ -22,8 +22,8 @@ read are SA-DVAE's (``sadvae``, the published method), or, for a backbone with i
 (the NTU-120 Shift-GCN), ConSE over that classifier's class names (``conse``: the probability-weighted
 mean of the top-k trained names' text embeddings, cosine with each unseen label, softmax at ``tau``), or a
 convex mix of the two (``fused``: ``(1 - weight) P_sadvae + weight P_conse``), or ``matched``: a label that
-the label matcher (:mod:`sadvae.head.matching`) maps onto trained classes is scored by the backbone's own
-probability of those classes, the other labels share the rest of the mass by SA-DVAE's probabilities.
+the label matcher (:mod:`sadvae.head.matching`) maps onto trained classes gets the backbone's own probability
+of those classes, and the mass on classes no label names is spread over every label by SA-DVAE's probabilities.
 :func:`choose_unseen_scorer` picks k, tau and the weight on a validation run's pseudo-unseen samples only
 (``matched`` has no free number).
 """
@@ -435,31 +435,28 @@ def matched_probs(
     sadvae_probs: np.ndarray, trained_logits: np.ndarray | None, label_match: np.ndarray | None
 ) -> np.ndarray:
     """[n, L]: a label that names trained classes gets the backbone's probability of them (softmax of its own
-    logits, summed over the classes it names); the other labels share the remaining mass in proportion to
-    SA-DVAE's probabilities. No label named: SA-DVAE's probabilities; every label named: the named masses,
-    normalised.
+    logits, summed over the classes it names); the backbone's mass on classes no label names says only "none of
+    the named ones" and is spread over *every* label by SA-DVAE's probabilities:
+    ``P(l) = m_l + (1 - sum_k m_k) P_sadvae(l)`` (``m_l`` = 0 for a label that names nothing). No label named:
+    SA-DVAE's probabilities. (Spreading that mass over the unnamed labels only gives them what the backbone did
+    not say about them, and starves the named labels whenever the backbone's softmax is spread out.)
 
     Args:
-        sadvae_probs: [n, L]; trained_logits: [n, V]; label_match: [L, V] bool.
+        sadvae_probs: [n, L]; trained_logits: [n, V]; label_match: [L, V] bool (each class named by one label
+            at most, as the matcher assigns them).
     """
     p = np.asarray(sadvae_probs, np.float64)
     if label_match is None:
         raise ValueError("the matched unseen scorer needs the labels' matches to trained classes")
     m = np.asarray(label_match, bool)
-    named = m.any(1)
-    if not named.any():
+    if not m.any():
         return p
     if trained_logits is None or np.shape(trained_logits)[1] != m.shape[1]:
         raise ValueError("the matched unseen scorer needs the backbone's trained-class logits")
     d = softmax(trained_logits) @ m.T.astype(np.float64)  # [n, L] mass of the classes each label names
-    out = np.zeros_like(p)
-    out[:, named] = d[:, named]
-    if named.all():
-        return out / np.maximum(out.sum(1, keepdims=True), 1e-300)
-    rest = p[:, ~named]
-    share = np.clip(1.0 - d[:, named].sum(1, keepdims=True), 0.0, 1.0)
-    out[:, ~named] = share * rest / np.maximum(rest.sum(1, keepdims=True), 1e-300)
-    return out
+    rest = np.clip(1.0 - d.sum(1, keepdims=True), 0.0, 1.0)
+    out = d + rest * p / np.maximum(p.sum(1, keepdims=True), 1e-300)
+    return out / np.maximum(out.sum(1, keepdims=True), 1e-300)
 
 
 def choose_unseen_scorer(

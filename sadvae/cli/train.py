@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 FROZEN_BACKBONE_NAMES = ("shiftgcn-ntu120",)  # sadvae.train.protocol.FROZEN_BACKBONES (not imported: lazy CLI)
 # unseen-class scorers measured with a frozen NTU backbone, the first is the headline (docs/results.md, "The NTU-120
 # classifier as the unseen-class scorer")
-FROZEN_DEFAULT_SCORERS = ("fused", "sadvae", "conse", "matched")
+FROZEN_DEFAULT_SCORERS = ("matched", "fused", "sadvae", "conse")
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -152,7 +152,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "headline: sadvae (the published SA-DVAE; the only one for a backbone trained from scratch and the "
         "paper-protocol option), conse (ConSE over a frozen NTU backbone's own NTU-120 classifier and names: no "
         "training), fused (their convex mix), matched (a class name that the label matcher maps onto NTU "
-        "actions is scored by the NTU classifier, the others by SA-DVAE). ConSE's top-k, the temperature of its "
+        "actions gets the NTU classifier's probability of them; the NTU mass on actions no name matches is "
+        "spread over every class by SA-DVAE; no free number). ConSE's top-k, the temperature of its "
         "cosines and the mix weight are chosen on the validation split's pseudo-unseen classes. Default: sadvae; "
         f"with a frozen --backbone {' '.join(FROZEN_DEFAULT_SCORERS)}",
     )
