@@ -105,13 +105,9 @@ def _synthetic_window_data(table, rng) -> rec.WindowData:
     )
 
 
-@pytest.mark.slow  # ~60 s of CPU: the recipe twice (two SA-DVAE trainings, the calibration fit, the Shift-GCN load)
-def test_recipe_end_to_end_on_synthetic_features(tmp_path, monkeypatch):
-    import torch
-
-    from sadvae.bundle import load_bundle
-    from sadvae.hashing import file_sha256
-    from sadvae.head.calibration import calibration_path, read_calibration
+def _tiny_recipe(tmp_path, monkeypatch):
+    """(class table, synthetic window data, a recipe config with a few SA-DVAE steps) with the recipe's feature
+    loading replaced by that data; skips without the Shift-GCN weights (the bundle's backbone loads them)."""
     from sadvae.models.pretrained import shiftgcn_weights_path
 
     if not shiftgcn_weights_path("ntu120_xsub").is_file():
@@ -123,6 +119,18 @@ def test_recipe_end_to_end_on_synthetic_features(tmp_path, monkeypatch):
     cfg = replace(
         rec.ShiftGCNDefaultConfig(), out=str(tmp_path / "m.pt"), zsl=zsl, weight_decays=(1e-3,), datasets=data.datasets
     )
+    return table, data, cfg
+
+
+@pytest.mark.slow  # ~60 s of CPU: the recipe twice (two SA-DVAE trainings, the calibration fit, the Shift-GCN load)
+def test_recipe_end_to_end_on_synthetic_features(tmp_path, monkeypatch):
+    import torch
+
+    from sadvae.bundle import load_bundle
+    from sadvae.hashing import file_sha256
+    from sadvae.head.calibration import calibration_path, read_calibration
+
+    table, data, cfg = _tiny_recipe(tmp_path, monkeypatch)
     out = rec.train_default_shiftgcn(cfg, command="test")
     b = load_bundle(out)
     assert b.class_names == table.names and b.seen_classes == tuple(range(len(table.names)))
@@ -205,17 +213,8 @@ def test_inner_model_end_to_end_says_it_is_the_inner_model(tmp_path, monkeypatch
     from sadvae.bundle import load_bundle
     from sadvae.hashing import file_sha256
     from sadvae.head.calibration import calibration_path, read_calibration
-    from sadvae.models.pretrained import shiftgcn_weights_path
 
-    if not shiftgcn_weights_path("ntu120_xsub").is_file():
-        pytest.skip("Shift-GCN weights not found in ../shared/models/shiftgcn")
-    table = class_table()
-    data = _synthetic_window_data(table, np.random.default_rng(0))
-    monkeypatch.setattr(rec, "load_window_data", lambda cfg, table, **kw: data)
-    zsl = ZSLTrainConfig(cycles=1, iters_per_cycle=5, samples_per_class=5, classifier_steps=5)
-    cfg = replace(
-        rec.ShiftGCNDefaultConfig(), out=str(tmp_path / "m.pt"), zsl=zsl, weight_decays=(1e-3,), datasets=data.datasets
-    )
+    table, data, cfg = _tiny_recipe(tmp_path, monkeypatch)
     out = rec.train_default_shiftgcn(cfg, command="test", inner_only=True)
     b = load_bundle(out)
     assert b.metrics["model"] == b.provenance["model"] == "inner"
