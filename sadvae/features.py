@@ -309,15 +309,21 @@ class ShiftGCNExtractor:
         weights: a released checkpoint (``../shared/models/shiftgcn/*.pt``).
         window: frames per window (a multiple of 4); stride: frames between window starts.
         batch_size: windows per forward pass.
+        mirror: test-time mirroring: each window's features and logits are the mean of the window's and its
+            left-right mirror image's (:func:`sadvae.skeleton.mirror_windows`), so a left-handed performer and a
+            right-handed one look alike to whatever is trained on the features. Twice the compute.
     """
 
-    def __init__(self, weights: str | Path, window: int = 64, stride: int = 32, batch_size: int = 32):
+    def __init__(
+        self, weights: str | Path, window: int = 64, stride: int = 32, batch_size: int = 32, mirror: bool = False
+    ):
         if window % 4 or window < 8:
             raise ConfigError(f"Shift-GCN window must be a multiple of 4 (>= 8), got {window}")
         self.weights = Path(weights)
         if not self.weights.is_file():
             raise ConfigError(f"{self.weights}: Shift-GCN weights not found; see ../shared/models/shiftgcn/MANIFEST.md")
         self.window, self.stride, self.batch_size = int(window), int(stride), int(batch_size)
+        self.mirror = bool(mirror)
         self.id = f"shiftgcn:{file_digest(self.weights)}"
         self.settings = {
             "fps": 30.0,
@@ -327,6 +333,8 @@ class ShiftGCNExtractor:
             "persons": 2,
             "pooling": "mean over windows",
         }
+        if self.mirror:  # only when on: the caches of unmirrored features keep their keys
+            self.settings["test_time"] = "mean of the window and its mirror image"
         self._model = None
 
     @property
@@ -345,16 +353,25 @@ class ShiftGCNExtractor:
         starts = [0] if t <= w else sorted(set(range(0, t - w + 1, self.stride)) | {t - w})
         return [preprocess(joints[a : a + w], None, cfg) for a in starts]
 
-    def __call__(self, seqs: Sequence[SkeletonSequence]) -> tuple[np.ndarray, np.ndarray]:
+    def encode(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Features [N, 256] and NTU logits [N, classes] of windows [N, 3, T, 25, 2] from :meth:`windows`."""
         from sadvae.models.shiftgcn import shiftgcn_features
+        from sadvae.skeleton import mirror_windows
 
+        f, lg = shiftgcn_features(self.model, windows, self.batch_size, threads=None)
+        if self.mirror:
+            fm, lgm = shiftgcn_features(self.model, mirror_windows(windows), self.batch_size, threads=None)
+            f, lg = (f + fm) / 2, (lg + lgm) / 2
+        return f, lg
+
+    def __call__(self, seqs: Sequence[SkeletonSequence]) -> tuple[np.ndarray, np.ndarray]:
         wins, owner = [], []
         for i, s in enumerate(seqs):
             w = self.windows(s)
             wins += w
             owner += [i] * len(w)
         owner = np.asarray(owner)
-        f, lg = shiftgcn_features(self.model, np.stack(wins), self.batch_size, threads=None)
+        f, lg = self.encode(np.stack(wins))
         out_f = np.stack([f[owner == i].mean(0) for i in range(len(seqs))])
         out_l = np.stack([lg[owner == i].mean(0) for i in range(len(seqs))])
         return out_f.astype(np.float32), out_l.astype(np.float32)

@@ -20,6 +20,7 @@ __all__ = [
     "CENTER_JOINT",
     "LEFT_RIGHT_PAIRS",
     "FLIP_INDEX",
+    "mirror_windows",
     "spatial_adjacency",
     "bone_lengths",
     "KinectV1Joint",
@@ -96,6 +97,16 @@ def _flip_index() -> tuple[int, ...]:
 
 # joints[..., FLIP_INDEX, :] swaps left and right (mirror augmentation also negates x).
 FLIP_INDEX: tuple[int, ...] = _flip_index()
+
+
+def mirror_windows(x: np.ndarray) -> np.ndarray:
+    """The left-right mirror image of model windows [..., 3, T, 25, M]: sides swapped and x negated.
+
+    On NTU-normalised windows (shoulders along +x) the mirror image is NTU-normalised too: the swapped
+    right shoulder still lies on +x. Returns a new float array."""
+    x = np.array(np.asarray(x)[..., list(FLIP_INDEX), :], dtype=np.float32, copy=True)
+    x[..., 0, :, :, :] = -x[..., 0, :, :, :]
+    return x
 
 
 def _hop_distance(num_nodes: int, edges: tuple[tuple[int, int], ...]) -> np.ndarray:

@@ -29,7 +29,7 @@ import numpy as np
 
 from sadvae.data.preprocess import PreprocessConfig, preprocess
 from sadvae.data.record import SkeletonSequence
-from sadvae.skeleton import FLIP_INDEX, NUM_JOINTS
+from sadvae.skeleton import NUM_JOINTS, mirror_windows
 from sadvae.skeleton import NTUJoint as J
 
 __all__ = [
@@ -189,8 +189,7 @@ def augment_window(x: np.ndarray, aug: AugmentConfig, rng: np.random.Generator) 
         x[..., 1:] = 0.0
     present = (np.abs(x).max(axis=(0, 2)) > 0).astype(np.float32)  # (T, M): absent frames stay zero
     if aug.mirror > 0 and rng.random() < aug.mirror:
-        x = x[:, :, list(FLIP_INDEX), :]
-        x[0] = -x[0]
+        x = mirror_windows(x)
     yaw, pitch = rng.uniform(-aug.yaw_deg, aug.yaw_deg), rng.uniform(-aug.pitch_deg, aug.pitch_deg)
     roll = rng.uniform(-aug.roll_deg, aug.roll_deg) if aug.roll_deg > 0 else 0.0
     rot = _rotation(np.deg2rad(yaw), np.deg2rad(pitch), np.deg2rad(roll))

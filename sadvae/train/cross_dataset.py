@@ -32,6 +32,10 @@ Methods (all on cached backbone features, :mod:`sadvae.features`):
   (:mod:`sadvae.train.class_table`) that the sources train (NTU-120 + the sources' extra classes; a source
   class that is an NTU action trains that NTU column), fitted on the sources' windows; labels reach the
   columns through the matcher and the text transfer, as for ``linear``. Weight decay selected with the rest.
+- ``tuned``: ``fused`` whose sources' head is trained on the sources' windows together with Shift-GCN's last
+  unit(s), fine-tuned (:mod:`sadvae.train.finetune`; training fixed in advance, ``fused``'s selected setting);
+  ``tuned_frozen`` is its control, the same training with the unit frozen. Frozen vs fine-tuned, one
+  difference apart. They read the cache of unit inputs (``<feature_dir>/units``).
 
 Features: per clip, the mean over its windows. With ``joint`` among the methods (or ``features="windows"``)
 every Shift-GCN method of the run reads the per-window cache of the default recipe
@@ -95,9 +99,12 @@ ALIASES = {
     "bandai-namco": "bandai_namco",
     "hdm": "hdm05",
 }
-METHODS = ("round1", "ntu_conse", "linear", "fused", "sadvae", "fused_sadvae", "joint")
-NTU_METHODS = ("ntu_conse", "fused", "fused_sadvae", "joint")
+METHODS = ("round1", "ntu_conse", "linear", "fused", "sadvae", "fused_sadvae", "joint", "tuned", "tuned_frozen")
+NTU_METHODS = ("ntu_conse", "fused", "fused_sadvae", "joint", "tuned", "tuned_frozen")
 WINDOW_METHODS = ("joint",)  # methods trained on single windows (they need the per-window cache)
+# `fused` with the sources' head trained on windows through the last Shift-GCN unit, fine-tuned (`tuned`) or
+# frozen (`tuned_frozen`, the control): they read the unit-input cache (sadvae.train.finetune)
+TUNED_METHODS = ("tuned", "tuned_frozen")
 _REPO = PROJECT_ROOT
 NTU120_NAMES = "labels/mmaction2/label_map_ntu120.txt"
 DEFAULT_WEIGHTS = "../shared/models/shiftgcn/ntu120_ShiftGCN_joint_xsub.pt"
@@ -171,6 +178,7 @@ class CrossDatasetConfig:
         backbone: "shiftgcn" (NTU-120 pretrained, frozen) or "stgcn" (the round-1 ST-GCN bundle's backbone).
         weights: Shift-GCN checkpoint; bundle: the round-1 bundle (None: the packaged default model).
         window, stride: Shift-GCN windows (frames at 30 fps).
+        mirror: test-time mirroring of every window, sources' and target's alike (``ShiftGCNExtractor(mirror=)``).
         seed: seeds every head.
         near_threshold: the matcher's threshold for the reported label groups (the live head's default).
         match_thresholds: matcher thresholds tried in selection for the scoring of the transfer methods.
@@ -184,6 +192,8 @@ class CrossDatasetConfig:
             per-window cache, clip rows = window means) or "auto" (windows when a window method runs).
         text: sentence encoder and prompt template.
         zsl: SA-DVAE training of the ``sadvae`` methods.
+        finetune: training of the ``tuned`` methods (:class:`sadvae.train.finetune.FinetuneConfig`; None: its
+            defaults); its ``tune``, ``seed`` and ``threads`` are set per method from this config.
         data_root: the folder holding the datasets (None: ``../shared/data``).
         feature_dir: the feature cache (None: ``runs/features``).
         limit_per_class: keep at most n clips per (dataset, class, side) (tests only).
@@ -199,6 +209,7 @@ class CrossDatasetConfig:
     bundle: str | None = None
     window: int = 64
     stride: int = 32
+    mirror: bool = False
     seed: int = 0
     near_threshold: float = 0.8  # sadvae.head.matching.DEFAULT_MATCH_THRESHOLD
     match_thresholds: tuple[float, ...] = (0.7, 0.75, 0.8)
@@ -211,6 +222,7 @@ class CrossDatasetConfig:
     features: str = "auto"
     text: TextConfig = field(default_factory=TextConfig)
     zsl: object = None
+    finetune: object = None
     data_root: str | None = None
     feature_dir: str | None = None
     limit_per_class: int | None = None
@@ -444,6 +456,86 @@ def load_window_sets(cfg: CrossDatasetConfig, names: Sequence[str], extractor) -
     return out
 
 
+@dataclass
+class _UnitData:
+    """The ``tuned`` methods' inputs: per-window unit inputs of every set and the frozen network."""
+
+    sets: dict
+    model: object
+    window: int
+
+
+def load_unit_sets(cfg: CrossDatasetConfig, names: Sequence[str], extractor) -> _UnitData:
+    """Per-window inputs of the last ``finetune.units`` Shift-GCN units (:class:`sadvae.train.finetune.UnitInputs`)
+    of each dataset, cached like the per-window features (``<feature_dir>/units``, default ``runs/features/units``)."""
+    from sadvae.data.registry import DATASETS
+    from sadvae.features import dataset_fingerprint
+    from sadvae.train.finetune import FinetuneConfig, UnitInputs
+    from sadvae.train.window_features import default_window_dir, window_features
+
+    root = Path(cfg.data_root) if cfg.data_root else shared_data_root()
+    cache = Path(cfg.feature_dir) / "units" if cfg.feature_dir else default_window_dir().parent / "units"
+    ex = UnitInputs(extractor, (cfg.finetune or FinetuneConfig()).units)
+    out = {}
+    for n in names:
+        r = root / DATASETS[n].default_root
+        load = lambda r=r, n=n: DATASETS[n].loader(r)  # noqa: E731
+        select = None
+        if cfg.limit_per_class is not None:
+            select = lambda ds, n=n: _first_per_class(ds, n, cfg.limit_per_class)  # noqa: E731
+        out[n] = window_features(ex, n, load, dataset_fingerprint(r), select=select, cache_dir=cache)
+    return _UnitData(out, extractor.model, cfg.window)
+
+
+def _pool_windows(sets: Sequence) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Labelled windows of several sets: (rows [n, ...], labels [n] into the merged names, merged names)."""
+    names, set_ids = _merged_names(sets)
+    rows, labels = [], []
+    for wf, ids in zip(sets, set_ids, strict=True):
+        y = wf.labels[wf.owner]
+        keep = y >= 0
+        rows.append(wf.feats[keep])
+        labels.append(ids[y[keep]])
+    return np.concatenate(rows), np.concatenate(labels), names
+
+
+def _tuned_scores(method, cfg, target, sources, labels, text, ntu, units: _UnitData):
+    """``tuned`` / ``tuned_frozen``: ``fused`` (with the setting its own source selection picks) whose sources'
+    head is :func:`sadvae.train.finetune.fit_tuned` on the sources' windows; clip = mean feature of its windows."""
+    from sadvae.train.finetune import FinetuneConfig, fit_tuned
+
+    sel = _select("fused", sources, text, cfg, ntu)
+    setting = sel["setting"]
+    acts, y, names = _pool_windows([units.sets[n] for n in sources])
+    fcfg = replace(cfg.finetune or FinetuneConfig(), tune=method == "tuned", seed=cfg.seed, threads=cfg.threads)
+    top = fit_tuned(units.model, acts, y, len(names), units.window, fcfg)
+    del acts
+    tw = units.sets[target.dataset]
+    clips = np.flatnonzero(tw.extracted)
+    pos = np.searchsorted(clips, tw.owner)
+    f = np.zeros((len(clips), top.head.in_features), np.float64)
+    np.add.at(f, pos, top.predict_features(tw.feats))
+    f /= np.bincount(pos, minlength=len(clips))[:, None]
+    rows = clips[tw.test_side[clips] & (tw.labels[clips] >= 0)]
+    f = f[np.searchsorted(clips, rows)].astype(np.float32)
+    if len(rows) != len(target.labels) or not np.array_equal(tw.labels[rows], target.labels):
+        raise ConfigError(f"{target.dataset}: the unit-input cache and the clip features disagree; delete both caches")
+    import torch
+
+    with torch.no_grad():
+        p_src = _softmax(top.classify(torch.as_tensor(f)).numpy())
+    a = setting["alpha"]
+    probs = np.concatenate([a * p_src, (1 - a) * _softmax(target.logits)], 1)
+    info = {
+        "selection": sel,
+        "setting_from": "fused's source-LODO selection",
+        "trained_classes": names,
+        "train_windows": int(len(y)),
+        "finetune": asdict(fcfg),
+    }
+    return _transfer_scores(probs, names + ntu, text, labels, setting["tau"], setting["match"]), info
+
+
 def _ntu_names() -> list[str]:
     path = shared_data_root() / NTU120_NAMES
     return [s.strip().rstrip(".").strip() for s in path.read_text().splitlines() if s.strip()]
@@ -499,22 +591,28 @@ class _Train:
     names: list[str]
 
 
-def _pool(sets: Sequence[FeatureSet]) -> _Train:
+def _merged_names(sets: Sequence) -> tuple[list[str], list[np.ndarray]]:
+    """The sets' class names merged by :func:`normalise_name` (first spelling kept) and each set's class ids in it."""
     names: list[str] = []
     index: dict[str, int] = {}
-    feats, logits, labels = [], [], []
+    ids = []
     for fs in sets:
-        keep = fs.labels >= 0
-        ids = []
         for c in fs.class_names:
-            key = normalise_name(c)
-            if key not in index:
+            if (key := normalise_name(c)) not in index:
                 index[key] = len(names)
                 names.append(c)
-            ids.append(index[key])
+        ids.append(np.asarray([index[normalise_name(c)] for c in fs.class_names], np.int64))
+    return names, ids
+
+
+def _pool(sets: Sequence[FeatureSet]) -> _Train:
+    names, set_ids = _merged_names(sets)
+    feats, logits, labels = [], [], []
+    for fs, ids in zip(sets, set_ids, strict=True):
+        keep = fs.labels >= 0
         feats.append(fs.feats[keep])
         logits.append(fs.logits[keep])
-        labels.append(np.asarray(ids)[fs.labels[keep]])
+        labels.append(ids[fs.labels[keep]])
     return _Train(np.concatenate(feats), np.concatenate(logits), np.concatenate(labels), names)
 
 
@@ -780,9 +878,12 @@ def _method_scores(
     text: _Text,
     ntu: list[str],
     windows: dict | None = None,
+    units: _UnitData | None = None,
 ) -> tuple[np.ndarray, dict]:
     x, ntu_logits = target.feats, target.logits
     lab_emb = _label_emb(text, labels)
+    if method in TUNED_METHODS:
+        return _tuned_scores(method, cfg, target, sources, labels, text, ntu, units)
     if method == "ntu_conse":
         return conse_scores(_softmax(ntu_logits), text(ntu), lab_emb, cfg.conse_k), {"k": cfg.conse_k}
     sel = _select(method, sources, text, cfg, ntu, windows)
@@ -865,7 +966,9 @@ def _extractor(cfg: CrossDatasetConfig):
     if cfg.backbone == "shiftgcn":
         w = Path(cfg.weights)
         w = w if w.is_absolute() else (_REPO / w).resolve()
-        return ShiftGCNExtractor(w, cfg.window, cfg.stride)
+        return ShiftGCNExtractor(w, cfg.window, cfg.stride, mirror=cfg.mirror)
+    if cfg.mirror:
+        raise ConfigError("--mirror-tta is measured on the Shift-GCN backbone only; drop it or use --backbone shiftgcn")
     if cfg.backbone == "stgcn":
         from sadvae.assets import default_bundle_path
 
@@ -904,6 +1007,9 @@ def run_cross_dataset(cfg: CrossDatasetConfig, out: str | Path) -> dict:
     if use_windows and cfg.backbone != "shiftgcn":
         raise ConfigError("the per-window features (method joint, --features windows) need --backbone shiftgcn")
     windows = load_window_sets(cfg, (target, *sources), ex) if use_windows else None
+    units = None
+    if any(m in TUNED_METHODS for m in cfg.methods):
+        units = load_unit_sets(cfg, (target, *sources), ex)
     feats = {n: w.clip_set() for n, w in windows.items()} if windows else load_features(cfg, (target, *sources), ex)
     tfs = feats[target]
     labels = read_labels(cfg.labels) if cfg.labels else [LabelEntry(c) for c in tfs.class_names]
@@ -943,7 +1049,7 @@ def run_cross_dataset(cfg: CrossDatasetConfig, out: str | Path) -> dict:
             s, info = _round1_scores(cfg, target, labels)
             mtruth = remap[info.pop("_truth")]
         else:
-            s, info = _method_scores(method, cfg, test, src, labels, text, ntu, windows)
+            s, info = _method_scores(method, cfg, test, src, labels, text, ntu, windows, units)
             mtruth = truth
         m = metrics(s, mtruth, names)
         m["groups"] = {k: _group_accuracy(m, g, names) for k, g in groups.items() if g is not None}
@@ -993,6 +1099,8 @@ METHOD_NOTES = {
     "sadvae": "frozen backbone + SA-DVAE (zero-shot for every label)",
     "fused_sadvae": "fused + SA-DVAE zero-shot branch",
     "joint": "default recipe's head trained without the target: NTU fc + extra head in one softmax, text transfer",
+    "tuned": "fused, sources' head trained on windows with Shift-GCN's last unit(s) fine-tuned",
+    "tuned_frozen": "fused, sources' head trained on windows, units frozen (the control of tuned)",
 }
 
 
@@ -1117,6 +1225,18 @@ def add_cli_arguments(p) -> None:
     g.add_argument("--weights", default=DEFAULT_WEIGHTS, help="Shift-GCN checkpoint (default: NTU-120 x-sub)")
     g.add_argument("--window", type=int, default=64, help="Shift-GCN window, frames at 30 fps (default 64)")
     g.add_argument("--stride", type=int, default=32, help="frames between windows of a long clip (default 32)")
+    g.add_argument(
+        "--mirror-tta",
+        action="store_true",
+        help="test-time mirroring: every window's features are the mean of it and its left-right mirror image",
+    )
+    g.add_argument(
+        "--tune-units",
+        type=int,
+        default=1,
+        help="methods tuned / tuned_frozen: how many of Shift-GCN's last units train (default 1)",
+    )
+    g.add_argument("--tune-epochs", type=int, default=6, help="methods tuned / tuned_frozen: epochs (default 6)")
     g.add_argument("--bundle", type=Path, help="round-1 bundle (default: the packaged model)")
     g.add_argument("--xd-seed", type=int, default=0, help="seed of every head (default 0)")
     g.add_argument("--feature-dir", type=Path, help="feature cache (default runs/features)")
@@ -1132,6 +1252,7 @@ def add_cli_arguments(p) -> None:
 def run_cli(args) -> int:
     """``sadvae benchmark --protocol cross-dataset``: one target or ``all``."""
     from sadvae.text import TextConfig
+    from sadvae.train.finetune import FinetuneConfig
     from sadvae.train.zsl import ZSLTrainConfig
 
     if not args.target:
@@ -1157,9 +1278,11 @@ def run_cli(args) -> int:
         bundle=str(args.bundle) if args.bundle else None,
         window=args.window,
         stride=args.stride,
+        mirror=args.mirror_tta,
         seed=args.xd_seed,
         text=TextConfig(model=args.text_model, template=args.template, device=args.device),
         zsl=zsl,
+        finetune=FinetuneConfig(units=args.tune_units, epochs=args.tune_epochs),
         feature_dir=str(args.feature_dir) if args.feature_dir else None,
         features=args.features,
         threads=args.threads,

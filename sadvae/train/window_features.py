@@ -125,6 +125,9 @@ class AugmentedWindows:
     def model(self):
         return self.base.model
 
+    def encode(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.base.encode(windows)
+
     def windows(self, seq) -> list[np.ndarray]:
         from sadvae.train.augment import augment_window
 
@@ -194,7 +197,6 @@ def window_features(
     Returns:
         The :class:`WindowFeatures`.
     """
-    from sadvae.models.shiftgcn import shiftgcn_features
     from sadvae.train.protocol import dataset_arrays, test_side_mask
 
     cache_dir = Path(cache_dir) if cache_dir else default_window_dir()
@@ -233,7 +235,7 @@ def window_features(
                 w = extractor.windows(ds.sequences[int(i)])
                 wins += w
                 ow += [int(i)] * len(w)
-            f, lg = shiftgcn_features(extractor.model, np.stack(wins), extractor.batch_size, threads=None)
+            f, lg = extractor.encode(np.stack(wins))
             f, lg, ow = f.astype(np.float32), lg.astype(np.float32), np.asarray(ow, np.int64)
             _savez(part, feats=f, logits=lg, owner=ow)
         feats.append(f)

@@ -320,7 +320,7 @@ def timed_run(
 
 def round_ratio(runs: list[dict], baseline: list[dict]) -> float:
     """Median over rounds of a run's frames per CPU second over the baseline run of the same round."""
-    return float(np.median([r["cpu_fps"] / b["cpu_fps"] for r, b in zip(runs, baseline)]))
+    return float(np.median([r["cpu_fps"] / b["cpu_fps"] for r, b in zip(runs, baseline, strict=True)]))
 
 
 @pytest.mark.slow

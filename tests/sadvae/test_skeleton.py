@@ -15,6 +15,7 @@ from sadvae.skeleton import (
     PARENTS,
     bone_lengths,
     kinect_v1_to_ntu25,
+    mirror_windows,
     spatial_adjacency,
 )
 from sadvae.skeleton import KinectV1Joint as K1
@@ -134,3 +135,16 @@ def test_kinect_v1_to_ntu25_keeps_corresponding_bone_lengths(shared_data):
         spine = bone_lengths(ntu, ((J.SPINE_MID, J.SPINE_BASE), (J.SPINE_SHOULDER, J.SPINE_MID))).sum(axis=-1)
         torso = bone_lengths(k1, ((K1.SHOULDER_CENTER, K1.HIP_CENTER),))[..., 0]
         np.testing.assert_allclose(spine, torso, rtol=0.05)
+
+
+def test_mirror_windows_swaps_sides_negates_x_and_is_an_involution():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 3, 8, NUM_JOINTS, 2)).astype(np.float32)
+    before = x.copy()
+    m = mirror_windows(x)
+    np.testing.assert_array_equal(x, before)  # a new array; the input is untouched
+    np.testing.assert_array_equal(m[:, 0, :, J.WRIST_LEFT], -x[:, 0, :, J.WRIST_RIGHT])
+    np.testing.assert_array_equal(m[:, 1:, :, J.WRIST_LEFT], x[:, 1:, :, J.WRIST_RIGHT])
+    np.testing.assert_array_equal(m[:, 1:, :, J.HEAD], x[:, 1:, :, J.HEAD])
+    np.testing.assert_array_equal(mirror_windows(m), x)
+    np.testing.assert_array_equal(mirror_windows(x[0]), m[0])  # one window [3, T, 25, M] alike

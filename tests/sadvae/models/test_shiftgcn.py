@@ -453,3 +453,30 @@ def test_bundle_with_a_shiftgcn_backbone_round_trips(tmp_path: Path) -> None:
     x = _windows(n=2, t=16)
     with torch.no_grad():
         torch.testing.assert_close(bundle.backbone(x), backbone(x), rtol=0, atol=1e-5)
+
+
+def test_mirror_tta_features_are_the_same_for_a_clip_and_its_mirror_image(tmp_path):
+    """NTU pre-normalisation commutes with the mirror (a reflection conjugates its two Rodrigues rotations), so with
+    test-time mirroring a raw clip and its mirror image get one feature; without it they differ."""
+    from sadvae.data.record import SkeletonSequence
+    from sadvae.features import ShiftGCNExtractor
+    from sadvae.skeleton import FLIP_INDEX
+
+    torch.manual_seed(0)
+    model = ShiftGCN(ShiftGCNConfig(num_classes=7, shift_init=2.5)).eval()
+    rng = np.random.default_rng(1)
+    joints = np.zeros((40, 2, 25, 3), np.float32)
+    joints[:, 0] = rng.normal(size=(25, 3)) * 0.3 + rng.normal(size=(40, 25, 3)) * 0.05 + [0, 0, 3]
+    mirrored = joints[:, :, list(FLIP_INDEX)] * np.array([-1, 1, 1], np.float32)
+    weights = tmp_path / "w.pt"
+    weights.write_bytes(b"stand-in: the model below is set directly")
+    out = {}
+    for mirror in (False, True):
+        ex = ShiftGCNExtractor(weights, window=32, stride=8, mirror=mirror)
+        ex._model = model
+        out[mirror] = [ex([SkeletonSequence(j, 30.0, "synthetic")]) for j in (joints, mirrored)]
+    (f, lg), (fm, lgm) = out[True]
+    np.testing.assert_allclose(fm, f, atol=1e-4)
+    np.testing.assert_allclose(lgm, lg, atol=1e-4)
+    (f0, _), (fm0, _) = out[False]
+    assert np.abs(fm0 - f0).max() > 1e-2

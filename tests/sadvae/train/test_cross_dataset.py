@@ -335,3 +335,44 @@ def test_joint_end_to_end_on_real_subset(shared_data, tmp_path):
     assert len(trained) == 120 + 16
     assert "side boxing" in trained and "push" not in trained and "carry" not in trained
     assert 0.0 <= joint["top1"] <= joint["top5"] <= 1.0 and np.asarray(joint["confusion"]).sum() == 10
+
+
+@pytest.mark.slow
+def test_tuned_methods_end_to_end_on_real_subset(shared_data, tmp_path):
+    """Methods tuned / tuned_frozen on UTKinect with MSR as the source: the unit-input cache is written once per set,
+    both rows are scored over the same test clips as fused, the control's unit stays the pretrained one."""
+    if not SHIFTGCN.is_file():
+        pytest.skip(f"Shift-GCN weights not found at {SHIFTGCN}")
+    from sadvae.train.cross_dataset import CrossDatasetConfig, run_cross_dataset
+    from sadvae.train.finetune import FinetuneConfig
+
+    cfg = CrossDatasetConfig(
+        target="utkinect",
+        sources=("msr_action3d",),
+        methods=("fused", "tuned_frozen", "tuned"),
+        limit_per_class=1,
+        feature_dir=str(tmp_path / "feats"),
+        finetune=FinetuneConfig(epochs=2),
+        threads=1,
+    )
+    report = run_cross_dataset(cfg, tmp_path / "xd")
+    assert sorted(p.name.split("-")[0] for p in (tmp_path / "feats" / "units").glob("*.npz")) == [
+        "msr_action3d",
+        "utkinect",
+    ]
+    for m in ("tuned_frozen", "tuned"):
+        r = report["methods"][m]
+        assert np.asarray(r["confusion"]).sum() == report["test_samples"] == 10
+        assert r["info"]["train_windows"] >= 20 and r["info"]["finetune"]["tune"] == (m == "tuned")
+        assert r["info"]["selection"]["setting"] == report["methods"]["fused"]["info"]["selection"]["setting"]
+
+
+def test_pool_windows_merges_class_names_and_labels_each_window_by_its_clip():
+    from sadvae.train.cross_dataset import _pool_windows
+
+    a = _window_set("utkinect", ("Walk", "throw"), np.eye(4), np.zeros((4, 1)), [0, 0, 1, 2], [1, 0, -1])
+    b = _window_set("msr_action3d", ("jogging", "walk"), np.eye(4)[:3], np.zeros((3, 1)), [0, 1, 1], [1, 0])
+    rows, labels, names = _pool_windows([a, b])
+    assert names == ["Walk", "throw", "jogging"]
+    assert labels.tolist() == [1, 1, 0, 0, 2, 2]  # the unlabelled clip's window is left out
+    np.testing.assert_array_equal(rows, np.concatenate([np.eye(4)[:3], np.eye(4)[:3]]))
