@@ -1,6 +1,6 @@
 """Does dividing out a label's prior fix the cross-dataset "sink" labels? (a measurement, not a method in use)
 
-Usage: ``python scripts/xd_label_prior.py runs/tta/w96`` (a ``sadvae benchmark --protocol cross-dataset --target
+Usage: ``python scripts/xd_label_prior.py runs/tta/w96`` (a ``sadvae benchmark zsl --protocol cross-dataset --target
 all --methods fused --window 96 --stride 48`` run; its clip-feature cache is read, nothing is extracted anew).
 
 Some labels take most clips of a target (MSR's "pick up & throw", UTKinect's "throw"): every unfamiliar motion looks
