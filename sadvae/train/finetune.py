@@ -2,10 +2,10 @@
 
 The released Shift-GCN has ten units; the frozen recipe trains heads on its pooled 256-d feature. Here the
 last ``units`` units are trained too, together with a linear head over the training sets' classes, on the
-training sets' windows. Running the whole network per step would cost about 40x more on a CPU, so the input
-of the first tuned unit is computed once per window (:class:`UnitInputs`, cached by
-:func:`sadvae.train.window_features.window_features` like any per-window feature) and only the tuned units
-run in training.
+training sets' windows. Running the whole network per step would cost several times more (the ten units
+take about 5x the last unit's multiply-adds), so the input of the first tuned unit is computed once per window
+(:class:`UnitInputs`, cached by :func:`sadvae.train.window_features.window_features` like any per-window
+feature) and only the tuned units run in training.
 
 One-person windows only (the live loop scores one tracked person; every shared labelled set but NTU holds
 one person): the empty second person slot goes through the tuned units as a constant input, exactly as the
