@@ -439,12 +439,18 @@ def load_window_sets(cfg: CrossDatasetConfig, names: Sequence[str], extractor) -
     """Per-window features of each dataset (:func:`sadvae.train.window_features.window_features`), keyed like the
     default recipe's cache (``dataset_fingerprint`` of the root), so ``scripts/train_default`` and this protocol
     share one extraction. ``cfg.feature_dir`` / ``windows`` holds them (default ``runs/features/windows``)."""
+    return _window_caches(cfg, names, extractor, "windows")
+
+
+def _window_caches(cfg: CrossDatasetConfig, names: Sequence[str], extractor, folder: str) -> dict:
+    """:func:`sadvae.train.window_features.window_features` of each dataset in ``<feature_dir>/<folder>``
+    (default ``runs/features/<folder>``)."""
     from sadvae.data.registry import DATASETS
     from sadvae.features import dataset_fingerprint
-    from sadvae.train.window_features import window_features
+    from sadvae.train.window_features import default_window_dir, window_features
 
     root = Path(cfg.data_root) if cfg.data_root else shared_data_root()
-    cache = Path(cfg.feature_dir) / "windows" if cfg.feature_dir else None
+    cache = (Path(cfg.feature_dir) if cfg.feature_dir else default_window_dir().parent) / folder
     out = {}
     for n in names:
         r = root / DATASETS[n].default_root
@@ -468,23 +474,10 @@ class _UnitData:
 def load_unit_sets(cfg: CrossDatasetConfig, names: Sequence[str], extractor) -> _UnitData:
     """Per-window inputs of the last ``finetune.units`` Shift-GCN units (:class:`sadvae.train.finetune.UnitInputs`)
     of each dataset, cached like the per-window features (``<feature_dir>/units``, default ``runs/features/units``)."""
-    from sadvae.data.registry import DATASETS
-    from sadvae.features import dataset_fingerprint
     from sadvae.train.finetune import FinetuneConfig, UnitInputs
-    from sadvae.train.window_features import default_window_dir, window_features
 
-    root = Path(cfg.data_root) if cfg.data_root else shared_data_root()
-    cache = Path(cfg.feature_dir) / "units" if cfg.feature_dir else default_window_dir().parent / "units"
     ex = UnitInputs(extractor, (cfg.finetune or FinetuneConfig()).units)
-    out = {}
-    for n in names:
-        r = root / DATASETS[n].default_root
-        load = lambda r=r, n=n: DATASETS[n].loader(r)  # noqa: E731
-        select = None
-        if cfg.limit_per_class is not None:
-            select = lambda ds, n=n: _first_per_class(ds, n, cfg.limit_per_class)  # noqa: E731
-        out[n] = window_features(ex, n, load, dataset_fingerprint(r), select=select, cache_dir=cache)
-    return _UnitData(out, extractor.model, cfg.window)
+    return _UnitData(_window_caches(cfg, names, ex, "units"), extractor.model, cfg.window)
 
 
 def _pool_windows(sets: Sequence) -> tuple[np.ndarray, np.ndarray, list[str]]:
