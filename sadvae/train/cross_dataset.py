@@ -32,6 +32,8 @@ Methods (all on cached backbone features, :mod:`sadvae.features`):
   (:mod:`sadvae.train.class_table`) that the sources train (NTU-120 + the sources' extra classes; a source
   class that is an NTU action trains that NTU column), fitted on the sources' windows; labels reach the
   columns through the matcher and the text transfer, as for ``linear``. Weight decay selected with the rest.
+- ``fused_windows``: ``fused`` (same head and setting) scoring each window and averaging a clip's label scores,
+  where ``fused`` scores the clip's mean feature.
 - ``tuned``: ``fused`` whose sources' head is trained on the sources' windows together with Shift-GCN's last
   unit(s), fine-tuned (:mod:`sadvae.train.finetune`; training fixed in advance, ``fused``'s selected setting);
   ``tuned_frozen`` is its control, the same training with the unit frozen. Frozen vs fine-tuned, one
@@ -99,9 +101,20 @@ ALIASES = {
     "bandai-namco": "bandai_namco",
     "hdm": "hdm05",
 }
-METHODS = ("round1", "ntu_conse", "linear", "fused", "sadvae", "fused_sadvae", "joint", "tuned", "tuned_frozen")
-NTU_METHODS = ("ntu_conse", "fused", "fused_sadvae", "joint", "tuned", "tuned_frozen")
-WINDOW_METHODS = ("joint",)  # methods trained on single windows (they need the per-window cache)
+METHODS = (
+    "round1",
+    "ntu_conse",
+    "linear",
+    "fused",
+    "fused_windows",
+    "sadvae",
+    "fused_sadvae",
+    "joint",
+    "tuned",
+    "tuned_frozen",
+)
+NTU_METHODS = ("ntu_conse", "fused", "fused_windows", "fused_sadvae", "joint", "tuned", "tuned_frozen")
+WINDOW_METHODS = ("joint", "fused_windows")  # methods that train or score single windows (the per-window cache)
 # `fused` with the sources' head trained on windows through the last Shift-GCN unit, fine-tuned (`tuned`) or
 # frozen (`tuned_frozen`, the control): they read the unit-input cache (sadvae.train.finetune)
 TUNED_METHODS = ("tuned", "tuned_frozen")
@@ -492,6 +505,20 @@ def _pool_windows(sets: Sequence) -> tuple[np.ndarray, np.ndarray, list[str]]:
     return np.concatenate(rows), np.concatenate(labels), names
 
 
+def _test_clip_means(wf, values: np.ndarray, target: FeatureSet) -> np.ndarray:
+    """Per-window ``values`` [W, ...] of a target's window cache -> the mean over each clip's windows, for the
+    rows of ``target`` (its labelled test clips, in order); float32."""
+    clips = np.flatnonzero(wf.extracted)
+    pos = np.searchsorted(clips, wf.owner)
+    out = np.zeros((len(clips), *values.shape[1:]), np.float64)
+    np.add.at(out, pos, values)
+    out /= np.bincount(pos, minlength=len(clips)).reshape(-1, *([1] * (values.ndim - 1)))
+    rows = clips[wf.test_side[clips] & (wf.labels[clips] >= 0)]
+    if len(rows) != len(target.labels) or not np.array_equal(wf.labels[rows], target.labels):
+        raise ConfigError(f"{target.dataset}: the window cache and the clip features disagree; delete both caches")
+    return out[np.searchsorted(clips, rows)].astype(np.float32)
+
+
 def _tuned_scores(method, cfg, target, sources, labels, text, ntu, units: _UnitData):
     """``tuned`` / ``tuned_frozen``: ``fused`` (with the setting its own source selection picks) whose sources'
     head is :func:`sadvae.train.finetune.fit_tuned` on the sources' windows; clip = mean feature of its windows."""
@@ -504,15 +531,7 @@ def _tuned_scores(method, cfg, target, sources, labels, text, ntu, units: _UnitD
     top = fit_tuned(units.model, acts, y, len(names), units.window, fcfg)
     del acts
     tw = units.sets[target.dataset]
-    clips = np.flatnonzero(tw.extracted)
-    pos = np.searchsorted(clips, tw.owner)
-    f = np.zeros((len(clips), top.head.in_features), np.float64)
-    np.add.at(f, pos, top.predict_features(tw.feats))
-    f /= np.bincount(pos, minlength=len(clips))[:, None]
-    rows = clips[tw.test_side[clips] & (tw.labels[clips] >= 0)]
-    f = f[np.searchsorted(clips, rows)].astype(np.float32)
-    if len(rows) != len(target.labels) or not np.array_equal(tw.labels[rows], target.labels):
-        raise ConfigError(f"{target.dataset}: the unit-input cache and the clip features disagree; delete both caches")
+    f = _test_clip_means(tw, top.predict_features(tw.feats), target)
     import torch
 
     with torch.no_grad():
@@ -879,7 +898,7 @@ def _method_scores(
         return _tuned_scores(method, cfg, target, sources, labels, text, ntu, units)
     if method == "ntu_conse":
         return conse_scores(_softmax(ntu_logits), text(ntu), lab_emb, cfg.conse_k), {"k": cfg.conse_k}
-    sel = _select(method, sources, text, cfg, ntu, windows)
+    sel = _select("fused" if method == "fused_windows" else method, sources, text, cfg, ntu, windows)
     setting = sel["setting"]
     train = _pool(list(sources.values()))
     info = {"selection": sel, "trained_classes": train.names, "train_samples": int(len(train.labels))}
@@ -897,6 +916,11 @@ def _method_scores(
         model = _train_sadvae(train, text, cfg)
         return _sadvae_probs(model, x, text, labels, cfg.seed), info
     lin = fit_linear(train.feats, train.labels, cfg.seed)
+    if method == "fused_windows":  # fused's head and setting; each window scored, the clip's scores averaged
+        tw = windows[target.dataset]
+        probs, vocab = _vocab_probs(train, lin, tw.feats, tw.logits, setting["alpha"], ntu)
+        s = _transfer_scores(probs, vocab, text, labels, setting["tau"], setting["match"])
+        return _test_clip_means(tw, s, target), info | {"setting_from": "fused's source-LODO selection"}
     probs, vocab = _vocab_probs(train, lin, x, ntu_logits, setting.get("alpha"), ntu)
     s = _transfer_scores(probs, vocab, text, labels, setting["tau"], setting["match"])
     if method == "fused_sadvae":
@@ -1092,6 +1116,7 @@ METHOD_NOTES = {
     "sadvae": "frozen backbone + SA-DVAE (zero-shot for every label)",
     "fused_sadvae": "fused + SA-DVAE zero-shot branch",
     "joint": "default recipe's head trained without the target: NTU fc + extra head in one softmax, text transfer",
+    "fused_windows": "fused, each window scored and a clip's label scores averaged (not its features)",
     "tuned": "fused, sources' head trained on windows with Shift-GCN's last unit(s) fine-tuned",
     "tuned_frozen": "fused, sources' head trained on windows, units frozen (the control of tuned)",
 }

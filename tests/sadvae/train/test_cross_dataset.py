@@ -318,7 +318,7 @@ def test_joint_end_to_end_on_real_subset(shared_data, tmp_path):
     cfg = CrossDatasetConfig(
         target="utkinect",
         sources=("msr_action3d",),
-        methods=("ntu_conse", "joint"),
+        methods=("ntu_conse", "joint", "fused_windows"),
         limit_per_class=1,
         feature_dir=str(tmp_path / "feats"),
         threads=1,
@@ -335,6 +335,8 @@ def test_joint_end_to_end_on_real_subset(shared_data, tmp_path):
     assert len(trained) == 120 + 16
     assert "side boxing" in trained and "push" not in trained and "carry" not in trained
     assert 0.0 <= joint["top1"] <= joint["top5"] <= 1.0 and np.asarray(joint["confusion"]).sum() == 10
+    wins = report["methods"]["fused_windows"]  # window scores averaged per clip: one row per test clip
+    assert np.asarray(wins["confusion"]).sum() == 10 and wins["info"]["setting_from"].startswith("fused")
 
 
 @pytest.mark.slow
@@ -376,3 +378,16 @@ def test_pool_windows_merges_class_names_and_labels_each_window_by_its_clip():
     assert names == ["Walk", "throw", "jogging"]
     assert labels.tolist() == [1, 1, 0, 0, 2, 2]  # the unlabelled clip's window is left out
     np.testing.assert_array_equal(rows, np.concatenate([np.eye(4)[:3], np.eye(4)[:3]]))
+
+
+def test_test_clip_means_average_window_values_over_the_target_rows():
+    from sadvae.train.cross_dataset import _test_clip_means
+
+    # clips 0, 1, 2: clip 0 train side, clip 1 test (two windows), clip 2 test (one window)
+    wf = _window_set("utkinect", ("a", "b"), np.zeros((4, 1)), np.zeros((4, 1)), [0, 1, 1, 2], [0, 1, 0],
+                     [False, True, True])  # fmt: skip
+    target = wf.clip_set().subset(np.array([False, True, True]))
+    values = np.array([[9.0, 9.0], [1.0, 0.0], [0.0, 1.0], [0.2, 0.8]])
+    np.testing.assert_allclose(_test_clip_means(wf, values, target), [[0.5, 0.5], [0.2, 0.8]])
+    with pytest.raises(ConfigError, match="disagree"):
+        _test_clip_means(wf, values, wf.clip_set())
