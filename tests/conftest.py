@@ -9,6 +9,19 @@ from sadvae.paths import SHARED_DATA
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture
+def one_torch_thread():
+    """Tiny models: one intra-op thread avoids OpenMP spin-wait stalls when the CPU is shared.
+
+    A module opts in with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """``../shared/data`` beside the project root; tests that need it skip with a reason when it is absent."""

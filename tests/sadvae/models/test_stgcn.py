@@ -7,14 +7,7 @@ torch = pytest.importorskip("torch")
 from sadvae.errors import ConfigError  # noqa: E402
 from sadvae.models.stgcn import PRESETS, STGCN, STGCNConfig, present_persons  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models: one intra-op thread avoids OpenMP spin-wait stalls when the CPU is shared."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 def _windows(n: int = 2, t: int = 32, m: int = 2, seed: int = 0) -> torch.Tensor:

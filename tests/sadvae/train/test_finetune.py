@@ -12,13 +12,7 @@ from sadvae.features import ShiftGCNExtractor  # noqa: E402
 from sadvae.models.shiftgcn import ShiftGCN, ShiftGCNConfig  # noqa: E402
 from sadvae.train.finetune import FinetuneConfig, TunedTop, UnitInputs, fit_tuned  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 @pytest.fixture
