@@ -107,7 +107,23 @@ def format_prompts(
             got = "none" if descriptions is None else len(descriptions)
             raise ConfigError(f"template {template!r} needs one description per label ({len(labels)}), got {got}")
     descs = list(descriptions) if descriptions is not None else [""] * len(labels)
-    return [template.format(label=lab, description=str(d).strip()) for lab, d in zip(labels, descs, strict=False)]
+    return [
+        template.format(label=_without_prefix(lab, template), description=str(d).strip())
+        for lab, d in zip(labels, descs, strict=False)
+    ]
+
+
+def _without_prefix(text: str, template: str) -> str:
+    """``text`` less the template's words before ``{label}`` when it already starts with them.
+
+    A description is written as a sentence ("a person falls down to the floor") and takes the name's place in
+    the prompt; filled into "a person {label}" it would read "a person a person falls ...".
+    """
+    prefix = " ".join(template.partition("{label}")[0].split()).lower()
+    words = " ".join(text.split())
+    if prefix and "{label}" in template and words.lower().startswith(prefix + " "):
+        return words[len(prefix) + 1 :]
+    return text
 
 
 def default_cache_dir() -> Path:

@@ -71,7 +71,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_CACHE_FORMAT = 2
+_CACHE_FORMAT = 3  # 3: a description starting "a person" is no longer prefixed twice (sadvae.text)
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,8 @@ __all__ = [
     "SHARED_SETS",
     "ALIASES",
     "METHODS",
+    "DEFAULT_METHODS",
+    "default_methods",
     "CrossDatasetConfig",
     "LabelEntry",
     "read_labels",
@@ -113,6 +115,10 @@ METHODS = (
     "tuned",
     "tuned_frozen",
 )
+# What `--methods` runs when not given: the final table's rows. round1 joins them when --bundle names the round-1
+# model (the packaged default is another recipe, which round1 refuses); the other methods are measured variants
+# (docs/cross_dataset.md), run by name: tuned / tuned_frozen add minutes per target and a multi-GB cache.
+DEFAULT_METHODS = ("ntu_conse", "linear", "fused", "joint")
 NTU_METHODS = ("ntu_conse", "fused", "fused_windows", "fused_sadvae", "joint", "tuned", "tuned_frozen")
 WINDOW_METHODS = ("joint", "fused_windows")  # methods that train or score single windows (the per-window cache)
 # `fused` with the sources' head trained on windows through the last Shift-GCN unit, fine-tuned (`tuned`) or
@@ -186,7 +192,7 @@ class CrossDatasetConfig:
     Attributes:
         target: the held-out dataset (registry name or alias such as ``utkinect_action3d``).
         sources: training sets; empty = every registered shared set present except the target.
-        methods: methods to run (keys of :data:`METHODS`).
+        methods: methods to run (keys of :data:`METHODS`; default :data:`DEFAULT_METHODS`).
         labels: labels file for the target; None = the target's own class names.
         backbone: "shiftgcn" (NTU-120 pretrained, frozen) or "stgcn" (the round-1 ST-GCN bundle's backbone).
         weights: Shift-GCN checkpoint; bundle: the round-1 bundle (None: the packaged default model).
@@ -215,7 +221,7 @@ class CrossDatasetConfig:
 
     target: str
     sources: tuple[str, ...] = ()
-    methods: tuple[str, ...] = METHODS
+    methods: tuple[str, ...] = DEFAULT_METHODS
     labels: str | None = None
     backbone: str = "shiftgcn"
     weights: str = DEFAULT_WEIGHTS
@@ -977,6 +983,13 @@ def _round1_scores(cfg: CrossDatasetConfig, target_name: str, labels: Sequence[L
     return scores, info | {"_truth": test.labels}
 
 
+def default_methods(bundle: str | None = None, backbone: str = "shiftgcn") -> tuple[str, ...]:
+    """The methods a run without ``--methods`` runs: :data:`DEFAULT_METHODS` (those that need no NTU fc with
+    another backbone), led by ``round1`` given a bundle."""
+    methods = DEFAULT_METHODS if backbone == "shiftgcn" else tuple(m for m in DEFAULT_METHODS if m not in NTU_METHODS)
+    return (("round1",) if bundle else ()) + methods
+
+
 def _extractor(cfg: CrossDatasetConfig):
     from sadvae.features import BundleExtractor, ShiftGCNExtractor
 
@@ -1238,7 +1251,12 @@ def add_cli_arguments(p) -> None:
         choices=("shiftgcn", "stgcn"),
         help="shiftgcn: NTU-120 Shift-GCN, frozen (default); stgcn: the round-1 ST-GCN (saw MSR/UCLA/UTK)",
     )
-    g.add_argument("--methods", nargs="+", choices=METHODS, help=f"methods to run (default: all of {list(METHODS)})")
+    g.add_argument(
+        "--methods",
+        nargs="+",
+        choices=METHODS,
+        help=f"methods to run (default: {' '.join(DEFAULT_METHODS)}, and round1 when --bundle is given)",
+    )
     g.add_argument("--sources", nargs="+", help="training sets (default: every other shared labelled set)")
     g.add_argument("--weights", default=DEFAULT_WEIGHTS, help="Shift-GCN checkpoint (default: NTU-120 x-sub)")
     g.add_argument("--window", type=int, default=64, help="Shift-GCN window, frames at 30 fps (default 64)")
@@ -1255,7 +1273,13 @@ def add_cli_arguments(p) -> None:
         help="methods tuned / tuned_frozen: how many of Shift-GCN's last units train (default 1)",
     )
     g.add_argument("--tune-epochs", type=int, default=6, help="methods tuned / tuned_frozen: epochs (default 6)")
-    g.add_argument("--bundle", type=Path, help="round-1 bundle (default: the packaged model)")
+    g.add_argument(
+        "--bundle",
+        type=Path,
+        help="the round-1 ST-GCN bundle that method round1 scores (the packaged default is another recipe; "
+        "e.g. `git show 9d78561:sadvae/assets/default_model.pt > runs/round1/default_model.pt`); given, round1 "
+        "joins the default methods",
+    )
     g.add_argument("--xd-seed", type=int, default=0, help="seed of every head (default 0)")
     g.add_argument("--feature-dir", type=Path, help="feature cache (default runs/features)")
     g.add_argument(
@@ -1289,7 +1313,7 @@ def run_cli(args) -> int:
     base = CrossDatasetConfig(
         target=args.target,
         sources=tuple(args.sources or ()),
-        methods=tuple(args.methods or METHODS),
+        methods=tuple(args.methods or default_methods(args.bundle, args.backbone)),
         labels=str(args.labels) if args.labels else None,
         backbone=args.backbone,
         weights=str(args.weights),

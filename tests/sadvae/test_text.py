@@ -124,6 +124,14 @@ def test_unknown_model_name_fails_offline_with_one_clear_error(tmp_path) -> None
         enc.encode(["jump"])
 
 
+def test_a_description_written_as_a_sentence_is_not_prefixed_twice() -> None:
+    # labels files describe actions as "a person ..." sentences; the description takes the name's place
+    got = format_prompts(["a person falls down to the floor", "A  person jumps", "a personal trainer", "walk"])
+    assert got == ["a person falls down to the floor", "a person jumps", "a person a personal trainer", "a person walk"]
+    assert format_prompts(["a person falls"], "{label}") == ["a person falls"]
+    assert format_prompts(["a person falls"], "someone {label}.") == ["someone a person falls."]
+
+
 def test_format_prompts() -> None:
     assert format_prompts(["drink water", " sit "]) == ["a person drink water", "a person sit"]
     assert DEFAULT_TEMPLATE == "a person {label}"

@@ -112,6 +112,36 @@ def test_cli_needs_target(tmp_path, capsys):
     assert "--dataset is required" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("extra", "want"),
+    [
+        ([], ("ntu_conse", "linear", "fused", "joint")),
+        (["--bundle", "r1.pt"], ("round1", "ntu_conse", "linear", "fused", "joint")),
+        (["--backbone", "stgcn"], ("linear",)),
+        (["--methods", "tuned", "fused"], ("tuned", "fused")),
+    ],
+)
+def test_cli_default_methods_run_out_of_the_box(tmp_path, monkeypatch, extra, want):
+    # Without --methods the run must not need anything the packaged model lacks (round1 refuses it) nor the
+    # multi-GB caches of the measured variants (tuned); round1 joins when a round-1 bundle is named.
+    import sadvae.train.cross_dataset as xd
+    from sadvae.cli import main
+
+    seen = []
+
+    def fake_run(cfg, out):
+        seen.append(cfg.methods)
+        Path(out).mkdir(parents=True, exist_ok=True)
+        (Path(out) / "report.md").write_text("")
+        return {}
+
+    monkeypatch.setattr(xd, "run_cross_dataset", fake_run)
+    args = ["benchmark", "--protocol", "cross-dataset", "--target", "msr", "--out", str(tmp_path), *extra]
+    assert main(args) == 0
+    assert seen == [want]
+    assert xd.CrossDatasetConfig(target="msr").methods == xd.DEFAULT_METHODS
+
+
 def test_feature_cache_resumes_and_reuses(tmp_path):
     """Chunks written as they finish are reused after an interruption; a finished cache needs no data at all."""
     from sadvae.data.record import Dataset, SkeletonSequence
