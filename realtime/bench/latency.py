@@ -129,11 +129,14 @@ class BenchOptions:
             if not values or not all(isinstance(v, int) and v >= 1 for v in values):
                 raise ConfigError(f"bench {name} must be integers >= 1, got {list(values)}")
             object.__setattr__(self, name, values)
-        if self.iters < 1 or self.warmup < 0 or self.frames < 1 or (self.stride or 1) < 1 or self.num_poses < 1:
-            raise ConfigError(
-                f"bench needs iters >= 1, warmup >= 0, frames >= 1, stride >= 1, num_poses >= 1; got "
-                f"{self.iters}, {self.warmup}, {self.frames}, {self.stride}, {self.num_poses}"
-            )
+        lowest = {"iters": 1, "warmup": 0, "frames": 1, "stride": 1, "num_poses": 1}  # field = flag --name
+        bad = [
+            f"--{k.replace('_', '-')} must be >= {low} (got {v})"
+            for k, low in lowest.items()
+            if (v := getattr(self, k)) is not None and v < low
+        ]
+        if bad:
+            raise ConfigError("bench: " + "; ".join(bad))
         BackendOptions(threads=self.threads, optimization=self.optimization)  # validates both
 
     def backend_options(self) -> BackendOptions:

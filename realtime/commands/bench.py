@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from realtime.backends import BACKEND_NAMES
+from sadvae.errors import ConfigError
 from sadvae.paths import PROJECT_ROOT, SHARED_DATA
 
 __all__ = ["register"]
@@ -117,11 +118,29 @@ def _plot(docs: list, path: Path, names: list[str] | None = None) -> None:
         print(f"wrote {path}")
 
 
+def _check_source_kind(video: Path | None, replay: Path | None) -> None:
+    """``--video`` takes a video and ``--replay`` a skeleton file: the pipeline picks its source by the file's suffix,
+    so a skeleton file given as ``--video`` would be timed without the pose stage, silently."""
+    from realtime.sources.video import REPLAY_SUFFIXES
+
+    if video is not None and (video.suffix.lower() in REPLAY_SUFFIXES or video.is_dir()):
+        raise ConfigError(
+            f"--video {video}: a skeleton file or folder, not a video (it would be timed without the pose stage); "
+            "pass it with --replay, or give a video file"
+        )
+    if replay is not None and not (replay.suffix.lower() in REPLAY_SUFFIXES or replay.is_dir()):
+        raise ConfigError(
+            f"--replay {replay}: not a skeleton file (expected one of {', '.join(REPLAY_SUFFIXES)} or a folder); "
+            "pass a video with --video"
+        )
+
+
 def _bench(args: argparse.Namespace) -> int:
     from realtime.bench.latency import BenchOptions, run_bench, write_json
     from realtime.bench.report import format_result
 
     source = args.video or args.replay
+    _check_source_kind(args.video, args.replay)
     opts = BenchOptions(
         backends=tuple(args.backend),
         batches=tuple(args.batch),

@@ -62,7 +62,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sadvae.errors import ConfigError, DataFormatError
+from sadvae.errors import ConfigError
 from sadvae.features import FeatureSet
 from sadvae.paths import PROJECT_ROOT, shared_data_root
 from sadvae.text import TextConfig, TextEncoder
@@ -142,34 +142,16 @@ class LabelEntry:
 
 
 def read_labels(path: str | Path) -> list[LabelEntry]:
-    """Read a labels file: one ``name`` or ``name | description`` per line, ``#`` comment lines, blanks ignored.
+    """Read a labels file with the live side's parser (:func:`sadvae.labels.parse_labels`: one ``name`` or
+    ``name | description`` per line, ``#`` comments, UTF-8 or UTF-16/32 with a byte order mark, its limits).
 
     Raises:
-        DataFormatError: missing or unreadable file, fewer than two labels, a duplicate name.
+        ConfigError: missing, unreadable or malformed file (the message names the file, the line and the fix).
     """
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as e:
-        raise DataFormatError(path, None, f"cannot read the labels file ({e}); pass a UTF-8 text file") from None
-    out: list[LabelEntry] = []
-    seen: dict[str, int] = {}
-    for n, line in enumerate(text.splitlines(), 1):
-        s = line.strip()
-        if not s or s.startswith("#"):
-            continue
-        name, _, desc = s.partition("|")
-        name, desc = " ".join(name.split()), " ".join(desc.split()) or None
-        if not name:
-            raise DataFormatError(path, f"line {n}", "empty label name before '|'; write 'name | description'")
-        key = normalise_name(name)
-        if key in seen:
-            raise DataFormatError(path, f"line {n}", f"label {name!r} repeats line {seen[key]}; names must be unique")
-        seen[key] = n
-        out.append(LabelEntry(name, desc))
-    if len(out) < 2:
-        raise DataFormatError(path, None, f"found {len(out)} label(s); a labels file needs at least two")
-    return out
+    from sadvae.labels import parse_labels
+
+    ls = parse_labels(path)
+    return [LabelEntry(n, d) for n, d in zip(ls.names, ls.descriptions, strict=True)]
 
 
 def normalise_name(name: str) -> str:
@@ -983,6 +965,25 @@ def _round1_scores(cfg: CrossDatasetConfig, target_name: str, labels: Sequence[L
     return scores, info | {"_truth": test.labels}
 
 
+def label_columns(labels: Sequence[LabelEntry], class_names: Sequence[str], path, target: str) -> np.ndarray:
+    """The label of each target class (int [C] into ``labels``): every class must be a label (the scoring needs each
+    clip's true label among them); extra labels are distractors.
+
+    Raises:
+        ConfigError: a class is not a label (the message lists them, the target's names, and a numbered-list hint).
+    """
+    index = {normalise_name(lab.name): j for j, lab in enumerate(labels)}
+    missing = [c for c in class_names if normalise_name(c) not in index]
+    if missing:
+        numbered = sum(bool(re.match(r"\d+[\s.:,)-]", lab.name)) for lab in labels) > len(labels) // 2
+        hint = " (its lines start with numbers: write the action names only, one per line)" if numbered else ""
+        raise ConfigError(
+            f"labels file {path}: the target's classes {missing} are not labels{hint}; write every class of "
+            f"{target} (its names are {list(class_names)}), optionally with '| description'"
+        )
+    return np.array([index[normalise_name(c)] for c in class_names])
+
+
 def default_methods(bundle: str | None = None, backbone: str = "shiftgcn") -> tuple[str, ...]:
     """The methods a run without ``--methods`` runs: :data:`DEFAULT_METHODS` (those that need no NTU fc with
     another backbone), led by ``round1`` given a bundle."""
@@ -1028,6 +1029,14 @@ def run_cross_dataset(cfg: CrossDatasetConfig, out: str | Path) -> dict:
         raise ConfigError(f"unknown methods {unknown}; choose from {list(METHODS)}")
     if cfg.backbone != "shiftgcn" and any(m in NTU_METHODS for m in cfg.methods):
         raise ConfigError(f"methods {list(NTU_METHODS)} need the NTU fc: use --backbone shiftgcn or drop them")
+    user_labels = None
+    if cfg.labels:  # checked before minutes of feature extraction: the file, and that it names every target class
+        from sadvae.data.registry import DATASETS
+
+        user_labels = read_labels(cfg.labels)
+        label_columns(
+            user_labels, DATASETS[target].loader(root / DATASETS[target].default_root).class_names, cfg.labels, target
+        )
     ex = _extractor(cfg)
     if cfg.features not in ("auto", "clips", "windows"):
         raise ConfigError(f"features {cfg.features!r}: choose auto, clips or windows")
@@ -1042,17 +1051,9 @@ def run_cross_dataset(cfg: CrossDatasetConfig, out: str | Path) -> dict:
         units = load_unit_sets(cfg, (target, *sources), ex)
     feats = {n: w.clip_set() for n, w in windows.items()} if windows else load_features(cfg, (target, *sources), ex)
     tfs = feats[target]
-    labels = read_labels(cfg.labels) if cfg.labels else [LabelEntry(c) for c in tfs.class_names]
+    labels = user_labels or [LabelEntry(c) for c in tfs.class_names]
     truth_names = tfs.class_names
-    # the target's classes must be the labels (the scoring needs each clip's true label among them)
-    lab_index = {normalise_name(lab.name): j for j, lab in enumerate(labels)}
-    missing = [c for c in truth_names if normalise_name(c) not in lab_index]
-    if missing:
-        raise ConfigError(
-            f"labels file {cfg.labels}: the target's classes {missing} are not labels; write every class of "
-            f"{target} (its names are {list(truth_names)}), optionally with '| description'"
-        )
-    remap = np.array([lab_index[normalise_name(c)] for c in truth_names])
+    remap = label_columns(labels, truth_names, cfg.labels, target)
     test = tfs.subset(tfs.test_side & (tfs.labels >= 0))
     truth = remap[test.labels]
     text = _Text(cfg.text)

@@ -106,6 +106,23 @@ def test_options_reject_unknown_backends_and_bad_sizes():
     with pytest.raises(ConfigError, match="batches must be integers >= 1"):
         BenchOptions(batches=(0,))
     assert BenchOptions(backends=("ort", "pytorch", "onnx")).backends == ("onnxruntime", "torch")
+    with pytest.raises(ConfigError, match=r"bench: --iters must be >= 1 \(got 0\); --frames must be >= 1 \(got -1\)$"):
+        BenchOptions(iters=0, frames=-1)
+    with pytest.raises(ConfigError, match=r"--num-poses must be >= 1 \(got 0\)"):
+        BenchOptions(num_poses=0)
+
+
+def test_cli_video_and_replay_take_their_own_kind_of_file(tmp_path, capsys):
+    # the pipeline picks its source by suffix: a skeleton file given as --video was timed without pose, silently
+    from sadvae.cli import main
+
+    skel, video = tmp_path / "a.skeleton", tmp_path / "a.mp4"
+    skel.write_text("0\n")
+    video.write_bytes(b"")
+    assert main(["bench", "latency", "--no-recognizer", "--video", str(skel)]) == 2
+    assert "a skeleton file or folder, not a video" in capsys.readouterr().err
+    assert main(["bench", "latency", "--no-recognizer", "--replay", str(video)]) == 2
+    assert "not a skeleton file" in capsys.readouterr().err
 
 
 def test_recognizer_times_each_case_and_skips_what_cannot_run(model):

@@ -85,6 +85,7 @@ def test_non_ascii_names(tmp_path) -> None:
         ("jump\nrun\n" + "x" * 101 + "\n", "labels.txt:line 3: action name is 101 characters, more than 100"),
         ("jump\nrun | " + "y" * 1001, "labels.txt:line 2: description is 1001 characters"),
         ("jump\nru\x07n\n", r"labels.txt:line 2: control character U\+0007"),
+        ("jump\nwa\u200blk\n", r"labels.txt:line 2: invisible character U\+200B in the action name"),
     ],
 )
 def test_rejected_files(tmp_path, content, message) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sadvae.errors import ConfigError, DataFormatError
+from sadvae.errors import ConfigError
 from sadvae.train.cross_dataset import (
     LabelEntry,
     conse_scores,
@@ -88,14 +88,29 @@ def test_read_labels_descriptions_and_errors(tmp_path):
     p.write_text("# UTKinect\nwalk | a person walks forward\n\nsit down\n", encoding="utf-8")
     assert read_labels(p) == [LabelEntry("walk", "a person walks forward"), LabelEntry("sit down")]
     assert read_labels(p)[0].text == "a person walks forward"
+    # One parser for the benchmark and the live side (sadvae.labels, ConfigError naming file and line); the
+    # benchmark's own parser raised DataFormatError and accepted what sadvae-live refused (and the reverse).
     p.write_text("walk\nWalk\n")
-    with pytest.raises(DataFormatError, match="repeats line 1"):
+    with pytest.raises(ConfigError, match="line 2: duplicate action 'Walk'"):
         read_labels(p)
     p.write_text("walk\n")
-    with pytest.raises(DataFormatError, match="at least two"):
+    with pytest.raises(ConfigError, match="only one action"):
         read_labels(p)
-    with pytest.raises(DataFormatError, match="cannot read"):
+    with pytest.raises(ConfigError, match="labels file not found"):
         read_labels(tmp_path / "missing.txt")
+    p.write_bytes("walk\nsit down | a person sits\n".encode("utf-16"))  # with a byte order mark, as sadvae-live
+    assert read_labels(p) == [LabelEntry("walk"), LabelEntry("sit down", "a person sits")]
+
+
+def test_labels_missing_a_target_class_are_refused_before_any_feature_extraction(shared_data, tmp_path):
+    from sadvae.train.cross_dataset import CrossDatasetConfig, run_cross_dataset
+
+    p = tmp_path / "labels.txt"
+    p.write_text("1 walk\n2 sit down\n3 stand up\n")  # the dataset's numbered class list, not a labels file
+    cfg = CrossDatasetConfig(target="utkinect", methods=("linear",), labels=str(p), feature_dir=str(tmp_path / "f"))
+    with pytest.raises(ConfigError, match=r"not labels \(its lines start with numbers"):
+        run_cross_dataset(cfg, tmp_path / "out")
+    assert not (tmp_path / "f").exists()
 
 
 def test_normalise_name():

@@ -1,0 +1,216 @@
+"""The user's action vocabulary: the ``labels.txt`` format and its one parser (live side, benchmarks and
+evaluation read labels files through it; the live side's hot reload is :mod:`realtime.head.labels`).
+
+Format: one action per line, optionally ``name | description`` (the description, when given, is
+what the text encoder reads; the name is what events report). A line whose first non-blank
+character is ``#`` is a comment; blank lines are ignored; a ``#`` anywhere else is ordinary text.
+Whitespace inside names and descriptions is collapsed to single spaces. Encoding: UTF-8 (a byte
+order mark is tolerated) or UTF-16/UTF-32 with a byte order mark.
+
+Limits (a labels file is a short hand-written list; anything else is a mistake): at most 256 KiB,
+1000 labels, 100 characters per name and 1000 per description. Names must be unique ignoring case
+and spacing, and there must be at least two of them: zero-shot recognition picks one label among
+several, and with a single label every window would score 100 %.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import json
+import os
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from sadvae.errors import ConfigError
+
+__all__ = [
+    "LabelSet",
+    "parse_labels",
+    "parse_labels_text",
+    "MAX_FILE_BYTES",
+    "MAX_LABELS",
+    "MAX_NAME_CHARS",
+    "MAX_DESCRIPTION_CHARS",
+]
+
+MAX_FILE_BYTES = 256 * 1024
+MAX_LABELS = 1000
+MAX_NAME_CHARS = 100
+MAX_DESCRIPTION_CHARS = 1000
+
+# longest BOMs first: the UTF-32-LE BOM starts with the UTF-16-LE one
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
+
+@dataclass(frozen=True)
+class LabelSet:
+    """A parsed labels file.
+
+    Attributes:
+        names: the action names, in file order.
+        descriptions: one per name: the text after ``|``, or None.
+        sha256: hex digest of the normalised content (names and descriptions in order), so that
+            re-saving, re-encoding or re-commenting the file does not change it.
+        path: where it came from.
+    """
+
+    names: tuple[str, ...]
+    descriptions: tuple[str | None, ...]
+    sha256: str
+    path: str
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    @property
+    def texts(self) -> tuple[str, ...]:
+        """What to embed for each label: its description when it has one, else its name."""
+        return tuple(d or n for n, d in zip(self.names, self.descriptions, strict=True))
+
+
+def _decode(data: bytes, path: str) -> str:
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            body, what = data[len(bom) :], f"{encoding.upper()} (with a byte order mark)"
+            break
+    else:
+        body, encoding, what = data, "utf-8", "UTF-8"
+    try:
+        text = body.decode(encoding)
+    except UnicodeDecodeError as e:
+        line = body[: e.start].count(b"\n") + 1 if encoding == "utf-8" else None
+        where = f"{path}:line {line}" if line else path
+        raise ConfigError(
+            f"{where}: not valid {what} text (byte {e.start + len(data) - len(body)}: {e.reason}); "
+            "save the labels file as UTF-8"
+        ) from None
+    if "\x00" in text:
+        nul_even, nul_odd = data[0::2].count(0), data[1::2].count(0)
+        if max(nul_even, nul_odd) > 0.8 * (len(data) // 2) and min(nul_even, nul_odd) == 0:
+            raise ConfigError(f"{path}: looks like UTF-16 without a byte order mark; save the labels file as UTF-8")
+        raise ConfigError(f"{path}: contains NUL bytes, so it is binary, not a text file; save it as UTF-8 text")
+    return text
+
+
+def _clean(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _control_char(text: str) -> str | None:
+    for ch in text:
+        if unicodedata.category(ch) in ("Cc", "Cs"):
+            return f"U+{ord(ch):04X}"
+    return None
+
+
+def _digest(names: list[str], descriptions: list[str | None]) -> str:
+    canonical = json.dumps([[n, d] for n, d in zip(names, descriptions, strict=True)], ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def parse_labels_text(text: str, path: str = "<labels>") -> LabelSet:
+    """Parse the content of a labels file (see the module docstring for the format).
+
+    Args:
+        text: the decoded file content.
+        path: the name used in error messages and stored in the result.
+
+    Raises:
+        ConfigError: "path:line N: problem; fix" for the first problem found.
+    """
+    names: list[str] = []
+    descriptions: list[str | None] = []
+    seen: dict[str, int] = {}  # normalised name -> line
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    for number, raw in enumerate(lines, start=1):
+        stripped = raw.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        where = f"{path}:line {number}"
+        name_part, bar, desc_part = stripped.partition("|")
+        name, description = _clean(name_part), (_clean(desc_part) or None) if bar else None
+        if not name:
+            raise ConfigError(f"{where}: empty action name before '|'; write `name | description`")
+        bad = _control_char(name + (description or ""))
+        if bad:
+            raise ConfigError(f"{where}: control character {bad}; remove it (labels are plain text)")
+        hidden = next((ch for ch in name if unicodedata.category(ch) == "Cf"), None)
+        if hidden:  # a zero-width space or a direction mark: a name that looks like another but is not equal to it
+            raise ConfigError(
+                f"{where}: invisible character U+{ord(hidden):04X} in the action name; remove it (events report "
+                "the name, and subscribers compare it as written)"
+            )
+        if len(name) > MAX_NAME_CHARS:
+            raise ConfigError(
+                f"{where}: action name is {len(name)} characters, more than {MAX_NAME_CHARS}; "
+                "shorten it and put longer text after '|' as a description"
+            )
+        if description is not None and len(description) > MAX_DESCRIPTION_CHARS:
+            raise ConfigError(
+                f"{where}: description is {len(description)} characters, more than {MAX_DESCRIPTION_CHARS}; shorten it"
+            )
+        key = name.casefold()
+        if key in seen:
+            raise ConfigError(
+                f"{where}: duplicate action {name!r} (line {seen[key]} has the same name, ignoring case and spaces); "
+                "remove or rename one of them"
+            )
+        if len(names) == MAX_LABELS:
+            raise ConfigError(f"{where}: more than {MAX_LABELS} labels; keep at most {MAX_LABELS} actions in one file")
+        seen[key] = number
+        names.append(name)
+        descriptions.append(description)
+    if not names:
+        raise ConfigError(f"{path}: no action names (only blank lines and comments); write one action per line")
+    if len(names) == 1:
+        raise ConfigError(
+            f"{path}: only one action ({names[0]!r}); zero-shot recognition chooses between labels, "
+            "so add at least one more action"
+        )
+    return LabelSet(tuple(names), tuple(descriptions), _digest(names, descriptions), path)
+
+
+def _read(path: Path) -> bytes:
+    try:
+        size = path.stat().st_size
+        if path.is_dir():
+            raise ConfigError(f"{path}: is a directory, not a labels file; pass the path of a text file")
+        if size > MAX_FILE_BYTES:
+            raise ConfigError(
+                f"{path}: file is {size} bytes, more than the {MAX_FILE_BYTES // 1024} KiB limit for a labels file "
+                f"(at most {MAX_LABELS} short lines); check that this is the right file"
+            )
+        with path.open("rb") as f:  # bounded: a device or pipe (/dev/zero) reports size 0 and never ends
+            data = f.read(MAX_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: labels file not found; create it or pass the right path") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read the labels file ({e.strerror or e}); check its permissions") from None
+    if len(data) > MAX_FILE_BYTES:  # grew between stat and read, or not a regular file
+        raise ConfigError(f"{path}: file is more than the {MAX_FILE_BYTES // 1024} KiB limit for a labels file")
+    return data
+
+
+def parse_labels(path: str | os.PathLike[str]) -> LabelSet:
+    """Read and parse a labels file.
+
+    Args:
+        path: the labels file (UTF-8, or UTF-16/32 with a byte order mark).
+
+    Returns:
+        The parsed :class:`LabelSet`.
+
+    Raises:
+        ConfigError: missing, unreadable, oversized, binary or undecodable file, or a bad line
+            ("path:line N: problem; fix").
+    """
+    p = Path(path)
+    return parse_labels_text(_decode(_read(p), str(p)), str(p))
