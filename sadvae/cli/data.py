@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 from collections import Counter
 from pathlib import Path
 
@@ -89,11 +90,18 @@ def _inspect(args: argparse.Namespace) -> int:
     from sadvae.data.registry import read_path
 
     ds = read_path(args.path)
+    ignored = _ignored_files(args.path, ds)
+    if not ds.sequences:
+        for src, reason in ds.rejected:
+            print(f"rejected {_reason(src, reason)}")
+        raise _no_sequences(args.path, ds, ignored, "listed above")
     print(format_table(summarize(ds), ("field", "value")))
     if ds.rejected:
         print("\nrejected:")
         for src, reason in ds.rejected:
-            print(f"  {src}: {reason}")
+            print(f"  {_reason(src, reason)}")
+    if ignored:
+        print(f"\nnot read by the {ds.name} reader ({len(ignored)} files): {_first(ignored, 10)}")
     repaired = [s for s in ds.sequences if s.defects]
     if repaired:
         print(f"\nrepairs ({len(repaired)} sequences):")
@@ -120,19 +128,60 @@ def _inspect(args: argparse.Namespace) -> int:
 def _prepare(args: argparse.Namespace) -> int:
     from sadvae.data.registry import load_dataset, save_prepared
 
+    _check_prepare_out(args.out, args.dataset)  # before reading: a dataset can take minutes
     ds = load_dataset(args.dataset, args.root)
+    if not ds.sequences:
+        raise _no_sequences(args.root, ds, _ignored_files(args.root, ds), f"see `sadvae data inspect {args.root}`")
     out = save_prepared(ds, args.out)
     print(format_table(summarize(ds), ("field", "value")))
+    if ds.rejected:
+        print(f"\nrejected {len(ds.rejected)} files or tracks (left out of the cache):")
+        for src, reason in ds.rejected[:10]:
+            print(f"  {_reason(src, reason)}")
+        if len(ds.rejected) > 10:
+            print(f"  ... and {len(ds.rejected) - 10} more (all: `sadvae data inspect {args.root}`)")
     print(f"\nwrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
     return 0
 
 
+def _check_prepare_out(out: Path, dataset: str) -> None:
+    """Refuse an ``--out`` that is a folder, not named ``.npz``, inside a file, or a file other than a cache."""
+    from sadvae.data.numpy_files import NUMPY_READ_ERRORS
+    from sadvae.errors import ConfigError
+
+    if out.is_dir():
+        raise ConfigError(
+            f"--out {out}: is a folder; pass the path of the .npz file to write, e.g. {out / dataset}.npz"
+        )
+    if out.suffix.lower() != ".npz":
+        raise ConfigError(
+            f"--out {out}: a prepared dataset is an .npz archive and readers tell files by their suffix; "
+            f"name it with .npz, e.g. {out.with_suffix('.npz') if out.suffix else f'{out}.npz'}"
+        )
+    above = next((p for p in out.absolute().parents if p.exists()), None)
+    if above is not None and not above.is_dir():
+        raise ConfigError(f"--out {out}: {above} is a file, not a folder; pass an --out path elsewhere")
+    if out.exists():
+        try:
+            with np.load(out, allow_pickle=False) as z:
+                cache = {"format", "offsets"} <= set(z.files)
+        except NUMPY_READ_ERRORS:
+            cache = False
+        if not cache:
+            raise ConfigError(
+                f"--out {out}: exists and is not a `sadvae data prepare` cache, so it is not overwritten; "
+                "pass a new file name (or delete the file first)"
+            )
+
+
 def _import(args: argparse.Namespace) -> int:
     from sadvae.cli.train import resolve_dataset
+    from sadvae.data.ntu_names import name_ntu_classes
     from sadvae.data.registry import DATASETS, read_path
     from sadvae.data.splits import PROTOCOLS, protocol_mask
     from sadvae.data.user_format import (
         CLIP_SPLIT_PROTOCOL,
+        check_clip_output,
         clip_train_side,
         is_recording,
         read_clip_dataset,
@@ -141,15 +190,26 @@ def _import(args: argparse.Namespace) -> int:
     )
     from sadvae.errors import ConfigError
 
+    label = _check_flags(args)  # everything the flags alone decide, before reading anything
+    check_clip_output(args.out)
     if args.src in DATASETS:
         ds, root, key = resolve_dataset(args.src, args.root)
     else:
         if args.root is not None:
             raise ConfigError("--root is for registered dataset names; give a folder or file as SRC alone")
         root = Path(args.src)
+        if not root.exists():
+            close = difflib.get_close_matches(args.src, sorted(DATASETS), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(
+                f"{args.src}: neither a registered dataset{hint} nor an existing file or folder; pass one of "
+                f"{', '.join(sorted(DATASETS))}, or the path of a dataset folder or skeleton file"
+            )
         ds = read_recording(root) if is_recording(root) else read_path(root)
         key = ds.name if ds.name in DATASETS else None
-    ds = _fill(ds, args)
+    if not ds.sequences:
+        raise _no_sequences(root, ds, _ignored_files(root, ds), f"see `sadvae data inspect {root}`")
+    ds = _fill(name_ntu_classes(ds), args, label)  # NTU's A001... codes become the action names
     if args.split is not None:
         protocol, train_side = f"--split {args.split}", np.full(len(ds.sequences), args.split == "train")
     elif key is not None:
@@ -177,6 +237,17 @@ def _import(args: argparse.Namespace) -> int:
         sides = f", split {n_train} train / {len(kept) - n_train} test ({protocol})"
     verb = "added" if summary["appended"] else "wrote"
     print(f"\n{verb} {summary['clips']} clips to {args.out} (now {summary['classes']} classes){sides}")
+    if summary["appended"] and summary["added_to"] != ds.name:
+        print(
+            f"note: {ds.name} clips added to the {summary['added_to']} clip folder (listed under 'added' in its "
+            "dataset.json); pass a new --out folder to keep the datasets apart"
+        )
+    same = summary["same_content"]
+    if same:
+        print(
+            f"note: {len(same)} clips have the same joints as another clip of {root} (the source holds copies, "
+            f"e.g. {same[0][0]} = {same[0][1]}); all were written"
+        )
     if summary["unlabelled"]:
         print(f"skipped {summary['unlabelled']} unlabelled sequences (the format needs a label per clip: --label)")
     if ds.rejected:
@@ -184,22 +255,39 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fill(ds: Dataset, args: argparse.Namespace) -> Dataset:
-    """Apply --label / --subject / --view to the sequences that lack them."""
-    from dataclasses import replace
+MAX_LABEL_CHARS = 100  # as for an action of a labels file (sadvae-live --labels)
 
-    from sadvae.data.user_format import dataset_class_names
+
+def _check_flags(args: argparse.Namespace) -> str | None:
+    """Check --subject / --view / --label; returns the --label class name with its spacing collapsed."""
     from sadvae.errors import ConfigError
 
     for flag in ("subject", "view"):
         if getattr(args, flag) is not None and getattr(args, flag) < 0:
             raise ConfigError(f"--{flag} must be an integer >= 0, got {getattr(args, flag)}")
+    if args.label is None:
+        return None
+    name = " ".join(args.label.split())
+    if not name or "|" in name or name.startswith("#"):
+        raise ConfigError(f"--label {args.label!r}: give a class name (no '|', not starting with '#')")
+    if len(name) > MAX_LABEL_CHARS:
+        raise ConfigError(
+            f"--label: the class name is {len(name)} characters, more than {MAX_LABEL_CHARS}; shorten it "
+            "(descriptions go after '|' in classes.txt)"
+        )
+    return name
+
+
+def _fill(ds: Dataset, args: argparse.Namespace, name: str | None) -> Dataset:
+    """Apply --label (``name``, checked by :func:`_check_flags`) / --subject / --view to the sequences that lack
+    them."""
+    from dataclasses import replace
+
+    from sadvae.data.user_format import dataset_class_names
+
     names = dataset_class_names(ds) if any(s.label is not None for s in ds.sequences) else list(ds.class_names)
     label = None
-    if args.label is not None:
-        name = " ".join(args.label.split())
-        if not name or "|" in name:
-            raise ConfigError(f"--label {args.label!r}: give a class name (no '|')")
+    if name is not None:
         low = [n.casefold() for n in names]
         label = low.index(name.casefold()) if name.casefold() in low else len(names)
         names += [name] if label == len(names) else []
@@ -214,3 +302,37 @@ def _fill(ds: Dataset, args: argparse.Namespace) -> Dataset:
             changes["view"] = args.view
         seqs.append(replace(s, **changes) if changes else s)
     return Dataset(ds.name, tuple(names), seqs, ds.rejected, ds.protocol)
+
+
+def _reason(src: str, reason: str) -> str:
+    """``src: reason``, without the path twice when the reason names it already (a reader's error message)."""
+    return reason if reason.startswith(src) else f"{src}: {reason}"
+
+
+def _first(items: list[str], n: int) -> str:
+    return ", ".join(items[:n]) + (f", ... ({len(items) - n} more)" if len(items) > n else "")
+
+
+def _ignored_files(path: Path, ds: Dataset) -> list[str]:
+    """Files of an NTU folder that its reader does not read (the NTU reader takes *.skeleton and *.skeleton.npy)."""
+    path = Path(path)
+    if ds.name != "ntu" or not path.is_dir():
+        return []
+    read = (".skeleton", ".skeleton.npy", "samples_with_missing_skeletons.txt")
+    return sorted(p.name for p in path.iterdir() if p.is_file() and not p.name.endswith(read))
+
+
+def _no_sequences(src: Path, ds: Dataset, ignored: list[str], see: str):
+    """The ConfigError for a source with no readable sequence: what the reader rejected (the first reasons)."""
+    from sadvae.errors import ConfigError
+
+    skipped = f"; not skeleton files of this reader: {_first(ignored, 5)}" if ignored else ""
+    if not ds.rejected:
+        return ConfigError(f"{src}: no skeleton sequence in it{skipped}; pass a dataset folder or a skeleton file")
+    where = str(src)
+    shown = "; ".join(_reason(s, r).replace(where.rstrip("/") + "/", "") for s, r in ds.rejected[:3])
+    more = f"; ... {len(ds.rejected) - 3} more" if len(ds.rejected) > 3 else ""
+    return ConfigError(
+        f"{src}: no readable sequence: the {ds.name} reader rejected all {len(ds.rejected)} files or tracks "
+        f"[{shown}{more}] ({see}){skipped}; fix or remove those files, or pass another source"
+    )

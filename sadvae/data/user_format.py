@@ -23,9 +23,13 @@ Every problem raises one :class:`~sadvae.errors.DataFormatError` naming the file
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import os
 import re
+import shutil
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +54,8 @@ __all__ = [
     "read_single_clip",
     "write_clip",
     "write_clip_dataset",
+    "check_clip_output",
+    "clip_fingerprint",
     "dataset_class_names",
     "clip_train_side",
 ]
@@ -425,6 +431,105 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[:80] or "clip"
 
 
+def check_clip_output(out: str | Path) -> bool:
+    """Whether clips can go to ``out``: True for an existing clip folder (they are added to it), False for an
+    absent or empty folder (a new clip folder is written). Reads no clip: callers check it before slow work.
+
+    Raises:
+        ConfigError: ``out`` is a file, a non-empty folder that is not a clip folder, or lies inside a file.
+    """
+    out = Path(out)
+    if is_clip_dataset(out):
+        return True
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ConfigError(f"{out}: exists and is neither empty nor a clip folder; pass a new --out folder")
+    above = next((p for p in out.absolute().parents if p.exists()), None)
+    if above is not None and not above.is_dir():
+        raise ConfigError(f"{out}: {above} is a file, not a folder; pass an --out folder elsewhere")
+    return False
+
+
+def clip_fingerprint(joints: np.ndarray) -> str:
+    """The identity of a clip's content: sha256 (hex) of its joints' shape and float32 values.
+
+    A clip read back from a clip folder has the fingerprint of the sequence it was written from, wherever the
+    file lies and whatever it is named, so importing the same recording twice is caught.
+    """
+    j = np.ascontiguousarray(joints, dtype=np.float32)
+    h = hashlib.sha256(repr(j.shape).encode())
+    h.update(j.tobytes())
+    return h.hexdigest()
+
+
+def _clip_class_names(ds: Dataset) -> list[str]:
+    """:func:`dataset_class_names` as ``classes.txt`` reads them back (spacing collapsed), checked to be writable.
+
+    Raises:
+        ConfigError: a name is empty, has a '|' or starts with '#', or two names differ only in case or spacing.
+    """
+    names = [" ".join(n.split()) for n in dataset_class_names(ds)]
+    labels = {s.label for s in ds.sequences if s.label is not None}
+    seen: dict[str, str] = {}
+    for i, n in enumerate(names):
+        if i not in labels:
+            continue
+        if not n or "|" in n or n.startswith("#"):
+            raise ConfigError(
+                f"{ds.name}: class name {n!r} cannot be written to {CLASSES_FILE} (empty, has a '|' or starts "
+                "with '#'); rename the class (or pass --label NAME)"
+            )
+        if n.casefold() in seen:
+            raise ConfigError(
+                f"{ds.name}: classes {seen[n.casefold()]!r} and {n!r} differ only in case or spacing, which "
+                f"{CLASSES_FILE} cannot tell apart; rename one of them"
+            )
+        seen[n.casefold()] = n
+    return names
+
+
+def _refuse_duplicates(out: Path, old: Dataset, new: Sequence[SkeletonSequence], prints: Sequence[str]) -> None:
+    """Refuse clips whose content (``prints``: their :func:`clip_fingerprint`) the folder already holds: a second
+    import of a recording would count it twice."""
+    have: dict[str, str] = {}
+    for s in old.sequences:
+        have.setdefault(clip_fingerprint(s.joints), s.source)
+    dups = [(s.source, have[fp]) for s, fp in zip(new, prints, strict=True) if fp in have]
+    if dups:
+        src, clip = dups[0]
+        raise ConfigError(
+            f"{out}: already holds {len(dups)} of the {len(new)} clips to import (e.g. {src} is "
+            f"{os.path.relpath(clip, out)} there); adding them again would count them twice, possibly on both "
+            "the train and the test side. Import only the new recordings, or pass a new --out folder"
+        )
+
+
+def _check_subjects(new: Sequence[SkeletonSequence], out: Path, append: bool) -> None:
+    """Without ``split`` the odd subjects train and the even ones test: every clip needs a subject."""
+    lack = [s for s in new if s.subject is None]
+    if lack:
+        where = f"the clips of {out} carry no split field, so" if append else "without a train/test split"
+        raise ConfigError(
+            f"{lack[0].source}: no subject (performer id), and {len(lack)} of {len(new)} sequences lack one; "
+            f"{where} the odd subjects train and the even ones test, so every clip needs a subject: pass "
+            "--subject N (or --split train|test)"
+        )
+
+
+def _make_parents(folder: Path) -> list[Path]:
+    """Create the missing folders above ``folder``; returns them, deepest first, for :func:`_remove_empty`."""
+    made = [p for p in folder.absolute().parents if not p.exists()]
+    folder.absolute().parent.mkdir(parents=True, exist_ok=True)
+    return made
+
+
+def _remove_empty(folders: Sequence[Path]) -> None:
+    for d in folders:
+        try:
+            d.rmdir()
+        except OSError:
+            return
+
+
 def write_clip_dataset(
     ds: Dataset,
     out: str | Path,
@@ -435,77 +540,179 @@ def write_clip_dataset(
 
     Labelled sequences only (the unlabelled ones are counted in the returned summary, never dropped silently);
     ``classes.txt`` lists the classes that have clips, in the dataset's order. When ``out`` already is a clip
-    folder, the clips are added to it (new classes appended to its ``classes.txt``); the existing clips and the
-    new ones must agree on carrying ``split``.
+    folder, the clips are added to it (new classes appended to its ``classes.txt``, the import recorded under
+    ``"added"`` in its ``dataset.json``); the existing clips and the new ones must agree on carrying ``split``,
+    and a clip whose joints the folder already holds (:func:`clip_fingerprint`) is refused.
+
+    All or nothing: everything is checked first, the clips are written to a temporary folder beside ``out`` and
+    read back with :func:`read_clip`, and only then moved into place, so a refused or failed import leaves
+    ``out`` as it was (absent, empty, or the clip folder it was).
 
     Args:
         ds: the dataset.
         out: output folder: absent, empty, or an existing clip folder to add to.
         train_side: optional boolean [len(ds.sequences)]: each clip's ``split`` (True = "train").
-        meta: extra provenance for ``dataset.json`` (a new folder only).
+        meta: extra provenance for ``dataset.json``.
 
     Returns:
         {"clips": written, "classes": n in the folder, "unlabelled": skipped sequences, "out": folder,
-        "appended": bool}.
+        "appended": bool, "added_to": the folder's dataset name when appended, "same_content": [(source,
+        source)] pairs of new clips with the same joints (the source holds copies; both are written)}.
 
     Raises:
-        ConfigError: ``out`` is a file or a non-empty folder that is not a clip folder, no sequence is labelled, or
-            the new clips' ``split`` does not match the existing clips'.
-        DataFormatError: the existing clip folder is malformed.
+        ConfigError: ``out`` is a file or a non-empty folder that is not a clip folder, no sequence is labelled,
+            a class name cannot be written, a clip lacks a subject where the split needs one, the new clips'
+            ``split`` does not match the existing clips', the folder already holds one of the clips, or the
+            folder cannot be written.
+        DataFormatError: the existing clip folder is malformed, or a sequence fails the clip checks (the message
+            names its source).
     """
     out = Path(out)
-    append = is_clip_dataset(out)
-    if not append and out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ConfigError(f"{out}: exists and is neither empty nor a clip folder; pass a new --out folder")
-    names = dataset_class_names(ds)
+    append = check_clip_output(out)
     keep = [i for i, s in enumerate(ds.sequences) if s.label is not None]
     if not keep:
         raise ConfigError(f"{ds.name}: no labelled sequences to write; the format needs a label per clip (--label)")
-    used = sorted({names[ds.sequences[i].label] for i in keep}, key=lambda n: _first_index(names, n))
-    start = 0
-    if append:
-        old = read_clip_dataset(out)
+    names = _clip_class_names(ds)
+    new = [ds.sequences[i] for i in keep]
+    used = sorted({names[s.label] for s in new}, key=lambda n: _first_index(names, n))
+    prints = [clip_fingerprint(s.joints) for s in new]
+    old = read_clip_dataset(out) if append else None
+    if old is not None:
         has_split = old.protocol == CLIP_SPLIT_PROTOCOL
         if has_split != (train_side is not None):
             need = "carry split: pass --split train|test" if has_split else "carry no split: drop --split"
             raise ConfigError(f"{out}: its clips {need}")
+        _refuse_duplicates(out, old, new, prints)
+    if train_side is None:
+        _check_subjects(new, out, append)
+    first: dict[str, str] = {}
+    same: list[tuple[str, str]] = []
+    for s, fp in zip(new, prints, strict=True):
+        if fp in first:
+            same.append((s.source, first[fp]))
+        first.setdefault(fp, s.source)
+    if old is not None:
         known = {c.casefold() for c in old.class_names}
         used = list(old.class_names) + [n for n in used if n.casefold() not in known]
-        start = len(old.sequences)
-        while any((out / "clips").glob(f"{start:05d}_*.npz")):
-            start += 1
-    else:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / META_FILE).write_text(
-            json.dumps({"name": ds.name, "format": "sadvae-clips", "version": 1, **(meta or {})}, indent=1) + "\n",
-            encoding="utf-8",
-        )
     canonical = {n.casefold(): n for n in used}
-    _write_classes(out / CLASSES_FILE, used, _descriptions(out / CLASSES_FILE, used) if append else None)
+    start = _next_clip_number(out) if old is not None else 0
     width = max(5, len(str(start + len(keep))))
-    for k, i in enumerate(keep, start):
-        s = ds.sequences[i]
-        split = None if train_side is None else ("train" if train_side[i] else "test")
+    clip_names = []
+    for k, s in enumerate(new, start):
         base, _, segment = Path(s.source).name.partition("#")
-        stem = _slug(base.split(".")[0] + (f"_{segment}" if segment else ""))
-        write_clip(
-            out / "clips" / f"{k:0{width}d}_{stem}.npz",
-            s.joints,
-            canonical[names[s.label].casefold()],
-            s.fps,
-            subject=s.subject,
-            view=s.view,
-            split=split,
-            timestamps=s.timestamps,
-            source=s.source,
-        )
+        clip_names.append(f"{k:0{width}d}_{_slug(base.split('.')[0] + (f'_{segment}' if segment else ''))}.npz")
+    meta_out = _meta(out, ds, meta, len(new)) if old is not None else None
+    try:
+        made = _make_parents(out)
+        stage = Path(tempfile.mkdtemp(dir=out.absolute().parent, prefix=f".{out.name}.import-"))
+    except OSError as e:
+        raise ConfigError(f"{out}: cannot create the folder ({e.strerror or e}); pass an --out you can write") from None
+    try:
+        _write_classes(stage / CLASSES_FILE, used, _descriptions(out / CLASSES_FILE, used) if old is not None else None)
+        if meta_out is None:
+            meta_out = {"name": ds.name, "format": "sadvae-clips", "version": 1, **(meta or {})}
+        (stage / META_FILE).write_text(json.dumps(meta_out, indent=1) + "\n", encoding="utf-8")
+        for i, s, name in zip(keep, new, clip_names, strict=True):
+            split = None if train_side is None else ("train" if train_side[i] else "test")
+            f = write_clip(
+                stage / "clips" / name,
+                s.joints,
+                canonical[names[s.label].casefold()],
+                s.fps,
+                subject=s.subject,
+                view=s.view,
+                split=split,
+                timestamps=s.timestamps,
+                source=s.source,
+            )
+            try:
+                read_clip(f, used)  # the reader accepts what was written, before anything reaches out
+            except DataFormatError as e:
+                raise DataFormatError(s.source, e.where, f"{e.problem} (nothing was written to {out})") from None
+        if old is None:
+            _move_folder(stage, out)
+        else:
+            _move_in(stage, out, clip_names)
+    except OSError as e:
+        _remove_empty(made)
+        raise ConfigError(f"{out}: cannot write the clips ({e.strerror or e}); nothing was written") from None
+    except BaseException:
+        _remove_empty(made)
+        raise
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
     return {
         "clips": len(keep),
         "classes": len(used),
         "unlabelled": len(ds.sequences) - len(keep),
         "out": str(out),
-        "appended": append,
+        "appended": old is not None,
+        "added_to": old.name if old is not None else None,
+        "same_content": same,
     }
+
+
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+def _next_clip_number(out: Path) -> int:
+    """One past the highest ``NNNNN_`` number in ``out/clips`` (new clips never take an existing name)."""
+    numbers = [int(m.group(1)) for p in (out / "clips").glob("*.npz") if (m := re.match(r"(\d+)_", p.name))]
+    return max(numbers, default=-1) + 1
+
+
+def _meta(out: Path, ds: Dataset, meta: dict | None, clips: int) -> dict:
+    """The existing ``dataset.json`` with this import appended to its ``"added"`` list (provenance)."""
+    path = out / META_FILE
+    old = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}  # read_clip_dataset checked it
+    added = old.get("added") if isinstance(old.get("added"), list) else []
+    return {**old, "added": [*added, {"name": ds.name, "clips": clips, **(meta or {})}]}
+
+
+def _move_folder(stage: Path, out: Path) -> None:
+    """Rename the staged folder to ``out`` (absent or empty), in one step."""
+    os.chmod(stage, 0o777 & ~_umask())  # mkdtemp makes 0700; give the folder the usual permissions
+    was_empty = out.is_dir()
+    if was_empty:
+        out.rmdir()  # empty (checked): the staged folder takes its place
+    try:
+        os.replace(stage, out)
+    except BaseException:
+        if was_empty:
+            out.mkdir(exist_ok=True)
+        raise
+
+
+def _move_in(stage: Path, out: Path, clip_names: Sequence[str]) -> None:
+    """Move staged clips into ``out/clips``, then replace ``dataset.json`` and ``classes.txt``; on an error the
+    clips already moved are taken out again and the old ``dataset.json`` is put back, so ``out`` is as it was."""
+    meta = out / META_FILE
+    old_meta = meta.read_bytes() if meta.is_file() else None
+    made_clips = not (out / "clips").exists()
+    (out / "clips").mkdir(exist_ok=True)
+    moved: list[Path] = []
+    try:
+        for name in clip_names:
+            dst = out / "clips" / name
+            if dst.exists():
+                raise FileExistsError(17, "a clip of that name exists already", str(dst))
+            os.replace(stage / "clips" / name, dst)
+            moved.append(dst)
+        os.replace(stage / META_FILE, meta)
+        os.replace(stage / CLASSES_FILE, out / CLASSES_FILE)
+    except BaseException:
+        for dst in moved:
+            dst.unlink(missing_ok=True)
+        if made_clips:
+            _remove_empty([out / "clips"])
+        if old_meta is None:
+            meta.unlink(missing_ok=True)
+        else:
+            meta.write_bytes(old_meta)
+        raise
 
 
 def _descriptions(path: Path, names: Sequence[str]) -> list[str | None]:
