@@ -329,6 +329,78 @@ def save_bundle(
     return path
 
 
+_ZIP_MAGIC = b"PK\x03\x04"  # torch.save's archive (since torch 1.6)
+_PICKLE_PROTO = 0x80  # the legacy torch.save format: a pickle, protocol 2 or newer
+
+
+def _check_bundle_bytes(path: Path) -> None:
+    """Refuse, before ``torch.load``, a file that cannot be a bundle: an ONNX export, a text file, other bytes.
+
+    ``torch.load`` of such a file fails with messages like "KeyError: 101" or "UnpicklingError: Unsupported
+    operand 8"; this names what the file is and what to pass instead.
+    """
+    try:
+        with path.open("rb") as f:
+            head = f.read(4096)
+    except OSError as e:
+        raise CheckpointError(f"{path}: cannot read the model bundle ({e.strerror or e})") from None
+    if not head:
+        raise CheckpointError(f"{path}: not a readable model bundle (empty file); re-create or re-download it")
+    if head.startswith(_ZIP_MAGIC) or head[0] == _PICKLE_PROTO:
+        return
+    if path.suffix.lower() == ".onnx" or _looks_like_onnx(path):
+        beside = path.with_suffix(".pt")
+        hint = f"; {beside} beside it may be that bundle" if beside.is_file() else ""
+        raise CheckpointError(
+            f"{path}: is an ONNX export, not a model bundle; pass the .pt bundle it was exported from "
+            f"({path.name} is the export{hint})"
+        )
+    if _looks_like_text(head):
+        first = (head.decode("utf-8", errors="replace").strip().splitlines() or [""])[0][:40]
+        raise CheckpointError(
+            f"{path}: not a sadvae model bundle: it is a text file"
+            + (f" (it starts with {first!r})" if first else "")
+            + "; pass the .pt file `sadvae train zsl` writes"
+        )
+    raise CheckpointError(
+        f"{path}: not a readable model bundle (neither the zip archive nor the pickle torch.save writes; it starts "
+        f"with {head[:8]!r}); re-create or re-download it"
+    )
+
+
+def _looks_like_text(head: bytes) -> bool:
+    """UTF-8 (or UTF-16 with a BOM) text without control characters other than tab, CR and LF."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return True
+    if b"\0" in head:
+        return False
+    for cut in range(4):  # the 4096-byte head may end inside a character
+        try:
+            text = head[: len(head) - cut].decode("utf-8")
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        return False
+    return all(c.isprintable() or c in "\t\r\n" for c in text)
+
+
+def _looks_like_onnx(path: Path) -> bool:
+    """An ONNX ModelProto: a protobuf whose top level has a graph (field 7)."""
+    from sadvae.onnx_metadata import _fields
+
+    try:
+        return 7 in {field for field, _ in _fields(path.read_bytes())}
+    except (OSError, ValueError):
+        return False
+
+
+def _all_tensors(d: dict) -> bool:
+    import torch
+
+    return bool(d) and all(isinstance(v, torch.Tensor) for v in d.values())
+
+
 def _load_failure(e: Exception) -> str:
     """One line on why ``torch.load(weights_only=True)`` refused a file."""
     import pickle
@@ -343,6 +415,8 @@ def _load_failure(e: Exception) -> str:
             )
         lines = lines[1:]  # torch's advice to retry with weights_only=False is the wrong fix here
     detail = next((ln for ln in lines if "weights_only" not in ln), "") or "empty or truncated file"
+    if "failed finding central directory" in detail or "failed reading zip archive" in detail:
+        detail = "the zip archive is truncated or damaged: its central directory is missing"
     return f"not a readable model bundle ({type(e).__name__}: {detail[:200]}); re-create or re-download it"
 
 
@@ -367,12 +441,21 @@ def load_bundle(path: str | Path, device: str = "cpu") -> Bundle:
         raise ConfigError(
             f"device {device!r}: CUDA is not available on this machine (torch {torch.__version__}); use --device cpu"
         )
+    _check_bundle_bytes(path)
     try:
         d = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - a corrupt file fails torch.load in many ways; the file is what is wrong
         raise CheckpointError(f"{path}: {_load_failure(e)}") from None
-    if not isinstance(d, dict) or "format_version" not in d:
-        raise CheckpointError(f"{path}: not a sadvae model bundle (no format_version)")
+    if not isinstance(d, dict):
+        raise CheckpointError(
+            f"{path}: not a sadvae model bundle (a torch file holding a {type(d).__name__}, not a bundle's dict); "
+            "pass the .pt file `sadvae train zsl` writes"
+        )
+    if "format_version" not in d:
+        hint = " (a state dict or a training checkpoint?)" if "state_dict" in d or _all_tensors(d) else ""
+        raise CheckpointError(
+            f"{path}: not a sadvae model bundle (no format_version){hint}; pass the .pt file `sadvae train zsl` writes"
+        )
     if d["format_version"] != BUNDLE_FORMAT:
         raise CheckpointError(
             f"{path}: bundle format {d['format_version']}, this sadvae reads format {BUNDLE_FORMAT}; "

@@ -69,6 +69,9 @@ __all__ = [
     "file_sha256",
     "bundle_metadata",
     "live_recognizer",
+    "supported_persons",
+    "check_persons",
+    "check_export_request",
     "encode_metadata",
     "torch_to_onnx",
     "check_tensorrt_ops",
@@ -169,9 +172,56 @@ def live_recognizer(bundle, persons: int | None = None) -> tuple[Recognizer, Pre
 
     from sadvae.models.live import live_backbone
 
+    if persons is not None:
+        check_persons(bundle, persons)
     pre = bundle.live_preprocess if persons is None else replace(bundle.preprocess, persons=int(persons))
     backbone = live_backbone(bundle.backbone, pre.persons, bundle.preprocess.persons, pre.window)
     return Recognizer(backbone, bundle.sadvae), pre
+
+
+def supported_persons(bundle) -> tuple[int, ...]:
+    """The person slots a loaded bundle's recognizer can take: its own slots, and 1 on a Shift-GCN of more
+    (its one-person graph; see :func:`sadvae.models.live.live_backbone`)."""
+    from sadvae.models.shiftgcn import ShiftGCN
+
+    slots = int(bundle.preprocess.persons)
+    inner = _inner_backbone(bundle)
+    one_person = slots > 1 and isinstance(inner, ShiftGCN) and inner.cfg.num_persons == slots
+    return (1, slots) if one_person else (slots,)
+
+
+def _inner_backbone(bundle):
+    """The bundle's backbone model, without an extra head around it."""
+    from sadvae.models.extra_head import ExtraHeadBackbone
+
+    return bundle.backbone.backbone if isinstance(bundle.backbone, ExtraHeadBackbone) else bundle.backbone
+
+
+def check_persons(bundle, persons: object) -> None:
+    """Refuse a person count the bundle's recognizer has no graph for; the message names the counts it has.
+
+    Raises:
+        ConfigError: ``persons`` is not a whole number >= 1, or not one of :func:`supported_persons`.
+    """
+    from sadvae.models.shiftgcn import ShiftGCN
+
+    if isinstance(persons, bool) or not isinstance(persons, int | np.integer) or persons < 1:
+        raise ConfigError(f"--persons must be a whole number >= 1, got {persons!r}")
+    valid = supported_persons(bundle)
+    if persons in valid:
+        return
+    slots = int(bundle.preprocess.persons)
+    inner = _inner_backbone(bundle)
+    name = "Shift-GCN" if isinstance(inner, ShiftGCN) else type(inner).__name__.replace("STGCN", "ST-GCN")
+    if len(valid) == 2:
+        has = f"{slots} person slots (the ones it was trained with) or 1 (its one-person graph)"
+    else:
+        why = "; only a Shift-GCN has a one-person graph" if persons == 1 else ""
+        has = f"{slots} person slot(s) only (the ones it was trained with{why})"
+    raise ConfigError(
+        f"--persons {persons}: this {name} takes windows of {has}; "
+        f"pass --persons {' or '.join(map(str, valid))}, or leave it out for the bundle's live default"
+    )
 
 
 def bundle_metadata(bundle, model_id: str, preprocess: PreprocessConfig | None = None) -> dict[str, object]:
@@ -243,11 +293,7 @@ def torch_to_onnx(
     """
     import onnx
 
-    if exporter not in _EXPORTERS:
-        raise ConfigError(f"unknown ONNX exporter {exporter!r}; valid exporters: {list(_EXPORTERS)}")
-    latest = onnx.defs.onnx_opset_version()
-    if not 17 <= opset <= latest:
-        raise ConfigError(f"opset must be in [17, {latest}] (TensorRT 8.5/8.6 parse up to 17), got {opset}")
+    _check_exporter_and_opset(exporter, opset)
     module = module.eval()
     outputs = list(output_names)
     try:
@@ -268,6 +314,47 @@ def torch_to_onnx(
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as e:
         raise ExportError(f"the exported graph fails the ONNX checker: {str(e).strip().splitlines()[0]}") from e
     return model
+
+
+def _check_exporter_and_opset(exporter: str, opset: int) -> None:
+    import onnx
+
+    if exporter not in _EXPORTERS:
+        raise ConfigError(f"unknown ONNX exporter {exporter!r}; valid exporters: {list(_EXPORTERS)}")
+    latest = onnx.defs.onnx_opset_version()
+    if not 17 <= opset <= latest:
+        raise ConfigError(f"opset must be in [17, {latest}] (TensorRT 8.5/8.6 parse up to 17), got {opset}")
+
+
+def check_export_request(bundle_path: Path, out_path: Path, *, atol: float = 1e-4, persons: int | None = None) -> None:
+    """The cheap checks of :func:`export_onnx`, before the bundle is read and the graph exported (~20 s).
+
+    Raises:
+        ConfigError: ``out_path`` is a folder, not a ``.onnx`` name or the bundle itself; ``atol`` is not a
+            positive number; ``persons`` is not a whole number >= 1.
+    """
+    if isinstance(atol, bool) or not isinstance(atol, int | float) or not math.isfinite(atol) or atol <= 0:
+        raise ConfigError(
+            f"--atol must be a positive number (the largest accepted |onnxruntime - torch|, default 1e-4), "
+            f"got {atol!r}; use --no-check to skip the parity check"
+        )
+    if persons is not None and (isinstance(persons, bool) or not isinstance(persons, int | np.integer) or persons < 1):
+        raise ConfigError(f"--persons must be a whole number >= 1, got {persons!r}")
+    stem = bundle_path.with_suffix(".onnx").name if bundle_path.suffix == ".pt" else "model.onnx"
+    if out_path.is_dir():
+        raise ConfigError(f"--out {out_path}: is a folder; pass the .onnx file to write, e.g. {out_path / stem}")
+    if out_path.suffix.lower() != ".onnx":
+        raise ConfigError(
+            f"--out {out_path}: expected a .onnx file name (the export is an ONNX model), e.g. "
+            f"{out_path.with_suffix('.onnx')}"
+        )
+    for parent in out_path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ConfigError(f"--out {out_path}: {parent} is a file, not a folder; choose another --out")
+            break
+    if bundle_path.exists() and out_path.exists() and out_path.resolve() == bundle_path.resolve():
+        raise ConfigError(f"--out {out_path}: is the bundle itself; write the export to another file")
 
 
 @contextlib.contextmanager
@@ -451,8 +538,9 @@ def export_onnx(
         an :class:`ExportReport`.
 
     Raises:
-        CheckpointError: the bundle is missing or unreadable.
-        ConfigError: bad opset or exporter.
+        CheckpointError: the bundle is missing or unreadable (an ``.onnx`` passed as the bundle is named as such).
+        ConfigError: bad opset, exporter, ``atol``, ``persons`` or ``out_path`` (all checked before the bundle is
+            read, except the person counts the model supports).
         ExportError: the export, the TensorRT operator check or the parity check fails.
     """
     import onnx
@@ -461,6 +549,8 @@ def export_onnx(
 
     start = time.perf_counter()
     bundle_path, out_path = Path(bundle_path), Path(out_path)
+    check_export_request(bundle_path, out_path, atol=atol, persons=persons)  # cheap checks first
+    _check_exporter_and_opset(exporter, opset)
     bundle = load_bundle(bundle_path)
     recognizer, pre = live_recognizer(bundle, persons)
     example = torch.from_numpy(example_windows(2, pre))

@@ -46,7 +46,12 @@ def _load_tensorrt(path: Path, options: BackendOptions) -> Backend:
         except ImportError:
             continue
     else:
-        raise MissingDependencyError("tensorrt", "trt")
+        raise MissingDependencyError(  # the trt extra is pycuda only: TensorRT comes with JetPack or NVIDIA's wheel
+            "tensorrt",
+            "trt",
+            "tensorrt is not installed; TensorRT comes with JetPack on a Jetson (on a desktop: "
+            "`pip install tensorrt`), and the trt extra, `pip install 'sadvae-live[trt]'`, adds pycuda for the GPU",
+        )
     from realtime.backends.tensorrt import TensorRTBackend
 
     return TensorRTBackend(path, options)

@@ -35,7 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         nargs="+",
         default=[1, 4, 16],
         metavar="N",
-        help="MIN OPT MAX batch of the optimisation profile (default 1 4 16; one value: fixed)",
+        help="MIN OPT MAX batch of the optimisation profile (default 1 4 16), or one value N: a fixed batch "
+        "(N N N); two values are refused",
     )
     b.add_argument("--workspace-mb", type=int, default=1024, help="builder workspace limit in MiB (default 1024)")
     b.add_argument("--timing-cache", type=Path, help="TensorRT timing cache: read if present, written after the build")
@@ -102,18 +103,32 @@ def format_manifest(manifest: dict) -> str:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from sadvae.engine.builder import build_engine, load_library, normalize_batch_sizes
+    from sadvae.engine.builder import build_engine, check_build_request, resolve_library
     from sadvae.errors import ConfigError
     from sadvae.onnx_metadata import read_onnx_metadata
 
     library = "tensorrt_rtx" if args.target and args.library == "auto" else args.library
-    sizes = normalize_batch_sizes(args.batch)
+    # the flags' own errors first (no library imported yet), so a missing library does not hide them
+    if args.target is not None and args.library == "tensorrt":
+        raise ConfigError(
+            "--target builds ahead of time with TensorRT-RTX, and --library tensorrt builds for the GPU it runs on; "
+            "drop --target, or use --library tensorrt_rtx (the default with --target)"
+        )
+    for flag, value in (("--calibration-data", args.calibration_data), ("--calibration-cache", args.calibration_cache)):
+        if value is not None and args.precision != "int8":
+            raise ConfigError(
+                f"{flag} is for --precision int8 (this build is {args.precision}); drop it or add --precision int8"
+            )
+    if args.calibration_data is not None and not args.calibration_data.is_file():
+        what = "is a folder" if args.calibration_data.is_dir() else "calibration windows not found"
+        raise ConfigError(
+            f"--calibration-data {args.calibration_data}: {what}; pass the windows .npz that calibration/sample.py "
+            "draws (calibration/README.md)"
+        )
+    sizes = check_build_request(args.onnx, args.precision, args.batch, args.workspace_mb, library, args.target)
     calibrator = None
     if args.calibration_data is not None:
-        if args.precision != "int8":
-            raise ConfigError("--calibration-data is for --precision int8")
-        trt, library = load_library(library)
-    if args.calibration_data is not None and library != "tensorrt_rtx":  # RTX refuses int8 in build_engine
+        trt, library, _ = resolve_library(library, args.precision, args.target)  # refuses int8 on TensorRT-RTX
         from sadvae.engine.calibrator import make_calibrator
 
         model_id = read_onnx_metadata(args.onnx).get("model_id")
@@ -153,6 +168,8 @@ def _info(args: argparse.Namespace) -> int:
     from sadvae.engine.manifest import check_manifest, read_manifest
     from sadvae.errors import EngineError, MissingDependencyError
 
+    if args.model is not None:
+        _check_model_arg(args.model)
     manifest = read_manifest(args.plan)
     print(json.dumps(manifest, indent=1, sort_keys=True) if args.json else format_manifest(manifest))
     if not args.check:
@@ -164,3 +181,16 @@ def _info(args: argparse.Namespace) -> int:
         return 1
     print("check       fits this machine")
     return 0
+
+
+def _check_model_arg(model: str) -> None:
+    """``engine info --model``: a file (the export or the bundle) or a model id; a folder or a missing path is
+    refused here instead of being compared as a model id."""
+    from sadvae.errors import ConfigError
+
+    path = Path(model)
+    if path.is_dir():
+        raise ConfigError(f"--model {model}: is a folder; pass the ONNX export or the bundle .pt file, or a model id")
+    looks_like_a_path = "/" in model or "\\" in model or path.suffix.lower() in (".pt", ".onnx")
+    if looks_like_a_path and not path.is_file():
+        raise ConfigError(f"--model {model}: file not found; pass the ONNX export or the bundle .pt, or a model id")

@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "when a node is not a TensorRT operator or ONNX Runtime differs from torch by more than --atol.",
     )
     p.add_argument("bundle", type=Path, help="model bundle (.pt) from `sadvae train zsl`")
-    p.add_argument("--out", type=Path, required=True, help="ONNX file to write, e.g. engines/model.onnx")
+    p.add_argument("--out", type=Path, required=True, help="ONNX file to write, e.g. engines/model.onnx (not a folder)")
     p.add_argument("--opset", type=int, default=17, help="ONNX opset, >= 17 (default 17: TensorRT 8.5/8.6)")
     p.add_argument(
         "--check",
@@ -25,7 +25,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=True,
         help="TensorRT operator check and ONNX Runtime parity at batch 1 and 4 (default: on)",
     )
-    p.add_argument("--atol", type=float, default=1e-4, help="parity tolerance, max abs difference (default 1e-4)")
+    p.add_argument(
+        "--atol",
+        type=_positive_float,
+        default=1e-4,
+        help="parity tolerance, max abs difference, > 0 (default 1e-4)",
+    )
     p.add_argument(
         "--exporter",
         choices=("dynamo", "torchscript"),
@@ -34,12 +39,39 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--persons",
-        type=int,
+        type=_persons,
         default=None,
         help="person slots of the exported window (default: the bundle's live config, else the model's; "
         "1 on a two-slot Shift-GCN: its one-person graph, half the cost)",
     )
     p.set_defaults(func=_export)
+
+
+def _positive_float(text: str) -> float:
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(
+            f"expected a number > 0 (the largest accepted |onnxruntime - torch|, e.g. 1e-4), got {text!r}; "
+            "--no-check skips the parity check"
+        )
+    return value
+
+
+def _persons(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number >= 1 (person slots of the exported window), got {text!r}"
+        )
+    return value
 
 
 def format_report(report) -> str:

@@ -36,7 +36,7 @@ from sadvae.engine.trt_common import (
     replay_calibrator,
     trt_logger,
 )
-from sadvae.errors import ConfigError, EngineError
+from sadvae.errors import ConfigError, EngineError, MissingDependencyError
 from sadvae.fileio import atomic_write
 from sadvae.onnx_metadata import read_onnx_metadata
 
@@ -46,6 +46,9 @@ __all__ = [
     "BuildReport",
     "load_library",  # re-exported: its home is sadvae.engine.trt_common
     "normalize_batch_sizes",
+    "check_build_request",
+    "check_onnx_file",
+    "resolve_library",
     "build_engine",
 ]
 
@@ -112,13 +115,21 @@ def _set_workspace(config: Any, trt: Any, nbytes: int) -> None:
 
 
 def normalize_batch_sizes(batch_sizes: tuple[int, ...] | list[int]) -> tuple[int, int, int]:
-    """(b,) -> (b, b, b); (lo, hi) -> (lo, hi, hi); (min, opt, max) as is, checked 1 <= min <= opt <= max."""
+    """(b,) -> (b, b, b), a fixed batch; (min, opt, max) as is, checked 1 <= min <= opt <= max.
+
+    Two values are refused: whether ``1 8`` means MIN OPT or MIN MAX is a guess (it used to become
+    ``1 8 8`` without a word), so the message shows the three values to write.
+    """
     sizes = tuple(int(b) for b in batch_sizes)
     if len(sizes) == 1:
         sizes = sizes * 3
-    elif len(sizes) == 2:
-        sizes = (sizes[0], sizes[1], sizes[1])
-    if len(sizes) != 3 or not 1 <= sizes[0] <= sizes[1] <= sizes[2]:
+    if len(sizes) != 3:
+        lo, hi = (sizes[0], sizes[-1]) if sizes else (1, 16)
+        raise ConfigError(
+            f"--batch takes one value (a fixed batch) or three (MIN OPT MAX), got {len(sizes)}: {list(batch_sizes)}; "
+            f"write all three, e.g. --batch {lo} {hi} {hi} for batches {lo} to {hi} tuned for {hi}"
+        )
+    if not 1 <= sizes[0] <= sizes[1] <= sizes[2]:
         raise ConfigError(f"batch sizes must be MIN OPT MAX with 1 <= MIN <= OPT <= MAX, got {list(batch_sizes)}")
     return sizes  # type: ignore[return-value]
 
@@ -157,21 +168,25 @@ def build_engine(
         a :class:`BuildReport`.
 
     Raises:
-        ConfigError: a precision, target or option this library does not support.
-        EngineError: the parser rejects the ONNX (the message lists the parser's errors) or the build fails.
-        MissingDependencyError: the library is not installed.
+        ConfigError: a bad value, or a precision, target or option this library does not support.
+        EngineError: the ONNX file is missing or not an ONNX model, the parser rejects it (the message lists
+            the parser's errors) or the build fails.
+        MissingDependencyError: the library is not installed (for "auto" building fp16/int8 without TensorRT:
+            the message says so, even when TensorRT-RTX is installed).
+
+    Everything that needs no library (:func:`check_build_request`) is checked before one is imported, and the
+    library's own refusals (:func:`resolve_library`) come before the ONNX is parsed.
     """
     onnx_path = Path(onnx_path)
     out_dir = Path(out_dir)
-    sizes = _check_request(onnx_path, precision, batch_sizes, workspace_mb)
-    trt, lib = load_library(library)
+    sizes = check_build_request(onnx_path, precision, batch_sizes, workspace_mb, library, compute_capability)
+    trt, lib, target = resolve_library(library, precision, compute_capability)
     api = _api(trt, lib)
-    _check_library_can(api, precision, compute_capability)
     meta = read_onnx_metadata(onnx_path)
     model_id = meta.get("model_id") if isinstance(meta.get("model_id"), str) else None
     if precision == "int8" and calibrator is None:
         calibrator = _cache_calibrator(trt, calibration_cache, model_id)
-    target, device = _build_target(trt, api, compute_capability)
+    device = None if api.rtx else _this_gpu()
 
     start = time.perf_counter()
     logger = trt_logger(trt)
@@ -222,29 +237,120 @@ def build_engine(
     return BuildReport(plan_path, mpath, manifest, seconds, len(plan))
 
 
-def _check_request(
-    onnx_path: Path, precision: str, batch_sizes: tuple[int, ...], workspace_mb: int
+def check_build_request(
+    onnx_path: str | Path,
+    precision: str = "fp16",
+    batch_sizes: tuple[int, ...] | list[int] = (1, 4, 16),
+    workspace_mb: int = 1024,
+    library: str = "auto",
+    compute_capability: str | None = None,
 ) -> tuple[int, int, int]:
-    """Check the arguments that need no library; returns the (min, opt, max) batch sizes."""
+    """Check what needs no TensorRT library (before any is imported); returns the (min, opt, max) batch sizes.
+
+    In order: the precision and library names, the batch sizes, the workspace, the ONNX file (a file,
+    and an ONNX model: a protobuf with a graph) and the spelling of the compute capability target.
+
+    Raises:
+        ConfigError: a bad value; the message names it and the fix.
+        EngineError: the ONNX file is missing, a folder or not an ONNX model.
+    """
     if precision not in PRECISIONS:
         raise ConfigError(f"unknown precision {precision!r}; valid: {list(PRECISIONS)}")
+    if library not in ("auto", *LIBRARIES):
+        raise ConfigError(f"unknown TensorRT library {library!r}; valid: {['auto', *LIBRARIES]}")
     sizes = normalize_batch_sizes(batch_sizes)
     if workspace_mb < 1:
         raise ConfigError(f"workspace must be >= 1 MiB, got {workspace_mb}")
-    if not onnx_path.is_file():
-        raise EngineError(f"{onnx_path}: ONNX model not found; export it with `sadvae export BUNDLE --out {onnx_path}`")
+    check_onnx_file(Path(onnx_path))
+    if compute_capability is not None:
+        try:
+            normalize_compute_capability(compute_capability)
+        except EngineError:
+            raise ConfigError(
+                f"--target {compute_capability!r} is not a compute capability; write it as SM86 or 8.6"
+            ) from None
+        if library == "tensorrt":
+            raise ConfigError(
+                "a compute capability target needs --library tensorrt_rtx; TensorRT builds for the GPU it runs on "
+                "(drop --target, or build ahead of time with --library tensorrt_rtx)"
+            )
     return sizes
 
 
-def _check_library_can(api: _Api, precision: str, compute_capability: str | None) -> None:
+def check_onnx_file(path: Path) -> None:
+    """Refuse a missing file, a folder or a file that is not an ONNX model (read, not parsed by TensorRT).
+
+    Raises:
+        EngineError: the message names the file and the fix.
+    """
+    from sadvae.onnx_metadata import _fields
+
+    fix = f"export it with `sadvae export BUNDLE.pt --out {path}`"
+    if path.is_dir():
+        found = sorted(p.name for p in path.glob("*.onnx"))[:5]
+        inside = f" (it holds {', '.join(found)})" if found else ""
+        raise EngineError(f"{path}: is a folder{inside}; pass --onnx the .onnx file `sadvae export` wrote")
+    if not path.is_file():
+        raise EngineError(f"{path}: ONNX model not found; {fix}")
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise EngineError(f"{path}: cannot read the ONNX model ({e.strerror or e}); {fix}") from None
+    if data.startswith(b"PK\x03\x04"):  # a zip, as torch.save writes
+        raise EngineError(
+            f"{path}: is a zip archive (a model bundle .pt?), not an ONNX model; export the bundle with "
+            "`sadvae export BUNDLE.pt --out MODEL.onnx` and pass --onnx MODEL.onnx"
+        )
+    try:
+        fields = {field for field, _ in _fields(data)}
+    except ValueError as e:
+        raise EngineError(f"{path}: not an ONNX model ({e}); {fix}") from None
+    if 7 not in fields:  # ModelProto.graph
+        what = "an empty file" if not data else "a protobuf without a graph"
+        raise EngineError(f"{path}: not an ONNX model ({what}); {fix}")
+
+
+def resolve_library(library: str, precision: str, compute_capability: str | None = None) -> tuple[Any, str, str | None]:
+    """Import the library ``library`` names and check that it can build ``precision`` for the target.
+
+    Returns:
+        ``(module, name, target)``: target is TensorRT-RTX's ahead-of-time target ("portable", "SM86"),
+        None for TensorRT (it builds for the GPU it runs on).
+
+    Raises:
+        MissingDependencyError: the library is not installed, or "auto" fell back to TensorRT-RTX for a
+            precision only TensorRT builds (the message says TensorRT is missing and how to install it).
+        ConfigError: a target or precision this library cannot build (the target is checked first).
+    """
+    trt, lib = load_library(library)
+    api = _api(trt, lib)
+    target = _rtx_target(trt, api, compute_capability)  # before the precision: a bad target is named as such
+    _check_library_can(api, precision, compute_capability, fell_back=library == "auto" and api.rtx)
+    if library == "auto" and api.rtx:
+        log.info("TensorRT is not installed; building with %s %s (ahead of time, fp32)", lib, api.version)
+    return trt, lib, target
+
+
+def _check_library_can(api: _Api, precision: str, compute_capability: str | None, fell_back: bool = False) -> None:
     """Refuse a precision or a compute capability target the imported library cannot build."""
     if precision not in api.precisions:
-        why = (
+        rtx_why = (
             "TensorRT-RTX builds strongly typed networks (the precision is the ONNX graph's) and has no FP16/INT8 "
             "builder flags or INT8 calibration"
-            if api.rtx
-            else f"TensorRT {api.version} has no {precision} flag"
         )
+        if fell_back:  # --library auto: TensorRT is missing, which is the real problem
+            raise MissingDependencyError(
+                "tensorrt",
+                "trt",
+                f"TensorRT is not installed, so --library auto fell back to TensorRT-RTX ({api.name} {api.version}), "
+                "which builds fp32 only: its networks are strongly typed (the precision is the ONNX graph's), with "
+                f"no FP16/INT8 builder flags or INT8 calibration; to build {precision}, install TensorRT where the "
+                "plan will run "
+                "(JetPack ships it; on a desktop `pip install tensorrt`, plus the trt extra "
+                "`pip install 'sadvae-live[trt]'` for pycuda) and build there, or build a portable fp32 plan here "
+                "with --precision fp32",
+            )
+        why = rtx_why if api.rtx else f"TensorRT {api.version} has no {precision} flag"
         raise ConfigError(
             f"{api.name} cannot build {precision}: {why}; build {' or '.join(api.precisions)}"
             + (", or use --library tensorrt on the target device" if api.rtx else "")
@@ -265,16 +371,22 @@ def _cache_calibrator(trt: Any, calibration_cache: str | Path | None, model_id: 
     return replay_calibrator(trt, Path(calibration_cache), model_id)
 
 
-def _build_target(trt: Any, api: _Api, compute_capability: str | None) -> tuple[str | None, dict | None]:
-    """(target, device): TensorRT-RTX's ahead-of-time target ("portable" or "SM86"), or TensorRT's GPU."""
-    if api.rtx:
-        if compute_capability is None:
-            return "portable", None
-        target = "SM" + normalize_compute_capability(compute_capability).replace(".", "")
-        if getattr(trt.ComputeCapability, target, None) is None:
-            valid = [k for k in trt.ComputeCapability.__members__ if k.startswith("SM")]
-            raise ConfigError(f"{api.name} {api.version} cannot target {compute_capability}; valid targets: {valid}")
-        return target, None
+def _rtx_target(trt: Any, api: _Api, compute_capability: str | None) -> str | None:
+    """TensorRT-RTX's ahead-of-time target ("portable" or "SM86", checked against the library's list); None for
+    TensorRT."""
+    if not api.rtx:
+        return None
+    if compute_capability is None:
+        return "portable"
+    target = "SM" + normalize_compute_capability(compute_capability).replace(".", "")
+    if getattr(trt.ComputeCapability, target, None) is None:
+        valid = [k for k in trt.ComputeCapability.__members__ if k.startswith("SM")]
+        raise ConfigError(f"{api.name} {api.version} cannot target {compute_capability}; valid targets: {valid}")
+    return target
+
+
+def _this_gpu() -> dict:
+    """TensorRT builds for the GPU it runs on: that GPU's facts, or a clear error without one."""
     device = current_device(0)
     if device is None:
         raise EngineError(
@@ -282,7 +394,7 @@ def _build_target(trt: Any, api: _Api, compute_capability: str | None) -> tuple[
             "and nvidia-smi; install pycuda with `pip install 'sadvae-live[trt]'`); build on the device, or "
             "ahead of time with --library tensorrt_rtx --target SM86"
         )
-    return None, device
+    return device
 
 
 def _parse_onnx(trt: Any, api: _Api, builder: Any, logger: Any, onnx_path: Path) -> tuple[Any, Any]:

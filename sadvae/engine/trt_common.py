@@ -59,11 +59,22 @@ def load_library(library: str = "auto") -> tuple[Any, str]:
             return importlib.import_module(name), name
         except ImportError:
             continue
-    err = MissingDependencyError("tensorrt", "trt")
     if library == "tensorrt_rtx":
-        err.msg = "tensorrt_rtx is not installed; install it with `pip install tensorrt-rtx`"  # ImportError's str
-        err.args = (err.msg,)
-    raise err
+        message = (
+            "tensorrt_rtx is not installed; install it with `pip install tensorrt-rtx` (the rtx extra: "
+            "`pip install 'sadvae-live[rtx]'`); it builds fp32 plans ahead of time, without a GPU"
+        )
+        raise MissingDependencyError("tensorrt_rtx", "rtx", message)
+    message = (  # the trt extra is pycuda only: TensorRT itself comes with JetPack, or from NVIDIA's wheel
+        "tensorrt is not installed; TensorRT comes with JetPack on a Jetson (on a desktop: `pip install tensorrt`), "
+        "and the trt extra, `pip install 'sadvae-live[trt]'`, adds pycuda for the GPU"
+    )
+    if library == "auto":
+        message += (
+            "; without TensorRT, TensorRT-RTX (the rtx extra, not installed either: "
+            "`pip install 'sadvae-live[rtx]'`) builds fp32 plans ahead of time"
+        )
+    raise MissingDependencyError("tensorrt", "trt", message)
 
 
 def trt_logger(trt: Any) -> Any:

@@ -189,7 +189,10 @@ def test_import_and_errors_without_heavy_packages():
     assert proc.stdout.splitlines() == [
         "onnxruntime is not installed; install it with `pip install 'sadvae-live[live]'`",
         "torch is not installed; install it with `pip install 'sadvae-live[train]'`",
-        "tensorrt is not installed; install it with `pip install 'sadvae-live[trt]'`",
+        # the trt extra installs pycuda only: TensorRT itself is JetPack's or NVIDIA's wheel (was: "install it with
+        # `pip install 'sadvae-live[trt]'`", which does not install TensorRT)
+        "tensorrt is not installed; TensorRT comes with JetPack on a Jetson (on a desktop: `pip install tensorrt`), "
+        "and the trt extra, `pip install 'sadvae-live[trt]'`, adds pycuda for the GPU",
         "ok",
     ]
 

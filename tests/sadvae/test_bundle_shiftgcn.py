@@ -85,7 +85,8 @@ def test_one_person_recognizer_equals_the_two_slot_model_on_one_person_windows(s
     assert log1.shape == (3, 6)
     two, pre2 = live_recognizer(b, persons=2)
     assert pre2.persons == 2 and two.backbone is b.backbone
-    with pytest.raises(ConfigError, match="only a Shift-GCN has a one-person graph"):
+    # this used to say "only a Shift-GCN has a one-person graph" of a Shift-GCN (review E7); it names the counts now
+    with pytest.raises(ConfigError, match=r"--persons 3: this Shift-GCN takes windows of 2 person slots .* or 1"):
         live_recognizer(b, persons=3)
 
 
@@ -166,3 +167,19 @@ def test_cli_export_refuses_a_one_person_graph_of_an_st_gcn_in_one_line(bundle_f
     assert main(["export", str(path), "--out", str(out), "--persons", "1"]) == 2
     err = capsys.readouterr().err
     assert "only a Shift-GCN has a one-person graph" in err and not out.exists()
+
+
+def test_cli_export_names_the_person_counts_the_model_supports(shift_bundle, bundle_fixtures, tmp_path, capsys):
+    """--persons 7 on a Shift-GCN said "only a Shift-GCN has a one-person graph" (review E7, E9)."""
+    from sadvae.cli import main
+
+    out = tmp_path / "x.onnx"
+    assert main(["export", str(shift_bundle[0]), "--out", str(out), "--persons", "7"]) == 2
+    err = capsys.readouterr().err
+    assert "--persons 7: this Shift-GCN takes windows of 2 person slots (the ones it was trained with) or 1 " in err
+    assert "pass --persons 1 or 2, or leave it out" in err and "only a Shift-GCN" not in err
+    stgcn = bundle_fixtures.make_tiny_bundle(tmp_path / "stgcn.pt")
+    assert main(["export", str(stgcn), "--out", str(out), "--persons", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "--persons 3: this ST-GCN takes windows of 2 person slot(s) only" in err and "pass --persons 2," in err
+    assert not out.exists()

@@ -176,7 +176,13 @@ def test_onnx_metadata_without_onnx(tmp_path):
 
 
 def test_batch_sizes_and_early_refusals(tmp_path):
-    assert normalize_batch_sizes([8]) == (8, 8, 8) and normalize_batch_sizes([1, 8]) == (1, 8, 8)
+    # two values used to become MIN OPT OPT ([1, 8] -> (1, 8, 8)) without a word although --help promises
+    # "MIN OPT MAX ... one value: fixed"; they are refused now, with the three values to write
+    assert normalize_batch_sizes([8]) == (8, 8, 8) and normalize_batch_sizes([1, 4, 8]) == (1, 4, 8)
+    with pytest.raises(
+        ConfigError, match=r"one value \(a fixed batch\) or three \(MIN OPT MAX\), got 2.*--batch 1 8 8"
+    ):
+        normalize_batch_sizes([1, 8])
     with pytest.raises(ConfigError, match=r"MIN OPT MAX with 1 <= MIN <= OPT <= MAX, got \[4, 2, 8\]"):
         normalize_batch_sizes([4, 2, 8])
     with pytest.raises(ConfigError, match=r"unknown precision 'bf16'; valid: \['fp32', 'fp16', 'int8'\]"):
@@ -194,6 +200,100 @@ def test_missing_library_is_named(monkeypatch):
         load_library("auto")
     with pytest.raises(MissingDependencyError, match="tensorrt_rtx is not installed; install it with `pip install "):
         load_library("tensorrt_rtx")
+
+
+def _fake_rtx(version: str = "1.7.1.116") -> types.ModuleType:
+    """A stand-in ``tensorrt_rtx``: enough for the library choice, the target list and the precision check."""
+    import enum
+
+    rtx = types.ModuleType("tensorrt_rtx")
+    rtx.__version__ = version
+    rtx.BuilderFlag = types.SimpleNamespace(FP16="FP16", INT8="INT8")
+    rtx.ComputeCapability = enum.Enum("ComputeCapability", ["NONE", "CURRENT", "SM75", "SM80", "SM86", "SM89"])
+    return rtx
+
+
+def _cli_error(capsys, *argv) -> str:
+    from sadvae.cli import main
+
+    assert main(["engine", "build", *argv]) == 2
+    return capsys.readouterr().err
+
+
+def test_cli_build_checks_every_flag_before_a_library(tmp_path, monkeypatch, capsys):
+    """No TensorRT library at all: each bad flag still gets its own error, not "not installed" (review G3, G11, G14,
+    G18); the missing library is named only for a request that is otherwise fine."""
+    monkeypatch.setitem(sys.modules, "tensorrt", None)
+    monkeypatch.setitem(sys.modules, "tensorrt_rtx", None)
+    good = str(_onnx_file(tmp_path / "m.onnx"))
+    (tmp_path / "text.onnx").write_text("hello\n")
+    (tmp_path / "bundle.pt").write_bytes(b"PK\x03\x04" + bytes(60))
+    (tmp_path / "empty.onnx").write_bytes(b"")
+    out = ["--out-dir", str(tmp_path / "engines")]
+    cases = [
+        (["--onnx", str(tmp_path)], f"{tmp_path}: is a folder (it holds empty.onnx, m.onnx, text.onnx); pass --onnx"),
+        (["--onnx", str(tmp_path / "text.onnx")], "text.onnx: not an ONNX model (unsupported protobuf wire type"),
+        (["--onnx", str(tmp_path / "empty.onnx")], "empty.onnx: not an ONNX model (an empty file); export it with"),
+        (["--onnx", str(tmp_path / "bundle.pt")], "bundle.pt: is a zip archive (a model bundle .pt?), not an ONNX"),
+        (["--onnx", str(tmp_path / "nope.onnx")], "nope.onnx: ONNX model not found; export it with `sadvae export"),
+        (["--onnx", good, "--batch", "1", "2"], "got 2: [1, 2]; write all three, e.g. --batch 1 2 2"),
+        (["--onnx", good, "--precision", "fp32", "--batch", "1", "2"], "--batch takes one value (a fixed batch) or"),
+        (["--onnx", good, "--batch", "1", "2", "4", "8"], "or three (MIN OPT MAX), got 4: [1, 2, 4, 8]"),
+        (["--onnx", good, "--batch", "4", "1", "16"], "MIN OPT MAX with 1 <= MIN <= OPT <= MAX, got [4, 1, 16]"),
+        (["--onnx", good, "--target", "Ampere"], "--target 'Ampere' is not a compute capability; write it as SM86"),
+        (
+            ["--onnx", good, "--target", "SM86", "--library", "tensorrt"],
+            "--target builds ahead of time with TensorRT-RTX",
+        ),
+        (["--onnx", good, "--calibration-cache", "c.cache"], "--calibration-cache is for --precision int8 (this build"),
+        (["--onnx", good, "--precision", "int8", "--calibration-data", str(tmp_path / "w.npz")], "windows not found"),
+        (["--onnx", good, "--workspace-mb", "0"], "workspace must be >= 1 MiB, got 0"),
+    ]
+    for argv, expected in cases:
+        err = _cli_error(capsys, *argv, *out)
+        assert expected in err and "not installed" not in err and "Traceback" not in err, (argv, err)
+    err = _cli_error(capsys, "--onnx", good, *out)
+    assert "sadvae: error: tensorrt is not installed; TensorRT comes with JetPack" in err
+    assert "`pip install tensorrt`" in err and "sadvae-live[trt]" in err and "sadvae-live[rtx]" in err
+    err = _cli_error(capsys, "--onnx", good, "--target", "SM86", "--precision", "fp32", *out)
+    assert "tensorrt_rtx is not installed; install it with `pip install tensorrt-rtx`" in err
+    assert not (tmp_path / "engines").exists()
+
+
+def test_auto_without_tensorrt_says_tensorrt_is_missing(tmp_path, monkeypatch, capsys):
+    """--library auto falls back to TensorRT-RTX when TensorRT is missing; a precision only TensorRT builds is then
+    refused as "TensorRT is not installed" (review G1), and a bad --target is named before the precision (G7)."""
+    monkeypatch.setitem(sys.modules, "tensorrt", None)
+    monkeypatch.setitem(sys.modules, "tensorrt_rtx", _fake_rtx())
+    good = str(_onnx_file(tmp_path / "m.onnx"))
+    for precision in ("fp16", "int8"):
+        with pytest.raises(MissingDependencyError) as info:
+            build_engine(good, tmp_path, precision=precision)
+        msg = str(info.value)
+        assert msg.startswith("TensorRT is not installed, so --library auto fell back to TensorRT-RTX (tensorrt_rtx")
+        assert "builds fp32 only" in msg and f"to build {precision}, install TensorRT" in msg
+        assert "`pip install tensorrt`" in msg and "sadvae-live[trt]" in msg and "--precision fp32" in msg
+    err = _cli_error(capsys, "--onnx", good, "--out-dir", str(tmp_path))
+    assert "sadvae: error: TensorRT is not installed, so --library auto fell back to TensorRT-RTX" in err
+    err = _cli_error(capsys, "--onnx", good, "--target", "SM999", "--out-dir", str(tmp_path))
+    assert "tensorrt_rtx 1.7.1.116 cannot target SM999; valid targets: ['SM75', 'SM80', 'SM86', 'SM89']" in err
+    err = _cli_error(capsys, "--onnx", good, "--library", "tensorrt_rtx", "--out-dir", str(tmp_path))
+    assert "tensorrt_rtx cannot build fp16: TensorRT-RTX builds strongly typed networks" in err  # asked for by name
+    err = _cli_error(
+        capsys, "--onnx", good, "--precision", "int8", "--calibration-data", good, "--out-dir", str(tmp_path)
+    )
+    assert "TensorRT is not installed, so --library auto fell back" in err  # before any windows are read
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]
+
+
+def test_cli_info_refuses_a_model_folder_or_missing_file(tmp_path, capsys):
+    from sadvae.cli import main
+
+    plan, _, _ = _write_plan(tmp_path)
+    assert main(["engine", "info", str(plan), "--model", str(tmp_path)]) == 2
+    assert f"--model {tmp_path}: is a folder; pass the ONNX export or the bundle .pt" in capsys.readouterr().err
+    assert main(["engine", "info", str(plan), "--model", str(tmp_path / "nope.pt")]) == 2
+    assert "nope.pt: file not found" in capsys.readouterr().err
 
 
 def test_cli_info(tmp_path, monkeypatch, capsys):

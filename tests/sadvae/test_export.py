@@ -216,3 +216,58 @@ def test_cli_export_prints_histogram_and_parity(exported, tmp_path, capsys):
     assert "  Conv" in text and "batch 1: latent" in text and "batch 4: latent" in text
     assert main(["export", str(tmp_path / "nope.pt"), "--out", str(out)]) == 2
     assert "model bundle not found" in capsys.readouterr().err
+
+
+def test_export_refuses_bad_flags_before_reading_the_bundle(bundle_fixtures, tmp_path, monkeypatch, capsys):
+    """--persons 0 was a ValueError traceback, --atol -1 and --out FOLDER failed only after the whole export (review
+    E5, E6, E8, E9): now argparse or the cheap checks refuse them before the bundle is read."""
+    from sadvae.cli import main
+
+    bundle = bundle_fixtures.make_tiny_bundle(tmp_path / "tiny.pt")
+    out = str(tmp_path / "m.onnx")
+    for flag, value, expected in [
+        ("--persons", "0", "argument --persons: expected a whole number >= 1 (person slots of the exported window)"),
+        ("--persons", "two", "argument --persons: expected a whole number >= 1, got 'two'"),
+        ("--atol", "-1", "argument --atol: expected a number > 0"),
+        ("--atol", "nan", "argument --atol: expected a number > 0"),
+        ("--atol", "0", "argument --atol: expected a number > 0"),
+    ]:
+        with pytest.raises(SystemExit) as info:
+            main(["export", str(bundle), "--out", out, flag, value])
+        err = capsys.readouterr().err
+        assert info.value.code == 2 and expected in err and "Traceback" not in err, err
+
+    def no_bundle_read(*args, **kwargs):
+        raise AssertionError("the bundle was read before the cheap checks")
+
+    monkeypatch.setattr("sadvae.bundle.load_bundle", no_bundle_read)
+    assert main(["export", str(bundle), "--out", str(tmp_path)]) == 2
+    assert f"--out {tmp_path}: is a folder; pass the .onnx file to write, e.g. {tmp_path / 'tiny.onnx'}" in (
+        capsys.readouterr().err
+    )
+    assert main(["export", str(bundle), "--out", str(tmp_path / "m.txt"), "--persons", "9"]) == 2
+    assert "m.txt: expected a .onnx file name (the export is an ONNX model)" in capsys.readouterr().err
+    (tmp_path / "file").write_text("x")
+    assert main(["export", str(bundle), "--out", str(tmp_path / "file" / "m.onnx")]) == 2
+    assert "file is a file, not a folder" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match=r"--atol must be a positive number .* got -1"):
+        export_onnx(bundle, out, atol=-1)
+    with pytest.raises(ConfigError, match="--persons must be a whole number >= 1, got 0"):
+        export_onnx(bundle, out, persons=0)
+    with pytest.raises(ConfigError, match=r"opset must be in \[17, "):
+        export_onnx(bundle, out, opset=5)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "tiny.pt"]
+
+
+def test_export_of_an_onnx_file_says_to_pass_the_bundle(exported, tmp_path, capsys):
+    """The .onnx export passed where the .pt bundle belongs was "UnpicklingError: Unsupported operand 8" (E10)."""
+    from sadvae.cli import main
+
+    onnx_path = exported[1].path  # tiny.onnx, beside tiny_bundle.pt
+    assert main(["export", str(onnx_path), "--out", str(tmp_path / "m.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert (
+        f"sadvae: error: {onnx_path}: is an ONNX export, not a model bundle; pass the .pt bundle it was exported "
+        in err
+    )
+    assert "(tiny.onnx is the export)" in err and "Unpickling" not in err and not (tmp_path / "m.onnx").exists()

@@ -1,0 +1,83 @@
+"""A model bundle path that is not a bundle: one clear error naming what the file is (review E2, E3, E10, EV_2)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from sadvae.bundle import load_bundle  # noqa: E402
+from sadvae.errors import CheckpointError  # noqa: E402
+
+
+def _error(path) -> str:
+    with pytest.raises(CheckpointError) as info:
+        load_bundle(path)
+    msg = str(info.value)
+    assert msg.startswith(f"{path}: ") and "\n" not in msg, msg
+    for internal in ("KeyError", "UnpicklingError", "Unsupported operand", "weights_only", "miniz"):
+        assert internal not in msg, msg
+    return msg
+
+
+def _onnx_bytes() -> bytes:
+    pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [x], [y])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+
+
+def test_text_file_named_pt(tmp_path):
+    (tmp_path / "text.pt").write_text("hello\n")
+    msg = _error(tmp_path / "text.pt")
+    assert "not a sadvae model bundle: it is a text file (it starts with 'hello')" in msg
+    assert msg.endswith("pass the .pt file `sadvae train zsl` writes")
+
+
+def test_onnx_export_passed_as_the_bundle(tmp_path):
+    (tmp_path / "model.onnx").write_bytes(_onnx_bytes())
+    msg = _error(tmp_path / "model.onnx")
+    assert msg == (
+        f"{tmp_path / 'model.onnx'}: is an ONNX export, not a model bundle; pass the .pt bundle it was exported "
+        "from (model.onnx is the export)"
+    )
+    (tmp_path / "model.pt").write_bytes(b"PK\x03\x04")  # a bundle beside it is pointed at
+    assert f"{tmp_path / 'model.pt'} beside it may be that bundle" in _error(tmp_path / "model.onnx")
+    (tmp_path / "renamed.pt").write_bytes(_onnx_bytes())  # told by its content, whatever its name
+    assert "is an ONNX export, not a model bundle" in _error(tmp_path / "renamed.pt")
+
+
+def test_folder_empty_truncated_and_foreign_torch_files(tmp_path):
+    (tmp_path / "dir.pt").mkdir()
+    assert _error(tmp_path / "dir.pt").endswith("is a folder; pass the model bundle's .pt file")
+    (tmp_path / "empty.pt").write_bytes(b"")
+    assert "not a readable model bundle (empty file); re-create or re-download it" in _error(tmp_path / "empty.pt")
+    torch.save({"w": torch.zeros(2)}, tmp_path / "sd.pt")
+    data = (tmp_path / "sd.pt").read_bytes()
+    (tmp_path / "cut.pt").write_bytes(data[: len(data) // 2])
+    assert "the zip archive is truncated or damaged" in _error(tmp_path / "cut.pt")
+    assert "no format_version) (a state dict or a training checkpoint?)" in _error(tmp_path / "sd.pt")
+    torch.save([1, 2], tmp_path / "list.pt")
+    assert "not a sadvae model bundle (a torch file holding a list" in _error(tmp_path / "list.pt")
+    (tmp_path / "bin.pt").write_bytes(bytes(range(1, 40)) * 3)
+    assert "not a readable model bundle (neither the zip archive nor the pickle" in _error(tmp_path / "bin.pt")
+    (tmp_path / "cfg.pt").write_text(json.dumps({"format_version": 1}))
+    assert "it is a text file" in _error(tmp_path / "cfg.pt")
+
+
+def test_cli_eval_and_export_name_a_text_bundle(tmp_path, capsys):
+    from sadvae.cli import main
+
+    (tmp_path / "text.pt").write_text("hello\n")
+    for argv in (
+        ["eval", str(tmp_path / "text.pt")],
+        ["export", str(tmp_path / "text.pt"), "--out", str(tmp_path / "x.onnx")],
+    ):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert f"sadvae: error: {tmp_path / 'text.pt'}: not a sadvae model bundle: it is a text file" in err, err
