@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import math
 import os
 import re
 import sys
@@ -86,16 +87,39 @@ def _count(text: str) -> int:
     return value
 
 
+def _number(text: str) -> float:
+    """A finite number; the range is the option dataclass's to check (:func:`_flag_error` names the flag)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
 # the decision flags: (flag, its DecisionOptions field, type, metavar, help before "(default <the field's default>)")
 _DECISION_FLAGS = (
-    ("--smoothing", "ema_alpha", float, "A", "weight of the newest window in the moving average, (0, 1]; 1 = none"),
-    ("--start-score", "start_score", float, "S", "smoothed score a label needs to start or take over"),
+    ("--smoothing", "ema_alpha", _number, "A", "weight of the newest window in the moving average, (0, 1]; 1 = none"),
+    ("--start-score", "start_score", _number, "S", "smoothed score a label needs to start or take over"),
     ("--start-windows", "start_windows", _positive_int, "N", "consecutive windows a label must lead to start"),
-    ("--keep-score", "keep_score", float, "S", "an action goes on while its smoothed score stays at or above S"),
+    ("--keep-score", "keep_score", _number, "S", "an action goes on while its smoothed score stays at or above S"),
     ("--end-windows", "end_windows", _positive_int, "N", "consecutive windows below --keep-score that end an action"),
-    ("--min-score", "min_score", float, "S", "an action whose smoothed score falls below S ends at once"),
-    ("--min-lead", "switch_margin", float, "M", "how far another label must lead the active one to take over"),
+    ("--min-score", "min_score", _number, "S", "an action whose smoothed score falls below S ends at once"),
+    ("--min-lead", "switch_margin", _number, "M", "how far another label must lead the active one to take over"),
 )
+# the flag of every option field a flag sets: the dataclasses own the ranges, and their ConfigError, which names
+# the field, is rewritten to name the flag (_flag_error)
+_FIELD_FLAGS = {
+    **{("DecisionOptions", field): flag for flag, field, *_ in _DECISION_FLAGS},
+    ("HeadOptions", "match_threshold"): "--match-threshold",
+    ("HeadOptions", "reject_threshold"): "--no-action-threshold",
+    ("HeadOptions", "zs_method"): "--zero-shot",
+    ("HeadOptions", "combine"): "--mixed",
+    ("BackendOptions", "device"): "--device",
+    ("BackendOptions", "threads"): "--threads",
+}
+_SCORE_FLAGS = ("--min-score", "--keep-score", "--start-score")  # DecisionOptions needs them in this order, in 0..1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -232,7 +256,7 @@ def _add_head_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("labels and scoring (realtime/head/zero_shot.py, docs/head.md)")
     g.add_argument(
         "--no-action-threshold",
-        type=float,
+        type=_number,
         metavar="P",
         help="a window is 'no action' when P(one of the listed actions) < P (default: the model's head "
         "calibration, 0.5 for the packaged model; a model without one: off; 0 = off: scores are the label "
@@ -240,7 +264,7 @@ def _add_head_flags(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--match-threshold",
-        type=float,
+        type=_number,
         default=h.match_threshold,
         metavar="T",
         help="text-match score (0..1) a label needs to be scored as a trained class it paraphrases, "
@@ -267,15 +291,60 @@ def _add_head_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _flag_error(cls: type, error: ConfigError, values: dict[str, object]) -> ConfigError:
+    """``error`` from building ``cls`` out of flags, reworded to name the flag(s) instead of the dataclass field.
+
+    Args:
+        cls: the options dataclass; error: what it raised; values: the flags' values, by flag.
+
+    Returns:
+        the new error; ``error`` itself when it is about no field a flag sets.
+    """
+    text = str(error)
+    if cls.__name__ == "DecisionOptions" and text.startswith("DecisionOptions needs 0 <= min_score"):
+        return ConfigError(_score_order(values))
+    found = re.match(rf"{cls.__name__}\.(\w+) (.*)$", text, re.S)
+    flag = found and _FIELD_FLAGS.get((cls.__name__, found[1]))
+    if not flag:
+        return error
+    default = getattr(cls(), found[1])
+    return ConfigError(f"{flag} {found[2]}" + (f" (default {default})" if default is not None else ""))
+
+
+def _score_order(values: dict[str, object]) -> str:
+    """Which of --min-score, --keep-score, --start-score breaks ``0 <= min <= keep <= start <= 1``, and the fix."""
+    v = {flag: float(values[flag]) for flag in _SCORE_FLAGS}  # type: ignore[arg-type]
+    for flag, value in v.items():
+        if not 0.0 <= value <= 1.0:
+            return f"{flag} must be between 0 and 1 (a smoothed probability), got {value:g}"
+    now = " <= ".join(f"{flag} {value:g}" for flag, value in v.items())
+    for low, high in zip(_SCORE_FLAGS, _SCORE_FLAGS[1:], strict=False):
+        if v[low] > v[high]:
+            return (
+                f"{low} {v[low]:g} is above {high} {v[high]:g}; the scores must satisfy {now}: lower {low} or "
+                f"raise {high}"
+            )
+    return f"the scores must satisfy 0 <= {now} <= 1"
+
+
+def _build(cls: type, values: dict[str, object], **fields: object):
+    """``cls(**fields)``; a ConfigError names the flag (:func:`_flag_error`), not the dataclass field."""
+    try:
+        return cls(**fields)
+    except ConfigError as e:
+        raise _flag_error(cls, e, values) from None
+
+
 def _head_options(args: argparse.Namespace):
     """(DecisionOptions, HeadOptions) from the flags of :func:`_add_head_flags`; ConfigError names the flag."""
     from realtime.decisions import DecisionOptions
     from realtime.head.zero_shot import HeadOptions
 
-    decisions = DecisionOptions(
-        **{field: getattr(args, flag[2:].replace("-", "_")) for flag, field, *_ in _DECISION_FLAGS}
-    )
-    head = HeadOptions(
+    values = {flag: getattr(args, flag[2:].replace("-", "_")) for flag, *_ in _DECISION_FLAGS}
+    decisions = _build(DecisionOptions, values, **{field: values[flag] for flag, field, *_ in _DECISION_FLAGS})
+    head = _build(
+        HeadOptions,
+        {},
         match=not args.exact_labels,
         match_threshold=args.match_threshold,
         zs_method=args.zero_shot,
@@ -287,14 +356,16 @@ def _head_options(args: argparse.Namespace):
 
 def _options(args: argparse.Namespace):
     from realtime.backends import BackendOptions
+    from realtime.events.endpoint import parse_endpoint
     from realtime.events.publisher import PublisherOptions
     from realtime.events.security import CurveServer
     from realtime.pipeline import PipelineOptions
+    from realtime.pose.roi import RoiOptions
     from realtime.pose.stage import PoseOptions
 
     if not args.status_interval > 0:
         raise ConfigError(f"--status-interval must be > 0 seconds, got {args.status_interval}")
-    from realtime.pose.roi import RoiOptions
+    parse_endpoint(args.endpoint, bind=not args.connect, what="--endpoint", resolve=True, allow_inproc=False)
 
     pose = PoseOptions(
         model_path=str(args.pose_model) if args.pose_model else None,
@@ -314,13 +385,64 @@ def _options(args: argparse.Namespace):
         status_interval_s=args.status_interval,
         max_frames=args.max_frames,
         pose=pose,
-        backend=BackendOptions(device=args.device, threads=args.threads),
+        backend=_build(BackendOptions, {}, device=args.device, threads=args.threads),
         publisher=PublisherOptions(
             endpoint=args.endpoint,
             bind=not args.connect,
             curve=CurveServer.from_dir(args.curve_keys) if args.curve_keys else None,
         ),
     )
+
+
+def _check_stride(args: argparse.Namespace, opts, model, source) -> None:
+    """Refuse a ``--stride`` that no window or no decision can come out of; warn when it skips frames.
+
+    A stride longer than the model's window leaves the frames between two windows unscored (a warning: it
+    saves work). A stride longer than the source (or ``--max-frames``) scores no window, and one that spaces
+    windows further apart than the pause after which an action ends (``DecisionOptions.max_gap_ms``)
+    restarts the smoothing at every window, so no action is ever decided: both are errors.
+    """
+    from realtime.pipeline import model_stride
+
+    stride, pre = args.stride, model.preprocess
+    if stride is None:  # the model's own stride fits its window
+        return
+    fps = getattr(source, "fps", None)
+    fps = float(fps) if isinstance(fps, int | float) and math.isfinite(fps) and fps > 0 else None
+    limits = []  # (the longest stride this allows, why a longer one fails)
+    frames = None if args.loop else getattr(source, "num_frames", None)
+    if isinstance(frames, int):
+        limits.append((frames, f"the source has only {frames} frames, so no window would ever be scored"))
+    if args.max_frames is not None:
+        limits.append(
+            (args.max_frames, f"that is more than --max-frames {args.max_frames}, so no window would be scored")
+        )
+    if fps is not None:  # an unknown rate (some cameras) cannot be turned into seconds
+        gap_ms = opts.decisions.max_gap_ms
+        limits.append(
+            (
+                max(1, int(gap_ms * fps / 1000.0 + 1e-9)),
+                f"that puts {stride / fps:.4g} s between windows (at {fps:g} fps), more than the {gap_ms / 1000:g} s "
+                "pause that ends an action and restarts the smoothing, so no action would ever be decided",
+            )
+        )
+    broken = [(limit, why) for limit, why in limits if stride > limit]
+    if broken:
+        longest, why = min(broken)
+        raise ConfigError(
+            f"--stride {stride}: {why}; use --stride {longest} or less (the model's own stride here is "
+            f"{model_stride(model, fps)})"
+        )
+    span = int(round(pre.window * (fps or pre.fps) / pre.fps))  # the window, in source frames
+    if stride > span:
+        log.warning(
+            "--stride %d is longer than the model's window (%d frames at the source's rate): the %d frames between "
+            "two windows are never scored; use --stride %d or less to score every frame",
+            stride,
+            span,
+            stride - span,
+            span,
+        )
 
 
 def _open_source(args: argparse.Namespace):
@@ -435,6 +557,7 @@ def run(args: argparse.Namespace) -> int:
                 display=display, record=overlay_opts.record, fps=source.fps, record_wait=not live_source
             )
         model = load_live_model(args.model, args.backend, bundle=args.bundle, options=opts.backend)
+        _check_stride(args, opts, model, source)
         overlay = Overlay(overlay_opts) if (overlay_opts.display or overlay_opts.record) else None
         on_event = _print_change if args.print_events else None  # `all`: updates are in the window lines
         on_batch = _print_window if args.print_events == "all" else None

@@ -27,6 +27,7 @@ import sys
 import threading
 import time
 from datetime import datetime
+from functools import partial
 
 from realtime.events.security import DEFAULT_ENDPOINT
 
@@ -34,6 +35,7 @@ __all__ = ["register", "format_event"]
 
 DEFAULT_XSUB = "tcp://127.0.0.1:5559"
 DEFAULT_XPUB = "tcp://127.0.0.1:5560"
+WAIT_NOTICE_S = 1.0  # `sadvae events` says it is waiting when the first event takes longer than this
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,7 +46,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print each payload as one JSON line")
     p.add_argument("--topic", action="append", help="topic prefix to receive (repeatable; default all sadvae.*)")
     p.add_argument("--count", type=int, help="exit after this many events")
-    p.add_argument("--timeout", type=float, help="exit with status 1 after this many seconds without an event")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        help="exit with status 1 after this many seconds without an event (default: wait, saying so once on stderr)",
+    )
     p.add_argument("--validate", action="store_true", help="check every event against the JSON Schema")
     p.add_argument("--curve-server-key", metavar="FILE", help="a CURVE publisher's public key (server.key)")
     p.add_argument("--curve-client-key", metavar="FILE", help="this subscriber's secret key (NAME.key_secret)")
@@ -120,10 +126,12 @@ def _keygen(args: argparse.Namespace) -> int:
 
 
 def _listen(args: argparse.Namespace) -> int:
+    from realtime.events.endpoint import parse_endpoint
     from realtime.events.publisher import Subscriber
     from realtime.events.security import CurveClient
     from sadvae.errors import ConfigError
 
+    parse_endpoint(args.endpoint, bind=False, what="--endpoint", resolve=True, allow_inproc=False)
     if args.count is not None and args.count < 1:
         raise ConfigError(f"--count must be >= 1, got {args.count}")
     if args.timeout is not None and not args.timeout > 0:
@@ -136,7 +144,10 @@ def _listen(args: argparse.Namespace) -> int:
         monitor = _HandshakeMonitor(sub) if curve is not None else None
         try:
             while args.count is None or seen < args.count:
-                got = _recv(sub, args.timeout, monitor)
+                # without --timeout, say once that it waits rather than sit there silently (a --timeout ends
+                # with its own line)
+                first = args.timeout is None and seen == skipped == 0
+                got = _recv(sub, args.timeout, monitor, notice=partial(_waiting, args) if first else None)
                 if got is None:
                     print(f"sadvae events: no event for {args.timeout:g} s on {args.endpoint}", file=sys.stderr)
                     return 1
@@ -154,15 +165,34 @@ def _listen(args: argparse.Namespace) -> int:
     return 0
 
 
-def _recv(sub, timeout_s: float | None, monitor: _HandshakeMonitor | None):
-    """One ``(topic, event)``, ``(topic, DataFormatError)`` for an undecodable message, or None on timeout."""
+def _waiting(args: argparse.Namespace) -> None:
+    topics = ", ".join(args.topic) if args.topic else "sadvae.*"
+    print(
+        f"sadvae events: waiting for events on {args.endpoint} (topics {topics}); nothing yet: is a sadvae-live "
+        "publishing there? (Ctrl-C stops)",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def _recv(sub, timeout_s: float | None, monitor: _HandshakeMonitor | None, notice=None):
+    """One ``(topic, event)``, ``(topic, DataFormatError)`` for an undecodable message, or None on timeout.
+
+    ``notice`` is called once when nothing has arrived for :data:`WAIT_NOTICE_S` (unless the CURVE monitor
+    has reported a refused key).
+    """
     from sadvae.errors import DataFormatError
 
-    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    now = time.monotonic()
+    deadline = None if timeout_s is None else now + timeout_s
+    notice_at = None if notice is None else now + WAIT_NOTICE_S
     while True:
         wait_ms = None if deadline is None else max(0, int((deadline - time.monotonic()) * 1000))
         if monitor is not None:  # wake up now and then to report a refused handshake
             wait_ms = 200 if wait_ms is None else min(wait_ms, 200)
+        if notice_at is not None:
+            left_ms = max(0, int((notice_at - time.monotonic()) * 1000))
+            wait_ms = left_ms if wait_ms is None else min(wait_ms, left_ms)
         try:
             got = sub.recv(timeout_ms=wait_ms)
         except DataFormatError as e:
@@ -173,6 +203,10 @@ def _recv(sub, timeout_s: float | None, monitor: _HandshakeMonitor | None):
             monitor.check()
         if deadline is not None and time.monotonic() >= deadline:
             return None
+        if notice_at is not None and time.monotonic() >= notice_at:
+            if monitor is None or not monitor.said:  # a refused handshake is the explanation already
+                notice()
+            notice_at = None
 
 
 def _render(got: tuple, args: argparse.Namespace, endpoint: str) -> str | None:
@@ -201,7 +235,7 @@ class _HandshakeMonitor:
     def __init__(self, sub) -> None:
         import zmq
 
-        self._zmq, self._said = zmq, False
+        self._zmq, self.said = zmq, False
         self._sock = getattr(sub, "_sock", None)
         events = zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
         self._mon = self._sock.get_monitor_socket(events) if self._sock is not None else None
@@ -211,9 +245,9 @@ class _HandshakeMonitor:
 
         while self._mon is not None and self._mon.poll(0):
             msg = recv_monitor_message(self._mon)
-            if self._said:
+            if self.said:
                 continue
-            self._said = True
+            self.said = True
             if msg["event"] == self._zmq.EVENT_HANDSHAKE_FAILED_AUTH:
                 why = f"ZAP status {msg['value']}: this client's public key is not on its allow-list"
             else:
@@ -237,27 +271,42 @@ def _proxy(args: argparse.Namespace) -> int:
         from sadvae.errors import MissingDependencyError
 
         raise MissingDependencyError("pyzmq", "live") from None
+    from realtime.events.endpoint import parse_endpoint, socket_error_hint
     from realtime.events.security import warn_if_exposed
     from sadvae.errors import ConfigError
 
+    checked = {"--xsub": args.xsub, "--xpub": args.xpub}  # every address is checked before any socket is made
+    sides = {f: parse_endpoint(e, bind=True, what=f, resolve=True, allow_inproc=False) for f, e in checked.items()}
+    ipv6 = {flag: ep.ipv6 for flag, ep in sides.items()}
+    for endpoint in args.sources:
+        ipv6["--xsub"] |= parse_endpoint(endpoint, bind=False, what="--from", resolve=True, allow_inproc=False).ipv6
+    if args.xsub == args.xpub and (sides["--xsub"].port is not None or sides["--xsub"].path not in (None, "*")):
+        raise ConfigError(f"--xsub and --xpub are both {args.xsub!r}; give the two sides different addresses")
     ctx = zmq.Context.instance()
     xsub, xpub = ctx.socket(zmq.XSUB), ctx.socket(zmq.XPUB)
     try:
-        for sock, endpoint, how in ((xsub, args.xsub, "bind"), (xpub, args.xpub, "bind")):
+        for sock, flag in ((xsub, "--xsub"), (xpub, "--xpub")):
+            if ipv6[flag]:  # ZeroMQ sockets are IPv4-only unless told
+                sock.setsockopt(zmq.IPV6, 1)
+        bound = []  # the real addresses (the port of ':*'), before --from changes LAST_ENDPOINT
+        for sock, endpoint, flag in ((xsub, args.xsub, "--xsub"), (xpub, args.xpub, "--xpub")):
             try:
                 sock.bind(endpoint)
             except zmq.ZMQError as e:
-                raise ConfigError(f"proxy cannot {how} {endpoint!r}: {e}; choose another address") from None
+                hint = socket_error_hint(e, endpoint, bind=True)
+                raise ConfigError(f"proxy cannot bind {flag} {endpoint!r}: {hint}") from None
+            bound.append(sock.getsockopt(zmq.LAST_ENDPOINT).decode())
         for endpoint in args.sources:
             try:
                 xsub.connect(endpoint)
             except zmq.ZMQError as e:
-                raise ConfigError(f"proxy cannot connect to publisher {endpoint!r}: {e}") from None
-        for endpoint in (args.xsub, args.xpub):  # the proxy relays in clear text: CURVE is not offered here
+                hint = socket_error_hint(e, endpoint, bind=False)
+                raise ConfigError(f"proxy cannot connect to publisher --from {endpoint!r}: {hint}") from None
+        for endpoint in bound:  # the proxy relays in clear text: CURVE is not offered here
             warn_if_exposed(endpoint, None, bind=False)
         dialled = f"; dialling {', '.join(args.sources)}" if args.sources else ""
         print(
-            f"sadvae events proxy: publishers -> {args.xsub} (XSUB){dialled}; subscribers -> {args.xpub} (XPUB)",
+            f"sadvae events proxy: publishers -> {bound[0]} (XSUB){dialled}; subscribers -> {bound[1]} (XPUB)",
             file=sys.stderr,
             flush=True,
         )

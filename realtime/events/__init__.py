@@ -2,8 +2,8 @@
 security, and the emitter that turns decisions into events.
 
 :mod:`.format` builds, encodes, decodes and validates events; :mod:`.publisher` sends and receives them;
-:mod:`.security` holds the endpoint rules and CURVE keys; :mod:`.emit` is the pipeline's emitter;
-:mod:`.examples` the documented example payloads.
+:mod:`.endpoint` parses and checks endpoints; :mod:`.security` holds the loopback rules and CURVE keys;
+:mod:`.emit` is the pipeline's emitter; :mod:`.examples` the documented example payloads.
 
 The names below import on first use (PEP 562), so ``from realtime.events.security import DEFAULT_ENDPOINT``
 (``sadvae-live``'s and ``sadvae events``' parsers) stays free of numpy, as before the package existed.
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from realtime.events.emit import Emitter
+    from realtime.events.endpoint import Endpoint, parse_endpoint
     from realtime.events.format import (
         EVENT_TYPES,
         STATUS_REASONS,
@@ -40,6 +41,8 @@ if TYPE_CHECKING:
 
 _HOME = {
     "Emitter": "realtime.events.emit",
+    "Endpoint": "realtime.events.endpoint",
+    "parse_endpoint": "realtime.events.endpoint",
     "EVENT_TYPES": "realtime.events.format",
     "STATUS_REASONS": "realtime.events.format",
     "decode": "realtime.events.format",
@@ -63,6 +66,8 @@ _HOME = {
 
 __all__ = [
     "Emitter",
+    "Endpoint",
+    "parse_endpoint",
     "EVENT_TYPES",
     "STATUS_REASONS",
     "decode",

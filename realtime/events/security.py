@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from realtime.events.endpoint import parse_endpoint, socket_error_hint
 from sadvae.errors import ConfigError, MissingDependencyError
 
 __all__ = [
@@ -273,9 +274,11 @@ def is_local_endpoint(endpoint: str) -> bool:
     if host == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        address = ipaddress.ip_address(host)
     except ValueError:
         return False
+    mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1, as an IPv6 socket reports an IPv4 peer
+    return (mapped or address).is_loopback
 
 
 def warn_if_exposed(endpoint: str, curve: Any, bind: bool = True) -> bool:
@@ -379,11 +382,14 @@ def open_socket(
         ``(socket, release)``: call ``release()`` after closing the socket (stops a ZAP handler no one uses).
 
     Raises:
-        ConfigError: the endpoint cannot be bound / connected, or a CURVE key or allow-list is unusable.
+        ConfigError: a malformed endpoint (:func:`realtime.events.endpoint.parse_endpoint`, syntax only: ZeroMQ
+            resolves host names itself), one that cannot be bound / connected, or an unusable CURVE key or allow-list.
     """
+    verb = "bind" if bind else "connect"
+    parsed = parse_endpoint(endpoint, bind=bind, what=f"cannot {verb} the event {role} to")
     zmq = _zmq()
     ctx = zmq.Context.instance()
-    if "://[" in endpoint:  # an IPv6 address (tcp://[::1]:5555): ZeroMQ sockets are IPv4-only unless told
+    if parsed.ipv6:  # an IPv6 address (tcp://[::1]:5555): ZeroMQ sockets are IPv4-only unless told
         options = [(zmq.IPV6, 1), *options]
     domain = f"sadvae-{os.getpid()}-{next(_DOMAINS)}"
     if client is not None:
@@ -407,7 +413,6 @@ def open_socket(
         sock.close(linger=0)
         release()
         raise ConfigError(
-            f"cannot {'bind' if bind else 'connect'} the event {role} to {endpoint!r}: {e}; "
-            "choose another endpoint (e.g. tcp://127.0.0.1:5556) or stop the process using it"
+            f"cannot {verb} the event {role} to {endpoint!r}: {socket_error_hint(e, endpoint, bind)}"
         ) from None
     return sock, release

@@ -115,6 +115,109 @@ def test_display_without_a_screen_is_one_line(labels, shared_data, capsys, monke
     assert "--display needs a screen" in one_line(capsys.readouterr().err)
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--endpoint", "garbage"], "--endpoint 'garbage': not a ZeroMQ endpoint; write tcp://HOST:PORT"),
+        (["--endpoint", "127.0.0.1:5555"], "--endpoint '127.0.0.1:5555': no transport; write tcp://127.0.0.1:5555"),
+        (["--endpoint", "tcp://999.1.1.1:5555"], "999.1.1.1 is not a valid IPv4 address"),
+        (["--endpoint", "tcp://127.0.0.1:99999"], "port 99999 is out of range; use a port from 1 to 65535"),
+        (["--connect", "--endpoint", "garbage"], "--endpoint 'garbage': not a ZeroMQ endpoint"),
+        (["--connect", "--endpoint", "tcp://127.0.0.1:99999"], "port 99999 is out of range"),
+        (["--connect", "--endpoint", "tcp://127.0.0.1:*"], "port * (any free port) is for binding"),
+        (["--endpoint", "inproc://cam"], "inproc:// reaches sockets of the same process only"),
+    ],
+)
+def test_bad_endpoint_is_one_line_before_anything_starts(argv, message, labels, capsys) -> None:
+    """Review rows N33-N35, X5, X6: a syntax error got "stop the process using it", 999.1.1.1 "No such device",
+    and :99999 bound (or connected to) port 34463 while the summary said :99999."""
+    assert run_main(["--demo", "--no-display", "--max-frames", "5", *argv, "--labels", str(labels)]) == 2
+    line = one_line(capsys.readouterr().err)
+    assert line.startswith("sadvae-live: error: --endpoint ") and message in line
+    assert "stop the process" not in line
+
+
+def _stride_fakes(stride, *, fps=30.0, frames=None, loop=False, max_frames=None, window=96, model_fps=30.0):
+    """(args, opts, model, source) as :func:`realtime.cli._check_stride` reads them."""
+    from types import SimpleNamespace
+
+    from realtime.decisions import DecisionOptions
+
+    args = SimpleNamespace(stride=stride, loop=loop, max_frames=max_frames)
+    opts = SimpleNamespace(decisions=DecisionOptions())
+    model = SimpleNamespace(
+        preprocess=SimpleNamespace(window=window, fps=model_fps),
+        bundle=SimpleNamespace(live=SimpleNamespace(stride=24)),
+    )
+    source = SimpleNamespace(fps=fps) if frames is None else SimpleNamespace(fps=fps, num_frames=frames)
+    return args, opts, model, source
+
+
+def test_stride_that_decides_nothing_is_refused_with_the_longest_that_works() -> None:
+    """Review rows N3, P_ok_stride: --stride 100000 ran and scored 0 windows with status 0 and no word."""
+    from realtime.cli import _check_stride
+
+    cases = [
+        # (stride, fakes, message): the tightest limit broken is named, with a stride that passes every limit
+        (100000, {"frames": 103, "max_frames": 200}, "puts 3333 s between windows (at 30 fps), more than the 2 s"),
+        (61, {}, "--stride 61: that puts 2.033 s between windows (at 30 fps)"),
+        (121, {"fps": 60.0}, "use --stride 120 or less"),
+        (50, {"frames": 40}, "--stride 50: the source has only 40 frames, so no window would ever be scored"),
+        (50, {"frames": 40}, "use --stride 40 or less (the model's own stride here is 24)"),
+        (24, {"max_frames": 5}, "--stride 24: that is more than --max-frames 5, so no window would be scored"),
+        (100000, {"max_frames": 5, "frames": 1095}, "use --stride 5 or less"),
+    ]
+    for stride, fakes, message in cases:
+        with pytest.raises(ConfigError) as err:
+            _check_stride(*_stride_fakes(stride, **fakes))
+        assert message in str(err.value), (stride, fakes, str(err.value))
+    _check_stride(*_stride_fakes(60))  # exactly the 2 s pause: still one run of windows
+    _check_stride(*_stride_fakes(60, frames=40, loop=True))  # --loop: the source's length does not limit it
+    _check_stride(*_stride_fakes(None, frames=3, max_frames=1))  # the model's own stride is never refused
+    _check_stride(*_stride_fakes(500, fps=None))  # a camera without a known rate: no seconds to compare
+
+
+def test_a_longer_pause_than_max_gap_between_windows_never_starts_an_action() -> None:
+    """Why such a stride is an error: every window comes after a 'gap', which restarts the smoothing and the
+    start streak, so --start-windows 2 is never reached (scores of 1.0 every window)."""
+    import numpy as np
+
+    from realtime.decisions import DecisionMaker, DecisionOptions
+
+    opts = DecisionOptions()
+    step = int(opts.max_gap_ms) + 34  # 61 frames at 30 fps
+    maker = DecisionMaker(["a", "b"], opts, 0)
+    out = [d for k in range(20) for d in maker.update(np.array([1.0, 0.0]), k * step, (k * step - 3200, k * step))]
+    assert out == []
+    ok = DecisionMaker(["a", "b"], opts, 0)
+    step = int(opts.max_gap_ms)  # 60 frames: decided
+    assert any(d.type == "start" for k in range(5) for d in ok.update(np.array([1.0, 0.0]), k * step, (0, k * step)))
+
+
+def test_stride_longer_than_the_window_warns_that_frames_are_skipped(caplog) -> None:
+    """A stride within the 2 s pause but past a short window: allowed (it saves work), with a warning."""
+    from realtime.cli import _check_stride
+
+    with caplog.at_level("WARNING", logger="realtime.cli"):
+        _check_stride(*_stride_fakes(40, window=16))
+    assert "--stride 40 is longer than the model's window (16 frames at the source's rate): the 24 frames" in (
+        caplog.text
+    )
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="realtime.cli"):
+        _check_stride(*_stride_fakes(16, window=16))
+        _check_stride(*_stride_fakes(24, window=16, fps=60.0))  # 16 model frames at 30 fps = 32 source frames
+    assert caplog.text == ""
+
+
+def test_huge_stride_on_the_demo_is_one_line(capsys) -> None:
+    """The review's N3 command end to end (packaged model, --demo)."""
+    argv = ["--demo", "--no-display", "--labels", str(ROOT / "labels/demo.txt"), "--stride", "100000"]
+    assert run_main([*argv, "--endpoint", "tcp://127.0.0.1:*"]) == 2
+    line = one_line(capsys.readouterr().err)
+    assert line.startswith("sadvae-live: error: --stride 100000: ") and "use --stride 60 or less" in line
+
+
 # ---- model resolution ----------------------------------------------------------------------------------------
 
 

@@ -169,7 +169,9 @@ def test_proxy_bad_address_is_one_line() -> None:
     )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("sadvae: error: proxy cannot bind 'nonsense'")
+    # the address is now checked before any socket is made, and the message names the flag and the fix
+    assert len(lines) == 1 and lines[0].startswith("sadvae: error: --xsub 'nonsense': not a ZeroMQ endpoint")
+    assert "write tcp://HOST:PORT" in lines[0]
 
 
 BAD_PAYLOADS = [
@@ -286,3 +288,102 @@ def test_refused_curve_subscriber_is_told_why(tmp_path) -> None:
     err = proc.stderr.strip().splitlines()
     assert err[0].startswith("sadvae events: the publisher refused this client's key: ZAP status 400"), err
     assert err[-1].startswith("sadvae events: no event for 2 s") and len(err) == 2
+
+
+# ---- endpoints are checked before any socket is made (docs: realtime/events/endpoint.py) ----------------------
+
+
+def _sadvae(*argv: str, timeout: float = 30) -> subprocess.CompletedProcess:
+    return subprocess.run([*SADVAE, *argv], capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "words"),
+    [
+        ("garbage", "not a ZeroMQ endpoint; write tcp://HOST:PORT"),
+        ("127.0.0.1:5555", "no transport; write tcp://127.0.0.1:5555"),
+        ("http://127.0.0.1:5555", "transport 'http://' is not supported"),
+        ("tcp://999.0.0.1:5555", "999.0.0.1 is not a valid IPv4 address"),
+        ("tcp://127.0.0.1:99999", "port 99999 is out of range; use a port from 1 to 65535"),
+        ("tcp://nosuchhost.invalid:5555", "host name 'nosuchhost.invalid' does not resolve"),
+        ("tcp://*:5555", "'*' (every interface) is for binding"),
+        ("inproc://cam", "inproc:// reaches sockets of the same process only"),
+    ],
+)
+def test_events_command_bad_endpoint_is_one_line(endpoint: str, words: str) -> None:
+    """Review rows EV1-EV3, EV6, EV11, EV12: before, a syntax error got bind advice ("stop the process using
+    it") and a bad address, port or host name only "no event for 2 s"."""
+    proc = _sadvae("events", "--endpoint", endpoint, "--count", "1", "--timeout", "2")
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+    assert lines[0].startswith(f"sadvae: error: --endpoint {endpoint!r}: ") and words in lines[0]
+    assert "stop the process" not in lines[0] and "Traceback" not in proc.stderr
+
+
+def test_events_command_without_timeout_says_once_that_it_waits() -> None:
+    """Review row EV5: with no --timeout and nobody publishing, it used to print nothing at all."""
+    endpoint = free_endpoint()
+    proc = subprocess.Popen(
+        [*SADVAE, "events", "--endpoint", endpoint, "--count", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        line = proc.stderr.readline()  # blocks until the notice (about 1 s after start)
+        assert line.startswith(f"sadvae events: waiting for events on {endpoint} (topics sadvae.*)"), line
+        time.sleep(1.5)  # still waiting, and silent: the notice comes once
+        assert proc.poll() is None
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, rest = proc.communicate(timeout=10)
+    assert "waiting for events" not in rest and "Traceback" not in rest
+    # a publisher that starts later is still heard: waiting is legitimate for a subscriber
+    with Publisher(PublisherOptions(endpoint=endpoint), "late") as pub:
+        late = subprocess.Popen(
+            [*SADVAE, "events", "--endpoint", endpoint, "--count", "1", "--topic", "sadvae.late.action"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        _publish_until([pub], late)
+        out, _ = late.communicate(timeout=10)
+    assert late.returncode == 0 and " late track 1 START " in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--xsub", "tcp://127.0.0.1:99999"], "--xsub 'tcp://127.0.0.1:99999': port 99999 is out of range"),
+        (["--xpub", "tcp://999.0.0.1:5560"], "--xpub 'tcp://999.0.0.1:5560': 999.0.0.1 is not a valid IPv4 address"),
+        (["--from", "garbage"], "--from 'garbage': not a ZeroMQ endpoint; write tcp://HOST:PORT"),
+        (["--from", "tcp://127.0.0.1:*"], "--from 'tcp://127.0.0.1:*': port * (any free port) is for binding"),
+        (["--xsub", "tcp://127.0.0.1:5581", "--xpub", "tcp://127.0.0.1:5581"], "--xsub and --xpub are both"),
+        (["--xsub", "tcp://203.0.113.7:5581"], "203.0.113.7 is not an address of this machine"),
+    ],
+)
+def test_proxy_bad_addresses_are_one_line_naming_the_flag(argv: list[str], message: str) -> None:
+    """Review row PX3: --xsub tcp://127.0.0.1:99999 used to announce :99999 and listen on 34463."""
+    proc = _sadvae("events", "proxy", *argv)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+    assert lines[0].startswith("sadvae: error: ") and message in lines[0]
+
+
+def test_proxy_announces_the_ports_it_really_bound() -> None:
+    proxy = subprocess.Popen(
+        [*SADVAE, "events", "proxy", "--xsub", "tcp://127.0.0.1:*", "--xpub", "tcp://127.0.0.1:*"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        line = proxy.stderr.readline()
+    finally:
+        proxy.send_signal(signal.SIGINT)
+        proxy.communicate(timeout=10)
+    assert line.startswith("sadvae events proxy: publishers -> tcp://127.0.0.1:"), line
+    assert ":*" not in line and line.count("tcp://127.0.0.1:") == 2
