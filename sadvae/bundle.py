@@ -37,7 +37,7 @@ from sadvae.evaluate import Gate
 from sadvae.fileio import atomic_path
 from sadvae.text import TextConfig
 
-__all__ = ["BUNDLE_FORMAT", "Bundle", "BundleInfo", "LiveConfig", "save_bundle", "load_bundle"]
+__all__ = ["BUNDLE_FORMAT", "Bundle", "BundleInfo", "LiveConfig", "save_bundle", "load_bundle", "check_bundle_file"]
 
 BUNDLE_FORMAT = 1
 
@@ -333,7 +333,7 @@ _ZIP_MAGIC = b"PK\x03\x04"  # torch.save's archive (since torch 1.6)
 _PICKLE_PROTO = 0x80  # the legacy torch.save format: a pickle, protocol 2 or newer
 
 
-def _check_bundle_bytes(path: Path) -> None:
+def check_bundle_file(path: Path) -> None:
     """Refuse, before ``torch.load``, a file that cannot be a bundle: an ONNX export, a text file, other bytes.
 
     ``torch.load`` of such a file fails with messages like "KeyError: 101" or "UnpicklingError: Unsupported
@@ -441,7 +441,7 @@ def load_bundle(path: str | Path, device: str = "cpu") -> Bundle:
         raise ConfigError(
             f"device {device!r}: CUDA is not available on this machine (torch {torch.__version__}); use --device cpu"
         )
-    _check_bundle_bytes(path)
+    check_bundle_file(path)
     try:
         d = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - a corrupt file fails torch.load in many ways; the file is what is wrong

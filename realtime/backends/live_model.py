@@ -32,7 +32,7 @@ from pathlib import Path
 
 from realtime.backends.base import Backend, BackendOptions
 from realtime.backends.registry import backend_name, load_backend
-from sadvae.bundle import BundleInfo
+from sadvae.bundle import BundleInfo, check_bundle_file
 from sadvae.data.preprocess import PreprocessConfig
 from sadvae.errors import CheckpointError, ConfigError, MissingDependencyError, SadvaeError
 from sadvae.hashing import file_sha256
@@ -185,6 +185,12 @@ def load_live_model(
     """
     name = backend_name(backend)
     path = Path(model) if model is not None else default_model_path()
+    if path.is_dir():
+        inside = sorted(p.name for p in path.iterdir() if p.suffix in (".pt", ".onnx"))[:4]
+        raise CheckpointError(
+            f"{path}: is a folder, not a model file; pass the bundle .pt (or an .onnx export) with --model"
+            + (f" (this folder holds {', '.join(inside)})" if inside else "")
+        )
     if not path.is_file():
         if model is None:
             raise CheckpointError(
@@ -200,6 +206,8 @@ def load_live_model(
             f"{path}: the tensorrt backend runs an engine built from the bundle's ONNX export, not the bundle; "
             "build one and pass it with --model ENGINE --bundle BUNDLE.pt"
         )
+    if is_bundle:
+        check_bundle_file(path)  # a text or ONNX file named .pt: said before any export is tried
     bundle_path = path if is_bundle else _find_bundle(path, Path(bundle) if bundle is not None else None)
     model_id = file_sha256(bundle_path) if bundle_path is not None else None
     backend_path, note, engine = path, "bundle", None

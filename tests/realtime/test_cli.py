@@ -92,6 +92,20 @@ def test_bad_flags_are_one_line(argv, message, labels, shared_data, capsys) -> N
     assert message in one_line(capsys.readouterr().err)
 
 
+def test_a_folder_or_a_text_file_as_model_is_named_before_any_export(tmp_path, labels, shared_data, capsys) -> None:
+    # was: "model file not found" for an existing folder, and "exporting ... to ONNX once" then "(KeyError: 101)"
+    folder, text = tmp_path / "m.pt", tmp_path / "text.pt"
+    folder.mkdir()
+    text.write_text("hello\n")
+    for model, message in (
+        (folder, "is a folder, not a model file"),
+        (text, "not a sadvae model bundle: it is a text"),
+    ):
+        assert run_main(["--video", str(shared_data / VIDEO), "--labels", str(labels), "--model", str(model)]) == 2
+        err = capsys.readouterr().err
+        assert message in one_line(err) and "exporting" not in err
+
+
 def run_main(argv: list[str]) -> int:
     try:
         return main(argv)
