@@ -158,6 +158,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         f"with a frozen --backbone {' '.join(FROZEN_DEFAULT_SCORERS)}",
     )
     bench.add_argument(
+        "--aux-classes",
+        nargs="*",
+        metavar="DATASET",
+        help="with a frozen --backbone: other shared sets whose classes SA-DVAE may also train on (none given: "
+        "every other registered set present); a class near an unseen or pseudo-unseen one is left out, and the "
+        "validation run decides per split whether they are used (sadvae/train/aux_classes.py)",
+    )
+    bench.add_argument(
         "--scorer-selection",
         choices=("1se", "accuracy"),
         default="1se",
@@ -297,10 +305,21 @@ def _benchmark(args: argparse.Namespace) -> int:
         cfg = replace(cfg, zsl=replace(cfg.zsl, relu_logits=False))
     scorers = args.unseen_scorer or (FROZEN_DEFAULT_SCORERS if cfg.frozen is not None else ("sadvae",))
     cfg = replace(cfg, unseen_scorers=tuple(scorers), unseen_selection=args.scorer_selection)
+    if args.aux_classes is not None:
+        cfg = replace(cfg, aux_datasets=_aux_datasets(args.aux_classes, args.dataset_key))
     report = run_benchmark(ds, cfg, args.out)
     print((args.out / "report.md").read_text())
     print(f"wrote {args.out / 'report.md'}, {args.out / 'report.json'} in {report['seconds'] / 60:.1f} min")
     return 0
+
+
+def _aux_datasets(names: list[str], target: str | None) -> tuple[str, ...]:
+    """``--aux-classes`` -> registry names (none given: every other registered shared set that is present)."""
+    from sadvae.train.cross_dataset import available_sets, resolve_name, shared_data_root
+
+    if names:
+        return tuple(dict.fromkeys(resolve_name(n) for n in names))
+    return tuple(n for n in available_sets(shared_data_root()) if n != target)
 
 
 def _frozen_backbone(args: argparse.Namespace, root: Path):

@@ -56,6 +56,12 @@ def run_benchmark(ds: Dataset, cfg: ExperimentConfig, out: Path) -> dict:
         trained_emb, _ = class_text_embeddings(ntu, cfg.text)
         if "matched" in cfg.unseen_scorers:  # class names that name NTU-120 actions (the live head's matcher)
             trained_match, ntu_matches = ntu_name_matches(ds.class_names, ntu, cfg.text)
+    aux = None
+    if cfg.aux_datasets:
+        from sadvae.train.aux_classes import load_aux_classes
+
+        aux = load_aux_classes(cfg.aux_datasets, cfg.dataset, cfg.frozen)
+        log.info("auxiliary classes: %d from %s (%d clips)", len(aux.names), list(cfg.aux_datasets), len(aux.labels))
     per_split = []
     confusion_inputs = None
     for seed in cfg.split_seeds:
@@ -73,6 +79,11 @@ def run_benchmark(ds: Dataset, cfg: ExperimentConfig, out: Path) -> dict:
                     f"{path}: measured the unseen scorers {done.get('unseen_scorers', ['sadvae'])}, not "
                     f"{list(cfg.unseen_scorers)}; pass a new --out folder"
                 )
+            if list(done.get("aux_datasets", [])) != list(cfg.aux_datasets):
+                raise ConfigError(
+                    f"{path}: measured with auxiliary classes from {done.get('aux_datasets', [])}, not "
+                    f"{list(cfg.aux_datasets)}; pass a new --out folder"
+                )
             log.info("split seed %d: reusing %s", seed, path)
             per_split.append(done)
             continue
@@ -87,11 +98,19 @@ def run_benchmark(ds: Dataset, cfg: ExperimentConfig, out: Path) -> dict:
             "ntu_counterparts": {ds.class_names[k]: v for k, v in sf.counterparts.items()},
             "sizes": {k: int(len(v)) for k, v in sf.labels.items()},
             "unseen_scorers": list(cfg.unseen_scorers),
+            "aux_datasets": list(cfg.aux_datasets),
             "variants": {},
         }
+        split_aux = None
+        if aux is not None:
+            from sadvae.train.aux_classes import aux_for_split
+
+            split_aux = aux_for_split(aux, ds.class_names, (*split.unseen, *split.val_unseen), cfg.text)
         for variant in cfg.variants:
             t = time.time()
-            r = run_variant(sf, text_emb, variant, cfg, trained_emb=trained_emb, trained_match=trained_match)
+            r = run_variant(
+                sf, text_emb, variant, cfg, trained_emb=trained_emb, trained_match=trained_match, aux=split_aux
+            )
             if confusion_inputs is None and variant == cfg.variants[-1] and "honest" in r:
                 pall, logits, truth = r["honest"]["_pred_inputs"]
                 confusion_inputs = (r["models"].get("rule", r["models"]["gate"]), pall, logits, truth, split)
@@ -245,6 +264,27 @@ def render_markdown(report: dict) -> str:
             f"Backbone: **{frozen['name']}, frozen** (window {frozen['window']}, stride {frozen['stride']} at 30 fps), "
             "a logistic seen-class head with its L2 strength chosen on the validation split. NTU-pretrained "
             "backbone (its 120 training classes overlap the unseen classes: not zero-shot in the strict sense).",
+            "",
+        ]
+    aux_sets = report["config"].get("aux_datasets") or []
+    if aux_sets:
+        runs = [
+            (s["seed"], v, r["aux_classes"])
+            for s in report["splits"]
+            for v, r in s["variants"].items()
+            if r.get("aux_classes")
+        ]
+        detail = "; ".join(
+            f"seed {seed} {v}: {'used' if a['used'] else 'not used'} (validation ZSL "
+            f"{100 * a['val_zsl_best_with']:.1f} with, {100 * a['val_zsl_best_without']:.1f} without, "
+            f"margin {100 * a.get('margin', 0.0):.1f}; "
+            f"{len(a['classes'])} classes, left out "
+            f"{', '.join(a['left_out']) or 'none'})"
+            for seed, v, a in runs
+        )
+        lines += [
+            f"Auxiliary seen classes from {', '.join(aux_sets)} (`--aux-classes`, `sadvae/train/aux_classes.py`): "
+            f"SA-DVAE may train on them too, chosen per split on the validation run. {detail}.",
             "",
         ]
     scorers = report["config"].get("unseen_scorers", ["sadvae"])

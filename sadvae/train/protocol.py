@@ -165,6 +165,8 @@ class ExperimentConfig:
             final model; the first is the headline. ``conse``, ``fused`` and ``matched`` need a frozen NTU backbone.
         unseen_selection: how their free numbers are chosen on the validation run
             (``sadvae.evaluate.SCORER_SELECTIONS``: ``1se`` or ``accuracy``, see ``choose_unseen_scorer``).
+        aux_datasets: other registered sets whose classes may join SA-DVAE's training as auxiliary seen classes
+            (:mod:`sadvae.train.aux_classes`; a frozen backbone only; chosen per split on the validation run).
     """
 
     dataset: str
@@ -182,8 +184,14 @@ class ExperimentConfig:
     frozen: FrozenBackbone | None = None
     unseen_scorers: tuple[str, ...] = ("sadvae",)
     unseen_selection: str = "1se"
+    aux_datasets: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        if self.aux_datasets and self.frozen is None:
+            raise ConfigError(
+                "--aux-classes adds other sets' clips in a frozen backbone's feature space: use --backbone "
+                "shiftgcn-ntu120 (a backbone trained here from scratch never saw those sets)"
+            )
         bad = [g for g in self.gzsl if g not in GZSL_COMBINATIONS]
         if not self.gzsl or bad:
             raise ConfigError(f"ExperimentConfig.gzsl: expected some of {GZSL_COMBINATIONS}, got {self.gzsl}")
@@ -647,6 +655,7 @@ def run_variant(
     cfg: ExperimentConfig,
     trained_emb: np.ndarray | None = None,
     trained_match: np.ndarray | None = None,
+    aux=None,
 ) -> dict:
     """Train one SA-DVAE variant on a split's features; ZSL and GZSL numbers under each protocol.
 
@@ -655,30 +664,61 @@ def run_variant(
             ``text_emb``), for the ``conse`` / ``fused`` unseen scorers (``sf.ntu_logits`` gives their logits).
         trained_match: [N, V] bool, the frozen backbone's classes that each class name names (label matcher),
             for the ``matched`` unseen scorer.
+        aux: the auxiliary seen classes this split may use (:class:`sadvae.train.aux_classes.AuxSplit`): the
+            validation run is trained with and without them and its better pseudo-unseen ZSL decides whether the
+            main run's SA-DVAE trains on them too.
     """
     split, zcfg = sf.split, _with_variant(cfg.zsl, variant)
     dev = zcfg.device
     stacking = "stacking" in cfg.gzsl
     scorers = tuple(cfg.unseen_scorers)
-    val = validate_variant(
-        sf.feats,
-        sf.logits,
-        sf.labels,
-        text_emb,
-        split.val_unseen,
-        zcfg,
-        k=len(split.unseen),
-        val_seen_classes=split.val_seen if stacking else None,
-        scorers=scorers,
-        trained_logits=sf.ntu_logits,
-        trained_emb=trained_emb,
-        selection=cfg.unseen_selection,
-        trained_match=trained_match,
-    )
+
+    def validate(feats: dict, labels: dict, emb: np.ndarray) -> ValidationRun:
+        return validate_variant(
+            feats,
+            sf.logits,
+            labels,
+            emb,
+            split.val_unseen,
+            zcfg,
+            k=len(split.unseen),
+            val_seen_classes=split.val_seen if stacking else None,
+            scorers=scorers,
+            trained_logits=sf.ntu_logits,
+            trained_emb=trained_emb,
+            selection=cfg.unseen_selection,
+            trained_match=trained_match,
+        )
+
+    val = validate(sf.feats, sf.labels, text_emb)
+    train_x, train_y, emb, aux_report = sf.feats["train"], sf.labels["train"], text_emb, None
+    if aux is not None:
+        plus = {"val_train": np.concatenate([sf.feats["val_train"], aux.feats])}
+        plus_y = {"val_train": np.concatenate([sf.labels["val_train"], aux.labels])}
+        val_aux = validate({**sf.feats, **plus}, {**sf.labels, **plus_y}, aux.text_emb)
+        # the project's one-standard-error rule (as --scorer-selection 1se): the auxiliary classes must beat the
+        # split's own by more than the binomial standard error of its pseudo-unseen accuracy, or stay out
+        best, n_val = max(val.curve), max(len(sf.labels["val_unseen"]), 1)
+        margin = float(np.sqrt(best * (1 - best) / n_val))
+        used = max(val_aux.curve) - best > margin
+        aux_report = {
+            "used": bool(used),
+            "val_zsl_best_without": float(best),
+            "val_zsl_best_with": float(max(val_aux.curve)),
+            "margin": margin,
+            "classes": list(aux.used),
+            "left_out": list(aux.left_out),
+            "samples": int(len(aux.labels)),
+        }
+        if used:
+            val, emb = val_aux, aux.text_emb
+            train_x = np.concatenate([train_x, aux.feats])
+            train_y = np.concatenate([train_y, aux.labels])
     val_curve, best_val, gate = val.curve, val.best, val.gate
-    main_runs = train_sadvae(sf.feats["train"], sf.labels["train"], text_emb, split.unseen, zcfg)
+    main_runs = train_sadvae(train_x, train_y, emb, split.unseen, zcfg)
     out: dict = {
         "variant": variant,
+        "aux_classes": aux_report,
         "val_zsl_curve": val_curve,
         "gate": gate.to_dict(),
         "gzsl": list(cfg.gzsl),

@@ -344,7 +344,7 @@ def test_video_run_reaches_a_separate_events_process(
         time.sleep(0.5)
     finally:
         listener.send_signal(signal.SIGINT)
-        stdout, stderr = listener.communicate(timeout=60)  # a loaded 2-core runner: 20 s once ran out
+        stdout, stderr = listener.communicate(timeout=20)
     assert live.returncode == 0, live.stderr
     assert "Traceback" not in live.stderr and "Traceback" not in stderr
     assert "pose model: custom from path" in live.stderr and "cached ONNX export" in live.stderr
