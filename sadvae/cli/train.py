@@ -80,13 +80,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     bb.add_argument("--out", type=Path, required=True, help="output checkpoint (.pt)")
     bb.set_defaults(func=_train_backbone)
 
-    ev = sub.add_parser("eval", help="evaluate a model bundle on the test side of its split")
-    ev.add_argument("bundle", type=Path)
+    ev = sub.add_parser(
+        "eval",
+        help="evaluate a model bundle on the test side of its split",
+        description="Evaluate a bundle that `sadvae train zsl` (or the round-1 recipe, scripts/train_default "
+        "--recipe stgcn-v1) wrote on the test side of its split. The packaged default (recipe shiftgcn-v2) is "
+        "re-measured with `scripts/train_default --rescore BUNDLE.pt` instead.",
+    )
+    ev.add_argument("bundle", type=Path, help="the model bundle .pt")
     ev.add_argument(
         "--root",
         type=Path,
-        help="dataset folder (default: the one recorded in the bundle); for the "
-        "default model, the folder holding skeleton_sets/ (default ../shared/data)",
+        help="dataset folder (default: the one recorded in the bundle); for a round-1 default model, the folder "
+        "holding skeleton_sets/ (default ../shared/data)",
     )
     ev.set_defaults(func=_eval)
 
