@@ -113,9 +113,12 @@ def _is_recording(p: Path) -> bool:
         return False
     try:
         with np.load(p, allow_pickle=False) as z:
-            return set(RECORDING_KEYS) <= set(z.files)
+            keys = set(z.files)
     except NUMPY_READ_ERRORS:
         return False  # the dataset readers then report what is wrong with the file
+    # a `sadvae data prepare` cache ("format", "offsets") and a clip of a clip folder ("label") hold joints and times
+    # too, per sequence: sadvae.data.registry.read_path reads them as datasets, every sequence in turn
+    return set(RECORDING_KEYS) <= keys and not keys & {"format", "offsets", "label"}
 
 
 class ReplaySource(Source):

@@ -117,7 +117,9 @@ def load_split_files(directory: str | Path, num_unseen: int, num_classes: int) -
 def random_split(num_classes: int, num_unseen: int, seed: int, num_val_unseen: int | None = None) -> ZSLSplit:
     """A seeded random split; the validation split takes ``num_val_unseen`` (default: ``num_unseen``) seen classes."""
     nvu = num_unseen if num_val_unseen is None else num_val_unseen
-    if num_unseen < 1 or nvu < 1 or num_classes - num_unseen - nvu < 2:
+    if num_unseen < 1:
+        raise ConfigError(f"unseen classes per split (--unseen) must be at least 1, got {num_unseen}")
+    if nvu < 1 or num_classes - num_unseen - nvu < 2:
         raise ConfigError(
             f"cannot split {num_classes} classes into {num_unseen} unseen + {nvu} validation-unseen + >=2 seen"
         )

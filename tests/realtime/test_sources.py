@@ -234,6 +234,20 @@ def test_bad_recordings(tmp_path: Path) -> None:
         ReplaySource(tmp_path / "nope.skeleton")
 
 
+def test_a_prepared_dataset_cache_replays_every_sequence(tmp_path: Path) -> None:
+    # it holds joints and times too (per sequence, so the times restart): it was taken for a recording and refused
+    from sadvae.data.record import Dataset, SkeletonSequence
+    from sadvae.data.registry import save_prepared
+
+    rng = np.random.default_rng(1)
+    seqs = [SkeletonSequence(rng.normal(size=(n, 1, 25, 3)).astype(np.float32), 30.0, f"s{n}", 0) for n in (4, 3)]
+    path = save_prepared(Dataset("toy", ("wave",), seqs), tmp_path / "prepared.npz")
+    with ReplaySource(path) as src:
+        frames = list(src)
+    assert len(frames) == 7 and src.fps == 30.0
+    np.testing.assert_array_equal(frames[5].skeletons, seqs[1].joints[1])
+
+
 def test_replay_of_a_real_ntu_skeleton(shared_data: Path) -> None:
     path = shared_data / "ntu" / "S001C001P001R001A001.skeleton"
     with open_source(f"replay:{path}") as src:

@@ -35,6 +35,8 @@ def test_random_split_is_seeded_and_disjoint():
     assert not set(a.unseen) & set(a.seen) and len(a.val_unseen) == 5 and len(a.val_seen) == 10
     with pytest.raises(ConfigError, match="cannot split 6 classes"):
         random_split(6, 3, seed=0)
+    with pytest.raises(ConfigError, match=r"unseen classes per split \(--unseen\) must be at least 1, got 0"):
+        random_split(20, 0, seed=0)
 
 
 def test_split_validation():
