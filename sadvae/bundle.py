@@ -386,12 +386,11 @@ def _looks_like_text(head: bytes) -> bool:
 
 
 def _looks_like_onnx(path: Path) -> bool:
-    """An ONNX ModelProto: a protobuf whose top level has a graph (field 7)."""
-    from sadvae.onnx_metadata import _fields
+    from sadvae.onnx_metadata import onnx_model_problem
 
     try:
-        return 7 in {field for field, _ in _fields(path.read_bytes())}
-    except (OSError, ValueError):
+        return onnx_model_problem(path.read_bytes()) is None
+    except OSError:
         return False
 
 

@@ -20,10 +20,11 @@ from pathlib import Path
 
 from sadvae.errors import EngineError
 
-__all__ = ["METADATA_PREFIX", "encode_metadata", "decode_metadata", "read_onnx_metadata"]
+__all__ = ["METADATA_PREFIX", "encode_metadata", "decode_metadata", "read_onnx_metadata", "onnx_model_problem"]
 
 METADATA_PREFIX = "sadvae."
 _MODEL_PROTO_METADATA_PROPS = 14  # ModelProto.metadata_props: repeated StringStringEntryProto {1: key, 2: value}
+_MODEL_PROTO_GRAPH = 7  # ModelProto.graph
 
 
 def encode_metadata(meta: Mapping[str, object]) -> dict[str, str]:
@@ -78,6 +79,21 @@ def read_onnx_metadata(path: str | Path) -> dict[str, object]:
     except (ValueError, UnicodeDecodeError) as e:
         raise EngineError(f"{path}: not an ONNX model ({e}); export it again with `sadvae export`") from None
     return decode_metadata(pairs)
+
+
+def onnx_model_problem(data: bytes) -> str | None:
+    """Why ``data`` is not an ONNX ``ModelProto`` (a protobuf whose top level has a graph), or None when it is one.
+
+    Reads the bytes only (no onnx package, no TensorRT parse); the reason is for a message: "an empty file", "a
+    protobuf without a graph", or what made the bytes unreadable as a protobuf.
+    """
+    if not data:
+        return "an empty file"
+    try:
+        fields = {field for field, _ in _fields(data)}
+    except ValueError as e:
+        return str(e)
+    return None if _MODEL_PROTO_GRAPH in fields else "a protobuf without a graph"
 
 
 def _fields(buf: bytes) -> Iterator[tuple[int, int | bytes]]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from sadvae.data.record import Dataset
+from sadvae.labels import MAX_NAME_CHARS  # as for an action of a labels file
 
 __all__ = ["register", "summarize", "format_table"]
 
@@ -255,9 +256,6 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
-MAX_LABEL_CHARS = 100  # as for an action of a labels file (sadvae-live --labels)
-
-
 def _check_flags(args: argparse.Namespace) -> str | None:
     """Check --subject / --view / --label; returns the --label class name with its spacing collapsed."""
     from sadvae.errors import ConfigError
@@ -270,9 +268,9 @@ def _check_flags(args: argparse.Namespace) -> str | None:
     name = " ".join(args.label.split())
     if not name or "|" in name or name.startswith("#"):
         raise ConfigError(f"--label {args.label!r}: give a class name (no '|', not starting with '#')")
-    if len(name) > MAX_LABEL_CHARS:
+    if len(name) > MAX_NAME_CHARS:
         raise ConfigError(
-            f"--label: the class name is {len(name)} characters, more than {MAX_LABEL_CHARS}; shorten it "
+            f"--label: the class name is {len(name)} characters, more than {MAX_NAME_CHARS}; shorten it "
             "(descriptions go after '|' in classes.txt)"
         )
     return name

@@ -323,9 +323,15 @@ def _aux_datasets(names: list[str], target: str | None) -> tuple[str, ...]:
     """``--aux-classes`` -> registry names (none given: every other registered shared set that is present)."""
     from sadvae.train.cross_dataset import available_sets, resolve_name, shared_data_root
 
-    if names:
-        return tuple(dict.fromkeys(resolve_name(n) for n in names))
-    return tuple(n for n in available_sets(shared_data_root()) if n != target)
+    if not names:
+        return tuple(n for n in available_sets(shared_data_root()) if n != target)
+    try:
+        sets = tuple(dict.fromkeys(resolve_name(n) for n in names))
+    except ConfigError as e:
+        raise ConfigError(f"--aux-classes: {e}") from None
+    if target in sets:  # checked here, before the benchmark writes anything
+        raise ConfigError(f"--aux-classes {target!r} is the dataset benchmarked; name the other sets")
+    return sets
 
 
 def _frozen_backbone(args: argparse.Namespace, root: Path):

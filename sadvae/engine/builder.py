@@ -38,7 +38,7 @@ from sadvae.engine.trt_common import (
 )
 from sadvae.errors import ConfigError, EngineError, MissingDependencyError
 from sadvae.fileio import atomic_write
-from sadvae.onnx_metadata import read_onnx_metadata
+from sadvae.onnx_metadata import onnx_model_problem, read_onnx_metadata
 
 __all__ = [
     "PRECISIONS",
@@ -283,8 +283,6 @@ def check_onnx_file(path: Path) -> None:
     Raises:
         EngineError: the message names the file and the fix.
     """
-    from sadvae.onnx_metadata import _fields
-
     fix = f"export it with `sadvae export BUNDLE.pt --out {path}`"
     if path.is_dir():
         found = sorted(p.name for p in path.glob("*.onnx"))[:5]
@@ -301,13 +299,9 @@ def check_onnx_file(path: Path) -> None:
             f"{path}: is a zip archive (a model bundle .pt?), not an ONNX model; export the bundle with "
             "`sadvae export BUNDLE.pt --out MODEL.onnx` and pass --onnx MODEL.onnx"
         )
-    try:
-        fields = {field for field, _ in _fields(data)}
-    except ValueError as e:
-        raise EngineError(f"{path}: not an ONNX model ({e}); {fix}") from None
-    if 7 not in fields:  # ModelProto.graph
-        what = "an empty file" if not data else "a protobuf without a graph"
-        raise EngineError(f"{path}: not an ONNX model ({what}); {fix}")
+    problem = onnx_model_problem(data)
+    if problem is not None:
+        raise EngineError(f"{path}: not an ONNX model ({problem}); {fix}")
 
 
 def resolve_library(library: str, precision: str, compute_capability: str | None = None) -> tuple[Any, str, str | None]:

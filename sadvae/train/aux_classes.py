@@ -39,12 +39,16 @@ AUX_MAX_COSINE = 0.6
 
 @dataclass
 class AuxClasses:
-    """The auxiliary sets' clips: frozen clip features, class ids into ``names``, and each name's set."""
+    """The auxiliary sets' clips: frozen clip features, class ids into ``names``, and each name's set; ``encoder``
+    (a :class:`sadvae.text.TextEncoder`) and ``prompt_emb`` (the names' prompt embeddings [A, d_y]) are made once
+    for every split."""
 
     feats: np.ndarray
     labels: np.ndarray
     names: tuple[str, ...]
     datasets: tuple[str, ...]
+    encoder: object = None
+    prompt_emb: np.ndarray | None = None
 
 
 @dataclass
@@ -59,8 +63,9 @@ class AuxSplit:
     left_out: tuple[str, ...]
 
 
-def load_aux_classes(datasets: tuple[str, ...], target: str, frozen) -> AuxClasses:
-    """Every clip of ``datasets`` (both sides: none of them is the one scored) through the frozen backbone's cache.
+def load_aux_classes(datasets: tuple[str, ...], target: str, frozen, text_cfg) -> AuxClasses:
+    """Every clip of ``datasets`` (both sides: none of them is the one scored) through the frozen backbone's cache,
+    and their class names' prompt embeddings under ``text_cfg`` (the benchmark's encoder and template).
 
     Raises:
         ConfigError: an unknown set, the target itself, or a set not present under ``../shared/data``.
@@ -92,20 +97,27 @@ def load_aux_classes(datasets: tuple[str, ...], target: str, frozen) -> AuxClass
         keep = fs.labels >= 0
         feats.append(fs.feats[keep])
         labels.append(np.asarray(ids, np.int64)[fs.labels[keep]])
-    return AuxClasses(np.concatenate(feats), np.concatenate(labels), tuple(names), tuple(owners))
+    from sadvae.text import TextEncoder
+
+    enc = TextEncoder(text_cfg)
+    return AuxClasses(
+        np.concatenate(feats), np.concatenate(labels), tuple(names), tuple(owners), enc, enc.encode_labels(names)
+    )
 
 
-def aux_for_split(aux: AuxClasses, class_names: tuple[str, ...], avoid: tuple[int, ...], text_cfg) -> AuxSplit:
+def aux_for_split(
+    aux: AuxClasses, class_names: tuple[str, ...], avoid: tuple[int, ...], text_emb: np.ndarray
+) -> AuxSplit:
     """The auxiliary classes a split may train on: none near the classes ``avoid`` (unseen + pseudo-unseen).
 
     Args:
         aux: :func:`load_aux_classes`' result; class_names: the target's classes (global ids 0..N-1).
-        avoid: the target's class ids to keep unseen; text_cfg: the benchmark's text encoder and template.
+        avoid: the target's class ids to keep unseen; text_emb: the target classes' prompt embeddings [N, d_y]
+            (rows = global ids), which the auxiliary names' rows extend.
     """
     from sadvae.head.matching import match_labels
-    from sadvae.text import TextEncoder
 
-    enc = TextEncoder(text_cfg)
+    enc = aux.encoder
     hidden = [class_names[c] for c in avoid]
     matched = match_labels(list(aux.names), hidden, enc.encode, AUX_MATCH_THRESHOLD)
     cos = enc.encode(list(aux.names)) @ enc.encode(hidden).T
@@ -116,11 +128,10 @@ def aux_for_split(aux: AuxClasses, class_names: tuple[str, ...], avoid: tuple[in
         if not matched.matches[j].classes and cos[j].max() < AUX_MAX_COSINE and " ".join(n.lower().split()) not in same
     ]
     rows = np.isin(aux.labels, keep)
-    text_emb = np.concatenate([enc.encode_labels(list(class_names)), enc.encode_labels(list(aux.names))])
     return AuxSplit(
         aux.feats[rows],
         aux.labels[rows] + len(class_names),
-        text_emb,
+        np.concatenate([text_emb, aux.prompt_emb]),
         tuple(aux.names[j] for j in keep),
         tuple(n for j, n in enumerate(aux.names) if j not in set(keep)),
     )

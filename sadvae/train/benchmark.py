@@ -60,7 +60,7 @@ def run_benchmark(ds: Dataset, cfg: ExperimentConfig, out: Path) -> dict:
     if cfg.aux_datasets:
         from sadvae.train.aux_classes import load_aux_classes
 
-        aux = load_aux_classes(cfg.aux_datasets, cfg.dataset, cfg.frozen)
+        aux = load_aux_classes(cfg.aux_datasets, cfg.dataset, cfg.frozen, cfg.text)
         log.info("auxiliary classes: %d from %s (%d clips)", len(aux.names), list(cfg.aux_datasets), len(aux.labels))
     per_split = []
     confusion_inputs = None
@@ -105,7 +105,7 @@ def run_benchmark(ds: Dataset, cfg: ExperimentConfig, out: Path) -> dict:
         if aux is not None:
             from sadvae.train.aux_classes import aux_for_split
 
-            split_aux = aux_for_split(aux, ds.class_names, (*split.unseen, *split.val_unseen), cfg.text)
+            split_aux = aux_for_split(aux, ds.class_names, (*split.unseen, *split.val_unseen), text_emb)
         for variant in cfg.variants:
             t = time.time()
             r = run_variant(
