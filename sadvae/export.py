@@ -197,6 +197,11 @@ def _inner_backbone(bundle):
     return bundle.backbone.backbone if isinstance(bundle.backbone, ExtraHeadBackbone) else bundle.backbone
 
 
+def _check_person_count(persons: object) -> None:
+    if isinstance(persons, bool) or not isinstance(persons, int | np.integer) or persons < 1:
+        raise ConfigError(f"--persons must be a whole number >= 1, got {persons!r}")
+
+
 def check_persons(bundle, persons: object) -> None:
     """Refuse a person count the bundle's recognizer has no graph for; the message names the counts it has.
 
@@ -205,8 +210,7 @@ def check_persons(bundle, persons: object) -> None:
     """
     from sadvae.models.shiftgcn import ShiftGCN
 
-    if isinstance(persons, bool) or not isinstance(persons, int | np.integer) or persons < 1:
-        raise ConfigError(f"--persons must be a whole number >= 1, got {persons!r}")
+    _check_person_count(persons)
     valid = supported_persons(bundle)
     if persons in valid:
         return
@@ -338,8 +342,8 @@ def check_export_request(bundle_path: Path, out_path: Path, *, atol: float = 1e-
             f"--atol must be a positive number (the largest accepted |onnxruntime - torch|, default 1e-4), "
             f"got {atol!r}; use --no-check to skip the parity check"
         )
-    if persons is not None and (isinstance(persons, bool) or not isinstance(persons, int | np.integer) or persons < 1):
-        raise ConfigError(f"--persons must be a whole number >= 1, got {persons!r}")
+    if persons is not None:
+        _check_person_count(persons)
     stem = bundle_path.with_suffix(".onnx").name if bundle_path.suffix == ".pt" else "model.onnx"
     if out_path.is_dir():
         raise ConfigError(f"--out {out_path}: is a folder; pass the .onnx file to write, e.g. {out_path / stem}")
