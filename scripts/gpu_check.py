@@ -10,8 +10,15 @@ windows when ``--windows`` names a ``scripts/camera_distill.py prepare`` file (A
 else seeded random ones. Parity: max |GPU - CPU| per output, torch on the CPU in fp32 as the reference, for
 torch CUDA fp32 (TF32 off and on), torch CUDA fp16 autocast, and ONNX Runtime's CUDA provider on the bundle's
 ``.onnx`` when this onnxruntime has one (it says so when not). Latency: batch 1, median and p90 of ``--repeats``
-runs after warm-up, synchronised, for each path that runs, and the CPU paths for reference. Prints a table and
-writes JSON; no timed asserts.
+runs after warm-up, synchronised, for each path that runs, and the CPU paths for reference.
+
+Decisions (``--windows`` only): on the file's held-out windows (the test sides of the default recipe's five sets,
+none trained on), whether reduced precision changes what the recogniser says: top-1 agreement of the trained-class
+logits with fp32 on the CPU, the largest change of a softmax probability, and the latent's cosine. Paths: every
+layer in fp16 (``model.half()``; on the CPU too, so it runs anywhere: a pessimistic stand-in for a TensorRT fp16
+plan, which accumulates in fp32) and, on a GPU, TF32 and fp16 autocast.
+
+Prints tables and writes JSON; no timed asserts.
 """
 
 from __future__ import annotations
@@ -44,6 +51,58 @@ def _timed(fn, repeats: int, warmup: int = 20) -> dict[str, float]:
     return {"median_ms": statistics.median(ts), "p90_ms": ts[int(0.9 * (len(ts) - 1))], "runs": repeats}
 
 
+def decisions(rec, x: np.ndarray, batch: int = 64) -> dict[str, dict[str, float]]:
+    """Reduced-precision paths against fp32 on the CPU, on windows ``x`` [N, 3, T, 25, M] (see the docstring)."""
+    import copy
+
+    import torch
+
+    def run(fn, dtype=torch.float32, device="cpu"):
+        lat, lg = [], []
+        with torch.no_grad():
+            for a in range(0, len(x), batch):
+                out = fn(torch.from_numpy(x[a : a + batch]).to(device, dtype))
+                lat.append(out[0].float().cpu())
+                lg.append(out[1].float().cpu())
+        return torch.cat(lat), torch.cat(lg)
+
+    ref_lat, ref_lg = run(rec)
+    paths = {"torch cpu fp16 (all layers)": lambda: run(copy.deepcopy(rec).half(), torch.float16)}
+    if torch.cuda.is_available():
+        g = copy.deepcopy(rec).cuda()
+
+        def autocast(x):
+            with torch.autocast("cuda", dtype=torch.float16):
+                return g(x)
+
+        def tf32(x):
+            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+            try:
+                return g(x)
+            finally:
+                torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+
+        paths["torch cuda fp32"] = lambda: run(g, device="cuda")
+        paths["torch cuda fp32 tf32"] = lambda: run(tf32, device="cuda")
+        paths["torch cuda fp16 autocast"] = lambda: run(autocast, device="cuda")
+        paths["torch cuda fp16 (all layers)"] = lambda: run(copy.deepcopy(rec).cuda().half(), torch.float16, "cuda")
+    p_ref = torch.softmax(ref_lg, -1)
+    top5 = ref_lg.topk(5, -1).indices
+    out = {}
+    for name, make in paths.items():
+        lat, lg = make()
+        cos = torch.nn.functional.cosine_similarity(lat, ref_lat, dim=-1)
+        out[name] = {
+            "windows": len(x),
+            "top1_agreement": float((lg.argmax(-1) == ref_lg.argmax(-1)).float().mean()),
+            "top1_in_fp32_top5": float((top5 == lg.argmax(-1, keepdim=True)).any(-1).float().mean()),
+            "max_prob_change": float((torch.softmax(lg, -1) - p_ref).abs().max()),
+            "max_logit_change": float((lg - ref_lg).abs().max()),
+            "latent_cos_min": float(cos.min()),
+        }
+    return out
+
+
 def check(model: Path, windows: Path | None, repeats: int) -> dict:
     import torch
 
@@ -56,6 +115,9 @@ def check(model: Path, windows: Path | None, repeats: int) -> dict:
     if windows is not None:
         with np.load(windows, allow_pickle=False) as z:
             x = z["a001_mp"][..., : pre.persons].astype(np.float32)
+            held_out = z["x"][z["test"]].astype(np.float32)[..., None]  # person 1
+        if pre.persons > 1:
+            held_out = np.concatenate([held_out, np.zeros_like(held_out).repeat(pre.persons - 1, -1)], -1)
         source = f"{windows}: A001 through the live mapping"
     else:
         x = np.random.default_rng(0).normal(0, 0.3, (8, 3, pre.window, 25, pre.persons)).astype(np.float32)
@@ -155,6 +217,8 @@ def check(model: Path, windows: Path | None, repeats: int) -> dict:
         res["onnxruntime"] = f"not installed ({e})"
     res["parity_max_abs"] = parity
     res["latency_batch1"] = latency
+    if windows is not None:
+        res["decisions"] = decisions(rec.cpu(), held_out)
     return res
 
 
@@ -175,6 +239,18 @@ def main(argv: list[str] | None = None) -> int:
         cells = [f"{p[n]:.2e}" if n in p else "" for n in ("latent", "seen_logits")]
         lat = [f"{t[n]:.3f}" if n in t else "" for n in ("median_ms", "p90_ms")]
         print(f"| {k} | {' | '.join(cells)} | {' | '.join(lat)} |")
+    if "decisions" in res:
+        print("\nDecisions on held-out windows, against torch fp32 on the CPU:")
+        print(
+            "| path | windows | top-1 agreement | top-1 in fp32 top-5 | max prob change | max logit change "
+            "| min latent cos |"
+        )
+        print("|---|---|---|---|---|---|---|")
+        for k, d in res["decisions"].items():
+            print(
+                f"| {k} | {d['windows']} | {100 * d['top1_agreement']:.1f} % | {100 * d['top1_in_fp32_top5']:.1f} % | "
+                f"{d['max_prob_change']:.3f} | {d['max_logit_change']:.2f} | {d['latent_cos_min']:.4f} |"
+            )
     for k in ("ort_providers", "ort CUDAExecutionProvider", "cuda_graph_error"):
         if k in res:
             print(f"{k}: {res[k]}")
