@@ -7,7 +7,8 @@ self-distillation: a student copy sees camera-like windows (``AUGMENTS["camera"]
 error, thumb pull and extremity noise, without its rotation, mirror or scale) and learns to give the features
 and NTU class probabilities the frozen teacher gives the clean window. No labels are used, so the NTU-120
 knowledge is the teacher's, and every head trained on the teacher's features (the default model's extra head
-and SA-DVAE) reads the student's features unchanged: the student is a drop-in backbone.
+and SA-DVAE) can read the student's features unchanged. The student is a drop-in backbone for the interface;
+whether its features serve those heads as well is what the checks below measure.
 
 Steps:
     prepare   (CPU, here)  the default recipe's five sets as T-frame windows (training and test sides, person 1,
@@ -227,7 +228,9 @@ def _freeze_bn_stats(model) -> None:
 
 def _copies_key(data: Path, cfg: DistillConfig) -> str:
     st = data.stat()
-    return json.dumps([str(data), st.st_size, st.st_mtime_ns, cfg.seed, cfg.copies, cfg.val_fraction])
+    return json.dumps(
+        [str(data), st.st_size, st.st_mtime_ns, cfg.seed, cfg.copies, cfg.val_fraction, asdict(camera_only())]
+    )
 
 
 def _copies_cache(path: Path | None, data: Path, cfg: DistillConfig, n_train: int):
@@ -257,6 +260,7 @@ def train(
     from sadvae.models.pretrained import load_pretrained_shiftgcn
 
     t_start = time.perf_counter()
+    log.info("settings: %s, teacher %s, device %s", asdict(cfg), weights, device)
     dev = torch.device(device)
     torch.manual_seed(cfg.seed)
     torch.backends.cuda.matmul.allow_tf32 = True
@@ -379,6 +383,8 @@ def train(
         "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
         "torch": torch.__version__,
     }
+    torch.backends.cuda.matmul.allow_tf32 = False  # the checks compare in fp32 (TF32 moves logits by ~0.1)
+    torch.backends.cudnn.allow_tf32 = False
     report["checks"] = evaluate(teacher, student, z, xte, xte_cam, dev, bundle)
     out.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu() for k, v in student.state_dict().items()}
@@ -455,6 +461,8 @@ def default_model_check(bundle_path: Path, student, z, xte, xte_cam, dev) -> dic
     if not isinstance(head, ExtraHeadBackbone):
         return {"skipped": "the bundle's backbone has no extra head"}
     head = head.to(dev).eval()
+    if not torch.equal(head.backbone.fc.weight, student.fc.weight):  # fc is frozen: it names the teacher
+        return {"skipped": f"{bundle_path}'s backbone is not the teacher the student was distilled from"}
     col = torch.as_tensor(z["column"][z["test"]], device=dev)
     dset = z["dataset"][z["test"]]
     names = json.loads(str(z["meta"]))["datasets"]
@@ -475,18 +483,35 @@ def default_model_check(bundle_path: Path, student, z, xte, xte_cam, dev) -> dic
 
 
 def make_bundle(student: Path, base: Path, out: Path, export: bool) -> None:
-    """``base`` with the student's weights in its Shift-GCN (every head unchanged), saved as ``out``."""
+    """``base`` with the student's weights in its Shift-GCN (every head unchanged), saved as ``out``.
+
+    The base's metrics describe the base's backbone, so they move to ``provenance["camera_distill"]["base_metrics"]``
+    (the new bundle's own metrics are empty until it is measured); the recipe name stays, so the recipe's tools
+    (INT8 calibration windows, rescoring) still treat it as that recipe's model. The base's head calibration
+    (``<stem>.head.json``, fitted on the base's inner validation) is copied beside ``out``, keyed to the new file
+    and marked as reused: without one the live head runs with "no action" off.
+    """
     import torch
 
     from sadvae.bundle import load_bundle, save_bundle
+    from sadvae.hashing import file_sha256
     from sadvae.models.extra_head import ExtraHeadBackbone
 
     b = load_bundle(base)
     net = b.backbone.backbone if isinstance(b.backbone, ExtraHeadBackbone) else b.backbone
     state = torch.load(student, map_location="cpu", weights_only=True)
+    if not torch.equal(state["fc.weight"], net.fc.weight):  # the student's fc is frozen: it names its teacher
+        raise SystemExit(f"{student} was not distilled from {base}'s backbone (their NTU classifiers differ)")
     net.load_state_dict(state, strict=True)
     provenance = dict(b.provenance)
-    provenance["camera_distill"] = {"student": str(student), "base": str(base)}
+    provenance["camera_distill"] = {
+        "student": str(student),
+        "student_sha256": file_sha256(student),
+        "base": str(base),
+        "base_sha256": file_sha256(base),
+        "base_metrics": b.metrics,
+        "note": "backbone replaced by a camera-distilled student (scripts/camera_distill.py); heads are the base's",
+    }
     out.parent.mkdir(parents=True, exist_ok=True)
     save_bundle(
         out,
@@ -499,11 +524,17 @@ def make_bundle(student: Path, base: Path, out: Path, export: bool) -> None:
         encoder_id=b.encoder_id,
         text_cfg=b.text_cfg,
         preprocess=b.preprocess,
-        metrics=b.metrics,
+        metrics={},
         provenance=provenance,
         terms=b.terms,
         live=b.live,
     )
+    head = base.with_name(base.stem + ".head.json")
+    if head.is_file():
+        cal = json.loads(head.read_text(encoding="utf-8"))
+        cal["model_id"] = file_sha256(out)
+        cal["source"] = f"{cal.get('source', '')}; reused unchanged from {base.name} for the camera-distilled backbone"
+        out.with_name(out.stem + ".head.json").write_text(json.dumps(cal, indent=1), encoding="utf-8")
     log.info("wrote %s", out)
     if export:
         from sadvae.export import export_onnx
@@ -519,8 +550,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=ROOT / ".devdata" / "camdistill.npz")
     p.add_argument("--window", type=int, default=96)
     p.add_argument("--stride", type=int, default=48)
-    p.add_argument("--max-train", type=int, default=6, help="most windows per training clip (evenly spread)")
-    p.add_argument("--max-test", type=int, default=2, help="most windows per test clip")
+    p.add_argument(
+        "--max-train", type=int, default=5, help="most windows per training clip (evenly spread; 1: the first)"
+    )
+    p.add_argument("--max-test", type=int, default=1, help="most windows per test clip (1: the clip's first window)")
     p.add_argument("--datasets", nargs="+", default=None, help="default: the default recipe's five sets")
     t = sub.add_parser("train", help="distil the teacher into a camera-robust student (a GPU job)")
     t.add_argument("--data", type=Path, required=True)

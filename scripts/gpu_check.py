@@ -67,6 +67,7 @@ def decisions(rec, x: np.ndarray, batch: int = 64) -> dict[str, dict[str, float]
         return torch.cat(lat), torch.cat(lg)
 
     ref_lat, ref_lg = run(rec)
+    saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
     paths = {"torch cpu fp16 (all layers)": lambda: run(copy.deepcopy(rec).half(), torch.float16)}
     if torch.cuda.is_available():
         g = copy.deepcopy(rec).cuda()
@@ -87,10 +88,14 @@ def decisions(rec, x: np.ndarray, batch: int = 64) -> dict[str, dict[str, float]
         paths["torch cuda fp16 autocast"] = lambda: run(autocast, device="cuda")
         paths["torch cuda fp16 (all layers)"] = lambda: run(copy.deepcopy(rec).cuda().half(), torch.float16, "cuda")
     p_ref = torch.softmax(ref_lg, -1)
-    top5 = ref_lg.topk(5, -1).indices
+    top5 = ref_lg.topk(min(5, ref_lg.shape[-1]), -1).indices
     out = {}
     for name, make in paths.items():
-        lat, lg = make()
+        try:
+            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False  # fp32 means fp32 here
+            lat, lg = make()
+        finally:
+            torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
         cos = torch.nn.functional.cosine_similarity(lat, ref_lat, dim=-1)
         out[name] = {
             "windows": len(x),
@@ -155,6 +160,7 @@ def check(model: Path, windows: Path | None, repeats: int) -> dict:
             torch.cuda.synchronize()
             return out
 
+        saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
         for tf32 in (False, True):
             torch.backends.cuda.matmul.allow_tf32 = tf32
             torch.backends.cudnn.allow_tf32 = tf32
@@ -190,6 +196,7 @@ def check(model: Path, windows: Path | None, repeats: int) -> dict:
             }
         except Exception as e:  # noqa: BLE001 - report, do not fail the other checks
             res["cuda_graph_error"] = f"{type(e).__name__}: {e}"
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
     else:
         res["gpu"] = None
 

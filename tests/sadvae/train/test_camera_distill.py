@@ -108,8 +108,13 @@ def test_no_step_leaves_the_teacher_and_a_step_moves_it(weights, tiny_data, tmp_
 
     cd = load_script()
     base = dict(asdict(cd.DistillConfig()), batch=4, copies=1, val_fraction=0.25)
-    rep0 = cd.train(tiny_data, str(weights), "cpu", tmp_path / "e0", cd.DistillConfig(**{**base, "epochs": 0}), 1, None)
+    bundle = ROOT / "sadvae" / "assets" / "default_model.pt"
+    cfg0 = cd.DistillConfig(**{**base, "epochs": 0})
+    rep0 = cd.train(tiny_data, str(weights), "cpu", tmp_path / "e0", cfg0, 1, bundle)
     checks = rep0["checks"]
+    dm = checks["default_model"]  # the packaged model's heads on the teacher and on the (unchanged) student
+    assert set(dm) == {"teacher_clean", "teacher_camera_like", "student_clean", "student_camera_like"}
+    assert dm["student_clean"] == dm["teacher_clean"] and dm["student_camera_like"] == dm["teacher_camera_like"]
     assert checks["test_clean"]["student_feature_cos"] == pytest.approx(1.0, abs=1e-5)
     assert checks["test_clean"]["student_ntu_top1_agreement"] == 1.0
     assert checks["a001"]["student"] == pytest.approx(checks["a001"]["teacher"])
@@ -125,28 +130,46 @@ def test_no_step_leaves_the_teacher_and_a_step_moves_it(weights, tiny_data, tmp_
     assert np.isfinite(rep1["history"][1]["val_objective"])
     moved = load_pretrained_shiftgcn(tmp_path / "e1" / "student.pt", verify=False).state_dict()
     assert any(not torch.equal(moved[k], v) for k, v in teacher.state_dict().items() if not k.startswith("fc."))
-    for k in ("fc.weight", "fc.bias"):  # the NTU classifier is the teacher's
-        torch.testing.assert_close(moved[k], teacher.state_dict()[k])
-    assert (tmp_path / "copies.npz").is_file()
+    for k, v in teacher.state_dict().items():  # the NTU classifier and every BatchNorm statistic stay the teacher's
+        if k.startswith("fc.") or k.endswith(("running_mean", "running_var", "num_batches_tracked")):
+            torch.testing.assert_close(moved[k], v)
+    cached = cd._copies_cache(tmp_path / "copies.npz", tiny_data, cfg1, rep1["data"]["fit_windows"])
+    assert cached is not None and len(cached[0]) == cfg1.copies
+    assert cd._copies_cache(tmp_path / "copies.npz", tiny_data, cd.DistillConfig(**{**base, "seed": 1}), 1) is None
 
 
-def test_bundle_swap_with_the_teachers_own_weights_changes_nothing(weights, tmp_path) -> None:
+def test_bundle_swap_puts_the_student_in_and_keeps_every_head(weights, tmp_path) -> None:
     import torch
 
     from sadvae.bundle import load_bundle
     from sadvae.export import live_recognizer
+    from sadvae.hashing import file_sha256
 
     cd = load_script()
     base = ROOT / "sadvae" / "assets" / "default_model.pt"
     state = torch.load(weights, map_location="cpu", weights_only=True)
-    torch.save({k.removeprefix("module."): v for k, v in state.items()}, tmp_path / "same.pt")
-    cd.make_bundle(tmp_path / "same.pt", base, tmp_path / "swapped.pt", export=False)
-    x = torch.from_numpy(np.random.default_rng(0).normal(0, 0.3, (2, 3, 96, 25, 1)).astype(np.float32))  # the live T
-    outs = []
-    for path in (base, tmp_path / "swapped.pt"):
-        rec, _ = live_recognizer(load_bundle(path))
-        with torch.no_grad():
-            outs.append(rec(x))
-    for a, b in zip(*outs, strict=True):
-        torch.testing.assert_close(a, b)
-    assert load_bundle(tmp_path / "swapped.pt").provenance["camera_distill"]["base"] == str(base)
+    state = {k.removeprefix("module."): v for k, v in state.items()}
+    state["l1.gcn1.Linear_weight"] = state["l1.gcn1.Linear_weight"] * 1.5  # a student that differs from the teacher
+    torch.save(state, tmp_path / "student.pt")
+    out = tmp_path / "swapped.pt"
+    cd.make_bundle(tmp_path / "student.pt", base, out, export=False)
+    b0, b1 = load_bundle(base), load_bundle(out)
+    got = b1.backbone.backbone.state_dict()
+    for k, v in state.items():
+        torch.testing.assert_close(got[k], v)
+    for field in ("class_names", "seen_classes", "unseen_classes", "encoder_id", "preprocess", "live", "terms"):
+        assert getattr(b1, field) == getattr(b0, field), field
+    for a, b in zip(b0.sadvae.state_dict().values(), b1.sadvae.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    assert torch.equal(b0.backbone.extra.weight, b1.backbone.extra.weight)
+    assert b1.metrics == {} and b1.provenance["camera_distill"]["base_metrics"] == b0.metrics
+    head = json.loads(out.with_name("swapped.head.json").read_text())
+    assert head["model_id"] == file_sha256(out) and "reused unchanged" in head["source"]
+    x = torch.from_numpy(np.random.default_rng(0).normal(0, 0.3, (2, 3, 96, 25, 1)).astype(np.float32))  # live T
+    with torch.no_grad():
+        before, after = (live_recognizer(b)[0](x) for b in (b0, b1))
+    assert not torch.allclose(before[1], after[1])
+    other = dict(state, **{"fc.weight": state["fc.weight"] + 1})
+    torch.save(other, tmp_path / "stranger.pt")
+    with pytest.raises(SystemExit, match="not distilled from"):
+        cd.make_bundle(tmp_path / "stranger.pt", base, tmp_path / "no.pt", export=False)
