@@ -85,6 +85,47 @@ def test_skeleton_joints_is_the_skeleton_mapping() -> None:
     np.testing.assert_allclose(cg.skeleton_joints(lm, "world")[0], mediapipe_to_ntu25(world[0], pres[0])[0], atol=1e-6)
 
 
+def test_half_correlation_lag() -> None:
+    cg = load_script()
+    rng = np.random.default_rng(0)
+    assert cg.half_correlation_lag(rng.normal(size=2000)) == 1  # white noise decorrelates at once
+    t = np.arange(4000)
+    assert cg.half_correlation_lag(np.sin(2 * np.pi * t / 60)) in (10, 11)  # cos(2 pi k / 60) < 0.5 from k = 11
+
+
+def test_decomposed_inputs_split_a_known_error(shared_data: Path) -> None:
+    """MediaPipe = Kinect + a constant body-frame offset on the arms: the constant row is MediaPipe, the
+    time-varying row is Kinect, the three one-axis rows add up to the whole error, and the stats say so."""
+    from sadvae.data.ntu import read_ntu_skeleton
+
+    cg = load_script()
+    kin = read_ntu_skeleton(shared_data / "ntu" / "S001C001P001R001A001.skeleton", max_persons=1).joints[:, 0]
+    arms = list(cg.GROUPS["arms_hands"])
+    const = np.zeros((len(arms), 3), np.float32)
+    const[:, 0], const[:, 1], const[:, 2] = 0.03, -0.05, 0.02  # right, up, forward (m)
+    frames = np.stack([cg.body_frame(k) for k in kin])
+    al = kin.copy()
+    al[:, arms] += np.einsum("ja,tac->tjc", const, frames)
+    rows, stats = cg.decomposed_inputs(al, kin)
+    p = cg.DECOMPOSE_PREFIX
+    np.testing.assert_allclose(
+        rows[p + "Kinect arms_hands + MediaPipe's constant offset (per joint median, all axes)"], al, atol=1e-5
+    )
+    np.testing.assert_allclose(
+        rows[p + "Kinect arms_hands + MediaPipe's time-varying offset (all axes)"], kin, atol=1e-5
+    )
+    np.testing.assert_allclose(rows[p + "Kinect arms_hands + 0.5 x MediaPipe's offset"], (al + kin) / 2, atol=1e-5)
+    whole = sum(rows[p + f"Kinect arms_hands + MediaPipe's {ax} offset only"] - kin for ax in cg.AXES)
+    np.testing.assert_allclose(whole, al - kin, atol=1e-5)
+    for ax in cg.AXES:  # MediaPipe with one axis of the error removed = MediaPipe minus that axis's part
+        removed = al - rows[p + f"MediaPipe with Kinect's arms_hands {ax} component"]
+        np.testing.assert_allclose(
+            removed, rows[p + f"Kinect arms_hands + MediaPipe's {ax} offset only"] - kin, atol=1e-5
+        )
+    assert len(stats) == len(arms) and stats[0]["median_cm"] == pytest.approx([3.0, -5.0, 2.0], abs=0.06)
+    assert all(v <= 0.06 for r in stats for v in r["varying_std_cm"])
+
+
 @pytest.mark.slow
 def test_paired_clip_gap_and_acceptance(shared_data: Path) -> None:
     """The A001 clip: image x/y is closer to Kinect than world x/y, and the NTU-pretrained Shift-GCN puts drink
@@ -109,3 +150,5 @@ def test_paired_clip_gap_and_acceptance(shared_data: Path) -> None:
     assert res["live_window"] == 96 and res["live_mapping_vs_script_max_m"] < 1e-5
     held = res["correction_held_out"]
     assert all(v["after_cm"] < v["before_cm"] for row in held.values() for v in row.values())
+    assert len(res["arm_error_parts"]) == len(cg.GROUPS["arms_hands"])
+    assert sum(name.startswith(cg.DECOMPOSE_PREFIX) for name in rec) == 9
