@@ -164,33 +164,36 @@ class DistillConfig:
     clean_weight: float = 1.0
     val_fraction: float = 0.15
     seed: int = 0
+    augment: str = "camera"
 
 
-def camera_only():
-    """``AUGMENTS["camera"]`` without the geometric augmentations (rotation, mirror, scale, speed, person drop),
+def camera_only(name: str = "camera"):
+    """``AUGMENTS[name]`` without the geometric augmentations (rotation, mirror, scale, speed, person drop),
     which the teacher's target would have to follow: only what a camera changes about a skeleton."""
     from sadvae.train.augment import AUGMENTS
 
-    return replace(AUGMENTS["camera"], yaw_deg=0.0, pitch_deg=0.0, scale=0.0, speed=0.0, drop_person=0.0, mirror=0.0)
+    if name not in AUGMENTS:
+        raise SystemExit(f"unknown augmentation {name!r}; known: {sorted(AUGMENTS)}")
+    return replace(AUGMENTS[name], yaw_deg=0.0, pitch_deg=0.0, scale=0.0, speed=0.0, drop_person=0.0, mirror=0.0)
 
 
 def _augment_chunk(args) -> np.ndarray:
     from sadvae.train.augment import augment_window
 
-    x, seed = args
+    x, seed, name = args
     rng = np.random.default_rng(seed)
-    aug = camera_only()
+    aug = camera_only(name)
     out = np.empty_like(x)
     for i in range(len(x)):
         out[i] = augment_window(x[i][..., None].astype(np.float32), aug, rng)[..., 0]
     return out
 
 
-def camera_copies(x: np.ndarray, seed: int, workers: int) -> np.ndarray:
+def camera_copies(x: np.ndarray, seed: int, workers: int, augment: str = "camera") -> np.ndarray:
     """One camera-like copy of every window [N, 3, T, 25] (float16), reproducible for a seed whatever ``workers``."""
     from concurrent.futures import ProcessPoolExecutor
 
-    chunks = [(x[a : a + 256], seed * 1_000_003 + a) for a in range(0, len(x), 256)]
+    chunks = [(x[a : a + 256], seed * 1_000_003 + a, augment) for a in range(0, len(x), 256)]
     if workers <= 1:
         parts = [_augment_chunk(c) for c in chunks]
     else:
@@ -214,8 +217,8 @@ def _run(model, x, dev, batch=512):
         for a in range(0, len(x), batch):
             xb = torch.as_tensor(np.asarray(x[a : a + batch], np.float32), device=dev)
             feats.append(model.forward_features(xb if xb.dim() == 5 else _two_slots(xb)).float())
-    f = torch.cat(feats)
-    return f, model.forward_head(f)
+        f = torch.cat(feats)
+        return f, model.forward_head(f)
 
 
 def _freeze_bn_stats(model) -> None:
@@ -229,7 +232,15 @@ def _freeze_bn_stats(model) -> None:
 def _copies_key(data: Path, cfg: DistillConfig) -> str:
     st = data.stat()
     return json.dumps(
-        [str(data), st.st_size, st.st_mtime_ns, cfg.seed, cfg.copies, cfg.val_fraction, asdict(camera_only())]
+        [
+            str(data),
+            st.st_size,
+            st.st_mtime_ns,
+            cfg.seed,
+            cfg.copies,
+            cfg.val_fraction,
+            asdict(camera_only(cfg.augment)),
+        ]
     )
 
 
@@ -280,9 +291,9 @@ def train(
     if cached is not None:
         copies, xval_cam, xte_cam = cached
     else:
-        copies = [camera_copies(xtr, cfg.seed * 100 + k, workers) for k in range(cfg.copies)]
-        xval_cam = camera_copies(xval, 99_989, workers)  # held-out camera-like copies (other seeds)
-        xte_cam = camera_copies(xte, 99_991, workers)
+        copies = [camera_copies(xtr, cfg.seed * 100 + k, workers, cfg.augment) for k in range(cfg.copies)]
+        xval_cam = camera_copies(xval, 99_989, workers, cfg.augment)  # held-out camera-like copies (other seeds)
+        xte_cam = camera_copies(xte, 99_991, workers, cfg.augment)
         if copies_cache is not None:
             np.savez(copies_cache, *copies, xval_cam=xval_cam, xte_cam=xte_cam, key=np.array(_copies_key(data, cfg)))
     log.info("%d camera-like copies: %.1f s", cfg.copies, time.perf_counter() - t0)
@@ -370,7 +381,7 @@ def train(
 
     report = {
         "config": asdict(cfg),
-        "augmentation": asdict(camera_only()),
+        "augmentation": asdict(camera_only(cfg.augment)),
         "data": {
             "file": str(data),
             **meta["counts"],
@@ -479,6 +490,61 @@ def default_model_check(bundle_path: Path, student, z, xte, xte_cam, dev) -> dic
     return out
 
 
+# ---------------------------------------------------------------------------------------------------- probe
+
+
+def probe(data: Path, weights: str, augments: tuple[str, ...], seeds: int, out: Path | None) -> dict:
+    """Does an augmentation reproduce the real gap? The frozen teacher's view of camera-like copies of Kinect
+    windows against its view of real MediaPipe skeletons (no training; CPU).
+
+    A001: the Kinect skeleton's live windows, ``seeds`` camera-like copies each, against the same clip through the
+    live mapping (P(drink water), its rank, and the feature cosine with the clean Kinect view). Test sides: one
+    copy of each held-out window (feature cosine with the clean view, NTU top-1 agreement).
+    """
+    import torch
+
+    from sadvae.models.pretrained import load_pretrained_shiftgcn
+
+    torch.manual_seed(0)
+    z = np.load(data, allow_pickle=False)
+    teacher = load_pretrained_shiftgcn(weights, verify=False).eval()
+    dev = torch.device("cpu")
+    kin = z["a001_kinect"][..., 0]
+    f_kin, _ = _run(teacher, kin, dev)
+    ref = f_kin.mean(0, keepdim=True)
+
+    def a001(x: np.ndarray) -> dict[str, float]:
+        f, lg = _run(teacher, x, dev)
+        p = torch.softmax(lg, -1).mean(0)
+        return {
+            "p_drink": float(p[DRINK]),
+            "rank_drink": int((p > p[DRINK]).sum()) + 1,
+            "feature_cos_kinect": _cos(f, ref.expand_as(f)),
+        }
+
+    res: dict = {"a001": {"kinect": a001(kin), "mediapipe (live mapping)": a001(z["a001_mp"][..., 0])}}
+    xte = z["x"][z["test"]]
+    ft, lt = _run(teacher, xte, dev)
+    res["test"] = {}
+    for name in augments:
+        rows = [a001(camera_copies(kin, 1000 + s, 1, name).astype(np.float32)) for s in range(seeds)]
+        res["a001"][name] = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+        fa, la = _run(teacher, camera_copies(xte, 99_991, 1, name), dev)
+        res["test"][name] = {"feature_cos_clean": _cos(fa, ft), "ntu_top1_agreement": _agree(la, lt)}
+    print("| input (A001, live windows) | P(drink water) | rank | feature cosine with Kinect |")
+    print("|---|---|---|---|")
+    for k, r in res["a001"].items():
+        print(f"| {k} | {r['p_drink']:.3f} | {r['rank_drink']:.1f} | {r['feature_cos_kinect']:.3f} |")
+    print("\n| augmentation (test sides, one copy per window) | feature cosine with clean | NTU top-1 agreement |")
+    print("|---|---|---|")
+    for k, r in res["test"].items():
+        print(f"| {k} | {r['feature_cos_clean']:.3f} | {100 * r['ntu_top1_agreement']:.1f} % |")
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(res, indent=2))
+    return res
+
+
 # ---------------------------------------------------------------------------------------------------- bundle
 
 
@@ -566,6 +632,12 @@ def main(argv: list[str] | None = None) -> int:
     d = DistillConfig()
     for k, v in asdict(d).items():
         t.add_argument(f"--{k.replace('_', '-')}", type=type(v), default=v)
+    q = sub.add_parser("probe", help="does an augmentation reproduce the real gap? (the teacher only, CPU)")
+    q.add_argument("--data", type=Path, default=ROOT / ".devdata" / "camdistill.npz")
+    q.add_argument("--weights", default="ntu120_xsub")
+    q.add_argument("--augments", nargs="+", default=["camera", "camera_wander"])
+    q.add_argument("--seeds", type=int, default=20, help="camera-like copies of the A001 windows (averaged)")
+    q.add_argument("--json", type=Path)
     b = sub.add_parser("bundle", help="a model bundle with the student as its backbone")
     b.add_argument("--student", type=Path, required=True)
     b.add_argument("--base", type=Path, default=ROOT / "sadvae" / "assets" / "default_model.pt")
@@ -581,6 +653,8 @@ def main(argv: list[str] | None = None) -> int:
     elif args.cmd == "train":
         cfg = DistillConfig(**{k: getattr(args, k) for k in asdict(d)})
         train(args.data, args.weights, args.device, args.out, cfg, args.workers, args.bundle, args.copies_cache)
+    elif args.cmd == "probe":
+        probe(args.data, args.weights, tuple(args.augments), args.seeds, args.json)
     else:
         make_bundle(args.student, args.base, args.out, args.export)
     return 0

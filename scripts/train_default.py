@@ -138,10 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--sweep-per-class", type=int, default=8, help="clips per (set, class, inner side) in the sweep")
     g.add_argument(
         "--augment",
-        choices=("none", "camera"),
+        choices=("none", "camera", "camera_wander"),
         default=s.augment or "none",
-        help="camera: the heads also train on camera-like copies of the inner-train windows (the measured "
-        "MediaPipe-vs-Kinect differences, sadvae/train/augment.py), extracted once and cached (default %(default)s)",
+        help="camera, camera_wander: the heads also train on camera-like copies of the inner-train windows (the "
+        "measured MediaPipe-vs-Kinect differences, sadvae/train/augment.py), extracted once and cached "
+        "(default %(default)s)",
     )
     g.add_argument(
         "--augment-copies",

@@ -49,9 +49,10 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--augment",
         default="default",
-        choices=("default", "camera"),  # sadvae.train.augment.AUGMENTS (a test keeps the two in step)
-        help="training augmentation of the backbone's windows: default, or camera (adds the measured MediaPipe-vs-"
-        "Kinect differences, docs/camera_gap.md, for models used on camera skeletons)",
+        choices=("default", "camera", "camera_wander"),  # sadvae.train.augment.AUGMENTS (a test keeps them in step)
+        help="training augmentation of the backbone's windows: default; camera (adds the measured MediaPipe-vs-"
+        "Kinect differences, docs/camera_gap.md, for models used on camera skeletons); camera_wander (camera with "
+        "the smooth arm wander measured there in place of the constant arm depth offset)",
     )
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--cycles", type=int, default=10, help="SA-DVAE cycles (default 10)")

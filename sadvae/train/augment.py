@@ -19,6 +19,11 @@ Training takes it with ``--augment camera`` (``sadvae train zsl|backbone``, ``sa
 from-scratch backbone's augmented windows) and ``scripts/train_default --augment camera`` (the frozen-feature
 recipe ``shiftgcn-v2``: a camera-like copy of every inner-train window goes through the frozen backbone once,
 :class:`sadvae.train.window_features.AugmentedWindows`, and the heads train on both).
+
+``AUGMENTS["camera_wander"]`` swaps "camera"'s constant per-window arm depth offset for a smooth random wander
+of each arm's elbow-wrist-hand chain (``arm_wander``, ``wander_frames``). On the paired clip, the constant part of
+MediaPipe's arm error leaves recognition as it is, and the time-varying part is what changes it
+(docs/camera_gap.md, sections 2 and 6).
 """
 
 from __future__ import annotations
@@ -77,6 +82,12 @@ class AugmentConfig:
         limb_depth: std of a per-window offset of each arm along the body's forward axis, in torso lengths
             (half at the elbow, full from the wrist on).
         thumb_pull: max fraction by which the thumbs are pulled towards the wrists (per window and side).
+        arm_wander: std, in torso lengths at the hand, of a smooth random wander of each arm's elbow-wrist-hand
+            chain in the body frame (the elbow moves 0.25x, the wrist 0.7x, the hand, hand tip and thumb 1x; one
+            draw per arm and axis, times a factor from [0.5, 1.5] per window): the time-varying part of
+            MediaPipe's arm error, which is what changes recognition (docs/camera_gap.md, section 2).
+        wander_frames: std, in frames of the window, of the Gaussian filter that smooths the wander; its
+            autocorrelation falls to 0.5 after 1.67x that many frames (8 at 30 fps: 0.44 s, as measured).
     """
 
     yaw_deg: float = 20.0
@@ -92,6 +103,8 @@ class AugmentConfig:
     camera_landmarks: float = 0.0
     limb_depth: float = 0.0
     thumb_pull: float = 0.0
+    arm_wander: float = 0.0
+    wander_frames: float = 8.0
 
 
 # MediaPipe landmark minus Kinect joint centre in the body frame, in torso lengths (spine base -> spine
@@ -103,6 +116,7 @@ CAMERA_OFFSETS: dict[int, tuple[float, float, float]] = {
     J.HIP_RIGHT: (0.064, 0.0, -0.043),
 }
 _LEFT_SIDE = (J.SHOULDER_LEFT, J.HIP_LEFT)
+_WANDER_WEIGHTS = (0.25, 0.7, 1.0, 1.0, 1.0)  # elbow, wrist, hand, hand tip, thumb (the order of _ARMS)
 _ARMS = (
     (J.ELBOW_LEFT, J.WRIST_LEFT, J.HAND_LEFT, J.HAND_TIP_LEFT, J.THUMB_LEFT),
     (J.ELBOW_RIGHT, J.WRIST_RIGHT, J.HAND_RIGHT, J.HAND_TIP_RIGHT, J.THUMB_RIGHT),
@@ -119,6 +133,17 @@ def _body_axes(p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     u = u - (u * r).sum(-1, keepdims=True) * r
     u = u / np.maximum(np.linalg.norm(u, axis=-1, keepdims=True), 1e-6)
     return r, u, np.cross(u, r), torso
+
+
+def smooth_noise(t: int, sigma: float, rng: np.random.Generator, dims: int = 3) -> np.ndarray:
+    """[t, dims] Gaussian noise smoothed over time by a Gaussian filter of std ``sigma`` frames, unit variance."""
+    if sigma <= 0:
+        return rng.normal(size=(t, dims)).astype(np.float32)
+    half = int(np.ceil(3 * sigma))
+    kernel = np.exp(-0.5 * (np.arange(-half, half + 1) / sigma) ** 2)
+    kernel /= np.sqrt((kernel**2).sum())  # unit L2 norm: the filtered white noise keeps unit variance
+    white = rng.normal(size=(t + 2 * half, dims))
+    return np.stack([np.convolve(white[:, d], kernel, mode="valid") for d in range(dims)], 1).astype(np.float32)
 
 
 def camera_like(x: np.ndarray, aug: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
@@ -146,6 +171,13 @@ def camera_like(x: np.ndarray, aug: AugmentConfig, rng: np.random.Generator) -> 
                 d = rng.normal(0.0, aug.limb_depth)
                 for i, j in enumerate(chain):
                     moves[:, j] += (0.5 if i == 0 else 1.0) * d * t_len * f
+        if aug.arm_wander > 0:
+            k = rng.uniform(0.5, 1.5) * aug.arm_wander
+            for chain in _ARMS:
+                n = smooth_noise(p.shape[1], aug.wander_frames, rng)  # (T, 3): right, up, forward
+                step = t_len * (n[:, 0:1] * r + n[:, 1:2] * u + n[:, 2:3] * f)  # (T, 3)
+                for j, w in zip(chain, _WANDER_WEIGHTS, strict=True):
+                    moves[:, j] += k * w * step
         if aug.thumb_pull > 0:
             for wrist, thumb in ((J.WRIST_LEFT, J.THUMB_LEFT), (J.WRIST_RIGHT, J.THUMB_RIGHT)):
                 a = rng.uniform(0.0, aug.thumb_pull)
@@ -194,7 +226,7 @@ def augment_window(x: np.ndarray, aug: AugmentConfig, rng: np.random.Generator) 
     roll = rng.uniform(-aug.roll_deg, aug.roll_deg) if aug.roll_deg > 0 else 0.0
     rot = _rotation(np.deg2rad(yaw), np.deg2rad(pitch), np.deg2rad(roll))
     x = np.tensordot(rot, x, axes=([1], [0]))  # (3, T, 25, M)
-    if aug.camera_landmarks > 0 or aug.limb_depth > 0 or aug.thumb_pull > 0:
+    if aug.camera_landmarks > 0 or aug.limb_depth > 0 or aug.thumb_pull > 0 or aug.arm_wander > 0:
         x = camera_like(x, aug, rng)
     x = x * (1.0 + rng.uniform(-aug.scale, aug.scale))
     w = _joint_weights(aug)  # (1, 1, 25, 1): ones unless extremity_factor != 1
@@ -216,4 +248,9 @@ def eval_window(seq: SkeletonSequence, pre: PreprocessConfig) -> np.ndarray:
 AUGMENTS: dict[str, AugmentConfig] = {
     "default": AugmentConfig(),
     "camera": AugmentConfig(camera_landmarks=0.8, limb_depth=0.15, thumb_pull=0.8, offset=0.01, extremity_factor=2.0),
+    # "camera" with the per-window arm depth offset (harmless when added to Kinect arms, docs/camera_gap.md) replaced
+    # by the smooth arm wander measured on the paired clip: 0.15 torso lengths (7 cm) at the hand, 0.44 s correlation
+    "camera_wander": AugmentConfig(
+        camera_landmarks=0.8, thumb_pull=0.8, offset=0.01, extremity_factor=2.0, arm_wander=0.15, wander_frames=8.0
+    ),
 }

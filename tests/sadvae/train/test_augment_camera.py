@@ -158,3 +158,32 @@ def test_augmented_windows_are_camera_like_copies_seeded_by_the_clip_not_the_ord
     assert np.array_equal(x, x0)
     with pytest.raises(Exception, match="unknown augmentation"):
         AugmentedWindows(base, "noise")
+
+
+def test_smooth_noise_has_unit_variance_and_the_asked_correlation() -> None:
+    from sadvae.train.augment import smooth_noise
+
+    n = smooth_noise(20000, 8.0, np.random.default_rng(0))
+    assert n.shape == (20000, 3) and n.std(0) == pytest.approx([1, 1, 1], abs=0.05)
+    r = n[:, 0] - n[:, 0].mean()
+    ac = np.correlate(r, r, "full")[len(r) - 1 :] / (r @ r)
+    lag = int(np.flatnonzero(ac < 0.5)[0])
+    assert 12 <= lag <= 15  # exp(-k^2 / (4 sigma^2)) = 0.5 at k = 1.67 sigma = 13.3 frames
+    assert smooth_noise(5, 0.0, np.random.default_rng(0)).shape == (5, 3)
+
+
+def test_arm_wander_moves_only_the_arm_chains_smoothly() -> None:
+    aug = AugmentConfig(arm_wander=0.15, wander_frames=4.0)
+    x = upright_window(t=60)
+    out = camera_like(x, aug, np.random.default_rng(1))
+    d = (out - x)[..., 0]  # (3, T, 25)
+    chains = [J.ELBOW_LEFT, J.WRIST_LEFT, J.HAND_LEFT, J.HAND_TIP_LEFT, J.THUMB_LEFT]
+    chains += [J.ELBOW_RIGHT, J.WRIST_RIGHT, J.HAND_RIGHT, J.HAND_TIP_RIGHT, J.THUMB_RIGHT]
+    moved = set(np.flatnonzero(np.abs(d).max(axis=(0, 1)) > 0))
+    assert moved == set(chains)
+    elbow, hand = np.abs(d[:, :-1, J.ELBOW_LEFT]).mean(), np.abs(d[:, :-1, J.HAND_LEFT]).mean()
+    assert elbow == pytest.approx(0.25 * hand, rel=1e-4)  # one wander per arm, weighted along the chain
+    steps = np.abs(np.diff(d[:, :-1, J.HAND_LEFT], axis=1)).mean()
+    assert steps < 0.5 * np.abs(d[:, :-1, J.HAND_LEFT]).mean()  # smooth: small frame-to-frame changes
+    assert (out[:, -1] == 0).all() and (out[..., 1] == 0).all()  # absent frame and person stay zero
+    assert AUGMENTS["camera_wander"].arm_wander > 0 and AUGMENTS["camera_wander"].limb_depth == 0
