@@ -142,6 +142,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     p.add_argument("--threads", type=_count, default=1, help="inference threads (default 1; 0 = library default)")
+    p.add_argument(
+        "--no-cuda-graphs",
+        dest="cuda_graphs",
+        action="store_false",
+        help="--backend torch on a CUDA device: plain eager calls instead of replayed CUDA graphs",
+    )
     p.add_argument("--endpoint", default=DEFAULT_ENDPOINT, help=f"ZeroMQ endpoint (default {DEFAULT_ENDPOINT})")
     p.add_argument(
         "--connect", action="store_true", help="connect to the endpoint (a `sadvae events proxy`) instead of binding it"
@@ -385,7 +391,7 @@ def _options(args: argparse.Namespace):
         status_interval_s=args.status_interval,
         max_frames=args.max_frames,
         pose=pose,
-        backend=_build(BackendOptions, {}, device=args.device, threads=args.threads),
+        backend=_build(BackendOptions, {}, device=args.device, threads=args.threads, cuda_graphs=args.cuda_graphs),
         publisher=PublisherOptions(
             endpoint=args.endpoint,
             bind=not args.connect,

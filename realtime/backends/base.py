@@ -46,6 +46,8 @@ class BackendOptions:
         spin: let ONNX Runtime's worker threads busy-wait between runs (lower latency, but it
             takes CPU from the pose stage on small machines).
         max_batch: largest batch one inference call takes; larger inputs run in chunks.
+        cuda_graphs: torch on a CUDA device replays each batch size's call as a captured CUDA graph (8.5x faster
+            at batch 1 on an H200, docs/benchmark.md); False keeps plain eager calls.
     """
 
     device: str = "cpu"
@@ -54,6 +56,7 @@ class BackendOptions:
     optimization: str = "all"
     spin: bool = False
     max_batch: int = 16
+    cuda_graphs: bool = True
 
     def __post_init__(self) -> None:
         if self.providers is not None:

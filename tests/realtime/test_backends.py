@@ -205,3 +205,35 @@ def test_backend_names_and_aliases_have_one_home():
     assert backend_name("trt") == "tensorrt" and backend_name("torch") == "torch"
     with pytest.raises(ConfigError, match="unknown backend 'tensorflow'"):
         load_backend("tensorflow", "m.onnx")
+
+
+@pytest.mark.gpu
+def test_torch_cuda_graph_replay_matches_eager(model_files, reference):
+    """On a CUDA device the torch backend replays one captured graph per batch size: the same outputs as eager
+    (and as the CPU reference), for every batch size, called again and again with other windows."""
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU: the CUDA-graph path runs where torch sees one (docs/benchmark.md)")
+    windows, want = reference
+    with (
+        _open("torch", model_files, device="cuda", max_batch=4) as graphs,
+        _open("torch", model_files, device="cuda", max_batch=4, cuda_graphs=False) as eager,
+    ):
+        for _ in range(2):
+            got = graphs.run(windows)  # batches of 4 and 2: two graphs
+            plain = eager.run(windows)
+            for key in want:
+                np.testing.assert_allclose(got[key], plain[key], rtol=0, atol=1e-4)
+                np.testing.assert_allclose(got[key], want[key], rtol=0, atol=1e-3)
+        assert sorted(graphs._graphs) == [2, 4] and not eager._graphs
+        one = graphs.run(windows[3:4])
+        np.testing.assert_allclose(one["seen_logits"], want["seen_logits"][3:4], rtol=0, atol=1e-3)
+
+
+def test_cuda_graphs_stay_off_on_the_cpu(model_files, reference):
+    windows, want = reference
+    with _open("torch", model_files, max_batch=4) as backend:
+        assert backend.options.cuda_graphs and not backend._use_graphs
+        got = backend.run(windows)
+        assert not backend._graphs
+    np.testing.assert_allclose(got["seen_logits"], want["seen_logits"], rtol=0, atol=1e-4)
