@@ -46,8 +46,9 @@ class BackendOptions:
         spin: let ONNX Runtime's worker threads busy-wait between runs (lower latency, but it
             takes CPU from the pose stage on small machines).
         max_batch: largest batch one inference call takes; larger inputs run in chunks.
-        cuda_graphs: torch on a CUDA device replays each batch size's call as a captured CUDA graph (8.5x faster
-            at batch 1 on an H200, docs/benchmark.md); False keeps plain eager calls.
+        cuda_graphs: torch on a CUDA device captures its call as CUDA graphs at load (one per power-of-two batch
+            size) and replays them (a hand-built graph was 8.5x faster than eager at batch 1 on an H200,
+            docs/benchmark.md); False keeps plain eager calls.
     """
 
     device: str = "cpu"

@@ -209,31 +209,66 @@ def test_backend_names_and_aliases_have_one_home():
 
 @pytest.mark.gpu
 def test_torch_cuda_graph_replay_matches_eager(model_files, reference):
-    """On a CUDA device the torch backend replays one captured graph per batch size: the same outputs as eager
-    (and as the CPU reference), for every batch size, called again and again with other windows."""
+    """On a CUDA device the torch backend captures one graph per power-of-two batch size at load and replays it
+    (smaller batches padded): the same outputs as eager with the same precision settings, call after call with
+    other windows, and close to the CPU reference (torch's default TF32 on cuDNN convolutions allowed for)."""
     torch = pytest.importorskip("torch")
     if not torch.cuda.is_available():
         pytest.skip("no CUDA GPU: the CUDA-graph path runs where torch sees one (docs/benchmark.md)")
     windows, want = reference
+    device = f"cuda:{torch.cuda.device_count() - 1}"  # the last GPU: not the current device where there are two
+    stream_before = torch.cuda.current_stream()
     with (
-        _open("torch", model_files, device="cuda", max_batch=4) as graphs,
-        _open("torch", model_files, device="cuda", max_batch=4, cuda_graphs=False) as eager,
+        _open("torch", model_files, device=device, max_batch=4) as graphs,
+        _open("torch", model_files, device=device, max_batch=4, cuda_graphs=False) as eager,
     ):
-        for _ in range(2):
-            got = graphs.run(windows)  # batches of 4 and 2: two graphs
-            plain = eager.run(windows)
+        assert sorted(graphs._graphs) == [1, 2, 4] and not eager._graphs
+        assert torch.cuda.current_stream() == stream_before
+        for x in (windows, windows[::-1].copy() * 0.9, windows[:3]):  # 4 + 2, reversed and scaled, 3 (padded)
+            got, plain = graphs.run(x), eager.run(x)
             for key in want:
                 np.testing.assert_allclose(got[key], plain[key], rtol=0, atol=1e-4)
-                np.testing.assert_allclose(got[key], want[key], rtol=0, atol=1e-3)
-        assert sorted(graphs._graphs) == [2, 4] and not eager._graphs
-        one = graphs.run(windows[3:4])
-        np.testing.assert_allclose(one["seen_logits"], want["seen_logits"][3:4], rtol=0, atol=1e-3)
+        got = graphs.run(windows)
+        for key in want:
+            np.testing.assert_allclose(got[key], want[key], rtol=0, atol=5e-2)
+
+
+@pytest.mark.gpu
+def test_torch_cuda_graph_capture_failure_falls_back_to_eager(model_files, reference, caplog):
+    """A model that synchronises inside its forward cannot be captured: one log line, no graphs, the caller's
+    stream as it was, and eager outputs from then on."""
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU")
+    windows, _ = reference
+
+    class Syncing(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x):
+            if float(x.sum().item()) == float("inf"):  # a host sync: not allowed while capturing
+                x = x * 0
+            return self.inner(x)
+
+    with _open("torch", model_files, device="cuda", max_batch=4, cuda_graphs=False) as backend:
+        plain = backend.run(windows)
+        backend._model = Syncing(backend._model)
+        stream_before = torch.cuda.current_stream()
+        with caplog.at_level("WARNING"):
+            assert backend._capture_all() is False
+        assert "CUDA graph capture failed" in caplog.text and not backend._graphs
+        assert torch.cuda.current_stream() == stream_before
+        again = backend.run(windows)
+    for key in plain:
+        np.testing.assert_allclose(again[key], plain[key], rtol=0, atol=1e-5)
 
 
 def test_cuda_graphs_stay_off_on_the_cpu(model_files, reference):
     windows, want = reference
     with _open("torch", model_files, max_batch=4) as backend:
-        assert backend.options.cuda_graphs and not backend._use_graphs
+        assert backend.options.cuda_graphs and not backend._graphs
         got = backend.run(windows)
         assert not backend._graphs
     np.testing.assert_allclose(got["seen_logits"], want["seen_logits"], rtol=0, atol=1e-4)
