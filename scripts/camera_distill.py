@@ -505,8 +505,11 @@ def probe(data: Path, weights: str, augments: tuple[str, ...], seeds: int, out: 
 
     from sadvae.models.pretrained import load_pretrained_shiftgcn
 
+    for name in augments:
+        camera_only(name)  # an unknown name fails now, not after minutes of work
     torch.manual_seed(0)
-    z = np.load(data, allow_pickle=False)
+    with np.load(data, allow_pickle=False) as f:
+        z = {k: f[k] for k in ("a001_kinect", "a001_mp", "x", "test")}
     teacher = load_pretrained_shiftgcn(weights, verify=False).eval()
     dev = torch.device("cpu")
     kin = z["a001_kinect"][..., 0]
@@ -570,7 +573,10 @@ def make_bundle(student: Path, base: Path, out: Path, export: bool) -> None:
         raise SystemExit(f"{student} was not distilled from {base}'s backbone (their NTU classifiers differ)")
     net.load_state_dict(state, strict=True)
     provenance = dict(b.provenance)
+    report = student.with_name("camdistill.json")  # what `train` wrote beside the student: its settings
+    trained = json.loads(report.read_text(encoding="utf-8")) if report.is_file() else {}
     provenance["camera_distill"] = {
+        "training": {k: trained[k] for k in ("config", "augmentation", "device", "torch") if k in trained},
         "student": str(student),
         "student_sha256": file_sha256(student),
         "base": str(base),
@@ -630,8 +636,11 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--bundle", type=Path, default=ROOT / "sadvae" / "assets" / "default_model.pt")
     t.add_argument("--copies-cache", type=Path, help="keep the camera-like copies here for the next setting")
     d = DistillConfig()
+    from sadvae.train.augment import AUGMENTS
+
     for k, v in asdict(d).items():
-        t.add_argument(f"--{k.replace('_', '-')}", type=type(v), default=v)
+        choices = sorted(a for a in AUGMENTS if a != "default") if k == "augment" else None
+        t.add_argument(f"--{k.replace('_', '-')}", type=type(v), default=v, choices=choices)
     q = sub.add_parser("probe", help="does an augmentation reproduce the real gap? (the teacher only, CPU)")
     q.add_argument("--data", type=Path, default=ROOT / ".devdata" / "camdistill.npz")
     q.add_argument("--weights", default="ntu120_xsub")

@@ -40,6 +40,7 @@ INNER_OUT = "runs/default_v2_inner/default_model.pt"
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from sadvae.train.augment import AUGMENTS
     from sadvae.train.default_model import DefaultModelConfig
     from sadvae.train.default_shiftgcn import ShiftGCNDefaultConfig
 
@@ -138,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--sweep-per-class", type=int, default=8, help="clips per (set, class, inner side) in the sweep")
     g.add_argument(
         "--augment",
-        choices=("none", "camera", "camera_wander"),
+        choices=("none", *(k for k in AUGMENTS if k != "default")),
         default=s.augment or "none",
         help="camera, camera_wander: the heads also train on camera-like copies of the inner-train windows (the "
         "measured MediaPipe-vs-Kinect differences, sadvae/train/augment.py), extracted once and cached "

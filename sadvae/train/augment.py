@@ -22,8 +22,8 @@ recipe ``shiftgcn-v2``: a camera-like copy of every inner-train window goes thro
 
 ``AUGMENTS["camera_wander"]`` swaps "camera"'s constant per-window arm depth offset for a smooth random wander
 of each arm's elbow-wrist-hand chain (``arm_wander``, ``wander_frames``). On the paired clip, the constant part of
-MediaPipe's arm error leaves recognition as it is, and the time-varying part is what changes it
-(docs/camera_gap.md, sections 2 and 6).
+MediaPipe's arm error alone leaves recognition almost as it is, and the time-varying part alone makes most of the
+drop (docs/camera_gap.md, sections 1, 2 and 6).
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ class AugmentConfig:
         arm_wander: std, in torso lengths at the hand, of a smooth random wander of each arm's elbow-wrist-hand
             chain in the body frame (the elbow moves 0.25x, the wrist 0.7x, the hand, hand tip and thumb 1x; one
             draw per arm and axis, times a factor from [0.5, 1.5] per window): the time-varying part of
-            MediaPipe's arm error, which is what changes recognition (docs/camera_gap.md, section 2).
+            MediaPipe's arm error, which changes recognition most on the paired clip (docs/camera_gap.md).
         wander_frames: std, in frames of the window, of the Gaussian filter that smooths the wander; its
             autocorrelation falls to 0.5 after 1.67x that many frames (8 at 30 fps: 0.44 s, as measured).
     """

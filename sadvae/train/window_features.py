@@ -24,7 +24,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -118,7 +118,14 @@ class AugmentedWindows:
             raise ConfigError(f"unknown augmentation {augment!r}; known: {sorted(AUGMENTS)}")
         self.base, self.aug, self.seed, self.copy = base, AUGMENTS[augment], int(seed), int(copy)
         self.id = base.id
-        self.settings = dict(base.settings, augment=augment, augment_seed=self.seed, augment_copy=self.copy)
+        # the settings, not only the name, key the cache: a retuned augmentation is extracted again
+        self.settings = dict(
+            base.settings,
+            augment=augment,
+            augment_config=asdict(self.aug),
+            augment_seed=self.seed,
+            augment_copy=self.copy,
+        )
         self.batch_size = base.batch_size
 
     @property

@@ -106,10 +106,12 @@ def test_decomposed_inputs_split_a_known_error(shared_data: Path) -> None:
     frames = np.stack([cg.body_frame(k) for k in kin])
     al = kin.copy()
     al[:, arms] += np.einsum("ja,tac->tjc", const, frames)
-    rows, stats = cg.decomposed_inputs(al, kin)
+    tracked = np.ones((len(kin), 25), bool)
+    tracked[::2, arms[0]] = False  # statistics over the tracked frames only
+    rows, stats = cg.decomposed_inputs(al, kin, tracked)
     p = cg.DECOMPOSE_PREFIX
     np.testing.assert_allclose(
-        rows[p + "Kinect arms_hands + MediaPipe's constant offset (per joint median, all axes)"], al, atol=1e-5
+        rows[p + "Kinect arms_hands + MediaPipe's constant offset (per joint mean, all axes)"], al, atol=1e-5
     )
     np.testing.assert_allclose(
         rows[p + "Kinect arms_hands + MediaPipe's time-varying offset (all axes)"], kin, atol=1e-5
@@ -122,8 +124,43 @@ def test_decomposed_inputs_split_a_known_error(shared_data: Path) -> None:
         np.testing.assert_allclose(
             removed, rows[p + f"Kinect arms_hands + MediaPipe's {ax} offset only"] - kin, atol=1e-5
         )
-    assert len(stats) == len(arms) and stats[0]["median_cm"] == pytest.approx([3.0, -5.0, 2.0], abs=0.06)
+    assert np.array_equal(rows[p + "MediaPipe aligned onto Kinect (the rows below start here)"], al)
+    assert len(stats) == len(arms) and stats[0]["mean_cm"] == pytest.approx([3.0, -5.0, 2.0], abs=0.06)
+    assert stats[0]["tracked_frames"] == len(kin) // 2 and stats[1]["tracked_frames"] == len(kin)
     assert all(v <= 0.06 for r in stats for v in r["varying_std_cm"])
+
+
+def _rows(**p_by_name: float) -> dict:
+    return {
+        name: {"shiftgcn_live": {"target_p": p, "target_rank": 1 if p > 0.3 else 3}} for name, p in p_by_name.items()
+    }
+
+
+def test_decompose_reading_follows_the_numbers() -> None:
+    cg = load_script()
+    p = cg.DECOMPOSE_PREFIX
+    names = {
+        "base": p + "MediaPipe aligned onto Kinect (the rows below start here)",
+        "const": p + "Kinect arms_hands + MediaPipe's constant offset (per joint mean, all axes)",
+        "vary": p + "Kinect arms_hands + MediaPipe's time-varying offset (all axes)",
+        "half": p + "Kinect arms_hands + 0.5 x MediaPipe's offset",
+    }
+    one = [p + f"Kinect arms_hands + MediaPipe's {ax} offset only" for ax in cg.AXES]
+    fix = [p + f"MediaPipe with Kinect's arms_hands {ax} component" for ax in cg.AXES]
+
+    def rec(const: float, vary: float, half: float, one_p: float, fix_p: float) -> dict:
+        r = _rows(**{"Kinect v2 skeleton": 0.99, "swap: Kinect with MediaPipe arms_hands": 0.06})
+        r.update(_rows(**{names["base"]: 0.05, names["const"]: const, names["vary"]: vary, names["half"]: half}))
+        r.update(_rows(**dict.fromkeys(one, one_p)))
+        r.update(_rows(**dict.fromkeys(fix, fix_p)))
+        return r
+
+    lines = cg._decompose_lines(rec(0.98, 0.31, 0.96, 0.95, 0.6))
+    assert len(lines) == 2 and "most of the drop" in lines[1] and "no single axis" in lines[1]
+    assert "non-linear" in lines[1]
+    lines = cg._decompose_lines(rec(0.2, 0.9, 0.3, 0.2, 0.1))  # the other way round: no reading
+    assert len(lines) == 1 and "P(drink water)" in lines[0]
+    assert cg._decompose_lines(_rows(**{"Kinect v2 skeleton": 0.99})) == []  # a JSON file from before the rows
 
 
 @pytest.mark.slow
@@ -151,4 +188,4 @@ def test_paired_clip_gap_and_acceptance(shared_data: Path) -> None:
     held = res["correction_held_out"]
     assert all(v["after_cm"] < v["before_cm"] for row in held.values() for v in row.values())
     assert len(res["arm_error_parts"]) == len(cg.GROUPS["arms_hands"])
-    assert sum(name.startswith(cg.DECOMPOSE_PREFIX) for name in rec) == 9
+    assert sum(name.startswith(cg.DECOMPOSE_PREFIX) for name in rec) == 10
