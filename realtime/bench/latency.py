@@ -6,6 +6,9 @@ Two parts, both optional:
   bundle, tensorrt from ``engine``) times ``run`` on windows float32 [N, 3, T, 25, M] for every batch
   size N and person count P (P of the model's M slots filled, the rest zeros, as the live pipeline
   pads them): warm-up, then ``iters`` timed calls; p50 / p90 / p99 / mean ms per call and windows/s.
+  Each backend after the first also runs the same 64 seeded one-person windows as the first one did, and
+  ``agreement`` says how far its outputs are from the first's and how often its top-1 trained class differs
+  (an fp16 or int8 TensorRT plan against ONNX Runtime, on the machine that built it).
 - **pipeline**: the live loop (:class:`realtime.pipeline.Pipeline`) over a video (decode + MediaPipe
   pose) or a skeleton replay file (no capture or pose cost), publishing on a real ZeroMQ PUB socket
   bound to a free loopback port and drained by a subscriber thread; per stage p50 / p90 / p99 per
@@ -163,6 +166,23 @@ def bench_windows(batch: int, persons: int, shape: tuple[int, int, int, int], se
     return x
 
 
+AGREEMENT_WINDOWS = 64  # one-person windows every backend runs once, to compare its outputs with the first's
+
+
+def agreement(name: str, got: dict[str, np.ndarray], ref_name: str, ref: dict[str, np.ndarray]) -> dict[str, Any]:
+    """How far one backend's outputs are from another's on the same windows: max |difference| per output,
+    top-1 agreement of the trained-class logits, and the windows whose top-1 differs. What matters for an fp16
+    or int8 TensorRT plan is whether decisions change, not only how far the numbers move."""
+    top = got["seen_logits"].argmax(-1) == ref["seen_logits"].argmax(-1)
+    return {
+        "backend": name,
+        "reference": ref_name,
+        "windows": int(len(top)),
+        "max_abs": {k: float(np.abs(got[k] - ref[k]).max()) for k in ref},
+        "top1_agreement": float(top.mean()),
+    }
+
+
 def _load(bundle: Path, name: str, opts: BenchOptions, cache_dir: Path | None) -> tuple[Any, str | None]:
     """(LiveModel, None) or (None, why it cannot run here)."""
     from realtime.backends.live_model import load_live_model
@@ -187,7 +207,8 @@ def bench_recognizer(bundle: str | Path, opts: BenchOptions, cache_dir: str | Pa
 
     Returns:
         ``{"iters", "warmup", "threads", "optimization", "spin", "backends": {name: {"file", "device",
-        "precision"}}, "results": [row], "skipped": [{"backend", "batch", "persons", "reason"}]}``; a row
+        "precision"}}, "results": [row], "skipped": [{"backend", "batch", "persons", "reason"}],
+        "agreement": [:func:`agreement` of each backend after the first]}``; a row
         is :class:`LatencyStats` plus ``persons`` and ``window`` [3, T, 25, M].
     """
     out: dict[str, Any] = {
@@ -199,7 +220,9 @@ def bench_recognizer(bundle: str | Path, opts: BenchOptions, cache_dir: str | Pa
         "backends": {},
         "results": [],
         "skipped": [],
+        "agreement": [],
     }
+    reference: tuple[str, dict[str, np.ndarray]] | None = None
     for name in opts.backends:
         model, why = _load(Path(bundle), name, opts, Path(cache_dir) if cache_dir else None)
         if model is None:
@@ -208,6 +231,12 @@ def bench_recognizer(bundle: str | Path, opts: BenchOptions, cache_dir: str | Pa
         try:
             be = model.backend
             out["backends"][name] = {"file": str(model.backend_path), "device": be.device, "precision": be.precision}
+            x = bench_windows(AGREEMENT_WINDOWS, 1, be.window_shape, opts.seed + 1)
+            got = be.run(x)
+            if reference is None:
+                reference = (name, got)
+            else:
+                out["agreement"].append(agreement(name, got, *reference))
             m = be.window_shape[3]
             for persons in opts.persons:
                 if persons > m:

@@ -125,6 +125,12 @@ def _recognizer_table(rec: dict[str, Any], model: dict[str, Any] | None = None) 
     for s in rec["skipped"]:
         what = s["backend"] + (f" persons {s['persons']}" if s.get("persons") else "")
         lines.append(f"  skipped {what}: {s['reason']}")
+    for a in rec.get("agreement", []):
+        diffs = ", ".join(f"{k} {v:.1e}" for k, v in a["max_abs"].items())
+        lines.append(
+            f"  {a['backend']} vs {a['reference']} on {a['windows']} random one-person windows: top-1 agreement "
+            f"{100 * a['top1_agreement']:.1f} %, max |difference| {diffs}"
+        )
     p50 = {(r["backend"], r["batch"], r["persons"]): r["p50_ms"] for r in rec["results"]}
     for (backend, batch, persons), ms in p50.items():
         torch_ms = p50.get(("torch", batch, persons))

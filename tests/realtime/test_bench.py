@@ -137,6 +137,19 @@ def test_recognizer_times_each_case_and_skips_what_cannot_run(model):
     skipped = {(s["backend"], s["persons"]): s["reason"] for s in rec["skipped"]}
     assert "no TensorRT plan given" in skipped[("tensorrt", None)]
     assert "M=2" in skipped[("onnxruntime", 3)] and "M=2" in skipped[("torch", 3)]
+    (agree,) = rec["agreement"]  # torch against onnxruntime (the first), on the same 64 windows
+    assert (agree["backend"], agree["reference"], agree["windows"]) == ("torch", "onnxruntime", 64)
+    assert agree["top1_agreement"] == 1.0 and max(agree["max_abs"].values()) < 1e-3
+
+
+def test_agreement_counts_changed_decisions() -> None:
+    from realtime.bench.latency import agreement
+
+    ref = {"latent": np.zeros((4, 2)), "seen_logits": np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])}
+    got = {"latent": np.full((4, 2), 0.5), "seen_logits": ref["seen_logits"].copy()}
+    got["seen_logits"][0] = [0.4, 0.6]  # one decision flips
+    a = agreement("tensorrt", got, "onnxruntime", ref)
+    assert a["top1_agreement"] == 0.75 and a["max_abs"] == {"latent": 0.5, "seen_logits": 0.6}
 
 
 def test_tensorrt_with_a_plan_that_cannot_load_is_skipped_not_a_crash(model, tmp_path):
