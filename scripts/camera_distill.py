@@ -140,6 +140,27 @@ def prepare(out: Path, window: int, stride: int, max_train: int, max_test: int, 
     log.info("wrote %s (%.1f MB): %s", out, out.stat().st_size / 1e6, counts)
 
 
+PREPARED_KEYS = ("x", "clip", "dataset", "test", "column", "a001_mp", "a001_kinect", "ntu_label", "meta")
+
+
+def load_prepared(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of a ``prepare`` file, or one message naming the file and how to make it."""
+    import zipfile
+
+    make = f"make it with `python scripts/camera_distill.py prepare --out {path}`"
+    if not Path(path).is_file():
+        raise SystemExit(f"{path}: not found; {make}")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            z = {k: f[k] for k in f.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+        raise SystemExit(f"{path}: not a readable .npz file ({type(e).__name__}); {make}") from None
+    missing = [k for k in PREPARED_KEYS if k not in z]
+    if missing:
+        raise SystemExit(f"{path}: not a camera_distill prepare file (no {', '.join(missing)}); {make}")
+    return z
+
+
 # ---------------------------------------------------------------------------------------------------- train
 
 
@@ -276,7 +297,7 @@ def train(
     torch.manual_seed(cfg.seed)
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
-    z = np.load(data, allow_pickle=False)
+    z = load_prepared(data)
     meta = json.loads(str(z["meta"]))
     x, is_test = z["x"], z["test"]
     # inner validation: whole clips of the training sides (never the test sides) for the objective's held-out value
@@ -508,8 +529,7 @@ def probe(data: Path, weights: str, augments: tuple[str, ...], seeds: int, out: 
     for name in augments:
         camera_only(name)  # an unknown name fails now, not after minutes of work
     torch.manual_seed(0)
-    with np.load(data, allow_pickle=False) as f:
-        z = {k: f[k] for k in ("a001_kinect", "a001_mp", "x", "test")}
+    z = load_prepared(data)
     teacher = load_pretrained_shiftgcn(weights, verify=False).eval()
     dev = torch.device("cpu")
     kin = z["a001_kinect"][..., 0]
@@ -568,7 +588,14 @@ def make_bundle(student: Path, base: Path, out: Path, export: bool) -> None:
 
     b = load_bundle(base)
     net = b.backbone.backbone if isinstance(b.backbone, ExtraHeadBackbone) else b.backbone
-    state = torch.load(student, map_location="cpu", weights_only=True)
+    if not Path(student).is_file():
+        raise SystemExit(f"{student}: student weights not found; `camera_distill.py train` writes <out>/student.pt")
+    try:
+        state = torch.load(student, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - a damaged file fails torch.load in many ways; the file is what is wrong
+        raise SystemExit(f"{student}: not a readable state dict ({type(e).__name__}); train it again") from None
+    if not isinstance(state, dict) or "fc.weight" not in state:
+        raise SystemExit(f"{student}: not a Shift-GCN state dict (no fc.weight)")
     if not torch.equal(state["fc.weight"], net.fc.weight):  # the student's fc is frozen: it names its teacher
         raise SystemExit(f"{student} was not distilled from {base}'s backbone (their NTU classifiers differ)")
     net.load_state_dict(state, strict=True)

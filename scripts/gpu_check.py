@@ -31,6 +31,7 @@ import platform
 import statistics
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -118,9 +119,17 @@ def check(model: Path, windows: Path | None, repeats: int) -> dict:
     rec, pre = live_recognizer(bundle)
     rec = rec.eval()
     if windows is not None:
-        with np.load(windows, allow_pickle=False) as z:
-            x = z["a001_mp"][..., : pre.persons].astype(np.float32)
-            held_out = z["x"][z["test"]].astype(np.float32)[..., None]  # person 1
+        make = f"make it with `python scripts/camera_distill.py prepare --out {windows}`"
+        if not windows.is_file():
+            raise SystemExit(f"{windows}: not found; {make}")
+        try:
+            with np.load(windows, allow_pickle=False) as z:
+                if not {"a001_mp", "x", "test"} <= set(z.files):
+                    raise SystemExit(f"{windows}: not a camera_distill prepare file; {make}")
+                x = z["a001_mp"][..., : pre.persons].astype(np.float32)
+                held_out = z["x"][z["test"]].astype(np.float32)[..., None]  # person 1
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+            raise SystemExit(f"{windows}: not a readable .npz file ({type(e).__name__}); {make}") from None
         if pre.persons > 1:
             held_out = np.concatenate([held_out, np.zeros_like(held_out).repeat(pre.persons - 1, -1)], -1)
         source = f"{windows}: A001 through the live mapping"
@@ -237,7 +246,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    res = check(args.model, args.windows, args.repeats)
+    from sadvae.errors import SadvaeError
+
+    try:
+        res = check(args.model, args.windows, args.repeats)
+    except SadvaeError as e:  # a missing or damaged bundle: its own one-line message
+        raise SystemExit(f"gpu_check: {e}") from None
     print(f"model {res['model']}, inputs {res['inputs']}, GPU {res.get('gpu')}, torch {res['torch']}")
     print("| path | max abs diff latent | max abs diff seen_logits | batch-1 median ms | p90 ms |")
     print("|---|---|---|---|---|")
