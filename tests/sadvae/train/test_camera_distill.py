@@ -173,3 +173,17 @@ def test_bundle_swap_puts_the_student_in_and_keeps_every_head(weights, tmp_path)
     torch.save(other, tmp_path / "stranger.pt")
     with pytest.raises(SystemExit, match="not distilled from"):
         cd.make_bundle(tmp_path / "stranger.pt", base, tmp_path / "no.pt", export=False)
+
+
+def test_a_missing_or_foreign_prepare_file_names_itself_and_the_fix(tmp_path) -> None:
+    cd = load_script()
+    with pytest.raises(
+        SystemExit, match=r"nope\.npz: not found; make it with `python scripts/camera_distill.py prepare"
+    ):
+        cd.load_prepared(tmp_path / "nope.npz")
+    np.savez(tmp_path / "other.npz", joints=np.zeros(3))
+    with pytest.raises(SystemExit, match=r"other\.npz: not a camera_distill prepare file \(no x, clip"):
+        cd.load_prepared(tmp_path / "other.npz")
+    (tmp_path / "text.npz").write_text("hello")
+    with pytest.raises(SystemExit, match=r"text\.npz: not a readable \.npz file"):
+        cd.load_prepared(tmp_path / "text.npz")
