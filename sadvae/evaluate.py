@@ -17,6 +17,15 @@ windows that keeps ``keep_rate`` of them on the seen side. ``keep_rate`` is the 
 validation run (best H on its pseudo-unseen classes): a rate transfers between backbones, a raw
 threshold does not.
 
+:class:`Novelty` decides seen vs unseen from the backbone's feature alone, not from either classifier's
+confidence: a sample goes to the zero-shot branch iff its feature is far from every seen class, the cosine
+distance (:func:`novelty_statistic`) between the standardised feature and the nearest seen-class mean of the
+final model's training features exceeding ``gamma``. ``gamma`` and ``keep_rate`` are fitted as for stacking
+(held-out windows of the final model; the rate chosen on the validation run). A confident seen-class head says
+little about whether a clip belongs to one of its classes (it is confident on clips of other classes too);
+the distance to the seen classes' clips does. :class:`StackingNovelty` reads both statistics, each standardised
+on the held-out seen windows, summed; its keep rate is chosen and ``gamma`` fitted the same way.
+
 Unseen-class scorers (:class:`UnseenScorer`): the zero-shot probabilities that ZSL and both GZSL rules
 read are SA-DVAE's (``sadvae``, the published method), or, for a backbone with its own trained classifier
 (the NTU-120 Shift-GCN), ConSE over that classifier's class names (``conse``: the probability-weighted
@@ -43,6 +52,13 @@ __all__ = [
     "stacking_statistic",
     "fit_stacking",
     "choose_keep_rate",
+    "best_keep_rate",
+    "Novelty",
+    "novelty_statistic",
+    "fit_novelty",
+    "StackingNovelty",
+    "fit_stacking_novelty",
+    "seen_class_centroids",
     "zsl_accuracy",
     "gzsl_scores",
     "harmonic_mean",
@@ -107,7 +123,7 @@ class Gate:
         f = gate_features(zsl_probs, seen_logits, self.temperature, self.k)
         return 1.0 / (1.0 + np.exp(-(f @ self.coef + self.intercept)))
 
-    def is_unseen(self, zsl_probs: np.ndarray, seen_logits: np.ndarray) -> np.ndarray:
+    def is_unseen(self, zsl_probs: np.ndarray, seen_logits: np.ndarray, feats: np.ndarray | None = None) -> np.ndarray:
         return self.prob_unseen(zsl_probs, seen_logits) > self.threshold
 
     def to_dict(self) -> dict:
@@ -210,7 +226,7 @@ class Stacking:
         """A soft version of the rule, sigmoid(statistic - gamma) [n] (0.5 at the boundary)."""
         return 1.0 / (1.0 + np.exp(-(stacking_statistic(zsl_probs, seen_logits, self.temperature) - self.gamma)))
 
-    def is_unseen(self, zsl_probs: np.ndarray, seen_logits: np.ndarray) -> np.ndarray:
+    def is_unseen(self, zsl_probs: np.ndarray, seen_logits: np.ndarray, feats: np.ndarray | None = None) -> np.ndarray:
         return stacking_statistic(zsl_probs, seen_logits, self.temperature) > self.gamma
 
     def to_dict(self) -> dict:
@@ -256,6 +272,34 @@ def fit_stacking(
     return Stacking(t, float(np.quantile(d, keep_rate)), float(keep_rate), int(len(d)))
 
 
+KEEP_RATES = tuple(float(r) for r in np.round(np.arange(0.5, 0.995, 0.01), 2))
+
+
+def best_keep_rate(
+    seen_stat: np.ndarray,
+    seen_ok: np.ndarray,
+    unseen_stat: np.ndarray,
+    unseen_ok: np.ndarray,
+    rates: tuple[float, ...] = KEEP_RATES,
+) -> tuple[float, float]:
+    """The keep rate with the best H for a rule "unseen iff statistic > its quantile on the seen samples".
+
+    Args:
+        seen_stat, seen_ok: [n] the statistic of held-out seen-class samples and whether the seen head is right.
+        unseen_stat, unseen_ok: [m] the same for unseen-class samples and whether the zero-shot branch is right.
+
+    Returns:
+        (keep rate, H at that rate).
+    """
+    best = (-1.0, rates[0])
+    for r in rates:
+        g = np.quantile(seen_stat, r)
+        h = harmonic_mean(float(np.mean(seen_ok & (seen_stat <= g))), float(np.mean(unseen_ok & (unseen_stat > g))))
+        if h > best[0] + 1e-12:
+            best = (h, float(r))
+    return best[1], best[0]
+
+
 def choose_keep_rate(
     seen_zsl: np.ndarray,
     seen_logits: np.ndarray,
@@ -263,9 +307,9 @@ def choose_keep_rate(
     unseen_zsl: np.ndarray,
     unseen_truth_cols: np.ndarray,
     unseen_logits: np.ndarray,
-    rates: tuple[float, ...] = tuple(np.round(np.arange(0.5, 0.995, 0.01), 2)),
+    rates: tuple[float, ...] = KEEP_RATES,
 ) -> tuple[float, float]:
-    """The keep rate with the best GZSL H on a validation run (held-out seen vs pseudo-unseen windows).
+    """The stacking keep rate with the best GZSL H on a validation run (held-out seen vs pseudo-unseen windows).
 
     Args:
         seen_zsl, seen_logits, seen_truth_cols: held-out seen-class windows of the validation model
@@ -280,13 +324,136 @@ def choose_keep_rate(
     ds, du = stacking_statistic(seen_zsl, seen_logits, t), stacking_statistic(unseen_zsl, unseen_logits, t)
     seen_ok = np.asarray(seen_logits).argmax(1) == np.asarray(seen_truth_cols)
     unseen_ok = np.asarray(unseen_zsl).argmax(1) == np.asarray(unseen_truth_cols)
-    best = (-1.0, rates[0])
-    for r in rates:
-        g = np.quantile(ds, r)
-        h = harmonic_mean(float(np.mean(seen_ok & (ds <= g))), float(np.mean(unseen_ok & (du > g))))
-        if h > best[0] + 1e-12:
-            best = (h, float(r))
-    return best[1], best[0]
+    return best_keep_rate(ds, seen_ok, du, unseen_ok, rates)
+
+
+def novelty_statistic(feats: np.ndarray, mean: np.ndarray, scale: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    """[n]: cosine distance from each standardised feature to the nearest row of ``centroids`` (unit rows)."""
+    z = (np.asarray(feats, np.float64) - mean) / scale
+    z = z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
+    return 1.0 - (z @ centroids.T).max(axis=1)
+
+
+def seen_class_centroids(train_feats: np.ndarray, train_labels: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(mean, scale, unit centroids [K, d]) of the seen classes' standardised training features."""
+    x = np.asarray(train_feats, np.float64)
+    labels = np.asarray(train_labels)
+    if len(x) < 2 or len(np.unique(labels)) < 1:
+        raise ValueError(f"novelty rule: needs training features of the seen classes, got {len(x)}")
+    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
+    z = (x - mean) / scale
+    c = np.stack([z[labels == k].mean(axis=0) for k in np.unique(labels)])
+    return mean, scale, c / np.maximum(np.linalg.norm(c, axis=1, keepdims=True), 1e-12)
+
+
+@dataclass(frozen=True, eq=False)
+class Novelty:
+    """Seen vs unseen by distance from the seen classes (module docstring): unseen iff
+    ``novelty_statistic(feats, ...) > gamma``.
+
+    Attributes:
+        mean, scale: standardisation of the backbone features (from the final model's training features).
+        centroids: [K, d] unit mean standardised feature of each seen class.
+        gamma: the distance above which a sample goes to the zero-shot branch.
+        keep_rate: share of held-out seen windows kept on the seen side when ``gamma`` was fitted.
+        held_out: number of held-out windows it was fitted on.
+    """
+
+    mean: np.ndarray
+    scale: np.ndarray
+    centroids: np.ndarray
+    gamma: float
+    keep_rate: float
+    held_out: int = 0
+
+    def statistic(self, feats: np.ndarray) -> np.ndarray:
+        return novelty_statistic(feats, self.mean, self.scale, self.centroids)
+
+    def is_unseen(self, zsl_probs: np.ndarray, seen_logits: np.ndarray, feats: np.ndarray | None = None) -> np.ndarray:
+        if feats is None:
+            raise ValueError("the novelty rule reads the backbone features: pass feats")
+        return self.statistic(feats) > self.gamma
+
+    def to_dict(self) -> dict:
+        return {
+            "statistic": "cosine distance to the nearest seen-class mean (standardised backbone features)",
+            "gamma": self.gamma,
+            "keep_rate": self.keep_rate,
+            "held_out": self.held_out,
+            "classes": int(len(self.centroids)),
+        }
+
+
+def fit_novelty(train_feats: np.ndarray, train_labels: np.ndarray, held_feats: np.ndarray, keep_rate: float) -> Novelty:
+    """Fit :class:`Novelty`: centroids on the final model's training features of the seen classes, ``gamma`` the
+    ``keep_rate`` quantile of the statistic on its held-out seen windows (never trained on)."""
+    if len(held_feats) < 2:
+        raise ValueError(f"the novelty rule needs held-out windows of the final model, got {len(held_feats)}")
+    if not 0.0 < keep_rate <= 1.0:
+        raise ValueError(f"keep_rate must be in (0, 1], got {keep_rate}")
+    mean, scale, c = seen_class_centroids(train_feats, train_labels)
+    d = novelty_statistic(held_feats, mean, scale, c)
+    return Novelty(mean, scale, c, float(np.quantile(d, keep_rate)), float(keep_rate), int(len(d)))
+
+
+@dataclass(frozen=True, eq=False)
+class StackingNovelty:
+    """Calibrated stacking and the novelty rule together (module docstring): each statistic standardised by its
+    mean and spread on the held-out seen windows, summed; unseen iff the sum > ``gamma``.
+
+    Attributes:
+        temperature: softmax temperature of the seen-class logits (as :class:`Stacking`).
+        novelty: the seen-class centroids (a :class:`Novelty`; its own ``gamma`` is unused).
+        loc, spread: (stacking, novelty) mean and standard deviation on the held-out seen windows.
+        gamma, keep_rate, held_out: as :class:`Stacking`.
+    """
+
+    temperature: float
+    novelty: Novelty
+    loc: tuple[float, float]
+    spread: tuple[float, float]
+    gamma: float
+    keep_rate: float
+    held_out: int = 0
+
+    def statistic(self, zsl_probs: np.ndarray, seen_logits: np.ndarray, feats: np.ndarray) -> np.ndarray:
+        a = (stacking_statistic(zsl_probs, seen_logits, self.temperature) - self.loc[0]) / self.spread[0]
+        return a + (self.novelty.statistic(feats) - self.loc[1]) / self.spread[1]
+
+    def is_unseen(self, zsl_probs: np.ndarray, seen_logits: np.ndarray, feats: np.ndarray | None = None) -> np.ndarray:
+        if feats is None:
+            raise ValueError("stacking with novelty reads the backbone features: pass feats")
+        return self.statistic(zsl_probs, seen_logits, feats) > self.gamma
+
+    def to_dict(self) -> dict:
+        return {
+            "statistic": "standardised stacking statistic + standardised novelty statistic",
+            "temperature": self.temperature,
+            "loc": list(self.loc),
+            "spread": list(self.spread),
+            "gamma": self.gamma,
+            "keep_rate": self.keep_rate,
+            "held_out": self.held_out,
+        }
+
+
+def fit_stacking_novelty(
+    held_zsl: np.ndarray,
+    held_logits: np.ndarray,
+    held_truth_cols: np.ndarray,
+    held_feats: np.ndarray,
+    train_feats: np.ndarray,
+    train_labels: np.ndarray,
+    keep_rate: float,
+) -> StackingNovelty:
+    """Fit :class:`StackingNovelty` on held-out seen windows of the model it will be applied to (arguments as
+    :func:`fit_stacking` and :func:`fit_novelty`)."""
+    nov = fit_novelty(train_feats, train_labels, held_feats, 1.0)
+    t = _nll_temperature(held_logits, held_truth_cols)
+    a, b = stacking_statistic(held_zsl, held_logits, t), nov.statistic(held_feats)
+    loc, spread = (float(a.mean()), float(b.mean())), (float(a.std()) + 1e-9, float(b.std()) + 1e-9)
+    d = (a - loc[0]) / spread[0] + (b - loc[1]) / spread[1]
+    return StackingNovelty(t, nov, loc, spread, float(np.quantile(d, keep_rate)), float(keep_rate), int(len(d)))
 
 
 def zsl_accuracy(pred: np.ndarray, truth: np.ndarray) -> float:
@@ -299,22 +466,24 @@ def harmonic_mean(s: float, u: float) -> float:
 
 
 def gzsl_scores(
-    gate: Gate | Stacking,
+    gate: Gate | Stacking | Novelty | StackingNovelty,
     zsl_probs: np.ndarray,
     seen_logits: np.ndarray,
     truth: np.ndarray,
     seen_ids: tuple[int, ...],
     unseen_ids: tuple[int, ...],
+    feats: np.ndarray | None = None,
 ) -> dict[str, float]:
     """GZSL seen accuracy S, unseen accuracy U and H = 2SU/(S+U) over test samples of all classes.
 
     Args:
-        gate: the seen/unseen rule (a :class:`Gate` or a :class:`Stacking`).
+        gate: the seen/unseen rule (:class:`Gate`, :class:`Stacking`, :class:`Novelty`, :class:`StackingNovelty`).
         zsl_probs: [n, len(unseen_ids)] zero-shot probabilities (columns in ``unseen_ids`` order).
         seen_logits: [n, len(seen_ids)] backbone head logits (columns in ``seen_ids`` order).
         truth: [n] global class ids.
+        feats: [n, d] backbone features (read by :class:`Novelty` and :class:`StackingNovelty`).
     """
-    unseen = gate.is_unseen(zsl_probs, seen_logits)
+    unseen = gate.is_unseen(zsl_probs, seen_logits, feats)
     pred = np.where(
         unseen,
         np.asarray(unseen_ids)[zsl_probs.argmax(1)],

@@ -112,11 +112,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     bench.add_argument(
         "--gzsl",
         nargs="+",
-        choices=("stacking", "gate"),
-        default=["stacking", "gate"],
+        choices=("stacking+novelty", "stacking", "novelty", "gate"),
+        default=["stacking+novelty", "stacking", "novelty", "gate"],
         help="GZSL combinations of seen and zero-shot scores, all measured in the same run, the first is the "
-        "headline (default: stacking gate). stacking: calibrated stacking fitted on held-out windows of the "
-        "final model (which then trains without them); gate: round 1's gate, fitted on the validation run",
+        "headline (default: all four). stacking: calibrated stacking fitted on held-out windows of the final model "
+        "(which then trains without them); novelty: a clip goes to the zero-shot branch when its feature is far "
+        "from every seen class's mean, threshold fitted on the same held-out windows; stacking+novelty: both "
+        "statistics, standardised on those windows, summed; gate: round 1's gate, fitted on the validation run",
     )
     bench.add_argument(
         "--protocol",

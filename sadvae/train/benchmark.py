@@ -112,8 +112,8 @@ def run_benchmark(ds: Dataset, cfg: ExperimentConfig, out: Path) -> dict:
                 sf, text_emb, variant, cfg, trained_emb=trained_emb, trained_match=trained_match, aux=split_aux
             )
             if confusion_inputs is None and variant == cfg.variants[-1] and "honest" in r:
-                pall, logits, truth = r["honest"]["_pred_inputs"]
-                confusion_inputs = (r["models"].get("rule", r["models"]["gate"]), pall, logits, truth, split)
+                pall, logits, truth, feats = r["honest"]["_pred_inputs"]
+                confusion_inputs = (r["models"].get("rule", r["models"]["gate"]), pall, logits, truth, feats, split)
             r["seconds"] = time.time() - t
             result["variants"][variant] = _jsonable(r)
         path.write_text(json.dumps(result, indent=1))
@@ -305,6 +305,8 @@ def render_markdown(report: dict) -> str:
         lines.append("")
     gzsl_names = {
         "stacking": "calibrated stacking (fitted on held-out windows of the final model)",
+        "novelty": "novelty: distance to the seen classes' features (fitted on held-out windows of the final model)",
+        "stacking+novelty": "stacking + novelty, both standardised on held-out windows of the final model",
         "gate": "seen/unseen gate (round 1, fitted on the validation run's backbone)",
     }
     for protocol, variants in report.get("by_combination", {}).items():
@@ -400,8 +402,8 @@ def _confusion_png(ds: Dataset, inputs, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    gate, pall, logits, truth, split = inputs
-    unseen = gate.is_unseen(pall, logits)
+    gate, pall, logits, truth, feats, split = inputs
+    unseen = gate.is_unseen(pall, logits, feats)
     pred = np.where(unseen, np.asarray(split.unseen)[pall.argmax(1)], np.asarray(split.seen)[logits.argmax(1)])
     n = len(ds.class_names)
     cm = np.zeros((n, n))

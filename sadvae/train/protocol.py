@@ -7,11 +7,14 @@ report. The ``paper`` protocol reproduces the official code's choice (best cycle
 accuracy) and is reported separately, labelled as such.
 
 GZSL combines the backbone's seen-class scores and the zero-shot scores by ``ExperimentConfig.gzsl``:
-``"gate"`` (round 1: a logistic gate fitted on the validation run's backbone) and/or ``"stacking"``
-(calibrated stacking fitted on held-out windows of the final model, :class:`sadvae.evaluate.Stacking`).
-With stacking, the final backbone and SA-DVAE train without the held-out windows (the same held-out
-groups as the validation run's, or a stratified share when the training side has fewer than three
-groups), so every combination in one run is measured on the same final model.
+``"gate"`` (round 1: a logistic gate fitted on the validation run's backbone), ``"stacking"`` (calibrated
+stacking fitted on held-out windows of the final model, :class:`sadvae.evaluate.Stacking`), ``"novelty"``
+(the distance of a clip's feature from the seen classes' mean features, :class:`sadvae.evaluate.Novelty`)
+and ``"stacking+novelty"`` (both statistics, :class:`sadvae.evaluate.StackingNovelty`). The last three are
+fitted on held-out windows of the final model with a keep rate chosen on the validation run
+(:func:`held_out_rates`); the final backbone and SA-DVAE then train without those windows (the same held-out
+groups as the validation run's, or a stratified share when the training side has fewer than three groups),
+so every combination in one run is measured on the same final model.
 
 Backbone (``ExperimentConfig.frozen``): ``None`` trains the ST-GCN from scratch twice per split (round 1).
 A :class:`FrozenBackbone` instead reads the clip features of a released pretrained backbone (the NTU-120
@@ -64,10 +67,13 @@ from sadvae.evaluate import (
     UNSEEN_SCORERS,
     Gate,
     UnseenScorer,
+    best_keep_rate,
     choose_keep_rate,
     choose_unseen_scorer,
     fit_gate,
+    fit_novelty,
     fit_stacking,
+    fit_stacking_novelty,
     gzsl_scores,
     zsl_accuracy,
 )
@@ -106,7 +112,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 PROTOCOLS = ("honest", "paper")
-GZSL_COMBINATIONS = ("stacking", "gate")
+GZSL_COMBINATIONS = ("stacking+novelty", "stacking", "novelty", "gate")
+# the combinations fitted on held-out windows of the final model (which then trains without them)
+HELD_OUT_COMBINATIONS = ("stacking+novelty", "stacking", "novelty")
 # frozen pretrained backbones for --backbone: name -> Shift-GCN checkpoint short name (sadvae.models.pretrained)
 FROZEN_BACKBONES = {"shiftgcn-ntu120": "ntu120_xsub"}
 HEAD_CS = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
@@ -291,10 +299,10 @@ def _split_index(
     part = split_partition(ds, cfg.dataset, split, cfg.holdout_fraction, seed)
     main_names: tuple[str, ...] = ("train", "test_seen", "test_unseen")
     index = {name: getattr(part, name) for name in ("val_train", "val_seen", "val_unseen", *main_names)}
-    if "stacking" in cfg.gzsl:
+    if set(HELD_OUT_COMBINATIONS) & set(cfg.gzsl):
         held = final_holdout(ds, cfg.dataset, part, cfg.holdout_fraction, seed)
         if len(held) == 0 or len(held) == len(part.train):
-            raise ConfigError(f"split {split.name}: no held-out windows for calibrated stacking; use --gzsl gate")
+            raise ConfigError(f"split {split.name}: no held-out windows for {cfg.gzsl[0]}; use --gzsl gate")
         keep = np.ones(len(part.train), dtype=bool)
         keep[held] = False
         index["held"], index["train"] = part.train[held], part.train[keep]
@@ -538,6 +546,7 @@ class ScorerValidation:
     keep_rate: float | None = None
     keep_rate_val_h: float | None = None
     grid: list[dict] = field(default_factory=list)
+    rates: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -584,7 +593,8 @@ def validate_variant(
         zcfg: SA-DVAE training (variant included).
         k: top-k the gate reads (the number of unseen classes it will face).
         val_seen_classes: the validation backbone's classes in logit-column order (needs ``labels["val_seen"]``);
-            given, the calibrated-stacking keep rate is also chosen (best H on this validation run).
+            given, the keep rates of calibrated stacking and of the novelty rule are also chosen (best H on this
+            validation run).
         scorers: unseen-class scorers (``sadvae.evaluate.UNSEEN_SCORERS``); each one's free numbers are chosen
             here on the pseudo-unseen samples (with the chosen cycle), then its gate and keep rate fitted.
         trained_logits: a frozen backbone's own classifier logits [n, V] under "val_seen" and "val_unseen"
@@ -638,9 +648,42 @@ def validate_variant(
                 unseen_cols,
                 logits["val_unseen"],
             )
+            sv.rates = held_out_rates(ps, pu, logits, labels, feats, val_seen_classes, unseen_cols)
+            sv.rates["stacking"] = (sv.keep_rate, sv.keep_rate_val_h)
         per[name] = sv
     head = per[scorers[0]]
     return ValidationRun(runs, curve, best, head.gate, head.keep_rate, head.keep_rate_val_h, per)
+
+
+def held_out_rates(
+    ps: np.ndarray,
+    pu: np.ndarray,
+    logits: dict[str, np.ndarray],
+    labels: dict[str, np.ndarray],
+    feats: dict[str, np.ndarray],
+    val_seen_classes: tuple[int, ...],
+    unseen_cols: np.ndarray,
+) -> dict[str, tuple[float, float]]:
+    """Keep rate and validation H of the novelty rules (``"novelty"``, ``"stacking+novelty"``) on a validation run:
+    its held-out seen windows (``ps``: their zero-shot probabilities) against its pseudo-unseen ones (``pu``); the
+    seen classes' centroids from its own training features of those classes (auxiliary classes left out)."""
+    seen_cols = _columns(labels["val_seen"], val_seen_classes)
+    seen_ok, unseen_ok = logits["val_seen"].argmax(1) == seen_cols, pu.argmax(1) == unseen_cols
+    own = np.isin(labels["val_train"], val_seen_classes)
+    train_x, train_y = feats["val_train"][own], labels["val_train"][own]
+    nov = fit_novelty(train_x, train_y, feats["val_seen"], 1.0)
+    both = fit_stacking_novelty(ps, logits["val_seen"], seen_cols, feats["val_seen"], train_x, train_y, 1.0)
+    return {
+        "novelty": best_keep_rate(
+            nov.statistic(feats["val_seen"]), seen_ok, nov.statistic(feats["val_unseen"]), unseen_ok
+        ),
+        "stacking+novelty": best_keep_rate(
+            both.statistic(ps, logits["val_seen"], feats["val_seen"]),
+            seen_ok,
+            both.statistic(pu, logits["val_unseen"], feats["val_unseen"]),
+            unseen_ok,
+        ),
+    }
 
 
 def _columns(global_ids: np.ndarray, classes: tuple[int, ...]) -> np.ndarray:
@@ -670,7 +713,7 @@ def run_variant(
     """
     split, zcfg = sf.split, _with_variant(cfg.zsl, variant)
     dev = zcfg.device
-    stacking = "stacking" in cfg.gzsl
+    stacking = bool(set(HELD_OUT_COMBINATIONS) & set(cfg.gzsl))
     scorers = tuple(cfg.unseen_scorers)
 
     def validate(feats: dict, labels: dict, emb: np.ndarray) -> ValidationRun:
@@ -728,6 +771,7 @@ def run_variant(
                 "scorer": v.scorer.to_dict(),
                 "gate": v.gate.to_dict(),
                 "stacking_keep_rate": v.keep_rate,
+                "keep_rates": {k: {"rate": r, "val_H": h} for k, (r, h) in v.rates.items()},
                 "val_grid": v.grid,
             }
             for n, v in val.scorers.items()
@@ -736,6 +780,7 @@ def run_variant(
     }
     if stacking:
         out["stacking_keep_rate"], out["stacking_val_H"] = val.keep_rate, val.keep_rate_val_h
+        out["keep_rates"] = {k: {"rate": r, "val_H": h} for k, (r, h) in val.scorers[scorers[0]].rates.items()}
         held_cols = _columns(sf.labels["held"], split.seen)
     test_truth = np.concatenate([sf.labels["test_seen"], sf.labels["test_unseen"]])
     test_feats = np.concatenate([sf.feats["test_seen"], sf.feats["test_unseen"]])
@@ -759,8 +804,20 @@ def run_variant(
         rules: dict = {"gate": sv.gate}
         if stacking:
             held_zsl = probs(sf.feats["held"], own.get("held"))
-            rules["stacking"] = fit_stacking(held_zsl, sf.logits["held"], held_cols, sv.keep_rate)
-        by = {n: gzsl_scores(rules[n], pall, test_logits, test_truth, split.seen, split.unseen) for n in cfg.gzsl}
+            held = (sf.feats["held"], sf.feats["train"], sf.labels["train"])
+            rate = {k: r for k, (r, _) in sv.rates.items()}
+        if "stacking" in cfg.gzsl:
+            rules["stacking"] = fit_stacking(held_zsl, sf.logits["held"], held_cols, rate["stacking"])
+        if "novelty" in cfg.gzsl:
+            rules["novelty"] = fit_novelty(*held[1:], held[0], rate["novelty"])
+        if "stacking+novelty" in cfg.gzsl:
+            rules["stacking+novelty"] = fit_stacking_novelty(
+                held_zsl, sf.logits["held"], held_cols, *held, rate["stacking+novelty"]
+            )
+        by = {
+            n: gzsl_scores(rules[n], pall, test_logits, test_truth, split.seen, split.unseen, test_feats)
+            for n in cfg.gzsl
+        }
         for n in cfg.gzsl:
             by[n]["rule"] = rules[n].to_dict()
         head = cfg.gzsl[0]
@@ -771,7 +828,7 @@ def run_variant(
             "combination": head,
             "by_combination": by,
             "scorer": sc.to_dict(),
-            "_pred_inputs": (pall, test_logits, test_truth),
+            "_pred_inputs": (pall, test_logits, test_truth, test_feats),
             "_rule": rules[head],
         }
 

@@ -110,14 +110,19 @@ def test_frozen_backbone_trains_only_a_seen_head_chosen_on_validation(tmp_path, 
 
 def test_frozen_run_variant_reports_gzsl_and_zsl_by_ntu_counterpart(tmp_path, fake_backbone):
     ds = _dataset()
-    cfg = _cfg(tmp_path)
+    cfg = _cfg(tmp_path, gzsl=("stacking+novelty", "stacking", "novelty", "gate"))
     split = make_split(ds.class_names, cfg, 0)
     sf = prepare_features(ds, split, cfg, 0)
     sf.counterparts = {split.unseen[0]: "pretend NTU action"}
     text = np.random.default_rng(0).normal(0, 1, (CLASSES, 12)).astype(np.float32)
     r = run_variant(sf, text / np.linalg.norm(text, axis=1, keepdims=True), "tc", cfg)
     h = r["honest"]
-    assert set(h["by_combination"]) == {"stacking", "gate"} and h["combination"] == "stacking"
+    assert set(h["by_combination"]) == set(cfg.gzsl) and h["combination"] == "stacking+novelty"
+    # the held-out rules each got a keep rate chosen on the validation run and were fitted on the held-out windows
+    assert set(r["keep_rates"]) == {"stacking+novelty", "stacking", "novelty"}
+    for name in r["keep_rates"]:
+        rule = h["by_combination"][name]["rule"]
+        assert rule["keep_rate"] == r["keep_rates"][name]["rate"] and rule["held_out"] == len(sf.labels["held"])
     groups = h["ZSL_by_ntu_counterpart"]
     n_unseen = len(sf.labels["test_unseen"])
     assert groups["ntu_counterpart"]["n"] + groups["no_counterpart"]["n"] == n_unseen
@@ -221,7 +226,13 @@ def test_msr_one_split_on_the_real_frozen_shiftgcn(shared_data, tmp_path):
     # without the cache (a fresh clone, CI) prepare_features extracts the features first: ~10 min on 2 cores
     zsl = ZSLTrainConfig(cycles=2, iters_per_cycle=150, samples_per_class=200, classifier_steps=150)
     cfg = ExperimentConfig(
-        key, 5, (0,), ("tc",), zsl=zsl, gzsl=("stacking", "gate"), frozen=FrozenBackbone(data_root=str(root))
+        key,
+        5,
+        (0,),
+        ("tc",),
+        zsl=zsl,
+        gzsl=("stacking+novelty", "stacking", "novelty", "gate"),
+        frozen=FrozenBackbone(data_root=str(root)),
     )
     split = make_split(ds.class_names, cfg, 0)
     assert [ds.class_names[c] for c in split.unseen] == [
@@ -239,6 +250,6 @@ def test_msr_one_split_on_the_real_frozen_shiftgcn(shared_data, tmp_path):
     groups = r["ZSL_by_ntu_counterpart"]
     assert groups["ntu_counterpart"]["n"] == 0 and groups["no_counterpart"]["n"] == len(sf.labels["test_unseen"])
     assert groups["no_counterpart"]["correct"] == round(r["ZSL"] * len(sf.labels["test_unseen"]))
-    for rule in ("stacking", "gate"):  # both rules send some, not all, test clips to the zero-shot branch
+    for rule in cfg.gzsl:  # every rule sends some, not all, test clips to the zero-shot branch
         assert 0.0 < r["by_combination"][rule]["gate_unseen_rate"] < 1.0 and r["by_combination"][rule]["H"] > 0
     assert sf.counterparts == {}  # none of this split's unseen classes is an NTU action in the class table
