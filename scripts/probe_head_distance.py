@@ -1,0 +1,244 @@
+"""Would the live head gain from the window's distance to the trained classes? A measurement for docs/head.md.
+
+`sadvae benchmark zsl --gzsl stacking+novelty` decides seen vs unseen from the clip's distance to the seen classes'
+mean features as well as the classifiers' confidence (docs/results.md). The live head has two decisions of the same
+kind, both fitted by :func:`sadvae.head.fit.fit_head_calibration` from the backbone's softmax and the zero-shot
+cosines only:
+
+- ``rejection``: "no action" for a list of trained labels (P(listed) from the listed classes' softmax mass);
+- ``mixed``: how a list that mixes trained and new labels is shared between the two branches (calibrated stacking).
+
+This script adds the distance of the window's semantic latent (what the live graph outputs) to the nearest listed
+trained class's mean latent and measures both decisions with and without it, on the default recipe's inner model:
+extra head and SA-DVAE trained on inner-train windows, every free number fitted on inner-validation windows, the
+numbers read on the test sides (windows no part of this saw). Label lists as :mod:`sadvae.head.fit` simulates them;
+for ``rejection`` they are half of one set's own class names (the other half are the near misses a user's list
+leaves out). Run from the project root with real data in ../shared/data (the window features are the recipe's
+cache under runs/features/windows; the first run trains the inner head and SA-DVAE, about 3 min on 2 cores)::
+
+    python scripts/probe_head_distance.py --json runs/head/probe_distance.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sadvae.head.calibration import fit_temperature, logit, sigmoid  # noqa: E402  (after the sys.path line)
+from sadvae.head.fit import simulate_lists  # noqa: E402
+from sadvae.head.zeroshot import ZeroShotScorer, softmax  # noqa: E402
+
+ARRAYS = ROOT / "runs" / "head" / "probe_distance_arrays.npz"
+
+
+def inner_arrays(path: Path = ARRAYS, threads: int = 2) -> dict[str, np.ndarray]:
+    """Latents, logits and classes of every window under the inner model (cached in ``path``)."""
+    if path.is_file():
+        return dict(np.load(path))
+    import torch
+
+    from sadvae.train import default_shiftgcn as recipe
+    from sadvae.train.class_table import class_table
+
+    torch.set_num_threads(threads)
+    cfg = recipe.ShiftGCNDefaultConfig(threads=threads)
+    table = class_table()
+    data = recipe.load_window_data(cfg, table)
+    itr, iva, te = data.rows(~data.test & ~data.inner_val), data.rows(data.inner_val), data.rows(data.test)
+    heads = recipe._fit_heads(data, table, cfg, itr, te)
+    zsl = recipe._fit_zero_shot(data, table, cfg, itr, te)
+    out = {
+        "latent": recipe._latents(zsl["model"], data.feats),
+        "logits": heads["logits"],
+        "column": data.column,
+        "dataset": data.dataset,
+        "inner_train": itr,
+        "inner_val": iva,
+        "test": te,
+        "prototypes": zsl["protos"],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, **out)
+    return out
+
+
+def auroc(score: np.ndarray, positive: np.ndarray) -> float:
+    """Area under the ROC curve (ties counted half), without scikit-learn's import cost."""
+    from scipy.stats import rankdata
+
+    r = rankdata(score)
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    return float((r[positive].sum() - n_pos * (n_pos + 1) / 2) / max(n_pos * n_neg, 1))
+
+
+def fit_logistic_2(x: np.ndarray, y: np.ndarray, steps: int = 3000, lr: float = 0.5) -> np.ndarray:
+    """Weights [d + 1] of a logistic regression on standardised columns (plain gradient descent, deterministic)."""
+    xs = np.column_stack([x, np.ones(len(x))])
+    w = np.zeros(xs.shape[1])
+    for _ in range(steps):
+        p = sigmoid(xs @ w)
+        w -= lr * xs.T @ (p - y) / len(y)
+    return w
+
+
+class Probe:
+    def __init__(self, a: dict[str, np.ndarray]):
+        self.a = a
+        lg, col, itr = np.asarray(a["logits"], np.float64), a["column"], a["inner_train"]
+        self.col, self.k = col, lg.shape[1]
+        self.p = softmax(lg / fit_temperature(lg[a["inner_val"]], col[a["inner_val"]]))
+        lat = np.asarray(a["latent"], np.float64)
+        self.unit = lat / np.linalg.norm(lat, axis=1, keepdims=True)
+        self.centroids = np.zeros((self.k, lat.shape[1]))
+        for c in np.unique(col[itr]):
+            m = self.unit[itr][col[itr] == c].mean(axis=0)
+            self.centroids[c] = m / np.linalg.norm(m)
+        self.cos = ZeroShotScorer("cosine", a["prototypes"], np.zeros(len(a["prototypes"]))).similarity(lat)
+        self.trained = np.unique(col[itr])
+
+    def distance(self, rows: np.ndarray, listed: np.ndarray) -> np.ndarray:
+        return 1.0 - (self.unit[rows] @ self.centroids[listed].T).max(axis=1)
+
+    # ---------------------------------------------------------------- rejection
+    def set_lists(self, n: int, seed: int) -> list[tuple[int, np.ndarray]]:
+        rng, ds, out = np.random.default_rng(seed), self.a["dataset"], []
+        for _ in range(n):
+            d = int(rng.integers(ds.max() + 1))
+            own = np.unique(self.col[ds == d])
+            own = own[np.isin(own, self.trained)]
+            out.append((d, rng.choice(own, size=max(2, len(own) // 2), replace=False)))
+        return out
+
+    def rejection_stats(self, rows: np.ndarray, lists) -> dict[str, np.ndarray]:
+        ds, parts = self.a["dataset"], []
+        for d, listed in lists:
+            r = rows[ds[rows] == d]
+            parts.append(
+                {
+                    "mass": logit(self.p[r][:, listed].sum(axis=1)),
+                    "distance": self.distance(r, listed),
+                    "positive": np.isin(self.col[r], listed),
+                }
+            )
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+    def rejection(self, lists_fit: int = 120, lists_test: int = 120) -> dict:
+        fit = self.rejection_stats(self.a["inner_val"], self.set_lists(lists_fit, 0))
+        ev = self.rejection_stats(self.a["test"], self.set_lists(lists_test, 1))
+        out = {}
+        for name, cols in {
+            "mass (current)": ["mass"],
+            "distance": ["distance"],
+            "mass + distance": ["mass", "distance"],
+        }.items():
+            mu = np.array([fit[c].mean() for c in cols])
+            sd = np.array([fit[c].std() for c in cols])
+            x_fit = (np.column_stack([fit[c] for c in cols]) - mu) / sd
+            x_ev = (np.column_stack([ev[c] for c in cols]) - mu) / sd
+            w = fit_logistic_2(x_fit, fit["positive"].astype(float))
+            s_ev = np.column_stack([x_ev, np.ones(len(x_ev))]) @ w
+            thr = np.quantile(s_ev[ev["positive"]], 0.2)  # keep 80 % of the listed test windows
+            out[name] = {
+                "auroc_inner_val": auroc(np.column_stack([x_fit, np.ones(len(x_fit))]) @ w, fit["positive"]),
+                "auroc_test": auroc(s_ev, ev["positive"]),
+                "false_accept_test_at_80pc_kept": float((s_ev[~ev["positive"]] > thr).mean()),
+            }
+        return out
+
+    # ---------------------------------------------------------------- mixed lists
+    def mixed_pieces(self, rows: np.ndarray, lists, seed: int, cal) -> dict[str, np.ndarray]:
+        rng, parts = np.random.default_rng(seed), []
+        for lst in lists:
+            lst = rng.permutation(lst)
+            tr, nw = lst[: len(lst) // 2], lst[len(lst) // 2 :]
+            p, c = self.p[rows], self.cos[rows]
+            mass = p[:, tr].sum(axis=1)
+            a_seen, a_new = cal.p_action_seen(mass), cal.p_action_new(c[:, nw].max(axis=1))
+            t = self.col[rows]
+            parts.append(
+                {
+                    "stack": logit(a_new) - logit(a_seen),
+                    "distance": self.distance(rows, tr),
+                    "pred_tr": tr[p[:, tr].argmax(axis=1)],
+                    "pred_nw": nw[c[:, nw].argmax(axis=1)],
+                    "top_tr": p[:, tr].max(axis=1) / np.maximum(mass, 1e-300),
+                    "top_nw": softmax(cal.zs_scale * c[:, nw]).max(axis=1),
+                    "in_tr": np.isin(t, tr),
+                    "in_nw": np.isin(t, nw),
+                    "truth": t,
+                }
+            )
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+    @staticmethod
+    def mixed_accuracy(d: dict, score: np.ndarray, gamma: float) -> tuple[float, float, float]:
+        pi = sigmoid(score - gamma)
+        pred = np.where(pi * d["top_nw"] > (1 - pi) * d["top_tr"], d["pred_nw"], d["pred_tr"])
+        a = float((pred[d["in_tr"]] == d["truth"][d["in_tr"]]).mean())
+        b = float((pred[d["in_nw"]] == d["truth"][d["in_nw"]]).mean())
+        return a, b, 2 * a * b / max(a + b, 1e-12)
+
+    def mixed(self, cal) -> dict:
+        fit = self.mixed_pieces(self.a["inner_val"], simulate_lists(self.k, 200, (4, 12), 1), 0, cal)
+        ev = self.mixed_pieces(self.a["test"], simulate_lists(self.k, 200, (4, 12), 7), 3, cal)
+        mu, sd = fit["distance"][fit["in_tr"]].mean(), fit["distance"][fit["in_tr"]].std()
+        rules = {
+            "stacking (current)": lambda d, c: cal.stack_slope * d["stack"],
+            "distance": lambda d, c: c * (d["distance"] - mu) / sd,
+            "stacking + distance": lambda d, c: cal.stack_slope * d["stack"] + c * (d["distance"] - mu) / sd,
+        }
+        gammas = np.round(np.arange(-6.0, 6.01, 0.25), 2)
+        out = {}
+        for name, rule in rules.items():  # weight c and gamma: best H on inner validation
+            h, c, g = max(
+                (self.mixed_accuracy(fit, rule(fit, c), g)[2], c, float(g))
+                for c in ((1.0,) if name == "stacking (current)" else (0.5, 1.0, 2.0, 4.0))  # the current rule has none
+                for g in gammas
+            )
+            tr, nw, hh = self.mixed_accuracy(ev, rule(ev, c), g)
+            out[name] = {"weight": c, "gamma": g, "H_inner_val": h, "test_trained": tr, "test_new": nw, "test_H": hh}
+        return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--json", type=Path, help="write the numbers here")
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args(argv)
+    from sadvae.head.calibration import HeadCalibration
+    from sadvae.head.fit import fit_head_calibration
+
+    a = inner_arrays(threads=args.threads)
+    iva = a["inner_val"]
+    cal, _ = fit_head_calibration(a["latent"][iva], a["logits"][iva], a["column"][iva], a["prototypes"], seed=0)
+    assert isinstance(cal, HeadCalibration)
+    probe = Probe(a)
+    report = {"rejection": probe.rejection(), "mixed": probe.mixed(cal)}
+    print("no action for trained labels (half of one set's names listed; test sides):")
+    for name, r in report["rejection"].items():
+        print(
+            f"  {name:18s} AUROC inner-val {r['auroc_inner_val']:.3f}  test {r['auroc_test']:.3f}  "
+            f"false accept at 80 % kept {r['false_accept_test_at_80pc_kept']:.3f}"
+        )
+    print("mixed lists (half trained, half new; test sides):")
+    for name, r in report["mixed"].items():
+        print(
+            f"  {name:20s} trained {100 * r['test_trained']:.1f}  new {100 * r['test_new']:.1f}  "
+            f"H {100 * r['test_H']:.1f}  (weight {r['weight']}, gamma {r['gamma']}; "
+            f"inner-val H {100 * r['H_inner_val']:.1f})"
+        )
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
