@@ -136,6 +136,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="BUNDLE",
         help="re-measure a shiftgcn-v2 bundle's head on the test sides (cached features; nothing trained)",
     )
+    g.add_argument(
+        "--recalibrate",
+        type=Path,
+        metavar="BUNDLE",
+        help="re-fit a shiftgcn-v2 bundle's head calibration (<stem>.head.json) with the current code: the inner "
+        "head and SA-DVAE are retrained from the cached features, the weights and model id stay",
+    )
     g.add_argument("--sweep-per-class", type=int, default=8, help="clips per (set, class, inner side) in the sweep")
     g.add_argument(
         "--augment",
@@ -241,9 +248,10 @@ def main_shiftgcn(args: argparse.Namespace, command: str) -> int:
     if args.inner_only:
         from sadvae.assets import default_bundle_path
 
-        if args.rescore or args.sweep_windows:
+        if args.rescore or args.sweep_windows or args.recalibrate:
             print(
-                "train_default: error: --inner-only trains a model; not with --rescore or --sweep-windows",
+                "train_default: error: --inner-only trains a model; not with --rescore, --recalibrate or "
+                "--sweep-windows",
                 file=sys.stderr,
             )
             return 2
@@ -267,6 +275,15 @@ def main_shiftgcn(args: argparse.Namespace, command: str) -> int:
                 args.json.parent.mkdir(parents=True, exist_ok=True)
                 args.json.write_text(json.dumps(r, indent=1))
             print(rec.holdout_markdown(r))
+            return 0
+        if args.recalibrate:
+            out, report = rec.recalibrate_bundle(args.recalibrate, cfg)
+            if args.json:
+                args.json.parent.mkdir(parents=True, exist_ok=True)
+                args.json.write_text(json.dumps(report, indent=1, default=rec._json_default))
+            print(f"wrote {out}")
+            shown = {k: v for k, v in report.items() if k != "calibration"}
+            print(json.dumps(shown, indent=1, default=rec._json_default))
             return 0
         if args.sweep_windows:
             sweep = rec.window_sweep(cfg, args.sweep_windows, args.sweep_per_class)

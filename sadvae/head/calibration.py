@@ -12,6 +12,12 @@ A :class:`HeadCalibration` holds every constant the scoring core needs beyond th
   ``(1 - pi) P_trained|listed + pi P_new``. ``gamma`` is
   fitted on held-out windows of the model that is deployed (not on another run's backbone, as the
   bundle's :class:`sadvae.evaluate.Gate` is; that gate stays available as ``combine="gate"``).
+- ``centroids`` / ``stack_distance`` / ``distance_loc`` / ``distance_scale``: the window's distance from the listed
+  trained classes also moves ``pi``: ``+ stack_distance * (d - loc) / scale`` inside the sigmoid, with ``d`` one
+  minus the cosine of the window's semantic latent to the nearest listed trained class's mean latent
+  (``centroids``: one unit row per trained class, from the deployed model's training windows). A window far
+  from every listed trained class is more likely one of the new labels. Empty ``centroids`` or a zero weight:
+  no distance term (calibrations written before it).
 - ``reject_*``: **"no action"**. Two logistic curves give P(some listed action) from one statistic each:
   for trained labels, the backbone's softmax mass on the listed classes (logit of it); for new labels,
   the cosine of the latent to the nearest label prototype. A mixed list blends them with ``pi``. A
@@ -76,6 +82,10 @@ class HeadCalibration:
     reject_zs_a: float = 10.0
     reject_zs_b: float = -5.0
     reject_threshold: float = 0.5
+    stack_distance: float = 0.0
+    distance_loc: float = 0.0
+    distance_scale: float = 1.0
+    centroids: tuple[tuple[float, ...], ...] = ()
     model_id: str = ""
     source: str = "built-in defaults (not fitted on this model)"
 
@@ -88,6 +98,16 @@ class HeadCalibration:
             raise ConfigError("HeadCalibration: seen_temperature, zs_scale and euclid_scale must be > 0")
         if not 0.0 <= self.reject_threshold <= 1.0:
             raise ConfigError(f"HeadCalibration.reject_threshold must be in [0, 1], got {self.reject_threshold}")
+        if not self.distance_scale > 0:
+            raise ConfigError(f"HeadCalibration.distance_scale must be > 0, got {self.distance_scale}")
+        widths = {len(row) for row in self.centroids}
+        if len(widths) > 1 or any(not all(math.isfinite(x) for x in row) for row in self.centroids):
+            raise ConfigError("HeadCalibration.centroids: expected rows of one width with finite values")
+
+    @property
+    def uses_distance(self) -> bool:
+        """Whether mixed lists read the window's distance from the listed trained classes."""
+        return bool(self.centroids) and self.stack_distance != 0.0
 
     def p_action_seen(self, listed_mass: np.ndarray) -> np.ndarray:
         """P(a listed action) [N] from the backbone's softmax mass on the listed classes [N]."""
@@ -97,10 +117,14 @@ class HeadCalibration:
         """P(a listed action) [N] from the cosine to the nearest new label's prototype [N]."""
         return sigmoid(self.reject_zs_a * np.asarray(nearest_cos, dtype=np.float64) + self.reject_zs_b)
 
-    def new_weight(self, a_new: np.ndarray, a_trained: np.ndarray) -> np.ndarray:
+    def new_weight(self, a_new: np.ndarray, a_trained: np.ndarray, distance: np.ndarray | None = None) -> np.ndarray:
         """pi [N]: the weight of the new labels in a mixed list (calibrated stacking), from both branches'
-        P(one of my labels) [N]."""
-        return sigmoid(self.stack_slope * (logit(a_new) - logit(a_trained)) - self.stack_gamma)
+        P(one of my labels) [N] and, when given and :attr:`uses_distance`, the window's distance from the listed
+        trained classes [N] (module docstring)."""
+        z = self.stack_slope * (logit(a_new) - logit(a_trained)) - self.stack_gamma
+        if distance is not None and self.uses_distance:
+            z = z + self.stack_distance * (np.asarray(distance, np.float64) - self.distance_loc) / self.distance_scale
+        return sigmoid(z)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -108,8 +132,16 @@ class HeadCalibration:
     @classmethod
     def from_dict(cls, d: dict, source: object = "<dict>") -> HeadCalibration:
         known = {f.name for f in fields(cls)}
+
+        def value(k, v):
+            if k in ("model_id", "source"):
+                return v
+            if k == "centroids":
+                return tuple(tuple(float(x) for x in row) for row in v)
+            return float(v)
+
         try:
-            return cls(**{k: (v if k in ("model_id", "source") else float(v)) for k, v in d.items() if k in known})
+            return cls(**{k: value(k, v) for k, v in d.items() if k in known})
         except (TypeError, ValueError) as e:
             raise CheckpointError(f"{source}: malformed head calibration ({e}); re-create it") from None
 

@@ -6,7 +6,8 @@ offline benchmarks. Numpy only. For a label list:
 - a label that names or paraphrases trained classes (:mod:`sadvae.head.matching`) is scored by the
   backbone: the sum of its classes' softmax probabilities;
 - every other label is new and is scored zero-shot (:mod:`sadvae.head.zeroshot`);
-- a list that mixes both is put on one scale by calibrated stacking (``combine="stacking"``) or, as
+- a list that mixes both is put on one scale by calibrated stacking (``combine="stacking"``; with the
+  calibration's class centroids it also reads the window's distance from the listed trained classes) or, as
   before, by the bundle's seen/unseen gate (``combine="gate"``);
 - "no action": P(one of the listed actions) per window (:mod:`sadvae.head.calibration`); a window
   below the calibration's threshold is flagged ``no_action``. ``scores = probs * p_action`` is what
@@ -106,6 +107,15 @@ class HeadCore:
         if self.mode == "mixed" and combine == "gate" and gate is None:
             raise ValueError("a label set mixing seen and new labels needs the bundle's gate")
         self.scorer, self.calibration, self.combine, self.gate, self.reject = scorer, calibration, combine, gate, reject
+        self._centroids = None  # [n listed trained columns, d_r] unit mean latents, for the mixed-list distance
+        if self.mode == "mixed" and combine == "stacking" and calibration.uses_distance:
+            c = np.asarray(calibration.centroids, np.float64)
+            if c.shape != (self.num_seen, self.semantic_dim):
+                raise ValueError(
+                    f"calibration centroids are {c.shape}, the model has {self.num_seen} trained classes and a "
+                    f"{self.semantic_dim}-d latent: the calibration belongs to another model"
+                )
+            self._centroids = c[np.array(flat, dtype=np.intp)]
         # [K, n_trained] 0/1: which trained label each backbone column counts towards
         self._group = np.zeros((self.num_seen, len(self._seen_idx)))
         for j, i in enumerate(self._seen_idx):
@@ -148,7 +158,11 @@ class HeadCore:
                 p_unseen = self.gate.prob_unseen(p_new, seen_logits)  # all K columns, as it was fitted
                 w = (p_unseen > self.gate.threshold).astype(np.float64)
             else:
-                p_unseen = w = cal.new_weight(a_new, a_seen)
+                distance = None
+                if self._centroids is not None:
+                    unit = latent / np.maximum(np.linalg.norm(latent, axis=1, keepdims=True), 1e-12)
+                    distance = 1.0 - (unit @ self._centroids.T).max(axis=1)
+                p_unseen = w = cal.new_weight(a_new, a_seen, distance)
             probs[:, self._new_idx] = p_new * w[:, None]
             probs[:, self._seen_idx] = p_tr * (1.0 - w)[:, None]
             p_action = (1.0 - w) * a_seen + w * a_new

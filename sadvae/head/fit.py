@@ -11,7 +11,10 @@ K class names [K, d_r] (mu_y of the prompts). Label lists are simulated: each dr
 - rejection of new labels: logistic curve on the cosine to the nearest listed prototype;
 - stacking ``gamma``: lists of half trained, half new labels (the new half scored only by its
   prototypes, its columns hidden from the trained branch): the gamma with the best harmonic mean of
-  trained-window and new-window accuracy.
+  trained-window and new-window accuracy;
+- with the latents of the windows the model trained on (``train_latent``), the class centroids and the weight of
+  the window's distance from the listed trained classes in those mixed lists (``stack_distance``, 0 included in
+  its grid), chosen with ``gamma`` by the same harmonic mean.
 
 The fitted classes are trained ones, so the zero-shot statistics are those of classes whose text the
 SA-DVAE saw in training: the new-label curve is an optimistic estimate for truly new labels (say so
@@ -27,7 +30,13 @@ import numpy as np
 from sadvae.head.calibration import HeadCalibration, fit_logistic, fit_temperature, logit, sigmoid
 from sadvae.head.zeroshot import ZeroShotScorer, softmax
 
-__all__ = ["simulate_lists", "window_statistics", "fit_head_calibration", "evaluate_calibration"]
+__all__ = [
+    "simulate_lists",
+    "window_statistics",
+    "class_centroids",
+    "fit_head_calibration",
+    "evaluate_calibration",
+]
 
 
 def simulate_lists(num_classes: int, n_lists: int, sizes: tuple[int, int], seed: int = 0) -> list[np.ndarray]:
@@ -49,13 +58,27 @@ def window_statistics(latent, logits, truth, prototypes, lists, temperature: flo
     return {"mass": np.concatenate(mass), "near": np.concatenate(near), "pos": np.concatenate(pos)}
 
 
-def _mixed_accuracy(latent, logits, truth, prototypes, lists, cal: HeadCalibration, gammas, seed: int):
-    """[len(gammas), 2]: accuracy on windows of the trained half and of the new half of mixed lists."""
+def class_centroids(latent: np.ndarray, truth: np.ndarray, num_classes: int) -> np.ndarray:
+    """[K, d_r] unit mean of each class's unit latents (a class without windows: a zero row, never nearest)."""
+    u = np.asarray(latent, np.float64)
+    u = u / np.maximum(np.linalg.norm(u, axis=1, keepdims=True), 1e-12)
+    truth = np.asarray(truth)
+    out = np.zeros((num_classes, u.shape[1]))
+    for c in np.unique(truth):
+        m = u[truth == c].mean(axis=0)
+        out[c] = m / max(float(np.linalg.norm(m)), 1e-12)
+    return out
+
+
+def _mixed_pieces(latent, logits, truth, prototypes, lists, cal: HeadCalibration, seed: int, centroids=None) -> dict:
+    """Per (mixed list, window): what the stacking rule reads, both branches' picks, the window's distance from the
+    list's trained half (``centroids`` given) and which half its class is in."""
     rng = np.random.default_rng(seed)
     p_full = softmax(np.asarray(logits, np.float64) / cal.seen_temperature)
     cos = ZeroShotScorer("cosine", prototypes, np.zeros(len(prototypes))).similarity(latent)
-    hits = np.zeros((len(gammas), 2))
-    counts = np.zeros(2)
+    unit = np.asarray(latent, np.float64)
+    unit = unit / np.maximum(np.linalg.norm(unit, axis=1, keepdims=True), 1e-12)
+    parts = []
     for lst in lists:
         if len(lst) < 2:
             continue
@@ -64,16 +87,44 @@ def _mixed_accuracy(latent, logits, truth, prototypes, lists, cal: HeadCalibrati
         mass = p_full[:, tr].sum(axis=1)
         a_seen = cal.p_action_seen(mass)
         a_new = cal.p_action_new(cos[:, nw].max(axis=1))
-        pred_tr, pred_nw = tr[p_full[:, tr].argmax(axis=1)], nw[cos[:, nw].argmax(axis=1)]
-        p_tr_top = p_full[:, tr].max(axis=1) / np.maximum(mass, 1e-300)
-        p_nw_top = softmax(cal.zs_scale * cos[:, nw]).max(axis=1)
-        in_tr, in_nw = np.isin(truth, tr), np.isin(truth, nw)
-        counts += [in_tr.sum(), in_nw.sum()]
-        for g, gamma in enumerate(gammas):
-            pi = sigmoid(cal.stack_slope * (logit(a_new) - logit(a_seen)) - gamma)
-            pred = np.where(pi * p_nw_top > (1 - pi) * p_tr_top, pred_nw, pred_tr)
-            hits[g] += [(pred[in_tr] == truth[in_tr]).sum(), (pred[in_nw] == truth[in_nw]).sum()]
-    return hits / np.maximum(counts, 1)
+        parts.append(
+            {
+                "stack": cal.stack_slope * (logit(a_new) - logit(a_seen)),
+                "distance": 1.0 - (unit @ centroids[tr].T).max(axis=1)
+                if centroids is not None
+                else np.zeros(len(unit)),
+                "pred_tr": tr[p_full[:, tr].argmax(axis=1)],
+                "pred_nw": nw[cos[:, nw].argmax(axis=1)],
+                "top_tr": p_full[:, tr].max(axis=1) / np.maximum(mass, 1e-300),
+                "top_nw": softmax(cal.zs_scale * cos[:, nw]).max(axis=1),
+                "in_tr": np.isin(truth, tr),
+                "in_nw": np.isin(truth, nw),
+                "truth": np.asarray(truth),
+            }
+        )
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def _mixed_accuracy_of(pieces: dict, z: np.ndarray) -> tuple[float, float]:
+    """(trained-half, new-half) accuracy when the new labels' weight is ``sigmoid(z)``."""
+    pi = sigmoid(z)
+    pred = np.where(pi * pieces["top_nw"] > (1 - pi) * pieces["top_tr"], pieces["pred_nw"], pieces["pred_tr"])
+    t, a, b = pieces["truth"], pieces["in_tr"], pieces["in_nw"]
+    return float((pred[a] == t[a]).mean()) if a.any() else 0.0, float((pred[b] == t[b]).mean()) if b.any() else 0.0
+
+
+def _mixed_accuracy(latent, logits, truth, prototypes, lists, cal: HeadCalibration, gammas, seed: int):
+    """[len(gammas), 2]: accuracy on windows of the trained half and of the new half of mixed lists, with ``cal``'s
+    distance term when it has one."""
+    centroids = np.asarray(cal.centroids, np.float64) if cal.uses_distance else None
+    pieces = _mixed_pieces(latent, logits, truth, prototypes, lists, cal, seed, centroids)
+    z = pieces["stack"]
+    if centroids is not None:
+        z = z + cal.stack_distance * (pieces["distance"] - cal.distance_loc) / cal.distance_scale
+    return np.array([_mixed_accuracy_of(pieces, z - g) for g in gammas])
+
+
+DISTANCE_WEIGHTS = (0.0, 0.5, 1.0, 2.0, 4.0)
 
 
 def fit_head_calibration(
@@ -87,6 +138,8 @@ def fit_head_calibration(
     n_lists: int = 200,
     sizes: tuple[int, int] = (3, 12),
     seed: int = 0,
+    train_latent: np.ndarray | None = None,
+    train_truth: np.ndarray | None = None,
 ) -> tuple[HeadCalibration, dict]:
     """Fit every constant of the head (module docstring).
 
@@ -95,6 +148,8 @@ def fit_head_calibration(
             logits; truth: int [N] their class as a logits column; prototypes: float [K, d_r] class text latents.
         model_id, source: recorded in the result.
         n_lists, sizes, seed: the simulated label lists.
+        train_latent, train_truth: latents [M, d_r] and classes [M] of the windows the same model trained on: the
+            class centroids of the mixed lists' distance term (None: no distance term).
 
     Returns:
         (the calibration, a report with the fitted values and the training-fit rates).
@@ -119,21 +174,41 @@ def fit_head_calibration(
         source=source or "fitted on held-out windows",
     )
     gammas = np.round(np.arange(-4.0, 4.01, 0.25), 2)
-    acc = _mixed_accuracy(
-        latent, logits, truth, prototypes, simulate_lists(k, n_lists, (4, 12), seed + 1), cal, gammas, seed
-    )
-    h = 2 * acc[:, 0] * acc[:, 1] / np.maximum(acc[:, 0] + acc[:, 1], 1e-12)
-    best = int(np.argmax(h))
-    cal = replace(cal, stack_gamma=float(gammas[best]))
+    mixed_lists = simulate_lists(k, n_lists, (4, 12), seed + 1)
+    centroids = None if train_latent is None else class_centroids(train_latent, train_truth, k)
+    pieces = _mixed_pieces(latent, logits, truth, prototypes, mixed_lists, cal, seed, centroids)
+    loc, scale = 0.0, 1.0
+    if centroids is not None:
+        d = pieces["distance"][pieces["in_tr"]]
+        loc, scale = float(d.mean()), float(d.std()) + 1e-9
+    best = None  # (H, weight, gamma, accuracies): ties keep the smaller weight, then the smaller gamma
+    for w in DISTANCE_WEIGHTS if centroids is not None else (0.0,):
+        z = pieces["stack"] + w * (pieces["distance"] - loc) / scale
+        for g in gammas:
+            a = _mixed_accuracy_of(pieces, z - g)
+            h = 2 * a[0] * a[1] / max(a[0] + a[1], 1e-12)
+            if best is None or h > best[0] + 1e-12:
+                best = (h, w, float(g), a)
+    h, w, g, acc = best
+    cal = replace(cal, stack_gamma=g)
+    if w:
+        cal = replace(
+            cal,
+            stack_distance=w,
+            distance_loc=loc,
+            distance_scale=scale,
+            centroids=tuple(tuple(float(x) for x in row) for row in centroids),
+        )
     report = {
         "windows": int(len(truth)),
         "classes": int(k),
         "lists": n_lists,
         "list_sizes": list(sizes),
-        "calibration": cal.to_dict(),
-        "mixed_trained_acc": float(acc[best, 0]),
-        "mixed_new_acc": float(acc[best, 1]),
-        "mixed_H": float(h[best]),
+        "calibration": {key: v for key, v in cal.to_dict().items() if key != "centroids"},
+        "mixed_trained_acc": float(acc[0]),
+        "mixed_new_acc": float(acc[1]),
+        "mixed_H": float(h),
+        "mixed_distance_weight": float(w),
     }
     return cal, report
 

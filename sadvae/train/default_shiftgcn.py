@@ -776,7 +776,8 @@ def _calibrate(
     cfg: ShiftGCNDefaultConfig,
     heads: dict,
     zsl: dict,
-    test_rows,
+    test_rows: np.ndarray,
+    train_rows: np.ndarray,
     reuse_final: bool = False,
 ):
     """Phase 3: fit the branch-mixing calibration on inner-validation windows, cross-fitted.
@@ -785,11 +786,13 @@ def _calibrate(
     calibration is then evaluated on the test side with the final head and SA-DVAE. ``reuse_final``: the
     final head and SA-DVAE were trained on the inner-train windows already (the inner model), with the same
     variant, weight decay, seed and SA-DVAE config; they are used instead of training the same two again.
+    The mixed lists' distance term is fitted with the inner SA-DVAE's class centroids (its own latent space) and
+    deployed with the final SA-DVAE's, from its training windows ``train_rows``.
 
     Returns:
         ``(calibration, report)``, both ``None`` when ``cfg.calibrate`` is off.
     """
-    from sadvae.head.fit import evaluate_calibration, fit_head_calibration
+    from sadvae.head.fit import class_centroids, evaluate_calibration, fit_head_calibration
 
     if not cfg.calibrate:
         return None, None
@@ -820,10 +823,69 @@ def _calibrate(
         _prototypes(s_in, text_emb),
         seed=cfg.seed,
         source=f"{RECIPE}: inner-validation windows, cross-fitted",
+        train_latent=_latents(s_in, data.feats[itr]),
+        train_truth=data.column[itr],
     )
+    if cal.uses_distance:  # the deployed model's own latent space
+        final = class_centroids(
+            _latents(zsl["model"], data.feats[train_rows]), data.column[train_rows], len(table.names)
+        )
+        cal = replace(cal, centroids=tuple(tuple(float(x) for x in row) for row in final))
     lg_te = heads["logits"][test_rows]
     cal_report["held_out"] = evaluate_calibration(cal, zsl["lat_test"], lg_te, data.column[test_rows], zsl["protos"])
     return cal, cal_report
+
+
+def recalibrate_bundle(path: str | Path, cfg: ShiftGCNDefaultConfig | None = None) -> tuple[Path, dict]:
+    """Re-fit a ``shiftgcn-v2`` bundle's head calibration with the current code and write its ``.head.json``.
+
+    Phase 3 of the recipe alone, from the cached window features: the inner head and SA-DVAE are retrained (same
+    seed and settings as the recipe), the final ones are the bundle's. The weights are not touched, so the model id
+    stays. The bundle's stored metrics keep the calibration report of its training; the new one is returned.
+
+    Returns:
+        ``(the .head.json path, the calibration report)``.
+    """
+    from sadvae.bundle import load_bundle
+    from sadvae.hashing import file_sha256
+    from sadvae.head.calibration import calibration_path, write_calibration
+    from sadvae.train.protocol import class_text_embeddings
+
+    path = Path(path)
+    b = load_bundle(path)
+    extra = getattr(b.backbone, "extra", None)
+    if extra is None or b.preprocess.normalization != "ntu":
+        raise ConfigError(f"{path}: not a {RECIPE} bundle (no extra head on an NTU-normalised Shift-GCN)")
+    best = b.metrics.get("head_selection", {}).get("best")
+    if not best:
+        raise ConfigError(f"{path}: its metrics do not name the chosen head (head_selection.best); retrain it")
+    cfg = replace(cfg or ShiftGCNDefaultConfig(), window=int(b.preprocess.window))
+    table = class_table()
+    if tuple(b.class_names) != table.names:
+        raise ConfigError(f"{path}: its class names are not the current class table's; retrain it")
+    data = load_window_data(cfg, table)
+    inner = b.metrics.get("model") == INNER_SCOPE["model"]
+    train_rows, test_rows = final_training_rows(data, inner), data.rows(data.test)
+    head = ExtraHead(
+        extra.weight.detach().numpy(),
+        extra.bias.detach().numpy(),
+        "bundle",
+        float("nan"),
+        np.ones(extra.out_features, bool),
+    )
+    model = b.sadvae.eval()
+    text_emb, _ = class_text_embeddings(table.names, cfg.text)
+    zsl = {
+        "text_emb": text_emb,
+        "zcfg": replace(cfg.zsl, seed=cfg.seed),
+        "model": model,
+        "lat_test": _latents(model, data.feats[test_rows]),
+        "protos": _prototypes(model, text_emb),
+    }
+    heads = {"selection": {"best": best}, "logits": head_logits(head, data.feats, data.ntu_logits)}
+    cal, report = _calibrate(data, table, cfg, heads, zsl, test_rows, train_rows)
+    out = write_calibration(calibration_path(path), replace(cal, model_id=file_sha256(path)))
+    return out, report
 
 
 def _live_backbone(cfg: ShiftGCNDefaultConfig, head: ExtraHead, k_extra: int):
@@ -1020,7 +1082,7 @@ def train_default_shiftgcn(cfg: ShiftGCNDefaultConfig, command: str | None = Non
     seconds["sadvae"] = time.time() - t0
 
     t0 = time.time()
-    cal, cal_report = _calibrate(data, table, cfg, heads, zsl, test_rows, reuse_final=inner_only)
+    cal, cal_report = _calibrate(data, table, cfg, heads, zsl, test_rows, train_rows, reuse_final=inner_only)
     seconds["calibration"] = time.time() - t0
 
     weights, backbone = _live_backbone(cfg, heads["head"], len(table.extra_names))

@@ -180,6 +180,55 @@ def test_mixed_lists_stack_on_one_scale() -> None:
     np.testing.assert_allclose(r.probs.sum(axis=1), 1.0)
 
 
+def test_mixed_lists_read_the_distance_from_the_listed_trained_classes() -> None:
+    """With class centroids in the calibration, a window whose latent sits on a listed trained class's mean latent
+    gets less weight on the new labels than one far from every listed trained class, all else equal."""
+    centroids = tuple(tuple(float(x) for x in row) for row in np.eye(5, 4))  # class c's mean latent: axis c (c < 4)
+    plain = HeadCalibration(reject_seen_a=1.0, reject_seen_b=0.0, reject_zs_a=10.0, reject_zs_b=-5.0)
+    cal = HeadCalibration(
+        reject_seen_a=1.0,
+        reject_seen_b=0.0,
+        reject_zs_a=10.0,
+        reject_zs_b=-5.0,
+        stack_distance=2.0,
+        distance_loc=0.5,
+        distance_scale=0.25,
+        centroids=centroids,
+    )
+    assert cal.uses_distance and not plain.uses_distance
+    logits = np.log(np.full((2, 5), 0.2))  # the backbone says nothing
+    # listed trained class 1 (mean latent: axis 1); the new label's prototype is axis 0, orthogonal to both windows
+    near, far = [0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]
+    latent = np.array([near, far], np.float32)
+    with_d = _core([(1,), ()], n_new=1, calibration=cal)(latent, logits)
+    without = _core([(1,), ()], n_new=1, calibration=plain)(latent, logits)
+    assert without.p_unseen[0] == pytest.approx(without.p_unseen[1])  # the same stacking statistic...
+    assert with_d.p_unseen[0] < without.p_unseen[0] < with_d.p_unseen[1]  # ...moved by the distance (0 vs 1)
+    z = np.log(without.p_unseen / (1 - without.p_unseen))
+    np.testing.assert_allclose(with_d.p_unseen, sigmoid(z + 2.0 * (np.array([0.0, 1.0]) - 0.5) / 0.25))
+    with pytest.raises(ValueError, match="belongs to another model"):
+        bad = HeadCalibration(stack_distance=1.0, centroids=((1.0, 0.0),))
+        _core([(0,), ()], n_new=1, calibration=bad)
+
+
+def test_fitted_distance_term_is_kept_only_with_training_latents_and_round_trips(tmp_path) -> None:
+    latent, logits, truth, protos = _synthetic_windows()
+    plain, report = fit_head_calibration(latent, logits, truth, protos, n_lists=60)
+    assert not plain.centroids and plain.stack_distance == 0.0 and report["mixed_distance_weight"] == 0.0
+    train_latent, _, train_truth, _ = _synthetic_windows(seed=2)
+    cal, report = fit_head_calibration(
+        latent, logits, truth, protos, n_lists=60, train_latent=train_latent, train_truth=train_truth
+    )
+    assert report["mixed_H"] >= 0.6 and "centroids" not in report["calibration"]
+    if cal.uses_distance:
+        c = np.asarray(cal.centroids)
+        assert c.shape == (10, 8) and np.allclose(np.linalg.norm(c, axis=1), 1.0) and cal.distance_scale > 0
+    back = read_calibration(write_calibration(tmp_path / "m.head.json", cal))
+    assert back.centroids == cal.centroids and back.stack_distance == cal.stack_distance
+    with pytest.raises(ConfigError, match="centroids"):
+        HeadCalibration(centroids=((1.0, 0.0), (1.0,)))
+
+
 def test_the_round1_gate_is_still_an_option() -> None:
     from sadvae.evaluate import Gate
 
@@ -256,3 +305,5 @@ def test_the_packaged_default_calibration_belongs_to_the_packaged_model() -> Non
     # round 1 fitted it afterwards with scripts/check_head.py; the shiftgcn-v2 default recipe fits its own
     # calibration on inner-validation windows and writes it beside the bundle (scripts/train_default)
     assert cal is not None and cal.model_id and cal.source.startswith("shiftgcn-v2: inner-validation windows")
+    # re-fitted with the mixed lists' distance term (scripts/train_default --recalibrate): one mean latent per class
+    assert cal.uses_distance and np.asarray(cal.centroids).shape == (174, 64)
