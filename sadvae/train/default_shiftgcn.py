@@ -846,33 +846,17 @@ def recalibrate_bundle(path: str | Path, cfg: ShiftGCNDefaultConfig | None = Non
     Returns:
         ``(the .head.json path, the calibration report)``.
     """
-    from sadvae.bundle import load_bundle
     from sadvae.hashing import file_sha256
     from sadvae.head.calibration import calibration_path, write_calibration
     from sadvae.train.protocol import class_text_embeddings
 
     path = Path(path)
-    b = load_bundle(path)
-    extra = getattr(b.backbone, "extra", None)
-    if extra is None or b.preprocess.normalization != "ntu":
-        raise ConfigError(f"{path}: not a {RECIPE} bundle (no extra head on an NTU-normalised Shift-GCN)")
+    b, cfg, table, data, head = _recipe_bundle(path, cfg)
     best = b.metrics.get("head_selection", {}).get("best")
     if not best:
         raise ConfigError(f"{path}: its metrics do not name the chosen head (head_selection.best); retrain it")
-    cfg = replace(cfg or ShiftGCNDefaultConfig(), window=int(b.preprocess.window))
-    table = class_table()
-    if tuple(b.class_names) != table.names:
-        raise ConfigError(f"{path}: its class names are not the current class table's; retrain it")
-    data = load_window_data(cfg, table)
     inner = b.metrics.get("model") == INNER_SCOPE["model"]
     train_rows, test_rows = final_training_rows(data, inner), data.rows(data.test)
-    head = ExtraHead(
-        extra.weight.detach().numpy(),
-        extra.bias.detach().numpy(),
-        "bundle",
-        float("nan"),
-        np.ones(extra.out_features, bool),
-    )
     model = b.sadvae.eval()
     text_emb, _ = class_text_embeddings(table.names, cfg.text)
     zsl = {
@@ -1097,11 +1081,12 @@ def train_default_shiftgcn(cfg: ShiftGCNDefaultConfig, command: str | None = Non
     return out
 
 
-def rescore_bundle(path: str | Path, cfg: ShiftGCNDefaultConfig | None = None) -> dict:
-    """Re-measure a ``shiftgcn-v2`` bundle's trained head on every set's test side from the cached window features.
+def _recipe_bundle(path: str | Path, cfg: ShiftGCNDefaultConfig | None):
+    """A ``shiftgcn-v2`` bundle with what re-measuring it needs: ``(bundle, cfg with its window, class table,
+    window data, its extra head as an ExtraHead)``.
 
-    The window length comes from the bundle; nothing is trained. Returns the same structure as the bundle's
-    ``metrics["holdout"]``.
+    Raises:
+        ConfigError: not a recipe bundle, or class names that are not the current class table's.
     """
     from sadvae.bundle import load_bundle
 
@@ -1113,14 +1098,18 @@ def rescore_bundle(path: str | Path, cfg: ShiftGCNDefaultConfig | None = None) -
     table = class_table()
     if tuple(b.class_names) != table.names:
         raise ConfigError(f"{path}: its class names are not the current class table's; retrain it")
-    data = load_window_data(cfg, table)
-    head = ExtraHead(
-        extra.weight.detach().numpy(),
-        extra.bias.detach().numpy(),
-        "bundle",
-        float("nan"),
-        np.ones(extra.out_features, bool),
-    )
+    weight, bias = extra.weight.detach().numpy(), extra.bias.detach().numpy()
+    head = ExtraHead(weight, bias, "bundle", float("nan"), np.ones(extra.out_features, bool))
+    return b, cfg, table, load_window_data(cfg, table), head
+
+
+def rescore_bundle(path: str | Path, cfg: ShiftGCNDefaultConfig | None = None) -> dict:
+    """Re-measure a ``shiftgcn-v2`` bundle's trained head on every set's test side from the cached window features.
+
+    The window length comes from the bundle; nothing is trained. Returns the same structure as the bundle's
+    ``metrics["holdout"]``.
+    """
+    _, _, table, data, head = _recipe_bundle(path, cfg)
     return _evaluate(head_logits(head, data.feats, data.ntu_logits), data, data.rows(data.test), table)
 
 

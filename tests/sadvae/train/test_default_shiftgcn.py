@@ -171,6 +171,13 @@ def test_recipe_end_to_end_on_synthetic_features(tmp_path, monkeypatch):
     assert replace(cal2, model_id=cal.model_id, source=cal.source) == cal  # source names the file it was read from
     assert b2.metrics["holdout"] == m["holdout"]
 
+    # --recalibrate: phase 3 alone on the written bundle gives the calibration the run wrote, weights untouched
+    before = out.read_bytes()
+    written, report = rec.recalibrate_bundle(out, cfg)
+    assert written == calibration_path(out) and out.read_bytes() == before
+    cal3 = read_calibration(written, model_id=file_sha256(out))
+    assert replace(cal3, source=cal.source) == cal and report["held_out"] == m["calibration"]["held_out"]
+
 
 class _Stop(Exception):
     pass
