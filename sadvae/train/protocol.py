@@ -713,7 +713,7 @@ def run_variant(
     """
     split, zcfg = sf.split, _with_variant(cfg.zsl, variant)
     dev = zcfg.device
-    stacking = bool(set(HELD_OUT_COMBINATIONS) & set(cfg.gzsl))
+    held_out = bool(set(HELD_OUT_COMBINATIONS) & set(cfg.gzsl))  # a rule fitted on the final model's held-out windows
     scorers = tuple(cfg.unseen_scorers)
 
     def validate(feats: dict, labels: dict, emb: np.ndarray) -> ValidationRun:
@@ -725,7 +725,7 @@ def run_variant(
             split.val_unseen,
             zcfg,
             k=len(split.unseen),
-            val_seen_classes=split.val_seen if stacking else None,
+            val_seen_classes=split.val_seen if held_out else None,
             scorers=scorers,
             trained_logits=sf.ntu_logits,
             trained_emb=trained_emb,
@@ -778,7 +778,7 @@ def run_variant(
         },
         "loss_curve": [r.losses for r in main_runs],
     }
-    if stacking:
+    if held_out:
         out["stacking_keep_rate"], out["stacking_val_H"] = val.keep_rate, val.keep_rate_val_h
         out["keep_rates"] = {k: {"rate": r, "val_H": h} for k, (r, h) in val.scorers[scorers[0]].rates.items()}
         held_cols = _columns(sf.labels["held"], split.seen)
@@ -802,7 +802,7 @@ def run_variant(
         zsl = zsl_accuracy(zsl_pred, sf.labels["test_unseen"])
         pall = probs(test_feats, test_own)
         rules: dict = {"gate": sv.gate}
-        if stacking:
+        if held_out:
             held_zsl = probs(sf.feats["held"], own.get("held"))
             held = (sf.feats["held"], sf.feats["train"], sf.labels["train"])
             rate = {k: r for k, (r, _) in sv.rates.items()}
