@@ -37,7 +37,16 @@ from sadvae.evaluate import Gate
 from sadvae.fileio import atomic_path
 from sadvae.text import TextConfig
 
-__all__ = ["BUNDLE_FORMAT", "Bundle", "BundleInfo", "LiveConfig", "save_bundle", "load_bundle", "check_bundle_file"]
+__all__ = [
+    "BUNDLE_FORMAT",
+    "Bundle",
+    "BundleInfo",
+    "LiveConfig",
+    "save_bundle",
+    "resave_bundle",
+    "load_bundle",
+    "check_bundle_file",
+]
 
 BUNDLE_FORMAT = 1
 
@@ -331,6 +340,30 @@ def save_bundle(
 
 _ZIP_MAGIC = b"PK\x03\x04"  # torch.save's archive (since torch 1.6)
 _PICKLE_PROTO = 0x80  # the legacy torch.save format: a pickle, protocol 2 or newer
+
+
+def resave_bundle(path: str | Path, bundle: Bundle, **changes) -> Path:
+    """Write a loaded :class:`Bundle` to ``path``, with ``changes`` (keyword arguments of :func:`save_bundle`)
+    replacing its fields, e.g. another backbone or provenance."""
+    fields = {
+        "backbone": bundle.backbone,
+        "sadvae": bundle.sadvae,
+        "gate": bundle.gate,
+        "class_names": bundle.class_names,
+        "seen_classes": bundle.seen_classes,
+        "unseen_classes": bundle.unseen_classes,
+        "encoder_id": bundle.encoder_id,
+        "text_cfg": bundle.text_cfg,
+        "preprocess": bundle.preprocess,
+        "metrics": bundle.metrics,
+        "provenance": bundle.provenance,
+        "terms": bundle.terms,
+        "live": bundle.live,
+    }
+    unknown = set(changes) - set(fields)
+    if unknown:
+        raise TypeError(f"resave_bundle: unknown fields {sorted(unknown)}")
+    return save_bundle(path, **{**fields, **changes})
 
 
 def check_bundle_file(path: Path) -> None:

@@ -582,7 +582,7 @@ def make_bundle(student: Path, base: Path, out: Path, export: bool) -> None:
     """
     import torch
 
-    from sadvae.bundle import load_bundle, save_bundle
+    from sadvae.bundle import load_bundle, resave_bundle
     from sadvae.hashing import file_sha256
     from sadvae.models.extra_head import ExtraHeadBackbone
 
@@ -612,22 +612,7 @@ def make_bundle(student: Path, base: Path, out: Path, export: bool) -> None:
         "note": "backbone replaced by a camera-distilled student (scripts/camera_distill.py); heads are the base's",
     }
     out.parent.mkdir(parents=True, exist_ok=True)
-    save_bundle(
-        out,
-        backbone=b.backbone,
-        sadvae=b.sadvae,
-        gate=b.gate,
-        class_names=b.class_names,
-        seen_classes=b.seen_classes,
-        unseen_classes=b.unseen_classes,
-        encoder_id=b.encoder_id,
-        text_cfg=b.text_cfg,
-        preprocess=b.preprocess,
-        metrics={},
-        provenance=provenance,
-        terms=b.terms,
-        live=b.live,
-    )
+    resave_bundle(out, b, metrics={}, provenance=provenance)
     head = base.with_name(base.stem + ".head.json")
     if head.is_file():
         cal = json.loads(head.read_text(encoding="utf-8"))

@@ -31,9 +31,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sadvae.head.calibration import fit_temperature, logit, sigmoid  # noqa: E402  (after the sys.path line)
-from sadvae.head.fit import simulate_lists  # noqa: E402
-from sadvae.head.zeroshot import ZeroShotScorer, softmax  # noqa: E402
+from sadvae.head.calibration import fit_temperature, logit  # noqa: E402  (after the sys.path line)
+from sadvae.head.fit import (  # noqa: E402
+    class_centroids,
+    mixed_list_accuracy,
+    mixed_list_pieces,
+    simulate_lists,
+)
+from sadvae.head.zeroshot import softmax  # noqa: E402
 
 ARRAYS = ROOT / "runs" / "head" / "probe_distance_arrays.npz"
 
@@ -69,25 +74,6 @@ def inner_arrays(path: Path = ARRAYS, threads: int = 2) -> dict[str, np.ndarray]
     return out
 
 
-def auroc(score: np.ndarray, positive: np.ndarray) -> float:
-    """Area under the ROC curve (ties counted half), without scikit-learn's import cost."""
-    from scipy.stats import rankdata
-
-    r = rankdata(score)
-    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
-    return float((r[positive].sum() - n_pos * (n_pos + 1) / 2) / max(n_pos * n_neg, 1))
-
-
-def fit_logistic_2(x: np.ndarray, y: np.ndarray, steps: int = 3000, lr: float = 0.5) -> np.ndarray:
-    """Weights [d + 1] of a logistic regression on standardised columns (plain gradient descent, deterministic)."""
-    xs = np.column_stack([x, np.ones(len(x))])
-    w = np.zeros(xs.shape[1])
-    for _ in range(steps):
-        p = sigmoid(xs @ w)
-        w -= lr * xs.T @ (p - y) / len(y)
-    return w
-
-
 class Probe:
     def __init__(self, a: dict[str, np.ndarray]):
         self.a = a
@@ -96,11 +82,7 @@ class Probe:
         self.p = softmax(lg / fit_temperature(lg[a["inner_val"]], col[a["inner_val"]]))
         lat = np.asarray(a["latent"], np.float64)
         self.unit = lat / np.linalg.norm(lat, axis=1, keepdims=True)
-        self.centroids = np.zeros((self.k, lat.shape[1]))
-        for c in np.unique(col[itr]):
-            m = self.unit[itr][col[itr] == c].mean(axis=0)
-            self.centroids[c] = m / np.linalg.norm(m)
-        self.cos = ZeroShotScorer("cosine", a["prototypes"], np.zeros(len(a["prototypes"]))).similarity(lat)
+        self.centroids = class_centroids(lat[itr], col[itr], self.k)
         self.trained = np.unique(col[itr])
 
     def distance(self, rows: np.ndarray, listed: np.ndarray) -> np.ndarray:
@@ -130,6 +112,9 @@ class Probe:
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
     def rejection(self, lists_fit: int = 120, lists_test: int = 120) -> dict:
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.metrics import roc_auc_score
+
         fit = self.rejection_stats(self.a["inner_val"], self.set_lists(lists_fit, 0))
         ev = self.rejection_stats(self.a["test"], self.set_lists(lists_test, 1))
         out = {}
@@ -142,67 +127,48 @@ class Probe:
             sd = np.array([fit[c].std() for c in cols])
             x_fit = (np.column_stack([fit[c] for c in cols]) - mu) / sd
             x_ev = (np.column_stack([ev[c] for c in cols]) - mu) / sd
-            w = fit_logistic_2(x_fit, fit["positive"].astype(float))
-            s_ev = np.column_stack([x_ev, np.ones(len(x_ev))]) @ w
+            clf = LogisticRegression(C=1e6, max_iter=5000).fit(x_fit, fit["positive"])  # unregularised
+            s_ev = clf.decision_function(x_ev)
             thr = np.quantile(s_ev[ev["positive"]], 0.2)  # keep 80 % of the listed test windows
             out[name] = {
-                "auroc_inner_val": auroc(np.column_stack([x_fit, np.ones(len(x_fit))]) @ w, fit["positive"]),
-                "auroc_test": auroc(s_ev, ev["positive"]),
+                "auroc_inner_val": float(roc_auc_score(fit["positive"], clf.decision_function(x_fit))),
+                "auroc_test": float(roc_auc_score(ev["positive"], s_ev)),
                 "false_accept_test_at_80pc_kept": float((s_ev[~ev["positive"]] > thr).mean()),
             }
         return out
 
     # ---------------------------------------------------------------- mixed lists
-    def mixed_pieces(self, rows: np.ndarray, lists, seed: int, cal) -> dict[str, np.ndarray]:
-        rng, parts = np.random.default_rng(seed), []
-        for lst in lists:
-            lst = rng.permutation(lst)
-            tr, nw = lst[: len(lst) // 2], lst[len(lst) // 2 :]
-            p, c = self.p[rows], self.cos[rows]
-            mass = p[:, tr].sum(axis=1)
-            a_seen, a_new = cal.p_action_seen(mass), cal.p_action_new(c[:, nw].max(axis=1))
-            t = self.col[rows]
-            parts.append(
-                {
-                    "stack": logit(a_new) - logit(a_seen),
-                    "distance": self.distance(rows, tr),
-                    "pred_tr": tr[p[:, tr].argmax(axis=1)],
-                    "pred_nw": nw[c[:, nw].argmax(axis=1)],
-                    "top_tr": p[:, tr].max(axis=1) / np.maximum(mass, 1e-300),
-                    "top_nw": softmax(cal.zs_scale * c[:, nw]).max(axis=1),
-                    "in_tr": np.isin(t, tr),
-                    "in_nw": np.isin(t, nw),
-                    "truth": t,
-                }
-            )
-        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-
-    @staticmethod
-    def mixed_accuracy(d: dict, score: np.ndarray, gamma: float) -> tuple[float, float, float]:
-        pi = sigmoid(score - gamma)
-        pred = np.where(pi * d["top_nw"] > (1 - pi) * d["top_tr"], d["pred_nw"], d["pred_tr"])
-        a = float((pred[d["in_tr"]] == d["truth"][d["in_tr"]]).mean())
-        b = float((pred[d["in_nw"]] == d["truth"][d["in_nw"]]).mean())
-        return a, b, 2 * a * b / max(a + b, 1e-12)
-
     def mixed(self, cal) -> dict:
-        fit = self.mixed_pieces(self.a["inner_val"], simulate_lists(self.k, 200, (4, 12), 1), 0, cal)
-        ev = self.mixed_pieces(self.a["test"], simulate_lists(self.k, 200, (4, 12), 7), 3, cal)
+        """Mixed lists as :func:`sadvae.head.fit.fit_head_calibration` simulates and scores them; three rules for
+        the new labels' weight, each with its weight and offset chosen by H on inner validation."""
+        a, col = self.a, self.col
+        lat, lg, protos = a["latent"], a["logits"], a["prototypes"]
+
+        def pieces(rows, lists, seed):
+            return mixed_list_pieces(lat[rows], lg[rows], col[rows], protos, lists, cal, seed, self.centroids)
+
+        fit = pieces(a["inner_val"], simulate_lists(self.k, 200, (4, 12), 1), 0)
+        ev = pieces(a["test"], simulate_lists(self.k, 200, (4, 12), 7), 3)
         mu, sd = fit["distance"][fit["in_tr"]].mean(), fit["distance"][fit["in_tr"]].std()
         rules = {
-            "stacking (current)": lambda d, c: cal.stack_slope * d["stack"],
+            "stacking (current)": lambda d, c: d["stack"],
             "distance": lambda d, c: c * (d["distance"] - mu) / sd,
-            "stacking + distance": lambda d, c: cal.stack_slope * d["stack"] + c * (d["distance"] - mu) / sd,
+            "stacking + distance": lambda d, c: d["stack"] + c * (d["distance"] - mu) / sd,
         }
         gammas = np.round(np.arange(-6.0, 6.01, 0.25), 2)
+
+        def scored(d, z):
+            tr, nw = mixed_list_accuracy(d, z)
+            return tr, nw, 2 * tr * nw / max(tr + nw, 1e-12)
+
         out = {}
         for name, rule in rules.items():  # weight c and gamma: best H on inner validation
             h, c, g = max(
-                (self.mixed_accuracy(fit, rule(fit, c), g)[2], c, float(g))
+                (scored(fit, rule(fit, c) - g)[2], c, float(g))
                 for c in ((1.0,) if name == "stacking (current)" else (0.5, 1.0, 2.0, 4.0))  # the current rule has none
                 for g in gammas
             )
-            tr, nw, hh = self.mixed_accuracy(ev, rule(ev, c), g)
+            tr, nw, hh = scored(ev, rule(ev, c) - g)
             out[name] = {"weight": c, "gamma": g, "H_inner_val": h, "test_trained": tr, "test_new": nw, "test_H": hh}
         return out
 

@@ -346,6 +346,13 @@ class HeadBuilder:
                 self.model_id[:12],
                 path or "no bundle file",
             )
+        if cal is not None and cal.centroids:
+            shape, want = np.shape(cal.centroids), (len(self.info.seen_classes), self.info.semantic_dim)
+            if shape != want:
+                raise ConfigError(
+                    f"{path}: its class centroids are {list(shape)} but the model has {want[0]} trained classes and a "
+                    f"{want[1]}-d latent; re-fit it for this model (scripts/train_default --recalibrate)"
+                )
         self.calibrated = cal is not None
         cal = cal or DEFAULT_CALIBRATION
         if self.opts.reject_threshold is not None:

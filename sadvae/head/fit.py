@@ -34,6 +34,8 @@ __all__ = [
     "simulate_lists",
     "window_statistics",
     "class_centroids",
+    "mixed_list_pieces",
+    "mixed_list_accuracy",
     "fit_head_calibration",
     "evaluate_calibration",
 ]
@@ -70,7 +72,9 @@ def class_centroids(latent: np.ndarray, truth: np.ndarray, num_classes: int) -> 
     return out
 
 
-def _mixed_pieces(latent, logits, truth, prototypes, lists, cal: HeadCalibration, seed: int, centroids=None) -> dict:
+def mixed_list_pieces(
+    latent, logits, truth, prototypes, lists, cal: HeadCalibration, seed: int, centroids=None
+) -> dict:
     """Per (mixed list, window): what the stacking rule reads, both branches' picks, the window's distance from the
     list's trained half (``centroids`` given) and which half its class is in."""
     rng = np.random.default_rng(seed)
@@ -105,7 +109,7 @@ def _mixed_pieces(latent, logits, truth, prototypes, lists, cal: HeadCalibration
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
-def _mixed_accuracy_of(pieces: dict, z: np.ndarray) -> tuple[float, float]:
+def mixed_list_accuracy(pieces: dict, z: np.ndarray) -> tuple[float, float]:
     """(trained-half, new-half) accuracy when the new labels' weight is ``sigmoid(z)``."""
     pi = sigmoid(z)
     pred = np.where(pi * pieces["top_nw"] > (1 - pi) * pieces["top_tr"], pieces["pred_nw"], pieces["pred_tr"])
@@ -117,11 +121,11 @@ def _mixed_accuracy(latent, logits, truth, prototypes, lists, cal: HeadCalibrati
     """[len(gammas), 2]: accuracy on windows of the trained half and of the new half of mixed lists, with ``cal``'s
     distance term when it has one."""
     centroids = np.asarray(cal.centroids, np.float64) if cal.uses_distance else None
-    pieces = _mixed_pieces(latent, logits, truth, prototypes, lists, cal, seed, centroids)
+    pieces = mixed_list_pieces(latent, logits, truth, prototypes, lists, cal, seed, centroids)
     z = pieces["stack"]
     if centroids is not None:
         z = z + cal.stack_distance * (pieces["distance"] - cal.distance_loc) / cal.distance_scale
-    return np.array([_mixed_accuracy_of(pieces, z - g) for g in gammas])
+    return np.array([mixed_list_accuracy(pieces, z - g) for g in gammas])
 
 
 DISTANCE_WEIGHTS = (0.0, 0.5, 1.0, 2.0, 4.0)
@@ -176,7 +180,7 @@ def fit_head_calibration(
     gammas = np.round(np.arange(-4.0, 4.01, 0.25), 2)
     mixed_lists = simulate_lists(k, n_lists, (4, 12), seed + 1)
     centroids = None if train_latent is None else class_centroids(train_latent, train_truth, k)
-    pieces = _mixed_pieces(latent, logits, truth, prototypes, mixed_lists, cal, seed, centroids)
+    pieces = mixed_list_pieces(latent, logits, truth, prototypes, mixed_lists, cal, seed, centroids)
     loc, scale = 0.0, 1.0
     if centroids is not None:
         d = pieces["distance"][pieces["in_tr"]]
@@ -185,7 +189,7 @@ def fit_head_calibration(
     for w in DISTANCE_WEIGHTS if centroids is not None else (0.0,):
         z = pieces["stack"] + w * (pieces["distance"] - loc) / scale
         for g in gammas:
-            a = _mixed_accuracy_of(pieces, z - g)
+            a = mixed_list_accuracy(pieces, z - g)
             h = 2 * a[0] * a[1] / max(a[0] + a[1], 1e-12)
             if best is None or h > best[0] + 1e-12:
                 best = (h, w, float(g), a)

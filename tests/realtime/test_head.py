@@ -335,6 +335,24 @@ def test_results_carry_no_action_and_scores(bundles, tmp_path) -> None:
     assert (r.p_action == 1).all() and not r.no_action.any()
 
 
+def test_a_calibration_with_centroids_of_another_shape_is_refused_at_load(bundles, tmp_path) -> None:
+    """Class centroids (the mixed lists' distance term) must be one row per trained class of this model's latent
+    width: a calibration written for another model is refused once, with the file and the fix named."""
+    from sadvae.head.calibration import HeadCalibration, write_calibration
+
+    bundle = bundles["unseen"]
+    good = np.eye(3, D_R)  # 3 trained classes, D_R-d latent
+    path = write_calibration(
+        tmp_path / "good.head.json", HeadCalibration(stack_distance=1.0, centroids=tuple(map(tuple, good)))
+    )
+    head = builder(bundle, tmp_path, calibration=str(path)).build(labels(MIXED))
+    r = head(np.ones((2, D_R), np.float32), np.zeros((2, 3), np.float32))
+    assert head.mode == "mixed" and head.calibration.uses_distance and r.probs.shape == (2, 4)
+    bad = write_calibration(tmp_path / "bad.head.json", HeadCalibration(stack_distance=1.0, centroids=((1.0, 0.0),)))
+    with pytest.raises(ConfigError, match=r"bad.head.json: its class centroids are \[1, 2\].*--recalibrate"):
+        builder(bundle, tmp_path, calibration=str(bad))
+
+
 def test_a_cached_head_keeps_its_mapping_without_an_encoder(bundles, tmp_path) -> None:
     """The mapping made where the encoder was is cached with the head: a machine without it reuses it."""
 

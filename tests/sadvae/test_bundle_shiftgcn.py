@@ -10,7 +10,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from sadvae.bundle import BundleInfo, LiveConfig, load_bundle, save_bundle  # noqa: E402
+from sadvae.bundle import BundleInfo, LiveConfig, load_bundle, resave_bundle, save_bundle  # noqa: E402
 from sadvae.data.preprocess import PreprocessConfig  # noqa: E402
 from sadvae.errors import CheckpointError, ConfigError  # noqa: E402
 from sadvae.export import Recognizer, bundle_metadata, live_recognizer  # noqa: E402
@@ -49,22 +49,7 @@ def test_round_trip_keeps_the_extra_head_terms_and_live_config(shift_bundle):
         want = torch.cat([b.backbone.backbone.fc(f), b.backbone.extra(f)], dim=1)
     assert logits.shape == (2, 6) and torch.equal(logits, want)
     # saving the loaded bundle again writes the same tensors (the wrapper is taken apart again)
-    again = save_bundle(
-        path.with_name("again.pt"),
-        backbone=b.backbone,
-        sadvae=b.sadvae,
-        gate=b.gate,
-        class_names=b.class_names,
-        seen_classes=b.seen_classes,
-        unseen_classes=b.unseen_classes,
-        encoder_id=b.encoder_id,
-        text_cfg=b.text_cfg,
-        preprocess=b.preprocess,
-        metrics=b.metrics,
-        provenance=b.provenance,
-        terms=b.terms,
-        live=b.live,
-    )
+    again = resave_bundle(path.with_name("again.pt"), b)
     b2 = load_bundle(again)
     with torch.no_grad():
         assert torch.equal(b2.backbone(x), logits)
