@@ -83,6 +83,9 @@ class RoiOptions:
         min_size_ratio: a pose found in a crop whose box's longer side is below this share of the tracked person's
             recent size is rejected (people do not halve in size from one frame to the next; such boxes are
             a hand, a ball, a part of the person).
+        max_speed: the predicted box moves at most this many person sizes (the box's longer side) per frame. A
+            sprinter at 30 fps covers about 0.15 of their height per frame; a larger step comes from a wrong
+            estimate, and following it sends the next crop off the person.
     """
 
     enabled: bool = True
@@ -98,6 +101,7 @@ class RoiOptions:
     crop_confidence: float | None = None
     crop_mode: str = "video"
     min_size_ratio: float = 0.5
+    max_speed: float = 0.25
 
     def __post_init__(self) -> None:
         if not self.margin >= 1.0:
@@ -118,6 +122,8 @@ class RoiOptions:
             raise ConfigError(f"RoiOptions.crop_confidence must be in [0, 1] or None, got {self.crop_confidence!r}")
         if not 0.0 <= self.min_size_ratio < 1.0:
             raise ConfigError(f"RoiOptions.min_size_ratio must be in [0, 1), got {self.min_size_ratio!r}")
+        if not self.max_speed > 0.0:
+            raise ConfigError(f"RoiOptions.max_speed must be > 0 person sizes per frame, got {self.max_speed!r}")
         if self.crop_mode not in ("video", "image"):
             raise ConfigError(f"RoiOptions.crop_mode must be 'video' or 'image', got {self.crop_mode!r}")
 
@@ -165,16 +171,28 @@ def box_in_window(box: np.ndarray, window: tuple[int, int, int]) -> bool:
     return bool(left <= cx <= left + side and top <= cy <= top + side)
 
 
-def predict_box(box: np.ndarray, prev: np.ndarray | None, steps: int = 1) -> np.ndarray:
+def predict_box(
+    box: np.ndarray, prev: np.ndarray | None, steps: int = 1, elapsed: int = 1, max_speed: float | None = None
+) -> np.ndarray:
     """``box`` moved ``steps`` frames ahead by the velocity of its centre since ``prev`` (constant velocity).
 
-    The size is kept; with no previous box the box is returned unchanged.
+    ``elapsed``: frames from ``prev`` to ``box`` (more than 1 when frames without a pose lie between them: the
+    velocity is the displacement per frame). ``max_speed``: the speed is clipped to this many box sizes (longer
+    side) per frame. The size is kept; with no previous box the box is returned unchanged.
     """
     box = np.asarray(box, dtype=np.float64)
     if prev is None:
         return box.copy()
+    if elapsed < 1:
+        raise ValueError(f"elapsed must be >= 1 frame, got {elapsed}")
     c, c0 = (box[:2] + box[2:]) / 2, (prev[:2] + prev[2:]) / 2
-    v = (c - c0) * steps
+    v = (c - c0) / elapsed
+    if max_speed is not None:
+        limit = max_speed * float(max(box[2] - box[0], box[3] - box[1]))
+        speed = float(np.hypot(*v))
+        if speed > limit:
+            v = v * (limit / speed)
+    v = v * steps
     return box + np.concatenate([v, v])
 
 

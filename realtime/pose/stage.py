@@ -475,6 +475,7 @@ class RoiPoseEstimator:
         )
         self._box: np.ndarray | None = None
         self._prev: np.ndarray | None = None
+        self._elapsed = 1  # frames between _prev and _box
         self._missing = 0
         self._ref = 0.0  # the tracked person's recent size: longer side of their box in pixels
         self._last_seen: tuple[np.ndarray, float] | None = None  # (centre, size) of the last person lost
@@ -495,7 +496,7 @@ class RoiPoseEstimator:
         """MediaPipe calls so far, full frame and crops together (the ROI stage's cost in model runs)."""
         return self.full_runs + self.crops
 
-    def _remember(self, box: np.ndarray | None) -> None:
+    def _remember(self, box: np.ndarray | None, source: str = "crop") -> None:
         if box is None:
             self._missing += 1
             if self._missing >= self.roi.lost_after:
@@ -506,7 +507,13 @@ class RoiPoseEstimator:
             return
         long_side = float(max(box[2] - box[0], box[3] - box[1]))
         self._ref = long_side if self._ref <= 0 else max(0.8 * self._ref + 0.2 * long_side, long_side)
-        self._prev, self._box, self._missing = self._box, box, 0
+        # the velocity is the displacement per frame since the last box, gaps included; a person found by the tile
+        # search is a new detection (often another person than the one lost): no velocity from the old box, which
+        # would predict a jump of the whole distance between the two places
+        self._prev = None if source == "tile" else self._box
+        self._elapsed = self._missing + 1
+        self._box, self._missing = box, 0
+        self._tile = 0  # the next search starts again at the tile nearest to where the person was
 
     def _search_tiles(self, size: tuple[int, int]) -> list[tuple[int, int, int]]:
         """The search grid: ``tile_frac`` of the frame, or, for a person seen before, tiles about 4 times their size
@@ -572,7 +579,7 @@ class RoiPoseEstimator:
             and max(box[2] - box[0], box[3] - box[1]) < self.roi.min_size_ratio * self._ref
         ):
             return None  # a crop's pose far smaller than the person tracked: a part of them or a thing, not them
-        self._remember(box)
+        self._remember(box, source)
         self.last_source = source
         self.fresh = True
         return found
@@ -607,7 +614,7 @@ class RoiPoseEstimator:
             return out
         size = (image.shape[1], image.shape[0])
         if self._box is not None and self._box[3] - self._box[1] < self.roi.max_height_frac * size[1]:
-            pred = predict_box(self._box, self._prev)
+            pred = predict_box(self._box, self._prev, elapsed=self._elapsed, max_speed=self.roi.max_speed)
             margins = (self.roi.margin, self.roi.margin * self.roi.search_growth) if self.roi.search_growth > 1 else ()
             for margin in margins or (self.roi.margin,):
                 if (accepted := self._try_crop(image, pred, margin, int(ts), "crop")) is not None:
@@ -620,7 +627,7 @@ class RoiPoseEstimator:
             if box is not None and box[3] - box[1] < min(self.roi.min_box, self.roi.max_height_frac * size[1]):
                 if (accepted := self._try_crop(image, box, self.roi.margin, int(ts), "crop")) is not None:
                     return accepted
-            self._remember(box)
+            self._remember(box, "full")
             self.last_source = "full"
             return found
         searching = self._box is None or self._missing >= 1  # nobody tracked, or the track was just lost

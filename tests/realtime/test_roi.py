@@ -43,6 +43,14 @@ def test_predict_box_moves_at_constant_velocity() -> None:
     np.testing.assert_allclose(predict_box(box, prev), [18, 6, 38, 46])
     np.testing.assert_allclose(predict_box(box, prev, steps=2), [22, 4, 42, 44])
     np.testing.assert_allclose(predict_box(box, None), box)
+    # two frames between the boxes (one without a pose): half the displacement per frame
+    np.testing.assert_allclose(predict_box(box, prev, elapsed=2), [16, 7, 36, 47])
+    # a step of 4.5 px on a 40 px person, clipped to 0.05 person sizes = 2 px per frame, direction kept
+    moved = predict_box(box, prev, max_speed=0.05) - box
+    np.testing.assert_allclose(np.hypot(moved[0], moved[1]), 2.0)
+    np.testing.assert_allclose(moved[1] / moved[0], -0.5)
+    with pytest.raises(ValueError, match="elapsed"):
+        predict_box(box, prev, elapsed=0)
 
 
 def test_crop_window_is_square_grown_and_inside_the_frame() -> None:
@@ -101,6 +109,8 @@ def test_roi_options_validate_the_search_settings() -> None:
         RoiOptions(crop_confidence=1.5)
     with pytest.raises(ConfigError, match="crop_mode"):
         RoiOptions(crop_mode="live")
+    with pytest.raises(ConfigError, match="max_speed"):
+        RoiOptions(max_speed=0.0)
     assert RoiOptions().retry and RoiOptions().search_growth > 1
 
 
@@ -186,6 +196,45 @@ def test_a_jump_is_caught_by_the_wider_search_around_the_prediction(painted) -> 
             assert box is not None and abs((box[0] + box[2]) / 2 - 710) < 3
         else:
             assert out[12] == []
+
+
+def test_a_person_found_again_after_a_gap_is_not_extrapolated_across_it(painted) -> None:
+    """Velocity comes from consecutive frames only: a person seen at one place, missing for a few frames, then
+    found by the search 600 px away must be cropped where they are next, not another 600 px further on (the
+    basketball wide shot lost each player again at once this way, docs/small_figures.md)."""
+    boxes = [(300, 300, 320, 380)] * 12 + [None] * 3 + [(900, 300, 920, 380)] * 25
+    frames = [np.zeros((720, 1280, 3), np.uint8) if b is None else _frames([b])[0] for b in boxes]
+    est = painted()
+    est.crop_stage.flaky = False
+    found = [bool(est(f, 33 * i)) for i, f in enumerate(frames)]
+    first = found.index(True, 15)  # found again at the new place
+    assert first < 15 + 12
+    assert all(found[first:]), found[first:]
+    assert est.last_source == "crop"
+
+
+def test_a_new_search_starts_at_the_tile_nearest_to_where_the_person_was(painted) -> None:
+    est = painted()
+    est.crop_stage.flaky = False
+    tiles: list[tuple[int, int, int]] = []
+    real = est._on_crop
+
+    def spy(image: np.ndarray, window: tuple[int, int, int], ts: int, tile: bool = False) -> list:
+        if tile:
+            tiles.append(window)
+        return real(image, window, ts, tile)
+
+    est._on_crop = spy
+    person = _frames([(640, 560, 660, 640)])[0]  # the grid reaches it after several tiles
+    found = [bool(est(person, 33 * i)) for i in range(20)]
+    assert any(found) and found[-1]
+    tiles.clear()
+    empty = np.zeros_like(person)
+    assert est(empty, 33 * 20) == [] and est(empty, 33 * 21) == []  # lost: the search begins on the next frame
+    searched = [w for w in tiles if w[2] >= 300]  # the grid's tiles (the retried crops are 128 and 224 px)
+    assert searched, tiles
+    left, top, side = searched[0]
+    assert left <= 650 <= left + side and top <= 600 <= top + side  # the first tile holds where they were
 
 
 def test_a_pose_placed_outside_its_crop_is_rejected(painted, monkeypatch: pytest.MonkeyPatch) -> None:
