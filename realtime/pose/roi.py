@@ -70,6 +70,9 @@ class RoiOptions:
         lost_after: frames without a pose after which the last box is forgotten.
         tile_frac: side of the search tiles as a share of the frame's shorter side (0 disables the search).
         tile_min_side: frames whose shorter side is below this many pixels are not searched by tiles.
+        tile_scales: while nobody has been seen, the search grid is walked at ``tile_frac`` and then at half
+            that side, and so on, this many sizes: a person under about a fifth of a coarse tile is too small for
+            the detector there (MediaPipe looks at a tile through a 224 px letterbox) and is found by a finer one.
         retry: when the crop landmarker finds nobody or a pose that is not accepted, search the same crop at once
             with the detector landmarker. In VIDEO mode MediaPipe tracks from its previous result: when that fails
             it runs its person detector only on the next call (on small figures every other frame was lost), and
@@ -96,6 +99,7 @@ class RoiOptions:
     lost_after: int = 15
     tile_frac: float = 0.6
     tile_min_side: int = 360
+    tile_scales: int = 2
     retry: bool = True
     search_growth: float = 1.75
     crop_confidence: float | None = None
@@ -112,6 +116,8 @@ class RoiOptions:
             raise ConfigError(f"RoiOptions.max_height_frac must be in (0, 1], got {self.max_height_frac!r}")
         if not 0.0 <= self.tile_frac <= 1.0:
             raise ConfigError(f"RoiOptions.tile_frac must be in [0, 1], got {self.tile_frac!r}")
+        if not (isinstance(self.tile_scales, int) and 1 <= self.tile_scales <= 4):
+            raise ConfigError(f"RoiOptions.tile_scales must be an integer in [1, 4], got {self.tile_scales!r}")
         if self.lost_after < 1 or self.min_box < 0:
             raise ConfigError("RoiOptions.lost_after must be >= 1 and min_box >= 0")
         if not self.search_growth >= 1.0:

@@ -516,14 +516,16 @@ class RoiPoseEstimator:
         self._tile = 0  # the next search starts again at the tile nearest to where the person was
 
     def _search_tiles(self, size: tuple[int, int]) -> list[tuple[int, int, int]]:
-        """The search grid: ``tile_frac`` of the frame, or, for a person seen before, tiles about 4 times their size
-        (a small person in a coarse tile is too small for the detector), nearest to where they were first."""
+        """The search grid: for a person seen before, tiles about 4 times their size (a small person in a coarse tile
+        is too small for the detector), nearest to where they were first; else ``tile_frac`` of the frame, then
+        finer grids (``tile_scales``), coarse first."""
         short = min(size)
         seen = self._last_seen if self._box is None else ((self._box[:2] + self._box[2:]) / 2, self._ref)
         frac = self.roi.tile_frac
         if seen is not None and seen[1] > 0:
-            frac = min(frac, max(4.0 * seen[1], 160.0) / short)
-        tiles = tile_windows(size, frac)
+            tiles = tile_windows(size, min(frac, max(4.0 * seen[1], 160.0) / short))
+        else:
+            tiles = [t for k in range(self.roi.tile_scales) for t in tile_windows(size, frac / 2**k)]
         if seen is not None:
             c = seen[0]
             tiles.sort(key=lambda t: float(np.hypot(t[0] + t[2] / 2 - c[0], t[1] + t[2] / 2 - c[1])))

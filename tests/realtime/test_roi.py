@@ -109,6 +109,8 @@ def test_roi_options_validate_the_search_settings() -> None:
         RoiOptions(crop_confidence=1.5)
     with pytest.raises(ConfigError, match="crop_mode"):
         RoiOptions(crop_mode="live")
+    with pytest.raises(ConfigError, match="tile_scales"):
+        RoiOptions(tile_scales=0)
     with pytest.raises(ConfigError, match="max_speed"):
         RoiOptions(max_speed=0.0)
     assert RoiOptions().retry and RoiOptions().search_growth > 1
@@ -124,6 +126,7 @@ class _PaintedPerson:
     def __init__(self, opts: object, model: object = None) -> None:
         self.opts, self.model, self.fresh, self.calls = opts, "fake", True, 0
         self.flaky = False
+        self.min_frac = 0.0  # the person's height must be at least this share of the image (a detector's limit)
         self._tracking = False
         _PaintedPerson.instances.append(self)
 
@@ -136,6 +139,8 @@ class _PaintedPerson:
             return []
         ys, xs = np.nonzero(frame[..., 0] > 200)
         if len(xs) < 4 or (frame.shape[0] > 600 and len(xs) < 5000):  # too small for the "full-frame detector"
+            return []
+        if ys.max() - ys.min() + 1 < self.min_frac * frame.shape[0]:
             return []
         h, w = frame.shape[:2]
         pts = np.stack([np.linspace(xs.min(), xs.max(), 33) / w, np.linspace(ys.min(), ys.max(), 33) / h], axis=1)
@@ -235,6 +240,19 @@ def test_a_new_search_starts_at_the_tile_nearest_to_where_the_person_was(painted
     assert searched, tiles
     left, top, side = searched[0]
     assert left <= 650 <= left + side and top <= 600 <= top + side  # the first tile holds where they were
+
+
+def test_a_person_too_small_for_the_coarse_tiles_is_found_by_the_finer_grid(painted) -> None:
+    frames = _frames([(900, 500, 920, 560)] * 60)  # 60 px tall: 14 % of a 432 px tile, 28 % of a 216 px one
+    found = {}
+    for scales in (1, 2):
+        est = painted(tile_scales=scales)
+        est.crop_stage.flaky = False
+        est.crop_stage.min_frac = est.tile_stage.min_frac = 0.2
+        found[scales] = [bool(est(f, 33 * i)) for i, f in enumerate(frames)]
+    assert not any(found[1])
+    first = found[2].index(True)
+    assert first < 8 + 40 and all(found[2][first:])  # one round of 8 coarse and 40 fine tiles at most
 
 
 def test_a_pose_placed_outside_its_crop_is_rejected(painted, monkeypatch: pytest.MonkeyPatch) -> None:
