@@ -73,6 +73,7 @@ __all__ = [
     "XY_SOURCES",
     "XY_ANCHORS",
     "image_xy_world",
+    "place_unseen",
 ]
 
 
@@ -432,6 +433,13 @@ def mediapipe_to_ntu25(
     else:
         np.clip(conf, 0.0, 1.0, out=conf)
     return joints.reshape(lead + (NUM_JOINTS, 3)), conf.reshape(lead + (NUM_JOINTS,))
+
+
+def place_unseen(joints: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """NTU-25 joints [N, 25, 3] with each unseen joint (``seen`` bool [N, 25] False) placed on its nearest seen
+    ancestor, as :func:`mediapipe_to_ntu25` places them (an unseen spine base goes to the origin)."""
+    joints = np.array(joints, dtype=np.float32, copy=True)
+    return _fall_back(joints, np.ones(joints.shape[:2], np.float32), np.asarray(seen, dtype=bool))[0]
 
 
 def _fall_back(joints: np.ndarray, conf: np.ndarray, seen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

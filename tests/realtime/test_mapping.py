@@ -10,6 +10,7 @@ from realtime.pose.mapping import (
     SPINE_MID_FRACTION,
     MediaPipeLandmark,
     mediapipe_to_ntu25,
+    place_unseen,
 )
 from sadvae.data.preprocess import normalize_pose
 from sadvae.skeleton import NECK_FRACTION, NUM_JOINTS, PARENTS, bone_lengths
@@ -149,6 +150,21 @@ def test_chain_of_unseen_joints_falls_back_to_the_first_seen_ancestor() -> None:
     for j in (J.ELBOW_LEFT, J.WRIST_LEFT, J.HAND_LEFT, J.HAND_TIP_LEFT, J.THUMB_LEFT):
         np.testing.assert_array_equal(joints[j], joints[J.SHOULDER_LEFT])
         assert conf[j] == 0.0
+
+
+def test_place_unseen_is_the_mappings_own_rule() -> None:
+    """``place_unseen`` (used by scripts/legs_out_of_frame.py to hide legs the way the live loop would) gives what
+    the mapping gives for the same unseen joints: legs out of the frame sit on the hips."""
+    vis = np.ones(33, dtype=np.float32)
+    legs = [MP.LEFT_KNEE, MP.RIGHT_KNEE, MP.LEFT_ANKLE, MP.RIGHT_ANKLE]
+    legs += [MP.LEFT_HEEL, MP.RIGHT_HEEL, MP.LEFT_FOOT_INDEX, MP.RIGHT_FOOT_INDEX]
+    vis[legs] = 0.0
+    mapped, conf = mediapipe_to_ntu25(facing_person(), vis)
+    full, _ = mediapipe_to_ntu25(facing_person())
+    placed = place_unseen(full[None], (conf > 0)[None])[0]
+    np.testing.assert_array_equal(placed, mapped)
+    for j in (J.KNEE_LEFT, J.ANKLE_LEFT, J.FOOT_LEFT):
+        np.testing.assert_array_equal(placed[j], full[J.HIP_LEFT])
 
 
 def test_nan_and_inf_count_as_unseen_and_never_leak() -> None:

@@ -1,0 +1,184 @@
+"""Recognition when the legs are out of the frame (a webcam at a desk): measured on real held-out skeletons.
+
+A camera that shows a person from the hips up gives MediaPipe landmarks for the legs that lie outside the image;
+the live mapping (``realtime.pose.mapping``) counts them unseen and, by default, places each unseen joint on its
+nearest seen ancestor, so knees, ankles and feet all sit on the hips. The models never saw such a body. This script
+takes the test sides of the default recipe's sets (real Kinect and mocap skeletons, never trained on), hides the legs
+the way the mapping would, and scores the packaged model's trained head on them (each set's own class names, clip =
+mean of its windows' logits), against the whole skeleton:
+
+- ``full``: the skeleton as recorded (the packaged model's own test-side numbers);
+- ``legs_ancestor``: knees, ankles and feet unseen (the frame cut across the thighs) and placed on the hips by the
+  mapping's own rule (:func:`realtime.pose.mapping.place_unseen`);
+- ``legs_standing``: a candidate fill, measured: the same joints as the legs of a person standing upright under
+  their hips (:func:`standing_legs`; proportions from the training sides, :data:`STANDING_LEG_RATIOS`).
+
+Usage::
+
+    python scripts/legs_out_of_frame.py --json runs/legs/legs.json --markdown runs/legs/legs.md
+
+The window features of each condition are cached like the recipe's (``runs/features/windows``); the first run
+extracts the test sides three times (a few minutes on 2 cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report_out import machine_and_time, write_report  # noqa: E402
+
+log = logging.getLogger("legs_out_of_frame")
+CONDITIONS = ("full", "legs_ancestor", "legs_standing")
+# thigh, shin and foot lengths over the torso (spine base to spine shoulder): medians over the training sides of
+# the default recipe's five sets (MSR Action3D 1.20 / 0.93 / 0.37, NW-UCLA 1.16 / 0.91 / 0.22, UTKinect
+# 1.15 / 0.93 / 0.23, HDM05 1.03 / 1.07 / 0.35, Bandai-Namco 0.95 / 1.00 / 0.29)
+STANDING_LEG_RATIOS = (1.15, 0.93, 0.29)
+LEG_CHAINS = ((12, 13, 14, 15), (16, 17, 18, 19))  # NTU-25: hip, knee, ankle, foot; left then right
+SPINE_BASE, SPINE_SHOULDER, HIP_LEFT, HIP_RIGHT = 0, 20, 12, 16
+
+
+def standing_legs(joints: np.ndarray, seen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unseen knees, ankles and feet ([N, 25, 3] joints, ``seen`` bool [N, 25]) as the legs of a person standing
+    upright: each continues its leg from the last seen joint straight down the torso axis (spine shoulder to spine
+    base), the foot forward, with :data:`STANDING_LEG_RATIOS` times the torso length. Returns ``(joints, filled)``."""
+    joints = np.array(joints, dtype=np.float64, copy=True)
+    filled = np.zeros(seen.shape, dtype=bool)
+    axis = joints[:, SPINE_BASE] - joints[:, SPINE_SHOULDER]
+    torso = np.linalg.norm(axis, axis=-1, keepdims=True)
+    ok = (torso[:, 0] > 1e-6) & seen[:, [SPINE_BASE, SPINE_SHOULDER, HIP_LEFT, HIP_RIGHT]].all(axis=1)
+    down = axis / np.maximum(torso, 1e-6)
+    fwd = np.cross(joints[:, HIP_RIGHT] - joints[:, HIP_LEFT], down)  # right x down = forward, whichever way
+    fwd /= np.maximum(np.linalg.norm(fwd, axis=-1, keepdims=True), 1e-6)
+    for chain in LEG_CHAINS:
+        for k, step in enumerate((down, down, fwd), start=1):
+            todo = ok & ~seen[:, chain[k]]
+            joints[todo, chain[k]] = joints[todo, chain[k - 1]] + (step * STANDING_LEG_RATIOS[k - 1] * torso)[todo]
+            filled[todo, chain[k]] = True
+    return joints.astype(np.float32), filled
+
+
+def hide_legs(joints: np.ndarray, mode: str) -> np.ndarray:
+    """Skeletons [..., 25, 3] as the live mapping gives them when the frame cuts across the thighs: knees, ankles
+    and feet unseen, placed by ``mode`` ("ancestor": the mapping's rule; "standing": :func:`standing_legs` first).
+    Absent persons (all zeros) stay zeros."""
+    from realtime.pose.mapping import place_unseen
+
+    j = np.asarray(joints, dtype=np.float32)
+    flat = j.reshape(-1, 25, 3)
+    present = np.abs(flat).sum(axis=(1, 2)) > 0
+    seen = np.ones(flat.shape[:2], dtype=bool)
+    seen[:, [c for chain in LEG_CHAINS for c in chain[1:]]] = False
+    if mode == "standing":
+        flat, filled = standing_legs(flat, seen)
+        seen |= filled
+    out = place_unseen(flat, seen)
+    out[~present] = 0.0
+    return out.reshape(j.shape)
+
+
+class HiddenLegs:
+    """A :class:`sadvae.features.ShiftGCNExtractor` that sees each clip with its legs hidden (module docstring)."""
+
+    def __init__(self, base, mode: str):
+        self.base, self.mode = base, mode
+        self.id = base.id
+        self.settings = dict(base.settings, legs=mode, legs_code=2)
+        self.batch_size = base.batch_size
+
+    @property
+    def model(self):
+        return self.base.model
+
+    def encode(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.base.encode(windows)
+
+    def windows(self, seq) -> list[np.ndarray]:
+        return self.base.windows(replace(seq, joints=hide_legs(seq.joints, self.mode)))
+
+
+def measure(bundle: str) -> dict:
+    from sadvae.data.registry import DATASETS
+    from sadvae.features import dataset_fingerprint
+    from sadvae.train.default_shiftgcn import _extractor, _recipe_bundle, head_logits, topk_metrics
+    from sadvae.train.protocol import test_side_mask
+    from sadvae.train.window_features import window_features
+
+    _, cfg, table, data, head = _recipe_bundle(bundle, None)
+    base = _extractor(cfg)
+    out: dict = {"bundle": bundle, "window": cfg.window, "sets": {}}
+    for d, name in enumerate(data.datasets):
+        root = Path(data.roots[name])
+        own = np.unique(data.column[data.dataset == d])
+        row = {}
+        for mode in CONDITIONS:
+            if mode == "full":
+                r = data.rows(data.test & (data.dataset == d))
+                feats, logits, clip, col = data.feats[r], data.ntu_logits[r], data.clip[r], data.column[r]
+            else:
+                wf = window_features(
+                    HiddenLegs(base, mode.replace("legs_", "")),
+                    name,
+                    lambda r=root, name=name: DATASETS[name].loader(r),
+                    dataset_fingerprint(root),
+                    select=lambda ds, name=name: np.flatnonzero(test_side_mask(ds, name)),
+                    cache_dir=cfg.feature_dir,
+                )
+                cols = np.asarray(table.columns(name, wf.class_names))
+                keep = wf.labels[wf.owner] >= 0
+                feats, logits, clip = wf.feats[keep], wf.logits[keep], wf.owner[keep]
+                col = cols[wf.labels[clip]]
+            lg = head_logits(head, feats, logits)
+            ids, pos = np.unique(clip, return_inverse=True)
+            clip_lg = np.zeros((len(ids), lg.shape[1]))
+            np.add.at(clip_lg, pos, lg)
+            clip_lg /= np.bincount(pos)[:, None]
+            truth = np.zeros(len(ids), np.int64)
+            truth[pos] = col
+            row[mode] = topk_metrics(clip_lg, truth, own)
+            log.info("%s %s: clip top-1 %.1f %%", name, mode, 100 * row[mode]["top1"])
+        out["sets"][name] = row
+    return out
+
+
+def render(res: dict, command: str, machine: str, when: str) -> str:
+    lines = [
+        "# Legs out of the frame",
+        "",
+        f"`{command}` on {machine}, {when}. Model: `{res['bundle']}` (window {res['window']}).",
+        "Each set's test side, the packaged trained head over the set's own class names, clip = mean of its windows'",
+        "logits; top-1 / top-5 (%).",
+        "",
+        "| set | clips | " + " | ".join(CONDITIONS) + " |",
+        "|---|---|" + "---|" * len(CONDITIONS),
+    ]
+    for name, row in res["sets"].items():
+        cells = " | ".join(f"{100 * row[m]['top1']:.1f} / {100 * row[m]['top5']:.1f}" for m in CONDITIONS)
+        lines.append(f"| {name} | {row['full']['n']} | {cells} |")
+    mean = {m: np.mean([row[m]["top1"] for row in res["sets"].values()]) for m in CONDITIONS}
+    lines.append("| mean top-1 | | " + " | ".join(f"{100 * mean[m]:.1f}" for m in CONDITIONS) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    ap.add_argument("--model", default="sadvae/assets/default_model.pt", help="a shiftgcn-v2 bundle")
+    ap.add_argument("--json", type=Path)
+    ap.add_argument("--markdown", type=Path)
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    res = measure(args.model)
+    machine, when = machine_and_time()
+    cmd = "python scripts/legs_out_of_frame.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    write_report(res, render(res, cmd.strip(), machine, when), args.json, args.markdown)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
