@@ -153,7 +153,7 @@ def test_chain_of_unseen_joints_falls_back_to_the_first_seen_ancestor() -> None:
 
 
 def test_place_unseen_is_the_mappings_own_rule() -> None:
-    """``place_unseen`` (used by scripts/legs_out_of_frame.py to hide legs the way the live loop would) gives what
+    """``place_unseen`` (used by scripts/input_conditions.py to hide legs the way the live loop would) gives what
     the mapping gives for the same unseen joints: legs out of the frame sit on the hips."""
     vis = np.ones(33, dtype=np.float32)
     legs = [MP.LEFT_KNEE, MP.RIGHT_KNEE, MP.LEFT_ANKLE, MP.RIGHT_ANKLE]

@@ -1,29 +1,32 @@
-"""Recognition when the legs are out of the frame (a webcam at a desk): measured on real held-out skeletons.
+"""Recognition under camera conditions, measured on real held-out skeletons: legs out of the frame, low frame
+rates, lost frames.
 
-A camera that shows a person from the hips up gives MediaPipe landmarks for the legs that lie outside the image;
-the live mapping (``realtime.pose.mapping``) counts them unseen and, by default, places each unseen joint on its
-nearest seen ancestor, so knees, ankles and feet all sit on the hips. The models never saw such a body. This script
-takes the test sides of the default recipe's sets (real Kinect and mocap skeletons, never trained on), hides the legs
-the way the mapping would, and scores the packaged model's trained head on them (each set's own class names, clip =
-mean of its windows' logits), against the whole skeleton:
+Each condition changes the test sides of the default recipe's sets (real Kinect and mocap skeletons, never trained
+on) the way a camera would, and the packaged model's trained head scores them (each set's own class names, clip =
+mean of its windows' logits, windows cut and resampled to 30 fps as everywhere), against the recording as it is:
 
-- ``full``: the skeleton as recorded (the packaged model's own test-side numbers);
-- ``legs_ancestor``: knees, ankles and feet unseen (the frame cut across the thighs) and placed on the hips by the
-  mapping's own rule (:func:`realtime.pose.mapping.place_unseen`);
-- ``legs_standing``: a candidate fill, measured: the same joints as the legs of a person standing upright under
-  their hips (:func:`standing_legs`; proportions from the training sides, :data:`STANDING_LEG_RATIOS`).
+- ``legs_ancestor``: knees, ankles and feet unseen (the frame cut across the thighs, a webcam at a desk) and placed
+  on the hips by the mapping's own rule (:func:`realtime.pose.mapping.place_unseen`);
+- ``legs_standing``: a candidate fix, measured: the same joints as the legs of a person standing upright under
+  their hips (:func:`standing_legs`; proportions from the training sides, :data:`STANDING_LEG_RATIOS`);
+- ``fps15`` / ``fps10``: the clip as a camera running at 15 / 10 frames per second sees it (the frames nearest to
+  that grid; a recording at or below the rate is unchanged: MSR Action3D and NW-UCLA are 15 fps recordings);
+- ``drop30``: 30 % of the frames lost at random (a pose stage that misses a person now and then; first and last
+  frame kept, seeded by the clip), the rest keeping their times.
 
 Usage::
 
-    python scripts/legs_out_of_frame.py --json runs/legs/legs.json --markdown runs/legs/legs.md
+    python scripts/input_conditions.py --json runs/conditions/conditions.json --markdown runs/conditions/conditions.md
+    python scripts/input_conditions.py --conditions legs_ancestor legs_standing ...
 
-The window features of each condition are cached like the recipe's (``runs/features/windows``); the first run
-extracts the test sides three times (a few minutes on 2 cores).
+The window features of each condition are cached like the recipe's (``runs/features/windows``); each condition
+extracts the test sides once (about 40 s on 2 cores).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import logging
 import sys
 from dataclasses import replace
@@ -34,8 +37,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report_out import machine_and_time, write_report  # noqa: E402
 
-log = logging.getLogger("legs_out_of_frame")
-CONDITIONS = ("full", "legs_ancestor", "legs_standing")
+log = logging.getLogger("input_conditions")
+CONDITIONS = ("legs_ancestor", "legs_standing", "fps15", "fps10", "drop30")
 # thigh, shin and foot lengths over the torso (spine base to spine shoulder): medians over the training sides of
 # the default recipe's five sets (MSR Action3D 1.20 / 0.93 / 0.37, NW-UCLA 1.16 / 0.91 / 0.22, UTKinect
 # 1.15 / 0.93 / 0.23, HDM05 1.03 / 1.07 / 0.35, Bandai-Namco 0.95 / 1.00 / 0.29)
@@ -83,13 +86,45 @@ def hide_legs(joints: np.ndarray, mode: str) -> np.ndarray:
     return out.reshape(j.shape)
 
 
-class HiddenLegs:
-    """A :class:`sadvae.features.ShiftGCNExtractor` that sees each clip with its legs hidden (module docstring)."""
+def at_rate(seq, fps: float):
+    """``seq`` as a camera at ``fps`` sees it: the frames nearest to an ``fps`` grid (unchanged at or below it)."""
+    t = seq.times()
+    if seq.num_frames < 2 or seq.fps <= fps:
+        return seq
+    grid = np.arange(t[0], t[-1] + 1e-9, 1.0 / fps)
+    idx = np.unique(np.abs(t[None, :] - grid[:, None]).argmin(axis=1))
+    return replace(seq, joints=seq.joints[idx], timestamps=t[idx] - t[idx[0]])
 
-    def __init__(self, base, mode: str):
-        self.base, self.mode = base, mode
+
+def drop_frames(seq, share: float):
+    """``seq`` with ``share`` of its frames lost at random (first and last kept; seeded by the clip's joints)."""
+    if seq.num_frames < 3:
+        return seq
+    digest = hashlib.sha256(np.ascontiguousarray(seq.joints).tobytes()).digest()
+    rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
+    keep = rng.random(seq.num_frames) >= share
+    keep[[0, -1]] = True
+    t = seq.times()
+    return replace(seq, joints=seq.joints[keep], timestamps=t[keep] - t[0])
+
+
+def transform(seq, condition: str):
+    if condition.startswith("legs_"):
+        return replace(seq, joints=hide_legs(seq.joints, condition.removeprefix("legs_")))
+    if condition.startswith("fps"):
+        return at_rate(seq, float(condition.removeprefix("fps")))
+    if condition.startswith("drop"):
+        return drop_frames(seq, int(condition.removeprefix("drop")) / 100)
+    raise ValueError(f"unknown condition {condition!r}; known: {CONDITIONS}")
+
+
+class UnderCondition:
+    """A :class:`sadvae.features.ShiftGCNExtractor` that sees each clip under a condition (module docstring)."""
+
+    def __init__(self, base, condition: str):
+        self.base, self.condition = base, condition
         self.id = base.id
-        self.settings = dict(base.settings, legs=mode, legs_code=2)
+        self.settings = dict(base.settings, condition=condition, condition_code=1)
         self.batch_size = base.batch_size
 
     @property
@@ -100,10 +135,10 @@ class HiddenLegs:
         return self.base.encode(windows)
 
     def windows(self, seq) -> list[np.ndarray]:
-        return self.base.windows(replace(seq, joints=hide_legs(seq.joints, self.mode)))
+        return self.base.windows(transform(seq, self.condition))
 
 
-def measure(bundle: str) -> dict:
+def measure(bundle: str, conditions: tuple[str, ...] = CONDITIONS) -> dict:
     from sadvae.data.registry import DATASETS
     from sadvae.features import dataset_fingerprint
     from sadvae.train.default_shiftgcn import _extractor, _recipe_bundle, head_logits, topk_metrics
@@ -112,18 +147,18 @@ def measure(bundle: str) -> dict:
 
     _, cfg, table, data, head = _recipe_bundle(bundle, None)
     base = _extractor(cfg)
-    out: dict = {"bundle": bundle, "window": cfg.window, "sets": {}}
+    out: dict = {"bundle": bundle, "window": cfg.window, "conditions": ["full", *conditions], "sets": {}}
     for d, name in enumerate(data.datasets):
         root = Path(data.roots[name])
         own = np.unique(data.column[data.dataset == d])
         row = {}
-        for mode in CONDITIONS:
+        for mode in out["conditions"]:
             if mode == "full":
                 r = data.rows(data.test & (data.dataset == d))
                 feats, logits, clip, col = data.feats[r], data.ntu_logits[r], data.clip[r], data.column[r]
             else:
                 wf = window_features(
-                    HiddenLegs(base, mode.replace("legs_", "")),
+                    UnderCondition(base, mode),
                     name,
                     lambda r=root, name=name: DATASETS[name].loader(r),
                     dataset_fingerprint(root),
@@ -148,34 +183,36 @@ def measure(bundle: str) -> dict:
 
 
 def render(res: dict, command: str, machine: str, when: str) -> str:
+    conds = res["conditions"]
     lines = [
-        "# Legs out of the frame",
+        "# Recognition under camera conditions",
         "",
         f"`{command}` on {machine}, {when}. Model: `{res['bundle']}` (window {res['window']}).",
         "Each set's test side, the packaged trained head over the set's own class names, clip = mean of its windows'",
         "logits; top-1 / top-5 (%).",
         "",
-        "| set | clips | " + " | ".join(CONDITIONS) + " |",
-        "|---|---|" + "---|" * len(CONDITIONS),
+        "| set | clips | " + " | ".join(conds) + " |",
+        "|---|---|" + "---|" * len(conds),
     ]
     for name, row in res["sets"].items():
-        cells = " | ".join(f"{100 * row[m]['top1']:.1f} / {100 * row[m]['top5']:.1f}" for m in CONDITIONS)
+        cells = " | ".join(f"{100 * row[m]['top1']:.1f} / {100 * row[m]['top5']:.1f}" for m in conds)
         lines.append(f"| {name} | {row['full']['n']} | {cells} |")
-    mean = {m: np.mean([row[m]["top1"] for row in res["sets"].values()]) for m in CONDITIONS}
-    lines.append("| mean top-1 | | " + " | ".join(f"{100 * mean[m]:.1f}" for m in CONDITIONS) + " |")
+    mean = {m: np.mean([row[m]["top1"] for row in res["sets"].values()]) for m in conds}
+    lines.append("| mean top-1 | | " + " | ".join(f"{100 * mean[m]:.1f}" for m in conds) + " |")
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--model", default="sadvae/assets/default_model.pt", help="a shiftgcn-v2 bundle")
+    ap.add_argument("--conditions", nargs="+", default=list(CONDITIONS), choices=CONDITIONS)
     ap.add_argument("--json", type=Path)
     ap.add_argument("--markdown", type=Path)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    res = measure(args.model)
+    res = measure(args.model, tuple(args.conditions))
     machine, when = machine_and_time()
-    cmd = "python scripts/legs_out_of_frame.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    cmd = "python scripts/input_conditions.py " + " ".join(argv if argv is not None else sys.argv[1:])
     write_report(res, render(res, cmd.strip(), machine, when), args.json, args.markdown)
     return 0
 
