@@ -149,8 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("none", *(k for k in AUGMENTS if k != "default")),
         default=s.augment or "none",
         help="camera, camera_wander: the heads also train on camera-like copies of the inner-train windows (the "
-        "measured MediaPipe-vs-Kinect differences, sadvae/train/augment.py), extracted once and cached "
-        "(default %(default)s)",
+        "measured MediaPipe-vs-Kinect differences, sadvae/train/augment.py); legs: on copies with the legs out of "
+        "the frame half the time; extracted once and cached (default %(default)s)",
     )
     g.add_argument(
         "--augment-copies",

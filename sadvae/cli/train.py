@@ -49,10 +49,11 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--augment",
         default="default",
-        choices=("default", "camera", "camera_wander"),  # sadvae.train.augment.AUGMENTS (a test keeps them in step)
+        choices=("default", "camera", "camera_wander", "legs"),  # = sadvae.train.augment.AUGMENTS (a test checks)
         help="training augmentation of the backbone's windows: default; camera (adds the measured MediaPipe-vs-"
         "Kinect differences, docs/camera_gap.md, for models used on camera skeletons); camera_wander (camera with "
-        "the smooth arm wander measured there in place of the constant arm depth offset)",
+        "the smooth arm wander measured there in place of the constant arm depth offset); legs (half the windows "
+        "with the legs on the hips, as the live mapping gives a person framed from the hips up)",
     )
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--cycles", type=int, default=10, help="SA-DVAE cycles (default 10)")

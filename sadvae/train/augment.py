@@ -88,6 +88,9 @@ class AugmentConfig:
             MediaPipe's arm error, which changes recognition most on the paired clip (docs/camera_gap.md).
         wander_frames: std, in frames of the window, of the Gaussian filter that smooths the wander; its
             autocorrelation falls to 0.5 after 1.67x that many frames (8 at 30 fps: 0.44 s, as measured).
+        hide_legs: probability that the knees, ankles and feet sit on the hips for the whole window, as the live
+            mapping places legs outside the image (a camera that frames a person from the hips up; measured in
+            docs/camera_gap.md section 7).
     """
 
     yaw_deg: float = 20.0
@@ -105,6 +108,7 @@ class AugmentConfig:
     thumb_pull: float = 0.0
     arm_wander: float = 0.0
     wander_frames: float = 8.0
+    hide_legs: float = 0.0
 
 
 # MediaPipe landmark minus Kinect joint centre in the body frame, in torso lengths (spine base -> spine
@@ -117,6 +121,7 @@ CAMERA_OFFSETS: dict[int, tuple[float, float, float]] = {
 }
 _LEFT_SIDE = (J.SHOULDER_LEFT, J.HIP_LEFT)
 _WANDER_WEIGHTS = (0.25, 0.7, 1.0, 1.0, 1.0)  # elbow, wrist, hand, hand tip, thumb (the order of _ARMS)
+_LEGS = ((J.HIP_LEFT, J.KNEE_LEFT, J.ANKLE_LEFT, J.FOOT_LEFT), (J.HIP_RIGHT, J.KNEE_RIGHT, J.ANKLE_RIGHT, J.FOOT_RIGHT))
 _ARMS = (
     (J.ELBOW_LEFT, J.WRIST_LEFT, J.HAND_LEFT, J.HAND_TIP_LEFT, J.THUMB_LEFT),
     (J.ELBOW_RIGHT, J.WRIST_RIGHT, J.HAND_RIGHT, J.HAND_TIP_RIGHT, J.THUMB_RIGHT),
@@ -220,6 +225,9 @@ def augment_window(x: np.ndarray, aug: AugmentConfig, rng: np.random.Generator) 
     if aug.drop_person > 0 and x.shape[-1] > 1 and rng.random() < aug.drop_person:
         x[..., 1:] = 0.0
     present = (np.abs(x).max(axis=(0, 2)) > 0).astype(np.float32)  # (T, M): absent frames stay zero
+    if aug.hide_legs > 0 and rng.random() < aug.hide_legs:
+        for hip, *below in _LEGS:
+            x[:, :, below, :] = x[:, :, [hip], :]
     if aug.mirror > 0 and rng.random() < aug.mirror:
         x = mirror_windows(x)
     yaw, pitch = rng.uniform(-aug.yaw_deg, aug.yaw_deg), rng.uniform(-aug.pitch_deg, aug.pitch_deg)
@@ -253,4 +261,6 @@ AUGMENTS: dict[str, AugmentConfig] = {
     "camera_wander": AugmentConfig(
         camera_landmarks=0.8, thumb_pull=0.8, offset=0.01, extremity_factor=2.0, arm_wander=0.15, wander_frames=8.0
     ),
+    # half the windows with the legs out of the frame, as the live mapping gives them (docs/camera_gap.md section 7)
+    "legs": AugmentConfig(hide_legs=0.5),
 }

@@ -187,3 +187,23 @@ def test_arm_wander_moves_only_the_arm_chains_smoothly() -> None:
     assert steps < 0.5 * np.abs(d[:, :-1, J.HAND_LEFT]).mean()  # smooth: small frame-to-frame changes
     assert (out[:, -1] == 0).all() and (out[..., 1] == 0).all()  # absent frame and person stay zero
     assert AUGMENTS["camera_wander"].arm_wander > 0 and AUGMENTS["camera_wander"].limb_depth == 0
+
+
+def test_hide_legs_puts_knees_ankles_and_feet_on_the_hips() -> None:
+    """``hide_legs`` trains on what the live mapping gives when the frame cuts across the thighs."""
+    from sadvae.train.augment import augment_window
+
+    x = upright_window(t=10)
+    x[:, :-1, [J.KNEE_LEFT, J.ANKLE_LEFT, J.FOOT_LEFT], 0] -= np.array([0, 0.5, 0], np.float32)[:, None, None]
+    x[:, :-1, [J.KNEE_RIGHT, J.ANKLE_RIGHT, J.FOOT_RIGHT], 0] -= np.array([0, 0.5, 0], np.float32)[:, None, None]
+    plain = AugmentConfig(yaw_deg=0, pitch_deg=0, scale=0, speed=0, jitter=0, drop_person=0, mirror=0)
+    hidden = augment_window(x, AugmentConfig(**{**plain.__dict__, "hide_legs": 1.0}), np.random.default_rng(0))
+    kept = augment_window(x, plain, np.random.default_rng(0))
+    for hip, below in ((J.HIP_LEFT, (J.KNEE_LEFT, J.ANKLE_LEFT, J.FOOT_LEFT)), (J.HIP_RIGHT, (J.KNEE_RIGHT,))):
+        for j in below:
+            np.testing.assert_array_equal(hidden[:, :, j], hidden[:, :, hip])
+            assert not np.array_equal(kept[:, :-1, j], kept[:, :-1, hip])
+    upper = [j for j in range(25) if j not in (13, 14, 15, 17, 18, 19)]
+    np.testing.assert_array_equal(hidden[:, :, upper], kept[:, :, upper])
+    assert (hidden[:, -1] == 0).all() and (hidden[..., 1] == 0).all()  # absent frame and person stay zero
+    assert AUGMENTS["legs"].hide_legs == 0.5
