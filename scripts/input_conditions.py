@@ -12,7 +12,10 @@ mean of its windows' logits, windows cut and resampled to 30 fps as everywhere),
 - ``fps15`` / ``fps10``: the clip as a camera running at 15 / 10 frames per second sees it (the frames nearest to
   that grid; a recording at or below the rate is unchanged: MSR Action3D and NW-UCLA are 15 fps recordings);
 - ``drop30``: 30 % of the frames lost at random (a pose stage that misses a person now and then; first and last
-  frame kept, seeded by the clip), the rest keeping their times.
+  frame kept, seeded by the clip), the rest keeping their times;
+- ``mirror``: the left-right mirror image (sides swapped, x negated): a left-handed performer of a right-handed
+  recording, or a camera stream that arrives mirrored without ``--mirror``; a class that names a side is scored
+  against its mirror class ("wave the left hand" is right when the mirrored clip is called "wave the right hand").
 
 Usage::
 
@@ -38,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report_out import machine_and_time, write_report  # noqa: E402
 
 log = logging.getLogger("input_conditions")
-CONDITIONS = ("legs_ancestor", "legs_standing", "fps15", "fps10", "drop30")
+CONDITIONS = ("legs_ancestor", "legs_standing", "fps15", "fps10", "drop30", "mirror")
 # thigh, shin and foot lengths over the torso (spine base to spine shoulder): medians over the training sides of
 # the default recipe's five sets (MSR Action3D 1.20 / 0.93 / 0.37, NW-UCLA 1.16 / 0.91 / 0.22, UTKinect
 # 1.15 / 0.93 / 0.23, HDM05 1.03 / 1.07 / 0.35, Bandai-Namco 0.95 / 1.00 / 0.29)
@@ -108,7 +111,28 @@ def drop_frames(seq, share: float):
     return replace(seq, joints=seq.joints[keep], timestamps=t[keep] - t[0])
 
 
+def mirrored(seq):
+    """``seq`` as its left-right mirror image (sides swapped, x negated)."""
+    from sadvae.skeleton import FLIP_INDEX
+
+    joints = np.array(seq.joints[:, :, list(FLIP_INDEX)], dtype=np.float32)
+    joints[..., 0] = -joints[..., 0]
+    return replace(seq, joints=joints)
+
+
+def mirrored_column(table, column: int) -> int:
+    """The class-table column of a class's mirror image: "left" and "right" swapped in its name (itself when the
+    name names no side or the swapped name is no class)."""
+    import re
+
+    name = table.names[column]
+    swapped = re.sub(r"\b(left|right)\b", lambda m: "right" if m.group(1) == "left" else "left", name)
+    return table.names.index(swapped) if swapped != name and swapped in table.names else column
+
+
 def transform(seq, condition: str):
+    if condition == "mirror":
+        return mirrored(seq)
     if condition.startswith("legs_"):
         return replace(seq, joints=hide_legs(seq.joints, condition.removeprefix("legs_")))
     if condition.startswith("fps"):
@@ -138,23 +162,40 @@ class UnderCondition:
         return self.base.windows(transform(seq, self.condition))
 
 
-def measure(bundle: str, conditions: tuple[str, ...] = CONDITIONS) -> dict:
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def measure(bundle: str, conditions: tuple[str, ...] = CONDITIONS, side: str = "test") -> dict:
+    """Clip top-1/top-5 per set and condition on ``side`` ("test": the test sides; "inner_val": the training sides'
+    inner validation, for a model trained without it such as ``scripts/train_default --inner-only``), and with
+    "mirror" among the conditions the handedness pooling of :func:`pooled`."""
     from sadvae.data.registry import DATASETS
     from sadvae.features import dataset_fingerprint
-    from sadvae.train.default_shiftgcn import _extractor, _recipe_bundle, head_logits, topk_metrics
-    from sadvae.train.protocol import test_side_mask
+    from sadvae.train.default_shiftgcn import _extractor, _recipe_bundle, head_logits, inner_validation, topk_metrics
+    from sadvae.train.protocol import dataset_arrays, test_side_mask
     from sadvae.train.window_features import window_features
 
     _, cfg, table, data, head = _recipe_bundle(bundle, None)
     base = _extractor(cfg)
-    out: dict = {"bundle": bundle, "window": cfg.window, "conditions": ["full", *conditions], "sets": {}}
+    mirror_of = np.array([mirrored_column(table, c) for c in range(len(table.names))])
+    out: dict = {"bundle": bundle, "window": cfg.window, "side": side, "conditions": ["full", *conditions]}
+    out["sets"], out["pooling"] = {}, {}
+
+    def clips_of(ds, name):
+        test = test_side_mask(ds, name)
+        if side == "test":
+            return np.flatnonzero(test)
+        return np.flatnonzero(inner_validation(*dataset_arrays(ds), test))
+
     for d, name in enumerate(data.datasets):
         root = Path(data.roots[name])
         own = np.unique(data.column[data.dataset == d])
-        row = {}
+        row, probs = {}, {}
         for mode in out["conditions"]:
             if mode == "full":
-                r = data.rows(data.test & (data.dataset == d))
+                r = data.rows((data.test if side == "test" else data.inner_val) & (data.dataset == d))
                 feats, logits, clip, col = data.feats[r], data.ntu_logits[r], data.clip[r], data.column[r]
             else:
                 wf = window_features(
@@ -162,7 +203,7 @@ def measure(bundle: str, conditions: tuple[str, ...] = CONDITIONS) -> dict:
                     name,
                     lambda r=root, name=name: DATASETS[name].loader(r),
                     dataset_fingerprint(root),
-                    select=lambda ds, name=name: np.flatnonzero(test_side_mask(ds, name)),
+                    select=lambda ds, name=name: clips_of(ds, name),
                     cache_dir=cfg.feature_dir,
                 )
                 cols = np.asarray(table.columns(name, wf.class_names))
@@ -170,16 +211,37 @@ def measure(bundle: str, conditions: tuple[str, ...] = CONDITIONS) -> dict:
                 feats, logits, clip = wf.feats[keep], wf.logits[keep], wf.owner[keep]
                 col = cols[wf.labels[clip]]
             lg = head_logits(head, feats, logits)
-            ids, pos = np.unique(clip, return_inverse=True)
+            ids, pos = np.unique(clip, return_inverse=True)  # clips in reader order under every condition
             clip_lg = np.zeros((len(ids), lg.shape[1]))
             np.add.at(clip_lg, pos, lg)
             clip_lg /= np.bincount(pos)[:, None]
             truth = np.zeros(len(ids), np.int64)
             truth[pos] = col
+            if mode == "mirror":  # the mirror image of "wave the left hand" is "wave the right hand"
+                truth = mirror_of[truth]
             row[mode] = topk_metrics(clip_lg, truth, own)
+            probs[mode] = (_softmax(clip_lg), truth)
             log.info("%s %s: clip top-1 %.1f %%", name, mode, 100 * row[mode]["top1"])
         out["sets"][name] = row
+        if "mirror" in probs:
+            out["pooling"][name] = pooled(probs["full"], probs["mirror"], mirror_of, own, topk_metrics)
     return out
+
+
+def pooled(full, mirror, mirror_of: np.ndarray, own: np.ndarray, metrics) -> dict:
+    """Handedness pooling: a clip's probability of each class averaged with (``mean``) or the larger of (``max``)
+    its mirror image's probability of the mirror class, scored on the clips as recorded and on their mirror images
+    (a left-handed performer). ``none`` is the model as it is. ``full`` / ``mirror``: (clip probabilities, truth)."""
+    (p0, t0), (p1, t1) = full, mirror
+    if len(p0) != len(p1):
+        raise ValueError(f"{len(p0)} clips as recorded but {len(p1)} mirrored")
+    p0m, p1m = p0[:, mirror_of], p1[:, mirror_of]
+    rules = {
+        "none": (p0, p1),
+        "mean": ((p0 + p1m) / 2, (p1 + p0m) / 2),
+        "max": (np.maximum(p0, p1m), np.maximum(p1, p0m)),
+    }
+    return {k: {"as_recorded": metrics(a, t0, own), "mirrored": metrics(b, t1, own)} for k, (a, b) in rules.items()}
 
 
 def render(res: dict, command: str, machine: str, when: str) -> str:
@@ -188,8 +250,8 @@ def render(res: dict, command: str, machine: str, when: str) -> str:
         "# Recognition under camera conditions",
         "",
         f"`{command}` on {machine}, {when}. Model: `{res['bundle']}` (window {res['window']}).",
-        "Each set's test side, the packaged trained head over the set's own class names, clip = mean of its windows'",
-        "logits; top-1 / top-5 (%).",
+        f"Clips: each set's {'test side' if res['side'] == 'test' else 'inner validation'}; the model's trained head",
+        "over the set's own class names, clip = mean of its windows' logits; top-1 / top-5 (%).",
         "",
         "| set | clips | " + " | ".join(conds) + " |",
         "|---|---|" + "---|" * len(conds),
@@ -199,6 +261,26 @@ def render(res: dict, command: str, machine: str, when: str) -> str:
         lines.append(f"| {name} | {row['full']['n']} | {cells} |")
     mean = {m: np.mean([row[m]["top1"] for row in res["sets"].values()]) for m in conds}
     lines.append("| mean top-1 | | " + " | ".join(f"{100 * mean[m]:.1f}" for m in conds) + " |")
+    if res.get("pooling"):
+        rules = ("none", "mean", "max")
+        lines += [
+            "",
+            "Handedness pooling (a clip's class probabilities with its mirror image's probabilities of the mirror",
+            "classes): top-1 on the clips as recorded / mirrored (a left-handed performer).",
+            "",
+            "| set | " + " | ".join(rules) + " |",
+            "|---|" + "---|" * len(rules),
+        ]
+        for name, pr in res["pooling"].items():
+            cells = " | ".join(
+                f"{100 * pr[k]['as_recorded']['top1']:.1f} / {100 * pr[k]['mirrored']['top1']:.1f}" for k in rules
+            )
+            lines.append(f"| {name} | {cells} |")
+        avg = {
+            k: [np.mean([pr[k][c]["top1"] for pr in res["pooling"].values()]) for c in ("as_recorded", "mirrored")]
+            for k in rules
+        }
+        lines.append("| mean | " + " | ".join(f"{100 * avg[k][0]:.1f} / {100 * avg[k][1]:.1f}" for k in rules) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -206,11 +288,18 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--model", default="sadvae/assets/default_model.pt", help="a shiftgcn-v2 bundle")
     ap.add_argument("--conditions", nargs="+", default=list(CONDITIONS), choices=CONDITIONS)
+    ap.add_argument(
+        "--side",
+        choices=("test", "inner_val"),
+        default="test",
+        help="clips scored: the test sides (default) or the training sides' inner validation (for a model trained "
+        "without it, scripts/train_default --inner-only: where a rule is chosen)",
+    )
     ap.add_argument("--json", type=Path)
     ap.add_argument("--markdown", type=Path)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    res = measure(args.model, tuple(args.conditions))
+    res = measure(args.model, tuple(args.conditions), args.side)
     machine, when = machine_and_time()
     cmd = "python scripts/input_conditions.py " + " ".join(argv if argv is not None else sys.argv[1:])
     write_report(res, render(res, cmd.strip(), machine, when), args.json, args.markdown)
