@@ -148,7 +148,9 @@ class UnderCondition:
     def __init__(self, base, condition: str):
         self.base, self.condition = base, condition
         self.id = base.id
-        self.settings = dict(base.settings, condition=condition, condition_code=1)
+        # the transform's own numbers key the cache too: a changed condition is extracted again
+        extra = {"standing_leg_ratios": list(STANDING_LEG_RATIOS)} if condition == "legs_standing" else {}
+        self.settings = dict(base.settings, condition=condition, condition_code=1, **extra)
         self.batch_size = base.batch_size
 
     @property

@@ -52,7 +52,7 @@ VIDEOS = {  # name -> (path, mirror)
 }
 HEIGHTS = (50, 65, 80, 100, 120, 150)
 CANVAS = (1280, 720)
-ROI_CODE = 9  # bump when realtime/pose/roi.py changes behaviour, so cached ROI results are recomputed
+ROI_CODE = 10  # bump when realtime/pose/roi.py changes behaviour, so cached ROI results are recomputed
 log = logging.getLogger("small_figures")
 
 
@@ -200,7 +200,8 @@ def render_markdown(res: dict[str, Any], command: str, machine: str, when: str) 
         "Before the changes of this version (the predicted crop moves by the person's displacement per frame "
         "since their last box, gaps included, at most `max_speed` = 0.25 person sizes per frame; a person found by "
         "the tile search starts without a velocity; every new search starts at the tile nearest to where the "
-        "person was; while nobody has been seen, the search grid is walked at a second, finer tile size, "
+        "person was once a crop or the full frame has confirmed them; while nobody has been seen, the search grid is "
+        "walked at a second, finer tile size, "
         "`tile_scales` = 2), the same table read: wide shots 95 % mean, worst 69 % (basketball, 80 px), basketball "
         "69 / 92 / 83 / 82 % at 80 / 100 / 120 / 150 px; below the acceptance's range, wide shots at 50 / 65 px: "
         "ntu_a001 0 / 95 %, ntu_hug 0 / 71 %, basketball 32 / 83 %, clean_and_jerk 0 / 0 %. The version before "
@@ -224,7 +225,9 @@ def render_markdown(res: dict[str, Any], command: str, machine: str, when: str) 
         "the last box and the one before it, even when frames without a pose, or a re-detection of the other "
         "player, lay between them, so a person found again was cropped 130-180 px away on the next frame and lost "
         "again; (2) the tile search resumed its round where the previous search had stopped instead of at the "
-        "tile nearest to the person. Both are fixed (tests in tests/realtime/test_roi.py); the speed limit of "
+        "tile nearest to the person (now it restarts there once a crop or the full frame has confirmed the person; "
+        "a find of the search itself keeps the round going, so that an unconfirmed false find is not found again "
+        "and again). Both are fixed (tests in tests/realtime/test_roi.py); the speed limit of "
         "0.25 person sizes per frame (a sprinter at 30 fps covers about 0.15) was set once from that bound, not "
         "tuned. The fixes were found on this clip, so `ntu_hug` (two people, 72 frames; no setting was looked at "
         "on it) is the check clip: its rates are the same before and after (99 % at 80-150 px). The finer search "

@@ -513,7 +513,8 @@ class RoiPoseEstimator:
         self._prev = None if source == "tile" else self._box
         self._elapsed = self._missing + 1
         self._box, self._missing = box, 0
-        self._tile = 0  # the next search starts again at the tile nearest to where the person was
+        if source != "tile":  # confirmed by a crop or the full frame: the next search starts at the nearest tile
+            self._tile = 0  # (a tile find keeps the round going, or an unconfirmed false find would be found again)
 
     def _search_tiles(self, size: tuple[int, int]) -> list[tuple[int, int, int]]:
         """The search grid: for a person seen before, tiles about 4 times their size (a small person in a coarse tile

@@ -203,19 +203,59 @@ def test_a_jump_is_caught_by_the_wider_search_around_the_prediction(painted) -> 
             assert out[12] == []
 
 
-def test_a_person_found_again_after_a_gap_is_not_extrapolated_across_it(painted) -> None:
-    """Velocity comes from consecutive frames only: a person seen at one place, missing for a few frames, then
-    found by the search 600 px away must be cropped where they are next, not another 600 px further on (the
-    basketball wide shot lost each player again at once this way, docs/small_figures.md)."""
-    boxes = [(300, 300, 320, 380)] * 12 + [None] * 3 + [(900, 300, 920, 380)] * 25
+def test_a_person_found_again_by_the_search_starts_without_a_velocity(painted) -> None:
+    """A person seen at one place, missing for a frame, then found by the tile search 150 px away must be cropped
+    where they are next, not 75 px per frame further on (the basketball wide shot lost each player again at once
+    this way, docs/small_figures.md). Without a speed limit or a wider second crop only the rule "a tile find starts
+    without a velocity" keeps them."""
+    boxes = [(300, 300, 320, 380)] * 12 + [None] + [(450, 300, 470, 380)] * 25  # 150 px away: the first tile
     frames = [np.zeros((720, 1280, 3), np.uint8) if b is None else _frames([b])[0] for b in boxes]
-    est = painted()
+    est = painted(max_speed=1e9, search_growth=1.0)
     est.crop_stage.flaky = False
     found = [bool(est(f, 33 * i)) for i, f in enumerate(frames)]
-    first = found.index(True, 15)  # found again at the new place
-    assert first < 15 + 12
+    first = found.index(True, 13)  # found again at the new place
+    assert first < 13 + 3  # the person-size tile nearest to where they were comes first
     assert all(found[first:]), found[first:]
     assert est.last_source == "crop"
+
+
+def test_the_predicted_crop_moves_per_frame_across_a_gap_and_at_most_max_speed(painted) -> None:
+    """The velocity is the displacement per frame since the last box, gaps included, and clipped to ``max_speed``
+    person sizes per frame: a person walking 8 px per frame who is missed for two frames is cropped where they are."""
+    walk = [(400 + 8 * i, 300, 420 + 8 * i, 380) for i in range(20)]
+    blank = np.zeros((720, 1280, 3), np.uint8)
+
+    def crops(est) -> list[tuple[int, int, int]]:
+        seen: list[tuple[int, int, int]] = []
+        real = est._on_crop
+
+        def spy(image: np.ndarray, window: tuple[int, int, int], ts: int, tile: bool = False) -> list:
+            seen.append(window)
+            return real(image, window, ts, tile)
+
+        est._on_crop = spy
+        return seen
+
+    est = painted(search_growth=1.0)
+    est.crop_stage.flaky = False
+    windows = crops(est)
+    for i, f in enumerate(_frames(walk[:12])):
+        est(f, 33 * i)
+    est(blank, 33 * 12), est(blank, 33 * 13)  # missed twice
+    assert est(_frames([walk[14]])[0], 33 * 14)  # found again by the crop that followed them
+    windows.clear()
+    est(_frames([walk[15]])[0], 33 * 15)
+    left, _, side = windows[0]
+    # predicted from the boxes of frames 11 and 14: 8 px per frame, not the 24 px between them
+    assert abs(left + side / 2 - (walk[15][0] + 10)) <= 3, (left + side / 2, walk[15][0] + 10)
+    slow = painted(search_growth=1.0, max_speed=0.01)  # at most 0.01 x 80 px = 0.8 px per frame
+    slow.crop_stage.flaky = False
+    windows = crops(slow)
+    for i, f in enumerate(_frames(walk[:12])):
+        windows.clear()
+        slow(f, 33 * i)
+    left, _, side = windows[0]
+    assert abs(left + side / 2 - (walk[10][0] + 10)) <= 1.5  # centred on the last box, not 8 px ahead of it
 
 
 def test_a_new_search_starts_at_the_tile_nearest_to_where_the_person_was(painted) -> None:

@@ -199,7 +199,11 @@ def test_hide_legs_puts_knees_ankles_and_feet_on_the_hips() -> None:
     plain = AugmentConfig(yaw_deg=0, pitch_deg=0, scale=0, speed=0, jitter=0, drop_person=0, mirror=0)
     hidden = augment_window(x, AugmentConfig(**{**plain.__dict__, "hide_legs": 1.0}), np.random.default_rng(0))
     kept = augment_window(x, plain, np.random.default_rng(0))
-    for hip, below in ((J.HIP_LEFT, (J.KNEE_LEFT, J.ANKLE_LEFT, J.FOOT_LEFT)), (J.HIP_RIGHT, (J.KNEE_RIGHT,))):
+    legs = (
+        (J.HIP_LEFT, (J.KNEE_LEFT, J.ANKLE_LEFT, J.FOOT_LEFT)),
+        (J.HIP_RIGHT, (J.KNEE_RIGHT, J.ANKLE_RIGHT, J.FOOT_RIGHT)),
+    )
+    for hip, below in legs:
         for j in below:
             np.testing.assert_array_equal(hidden[:, :, j], hidden[:, :, hip])
             assert not np.array_equal(kept[:, :-1, j], kept[:, :-1, hip])
