@@ -519,9 +519,10 @@ def _print_window(batch) -> None:
         top = ", ".join(f"{name} {score:.2f}" for name, score in view.topk)
         best = "(no action)" if view.no_action else view.label
         decided = f"  decided: {view.decided}" if view.decided is not None else ""
+        hidden = f"  out of view: {', '.join(view.out_of_view)}" if view.out_of_view else ""
         _print_line(
             f"{view.window_ms[1] / 1000:7.1f} s  person {view.track_id}  window  "
-            f"{best:<20} {view.score:.2f}   [{top}]{decided}"
+            f"{best:<20} {view.score:.2f}   [{top}]{decided}{hidden}"
         )
 
 

@@ -43,7 +43,7 @@ from realtime.pose.stage import PoseOptions
 from realtime.signals import stop_on_signals
 from realtime.stats import StageStats
 from realtime.tracking import Detection, Track, Tracker, TrackerOptions
-from realtime.view import TrackView, head_no_action, head_scores, make_view
+from realtime.view import TrackView, head_no_action, head_scores, make_view, out_of_view, parts_unseen
 from sadvae.data.preprocess import preprocess
 from sadvae.errors import ConfigError
 from sadvae.skeleton import NUM_JOINTS
@@ -156,6 +156,7 @@ class _TrackState:
     label: str | None = None
     score: float = 0.0
     view: TrackView | None = None  # the latest window as the model saw it
+    unseen: list[tuple[float, np.ndarray]] = field(default_factory=list)  # (time s, parts unseen) per pushed frame
 
 
 class Pipeline:
@@ -332,6 +333,9 @@ class Pipeline:
                     slot[1] = matched[int(np.argmin(d))].detection.joints
             state.buffer.push(slot, t_s)
             state.fresh += 1
+            state.unseen.append((t_s, parts_unseen(tr.detection.joint_conf)))
+            if len(state.unseen) > self._capacity:
+                del state.unseen[: len(state.unseen) - self._capacity]
 
     def _infer(self, t_ms: int, t0: int) -> None:
         due = [(tid, st) for tid, st in self._tracks.items() if st.fresh and st.buffer.ready]
@@ -383,6 +387,7 @@ class Pipeline:
                 decided=st.label,
                 decided_score=st.score,
                 window_ms=span,
+                out_of_view=out_of_view([u for t, u in st.unseen if times[i][0] - 1e-6 <= t <= times[i][-1] + 1e-6]),
             )
             views.append(st.view)
         self.last_batch = WindowBatch(

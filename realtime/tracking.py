@@ -51,12 +51,15 @@ class Detection:
         landmarks: float [33, 2] (or [K, 2]) image landmarks in normalised coordinates, or None.
         bbox: float [4] ``(x0, y0, x1, y1)`` in normalised image coordinates, or None to derive it.
         confidence: detection score in [0, 1].
+        joint_conf: float32 [25] per-joint confidences of ``joints`` (0 = unseen, placed on an ancestor by the
+            mapping), or None when the source has none (skeleton replays).
     """
 
     joints: np.ndarray | None = None
     landmarks: np.ndarray | None = None
     bbox: np.ndarray | None = None
     confidence: float = 1.0
+    joint_conf: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.joints is not None:
@@ -78,6 +81,11 @@ class Detection:
             raise ValueError("a detection needs joints, image landmarks or a bbox")
         if not 0.0 <= float(self.confidence) <= 1.0:
             raise ValueError(f"confidence must be in [0, 1], got {self.confidence!r}")
+        if self.joint_conf is not None:
+            c = np.asarray(self.joint_conf, dtype=np.float32).reshape(-1)
+            if c.shape != (NUM_JOINTS,):
+                raise ValueError(f"expected joint_conf of shape ({NUM_JOINTS},), got {c.shape}")
+            object.__setattr__(self, "joint_conf", c)
 
     @classmethod
     def from_skeleton(cls, skeleton: Any, min_score: float = 0.5) -> Detection:
@@ -86,11 +94,12 @@ class Detection:
         The box spans the image landmarks scoring at least ``min_score`` (all when fewer than two
         do): MediaPipe still places off-screen landmarks. The confidence is the mean score.
         """
-        joints, _ = skeleton.ntu25()
+        joints, conf = skeleton.ntu25()
         image, scores = np.asarray(skeleton.image, np.float64), np.asarray(skeleton.scores(), np.float64)
         seen = image[scores >= min_score] if np.count_nonzero(scores >= min_score) >= 2 else image
         box = np.concatenate([seen.min(axis=0), seen.max(axis=0)])
-        return cls(joints=joints, landmarks=image, bbox=box, confidence=float(np.clip(scores.mean(), 0.0, 1.0)))
+        confidence = float(np.clip(scores.mean(), 0.0, 1.0))
+        return cls(joints=joints, landmarks=image, bbox=box, confidence=confidence, joint_conf=conf)
 
     def box(self) -> np.ndarray:
         """The detection's box, float64 [4] ``(x0, y0, x1, y1)`` (see the module docstring)."""

@@ -106,6 +106,7 @@ def examples() -> dict[str, dict[str, Any]]:
             no_action=True,
             min_score=0.2,
             window_ms=(11233.3, 13300.0),
+            out_of_view=("legs",),
         ),
     ]
     status = make_status_event(

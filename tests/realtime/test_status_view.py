@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from realtime.events.publisher import STATUS_REASONS, decode, encode, make_status_event, validate
-from realtime.view import TrackView, head_no_action, head_scores, make_view
+from realtime.view import BODY_PARTS, TrackView, head_no_action, head_scores, make_view, out_of_view, parts_unseen
 from sadvae.errors import DataFormatError
 
 pytest.importorskip("jsonschema")
@@ -80,6 +80,7 @@ def test_status_persons_validate_and_round_trip() -> None:
         "decided": "clap",
         "topk": [{"label": "clap", "score": 0.6}, {"label": "kick", "score": 0.25}, {"label": "wave", "score": 0.1}],
         "window": {"start_ms": 0.0, "end_ms": 2066.7},
+        "out_of_view": [],
     }
     assert p1["label"] is None and p1["no_action"] is True and p1["score"] == 0.3 and p1["decided"] is None
     with pytest.raises(DataFormatError, match="1.5 is greater than the maximum") as info:
@@ -195,6 +196,99 @@ def test_pipeline_status_events_carry_reasons_and_what_each_person_sees(shared_d
     started = [e["label"] for e in actions if e["type"] == "start"]
     decided = {p["decided"] for e in with_person for p in e["persons"]} - {None}
     assert decided <= set(started) and (not started or decided)
+    assert all(p["out_of_view"] == [] for e in with_person for p in e["persons"])  # a replay has no confidences
+
+
+def test_parts_out_of_view_need_half_the_joints_and_half_the_frames() -> None:
+    assert list(BODY_PARTS) == ["head", "arms", "legs"]
+    conf = np.ones(25, np.float32)
+    assert not parts_unseen(conf).any() and not parts_unseen(None).any()
+    conf[list(BODY_PARTS["legs"])[:2]] = 0.0  # the left knee and ankle: half the leg joints
+    assert parts_unseen(conf).tolist() == [False, False, True]
+    conf[list(BODY_PARTS["legs"])[:2]] = 1.0
+    conf[list(BODY_PARTS["legs"])[0]] = 0.0  # one of four: still in view
+    assert not parts_unseen(conf).any()
+    legs = np.array([False, False, True])
+    assert out_of_view([legs] * 5 + [np.zeros(3, bool)] * 5) == ("legs",)  # half the frames
+    assert out_of_view([legs] * 4 + [np.zeros(3, bool)] * 6) == ()
+    assert out_of_view(np.zeros((0, 3), bool)) == ()
+    view = make_view(2, np.array([0.5, 0.5, 0.0, 0.0]), NAMES, no_action=False, min_score=0.2, out_of_view=("legs",))
+    e = status(tracks=1, persons=[view])
+    validate(e)
+    assert e["persons"][0]["out_of_view"] == ["legs"]
+
+
+def test_pipeline_reports_legs_out_of_view_from_the_pose_confidences(shared_data, live_model, tmp_path) -> None:
+    """A person whose knees and ankles the pose stage does not see (a camera that frames them from the hips up):
+    the status heartbeat's ``persons[].out_of_view`` says ``legs`` once a window holds mostly such frames."""
+    pytest.importorskip("zmq")
+    from realtime.events.publisher import PublisherOptions
+    from realtime.head.zero_shot import HeadOptions
+    from realtime.pipeline import Pipeline, PipelineOptions
+    from realtime.sources.replay import ReplaySource
+
+    frames = list(ReplaySource(shared_data / NTU_FILE))
+    legs = list(BODY_PARTS["legs"])
+
+    class Skeleton:  # the pose stage's duck type (realtime.tracking.Detection.from_skeleton reads these)
+        def __init__(self, joints: np.ndarray, hidden: bool):
+            self.joints, self.hidden = joints, hidden
+            self.image = np.column_stack([np.linspace(0.4, 0.6, 33), np.linspace(0.2, 0.9, 33)]).astype(np.float32)
+
+        def ntu25(self):
+            conf = np.ones(25, np.float32)
+            if self.hidden:
+                conf[legs] = 0.0
+            return self.joints, conf
+
+        def scores(self):
+            return np.full(33, 0.9, np.float32)
+
+    class Pose:
+        fresh = True
+
+        def __init__(self, hidden_from: int):
+            self.hidden_from, self.n = hidden_from, 0
+
+        def __call__(self, frame) -> list:
+            self.n += 1
+            return [Skeleton(frame.joints, self.n > self.hidden_from)]
+
+        def close(self) -> None:
+            pass
+
+    class Source:  # camera-like frames (an image, no skeletons) carrying the replay's joints for the fake pose
+        fps = 30.0
+
+        def __iter__(self):
+            for f in frames:
+                yield SimpleNamespace(
+                    image=np.zeros((8, 8, 3), np.uint8),
+                    timestamp_ms=f.timestamp_ms,
+                    skeletons=None,
+                    joints=f.skeletons[0],
+                    index=f.index,
+                )
+
+        def close(self) -> None:
+            pass
+
+    labels = tmp_path / "labels.txt"
+    labels.write_text("wave\nclap\n", encoding="utf-8")
+    opts = PipelineOptions(
+        stride=4,
+        status_interval_s=1e-3,
+        handle_signals=False,
+        head=HeadOptions(cache_dir=str(tmp_path / "heads")),
+        publisher=PublisherOptions(endpoint="tcp://127.0.0.1:*"),
+    )
+    batches = []
+    pipe = Pipeline(Source(), live_model, labels, opts, pose=Pose(hidden_from=40), on_batch=batches.append)
+    assert pipe.run() == "end"
+    views = [b.views[0] for b in batches]
+    hidden = [(v.window_ms[1] - max(v.window_ms[0], 40 * 1000 / 30)) / (v.window_ms[1] - v.window_ms[0]) for v in views]
+    assert views and [v.out_of_view for v in views] == [("legs",) if h >= 0.5 else () for h in hidden]
+    assert views[0].out_of_view == () and views[-1].out_of_view == ("legs",)  # legs leave the frame at frame 40
 
 
 def test_print_all_shows_every_window_even_undecided(
@@ -267,3 +361,14 @@ def test_print_all_survives_a_closed_pipe(shared_data, model_files, cache_root, 
     _, stderr = proc.communicate(timeout=120)
     assert b"window" in first and proc.returncode == 0, stderr.decode()
     assert b"Traceback" not in stderr and b"stopped (max_frames) after 400 frames" in stderr
+
+
+def test_print_all_names_the_parts_out_of_view(capsys) -> None:
+    from realtime.cli import _print_window
+
+    legs = make_view(1, np.array([0.1, 0.7, 0.1, 0.1]), NAMES, no_action=False, min_score=0.2, out_of_view=("legs",))
+    whole = make_view(2, np.array([0.1, 0.7, 0.1, 0.1]), NAMES, no_action=False, min_score=0.2)
+    _print_window(SimpleNamespace(views=[legs, whole]))
+    first, second = capsys.readouterr().out.splitlines()
+    assert first.endswith("out of view: legs") and "person 1" in first
+    assert "out of view" not in second
