@@ -80,6 +80,7 @@ POSE_EDGES: tuple[tuple[int, int], ...] = (
 _COLOURS = ((0, 200, 255), (255, 160, 0), (120, 255, 120), (255, 80, 200), (80, 80, 255), (255, 255, 80))
 _GREY = (170, 170, 170)
 _WHITE = (240, 240, 240)
+_AMBER = (0, 176, 255)  # BGR: notes (body parts out of view)
 _KEYS_QUIT = (ord("q"), 27)  # q, Esc
 WINDOW = "sadvae-live"
 
@@ -303,8 +304,8 @@ def _row_height(style: PanelStyle) -> int:
     return style.line + style.bar + style.pad // 2
 
 
-def panel_size(style: PanelStyle, names: Sequence[str]) -> tuple[int, int]:
-    """(width, height) in pixels of a panel with a header and ``len(names)`` top-k rows."""
+def panel_size(style: PanelStyle, names: Sequence[str], notes: Sequence[str] = ()) -> tuple[int, int]:
+    """(width, height) in pixels of a panel with a header, ``len(names)`` top-k rows and a line per note."""
     import cv2
 
     rows = min(len(names), style.rows)
@@ -314,9 +315,10 @@ def panel_size(style: PanelStyle, names: Sequence[str]) -> tuple[int, int]:
             for n in names[:rows]
         ]
         + [cv2.getTextSize("#00 no action", cv2.FONT_HERSHEY_SIMPLEX, style.scale, style.thickness)[0][0]]
+        + [cv2.getTextSize(n, cv2.FONT_HERSHEY_SIMPLEX, style.scale, style.thickness)[0][0] for n in notes]
     )
     width = min(widest + 2 * style.pad, style.max_width)
-    height = 2 * style.pad + style.line + style.pad // 2 + rows * _row_height(style)
+    height = 2 * style.pad + style.line + style.pad // 2 + rows * _row_height(style) + len(notes) * style.line
     return int(width), int(height)
 
 
@@ -391,7 +393,8 @@ def draw_panel(
 
     Header: ``#id`` and the decided action in the track's colour, or "no action" (the head or the
     decision rule found none of the labels fits), "undecided" (a label leads but is not decided yet) or
-    "waiting" (no full window yet). Rows: the latest window's best labels, probability as text and bar.
+    "waiting" (no full window yet). Rows: the latest window's best labels, probability as text and bar; then
+    :func:`panel_notes` (body parts out of view) in amber.
     """
     import cv2
 
@@ -429,6 +432,16 @@ def draw_panel(
             bar_colour = colour if is_decided else (_GREY if view.no_action else _WHITE)
             cv2.rectangle(img, (x + style.pad, by), (x + style.pad + filled - 1, by + style.bar - 1), bar_colour, -1)
         ty = by + style.bar + style.pad // 2
+    for note in panel_notes(view):
+        ty += style.line
+        _text(cv2, img, _fit(cv2, note, style, inner), (x + style.pad, ty - style.line + style.text_h), style, _AMBER)
+
+
+def panel_notes(view: TrackView | None) -> list[str]:
+    """Lines under a panel's scores: the body parts out of view ("legs out of view"), where recognition suffers."""
+    if view is None or not view.out_of_view:
+        return []
+    return [f"{', '.join(view.out_of_view)} out of view"]
 
 
 def _as_view(item: Sequence[Any]) -> tuple[int, Any, TrackView | None]:
@@ -546,7 +559,7 @@ class Overlay:
         fps_box = (0, h - fh - 2 * style.pad, fw + 2 * style.pad, h)
         for track_id, view, box, colour in people:
             names = [n for n, _ in view.topk] if view is not None else []
-            size = panel_size(style, names)
+            size = panel_size(style, names, panel_notes(view))
             if view is not None and view.decided is not None:  # the header may be the widest line
                 size = (max(size[0], panel_size(style, [f"#{track_id} {view.decided}"])[0]), size[1])
             others = [b for _, _, b, _ in people if b is not box]

@@ -203,3 +203,19 @@ def test_help_says_which_codecs_record() -> None:
     text = " ".join(build_parser().format_help().split())
     assert "H.264 .mp4" in text and ".webm" in text and "Motion-JPEG .avi" in text and "browsers do not play" in text
     assert "every window of every person" in text
+
+
+def test_a_panel_says_which_body_parts_are_out_of_view() -> None:
+    """A person framed from the hips up gets an amber "legs out of view" line under the scores, in a taller panel."""
+    w, h = 640, 480
+    style = panel_style(w, h)
+    plain = make_view(0, np.array([0.1, 0.7, 0.2]), NAMES, no_action=False, min_score=0.2)
+    legs = make_view(0, np.array([0.1, 0.7, 0.2]), NAMES, no_action=False, min_score=0.2, out_of_view=("legs",))
+    assert ov.panel_notes(plain) == [] and ov.panel_notes(None) == []
+    assert ov.panel_notes(legs) == ["legs out of view"]
+    names = [n for n, _ in legs.topk]
+    assert panel_size(style, names, ov.panel_notes(legs))[1] == panel_size(style, names)[1] + style.line
+    overlay = Overlay(OverlayOptions())
+    image = np.full((h, w, 3), 90, np.uint8)
+    amber = [np.all(overlay.draw(image, [(0, figure(0.3), v)], 25.0) == ov._AMBER, axis=2).sum() for v in (plain, legs)]
+    assert amber[0] == 0 and amber[1] > 20
