@@ -142,26 +142,18 @@ def transform(seq, condition: str):
     raise ValueError(f"unknown condition {condition!r}; known: {CONDITIONS}")
 
 
-class UnderCondition:
-    """A :class:`sadvae.features.ShiftGCNExtractor` that sees each clip under a condition (module docstring)."""
+def under_condition(base, condition: str):
+    """``base`` (a :class:`sadvae.features.ShiftGCNExtractor`) seeing each clip under ``condition``; the condition, and
+    the transform's own numbers, key the cache (a changed condition is extracted again)."""
+    from sadvae.train.window_features import DerivedExtractor
 
-    def __init__(self, base, condition: str):
-        self.base, self.condition = base, condition
-        self.id = base.id
-        # the transform's own numbers key the cache too: a changed condition is extracted again
-        extra = {"standing_leg_ratios": list(STANDING_LEG_RATIOS)} if condition == "legs_standing" else {}
-        self.settings = dict(base.settings, condition=condition, condition_code=1, **extra)
-        self.batch_size = base.batch_size
+    extra = {"standing_leg_ratios": list(STANDING_LEG_RATIOS)} if condition == "legs_standing" else {}
 
-    @property
-    def model(self):
-        return self.base.model
+    class UnderCondition(DerivedExtractor):
+        def windows(self, seq) -> list[np.ndarray]:
+            return self.base.windows(transform(seq, condition))
 
-    def encode(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return self.base.encode(windows)
-
-    def windows(self, seq) -> list[np.ndarray]:
-        return self.base.windows(transform(seq, self.condition))
+    return UnderCondition(base, condition=condition, condition_code=1, **extra)
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -201,7 +193,7 @@ def measure(bundle: str, conditions: tuple[str, ...] = CONDITIONS, side: str = "
                 feats, logits, clip, col = data.feats[r], data.ntu_logits[r], data.clip[r], data.column[r]
             else:
                 wf = window_features(
-                    UnderCondition(base, mode),
+                    under_condition(base, mode),
                     name,
                     lambda r=root, name=name: DATASETS[name].loader(r),
                     dataset_fingerprint(root),

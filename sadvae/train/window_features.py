@@ -34,7 +34,7 @@ from sadvae.errors import ConfigError
 from sadvae.features import FeatureSet
 from sadvae.fileio import atomic_path
 
-__all__ = ["AugmentedWindows", "WindowFeatures", "window_features", "default_window_dir"]
+__all__ = ["AugmentedWindows", "DerivedExtractor", "WindowFeatures", "window_features", "default_window_dir"]
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,28 @@ class WindowFeatures:
         )
 
 
-class AugmentedWindows:
+class DerivedExtractor:
+    """A :class:`sadvae.features.ShiftGCNExtractor` that sees each clip changed (a subclass overrides
+    :meth:`windows`): same network and encoding, its own cache key (the base's settings plus ``settings``)."""
+
+    def __init__(self, base, **settings):
+        self.base = base
+        self.id = base.id
+        self.settings = dict(base.settings, **settings)
+        self.batch_size = base.batch_size
+
+    @property
+    def model(self):
+        return self.base.model
+
+    def encode(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.base.encode(windows)
+
+    def windows(self, seq) -> list[np.ndarray]:
+        return self.base.windows(seq)
+
+
+class AugmentedWindows(DerivedExtractor):
     """A :class:`sadvae.features.ShiftGCNExtractor` whose windows are augmented copies (training only).
 
     Each clip's windows go through :func:`sadvae.train.augment.augment_window` with a generator seeded by
@@ -116,24 +137,11 @@ class AugmentedWindows:
 
         if augment not in AUGMENTS:
             raise ConfigError(f"unknown augmentation {augment!r}; known: {sorted(AUGMENTS)}")
-        self.base, self.aug, self.seed, self.copy = base, AUGMENTS[augment], int(seed), int(copy)
-        self.id = base.id
+        self.aug, self.seed, self.copy = AUGMENTS[augment], int(seed), int(copy)
         # the settings, not only the name, key the cache: a retuned augmentation is extracted again
-        self.settings = dict(
-            base.settings,
-            augment=augment,
-            augment_config=asdict(self.aug),
-            augment_seed=self.seed,
-            augment_copy=self.copy,
+        super().__init__(
+            base, augment=augment, augment_config=asdict(self.aug), augment_seed=self.seed, augment_copy=self.copy
         )
-        self.batch_size = base.batch_size
-
-    @property
-    def model(self):
-        return self.base.model
-
-    def encode(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return self.base.encode(windows)
 
     def windows(self, seq) -> list[np.ndarray]:
         from sadvae.train.augment import augment_window
