@@ -235,7 +235,9 @@ def render_markdown(res: dict[str, Any], command: str, machine: str, when: str) 
         "ntu_hug 0 -> 62 %, basketball 32 -> 77 %) and changes nothing at 80 px and above; at 65 px it loses on "
         "ntu_hug (71 -> 62 %) and on basketball (83 -> 35 %: the first find is another player, who is lost at "
         "frame 84 and not found again by the person-size tiles), and the weightlifter of clean_and_jerk is found "
-        "at no scale below 80 px. Any change to the "
+        "at no scale below 80 px. Tried and not kept: predicting the crop through missed frames (ahead by every "
+        "frame since the last box) with a search find taking its own size: basketball 65 px 35 -> 79 %, but "
+        "100 px 95 -> 77 % and 150 px 90 -> 81 % (runs/small_figures_v11.json). Any change to the "
         "tracker still moves single rows of the basketball clip by a few points either way (one wrong crop result "
         "on the ball or the other player loses the player for some frames; the lowres rows, which rarely use a "
         "crop, move by up to 4 points because the full-frame landmarker's own tracking sees other frames).",
