@@ -40,14 +40,20 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report_out import machine_and_time, write_report  # noqa: E402
 
+from sadvae.evaluate import softmax  # noqa: E402
+from sadvae.skeleton import NUM_JOINTS  # noqa: E402
+from sadvae.skeleton import NTUJoint as J  # noqa: E402
+
 log = logging.getLogger("input_conditions")
 CONDITIONS = ("legs_ancestor", "legs_standing", "fps15", "fps10", "drop30", "mirror")
 # thigh, shin and foot lengths over the torso (spine base to spine shoulder): medians over the training sides of
 # the default recipe's five sets (MSR Action3D 1.20 / 0.93 / 0.37, NW-UCLA 1.16 / 0.91 / 0.22, UTKinect
 # 1.15 / 0.93 / 0.23, HDM05 1.03 / 1.07 / 0.35, Bandai-Namco 0.95 / 1.00 / 0.29)
 STANDING_LEG_RATIOS = (1.15, 0.93, 0.29)
-LEG_CHAINS = ((12, 13, 14, 15), (16, 17, 18, 19))  # NTU-25: hip, knee, ankle, foot; left then right
-SPINE_BASE, SPINE_SHOULDER, HIP_LEFT, HIP_RIGHT = 0, 20, 12, 16
+LEG_CHAINS = (  # hip, knee, ankle, foot; left then right
+    (J.HIP_LEFT, J.KNEE_LEFT, J.ANKLE_LEFT, J.FOOT_LEFT),
+    (J.HIP_RIGHT, J.KNEE_RIGHT, J.ANKLE_RIGHT, J.FOOT_RIGHT),
+)
 
 
 def standing_legs(joints: np.ndarray, seen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -56,11 +62,11 @@ def standing_legs(joints: np.ndarray, seen: np.ndarray) -> tuple[np.ndarray, np.
     base), the foot forward, with :data:`STANDING_LEG_RATIOS` times the torso length. Returns ``(joints, filled)``."""
     joints = np.array(joints, dtype=np.float64, copy=True)
     filled = np.zeros(seen.shape, dtype=bool)
-    axis = joints[:, SPINE_BASE] - joints[:, SPINE_SHOULDER]
+    axis = joints[:, J.SPINE_BASE] - joints[:, J.SPINE_SHOULDER]
     torso = np.linalg.norm(axis, axis=-1, keepdims=True)
-    ok = (torso[:, 0] > 1e-6) & seen[:, [SPINE_BASE, SPINE_SHOULDER, HIP_LEFT, HIP_RIGHT]].all(axis=1)
+    ok = (torso[:, 0] > 1e-6) & seen[:, [J.SPINE_BASE, J.SPINE_SHOULDER, J.HIP_LEFT, J.HIP_RIGHT]].all(axis=1)
     down = axis / np.maximum(torso, 1e-6)
-    fwd = np.cross(joints[:, HIP_RIGHT] - joints[:, HIP_LEFT], down)  # right x down = forward, whichever way
+    fwd = np.cross(joints[:, J.HIP_RIGHT] - joints[:, J.HIP_LEFT], down)  # right x down = forward, whichever way
     fwd /= np.maximum(np.linalg.norm(fwd, axis=-1, keepdims=True), 1e-6)
     for chain in LEG_CHAINS:
         for k, step in enumerate((down, down, fwd), start=1):
@@ -77,7 +83,7 @@ def hide_legs(joints: np.ndarray, mode: str) -> np.ndarray:
     from realtime.pose.mapping import place_unseen
 
     j = np.asarray(joints, dtype=np.float32)
-    flat = j.reshape(-1, 25, 3)
+    flat = j.reshape(-1, NUM_JOINTS, 3)
     present = np.abs(flat).sum(axis=(1, 2)) > 0
     seen = np.ones(flat.shape[:2], dtype=bool)
     seen[:, [c for chain in LEG_CHAINS for c in chain[1:]]] = False
@@ -156,11 +162,6 @@ def under_condition(base, condition: str):
     return UnderCondition(base, condition=condition, condition_code=1, **extra)
 
 
-def _softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
-
-
 def measure(bundle: str, conditions: tuple[str, ...] = CONDITIONS, side: str = "test") -> dict:
     """Clip top-1/top-5 per set and condition on ``side`` ("test": the test sides; "inner_val": the training sides'
     inner validation, for a model trained without it such as ``scripts/train_default --inner-only``), and with
@@ -214,7 +215,7 @@ def measure(bundle: str, conditions: tuple[str, ...] = CONDITIONS, side: str = "
             if mode == "mirror":  # the mirror image of "wave the left hand" is "wave the right hand"
                 truth = mirror_of[truth]
             row[mode] = topk_metrics(clip_lg, truth, own)
-            probs[mode] = (_softmax(clip_lg), truth)
+            probs[mode] = (softmax(clip_lg), truth)
             log.info("%s %s: clip top-1 %.1f %%", name, mode, 100 * row[mode]["top1"])
         out["sets"][name] = row
         if "mirror" in probs:
@@ -293,7 +294,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--markdown", type=Path)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    res = measure(args.model, tuple(args.conditions), args.side)
+    from sadvae.errors import SadvaeError
+
+    try:
+        res = measure(args.model, tuple(args.conditions), args.side)
+    except SadvaeError as e:  # a bundle of another recipe, missing data or weights: its own one-line message
+        print(f"input_conditions: {e}", file=sys.stderr)
+        return 2
     machine, when = machine_and_time()
     cmd = "python scripts/input_conditions.py " + " ".join(argv if argv is not None else sys.argv[1:])
     write_report(res, render(res, cmd.strip(), machine, when), args.json, args.markdown)

@@ -220,7 +220,9 @@ def render_markdown(res: dict[str, Any], command: str, machine: str, when: str) 
         ),
         "",
         "The basketball clip in a wide shot (two players, a 426x240 original, shrunk and then upscaled in the crop) "
-        "lost its players for 10-30 frames at a time. A frame-by-frame trace of the 80 px case showed two faults "
+        "lost its players for 10-30 frames at a time. A frame-by-frame trace of the 80 px case (`python "
+        "scripts/roi_trace.py --video basketball --height 80 --first 0 --last 30`, run on the tree of commit b49aae3 "
+        "for the old behaviour) showed two faults "
         "of the tracker, not of MediaPipe: (1) the velocity of the predicted crop was the whole distance between "
         "the last box and the one before it, even when frames without a pose, or a re-detection of the other "
         "player, lay between them, so a person found again was cropped 130-180 px away on the next frame and lost "

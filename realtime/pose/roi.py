@@ -116,7 +116,7 @@ class RoiOptions:
             raise ConfigError(f"RoiOptions.max_height_frac must be in (0, 1], got {self.max_height_frac!r}")
         if not 0.0 <= self.tile_frac <= 1.0:
             raise ConfigError(f"RoiOptions.tile_frac must be in [0, 1], got {self.tile_frac!r}")
-        if not (isinstance(self.tile_scales, int) and 1 <= self.tile_scales <= 4):
+        if isinstance(self.tile_scales, bool) or not (isinstance(self.tile_scales, int) and 1 <= self.tile_scales <= 4):
             raise ConfigError(f"RoiOptions.tile_scales must be an integer in [1, 4], got {self.tile_scales!r}")
         if self.lost_after < 1 or self.min_box < 0:
             raise ConfigError("RoiOptions.lost_after must be >= 1 and min_box >= 0")

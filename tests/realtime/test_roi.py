@@ -109,8 +109,9 @@ def test_roi_options_validate_the_search_settings() -> None:
         RoiOptions(crop_confidence=1.5)
     with pytest.raises(ConfigError, match="crop_mode"):
         RoiOptions(crop_mode="live")
-    with pytest.raises(ConfigError, match="tile_scales"):
-        RoiOptions(tile_scales=0)
+    for bad in (0, 5, True, 1.5):
+        with pytest.raises(ConfigError, match="tile_scales"):
+            RoiOptions(tile_scales=bad)
     with pytest.raises(ConfigError, match="max_speed"):
         RoiOptions(max_speed=0.0)
     assert RoiOptions().retry and RoiOptions().search_growth > 1
