@@ -46,7 +46,7 @@ from realtime.tracking import Detection, Track, Tracker, TrackerOptions
 from realtime.view import TrackView, head_no_action, head_scores, make_view, out_of_view, parts_unseen
 from sadvae.data.preprocess import preprocess
 from sadvae.errors import ConfigError
-from sadvae.skeleton import NUM_JOINTS
+from sadvae.skeleton import NUM_JOINTS, mirror_windows
 
 __all__ = ["PipelineOptions", "WindowBatch", "Pipeline", "DEFAULT_STRIDE", "MIN_WINDOW_FRAMES", "model_stride"]
 
@@ -135,6 +135,8 @@ class WindowBatch:
         windows: float32 [N, 3, T, 25, M] the preprocessed batch; outputs: the backend's
             ``{"latent": [N, d_r], "seen_logits": [N, K]}``; result: the head's scores over ``labels``.
         views: per track (batch order), what the model sees after this window (:class:`realtime.view.TrackView`).
+        mirror_outputs: the backend's outputs for the windows' left-right mirror images (same keys and order) when
+            the head pools handedness (``HeadOptions.handedness = "pool"``), else None.
     """
 
     t_ms: int
@@ -146,6 +148,7 @@ class WindowBatch:
     result: HeadResult
     labels: LabelSet
     views: tuple[TrackView, ...] = ()
+    mirror_outputs: dict[str, np.ndarray] | None = None
 
 
 @dataclass
@@ -353,11 +356,15 @@ class Pipeline:
             st.fresh = 0
         tb = _now_ns()
         s.add("window", tb - ta)
-        out = self.model.backend.run(batch)
+        head, n = self.head, len(due)
+        pool = head.handedness == "pool"  # the windows and their mirror images in one batch
+        out = self.model.backend.run(np.concatenate([batch, mirror_windows(batch)]) if pool else batch)
+        mirror_out = {k: v[n:] for k, v in out.items()} if pool else None
+        out = {k: v[:n] for k, v in out.items()} if pool else out
         tc = _now_ns()
         s.add("model", tc - tb)
-        head = self.head
-        result = head(out["latent"], out["seen_logits"])
+        mirror = (mirror_out["latent"], mirror_out["seen_logits"]) if pool else None
+        result = head(out["latent"], out["seen_logits"], mirror)
         td = _now_ns()
         s.add("head", td - tc)
         self.windows += len(due)
@@ -400,6 +407,7 @@ class Pipeline:
             result,
             head.labels,
             tuple(views),
+            mirror_out,
         )
         if self.on_batch is not None:
             self.on_batch(self.last_batch)

@@ -126,16 +126,6 @@ def mirrored(seq):
     return replace(seq, joints=joints)
 
 
-def mirrored_column(table, column: int) -> int:
-    """The class-table column of a class's mirror image: "left" and "right" swapped in its name (itself when the
-    name names no side or the swapped name is no class)."""
-    import re
-
-    name = table.names[column]
-    swapped = re.sub(r"\b(left|right)\b", lambda m: "right" if m.group(1) == "left" else "left", name)
-    return table.names.index(swapped) if swapped != name and swapped in table.names else column
-
-
 def transform(seq, condition: str):
     if condition == "mirror":
         return mirrored(seq)
@@ -168,13 +158,14 @@ def measure(bundle: str, conditions: tuple[str, ...] = CONDITIONS, side: str = "
     "mirror" among the conditions the handedness pooling of :func:`pooled`."""
     from sadvae.data.registry import DATASETS
     from sadvae.features import dataset_fingerprint
+    from sadvae.head.handedness import mirror_columns
     from sadvae.train.default_shiftgcn import _extractor, _recipe_bundle, head_logits, inner_validation, topk_metrics
     from sadvae.train.protocol import dataset_arrays, test_side_mask
     from sadvae.train.window_features import window_features
 
     _, cfg, table, data, head = _recipe_bundle(bundle, None)
     base = _extractor(cfg)
-    mirror_of = np.array([mirrored_column(table, c) for c in range(len(table.names))])
+    mirror_of = mirror_columns(table.names)  # "wave the left hand" <-> "wave the right hand", else itself
     out: dict = {"bundle": bundle, "window": cfg.window, "side": side, "conditions": ["full", *conditions]}
     out["sets"], out["pooling"] = {}, {}
 
@@ -223,10 +214,16 @@ def measure(bundle: str, conditions: tuple[str, ...] = CONDITIONS, side: str = "
     return out
 
 
+def _confident(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Per clip, the view (``p`` or ``q``) whose most probable class is the more probable."""
+    return np.where((p.max(axis=1) >= q.max(axis=1))[:, None], p, q)
+
+
 def pooled(full, mirror, mirror_of: np.ndarray, own: np.ndarray, metrics) -> dict:
     """Handedness pooling: a clip's probability of each class averaged with (``mean``) or the larger of (``max``)
     its mirror image's probability of the mirror class, scored on the clips as recorded and on their mirror images
-    (a left-handed performer). ``none`` is the model as it is. ``full`` / ``mirror``: (clip probabilities, truth)."""
+    (a left-handed performer); ``confident`` takes the view whose best class is the more probable. ``none`` is the
+    model as it is. ``full`` / ``mirror``: (clip probabilities, truth)."""
     (p0, t0), (p1, t1) = full, mirror
     if len(p0) != len(p1):
         raise ValueError(f"{len(p0)} clips as recorded but {len(p1)} mirrored")
@@ -235,6 +232,7 @@ def pooled(full, mirror, mirror_of: np.ndarray, own: np.ndarray, metrics) -> dic
         "none": (p0, p1),
         "mean": ((p0 + p1m) / 2, (p1 + p0m) / 2),
         "max": (np.maximum(p0, p1m), np.maximum(p1, p0m)),
+        "confident": (_confident(p0, p1m), _confident(p1, p0m)),
     }
     return {k: {"as_recorded": metrics(a, t0, own), "mirrored": metrics(b, t1, own)} for k, (a, b) in rules.items()}
 
@@ -257,7 +255,7 @@ def render(res: dict, command: str, machine: str, when: str) -> str:
     mean = {m: np.mean([row[m]["top1"] for row in res["sets"].values()]) for m in conds}
     lines.append("| mean top-1 | | " + " | ".join(f"{100 * mean[m]:.1f}" for m in conds) + " |")
     if res.get("pooling"):
-        rules = ("none", "mean", "max")
+        rules = ("none", "mean", "max", "confident")
         lines += [
             "",
             "Handedness pooling (a clip's class probabilities with its mirror image's probabilities of the mirror",

@@ -94,13 +94,17 @@ def record(dataset: str, hold_s: float, model_path: Path | None, args, cache: Pa
     from realtime.backends.live_model import load_live_model
     from realtime.bench.accuracy.runner import stream_piece
     from realtime.events.publisher import PublisherOptions
+    from realtime.head.zero_shot import HeadOptions
     from realtime.pipeline import Pipeline, PipelineOptions
     from realtime.sources.replay import ReplaySource
     from sadvae.hashing import file_sha256
 
     model = load_live_model(model_path, "onnxruntime", options=BackendOptions(threads=1))
     path = model_path or model.bundle.path
-    key = f"{dataset}_{hold_s:g}_{args.side}_m{min(GRID['min_window'])}_{file_sha256(path)[:8]}"
+    pool = args.handedness == "pool"  # the mirror images' outputs are recorded too (the windows' are the same)
+    key = (
+        f"{dataset}_{hold_s:g}_{args.side}_m{min(GRID['min_window'])}_{file_sha256(path)[:8]}{'_pool' if pool else ''}"
+    )
     out = cache / f"replay_windows_{key}.npz"
     if out.is_file():
         model.close()
@@ -116,10 +120,19 @@ def record(dataset: str, hold_s: float, model_path: Path | None, args, cache: Pa
     rows: list[tuple] = []
 
     def on_batch(b) -> None:
+        m = b.mirror_outputs
         for r, tid in enumerate(b.track_ids):
             t = b.times[r]
+            out = (b.outputs["latent"][r], b.outputs["seen_logits"][r])
             rows.append(
-                (tid, t[0] * 1000.0, t[-1] * 1000.0, len(t), b.outputs["latent"][r], b.outputs["seen_logits"][r])
+                (
+                    tid,
+                    t[0] * 1000.0,
+                    t[-1] * 1000.0,
+                    len(t),
+                    *out,
+                    *((m["latent"][r], m["seen_logits"][r]) if m else ()),
+                )
             )
 
     start = time.monotonic()
@@ -129,6 +142,7 @@ def record(dataset: str, hold_s: float, model_path: Path | None, args, cache: Pa
         src = ReplaySource.from_arrays(np.concatenate(chunks), np.concatenate(times), name=dataset)
         opts = PipelineOptions(
             handle_signals=False,
+            head=HeadOptions(handedness=args.handedness),
             min_window_frames=min(GRID["min_window"]),
             publisher=PublisherOptions(endpoint="tcp://127.0.0.1:*", sndhwm=100_000),
         )
@@ -143,6 +157,14 @@ def record(dataset: str, hold_s: float, model_path: Path | None, args, cache: Pa
         "frames": np.array([r[3] for r in rows], np.int64),
         "latent": np.array([r[4] for r in rows], np.float32),
         "seen_logits": np.array([r[5] for r in rows], np.float32),
+        **(
+            {
+                "mirror_latent": np.array([r[6] for r in rows], np.float32),
+                "mirror_seen_logits": np.array([r[7] for r in rows], np.float32),
+            }
+            if pool
+            else {}
+        ),
         "seq_start_s": np.array(seq_start),
         "truth": np.array(truth, np.int64),
         "names": np.array(names),
@@ -211,7 +233,7 @@ def score_lists(rec: dict, builder, halves: int, seed: int = 0) -> list[dict]:
     out = []
     for listed in lists:
         head = builder.build(parse_labels_text("\n".join(listed) + "\n"))
-        r = head(rec["latent"], rec["seen_logits"])
+        r = head(rec["latent"], rec["seen_logits"], _mirror(rec))
         out.append({"names": listed, "probs": np.asarray(r.probs), "scores": np.asarray(r.scores)})
     return out
 
@@ -249,13 +271,18 @@ def score_cross(recs: dict, builder) -> dict:
             keep = none[seq_of]
             sub = {k: (v[keep] if k in _WINDOW_KEYS else v) for k, v in rb.items()}
             sub["none"] = none
-            r = head_a(sub["latent"], sub["seen_logits"])
+            r = head_a(sub["latent"], sub["seen_logits"], _mirror(sub))
             parts.append({"rec": sub, "probs": np.asarray(r.probs), "scores": np.asarray(r.scores)})
         out[(a, h)] = {"names": names_a, "parts": parts}
     return out
 
 
-_WINDOW_KEYS = ("track", "start_ms", "end_ms", "frames", "latent", "seen_logits")
+_WINDOW_KEYS = ("track", "start_ms", "end_ms", "frames", "latent", "seen_logits", "mirror_latent", "mirror_seen_logits")
+
+
+def _mirror(rec: dict) -> tuple[np.ndarray, np.ndarray] | None:
+    """The recorded mirror images' outputs (handedness pooling) when the recording has them."""
+    return (rec["mirror_latent"], rec["mirror_seen_logits"]) if "mirror_latent" in rec else None
 
 
 def cross_false_rate(cross: dict, key: tuple, opts, min_window: int) -> float:
@@ -402,6 +429,13 @@ def main(argv=None) -> int:
         "half lists of its own names (near misses); 'cross' = clips of the other sets whose classes no label of "
         "the list reaches (unlisted actions of another vocabulary). Both rates are reported",
     )
+    ap.add_argument(
+        "--handedness",
+        choices=("pool", "off"),
+        default="off",
+        help="the head's handedness pooling (sadvae-live --handedness; default off): pool records the windows' "
+        "mirror images too",
+    )
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -412,7 +446,7 @@ def main(argv=None) -> int:
 
     t0 = time.time()
     model = load_live_model(args.model, "onnxruntime")
-    builder = HeadBuilder(model.bundle, HeadOptions(), model_id=model.model_id)
+    builder = HeadBuilder(model.bundle, HeadOptions(handedness=args.handedness), model_id=model.model_id)
     if not builder.calibrated:
         model.close()
         print(
@@ -437,6 +471,7 @@ def main(argv=None) -> int:
         "model_scope": scope,
         "calibrated": True,
         "side": args.side,
+        "handedness": args.handedness,
         "clips": {f"{k[0]}@{k[1]:g}s": int(len(r["truth"])) for k, r in recs.items()},
         "round1": {"options": asdict(DecisionOptions()), "min_window": window},
         "false_source": args.false_source,

@@ -103,6 +103,12 @@ def _register_latency(inner: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--pose-variant", choices=("lite", "full", "heavy"), default="full", help="MediaPipe model")
     p.add_argument("--labels", type=Path, help="labels file for the pipeline's head (default: a built-in mix)")
+    p.add_argument(
+        "--handedness",
+        choices=("pool", "off"),
+        default=None,
+        help="the pipeline head's handedness pooling (sadvae-live --handedness; default: sadvae-live's)",
+    )
     p.add_argument("--no-recognizer", action="store_true", help="skip the recognizer micro-benchmark")
     p.add_argument("--out", type=Path, help="write the result as JSON here")
     p.add_argument("--plot", type=Path, help="write a PNG latency plot here (needs matplotlib)")
@@ -160,13 +166,17 @@ def _bench(args: argparse.Namespace) -> int:
         labels=str(args.labels) if args.labels else None,
         roi=args.roi,
     )
+    from realtime.head.zero_shot import HeadOptions
+
+    head = HeadOptions() if args.handedness is None else HeadOptions(handedness=args.handedness)
+    command = " ".join(["sadvae", *sys.argv[1:]])
     if opts.source and os.name == "posix" and not args.verbose:  # MediaPipe's native console chatter
         from realtime.cli import NativeLogFilter
 
         with NativeLogFilter():
-            doc = run_bench(args.model, opts, command=" ".join(["sadvae", *sys.argv[1:]]))
+            doc = run_bench(args.model, opts, command=command, head=head)
     else:
-        doc = run_bench(args.model, opts, command=" ".join(["sadvae", *sys.argv[1:]]))
+        doc = run_bench(args.model, opts, command=command, head=head)
     print(format_result(doc))
     if args.out:
         print(f"wrote {write_json(doc, args.out)}")
@@ -231,6 +241,18 @@ def _register_accuracy(inner: argparse._SubParsersAction) -> None:
         help="seconds the first/last pose is held around each replayed sequence (default 0)",
     )
     a.add_argument("--limit", type=int, help="replay only the first N held-out sequences per dataset (quick runs)")
+    a.add_argument(
+        "--mirror",
+        action="store_true",
+        help="replay the held-out sequences' left-right mirror images (left-handed performers; a class naming a "
+        "side is judged through its mirror class)",
+    )
+    a.add_argument(
+        "--handedness",
+        choices=("pool", "off"),
+        default=None,
+        help="the head's handedness pooling (sadvae-live --handedness; default: sadvae-live's)",
+    )
     a.add_argument("--model", dest="acc_model", type=Path, help="model bundle .pt (default: the packaged model)")
     a.add_argument("--backend", dest="acc_backend", default="onnxruntime", help="backend (default onnxruntime)")
     a.add_argument("--threads", dest="acc_threads", type=int, default=1, help="inference threads (default 1)")
@@ -256,6 +278,7 @@ def _register_accuracy(inner: argparse._SubParsersAction) -> None:
 def _accuracy(args: argparse.Namespace) -> int:
     from realtime.bench.accuracy.report import AccuracyOptions, markdown, run_accuracy, write_outputs
     from realtime.bench.accuracy.runner import RunOptions
+    from realtime.head.zero_shot import HeadOptions
     from sadvae.errors import ConfigError
 
     if args.limit is not None and args.limit < 1:
@@ -271,8 +294,13 @@ def _accuracy(args: argparse.Namespace) -> int:
         replay_datasets=tuple(args.replay_dataset),
         hold_s=tuple(args.hold),
         limit=args.limit,
+        mirror=args.mirror,
         run=RunOptions(
-            model=args.acc_model, backend=args.acc_backend, threads=args.acc_threads, pose_variant=args.acc_pose_variant
+            model=args.acc_model,
+            backend=args.acc_backend,
+            threads=args.acc_threads,
+            pose_variant=args.acc_pose_variant,
+            head=HeadOptions() if args.handedness is None else HeadOptions(handedness=args.handedness),
         ),
     )
     command = " ".join(["sadvae", *sys.argv[1:]])

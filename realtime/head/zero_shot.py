@@ -45,6 +45,7 @@ from sadvae.head import (
     COMBINE_METHODS,
     DEFAULT_CALIBRATION,
     DEFAULT_MATCH_THRESHOLD,
+    HANDEDNESS,
     ZS_METHODS,
     HeadCalibration,
     HeadCore,
@@ -53,6 +54,7 @@ from sadvae.head import (
     ZeroShotScorer,
     calibration_path,
     match_labels,
+    mirror_columns,
     read_calibration,
     stems,
 )
@@ -88,6 +90,9 @@ class HeadOptions:
         reject: compute "no action" (:attr:`HeadResult.no_action`); False gives ``p_action = 1``.
         reject_threshold: overrides the calibration's "no action" threshold on ``p_action``; None keeps it;
             0 turns "no action" off (``p_action = 1``, scores = probabilities, as in round 1).
+        handedness: "off" (default): each window is scored alone; "pool": with its left-right mirror image too, so
+            left- and right-handed performers score alike (:mod:`sadvae.head.handedness`; twice the recogniser's
+            windows; why it is not the default: docs/head.md section 6).
         calibration: a head calibration JSON; None = ``<bundle stem>.head.json`` beside the bundle if any.
         samples_per_class, steps, lr: the linear classifier's fit (linear methods only).
         seed: seeds the latent noise and the classifier's initial weights (fits are reproducible).
@@ -105,6 +110,7 @@ class HeadOptions:
     combine: str = "stacking"
     reject: bool = True
     reject_threshold: float | None = None
+    handedness: str = "off"
     calibration: str | None = None
     samples_per_class: int = 500
     steps: int = 300
@@ -130,6 +136,8 @@ class HeadOptions:
             raise ConfigError(f"HeadOptions.match_threshold must be in (0, 1], got {self.match_threshold}")
         if self.reject_threshold is not None and not 0.0 <= self.reject_threshold <= 1.0:
             raise ConfigError(f"HeadOptions.reject_threshold must be in [0, 1], got {self.reject_threshold}")
+        if self.handedness not in HANDEDNESS:
+            raise ConfigError(f"HeadOptions.handedness must be one of {', '.join(HANDEDNESS)}, got {self.handedness!r}")
 
 
 @dataclass(frozen=True)
@@ -165,6 +173,8 @@ class ZeroShotHead:
         key: the cache key of the fitted weights.
         calibration: the head's constants; combine, reject: see :class:`HeadOptions`.
         mapping: the text matches the columns came from (for messages), if any.
+        class_mirror: [K] each trained class's mirror class (handedness pooling); None: each its own.
+        handedness: "pool" or "off" (:class:`HeadOptions`): whether the caller should pass mirror images.
 
     Attributes:
         mode: "new", "seen" or "mixed"; is_new_label: bool [L];
@@ -185,6 +195,8 @@ class ZeroShotHead:
         reject: bool = True,
         mapping: MatchResult | None = None,
         vocabulary: tuple[str, ...] = (),
+        class_mirror=None,
+        handedness: str = "off",
     ):
         self.labels, self.num_seen, self.semantic_dim, self.key = labels, int(num_seen), int(semantic_dim), key
         if isinstance(seen_columns, np.ndarray) and seen_columns.dtype.kind in "iu":
@@ -204,7 +216,10 @@ class ZeroShotHead:
         self.fitted, self.unreachable = fitted, fitted.unreachable if fitted is not None else ()
         scorer = fitted.scorer(calibration) if n_new else None
         self.calibration, self.mapping, self.vocabulary = calibration, mapping, tuple(vocabulary)
-        self.core = HeadCore(labels.names, classes, num_seen, semantic_dim, scorer, calibration, combine, gate, reject)
+        self.core = HeadCore(
+            labels.names, classes, num_seen, semantic_dim, scorer, calibration, combine, gate, reject, class_mirror
+        )
+        self.handedness = handedness
         self.mode, self.is_new_label = self.core.mode, self.core.is_new_label
         if self.mode == "mixed" and n_new < 2 and combine == "gate":
             log.warning(
@@ -240,12 +255,16 @@ class ZeroShotHead:
         """Zero-shot probabilities [N, n_new] over the new labels of semantic latents [N, d_r]."""
         return self.core.scorer.probs(latent)
 
-    def __call__(self, latent: np.ndarray, seen_logits: np.ndarray) -> HeadResult:
+    def __call__(
+        self, latent: np.ndarray, seen_logits: np.ndarray, mirror: tuple[np.ndarray, np.ndarray] | None = None
+    ) -> HeadResult:
         """Score a batch of windows.
 
         Args:
             latent: float [N, d_r] semantic latents mu_r from the backend.
             seen_logits: float [N, K] the backbone head's logits from the backend.
+            mirror: the backend's (latent, seen_logits) of the windows' mirror images, same order: handedness
+                pooling (:meth:`sadvae.head.HeadCore.__call__`); None scores the windows alone.
 
         Returns:
             :class:`HeadResult` over the label set.
@@ -253,7 +272,7 @@ class ZeroShotHead:
         Raises:
             ValueError: shapes that do not match the model.
         """
-        r = self.core(latent, seen_logits)
+        r = self.core(latent, seen_logits, mirror)
         return HeadResult(r.probs, r.top, r.is_new, r.p_unseen, r.off_label, r.p_action, r.no_action, r.scores)
 
 
@@ -323,6 +342,7 @@ class HeadBuilder:
         for col, name in enumerate(self.vocabulary):
             self._seen_by_name.setdefault(normalise_name(name), col)
         self._vocab_stems = [stems(n) for n in self.vocabulary]
+        self.class_mirror = mirror_columns(self.vocabulary)
         self.cache_dir = Path(self.opts.cache_dir) if self.opts.cache_dir else default_cache_dir().parent / "heads"
         self.calibration = self._calibration()
         # "no action" needs a calibration fitted on this model (or an explicit threshold): uncalibrated, it would
@@ -424,6 +444,8 @@ class HeadBuilder:
             reject=self.reject,
             mapping=mapping,
             vocabulary=self.vocabulary,
+            class_mirror=self.class_mirror,
+            handedness=self.opts.handedness,
         )
         n_new = int(head.is_new_label.sum())
         log.info(

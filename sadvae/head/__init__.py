@@ -4,6 +4,7 @@
 - :mod:`sadvae.head.zeroshot`: zero-shot scoring of new labels without dead labels (prototypes);
 - :mod:`sadvae.head.calibration`: one scale for trained and new labels (calibrated stacking) and
   "no action" (calibrated rejection), fitted on the deployed model's held-out windows;
+- :mod:`sadvae.head.handedness`: a window and its mirror image scored alike (left-handed performers);
 - :mod:`sadvae.head.core`: :class:`HeadCore`, which puts them together.
 
 Nothing here imports torch or ``realtime``.
@@ -21,6 +22,7 @@ from sadvae.head.calibration import (
     write_calibration,
 )
 from sadvae.head.core import COMBINE_METHODS, HeadCore, HeadScores
+from sadvae.head.handedness import HANDEDNESS, mirror_columns, mirror_name
 from sadvae.head.matching import (
     DEFAULT_MATCH_THRESHOLD,
     LabelMatch,
@@ -36,6 +38,7 @@ __all__ = [
     "DEFAULT_CALIBRATION",
     "DEFAULT_MATCH_THRESHOLD",
     "DEFAULT_ZS_METHOD",
+    "HANDEDNESS",
     "ZS_METHODS",
     "HeadCalibration",
     "HeadCore",
@@ -49,6 +52,8 @@ __all__ = [
     "fit_logistic",
     "fit_temperature",
     "match_labels",
+    "mirror_columns",
+    "mirror_name",
     "read_calibration",
     "softmax",
     "stems",

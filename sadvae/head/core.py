@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sadvae.head.calibration import DEFAULT_CALIBRATION, HeadCalibration
+from sadvae.head.handedness import mirror_columns
 from sadvae.head.zeroshot import ZeroShotScorer, softmax
 
 __all__ = ["COMBINE_METHODS", "HeadScores", "HeadCore"]
@@ -68,6 +69,8 @@ class HeadCore:
         calibration: temperatures, stacking and rejection constants.
         combine: "stacking" or "gate" (needs ``gate``: a :class:`sadvae.evaluate.Gate`).
         reject: compute "no action"; False gives ``p_action = 1``.
+        class_mirror: [K] each backbone column's mirror class (:func:`sadvae.head.handedness.mirror_columns` of the
+            class names), for handedness pooling; None: every class is its own mirror.
 
     Attributes:
         mode: "new", "seen" or "mixed"; is_new_label: bool [L].
@@ -84,6 +87,7 @@ class HeadCore:
         combine: str = "stacking",
         gate=None,
         reject: bool = True,
+        class_mirror: Sequence[int] | None = None,
     ):
         self.names = tuple(names)
         self.num_seen, self.semantic_dim = int(num_seen), int(semantic_dim)
@@ -107,6 +111,12 @@ class HeadCore:
         if self.mode == "mixed" and combine == "gate" and gate is None:
             raise ValueError("a label set mixing seen and new labels needs the bundle's gate")
         self.scorer, self.calibration, self.combine, self.gate, self.reject = scorer, calibration, combine, gate, reject
+        self.class_mirror = np.arange(self.num_seen) if class_mirror is None else np.asarray(class_mirror, np.intp)
+        if self.class_mirror.shape != (self.num_seen,) or not np.array_equal(
+            np.sort(self.class_mirror), np.arange(self.num_seen)
+        ):
+            raise ValueError(f"class_mirror must be a permutation of the {self.num_seen} trained classes")
+        self._new_mirror = mirror_columns([self.names[i] for i in self._new_idx])
         self._centroids = None  # [n listed trained columns, d_r] unit mean latents, for the mixed-list distance
         if self.mode == "mixed" and combine == "stacking" and calibration.uses_distance:
             c = np.asarray(calibration.centroids, np.float64)
@@ -116,33 +126,70 @@ class HeadCore:
                     f"{self.semantic_dim}-d latent: the calibration belongs to another model"
                 )
             self._centroids = c[np.array(flat, dtype=np.intp)]
+            self._centroids_mirror = c[self.class_mirror[np.array(flat, dtype=np.intp)]]
         # [K, n_trained] 0/1: which trained label each backbone column counts towards
         self._group = np.zeros((self.num_seen, len(self._seen_idx)))
         for j, i in enumerate(self._seen_idx):
             self._group[list(self.classes[i]), j] = 1.0
         self._seen_cols = np.array(flat, dtype=np.intp)
 
-    def __call__(self, latent: np.ndarray, seen_logits: np.ndarray) -> HeadScores:
-        """Score N windows from their semantic latents [N, d_r] and trained-class logits [N, K].
-
-        Raises:
-            ValueError: shapes that do not match the model.
-        """
+    def _check(self, latent: np.ndarray, seen_logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         latent, seen_logits = np.asarray(latent), np.asarray(seen_logits)
         if latent.ndim != 2 or latent.shape[1] != self.semantic_dim:
             raise ValueError(f"expected latent [N, {self.semantic_dim}], got {latent.shape}")
         if seen_logits.shape != (latent.shape[0], self.num_seen):
             raise ValueError(f"expected seen_logits [{latent.shape[0]}, {self.num_seen}], got {seen_logits.shape}")
+        return latent, seen_logits
+
+    def _evidence(self, latent: np.ndarray, seen_logits: np.ndarray, mirrored: bool = False) -> dict:
+        """What one view of the windows says, in label and class order; a mirror image's through the mirror labels
+        and classes (:mod:`sadvae.head.handedness`), so the two views can be averaged."""
+        cal, ev = self.calibration, {}
+        if self.mode != "new":
+            p_full = softmax(np.asarray(seen_logits, np.float64) / cal.seen_temperature)  # (N, K)
+            ev["p_full"] = p_full[:, self.class_mirror] if mirrored else p_full
+        if self.mode != "seen":
+            p_new = self.scorer.probs(latent)  # (N, n_new)
+            ev["p_new"] = p_new[:, self._new_mirror] if mirrored else p_new
+            ev["near"] = self.scorer.similarity(latent).max(axis=1)
+        if self._centroids is not None:
+            unit = latent / np.maximum(np.linalg.norm(latent, axis=1, keepdims=True), 1e-12)
+            centroids = self._centroids_mirror if mirrored else self._centroids
+            ev["distance"] = 1.0 - (unit @ centroids.T).max(axis=1)
+        return ev
+
+    def __call__(
+        self,
+        latent: np.ndarray,
+        seen_logits: np.ndarray,
+        mirror: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> HeadScores:
+        """Score N windows from their semantic latents [N, d_r] and trained-class logits [N, K].
+
+        ``mirror``: the (latents, logits) of the windows' left-right mirror images (same order): handedness
+        pooling, each label's probabilities, nearest-label similarity and class distance averaged over the window
+        and its mirror image read through the mirror labels (:mod:`sadvae.head.handedness`).
+
+        Raises:
+            ValueError: shapes that do not match the model (or each other).
+        """
+        latent, seen_logits = self._check(latent, seen_logits)
+        ev = self._evidence(latent, seen_logits)
+        if mirror is not None:
+            m_latent, m_logits = self._check(*mirror)
+            if m_latent.shape[0] != latent.shape[0]:
+                raise ValueError(f"{latent.shape[0]} windows but {m_latent.shape[0]} mirror images")
+            ev_m = self._evidence(m_latent, m_logits, mirrored=True)
+            ev = {k: 0.5 * (v + ev_m[k]) for k, v in ev.items()}
         n, cal = latent.shape[0], self.calibration
         ones = np.ones(n)
         p_unseen = off = None
         probs = np.empty((n, len(self.names)))
         if self.mode != "seen":
-            p_new = self.scorer.probs(latent)  # (N, n_new)
-            a_new = cal.p_action_new(self.scorer.similarity(latent).max(axis=1)) if self.reject else ones
+            p_new = ev["p_new"]
+            a_new = cal.p_action_new(ev["near"]) if self.reject else ones
         if self.mode != "new":
-            p_full = softmax(np.asarray(seen_logits, np.float64) / cal.seen_temperature)  # (N, K)
-            p_tr = p_full @ self._group  # (N, n_trained): each label's classes summed
+            p_tr = ev["p_full"] @ self._group  # (N, n_trained): each label's classes summed
             listed = p_tr.sum(axis=1)
             off = np.clip(1.0 - listed, 0.0, 1.0)
             p_tr /= np.maximum(listed, 1e-300)[:, None]
@@ -158,11 +205,7 @@ class HeadCore:
                 p_unseen = self.gate.prob_unseen(p_new, seen_logits)  # all K columns, as it was fitted
                 w = (p_unseen > self.gate.threshold).astype(np.float64)
             else:
-                distance = None
-                if self._centroids is not None:
-                    unit = latent / np.maximum(np.linalg.norm(latent, axis=1, keepdims=True), 1e-12)
-                    distance = 1.0 - (unit @ self._centroids.T).max(axis=1)
-                p_unseen = w = cal.new_weight(a_new, a_seen, distance)
+                p_unseen = w = cal.new_weight(a_new, a_seen, ev.get("distance"))
             probs[:, self._new_idx] = p_new * w[:, None]
             probs[:, self._seen_idx] = p_tr * (1.0 - w)[:, None]
             p_action = (1.0 - w) * a_seen + w * a_new

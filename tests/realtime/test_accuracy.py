@@ -232,6 +232,20 @@ def test_heldout_stream_segments(shared_data):
     assert gap.any() and not stream.joints[gap].any()  # empty frames between two people
 
 
+@pytest.mark.slow
+def test_heldout_stream_mirror_images(shared_data):
+    """--mirror: the same segments and truths (no UTKinect class names a side), every frame the mirror image."""
+    from realtime.bench.accuracy.runner import heldout_stream
+    from sadvae.skeleton import FLIP_INDEX
+
+    plain = heldout_stream("utkinect", shared_data, limit=3)
+    mirrored = heldout_stream("utkinect", shared_data, limit=3, mirror=True)
+    assert mirrored.segments == plain.segments and np.array_equal(mirrored.times, plain.times)
+    want = plain.joints[:, :, list(FLIP_INDEX)] * np.array([-1.0, 1.0, 1.0], np.float32)
+    np.testing.assert_array_equal(mirrored.joints, want)
+    assert not np.array_equal(mirrored.joints, plain.joints)
+
+
 def test_labels_filter_must_be_paired(tmp_path):
     from realtime.bench.accuracy.report import AccuracyOptions, run_accuracy
     from sadvae.errors import ConfigError

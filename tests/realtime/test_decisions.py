@@ -218,7 +218,7 @@ def test_tune_counts_false_starts_on_the_other_sets_clips_of_unreached_classes()
         def __init__(self, names, columns):
             self.names, self.classes = names, tuple(columns[n] for n in names)
 
-        def __call__(self, latent, seen_logits):  # every window votes for A's first label, strongly
+        def __call__(self, latent, seen_logits, mirror=None):  # every window votes for A's first label, strongly
             p = np.zeros((len(latent), len(self.names)))
             p[:, 0] = 0.95
             p[:, 1:] = 0.05 / max(1, len(self.names) - 1)

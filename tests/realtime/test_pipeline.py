@@ -24,6 +24,7 @@ from realtime.pipeline import Pipeline, PipelineOptions, WindowBatch  # noqa: E4
 from realtime.sources.replay import ReplaySource  # noqa: E402
 from sadvae.data.preprocess import preprocess  # noqa: E402
 from sadvae.errors import ConfigError  # noqa: E402
+from sadvae.skeleton import mirror_windows  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 NTU_FILE = "ntu/S001C001P001R001A001.skeleton"
@@ -123,11 +124,12 @@ def test_live_scores_equal_offline_evaluation_for_the_same_window(shared_data, l
     labels = tmp_path / "labels.txt"
     labels.write_text(LABELS, encoding="utf-8")
     batches: list[WindowBatch] = []
+    pooled = replace(options(tmp_path).head, handedness="pool")  # the window and its mirror image (--handedness pool)
     pipe = Pipeline(
         ReplaySource(shared_data / NTU_FILE),
         live_model,
         labels,
-        options(tmp_path),
+        options(tmp_path, head=pooled),
         text_encoder=FakeText(),
         on_batch=batches.append,
     )
@@ -136,11 +138,12 @@ def test_live_scores_equal_offline_evaluation_for_the_same_window(shared_data, l
 
     bundle = load_bundle(model_files[0])
     recognizer = Recognizer.from_bundle(bundle).eval()
-    head = HeadBuilder(bundle, options(tmp_path).head, model_id=live_model.model_id, text_encoder=FakeText()).build(
+    head = HeadBuilder(bundle, pooled, model_id=live_model.model_id, text_encoder=FakeText()).build(
         parse_labels(labels)
     )  # offline head: same fit settings, read back from the head cache the pipeline wrote
     seq = read_path(shared_data / NTU_FILE).sequences[0]
     file_times = np.round(seq.times() * 1000.0) / 1000.0  # the replay's millisecond timestamps
+    alone = []
     for b in (batches[0], batches[len(batches) // 2], batches[-1]):
         joints, times = b.joints[0], b.times[0]
         assert joints.shape == (32, 2, 25, 3) and times.shape == (32,)
@@ -153,8 +156,35 @@ def test_live_scores_equal_offline_evaluation_for_the_same_window(shared_data, l
         np.testing.assert_array_equal(offline[0], b.windows[0])
         with torch.no_grad():
             latent, logits = (t.numpy() for t in recognizer(torch.from_numpy(offline)))
+            # handedness pooling: the window's mirror image went through the model beside it
+            m_latent, m_logits = (t.numpy() for t in recognizer(torch.from_numpy(mirror_windows(offline))))
         np.testing.assert_allclose(b.outputs["latent"], latent, atol=1e-5)
-        np.testing.assert_allclose(head(latent, logits).probs, b.result.probs, atol=1e-5)
+        np.testing.assert_allclose(b.mirror_outputs["latent"], m_latent, atol=1e-5)
+        np.testing.assert_allclose(head(latent, logits, (m_latent, m_logits)).probs, b.result.probs, atol=1e-5)
+        alone.append(np.abs(head(latent, logits).probs - b.result.probs).max())
+    assert max(alone) > 1e-5  # the mirror image counted (beyond the tolerance of the equalities above)
+
+
+def test_handedness_off_scores_the_window_alone(shared_data, live_model, tmp_path) -> None:
+    """--handedness off (the default): one window per track goes to the model, and the head scores it alone."""
+    labels = tmp_path / "labels.txt"
+    labels.write_text(LABELS, encoding="utf-8")
+    batches: list[WindowBatch] = []
+    assert HeadOptions().handedness == "off"
+    pipe = Pipeline(
+        ReplaySource(shared_data / NTU_FILE),
+        live_model,
+        labels,
+        options(tmp_path),
+        text_encoder=FakeText(),
+        on_batch=batches.append,
+    )
+    pipe.run()
+    assert batches and all(b.mirror_outputs is None for b in batches)
+    b = batches[-1]
+    np.testing.assert_allclose(pipe.head(b.outputs["latent"], b.outputs["seen_logits"]).probs, b.result.probs)
+    with pytest.raises(ConfigError, match="handedness must be one of pool, off"):
+        HeadOptions(handedness="left")
 
 
 def test_labels_change_swaps_the_head_without_stalling_the_loop(shared_data, live_model, tmp_path) -> None:

@@ -29,6 +29,7 @@ class AccuracyOptions:
         replay_datasets: dataset names whose held-out side is replayed.
         hold_s: seconds the first/last pose is held around each replayed sequence (several: one run each).
         limit: first n held-out sequences per dataset (None: all).
+        mirror: replay the sequences' left-right mirror images (left-handed performers).
         data_root: ``../shared/data``; project_root: where labels paths start.
     """
 
@@ -40,6 +41,7 @@ class AccuracyOptions:
     replay_datasets: tuple[str, ...] = ()
     hold_s: tuple[float, ...] = (0.0,)
     limit: int | None = None
+    mirror: bool = False
     run: Any = field(default=None)  # realtime.bench.accuracy.runner.RunOptions
 
 
@@ -101,7 +103,7 @@ def run_accuracy(opts: AccuracyOptions, command: str = "") -> dict[str, Any]:
         doc["video_summary_by_labels"] = {k: summarise(v) for k, v in by_labels.items()}
     for name in tqdm(opts.replay_datasets, desc="replays", unit="dataset", disable=not opts.replay_datasets):
         for hold in opts.hold_s:
-            scores, info = run_replay_dataset(name, opts.data_root, run, hold, opts.limit)
+            scores, info = run_replay_dataset(name, opts.data_root, run, hold, opts.limit, mirror=opts.mirror)
             doc["replays"].append(
                 {**info, "summary": summarise(scores), "sequences_detail": [s.to_dict() for s in scores]}
             )
@@ -182,7 +184,8 @@ def markdown(doc: dict[str, Any]) -> str:
         for r in doc["replays"]:
             lab = r["summary"]["labelled"]
             out.append(
-                f"| {r['dataset']} | {r['hold_s']:g} s | {r['sequences']} | {r['classes']} "
+                f"| {r['dataset']}{' (mirrored)' if r.get('mirror') else ''} | {r['hold_s']:g} s | {r['sequences']} "
+                f"| {r['classes']} "
                 f"| {lab['with_window']} | {_pct(lab['held_top1'])} | {_pct(lab['vote_top1'])} "
                 f"| {_pct(lab['vote_top5'])} "
                 f"| {lab['decided']} | {_num(lab['false_per_min'], '{:.1f}')} "

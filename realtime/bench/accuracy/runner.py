@@ -228,7 +228,9 @@ def stream_piece(
     return joints, times, float(t0 + t[-1]), float(t0 + t[-1] + gap[-1] + 1.0 / seq.fps)
 
 
-def heldout_stream(name: str, data_root: Path, hold_s: float = 0.0, limit: int | None = None) -> HeldoutStream:
+def heldout_stream(
+    name: str, data_root: Path, hold_s: float = 0.0, limit: int | None = None, mirror: bool = False
+) -> HeldoutStream:
     """Every test-side sequence of a registered dataset (its standard protocol) played as one person each.
 
     Each sequence appears, acts and leaves, with :data:`GAP_S` of empty frames after it so the next one is
@@ -239,8 +241,12 @@ def heldout_stream(name: str, data_root: Path, hold_s: float = 0.0, limit: int |
         name: a key of :data:`sadvae.data.registry.DATASETS`.
         data_root: the folder holding the dataset's default location (``../shared/data``).
         hold_s: seconds the first/last pose is held; limit: keep the first n test sequences (quick runs).
+        mirror: play each sequence's left-right mirror image (a left-handed performer); a class that names a side
+            is then the truth through its mirror class ("wave the left hand" -> "wave the right hand").
     """
     from sadvae.data.registry import DATASETS, load_dataset
+    from sadvae.head.handedness import mirror_columns
+    from sadvae.skeleton import FLIP_INDEX
     from sadvae.train.protocol import dataset_arrays, test_side_mask
 
     if name not in DATASETS:
@@ -254,11 +260,17 @@ def heldout_stream(name: str, data_root: Path, hold_s: float = 0.0, limit: int |
     present = sorted({int(labels[i]) for i in idx})
     label_names = tuple(names[c] for c in present)
     chunks, times, segs, t0 = [], [], [], 0.0
+    mirror_of = dict(zip(names, (names[j] for j in mirror_columns(names)), strict=True))
     for i in idx:
         joints, t, end, t_next = stream_piece(ds.sequences[i], t0, hold_s)
+        truth = names[int(labels[i])]
+        if mirror:
+            joints = np.array(joints[:, :, list(FLIP_INDEX)], np.float32)
+            joints[..., 0] = -joints[..., 0]
+            truth = mirror_of[truth]
         chunks.append(joints)
         times.append(t)
-        segs.append(Segment(f"{name}#{int(i)}", names[int(labels[i])], label_names, t0, t_next, t0, end))
+        segs.append(Segment(f"{name}#{int(i)}", truth, label_names, t0, t_next, t0, end))
         t0 = t_next
     return HeldoutStream(np.concatenate(chunks).astype(np.float32), np.concatenate(times), segs, label_names)
 
@@ -270,8 +282,10 @@ def run_replay_dataset(
     hold_s: float = 0.0,
     limit: int | None = None,
     tmp_dir: Path | None = None,
+    mirror: bool = False,
 ) -> tuple[list[SegmentScore], dict[str, Any]]:
-    """Replay a dataset's held-out side through the live pipeline with its own class names as labels.
+    """Replay a dataset's held-out side through the live pipeline with its own class names as labels
+    (``mirror``: their left-right mirror images, :func:`heldout_stream`).
 
     Returns:
         (one :class:`SegmentScore` per sequence, run info ``{"dataset", "sequences", "classes", "frames", "wall_s"}``).
@@ -280,7 +294,7 @@ def run_replay_dataset(
 
     from realtime.sources.replay import ReplaySource
 
-    stream = heldout_stream(name, data_root, hold_s, limit)
+    stream = heldout_stream(name, data_root, hold_s, limit, mirror)
     with tempfile.TemporaryDirectory(dir=tmp_dir) as tmp:
         labels = Path(tmp) / f"{name}_labels.txt"
         labels.write_text("\n".join(stream.class_names) + "\n", encoding="utf-8")
@@ -292,6 +306,7 @@ def run_replay_dataset(
     info = {
         "dataset": name,
         "hold_s": hold_s,
+        "mirror": bool(mirror),
         "sequences": len(scores),
         "classes": len(stream.class_names),
         "frames": res.frames,

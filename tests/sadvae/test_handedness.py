@@ -1,0 +1,112 @@
+"""Handedness pooling (sadvae/head/handedness.py and HeadCore's ``mirror``): a window and its mirror image alike."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sadvae.head import HeadCalibration, HeadCore, ZeroShotScorer, mirror_columns, mirror_name
+
+# five trained classes, two of them a left/right pair
+CLASSES = ("wave the left hand", "wave the right hand", "walk", "sit down", "touch the left elbow to the right knee")
+# trained labels (by class) and new labels, two of the new ones a pair
+LABELS = ("Wave the LEFT hand", "wave the right hand", "walking", "raise the left arm", "juggle", "raise the right arm")
+LABEL_CLASSES = ((0,), (1,), (2,), (), (), ())
+D = 6
+
+
+def test_mirror_name_swaps_sides_and_keeps_case() -> None:
+    assert mirror_name("wave the left hand") == "wave the right hand"
+    assert mirror_name("Touch the Left elbow to the right knee") == "Touch the Right elbow to the left knee"
+    assert mirror_name("LEFT") == "Right" and mirror_name("leftover rightly") == "leftover rightly"
+
+
+def test_mirror_columns_pairs_sides_and_is_an_involution() -> None:
+    names = [*CLASSES, "walk", "WAVE  the right hand"]  # repeats keep themselves beyond the first
+    m = mirror_columns(names)
+    assert m.tolist() == [1, 0, 2, 3, 4, 5, 6]
+    np.testing.assert_array_equal(m[m], np.arange(len(names)))
+    assert mirror_columns([]).tolist() == []
+
+
+def _core(combine="stacking", centroids=True, reject=True) -> HeadCore:
+    rng = np.random.default_rng(0)
+    proto = rng.normal(size=(3, D))
+    scorer = ZeroShotScorer("cosine", proto, np.zeros(3), scale=10.0)
+    cal = HeadCalibration(
+        seen_temperature=1.5,
+        reject_zs_a=4.0,
+        reject_zs_b=-1.0,
+        stack_distance=1.0 if centroids else 0.0,
+        centroids=tuple(map(tuple, rng.normal(size=(len(CLASSES), D)))) if centroids else (),
+    )
+    return HeadCore(
+        LABELS,
+        LABEL_CLASSES,
+        len(CLASSES),
+        D,
+        scorer,
+        cal,
+        combine,
+        reject=reject,
+        class_mirror=mirror_columns(CLASSES),
+    )
+
+
+@pytest.mark.parametrize("centroids", [True, False])
+def test_a_window_and_its_mirror_image_score_alike_through_the_mirror_labels(centroids: bool) -> None:
+    """Pooled, a window scores label l as its mirror image scores mirror(l): left- and right-handed alike."""
+    core, rng = _core(centroids=centroids), np.random.default_rng(1)
+    a = (rng.normal(size=(7, D)), rng.normal(size=(7, len(CLASSES))) * 3)
+    b = (rng.normal(size=(7, D)), rng.normal(size=(7, len(CLASSES))) * 3)
+    ab, ba = core(*a, mirror=b), core(*b, mirror=a)
+    flip = mirror_columns(LABELS)
+    assert flip.tolist() == [1, 0, 2, 5, 4, 3]
+    np.testing.assert_allclose(ab.probs, ba.probs[:, flip], atol=1e-12)
+    np.testing.assert_allclose(ab.p_action, ba.p_action, atol=1e-12)
+    np.testing.assert_allclose(ab.p_unseen, ba.p_unseen, atol=1e-12)
+    np.testing.assert_allclose(ab.probs.sum(axis=1), 1.0)
+    assert not np.allclose(ab.probs, core(*a).probs)  # the mirror image changes the scores
+
+
+def test_pooling_is_the_mean_of_the_window_and_its_mirror_read_through_the_mirror_classes() -> None:
+    """Trained labels only: each label's probability is the mean of both views' (mirror classes for the mirror)."""
+    names, classes = ("wave the left hand", "wave the right hand", "walk"), ((0,), (1,), (2, 3))
+    core = HeadCore(names, classes, len(CLASSES), D, reject=False, class_mirror=mirror_columns(CLASSES))
+    rng = np.random.default_rng(2)
+    lg, lg_m = rng.normal(size=(5, len(CLASSES))), rng.normal(size=(5, len(CLASSES)))
+    z = rng.normal(size=(5, D))
+    p, p_m = (np.exp(x) / np.exp(x).sum(axis=1, keepdims=True) for x in (lg, lg_m))
+    pooled = 0.5 * (p + p_m[:, [1, 0, 2, 3, 4]])  # the mirror image's "right" counts for the window's "left"
+    want = np.stack([pooled[:, 0], pooled[:, 1], pooled[:, 2] + pooled[:, 3]], axis=1)
+    want /= want.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(core(z, lg, mirror=(z, lg_m)).probs, want, atol=1e-12)
+    # a symmetric window (its mirror image scores the mirror classes the same) keeps its scores
+    np.testing.assert_allclose(core(z, lg, mirror=(z, lg[:, [1, 0, 2, 3, 4]])).probs, core(z, lg).probs, atol=1e-12)
+
+
+def test_bad_mirror_inputs_and_tables_are_refused() -> None:
+    core = _core()
+    z, lg = np.zeros((2, D)), np.zeros((2, len(CLASSES)))
+    with pytest.raises(ValueError, match="2 windows but 3 mirror images"):
+        core(z, lg, mirror=(np.zeros((3, D)), np.zeros((3, len(CLASSES)))))
+    with pytest.raises(ValueError, match="expected latent"):
+        core(z, lg, mirror=(np.zeros((2, D + 1)), lg))
+    with pytest.raises(ValueError, match="permutation"):
+        HeadCore(("walk",), ((2,),), len(CLASSES), D, class_mirror=[0, 0, 2, 3, 4])
+
+
+def test_the_mirror_image_is_compared_with_the_mirror_classes_centroids() -> None:
+    """A mixed list with only "wave the left hand" trained: a left-hand wave (latent at its class centroid) and its
+    mirror image (at the right-hand wave's centroid) are both at distance 0 from what is listed."""
+    eye = np.eye(D)
+    centroids = np.vstack([eye[0], eye[1], np.random.default_rng(3).normal(size=(len(CLASSES) - 2, D))])
+    cal = HeadCalibration(stack_distance=2.0, centroids=tuple(map(tuple, centroids)))
+    scorer = ZeroShotScorer("cosine", eye[2:3], np.zeros(1))  # "juggle": orthogonal to both waves, near = 0 alike
+    core = HeadCore(
+        ("wave the left hand", "juggle"), ((0,), ()), len(CLASSES), D, scorer, cal, class_mirror=mirror_columns(CLASSES)
+    )
+    lg = np.array([[3.0, 0.5, 0.0, 0.0, 0.0]])
+    alone, pooled = core(eye[:1], lg), core(eye[:1], lg, mirror=(eye[1:2], lg[:, [1, 0, 2, 3, 4]]))
+    np.testing.assert_allclose(pooled.p_unseen, alone.p_unseen, atol=1e-12)
+    np.testing.assert_allclose(pooled.probs, alone.probs, atol=1e-12)
