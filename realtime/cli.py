@@ -489,7 +489,8 @@ def _summary(pipeline, model, source) -> str:
         [
             f"{PROG}: model {model.model_id[:12]} ({model.bundle_path}; {model.note})",
             f"  backend {be.name} on {be.device}, {be.precision}; window {pre.window} frames at {pre.fps:g} fps, "
-            f"{pre.persons} person(s); stride {pipeline.stride}",
+            f"{pre.persons} person(s); stride {pipeline.stride}"
+            + ("; each window scored with its mirror image (--handedness pool)" if head.handedness == "pool" else ""),
             f"  pose model: {pose_line}",
             f"  labels: {len(head.labels)} from {head.labels.path} ({head.mode}): {', '.join(head.labels.names[:8])}"
             + (" ..." if len(head.labels) > 8 else ""),

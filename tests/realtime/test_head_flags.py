@@ -38,6 +38,8 @@ def test_flags_reach_the_options() -> None:
             "linear-relu",
             "--mixed",
             "gate",
+            "--handedness",
+            "pool",
         ]
     )
     opts = _options(args)
@@ -51,13 +53,15 @@ def test_flags_reach_the_options() -> None:
         0.1,
         0.2,
     )
-    assert (h.reject_threshold, h.match_threshold, h.zs_method, h.combine, h.match) == (
+    assert (h.reject_threshold, h.match_threshold, h.zs_method, h.combine, h.match, h.handedness) == (
         0.4,
         0.9,
         "linear-relu",
         "gate",
         True,
+        "pool",
     )
+    assert _options(build_parser().parse_args(BASE)).head.handedness == HeadOptions().handedness == "off"
     assert _options(build_parser().parse_args([*BASE, "--exact-labels"])).head.match is False
 
 
