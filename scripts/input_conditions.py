@@ -141,9 +141,12 @@ def transform(seq, condition: str):
 def under_condition(base, condition: str):
     """``base`` (a :class:`sadvae.features.ShiftGCNExtractor`) seeing each clip under ``condition``; the condition, and
     the transform's own numbers, key the cache (a changed condition is extracted again)."""
-    from sadvae.train.window_features import DerivedExtractor
+    from sadvae.train.window_features import DerivedExtractor, MirroredWindows
 
     extra = {"standing_leg_ratios": list(STANDING_LEG_RATIOS)} if condition == "legs_standing" else {}
+
+    if condition == "mirror":
+        return MirroredWindows(base)
 
     class UnderCondition(DerivedExtractor):
         def windows(self, seq) -> list[np.ndarray]:

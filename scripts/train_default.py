@@ -141,7 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="BUNDLE",
         help="re-fit a shiftgcn-v2 bundle's head calibration (<stem>.head.json) with the current code: the inner "
-        "head and SA-DVAE are retrained from the cached features, the weights and model id stay",
+        "head and SA-DVAE are retrained from the cached features, the weights and model id stay; the calibration of "
+        "handedness pooling is fitted too (the mirror images' features are extracted once and cached)",
     )
     g.add_argument("--sweep-per-class", type=int, default=8, help="clips per (set, class, inner side) in the sweep")
     g.add_argument(

@@ -356,7 +356,7 @@ class HeadBuilder:
         from dataclasses import replace
 
         path = self.opts.calibration or (calibration_path(self.info.path) if self.info.path is not None else None)
-        cal = read_calibration(path, self.model_id) if path else None
+        cal = read_calibration(path, self.model_id, self.opts.handedness) if path else None
         if cal is None and self.opts.calibration:
             raise ConfigError(f"{self.opts.calibration}: head calibration not found (or fitted on another model)")
         if cal is None:

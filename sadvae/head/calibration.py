@@ -25,7 +25,9 @@ A :class:`HeadCalibration` holds every constant the scoring core needs beyond th
   windows with random label lists: windows of listed classes are positives, all others negatives.
 
 Stored as JSON (``<bundle stem>.head.json`` beside a bundle, naming the model id it was fitted on), so
-the live side reads it without torch. Without one the head uses :data:`DEFAULT_CALIBRATION`.
+the live side reads it without torch. Without one the head uses :data:`DEFAULT_CALIBRATION`. The same file may hold,
+under :data:`POOLED_KEY`, the constants for windows pooled with their mirror images (handedness pooling,
+:mod:`sadvae.head.handedness`), fitted on the same held-out windows; they share the class centroids.
 """
 
 from __future__ import annotations
@@ -155,8 +157,17 @@ def calibration_path(bundle_path: str | os.PathLike[str]) -> Path:
     return p.with_name(p.stem + ".head.json")
 
 
-def read_calibration(path: str | os.PathLike[str], model_id: str | None = None) -> HeadCalibration | None:
+POOLED_KEY = "handedness_pool"  # the calibration of handedness pooling, inside the file of the single-window one
+
+
+def read_calibration(
+    path: str | os.PathLike[str], model_id: str | None = None, handedness: str = "off"
+) -> HeadCalibration | None:
     """The calibration at ``path``; None when absent or fitted on another model (logged).
+
+    ``handedness="pool"``: the file's calibration for windows pooled with their mirror images
+    (:mod:`sadvae.head.handedness`) where it has one (its centroids are the single-window one's), else the
+    single-window calibration (logged).
 
     Raises:
         CheckpointError: the file exists but is not a calibration.
@@ -170,6 +181,11 @@ def read_calibration(path: str | os.PathLike[str], model_id: str | None = None) 
         raise CheckpointError(f"{p}: not a readable head calibration ({e}); delete or re-create it") from None
     if not isinstance(d, dict):
         raise CheckpointError(f"{p}: not a head calibration (expected a JSON object)")
+    pooled = d.get(POOLED_KEY)
+    if handedness == "pool" and isinstance(pooled, dict):
+        d = {**d, **pooled}
+    elif handedness == "pool":
+        log.info("head calibration %s has none for handedness pooling: the single-window one is used", p)
     cal = HeadCalibration.from_dict(d, p)
     if model_id and cal.model_id and cal.model_id != model_id:
         log.warning("ignoring head calibration %s: fitted on model %s, this is %s", p, cal.model_id[:12], model_id[:12])
@@ -177,9 +193,17 @@ def read_calibration(path: str | os.PathLike[str], model_id: str | None = None) 
     return replace(cal, source=f"{cal.source} ({p.name})")
 
 
-def write_calibration(path: str | os.PathLike[str], cal: HeadCalibration) -> Path:
+def write_calibration(
+    path: str | os.PathLike[str], cal: HeadCalibration, pooled: HeadCalibration | None = None
+) -> Path:
+    """Write ``cal`` (and the handedness-pooling calibration ``pooled``, whose centroids must be ``cal``'s or none)."""
+    d = cal.to_dict()
+    if pooled is not None:
+        if pooled.centroids and pooled.centroids != cal.centroids:
+            raise ValueError("the pooled calibration's class centroids must be the single-window calibration's")
+        d[POOLED_KEY] = {k: v for k, v in pooled.to_dict().items() if k != "centroids"}
     p = Path(path)
-    atomic_write(p, (json.dumps(cal.to_dict(), indent=1) + "\n").encode("utf-8"))
+    atomic_write(p, (json.dumps(d, indent=1) + "\n").encode("utf-8"))
     return p
 
 

@@ -48,14 +48,39 @@ def simulate_lists(num_classes: int, n_lists: int, sizes: tuple[int, int], seed:
     return [rng.choice(num_classes, size=int(rng.integers(sizes[0], hi + 1)), replace=False) for _ in range(n_lists)]
 
 
-def window_statistics(latent, logits, truth, prototypes, lists, temperature: float) -> dict[str, np.ndarray]:
-    """Per (list, window): the listed mass, the nearest listed cosine, and whether the window is listed."""
-    p_full = softmax(np.asarray(logits, np.float64) / temperature)
-    cos = ZeroShotScorer("cosine", prototypes, np.zeros(len(prototypes))).similarity(latent)  # (N, K)
+def _class_probs(logits, temperature: float, mirror=None) -> np.ndarray:
+    """[N, K] the trained classes' softmax probabilities, pooled with the mirror images' (read through the mirror
+    classes) when ``mirror`` = (latents, logits, class_mirror) of the windows' mirror images is given."""
+    p = softmax(np.asarray(logits, np.float64) / temperature)
+    if mirror is None:
+        return p
+    _, m_logits, class_mirror = mirror
+    return 0.5 * (p + softmax(np.asarray(m_logits, np.float64) / temperature)[:, class_mirror])
+
+
+def _cosines(latent, prototypes, mirror=None) -> tuple[np.ndarray, np.ndarray | None]:
+    """[N, K] cosines of the windows' latents to the class prototypes, and of the mirror images' (or None)."""
+    scorer = ZeroShotScorer("cosine", prototypes, np.zeros(len(prototypes)))
+    return scorer.similarity(latent), (None if mirror is None else scorer.similarity(mirror[0]))
+
+
+def _nearest(cos: np.ndarray, cos_m: np.ndarray | None, columns) -> np.ndarray:
+    """[N] the cosine to the nearest of ``columns``, averaged with the mirror image's as the live head pools it."""
+    near = cos[:, columns].max(axis=1)
+    return near if cos_m is None else 0.5 * (near + cos_m[:, columns].max(axis=1))
+
+
+def window_statistics(latent, logits, truth, prototypes, lists, temperature: float, mirror=None) -> dict:
+    """Per (list, window): the listed mass, the nearest listed cosine, and whether the window is listed.
+
+    ``mirror``: (latents [N, d_r], logits [N, K], class_mirror [K]) of the windows' mirror images: the statistics
+    the head reads with handedness pooling (:mod:`sadvae.head.handedness`)."""
+    p_full = _class_probs(logits, temperature, mirror)
+    cos, cos_m = _cosines(latent, prototypes, mirror)
     mass, near, pos = [], [], []
     for lst in lists:
         mass.append(p_full[:, lst].sum(axis=1))
-        near.append(cos[:, lst].max(axis=1))
+        near.append(_nearest(cos, cos_m, lst))
         pos.append(np.isin(truth, lst))
     return {"mass": np.concatenate(mass), "near": np.concatenate(near), "pos": np.concatenate(pos)}
 
@@ -72,16 +97,22 @@ def class_centroids(latent: np.ndarray, truth: np.ndarray, num_classes: int) -> 
     return out
 
 
+def _unit(x) -> np.ndarray:
+    u = np.asarray(x, np.float64)
+    return u / np.maximum(np.linalg.norm(u, axis=1, keepdims=True), 1e-12)
+
+
 def mixed_list_pieces(
-    latent, logits, truth, prototypes, lists, cal: HeadCalibration, seed: int, centroids=None
+    latent, logits, truth, prototypes, lists, cal: HeadCalibration, seed: int, centroids=None, mirror=None
 ) -> dict:
     """Per (mixed list, window): what the stacking rule reads, both branches' picks, the window's distance from the
-    list's trained half (``centroids`` given) and which half its class is in."""
+    list's trained half (``centroids`` given) and which half its class is in; ``mirror`` as in
+    :func:`window_statistics` (each quantity pooled as the live head pools it)."""
     rng = np.random.default_rng(seed)
-    p_full = softmax(np.asarray(logits, np.float64) / cal.seen_temperature)
-    cos = ZeroShotScorer("cosine", prototypes, np.zeros(len(prototypes))).similarity(latent)
-    unit = np.asarray(latent, np.float64)
-    unit = unit / np.maximum(np.linalg.norm(unit, axis=1, keepdims=True), 1e-12)
+    p_full = _class_probs(logits, cal.seen_temperature, mirror)
+    cos, cos_m = _cosines(latent, prototypes, mirror)
+    unit = _unit(latent)
+    unit_m, class_mirror = (None, None) if mirror is None else (_unit(mirror[0]), np.asarray(mirror[2]))
     parts = []
     for lst in lists:
         if len(lst) < 2:
@@ -90,17 +121,23 @@ def mixed_list_pieces(
         tr, nw = lst[: len(lst) // 2], lst[len(lst) // 2 :]
         mass = p_full[:, tr].sum(axis=1)
         a_seen = cal.p_action_seen(mass)
-        a_new = cal.p_action_new(cos[:, nw].max(axis=1))
+        a_new = cal.p_action_new(_nearest(cos, cos_m, nw))
+        p_new = softmax(cal.zs_scale * cos[:, nw])
+        distance = np.zeros(len(unit)) if centroids is None else 1.0 - (unit @ centroids[tr].T).max(axis=1)
+        if mirror is not None:  # a new label's mirror is its mirror class when the list has it (as live)
+            pos = {int(c): i for i, c in enumerate(nw)}
+            perm = [pos.get(int(class_mirror[c]), i) for i, c in enumerate(nw)]
+            p_new = 0.5 * (p_new + softmax(cal.zs_scale * cos_m[:, nw])[:, perm])
+            if centroids is not None:
+                distance = 0.5 * (distance + 1.0 - (unit_m @ centroids[class_mirror[tr]].T).max(axis=1))
         parts.append(
             {
                 "stack": cal.stack_slope * (logit(a_new) - logit(a_seen)),
-                "distance": 1.0 - (unit @ centroids[tr].T).max(axis=1)
-                if centroids is not None
-                else np.zeros(len(unit)),
+                "distance": distance,
                 "pred_tr": tr[p_full[:, tr].argmax(axis=1)],
-                "pred_nw": nw[cos[:, nw].argmax(axis=1)],
+                "pred_nw": nw[p_new.argmax(axis=1)],
                 "top_tr": p_full[:, tr].max(axis=1) / np.maximum(mass, 1e-300),
-                "top_nw": softmax(cal.zs_scale * cos[:, nw]).max(axis=1),
+                "top_nw": p_new.max(axis=1),
                 "in_tr": np.isin(truth, tr),
                 "in_nw": np.isin(truth, nw),
                 "truth": np.asarray(truth),
@@ -117,11 +154,11 @@ def mixed_list_accuracy(pieces: dict, z: np.ndarray) -> tuple[float, float]:
     return float((pred[a] == t[a]).mean()) if a.any() else 0.0, float((pred[b] == t[b]).mean()) if b.any() else 0.0
 
 
-def _mixed_accuracy(latent, logits, truth, prototypes, lists, cal: HeadCalibration, gammas, seed: int):
+def _mixed_accuracy(latent, logits, truth, prototypes, lists, cal: HeadCalibration, gammas, seed: int, mirror=None):
     """[len(gammas), 2]: accuracy on windows of the trained half and of the new half of mixed lists, with ``cal``'s
     distance term when it has one."""
     centroids = np.asarray(cal.centroids, np.float64) if cal.uses_distance else None
-    pieces = mixed_list_pieces(latent, logits, truth, prototypes, lists, cal, seed, centroids)
+    pieces = mixed_list_pieces(latent, logits, truth, prototypes, lists, cal, seed, centroids, mirror)
     z = pieces["stack"]
     if centroids is not None:
         z = z + cal.stack_distance * (pieces["distance"] - cal.distance_loc) / cal.distance_scale
@@ -144,6 +181,7 @@ def fit_head_calibration(
     seed: int = 0,
     train_latent: np.ndarray | None = None,
     train_truth: np.ndarray | None = None,
+    mirror: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> tuple[HeadCalibration, dict]:
     """Fit every constant of the head (module docstring).
 
@@ -154,6 +192,10 @@ def fit_head_calibration(
         n_lists, sizes, seed: the simulated label lists.
         train_latent, train_truth: latents [M, d_r] and classes [M] of the windows the same model trained on: the
             class centroids of the mixed lists' distance term (None: no distance term).
+        mirror: (latents [N, d_r], logits [N, K], class_mirror [K]) of the held-out windows' mirror images: a
+            calibration for handedness pooling. The temperature and cosine scale are fitted on the windows alone
+            (the head applies them to each view); the rejection curves and the stacking balance on the pooled
+            statistics the head reads.
 
     Returns:
         (the calibration, a report with the fitted values and the training-fit rates).
@@ -164,7 +206,7 @@ def fit_head_calibration(
     cos = ZeroShotScorer("cosine", prototypes, np.zeros(len(prototypes))).similarity(latent)
     scale = 1.0 / fit_temperature(cos, truth)
     lists = simulate_lists(k, n_lists, sizes, seed)
-    st = window_statistics(latent, logits, truth, prototypes, lists, t)
+    st = window_statistics(latent, logits, truth, prototypes, lists, t, mirror)
     a_s, b_s = fit_logistic(logit(st["mass"]), st["pos"])
     a_z, b_z = fit_logistic(st["near"], st["pos"])
     cal = HeadCalibration(
@@ -175,12 +217,12 @@ def fit_head_calibration(
         reject_zs_a=a_z,
         reject_zs_b=b_z,
         model_id=model_id,
-        source=source or "fitted on held-out windows",
+        source=source or ("fitted on held-out windows" + (" and their mirror images" if mirror is not None else "")),
     )
     gammas = np.round(np.arange(-4.0, 4.01, 0.25), 2)
     mixed_lists = simulate_lists(k, n_lists, (4, 12), seed + 1)
     centroids = None if train_latent is None else class_centroids(train_latent, train_truth, k)
-    pieces = mixed_list_pieces(latent, logits, truth, prototypes, mixed_lists, cal, seed, centroids)
+    pieces = mixed_list_pieces(latent, logits, truth, prototypes, mixed_lists, cal, seed, centroids, mirror)
     loc, scale = 0.0, 1.0
     if centroids is not None:
         d = pieces["distance"][pieces["in_tr"]]
@@ -217,21 +259,24 @@ def fit_head_calibration(
     return cal, report
 
 
-def evaluate_calibration(cal: HeadCalibration, latent, logits, truth, prototypes, n_lists=200, sizes=(3, 12), seed=1):
-    """Rejection rates of ``cal`` on (other) held-out windows: listed windows kept, unlisted windows accepted.
+def evaluate_calibration(
+    cal: HeadCalibration, latent, logits, truth, prototypes, n_lists=200, sizes=(3, 12), seed=1, mirror=None
+):
+    """Rejection rates of ``cal`` on (other) held-out windows: listed windows kept, unlisted windows accepted
+    (``mirror``: pooled with their mirror images, :func:`fit_head_calibration`).
 
     Returns:
         ``{"trained": {"kept", "false_accept"}, "new": {...}, "mixed": {"trained_acc", "new_acc", "H"}}``.
     """
     truth = np.asarray(truth)
     lists = simulate_lists(logits.shape[1], n_lists, sizes, seed)
-    st = window_statistics(latent, logits, truth, prototypes, lists, cal.seen_temperature)
+    st = window_statistics(latent, logits, truth, prototypes, lists, cal.seen_temperature, mirror)
     out = {}
     for name, p in (("trained", cal.p_action_seen(st["mass"])), ("new", cal.p_action_new(st["near"]))):
         ok = p >= cal.reject_threshold
         out[name] = {"kept": float(ok[st["pos"]].mean()), "false_accept": float(ok[~st["pos"]].mean())}
     mixed_lists = simulate_lists(logits.shape[1], n_lists, (4, 12), seed + 1)
-    acc = _mixed_accuracy(latent, logits, truth, prototypes, mixed_lists, cal, [cal.stack_gamma], seed)[0]
+    acc = _mixed_accuracy(latent, logits, truth, prototypes, mixed_lists, cal, [cal.stack_gamma], seed, mirror)[0]
     out["mixed"] = {
         "trained_acc": float(acc[0]),
         "new_acc": float(acc[1]),

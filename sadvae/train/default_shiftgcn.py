@@ -236,7 +236,7 @@ def _limited(ds, test: np.ndarray, n: int | None) -> np.ndarray:
 
 
 def load_window_data(
-    cfg: ShiftGCNDefaultConfig, table: ClassTable, window: int | None = None, clip_filter=None
+    cfg: ShiftGCNDefaultConfig, table: ClassTable, window: int | None = None, clip_filter=None, mirror: bool = False
 ) -> WindowData:
     """Per-window features of every set in ``cfg.datasets`` (cached), with columns and sides.
 
@@ -245,14 +245,17 @@ def load_window_data(
         window: override of ``cfg.window`` (window sweep).
         clip_filter: ``(dataset name, Dataset, test [n], inner_val [n]) -> clip rows`` to extract only some clips
             (None: all clips, or the first ``cfg.limit_per_class`` per class and side).
+        mirror: the clips' left-right mirror images (:class:`sadvae.train.window_features.MirroredWindows`; no
+            augmented copies); their windows line up with the same clips' windows without it.
     """
     from sadvae.data.registry import DATASETS
     from sadvae.features import dataset_fingerprint
     from sadvae.train.protocol import dataset_arrays, test_side_mask
-    from sadvae.train.window_features import AugmentedWindows, window_features
+    from sadvae.train.window_features import AugmentedWindows, MirroredWindows, window_features
 
     root = _data_root(cfg)
     ex = _extractor(cfg, window)
+    ex = MirroredWindows(ex) if mirror else ex
     parts: dict[str, list] = {k: [] for k in ("feats", "logits", "column", "dataset", "clip", "test", "val")}
     roots, prints, used = {}, {}, {}
     offset = 0
@@ -294,7 +297,7 @@ def load_window_data(
         parts["val"].append(val[own])
         used[name] = int(len(np.unique(own)))
         offset += len(wf.labels)
-        for k in range(cfg.augment_copies if cfg.augment else 0):
+        for k in range(cfg.augment_copies if cfg.augment and not mirror else 0):
             # camera-like copies of the inner-train clips only: never of inner validation or the test side
             inner_train = np.flatnonzero(wf.extracted & ~wf.test_side & ~val & (wf.labels >= 0))
             aw = window_features(
@@ -779,6 +782,7 @@ def _calibrate(
     test_rows: np.ndarray,
     train_rows: np.ndarray,
     reuse_final: bool = False,
+    mirror_data: WindowData | None = None,
 ):
     """Phase 3: fit the branch-mixing calibration on inner-validation windows, cross-fitted.
 
@@ -789,13 +793,18 @@ def _calibrate(
     The mixed lists' distance term is fitted with the inner SA-DVAE's class centroids (its own latent space) and
     deployed with the final SA-DVAE's, from its training windows ``train_rows``.
 
+    ``mirror_data``: the inner-validation and test clips' mirror images (``load_window_data(..., mirror=True)``):
+    a second calibration is fitted on the windows pooled with their mirror images, for handedness pooling
+    (``sadvae-live --handedness pool``), and its report is ``report["handedness_pool"]``.
+
     Returns:
-        ``(calibration, report)``, both ``None`` when ``cfg.calibrate`` is off.
+        ``(calibration, report, pooled calibration or None)``, all ``None`` when ``cfg.calibrate`` is off.
     """
     from sadvae.head.fit import class_centroids, evaluate_calibration, fit_head_calibration
+    from sadvae.head.handedness import mirror_columns
 
     if not cfg.calibrate:
-        return None, None
+        return None, None, None
     best = heads["selection"]["best"]
     itr, iva = data.rows(~data.test & ~data.inner_val), data.rows(data.inner_val)
     text_emb = zsl["text_emb"]
@@ -816,28 +825,69 @@ def _calibrate(
             data.feats[itr], data.column[itr], text_emb, np.unique(data.column[itr]), zsl["zcfg"]
         ).model.eval()
     lg_va = head_logits(h_in, data.feats[iva], data.ntu_logits[iva])
-    cal, cal_report = fit_head_calibration(
-        _latents(s_in, data.feats[iva]),
-        lg_va,
-        data.column[iva],
-        _prototypes(s_in, text_emb),
-        seed=cfg.seed,
-        source=f"{RECIPE}: inner-validation windows, cross-fitted",
-        train_latent=_latents(s_in, data.feats[itr]),
-        train_truth=data.column[itr],
-    )
-    if cal.uses_distance:  # the deployed model's own latent space
+    lat_va, protos_in = _latents(s_in, data.feats[iva]), _prototypes(s_in, text_emb)
+    lat_tr = _latents(s_in, data.feats[itr])
+    fit = dict(seed=cfg.seed, train_latent=lat_tr, train_truth=data.column[itr])
+    source = f"{RECIPE}: inner-validation windows, cross-fitted"
+    cal, cal_report = fit_head_calibration(lat_va, lg_va, data.column[iva], protos_in, source=source, **fit)
+    pooled, class_mirror = None, mirror_columns(table.names)
+    if mirror_data is not None:
+        m_va = _aligned_rows(mirror_data, data, iva)
+        mirror_va = (
+            _latents(s_in, mirror_data.feats[m_va]),
+            head_logits(h_in, mirror_data.feats[m_va], mirror_data.ntu_logits[m_va]),
+            class_mirror,
+        )
+        pooled, cal_report["handedness_pool"] = fit_head_calibration(
+            lat_va,
+            lg_va,
+            data.column[iva],
+            protos_in,
+            source=source + ", pooled with their mirror images",
+            mirror=mirror_va,
+            **fit,
+        )
+    final = None
+    if cal.uses_distance or (pooled is not None and pooled.uses_distance):  # the deployed model's own latent space
         final = class_centroids(
             _latents(zsl["model"], data.feats[train_rows]), data.column[train_rows], len(table.names)
         )
-        cal = replace(cal, centroids=tuple(tuple(float(x) for x in row) for row in final))
+        final = tuple(tuple(float(x) for x in row) for row in final)
+    cal = replace(cal, centroids=final) if cal.uses_distance else cal
     lg_te = heads["logits"][test_rows]
     cal_report["held_out"] = evaluate_calibration(cal, zsl["lat_test"], lg_te, data.column[test_rows], zsl["protos"])
-    return cal, cal_report
+    if pooled is not None:
+        pooled = replace(pooled, centroids=final) if pooled.uses_distance else pooled
+        m_te = _aligned_rows(mirror_data, data, test_rows)
+        f_te = mirror_data.feats[m_te]
+        lg_te_m = head_logits(heads["head"], f_te, mirror_data.ntu_logits[m_te])
+        mirror_te = (_latents(zsl["model"], f_te), lg_te_m, class_mirror)
+        cal_report["handedness_pool"]["held_out"] = evaluate_calibration(
+            pooled, zsl["lat_test"], lg_te, data.column[test_rows], zsl["protos"], mirror=mirror_te
+        )
+    return cal, cal_report, pooled
 
 
-def recalibrate_bundle(path: str | Path, cfg: ShiftGCNDefaultConfig | None = None) -> tuple[Path, dict]:
+def _aligned_rows(mirror_data: WindowData, data: WindowData, rows: np.ndarray) -> np.ndarray:
+    """The rows of ``mirror_data`` holding the mirror images of ``data``'s windows ``rows`` (same clips, same
+    windows in the same order; ConfigError when the two tables do not line up)."""
+    want = data.clip[rows]
+    m = np.flatnonzero(np.isin(mirror_data.clip, np.unique(want)))
+    if not np.array_equal(mirror_data.clip[m], want):
+        raise ConfigError(
+            "the mirror images' window features do not line up with the windows' (other clips or window counts); "
+            "delete their cache and extract them again"
+        )
+    return m
+
+
+def recalibrate_bundle(
+    path: str | Path, cfg: ShiftGCNDefaultConfig | None = None, handedness: bool = True
+) -> tuple[Path, dict]:
     """Re-fit a ``shiftgcn-v2`` bundle's head calibration with the current code and write its ``.head.json``.
+
+    ``handedness``: also fit the calibration of handedness pooling on the held-out windows pooled with their mirror
+    images (their window features are extracted once and cached), stored in the same file.
 
     Phase 3 of the recipe alone, from the cached window features: the inner head and SA-DVAE are retrained (same
     seed and settings as the recipe), the final ones are the bundle's. The weights are not touched, so the model id
@@ -866,9 +916,16 @@ def recalibrate_bundle(path: str | Path, cfg: ShiftGCNDefaultConfig | None = Non
         "lat_test": _latents(model, data.feats[test_rows]),
         "protos": _prototypes(model, text_emb),
     }
-    heads = {"selection": {"best": best}, "logits": head_logits(head, data.feats, data.ntu_logits)}
-    cal, report = _calibrate(data, table, cfg, heads, zsl, test_rows, train_rows)
-    out = write_calibration(calibration_path(path), replace(cal, model_id=file_sha256(path)))
+    heads = {"selection": {"best": best}, "head": head, "logits": head_logits(head, data.feats, data.ntu_logits)}
+    mirror_data = None
+    if handedness:
+        mirror_data = load_window_data(
+            cfg, table, clip_filter=lambda name, ds, test, inner_val: np.flatnonzero(test | inner_val), mirror=True
+        )
+    cal, report, pooled = _calibrate(data, table, cfg, heads, zsl, test_rows, train_rows, mirror_data=mirror_data)
+    model_id = file_sha256(path)
+    pooled = None if pooled is None else replace(pooled, model_id=model_id)
+    out = write_calibration(calibration_path(path), replace(cal, model_id=model_id), pooled)
     return out, report
 
 
@@ -1066,7 +1123,7 @@ def train_default_shiftgcn(cfg: ShiftGCNDefaultConfig, command: str | None = Non
     seconds["sadvae"] = time.time() - t0
 
     t0 = time.time()
-    cal, cal_report = _calibrate(data, table, cfg, heads, zsl, test_rows, train_rows, reuse_final=inner_only)
+    cal, cal_report, _ = _calibrate(data, table, cfg, heads, zsl, test_rows, train_rows, reuse_final=inner_only)
     seconds["calibration"] = time.time() - t0
 
     weights, backbone = _live_backbone(cfg, heads["head"], len(table.extra_names))

@@ -124,6 +124,25 @@ class DerivedExtractor:
         return self.base.windows(seq)
 
 
+class MirroredWindows(DerivedExtractor):
+    """A :class:`sadvae.features.ShiftGCNExtractor` that sees each clip's left-right mirror image (sides swapped, x
+    negated): a left-handed performer of the recording. Its windows are the mirror images of the base's windows
+    (the preprocessing commutes with mirroring). Cache key: the base's settings plus ``condition="mirror"``, the
+    same as ``scripts/input_conditions.py``'s mirror condition, so either reuses the other's extraction."""
+
+    def __init__(self, base):
+        super().__init__(base, condition="mirror", condition_code=1)
+
+    def windows(self, seq) -> list[np.ndarray]:
+        from dataclasses import replace
+
+        from sadvae.skeleton import FLIP_INDEX
+
+        joints = np.array(seq.joints[:, :, list(FLIP_INDEX)], dtype=np.float32)
+        joints[..., 0] = -joints[..., 0]
+        return self.base.windows(replace(seq, joints=joints))
+
+
 class AugmentedWindows(DerivedExtractor):
     """A :class:`sadvae.features.ShiftGCNExtractor` whose windows are augmented copies (training only).
 

@@ -110,3 +110,42 @@ def test_the_mirror_image_is_compared_with_the_mirror_classes_centroids() -> Non
     alone, pooled = core(eye[:1], lg), core(eye[:1], lg, mirror=(eye[1:2], lg[:, [1, 0, 2, 3, 4]]))
     np.testing.assert_allclose(pooled.p_unseen, alone.p_unseen, atol=1e-12)
     np.testing.assert_allclose(pooled.probs, alone.probs, atol=1e-12)
+
+
+def test_the_pooled_calibration_is_read_for_pooling_and_shares_the_centroids(tmp_path) -> None:
+    from sadvae.head import read_calibration, write_calibration
+
+    centroids = ((1.0, 0.0), (0.0, 1.0))
+    cal = HeadCalibration(reject_seen_a=1.0, stack_distance=1.0, centroids=centroids, model_id="m", source="single")
+    pooled = HeadCalibration(reject_seen_a=2.0, stack_gamma=0.5, model_id="m", source="pooled")
+    path = write_calibration(tmp_path / "model.head.json", cal, pooled)
+    one, both = read_calibration(path, "m"), read_calibration(path, "m", "pool")
+    assert (one.reject_seen_a, one.stack_gamma, one.source) == (1.0, 0.0, "single (model.head.json)")
+    assert (both.reject_seen_a, both.stack_gamma, both.source) == (2.0, 0.5, "pooled (model.head.json)")
+    assert both.centroids == centroids and both.uses_distance is False  # pooled's own weight: 0
+    only = write_calibration(tmp_path / "old.head.json", cal)  # a file without one: the single-window calibration
+    assert read_calibration(only, "m", "pool") == read_calibration(only, "m")
+    with pytest.raises(ValueError, match="centroids"):
+        write_calibration(tmp_path / "bad.head.json", cal, HeadCalibration(centroids=((0.5, 0.5), (0.5, 0.5))))
+
+
+def test_a_pooled_fit_reads_the_mirror_images_through_the_mirror_classes() -> None:
+    """Windows that say nothing (zero logits) and mirror images that name their class's mirror: pooled, the fit
+    separates listed from unlisted windows; without the mirror images it barely can."""
+    from sadvae.head.fit import evaluate_calibration, fit_head_calibration
+
+    k, d, rng = 6, 4, np.random.default_rng(0)
+    class_mirror = np.array([1, 0, 3, 2, 5, 4])  # every class has a mirror partner
+    protos = rng.normal(size=(k, d)).astype(np.float32)
+    truth = np.repeat(np.arange(k), 60)
+    latent = (protos[truth] + rng.normal(size=(len(truth), d)) * 0.5).astype(np.float32)
+    logits = np.zeros((len(truth), k))
+    m_logits = 6.0 * np.eye(k)[class_mirror[truth]] + rng.normal(size=(len(truth), k))
+    mirror = (latent, m_logits, class_mirror)
+    pooled, _ = fit_head_calibration(latent, logits, truth, protos, n_lists=60, mirror=mirror)
+    single, _ = fit_head_calibration(latent, logits, truth, protos, n_lists=60)
+    ev = evaluate_calibration(pooled, latent, logits, truth, protos, n_lists=60, mirror=mirror)["trained"]
+    assert ev["kept"] > 0.9 and ev["false_accept"] < 0.1, ev
+    alone = evaluate_calibration(single, latent, logits, truth, protos, n_lists=60)["trained"]
+    # zero logits: only the list's size tells listed from unlisted windows
+    assert alone["kept"] - alone["false_accept"] < ev["kept"] - ev["false_accept"] - 0.5, (alone, ev)
