@@ -109,7 +109,7 @@ def cmd_vocab(args) -> dict:
     """Every match of each shared skeleton set's class names against the packaged model's trained names (as
     the live head matches a labels file: the bundle's text template) and against NTU-120's names (as
     ``sadvae benchmark --unseen-scorer matched`` does: :func:`sadvae.train.benchmark.ntu_name_matches`)."""
-    from realtime.bench.accuracy.runner import _class_names
+    from realtime.bench.accuracy.runner import dataset_class_names
     from sadvae.assets import default_bundle_path
     from sadvae.bundle import load_bundle
     from sadvae.data.registry import DATASETS, load_dataset
@@ -131,7 +131,7 @@ def cmd_vocab(args) -> dict:
         if name == "ntu":  # action codes A001.. -> NTU names
             names = [ntu[int(c[1:]) - 1] for c in ds.class_names]
         else:
-            names = list(_class_names(name, ds))
+            names = list(dataset_class_names(name, ds))
         r = match_labels(names, vocab, lambda t: np.asarray(enc.encode_labels(t), np.float64))
         row = {"trained_names": [m.describe() for m in r.matches if m.classes]}
         if name != "ntu":

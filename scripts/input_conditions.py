@@ -162,12 +162,18 @@ def measure(bundle: str, conditions: tuple[str, ...] = CONDITIONS, side: str = "
     from sadvae.data.registry import DATASETS
     from sadvae.features import dataset_fingerprint
     from sadvae.head.handedness import mirror_columns
-    from sadvae.train.default_shiftgcn import _extractor, _recipe_bundle, head_logits, inner_validation, topk_metrics
+    from sadvae.train.default_shiftgcn import (
+        head_logits,
+        inner_validation,
+        recipe_bundle,
+        recipe_extractor,
+        topk_metrics,
+    )
     from sadvae.train.protocol import dataset_arrays, test_side_mask
     from sadvae.train.window_features import window_features
 
-    _, cfg, table, data, head = _recipe_bundle(bundle, None)
-    base = _extractor(cfg)
+    _, cfg, table, data, head = recipe_bundle(bundle, None)
+    base = recipe_extractor(cfg)
     mirror_of = mirror_columns(table.names)  # "wave the left hand" <-> "wave the right hand", else itself
     out: dict = {"bundle": bundle, "window": cfg.window, "side": side, "conditions": ["full", *conditions]}
     out["sets"], out["pooling"] = {}, {}

@@ -67,7 +67,7 @@ GRID = {  # 84 settings, about 3 s each on the 2-core machine
 
 def replay_clips(dataset: str, data_root: Path, side: str):
     """(sequences, class names as users write them, truth index per sequence, names of the classes present)."""
-    from realtime.bench.accuracy.runner import _class_names
+    from realtime.bench.accuracy.runner import dataset_class_names
     from sadvae.data.registry import DATASETS as REG
     from sadvae.data.registry import load_dataset
     from sadvae.data.splits import test_side_mask
@@ -79,7 +79,7 @@ def replay_clips(dataset: str, data_root: Path, side: str):
     test = test_side_mask(ds, dataset)
     mask = inner_validation(labels, subjects, views, test) if side == "inner-val" else ~test
     idx = np.flatnonzero(mask & (labels >= 0))
-    names = _class_names(dataset, ds)
+    names = dataset_class_names(dataset, ds)
     present = sorted({int(labels[i]) for i in idx})
     return (
         [ds.sequences[i] for i in idx],

@@ -43,7 +43,7 @@ def main() -> int:
     for t in TARGETS:
         cfg = xd.CrossDatasetConfig(target=t, window=args.window, stride=args.stride, features="clips")
         sources = [n for n in present if n != t]
-        feats = xd.load_features(cfg, (t, *sources), xd._extractor(cfg))
+        feats = xd.load_features(cfg, (t, *sources), xd.feature_extractor(cfg))
         tfs = feats[t]
         labels = [xd.LabelEntry(c) for c in tfs.class_names]
         test = tfs.subset(tfs.test_side & (tfs.labels >= 0))

@@ -57,7 +57,7 @@ class Context:
 
         torch.set_num_threads(2)
         self.cfg = xd.CrossDatasetConfig(target=SETS[0], window=96, stride=48, features="windows")
-        ex = xd._extractor(self.cfg)
+        ex = xd.feature_extractor(self.cfg)
         wins = xd.load_window_sets(self.cfg, SETS, ex)
         self.feats = {n: w.clip_set() for n, w in wins.items()}
         self.text = xd._Text(self.cfg.text)

@@ -77,7 +77,7 @@ def measure_target(run: Path, target: str, text_cache: dict) -> dict:
     )
     sources = tuple(rep["sources"])
     setting = json.loads((run / target / "methods" / "fused.json").read_text())["info"]["selection"]["setting"]
-    feats = xd.load_features(cfg, (target, *sources), xd._extractor(cfg))
+    feats = xd.load_features(cfg, (target, *sources), xd.feature_extractor(cfg))
     text = text_cache.setdefault("text", xd._Text(cfg.text))
     ntu = xd._ntu_names()
 

@@ -86,6 +86,7 @@ __all__ = [
     "render_markdown",
     "shared_data_root",
     "add_cli_arguments",
+    "feature_extractor",
     "run_cli",
     "summary_markdown",
 ]
@@ -991,7 +992,7 @@ def default_methods(bundle: str | None = None, backbone: str = "shiftgcn") -> tu
     return (("round1",) if bundle else ()) + methods
 
 
-def _extractor(cfg: CrossDatasetConfig):
+def feature_extractor(cfg: CrossDatasetConfig):
     from sadvae.features import BundleExtractor, ShiftGCNExtractor
 
     if cfg.backbone == "shiftgcn":
@@ -1037,7 +1038,7 @@ def run_cross_dataset(cfg: CrossDatasetConfig, out: str | Path) -> dict:
         label_columns(
             user_labels, DATASETS[target].loader(root / DATASETS[target].default_root).class_names, cfg.labels, target
         )
-    ex = _extractor(cfg)
+    ex = feature_extractor(cfg)
     if cfg.features not in ("auto", "clips", "windows"):
         raise ConfigError(f"features {cfg.features!r}: choose auto, clips or windows")
     use_windows = cfg.features == "windows" or (

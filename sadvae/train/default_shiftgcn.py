@@ -64,6 +64,9 @@ __all__ = [
     "train_default_shiftgcn",
     "final_training_rows",
     "rescore_bundle",
+    "recalibrate_bundle",
+    "recipe_bundle",
+    "recipe_extractor",
     "holdout_markdown",
     "metrics_markdown",
     "sweep_markdown",
@@ -201,7 +204,7 @@ def inner_validation(labels: np.ndarray, subjects: np.ndarray, views: np.ndarray
     return train & np.isin(groups, val_groups)
 
 
-def _extractor(cfg: ShiftGCNDefaultConfig, window: int | None = None):
+def recipe_extractor(cfg: ShiftGCNDefaultConfig, window: int | None = None):
     from sadvae.features import ShiftGCNExtractor
     from sadvae.models.pretrained import shiftgcn_weights_path
 
@@ -254,7 +257,7 @@ def load_window_data(
     from sadvae.train.window_features import AugmentedWindows, MirroredWindows, window_features
 
     root = _data_root(cfg)
-    ex = _extractor(cfg, window)
+    ex = recipe_extractor(cfg, window)
     ex = MirroredWindows(ex) if mirror else ex
     parts: dict[str, list] = {k: [] for k in ("feats", "logits", "column", "dataset", "clip", "test", "val")}
     roots, prints, used = {}, {}, {}
@@ -901,7 +904,7 @@ def recalibrate_bundle(
     from sadvae.train.protocol import class_text_embeddings
 
     path = Path(path)
-    b, cfg, table, data, head = _recipe_bundle(path, cfg)
+    b, cfg, table, data, head = recipe_bundle(path, cfg)
     best = b.metrics.get("head_selection", {}).get("best")
     if not best:
         raise ConfigError(f"{path}: its metrics do not name the chosen head (head_selection.best); retrain it")
@@ -1138,7 +1141,7 @@ def train_default_shiftgcn(cfg: ShiftGCNDefaultConfig, command: str | None = Non
     return out
 
 
-def _recipe_bundle(path: str | Path, cfg: ShiftGCNDefaultConfig | None):
+def recipe_bundle(path: str | Path, cfg: ShiftGCNDefaultConfig | None):
     """A ``shiftgcn-v2`` bundle with what re-measuring it needs: ``(bundle, cfg with its window, class table,
     window data, its extra head as an ExtraHead)``.
 
@@ -1166,7 +1169,7 @@ def rescore_bundle(path: str | Path, cfg: ShiftGCNDefaultConfig | None = None) -
     The window length comes from the bundle; nothing is trained. Returns the same structure as the bundle's
     ``metrics["holdout"]``.
     """
-    _, _, table, data, head = _recipe_bundle(path, cfg)
+    _, _, table, data, head = recipe_bundle(path, cfg)
     return _evaluate(head_logits(head, data.feats, data.ntu_logits), data, data.rows(data.test), table)
 
 

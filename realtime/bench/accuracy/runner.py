@@ -28,6 +28,7 @@ __all__ = [
     "heldout_stream",
     "stream_piece",
     "run_replay_dataset",
+    "dataset_class_names",
     "GAP_S",
 ]
 
@@ -194,7 +195,7 @@ class HeldoutStream:
     class_names: tuple[str, ...]
 
 
-def _class_names(name: str, ds: Any) -> tuple[str, ...]:
+def dataset_class_names(name: str, ds: Any) -> tuple[str, ...]:
     """The dataset's class names as users write them: the default model's merged names where it has one."""
     from sadvae.train.default_model import MERGE_TABLE
 
@@ -253,7 +254,7 @@ def heldout_stream(
         raise ConfigError(f"unknown dataset {name!r} for --replay-dataset; choose one of {sorted(DATASETS)}")
     ds = load_dataset(name, data_root / DATASETS[name].default_root)
     labels, _, _ = dataset_arrays(ds)
-    names = _class_names(name, ds)
+    names = dataset_class_names(name, ds)
     idx = np.flatnonzero(test_side_mask(ds, name))
     if limit is not None:
         idx = idx[:limit]
