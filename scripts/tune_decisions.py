@@ -102,8 +102,10 @@ def record(dataset: str, hold_s: float, model_path: Path | None, args, cache: Pa
     model = load_live_model(model_path, "onnxruntime", options=BackendOptions(threads=1))
     path = model_path or model.bundle.path
     pool = args.handedness == "pool"  # the mirror images' outputs are recorded too (the windows' are the same)
+    every = f"_every{args.every:g}" if args.every else ""  # the model's live stride: the key of earlier recordings
     key = (
         f"{dataset}_{hold_s:g}_{args.side}_m{min(GRID['min_window'])}_{file_sha256(path)[:8]}{'_pool' if pool else ''}"
+        f"{every}"
     )
     out = cache / f"replay_windows_{key}.npz"
     if out.is_file():
@@ -144,6 +146,7 @@ def record(dataset: str, hold_s: float, model_path: Path | None, args, cache: Pa
             handle_signals=False,
             head=HeadOptions(handedness=args.handedness),
             min_window_frames=min(GRID["min_window"]),
+            stride=None if not args.every else max(1, round(args.every * seqs[0].fps)),
             publisher=PublisherOptions(endpoint="tcp://127.0.0.1:*", sndhwm=100_000),
         )
         Pipeline(src, model, labels, opts, on_batch=on_batch).run()
@@ -420,6 +423,13 @@ def main(argv=None) -> int:
     )
     ap.add_argument("--hold", type=float, nargs="+", default=[0.0, 1.0])
     ap.add_argument("--halves", type=int, default=2, help="random half lists per set for the false-start rate")
+    ap.add_argument(
+        "--every",
+        type=float,
+        metavar="S",
+        help="seconds between windows while recording (sadvae-live --stride in seconds; default: the model's live "
+        "stride, 0.8 s for the packaged model)",
+    )
     ap.add_argument("--max-false", type=float, default=1.0, help="false starts per minute allowed (default 1)")
     ap.add_argument(
         "--false-source",
@@ -472,6 +482,7 @@ def main(argv=None) -> int:
         "calibrated": True,
         "side": args.side,
         "handedness": args.handedness,
+        "every_s": args.every,
         "clips": {f"{k[0]}@{k[1]:g}s": int(len(r["truth"])) for k, r in recs.items()},
         "round1": {"options": asdict(DecisionOptions()), "min_window": window},
         "false_source": args.false_source,

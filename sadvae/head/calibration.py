@@ -185,7 +185,11 @@ def read_calibration(
     if handedness == "pool" and isinstance(pooled, dict):
         d = {**d, **pooled}
     elif handedness == "pool":
-        log.info("head calibration %s has none for handedness pooling: the single-window one is used", p)
+        log.warning(
+            "head calibration %s has none for handedness pooling: the single-window one is used (it fires more on "
+            "actions that are not listed); fit one with scripts/train_default --recalibrate BUNDLE",
+            p,
+        )
     cal = HeadCalibration.from_dict(d, p)
     if model_id and cal.model_id and cal.model_id != model_id:
         log.warning("ignoring head calibration %s: fitted on model %s, this is %s", p, cal.model_id[:12], model_id[:12])

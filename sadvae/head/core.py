@@ -156,6 +156,9 @@ class HeadCore:
             unit = latent / np.maximum(np.linalg.norm(latent, axis=1, keepdims=True), 1e-12)
             centroids = self._centroids_mirror if mirrored else self._centroids
             ev["distance"] = 1.0 - (unit @ centroids.T).max(axis=1)
+        if self.mode == "mixed" and self.combine == "gate":  # all K columns, as it was fitted
+            logits = np.asarray(seen_logits)[:, self.class_mirror] if mirrored else seen_logits
+            ev["gate"] = self.gate.prob_unseen(ev["p_new"], logits)
         return ev
 
     def __call__(
@@ -202,7 +205,7 @@ class HeadCore:
             p_action = a_seen
         else:
             if self.combine == "gate":
-                p_unseen = self.gate.prob_unseen(p_new, seen_logits)  # all K columns, as it was fitted
+                p_unseen = ev["gate"]
                 w = (p_unseen > self.gate.threshold).astype(np.float64)
             else:
                 p_unseen = w = cal.new_weight(a_new, a_seen, ev.get("distance"))

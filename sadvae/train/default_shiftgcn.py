@@ -300,6 +300,8 @@ def load_window_data(
         parts["val"].append(val[own])
         used[name] = int(len(np.unique(own)))
         offset += len(wf.labels)
+        if mirror and cfg.augment:  # no copies of mirror images, but the same clip ids as without mirror
+            offset += cfg.augment_copies * len(wf.labels)
         for k in range(cfg.augment_copies if cfg.augment and not mirror else 0):
             # camera-like copies of the inner-train clips only: never of inner validation or the test side
             inner_train = np.flatnonzero(wf.extracted & ~wf.test_side & ~val & (wf.labels >= 0))
@@ -856,11 +858,12 @@ def _calibrate(
             _latents(zsl["model"], data.feats[train_rows]), data.column[train_rows], len(table.names)
         )
         final = tuple(tuple(float(x) for x in row) for row in final)
-    cal = replace(cal, centroids=final) if cal.uses_distance else cal
+    # both get them when either reads them (a zero weight leaves them unread): the file stores them once
+    cal = replace(cal, centroids=final) if final is not None else cal
     lg_te = heads["logits"][test_rows]
     cal_report["held_out"] = evaluate_calibration(cal, zsl["lat_test"], lg_te, data.column[test_rows], zsl["protos"])
     if pooled is not None:
-        pooled = replace(pooled, centroids=final) if pooled.uses_distance else pooled
+        pooled = replace(pooled, centroids=final) if final is not None else pooled
         m_te = _aligned_rows(mirror_data, data, test_rows)
         f_te = mirror_data.feats[m_te]
         lg_te_m = head_logits(heads["head"], f_te, mirror_data.ntu_logits[m_te])

@@ -113,8 +113,12 @@ def test_replay_through_pipeline_publishes_schema_valid_events(shared_data, live
     assert statuses[-1]["tracks"] == 0 and statuses[-1]["dropped"]["events"] == 0
 
 
-def test_live_scores_equal_offline_evaluation_for_the_same_window(shared_data, live_model, model_files, tmp_path):
-    """One preprocessing path: the window the pipeline scored, through preprocess -> torch Recognizer -> head."""
+@pytest.mark.parametrize("handedness", ["off", "pool"])
+def test_live_scores_equal_offline_evaluation_for_the_same_window(
+    shared_data, live_model, model_files, tmp_path, handedness
+):
+    """One preprocessing path: the window the pipeline scored, through preprocess -> torch Recognizer -> head (and,
+    with --handedness pool, its mirror image beside it)."""
     import torch
 
     from sadvae.bundle import load_bundle
@@ -124,7 +128,7 @@ def test_live_scores_equal_offline_evaluation_for_the_same_window(shared_data, l
     labels = tmp_path / "labels.txt"
     labels.write_text(LABELS, encoding="utf-8")
     batches: list[WindowBatch] = []
-    pooled = replace(options(tmp_path).head, handedness="pool")  # the window and its mirror image (--handedness pool)
+    pooled = replace(options(tmp_path).head, handedness=handedness)
     pipe = Pipeline(
         ReplaySource(shared_data / NTU_FILE),
         live_model,
@@ -159,10 +163,14 @@ def test_live_scores_equal_offline_evaluation_for_the_same_window(shared_data, l
             # handedness pooling: the window's mirror image went through the model beside it
             m_latent, m_logits = (t.numpy() for t in recognizer(torch.from_numpy(mirror_windows(offline))))
         np.testing.assert_allclose(b.outputs["latent"], latent, atol=1e-5)
+        if handedness == "off":
+            assert b.mirror_outputs is None
+            np.testing.assert_allclose(head(latent, logits).probs, b.result.probs, atol=1e-5)
+            continue
         np.testing.assert_allclose(b.mirror_outputs["latent"], m_latent, atol=1e-5)
         np.testing.assert_allclose(head(latent, logits, (m_latent, m_logits)).probs, b.result.probs, atol=1e-5)
         alone.append(np.abs(head(latent, logits).probs - b.result.probs).max())
-    assert max(alone) > 1e-5  # the mirror image counted (beyond the tolerance of the equalities above)
+    assert handedness == "off" or max(alone) > 1e-5  # the mirror image counted (beyond the equalities' tolerance)
 
 
 def test_handedness_off_scores_the_window_alone(shared_data, live_model, tmp_path) -> None:

@@ -30,6 +30,8 @@ def test_mirror_columns_pairs_sides_and_is_an_involution() -> None:
 
 
 def _core(combine="stacking", centroids=True, reject=True) -> HeadCore:
+    from sadvae.evaluate import Gate
+
     rng = np.random.default_rng(0)
     proto = rng.normal(size=(3, D))
     scorer = ZeroShotScorer("cosine", proto, np.zeros(3), scale=10.0)
@@ -48,15 +50,16 @@ def _core(combine="stacking", centroids=True, reject=True) -> HeadCore:
         scorer,
         cal,
         combine,
+        Gate(1.0, 0.5, 2, rng.normal(size=4) * 3, 0.2) if combine == "gate" else None,
         reject=reject,
         class_mirror=mirror_columns(CLASSES),
     )
 
 
-@pytest.mark.parametrize("centroids", [True, False])
-def test_a_window_and_its_mirror_image_score_alike_through_the_mirror_labels(centroids: bool) -> None:
+@pytest.mark.parametrize(("combine", "centroids"), [("stacking", True), ("stacking", False), ("gate", False)])
+def test_a_window_and_its_mirror_image_score_alike_through_the_mirror_labels(combine: str, centroids: bool) -> None:
     """Pooled, a window scores label l as its mirror image scores mirror(l): left- and right-handed alike."""
-    core, rng = _core(centroids=centroids), np.random.default_rng(1)
+    core, rng = _core(combine, centroids=centroids), np.random.default_rng(1)
     a = (rng.normal(size=(7, D)), rng.normal(size=(7, len(CLASSES))) * 3)
     b = (rng.normal(size=(7, D)), rng.normal(size=(7, len(CLASSES))) * 3)
     ab, ba = core(*a, mirror=b), core(*b, mirror=a)
@@ -149,3 +152,24 @@ def test_a_pooled_fit_reads_the_mirror_images_through_the_mirror_classes() -> No
     alone = evaluate_calibration(single, latent, logits, truth, protos, n_lists=60)["trained"]
     # zero logits: only the list's size tells listed from unlisted windows
     assert alone["kept"] - alone["false_accept"] < ev["kept"] - ev["false_accept"] - 0.5, (alone, ev)
+
+
+def test_the_pooled_fit_reads_what_the_pooled_head_reads() -> None:
+    """For one list of trained labels, the fit's pooled listed mass and nearest cosine give the live head's p_action."""
+    from sadvae.head.fit import window_statistics
+
+    rng, k = np.random.default_rng(4), len(CLASSES)
+    protos = rng.normal(size=(k, D)).astype(np.float32)
+    lat, lat_m = rng.normal(size=(2, 9, D)).astype(np.float32)
+    lg, lg_m = rng.normal(size=(2, 9, k)) * 2
+    cal = HeadCalibration(seen_temperature=1.7, reject_seen_a=1.3, reject_seen_b=0.4, reject_zs_a=3.0, reject_zs_b=-1.0)
+    listed = np.array([0, 2, 4])  # "wave the left hand" listed without its mirror class
+    mirror = (lat_m, lg_m, mirror_columns(CLASSES))
+    st = window_statistics(lat, lg, np.zeros(9, int), protos, [listed], cal.seen_temperature, mirror)
+    trained = HeadCore(
+        [CLASSES[c] for c in listed], [(c,) for c in listed], k, D, calibration=cal, class_mirror=mirror[2]
+    )
+    np.testing.assert_allclose(trained(lat, lg, (lat_m, lg_m)).p_action, cal.p_action_seen(st["mass"]), atol=1e-12)
+    scorer = ZeroShotScorer("cosine", protos[listed], np.zeros(len(listed)), scale=cal.zs_scale)
+    new = HeadCore(["a", "b", "c"], [(), (), ()], k, D, scorer, cal, class_mirror=mirror[2])
+    np.testing.assert_allclose(new(lat, lg, (lat_m, lg_m)).p_action, cal.p_action_new(st["near"]), atol=1e-6)
