@@ -67,6 +67,7 @@ __all__ = [
     "recalibrate_bundle",
     "recipe_bundle",
     "recipe_extractor",
+    "load_mirror_data",
     "holdout_markdown",
     "metrics_markdown",
     "sweep_markdown",
@@ -874,6 +875,13 @@ def _calibrate(
     return cal, cal_report, pooled
 
 
+def load_mirror_data(cfg: ShiftGCNDefaultConfig, table: ClassTable) -> WindowData:
+    """The mirror images' windows of the inner-validation and test clips (the calibration of handedness pooling)."""
+    return load_window_data(
+        cfg, table, clip_filter=lambda name, ds, test, inner_val: np.flatnonzero(test | inner_val), mirror=True
+    )
+
+
 def _aligned_rows(mirror_data: WindowData, data: WindowData, rows: np.ndarray) -> np.ndarray:
     """The rows of ``mirror_data`` holding the mirror images of ``data``'s windows ``rows`` (same clips, same
     windows in the same order; ConfigError when the two tables do not line up)."""
@@ -923,11 +931,7 @@ def recalibrate_bundle(
         "protos": _prototypes(model, text_emb),
     }
     heads = {"selection": {"best": best}, "head": head, "logits": head_logits(head, data.feats, data.ntu_logits)}
-    mirror_data = None
-    if handedness:
-        mirror_data = load_window_data(
-            cfg, table, clip_filter=lambda name, ds, test, inner_val: np.flatnonzero(test | inner_val), mirror=True
-        )
+    mirror_data = load_mirror_data(cfg, table) if handedness else None
     cal, report, pooled = _calibrate(data, table, cfg, heads, zsl, test_rows, train_rows, mirror_data=mirror_data)
     model_id = file_sha256(path)
     pooled = None if pooled is None else replace(pooled, model_id=model_id)
@@ -1033,8 +1037,11 @@ def _provenance(cfg: ShiftGCNDefaultConfig, data: WindowData, table: ClassTable,
     }
 
 
-def _save_outputs(cfg, table: ClassTable, backbone, zsl: dict, cal, metrics: dict, provenance: dict) -> Path:
-    """Phase 5: write the bundle, its calibration file (when fitted) and ``<stem>.metrics.json``.
+def _save_outputs(
+    cfg, table: ClassTable, backbone, zsl: dict, cal, metrics: dict, provenance: dict, pooled=None
+) -> Path:
+    """Phase 5: write the bundle, its calibration file (when fitted; with the handedness-pooling one ``pooled``) and
+    ``<stem>.metrics.json``.
 
     Returns:
         The bundle path.
@@ -1063,7 +1070,9 @@ def _save_outputs(cfg, table: ClassTable, backbone, zsl: dict, cal, metrics: dic
         live=LiveConfig(stride=cfg.live_stride, persons=1),
     )
     if cal is not None:
-        write_calibration(calibration_path(out), replace(cal, model_id=file_sha256(out)))
+        model_id = file_sha256(out)
+        pooled = None if pooled is None else replace(pooled, model_id=model_id)
+        write_calibration(calibration_path(out), replace(cal, model_id=model_id), pooled)
     out.with_name(out.stem + ".metrics.json").write_text(
         json.dumps({"metrics": metrics, "provenance": provenance}, indent=1, default=_json_default)
     )
@@ -1129,7 +1138,10 @@ def train_default_shiftgcn(cfg: ShiftGCNDefaultConfig, command: str | None = Non
     seconds["sadvae"] = time.time() - t0
 
     t0 = time.time()
-    cal, cal_report, _ = _calibrate(data, table, cfg, heads, zsl, test_rows, train_rows, reuse_final=inner_only)
+    mirror_data = load_mirror_data(cfg, table) if cfg.calibrate else None
+    cal, cal_report, pooled = _calibrate(
+        data, table, cfg, heads, zsl, test_rows, train_rows, reuse_final=inner_only, mirror_data=mirror_data
+    )
     seconds["calibration"] = time.time() - t0
 
     weights, backbone = _live_backbone(cfg, heads["head"], len(table.extra_names))
@@ -1139,7 +1151,7 @@ def train_default_shiftgcn(cfg: ShiftGCNDefaultConfig, command: str | None = Non
     if inner_only:
         metrics.update(INNER_SCOPE)
         provenance.update(INNER_SCOPE)
-    out = _save_outputs(cfg, table, backbone, zsl, cal, metrics, provenance)
+    out = _save_outputs(cfg, table, backbone, zsl, cal, metrics, provenance, pooled)
     log.info("wrote %s (%.1f MB) in %.1f min", out, out.stat().st_size / 1e6, seconds["total"] / 60)
     return out
 

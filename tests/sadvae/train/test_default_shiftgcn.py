@@ -148,6 +148,10 @@ def test_recipe_end_to_end_on_synthetic_features(tmp_path, monkeypatch):
     assert len(p["class_table"]["columns"]) == len(table.names)
     cal = read_calibration(calibration_path(out), model_id=file_sha256(out))
     assert cal is not None and cal.model_id == file_sha256(out)
+    # and the calibration of handedness pooling, on the same windows pooled with their mirror images
+    pooled = read_calibration(calibration_path(out), model_id=file_sha256(out), handedness="pool")
+    assert pooled.source.startswith("shiftgcn-v2: inner-validation windows, cross-fitted, pooled with their mirror")
+    assert pooled.centroids == cal.centroids and "held_out" in m["calibration"]["handedness_pool"]
     assert json.loads(out.with_name("m.metrics.json").read_text())["metrics"]["recipe"] == "shiftgcn-v2"
     # the bundle's backbone is the Shift-GCN with the extra head: its logits on features = the recipe's head
     f = torch.as_tensor(data.feats[:4])
@@ -177,6 +181,8 @@ def test_recipe_end_to_end_on_synthetic_features(tmp_path, monkeypatch):
     assert written == calibration_path(out) and out.read_bytes() == before
     cal3 = read_calibration(written, model_id=file_sha256(out))
     assert replace(cal3, source=cal.source) == cal and report["held_out"] == m["calibration"]["held_out"]
+    pooled3 = read_calibration(written, model_id=file_sha256(out), handedness="pool")
+    assert pooled3 == pooled
 
 
 class _Stop(Exception):
