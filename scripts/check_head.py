@@ -56,9 +56,9 @@ def pair_scores(pairs, embed, mode: str) -> np.ndarray:
         return np.einsum("ij,ij->i", e[:n], e[n:])
     texts: dict[str, np.ndarray] = {}
     if mode == "matcher":
-        from sadvae.head.matching import canonical
+        from sadvae.head.matching import alternatives, canonical
 
-        allt = sorted({canonical(t) or t for p in pairs for t in p[:2]})
+        allt = sorted({canonical(t) or t for p in pairs for t in (*p[:2], *alternatives(p[1]))})
         for t, v in zip(allt, embed(allt), strict=True):
             texts[t] = v
 

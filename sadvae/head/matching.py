@@ -51,6 +51,7 @@ __all__ = [
     "PHRASAL_VERBS",
     "particle_clash",
     "phrasal",
+    "alternatives",
     "match_labels",
 ]
 
@@ -152,6 +153,7 @@ _PHRASES = tuple(
     (re.compile(rf"\b{p}\b"), f" {r} ")
     for p, r in (
         ("pickup", "pick up"),
+        ("hand ?shak(?:e|es|ing)", "shake hands"),
         ("get(?:ting)? up", "stand up"),
         ("rise", "stand up"),
         ("take a seat", "sit down"),
@@ -184,6 +186,7 @@ CONFLICTS: tuple[frozenset[str], ...] = tuple(
         ("start", "stop"),
         ("fast", "slow"),
         ("kick", "punch"),
+        ("hand", "fist"),  # shake hands / shake fist, raise a hand / raise a fist
     )
 )
 
@@ -317,6 +320,36 @@ class MatchResult:
         return out
 
 
+def alternatives(name: str) -> tuple[str, ...]:
+    """The readings of a class name that offers alternatives with a slash outside brackets (NTU's "eat meal/snack",
+    "make a phone call/answer phone"): with words on both sides of the slash, the two phrases it separates ("make a
+    phone call", "answer phone"); else each word in the other's place ("eat meal", "eat snack"; "punching other
+    person", "slapping other person"). A user's label matches the class through its best reading.
+
+    >>> alternatives("eat meal/snack")
+    ('eat meal', 'eat snack')
+    >>> alternatives("walk")
+    ()
+    """
+    words = str(name).split()
+    out: list[str] = []
+    depth = 0
+    for k, w in enumerate(words):
+        if depth == 0 and w.count("/") == 1 and not w.startswith("/") and not w.endswith("/"):
+            left, right = w.split("/")
+            if "(" not in left and ")" not in right:
+                before, after = " ".join(words[:k]), " ".join(words[k + 1 :])
+                if before and after:  # words on both sides: two phrases ("make a phone call/answer phone")
+                    readings = (f"{before} {left}", f"{right} {after}")
+                else:  # at an edge: two words in one place ("eat meal/snack", "punching/slapping other person")
+                    readings = (f"{before} {left} {after}".strip(), f"{before} {right} {after}".strip())
+                for t in readings:
+                    if t not in out and t != name:
+                        out.append(t)
+        depth += w.count("(") - w.count(")")
+    return tuple(out)
+
+
 def match_labels(
     labels: Sequence[str],
     vocabulary: Sequence[str],
@@ -332,13 +365,17 @@ def match_labels(
         embed: texts -> float [n, d] unit-norm sentence embeddings, or None for lexical matching only.
             Called once with the canonical forms of the labels and the classes (and aliases).
         threshold: the score a class needs to be covered by a label.
-        aliases: optional extra texts per class (other names, descriptions); a class scores its best alias.
+        aliases: optional extra texts per class (other names, descriptions); a class scores its best alias. A
+            class name with slash alternatives has its :func:`alternatives` as aliases too.
 
     Returns:
         a :class:`MatchResult`.
     """
     names = [str(n) for n in labels]
-    vocab_texts = [[str(v), *([] if aliases is None else map(str, aliases[j]))] for j, v in enumerate(vocabulary)]
+    vocab_texts = [
+        [str(v), *alternatives(str(v)), *([] if aliases is None else map(str, aliases[j]))]
+        for j, v in enumerate(vocabulary)
+    ]
     owner = np.array([j for j, texts in enumerate(vocab_texts) for _ in texts], dtype=np.intp)
     flat = [t for texts in vocab_texts for t in texts]
     n_l, n_v = len(names), len(vocabulary)

@@ -10,6 +10,7 @@ import pytest
 
 from sadvae.head.matching import (
     DEFAULT_MATCH_THRESHOLD,
+    alternatives,
     canonical,
     conflict,
     match_labels,
@@ -78,6 +79,8 @@ def read_pairs() -> list[tuple[str, str, int]]:
         ("pick up & throw", "pick up and throw"),
         ("get up", "stand up"),
         ("Drink_Water.", "drink water"),
+        ("handshaking", "shake hands"),
+        ("Handshake", "shake hands"),
     ],
 )
 def test_canonical_forms_name_the_action(text: str, expected: str) -> None:
@@ -94,6 +97,22 @@ def test_stems_and_conflicts() -> None:
     assert conflict(stems("pick up with one hand"), stems("pick up with two hands"))
     assert not conflict(stems("kick"), stems("side kick"))  # a broader label is not a contradiction
     assert not conflict(stems("walking"), stems("walk"))
+
+
+def test_slash_alternatives_are_read_as_words_or_phrases() -> None:
+    assert alternatives("eat meal/snack") == ("eat meal", "eat snack")
+    assert alternatives("punching/slapping other person") == ("punching other person", "slapping other person")
+    assert alternatives("make a phone call/answer phone") == ("make a phone call", "answer phone")
+    assert alternatives("sneeze/cough") == ("sneeze", "cough")
+    assert alternatives("touch chest (stomachache/heart pain)") == ()  # inside brackets: not alternatives
+    assert alternatives("walk") == alternatives("a/") == ()
+
+
+def test_a_class_with_alternatives_matches_through_either() -> None:
+    vocab = ("sneeze/cough", "eat meal/snack", "shake fist", "handshaking")
+    r = match_labels(["cough", "eat a snack", "shake hands"], vocab, embed=None)
+    assert [m.class_names for m in r.matches] == [("sneeze/cough",), ("eat meal/snack",), ("handshaking",)]
+    assert conflict(stems("shake hands"), stems("shake fist"))  # a hand is no fist: another gesture
 
 
 def test_paraphrases_of_trained_classes_without_an_encoder() -> None:
