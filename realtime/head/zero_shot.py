@@ -73,7 +73,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_CACHE_FORMAT = 3  # 3: a description starting "a person" is no longer prefixed twice (sadvae.text)
+_CACHE_FORMAT = 4  # 3: a description starting "a person" is no longer prefixed twice (sadvae.text); 4: matching reads
+# slash alternatives and compounds (sadvae.head.matching): a cached label mapping may be stale
 
 
 @dataclass(frozen=True)
