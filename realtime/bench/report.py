@@ -156,6 +156,7 @@ def _pipeline_table(pipe: dict[str, Any]) -> list[str]:
             f"{r['wall_s']:.1f} s = {r['fps']:.1f} fps end to end; {r['windows']} windows in "
             f"{r['batches']} batches (mean {r['mean_batch']:.2f}), {r['events_received']} events "
             f"received, head {r['head_mode']}"
+            + (", each window with its mirror image (--handedness pool)" if pipe.get("handedness") == "pool" else "")
         )
         lines.append(f"  {'stage':<10} {'calls':>6} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'ms/frame':>9}")
         for name, s in r["stages"].items():
