@@ -335,17 +335,18 @@ def alternatives(name: str) -> tuple[str, ...]:
     out: list[str] = []
     depth = 0
     for k, w in enumerate(words):
-        if depth == 0 and w.count("/") == 1 and not w.startswith("/") and not w.endswith("/"):
-            left, right = w.split("/")
-            if "(" not in left and ")" not in right:
-                before, after = " ".join(words[:k]), " ".join(words[k + 1 :])
-                if before and after:  # words on both sides: two phrases ("make a phone call/answer phone")
-                    readings = (f"{before} {left}", f"{right} {after}")
-                else:  # at an edge: two words in one place ("eat meal/snack", "punching/slapping other person")
-                    readings = (f"{before} {left} {after}".strip(), f"{before} {right} {after}".strip())
-                for t in readings:
-                    if t not in out and t != name:
-                        out.append(t)
+        left, _, right = w.partition("/")
+        at_slash = depth + left.count("(") - left.count(")")  # brackets still open where the slash stands
+        if w.count("/") == 1 and left and right and at_slash == 0 and "(" not in right and ")" not in right:
+            before, after = " ".join(words[:k]), " ".join(words[k + 1 :])
+            if before and after:  # words on both sides: two phrases ("make a phone call/answer phone")
+                readings: tuple[str, ...] = (f"{before} {left}", f"{right} {after}")
+            else:  # at an edge: two words in one place ("eat meal/snack", "punching/slapping other person"; a
+                # last word alone would be a noun as often as an action: "snack", "hat", but "bow")
+                readings = (f"{before} {left} {after}".strip(), f"{before} {right} {after}".strip())
+            for t in readings:
+                if t not in out and t != name:
+                    out.append(t)
         depth += w.count("(") - w.count(")")
     return tuple(out)
 

@@ -876,10 +876,14 @@ def _calibrate(
 
 
 def load_mirror_data(cfg: ShiftGCNDefaultConfig, table: ClassTable) -> WindowData:
-    """The mirror images' windows of the inner-validation and test clips (the calibration of handedness pooling)."""
-    return load_window_data(
-        cfg, table, clip_filter=lambda name, ds, test, inner_val: np.flatnonzero(test | inner_val), mirror=True
-    )
+    """The mirror images' windows of the inner-validation and test clips (the calibration of handedness pooling);
+    with ``cfg.limit_per_class``, of those among the clips the recipe uses."""
+
+    def clips(name, ds, test, inner_val):
+        rows = np.flatnonzero(test | inner_val)
+        return rows if cfg.limit_per_class is None else np.intersect1d(rows, _limited(ds, test, cfg.limit_per_class))
+
+    return load_window_data(cfg, table, clip_filter=clips, mirror=True)
 
 
 def _aligned_rows(mirror_data: WindowData, data: WindowData, rows: np.ndarray) -> np.ndarray:

@@ -105,6 +105,8 @@ def test_slash_alternatives_are_read_as_words_or_phrases() -> None:
     assert alternatives("make a phone call/answer phone") == ("make a phone call", "answer phone")
     assert alternatives("sneeze/cough") == ("sneeze", "cough")
     assert alternatives("touch chest (stomachache/heart pain)") == ()  # inside brackets: not alternatives
+    fan = "use a fan (with hand or paper)"
+    assert alternatives(f"{fan}/feeling warm") == (fan, "feeling warm")  # a bracket closed before the slash
     assert alternatives("walk") == alternatives("a/") == ()
 
 
