@@ -105,7 +105,7 @@ def record(dataset: str, hold_s: float, model_path: Path | None, args, cache: Pa
     every = f"_every{args.every:g}" if args.every else ""  # the model's live stride: the key of earlier recordings
     key = (
         f"{dataset}_{hold_s:g}_{args.side}_m{min(GRID['min_window'])}_{file_sha256(path)[:8]}{'_pool' if pool else ''}"
-        f"{every}"
+        f"{every}{'_mirror' if args.mirror else ''}"
     )
     out = cache / f"replay_windows_{key}.npz"
     if out.is_file():
@@ -113,10 +113,18 @@ def record(dataset: str, hold_s: float, model_path: Path | None, args, cache: Pa
         z = np.load(out, allow_pickle=False)
         return {k: z[k] for k in z.files}
     seqs, names, truth = replay_clips(dataset, args.data_root, args.side)
+    if args.mirror:  # left-handed performers: each clip's mirror image, a side-named class judged by its mirror
+        from sadvae.head.handedness import mirror_columns
+        from sadvae.skeleton import FLIP_INDEX
+
+        truth = [int(mirror_columns(names)[c]) for c in truth]
     chunks, times, seq_start, t0 = [], [], [], 0.0
     for seq in seqs:
         seq_start.append(t0)
         joints, t, _, t0 = stream_piece(seq, t0, hold_s)
+        if args.mirror:
+            joints = np.array(joints[:, :, list(FLIP_INDEX)], np.float32)
+            joints[..., 0] = -joints[..., 0]
         chunks.append(joints)
         times.append(t)
     rows: list[tuple] = []
@@ -446,6 +454,9 @@ def main(argv=None) -> int:
         help="the head's handedness pooling (sadvae-live --handedness; default off): pool records the windows' "
         "mirror images too",
     )
+    ap.add_argument(
+        "--mirror", action="store_true", help="replay the clips' left-right mirror images (left-handed performers)"
+    )
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -483,6 +494,7 @@ def main(argv=None) -> int:
         "side": args.side,
         "handedness": args.handedness,
         "every_s": args.every,
+        "mirror": args.mirror,
         "clips": {f"{k[0]}@{k[1]:g}s": int(len(r["truth"])) for k, r in recs.items()},
         "round1": {"options": asdict(DecisionOptions()), "min_window": window},
         "false_source": args.false_source,

@@ -26,6 +26,7 @@ known label set reloads at once, also where torch is absent.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -289,6 +290,18 @@ def model_fingerprint(bundle: Any) -> str:
     return "sadvae:" + digest.hexdigest()[:16]
 
 
+@functools.lru_cache(maxsize=1)
+def _matcher_fingerprint() -> str:
+    """A digest of the label matcher's source (``sadvae/head/matching.py``): a cached label mapping is only reused by
+    the matcher that made it (a changed rule, phrase or conflict group would otherwise keep serving old mappings)."""
+    from sadvae.head import matching
+
+    try:
+        return hashlib.sha256(Path(matching.__file__).read_bytes()).hexdigest()[:16]
+    except OSError:  # no source file (a frozen install): the cache format alone keys it
+        return ""
+
+
 def label_key(model_id: str, encoder_id: str, template: str, labels: LabelSet, opts: HeadOptions) -> str:
     """The cache key of a head: sha256 hex of everything its mapping and weights depend on."""
     fit = {k: getattr(opts, k) for k in ("zs_method", "match", "match_threshold")}
@@ -301,6 +314,7 @@ def label_key(model_id: str, encoder_id: str, template: str, labels: LabelSet, o
         "template": template,
         "labels": labels.sha256,
         "fit": fit,
+        "matcher": _matcher_fingerprint(),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
 

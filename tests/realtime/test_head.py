@@ -224,6 +224,17 @@ def test_cache_memory_and_disk(bundles, tmp_path) -> None:
     assert builder(bundle, tmp_path, zs_method="euclidean").key(ls) != head.key
     linear = builder(bundle, tmp_path, zs_method="linear").key(ls)
     assert builder(bundle, tmp_path, zs_method="linear", seed=1).key(ls) != linear
+    # another label matcher (its source changed) does not reuse the mapping the old one cached
+    import realtime.head.zero_shot as zs
+
+    zs._matcher_fingerprint.cache_clear()
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(zs.Path, "read_bytes", lambda self: b"another matcher")
+            assert first.key(ls) != head.key
+    finally:
+        zs._matcher_fingerprint.cache_clear()
+    assert first.key(ls) == head.key
     # a corrupt cache file is refitted, not trusted
     path = next((tmp_path / "heads").glob("*.npz"))
     path.write_bytes(b"not an npz")
