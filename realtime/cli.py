@@ -238,6 +238,7 @@ def _add_head_flags(p: argparse.ArgumentParser) -> None:
     from realtime.buffer import MIN_WINDOW_FRAMES
     from realtime.decisions import DecisionOptions
     from realtime.head.zero_shot import HeadOptions
+    from sadvae.head.handedness import HANDEDNESS
 
     d, h = DecisionOptions(), HeadOptions()
     g = p.add_argument_group(
@@ -298,7 +299,7 @@ def _add_head_flags(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--handedness",
-        choices=("pool", "off"),
+        choices=HANDEDNESS,
         default=h.handedness,
         help="pool: score each window together with its left-right mirror image, so a left-handed person is "
         "recognised as well as a right-handed one (twice the recogniser's work: 2.6 instead of 1.3 CPU ms per "

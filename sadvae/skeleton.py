@@ -20,6 +20,7 @@ __all__ = [
     "CENTER_JOINT",
     "LEFT_RIGHT_PAIRS",
     "FLIP_INDEX",
+    "mirror_joints",
     "mirror_windows",
     "spatial_adjacency",
     "bone_lengths",
@@ -97,6 +98,14 @@ def _flip_index() -> tuple[int, ...]:
 
 # joints[..., FLIP_INDEX, :] swaps left and right (mirror augmentation also negates x).
 FLIP_INDEX: tuple[int, ...] = _flip_index()
+
+
+def mirror_joints(joints: np.ndarray) -> np.ndarray:
+    """The left-right mirror image of skeletons [..., 25, 3] (a recording's joints, x to the side): sides swapped and
+    x negated; all-zero frames (nobody there) stay zero. Returns a new float32 array."""
+    x = np.array(np.asarray(joints)[..., list(FLIP_INDEX), :], dtype=np.float32, copy=True)
+    x[..., 0] = -x[..., 0]
+    return x
 
 
 def mirror_windows(x: np.ndarray) -> np.ndarray:

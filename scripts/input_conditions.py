@@ -117,18 +117,7 @@ def drop_frames(seq, share: float):
     return replace(seq, joints=seq.joints[keep], timestamps=t[keep] - t[0])
 
 
-def mirrored(seq):
-    """``seq`` as its left-right mirror image (sides swapped, x negated)."""
-    from sadvae.skeleton import FLIP_INDEX
-
-    joints = np.array(seq.joints[:, :, list(FLIP_INDEX)], dtype=np.float32)
-    joints[..., 0] = -joints[..., 0]
-    return replace(seq, joints=joints)
-
-
 def transform(seq, condition: str):
-    if condition == "mirror":
-        return mirrored(seq)
     if condition.startswith("legs_"):
         return replace(seq, joints=hide_legs(seq.joints, condition.removeprefix("legs_")))
     if condition.startswith("fps"):

@@ -115,7 +115,7 @@ def record(dataset: str, hold_s: float, model_path: Path | None, args, cache: Pa
     seqs, names, truth = replay_clips(dataset, args.data_root, args.side)
     if args.mirror:  # left-handed performers: each clip's mirror image, a side-named class judged by its mirror
         from sadvae.head.handedness import mirror_columns
-        from sadvae.skeleton import FLIP_INDEX
+        from sadvae.skeleton import mirror_joints
 
         truth = [int(mirror_columns(names)[c]) for c in truth]
     chunks, times, seq_start, t0 = [], [], [], 0.0
@@ -123,8 +123,7 @@ def record(dataset: str, hold_s: float, model_path: Path | None, args, cache: Pa
         seq_start.append(t0)
         joints, t, _, t0 = stream_piece(seq, t0, hold_s)
         if args.mirror:
-            joints = np.array(joints[:, :, list(FLIP_INDEX)], np.float32)
-            joints[..., 0] = -joints[..., 0]
+            joints = mirror_joints(joints)
         chunks.append(joints)
         times.append(t)
     rows: list[tuple] = []
@@ -423,6 +422,8 @@ def cross_false(res: dict) -> float | None:
 
 
 def main(argv=None) -> int:
+    from sadvae.head.handedness import HANDEDNESS
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", type=Path, help="model bundle .pt (default: the packaged model)")
     ap.add_argument("--data-root", type=Path, default=SHARED_DATA)
@@ -449,7 +450,7 @@ def main(argv=None) -> int:
     )
     ap.add_argument(
         "--handedness",
-        choices=("pool", "off"),
+        choices=HANDEDNESS,
         default="off",
         help="the head's handedness pooling (sadvae-live --handedness; default off): pool records the windows' "
         "mirror images too",

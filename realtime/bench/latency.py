@@ -451,12 +451,6 @@ def _model_block(bundle: Path) -> dict[str, Any]:
     }
 
 
-def _default_handedness() -> str:
-    from realtime.head.zero_shot import HeadOptions
-
-    return HeadOptions().handedness
-
-
 def run_bench(bundle: str | Path | None, opts: BenchOptions, *, command: str = "", **pipeline_kw: Any) -> dict:
     """The whole benchmark as one JSON-ready document (``format`` :data:`FORMAT`).
 
@@ -490,8 +484,9 @@ def run_bench(bundle: str | Path | None, opts: BenchOptions, *, command: str = "
         doc["recognizer"] = bench_recognizer(path, opts, pipeline_kw.get("cache_dir"))
     if opts.source is not None:
         doc["pipeline"] = bench_pipeline(path, opts, **pipeline_kw)
-        head = pipeline_kw.get("head")
-        doc["pipeline"]["handedness"] = getattr(head, "handedness", None) or _default_handedness()
+        from realtime.head.zero_shot import HeadOptions
+
+        doc["pipeline"]["handedness"] = (pipeline_kw.get("head") or HeadOptions()).handedness
     doc["machine"]["loadavg_end"] = list(os.getloadavg())
     doc["machine"]["peak_rss_mb"] = round(_rss_mb(), 1)
     return doc

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from realtime.backends import BACKEND_NAMES
 from sadvae.errors import ConfigError
+from sadvae.head.handedness import HANDEDNESS
 from sadvae.paths import PROJECT_ROOT, SHARED_DATA
 
 __all__ = ["register"]
@@ -105,7 +106,7 @@ def _register_latency(inner: argparse._SubParsersAction) -> None:
     p.add_argument("--labels", type=Path, help="labels file for the pipeline's head (default: a built-in mix)")
     p.add_argument(
         "--handedness",
-        choices=("pool", "off"),
+        choices=HANDEDNESS,
         default=None,
         help="the pipeline head's handedness pooling (sadvae-live --handedness; default: sadvae-live's)",
     )
@@ -249,7 +250,7 @@ def _register_accuracy(inner: argparse._SubParsersAction) -> None:
     )
     a.add_argument(
         "--handedness",
-        choices=("pool", "off"),
+        choices=HANDEDNESS,
         default=None,
         help="the head's handedness pooling (sadvae-live --handedness; default: sadvae-live's)",
     )
@@ -285,6 +286,8 @@ def _accuracy(args: argparse.Namespace) -> int:
         raise ConfigError(f"--limit must be >= 1, got {args.limit}")
     if args.no_videos and not args.replay_dataset:
         raise ConfigError("--no-videos leaves nothing to run: add --replay-dataset NAME")
+    if args.mirror and not args.replay_dataset:
+        raise ConfigError("--mirror mirrors the replayed datasets and there are none: add --replay-dataset NAME")
     opts = AccuracyOptions(
         annotations=None if args.no_videos else args.annotations,
         data_root=args.data_root,

@@ -886,6 +886,17 @@ def load_mirror_data(cfg: ShiftGCNDefaultConfig, table: ClassTable) -> WindowDat
     return load_window_data(cfg, table, clip_filter=clips, mirror=True)
 
 
+def _write_calibrations(bundle: Path, cal, pooled) -> Path:
+    """``<stem>.head.json`` beside ``bundle``: the calibration and the handedness-pooling one (or None), both naming
+    the bundle's model id."""
+    from sadvae.hashing import file_sha256
+    from sadvae.head.calibration import calibration_path, write_calibration
+
+    model_id = file_sha256(bundle)
+    pooled = None if pooled is None else replace(pooled, model_id=model_id)
+    return write_calibration(calibration_path(bundle), replace(cal, model_id=model_id), pooled)
+
+
 def _aligned_rows(mirror_data: WindowData, data: WindowData, rows: np.ndarray) -> np.ndarray:
     """The rows of ``mirror_data`` holding the mirror images of ``data``'s windows ``rows`` (same clips, same
     windows in the same order; ConfigError when the two tables do not line up)."""
@@ -914,8 +925,6 @@ def recalibrate_bundle(
     Returns:
         ``(the .head.json path, the calibration report)``.
     """
-    from sadvae.hashing import file_sha256
-    from sadvae.head.calibration import calibration_path, write_calibration
     from sadvae.train.protocol import class_text_embeddings
 
     path = Path(path)
@@ -937,9 +946,7 @@ def recalibrate_bundle(
     heads = {"selection": {"best": best}, "head": head, "logits": head_logits(head, data.feats, data.ntu_logits)}
     mirror_data = load_mirror_data(cfg, table) if handedness else None
     cal, report, pooled = _calibrate(data, table, cfg, heads, zsl, test_rows, train_rows, mirror_data=mirror_data)
-    model_id = file_sha256(path)
-    pooled = None if pooled is None else replace(pooled, model_id=model_id)
-    out = write_calibration(calibration_path(path), replace(cal, model_id=model_id), pooled)
+    out = _write_calibrations(path, cal, pooled)
     return out, report
 
 
@@ -1052,8 +1059,6 @@ def _save_outputs(
     """
     from sadvae.bundle import LiveConfig, save_bundle
     from sadvae.data.preprocess import PreprocessConfig
-    from sadvae.hashing import file_sha256
-    from sadvae.head.calibration import calibration_path, write_calibration
 
     out = Path(cfg.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -1074,9 +1079,7 @@ def _save_outputs(
         live=LiveConfig(stride=cfg.live_stride, persons=1),
     )
     if cal is not None:
-        model_id = file_sha256(out)
-        pooled = None if pooled is None else replace(pooled, model_id=model_id)
-        write_calibration(calibration_path(out), replace(cal, model_id=model_id), pooled)
+        _write_calibrations(out, cal, pooled)
     out.with_name(out.stem + ".metrics.json").write_text(
         json.dumps({"metrics": metrics, "provenance": provenance}, indent=1, default=_json_default)
     )

@@ -136,11 +136,9 @@ class MirroredWindows(DerivedExtractor):
     def windows(self, seq) -> list[np.ndarray]:
         from dataclasses import replace
 
-        from sadvae.skeleton import FLIP_INDEX
+        from sadvae.skeleton import mirror_joints
 
-        joints = np.array(seq.joints[:, :, list(FLIP_INDEX)], dtype=np.float32)
-        joints[..., 0] = -joints[..., 0]
-        return self.base.windows(replace(seq, joints=joints))
+        return self.base.windows(replace(seq, joints=mirror_joints(seq.joints)))
 
 
 class AugmentedWindows(DerivedExtractor):

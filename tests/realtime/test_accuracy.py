@@ -264,6 +264,8 @@ def test_cli_refuses_empty_and_malformed_runs(tmp_path, capsys):
 
     assert main(["bench", "accuracy", "--no-videos"]) == 2
     assert "--no-videos leaves nothing to run" in capsys.readouterr().err
+    assert main(["bench", "accuracy", "--mirror", "--clip", "hug"]) == 2
+    assert "--mirror mirrors the replayed datasets and there are none" in capsys.readouterr().err
     bad = _write(tmp_path, GOOD.replace('truth = "Sit_Down."', 'truth = "dance"'))
     args = ["bench", "accuracy", "--annotations", str(bad), "--data-root", str(tmp_path / "data")]
     assert main(args) == 2

@@ -15,6 +15,7 @@ from sadvae.skeleton import (
     PARENTS,
     bone_lengths,
     kinect_v1_to_ntu25,
+    mirror_joints,
     mirror_windows,
     spatial_adjacency,
 )
@@ -148,3 +149,19 @@ def test_mirror_windows_swaps_sides_negates_x_and_is_an_involution():
     np.testing.assert_array_equal(m[:, 1:, :, J.HEAD], x[:, 1:, :, J.HEAD])
     np.testing.assert_array_equal(mirror_windows(m), x)
     np.testing.assert_array_equal(mirror_windows(x[0]), m[0])  # one window [3, T, 25, M] alike
+
+
+def test_mirror_joints_is_the_raw_skeletons_mirror_and_commutes_with_preprocessing():
+    from sadvae.data.preprocess import PreprocessConfig, preprocess
+
+    rng = np.random.default_rng(1)
+    j = rng.normal(size=(40, 1, NUM_JOINTS, 3)).astype(np.float32)
+    j[:5] = 0.0  # frames without a person stay empty
+    m = mirror_joints(j)
+    np.testing.assert_array_equal(m[..., J.WRIST_LEFT, 0], -j[..., J.WRIST_RIGHT, 0])
+    np.testing.assert_array_equal(m[..., J.WRIST_LEFT, 1:], j[..., J.WRIST_RIGHT, 1:])
+    assert not m[:5].any() and m.dtype == np.float32
+    np.testing.assert_array_equal(mirror_joints(m), j)
+    cfg = PreprocessConfig(window=32, fps=30.0, persons=1, normalization="ntu")
+    t = np.arange(40) / 30.0
+    np.testing.assert_allclose(preprocess(m, t, cfg), mirror_windows(preprocess(j, t, cfg)), atol=1e-5)

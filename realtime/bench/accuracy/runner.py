@@ -247,7 +247,7 @@ def heldout_stream(
     """
     from sadvae.data.registry import DATASETS, load_dataset
     from sadvae.head.handedness import mirror_columns
-    from sadvae.skeleton import FLIP_INDEX
+    from sadvae.skeleton import mirror_joints
     from sadvae.train.protocol import dataset_arrays, test_side_mask
 
     if name not in DATASETS:
@@ -266,8 +266,7 @@ def heldout_stream(
         joints, t, end, t_next = stream_piece(ds.sequences[i], t0, hold_s)
         truth = names[int(labels[i])]
         if mirror:
-            joints = np.array(joints[:, :, list(FLIP_INDEX)], np.float32)
-            joints[..., 0] = -joints[..., 0]
+            joints = mirror_joints(joints)
             truth = mirror_of[truth]
         chunks.append(joints)
         times.append(t)
