@@ -4,8 +4,11 @@ Subcommands (run from the project root; real data in ../shared/data)::
 
     python scripts/check_head.py matching      # label -> trained-class matcher on the paraphrase pairs
     python scripts/check_head.py vocab         # every match of each shared set's class names (174 names, NTU-120)
-    python scripts/check_head.py zeroshot      # zero-shot scorers: dead labels and accuracy on held-out windows
-    python scripts/check_head.py rejection     # "no action" statistics on held-out windows (fits the default)
+    python scripts/check_head.py zeroshot --model B.pt   # zero-shot scorers: dead labels, held-out accuracy
+    python scripts/check_head.py rejection --model B.pt  # "no action" statistics; --write fits B.head.json
+
+zeroshot and rejection read the round-1 recipe's held-out windows, so --model must be a round-1 bundle (they
+refuse another); the packaged shiftgcn-v2 model's calibration comes from scripts/train_default --recalibrate.
 
 Every number is computed here from the pairs file or the shared data; nothing is typed in.
 """
@@ -145,7 +148,14 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("what", choices=("matching", "vocab", "zeroshot", "rejection"))
     p.add_argument("--out", type=Path, help="also write the JSON result here")
-    p.add_argument("--write", action="store_true", help="rejection: write sadvae/assets/default_model.head.json")
+    p.add_argument(
+        "--model",
+        type=Path,
+        default=ROOT / "sadvae" / "assets" / "default_model.pt",
+        help="zeroshot, rejection: a bundle of the round-1 recipe (ST-GCN, 33 classes; e.g. git show "
+        "9d78561:sadvae/assets/default_model.pt > runs/round1/default_model.pt)",
+    )
+    p.add_argument("--write", action="store_true", help="rejection: write the calibration beside --model")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     t0 = time.time()
@@ -164,12 +174,13 @@ def main(argv=None) -> int:
     return 0
 
 
-def default_holdout(cache: Path = ROOT / "runs" / "head") -> dict[str, np.ndarray]:
-    """The packaged default model's held-out windows (centre window of every held-out sequence of its three
+def default_holdout(
+    bundle_path: Path = ROOT / "sadvae" / "assets" / "default_model.pt", cache: Path = ROOT / "runs" / "head"
+) -> dict[str, np.ndarray]:
+    """A round-1 recipe bundle's held-out windows (centre window of every held-out sequence of its three
     training sets: MSR/UTKinect even subjects, NW-UCLA view 3): latents, logits, labels, subjects. Cached."""
     from sadvae.hashing import file_sha256
 
-    bundle_path = ROOT / "sadvae" / "assets" / "default_model.pt"
     mid = file_sha256(bundle_path)
     path = cache / f"default_holdout_{mid[:12]}.npz"
     if not path.is_file():
@@ -196,14 +207,30 @@ def default_holdout(cache: Path = ROOT / "runs" / "head") -> dict[str, np.ndarra
     return out
 
 
-def class_prototypes(names) -> np.ndarray:
-    """mu_y [K, d_r] of the default model's text VAE for class names (the prompts of its template)."""
+def round1_bundle(path: Path):
+    """The bundle at ``path``; exits with the reason when it is not of the round-1 recipe, whose held-out
+    windows and 33 class names ``zeroshot`` and ``rejection`` read."""
+    from sadvae.bundle import load_bundle
+    from sadvae.train.default_model import CLASS_NAMES
+
+    b = load_bundle(path)
+    if tuple(b.class_names) != tuple(CLASS_NAMES):
+        raise SystemExit(
+            f"check_head.py: {path} is not a round-1 recipe bundle ({len(b.class_names)} classes, not its "
+            f"{len(CLASS_NAMES)}), so the round-1 held-out windows are not its own. Get one with "
+            "`git show 9d78561:sadvae/assets/default_model.pt > runs/round1/default_model.pt` and pass --model. "
+            "The packaged shiftgcn-v2 model's calibration (single-window and handedness-pooled) is fitted and "
+            "reported by `scripts/train_default --recalibrate BUNDLE` (docs/head.md section 5)."
+        )
+    return b
+
+
+def class_prototypes(b, names) -> np.ndarray:
+    """mu_y [K, d_r] of bundle ``b``'s text VAE for class names (the prompts of its template)."""
     import torch
 
-    from sadvae.bundle import load_bundle
     from sadvae.text import TextEncoder
 
-    b = load_bundle(ROOT / "sadvae" / "assets" / "default_model.pt")
     emb = TextEncoder(b.text_cfg).encode_labels(list(names))
     with torch.no_grad():
         return b.sadvae.encode_text(torch.as_tensor(emb))[0].numpy()
@@ -213,16 +240,15 @@ def cmd_zeroshot(args) -> dict:
     """Dead labels and top-1 of every zero-shot scorer with all 33 class names as new labels, held-out windows."""
     import torch
 
-    from sadvae.bundle import load_bundle
     from sadvae.head import ZeroShotScorer, dead_labels, fit_temperature
     from sadvae.models.sadvae import fit_latent_classifier
     from sadvae.text import TextEncoder
     from sadvae.train.default_model import CLASS_NAMES
 
-    h = default_holdout()
-    b = load_bundle(ROOT / "sadvae" / "assets" / "default_model.pt")
+    b = round1_bundle(args.model)
+    h = default_holdout(args.model)
     emb = TextEncoder(b.text_cfg).encode_labels(list(CLASS_NAMES))
-    mu = class_prototypes(CLASS_NAMES)
+    mu = class_prototypes(b, CLASS_NAMES)
     rows = {}
     for method in ("linear-relu", "linear", "cosine", "euclidean"):
         if method.startswith("linear"):
@@ -248,8 +274,9 @@ def cmd_rejection(args) -> dict:
     from sadvae.head.fit import evaluate_calibration, fit_head_calibration
     from sadvae.train.default_model import CLASS_NAMES
 
-    h = default_holdout()
-    mu = class_prototypes(CLASS_NAMES)
+    b = round1_bundle(args.model)
+    h = default_holdout(args.model)
+    mu = class_prototypes(b, CLASS_NAMES)
     fold = h["subject"] % 4 == 2  # subjects 2, 6, 10 | the others
     folds = {}
     for name, fit_on in (("A->B", fold), ("B->A", ~fold)):
@@ -261,7 +288,7 @@ def cmd_rejection(args) -> dict:
         h["latent"], h["logits"], h["labels"], mu, model_id=str(h["model_id"]), source=source
     )
     if args.write:
-        write_calibration(calibration_path(ROOT / "sadvae" / "assets" / "default_model.pt"), cal)
+        write_calibration(calibration_path(args.model), cal)
     return {"fit_all": report, "cross_fitted": folds}
 
 

@@ -307,3 +307,25 @@ def test_the_packaged_default_calibration_belongs_to_the_packaged_model() -> Non
     assert cal is not None and cal.model_id and cal.source.startswith("shiftgcn-v2: inner-validation windows")
     # re-fitted with the mixed lists' distance term (scripts/train_default --recalibrate): one mean latent per class
     assert cal.uses_distance and np.asarray(cal.centroids).shape == (174, 64)
+
+
+def test_check_head_refuses_to_fit_the_packaged_model_on_round_one_windows(tmp_path: Path) -> None:
+    # check_head.py zeroshot / rejection read the round-1 recipe's held-out windows and class indices; with the
+    # 174-class shiftgcn-v2 bundle they were another model's windows, and `rejection --write` replaced the packaged
+    # head.json (losing its handedness-pooled part). They must refuse it and leave the file alone.
+    import importlib.util
+
+    from sadvae.assets import default_bundle_path
+    from sadvae.hashing import file_sha256
+
+    head = calibration_path(default_bundle_path())
+    if not head.is_file():
+        pytest.skip(f"{head} is not packaged here")
+    before = file_sha256(head)
+    spec = importlib.util.spec_from_file_location("check_head_under_test", ROOT / "scripts" / "check_head.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    for what in ("rejection", "zeroshot"):
+        with pytest.raises(SystemExit, match="not a round-1 recipe bundle.*--recalibrate"):
+            mod.main([what, "--write", "--out", str(tmp_path / "out.json")])
+    assert file_sha256(head) == before and not (tmp_path / "out.json").exists()
