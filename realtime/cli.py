@@ -175,8 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-roi",
         dest="roi",
         action="store_false",
-        help="no region-of-interest crops for small or far people (default: crops on when --num-poses is 1;"
-        " see realtime/pose/roi.py and docs/small_figures.md)",
+        help="no region-of-interest crops for small or far people (default: crops on, for each of the"
+        " --num-poses people; see realtime/pose/roi.py and docs/small_figures.md)",
     )
     p.add_argument(
         "--xy-source",

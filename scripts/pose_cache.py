@@ -107,7 +107,8 @@ def video_landmarks(
 
     Returns:
         ``world`` float32 [T, 33, 3], ``image`` [T, 33, 2] (normalised to the transformed frame),
-        ``visibility`` / ``presence`` [T, 33] (NaN where no pose), ``found`` bool [T], ``ms`` [T]
+        ``visibility`` / ``presence`` [T, 33] (NaN where no pose), ``found`` bool [T], ``persons`` [T] people
+        found (results cached before 5 December 2026 lack it), ``ms`` [T]
         pose milliseconds per frame (transform excluded), ``frame_size`` [2] (W, H after the transform),
         ``fps`` [1].
     """
@@ -144,6 +145,7 @@ def video_landmarks(
                 rows["image"].append(sk.image if sk else np.full((33, 2), nan))
                 rows["visibility"].append(sk.visibility if sk else np.full(33, nan))
                 rows["presence"].append(sk.presence if sk else np.full(33, nan))
+                rows.setdefault("persons", []).append(len(found))
                 rows.setdefault("source", []).append(getattr(est, "last_source", "full" if sk else "none"))
                 runs = getattr(est, "landmarker_runs", None)  # landmark-model runs so far (ROI stage), for costs
                 if runs is not None:
@@ -154,7 +156,9 @@ def video_landmarks(
             close()
     source = np.asarray(rows.pop("source", []), dtype="U4")
     runs = np.diff(np.asarray(rows.pop("runs", []), dtype=np.int64), prepend=0)  # per frame
+    persons = np.asarray(rows.pop("persons", []), dtype=np.int16)  # people found per frame (``num_poses`` > 1)
     out = {k: np.asarray(v, dtype=bool if k == "found" else np.float32) for k, v in rows.items()}
+    out["persons"] = persons
     out["source"] = source
     if len(runs):
         out["runs"] = runs

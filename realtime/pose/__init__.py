@@ -25,6 +25,7 @@ from realtime.pose.model import (
 )
 from realtime.pose.roi import RoiOptions
 from realtime.pose.stage import (
+    MultiRoiPoseEstimator,
     PoseEstimator,
     PoseOptions,
     RoiPoseEstimator,
@@ -50,6 +51,7 @@ __all__ = [
     "PoseEstimator",
     "PoseOptions",
     "RoiPoseEstimator",
+    "MultiRoiPoseEstimator",
     "RunningMode",
     "Skeleton",
     "make_pose_stage",

@@ -28,7 +28,9 @@ that runs on a crop:
 A person taller than ``max_height_frac`` of the frame height uses the full frame only. A tracked smaller
 person costs one landmarker run on the crop instead of one on the full frame, plus a resize. The world
 landmarks do not depend on the crop; image landmarks come back in the frame's normalised coordinates,
-so everything downstream (mapping, overlay, tracking) is unchanged.
+so everything downstream (mapping, overlay, tracking) is unchanged. With ``num_poses`` 2 or more,
+:class:`realtime.pose.stage.MultiRoiPoseEstimator` runs one such tracker per person beside the full frame (which
+then runs on every frame), and searches tiles only while nobody is found.
 This module holds the options and the geometry (numpy only); the estimator that uses them lives beside
 :class:`realtime.pose.stage.PoseEstimator` in :mod:`realtime.pose.stage`, which imports this module (one way).
 """
@@ -46,6 +48,7 @@ __all__ = [
     "landmark_box",
     "plausible_box",
     "box_in_window",
+    "box_overlap",
     "predict_box",
     "crop_window",
     "crop_to_frame",
@@ -175,6 +178,16 @@ def box_in_window(box: np.ndarray, window: tuple[int, int, int]) -> bool:
     left, top, side = window
     cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
     return bool(left <= cx <= left + side and top <= cy <= top + side)
+
+
+def box_overlap(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two boxes [x0, y0, x1, y1] (the tracker's ``box_iou`` is pairwise over sets; the
+    pose stage may not import the tracking stage)."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    inter = max(float(w), 0.0) * max(float(h), 0.0)
+    union = float((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1])) - inter
+    return inter / union if union > 0 else 0.0
 
 
 def predict_box(

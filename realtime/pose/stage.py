@@ -39,6 +39,7 @@ from realtime.pose.model import VARIANTS, PoseModel, resolve_pose_model
 from realtime.pose.roi import (
     RoiOptions,
     box_in_window,
+    box_overlap,
     crop_to_frame,
     crop_window,
     landmark_box,
@@ -48,11 +49,21 @@ from realtime.pose.roi import (
 )
 from sadvae.errors import ConfigError, MissingDependencyError, SourceError
 
-__all__ = ["RunningMode", "PoseOptions", "Skeleton", "PoseEstimator", "RoiPoseEstimator", "GATES", "make_pose_stage"]
+__all__ = [
+    "RunningMode",
+    "PoseOptions",
+    "Skeleton",
+    "PoseEstimator",
+    "RoiPoseEstimator",
+    "MultiRoiPoseEstimator",
+    "GATES",
+    "make_pose_stage",
+]
 
 log = logging.getLogger(__name__)
 
 GATES = ("presence", "visibility")
+_TORSO = [11, 12, 23, 24]  # MediaPipe's shoulders and hips
 _AXES_2D = np.asarray(MEDIAPIPE_TO_NTU_AXES[:2], dtype=np.float32)
 
 
@@ -449,6 +460,8 @@ class RoiPoseEstimator:
         opts: the pose options.
         roi: the region-of-interest options.
         model: a resolved pose model (None: resolved from ``opts``).
+        full, tile_stage: landmarkers shared with other people's trackers (:class:`MultiRoiPoseEstimator`); None
+            creates this tracker's own.
 
     Attributes:
         last_source: "full", "crop", "tile" or "none": where the latest result came from (for measurements).
@@ -456,10 +469,18 @@ class RoiPoseEstimator:
             detector landmarker; landmarker_runs: all of them.
     """
 
-    def __init__(self, opts: Any = None, roi: RoiOptions | None = None, model: Any = None):
+    def __init__(
+        self,
+        opts: Any = None,
+        roi: RoiOptions | None = None,
+        model: Any = None,
+        *,
+        full: Any = None,
+        tile_stage: Any = None,
+    ):
         self.opts = opts or PoseOptions()
         self.roi = roi or RoiOptions()
-        self.full = PoseEstimator(self.opts, model)
+        self.full = full if full is not None else PoseEstimator(self.opts, model)
         crop_opts = replace(self.opts, mode=RunningMode(self.roi.crop_mode), num_poses=1, mirror=False)
         if self.roi.crop_confidence is not None:  # the crop is placed on the person already: a lower bar is safe
             c = self.roi.crop_confidence
@@ -470,9 +491,9 @@ class RoiPoseEstimator:
         # tiles jump across the frame: MediaPipe's tracking from the previous call (another place) would only mislead
         # it, so they get their own landmarker with the detector on every call (and leave the crops' tracking alone)
         tile_opts = replace(crop_opts, mode=RunningMode.IMAGE)
-        self.tile_stage = (
-            PoseEstimator(tile_opts, self.full.model) if self.roi.enabled and self.roi.tile_frac > 0 else None
-        )
+        if tile_stage is None and self.roi.enabled and self.roi.tile_frac > 0:
+            tile_stage = PoseEstimator(tile_opts, self.full.model)
+        self.tile_stage = tile_stage
         self._box: np.ndarray | None = None
         self._prev: np.ndarray | None = None
         self._elapsed = 1  # frames between _prev and _box
@@ -515,6 +536,11 @@ class RoiPoseEstimator:
         self._box, self._missing = box, 0
         if source != "tile":  # confirmed by a crop or the full frame: the next search starts at the nearest tile
             self._tile = 0  # (a tile find keeps the round going, or an unconfirmed false find would be found again)
+
+    def _forget(self) -> None:
+        """Track nobody (the person followed turned out to be someone another tracker holds)."""
+        self._box = self._prev = self._last_seen = None
+        self._ref, self._missing, self._tile = 0.0, 0, 0
 
     def _search_tiles(self, size: tuple[int, int]) -> list[tuple[int, int, int]]:
         """The search grid: for a person seen before, tiles about 4 times their size (a small person in a coarse tile
@@ -605,6 +631,21 @@ class RoiPoseEstimator:
         box = self._box_of(found[0], size) if found else None
         return self._accept(found, box, source, win)
 
+    def _small(self, box: np.ndarray | None, size: tuple[int, int]) -> bool:
+        return box is not None and box[3] - box[1] < self.roi.max_height_frac * size[1]
+
+    def _follow(self, image: np.ndarray, ts: int) -> list[Any] | None:
+        """The tracked person estimated on the crop around their predicted box (then a wider one), when they are
+        small; None when nobody is tracked, they are large, or neither crop holds an accepted pose."""
+        if not self._small(self._box, (image.shape[1], image.shape[0])):
+            return None
+        pred = predict_box(self._box, self._prev, elapsed=self._elapsed, max_speed=self.roi.max_speed)
+        margins = (self.roi.margin, self.roi.margin * self.roi.search_growth) if self.roi.search_growth > 1 else ()
+        for margin in margins or (self.roi.margin,):
+            if (accepted := self._try_crop(image, pred, margin, ts, "crop")) is not None:
+                return accepted
+        return None
+
     def __call__(self, frame: Any, timestamp_ms: int | None = None) -> list[Any]:
         """Estimate the poses in one frame (the same contract as :class:`realtime.pose.stage.PoseEstimator`)."""
         image = getattr(frame, "image", frame)
@@ -616,12 +657,8 @@ class RoiPoseEstimator:
             self.last_source = "full" if out else "none"
             return out
         size = (image.shape[1], image.shape[0])
-        if self._box is not None and self._box[3] - self._box[1] < self.roi.max_height_frac * size[1]:
-            pred = predict_box(self._box, self._prev, elapsed=self._elapsed, max_speed=self.roi.max_speed)
-            margins = (self.roi.margin, self.roi.margin * self.roi.search_growth) if self.roi.search_growth > 1 else ()
-            for margin in margins or (self.roi.margin,):
-                if (accepted := self._try_crop(image, pred, margin, int(ts), "crop")) is not None:
-                    return accepted
+        if (accepted := self._follow(image, int(ts))) is not None:
+            return accepted
         self.full_runs += 1
         found = self.full(frame, timestamp_ms)
         self.fresh = self.full.fresh
@@ -665,11 +702,198 @@ class RoiPoseEstimator:
         self.close()
 
 
+class MultiRoiPoseEstimator:
+    """The region-of-interest stage for up to ``opts.num_poses`` people (``--num-poses`` 2 or more).
+
+    One :class:`RoiPoseEstimator` per person slot, each with its own crop landmarker (MediaPipe's VIDEO mode tracks
+    one person between calls), sharing the full-frame landmarker (``num_poses`` people) and the detector one. Per
+    frame: every small person tracked is estimated on the crop around their predicted box, as with one person;
+    the full frame runs on every frame (unlike one person, whose crop replaces it: anyone may step in), and each of
+    its people not already found by a crop goes to the slot tracking them (nearest box within the person's size)
+    or to a free slot, and is refined on a crop when small; when nobody at all is found, one tile of the search grid
+    is searched (for a slot whose person was just lost first, near where they were), as with one person. Two slots never
+    hold the same person: a crop's pose that is another slot's person (boxes overlapping by more than
+    ``SAME_PERSON_IOU``, or shoulders and hips within half a torso: :meth:`_same`) is dropped and its slot freed.
+
+    Args:
+        opts: the pose options (``num_poses`` >= 1).
+        roi: the region-of-interest options.
+        model: a resolved pose model (None: resolved from ``opts``).
+
+    Attributes:
+        trackers: one :class:`RoiPoseEstimator` per person slot (their ``full_runs`` stay 0: the full frame is
+            this object's).
+        last_source: where the first person of the latest result came from ("full", "crop", "tile", "none").
+    """
+
+    SAME_PERSON_IOU = 0.6
+
+    def __init__(self, opts: Any = None, roi: RoiOptions | None = None, model: Any = None):
+        self.opts = opts or PoseOptions()
+        self.roi = roi or RoiOptions()
+        self.full = PoseEstimator(self.opts, model)
+        first = RoiPoseEstimator(self.opts, self.roi, full=self.full)
+        self.trackers = [first] + [
+            RoiPoseEstimator(self.opts, self.roi, full=self.full, tile_stage=first.tile_stage)
+            for _ in range(self.opts.num_poses - 1)
+        ]
+        self.full_runs = 0
+        self.last_source = "none"
+        self.fresh = True
+
+    @property
+    def model(self) -> Any:
+        return self.full.model
+
+    @property
+    def crops(self) -> int:
+        return sum(t.crops for t in self.trackers)
+
+    @property
+    def retries(self) -> int:
+        return sum(t.retries for t in self.trackers)
+
+    @property
+    def landmarker_runs(self) -> int:
+        """MediaPipe calls so far, full frame and crops together."""
+        return self.full_runs + self.crops
+
+    @staticmethod
+    def _torso(sk: Any) -> np.ndarray:
+        """Shoulders and hips [4, 2] in pixels."""
+        return np.asarray(sk.image, np.float64)[_TORSO] * np.asarray(sk.image_size, np.float64)
+
+    def _same(self, sk: Any, taken: list[Any]) -> bool:
+        """Is ``sk`` one of the people in ``taken``: their boxes overlap by more than ``SAME_PERSON_IOU``, or their
+        shoulders and hips lie within half a torso of each other (two estimates of one person differ in the limbs,
+        which move the box: a wide tai chi stance gave boxes overlapping by only 0.41; two people, even hugging,
+        have torsos apart)."""
+        size = sk.image_size
+        box = landmark_box(sk.image, size, sk.presence)
+        torso = self._torso(sk)
+        for other in taken:
+            ob = landmark_box(other.image, other.image_size, other.presence)
+            if box is not None and ob is not None and box_overlap(box, ob) > self.SAME_PERSON_IOU:
+                return True
+            ot = self._torso(other)
+            height = float(np.hypot(*(ot[:2].mean(0) - ot[2:].mean(0))))
+            if float(np.hypot(*(torso - ot).T).mean()) < 0.5 * max(height, 1.0):
+                return True
+        return False
+
+    def _slot_for(self, box: np.ndarray, busy: set[int]) -> int | None:
+        """The slot tracking the person at ``box`` (nearest box centre within the larger of the two sizes), else a
+        free slot, else None."""
+        centre, best, best_d = (box[:2] + box[2:]) / 2, None, np.inf
+        for k, t in enumerate(self.trackers):
+            if k in busy or t._box is None:
+                continue
+            d = float(np.hypot(*((t._box[:2] + t._box[2:]) / 2 - centre)))
+            if d < max(t._ref, float(max(box[2] - box[0], box[3] - box[1]))) and d < best_d:
+                best, best_d = k, d
+        if best is None:
+            best = next((k for k, t in enumerate(self.trackers) if k not in busy and t._box is None), None)
+        return best
+
+    def _search(self, image: np.ndarray, ts: int, results: dict[int, list[Any]], taken: list[Any]) -> None:
+        """One tile of the search grid when nobody was found this frame, for a slot whose person was just lost
+        first. Not while someone is in view: on the NTU hug clip (large people) a search for a second person found
+        a 70 px "person" in the background and followed it (a phantom track the recogniser would score); with
+        nobody in view the search is the one-person stage's."""
+        size = (image.shape[1], image.shape[0])
+        idle = [k for k in range(len(self.trackers)) if k not in results]
+        if results or not idle or min(size) < self.roi.tile_min_side or self.trackers[0].tile_stage is None:
+            return
+        k = min(idle, key=lambda i: (self.trackers[i]._box is None, self.trackers[i]._last_seen is None))
+        t = self.trackers[k]
+        tiles = t._search_tiles(size)
+        if not tiles:
+            return
+        win = tiles[t._tile % len(tiles)]
+        t._tile += 1
+        found = t._on_crop(image, win, ts, tile=True)
+        box = t._box_of(found[0], size) if found else None
+        if not (plausible_box(box) and box_in_window(box, win)) or self._same(found[0], taken):
+            return
+        accepted = t._try_crop(image, box, self.roi.margin, ts, "tile")
+        if accepted is not None and self._same(accepted[0], taken):
+            t._forget()
+            return
+        if accepted is None:
+            accepted = t._accept(found, box, "tile", win)
+        if accepted is not None:
+            results[k] = accepted
+            taken.append(accepted[0])
+
+    def __call__(self, frame: Any, timestamp_ms: int | None = None) -> list[Any]:
+        """Estimate the poses in one frame (the same contract as :class:`realtime.pose.stage.PoseEstimator`)."""
+        image = getattr(frame, "image", frame)
+        ts = getattr(frame, "timestamp_ms", None) if timestamp_ms is None else timestamp_ms
+        self.full_runs += 1
+        if image is None or not self.roi.enabled:
+            out = self.full(frame, timestamp_ms)
+            self.fresh = self.full.fresh
+            self.last_source = "full" if out else "none"
+            return out
+        size, ts = (image.shape[1], image.shape[0]), int(ts)
+        results: dict[int, list[Any]] = {}
+        taken: list[Any] = []  # the first skeleton of each slot's result
+        for k, t in enumerate(self.trackers):  # small people: their own crops
+            if (accepted := t._follow(image, ts)) is None:
+                continue
+            if self._same(accepted[0], taken):  # this slot's crop found another slot's person: let go
+                t._forget()
+                continue
+            results[k] = accepted
+            taken.append(accepted[0])
+        found = self.full(frame, timestamp_ms)
+        self.fresh = self.full.fresh
+        for sk in found:
+            box = landmark_box(sk.image, size, sk.presence)
+            if not plausible_box(box) or self._same(sk, taken):
+                continue
+            k = self._slot_for(box, set(results))
+            if k is None:
+                continue
+            t = self.trackers[k]
+            accepted = None
+            if box[3] - box[1] < min(self.roi.min_box, self.roi.max_height_frac * size[1]):
+                accepted = t._try_crop(image, box, self.roi.margin, ts, "crop")
+            if accepted is None:
+                t._remember(box, "full")
+                t.last_source, accepted = "full", [sk]
+            results[k] = accepted
+            taken.append(accepted[0])
+        self._search(image, ts, results, taken)
+        for k, t in enumerate(self.trackers):
+            if k not in results:
+                t._remember(None)
+                t.last_source = "none"
+        order = sorted(results)
+        self.last_source = self.trackers[order[0]].last_source if order else "none"
+        return [sk for k in order for sk in results[k]]
+
+    def close(self) -> None:
+        self.full.close()
+        for t in self.trackers:
+            for stage in (t.crop_stage, t.tile_stage):
+                if stage is not None:
+                    stage.close()
+
+    def __enter__(self) -> MultiRoiPoseEstimator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def make_pose_stage(opts: PoseOptions | None = None, model: PoseModel | None = None) -> Any:
-    """The pose stage the pipeline runs: a :class:`RoiPoseEstimator` when ``opts.roi`` is enabled
-    and one person is tracked (``num_poses`` 1; its crops follow one person), else a plain :class:`PoseEstimator`.
-    Both are ``stage(frame) -> list[Skeleton]`` with ``model``, ``fresh`` and ``close()``."""
+    """The pose stage the pipeline runs: with ``opts.roi`` enabled a :class:`RoiPoseEstimator` (``num_poses`` 1)
+    or a :class:`MultiRoiPoseEstimator` (more), else a plain :class:`PoseEstimator`. All are
+    ``stage(frame) -> list[Skeleton]`` with ``model``, ``fresh`` and ``close()``."""
     opts = opts or PoseOptions()
-    if opts.roi.enabled and opts.num_poses == 1:
+    if not opts.roi.enabled:
+        return PoseEstimator(opts, model)
+    if opts.num_poses == 1:
         return RoiPoseEstimator(opts, opts.roi, model)
-    return PoseEstimator(opts, model)
+    return MultiRoiPoseEstimator(opts, opts.roi, model)

@@ -376,3 +376,101 @@ def test_weightlifter_in_a_wide_shot_is_kept(shared_data: Path, tmp_path_factory
             found.append(bool(roi(canvas, round(i * 33.4))))
     cap.release()
     assert len(found) == 60 and sum(found) >= 0.8 * len(found)
+
+
+class _PaintedPeople(_PaintedPerson):
+    """Like :class:`_PaintedPerson`, one skeleton per white blob (at most ``opts.num_poses``, largest first), each
+    subject to the same size limits: a stand-in for a detector that finds several people."""
+
+    def __call__(self, frame: np.ndarray, timestamp_ms: int | None = None) -> list:
+        import cv2
+
+        self.calls += 1
+        if self.flaky and self._tracking:
+            self._tracking = False
+            return []
+        n, lab, stats, _ = cv2.connectedComponentsWithStats((frame[..., 0] > 200).astype(np.uint8))
+        out = []
+        for i in sorted(range(1, n), key=lambda i: -stats[i, cv2.CC_STAT_AREA]):
+            blob = frame * (lab == i)[..., None].astype(np.uint8)
+            out += _PaintedPerson.__call__(self, blob, timestamp_ms)
+            self.calls -= 1
+        self._tracking = bool(out)
+        return out[: getattr(self.opts, "num_poses", 1)]
+
+
+def _people_frames(boxes: list[list[tuple[int, int, int, int]]]) -> list[np.ndarray]:
+    out = []
+    for people in boxes:
+        img = np.zeros((720, 1280, 3), np.uint8)
+        for x0, y0, x1, y1 in people:
+            img[y0:y1, x0:x1] = 255
+        out.append(img)
+    return out
+
+
+def test_two_small_people_are_each_followed_by_their_own_crops(monkeypatch: pytest.MonkeyPatch) -> None:
+    from realtime.pose import stage
+
+    monkeypatch.setattr(stage, "PoseEstimator", _PaintedPeople)
+    opts = stage.PoseOptions(model_path="fake.task", num_poses=2)
+    # a person 20 x 80 px (too small for the full-frame detector: found by the search while alone) and, from frame
+    # 20, one 50 x 120 px (found by the full frame, small enough to be refined and followed by crops), walking
+    # towards each other in 1280 x 720
+    walk = [
+        [(300 + 4 * i, 300, 320 + 4 * i, 380)] + [(900 - 4 * i, 420, 950 - 4 * i, 540)] * (i >= 20) for i in range(60)
+    ]
+    frames = _people_frames(walk)
+    multi = stage.make_pose_stage(replace(opts, roi=RoiOptions()), "fake")
+    assert isinstance(multi, stage.MultiRoiPoseEstimator) and len(multi.trackers) == 2
+    single = stage.make_pose_stage(replace(opts, num_poses=1, roi=RoiOptions()), "fake")
+    plain = stage.make_pose_stage(replace(opts, roi=RoiOptions(enabled=False)), "fake")
+    counts = {name: [] for name in ("multi", "single", "plain")}
+    for i, f in enumerate(frames):
+        for name, est in (("multi", multi), ("single", single), ("plain", plain)):
+            found = est(f, 33 * i)
+            counts[name].append(len(found))
+            if name == "multi" and len(found) == 2:  # two different people, never one person twice
+                a, b = (landmark_box(sk.image, (1280, 720)) for sk in found)
+                assert abs((a[1] + a[3]) / 2 - (b[1] + b[3]) / 2) > 100
+    assert max(counts["plain"]) == 1 and sum(counts["plain"][:20]) == 0  # the full frame finds only the larger one
+    assert max(counts["single"]) == 1 and counts["multi"].index(1) < 20
+    first = counts["multi"].index(2)
+    assert 20 <= first < 22 and all(c == 2 for c in counts["multi"][first:]), counts["multi"]
+    assert multi.landmarker_runs == multi.full_runs + multi.crops and multi.full_runs == len(frames)
+    assert {t.last_source for t in multi.trackers} == {"crop"}
+
+
+def test_no_search_for_more_people_while_someone_is_in_view(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the tile search runs only while nobody is found (as with one person): searching for a second person beside a
+    # tracked one found a background object on the NTU hug clip and followed it. Two people too small for the full
+    # frame: the search finds one, and the other is not looked for while the first is followed.
+    from realtime.pose import stage
+
+    monkeypatch.setattr(stage, "PoseEstimator", _PaintedPeople)
+    est = stage.make_pose_stage(stage.PoseOptions(model_path="fake.task", num_poses=2, roi=RoiOptions()), "fake")
+    frames = _people_frames([[(300, 300, 320, 380), (900, 420, 920, 500)]] * 40)
+    counts = [len(est(f, 33 * i)) for i, f in enumerate(frames)]
+    assert max(counts) == 1 and sum(counts[-20:]) == 20
+
+
+def test_one_person_is_never_returned_twice_by_the_two_person_stage(monkeypatch: pytest.MonkeyPatch) -> None:
+    from realtime.pose import stage
+
+    monkeypatch.setattr(stage, "PoseEstimator", _PaintedPeople)
+    opts = stage.PoseOptions(model_path="fake.task", num_poses=2, roi=RoiOptions())
+    est = stage.make_pose_stage(opts, "fake")
+    frames = _people_frames([[(600 + 2 * i, 300, 620 + 2 * i, 380)] for i in range(40)])
+    counts = [len(est(f, 33 * i)) for i, f in enumerate(frames)]
+    assert max(counts) == 1 and sum(counts[-20:]) == 20
+
+
+def test_box_overlap_agrees_with_the_trackers_iou() -> None:
+    from realtime.pose.roi import box_overlap
+    from realtime.tracking import box_iou
+
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        a, b = (np.sort(rng.uniform(0, 100, (2, 2)), axis=0).T.reshape(-1)[[0, 2, 1, 3]] for _ in range(2))
+        assert box_overlap(a, b) == pytest.approx(float(box_iou(a[None], b[None])[0, 0]))
+    assert box_overlap(np.array([0, 0, 10, 10]), np.array([20, 20, 30, 30])) == 0.0
