@@ -102,9 +102,14 @@ class Probe:
         ds, parts = self.a["dataset"], []
         for d, listed in lists:
             r = rows[ds[rows] == d]
+            pr = self.p[r]
+            unlisted = np.setdiff1d(np.arange(self.k), listed)
             parts.append(
                 {
-                    "mass": logit(self.p[r][:, listed].sum(axis=1)),
+                    "mass": logit(pr[:, listed].sum(axis=1)),
+                    # the best listed class against the model's best unlisted one (an unlisted sibling that the model
+                    # prefers is a near miss even when the listed classes together hold much of the mass)
+                    "margin": np.log(pr[:, listed].max(axis=1)) - np.log(pr[:, unlisted].max(axis=1)),
                     "distance": self.distance(r, listed),
                     "positive": np.isin(self.col[r], listed),
                 }
@@ -122,6 +127,8 @@ class Probe:
             "mass (current)": ["mass"],
             "distance": ["distance"],
             "mass + distance": ["mass", "distance"],
+            "margin": ["margin"],
+            "mass + margin": ["mass", "margin"],
         }.items():
             mu = np.array([fit[c].mean() for c in cols])
             sd = np.array([fit[c].std() for c in cols])
@@ -173,6 +180,38 @@ class Probe:
         return out
 
 
+def calibrations(a: dict[str, np.ndarray]) -> dict[str, dict]:
+    """The head calibration's "no action" fitted on inner validation as before 5 December 2026 (listed mass alone,
+    random lists) and as now (mass and listed margin, random and sibling lists), read on the test sides."""
+    from dataclasses import replace
+
+    from sadvae.head.calibration import fit_logistic
+    from sadvae.head.fit import evaluate_calibration, fit_head_calibration, window_statistics
+
+    def groups(rows):
+        return [np.unique(a["column"][rows][a["dataset"][rows] == d]) for d in np.unique(a["dataset"])]
+
+    iva, te = a["inner_val"], a["test"]
+    fit = (a["latent"][iva], a["logits"][iva], a["column"][iva], a["prototypes"])
+    now, _ = fit_head_calibration(*fit, seed=0, class_groups=groups(iva))
+    random_only, _ = fit_head_calibration(*fit, seed=0)
+    lists = simulate_lists(a["logits"].shape[1], 200, (3, 12), 0)
+    st = window_statistics(*fit, lists, random_only.seen_temperature)
+    a_s, b_s = fit_logistic(logit(st["mass"]), st["pos"])
+    before = replace(random_only, reject_seen_a=a_s, reject_seen_b=b_s, reject_seen_margin=0.0)
+    out = {}
+    for name, cal in (
+        ("before (listed mass, random lists)", before),
+        ("mass + margin, random lists", random_only),
+        ("now (mass + margin, random and sibling lists)", now),
+    ):
+        out[name] = evaluate_calibration(
+            cal, a["latent"][te], a["logits"][te], a["column"][te], a["prototypes"], class_groups=groups(te)
+        )
+        out[name]["calibration"] = {k: v for k, v in cal.to_dict().items() if k.startswith("reject_seen")}
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--json", type=Path, help="write the numbers here")
@@ -186,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     cal, _ = fit_head_calibration(a["latent"][iva], a["logits"][iva], a["column"][iva], a["prototypes"], seed=0)
     assert isinstance(cal, HeadCalibration)
     probe = Probe(a)
-    report = {"rejection": probe.rejection(), "mixed": probe.mixed(cal)}
+    report = {"rejection": probe.rejection(), "mixed": probe.mixed(cal), "calibrations": calibrations(a)}
     print("no action for trained labels (half of one set's names listed; test sides):")
     for name, r in report["rejection"].items():
         print(
@@ -199,6 +238,13 @@ def main(argv: list[str] | None = None) -> int:
             f"  {name:20s} trained {100 * r['test_trained']:.1f}  new {100 * r['test_new']:.1f}  "
             f"H {100 * r['test_H']:.1f}  (weight {r['weight']}, gamma {r['gamma']}; "
             f"inner-val H {100 * r['H_inner_val']:.1f})"
+        )
+    print("the head calibration's 'no action' for trained labels (test sides; kept / falsely accepted, %):")
+    for name, r in report["calibrations"].items():
+        print(
+            f"  {name:44s} random lists {100 * r['trained']['kept']:.1f} / {100 * r['trained']['false_accept']:.1f}"
+            f"   sibling lists {100 * r['trained_siblings']['kept']:.1f} / "
+            f"{100 * r['trained_siblings']['false_accept']:.1f}"
         )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

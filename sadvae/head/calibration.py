@@ -18,9 +18,12 @@ A :class:`HeadCalibration` holds every constant the scoring core needs beyond th
   (``centroids``: one unit row per trained class, from the deployed model's training windows). A window far
   from every listed trained class is more likely one of the new labels. Empty ``centroids`` or a zero weight:
   no distance term (calibrations written before it).
-- ``reject_*``: **"no action"**. Two logistic curves give P(some listed action) from one statistic each:
-  for trained labels, the backbone's softmax mass on the listed classes (logit of it); for new labels,
-  the cosine of the latent to the nearest label prototype. A mixed list blends them with ``pi``. A
+- ``reject_*``: **"no action"**. Two logistic curves give P(some listed action): for trained labels, from the
+  backbone's softmax mass on the listed classes (logit of it) and, when ``reject_seen_margin`` is not zero, the
+  *margin*: the log ratio of the best listed label's mass to the best unlisted class's probability (a window the
+  model reads as an unlisted class, e.g. an unlisted sibling of a listed action, is a near miss even when the listed
+  classes together hold much of the mass; calibrations written before 5 December 2026 have no margin term); for new
+  labels, the cosine of the latent to the nearest label prototype. A mixed list blends them with ``pi``. A
   window is "no action" when that probability is below ``reject_threshold``. Fitted on held-out
   windows with random label lists: windows of listed classes are positives, all others negatives.
 
@@ -50,6 +53,8 @@ __all__ = [
     "sigmoid",
     "logit",
     "fit_logistic",
+    "fit_logistic_nd",
+    "listed_margin",
     "fit_temperature",
     "read_calibration",
     "write_calibration",
@@ -81,6 +86,7 @@ class HeadCalibration:
     stack_slope: float = 1.0
     reject_seen_a: float = 1.0
     reject_seen_b: float = 0.0
+    reject_seen_margin: float = 0.0
     reject_zs_a: float = 10.0
     reject_zs_b: float = -5.0
     reject_threshold: float = 0.5
@@ -111,9 +117,16 @@ class HeadCalibration:
         """Whether mixed lists read the window's distance from the listed trained classes."""
         return bool(self.centroids) and self.stack_distance != 0.0
 
-    def p_action_seen(self, listed_mass: np.ndarray) -> np.ndarray:
-        """P(a listed action) [N] from the backbone's softmax mass on the listed classes [N]."""
-        return sigmoid(self.reject_seen_a * logit(listed_mass) + self.reject_seen_b)
+    def p_action_seen(self, listed_mass: np.ndarray, margin: np.ndarray | None = None) -> np.ndarray:
+        """P(a listed action) [N] from the backbone's softmax mass on the listed classes [N] and the margin [N] of
+        the best listed label over the best unlisted class (:func:`listed_margin`; read when ``reject_seen_margin``
+        is not zero, and then required)."""
+        z = self.reject_seen_a * logit(listed_mass) + self.reject_seen_b
+        if self.reject_seen_margin:
+            if margin is None:
+                raise ValueError("this calibration reads the listed margin: pass margin")
+            z = z + self.reject_seen_margin * np.asarray(margin, np.float64)
+        return sigmoid(z)
 
     def p_action_new(self, nearest_cos: np.ndarray) -> np.ndarray:
         """P(a listed action) [N] from the cosine to the nearest new label's prototype [N]."""
@@ -209,6 +222,41 @@ def write_calibration(
     p = Path(path)
     atomic_write(p, (json.dumps(d, indent=1) + "\n").encode("utf-8"))
     return p
+
+
+def listed_margin(label_mass: np.ndarray, unlisted_probs: np.ndarray) -> np.ndarray:
+    """[N] log of the best listed label's mass [N, L] over the best unlisted class's probability [N, U] (clipped at
+    1e-12; no unlisted class: as if its probability were 1e-12)."""
+    best = np.asarray(label_mass, np.float64).max(axis=1)
+    u = np.asarray(unlisted_probs, np.float64)
+    other = u.max(axis=1) if u.shape[1] else np.zeros(len(best))
+    return np.log(np.maximum(best, 1e-12)) - np.log(np.maximum(other, 1e-12))
+
+
+def fit_logistic_nd(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, iters: int = 50) -> tuple[np.ndarray, float]:
+    """Logistic regression ``P(y=1|x) = sigmoid(x @ w + b)`` on features x [N, d] by Newton steps; classes weighted
+    equally (as :func:`fit_logistic`).
+
+    Returns:
+        (w [d], b).
+    """
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if len(np.unique(y)) < 2:
+        raise ValueError("fit_logistic needs both classes")
+    xb = np.column_stack([x, np.ones(len(x))])
+    sw = np.where(y > 0.5, 0.5 / y.sum(), 0.5 / (1 - y).sum())
+    reg = np.full(xb.shape[1], l2)
+    reg[-1] = 1e-12
+    theta = np.zeros(xb.shape[1])
+    for _ in range(iters):
+        p = sigmoid(xb @ theta)
+        g = xb.T @ (sw * (p - y)) + reg * theta
+        hess = (xb * (sw * p * (1 - p))[:, None]).T @ xb + np.diag(reg)
+        step = np.linalg.solve(hess, g)
+        theta = theta - step
+        if np.abs(step).max() < 1e-9:
+            break
+    return theta[:-1], float(theta[-1])
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, iters: int = 50) -> tuple[float, float]:

@@ -9,7 +9,8 @@ offline benchmarks. Numpy only. For a label list:
 - a list that mixes both is put on one scale by calibrated stacking (``combine="stacking"``; with the
   calibration's class centroids it also reads the window's distance from the listed trained classes) or, as
   before, by the bundle's seen/unseen gate (``combine="gate"``);
-- "no action": P(one of the listed actions) per window (:mod:`sadvae.head.calibration`); a window
+- "no action": P(one of the listed actions) per window (:mod:`sadvae.head.calibration`: the listed classes' mass
+  and the best listed label's margin over the best unlisted class); a window
   below the calibration's threshold is flagged ``no_action``. ``scores = probs * p_action`` is what
   decisions should smooth: a window of none of the listed actions scores low on every label.
 """
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sadvae.head.calibration import DEFAULT_CALIBRATION, HeadCalibration
+from sadvae.head.calibration import DEFAULT_CALIBRATION, HeadCalibration, listed_margin
 from sadvae.head.handedness import mirror_columns
 from sadvae.head.zeroshot import ZeroShotScorer, softmax
 
@@ -132,6 +133,7 @@ class HeadCore:
         for j, i in enumerate(self._seen_idx):
             self._group[list(self.classes[i]), j] = 1.0
         self._seen_cols = np.array(flat, dtype=np.intp)
+        self._unlisted_cols = np.setdiff1d(np.arange(self.num_seen), self._seen_cols)
 
     def _check(self, latent: np.ndarray, seen_logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         latent, seen_logits = np.asarray(latent), np.asarray(seen_logits)
@@ -195,8 +197,9 @@ class HeadCore:
             p_tr = ev["p_full"] @ self._group  # (N, n_trained): each label's classes summed
             listed = p_tr.sum(axis=1)
             off = np.clip(1.0 - listed, 0.0, 1.0)
+            margin = listed_margin(p_tr, ev["p_full"][:, self._unlisted_cols]) if cal.reject_seen_margin else None
             p_tr /= np.maximum(listed, 1e-300)[:, None]
-            a_seen = cal.p_action_seen(listed) if self.reject else ones
+            a_seen = cal.p_action_seen(listed, margin) if self.reject else ones
         if self.mode == "new":
             probs[:] = p_new
             p_action = a_new

@@ -27,7 +27,15 @@ from dataclasses import replace
 
 import numpy as np
 
-from sadvae.head.calibration import HeadCalibration, fit_logistic, fit_temperature, logit, sigmoid
+from sadvae.head.calibration import (
+    HeadCalibration,
+    fit_logistic,
+    fit_logistic_nd,
+    fit_temperature,
+    listed_margin,
+    logit,
+    sigmoid,
+)
 from sadvae.head.zeroshot import ZeroShotScorer, softmax
 
 __all__ = [
@@ -46,6 +54,19 @@ def simulate_lists(num_classes: int, n_lists: int, sizes: tuple[int, int], seed:
     rng = np.random.default_rng(seed)
     hi = min(sizes[1], num_classes - 1)
     return [rng.choice(num_classes, size=int(rng.integers(sizes[0], hi + 1)), replace=False) for _ in range(n_lists)]
+
+
+def sibling_lists(groups, n_lists: int, seed: int = 0) -> list[np.ndarray]:
+    """``n_lists`` lists of about half of one group's classes (a group: the classes one dataset names), so that
+    the other half are unlisted siblings of the listed actions: the near misses a user meets who lists some of a
+    family of related actions."""
+    rng = np.random.default_rng(seed)
+    groups = [np.asarray(g) for g in groups if len(g) >= 2]
+    out = []
+    for _ in range(n_lists):
+        g = groups[int(rng.integers(len(groups)))]
+        out.append(rng.choice(g, size=max(1, len(g) // 2), replace=False))
+    return out
 
 
 def _class_probs(logits, temperature: float, mirror=None) -> np.ndarray:
@@ -71,18 +92,31 @@ def _nearest(cos: np.ndarray, cos_m: np.ndarray | None, columns) -> np.ndarray:
 
 
 def window_statistics(latent, logits, truth, prototypes, lists, temperature: float, mirror=None) -> dict:
-    """Per (list, window): the listed mass, the nearest listed cosine, and whether the window is listed.
+    """Per (list, window): the listed mass, the margin of the best listed class over the best unlisted one
+    (:func:`sadvae.head.calibration.listed_margin`), the nearest listed cosine, and whether the window is listed.
 
     ``mirror``: (latents [N, d_r], logits [N, K], class_mirror [K]) of the windows' mirror images: the statistics
     the head reads with handedness pooling (:mod:`sadvae.head.handedness`)."""
     p_full = _class_probs(logits, temperature, mirror)
     cos, cos_m = _cosines(latent, prototypes, mirror)
-    mass, near, pos = [], [], []
+    mass, margin, near, pos = [], [], [], []
     for lst in lists:
         mass.append(p_full[:, lst].sum(axis=1))
+        margin.append(_margin(p_full, lst))
         near.append(_nearest(cos, cos_m, lst))
         pos.append(np.isin(truth, lst))
-    return {"mass": np.concatenate(mass), "near": np.concatenate(near), "pos": np.concatenate(pos)}
+    return {
+        "mass": np.concatenate(mass),
+        "margin": np.concatenate(margin),
+        "near": np.concatenate(near),
+        "pos": np.concatenate(pos),
+    }
+
+
+def _margin(p_full: np.ndarray, listed) -> np.ndarray:
+    """[N] the listed margin when each listed class is one label."""
+    unlisted = np.setdiff1d(np.arange(p_full.shape[1]), listed)
+    return listed_margin(p_full[:, listed], p_full[:, unlisted])
 
 
 def class_centroids(latent: np.ndarray, truth: np.ndarray, num_classes: int) -> np.ndarray:
@@ -120,7 +154,7 @@ def mixed_list_pieces(
         lst = rng.permutation(lst)
         tr, nw = lst[: len(lst) // 2], lst[len(lst) // 2 :]
         mass = p_full[:, tr].sum(axis=1)
-        a_seen = cal.p_action_seen(mass)
+        a_seen = cal.p_action_seen(mass, _margin(p_full, tr))
         a_new = cal.p_action_new(_nearest(cos, cos_m, nw))
         p_new = softmax(cal.zs_scale * cos[:, nw])
         distance = np.zeros(len(unit)) if centroids is None else 1.0 - (unit @ centroids[tr].T).max(axis=1)
@@ -182,6 +216,7 @@ def fit_head_calibration(
     train_latent: np.ndarray | None = None,
     train_truth: np.ndarray | None = None,
     mirror: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    class_groups=None,
 ) -> tuple[HeadCalibration, dict]:
     """Fit every constant of the head (module docstring).
 
@@ -196,6 +231,9 @@ def fit_head_calibration(
             calibration for handedness pooling. The temperature and cosine scale are fitted on the windows alone
             (the head applies them to each view); the rejection curves and the stacking balance on the pooled
             statistics the head reads.
+        class_groups: the classes of each dataset (sequences of columns): the trained labels' rejection is fitted
+            on as many lists of siblings (:func:`sibling_lists`) as random lists, so it learns near misses. None:
+            random lists only (calibrations before 5 December 2026).
 
     Returns:
         (the calibration, a report with the fitted values and the training-fit rates).
@@ -207,13 +245,19 @@ def fit_head_calibration(
     scale = 1.0 / fit_temperature(cos, truth)
     lists = simulate_lists(k, n_lists, sizes, seed)
     st = window_statistics(latent, logits, truth, prototypes, lists, t, mirror)
-    a_s, b_s = fit_logistic(logit(st["mass"]), st["pos"])
+    seen_st = st
+    if class_groups is not None:
+        siblings = sibling_lists(class_groups, n_lists, seed)
+        sib = window_statistics(latent, logits, truth, prototypes, siblings, t, mirror)
+        seen_st = {key: np.concatenate([st[key], sib[key]]) for key in ("mass", "margin", "pos")}
+    (a_s, m_s), b_s = fit_logistic_nd(np.column_stack([logit(seen_st["mass"]), seen_st["margin"]]), seen_st["pos"])
     a_z, b_z = fit_logistic(st["near"], st["pos"])
     cal = HeadCalibration(
         seen_temperature=t,
         zs_scale=scale,
-        reject_seen_a=a_s,
+        reject_seen_a=float(a_s),
         reject_seen_b=b_s,
+        reject_seen_margin=float(m_s),
         reject_zs_a=a_z,
         reject_zs_b=b_z,
         model_id=model_id,
@@ -260,21 +304,38 @@ def fit_head_calibration(
 
 
 def evaluate_calibration(
-    cal: HeadCalibration, latent, logits, truth, prototypes, n_lists=200, sizes=(3, 12), seed=1, mirror=None
+    cal: HeadCalibration,
+    latent,
+    logits,
+    truth,
+    prototypes,
+    n_lists=200,
+    sizes=(3, 12),
+    seed=1,
+    mirror=None,
+    class_groups=None,
 ):
     """Rejection rates of ``cal`` on (other) held-out windows: listed windows kept, unlisted windows accepted
-    (``mirror``: pooled with their mirror images, :func:`fit_head_calibration`).
+    (``mirror``: pooled with their mirror images, :func:`fit_head_calibration`); with ``class_groups``, also on
+    lists of siblings (:func:`sibling_lists`), whose unlisted windows are near misses.
 
     Returns:
-        ``{"trained": {"kept", "false_accept"}, "new": {...}, "mixed": {"trained_acc", "new_acc", "H"}}``.
+        ``{"trained": {"kept", "false_accept"}, "new": {...}, "mixed": {"trained_acc", "new_acc", "H"}}`` and,
+        with ``class_groups``, ``"trained_siblings": {"kept", "false_accept"}``.
     """
     truth = np.asarray(truth)
     lists = simulate_lists(logits.shape[1], n_lists, sizes, seed)
     st = window_statistics(latent, logits, truth, prototypes, lists, cal.seen_temperature, mirror)
     out = {}
-    for name, p in (("trained", cal.p_action_seen(st["mass"])), ("new", cal.p_action_new(st["near"]))):
+    for name, p in (("trained", cal.p_action_seen(st["mass"], st["margin"])), ("new", cal.p_action_new(st["near"]))):
         ok = p >= cal.reject_threshold
         out[name] = {"kept": float(ok[st["pos"]].mean()), "false_accept": float(ok[~st["pos"]].mean())}
+    if class_groups is not None:
+        sib = window_statistics(
+            latent, logits, truth, prototypes, sibling_lists(class_groups, n_lists, seed), cal.seen_temperature, mirror
+        )
+        ok = cal.p_action_seen(sib["mass"], sib["margin"]) >= cal.reject_threshold
+        out["trained_siblings"] = {"kept": float(ok[sib["pos"]].mean()), "false_accept": float(ok[~sib["pos"]].mean())}
     mixed_lists = simulate_lists(logits.shape[1], n_lists, (4, 12), seed + 1)
     acc = _mixed_accuracy(latent, logits, truth, prototypes, mixed_lists, cal, [cal.stack_gamma], seed, mirror)[0]
     out["mixed"] = {

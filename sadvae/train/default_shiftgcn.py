@@ -833,7 +833,8 @@ def _calibrate(
     lg_va = head_logits(h_in, data.feats[iva], data.ntu_logits[iva])
     lat_va, protos_in = _latents(s_in, data.feats[iva]), _prototypes(s_in, text_emb)
     lat_tr = _latents(s_in, data.feats[itr])
-    fit = dict(seed=cfg.seed, train_latent=lat_tr, train_truth=data.column[itr])
+    groups = [np.unique(data.column[iva][data.dataset[iva] == d]) for d in range(len(data.datasets))]
+    fit = dict(seed=cfg.seed, train_latent=lat_tr, train_truth=data.column[itr], class_groups=groups)
     source = f"{RECIPE}: inner-validation windows, cross-fitted"
     cal, cal_report = fit_head_calibration(lat_va, lg_va, data.column[iva], protos_in, source=source, **fit)
     pooled, class_mirror = None, mirror_columns(table.names)
@@ -862,7 +863,10 @@ def _calibrate(
     # both get them when either reads them (a zero weight leaves them unread): the file stores them once
     cal = replace(cal, centroids=final) if final is not None else cal
     lg_te = heads["logits"][test_rows]
-    cal_report["held_out"] = evaluate_calibration(cal, zsl["lat_test"], lg_te, data.column[test_rows], zsl["protos"])
+    te_groups = [np.unique(data.column[test_rows][data.dataset[test_rows] == d]) for d in range(len(data.datasets))]
+    cal_report["held_out"] = evaluate_calibration(
+        cal, zsl["lat_test"], lg_te, data.column[test_rows], zsl["protos"], class_groups=te_groups
+    )
     if pooled is not None:
         pooled = replace(pooled, centroids=final) if final is not None else pooled
         m_te = _aligned_rows(mirror_data, data, test_rows)
@@ -870,7 +874,13 @@ def _calibrate(
         lg_te_m = head_logits(heads["head"], f_te, mirror_data.ntu_logits[m_te])
         mirror_te = (_latents(zsl["model"], f_te), lg_te_m, class_mirror)
         cal_report["handedness_pool"]["held_out"] = evaluate_calibration(
-            pooled, zsl["lat_test"], lg_te, data.column[test_rows], zsl["protos"], mirror=mirror_te
+            pooled,
+            zsl["lat_test"],
+            lg_te,
+            data.column[test_rows],
+            zsl["protos"],
+            mirror=mirror_te,
+            class_groups=te_groups,
         )
     return cal, cal_report, pooled
 

@@ -162,14 +162,23 @@ def test_the_pooled_fit_reads_what_the_pooled_head_reads() -> None:
     protos = rng.normal(size=(k, D)).astype(np.float32)
     lat, lat_m = rng.normal(size=(2, 9, D)).astype(np.float32)
     lg, lg_m = rng.normal(size=(2, 9, k)) * 2
-    cal = HeadCalibration(seen_temperature=1.7, reject_seen_a=1.3, reject_seen_b=0.4, reject_zs_a=3.0, reject_zs_b=-1.0)
+    cal = HeadCalibration(
+        seen_temperature=1.7,
+        reject_seen_a=1.3,
+        reject_seen_b=0.4,
+        reject_seen_margin=0.7,  # the live margin is the one the fit reads
+        reject_zs_a=3.0,
+        reject_zs_b=-1.0,
+    )
     listed = np.array([0, 2, 4])  # "wave the left hand" listed without its mirror class
     mirror = (lat_m, lg_m, mirror_columns(CLASSES))
     st = window_statistics(lat, lg, np.zeros(9, int), protos, [listed], cal.seen_temperature, mirror)
     trained = HeadCore(
         [CLASSES[c] for c in listed], [(c,) for c in listed], k, D, calibration=cal, class_mirror=mirror[2]
     )
-    np.testing.assert_allclose(trained(lat, lg, (lat_m, lg_m)).p_action, cal.p_action_seen(st["mass"]), atol=1e-12)
+    np.testing.assert_allclose(
+        trained(lat, lg, (lat_m, lg_m)).p_action, cal.p_action_seen(st["mass"], st["margin"]), atol=1e-12
+    )
     scorer = ZeroShotScorer("cosine", protos[listed], np.zeros(len(listed)), scale=cal.zs_scale)
     new = HeadCore(["a", "b", "c"], [(), (), ()], k, D, scorer, cal, class_mirror=mirror[2])
     np.testing.assert_allclose(new(lat, lg, (lat_m, lg_m)).p_action, cal.p_action_new(st["near"]), atol=1e-6)

@@ -329,3 +329,49 @@ def test_check_head_refuses_to_fit_the_packaged_model_on_round_one_windows(tmp_p
         with pytest.raises(SystemExit, match="not a round-1 recipe bundle.*--recalibrate"):
             mod.main([what, "--write", "--out", str(tmp_path / "out.json")])
     assert file_sha256(head) == before and not (tmp_path / "out.json").exists()
+
+
+# ---------------------------------------------------------------- the listed margin ("no action" on near misses)
+
+
+def test_listed_margin_and_fit_logistic_nd() -> None:
+    from sadvae.head.calibration import fit_logistic_nd, listed_margin
+
+    m = listed_margin(np.array([[0.5, 0.1], [0.2, 0.2]]), np.array([[0.25, 0.05], [0.4, 0.1]]))
+    np.testing.assert_allclose(m, [np.log(2.0), np.log(0.5)])
+    np.testing.assert_allclose(listed_margin(np.array([[0.3]]), np.zeros((1, 0))), [np.log(0.3) - np.log(1e-12)])
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(30000, 2))
+    y = rng.random(30000) < sigmoid(1.5 * x[:, 0] - 0.8 * x[:, 1] + 0.3)
+    w, b = fit_logistic_nd(x, y)
+    assert np.abs(w - [1.5, -0.8]).max() < 0.1  # balanced weighting moves only the intercept
+    a1, b1 = fit_logistic(x[:, 0], y)
+    w1, c1 = fit_logistic_nd(x[:, :1], y)
+    assert abs(w1[0] - a1) < 1e-6 and abs(c1 - b1) < 1e-6
+
+
+def test_the_margin_marks_a_window_the_model_reads_as_an_unlisted_sibling() -> None:
+    # labels l0 -> class 0, l1 -> class 1 (listed); classes 2-4 unlisted. Both windows put 0.6 of their mass on the
+    # listed classes; the first has it on one listed class (0.6 vs an unlisted 0.3), the second spread, with an
+    # unlisted class ahead of every listed one (0.3 + 0.3 listed vs 0.4 unlisted): a near miss.
+    logits = np.log(np.array([[0.6, 0.0001, 0.3, 0.05, 0.0499], [0.3, 0.3, 0.4, 0.0001, 0.0]]) + 1e-9)
+    lat = np.zeros((2, 4))
+    old = _core([(0,), (1,)], calibration=HeadCalibration(reject_seen_a=1.0, reject_seen_b=0.0))(lat, logits)
+    new = _core([(0,), (1,)], calibration=HeadCalibration(reject_seen_a=1.0, reject_seen_b=0.0, reject_seen_margin=1.0))
+    r = new(lat, logits)
+    assert abs(old.p_action[0] - old.p_action[1]) < 1e-3  # the listed mass alone cannot tell them apart
+    assert r.p_action[0] > old.p_action[0] and r.p_action[1] < old.p_action[1]
+    np.testing.assert_allclose(r.probs, old.probs)  # only "no action" reads it
+    with pytest.raises(ValueError, match="margin"):
+        HeadCalibration(reject_seen_margin=1.0).p_action_seen(np.array([0.5]))
+
+
+def test_sibling_lists_take_about_half_of_one_group() -> None:
+    from sadvae.head.fit import sibling_lists
+
+    groups = [np.arange(0, 10), np.arange(10, 14), np.array([20])]
+    lists = sibling_lists(groups, 50, seed=3)
+    for lst in lists:
+        g = next(g for g in groups if np.isin(lst, g).all())  # one group, never the one-class group
+        assert len(lst) == len(g) // 2 and len(np.unique(lst)) == len(lst)
+    assert {len(lst) for lst in lists} == {5, 2}
