@@ -293,8 +293,9 @@ def render_people_markdown(res: dict[str, Any], command: str, machine: str, when
         "is found; see its docstring). *>= 1*: frames with at least one person; *2*: frames with two people (the "
         "basketball clip has two players, often both in view; `ntu_hug` two people who hug from 0.8 s; the other "
         "clips one person, where 2 would be one person found twice); *people / frame*: the mean count. *Model "
-        "runs / frame*: MediaPipe calls (the plain stage makes 1). Settings fixed before the run; nothing was "
-        f"chosen on these clips. First {res['frames_per_video']} frames of each video.",
+        "runs / frame*: MediaPipe calls (the plain stage makes 1), the machine-independent cost; *ms / frame*: median "
+        "pose-stage milliseconds (cached runs on a shared machine: the order of magnitude). Settings fixed before "
+        f"the run; nothing was chosen on these clips. First {res['frames_per_video']} frames of each video.",
         "",
         "Before 5 December 2026 `--num-poses 2` turned the region-of-interest stage off (its crops followed one "
         "person), so the *full* columns are what such a user got. The search for people too small for the full "
@@ -306,8 +307,8 @@ def render_people_markdown(res: dict[str, Any], command: str, machine: str, when
         "stance gave two boxes of one person overlapping by only 0.41).",
         "",
         "| video | mode | figure px | frame | >= 1: full | >= 1: ROI | 2: full | 2: ROI | people / frame full "
-        "| ROI | model runs / frame (ROI) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| ROI | model runs / frame (ROI) | ms / frame full | ROI |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in res["rows"]:
         f, o = r["full"], r["roi"]
@@ -315,7 +316,8 @@ def render_people_markdown(res: dict[str, Any], command: str, machine: str, when
             f"| {r['video']} | {r['mode']} | {r['height_px']} | {r['frame'][0]}x{r['frame'][1]} | "
             f"{100 * f['rate']:.0f} % | {100 * o['rate']:.0f} % | {100 * f.get('two_rate', 0):.0f} % | "
             f"{100 * o.get('two_rate', 0):.0f} % | {f.get('persons_mean', 0):.2f} | {o.get('persons_mean', 0):.2f} | "
-            f"{o.get('runs_per_frame', float('nan')):.2f} ({o.get('runs_per_frame_max', '-')}) |"
+            f"{o.get('runs_per_frame', float('nan')):.2f} ({o.get('runs_per_frame_max', '-')}) | "
+            f"{f['ms_median']:.1f} | {o['ms_median']:.1f} |"
         )
     return "\n".join(lines) + "\n"
 
