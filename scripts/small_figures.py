@@ -54,7 +54,7 @@ VIDEOS = {  # name -> (path, mirror)
 HEIGHTS = (50, 65, 80, 100, 120, 150)
 CANVAS = (1280, 720)
 ROI_CODE = 10  # bump when realtime/pose/roi.py changes behaviour, so cached ROI results are recomputed
-MULTI_CODE = 3  # the same for the several-person stage (MultiRoiPoseEstimator, --num-poses 2 or more)
+MULTI_CODE = 4  # the same for the several-person stage (MultiRoiPoseEstimator, --num-poses 2 or more)
 log = logging.getLogger("small_figures")
 
 
@@ -289,8 +289,9 @@ def render_people_markdown(res: dict[str, Any], command: str, machine: str, when
         "the one-person measurement), estimated with `num_poses` = "
         f"{res['num_poses']}: the plain stage (`full`: MediaPipe's full-frame landmarker finding up to that many "
         "people) and `realtime.pose.stage.MultiRoiPoseEstimator` (`roi`, what `sadvae-live --num-poses 2` runs: "
-        "one crop tracker per person, the full frame on every frame, one search tile per frame while nobody "
-        "is found; see its docstring). *>= 1*: frames with at least one person; *2*: frames with two people (the "
+        "one crop tracker per person, the full frame on every frame or, while everyone tracked is followed by a "
+        "crop, every 4th (`RoiOptions.full_every`), one search tile per frame while nobody is found; see its "
+        "docstring). *>= 1*: frames with at least one person; *2*: frames with two people (the "
         "basketball clip has two players, often both in view; `ntu_hug` two people who hug from 0.8 s; the other "
         "clips one person, where 2 would be one person found twice); *people / frame*: the mean count. *Model "
         "runs / frame*: MediaPipe calls (the plain stage makes 1), the machine-independent cost; *ms / frame*: median "
@@ -304,7 +305,9 @@ def render_people_markdown(res: dict[str, Any], command: str, machine: str, when
         "people, whom MediaPipe never finds both of) it found a 70 px 'person' in the background in 57 % of the "
         "frames and followed it, a phantom track the recogniser would score. Two estimates are one person when "
         "their boxes overlap by more than 0.6 or their shoulders and hips lie within half a torso (a wide tai chi "
-        "stance gave two boxes of one person overlapping by only 0.41).",
+        "stance gave two boxes of one person overlapping by only 0.41). With the full frame on every frame (before "
+        "`full_every`) one small person cost 2.0 model runs and 29-30 ms per frame in these wide shots, the same "
+        "people found within a point or two.",
         "",
         "| video | mode | figure px | frame | >= 1: full | >= 1: ROI | 2: full | 2: ROI | people / frame full "
         "| ROI | model runs / frame (ROI) | ms / frame full | ROI |",

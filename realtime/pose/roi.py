@@ -30,7 +30,8 @@ person costs one landmarker run on the crop instead of one on the full frame, pl
 landmarks do not depend on the crop; image landmarks come back in the frame's normalised coordinates,
 so everything downstream (mapping, overlay, tracking) is unchanged. With ``num_poses`` 2 or more,
 :class:`realtime.pose.stage.MultiRoiPoseEstimator` runs one such tracker per person beside the full frame (which
-then runs on every frame), and searches tiles only while nobody is found.
+then runs on every frame, or every ``full_every``-th while each person is followed by a crop), and searches tiles
+only while nobody is found.
 This module holds the options and the geometry (numpy only); the estimator that uses them lives beside
 :class:`realtime.pose.stage.PoseEstimator` in :mod:`realtime.pose.stage`, which imports this module (one way).
 """
@@ -89,6 +90,8 @@ class RoiOptions:
         min_size_ratio: a pose found in a crop whose box's longer side is below this share of the tracked person's
             recent size is rejected (people do not halve in size from one frame to the next; such boxes are
             a hand, a ball, a part of the person).
+        full_every: with several people (``num_poses`` > 1), while every person tracked is followed by their own
+            crop, the full frame runs only on every this-many-th frame (to find people who step in); 1 = every frame.
         max_speed: the predicted box moves at most this many person sizes (the box's longer side) per frame. A
             sprinter at 30 fps covers about 0.15 of their height per frame; a larger step comes from a wrong
             estimate, and following it sends the next crop off the person.
@@ -109,6 +112,7 @@ class RoiOptions:
     crop_mode: str = "video"
     min_size_ratio: float = 0.5
     max_speed: float = 0.25
+    full_every: int = 4
 
     def __post_init__(self) -> None:
         if not self.margin >= 1.0:
@@ -133,6 +137,8 @@ class RoiOptions:
             raise ConfigError(f"RoiOptions.min_size_ratio must be in [0, 1), got {self.min_size_ratio!r}")
         if not self.max_speed > 0.0:
             raise ConfigError(f"RoiOptions.max_speed must be > 0 person sizes per frame, got {self.max_speed!r}")
+        if isinstance(self.full_every, bool) or not (isinstance(self.full_every, int) and self.full_every >= 1):
+            raise ConfigError(f"RoiOptions.full_every must be an integer >= 1, got {self.full_every!r}")
         if self.crop_mode not in ("video", "image"):
             raise ConfigError(f"RoiOptions.crop_mode must be 'video' or 'image', got {self.crop_mode!r}")
 

@@ -708,7 +708,8 @@ class MultiRoiPoseEstimator:
     One :class:`RoiPoseEstimator` per person slot, each with its own crop landmarker (MediaPipe's VIDEO mode tracks
     one person between calls), sharing the full-frame landmarker (``num_poses`` people) and the detector one. Per
     frame: every small person tracked is estimated on the crop around their predicted box, as with one person;
-    the full frame runs on every frame (unlike one person, whose crop replaces it: anyone may step in), and each of
+    the full frame runs too (unlike one person, whose crop replaces it: anyone may step in; while every person tracked
+    is followed by their crop, only on every ``roi.full_every``-th frame), and each of
     its people not already found by a crop goes to the slot tracking them (nearest box within the person's size)
     or to a free slot, and is refined on a crop when small; when nobody at all is found, one tile of the search grid
     is searched (for a slot whose person was just lost first, near where they were), as with one person. Two slots never
@@ -738,6 +739,7 @@ class MultiRoiPoseEstimator:
             for _ in range(self.opts.num_poses - 1)
         ]
         self.full_runs = 0
+        self._frames = 0
         self.last_source = "none"
         self.fresh = True
 
@@ -829,8 +831,9 @@ class MultiRoiPoseEstimator:
         """Estimate the poses in one frame (the same contract as :class:`realtime.pose.stage.PoseEstimator`)."""
         image = getattr(frame, "image", frame)
         ts = getattr(frame, "timestamp_ms", None) if timestamp_ms is None else timestamp_ms
-        self.full_runs += 1
+        self._frames += 1
         if image is None or not self.roi.enabled:
+            self.full_runs += 1
             out = self.full(frame, timestamp_ms)
             self.fresh = self.full.fresh
             self.last_source = "full" if out else "none"
@@ -846,8 +849,13 @@ class MultiRoiPoseEstimator:
                 continue
             results[k] = accepted
             taken.append(accepted[0])
-        found = self.full(frame, timestamp_ms)
-        self.fresh = self.full.fresh
+        followed = bool(results) and all(k in results for k, t in enumerate(self.trackers) if t._box is not None)
+        if followed and self._frames % self.roi.full_every:  # everyone tracked is on their crop: skip the full frame
+            found, self.fresh = [], True
+        else:
+            self.full_runs += 1
+            found = self.full(frame, timestamp_ms)
+            self.fresh = self.full.fresh
         for sk in found:
             box = landmark_box(sk.image, size, sk.presence)
             if not plausible_box(box) or self._same(sk, taken):

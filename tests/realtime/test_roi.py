@@ -114,6 +114,8 @@ def test_roi_options_validate_the_search_settings() -> None:
             RoiOptions(tile_scales=bad)
     with pytest.raises(ConfigError, match="max_speed"):
         RoiOptions(max_speed=0.0)
+    with pytest.raises(ConfigError, match="full_every"):
+        RoiOptions(full_every=0)
     assert RoiOptions().retry and RoiOptions().search_growth > 1
 
 
@@ -436,9 +438,15 @@ def test_two_small_people_are_each_followed_by_their_own_crops(monkeypatch: pyte
     assert max(counts["plain"]) == 1 and sum(counts["plain"][:20]) == 0  # the full frame finds only the larger one
     assert max(counts["single"]) == 1 and counts["multi"].index(1) < 20
     first = counts["multi"].index(2)
-    assert 20 <= first < 22 and all(c == 2 for c in counts["multi"][first:]), counts["multi"]
-    assert multi.landmarker_runs == multi.full_runs + multi.crops and multi.full_runs == len(frames)
+    assert 20 <= first < 20 + 4 and all(c == 2 for c in counts["multi"][first:]), counts["multi"]
+    assert multi.landmarker_runs == multi.full_runs + multi.crops
+    # while everyone tracked is followed by a crop (from the first find on) the full frame runs on every 4th frame
+    assert len(frames) // 4 <= multi.full_runs <= len(frames) // 4 + 5
     assert {t.last_source for t in multi.trackers} == {"crop"}
+    every = stage.make_pose_stage(replace(opts, roi=RoiOptions(full_every=1)), "fake")
+    found = [len(every(f, 33 * i)) for i, f in enumerate(frames)]
+    assert found.index(2) in (20, 21) and all(c == 2 for c in found[found.index(2) :])
+    assert every.full_runs == len(frames)
 
 
 def test_no_search_for_more_people_while_someone_is_in_view(monkeypatch: pytest.MonkeyPatch) -> None:
