@@ -168,18 +168,24 @@ class HeadCore:
         latent: np.ndarray,
         seen_logits: np.ndarray,
         mirror: tuple[np.ndarray, np.ndarray] | None = None,
+        *,
+        mirrored: bool = False,
     ) -> HeadScores:
         """Score N windows from their semantic latents [N, d_r] and trained-class logits [N, K].
 
         ``mirror``: the (latents, logits) of the windows' left-right mirror images (same order): handedness
         pooling, each label's probabilities, nearest-label similarity and class distance averaged over the window
         and its mirror image read through the mirror labels (:mod:`sadvae.head.handedness`).
+        ``mirrored``: the windows given are mirror images, scored alone through the mirror labels (what the
+        performer's mirror image says about the listed actions).
 
         Raises:
             ValueError: shapes that do not match the model (or each other).
         """
         latent, seen_logits = self._check(latent, seen_logits)
-        ev = self._evidence(latent, seen_logits)
+        if mirrored and mirror is not None:
+            raise ValueError("mirrored scores mirror images alone: no mirror pooling with it")
+        ev = self._evidence(latent, seen_logits, mirrored=mirrored)
         if mirror is not None:
             m_latent, m_logits = self._check(*mirror)
             if m_latent.shape[0] != latent.shape[0]:

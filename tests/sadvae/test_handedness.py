@@ -88,6 +88,22 @@ def test_pooling_is_the_mean_of_the_window_and_its_mirror_read_through_the_mirro
     np.testing.assert_allclose(core(z, lg, mirror=(z, lg[:, [1, 0, 2, 3, 4]])).probs, core(z, lg).probs, atol=1e-12)
 
 
+@pytest.mark.parametrize(("combine", "centroids"), [("stacking", True), ("gate", False)])
+def test_a_mirror_image_scored_alone_is_the_window_read_through_the_mirror_labels(
+    combine: str, centroids: bool
+) -> None:
+    """``mirrored=True`` scores windows as mirror images, alone (scripts/probe_handedness_adaptive.py): the same
+    windows read that way score each label as they score its mirror label."""
+    core, rng = _core(combine, centroids=centroids), np.random.default_rng(5)
+    a = (rng.normal(size=(6, D)), rng.normal(size=(6, len(CLASSES))) * 3)
+    flip = mirror_columns(LABELS)
+    alone, mirrored = core(*a), core(*a, mirrored=True)
+    np.testing.assert_allclose(mirrored.probs, alone.probs[:, flip], atol=1e-12)  # its "left" is the window's "right"
+    np.testing.assert_allclose(mirrored.p_action, alone.p_action, atol=1e-12)
+    with pytest.raises(ValueError, match="mirrored"):
+        core(*a, mirror=a, mirrored=True)
+
+
 def test_bad_mirror_inputs_and_tables_are_refused() -> None:
     core = _core()
     z, lg = np.zeros((2, D)), np.zeros((2, len(CLASSES)))
