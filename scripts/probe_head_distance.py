@@ -13,7 +13,10 @@ trained class's mean latent and measures both decisions with and without it, on 
 extra head and SA-DVAE trained on inner-train windows, every free number fitted on inner-validation windows, the
 numbers read on the test sides (windows no part of this saw). Label lists as :mod:`sadvae.head.fit` simulates them;
 for ``rejection`` they are half of one set's own class names (the other half are the near misses a user's list
-leaves out). Run from the project root with real data in ../shared/data (the window features are the recipe's
+leaves out). It also measures the listed margin (the best listed class against the best unlisted one) as a
+"no action" statistic, and the head calibration's rejection fitted as before 5 December 2026 (listed mass, random
+lists) and as now (mass and margin, random and sibling lists), read on the test sides (docs/head.md section 7).
+Run from the project root with real data in ../shared/data (the window features are the recipe's
 cache under runs/features/windows; the first run trains the inner head and SA-DVAE, about 3 min on 2 cores)::
 
     python scripts/probe_head_distance.py --json runs/head/probe_distance.json
