@@ -300,14 +300,16 @@ def render_people_markdown(res: dict[str, Any], command: str, machine: str, when
         "",
         "Before 5 December 2026 `--num-poses 2` turned the region-of-interest stage off (its crops followed one "
         "person), so the *full* columns are what such a user got. The search for people too small for the full "
-        "frame runs only while nobody is found: a search for a second person beside a tracked one (tried first) "
-        "found both basketball players in 44-69 % of the wide-shot frames, but on the NTU hug clip (two large "
-        "people, whom MediaPipe never finds both of) it found a 70 px 'person' in the background in 57 % of the "
-        "frames and followed it, a phantom track the recogniser would score. Two estimates are one person when "
-        "their boxes overlap by more than 0.6 or their shoulders and hips lie within half a torso (a wide tai chi "
-        "stance gave two boxes of one person overlapping by only 0.41). With the full frame on every frame (before "
-        "`full_every`) one small person cost 2.0 model runs and 29-30 ms per frame in these wide shots, the same "
-        "people found within a point or two.",
+        "frame runs only while nobody is found: a first, uncommitted version that also searched for a second "
+        "person beside a tracked one (this command with the `results or` condition of "
+        "`MultiRoiPoseEstimator._search` removed) found both basketball players in 44-69 % of the wide-shot "
+        "frames, but on the NTU hug clip (two large people, whom MediaPipe never finds both of) it found a 70 px "
+        "'person' in the background in 57 % of the frames and followed it, a phantom track the recogniser would "
+        "score. Two estimates are one person when their boxes overlap by more than 0.6 or their shoulders and hips "
+        "lie within half a torso (the torso test was added after a wide tai chi stance, looked at by hand, gave "
+        "two boxes of one person that overlap less). With the full frame on every frame (`--roi full_every=1`) "
+        "one small person cost 2.0 model runs and 29-30 ms per frame in these wide shots, the same people found "
+        "within a point or two.",
         "",
         "| video | mode | figure px | frame | >= 1: full | >= 1: ROI | 2: full | 2: ROI | people / frame full "
         "| ROI | model runs / frame (ROI) | ms / frame full | ROI |",

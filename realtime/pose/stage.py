@@ -716,8 +716,8 @@ class MultiRoiPoseEstimator:
     hold the same person: a crop's pose that is another slot's person (boxes overlapping by more than
     ``SAME_PERSON_IOU``, or shoulders and hips within half a torso: :meth:`_same`) is dropped and its slot freed.
     Known limit: a "person" MediaPipe itself finds on a background object (the plain stage too) has a different
-    garbage pose in every estimate, so two slots can both hold it (the mirrored left part of the NTU hug video: 16 of
-    40 frames); real people's estimates agree and are held once.
+    garbage pose in every estimate, so two slots can both hold it (seen by hand on the mirrored left part of the NTU
+    hug video); real people's estimates agree and are held once.
 
     Args:
         opts: the pose options (``num_poses`` >= 1).

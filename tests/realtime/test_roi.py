@@ -312,32 +312,44 @@ def test_a_pose_placed_outside_its_crop_is_rejected(painted, monkeypatch: pytest
     assert est(frames[0], 33 * 12) == [] and est.last_source == "none"
 
 
+def _pose_model(tmp_path_factory: pytest.TempPathFactory):
+    """The MediaPipe pose model from the wheel (no download); skips where it cannot be built."""
+    pytest.importorskip("mediapipe")
+    from realtime.pose.model import resolve_pose_model
+    from sadvae.errors import SourceError
+
+    try:
+        return resolve_pose_model(cache_dir=tmp_path_factory.getbasetemp() / "pose-model-cache", download=False)
+    except SourceError as e:
+        pytest.skip(f"cannot build the pose model here: {e}")
+
+
+def _wide_shot(video: Path, frames: int, scale: float) -> list[np.ndarray]:
+    """The first ``frames`` frames of ``video`` shrunk by ``scale``, pasted at the centre of a grey 1280x720 frame."""
+    cv2 = pytest.importorskip("cv2")
+    cap = cv2.VideoCapture(str(video))
+    out = []
+    while len(out) < frames:
+        ok, img = cap.read()
+        if not ok:
+            break
+        small = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        canvas = np.full((720, 1280, 3), 128, np.uint8)
+        y0, x0 = (720 - small.shape[0]) // 2, (1280 - small.shape[1]) // 2
+        canvas[y0 : y0 + small.shape[0], x0 : x0 + small.shape[1]] = small
+        out.append(canvas)
+    cap.release()
+    return out
+
+
 @pytest.mark.slow
 def test_far_person_is_found_with_the_roi_stage(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     """The tai chi performer shrunk to ~80 px in a 1280x720 wide shot: the plain stage finds nobody, the
     region-of-interest stage (tile search, then crops) finds them in most frames. About 10 s."""
-    pytest.importorskip("mediapipe")
-    cv2 = pytest.importorskip("cv2")
-    from realtime.pose.model import resolve_pose_model
     from realtime.pose.stage import PoseEstimator, PoseOptions, RoiPoseEstimator
-    from sadvae.errors import SourceError
 
-    try:
-        model = resolve_pose_model(cache_dir=tmp_path_factory.getbasetemp() / "pose-model-cache", download=False)
-    except SourceError as e:
-        pytest.skip(f"cannot build the pose model here: {e}")
-    cap = cv2.VideoCapture(str(shared_data / "videos" / "ta_chi.mp4"))
-    frames = []
-    while len(frames) < 40:
-        ok, img = cap.read()
-        if not ok:
-            break
-        small = cv2.resize(img, None, fx=0.8, fy=0.8, interpolation=cv2.INTER_AREA)  # figure ~85 px
-        canvas = np.full((720, 1280, 3), 128, np.uint8)
-        y0, x0 = (720 - small.shape[0]) // 2, (1280 - small.shape[1]) // 2
-        canvas[y0 : y0 + small.shape[0], x0 : x0 + small.shape[1]] = small
-        frames.append(canvas)
-    cap.release()
+    model = _pose_model(tmp_path_factory)
+    frames = _wide_shot(shared_data / "videos" / "ta_chi.mp4", 40, 0.8)  # figure ~85 px
     opts = PoseOptions(model_path=str(model.path))
     with PoseEstimator(opts, model) as plain, RoiPoseEstimator(opts, RoiOptions(), model) as roi:
         found_plain = [bool(plain(f, round(i * 33.4))) for i, f in enumerate(frames)]
@@ -354,29 +366,12 @@ def test_far_person_is_found_with_the_roi_stage(shared_data: Path, tmp_path_fact
 def test_weightlifter_in_a_wide_shot_is_kept(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     """The clean-and-jerk lifter shrunk to ~80 px in a 1280x720 wide shot (the worst clip of docs/small_figures.md
     before the crop retry and the steady crop size: 9 % of frames) is found in >= 80 % of 60 frames. About 15 s."""
-    pytest.importorskip("mediapipe")
-    cv2 = pytest.importorskip("cv2")
-    from realtime.pose.model import resolve_pose_model
     from realtime.pose.stage import PoseOptions, RoiPoseEstimator
-    from sadvae.errors import SourceError
 
-    try:
-        model = resolve_pose_model(cache_dir=tmp_path_factory.getbasetemp() / "pose-model-cache", download=False)
-    except SourceError as e:
-        pytest.skip(f"cannot build the pose model here: {e}")
-    cap = cv2.VideoCapture(str(shared_data / "videos" / "clean_and_jerk.mp4"))
-    found = []
+    model = _pose_model(tmp_path_factory)
+    frames = _wide_shot(shared_data / "videos" / "clean_and_jerk.mp4", 60, 0.44)  # figure ~80 px of 182
     with RoiPoseEstimator(PoseOptions(model_path=str(model.path)), RoiOptions(), model) as roi:
-        for i in range(60):
-            ok, img = cap.read()
-            if not ok:
-                break
-            small = cv2.resize(img, None, fx=0.44, fy=0.44, interpolation=cv2.INTER_AREA)  # figure ~80 px of 182
-            canvas = np.full((720, 1280, 3), 128, np.uint8)
-            y0, x0 = (720 - small.shape[0]) // 2, (1280 - small.shape[1]) // 2
-            canvas[y0 : y0 + small.shape[0], x0 : x0 + small.shape[1]] = small
-            found.append(bool(roi(canvas, round(i * 33.4))))
-    cap.release()
+        found = [bool(roi(canvas, round(i * 33.4))) for i, canvas in enumerate(frames)]
     assert len(found) == 60 and sum(found) >= 0.8 * len(found)
 
 
@@ -490,28 +485,11 @@ def test_two_person_stage_on_real_frames(shared_data: Path, tmp_path_factory: py
     >= 80 % of 40 frames (more than the plain two-person stage), never twice, at well under two model runs per
     frame; and the empty left part of the NTU hug video, where the plain stage finds nobody, gives nobody (the
     crops and tiles do not make people up). About 20 s."""
-    pytest.importorskip("mediapipe")
     cv2 = pytest.importorskip("cv2")
-    from realtime.pose.model import resolve_pose_model
     from realtime.pose.stage import MultiRoiPoseEstimator, PoseEstimator, PoseOptions
-    from sadvae.errors import SourceError
 
-    try:
-        model = resolve_pose_model(cache_dir=tmp_path_factory.getbasetemp() / "pose-model-cache", download=False)
-    except SourceError as e:
-        pytest.skip(f"cannot build the pose model here: {e}")
-    cap = cv2.VideoCapture(str(shared_data / "videos" / "ta_chi.mp4"))
-    frames = []
-    while len(frames) < 40:
-        ok, img = cap.read()
-        if not ok:
-            break
-        small = cv2.resize(img, None, fx=0.8, fy=0.8, interpolation=cv2.INTER_AREA)  # figure ~85 px
-        canvas = np.full((720, 1280, 3), 128, np.uint8)
-        y0, x0 = (720 - small.shape[0]) // 2, (1280 - small.shape[1]) // 2
-        canvas[y0 : y0 + small.shape[0], x0 : x0 + small.shape[1]] = small
-        frames.append(canvas)
-    cap.release()
+    model = _pose_model(tmp_path_factory)
+    frames = _wide_shot(shared_data / "videos" / "ta_chi.mp4", 40, 0.8)  # figure ~85 px
     opts = PoseOptions(model_path=str(model.path), num_poses=2)
     with PoseEstimator(opts, model) as plain, MultiRoiPoseEstimator(opts, RoiOptions(), model) as multi:
         plain_counts = [len(plain(f, round(i * 33.4))) for i, f in enumerate(frames)]
