@@ -238,6 +238,7 @@ def _add_head_flags(p: argparse.ArgumentParser) -> None:
     from realtime.buffer import MIN_WINDOW_FRAMES
     from realtime.decisions import DecisionOptions
     from realtime.head.zero_shot import HeadOptions
+    from sadvae.data.motion import StillTrim
     from sadvae.head.handedness import HANDEDNESS
 
     d, h = DecisionOptions(), HeadOptions()
@@ -260,6 +261,16 @@ def _add_head_flags(p: argparse.ArgumentParser) -> None:
         "model's window decides on a partly filled window, padded as training pads short clips "
         f"(default {MIN_WINDOW_FRAMES or 0}, chosen on labelled replays of training-side clips, docs/live.md; "
         "0 = whole windows only, as in round 1; more than the window = whole windows)",
+    )
+    g.add_argument(
+        "--trim-still",
+        type=_number,
+        default=StillTrim().threshold_m,
+        metavar="M",
+        help="cut each window to the span in which the person moves (joints displaced more than M metres in "
+        f"{StillTrim().lag_s:g} s, body frame) before the model reads it, as training clips are cut to their "
+        f"action: standing still before or after an action no longer dilutes it (default {StillTrim().threshold_m:g}, "
+        "chosen on labelled replays of training-side clips, docs/live.md; 0 = whole windows, as until 5 December 2026)",
     )
     g = p.add_argument_group("labels and scoring (realtime/head/zero_shot.py, docs/head.md)")
     g.add_argument(
@@ -400,6 +411,7 @@ def _options(args: argparse.Namespace):
         source_name=args.source_name,
         stride=args.stride,
         min_window_frames=args.min_window_frames or None,
+        trim_still=still_trim_option(args.trim_still),
         status_interval_s=args.status_interval,
         max_frames=args.max_frames,
         pose=pose,
@@ -410,6 +422,15 @@ def _options(args: argparse.Namespace):
             curve=CurveServer.from_dir(args.curve_keys) if args.curve_keys else None,
         ),
     )
+
+
+def still_trim_option(threshold_m: float):
+    """``--trim-still M``: the motion rule with threshold M metres, None for 0 (whole windows)."""
+    from sadvae.data.motion import StillTrim
+
+    if threshold_m < 0:
+        raise ConfigError(f"--trim-still must be >= 0 metres (0 = whole windows), got {threshold_m!r}")
+    return StillTrim(threshold_m=threshold_m) if threshold_m > 0 else None
 
 
 def _check_stride(args: argparse.Namespace, opts, model, source) -> None:

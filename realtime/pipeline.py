@@ -44,6 +44,7 @@ from realtime.signals import stop_on_signals
 from realtime.stats import StageStats
 from realtime.tracking import Detection, Track, Tracker, TrackerOptions
 from realtime.view import TrackView, head_no_action, head_scores, make_view, out_of_view, parts_unseen
+from sadvae.data.motion import StillTrim, trim_still
 from sadvae.data.preprocess import preprocess
 from sadvae.errors import ConfigError
 from sadvae.skeleton import NUM_JOINTS, mirror_windows
@@ -87,6 +88,9 @@ class PipelineOptions:
         min_window_frames: frames (at the model's rate) a track needs before its first window; fewer than the
             model's window gives partial windows, padded by ``preprocess`` as training pads short clips
             (:class:`realtime.buffer.JointBuffer`); None or >= the window: whole windows only.
+        trim_still: cut each window to the span in which the person moves before ``preprocess``
+            (:func:`sadvae.data.motion.trim_still`), as the training clips are cut to their action; None: whole
+            windows (round 1 to 5 December 2026). The hook's ``joints`` / ``times`` stay the buffer's whole window.
         handle_signals: stop cleanly on SIGINT / SIGTERM (main thread only).
         pose, tracker, decisions, head, backend, publisher: the stages' own options.
     """
@@ -100,6 +104,7 @@ class PipelineOptions:
     buffer_seconds: float = 1.5
     max_gap_s: float = 0.5
     min_window_frames: int | None = MIN_WINDOW_FRAMES
+    trim_still: StillTrim | None = field(default_factory=StillTrim)
     handle_signals: bool = True
     pose: PoseOptions = field(default_factory=PoseOptions)
     tracker: TrackerOptions = field(default_factory=TrackerOptions)
@@ -350,7 +355,8 @@ class Pipeline:
         joints, times = [], []
         for i, (_, st) in enumerate(due):
             j, t = st.buffer.window()
-            batch[i] = preprocess(j, t, cfg, crop="end")  # the one preprocessing path
+            moving = trim_still(j, t, cfg.fps, self.opts.trim_still) if self.opts.trim_still else (j, t)
+            batch[i] = preprocess(*moving, cfg, crop="end")  # the one preprocessing path
             joints.append(j)
             times.append(t)
             st.fresh = 0

@@ -7,8 +7,9 @@ real videos; nothing here looks at either.
    NW-UCLA and UTKinect (:func:`sadvae.train.default_shiftgcn.inner_validation`: whole subjects the recipe holds
    out of its own choices) are replayed through the real live pipeline as the benchmark replays its test sides
    (:func:`realtime.bench.accuracy.runner.stream_piece`: a person appears, acts and leaves, the first and last
-   pose held ``--hold`` seconds), with partial windows from ``min(--min-window)`` frames on. Every window's
-   backend outputs and its number of real frames are kept.
+   pose held ``--hold`` seconds), with partial windows from ``min(--min-window)`` frames on and each window cut
+   to the span in which the person moves (``--trim-still``, sadvae-live's default). Every window's backend outputs
+   and its number of real frames (before the cut) are kept.
 2. **Simulate**: a setting's minimum window keeps the windows with at least that many frames (the pipeline
    emits exactly those windows at exactly those times with that setting), the live head
    (:class:`realtime.head.zero_shot.HeadBuilder`, the same matching and calibration as ``sadvae-live``) scores
@@ -97,6 +98,7 @@ def record(dataset: str, hold_s: float, model_path: Path | None, args, cache: Pa
     from realtime.head.zero_shot import HeadOptions
     from realtime.pipeline import Pipeline, PipelineOptions
     from realtime.sources.replay import ReplaySource
+    from sadvae.data.motion import StillTrim
     from sadvae.hashing import file_sha256
 
     model = load_live_model(model_path, "onnxruntime", options=BackendOptions(threads=1))
@@ -105,7 +107,7 @@ def record(dataset: str, hold_s: float, model_path: Path | None, args, cache: Pa
     every = f"_every{args.every:g}" if args.every else ""  # the model's live stride: the key of earlier recordings
     key = (
         f"{dataset}_{hold_s:g}_{args.side}_m{min(GRID['min_window'])}_{file_sha256(path)[:8]}{'_pool' if pool else ''}"
-        f"{every}{'_mirror' if args.mirror else ''}"
+        f"{every}{'_mirror' if args.mirror else ''}{f'_trim{args.trim_still:g}' if args.trim_still else ''}"
     )
     out = cache / f"replay_windows_{key}.npz"
     if out.is_file():
@@ -153,6 +155,7 @@ def record(dataset: str, hold_s: float, model_path: Path | None, args, cache: Pa
             handle_signals=False,
             head=HeadOptions(handedness=args.handedness),
             min_window_frames=min(GRID["min_window"]),
+            trim_still=StillTrim(threshold_m=args.trim_still) if args.trim_still else None,
             stride=None if not args.every else max(1, round(args.every * seqs[0].fps)),
             publisher=PublisherOptions(endpoint="tcp://127.0.0.1:*", sndhwm=100_000),
         )
@@ -422,6 +425,7 @@ def cross_false(res: dict) -> float | None:
 
 
 def main(argv=None) -> int:
+    from sadvae.data.motion import StillTrim
     from sadvae.head.handedness import HANDEDNESS
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -457,6 +461,14 @@ def main(argv=None) -> int:
     )
     ap.add_argument(
         "--mirror", action="store_true", help="replay the clips' left-right mirror images (left-handed performers)"
+    )
+    ap.add_argument(
+        "--trim-still",
+        type=float,
+        default=StillTrim().threshold_m,
+        metavar="M",
+        help="cut each window to the span in which the person moves, threshold M metres (sadvae-live --trim-still; "
+        f"default {StillTrim().threshold_m:g}, 0 = whole windows: the recordings made before 5 December 2026)",
     )
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
@@ -496,6 +508,7 @@ def main(argv=None) -> int:
         "handedness": args.handedness,
         "every_s": args.every,
         "mirror": args.mirror,
+        "trim_still_m": args.trim_still,
         "clips": {f"{k[0]}@{k[1]:g}s": int(len(r["truth"])) for k, r in recs.items()},
         "round1": {"options": asdict(DecisionOptions()), "min_window": window},
         "false_source": args.false_source,

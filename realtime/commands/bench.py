@@ -254,6 +254,13 @@ def _register_accuracy(inner: argparse._SubParsersAction) -> None:
         default=None,
         help="the head's handedness pooling (sadvae-live --handedness; default: sadvae-live's)",
     )
+    a.add_argument(
+        "--trim-still",
+        type=float,
+        metavar="M",
+        help="sadvae-live --trim-still: cut windows to the span in which the person moves, threshold M metres "
+        "(default: sadvae-live's; 0 = whole windows)",
+    )
     a.add_argument("--model", dest="acc_model", type=Path, help="model bundle .pt (default: the packaged model)")
     a.add_argument("--backend", dest="acc_backend", default="onnxruntime", help="backend (default onnxruntime)")
     a.add_argument("--threads", dest="acc_threads", type=int, default=1, help="inference threads (default 1)")
@@ -279,6 +286,7 @@ def _register_accuracy(inner: argparse._SubParsersAction) -> None:
 def _accuracy(args: argparse.Namespace) -> int:
     from realtime.bench.accuracy.report import AccuracyOptions, markdown, run_accuracy, write_outputs
     from realtime.bench.accuracy.runner import RunOptions
+    from realtime.cli import still_trim_option
     from realtime.head.zero_shot import HeadOptions
     from sadvae.errors import ConfigError
 
@@ -304,6 +312,7 @@ def _accuracy(args: argparse.Namespace) -> int:
             threads=args.acc_threads,
             pose_variant=args.acc_pose_variant,
             head=HeadOptions() if args.handedness is None else HeadOptions(handedness=args.handedness),
+            trim_still=None if args.trim_still is None else (still_trim_option(args.trim_still) or False),
         ),
     )
     command = " ".join(["sadvae", *sys.argv[1:]])

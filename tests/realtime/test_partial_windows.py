@@ -39,6 +39,7 @@ def _run(tmp_path: Path, model_files, min_window: int | None) -> list[WindowBatc
         handle_signals=False,
         decisions=EAGER,
         min_window_frames=min_window,
+        trim_still=None,  # whole windows: this file is about padding (tests/realtime/test_trim_still.py: the cut)
         head=HeadOptions(cache_dir=str(tmp_path / "heads")),
         publisher=PublisherOptions(endpoint="tcp://127.0.0.1:*"),
     )

@@ -22,6 +22,7 @@ from realtime.head.labels import parse_labels  # noqa: E402
 from realtime.head.zero_shot import HeadBuilder, HeadOptions  # noqa: E402
 from realtime.pipeline import Pipeline, PipelineOptions, WindowBatch  # noqa: E402
 from realtime.sources.replay import ReplaySource  # noqa: E402
+from sadvae.data.motion import trim_still  # noqa: E402
 from sadvae.data.preprocess import preprocess  # noqa: E402
 from sadvae.errors import ConfigError  # noqa: E402
 from sadvae.skeleton import mirror_windows  # noqa: E402
@@ -156,7 +157,10 @@ def test_live_scores_equal_offline_evaluation_for_the_same_window(
         expect = np.stack([[np.interp(times, file_times, seq.joints[:, 0, v, c]) for c in range(3)] for v in range(25)])
         np.testing.assert_allclose(joints[:, 0], expect.transpose(2, 0, 1), atol=1e-5)
         assert not joints[:, 1].any()  # the second person's slot is empty: one person in this file
-        offline = preprocess(joints, times, bundle.preprocess, crop="end")[None]  # (1, 3, T, 25, M)
+        # the live window is cut to the span in which the person moves (--trim-still, on by default since 5 December
+        # 2026), then goes through the training preprocessing
+        moving = trim_still(joints, times, bundle.preprocess.fps, PipelineOptions().trim_still)
+        offline = preprocess(*moving, bundle.preprocess, crop="end")[None]  # (1, 3, T, 25, M)
         np.testing.assert_array_equal(offline[0], b.windows[0])
         with torch.no_grad():
             latent, logits = (t.numpy() for t in recognizer(torch.from_numpy(offline)))

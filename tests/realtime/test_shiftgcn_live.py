@@ -28,6 +28,7 @@ from realtime.events.publisher import PublisherOptions  # noqa: E402
 from realtime.head.zero_shot import HeadOptions  # noqa: E402
 from realtime.pipeline import Pipeline, PipelineOptions, WindowBatch  # noqa: E402
 from realtime.sources.replay import ReplaySource  # noqa: E402
+from sadvae.data.motion import trim_still  # noqa: E402
 from sadvae.data.preprocess import preprocess  # noqa: E402
 from sadvae.paths import PROJECT_ROOT, SHARED_DATA  # noqa: E402
 
@@ -99,9 +100,11 @@ def test_replay_on_onnxruntime_and_torch_agrees(shared_data, shift_files, tmp_pa
         np.testing.assert_allclose(a.outputs["latent"], b.outputs["latent"], atol=1e-4)
         np.testing.assert_allclose(a.outputs["seen_logits"], b.outputs["seen_logits"], atol=2e-4)
         np.testing.assert_allclose(a.result.probs, b.result.probs, atol=1e-4)
-        # the window is the 30 fps grid ending on the newest frame, through the ONE preprocessing function
+        # the window is the 30 fps grid ending on the newest frame, cut to the span in which the person moves
+        # (--trim-still), through the ONE preprocessing function
         assert np.allclose(np.diff(a.times[0]), 1 / 30)
-        want = preprocess(a.joints[0], a.times[0], ort_pipe.model.preprocess, crop="end")
+        moving = trim_still(a.joints[0], a.times[0], 30.0, PipelineOptions().trim_still)
+        want = preprocess(*moving, ort_pipe.model.preprocess, crop="end")
         np.testing.assert_array_equal(want, a.windows[0])
         centred = want[:, :, 1, 0]  # the spine mid of person 0 is the origin in every frame ("ntu")
         assert np.abs(centred).max() < 1e-6

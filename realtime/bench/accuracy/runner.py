@@ -47,6 +47,7 @@ class RunOptions:
         pose_variant: MediaPipe model for videos.
         decisions, head: :class:`realtime.decisions.DecisionOptions` / :class:`realtime.head.zero_shot.HeadOptions` to
             try other settings (None: the pipeline's defaults, which are ``sadvae-live``'s defaults).
+        trim_still: :class:`sadvae.data.motion.StillTrim`, False for whole windows, None: the pipeline's default.
     """
 
     model: Path | None = None
@@ -55,6 +56,7 @@ class RunOptions:
     pose_variant: str = "full"
     decisions: Any = None
     head: Any = None
+    trim_still: Any = None
 
 
 @dataclass
@@ -88,6 +90,8 @@ def run_pipeline(source: Any, labels: Path, opts: RunOptions, pose_options: Any 
     res.model_id = model.model_id
     given = {"pose": pose_options, "decisions": opts.decisions, "head": opts.head}
     kw: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
+    if opts.trim_still is not None:
+        kw["trim_still"] = opts.trim_still or None
     popts = PipelineOptions(
         handle_signals=False, publisher=PublisherOptions(endpoint="tcp://127.0.0.1:*", sndhwm=100_000), **kw
     )

@@ -1,0 +1,87 @@
+"""Trimming the still poses around an action (sadvae.data.motion): the span is where the body moves."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sadvae.data.motion import StillTrim, moving_span, trim_still
+
+FPS = 30.0
+ARM = [5, 6, 7, 21, 22]  # elbow, wrist, hand, hand tip, thumb (left): one arm is enough to move
+
+
+def _person(frames: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    joints = np.zeros((frames, 1, 25, 3), np.float32)
+    joints[:, 0] = rng.normal(scale=0.3, size=(25, 3)) + [0.0, 0.0, 3.0]
+    return joints
+
+
+def _wave(joints: np.ndarray, start: int, stop: int, amplitude: float = 0.3) -> np.ndarray:
+    out = joints.copy()
+    phase = np.sin(np.linspace(0.0, 2.0 * np.pi, stop - start))
+    out[start:stop, 0][:, ARM, 1] += amplitude * phase[:, None]
+    return out
+
+
+def test_the_span_is_the_motion_and_the_held_poses_around_it_are_cut() -> None:
+    joints = _wave(_person(96), 30, 70)
+    a, b = moving_span(joints, FPS, StillTrim())
+    lag = round(StillTrim().lag_s * FPS)
+    assert 30 - lag <= a <= 31 and 68 <= b <= 69 + lag  # at most one lag of held pose on either side
+    cut, t = trim_still(joints, np.arange(96) / FPS, FPS, StillTrim())
+    np.testing.assert_array_equal(cut, joints[a : b + 1])
+    np.testing.assert_allclose(t, np.arange(a, b + 1) / FPS)
+
+
+def test_a_still_or_jittering_person_keeps_the_whole_window() -> None:
+    still = _person(96)
+    jitter = still + np.random.default_rng(1).normal(scale=0.004, size=still.shape).astype(np.float32)
+    times = np.arange(96) / FPS
+    for joints in (still, jitter):
+        assert moving_span(joints, FPS, StillTrim()) is None
+        cut, t = trim_still(joints, times, FPS, StillTrim())
+        assert cut is joints and t is times
+
+
+def test_moving_through_the_room_is_not_motion_of_the_body() -> None:
+    joints = _person(96)
+    joints[:, 0] += np.linspace(0.0, 2.0, 96)[:, None, None].astype(np.float32)  # 2 m of drift, limbs still
+    assert moving_span(joints, FPS, StillTrim()) is None
+
+
+def test_a_person_appearing_is_not_motion() -> None:
+    joints = _wave(_person(96), 50, 90)
+    joints[:20] = 0.0  # absent for the first 20 frames
+    a, _ = moving_span(joints, FPS, StillTrim())
+    assert a >= 50 - round(StillTrim().lag_s * FPS)
+
+
+def test_motion_across_the_whole_window_or_shorter_than_min_s_leaves_it_whole() -> None:
+    times = np.arange(96) / FPS
+    everywhere = _wave(_person(96), 0, 96)
+    cut, _ = trim_still(everywhere, times, FPS, StillTrim())
+    assert cut is everywhere
+    blink = _wave(_person(96), 40, 48)  # 0.27 s
+    assert moving_span(blink, FPS, StillTrim()) is not None
+    cut, _ = trim_still(blink, times, FPS, StillTrim(min_s=1.0))
+    assert cut is blink
+
+
+def test_a_window_shorter_than_the_lag_has_no_span() -> None:
+    assert moving_span(_person(5), FPS, StillTrim()) is None
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"threshold_m": 0.0}, "threshold_m must be > 0"),
+        ({"lag_s": -1.0}, "lag_s must be > 0"),
+        ({"quantile": 1.5}, r"quantile must be in \[0, 1\]"),
+        ({"min_s": -0.1}, "min_s must be >= 0"),
+    ],
+)
+def test_settings_are_checked(kwargs, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        StillTrim(**kwargs)
