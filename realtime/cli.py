@@ -554,9 +554,13 @@ def _print_window(batch) -> None:
         best = "(no action)" if view.no_action else view.label
         decided = f"  decided: {view.decided}" if view.decided is not None else ""
         hidden = f"  out of view: {', '.join(view.out_of_view)}" if view.out_of_view else ""
+        read = ""
+        if view.moving_ms is not None:  # still poses cut (--trim-still): how much of the window was motion
+            moving_s = (view.moving_ms[1] - view.moving_ms[0]) / 1000
+            read = f"  moving {moving_s:.1f} of {(view.window_ms[1] - view.window_ms[0]) / 1000:.1f} s"
         _print_line(
             f"{view.window_ms[1] / 1000:7.1f} s  person {view.track_id}  window  "
-            f"{best:<20} {view.score:.2f}   [{top}]{decided}{hidden}"
+            f"{best:<20} {view.score:.2f}   [{top}]{decided}{hidden}{read}"
         )
 
 

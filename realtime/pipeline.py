@@ -352,13 +352,15 @@ class Pipeline:
         s, cfg = self.stats, self._cfg
         ta = _now_ns()
         batch = np.empty((len(due), 3, cfg.window, NUM_JOINTS, cfg.persons), np.float32)
-        joints, times = [], []
+        joints, times, read = [], [], []
         for i, (_, st) in enumerate(due):
             j, t = st.buffer.window()
             moving = trim_still(j, t, cfg.fps, self.opts.trim_still) if self.opts.trim_still else (j, t)
             batch[i] = preprocess(*moving, cfg, crop="end")  # the one preprocessing path
             joints.append(j)
             times.append(t)
+            cut = moving[1]
+            read.append(None if len(cut) == len(t) else (max(cut[0] * 1000.0, 0.0), max(cut[-1] * 1000.0, 0.0)))
             st.fresh = 0
         tb = _now_ns()
         s.add("window", tb - ta)
@@ -401,6 +403,7 @@ class Pipeline:
                 decided_score=st.score,
                 window_ms=span,
                 out_of_view=out_of_view([u for t, u in st.unseen if times[i][0] - 1e-6 <= t <= times[i][-1] + 1e-6]),
+                moving_ms=read[i],
             )
             views.append(st.view)
         self.last_batch = WindowBatch(

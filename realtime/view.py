@@ -68,6 +68,8 @@ class TrackView:
         decided_score: the decided action's smoothed score (as in its latest start/update), else 0.
         window_ms: ``(start_ms, end_ms)`` of the latest window on the source's timeline.
         out_of_view: body parts (:data:`BODY_PARTS` names) outside the image for most of the window.
+        moving_ms: ``(start_ms, end_ms)`` of the part of the window the model read when the still poses around the
+            person's motion were cut from it (``sadvae-live --trim-still``); None when it read the whole window.
     """
 
     track_id: int
@@ -77,6 +79,7 @@ class TrackView:
     decided_score: float = 0.0
     window_ms: tuple[float, float] = (0.0, 0.0)
     out_of_view: tuple[str, ...] = ()
+    moving_ms: tuple[float, float] | None = None
 
     @property
     def label(self) -> str | None:
@@ -99,6 +102,9 @@ class TrackView:
             "decided": self.decided,
             "window": {"start_ms": round(float(self.window_ms[0]), 3), "end_ms": round(float(self.window_ms[1]), 3)},
             "out_of_view": list(self.out_of_view),
+            "moving": None
+            if self.moving_ms is None
+            else {"start_ms": round(float(self.moving_ms[0]), 3), "end_ms": round(float(self.moving_ms[1]), 3)},
         }
 
 
@@ -136,6 +142,7 @@ def make_view(
     window_ms: tuple[float, float] = (0.0, 0.0),
     top_k: int = 3,
     out_of_view: Sequence[str] = (),
+    moving_ms: tuple[float, float] | None = None,
 ) -> TrackView:
     """Build a :class:`TrackView` from one window's probabilities.
 
@@ -147,6 +154,7 @@ def make_view(
         min_score: the decisions' "no action" threshold, used when the head gives no verdict.
         decided: the decided action's name or None; decided_score: its smoothed score.
         window_ms: the window's span; top_k: labels kept; out_of_view: body parts out of view (:func:`out_of_view`).
+        moving_ms: the span the model read when still poses were cut from the window, else None.
     """
     p = np.asarray(probs, dtype=np.float64).reshape(-1)
     k = min(int(top_k), len(p))
@@ -156,4 +164,5 @@ def make_view(
         no_action = not topk or topk[0][1] < min_score
     window = (float(window_ms[0]), float(window_ms[1]))
     parts = tuple(str(p) for p in out_of_view)
-    return TrackView(int(track_id), topk, bool(no_action), decided, float(decided_score), window, parts)
+    moving = None if moving_ms is None else (float(moving_ms[0]), float(moving_ms[1]))
+    return TrackView(int(track_id), topk, bool(no_action), decided, float(decided_score), window, parts, moving)

@@ -98,6 +98,7 @@ def examples() -> dict[str, dict[str, Any]]:
             decided="stand up",
             decided_score=0.64,
             window_ms=(11300.0, 13366.7),
+            moving_ms=(12033.3, 13366.7),
         ),
         make_view(
             3,

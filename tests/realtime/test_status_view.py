@@ -65,6 +65,7 @@ def test_status_persons_validate_and_round_trip() -> None:
             decided="clap",
             decided_score=0.55,
             window_ms=(0.0, 2066.7),
+            moving_ms=(900.0, 2066.7),
         ),
         make_view(1, np.array([0.3, 0.3, 0.2, 0.2]), NAMES, no_action=True, min_score=0.2),
     ]
@@ -81,8 +82,10 @@ def test_status_persons_validate_and_round_trip() -> None:
         "topk": [{"label": "clap", "score": 0.6}, {"label": "kick", "score": 0.25}, {"label": "wave", "score": 0.1}],
         "window": {"start_ms": 0.0, "end_ms": 2066.7},
         "out_of_view": [],
+        "moving": {"start_ms": 900.0, "end_ms": 2066.7},  # the model read only the span with motion (--trim-still)
     }
     assert p1["label"] is None and p1["no_action"] is True and p1["score"] == 0.3 and p1["decided"] is None
+    assert p1["moving"] is None  # the whole window was read
     with pytest.raises(DataFormatError, match="1.5 is greater than the maximum") as info:
         validate({**e, "persons": [{**p0, "score": 1.5}]})
     assert info.value.where == "$.persons[0].score"
@@ -372,3 +375,22 @@ def test_print_all_names_the_parts_out_of_view(capsys) -> None:
     first, second = capsys.readouterr().out.splitlines()
     assert first.endswith("out of view: legs") and "person 1" in first
     assert "out of view" not in second
+
+
+def test_print_all_says_how_much_of_a_cut_window_was_motion(capsys) -> None:
+    from realtime.cli import _print_window
+
+    window = (1000.0, 4200.0)
+    cut = make_view(
+        1,
+        np.array([0.1, 0.7, 0.1, 0.1]),
+        NAMES,
+        no_action=False,
+        min_score=0.2,
+        window_ms=window,
+        moving_ms=(2800.0, 4200.0),
+    )
+    whole = make_view(2, np.array([0.1, 0.7, 0.1, 0.1]), NAMES, no_action=False, min_score=0.2, window_ms=window)
+    _print_window(SimpleNamespace(views=[cut, whole]))
+    first, second = capsys.readouterr().out.splitlines()
+    assert first.endswith("moving 1.4 of 3.2 s") and "moving" not in second

@@ -64,6 +64,13 @@ def test_the_model_reads_the_moving_span_and_the_hook_the_whole_window(tmp_path,
         moving = trim_still(a.joints[0], a.times[0], cfg.fps, StillTrim())
         np.testing.assert_array_equal(a.windows[0], preprocess(*moving, cfg, crop="end"))
         cut += len(moving[0]) < len(a.joints[0])
+        # what the model read is in the person's view (status heartbeats, --print all); None: the whole window
+        read = a.views[0].moving_ms
+        if len(moving[0]) < len(a.joints[0]):
+            assert read == pytest.approx((moving[1][0] * 1000.0, moving[1][-1] * 1000.0))
+        else:
+            assert read is None
+        assert b.views[0].moving_ms is None
     assert cut >= len(trimmed) // 2  # the held poses were cut from most windows
 
 
