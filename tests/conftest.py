@@ -79,3 +79,38 @@ def live_model(model_files):
     model = load_live_model(model_files[1], "onnxruntime", bundle=model_files[0])
     yield model
     model.close()
+
+
+@pytest.fixture
+def replay_batches(model_files, tmp_path):
+    """A function that plays one person's joints [T, 1, 25, 3] at 30 frames/s through the live pipeline with the tiny
+    model (a window every 4 frames, decisions that fire on anything, labels "wave" and "clap") and returns the
+    ``WindowBatch`` of every window; keyword arguments set other ``PipelineOptions`` fields."""
+    import numpy as np
+
+    def run(joints, **options):
+        from realtime.backends.live_model import load_live_model
+        from realtime.decisions import DecisionOptions
+        from realtime.events.publisher import PublisherOptions
+        from realtime.head.zero_shot import HeadOptions
+        from realtime.pipeline import Pipeline, PipelineOptions
+        from realtime.sources.replay import ReplaySource, save_recording
+
+        model = load_live_model(model_files[1], "onnxruntime", bundle=model_files[0])  # the pipeline closes it
+        path = tmp_path / f"replay_{len(list(tmp_path.glob('replay_*')))}.npz"
+        rec = save_recording(path, joints, np.arange(len(joints)) / 30.0)
+        labels = tmp_path / "labels.txt"
+        labels.write_text("wave\nclap\n", encoding="utf-8")
+        opts = PipelineOptions(
+            stride=4,
+            handle_signals=False,
+            decisions=DecisionOptions(min_score=0.0, keep_score=0.0, start_score=0.0, start_windows=1),
+            head=HeadOptions(cache_dir=str(tmp_path / "heads")),
+            publisher=PublisherOptions(endpoint="tcp://127.0.0.1:*"),
+            **options,
+        )
+        batches = []
+        Pipeline(ReplaySource(rec), model, labels, opts, on_batch=batches.append).run()
+        return batches
+
+    return run

@@ -2,58 +2,34 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("zmq")
 
-from realtime.decisions import DecisionOptions  # noqa: E402
-from realtime.events.publisher import PublisherOptions  # noqa: E402
-from realtime.head.zero_shot import HeadOptions  # noqa: E402
-from realtime.pipeline import Pipeline, PipelineOptions, WindowBatch  # noqa: E402
-from realtime.sources.replay import ReplaySource, save_recording  # noqa: E402
+from realtime.pipeline import PipelineOptions, WindowBatch  # noqa: E402
 from sadvae.data.preprocess import preprocess  # noqa: E402
 from sadvae.errors import ConfigError  # noqa: E402
 
-EAGER = DecisionOptions(min_score=0.0, keep_score=0.0, start_score=0.0, start_windows=1)
 
-
-def _run(tmp_path: Path, model_files, min_window: int | None) -> list[WindowBatch]:
-    """Replay 2.5 s of one synthetic person through the tiny model (a fresh load: the pipeline closes it)."""
-    from realtime.backends.live_model import load_live_model
-
-    live_model = load_live_model(model_files[1], "onnxruntime", bundle=model_files[0])
+def _run(replay_batches, min_window: int | None) -> list[WindowBatch]:
+    """Replay 2.5 s of one synthetic person through the tiny model."""
     rng = np.random.default_rng(0)
     t = 75  # 2.5 s at 30 frames/s: a window of the tiny model (32 frames at 15 fps) needs 2.07 s
     joints = np.zeros((t, 1, 25, 3), np.float32)
     joints[:, 0] = rng.normal(scale=0.2, size=(25, 3)) + [0.0, 0.0, 3.0]
     joints[:, 0] += 0.05 * np.sin(np.arange(t) / 4.0)[:, None, None]
-    rec = save_recording(tmp_path / f"one_{min_window}.npz", joints, np.arange(t) / 30.0)
-    labels = tmp_path / "labels.txt"
-    labels.write_text("wave\nclap\n", encoding="utf-8")
-    opts = PipelineOptions(
-        stride=4,
-        handle_signals=False,
-        decisions=EAGER,
-        min_window_frames=min_window,
-        trim_still=None,  # whole windows: this file is about padding (tests/realtime/test_trim_still.py: the cut)
-        head=HeadOptions(cache_dir=str(tmp_path / "heads")),
-        publisher=PublisherOptions(endpoint="tcp://127.0.0.1:*"),
-    )
-    batches: list[WindowBatch] = []
-    Pipeline(ReplaySource(rec), live_model, labels, opts, on_batch=batches.append).run()
-    return batches
+    # whole windows: this file is about padding (tests/realtime/test_trim_still.py: the cut)
+    return replay_batches(joints, min_window_frames=min_window, trim_still=None)
 
 
-def test_partial_windows_come_earlier_and_are_padded_by_the_training_preprocessing(tmp_path, model_files) -> None:
+def test_partial_windows_come_earlier_and_are_padded_by_the_training_preprocessing(replay_batches, model_files) -> None:
     from sadvae.bundle import load_bundle
 
     cfg = load_bundle(model_files[0]).preprocess
-    whole = _run(tmp_path, model_files, None)
-    part = _run(tmp_path, model_files, 8)
+    whole = _run(replay_batches, None)
+    part = _run(replay_batches, 8)
     assert whole and all(len(b.times[0]) == cfg.window for b in whole)
     sizes = [len(b.times[0]) for b in part]
     assert sizes[0] >= 8 and sizes[0] < cfg.window and sizes == sorted(sizes)
@@ -68,8 +44,8 @@ def test_partial_windows_come_earlier_and_are_padded_by_the_training_preprocessi
         np.testing.assert_array_equal(tail[b.t_ms].windows, b.windows)
 
 
-def test_a_minimum_above_the_window_means_whole_windows(tmp_path, model_files) -> None:
-    batches = _run(tmp_path, model_files, 500)
+def test_a_minimum_above_the_window_means_whole_windows(replay_batches) -> None:
+    batches = _run(replay_batches, 500)
     assert batches and all(len(b.times[0]) == len(b.windows[0][0]) for b in batches)
 
 

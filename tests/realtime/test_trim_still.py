@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -11,51 +9,29 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("zmq")
 
 from realtime.cli import _options, build_parser  # noqa: E402
-from realtime.decisions import DecisionOptions  # noqa: E402
-from realtime.events.publisher import PublisherOptions  # noqa: E402
-from realtime.head.zero_shot import HeadOptions  # noqa: E402
-from realtime.pipeline import Pipeline, PipelineOptions, WindowBatch  # noqa: E402
-from realtime.sources.replay import ReplaySource, save_recording  # noqa: E402
+from realtime.pipeline import PipelineOptions, WindowBatch  # noqa: E402
 from sadvae.data.motion import StillTrim, trim_still  # noqa: E402
 from sadvae.data.preprocess import preprocess  # noqa: E402
 from sadvae.errors import ConfigError  # noqa: E402
 
 BASE = ["--demo", "--labels", "labels/demo.txt"]
-EAGER = DecisionOptions(min_score=0.0, keep_score=0.0, start_score=0.0, start_windows=1)
 
 
-def _run(tmp_path: Path, model_files, trim: StillTrim | None) -> list[WindowBatch]:
-    """Replay a person who stands 1 s, waves an arm for 1.5 s and stands 1 s (30 frames/s) through the tiny model."""
-    from realtime.backends.live_model import load_live_model
-
-    live_model = load_live_model(model_files[1], "onnxruntime", bundle=model_files[0])
-    t = 105
-    joints = np.zeros((t, 1, 25, 3), np.float32)
+def _wave(replay_batches, trim: StillTrim | None) -> list[WindowBatch]:
+    """A person who stands 1 s, waves an arm for 1.5 s and stands 1 s (30 frames/s), through the tiny model."""
+    joints = np.zeros((105, 1, 25, 3), np.float32)
     joints[:, 0] = np.random.default_rng(0).normal(scale=0.2, size=(25, 3)) + [0.0, 0.0, 3.0]
-    joints[30:75, 0, 5:8, 1] += 0.3 * np.sin(np.linspace(0.0, 2.0 * np.pi, 45))[:, None]  # elbow, wrist, hand
-    joints[30:75, 0, 21:23, 1] += 0.3 * np.sin(np.linspace(0.0, 2.0 * np.pi, 45))[:, None]  # hand tip, thumb
-    rec = save_recording(tmp_path / f"wave_{trim is not None}.npz", joints, np.arange(t) / 30.0)
-    labels = tmp_path / "labels.txt"
-    labels.write_text("wave\nclap\n", encoding="utf-8")
-    opts = PipelineOptions(
-        stride=4,
-        handle_signals=False,
-        decisions=EAGER,
-        trim_still=trim,
-        head=HeadOptions(cache_dir=str(tmp_path / "heads")),
-        publisher=PublisherOptions(endpoint="tcp://127.0.0.1:*"),
-    )
-    batches: list[WindowBatch] = []
-    Pipeline(ReplaySource(rec), live_model, labels, opts, on_batch=batches.append).run()
-    return batches
+    arm = [5, 6, 7, 21, 22]  # elbow, wrist, hand, hand tip, thumb
+    joints[30:75, 0][:, arm, 1] += 0.3 * np.sin(np.linspace(0.0, 2.0 * np.pi, 45))[:, None]
+    return replay_batches(joints, trim_still=trim)
 
 
-def test_the_model_reads_the_moving_span_and_the_hook_the_whole_window(tmp_path, model_files) -> None:
+def test_the_model_reads_the_moving_span_and_the_hook_the_whole_window(replay_batches, model_files) -> None:
     from sadvae.bundle import load_bundle
 
     cfg = load_bundle(model_files[0]).preprocess
     assert PipelineOptions().trim_still == StillTrim()  # on by default
-    trimmed, whole = _run(tmp_path, model_files, StillTrim()), _run(tmp_path, model_files, None)
+    trimmed, whole = _wave(replay_batches, StillTrim()), _wave(replay_batches, None)
     assert len(trimmed) == len(whole) > 0
     cut = 0
     for a, b in zip(trimmed, whole, strict=True):
