@@ -267,10 +267,11 @@ def _add_head_flags(p: argparse.ArgumentParser) -> None:
         type=_number,
         default=StillTrim().threshold_m,
         metavar="M",
-        help="cut each window to the span in which the person moves (joints displaced more than M metres in "
-        f"{StillTrim().lag_s:g} s, body frame) before the model reads it, as training clips are cut to their "
-        f"action: standing still before or after an action no longer dilutes it (default {StillTrim().threshold_m:g}, "
-        "chosen on labelled replays of training-side clips, docs/live.md; 0 = whole windows, as until 5 December 2026)",
+        help=f"cut each window to the span in which the person moves (at least {StillTrim().joints} joints displaced "
+        f"more than M metres in {StillTrim().lag_s:g} s, in the body's frame) before the model reads it, as training "
+        "clips are cut to their action: standing still before or after an action no longer dilutes it (default "
+        f"{StillTrim().threshold_m:g}, chosen on labelled replays of training-side clips, docs/live.md; 0 = whole "
+        "windows, as until 5 December 2026)",
     )
     g = p.add_argument_group("labels and scoring (realtime/head/zero_shot.py, docs/head.md)")
     g.add_argument(

@@ -3,6 +3,7 @@
 Per frame: source -> pose (skipped for replayed skeletons) -> NTU-25 mapping -> tracking -> one
 :class:`realtime.buffer.JointBuffer` per track. Every ``stride`` frames the windows of all tracks
 that received frames since their last window go into ONE batch: each is resampled by its buffer,
+cut to the span in which the person moves (:func:`sadvae.data.motion.trim_still`, ``trim_still``),
 then passes through :func:`sadvae.data.preprocess.preprocess` (``crop="end"``, the bundle's
 config: the same function offline evaluation uses), the backend, the zero-shot head and the
 track's :class:`realtime.decisions.DecisionMaker`; decisions become action events. A status
@@ -127,6 +128,10 @@ class PipelineOptions:
             isinstance(self.min_window_frames, int) and self.min_window_frames >= 2
         ):
             raise ConfigError(f"min_window_frames must be an integer >= 2, got {self.min_window_frames!r}")
+        if self.trim_still is not None and not isinstance(self.trim_still, StillTrim):
+            raise ConfigError(
+                f"trim_still must be a sadvae.data.motion.StillTrim or None (whole windows), got {self.trim_still!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -136,7 +141,8 @@ class WindowBatch:
     Attributes:
         t_ms: time of the frame that triggered it; track_ids: the tracks, in batch order.
         joints, times: per track, the buffer's resampled window float32 [T, M, 25, 3] and its grid
-            times float64 [T] in seconds: the input of ``preprocess`` (T < the model's window for a partial one).
+            times float64 [T] in seconds (T < the model's window for a partial one), before the still-pose cut
+            (``PipelineOptions.trim_still``; ``views[i].moving_ms`` is the span the model read when it cut).
         windows: float32 [N, 3, T, 25, M] the preprocessed batch; outputs: the backend's
             ``{"latent": [N, d_r], "seen_logits": [N, K]}``; result: the head's scores over ``labels``.
         views: per track (batch order), what the model sees after this window (:class:`realtime.view.TrackView`).

@@ -209,6 +209,8 @@ def live_windows(joints: np.ndarray, fps: float, pre: Any, stride: int = 1) -> n
     at the newest frame) and :func:`sadvae.data.preprocess.preprocess` with ``crop="end"``, as in
     :meth:`realtime.pipeline.Pipeline._infer`; one window every ``stride`` frames once the buffer spans one
     (the live loop's stride is 8; a clip barely longer than one window gives few windows, so the default is 1).
+    The live loop's still-pose cut (``--trim-still``, since 5 December 2026) is not applied: docs/camera_gap.md
+    compares whole windows, as measured before the cut existed.
 
     Returns:
         float32 [N, 3, pre.window, 25, pre.persons].

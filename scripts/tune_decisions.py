@@ -38,6 +38,7 @@ Usage (project root, real data in ../shared/data)::
 from __future__ import annotations
 
 import argparse
+import hashlib
 import itertools
 import json
 import logging
@@ -98,16 +99,18 @@ def record(dataset: str, hold_s: float, model_path: Path | None, args, cache: Pa
     from realtime.head.zero_shot import HeadOptions
     from realtime.pipeline import Pipeline, PipelineOptions
     from realtime.sources.replay import ReplaySource
-    from sadvae.data.motion import StillTrim
     from sadvae.hashing import file_sha256
 
     model = load_live_model(model_path, "onnxruntime", options=BackendOptions(threads=1))
     path = model_path or model.bundle.path
     pool = args.handedness == "pool"  # the mirror images' outputs are recorded too (the windows' are the same)
     every = f"_every{args.every:g}" if args.every else ""  # the model's live stride: the key of earlier recordings
+    trim = still_trim(args)
+    # every setting of the cut in the key (recordings before it have none: whole windows)
+    cut = f"_trim{hashlib.sha256(json.dumps(asdict(trim), sort_keys=True).encode()).hexdigest()[:8]}" if trim else ""
     key = (
         f"{dataset}_{hold_s:g}_{args.side}_m{min(GRID['min_window'])}_{file_sha256(path)[:8]}{'_pool' if pool else ''}"
-        f"{every}{'_mirror' if args.mirror else ''}{f'_trim{args.trim_still:g}' if args.trim_still else ''}"
+        f"{every}{'_mirror' if args.mirror else ''}{cut}"
     )
     out = cache / f"replay_windows_{key}.npz"
     if out.is_file():
@@ -155,7 +158,7 @@ def record(dataset: str, hold_s: float, model_path: Path | None, args, cache: Pa
             handle_signals=False,
             head=HeadOptions(handedness=args.handedness),
             min_window_frames=min(GRID["min_window"]),
-            trim_still=StillTrim(threshold_m=args.trim_still) if args.trim_still else None,
+            trim_still=trim,
             stride=None if not args.every else max(1, round(args.every * seqs[0].fps)),
             publisher=PublisherOptions(endpoint="tcp://127.0.0.1:*", sndhwm=100_000),
         )
@@ -185,6 +188,17 @@ def record(dataset: str, hold_s: float, model_path: Path | None, args, cache: Pa
     cache.mkdir(parents=True, exist_ok=True)
     np.savez(out, **res)
     return res
+
+
+def still_trim(args):
+    """The cut of ``--trim-still`` / ``--trim-tail`` (None for ``--trim-still 0``: whole windows)."""
+    from sadvae.data.motion import StillTrim
+
+    if not args.trim_still:
+        return None
+    tail = None if args.trim_tail is None or args.trim_tail < 0 else args.trim_tail
+    shortest = StillTrim().min_s if args.trim_min is None else args.trim_min
+    return StillTrim(threshold_m=args.trim_still, max_tail_s=tail, min_s=shortest)
 
 
 def simulate(rec: dict, names: list[str], probs: np.ndarray, scores: np.ndarray, opts, min_window: int) -> dict:
@@ -470,8 +484,23 @@ def main(argv=None) -> int:
         help="cut each window to the span in which the person moves, threshold M metres (sadvae-live --trim-still; "
         f"default {StillTrim().threshold_m:g}, 0 = whole windows: the recordings made before 5 December 2026)",
     )
+    ap.add_argument(
+        "--trim-tail",
+        type=float,
+        metavar="S",
+        help="still poses after the motion are cut only while they last at most S seconds (default: always, "
+        "as sadvae.data.motion.StillTrim.max_tail_s; negative: always)",
+    )
+    ap.add_argument(
+        "--trim-min",
+        type=float,
+        metavar="S",
+        help="a moving span shorter than S seconds leaves the window whole (default: StillTrim.min_s)",
+    )
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
+    if args.trim_still < 0:
+        ap.error(f"--trim-still must be >= 0 metres (0 = whole windows), got {args.trim_still}")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     from realtime.backends.live_model import load_live_model
     from realtime.decisions import DecisionOptions
@@ -508,7 +537,7 @@ def main(argv=None) -> int:
         "handedness": args.handedness,
         "every_s": args.every,
         "mirror": args.mirror,
-        "trim_still_m": args.trim_still,
+        "trim_still": asdict(still_trim(args)) if still_trim(args) else None,
         "clips": {f"{k[0]}@{k[1]:g}s": int(len(r["truth"])) for k, r in recs.items()},
         "round1": {"options": asdict(DecisionOptions()), "min_window": window},
         "false_source": args.false_source,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import sys
 from pathlib import Path
@@ -201,6 +202,17 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _metres(text: str) -> float:
+    """A finite distance >= 0 in metres (``--trim-still``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of metres, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number of metres >= 0 (0 = whole windows), got {text!r}")
+    return value
+
+
 def _register_accuracy(inner: argparse._SubParsersAction) -> None:
     a = inner.add_parser(
         "accuracy",
@@ -256,7 +268,7 @@ def _register_accuracy(inner: argparse._SubParsersAction) -> None:
     )
     a.add_argument(
         "--trim-still",
-        type=float,
+        type=_metres,
         metavar="M",
         help="sadvae-live --trim-still: cut windows to the span in which the person moves, threshold M metres "
         "(default: sadvae-live's; 0 = whole windows)",

@@ -273,6 +273,24 @@ def test_cli_refuses_empty_and_malformed_runs(tmp_path, capsys):
     assert "'dance' is not a label" in err and str(bad) in err
 
 
+def test_trim_still_flag_and_its_record_in_the_report(capsys):
+    """--trim-still: None (the flag left out) = sadvae-live's default cut, 0 = whole windows; the report says which."""
+    from dataclasses import asdict
+
+    from realtime.bench.accuracy.report import _trim_setting
+    from realtime.pipeline import PipelineOptions
+    from sadvae.cli import main
+    from sadvae.data.motion import StillTrim
+
+    assert _trim_setting(None) == asdict(PipelineOptions().trim_still) == asdict(StillTrim())
+    assert _trim_setting(False) is None
+    assert _trim_setting(StillTrim(0.05))["threshold_m"] == 0.05
+    for bad in ("nan", "-0.1", "inf"):
+        with pytest.raises(SystemExit):
+            main(["bench", "accuracy", "--replay-dataset", "utkinect", "--trim-still", bad])
+        assert "expected a finite number of metres >= 0" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_replay_run_uses_given_decisions(shared_data):
     """Held-out replay through the real pipeline; decision options given to the runner reach the pipeline."""

@@ -49,6 +49,16 @@ def _machine() -> str:
     return f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}"
 
 
+def _trim_setting(trim: Any) -> dict[str, Any] | None:
+    """The still-pose cut the runs used, for the report: its settings, or None for whole windows."""
+    from dataclasses import asdict
+
+    from realtime.pipeline import PipelineOptions
+
+    trim = PipelineOptions().trim_still if trim is None else (trim or None)
+    return asdict(trim) if trim is not None else None
+
+
 def run_accuracy(opts: AccuracyOptions, command: str = "") -> dict[str, Any]:
     """Run every selected video pairing and replayed dataset; returns the result document (JSON-ready)."""
     from tqdm import tqdm
@@ -65,6 +75,7 @@ def run_accuracy(opts: AccuracyOptions, command: str = "") -> dict[str, Any]:
         "model": str(run.model or "packaged default"),
         "backend": run.backend,
         "threads": run.threads,
+        "trim_still": _trim_setting(run.trim_still),
         "videos": [],
         "replays": [],
     }

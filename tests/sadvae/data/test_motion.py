@@ -8,31 +8,41 @@ import pytest
 from sadvae.data.motion import StillTrim, moving_span, trim_still
 
 FPS = 30.0
+LAG = round(StillTrim().lag_s * FPS)
 ARM = [5, 6, 7, 21, 22]  # elbow, wrist, hand, hand tip, thumb (left): one arm is enough to move
 
 
-def _person(frames: int, seed: int = 0) -> np.ndarray:
+def _person(frames: int, persons: int = 1, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    joints = np.zeros((frames, 1, 25, 3), np.float32)
-    joints[:, 0] = rng.normal(scale=0.3, size=(25, 3)) + [0.0, 0.0, 3.0]
+    joints = np.zeros((frames, persons, 25, 3), np.float32)
+    joints[:, :] = rng.normal(scale=0.3, size=(persons, 25, 3)) + [0.0, 0.0, 3.0]
     return joints
 
 
-def _wave(joints: np.ndarray, start: int, stop: int, amplitude: float = 0.3) -> np.ndarray:
+def _wave(joints: np.ndarray, start: int, stop: int, amplitude: float = 0.15, person: int = 0) -> np.ndarray:
     out = joints.copy()
     phase = np.sin(np.linspace(0.0, 2.0 * np.pi, stop - start))
-    out[start:stop, 0][:, ARM, 1] += amplitude * phase[:, None]
+    out[start:stop, person][:, ARM, 1] += amplitude * phase[:, None]
     return out
 
 
-def test_the_span_is_the_motion_and_the_held_poses_around_it_are_cut() -> None:
-    joints = _wave(_person(96), 30, 70)
+def test_the_span_is_one_arm_moving_and_the_held_poses_around_it_are_cut() -> None:
+    joints = _wave(_person(96), 30, 70)  # 15 cm: a moderate wave of one arm
     a, b = moving_span(joints, FPS, StillTrim())
-    lag = round(StillTrim().lag_s * FPS)
-    assert 30 - lag <= a <= 31 and 68 <= b <= 69 + lag  # at most one lag of held pose on either side
+    assert 30 - LAG <= a <= 32 and 67 <= b <= 69 + LAG  # at most one lag of held pose on either side
     cut, t = trim_still(joints, np.arange(96) / FPS, FPS, StillTrim())
     np.testing.assert_array_equal(cut, joints[a : b + 1])
     np.testing.assert_allclose(t, np.arange(a, b + 1) / FPS)
+
+
+def test_two_persons_the_span_covers_both() -> None:
+    joints = _wave(_wave(_person(96, persons=2), 60, 80, person=0), 10, 90, person=1)
+    a, b = moving_span(joints, FPS, StillTrim())
+    assert a <= 11 and b >= 89
+    alone = joints.copy()
+    alone[:, 1] = 0.0  # the second slot empty: only the first person's motion counts
+    a, b = moving_span(alone, FPS, StillTrim())
+    assert a >= 60 - LAG and b <= 80 + LAG
 
 
 def test_a_still_or_jittering_person_keeps_the_whole_window() -> None:
@@ -55,7 +65,27 @@ def test_a_person_appearing_is_not_motion() -> None:
     joints = _wave(_person(96), 50, 90)
     joints[:20] = 0.0  # absent for the first 20 frames
     a, _ = moving_span(joints, FPS, StillTrim())
-    assert a >= 50 - round(StillTrim().lag_s * FPS)
+    assert a >= 50 - LAG
+
+
+def test_still_edges_shorter_than_the_lag_are_kept() -> None:
+    joints = _wave(_person(96), 3, 93)  # motion from frame 3 to 93: no pause at either edge
+    assert moving_span(joints, FPS, StillTrim()) == (0, 95)
+    cut, _ = trim_still(joints, np.arange(96) / FPS, FPS, StillTrim())
+    assert cut is joints
+
+
+def test_max_tail_s_reads_a_long_still_tail_whole() -> None:
+    joints = _wave(_person(96), 20, 50)  # 1.5 s of stillness after the motion
+    times = np.arange(96) / FPS
+    a, b = moving_span(joints, FPS, StillTrim())
+    assert 95 - b > 1.0 * FPS
+    cut, _ = trim_still(joints, times, FPS, StillTrim(max_tail_s=1.0))
+    np.testing.assert_array_equal(cut, joints[a:])  # the lead is cut, the tail is read whole (the action fades)
+    cut, _ = trim_still(joints, times, FPS, StillTrim())
+    np.testing.assert_array_equal(cut, joints[a : b + 1])  # by default the tail is cut too
+    cut, _ = trim_still(joints, times, FPS, StillTrim(max_tail_s=2.0))
+    np.testing.assert_array_equal(cut, joints[a : b + 1])  # a tail within the limit is cut
 
 
 def test_motion_across_the_whole_window_or_shorter_than_min_s_leaves_it_whole() -> None:
@@ -63,7 +93,7 @@ def test_motion_across_the_whole_window_or_shorter_than_min_s_leaves_it_whole() 
     everywhere = _wave(_person(96), 0, 96)
     cut, _ = trim_still(everywhere, times, FPS, StillTrim())
     assert cut is everywhere
-    blink = _wave(_person(96), 40, 48)  # 0.27 s
+    blink = _wave(_person(96), 40, 50, amplitude=0.3)  # 0.33 s
     assert moving_span(blink, FPS, StillTrim()) is not None
     cut, _ = trim_still(blink, times, FPS, StillTrim(min_s=1.0))
     assert cut is blink
@@ -78,8 +108,9 @@ def test_a_window_shorter_than_the_lag_has_no_span() -> None:
     [
         ({"threshold_m": 0.0}, "threshold_m must be > 0"),
         ({"lag_s": -1.0}, "lag_s must be > 0"),
-        ({"quantile": 1.5}, r"quantile must be in \[0, 1\]"),
+        ({"joints": 0}, r"joints must be in \[1, 25\]"),
         ({"min_s": -0.1}, "min_s must be >= 0"),
+        ({"max_tail_s": -1.0}, "max_tail_s must be >= 0 or None"),
     ],
 )
 def test_settings_are_checked(kwargs, message) -> None:
