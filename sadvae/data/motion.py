@@ -12,8 +12,8 @@ still moves and one who only drifts in the image does not: a frame moves when at
 are displaced more than ``threshold_m`` over ``lag_s`` (five joints: one arm, elbow to fingertips, is
 enough; one jittery hand tip is not). With two persons in the window the span covers the motion of both.
 
-A still run at either edge shorter than the lag is left alone (a motion reversing, not a pause: cutting it
-would only add a seam). A person who stands still after acting keeps seeing the action read from the window
+An edge is cut only when at least a lag's worth of frames would go (fewer is a motion reversing, not a pause:
+cutting it would only add a seam). A person who stands still after acting keeps seeing the action read from the window
 until it leaves the window (one window's length, as without the cut, but undiluted); ``max_tail_s`` can stop
 cutting a still tail longer than that many seconds (the window is then read whole from the motion's start and
 the action fades as it did without the cut). It is off by default: on labelled replays it cost live accuracy
@@ -82,8 +82,8 @@ def moving_span(joints: np.ndarray, fps: float, trim: StillTrim) -> tuple[int, i
 
     Returns:
         ``(a, b)``, or None when nobody moves (or nobody is there). A displacement from frame t to t + lag that
-        moves puts both frames in the span; a still run shorter than the lag at either edge of the window is
-        kept (a reversal, not a pause).
+        moves puts both frames in the span; an edge of fewer than ``lag`` frames outside the span is kept in it
+        (a reversal, not a pause).
     """
     lag = max(1, int(round(trim.lag_s * fps)))
     t = int(np.shape(joints)[0])

@@ -291,6 +291,22 @@ def test_trim_still_flag_and_its_record_in_the_report(capsys):
         assert "expected a finite number of metres >= 0" in capsys.readouterr().err
 
 
+def test_trim_still_flag_reaches_the_runs(monkeypatch, tmp_path):
+    """The flag left out: None (the pipeline's default cut); 0: False (whole windows); M: a StillTrim of M."""
+    import realtime.bench.accuracy.report as report
+    from sadvae.cli import main
+    from sadvae.data.motion import StillTrim
+
+    seen = []
+    monkeypatch.setattr(report, "run_accuracy", lambda opts, command="": seen.append(opts.run.trim_still) or {})
+    monkeypatch.setattr(report, "markdown", lambda doc: "")
+    monkeypatch.setattr(report, "write_outputs", lambda doc, out: [])
+    base = ["bench", "accuracy", "--replay-dataset", "utkinect", "--out", str(tmp_path)]
+    for extra in ([], ["--trim-still", "0"], ["--trim-still", "0.03"]):
+        assert main([*base, *extra]) == 0
+    assert seen == [None, False, StillTrim(0.03)]
+
+
 @pytest.mark.slow
 def test_replay_run_uses_given_decisions(shared_data):
     """Held-out replay through the real pipeline; decision options given to the runner reach the pipeline."""

@@ -52,7 +52,7 @@ def test_the_model_reads_the_moving_span_and_the_hook_the_whole_window(replay_ba
 
 def test_trim_still_flag(capsys) -> None:
     assert _options(build_parser().parse_args(BASE)).trim_still == StillTrim()
-    assert _options(build_parser().parse_args([*BASE, "--trim-still", "0.05"])).trim_still == StillTrim(0.05)
+    assert _options(build_parser().parse_args([*BASE, "--trim-still", "0.03"])).trim_still == StillTrim(0.03)
     assert _options(build_parser().parse_args([*BASE, "--trim-still", "0"])).trim_still is None
     with pytest.raises(ConfigError, match="--trim-still must be >= 0 metres"):
         _options(build_parser().parse_args([*BASE, "--trim-still", "-1"]))
@@ -60,3 +60,8 @@ def test_trim_still_flag(capsys) -> None:
         build_parser().parse_args(["--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert f"(default {StillTrim().threshold_m:g}," in text and "--trim-still M" in text
+
+
+def test_pipeline_options_refuse_a_number_for_the_cut() -> None:
+    with pytest.raises(ConfigError, match="trim_still must be a sadvae.data.motion.StillTrim or None"):
+        PipelineOptions(trim_still=0.05)

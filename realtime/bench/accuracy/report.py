@@ -133,11 +133,13 @@ def _num(x: float | None, fmt: str = "{:.2f}") -> str:
 
 def markdown(doc: dict[str, Any]) -> str:
     """The report as markdown: per-clip table, totals, replay table."""
+    trim = doc.get("trim_still")
+    cut = "whole windows" if trim is None else f"windows cut to the moving span ({trim['threshold_m']:g} m)"
     out = [
         "# Live accuracy benchmark",
         "",
         f"`{doc['command']}` on {doc['machine']}, model {doc['model']} "
-        f"({doc['backend']}, {doc['threads']} thread(s)), {doc['wall_s']:.0f} s in all.",
+        f"({doc['backend']}, {doc['threads']} thread(s), {cut}), {doc['wall_s']:.0f} s in all.",
         "",
         '*held longest*: the label the live decisions held for the most seconds (✓ = the truth; on a "none" '
         "row ✓ = nothing, or only a tolerated label, held); *window vote*: the label with the highest mean head "

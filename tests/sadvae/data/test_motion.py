@@ -35,14 +35,33 @@ def test_the_span_is_one_arm_moving_and_the_held_poses_around_it_are_cut() -> No
     np.testing.assert_allclose(t, np.arange(a, b + 1) / FPS)
 
 
-def test_two_persons_the_span_covers_both() -> None:
-    joints = _wave(_wave(_person(96, persons=2), 60, 80, person=0), 10, 90, person=1)
+def test_two_persons_the_span_joins_both() -> None:
+    joints = _wave(_wave(_person(96, persons=2), 10, 30, person=0), 60, 85, person=1)  # apart in time
     a, b = moving_span(joints, FPS, StillTrim())
-    assert a <= 11 and b >= 89
+    assert a <= 11 and b >= 84
     alone = joints.copy()
     alone[:, 1] = 0.0  # the second slot empty: only the first person's motion counts
-    a, b = moving_span(alone, FPS, StillTrim())
-    assert a >= 60 - LAG and b <= 80 + LAG
+    _, b = moving_span(alone, FPS, StillTrim())
+    assert b <= 30 + LAG
+
+
+def _step(joints: np.ndarray, at: int, size: float, arm: list[int] = ARM) -> np.ndarray:
+    """The arm raised by ``size`` metres in 3 frames from frame ``at`` and held there."""
+    out = joints.copy()
+    ramp = np.clip((np.arange(len(out)) - at) / 3.0, 0.0, 1.0)
+    out[:, 0][:, arm, 1] += size * ramp[:, None].astype(np.float32)
+    return out
+
+
+def test_the_defaults() -> None:
+    assert StillTrim() == StillTrim(threshold_m=0.05, lag_s=0.25, joints=5, min_s=1.0, max_tail_s=None)
+
+
+def test_five_joints_over_the_threshold_move_a_frame() -> None:
+    assert moving_span(_step(_person(96), 40, 0.3, ARM[:4]), FPS, StillTrim()) is None  # 4 joints: still
+    assert moving_span(_step(_person(96), 40, 0.3), FPS, StillTrim()) is not None
+    assert moving_span(_step(_person(96), 40, 0.04), FPS, StillTrim()) is None  # 4 cm < 5 cm
+    assert moving_span(_step(_person(96), 40, 0.06), FPS, StillTrim()) is not None
 
 
 def test_a_still_or_jittering_person_keeps_the_whole_window() -> None:
@@ -68,11 +87,21 @@ def test_a_person_appearing_is_not_motion() -> None:
     assert a >= 50 - LAG
 
 
-def test_still_edges_shorter_than_the_lag_are_kept() -> None:
-    joints = _wave(_person(96), 3, 93)  # motion from frame 3 to 93: no pause at either edge
-    assert moving_span(joints, FPS, StillTrim()) == (0, 95)
-    cut, _ = trim_still(joints, np.arange(96) / FPS, FPS, StillTrim())
-    assert cut is joints
+def test_an_edge_is_cut_only_when_a_lag_of_frames_would_go() -> None:
+    # a sharp raise at frame 12: the span starts 8 frames before it, so 4 frames would go at the start: kept
+    near_start = _step(_person(96), 12, 0.3)
+    a, _ = moving_span(near_start, FPS, StillTrim())
+    assert a == 0
+    # the same raise at frame 30 leaves more than a lag outside: that edge is cut
+    a, _ = moving_span(_step(_person(96), 30, 0.3), FPS, StillTrim())
+    assert 30 - LAG <= a <= 30
+    # the mirror case: the arm lowered 12 frames before the window's end
+    joints = _step(_person(96), 0, 0.3)
+    lowered = _step(joints, 81, -0.3)
+    _, b = moving_span(lowered, FPS, StillTrim())
+    assert b == 95
+    _, b = moving_span(_step(joints, 60, -0.3), FPS, StillTrim())
+    assert 63 <= b <= 63 + LAG
 
 
 def test_max_tail_s_reads_a_long_still_tail_whole() -> None:
@@ -88,14 +117,19 @@ def test_max_tail_s_reads_a_long_still_tail_whole() -> None:
     np.testing.assert_array_equal(cut, joints[a : b + 1])  # a tail within the limit is cut
 
 
-def test_motion_across_the_whole_window_or_shorter_than_min_s_leaves_it_whole() -> None:
+def test_motion_across_the_whole_window_or_a_span_shorter_than_min_s_leaves_it_whole() -> None:
     times = np.arange(96) / FPS
     everywhere = _wave(_person(96), 0, 96)
     cut, _ = trim_still(everywhere, times, FPS, StillTrim())
     assert cut is everywhere
-    blink = _wave(_person(96), 40, 50, amplitude=0.3)  # 0.33 s
+    blink = _wave(_person(96), 40, 50, amplitude=0.3)  # 0.33 s: a span of about 0.6 s with the lag
     assert moving_span(blink, FPS, StillTrim()) is not None
-    cut, _ = trim_still(blink, times, FPS, StillTrim(min_s=1.0))
+    cut, _ = trim_still(blink, times, FPS, StillTrim())  # the default minimum, 1 s
+    assert cut is blink
+    cut, _ = trim_still(blink, times, FPS, StillTrim(min_s=0.5))
+    assert len(cut) < len(blink)
+    # a short motion stays whole even when a long still tail would be read whole (min_s decides first)
+    cut, _ = trim_still(blink, times, FPS, StillTrim(max_tail_s=1.0))
     assert cut is blink
 
 
