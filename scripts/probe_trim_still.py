@@ -5,7 +5,7 @@ The measurements behind docs/live.md ("Still poses cut from the window"):
 - ``clips``: how much of each shared set's clips the rule would cut (every ``--every``-th clip, resampled to 30 fps):
   the share of clips it touches and of frames it removes, and how short the sets' clips are (``StillTrim.min_s``).
   The sets are cut to their actions by their annotators, so the rule should remove little there: that is why it
-  runs in the live pipeline only.
+  runs in the live pipeline only. Also the cut's cost per one-person 96-frame window (the live window).
 - ``video``: the motion statistic (the ``joints``-th largest displacement over ``lag_s``, body frame, cm) per
   frame of a real video through the live pipeline (MediaPipe, mapping, buffer), to compare with the threshold: a
   person standing still should stay under it.
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -63,6 +64,7 @@ def clips(args: argparse.Namespace) -> None:
     print(f"threshold {trim.threshold_m:g} m")
     print("| set | clips | touched | frames cut (mean / median) | clips losing > 25 % | duration, 5th percentile |")
     print("|---|---|---|---|---|---|")
+    windows = []
     for name in SETS:
         ds = load_dataset(name, args.data_root / REG[name].default_root)
         short = np.percentile([seq.times()[-1] - seq.times()[0] for seq in ds.sequences], 5)  # every clip
@@ -71,10 +73,18 @@ def clips(args: argparse.Namespace) -> None:
             j = resample(seq.joints[:, :1], seq.times(), 30.0)
             kept, _ = trim_still(j, np.arange(len(j)) / 30.0, 30.0, trim)  # as the live pipeline would cut it
             cut.append(1.0 - len(kept) / len(j))
+            if len(j) >= 96:
+                windows.append(np.ascontiguousarray(j[:96]))
         c = np.array(cut)
         touched, mean, median = 100 * np.mean(c > 1e-9), 100 * c.mean(), 100 * np.median(c)
         big = 100 * np.mean(c > 0.25)
         print(f"| {name} | {len(c)} | {touched:.0f} % | {mean:.1f} / {median:.1f} % | {big:.0f} % | {short:.2f} s |")
+    grid = np.arange(96) / 30.0
+    start = time.perf_counter()
+    for w in windows:
+        trim_still(w, grid, 30.0, trim)
+    ms = 1000.0 * (time.perf_counter() - start) / max(len(windows), 1)
+    print(f"cost of the cut: {ms:.3f} ms per one-person 96-frame window (mean over {len(windows)} clip windows)")
 
 
 def video(args: argparse.Namespace) -> None:
@@ -163,7 +173,17 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--hold", type=float, default=4.0, help="seconds the last pose is held (default 4)")
     r.add_argument("--limit", type=int, default=40, help="first N test-side clips per set (default 40)")
     args = ap.parse_args(argv)
-    {"clips": clips, "video": video, "replays": replays}[args.what](args)
+    if not args.threshold > 0:
+        ap.error(f"--threshold must be > 0 metres, got {args.threshold}")
+    if getattr(args, "every", 1) < 1 or getattr(args, "limit", 1) < 1 or getattr(args, "hold", 0.0) < 0:
+        ap.error("--every and --limit must be >= 1 and --hold >= 0")
+    from sadvae.errors import SadvaeError
+
+    try:
+        {"clips": clips, "video": video, "replays": replays}[args.what](args)
+    except SadvaeError as e:  # a missing video or dataset: one line, not a traceback
+        print(f"probe_trim_still: error: {e}", file=sys.stderr)
+        return 2
     return 0
 
 

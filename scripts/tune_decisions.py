@@ -501,6 +501,10 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.trim_still < 0:
         ap.error(f"--trim-still must be >= 0 metres (0 = whole windows), got {args.trim_still}")
+    try:
+        still_trim(args)
+    except ValueError as e:  # --trim-min / --trim-tail out of range: one line before any model is loaded
+        ap.error(f"--trim-min / --trim-tail: {e}")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     from realtime.backends.live_model import load_live_model
     from realtime.decisions import DecisionOptions

@@ -885,11 +885,8 @@ class MultiRoiPoseEstimator:
         return [sk for k in order for sk in results[k]]
 
     def close(self) -> None:
-        self.full.close()
-        for t in self.trackers:
-            for stage in (t.crop_stage, t.tile_stage):
-                if stage is not None:
-                    stage.close()
+        for t in self.trackers:  # each closes the shared full-frame and tile stages too; closing is idempotent
+            t.close()
 
     def __enter__(self) -> MultiRoiPoseEstimator:
         return self
