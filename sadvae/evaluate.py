@@ -69,14 +69,22 @@ __all__ = [
     "FUSION_WEIGHTS",
     "conse_similarity",
     "matched_probs",
+    "SYNTH_SCORERS",
+    "SYNTH_LAMBDAS",
+    "SYNTH_TAUS",
+    "synthesis_weights",
+    "synthesized_logits",
     "UnseenScorer",
     "choose_unseen_scorer",
 ]
 
-UNSEEN_SCORERS = ("sadvae", "conse", "fused", "matched")
+UNSEEN_SCORERS = ("sadvae", "conse", "fused", "matched", "synth", "synth-matched")
+SYNTH_SCORERS = ("synth", "synth-matched")  # read the seen-class head's logits, not SA-DVAE's
 CONSE_KS = (1, 3, 5, 10, 20, 40, 120)
 CONSE_TAUS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
 SCORER_SELECTIONS = ("1se", "accuracy")
+SYNTH_LAMBDAS = (0.01, 0.1, 1.0, 10.0)
+SYNTH_TAUS = (0.25, 0.5, 1.0, 2.0, 4.0)
 FUSION_WEIGHTS = tuple(float(w) for w in np.round(np.linspace(0.0, 1.0, 11), 2))
 
 
@@ -522,14 +530,52 @@ def conse_similarity(trained_probs: np.ndarray, trained_emb: np.ndarray, label_e
     return e @ np.asarray(label_emb, np.float64).T
 
 
+def synthesis_weights(seen_emb: np.ndarray, label_emb: np.ndarray, lam: float) -> np.ndarray:
+    """[K, L]: each label's classifier as a combination of the K seen classes' classifiers, predicted from text.
+
+    Synthesised classifiers (the idea of Changpinyo et al. 2016, in its simplest linear form): a ridge regression
+    from the seen classes' text embeddings to their classifiers (weights and bias; the intercept not shrunk)
+    predicts a classifier for any label from its text. In the dual form the prediction is a combination of the
+    seen classifiers with weights ``1/K + alpha``, ``alpha = (G + lam I)^-1 Ec (u - e_mean)``, ``Ec`` the centred
+    seen embeddings and ``G = Ec Ec^T``; the weights of each label sum to 1 (``Ec`` sums to zero), so a label's
+    logit is the same combination of the seen classes' logits, and a per-window constant in them (a
+    log-softmax) shifts every label alike. Nothing but the seen-class head and the names is needed: no training
+    on the labels, no feature output.
+
+    Args:
+        seen_emb: [K, d] text embeddings of the seen classes, in the head's logit-column order.
+        label_emb: [L, d] text embeddings of the labels to score.
+        lam: ridge strength (> 0); large: every label the mean seen classifier, small: interpolation.
+    """
+    e = np.asarray(seen_emb, np.float64)
+    u = np.asarray(label_emb, np.float64)
+    if e.ndim != 2 or u.ndim != 2 or e.shape[1] != u.shape[1]:
+        raise ValueError(f"seen_emb [K, d] and label_emb [L, d] must share d, got {e.shape} and {u.shape}")
+    if not lam > 0:
+        raise ValueError(f"the synthesis ridge strength must be > 0, got {lam}")
+    mean = e.mean(0)
+    ec = e - mean
+    alpha = np.linalg.solve(ec @ ec.T + lam * np.eye(len(e)), ec @ (u - mean).T)
+    return alpha + 1.0 / len(e)
+
+
+def synthesized_logits(seen_logits: np.ndarray, seen_emb: np.ndarray, label_emb: np.ndarray, lam: float) -> np.ndarray:
+    """[n, L]: the labels' logits from their synthesised classifiers (:func:`synthesis_weights`), read off the
+    seen-class head's logits [n, K] (linear in the feature, so the same as applying the synthesised classifiers)."""
+    return np.asarray(seen_logits, np.float64) @ synthesis_weights(seen_emb, label_emb, lam)
+
+
 @dataclass(frozen=True)
 class UnseenScorer:
     """The zero-shot probabilities [n, L] of unseen labels (module docstring).
 
     Attributes:
         kind: ``sadvae`` (SA-DVAE as published), ``conse`` (ConSE over the backbone's trained classes),
-            ``fused`` (convex mix) or ``matched`` (labels that name trained classes scored by those classes).
-        k: ConSE's top-k; tau: softmax temperature of the ConSE cosines.
+            ``fused`` (convex mix), ``matched`` (labels that name trained classes scored by those classes),
+            ``synth`` (classifiers synthesised from the labels' text out of the seen-class head,
+            :func:`synthesis_weights`) or ``synth-matched`` (``matched`` with ``synth`` instead of SA-DVAE).
+        k: ConSE's top-k; tau: softmax temperature of the ConSE cosines or of the synthesised logits.
+        lam: the synthesis ridge strength (``synth`` kinds).
         weight: the ConSE branch's share in ``fused`` (1 for ``conse``, 0 for ``sadvae``).
         val_zsl: ZSL accuracy on the validation run's pseudo-unseen samples where it was chosen.
         val_nll: their mean negative log-likelihood.
@@ -542,6 +588,7 @@ class UnseenScorer:
     val_zsl: float = float("nan")
     val_nll: float = float("nan")
     selection: str = ""
+    lam: float = 0.0
 
     def __post_init__(self) -> None:
         if self.kind not in UNSEEN_SCORERS:
@@ -560,6 +607,8 @@ class UnseenScorer:
         trained_emb: np.ndarray | None = None,
         label_emb: np.ndarray | None = None,
         label_match: np.ndarray | None = None,
+        seen_logits: np.ndarray | None = None,
+        seen_emb: np.ndarray | None = None,
     ) -> np.ndarray:
         """[n, L] probabilities over the labels.
 
@@ -568,8 +617,15 @@ class UnseenScorer:
             trained_logits: [n, V] the backbone's own classifier logits (its softmax at temperature 1).
             trained_emb: [V, d] text embeddings of the trained classes; label_emb: [L, d] of the labels.
             label_match: [L, V] bool, the trained classes each label names (``matched``).
+            seen_logits: [n, K] the seen-class head's logits; seen_emb: [K, d] its classes' text embeddings
+                (``synth`` kinds).
         """
         p = np.asarray(sadvae_probs, np.float64)
+        if self.kind in SYNTH_SCORERS:
+            if seen_logits is None or seen_emb is None or label_emb is None:
+                raise ValueError(f"the {self.kind} unseen scorer needs the seen-class head's logits and class texts")
+            p = softmax(synthesized_logits(seen_logits, seen_emb, label_emb, self.lam), self.tau)
+            return p if self.kind == "synth" else matched_probs(p, trained_logits, label_match)
         if self.kind == "matched":
             return matched_probs(p, trained_logits, label_match)
         if not self.needs_trained_classes:
@@ -588,6 +644,7 @@ class UnseenScorer:
             "val_zsl": self.val_zsl,
             "val_nll": self.val_nll,
             "selection": self.selection,
+            "lam": self.lam,
         }
 
 
@@ -640,11 +697,16 @@ def choose_unseen_scorer(
     weights: tuple[float, ...] = FUSION_WEIGHTS,
     selection: str = "1se",
     val_label_match: np.ndarray | None = None,
+    val_seen_logits: np.ndarray | None = None,
+    val_seen_emb: np.ndarray | None = None,
+    lambdas: tuple[float, ...] = SYNTH_LAMBDAS,
+    synth_taus: tuple[float, ...] = SYNTH_TAUS,
 ) -> tuple[UnseenScorer, list[dict]]:
     """Choose an unseen scorer's free numbers on a VALIDATION run's pseudo-unseen samples (nothing else is given).
 
-    Every (k, tau, weight) of the grid (``conse``: weight 1 only; ``sadvae``: nothing to choose) is scored by
-    ZSL accuracy over the pseudo-unseen labels and the mean NLL of their truth. ``selection``:
+    Every (k, tau, weight) of the grid (``conse``: weight 1 only; ``sadvae`` and ``matched``: nothing to choose;
+    ``synth`` kinds: (lam, tau) from ``lambdas`` x ``synth_taus``) is scored by ZSL accuracy over the
+    pseudo-unseen labels and the mean NLL of their truth. ``selection``:
 
     - ``accuracy``: the best accuracy; ties go to the lower NLL, then to the earlier grid point (smaller k,
       smaller tau, smaller weight).
@@ -659,7 +721,9 @@ def choose_unseen_scorer(
         val_trained_logits: [m, V] the backbone's trained-class logits of the same samples.
         val_truth_cols: [m] their pseudo-unseen label as a column of ``val_sadvae_probs``.
         trained_emb: [V, d] trained class names' embeddings; val_label_emb: [U, d] the pseudo-unseen labels'.
-        val_label_match: [U, V] bool, the trained classes each pseudo-unseen label names (``matched`` only).
+        val_label_match: [U, V] bool, the trained classes each pseudo-unseen label names (``matched`` kinds).
+        val_seen_logits: [m, K] the validation seen-class head's logits of the same samples; val_seen_emb: [K, d]
+            its classes' text embeddings (``synth`` kinds).
 
     Returns:
         (the chosen :class:`UnseenScorer` with its validation accuracy and NLL, the whole grid as rows).
@@ -681,10 +745,29 @@ def choose_unseen_scorer(
         raise ValueError(f"unknown unseen scorer {kind!r}; choose one of {UNSEEN_SCORERS}")
     if selection not in SCORER_SELECTIONS:
         raise ValueError(f"unknown scorer selection {selection!r}; choose one of {SCORER_SELECTIONS}")
+    if kind in SYNTH_SCORERS:
+        table = []
+        for lam in lambdas:
+            for tau in synth_taus:
+                sc = UnseenScorer(kind, tau=float(tau), lam=float(lam))
+                p = sc.probs(
+                    val_sadvae_probs,
+                    val_trained_logits,
+                    label_emb=val_label_emb,
+                    label_match=val_label_match,
+                    seen_logits=val_seen_logits,
+                    seen_emb=val_seen_emb,
+                )
+                acc, nll = rate(p)
+                table.append({"lam": float(lam), "tau": float(tau), "weight": 0.0, "val_zsl": acc, "val_nll": nll})
+        r = _pick(table, selection, len(truth))
+        return UnseenScorer(
+            kind, tau=r["tau"], lam=r["lam"], val_zsl=r["val_zsl"], val_nll=r["val_nll"], selection=selection
+        ), table
     grid_w = (1.0,) if kind == "conse" else tuple(weights)
     ps = np.asarray(val_sadvae_probs, np.float64)
     p_trained = softmax(val_trained_logits)
-    table, best = [], None
+    table: list[dict] = []
     for k in ks:
         sim = conse_similarity(p_trained, trained_emb, val_label_emb, k)
         for tau in taus:
@@ -692,8 +775,14 @@ def choose_unseen_scorer(
             for w in grid_w:
                 acc, nll = rate((1.0 - w) * ps + w * pc)
                 table.append({"k": int(k), "tau": float(tau), "weight": float(w), "val_zsl": acc, "val_nll": nll})
+    r = _pick(table, selection, len(truth))
+    return UnseenScorer(kind, r["k"], r["tau"], r["weight"], r["val_zsl"], r["val_nll"], selection), table
+
+
+def _pick(table: list[dict], selection: str, m: int) -> dict:
+    """The grid row ``selection`` picks (:func:`choose_unseen_scorer`); m validation samples."""
     top = max(r["val_zsl"] for r in table)
-    margin = 1e-12 if selection == "accuracy" else np.sqrt(top * (1.0 - top) / len(truth)) + 1e-12
+    margin = 1e-12 if selection == "accuracy" else np.sqrt(top * (1.0 - top) / m) + 1e-12
     best = None
     for r in table:  # grid order: the first of equal settings wins
         if r["val_zsl"] < top - margin:
@@ -702,5 +791,4 @@ def choose_unseen_scorer(
         if best is None or _lexically_less(key, best[0]):
             best = (key, r)
     assert best is not None
-    r = best[1]
-    return UnseenScorer(kind, r["k"], r["tau"], r["weight"], r["val_zsl"], r["val_nll"], selection), table
+    return best[1]

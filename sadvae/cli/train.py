@@ -68,6 +68,8 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from sadvae.evaluate import UNSEEN_SCORERS
+
     train = sub.add_parser("train", help="train the backbone or SA-DVAE for one split")
     tsub = train.add_subparsers(dest="train_command", required=True, metavar="STAGE")
     zsl = tsub.add_parser("zsl", help="train backbones + SA-DVAE on one seeded split and write a model bundle")
@@ -157,13 +159,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     bench.add_argument(
         "--unseen-scorer",
         nargs="+",
-        choices=("sadvae", "conse", "fused", "matched"),
+        choices=UNSEEN_SCORERS,
         help="zero-shot scores of the unseen classes, all measured on the same final model, the first is the "
-        "headline: sadvae (the published SA-DVAE; the only one for a backbone trained from scratch and the "
-        "paper-protocol option), conse (ConSE over a frozen NTU backbone's own NTU-120 classifier and names: no "
+        "headline: sadvae (the published SA-DVAE; the paper-protocol option), synth (classifiers synthesised from "
+        "each unseen name's text as a ridge-regressed combination of the seen-class head's classifiers; works with "
+        "any backbone; ridge strength and softmax temperature chosen on the validation split), conse (ConSE over "
+        "a frozen NTU backbone's own NTU-120 classifier and names: no "
         "training), fused (their convex mix), matched (a class name that the label matcher maps onto NTU "
         "actions gets the NTU classifier's probability of them; the NTU mass on actions no name matches is "
-        "spread over every class by SA-DVAE; no free number). ConSE's top-k, the temperature of its "
+        "spread over every class by SA-DVAE; no free number), synth-matched (matched with synth in SA-DVAE's place). "
+        "ConSE's top-k, the temperature of its "
         "cosines and the mix weight are chosen on the validation split's pseudo-unseen classes. Default: sadvae; "
         f"with a frozen --backbone {' '.join(FROZEN_DEFAULT_SCORERS)}",
     )

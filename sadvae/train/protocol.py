@@ -31,7 +31,9 @@ zero-shot probabilities that ZSL and both GZSL rules read come from SA-DVAE (``s
 method and the paper protocol's), or, with a frozen NTU backbone, from ConSE over the backbone's own
 NTU-120 classifier and names (``conse``), or a convex mix of the two (``fused``), or the NTU classifier's own
 probability for class names that the label matcher maps onto NTU actions and SA-DVAE for the rest
-(``matched``, no free number; :func:`sadvae.train.benchmark.ntu_name_matches`). Their free numbers (ConSE
+(``matched``, no free number; :func:`sadvae.train.benchmark.ntu_name_matches`), or from classifiers synthesised
+out of the seen-class head by a ridge regression from class names (``synth``, any backbone; ``synth-matched``:
+``matched`` with it in SA-DVAE's place; :func:`sadvae.evaluate.synthesis_weights`). Their free numbers (ConSE
 top-k, the softmax temperature of its cosines, the mix weight) are chosen on the validation run's
 pseudo-unseen samples (:func:`sadvae.evaluate.choose_unseen_scorer`, with the validation run's chosen
 SA-DVAE cycle), like the cycle and the keep rate; the gate and the stacking keep rate are then fitted on
@@ -64,6 +66,7 @@ from sadvae.data.splits import (  # dataset_arrays, dataset_protocol, test_side_
 from sadvae.errors import ConfigError
 from sadvae.evaluate import (
     SCORER_SELECTIONS,
+    SYNTH_SCORERS,
     UNSEEN_SCORERS,
     Gate,
     UnseenScorer,
@@ -213,10 +216,10 @@ class ExperimentConfig:
             raise ConfigError(
                 f"ExperimentConfig.unseen_selection: expected one of {SCORER_SELECTIONS}, got {self.unseen_selection!r}"
             )
-        if self.frozen is None and any(u != "sadvae" for u in self.unseen_scorers):
+        if self.frozen is None and any(u not in ("sadvae", "synth") for u in self.unseen_scorers):
             raise ConfigError(
-                "the conse, fused and matched unseen scorers read a frozen NTU backbone's own classifier: "
-                "use --backbone shiftgcn-ntu120 (or --unseen-scorer sadvae)"
+                "the conse, fused, matched and synth-matched unseen scorers read a frozen NTU backbone's own "
+                "classifier: use --backbone shiftgcn-ntu120 (or --unseen-scorer sadvae / synth)"
             )
 
 
@@ -579,6 +582,7 @@ def validate_variant(
     trained_emb: np.ndarray | None = None,
     selection: str = "1se",
     trained_match: np.ndarray | None = None,
+    head_classes: tuple[int, ...] | None = None,
 ) -> ValidationRun:
     """Train SA-DVAE on the validation-seen features, pick the cycle by pseudo-unseen ZSL accuracy, fit the gate.
 
@@ -601,7 +605,9 @@ def validate_variant(
             (needed by ``conse`` / ``fused``); trained_emb: [V, d_y] its class names' embeddings.
         selection: how the scorers' free numbers are chosen (``sadvae.evaluate.choose_unseen_scorer``).
         trained_match: [N, V] bool, the trained classes (NTU-120) that each class name names, by the label
-            matcher (``matched`` scorer).
+            matcher (``matched`` kinds).
+        head_classes: the validation seen-class head's classes in logit-column order (``synth`` kinds, which read
+            ``logits``; default ``val_seen_classes``).
     """
     dev = zcfg.device
 
@@ -619,12 +625,17 @@ def validate_variant(
     label_emb = text_emb[list(val_unseen)]
     label_match = None if trained_match is None else np.asarray(trained_match)[list(val_unseen)]
     tl = trained_logits or {}
+    head_classes = head_classes if head_classes is not None else val_seen_classes
+    seen_emb = None if head_classes is None else text_emb[list(head_classes)]
     per: dict[str, ScorerValidation] = {}
     for name in scorers:
-        if name != "sadvae" and ("val_unseen" not in tl or (trained_emb is None and trained_match is None)):
+        needs_ntu = name not in ("sadvae", "synth")
+        if needs_ntu and ("val_unseen" not in tl or (trained_emb is None and trained_match is None)):
             raise ConfigError(f"the {name} unseen scorer needs a frozen backbone with its own classifier (NTU-120)")
-        if name == "matched" and trained_match is None:
-            raise ConfigError("the matched unseen scorer needs the class names' matches to NTU-120 names")
+        if name in ("matched", "synth-matched") and trained_match is None:
+            raise ConfigError(f"the {name} unseen scorer needs the class names' matches to NTU-120 names")
+        if name in SYNTH_SCORERS and seen_emb is None:
+            raise ConfigError(f"the {name} unseen scorer needs the validation head's classes (head_classes)")
         scorer, grid = choose_unseen_scorer(
             name,
             pu_raw,
@@ -634,9 +645,13 @@ def validate_variant(
             label_emb,
             selection=selection,
             val_label_match=label_match,
+            val_seen_logits=logits["val_unseen"],
+            val_seen_emb=seen_emb,
         )
-        pu = scorer.probs(pu_raw, tl.get("val_unseen"), trained_emb, label_emb, label_match)
-        ps = scorer.probs(ps_raw, tl.get("val_seen"), trained_emb, label_emb, label_match)
+        pu = scorer.probs(
+            pu_raw, tl.get("val_unseen"), trained_emb, label_emb, label_match, logits["val_unseen"], seen_emb
+        )
+        ps = scorer.probs(ps_raw, tl.get("val_seen"), trained_emb, label_emb, label_match, logits["val_seen"], seen_emb)
         gate = fit_gate(pu, logits["val_unseen"], ps, logits["val_seen"], k=k, seed=zcfg.seed)
         sv = ScorerValidation(scorer, gate, grid=grid)
         if val_seen_classes is not None:
@@ -731,6 +746,7 @@ def run_variant(
             trained_emb=trained_emb,
             selection=cfg.unseen_selection,
             trained_match=trained_match,
+            head_classes=split.val_seen,
         )
 
     val = validate(sf.feats, sf.labels, text_emb)
@@ -789,21 +805,23 @@ def run_variant(
     test_own = np.concatenate([own["test_seen"], own["test_unseen"]]) if "test_seen" in own else None
     label_emb = text_emb[list(split.unseen)]
     label_match = None if trained_match is None else np.asarray(trained_match)[list(split.unseen)]
+    seen_emb = text_emb[list(split.seen)]  # the main head's classes (synth kinds)
 
     def score_with(r: CycleResult, name: str) -> dict:
         sv = val.scorers[name]
         sc = sv.scorer
 
-        def probs(x: np.ndarray, own_logits: np.ndarray | None) -> np.ndarray:
-            return sc.probs(zsl_probs(r.model, r.classifier, x, dev), own_logits, trained_emb, label_emb, label_match)
+        def probs(x: np.ndarray, own_logits: np.ndarray | None, head_logits: np.ndarray) -> np.ndarray:
+            z = zsl_probs(r.model, r.classifier, x, dev)
+            return sc.probs(z, own_logits, trained_emb, label_emb, label_match, head_logits, seen_emb)
 
-        pu = probs(sf.feats["test_unseen"], own.get("test_unseen"))
+        pu = probs(sf.feats["test_unseen"], own.get("test_unseen"), sf.logits["test_unseen"])
         zsl_pred = np.asarray(split.unseen)[pu.argmax(1)]
         zsl = zsl_accuracy(zsl_pred, sf.labels["test_unseen"])
-        pall = probs(test_feats, test_own)
+        pall = probs(test_feats, test_own, test_logits)
         rules: dict = {"gate": sv.gate}
         if held_out:
-            held_zsl = probs(sf.feats["held"], own.get("held"))
+            held_zsl = probs(sf.feats["held"], own.get("held"), sf.logits["held"])
             held = (sf.feats["held"], sf.feats["train"], sf.labels["train"])
             rate = {k: r for k, (r, _) in sv.rates.items()}
         if "stacking" in cfg.gzsl:

@@ -227,7 +227,7 @@ def test_protocol_end_to_end_on_real_subset_and_resume(shared_data, tmp_path):
     cfg = CrossDatasetConfig(
         target="utkinect_action3d",
         sources=("msr_action3d",),
-        methods=("ntu_conse", "linear"),
+        methods=("ntu_conse", "linear", "synth"),
         labels=str(labels),
         limit_per_class=2,
         feature_dir=str(tmp_path / "feats"),
@@ -237,7 +237,8 @@ def test_protocol_end_to_end_on_real_subset_and_resume(shared_data, tmp_path):
     report = run_cross_dataset(cfg, out)
     assert report["target"] == "utkinect" and report["sources"] == ["msr_action3d"]
     assert report["test_samples"] == 20
-    for m in ("ntu_conse", "linear"):
+    assert report["methods"]["synth"]["info"]["selection"]["setting"] == {"lam": 0.01, "pool": "sources"}  # 1 source
+    for m in ("ntu_conse", "linear", "synth"):
         r = report["methods"][m]
         assert 0.0 <= r["top1"] <= r["top5"] <= 1.0
         assert np.asarray(r["confusion"]).sum() == 20
@@ -436,3 +437,29 @@ def test_test_clip_means_average_window_values_over_the_target_rows():
     np.testing.assert_allclose(_test_clip_means(wf, values, target), [[0.5, 0.5], [0.2, 0.8]])
     with pytest.raises(ConfigError, match="disagree"):
         _test_clip_means(wf, values, wf.clip_set())
+
+
+def test_synth_scores_a_label_by_the_trained_classifier_its_name_names():
+    from sadvae.train.cross_dataset import LabelEntry, _synth_scores, _Train
+
+    rng = np.random.default_rng(0)
+    names = ["walk", "sit down", "wave", "kick"]
+    emb = {n: v for n, v in zip(names + ["n0", "n1"], np.eye(6), strict=True)}
+
+    def text(texts):
+        return np.stack([emb[t] for t in texts])
+
+    text.raw = text
+    train = _Train(np.zeros((4, 3)), np.zeros((4, 2)), np.arange(4), names)
+    x = rng.normal(size=(5, 3))
+    src = rng.normal(0, 3, (5, 4))
+
+    def lin(z):
+        return src[: len(z)]
+
+    labels = [LabelEntry("kick"), LabelEntry("walk")]
+    s = _synth_scores(train, lin, x, rng.normal(size=(5, 2)), text, labels, ["n0", "n1"], 1e-6, "sources")
+    assert s.shape == (5, 2) and np.allclose(s.sum(1), 1.0)
+    assert np.array_equal(s.argmax(1), (src[:, 0] > src[:, 3]).astype(int))  # kick vs walk: their own logits
+    both = _synth_scores(train, lin, x, rng.normal(size=(5, 2)), text, labels, ["n0", "n1"], 1e-6, "sources+ntu")
+    assert np.array_equal(both.argmax(1), s.argmax(1))

@@ -240,3 +240,86 @@ def test_benchmark_report_lists_every_scorer_beside_the_headline(tmp_path):
     assert "Unseen-class scorer of the headline numbers: `fused`" in md and "chosen on the validation split" in md
     assert "| tc | SA-DVAE + NTU ConSE, mixed | 70.0 ± 10.0 |" in md and "5, 0.1, 0.3; 5, 0.1, 0.3" in md
     assert "| tc | SA-DVAE (published) | 50.0 ± 10.0 |" in md
+
+
+# ----------------------------------------------------------------------------- synthesised classifiers (synth)
+
+
+def test_synthesis_is_the_ridge_regression_from_text_to_the_seen_classifiers():
+    from sadvae.evaluate import synthesis_weights, synthesized_logits
+
+    rng = np.random.default_rng(5)
+    seen_emb, label_emb = _unit(rng.normal(0, 1, (7, 16))), _unit(rng.normal(0, 1, (3, 16)))
+    w, b = rng.normal(0, 1, (7, 9)), rng.normal(0, 1, 7)  # the seen classes' classifiers in a 9-d feature space
+    lam = 0.3
+    xa = np.c_[seen_emb, np.ones(7)]  # primal ridge, intercept not shrunk
+    a = xa.T @ xa + lam * np.eye(17)
+    a[-1, -1] -= lam
+    primal = np.c_[label_emb, np.ones(3)] @ np.linalg.solve(a, xa.T @ np.c_[w, b])  # [3, 10] predicted (w | b)
+    x = rng.normal(0, 1, (5, 9))
+    seen_logits = x @ w.T + b
+    expected = x @ primal[:, :-1].T + primal[:, -1]
+    assert np.allclose(synthesized_logits(seen_logits, seen_emb, label_emb, lam), expected)
+    weights = synthesis_weights(seen_emb, label_emb, lam)
+    assert weights.shape == (7, 3) and np.allclose(weights.sum(0), 1.0)
+    # a per-window constant in the seen logits (a log-softmax) shifts every label alike
+    shifted = synthesized_logits(seen_logits - rng.normal(0, 5, (5, 1)), seen_emb, label_emb, lam)
+    assert np.allclose(softmax(shifted), softmax(expected))
+    # strong ridge: every label the mean seen classifier; weak ridge: a seen class's own name gives its classifier
+    assert np.allclose(synthesis_weights(seen_emb, label_emb, 1e9), 1 / 7)
+    own = synthesis_weights(seen_emb, seen_emb[[2]], 1e-8)[:, 0]
+    assert np.allclose(own, np.eye(7)[2], atol=1e-5)
+    with pytest.raises(ValueError, match="> 0"):
+        synthesis_weights(seen_emb, label_emb, 0.0)
+    with pytest.raises(ValueError, match="share d"):
+        synthesis_weights(seen_emb, label_emb[:, :4], 0.1)
+
+
+def test_synth_scorers_read_the_seen_head_and_matched_labels_the_trained_classes():
+    from sadvae.evaluate import matched_probs, synthesized_logits
+
+    rng = np.random.default_rng(6)
+    seen_emb, label_emb = _unit(rng.normal(0, 1, (6, 8))), _unit(rng.normal(0, 1, (3, 8)))
+    head, ntu = rng.normal(0, 2, (4, 6)), rng.normal(0, 3, (4, 10))
+    p_sad = softmax(rng.normal(0, 1, (4, 3)))
+    synth = UnseenScorer("synth", tau=0.5, lam=0.1)
+    p = synth.probs(p_sad, seen_logits=head, seen_emb=seen_emb, label_emb=label_emb)
+    assert np.allclose(p, softmax(synthesized_logits(head, seen_emb, label_emb, 0.1), 0.5))  # SA-DVAE not read
+    match = np.zeros((3, 10), bool)
+    match[1, 4] = True
+    both = UnseenScorer("synth-matched", tau=0.5, lam=0.1).probs(p_sad, ntu, None, label_emb, match, head, seen_emb)
+    assert np.allclose(both, matched_probs(p, ntu, match))
+    with pytest.raises(ValueError, match="seen-class head"):
+        synth.probs(p_sad, label_emb=label_emb)
+    assert synth.to_dict()["lam"] == 0.1
+
+
+def test_synth_choice_follows_the_validation_data_only():
+    from sadvae.evaluate import SYNTH_LAMBDAS, SYNTH_TAUS
+
+    rng = np.random.default_rng(7)
+    seen_emb = _unit(rng.normal(0, 1, (8, 12)))
+    label_emb = _unit(seen_emb[:3] + rng.normal(0, 0.05, (3, 12)))  # pseudo-unseen names close to seen ones
+    truth = np.repeat(np.arange(3), 6)
+    head = rng.normal(0, 0.3, (len(truth), 8))
+    head[np.arange(len(truth)), truth] += 4.0  # the seen head fires on the seen class whose name is near
+    p_sad = softmax(rng.normal(0, 1, (len(truth), 3)))
+    sc, grid = choose_unseen_scorer(
+        "synth", p_sad, np.zeros((len(truth), 0)), truth, None, label_emb, val_seen_logits=head, val_seen_emb=seen_emb
+    )
+    assert len(grid) == len(SYNTH_LAMBDAS) * len(SYNTH_TAUS) and sc.kind == "synth"
+    assert sc.val_zsl == max(r["val_zsl"] for r in grid) == 1.0 and sc.lam in SYNTH_LAMBDAS
+
+
+def test_run_variant_measures_synth_with_a_backbone_trained_here(tmp_path, fake_backbone):  # noqa: F811
+    ds = _dataset()
+    cfg = replace(_cfg(tmp_path), unseen_scorers=("synth", "sadvae"))
+    assert replace(cfg, frozen=None).unseen_scorers == ("synth", "sadvae")  # synth needs no NTU classifier
+    with pytest.raises(ConfigError, match="frozen NTU backbone"):
+        replace(cfg, frozen=None, unseen_scorers=("synth-matched",))
+    split = make_split(ds.class_names, cfg, 0)
+    sf = prepare_features(ds, split, cfg, 0)
+    text = _unit(np.random.default_rng(0).normal(0, 1, (CLASSES, 12)).astype(np.float32))
+    h = run_variant(sf, text, "tc", cfg)["honest"]
+    assert h["unseen_scorer"] == "synth" and set(h["by_scorer"]) == {"synth", "sadvae"}
+    assert h["scorer"]["kind"] == "synth" and h["scorer"]["lam"] > 0 and 0.0 <= h["ZSL"] <= 1.0
