@@ -9,8 +9,9 @@ a finished file is reused without even reading the dataset again.
 
 An *extractor* is anything with ``id`` (names the backbone and its weights, e.g. ``shiftgcn:0d17f748...``),
 ``settings`` (a JSON-able dict of the preprocessing and windowing) and ``__call__(seqs) -> (feats, logits)``.
-Two are defined here: :class:`BundleExtractor` (the ST-GCN of a model bundle, its centre window, as
-``sadvae eval`` reads it) and :class:`ShiftGCNExtractor` (the NTU-pretrained Shift-GCN, frozen).
+Defined here: :class:`BundleExtractor` (the ST-GCN of a model bundle, its centre window, as ``sadvae eval``
+reads it), :class:`ShiftGCNExtractor` (the NTU-pretrained Shift-GCN, frozen) and :class:`EnsembleExtractor`
+(several released checkpoints as one backbone: ``--weights ntu120_xsub+ntu120_xsetup``).
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ __all__ = [
     "Extractor",
     "BundleExtractor",
     "ShiftGCNExtractor",
+    "EnsembleExtractor",
+    "shiftgcn_extractor",
     "load_shiftgcn",
     "file_digest",
     "dataset_fingerprint",
@@ -375,6 +378,48 @@ class ShiftGCNExtractor:
         out_f = np.stack([f[owner == i].mean(0) for i in range(len(seqs))])
         out_l = np.stack([lg[owner == i].mean(0) for i in range(len(seqs))])
         return out_f.astype(np.float32), out_l.astype(np.float32)
+
+
+class EnsembleExtractor:
+    """Several frozen backbones trained on the same classes as one: their clip features side by side, their
+    classifier logits averaged (the usual ensemble of independently trained networks, e.g. the NTU-120 x-sub and
+    x-setup Shift-GCNs: the same 120 classes, different training subjects and camera setups).
+
+    Args:
+        members: extractors whose logits have the same classes in the same order (two or more).
+    """
+
+    def __init__(self, members: Sequence[Extractor]):
+        if len(members) < 2:
+            raise ConfigError(f"an ensemble needs at least two backbones, got {len(members)}")
+        self.members = list(members)
+        self.id = "ensemble:" + "+".join(m.id for m in self.members)
+        self.settings = {"members": [m.settings for m in self.members], "combine": "features side by side, mean logits"}
+
+    @property
+    def model(self):
+        """The first member's model (what needs one network, e.g. the NTU fc's shape, reads it)."""
+        return self.members[0].model
+
+    def __call__(self, seqs: Sequence[SkeletonSequence]) -> tuple[np.ndarray, np.ndarray]:
+        outs = [m(seqs) for m in self.members]
+        shapes = {lg.shape[1] for _, lg in outs}
+        if len(shapes) != 1:
+            raise ConfigError(f"ensemble members disagree on their classes: logits of widths {sorted(shapes)}")
+        feats = np.concatenate([f for f, _ in outs], axis=1)
+        logits = np.mean([lg for _, lg in outs], axis=0)
+        return feats.astype(np.float32), logits.astype(np.float32)
+
+
+def shiftgcn_extractor(
+    weights: str | Path, window: int, stride: int, mirror: bool = False, resolve: Callable[[str], Path] | None = None
+):
+    """A :class:`ShiftGCNExtractor`, or an :class:`EnsembleExtractor` of several for ``"a+b"`` (checkpoint
+    paths or short names, each resolved by ``resolve``, default as given)."""
+    parts = [w.strip() for w in str(weights).split("+")] if "+" in str(weights) else [str(weights)]
+    paths = [resolve(p) if resolve else Path(p) for p in parts]
+    members = [ShiftGCNExtractor(p, window, stride, mirror=mirror) for p in paths]
+    return members[0] if len(members) == 1 else EnsembleExtractor(members)
 
 
 def load_shiftgcn(weights: str | Path):

@@ -1033,13 +1033,19 @@ def default_methods(bundle: str | None = None, backbone: str = "shiftgcn") -> tu
     return (("round1",) if bundle else ()) + methods
 
 
+def _resolve_weights(weights: str) -> Path:
+    """A checkpoint path (relative: from the project root) or a short name (``ntu120_xsetup``)."""
+    from sadvae.models.pretrained import shiftgcn_weights_path
+
+    w = shiftgcn_weights_path(weights)
+    return w if w.is_absolute() else (_REPO / w).resolve()
+
+
 def feature_extractor(cfg: CrossDatasetConfig):
-    from sadvae.features import BundleExtractor, ShiftGCNExtractor
+    from sadvae.features import BundleExtractor, shiftgcn_extractor
 
     if cfg.backbone == "shiftgcn":
-        w = Path(cfg.weights)
-        w = w if w.is_absolute() else (_REPO / w).resolve()
-        return ShiftGCNExtractor(w, cfg.window, cfg.stride, mirror=cfg.mirror)
+        return shiftgcn_extractor(cfg.weights, cfg.window, cfg.stride, mirror=cfg.mirror, resolve=_resolve_weights)
     if cfg.mirror:
         raise ConfigError("--mirror-tta is measured on the Shift-GCN backbone only; drop it or use --backbone shiftgcn")
     if cfg.backbone == "stgcn":
@@ -1301,7 +1307,12 @@ def add_cli_arguments(p) -> None:
         help=f"methods to run (default: {' '.join(DEFAULT_METHODS)}, and round1 when --bundle is given)",
     )
     g.add_argument("--sources", nargs="+", help="training sets (default: every other shared labelled set)")
-    g.add_argument("--weights", default=DEFAULT_WEIGHTS, help="Shift-GCN checkpoint (default: NTU-120 x-sub)")
+    g.add_argument(
+        "--weights",
+        default=DEFAULT_WEIGHTS,
+        help="Shift-GCN checkpoint: a .pt path or a short name (ntu120_xsub, ntu120_xsetup, ntu60_xsub, "
+        "ntu60_xview); 'a+b' = an ensemble, features side by side and NTU logits averaged (default: NTU-120 x-sub)",
+    )
     g.add_argument("--window", type=int, default=64, help="Shift-GCN window, frames at 30 fps (default 64)")
     g.add_argument("--stride", type=int, default=32, help="frames between windows of a long clip (default 32)")
     g.add_argument(

@@ -376,10 +376,10 @@ def frozen_clip_features(ds: Dataset, dataset: str, frozen: FrozenBackbone, extr
     Raises:
         ConfigError: the cached rows do not match the dataset (another copy or reader version).
     """
-    from sadvae.features import ShiftGCNExtractor, cached_features, dataset_fingerprint
+    from sadvae.features import cached_features, dataset_fingerprint, shiftgcn_extractor
 
     if extractor is None:
-        extractor = ShiftGCNExtractor(_resolve_weights(frozen.weights), frozen.window, frozen.stride)
+        extractor = shiftgcn_extractor(frozen.weights, frozen.window, frozen.stride, resolve=_resolve_weights)
     if frozen.data_root:
         root = Path(frozen.data_root)
     else:

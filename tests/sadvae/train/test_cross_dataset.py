@@ -463,3 +463,33 @@ def test_synth_scores_a_label_by_the_trained_classifier_its_name_names():
     assert np.array_equal(s.argmax(1), (src[:, 0] > src[:, 3]).astype(int))  # kick vs walk: their own logits
     both = _synth_scores(train, lin, x, rng.normal(size=(5, 2)), text, labels, ["n0", "n1"], 1e-6, "sources+ntu")
     assert np.array_equal(both.argmax(1), s.argmax(1))
+
+
+def test_ensemble_extractor_puts_features_side_by_side_and_averages_logits(tmp_path):
+    from sadvae.features import EnsembleExtractor, ShiftGCNExtractor, shiftgcn_extractor
+
+    class Member:
+        def __init__(self, k, width):
+            self.id, self.settings, self.k, self.width = f"fake:{k}", {"k": k}, k, width
+
+        def __call__(self, seqs):
+            n = len(seqs)
+            return np.full((n, 2), self.k, np.float32), np.full((n, self.width), 10.0 * self.k, np.float32)
+
+    ens = EnsembleExtractor([Member(1, 3), Member(3, 3)])
+    f, lg = ens([None, None])
+    assert f.tolist() == [[1, 1, 3, 3]] * 2 and np.allclose(lg, 20.0) and lg.shape == (2, 3)
+    assert ens.id == "ensemble:fake:1+fake:3" and len(ens.settings["members"]) == 2
+    with pytest.raises(ConfigError, match="disagree on their classes"):
+        EnsembleExtractor([Member(1, 3), Member(2, 4)])([None])
+    with pytest.raises(ConfigError, match="at least two"):
+        EnsembleExtractor([Member(1, 3)])
+    a, b = tmp_path / "a.pt", tmp_path / "b.pt"
+    a.write_bytes(b"a")
+    b.write_bytes(b"b")
+    one = shiftgcn_extractor(str(a), 64, 32)
+    assert isinstance(one, ShiftGCNExtractor) and one.weights == a
+    two = shiftgcn_extractor(f"{a}+{b}", 64, 32)  # "a+b": an ensemble; the files are read only when used
+    assert isinstance(two, EnsembleExtractor) and [m.weights for m in two.members] == [a, b]
+    with pytest.raises(ConfigError, match="not found"):
+        shiftgcn_extractor(f"{a}+{tmp_path / 'missing.pt'}", 64, 32)

@@ -46,7 +46,7 @@ class FakeExtractor:
 
     calls = 0
 
-    def __init__(self, weights, window=64, stride=32, batch_size=32):
+    def __init__(self, weights, window=64, stride=32, batch_size=32, mirror=False):
         self.id, self.settings = "fake:0", {"window": window, "stride": stride}
 
     def __call__(self, seqs):
