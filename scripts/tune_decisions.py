@@ -355,6 +355,51 @@ def evaluate(recs: dict, scored: dict, opts, min_window: int, cross: dict | None
     return out
 
 
+def why_missed(recs: dict, scored: dict, opts, min_window: int) -> dict:
+    """Where live top-1 loses to the window vote, per (set, hold), with the full name list: of the clips whose vote
+    is right, how many the live decision gets right, leaves undecided (no start event at all) or gives to another
+    label; and, for the undecided ones, the median over clips of the truth's best unsmoothed window score (how far
+    below ``start_score`` the evidence stayed)."""
+    out = {}
+    for key, rec in recs.items():
+        full = scored[key][0]
+        names = full["names"]
+        truth = np.array([names[t] for t in rec["truth"]], dtype=object)
+        sim = simulate(rec, names, full["probs"], full["scores"], opts, min_window)
+        vote_ok = sim["vote"] == truth
+        live_ok = sim["live"] == truth
+        undecided = vote_ok & ~live_ok & (sim["live"] == "")
+        keep = np.flatnonzero(rec["frames"] >= min_window)
+        seq_of = np.searchsorted(rec["seq_start_s"], rec["end_ms"] / 1000.0, side="right") - 1
+        best = [
+            float(full["scores"][keep[seq_of[keep] == k], rec["truth"][k]].max()) for k in np.flatnonzero(undecided)
+        ]
+        out[f"{key[0]}@{key[1]:g}s"] = {
+            "vote_right": int(vote_ok.sum()),
+            "live_right": int((vote_ok & live_ok).sum()),
+            "undecided": int(undecided.sum()),
+            "other_label": int((vote_ok & ~live_ok & (sim["live"] != "")).sum()),
+            "undecided_truth_best_score_median": float(np.median(best)) if best else None,
+        }
+    return out
+
+
+def why_markdown(why: dict, start_score: float) -> str:
+    """:func:`why_missed` as a markdown table."""
+    lines = [
+        "| set @ hold | vote right | live right too | undecided | another label | undecided: truth's best window "
+        f"score, median (start {start_score:g}) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for k, v in why.items():
+        med = v["undecided_truth_best_score_median"]
+        lines.append(
+            f"| {k} | {v['vote_right']} | {v['live_right']} | {v['undecided']} | {v['other_label']} | "
+            f"{'-' if med is None else f'{med:.2f}'} |"
+        )
+    return "\n".join(lines)
+
+
 def options(ema_alpha: float, start_score: float, start_windows: int, end_windows: int):
     """Decision options of one grid point: keep and min score scale with the start score as the defaults do."""
     from realtime.decisions import DecisionOptions
@@ -550,6 +595,7 @@ def main(argv=None) -> int:
     # the live defaults as they stand (decision defaults, --min-window-frames default)
     report["defaults"] = {"options": asdict(DecisionOptions()), "min_window": min(MIN_WINDOW_FRAMES, window)}
     report["defaults"]["result"] = evaluate(recs, scored, DecisionOptions(), report["defaults"]["min_window"], cross)
+    report["defaults"]["why_missed"] = why_missed(recs, scored, DecisionOptions(), report["defaults"]["min_window"])
     grid = []
     for mw, a, s, sw, ew in itertools.product(*GRID.values()):
         if mw > window:
@@ -584,6 +630,8 @@ def main(argv=None) -> int:
     text = json.dumps(report, indent=1, default=str)
     print(json.dumps({k: v for k, v in report.items() if k not in ("grid", "table")}, indent=1, default=str))
     print("\n" + report["table"])
+    print("\nWhere live loses to the vote at the current defaults:\n")
+    print(why_markdown(report["defaults"]["why_missed"], DecisionOptions().start_score))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(text + "\n", encoding="utf-8")

@@ -183,6 +183,35 @@ def test_tune_simulation_drops_short_windows_and_scores_each_clip() -> None:
     assert list(half["live"]) == ["clap", "jump"] and half["first"][1] == {"jump": 1.0}
 
 
+def test_tune_why_missed_splits_the_vote_live_gap_into_undecided_and_other_label() -> None:
+    """Clip 0: the vote and a confident start say jump (right). Clip 1: the vote says clap (right) but its windows
+    stay under the start score, so nothing starts (undecided, best truth score 0.5). Clip 2: the vote is wrong."""
+    td = _tune_module()
+    probs = np.stack([vec(2, 0.9)] * 3 + [vec(1, 0.5)] * 3 + [vec(0, 0.9)] * 3)  # per window: label 2, 1, 0 per clip
+    end = np.concatenate([4.0 * i + np.array([1.0, 1.5, 2.0]) for i in range(3)])
+    rec = {
+        "track": np.repeat(np.arange(3), 3),
+        "start_ms": (end - 1.0) * 1000.0,
+        "end_ms": end * 1000.0,
+        "frames": np.full(9, 96),
+        "seq_start_s": np.array([0.0, 4.0, 8.0]),
+        "truth": np.array([2, 1, 2]),
+    }
+    scored = {("set", 0.0): [{"names": list(NAMES), "probs": probs, "scores": probs}]}
+    why = td.why_missed({("set", 0.0): rec}, scored, DecisionOptions(start_score=0.6), 64)
+    assert why == {
+        "set@0s": {
+            "vote_right": 2,
+            "live_right": 1,
+            "undecided": 1,
+            "other_label": 0,
+            "undecided_truth_best_score_median": 0.5,
+        }
+    }
+    table = td.why_markdown(why, 0.6).splitlines()
+    assert len(table) == 3 and table[2] == "| set@0s | 2 | 1 | 1 | 0 | 0.50 |"
+
+
 def test_tune_reads_the_model_scope_and_tabulates_defaults_against_the_chosen_setting(tmp_path) -> None:
     """The report says whether the inner model scored (it never saw the replayed clips) and tabulates the settings."""
     import json
