@@ -107,6 +107,15 @@ _DECISION_FLAGS = (
     ("--end-windows", "end_windows", _positive_int, "N", "consecutive windows below --keep-score that end an action"),
     ("--min-score", "min_score", _number, "S", "an action whose smoothed score falls below S ends at once"),
     ("--min-lead", "switch_margin", _number, "M", "how far another label must lead the active one to take over"),
+    (
+        "--segment-score",
+        "segment_score",
+        _number,
+        "S",
+        "a motion during which no label started is decided when the person stops moving (or leaves): the label "
+        "whose mean score over the motion's windows reaches S gets a start and at once an end (reason motion_end); "
+        "0 = off",
+    ),
 )
 # the flag of every option field a flag sets: the dataclasses own the ranges, and their ConfigError, which names
 # the field, is rewritten to name the flag (_flag_error)

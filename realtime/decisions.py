@@ -18,7 +18,17 @@ active label:
   - ``"low_score"``: it stays below ``keep_score`` for ``end_windows`` consecutive windows;
   - ``"gap"``: no window for longer than ``max_gap_ms`` (the smoothing restarts too);
   - ``"track_end"`` (:meth:`DecisionMaker.end_track`) and ``"labels_changed"``
-    (:meth:`DecisionMaker.set_labels`).
+    (:meth:`DecisionMaker.set_labels`);
+  - ``"motion_end"``: a decision on a whole motion (below) ends as soon as it is made.
+
+**Decisions on a whole motion** (``segment_score`` > 0, and the caller says per window whether the person is still
+moving at its end, ``update(moving=...)``): a short action can be over before any label has led for
+``start_windows`` windows at ``start_score``; the window vote, which averages the head's scores over the windows
+of the action, still knows it. So when a motion ends (the first window after moving windows whose person no longer
+moves at its end, or the track's end) and no label was active at any point of it, the mean of the scores of its
+windows decides: a label whose mean is at least ``segment_score`` gets a ``start`` and at once an ``end`` with
+reason ``"motion_end"`` (or ``"track_end"``), both at the time the motion was seen to end; the decision's
+``score`` and ``topk`` are the motion's means. Nothing is emitted for a motion that a normal start already covered.
 
 Hysteresis comes from ``start_score > keep_score`` and from the window counts: a score that
 wobbles around one threshold neither flickers on nor off. The EMA with ``ema_alpha`` weighs a
@@ -38,7 +48,7 @@ from sadvae.errors import ConfigError
 __all__ = ["DECISION_TYPES", "END_REASONS", "DecisionOptions", "Decision", "DecisionMaker"]
 
 DECISION_TYPES = ("start", "update", "end")
-END_REASONS = ("switch", "no_action", "low_score", "gap", "track_end", "labels_changed")
+END_REASONS = ("switch", "no_action", "low_score", "gap", "track_end", "labels_changed", "motion_end")
 
 
 @dataclass(frozen=True)
@@ -61,6 +71,8 @@ class DecisionOptions:
         top_k: labels listed in each decision.
         update_every: an update every this many windows while active; 0 = no updates.
         max_gap_ms: a longer pause between two windows ends the action and restarts the smoothing.
+        segment_score: a motion during which no label was active is decided at its end when its windows' mean
+            score reaches this (module docstring); 0 = never (as until 5 December 2026).
     """
 
     ema_alpha: float = 0.5
@@ -73,6 +85,7 @@ class DecisionOptions:
     top_k: int = 3
     update_every: int = 1
     max_gap_ms: float = 2000.0
+    segment_score: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0.0 < self.ema_alpha <= 1.0:
@@ -91,6 +104,8 @@ class DecisionOptions:
             raise ConfigError(f"DecisionOptions.switch_margin must be >= 0, got {self.switch_margin}")
         if not self.max_gap_ms > 0:
             raise ConfigError(f"DecisionOptions.max_gap_ms must be > 0, got {self.max_gap_ms}")
+        if not 0.0 <= self.segment_score <= 1.0:
+            raise ConfigError(f"DecisionOptions.segment_score must be in [0, 1] (0 = off), got {self.segment_score}")
 
 
 @dataclass(frozen=True)
@@ -151,6 +166,13 @@ class DecisionMaker:
         self._since_start = 0
         self._last_t: int | None = None
         self._last_window: tuple[float, float] = (0.0, 0.0)
+        self._reset_motion()
+
+    def _reset_motion(self) -> None:
+        self._in_motion = False  # windows whose person moves at their end since the motion began
+        self._motion_sum = np.zeros(len(self.names))
+        self._motion_n = 0
+        self._motion_covered = False  # a label was active during the motion
 
     @property
     def smoothed(self) -> np.ndarray | None:
@@ -161,13 +183,17 @@ class DecisionMaker:
         """The active label's name, or None for "no action"."""
         return None if self.active is None else self.names[self.active]
 
-    def update(self, probs: np.ndarray, t_ms: int, window_ms: tuple[float, float]) -> list[Decision]:
+    def update(
+        self, probs: np.ndarray, t_ms: int, window_ms: tuple[float, float], moving: bool | None = None
+    ) -> list[Decision]:
         """Take one window's probabilities.
 
         Args:
             probs: float [L] scores in [0, 1] over the label set (one row of the head's ``scores``).
             t_ms: time of the window (its end), integer milliseconds, not decreasing.
             window_ms: ``(start_ms, end_ms)`` of the window.
+            moving: whether the person still moves at the window's end (decisions on a whole motion, module
+                docstring); None: not known, no such decisions.
 
         Returns:
             The decisions it causes, in order (none, one, or an end followed by a start).
@@ -185,7 +211,16 @@ class DecisionMaker:
         if self._last_t is not None and t - self._last_t > o.max_gap_ms:
             out += self._end("gap", self._last_t)
             self._fresh, self._candidate, self._streak = True, -1, 0
+            self._reset_motion()
         self._last_t, self._last_window = t, (float(window_ms[0]), float(window_ms[1]))
+        out += self._step(p, t)
+        if o.segment_score > 0 and moving is not None:
+            out += self._motion(p, t, bool(moving), "motion_end")
+        return out
+
+    def _step(self, p: np.ndarray, t: int) -> list[Decision]:
+        """Smoothing and the state machine for one window (module docstring)."""
+        o, out = self.opts, []
         if self._fresh:
             self._s[:] = p
             self._fresh = False
@@ -224,9 +259,39 @@ class DecisionMaker:
             t_ms: time of the end; None = the last window's time.
         """
         t = self._last_t if t_ms is None else int(t_ms)
-        out = self._end("track_end", 0 if t is None else t)
+        t = 0 if t is None else t
+        out = self._motion(None, t, False, "track_end") if self.opts.segment_score > 0 else []
+        out += self._end("track_end", t)
         self._fresh, self._candidate, self._streak = True, -1, 0
+        self._reset_motion()
         return out
+
+    def _motion(self, p: np.ndarray | None, t: int, moving: bool, reason: str) -> list[Decision]:
+        """Follow the current motion; at its end decide on it when no label was active during it (module
+        docstring). ``p``: this window's scores (None at a track's end); ``moving``: the person moves at its end."""
+        if not self._in_motion:
+            if not moving:
+                return []
+            self._reset_motion()
+            self._in_motion = True
+        if self.active is not None:
+            self._motion_covered = True
+        if p is not None:
+            self._motion_sum += p
+            self._motion_n += 1
+        if moving:
+            return []
+        mean, covered, n = self._motion_sum / max(self._motion_n, 1), self._motion_covered, self._motion_n
+        self._reset_motion()
+        if covered or n == 0:
+            return []
+        top = int(mean.argmax())
+        if mean[top] < self.opts.segment_score:
+            return []
+        return [
+            self._decision("start", top, t, scores=mean),
+            self._decision("end", top, t, reason, scores=mean),
+        ]
 
     def set_labels(self, names: Sequence[str], t_ms: int | None = None) -> list[Decision]:
         """Switch to a new label set: end the active action (reason "labels_changed") and restart.
@@ -259,8 +324,8 @@ class DecisionMaker:
         self.active, self._low = None, 0  # a label on its way to take over keeps its streak
         return [d]
 
-    def _decision(self, kind: str, label: int, t: int, reason: str = "") -> Decision:
-        s, k = self._s, min(self.opts.top_k, len(self.names))
+    def _decision(self, kind: str, label: int, t: int, reason: str = "", scores: np.ndarray | None = None) -> Decision:
+        s, k = (self._s if scores is None else scores), min(self.opts.top_k, len(self.names))
         best = np.argpartition(-s, k - 1)[:k] if k < len(s) else np.arange(len(s))
         best = best[np.argsort(-s[best], kind="stable")]
         topk = tuple((self.names[i], float(s[i])) for i in best)

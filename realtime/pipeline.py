@@ -45,7 +45,7 @@ from realtime.signals import stop_on_signals
 from realtime.stats import StageStats
 from realtime.tracking import Detection, Track, Tracker, TrackerOptions
 from realtime.view import TrackView, head_no_action, head_scores, make_view, out_of_view, parts_unseen
-from sadvae.data.motion import StillTrim, trim_still
+from sadvae.data.motion import StillTrim, moving_span, trim_still
 from sadvae.data.preprocess import preprocess
 from sadvae.errors import ConfigError
 from sadvae.skeleton import NUM_JOINTS, mirror_windows
@@ -148,6 +148,8 @@ class WindowBatch:
         views: per track (batch order), what the model sees after this window (:class:`realtime.view.TrackView`).
         mirror_outputs: the backend's outputs for the windows' left-right mirror images (same keys and order) when
             the head pools handedness (``HeadOptions.handedness = "pool"``), else None.
+        moving: per track, whether the person still moves at the window's end (what the decisions on a whole
+            motion read, ``DecisionOptions.segment_score``).
     """
 
     t_ms: int
@@ -160,6 +162,7 @@ class WindowBatch:
     labels: LabelSet
     views: tuple[TrackView, ...] = ()
     mirror_outputs: dict[str, np.ndarray] | None = None
+    moving: tuple[bool, ...] = ()
 
 
 @dataclass
@@ -358,10 +361,13 @@ class Pipeline:
         s, cfg = self.stats, self._cfg
         ta = _now_ns()
         batch = np.empty((len(due), 3, cfg.window, NUM_JOINTS, cfg.persons), np.float32)
-        joints, times, read = [], [], []
+        joints, times, read, moving_now = [], [], [], []
         for i, (_, st) in enumerate(due):
             j, t = st.buffer.window()
-            moving = trim_still(j, t, cfg.fps, self.opts.trim_still) if self.opts.trim_still else (j, t)
+            # whether the person still moves at the window's end: decisions on a whole motion (DecisionMaker)
+            span = moving_span(j, cfg.fps, self.opts.trim_still or StillTrim())
+            moving_now.append(span is not None and span[1] == len(j) - 1)
+            moving = trim_still(j, t, cfg.fps, self.opts.trim_still, span=span) if self.opts.trim_still else (j, t)
             batch[i] = preprocess(*moving, cfg, crop="end")  # the one preprocessing path
             joints.append(j)
             times.append(t)
@@ -388,7 +394,8 @@ class Pipeline:
         decisions: list[tuple[Decision, _TrackState]] = []
         for i, (_, st) in enumerate(due):
             span = (max(times[i][0] * 1000.0, 0.0), max(times[i][-1] * 1000.0, 0.0))
-            decisions += [(d, st) for d in st.decider.update(result.scores[i], int(round(span[1])), span)]
+            step = st.decider.update(result.scores[i], int(round(span[1])), span, moving=moving_now[i])
+            decisions += [(d, st) for d in step]
         te = _now_ns()
         s.add("decide", te - td)
         latency["total"] = (te - t0) / 1e6
@@ -423,6 +430,7 @@ class Pipeline:
             head.labels,
             tuple(views),
             mirror_out,
+            tuple(moving_now),
         )
         if self.on_batch is not None:
             self.on_batch(self.last_batch)

@@ -58,12 +58,13 @@ from sadvae.paths import SHARED_DATA  # noqa: E402  (after the sys.path line)
 log = logging.getLogger("tune_decisions")
 
 DATASETS = ("msr_action3d", "nw_ucla", "utkinect")
-GRID = {  # 84 settings, about 3 s each on the 2-core machine
+GRID = {  # 336 settings, well under a second each on the 2-core machine
     "min_window": (16, 24, 32, 40, 48, 64, 96),
     "ema_alpha": (0.5, 0.7),
     "start_score": (0.4, 0.5, 0.6),
     "start_windows": (1, 2),
     "end_windows": (2,),
+    "segment_score": (0.0, 0.3, 0.4, 0.5),  # decisions on a whole motion (0 = off)
 }
 
 
@@ -110,7 +111,7 @@ def record(dataset: str, hold_s: float, model_path: Path | None, args, cache: Pa
     cut = f"_trim{hashlib.sha256(json.dumps(asdict(trim), sort_keys=True).encode()).hexdigest()[:8]}" if trim else ""
     key = (
         f"{dataset}_{hold_s:g}_{args.side}_m{min(GRID['min_window'])}_{file_sha256(path)[:8]}{'_pool' if pool else ''}"
-        f"{every}{'_mirror' if args.mirror else ''}{cut}"
+        f"{every}{'_mirror' if args.mirror else ''}{cut}_mv"  # _mv: with each window's moving flag
     )
     out = cache / f"replay_windows_{key}.npz"
     if out.is_file():
@@ -144,6 +145,7 @@ def record(dataset: str, hold_s: float, model_path: Path | None, args, cache: Pa
                     t[0] * 1000.0,
                     t[-1] * 1000.0,
                     len(t),
+                    bool(b.moving[r]),
                     *out,
                     *((m["latent"][r], m["seen_logits"][r]) if m else ()),
                 )
@@ -171,12 +173,13 @@ def record(dataset: str, hold_s: float, model_path: Path | None, args, cache: Pa
         "start_ms": np.array([r[1] for r in rows]),
         "end_ms": np.array([r[2] for r in rows]),
         "frames": np.array([r[3] for r in rows], np.int64),
-        "latent": np.array([r[4] for r in rows], np.float32),
-        "seen_logits": np.array([r[5] for r in rows], np.float32),
+        "moving": np.array([r[4] for r in rows], bool),
+        "latent": np.array([r[5] for r in rows], np.float32),
+        "seen_logits": np.array([r[6] for r in rows], np.float32),
         **(
             {
-                "mirror_latent": np.array([r[6] for r in rows], np.float32),
-                "mirror_seen_logits": np.array([r[7] for r in rows], np.float32),
+                "mirror_latent": np.array([r[7] for r in rows], np.float32),
+                "mirror_seen_logits": np.array([r[8] for r in rows], np.float32),
             }
             if pool
             else {}
@@ -228,8 +231,12 @@ def simulate(rec: dict, names: list[str], probs: np.ndarray, scores: np.ndarray,
         rows = keep[rec["track"][keep] == tid]
         dm = DecisionMaker(names, opts, int(tid))
         events = []
+        moving = rec["moving"] if "moving" in rec else None  # recordings before 5 December 2026 have none
         for w in rows:
-            events += dm.update(scores[w], int(round(rec["end_ms"][w])), (rec["start_ms"][w], rec["end_ms"][w]))
+            span = (rec["start_ms"][w], rec["end_ms"][w])
+            events += dm.update(
+                scores[w], int(round(rec["end_ms"][w])), span, None if moving is None else bool(moving[w])
+            )
         events += dm.end_track(int(round(rec["end_ms"][rows[-1]])))
         if not events:
             continue
@@ -304,7 +311,17 @@ def score_cross(recs: dict, builder) -> dict:
     return out
 
 
-_WINDOW_KEYS = ("track", "start_ms", "end_ms", "frames", "latent", "seen_logits", "mirror_latent", "mirror_seen_logits")
+_WINDOW_KEYS = (
+    "track",
+    "start_ms",
+    "end_ms",
+    "frames",
+    "moving",
+    "latent",
+    "seen_logits",
+    "mirror_latent",
+    "mirror_seen_logits",
+)
 
 
 def _mirror(rec: dict) -> tuple[np.ndarray, np.ndarray] | None:
@@ -400,7 +417,7 @@ def why_markdown(why: dict, start_score: float) -> str:
     return "\n".join(lines)
 
 
-def options(ema_alpha: float, start_score: float, start_windows: int, end_windows: int):
+def options(ema_alpha: float, start_score: float, start_windows: int, end_windows: int, segment_score: float = 0.0):
     """Decision options of one grid point: keep and min score scale with the start score as the defaults do."""
     from realtime.decisions import DecisionOptions
 
@@ -411,6 +428,7 @@ def options(ema_alpha: float, start_score: float, start_windows: int, end_window
         min_score=round(0.4 * start_score, 3),
         start_windows=start_windows,
         end_windows=end_windows,
+        segment_score=segment_score,
     )
 
 
@@ -463,7 +481,8 @@ def table_markdown(report: dict) -> str:
         c, o = report["chosen"], report["chosen"]["options"]
         name = (
             f"**chosen** (min window {c['min_window']}, smoothing {o['ema_alpha']}, start {o['start_score']} "
-            f"(keep {o['keep_score']}, min {o['min_score']}), {o['start_windows']} start / {o['end_windows']} end)"
+            f"(keep {o['keep_score']}, min {o['min_score']}), {o['start_windows']} start / {o['end_windows']} end"
+            f"{', whole motions ' + format(o['segment_score'], 'g') if o.get('segment_score') else ''})"
         )
         lines.append(row_markdown(name, c["result"]))
     return "\n".join(lines)
@@ -597,10 +616,10 @@ def main(argv=None) -> int:
     report["defaults"]["result"] = evaluate(recs, scored, DecisionOptions(), report["defaults"]["min_window"], cross)
     report["defaults"]["why_missed"] = why_missed(recs, scored, DecisionOptions(), report["defaults"]["min_window"])
     grid = []
-    for mw, a, s, sw, ew in itertools.product(*GRID.values()):
+    for mw, a, s, sw, ew, seg in itertools.product(*GRID.values()):
         if mw > window:
             continue
-        o = options(a, s, sw, ew)
+        o = options(a, s, sw, ew, seg)
         res = evaluate(recs, scored, o, mw, cross)
         live, false, first = summary(res)
         grid.append(

@@ -273,6 +273,13 @@ def _register_accuracy(inner: argparse._SubParsersAction) -> None:
         help="sadvae-live --trim-still: cut windows to the span in which the person moves, threshold M metres "
         "(default: sadvae-live's; 0 = whole windows)",
     )
+    a.add_argument(
+        "--segment-score",
+        type=float,
+        metavar="S",
+        help="sadvae-live --segment-score: decide a motion no label started on when it ends, at a mean score of S "
+        "(default: sadvae-live's; 0 = off)",
+    )
     a.add_argument("--model", dest="acc_model", type=Path, help="model bundle .pt (default: the packaged model)")
     a.add_argument("--backend", dest="acc_backend", default="onnxruntime", help="backend (default onnxruntime)")
     a.add_argument("--threads", dest="acc_threads", type=int, default=1, help="inference threads (default 1)")
@@ -299,6 +306,7 @@ def _accuracy(args: argparse.Namespace) -> int:
     from realtime.bench.accuracy.report import AccuracyOptions, markdown, run_accuracy, write_outputs
     from realtime.bench.accuracy.runner import RunOptions
     from realtime.cli import still_trim_option
+    from realtime.decisions import DecisionOptions
     from realtime.head.zero_shot import HeadOptions
     from sadvae.errors import ConfigError
 
@@ -325,6 +333,7 @@ def _accuracy(args: argparse.Namespace) -> int:
             pose_variant=args.acc_pose_variant,
             head=HeadOptions() if args.handedness is None else HeadOptions(handedness=args.handedness),
             trim_still=None if args.trim_still is None else (still_trim_option(args.trim_still) or False),
+            decisions=None if args.segment_score is None else DecisionOptions(segment_score=args.segment_score),
         ),
     )
     command = " ".join(["sadvae", *sys.argv[1:]])

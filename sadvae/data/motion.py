@@ -96,18 +96,26 @@ def moving_span(joints: np.ndarray, fps: float, trim: StillTrim) -> tuple[int, i
     return (0 if a < lag else a), (t - 1 if t - 1 - b < lag else b)
 
 
-def trim_still(joints: np.ndarray, times: np.ndarray, fps: float, trim: StillTrim) -> tuple[np.ndarray, np.ndarray]:
+def trim_still(
+    joints: np.ndarray,
+    times: np.ndarray,
+    fps: float,
+    trim: StillTrim,
+    span: tuple[int, int] | None | str = "compute",
+) -> tuple[np.ndarray, np.ndarray]:
     """A window cut to the span in which its persons move (module docstring for the edges left alone).
 
     Args:
         joints: float [T, M, 25, 3] on a uniform grid at ``fps``; times: its [T] grid times.
         fps: the grid's rate; trim: the motion rule.
+        span: :func:`moving_span` of the same window under the same rule when the caller has it already.
 
     Returns:
         ``(joints, times)`` of the moving span (views of the inputs), or the inputs themselves when nobody moves,
         the span is shorter than ``min_s`` or it is the whole window.
     """
-    span = moving_span(joints, fps, trim)
+    if isinstance(span, str):
+        span = moving_span(joints, fps, trim)
     if span is None:
         return joints, times
     a, b = span

@@ -307,6 +307,26 @@ def test_trim_still_flag_reaches_the_runs(monkeypatch, tmp_path):
     assert seen == [None, False, StillTrim(0.03)]
 
 
+def test_segment_score_flag_reaches_the_runs_and_the_report(monkeypatch, tmp_path, capsys):
+    """--segment-score: left out = sadvae-live's decisions (None); S: DecisionOptions(segment_score=S); the report
+    records the decision options and its header names a segment score that is on; out of range: one line."""
+    import realtime.bench.accuracy.report as report
+    from realtime.decisions import DecisionOptions
+    from sadvae.cli import main
+
+    seen = []
+    monkeypatch.setattr(report, "run_accuracy", lambda opts, command="": seen.append(opts.run.decisions) or {})
+    monkeypatch.setattr(report, "markdown", lambda doc: "")
+    monkeypatch.setattr(report, "write_outputs", lambda doc, out: [])
+    base = ["bench", "accuracy", "--replay-dataset", "utkinect", "--out", str(tmp_path)]
+    for extra in ([], ["--segment-score", "0.4"]):
+        assert main([*base, *extra]) == 0
+    assert seen == [None, DecisionOptions(segment_score=0.4)]
+    assert report._decision_setting(None)["segment_score"] == DecisionOptions().segment_score
+    assert main([*base, "--segment-score", "2"]) == 2
+    assert "segment_score" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_replay_run_uses_given_decisions(shared_data):
     """Held-out replay through the real pipeline; decision options given to the runner reach the pipeline."""

@@ -285,3 +285,55 @@ def test_tune_counts_false_starts_on_the_other_sets_clips_of_unreached_classes()
     assert td.cross_false_rate(cross, ("a", 0.0), opts, 96) == pytest.approx(2 / (7.0 / 60.0))
     # from B's side: A's "wave" clip is the none clip ("clap" reaches B's "hand clap")
     assert list(cross[("b", 0.0)]["parts"][0]["rec"]["none"]) == [True, False]
+
+
+# --- decisions on a whole motion (segment_score) ---
+
+
+def feed_motion(maker: DecisionMaker, rows, moving, t0: int = 0) -> list[Decision]:
+    out = []
+    for k, (p, m) in enumerate(zip(rows, moving, strict=True)):
+        t = t0 + k * STEP
+        out += maker.update(p, t, (t - 2000, t), moving=m)
+    return out
+
+
+def test_a_short_motion_no_label_led_is_decided_when_it_ends() -> None:
+    """Three moving windows lean to clap (0.55, 0.5, 0.45: never 0.6 for two windows), then the person stands still:
+    the motion's mean (0.5) reaches segment_score 0.4, so clap starts and ends (motion_end) at the still window."""
+    rows = [vec(1, 0.55), vec(1, 0.5), vec(1, 0.45), vec(1, 0.3), vec(0, 0.4)]
+    moving = [True, True, True, False, False]
+    opts = DecisionOptions(segment_score=0.4)
+    out = feed_motion(DecisionMaker(NAMES, opts), rows, moving)
+    assert kinds(out) == [("start", "clap", ""), ("end", "clap", "motion_end")]
+    start, end = out
+    assert start.t_ms == end.t_ms == 3 * STEP  # the first window whose person no longer moves at its end
+    assert start.score == pytest.approx(np.mean([0.55, 0.5, 0.45, 0.3]))  # the motion's windows, its end included
+    assert start.topk[0][0] == "clap" and end.score == start.score
+    # off by default, and without motion information
+    assert feed_motion(DecisionMaker(NAMES), rows, moving) == []
+    assert feed(DecisionMaker(NAMES, opts), rows) == []
+    # the motion's mean under segment_score: nothing
+    assert feed_motion(DecisionMaker(NAMES, DecisionOptions(segment_score=0.6)), rows, moving) == []
+
+
+def test_a_motion_a_label_already_covered_gets_no_second_decision() -> None:
+    opts = DecisionOptions(segment_score=0.3, start_windows=2)
+    rows = [vec(0, 0.9)] * 3 + [vec(0, 0.2)] * 3  # wave starts in the motion, then fades while still
+    out = feed_motion(DecisionMaker(NAMES, opts), rows, [True, True, True, False, False, False])
+    assert [k for k in kinds(out) if k[0] != "update"] == [("start", "wave", ""), ("end", "wave", "low_score")]
+    # a second motion right after, no label leading: decided at its end
+    maker = DecisionMaker(NAMES, opts)
+    feed_motion(maker, rows, [True, True, True, False, False, False])
+    again = feed_motion(maker, [vec(2, 0.5)] * 3, [True, True, False], t0=6 * STEP)
+    assert kinds(again) == [("start", "jump", ""), ("end", "jump", "motion_end")]
+
+
+def test_a_track_that_ends_mid_motion_is_decided_on_what_it_showed() -> None:
+    maker = DecisionMaker(NAMES, DecisionOptions(segment_score=0.4))
+    assert feed_motion(maker, [vec(2, 0.5)] * 2, [True, True]) == []
+    out = maker.end_track(2 * STEP)
+    assert kinds(out) == [("start", "jump", ""), ("end", "jump", "track_end")] and out[0].t_ms == 2 * STEP
+    assert maker.end_track(3 * STEP) == []  # nothing left
+    with pytest.raises(ConfigError, match="segment_score"):
+        DecisionOptions(segment_score=1.5)

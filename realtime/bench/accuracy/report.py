@@ -59,6 +59,15 @@ def _trim_setting(trim: Any) -> dict[str, Any] | None:
     return asdict(trim) if trim is not None else None
 
 
+def _decision_setting(decisions: Any) -> dict[str, Any]:
+    """The decision options the runs used (sadvae-live's defaults unless the run set others), for the report."""
+    from dataclasses import asdict
+
+    from realtime.decisions import DecisionOptions
+
+    return asdict(decisions if decisions is not None else DecisionOptions())
+
+
 def run_accuracy(opts: AccuracyOptions, command: str = "") -> dict[str, Any]:
     """Run every selected video pairing and replayed dataset; returns the result document (JSON-ready)."""
     from tqdm import tqdm
@@ -76,6 +85,7 @@ def run_accuracy(opts: AccuracyOptions, command: str = "") -> dict[str, Any]:
         "backend": run.backend,
         "threads": run.threads,
         "trim_still": _trim_setting(run.trim_still),
+        "decisions": _decision_setting(run.decisions),
         "videos": [],
         "replays": [],
     }
@@ -135,6 +145,9 @@ def markdown(doc: dict[str, Any]) -> str:
     """The report as markdown: per-clip table, totals, replay table."""
     trim = doc.get("trim_still")
     cut = "whole windows" if trim is None else f"windows cut to the moving span ({trim['threshold_m']:g} m)"
+    seg = (doc.get("decisions") or {}).get("segment_score", 0.0)
+    if seg:
+        cut += f", whole motions decided at {seg:g}"
     out = [
         "# Live accuracy benchmark",
         "",
