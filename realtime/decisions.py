@@ -27,8 +27,13 @@ moving at its end, ``update(moving=...)``): a short action can be over before an
 of the action, still knows it. So when a motion ends (the first window after moving windows whose person no longer
 moves at its end, or the track's end) and no label was active at any point of it, the mean of the scores of its
 windows decides: a label whose mean is at least ``segment_score`` gets a ``start`` and at once an ``end`` with
-reason ``"motion_end"`` (or ``"track_end"``), both at the time the motion was seen to end; the decision's
-``score`` and ``topk`` are the motion's means. Nothing is emitted for a motion that a normal start already covered.
+reason ``"motion_end"`` (or ``"track_end"``), both at the time the motion was seen to end (or, when the windows
+stop for longer than ``max_gap_ms``, at the last one); the decision's ``score`` and ``topk`` are the motion's means.
+Nothing is emitted for a motion that a normal start already covered, and the label so decided cannot start normally
+until its smoothed score falls under ``keep_score`` or a new motion begins (the windows after a motion still show
+it). A motion still open when the labels change is dropped (its scores were over the old labels). "Moving at the
+window's end" is the still-pose rule's moving span reaching the window's last frame; the rule keeps a still run
+shorter than its lag (0.25 s) inside the span, so a motion's end is seen one to two strides after it.
 
 Hysteresis comes from ``start_score > keep_score`` and from the window counts: a score that
 wobbles around one threshold neither flickers on nor off. The EMA with ``ema_alpha`` weighs a
@@ -169,6 +174,7 @@ class DecisionMaker:
         self._reset_motion()
 
     def _reset_motion(self) -> None:
+        self._decided = -1  # the label of the last whole-motion decision, until it fades or a new motion begins
         self._in_motion = False  # windows whose person moves at their end since the motion began
         self._motion_sum = np.zeros(len(self.names))
         self._motion_n = 0
@@ -209,6 +215,8 @@ class DecisionMaker:
             raise ValueError(f"window time {t} ms is before the previous window's {self._last_t} ms")
         out: list[Decision] = []
         if self._last_t is not None and t - self._last_t > o.max_gap_ms:
+            if o.segment_score > 0:  # a motion cut short by the pause is decided on what it showed
+                out += self._motion(None, self._last_t, False, "motion_end")
             out += self._end("gap", self._last_t)
             self._fresh, self._candidate, self._streak = True, -1, 0
             self._reset_motion()
@@ -231,7 +239,9 @@ class DecisionMaker:
         s = self._s
         top = int(s.argmax())
         if self.active is None:
-            self._track_candidate(top, s[top] >= o.start_score)
+            if self._decided >= 0 and s[self._decided] < o.keep_score:
+                self._decided = -1  # the label decided on a whole motion has faded: it may start again
+            self._track_candidate(top, s[top] >= o.start_score and top != self._decided)
             if self._streak >= o.start_windows:
                 out.append(self._start(top, t))
             return out
@@ -288,6 +298,8 @@ class DecisionMaker:
         top = int(mean.argmax())
         if mean[top] < self.opts.segment_score:
             return []
+        # the windows after a motion still show it: the same label must not start again for the same motion
+        self._decided, self._candidate, self._streak = top, -1, 0
         return [
             self._decision("start", top, t, scores=mean),
             self._decision("end", top, t, reason, scores=mean),

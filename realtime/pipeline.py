@@ -149,7 +149,8 @@ class WindowBatch:
         mirror_outputs: the backend's outputs for the windows' left-right mirror images (same keys and order) when
             the head pools handedness (``HeadOptions.handedness = "pool"``), else None.
         moving: per track, whether the person still moves at the window's end (what the decisions on a whole
-            motion read, ``DecisionOptions.segment_score``).
+            motion read, ``DecisionOptions.segment_score``); all False when neither the still-pose cut nor those
+            decisions are on (the motion is then not read).
     """
 
     t_ms: int
@@ -362,10 +363,13 @@ class Pipeline:
         ta = _now_ns()
         batch = np.empty((len(due), 3, cfg.window, NUM_JOINTS, cfg.persons), np.float32)
         joints, times, read, moving_now = [], [], [], []
+        segments = self.opts.decisions.segment_score > 0
+        watch = self.opts.trim_still is not None or segments
         for i, (_, st) in enumerate(due):
             j, t = st.buffer.window()
-            # whether the person still moves at the window's end: decisions on a whole motion (DecisionMaker)
-            span = moving_span(j, cfg.fps, self.opts.trim_still or StillTrim())
+            # the moving span: the still-pose cut, and whether the person still moves at the window's end (read by
+            # the decisions on a whole motion); computed once, only when one of them is on
+            span = moving_span(j, cfg.fps, self.opts.trim_still or StillTrim()) if watch else None
             moving_now.append(span is not None and span[1] == len(j) - 1)
             moving = trim_still(j, t, cfg.fps, self.opts.trim_still, span=span) if self.opts.trim_still else (j, t)
             batch[i] = preprocess(*moving, cfg, crop="end")  # the one preprocessing path
@@ -394,7 +398,9 @@ class Pipeline:
         decisions: list[tuple[Decision, _TrackState]] = []
         for i, (_, st) in enumerate(due):
             span = (max(times[i][0] * 1000.0, 0.0), max(times[i][-1] * 1000.0, 0.0))
-            step = st.decider.update(result.scores[i], int(round(span[1])), span, moving=moving_now[i])
+            step = st.decider.update(
+                result.scores[i], int(round(span[1])), span, moving=moving_now[i] if segments else None
+            )
             decisions += [(d, st) for d in step]
         te = _now_ns()
         s.add("decide", te - td)

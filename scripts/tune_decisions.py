@@ -96,6 +96,7 @@ def record(dataset: str, hold_s: float, model_path: Path | None, args, cache: Pa
     from realtime.backends import BackendOptions
     from realtime.backends.live_model import load_live_model
     from realtime.bench.accuracy.runner import stream_piece
+    from realtime.decisions import DecisionOptions
     from realtime.events.publisher import PublisherOptions
     from realtime.head.zero_shot import HeadOptions
     from realtime.pipeline import Pipeline, PipelineOptions
@@ -161,6 +162,9 @@ def record(dataset: str, hold_s: float, model_path: Path | None, args, cache: Pa
             head=HeadOptions(handedness=args.handedness),
             min_window_frames=min(GRID["min_window"]),
             trim_still=trim,
+            # on only so that the pipeline reads every window's motion for the recording (WindowBatch.moving), also
+            # with whole windows; the decisions made while recording are not kept
+            decisions=DecisionOptions(segment_score=0.5),
             stride=None if not args.every else max(1, round(args.every * seqs[0].fps)),
             publisher=PublisherOptions(endpoint="tcp://127.0.0.1:*", sndhwm=100_000),
         )

@@ -28,12 +28,12 @@ def main() -> int:
             for m in args.methods:
                 path = run / target / "methods" / f"{m}.json"
                 if not path.exists():
-                    cells.append(f"{run.name}:{m}=-")
+                    cells.append(f"{run.parent.name}/{run.name}:{m}=-")
                     continue
                 d = json.loads(path.read_text())
                 grid = ((d.get("info") or {}).get("selection") or {}).get("grid", [])
                 best = max((g["mean_top1"] for g in grid), default=float("nan"))
-                cells.append(f"{run.name}:{m}={100 * best:.1f} (test {100 * d['top1']:.1f})")
+                cells.append(f"{run.parent.name}/{run.name}:{m}={100 * best:.1f} (test {100 * d['top1']:.1f})")
                 if best == best and (best_cell is None or best > best_cell[0]):  # NaN (no grid) never selected
                     best_cell = (best, f"{run}:{m}", d["top1"], d["top5"])
         print(" | ".join(cells))

@@ -1093,6 +1093,12 @@ def run_cross_dataset(cfg: CrossDatasetConfig, out: str | Path) -> dict:
     )
     if use_windows and cfg.backbone != "shiftgcn":
         raise ConfigError("the per-window features (method joint, --features windows) need --backbone shiftgcn")
+    if "+" in str(cfg.weights) and (use_windows or any(m in TUNED_METHODS for m in cfg.methods)):
+        per_window = sorted({m for m in cfg.methods if m in WINDOW_METHODS + TUNED_METHODS})
+        raise ConfigError(
+            f"--weights {cfg.weights}: an ensemble of checkpoints is measured with per-clip features only; drop "
+            f"{', '.join(per_window) or '--features windows'} (e.g. --methods ntu_conse fused) or give one checkpoint"
+        )
     windows = load_window_sets(cfg, (target, *sources), ex) if use_windows else None
     units = None
     if any(m in TUNED_METHODS for m in cfg.methods):

@@ -337,3 +337,33 @@ def test_a_track_that_ends_mid_motion_is_decided_on_what_it_showed() -> None:
     assert maker.end_track(3 * STEP) == []  # nothing left
     with pytest.raises(ConfigError, match="segment_score"):
         DecisionOptions(segment_score=1.5)
+
+
+def test_a_label_decided_on_a_whole_motion_does_not_start_again_for_the_same_motion() -> None:
+    """The windows after a motion still show it (the cut keeps the motion in view): the label decided on the motion
+    is blocked until it fades under keep_score or a new motion begins (review of 5 December 2026)."""
+    opts = DecisionOptions(segment_score=0.5)
+    maker = DecisionMaker(NAMES, opts)
+    rows = [vec(0, 0.4), vec(0, 0.4), vec(0, 0.95), vec(0, 0.9), vec(0, 0.9)]
+    out = feed_motion(maker, rows, [True, True, False, False, False])
+    assert kinds(out) == [("start", "wave", ""), ("end", "wave", "motion_end")]  # no second start of wave
+    # it fades, then leads again while still: a normal start is allowed
+    later = feed_motion(maker, [vec(1, 0.9)] * 3 + [vec(0, 0.95)] * 3, [False] * 6, t0=5 * STEP)
+    assert ("start", "wave", "") in kinds(later)
+    # a new motion unblocks it: two leading windows after it began start it as usual
+    maker = DecisionMaker(NAMES, opts)
+    feed_motion(maker, rows[:3], [True, True, False])
+    again = feed_motion(maker, [vec(0, 0.95)] * 3, [True, True, True], t0=3 * STEP)
+    assert kinds(again) == [("start", "wave", "")] and again[0].t_ms == 5 * STEP
+
+
+def test_a_motion_cut_by_a_gap_is_decided_and_one_open_at_a_label_change_is_dropped() -> None:
+    maker = DecisionMaker(NAMES, DecisionOptions(segment_score=0.5))
+    feed_motion(maker, [vec(1, 0.55)] * 3, [True] * 3)
+    out = maker.update(vec(2, 0.3), 3 * STEP + 3500, (0, 0), moving=False)  # 3.5 s without a window
+    assert kinds(out)[:2] == [("start", "clap", ""), ("end", "clap", "motion_end")]
+    assert out[0].t_ms == 2 * STEP  # at the last window before the pause
+    maker = DecisionMaker(NAMES, DecisionOptions(segment_score=0.5))
+    feed_motion(maker, [vec(1, 0.55)] * 3, [True] * 3)
+    assert maker.set_labels(("a", "b")) == []  # nothing active; the open motion's scores were over the old labels
+    assert feed_motion(maker, [np.array([0.5, 0.5])], [False], t0=3 * STEP) == []

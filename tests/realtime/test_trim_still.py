@@ -50,6 +50,24 @@ def test_the_model_reads_the_moving_span_and_the_hook_the_whole_window(replay_ba
     assert cut >= len(trimmed) // 2  # the held poses were cut from most windows
 
 
+def test_each_window_says_whether_the_person_still_moves_at_its_end(replay_batches, model_files) -> None:
+    """WindowBatch.moving (what --segment-score reads): True while the arm waves up to the window's end, False once
+    the person has stood still longer than the rule's lag; the still-pose rule's moving span decides it."""
+    from sadvae.bundle import load_bundle
+    from sadvae.data.motion import moving_span
+
+    fps = load_bundle(model_files[0]).preprocess.fps
+    batches = _wave(replay_batches, StillTrim())
+    flags = [b.moving[0] for b in batches]
+    for b, flag in zip(batches, flags, strict=True):
+        span = moving_span(b.joints[0], fps, StillTrim())
+        assert flag == (span is not None and span[1] == len(b.joints[0]) - 1)
+    ends = [b.times[0][-1] for b in batches]
+    assert any(f for f, t in zip(flags, ends, strict=True) if 1.2 < t < 2.4)  # mid-wave
+    assert not any(f for f, t in zip(flags, ends, strict=True) if t > 2.9)  # 0.4 s and more after it
+    assert not any(f for f, t in zip(flags, ends, strict=True) if t < 0.9)  # standing before it
+
+
 def test_trim_still_flag(capsys) -> None:
     assert _options(build_parser().parse_args(BASE)).trim_still == StillTrim()
     assert _options(build_parser().parse_args([*BASE, "--trim-still", "0.03"])).trim_still == StillTrim(0.03)

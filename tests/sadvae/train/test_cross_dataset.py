@@ -493,3 +493,19 @@ def test_ensemble_extractor_puts_features_side_by_side_and_averages_logits(tmp_p
     assert isinstance(two, EnsembleExtractor) and [m.weights for m in two.members] == [a, b]
     with pytest.raises(ConfigError, match="not found"):
         shiftgcn_extractor(f"{a}+{tmp_path / 'missing.pt'}", 64, 32)
+
+
+def test_an_ensemble_with_per_window_methods_is_refused_before_any_extraction(shared_data, tmp_path):
+    from sadvae.train.cross_dataset import CrossDatasetConfig, run_cross_dataset
+
+    for methods, features in ((("ntu_conse", "joint"), "auto"), (("fused",), "windows"), (("tuned",), "auto")):
+        cfg = CrossDatasetConfig(
+            target="utkinect",
+            methods=methods,
+            features=features,
+            weights="ntu120_xsub+ntu120_xsetup",
+            feature_dir=str(tmp_path / "f"),
+        )
+        with pytest.raises(ConfigError, match="per-clip features only"):
+            run_cross_dataset(cfg, tmp_path / "xd")
+    assert not (tmp_path / "f").exists()
