@@ -294,7 +294,7 @@ def test_synth_scorers_read_the_seen_head_and_matched_labels_the_trained_classes
     assert synth.to_dict()["lam"] == 0.1
 
 
-def test_synth_choice_follows_the_validation_data_only():
+def test_synth_choice_scores_the_whole_grid_on_the_validation_samples_it_is_given():
     from sadvae.evaluate import SYNTH_LAMBDAS, SYNTH_TAUS
 
     rng = np.random.default_rng(7)
@@ -323,3 +323,38 @@ def test_run_variant_measures_synth_with_a_backbone_trained_here(tmp_path, fake_
     h = run_variant(sf, text, "tc", cfg)["honest"]
     assert h["unseen_scorer"] == "synth" and set(h["by_scorer"]) == {"synth", "sadvae"}
     assert h["scorer"]["kind"] == "synth" and h["scorer"]["lam"] > 0 and 0.0 <= h["ZSL"] <= 1.0
+
+
+def test_synth_reads_the_seen_head_columns_in_the_order_of_their_classes(tmp_path, monkeypatch, fake_backbone):  # noqa: F811
+    """Each unseen class is the twin of a seen class: the same features and the same name. The synthesised classifier
+    of an unseen name is then its twin's, so ZSL is near perfect, and only if the class texts are lined up with
+    the seen-class head's logit columns: with the texts shuffled among the seen classes it falls."""
+    from .test_protocol_pretrained import DIM, FakeExtractor
+
+    ds = _dataset()
+    cfg = replace(_cfg(tmp_path), unseen_scorers=("synth",))
+    split = make_split(ds.class_names, cfg, 0)
+    seen = list(split.seen)
+    twin = {u: seen[k] for k, u in enumerate(split.unseen)}
+
+    class Twins(FakeExtractor):
+        def __call__(self, seqs):
+            centres = np.random.default_rng(0).normal(0, 3, (CLASSES, DIM))
+            for u, s in twin.items():
+                centres[u] = centres[s]
+            out = [
+                centres[s.label] + 0.3 * np.random.default_rng(abs(hash(s.source)) % 2**32).normal(0, 1, DIM)
+                for s in seqs
+            ]
+            return np.asarray(out, np.float32), np.zeros((len(seqs), 0), np.float32)
+
+    monkeypatch.setattr("sadvae.features.ShiftGCNExtractor", Twins)  # over the fixture's (which sets 1 thread)
+    sf = prepare_features(ds, split, cfg, 0)
+    text = _unit(np.random.default_rng(1).normal(0, 1, (CLASSES, 12)).astype(np.float32))
+    for u, s in twin.items():
+        text[u] = text[s]
+    right = run_variant(sf, text, "tc", cfg)["honest"]["ZSL"]
+    shuffled = text.copy()
+    shuffled[seen] = text[np.roll(seen, 1)]  # the seen classes' texts one column off; the unseen names unchanged
+    wrong = run_variant(sf, shuffled, "tc", cfg)["honest"]["ZSL"]
+    assert right >= 0.9 and wrong < right - 0.3
