@@ -202,7 +202,8 @@ class DecisionMaker:
                 docstring); None: not known, no such decisions.
 
         Returns:
-            The decisions it causes, in order (none, one, or an end followed by a start).
+            The decisions it causes, in order (none, one, an end followed by a start, or a whole motion's start and
+            end; after a pause longer than ``max_gap_ms`` the ends it caused come first).
 
         Raises:
             ValueError: wrong length, non-finite probabilities, or time going backwards.
