@@ -213,6 +213,17 @@ def _metres(text: str) -> float:
     return value
 
 
+def _unit_score(text: str) -> float:
+    """A score in [0, 1] (``--segment-score``; 0 = off)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:  # NaN fails too
+        raise argparse.ArgumentTypeError(f"expected a score in [0, 1] (0 = off), got {text!r}")
+    return value
+
+
 def _register_accuracy(inner: argparse._SubParsersAction) -> None:
     a = inner.add_parser(
         "accuracy",
@@ -275,7 +286,7 @@ def _register_accuracy(inner: argparse._SubParsersAction) -> None:
     )
     a.add_argument(
         "--segment-score",
-        type=float,
+        type=_unit_score,
         metavar="S",
         help="sadvae-live --segment-score: decide a motion no label started on when it ends, at a mean score of S "
         "(default: sadvae-live's; 0 = off)",

@@ -66,6 +66,16 @@ def shiftgcn_weights_path(path_or_name: str | Path) -> Path:
     return p
 
 
+def resolve_shiftgcn_weights(path_or_name: str | Path) -> Path:
+    """:func:`shiftgcn_weights_path`, a relative path tried from the working folder, then from the project root."""
+    from sadvae.paths import PROJECT_ROOT
+
+    p = shiftgcn_weights_path(path_or_name)
+    if not p.is_absolute() and not p.exists() and (PROJECT_ROOT / p).exists():
+        p = PROJECT_ROOT / p
+    return p.resolve()
+
+
 def _expected_sha256(path: Path) -> str | None:
     sums = path.parent / "SHA256SUMS"
     if not sums.is_file():

@@ -54,9 +54,8 @@ def run_benchmark(ds: Dataset, cfg: ExperimentConfig, out: Path) -> dict:
     if any(u not in ("sadvae", "synth") for u in cfg.unseen_scorers):  # the frozen backbone's NTU-120 names
         ntu = tuple(ntu_class_names())
         trained_emb, _ = class_text_embeddings(ntu, cfg.text)
-        if {"matched", "synth-matched"} & set(
-            cfg.unseen_scorers
-        ):  # class names that name NTU-120 actions (the live head's matcher)
+        # class names that name NTU-120 actions (the live head's matcher)
+        if {"matched", "synth-matched"} & set(cfg.unseen_scorers):
             trained_match, ntu_matches = ntu_name_matches(ds.class_names, ntu, cfg.text)
     aux = None
     if cfg.aux_datasets:

@@ -67,9 +67,9 @@ from pathlib import Path
 import numpy as np
 
 from sadvae.errors import ConfigError
-from sadvae.evaluate import SYNTH_LAMBDAS
-from sadvae.features import FeatureSet
-from sadvae.paths import PROJECT_ROOT, shared_data_root
+from sadvae.evaluate import SYNTH_LAMBDAS, synthesized_logits
+from sadvae.features import EnsembleExtractor, FeatureSet
+from sadvae.paths import shared_data_root
 from sadvae.text import TextConfig, TextEncoder
 
 __all__ = [
@@ -132,7 +132,6 @@ WINDOW_METHODS = ("joint", "fused_windows")  # methods that train or score singl
 # `fused` with the sources' head trained on windows through the last Shift-GCN unit, fine-tuned (`tuned`) or
 # frozen (`tuned_frozen`, the control): they read the unit-input cache (sadvae.train.finetune)
 TUNED_METHODS = ("tuned", "tuned_frozen")
-_REPO = PROJECT_ROOT
 NTU120_NAMES = "labels/mmaction2/label_map_ntu120.txt"
 DEFAULT_WEIGHTS = "../shared/models/shiftgcn/ntu120_ShiftGCN_joint_xsub.pt"
 
@@ -723,8 +722,6 @@ def _synth_scores(
 ) -> np.ndarray:
     """``synth``: P(label | x) [n, L] from classifiers synthesised out of the trained classes of ``pool``
     (:data:`SYNTH_POOLS`): their logits side by side, combined by :func:`sadvae.evaluate.synthesis_weights`."""
-    from sadvae.evaluate import synthesized_logits
-
     logits, names = [], []
     if pool in ("sources", "sources+ntu"):
         present = np.unique(train.labels)
@@ -1033,19 +1030,14 @@ def default_methods(bundle: str | None = None, backbone: str = "shiftgcn") -> tu
     return (("round1",) if bundle else ()) + methods
 
 
-def _resolve_weights(weights: str) -> Path:
-    """A checkpoint path (relative: from the project root) or a short name (``ntu120_xsetup``)."""
-    from sadvae.models.pretrained import shiftgcn_weights_path
-
-    w = shiftgcn_weights_path(weights)
-    return w if w.is_absolute() else (_REPO / w).resolve()
-
-
 def feature_extractor(cfg: CrossDatasetConfig):
     from sadvae.features import BundleExtractor, shiftgcn_extractor
+    from sadvae.models.pretrained import resolve_shiftgcn_weights
 
     if cfg.backbone == "shiftgcn":
-        return shiftgcn_extractor(cfg.weights, cfg.window, cfg.stride, mirror=cfg.mirror, resolve=_resolve_weights)
+        return shiftgcn_extractor(
+            cfg.weights, cfg.window, cfg.stride, mirror=cfg.mirror, resolve=resolve_shiftgcn_weights
+        )
     if cfg.mirror:
         raise ConfigError("--mirror-tta is measured on the Shift-GCN backbone only; drop it or use --backbone shiftgcn")
     if cfg.backbone == "stgcn":
@@ -1093,7 +1085,7 @@ def run_cross_dataset(cfg: CrossDatasetConfig, out: str | Path) -> dict:
     )
     if use_windows and cfg.backbone != "shiftgcn":
         raise ConfigError("the per-window features (method joint, --features windows) need --backbone shiftgcn")
-    if "+" in str(cfg.weights) and (use_windows or any(m in TUNED_METHODS for m in cfg.methods)):
+    if isinstance(ex, EnsembleExtractor) and (use_windows or any(m in TUNED_METHODS for m in cfg.methods)):
         per_window = sorted({m for m in cfg.methods if m in WINDOW_METHODS + TUNED_METHODS})
         raise ConfigError(
             f"--weights {cfg.weights}: an ensemble of checkpoints is measured with per-clip features only; drop "

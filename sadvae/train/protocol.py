@@ -348,16 +348,6 @@ def prepare_features(ds: Dataset, split: ZSLSplit, cfg: ExperimentConfig, seed: 
 # ----------------------------------------------------------------------------- frozen pretrained backbone
 
 
-def _resolve_weights(weights: str) -> Path:
-    from sadvae.models.pretrained import shiftgcn_weights_path
-    from sadvae.paths import PROJECT_ROOT
-
-    p = shiftgcn_weights_path(weights)
-    if not p.is_absolute() and not p.exists() and (PROJECT_ROOT / p).exists():
-        p = PROJECT_ROOT / p
-    return p.resolve()
-
-
 def frozen_clip_features(ds: Dataset, dataset: str, frozen: FrozenBackbone, extractor=None):
     """Clip features of every sequence of ``ds`` from the frozen backbone, through the per-clip feature cache.
 
@@ -377,9 +367,10 @@ def frozen_clip_features(ds: Dataset, dataset: str, frozen: FrozenBackbone, extr
         ConfigError: the cached rows do not match the dataset (another copy or reader version).
     """
     from sadvae.features import cached_features, dataset_fingerprint, shiftgcn_extractor
+    from sadvae.models.pretrained import resolve_shiftgcn_weights
 
     if extractor is None:
-        extractor = shiftgcn_extractor(frozen.weights, frozen.window, frozen.stride, resolve=_resolve_weights)
+        extractor = shiftgcn_extractor(frozen.weights, frozen.window, frozen.stride, resolve=resolve_shiftgcn_weights)
     if frozen.data_root:
         root = Path(frozen.data_root)
     else:

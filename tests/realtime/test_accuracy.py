@@ -323,8 +323,10 @@ def test_segment_score_flag_reaches_the_runs_and_the_report(monkeypatch, tmp_pat
         assert main([*base, *extra]) == 0
     assert seen == [None, DecisionOptions(segment_score=0.4)]
     assert report._decision_setting(None)["segment_score"] == DecisionOptions().segment_score
-    assert main([*base, "--segment-score", "2"]) == 2
-    assert "segment_score" in capsys.readouterr().err
+    for bad in ("2", "nan", "x"):
+        with pytest.raises(SystemExit):
+            main([*base, "--segment-score", bad])
+        assert "--segment-score" in capsys.readouterr().err
 
 
 @pytest.mark.slow
