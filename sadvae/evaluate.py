@@ -23,7 +23,9 @@ distance (:func:`novelty_statistic`) between the standardised feature and the ne
 final model's training features exceeding ``gamma``. ``gamma`` and ``keep_rate`` are fitted as for stacking
 (held-out windows of the final model; the rate chosen on the validation run). A confident seen-class head says
 little about whether a clip belongs to one of its classes (it is confident on clips of other classes too);
-the distance to the seen classes' clips does. :class:`StackingNovelty` reads both statistics, each standardised
+the distance to the seen classes' clips does. The distance is one of ``NOVELTY_DISTANCES``
+(:class:`SeenDistance`: to the nearest class mean by cosine, the default; to the k-th nearest training feature;
+Mahalanobis under a shared covariance). :class:`StackingNovelty` reads both statistics, each standardised
 on the held-out seen windows, summed; its keep rate is chosen and ``gamma`` fitted the same way.
 
 Unseen-class scorers (:class:`UnseenScorer`): the zero-shot probabilities that ZSL and both GZSL rules
@@ -59,6 +61,10 @@ __all__ = [
     "StackingNovelty",
     "fit_stacking_novelty",
     "seen_class_centroids",
+    "NOVELTY_DISTANCES",
+    "SeenDistance",
+    "fit_seen_distance",
+    "knn_neighbours",
     "zsl_accuracy",
     "gzsl_scores",
     "harmonic_mean",
@@ -337,9 +343,15 @@ def choose_keep_rate(
 
 def novelty_statistic(feats: np.ndarray, mean: np.ndarray, scale: np.ndarray, centroids: np.ndarray) -> np.ndarray:
     """[n]: cosine distance from each standardised feature to the nearest row of ``centroids`` (unit rows)."""
-    z = (np.asarray(feats, np.float64) - mean) / scale
-    z = z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
-    return 1.0 - (z @ centroids.T).max(axis=1)
+    return 1.0 - (_unit(_standardise(feats, mean, scale)) @ centroids.T).max(axis=1)
+
+
+def _standardise(feats: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    return (np.asarray(feats, np.float64) - mean) / scale
+
+
+def _unit(z: np.ndarray) -> np.ndarray:
+    return z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
 
 
 def seen_class_centroids(train_feats: np.ndarray, train_labels: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -351,31 +363,105 @@ def seen_class_centroids(train_feats: np.ndarray, train_labels: np.ndarray) -> t
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
     z = (x - mean) / scale
     c = np.stack([z[labels == k].mean(axis=0) for k in np.unique(labels)])
-    return mean, scale, c / np.maximum(np.linalg.norm(c, axis=1, keepdims=True), 1e-12)
+    return mean, scale, _unit(c)
+
+
+NOVELTY_DISTANCES = ("centroid", "knn", "mahalanobis")
+
+
+def knn_neighbours(n_train: int) -> int:
+    """k of the ``knn`` distance: 1 % of the training samples (Sun et al. 2022's rule), at least 1."""
+    return max(1, round(0.01 * n_train))
+
+
+@dataclass(frozen=True, eq=False)
+class SeenDistance:
+    """A feature's distance from the seen classes' training features, in standardised feature space.
+
+    ``centroid``: cosine distance to the nearest seen-class mean. ``knn``: cosine distance to the k-th nearest
+    training feature (deep nearest neighbours, Sun et al. 2022; k by :func:`knn_neighbours`). ``mahalanobis``:
+    the squared Mahalanobis distance to the nearest class mean under one covariance shared by the classes
+    (Lee et al. 2018), Ledoit-Wolf shrunk (the seen classes have tens of clips for a 256-d feature).
+
+    Attributes:
+        kind: one of ``NOVELTY_DISTANCES``.
+        mean, scale: standardisation of the backbone features (the training features' mean and spread).
+        reference: ``centroid``: [K, d] unit class means; ``knn``: [n, d] unit training features;
+            ``mahalanobis``: [K, d] class means.
+        precision: ``mahalanobis`` only: [d, d] inverse of the shrunk shared covariance.
+        k: ``knn`` only: the neighbour whose distance is read.
+        classes: number of seen classes.
+    """
+
+    kind: str
+    mean: np.ndarray
+    scale: np.ndarray
+    reference: np.ndarray
+    precision: np.ndarray | None = None
+    k: int = 1
+    classes: int = 0
+
+    def __call__(self, feats: np.ndarray) -> np.ndarray:
+        z = _standardise(feats, self.mean, self.scale)
+        if self.kind == "centroid":
+            return 1.0 - (_unit(z) @ self.reference.T).max(axis=1)
+        if self.kind == "knn":
+            sims = _unit(z) @ self.reference.T
+            k = min(self.k, sims.shape[1])
+            return 1.0 - np.partition(sims, -k, axis=1)[:, -k]
+        p, c = self.precision, self.reference
+        quad = np.einsum("nd,de,ne->n", z, p, z)[:, None] - 2.0 * z @ p @ c.T + np.einsum("kd,de,ke->k", c, p, c)
+        return quad.min(axis=1)
+
+    def describe(self) -> str:
+        return {
+            "centroid": "cosine distance to the nearest seen-class mean",
+            "knn": f"cosine distance to the {self.k}-th nearest seen-class training feature",
+            "mahalanobis": "Mahalanobis distance to the nearest seen-class mean (shared shrunk covariance)",
+        }[self.kind] + " (standardised backbone features)"
+
+
+def fit_seen_distance(train_feats: np.ndarray, train_labels: np.ndarray, kind: str = "centroid") -> SeenDistance:
+    """:class:`SeenDistance` of ``kind`` from the seen classes' training features."""
+    if kind not in NOVELTY_DISTANCES:
+        raise ValueError(f"novelty distance: expected one of {NOVELTY_DISTANCES}, got {kind!r}")
+    mean, scale, unit_centroids = seen_class_centroids(train_feats, train_labels)
+    n_classes = len(unit_centroids)
+    if kind == "centroid":
+        return SeenDistance(kind, mean, scale, unit_centroids, classes=n_classes)
+    z = _standardise(train_feats, mean, scale)
+    if kind == "knn":
+        return SeenDistance(kind, mean, scale, _unit(z), k=knn_neighbours(len(z)), classes=n_classes)
+    from sklearn.covariance import LedoitWolf
+
+    labels = np.asarray(train_labels)
+    classes = np.unique(labels)
+    c = np.stack([z[labels == k].mean(axis=0) for k in classes])
+    centred = z - c[np.searchsorted(classes, labels)]
+    cov = LedoitWolf(assume_centered=True).fit(centred).covariance_
+    return SeenDistance(kind, mean, scale, c, precision=np.linalg.inv(cov), classes=n_classes)
 
 
 @dataclass(frozen=True, eq=False)
 class Novelty:
     """Seen vs unseen by distance from the seen classes (module docstring): unseen iff
-    ``novelty_statistic(feats, ...) > gamma``.
+    ``distance(feats) > gamma``.
 
     Attributes:
-        mean, scale: standardisation of the backbone features (from the final model's training features).
-        centroids: [K, d] unit mean standardised feature of each seen class.
+        distance: the distance from the seen classes (:class:`SeenDistance`, fitted on the final model's
+            training features).
         gamma: the distance above which a sample goes to the zero-shot branch.
         keep_rate: share of held-out seen windows kept on the seen side when ``gamma`` was fitted.
         held_out: number of held-out windows it was fitted on.
     """
 
-    mean: np.ndarray
-    scale: np.ndarray
-    centroids: np.ndarray
+    distance: SeenDistance
     gamma: float
     keep_rate: float
     held_out: int = 0
 
     def statistic(self, feats: np.ndarray) -> np.ndarray:
-        return novelty_statistic(feats, self.mean, self.scale, self.centroids)
+        return self.distance(feats)
 
     def is_unseen(self, zsl_probs: np.ndarray, seen_logits: np.ndarray, feats: np.ndarray | None = None) -> np.ndarray:
         if feats is None:
@@ -384,24 +470,31 @@ class Novelty:
 
     def to_dict(self) -> dict:
         return {
-            "statistic": "cosine distance to the nearest seen-class mean (standardised backbone features)",
+            "statistic": self.distance.describe(),
+            "distance": self.distance.kind,
             "gamma": self.gamma,
             "keep_rate": self.keep_rate,
             "held_out": self.held_out,
-            "classes": int(len(self.centroids)),
+            "classes": self.distance.classes,
         }
 
 
-def fit_novelty(train_feats: np.ndarray, train_labels: np.ndarray, held_feats: np.ndarray, keep_rate: float) -> Novelty:
-    """Fit :class:`Novelty`: centroids on the final model's training features of the seen classes, ``gamma`` the
-    ``keep_rate`` quantile of the statistic on its held-out seen windows (never trained on)."""
+def fit_novelty(
+    train_feats: np.ndarray,
+    train_labels: np.ndarray,
+    held_feats: np.ndarray,
+    keep_rate: float,
+    distance: str = "centroid",
+) -> Novelty:
+    """Fit :class:`Novelty`: the ``distance`` on the final model's training features of the seen classes,
+    ``gamma`` the ``keep_rate`` quantile of the statistic on its held-out seen windows (never trained on)."""
     if len(held_feats) < 2:
         raise ValueError(f"the novelty rule needs held-out windows of the final model, got {len(held_feats)}")
     if not 0.0 < keep_rate <= 1.0:
         raise ValueError(f"keep_rate must be in (0, 1], got {keep_rate}")
-    mean, scale, c = seen_class_centroids(train_feats, train_labels)
-    d = novelty_statistic(held_feats, mean, scale, c)
-    return Novelty(mean, scale, c, float(np.quantile(d, keep_rate)), float(keep_rate), int(len(d)))
+    dist = fit_seen_distance(train_feats, train_labels, distance)
+    d = dist(held_feats)
+    return Novelty(dist, float(np.quantile(d, keep_rate)), float(keep_rate), int(len(d)))
 
 
 @dataclass(frozen=True, eq=False)
@@ -436,6 +529,7 @@ class StackingNovelty:
     def to_dict(self) -> dict:
         return {
             "statistic": "standardised stacking statistic + standardised novelty statistic",
+            "distance": self.novelty.distance.kind,
             "temperature": self.temperature,
             "loc": list(self.loc),
             "spread": list(self.spread),
@@ -453,10 +547,11 @@ def fit_stacking_novelty(
     train_feats: np.ndarray,
     train_labels: np.ndarray,
     keep_rate: float,
+    distance: str = "centroid",
 ) -> StackingNovelty:
     """Fit :class:`StackingNovelty` on held-out seen windows of the model it will be applied to (arguments as
     :func:`fit_stacking` and :func:`fit_novelty`)."""
-    nov = fit_novelty(train_feats, train_labels, held_feats, 1.0)
+    nov = fit_novelty(train_feats, train_labels, held_feats, 1.0, distance)
     t = _nll_temperature(held_logits, held_truth_cols)
     a, b = stacking_statistic(held_zsl, held_logits, t), nov.statistic(held_feats)
     loc, spread = (float(a.mean()), float(b.mean())), (float(a.std()) + 1e-9, float(b.std()) + 1e-9)

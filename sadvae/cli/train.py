@@ -68,7 +68,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from sadvae.evaluate import UNSEEN_SCORERS
+    from sadvae.evaluate import NOVELTY_DISTANCES, UNSEEN_SCORERS
 
     train = sub.add_parser("train", help="train the backbone or SA-DVAE for one split")
     tsub = train.add_subparsers(dest="train_command", required=True, metavar="STAGE")
@@ -122,6 +122,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(which then trains without them); novelty: a clip goes to the zero-shot branch when its feature is far "
         "from every seen class's mean, threshold fitted on the same held-out windows; stacking+novelty: both "
         "statistics, standardised on those windows, summed; gate: round 1's gate, fitted on the validation run",
+    )
+    bench.add_argument(
+        "--novelty-distance",
+        choices=NOVELTY_DISTANCES,
+        default="centroid",
+        help="the distance from the seen classes that the novelty rules read, in standardised feature space: "
+        "centroid (default): cosine to the nearest seen-class mean; knn: cosine to the k-th nearest seen-class "
+        "training feature (k = 1 %% of them); mahalanobis: to the nearest class mean under one shrunk covariance",
     )
     bench.add_argument(
         "--protocol",
@@ -319,7 +327,12 @@ def _benchmark(args: argparse.Namespace) -> int:
     if args.linear_latent_logits:
         cfg = replace(cfg, zsl=replace(cfg.zsl, relu_logits=False))
     scorers = args.unseen_scorer or (FROZEN_DEFAULT_SCORERS if cfg.frozen is not None else ("sadvae",))
-    cfg = replace(cfg, unseen_scorers=tuple(scorers), unseen_selection=args.scorer_selection)
+    cfg = replace(
+        cfg,
+        unseen_scorers=tuple(scorers),
+        unseen_selection=args.scorer_selection,
+        novelty_distance=args.novelty_distance,
+    )
     if args.aux_classes is not None:
         cfg = replace(cfg, aux_datasets=_aux_datasets(args.aux_classes, args.dataset_key))
     report = run_benchmark(ds, cfg, args.out)

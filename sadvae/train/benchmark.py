@@ -288,6 +288,9 @@ def render_markdown(report: dict) -> str:
             f"SA-DVAE may train on them too, chosen per split on the validation run. {detail}.",
             "",
         ]
+    distance = report["config"].get("novelty_distance", "centroid")
+    if distance != "centroid":
+        lines += [f"Novelty rules' distance from the seen classes: `{distance}` (`--novelty-distance`).", ""]
     scorers = report["config"].get("unseen_scorers", ["sadvae"])
     lines += [
         f"Unseen-class scorer of the headline numbers: `{scorers[0]}` (measured: {', '.join(scorers)}; free numbers "

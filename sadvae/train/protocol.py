@@ -65,6 +65,7 @@ from sadvae.data.splits import (  # dataset_arrays, dataset_protocol, test_side_
 )
 from sadvae.errors import ConfigError
 from sadvae.evaluate import (
+    NOVELTY_DISTANCES,
     SCORER_SELECTIONS,
     SYNTH_SCORERS,
     UNSEEN_SCORERS,
@@ -178,6 +179,8 @@ class ExperimentConfig:
             (``sadvae.evaluate.SCORER_SELECTIONS``: ``1se`` or ``accuracy``, see ``choose_unseen_scorer``).
         aux_datasets: other registered sets whose classes may join SA-DVAE's training as auxiliary seen classes
             (:mod:`sadvae.train.aux_classes`; a frozen backbone only; chosen per split on the validation run).
+        novelty_distance: the distance from the seen classes that the novelty rules read
+            (``sadvae.evaluate.NOVELTY_DISTANCES``; default: cosine to the nearest class mean).
     """
 
     dataset: str
@@ -196,12 +199,17 @@ class ExperimentConfig:
     unseen_scorers: tuple[str, ...] = ("sadvae",)
     unseen_selection: str = "1se"
     aux_datasets: tuple[str, ...] = ()
+    novelty_distance: str = "centroid"
 
     def __post_init__(self) -> None:
         if self.aux_datasets and self.frozen is None:
             raise ConfigError(
                 "--aux-classes adds other sets' clips in a frozen backbone's feature space: use --backbone "
                 "shiftgcn-ntu120 (a backbone trained here from scratch never saw those sets)"
+            )
+        if self.novelty_distance not in NOVELTY_DISTANCES:
+            raise ConfigError(
+                f"ExperimentConfig.novelty_distance: expected one of {NOVELTY_DISTANCES}, got {self.novelty_distance!r}"
             )
         bad = [g for g in self.gzsl if g not in GZSL_COMBINATIONS]
         if not self.gzsl or bad:
@@ -574,6 +582,7 @@ def validate_variant(
     selection: str = "1se",
     trained_match: np.ndarray | None = None,
     head_classes: tuple[int, ...] | None = None,
+    novelty_distance: str = "centroid",
 ) -> ValidationRun:
     """Train SA-DVAE on the validation-seen features, pick the cycle by pseudo-unseen ZSL accuracy, fit the gate.
 
@@ -599,6 +608,7 @@ def validate_variant(
             matcher (``matched`` kinds).
         head_classes: the validation seen-class head's classes in logit-column order (``synth`` kinds, which read
             ``logits``; default ``val_seen_classes``).
+        novelty_distance: the novelty rules' distance from the seen classes (``sadvae.evaluate.NOVELTY_DISTANCES``).
     """
     dev = zcfg.device
 
@@ -654,7 +664,7 @@ def validate_variant(
                 unseen_cols,
                 logits["val_unseen"],
             )
-            sv.rates = held_out_rates(ps, pu, logits, labels, feats, val_seen_classes, unseen_cols)
+            sv.rates = held_out_rates(ps, pu, logits, labels, feats, val_seen_classes, unseen_cols, novelty_distance)
             sv.rates["stacking"] = (sv.keep_rate, sv.keep_rate_val_h)
         per[name] = sv
     head = per[scorers[0]]
@@ -669,6 +679,7 @@ def held_out_rates(
     feats: dict[str, np.ndarray],
     val_seen_classes: tuple[int, ...],
     unseen_cols: np.ndarray,
+    novelty_distance: str = "centroid",
 ) -> dict[str, tuple[float, float]]:
     """Keep rate and validation H of the novelty rules (``"novelty"``, ``"stacking+novelty"``) on a validation run:
     its held-out seen windows (``ps``: their zero-shot probabilities) against its pseudo-unseen ones (``pu``); the
@@ -677,8 +688,10 @@ def held_out_rates(
     seen_ok, unseen_ok = logits["val_seen"].argmax(1) == seen_cols, pu.argmax(1) == unseen_cols
     own = np.isin(labels["val_train"], val_seen_classes)
     train_x, train_y = feats["val_train"][own], labels["val_train"][own]
-    nov = fit_novelty(train_x, train_y, feats["val_seen"], 1.0)
-    both = fit_stacking_novelty(ps, logits["val_seen"], seen_cols, feats["val_seen"], train_x, train_y, 1.0)
+    nov = fit_novelty(train_x, train_y, feats["val_seen"], 1.0, novelty_distance)
+    both = fit_stacking_novelty(
+        ps, logits["val_seen"], seen_cols, feats["val_seen"], train_x, train_y, 1.0, novelty_distance
+    )
     return {
         "novelty": best_keep_rate(
             nov.statistic(feats["val_seen"]), seen_ok, nov.statistic(feats["val_unseen"]), unseen_ok
@@ -738,6 +751,7 @@ def run_variant(
             selection=cfg.unseen_selection,
             trained_match=trained_match,
             head_classes=split.val_seen,
+            novelty_distance=cfg.novelty_distance,
         )
 
     val = validate(sf.feats, sf.labels, text_emb)
@@ -818,10 +832,10 @@ def run_variant(
         if "stacking" in cfg.gzsl:
             rules["stacking"] = fit_stacking(held_zsl, sf.logits["held"], held_cols, rate["stacking"])
         if "novelty" in cfg.gzsl:
-            rules["novelty"] = fit_novelty(*held[1:], held[0], rate["novelty"])
+            rules["novelty"] = fit_novelty(*held[1:], held[0], rate["novelty"], cfg.novelty_distance)
         if "stacking+novelty" in cfg.gzsl:
             rules["stacking+novelty"] = fit_stacking_novelty(
-                held_zsl, sf.logits["held"], held_cols, *held, rate["stacking+novelty"]
+                held_zsl, sf.logits["held"], held_cols, *held, rate["stacking+novelty"], cfg.novelty_distance
             )
         by = {
             n: gzsl_scores(rules[n], pall, test_logits, test_truth, split.seen, split.unseen, test_feats)

@@ -7,13 +7,17 @@ import numpy as np
 import pytest
 
 from sadvae.evaluate import (
+    NOVELTY_DISTANCES,
     Novelty,
+    SeenDistance,
     StackingNovelty,
     best_keep_rate,
     fit_novelty,
+    fit_seen_distance,
     fit_stacking,
     fit_stacking_novelty,
     gzsl_scores,
+    knn_neighbours,
     novelty_statistic,
     seen_class_centroids,
     softmax,
@@ -98,3 +102,45 @@ def test_best_keep_rate_by_hand():
     rate, h = best_keep_rate(seen_stat, ok_s, unseen_stat, ok_u)
     # every unseen clip is above gamma while gamma < 0.7: the best rate keeps the most seen clips below 0.7
     assert rate == pytest.approx(0.69) and h == pytest.approx(2 * 0.70 / 1.70, abs=0.01)
+
+
+def test_knn_distance_reads_the_kth_nearest_training_feature():
+    bank = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
+    x = np.array([[1.0, 0.0], [1.0, 1.0]])
+    one = SeenDistance("knn", np.zeros(2), np.ones(2), bank, k=1)
+    two = SeenDistance("knn", np.zeros(2), np.ones(2), bank, k=2)
+    np.testing.assert_allclose(one(x), [0.0, 1 - np.sqrt(0.5)])
+    np.testing.assert_allclose(two(x), [1.0, 1 - np.sqrt(0.5)])
+    assert knn_neighbours(40) == 1 and knn_neighbours(1000) == 10
+
+
+def test_mahalanobis_distance_by_hand_and_its_point():
+    c = np.array([[0.0, 0.0], [4.0, 0.0]])
+    d = SeenDistance("mahalanobis", np.zeros(2), np.ones(2), c, precision=np.diag([1.0, 4.0]))
+    np.testing.assert_allclose(d(np.array([[1.0, 0.0], [3.0, 1.0]])), [1.0, 5.0])
+    # fitted: the classes spread along the first axis only, so a step across it is far, one along it is not
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1], 200)
+    x = np.stack([rng.normal(0, 3.0, 400), rng.normal(0, 0.1, 400)], 1) + np.array([[0.0, 0.0], [0.0, 2.0]])[labels]
+    fitted = fit_seen_distance(x, labels, "mahalanobis")
+    along, across = fitted(np.array([[3.0, 0.0]])), fitted(np.array([[0.0, 1.0]]))
+    assert across[0] > 10 * along[0], (along, across)
+
+
+@pytest.mark.parametrize("distance", NOVELTY_DISTANCES)
+def test_every_distance_tells_unseen_clips_apart(distance):
+    rng = np.random.default_rng(1)
+    k, u, train_y, held_y, seen_y, unseen_y, feats, logits, zsl = _world(rng)
+    x = np.concatenate([feats["seen"], feats["unseen"]])
+    truth = np.concatenate([seen_y, unseen_y])
+    rule = fit_novelty(feats["train"], train_y, feats["held"], 0.9, distance)
+    both = fit_stacking_novelty(
+        zsl(feats["held"]), logits(feats["held"]), held_y, feats["held"], feats["train"], train_y, 0.9, distance
+    )
+    for r in (rule, both):
+        got = gzsl_scores(r, zsl(x), logits(x), truth, tuple(range(k)), tuple(range(k, k + u)), x)
+        assert got["H"] > 0.8, (distance, got)
+        assert r.to_dict()["distance"] == distance
+    assert rule.to_dict()["classes"] == k
+    with pytest.raises(ValueError, match="novelty distance"):
+        fit_seen_distance(feats["train"], train_y, "cosine")

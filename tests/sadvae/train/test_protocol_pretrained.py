@@ -131,6 +131,20 @@ def test_frozen_run_variant_reports_gzsl_and_zsl_by_ntu_counterpart(tmp_path, fa
     assert abs(hits / n_unseen - h["ZSL"]) < 1e-9
 
 
+def test_the_novelty_distance_reaches_both_fits_and_a_bad_one_is_refused(tmp_path, fake_backbone):
+    from dataclasses import replace
+
+    ds = _dataset()
+    cfg = replace(_cfg(tmp_path, gzsl=("stacking+novelty", "novelty")), novelty_distance="knn")
+    split = make_split(ds.class_names, cfg, 0)
+    sf = prepare_features(ds, split, cfg, 0)
+    text = np.random.default_rng(0).normal(0, 1, (CLASSES, 12)).astype(np.float32)
+    h = run_variant(sf, text / np.linalg.norm(text, axis=1, keepdims=True), "tc", cfg)["honest"]
+    assert {r["rule"]["distance"] for r in h["by_combination"].values()} == {"knn"}
+    with pytest.raises(ConfigError, match="novelty_distance"):
+        replace(cfg, novelty_distance="cosine")
+
+
 def test_cached_rows_must_match_the_dataset(tmp_path, fake_backbone):
     from sadvae.train.protocol import frozen_clip_features
 
