@@ -9,6 +9,9 @@ The measurements behind docs/live.md ("Still poses cut from the window"):
 - ``video``: the motion statistic (the ``joints``-th largest displacement over ``lag_s``, body frame, cm) per
   frame of a real video through the live pipeline (MediaPipe, mapping, buffer), to compare with the threshold: a
   person standing still should stay under it.
+- ``demo``: the synthetic demo (``sadvae-live --demo --labels labels/demo.txt``) with the cut's minimum moving span
+  at 1 s (the default) and at 0.5 s: each ``start`` event's time and label, to see what a short minimum does to a
+  short gesture (a looped fragment of it is read as the whole action).
 - ``replays``: a person who stands still long after acting. Test-side clips replayed with the pose held ``--hold``
   seconds (4 by default: longer than the benchmark's 1 s) through the live pipeline, whole windows against cut
   ones, and cut ones whose still tail is read whole once it lasts more than 1 s (``StillTrim.max_tail_s``; the
@@ -20,6 +23,7 @@ Usage (project root, real data in ../shared/data)::
 
     python scripts/probe_trim_still.py clips
     python scripts/probe_trim_still.py replays --hold 4 --limit 40
+    python scripts/probe_trim_still.py demo
     python scripts/probe_trim_still.py video ../shared/data/ntu/S001C001P001R001A001_rgb.avi \
         ../shared/data/videos/clean_and_jerk.mp4
 """
@@ -117,6 +121,19 @@ def video(args: argparse.Namespace) -> None:
             print(f"  {times[a]:5.1f} s: " + " ".join(f"{v:.0f}" for v in values[a : a + int(fps)]))
 
 
+def demo(args: argparse.Namespace) -> None:
+    from realtime.bench.accuracy.metrics import event_time_s
+    from realtime.bench.accuracy.runner import RunOptions, run_pipeline
+    from realtime.sources.demo import demo_source
+
+    for min_s in (StillTrim().min_s, 0.5):
+        trim = StillTrim(threshold_m=args.threshold, min_s=min_s)
+        source = demo_source(loop=False, pace=False)
+        res = run_pipeline(source, ROOT / "labels" / "demo.txt", RunOptions(trim_still=trim))
+        starts = [f"{event_time_s(e):.1f} s {e['label']}" for e in res.events if e["type"] == "start"]
+        print(f"minimum moving span {min_s:g} s: starts " + (", ".join(starts) or "none"))
+
+
 def replays(args: argparse.Namespace) -> None:
     import tempfile
 
@@ -168,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--every", type=int, default=3, help="every N-th clip (default 3)")
     v = sub.add_parser("video", help="the motion statistic per frame of real videos through the live pipeline")
     v.add_argument("videos", nargs="+", type=Path)
+    sub.add_parser("demo", help="the synthetic demo's starts with the minimum moving span at 1 s and at 0.5 s")
     r = sub.add_parser("replays", help="how long the label stays after the motion stops, whole vs cut windows")
     r.add_argument("--datasets", nargs="+", default=["utkinect", "msr_action3d"])
     r.add_argument("--hold", type=float, default=4.0, help="seconds the last pose is held (default 4)")
@@ -180,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     from sadvae.errors import SadvaeError
 
     try:
-        {"clips": clips, "video": video, "replays": replays}[args.what](args)
+        {"clips": clips, "video": video, "replays": replays, "demo": demo}[args.what](args)
     except SadvaeError as e:  # a missing video or dataset: one line, not a traceback
         print(f"probe_trim_still: error: {e}", file=sys.stderr)
         return 2
