@@ -124,6 +124,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "statistics, standardised on those windows, summed; gate: round 1's gate, fitted on the validation run",
     )
     bench.add_argument(
+        "--class-descriptions",
+        type=Path,
+        metavar="FILE",
+        help="a labels file with one `name | description` line per class of the dataset: each class's text is its "
+        "description instead of its name (SA-DVAE and the scorers that read text; the label matcher still reads "
+        "the names). Default: the names",
+    )
+    bench.add_argument(
         "--novelty-distance",
         choices=NOVELTY_DISTANCES,
         default="centroid",
@@ -332,6 +340,7 @@ def _benchmark(args: argparse.Namespace) -> int:
         unseen_scorers=tuple(scorers),
         unseen_selection=args.scorer_selection,
         novelty_distance=args.novelty_distance,
+        class_descriptions=str(args.class_descriptions) if args.class_descriptions else None,
     )
     if args.aux_classes is not None:
         cfg = replace(cfg, aux_datasets=_aux_datasets(args.aux_classes, args.dataset_key))

@@ -19,6 +19,7 @@ from sadvae.data.record import Dataset
 from sadvae.errors import ConfigError
 from sadvae.train.protocol import (
     ExperimentConfig,
+    class_descriptions,
     class_text_embeddings,
     make_split,
     ntu_class_names,
@@ -48,7 +49,8 @@ def run_benchmark(ds: Dataset, cfg: ExperimentConfig, out: Path) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     (out / "splits").mkdir(exist_ok=True)
     t0 = time.time()
-    text_emb, encoder_id = class_text_embeddings(ds.class_names, cfg.text)
+    described = class_descriptions(cfg.class_descriptions, ds.class_names) if cfg.class_descriptions else None
+    text_emb, encoder_id = class_text_embeddings(ds.class_names, cfg.text, described)
     trained_emb = trained_match = None
     ntu_matches: dict = {}
     if any(u not in ("sadvae", "synth") for u in cfg.unseen_scorers):  # the frozen backbone's NTU-120 names
@@ -286,6 +288,12 @@ def render_markdown(report: dict) -> str:
         lines += [
             f"Auxiliary seen classes from {', '.join(aux_sets)} (`--aux-classes`, `sadvae/train/aux_classes.py`): "
             f"SA-DVAE may train on them too, chosen per split on the validation run. {detail}.",
+            "",
+        ]
+    if report["config"].get("class_descriptions"):
+        lines += [
+            f"Class text: each class's description from `{report['config']['class_descriptions']}` "
+            "(`--class-descriptions`; the label matcher reads the names).",
             "",
         ]
     distance = report["config"].get("novelty_distance", "centroid")

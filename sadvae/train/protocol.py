@@ -96,6 +96,7 @@ __all__ = [
     "ValidationRun",
     "choose_head_c",
     "class_text_embeddings",
+    "class_descriptions",
     "dataset_arrays",
     "dataset_protocol",
     "final_holdout",
@@ -181,6 +182,8 @@ class ExperimentConfig:
             (:mod:`sadvae.train.aux_classes`; a frozen backbone only; chosen per split on the validation run).
         novelty_distance: the distance from the seen classes that the novelty rules read
             (``sadvae.evaluate.NOVELTY_DISTANCES``; default: cosine to the nearest class mean).
+        class_descriptions: a labels file describing every class (``name | description``): the text side of the
+            classes is their descriptions instead of their names (the label matcher still reads the names).
     """
 
     dataset: str
@@ -200,6 +203,7 @@ class ExperimentConfig:
     unseen_selection: str = "1se"
     aux_datasets: tuple[str, ...] = ()
     novelty_distance: str = "centroid"
+    class_descriptions: str | None = None
 
     def __post_init__(self) -> None:
         if self.aux_datasets and self.frozen is None:
@@ -884,7 +888,40 @@ def _with_variant(z: ZSLTrainConfig, variant: str) -> ZSLTrainConfig:
     return replace(z, variant=variant)
 
 
-def class_text_embeddings(class_names: tuple[str, ...], text: TextConfig) -> tuple[np.ndarray, str]:
-    """L2-normalised embeddings of every class name (rows = global class ids) and the encoder id."""
+def class_text_embeddings(
+    class_names: tuple[str, ...], text: TextConfig, descriptions: tuple[str, ...] | None = None
+) -> tuple[np.ndarray, str]:
+    """L2-normalised embeddings of every class name (rows = global class ids) and the encoder id; with
+    ``descriptions`` (one per class, in class order) the text encoded is each class's description, in the template's
+    place of the name (as a labels file's ``name | description`` line is read)."""
     enc = TextEncoder(text)
-    return enc.encode_labels(list(class_names)), enc.encoder_id
+    return enc.encode_labels(list(descriptions) if descriptions else list(class_names)), enc.encoder_id
+
+
+def class_descriptions(path: str | Path, class_names: tuple[str, ...]) -> tuple[str, ...]:
+    """One description per class, in class order, from a labels file (``name | description`` per line, the
+    names as the dataset spells them, in any order; :func:`sadvae.labels.parse_labels`).
+
+    Raises:
+        ConfigError: a class the file does not describe, a name that is no class, or a line without a description.
+    """
+    from sadvae.labels import parse_labels
+
+    ls = parse_labels(path)
+    norm = {" ".join(n.casefold().split()): d for n, d in zip(ls.names, ls.descriptions, strict=True)}
+    own = {" ".join(c.casefold().split()) for c in class_names}
+    extra = sorted(n for n in norm if n not in own)
+    missing = [c for c in class_names if " ".join(c.casefold().split()) not in norm]
+    bare = [n for n, d in norm.items() if n in own and not d]
+    if extra or missing or bare:
+        problems = []
+        if missing:
+            problems.append(f"no line for {missing}")
+        if extra:
+            problems.append(f"names that are no class of the dataset: {extra}")
+        if bare:
+            problems.append(f"no description after '|' for {bare}")
+        raise ConfigError(
+            f"{path}: --class-descriptions needs one `name | description` line per class ({'; '.join(problems)})"
+        )
+    return tuple(norm[" ".join(c.casefold().split())] for c in class_names)
