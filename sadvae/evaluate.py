@@ -528,7 +528,9 @@ class StackingNovelty:
 
     def to_dict(self) -> dict:
         return {
-            "statistic": "standardised stacking statistic + standardised novelty statistic",
+            "statistic": "standardised stacking statistic + standardised novelty statistic ("
+            + self.novelty.distance.describe()
+            + ")",
             "distance": self.novelty.distance.kind,
             "temperature": self.temperature,
             "loc": list(self.loc),

@@ -75,7 +75,7 @@ def main() -> int:
     DecisionMaker._motion = plain
     picks = {
         "no whole-motion decisions": lambda x: x["seg"] == 0.0,
-        "whole motions as they are (M = 1, R = 1)": lambda x: x["m"] == 1 and x["r"] == 1.0,
+        "whole motions as they are (M = 1, R = 1), or none": lambda x: x["m"] == 1 and x["r"] == 1.0,
         "with M in 1-3 and R in 1-3": lambda x: True,
     }
     print("| best mean live top-1 (%) with at most ... false starts a minute | " + " | ".join(f"{x:g}" for x in LIMITS))

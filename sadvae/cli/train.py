@@ -322,6 +322,11 @@ def _benchmark(args: argparse.Namespace) -> int:
 
         if len(args.protocol) > 1:
             raise ConfigError("--protocol cross-dataset is a protocol of its own; do not combine it with others")
+        if args.class_descriptions or args.novelty_distance != "centroid":
+            raise ConfigError(
+                "--class-descriptions and --novelty-distance belong to the single-dataset protocol; with --protocol "
+                "cross-dataset describe the labels in the --labels file (`name | description`)"
+            )
         args.backbone = {None: "shiftgcn", "shiftgcn-ntu120": "shiftgcn"}.get(args.backbone, args.backbone)
         return run_cli(args)
     if not args.dataset:

@@ -87,6 +87,12 @@ def run_benchmark(ds: Dataset, cfg: ExperimentConfig, out: Path) -> dict:
                     f"{path}: measured with auxiliary classes from {done.get('aux_datasets', [])}, not "
                     f"{list(cfg.aux_datasets)}; pass a new --out folder"
                 )
+            for key, default in (("novelty_distance", "centroid"), ("class_descriptions", None)):
+                if done.get(key, default) != getattr(cfg, key):
+                    raise ConfigError(
+                        f"{path}: measured with {key} {done.get(key, default)!r}, not {getattr(cfg, key)!r}; "
+                        "pass a new --out folder"
+                    )
             log.info("split seed %d: reusing %s", seed, path)
             per_split.append(done)
             continue
@@ -102,6 +108,8 @@ def run_benchmark(ds: Dataset, cfg: ExperimentConfig, out: Path) -> dict:
             "sizes": {k: int(len(v)) for k, v in sf.labels.items()},
             "unseen_scorers": list(cfg.unseen_scorers),
             "aux_datasets": list(cfg.aux_datasets),
+            "novelty_distance": cfg.novelty_distance,
+            "class_descriptions": cfg.class_descriptions,
             "variants": {},
         }
         split_aux = None

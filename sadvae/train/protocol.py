@@ -211,6 +211,11 @@ class ExperimentConfig:
                 "--aux-classes adds other sets' clips in a frozen backbone's feature space: use --backbone "
                 "shiftgcn-ntu120 (a backbone trained here from scratch never saw those sets)"
             )
+        if self.class_descriptions and self.aux_datasets:
+            raise ConfigError(
+                "--class-descriptions describes the dataset's own classes only, and the auxiliary classes of "
+                "--aux-classes would keep their names (two text styles in one SA-DVAE): drop one of the two"
+            )
         if self.novelty_distance not in NOVELTY_DISTANCES:
             raise ConfigError(
                 f"ExperimentConfig.novelty_distance: expected one of {NOVELTY_DISTANCES}, got {self.novelty_distance!r}"

@@ -144,3 +144,16 @@ def test_every_distance_tells_unseen_clips_apart(distance):
     assert rule.to_dict()["classes"] == k
     with pytest.raises(ValueError, match="novelty distance"):
         fit_seen_distance(feats["train"], train_y, "cosine")
+
+
+def test_the_default_distance_is_the_class_mean_statistic():
+    """``centroid`` is the rule as it was before the other distances: the cosine distance of the standardised
+    feature to the nearest unit class mean (:func:`novelty_statistic` on :func:`seen_class_centroids`)."""
+    rng = np.random.default_rng(3)
+    k, u, train_y, _, _, _, feats, _, _ = _world(rng)
+    x = np.concatenate([feats["seen"], feats["unseen"]])
+    rule = fit_novelty(feats["train"], train_y, feats["held"], 0.9)
+    want = novelty_statistic(x, *seen_class_centroids(feats["train"], train_y))
+    np.testing.assert_allclose(rule.statistic(x), want, rtol=1e-12, atol=1e-12)
+    assert rule.gamma == pytest.approx(np.quantile(novelty_statistic(feats["held"], *seen_class_centroids(
+        feats["train"], train_y)), 0.9))  # fmt: skip

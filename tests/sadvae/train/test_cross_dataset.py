@@ -127,6 +127,15 @@ def test_cli_needs_target(tmp_path, capsys):
     assert "--dataset is required" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("extra", [["--novelty-distance", "knn"], ["--class-descriptions", "described.txt"]])
+def test_cli_refuses_the_single_dataset_text_and_gzsl_flags(tmp_path, capsys, extra):
+    from sadvae.cli import main
+
+    args = ["benchmark", "zsl", "--protocol", "cross-dataset", "--target", "msr", "--out", str(tmp_path), *extra]
+    assert main(args) == 2
+    assert "belong to the single-dataset protocol" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("extra", "want"),
     [

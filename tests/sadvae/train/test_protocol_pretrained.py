@@ -131,9 +131,19 @@ def test_frozen_run_variant_reports_gzsl_and_zsl_by_ntu_counterpart(tmp_path, fa
     assert abs(hits / n_unseen - h["ZSL"]) < 1e-9
 
 
-def test_the_novelty_distance_reaches_both_fits_and_a_bad_one_is_refused(tmp_path, fake_backbone):
+def test_the_novelty_distance_reaches_both_fits_and_a_bad_one_is_refused(tmp_path, fake_backbone, monkeypatch):
     from dataclasses import replace
 
+    from sadvae.train import protocol
+
+    asked: list[str] = []
+    plain = protocol.held_out_rates
+
+    def spy(*args, **kwargs):  # the validation run's keep rates are chosen with the same distance
+        asked.append(args[7] if len(args) > 7 else kwargs.get("novelty_distance", "centroid"))
+        return plain(*args, **kwargs)
+
+    monkeypatch.setattr(protocol, "held_out_rates", spy)
     ds = _dataset()
     cfg = replace(_cfg(tmp_path, gzsl=("stacking+novelty", "novelty")), novelty_distance="knn")
     split = make_split(ds.class_names, cfg, 0)
@@ -141,8 +151,11 @@ def test_the_novelty_distance_reaches_both_fits_and_a_bad_one_is_refused(tmp_pat
     text = np.random.default_rng(0).normal(0, 1, (CLASSES, 12)).astype(np.float32)
     h = run_variant(sf, text / np.linalg.norm(text, axis=1, keepdims=True), "tc", cfg)["honest"]
     assert {r["rule"]["distance"] for r in h["by_combination"].values()} == {"knn"}
+    assert asked and set(asked) == {"knn"}
     with pytest.raises(ConfigError, match="novelty_distance"):
         replace(cfg, novelty_distance="cosine")
+    with pytest.raises(ConfigError, match="drop one of the two"):
+        replace(cfg, class_descriptions="described.txt", aux_datasets=("utkinect",))
 
 
 def test_cached_rows_must_match_the_dataset(tmp_path, fake_backbone):
@@ -267,3 +280,25 @@ def test_msr_one_split_on_the_real_frozen_shiftgcn(shared_data, tmp_path):
     for rule in cfg.gzsl:  # every rule sends some, not all, test clips to the zero-shot branch
         assert 0.0 < r["by_combination"][rule]["gate_unseen_rate"] < 1.0 and r["by_combination"][rule]["H"] > 0
     assert sf.counterparts == {}  # none of this split's unseen classes is an NTU action in the class table
+
+
+def test_a_rerun_with_another_novelty_distance_or_class_text_is_refused(tmp_path):
+    """``--out`` resumes from finished splits; a split measured with another distance or class text is not reused."""
+    import json
+    from dataclasses import replace
+
+    from sadvae.text import TextConfig
+    from sadvae.train.benchmark import run_benchmark
+
+    ds = _dataset()
+    cfg = replace(_cfg(tmp_path), text=TextConfig(cache_dir=str(tmp_path / "text")))
+    split = make_split(ds.class_names, cfg, 0)
+    (tmp_path / "out" / "splits").mkdir(parents=True)
+    done = {"split": {"unseen": list(split.unseen)}, "unseen_scorers": ["sadvae"], "aux_datasets": []}
+    (tmp_path / "out" / "splits" / "seed0.json").write_text(json.dumps(done))
+    with pytest.raises(ConfigError, match="novelty_distance 'centroid', not 'knn'"):
+        run_benchmark(ds, replace(cfg, novelty_distance="knn"), tmp_path / "out")
+    described = tmp_path / "described.txt"
+    described.write_text("".join(f"{c} | a person does {c}\n" for c in ds.class_names), encoding="utf-8")
+    with pytest.raises(ConfigError, match="class_descriptions None"):
+        run_benchmark(ds, replace(cfg, class_descriptions=str(described)), tmp_path / "out")
