@@ -35,20 +35,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", type=Path, required=True, help="the inner model bundle (scripts/tune_decisions.py)")
     args = ap.parse_args()
-    from realtime.backends.live_model import load_live_model
-    from realtime.head.zero_shot import HeadBuilder, HeadOptions
-    from sadvae.data.motion import StillTrim
-    from sadvae.paths import SHARED_DATA
-
-    rec_args = argparse.Namespace(
-        handedness="off", every=None, mirror=False, trim_still=StillTrim().threshold_m, trim_tail=None,
-        trim_min=None, side="inner-val", data_root=SHARED_DATA,
-    )  # fmt: skip
-    model = load_live_model(args.model, "onnxruntime")
-    builder = HeadBuilder(model.bundle, HeadOptions(handedness="off"), model_id=model.model_id)
-    recs = {(d, h): td.record(d, h, args.model, rec_args, ROOT / "runs" / "head") for d in td.DATASETS for h in (0, 1)}
-    scored = {k: td.score_lists(r, builder, 2) for k, r in recs.items()}
-    model.close()
+    recs, scored = td.default_recordings(args.model)
     rule = {"windows": 1, "ratio": 1.0}
     plain = DecisionMaker._motion
 

@@ -421,6 +421,28 @@ def why_markdown(why: dict, start_score: float) -> str:
     return "\n".join(lines)
 
 
+def default_recordings(model_path: Path, halves: int = 2) -> tuple[dict, dict]:
+    """The recordings and scored half lists of the live defaults (still-pose cut on, handedness off) for the
+    inner-validation replays held 0 and 1 s: what the probes of single decision rules read (``(recs, scored)`` as
+    :func:`main` builds them; recordings cached under ``runs/head/``, made on a miss)."""
+    from realtime.backends.live_model import load_live_model
+    from realtime.head.zero_shot import HeadBuilder, HeadOptions
+    from sadvae.data.motion import StillTrim
+
+    rec_args = argparse.Namespace(
+        handedness="off", every=None, mirror=False, trim_still=StillTrim().threshold_m, trim_tail=None,
+        trim_min=None, side="inner-val", data_root=SHARED_DATA,
+    )  # fmt: skip
+    model = load_live_model(model_path, "onnxruntime")
+    try:
+        builder = HeadBuilder(model.bundle, HeadOptions(handedness="off"), model_id=model.model_id)
+        recs = {(d, h): record(d, h, model_path, rec_args, ROOT / "runs" / "head") for d in DATASETS for h in (0, 1)}
+        scored = {k: score_lists(r, builder, halves) for k, r in recs.items()}
+    finally:
+        model.close()
+    return recs, scored
+
+
 def options(ema_alpha: float, start_score: float, start_windows: int, end_windows: int, segment_score: float = 0.0):
     """Decision options of one grid point: keep and min score scale with the start score as the defaults do."""
     from realtime.decisions import DecisionOptions
