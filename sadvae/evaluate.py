@@ -417,7 +417,7 @@ class SeenDistance:
         return {
             "centroid": "cosine distance to the nearest seen-class mean",
             "knn": f"cosine distance to the {self.k}-th nearest seen-class training feature",
-            "mahalanobis": "Mahalanobis distance to the nearest seen-class mean (shared shrunk covariance)",
+            "mahalanobis": "squared Mahalanobis distance to the nearest seen-class mean (shared shrunk covariance)",
         }[self.kind] + " (standardised backbone features)"
 
 
