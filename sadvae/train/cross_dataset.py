@@ -83,6 +83,7 @@ __all__ = [
     "read_labels",
     "normalise_name",
     "label_groups",
+    "read_as_live",
     "match_matrix",
     "transfer_matrix",
     "conse_scores",
@@ -698,7 +699,19 @@ def _transfer_scores(
     descriptions: dict[str, str] | None = None,
 ) -> np.ndarray:
     covered, _, _ = match_matrix(labels, vocab, text.raw, threshold)
-    return probs @ transfer_matrix(covered, class_label_similarity(vocab, labels, text, descriptions), tau)
+    return probs @ transfer_matrix(
+        covered, class_label_similarity(vocab, read_as_live(labels, covered), text, descriptions), tau
+    )
+
+
+def read_as_live(labels: Sequence[LabelEntry], covered: np.ndarray) -> list[LabelEntry]:
+    """The labels as the live head reads their text: a label that covers trained classes by its name (the head
+    scores it by those classes and never reads its description), a new label by its description when it has one.
+
+    Args:
+        labels: the labels; covered: bool [L, V], the trained classes each label covers (:func:`match_matrix`).
+    """
+    return [LabelEntry(lab.name) if covered[i].any() else lab for i, lab in enumerate(labels)]
 
 
 def _vocab_probs(train: _Train, lin, x: np.ndarray, ntu_logits: np.ndarray, alpha: float | None, ntu: list[str]):

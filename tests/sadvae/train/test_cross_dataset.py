@@ -16,6 +16,7 @@ from sadvae.train.cross_dataset import (
     match_matrix,
     metrics,
     normalise_name,
+    read_as_live,
     read_labels,
     transfer_matrix,
 )
@@ -64,6 +65,16 @@ def test_transfer_matrix_gives_covered_classes_to_their_label():
     assert t[1, 1] > 0.99 and t[2, 0] == pytest.approx(0.5)
     off = transfer_matrix(covered, sim, tau=None)  # uncovered classes give nothing (the head's off-label mass)
     assert off[1:].sum() == 0 and off[0, 0] == 1
+
+
+def test_a_covered_label_is_read_by_its_name_a_new_one_by_its_description():
+    """As the live head reads a labels file: it scores a covered label by its trained classes and embeds only the new
+    labels' text, so the transfer reads a covered label's name and a new label's description."""
+    labels = [LabelEntry("sit down", "a person sits down on a chair"), LabelEntry("doffing", "takes off a jacket")]
+    covered = np.array([[True, False], [False, False]])
+    read = read_as_live(labels, covered)
+    assert [lab.text for lab in read] == ["sit down", "takes off a jacket"]
+    assert [lab.name for lab in read] == ["sit down", "doffing"]
 
 
 def test_conse_prefers_label_near_predicted_classes():
