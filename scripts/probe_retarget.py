@@ -5,6 +5,10 @@ persons (the data the released Shift-GCN was trained on), walking the kinematic 
 persons stay zeros. Two measurements, each against the same code path without retargeting:
 
     python scripts/probe_retarget.py a001        # the paired A001 clip: Kinect and MediaPipe skeletons, ~1 min
+
+``a001`` also rebuilds the depth of MediaPipe's arm joints from the image x/y and the person's own bone lengths
+(median over the clip; each bone keeps the sign of its depth step), a camera-side variant of the same idea, and
+gives each input's 3D error against the Kinect skeleton (cm, arms and all joints, ``camera_gap.error_3d``).
     python scripts/probe_retarget.py cross-dataset --out runs/retarget/xd_w96    # ~3 min with a 2-core CPU
 
 ``cross-dataset`` runs ``sadvae benchmark zsl --protocol cross-dataset --target all --methods ntu_conse linear fused
@@ -70,6 +74,22 @@ def ntu_bone_lengths() -> np.ndarray:
     return lengths
 
 
+# (parent, child) of the arm bones, shoulder to hand tip and thumb, both sides (NTU-25 indices)
+ARM_BONES = ((4, 5), (5, 6), (6, 7), (7, 21), (7, 22), (8, 9), (9, 10), (10, 11), (11, 23), (11, 24))
+
+
+def depth_from_lengths(joints: np.ndarray, depth_axis: int = 2) -> np.ndarray:
+    """[T, 25, 3] with the arm joints' depth rebuilt from x/y and each bone's median length over the frames."""
+    j = np.array(joints, np.float32)
+    for p, c in ARM_BONES:
+        length = np.nanmedian(np.linalg.norm(j[:, c] - j[:, p], axis=-1))
+        d = j[:, c] - j[:, p]
+        planar = np.sum(np.delete(d, depth_axis, axis=-1) ** 2, axis=-1)
+        step = np.sqrt(np.maximum(length**2 - planar, 0.0))
+        j[:, c, depth_axis] = j[:, p, depth_axis] + np.where(d[:, depth_axis] >= 0, 1.0, -1.0) * step
+    return j
+
+
 def a001(lengths: np.ndarray) -> None:
     import camera_gap as cg
     from pose_cache import video_landmarks
@@ -81,14 +101,21 @@ def a001(lengths: np.ndarray) -> None:
     mp = cg.fill_missing(cg.skeleton_joints(lm, "image"))
     rec = cg.ShiftGCNRecogniser()
     target = rec.names.index("drink water")
-    print("| input | Shift-GCN, clip | Shift-GCN, live T=96 |\n|---|---|---|")
-    for name, x in (("Kinect v2", kin), ("MediaPipe (live mapping)", mp)):
-        for tag, y in (("", x), (", retargeted", retarget(x, lengths))):
+    tracked = cg.kinect_tracking_state(cg.DEFAULT_SKELETON) == 2
+    print("| input | Shift-GCN, clip | Shift-GCN, live T=96 | 3D error arms / all (cm) |\n|---|---|---|---|")
+    rows = [("Kinect v2", kin), ("MediaPipe (live mapping)", mp)]
+    for name, x in rows:
+        variants = [("", x), (", retargeted", retarget(x, lengths))]
+        if x is mp:
+            variants.append((", arm depth from its own bone lengths", depth_from_lengths(mp)))
+        for tag, y in variants:
+            err = cg.error_3d(y, kin, tracked)
             cells = []
             for proto in ("clip", "live"):
                 p = rec.probs(y, 30.0, proto)
                 rank = int((p > p[target]).sum()) + 1
                 cells.append(f"{p[target]:.2f} (#{rank}); top {rec.names[int(p.argmax())]} {p.max():.2f}")
+            cells.append(f"{err['arms']:.1f} / {err['all']:.1f}")
             print(f"| {name}{tag} | " + " | ".join(cells) + " |")
 
 

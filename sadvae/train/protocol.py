@@ -912,11 +912,14 @@ def class_descriptions(path: str | Path, class_names: tuple[str, ...]) -> tuple[
     """
     from sadvae.labels import parse_labels
 
+    def key(name: str) -> str:
+        return " ".join(name.casefold().split())
+
     ls = parse_labels(path)
-    norm = {" ".join(n.casefold().split()): d for n, d in zip(ls.names, ls.descriptions, strict=True)}
-    own = {" ".join(c.casefold().split()) for c in class_names}
+    norm = {key(n): d for n, d in zip(ls.names, ls.descriptions, strict=True)}
+    own = {key(c) for c in class_names}
     extra = sorted(n for n in norm if n not in own)
-    missing = [c for c in class_names if " ".join(c.casefold().split()) not in norm]
+    missing = [c for c in class_names if key(c) not in norm]
     bare = [n for n, d in norm.items() if n in own and not d]
     if extra or missing or bare:
         problems = []
@@ -929,4 +932,4 @@ def class_descriptions(path: str | Path, class_names: tuple[str, ...]) -> tuple[
         raise ConfigError(
             f"{path}: --class-descriptions needs one `name | description` line per class ({'; '.join(problems)})"
         )
-    return tuple(norm[" ".join(c.casefold().split())] for c in class_names)
+    return tuple(norm[key(c)] for c in class_names)
