@@ -145,6 +145,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--demo", action="store_true", help="a synthetic animated skeleton (no camera needed; realtime/sources/demo.py)"
     )
     p.add_argument("--labels", type=Path, required=True, help="labels file: one action per line, `name | description`")
+    p.add_argument(
+        "--examples",
+        type=Path,
+        metavar="FOLDER",
+        help="recordings that teach labels by example: a clip folder (classes.txt + .npz clips; make one with "
+        "--record-skeleton and `sadvae data import REC.npz --label NAME --out FOLDER`); a listed label with "
+        "examples is scored by how close a window comes to them (docs/head.md section 8)",
+    )
     p.add_argument("--model", type=Path, help="model bundle .pt, or an .onnx export with --bundle (default: packaged)")
     p.add_argument("--bundle", type=Path, help="the bundle of an .onnx --model (default: <stem>.pt beside it)")
     p.add_argument(
@@ -613,11 +621,25 @@ def run(args: argparse.Namespace) -> int:
             )
         model = load_live_model(args.model, args.backend, bundle=args.bundle, options=opts.backend)
         _check_stride(args, opts, model, source)
+        examples = None
+        if args.examples is not None:
+            from realtime.head.examples import read_examples
+            from realtime.teaching import embed_examples
+
+            examples = embed_examples(model, read_examples(args.examples), opts)
         overlay = Overlay(overlay_opts) if (overlay_opts.display or overlay_opts.record) else None
         on_event = _print_change if args.print_events else None  # `all`: updates are in the window lines
         on_batch = _print_window if args.print_events == "all" else None
         pipeline = Pipeline(
-            source, model, args.labels, opts, overlay=overlay, on_event=on_event, on_batch=on_batch, recorder=recorder
+            source,
+            model,
+            args.labels,
+            opts,
+            overlay=overlay,
+            on_event=on_event,
+            on_batch=on_batch,
+            recorder=recorder,
+            examples=examples,
         )
         if not skeletons_only:
             pipeline.ensure_pose()

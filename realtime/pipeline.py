@@ -194,6 +194,8 @@ class Pipeline:
         on_event: called with every action event dict after it is published (``sadvae-live --print``).
         recorder: gets ``add(t_s, [(track id, joints [25, 3])])`` for every tracked frame and is closed with the
             pipeline (:class:`realtime.sources.replay.TrackRecorder`, ``sadvae-live --record-skeleton``).
+        examples: prototypes of labels taught by example (:func:`realtime.head.examples.embed_examples`,
+            ``sadvae-live --examples``), or None.
 
     Attributes:
         stride: source frames between inference batches (the options', else :func:`model_stride`);
@@ -218,6 +220,7 @@ class Pipeline:
         on_batch: Callable[[WindowBatch], None] | None = None,
         on_event: Callable[[dict[str, Any]], None] | None = None,
         recorder: Any = None,
+        examples: Any = None,
     ):
         self.opts = opts = opts or PipelineOptions()
         self.source, self.model, self.overlay, self.on_batch = source, model, overlay, on_batch
@@ -238,7 +241,9 @@ class Pipeline:
         self._slot = np.zeros((m, NUM_JOINTS, 3), np.float32)  # one frame of a track's window, reused
         self._min_window = None if opts.min_window_frames is None else min(opts.min_window_frames, w)
         watcher = LabelWatcher(labels, poll_s=opts.labels_poll_s)
-        builder = HeadBuilder(model.bundle, opts.head, model_id=model.model_id, text_encoder=text_encoder)
+        builder = HeadBuilder(
+            model.bundle, opts.head, model_id=model.model_id, text_encoder=text_encoder, examples=examples
+        )
         self.head: ZeroShotHead = builder.build(watcher.current)
         self._reloader = HeadReloader(watcher, builder)
         self.publisher = publisher or Publisher(opts.publisher, opts.source_name or getattr(source, "name", "source"))

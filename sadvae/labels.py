@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,6 +75,12 @@ class LabelSet:
     def texts(self) -> tuple[str, ...]:
         """What to embed for each label: its description when it has one, else its name."""
         return tuple(d or n for n, d in zip(self.names, self.descriptions, strict=True))
+
+    def subset(self, indices: Sequence[int]) -> LabelSet:
+        """The labels at ``indices``, in that order, as a set of their own (same path, its own digest)."""
+        names = [self.names[i] for i in indices]
+        descriptions = [self.descriptions[i] for i in indices]
+        return LabelSet(tuple(names), tuple(descriptions), _digest(names, descriptions), self.path)
 
 
 def _decode(data: bytes, path: str) -> str:

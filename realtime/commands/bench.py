@@ -272,6 +272,21 @@ def _register_accuracy(inner: argparse._SubParsersAction) -> None:
         "side is judged through its mirror class)",
     )
     a.add_argument(
+        "--examples-per-label",
+        type=int,
+        default=0,
+        metavar="K",
+        help="teach every label of a replayed dataset by K example recordings (sadvae-live --examples): K test-side "
+        "sequences of one performer per class, whose sequences of that class are then not replayed (default 0: "
+        "no examples)",
+    )
+    a.add_argument(
+        "--names-only",
+        action="store_true",
+        help="with --examples-per-label: replay the same sequences (those of the example performers left out) but "
+        "score every label by its name, as without examples: the baseline on the same sequences",
+    )
+    a.add_argument(
         "--handedness",
         choices=HANDEDNESS,
         default=None,
@@ -327,6 +342,14 @@ def _accuracy(args: argparse.Namespace) -> int:
         raise ConfigError("--no-videos leaves nothing to run: add --replay-dataset NAME")
     if args.mirror and not args.replay_dataset:
         raise ConfigError("--mirror mirrors the replayed datasets and there are none: add --replay-dataset NAME")
+    if args.examples_per_label < 0 or (args.examples_per_label and not args.replay_dataset):
+        raise ConfigError(
+            "--examples-per-label K needs K >= 1 and --replay-dataset NAME (the examples are its sequences)"
+        )
+    if args.names_only and not args.examples_per_label:
+        raise ConfigError("--names-only is the baseline of --examples-per-label K: add it")
+    if args.examples_per_label and args.mirror:
+        raise ConfigError("--examples-per-label is measured on sequences as recorded: drop --mirror")
     opts = AccuracyOptions(
         annotations=None if args.no_videos else args.annotations,
         data_root=args.data_root,
@@ -337,6 +360,8 @@ def _accuracy(args: argparse.Namespace) -> int:
         hold_s=tuple(args.hold),
         limit=args.limit,
         mirror=args.mirror,
+        examples_per_label=args.examples_per_label,
+        teach=not args.names_only,
         run=RunOptions(
             model=args.acc_model,
             backend=args.acc_backend,

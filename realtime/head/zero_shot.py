@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from realtime.head.labels import LabelSet, LabelWatcher
+from realtime.head.result import HeadResult
 from realtime.head.weights import FittedWeights, fit_weights, read_weights, write_weights
 from sadvae.bundle import BundleInfo
 from sadvae.errors import ConfigError, MissingDependencyError, SadvaeError
@@ -50,7 +51,6 @@ from sadvae.head import (
     ZS_METHODS,
     HeadCalibration,
     HeadCore,
-    HeadScores,
     MatchResult,
     ZeroShotScorer,
     calibration_path,
@@ -140,21 +140,6 @@ class HeadOptions:
             raise ConfigError(f"HeadOptions.reject_threshold must be in [0, 1], got {self.reject_threshold}")
         if self.handedness not in HANDEDNESS:
             raise ConfigError(f"HeadOptions.handedness must be one of {', '.join(HANDEDNESS)}, got {self.handedness!r}")
-
-
-@dataclass(frozen=True)
-class HeadResult(HeadScores):
-    """Scores of a batch of windows over the label set (:class:`sadvae.head.HeadScores`).
-
-    Attributes:
-        probs: float64 [N, L] probabilities in label order, given that one of the labels happens; rows sum to 1.
-        top: intp [N] index of the best label.
-        is_new: bool [N] whether the best label is a new (zero-shot) one.
-        p_unseen: float64 [N] the new labels' weight in a mixed list (stacking, or the gate's P(unseen)), else None.
-        off_label: float64 [N] backbone softmax mass on trained classes no label covers, or None.
-        p_action: float64 [N] calibrated P(one of the listed actions); no_action: bool [N] "none of these".
-        scores: float64 [N, L] ``probs * p_action``: what the decisions smooth.
-    """
 
 
 def normalise_name(name: str) -> str:
@@ -330,6 +315,8 @@ class HeadBuilder:
         text_encoder: anything with ``encode_labels(names, descriptions) -> float32 [n, d_y]``; None =
             ``sadvae.text.TextEncoder`` of the bundle's text config, made when first needed.
         aliases: optional extra texts per trained class (other names, descriptions) for label matching.
+        examples: prototypes of labels taught by example recordings (:mod:`realtime.head.examples`); a listed label
+            that has them is scored by them (:class:`realtime.head.examples.ExampleHead`), the others as before.
 
     Attributes:
         info: the bundle's facts; cache_dir: where fitted heads are stored; calibration: the head's constants;
@@ -345,8 +332,10 @@ class HeadBuilder:
         model_id: str | None = None,
         text_encoder=None,
         aliases: tuple[tuple[str, ...], ...] | None = None,
+        examples: Any = None,
     ):
         self.opts = opts or HeadOptions()
+        self.examples = examples if examples is not None and len(examples) else None
         self.model_id = model_id or model_fingerprint(bundle)
         self.info = bundle if isinstance(bundle, BundleInfo) else BundleInfo.from_bundle(bundle, self.model_id)
         self._text = text_encoder
@@ -422,8 +411,33 @@ class HeadBuilder:
             self._text = TextEncoder(self.info.text_cfg)  # its model loads on a text-cache miss only
         return self._text
 
-    def build(self, labels: LabelSet) -> ZeroShotHead:
-        """The head for ``labels`` (from the memory or disk cache when possible, else built now).
+    def build(self, labels: LabelSet) -> Any:
+        """The head for ``labels``: a :class:`ZeroShotHead`, or with labels taught by example an
+        :class:`realtime.head.examples.ExampleHead` around the head of the others.
+
+        Raises:
+            what :meth:`build_plain` raises.
+        """
+        if self.examples is None:
+            return self.build_plain(labels)
+        taught = {normalise_name(n): n for n in self.examples.names}
+        ex_idx = [i for i, n in enumerate(labels.names) if normalise_name(n) in taught]
+        unused = sorted(set(taught) - {normalise_name(n) for n in labels.names})
+        if unused:
+            log.info("examples of %s unused: the labels file does not list them", ", ".join(map(repr, unused)))
+        if not ex_idx:
+            return self.build_plain(labels)
+        from realtime.head.examples import ExampleHead
+
+        rest_idx = [i for i in range(len(labels)) if i not in set(ex_idx)]
+        rest = self.build_plain(labels.subset(rest_idx)) if rest_idx else None
+        protos = self.examples.select([taught[normalise_name(labels.names[i])] for i in ex_idx])
+        head = ExampleHead(labels, protos, ex_idx, rest, rest_idx, self.calibration, self.reject, self.opts.handedness)
+        log.info("head for %d labels (%d taught by example, mode %s)", len(labels), len(ex_idx), head.mode)
+        return head
+
+    def build_plain(self, labels: LabelSet) -> ZeroShotHead:
+        """The head for ``labels`` without examples (from the memory or disk cache when possible, else built now).
 
         Raises:
             ConfigError: the text encoder cannot embed the labels, or a fit needs the bundle ``.pt`` and only

@@ -30,6 +30,8 @@ __all__ = [
     "load_recording",
     "RECORDING_KEYS",
     "MAX_RECORDING_BYTES",
+    "GAP_S",
+    "stream_piece",
 ]
 
 log = logging.getLogger(__name__)
@@ -260,3 +262,32 @@ class TrackRecorder:
         log.info("recorded %d frames of %d tracks to %s", len(frames), len(self._columns), self.path)
         self.written = self.path
         return self.path
+
+
+GAP_S = 1.5  # empty frames between two replayed sequences: the track ends, the next person is a new track
+
+
+def stream_piece(
+    seq, t0: float, hold_s: float = 0.0, gap_s: float = GAP_S
+) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """One sequence's part of a replayed stream: its first person, then ``gap_s`` of empty frames.
+
+    ``hold_s`` > 0 holds the first and last pose that long around the sequence.
+
+    Args:
+        seq: a :class:`sadvae.data.record.SkeletonSequence` (its first person slot is played).
+        t0: the stream time (seconds) at which the sequence starts.
+
+    Returns:
+        (joints [n, 1, 25, 3] with the gap's zero frames last, stream times [n] in seconds, the time of the
+        sequence's last frame, the time at which the next sequence starts).
+    """
+    j, t = seq.joints[:, :1], seq.times() - seq.times()[0]
+    if hold_s > 0:
+        n, dt = round(hold_s * seq.fps), 1.0 / seq.fps
+        j = np.concatenate([np.repeat(j[:1], n, 0), j, np.repeat(j[-1:], n, 0)])
+        t = np.concatenate([np.arange(n) * dt, n * dt + t, n * dt + t[-1] + np.arange(1, n + 1) * dt])
+    gap = np.arange(1, round(gap_s * seq.fps) + 1) / seq.fps
+    joints = np.concatenate([j, np.zeros((len(gap), j.shape[1], 25, 3), np.float32)])
+    times = np.concatenate([t0 + t, t0 + t[-1] + gap])
+    return joints, times, float(t0 + t[-1]), float(t0 + t[-1] + gap[-1] + 1.0 / seq.fps)

@@ -26,6 +26,10 @@ A :class:`HeadCalibration` holds every constant the scoring core needs beyond th
   labels, the cosine of the latent to the nearest label prototype. A mixed list blends them with ``pi``. A
   window is "no action" when that probability is below ``reject_threshold``. Fitted on held-out
   windows with random label lists: windows of listed classes are positives, all others negatives.
+- ``example_*``: labels taught by example recordings (:mod:`sadvae.head.examples`): the softmax temperature of the
+  cosines to their prototypes, and P(a taught action) from the best cosine, ``sigmoid(a * cos + b)``
+  (``scripts/fit_example_curve.py`` fits them on the deployed model's windows; calibrations without them use the
+  built-in values).
 
 Stored as JSON (``<bundle stem>.head.json`` beside a bundle, naming the model id it was fitted on), so
 the live side reads it without torch. Without one the head uses :data:`DEFAULT_CALIBRATION`. The same file may hold,
@@ -94,6 +98,9 @@ class HeadCalibration:
     distance_loc: float = 0.0
     distance_scale: float = 1.0
     centroids: tuple[tuple[float, ...], ...] = ()
+    example_temperature: float = 0.1
+    example_a: float = 20.0
+    example_b: float = -16.0
     model_id: str = ""
     source: str = "built-in defaults (not fitted on this model)"
 
@@ -106,6 +113,8 @@ class HeadCalibration:
             raise ConfigError("HeadCalibration: seen_temperature, zs_scale and euclid_scale must be > 0")
         if not 0.0 <= self.reject_threshold <= 1.0:
             raise ConfigError(f"HeadCalibration.reject_threshold must be in [0, 1], got {self.reject_threshold}")
+        if not self.example_temperature > 0:
+            raise ConfigError(f"HeadCalibration.example_temperature must be > 0, got {self.example_temperature}")
         if not self.distance_scale > 0:
             raise ConfigError(f"HeadCalibration.distance_scale must be > 0, got {self.distance_scale}")
         widths = {len(row) for row in self.centroids}
@@ -131,6 +140,11 @@ class HeadCalibration:
     def p_action_new(self, nearest_cos: np.ndarray) -> np.ndarray:
         """P(a listed action) [N] from the cosine to the nearest new label's prototype [N]."""
         return sigmoid(self.reject_zs_a * np.asarray(nearest_cos, dtype=np.float64) + self.reject_zs_b)
+
+    def p_action_examples(self, best_cos: np.ndarray) -> np.ndarray:
+        """P(a taught label's action) [N] from the cosine to the nearest taught label's prototype [N]
+        (:mod:`sadvae.head.examples`)."""
+        return sigmoid(self.example_a * np.asarray(best_cos, dtype=np.float64) + self.example_b)
 
     def new_weight(self, a_new: np.ndarray, a_trained: np.ndarray, distance: np.ndarray | None = None) -> np.ndarray:
         """pi [N]: the weight of the new labels in a mixed list (calibrated stacking), from both branches'

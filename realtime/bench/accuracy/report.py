@@ -30,6 +30,10 @@ class AccuracyOptions:
         hold_s: seconds the first/last pose is held around each replayed sequence (several: one run each).
         limit: first n held-out sequences per dataset (None: all).
         mirror: replay the sequences' left-right mirror images (left-handed performers).
+        examples_per_label: teach each replayed dataset's labels by this many of its test-side sequences (one
+            performer per class; :func:`realtime.bench.accuracy.runner.example_split`); 0: no examples.
+        teach: False leaves the example performers' sequences out as with examples but scores the labels by their
+            names (the baseline on the same replayed sequences).
         data_root: ``../shared/data``; project_root: where labels paths start.
     """
 
@@ -42,6 +46,8 @@ class AccuracyOptions:
     hold_s: tuple[float, ...] = (0.0,)
     limit: int | None = None
     mirror: bool = False
+    examples_per_label: int = 0
+    teach: bool = True
     run: Any = field(default=None)  # realtime.bench.accuracy.runner.RunOptions
 
 
@@ -124,7 +130,16 @@ def run_accuracy(opts: AccuracyOptions, command: str = "") -> dict[str, Any]:
         doc["video_summary_by_labels"] = {k: summarise(v) for k, v in by_labels.items()}
     for name in tqdm(opts.replay_datasets, desc="replays", unit="dataset", disable=not opts.replay_datasets):
         for hold in opts.hold_s:
-            scores, info = run_replay_dataset(name, opts.data_root, run, hold, opts.limit, mirror=opts.mirror)
+            scores, info = run_replay_dataset(
+                name,
+                opts.data_root,
+                run,
+                hold,
+                opts.limit,
+                mirror=opts.mirror,
+                examples_per_label=opts.examples_per_label,
+                teach=opts.teach,
+            )
             doc["replays"].append(
                 {**info, "summary": summarise(scores), "sequences_detail": [s.to_dict() for s in scores]}
             )
@@ -139,6 +154,15 @@ def _pct(x: float | None) -> str:
 
 def _num(x: float | None, fmt: str = "{:.2f}") -> str:
     return "-" if x is None else fmt.format(x)
+
+
+def _examples_note(r: dict[str, Any]) -> str:
+    k = r.get("examples_per_label", 0)
+    if not k:
+        return ""
+    if r.get("taught"):
+        return f" (labels taught by {k} example(s) each)"
+    return f" (names; the {k}-example runs' example performers left out)"
 
 
 def markdown(doc: dict[str, Any]) -> str:
@@ -210,7 +234,8 @@ def markdown(doc: dict[str, Any]) -> str:
         for r in doc["replays"]:
             lab = r["summary"]["labelled"]
             out.append(
-                f"| {r['dataset']}{' (mirrored)' if r.get('mirror') else ''} | {r['hold_s']:g} s | {r['sequences']} "
+                f"| {r['dataset']}{' (mirrored)' if r.get('mirror') else ''}{_examples_note(r)} | {r['hold_s']:g} s | "
+                f"{r['sequences']} "
                 f"| {r['classes']} "
                 f"| {lab['with_window']} | {_pct(lab['held_top1'])} | {_pct(lab['vote_top1'])} "
                 f"| {_pct(lab['vote_top5'])} "

@@ -18,6 +18,7 @@ import numpy as np
 
 from realtime.bench.accuracy.annotations import ClipAnnotation
 from realtime.bench.accuracy.metrics import EMITTED, Segment, SegmentScore, WindowScore, score_segment
+from realtime.sources.replay import GAP_S, stream_piece
 from sadvae.errors import ConfigError
 
 __all__ = [
@@ -28,13 +29,12 @@ __all__ = [
     "heldout_stream",
     "stream_piece",
     "run_replay_dataset",
+    "example_split",
     "dataset_class_names",
     "GAP_S",
 ]
 
 log = logging.getLogger(__name__)
-
-GAP_S = 1.5  # empty frames between two replayed sequences: the track ends, the next person is a new track
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,9 @@ class RunResult:
     model_id: str = ""
 
 
-def run_pipeline(source: Any, labels: Path, opts: RunOptions, pose_options: Any = None) -> RunResult:
+def run_pipeline(
+    source: Any, labels: Path, opts: RunOptions, pose_options: Any = None, examples: Any = None
+) -> RunResult:
     """Run the live pipeline over ``source`` with ``labels`` until the source ends.
 
     Args:
@@ -79,6 +81,8 @@ def run_pipeline(source: Any, labels: Path, opts: RunOptions, pose_options: Any 
         labels: the labels file.
         opts: model and backend settings.
         pose_options: :class:`realtime.pose.stage.PoseOptions` for videos (None: the pipeline's default).
+        examples: :class:`realtime.head.examples.ExampleClips` that teach labels (``sadvae-live --examples``), embedded
+            with the run's model and options first; None: none.
     """
     from realtime.backends import BackendOptions
     from realtime.backends.live_model import load_live_model
@@ -109,7 +113,12 @@ def run_pipeline(source: Any, labels: Path, opts: RunOptions, pose_options: Any 
         res.events.append({**e, EMITTED: watched.t_ms / 1000.0})  # when a subscriber gets it, on the source's clock
 
     start = time.monotonic()
-    pipe = Pipeline(watched, model, labels, popts, on_event=on_event, on_batch=on_batch)
+    taught = None
+    if examples is not None:
+        from realtime.teaching import embed_examples
+
+        taught = embed_examples(model, examples, popts)
+    pipe = Pipeline(watched, model, labels, popts, on_event=on_event, on_batch=on_batch, examples=taught)
     res.labels = tuple(pipe.labels.names)
     pipe.run()
     res.frames, res.wall_s = pipe.frames, time.monotonic() - start
@@ -207,34 +216,14 @@ def dataset_class_names(name: str, ds: Any) -> tuple[str, ...]:
     return tuple(lookup.get((name, c), c) for c in ds.class_names)
 
 
-def stream_piece(
-    seq: Any, t0: float, hold_s: float = 0.0, gap_s: float = GAP_S
-) -> tuple[np.ndarray, np.ndarray, float, float]:
-    """One sequence's part of a replayed stream: its first person, then ``gap_s`` of empty frames.
-
-    ``hold_s`` > 0 holds the first and last pose that long around the sequence.
-
-    Args:
-        seq: a :class:`sadvae.data.record.SkeletonSequence` (its first person slot is played).
-        t0: the stream time (seconds) at which the sequence starts.
-
-    Returns:
-        (joints [n, 1, 25, 3] with the gap's zero frames last, stream times [n] in seconds, the time of the
-        sequence's last frame, the time at which the next sequence starts).
-    """
-    j, t = seq.joints[:, :1], seq.times() - seq.times()[0]
-    if hold_s > 0:
-        n, dt = round(hold_s * seq.fps), 1.0 / seq.fps
-        j = np.concatenate([np.repeat(j[:1], n, 0), j, np.repeat(j[-1:], n, 0)])
-        t = np.concatenate([np.arange(n) * dt, n * dt + t, n * dt + t[-1] + np.arange(1, n + 1) * dt])
-    gap = np.arange(1, round(gap_s * seq.fps) + 1) / seq.fps
-    joints = np.concatenate([j, np.zeros((len(gap), j.shape[1], 25, 3), np.float32)])
-    times = np.concatenate([t0 + t, t0 + t[-1] + gap])
-    return joints, times, float(t0 + t[-1]), float(t0 + t[-1] + gap[-1] + 1.0 / seq.fps)
-
-
 def heldout_stream(
-    name: str, data_root: Path, hold_s: float = 0.0, limit: int | None = None, mirror: bool = False
+    name: str,
+    data_root: Path,
+    hold_s: float = 0.0,
+    limit: int | None = None,
+    mirror: bool = False,
+    skip: Any = (),
+    ds: Any = None,
 ) -> HeldoutStream:
     """Every test-side sequence of a registered dataset (its standard protocol) played as one person each.
 
@@ -248,6 +237,8 @@ def heldout_stream(
         hold_s: seconds the first/last pose is held; limit: keep the first n test sequences (quick runs).
         mirror: play each sequence's left-right mirror image (a left-handed performer); a class that names a side
             is then the truth through its mirror class ("wave the left hand" -> "wave the right hand").
+        skip: sequence indices not to play (e.g. the examples of :func:`example_split`); ds: the loaded dataset (None:
+            loaded here).
     """
     from sadvae.data.registry import DATASETS, load_dataset
     from sadvae.head.handedness import mirror_columns
@@ -256,12 +247,13 @@ def heldout_stream(
 
     if name not in DATASETS:
         raise ConfigError(f"unknown dataset {name!r} for --replay-dataset; choose one of {sorted(DATASETS)}")
-    ds = load_dataset(name, data_root / DATASETS[name].default_root)
+    ds = ds if ds is not None else load_dataset(name, data_root / DATASETS[name].default_root)
     labels, _, _ = dataset_arrays(ds)
     names = dataset_class_names(name, ds)
     idx = np.flatnonzero(test_side_mask(ds, name))
     if limit is not None:
         idx = idx[:limit]
+    idx = np.array([i for i in idx if int(i) not in set(skip)], dtype=np.intp)
     present = sorted({int(labels[i]) for i in idx})
     label_names = tuple(names[c] for c in present)
     chunks, times, segs, t0 = [], [], [], 0.0
@@ -279,6 +271,39 @@ def heldout_stream(
     return HeldoutStream(np.concatenate(chunks).astype(np.float32), np.concatenate(times), segs, label_names)
 
 
+def example_split(name: str, ds: Any, k: int, limit: int | None = None) -> tuple[dict[str, list[int]], set[int]]:
+    """Which test-side sequences teach each class, and which are then not replayed.
+
+    Per class: the first performer (lowest subject id) with a test-side sequence of it gives up to ``k`` of them (the
+    next performers when it has fewer); every test-side sequence of that class by those performers is then left out of
+    the replay, so no performer is judged on an action they taught (another person's, as a user's own recordings would
+    be of someone else than the next person in front of the camera).
+
+    Returns:
+        ({class name: example sequence indices}, the indices not to replay).
+    """
+    from sadvae.train.protocol import dataset_arrays, test_side_mask
+
+    labels, subjects, _ = dataset_arrays(ds)
+    names = dataset_class_names(name, ds)
+    idx = np.flatnonzero(test_side_mask(ds, name))
+    if limit is not None:
+        idx = idx[:limit]
+    examples: dict[str, list[int]] = {}
+    skip: set[int] = set()
+    for c in sorted({int(labels[i]) for i in idx}):
+        mine = [int(i) for i in idx if labels[i] == c]
+        chosen: list[int] = []
+        for subj in sorted({int(subjects[i]) for i in mine}):
+            if len(chosen) >= k:
+                break
+            of_subject = [i for i in mine if subjects[i] == subj]
+            chosen += of_subject[: k - len(chosen)]
+            skip.update(of_subject)
+        examples[names[c]] = chosen
+    return examples, skip
+
+
 def run_replay_dataset(
     name: str,
     data_root: Path,
@@ -287,23 +312,40 @@ def run_replay_dataset(
     limit: int | None = None,
     tmp_dir: Path | None = None,
     mirror: bool = False,
+    examples_per_label: int = 0,
+    teach: bool = True,
 ) -> tuple[list[SegmentScore], dict[str, Any]]:
     """Replay a dataset's held-out side through the live pipeline with its own class names as labels
-    (``mirror``: their left-right mirror images, :func:`heldout_stream`).
+    (``mirror``: their left-right mirror images, :func:`heldout_stream`; ``examples_per_label``: every label taught
+    by that many test-side sequences, :func:`example_split`, which are not replayed with their performers' others;
+    ``teach`` False: the same sequences left out, the labels scored by their names: the baseline).
 
     Returns:
         (one :class:`SegmentScore` per sequence, run info ``{"dataset", "sequences", "classes", "frames", "wall_s"}``).
     """
     import tempfile
 
+    from realtime.head.examples import ExampleClips
     from realtime.sources.replay import ReplaySource
+    from sadvae.data.registry import DATASETS, load_dataset
 
-    stream = heldout_stream(name, data_root, hold_s, limit, mirror)
+    if name not in DATASETS:
+        raise ConfigError(f"unknown dataset {name!r} for --replay-dataset; choose one of {sorted(DATASETS)}")
+    ds = load_dataset(name, data_root / DATASETS[name].default_root)
+    taught, skip = example_split(name, ds, examples_per_label, limit) if examples_per_label else ({}, set())
+    stream = heldout_stream(name, data_root, hold_s, limit, mirror, skip=skip, ds=ds)
+    clips = None
+    if taught and teach:
+        clips = ExampleClips(
+            Path(f"<{name} test side>"),
+            {c: [ds.sequences[i] for i in ix] for c, ix in taught.items()},
+            {c: [Path(f"{name}#{i}") for i in ix] for c, ix in taught.items()},
+        )
     with tempfile.TemporaryDirectory(dir=tmp_dir) as tmp:
         labels = Path(tmp) / f"{name}_labels.txt"
         labels.write_text("\n".join(stream.class_names) + "\n", encoding="utf-8")
         src = ReplaySource.from_arrays(stream.joints, stream.times, name=name)
-        res = run_pipeline(src, labels, opts)
+        res = run_pipeline(src, labels, opts, examples=clips)
     if res.labels != stream.class_names:
         raise ConfigError(f"{name}: the head's labels {res.labels} are not the dataset's {stream.class_names}")
     scores = [score_segment(res.events, res.windows, seg) for seg in stream.segments]
@@ -311,6 +353,9 @@ def run_replay_dataset(
         "dataset": name,
         "hold_s": hold_s,
         "mirror": bool(mirror),
+        "examples_per_label": int(examples_per_label),
+        "taught": bool(taught and teach),
+        "example_sequences": sum(len(ix) for ix in taught.values()),
         "sequences": len(scores),
         "classes": len(stream.class_names),
         "frames": res.frames,

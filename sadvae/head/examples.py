@@ -1,0 +1,141 @@
+"""Labels taught by example: a few recordings of an action, and windows scored by how close they come (numpy).
+
+A label's name (or description) is all the zero-shot branch can read, and on skeletons it has never seen that is
+often not enough (docs/cross_dataset.md: 20-55 % top-1 across datasets). A few recordings of the action say more:
+on the cross-dataset sets one recording per label doubles top-1 on MSR Action3D (20 -> 48 %), three reach 60 %
+(``scripts/probe_few_shot.py``, docs/head.md section 8). And when the examples come from the user's own camera,
+they are camera skeletons of the user's own body: the gap between the skeletons a model learned from and the live
+ones (docs/camera_gap.md) is not crossed at all.
+
+What a window is compared by is the deployed model's trained-class logits (``seen_logits``, what every export
+outputs): each example window's logit vector scaled to unit length, a label's **prototype** the unit mean of its
+examples' windows, and a window's similarity to a label the cosine of its unit logit vector to the prototype.
+Among the taught labels, ``P(label) = softmax(cos / example_temperature)``; "no action" for them reads the best
+cosine through a calibrated curve (``HeadCalibration.p_action_examples``, fitted on windows of the deployed model
+with ``scripts/fit_example_curve.py``). A list that also has labels without examples puts both on one scale by their
+calibrated P(one of my labels): ``w = a_examples / (a_examples + a_rest)`` is the taught labels' share
+(:func:`mix_with_examples`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from sadvae.head.calibration import HeadCalibration
+from sadvae.head.core import HeadScores
+from sadvae.head.zeroshot import softmax
+
+__all__ = ["ExamplePrototypes", "unit_rows", "mix_with_examples"]
+
+
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (float64; an all-zero row stays zero)."""
+    x = np.asarray(x, np.float64)
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+@dataclass(frozen=True)
+class ExamplePrototypes:
+    """Prototypes of the taught labels.
+
+    Attributes:
+        names: the labels, as written in the examples.
+        prototypes: float64 [E, K] one unit row per label: the unit mean of its example windows' unit logit vectors.
+        windows: example windows behind each prototype; clips: example recordings behind each.
+    """
+
+    names: tuple[str, ...]
+    prototypes: np.ndarray
+    windows: tuple[int, ...]
+    clips: tuple[int, ...]
+
+    @classmethod
+    def from_windows(
+        cls, windows: Mapping[str, np.ndarray], clips: Mapping[str, int] | None = None
+    ) -> ExamplePrototypes:
+        """Prototypes from each label's example windows' logits ``{label: float [n, K]}`` (n >= 1)."""
+        names, protos, counts = [], [], []
+        widths = {np.shape(v)[-1] for v in windows.values()}
+        if len(widths) > 1:
+            raise ValueError(f"example windows of different widths {sorted(widths)}: they come from different models")
+        for name, w in windows.items():
+            w = np.asarray(w, np.float64)
+            if w.ndim != 2 or not len(w) or not np.isfinite(w).all():
+                raise ValueError(f"example windows of {name!r}: expected finite [n >= 1, K] logits, got {w.shape}")
+            names.append(str(name))
+            protos.append(unit_rows(unit_rows(w).mean(axis=0)))
+            counts.append(len(w))
+        k = widths.pop() if widths else 0
+        clip_counts = tuple(int((clips or {}).get(n, 0)) for n in names)
+        return cls(tuple(names), np.asarray(protos, np.float64).reshape(len(names), k), tuple(counts), clip_counts)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def select(self, names: Sequence[str]) -> ExamplePrototypes:
+        """The prototypes of ``names`` (each one of :attr:`names`), in that order."""
+        idx = [self.names.index(n) for n in names]
+        return ExamplePrototypes(
+            tuple(names),
+            self.prototypes[idx],
+            tuple(self.windows[i] for i in idx),
+            tuple(self.clips[i] for i in idx),
+        )
+
+    def similarity(self, seen_logits: np.ndarray) -> np.ndarray:
+        """[N, E] cosine of each window's logit vector [N, K] to each prototype."""
+        z = np.asarray(seen_logits)
+        if z.ndim != 2 or z.shape[1] != self.prototypes.shape[1]:
+            raise ValueError(f"expected seen_logits [N, {self.prototypes.shape[1]}], got {z.shape}")
+        return unit_rows(z) @ self.prototypes.T
+
+
+def mix_with_examples(
+    sim: np.ndarray,
+    example_idx: Sequence[int],
+    rest: HeadScores | None,
+    rest_idx: Sequence[int],
+    calibration: HeadCalibration,
+    reject: bool,
+) -> HeadScores:
+    """Scores over every label from the taught labels' similarities [N, E] and the other labels' scores.
+
+    Args:
+        sim: cosines of the windows to the taught labels' prototypes (:meth:`ExamplePrototypes.similarity`).
+        example_idx: the taught labels' positions in the list (E of them, in ``sim``'s column order).
+        rest: the other labels' scores (in ``rest_idx`` order), or None when every label is taught.
+        rest_idx: their positions in the list.
+        calibration: the temperature and the "no action" curve of the taught labels.
+        reject: compute "no action" (False: P(one of my labels) is 1 for the taught labels).
+    """
+    sim = np.asarray(sim, np.float64)
+    n, ex, other = sim.shape[0], np.asarray(example_idx, np.intp), np.asarray(rest_idx, np.intp)
+    size = len(ex) + len(other)
+    if sim.shape[1] != len(ex) or (rest is None) != (len(other) == 0):
+        raise ValueError(f"{sim.shape[1]} similarity columns for {len(ex)} taught labels, rest {len(other)}")
+    if sorted(np.concatenate([ex, other]).tolist()) != list(range(size)):
+        raise ValueError("example_idx and rest_idx must split the label positions")
+    p_ex = softmax(sim / calibration.example_temperature)
+    a_ex = calibration.p_action_examples(sim.max(axis=1)) if reject else np.ones(n)
+    probs = np.zeros((n, size))
+    if rest is None:
+        probs[:, ex] = p_ex
+        p_action, p_unseen, off = a_ex, None, None
+    else:
+        a_rest = rest.p_action
+        total = a_ex + a_rest
+        w = np.where(total > 0, a_ex / np.maximum(total, 1e-300), 0.5)
+        probs[:, ex] = p_ex * w[:, None]
+        probs[:, other] = rest.probs * (1.0 - w)[:, None]
+        p_action = w * a_ex + (1.0 - w) * a_rest
+        p_unseen, off = rest.p_unseen, rest.off_label
+    top = probs.argmax(axis=1)
+    no_action = p_action < calibration.reject_threshold if reject else np.zeros(n, dtype=bool)
+    new_top = np.zeros(n, dtype=bool)
+    if rest is not None:  # a window whose best label is one of the others has the others' best label
+        in_rest = np.isin(top, other)
+        new_top[in_rest] = np.asarray(rest.is_new)[in_rest]
+    return HeadScores(probs, top, new_top, p_unseen, off, p_action, no_action, probs * p_action[:, None])

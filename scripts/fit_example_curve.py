@@ -1,0 +1,166 @@
+"""Fit the head's constants for labels taught by example (``sadvae-live --examples``) on a model's own windows.
+
+Labels taught by example (``sadvae.head.examples``) need two numbers from the deployed model: the softmax
+temperature of the cosines to the taught labels' prototypes, and the curve ``P(a taught action) = sigmoid(a * cos
++ b)`` of the best cosine that "no action" reads. Both are fitted here on windows the live pipeline makes of the
+**training side** of the sets the model was trained on (never a test side), each sequence played as
+``sadvae-live --examples`` plays an example (first and last pose held 1 s), in simulated episodes:
+
+- a list of 3-10 of a set's classes, each taught by 1-3 sequences of one performer (a prototype, as the live head
+  builds it);
+- every window of the set's sequences by other performers is a query: a window of a listed class is a positive, a
+  window of an unlisted class of the same set (a near miss) a negative; the curve is fitted on the best cosine
+  (classes weighted equally), the temperature on the positives' cosines to the listed prototypes.
+
+The model's training side is what its extra head was fitted on, so its logits there are surer than on new people:
+the fitted curve errs towards "no action". The result is written into the model's head calibration
+(``<bundle stem>.head.json``; the other constants are left as they are) unless ``--dry-run``.
+
+    python scripts/fit_example_curve.py                                   # the packaged model, ~2 min
+    python scripts/fit_example_curve.py --model runs/lodo/msr_action3d/default_model.pt
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+EPISODES = 300
+LIST_SIZES = (3, 10)
+SHOTS = (1, 2, 3)
+
+
+def set_windows(model, name: str, data_root: Path, opts) -> dict:
+    """The training side of one set through the live pipeline: per sequence its windows' logits, class, subject."""
+    from realtime.teaching import clip_windows
+    from sadvae.data.registry import DATASETS, load_dataset
+    from sadvae.train.protocol import dataset_arrays, test_side_mask
+
+    ds = load_dataset(name, data_root / DATASETS[name].default_root)
+    labels, subjects, _ = dataset_arrays(ds)
+    idx = np.flatnonzero(~test_side_mask(ds, name) & (labels >= 0))
+    windows = clip_windows(model, [ds.sequences[i] for i in idx], opts)
+    return {"windows": windows, "label": labels[idx], "subject": subjects[idx], "classes": len(ds.class_names)}
+
+
+def episodes(data: dict, rng: np.random.Generator, n: int):
+    """Yield (best cosine [W], is a listed class [W], cosines [W_pos, L], truth [W_pos]) per simulated episode."""
+    from sadvae.head.examples import unit_rows
+
+    lab, subj, wins = data["label"], data["subject"], data["windows"]
+    present = np.unique(lab)
+    for _ in range(n):
+        size = int(rng.integers(LIST_SIZES[0], min(LIST_SIZES[1], len(present)) + 1))
+        listed = rng.choice(present, size=size, replace=False)
+        k = int(rng.choice(SHOTS))
+        protos, taught_by = [], {}
+        for c in listed:
+            mine = np.flatnonzero((lab == c) & np.array([len(w) > 0 for w in wins]))
+            s = int(rng.choice(np.unique(subj[mine])))
+            pick = mine[subj[mine] == s][:k]
+            taught_by[int(c)] = s
+            protos.append(unit_rows(unit_rows(np.concatenate([wins[i] for i in pick])).mean(axis=0)))
+        protos = np.stack(protos)
+        rows, y, truth = [], [], []
+        for i, w in enumerate(wins):
+            c = int(lab[i])
+            if not len(w) or taught_by.get(c) == subj[i]:
+                continue
+            rows.append(w)
+            pos = c in taught_by
+            y += [pos] * len(w)
+            truth += [int(np.flatnonzero(listed == c)[0]) if pos else -1] * len(w)
+        sims = unit_rows(np.concatenate(rows)) @ protos.T
+        y, truth = np.asarray(y), np.asarray(truth)
+        yield sims.max(axis=1), y, sims[y], truth[y]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", type=Path, help="bundle .pt (default: the packaged model)")
+    ap.add_argument(
+        "--datasets",
+        nargs="+",
+        help="sets whose training side is read: the model's training sets (default: the recipe's)",
+    )
+    ap.add_argument("--data-root", type=Path, help="default ../shared/data")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--dry-run", action="store_true", help="print the fit, write nothing")
+    ap.add_argument("--json", type=Path, help="also write the fit and its statistics here")
+    args = ap.parse_args()
+
+    from realtime.backends.live_model import load_live_model
+    from sadvae.assets import default_bundle_path
+    from sadvae.head.calibration import calibration_path, fit_logistic, fit_temperature, sigmoid
+    from sadvae.paths import shared_data_root
+    from sadvae.train.default_shiftgcn import ShiftGCNDefaultConfig
+
+    bundle = args.model or default_bundle_path()
+    model = load_live_model(bundle, "onnxruntime")
+    cal_path = calibration_path(bundle)
+    if not cal_path.is_file():
+        raise SystemExit(f"{cal_path}: no head calibration to add to; fit one first (scripts/train_default)")
+    datasets = args.datasets or list(ShiftGCNDefaultConfig().datasets)
+    root = args.data_root or shared_data_root()
+    rng = np.random.default_rng(args.seed)
+    best, pos, sims, truth = [], [], [], []
+    stats = {}
+    for name in datasets:
+        data = set_windows(model, name, root, None)
+        n_windows = sum(len(w) for w in data["windows"])
+        stats[name] = {"sequences": len(data["windows"]), "windows": n_windows}
+        print(f"{name}: {len(data['windows'])} training-side sequences, {n_windows} windows", flush=True)
+        for b, y, s, t in episodes(data, rng, EPISODES // len(datasets)):
+            best.append(b)
+            pos.append(y)
+            sims.append(s)
+            truth.append(t)
+    best, pos = np.concatenate(best), np.concatenate(pos)
+    a, b = fit_logistic(best, pos.astype(float))
+    width = max(s.shape[1] for s in sims)
+    padded = np.full((sum(len(s) for s in sims), width), -1e9)  # lists differ in size: absent labels never win
+    row = 0
+    for s in sims:
+        padded[row : row + len(s), : s.shape[1]] = s
+        row += len(s)
+    temperature = fit_temperature(padded, np.concatenate(truth))
+    p = sigmoid(a * best + b)
+    fit = {
+        "example_a": round(a, 4),
+        "example_b": round(b, 4),
+        "example_temperature": round(temperature, 5),
+        "positives": int(pos.sum()),
+        "negatives": int((~pos).sum()),
+        "kept_positives_at_0.5": round(float((p[pos] >= 0.5).mean()), 4),
+        "rejected_negatives_at_0.5": round(float((p[~pos] < 0.5).mean()), 4),
+        "best_cos_median_positive_negative": [
+            round(float(np.median(best[pos])), 4),
+            round(float(np.median(best[~pos])), 4),
+        ],
+        "datasets": stats,
+        "episodes": EPISODES,
+        "seed": args.seed,
+        "command": " ".join(["python", *sys.argv]),
+    }
+    print(json.dumps(fit, indent=1))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(fit, indent=1) + "\n")
+    if not args.dry_run:
+        d = json.loads(cal_path.read_text(encoding="utf-8"))
+        d.update({k: fit[k] for k in ("example_a", "example_b", "example_temperature")})
+        d["example_fit"] = {k: v for k, v in fit.items() if not k.startswith("example_")}
+        cal_path.write_text(json.dumps(d, indent=1) + "\n", encoding="utf-8")
+        print(f"wrote {cal_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,145 @@
+"""``sadvae-live --examples``: labels taught by example recordings, read, embedded by the live pipeline and scored.
+
+The examples and the performances are the synthetic performer's (``realtime.sources.demo``), so these run on a fresh
+clone; the model is the packaged default (ONNX Runtime, no torch needed).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("zmq")
+
+from realtime.backends.live_model import load_live_model  # noqa: E402
+from realtime.cli import main  # noqa: E402
+from realtime.events.publisher import PublisherOptions  # noqa: E402
+from realtime.head.examples import ExampleHead, read_examples  # noqa: E402
+from realtime.head.zero_shot import HeadOptions  # noqa: E402
+from realtime.pipeline import Pipeline, PipelineOptions  # noqa: E402
+from realtime.sources.demo import perform  # noqa: E402
+from realtime.sources.replay import ReplaySource, save_recording  # noqa: E402
+from realtime.teaching import embed_examples  # noqa: E402
+from sadvae.data.user_format import write_clip  # noqa: E402
+from sadvae.errors import ConfigError, DataFormatError  # noqa: E402
+
+TAUGHT = {"my clap": "clap hands", "my kick": "forward kick", "my bend": "bend"}
+
+
+def _examples(folder: Path, seed: int = 0) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "classes.txt").write_text("\n".join(TAUGHT) + "\n", encoding="utf-8")
+    for i, (label, action) in enumerate(TAUGHT.items()):
+        joints, times, _ = perform(((action, 4.0),), seed=seed + i)
+        write_clip(folder / f"{label.replace(' ', '_')}.npz", joints, label, 30.0, timestamps=times)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def model():
+    m = load_live_model(None, "onnxruntime")
+    yield m
+    m.close()
+
+
+@pytest.fixture(scope="module")
+def taught(model, tmp_path_factory):
+    return embed_examples(model, read_examples(_examples(tmp_path_factory.mktemp("examples"))))
+
+
+def _options(tmp_path: Path) -> PipelineOptions:
+    return PipelineOptions(
+        handle_signals=False,
+        head=HeadOptions(cache_dir=str(tmp_path / "heads")),
+        publisher=PublisherOptions(endpoint="tcp://127.0.0.1:*"),
+    )
+
+
+def test_every_example_is_read_by_the_live_pipeline(taught, model) -> None:
+    assert set(taught.names) == set(TAUGHT)
+    assert all(w >= 1 for w in taught.windows) and taught.clips == (1, 1, 1)
+    assert taught.prototypes.shape == (3, len(model.bundle.seen_names))
+    assert np.allclose(np.linalg.norm(taught.prototypes, axis=1), 1.0)
+
+
+def test_a_taught_label_is_recognised_in_a_new_performance(model, taught, tmp_path) -> None:
+    labels = tmp_path / "labels.txt"
+    labels.write_text("My Clap\nmy kick\nmy bend\nwalk\n", encoding="utf-8")  # names compared as the head does
+    joints, times, spans = perform((("stand still", 1.0), ("forward kick", 5.0), ("stand still", 1.0)), seed=7)
+    batches = []
+
+    class Borrowed:  # the module's model stays open for the other tests
+        def __getattr__(self, name):
+            return getattr(model, name)
+
+        def close(self):
+            pass
+
+    pipe = Pipeline(
+        ReplaySource.from_arrays(joints, times, name="perf"),
+        Borrowed(),
+        labels,
+        _options(tmp_path),
+        on_batch=batches.append,
+        examples=taught,
+    )
+    head = pipe.head
+    assert isinstance(head, ExampleHead) and head.mode.endswith("+examples")
+    lines = head.mapping_lines()
+    assert lines[0].startswith("My Clap -> taught by 1 example(s)") and lines[3].startswith("walk ->")
+    pipe.run()
+    kick = [b.result.probs[0] for b in batches if spans[1][1] + 1.0 <= b.times[0][-1] <= spans[1][2]]
+    assert kick, "no window inside the kick"
+    assert np.mean([p.argmax() == 1 for p in kick]) >= 0.5, [np.round(p, 2) for p in kick]
+    assert all(np.isclose(p.sum(), 1.0) for p in kick)
+
+
+def test_bad_examples_are_one_clear_error(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="not a folder"):
+        read_examples(tmp_path / "nowhere")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "classes.txt").write_text("my clap\n", encoding="utf-8")
+    with pytest.raises(DataFormatError, match="no example clip"):
+        read_examples(empty)
+    wrong = _examples(tmp_path / "wrong")
+    joints, times, _ = perform((("clap hands", 3.0),))
+    write_clip(wrong / "x.npz", joints, "clap twice", 30.0, timestamps=times)  # not in classes.txt
+    with pytest.raises(DataFormatError, match="x.npz"):
+        read_examples(wrong)
+
+
+def test_the_cli_takes_examples_and_names_them_at_start_up(tmp_path, capsys) -> None:
+    folder = _examples(tmp_path / "examples")
+    joints, times, _ = perform((("stand still", 1.0), ("bend", 4.0), ("stand still", 1.0)), seed=3)
+    rec = save_recording(tmp_path / "perf.npz", joints, times)
+    labels = tmp_path / "labels.txt"
+    labels.write_text("my clap\nmy kick\nmy bend\n", encoding="utf-8")
+    argv = ["--replay", str(rec), "--labels", str(labels), "--examples", str(folder), "--no-display"]
+    assert main([*argv, "--endpoint", "tcp://127.0.0.1:*"]) == 0
+    err = capsys.readouterr().err
+    assert "(examples)" in err and "my bend -> taught by 1 example(s)" in err
+    assert main([*argv[:-3], "--examples", str(tmp_path / "missing"), "--endpoint", "tcp://127.0.0.1:*"]) == 2
+    assert "--examples" in capsys.readouterr().err
+
+
+def test_the_benchmark_teaches_by_one_performer_and_never_judges_them_on_it(shared_data) -> None:
+    from realtime.bench.accuracy.runner import example_split, heldout_stream
+    from sadvae.data.registry import DATASETS, load_dataset
+    from sadvae.train.protocol import dataset_arrays, test_side_mask
+
+    ds = load_dataset("msr_action3d", shared_data / DATASETS["msr_action3d"].default_root)
+    labels, subjects, _ = dataset_arrays(ds)
+    test = np.flatnonzero(test_side_mask(ds, "msr_action3d"))
+    examples, skip = example_split("msr_action3d", ds, 2)
+    assert len(examples) == len(set(labels[test].tolist()))
+    for ix in examples.values():
+        assert len(ix) == 2 and len({int(subjects[i]) for i in ix}) == 1 and set(ix) <= set(test.tolist())
+        c, s = int(labels[ix[0]]), int(subjects[ix[0]])
+        assert {int(i) for i in test if labels[i] == c and subjects[i] == s} <= skip
+    stream = heldout_stream("msr_action3d", shared_data, skip=skip, ds=ds)
+    replayed = {int(seg.name.split("#")[1]) for seg in stream.segments}
+    assert replayed == set(test.tolist()) - skip and not replayed & skip

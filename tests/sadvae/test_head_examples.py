@@ -1,0 +1,92 @@
+"""Labels taught by example: prototypes, their scores and their mix with the other labels (numpy core)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sadvae.head import HeadCalibration
+from sadvae.head.core import HeadScores
+from sadvae.head.examples import ExamplePrototypes, mix_with_examples, unit_rows
+from sadvae.labels import parse_labels_text
+
+CAL = HeadCalibration(example_a=10.0, example_b=-7.0, example_temperature=0.1)
+
+
+def _prototypes(rng, names=("a", "b", "c"), k=12, windows=3) -> tuple[ExamplePrototypes, dict]:
+    centres = {n: rng.normal(size=k) * 3 for n in names}
+    wins = {n: centres[n] + rng.normal(size=(windows, k)) * 0.3 for n in names}
+    return ExamplePrototypes.from_windows(wins, {n: 1 for n in names}), wins
+
+
+def test_a_prototype_is_the_unit_mean_of_its_unit_windows() -> None:
+    w = np.array([[3.0, 0.0], [0.0, 1.0]])
+    p = ExamplePrototypes.from_windows({"x": w})
+    assert np.allclose(p.prototypes[0], unit_rows(np.array([0.5, 0.5])))
+    assert p.windows == (2,) and p.clips == (0,) and len(p) == 1
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_every_taught_label_wins_on_its_own_examples(seed) -> None:
+    rng = np.random.default_rng(seed)
+    names = tuple(f"action {i}" for i in range(int(rng.integers(2, 9))))
+    protos, wins = _prototypes(rng, names)
+    for j, n in enumerate(names):
+        sim = protos.similarity(wins[n])
+        r = mix_with_examples(sim, range(len(names)), None, (), CAL, reject=True)
+        assert (r.top == j).all()
+        assert np.allclose(r.probs.sum(axis=1), 1.0)
+        assert np.allclose(r.scores, r.probs * r.p_action[:, None])
+
+
+def test_no_action_reads_the_best_cosine_through_the_curve() -> None:
+    protos = ExamplePrototypes.from_windows({"a": np.array([[1.0, 0.0, 0.0]]), "b": np.array([[0.0, 1.0, 0.0]])})
+    windows = np.array([[1.0, 0.05, 0.0], [0.0, 0.0, 1.0]])  # like "a"; like neither
+    r = mix_with_examples(protos.similarity(windows), (0, 1), None, (), CAL, reject=True)
+    assert r.p_action[0] > 0.9 and r.p_action[1] < 0.01
+    assert r.no_action.tolist() == [False, True]
+    off = mix_with_examples(protos.similarity(windows), (0, 1), None, (), CAL, reject=False)
+    assert (off.p_action == 1).all() and not off.no_action.any()
+
+
+def test_taught_and_other_labels_share_one_scale() -> None:
+    protos = ExamplePrototypes.from_windows({"mine": np.array([[1.0, 0.0]])})
+    windows = np.array([[1.0, 0.0], [0.0, 1.0]])  # the taught action; something else
+    n = len(windows)
+    rest = HeadScores(
+        probs=np.array([[0.7, 0.3], [0.9, 0.1]]),
+        top=np.array([0, 0]),
+        is_new=np.array([False, True]),
+        p_unseen=None,
+        off_label=np.array([0.1, 0.1]),
+        p_action=np.array([0.5, 0.5]),
+        no_action=np.zeros(n, bool),
+        scores=np.zeros((n, 2)),
+    )
+    r = mix_with_examples(protos.similarity(windows), (1,), rest, (0, 2), CAL, reject=True)
+    assert np.allclose(r.probs.sum(axis=1), 1.0)
+    assert r.top.tolist() == [1, 0]  # the taught label where its action is, the others' best elsewhere
+    assert r.is_new.tolist() == [False, True]  # a taught label is not a zero-shot one; else the others' flag
+    assert r.probs[1, 1] < 0.01 and np.isclose(r.probs[1, 0] / r.probs[1, 2], 9.0)
+
+
+def test_bad_input_is_refused() -> None:
+    with pytest.raises(ValueError, match="different widths"):
+        ExamplePrototypes.from_windows({"a": np.ones((1, 3)), "b": np.ones((1, 4))})
+    with pytest.raises(ValueError, match="finite"):
+        ExamplePrototypes.from_windows({"a": np.zeros((0, 3))})
+    p = ExamplePrototypes.from_windows({"a": np.ones((1, 3))})
+    with pytest.raises(ValueError, match="seen_logits"):
+        p.similarity(np.ones((2, 4)))
+    with pytest.raises(ValueError, match="split the label positions"):
+        mix_with_examples(np.ones((1, 1)), (1,), None, (), CAL, True)  # one label, at position 1
+    with pytest.raises(Exception, match="example_temperature"):
+        HeadCalibration(example_temperature=0.0)
+
+
+def test_a_label_subset_is_a_label_set_of_its_own() -> None:
+    labels = parse_labels_text("walk\nmy clap | hands together twice\nmy kick\n")
+    assert labels.subset(range(3)).sha256 == labels.sha256
+    sub = labels.subset([2, 0])
+    assert sub.names == ("my kick", "walk") and sub.descriptions == (None, None)
+    assert sub.sha256 == parse_labels_text("my kick\nwalk\n").sha256
