@@ -93,7 +93,7 @@ def clip_windows(model: Any, clips: Sequence[Any], opts: Any = None) -> list[np.
     return [np.stack(rows) if rows else np.zeros((0, width)) for rows in per_clip]
 
 
-def embed_examples(model: Any, examples: ExampleClips, opts: Any = None) -> ExamplePrototypes:
+def embed_examples(model: Any, examples: ExampleClips, opts: Any = None, skip_empty: bool = False) -> ExamplePrototypes:
     """Each example clip played through the live pipeline (:func:`clip_windows`); each taught label's prototype from
     its windows' logits.
 
@@ -102,9 +102,11 @@ def embed_examples(model: Any, examples: ExampleClips, opts: Any = None) -> Exam
         examples: from :func:`read_examples`.
         opts: the run's :class:`realtime.pipeline.PipelineOptions` (None: the defaults); its windowing, still-pose
             cut and preprocessing are what the examples go through.
+        skip_empty: drop a clip that gives no window (logged) instead of refusing it; a label left without any
+            is not taught (benchmarks, where the examples are drawn from a dataset).
 
     Raises:
-        ConfigError: a clip gives no window (no person in it), naming the file.
+        ConfigError: a clip gives no window (no person tracked in it), naming the file (unless ``skip_empty``).
     """
     order = [
         (name, seq, f)
@@ -114,6 +116,9 @@ def embed_examples(model: Any, examples: ExampleClips, opts: Any = None) -> Exam
     per_clip = clip_windows(model, [seq for _, seq, _ in order], opts)
     windows: dict[str, list[np.ndarray]] = {}
     for (name, seq, f), rows in zip(order, per_clip, strict=True):
+        if not len(rows) and skip_empty:
+            log.warning("%s: this example of %r gave the model no window; left out", f, name)
+            continue
         if not len(rows):
             raise ConfigError(
                 f"{f}: this example of {name!r} gave the model no window ({seq.num_frames} frames, "
@@ -121,7 +126,7 @@ def embed_examples(model: Any, examples: ExampleClips, opts: Any = None) -> Exam
                 "whole body in view"
             )
         windows.setdefault(name, []).append(rows)
-    counts = {n: len(examples.clips[n]) for n in examples.clips}
+    counts = {n: len(w) for n, w in windows.items()}
     protos = ExamplePrototypes.from_windows({n: np.concatenate(w) for n, w in windows.items()}, counts)
     for n, c, w in zip(protos.names, protos.clips, protos.windows, strict=True):
         log.info("example label %r: %d clip(s), %d window(s)", n, c, w)

@@ -6,11 +6,13 @@ temperature of the cosines to the taught labels' prototypes, and the curve ``P(a
 **training side** of the sets the model was trained on (never a test side), each sequence played as
 ``sadvae-live --examples`` plays an example (first and last pose held 1 s), in simulated episodes:
 
-- a list of 3-10 of a set's classes, each taught by 1-3 sequences of one performer (a prototype, as the live head
-  builds it);
-- every window of the set's sequences by other performers is a query: a window of a listed class is a positive, a
-  window of an unlisted class of the same set (a near miss) a negative; the curve is fitted on the best cosine
-  (classes weighted equally), the temperature on the positives' cosines to the listed prototypes.
+- a list of 3-10 classes, each taught by 1-3 sequences of one performer (a prototype, as the live head builds it);
+  as the head's other constants are fitted (``sadvae.head.fit``), half the lists are of one set's classes and scored
+  on that set's sequences (an unlisted sibling is a near miss), half are drawn from every set's classes and scored
+  on a sample of every set's sequences;
+- a window of a listed class is a positive (the teaching performer's sequences of it are left out), any other
+  window a negative; the curve is fitted on the best cosine (classes weighted equally), the temperature on the
+  positives' cosines to the listed prototypes.
 
 The model's training side is what its extra head was fitted on, so its logits there are surer than on new people:
 the fitted curve errs towards "no action". The result is written into the model's head calibration
@@ -50,36 +52,64 @@ def set_windows(model, name: str, data_root: Path, opts) -> dict:
     return {"windows": windows, "label": labels[idx], "subject": subjects[idx], "classes": len(ds.class_names)}
 
 
-def episodes(data: dict, rng: np.random.Generator, n: int):
-    """Yield (best cosine [W], is a listed class [W], cosines [W_pos, L], truth [W_pos]) per simulated episode."""
+def pooled(sets: list[dict]) -> dict:
+    """Several sets' windows as one: classes and performers made distinct per set."""
+    lab = np.concatenate([d["label"] + 1000 * i for i, d in enumerate(sets)])
+    subj = np.concatenate([d["subject"] + 1000 * i for i, d in enumerate(sets)])
+    where = np.concatenate([np.full(len(d["label"]), i) for i, d in enumerate(sets)])
+    return {"windows": [w for d in sets for w in d["windows"]], "label": lab, "subject": subj, "set": where}
+
+
+def episode(data: dict, listed: np.ndarray, queries: np.ndarray, k: int, rng: np.random.Generator):
+    """(best cosine [W], is a listed class [W], cosines [W_pos, L], truth [W_pos]) of one simulated list: each listed
+    class taught by ``k`` sequences of one performer; the windows of the ``queries`` sequences are scored, except
+    the teaching performers' sequences of the class they taught."""
     from sadvae.head.examples import unit_rows
 
     lab, subj, wins = data["label"], data["subject"], data["windows"]
-    present = np.unique(lab)
-    for _ in range(n):
+    has = np.array([len(w) > 0 for w in wins])
+    protos, taught_by = [], {}
+    for c in listed:
+        mine = np.flatnonzero((lab == c) & has)
+        s = int(rng.choice(np.unique(subj[mine])))
+        taught_by[int(c)] = s
+        pick = mine[subj[mine] == s][:k]
+        protos.append(unit_rows(unit_rows(np.concatenate([wins[i] for i in pick])).mean(axis=0)))
+    protos = np.stack(protos)
+    rows, y, truth = [], [], []
+    for i in queries:
+        c = int(lab[i])
+        if not has[i] or taught_by.get(c) == subj[i]:
+            continue
+        rows.append(wins[i])
+        pos = c in taught_by
+        y += [pos] * len(wins[i])
+        truth += [int(np.flatnonzero(listed == c)[0]) if pos else -1] * len(wins[i])
+    sims = unit_rows(np.concatenate(rows)) @ protos.T
+    y, truth = np.asarray(y), np.asarray(truth)
+    return sims.max(axis=1), y, sims[y], truth[y]
+
+
+def episodes(data: dict, rng: np.random.Generator, n: int):
+    """``n`` simulated lists, as the head's other constants are fitted (``sadvae.head.fit``): half of them lists of
+    one set's classes scored on that set's sequences (near misses: unlisted siblings), half lists drawn from every
+    set's classes scored on a sample of every set's sequences (the other sets' actions as misses)."""
+    lab, where = data["label"], data["set"]
+    everything = np.arange(len(lab))
+    for e in range(n):
+        k = int(rng.choice(SHOTS))
+        if e % 2 == 0:
+            s = int(rng.integers(where.max() + 1))
+            present = np.unique(lab[where == s])
+            queries = np.flatnonzero(where == s)
+        else:
+            present = np.unique(lab)
+            queries = np.sort(rng.choice(everything, size=min(len(everything), 600), replace=False))
         size = int(rng.integers(LIST_SIZES[0], min(LIST_SIZES[1], len(present)) + 1))
         listed = rng.choice(present, size=size, replace=False)
-        k = int(rng.choice(SHOTS))
-        protos, taught_by = [], {}
-        for c in listed:
-            mine = np.flatnonzero((lab == c) & np.array([len(w) > 0 for w in wins]))
-            s = int(rng.choice(np.unique(subj[mine])))
-            pick = mine[subj[mine] == s][:k]
-            taught_by[int(c)] = s
-            protos.append(unit_rows(unit_rows(np.concatenate([wins[i] for i in pick])).mean(axis=0)))
-        protos = np.stack(protos)
-        rows, y, truth = [], [], []
-        for i, w in enumerate(wins):
-            c = int(lab[i])
-            if not len(w) or taught_by.get(c) == subj[i]:
-                continue
-            rows.append(w)
-            pos = c in taught_by
-            y += [pos] * len(w)
-            truth += [int(np.flatnonzero(listed == c)[0]) if pos else -1] * len(w)
-        sims = unit_rows(np.concatenate(rows)) @ protos.T
-        y, truth = np.asarray(y), np.asarray(truth)
-        yield sims.max(axis=1), y, sims[y], truth[y]
+        if e % 2:  # the listed classes' sequences are all scored, so positives are not rare
+            queries = np.union1d(queries, np.flatnonzero(np.isin(lab, listed)))
+        yield episode(data, listed, queries, k, rng)
 
 
 def main() -> int:
@@ -98,7 +128,7 @@ def main() -> int:
 
     from realtime.backends.live_model import load_live_model
     from sadvae.assets import default_bundle_path
-    from sadvae.head.calibration import calibration_path, fit_logistic, fit_temperature, sigmoid
+    from sadvae.head.calibration import POOLED_KEY, calibration_path, fit_logistic, fit_temperature, sigmoid
     from sadvae.paths import shared_data_root
     from sadvae.train.default_shiftgcn import ShiftGCNDefaultConfig
 
@@ -111,17 +141,18 @@ def main() -> int:
     root = args.data_root or shared_data_root()
     rng = np.random.default_rng(args.seed)
     best, pos, sims, truth = [], [], [], []
-    stats = {}
+    stats, sets = {}, []
     for name in datasets:
         data = set_windows(model, name, root, None)
         n_windows = sum(len(w) for w in data["windows"])
         stats[name] = {"sequences": len(data["windows"]), "windows": n_windows}
         print(f"{name}: {len(data['windows'])} training-side sequences, {n_windows} windows", flush=True)
-        for b, y, s, t in episodes(data, rng, EPISODES // len(datasets)):
-            best.append(b)
-            pos.append(y)
-            sims.append(s)
-            truth.append(t)
+        sets.append(data)
+    for b, y, s, t in episodes(pooled(sets), rng, EPISODES):
+        best.append(b)
+        pos.append(y)
+        sims.append(s)
+        truth.append(t)
     best, pos = np.concatenate(best), np.concatenate(pos)
     a, b = fit_logistic(best, pos.astype(float))
     width = max(s.shape[1] for s in sims)
@@ -156,6 +187,9 @@ def main() -> int:
     if not args.dry_run:
         d = json.loads(cal_path.read_text(encoding="utf-8"))
         d.update({k: fit[k] for k in ("example_a", "example_b", "example_temperature")})
+        pool_cal = d.get(POOLED_KEY)
+        if isinstance(pool_cal, dict):  # handedness pooling reads these from the single-window calibration
+            d[POOLED_KEY] = {k: v for k, v in pool_cal.items() if not k.startswith("example_")}
         d["example_fit"] = {k: v for k, v in fit.items() if not k.startswith("example_")}
         cal_path.write_text(json.dumps(d, indent=1) + "\n", encoding="utf-8")
         print(f"wrote {cal_path}")

@@ -1,11 +1,13 @@
 """The zero-shot head of the live side: the label set, its fitted weights, scoring, and hot reload.
 
 :mod:`.labels` parses and watches the labels file; :mod:`.weights` fits, reads and writes the per-label
-weights; :mod:`.zero_shot` builds and runs the head; :mod:`.reload` rebuilds it when the labels change.
+weights; :mod:`.zero_shot` builds and runs the head; :mod:`.examples` scores labels taught by example recordings
+beside the others; :mod:`.result` is what every head returns; :mod:`.reload` rebuilds it when the labels change.
 """
 
 from __future__ import annotations
 
+from realtime.head.examples import ExampleClips, ExampleHead, read_examples
 from realtime.head.labels import (
     LabelSet,
     LabelWatcher,
@@ -28,6 +30,9 @@ from realtime.head.zero_shot import (
 )
 
 __all__ = [
+    "ExampleClips",
+    "ExampleHead",
+    "read_examples",
     "LabelSet",
     "LabelWatcher",
     "parse_labels",

@@ -232,7 +232,8 @@ def write_calibration(
     if pooled is not None:
         if pooled.centroids and pooled.centroids != cal.centroids:
             raise ValueError("the pooled calibration's class centroids must be the single-window calibration's")
-        d[POOLED_KEY] = {k: v for k, v in pooled.to_dict().items() if k != "centroids"}
+        # the class centroids and the taught labels' constants (which read single windows) are the single-window ones
+        d[POOLED_KEY] = {k: v for k, v in pooled.to_dict().items() if k != "centroids" and not k.startswith("example_")}
     p = Path(path)
     atomic_write(p, (json.dumps(d, indent=1) + "\n").encode("utf-8"))
     return p

@@ -898,13 +898,26 @@ def load_mirror_data(cfg: ShiftGCNDefaultConfig, table: ClassTable) -> WindowDat
 
 def _write_calibrations(bundle: Path, cal, pooled) -> Path:
     """``<stem>.head.json`` beside ``bundle``: the calibration and the handedness-pooling one (or None), both naming
-    the bundle's model id."""
+    the bundle's model id. The constants of labels taught by example (``example_*``), which
+    ``scripts/fit_example_curve.py`` fits through the live pipeline, are kept from the file being replaced when it
+    was fitted on the same model; a new model gets the built-in values until that script runs."""
+    import json
+
     from sadvae.hashing import file_sha256
     from sadvae.head.calibration import calibration_path, write_calibration
 
     model_id = file_sha256(bundle)
+    path = calibration_path(bundle)
+    if path.is_file():
+        try:
+            old = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            old = {}
+        if isinstance(old, dict) and old.get("model_id") == model_id:
+            keep = {k: float(v) for k, v in old.items() if k.startswith("example_") and isinstance(v, int | float)}
+            cal = replace(cal, **keep)
     pooled = None if pooled is None else replace(pooled, model_id=model_id)
-    return write_calibration(calibration_path(bundle), replace(cal, model_id=model_id), pooled)
+    return write_calibration(path, replace(cal, model_id=model_id), pooled)
 
 
 def _aligned_rows(mirror_data: WindowData, data: WindowData, rows: np.ndarray) -> np.ndarray:

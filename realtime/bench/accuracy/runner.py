@@ -69,6 +69,7 @@ class RunResult:
     frames: int = 0
     wall_s: float = 0.0
     model_id: str = ""
+    examples: dict[str, int] | None = None  # what the taught labels were made of: labels, clips, windows
 
 
 def run_pipeline(
@@ -82,7 +83,7 @@ def run_pipeline(
         opts: model and backend settings.
         pose_options: :class:`realtime.pose.stage.PoseOptions` for videos (None: the pipeline's default).
         examples: :class:`realtime.head.examples.ExampleClips` that teach labels (``sadvae-live --examples``), embedded
-            with the run's model and options first; None: none.
+            with the run's model and options first (a clip that gives no window is left out, logged); None: none.
     """
     from realtime.backends import BackendOptions
     from realtime.backends.live_model import load_live_model
@@ -117,7 +118,8 @@ def run_pipeline(
     if examples is not None:
         from realtime.teaching import embed_examples
 
-        taught = embed_examples(model, examples, popts)
+        taught = embed_examples(model, examples, popts, skip_empty=True)
+        res.examples = {"labels": len(taught), "clips": int(sum(taught.clips)), "windows": int(sum(taught.windows))}
     pipe = Pipeline(watched, model, labels, popts, on_event=on_event, on_batch=on_batch, examples=taught)
     res.labels = tuple(pipe.labels.names)
     pipe.run()
@@ -355,6 +357,7 @@ def run_replay_dataset(
         "mirror": bool(mirror),
         "examples_per_label": int(examples_per_label),
         "taught": bool(taught and teach),
+        "examples_used": res.examples,
         "example_sequences": sum(len(ix) for ix in taught.values()),
         "sequences": len(scores),
         "classes": len(stream.class_names),
