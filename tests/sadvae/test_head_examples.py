@@ -90,3 +90,24 @@ def test_a_label_subset_is_a_label_set_of_its_own() -> None:
     sub = labels.subset([2, 0])
     assert sub.names == ("my kick", "walk") and sub.descriptions == (None, None)
     assert sub.sha256 == parse_labels_text("my kick\nwalk\n").sha256
+
+
+def test_recalibrating_a_model_keeps_its_taught_labels_constants(tmp_path) -> None:
+    pytest.importorskip("torch")
+    import json
+
+    from sadvae.hashing import file_sha256
+    from sadvae.head.calibration import calibration_path, read_calibration
+    from sadvae.train.default_shiftgcn import _write_calibrations
+
+    bundle = tmp_path / "model.pt"
+    bundle.write_bytes(b"weights")
+    path = calibration_path(bundle)
+    old = {"model_id": file_sha256(bundle), "example_a": 3.5, "example_b": -2.0, "example_temperature": 0.05}
+    path.write_text(json.dumps({**old, "example_fit": {"command": "python scripts/fit_example_curve.py"}}))
+    _write_calibrations(bundle, HeadCalibration(stack_gamma=1.0), None)
+    cal = read_calibration(path)
+    assert (cal.example_a, cal.example_b, cal.example_temperature, cal.stack_gamma) == (3.5, -2.0, 0.05, 1.0)
+    path.write_text(json.dumps({**old, "model_id": "another model"}))
+    _write_calibrations(bundle, HeadCalibration(), None)
+    assert read_calibration(path).example_a == HeadCalibration().example_a  # fitted on another model: not kept
