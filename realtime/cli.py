@@ -150,8 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="FOLDER",
         help="recordings that teach labels by example: a clip folder (classes.txt + .npz clips; make one with "
-        "--record-skeleton and `sadvae data import REC.npz --label NAME --out FOLDER`); a listed label with "
-        "examples is scored by how close a window comes to them (docs/head.md section 8)",
+        "--record-skeleton and `sadvae data import REC.npz --label NAME --subject 1 --out FOLDER`); a listed "
+        "label with examples is scored by how close a window comes to them (docs/head.md section 8)",
     )
     p.add_argument("--model", type=Path, help="model bundle .pt, or an .onnx export with --bundle (default: packaged)")
     p.add_argument("--bundle", type=Path, help="the bundle of an .onnx --model (default: <stem>.pt beside it)")

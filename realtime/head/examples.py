@@ -6,9 +6,10 @@ layer above the head):
 
 - **the examples folder** is a clip folder in the ``sadvae clips`` format (``classes.txt`` and one ``.npz`` per
   clip, docs/data_format.md): record yourself with ``sadvae-live --camera 0 --labels L --record-skeleton me.npz``
-  and turn the recording into a clip with ``sadvae data import me.npz --label "drink water" --out examples/``.
-  A class of ``classes.txt`` teaches the label of the same name (compared as :func:`normalise_name` compares
-  names); examples of a label that the labels file does not list are kept and used once it does;
+  and turn the recording into a clip with
+  ``sadvae data import me.npz --label "drink water" --subject 1 --out examples/``. A class of ``classes.txt``
+  teaches the label of the same name (compared as :func:`realtime.head.zero_shot.normalise_name` compares names);
+  examples of a label that the labels file does not list are kept and used once it does;
 - **embedding** (:func:`realtime.teaching.embed_examples`): every example clip is played through
   :class:`realtime.pipeline.Pipeline` itself, with the model and pipeline options of the run, and the trained-class
   logits of each of its windows are kept: an example is read as a live person is;
@@ -38,7 +39,7 @@ log = logging.getLogger(__name__)
 
 _FIX = (
     "record the action with `sadvae-live ... --record-skeleton me.npz` and add it with "
-    '`sadvae data import me.npz --label "NAME" --out FOLDER` (docs/head.md section 8)'
+    '`sadvae data import me.npz --label "NAME" --subject 1 --out FOLDER` (docs/head.md section 8)'
 )
 
 
