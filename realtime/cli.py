@@ -603,6 +603,11 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--loop plays a file again at its end; a camera or stream has no end (drop --loop)")
     opts = _options(args)
     parse_labels(args.labels)  # a bad labels file fails before anything slow starts
+    example_clips = None
+    if args.examples is not None:  # so does a bad examples folder (it is embedded once the model is loaded)
+        from realtime.head.examples import read_examples
+
+        example_clips = read_examples(args.examples)
     recorder = None
     if args.record_skeleton is not None:
         from realtime.sources.replay import TrackRecorder
@@ -622,11 +627,10 @@ def run(args: argparse.Namespace) -> int:
         model = load_live_model(args.model, args.backend, bundle=args.bundle, options=opts.backend)
         _check_stride(args, opts, model, source)
         examples = None
-        if args.examples is not None:
-            from realtime.head.examples import read_examples
+        if example_clips is not None:
             from realtime.teaching import embed_examples
 
-            examples = embed_examples(model, read_examples(args.examples), opts)
+            examples = embed_examples(model, example_clips, opts)
         overlay = Overlay(overlay_opts) if (overlay_opts.display or overlay_opts.record) else None
         on_event = _print_change if args.print_events else None  # `all`: updates are in the window lines
         on_batch = _print_window if args.print_events == "all" else None

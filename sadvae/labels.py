@@ -118,6 +118,11 @@ def _control_char(text: str) -> str | None:
     return None
 
 
+def normalise_name(name: str) -> str:
+    """The form in which label names and class names are compared exactly ("Drink_Water." -> "drink water")."""
+    return " ".join(str(name).replace("_", " ").casefold().split()).rstrip(". ")
+
+
 def _digest(names: list[str], descriptions: list[str | None]) -> str:
     canonical = json.dumps([[n, d] for n, d in zip(names, descriptions, strict=True)], ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

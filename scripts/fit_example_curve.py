@@ -128,6 +128,7 @@ def main() -> int:
 
     from realtime.backends.live_model import load_live_model
     from sadvae.assets import default_bundle_path
+    from sadvae.fileio import atomic_write
     from sadvae.head.calibration import POOLED_KEY, calibration_path, fit_logistic, fit_temperature, sigmoid
     from sadvae.paths import shared_data_root
     from sadvae.train.default_shiftgcn import ShiftGCNDefaultConfig
@@ -190,8 +191,8 @@ def main() -> int:
         pool_cal = d.get(POOLED_KEY)
         if isinstance(pool_cal, dict):  # handedness pooling reads these from the single-window calibration
             d[POOLED_KEY] = {k: v for k, v in pool_cal.items() if not k.startswith("example_")}
-        d["example_fit"] = {k: v for k, v in fit.items() if not k.startswith("example_")}
-        cal_path.write_text(json.dumps(d, indent=1) + "\n", encoding="utf-8")
+        d["fit_example_curve"] = {k: v for k, v in fit.items() if not k.startswith("example_")}
+        atomic_write(cal_path, (json.dumps(d, indent=1) + "\n").encode("utf-8"))
         print(f"wrote {cal_path}")
     return 0
 

@@ -277,8 +277,8 @@ def _register_accuracy(inner: argparse._SubParsersAction) -> None:
         default=0,
         metavar="K",
         help="teach every label of a replayed dataset by K example recordings (sadvae-live --examples): K test-side "
-        "sequences of one performer per class, whose sequences of that class are then not replayed (default 0: "
-        "no examples)",
+        "sequences per class from its first performer (the next ones when it has fewer), whose sequences of that "
+        "class are then not replayed (default 0: no examples)",
     )
     a.add_argument(
         "--names-only",

@@ -8,7 +8,7 @@ layer above the head):
   clip, docs/data_format.md): record yourself with ``sadvae-live --camera 0 --labels L --record-skeleton me.npz``
   and turn the recording into a clip with
   ``sadvae data import me.npz --label "drink water" --subject 1 --out examples/``. A class of ``classes.txt``
-  teaches the label of the same name (compared as :func:`realtime.head.zero_shot.normalise_name` compares names);
+  teaches the label of the same name (compared as :func:`sadvae.labels.normalise_name` compares names);
   examples of a label that the labels file does not list are kept and used once it does;
 - **embedding** (:func:`realtime.teaching.embed_examples`): every example clip is played through
   :class:`realtime.pipeline.Pipeline` itself, with the model and pipeline options of the run, and the trained-class
@@ -32,6 +32,7 @@ import numpy as np
 from realtime.head.result import HeadResult
 from sadvae.errors import ConfigError, DataFormatError
 from sadvae.head.examples import ExamplePrototypes, mix_with_examples
+from sadvae.labels import normalise_name
 
 __all__ = ["ExampleClips", "ExampleHead", "read_examples"]
 
@@ -72,6 +73,17 @@ def read_examples(folder: str | Path) -> ExampleClips:
     files = sorted(p for p in folder.rglob("*.npz") if p.is_file())
     if not files:
         raise DataFormatError(folder, None, f"no example clip (.npz) here; {_FIX}")
+    seen: dict[str, str] = {}
+    for name in classes.names:
+        key = normalise_name(name)
+        if key in seen:
+            raise DataFormatError(
+                folder / CLASSES_FILE,
+                None,
+                f"{seen[key]!r} and {name!r} name the same label (labels are compared ignoring case, '_' and a final "
+                "'.'); keep one of them",
+            )
+        seen[key] = name
     clips: dict[str, list[Any]] = {}
     paths: dict[str, list[Path]] = {}
     for f in files:
@@ -108,7 +120,6 @@ class ExampleHead:
         rest_idx: Sequence[int],
         calibration: Any,
         reject: bool,
-        handedness: str = "off",
     ):
         self.labels, self.examples, self.rest = labels, examples, rest
         self.example_idx, self.rest_idx = tuple(int(i) for i in example_idx), tuple(int(i) for i in rest_idx)
@@ -116,7 +127,8 @@ class ExampleHead:
             raise ValueError(f"{len(self.examples)} prototypes for {len(self.example_idx)} taught labels")
         self.calibration, self.reject = calibration, reject
         self.mode = "examples" if rest is None else f"{rest.mode}+examples"
-        self.handedness = rest.handedness if rest is not None else handedness
+        # taught labels read the window as it is: with every label taught, no mirror image is worth computing
+        self.handedness = rest.handedness if rest is not None else "off"
         self.is_new_label = np.zeros(len(labels), dtype=bool)
         if rest is not None:
             self.is_new_label[list(self.rest_idx)] = rest.is_new_label

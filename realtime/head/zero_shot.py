@@ -59,6 +59,7 @@ from sadvae.head import (
     read_calibration,
     stems,
 )
+from sadvae.labels import normalise_name
 from sadvae.text import TextEncoder, default_cache_dir
 
 __all__ = [
@@ -140,11 +141,6 @@ class HeadOptions:
             raise ConfigError(f"HeadOptions.reject_threshold must be in [0, 1], got {self.reject_threshold}")
         if self.handedness not in HANDEDNESS:
             raise ConfigError(f"HeadOptions.handedness must be one of {', '.join(HANDEDNESS)}, got {self.handedness!r}")
-
-
-def normalise_name(name: str) -> str:
-    """The form in which label names and class names are compared exactly ("Drink_Water." -> "drink water")."""
-    return " ".join(str(name).replace("_", " ").casefold().split()).rstrip(". ")
 
 
 class ZeroShotHead:
@@ -424,7 +420,7 @@ class HeadBuilder:
         ex_idx = [i for i, n in enumerate(labels.names) if normalise_name(n) in taught]
         unused = sorted(set(taught) - {normalise_name(n) for n in labels.names})
         if unused:
-            log.info("examples of %s unused: the labels file does not list them", ", ".join(map(repr, unused)))
+            log.warning("examples of %s unused: the labels file does not list them", ", ".join(map(repr, unused)))
         if not ex_idx:
             return self.build_plain(labels)
         from realtime.head.examples import ExampleHead
@@ -432,7 +428,7 @@ class HeadBuilder:
         rest_idx = [i for i in range(len(labels)) if i not in set(ex_idx)]
         rest = self.build_plain(labels.subset(rest_idx)) if rest_idx else None
         protos = self.examples.select([taught[normalise_name(labels.names[i])] for i in ex_idx])
-        head = ExampleHead(labels, protos, ex_idx, rest, rest_idx, self.calibration, self.reject, self.opts.handedness)
+        head = ExampleHead(labels, protos, ex_idx, rest, rest_idx, self.calibration, self.reject)
         log.info("head for %d labels (%d taught by example, mode %s)", len(labels), len(ex_idx), head.mode)
         return head
 

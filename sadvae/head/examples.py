@@ -14,7 +14,7 @@ Among the taught labels, ``P(label) = softmax(cos / example_temperature)``; "no 
 cosine through a calibrated curve (``HeadCalibration.p_action_examples``, fitted on windows of the deployed model
 with ``scripts/fit_example_curve.py``). A list that also has labels without examples puts both on one scale by their
 calibrated P(one of my labels): ``w = a_examples / (a_examples + a_rest)`` is the taught labels' share
-(:func:`mix_with_examples`).
+(:func:`mix_with_examples`); the new labels' weight ``p_unseen`` of the other head is scaled by ``1 - w``.
 """
 
 from __future__ import annotations
@@ -109,7 +109,8 @@ def mix_with_examples(
         rest: the other labels' scores (in ``rest_idx`` order), or None when every label is taught.
         rest_idx: their positions in the list.
         calibration: the temperature and the "no action" curve of the taught labels.
-        reject: compute "no action" (False: P(one of my labels) is 1 for the taught labels).
+        reject: compute "no action" (False: P(one of my labels) is reported as 1; the calibrated curve still sets the
+            taught labels' share of a mixed list).
     """
     sim = np.asarray(sim, np.float64)
     n, ex, other = sim.shape[0], np.asarray(example_idx, np.intp), np.asarray(rest_idx, np.intp)
@@ -119,19 +120,25 @@ def mix_with_examples(
     if sorted(np.concatenate([ex, other]).tolist()) != list(range(size)):
         raise ValueError("example_idx and rest_idx must split the label positions")
     p_ex = softmax(sim / calibration.example_temperature)
-    a_ex = calibration.p_action_examples(sim.max(axis=1)) if reject else np.ones(n)
+    # the curve always sets the taught labels' share, so a window far from every example never goes to them; with
+    # "no action" off only the reported P(action) is 1 (the other labels then count as sure: a taught label takes at
+    # most half of a window)
+    a_ex = calibration.p_action_examples(sim.max(axis=1))
     probs = np.zeros((n, size))
     if rest is None:
         probs[:, ex] = p_ex
         p_action, p_unseen, off = a_ex, None, None
     else:
-        a_rest = rest.p_action
+        a_rest = np.asarray(rest.p_action, np.float64)
         total = a_ex + a_rest
         w = np.where(total > 0, a_ex / np.maximum(total, 1e-300), 0.5)
         probs[:, ex] = p_ex * w[:, None]
         probs[:, other] = rest.probs * (1.0 - w)[:, None]
         p_action = w * a_ex + (1.0 - w) * a_rest
-        p_unseen, off = rest.p_unseen, rest.off_label
+        p_unseen = None if rest.p_unseen is None else np.asarray(rest.p_unseen) * (1.0 - w)
+        off = rest.off_label
+    if not reject:
+        p_action = np.ones(n)
     top = probs.argmax(axis=1)
     no_action = p_action < calibration.reject_threshold if reject else np.zeros(n, dtype=bool)
     new_top = np.zeros(n, dtype=bool)

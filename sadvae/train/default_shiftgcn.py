@@ -914,7 +914,8 @@ def _write_calibrations(bundle: Path, cal, pooled) -> Path:
         except (OSError, ValueError):
             old = {}
         if isinstance(old, dict) and old.get("model_id") == model_id:
-            keep = {k: float(v) for k, v in old.items() if k.startswith("example_") and isinstance(v, int | float)}
+            known = ("example_a", "example_b", "example_temperature")
+            keep = {k: float(old[k]) for k in known if isinstance(old.get(k), int | float)}
             cal = replace(cal, **keep)
     pooled = None if pooled is None else replace(pooled, model_id=model_id)
     return write_calibration(path, replace(cal, model_id=model_id), pooled)

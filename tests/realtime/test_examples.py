@@ -143,3 +143,20 @@ def test_the_benchmark_teaches_by_one_performer_and_never_judges_them_on_it(shar
     stream = heldout_stream("msr_action3d", shared_data, skip=skip, ds=ds)
     replayed = {int(seg.name.split("#")[1]) for seg in stream.segments}
     assert replayed == set(test.tolist()) - skip and not replayed & skip
+
+
+def test_two_examples_classes_that_name_one_label_are_refused(tmp_path) -> None:
+    folder = _examples(tmp_path / "clash")
+    (folder / "classes.txt").write_text("my clap\nmy kick\nmy bend\nMy_Clap\n", encoding="utf-8")
+    with pytest.raises(DataFormatError, match="name the same label"):
+        read_examples(folder)
+
+
+def test_a_benchmark_with_nothing_left_to_replay_is_one_clear_error(shared_data) -> None:
+    from realtime.bench.accuracy.runner import example_split, heldout_stream
+    from sadvae.data.registry import DATASETS, load_dataset
+
+    ds = load_dataset("msr_action3d", shared_data / DATASETS["msr_action3d"].default_root)
+    _, skip = example_split("msr_action3d", ds, 3, limit=3)
+    with pytest.raises(ConfigError, match="no held-out sequence left"):
+        heldout_stream("msr_action3d", shared_data, limit=3, skip=skip, ds=ds)

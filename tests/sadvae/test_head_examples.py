@@ -104,10 +104,29 @@ def test_recalibrating_a_model_keeps_its_taught_labels_constants(tmp_path) -> No
     bundle.write_bytes(b"weights")
     path = calibration_path(bundle)
     old = {"model_id": file_sha256(bundle), "example_a": 3.5, "example_b": -2.0, "example_temperature": 0.05}
-    path.write_text(json.dumps({**old, "example_fit": {"command": "python scripts/fit_example_curve.py"}}))
+    path.write_text(json.dumps({**old, "fit_example_curve": {"command": "python scripts/fit_example_curve.py"}}))
     _write_calibrations(bundle, HeadCalibration(stack_gamma=1.0), None)
     cal = read_calibration(path)
     assert (cal.example_a, cal.example_b, cal.example_temperature, cal.stack_gamma) == (3.5, -2.0, 0.05, 1.0)
     path.write_text(json.dumps({**old, "model_id": "another model"}))
     _write_calibrations(bundle, HeadCalibration(), None)
     assert read_calibration(path).example_a == HeadCalibration().example_a  # fitted on another model: not kept
+
+
+def test_with_no_action_off_a_window_far_from_every_example_still_goes_to_the_others() -> None:
+    protos = ExamplePrototypes.from_windows({"mine": np.array([[1.0, 0.0]])})
+    far = np.array([[-0.9, 0.1]])
+    rest = HeadScores(
+        probs=np.array([[0.9, 0.1]]),
+        top=np.array([0]),
+        is_new=np.array([False]),
+        p_unseen=np.array([0.4]),
+        off_label=None,
+        p_action=np.ones(1),  # the other head with "no action" off
+        no_action=np.zeros(1, bool),
+        scores=np.array([[0.9, 0.1]]),
+    )
+    r = mix_with_examples(protos.similarity(far), (0,), rest, (1, 2), CAL, reject=False)
+    assert r.top.tolist() == [1] and r.probs[0, 0] < 1e-3
+    assert r.p_action.tolist() == [1.0] and not r.no_action.any()
+    assert 0.399 < r.p_unseen[0] <= 0.4  # the other head's new-label weight, scaled by its share

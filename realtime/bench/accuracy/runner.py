@@ -113,13 +113,13 @@ def run_pipeline(
     def on_event(e: dict[str, Any]) -> None:
         res.events.append({**e, EMITTED: watched.t_ms / 1000.0})  # when a subscriber gets it, on the source's clock
 
-    start = time.monotonic()
     taught = None
     if examples is not None:
         from realtime.teaching import embed_examples
 
         taught = embed_examples(model, examples, popts, skip_empty=True)
         res.examples = {"labels": len(taught), "clips": int(sum(taught.clips)), "windows": int(sum(taught.windows))}
+    start = time.monotonic()  # the replay alone: the examples' embedding is not part of a run's time
     pipe = Pipeline(watched, model, labels, popts, on_event=on_event, on_batch=on_batch, examples=taught)
     res.labels = tuple(pipe.labels.names)
     pipe.run()
@@ -256,6 +256,11 @@ def heldout_stream(
     if limit is not None:
         idx = idx[:limit]
     idx = np.array([i for i in idx if int(i) not in set(skip)], dtype=np.intp)
+    if not len(idx):
+        raise ConfigError(
+            f"{name}: no held-out sequence left to replay (--limit {limit} and the example performers' sequences "
+            "left out); raise --limit or lower --examples-per-label"
+        )
     present = sorted({int(labels[i]) for i in idx})
     label_names = tuple(names[c] for c in present)
     chunks, times, segs, t0 = [], [], [], 0.0
