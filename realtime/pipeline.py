@@ -194,7 +194,7 @@ class Pipeline:
         on_event: called with every action event dict after it is published (``sadvae-live --print``).
         recorder: gets ``add(t_s, [(track id, joints [25, 3])])`` for every tracked frame and is closed with the
             pipeline (:class:`realtime.sources.replay.TrackRecorder`, ``sadvae-live --record-skeleton``).
-        examples: prototypes of labels taught by example (:func:`realtime.head.examples.embed_examples`,
+        examples: prototypes of labels taught by example (:func:`realtime.teaching.embed_examples`,
             ``sadvae-live --examples``), or None.
 
     Attributes:

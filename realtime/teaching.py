@@ -56,6 +56,8 @@ def clip_windows(model: Any, clips: Sequence[Any], opts: Any = None) -> list[np.
     from realtime.pipeline import Pipeline, PipelineOptions
     from realtime.sources.replay import ReplaySource, stream_piece
 
+    if not clips:
+        return []
     opts = opts or PipelineOptions()
     opts = replace(
         opts,
@@ -81,8 +83,6 @@ def clip_windows(model: Any, clips: Sequence[Any], opts: Any = None) -> list[np.
             if 0 <= k < len(clips) and end <= spans[k][1]:
                 per_clip[k].append(logits[i])
 
-    if not clips:
-        return []
     seen = model.bundle.seen_names
     with tempfile.TemporaryDirectory(prefix="sadvae-examples-") as tmp:
         labels = Path(tmp) / "labels.txt"  # trained classes: the head needs no fit to run

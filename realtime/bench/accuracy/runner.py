@@ -255,11 +255,11 @@ def heldout_stream(
     idx = np.flatnonzero(test_side_mask(ds, name))
     if limit is not None:
         idx = idx[:limit]
-    idx = np.array([i for i in idx if int(i) not in set(skip)], dtype=np.intp)
+    idx = idx[~np.isin(idx, np.fromiter(skip, dtype=np.intp, count=len(skip)))]
     if not len(idx):
         raise ConfigError(
-            f"{name}: no held-out sequence left to replay (--limit {limit} and the example performers' sequences "
-            "left out); raise --limit or lower --examples-per-label"
+            f"{name}: no held-out sequence left to replay once the example performers' sequences are left out"
+            f"{'' if limit is None else f' of the first {limit}'}; raise --limit or lower --examples-per-label"
         )
     present = sorted({int(labels[i]) for i in idx})
     label_names = tuple(names[c] for c in present)
