@@ -116,6 +116,15 @@ _DECISION_FLAGS = (
         "whose mean score over the motion's windows reaches S gets a start and at once an end (reason motion_end); "
         "0 = off",
     ),
+    (
+        "--taught-start-score",
+        "taught_start_score",
+        _number,
+        "S",
+        "--start-score of labels taught by example (--examples; their --keep-score, --min-score and --segment-score "
+        "scale with it as --start-score's do): a taught label's probability is shared with its look-alikes, so it "
+        "needs a lower bar (chosen by scripts/tune_example_decisions.py, docs/head.md section 8)",
+    ),
 )
 # the flag of every option field a flag sets: the dataclasses own the ranges, and their ConfigError, which names
 # the field, is rewritten to name the flag (_flag_error)

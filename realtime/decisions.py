@@ -35,6 +35,13 @@ it). A motion still open when the labels change is dropped (its scores were over
 window's end" is the still-pose rule's moving span reaching the window's last frame; the rule keeps a still run
 shorter than its lag (0.25 s) inside the span, so a motion's end is seen one to two strides after it.
 
+**Labels taught by example** (``sadvae-live --examples``; the caller passes which labels are ``taught``) start at
+``taught_start_score`` instead of ``start_score``, and their keep, min and segment scores scale by the same ratio. A
+taught label's calibrated probability is shared with the look-alikes among the taught labels (a softmax over
+cosines to their examples), so on the same evidence it stays lower than a trained class's: at ``start_score`` it
+rarely starts at all (docs/head.md section 8). ``scripts/tune_example_decisions.py`` chooses its value by the rule
+of the other defaults on the training sides of sets the deciding model never saw.
+
 Hysteresis comes from ``start_score > keep_score`` and from the window counts: a score that
 wobbles around one threshold neither flickers on nor off. The EMA with ``ema_alpha`` weighs a
 window ``k`` windows back by ``alpha (1 - alpha)^k``; ``alpha = 2 / (n + 1)`` has the same mean
@@ -54,6 +61,8 @@ __all__ = ["DECISION_TYPES", "END_REASONS", "DecisionOptions", "Decision", "Deci
 
 DECISION_TYPES = ("start", "update", "end")
 END_REASONS = ("switch", "no_action", "low_score", "gap", "track_end", "labels_changed", "motion_end")
+# the start score of labels taught by example: scripts/tune_example_decisions.py (module docstring)
+TAUGHT_START_SCORE = 0.5
 
 
 @dataclass(frozen=True)
@@ -78,12 +87,16 @@ class DecisionOptions:
         max_gap_ms: a longer pause between two windows ends the action and restarts the smoothing.
         segment_score: a motion during which no label was active is decided at its end when its windows' mean
             score reaches this (module docstring); 0 = never (as until 5 December 2026).
+        taught_start_score: ``start_score`` of labels taught by example (``sadvae-live --examples``, the decision
+            maker's ``taught`` labels); their keep, min and segment scores scale with it as ``start_score``'s do
+            (module docstring, "Labels taught by example").
     """
 
     ema_alpha: float = 0.5
     min_score: float = 0.24
     keep_score: float = 0.42
     start_score: float = 0.6
+    taught_start_score: float = TAUGHT_START_SCORE
     start_windows: int = 2
     end_windows: int = 2
     switch_margin: float = 0.1
@@ -111,6 +124,23 @@ class DecisionOptions:
             raise ConfigError(f"DecisionOptions.max_gap_ms must be > 0, got {self.max_gap_ms}")
         if not 0.0 <= self.segment_score <= 1.0:
             raise ConfigError(f"DecisionOptions.segment_score must be in [0, 1] (0 = off), got {self.segment_score}")
+        if not 0.0 < self.taught_start_score <= 1.0:
+            raise ConfigError(f"DecisionOptions.taught_start_score must be in (0, 1], got {self.taught_start_score}")
+
+    def thresholds(self, taught: Sequence[bool] | np.ndarray | None, n: int) -> np.ndarray:
+        """float64 [4, n]: each label's start, keep, min and segment score (``taught`` labels' scaled by
+        ``taught_start_score / start_score``; None or all False: the scores as set)."""
+        base = np.array([self.start_score, self.keep_score, self.min_score, self.segment_score], np.float64)
+        out = np.repeat(base[:, None], n, axis=1)
+        if taught is None:
+            return out
+        mask = np.asarray(taught, dtype=bool)
+        if mask.shape != (n,):
+            raise ValueError(f"taught: expected {n} flags, one per label, got shape {mask.shape}")
+        ratio = self.taught_start_score / self.start_score if self.start_score > 0 else 1.0
+        out[:, mask] = (base * ratio)[:, None]
+        out[0, mask] = self.taught_start_score
+        return np.minimum(out, 1.0)
 
 
 @dataclass(frozen=True)
@@ -146,22 +176,31 @@ class DecisionMaker:
         names: the label names, in the order of the probability vectors.
         opts: thresholds and smoothing.
         track_id: copied into every decision.
+        taught: per label, whether it is taught by example (its thresholds follow ``opts.taught_start_score``);
+            None: none is.
 
     Attributes:
         active: index of the active label, or None ("no action").
         smoothed: float64 [L] the current smoothed scores, or None before the first window.
     """
 
-    def __init__(self, names: Sequence[str], opts: DecisionOptions | None = None, track_id: int = 0):
+    def __init__(
+        self,
+        names: Sequence[str],
+        opts: DecisionOptions | None = None,
+        track_id: int = 0,
+        taught: Sequence[bool] | np.ndarray | None = None,
+    ):
         self.opts = opts or DecisionOptions()
         self.track_id = int(track_id)
-        self._set_names(names)
+        self._set_names(names, taught)
 
-    def _set_names(self, names: Sequence[str]) -> None:
+    def _set_names(self, names: Sequence[str], taught: Sequence[bool] | np.ndarray | None) -> None:
         self.names = tuple(str(n) for n in names)
         if not self.names:
             raise ConfigError("a decision maker needs at least one label name")
         n = len(self.names)
+        self._start_at, self._keep_at, self._min_at, self._segment_at = self.opts.thresholds(taught, n)
         self._s = np.zeros(n)  # smoothed scores
         self._tmp = np.empty(n)
         self._fresh = True  # no window since the last reset
@@ -240,21 +279,21 @@ class DecisionMaker:
         s = self._s
         top = int(s.argmax())
         if self.active is None:
-            if self._decided >= 0 and s[self._decided] < o.keep_score:
+            if self._decided >= 0 and s[self._decided] < self._keep_at[self._decided]:
                 self._decided = -1  # the label decided on a whole motion has faded: it may start again
-            self._track_candidate(top, s[top] >= o.start_score and top != self._decided)
+            self._track_candidate(top, s[top] >= self._start_at[top] and top != self._decided)
             if self._streak >= o.start_windows:
                 out.append(self._start(top, t))
             return out
-        score = s[self.active]
-        self._track_candidate(top, top != self.active and s[top] >= max(o.start_score, score + o.switch_margin))
+        score, a = s[self.active], self.active
+        self._track_candidate(top, top != a and s[top] >= max(self._start_at[top], score + o.switch_margin))
         if self._streak >= o.start_windows:
             out += self._end("switch", t)
             out.append(self._start(top, t))
-        elif score < o.min_score:
+        elif score < self._min_at[a]:
             out += self._end("no_action", t)
         else:
-            self._low = self._low + 1 if score < o.keep_score else 0
+            self._low = self._low + 1 if score < self._keep_at[a] else 0
             if self._low >= o.end_windows:
                 out += self._end("low_score", t)
             else:
@@ -297,7 +336,7 @@ class DecisionMaker:
         if covered or n == 0:
             return []
         top = int(mean.argmax())
-        if mean[top] < self.opts.segment_score:
+        if mean[top] < self._segment_at[top]:
             return []
         # the windows after a motion still show it: the same label must not start again for the same motion
         self._decided, self._candidate, self._streak = top, -1, 0
@@ -306,15 +345,18 @@ class DecisionMaker:
             self._decision("end", top, t, reason, scores=mean),
         ]
 
-    def set_labels(self, names: Sequence[str], t_ms: int | None = None) -> list[Decision]:
-        """Switch to a new label set: end the active action (reason "labels_changed") and restart.
+    def set_labels(
+        self, names: Sequence[str], t_ms: int | None = None, taught: Sequence[bool] | np.ndarray | None = None
+    ) -> list[Decision]:
+        """Switch to a new label set (``taught``: as in the constructor): end the active action (reason
+        "labels_changed") and restart.
 
         Returns:
             The end decision, if an action was active.
         """
         t = self._last_t if t_ms is None else int(t_ms)
         out = self._end("labels_changed", 0 if t is None else t)
-        self._set_names(names)
+        self._set_names(names, taught)
         return out
 
     def _track_candidate(self, label: int, leads: bool) -> None:

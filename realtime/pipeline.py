@@ -331,7 +331,8 @@ class Pipeline:
                 max_gap_s=self.opts.max_gap_s,
                 min_window=self._min_window,
             )
-            self._tracks[tr.id] = _TrackState(buf, DecisionMaker(self.labels.names, self.opts.decisions, tr.id))
+            decider = DecisionMaker(self.labels.names, self.opts.decisions, tr.id, self.head.is_taught)
+            self._tracks[tr.id] = _TrackState(buf, decider)
         t3 = _now_ns()
         s.add("tracking", t3 - t2)
         self._push(matched, t_ms / 1000.0)
@@ -471,7 +472,7 @@ class Pipeline:
     def _swap_head(self, head: ZeroShotHead) -> None:
         old = self.head
         for st in self._tracks.values():
-            for d in st.decider.set_labels(head.labels.names):
+            for d in st.decider.set_labels(head.labels.names, taught=head.is_taught):
                 self._publish_decision(d, {}, old)
             st.label, st.score, st.view = None, 0.0, None
         self.head = head

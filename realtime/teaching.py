@@ -3,7 +3,7 @@
 An example is read exactly as a live person is: its clip is replayed through :class:`realtime.pipeline.Pipeline`
 with the run's model and options (windowing, resampling to the model's rate, the still-pose cut, preprocessing),
 with its first and last pose held :data:`HOLD_S` (a person who stands still before and after the action), and the
-trained-class logits of each of its windows are kept. Each taught label's prototype is made of them
+trained-class logits and the latent of each of its windows are kept. Each taught label's prototype is made of them
 (:class:`sadvae.head.examples.ExamplePrototypes`); :class:`realtime.head.examples.ExampleHead` scores with it.
 """
 
@@ -44,9 +44,9 @@ class _Borrowed:
         pass
 
 
-def clip_windows(model: Any, clips: Sequence[Any], opts: Any = None) -> list[np.ndarray]:
-    """The trained-class logits of every window the live pipeline makes of each clip: one float64 [n_i, K] per clip
-    (n_i may be 0), in order.
+def clip_windows(model: Any, clips: Sequence[Any], opts: Any = None) -> list[dict[str, np.ndarray]]:
+    """The outputs of every window the live pipeline makes of each clip: per clip, in order, ``{"seen_logits": float64
+    [n_i, K], "latent": float64 [n_i, D]}`` (n_i may be 0).
 
     Each clip is played as a person who appears, stands still :data:`HOLD_S`, acts, stands still and leaves, through
     :class:`realtime.pipeline.Pipeline` with the run's model and ``opts`` (:class:`realtime.pipeline.PipelineOptions`,
@@ -72,16 +72,17 @@ def clip_windows(model: Any, clips: Sequence[Any], opts: Any = None) -> list[np.
         times.append(t)
         spans.append((t0, t_next))
         t0 = t_next
-    per_clip: list[list[np.ndarray]] = [[] for _ in clips]
+    per_clip: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in clips]
     starts = np.array([a for a, _ in spans])
 
     def collect(batch: Any) -> None:
         logits = np.asarray(batch.outputs["seen_logits"], np.float64)
+        latent = np.asarray(batch.outputs["latent"], np.float64)
         for i in range(len(batch.track_ids)):
             end = float(batch.times[i][-1])
             k = int(np.searchsorted(starts, end, side="right")) - 1
             if 0 <= k < len(clips) and end <= spans[k][1]:
-                per_clip[k].append(logits[i])
+                per_clip[k].append((logits[i], latent[i]))
 
     seen = model.bundle.seen_names
     with tempfile.TemporaryDirectory(prefix="sadvae-examples-") as tmp:
@@ -89,8 +90,14 @@ def clip_windows(model: Any, clips: Sequence[Any], opts: Any = None) -> list[np.
         labels.write_text(f"{seen[0]}\n{seen[1]}\n", encoding="utf-8")
         source = ReplaySource.from_arrays(np.concatenate(chunks), np.concatenate(times), name="examples")
         Pipeline(source, _Borrowed(model), labels, opts, on_batch=collect).run()
-    width = len(seen)
-    return [np.stack(rows) if rows else np.zeros((0, width)) for rows in per_clip]
+    width, dim = len(seen), int(model.bundle.semantic_dim)
+    return [
+        {
+            "seen_logits": np.stack([a for a, _ in rows]) if rows else np.zeros((0, width)),
+            "latent": np.stack([z for _, z in rows]) if rows else np.zeros((0, dim)),
+        }
+        for rows in per_clip
+    ]
 
 
 def embed_examples(model: Any, examples: ExampleClips, opts: Any = None, skip_empty: bool = False) -> ExamplePrototypes:
@@ -115,7 +122,9 @@ def embed_examples(model: Any, examples: ExampleClips, opts: Any = None, skip_em
     ]
     per_clip = clip_windows(model, [seq for _, seq, _ in order], opts)
     windows: dict[str, list[np.ndarray]] = {}
-    for (name, seq, f), rows in zip(order, per_clip, strict=True):
+    latents: dict[str, list[np.ndarray]] = {}
+    for (name, seq, f), out in zip(order, per_clip, strict=True):
+        rows = out["seen_logits"]
         if not len(rows) and skip_empty:
             log.warning("%s: this example of %r gave the model no window; left out", f, name)
             continue
@@ -126,8 +135,13 @@ def embed_examples(model: Any, examples: ExampleClips, opts: Any = None, skip_em
                 "whole body in view"
             )
         windows.setdefault(name, []).append(rows)
+        latents.setdefault(name, []).append(out["latent"])
     counts = {n: len(w) for n, w in windows.items()}
-    protos = ExamplePrototypes.from_windows({n: np.concatenate(w) for n, w in windows.items()}, counts)
+    protos = ExamplePrototypes.from_windows(
+        {n: np.concatenate(w) for n, w in windows.items()},
+        counts,
+        {n: np.concatenate(z) for n, z in latents.items()},
+    )
     for n, c, w in zip(protos.names, protos.clips, protos.windows, strict=True):
         log.info("example label %r: %d clip(s), %d window(s)", n, c, w)
     return protos

@@ -6,7 +6,8 @@ temperature of the cosines to the taught labels' prototypes, and the curve ``P(a
 **training side** of the sets the model was trained on (never a test side), each sequence played as
 ``sadvae-live --examples`` plays an example (first and last pose held 1 s), in simulated episodes:
 
-- a list of 3-10 classes, each taught by 1-3 sequences of one performer (a prototype, as the live head builds it);
+- a list of 3-10 classes, each taught by 1-3 sequences of one performer (prototypes and similarity as the live head
+  builds them, :class:`sadvae.head.examples.ExamplePrototypes`);
   as the head's other constants are fitted (``sadvae.head.fit``), half the lists are of one set's classes and scored
   on that set's sequences (an unlisted sibling is a near miss), half are drawn from every set's classes and scored
   on a sample of every set's sequences;
@@ -48,8 +49,14 @@ def set_windows(model, name: str, data_root: Path, opts) -> dict:
     ds = load_dataset(name, data_root / DATASETS[name].default_root)
     labels, subjects, _ = dataset_arrays(ds)
     idx = np.flatnonzero(~test_side_mask(ds, name) & (labels >= 0))
-    windows = clip_windows(model, [ds.sequences[i] for i in idx], opts)
-    return {"windows": windows, "label": labels[idx], "subject": subjects[idx], "classes": len(ds.class_names)}
+    outs = clip_windows(model, [ds.sequences[i] for i in idx], opts)
+    return {
+        "windows": [o["seen_logits"] for o in outs],
+        "latents": [o["latent"] for o in outs],
+        "label": labels[idx],
+        "subject": subjects[idx],
+        "classes": len(ds.class_names),
+    }
 
 
 def pooled(sets: list[dict]) -> dict:
@@ -57,35 +64,43 @@ def pooled(sets: list[dict]) -> dict:
     lab = np.concatenate([d["label"] + 1000 * i for i, d in enumerate(sets)])
     subj = np.concatenate([d["subject"] + 1000 * i for i, d in enumerate(sets)])
     where = np.concatenate([np.full(len(d["label"]), i) for i, d in enumerate(sets)])
-    return {"windows": [w for d in sets for w in d["windows"]], "label": lab, "subject": subj, "set": where}
+    return {
+        "windows": [w for d in sets for w in d["windows"]],
+        "latents": [z for d in sets for z in d["latents"]],
+        "label": lab,
+        "subject": subj,
+        "set": where,
+    }
 
 
 def episode(data: dict, listed: np.ndarray, queries: np.ndarray, k: int, rng: np.random.Generator):
     """(best cosine [W], is a listed class [W], cosines [W_pos, L], truth [W_pos]) of one simulated list: each listed
     class taught by ``k`` sequences of one performer; the windows of the ``queries`` sequences are scored, except
     the teaching performers' sequences of the class they taught."""
-    from sadvae.head.examples import unit_rows
+    from sadvae.head.examples import ExamplePrototypes
 
-    lab, subj, wins = data["label"], data["subject"], data["windows"]
+    lab, subj, wins, lats = data["label"], data["subject"], data["windows"], data["latents"]
     has = np.array([len(w) > 0 for w in wins])
-    protos, taught_by = [], {}
+    taught, taught_lat, taught_by = {}, {}, {}
     for c in listed:
         mine = np.flatnonzero((lab == c) & has)
         s = int(rng.choice(np.unique(subj[mine])))
         taught_by[int(c)] = s
         pick = mine[subj[mine] == s][:k]
-        protos.append(unit_rows(unit_rows(np.concatenate([wins[i] for i in pick])).mean(axis=0)))
-    protos = np.stack(protos)
-    rows, y, truth = [], [], []
+        taught[str(c)] = np.concatenate([wins[i] for i in pick])
+        taught_lat[str(c)] = np.concatenate([lats[i] for i in pick])
+    protos = ExamplePrototypes.from_windows(taught, latents=taught_lat)  # the live head's prototypes
+    rows, row_lats, y, truth = [], [], [], []
     for i in queries:
         c = int(lab[i])
         if not has[i] or taught_by.get(c) == subj[i]:
             continue
         rows.append(wins[i])
+        row_lats.append(lats[i])
         pos = c in taught_by
         y += [pos] * len(wins[i])
         truth += [int(np.flatnonzero(listed == c)[0]) if pos else -1] * len(wins[i])
-    sims = unit_rows(np.concatenate(rows)) @ protos.T
+    sims = protos.similarity(np.concatenate(rows), np.concatenate(row_lats))
     y, truth = np.asarray(y), np.asarray(truth)
     return sims.max(axis=1), y, sims[y], truth[y]
 

@@ -17,6 +17,7 @@ import math
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from realtime.backends import BACKEND_NAMES
 from sadvae.errors import ConfigError
@@ -224,6 +225,19 @@ def _unit_score(text: str) -> float:
     return value
 
 
+def _decision_options(args: argparse.Namespace) -> Any:
+    """sadvae-live's decision options with the ones the accuracy flags set (None: all sadvae-live's)."""
+    from realtime.decisions import DecisionOptions
+
+    set_ = {k: getattr(args, k) for k in ("segment_score", "taught_start_score") if getattr(args, k) is not None}
+    if not set_:
+        return None
+    try:
+        return DecisionOptions(**set_)
+    except ConfigError as e:
+        raise ConfigError(f"--taught-start-score: {e}") from None
+
+
 def _register_accuracy(inner: argparse._SubParsersAction) -> None:
     a = inner.add_parser(
         "accuracy",
@@ -306,6 +320,12 @@ def _register_accuracy(inner: argparse._SubParsersAction) -> None:
         help="sadvae-live --segment-score: decide a motion no label started on when it ends, at a mean score of S "
         "(default: sadvae-live's; 0 = off)",
     )
+    a.add_argument(
+        "--taught-start-score",
+        type=_unit_score,
+        metavar="S",
+        help="sadvae-live --taught-start-score: the start score of labels taught by example (default: sadvae-live's)",
+    )
     a.add_argument("--model", dest="acc_model", type=Path, help="model bundle .pt (default: the packaged model)")
     a.add_argument("--backend", dest="acc_backend", default="onnxruntime", help="backend (default onnxruntime)")
     a.add_argument("--threads", dest="acc_threads", type=int, default=1, help="inference threads (default 1)")
@@ -332,7 +352,6 @@ def _accuracy(args: argparse.Namespace) -> int:
     from realtime.bench.accuracy.report import AccuracyOptions, markdown, run_accuracy, write_outputs
     from realtime.bench.accuracy.runner import RunOptions
     from realtime.cli import still_trim_option
-    from realtime.decisions import DecisionOptions
     from realtime.head.zero_shot import HeadOptions
     from sadvae.errors import ConfigError
 
@@ -369,7 +388,7 @@ def _accuracy(args: argparse.Namespace) -> int:
             pose_variant=args.acc_pose_variant,
             head=HeadOptions() if args.handedness is None else HeadOptions(handedness=args.handedness),
             trim_still=None if args.trim_still is None else (still_trim_option(args.trim_still) or False),
-            decisions=None if args.segment_score is None else DecisionOptions(segment_score=args.segment_score),
+            decisions=_decision_options(args),
         ),
     )
     command = " ".join(["sadvae", *sys.argv[1:]])

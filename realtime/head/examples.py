@@ -108,7 +108,8 @@ class ExampleHead:
 
     Attributes:
         mode: "examples" when every label is taught, else the other labels' mode with "+examples";
-        is_new_label: bool [L] (zero-shot labels, never a taught one); unreachable: the other head's.
+        is_new_label: bool [L] (zero-shot labels, never a taught one); is_taught: bool [L] (the taught labels: their
+            decisions start at ``DecisionOptions.taught_start_score``); unreachable: the other head's.
     """
 
     def __init__(
@@ -132,6 +133,8 @@ class ExampleHead:
         self.is_new_label = np.zeros(len(labels), dtype=bool)
         if rest is not None:
             self.is_new_label[list(self.rest_idx)] = rest.is_new_label
+        self.is_taught = np.zeros(len(labels), dtype=bool)
+        self.is_taught[list(self.example_idx)] = True
         self.unreachable = rest.unreachable if rest is not None else ()
         digest = hashlib.sha256(np.ascontiguousarray(examples.prototypes).tobytes())
         digest.update(((rest.key if rest is not None else "") + "|" + "|".join(examples.names)).encode("utf-8"))
@@ -152,6 +155,6 @@ class ExampleHead:
         """Score a batch of windows (``ZeroShotHead.__call__``); taught labels read the windows as they are, the
         others pool the mirror images when given."""
         rest = self.rest(latent, seen_logits, mirror) if self.rest is not None else None
-        sim = self.examples.similarity(seen_logits)
+        sim = self.examples.similarity(seen_logits, latent)
         r = mix_with_examples(sim, self.example_idx, rest, self.rest_idx, self.calibration, self.reject)
         return HeadResult(r.probs, r.top, r.is_new, r.p_unseen, r.off_label, r.p_action, r.no_action, r.scores)

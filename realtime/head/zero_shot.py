@@ -160,7 +160,8 @@ class ZeroShotHead:
         handedness: "pool" or "off" (:class:`HeadOptions`): whether the caller should pass mirror images.
 
     Attributes:
-        mode: "new", "seen" or "mixed"; is_new_label: bool [L];
+        mode: "new", "seen" or "mixed"; is_new_label: bool [L]; is_taught: bool [L], all False (no label taught by
+            example: :class:`realtime.head.examples.ExampleHead` has them);
         unreachable: new labels that lose even on their own text latent (none with prototype scoring).
     """
 
@@ -204,6 +205,7 @@ class ZeroShotHead:
         )
         self.handedness = handedness
         self.mode, self.is_new_label = self.core.mode, self.core.is_new_label
+        self.is_taught = np.zeros(len(labels), dtype=bool)
         if self.mode == "mixed" and n_new < 2 and combine == "gate":
             log.warning(
                 "only one new label (%r) beside seen ones: its zero-shot probability is always 1, so the gate has "

@@ -7,9 +7,13 @@ on the cross-dataset sets one recording per label doubles top-1 on MSR Action3D 
 they are camera skeletons of the user's own body: the gap between the skeletons a model learned from and the live
 ones (docs/camera_gap.md) is not crossed at all.
 
-What a window is compared by is the deployed model's trained-class logits (``seen_logits``, what every export
-outputs): each example window's logit vector scaled to unit length, a label's **prototype** the unit mean of its
-examples' windows, and a window's similarity to a label the cosine of its unit logit vector to the prototype.
+What a window is compared by is what every export outputs, in two spaces: the deployed model's trained-class logits
+(``seen_logits``) and its semantic latent (``latent``, what the zero-shot branch reads). In each space an example
+window's vector is scaled to unit length and a label's **prototype** is the unit mean of its examples' windows; a
+window's similarity to a label is the mean of its two cosines to the label's two prototypes. (The latent was added on
+5 December 2026: on the training sides of sets the models never saw it lifts window top-1 by 2-5 points and mostly
+separates windows of taught from untaught actions better, ``scripts/tune_example_decisions.py``, docs/head.md
+section 8; prototypes made without it compare logits alone.)
 Among the taught labels, ``P(label) = softmax(cos / example_temperature)``; "no action" for them reads the best
 cosine through a calibrated curve (``HeadCalibration.p_action_examples``, fitted on windows of the deployed model
 with ``scripts/fit_example_curve.py``). A list that also has labels without examples puts both on one scale by their
@@ -45,32 +49,36 @@ class ExamplePrototypes:
         names: the labels, as written in the examples.
         prototypes: float64 [E, K] one unit row per label: the unit mean of its example windows' unit logit vectors.
         windows: example windows behind each prototype; clips: example recordings behind each.
+        latent_prototypes: float64 [E, D], the same of the windows' latents; None: logits alone are compared.
     """
 
     names: tuple[str, ...]
     prototypes: np.ndarray
     windows: tuple[int, ...]
     clips: tuple[int, ...]
+    latent_prototypes: np.ndarray | None = None
 
     @classmethod
     def from_windows(
-        cls, windows: Mapping[str, np.ndarray], clips: Mapping[str, int] | None = None
+        cls,
+        windows: Mapping[str, np.ndarray],
+        clips: Mapping[str, int] | None = None,
+        latents: Mapping[str, np.ndarray] | None = None,
     ) -> ExamplePrototypes:
-        """Prototypes from each label's example windows' logits ``{label: float [n, K]}`` (n >= 1)."""
-        names, protos, counts = [], [], []
-        widths = {np.shape(v)[-1] for v in windows.values()}
-        if len(widths) > 1:
-            raise ValueError(f"example windows of different widths {sorted(widths)}: they come from different models")
-        for name, w in windows.items():
-            w = np.asarray(w, np.float64)
-            if w.ndim != 2 or not len(w) or not np.isfinite(w).all():
-                raise ValueError(f"example windows of {name!r}: expected finite [n >= 1, K] logits, got {w.shape}")
-            names.append(str(name))
-            protos.append(unit_rows(unit_rows(w).mean(axis=0)))
-            counts.append(len(w))
-        k = widths.pop() if widths else 0
+        """Prototypes from each label's example windows' logits ``{label: float [n, K]}`` (n >= 1) and, when given,
+        their latents ``{label: float [n, D]}`` (the same windows, in the same order)."""
+        names = [str(n) for n in windows]
+        protos = _unit_means("logits", windows)
+        counts = tuple(len(np.asarray(w)) for w in windows.values())
         clip_counts = tuple(int((clips or {}).get(n, 0)) for n in names)
-        return cls(tuple(names), np.asarray(protos, np.float64).reshape(len(names), k), tuple(counts), clip_counts)
+        latent = None
+        if latents is not None:
+            if [str(n) for n in latents] != names:
+                raise ValueError(f"latents of {list(latents)} for the windows of {names}: give both for every label")
+            if tuple(len(np.asarray(z)) for z in latents.values()) != counts:
+                raise ValueError("latents and logits of different numbers of windows: they must be the same windows")
+            latent = _unit_means("latents", latents)
+        return cls(tuple(names), protos, counts, clip_counts, latent)
 
     def __len__(self) -> int:
         return len(self.names)
@@ -83,14 +91,42 @@ class ExamplePrototypes:
             self.prototypes[idx],
             tuple(self.windows[i] for i in idx),
             tuple(self.clips[i] for i in idx),
+            None if self.latent_prototypes is None else self.latent_prototypes[idx],
         )
 
-    def similarity(self, seen_logits: np.ndarray) -> np.ndarray:
-        """[N, E] cosine of each window's logit vector [N, K] to each prototype."""
-        z = np.asarray(seen_logits)
-        if z.ndim != 2 or z.shape[1] != self.prototypes.shape[1]:
-            raise ValueError(f"expected seen_logits [N, {self.prototypes.shape[1]}], got {z.shape}")
-        return unit_rows(z) @ self.prototypes.T
+    def similarity(self, seen_logits: np.ndarray, latent: np.ndarray | None = None) -> np.ndarray:
+        """[N, E] similarity of each window to each taught label: the mean of the cosines of its logit vector
+        [N, K] and its latent [N, D] to the label's prototypes (the logits' cosine alone for prototypes made
+        without latents)."""
+        sim = _cosines("seen_logits", seen_logits, self.prototypes)
+        if self.latent_prototypes is None:
+            return sim
+        if latent is None:
+            raise ValueError("these prototypes compare latents too: give the windows' latent")
+        return 0.5 * (sim + _cosines("latent", latent, self.latent_prototypes))
+
+
+def _unit_means(what: str, windows: Mapping[str, np.ndarray]) -> np.ndarray:
+    """[E, width] the unit mean of each label's unit rows."""
+    widths = {np.shape(v)[-1] for v in windows.values()}
+    if len(widths) > 1:
+        raise ValueError(
+            f"example windows' {what} of different widths {sorted(widths)}: they come from different models"
+        )
+    rows = []
+    for name, w in windows.items():
+        w = np.asarray(w, np.float64)
+        if w.ndim != 2 or not len(w) or not np.isfinite(w).all():
+            raise ValueError(f"example windows of {name!r}: expected finite [n >= 1, width] {what}, got {w.shape}")
+        rows.append(unit_rows(unit_rows(w).mean(axis=0)))
+    return np.asarray(rows, np.float64).reshape(len(rows), widths.pop() if widths else 0)
+
+
+def _cosines(what: str, x: np.ndarray, prototypes: np.ndarray) -> np.ndarray:
+    z = np.asarray(x)
+    if z.ndim != 2 or z.shape[1] != prototypes.shape[1]:
+        raise ValueError(f"expected {what} [N, {prototypes.shape[1]}], got {z.shape}")
+    return unit_rows(z) @ prototypes.T
 
 
 def mix_with_examples(

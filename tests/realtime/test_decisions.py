@@ -367,3 +367,34 @@ def test_a_motion_cut_by_a_gap_is_decided_and_one_open_at_a_label_change_is_drop
     feed_motion(maker, [vec(1, 0.55)] * 3, [True] * 3)
     assert maker.set_labels(("a", "b")) == []  # nothing active; the open motion's scores were over the old labels
     assert feed_motion(maker, [np.array([0.5, 0.5])], [False], t0=3 * STEP) == []
+
+
+def test_a_taught_label_starts_at_its_own_start_score_and_ends_on_scaled_keep_and_min() -> None:
+    opts = DecisionOptions(ema_alpha=1.0, start_windows=1, end_windows=1, taught_start_score=0.3)
+    rows = [vec(1, 0.4)] * 2
+    # "clap" scored 0.4: under the start score of labels scored by name, over the taught labels' one
+    assert feed(DecisionMaker(NAMES, opts), rows) == []
+    taught = DecisionMaker(NAMES, opts, taught=[False, True, False])
+    assert kinds(feed(taught, rows))[0] == ("start", "clap", "")
+    keep, low = 0.42 * 0.3 / 0.6, 0.24 * 0.3 / 0.6  # 0.21 and 0.12: scaled as the start score is
+    assert kinds(feed(taught, [vec(1, keep + 0.01)], t0=2 * STEP)) == [("update", "clap", "")]
+    assert kinds(feed(taught, [vec(1, keep - 0.01)], t0=3 * STEP)) == [("end", "clap", "low_score")]
+    again = DecisionMaker(NAMES, opts, taught=[False, True, False])
+    feed(again, rows)
+    assert kinds(feed(again, [vec(1, low - 0.01)], t0=2 * STEP)) == [("end", "clap", "no_action")]
+    # a label scored by name keeps the plain thresholds beside taught ones
+    assert feed(DecisionMaker(NAMES, opts, taught=[True, False, True]), rows) == []
+    # set_labels takes the new list's taught labels
+    taught.set_labels(NAMES, taught=None)
+    assert feed(taught, [vec(1, 0.4)] * 2, t0=20 * STEP) == []
+
+
+def test_taught_thresholds_and_their_bad_input() -> None:
+    th = DecisionOptions(taught_start_score=0.3).thresholds([True, False], 2)
+    assert th[:, 0] == pytest.approx([0.3, 0.21, 0.12, 0.0]) and th[:, 1] == pytest.approx([0.6, 0.42, 0.24, 0.0])
+    assert DecisionOptions().thresholds(None, 3).shape == (4, 3)
+    with pytest.raises(ValueError, match="expected 3 flags"):
+        DecisionMaker(NAMES, DecisionOptions(), taught=[True, False])
+    for bad in (0.0, 1.5):
+        with pytest.raises(ConfigError, match="taught_start_score"):
+            DecisionOptions(taught_start_score=bad)

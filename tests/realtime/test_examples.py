@@ -63,6 +63,7 @@ def test_every_example_is_read_by_the_live_pipeline(taught, model) -> None:
     assert all(w >= 1 for w in taught.windows) and taught.clips == (1, 1, 1)
     assert taught.prototypes.shape == (3, len(model.bundle.seen_names))
     assert np.allclose(np.linalg.norm(taught.prototypes, axis=1), 1.0)
+    assert taught.latent_prototypes.shape == (3, model.bundle.semantic_dim)  # the latent is compared too
 
 
 def test_a_taught_label_is_recognised_in_a_new_performance(model, taught, tmp_path) -> None:
@@ -95,6 +96,42 @@ def test_a_taught_label_is_recognised_in_a_new_performance(model, taught, tmp_pa
     assert kick, "no window inside the kick"
     assert np.mean([p.argmax() == 1 for p in kick]) >= 0.5, [np.round(p, 2) for p in kick]
     assert all(np.isclose(p.sum(), 1.0) for p in kick)
+
+
+def test_taught_labels_start_at_their_own_start_score(model, taught, tmp_path) -> None:
+    from dataclasses import replace
+
+    from realtime.decisions import DecisionOptions
+
+    labels = tmp_path / "labels.txt"
+    labels.write_text("my clap\nmy kick\nmy bend\nwalk\n", encoding="utf-8")
+    joints, times, _ = perform((("stand still", 1.0), ("forward kick", 6.0), ("stand still", 1.0)), seed=7)
+
+    class Borrowed:
+        def __getattr__(self, name):
+            return getattr(model, name)
+
+        def close(self):
+            pass
+
+    def started(opts: DecisionOptions) -> set[str]:
+        batches = []
+        pipe = Pipeline(
+            ReplaySource.from_arrays(joints, times, name="perf"),
+            Borrowed(),
+            labels,
+            replace(_options(tmp_path), decisions=opts),
+            on_batch=batches.append,
+            examples=taught,
+        )
+        assert pipe.head.is_taught.tolist() == [True, True, True, False]
+        pipe.run()
+        return {v.decided for b in batches for v in b.views if v.decided is not None}  # the actions decided
+
+    # no label scored by name can reach a start score of 1; taught labels start at their own
+    strict = dict(min_score=0.0, keep_score=0.0, start_score=1.0, start_windows=1)
+    assert started(DecisionOptions(**strict, taught_start_score=1.0)) == set()
+    assert "my kick" in started(DecisionOptions(**strict, taught_start_score=0.05))
 
 
 def test_bad_examples_are_one_clear_error(tmp_path) -> None:

@@ -39,6 +39,27 @@ def test_every_taught_label_wins_on_its_own_examples(seed) -> None:
         assert np.allclose(r.scores, r.probs * r.p_action[:, None])
 
 
+def test_with_latents_the_similarity_is_the_mean_of_the_two_cosines() -> None:
+    logits = {"a": np.array([[1.0, 0.0, 0.0], [1.0, 0.2, 0.0]]), "b": np.array([[0.0, 1.0, 0.0], [0.0, 1.0, 0.1]])}
+    latents = {"a": np.array([[0.0, 2.0], [0.1, 2.0]]), "b": np.array([[3.0, 0.0], [3.0, 0.3]])}
+    p = ExamplePrototypes.from_windows(logits, None, latents)
+    assert p.latent_prototypes.shape == (2, 2) and np.allclose(np.linalg.norm(p.latent_prototypes, axis=1), 1.0)
+    z, lat = np.array([[1.0, 0.1, 0.0]]), np.array([[1.0, 0.0]])  # logits like "a", latent like "b"
+    expected = 0.5 * (unit_rows(z) @ p.prototypes.T + unit_rows(lat) @ p.latent_prototypes.T)
+    assert np.allclose(p.similarity(z, lat), expected)
+    assert np.allclose(p.select(["b"]).similarity(z, lat), expected[:, [1]])
+    with pytest.raises(ValueError, match="give the windows' latent"):
+        p.similarity(z)
+    with pytest.raises(ValueError, match="latent"):
+        p.similarity(z, np.ones((1, 3)))
+    with pytest.raises(ValueError, match="same windows"):
+        ExamplePrototypes.from_windows(logits, None, {"a": latents["a"][:1], "b": latents["b"]})
+    with pytest.raises(ValueError, match="every label"):
+        ExamplePrototypes.from_windows(logits, None, {"a": latents["a"]})
+    # without latents the logits' cosine alone, as prototypes made before 5 December 2026 compare
+    assert np.allclose(ExamplePrototypes.from_windows(logits).similarity(z), unit_rows(z) @ p.prototypes.T)
+
+
 def test_no_action_reads_the_best_cosine_through_the_curve() -> None:
     protos = ExamplePrototypes.from_windows({"a": np.array([[1.0, 0.0, 0.0]]), "b": np.array([[0.0, 1.0, 0.0]])})
     windows = np.array([[1.0, 0.05, 0.0], [0.0, 0.0, 1.0]])  # like "a"; like neither

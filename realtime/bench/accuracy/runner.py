@@ -296,7 +296,16 @@ def example_split(name: str, ds: Any, k: int, limit: int | None = None) -> tuple
     idx = np.flatnonzero(test_side_mask(ds, name))
     if limit is not None:
         idx = idx[:limit]
-    examples: dict[str, list[int]] = {}
+    chosen, skip = teaching_sequences(labels, subjects, idx, k)
+    return {names[c]: ix for c, ix in chosen.items()}, skip
+
+
+def teaching_sequences(
+    labels: np.ndarray, subjects: np.ndarray, idx: Any, k: int
+) -> tuple[dict[int, list[int]], set[int]]:
+    """:func:`example_split`'s rule over the sequences ``idx``: ({class: up to ``k`` sequences of its first
+    performers}, every sequence of a class by a performer who teaches it)."""
+    examples: dict[int, list[int]] = {}
     skip: set[int] = set()
     for c in sorted({int(labels[i]) for i in idx}):
         mine = [int(i) for i in idx if labels[i] == c]
@@ -307,7 +316,7 @@ def example_split(name: str, ds: Any, k: int, limit: int | None = None) -> tuple
             of_subject = [i for i in mine if subjects[i] == subj]
             chosen += of_subject[: k - len(chosen)]
             skip.update(of_subject)
-        examples[names[c]] = chosen
+        examples[c] = chosen
     return examples, skip
 
 
