@@ -28,7 +28,6 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
-import tune_decisions as td  # noqa: E402  (after the sys.path lines)
 import tune_example_decisions as ted  # noqa: E402
 
 from sadvae.paths import SHARED_DATA  # noqa: E402
@@ -68,28 +67,17 @@ def similarities(rec_taught: dict, rec: dict, examples: dict, judged: np.ndarray
 
 
 def main() -> int:
-    from realtime.backends.live_model import load_live_model
-    from realtime.pipeline import MIN_WINDOW_FRAMES
-    from sadvae.data.motion import StillTrim
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-root", type=Path, default=SHARED_DATA)
     ap.add_argument("--models", type=Path, default=ROOT / "runs" / "lodo", help="folder of <set>/default_model.pt")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
-    rec_args = argparse.Namespace(
-        handedness="off", every=None, mirror=False, trim_still=StillTrim().threshold_m, trim_tail=None,
-        trim_min=None, side="train", data_root=args.data_root,
-    )  # fmt: skip
     out = {}
     print("| set, hold, K | " + " | ".join(("logits", "nearest", "latent", "logits+latent")) + " |  (top-1 %, AUROC)")
     for target in ted.TARGETS:
-        model_path = args.models / target / "default_model.pt"
-        model = load_live_model(model_path, "onnxruntime")
-        min_window = min(MIN_WINDOW_FRAMES, int(model.preprocess.window))
+        model, min_window, recs, subjects, _ = ted.recordings(target, args.models, args.data_root)
         model.close()
-        recs = {h: td.record(target, h, model_path, rec_args, ROOT / "runs" / "head") for h in (0.0, 1.0)}
-        subjects = ted.training_subjects(target, args.data_root)
         classes = len(recs[1.0]["names"])
         rng = np.random.default_rng(0)
         halves = [rng.choice(classes, classes // 2, replace=False) for _ in range(20)]

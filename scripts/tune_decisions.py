@@ -208,12 +208,15 @@ def still_trim(args):
     return StillTrim(threshold_m=args.trim_still, max_tail_s=tail, min_s=shortest)
 
 
-def simulate(rec: dict, names: list[str], probs: np.ndarray, scores: np.ndarray, opts, min_window: int) -> dict:
+def simulate(
+    rec: dict, names: list[str], probs: np.ndarray, scores: np.ndarray, opts, min_window: int, taught=None
+) -> dict:
     """Decisions over the recorded windows with at least ``min_window`` frames, per clip.
 
     Args:
         rec: a recording (:func:`record`); names: the label list; probs, scores: the head's ``probs`` and
-            ``scores`` [N, L] for every recorded window; opts: :class:`realtime.decisions.DecisionOptions`.
+            ``scores`` [N, L] for every recorded window; opts: :class:`realtime.decisions.DecisionOptions`;
+            taught: per label, whether it is taught by example (the head's ``is_taught``; None: none is).
 
     Returns:
         per clip: ``live`` (label held longest, "" without a decision), ``vote`` ("" without a window),
@@ -233,7 +236,7 @@ def simulate(rec: dict, names: list[str], probs: np.ndarray, scores: np.ndarray,
         vote[k] = names[int(probs[rows].mean(0).argmax())]
     for tid in np.unique(rec["track"][keep]):
         rows = keep[rec["track"][keep] == tid]
-        dm = DecisionMaker(names, opts, int(tid))
+        dm = DecisionMaker(names, opts, int(tid), taught)
         events = []
         moving = rec["moving"] if "moving" in rec else None  # recordings before 5 December 2026 have none
         for w in rows:

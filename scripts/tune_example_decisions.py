@@ -64,6 +64,30 @@ def training_subjects(dataset: str, data_root: Path) -> np.ndarray:
     return subjects[idx]
 
 
+def recordings(target: str, models: Path, data_root: Path):
+    """One set's training side scored by the model that never saw it: (the model, open: the caller closes it; its live
+    minimum window; {hold: recording} for holds 0 and 1 s, ``tune_decisions.record``, cached; each recorded
+    sequence's performer; the class names)."""
+    from realtime.backends.live_model import load_live_model
+    from realtime.pipeline import MIN_WINDOW_FRAMES
+    from sadvae.data.motion import StillTrim
+
+    rec_args = argparse.Namespace(
+        handedness="off", every=None, mirror=False, trim_still=StillTrim().threshold_m, trim_tail=None,
+        trim_min=None, side="train", data_root=data_root,
+    )  # fmt: skip
+    model_path = models / target / "default_model.pt"
+    model = load_live_model(model_path, "onnxruntime")
+    try:
+        min_window = min(MIN_WINDOW_FRAMES, int(model.preprocess.window))
+        recs = {h: td.record(target, h, model_path, rec_args, ROOT / "runs" / "head") for h in (0.0, 1.0)}
+        subjects = training_subjects(target, data_root)
+    except BaseException:
+        model.close()
+        raise
+    return model, min_window, recs, subjects, [str(n) for n in recs[1.0]["names"]]
+
+
 def example_split(truth: np.ndarray, subjects: np.ndarray, k: int) -> tuple[dict[int, list[int]], np.ndarray]:
     """The benchmark's rule (``realtime.bench.accuracy.runner.teaching_sequences``) over the recorded sequences.
 
@@ -109,12 +133,12 @@ def evaluate(rec: dict, judged: np.ndarray, full: dict, halves: list[dict], opts
     """Live / vote top-1 over judged clips (full list); false starts / min on judged clips of unlisted classes."""
     names = full["names"]
     truth = np.array([str(rec["names"][t]) for t in rec["truth"]], dtype=object)
-    sim = td.simulate(rec, names, full["probs"], full["scores"], opts, min_window)
+    sim = td.simulate(rec, names, full["probs"], full["scores"], opts, min_window, full.get("taught"))
     firsts = [f[t] for f, t, j in zip(sim["first"], truth, judged, strict=True) if j and t in f]
     dur = np.diff(np.append(rec["seq_start_s"], rec["seq_start_s"][-1] + 3.0))
     false_starts, minutes = 0, 0.0
     for h in halves:
-        sub = td.simulate(rec, h["names"], h["probs"], h["scores"], opts, min_window)
+        sub = td.simulate(rec, h["names"], h["probs"], h["scores"], opts, min_window, h.get("taught"))
         unlisted = judged & ~np.isin(truth, h["names"])
         false_starts += int(sub["starts"][unlisted].sum())
         minutes += float(dur[unlisted].sum()) / 60.0
@@ -130,7 +154,6 @@ def evaluate(rec: dict, judged: np.ndarray, full: dict, halves: list[dict], opts
 
 def main(argv=None) -> int:
     from realtime.decisions import DecisionOptions
-    from sadvae.data.motion import StillTrim
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-root", type=Path, default=SHARED_DATA)
@@ -143,25 +166,14 @@ def main(argv=None) -> int:
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    from realtime.backends.live_model import load_live_model
     from realtime.head.zero_shot import HeadBuilder, HeadOptions
-    from realtime.pipeline import MIN_WINDOW_FRAMES
 
     t0 = time.time()
-    rec_args = argparse.Namespace(
-        handedness="off", every=None, mirror=False, trim_still=StillTrim().threshold_m, trim_tail=None,
-        trim_min=None, side="train", data_root=args.data_root,
-    )  # fmt: skip
     rows: dict[str, dict] = {}
     defaults = DecisionOptions()
     for target in args.targets:
-        model_path = args.models / target / "default_model.pt"
-        model = load_live_model(model_path, "onnxruntime")
+        model, min_window, recs, subjects, names = recordings(target, args.models, args.data_root)
         try:
-            min_window = min(MIN_WINDOW_FRAMES, int(model.preprocess.window))
-            recs = {h: td.record(target, h, model_path, rec_args, ROOT / "runs" / "head") for h in (0.0, 1.0)}
-            subjects = training_subjects(target, args.data_root)
-            names = [str(n) for n in recs[1.0]["names"]]
             rng = np.random.default_rng(0)
             halves = [
                 sorted(rng.choice(names, size=max(2, len(names) // 2), replace=False).tolist())
@@ -174,7 +186,7 @@ def main(argv=None) -> int:
                     model.bundle, HeadOptions(handedness="off"), model_id=model.model_id, examples=protos
                 )
                 if not builder.calibrated:
-                    raise SystemExit(f"{model_path}: no head calibration beside it")
+                    raise SystemExit(f"{args.models / target}: no head calibration beside the model")
                 for h, rec in recs.items():
                     full = score_taught(rec, builder, names)
                     scored = [score_taught(rec, builder, half) for half in halves]

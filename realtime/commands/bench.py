@@ -295,6 +295,14 @@ def _register_accuracy(inner: argparse._SubParsersAction) -> None:
         "class are then not replayed (default 0: no examples)",
     )
     a.add_argument(
+        "--teach-every",
+        type=int,
+        default=1,
+        metavar="N",
+        help="with --examples-per-label: teach only every N-th label of the list (in its order), the others scored by "
+        "their names: a list that mixes both kinds, on the same sequences (default 1: every label)",
+    )
+    a.add_argument(
         "--names-only",
         action="store_true",
         help="with --examples-per-label: replay the same sequences (those of the example performers left out) but "
@@ -365,6 +373,8 @@ def _accuracy(args: argparse.Namespace) -> int:
         raise ConfigError(
             "--examples-per-label K needs K >= 1 and --replay-dataset NAME (the examples are its sequences)"
         )
+    if args.teach_every < 1 or (args.teach_every > 1 and (not args.examples_per_label or args.names_only)):
+        raise ConfigError("--teach-every N needs N >= 1, and with N > 1 --examples-per-label K without --names-only")
     if args.names_only and not args.examples_per_label:
         raise ConfigError("--names-only is the baseline of --examples-per-label K: add it")
     if args.examples_per_label and args.mirror:
@@ -381,6 +391,7 @@ def _accuracy(args: argparse.Namespace) -> int:
         mirror=args.mirror,
         examples_per_label=args.examples_per_label,
         teach=not args.names_only,
+        teach_every=args.teach_every,
         run=RunOptions(
             model=args.acc_model,
             backend=args.acc_backend,

@@ -18,7 +18,8 @@ Among the taught labels, ``P(label) = softmax(cos / example_temperature)``; "no 
 cosine through a calibrated curve (``HeadCalibration.p_action_examples``, fitted on windows of the deployed model
 with ``scripts/fit_example_curve.py``). A list that also has labels without examples puts both on one scale by their
 calibrated P(one of my labels): ``w = a_examples / (a_examples + a_rest)`` is the taught labels' share
-(:func:`mix_with_examples`); the new labels' weight ``p_unseen`` of the other head is scaled by ``1 - w``.
+(:func:`mix_with_examples`), ``max(a_examples, a_rest)`` the list's P(one of my labels) (the weighted mean of the two
+until 5 December 2026, late); the new labels' weight ``p_unseen`` of the other head is scaled by ``1 - w``.
 """
 
 from __future__ import annotations
@@ -170,7 +171,10 @@ def mix_with_examples(
         w = np.where(total > 0, a_ex / np.maximum(total, 1e-300), 0.5)
         probs[:, ex] = p_ex * w[:, None]
         probs[:, other] = rest.probs * (1.0 - w)[:, None]
-        p_action = w * a_ex + (1.0 - w) * a_rest
+        # one of my labels: at least the likelier kind's (the union's lower bound; the sum, its upper bound for two
+        # disjoint kinds, fired more on near misses than the decisions allow, and the mean of the two under-counted:
+        # scripts/probe_mixed_lists.py, docs/head.md section 8)
+        p_action = np.maximum(a_ex, a_rest)
         p_unseen = None if rest.p_unseen is None else np.asarray(rest.p_unseen) * (1.0 - w)
         off = rest.off_label
     if not reject:

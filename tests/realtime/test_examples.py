@@ -197,3 +197,25 @@ def test_a_benchmark_with_nothing_left_to_replay_is_one_clear_error(shared_data)
     _, skip = example_split("msr_action3d", ds, 3, limit=3)
     with pytest.raises(ConfigError, match="no held-out sequence left"):
         heldout_stream("msr_action3d", shared_data, limit=3, skip=skip, ds=ds)
+
+
+def test_a_mixed_list_teaches_every_other_label_and_scores_the_rest_by_name(shared_data, tmp_path) -> None:
+    from realtime.bench.accuracy.runner import RunOptions, run_replay_dataset
+
+    run = RunOptions()
+    scores, info = run_replay_dataset(
+        "utkinect", shared_data, run, limit=24, examples_per_label=1, teach_every=2, tmp_dir=tmp_path
+    )
+    names = sorted({s.truth for s in scores} | set(info["taught_labels"]))
+    assert info["taught"] and info["teach_every"] == 2
+    assert 0 < len(info["taught_labels"]) < len(names)  # some labels taught, the others by name
+    assert info["examples_used"]["labels"] == len(info["taught_labels"])
+    with pytest.raises(ConfigError, match="n >= 1"):
+        run_replay_dataset("utkinect", shared_data, run, limit=24, examples_per_label=1, teach_every=0)
+
+
+def test_the_accuracy_command_refuses_teach_every_without_examples(capsys) -> None:
+    from sadvae.cli import main as sadvae_main
+
+    assert sadvae_main(["bench", "accuracy", "--no-videos", "--replay-dataset", "utkinect", "--teach-every", "2"]) == 2
+    assert "--teach-every" in capsys.readouterr().err

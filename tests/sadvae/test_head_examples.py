@@ -89,6 +89,11 @@ def test_taught_and_other_labels_share_one_scale() -> None:
     assert r.top.tolist() == [1, 0]  # the taught label where its action is, the others' best elsewhere
     assert r.is_new.tolist() == [False, True]  # a taught label is not a zero-shot one; else the others' flag
     assert r.probs[1, 1] < 0.01 and np.isclose(r.probs[1, 0] / r.probs[1, 2], 9.0)
+    # P(one of my labels) of a mixed list is the likelier kind's: a taught action is not diluted by the other head's
+    # doubt, as the mean of the two did (docs/head.md section 8, mixed lists)
+    a_taught = CAL.p_action_examples(protos.similarity(windows).max(axis=1))
+    assert np.allclose(r.p_action, np.maximum(a_taught, rest.p_action))
+    assert r.p_action[0] > 0.9 and np.allclose(r.scores, r.probs * r.p_action[:, None])
 
 
 def test_bad_input_is_refused() -> None:

@@ -34,6 +34,8 @@ class AccuracyOptions:
             performer per class; :func:`realtime.bench.accuracy.runner.example_split`); 0: no examples.
         teach: False leaves the example performers' sequences out as with examples but scores the labels by their
             names (the baseline on the same replayed sequences).
+        teach_every: n > 1 teaches only every n-th label of the list, the others scored by their names (a mixed
+            list; the report then also summarises the sequences of taught and of named labels apart).
         data_root: ``../shared/data``; project_root: where labels paths start.
     """
 
@@ -48,6 +50,7 @@ class AccuracyOptions:
     mirror: bool = False
     examples_per_label: int = 0
     teach: bool = True
+    teach_every: int = 1
     run: Any = field(default=None)  # realtime.bench.accuracy.runner.RunOptions
 
 
@@ -139,10 +142,14 @@ def run_accuracy(opts: AccuracyOptions, command: str = "") -> dict[str, Any]:
                 mirror=opts.mirror,
                 examples_per_label=opts.examples_per_label,
                 teach=opts.teach,
+                teach_every=opts.teach_every,
             )
-            doc["replays"].append(
-                {**info, "summary": summarise(scores), "sequences_detail": [s.to_dict() for s in scores]}
-            )
+            entry = {**info, "summary": summarise(scores), "sequences_detail": [s.to_dict() for s in scores]}
+            if opts.teach_every > 1 and opts.examples_per_label:  # a mixed list: its two kinds of labels apart
+                mine = set(info["taught_labels"])
+                entry["summary_taught"] = summarise([s for s in scores if s.truth in mine])
+                entry["summary_named"] = summarise([s for s in scores if s.truth not in mine])
+            doc["replays"].append(entry)
             log.info("%s hold %g: %s", name, hold, doc["replays"][-1]["summary"]["labelled"])
     doc["wall_s"] = round(time.monotonic() - t_start, 1)
     return doc
@@ -160,6 +167,8 @@ def _examples_note(r: dict[str, Any]) -> str:
     k = r.get("examples_per_label", 0)
     if not k:
         return ""
+    if r.get("taught") and r.get("teach_every", 1) > 1:
+        return f" (one label in {r['teach_every']} taught by {k} example(s), the others by name)"
     if r.get("taught"):
         return f" (labels taught by {k} example(s) each)"
     return f" (names; the {k}-example runs' example performers left out)"

@@ -330,11 +330,14 @@ def run_replay_dataset(
     mirror: bool = False,
     examples_per_label: int = 0,
     teach: bool = True,
+    teach_every: int = 1,
 ) -> tuple[list[SegmentScore], dict[str, Any]]:
     """Replay a dataset's held-out side through the live pipeline with its own class names as labels
     (``mirror``: their left-right mirror images, :func:`heldout_stream`; ``examples_per_label``: every label taught
     by that many test-side sequences, :func:`example_split`, which are not replayed with their performers' others;
-    ``teach`` False: the same sequences left out, the labels scored by their names: the baseline).
+    ``teach`` False: the same sequences left out, the labels scored by their names: the baseline; ``teach_every``
+    n > 1: only every n-th label of the list is taught, the others are scored by their names: a mixed list, the same
+    sequences replayed).
 
     Returns:
         (one :class:`SegmentScore` per sequence, run info ``{"dataset", "sequences", "classes", "frames", "wall_s"}``).
@@ -351,11 +354,15 @@ def run_replay_dataset(
     taught, skip = example_split(name, ds, examples_per_label, limit) if examples_per_label else ({}, set())
     stream = heldout_stream(name, data_root, hold_s, limit, mirror, skip=skip, ds=ds)
     clips = None
-    if taught and teach:
+    if teach_every < 1:
+        raise ConfigError(f"teach every n-th label needs n >= 1, got {teach_every}")
+    # every n-th label of the list, in the list's order (the others keep their names)
+    teaching = {c: taught[c] for c in stream.class_names[::teach_every] if c in taught} if teach else {}
+    if teaching:
         clips = ExampleClips(
             Path(f"<{name} test side>"),
-            {c: [ds.sequences[i] for i in ix] for c, ix in taught.items()},
-            {c: [Path(f"{name}#{i}") for i in ix] for c, ix in taught.items()},
+            {c: [ds.sequences[i] for i in ix] for c, ix in teaching.items()},
+            {c: [Path(f"{name}#{i}") for i in ix] for c, ix in teaching.items()},
         )
     with tempfile.TemporaryDirectory(dir=tmp_dir) as tmp:
         labels = Path(tmp) / f"{name}_labels.txt"
@@ -370,7 +377,9 @@ def run_replay_dataset(
         "hold_s": hold_s,
         "mirror": bool(mirror),
         "examples_per_label": int(examples_per_label),
-        "taught": bool(taught and teach),
+        "taught": bool(teaching),
+        "teach_every": int(teach_every),
+        "taught_labels": sorted(teaching),
         "examples_used": res.examples,
         "example_sequences": sum(len(ix) for ix in taught.values()),
         "sequences": len(scores),
