@@ -17,9 +17,10 @@ section 8; prototypes made without it compare logits alone.)
 Among the taught labels, ``P(label) = softmax(cos / example_temperature)``; "no action" for them reads the best
 cosine through a calibrated curve (``HeadCalibration.p_action_examples``, fitted on windows of the deployed model
 with ``scripts/fit_example_curve.py``). A list that also has labels without examples puts both on one scale by their
-calibrated P(one of my labels): ``w = a_examples / (a_examples + a_rest)`` is the taught labels' share
-(:func:`mix_with_examples`), ``max(a_examples, a_rest)`` the list's P(one of my labels) (the weighted mean of the two
-until 5 December 2026, late); the new labels' weight ``p_unseen`` of the other head is scaled by ``1 - w``.
+calibrated P(one of my labels) and their best label's probability: ``w = q_examples / (q_examples + q_rest)``, ``q =
+a * best``, is the taught labels' share (:func:`mix_with_examples`), ``max(a_examples, a_rest)`` the list's P(one of
+my labels) (until 5 December 2026, late: ``w = a_examples / (a_examples + a_rest)`` and the weighted mean of the
+two); the new labels' weight ``p_unseen`` of the other head is scaled by ``1 - w``.
 """
 
 from __future__ import annotations
@@ -167,13 +168,16 @@ def mix_with_examples(
         p_action, p_unseen, off = a_ex, None, None
     else:
         a_rest = np.asarray(rest.p_action, np.float64)
-        total = a_ex + a_rest
-        w = np.where(total > 0, a_ex / np.maximum(total, 1e-300), 0.5)
+        # each kind's claim: how likely one of its labels is happening, times how clearly its best label leads (a
+        # window whose named label is clear keeps its probability where the taught labels' curve is merely unsure)
+        q_ex, q_rest = a_ex * p_ex.max(axis=1), a_rest * np.asarray(rest.probs, np.float64).max(axis=1)
+        total = q_ex + q_rest
+        w = np.where(total > 0, q_ex / np.maximum(total, 1e-300), 0.5)
         probs[:, ex] = p_ex * w[:, None]
         probs[:, other] = rest.probs * (1.0 - w)[:, None]
         # one of my labels: at least the likelier kind's (the union's lower bound; the sum, its upper bound for two
-        # disjoint kinds, fired more on near misses than the decisions allow, and the mean of the two under-counted:
-        # scripts/probe_mixed_lists.py, docs/head.md section 8)
+        # disjoint kinds, fired more on near misses than the decisions allow, and the mean of the two under-counted)
+        # (both chosen on training sides: scripts/probe_mixed_lists.py, docs/head.md section 8)
         p_action = np.maximum(a_ex, a_rest)
         p_unseen = None if rest.p_unseen is None else np.asarray(rest.p_unseen) * (1.0 - w)
         off = rest.off_label

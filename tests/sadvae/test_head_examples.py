@@ -93,6 +93,9 @@ def test_taught_and_other_labels_share_one_scale() -> None:
     # doubt, as the mean of the two did (docs/head.md section 8, mixed lists)
     a_taught = CAL.p_action_examples(protos.similarity(windows).max(axis=1))
     assert np.allclose(r.p_action, np.maximum(a_taught, rest.p_action))
+    # the taught labels' share weighs each kind's claim by its best label too (one taught label: its p is 1)
+    q_taught, q_named = a_taught * 1.0, rest.p_action * rest.probs.max(axis=1)
+    assert np.allclose(r.probs[:, 1], q_taught / (q_taught + q_named))
     assert r.p_action[0] > 0.9 and np.allclose(r.scores, r.probs * r.p_action[:, None])
 
 
