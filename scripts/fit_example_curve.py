@@ -1,8 +1,9 @@
 """Fit the head's constants for labels taught by example (``sadvae-live --examples``) on a model's own windows.
 
 Labels taught by example (``sadvae.head.examples``) need two numbers from the deployed model: the softmax
-temperature of the cosines to the taught labels' prototypes, and the curve ``P(a taught action) = sigmoid(a * cos
-+ b)`` of the best cosine that "no action" reads. Both are fitted here on windows the live pipeline makes of the
+temperature of the similarities to the taught labels' prototypes (the mean of two cosines, logits' and latent's:
+``ExamplePrototypes.similarity``), and the curve ``P(a taught action) = sigmoid(a * s + b)`` of the best similarity
+that "no action" reads. Both are fitted here on windows the live pipeline makes of the
 **training side** of the sets the model was trained on (never a test side), each sequence played as
 ``sadvae-live --examples`` plays an example (first and last pose held 1 s), in simulated episodes:
 
@@ -12,8 +13,8 @@ temperature of the cosines to the taught labels' prototypes, and the curve ``P(a
   on that set's sequences (an unlisted sibling is a near miss), half are drawn from every set's classes and scored
   on a sample of every set's sequences;
 - a window of a listed class is a positive (the teaching performer's sequences of it are left out), any other
-  window a negative; the curve is fitted on the best cosine (classes weighted equally), the temperature on the
-  positives' cosines to the listed prototypes.
+  window a negative; the curve is fitted on the best similarity (classes weighted equally), the temperature on the
+  positives' similarities to the listed prototypes.
 
 The model's training side is what its extra head was fitted on, so its logits there are surer than on new people:
 the fitted curve errs towards "no action". The result is written into the model's head calibration
@@ -74,9 +75,9 @@ def pooled(sets: list[dict]) -> dict:
 
 
 def episode(data: dict, listed: np.ndarray, queries: np.ndarray, k: int, rng: np.random.Generator):
-    """(best cosine [W], is a listed class [W], cosines [W_pos, L], truth [W_pos]) of one simulated list: each listed
-    class taught by ``k`` sequences of one performer; the windows of the ``queries`` sequences are scored, except
-    the teaching performers' sequences of the class they taught."""
+    """(best similarity [W], is a listed class [W], similarities [W_pos, L], truth [W_pos]) of one simulated list:
+    each listed class taught by ``k`` sequences of one performer; the windows of the ``queries`` sequences are
+    scored, except the teaching performers' sequences of the class they taught."""
     from sadvae.head.examples import ExamplePrototypes
 
     lab, subj, wins, lats = data["label"], data["subject"], data["windows"], data["latents"]

@@ -3,8 +3,8 @@
 A user teaches the labels whose names fail and keeps the others by name. Both kinds must then share one scale
 (``sadvae.head.examples.mix_with_examples``): each kind's head says how likely one of its labels is happening (a
 calibrated P(action): ``a_taught`` from the best similarity to the examples, ``a_named`` from the named labels' head),
-the taught labels' share of a window's probability is ``w = a_taught / (a_taught + a_named)``, and the decisions read
-``probs * P(one of my labels)``. Two ways to get that last factor are compared:
+the taught labels' share of a window's probability is ``w = a_taught / (a_taught + a_named)`` (the first version), and
+the decisions read ``probs * P(one of my labels)``. Ways to get that last factor (and, last, the share) compared:
 
 - ``average``: ``w * a_taught + (1 - w) * a_named`` (the first version);
 - ``union``: ``min(1, a_taught + a_named)``, the probability of one of two disjoint events (an action is of one kind

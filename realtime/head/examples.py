@@ -137,6 +137,8 @@ class ExampleHead:
         self.is_taught[list(self.example_idx)] = True
         self.unreachable = rest.unreachable if rest is not None else ()
         digest = hashlib.sha256(np.ascontiguousarray(examples.prototypes).tobytes())
+        if examples.latent_prototypes is not None:
+            digest.update(np.ascontiguousarray(examples.latent_prototypes).tobytes())
         digest.update(((rest.key if rest is not None else "") + "|" + "|".join(examples.names)).encode("utf-8"))
         self.key = digest.hexdigest()
 

@@ -27,7 +27,7 @@ A :class:`HeadCalibration` holds every constant the scoring core needs beyond th
   window is "no action" when that probability is below ``reject_threshold``. Fitted on held-out
   windows with random label lists: windows of listed classes are positives, all others negatives.
 - ``example_*``: labels taught by example recordings (:mod:`sadvae.head.examples`): the softmax temperature of the
-  cosines to their prototypes, and P(a taught action) from the best cosine, ``sigmoid(a * cos + b)``
+  similarities to their prototypes, and P(a taught action) from the best similarity s, ``sigmoid(a * s + b)``
   (``scripts/fit_example_curve.py`` fits them on the deployed model's windows; calibrations without them use the
   built-in values).
 

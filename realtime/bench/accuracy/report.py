@@ -145,7 +145,7 @@ def run_accuracy(opts: AccuracyOptions, command: str = "") -> dict[str, Any]:
                 teach_every=opts.teach_every,
             )
             entry = {**info, "summary": summarise(scores), "sequences_detail": [s.to_dict() for s in scores]}
-            if opts.teach_every > 1 and opts.examples_per_label:  # a mixed list: its two kinds of labels apart
+            if opts.teach_every > 1 and info["taught"]:  # a mixed list: its two kinds of labels apart
                 mine = set(info["taught_labels"])
                 entry["summary_taught"] = summarise([s for s in scores if s.truth in mine])
                 entry["summary_named"] = summarise([s for s in scores if s.truth not in mine])
