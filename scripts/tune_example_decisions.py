@@ -35,6 +35,7 @@ import json
 import logging
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +50,7 @@ from sadvae.paths import SHARED_DATA  # noqa: E402
 log = logging.getLogger("tune_example_decisions")
 
 TARGETS = ("msr_action3d", "nw_ucla", "utkinect")
+SHORT = {"msr_action3d": "msr", "nw_ucla": "ucla", "utkinect": "utk"}  # the fits' file names
 START_SCORES = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6)
 
 
@@ -163,6 +165,14 @@ def main(argv=None) -> int:
     ap.add_argument("--halves", type=int, default=4, help="random half lists per set for the false-start rate")
     ap.add_argument("--max-false", type=float, default=1.0, help="false starts per minute allowed (default 1)")
     ap.add_argument("--tolerance", type=float, default=1.0, help="points of mean live top-1 (default 1)")
+    ap.add_argument(
+        "--logits-only",
+        type=Path,
+        metavar="DIR",
+        help="the first version (until 5 December 2026, late): prototypes of the logits alone, with the taught-label "
+        "constants fitted for them, read from DIR/fit_lodo_<msr|ucla|utk>.json (runs/examples: what "
+        "scripts/fit_example_curve.py wrote then)",
+    )
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -182,11 +192,18 @@ def main(argv=None) -> int:
             for k in args.ks:
                 examples, judged = example_split(recs[1.0]["truth"], subjects, k)
                 protos = prototypes(recs[1.0], examples, names, min_window)
+                if args.logits_only:  # the first version: no latent prototypes, the constants fitted for logits
+                    protos = replace(protos, latent_prototypes=None)
                 builder = HeadBuilder(
                     model.bundle, HeadOptions(handedness="off"), model_id=model.model_id, examples=protos
                 )
                 if not builder.calibrated:
                     raise SystemExit(f"{args.models / target}: no head calibration beside the model")
+                if args.logits_only:
+                    fit = json.loads((args.logits_only / f"fit_lodo_{SHORT[target]}.json").read_text())
+                    builder.calibration = replace(
+                        builder.calibration, **{k: fit[k] for k in ("example_a", "example_b", "example_temperature")}
+                    )
                 for h, rec in recs.items():
                     full = score_taught(rec, builder, names)
                     scored = [score_taught(rec, builder, half) for half in halves]
