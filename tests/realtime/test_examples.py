@@ -199,17 +199,25 @@ def test_a_benchmark_with_nothing_left_to_replay_is_one_clear_error(shared_data)
         heldout_stream("msr_action3d", shared_data, limit=3, skip=skip, ds=ds)
 
 
-def test_a_mixed_list_teaches_every_other_label_and_scores_the_rest_by_name(shared_data, tmp_path) -> None:
+def test_a_mixed_list_teaches_every_other_label_and_scores_the_rest_by_name(shared_data) -> None:
+    from realtime.bench.accuracy.report import AccuracyOptions, markdown, run_accuracy
     from realtime.bench.accuracy.runner import RunOptions, run_replay_dataset
 
     run = RunOptions()
-    scores, info = run_replay_dataset(
-        "utkinect", shared_data, run, limit=24, examples_per_label=1, teach_every=2, tmp_dir=tmp_path
-    )
-    names = sorted({s.truth for s in scores} | set(info["taught_labels"]))
+    opts = AccuracyOptions(
+        None, shared_data, Path.cwd(), replay_datasets=("utkinect",), limit=24, examples_per_label=1, teach_every=2,
+        run=run,
+    )  # fmt: skip
+    doc = run_accuracy(opts)
+    (info,) = doc["replays"]
+    truths = {s["truth"] for s in info["sequences_detail"]}
     assert info["taught"] and info["teach_every"] == 2
-    assert 0 < len(info["taught_labels"]) < len(names)  # some labels taught, the others by name
+    assert 0 < len(info["taught_labels"]) < len(truths | set(info["taught_labels"]))  # some taught, others by name
     assert info["examples_used"]["labels"] == len(info["taught_labels"])
+    halves = info["summary_taught"]["segments"] + info["summary_named"]["segments"]
+    assert halves == info["summary"]["segments"]  # the report splits the sequences by the kind of their label
+    table = markdown(doc)
+    assert "sequences of the labels taught" in table and "sequences of the labels by name" in table
     with pytest.raises(ConfigError, match="n >= 1"):
         run_replay_dataset("utkinect", shared_data, run, limit=24, examples_per_label=1, teach_every=0)
 

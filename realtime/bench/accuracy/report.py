@@ -241,16 +241,20 @@ def markdown(doc: dict[str, Any]) -> str:
             "|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in doc["replays"]:
-            lab = r["summary"]["labelled"]
-            out.append(
-                f"| {r['dataset']}{' (mirrored)' if r.get('mirror') else ''}{_examples_note(r)} | {r['hold_s']:g} s | "
-                f"{r['sequences']} "
-                f"| {r['classes']} "
-                f"| {lab['with_window']} | {_pct(lab['held_top1'])} | {_pct(lab['vote_top1'])} "
-                f"| {_pct(lab['vote_top5'])} "
-                f"| {lab['decided']} | {_num(lab['false_per_min'], '{:.1f}')} "
-                f"| {_num(lab['first_correct_s_median'], '{:.1f} s')} | {r['wall_s']:.0f} s |"
-            )
+            name = f"{r['dataset']}{' (mirrored)' if r.get('mirror') else ''}{_examples_note(r)}"
+            parts = [(name, r["summary"], r["sequences"], f"{r['wall_s']:.0f} s")]
+            for key, what in (("summary_taught", "taught"), ("summary_named", "by name")):
+                if key in r:  # a mixed list: the sequences of each kind of label apart
+                    parts.append((f"{r['dataset']}: sequences of the labels {what}", r[key], r[key]["segments"], ""))
+            for label, summary, sequences, wall in parts:
+                lab = summary["labelled"]
+                out.append(
+                    f"| {label} | {r['hold_s']:g} s | {sequences} | {r['classes']} "
+                    f"| {lab['with_window']} | {_pct(lab['held_top1'])} | {_pct(lab['vote_top1'])} "
+                    f"| {_pct(lab['vote_top5'])} "
+                    f"| {lab['decided']} | {_num(lab['false_per_min'], '{:.1f}')} "
+                    f"| {_num(lab['first_correct_s_median'], '{:.1f} s')} | {wall} |"
+                )
         out.append("")
     return "\n".join(out) + "\n"
 
