@@ -16,7 +16,11 @@ the decisions read ``probs * P(one of my labels)``. Ways to get that last factor
   best_taught / (a_taught * best_taught + a_named * best_named)`` (``best_*``: the kind's highest probability among
   its own labels), so that a window whose named label is clear does not give half its probability to taught labels
   whose curve is merely unsure (added after ``max`` was adopted, when labels by name beside taught ones still rarely
-  decided).
+  decided);
+- ``max, fitted share``: ``max`` with ``w = sigmoid(c . [logit a_taught, logit a_named, log best_taught, log
+  best_named] + c0)`` fitted (logistic regression, classes weighted equally) on the windows of the two OTHER sets'
+  mixed lists, whose truth is taught or named: a share learned from data, cross-fitted so no set's own windows set it
+  (added last).
 
 On the recordings of ``scripts/tune_example_decisions.py`` (each set's training side, the models of ``runs/lodo/``,
 pose held 0 and 1 s, K = 1 or 3 examples per taught label from its first performer, whose sequences of the class are
@@ -46,17 +50,29 @@ import tune_example_decisions as ted  # noqa: E402
 
 from sadvae.paths import SHARED_DATA  # noqa: E402
 
-VARIANTS = ("average", "union", "max", "max, best-label share")
+VARIANTS = ("average", "union", "max", "max, best-label share", "max, fitted share")
 
 
-def score(builder, rec: dict, listed: list[str]) -> dict:
-    """The head's probs, its P(action) of each variant and which labels are taught, for the list ``listed``."""
+def share_features(a_taught, a_named, best_taught, best_named) -> np.ndarray:
+    """[N, 4] what the fitted share reads: both kinds' P(action) as logits, both best label probabilities as logs."""
+    eps = 1e-6
+    a_t, a_n = np.clip(a_taught, eps, 1 - eps), np.clip(a_named, eps, 1 - eps)
+    return np.column_stack(
+        [np.log(a_t / (1 - a_t)), np.log(a_n / (1 - a_n)), np.log(np.maximum(best_taught, eps)),
+         np.log(np.maximum(best_named, eps))]
+    )  # fmt: skip
+
+
+def score(builder, rec: dict, listed: list[str], fit=None) -> dict:
+    """The head's probs, its P(action) of each variant and which labels are taught, for the list ``listed``
+    (``fit``: the fitted share's (weights, bias); None: that variant falls back to the best-label share).
+    ``features``: what the fitted share reads, per window (None for a list of one kind)."""
     from realtime.head.labels import parse_labels_text
 
     head = builder.build(parse_labels_text("\n".join(listed) + "\n"))
     r = head(rec["latent"], rec["seen_logits"])
     taught = np.asarray(head.is_taught)
-    out = {"names": listed, "taught": taught}
+    out = {"names": listed, "taught": taught, "features": None}
     if taught.all() or not taught.any():  # one kind: every variant is the head's own
         out["probs"] = {v: np.asarray(r.probs) for v in VARIANTS}
         out["scores"] = {v: np.asarray(r.scores) for v in VARIANTS}
@@ -79,16 +95,56 @@ def score(builder, rec: dict, listed: list[str]) -> dict:
     ratio = a_taught / np.maximum(a_taught + a_named, 1e-300)  # the taught labels' share, as the head computes it
     q_taught, q_named = a_taught * p_taught.max(axis=1), a_named * p_named.max(axis=1)
     best = q_taught / np.maximum(q_taught + q_named, 1e-300)
-    share = {"average": ratio, "union": ratio, "max": ratio, "max, best-label share": best}
+    out["features"] = share_features(a_taught, a_named, p_taught.max(axis=1), p_named.max(axis=1))
+    fitted = best if fit is None else 1.0 / (1.0 + np.exp(-(out["features"] @ fit[0] + fit[1])))
+    share = {"average": ratio, "union": ratio, "max": ratio, "max, best-label share": best, "max, fitted share": fitted}
     action = {
         "average": ratio * a_taught + (1.0 - ratio) * a_named,
         "union": np.minimum(1.0, a_taught + a_named),
         "max": np.maximum(a_taught, a_named),
         "max, best-label share": np.maximum(a_taught, a_named),
+        "max, fitted share": np.maximum(a_taught, a_named),
     }
     out["probs"] = {v: mixed(share[v]) for v in VARIANTS}
     out["scores"] = {v: out["probs"][v] * action[v][:, None] for v in VARIANTS}
     return out
+
+
+def cross_fitted_shares(args) -> dict:
+    """Per set, the fitted share's (weights, bias) from the windows of the other sets' full mixed lists (both holds,
+    K 1 and 3, the judged sequences with at least the minimum window), truth taught = 1, named = 0."""
+    from realtime.head.zero_shot import HeadBuilder, HeadOptions
+    from sadvae.head.calibration import fit_logistic_nd
+
+    data = {}
+    for target in ted.TARGETS:
+        model, min_window, recs, subjects, names = ted.recordings(target, args.models, args.data_root)
+        try:
+            taught_names, xs, ys = names[::2], [], []
+            for k in (1, 3):
+                examples, judged = ted.example_split(recs[1.0]["truth"], subjects, k)
+                protos = ted.prototypes(recs[1.0], examples, names, min_window).select(taught_names)
+                builder = HeadBuilder(
+                    model.bundle, HeadOptions(handedness="off"), model_id=model.model_id, examples=protos
+                )
+                for rec in recs.values():
+                    seq_of = np.searchsorted(rec["seq_start_s"], rec["end_ms"] / 1000.0, side="right") - 1
+                    keep = (rec["frames"] >= min_window) & judged[seq_of]
+                    feats = score(builder, rec, names)["features"]
+                    truth = np.array([names[t] for t in rec["truth"]], dtype=object)[seq_of]
+                    xs.append(feats[keep])
+                    ys.append(np.isin(truth[keep], taught_names))
+            data[target] = (np.concatenate(xs), np.concatenate(ys))
+        finally:
+            model.close()
+    fits = {}
+    for target in ted.TARGETS:
+        x = np.concatenate([data[o][0] for o in ted.TARGETS if o != target])
+        y = np.concatenate([data[o][1] for o in ted.TARGETS if o != target])
+        fits[target] = fit_logistic_nd(x, y.astype(float))
+        w, b = fits[target]
+        print(f"fitted share for {target} (from the other sets): weights {np.round(w, 3)}, bias {b:.3f}")
+    return fits
 
 
 def main() -> int:
@@ -103,6 +159,7 @@ def main() -> int:
     args = ap.parse_args()
     opts = DecisionOptions()
     rows: dict[str, dict] = {}
+    fits = cross_fitted_shares(args)
     for target in ted.TARGETS:
         model, min_window, recs, subjects, names = ted.recordings(target, args.models, args.data_root)
         try:
@@ -119,8 +176,8 @@ def main() -> int:
                     model.bundle, HeadOptions(handedness="off"), model_id=model.model_id, examples=protos
                 )
                 for h, rec in recs.items():
-                    full = score(builder, rec, names)
-                    scored = [score(builder, rec, half) for half in halves]
+                    full = score(builder, rec, names, fits[target])
+                    scored = [score(builder, rec, half, fits[target]) for half in halves]
                     truth = np.array([names[t] for t in rec["truth"]], dtype=object)
                     kind = np.isin(truth, taught_names)
                     cell = {}
