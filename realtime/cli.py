@@ -544,10 +544,19 @@ def _summary(pipeline, model, source) -> str:
             f"  labels: {len(head.labels)} from {head.labels.path} ({head.mode}): {', '.join(head.labels.names[:8])}"
             + (" ..." if len(head.labels) > 8 else ""),
             *(f"    {line}" for line in getattr(head, "mapping_lines", list)()),
+            *([_taught_line(pipeline.opts.decisions, head.is_taught)] if head.is_taught.any() else []),
             f"  source: {getattr(source, 'name', source)}; events on {pipeline.publisher.endpoint} "
             f"(topics sadvae.{pipeline.publisher.source}.action|status)",
         ]
     )
+
+
+def _taught_line(decisions, taught) -> str:
+    """The start-up line that says where labels taught by example start (and the others, when there are any)."""
+    line = f"  decisions: labels taught by example start at {decisions.taught_start_score:g} (--taught-start-score)"
+    if not taught.all():
+        line += f", the others at {decisions.start_score:g} (--start-score)"
+    return line
 
 
 def _print_line(line: str) -> None:

@@ -159,6 +159,7 @@ def test_the_cli_takes_examples_and_names_them_at_start_up(tmp_path, capsys) -> 
     assert main([*argv, "--endpoint", "tcp://127.0.0.1:*"]) == 0
     err = capsys.readouterr().err
     assert "(examples)" in err and "my bend -> taught by 1 example(s)" in err
+    assert "labels taught by example start at 0.5 (--taught-start-score)\n" in err  # every label taught: no "others"
     assert main([*argv[:-3], "--examples", str(tmp_path / "missing"), "--endpoint", "tcp://127.0.0.1:*"]) == 2
     assert "--examples" in capsys.readouterr().err
 
@@ -227,3 +228,11 @@ def test_the_accuracy_command_refuses_teach_every_without_examples(capsys) -> No
 
     assert sadvae_main(["bench", "accuracy", "--no-videos", "--replay-dataset", "utkinect", "--teach-every", "2"]) == 2
     assert "--teach-every" in capsys.readouterr().err
+
+
+def test_the_start_up_line_names_both_start_scores_for_a_mixed_list() -> None:
+    from realtime.cli import _taught_line
+    from realtime.decisions import DecisionOptions
+
+    line = _taught_line(DecisionOptions(taught_start_score=0.45), np.array([True, False]))
+    assert "start at 0.45 (--taught-start-score), the others at 0.6 (--start-score)" in line
