@@ -33,15 +33,6 @@ import tune_example_decisions as ted  # noqa: E402
 from sadvae.paths import SHARED_DATA  # noqa: E402
 
 
-def auroc(score: np.ndarray, positive: np.ndarray) -> float:
-    """Area under the ROC curve (ties count half)."""
-    from scipy.stats import rankdata
-
-    r = rankdata(score)
-    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
-    return float((r[positive].sum() - n_pos * (n_pos + 1) / 2) / max(n_pos * n_neg, 1))
-
-
 def similarities(rec_taught: dict, rec: dict, examples: dict, judged: np.ndarray, min_window: int):
     """({variant: [W, C] similarity}, truth [W]) over the judged windows of ``rec``."""
     from sadvae.head.examples import ExamplePrototypes, unit_rows
@@ -67,6 +58,7 @@ def similarities(rec_taught: dict, rec: dict, examples: dict, judged: np.ndarray
 
 
 def main() -> int:
+    from sklearn.metrics import roc_auc_score
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-root", type=Path, default=SHARED_DATA)
@@ -88,7 +80,7 @@ def main() -> int:
                 cells = {}
                 for name, s in sims.items():
                     top1 = float(np.mean(s.argmax(1) == truth))
-                    auc = float(np.mean([auroc(s[:, half].max(1), np.isin(truth, half)) for half in halves]))
+                    auc = float(np.mean([roc_auc_score(np.isin(truth, half), s[:, half].max(1)) for half in halves]))
                     cells[name] = {"top1": top1, "auroc": auc}
                 out[f"{target}@{h:g}s K{k}"] = cells
                 print(

@@ -225,17 +225,20 @@ def _unit_score(text: str) -> float:
     return value
 
 
+def _start_score(text: str) -> float:
+    """A start score in (0, 1] (``--taught-start-score``)."""
+    value = _unit_score(text)
+    if value == 0.0:
+        raise argparse.ArgumentTypeError(f"expected a score in (0, 1] (0 would start on anything), got {text!r}")
+    return value
+
+
 def _decision_options(args: argparse.Namespace) -> Any:
     """sadvae-live's decision options with the ones the accuracy flags set (None: all sadvae-live's)."""
     from realtime.decisions import DecisionOptions
 
     set_ = {k: getattr(args, k) for k in ("segment_score", "taught_start_score") if getattr(args, k) is not None}
-    if not set_:
-        return None
-    try:
-        return DecisionOptions(**set_)
-    except ConfigError as e:
-        raise ConfigError(f"--taught-start-score: {e}") from None
+    return DecisionOptions(**set_) if set_ else None
 
 
 def _register_accuracy(inner: argparse._SubParsersAction) -> None:
@@ -330,7 +333,7 @@ def _register_accuracy(inner: argparse._SubParsersAction) -> None:
     )
     a.add_argument(
         "--taught-start-score",
-        type=_unit_score,
+        type=_start_score,
         metavar="S",
         help="sadvae-live --taught-start-score: the start score of labels taught by example (default: sadvae-live's)",
     )

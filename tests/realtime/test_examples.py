@@ -228,6 +228,9 @@ def test_the_accuracy_command_refuses_teach_every_without_examples(capsys) -> No
 
     assert sadvae_main(["bench", "accuracy", "--no-videos", "--replay-dataset", "utkinect", "--teach-every", "2"]) == 2
     assert "--teach-every" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # argparse: one line naming the flag, exit status 2
+        sadvae_main(["bench", "accuracy", "--no-videos", "--replay-dataset", "utkinect", "--taught-start-score", "0"])
+    assert "--taught-start-score" in capsys.readouterr().err
 
 
 def test_the_start_up_line_names_both_start_scores_for_a_mixed_list() -> None:
