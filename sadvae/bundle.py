@@ -283,6 +283,7 @@ def save_bundle(
     """
     import torch
 
+    from sadvae.models import ONE_PERSON_ARCHS
     from sadvae.models.extra_head import ExtraHeadBackbone
 
     path = Path(path)
@@ -300,7 +301,7 @@ def save_bundle(
             "classes are listed; list one class per logit column, in column order"
         )
     if live is not None and live.persons not in (None, preprocess.persons):
-        if not (live.persons == 1 and getattr(backbone.cfg, "arch", "stgcn") == "shiftgcn"):
+        if not (live.persons == 1 and getattr(backbone.cfg, "arch", "stgcn") in ONE_PERSON_ARCHS):
             raise ConfigError(
                 f"save_bundle: live persons={live.persons} differs from the model's {preprocess.persons} "
                 "person slots; only a Shift-GCN has a one-person graph (live persons=1)"

@@ -183,10 +183,11 @@ def supported_persons(bundle) -> tuple[int, ...]:
     """The person slots a loaded bundle's recognizer can take: its own slots, and 1 on a Shift-GCN of more
     (its one-person graph; see :func:`sadvae.models.live.live_backbone`)."""
     from sadvae.models.shiftgcn import ShiftGCN
+    from sadvae.models.shiftgcn_ensemble import ShiftGCNEnsemble
 
     slots = int(bundle.preprocess.persons)
     inner = _inner_backbone(bundle)
-    one_person = slots > 1 and isinstance(inner, ShiftGCN) and inner.cfg.num_persons == slots
+    one_person = slots > 1 and isinstance(inner, ShiftGCN | ShiftGCNEnsemble) and inner.cfg.num_persons == slots
     return (1, slots) if one_person else (slots,)
 
 
@@ -209,6 +210,7 @@ def check_persons(bundle, persons: object) -> None:
         ConfigError: ``persons`` is not a whole number >= 1, or not one of :func:`supported_persons`.
     """
     from sadvae.models.shiftgcn import ShiftGCN
+    from sadvae.models.shiftgcn_ensemble import ShiftGCNEnsemble
 
     _check_person_count(persons)
     valid = supported_persons(bundle)
@@ -216,7 +218,8 @@ def check_persons(bundle, persons: object) -> None:
         return
     slots = int(bundle.preprocess.persons)
     inner = _inner_backbone(bundle)
-    name = "Shift-GCN" if isinstance(inner, ShiftGCN) else type(inner).__name__.replace("STGCN", "ST-GCN")
+    shift = isinstance(inner, ShiftGCN | ShiftGCNEnsemble)
+    name = "Shift-GCN" if shift else type(inner).__name__.replace("STGCN", "ST-GCN")
     if len(valid) == 2:
         has = f"{slots} person slots (the ones it was trained with) or 1 (its one-person graph)"
     else:

@@ -392,7 +392,11 @@ class EnsembleExtractor:
     def __init__(self, members: Sequence[Extractor]):
         if len(members) < 2:
             raise ConfigError(f"an ensemble needs at least two backbones, got {len(members)}")
+        grids = {(getattr(m, "window", None), getattr(m, "stride", None)) for m in members}
+        if len(grids) != 1:
+            raise ConfigError(f"ensemble members must cut the same windows, got (window, stride) {sorted(grids)}")
         self.members = list(members)
+        self.window, self.stride = grids.pop()
         self.id = "ensemble:" + "+".join(m.id for m in self.members)
         self.settings = {"members": [m.settings for m in self.members], "combine": "features side by side, mean logits"}
 
@@ -400,6 +404,16 @@ class EnsembleExtractor:
     def model(self):
         """The first member's model (what needs one network, e.g. the NTU fc's shape, reads it)."""
         return self.members[0].model
+
+    def windows(self, seq: SkeletonSequence) -> list[np.ndarray]:
+        """The clip's model windows (every member reads the same ones: the first member's)."""
+        return self.members[0].windows(seq)
+
+    def encode(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Features side by side [N, sum of the members' widths] and mean logits of windows from :meth:`windows`."""
+        outs = [m.encode(windows) for m in self.members]
+        feats = np.concatenate([f for f, _ in outs], axis=1)
+        return feats.astype(np.float32), np.mean([lg for _, lg in outs], axis=0).astype(np.float32)
 
     def __call__(self, seqs: Sequence[SkeletonSequence]) -> tuple[np.ndarray, np.ndarray]:
         outs = [m(seqs) for m in self.members]
@@ -416,7 +430,9 @@ def shiftgcn_extractor(
 ):
     """A :class:`ShiftGCNExtractor`, or an :class:`EnsembleExtractor` of several for ``"a+b"`` (checkpoint
     paths or short names, each resolved by ``resolve``, default as given)."""
-    parts = [w.strip() for w in str(weights).split("+")] if "+" in str(weights) else [str(weights)]
+    from sadvae.models.pretrained import split_checkpoints
+
+    parts = split_checkpoints(weights)
     paths = [resolve(p) if resolve else Path(p) for p in parts]
     members = [ShiftGCNExtractor(p, window, stride, mirror=mirror) for p in paths]
     return members[0] if len(members) == 1 else EnsembleExtractor(members)

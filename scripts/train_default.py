@@ -114,7 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=list(s.weight_decays),
         help="L2 strengths of the extra head tried on inner validation (default %(default)s)",
     )
-    g.add_argument("--weights", default=s.weights, help="Shift-GCN checkpoint (default %(default)s)")
+    g.add_argument(
+        "--weights",
+        default=s.weights,
+        help="Shift-GCN checkpoint, or several joined by '+' read as one backbone (features side by side, logits "
+        "averaged), e.g. ntu120_xsub+ntu120_xsetup (default %(default)s)",
+    )
     g.add_argument("--datasets", nargs="+", help=f"sets to train on (default {' '.join(s.datasets)})")
     g.add_argument("--feature-dir", type=Path, help="window-feature cache (default runs/features/windows)")
     g.add_argument(

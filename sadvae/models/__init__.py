@@ -12,6 +12,7 @@ from sadvae.models.sadvae import (
     schedule_weights,
 )
 from sadvae.models.shiftgcn import ShiftGCN, ShiftGCNConfig
+from sadvae.models.shiftgcn_ensemble import ShiftGCNEnsemble, ShiftGCNEnsembleConfig
 from sadvae.models.stgcn import PRESETS, STGCN, STGCNConfig
 
 __all__ = [
@@ -20,6 +21,9 @@ __all__ = [
     "build_backbone",
     "ShiftGCN",
     "ShiftGCNConfig",
+    "ShiftGCNEnsemble",
+    "ShiftGCNEnsembleConfig",
+    "ONE_PERSON_ARCHS",
     "PRESETS",
     "STGCN",
     "STGCNConfig",
@@ -32,8 +36,10 @@ __all__ = [
     "classify",
 ]
 
-BACKBONES = {"stgcn": STGCN, "shiftgcn": ShiftGCN}
-BACKBONE_CONFIGS = {"stgcn": STGCNConfig, "shiftgcn": ShiftGCNConfig}
+BACKBONES = {"stgcn": STGCN, "shiftgcn": ShiftGCN, "shiftgcn_ensemble": ShiftGCNEnsemble}
+BACKBONE_CONFIGS = {"stgcn": STGCNConfig, "shiftgcn": ShiftGCNConfig, "shiftgcn_ensemble": ShiftGCNEnsembleConfig}
+# backbones with a one-person graph for live windows (sadvae.models.live.live_backbone)
+ONE_PERSON_ARCHS = ("shiftgcn", "shiftgcn_ensemble")
 
 
 def build_backbone(cfg: dict):

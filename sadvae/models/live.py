@@ -3,7 +3,9 @@
 A two-slot Shift-GCN run on one-person live windows ([N, 3, T, 25, 1]) is
 :class:`sadvae.models.shiftgcn.OnePersonShiftGCN` (the empty slot's pooled feature f0 is a constant
 of the graph: exact for one person, half the cost) behind :class:`SlotAdapter`, which feeds it the
-one slot it reads. Any extra head (:class:`sadvae.models.extra_head.ExtraHeadBackbone`) is kept.
+one slot it reads; a Shift-GCN ensemble is that of each member
+(:meth:`sadvae.models.shiftgcn_ensemble.ShiftGCNEnsemble.one_person`).
+Any extra head (:class:`sadvae.models.extra_head.ExtraHeadBackbone`) is kept.
 """
 
 from __future__ import annotations
@@ -67,14 +69,16 @@ def live_backbone(backbone: nn.Module, persons: int, slots: int, window: int) ->
     """
     from sadvae.models.extra_head import ExtraHeadBackbone
     from sadvae.models.shiftgcn import OnePersonShiftGCN, ShiftGCN
+    from sadvae.models.shiftgcn_ensemble import ShiftGCNEnsemble
 
     if persons == slots:
         return backbone
     inner = backbone.backbone if isinstance(backbone, ExtraHeadBackbone) else backbone
-    if persons != 1 or not isinstance(inner, ShiftGCN) or inner.cfg.num_persons != slots:
+    if persons != 1 or not isinstance(inner, ShiftGCN | ShiftGCNEnsemble) or inner.cfg.num_persons != slots:
         raise ConfigError(
             f"live windows of {persons} person(s) for a {type(inner).__name__} of {slots} slot(s): "
             "only a Shift-GCN has a one-person graph (persons=1); use the model's own slots"
         )
-    one = SlotAdapter(OnePersonShiftGCN(inner, window), slots)
+    one_person = inner.one_person(window) if isinstance(inner, ShiftGCNEnsemble) else OnePersonShiftGCN(inner, window)
+    one = SlotAdapter(one_person, slots)
     return backbone.with_backbone(one) if isinstance(backbone, ExtraHeadBackbone) else one

@@ -21,6 +21,9 @@ __all__ = [
     "shared_models_dir",
     "shiftgcn_weights_path",
     "load_pretrained_shiftgcn",
+    "split_checkpoints",
+    "checkpoint_parts",
+    "load_pretrained_backbone",
     "ntu_class_names",
 ]
 
@@ -177,6 +180,37 @@ def load_pretrained_shiftgcn(
     model.check_shift_tables(path)
     log.debug("loaded Shift-GCN %s (%d classes)", path, model.cfg.num_classes)
     return model.to(device).eval()
+
+
+def split_checkpoints(weights: str | Path) -> list[str]:
+    """The names or paths in ``weights``: one checkpoint, or several joined by ``+`` (an ensemble, e.g.
+    ``"ntu120_xsub+ntu120_xsetup"``).
+
+    Raises:
+        ConfigError: an empty name (``"a+"``, ``"a++b"``).
+    """
+    parts = [w.strip() for w in str(weights).split("+")]
+    if any(not w for w in parts):
+        raise ConfigError(
+            f"Shift-GCN weights {str(weights)!r}: an empty name between '+'; e.g. ntu120_xsub+ntu120_xsetup"
+        )
+    return parts
+
+
+def checkpoint_parts(weights: str | Path) -> list[Path]:
+    """The checkpoint paths of ``weights`` (:func:`split_checkpoints`), each resolved by
+    :func:`resolve_shiftgcn_weights`."""
+    return [resolve_shiftgcn_weights(w) for w in split_checkpoints(weights)]
+
+
+def load_pretrained_backbone(weights: str | Path, device: str = "cpu", *, cache_empty_slot: bool = False):
+    """A released Shift-GCN (:func:`load_pretrained_shiftgcn`), or for ``"a+b"`` the
+    :class:`~sadvae.models.shiftgcn_ensemble.ShiftGCNEnsemble` of those checkpoints, in eval mode."""
+    from sadvae.models.shiftgcn_ensemble import ShiftGCNEnsemble
+
+    paths = checkpoint_parts(weights)
+    nets = [load_pretrained_shiftgcn(p, device, cache_empty_slot=cache_empty_slot) for p in paths]
+    return nets[0] if len(nets) == 1 else ShiftGCNEnsemble.from_members(nets).to(device).eval()
 
 
 def ntu_class_names(num_classes: int = 120, path: str | Path | None = None) -> tuple[str, ...]:

@@ -1098,11 +1098,11 @@ def run_cross_dataset(cfg: CrossDatasetConfig, out: str | Path) -> dict:
     )
     if use_windows and cfg.backbone != "shiftgcn":
         raise ConfigError("the per-window features (method joint, --features windows) need --backbone shiftgcn")
-    if isinstance(ex, EnsembleExtractor) and (use_windows or any(m in TUNED_METHODS for m in cfg.methods)):
-        per_window = sorted({m for m in cfg.methods if m in WINDOW_METHODS + TUNED_METHODS})
+    if isinstance(ex, EnsembleExtractor) and any(m in TUNED_METHODS for m in cfg.methods):
+        tuned = sorted({m for m in cfg.methods if m in TUNED_METHODS})
         raise ConfigError(
-            f"--weights {cfg.weights}: an ensemble of checkpoints is measured with per-clip features only; drop "
-            f"{', '.join(per_window) or '--features windows'} (e.g. --methods ntu_conse fused) or give one checkpoint"
+            f"--weights {cfg.weights}: the fine-tuned methods ({', '.join(tuned)}) tune one network's units, not an "
+            "ensemble of checkpoints; drop them or give one checkpoint"
         )
     windows = load_window_sets(cfg, (target, *sources), ex) if use_windows else None
     units = None
@@ -1345,6 +1345,13 @@ def add_cli_arguments(p) -> None:
         "e.g. `git show 9d78561:sadvae/assets/default_model.pt > runs/round1/default_model.pt`); given, round1 "
         "joins the default methods",
     )
+    g.add_argument(
+        "--joint-weight-decays",
+        type=float,
+        nargs="+",
+        help="L2 strengths of the joint head tried in selection on the sources (default: the recipe's grid, "
+        f"{' '.join(map(str, _recipe_weight_decays()))})",
+    )
     g.add_argument("--xd-seed", type=int, default=0, help="seed of every head (default 0)")
     g.add_argument("--feature-dir", type=Path, help="feature cache (default runs/features)")
     g.add_argument(
@@ -1394,6 +1401,10 @@ def run_cli(args) -> int:
         features=args.features,
         threads=args.threads,
     )
+    if args.joint_weight_decays:
+        if any(not w > 0 for w in args.joint_weight_decays):
+            raise ConfigError(f"--joint-weight-decays must be positive, got {args.joint_weight_decays}")
+        base = replace(base, weight_decays=tuple(args.joint_weight_decays))
     targets = available_sets(shared_data_root()) if args.target == "all" else (args.target,)
     reports = []
     for t in targets:

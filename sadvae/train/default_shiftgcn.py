@@ -111,7 +111,8 @@ class ShiftGCNDefaultConfig:
     Attributes:
         out: bundle to write (default: the packaged ``sadvae/assets/default_model.pt``).
         data_root: folder holding the sets (None: ``../shared/data``).
-        weights: Shift-GCN checkpoint (short name or path).
+        weights: Shift-GCN checkpoint (short name or path), or several joined by ``+``: one backbone of them
+            (:class:`sadvae.models.shiftgcn_ensemble.ShiftGCNEnsemble`, features side by side, logits averaged).
         window: frames per window at 30 fps (a multiple of 4). 96 (3.2 s) was chosen on inner validation
             (training sides only): 55.0 % window top-1 against 49.9 % at 64 (docs/default_model_v2.md).
         stride: frames between training windows of a clip (None: window/2).
@@ -206,12 +207,13 @@ def inner_validation(labels: np.ndarray, subjects: np.ndarray, views: np.ndarray
 
 
 def recipe_extractor(cfg: ShiftGCNDefaultConfig, window: int | None = None):
-    from sadvae.features import ShiftGCNExtractor
-    from sadvae.models.pretrained import shiftgcn_weights_path
+    """The frozen backbone's window extractor: one Shift-GCN, or for ``weights="a+b"`` an ensemble of them."""
+    from sadvae.features import shiftgcn_extractor
+    from sadvae.models.pretrained import resolve_shiftgcn_weights
 
     w = window or cfg.window
     stride = cfg.stride if (cfg.stride and window is None) else w // 2
-    return ShiftGCNExtractor(shiftgcn_weights_path(cfg.weights), w, stride)
+    return shiftgcn_extractor(cfg.weights, w, stride, resolve=resolve_shiftgcn_weights)
 
 
 def _data_root(cfg: ShiftGCNDefaultConfig) -> Path:
@@ -975,19 +977,21 @@ def recalibrate_bundle(
 
 
 def _live_backbone(cfg: ShiftGCNDefaultConfig, head: ExtraHead, k_extra: int):
-    """Phase 4a: the pretrained Shift-GCN with the trained extra head attached as a ``Linear`` layer.
+    """Phase 4a: the pretrained Shift-GCN (or ensemble of them) with the trained extra head attached as a
+    ``Linear`` layer.
 
     Returns:
-        ``(weights path, ExtraHeadBackbone)``.
+        ``(checkpoint paths, ExtraHeadBackbone)``.
     """
     import torch
 
-    from sadvae.features import load_shiftgcn
     from sadvae.models.extra_head import ExtraHeadBackbone
-    from sadvae.models.pretrained import shiftgcn_weights_path
+    from sadvae.models.pretrained import checkpoint_parts, load_pretrained_backbone
 
-    weights = shiftgcn_weights_path(cfg.weights)
-    backbone = load_shiftgcn(weights)
+    weights = checkpoint_parts(cfg.weights)
+    backbone = load_pretrained_backbone(cfg.weights)
+    for p in backbone.parameters():
+        p.requires_grad_(False)
     backbone.cache_empty_slot = False
     extra = torch.nn.Linear(backbone.feature_dim, k_extra)
     with torch.no_grad():
@@ -1028,12 +1032,13 @@ def _metrics(
     }
 
 
-def _provenance(cfg: ShiftGCNDefaultConfig, data: WindowData, table: ClassTable, weights: Path, command) -> dict:
+def _provenance(
+    cfg: ShiftGCNDefaultConfig, data: WindowData, table: ClassTable, weights: Sequence[Path], command
+) -> dict:
     """Phase 4c: the bundle's provenance block (command, code state, weights, datasets, class table, versions)."""
     import torch
 
     from sadvae.features import file_digest
-    from sadvae.hashing import file_sha256
     from sadvae.train.default_model import git_state
 
     return {
@@ -1043,7 +1048,8 @@ def _provenance(cfg: ShiftGCNDefaultConfig, data: WindowData, table: ClassTable,
         "dataset": "+".join(data.datasets),
         "command": command,
         **git_state(),
-        "weights": {"path": str(weights), "sha256": file_sha256(weights), "license": "CC BY-NC 4.0"},
+        # one checkpoint: {path, sha256, license}; an ensemble: {members: [those], combine}
+        "weights": _weights_provenance(weights),
         "datasets": {
             n: {
                 "root": data.roots[n],
@@ -1059,7 +1065,7 @@ def _provenance(cfg: ShiftGCNDefaultConfig, data: WindowData, table: ClassTable,
             "stride": cfg.stride or cfg.window // 2,
             "fps": 30.0,
             "normalisation": "ntu",
-            "weights_digest": file_digest(weights),
+            "weights_digest": "+".join(file_digest(w) for w in weights),
         },
         "seed": cfg.seed,
         "config": json.loads(json.dumps(asdict(cfg))),
@@ -1070,6 +1076,15 @@ def _provenance(cfg: ShiftGCNDefaultConfig, data: WindowData, table: ClassTable,
         },
         "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+
+
+def _weights_provenance(weights: Sequence[Path]) -> dict:
+    from sadvae.hashing import file_sha256
+
+    rows = [{"path": str(w), "sha256": file_sha256(w), "license": "CC BY-NC 4.0"} for w in weights]
+    if len(rows) == 1:
+        return rows[0]
+    return {"members": rows, "combine": "features side by side, mean logits", "license": "CC BY-NC 4.0"}
 
 
 def _save_outputs(

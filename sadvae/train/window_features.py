@@ -111,7 +111,7 @@ class DerivedExtractor:
         self.base = base
         self.id = base.id
         self.settings = dict(base.settings, **settings)
-        self.batch_size = base.batch_size
+        self.batch_size = getattr(base, "batch_size", None)  # an ensemble has one per member
 
     @property
     def model(self):

@@ -177,6 +177,26 @@ def test_cli_default_methods_run_out_of_the_box(tmp_path, monkeypatch, extra, wa
     assert xd.CrossDatasetConfig(target="msr").methods == xd.DEFAULT_METHODS
 
 
+def test_cli_joint_weight_decays_reach_the_selection_grid(tmp_path, monkeypatch, capsys):
+    import sadvae.train.cross_dataset as xd
+    from sadvae.cli import main
+
+    seen = []
+
+    def fake_run(cfg, out):
+        seen.append(cfg.weight_decays)
+        Path(out).mkdir(parents=True, exist_ok=True)
+        (Path(out) / "report.md").write_text("")
+        return {}
+
+    monkeypatch.setattr(xd, "run_cross_dataset", fake_run)
+    args = ["benchmark", "zsl", "--protocol", "cross-dataset", "--target", "msr", "--out", str(tmp_path)]
+    assert main(args) == 0 and main([*args, "--joint-weight-decays", "1e-3", "1e-1"]) == 0
+    assert seen == [xd._recipe_weight_decays(), (1e-3, 1e-1)]
+    assert main([*args, "--joint-weight-decays", "0"]) == 2
+    assert "--joint-weight-decays must be positive" in capsys.readouterr().err
+
+
 def test_feature_cache_resumes_and_reuses(tmp_path):
     """Chunks written as they finish are reused after an interruption; a finished cache needs no data at all."""
     from sadvae.data.record import Dataset, SkeletonSequence
@@ -513,19 +533,20 @@ def test_ensemble_extractor_puts_features_side_by_side_and_averages_logits(tmp_p
     assert isinstance(two, EnsembleExtractor) and [m.weights for m in two.members] == [a, b]
     with pytest.raises(ConfigError, match="not found"):
         shiftgcn_extractor(f"{a}+{tmp_path / 'missing.pt'}", 64, 32)
+    with pytest.raises(ConfigError, match="an empty name between"):
+        shiftgcn_extractor(f"{a}+", 64, 32)
 
 
-def test_an_ensemble_with_per_window_methods_is_refused_before_any_extraction(shared_data, tmp_path):
+def test_an_ensemble_with_fine_tuned_methods_is_refused_before_any_extraction(shared_data, tmp_path):
+    # Until 5 December 2026 (late) per-window methods (joint, --features windows) were refused too: an ensemble had no
+    # per-window features. EnsembleExtractor.windows / encode give them now (the default recipe trains on them);
+    # only the methods that fine-tune one network's units stay refused.
     from sadvae.train.cross_dataset import CrossDatasetConfig, run_cross_dataset
 
-    for methods, features in ((("ntu_conse", "joint"), "auto"), (("fused",), "windows"), (("tuned",), "auto")):
+    for methods in (("tuned",), ("fused", "tuned_frozen")):
         cfg = CrossDatasetConfig(
-            target="utkinect",
-            methods=methods,
-            features=features,
-            weights="ntu120_xsub+ntu120_xsetup",
-            feature_dir=str(tmp_path / "f"),
+            target="utkinect", methods=methods, weights="ntu120_xsub+ntu120_xsetup", feature_dir=str(tmp_path / "f")
         )
-        with pytest.raises(ConfigError, match="per-clip features only"):
+        with pytest.raises(ConfigError, match="tune one network's units"):
             run_cross_dataset(cfg, tmp_path / "xd")
     assert not (tmp_path / "f").exists()
