@@ -117,6 +117,14 @@ _DECISION_FLAGS = (
         "0 = off",
     ),
     (
+        "--instant-score",
+        "instant_score",
+        _number,
+        "S",
+        "a label that leads with a smoothed score of at least S starts in one window instead of --start-windows "
+        "(short actions give one or two windows); 0 = off, else at least --start-score",
+    ),
+    (
         "--taught-start-score",
         "taught_start_score",
         _number,

@@ -8,7 +8,8 @@ an exponential moving average and runs a small state machine. It is idle ("no ac
 active label:
 
 - **start**: the same label leads the smoothed scores with at least ``start_score`` for
-  ``start_windows`` consecutive windows;
+  ``start_windows`` consecutive windows, or (``instant_score`` > 0) leads with at least ``instant_score`` in one
+  window;
 - **update**: while active, every ``update_every`` windows;
 - **end**, with a reason:
 
@@ -87,6 +88,9 @@ class DecisionOptions:
         max_gap_ms: a longer pause between two windows ends the action and restarts the smoothing.
         segment_score: a motion during which no label was active is decided at its end when its windows' mean
             score reaches this (module docstring); 0 = never (as until 5 December 2026).
+        instant_score: a label that leads with at least this smoothed score starts in one window, without waiting
+            ``start_windows`` (a short action may give only one or two windows); 0 = off; else >= start_score.
+            Starts from "no action" only; a take-over still needs ``start_windows``.
         taught_start_score: ``start_score`` of labels taught by example (``sadvae-live --examples``, the decision
             maker's ``taught`` labels); their keep, min and segment scores scale with it as ``start_score``'s do
             (module docstring, "Labels taught by example").
@@ -104,6 +108,7 @@ class DecisionOptions:
     update_every: int = 1
     max_gap_ms: float = 2000.0
     segment_score: float = 0.0
+    instant_score: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0.0 < self.ema_alpha <= 1.0:
@@ -126,11 +131,18 @@ class DecisionOptions:
             raise ConfigError(f"DecisionOptions.segment_score must be in [0, 1] (0 = off), got {self.segment_score}")
         if not 0.0 < self.taught_start_score <= 1.0:
             raise ConfigError(f"DecisionOptions.taught_start_score must be in (0, 1], got {self.taught_start_score}")
+        if self.instant_score and not self.start_score <= self.instant_score <= 1.0:
+            raise ConfigError(
+                f"DecisionOptions.instant_score must be 0 (off) or between the start score ({self.start_score}) and 1, "
+                f"got {self.instant_score}"
+            )
 
     def thresholds(self, taught: Sequence[bool] | np.ndarray | None, n: int) -> np.ndarray:
-        """float64 [4, n]: each label's start, keep, min and segment score (``taught`` labels' scaled by
-        ``taught_start_score / start_score``; None or all False: the scores as set)."""
-        base = np.array([self.start_score, self.keep_score, self.min_score, self.segment_score], np.float64)
+        """float64 [5, n]: each label's start, keep, min, segment and instant score (``taught`` labels' scaled by
+        ``taught_start_score / start_score``; None or all False: the scores as set; 0 stays off)."""
+        base = np.array(
+            [self.start_score, self.keep_score, self.min_score, self.segment_score, self.instant_score], np.float64
+        )
         out = np.repeat(base[:, None], n, axis=1)
         if taught is None:
             return out
@@ -200,7 +212,9 @@ class DecisionMaker:
         if not self.names:
             raise ConfigError("a decision maker needs at least one label name")
         n = len(self.names)
-        self._start_at, self._keep_at, self._min_at, self._segment_at = self.opts.thresholds(taught, n)
+        self._start_at, self._keep_at, self._min_at, self._segment_at, self._instant_at = self.opts.thresholds(
+            taught, n
+        )
         self._s = np.zeros(n)  # smoothed scores
         self._tmp = np.empty(n)
         self._fresh = True  # no window since the last reset
@@ -282,7 +296,8 @@ class DecisionMaker:
             if self._decided >= 0 and s[self._decided] < self._keep_at[self._decided]:
                 self._decided = -1  # the label decided on a whole motion has faded: it may start again
             self._track_candidate(top, s[top] >= self._start_at[top] and top != self._decided)
-            if self._streak >= o.start_windows:
+            instant = o.instant_score > 0 and self._streak >= 1 and s[top] >= self._instant_at[top]
+            if self._streak >= o.start_windows or instant:
                 out.append(self._start(top, t))
             return out
         score, a = s[self.active], self.active

@@ -19,7 +19,9 @@ real videos; nothing here looks at either.
    events: ``start`` events per minute on clips of classes left out of random half lists of the set's names
    ("none of these" clips).
 3. **Choose**: the setting with the best mean live top-1 over sets and holds whose false-start rate on the
-   half-list clips is at most ``--max-false`` per minute (ties: the earlier first correct event).
+   half-list clips is at most ``--max-false`` per minute (ties: the earlier first correct event). The report's
+   ``frontier`` gives, per family of rules (two leading windows; with instant starts; with whole motions; all), the
+   best mean live top-1 within 1 / 1.5 / 2 / 3 false starts a minute.
 
 Score the replays with the *inner model* (``scripts/train_default --inner-only``): the same recipe with its final
 head and SA-DVAE trained on the training side minus inner validation, so it never saw these clips. The packaged
@@ -58,13 +60,14 @@ from sadvae.paths import SHARED_DATA  # noqa: E402  (after the sys.path line)
 log = logging.getLogger("tune_decisions")
 
 DATASETS = ("msr_action3d", "nw_ucla", "utkinect")
-GRID = {  # 336 settings, well under a second each on the 2-core machine
+GRID = {  # 840 settings (instant starts only with 2 start windows), well under a second each on the 2-core machine
     "min_window": (16, 24, 32, 40, 48, 64, 96),
     "ema_alpha": (0.5, 0.7),
     "start_score": (0.4, 0.5, 0.6),
     "start_windows": (1, 2),
     "end_windows": (2,),
     "segment_score": (0.0, 0.3, 0.4, 0.5),  # decisions on a whole motion (0 = off)
+    "instant_score": (0.0, 0.75, 0.85, 0.95),  # a start in one window at this score (0 = off)
 }
 
 
@@ -446,7 +449,14 @@ def default_recordings(model_path: Path, halves: int = 2) -> tuple[dict, dict]:
     return recs, scored
 
 
-def options(ema_alpha: float, start_score: float, start_windows: int, end_windows: int, segment_score: float = 0.0):
+def options(
+    ema_alpha: float,
+    start_score: float,
+    start_windows: int,
+    end_windows: int,
+    segment_score: float = 0.0,
+    instant_score: float = 0.0,
+):
     """Decision options of one grid point: keep and min score scale with the start score as the defaults do."""
     from realtime.decisions import DecisionOptions
 
@@ -458,6 +468,7 @@ def options(ema_alpha: float, start_score: float, start_windows: int, end_window
         start_windows=start_windows,
         end_windows=end_windows,
         segment_score=segment_score,
+        instant_score=instant_score,
     )
 
 
@@ -511,9 +522,45 @@ def table_markdown(report: dict) -> str:
         name = (
             f"**chosen** (min window {c['min_window']}, smoothing {o['ema_alpha']}, start {o['start_score']} "
             f"(keep {o['keep_score']}, min {o['min_score']}), {o['start_windows']} start / {o['end_windows']} end"
-            f"{', whole motions ' + format(o['segment_score'], 'g') if o.get('segment_score') else ''})"
+            f"{', whole motions ' + format(o['segment_score'], 'g') if o.get('segment_score') else ''}"
+            f"{', instant start ' + format(o['instant_score'], 'g') if o.get('instant_score') else ''})"
         )
         lines.append(row_markdown(name, c["result"]))
+    return "\n".join(lines)
+
+
+FRONTIER_LIMITS = (1.0, 1.5, 2.0, 3.0)
+# families of the grid: which decision rules a setting may use
+FAMILIES = {
+    "two leading windows (no whole motions, no instant starts)": lambda o: (
+        not o["segment_score"] and not o["instant_score"]
+    ),
+    "with instant starts": lambda o: not o["segment_score"],
+    "with whole motions": lambda o: not o["instant_score"],
+    "all": lambda o: True,
+}
+
+
+def frontier(grid: list[dict], limit: str) -> dict:
+    """Per family of rules and false-start limit: the best mean live top-1 of the grid within the limit."""
+    out = {}
+    for fam, keep in FAMILIES.items():
+        row = {}
+        for cap in FRONTIER_LIMITS:
+            ok = [g for g in grid if keep(g["options"]) and g[limit] <= cap]
+            row[f"{cap:g}"] = round(100 * max(g["live"] for g in ok), 1) if ok else None
+        out[fam] = row
+    return out
+
+
+def frontier_markdown(front: dict) -> str:
+    caps = list(next(iter(front.values())))
+    lines = [
+        "| best mean live top-1 (%) with at most ... false starts a minute | " + " | ".join(caps) + " |",
+        "|---|" + "---|" * len(caps),
+    ]
+    for fam, row in front.items():
+        lines.append(f"| {fam} | " + " | ".join("-" if v is None else f"{v:.1f}" for v in row.values()) + " |")
     return "\n".join(lines)
 
 
@@ -645,10 +692,10 @@ def main(argv=None) -> int:
     report["defaults"]["result"] = evaluate(recs, scored, DecisionOptions(), report["defaults"]["min_window"], cross)
     report["defaults"]["why_missed"] = why_missed(recs, scored, DecisionOptions(), report["defaults"]["min_window"])
     grid = []
-    for mw, a, s, sw, ew, seg in itertools.product(*GRID.values()):
-        if mw > window:
+    for mw, a, s, sw, ew, seg, inst in itertools.product(*GRID.values()):
+        if mw > window or (inst and sw == 1):  # with one start window an instant start changes nothing
             continue
-        o = options(a, s, sw, ew, seg)
+        o = options(a, s, sw, ew, seg, inst)
         res = evaluate(recs, scored, o, mw, cross)
         live, false, first = summary(res)
         grid.append(
@@ -662,6 +709,7 @@ def main(argv=None) -> int:
             }
         )
     limit = "false" if args.false_source == "halves" else "cross_false"
+    report["frontier"] = frontier(grid, limit)
     ok = [g for g in grid if g[limit] <= args.max_false]
     best = max(ok, key=lambda g: (round(g["live"], 4), -g["first"])) if ok else None
     report["grid"] = grid
@@ -678,6 +726,7 @@ def main(argv=None) -> int:
     text = json.dumps(report, indent=1, default=str)
     print(json.dumps({k: v for k, v in report.items() if k not in ("grid", "table")}, indent=1, default=str))
     print("\n" + report["table"])
+    print("\n" + frontier_markdown(report["frontier"]))
     print("\nWhere live loses to the vote at the current defaults:\n")
     print(why_markdown(report["defaults"]["why_missed"], DecisionOptions().start_score))
     if args.json:

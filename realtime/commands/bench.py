@@ -237,7 +237,8 @@ def _decision_options(args: argparse.Namespace) -> Any:
     """sadvae-live's decision options with the ones the accuracy flags set (None: all sadvae-live's)."""
     from realtime.decisions import DecisionOptions
 
-    set_ = {k: getattr(args, k) for k in ("segment_score", "taught_start_score") if getattr(args, k) is not None}
+    keys = ("segment_score", "instant_score", "taught_start_score")
+    set_ = {k: getattr(args, k) for k in keys if getattr(args, k) is not None}
     return DecisionOptions(**set_) if set_ else None
 
 
@@ -329,6 +330,13 @@ def _register_accuracy(inner: argparse._SubParsersAction) -> None:
         type=_unit_score,
         metavar="S",
         help="sadvae-live --segment-score: decide a motion no label started on when it ends, at a mean score of S "
+        "(default: sadvae-live's; 0 = off)",
+    )
+    a.add_argument(
+        "--instant-score",
+        type=_unit_score,
+        metavar="S",
+        help="sadvae-live --instant-score: a label leading with a smoothed score of S starts in one window "
         "(default: sadvae-live's; 0 = off)",
     )
     a.add_argument(

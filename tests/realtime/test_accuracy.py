@@ -319,9 +319,9 @@ def test_segment_score_flag_reaches_the_runs_and_the_report(monkeypatch, tmp_pat
     monkeypatch.setattr(report, "markdown", lambda doc: "")
     monkeypatch.setattr(report, "write_outputs", lambda doc, out: [])
     base = ["bench", "accuracy", "--replay-dataset", "utkinect", "--out", str(tmp_path)]
-    for extra in ([], ["--segment-score", "0.4"]):
+    for extra in ([], ["--segment-score", "0.4"], ["--instant-score", "0.85"]):
         assert main([*base, *extra]) == 0
-    assert seen == [None, DecisionOptions(segment_score=0.4)]
+    assert seen == [None, DecisionOptions(segment_score=0.4), DecisionOptions(instant_score=0.85)]
     assert report._decision_setting(None)["segment_score"] == DecisionOptions().segment_score
     for bad in ("2", "nan", "x"):
         with pytest.raises(SystemExit):

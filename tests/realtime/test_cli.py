@@ -84,6 +84,7 @@ def test_camera_without_a_camera_is_one_line(labels: Path) -> None:
         (["--video", "{video}", "--record", "out.gif"], "--record out.gif: expected a .mp4, .webm or .avi file name"),
         (["--video", "{video}", "--model", "nope.pt"], "nope.pt: model file not found"),
         (["--video", "{video}", "--status-interval", "0"], "--status-interval must be > 0 seconds"),
+        (["--video", "{video}", "--instant-score", "0.3"], "--instant-score must be 0 (off) or between the start"),
     ],
 )
 def test_bad_flags_are_one_line(argv, message, labels, shared_data, capsys) -> None:

@@ -154,6 +154,25 @@ def _tune_module():
     return mod
 
 
+def test_tune_frontier_is_the_best_live_per_rule_family_within_each_false_start_limit() -> None:
+    td = _tune_module()
+
+    def point(live, false, seg=0.0, inst=0.0):
+        return {"live": live, "false": false, "options": {"segment_score": seg, "instant_score": inst}}
+
+    grid = [point(0.30, 0.5), point(0.40, 1.4), point(0.38, 0.9, inst=0.85), point(0.45, 1.9, seg=0.5)]
+    front = td.frontier(grid, "false")
+    assert front["two leading windows (no whole motions, no instant starts)"] == {
+        "1": 30.0,
+        "1.5": 40.0,
+        "2": 40.0,
+        "3": 40.0,
+    }
+    assert front["with instant starts"]["1"] == 38.0 and front["with whole motions"]["2"] == 45.0
+    assert front["all"] == {"1": 38.0, "1.5": 40.0, "2": 45.0, "3": 45.0}
+    assert "| with instant starts | 38.0 | 40.0 | 40.0 | 40.0 |" in td.frontier_markdown(front)
+
+
 def test_tune_simulation_drops_short_windows_and_scores_each_clip() -> None:
     """Two clips (one track each): a minimum window drops the early partial windows, and with them the decision."""
     td = _tune_module()
@@ -391,10 +410,32 @@ def test_a_taught_label_starts_at_its_own_start_score_and_ends_on_scaled_keep_an
 
 def test_taught_thresholds_and_their_bad_input() -> None:
     th = DecisionOptions(taught_start_score=0.3).thresholds([True, False], 2)
-    assert th[:, 0] == pytest.approx([0.3, 0.21, 0.12, 0.0]) and th[:, 1] == pytest.approx([0.6, 0.42, 0.24, 0.0])
-    assert DecisionOptions().thresholds(None, 3).shape == (4, 3)
+    assert th[:, 0] == pytest.approx([0.3, 0.21, 0.12, 0.0, 0.0])
+    assert th[:, 1] == pytest.approx([0.6, 0.42, 0.24, 0.0, 0.0])
+    assert DecisionOptions().thresholds(None, 3).shape == (5, 3)
+    th = DecisionOptions(taught_start_score=0.3, instant_score=0.8).thresholds([True, False], 2)
+    assert th[4] == pytest.approx([0.4, 0.8])  # the instant start scales like the others
     with pytest.raises(ValueError, match="expected 3 flags"):
         DecisionMaker(NAMES, DecisionOptions(), taught=[True, False])
     for bad in (0.0, 1.5):
         with pytest.raises(ConfigError, match="taught_start_score"):
             DecisionOptions(taught_start_score=bad)
+
+
+def test_instant_start_takes_one_window_at_its_score_and_only_from_no_action() -> None:
+    opts = DecisionOptions(instant_score=0.8)
+    # one window at 0.85 starts at once; at 0.7 (above start_score, below instant_score) it needs two
+    d = DecisionMaker(NAMES, opts).update(vec(1, 0.85), 0, (0.0, 0.0))
+    assert [(x.type, x.label) for x in d] == [("start", NAMES[1])]
+    m = DecisionMaker(NAMES, opts)
+    assert m.update(vec(1, 0.7), 0, (0.0, 0.0)) == []
+    assert [x.type for x in m.update(vec(1, 0.7), STEP, (0.0, 0.0))] == ["start"]
+    # off by default: the same window waits for a second one
+    assert DecisionMaker(NAMES).update(vec(1, 0.85), 0, (0.0, 0.0)) == []
+    # a take-over still needs start_windows leading windows
+    m = DecisionMaker(NAMES, opts)
+    m.update(vec(1, 0.9), 0, (0.0, 0.0))
+    assert [x.type for x in m.update(vec(2, 0.99), STEP, (0.0, 0.0))] == ["update"]  # clap goes on
+    for bad in (0.5, 1.5):  # below start_score (0.6) or above 1
+        with pytest.raises(ConfigError, match="instant_score"):
+            DecisionOptions(instant_score=bad)

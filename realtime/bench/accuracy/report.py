@@ -181,6 +181,9 @@ def markdown(doc: dict[str, Any]) -> str:
     seg = (doc.get("decisions") or {}).get("segment_score", 0.0)
     if seg:
         cut += f", whole motions decided at {seg:g}"
+    instant = (doc.get("decisions") or {}).get("instant_score", 0.0)
+    if instant:
+        cut += f", instant starts at {instant:g}"
     out = [
         "# Live accuracy benchmark",
         "",
