@@ -22,9 +22,13 @@ import re
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from realtime.events.security import DEFAULT_ENDPOINT
 from sadvae.errors import ConfigError, SadvaeError
+
+if TYPE_CHECKING:
+    from realtime.pipeline import Pipeline
 
 __all__ = ["main", "build_parser", "NativeLogFilter"]
 
@@ -688,7 +692,23 @@ def run(args: argparse.Namespace) -> int:
     if recorder is not None and recorder.written is not None:
         print(f"{PROG}: tracked skeletons written to {pipeline.recorder.path}", file=sys.stderr)
     print(f"{PROG}: stopped ({reason}) after {pipeline.frames} frames, {pipeline.windows} windows", file=sys.stderr)
+    if hint := _no_start_hint(pipeline):
+        print(hint, file=sys.stderr)
     return EXIT_CODES.get(reason, 0)
+
+
+def _no_start_hint(pipeline: Pipeline) -> str | None:
+    """After a run in which windows were scored but no action started: the nearest it came and what a start needs."""
+    if pipeline.starts or pipeline.best_window is None:
+        return None
+    label, score, t_s, track = pipeline.best_window
+    d = pipeline.opts.decisions
+    return (
+        f"{PROG}: no action started; the best window was {label!r} at {score:.2f} ({t_s:.1f} s, person {track}), "
+        f"a start needs {d.start_score:g} (--start-score) in {d.start_windows} leading window(s) (--start-windows); "
+        "scores are low when none of the labels fits (no action) or the labels are alike; --print all shows every "
+        "window (docs/live.md)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -230,6 +230,10 @@ class Pipeline:
         self.stop_reason: str | None = None
         self.stats = StageStats(opts.latency_window)
         self.frames, self.windows, self.pose_stale = 0, 0, 0
+        self.starts = 0  # action start events published
+        # the best single window of the run: (label, score, window end s, track id); what a run without a start
+        # reports as the nearest it came (sadvae-live's last lines)
+        self.best_window: tuple[str, float, float, int] | None = None
         self.last_batch: WindowBatch | None = None
         self._tracks: dict[int, _TrackState] = {}
         self._tracker = Tracker(opts.tracker)
@@ -402,8 +406,11 @@ class Pipeline:
         if s.recent["pose"]:
             latency["pose"] = s.recent["pose"][-1] / 1e6
         decisions: list[tuple[Decision, _TrackState]] = []
-        for i, (_, st) in enumerate(due):
+        for i, (tid, st) in enumerate(due):
             span = (max(times[i][0] * 1000.0, 0.0), max(times[i][-1] * 1000.0, 0.0))
+            k = int(np.argmax(result.scores[i]))
+            if self.best_window is None or result.scores[i][k] > self.best_window[1]:
+                self.best_window = (head.labels.names[k], float(result.scores[i][k]), span[1] / 1000.0, int(tid))
             step = st.decider.update(
                 result.scores[i], int(round(span[1])), span, moving=moving_now[i] if segments else None
             )
@@ -488,6 +495,7 @@ class Pipeline:
         )
 
     def _publish_decision(self, d: Decision, latency: dict[str, float], head: ZeroShotHead | None = None) -> None:
+        self.starts += d.type == "start"
         self._emit.action(d, (head or self.head).labels.sha256, latency)
 
     def views(self) -> list[TrackView]:

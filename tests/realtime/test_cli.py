@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -441,3 +442,23 @@ def test_overlay_records_annotated_frames(tmp_path) -> None:
     cap = cv2.VideoCapture(overlay.recording.path)  # the codec decides the suffix (realtime.overlay.plan_recording)
     assert cap.get(cv2.CAP_PROP_FRAME_COUNT) == 5 and cap.get(cv2.CAP_PROP_FPS) == 15
     cap.release()
+
+
+def test_a_run_without_any_start_ends_with_the_nearest_it_came(shared_data, tmp_path, capsys) -> None:
+    """Nothing fires on NTU's drink-water skeleton with labels it does not show: the last line says which window
+    came nearest and what a start needs, instead of leaving the user with silence (issue 14)."""
+    pytest.importorskip("onnxruntime")
+    labels = tmp_path / "labels.txt"
+    labels.write_text("walk\njump\nsit down\n", encoding="utf-8")  # trained names: no text encoder needed
+    skeleton = shared_data / "ntu" / "S001C001P001R001A001.skeleton"
+    argv = ["--replay", str(skeleton), "--labels", str(labels), "--endpoint", free_endpoint()]
+    assert run_main(argv) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-2].startswith("sadvae-live: stopped (end) after 103 frames")
+    assert re.match(r"sadvae-live: no action started; the best window was '(walk|jump|sit down)' at 0\.\d\d", err[-1])
+    assert "a start needs 0.6 (--start-score) in 2 leading window(s)" in err[-1]
+    # a run in which an action starts ends with the stop line alone
+    labels.write_text("drink water\njump\n", encoding="utf-8")
+    assert run_main([*argv[:-1], free_endpoint()]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("sadvae-live: stopped (end) after 103 frames")
