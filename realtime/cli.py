@@ -691,9 +691,9 @@ def run(args: argparse.Namespace) -> int:
     reason = pipeline.run()
     if recorder is not None and recorder.written is not None:
         print(f"{PROG}: tracked skeletons written to {pipeline.recorder.path}", file=sys.stderr)
-    print(f"{PROG}: stopped ({reason}) after {pipeline.frames} frames, {pipeline.windows} windows", file=sys.stderr)
     if hint := _no_start_hint(pipeline):
         print(hint, file=sys.stderr)
+    print(f"{PROG}: stopped ({reason}) after {pipeline.frames} frames, {pipeline.windows} windows", file=sys.stderr)
     return EXIT_CODES.get(reason, 0)
 
 
@@ -701,13 +701,17 @@ def _no_start_hint(pipeline: Pipeline) -> str | None:
     """After a run in which windows were scored but no action started: the nearest it came and what a start needs."""
     if pipeline.starts or pipeline.best_window is None:
         return None
-    label, score, t_s, track = pipeline.best_window
+    label, score, t_s, track, taught = pipeline.best_window
     d = pipeline.opts.decisions
+    need = (
+        f"{d.taught_start_score:g} (--taught-start-score)" if taught else f"{d.start_score:g} (--start-score)"
+    ) + f" in {d.start_windows} leading window(s) (--start-windows)"
+    if d.instant_score:
+        need += f" or {d.instant_score:g} in one (--instant-score)"
     return (
-        f"{PROG}: no action started; the best window was {label!r} at {score:.2f} ({t_s:.1f} s, person {track}), "
-        f"a start needs {d.start_score:g} (--start-score) in {d.start_windows} leading window(s) (--start-windows); "
-        "scores are low when none of the labels fits (no action) or the labels are alike; --print all shows every "
-        "window (docs/live.md)"
+        f"{PROG}: no action started; the nearest was {label!r}, smoothed score {score:.2f} ({t_s:.1f} s, person "
+        f"{track}), a start needs {need}; scores are low when none of the labels fits (no action) or the labels are "
+        "alike; --print all shows every window (docs/live.md)"
     )
 
 

@@ -90,7 +90,8 @@ class DecisionOptions:
             score reaches this (module docstring); 0 = never (as until 5 December 2026).
         instant_score: a label that leads with at least this smoothed score starts in one window, without waiting
             ``start_windows`` (a short action may give only one or two windows); 0 = off; else >= start_score.
-            Starts from "no action" only; a take-over still needs ``start_windows``.
+            Starts from "no action" only; a take-over still needs ``start_windows``. Taught labels' scales with
+            theirs and is clipped at 1 (a taught start score above ``start_score`` can turn it off for them).
         taught_start_score: ``start_score`` of labels taught by example (``sadvae-live --examples``, the decision
             maker's ``taught`` labels); their keep, min and segment scores scale with it as ``start_score``'s do
             (module docstring, "Labels taught by example").

@@ -231,9 +231,9 @@ class Pipeline:
         self.stats = StageStats(opts.latency_window)
         self.frames, self.windows, self.pose_stale = 0, 0, 0
         self.starts = 0  # action start events published
-        # the best single window of the run: (label, score, window end s, track id); what a run without a start
-        # reports as the nearest it came (sadvae-live's last lines)
-        self.best_window: tuple[str, float, float, int] | None = None
+        # the nearest a label came to a start since the labels were (re)loaded: (label, smoothed score, window end s,
+        # track id, taught by example); what a run without a start reports (sadvae-live's last lines)
+        self.best_window: tuple[str, float, float, int, bool] | None = None
         self.last_batch: WindowBatch | None = None
         self._tracks: dict[int, _TrackState] = {}
         self._tracker = Tracker(opts.tracker)
@@ -408,13 +408,15 @@ class Pipeline:
         decisions: list[tuple[Decision, _TrackState]] = []
         for i, (tid, st) in enumerate(due):
             span = (max(times[i][0] * 1000.0, 0.0), max(times[i][-1] * 1000.0, 0.0))
-            k = int(np.argmax(result.scores[i]))
-            if self.best_window is None or result.scores[i][k] > self.best_window[1]:
-                self.best_window = (head.labels.names[k], float(result.scores[i][k]), span[1] / 1000.0, int(tid))
             step = st.decider.update(
                 result.scores[i], int(round(span[1])), span, moving=moving_now[i] if segments else None
             )
             decisions += [(d, st) for d in step]
+            smoothed = st.decider.smoothed
+            k = int(np.argmax(smoothed))
+            if self.best_window is None or smoothed[k] > self.best_window[1]:
+                taught = bool(head.is_taught[k])
+                self.best_window = (head.labels.names[k], float(smoothed[k]), span[1] / 1000.0, int(tid), taught)
         te = _now_ns()
         s.add("decide", te - td)
         latency["total"] = (te - t0) / 1e6
@@ -482,7 +484,7 @@ class Pipeline:
             for d in st.decider.set_labels(head.labels.names, taught=head.is_taught):
                 self._publish_decision(d, {}, old)
             st.label, st.score, st.view = None, 0.0, None
-        self.head = head
+        self.head, self.best_window = head, None
         path = self._reloader.watcher.path
         details = {
             "labels": len(head.labels),

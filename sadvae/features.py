@@ -394,7 +394,8 @@ class EnsembleExtractor:
             raise ConfigError(f"an ensemble needs at least two backbones, got {len(members)}")
         grids = {(getattr(m, "window", None), getattr(m, "stride", None)) for m in members}
         if len(grids) != 1:
-            raise ConfigError(f"ensemble members must cut the same windows, got (window, stride) {sorted(grids)}")
+            got = sorted(map(str, grids))
+            raise ConfigError(f"ensemble members must cut the same windows, got (window, stride) {got}")
         self.members = list(members)
         self.window, self.stride = grids.pop()
         self.id = "ensemble:" + "+".join(m.id for m in self.members)
@@ -411,18 +412,20 @@ class EnsembleExtractor:
 
     def encode(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Features side by side [N, sum of the members' widths] and mean logits of windows from :meth:`windows`."""
-        outs = [m.encode(windows) for m in self.members]
-        feats = np.concatenate([f for f, _ in outs], axis=1)
-        return feats.astype(np.float32), np.mean([lg for _, lg in outs], axis=0).astype(np.float32)
+        return _combine([m.encode(windows) for m in self.members])
 
     def __call__(self, seqs: Sequence[SkeletonSequence]) -> tuple[np.ndarray, np.ndarray]:
-        outs = [m(seqs) for m in self.members]
-        shapes = {lg.shape[1] for _, lg in outs}
-        if len(shapes) != 1:
-            raise ConfigError(f"ensemble members disagree on their classes: logits of widths {sorted(shapes)}")
-        feats = np.concatenate([f for f, _ in outs], axis=1)
-        logits = np.mean([lg for _, lg in outs], axis=0)
-        return feats.astype(np.float32), logits.astype(np.float32)
+        return _combine([m(seqs) for m in self.members])
+
+
+def _combine(outs: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """The members' (features, logits) as the ensemble's: features side by side, logits averaged."""
+    shapes = {lg.shape[1] for _, lg in outs}
+    if len(shapes) != 1:
+        raise ConfigError(f"ensemble members disagree on their classes: logits of widths {sorted(shapes)}")
+    feats = np.concatenate([f for f, _ in outs], axis=1)
+    logits = np.mean([lg for _, lg in outs], axis=0)
+    return feats.astype(np.float32), logits.astype(np.float32)
 
 
 def shiftgcn_extractor(

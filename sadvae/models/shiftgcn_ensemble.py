@@ -15,7 +15,7 @@ member reads the same preprocessed window; the cost is k Shift-GCNs.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 
 import torch
 from torch import nn
@@ -115,9 +115,12 @@ class ShiftGCNEnsemble(MemberEnsemble):
         cfg: the architecture.
     """
 
-    def __init__(self, cfg: ShiftGCNEnsembleConfig | None = None) -> None:
+    def __init__(self, cfg: ShiftGCNEnsembleConfig | None = None, *, members: Sequence[ShiftGCN] | None = None) -> None:
         cfg = cfg or ShiftGCNEnsembleConfig()
-        super().__init__([ShiftGCN(cfg.member_config()) for _ in range(cfg.members)], cfg)
+        if members is not None and len(members) != cfg.members:
+            raise ConfigError(f"ShiftGCNEnsemble: the config lists {cfg.members} members, {len(members)} were given")
+        nets = list(members) if members is not None else [ShiftGCN(cfg.member_config()) for _ in range(cfg.members)]
+        super().__init__(nets, cfg)
 
     @classmethod
     def from_members(cls, members: Sequence[ShiftGCN]) -> ShiftGCNEnsemble:
@@ -132,23 +135,12 @@ class ShiftGCNEnsemble(MemberEnsemble):
                 f"an ensemble needs two or more Shift-GCNs of one architecture and class list, got {len(members)} "
                 f"with configs {sorted(map(str, cfgs))}"
             )
-        c = cfgs.pop()
-        cfg = ShiftGCNEnsembleConfig(
-            members=len(members),
-            num_classes=c.num_classes,
-            in_channels=c.in_channels,
-            num_joints=c.num_joints,
-            num_persons=c.num_persons,
-            shift_init=c.shift_init,
-        )
-        ens = cls(cfg)
-        ens.members = nn.ModuleList(members)
-        ens.cache_empty_slot = bool(members[0].cache_empty_slot)
-        return ens
+        shared = {k: v for k, v in asdict(cfgs.pop()).items() if k != "arch"}
+        return cls(ShiftGCNEnsembleConfig(members=len(members), **shared), members=members)
 
     @property
     def cache_empty_slot(self) -> bool:
-        """Every member's :attr:`ShiftGCN.cache_empty_slot` (settable for all at once)."""
+        """Whether every member's :attr:`ShiftGCN.cache_empty_slot` is on (settable for all at once)."""
         return all(m.cache_empty_slot for m in self.members)
 
     @cache_empty_slot.setter

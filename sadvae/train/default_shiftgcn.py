@@ -1216,12 +1216,21 @@ def recipe_bundle(path: str | Path, cfg: ShiftGCNDefaultConfig | None):
     if extra is None or b.preprocess.normalization != "ntu":
         raise ConfigError(f"{path}: not a {RECIPE} bundle (no extra head on an NTU-normalised Shift-GCN)")
     cfg = replace(cfg or ShiftGCNDefaultConfig(), window=int(b.preprocess.window))
+    built = (b.provenance.get("config") or {}).get("weights")  # the checkpoints the bundle was trained on
+    if built:
+        cfg = replace(cfg, weights=str(built))
     table = class_table()
     if tuple(b.class_names) != table.names:
         raise ConfigError(f"{path}: its class names are not the current class table's; retrain it")
     weight, bias = extra.weight.detach().numpy(), extra.bias.detach().numpy()
     head = ExtraHead(weight, bias, "bundle", float("nan"), np.ones(extra.out_features, bool))
-    return b, cfg, table, load_window_data(cfg, table), head
+    data = load_window_data(cfg, table)
+    if data.feats.shape[1] != extra.in_features:
+        raise ConfigError(
+            f"{path}: its extra head reads {extra.in_features}-d features but the checkpoints {cfg.weights!r} give "
+            f"{data.feats.shape[1]}-d; pass the --weights the bundle was trained with"
+        )
+    return b, cfg, table, data, head
 
 
 def rescore_bundle(path: str | Path, cfg: ShiftGCNDefaultConfig | None = None) -> dict:

@@ -327,6 +327,8 @@ def test_segment_score_flag_reaches_the_runs_and_the_report(monkeypatch, tmp_pat
         with pytest.raises(SystemExit):
             main([*base, "--segment-score", bad])
         assert "--segment-score" in capsys.readouterr().err
+    assert main([*base, "--instant-score", "0.3"]) == 2  # under the start score: one line naming the flag
+    assert "--instant-score must be 0 (off) or between the start score (0.6) and 1" in capsys.readouterr().err
 
 
 @pytest.mark.slow

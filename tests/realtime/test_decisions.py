@@ -432,10 +432,13 @@ def test_instant_start_takes_one_window_at_its_score_and_only_from_no_action() -
     assert [x.type for x in m.update(vec(1, 0.7), STEP, (0.0, 0.0))] == ["start"]
     # off by default: the same window waits for a second one
     assert DecisionMaker(NAMES).update(vec(1, 0.85), 0, (0.0, 0.0)) == []
-    # a take-over still needs start_windows leading windows
-    m = DecisionMaker(NAMES, opts)
-    m.update(vec(1, 0.9), 0, (0.0, 0.0))
-    assert [x.type for x in m.update(vec(2, 0.99), STEP, (0.0, 0.0))] == ["update"]  # clap goes on
+    # a take-over still needs start_windows leading windows: with no smoothing jump leads at 0.7 (above the instant
+    # score 0.65, 0.4 ahead of clap, which stays above min_score) and takes over at its second window only
+    m = DecisionMaker(NAMES, DecisionOptions(instant_score=0.65, ema_alpha=1.0))
+    assert [(x.type, x.label) for x in m.update(vec(1, 0.9), 0, (0.0, 0.0))] == [("start", NAMES[1])]
+    over = np.array([0.0, 0.3, 0.7])
+    assert [x.type for x in m.update(over, STEP, (0.0, 0.0))] == ["update"]  # clap goes on
+    assert [(x.type, x.label) for x in m.update(over, 2 * STEP, (0.0, 0.0))] == [("end", NAMES[1]), ("start", NAMES[2])]
     for bad in (0.5, 1.5):  # below start_score (0.6) or above 1
         with pytest.raises(ConfigError, match="instant_score"):
             DecisionOptions(instant_score=bad)

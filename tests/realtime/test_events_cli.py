@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -249,13 +250,23 @@ def test_proxy_warns_when_its_binds_are_exposed() -> None:
         text=True,
         cwd=ROOT,
     )
-    try:
-        time.sleep(1.5)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proxy.stderr), daemon=True)
+    reader.start()
+    want = [f"the proxy at {ep} relays events in clear text; keep it on this host / loopback" for ep in (xsub, xpub)]
+    running = "sadvae events proxy: publishers -> "  # printed once the proxy relays
+    try:  # interrupt only once it runs (a loaded machine can take seconds to get there): no startup traceback
+        deadline = time.monotonic() + 60.0
+        while not any(ln.startswith(running) for ln in list(lines)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)
     finally:
         proxy.send_signal(signal.SIGINT)
-        _, stderr = proxy.communicate(timeout=10)
-    for ep in (xsub, xpub):
-        assert f"the proxy at {ep} relays events in clear text; keep it on this host / loopback" in stderr, stderr
+        proxy.wait(timeout=10)
+        reader.join(timeout=10)
+    stderr = "".join(lines)
+    for w in want:
+        assert w in stderr, stderr
     assert "--curve-keys" not in stderr and "Traceback" not in stderr
 
 
