@@ -315,18 +315,22 @@ def _proxy(args: argparse.Namespace) -> int:
         ctrl_addr = f"inproc://sadvae-proxy-control-{id(xsub)}"
         control = ctx.socket(zmq.PAIR)
         control.bind(ctrl_addr)
-        worker = threading.Thread(target=_run_proxy, args=(zmq, ctx, xsub, xpub, ctrl_addr), daemon=True)
+        # the worker's end is an Event, not Thread.join / is_alive: a Ctrl-C that interrupts join() can leave
+        # is_alive() False while the thread still runs (CPython 3.11), and the sockets would be closed under it
+        done = threading.Event()
+        worker = threading.Thread(target=_run_proxy, args=(zmq, ctx, xsub, xpub, ctrl_addr, done), daemon=True)
         worker.start()
         previous = signal.signal(signal.SIGTERM, _raise_interrupt)
         try:
-            while worker.is_alive():
-                worker.join(0.2)
+            while not done.wait(0.2):
+                pass
         except KeyboardInterrupt:
             pass
         finally:
             signal.signal(signal.SIGTERM, previous)
-            control.send(b"TERMINATE")
-            worker.join(5.0)
+            if not done.is_set():
+                control.send(b"TERMINATE")
+                done.wait(5.0)
             control.close(linger=0)
     finally:
         xsub.close(linger=0)
@@ -338,12 +342,15 @@ def _raise_interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
-def _run_proxy(zmq, ctx, xsub, xpub, ctrl_addr: str) -> None:
-    control = ctx.socket(zmq.PAIR)
-    control.connect(ctrl_addr)
+def _run_proxy(zmq, ctx, xsub, xpub, ctrl_addr: str, done: threading.Event) -> None:
     try:
-        zmq.proxy_steerable(xsub, xpub, None, control)
-    except zmq.ContextTerminated:
-        pass
+        control = ctx.socket(zmq.PAIR)
+        control.connect(ctrl_addr)
+        try:
+            zmq.proxy_steerable(xsub, xpub, None, control)
+        except zmq.ContextTerminated:
+            pass
+        finally:
+            control.close(linger=0)
     finally:
-        control.close(linger=0)
+        done.set()
