@@ -235,19 +235,15 @@ def _start_score(text: str) -> float:
 
 def _decision_options(args: argparse.Namespace) -> Any:
     """sadvae-live's decision options with the ones the accuracy flags set (None: all sadvae-live's)."""
-    from realtime.cli import _FIELD_FLAGS
+    from realtime.cli import _flag_error
     from realtime.decisions import DecisionOptions
-    from sadvae.errors import ConfigError
 
     keys = ("segment_score", "instant_score", "taught_start_score")
     set_ = {k: getattr(args, k) for k in keys if getattr(args, k) is not None}
     try:
         return DecisionOptions(**set_) if set_ else None
-    except ConfigError as e:  # name the flag, not the dataclass field
-        text = str(e)
-        for k in keys:
-            text = text.replace(f"DecisionOptions.{k}", _FIELD_FLAGS[("DecisionOptions", k)])
-        raise ConfigError(text) from None
+    except ConfigError as e:  # named by its flag, as sadvae-live names it
+        raise _flag_error(DecisionOptions, e, {}) from None
 
 
 def _register_accuracy(inner: argparse._SubParsersAction) -> None:

@@ -147,6 +147,20 @@ def test_cli_refuses_the_single_dataset_text_and_gzsl_flags(tmp_path, capsys, ex
     assert "belong to the single-dataset protocol" in capsys.readouterr().err
 
 
+def _record_configs(monkeypatch, xd) -> list:
+    """Replace the protocol's run with one that records each config it is given (and writes an empty report)."""
+    seen = []
+
+    def fake_run(cfg, out):
+        seen.append(cfg)
+        Path(out).mkdir(parents=True, exist_ok=True)
+        (Path(out) / "report.md").write_text("")
+        return {}
+
+    monkeypatch.setattr(xd, "run_cross_dataset", fake_run)
+    return seen
+
+
 @pytest.mark.parametrize(
     ("extra", "want"),
     [
@@ -162,18 +176,10 @@ def test_cli_default_methods_run_out_of_the_box(tmp_path, monkeypatch, extra, wa
     import sadvae.train.cross_dataset as xd
     from sadvae.cli import main
 
-    seen = []
-
-    def fake_run(cfg, out):
-        seen.append(cfg.methods)
-        Path(out).mkdir(parents=True, exist_ok=True)
-        (Path(out) / "report.md").write_text("")
-        return {}
-
-    monkeypatch.setattr(xd, "run_cross_dataset", fake_run)
+    seen = _record_configs(monkeypatch, xd)
     args = ["benchmark", "--protocol", "cross-dataset", "--target", "msr", "--out", str(tmp_path), *extra]
     assert main(args) == 0
-    assert seen == [want]
+    assert [c.methods for c in seen] == [want]
     assert xd.CrossDatasetConfig(target="msr").methods == xd.DEFAULT_METHODS
 
 
@@ -181,18 +187,10 @@ def test_cli_joint_weight_decays_reach_the_selection_grid(tmp_path, monkeypatch,
     import sadvae.train.cross_dataset as xd
     from sadvae.cli import main
 
-    seen = []
-
-    def fake_run(cfg, out):
-        seen.append(cfg.weight_decays)
-        Path(out).mkdir(parents=True, exist_ok=True)
-        (Path(out) / "report.md").write_text("")
-        return {}
-
-    monkeypatch.setattr(xd, "run_cross_dataset", fake_run)
+    seen = _record_configs(monkeypatch, xd)
     args = ["benchmark", "zsl", "--protocol", "cross-dataset", "--target", "msr", "--out", str(tmp_path)]
     assert main(args) == 0 and main([*args, "--joint-weight-decays", "1e-3", "1e-1"]) == 0
-    assert seen == [xd._recipe_weight_decays(), (1e-3, 1e-1)]
+    assert [c.weight_decays for c in seen] == [xd._recipe_weight_decays(), (1e-3, 1e-1)]
     assert main([*args, "--joint-weight-decays", "0"]) == 2
     assert "--joint-weight-decays must be positive" in capsys.readouterr().err
 
