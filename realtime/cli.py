@@ -557,10 +557,32 @@ def _summary(pipeline, model, source) -> str:
             + (" ..." if len(head.labels) > 8 else ""),
             *(f"    {line}" for line in getattr(head, "mapping_lines", list)()),
             *([_taught_line(pipeline.opts.decisions, head.is_taught)] if head.is_taught.any() else []),
+            *_description_hint(head),
             f"  source: {getattr(source, 'name', source)}; events on {pipeline.publisher.endpoint} "
             f"(topics sadvae.{pipeline.publisher.source}.action|status)",
         ]
     )
+
+
+def _description_hint(head) -> list[str]:
+    """A start-up tip for the new labels without a description: the zero-shot branch reads nothing but their text, and
+    across datasets a line on the motion is what made a term of art recognisable (docs/cross_dataset.md round 14:
+    NW-UCLA "doffing" 0 -> 81 %). Labels that name a trained class or are taught by example need none."""
+    bare = [
+        name
+        for name, desc, new, taught in zip(
+            head.labels.names, head.labels.descriptions, head.is_new_label, head.is_taught, strict=True
+        )
+        if new and not taught and not desc
+    ]
+    if not bare:
+        return []
+    shown = ", ".join(repr(n) for n in bare[:4]) + (f" and {len(bare) - 4} more" if len(bare) > 4 else "")
+    return [
+        f"  tip: {len(bare)} new label(s) without a description ({shown}) are known to the model by their words alone; "
+        f"describe the motion after a '|' where a name is a term of art (`{bare[0]} | a person ...`; docs/head.md, "
+        '"What happens to a labels file", item 2)'
+    ]
 
 
 def _taught_line(decisions, taught) -> str:

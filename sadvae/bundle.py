@@ -127,6 +127,24 @@ class Bundle:
         """The live window's preprocessing (``preprocess`` with the live person slots)."""
         return self.live.apply(self.preprocess)
 
+    @property
+    def column_aliases(self) -> tuple[tuple[str, ...], ...]:
+        """Per trained column, the datasets' own names of the classes merged into it (the recipe's class table,
+        ``provenance["class_table"]``: NW-UCLA "donning" in "put on clothes", MSR "jogging" in NTU "running on the
+        spot"), so that a label naming one reaches that column; () when the bundle records no table or its columns
+        are not the trained names (another recipe)."""
+        table = self.provenance.get("class_table") if isinstance(self.provenance, dict) else None
+        columns = table.get("columns") if isinstance(table, dict) else None
+        names = self.seen_names
+        if not isinstance(columns, list) or [c.get("name") if isinstance(c, dict) else None for c in columns] != list(
+            names
+        ):
+            return ()
+        aliases = tuple(
+            tuple(dict.fromkeys(str(m[1]) for m in c.get("members", ()) if str(m[1]) != c["name"])) for c in columns
+        )
+        return aliases if any(aliases) else ()
+
 
 @dataclass(frozen=True, eq=False)
 class BundleInfo:
@@ -141,6 +159,7 @@ class BundleInfo:
         path: the bundle ``.pt``, or None when only an export is at hand (then :meth:`load` refuses).
         terms: the licence and terms the model inherits ({} when none are recorded).
         live: the live defaults (:class:`LiveConfig`); ``preprocess`` already has its person slots.
+        aliases: per trained column, other names of the same action (:attr:`Bundle.column_aliases`); () when none.
     """
 
     class_names: tuple[str, ...]
@@ -155,6 +174,7 @@ class BundleInfo:
     path: Path | None = None
     terms: Mapping[str, str] = field(default_factory=dict)
     live: LiveConfig = field(default_factory=LiveConfig)
+    aliases: tuple[tuple[str, ...], ...] = ()
     _loaded: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -178,6 +198,7 @@ class BundleInfo:
             path=Path(path) if path is not None else None,
             terms=dict(bundle.terms),
             live=bundle.live,
+            aliases=bundle.column_aliases,
         )
         info._loaded["bundle"] = bundle
         return info
@@ -214,6 +235,9 @@ class BundleInfo:
             if gate.get("val_accuracy") is None:  # NaN is written as null
                 gate["val_accuracy"] = math.nan
             terms = {str(k): str(v) for k, v in dict(meta.get("terms") or {}).items()}  # absent in older exports
+            aliases = tuple(tuple(str(a) for a in col) for col in meta.get("class_aliases") or ())  # ditto
+            if aliases and len(aliases) != len(seen):
+                raise ValueError(f"class_aliases has {len(aliases)} columns for {len(seen)} trained classes")
             return cls(
                 class_names=tuple(seen + unseen),
                 seen_classes=tuple(range(len(seen))),
@@ -227,6 +251,7 @@ class BundleInfo:
                 path=Path(path) if path is not None else None,
                 terms=terms,
                 live=LiveConfig.from_dict(meta.get("live"), source),
+                aliases=aliases,
             )
         except (KeyError, TypeError, ValueError) as e:
             raise CheckpointError(f"{source}: malformed export metadata ({type(e).__name__}: {e})") from None

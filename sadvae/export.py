@@ -24,7 +24,9 @@ Metadata: every key is ``sadvae.<name>`` and every value is JSON: ``format_versi
 ``normalization`` (the window's, as in ``preprocess``), ``backbone`` (``arch``, the person ``slots`` it
 was trained with, ``own_classes`` / ``extra_classes``: the seen columns its own head and an extra
 head score), ``live`` (the bundle's :class:`sadvae.bundle.LiveConfig`: ``stride``, ``persons``) and
-``terms`` (the licence and terms the model inherits, e.g. CC BY-NC 4.0 from NTU-pretrained weights).
+``terms`` (the licence and terms the model inherits, e.g. CC BY-NC 4.0 from NTU-pretrained weights);
+``class_aliases`` where the bundle records a class table (per trained class, the datasets' own names of the classes
+merged into it, which the live label matcher reads as other names of that class).
 ``window``, ``persons`` and ``preprocess`` describe the graph's input: a two-slot Shift-GCN exported
 for one-person windows (``export_onnx(persons=1)``, the default when the bundle's live config says so)
 has ``persons`` 1.
@@ -269,6 +271,7 @@ def bundle_metadata(bundle, model_id: str, preprocess: PreprocessConfig | None =
         },
         "live": bundle.live.to_dict(),
         "terms": dict(bundle.terms),
+        **({"class_aliases": [list(a) for a in aliases]} if (aliases := bundle.column_aliases) else {}),
     }
 
 

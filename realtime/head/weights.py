@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -100,8 +101,9 @@ def fit_weights(model: Any, emb: np.ndarray, names: tuple[str, ...], opts: Any) 
 
 def read_weights(
     path: Path, names: tuple[str, ...], semantic_dim: int, num_seen: int | None = None
-) -> tuple[tuple[tuple[int, ...], ...], FittedWeights | None] | None:
-    """The cached head at ``path`` for the labels ``names``: (trained classes per label, weights of the new ones).
+) -> tuple[tuple[tuple[int, ...], ...], FittedWeights | None, tuple[str, ...] | None] | None:
+    """The cached head at ``path`` for the labels ``names``: (trained classes per label, weights of the new ones, the
+    start-up lines of the label mapping it was built with, or None in a cache written before they were kept).
 
     None when the file is absent, unreadable, or does not match these labels and this model (logged).
     """
@@ -111,6 +113,7 @@ def read_weights(
         with np.load(path, allow_pickle=False) as z:
             stored = tuple(map(str, z["labels"]))
             classes = tuple(tuple(int(c) for c in cs) for cs in json.loads(str(z["classes"])))
+            lines = tuple(map(str, json.loads(str(z["mapping_lines"])))) if "mapping_lines" in z.files else None
             f = None
             if "weight" in z.files:
                 new = tuple(map(str, z["names"]))
@@ -128,15 +131,25 @@ def read_weights(
         n, d = len(new_names), semantic_dim
         ok = ok and f.names == new_names and f.weight.shape == (n, d) and f.bias.shape == (n,)
         ok = ok and f.weight.dtype == np.float32
+    if lines is not None and len(lines) != len(names):
+        lines = None
     if not ok:
         log.warning("ignoring head cache %s: it does not match these labels and this model; refitting", path)
         return None
-    return classes, f
+    return classes, f, lines
 
 
-def write_weights(path: Path, f: FittedWeights | None, classes, labels: tuple[str, ...]) -> None:
-    """Write a head atomically; a failure is logged (a read-only cache must not stop the pipeline)."""
+def write_weights(
+    path: Path, f: FittedWeights | None, classes, labels: tuple[str, ...], mapping_lines: Sequence[str] | None = None
+) -> None:
+    """Write a head atomically; a failure is logged (a read-only cache must not stop the pipeline).
+
+    ``mapping_lines``: the label mapping's start-up lines (match scores, nearest class), kept so that a run served from
+    the cache, which does not load the sentence encoder, prints the same mapping as the run that built it.
+    """
     arrays = {"labels": np.array(labels, dtype=str), "classes": np.array(json.dumps([list(c) for c in classes]))}
+    if mapping_lines is not None:
+        arrays["mapping_lines"] = np.array(json.dumps(list(mapping_lines)))
     if f is not None:
         arrays.update(
             names=np.array(f.names, dtype=str),

@@ -31,6 +31,7 @@ import hashlib
 import json
 import logging
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,8 +76,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_CACHE_FORMAT = 4  # 3: a description starting "a person" is no longer prefixed twice (sadvae.text); 4: matching reads
-# slash alternatives and compounds (sadvae.head.matching): a cached label mapping may be stale
+_CACHE_FORMAT = 5  # 3: a description starting "a person" is no longer prefixed twice (sadvae.text); 4: matching reads
+# slash alternatives and compounds (sadvae.head.matching): a cached label mapping may be stale; 5: the cache keeps the
+# mapping's start-up lines (scores, nearest class), so a cached run prints what the run that built it printed
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,8 @@ class ZeroShotHead:
         key: the cache key of the fitted weights.
         calibration: the head's constants; combine, reject: see :class:`HeadOptions`.
         mapping: the text matches the columns came from (for messages), if any.
+        mapping_lines: the start-up lines of that mapping when the match itself is not at hand (a head served from
+            the cache, which skips the sentence encoder); None: made from ``mapping`` or the columns.
         class_mirror: [K] each trained class's mirror class (handedness pooling); None: each its own.
         handedness: "pool" or "off" (:class:`HeadOptions`): whether the caller should pass mirror images.
 
@@ -181,6 +185,7 @@ class ZeroShotHead:
         vocabulary: tuple[str, ...] = (),
         class_mirror=None,
         handedness: str = "off",
+        mapping_lines: Sequence[str] | None = None,
     ):
         self.labels, self.num_seen, self.semantic_dim, self.key = labels, int(num_seen), int(semantic_dim), key
         if isinstance(seen_columns, np.ndarray) and seen_columns.dtype.kind in "iu":
@@ -200,6 +205,7 @@ class ZeroShotHead:
         self.fitted, self.unreachable = fitted, fitted.unreachable if fitted is not None else ()
         scorer = fitted.scorer(calibration) if n_new else None
         self.calibration, self.mapping, self.vocabulary = calibration, mapping, tuple(vocabulary)
+        self._mapping_lines = tuple(mapping_lines) if mapping_lines is not None else None
         self.core = HeadCore(
             labels.names, classes, num_seen, semantic_dim, scorer, calibration, combine, gate, reject, class_mirror
         )
@@ -230,6 +236,8 @@ class ZeroShotHead:
         """``label -> trained class (score)`` / ``label -> new (zero-shot ...)`` per label, for logs and the CLI."""
         if self.mapping is not None:
             return self.mapping.lines(self.vocabulary)
+        if self._mapping_lines is not None:
+            return list(self._mapping_lines)
         out = []
         for name, cs in zip(self.labels.names, self.classes, strict=True):
             trained = ", ".join(self.vocabulary[c] if c < len(self.vocabulary) else f"column {c}" for c in cs)
@@ -285,8 +293,16 @@ def _matcher_fingerprint() -> str:
         return ""
 
 
-def label_key(model_id: str, encoder_id: str, template: str, labels: LabelSet, opts: HeadOptions) -> str:
-    """The cache key of a head: sha256 hex of everything its mapping and weights depend on."""
+def label_key(
+    model_id: str,
+    encoder_id: str,
+    template: str,
+    labels: LabelSet,
+    opts: HeadOptions,
+    aliases: tuple[tuple[str, ...], ...] | None = None,
+) -> str:
+    """The cache key of a head: sha256 hex of everything its mapping and weights depend on (the trained classes'
+    aliases too: an export with them maps labels that one without them, of the same model, does not)."""
     fit = {k: getattr(opts, k) for k in ("zs_method", "match", "match_threshold")}
     if opts.zs_method.startswith("linear"):
         fit.update({k: getattr(opts, k) for k in ("samples_per_class", "steps", "lr", "seed")})
@@ -298,6 +314,7 @@ def label_key(model_id: str, encoder_id: str, template: str, labels: LabelSet, o
         "labels": labels.sha256,
         "fit": fit,
         "matcher": _matcher_fingerprint(),
+        "aliases": [list(a) for a in aliases] if aliases else None,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
 
@@ -312,7 +329,8 @@ class HeadBuilder:
         model_id: the model's id for cache keys; None = :func:`model_fingerprint`.
         text_encoder: anything with ``encode_labels(names, descriptions) -> float32 [n, d_y]``; None =
             ``sadvae.text.TextEncoder`` of the bundle's text config, made when first needed.
-        aliases: optional extra texts per trained class (other names, descriptions) for label matching.
+        aliases: optional extra texts per trained class (other names, descriptions) for label matching; None = the
+            bundle's own (:attr:`sadvae.bundle.BundleInfo.aliases`: the datasets' names merged into each class).
         examples: prototypes of labels taught by example recordings (:mod:`realtime.head.examples`); a listed label
             that has them is scored by them (:class:`realtime.head.examples.ExampleHead`), the others as before.
 
@@ -337,8 +355,8 @@ class HeadBuilder:
         self.model_id = model_id or model_fingerprint(bundle)
         self.info = bundle if isinstance(bundle, BundleInfo) else BundleInfo.from_bundle(bundle, self.model_id)
         self._text = text_encoder
-        self._aliases = aliases
-        self._memory: OrderedDict[str, FittedWeights] = OrderedDict()
+        self._aliases = aliases if aliases is not None else (tuple(self.info.aliases) or None)
+        self._memory: OrderedDict[str, tuple] = OrderedDict()  # key -> (classes, fitted, mapping lines)
         self.vocabulary = tuple(self.info.seen_names)
         self._seen_by_name: dict[str, int] = {}
         for col, name in enumerate(self.vocabulary):
@@ -383,7 +401,9 @@ class HeadBuilder:
         return cal
 
     def key(self, labels: LabelSet) -> str:
-        return label_key(self.model_id, self.info.encoder_id, self.info.text_cfg.template, labels, self.opts)
+        return label_key(
+            self.model_id, self.info.encoder_id, self.info.text_cfg.template, labels, self.opts, self._aliases
+        )
 
     def seen_columns(self, labels: LabelSet) -> np.ndarray:
         """[L] backbone column of each label whose name is exactly a trained class, -1 for the others."""
@@ -444,9 +464,9 @@ class HeadBuilder:
         """
         key = self.key(labels)
         cached = self._cached(labels, key)
-        mapping = None
+        mapping = lines = None
         if cached is not None:
-            classes, fitted = cached
+            classes, fitted, lines = cached
         else:
             mapping = self.match(labels)
             if mapping is None:
@@ -455,9 +475,10 @@ class HeadBuilder:
                 classes = tuple(m.classes for m in mapping.matches)
             new = [i for i, cs in enumerate(classes) if not cs]
             fitted = self._fit(labels, new, key, classes) if new else None
+            lines = tuple(mapping.lines(self.vocabulary)) if mapping is not None else None
             if self.opts.use_cache and (new or (mapping is not None and mapping.embedded)):
-                write_weights(self.cache_dir / f"{key}.npz", fitted, classes, labels.names)
-            self._remember(key, (classes, fitted))
+                write_weights(self.cache_dir / f"{key}.npz", fitted, classes, labels.names, lines)
+            self._remember(key, (classes, fitted, lines))
         head = ZeroShotHead(
             labels,
             classes,
@@ -473,6 +494,7 @@ class HeadBuilder:
             vocabulary=self.vocabulary,
             class_mirror=self.class_mirror,
             handedness=self.opts.handedness,
+            mapping_lines=lines,
         )
         n_new = int(head.is_new_label.sum())
         log.info(

@@ -242,7 +242,11 @@ class CrossDatasetConfig:
 
 
 def match_matrix(
-    labels: Sequence[LabelEntry], vocab: Sequence[str], embed, threshold: float
+    labels: Sequence[LabelEntry],
+    vocab: Sequence[str],
+    embed,
+    threshold: float,
+    aliases: Sequence[Sequence[str]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Which trained classes each label covers, through the head's matcher (:mod:`sadvae.head.matching`).
 
@@ -250,6 +254,7 @@ def match_matrix(
         labels: the labels (their names are matched); vocab: trained class names.
         embed: texts -> unit rows (sentence embeddings) or None (lexical matching only).
         threshold: the matcher's threshold.
+        aliases: per class, other names of it (the datasets' own names of merged classes), as the live head reads them.
 
     Returns:
         (covered bool [L, V], scores float [L, V], nearest int [L]).
@@ -259,7 +264,7 @@ def match_matrix(
     names = [lab.name for lab in labels]
     if not len(vocab):
         return np.zeros((len(names), 0), bool), np.zeros((len(names), 0)), np.zeros(len(names), np.intp)
-    r = match_labels(names, list(vocab), embed, threshold)
+    r = match_labels(names, list(vocab), embed, threshold, aliases)
     covered = np.zeros((len(names), len(vocab)), bool)
     for i, m in enumerate(r.matches):
         covered[i, list(m.classes)] = True
@@ -697,8 +702,9 @@ def _transfer_scores(
     tau: float | None,
     threshold: float,
     descriptions: dict[str, str] | None = None,
+    aliases: Sequence[Sequence[str]] | None = None,
 ) -> np.ndarray:
-    covered, _, _ = match_matrix(labels, vocab, text.raw, threshold)
+    covered, _, _ = match_matrix(labels, vocab, text.raw, threshold, aliases)
     return probs @ transfer_matrix(
         covered, class_label_similarity(vocab, read_as_live(labels, covered), text, descriptions), tau
     )
@@ -754,11 +760,14 @@ class JointHead:
         head: the extra linear head (:class:`sadvae.train.default_shiftgcn.ExtraHead`).
         columns: int [V] the class-table columns scored (NTU-120 first, then the trained extra columns).
         names: their names (the vocabulary labels are matched against).
+        aliases: per column, the trained sets' own names of the classes merged into it (never the held-out set's),
+            which the live head's matcher reads beside the name (``sadvae.bundle.Bundle.column_aliases``).
     """
 
     head: object
     columns: np.ndarray
     names: list[str]
+    aliases: tuple[tuple[str, ...], ...] = ()
 
     def probs(self, feats: np.ndarray, ntu_logits: np.ndarray) -> np.ndarray:
         """P(column | x) [n, V] from clip (or window) features [n, d] and the NTU fc logits [n, 120]."""
@@ -817,7 +826,10 @@ def fit_joint(sets: Sequence, weight_decay: float, seed: int = 0, table=None, st
         seed,
         steps,
     )
-    out = JointHead(head, trained, [table.names[c] for c in trained])
+    aliases = tuple(
+        tuple(dict.fromkeys(n for d, n in table.members[c] if d in seen and n != table.names[c])) for c in trained
+    )
+    out = JointHead(head, trained, [table.names[c] for c in trained], aliases)
     if key is not None and all(wf.path is not None for wf in sets):
         _JOINT_MEMO[key] = out
     return out
@@ -900,12 +912,14 @@ def _select(
                 s = _synth_scores(train, lin, test.feats, test.logits, text, labels, ntu, g["lam"], g["pool"])
                 folds.setdefault(json.dumps(g, sort_keys=True), []).append(float((s.argmax(1) == test.labels).mean()))
                 continue
+            aliases = None
             if method == "joint":
-                probs, vocab = joint[g["wd"]].probs(test.feats, test.logits), joint[g["wd"]].names
+                h = joint[g["wd"]]
+                probs, vocab, aliases = h.probs(test.feats, test.logits), h.names, h.aliases
             else:
                 probs, vocab = _vocab_probs(train, lin, test.feats, test.logits, g.get("alpha"), ntu)
             desc = ntu_descriptions(g.get("text", "name"))
-            s = _transfer_scores(probs, vocab, text, labels, g["tau"], g["match"], desc)
+            s = _transfer_scores(probs, vocab, text, labels, g["tau"], g["match"], desc, aliases)
             if sad is not None:
                 s = (1 - g["beta"]) * s + g["beta"] * sad
             acc = float((s.argmax(1) == test.labels).mean())
@@ -949,7 +963,8 @@ def _method_scores(
             "weight_decay": setting["wd"],
         }
         desc = ntu_descriptions(setting.get("text", "name"))
-        return _transfer_scores(probs, head.names, text, labels, setting["tau"], setting["match"], desc), info
+        s = _transfer_scores(probs, head.names, text, labels, setting["tau"], setting["match"], desc, head.aliases)
+        return s, info
     if method == "sadvae":
         model = _train_sadvae(train, text, cfg)
         return _sadvae_probs(model, x, text, labels, cfg.seed), info

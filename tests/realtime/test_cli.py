@@ -465,3 +465,33 @@ def test_a_run_without_any_start_ends_with_the_nearest_it_came(shared_data, tmp_
     captured = capsys.readouterr()
     assert " start   drink water " in captured.out
     assert "no action started" not in captured.err
+
+
+def test_new_labels_without_a_description_get_one_tip_at_start_up() -> None:
+    """A new label is read by its words alone; the start-up tip names the bare ones (not those that name a trained
+    class, have a description or are taught by example), so a user knows where a line on the motion helps."""
+    from types import SimpleNamespace
+
+    from realtime.cli import _description_hint
+
+    def head(names, descriptions, new, taught):
+        return SimpleNamespace(
+            labels=SimpleNamespace(names=tuple(names), descriptions=tuple(descriptions)),
+            is_new_label=np.array(new),
+            is_taught=np.array(taught),
+        )
+
+    lines = _description_hint(
+        head(
+            ["walking", "donning", "doffing", "tai chi", "wave"],
+            [None, None, "a person takes off a jacket", None, None],
+            [False, True, True, True, True],
+            [False, False, False, False, True],
+        )
+    )
+    assert len(lines) == 1 and lines[0].startswith("  tip: 2 new label(s) without a description ('donning', 'tai chi')")
+    assert "`donning | a person ...`" in lines[0]
+    many = [f"term {i}" for i in range(6)]
+    (line,) = _description_hint(head(many, [None] * 6, [True] * 6, [False] * 6))
+    assert "'term 3' and 2 more)" in line
+    assert _description_hint(head(["walking"], [None], [False], [False])) == []

@@ -376,7 +376,10 @@ def test_a_cached_head_keeps_its_mapping_without_an_encoder(bundles, tmp_path) -
 
     ls = labels("greet\njump up\n")
     first = HeadBuilder(bundles["unseen"], replace(FAST, cache_dir=str(tmp_path)), text_encoder=Close())
-    assert first.build(ls).classes == ((2,), ())
+    built = first.build(ls)
+    assert built.classes == ((2,), ())
+    printed = built.mapping_lines()
+    assert printed[0].startswith("greet -> hand_waving (") and "nearest trained class" in printed[1], printed
 
     class NoEncoder(FakeText):
         def encode_labels(self, labels, descriptions=None):
@@ -385,3 +388,32 @@ def test_a_cached_head_keeps_its_mapping_without_an_encoder(bundles, tmp_path) -
     again = HeadBuilder(bundles["unseen"], replace(FAST, cache_dir=str(tmp_path)), text_encoder=NoEncoder())
     head = again.build(ls)
     assert head.classes == ((2,), ()) and again.fits == 0
+    # and prints the mapping the run that built it printed (scores, nearest class), not a bare "-> new (zero-shot)"
+    assert head.mapping_lines() == printed
+
+
+def test_the_packaged_model_reaches_every_merged_class_by_its_datasets_own_name(tmp_path) -> None:
+    """Issue 14 item 2 on the packaged model: its class table merged datasets' classes into NTU's or renamed
+    columns ("donning" -> "put on clothes", "jogging" -> "running on the spot", "hand clap" -> "clapping"); the
+    export carries those names as aliases, so a label that uses a dataset's own name is scored by the trained column
+    instead of falling to the zero-shot branch (before the aliases: donning, doffing, jogging and "wave goodbye with
+    one hand" did).
+    """
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("sentence_transformers")
+    from realtime.backends.live_model import load_live_model
+
+    model = load_live_model(None)
+    try:
+        info = model.bundle
+        by_set: dict[str, list[tuple[str, str]]] = {}
+        for column, aliases in zip(info.seen_names, info.aliases, strict=True):
+            for name in aliases:
+                by_set.setdefault(name, []).append(column)
+        assert len(by_set) >= 15 and by_set["donning"] == ["put on clothes"]
+        builder = HeadBuilder(info, HeadOptions(cache_dir=str(tmp_path)), model_id=model.model_id)
+        for name, columns in sorted(by_set.items()):  # a list a name: in one list a class goes to one label
+            head = builder.build_plain(parse_labels_text(f"{name}\nreading\n"))
+            assert set(columns) <= {info.seen_names[c] for c in head.classes[0]}, head.mapping_lines()
+    finally:
+        model.close()

@@ -168,3 +168,25 @@ def test_cli_export_names_the_person_counts_the_model_supports(shift_bundle, bun
     err = capsys.readouterr().err
     assert "--persons 3: this ST-GCN takes windows of 2 person slot(s) only" in err and "pass --persons 2," in err
     assert not out.exists()
+
+
+def test_class_table_aliases_travel_from_the_bundle_through_the_export_metadata(shift_bundle):
+    """A column that merged datasets' classes (the recipe's class table) keeps their own names as aliases, which the
+    live label matcher reads: NW-UCLA "donning" reaches the column "put on clothes" by its own name."""
+    b = load_bundle(shift_bundle[0])
+    assert b.column_aliases == ()  # no class table recorded
+    assert "class_aliases" not in bundle_metadata(b, "m" * 64)
+    columns = [{"name": n, "sources": ["x"], "members": []} for n in b.seen_names]
+    columns[1]["members"] = [["msr_action3d", "hand clap"], ["utkinect", "clap hands"], ["ntu", "clap"]]
+    columns[5]["members"] = [["nw_ucla", "bow"], ["hdm05", "take a bow"]]  # "clap", "bow": the column's own name
+    tabled = replace(b, provenance={"class_table": {"num_ntu": 4, "columns": columns}})
+    assert tabled.column_aliases == ((), ("hand clap", "clap hands"), (), (), (), ("take a bow",))
+    meta = bundle_metadata(tabled, "m" * 64)
+    assert meta["class_aliases"][1] == ["hand clap", "clap hands"]
+    assert BundleInfo.from_metadata(meta, "test").aliases == tabled.column_aliases
+    assert BundleInfo.from_bundle(tabled, "m" * 64).aliases == tabled.column_aliases
+    # a table of another vocabulary (another recipe) gives no aliases rather than wrong ones
+    other = replace(b, provenance={"class_table": {"columns": columns[::-1]}})
+    assert other.column_aliases == ()
+    with pytest.raises(CheckpointError, match="malformed export metadata.*class_aliases has 2 columns"):
+        BundleInfo.from_metadata({**meta, "class_aliases": [[], []]}, "test")

@@ -350,6 +350,10 @@ def test_joint_head_scores_ntu_and_the_sources_extra_columns_only():
     got = [head.names[j] for j in p.argmax(1)]
     assert np.mean([g == w for g, w in zip(got, want, strict=True)]) > 0.9
     assert {"sitting down", "clapping", "walk", "push"} <= set(got)
+    # a merged column answers to the trained set's own name, as in the live head; never to another set's
+    alias = dict(zip(head.names, head.aliases, strict=True))
+    assert alias["clapping"] == ("clap hands",) and alias["pickup"] == ("pick up",) and alias["walk"] == ()
+    assert "hand clap" not in {a for names in head.aliases for a in names}  # MSR's name: MSR was not trained
 
 
 def test_class_descriptions_move_the_transfer_towards_the_described_label():
