@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from realtime.events.security import DEFAULT_ENDPOINT
-from sadvae.errors import ConfigError, SadvaeError
+from sadvae.errors import ConfigError, SadvaeError, SourceError
+from sadvae.labels import normalise_name
 
 if TYPE_CHECKING:
     from realtime.pipeline import Pipeline
@@ -173,6 +174,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="recordings that teach labels by example: a clip folder (classes.txt + .npz clips; make one with "
         "--record-skeleton and `sadvae data import REC.npz --label NAME --subject 1 --out FOLDER`); a listed "
         "label with examples is scored by how close a window comes to them (docs/head.md section 8)",
+    )
+    p.add_argument(
+        "--teach",
+        metavar="LABEL",
+        help="teach a listed label by doing it now: the first --teach-seconds of the first person in view are added to "
+        "the --examples folder as a recording of LABEL (made when absent), then the run goes on with LABEL taught",
+    )
+    p.add_argument(
+        "--teach-seconds",
+        type=float,
+        default=4.0,
+        metavar="S",
+        help="how long --teach records, in seconds of the source (default 4: one action and a little still time)",
     )
     p.add_argument("--model", type=Path, help="model bundle .pt, or an .onnx export with --bundle (default: packaged)")
     p.add_argument("--bundle", type=Path, help="the bundle of an .onnx --model (default: <stem>.pt beside it)")
@@ -654,9 +668,10 @@ def run(args: argparse.Namespace) -> int:
     if args.loop and (args.camera is not None or args.stream is not None):
         raise ConfigError("--loop plays a file again at its end; a camera or stream has no end (drop --loop)")
     opts = _options(args)
-    parse_labels(args.labels)  # a bad labels file fails before anything slow starts
+    listed = parse_labels(args.labels)  # a bad labels file fails before anything slow starts
+    teach = _teach_label(args, listed)
     example_clips = None
-    if args.examples is not None:  # so does a bad examples folder (it is embedded once the model is loaded)
+    if args.examples is not None and not (teach and not args.examples.exists()):  # so does a bad examples folder
         from realtime.head.examples import read_examples
 
         example_clips = read_examples(args.examples)
@@ -678,6 +693,10 @@ def run(args: argparse.Namespace) -> int:
             )
         model = load_live_model(args.model, args.backend, bundle=args.bundle, options=opts.backend)
         _check_stride(args, opts, model, source)
+        if teach is not None:
+            source, example_clips = _teach(args, teach, source, model, opts)
+            if source is None:  # stopped (Ctrl-C) while teaching
+                return EXIT_CODES.get("sigint", 0)
         examples = None
         if example_clips is not None:
             from realtime.teaching import embed_examples
@@ -717,6 +736,56 @@ def run(args: argparse.Namespace) -> int:
         print(hint, file=sys.stderr)
     print(f"{PROG}: stopped ({reason}) after {pipeline.frames} frames, {pipeline.windows} windows", file=sys.stderr)
     return EXIT_CODES.get(reason, 0)
+
+
+def _teach_label(args: argparse.Namespace, listed) -> str | None:
+    """The listed label ``--teach`` names (as the labels file spells it), or None; one error for a bad combination."""
+    if args.teach is None:
+        return None
+    if args.examples is None:
+        raise ConfigError(f"--teach {args.teach!r} saves its recording in an examples folder: add --examples FOLDER")
+    if not args.teach_seconds > 0:
+        raise ConfigError(f"--teach-seconds must be > 0, got {args.teach_seconds:g}")
+    names = {normalise_name(n): n for n in listed.names}
+    if normalise_name(args.teach) not in names:
+        raise ConfigError(
+            f"--teach {args.teach!r}: not a label of {args.labels}; add it there (a taught label must be listed to be "
+            f"recognised) or teach one of {', '.join(map(repr, listed.names[:6]))}"
+        )
+    return names[normalise_name(args.teach)]
+
+
+def _teach(args: argparse.Namespace, label: str, source, model, opts):
+    """``--teach``: record the first person in view for ``--teach-seconds`` through the live pipeline, add the
+    recording to the examples folder, and return the source (to go on where teaching stopped) and the folder's
+    examples; (None, None) when a signal stopped the teaching."""
+    from realtime.head.examples import read_examples
+    from realtime.teaching import SharedSource, record_example, save_example
+
+    shared = SharedSource(source)
+    print(
+        f"{PROG}: teaching {label!r}: do it now; recording {args.teach_seconds:g} s of the first person in view",
+        file=sys.stderr,
+        flush=True,
+    )
+    rec = record_example(shared, model, args.labels, opts, args.teach_seconds)
+    if rec.stop_reason in ("sigint", "sigterm"):
+        source.close()
+        return None, None
+    if not rec.done:
+        source.close()
+        raise SourceError(
+            f"--teach {label!r}: the source ended ({rec.stop_reason}) after a person was tracked for {rec.span:.1f} s "
+            f"of the {args.teach_seconds:g} s needed; record a longer take or lower --teach-seconds"
+        )
+    clip = save_example(rec, label, args.examples, shared.name)
+    print(
+        f"{PROG}: taught {label!r}: {len(rec.times)} frames ({rec.span:.1f} s, person {rec.track}) added to "
+        f"{args.examples} as {clip.name}",
+        file=sys.stderr,
+        flush=True,
+    )
+    return shared.then(), read_examples(args.examples)
 
 
 def _no_start_hint(pipeline: Pipeline) -> str | None:

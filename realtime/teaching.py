@@ -22,7 +22,15 @@ from realtime.head.examples import ExampleClips
 from sadvae.errors import ConfigError
 from sadvae.head.examples import ExamplePrototypes
 
-__all__ = ["HOLD_S", "clip_windows", "embed_examples"]
+__all__ = [
+    "HOLD_S",
+    "ExampleRecorder",
+    "SharedSource",
+    "clip_windows",
+    "embed_examples",
+    "record_example",
+    "save_example",
+]
 
 log = logging.getLogger(__name__)
 
@@ -145,3 +153,125 @@ def embed_examples(model: Any, examples: ExampleClips, opts: Any = None, skip_em
     for n, c, w in zip(protos.names, protos.clips, protos.windows, strict=True):
         log.info("example label %r: %d clip(s), %d window(s)", n, c, w)
     return protos
+
+
+# ---------------------------------------------------------------- teaching from the live source (--teach)
+
+
+class SharedSource:
+    """One source read by two pipelines in turn (the teaching run, then the run proper): they share one iterator, so
+    the second continues where the first stopped, with the source's own timestamps. Closing it closes the source only
+    when ``owner``; a camera's reconnect reports (``on_status``) go to the pipeline that reads it now."""
+
+    def __init__(self, source: Any, it: Any = None, owner: bool = False):
+        self._source, self._owner = source, owner
+        self._it = it if it is not None else iter(source)
+        self.name = getattr(source, "name", "source")
+        self.fps = getattr(source, "fps", None)
+
+    def __iter__(self) -> Any:
+        return self._it
+
+    def __getattr__(self, name: str) -> Any:  # dropped frames, ...
+        return getattr(self._source, name)
+
+    @property
+    def on_status(self) -> Any:
+        return getattr(self._source, "on_status", False)
+
+    @on_status.setter
+    def on_status(self, callback: Any) -> None:
+        if hasattr(self._source, "on_status"):
+            self._source.on_status = callback
+
+    def then(self) -> SharedSource:
+        """The same source for the run after this one (it owns the source: closing it closes the source)."""
+        return SharedSource(self._source, self._it, owner=True)
+
+    def close(self) -> None:
+        if self._owner:
+            self._source.close()
+
+
+class ExampleRecorder:
+    """A pipeline recorder (``add(t_s, tracks)``) that keeps the first tracked person's joints until they span
+    ``seconds`` of source time; the person lost for more than ``lost_s`` starts it again with whoever is tracked next.
+    ``on_done`` is called once when the span is reached (the teaching run stops there)."""
+
+    def __init__(self, seconds: float, on_done: Any = None, lost_s: float = 1.0):
+        self.seconds, self.on_done, self.lost_s = float(seconds), on_done, float(lost_s)
+        self.track: int | None = None
+        self.times: list[float] = []
+        self.joints: list[np.ndarray] = []
+        self.restarts = 0
+        self.stop_reason: str | None = None  # why the teaching run stopped ("taught" once done)
+        self._last_seen = -np.inf
+
+    @property
+    def span(self) -> float:
+        return self.times[-1] - self.times[0] if self.times else 0.0
+
+    @property
+    def done(self) -> bool:
+        return self.span >= self.seconds
+
+    def add(self, t_s: float, tracks: list[tuple[int, np.ndarray]]) -> None:
+        if self.done:
+            return
+        present = any(tid == self.track for tid, _ in tracks)
+        if self.track is not None and not present and t_s - self._last_seen > self.lost_s:
+            self.track, self.times, self.joints = None, [], []
+            self.restarts += 1
+        for tid, joints in tracks:
+            if self.track is None:
+                self.track = tid
+            if tid == self.track and (not self.times or t_s > self.times[-1]):
+                self.times.append(float(t_s))
+                self.joints.append(np.array(joints, np.float32))
+                self._last_seen = t_s
+        if self.done and self.on_done is not None:
+            self.on_done()
+
+    def close(self) -> None:
+        pass
+
+
+def record_example(source: SharedSource, model: Any, labels: Path, opts: Any, seconds: float) -> ExampleRecorder:
+    """Run the live pipeline on ``source`` until the first tracked person has been recorded for ``seconds`` (the
+    action being taught); the run's events go nowhere (a private endpoint). Returns the recorder; ``done`` False when
+    the source ended or a signal stopped it first (its ``stop_reason`` is on the recorder)."""
+    from realtime.events.publisher import PublisherOptions
+    from realtime.pipeline import Pipeline
+
+    opts = replace(opts, max_frames=None, publisher=PublisherOptions(endpoint="tcp://127.0.0.1:*", sndhwm=100_000))
+    recorder = ExampleRecorder(seconds)
+    pipeline = Pipeline(source, _Borrowed(model), labels, opts, recorder=recorder)
+    recorder.on_done = lambda: pipeline.request_stop("taught")
+    recorder.stop_reason = pipeline.run()
+    return recorder
+
+
+def save_example(recorder: ExampleRecorder, label: str, folder: Path, source_name: str) -> Path:
+    """Add the recorded person as one clip of ``label`` to the clip folder ``folder`` (made when absent; the label
+    joins its ``classes.txt`` when new). Returns the clip's file."""
+    from sadvae.data.record import Dataset, SkeletonSequence
+    from sadvae.data.user_format import read_clip_dataset, write_clip_dataset
+
+    t = np.asarray(recorder.times) - recorder.times[0]
+    fps = float(1.0 / np.median(np.diff(t)))
+    regular = np.allclose(t, np.arange(len(t)) / fps, atol=1e-3)
+    seq = SkeletonSequence(
+        np.stack(recorder.joints)[:, None],
+        fps,
+        f"{source_name}#taught",
+        label=0,
+        label_name=label,
+        subject=1,
+        timestamps=None if regular else t,
+    )
+    ds = Dataset("taught", (label,), [seq], [], "none")
+    before = {p.name for p in (folder / "clips").glob("*.npz")} if (folder / "clips").is_dir() else set()
+    write_clip_dataset(ds, folder, None, {"source": f"sadvae-live --teach ({source_name})", "protocol": "none"})
+    read_clip_dataset(folder)  # what was written reads back
+    new = sorted(p for p in (folder / "clips").glob("*.npz") if p.name not in before)
+    return new[-1]

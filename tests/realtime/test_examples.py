@@ -6,6 +6,7 @@ clone; the model is the packaged default (ONNX Runtime, no torch needed).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -239,3 +240,76 @@ def test_the_start_up_line_names_both_start_scores_for_a_mixed_list() -> None:
 
     line = _taught_line(DecisionOptions(taught_start_score=0.45), np.array([True, False]))
     assert "start at 0.45 (--taught-start-score), the others at 0.6 (--start-score)" in line
+
+
+def test_teach_records_the_first_person_then_recognises_with_the_label_taught(tmp_path, capsys) -> None:
+    """`--teach LABEL`: the first seconds of the source teach LABEL (added to the examples folder as a clip), and the
+    run goes on from there with LABEL taught: a performer kicks, stands, then kicks again; the second kick is
+    recognised by the first."""
+    acts = (
+        ("stand still", 0.5),
+        ("forward kick", 3.5),
+        ("stand still", 2.0),
+        ("forward kick", 4.0),
+        ("stand still", 1),
+    )
+    joints, times, _ = perform(acts, seed=11)
+    rec = save_recording(tmp_path / "perf.npz", joints, times)
+    labels = tmp_path / "labels.txt"
+    labels.write_text("My Kick\nmy bend\nwalk\n", encoding="utf-8")
+    folder = tmp_path / "examples"
+    argv = ["--replay", str(rec), "--labels", str(labels), "--examples", str(folder), "--no-display", "--print"]
+    assert main([*argv, "--teach", "my kick", "--teach-seconds", "4", "--endpoint", "tcp://127.0.0.1:*"]) == 0
+    captured = capsys.readouterr()
+    assert re.search(
+        r"taught 'My Kick': 1\d\d frames \(4\.0 s, person 0\) added to .*examples as 00000_\w+\.npz", captured.err
+    )
+    assert "My Kick -> taught by 1 example(s)" in captured.err
+    ds = read_examples(folder)
+    assert ds.names == ("My Kick",) and len(ds.clips["My Kick"]) == 1
+    assert ds.clips["My Kick"][0].num_frames >= 120  # 4 s at 30 fps
+    stopped = re.search(r"stopped \(end\) after (\d+) frames", captured.err)
+    assert stopped and int(stopped.group(1)) < len(times) - 100  # the run went on where teaching stopped
+    starts = [line for line in captured.out.splitlines() if " start " in line]
+    assert starts and "My Kick" in starts[0] and float(starts[0].split()[0]) > 4.0, captured.out
+    # a second take adds a second clip of the same label
+    assert main([*argv, "--teach", "my kick", "--teach-seconds", "3", "--endpoint", "tcp://127.0.0.1:*"]) == 0
+    assert len(read_examples(folder).clips["My Kick"]) == 2
+
+
+def test_teach_errors_name_the_fix(tmp_path, capsys) -> None:
+    joints, times, _ = perform((("stand still", 0.5), ("bend", 2.0)), seed=2)
+    rec = save_recording(tmp_path / "perf.npz", joints, times)
+    labels = tmp_path / "labels.txt"
+    labels.write_text("my bend\nwalk\n", encoding="utf-8")
+    base = ["--replay", str(rec), "--labels", str(labels), "--no-display", "--endpoint", "tcp://127.0.0.1:*"]
+    ex = ["--examples", str(tmp_path / "ex")]
+    cases = [
+        (["--teach", "my bend"], "add --examples FOLDER"),
+        ([*ex, "--teach", "jump"], "'jump': not a label of"),
+        ([*ex, "--teach", "my bend", "--teach-seconds", "0"], "--teach-seconds must be > 0"),
+        ([*ex, "--teach", "my bend", "--teach-seconds", "9"], "tracked for 2.\\d s of the 9 s needed"),
+    ]
+    for extra, message in cases:
+        assert main([*base, *extra]) == 2, extra
+        err = capsys.readouterr().err
+        assert re.search(message, err), (extra, err)
+        assert "Traceback" not in err
+    assert not (tmp_path / "ex").exists()  # nothing was written by a refused or failed teaching
+
+
+def test_the_example_recorder_keeps_one_person_and_starts_again_when_they_are_lost() -> None:
+    from realtime.teaching import ExampleRecorder
+
+    done = []
+    rec = ExampleRecorder(1.0, on_done=lambda: done.append(True), lost_s=0.5)
+    j = np.ones((25, 3), np.float32)
+    rec.add(0.0, [(3, j), (4, 2 * j)])
+    rec.add(0.4, [(4, 2 * j)])  # person 3 out of view for a moment
+    rec.add(0.6, [(3, j)])
+    assert rec.track == 3 and rec.times == [0.0, 0.6] and rec.restarts == 0
+    rec.add(1.3, [(4, 2 * j)])  # person 3 gone for 0.7 s: start again with whoever is tracked
+    assert rec.track == 4 and rec.times == [1.3] and rec.restarts == 1 and not done
+    rec.add(2.5, [(4, 2 * j)])
+    rec.add(2.6, [(4, 2 * j)])  # done: nothing more is kept, and on_done ran once
+    assert rec.done and done == [True] and rec.span == pytest.approx(1.2) and len(rec.joints) == 2
