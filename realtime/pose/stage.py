@@ -419,7 +419,9 @@ class PoseEstimator:
         if self.opts.mirror:
             rgb = cv2.flip(rgb, 1)
         mp_image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=rgb)
-        ts = self._timestamp(int(ts))
+        # VIDEO and LIVE graphs need increasing timestamps; IMAGE mode has none, and the search tiles that several
+        # trackers share (--num-poses 2) may run twice on one frame (it warned "timestamp N ms is not after N ms")
+        ts = self._timestamp(int(ts)) if self.opts.mode is not RunningMode.IMAGE else int(ts)
         try:
             if self.opts.mode is not RunningMode.LIVE:
                 self.fresh = True

@@ -329,3 +329,13 @@ def test_missing_mediapipe_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> N
     with pytest.raises(MissingDependencyError) as e:
         PoseEstimator(PoseOptions(model_path="unused.task"))
     assert str(e.value) == "mediapipe is not installed; install it with `pip install 'sadvae-live[live]'`"
+
+
+def test_image_mode_takes_any_timestamp_without_a_warning(pose_model: PoseModel, shared_data: Path, caplog) -> None:
+    """The search tiles that two trackers share (`--num-poses 2`) run in IMAGE mode, where MediaPipe reads no
+    timestamp: the same one twice is neither moved nor warned about (it printed "timestamp N ms is not after N ms")."""
+    frame = video_frames(shared_data / "videos" / "ta_chi.mp4", 1)[0]
+    with PoseEstimator(PoseOptions(model_path=str(pose_model.path), mode="image")) as est, caplog.at_level("WARNING"):
+        first, again = est(frame, timestamp_ms=500), est(frame, timestamp_ms=500)
+    assert first and again and again[0].timestamp_ms == 500
+    assert "is not after" not in caplog.text
