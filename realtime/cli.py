@@ -671,7 +671,8 @@ def run(args: argparse.Namespace) -> int:
     listed = parse_labels(args.labels)  # a bad labels file fails before anything slow starts
     teach = _teach_label(args, listed)
     example_clips = None
-    if args.examples is not None and not (teach and not args.examples.exists()):  # so does a bad examples folder
+    empty = teach is not None and (not args.examples.exists() or not any(args.examples.iterdir()))
+    if args.examples is not None and not empty:  # so does a bad examples folder
         from realtime.head.examples import read_examples
 
         example_clips = read_examples(args.examples)
@@ -694,9 +695,10 @@ def run(args: argparse.Namespace) -> int:
         model = load_live_model(args.model, args.backend, bundle=args.bundle, options=opts.backend)
         _check_stride(args, opts, model, source)
         if teach is not None:
-            source, example_clips = _teach(args, teach, source, model, opts)
-            if source is None:  # stopped (Ctrl-C) while teaching
-                return EXIT_CODES.get("sigint", 0)
+            source, example_clips, stopped = _teach(args, teach, source, model, opts, not skeletons_only)
+            if stopped is not None:  # Ctrl-C or SIGTERM while teaching: nothing written, nothing more to run
+                model.close()
+                return EXIT_CODES.get(stopped, 0)
         examples = None
         if example_clips is not None:
             from realtime.teaching import embed_examples
@@ -738,8 +740,9 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_CODES.get(reason, 0)
 
 
-def _teach_label(args: argparse.Namespace, listed) -> str | None:
-    """The listed label ``--teach`` names (as the labels file spells it), or None; one error for a bad combination."""
+def _teach_label(args: argparse.Namespace, listed) -> tuple[str, str] | None:
+    """``--teach``: (the label as the labels file spells it, as the examples folder will file it), or None; every check
+    that needs no model (flags, the label listed, the folder able to take a clip) comes before anything slow."""
     if args.teach is None:
         return None
     if args.examples is None:
@@ -752,40 +755,55 @@ def _teach_label(args: argparse.Namespace, listed) -> str | None:
             f"--teach {args.teach!r}: not a label of {args.labels}; add it there (a taught label must be listed to be "
             f"recognised) or teach one of {', '.join(map(repr, listed.names[:6]))}"
         )
-    return names[normalise_name(args.teach)]
+    from realtime.teaching import teach_folder_label
+
+    label = names[normalise_name(args.teach)]
+    return label, teach_folder_label(args.examples, label)
 
 
-def _teach(args: argparse.Namespace, label: str, source, model, opts):
-    """``--teach``: record the first person in view for ``--teach-seconds`` through the live pipeline, add the
-    recording to the examples folder, and return the source (to go on where teaching stopped) and the folder's
-    examples; (None, None) when a signal stopped the teaching."""
+def _teach(args: argparse.Namespace, teach: tuple[str, str], source, model, opts, load_pose: bool):
+    """``--teach``: record the first person in view for ``--teach-seconds`` through the live pipeline and add the
+    recording to the examples folder. Returns (the source, to go on where teaching stopped, the folder's examples,
+    None), or (None, None, why) when a signal stopped the teaching (nothing is written then)."""
     from realtime.head.examples import read_examples
     from realtime.teaching import SharedSource, record_example, save_example
 
+    label, saved_as = teach
     shared = SharedSource(source)
-    print(
-        f"{PROG}: teaching {label!r}: do it now; recording {args.teach_seconds:g} s of the first person in view",
-        file=sys.stderr,
-        flush=True,
-    )
-    rec = record_example(shared, model, args.labels, opts, args.teach_seconds)
+
+    def ready() -> None:
+        print(
+            f"{PROG}: teaching {label!r}: do it now; recording {args.teach_seconds:g} s of the first person in view",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def started(track: int, t_s: float) -> None:
+        print(f"{PROG}: recording person {track} from {t_s:.1f} s", file=sys.stderr, flush=True)
+
+    rec = record_example(shared, model, args.labels, opts, args.teach_seconds, load_pose, ready, started)
     if rec.stop_reason in ("sigint", "sigterm"):
         source.close()
-        return None, None
+        return None, None, rec.stop_reason
     if not rec.done:
         source.close()
-        raise SourceError(
-            f"--teach {label!r}: the source ended ({rec.stop_reason}) after a person was tracked for {rec.span:.1f} s "
-            f"of the {args.teach_seconds:g} s needed; record a longer take or lower --teach-seconds"
+        seen = (
+            f"a person was tracked for {rec.span:.1f} s of the {args.teach_seconds:g} s needed"
+            if rec.track is not None
+            else "no person was tracked"
         )
-    clip = save_example(rec, label, args.examples, shared.name)
+        raise SourceError(
+            f"--teach {label!r}: the source ended ({rec.stop_reason}) and {seen}; record a longer take with the whole "
+            "body in view, or lower --teach-seconds"
+        )
+    clip = save_example(rec, saved_as, args.examples, shared.name)
     print(
         f"{PROG}: taught {label!r}: {len(rec.times)} frames ({rec.span:.1f} s, person {rec.track}) added to "
         f"{args.examples} as {clip.name}",
         file=sys.stderr,
         flush=True,
     )
-    return shared.then(), read_examples(args.examples)
+    return shared.then(), read_examples(args.examples), None
 
 
 def _no_start_hint(pipeline: Pipeline) -> str | None:

@@ -283,8 +283,9 @@ class Pipeline:
         """
         from realtime.sources.capture import CameraSource, StreamSource
 
-        live = isinstance(self.source, CameraSource | StreamSource)  # may wait for a frame: closing it wakes it
-        guard = stop_on_signals(self.request_stop, self.source.close if live else None)
+        src = getattr(self.source, "wrapped", self.source)  # the camera behind a source shared with --teach
+        live = isinstance(src, CameraSource | StreamSource)  # may wait for a frame: closing it wakes it
+        guard = stop_on_signals(self.request_stop, src.close if live else None)
         with guard if self.opts.handle_signals else contextlib.nullcontext():
             try:
                 self._status("started", "started")

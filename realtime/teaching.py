@@ -21,6 +21,7 @@ import numpy as np
 from realtime.head.examples import ExampleClips
 from sadvae.errors import ConfigError
 from sadvae.head.examples import ExamplePrototypes
+from sadvae.labels import normalise_name
 
 __all__ = [
     "HOLD_S",
@@ -30,6 +31,7 @@ __all__ = [
     "embed_examples",
     "record_example",
     "save_example",
+    "teach_folder_label",
 ]
 
 log = logging.getLogger(__name__)
@@ -161,13 +163,20 @@ def embed_examples(model: Any, examples: ExampleClips, opts: Any = None, skip_em
 class SharedSource:
     """One source read by two pipelines in turn (the teaching run, then the run proper): they share one iterator, so
     the second continues where the first stopped, with the source's own timestamps. Closing it closes the source only
-    when ``owner``; a camera's reconnect reports (``on_status``) go to the pipeline that reads it now."""
+    when ``owner``. A camera's or stream's reconnect reports (``on_status``) go to the pipeline that reads it now:
+    :meth:`then` hands the source on without the teaching pipeline's callback, so the next pipeline installs its own.
+    ``wrapped`` is the source itself (a pipeline reads it to know a camera that Ctrl-C must wake)."""
 
     def __init__(self, source: Any, it: Any = None, owner: bool = False):
         self._source, self._owner = source, owner
         self._it = it if it is not None else iter(source)
         self.name = getattr(source, "name", "source")
         self.fps = getattr(source, "fps", None)
+        self._initial_status = getattr(source, "on_status", False)  # None: a live source that reports to a pipeline
+
+    @property
+    def wrapped(self) -> Any:
+        return self._source
 
     def __iter__(self) -> Any:
         return self._it
@@ -186,6 +195,8 @@ class SharedSource:
 
     def then(self) -> SharedSource:
         """The same source for the run after this one (it owns the source: closing it closes the source)."""
+        if self._initial_status is None:
+            self._source.on_status = None  # the teaching pipeline is closed: the next one reports the source's status
         return SharedSource(self._source, self._it, owner=True)
 
     def close(self) -> None:
@@ -198,8 +209,8 @@ class ExampleRecorder:
     ``seconds`` of source time; the person lost for more than ``lost_s`` starts it again with whoever is tracked next.
     ``on_done`` is called once when the span is reached (the teaching run stops there)."""
 
-    def __init__(self, seconds: float, on_done: Any = None, lost_s: float = 1.0):
-        self.seconds, self.on_done, self.lost_s = float(seconds), on_done, float(lost_s)
+    def __init__(self, seconds: float, on_done: Any = None, lost_s: float = 1.0, on_start: Any = None):
+        self.seconds, self.on_done, self.lost_s, self.on_start = float(seconds), on_done, float(lost_s), on_start
         self.track: int | None = None
         self.times: list[float] = []
         self.joints: list[np.ndarray] = []
@@ -225,6 +236,8 @@ class ExampleRecorder:
         for tid, joints in tracks:
             if self.track is None:
                 self.track = tid
+                if self.on_start is not None:
+                    self.on_start(tid, t_s)
             if tid == self.track and (not self.times or t_s > self.times[-1]):
                 self.times.append(float(t_s))
                 self.joints.append(np.array(joints, np.float32))
@@ -236,26 +249,79 @@ class ExampleRecorder:
         pass
 
 
-def record_example(source: SharedSource, model: Any, labels: Path, opts: Any, seconds: float) -> ExampleRecorder:
+def record_example(
+    source: SharedSource,
+    model: Any,
+    labels: Path,
+    opts: Any,
+    seconds: float,
+    load_pose: bool = False,
+    on_ready: Any = None,
+    on_start: Any = None,
+) -> ExampleRecorder:
     """Run the live pipeline on ``source`` until the first tracked person has been recorded for ``seconds`` (the
-    action being taught); the run's events go nowhere (a private endpoint). Returns the recorder; ``done`` False when
-    the source ended or a signal stopped it first (its ``stop_reason`` is on the recorder)."""
+    action being taught); the run's events go nowhere (a private endpoint). ``load_pose``: load the pose model first
+    (a camera, video or stream; not a skeleton replay). ``on_ready()`` is called once the pipeline (and its pose
+    model) is loaded, the moment to tell the person to start; ``on_start(track, t_s)`` when a person is picked.
+    Returns the recorder; ``done`` False when the source ended or a signal stopped it first (its ``stop_reason`` says
+    which)."""
     from realtime.events.publisher import PublisherOptions
     from realtime.pipeline import Pipeline
 
     opts = replace(opts, max_frames=None, publisher=PublisherOptions(endpoint="tcp://127.0.0.1:*", sndhwm=100_000))
-    recorder = ExampleRecorder(seconds)
+    recorder = ExampleRecorder(seconds, on_start=on_start)
     pipeline = Pipeline(source, _Borrowed(model), labels, opts, recorder=recorder)
+    try:
+        if load_pose:
+            pipeline.ensure_pose()  # MediaPipe loads before the person is told to start, not on the first frame
+    except BaseException:
+        pipeline.close()
+        raise
     recorder.on_done = lambda: pipeline.request_stop("taught")
+    if on_ready is not None:
+        on_ready()
     recorder.stop_reason = pipeline.run()
     return recorder
 
 
+def teach_folder_label(folder: Path, label: str) -> str:
+    """Check, before anything is recorded, that a taught clip of ``label`` can be added to the examples ``folder``
+    (absent, empty, or a clip folder that reads back), and return the label as the folder spells it (a folder that
+    has "my_kick" gets the clip of the listed "my kick" under "my_kick", never a second class).
+
+    Raises:
+        ConfigError: ``folder`` is a file or a folder of something else, or its clips do not read back (one line
+            naming the folder and the fix).
+    """
+    from sadvae.data.user_format import check_clip_output, read_clip_dataset
+    from sadvae.errors import DataFormatError
+
+    try:
+        existing = check_clip_output(folder)
+    except ConfigError as e:
+        raise ConfigError(f"--teach: {e}".replace("pass a new --out folder", "pass a new --examples folder")) from None
+    if not existing:
+        return label
+    try:
+        ds = read_clip_dataset(folder)
+    except DataFormatError as e:
+        raise ConfigError(
+            f"--teach: {folder} cannot take a new clip ({e}); fix it with `sadvae data import` or teach into a new "
+            "--examples folder"
+        ) from None
+    spelled = {normalise_name(n): n for n in ds.class_names}
+    return spelled.get(normalise_name(label), label)
+
+
 def save_example(recorder: ExampleRecorder, label: str, folder: Path, source_name: str) -> Path:
     """Add the recorded person as one clip of ``label`` to the clip folder ``folder`` (made when absent; the label
-    joins its ``classes.txt`` when new). Returns the clip's file."""
+    joins its ``classes.txt`` when new; :func:`teach_folder_label` gives its spelling). Returns the clip's file.
+
+    Raises:
+        ConfigError: the folder already holds this very take (the same recording taught twice).
+    """
     from sadvae.data.record import Dataset, SkeletonSequence
-    from sadvae.data.user_format import read_clip_dataset, write_clip_dataset
+    from sadvae.data.user_format import clip_fingerprint, is_clip_dataset, read_clip_dataset, write_clip_dataset
 
     t = np.asarray(recorder.times) - recorder.times[0]
     fps = float(1.0 / np.median(np.diff(t)))
@@ -269,6 +335,13 @@ def save_example(recorder: ExampleRecorder, label: str, folder: Path, source_nam
         subject=1,
         timestamps=None if regular else t,
     )
+    if is_clip_dataset(folder):
+        held = {clip_fingerprint(s.joints): s.source for s in read_clip_dataset(folder).sequences}
+        if (same := held.get(clip_fingerprint(seq.joints))) is not None:
+            raise ConfigError(
+                f"--teach {label!r}: {folder} already holds this very take ({same}): the same recording taught twice; "
+                "nothing was added (teach from a new take)"
+            )
     ds = Dataset("taught", (label,), [seq], [], "none")
     before = {p.name for p in (folder / "clips").glob("*.npz")} if (folder / "clips").is_dir() else set()
     write_clip_dataset(ds, folder, None, {"source": f"sadvae-live --teach ({source_name})", "protocol": "none"})

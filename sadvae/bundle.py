@@ -131,17 +131,24 @@ class Bundle:
     def column_aliases(self) -> tuple[tuple[str, ...], ...]:
         """Per trained column, the datasets' own names of the classes merged into it (the recipe's class table,
         ``provenance["class_table"]``: NW-UCLA "donning" in "put on clothes", MSR "jogging" in NTU "running on the
-        spot"), so that a label naming one reaches that column; () when the bundle records no table or its columns
-        are not the trained names (another recipe)."""
-        table = self.provenance.get("class_table") if isinstance(self.provenance, dict) else None
+        spot"), so that a label naming one reaches that column. Only the datasets the bundle trained on
+        (``provenance["datasets"]``) lend names: a model trained without NW-UCLA must not read "donning" as a column
+        it never learnt. () when the bundle records no table or no datasets, or the table's columns are not the
+        trained names (another recipe)."""
+        prov = self.provenance if isinstance(self.provenance, dict) else {}
+        table, trained = prov.get("class_table"), prov.get("datasets")
         columns = table.get("columns") if isinstance(table, dict) else None
-        names = self.seen_names
-        if not isinstance(columns, list) or [c.get("name") if isinstance(c, dict) else None for c in columns] != list(
-            names
-        ):
+        if not isinstance(trained, dict) or not isinstance(columns, list):
+            return ()
+        if [c.get("name") if isinstance(c, dict) else None for c in columns] != list(self.seen_names):
             return ()
         aliases = tuple(
-            tuple(dict.fromkeys(str(m[1]) for m in c.get("members", ()) if str(m[1]) != c["name"])) for c in columns
+            tuple(
+                dict.fromkeys(
+                    str(name) for dataset, name in c.get("members", ()) if dataset in trained and name != c["name"]
+                )
+            )
+            for c in columns
         )
         return aliases if any(aliases) else ()
 

@@ -9,7 +9,7 @@
 # there is false. The same person and scene teach and are judged (the first seconds, then the rest): a user who
 # records an action and then does it again, not another person. Output: runs/teach/*.out (events) and *.err.
 #
-# Usage (project root, real data in ../shared/data): scripts/teach_real_videos.sh   (about 75 s on 2 cores)
+# Usage (project root, real data in ../shared/data): scripts/teach_real_videos.sh   (about 80 s on 2 cores)
 set -e
 V=../shared/data/videos
 L=benchmarks/labels/real_videos.txt

@@ -330,7 +330,8 @@ class HeadBuilder:
         text_encoder: anything with ``encode_labels(names, descriptions) -> float32 [n, d_y]``; None =
             ``sadvae.text.TextEncoder`` of the bundle's text config, made when first needed.
         aliases: optional extra texts per trained class (other names, descriptions) for label matching; None = the
-            bundle's own (:attr:`sadvae.bundle.BundleInfo.aliases`: the datasets' names merged into each class).
+            bundle's own (:attr:`sadvae.bundle.BundleInfo.aliases`: the datasets' names merged into each class); ()
+            = none.
         examples: prototypes of labels taught by example recordings (:mod:`realtime.head.examples`); a listed label
             that has them is scored by them (:class:`realtime.head.examples.ExampleHead`), the others as before.
 
@@ -355,7 +356,9 @@ class HeadBuilder:
         self.model_id = model_id or model_fingerprint(bundle)
         self.info = bundle if isinstance(bundle, BundleInfo) else BundleInfo.from_bundle(bundle, self.model_id)
         self._text = text_encoder
-        self._aliases = aliases if aliases is not None else (tuple(self.info.aliases) or None)
+        if aliases is None:  # the bundle's own; () turns them off
+            aliases = tuple(self.info.aliases)
+        self._aliases = aliases or None
         self._memory: OrderedDict[str, tuple] = OrderedDict()  # key -> (classes, fitted, mapping lines)
         self.vocabulary = tuple(self.info.seen_names)
         self._seen_by_name: dict[str, int] = {}

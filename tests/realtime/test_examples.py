@@ -313,3 +313,74 @@ def test_the_example_recorder_keeps_one_person_and_starts_again_when_they_are_lo
     rec.add(2.5, [(4, 2 * j)])
     rec.add(2.6, [(4, 2 * j)])  # done: nothing more is kept, and on_done ran once
     assert rec.done and done == [True] and rec.span == pytest.approx(1.2) and len(rec.joints) == 2
+
+
+def test_teach_files_the_take_under_the_folders_spelling_and_refuses_what_it_cannot_add(tmp_path, capsys) -> None:
+    """Review findings: the folder's "my_kick" takes the listed "my kick" (no second class that would break every later
+    --examples run); an empty folder is a new one; the same take twice, and a folder whose clips do not read back,
+    are one line each that says what to do, the latter before anything is recorded."""
+    from realtime.teaching import teach_folder_label
+
+    acts = (("stand still", 0.5), ("forward kick", 3.5), ("stand still", 1.0))
+    joints, times, _ = perform(acts, seed=5)
+    rec = save_recording(tmp_path / "perf.npz", joints, times)
+    labels = tmp_path / "labels.txt"
+    labels.write_text("my kick\nwalk\n", encoding="utf-8")
+    folder = tmp_path / "ex"
+    folder.mkdir()  # empty: taken as a new folder
+    base = ["--replay", str(rec), "--labels", str(labels), "--no-display", "--endpoint", "tcp://127.0.0.1:*"]
+    teach = ["--examples", str(folder), "--teach", "my kick", "--teach-seconds", "3"]
+    assert main([*base, *teach]) == 0
+    (folder / "classes.txt").write_text("my_kick\n", encoding="utf-8")  # the folder spells it its own way
+    for clip in (folder / "clips").glob("*.npz"):
+        z = dict(np.load(clip))
+        z["label"] = np.array("my_kick")
+        np.savez(clip, **z)
+    assert teach_folder_label(folder, "my kick") == "my_kick"
+    capsys.readouterr()
+    assert main([*base, *teach]) == 2  # the same replayed take again
+    err = capsys.readouterr().err
+    assert "already holds this very take" in err and "--out" not in err
+    joints2, times2, _ = perform(acts, seed=6)
+    rec2 = save_recording(tmp_path / "perf2.npz", joints2, times2)
+    assert main(["--replay", str(rec2), *base[2:], *teach]) == 0
+    assert read_clip_classes(folder) == ["my_kick"] and len(read_examples(folder).clips["my_kick"]) == 2
+    # a hand-made folder whose clips carry no subject is refused before recording, naming the way out
+    bad = _examples(tmp_path / "handmade")
+    capsys.readouterr()
+    assert main([*base, "--examples", str(bad), "--teach", "my kick"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot take a new clip" in err and "new --examples folder" in err and "teaching" not in err
+
+
+def read_clip_classes(folder: Path) -> list[str]:
+    return (folder / "classes.txt").read_text(encoding="utf-8").split()
+
+
+def test_a_source_handed_on_after_teaching_reports_to_the_next_pipeline() -> None:
+    """A camera reports reconnects through `on_status`: the teaching pipeline's callback must not outlive it (it
+    published on a closed socket, review finding 1); Ctrl-C finds the camera behind the shared source."""
+    from realtime.teaching import SharedSource
+
+    class Camera:
+        name, fps, on_status = "cam", 30.0, None
+        closed = False
+
+        def __iter__(self):
+            return iter(range(5))
+
+        def close(self):
+            self.closed = True
+
+    cam = Camera()
+    shared = SharedSource(cam)
+    shared.on_status = "teaching pipeline's callback"  # what Pipeline.__init__ does with a live source
+    assert cam.on_status == "teaching pipeline's callback" and shared.wrapped is cam
+    assert next(iter(shared)) == 0
+    shared.close()
+    assert not cam.closed  # the teaching run does not own the camera
+    after = shared.then()
+    assert cam.on_status is None and after.on_status is None  # the next pipeline installs its own
+    assert next(iter(after)) == 1  # and reads on where teaching stopped
+    after.close()
+    assert cam.closed

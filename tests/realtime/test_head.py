@@ -415,5 +415,8 @@ def test_the_packaged_model_reaches_every_merged_class_by_its_datasets_own_name(
         for name, columns in sorted(by_set.items()):  # a list a name: in one list a class goes to one label
             head = builder.build_plain(parse_labels_text(f"{name}\nreading\n"))
             assert set(columns) <= {info.seen_names[c] for c in head.classes[0]}, head.mapping_lines()
+        # aliases=() turns them off: "donning" is a new label again (as before the aliases)
+        off = HeadBuilder(info, HeadOptions(cache_dir=str(tmp_path)), model_id=model.model_id, aliases=())
+        assert off.build_plain(parse_labels_text("donning\nreading\n")).classes[0] == ()
     finally:
         model.close()

@@ -179,14 +179,20 @@ def test_class_table_aliases_travel_from_the_bundle_through_the_export_metadata(
     columns = [{"name": n, "sources": ["x"], "members": []} for n in b.seen_names]
     columns[1]["members"] = [["msr_action3d", "hand clap"], ["utkinect", "clap hands"], ["ntu", "clap"]]
     columns[5]["members"] = [["nw_ucla", "bow"], ["hdm05", "take a bow"]]  # "clap", "bow": the column's own name
-    tabled = replace(b, provenance={"class_table": {"num_ntu": 4, "columns": columns}})
+    trained = {d: {} for d in ("msr_action3d", "utkinect", "nw_ucla", "hdm05")}
+    tabled = replace(b, provenance={"class_table": {"num_ntu": 4, "columns": columns}, "datasets": trained})
     assert tabled.column_aliases == ((), ("hand clap", "clap hands"), (), (), (), ("take a bow",))
+    # a set the bundle did not train on lends no name (a model trained without MSR reads "hand clap" as new)
+    without_msr = {d: {} for d in ("utkinect", "hdm05")}
+    lodo = replace(b, provenance={"class_table": {"columns": columns}, "datasets": without_msr})
+    assert lodo.column_aliases == ((), ("clap hands",), (), (), (), ("take a bow",))
+    assert replace(b, provenance={"class_table": {"columns": columns}}).column_aliases == ()  # trained sets unknown
     meta = bundle_metadata(tabled, "m" * 64)
     assert meta["class_aliases"][1] == ["hand clap", "clap hands"]
     assert BundleInfo.from_metadata(meta, "test").aliases == tabled.column_aliases
     assert BundleInfo.from_bundle(tabled, "m" * 64).aliases == tabled.column_aliases
     # a table of another vocabulary (another recipe) gives no aliases rather than wrong ones
-    other = replace(b, provenance={"class_table": {"columns": columns[::-1]}})
+    other = replace(b, provenance={"class_table": {"columns": columns[::-1]}, "datasets": trained})
     assert other.column_aliases == ()
     with pytest.raises(CheckpointError, match="malformed export metadata.*class_aliases has 2 columns"):
         BundleInfo.from_metadata({**meta, "class_aliases": [[], []]}, "test")

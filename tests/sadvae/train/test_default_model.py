@@ -234,6 +234,8 @@ def test_packaged_onnx_is_the_packaged_bundles_export():
         np.testing.assert_allclose(out["seen_logits"], logits.numpy(), atol=tol)
         np.testing.assert_allclose(latent2.numpy(), latent.numpy(), atol=1e-4)
         np.testing.assert_allclose(logits2.numpy(), logits.numpy(), atol=tol)
+        # and its metadata carries the bundle's class-table aliases (a retrained bundle needs a fresh export)
+        assert live.bundle.aliases == bundle.column_aliases and any(live.bundle.aliases)
     finally:
         live.close()
     assert not (ROOT / "does-not-exist").exists()
