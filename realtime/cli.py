@@ -686,7 +686,7 @@ def run(args: argparse.Namespace) -> int:
         display=display, record=str(args.record) if args.record else None, record_wait=not live_source
     )
     source = _open_source(args)
-    model = pipeline = None
+    model = pipeline = overlay = None
     try:
         if overlay_opts.record is not None and getattr(source, "fps", None):
             overlay_opts = OverlayOptions(
@@ -694,17 +694,19 @@ def run(args: argparse.Namespace) -> int:
             )
         model = load_live_model(args.model, args.backend, bundle=args.bundle, options=opts.backend)
         _check_stride(args, opts, model, source)
-        if teach is not None:
-            source, example_clips, stopped = _teach(args, teach, source, model, opts, not skeletons_only)
-            if stopped is not None:  # Ctrl-C or SIGTERM while teaching: nothing written, nothing more to run
+        overlay = Overlay(overlay_opts) if (overlay_opts.display or overlay_opts.record) else None
+        if teach is not None:  # the window (and --record) show the teaching too
+            source, example_clips, stopped = _teach(args, teach, source, model, opts, not skeletons_only, overlay)
+            if stopped is not None:  # Ctrl-C, SIGTERM or the window closed while teaching: nothing written
                 model.close()
+                if overlay is not None:
+                    overlay.close()
                 return EXIT_CODES.get(stopped, 0)
         examples = None
         if example_clips is not None:
             from realtime.teaching import embed_examples
 
             examples = embed_examples(model, example_clips, opts)
-        overlay = Overlay(overlay_opts) if (overlay_opts.display or overlay_opts.record) else None
         on_event = _print_change if args.print_events else None  # `all`: updates are in the window lines
         on_batch = _print_window if args.print_events == "all" else None
         pipeline = Pipeline(
@@ -728,8 +730,9 @@ def run(args: argparse.Namespace) -> int:
             pipeline.close()
         else:
             source.close()
-            if model is not None:
-                model.close()
+            for part in (model, overlay):
+                if part is not None:
+                    part.close()
         raise
     reason = pipeline.run()
     if recorder is not None and recorder.written is not None:
@@ -761,10 +764,11 @@ def _teach_label(args: argparse.Namespace, listed) -> tuple[str, str] | None:
     return label, teach_folder_label(args.examples, label)
 
 
-def _teach(args: argparse.Namespace, teach: tuple[str, str], source, model, opts, load_pose: bool):
-    """``--teach``: record the first person in view for ``--teach-seconds`` through the live pipeline and add the
-    recording to the examples folder. Returns (the source, to go on where teaching stopped, the folder's examples,
-    None), or (None, None, why) when a signal stopped the teaching (nothing is written then)."""
+def _teach(args: argparse.Namespace, teach: tuple[str, str], source, model, opts, load_pose: bool, overlay=None):
+    """``--teach``: record the first person in view for ``--teach-seconds`` through the live pipeline (shown in the
+    run's ``overlay``, if any) and add the recording to the examples folder. Returns (the source, to go on where
+    teaching stopped, the folder's examples, None), or (None, None, why) when a signal or the closed window stopped
+    the teaching (nothing is written then)."""
     from realtime.head.examples import read_examples
     from realtime.teaching import SharedSource, record_example, save_example
 
@@ -781,8 +785,8 @@ def _teach(args: argparse.Namespace, teach: tuple[str, str], source, model, opts
     def started(track: int, t_s: float) -> None:
         print(f"{PROG}: recording person {track} from {t_s:.1f} s", file=sys.stderr, flush=True)
 
-    rec = record_example(shared, model, args.labels, opts, args.teach_seconds, load_pose, ready, started)
-    if rec.stop_reason in ("sigint", "sigterm"):
+    rec = record_example(shared, model, args.labels, opts, args.teach_seconds, load_pose, ready, started, overlay)
+    if rec.stop_reason in ("sigint", "sigterm", "window_closed"):
         source.close()
         return None, None, rec.stop_reason
     if not rec.done:

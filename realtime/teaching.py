@@ -42,7 +42,7 @@ HOLD_S = 1.0
 
 
 class _Borrowed:
-    """The run's model, lent to the embedding pipeline: closing that pipeline must not close the model."""
+    """The run's model (or overlay), lent to another pipeline: closing that pipeline must not close it."""
 
     def __init__(self, model: Any):
         self._model = model
@@ -258,11 +258,13 @@ def record_example(
     load_pose: bool = False,
     on_ready: Any = None,
     on_start: Any = None,
+    overlay: Any = None,
 ) -> ExampleRecorder:
     """Run the live pipeline on ``source`` until the first tracked person has been recorded for ``seconds`` (the
     action being taught); the run's events go nowhere (a private endpoint). ``load_pose``: load the pose model first
     (a camera, video or stream; not a skeleton replay). ``on_ready()`` is called once the pipeline (and its pose
     model) is loaded, the moment to tell the person to start; ``on_start(track, t_s)`` when a person is picked.
+    ``overlay``: the run's window and recording, lent (the run after the teaching goes on drawing into them).
     Returns the recorder; ``done`` False when the source ended or a signal stopped it first (its ``stop_reason`` says
     which)."""
     from realtime.events.publisher import PublisherOptions
@@ -270,7 +272,8 @@ def record_example(
 
     opts = replace(opts, max_frames=None, publisher=PublisherOptions(endpoint="tcp://127.0.0.1:*", sndhwm=100_000))
     recorder = ExampleRecorder(seconds, on_start=on_start)
-    pipeline = Pipeline(source, _Borrowed(model), labels, opts, recorder=recorder)
+    lent = _Borrowed(overlay) if overlay is not None else None
+    pipeline = Pipeline(source, _Borrowed(model), labels, opts, recorder=recorder, overlay=lent)
     try:
         if load_pose:
             pipeline.ensure_pose()  # MediaPipe loads before the person is told to start, not on the first frame
