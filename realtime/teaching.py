@@ -36,6 +36,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+NO_INFERENCE_STRIDE = 2**31 - 1  # the teaching run's stride: it never reaches a batch
+
 # each example is played with its first and last pose held this long, as a person who stands still before and after
 # the action: a short clip then still fills a window, and the still-pose cut keeps the model on the motion
 HOLD_S = 1.0
@@ -270,7 +272,9 @@ def record_example(
     from realtime.events.publisher import PublisherOptions
     from realtime.pipeline import Pipeline
 
-    opts = replace(opts, max_frames=None, publisher=PublisherOptions(endpoint="tcp://127.0.0.1:*", sndhwm=100_000))
+    publisher = PublisherOptions(endpoint="tcp://127.0.0.1:*", sndhwm=100_000)
+    # pose, mapping and tracking make the take; no window is scored while teaching (a slow device keeps its frames)
+    opts = replace(opts, max_frames=None, publisher=publisher, stride=NO_INFERENCE_STRIDE)
     recorder = ExampleRecorder(seconds, on_start=on_start)
     lent = _Borrowed(overlay) if overlay is not None else None
     pipeline = Pipeline(source, _Borrowed(model), labels, opts, recorder=recorder, overlay=lent)
