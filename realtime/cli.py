@@ -177,9 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--teach",
+        action="append",
         metavar="LABEL",
         help="teach a listed label by doing it now: the first --teach-seconds of the first person in view are added to "
-        "the --examples folder as a recording of LABEL (made when absent), then the run goes on with LABEL taught",
+        "the --examples folder as a recording of LABEL (made when absent), then the run goes on with LABEL taught; "
+        "repeat the flag to teach several labels, one take after the other",
     )
     p.add_argument(
         "--teach-seconds",
@@ -743,70 +745,74 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_CODES.get(reason, 0)
 
 
-def _teach_label(args: argparse.Namespace, listed) -> tuple[str, str] | None:
-    """``--teach``: (the label as the labels file spells it, as the examples folder will file it), or None; every check
-    that needs no model (flags, the label listed, the folder able to take a clip) comes before anything slow."""
-    if args.teach is None:
+def _teach_label(args: argparse.Namespace, listed) -> list[tuple[str, str]] | None:
+    """``--teach``: per flag, (the label as the labels file spells it, as the examples folder will file it), or None;
+    every check that needs no model (flags, the labels listed, the folder able to take a clip) comes before anything
+    slow."""
+    if not args.teach:
         return None
     if args.examples is None:
-        raise ConfigError(f"--teach {args.teach!r} saves its recording in an examples folder: add --examples FOLDER")
+        taught = ", ".join(map(repr, args.teach))
+        raise ConfigError(f"--teach {taught} saves its recordings in an examples folder: add --examples FOLDER")
     if not args.teach_seconds > 0:
         raise ConfigError(f"--teach-seconds must be > 0, got {args.teach_seconds:g}")
     names = {normalise_name(n): n for n in listed.names}
-    if normalise_name(args.teach) not in names:
+    if missing := [t for t in args.teach if normalise_name(t) not in names]:
         raise ConfigError(
-            f"--teach {args.teach!r}: not a label of {args.labels}; add it there (a taught label must be listed to be "
+            f"--teach {missing[0]!r}: not a label of {args.labels}; add it there (a taught label must be listed to be "
             f"recognised) or teach one of {', '.join(map(repr, listed.names[:6]))}"
         )
     from realtime.teaching import teach_folder_label
 
-    label = names[normalise_name(args.teach)]
-    return label, teach_folder_label(args.examples, label)
+    labels = [names[normalise_name(t)] for t in args.teach]
+    return [(label, teach_folder_label(args.examples, label)) for label in labels]
 
 
-def _teach(args: argparse.Namespace, teach: tuple[str, str], source, model, opts, load_pose: bool, overlay=None):
-    """``--teach``: record the first person in view for ``--teach-seconds`` through the live pipeline (shown in the
-    run's ``overlay``, if any) and add the recording to the examples folder. Returns (the source, to go on where
-    teaching stopped, the folder's examples, None), or (None, None, why) when a signal or the closed window stopped
-    the teaching (nothing is written then)."""
+def _teach(args: argparse.Namespace, teach: list[tuple[str, str]], source, model, opts, load_pose, overlay=None):
+    """``--teach``: per label, in turn, record the first person in view for ``--teach-seconds`` through the live
+    pipeline (shown in the run's ``overlay``, if any) and add the take to the examples folder. Returns (the source,
+    to go on where teaching stopped, the folder's examples, None), or (None, None, why) when a signal or the closed
+    window stopped the teaching (the takes finished before it are kept)."""
     from realtime.head.examples import read_examples
     from realtime.teaching import SharedSource, record_example, save_example
 
-    label, saved_as = teach
     shared = SharedSource(source)
+    for label, saved_as in teach:
 
-    def ready() -> None:
+        def ready(label: str = label) -> None:
+            seconds = f"{args.teach_seconds:g} s"
+            print(
+                f"{PROG}: teaching {label!r}: do it now; recording {seconds} of the first person in view",
+                file=sys.stderr,
+                flush=True,
+            )
+
+        def started(track: int, t_s: float) -> None:
+            print(f"{PROG}: recording person {track} from {t_s:.1f} s", file=sys.stderr, flush=True)
+
+        rec = record_example(shared, model, args.labels, opts, args.teach_seconds, load_pose, ready, started, overlay)
+        shared.handoff()
+        if rec.stop_reason in ("sigint", "sigterm", "window_closed"):
+            source.close()
+            return None, None, rec.stop_reason
+        if not rec.done:
+            source.close()
+            seen = (
+                f"a person was tracked for {rec.span:.1f} s of the {args.teach_seconds:g} s needed"
+                if rec.track is not None
+                else "no person was tracked"
+            )
+            raise SourceError(
+                f"--teach {label!r}: the source ended ({rec.stop_reason}) and {seen}; record a longer take with the "
+                "whole body in view, or lower --teach-seconds"
+            )
+        clip = save_example(rec, saved_as, args.examples, shared.name)
         print(
-            f"{PROG}: teaching {label!r}: do it now; recording {args.teach_seconds:g} s of the first person in view",
+            f"{PROG}: taught {label!r}: {len(rec.times)} frames ({rec.span:.1f} s, person {rec.track}) added to "
+            f"{args.examples} as {clip.name}",
             file=sys.stderr,
             flush=True,
         )
-
-    def started(track: int, t_s: float) -> None:
-        print(f"{PROG}: recording person {track} from {t_s:.1f} s", file=sys.stderr, flush=True)
-
-    rec = record_example(shared, model, args.labels, opts, args.teach_seconds, load_pose, ready, started, overlay)
-    if rec.stop_reason in ("sigint", "sigterm", "window_closed"):
-        source.close()
-        return None, None, rec.stop_reason
-    if not rec.done:
-        source.close()
-        seen = (
-            f"a person was tracked for {rec.span:.1f} s of the {args.teach_seconds:g} s needed"
-            if rec.track is not None
-            else "no person was tracked"
-        )
-        raise SourceError(
-            f"--teach {label!r}: the source ended ({rec.stop_reason}) and {seen}; record a longer take with the whole "
-            "body in view, or lower --teach-seconds"
-        )
-    clip = save_example(rec, saved_as, args.examples, shared.name)
-    print(
-        f"{PROG}: taught {label!r}: {len(rec.times)} frames ({rec.span:.1f} s, person {rec.track}) added to "
-        f"{args.examples} as {clip.name}",
-        file=sys.stderr,
-        flush=True,
-    )
     return shared.then(), read_examples(args.examples), None
 
 

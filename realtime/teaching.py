@@ -195,10 +195,14 @@ class SharedSource:
         if hasattr(self._source, "on_status"):
             self._source.on_status = callback
 
+    def handoff(self) -> None:
+        """The pipeline that read the source has closed: the next one installs its own ``on_status``."""
+        if self._initial_status is None:
+            self._source.on_status = None
+
     def then(self) -> SharedSource:
         """The same source for the run after this one (it owns the source: closing it closes the source)."""
-        if self._initial_status is None:
-            self._source.on_status = None  # the teaching pipeline is closed: the next one reports the source's status
+        self.handoff()
         return SharedSource(self._source, self._it, owner=True)
 
     def close(self) -> None:

@@ -275,6 +275,20 @@ def test_teach_records_the_first_person_then_recognises_with_the_label_taught(tm
     # a second take adds a second clip of the same label
     assert main([*argv, "--teach", "my kick", "--teach-seconds", "3", "--endpoint", "tcp://127.0.0.1:*"]) == 0
     assert len(read_examples(folder).clips["My Kick"]) == 2
+    # --teach twice: one take after the other, then the run with both taught
+    kick, still = "forward kick", "stand still"
+    acts = ((still, 0.5), (kick, 3.0), ("bend", 3.5), (still, 2.0), ("bend", 4.0), (still, 1.0))
+    joints, times, _ = perform(acts, seed=12)
+    rec = save_recording(tmp_path / "perf2.npz", joints, times)
+    two = tmp_path / "two"
+    argv2 = ["--replay", str(rec), "--labels", str(labels), "--examples", str(two), "--no-display"]
+    teach = ["--teach", "my kick", "--teach", "my bend", "--teach-seconds", "3"]
+    capsys.readouterr()
+    assert main([*argv2, *teach, "--endpoint", "tcp://127.0.0.1:*"]) == 0
+    err = capsys.readouterr().err
+    assert err.index("teaching 'My Kick'") < err.index("taught 'My Kick'") < err.index("teaching 'my bend'")
+    assert "my bend -> taught by 1 example(s)" in err and "My Kick -> taught by 1 example(s)" in err
+    assert sorted(read_examples(two).names) == ["My Kick", "my bend"]
 
 
 def test_teach_errors_name_the_fix(tmp_path, capsys) -> None:
