@@ -398,3 +398,54 @@ def test_a_source_handed_on_after_teaching_reports_to_the_next_pipeline() -> Non
     assert next(iter(after)) == 1  # and reads on where teaching stopped
     after.close()
     assert cam.closed
+
+
+def test_ctrl_c_while_teaching_stops_the_run_and_writes_nothing(tmp_path) -> None:
+    """Review finding: Ctrl-C during a take ends the run with the usual exit code, no traceback and no folder."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    joints, times, _ = perform((("stand still", 0.5), ("forward kick", 6.0)), seed=4)
+    rec = save_recording(tmp_path / "perf.npz", joints, times)
+    labels = tmp_path / "labels.txt"
+    labels.write_text("my kick\nwalk\n", encoding="utf-8")
+    folder = tmp_path / "ex"
+    argv = ["--replay", str(rec), "--realtime", "--loop", "--labels", str(labels), "--no-display"]
+    argv += [
+        "--examples",
+        str(folder),
+        "--teach",
+        "my kick",
+        "--teach-seconds",
+        "60",
+        "--endpoint",
+        "tcp://127.0.0.1:*",
+    ]
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "realtime.cli", *argv],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        cwd=root,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        lines, deadline = [], time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            lines.append(proc.stderr.readline())
+            if "recording person" in lines[-1]:
+                break
+        assert any("recording person" in line for line in lines), lines
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        rest = proc.communicate(timeout=60)[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, rest
+    assert "Traceback" not in rest and "taught" not in rest
+    assert not folder.exists()
