@@ -495,3 +495,34 @@ def test_new_labels_without_a_description_get_one_tip_at_start_up() -> None:
     (line,) = _description_hint(head(many, [None] * 6, [True] * 6, [False] * 6))
     assert "'term 3' and 2 more)" in line
     assert _description_hint(head(["walking"], [None], [False], [False])) == []
+
+
+def test_the_teaching_benchmark_reads_what_sadvae_live_prints(capsys) -> None:
+    """scripts/teach_real_videos.py parses --print's event lines and the no-start line: formats must stay in step."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("teach_real_videos", ROOT / "scripts" / "teach_real_videos.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    from realtime.cli import _print_event
+
+    event = {
+        "type": "start",
+        "track_id": 0,
+        "label": "shoot a basketball",
+        "score": 0.56,
+        "window": {"end_ms": 7200},
+        "topk": [{"label": "shoot a basketball", "score": 0.56}, {"label": "walk", "score": 0.22}],
+    }
+    _print_event(event)
+    m = script.EVENT.match(capsys.readouterr().out.splitlines()[0])
+    assert m and (float(m[1]), int(m[2]), m[3], m[4], float(m[5])) == (7.2, 0, "start", "shoot a basketball", 0.56)
+    from types import SimpleNamespace
+
+    from realtime.cli import _no_start_hint
+    from realtime.decisions import DecisionOptions
+
+    run = SimpleNamespace(starts=0, best_window=("wave hands", 0.46, 8.0, 0, False), opts=SimpleNamespace())
+    run.opts.decisions = DecisionOptions()
+    near = script.NEAREST.search(_no_start_hint(run))
+    assert near and (near[1], float(near[2])) == ("wave hands", 0.46)
