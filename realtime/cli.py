@@ -762,10 +762,10 @@ def _teach_label(args: argparse.Namespace, listed) -> list[tuple[str, str]] | No
             f"--teach {missing[0]!r}: not a label of {args.labels}; add it there (a taught label must be listed to be "
             f"recognised) or teach one of {', '.join(map(repr, listed.names[:6]))}"
         )
-    from realtime.teaching import teach_folder_label
+    from realtime.teaching import teach_folder_labels
 
     labels = [names[normalise_name(t)] for t in args.teach]
-    return [(label, teach_folder_label(args.examples, label)) for label in labels]
+    return list(zip(labels, teach_folder_labels(args.examples, labels), strict=True))
 
 
 def _teach(args: argparse.Namespace, teach: list[tuple[str, str]], source, model, opts, load_pose, overlay=None):

@@ -31,7 +31,7 @@ __all__ = [
     "embed_examples",
     "record_example",
     "save_example",
-    "teach_folder_label",
+    "teach_folder_labels",
 ]
 
 log = logging.getLogger(__name__)
@@ -295,10 +295,10 @@ def record_example(
     return recorder
 
 
-def teach_folder_label(folder: Path, label: str) -> str:
-    """Check, before anything is recorded, that a taught clip of ``label`` can be added to the examples ``folder``
-    (absent, empty, or a clip folder that reads back), and return the label as the folder spells it (a folder that
-    has "my_kick" gets the clip of the listed "my kick" under "my_kick", never a second class).
+def teach_folder_labels(folder: Path, labels: Sequence[str]) -> list[str]:
+    """Check, before anything is recorded, that taught clips can be added to the examples ``folder`` (absent, empty,
+    or a clip folder that reads back), and return each label as the folder spells it (a folder that has "my_kick"
+    gets the clip of the listed "my kick" under "my_kick", never a second class).
 
     Raises:
         ConfigError: ``folder`` is a file or a folder of something else, or its clips do not read back (one line
@@ -312,7 +312,7 @@ def teach_folder_label(folder: Path, label: str) -> str:
     except ConfigError as e:
         raise ConfigError(f"--teach: {e}".replace("pass a new --out folder", "pass a new --examples folder")) from None
     if not existing:
-        return label
+        return list(labels)
     try:
         ds = read_clip_dataset(folder)
     except DataFormatError as e:
@@ -321,12 +321,12 @@ def teach_folder_label(folder: Path, label: str) -> str:
             "--examples folder"
         ) from None
     spelled = {normalise_name(n): n for n in ds.class_names}
-    return spelled.get(normalise_name(label), label)
+    return [spelled.get(normalise_name(label), label) for label in labels]
 
 
 def save_example(recorder: ExampleRecorder, label: str, folder: Path, source_name: str) -> Path:
     """Add the recorded person as one clip of ``label`` to the clip folder ``folder`` (made when absent; the label
-    joins its ``classes.txt`` when new; :func:`teach_folder_label` gives its spelling). Returns the clip's file.
+    joins its ``classes.txt`` when new; :func:`teach_folder_labels` gives its spelling). Returns the clip's file.
 
     Raises:
         ConfigError: the folder already holds this very take (the same recording taught twice).
@@ -356,6 +356,5 @@ def save_example(recorder: ExampleRecorder, label: str, folder: Path, source_nam
     ds = Dataset("taught", (label,), [seq], [], "none")
     before = {p.name for p in (folder / "clips").glob("*.npz")} if (folder / "clips").is_dir() else set()
     write_clip_dataset(ds, folder, None, {"source": f"sadvae-live --teach ({source_name})", "protocol": "none"})
-    read_clip_dataset(folder)  # what was written reads back
     new = sorted(p for p in (folder / "clips").glob("*.npz") if p.name not in before)
     return new[-1]

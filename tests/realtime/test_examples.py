@@ -333,7 +333,7 @@ def test_teach_files_the_take_under_the_folders_spelling_and_refuses_what_it_can
     """Review findings: the folder's "my_kick" takes the listed "my kick" (no second class that would break every later
     --examples run); an empty folder is a new one; the same take twice, and a folder whose clips do not read back,
     are one line each that says what to do, the latter before anything is recorded."""
-    from realtime.teaching import teach_folder_label
+    from realtime.teaching import teach_folder_labels
 
     acts = (("stand still", 0.5), ("forward kick", 3.5), ("stand still", 1.0))
     joints, times, _ = perform(acts, seed=5)
@@ -350,7 +350,7 @@ def test_teach_files_the_take_under_the_folders_spelling_and_refuses_what_it_can
         z = dict(np.load(clip))
         z["label"] = np.array("my_kick")
         np.savez(clip, **z)
-    assert teach_folder_label(folder, "my kick") == "my_kick"
+    assert teach_folder_labels(folder, ["my kick", "walk"]) == ["my_kick", "walk"]
     capsys.readouterr()
     assert main([*base, *teach]) == 2  # the same replayed take again
     err = capsys.readouterr().err
