@@ -293,16 +293,27 @@ def timed_run(
     workers = [threading.Thread(target=f) for f in (leave_mid_run, stall_then_read)] if with_subscribers else []
     for w in workers:
         w.start()
+    in_publish: list[int] = []  # every publish call's duration (action and status events alike)
+    publish_once = pipe.publisher.publish
+
+    def timed_publish(event: dict) -> bool:
+        start = time.perf_counter_ns()
+        try:
+            return publish_once(event)
+        finally:
+            in_publish.append(time.perf_counter_ns() - start)
+
+    pipe.publisher.publish = timed_publish
     t0, c0 = time.perf_counter(), time.thread_time()
     pipe.run()
     wall, cpu = time.perf_counter() - t0, time.thread_time() - c0
-    publish = max(pipe.stats.recent["publish"]) / 1e6
     out = {
         "fps": pipe.frames / wall,
         "cpu_fps": pipe.frames / cpu,
         "sent": pipe.publisher.sent,
         "dropped": pipe.publisher.dropped,
-        "publish_max_ms": publish,
+        "publish_max_ms": max(in_publish) / 1e6,
+        "publish_share": sum(in_publish) / 1e9 / wall,
     }
     if with_subscribers:
         time.sleep(0.5)
@@ -330,12 +341,13 @@ def test_stalled_and_departing_subscribers_cost_no_frame_rate_and_drops_are_coun
     """Alternating runs, 3 rounds: no subscriber vs a stalled one + one that disconnects mid-run + one
     that reads only at the end (~500 events of ~0.5 KB per run, 4 KB kernel send buffer, sndhwm 10).
 
-    The frame rate compared is frames per CPU second of the loop's thread (``time.thread_time``): on a
-    machine shared with other jobs the wall-clock rate swings by 2x between identical runs. A send that
-    waited for a subscriber would show in the wall-clock rate and in the slowest publish, both checked.
-    Rates are compared within a round (the runs of one round are seconds apart) and the median of the three
-    ratios is checked: best-of-3 against best-of-3 failed CI once when one plain run alone caught a quiet spell
-    (387, 372, 444 frames per CPU s against 389, 360, 396 loaded; round ratios 1.01, 0.97, 0.89).
+    What the subscribers could cost the loop is the time it spends in ``publish``: a send that waited for a
+    subscriber would show there, as a slow call and as a share of the run. Both are checked on every run with
+    subscribers. The frame rates are only a coarse guard: this process also runs the subscribers' threads on the
+    same 2 cores: in CI the loop's frames per CPU second with subscribers were 0.73-0.89 of those without, and a
+    ratio check at 0.85 failed CI twice on it. Measured on the 2-core project machine (5 Dec 2026), the loop spent
+    0.8-1.0 % of a run in ``publish`` without subscribers and 0.9-1.2 % with them. Rates are compared within a
+    round and the median of the three ratios is taken.
     """
     frames = 2000
     timed_run(recording1, model_files, labels, tmp_path, 100, False)  # warm-up (ONNX Runtime, caches)
@@ -347,26 +359,31 @@ def test_stalled_and_departing_subscribers_cost_no_frame_rate_and_drops_are_coun
         loaded.append(timed_run(recording1, model_files, labels, tmp_path, frames, True))
         # nodrop mode: the stalled subscribers make sends fail at once; the publisher counts each
         runs.append(timed_run(recording1, model_files, labels, tmp_path, frames, True, nodrop=True))
+
+    def share(rs: list[dict]) -> list[str]:
+        return [f"{100 * r['publish_share']:.2f} %" for r in rs]
+
     print(
         f"\nframes per CPU s without subscribers {[round(r['cpu_fps']) for r in plain]}, with "
-        f"{[round(r['cpu_fps']) for r in loaded]}; wall fps {[round(r['fps']) for r in plain]} / "
-        f"{[round(r['fps']) for r in loaded]}; slowest publish {max(r['publish_max_ms'] for r in plain):.2f} / "
-        f"{max(r['publish_max_ms'] for r in loaded):.2f} ms; late subscriber received / missed / sent "
+        f"{[round(r['cpu_fps']) for r in loaded]}, nodrop {[round(r['cpu_fps']) for r in runs]}; wall fps "
+        f"{[round(r['fps']) for r in plain]} / {[round(r['fps']) for r in loaded]}; time in publish "
+        f"{share(plain)} / {share(loaded)} / {share(runs)}; slowest publish "
+        f"{max(r['publish_max_ms'] for r in plain):.2f} / {max(r['publish_max_ms'] for r in loaded):.2f} ms; "
+        f"late subscriber received / missed / sent "
         f"{[(r['late_received'], r['late_missed'], r['sent']) for r in loaded]}"
     )
-    assert round_ratio(loaded, plain) >= 0.85, (plain, loaded)
+    for r in loaded + runs:
+        assert r["publish_max_ms"] < 50.0, r  # a send never waits for a subscriber
+        assert r["publish_share"] < 0.05, r  # nor do all of them together
+    assert round_ratio(loaded, plain) >= 0.6 and round_ratio(runs, plain) >= 0.6, (plain, loaded, runs)
     assert max(r["fps"] for r in loaded) >= 0.5 * max(r["fps"] for r in plain), (plain, loaded)
-    assert max(r["publish_max_ms"] for r in loaded) < 50.0  # a send never waits for a subscriber
     for r in loaded:
         assert r["left_mid_run"] and r["dropped"] == 0  # default mode: the publisher never refuses
         # the stalled-then-reading subscriber lost messages while it did not read; each loss is a seq gap
         assert r["late_missed"] == r["gaps"] > 0 and r["late_received"] + r["late_missed"] <= r["sent"]
     nodrop = max(runs, key=lambda r: r["cpu_fps"])
-    print(
-        f"nodrop: {[round(r['cpu_fps']) for r in runs]} frames per CPU s, {nodrop['dropped']} dropped of "
-        f"{nodrop['sent'] + nodrop['dropped']}"
-    )
-    assert all(r["dropped"] > 0 for r in runs) and round_ratio(runs, plain) >= 0.8, (runs, plain)
+    print(f"nodrop: {nodrop['dropped']} dropped of {nodrop['sent'] + nodrop['dropped']}")
+    assert all(r["dropped"] > 0 for r in runs)
 
 
 def test_healthy_subscriber_misses_nothing_beside_a_stalled_one(recording1, live_model, labels, tmp_path) -> None:
