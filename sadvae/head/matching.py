@@ -19,14 +19,21 @@ nearly blind to word order and to the one word that flips an action ("stand to s
    particle after a verb is part of the verb's action, a particle without a verb is the action itself.
 3. **Score**: 1 when the stem sets are equal; otherwise the cosine similarity of sentence embeddings
    of the canonical forms when an encoder is at hand, else (a live install without sentence-transformers)
-   the token F1 of the stem sets if every word of the label occurs in the class. Word overlap alone
-   is too loose beside embeddings ("pick up and throw" shares 2 of 3 words with "pick up" but is
-   another action).
+   the token F1 of the stem sets if every word of the label occurs in the class and the class adds no
+   other action (:func:`hyponym`). Word overlap alone is too loose beside embeddings ("pick up and
+   throw" shares 2 of 3 words with "pick up" but is another action).
 
 A class goes to the label that matches it best, if that score reaches the threshold; a label may
 cover several classes ("kick" -> "forward kick" and "side kick" when no other label claims them),
-and its trained score is then the sum of theirs. A label that covers no class is new (zero-shot).
+and its trained score is then the sum of theirs. A label that covers no class then takes, at
+:data:`HYPONYM_SCORE`, the unclaimed classes that name its action with what is acted on or how: no other
+verb, no "and", no second person, no path or side (:func:`hyponym`: "drinking" / "drink water",
+"nodding" / "nod head", "wave" / "hand waving"; embeddings put such pairs at 0.69-0.77). Only such a
+label: a label that covers a class of its own keeps to it ("walk" does not take "walking towards each
+other", "push" not "pushing other person"; letting every label take them cost live top-1 on the
+inner-validation replays, docs/head.md section 2). A label that still covers no class is new (zero-shot).
 Vocabularies of thousands of classes cost one [labels x classes] similarity matrix.
+
 """
 
 from __future__ import annotations
@@ -52,6 +59,8 @@ __all__ = [
     "particle_clash",
     "phrasal",
     "alternatives",
+    "HYPONYM_SCORE",
+    "hyponym",
     "match_labels",
 ]
 
@@ -59,6 +68,9 @@ log = logging.getLogger(__name__)
 
 # chosen on the paraphrase pairs of tests/sadvae/head_paraphrases.tsv (scripts/check_head.py --matching)
 DEFAULT_MATCH_THRESHOLD = 0.8
+# the score of a class for a label that covers no other and names the class's action more generally (:func:`hyponym`):
+# the default threshold, so a stricter --match-threshold turns these matches off
+HYPONYM_SCORE = DEFAULT_MATCH_THRESHOLD
 
 _SYNONYMS = {
     "both": "two",
@@ -262,6 +274,46 @@ def conflict(a: frozenset[str], b: frozenset[str]) -> bool:
     return False
 
 
+# words that join two actions into one class ("pick up and throw", "cheers and drink", "walk while texting")
+_CONJUNCTIONS = frozenset({"and", "then", "while", "or"})
+# words that bring in a second person (NTU's "pushing other person", "walking towards each other"): an action between
+# two people is another kind of action than the one a label without them names, and a one-person window shows half
+_PARTNER = frozenset(_stem(w) for w in ("other", "each", "another", "partner", "together"))
+# words that fix a path or side ("jog in a circle to the left", "wave the left hand"): a label without them would take
+# one variant of its action alone (on the inner-validation replays "jogging" -> "jog in a circle to the left" cost MSR's
+# window vote 46.1 -> 42.6 %), so such a class is no kind of the label's action for this rule
+_PATH = frozenset(
+    _stem(w)
+    for w in ("left", "right", "forward", "backward", "side", "circle", "around", "toward", "away", "clockwise", "back")
+)
+
+
+def hyponym(label: str, cls: str) -> bool:
+    """True when ``cls`` is a kind of the action that ``label`` names: every content word of the label occurs in the
+    class, and what the class adds is what is acted on or how (no verb of :data:`PHRASAL_VERBS`, no joining "and", no
+    second person: "push" is no more general name of "pushing other person"; no path or side: "jogging" takes not
+    "jog in a circle to the left").
+
+    >>> hyponym("drinking", "drink water"), hyponym("nodding", "nod head"), hyponym("wave", "hand waving")
+    (True, True, True)
+    >>> hyponym("pick up", "pick up and throw"), hyponym("drinking", "cheers and drink"), hyponym("walk", "walk")
+    (False, False, False)
+    >>> hyponym("push", "pushing other person"), hyponym("walk", "walking towards each other")
+    (False, False)
+    >>> hyponym("jogging", "jog in a circle to the left"), hyponym("wave", "wave the left hand")
+    (False, False)
+    """
+    return _kind_of(stems(label), stems(cls), _joins_actions(cls))
+
+
+def _joins_actions(text: str) -> bool:
+    return bool(_CONJUNCTIONS & set(canonical(text).split()))
+
+
+def _kind_of(a: frozenset[str], b: frozenset[str], joined: bool) -> bool:
+    return bool(a) and a < b and not joined and not (b - a) & (PHRASAL_VERBS | _PARTNER | _PATH)
+
+
 def lexical_score(a: frozenset[str], b: frozenset[str]) -> float:
     """Token F1 of two stem sets (1 for equal sets, 0 without overlap)."""
     if not a or not b:
@@ -309,6 +361,7 @@ class MatchResult:
 
     def lines(self, vocabulary: Sequence[str]) -> list[str]:
         """One line per label for logs and the CLI: ``label -> class (score)`` or ``-> new`` with the nearest."""
+        owner = {j: m.label for m in self.matches for j in m.classes}
         out = []
         for i, m in enumerate(self.matches):
             if m.is_trained:
@@ -316,6 +369,8 @@ class MatchResult:
             else:
                 j = int(self.nearest[i])
                 near = f"; nearest trained class {vocabulary[j]!r} {self.scores[i, j]:.2f}" if len(vocabulary) else ""
+                if j in owner and self.scores[i, j] >= self.threshold:  # close enough, but another label took it
+                    near += f", taken by {owner[j]!r}"
                 out.append(f"{m.label} -> new (zero-shot{near})")
         return out
 
@@ -349,6 +404,25 @@ def alternatives(name: str) -> tuple[str, ...]:
                     out.append(t)
         depth += w.count("(") - w.count(")")
     return tuple(out)
+
+
+def _best_alias(s: np.ndarray, owner: np.ndarray, n_v: int) -> np.ndarray:
+    """[L, texts] scores -> [L, V]: each class's best text (its name, readings, aliases)."""
+    per_class = np.zeros((s.shape[0], n_v))
+    if s.shape[1]:
+        np.maximum.at(per_class.T, owner, s.T)
+    return per_class
+
+
+def _assign(per_class: np.ndarray, threshold: float) -> list[list[int]]:
+    """The classes each row's label covers: each class goes to its best row, if that reaches ``threshold``."""
+    covered: list[list[int]] = [[] for _ in range(per_class.shape[0])]
+    if per_class.shape[0] and per_class.shape[1]:
+        best = per_class.argmax(axis=0)
+        for j in range(per_class.shape[1]):
+            if per_class[best[j], j] >= threshold:
+                covered[int(best[j])].append(j)
+    return covered
 
 
 def match_labels(
@@ -389,11 +463,19 @@ def match_labels(
         ],
         dtype=bool,
     ).reshape(n_l, len(flat))
-    # words alone: only a label whose words all occur in the class ("walking" / "walk", "kick" / "side kick");
-    # a label with words the class lacks may be another action ("pick up and throw" / "pick up")
-    s = np.array([[lexical_score(a, b) if a <= b else 0.0 for b in voc_stems] for a in lab_stems]).reshape(
-        n_l, len(flat)
-    )
+    joined = [_joins_actions(t) for t in flat]
+    kind_of = np.array(
+        [[_kind_of(a, b, j) for b, j in zip(voc_stems, joined, strict=True)] for a in lab_stems], dtype=bool
+    ).reshape(n_l, len(flat))
+    # words alone: only a label whose words all occur in the class, which adds no other action ("walking" / "walk",
+    # "kick" / "side kick"); a label with words the class lacks may be another action ("pick up and throw" /
+    # "pick up"), and so is a class that adds one ("pick up" / "pick up and throw")
+    s = np.array(
+        [
+            [lexical_score(a, b) if a == b or k else 0.0 for b, k in zip(voc_stems, ks, strict=True)]
+            for a, ks in zip(lab_stems, kind_of, strict=True)
+        ]
+    ).reshape(n_l, len(flat))
     embedded = False
     if embed is not None and n_l and flat:
         try:
@@ -404,17 +486,20 @@ def match_labels(
             s = np.maximum(np.where(s >= 1.0, 1.0, 0.0), e[:n_l] @ e[n_l:].T)  # word overlap alone is too loose
             embedded = True
     s[clash] = 0.0
-    per_class = np.zeros((n_l, n_v))
-    if len(flat):
-        np.maximum.at(per_class.T, owner, s.T)  # best alias per class
+    per_class = _best_alias(s, owner, n_v)
+    covered = _assign(per_class, threshold)
+    # a label that covers no class by its words and meaning takes the classes that name its action with an object;
+    # a label that covers some keeps to them ("walk" does not take "walking towards each other")
+    lonely = np.array([i for i, c in enumerate(covered) if not c], dtype=np.intp)
+    if len(lonely) and kind_of[lonely].any():
+        floor = np.zeros_like(s)
+        floor[lonely] = np.where(kind_of[lonely] & ~clash[lonely], HYPONYM_SCORE, 0.0)
+        per_class = np.maximum(per_class, _best_alias(floor, owner, n_v))
+        taken = np.zeros(n_v, dtype=bool)
+        taken[[j for c in covered for j in c]] = True
+        for i, c in zip(lonely, _assign(np.where(taken, 0.0, per_class[lonely]), threshold), strict=True):
+            covered[i] = c
     nearest = per_class.argmax(axis=1) if n_v else np.zeros(n_l, dtype=np.intp)
-    covered: list[list[int]] = [[] for _ in names]
-    if n_l and n_v:
-        best_label = per_class.argmax(axis=0)  # each class goes to its best label ...
-        for j in range(n_v):
-            i = int(best_label[j])
-            if per_class[i, j] >= threshold:  # ... if that is good enough
-                covered[i].append(j)
     matches = tuple(
         LabelMatch(
             names[i],

@@ -10,9 +10,11 @@ import pytest
 
 from sadvae.head.matching import (
     DEFAULT_MATCH_THRESHOLD,
+    HYPONYM_SCORE,
     alternatives,
     canonical,
     conflict,
+    hyponym,
     match_labels,
     particle_clash,
     phrasal,
@@ -133,6 +135,38 @@ def test_paraphrases_of_trained_classes_without_an_encoder() -> None:
     assert lines[1] == "stand to sit -> sit down (1.00)" and lines[5].startswith("juggle -> new (zero-shot")
 
 
+def test_a_label_takes_a_class_that_names_its_action_with_an_object() -> None:
+    """A user writes "drinking" for the trained "drink water" (embeddings put the pair at 0.72, under the threshold);
+    a class that joins another action ("pick up and throw", "cheers and drink") is no kind of the label's action."""
+    vocab = ["drink water", "cheers and drink", "nod head/bow", "hand waving", "pick up and throw", "pickup"]
+    for embed in (None, lambda texts: np.eye(len(texts))):  # words alone; an encoder that finds nothing alike
+        r = match_labels(["drinking", "nodding", "wave", "pick up"], vocab, embed)
+        got = {m.label: m.class_names for m in r.matches}
+        assert got == {
+            "drinking": ("drink water",),
+            "nodding": ("nod head/bow",),
+            "wave": ("hand waving",),
+            "pick up": ("pickup",),
+        }
+        assert r.matches[0].score == HYPONYM_SCORE
+    # a label that names the class itself takes it from the more general one
+    r = match_labels(["drinking", "drink water"], vocab, embed=None)
+    assert r.matches[0].class_names == () and r.matches[1].class_names == ("drink water",)
+    assert not hyponym("walk", "walk") and not hyponym("kick", "forward punch")
+    assert not hyponym("pick up", "pick something up and throw it")  # another verb: a second action
+    assert match_labels(["drinking"], ["drink water"], threshold=0.9).matches[0].class_names == ()  # a stricter user
+    # a class goes to one label: the other is new, and its start-up line says who took its nearest class
+    r = match_labels(["nod head", "nodding"], ["nod head/bow", "walk"], embed=None)
+    assert [m.class_names for m in r.matches] == [("nod head/bow",), ()]
+    assert r.lines(["nod head/bow", "walk"])[1] == (
+        "nodding -> new (zero-shot; nearest trained class 'nod head/bow' 0.80, taken by 'nod head')"
+    )
+    # only a label that covers no class of its own: "walk" keeps to "walk", "push" to "push"
+    vocab = ["walk", "walking towards each other", "push", "pushing other person", "drink water"]
+    r = match_labels(["walk", "push", "drinking"], vocab, embed=None)
+    assert [m.class_names for m in r.matches] == [("walk",), ("push",), ("drink water",)]
+
+
 def test_each_trained_class_goes_to_its_best_label() -> None:
     # with an encoder that calls "kick" close to both kicks, "kick" covers both unless a label names one exactly
     def embed(texts):
@@ -228,6 +262,6 @@ def test_the_paraphrase_pairs_with_the_real_encoder() -> None:
 
     same = np.array([p[2] for p in pairs], dtype=bool)
     pred = np.array([match_labels([a], [b], embed).matches[0].is_trained for a, b, _ in pairs])
-    assert pred[same].mean() >= 0.85  # measured 0.91
+    assert pred[same].mean() >= 0.9  # measured 0.95 (0.87 before the hyponym rule)
     assert pred[~same].mean() <= 0.05  # measured 0.02 (tennis serve / tennis swing)
     assert DEFAULT_MATCH_THRESHOLD == 0.8
