@@ -420,3 +420,28 @@ def test_the_packaged_model_reaches_every_merged_class_by_its_datasets_own_name(
         assert off.build_plain(parse_labels_text("donning\nreading\n")).classes[0] == ()
     finally:
         model.close()
+
+
+def test_the_packaged_model_maps_a_new_users_everyday_words(tmp_path) -> None:
+    """benchmarks/labels/new_user.txt (one-word everyday labels): "drinking" reaches the trained "drink water" (it was
+    new, nearest "cheers and drink", until the matcher's hyponym rule), "nodding" stays new because "bowing" took
+    the one class both name, and its start-up line says so."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("sentence_transformers")
+    from realtime.backends.live_model import load_live_model
+
+    model = load_live_model(None)
+    try:
+        info = model.bundle
+        builder = HeadBuilder(info, HeadOptions(cache_dir=str(tmp_path)), model_id=model.model_id)
+        path = Path(__file__).parents[2] / "benchmarks" / "labels" / "new_user.txt"
+        labels = parse_labels_text(path.read_text(encoding="utf-8"))
+        head = builder.build_plain(labels)
+        covered = {n: {info.seen_names[c] for c in cls} for n, cls in zip(labels.names, head.classes, strict=True)}
+        assert covered["drinking"] == {"drink water"} and covered["bowing"] == {"nod head/bow"}
+        assert covered["walking"] >= {"walk"} and covered["standing still"] == set()
+        assert not covered["nodding"] and not covered["looking at watch"]  # 'check time (from watch)' 0.75: still new
+        line = next(x for x in head.mapping_lines() if x.startswith("nodding"))
+        assert line.endswith("taken by 'bowing')"), line
+    finally:
+        model.close()
