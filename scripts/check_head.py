@@ -4,6 +4,7 @@ Subcommands (run from the project root; real data in ../shared/data)::
 
     python scripts/check_head.py matching      # label -> trained-class matcher on the paraphrase pairs
     python scripts/check_head.py vocab         # every match of each shared set's class names (174 names, NTU-120)
+    python scripts/check_head.py labels [--matcher-from REV]   # the project's labels files, with and without an encoder
     python scripts/check_head.py zeroshot --model B.pt   # zero-shot scorers: dead labels, held-out accuracy
     python scripts/check_head.py rejection --model B.pt  # "no action" statistics; --write fits B.head.json
 
@@ -108,6 +109,69 @@ def cmd_matching(args) -> dict:
     return {"pairs": len(pairs), "positives": int(y.sum()), "negatives": int((~y).sum()), "modes": rows}
 
 
+def _matcher_at(rev: str):
+    """``sadvae/head/matching.py`` as it was at git revision ``rev``, loaded as a module of its own."""
+    import importlib.util
+    import subprocess
+    import tempfile
+
+    try:
+        source = subprocess.run(
+            ["git", "show", f"{rev}:sadvae/head/matching.py"], cwd=ROOT, check=True, capture_output=True, text=True
+        ).stdout
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise SystemExit(f"check_head: error: --matcher-from {rev}: no sadvae/head/matching.py there ({exc})") from exc
+    path = Path(tempfile.mkdtemp()) / f"matching_{rev.replace('/', '_')}.py"
+    path.write_text(source, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def cmd_labels(args) -> dict:
+    """The start-up mapping of every labels file of the project (labels/*.txt, benchmarks/labels/**/*.txt) against
+    the packaged model's trained names and aliases, as the live head matches them: with the sentence encoder and
+    without one (a live install without sentence-transformers). With --matcher-from REV, also the labels whose
+    classes differ from the matcher of REV."""
+    from realtime.backends.live_model import load_live_model
+    from realtime.head.labels import parse_labels_text
+    from sadvae.head import matching
+    from sadvae.head.matching import DEFAULT_MATCH_THRESHOLD
+    from sadvae.text import TextEncoder
+
+    old = _matcher_at(args.matcher_from) if args.matcher_from else None  # a bad revision fails before any model loads
+    model = load_live_model(None)
+    try:
+        info = model.bundle
+        vocab, aliases = list(info.seen_names), info.aliases
+        enc = TextEncoder(info.text_cfg)  # the live head's encoder and template (realtime.head.zero_shot.HeadBuilder)
+    finally:
+        model.close()
+
+    def embed(texts):
+        return np.asarray(enc.encode_labels(list(texts)), np.float64)
+
+    files = sorted((ROOT / "labels").glob("*.txt")) + sorted((ROOT / "benchmarks" / "labels").rglob("*.txt"))
+    out: dict = {"vocabulary": len(vocab), "matcher_from": args.matcher_from, "files": {}}
+    for f in files:
+        names = list(parse_labels_text(f.read_text(encoding="utf-8")).names)
+        row: dict = {}
+        for mode, e in (("encoder", embed), ("words", None)):
+            r = matching.match_labels(names, vocab, e, DEFAULT_MATCH_THRESHOLD, aliases)
+            row[mode] = r.lines(vocab)
+            if old is not None:
+                was = old.match_labels(names, vocab, e, DEFAULT_MATCH_THRESHOLD, aliases)
+                row[f"{mode}_changed"] = [
+                    f"{a.label}: {list(a.class_names)} -> {list(b.class_names)}"
+                    for a, b in zip(was.matches, r.matches, strict=True)
+                    if a.class_names != b.class_names
+                ]
+        out["files"][str(f.relative_to(ROOT))] = row
+    return out
+
+
 def cmd_vocab(args) -> dict:
     """Every match of each shared skeleton set's class names against the packaged model's trained names (as
     the live head matches a labels file: the bundle's text template) and against NTU-120's names (as
@@ -146,7 +210,8 @@ def cmd_vocab(args) -> dict:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("what", choices=("matching", "vocab", "zeroshot", "rejection"))
+    p.add_argument("what", choices=("matching", "vocab", "labels", "zeroshot", "rejection"))
+    p.add_argument("--matcher-from", metavar="REV", help="labels: also compare with the matcher at git revision REV")
     p.add_argument("--out", type=Path, help="also write the JSON result here")
     p.add_argument(
         "--model",
@@ -162,6 +227,7 @@ def main(argv=None) -> int:
     commands = {
         "matching": cmd_matching,
         "vocab": cmd_vocab,
+        "labels": cmd_labels,
         "zeroshot": lambda a: cmd_zeroshot(a),
         "rejection": lambda a: cmd_rejection(a),
     }

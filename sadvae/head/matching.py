@@ -19,19 +19,20 @@ nearly blind to word order and to the one word that flips an action ("stand to s
    particle after a verb is part of the verb's action, a particle without a verb is the action itself.
 3. **Score**: 1 when the stem sets are equal; otherwise the cosine similarity of sentence embeddings
    of the canonical forms when an encoder is at hand, else (a live install without sentence-transformers)
-   the token F1 of the stem sets if every word of the label occurs in the class and the class adds no
-   other action (:func:`hyponym`). Word overlap alone is too loose beside embeddings ("pick up and
+   the token F1 of the stem sets if every word of the label occurs in the class and the class joins no
+   second action to them with "and". Word overlap alone is too loose beside embeddings ("pick up and
    throw" shares 2 of 3 words with "pick up" but is another action).
 
 A class goes to the label that matches it best, if that score reaches the threshold; a label may
 cover several classes ("kick" -> "forward kick" and "side kick" when no other label claims them),
 and its trained score is then the sum of theirs. A label that covers no class then takes, at
-:data:`HYPONYM_SCORE`, the unclaimed classes that name its action with what is acted on or how: no other
-verb, no "and", no second person, no path or side (:func:`hyponym`: "drinking" / "drink water",
-"nodding" / "nod head", "wave" / "hand waving"; embeddings put such pairs at 0.69-0.77). Only such a
-label: a label that covers a class of its own keeps to it ("walk" does not take "walking towards each
-other", "push" not "pushing other person"; letting every label take them cost live top-1 on the
-inner-validation replays, docs/head.md section 2). A label that still covers no class is new (zero-shot).
+:data:`HYPONYM_SCORE` (its score in :attr:`MatchResult.scores` too), the unclaimed classes that name
+its action with what is acted on or how: the label has a verb, and the class adds no other verb, no
+"and", no second person, no path or side (:func:`hyponym`: "drinking" / "drink water", "nodding" /
+"nod head", "wave" / "hand waving"; embeddings put such pairs at 0.69-0.77). Only such a label: a
+label that covers a class of its own keeps to it ("walk" does not take "walk slowly"; letting every
+label take such classes cost live top-1 on the inner-validation replays, docs/head.md section 2). A
+label that still covers no class is new (zero-shot).
 Vocabularies of thousands of classes cost one [labels x classes] similarity matrix.
 
 """
@@ -56,6 +57,7 @@ __all__ = [
     "lexical_score",
     "PARTICLES",
     "PHRASAL_VERBS",
+    "VERBS",
     "particle_clash",
     "phrasal",
     "alternatives",
@@ -276,9 +278,10 @@ def conflict(a: frozenset[str], b: frozenset[str]) -> bool:
 
 # words that join two actions into one class ("pick up and throw", "cheers and drink", "walk while texting")
 _CONJUNCTIONS = frozenset({"and", "then", "while", "or"})
-# words that bring in a second person (NTU's "pushing other person", "walking towards each other"): an action between
-# two people is another kind of action than the one a label without them names, and a one-person window shows half
-_PARTNER = frozenset(_stem(w) for w in ("other", "each", "another", "partner", "together"))
+# words that bring in a second person (NTU's "pushing other person", "walking towards each other", "support somebody
+# with hand"): an action between two people is another kind of action than the one a label without them names, and a
+# one-person window shows half of it. Read from the canonical words, as "someone" is a stop word.
+_PARTNER = frozenset({"other", "each", "another", "partner", "partners", "together", "someone", "somebody"})
 # words that fix a path or side ("jog in a circle to the left", "wave the left hand"): a label without them would take
 # one variant of its action alone (on the inner-validation replays "jogging" -> "jog in a circle to the left" cost MSR's
 # window vote 46.1 -> 42.6 %), so such a class is no kind of the label's action for this rule
@@ -286,32 +289,62 @@ _PATH = frozenset(
     _stem(w)
     for w in ("left", "right", "forward", "backward", "side", "circle", "around", "toward", "away", "clockwise", "back")
 )
+# verbs of trained class names that take no particle (NTU-120, the Kinect sets): with PHRASAL_VERBS, the words that
+# make a text an action ("touching" is no more general name of "cross toe touch": crossing is another action)
+_MORE_VERBS = frozenset(
+    _stem(w)
+    for w in (
+        "read rub salute cross say sneeze cough stagger vomit pat hug shoot hush flick staple count snap sniff smell"
+        " apply yawn hit wield grab follow whisper exchange support hammer catch box serve sprint bounce juggle type"
+        " text tap hop skip march squat jump sit stand lie kneel bow greet cheer toast sign"
+    ).split()
+)
+VERBS: frozenset[str] = PHRASAL_VERBS | _MORE_VERBS
+
+
+@dataclass(frozen=True)
+class _Text:
+    """What :func:`hyponym` reads of a label or class text beside its stems."""
+
+    stems: frozenset[str]
+    joined: bool  # two actions joined ("and", "then", ...)
+    partners: frozenset[str]  # the words that bring in a second person
+
+    @classmethod
+    def of(cls, text: str) -> _Text:
+        words = set(canonical(text).split())
+        return cls(stems(text), bool(_CONJUNCTIONS & words), frozenset(_PARTNER & words))
 
 
 def hyponym(label: str, cls: str) -> bool:
-    """True when ``cls`` is a kind of the action that ``label`` names: every content word of the label occurs in the
-    class, and what the class adds is what is acted on or how (no verb of :data:`PHRASAL_VERBS`, no joining "and", no
-    second person: "push" is no more general name of "pushing other person"; no path or side: "jogging" takes not
-    "jog in a circle to the left").
+    """True when ``cls`` is a kind of the action that ``label`` names: the label has a verb, every content word of it
+    occurs in the class, and what the class adds is what is acted on or how (no other verb of :data:`VERBS`, no
+    joining "and"; no second person: "push" is no more general name of "pushing other person"; no path or side:
+    "jogging" takes not "jog in a circle to the left").
 
     >>> hyponym("drinking", "drink water"), hyponym("nodding", "nod head"), hyponym("wave", "hand waving")
     (True, True, True)
     >>> hyponym("pick up", "pick up and throw"), hyponym("drinking", "cheers and drink"), hyponym("walk", "walk")
     (False, False, False)
-    >>> hyponym("push", "pushing other person"), hyponym("walk", "walking towards each other")
+    >>> hyponym("push", "pushing other person"), hyponym("hand", "support somebody with hand")
     (False, False)
-    >>> hyponym("jogging", "jog in a circle to the left"), hyponym("wave", "wave the left hand")
+    >>> hyponym("jogging", "jog in a circle to the left"), hyponym("touching", "cross toe touch")
     (False, False)
+    >>> hyponym("ball", "bounce ball")  # no verb: "ball" names no action
+    False
     """
-    return _kind_of(stems(label), stems(cls), _joins_actions(cls))
+    return _kind_of(_Text.of(label), _Text.of(cls))
 
 
-def _joins_actions(text: str) -> bool:
-    return bool(_CONJUNCTIONS & set(canonical(text).split()))
-
-
-def _kind_of(a: frozenset[str], b: frozenset[str], joined: bool) -> bool:
-    return bool(a) and a < b and not joined and not (b - a) & (PHRASAL_VERBS | _PARTNER | _PATH)
+def _kind_of(a: _Text, b: _Text) -> bool:
+    extra = b.stems - a.stems
+    return (
+        bool(a.stems & VERBS)
+        and a.stems < b.stems
+        and not b.joined
+        and not (b.partners - a.partners)
+        and not extra & (VERBS | _PATH)
+    )
 
 
 def lexical_score(a: frozenset[str], b: frozenset[str]) -> float:
@@ -463,17 +496,15 @@ def match_labels(
         ],
         dtype=bool,
     ).reshape(n_l, len(flat))
-    joined = [_joins_actions(t) for t in flat]
-    kind_of = np.array(
-        [[_kind_of(a, b, j) for b, j in zip(voc_stems, joined, strict=True)] for a in lab_stems], dtype=bool
-    ).reshape(n_l, len(flat))
-    # words alone: only a label whose words all occur in the class, which adds no other action ("walking" / "walk",
-    # "kick" / "side kick"); a label with words the class lacks may be another action ("pick up and throw" /
-    # "pick up"), and so is a class that adds one ("pick up" / "pick up and throw")
+    lab_texts, voc_texts = [_Text.of(t) for t in names], [_Text.of(t) for t in flat]
+    kind_of = np.array([[_kind_of(a, b) for b in voc_texts] for a in lab_texts], dtype=bool).reshape(n_l, len(flat))
+    # words alone: only a label whose words all occur in the class ("walking" / "walk", "kick" / "side kick") and not
+    # in a class that joins another action to them ("pick up" / "pick up and throw"); a label with words the class
+    # lacks may be another action ("pick up and throw" / "pick up")
     s = np.array(
         [
-            [lexical_score(a, b) if a == b or k else 0.0 for b, k in zip(voc_stems, ks, strict=True)]
-            for a, ks in zip(lab_stems, kind_of, strict=True)
+            [lexical_score(a, b.stems) if a <= b.stems and not (a < b.stems and b.joined) else 0.0 for b in voc_texts]
+            for a in lab_stems
         ]
     ).reshape(n_l, len(flat))
     embedded = False

@@ -161,7 +161,12 @@ def test_a_label_takes_a_class_that_names_its_action_with_an_object() -> None:
     assert r.lines(["nod head/bow", "walk"])[1] == (
         "nodding -> new (zero-shot; nearest trained class 'nod head/bow' 0.80, taken by 'nod head')"
     )
-    # only a label that covers no class of its own: "walk" keeps to "walk", "push" to "push"
+    # only a label that covers no class of its own: "walk" keeps to "walk" ("walk slowly" is a kind of walking)
+    assert hyponym("walk", "walk slowly")
+    assert match_labels(["walk"], ["walk", "walk slowly"], embed=None).matches[0].class_names == ("walk",)
+    # words alone still match a label to a class that adds a side or a verb of its own, unless "and" joins them
+    r = match_labels(["raise hand", "phone call"], ["raise the left hand", "make a phone call/answer phone"], None)
+    assert [m.class_names for m in r.matches] == [("raise the left hand",), ("make a phone call/answer phone",)]
     vocab = ["walk", "walking towards each other", "push", "pushing other person", "drink water"]
     r = match_labels(["walk", "push", "drinking"], vocab, embed=None)
     assert [m.class_names for m in r.matches] == [("walk",), ("push",), ("drink water",)]

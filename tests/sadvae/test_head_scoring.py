@@ -331,6 +331,40 @@ def test_check_head_refuses_to_fit_the_packaged_model_on_round_one_windows(tmp_p
     assert file_sha256(head) == before and not (tmp_path / "out.json").exists()
 
 
+def _check_head_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("check_head_labels_under_test", ROOT / "scripts" / "check_head.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_check_head_labels_names_a_bad_revision_before_loading_anything() -> None:
+    with pytest.raises(SystemExit, match="--matcher-from no-such-rev: no sadvae/head/matching.py there"):
+        _check_head_module().main(["labels", "--matcher-from", "no-such-rev"])
+
+
+@pytest.mark.slow
+def test_check_head_labels_maps_every_labels_file_with_and_without_an_encoder(tmp_path: Path) -> None:
+    """docs/head.md section 2: against the matcher before the hyponym rule (3454d8d), with the encoder only
+    new_user.txt's "drinking" changes."""
+    import subprocess
+
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("sentence_transformers")
+    if subprocess.run(["git", "cat-file", "-e", "3454d8d"], cwd=ROOT, capture_output=True).returncode:
+        pytest.skip("no git history with 3454d8d here (a shallow clone or an unpacked release)")
+    out = tmp_path / "labels.json"
+    assert _check_head_module().main(["labels", "--matcher-from", "3454d8d", "--out", str(out)]) == 0
+    files = json.loads(out.read_text())["files"]
+    new_user = files["benchmarks/labels/new_user.txt"]
+    assert "drinking -> drink water (0.80)" in new_user["encoder"] and len(new_user["words"]) == 33
+    changed = {f: r["encoder_changed"] for f, r in files.items() if r["encoder_changed"]}
+    assert changed == {"benchmarks/labels/new_user.txt": ["drinking: [] -> ['drink water']"]}
+    assert files["labels/everyday.txt"]["words_changed"]  # without an encoder: "pick up", "jump"
+
+
 # ---------------------------------------------------------------- the listed margin ("no action" on near misses)
 
 
