@@ -175,6 +175,9 @@ _PHRASES = tuple(
         ("get(?:ting)? dressed", "put on clothes"),
         ("undress(?:ing)?", "take off clothes"),
         ("dress(?:ing)? up", "put on clothes"),
+        ("applaud(?:s|ed|ing)?", "clap hands"),
+        ("look(?:s|ed|ing)? at (?:a |the |my |one's |his |her |their )?(?:wrist)?watch", "check time from watch"),
+        ("check(?:s|ed|ing)? (?:a |the |my |one's |his |her |their )?(?:wrist)?watch", "check time from watch"),
     )
 )
 # mutually exclusive words (stemmed forms): a pair of texts that each use a different one are different actions

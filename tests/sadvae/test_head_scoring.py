@@ -348,7 +348,7 @@ def test_check_head_labels_names_a_bad_revision_before_loading_anything() -> Non
 @pytest.mark.slow
 def test_check_head_labels_maps_every_labels_file_with_and_without_an_encoder(tmp_path: Path) -> None:
     """docs/head.md section 2: against the matcher before the hyponym rule (3454d8d), with the encoder only
-    new_user.txt's "drinking" changes."""
+    new_user.txt's "drinking" and "looking at watch" change."""
     import subprocess
 
     pytest.importorskip("onnxruntime")
@@ -361,7 +361,12 @@ def test_check_head_labels_maps_every_labels_file_with_and_without_an_encoder(tm
     new_user = files["benchmarks/labels/new_user.txt"]
     assert "drinking -> drink water (0.80)" in new_user["encoder"] and len(new_user["words"]) == 33
     changed = {f: r["encoder_changed"] for f, r in files.items() if r["encoder_changed"]}
-    assert changed == {"benchmarks/labels/new_user.txt": ["drinking: [] -> ['drink water']"]}
+    assert changed == {
+        "benchmarks/labels/new_user.txt": [
+            "drinking: [] -> ['drink water']",
+            "looking at watch: [] -> ['check time (from watch)']",  # the phrase table, since fdc6368
+        ]
+    }
     assert files["labels/everyday.txt"]["words_changed"]  # without an encoder: "pick up", "jump"
 
 
