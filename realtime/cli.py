@@ -574,6 +574,7 @@ def _summary(pipeline, model, source) -> str:
             *(f"    {line}" for line in getattr(head, "mapping_lines", list)()),
             *([_taught_line(pipeline.opts.decisions, head.is_taught)] if head.is_taught.any() else []),
             *_description_hint(head),
+            *_spelling_hint(head),
             f"  source: {getattr(source, 'name', source)}; events on {pipeline.publisher.endpoint} "
             f"(topics sadvae.{pipeline.publisher.source}.action|status)",
         ]
@@ -598,6 +599,39 @@ def _description_hint(head) -> list[str]:
         f"  tip: {len(bare)} new label(s) without a description ({shown}) are known to the model by their words alone; "
         f"describe the motion after a '|' where a name is a term of art (`{bare[0]} | a person ...`; docs/head.md, "
         '"What happens to a labels file", item 2)'
+    ]
+
+
+def _spelling_hint(head) -> list[str]:
+    """A start-up tip for new labels with a word that the trained names lack but nearly spell ("waling" / "walking",
+    "runing" / "running"): a misspelt label is no paraphrase of a trained class, so it goes to the zero-shot branch,
+    read by its misspelling. Close real words ("reading" / "heading", 0.86) stay under the cutoff of 0.88."""
+    import difflib
+
+    from sadvae.head.matching import stems
+
+    def words_of(text: str) -> list[str]:
+        return re.findall(r"[a-z]+", str(text).casefold())
+
+    vocabulary = getattr(head, "vocabulary", None) or getattr(getattr(head, "rest", None), "vocabulary", ())
+    words = {w for name in vocabulary for w in words_of(name)}
+    known_stems = {st for w in words for st in stems(w)}
+    close = []
+    for name, new, taught in zip(head.labels.names, head.is_new_label, head.is_taught, strict=True):
+        if not new or taught:
+            continue
+        for word in words_of(name):
+            if len(word) < 4 or word in words or stems(word) <= known_stems:
+                continue
+            near = difflib.get_close_matches(word, words, n=1, cutoff=0.88)
+            if near:
+                close.append(f"{word!r} ({near[0]!r}?)")
+    if not close:
+        return []
+    shown = ", ".join(close[:4]) + (f" and {len(close) - 4} more" if len(close) > 4 else "")
+    return [
+        f"  tip: new label(s) with a word the trained names nearly spell: {shown}; a misspelt label is scored "
+        "zero-shot by its spelling, so correct it where a trained action was meant"
     ]
 
 

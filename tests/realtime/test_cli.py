@@ -497,6 +497,29 @@ def test_new_labels_without_a_description_get_one_tip_at_start_up() -> None:
     assert _description_hint(head(["walking"], [None], [False], [False])) == []
 
 
+def test_a_new_label_that_nearly_spells_a_trained_word_gets_a_tip() -> None:
+    """A misspelt label ("waling") is no paraphrase, so it goes to the zero-shot branch read by its misspelling; the
+    start-up tip names the trained word it nearly spells. Real words near a trained one ("reading" / "heading"),
+    labels that reached a class and taught labels get none."""
+    from types import SimpleNamespace
+
+    from realtime.cli import _spelling_hint
+
+    def head(names, new, taught=None):
+        return SimpleNamespace(
+            labels=SimpleNamespace(names=tuple(names)),
+            is_new_label=np.array(new),
+            is_taught=np.array(taught or [False] * len(names)),
+            vocabulary=("walking", "sitting down", "kicking something", "heading a ball"),
+        )
+
+    (line,) = _spelling_hint(head(["waling", "sittin down", "tai chi", "reading"], [True] * 4))
+    assert "'waling' ('walking'?), 'sittin' ('sitting'?);" in line and "reading" not in line
+    assert _spelling_hint(head(["waling"], [False])) == []  # it reached a trained class after all
+    assert _spelling_hint(head(["kickng"], [True], [True])) == []  # taught by example: its spelling is not read
+    assert _spelling_hint(head(["tai chi", "skating"], [True, True])) == []
+
+
 def test_the_teaching_benchmark_reads_what_sadvae_live_prints(capsys) -> None:
     """scripts/teach_real_videos.py parses --print's event lines and the no-start line: formats must stay in step."""
     import importlib.util
