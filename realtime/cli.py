@@ -569,16 +569,24 @@ def _summary(pipeline, model, source) -> str:
             f"{pre.persons} person(s); stride {pipeline.stride}"
             + ("; each window scored with its mirror image (--handedness pool)" if head.handedness == "pool" else ""),
             f"  pose model: {pose_line}",
-            f"  labels: {len(head.labels)} from {head.labels.path} ({head.mode}): {', '.join(head.labels.names[:8])}"
-            + (" ..." if len(head.labels) > 8 else ""),
-            *(f"    {line}" for line in getattr(head, "mapping_lines", list)()),
-            *([_taught_line(pipeline.opts.decisions, head.is_taught)] if head.is_taught.any() else []),
-            *_description_hint(head),
-            *_spelling_hint(head),
+            *_label_lines(head, pipeline.opts.decisions),
             f"  source: {getattr(source, 'name', source)}; events on {pipeline.publisher.endpoint} "
             f"(topics sadvae.{pipeline.publisher.source}.action|status)",
         ]
     )
+
+
+def _label_lines(head, decisions) -> list[str]:
+    """The labels part of the start-up summary (and of the lines printed when an edited labels file takes effect):
+    the list, each label's mapping onto the trained classes, and the tips."""
+    return [
+        f"  labels: {len(head.labels)} from {head.labels.path} ({head.mode}): {', '.join(head.labels.names[:8])}"
+        + (" ..." if len(head.labels) > 8 else ""),
+        *(f"    {line}" for line in getattr(head, "mapping_lines", list)()),
+        *([_taught_line(decisions, head.is_taught)] if head.is_taught.any() else []),
+        *_description_hint(head),
+        *_spelling_hint(head),
+    ]
 
 
 def _description_hint(head) -> list[str]:
@@ -660,6 +668,14 @@ def _print_event(event: dict) -> None:
         f"{label:<20} {event['score']:.2f}   [{top}]{reason}"
     )
     _print_line(line)
+
+
+def _print_reloaded(head, decisions) -> None:
+    """An edited labels file took effect: its mapping and tips on stderr, as at start-up (the status event
+    ``labels_reloaded`` goes to subscribers)."""
+    lines = [f"{PROG}: labels reloaded (active actions ended)", *_label_lines(head, decisions)]
+    with contextlib.suppress(BrokenPipeError, ValueError):  # stderr gone: the events still go out
+        print("\n".join(lines), file=sys.stderr, flush=True)
 
 
 def _print_change(event: dict) -> None:
@@ -753,6 +769,7 @@ def run(args: argparse.Namespace) -> int:
             overlay=overlay,
             on_event=on_event,
             on_batch=on_batch,
+            on_labels=lambda head: _print_reloaded(head, opts.decisions),
             recorder=recorder,
             examples=examples,
         )

@@ -192,6 +192,8 @@ class Pipeline:
         overlay: a :class:`realtime.overlay.Overlay` or None.
         on_batch: called with every :class:`WindowBatch` (tests, recording).
         on_event: called with every action event dict after it is published (``sadvae-live --print``).
+        on_labels: called with the new head after an edited labels file took effect (``sadvae-live`` prints its
+            mapping, as at start-up).
         recorder: gets ``add(t_s, [(track id, joints [25, 3])])`` for every tracked frame and is closed with the
             pipeline (:class:`realtime.sources.replay.TrackRecorder`, ``sadvae-live --record-skeleton``).
         examples: prototypes of labels taught by example (:func:`realtime.teaching.embed_examples`,
@@ -219,11 +221,13 @@ class Pipeline:
         overlay: Any = None,
         on_batch: Callable[[WindowBatch], None] | None = None,
         on_event: Callable[[dict[str, Any]], None] | None = None,
+        on_labels: Callable[[Any], None] | None = None,
         recorder: Any = None,
         examples: Any = None,
     ):
         self.opts = opts = opts or PipelineOptions()
         self.source, self.model, self.overlay, self.on_batch = source, model, overlay, on_batch
+        self.on_labels = on_labels
         self.recorder = recorder
         self._pose, self.pose_model = pose, getattr(pose, "model", None)
         self._closed, self._stop = False, threading.Event()
@@ -496,6 +500,8 @@ class Pipeline:
         self._status(
             "labels_reloaded", f"labels reloaded from {path}: {len(head.labels)} actions ({head.mode})", details
         )
+        if self.on_labels is not None:
+            self.on_labels(head)
 
     def _publish_decision(self, d: Decision, latency: dict[str, float], head: ZeroShotHead | None = None) -> None:
         self.starts += d.type == "start"

@@ -520,6 +520,33 @@ def test_a_new_label_that_nearly_spells_a_trained_word_gets_a_tip() -> None:
     assert _spelling_hint(head(["tai chi", "skating"], [True, True])) == []
 
 
+def test_an_edited_labels_file_prints_its_mapping_as_at_start_up(capsys) -> None:
+    """Labels may change at will while sadvae-live runs; the terminal shows the new mapping and tips, not only the
+    subscribers' status event."""
+    from types import SimpleNamespace
+
+    from realtime.cli import _print_reloaded
+    from realtime.decisions import DecisionOptions
+
+    class Labels(SimpleNamespace):
+        def __len__(self) -> int:
+            return len(self.names)
+
+    head = SimpleNamespace(
+        labels=Labels(names=("drinking", "waling"), descriptions=(None, None), path="labels.txt"),
+        mode="mixed",
+        is_new_label=np.array([False, True]),
+        is_taught=np.array([False, False]),
+        vocabulary=("drink water", "walking"),
+        mapping_lines=lambda: ["drinking -> drink water (0.80)", "waling -> new (zero-shot)"],
+    )
+    _print_reloaded(head, DecisionOptions())
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "sadvae-live: labels reloaded (active actions ended)"
+    assert err[1].startswith("  labels: 2 from labels.txt (mixed): drinking, waling")
+    assert "    drinking -> drink water (0.80)" in err and any("'waling' ('walking'?)" in line for line in err)
+
+
 def test_the_teaching_benchmark_reads_what_sadvae_live_prints(capsys) -> None:
     """scripts/teach_real_videos.py parses --print's event lines and the no-start line: formats must stay in step."""
     import importlib.util

@@ -215,10 +215,20 @@ def test_labels_change_swaps_the_head_without_stalling_the_loop(shared_data, liv
         elif b.labels.names == ("wave", "clap", "sit down"):
             pipe.request_stop("done")
 
-    pipe = Pipeline(source, live_model, labels, opts, text_encoder=FakeText(delay_s=0.5), on_batch=on_batch)
+    reloaded: list = []
+    pipe = Pipeline(
+        source,
+        live_model,
+        labels,
+        opts,
+        text_encoder=FakeText(delay_s=0.5),
+        on_batch=on_batch,
+        on_labels=reloaded.append,
+    )
     with connect(pipe) as sub:
         assert pipe.run() == "done"
         events = [e for _, e in drain(sub)]
+    assert [h.labels.names for h in reloaded] == [("wave", "clap", "sit down")]  # sadvae-live prints its mapping
     first_new = next(frames for frames, names in seen if len(names) == 3)
     assert first_new - changed_at[0] > 50  # frames kept flowing while the head was fitted
     ends = [e for e in events if e["type"] == "end"]
