@@ -34,7 +34,6 @@ label that covers a class of its own keeps to it ("walk" does not take "walk slo
 label take such classes cost live top-1 on the inner-validation replays, docs/head.md section 2). A
 label that still covers no class is new (zero-shot).
 Vocabularies of thousands of classes cost one [labels x classes] similarity matrix.
-
 """
 
 from __future__ import annotations
@@ -490,7 +489,8 @@ def match_labels(
     owner = np.array([j for j, texts in enumerate(vocab_texts) for _ in texts], dtype=np.intp)
     flat = [t for texts in vocab_texts for t in texts]
     n_l, n_v = len(names), len(vocabulary)
-    lab_stems, voc_stems = [stems(n) for n in names], [stems(t) for t in flat]
+    lab_texts, voc_texts = [_Text.of(t) for t in names], [_Text.of(t) for t in flat]
+    lab_stems, voc_stems = [t.stems for t in lab_texts], [t.stems for t in voc_texts]
     lab_ph, voc_ph = [(phrasal(t), _verb_words(t)) for t in names], [(phrasal(t), _verb_words(t)) for t in flat]
     clash = np.array(
         [
@@ -499,7 +499,6 @@ def match_labels(
         ],
         dtype=bool,
     ).reshape(n_l, len(flat))
-    lab_texts, voc_texts = [_Text.of(t) for t in names], [_Text.of(t) for t in flat]
     kind_of = np.array([[_kind_of(a, b) for b in voc_texts] for a in lab_texts], dtype=bool).reshape(n_l, len(flat))
     # words alone: only a label whose words all occur in the class ("walking" / "walk", "kick" / "side kick") and not
     # in a class that joins another action to them ("pick up" / "pick up and throw"); a label with words the class
