@@ -111,8 +111,9 @@ def cmd_matching(args) -> dict:
 
 def _matcher_at(rev: str):
     """``sadvae/head/matching.py`` as it was at git revision ``rev``, loaded as a module of its own."""
+    import importlib.util
     import subprocess
-    import types
+    import tempfile
 
     try:
         source = subprocess.run(
@@ -120,9 +121,13 @@ def _matcher_at(rev: str):
         ).stdout
     except (OSError, subprocess.CalledProcessError) as exc:
         raise SystemExit(f"check_head: error: --matcher-from {rev}: no sadvae/head/matching.py there ({exc})") from exc
-    module = types.ModuleType(f"matching_at_{rev}")
-    sys.modules[module.__name__] = module  # dataclasses look their module up
-    exec(compile(source, f"{rev}:sadvae/head/matching.py", "exec"), module.__dict__)  # noqa: S102 - this repo's own code
+    with tempfile.TemporaryDirectory() as tmp:  # imported from a file like any module; the file goes afterwards
+        path = Path(tmp) / f"matching_at_{rev.replace('/', '_').replace('~', '_')}.py"
+        path.write_text(source, encoding="utf-8")
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[path.stem] = module  # dataclasses look their module up
+        spec.loader.exec_module(module)
     return module
 
 
