@@ -586,6 +586,37 @@ def _label_lines(head, decisions) -> list[str]:
         *([_taught_line(decisions, head.is_taught)] if head.is_taught.any() else []),
         *_description_hint(head),
         *_spelling_hint(head),
+        *_no_action_hint(head),
+    ]
+
+
+# labels that name the absence of an action: the head says "no action" by itself
+_NO_ACTION_NAMES = frozenset(
+    {"nothing", "none", "no action", "no activity", "no movement", "doing nothing", "idle", "background", "unknown"}
+)
+
+
+def _names_no_action(name: str) -> bool:
+    return " ".join(re.findall(r"[a-z]+", str(name).casefold())) in _NO_ACTION_NAMES
+
+
+def _no_action_hint(head) -> list[str]:
+    """A start-up tip for labels that name no action ("nothing", "idle", "none"): the head reports "no action" by
+    itself when none of the labels fits, while such a label is scored as a motion by its words (zero-shot) and can
+    start events of its own, which is rarely what its writer meant."""
+    named = [
+        name
+        for name, taught in zip(head.labels.names, head.is_taught, strict=True)
+        if not taught and _names_no_action(name)
+    ]
+    if not named:
+        return []
+    quoted = [repr(n) for n in named]
+    shown = f"{', '.join(quoted[:-1])} and {quoted[-1]} name" if len(quoted) > 1 else f"{quoted[0]} names"
+    return [
+        f"  tip: {shown} no action, which needs no label: when none of the labels fits, nothing starts and status "
+        "events carry `no_action` (docs/live.md, Fields); listed, a label is scored as a motion by its words and can "
+        "start events of its own"
     ]
 
 
@@ -598,7 +629,7 @@ def _description_hint(head) -> list[str]:
         for name, desc, new, taught in zip(
             head.labels.names, head.labels.descriptions, head.is_new_label, head.is_taught, strict=True
         )
-        if new and not taught and not desc
+        if new and not taught and not desc and not _names_no_action(name)
     ]
     if not bare:
         return []

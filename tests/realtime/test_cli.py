@@ -520,6 +520,31 @@ def test_a_new_label_that_nearly_spells_a_trained_word_gets_a_tip() -> None:
     assert _spelling_hint(head(["tai chi", "skating"], [True, True])) == []
 
 
+def test_labels_that_name_no_action_get_a_tip_and_no_description_tip() -> None:
+    """A user who lists "nothing" or "idle" expects the "none of these" answer the head gives by itself; listed, such a
+    label is a zero-shot motion that can start events. The tip says so; the description tip leaves it out."""
+    from types import SimpleNamespace
+
+    from realtime.cli import _description_hint, _no_action_hint
+
+    def head(names, taught=None):
+        return SimpleNamespace(
+            labels=SimpleNamespace(names=tuple(names), descriptions=(None,) * len(names)),
+            is_new_label=np.ones(len(names), dtype=bool),
+            is_taught=np.array(taught or [False] * len(names)),
+        )
+
+    (line,) = _no_action_hint(head(["tai chi", "Nothing", "idle", "doing nothing", "nothingness"]))
+    assert line.startswith("  tip: 'Nothing', 'idle' and 'doing nothing' name no action, which needs no label")
+    assert "`no_action`" in line and "tai chi" not in line
+    (line,) = _no_action_hint(head(["none"]))
+    assert line.startswith("  tip: 'none' names no action")
+    assert _no_action_hint(head(["walk", "standing still"])) == []
+    assert _no_action_hint(head(["idle"], [True])) == []  # taught by example: the user showed what it looks like
+    (line,) = _description_hint(head(["tai chi", "nothing"]))
+    assert "1 new label(s) without a description ('tai chi')" in line
+
+
 def test_an_edited_labels_file_prints_its_mapping_as_at_start_up(capsys) -> None:
     """Labels may change at will while sadvae-live runs; the terminal shows the new mapping and tips, not only the
     subscribers' status event."""
