@@ -3,7 +3,7 @@
 Subcommands (run from the project root; real data in ../shared/data)::
 
     python scripts/check_head.py matching      # label -> trained-class matcher on the paraphrase pairs
-    python scripts/check_head.py vocab         # every match of each shared set's class names (174 names, NTU-120)
+    python scripts/check_head.py vocab [--matcher-from REV]    # each shared set's class names (174 names, NTU-120)
     python scripts/check_head.py labels [--matcher-from REV]   # the project's labels files, with and without an encoder
     python scripts/check_head.py zeroshot --model B.pt   # zero-shot scorers: dead labels, held-out accuracy
     python scripts/check_head.py rejection --model B.pt  # "no action" statistics; --write fits B.head.json
@@ -186,10 +186,17 @@ def cmd_vocab(args) -> dict:
     from sadvae.train.benchmark import ntu_name_matches
     from sadvae.train.protocol import ntu_class_names
 
+    old = _matcher_at(args.matcher_from) if args.matcher_from else None
     b = load_bundle(default_bundle_path())
     vocab, ntu = list(b.class_names), list(ntu_class_names())
     enc = TextEncoder(b.text_cfg)
-    out: dict = {"vocabulary": len(vocab), "template": b.text_cfg.template, "sets": {}}
+
+    def embed(texts):
+        return np.asarray(enc.encode_labels(list(texts)), np.float64)
+
+    out: dict = {"vocabulary": len(vocab), "template": b.text_cfg.template, "matcher_from": args.matcher_from}
+    out["sets"] = {}
+    set_names: dict[str, list[str]] = {}
     for name, spec in DATASETS.items():
         try:
             ds = load_dataset(name, SHARED_DATA / spec.default_root)
@@ -200,19 +207,35 @@ def cmd_vocab(args) -> dict:
             names = [ntu[int(c[1:]) - 1] for c in ds.class_names]
         else:
             names = list(dataset_class_names(name, ds))
-        r = match_labels(names, vocab, lambda t: np.asarray(enc.encode_labels(t), np.float64))
+            set_names[name] = names
+        r = match_labels(names, vocab, embed)
         row = {"trained_names": [m.describe() for m in r.matches if m.classes]}
         if name != "ntu":
             _, mm = ntu_name_matches(ds.class_names, ntu, TextConfig())
             row["ntu120_benchmark"] = [f"{k} -> {', '.join(v)}" for k, v in mm.items()]
         out["sets"][name] = row
+    if old is not None:  # every set's names against the trained names, the other sets' (the cross-dataset sources),
+        # and those with NTU-120's: the matches that differ from the matcher of REV
+        for name, names in set_names.items():
+            others = sorted({n for other, ns in set_names.items() if other != name for n in ns})
+            changed = []
+            for against, v in (("trained", vocab), ("other_sets", others), ("other_sets+ntu120", others + ntu)):
+                was, now = old.match_labels(names, v, embed), match_labels(names, v, embed)
+                changed += [
+                    f"{against}: {a.label}: {list(a.class_names)} -> {list(c.class_names)}"
+                    for a, c in zip(was.matches, now.matches, strict=True)
+                    if a.class_names != c.class_names
+                ]
+            out["sets"][name]["changed"] = changed
     return out
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("what", choices=("matching", "vocab", "labels", "zeroshot", "rejection"))
-    p.add_argument("--matcher-from", metavar="REV", help="labels: also compare with the matcher at git revision REV")
+    p.add_argument(
+        "--matcher-from", metavar="REV", help="labels, vocab: also compare with the matcher at git revision REV"
+    )
     p.add_argument("--out", type=Path, help="also write the JSON result here")
     p.add_argument(
         "--model",

@@ -425,7 +425,8 @@ def test_the_packaged_model_reaches_every_merged_class_by_its_datasets_own_name(
 def test_the_packaged_model_maps_a_new_users_everyday_words(tmp_path) -> None:
     """benchmarks/labels/new_user.txt (one-word everyday labels): "drinking" reaches the trained "drink water" (it was
     new, nearest "cheers and drink", until the matcher's hyponym rule), "nodding" stays new because "bowing" took
-    the one class both name, and its start-up line says so."""
+    the one class both name, and its start-up line says so; new_user_objects.txt: "kicking a ball" reaches "kicking
+    something" (it was new until the matcher's instance rule)."""
     pytest.importorskip("onnxruntime")
     pytest.importorskip("sentence_transformers")
     from realtime.backends.live_model import load_live_model
@@ -443,5 +444,13 @@ def test_the_packaged_model_maps_a_new_users_everyday_words(tmp_path) -> None:
         assert not covered["nodding"] and covered["looking at watch"] == {"check time (from watch)"}  # phrase table
         line = next(x for x in head.mapping_lines() if x.startswith("nodding"))
         assert line.endswith("taken by 'bowing')"), line
+        # labels that name what is acted on (new_user_objects.txt): the class that says "something" is taken, a class
+        # named by its verb alone is not (docs/head.md section 2)
+        path = path.with_name("new_user_objects.txt")
+        labels = parse_labels_text(path.read_text(encoding="utf-8"))
+        head = builder.build_plain(labels)
+        covered = {n: {info.seen_names[c] for c in cls} for n, cls in zip(labels.names, head.classes, strict=True)}
+        assert covered["kicking a ball"] == {"kicking something"} and covered["carrying a box"] == set()
+        assert covered["taking off shoes"] == {"take off a shoe"} and covered["coughing"] == set()
     finally:
         model.close()
