@@ -345,20 +345,25 @@ def test_check_head_labels_names_a_bad_revision_before_loading_anything() -> Non
         _check_head_module().main(["labels", "--matcher-from", "no-such-rev"])
 
 
+def _check_head_against(what: str, rev: str, tmp_path: Path) -> dict:
+    """``scripts/check_head.py WHAT --matcher-from REV``'s JSON (skips without the encoder or that revision)."""
+    import subprocess
+
+    pytest.importorskip("sentence_transformers")
+    if subprocess.run(["git", "cat-file", "-e", rev], cwd=ROOT, capture_output=True).returncode:
+        pytest.skip(f"no git history with {rev} here (a shallow clone or an unpacked release)")
+    out = tmp_path / f"{what}.json"
+    assert _check_head_module().main([what, "--matcher-from", rev, "--out", str(out)]) == 0
+    return json.loads(out.read_text())
+
+
 @pytest.mark.slow
 def test_check_head_labels_maps_every_labels_file_with_and_without_an_encoder(tmp_path: Path) -> None:
     """docs/head.md section 2: against the matcher before the hyponym rule (3454d8d), with the encoder only
     new_user.txt's "drinking" and "looking at watch" change, and new_user_objects.txt's "kicking a ball" (the instance
     rule, fe3316d)."""
-    import subprocess
-
     pytest.importorskip("onnxruntime")
-    pytest.importorskip("sentence_transformers")
-    if subprocess.run(["git", "cat-file", "-e", "3454d8d"], cwd=ROOT, capture_output=True).returncode:
-        pytest.skip("no git history with 3454d8d here (a shallow clone or an unpacked release)")
-    out = tmp_path / "labels.json"
-    assert _check_head_module().main(["labels", "--matcher-from", "3454d8d", "--out", str(out)]) == 0
-    files = json.loads(out.read_text())["files"]
+    files = _check_head_against("labels", "3454d8d", tmp_path)["files"]
     new_user = files["benchmarks/labels/new_user.txt"]
     assert "drinking -> drink water (0.80)" in new_user["encoder"] and len(new_user["words"]) == 33
     changed = {f: r["encoder_changed"] for f, r in files.items() if r["encoder_changed"]}
@@ -377,14 +382,7 @@ def test_the_instance_rule_leaves_every_shared_sets_names_as_they_were(tmp_path:
     """docs/head.md section 2, "A label that names what is acted on": no set's class names match otherwise than before
     the rule (e9596e0), against the trained names, the other sets' (the cross-dataset sources) or those with NTU-120's,
     so the benchmarks' numbers stand; the wider form moved HDM05's "throw a basketball" onto "throw"."""
-    import subprocess
-
-    pytest.importorskip("sentence_transformers")
-    if subprocess.run(["git", "cat-file", "-e", "e9596e0"], cwd=ROOT, capture_output=True).returncode:
-        pytest.skip("no git history with e9596e0 here (a shallow clone or an unpacked release)")
-    out = tmp_path / "vocab.json"
-    assert _check_head_module().main(["vocab", "--matcher-from", "e9596e0", "--out", str(out)]) == 0
-    sets = json.loads(out.read_text())["sets"]
+    sets = _check_head_against("vocab", "e9596e0", tmp_path)["sets"]
     read = {name: row["changed"] for name, row in sets.items() if "changed" in row}
     if not read:
         pytest.skip("no shared skeleton set here")
