@@ -180,6 +180,12 @@ _PHRASES = tuple(
         ("applaud(?:s|ed|ing)?", "clap hands"),
         ("look(?:s|ed|ing)? at (?:a |the |my |one's |his |her |their )?(?:wrist)?watch", "check time from watch"),
         ("check(?:s|ed|ing)? (?:a |the |my |one's |his |her |their )?(?:wrist)?watch", "check time from watch"),
+        ("catch(?:es|ing)? (?:a |an |the )?ball", "hand catch"),
+        (
+            "drink(?:s|ing)? (?:water |tea |coffee )?(?:from|out of) (?:a |an |the |my )?(?:cup|glass|mug|bottle|can)",
+            "drink water",
+        ),
+        ("texting|sending (?:a )?text(?: message)?s?", "play with phone"),
     )
 )
 # mutually exclusive words (stemmed forms): a pair of texts that each use a different one are different actions

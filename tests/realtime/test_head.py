@@ -452,5 +452,6 @@ def test_the_packaged_model_maps_a_new_users_everyday_words(tmp_path) -> None:
         covered = {n: {info.seen_names[c] for c in cls} for n, cls in zip(labels.names, head.classes, strict=True)}
         assert covered["kicking a ball"] == {"kicking something"} and covered["carrying a box"] == set()
         assert covered["taking off shoes"] == {"take off a shoe"} and covered["coughing"] == set()
+        assert covered["drinking from a cup"] == {"drink water"} and covered["texting"] == {"playing with phone/tablet"}
     finally:
         model.close()

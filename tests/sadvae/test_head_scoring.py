@@ -361,7 +361,7 @@ def _check_head_against(what: str, rev: str, tmp_path: Path) -> dict:
 def test_check_head_labels_maps_every_labels_file_with_and_without_an_encoder(tmp_path: Path) -> None:
     """docs/head.md section 2: against the matcher before the hyponym rule (3454d8d), with the encoder only
     new_user.txt's "drinking" and "looking at watch" change, and new_user_objects.txt's "kicking a ball" (the instance
-    rule, fe3316d)."""
+    rule, fe3316d) and three labels of the phrase table's since then."""
     pytest.importorskip("onnxruntime")
     files = _check_head_against("labels", "3454d8d", tmp_path)["files"]
     new_user = files["benchmarks/labels/new_user.txt"]
@@ -372,7 +372,12 @@ def test_check_head_labels_maps_every_labels_file_with_and_without_an_encoder(tm
             "drinking: [] -> ['drink water']",
             "looking at watch: [] -> ['check time (from watch)']",  # the phrase table, since fdc6368
         ],
-        "benchmarks/labels/new_user_objects.txt": ["kicking a ball: [] -> ['kicking something']"],
+        "benchmarks/labels/new_user_objects.txt": [
+            "drinking from a cup: [] -> ['drink water']",  # the phrase table, since 6 December 2026
+            "catching a ball: [] -> ['hand catch']",
+            "kicking a ball: [] -> ['kicking something']",  # the instance rule
+            "texting: [] -> ['playing with phone/tablet']",
+        ],
     }
     assert files["labels/everyday.txt"]["words_changed"]  # without an encoder: "pick up", "jump"
 
