@@ -280,6 +280,14 @@ def _register_accuracy(inner: argparse._SubParsersAction) -> None:
         "as labels, e.g. msr_action3d nw_ucla utkinect",
     )
     a.add_argument(
+        "--replay-labels",
+        nargs="+",
+        default=[],
+        metavar="NAME=FILE",
+        help="judge a replayed dataset against its classes worded as a user may: FILE holds one 'class "
+        "name<TAB>label' line per class (e.g. benchmarks/labels/reworded/utkinect.tsv); default: the class names",
+    )
+    a.add_argument(
         "--hold",
         type=float,
         nargs="+",
@@ -394,6 +402,18 @@ def _accuracy(args: argparse.Namespace) -> int:
         raise ConfigError("--names-only is the baseline of --examples-per-label K: add it")
     if args.examples_per_label and args.mirror:
         raise ConfigError("--examples-per-label is measured on sequences as recorded: drop --mirror")
+    replay_labels = {}
+    for item in args.replay_labels:
+        name, eq, file = item.partition("=")
+        if not eq or not name or not file:
+            raise ConfigError(f"--replay-labels takes NAME=FILE (e.g. utkinect=labels.tsv), got {item!r}")
+        if name not in args.replay_dataset:
+            raise ConfigError(f"--replay-labels {item}: {name!r} is not replayed; add --replay-dataset {name}")
+        if not Path(file).is_file():
+            raise ConfigError(f"--replay-labels {item}: no file {file}")
+        replay_labels[name] = Path(file)
+    if replay_labels and args.examples_per_label:
+        raise ConfigError("--replay-labels and --examples-per-label: labels taught by example keep the class names")
     opts = AccuracyOptions(
         annotations=None if args.no_videos else args.annotations,
         data_root=args.data_root,
@@ -407,6 +427,7 @@ def _accuracy(args: argparse.Namespace) -> int:
         examples_per_label=args.examples_per_label,
         teach=not args.names_only,
         teach_every=args.teach_every,
+        replay_labels=replay_labels,
         run=RunOptions(
             model=args.acc_model,
             backend=args.acc_backend,

@@ -349,3 +349,74 @@ def test_replay_run_uses_given_decisions(shared_data):
     quiet, _ = run_replay_dataset("utkinect", shared_data, RunOptions(decisions=never), hold_s=1.0, limit=12)
     assert sum(s.starts for s in quiet) == 0
     assert [s.vote_label for s in quiet] == [s.vote_label for s in scores]  # the head is the same
+
+
+# ----------------------------------------------------------------------- classes worded as a user may (--replay-labels)
+
+NAMES = ("walk", "sit down", "stand up")
+
+
+def test_reworded_labels_rename_truths_and_lists(tmp_path):
+    from realtime.bench.accuracy.runner import HeldoutStream, read_reworded, reword
+
+    f = tmp_path / "w.tsv"
+    f.write_text("# a comment\nwalk\twalking\n\nsit down\t stand to sit \nstand up\tgetting up\n", encoding="utf-8")
+    words = read_reworded(f, NAMES)
+    assert words == {"walk": "walking", "sit down": "stand to sit", "stand up": "getting up"}
+    segs = [Segment("a#0", "sit down", NAMES, 0.0, 2.0), Segment("a#1", "walk", NAMES, 2.0, 4.0)]
+    stream = HeldoutStream(np.zeros((3, 25, 3), np.float32), np.arange(3.0), segs, NAMES)
+    out = reword(stream, words)
+    assert out.class_names == ("walking", "stand to sit", "getting up")
+    assert [s.truth for s in out.segments] == ["stand to sit", "walking"]
+    assert all(s.labels == out.class_names for s in out.segments) and out.joints is stream.joints
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("walk walking\nsit down\tx\nstand up\ty\n", "line 1: expected 'class name<TAB>label'"),
+        ("walk\twalking\nsit down\tx\nstand up\ty\njog\tjogging\n", "line 4: 'jog' is no class of this dataset"),
+        ("walk\twalking\nwalk\tstrolling\nsit down\tx\nstand up\ty\n", "line 2: 'walk' is worded twice"),
+        ("walk\twalking\nsit down\tx\n", "no label for the class(es) ['stand up']"),
+        ("walk\twalking\nsit down\tx\nstand up\tx\n", "the label(s) ['x'] word more than one class"),
+        ("walk\t\nsit down\tx\nstand up\ty\n", "line 1: expected"),
+    ],
+)
+def test_reworded_labels_malformed_one_clear_error(tmp_path, text, words):
+    from realtime.bench.accuracy.runner import read_reworded
+
+    f = tmp_path / "w.tsv"
+    f.write_text(text, encoding="utf-8")
+    with pytest.raises(DataFormatError) as info:
+        read_reworded(f, NAMES)
+    assert str(f) in str(info.value) and words in str(info.value)
+
+
+def test_cli_replay_labels_checks_its_pairs(tmp_path, capsys):
+    from sadvae.cli import main
+
+    f = tmp_path / "w.tsv"
+    f.write_text("walk\twalking\n", encoding="utf-8")
+    base = ["bench", "accuracy", "--no-videos", "--replay-dataset", "utkinect"]
+    assert main([*base, "--replay-labels", str(f)]) == 2
+    assert "--replay-labels takes NAME=FILE" in capsys.readouterr().err
+    assert main([*base, "--replay-labels", f"nw_ucla={f}"]) == 2
+    assert "'nw_ucla' is not replayed; add --replay-dataset nw_ucla" in capsys.readouterr().err
+    assert main([*base, "--replay-labels", f"utkinect={tmp_path / 'none.tsv'}"]) == 2
+    assert "no file" in capsys.readouterr().err
+    assert main([*base, "--replay-labels", f"utkinect={f}", "--examples-per-label", "1"]) == 2
+    assert "labels taught by example keep the class names" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_shipped_reworded_labels_cover_their_sets(shared_data):
+    """benchmarks/labels/reworded/*.tsv word every class of their set (as the replays name them) once."""
+    from realtime.bench.accuracy.runner import dataset_class_names, read_reworded
+    from sadvae.data.registry import DATASETS, load_dataset
+
+    files = sorted((PROJECT_ROOT / "benchmarks" / "labels" / "reworded").glob("*.tsv"))
+    assert {f.stem for f in files} == {"msr_action3d", "nw_ucla", "utkinect"}
+    for f in files:
+        ds = load_dataset(f.stem, shared_data / DATASETS[f.stem].default_root)
+        names = dataset_class_names(f.stem, ds)
+        assert set(read_reworded(f, names)) == set(names)

@@ -36,6 +36,8 @@ class AccuracyOptions:
             names (the baseline on the same replayed sequences).
         teach_every: n > 1 teaches only every n-th label of the list, the others scored by their names (a mixed
             list; the report then also summarises the sequences of taught and of named labels apart).
+        replay_labels: per replayed dataset, a file that words its classes as a user may
+            (:func:`realtime.bench.accuracy.runner.read_reworded`); the others keep their class names.
         data_root: ``../shared/data``; project_root: where labels paths start.
     """
 
@@ -51,6 +53,7 @@ class AccuracyOptions:
     examples_per_label: int = 0
     teach: bool = True
     teach_every: int = 1
+    replay_labels: dict[str, Path] = field(default_factory=dict)
     run: Any = field(default=None)  # realtime.bench.accuracy.runner.RunOptions
 
 
@@ -143,6 +146,7 @@ def run_accuracy(opts: AccuracyOptions, command: str = "") -> dict[str, Any]:
                 examples_per_label=opts.examples_per_label,
                 teach=opts.teach,
                 teach_every=opts.teach_every,
+                reworded=opts.replay_labels.get(name),
             )
             entry = {**info, "summary": summarise(scores), "sequences_detail": [s.to_dict() for s in scores]}
             if opts.teach_every > 1 and info["taught"]:  # a mixed list: its two kinds of labels apart
@@ -165,6 +169,8 @@ def _num(x: float | None, fmt: str = "{:.2f}") -> str:
 
 def _examples_note(r: dict[str, Any]) -> str:
     k = r.get("examples_per_label", 0)
+    if r.get("reworded"):
+        return f" (labels: {Path(r['reworded']).name})"
     if not k:
         return ""
     if r.get("taught") and r.get("teach_every", 1) > 1:

@@ -19,7 +19,7 @@ import numpy as np
 from realtime.bench.accuracy.annotations import ClipAnnotation
 from realtime.bench.accuracy.metrics import EMITTED, Segment, SegmentScore, WindowScore, score_segment
 from realtime.sources.replay import GAP_S, stream_piece
-from sadvae.errors import ConfigError
+from sadvae.errors import ConfigError, DataFormatError
 
 __all__ = [
     "RunOptions",
@@ -31,6 +31,8 @@ __all__ = [
     "run_replay_dataset",
     "example_split",
     "dataset_class_names",
+    "read_reworded",
+    "reword",
     "GAP_S",
 ]
 
@@ -278,6 +280,51 @@ def heldout_stream(
     return HeldoutStream(np.concatenate(chunks).astype(np.float32), np.concatenate(times), segs, label_names)
 
 
+def read_reworded(path: Path, class_names: tuple[str, ...]) -> dict[str, str]:
+    """A file that words a replayed dataset's classes as a user may: one ``class name<TAB>label`` line per class
+    (``#`` comments, blank lines). Every class of ``class_names`` (as :func:`dataset_class_names` gives them) needs
+    exactly one label, and no two classes may share one.
+
+    Raises:
+        DataFormatError: naming the file, the line and the fix.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataFormatError(path, None, f"cannot read it as UTF-8 text ({exc})") from exc
+    words: dict[str, str] = {}
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        cls, tab, label = line.partition("\t")
+        cls, label = cls.strip(), label.strip()
+        if not tab or not cls or not label or "\t" in label:
+            raise DataFormatError(path, f"line {n}", f"expected 'class name<TAB>label', got {line!r}")
+        if cls not in class_names:
+            raise DataFormatError(path, f"line {n}", f"{cls!r} is no class of this dataset; its classes: {class_names}")
+        if cls in words:
+            raise DataFormatError(path, f"line {n}", f"{cls!r} is worded twice; keep one line per class")
+        words[cls] = label
+    missing = [c for c in class_names if c not in words]
+    if missing:
+        raise DataFormatError(path, None, f"no label for the class(es) {missing}; add a 'class<TAB>label' line each")
+    labels = list(words.values())
+    twice = sorted({x for x in labels if labels.count(x) > 1})
+    if twice:
+        raise DataFormatError(path, None, f"the label(s) {twice} word more than one class; give each class its own")
+    return words
+
+
+def reword(stream: HeldoutStream, words: dict[str, str]) -> HeldoutStream:
+    """The same replay judged against the classes' labels of ``words`` (:func:`read_reworded`) instead of their
+    names: the truths and the label lists renamed, the frames as they are."""
+    from dataclasses import replace
+
+    labels = tuple(words[c] for c in stream.class_names)
+    segments = [replace(s, truth=None if s.truth is None else words[s.truth], labels=labels) for s in stream.segments]
+    return HeldoutStream(stream.joints, stream.times, segments, labels)
+
+
 def example_split(name: str, ds: Any, k: int, limit: int | None = None) -> tuple[dict[str, list[int]], set[int]]:
     """Which test-side sequences teach each class, and which are then not replayed.
 
@@ -331,8 +378,10 @@ def run_replay_dataset(
     examples_per_label: int = 0,
     teach: bool = True,
     teach_every: int = 1,
+    reworded: Path | None = None,
 ) -> tuple[list[SegmentScore], dict[str, Any]]:
-    """Replay a dataset's held-out side through the live pipeline with its own class names as labels
+    """Replay a dataset's held-out side through the live pipeline with its own class names as labels, or with the
+    labels of ``reworded`` (:func:`read_reworded`: the classes worded as a user may)
     (``mirror``: their left-right mirror images, :func:`heldout_stream`; ``examples_per_label``: every label taught
     by that many test-side sequences, :func:`example_split`, which are not replayed with their performers' others;
     ``teach`` False: the same sequences left out, the labels scored by their names: the baseline; ``teach_every``
@@ -350,9 +399,14 @@ def run_replay_dataset(
 
     if name not in DATASETS:
         raise ConfigError(f"unknown dataset {name!r} for --replay-dataset; choose one of {sorted(DATASETS)}")
+    if reworded is not None and examples_per_label:
+        raise ConfigError(f"{name}: labels taught by example keep the class names; drop the reworded labels")
     ds = load_dataset(name, data_root / DATASETS[name].default_root)
+    words = read_reworded(reworded, dataset_class_names(name, ds)) if reworded is not None else None
     taught, skip = example_split(name, ds, examples_per_label, limit) if examples_per_label else ({}, set())
     stream = heldout_stream(name, data_root, hold_s, limit, mirror, skip=skip, ds=ds)
+    if words is not None:
+        stream = reword(stream, words)
     clips = None
     if teach_every < 1:
         raise ConfigError(f"teach every n-th label needs n >= 1, got {teach_every}")
@@ -379,6 +433,7 @@ def run_replay_dataset(
         "examples_per_label": int(examples_per_label),
         "taught": bool(teaching),
         "teach_every": int(teach_every),
+        "reworded": None if reworded is None else str(reworded),
         "taught_labels": sorted(teaching),
         "examples_used": res.examples,
         "example_sequences": sum(len(ix) for ix in taught.values()),
