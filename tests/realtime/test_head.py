@@ -453,5 +453,6 @@ def test_the_packaged_model_maps_a_new_users_everyday_words(tmp_path) -> None:
         assert covered["kicking a ball"] == {"kicking something"} and covered["carrying a box"] == set()
         assert covered["taking off shoes"] == {"take off a shoe"} and covered["coughing"] == set()
         assert covered["drinking from a cup"] == {"drink water"} and covered["texting"] == {"playing with phone/tablet"}
+        assert covered["putting on a jacket"] == {"wear jacket", "put on clothes"}  # NTU's column and NW-UCLA's donning
     finally:
         model.close()

@@ -188,6 +188,15 @@ def test_a_label_that_names_what_is_acted_on_takes_the_class_that_says_something
     assert [m.class_names for m in r.matches] == [(), ("kicking something",)]
 
 
+def test_a_jacket_is_clothes() -> None:
+    """The model learned putting on a jacket in two columns (NTU's "wear jacket", NW-UCLA's donning as "put on
+    clothes"); a user's "putting on a jacket" or "taking off a coat" reaches the clothes column by its words."""
+    assert stems("putting on a jacket") == stems("put on clothes") == stems("put on a coat")
+    vocab = ["put on clothes", "take off clothes", "put on a hat/cap"]
+    r = match_labels(["putting on a jacket", "taking off a coat"], vocab, embed=None)
+    assert [m.class_names for m in r.matches] == [("put on clothes",), ("take off clothes",)]
+
+
 def test_each_trained_class_goes_to_its_best_label() -> None:
     # with an encoder that calls "kick" close to both kicks, "kick" covers both unless a label names one exactly
     def embed(texts):
