@@ -596,8 +596,13 @@ _NO_ACTION_NAMES = frozenset(
 )
 
 
+def _words(text: str) -> list[str]:
+    """A label's or class name's words, lower case, without punctuation or digits."""
+    return re.findall(r"[a-z]+", str(text).casefold())
+
+
 def _names_no_action(name: str) -> bool:
-    return " ".join(re.findall(r"[a-z]+", str(name).casefold())) in _NO_ACTION_NAMES
+    return " ".join(_words(name)) in _NO_ACTION_NAMES
 
 
 def _no_action_hint(head) -> list[str]:
@@ -649,17 +654,14 @@ def _spelling_hint(head) -> list[str]:
 
     from sadvae.head.matching import stems
 
-    def words_of(text: str) -> list[str]:
-        return re.findall(r"[a-z]+", str(text).casefold())
-
     vocabulary = getattr(head, "vocabulary", None) or getattr(getattr(head, "rest", None), "vocabulary", ())
-    words = {w for name in vocabulary for w in words_of(name)}
+    words = {w for name in vocabulary for w in _words(name)}
     known_stems = {st for w in words for st in stems(w)}
     close = []
     for name, new, taught in zip(head.labels.names, head.is_new_label, head.is_taught, strict=True):
         if not new or taught:
             continue
-        for word in words_of(name):
+        for word in _words(name):
             if len(word) < 4 or word in words or stems(word) <= known_stems:
                 continue
             near = difflib.get_close_matches(word, words, n=1, cutoff=0.88)

@@ -246,6 +246,8 @@ def main(argv=None) -> int:
     )
     p.add_argument("--write", action="store_true", help="rejection: write the calibration beside --model")
     args = p.parse_args(argv)
+    if args.matcher_from and args.what not in ("labels", "vocab"):
+        p.error(f"--matcher-from compares the mappings of labels and vocab, not of {args.what}")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     t0 = time.time()
     commands = {

@@ -292,8 +292,8 @@ def test_the_paraphrase_pairs_with_the_real_encoder() -> None:
 
     same = np.array([p[2] for p in pairs], dtype=bool)
     pred = np.array([match_labels([a], [b], embed).matches[0].is_trained for a, b, _ in pairs])
-    # measured 0.91 (80 of 88): the pairs added on 5 December 2026 (late) include five that the matcher misses by
+    # measured 0.91 (82 of 90): the pairs added on 5 December 2026 (late) include five that the matcher misses by
     # choice (a class named by its verb alone: "carrying a box" / "carry", docs/head.md section 2); 0.95 of 78 before
-    assert pred[same].mean() >= 0.88
+    assert pred[same].mean() >= 0.9
     assert pred[~same].mean() <= 0.05  # measured 0.02 (tennis serve / tennis swing)
     assert DEFAULT_MATCH_THRESHOLD == 0.8

@@ -343,6 +343,8 @@ def _check_head_module():
 def test_check_head_labels_names_a_bad_revision_before_loading_anything() -> None:
     with pytest.raises(SystemExit, match="--matcher-from no-such-rev: no sadvae/head/matching.py there"):
         _check_head_module().main(["labels", "--matcher-from", "no-such-rev"])
+    with pytest.raises(SystemExit, match="2"):  # argparse's usage error: the flag compares labels and vocab only
+        _check_head_module().main(["matching", "--matcher-from", "HEAD"])
 
 
 def _check_head_against(what: str, rev: str, tmp_path: Path) -> dict:
