@@ -197,6 +197,8 @@ class CrossDatasetConfig:
         weight_decays: L2 strengths of the ``joint`` head tried in selection (default: the recipe's grid).
         class_texts: the trained classes' text side of ``joint``'s transfer tried in selection: ``name`` (the
             templated name) or a kind of NTU description (:func:`ntu_descriptions`) mixed in.
+        glossary: a glossary table (:mod:`sadvae.glossary`): a label without a description is read with its
+            WordNet definition, in the selection's folds as on the target; None: names as they are.
         features: "clips" (the per-clip cache of :mod:`sadvae.features`), "windows" (the default recipe's
             per-window cache, clip rows = window means) or "auto" (windows when a window method runs).
         text: sentence encoder and prompt template.
@@ -228,6 +230,7 @@ class CrossDatasetConfig:
     betas: tuple[float, ...] = (0.25, 0.5)
     weight_decays: tuple[float, ...] = field(default_factory=lambda: _recipe_weight_decays())
     class_texts: tuple[str, ...] = ("name", "llm")
+    glossary: str | None = None
     features: str = "auto"
     text: TextConfig = field(default_factory=TextConfig)
     zsl: object = None
@@ -710,6 +713,18 @@ def _transfer_scores(
     )
 
 
+def glossed(labels: Sequence[LabelEntry], text: _Text, actions: Sequence[str], path: str) -> list[LabelEntry]:
+    """Each label without a description given its WordNet definition (:meth:`sadvae.glossary.Glossary.define`, the
+    sense chosen against ``actions``) as one, ``"<name>: <definition>"``; the others unchanged."""
+    from sadvae.glossary import Glossary, described
+
+    g = Glossary.load(path)
+    return [
+        lab if lab.description else LabelEntry(lab.name, described(lab.name, g.define(lab.name, text.raw, actions)))
+        for lab in labels
+    ]
+
+
 def read_as_live(labels: Sequence[LabelEntry], covered: np.ndarray) -> list[LabelEntry]:
     """The labels as the live head reads their text: a label that covers trained classes by its name (the head
     scores it by those classes and never reads its description), a new label by its description when it has one.
@@ -899,6 +914,8 @@ def _select(
         lin = None if method == "joint" else fit_linear(train.feats, train.labels, cfg.seed)
         test = fs.subset(fs.test_side & (fs.labels >= 0))
         labels = [LabelEntry(c) for c in fs.class_names]
+        if cfg.glossary:
+            labels = glossed(labels, text, ntu, cfg.glossary)
         sad = None
         if method == "fused_sadvae":
             model = _train_sadvae(train, text, cfg)
@@ -1132,6 +1149,8 @@ def run_cross_dataset(cfg: CrossDatasetConfig, out: str | Path) -> dict:
     truth = remap[test.labels]
     text = _Text(cfg.text)
     ntu = _ntu_names() if cfg.backbone == "shiftgcn" else []
+    if cfg.glossary:
+        labels = glossed(labels, text, ntu, cfg.glossary)
     src_vocab = _pool([feats[s] for s in sources]).names
     groups = {
         "sources": label_groups(labels, src_vocab, text.raw, cfg.near_threshold),
@@ -1368,6 +1387,16 @@ def add_cli_arguments(p) -> None:
         f"{' '.join(map(str, _recipe_weight_decays()))})",
     )
     g.add_argument("--xd-seed", type=int, default=0, help="seed of every head (default 0)")
+    g.add_argument(
+        "--glossary",
+        nargs="?",
+        type=Path,
+        const=Path("runs/glossary/glossary.tsv.gz"),
+        metavar="FILE",
+        help="read each label that has no description with its WordNet definition (sadvae/glossary.py; FILE from "
+        "scripts/build_glossary.py, default runs/glossary/glossary.tsv.gz), in the selection's folds and on the "
+        "target (measured, not adopted: docs/cross_dataset.md round 20)",
+    )
     g.add_argument("--feature-dir", type=Path, help="feature cache (default runs/features)")
     g.add_argument(
         "--features",
@@ -1414,6 +1443,7 @@ def run_cli(args) -> int:
         finetune=FinetuneConfig(units=args.tune_units, epochs=args.tune_epochs),
         feature_dir=str(args.feature_dir) if args.feature_dir else None,
         features=args.features,
+        glossary=str(args.glossary) if args.glossary else None,
         threads=args.threads,
     )
     if args.joint_weight_decays:

@@ -195,6 +195,28 @@ def test_cli_joint_weight_decays_reach_the_selection_grid(tmp_path, monkeypatch,
     assert "--joint-weight-decays must be positive" in capsys.readouterr().err
 
 
+def test_cli_glossary_reaches_the_config_and_relabels_only_undescribed_labels(tmp_path, monkeypatch):
+    import gzip
+
+    import sadvae.train.cross_dataset as xd
+    from sadvae.cli import main
+
+    seen = _record_configs(monkeypatch, xd)
+    args = ["benchmark", "zsl", "--protocol", "cross-dataset", "--target", "msr", "--out", str(tmp_path)]
+    assert main([*args, "--glossary", str(tmp_path / "g.tsv.gz")]) == 0 and main(args) == 0
+    assert [c.glossary for c in seen] == [str(tmp_path / "g.tsv.gz"), None]
+    table = tmp_path / "g.tsv.gz"
+    table.write_bytes(gzip.compress(b"v\tdon\tput clothing on one's body\n"))
+
+    class Text:
+        def raw(self, texts):
+            return np.eye(len(texts))
+
+    labels = [LabelEntry("donning"), LabelEntry("doffing"), LabelEntry("wave", "arm side to side")]
+    out = xd.glossed(labels, Text(), ["walk"], str(table))
+    assert [lab.text for lab in out] == ["donning: put clothing on one's body", "doffing", "arm side to side"]
+
+
 def test_feature_cache_resumes_and_reuses(tmp_path):
     """Chunks written as they finish are reused after an interruption; a finished cache needs no data at all."""
     from sadvae.data.record import Dataset, SkeletonSequence
