@@ -51,6 +51,9 @@ class JointBuffer:
         min_window: frames (at ``fps``) the buffer must span before it hands out a window, in
             ``[2, window]``; below ``window`` the first windows are partial (module docstring).
             None = ``window`` (full windows only).
+        max_capacity: frames the ring may grow to when frames come faster than ``capacity`` was sized for (a camera
+            that declares 30 frames/s and delivers 60): full, yet spanning less than a window, it doubles, up to
+            this; None = never grows (the warning only).
 
     Attributes:
         window_size: frames per window (the ``window`` argument).
@@ -69,6 +72,7 @@ class JointBuffer:
         stride: int = 1,
         max_gap_s: float = 0.5,
         min_window: int | None = None,
+        max_capacity: int | None = None,
     ):
         if window < 2:
             raise ValueError(f"window must be >= 2 frames, got {window}")
@@ -94,6 +98,7 @@ class JointBuffer:
         self._count = 0  # frames held
         self._since_ready = -1  # pushes since the buffer first spanned a window (-1: not yet)
         self._warned_capacity = False
+        self.max_capacity = self.capacity if max_capacity is None else max(int(max_capacity), self.capacity)
         self.resets = 0
 
     def __len__(self) -> int:
@@ -169,9 +174,26 @@ class JointBuffer:
             self._since_ready += 1
         elif self.ready:
             self._since_ready = 0
-        if self._count == self.capacity and not self._warned_capacity and not self.full:
-            self._warn_capacity()
+        if self._count == self.capacity and not self.full:
+            if self.capacity < self.max_capacity:
+                self._grow(min(2 * self.capacity, self.max_capacity))
+            elif not self._warned_capacity:
+                self._warn_capacity()
         return self.should_emit()
+
+    def _grow(self, capacity: int) -> None:
+        """Re-allocate the ring with room for ``capacity`` frames, the frames held kept in order."""
+        joints, times = self.frames()
+        n = len(times)
+        self._joints = np.zeros((capacity, self.persons, NUM_JOINTS, 3), dtype=np.float32)
+        self._times = np.zeros(capacity, dtype=np.float64)
+        self._joints[:n], self._times[:n] = joints, times
+        self.capacity, self._next = int(capacity), n % capacity
+        log.info(
+            "JointBuffer: frames come faster than it was sized for (%.1f frames/s); grown to %d frames",
+            (n - 1) / max(times[-1] - times[0], 1e-9),
+            capacity,
+        )
 
     def _warn_capacity(self) -> None:
         self._warned_capacity = True

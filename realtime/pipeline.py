@@ -339,6 +339,9 @@ class Pipeline:
                 self._cfg.persons,
                 max_gap_s=self.opts.max_gap_s,
                 min_window=self._min_window,
+                # sized from the rate the source declares; a camera that delivers more frames than it declares grows
+                # it (up to 16x: 480 frames/s declared as 30) instead of giving partial windows for ever
+                max_capacity=16 * self._capacity,
             )
             decider = DecisionMaker(self.labels.names, self.opts.decisions, tr.id, self.head.is_taught)
             self._tracks[tr.id] = _TrackState(buf, decider)

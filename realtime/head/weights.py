@@ -38,6 +38,8 @@ class FittedWeights:
         relu_logits: the published ReLU on linear logits (round-1 field; ``method`` says it too).
         unreachable: labels that lose even on their own text latent.
         method: one of :data:`sadvae.head.ZS_METHODS`; "" = "linear-relu" / "linear" from ``relu_logits``.
+        prototypes: float32 [n, d_r] the labels' text latents mu_y (the weight itself for prototype methods; for the
+            linear ones what their "no action" reads); None in heads fitted before they were kept.
     """
 
     names: tuple[str, ...]
@@ -46,6 +48,7 @@ class FittedWeights:
     relu_logits: bool
     unreachable: tuple[str, ...] = ()
     method: str = ""
+    prototypes: np.ndarray | None = None
 
     @property
     def kind(self) -> str:
@@ -54,7 +57,7 @@ class FittedWeights:
     def scorer(self, calibration: Any) -> ZeroShotScorer:
         """The numpy scorer, with the calibration's scale for prototype methods."""
         scale = {"cosine": calibration.zs_scale, "euclidean": calibration.euclid_scale}.get(self.kind, 1.0)
-        return ZeroShotScorer(self.kind, self.weight, self.bias, float(scale))
+        return ZeroShotScorer(self.kind, self.weight, self.bias, float(scale), self.prototypes)
 
 
 def fit_weights(model: Any, emb: np.ndarray, names: tuple[str, ...], opts: Any) -> FittedWeights:
@@ -96,7 +99,7 @@ def fit_weights(model: Any, emb: np.ndarray, names: tuple[str, ...], opts: Any) 
         torch.set_num_threads(threads)
     scorer = ZeroShotScorer(method, w, b, 1.0)
     dead = dead_labels(scorer, own)
-    return FittedWeights(names, w, b, method == "linear-relu", tuple(names[i] for i in dead), method)
+    return FittedWeights(names, w, b, method == "linear-relu", tuple(names[i] for i in dead), method, own)
 
 
 def read_weights(
@@ -118,7 +121,10 @@ def read_weights(
             if "weight" in z.files:
                 new = tuple(map(str, z["names"]))
                 unreachable = tuple(map(str, z["unreachable"]))
-                f = FittedWeights(new, z["weight"], z["bias"], bool(z["relu_logits"]), unreachable, str(z["method"]))
+                protos = z["prototypes"] if "prototypes" in z.files else None
+                f = FittedWeights(
+                    new, z["weight"], z["bias"], bool(z["relu_logits"]), unreachable, str(z["method"]), protos
+                )
     except (*NUMPY_READ_ERRORS, TypeError) as e:  # half-copied or foreign files: refit, never stop
         log.warning("ignoring unreadable head cache %s (%s); refitting", path, e)
         return None
@@ -131,6 +137,7 @@ def read_weights(
         n, d = len(new_names), semantic_dim
         ok = ok and f.names == new_names and f.weight.shape == (n, d) and f.bias.shape == (n,)
         ok = ok and f.weight.dtype == np.float32
+        ok = ok and (f.prototypes is None or f.prototypes.shape == f.weight.shape)
     if lines is not None and len(lines) != len(names):
         lines = None
     if not ok:
@@ -159,6 +166,8 @@ def write_weights(
             unreachable=np.array(f.unreachable, dtype=str),
             method=np.array(f.kind),
         )
+        if f.prototypes is not None:
+            arrays["prototypes"] = np.asarray(f.prototypes, np.float32)
     try:
         with atomic_path(path, suffix=".npz") as tmp:  # np.savez appends .npz to a path without it
             np.savez(tmp, **arrays)

@@ -58,7 +58,6 @@ from sadvae.head import (
     match_labels,
     mirror_columns,
     read_calibration,
-    stems,
 )
 from sadvae.labels import normalise_name
 from sadvae.text import TextEncoder, default_cache_dir
@@ -76,9 +75,11 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_CACHE_FORMAT = 5  # 3: a description starting "a person" is no longer prefixed twice (sadvae.text); 4: matching reads
+_CACHE_FORMAT = 6  # 3: a description starting "a person" is no longer prefixed twice (sadvae.text); 4: matching reads
 # slash alternatives and compounds (sadvae.head.matching): a cached label mapping may be stale; 5: the cache keeps the
-# mapping's start-up lines (scores, nearest class), so a cached run prints what the run that built it printed
+# mapping's start-up lines (scores, nearest class), so a cached run prints what the run that built it printed; 6: heads
+# keep the new labels' prototypes (a linear scorer's "no action" reads them) and a list of exact class names is
+# matched with the encoder too (6 December 2026)
 
 
 @dataclass(frozen=True)
@@ -364,7 +365,6 @@ class HeadBuilder:
         self._seen_by_name: dict[str, int] = {}
         for col, name in enumerate(self.vocabulary):
             self._seen_by_name.setdefault(normalise_name(name), col)
-        self._vocab_stems = [stems(n) for n in self.vocabulary]
         self.class_mirror = mirror_columns(self.vocabulary)
         self.cache_dir = Path(self.opts.cache_dir) if self.opts.cache_dir else default_cache_dir().parent / "heads"
         self.calibration = self._calibration()
@@ -415,13 +415,15 @@ class HeadBuilder:
     def match(self, labels: LabelSet) -> MatchResult | None:
         """The text match of ``labels`` against the trained classes (None with ``match=False``).
 
-        Sentence embeddings are used only when some label is not a word-for-word class name; where no
-        encoder can run (no sentence-transformers, nothing cached) the lexical matcher decides alone.
+        Sentence embeddings take part whatever the other labels are: a label covers the same classes in every
+        list ("kick" also takes "side kick" whether or not the list holds a new label; until 6 December 2026 a list
+        of word-for-word class names skipped the encoder, so its labels covered fewer classes than in a list with
+        one new label). Where no encoder can run (no sentence-transformers, nothing cached) the lexical matcher
+        decides alone, with a warning, and the mapping is not cached.
         """
         if not self.opts.match:
             return None
-        exact = all(any(stems(n) == v for v in self._vocab_stems) for n in labels.names)
-        embed = None if exact or not self.vocabulary else self._embed_texts
+        embed = self._embed_texts if self.vocabulary else None
         return match_labels(labels.names, self.vocabulary, embed, self.opts.match_threshold, self._aliases)
 
     def _embed_texts(self, texts: list[str]) -> np.ndarray:
@@ -479,7 +481,8 @@ class HeadBuilder:
             new = [i for i, cs in enumerate(classes) if not cs]
             fitted = self._fit(labels, new, key, classes) if new else None
             lines = tuple(mapping.lines(self.vocabulary)) if mapping is not None else None
-            if self.opts.use_cache and (new or (mapping is not None and mapping.embedded)):
+            lexical_only = mapping is not None and bool(self.vocabulary) and not mapping.embedded
+            if self.opts.use_cache and not lexical_only and (new or mapping is not None):  # never a degraded mapping
                 write_weights(self.cache_dir / f"{key}.npz", fitted, classes, labels.names, lines)
             self._remember(key, (classes, fitted, lines))
         head = ZeroShotHead(

@@ -25,9 +25,11 @@ thumbs. Derived:
 - neck = spine shoulder + 0.33 (head - spine shoulder) (:data:`sadvae.skeleton.NECK_FRACTION`);
 - hand = mean of the index and pinky knuckles (MediaPipe 19/17 left, 20/18 right), about 8 cm from
   the wrist (Kinect: 5-8 cm);
-- hand tip = hand + 0.5 (hand - wrist), the rule :func:`sadvae.skeleton.kinect_v1_to_ntu25` uses.
-  Kinect's tip is 2-6 cm beyond the hand along the wrist->hand axis (wrist->tip about 10 cm on the
-  NTU samples); MediaPipe's index landmark is a knuckle only ~2 cm from the hand, mostly sideways.
+- hand tip = hand + 0.5 (hand - wrist), shorter than the 0.8 of :func:`sadvae.skeleton.kinect_v1_to_ntu25`
+  (the NTU samples' median) because this "hand" sits at the knuckles, further out than Kinect's: on the paired
+  A001 clip 0.5 and 0.8 differ by 0.3 cm at the tracked right tip. Kinect's tip is 2-6 cm beyond the hand along
+  the wrist->hand axis (wrist->tip about 10 cm on the NTU samples); MediaPipe's index landmark is a knuckle only
+  ~2 cm from the hand, mostly sideways.
 
 Camera gap (issue 13, docs/camera_gap.md). :func:`image_xy_world` rebuilds the world landmarks' x and
 y from the image landmarks (the pose stage's default, ``PoseOptions.xy_source="image"``): closer to
@@ -315,7 +317,8 @@ def image_xy_world(world: np.ndarray, image_px: np.ndarray, anchors: tuple[int, 
     MediaPipe predicts its image landmarks (accurate to about 9 px against Kinect, docs/mapping_check.md)
     and its world landmarks with separate heads, and the world x/y of the arms disagree with the image.
     Here the image points, in pixels of the frame the pose was estimated on, are mapped into the world
-    frame by the scale and translation that best match the world x/y of ``anchors`` (least squares; no
+    frame by a scale and translation that match the world x/y of ``anchors`` (the centroids matched, the scale
+    the ratio of their root-mean-square spreads, within 0.3 % of a least-squares scale on the paired A001 clip; no
     rotation: both have x right and y down), so the in-plane geometry is the camera's and the units are
     MediaPipe's metres. Ignores perspective (fine for people a few metres away). Rows whose anchors are
     degenerate (coincident or not finite) are returned unchanged.

@@ -153,7 +153,9 @@ class HeadCore:
         if self.mode != "seen":
             p_new = self.scorer.probs(latent)  # (N, n_new)
             ev["p_new"] = p_new[:, self._new_mirror] if mirrored else p_new
-            ev["near"] = self.scorer.similarity(latent).max(axis=1)
+            # the cosine to the nearest prototype, as the "no action" curve was fitted (a euclidean or linear
+            # scorer's own similarity is on another scale: until 6 December 2026 it made every new label "no action")
+            ev["near"] = self.scorer.nearest_cosine(latent)
         if self._centroids is not None:
             unit = latent / np.maximum(np.linalg.norm(latent, axis=1, keepdims=True), 1e-12)
             centroids = self._centroids_mirror if mirrored else self._centroids
@@ -198,20 +200,22 @@ class HeadCore:
         probs = np.empty((n, len(self.names)))
         if self.mode != "seen":
             p_new = ev["p_new"]
-            a_new = cal.p_action_new(ev["near"]) if self.reject else ones
+            a_new = cal.p_action_new(ev["near"])
         if self.mode != "new":
             p_tr = ev["p_full"] @ self._group  # (N, n_trained): each label's classes summed
             listed = p_tr.sum(axis=1)
             off = np.clip(1.0 - listed, 0.0, 1.0)
             margin = listed_margin(p_tr, ev["p_full"][:, self._unlisted_cols]) if cal.reject_seen_margin else None
             p_tr /= np.maximum(listed, 1e-300)[:, None]
-            a_seen = cal.p_action_seen(listed, margin) if self.reject else ones
+            a_seen = cal.p_action_seen(listed, margin)
+        # with "no action" off, p_action is 1, but a mixed list is still balanced on both branches' evidence: until
+        # 6 December 2026 a_new and a_seen were set to 1 there, which left pi = sigmoid(-gamma) for every window
         if self.mode == "new":
             probs[:] = p_new
-            p_action = a_new
+            p_action = a_new if self.reject else ones
         elif self.mode == "seen":
             probs[:] = p_tr
-            p_action = a_seen
+            p_action = a_seen if self.reject else ones
         else:
             if self.combine == "gate":
                 p_unseen = ev["gate"]
@@ -220,7 +224,7 @@ class HeadCore:
                 p_unseen = w = cal.new_weight(a_new, a_seen, ev.get("distance"))
             probs[:, self._new_idx] = p_new * w[:, None]
             probs[:, self._seen_idx] = p_tr * (1.0 - w)[:, None]
-            p_action = (1.0 - w) * a_seen + w * a_new
+            p_action = (1.0 - w) * a_seen + w * a_new if self.reject else ones
         top = probs.argmax(axis=1)
         no_action = p_action < cal.reject_threshold if self.reject else np.zeros(n, dtype=bool)
         return HeadScores(

@@ -48,12 +48,15 @@ class ZeroShotScorer:
         weight: float32 [n, d_r]: prototypes mu_y ("cosine", "euclidean") or classifier rows ("linear*").
         bias: float32 [n] (zeros for prototypes).
         scale: multiplies the similarity before the softmax (prototypes); 1 for linear scorers.
+        prototypes: float32 [n, d_r] the labels' text latents mu_y, what :meth:`nearest_cosine` reads; None: the
+            weight (prototype methods; a linear scorer without them falls back to its classifier rows).
     """
 
     method: str
     weight: np.ndarray
     bias: np.ndarray
     scale: float = 1.0
+    prototypes: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.method not in ZS_METHODS:
@@ -61,16 +64,25 @@ class ZeroShotScorer:
         w = np.asarray(self.weight)
         if w.ndim != 2 or np.asarray(self.bias).shape != (w.shape[0],):
             raise ValueError(f"weight must be [n, d_r] and bias [n], got {w.shape} and {np.asarray(self.bias).shape}")
-        if self.method == "cosine":
-            norm = np.linalg.norm(w, axis=1, keepdims=True)
-            object.__setattr__(self, "_unit_t", np.ascontiguousarray((w / np.maximum(norm, 1e-12)).T, np.float32))
-        else:
+        p = w if self.prototypes is None else np.asarray(self.prototypes)
+        if p.shape != w.shape:
+            raise ValueError(f"prototypes must be [n, d_r] like the weight {w.shape}, got {p.shape}")
+        norm = np.linalg.norm(p, axis=1, keepdims=True)
+        object.__setattr__(self, "_unit_t", np.ascontiguousarray((p / np.maximum(norm, 1e-12)).T, np.float32))
+        if self.method != "cosine":
             object.__setattr__(self, "_wt", np.ascontiguousarray(w.T, np.float32))
             object.__setattr__(self, "_sq", np.einsum("ij,ij->i", w, w).astype(np.float32))
 
     @property
     def num_labels(self) -> int:
         return int(self.weight.shape[0])
+
+    def nearest_cosine(self, latent: np.ndarray) -> np.ndarray:
+        """[N] the cosine of each latent to the nearest label's prototype: the statistic the new labels' "no action"
+        curve is fitted on (:meth:`sadvae.head.HeadCalibration.p_action_new`), whatever the scoring method."""
+        z = np.asarray(latent, dtype=np.float32)
+        zn = z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
+        return (zn @ self._unit_t).astype(np.float64).max(axis=1)
 
     def similarity(self, latent: np.ndarray) -> np.ndarray:
         """The raw similarity [N, n] before scaling: cosine, minus squared distance, or the logit."""

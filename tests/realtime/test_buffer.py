@@ -154,6 +154,27 @@ def test_too_small_capacity_warns_once(caplog) -> None:
     assert buf.window() is None
 
 
+def test_a_ring_sized_for_fewer_frames_grows_to_hold_a_window(caplog) -> None:
+    """A camera that declares 15 frames/s and delivers 60: the ring doubles (up to max_capacity) until it spans a
+    whole window, keeping its frames in order, instead of handing out partial windows for ever."""
+    ref = JointBuffer(capacity=64, window=8, fps=15.0)
+    buf = JointBuffer(capacity=10, window=8, fps=15.0, max_capacity=40)
+    with caplog.at_level(logging.INFO, logger="realtime.buffer"):
+        for k in range(60):
+            joints = frame(k)
+            ref.push(joints, k / 60)
+            buf.push(joints, k / 60)
+    assert buf.capacity == 40 and buf.full and not any("raise capacity" in r.getMessage() for r in caplog.records)
+    for a, b in zip(buf.window(), ref.window(), strict=True):
+        np.testing.assert_allclose(a, b)
+    small = JointBuffer(capacity=10, window=8, fps=15.0, max_capacity=20)  # not enough room allowed: the warning
+    with caplog.at_level(logging.WARNING, logger="realtime.buffer"):
+        for k in range(60):
+            small.push(frame(k), k / 60)
+    assert small.capacity == 20 and not small.full
+    assert sum("raise capacity" in r.getMessage() for r in caplog.records) == 1
+
+
 # --- partial windows (issue 14 item 5: decide before a whole window has arrived) ---
 
 

@@ -151,7 +151,10 @@ def test_labels_that_can_never_win_are_named(bundles, tmp_path, caplog) -> None:
 def test_seen_only_is_the_restricted_backbone_softmax(bundles, tmp_path) -> None:
     b = builder(bundles["unseen"], tmp_path)
     head = b.build(labels("hand waving\ndrink water\n"))
-    assert head.mode == "seen" and not head.is_new_label.any() and b.fits == 0 and b._text.calls == []
+    assert head.mode == "seen" and not head.is_new_label.any() and b.fits == 0
+    # one encoder call, the matcher's: until 6 December 2026 a list of exact class names skipped it (no call), and its
+    # labels covered fewer classes than the same labels beside a new one; now a label means the same in every list
+    assert len(b._text.calls) == 1
     logits = np.array([[1.0, 5.0, 2.0], [3.0, -1.0, 0.0]], np.float32)
     r = head(np.zeros((2, D_R), np.float32), logits)
     e = np.exp(logits[:, [2, 0]] - logits[:, [2, 0]].max(1, keepdims=True))
@@ -344,6 +347,72 @@ def test_results_carry_no_action_and_scores(bundles, tmp_path) -> None:
     off = builder(bundles["unseen"], tmp_path, reject=False).build(labels(MIXED))
     r = off(rng.normal(size=(6, D_R)).astype(np.float32), rng.normal(size=(6, 3)).astype(np.float32))
     assert (r.p_action == 1).all() and not r.no_action.any()
+
+
+def test_no_action_off_keeps_the_mixed_list_balance(bundles, tmp_path) -> None:
+    """--no-action-threshold 0 sets p_action to 1 only: the weight of the new labels in a mixed list still reads both
+    branches' evidence (until 6 December 2026 it became sigmoid(-gamma) for every window)."""
+    rng = np.random.default_rng(3)
+    latent, logits = rng.normal(size=(6, D_R)).astype(np.float32), 3 * rng.normal(size=(6, 3)).astype(np.float32)
+    on = builder(bundles["unseen"], tmp_path, reject_threshold=0.5).build(labels(MIXED))(latent, logits)
+    off = builder(bundles["unseen"], tmp_path, reject_threshold=0.0).build(labels(MIXED))(latent, logits)
+    np.testing.assert_allclose(off.probs, on.probs)
+    np.testing.assert_allclose(off.p_unseen, on.p_unseen)
+    assert np.ptp(off.p_unseen) > 0.01 and (off.p_action == 1).all() and not off.no_action.any()
+
+
+@pytest.mark.parametrize("method", ["euclidean", "linear"])
+def test_new_labels_no_action_reads_the_prototype_cosine_whatever_the_scorer(bundles, tmp_path, method) -> None:
+    """The new labels' "no action" curve is fitted on the cosine to the nearest prototype; a euclidean or linear
+    scorer's own similarity is on another scale (until 6 December 2026 it made every new label "no action")."""
+    bundle, names = bundles["unseen"], NEW5[:3]
+    own = own_latents(bundle, names)
+    ref = builder(bundle, tmp_path, reject_threshold=0.5).build(labels("\n".join(names)))(own, np.zeros((3, 3)))
+    head = builder(bundle, tmp_path, zs_method=method, reject_threshold=0.5).build(labels("\n".join(names)))
+    r = head(own, np.zeros((3, 3)))
+    np.testing.assert_allclose(r.p_action, ref.p_action)  # the same statistic: cosine 1 on each label's own text
+    again = builder(bundle, tmp_path, zs_method=method, reject_threshold=0.5).build(labels("\n".join(names)))
+    assert again.fitted.prototypes is not None  # kept in the disk cache
+    np.testing.assert_allclose(again(own, np.zeros((3, 3))).p_action, ref.p_action)
+
+
+def test_a_label_covers_the_same_classes_whatever_the_other_labels(bundles, tmp_path) -> None:
+    """Matching uses the encoder for a list of exact class names too: until 6 December 2026 such a list skipped it, so
+    an exact name took only its own class there and also its close classes beside a new label ("kick" took "side
+    kick" only in a list with a new label)."""
+
+    class Close(FakeText):  # an encoder that reads "drink water" as close to the class "sit down"
+        def encode_labels(self, labels, descriptions=None):
+            out = super().encode_labels(labels, descriptions)
+            idx = [k for k, t in enumerate(labels) if t in ("drink water", "sit down")]
+            if len(idx) >= 2:
+                out[idx[0]] = out[idx[-1]]
+            return out
+
+    def covered(text: str):
+        b = HeadBuilder(bundles["unseen"], replace(FAST, cache_dir=str(tmp_path / "h")), text_encoder=Close())
+        return b.build(labels(text)).classes[0]
+
+    assert covered("drink water\nhand waving\n") == covered("drink water\nhand waving\njuggle\n") == (0, 1)
+
+
+def test_a_mapping_made_without_the_encoder_is_not_cached(bundles, tmp_path) -> None:
+    """A head whose labels were matched by words alone (the encoder failed for the matcher, not for the fit) is not
+    written to the disk cache, whose key cannot tell it from a full mapping: a later run with the encoder would
+    serve it (until 6 December 2026 it did)."""
+
+    class MatcherFails(FakeText):  # the matcher embeds labels and classes together; the fit, the one new label
+        def encode_labels(self, labels, descriptions=None):
+            if len(labels) > 1:
+                raise ConfigError("no encoder here")
+            return super().encode_labels(labels, descriptions)
+
+    b = HeadBuilder(bundles["unseen"], replace(FAST, cache_dir=str(tmp_path / "h")), text_encoder=MatcherFails())
+    assert b.build(labels("hand waving\njuggle\n")).mode == "mixed" and b.fits == 1
+    assert not list((tmp_path / "h").glob("*.npz"))
+    b = HeadBuilder(bundles["unseen"], replace(FAST, cache_dir=str(tmp_path / "h")), text_encoder=FakeText())
+    b.build(labels("hand waving\njuggle\n"))
+    assert b.fits == 1 and len(list((tmp_path / "h").glob("*.npz"))) == 1
 
 
 def test_a_calibration_with_centroids_of_another_shape_is_refused_at_load(bundles, tmp_path) -> None:
