@@ -199,6 +199,7 @@ class CrossDatasetConfig:
             templated name) or a kind of NTU description (:func:`ntu_descriptions`) mixed in.
         glossary: a glossary table (:mod:`sadvae.glossary`): a label without a description is read with its
             WordNet definition, in the selection's folds as on the target; None: names as they are.
+        hub_k: the transfer's hubness correction (:func:`transfer_matrix`), in the folds as on the target; 0: off.
         features: "clips" (the per-clip cache of :mod:`sadvae.features`), "windows" (the default recipe's
             per-window cache, clip rows = window means) or "auto" (windows when a window method runs).
         text: sentence encoder and prompt template.
@@ -231,6 +232,7 @@ class CrossDatasetConfig:
     weight_decays: tuple[float, ...] = field(default_factory=lambda: _recipe_weight_decays())
     class_texts: tuple[str, ...] = ("name", "llm")
     glossary: str | None = None
+    hub_k: int = 0
     features: str = "auto"
     text: TextConfig = field(default_factory=TextConfig)
     zsl: object = None
@@ -306,7 +308,7 @@ def label_groups(labels: Sequence[LabelEntry], vocab: Sequence[str], embed, thre
     return out
 
 
-def transfer_matrix(covered: np.ndarray, sim: np.ndarray, tau: float | None) -> np.ndarray:
+def transfer_matrix(covered: np.ndarray, sim: np.ndarray, tau: float | None, hub_k: int = 0) -> np.ndarray:
     """P(label | trained class) [V, L]: how each trained class's probability is shared among the labels.
 
     A trained class that a label covers (:func:`match_matrix`) gives that label all its mass; any other
@@ -317,7 +319,12 @@ def transfer_matrix(covered: np.ndarray, sim: np.ndarray, tau: float | None) -> 
 
     Args:
         covered: bool [L, V]; sim: float [V, L] text cosine of classes and labels; tau: temperature.
+        hub_k: > 0: a hubness correction (CSLS, Conneau et al. 2018): each label's cosines lose half its mean
+            cosine to its ``hub_k`` nearest classes, so a label near many classes ("pick up & throw") stops
+            drawing every class's mass (measured, not adopted: docs/cross_dataset.md round 21).
     """
+    if hub_k:
+        sim = sim - 0.5 * np.sort(sim, axis=0)[-hub_k:].mean(axis=0, keepdims=True)
     if tau is None:
         t = np.zeros(sim.shape)
     else:
@@ -549,7 +556,7 @@ def _tuned_scores(method, cfg, target, sources, labels, text, ntu, units: _UnitD
         "train_windows": int(len(y)),
         "finetune": asdict(fcfg),
     }
-    return _transfer_scores(probs, names + ntu, text, labels, setting["tau"], setting["match"]), info
+    return _transfer_scores(probs, names + ntu, text, labels, setting["tau"], setting["match"], hub_k=cfg.hub_k), info
 
 
 def _ntu_names() -> list[str]:
@@ -706,10 +713,11 @@ def _transfer_scores(
     threshold: float,
     descriptions: dict[str, str] | None = None,
     aliases: Sequence[Sequence[str]] | None = None,
+    hub_k: int = 0,
 ) -> np.ndarray:
     covered, _, _ = match_matrix(labels, vocab, text.raw, threshold, aliases)
     return probs @ transfer_matrix(
-        covered, class_label_similarity(vocab, read_as_live(labels, covered), text, descriptions), tau
+        covered, class_label_similarity(vocab, read_as_live(labels, covered), text, descriptions), tau, hub_k
     )
 
 
@@ -936,7 +944,7 @@ def _select(
             else:
                 probs, vocab = _vocab_probs(train, lin, test.feats, test.logits, g.get("alpha"), ntu)
             desc = ntu_descriptions(g.get("text", "name"))
-            s = _transfer_scores(probs, vocab, text, labels, g["tau"], g["match"], desc, aliases)
+            s = _transfer_scores(probs, vocab, text, labels, g["tau"], g["match"], desc, aliases, cfg.hub_k)
             if sad is not None:
                 s = (1 - g["beta"]) * s + g["beta"] * sad
             acc = float((s.argmax(1) == test.labels).mean())
@@ -980,7 +988,9 @@ def _method_scores(
             "weight_decay": setting["wd"],
         }
         desc = ntu_descriptions(setting.get("text", "name"))
-        s = _transfer_scores(probs, head.names, text, labels, setting["tau"], setting["match"], desc, head.aliases)
+        s = _transfer_scores(
+            probs, head.names, text, labels, setting["tau"], setting["match"], desc, head.aliases, cfg.hub_k
+        )
         return s, info
     if method == "sadvae":
         model = _train_sadvae(train, text, cfg)
@@ -991,10 +1001,10 @@ def _method_scores(
     if method == "fused_windows":  # fused's head and setting; each window scored, the clip's scores averaged
         tw = windows[target.dataset]
         probs, vocab = _vocab_probs(train, lin, tw.feats, tw.logits, setting["alpha"], ntu)
-        s = _transfer_scores(probs, vocab, text, labels, setting["tau"], setting["match"])
+        s = _transfer_scores(probs, vocab, text, labels, setting["tau"], setting["match"], hub_k=cfg.hub_k)
         return _test_clip_means(tw, s, target), info | {"setting_from": "fused's source-LODO selection"}
     probs, vocab = _vocab_probs(train, lin, x, ntu_logits, setting.get("alpha"), ntu)
-    s = _transfer_scores(probs, vocab, text, labels, setting["tau"], setting["match"])
+    s = _transfer_scores(probs, vocab, text, labels, setting["tau"], setting["match"], hub_k=cfg.hub_k)
     if method == "fused_sadvae":
         model = _train_sadvae(train, text, cfg)
         s = (1 - setting["beta"]) * s + setting["beta"] * _sadvae_probs(model, x, text, labels, cfg.seed)
@@ -1388,6 +1398,14 @@ def add_cli_arguments(p) -> None:
     )
     g.add_argument("--xd-seed", type=int, default=0, help="seed of every head (default 0)")
     g.add_argument(
+        "--hubness-k",
+        type=int,
+        default=0,
+        metavar="K",
+        help="a hubness correction of the transfer (CSLS over each label's K nearest trained classes), in the "
+        "selection's folds and on the target; 0 (default): off (measured, not adopted: docs/cross_dataset.md round 21)",
+    )
+    g.add_argument(
         "--glossary",
         nargs="?",
         type=Path,
@@ -1444,8 +1462,11 @@ def run_cli(args) -> int:
         feature_dir=str(args.feature_dir) if args.feature_dir else None,
         features=args.features,
         glossary=str(args.glossary) if args.glossary else None,
+        hub_k=args.hubness_k,
         threads=args.threads,
     )
+    if args.hubness_k < 0:
+        raise ConfigError(f"--hubness-k must be >= 0, got {args.hubness_k}")
     if args.joint_weight_decays:
         if any(not w > 0 for w in args.joint_weight_decays):
             raise ConfigError(f"--joint-weight-decays must be positive, got {args.joint_weight_decays}")

@@ -67,6 +67,15 @@ def test_transfer_matrix_gives_covered_classes_to_their_label():
     assert off[1:].sum() == 0 and off[0, 0] == 1
 
 
+def test_the_hubness_correction_takes_mass_from_a_label_near_every_class():
+    covered = np.zeros((2, 3), bool)
+    sim = np.array([[0.8, 0.7], [0.8, 0.2], [0.8, 0.3]])  # label 0 is near every class, label 1 near class 0 only
+    plain, csls = transfer_matrix(covered, sim, tau=0.1), transfer_matrix(covered, sim, tau=0.1, hub_k=2)
+    assert plain[0, 0] > plain[0, 1] and csls[0, 1] > csls[0, 0]  # class 0's mass moves to its specific label
+    np.testing.assert_allclose(csls.sum(1), 1.0)
+    np.testing.assert_allclose(transfer_matrix(covered, sim, tau=0.1, hub_k=0), plain)
+
+
 def test_a_covered_label_is_read_by_its_name_a_new_one_by_its_description():
     """As the live head reads a labels file: it scores a covered label by its trained classes and embeds only the new
     labels' text, so the transfer reads a covered label's name and a new label's description."""
@@ -205,6 +214,8 @@ def test_cli_glossary_reaches_the_config_and_relabels_only_undescribed_labels(tm
     args = ["benchmark", "zsl", "--protocol", "cross-dataset", "--target", "msr", "--out", str(tmp_path)]
     assert main([*args, "--glossary", str(tmp_path / "g.tsv.gz")]) == 0 and main(args) == 0
     assert [c.glossary for c in seen] == [str(tmp_path / "g.tsv.gz"), None]
+    assert main([*args, "--hubness-k", "10"]) == 0 and seen[-1].hub_k == 10 and seen[0].hub_k == 0
+    assert main([*args, "--hubness-k", "-1"]) == 2
     table = tmp_path / "g.tsv.gz"
     table.write_bytes(gzip.compress(b"v\tdon\tput clothing on one's body\n"))
 
