@@ -44,6 +44,30 @@ def _jsonable(obj):
     return obj
 
 
+# where results are cached or which machine runs them: a split measured with other values is still the same result
+_RUN_ONLY = {("split_seeds",), ("text", "cache_dir"), ("text", "use_cache"), ("text", "device"), ("text", "batch_size")}
+_RUN_ONLY |= {("backbone", "device"), ("backbone", "workers"), ("zsl", "device"), ("frozen", "feature_dir")}
+
+
+def resume_settings(cfg: ExperimentConfig) -> dict:
+    """Every setting a split's results depend on (the config less :data:`_RUN_ONLY`), as JSON values: a split file
+    is reused only by a run whose settings are equal."""
+    d = json.loads(json.dumps(asdict(cfg), default=str))
+    for path in _RUN_ONLY:
+        node = d
+        for k in path[:-1]:
+            node = node.get(k) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(path[-1], None)
+    return d
+
+
+def _differences(a, b, prefix: str = "") -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [d for k in sorted(set(a) | set(b)) for d in _differences(a.get(k), b.get(k), f"{prefix}{k}.")]
+    return [] if a == b else [f"{prefix.rstrip('.')}: {a!r} -> {b!r}"]
+
+
 def run_benchmark(ds: Dataset, cfg: ExperimentConfig, out: Path) -> dict:
     """Run every split seed and variant; returns the aggregated report (also written to ``out``)."""
     out.mkdir(parents=True, exist_ok=True)
@@ -67,6 +91,7 @@ def run_benchmark(ds: Dataset, cfg: ExperimentConfig, out: Path) -> dict:
         log.info("auxiliary classes: %d from %s (%d clips)", len(aux.names), list(cfg.aux_datasets), len(aux.labels))
     per_split = []
     confusion_inputs = None
+    settings = resume_settings(cfg)
     for seed in cfg.split_seeds:
         path = out / "splits" / f"seed{seed}.json"
         split = make_split(ds.class_names, cfg, seed)
@@ -93,6 +118,12 @@ def run_benchmark(ds: Dataset, cfg: ExperimentConfig, out: Path) -> dict:
                         f"{path}: measured with {key} {done.get(key, default)!r}, not {getattr(cfg, key)!r}; "
                         "pass a new --out folder"
                     )
+            # every other setting (backbone, GZSL rules, variants, training lengths...): files written since
+            # 6 December 2026 keep them; an older file is checked on the fields above only
+            diff = _differences(done["settings"], settings) if "settings" in done else []
+            if diff:
+                shown = "; ".join(diff[:4]) + (f"; and {len(diff) - 4} more" if len(diff) > 4 else "")
+                raise ConfigError(f"{path}: measured with other settings ({shown}); pass a new --out folder")
             log.info("split seed %d: reusing %s", seed, path)
             per_split.append(done)
             continue
@@ -110,6 +141,7 @@ def run_benchmark(ds: Dataset, cfg: ExperimentConfig, out: Path) -> dict:
             "aux_datasets": list(cfg.aux_datasets),
             "novelty_distance": cfg.novelty_distance,
             "class_descriptions": cfg.class_descriptions,
+            "settings": settings,
             "variants": {},
         }
         split_aux = None

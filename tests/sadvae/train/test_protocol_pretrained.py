@@ -302,3 +302,28 @@ def test_a_rerun_with_another_novelty_distance_or_class_text_is_refused(tmp_path
     described.write_text("".join(f"{c} | a person does {c}\n" for c in ds.class_names), encoding="utf-8")
     with pytest.raises(ConfigError, match="class_descriptions None"):
         run_benchmark(ds, replace(cfg, class_descriptions=str(described)), tmp_path / "out")
+
+
+def test_a_rerun_with_any_other_setting_is_refused_not_relabelled(tmp_path):
+    """A split file keeps every setting its results depend on (backbone, GZSL rules, variants, lengths...): a run
+    with another one into the same --out is refused (until 6 December 2026 such a split was reused, and the report
+    printed the new run's settings above the old numbers); machine-only settings (device, caches) do not count."""
+    import json
+    from dataclasses import replace
+
+    from sadvae.text import TextConfig
+    from sadvae.train.benchmark import resume_settings, run_benchmark
+
+    ds = _dataset()
+    cfg = replace(_cfg(tmp_path), text=TextConfig(cache_dir=str(tmp_path / "text")))
+    split = make_split(ds.class_names, cfg, 0)
+    (tmp_path / "out" / "splits").mkdir(parents=True)
+    done = {"split": {"unseen": list(split.unseen)}, "unseen_scorers": list(cfg.unseen_scorers), "aux_datasets": []}
+    done["settings"] = resume_settings(cfg)
+    (tmp_path / "out" / "splits" / "seed0.json").write_text(json.dumps(done))
+    with pytest.raises(ConfigError, match=r"other settings \(gzsl: \['stacking', 'gate'\] -> \['stacking'\]"):
+        run_benchmark(ds, replace(cfg, gzsl=("stacking",)), tmp_path / "out")
+    with pytest.raises(ConfigError, match="holdout_fraction: 0.2 -> 0.5"):
+        run_benchmark(ds, replace(cfg, holdout_fraction=0.5), tmp_path / "out")
+    moved = replace(cfg, text=replace(cfg.text, cache_dir=str(tmp_path / "elsewhere"), device="cuda"))
+    assert resume_settings(moved) == resume_settings(cfg)
