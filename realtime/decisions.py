@@ -276,6 +276,8 @@ class DecisionMaker:
             self._fresh, self._candidate, self._streak = True, -1, 0
             self._reset_motion()
         self._last_t, self._last_window = t, (float(window_ms[0]), float(window_ms[1]))
+        if o.segment_score > 0 and moving and not self._in_motion:
+            self._decided = -1  # a new motion begins: the last whole-motion decision no longer holds its label back
         out += self._step(p, t)
         if o.segment_score > 0 and moving is not None:
             out += self._motion(p, t, bool(moving), "motion_end")

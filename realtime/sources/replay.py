@@ -32,6 +32,7 @@ __all__ = [
     "MAX_RECORDING_BYTES",
     "GAP_S",
     "stream_piece",
+    "hold_time",
 ]
 
 log = logging.getLogger(__name__)
@@ -265,6 +266,11 @@ class TrackRecorder:
 
 
 GAP_S = 1.5  # empty frames between two replayed sequences: the track ends, the next person is a new track
+
+
+def hold_time(seq, hold_s: float) -> float:
+    """Seconds :func:`stream_piece` holds the first pose before the sequence's motion (whole frames at its rate)."""
+    return round(hold_s * seq.fps) / seq.fps if hold_s > 0 else 0.0
 
 
 def stream_piece(

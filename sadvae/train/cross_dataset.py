@@ -781,8 +781,8 @@ class JointHead:
 
     Attributes:
         head: the extra linear head (:class:`sadvae.train.default_shiftgcn.ExtraHead`).
-        columns: int [V] the class-table columns scored (NTU-120 first, then the trained extra columns).
-        names: their names (the vocabulary labels are matched against).
+        columns: int [V] the head's output columns scored (NTU-120 first, then the trained extra columns).
+        names: their names as the trained sets know them (the vocabulary labels are matched against).
         aliases: per column, the trained sets' own names of the classes merged into it (never the held-out set's),
             which the live head's matcher reads beside the name (``sadvae.bundle.Bundle.column_aliases``).
     """
@@ -800,6 +800,20 @@ class JointHead:
 
 
 _JOINT_MEMO: dict[tuple, JointHead] = {}  # heads of one process: ``--target all`` trains each source pair's once
+
+
+def _trained_name(table, column: int, seen: set[str]) -> str:
+    """A class-table column's name as the sets in ``seen`` know it: its table name, unless that is only the
+    spelling of a set outside ``seen`` (the extra column "walk" is UTKinect's and Bandai-Namco's name; trained by
+    NW-UCLA alone it is "walk around"), which must not reach a head that never saw that set."""
+    name = table.names[column]
+    if column < table.num_ntu:
+        return name
+    own = [n for d, n in table.members[column] if d in seen]
+    theirs = {normalise_name(n) for d, n in table.members[column] if d not in seen}
+    if own and normalise_name(name) in theirs and normalise_name(name) not in {normalise_name(n) for n in own}:
+        return own[0]
+    return name
 
 
 def fit_joint(sets: Sequence, weight_decay: float, seed: int = 0, table=None, steps: int = 300) -> JointHead:
@@ -838,21 +852,28 @@ def fit_joint(sets: Sequence, weight_decay: float, seed: int = 0, table=None, st
     seen = {wf.dataset for wf in sets}
     without = {d for c in range(table.num_ntu, len(table.names)) for d, _ in table.members[c]} - seen
     trained = np.asarray(table.trained_columns(without))
+    # the extra head's softmax holds the columns these sets train and no other (until 6 December 2026 it also held
+    # the columns only held-out sets train: no windows, yet in every window's normaliser)
+    extra = [int(c) for c in trained if c >= table.num_ntu]
+    compact = np.arange(len(table.names))
+    compact[extra] = table.num_ntu + np.arange(len(extra))
     head = fit_extra_head(
         np.concatenate(feats),
         np.concatenate(logits),
-        np.concatenate(column),
+        compact[np.concatenate(column)],
         table.num_ntu,
-        len(table.extra_names),
+        len(extra),
         "joint",
         weight_decay,
         seed,
         steps,
     )
+    names = [_trained_name(table, int(c), seen) for c in trained]
     aliases = tuple(
-        tuple(dict.fromkeys(n for d, n in table.members[c] if d in seen and n != table.names[c])) for c in trained
+        tuple(dict.fromkeys(n for d, n in table.members[c] if d in seen and n != name))
+        for c, name in zip(trained, names, strict=True)
     )
-    out = JointHead(head, trained, [table.names[c] for c in trained], aliases)
+    out = JointHead(head, compact[trained], names, aliases)
     if key is not None and all(wf.path is not None for wf in sets):
         _JOINT_MEMO[key] = out
     return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -88,6 +89,12 @@ def test_score_none_segment_every_event_false():
     assert s.vote_top1 is None and s.vote_label == "jump" and s.first_correct_s is None
     quiet = score_segment([], [], seg)
     assert quiet.held_correct and quiet.starts == 0 and quiet.false_per_min == 0.0
+    # tolerated "jump" held longest, a false "walk" held too: not right (until 6 December 2026 only the label held
+    # longest was looked at)
+    lenient = replace(seg, tolerated=("jump",))
+    s = score_segment(events, [], lenient)
+    assert s.held_longest == "jump" and not s.held_correct and s.false_starts == 1
+    assert score_segment(events[:2], [], lenient).held_correct  # only the tolerated label held
 
 
 def test_truth_rank_and_no_window():
@@ -225,7 +232,12 @@ def test_heldout_stream_segments(shared_data):
     assert len(stream.segments) == 4
     assert np.all(np.diff(stream.times) > 0) and len(stream.times) == len(stream.joints)
     for a, b in zip(stream.segments, stream.segments[1:], strict=False):
-        assert a.t1 == pytest.approx(b.t0) and a.end - a.start >= 2.0  # 1 s of held pose on each side
+        assert a.t1 == pytest.approx(b.t0) and a.end - a.t0 >= 2.0  # 1 s of held pose on each side
+        # the action starts with the motion, after the held first pose (since 6 December 2026; it was t0, so "first
+        # correct" counted the hold): the frames before it are all that first pose
+        assert a.start == pytest.approx(a.t0 + 1.0, abs=dt)
+        held = (stream.times >= a.t0) & (stream.times < a.start - 1e-6)
+        assert held.sum() >= 10 and np.all(stream.joints[held] == stream.joints[held][:1])
         assert a.t1 - a.end == pytest.approx(GAP_S + dt, abs=1e-6)
     assert all(s.truth in stream.class_names and s.labels == stream.class_names for s in stream.segments)
     gap = (stream.times > stream.segments[0].end) & (stream.times < stream.segments[0].t1)

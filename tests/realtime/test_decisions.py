@@ -140,6 +140,19 @@ def test_bad_input_and_options() -> None:
         DecisionMaker(())
 
 
+def test_a_new_motion_frees_the_label_of_a_whole_motion_decision_from_its_first_window() -> None:
+    """--segment-score: a label decided on a whole motion may start again once a new motion begins, counting from
+    that motion's first window (until 6 December 2026 that window still held it back: one stride late)."""
+    dm = DecisionMaker(NAMES, DecisionOptions(ema_alpha=1.0, start_windows=3, segment_score=0.5))
+    moving = [True, False, True, True, True, True]
+    starts = []
+    for i, mv in enumerate(moving):
+        for d in dm.update(vec(0, 0.9), i * STEP, (i * STEP - 1000, i * STEP), mv):
+            if d.type == "start":
+                starts.append((i, d.label))
+    assert starts == [(1, "wave"), (4, "wave")]  # the first motion's decision at its end; then 3 windows: 2, 3, 4
+
+
 # --- scripts/tune_decisions.py: the offline simulation that chooses the decision defaults ---
 
 
@@ -200,6 +213,25 @@ def test_tune_simulation_drops_short_windows_and_scores_each_clip() -> None:
     assert list(whole["starts"]) == [1, 0] and whole["first"][0] == {"clap": 1.5}
     half = td.simulate(rec, list(NAMES), probs, probs, opts, 15)  # only the 10-frame windows go
     assert list(half["live"]) == ["clap", "jump"] and half["first"][1] == {"jump": 1.0}
+
+
+def test_tune_simulation_sums_a_clips_tracks_as_the_benchmark_does() -> None:
+    """One clip, two tracks: track 0 holds "wave" for 2 s, track 1 then "clap" for 0.5 s. The clip's live label is
+    the one held longest over both tracks (realtime.bench.accuracy.metrics.held_seconds); until 6 December 2026 the
+    clip's last track alone decided it."""
+    td = _tune_module()
+    end_s = np.array([0.5, 1.0, 1.5, 2.0, 2.5, 3.5, 4.0])
+    probs = np.stack([vec(0, 0.9)] * 5 + [vec(1, 0.9)] * 2)
+    rec = {
+        "track": np.array([0, 0, 0, 0, 0, 1, 1]),
+        "start_ms": (end_s - 1.0) * 1000.0,
+        "end_ms": end_s * 1000.0,
+        "frames": np.full(7, 96),
+        "seq_start_s": np.array([0.0]),
+        "truth": np.array([0]),
+    }
+    sim = td.simulate(rec, list(NAMES), probs, probs, DecisionOptions(ema_alpha=1.0, start_windows=1), 2)
+    assert list(sim["live"]) == ["wave"] and list(sim["starts"]) == [2]
 
 
 def test_tune_why_missed_splits_the_vote_live_gap_into_undecided_and_other_label() -> None:
@@ -369,11 +401,12 @@ def test_a_label_decided_on_a_whole_motion_does_not_start_again_for_the_same_mot
     # it fades, then leads again while still: a normal start is allowed
     later = feed_motion(maker, [vec(1, 0.9)] * 3 + [vec(0, 0.95)] * 3, [False] * 6, t0=5 * STEP)
     assert ("start", "wave", "") in kinds(later)
-    # a new motion unblocks it: two leading windows after it began start it as usual
+    # a new motion unblocks it from its first window: two leading windows start it as usual (until 6 December 2026
+    # the first window still held it back, and it started one window later, at 5 * STEP)
     maker = DecisionMaker(NAMES, opts)
     feed_motion(maker, rows[:3], [True, True, False])
     again = feed_motion(maker, [vec(0, 0.95)] * 3, [True, True, True], t0=3 * STEP)
-    assert kinds(again) == [("start", "wave", "")] and again[0].t_ms == 5 * STEP
+    assert kinds(again)[0] == ("start", "wave", "") and again[0].t_ms == 4 * STEP
 
 
 def test_a_motion_cut_by_a_gap_is_decided_and_one_open_at_a_label_change_is_dropped() -> None:

@@ -14,6 +14,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("torch")
@@ -103,7 +104,12 @@ def test_seen_labels_run_without_torch(files, tmp_path) -> None:
     out = json.loads(proc.stdout.splitlines()[-1])
     assert out["reason"] == "end" and out["mode"] == "seen" and out["heavy"] == []
     assert out["actions"] > 3 and set(out["labels"]) <= {"wave", "clap", "jump"}
-    assert not (tmp_path / "heads").exists()  # nothing was fitted
+    # nothing was fitted: no head file holds zero-shot weights. (Since 6 December 2026 exact class names are matched
+    # with the sentence encoder too: where its embeddings are in the text cache the label mapping is cached, without
+    # torch; where they are not, the words decide, with a warning, and nothing is written.)
+    for f in (tmp_path / "heads").glob("*.npz"):
+        with np.load(f, allow_pickle=False) as z:
+            assert "weight" not in z.files
 
 
 def test_new_labels_without_a_cached_head_give_one_clear_error(files, tmp_path) -> None:

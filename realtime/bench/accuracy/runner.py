@@ -18,7 +18,7 @@ import numpy as np
 
 from realtime.bench.accuracy.annotations import ClipAnnotation
 from realtime.bench.accuracy.metrics import EMITTED, Segment, SegmentScore, WindowScore, score_segment
-from realtime.sources.replay import GAP_S, stream_piece
+from realtime.sources.replay import GAP_S, hold_time, stream_piece
 from sadvae.errors import ConfigError, DataFormatError
 
 __all__ = [
@@ -275,7 +275,10 @@ def heldout_stream(
             truth = mirror_of[truth]
         chunks.append(joints)
         times.append(t)
-        segs.append(Segment(f"{name}#{int(i)}", truth, label_names, t0, t_next, t0, end))
+        # the action starts with the motion, after the held first pose (until 6 December 2026 at t0, so "first
+        # correct" on held rows counted the hold too); it ends with the held last pose, which windows still span
+        start = t0 + hold_time(ds.sequences[i], hold_s)
+        segs.append(Segment(f"{name}#{int(i)}", truth, label_names, t0, t_next, start, end))
         t0 = t_next
     return HeldoutStream(np.concatenate(chunks).astype(np.float32), np.concatenate(times), segs, label_names)
 

@@ -375,11 +375,14 @@ def test_joint_head_scores_ntu_and_the_sources_extra_columns_only():
     owner = np.arange(len(labels))
     head = fit_joint([_window_set("utkinect", UTK_CLASSES, feats, ntu, owner, labels)], 1e-3, seed=0, steps=60)
     assert head.names[:120] == list(NTU120_NAMES)
-    assert set(head.names[120:]) == {"walk", "carry", "push", "pull", "wave both hands"}
-    assert head.columns.tolist() == sorted(head.columns.tolist()) and len(head.columns) == len(head.names)
+    # the column "wave both hands" is Bandai-Namco's spelling: trained by UTKinect alone it is UTKinect's "wave hands"
+    # (until 6 December 2026 a head that never saw Bandai-Namco matched labels against its name)
+    assert set(head.names[120:]) == {"walk", "carry", "push", "pull", "wave hands"}
+    # the head's own columns: NTU-120 and the 5 extra columns UTKinect trains, nothing for the other sets' classes
+    assert head.columns.tolist() == list(range(125)) and head.head.weight.shape[0] == 5
     p = head.probs(feats.astype(np.float32), ntu.astype(np.float32))
     np.testing.assert_allclose(p.sum(1), 1.0, rtol=1e-6)
-    want = [table.names[c] for c in cols[labels]]
+    want = [{"wave both hands": "wave hands"}.get(table.names[c], table.names[c]) for c in cols[labels]]
     got = [head.names[j] for j in p.argmax(1)]
     assert np.mean([g == w for g, w in zip(got, want, strict=True)]) > 0.9
     assert {"sitting down", "clapping", "walk", "push"} <= set(got)
