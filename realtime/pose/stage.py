@@ -63,6 +63,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 GATES = ("presence", "visibility")
+# LIVE mode answers asynchronously, a frame or two behind; an answer older than this (the stage was not called for a
+# while: crops followed the person, or frames stalled) is not returned as the current frame's people
+LIVE_MAX_AGE_MS = 500
 _TORSO = [11, 12, 23, 24]  # MediaPipe's shoulders and hips
 _AXES_2D = np.asarray(MEDIAPIPE_TO_NTU_AXES[:2], dtype=np.float32)
 
@@ -104,7 +107,7 @@ class PoseOptions:
             returned in the coordinates of the frame as given.
         download: allow the official model download when the model is not cached.
         roi: region-of-interest stage for small and far people (:class:`realtime.pose.roi.RoiOptions`; used by
-            :func:`make_pose_stage` when ``num_poses`` is 1).
+            :func:`make_pose_stage`, one crop per tracked person for every ``num_poses``).
     """
 
     model_path: str | None = None
@@ -434,6 +437,9 @@ class PoseEstimator:
             raise SourceError(f"pose estimation failed on the frame at {ts} ms: {e}") from None
         with self._lock:
             latest, latest_ts = self._latest, self._latest_ts
+        if ts - latest_ts > LIVE_MAX_AGE_MS:  # MediaPipe's last answer is about a frame long past (the stage was not
+            self.fresh = False  # called for a while, e.g. while crops followed the person): not this frame's people
+            return []
         self.fresh = latest_ts > self._returned_ts
         self._returned_ts = max(self._returned_ts, latest_ts)
         return list(latest)
@@ -658,6 +664,8 @@ class RoiPoseEstimator:
             self.fresh = self.full.fresh
             self.last_source = "full" if out else "none"
             return out
+        if ts is None:
+            raise ValueError("a bare image needs timestamp_ms")
         size = (image.shape[1], image.shape[0])
         if (accepted := self._follow(image, int(ts))) is not None:
             return accepted
