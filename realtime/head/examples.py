@@ -21,6 +21,7 @@ layer above the head):
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -140,6 +141,9 @@ class ExampleHead:
         if examples.latent_prototypes is not None:
             digest.update(np.ascontiguousarray(examples.latent_prototypes).tobytes())
         digest.update(((rest.key if rest is not None else "") + "|" + "|".join(examples.names)).encode("utf-8"))
+        # where the taught labels sit in the list, and the curve that weighs them: the same examples in another order
+        # or under another calibration are another head (a review of 6 December 2026; the key had neither)
+        digest.update(json.dumps([list(map(int, self.example_idx)), repr(calibration)]).encode("utf-8"))
         self.key = digest.hexdigest()
 
     def mapping_lines(self) -> list[str]:

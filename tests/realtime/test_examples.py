@@ -449,3 +449,23 @@ def test_ctrl_c_while_teaching_stops_the_run_and_writes_nothing(tmp_path) -> Non
     assert proc.returncode == 130, rest
     assert "Traceback" not in rest and "taught" not in rest
     assert not folder.exists()
+
+
+def test_a_taught_heads_key_tells_the_labels_order_and_calibration_apart() -> None:
+    """Two lists with the same taught label at other positions, or under another curve, are other heads (until 6
+    December 2026 the key held neither)."""
+    from dataclasses import replace
+
+    from realtime.head.labels import parse_labels_text
+    from sadvae.head.calibration import DEFAULT_CALIBRATION
+    from sadvae.head.examples import ExamplePrototypes
+
+    protos = ExamplePrototypes.from_windows({"a": np.eye(3)[:1], "b": np.eye(3)[1:2]})
+
+    def key(text: str, cal=DEFAULT_CALIBRATION) -> str:
+        names = text.split()
+        at = [names.index(n) for n in protos.names]  # where each taught label sits in the list
+        return ExampleHead(parse_labels_text("\n".join(names) + "\n"), protos, at, None, [], cal, True).key
+
+    assert key("a b") == key("a b") != key("b a")
+    assert key("a b") != key("a b", replace(DEFAULT_CALIBRATION, example_a=5.0))
