@@ -101,7 +101,10 @@ def main(argv: list[str] | None = None) -> int:
     missing = [f for f in needed if not (folder / f).is_file()]
     if missing:
         sys.exit(f"build_glossary: {folder} lacks {missing}; install Debian's wordnet-base or pass a WordNet 3.0 dict/")
-    rows = build(folder)
+    try:
+        rows = build(folder)
+    except (ValueError, IndexError, UnicodeDecodeError) as e:
+        sys.exit(f"build_glossary: {folder} is not a WordNet 3.0 database this script can read ({e}); use wordnet-base")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     header = [
         "# What action words mean, from WordNet 3.0 (scripts/build_glossary.py; columns: kind, word, text).",

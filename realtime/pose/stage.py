@@ -437,7 +437,7 @@ class PoseEstimator:
             raise SourceError(f"pose estimation failed on the frame at {ts} ms: {e}") from None
         with self._lock:
             latest, latest_ts = self._latest, self._latest_ts
-        if ts - latest_ts > LIVE_MAX_AGE_MS:  # MediaPipe's last answer is about a frame long past (the stage was not
+        if ts - latest_ts > LIVE_MAX_AGE_MS:  # MediaPipe's last answer is of a frame long past (the stage was not
             self.fresh = False  # called for a while, e.g. while crops followed the person): not this frame's people
             return []
         self.fresh = latest_ts > self._returned_ts

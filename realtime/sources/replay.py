@@ -268,9 +268,14 @@ class TrackRecorder:
 GAP_S = 1.5  # empty frames between two replayed sequences: the track ends, the next person is a new track
 
 
+def _held_frames(seq, hold_s: float) -> int:
+    """Frames :func:`stream_piece` repeats the first (and the last) pose for: ``hold_s`` in whole frames at its rate."""
+    return round(hold_s * seq.fps) if hold_s > 0 else 0
+
+
 def hold_time(seq, hold_s: float) -> float:
     """Seconds :func:`stream_piece` holds the first pose before the sequence's motion (whole frames at its rate)."""
-    return round(hold_s * seq.fps) / seq.fps if hold_s > 0 else 0.0
+    return _held_frames(seq, hold_s) / seq.fps
 
 
 def stream_piece(
@@ -290,7 +295,7 @@ def stream_piece(
     """
     j, t = seq.joints[:, :1], seq.times() - seq.times()[0]
     if hold_s > 0:
-        n, dt = round(hold_s * seq.fps), 1.0 / seq.fps
+        n, dt = _held_frames(seq, hold_s), 1.0 / seq.fps
         j = np.concatenate([np.repeat(j[:1], n, 0), j, np.repeat(j[-1:], n, 0)])
         t = np.concatenate([np.arange(n) * dt, n * dt + t, n * dt + t[-1] + np.arange(1, n + 1) * dt])
     gap = np.arange(1, round(gap_s * seq.fps) + 1) / seq.fps

@@ -69,6 +69,7 @@ import numpy as np
 from sadvae.errors import ConfigError
 from sadvae.evaluate import SYNTH_LAMBDAS, synthesized_logits
 from sadvae.features import EnsembleExtractor, FeatureSet
+from sadvae.glossary import DEFAULT_GLOSSARY, Glossary, described
 from sadvae.paths import shared_data_root
 from sadvae.text import TextConfig, TextEncoder
 
@@ -724,8 +725,6 @@ def _transfer_scores(
 def glossed(labels: Sequence[LabelEntry], text: _Text, actions: Sequence[str], path: str) -> list[LabelEntry]:
     """Each label without a description given its WordNet definition (:meth:`sadvae.glossary.Glossary.define`, the
     sense chosen against ``actions``) as one, ``"<name>: <definition>"``; the others unchanged."""
-    from sadvae.glossary import Glossary, described
-
     g = Glossary.load(path)
     return [
         lab if lab.description else LabelEntry(lab.name, described(lab.name, g.define(lab.name, text.raw, actions)))
@@ -1145,6 +1144,8 @@ def run_cross_dataset(cfg: CrossDatasetConfig, out: str | Path) -> dict:
         raise ConfigError(f"unknown methods {unknown}; choose from {list(METHODS)}")
     if cfg.backbone != "shiftgcn" and any(m in NTU_METHODS for m in cfg.methods):
         raise ConfigError(f"methods {list(NTU_METHODS)} need the NTU fc: use --backbone shiftgcn or drop them")
+    if cfg.glossary:  # checked before minutes of feature extraction, as the labels file below
+        Glossary.load(cfg.glossary)
     user_labels = None
     if cfg.labels:  # checked before minutes of feature extraction: the file, and that it names every target class
         from sadvae.data.registry import DATASETS
@@ -1430,7 +1431,7 @@ def add_cli_arguments(p) -> None:
         "--glossary",
         nargs="?",
         type=Path,
-        const=Path("runs/glossary/glossary.tsv.gz"),
+        const=DEFAULT_GLOSSARY,
         metavar="FILE",
         help="read each label that has no description with its WordNet definition (sadvae/glossary.py; FILE from "
         "scripts/build_glossary.py, default runs/glossary/glossary.tsv.gz), in the selection's folds and on the "

@@ -81,8 +81,12 @@ def test_builder_keeps_bodily_verb_senses_and_act_nouns_without_examples(table):
     assert "WordNet 3.0 Copyright 2006 by Princeton University" in notice  # the licence travels with the table
 
 
-def test_builder_names_missing_files(tmp_path):
+def test_builder_names_missing_files_and_a_database_it_cannot_read(tmp_path):
     with pytest.raises(SystemExit, match="lacks"):
+        _builder().main(["--wordnet", str(tmp_path), "--out", str(tmp_path / "g.tsv.gz")])
+    for name in ("index.verb", "data.verb", "index.noun", "data.noun", "verb.exc"):
+        (tmp_path / name).write_text("jog v not-a-number\n", encoding="latin-1")
+    with pytest.raises(SystemExit, match="is not a WordNet 3.0 database this script can read"):
         _builder().main(["--wordnet", str(tmp_path), "--out", str(tmp_path / "g.tsv.gz")])
 
 

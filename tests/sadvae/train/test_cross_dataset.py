@@ -133,6 +133,17 @@ def test_labels_missing_a_target_class_are_refused_before_any_feature_extraction
     assert not (tmp_path / "f").exists()
 
 
+def test_a_missing_glossary_is_refused_before_any_feature_extraction(shared_data, tmp_path):
+    from sadvae.train.cross_dataset import CrossDatasetConfig, run_cross_dataset
+
+    cfg = CrossDatasetConfig(
+        target="utkinect", methods=("linear",), glossary=str(tmp_path / "g.tsv.gz"), feature_dir=str(tmp_path / "f")
+    )
+    with pytest.raises(ConfigError, match=r"g.tsv.gz: no glossary there; build it with `python scripts/build_glossary"):
+        run_cross_dataset(cfg, tmp_path / "out")
+    assert not (tmp_path / "f").exists()
+
+
 def test_normalise_name():
     assert normalise_name("Pick up & Throw.") == "pick up and throw"
     assert normalise_name("side-boxing") == normalise_name("Side_Boxing")
