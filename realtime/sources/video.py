@@ -1,8 +1,9 @@
 """Frame sources of the live pipeline: camera, video file, network stream, skeleton replay.
 
 A source is an iterator of :class:`Frame` with an idempotent ``close()`` and ``with`` support.
-Timestamps are integer milliseconds that increase strictly: ``round(index * 1000 / fps)`` for files
-and replays, ``time.monotonic_ns() // 1_000_000`` at capture for cameras and streams. A file ends
+Timestamps are integer milliseconds that increase strictly: the container's presentation time for video
+files (variable frame rates included, :class:`VideoSource`), ``round(index * 1000 / fps)`` for replays,
+``time.monotonic_ns() // 1_000_000`` at capture for cameras and streams. A file ends
 cleanly at its last frame (``loop=True`` plays it again, timestamps continuing).
 
 This module holds :class:`VideoSource` and :func:`open_source`, and re-exports the frame type and the
@@ -44,24 +45,43 @@ log = logging.getLogger(__name__)
 STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https", "udp", "tcp", "srt")
 REPLAY_SUFFIXES = (".skeleton", ".npz", ".npy", ".json", ".txt")
 DEFAULT_FPS = 30.0
+MAX_GAP_MS = 10_000.0  # a container time further than this after the previous frame's is taken as corrupt
 
 
 class VideoSource(Source):
-    """A video file read with OpenCV; timestamps ``round(index * 1000 / fps)``.
+    """A video file read with OpenCV, each frame timed by its container's presentation time.
+
+    Phones record at a variable frame rate (fewer frames a second in dim light); timing such a file by its
+    average rate (``index * 1000 / fps``) plays its fast parts slowed down and its slow parts sped up, and the
+    recogniser reads a different motion. The time OpenCV reports for each frame (``CAP_PROP_POS_MSEC``) is used,
+    relative to the first frame's (some containers start late); where it is missing, does not increase (AVI
+    files report 0 for their last frame) or jumps more than :data:`MAX_GAP_MS` ahead, the frame comes one nominal
+    frame after the previous one.
 
     Args:
         path: the file.
         loop: play it again at the end (timestamps and indices keep increasing).
         capture_factory: ``path -> capture`` (an object like ``cv2.VideoCapture``), for tests.
+        timestamps: "container" (the default) or "nominal": ``round(index * 1000 / fps)`` with the container's
+            average rate, as before 6 December 2026.
 
     Raises:
         SourceError: the file is missing or OpenCV cannot decode it.
     """
 
-    def __init__(self, path: str | Path, loop: bool = False, capture_factory: Callable[[str], Any] | None = None):
+    def __init__(
+        self,
+        path: str | Path,
+        loop: bool = False,
+        capture_factory: Callable[[str], Any] | None = None,
+        timestamps: str = "container",
+    ):
+        if timestamps not in ("container", "nominal"):
+            raise ValueError(f"timestamps must be 'container' or 'nominal', got {timestamps!r}")
         self.path = Path(path)
         self.name = self.path.stem
         self.loop = loop
+        self.timestamps = timestamps
         if not self.path.is_file():
             raise SourceError(f"video file {self.path} not found")
         self._factory = capture_factory or (lambda p: opencv().VideoCapture(p))
@@ -79,15 +99,42 @@ class VideoSource(Source):
             raise SourceError(f"cannot open video {self.path}: OpenCV could not decode it (not a video, or corrupt)")
         return cap
 
+    def _container_ms(self) -> float | None:
+        """The presentation time in ms of the frame just read, as the container gives it; None if it gives none."""
+        if self.timestamps != "container":
+            return None
+        try:
+            t = float(self._cap.get(opencv().CAP_PROP_POS_MSEC))
+        except (TypeError, ValueError):
+            return None
+        return t if math.isfinite(t) and t >= 0.0 else None
+
     def __iter__(self) -> Iterator[Frame]:
-        index = 0
+        index, step = 0, 1000.0 / self.fps
+        last: float | None = None  # the previous frame's time in ms, before rounding
+        last_ms = -1
         while self._cap is not None:
-            in_pass = 0
+            in_pass, origin = 0, None
+            base = 0.0 if last is None else last + step  # a new pass starts one frame after the previous one's end
             while self._cap is not None:
                 ok, image = self._cap.read()
                 if not ok or image is None:
                     break
-                yield Frame(image, round(index * 1000.0 / self.fps), index)
+                t = self._container_ms()
+                if in_pass == 0:
+                    origin = t
+                cand = base + t - origin if t is not None and origin is not None else None
+                if self.timestamps == "nominal":
+                    now = index * step
+                elif in_pass == 0 or last is None:
+                    now = base
+                elif cand is not None and last < cand <= last + MAX_GAP_MS:
+                    now = cand
+                else:
+                    now = last + step
+                ms = max(round(now), last_ms + 1)
+                yield Frame(image, ms, index)
+                last, last_ms = now, ms
                 index += 1
                 in_pass += 1
             if in_pass == 0:

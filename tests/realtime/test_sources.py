@@ -53,6 +53,62 @@ def test_video_source_loop_keeps_time_running(tmp_path: Path) -> None:
     assert abs(int(frames[5].image.mean()) - 0) <= 3  # the second pass starts at frame 0
 
 
+def test_video_source_times_a_variable_frame_rate_by_the_container() -> None:
+    """A phone that drops from 30 to 15 frames a second: timed by the average rate (21 fps), the first half plays
+    slowed down and the second sped up; the container's times keep the motion as recorded."""
+    path = Path(__file__).parent / "data" / "vfr_30_then_15fps.mp4"
+    with VideoSource(path) as src:
+        assert src.fps == pytest.approx(20.9, abs=0.1)  # the average rate
+        ts = [f.timestamp_ms for f in src]
+    steps = np.diff(ts)
+    assert len(ts) == 60 and all(steps > 0)
+    assert np.median(steps[:29]) == pytest.approx(33, abs=1) and np.median(steps[31:]) == pytest.approx(67, abs=1)
+    assert ts[-1] == pytest.approx(2900, abs=40)
+    with VideoSource(path, timestamps="nominal") as src:
+        nominal = [f.timestamp_ms for f in src]
+    assert nominal[-1] == round(59 * 1000 / src.fps)  # the old timing: 2819 ms, every step 48 ms
+
+
+class _TimedCapture:
+    """A capture whose frames report the given container times (``CAP_PROP_POS_MSEC``)."""
+
+    def __init__(self, times: list[float], fps: float = 25.0) -> None:
+        self.times, self.fps, self.k = times, fps, -1
+
+    def isOpened(self) -> bool:  # noqa: N802 (OpenCV's name)
+        return True
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        if self.k + 1 >= len(self.times):
+            return False, None
+        self.k += 1
+        return True, np.zeros((4, 4, 3), np.uint8)
+
+    def get(self, prop: int) -> float:
+        return self.fps if prop == cv2.CAP_PROP_FPS else self.times[self.k]
+
+    def release(self) -> None:
+        pass
+
+
+def test_video_source_repairs_container_times(tmp_path: Path) -> None:
+    path = tmp_path / "x.avi"
+    path.write_bytes(b"x")
+
+    def times(container: list[float], loop: bool = False, n: int | None = None) -> list[int]:
+        src = VideoSource(path, loop=loop, capture_factory=lambda p: _TimedCapture(container))
+        return [f.timestamp_ms for f in itertools.islice(src, n or len(container))]
+
+    # AVI: the first frame reported two frames late, the last one at 0: relative to the first, then one step on
+    assert times([80.0, 120.0, 160.0, 200.0, 0.0]) == [0, 40, 80, 120, 160]
+    # missing (NaN, negative), repeated, and a jump of an hour: one nominal step (40 ms at 25 fps) after the last
+    assert times([0.0, float("nan"), 33.0, 33.0, -1.0, 3.6e6, 140.0]) == [0, 40, 80, 120, 160, 200, 240]
+    # two frames 0.4 ms apart still get distinct, increasing integer times
+    assert times([0.0, 10.0, 10.4, 50.0]) == [0, 10, 11, 50]
+    # a second pass starts one frame after the first pass's end, timed by the container again
+    assert times([0.0, 30.0, 90.0], loop=True, n=6) == [0, 30, 90, 130, 160, 220]
+
+
 def test_video_source_errors(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match=r"video file .*missing\.mp4 not found"):
         VideoSource(tmp_path / "missing.mp4")
