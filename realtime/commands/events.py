@@ -36,6 +36,7 @@ __all__ = ["register", "format_event"]
 DEFAULT_XSUB = "tcp://127.0.0.1:5559"
 DEFAULT_XPUB = "tcp://127.0.0.1:5560"
 WAIT_NOTICE_S = 1.0  # `sadvae events` says it is waiting when the first event takes longer than this
+MAX_TIMEOUT_S = 1e6  # ZeroMQ polls with an int of milliseconds
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -127,6 +128,7 @@ def _keygen(args: argparse.Namespace) -> int:
 
 def _listen(args: argparse.Namespace) -> int:
     from realtime.events.endpoint import parse_endpoint
+    from realtime.events.format import TOPIC_PREFIX, sanitize_source, topic_can_match
     from realtime.events.publisher import Subscriber
     from realtime.events.security import CurveClient
     from sadvae.errors import ConfigError
@@ -134,14 +136,21 @@ def _listen(args: argparse.Namespace) -> int:
     parse_endpoint(args.endpoint, bind=False, what="--endpoint", resolve=True, allow_inproc=False)
     if args.count is not None and args.count < 1:
         raise ConfigError(f"--count must be >= 1, got {args.count}")
-    if args.timeout is not None and not args.timeout > 0:
-        raise ConfigError(f"--timeout must be > 0 seconds, got {args.timeout}")
+    if args.timeout is not None and not 0 < args.timeout <= MAX_TIMEOUT_S:
+        raise ConfigError(f"--timeout must be > 0 and at most {MAX_TIMEOUT_S:g} seconds, got {args.timeout}")
+    for topic in args.topic or []:
+        if not topic_can_match(topic):
+            rest = topic.removeprefix(TOPIC_PREFIX + ".").split(".")[0]
+            raise ConfigError(
+                f"--topic {topic!r} can never match: topics are {TOPIC_PREFIX}.SOURCE.action|status with SOURCE the "
+                f"publisher's --source-name in lower case (did you mean {TOPIC_PREFIX}.{sanitize_source(rest)}. ?)"
+            )
     if (args.curve_server_key is None) != (args.curve_client_key is None):
         raise ConfigError("CURVE needs both --curve-server-key (server.key) and --curve-client-key (NAME.key_secret)")
     curve = CurveClient(args.curve_server_key, args.curve_client_key) if args.curve_server_key else None
     seen = skipped = 0
     with Subscriber(args.endpoint, args.topic or ["sadvae."], curve=curve) as sub:
-        monitor = _HandshakeMonitor(sub) if curve is not None else None
+        monitor = _HandshakeMonitor(sub, curve is not None)
         try:
             while args.count is None or seen < args.count:
                 # without --timeout, say once that it waits rather than sit there silently (a --timeout ends
@@ -158,10 +167,15 @@ def _listen(args: argparse.Namespace) -> int:
                 seen += 1
                 print(line, flush=True)
         finally:
-            if monitor is not None:
-                monitor.close()
+            monitor.close()
             if skipped:
                 print(f"sadvae events: skipped {skipped} malformed event(s)", file=sys.stderr)
+            if sub.missed:
+                print(
+                    f"sadvae events: missed {sub.missed} event(s) (gaps in the publishers' seq numbering: the "
+                    "subscriber read too slowly, or joined while they were sent)",
+                    file=sys.stderr,
+                )
     return 0
 
 
@@ -230,14 +244,17 @@ def _render(got: tuple, args: argparse.Namespace, endpoint: str) -> str | None:
 
 
 class _HandshakeMonitor:
-    """Prints one line when the publisher refuses this client's CURVE handshake (else only timeouts are seen)."""
+    """Prints one line when the handshake with the publisher fails (ZeroMQ itself only stays silent): a client key
+    the publisher's allow-list refuses, a wrong ``--curve-server-key``, or CURVE on one side only."""
 
-    def __init__(self, sub) -> None:
+    def __init__(self, sub, curve: bool) -> None:
         import zmq
 
-        self._zmq, self.said = zmq, False
+        self._zmq, self.said, self.curve = zmq, False, curve
         self._sock = getattr(sub, "_sock", None)
-        events = zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+        events = (
+            zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+        )
         self._mon = self._sock.get_monitor_socket(events) if self._sock is not None else None
 
     def check(self) -> None:
@@ -248,6 +265,15 @@ class _HandshakeMonitor:
             if self.said:
                 continue
             self.said = True
+            if not self.curve:
+                print(
+                    "sadvae events: the handshake with the publisher failed: it encrypts its events (sadvae-live "
+                    "--curve-keys: pass --curve-server-key DIR/server.key --curve-client-key DIR/NAME.key_secret), "
+                    "or it is not a sadvae-live publisher",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                continue
             if msg["event"] == self._zmq.EVENT_HANDSHAKE_FAILED_AUTH:
                 why = f"ZAP status {msg['value']}: this client's public key is not on its allow-list"
             else:

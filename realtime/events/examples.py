@@ -32,12 +32,12 @@ _T0 = 1_764_760_000_000  # ms; the pinned wall clock of the first example
 
 def _pin(event: dict[str, Any], n: int, seq: int) -> dict[str, Any]:
     """Fix what changes on every run; add ``seq``/``session`` as :class:`realtime.events.publisher.Publisher` does."""
-    ms = _T0 + 267 * n
+    ms = _T0 + 800 * n  # one window every 0.8 s: the default model's stride of 24 frames at 30 fps
     secs, frac = divmod(ms, 1000)
     from datetime import datetime, timezone
 
     stamp = datetime.fromtimestamp(secs, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S") + f".{frac:03d}Z"
-    event.update(id=f"{n + 1:032x}", time=stamp, monotonic_ns=812_345_678_901 + 267_000_000 * n)
+    event.update(id=f"{n + 1:032x}", time=stamp, monotonic_ns=812_345_678_901 + 800_000_000 * n)
     return decode(encode({**event, "seq": seq, "session": _SESSION}))
 
 
@@ -45,6 +45,7 @@ def examples() -> dict[str, dict[str, Any]]:
     """``{name: payload}`` for "start", "update", "end", "status" (a heartbeat with two persons),
     "status_reconnecting" (a camera retrying) and "status_stopped" (the last status of a run), as received."""
     common = dict(source=_SOURCE, labels_hash=_LABELS_HASH, model_id=_MODEL, precision="fp16")
+    # a status averages every stage; an action event carries its batch's stages (no mapping or tracking)
     latency = {
         "pose": 16.4,
         "mapping": 0.21,
@@ -54,6 +55,7 @@ def examples() -> dict[str, dict[str, Any]]:
         "head": 0.2,
         "total": 21.7,
     }
+    batch = {k: v for k, v in latency.items() if k not in ("mapping", "tracking")}
     top = [("sit down", 0.71), ("stand up", 0.17), ("walk", 0.06)]
     start = make_action_event(
         track_id=0,
@@ -61,8 +63,8 @@ def examples() -> dict[str, dict[str, Any]]:
         label="sit down",
         score=0.71,
         topk=top,
-        window_ms=(10233.3, 12300.0),
-        latency_ms=latency,
+        window_ms=(9133.3, 12300.0),
+        latency_ms=batch,
         **common,
     )
     top = [("sit down", 0.78), ("stand up", 0.12), ("walk", 0.05)]
@@ -72,8 +74,8 @@ def examples() -> dict[str, dict[str, Any]]:
         label="sit down",
         score=0.78,
         topk=top,
-        window_ms=(10500.0, 12566.7),
-        latency_ms=latency,
+        window_ms=(9933.3, 13100.0),
+        latency_ms=batch,
         **common,
     )
     top = [("stand up", 0.64), ("sit down", 0.2), ("walk", 0.09)]
@@ -83,8 +85,8 @@ def examples() -> dict[str, dict[str, Any]]:
         label="sit down",
         score=0.2,
         topk=top,
-        window_ms=(11300.0, 13366.7),
-        latency_ms={},
+        window_ms=(10733.3, 13900.0),
+        latency_ms=batch,
         reason="switch",
         **common,
     )
@@ -97,8 +99,8 @@ def examples() -> dict[str, dict[str, Any]]:
             min_score=0.2,
             decided="stand up",
             decided_score=0.64,
-            window_ms=(11300.0, 13366.7),
-            moving_ms=(12033.3, 13366.7),
+            window_ms=(10733.3, 13900.0),
+            moving_ms=(12033.3, 13900.0),
         ),
         make_view(
             3,
@@ -106,7 +108,7 @@ def examples() -> dict[str, dict[str, Any]]:
             _LABELS,
             no_action=True,
             min_score=0.2,
-            window_ms=(11233.3, 13300.0),
+            window_ms=(10666.7, 13833.3),
             out_of_view=("legs",),
         ),
     ]

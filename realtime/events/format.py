@@ -33,6 +33,7 @@ __all__ = [
     "sanitize_source",
     "require_module",
     "topic_for",
+    "topic_can_match",
     "make_action_event",
     "make_status_event",
     "encode",
@@ -87,6 +88,19 @@ def sanitize_source(name: str) -> str:
     """
     cleaned = re.sub(r"[^a-z0-9_-]+", "_", str(name).lower()).strip("_")[:64].strip("_")
     return cleaned or "source"
+
+
+def topic_can_match(prefix: str) -> bool:
+    """Whether a subscription ``prefix`` can match any topic ``sadvae.<source>.<kind>`` (:func:`topic_for`)."""
+    head = TOPIC_PREFIX + "."
+    if len(prefix) <= len(head):
+        return head.startswith(prefix)
+    if not prefix.startswith(head):
+        return False
+    source, dot, kind = prefix[len(head) :].partition(".")
+    if not re.fullmatch(r"[a-z0-9_-]*", source) or not (1 if dot else 0) <= len(source) <= 64:
+        return False
+    return not dot or any(k.startswith(kind) for k in TOPIC_KINDS)
 
 
 def topic_for(source: str, kind: str) -> str:

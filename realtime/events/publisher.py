@@ -20,6 +20,7 @@ Endpoints, loopback defaults and CURVE encryption: :mod:`realtime.events.securit
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -100,6 +101,10 @@ class PublisherOptions:
         nodrop: make a full queue fail the send so drops are counted here (see the module docstring).
         curve: encrypt and admit only allow-listed subscribers (:class:`realtime.events.security.CurveServer`;
             bind only). None: plain ZeroMQ, with a warning when the endpoint is not local.
+        settle_ms: the first event waits until the socket has been open this long. A subscriber started before
+            the publisher retries its connection every 100 ms (ZeroMQ's reconnect interval) and subscribes only
+            then; without the wait it misses the first events, the ``started`` status among them. Not applied to
+            a wildcard port (``:*``: nobody can be waiting on a port not yet chosen) or ``inproc://``.
     """
 
     endpoint: str = DEFAULT_ENDPOINT
@@ -109,9 +114,10 @@ class PublisherOptions:
     linger_ms: int = 100
     nodrop: bool = False
     curve: CurveServer | None = None
+    settle_ms: int = 300
 
     def __post_init__(self) -> None:
-        for name, least in (("sndhwm", 1), ("sndbuf", 0), ("linger_ms", 0)):
+        for name, least in (("sndhwm", 1), ("sndbuf", 0), ("linger_ms", 0), ("settle_ms", 0)):
             if getattr(self, name) < least:
                 raise ConfigError(f"events {name} must be >= {least}, got {getattr(self, name)}")
         if self.curve is not None and not self.bind:
@@ -152,6 +158,8 @@ class Publisher(_Endpoint):
         self.endpoint = self._sock.getsockopt(zmq.LAST_ENDPOINT).decode()
         warn_if_exposed(self.endpoint, self.opts.curve, bind=self.opts.bind)
         self._linger_ms = self.opts.linger_ms
+        waitable = not self.opts.endpoint.rstrip().endswith(":*") and not self.opts.endpoint.startswith("inproc://")
+        self._settle_until = time.monotonic() + self.opts.settle_ms / 1000 if waitable else None
         log.info("publishing events on %s (topics sadvae.%s.action|status)", self.endpoint, self.source)
 
     def publish(self, event: Mapping[str, Any]) -> bool:
@@ -164,6 +172,9 @@ class Publisher(_Endpoint):
             raise RuntimeError("publish() called after close()")
         if event.get("source") != self.source:
             raise ValueError(f"event source {event.get('source')!r} differs from the publisher's {self.source!r}")
+        if self._settle_until is not None:  # subscribers waiting before we opened: let them connect first
+            time.sleep(max(0.0, self._settle_until - time.monotonic()))
+            self._settle_until = None
         kind = "status" if event.get("type") == "status" else "action"
         seq = self._seq[kind]
         self._seq[kind] = seq + 1

@@ -75,15 +75,32 @@ def _load(path: str | Path, secret: bool) -> tuple[bytes, bytes | None]:
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"CURVE key file {p} not found; make keys with `sadvae events keygen DIR`")
+    zmq = _zmq()
     try:
-        public, secret_key = _zmq().auth.load_certificate(p)
-    except (ValueError, OSError) as e:
+        public, secret_key = zmq.auth.load_certificate(p)
+    except (ValueError, OSError, IndexError) as e:  # IndexError: a "public-key" line without "= ..."
         raise ConfigError(
-            f"{p} is not a ZeroMQ CURVE certificate ({e}); make keys with `sadvae events keygen`"
+            f"{p} is not a ZeroMQ CURVE certificate ({e or 'a key line without a value'}); make keys with "
+            "`sadvae events keygen`"
         ) from None
     if secret and secret_key is None:
         raise ConfigError(f"{p} holds a public key only; pass the secret key file ({p.stem}.key_secret)")
+    for field, key in (("public-key", public), ("secret-key", secret_key)):
+        if key is not None and not _is_z85_key(zmq, key):
+            raise ConfigError(
+                f"{p}: {field} is not a 40-character Z85 CURVE key; remake the keys with `sadvae events keygen`"
+            )
     return public, secret_key
+
+
+def _is_z85_key(zmq: Any, key: bytes) -> bool:
+    """Whether ``key`` is a CURVE key in Z85 text: 40 characters that decode to 32 bytes."""
+    if len(key) != 40:
+        return False
+    try:
+        return len(zmq.utils.z85.decode(key)) == 32
+    except (ValueError, KeyError, TypeError, IndexError):
+        return False
 
 
 @dataclass(frozen=True)

@@ -398,3 +398,109 @@ def test_proxy_announces_the_ports_it_really_bound() -> None:
         proxy.communicate(timeout=10)
     assert line.startswith("sadvae events proxy: publishers -> tcp://127.0.0.1:"), line
     assert ":*" not in line and line.count("tcp://127.0.0.1:") == 2
+
+
+# ---- review of 6 December 2026: key files, handshakes, topics, timeouts, losses ------------------------------
+
+
+def test_subscriber_without_keys_is_told_the_publisher_encrypts(tmp_path) -> None:
+    """Before, a subscriber without CURVE keys (or with a wrong server key) of a CURVE publisher saw only the
+    timeout: ZeroMQ says nothing, and the handshake monitor ran only when keys were given."""
+    from realtime.events.security import CurveServer, generate_keys
+
+    keys = generate_keys(tmp_path / "keys")
+    endpoint = free_endpoint()
+    with Publisher(PublisherOptions(endpoint=endpoint, curve=CurveServer.from_dir(tmp_path / "keys")), "cam0"):
+        proc = _sadvae("events", "--timeout", "2", "--endpoint", endpoint)
+        other = generate_keys(tmp_path / "other")
+        wrong = _sadvae(
+            "events", "--timeout", "2", "--endpoint", endpoint, "--curve-server-key", str(other.server_public),
+            "--curve-client-key", str(keys.client_secrets[0]),
+        )  # fmt: skip
+    assert proc.returncode == 1
+    assert "it encrypts its events" in proc.stderr and "--curve-server-key" in proc.stderr, proc.stderr
+    assert wrong.returncode == 1 and "wrong --curve-server-key" in wrong.stderr, wrong.stderr
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "metadata\ncurve\n    public-key\n",  # a key line without "=": an IndexError inside pyzmq before
+        'metadata\ncurve\n    public-key = "abc"\n    secret-key = "def"\n',  # too short: blamed on the endpoint
+    ],
+)
+def test_malformed_key_files_are_one_line_naming_the_file(tmp_path, content: str) -> None:
+    from realtime.events.security import generate_keys
+
+    keys = generate_keys(tmp_path / "keys")
+    bad = tmp_path / "bad.key_secret"
+    bad.write_text(content)
+    proc = _sadvae(
+        "events", "--timeout", "1", "--endpoint", free_endpoint(), "--curve-server-key", str(keys.server_public),
+        "--curve-client-key", str(bad),
+    )  # fmt: skip
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert str(bad) in lines[0] and "sadvae events keygen" in lines[0] and "endpoint" not in lines[0]
+
+
+def test_a_key_on_the_allow_list_that_is_no_key_is_refused(tmp_path) -> None:
+    from realtime.events.security import CurveServer, generate_keys
+    from sadvae.errors import ConfigError
+
+    generate_keys(tmp_path / "keys")
+    (tmp_path / "keys" / "authorized_clients" / "short.key").write_text('metadata\ncurve\n    public-key = "abc"\n')
+    with pytest.raises(ConfigError, match=r"short\.key: public-key is not a 40-character Z85 CURVE key"):
+        Publisher(PublisherOptions(endpoint=free_endpoint(), curve=CurveServer.from_dir(tmp_path / "keys")), "cam0")
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["--topic", "sadvae.Cam0."], "did you mean sadvae.cam0. ?"),
+        (["--topic", "cam0"], "did you mean sadvae.cam0. ?"),
+        (["--topic", "sadvae.cam0.actions"], "did you mean sadvae.cam0. ?"),
+        (["--timeout", "inf"], "--timeout must be > 0 and at most"),
+        (["--timeout", "1e10"], "--timeout must be > 0 and at most"),
+    ],
+)
+def test_events_arguments_that_cannot_work_are_refused(argv: list[str], words: str) -> None:
+    """Before, a topic that can never match waited for ever and blamed the publisher; --timeout inf or 1e10 raised
+    OverflowError from inside the poll."""
+    proc = _sadvae("events", "--endpoint", free_endpoint(), "--count", "1", *argv)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert words in lines[0]
+
+
+def test_topic_can_match() -> None:
+    from realtime.events.format import topic_can_match, topic_for
+
+    for good in ("s", "sadvae", "sadvae.", "sadvae.cam", "sadvae.cam0.", "sadvae.cam0.a", topic_for("Cam 0", "status")):
+        assert topic_can_match(good), good
+    for bad in ("cam0", "sadvae.Cam0", "sadvae..", "sadvae.cam0.actions", "sadvae.cam0.x", "sadvaex"):
+        assert not topic_can_match(bad), bad
+
+
+def test_a_subscriber_waiting_before_the_publisher_gets_its_first_event() -> None:
+    """A subscriber started first reconnects every 100 ms and subscribes only then: before the publisher's settle
+    time its first events (the ``started`` status) were lost, 6 runs out of 6 in the review."""
+    endpoint = free_endpoint()
+    got: list[int] = []
+
+    def listen() -> None:
+        with Subscriber(endpoint) as sub:
+            end = time.monotonic() + 3.0
+            while time.monotonic() < end and len(got) < 3:
+                if (msg := sub.recv(timeout_ms=100)) is not None:
+                    got.append(msg[1]["seq"])
+
+    thread = threading.Thread(target=listen)
+    thread.start()
+    time.sleep(0.5)
+    with Publisher(PublisherOptions(endpoint=endpoint), "cam0") as pub:
+        for _ in range(3):
+            pub.publish(status("cam0"))
+        time.sleep(0.3)
+    thread.join()
+    assert got[:1] == [0], got
