@@ -416,7 +416,7 @@ def check_bundle_file(path: Path) -> None:
         return
     if path.suffix.lower() == ".onnx" or _looks_like_onnx(path):
         beside = path.with_suffix(".pt")
-        hint = f"; {beside} beside it may be that bundle" if beside.is_file() else ""
+        hint = f"; {beside} beside it may be that bundle" if beside.is_file() and beside != path else ""
         raise CheckpointError(
             f"{path}: is an ONNX export, not a model bundle; pass the .pt bundle it was exported from "
             f"({path.name} is the export{hint})"

@@ -133,6 +133,12 @@ class OnnxRuntimeBackend(Backend):
         """The execution providers the session runs with, in priority order."""
         return list(self._providers)
 
+    @property
+    def precision(self) -> str:
+        """ "int8" for a graph quantized by :func:`sadvae.engine.ort_int8.quantize_onnx_int8` (its
+        ``sadvae.quantization`` metadata), else "fp32"."""
+        return "int8" if self._metadata.get("quantization") else "fp32"
+
     def _infer(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         try:
             latent, logits = self._session.run(list(OUTPUT_NAMES), {INPUT_NAME: x})

@@ -283,7 +283,7 @@ def check_onnx_file(path: Path) -> None:
     Raises:
         EngineError: the message names the file and the fix.
     """
-    fix = f"export it with `sadvae export BUNDLE.pt --out {path}`"
+    fix = f"export it with `sadvae export BUNDLE.pt --out {path.with_suffix('.onnx')}`"
     if path.is_dir():
         found = sorted(p.name for p in path.glob("*.onnx"))[:5]
         inside = f" (it holds {', '.join(found)})" if found else ""

@@ -200,7 +200,49 @@ def read_manifest(plan_path: str | Path) -> dict:
             f"expected {MANIFEST_FORMAT}, found "
             f"{manifest['format_version']!r}; rebuild the plan with `sadvae engine build`",
         )
+    for key, ok, want in _TYPES:
+        try:
+            value = _get(manifest, key)
+        except KeyError:
+            continue  # an optional field
+        if not ok(value):
+            raise DataFormatError(
+                path, key, f"expected {want}, found {value!r}; rebuild the plan with `sadvae engine build`"
+            )
     return manifest
+
+
+def _is_cc(value: object) -> bool:
+    try:
+        normalize_compute_capability(value)
+    except (EngineError, TypeError, ValueError):
+        return False
+    return True
+
+
+def _dims(value: object) -> bool:
+    return isinstance(value, list) and len(value) == 5 and all(type(v) is int and v >= 1 for v in value)
+
+
+_TYPES = (  # (field, check, what it should be): the fields engine info, check_against and the TensorRT backend read
+    ("plan.sha256", lambda v: isinstance(v, str), "a sha256 string"),
+    ("plan.bytes", lambda v: type(v) is int and v >= 0, "a number of bytes"),
+    ("model.onnx_sha256", lambda v: isinstance(v, str), "a sha256 string"),
+    ("model.model_id", lambda v: v is None or isinstance(v, str), "a model id string or null"),
+    ("library.name", lambda v: isinstance(v, str), "a library name"),
+    ("library.version", lambda v: isinstance(v, (str, int, float)) and not isinstance(v, bool), "a version"),
+    ("device.compute_capability", lambda v: v is None or _is_cc(v), 'a compute capability such as "8.7"'),
+    ("precision", lambda v: isinstance(v, str), "fp32, fp16 or int8"),
+    ("input.name", lambda v: isinstance(v, str), "the input's name"),
+    ("input.min", _dims, "5 positive integers [N, C, T, V, M]"),
+    ("input.opt", _dims, "5 positive integers [N, C, T, V, M]"),
+    ("input.max", _dims, "5 positive integers [N, C, T, V, M]"),
+    (
+        "outputs",
+        lambda v: isinstance(v, list) and all(isinstance(o, dict) and isinstance(o.get("name"), str) for o in v),
+        'a list of {"name", "shape"} objects',
+    ),
+)
 
 
 def manifest_mismatches(
@@ -280,11 +322,15 @@ def check_against(
         )
     reasons = manifest_mismatches(manifest, runtime, model, plan_sha256)
     if reasons:
-        raise EngineError(
-            f"{plan_path} does not fit here: "
-            + "; ".join(reasons)
-            + f". Rebuild it on this machine with `{rebuild_hint(manifest, runtime)}`"
-        )
+        if any(r.startswith("model.") for r in reasons):  # the plan's own ONNX is another model's: not that one
+            other = {**manifest, "model": {**manifest["model"], "onnx": "MODEL.onnx"}}
+            fix = (
+                "Export the model you run (`sadvae export BUNDLE.pt --out MODEL.onnx`) and build its plan with "
+                f"`{rebuild_hint(other, runtime)}`, or pass the plan built for it"
+            )
+        else:
+            fix = f"Rebuild it on this machine with `{rebuild_hint(manifest, runtime)}`"
+        raise EngineError(f"{plan_path} does not fit here: " + "; ".join(reasons) + ". " + fix)
 
 
 def check_manifest(

@@ -50,6 +50,7 @@ def test_onnx_export_passed_as_the_bundle(tmp_path):
     assert f"{tmp_path / 'model.pt'} beside it may be that bundle" in _error(tmp_path / "model.onnx")
     (tmp_path / "renamed.pt").write_bytes(_onnx_bytes())  # told by its content, whatever its name
     assert "is an ONNX export, not a model bundle" in _error(tmp_path / "renamed.pt")
+    assert "beside it" not in _error(tmp_path / "renamed.pt")  # it pointed at itself as "the bundle beside it"
 
 
 def test_folder_empty_truncated_and_foreign_torch_files(tmp_path):

@@ -277,3 +277,32 @@ def test_ort_int8_stays_close_to_fp32(tiny, tmp_path):
         rel = np.abs(got[0] - ref[0]).mean() / np.abs(ref[0]).mean()
         assert agree >= 0.9, (method, agree)  # measured 1.0 (16 windows)
         assert rel < 0.05, (method, rel)  # measured 0.013 entropy, 0.009 minmax
+
+
+def test_ort_int8_refuses_a_graph_that_disagrees_with_fp32(tiny, tmp_path, monkeypatch):
+    """The review of 6 December 2026 found the packaged Shift-GCN's INT8 graph agreeing with FP32 on 22 % of
+    windows, written without a word; now such a graph is refused and nothing is written."""
+    pytest.importorskip("onnxruntime")
+    from sadvae.engine import ort_int8
+    from sadvae.errors import CheckpointError, ConfigError, ExportError
+
+    npz = save_calibration_set(_draw(tiny, per_class=2), tmp_path / "w.npz")
+    monkeypatch.setattr(ort_int8, "_agreement", lambda a, b, w: 0.25)
+    out = tmp_path / "int8.onnx"
+    with pytest.raises(ExportError, match=r"FP32 top class on 25\.0 % .* under the 90 % required; nothing written"):
+        ort_int8.quantize_onnx_int8(tiny[1], out, npz, "minmax")
+    assert not out.exists()
+    ort_int8.quantize_onnx_int8(tiny[1], out, npz, "minmax", min_agreement=0.0, op_types=("MatMul", "Gemm", "Conv"))
+    from realtime.backends import load_backend
+
+    assert load_backend("onnxruntime", out).precision == "int8"  # events and benchmarks said "fp32"
+    assert load_backend("onnxruntime", tiny[1]).precision == "fp32"
+    with pytest.raises(CheckpointError, match=r"missing\.onnx not found; export one"):
+        ort_int8.quantize_onnx_int8(tmp_path / "missing.onnx", out, npz, "minmax")
+    import onnx
+
+    other = onnx.load(str(tiny[1]))  # an export for more people than the windows hold (`sadvae export --persons`)
+    other.graph.input[0].type.tensor_type.shape.dim[-1].dim_value = 3
+    onnx.save(other, str(tmp_path / "persons3.onnx"))
+    with pytest.raises(ConfigError, match=r"windows of shape \d+x3x32x25x2 do not fit the input of .*Nx3x32x25x3"):
+        ort_int8.quantize_onnx_int8(tmp_path / "persons3.onnx", out, npz, "minmax")

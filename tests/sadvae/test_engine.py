@@ -4,6 +4,7 @@ import copy
 import hashlib
 import json
 import os
+import re
 import sys
 import types
 
@@ -113,8 +114,12 @@ def test_every_runtime_refusal_names_the_field_and_the_fix(tmp_path, here, field
 
 def test_refuses_other_model_replaced_plan_and_no_gpu(tmp_path):
     plan, manifest, _ = _write_plan(tmp_path)
-    with pytest.raises(EngineError, match=r"model.model_id is mmmmmmmmmmmmmmmm\.\.\. .* the model here is 0000"):
+    other_model = r"model.model_id is mmmmmmmmmmmmmmmm\.\.\. .* the model here is 0000"
+    with pytest.raises(EngineError, match=other_model) as info:
         check_manifest(plan, device=HERE, onnx_or_model_id="0" * 64)
+    # the fix is not "rebuild from the plan's own ONNX", which is the other model (review of 6 December 2026)
+    assert "sadvae export BUNDLE.pt --out MODEL.onnx" in str(info.value) and "--onnx MODEL.onnx" in str(info.value)
+    assert str(tmp_path / "m.onnx") not in str(info.value)
     plan.write_bytes(b"another plan")
     with pytest.raises(EngineError, match="plan.sha256 differs from the plan file"):
         check_manifest(plan, device=HERE)
@@ -157,6 +162,25 @@ def test_missing_and_malformed_manifests(tmp_path):
         read_manifest(plan)
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "words"),
+    [
+        ("outputs", "oops", 'outputs: expected a list of {"name", "shape"} objects'),
+        ("model__onnx_sha256", 5, "model.onnx_sha256: expected a sha256 string"),
+        ("plan__bytes", "12", "plan.bytes: expected a number of bytes"),
+        ("input__min", 1, "input.min: expected 5 positive integers"),
+        ("input__max", [16, 3, 32, 25], "input.max: expected 5 positive integers"),
+        ("device__compute_capability", "banana", "device.compute_capability: expected a compute capability"),
+    ],
+)
+def test_manifest_fields_of_the_wrong_type_are_named(tmp_path, field, value, words):
+    """Before, `sadvae engine info` raised TypeError tracebacks on these, and a bad input range reached TensorRT."""
+    plan, _, _ = _write_plan(tmp_path, **{field: value})
+    with pytest.raises(DataFormatError, match=re.escape(words)) as info:
+        read_manifest(plan)
+    assert "m.fp16.json" in str(info.value) and "rebuild the plan" in str(info.value)
+
+
 def test_compute_capability_spellings():
     for text in ("SM87", "sm_87", "8.7", "87", (8, 7)):
         assert normalize_compute_capability(text) == "8.7"
@@ -189,6 +213,9 @@ def test_batch_sizes_and_early_refusals(tmp_path):
         build_engine(tmp_path / "m.onnx", precision="bf16")
     with pytest.raises(EngineError, match=r"m\.onnx: ONNX model not found; export it with `sadvae export"):
         build_engine(tmp_path / "m.onnx", tmp_path)
+    (tmp_path / "text.pt").write_text("not a model")  # the hint names an --out that `sadvae export` accepts
+    with pytest.raises(EngineError, match=r"export it with `sadvae export BUNDLE\.pt --out .*text\.onnx`"):
+        build_engine(tmp_path / "text.pt", tmp_path)
     with pytest.raises(ConfigError, match="unknown TensorRT library 'trt'"):
         load_library("trt")
 
