@@ -92,6 +92,13 @@ def _count(text: str) -> int:
     return value
 
 
+def _camera_index(text: str) -> int:
+    value = _count(text)
+    if value > 9999:  # OpenCV takes a C int; no machine numbers its cameras this high
+        raise argparse.ArgumentTypeError(f"expected a camera index from 0 to 9999, got {text!r}")
+    return value
+
+
 def _number(text: str) -> float:
     """A finite number; the range is the option dataclass's to check (:func:`_flag_error` names the flag)."""
     try:
@@ -150,6 +157,7 @@ _FIELD_FLAGS = {
     ("HeadOptions", "handedness"): "--handedness",
     ("BackendOptions", "device"): "--device",
     ("BackendOptions", "threads"): "--threads",
+    ("PoseOptions", "num_poses"): "--num-poses",
 }
 _SCORE_FLAGS = ("--min-score", "--keep-score", "--start-score")  # DecisionOptions needs them in this order, in 0..1
 
@@ -159,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _Parser(prog=PROG, description="Open-vocabulary live skeleton action recognition -> ZeroMQ events.")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--camera", type=_count, metavar="N", help="camera index (/dev/videoN)")
+    src.add_argument("--camera", type=_camera_index, metavar="N", help="camera index (/dev/videoN)")
     src.add_argument("--video", type=Path, metavar="PATH", help="video file")
     src.add_argument("--stream", metavar="URL", help="network stream (rtsp://, http://, ...)")
     src.add_argument("--replay", type=Path, metavar="PATH", help="skeleton file or recording (.skeleton, .npz, ...)")
@@ -451,7 +459,9 @@ def _options(args: argparse.Namespace):
         raise ConfigError(f"--status-interval must be > 0 seconds, got {args.status_interval}")
     parse_endpoint(args.endpoint, bind=not args.connect, what="--endpoint", resolve=True, allow_inproc=False)
 
-    pose = PoseOptions(
+    pose = _build(
+        PoseOptions,
+        {"--num-poses": args.num_poses},
         model_path=str(args.pose_model) if args.pose_model else None,
         variant=args.pose_variant,
         num_poses=args.num_poses,

@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_write", "atomic_path"]
+__all__ = ["atomic_write", "atomic_path", "output_problem"]
 
 
 def _umask() -> int:
@@ -67,3 +67,31 @@ def atomic_write(path: str | Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+
+
+def output_problem(path: str | Path, folder: bool = False) -> str | None:
+    """Why ``path`` cannot be written (checked before long work, not after it), or None.
+
+    ``folder``: ``path`` is a folder to create or fill, not a file. The phrase names the part of the path at fault:
+    an existing folder where a file goes, a file where a folder goes, or a folder this process may not write in.
+    """
+    path = Path(path)
+    if path.exists():
+        if folder and not path.is_dir():
+            return f"{path} is a file, not a folder"
+        if not folder and path.is_dir():
+            return f"{path} is a folder"
+        if not os.access(path, os.W_OK):
+            return f"{path} cannot be written (permissions)"
+        return None
+    above = next((p for p in path.absolute().parents if p.exists()), None)
+    if above is None:
+        return None
+    if not above.is_dir():
+        return f"{above} is a file, not a folder"
+    try:  # a real write: permission bits say nothing to root, or on read-only and virtual file systems
+        with tempfile.NamedTemporaryFile(dir=above, prefix=".sadvae-probe-"):
+            pass
+    except OSError as e:
+        return f"the folder {above} cannot be written in ({e.strerror or e})"
+    return None

@@ -169,11 +169,11 @@ def parse_labels_text(text: str, path: str = "<labels>") -> LabelSet:
             raise ConfigError(
                 f"{where}: description is {len(description)} characters, more than {MAX_DESCRIPTION_CHARS}; shorten it"
             )
-        key = name.casefold()
+        key = normalise_name(name)  # the form the matcher and --teach compare: "drink_water" is "drink water"
         if key in seen:
             raise ConfigError(
-                f"{where}: duplicate action {name!r} (line {seen[key]} has the same name, ignoring case and spaces); "
-                "remove or rename one of them"
+                f"{where}: duplicate action {name!r} (line {seen[key]} has the same name, ignoring case, spaces, "
+                "underscores and a final full stop); remove or rename one of them"
             )
         if len(names) == MAX_LABELS:
             raise ConfigError(f"{where}: more than {MAX_LABELS} labels; keep at most {MAX_LABELS} actions in one file")

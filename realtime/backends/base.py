@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import abc
 import math
+import os
 import time
 from dataclasses import asdict, dataclass
 
@@ -66,6 +67,12 @@ class BackendOptions:
             raise ConfigError(f"BackendOptions.device must be cpu, cuda or cuda:<index>, got {self.device!r}")
         if self.threads < 0:
             raise ConfigError(f"BackendOptions.threads must be >= 0 (0 = library default), got {self.threads}")
+        most = max(64, 8 * (os.cpu_count() or 1))
+        if self.threads > most:  # ONNX Runtime starts them all: thousands hang the process (review, 6 December 2026)
+            raise ConfigError(
+                f"BackendOptions.threads must be at most {most} (this machine has {os.cpu_count()} CPUs), "
+                f"got {self.threads}"
+            )
         if self.optimization not in _OPTIMIZATIONS:
             raise ConfigError(
                 f"BackendOptions.optimization must be one of {list(_OPTIMIZATIONS)}, got {self.optimization!r}"

@@ -120,6 +120,14 @@ def _shipped_export(bundle_path: Path, model_id: str, options: BackendOptions | 
     return None
 
 
+def _is_zip(path: Path) -> bool:
+    try:
+        with path.open("rb") as f:
+            return f.read(4) == b"PK\x03\x04"
+    except OSError:
+        return False
+
+
 def _find_bundle(model: Path, bundle: Path | None) -> Path | None:
     """The bundle of an export or plan: ``bundle`` when given, else ``<stem>.pt`` beside it, else None."""
     if bundle is not None:
@@ -198,7 +206,11 @@ def load_live_model(
                 "`scripts/train_default` (needs ../shared/data), or pass --model BUNDLE.pt"
             )
         raise CheckpointError(f"{path}: model file not found; pass a bundle .pt or an .onnx export with --model")
-    is_bundle = path.suffix == ".pt"
+    is_bundle = path.suffix == ".pt" or _is_zip(path)  # a bundle renamed .pth or .bin is still a bundle
+    if not is_bundle and path.suffix.lower() not in (".onnx", ".plan", ".engine", ".trt") and name == "onnxruntime":
+        raise CheckpointError(
+            f"{path}: neither a model bundle (.pt, a zip archive) nor an .onnx export; pass one of them with --model"
+        )
     if not is_bundle and name == "torch":
         raise ConfigError(f"{path}: the torch backend runs a model bundle (.pt), not a {path.suffix or 'plain'} file")
     if is_bundle and name == "tensorrt":

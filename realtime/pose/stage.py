@@ -70,6 +70,9 @@ _TORSO = [11, 12, 23, 24]  # MediaPipe's shoulders and hips
 _AXES_2D = np.asarray(MEDIAPIPE_TO_NTU_AXES[:2], dtype=np.float32)
 
 
+MAX_POSES = 10  # people tracked at once: each runs its own landmarker, so the cost grows with the count
+
+
 class RunningMode(enum.Enum):
     """VIDEO: synchronous ``detect_for_video``; LIVE: ``detect_async`` with a callback, latest result returned;
     IMAGE: synchronous ``detect``, every frame on its own (the person detector runs on every call: no tracking
@@ -138,8 +141,12 @@ class PoseOptions:
             raise ConfigError(f"pose xy_source must be one of {list(XY_SOURCES)}, got {self.xy_source!r}")
         if self.correction not in CORRECTIONS:
             raise ConfigError(f"pose correction must be one of {list(CORRECTIONS)}, got {self.correction!r}")
-        if not (isinstance(self.num_poses, int) and self.num_poses >= 1):
-            raise ConfigError(f"num_poses must be an integer >= 1, got {self.num_poses!r}")
+        if not (isinstance(self.num_poses, int) and 1 <= self.num_poses <= MAX_POSES):
+            raise ConfigError(
+                f"PoseOptions.num_poses must be an integer from 1 to {MAX_POSES} (each person tracked runs its own "
+                "landmarker), "
+                f"got {self.num_poses!r}"
+            )
         for name in ("min_detection_confidence", "min_presence_confidence", "min_tracking_confidence"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"{name} must be in [0, 1], got {getattr(self, name)!r}")

@@ -10,6 +10,8 @@ strictly increasing), as :func:`save_recording` writes it. Frames carry ``image=
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 import time
 import zipfile
 from collections.abc import Iterator
@@ -20,7 +22,7 @@ import numpy as np
 from realtime.frames import Frame, Source
 from sadvae.data.numpy_files import NUMPY_READ_ERRORS, check_numpy_file
 from sadvae.errors import DataFormatError, SourceError
-from sadvae.fileio import atomic_path
+from sadvae.fileio import atomic_path, output_problem
 from sadvae.skeleton import NUM_JOINTS
 
 __all__ = [
@@ -226,6 +228,8 @@ class TrackRecorder:
             raise SourceError(f"--record-skeleton {self.path}: the recording is an .npz file; end the name in .npz")
         if self.path.is_dir():
             raise SourceError(f"--record-skeleton {self.path}: is a folder; pass a file name ending in .npz")
+        if problem := output_problem(self.path):  # found now, not when the session's recording is to be saved
+            raise SourceError(f"--record-skeleton {self.path}: {problem}; pass a path that can be written")
         self._columns: dict[int, int] = {}
         self._frames: list[tuple[float, list[tuple[int, np.ndarray]]]] = []
         self._closed = False
@@ -258,8 +262,16 @@ class TrackRecorder:
             for tid, j in tracks:
                 joints[k, self._columns[tid]] = j
         times = np.array([t for t, _ in frames], np.float64)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        save_recording(self.path, joints, times - times[0])
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            save_recording(self.path, joints, times - times[0])
+        except OSError as e:  # the place became unwritable during the run: say so, and keep what can be kept
+            spare = Path(tempfile.gettempdir()) / f"sadvae-recording-{os.getpid()}.npz"
+            save_recording(spare, joints, times - times[0])
+            raise SourceError(
+                f"--record-skeleton {self.path}: cannot be written ({e.strerror or e}); the recording was saved "
+                f"to {spare} instead"
+            ) from None
         log.info("recorded %d frames of %d tracks to %s", len(frames), len(self._columns), self.path)
         self.written = self.path
         return self.path

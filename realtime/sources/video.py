@@ -82,6 +82,8 @@ class VideoSource(Source):
         self.name = self.path.stem
         self.loop = loop
         self.timestamps = timestamps
+        if self.path.is_dir():
+            raise SourceError(f"video {self.path}: is a folder; pass a video file")
         if not self.path.is_file():
             raise SourceError(f"video file {self.path} not found")
         self._factory = capture_factory or (lambda p: opencv().VideoCapture(p))

@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
+import re
 from dataclasses import replace
 from pathlib import Path
 
 from sadvae.errors import ConfigError
+from sadvae.fileio import output_problem
 
 __all__ = ["register", "resolve_dataset"]
 
@@ -44,8 +47,10 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--unseen", type=int, default=5, help="unseen classes per split (default 5)")
     p.add_argument("--preset", default="light", help="ST-GCN width preset: light or standard")
-    p.add_argument("--epochs", type=int, default=15, help="backbone epochs (default 15)")
-    p.add_argument("--repeats", type=int, default=3, help="augmented windows per sequence per epoch (default 3)")
+    p.add_argument("--epochs", type=_at_least(1), default=15, help="backbone epochs (default 15)")
+    p.add_argument(
+        "--repeats", type=_at_least(1), default=3, help="augmented windows per sequence per epoch (default 3)"
+    )
     p.add_argument(
         "--augment",
         default="default",
@@ -55,16 +60,55 @@ def _common(p: argparse.ArgumentParser) -> None:
         "the smooth arm wander measured there in place of the constant arm depth offset); legs (half the windows "
         "with the legs on the hips, as the live mapping gives a person framed from the hips up)",
     )
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--cycles", type=int, default=10, help="SA-DVAE cycles (default 10)")
-    p.add_argument("--iters-per-cycle", type=int, default=400, help="SA-DVAE iterations per cycle (default 400)")
-    p.add_argument("--semantic-dim", type=int, default=64)
-    p.add_argument("--style-dim", type=int, default=8)
-    p.add_argument("--lr-vae", type=float, default=1e-4)
+    p.add_argument("--batch-size", type=_at_least(1), default=32)
+    p.add_argument("--cycles", type=_at_least(1), default=10, help="SA-DVAE cycles (default 10)")
+    p.add_argument(
+        "--iters-per-cycle", type=_at_least(1), default=400, help="SA-DVAE iterations per cycle (default 400)"
+    )
+    p.add_argument("--semantic-dim", type=_at_least(1), default=64)
+    p.add_argument("--style-dim", type=_at_least(1), default=8)
+    p.add_argument("--lr-vae", type=_positive_float, default=1e-4)
     p.add_argument("--template", default="a person {label}", help="prompt template for class names")
     p.add_argument("--text-model", default="all-MiniLM-L6-v2", help="sentence-transformers model name or folder")
     p.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:1 ...")
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
+    p.add_argument("--threads", type=_at_least(0), default=0, help="torch CPU threads (0 = torch default)")
+
+
+def _at_least(least: int):
+    """An argparse type: a whole number >= ``least`` (0 epochs trained nothing and wrote the bundle anyway)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {least}, got {value}")
+        return value
+
+    return parse
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
+    return value
+
+
+def _check_run_flags(args: argparse.Namespace, out_folder: bool) -> None:
+    """What the flags alone decide, before any data is read or any epoch runs: ``--out`` and ``--device``."""
+    out = args.out
+    if not out_folder and out.suffix != ".pt":
+        raise ConfigError(f"--out {out}: a model file is a .pt file; name it e.g. {out.with_suffix('.pt')}")
+    if problem := output_problem(out, folder=out_folder):
+        raise ConfigError(f"--out {out}: {problem}; pass an --out path that can be written")
+    device = str(args.device)
+    if not re.fullmatch(r"cpu|mps|cuda(:\d+)?", device):
+        raise ConfigError(f"--device must be cpu, cuda, cuda:<index> or mps, got {device!r}")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -110,7 +154,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     inner = group.add_subparsers(dest="benchmark_command", required=True, metavar="{zsl}")
     bench = inner.add_parser("zsl", help="the whole protocol over N seeded splits -> markdown + JSON + PNG")
     _common(bench)
-    bench.add_argument("--splits", type=int, default=3, help="number of seeded class splits (seeds 0..N-1)")
+    bench.add_argument("--splits", type=_at_least(1), default=3, help="number of seeded class splits (seeds 0..N-1)")
     bench.add_argument("--variants", nargs="+", default=["naive", "disentangled", "tc"])
     bench.add_argument(
         "--gzsl",
@@ -328,9 +372,11 @@ def _benchmark(args: argparse.Namespace) -> int:
                 "cross-dataset describe the labels in the --labels file (`name | description`)"
             )
         args.backbone = {None: "shiftgcn", "shiftgcn-ntu120": "shiftgcn"}.get(args.backbone, args.backbone)
+        _check_run_flags(args, out_folder=True)
         return run_cli(args)
     if not args.dataset:
         raise ConfigError("sadvae benchmark zsl: --dataset is required (or use --protocol cross-dataset --target NAME)")
+    _check_run_flags(args, out_folder=True)
     ds, root = _load(args)
     cfg = _experiment(args, tuple(range(args.splits)), tuple(args.variants), args.protocol or ["honest"], ds)
     if args.backbone in ("shiftgcn", *FROZEN_BACKBONE_NAMES):
@@ -394,6 +440,7 @@ def _train_backbone(args: argparse.Namespace) -> int:
     from sadvae.train.backbone import save_backbone, train_backbone
     from sadvae.train.protocol import dataset_arrays, make_split, split_partition
 
+    _check_run_flags(args, out_folder=False)
     ds, _ = _load(args)
     cfg = _experiment(args, (args.seed,), ("tc",), ["honest"], ds)
     split = make_split(ds.class_names, cfg, args.seed)
@@ -413,6 +460,7 @@ def _train_zsl(args: argparse.Namespace) -> int:
     from sadvae.bundle import save_bundle
     from sadvae.train.protocol import class_text_embeddings, make_split, prepare_features, run_variant
 
+    _check_run_flags(args, out_folder=False)
     ds, root = _load(args)
     cfg = _experiment(args, (args.seed,), (args.variant,), ["honest"], ds)
     split = make_split(ds.class_names, cfg, args.seed)

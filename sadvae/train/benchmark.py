@@ -70,10 +70,10 @@ def _differences(a, b, prefix: str = "") -> list[str]:
 
 def run_benchmark(ds: Dataset, cfg: ExperimentConfig, out: Path) -> dict:
     """Run every split seed and variant; returns the aggregated report (also written to ``out``)."""
-    out.mkdir(parents=True, exist_ok=True)
+    described = class_descriptions(cfg.class_descriptions, ds.class_names) if cfg.class_descriptions else None
+    out.mkdir(parents=True, exist_ok=True)  # after the checks that can refuse the run: no empty folders left
     (out / "splits").mkdir(exist_ok=True)
     t0 = time.time()
-    described = class_descriptions(cfg.class_descriptions, ds.class_names) if cfg.class_descriptions else None
     text_emb, encoder_id = class_text_embeddings(ds.class_names, cfg.text, described)
     trained_emb = trained_match = None
     ntu_matches: dict = {}

@@ -78,6 +78,11 @@ def test_camera_without_a_camera_is_one_line(labels: Path) -> None:
         (["--replay", "missing.skeleton"], "sadvae-live: error: skeleton file missing.skeleton not found"),
         (["--video", "x.mp4", "--stride", "0"], "argument --stride: expected a number >= 1, got 0"),
         (["--camera", "-1"], "argument --camera: expected a whole number >= 0, got '-1'"),
+        # review of 6 December 2026: a traceback from OpenCV (C int), a hang of ten thousand threads, and minutes
+        # of loading a landmarker per person
+        (["--camera", "99999999999"], "argument --camera: expected a camera index from 0 to 9999"),
+        (["--video", "{video}", "--threads", "100000"], "--threads must be at most"),
+        (["--video", "{video}", "--num-poses", "1000"], "--num-poses must be an integer from 1 to 10"),
         (["--video", "a.mp4", "--camera", "0"], "argument --camera: not allowed with argument --video"),
         (["--replay", "r.npz", "--record", "out.mp4"], "--record draws on video frames and --replay/--demo have none"),
         (["--video", "v.mp4", "--no-realtime"], "--realtime/--no-realtime pace --replay and --demo"),
@@ -92,6 +97,22 @@ def test_bad_flags_are_one_line(argv, message, labels, shared_data, capsys) -> N
     argv = [a.replace("{video}", str(shared_data / VIDEO)) for a in argv]
     assert run_main([*argv, "--labels", str(labels)]) == 2
     assert message in one_line(capsys.readouterr().err)
+
+
+def test_a_model_is_told_by_its_content_not_only_its_name(tmp_path, labels, shared_data, capsys) -> None:
+    """Review of 6 December 2026: a bundle named .pth was read as a broken ONNX file, and so was any other file."""
+    from realtime.backends.live_model import _is_zip
+
+    (tmp_path / "model.pth").write_bytes(b"PK\x03\x04" + b"\0" * 20)
+    assert _is_zip(tmp_path / "model.pth") and not _is_zip(labels)
+    (tmp_path / "x.skeleton").write_text("hello\n")
+    assert (
+        run_main(
+            ["--video", str(shared_data / VIDEO), "--labels", str(labels), "--model", str(tmp_path / "x.skeleton")]
+        )
+        == 2
+    )
+    assert "neither a model bundle (.pt, a zip archive) nor an .onnx export" in one_line(capsys.readouterr().err)
 
 
 def test_a_folder_or_a_text_file_as_model_is_named_before_any_export(tmp_path, labels, shared_data, capsys) -> None:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -98,9 +99,17 @@ def test_duplicates_name_both_lines(tmp_path) -> None:
     with pytest.raises(ConfigError) as info:
         parse_labels(path)
     assert str(info.value) == (
-        f"{path}:line 4: duplicate action 'wave hand' (line 1 has the same name, ignoring case and spaces); "
-        "remove or rename one of them"
+        f"{path}:line 4: duplicate action 'wave hand' (line 1 has the same name, ignoring case, spaces, underscores "
+        "and a final full stop); remove or rename one of them"
     )
+
+
+@pytest.mark.parametrize("pair", [("drink water", "drink_water"), ("walk", "walk.")])
+def test_names_the_matcher_reads_as_one_are_duplicates(tmp_path, pair) -> None:
+    """Review of 6 December 2026: both lines were kept, and --teach, the taught examples and the class matcher,
+    which compare names as normalise_name writes them, took one for the other."""
+    with pytest.raises(ConfigError, match=rf"line 2: duplicate action '{re.escape(pair[1])}' \(line 1"):
+        parse_labels(write(tmp_path, "\n".join(pair) + "\n"))
 
 
 def test_limits(tmp_path) -> None:

@@ -60,7 +60,16 @@ def test_options_validate_and_coerce_mode() -> None:
         ),
         (dict(variant="huge"), "pose variant must be one of ['lite', 'full', 'heavy'], got 'huge'"),
         (dict(gate="score"), "pose gate must be one of ['presence', 'visibility'], got 'score'"),
-        (dict(num_poses=0), "num_poses must be an integer >= 1, got 0"),
+        (
+            dict(num_poses=0),
+            "PoseOptions.num_poses must be an integer from 1 to 10 (each person tracked runs its own landmarker), "
+            "got 0",
+        ),
+        (  # review of 6 December 2026: 1000 loaded a landmarker per person for minutes, 2**31 blamed the model file
+            dict(num_poses=1000),
+            "PoseOptions.num_poses must be an integer from 1 to 10 (each person tracked runs its own landmarker), "
+            "got 1000",
+        ),
         (dict(min_tracking_confidence=1.5), "min_tracking_confidence must be in [0, 1], got 1.5"),
         (dict(visibility_threshold=-0.1), "visibility_threshold must be in [0, 1], got -0.1"),
     ]

@@ -112,6 +112,8 @@ def test_video_source_repairs_container_times(tmp_path: Path) -> None:
 def test_video_source_errors(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match=r"video file .*missing\.mp4 not found"):
         VideoSource(tmp_path / "missing.mp4")
+    with pytest.raises(SourceError, match=r"is a folder; pass a video file"):  # was "not found"
+        VideoSource(tmp_path)
     junk = tmp_path / "junk.mp4"
     junk.write_text("not a video")
     with pytest.raises(SourceError, match=r"cannot open video .*junk\.mp4: OpenCV could not decode it"):

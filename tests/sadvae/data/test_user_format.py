@@ -316,6 +316,33 @@ def test_track_recorder_writes_one_column_per_track_and_import_cuts_one_clip_eac
     assert abs(ds.sequences[0].fps - 30) < 1e-6
 
 
+def test_track_recorder_refuses_an_unwritable_place_before_the_run_and_keeps_a_late_failure(tmp_path, monkeypatch):
+    """Review of 6 December 2026: the place was tried only when the run ended, so a whole session's recording was
+    lost with a traceback."""
+    from realtime.sources import replay
+    from sadvae.errors import SourceError
+
+    (tmp_path / "file.txt").write_text("x")
+    with pytest.raises(SourceError, match=r"file\.txt is a file, not a folder; pass a path that can be written"):
+        replay.TrackRecorder(tmp_path / "file.txt" / "rec.npz")
+    rec = replay.TrackRecorder(tmp_path / "rec.npz")
+    rec.add(0.0, [(1, np.zeros((25, 3), np.float32))])
+    rec.add(0.1, [(1, np.ones((25, 3), np.float32))])
+    real = replay.save_recording
+
+    def failing(path, joints, times):
+        if path == tmp_path / "rec.npz":
+            raise OSError(28, "No space left on device")
+        return real(path, joints, times)
+
+    monkeypatch.setattr(replay, "save_recording", failing)
+    monkeypatch.setattr(replay.tempfile, "gettempdir", lambda: str(tmp_path))
+    with pytest.raises(SourceError, match=r"cannot be written \(No space left on device\); the recording was saved"):
+        rec.close()
+    joints, _ = replay.load_recording(next(tmp_path.glob("sadvae-recording-*.npz")))
+    assert joints.shape == (2, 1, 25, 3)
+
+
 def test_record_skeleton_of_a_live_replay_run_imports(
     shared_data, model_files, cache_root, tmp_path, monkeypatch, capsys
 ):

@@ -1,0 +1,42 @@
+"""`sadvae train` / `sadvae benchmark` flags: checked before any data is read or any epoch runs (fast)."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "zsl", "--epochs", "0"], "argument --epochs: expected a whole number >= 1, got 0"),
+        (["train", "zsl", "--batch-size", "-1"], "argument --batch-size: expected a whole number >= 1, got -1"),
+        (["train", "zsl", "--lr-vae", "nan"], "argument --lr-vae: expected a finite number > 0, got 'nan'"),
+        (["benchmark", "zsl", "--splits", "0"], "argument --splits: expected a whole number >= 1, got 0"),
+        (["train", "zsl", "--device", "bogus"], "--device must be cpu, cuda, cuda:<index> or mps, got 'bogus'"),
+        (["train", "zsl", "--out", "{tmp}/file.txt/a.pt"], "file.txt is a file, not a folder; pass an --out path"),
+        (["train", "zsl", "--out", "{tmp}/a.txt"], "a model file is a .pt file; name it e.g."),
+        (["train", "backbone", "--out", "{tmp}"], "a model file is a .pt file"),
+        (["benchmark", "zsl", "--out", "{tmp}/file.txt/x"], "file.txt is a file, not a folder; pass an --out path"),
+    ],
+)
+def test_training_flags_are_checked_before_any_data_or_epoch(argv, message, tmp_path, capsys, monkeypatch):
+    """Review of 6 December 2026: --epochs 0 wrote a bundle with an untrained backbone, --splits 0 a traceback and an
+    empty report, and an --out that cannot be written failed only after training (or with a traceback)."""
+    from sadvae.cli import main
+    from sadvae.cli import train as cli_train
+
+    def no_data(args):
+        raise AssertionError("the data were read before the flags were checked")
+
+    monkeypatch.setattr(cli_train, "_load", no_data)
+    (tmp_path / "file.txt").write_text("x")
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    if "--out" not in argv:
+        argv += ["--out", str(tmp_path / ("bench" if argv[0] == "benchmark" else "m.pt"))]
+    try:
+        code = main([*argv, "--dataset", "msr_action3d"])
+    except SystemExit as e:  # argparse's own refusal: its usage line, then the error
+        code = e.code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and message in err[-1] and "Traceback" not in "".join(err), err
+    assert not (tmp_path / "bench").exists()
