@@ -298,6 +298,8 @@ class Pipeline:
                     t0 = _now_ns()
                     frame = next(it, None)
                     if frame is None:
+                        if self.frames % self.stride:  # frames after the last batch: scored once, not dropped
+                            self._infer(self._t_ms, _now_ns())
                         self.request_stop("end")
                         break
                     t1 = _now_ns()

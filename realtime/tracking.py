@@ -307,7 +307,12 @@ class Tracker:
                 "timestamps must not go backwards (use a monotonic clock)"
             )
         self._last_t = t
-        self.started, self.ended = [], []
+        self.started = []
+        # a track unseen for longer than max_missed_ms has ended even if no frame came in between (a stalled or
+        # reconnecting camera, a recording with a hole): the next person must not inherit its id and decisions
+        self.ended = [tr for tr in self.tracks if tr.missed_ms(t) > self.opts.max_missed_ms]
+        self.tracks = [tr for tr in self.tracks if tr not in self.ended]
+        self._tentative = [tr for tr in self._tentative if tr.missed_ms(t) <= self.opts.max_missed_ms]
         dets = [d for d in detections if d.confidence >= self.opts.min_confidence]
         index = [i for i, d in enumerate(detections) if d.confidence >= self.opts.min_confidence]
         boxes = np.array([d.box() for d in dets], dtype=np.float64).reshape(-1, 4)
@@ -325,8 +330,9 @@ class Tracker:
         self._tentative = []
         for tr in candidates:
             (self._confirm if tr.hits >= self.opts.min_hits else self._tentative.append)(tr)
-        self.ended = [tr for tr in self.tracks if tr.detection is None and tr.missed_ms(t) > self.opts.max_missed_ms]
-        self.tracks = [tr for tr in self.tracks if tr not in self.ended]
+        late = [tr for tr in self.tracks if tr.detection is None and tr.missed_ms(t) > self.opts.max_missed_ms]
+        self.ended += late
+        self.tracks = [tr for tr in self.tracks if tr not in late]
         matched = [tr for tr in self.tracks if tr.detection is not None]
         matched.sort(key=lambda tr: tr.detection_index)
         return matched

@@ -1,7 +1,9 @@
 """Live capture: cameras and network streams read by a reader thread, reopened with backoff when they drop.
 
-The reader thread keeps a queue of ``queue_size`` frames that drops the oldest, so the pipeline always
-gets the newest frame (``Frame.index`` counts captured frames: a gap shows how many were dropped).
+The reader thread keeps a queue of ``queue_size`` frames (2 by default) that drops the oldest when full, so a
+pipeline slower than the camera gets frames at most ``queue_size - 1`` behind the newest, in order (one frame of
+latency is traded for fewer dropped frames in the joint buffer; ``Frame.index`` counts captured frames: a gap
+shows how many were dropped).
 Timestamps are ``time.monotonic_ns() // 1_000_000`` at capture, made strictly increasing. When the
 device or stream drops, the reader reopens it with exponential backoff (:class:`ReconnectPolicy`)
 and reports each step as a :class:`SourceStatus`; the ``on_status`` callback runs on the thread that

@@ -4,7 +4,8 @@
 ``.skeleton``, txt2npy, CTR-GCN ``.npz``, PKU-MMD, the Kinect-v1 sets) or a *recording*: an ``.npz``
 with ``joints`` float32 [T, M, 25, 3] (metres, NTU camera frame) and ``times`` float64 [T] (seconds,
 strictly increasing), as :func:`save_recording` writes it. Frames carry ``image=None`` and
-``skeletons`` [M, 25, 3]; sequences of a dataset play one after another with time running on.
+``skeletons`` [M, 25, 3]; sequences of a dataset play one after another with time running on, each followed by
+``GAP_S`` of empty frames (the person of one ends before the next appears).
 """
 
 from __future__ import annotations
@@ -191,19 +192,26 @@ class ReplaySource(Source):
     def __iter__(self) -> Iterator[Frame]:
         index, offset_s, last_ms = 0, 0.0, -1
         start = time.monotonic()
+        empty = np.zeros((self.persons, NUM_JOINTS, 3), np.float32)
+        gap = np.arange(1, round(GAP_S * self.fps) + 1) / self.fps if len(self._seqs) > 1 else np.zeros(0)
         while not self._closed:
-            for joints, times in self._seqs:
+            for n, (joints, times) in enumerate(self._seqs):
                 local = np.arange(len(times)) / self.fps if self._fixed_fps else times
-                for k in range(len(times)):
+                # between two sequences (other people, other takes): GAP_S of empty frames, so the person of one
+                # ends (track_end) and the next is a new track instead of one track running across both
+                frames = [(float(local[k]), joints[k]) for k in range(len(times))]
+                if self.loop or n + 1 < len(self._seqs):
+                    frames += [(float(local[-1]) + g, empty) for g in gap]
+                for t_local, skel in frames:
                     if self._closed:
                         return
-                    t_s = offset_s + float(local[k])
+                    t_s = offset_s + t_local
                     if self.pace:
                         time.sleep(max(0.0, start + t_s - time.monotonic()))
                     ts = max(round(t_s * 1000.0), last_ms + 1)
-                    yield Frame(None, ts, index, joints[k])
+                    yield Frame(None, ts, index, skel)
                     index, last_ms = index + 1, ts
-                offset_s += float(local[-1]) + 1.0 / self.fps
+                offset_s += frames[-1][0] + 1.0 / self.fps
             if not self.loop:
                 break
 

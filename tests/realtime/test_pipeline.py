@@ -114,6 +114,21 @@ def test_replay_through_pipeline_publishes_schema_valid_events(shared_data, live
     assert statuses[-1]["tracks"] == 0 and statuses[-1]["dropped"]["events"] == 0
 
 
+def test_the_frames_after_the_last_batch_are_scored_when_the_source_ends(shared_data, live_model, tmp_path) -> None:
+    """Review of 6 December 2026: inference ran every ``stride`` frames only, so the last ``frames % stride`` frames
+    were never read, and a clip shorter than the first window plus a stride gave no window at all."""
+    labels = tmp_path / "labels.txt"
+    labels.write_text(LABELS, encoding="utf-8")
+    source = ReplaySource(shared_data / NTU_FILE)  # 103 frames, stride 4: 3 frames after the last batch
+    pipe = Pipeline(source, live_model, labels, options(tmp_path), text_encoder=FakeText())
+    assert pipe.stride == 4 and source.num_frames % pipe.stride == 3
+    with connect(pipe) as sub:
+        pipe.run()
+        events = drain(sub)
+    ends = [e["window"]["end_ms"] for _, e in events if e["type"] in ("start", "update")]
+    assert max(ends) == pytest.approx(102 * 1000 / 30, abs=1)  # the last frame's time: it was read
+
+
 @pytest.mark.parametrize("handedness", ["off", "pool"])
 def test_live_scores_equal_offline_evaluation_for_the_same_window(
     shared_data, live_model, model_files, tmp_path, handedness

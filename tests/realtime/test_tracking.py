@@ -94,6 +94,20 @@ def test_occlusion_shorter_than_max_missed_keeps_the_id() -> None:
     assert tr.hits == 28 and tr.age == 39 and tr.first_ms == 0 and tr.last_ms == 39 * DT
 
 
+def test_a_track_expires_across_a_gap_without_frames() -> None:
+    """Review of 6 December 2026: with no frame at all during the gap (a reconnecting camera, a recording with a
+    hole) the expiry check never ran, and the next person inherited the old id and its decisions."""
+    rng = np.random.default_rng(0)
+    pose = posture(1)
+    tracker = Tracker(TrackerOptions(min_hits=2))
+    first = run(tracker, [[person(0.5, 0.5, pose, rng)] for _ in range(10)])
+    old = first[-1][0][1]
+    tracker.update([person(0.5, 0.5, pose, rng)], 9 * DT + 5000)  # 5 s later, the same place
+    assert [tr.id for tr in tracker.ended] == [old]
+    later = run(tracker, [[person(0.5, 0.5, pose, rng)] for _ in range(3)], t0=9 * DT + 5000 + DT)
+    assert later[-1] and later[-1][0][1] != old
+
+
 def test_started_and_ended_reports_and_end_all() -> None:
     rng = np.random.default_rng(3)
     tracker = Tracker(TrackerOptions(min_hits=3))
