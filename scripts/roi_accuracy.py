@@ -6,7 +6,8 @@ the person about 406 px tall), gives ground truth: Kinect's colour-image coordin
 (trackingState 2). The frames are shrunk so the person is N px tall, either as a low-resolution camera (``lowres``:
 the whole frame shrunk) or as a wide shot (``wide``: the shrunk frame pasted at the centre of a grey 1280x720 frame),
 and run through the full-frame stage and the ROI stage with MediaPipe's crop landmarker in VIDEO mode (the default:
-it tracks between crops) and in IMAGE mode (its detector on every crop). The error of each tracked limb joint
+it tracks between crops), the same with the crop window held in place while the person stays well inside it
+(``RoiOptions.hold``), and in IMAGE mode (its detector on every crop). The error of each tracked limb joint
 (shoulders, elbows, wrists, hips, knees, ankles) is the distance of the mapped NTU-25 image point from Kinect's, in
 the original frame's pixels, as a share of the person's height; a frame without a pose counts in "found" only.
 
@@ -105,9 +106,11 @@ def main(argv: list[str] | None = None) -> int:
 
         add("lowres, full frame", height, PoseEstimator(full), shrink, lambda p, s=s: p / s)
         add("wide, full frame", height, PoseEstimator(full), wide, lambda p, s=s, o=(ox, oy): (p - o) / s)
-        for mode in ("video", "image"):
-            stage = RoiPoseEstimator(opts, RoiOptions(crop_mode=mode))
-            add(f"wide, ROI crops ({mode} mode)", height, stage, wide, lambda p, s=s, o=(ox, oy): (p - o) / s)
+        for mode, hold in (("video", False), ("video", True), ("image", False)):
+            stage = RoiPoseEstimator(opts, RoiOptions(crop_mode=mode, hold=hold))
+            held = ", window held" if hold else ", window moving" if mode == "video" else ""
+            name = f"wide, ROI crops ({mode} mode{held})"
+            add(name, height, stage, wide, lambda p, s=s, o=(ox, oy): (p - o) / s)
     print("\n| input | height (px) | pose found | limb joint error, median / mean / p90 (% of height) |")
     print("|---|---|---|---|")
     for r in rows:

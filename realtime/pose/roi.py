@@ -52,6 +52,7 @@ __all__ = [
     "box_overlap",
     "predict_box",
     "crop_window",
+    "keep_window",
     "crop_to_frame",
     "tile_windows",
 ]
@@ -95,6 +96,12 @@ class RoiOptions:
         max_speed: the predicted box moves at most this many person sizes (the box's longer side) per frame. A
             sprinter at 30 fps covers about 0.15 of their height per frame; a larger step comes from a wrong
             estimate, and following it sends the next crop off the person.
+        hold: the crop window stays where it is while the person's predicted box still lies well inside it
+            (:func:`keep_window`) instead of moving and resizing with every frame's box. In VIDEO mode MediaPipe
+            carries its previous pose into the next crop in the crop's own coordinates, which a moving window
+            misplaces: held, the limb joints of 80-150 px people land at p90 5.1 % of their height from the
+            full-size frame's (9.6 % moving; IMAGE mode 14.4 %) and at 5.2-5.3 % from Kinect's on NTU A001 (6.5-7.0
+            % moving), with the same detection rates (docs/camera_gap.md section 8, 6 December 2026).
     """
 
     enabled: bool = True
@@ -113,6 +120,7 @@ class RoiOptions:
     min_size_ratio: float = 0.5
     max_speed: float = 0.25
     full_every: int = 4
+    hold: bool = True
 
     def __post_init__(self) -> None:
         if not self.margin >= 1.0:
@@ -236,6 +244,26 @@ def crop_window(box: np.ndarray, size: tuple[int, int], margin: float) -> tuple[
     left = int(round(min(max(cx - side / 2, 0.0), w - side)))
     top = int(round(min(max(cy - side / 2, 0.0), h - side)))
     return left, top, side
+
+
+def keep_window(
+    window: tuple[int, int, int],
+    box: np.ndarray,
+    new: tuple[int, int, int],
+    inner: float = 1.25,
+    min_ratio: float = 0.8,
+) -> bool:
+    """Whether the crop ``window`` (x0, y0, side) can stay in place for ``box`` instead of moving to ``new`` (the
+    window :func:`crop_window` makes around ``box``): ``box`` grown by ``inner`` about its centre lies inside
+    ``window``, and ``new`` is not much smaller (``min_ratio`` of the side: a person who shrank gets the
+    upscaling back)."""
+    left, top, side = window
+    if new[2] < min_ratio * side:
+        return False
+    c = (np.asarray(box[:2], np.float64) + np.asarray(box[2:], np.float64)) / 2
+    half = inner * (np.asarray(box[2:], np.float64) - np.asarray(box[:2], np.float64)) / 2
+    lo, hi = c - half, c + half
+    return bool(lo[0] >= left and lo[1] >= top and hi[0] <= left + side and hi[1] <= top + side)
 
 
 def crop_to_frame(image_xy: np.ndarray, window: tuple[int, int, int], size: tuple[int, int]) -> np.ndarray:

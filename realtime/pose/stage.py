@@ -42,6 +42,7 @@ from realtime.pose.roi import (
     box_overlap,
     crop_to_frame,
     crop_window,
+    keep_window,
     landmark_box,
     plausible_box,
     predict_box,
@@ -517,6 +518,7 @@ class RoiPoseEstimator:
         self._last_seen: tuple[np.ndarray, float] | None = None  # (centre, size) of the last person lost
         self._tile = 0
         self._crop_ts = -1
+        self._window: tuple[int, int, int] | None = None  # the crop window held in place (RoiOptions.hold)
         self.last_source = "none"
         self.crops = 0
         self.full_runs = 0
@@ -538,9 +540,11 @@ class RoiPoseEstimator:
             if self._missing >= self.roi.lost_after:
                 if self._box is not None:  # where and how big the person was: the search starts there, at that scale
                     self._last_seen = ((self._box[:2] + self._box[2:]) / 2, self._ref)
-                self._box = self._prev = None
+                self._box = self._prev = self._window = None
                 self._ref = 0.0
             return
+        if source != "crop":
+            self._window = None
         long_side = float(max(box[2] - box[0], box[3] - box[1]))
         self._ref = long_side if self._ref <= 0 else max(0.8 * self._ref + 0.2 * long_side, long_side)
         # the velocity is the displacement per frame since the last box, gaps included; a person found by the tile
@@ -554,7 +558,7 @@ class RoiPoseEstimator:
 
     def _forget(self) -> None:
         """Track nobody (the person followed turned out to be someone another tracker holds)."""
-        self._box = self._prev = self._last_seen = None
+        self._box = self._prev = self._last_seen = self._window = None
         self._ref, self._missing, self._tile = 0.0, 0, 0
 
     def _search_tiles(self, size: tuple[int, int]) -> list[tuple[int, int, int]]:
@@ -628,15 +632,24 @@ class RoiPoseEstimator:
         self.fresh = True
         return found
 
-    def _try_crop(self, image: np.ndarray, box: np.ndarray, margin: float, ts: int, source: str) -> list[Any] | None:
-        """Estimate on the square crop around ``box`` (grown by ``margin``); the result if accepted, else None."""
+    def _try_crop(
+        self, image: np.ndarray, box: np.ndarray, margin: float, ts: int, source: str, hold: bool = False
+    ) -> list[Any] | None:
+        """Estimate on the square crop around ``box`` (grown by ``margin``); the result if accepted, else None.
+        ``hold``: the window of the previous accepted crop is kept while ``box`` lies well inside it
+        (``RoiOptions.hold``)."""
         size = (image.shape[1], image.shape[0])
-        win = crop_window(self._steady(box), size, margin)
+        steady = self._steady(box)
+        win = crop_window(steady, size, margin)
         if win is None:
+            self._window = None
             return None
+        if hold and self._window is not None and keep_window(self._window, steady, win):
+            win = self._window
         found = self._on_crop(image, win, ts)
         box = self._box_of(found[0], size) if found else None
         if (accepted := self._accept(found, box, source, win)) is not None or not self.roi.retry:
+            self._window = win if accepted is not None and hold else None
             return accepted
         # MediaPipe (VIDEO mode) tracks from its previous result: when that yields nobody, it runs its detector only
         # on the NEXT call, and when it yields a wrong pose (a barbell, a part of the person) it keeps tracking that.
@@ -644,7 +657,9 @@ class RoiPoseEstimator:
         self.retries += 1
         found = self._on_crop(image, win, ts, tile=True)
         box = self._box_of(found[0], size) if found else None
-        return self._accept(found, box, source, win)
+        accepted = self._accept(found, box, source, win)
+        self._window = win if accepted is not None and hold else None
+        return accepted
 
     def _small(self, box: np.ndarray | None, size: tuple[int, int]) -> bool:
         return box is not None and box[3] - box[1] < self.roi.max_height_frac * size[1]
@@ -656,8 +671,8 @@ class RoiPoseEstimator:
             return None
         pred = predict_box(self._box, self._prev, elapsed=self._elapsed, max_speed=self.roi.max_speed)
         margins = (self.roi.margin, self.roi.margin * self.roi.search_growth) if self.roi.search_growth > 1 else ()
-        for margin in margins or (self.roi.margin,):
-            if (accepted := self._try_crop(image, pred, margin, ts, "crop")) is not None:
+        for i, margin in enumerate(margins or (self.roi.margin,)):
+            if (accepted := self._try_crop(image, pred, margin, ts, "crop", hold=self.roi.hold and i == 0)) is not None:
                 return accepted
         return None
 

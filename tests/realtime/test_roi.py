@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from realtime.pose.roi import (
     box_in_window,
     crop_to_frame,
     crop_window,
+    keep_window,
     landmark_box,
     plausible_box,
     predict_box,
@@ -70,6 +72,19 @@ def test_crop_to_frame_inverts_the_crop() -> None:
     frame_px = np.array([[300.0, 200.0], [320.0, 290.0]])
     in_crop = (frame_px - [260, 180]) / 120  # normalised to the crop
     np.testing.assert_allclose(crop_to_frame(in_crop, win, size) * size, frame_px, atol=1e-4)
+
+
+def test_keep_window_holds_while_the_box_stays_well_inside() -> None:
+    box = np.array([100.0, 100.0, 120.0, 180.0])  # 20 x 80 px
+    new = crop_window(box, (1280, 720), 1.6)
+    assert keep_window(new, box, new)  # its own window
+    moved = box + [10, 0, 10, 0]
+    assert keep_window(new, moved, crop_window(moved, (1280, 720), 1.6))  # 10 px: still well inside
+    far = box + [60, 0, 60, 0]
+    assert not keep_window(new, far, crop_window(far, (1280, 720), 1.6))  # near the edge: the window moves
+    small = np.array([100.0, 120.0, 110.0, 160.0])  # half the size: the window shrinks to upscale again
+    assert not keep_window(new, small, crop_window(small, (1280, 720), 1.6))
+    assert not keep_window(new, box, crop_window(box, (1280, 720), 1.6), inner=2.0)  # needs more room than it has
 
 
 def test_tile_windows_cover_the_frame_with_overlap() -> None:
@@ -239,7 +254,7 @@ def test_the_predicted_crop_moves_per_frame_across_a_gap_and_at_most_max_speed(p
         est._on_crop = spy
         return seen
 
-    est = painted(search_growth=1.0)
+    est = painted(search_growth=1.0, hold=False)  # a held window would stand still instead of following the prediction
     est.crop_stage.flaky = False
     windows = crops(est)
     for i, f in enumerate(_frames(walk[:12])):
@@ -251,7 +266,7 @@ def test_the_predicted_crop_moves_per_frame_across_a_gap_and_at_most_max_speed(p
     left, _, side = windows[0]
     # predicted from the boxes of frames 11 and 14: 8 px per frame, not the 24 px between them
     assert abs(left + side / 2 - (walk[15][0] + 10)) <= 3, (left + side / 2, walk[15][0] + 10)
-    slow = painted(search_growth=1.0, max_speed=0.01)  # at most 0.01 x 80 px = 0.8 px per frame
+    slow = painted(search_growth=1.0, max_speed=0.01, hold=False)  # at most 0.01 x 80 px = 0.8 px per frame
     slow.crop_stage.flaky = False
     windows = crops(slow)
     for i, f in enumerate(_frames(walk[:12])):
@@ -259,6 +274,31 @@ def test_the_predicted_crop_moves_per_frame_across_a_gap_and_at_most_max_speed(p
         slow(f, 33 * i)
     left, _, side = windows[0]
     assert abs(left + side / 2 - (walk[10][0] + 10)) <= 1.5  # centred on the last box, not 8 px ahead of it
+
+
+def test_a_held_crop_window_stays_put_until_the_person_nears_its_edge(painted) -> None:
+    """``RoiOptions.hold``: MediaPipe's VIDEO mode carries its pose into the next crop in crop coordinates, so the
+    window stays where it is while the person is well inside it, and follows them once they near its edge."""
+    walk = [(400 + 2 * i, 300, 420 + 2 * i, 380) for i in range(40)]  # 2 px per frame
+    for hold in (True, False):
+        est = painted(search_growth=1.0, hold=hold)
+        est.crop_stage.flaky = False
+        seen: list[tuple[int, int, int]] = []
+        real = est._on_crop
+
+        def spy(image, window, ts, tile=False, real=real, seen=seen):
+            seen.append(window)
+            return real(image, window, ts, tile)
+
+        est._on_crop = spy
+        assert all(est(f, 33 * i) for i, f in enumerate(_frames(walk)) if i > 2)
+        moves = sum(a != b for a, b in itertools.pairwise(seen))
+        if hold:
+            assert 1 <= moves <= 6, seen  # moved a few times over 78 px, each time re-centred on the person
+            for (left, top, side), b in zip(seen[1:], walk[-len(seen) + 1 :], strict=True):
+                assert box_in_window(np.asarray(b, float), (left, top, side))
+        else:
+            assert moves >= 30  # every frame
 
 
 def test_a_new_search_starts_at_the_tile_nearest_to_where_the_person_was(painted) -> None:
