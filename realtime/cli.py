@@ -716,7 +716,7 @@ def _print_event(event: dict) -> None:
 def _print_reloaded(head, decisions) -> None:
     """An edited labels file took effect: its mapping and tips on stderr, as at start-up (the status event
     ``labels_reloaded`` goes to subscribers)."""
-    lines = [f"{PROG}: labels reloaded (active actions ended)", *_label_lines(head, decisions)]
+    lines = [f"{PROG}: labels reloaded (any active action ended)", *_label_lines(head, decisions)]
     with contextlib.suppress(BrokenPipeError, ValueError):  # stderr gone: the events still go out
         print("\n".join(lines), file=sys.stderr, flush=True)
 

@@ -180,7 +180,9 @@ def plan_recording(path: str | Path, cv2: Any = None) -> Recording:
         if _encoder_works(cv2, fourcc, suffix):
             out = p if p.suffix.lower() == suffix else p.with_suffix(suffix)
             rec = Recording(str(out), fourcc, codec, browser, str(p))
-            if not browser:
+            if not browser and p.suffix.lower() == ".avi":  # asked for: no fallback to explain
+                log.info("recording %s as %s (web browsers do not play it; .webm or .mp4 for that)", out, codec)
+            elif not browser:
                 log.warning(
                     "recording %s as %s: web browsers will not play it (this OpenCV has no H.264 or VP8/VP9 "
                     "encoder); convert it with `ffmpeg -i %s -c:v libx264 -pix_fmt yuv420p out.mp4`, or install an "
@@ -243,9 +245,24 @@ class _VideoSink:
             self.dropped += 1
 
     def close(self) -> None:
-        """Encode what is queued and finish the file."""
-        self._queue.put(None)
-        self._thread.join()
+        """Encode what is queued and finish the file. A second Ctrl-C while it encodes drops the frames still queued
+        and still finishes the file (it was cut off mid-frame, unplayable, and the process aborted)."""
+        if self._queue.qsize() > 8:
+            log.warning("finishing the recording %s (Ctrl-C again cuts it short)", self.path)
+        try:
+            self._queue.put(None)
+            self._thread.join()
+        except KeyboardInterrupt:
+            while True:
+                try:
+                    self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            self._queue.put_nowait(None)
+            self._thread.join()
+            self._writer.release()
+            log.warning("recording %s cut short: the frames still queued were left out", self.path)
+            raise
         self._writer.release()
         if self.dropped:
             log.warning(

@@ -11,13 +11,14 @@ model and the texts, keyed by a hash of (encoder id, template, texts). ``cache_d
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
 import logging
 import os
 import string
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -206,7 +207,8 @@ class TextEncoder:
         log.info("loading sentence encoder %s from %s", self.encoder_id, source)
         try:
             # local_files_only: a name must already be in the Hugging Face cache; never download
-            self._model = SentenceTransformer(source, device=self.cfg.device, local_files_only=True)
+            with _no_progress_bars():  # "Loading weights: 100%|███" on stderr, mid-run at a labels reload
+                self._model = SentenceTransformer(source, device=self.cfg.device, local_files_only=True)
         except OSError as exc:
             raise ConfigError(
                 f"cannot load sentence encoder {self.cfg.model!r} offline ({exc}); give a local model "
@@ -351,3 +353,20 @@ def _parse_lines(path: Path, lines: list[str], first_line: int) -> list[str]:
     if not out:
         raise DataFormatError(path, None, "expected one description per line, found an empty file")
     return out
+
+
+@contextlib.contextmanager
+def _no_progress_bars() -> Iterator[None]:
+    """transformers' progress bars off while a model loads (restored after)."""
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:
+        yield
+        return
+    was = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was:
+            hf_logging.enable_progress_bar()

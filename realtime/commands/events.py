@@ -103,12 +103,14 @@ def format_event(topic: str, event: dict) -> str:
         for person in event.get("persons") or ():  # what the model sees now, per person
             seen = "no action" if person.get("no_action") else person.get("label")
             decided = f" (decided {person['decided']})" if person.get("decided") else ""
-            line += f"; #{person.get('track_id')} {seen} {person.get('score', 0):.2f}{decided}"
+            unseen = f", {' and '.join(person['out_of_view'])} out of view" if person.get("out_of_view") else ""
+            line += f"; #{person.get('track_id')} {seen} {person.get('score', 0):.2f}{decided}{unseen}"
         return line + (f" - {event['message']}" if event.get("message") else "")
     top = ", ".join(f"{t['label']} {t['score']:.2f}" for t in event.get("topk", []))
+    reason = f" ({event['reason']})" if event.get("type") == "end" and event.get("reason") else ""
     return (
         f"{_clock(event)} {src} track {event.get('track_id')} {str(event.get('type')).upper():<6} "
-        f"{event.get('label')} {event.get('score', 0):.2f}  [{top}]"
+        f"{event.get('label')} {event.get('score', 0):.2f}{reason}  [{top}]"
     )
 
 

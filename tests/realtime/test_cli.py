@@ -588,7 +588,7 @@ def test_an_edited_labels_file_prints_its_mapping_as_at_start_up(capsys) -> None
     )
     _print_reloaded(head, DecisionOptions())
     err = capsys.readouterr().err.splitlines()
-    assert err[0] == "sadvae-live: labels reloaded (active actions ended)"
+    assert err[0] == "sadvae-live: labels reloaded (any active action ended)"
     assert err[1].startswith("  labels: 2 from labels.txt (mixed): drinking, waling")
     assert "    drinking -> drink water (0.80)" in err and any("'waling' ('walking'?)" in line for line in err)
 

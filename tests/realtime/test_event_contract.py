@@ -59,3 +59,6 @@ def test_sadvae_events_prints_what_each_person_sees() -> None:
 
     line = format_event("sadvae.cam0.status", examples()["status"])
     assert "#0 stand up 0.64 (decided stand up)" in line and "#3 no action 0.11" in line
+    assert "#3 no action 0.11, legs out of view" in line  # review of 6 December 2026: left out of the text line
+    end = format_event("sadvae.cam0.action", examples()["end"])
+    assert " END    sit down 0.20 (switch)  [" in end  # and the reason an action ended

@@ -133,6 +133,10 @@ def test_recording_prefers_h264_then_webm_then_mjpg(codecs, tmp_path, caplog) ->
     assert (rec.path, rec.fourcc, rec.browser) == (str(tmp_path / "out.avi"), "MJPG", False)
     assert "browsers will not play it" in caplog.text and "ffmpeg -i" in caplog.text
     assert "browsers will NOT play it" in rec.describe()
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="realtime.overlay"):  # .avi asked for: no "this OpenCV has no"
+        assert plan_recording(tmp_path / "out.avi", cv2).fourcc == "MJPG"
+    assert "encoder" not in caplog.text
     codecs()
     with pytest.raises(Exception, match="can write none of"):
         plan_recording(want, cv2)
@@ -195,6 +199,47 @@ def test_live_sources_never_wait_for_a_slow_encoder(monkeypatch, tmp_path, caplo
         sink.close()
     assert sink.dropped >= 20 - 4 - 1 and SlowWriter.written == 20 - sink.dropped
     assert "slower than the live source" in caplog.text and "left out of the recording" in caplog.text
+
+
+def test_a_second_ctrl_c_while_encoding_still_finishes_the_file(monkeypatch, tmp_path, caplog) -> None:
+    """Review of 6 December 2026: KeyboardInterrupt in close() skipped release(): the file was cut mid-frame and the
+    process aborted while the daemon encoder thread still ran."""
+    import threading
+
+    calls: list[str] = []
+    gate = threading.Event()
+
+    class Writer:
+        def __init__(self, *args):
+            pass
+
+        def isOpened(self) -> bool:  # noqa: N802 - OpenCV's name
+            return True
+
+        def write(self, frame) -> None:
+            gate.wait(5.0)
+            calls.append("write")
+
+        def release(self) -> None:
+            calls.append("release")
+
+    monkeypatch.setattr(cv2, "VideoWriter", Writer)
+    rec = ov.Recording(str(tmp_path / "x.webm"), "VP80", "VP8 in WebM", True, str(tmp_path / "x.webm"))
+    sink = ov._VideoSink(cv2, rec, 30.0, (32, 32), queue_size=32, block=True)
+    for _ in range(20):
+        sink.write(np.zeros((32, 32, 3), np.uint8))
+    real_join = sink._thread.join
+
+    def interrupted_join(*args, **kw):  # the second Ctrl-C lands while close() waits for the encoder
+        sink._thread.join = real_join
+        gate.set()
+        raise KeyboardInterrupt
+
+    sink._thread.join = interrupted_join
+    with caplog.at_level(logging.WARNING, logger="realtime.overlay"), pytest.raises(KeyboardInterrupt):
+        sink.close()
+    assert calls[-1] == "release" and calls.count("write") < 20 and not sink._thread.is_alive()  # queue dropped
+    assert "finishing the recording" in caplog.text and "cut short" in caplog.text
 
 
 def test_help_says_which_codecs_record() -> None:
