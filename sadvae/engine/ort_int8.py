@@ -163,7 +163,11 @@ def _entropy_cache(model_in: Path, reader, cache: Path, work: Path, abs_bins: in
         calibrate_method=CalibrationMethod.Entropy,
         extra_options=options,
     )
-    cal.collect_data(reader)
+    while True:  # a few batches at a time: the calibrator holds every activation of what it is given, about
+        part = _first_batches(reader, 1)  # 140 MB a window for the Shift-GCN default (all of them at once: OOM)
+        if part is None:
+            break
+        cal.collect_data(part)  # the histograms accumulate across calls
     ranges = {}
     for name, (hist, edges, *_rest) in cal.collector.histogram_dict.items():
         zero = hist.size // 2  # the histogram spans [-t, t] with an even number of bins: fold it onto |x|
@@ -172,6 +176,38 @@ def _entropy_cache(model_in: Path, reader, cache: Path, work: Path, abs_bins: in
         t = np.array(entropy_threshold(abs_hist, width, flatten_zero_bin=flatten_zero), dtype=np.float32)
         ranges[name] = TensorData(lowest=-t, highest=t, hist=hist, hist_edges=edges.astype(np.float32))
     save_tensors_data(TensorsData(CalibrationMethod.Entropy, ranges), cache)
+
+
+def _minmax_cache(model_in: Path, reader, cache: Path, work: Path) -> None:
+    """Min-max ranges collected a batch at a time (ONNX Runtime's own pass holds every activation of every window
+    until the end, and its ``CalibMaxIntermediateOutputs`` drops them uncounted), written as its calibration cache."""
+    from onnxruntime.quantization import CalibrationMethod
+    from onnxruntime.quantization.calibrate import create_calibrator, save_tensors_data
+    from onnxruntime.quantization.registry import QDQRegistry, QLinearOpsRegistry
+
+    ops = sorted(set(QLinearOpsRegistry) | set(QDQRegistry))
+    cal = create_calibrator(
+        model_in, ops, augmented_model_path=str(work / "augmented.onnx"), calibrate_method=CalibrationMethod.MinMax
+    )
+    while (part := _first_batches(reader, 1)) is not None:
+        cal.collect_data(part)  # each call folds its batch's minima and maxima into the running ranges
+    save_tensors_data(cal.compute_data(), cache)
+
+
+def _first_batches(reader, n: int):
+    """A reader of the next ``n`` batches of ``reader`` (None when it has none left)."""
+    batches = []
+    while len(batches) < n and (batch := reader.get_next()) is not None:
+        batches.append(batch)
+    if not batches:
+        return None
+    from onnxruntime.quantization import CalibrationDataReader
+
+    class _Part(CalibrationDataReader):
+        def get_next(self):
+            return batches.pop(0) if batches else None
+
+    return _Part()
 
 
 def _sha256(path: Path) -> str:
@@ -381,6 +417,10 @@ def _quantize_static(
             cache = work / "ranges.json"
             _entropy_cache(Path(model_in), reader, cache, work, entropy_bins, flatten_zero_bin)
             reader.rewind()
+        elif method == "minmax":
+            cache = work / "ranges.json"
+            _minmax_cache(Path(model_in), reader, cache, work)
+            reader.rewind()
         quantize_static(
             str(model_in),
             str(out),
@@ -390,7 +430,10 @@ def _quantize_static(
             activation_type=QuantType.QInt8,
             weight_type=QuantType.QInt8,
             calibrate_method=calibrate_method,
-            extra_options={"ActivationSymmetric": bool(symmetric), "WeightSymmetric": True},
+            extra_options={
+                "ActivationSymmetric": bool(symmetric),
+                "WeightSymmetric": True,
+            },
             calibration_cache_path=cache,
             **({"op_types_to_quantize": list(op_types)} if op_types else {}),
         )
