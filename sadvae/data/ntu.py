@@ -28,7 +28,7 @@ from sadvae.data.ntu_skeleton import (
 )
 from sadvae.data.numpy_files import NUMPY_READ_ERRORS, check_numpy_file
 from sadvae.data.record import Dataset, SkeletonSequence
-from sadvae.data.text_files import MAX_LIST_FILE_BYTES, all_numbers, read_text
+from sadvae.data.text_files import F32_MAX, MAX_LIST_FILE_BYTES, all_numbers, read_text
 from sadvae.errors import ConfigError, DataFormatError
 from sadvae.skeleton import NUM_JOINTS
 
@@ -204,9 +204,14 @@ def read_txt2npy(path: str | Path, max_persons: int = 2, class_names: Sequence[s
     for i in range(max(int(nbodys.max()), 1)):
         key = f"skel_body{i}"
         arr = np.asarray(_dict_field(p, obj, key, f"[{t}, 25, 3] joints (nbodys reaches {nbodys.max()})"))
-        if arr.shape != (t, NUM_JOINTS, 3) or arr.dtype.kind != "f" or not all_numbers(arr):
+        if arr.shape != (t, NUM_JOINTS, 3) or arr.dtype.kind != "f":
             raise DataFormatError(
                 p, f"key {key!r}", f"expected finite floats [{t}, 25, 3], found {arr.dtype} {arr.shape}"
+            )
+        if not all_numbers(arr):
+            frame, joint = (int(v) for v in np.argwhere(~(np.abs(arr) <= F32_MAX))[0][:2])
+            raise DataFormatError(
+                p, f"key {key!r}", f"not a float32 number (NaN, inf or too large) at frame {frame}, joint {joint}"
             )
         bodies[key] = arr
     present = {k: np.flatnonzero(np.abs(a).reshape(t, -1).any(axis=1)) for k, a in bodies.items()}

@@ -127,7 +127,12 @@ def read_path(path: str | Path) -> Dataset:
             return DATASETS["bandai_namco"].loader(p)
         if (p / "train").is_dir() and any((p / "train").glob("*/*.amc")):
             return DATASETS["hdm05"].loader(p)
-        raise ConfigError(f"{p}: no known dataset layout here; pass a dataset file or one of {sorted(DATASETS)}")
+        if not any(p.iterdir()):
+            raise ConfigError(f"{p}: the folder is empty; pass a folder or file of skeletons")
+        raise ConfigError(
+            f"{p}: no known dataset layout here (NTU .skeleton files, a Kinect set's or a mocap set's folder); pass a "
+            "dataset folder or file"
+        )
     if name.lower().endswith(".bvh"):
         from sadvae.data.mocap import read_bandai_bvh
 

@@ -387,6 +387,15 @@ def _raises_clear(path: Path, reader: Reader, *words: str, error: type = DataFor
     return one_clear_error(e.value, path, None, *words)
 
 
+def test_txt2npy_nan_is_named_with_its_frame_and_joint(tmp_path):
+    """Review of 6 December 2026: a NaN read "expected finite floats [12, 25, 3], found float64 (12, 25, 3)"."""
+    d = _txt2npy_dict()
+    d["skel_body0"][5, 7, 1] = np.nan
+    path = tmp_path / "S001C001P001R001A001.skeleton.npy"
+    np.save(path, d, allow_pickle=True)
+    _raises_clear(path, read_txt2npy, "NaN, inf or too large", "frame 5, joint 7")
+
+
 @pytest.mark.parametrize("name", sorted(NUMPY_READERS))
 def test_numpy_reader_accepts_its_valid_synthetic_file(tmp_path, name):
     fname, write, read = NUMPY_READERS[name]
@@ -409,7 +418,7 @@ def test_numpy_reader_directory_instead_of_file(tmp_path, name):
     fname, _, read = NUMPY_READERS[name]
     (tmp_path / fname).mkdir()
     if name in ("replay_source", "read_path_npz"):  # a folder is a dataset folder to these two
-        _raises_clear(tmp_path / fname, read, "no known dataset layout here", error=ConfigError)
+        _raises_clear(tmp_path / fname, read, "the folder is empty", error=ConfigError)
     else:
         _raises_clear(tmp_path / fname, read, "is a folder")
 
