@@ -94,6 +94,17 @@ class VideoSource(Source):
             fps = DEFAULT_FPS
         self.fps = fps
 
+    @property
+    def frame_count(self) -> int:
+        """Frames the container declares (0 when it does not say; some streams and files do not)."""
+        if self._cap is None:
+            return 0
+        try:
+            n = float(self._cap.get(opencv().CAP_PROP_FRAME_COUNT))
+        except (TypeError, ValueError):
+            return 0
+        return int(n) if math.isfinite(n) and n > 0 else 0
+
     def _open(self) -> Any:
         with quiet_opencv():
             cap = self._factory(str(self.path))

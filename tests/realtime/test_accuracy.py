@@ -11,7 +11,7 @@ import pytest
 
 from realtime.bench.accuracy.annotations import load_annotations, parse_annotations
 from realtime.bench.accuracy.metrics import EMITTED, Segment, WindowScore, held_seconds, score_segment, summarise
-from sadvae.errors import DataFormatError
+from sadvae.errors import ConfigError, DataFormatError
 from sadvae.paths import PROJECT_ROOT, SHARED_DATA
 
 ROOT = PROJECT_ROOT
@@ -39,6 +39,15 @@ def test_held_seconds_per_label_over_tracks():
     assert held_seconds(events, 0.0, 10.0) == pytest.approx({"walk": 3.0, "jump": 1.5, "throw": 2.0})
     # a judged span cuts holds at both ends
     assert held_seconds(events, 3.0, 4.5) == pytest.approx({"walk": 1.5, "jump": 1.0})
+
+
+def test_a_decision_carried_into_a_segment_counts_there():
+    """Review of 6 December 2026: events before the segment were dropped before counting, so a decision started at
+    8 s and held to 12 s counted nothing in [10, 20) (with an update at 11 s: 1 s instead of 2)."""
+    events = [ev("start", 8.0, "jump"), ev("end", 12.0, "jump"), ev("start", 15.0, "walk"), ev("end", 16.0, "walk")]
+    seg = score_segment(events, [], Segment("s", "walk", LABELS, 10.0, 20.0))
+    assert seg.held_s == pytest.approx({"jump": 2.0, "walk": 1.0}) and seg.held_longest == "jump"
+    assert seg.starts == 1  # the start before the segment is not one of its events
 
 
 def test_publication_time_is_the_event_time():
@@ -134,6 +143,8 @@ def _write(tmp_path: Path, text: str) -> Path:
     (tmp_path / "data" / "videos").mkdir(parents=True, exist_ok=True)
     (tmp_path / "data" / "videos" / "a.mp4").write_bytes(b"x")
     (tmp_path / "labels.txt").write_text("walk\nsit down\njump | a person jumps\n", encoding="utf-8")
+    (tmp_path / "other.txt").write_text("walk\nsit down\nnone\n", encoding="utf-8")
+    (tmp_path / "labels2.txt").write_text("walk\nsit down\njump\n", encoding="utf-8")
     p = tmp_path / "videos.toml"
     p.write_text(text, encoding="utf-8")
     return p
@@ -147,7 +158,7 @@ start = 1.0
 end = 2.5
 judge = [
   { labels = "labels.txt", truth = "Sit_Down." },
-  { labels = "labels.txt", truth = "none", tolerated = ["walk"] },
+  { labels = "./labels2.txt", truth = "none", tolerated = ["walk"] },
 ]
 """
 
@@ -173,6 +184,12 @@ def test_annotations_parse(tmp_path):
         (('name = "a"', 'name = ""'), "clip 1.name", "missing or empty"),
         (("[[clip]]", "[[clips]]"), "clips", "unknown top-level key"),
         (("end = 2.5", "end = 2.5\nend = 3"), None, "not valid TOML"),
+        # review of 6 December 2026: each of these was accepted
+        (('"./labels2.txt"', '"./labels.txt"'), "judge[1].labels", "is judged already by judge[0]"),
+        (('tolerated = ["walk"]', 'tolerated = ["walk", "Walk"]'), "judge[1].tolerated", "a label twice"),
+        (('truth = "Sit_Down." }', 'truth = "Sit_Down.", tolerated = ["sit down"] }'), "judge[0].tolerated", "truth"),
+        (('"./labels2.txt"', '"other.txt"'), "judge[1].truth", "is a label of other.txt itself"),
+        (("start = 1.0\nend = 2.5", "end = 0"), "clip 'a'.end", "after the video's start"),
     ],
 )
 def test_annotations_malformed_one_clear_error(tmp_path, edit, where, words):
@@ -242,6 +259,8 @@ def test_heldout_stream_segments(shared_data):
     assert all(s.truth in stream.class_names and s.labels == stream.class_names for s in stream.segments)
     gap = (stream.times > stream.segments[0].end) & (stream.times < stream.segments[0].t1)
     assert gap.any() and not stream.joints[gap].any()  # empty frames between two people
+    # the labels are the whole test side's classes, --limit or not (they were the first 4 sequences' classes only)
+    assert len(stream.class_names) == 10
 
 
 @pytest.mark.slow
@@ -432,3 +451,21 @@ def test_shipped_reworded_labels_cover_their_sets(shared_data):
         ds = load_dataset(f.stem, shared_data / DATASETS[f.stem].default_root)
         names = dataset_class_names(f.stem, ds)
         assert set(read_reworded(f, names)) == set(names)
+
+
+def test_an_action_starting_after_the_video_is_refused_before_the_run(tmp_path, monkeypatch):
+    """Review of 6 December 2026: a start past the video's end was accepted (first correct -3.0 s); only the end was
+    checked, and after the pipeline had run."""
+    cv2 = pytest.importorskip("cv2")
+    from realtime.bench.accuracy import runner
+    from realtime.bench.accuracy.annotations import ClipAnnotation, Judgement
+
+    video = tmp_path / "v.avi"
+    out = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (32, 32))
+    for _ in range(12):  # 0.48 s
+        out.write(np.zeros((32, 32, 3), np.uint8))
+    out.release()
+    monkeypatch.setattr(runner, "run_pipeline", lambda *a, **k: pytest.fail("the pipeline ran"))
+    clip = ClipAnnotation("v", video, "", 1.0, None, 1, False, (Judgement(tmp_path / "l.txt", None),))
+    with pytest.raises(ConfigError, match=r"start 1.0 s is not before the video's end \(0.48 s\)"):
+        runner.run_clip(clip, None)

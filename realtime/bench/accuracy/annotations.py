@@ -147,6 +147,8 @@ def parse_annotations(
         start, end = _number(file, f"{where}.start", c.get("start")), _number(file, f"{where}.end", c.get("end"))
         if start is not None and end is not None and not end > start:
             raise DataFormatError(file, f"{where}.end", f"end ({end}) must be after start ({start})")
+        if end is not None and not end > 0:
+            raise DataFormatError(file, f"{where}.end", f"end ({end}) must be after the video's start (0 s)")
         num_poses = c.get("num_poses", 1)
         if isinstance(num_poses, bool) or not isinstance(num_poses, int) or num_poses < 1:
             raise DataFormatError(file, f"{where}.num_poses", f"expected an integer >= 1, found {num_poses!r}")
@@ -156,6 +158,7 @@ def parse_annotations(
         if not isinstance(judge, list) or not judge:
             raise DataFormatError(file, f"{where}.judge", "missing; list at least one {labels = ..., truth = ...}")
         judgements = []
+        judged: dict[Path, int] = {}
         for j, entry in enumerate(judge):
             w = f"{where}.judge[{j}]"
             if not isinstance(entry, dict) or not isinstance(entry.get("labels"), str) or "truth" not in entry:
@@ -172,15 +175,28 @@ def parse_annotations(
                     f"{w}.labels",
                     f"labels file not found at {tried[0]} (project root) or {tried[1]} (beside the annotation file)",
                 )
+            if labels.resolve() in judged:  # two truths for one clip and labels file: both rows entered the sums
+                raise DataFormatError(
+                    file, f"{w}.labels", f"{entry['labels']} is judged already by judge[{judged[labels.resolve()]}]"
+                )
+            judged[labels.resolve()] = j
             label_names = _label_names(file, f"{w}.labels", labels)
             truth = entry["truth"]
             if not isinstance(truth, str) or not truth.strip():
                 raise DataFormatError(file, f"{w}.truth", f'expected a label name or "{NONE}", found {truth!r}')
+            if _norm(truth) == NONE and any(_norm(n) == NONE for n in label_names):
+                raise DataFormatError(
+                    file, f"{w}.truth", f'"{NONE}" is a label of {labels.name} itself: rename that label'
+                )
             truth = None if _norm(truth) == NONE else _match(file, f"{w}.truth", truth, label_names, labels)
             tolerated = entry.get("tolerated", [])
             if not isinstance(tolerated, list):
                 raise DataFormatError(file, f"{w}.tolerated", "expected a list of label names")
             tol = tuple(_match(file, f"{w}.tolerated", t, label_names, labels) for t in tolerated)
+            if truth in tol or len(set(tol)) < len(tol):
+                raise DataFormatError(
+                    file, f"{w}.tolerated", "lists the truth or a label twice; tolerate only other labels, once each"
+                )
             judgements.append(Judgement(labels, truth, tol, str(entry.get("note", ""))))
         out.append(
             ClipAnnotation(

@@ -7,7 +7,8 @@ Inputs are what a subscriber and the ``on_batch`` hook see: action events (dicts
 Definitions (all times in seconds on the source's timeline):
 
 - *judged span* ``[t0, t1)``: the part of the run a truth applies to (a whole video; one replayed
-  sequence plus the gap after it). An event belongs to it when its window ends inside it.
+  sequence plus the gap after it). An event belongs to it when it is published inside it (the time of the frame it
+  was published on, :func:`event_time_s`).
 - *action span* ``[start, end]``: when the true action happens (annotation; default the judged span).
 - *held*: seconds each label was the decision, summed over tracks: from a ``start``/``update`` to the
   track's next event (an ``end`` closes it; a decision still open at ``t1`` counts until ``t1``).
@@ -17,8 +18,9 @@ Definitions (all times in seconds on the source's timeline):
   action span, before smoothing and thresholds; top-1 / top-5: the truth is among its best 1 / 5.
 - *events*: ``start`` events (an action beginning, what a subscriber reacts to). *False*: its label
   is neither the truth nor a tolerated label; on a "none" clip every non-tolerated start is false.
-- *time to first correct event*: window end of the first ``start`` of the true label minus the action's
-  start (negative when it fires early); None when it never starts.
+- *time to first correct event*: when the first ``start`` of the true label is published (what a subscriber
+  sees; it can come up to a stride after its window's end, when the person has just left) minus the action's start
+  (negative when it fires early); None when it never starts.
 """
 
 from __future__ import annotations
@@ -116,8 +118,8 @@ def event_time_s(event: Mapping[str, Any]) -> float:
     """An action event's time on the source's timeline, in seconds.
 
     The time of the frame it was published on (:data:`EMITTED`, added by the runner) when present, else
-    the end of its window. The two agree for ``start`` and ``update``; an ``end`` caused by the track
-    ending (the person left, the source ended) is published later than its (last) window.
+    the end of its window. The two usually agree; an event of a window scored a few frames after the person's
+    last detection (the next stride), and an ``end`` caused by the track ending, are published later.
     """
     if event.get(EMITTED) is not None:
         return float(event[EMITTED])
@@ -170,7 +172,8 @@ def score_segment(events: Sequence[Mapping[str, Any]], windows: Sequence[WindowS
     mine = [e for e in events if seg.t0 <= event_time_s(e) < seg.t1]
     minutes = max(seg.t1 - seg.t0, 0.0) / 60.0
     out = SegmentScore(name=seg.name, truth=seg.truth, minutes=minutes)
-    out.held_s = held_seconds(mine, seg.t0, seg.t1)
+    # every event: a decision started before t0 and still held counts inside the span (held_seconds clips)
+    out.held_s = held_seconds(events, seg.t0, seg.t1)
     out.held_longest = _longest(out.held_s)
     if seg.truth is None:  # every label held is tolerated (until 6 December 2026: only the one held longest)
         out.held_correct = all(label in seg.tolerated for label in out.held_s)

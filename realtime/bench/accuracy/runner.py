@@ -157,6 +157,11 @@ def run_clip(clip: ClipAnnotation, opts: RunOptions) -> list[dict[str, Any]]:
     for j in clip.judge:
         source = VideoSource(clip.path)
         fps = source.fps
+        frames = source.frame_count
+        if frames and clip.start is not None and clip.start >= frames / fps:  # checked before the pipeline runs
+            raise ConfigError(
+                f"clip {clip.name!r}: start {clip.start} s is not before the video's end ({frames / fps:.2f} s)"
+            )
         pose = PoseOptions(variant=opts.pose_variant, num_poses=clip.num_poses, mirror=clip.mirror)
         res = run_pipeline(source, j.labels, opts, pose)
         duration = res.frames / fps
@@ -255,15 +260,17 @@ def heldout_stream(
     labels, _, _ = dataset_arrays(ds)
     names = dataset_class_names(name, ds)
     idx = np.flatnonzero(test_side_mask(ds, name))
+    idx = idx[~np.isin(idx, np.fromiter(skip, dtype=np.intp, count=len(skip)))]
+    # the labels: the classes of every sequence replayed without --limit (a limited run chose among the first
+    # sequences' classes only: fewer labels, higher numbers; MSR's first ten held one class, and were refused)
+    present = sorted({int(labels[i]) for i in idx})
     if limit is not None:
         idx = idx[:limit]
-    idx = idx[~np.isin(idx, np.fromiter(skip, dtype=np.intp, count=len(skip)))]
     if not len(idx):
         raise ConfigError(
             f"{name}: no held-out sequence left to replay once the example performers' sequences are left out"
             f"{'' if limit is None else f' of the first {limit}'}; raise --limit or lower --examples-per-label"
         )
-    present = sorted({int(labels[i]) for i in idx})
     label_names = tuple(names[c] for c in present)
     chunks, times, segs, t0 = [], [], [], 0.0
     mirror_of = dict(zip(names, (names[j] for j in mirror_columns(names)), strict=True))
