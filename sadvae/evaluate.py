@@ -45,6 +45,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sadvae.errors import ConfigError
+
 __all__ = [
     "softmax",
     "gate_features",
@@ -185,9 +187,11 @@ def fit_gate(
 
     rng = np.random.default_rng(seed)
     n = min(len(unseen_zsl), len(seen_zsl))
-    if n < folds:
-        raise ValueError(
-            f"the gate needs at least {folds} validation samples per group, got {len(unseen_zsl)}/{len(seen_zsl)}"
+    if n < folds:  # a ConfigError: the CLI says it in one line instead of a traceback after both trainings
+        raise ConfigError(
+            f"the seen/unseen gate needs at least {folds} validation clips of the validation-unseen classes and of the "
+            f"seen classes, got {len(unseen_zsl)} / {len(seen_zsl)}; give the dataset more clips per class (or more "
+            "subjects), or a larger validation share"
         )
     ui = rng.permutation(len(unseen_zsl))[:n]
     si = rng.permutation(len(seen_zsl))[:n]

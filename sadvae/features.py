@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,15 +157,23 @@ def dataset_fingerprint(root: str | Path, dataset: str | None = None) -> str:
         st = root.stat()
         h.update(f"{st.st_size}:{st.st_mtime_ns}".encode())
     else:
-        for name in sorted(p.name for p in root.glob("SHA256SUMS*")) + sorted(p.name for p in root.glob("MANIFEST*")):
+        sums = sorted(p.name for p in root.glob("SHA256SUMS*")) + sorted(p.name for p in root.glob("MANIFEST*"))
+        for name in sums:
             h.update((root / name).read_bytes())
+        if not sums and root.is_dir():  # a folder of the user's own (classes.txt and clips, docs/data_format.md):
+            for f in sorted(p for p in root.iterdir() if p.is_file()):  # a changed or added clip is read again
+                st = f.stat()
+                h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns}\n".encode())
     return h.hexdigest()[:16]
 
 
 def _cache_path(cache_dir: Path, dataset: str, extractor: Extractor, fingerprint: str) -> Path:
     payload = {"format": _FORMAT, "extractor": extractor.id, "settings": extractor.settings, "data": fingerprint}
     key = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
-    return cache_dir / f"{dataset}-{key}.npz"
+    # a clip folder's dataset name is its path: its last part names the file (an absolute path put the file beside
+    # the clips, whatever --feature-dir said); the key holds the resolved path
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(dataset).name) or "dataset"
+    return cache_dir / f"{name}-{key}.npz"
 
 
 def _read(path: Path) -> FeatureSet:

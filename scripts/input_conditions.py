@@ -186,7 +186,7 @@ def measure(bundle: str, conditions: tuple[str, ...] = CONDITIONS, side: str = "
                     under_condition(base, mode),
                     name,
                     lambda r=root, name=name: DATASETS[name].loader(r),
-                    dataset_fingerprint(root),
+                    dataset_fingerprint(root, name),
                     select=lambda ds, name=name: clips_of(ds, name),
                     cache_dir=cfg.feature_dir,
                 )

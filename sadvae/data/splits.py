@@ -12,6 +12,7 @@ feed training and validation, test-side samples feed only the final numbers.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,8 @@ from sadvae.data.numpy_files import NUMPY_READ_ERRORS, check_numpy_file
 from sadvae.data.record import Dataset
 from sadvae.data.registry import DATASETS
 from sadvae.errors import ConfigError, DataFormatError
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "ZSLSplit",
@@ -216,6 +219,25 @@ def make_partition(
     for name in ("train", "test_seen", "test_unseen", "val_train", "val_seen", "val_unseen"):
         if len(getattr(part, name)) == 0:
             raise ConfigError(f"split {split.name}: the {name} partition is empty; check the protocol and classes")
+    # per class: a seen class no clip trains is a head column that never learns, and an unseen class no test clip
+    # has is a ZSL score over fewer classes than the split says (both passed silently)
+    untrained = [int(c) for c in split.seen if not (train_side & (labels == c)).any()]
+    untested = [int(c) for c in split.unseen if not (test_side & (labels == c)).any()]
+    if untrained or untested:
+        what = "; ".join(
+            part_text
+            for part_text in (
+                f"seen classes with no training-side clip: {untrained}" if untrained else "",
+                f"unseen classes with no test-side clip: {untested}" if untested else "",
+            )
+            if part_text
+        )
+        log.warning(  # a warning: a registered set may lack some classes on one side (Bandai-Namco's test styles)
+            "split %s: %s (class ids): their scores mean nothing; give those classes clips on that side, or leave "
+            "them out of the split (an explicit split's `seen` / `unseen` lists)",
+            split.name,
+            what,
+        )
     return part
 
 

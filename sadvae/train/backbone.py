@@ -118,7 +118,8 @@ def train_backbone(
         class_ids: the seen classes; head column k is class ``class_ids[k]``.
         cfg: training configuration.
         checkpoint: if given, the training state is saved there after every epoch and a run that
-            finds it resumes from the next epoch (same data and config assumed).
+            finds it resumes from the next epoch, when it was saved by a run of the same sequences, classes and
+            settings (else it is ignored with a warning: a rerun with another split seed reused the old weights).
 
     Returns:
         The trained model in eval mode on ``cfg.device`` (the unwrapped module under DDP).
@@ -161,13 +162,19 @@ def train_backbone(
     )
     loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
     start = 0
+    run = _run_key(seqs, labels, class_ids, cfg)
     if checkpoint is not None and Path(checkpoint).exists():
         state = torch.load(checkpoint, map_location=device, weights_only=True)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        start = int(state["epoch"]) + 1
-        log.info("resuming backbone training from %s at epoch %d", checkpoint, start)
+        if state.get("run") != run:  # another split, data or config: resuming would train on other classes
+            log.warning(
+                "%s is the state of another training run (split, data or settings differ): not resumed", checkpoint
+            )
+        else:
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            sched.load_state_dict(state["scheduler"])
+            start = int(state["epoch"]) + 1
+            log.info("resuming backbone training from %s at epoch %d", checkpoint, start)
     bar = tqdm(range(start, cfg.epochs), desc="backbone", unit="epoch", disable=rank != 0, leave=False)
     for epoch in bar:
         data.set_epoch(epoch)
@@ -190,10 +197,25 @@ def train_backbone(
         if checkpoint is not None and rank == 0:
             tmp = Path(f"{checkpoint}.tmp")
             state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict()}
-            torch.save({**state, "epoch": epoch}, tmp)
+            torch.save({**state, "epoch": epoch, "run": run}, tmp)
             tmp.replace(checkpoint)
     model.eval()
     return model
+
+
+def _run_key(seqs, labels, class_ids, cfg) -> str:
+    """What a resumable training state must match: the sequences (source, length, class), the head's classes and
+    every setting."""
+    import hashlib
+    import json
+    from dataclasses import asdict
+
+    payload = {
+        "seqs": [[str(s.source), int(s.joints.shape[0]), int(y)] for s, y in zip(seqs, labels, strict=True)],
+        "classes": [int(c) for c in class_ids],
+        "cfg": json.loads(json.dumps(asdict(cfg), default=str)),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
 @torch.no_grad()

@@ -462,8 +462,9 @@ def _first_per_class(ds, dataset: str, n: int | None) -> np.ndarray:
 
 def load_window_sets(cfg: CrossDatasetConfig, names: Sequence[str], extractor) -> dict:
     """Per-window features of each dataset (:func:`sadvae.train.window_features.window_features`), keyed like the
-    default recipe's cache (``dataset_fingerprint`` of the root), so ``scripts/train_default`` and this protocol
-    share one extraction. ``cfg.feature_dir`` / ``windows`` holds them (default ``runs/features/windows``)."""
+    default recipe's cache (``dataset_fingerprint`` of the root and the reader code), so ``scripts/train_default``
+    and this protocol share one extraction. ``cfg.feature_dir`` / ``windows`` holds them (default
+    ``runs/features/windows``)."""
     return _window_caches(cfg, names, extractor, "windows")
 
 
@@ -483,7 +484,7 @@ def _window_caches(cfg: CrossDatasetConfig, names: Sequence[str], extractor, fol
         select = None
         if cfg.limit_per_class is not None:
             select = lambda ds, n=n: _first_per_class(ds, n, cfg.limit_per_class)  # noqa: E731
-        out[n] = window_features(extractor, n, load, dataset_fingerprint(r), select=select, cache_dir=cache)
+        out[n] = window_features(extractor, n, load, dataset_fingerprint(r, n), select=select, cache_dir=cache)
     return out
 
 

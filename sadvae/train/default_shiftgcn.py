@@ -271,7 +271,7 @@ def load_window_data(
         r = root / DATASETS[name].default_root
         if not r.exists():
             raise ConfigError(f"{r}: {name} not found; the recipe needs every set of {list(cfg.datasets)}")
-        fp = dataset_fingerprint(r)
+        fp = dataset_fingerprint(r, name)  # with the reader code: a changed reader extracts again
         roots[name], prints[name] = str(r), fp
 
         def select(ds, name=name):

@@ -48,6 +48,10 @@ def test_gzsl_scores_by_hand():
 
 
 def test_gate_needs_enough_samples():
+    """A ConfigError since 6 December 2026 (a ValueError reached `sadvae train zsl` users as a traceback, after both
+    networks had trained): it names the counts and what to do."""
+    from sadvae.errors import ConfigError
+
     z = np.full((3, 2), 0.5)
-    with pytest.raises(ValueError, match="at least 5 validation samples per group"):
+    with pytest.raises(ConfigError, match=r"at least 5 validation clips .* got 3 / 3; give the dataset more clips"):
         fit_gate(z, np.zeros((3, 2)), z, np.zeros((3, 2)), k=2)

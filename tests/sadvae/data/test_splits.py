@@ -62,6 +62,23 @@ def test_partition_never_mixes_test_side_into_training_or_validation():
     assert not set(p.val_seen) & set(p.val_train)
 
 
+def test_a_class_missing_from_its_side_is_named(caplog):
+    """Review of 6 December 2026: a seen class without training clips (a head column that never learns) and an
+    unseen class without test clips (ZSL over fewer classes) passed without a word."""
+    rng = np.random.default_rng(0)
+    n = 600
+    labels = rng.integers(0, 20, n)
+    subjects = rng.integers(1, 11, n)
+    train_side = protocol_mask(subjects, np.full(n, -1), "cross_subject_odd")
+    split = random_split(20, 5, seed=3)
+    labels[(labels == split.seen[0]) & train_side] = split.seen[1]  # no training clip left
+    labels[(labels == split.unseen[0]) & ~train_side] = split.unseen[1]  # no test clip left
+    with caplog.at_level("WARNING", logger="sadvae.data.splits"):
+        make_partition(labels, subjects, train_side, split, seed=0)
+    assert f"seen classes with no training-side clip: [{split.seen[0]}]" in caplog.text
+    assert f"unseen classes with no test-side clip: [{split.unseen[0]}]" in caplog.text
+
+
 def test_unknown_protocol():
     with pytest.raises(ConfigError, match="unknown protocol 'nope'"):
         protocol_mask(np.array([1]), np.array([1]), "nope")

@@ -296,6 +296,43 @@ def test_dataset_fingerprint_covers_reader_code(tmp_path):
     assert dataset_fingerprint(tmp_path) != plain  # another copy of the data
 
 
+def test_a_clip_folder_fingerprint_follows_its_clips_and_names_a_cache_file_in_the_cache_folder(tmp_path):
+    """Review of 6 December 2026: a folder without SHA256SUMS was known by its path alone (clips replaced, the old
+    features were read), and its absolute path as the file name put the cache beside the clips."""
+    import os
+
+    from sadvae.features import _cache_path, dataset_fingerprint
+
+    clips = tmp_path / "my clips"
+    clips.mkdir()
+    (clips / "a.npz").write_bytes(b"one")
+    first = dataset_fingerprint(clips, "my clips")
+    (clips / "a.npz").write_bytes(b"two!")
+    os.utime(clips / "a.npz", ns=(1, 1))
+    assert dataset_fingerprint(clips, "my clips") != first
+    again = dataset_fingerprint(clips, "my clips")
+    (clips / "b.npz").write_bytes(b"x")
+    assert dataset_fingerprint(clips, "my clips") != again
+    ext = type("E", (), {"id": "x", "settings": {}})()
+    path = _cache_path(tmp_path / "cache", str(clips), ext, again)
+    assert path.parent == tmp_path / "cache" and path.name.startswith("my_clips-")
+
+
+def test_the_protocol_window_cache_follows_the_reader_code(tmp_path, monkeypatch):
+    """The cross-dataset protocol's (and the default recipe's) window caches were keyed by dataset_fingerprint(root)
+    without the set's name, so a changed reader reused the features the old one made."""
+    from sadvae.data.registry import DATASETS
+    from sadvae.features import dataset_fingerprint
+    from sadvae.train import cross_dataset, window_features
+
+    seen = {}
+    monkeypatch.setattr(window_features, "window_features", lambda ext, n, load, fp, **kw: seen.setdefault(n, fp))
+    cfg = cross_dataset.CrossDatasetConfig(target="utkinect", data_root=str(tmp_path), feature_dir=str(tmp_path))
+    cross_dataset._window_caches(cfg, ["utkinect"], None, "windows")
+    root = tmp_path / DATASETS["utkinect"].default_root
+    assert seen["utkinect"] == dataset_fingerprint(root, "utkinect") != dataset_fingerprint(root)
+
+
 @pytest.mark.slow
 def test_protocol_end_to_end_on_real_subset_and_resume(shared_data, tmp_path):
     """Target UTKinect (2 clips per class and side), source MSR: Shift-GCN features, real labels, real text encoder."""

@@ -209,3 +209,8 @@ def test_backbone_training_resumes_from_its_checkpoint(tmp_path, monkeypatch):
     assert seen_epochs == [2], "only the missing epoch runs"
     assert torch.load(state, weights_only=True)["epoch"] == 2
     assert any(not torch.equal(before[k], v) for k, v in resumed.state_dict().items() if k in before)
+    # another split's run finds the state of this one: it trains from the start (review of 6 December 2026: it
+    # resumed, skipped every epoch and wrote the other split's weights, trained on its own unseen classes)
+    seen_epochs.clear()
+    bb.train_backbone(seqs, np.where(labels == 2, 1, labels), (0, 1), cfg, checkpoint=state)
+    assert seen_epochs == [0, 1, 2]
