@@ -260,12 +260,14 @@ def heldout_stream(
     labels, _, _ = dataset_arrays(ds)
     names = dataset_class_names(name, ds)
     idx = np.flatnonzero(test_side_mask(ds, name))
-    idx = idx[~np.isin(idx, np.fromiter(skip, dtype=np.intp, count=len(skip)))]
-    # the labels: the classes of every sequence replayed without --limit (a limited run chose among the first
-    # sequences' classes only: fewer labels, higher numbers; MSR's first ten held one class, and were refused)
-    present = sorted({int(labels[i]) for i in idx})
+    left_out = np.fromiter(skip, dtype=np.intp, count=len(skip))
+    # the labels: the classes of every sequence that would be replayed without --limit (a limited run chose among
+    # the first sequences' classes only: fewer labels, higher numbers; MSR's first ten held one class, and were
+    # refused)
+    present = sorted({int(labels[i]) for i in idx[~np.isin(idx, left_out)]})
     if limit is not None:
         idx = idx[:limit]
+    idx = idx[~np.isin(idx, left_out)]
     if not len(idx):
         raise ConfigError(
             f"{name}: no held-out sequence left to replay once the example performers' sequences are left out"
