@@ -329,13 +329,17 @@ def _finish(args: argparse.Namespace, path: Path, metrics_markdown, heading: str
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s")
     command = shlex.join(["scripts/train_default", *(sys.argv[1:] if argv is None else argv)])
     if args.recipe == "shiftgcn-v2":
         return main_shiftgcn(args, command)
-    if args.inner_only:
-        print("train_default: error: --inner-only belongs to --recipe shiftgcn-v2", file=sys.stderr)
+    # the stgcn-v1 recipe reads none of the shiftgcn-v2 flags: one given is refused (it was dropped silently)
+    group = next(g for g in parser._action_groups if g.title == "shiftgcn-v2 only")
+    used = [a.option_strings[0] for a in group._group_actions if getattr(args, a.dest) != a.default]
+    if used:
+        print(f"train_default: error: {' '.join(used)} belongs to --recipe shiftgcn-v2", file=sys.stderr)
         return 2
     if args.out is None:
         from sadvae.train.default_model import DefaultModelConfig

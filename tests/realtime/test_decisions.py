@@ -63,6 +63,17 @@ def test_a_brief_dip_below_keep_score_does_not_end() -> None:
     assert kinds(out) == [("update", "wave", ""), ("end", "wave", "low_score")]
 
 
+def test_scores_exactly_at_a_threshold_count_as_reaching_it() -> None:
+    """"At least" and "at or above", as documented (a test review of 6 December 2026 found `>=` -> `>` at the instant
+    start and `<` -> `<=` at the keep score surviving every test). 0.75 and 0.5 are exact in binary."""
+    opts = DecisionOptions(ema_alpha=1.0, start_windows=2, start_score=0.5, keep_score=0.5, min_score=0.25)
+    instant = DecisionMaker(NAMES, DecisionOptions(**{**opts.__dict__, "start_score": 0.75, "instant_score": 0.75}))
+    assert kinds(feed(instant, [vec(0, 0.75)])) == [("start", "wave", "")]  # one window at exactly instant_score
+    keep = DecisionMaker(NAMES, DecisionOptions(**{**opts.__dict__, "start_score": 0.75, "end_windows": 1}))
+    out = feed(keep, [vec(0, 0.9)] * 2 + [vec(0, 0.5)] * 3)  # exactly keep_score: the action continues
+    assert [d.type for d in out] == ["start", "update", "update", "update"]
+
+
 def test_a_clear_label_change_gives_end_then_start() -> None:
     maker = DecisionMaker(NAMES, DecisionOptions())
     out = feed(maker, [vec(0, 0.9)] * 6 + [vec(2, 0.9)] * 6)
