@@ -64,7 +64,7 @@ def test_a_brief_dip_below_keep_score_does_not_end() -> None:
 
 
 def test_scores_exactly_at_a_threshold_count_as_reaching_it() -> None:
-    """"At least" and "at or above", as documented (a test review of 6 December 2026 found `>=` -> `>` at the instant
+    """ "At least" and "at or above", as documented (a test review of 6 December 2026 found `>=` -> `>` at the instant
     start and `<` -> `<=` at the keep score surviving every test). 0.75 and 0.5 are exact in binary."""
     opts = DecisionOptions(ema_alpha=1.0, start_windows=2, start_score=0.5, keep_score=0.5, min_score=0.25)
     instant = DecisionMaker(NAMES, DecisionOptions(**{**opts.__dict__, "start_score": 0.75, "instant_score": 0.75}))
