@@ -27,6 +27,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from report_out import write_report  # noqa: E402
 
 SETS = ("msr_action3d", "nw_ucla", "utkinect")
 
@@ -104,16 +107,17 @@ def main(argv: list[str] | None = None) -> int:
         row["seconds"] = round(time.time() - t0, 1)
         rows.append(row)
         print(json.dumps(row), flush=True)
-    print("\n| set | test clips | ConSE top-1 / top-5, released BN statistics | adapted on the training side |")
-    print("|---|---|---|---|")
+    md = [
+        "",
+        "| set | test clips | ConSE top-1 / top-5, released BN statistics | adapted on the training side |",
+        "|---|---|---|---|",
+    ]
     for r in rows:
-        print(
+        md.append(
             f"| {r['set']} | {r['test_clips']} | {100 * r['released_top1']:.1f} / {100 * r['released_top5']:.1f} | "
             f"{100 * r['adapted_top1']:.1f} / {100 * r['adapted_top5']:.1f} |"
         )
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(rows, indent=1))
+    write_report(rows, "\n".join(md), args.json, None)
     return 0
 
 

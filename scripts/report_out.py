@@ -1,4 +1,5 @@
-"""What the report scripts camera_gap.py and small_figures.py share: the run's machine and time, the outputs."""
+"""What the report scripts (camera_gap.py, small_figures.py, roi_accuracy.py, ...) share: the run's machine and time,
+the outputs."""
 
 from __future__ import annotations
 

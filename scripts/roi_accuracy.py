@@ -60,6 +60,7 @@ def errors(stage, frames, truth, tracked, prep, unmap) -> tuple[int, np.ndarray]
 def main(argv: list[str] | None = None) -> int:
     import cv2
     from check_mapping import kinect_tracking_state
+    from report_out import write_report
 
     from realtime.pose.roi import RoiOptions
     from realtime.pose.stage import PoseEstimator, PoseOptions, RoiPoseEstimator
@@ -111,14 +112,12 @@ def main(argv: list[str] | None = None) -> int:
             held = ", window held" if hold else ", window moving" if mode == "video" else ""
             name = f"wide, ROI crops ({mode} mode{held})"
             add(name, height, stage, wide, lambda p, s=s, o=(ox, oy): (p - o) / s)
-    print("\n| input | height (px) | pose found | limb joint error, median / mean / p90 (% of height) |")
-    print("|---|---|---|---|")
+    md = ["", "| input | height (px) | pose found | limb joint error, median / mean / p90 (% of height) |"]
+    md.append("|---|---|---|---|")
     for r in rows:
         err = f"{100 * r['median']:.1f} / {100 * r['mean']:.1f} / {100 * r['p90']:.1f}" if "median" in r else "-"
-        print(f"| {r['input']} | {r['height_px']} | {r['found']} / {r['frames']} | {err} |")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(rows, indent=1))
+        md.append(f"| {r['input']} | {r['height_px']} | {r['found']} / {r['frames']} | {err} |")
+    write_report(rows, "\n".join(md), args.json, None)
     return 0
 
 

@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from pose_cache import video_landmarks  # noqa: E402
+from report_out import write_report  # noqa: E402
 from small_figures import CANVAS, ROI_CODE, VIDEOS, figure_height, roi_factory  # noqa: E402
 
 LIMBS = (11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)  # MediaPipe's shoulders, elbows, wrists, hips, knees, ankles
@@ -111,30 +112,31 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(row)
                 print(json.dumps(row), flush=True)
     labels = list(dict.fromkeys(r["input"] for r in rows))
-    print("\n| video | input | " + " | ".join(f"{h} px" for h in args.heights) + " |")
-    print("|---|---|" + "---|" * len(args.heights))
+    md = ["", "| video | input | " + " | ".join(f"{h} px" for h in args.heights) + " |"]
+    md.append("|---|---|" + "---|" * len(args.heights))
     for name in dict.fromkeys(r["video"] for r in rows):
         for label in labels:
             cells = []
             for h in args.heights:
                 r = next((r for r in rows if r["video"] == name and r["input"] == label and r["height_px"] == h), None)
                 cells.append(f"{100 * r['p90']:.1f} ({r['found']})" if r and "p90" in r else "-")
-            print(f"| {name} | {label} | " + " | ".join(cells) + " |")
-    print(
-        "\ncells: p90 of the limb landmarks' distance from the full-size frame's, % of the person's height "
-        "(frames with a pose of the 150)"
-    )
-    print("\n| input | median | mean | p90 | joints compared |\n|---|---|---|---|---|")
+            md.append(f"| {name} | {label} | " + " | ".join(cells) + " |")
+    md += [
+        "",
+        "cells: p90 of the limb landmarks' distance from the full-size frame's, % of the person's height "
+        f"(frames with a pose of the {args.frames})",
+        "",
+        "| input | median | mean | p90 | joints compared |",
+        "|---|---|---|---|---|",
+    ]
     for label in labels:
         sel = [r for r in rows if r["input"] == label and "p90" in r]
         if sel:
             p90 = np.mean([r["p90"] for r in sel])
             med, mean = np.mean([r["median"] for r in sel]), np.mean([r["mean"] for r in sel])
             n = sum(r["compared_joints"] for r in sel)
-            print(f"| {label} | {100 * med:.1f} | {100 * mean:.1f} | {100 * p90:.1f} | {n} |")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(rows, indent=1))
+            md.append(f"| {label} | {100 * med:.1f} | {100 * mean:.1f} | {100 * p90:.1f} | {n} |")
+    write_report(rows, "\n".join(md), args.json, None)
     return 0
 
 

@@ -191,11 +191,11 @@ def _waiting(args: argparse.Namespace) -> None:
     )
 
 
-def _recv(sub, timeout_s: float | None, monitor: _HandshakeMonitor | None, notice=None):
+def _recv(sub, timeout_s: float | None, monitor: _HandshakeMonitor, notice=None):
     """One ``(topic, event)``, ``(topic, DataFormatError)`` for an undecodable message, or None on timeout.
 
-    ``notice`` is called once when nothing has arrived for :data:`WAIT_NOTICE_S` (unless the CURVE monitor
-    has reported a refused key).
+    ``notice`` is called once when nothing has arrived for :data:`WAIT_NOTICE_S` (unless the handshake monitor
+    has reported a failed handshake).
     """
     from sadvae.errors import DataFormatError
 
@@ -204,8 +204,7 @@ def _recv(sub, timeout_s: float | None, monitor: _HandshakeMonitor | None, notic
     notice_at = None if notice is None else now + WAIT_NOTICE_S
     while True:
         wait_ms = None if deadline is None else max(0, int((deadline - time.monotonic()) * 1000))
-        if monitor is not None:  # wake up now and then to report a refused handshake
-            wait_ms = 200 if wait_ms is None else min(wait_ms, 200)
+        wait_ms = 200 if wait_ms is None else min(wait_ms, 200)  # wake up now and then to report a failed handshake
         if notice_at is not None:
             left_ms = max(0, int((notice_at - time.monotonic()) * 1000))
             wait_ms = left_ms if wait_ms is None else min(wait_ms, left_ms)
@@ -215,12 +214,11 @@ def _recv(sub, timeout_s: float | None, monitor: _HandshakeMonitor | None, notic
             return None, e  # the topic of an undecodable message is not known here
         if got is not None:
             return got
-        if monitor is not None:
-            monitor.check()
+        monitor.check()
         if deadline is not None and time.monotonic() >= deadline:
             return None
         if notice_at is not None and time.monotonic() >= notice_at:
-            if monitor is None or not monitor.said:  # a refused handshake is the explanation already
+            if not monitor.said:  # a failed handshake is the explanation already
                 notice()
             notice_at = None
 

@@ -223,20 +223,14 @@ def make_partition(
     # has is a ZSL score over fewer classes than the split says (both passed silently)
     untrained = [int(c) for c in split.seen if not (train_side & (labels == c)).any()]
     untested = [int(c) for c in split.unseen if not (test_side & (labels == c)).any()]
-    if untrained or untested:
-        what = "; ".join(
-            part_text
-            for part_text in (
-                f"seen classes with no training-side clip: {untrained}" if untrained else "",
-                f"unseen classes with no test-side clip: {untested}" if untested else "",
-            )
-            if part_text
-        )
+    what = [f"seen classes with no training-side clip: {untrained}"] if untrained else []
+    what += [f"unseen classes with no test-side clip: {untested}"] if untested else []
+    if what:
         log.warning(  # a warning: a registered set may lack some classes on one side (Bandai-Namco's test styles)
             "split %s: %s (class ids): their scores mean nothing; give those classes clips on that side, or leave "
             "them out of the split (an explicit split's `seen` / `unseen` lists)",
             split.name,
-            what,
+            "; ".join(what),
         )
     return part
 

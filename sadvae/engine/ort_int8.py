@@ -249,7 +249,7 @@ def quantize_onnx_int8(
             Runtime can quantize.
         min_agreement: the INT8 graph must give the FP32 graph's top trained class on at least this share of the
             calibration windows, else nothing is written (0 disables the check). The Shift-GCN default fails it
-            with every operator quantized (22-48 % agreement, calibration/README.md).
+            with every operator quantized (33-65 % on its calibration windows, calibration/README.md).
 
     Returns:
         ``onnx_out``.
@@ -430,10 +430,7 @@ def _quantize_static(
             activation_type=QuantType.QInt8,
             weight_type=QuantType.QInt8,
             calibrate_method=calibrate_method,
-            extra_options={
-                "ActivationSymmetric": bool(symmetric),
-                "WeightSymmetric": True,
-            },
+            extra_options={"ActivationSymmetric": bool(symmetric), "WeightSymmetric": True},
             calibration_cache_path=cache,
             **({"op_types_to_quantize": list(op_types)} if op_types else {}),
         )
