@@ -562,4 +562,20 @@ def load_bundle(path: str | Path, device: str = "cpu") -> Bundle:
             f"{path}: backbone head has {backbone.cfg.num_classes} classes but the bundle lists "
             f"{len(bundle.seen_classes)} seen classes; re-create it"
         )
+    if problem := _class_index_problem(bundle):
+        raise CheckpointError(f"{path}: inconsistent model bundle ({problem}); re-create it")
     return bundle
+
+
+def _class_index_problem(bundle: Bundle) -> str | None:
+    """What is wrong with the seen/unseen class indices into ``class_names``, or None when nothing is."""
+    n = len(bundle.class_names)
+    for name in ("seen_classes", "unseen_classes"):
+        indices = getattr(bundle, name)
+        if bad := [c for c in indices if isinstance(c, bool) or not isinstance(c, int) or not 0 <= c < n]:
+            return f"{name} {bad[:5]} are not indices of the {n} class names"
+        if dup := sorted({c for c in indices if indices.count(c) > 1}):
+            return f"{name} lists {dup[:5]} more than once"
+    if both := sorted(set(bundle.seen_classes) & set(bundle.unseen_classes)):
+        return f"classes {[bundle.class_names[c] for c in both[:5]]} are both seen and unseen"
+    return None

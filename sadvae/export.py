@@ -56,7 +56,7 @@ from sadvae.errors import CheckpointError, ConfigError
 from sadvae.export_check import REDUCE_OPS, TENSORRT_OPS, ExportError, check_tensorrt_ops, example_windows
 from sadvae.fileio import atomic_path
 from sadvae.hashing import file_sha256
-from sadvae.onnx_metadata import METADATA_PREFIX, encode_metadata
+from sadvae.onnx_metadata import EXPORT_FORMAT, METADATA_PREFIX, encode_metadata
 from sadvae.skeleton import NUM_JOINTS
 
 __all__ = [
@@ -84,7 +84,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-EXPORT_FORMAT = 1
 INPUT_NAME = "window"
 OUTPUT_NAMES = ("latent", "seen_logits")
 _EXPORTERS = ("dynamo", "torchscript")

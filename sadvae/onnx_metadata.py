@@ -20,9 +20,21 @@ from pathlib import Path
 
 from sadvae.errors import EngineError
 
-__all__ = ["METADATA_PREFIX", "encode_metadata", "decode_metadata", "read_onnx_metadata", "onnx_model_problem"]
+__all__ = [
+    "EXPORT_FORMAT",
+    "METADATA_PREFIX",
+    "encode_metadata",
+    "decode_metadata",
+    "read_onnx_metadata",
+    "onnx_model_problem",
+]
 
 METADATA_PREFIX = "sadvae."
+# ``sadvae.format_version`` of the exports ``sadvae export`` writes; bump it whenever the metadata changes what the
+# live side does with an export, so older exports are exported again instead of read the old way. Here (not in the
+# torch-importing sadvae.export) so the live side can compare it without torch.
+# 2: ``class_aliases`` (a format-1 export of a bundle with a class table maps the merged names differently).
+EXPORT_FORMAT = 2
 _MODEL_PROTO_METADATA_PROPS = 14  # ModelProto.metadata_props: repeated StringStringEntryProto {1: key, 2: value}
 _MODEL_PROTO_GRAPH = 7  # ModelProto.graph
 

@@ -63,11 +63,12 @@ def cache_root(model_files, tmp_path_factory) -> Path:
     """A SADVAE_CACHE_DIR whose ONNX cache already holds the tiny bundle's export (no export in a subprocess)."""
     import shutil
 
+    from realtime.backends.live_model import onnx_cache_path
     from sadvae.hashing import file_sha256
 
     root = tmp_path_factory.mktemp("cache")
     (root / "onnx").mkdir()
-    shutil.copy(model_files[1], root / "onnx" / f"{file_sha256(model_files[0])[:16]}.onnx")
+    shutil.copy(model_files[1], onnx_cache_path(file_sha256(model_files[0]), root / "onnx"))
     return root
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import abc
 import math
 import os
+import re
 import time
 from dataclasses import asdict, dataclass
 
@@ -63,8 +64,11 @@ class BackendOptions:
     def __post_init__(self) -> None:
         if self.providers is not None:
             object.__setattr__(self, "providers", tuple(self.providers))
-        if not (self.device == "cpu" or self.device == "cuda" or self.device.startswith("cuda:")):
-            raise ConfigError(f"BackendOptions.device must be cpu, cuda or cuda:<index>, got {self.device!r}")
+        if not isinstance(self.device, str) or not re.fullmatch(r"cpu|cuda|cuda:[0-9]+", self.device):
+            raise ConfigError(
+                f"BackendOptions.device must be cpu, cuda or cuda:<index>, got {self.device!r} "
+                "(<index> is the GPU's number: cuda:0, cuda:1, ...)"
+            )
         if self.threads < 0:
             raise ConfigError(f"BackendOptions.threads must be >= 0 (0 = library default), got {self.threads}")
         most = max(64, 8 * (os.cpu_count() or 1))

@@ -3,13 +3,15 @@
 ``--model`` accepts
 
 - a model bundle ``.pt``: the torch backend runs it as it is; ONNX Runtime runs its export: the
-  ``<stem>.onnx`` shipped beside the bundle when its ``model_id`` metadata is that bundle's hash (the
-  packaged default model ships one: exporting takes 30-50 s on a 2-core machine), else one made once
-  with :func:`sadvae.export.export_onnx` (needs torch) into ``$SADVAE_CACHE_DIR/onnx``
-  (``~/.cache/sadvae/onnx``) under the bundle's sha256, so a changed bundle is exported again and an
-  unchanged one never is;
+  ``<stem>.onnx`` shipped beside the bundle when its ``model_id`` metadata is that bundle's hash, its
+  ``format_version`` this version's :data:`sadvae.onnx_metadata.EXPORT_FORMAT` and its ``persons`` the
+  bundle's live person slots (the packaged default model ships one: exporting takes 30-50 s on a 2-core
+  machine), else one made once with :func:`sadvae.export.export_onnx` (needs torch) into
+  ``$SADVAE_CACHE_DIR/onnx`` (``~/.cache/sadvae/onnx``) under the bundle's sha256 and the export format,
+  so a changed bundle, or a new export format, is exported again and an unchanged one never is;
 - an ``.onnx`` export (or a TensorRT plan) with its bundle, found with ``--bundle`` or as ``<stem>.pt``
-  beside the file: the export's ``model_id`` metadata must be that bundle's hash.
+  beside the file: the export's ``model_id`` metadata must be that bundle's hash. An export of a newer
+  format than this version reads is refused; one of an older format loads with a warning to export it again.
 
 Torch: with ONNX Runtime or TensorRT nothing here imports torch. What the head needs of the bundle
 (class names, gate, preprocessing, text encoder, latent width: :class:`sadvae.bundle.BundleInfo`)
@@ -30,15 +32,20 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from realtime.backends.base import Backend, BackendOptions
 from realtime.backends.registry import backend_name, load_backend
 from sadvae.bundle import BundleInfo, check_bundle_file
 from sadvae.data.preprocess import PreprocessConfig
 from sadvae.errors import CheckpointError, ConfigError, MissingDependencyError, SadvaeError
 from sadvae.hashing import file_sha256
+from sadvae.onnx_metadata import EXPORT_FORMAT, read_onnx_metadata
 from sadvae.skeleton import NUM_JOINTS
 
-__all__ = ["LiveModel", "default_model_path", "onnx_cache_dir", "load_live_model"]
+__all__ = ["LiveModel", "default_model_path", "onnx_cache_dir", "onnx_cache_path", "load_live_model"]
+
+_PLAN_SUFFIXES = (".plan", ".engine", ".trt")
 
 log = logging.getLogger(__name__)
 
@@ -84,39 +91,105 @@ def onnx_cache_dir() -> Path:
     return (Path(root) if root else Path.home() / ".cache" / "sadvae") / "onnx"
 
 
+def onnx_cache_path(model_id: str, cache_dir: Path | None = None) -> Path:
+    """Where the bundle with sha256 ``model_id`` is exported to in the cache (``cache_dir``, default
+    :func:`onnx_cache_dir`): named by the hash and the export format, so a new format is exported again."""
+    return (cache_dir or onnx_cache_dir()) / f"{model_id[:16]}.format{EXPORT_FORMAT}.onnx"
+
+
+def _export_format(meta: dict[str, object]) -> int | None:
+    """An export's ``format_version`` metadata; None when it has none (an export of another tool)."""
+    v = meta.get("format_version")
+    return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+
+def _cache_format(path: Path) -> int | None:
+    try:
+        return _export_format(read_onnx_metadata(path))
+    except SadvaeError:
+        return None
+
+
 def _cached_export(bundle_path: Path, model_id: str, cache_dir: Path | None) -> tuple[Path, str]:
-    out = (cache_dir or onnx_cache_dir()) / f"{model_id[:16]}.onnx"
-    if out.is_file():
-        return out, f"cached ONNX export {out}"
+    out = onnx_cache_path(model_id, cache_dir)
+    # before format 2 the cache named its exports by the hash alone
+    for cached in (out, out.with_name(f"{model_id[:16]}.onnx")):
+        if not cached.is_file():
+            continue
+        found = _cache_format(cached)
+        if found == EXPORT_FORMAT:
+            return cached, f"cached ONNX export {cached}"
+        log.warning(
+            "%s: a cached export of format %s, not this version's %d; exporting %s again",
+            cached,
+            found,
+            EXPORT_FORMAT,
+            bundle_path.name,
+        )
     try:
         from sadvae.export import export_onnx
     except ImportError as e:
         raise MissingDependencyError(
             e.name or "torch",
             "train",
-            f"{bundle_path} has no ONNX export yet and exporting needs {e.name or 'torch'}, which is not installed: "
-            "`pip install 'sadvae-live[train]'`, or export it on a machine that has it (`sadvae export`) and pass "
-            "--model MODEL.onnx --bundle BUNDLE.pt",
+            f"{bundle_path} has no ONNX export of format {EXPORT_FORMAT} yet and exporting needs "
+            f"{e.name or 'torch'}, which is not installed: `pip install 'sadvae-live[train]'`, or export it on a "
+            "machine that has it (`sadvae export`) and pass --model MODEL.onnx --bundle BUNDLE.pt",
         ) from None
+    _check_cache_folder(out.parent, cache_dir)
     log.warning("exporting %s to ONNX once (cached as %s); this takes a moment", bundle_path, out)
     export_onnx(bundle_path, out)
     return out, f"exported to {out} (cached for later runs)"
 
 
+def _check_cache_folder(folder: Path, cache_dir: Path | None) -> None:
+    """Refuse, before a 20 s export, a cache folder that cannot be made or written; the message names its setting."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        problem = None if os.access(folder, os.W_OK) else "not writable"
+    except OSError as e:
+        problem = e.strerror or str(e)
+    if problem is None:
+        return
+    if cache_dir is not None:
+        raise ConfigError(f"cache folder {folder} cannot hold the ONNX export ({problem}); pass a writable folder")
+    env = os.environ.get("SADVAE_CACHE_DIR")
+    where = f"SADVAE_CACHE_DIR={env}: its ONNX export cache {folder}" if env else f"the ONNX export cache {folder}"
+    raise ConfigError(f"{where} cannot hold the export ({problem}); set SADVAE_CACHE_DIR to a writable folder")
+
+
+def _shipped_persons(meta: dict[str, object]) -> object:
+    """The live person slots of the bundle an export was made from: its live config's, else its own slots."""
+    live, backbone = meta.get("live"), meta.get("backbone")
+    persons = live.get("persons") if isinstance(live, dict) else None
+    return persons if persons is not None else backbone.get("slots") if isinstance(backbone, dict) else None
+
+
 def _shipped_export(bundle_path: Path, model_id: str, options: BackendOptions | None) -> Backend | None:
-    """ONNX Runtime on ``<stem>.onnx`` beside the bundle when it was exported from this very bundle, else None."""
+    """ONNX Runtime on ``<stem>.onnx`` beside the bundle when it was exported from this very bundle, in this
+    version's export format, for the bundle's live person slots; else None (the caller uses the cache)."""
     shipped = bundle_path.with_suffix(".onnx")
     if not shipped.is_file():
         return None
     try:
-        engine = load_backend("onnxruntime", shipped, options)
+        meta = read_onnx_metadata(shipped)
     except SadvaeError as e:
         log.warning("ignoring %s beside the bundle: %s", shipped, e)
         return None
-    if engine.metadata.get("model_id") == model_id:
-        return engine
-    engine.close()
-    log.warning("ignoring %s: it was exported from another bundle; exporting %s instead", shipped, bundle_path.name)
+    found, persons, live = _export_format(meta), meta.get("persons"), _shipped_persons(meta)
+    if meta.get("model_id") != model_id:
+        problem = "it was exported from another bundle"
+    elif found != EXPORT_FORMAT:
+        problem = f"its export format is {found}, this version's is {EXPORT_FORMAT}"
+    elif persons != live:
+        problem = f"it was exported for {persons} person slot(s), the bundle runs {live} live"
+    else:
+        try:
+            return load_backend("onnxruntime", shipped, options)
+        except SadvaeError as e:
+            log.warning("ignoring %s beside the bundle: %s", shipped, e)
+            return None
+    log.warning("ignoring %s: %s; using an export of %s made for this version instead", shipped, problem, bundle_path)
     return None
 
 
@@ -142,8 +215,34 @@ def _find_bundle(model: Path, bundle: Path | None) -> Path | None:
     return None
 
 
-def _bundle_info(engine: Backend, backend_path: Path, bundle_path: Path | None, model_id: str | None) -> BundleInfo:
-    """The head's facts from the backend's metadata (no torch), else from the bundle itself (torch)."""
+def _check_format(engine: Backend, backend_path: Path, bundle_path: Path | None) -> None:
+    """Refuse an export (or a plan of one) of a newer format than this version reads; warn about an older one."""
+    found = _export_format(engine.metadata)
+    if found is None or found == EXPORT_FORMAT:
+        return
+    redo = f"`sadvae export {bundle_path or 'BUNDLE.pt'} --out {backend_path.with_suffix('.onnx')}`"
+    if backend_path.suffix.lower() in _PLAN_SUFFIXES:
+        redo += " and build the plan again (`sadvae engine build`)"
+    if found > EXPORT_FORMAT:
+        raise CheckpointError(
+            f"{backend_path}: export format {found} is newer than this sadvae-live reads ({EXPORT_FORMAT}); "
+            f"upgrade sadvae-live, or export the bundle again with this version: {redo}"
+        )
+    log.warning(
+        "%s: export format %d, older than this version's %d: its metadata may lack what this version reads "
+        "(format 2 added the trained classes' other names); export it again: %s",
+        backend_path,
+        found,
+        EXPORT_FORMAT,
+        redo,
+    )
+
+
+def _bundle_info(
+    engine: Backend, backend_path: Path, bundle_path: Path | None, model_id: str | None
+) -> tuple[BundleInfo, bool]:
+    """The head's facts from the backend's metadata (no torch), else from the bundle itself (torch); and whether
+    they came from the bundle."""
     exported_from = engine.metadata.get("model_id")
     if model_id is not None and exported_from is not None and exported_from != model_id:
         raise CheckpointError(
@@ -151,7 +250,7 @@ def _bundle_info(engine: Backend, backend_path: Path, bundle_path: Path | None, 
             f"{bundle_path} ({model_id[:12]}...); export it again from that bundle or pass the matching --bundle"
         )
     try:
-        return BundleInfo.from_metadata(engine.metadata, backend_path, bundle_path)
+        return BundleInfo.from_metadata(engine.metadata, backend_path, bundle_path), False
     except CheckpointError as e:
         if bundle_path is None:
             raise ConfigError(
@@ -161,7 +260,21 @@ def _bundle_info(engine: Backend, backend_path: Path, bundle_path: Path | None, 
         log.info("%s; reading the bundle %s instead", e, bundle_path)
     from sadvae.bundle import load_bundle
 
-    return BundleInfo.from_bundle(load_bundle(bundle_path), model_id or "", bundle_path)
+    return BundleInfo.from_bundle(load_bundle(bundle_path), model_id or "", bundle_path), True
+
+
+def _check_outputs(engine: Backend, info: BundleInfo, backend_path: Path, bundle_path: Path | None) -> None:
+    """One zero window through the backend: its output widths must be the bundle's (latent d_r, K seen classes)."""
+    out = engine.run(np.zeros((1, *engine.window_shape), np.float32))
+    got = (out["latent"].shape[-1], out["seen_logits"].shape[-1])
+    want = (info.semantic_dim, len(info.seen_classes))
+    if got != want:
+        raise CheckpointError(
+            f"{backend_path} outputs a {got[0]}-wide latent and {got[1]} seen-class logits but the bundle "
+            f"{bundle_path} has a {want[0]}-wide latent and {want[1]} seen classes: they are different models; pass "
+            f"the bundle it was exported from with --bundle, or export this one: `sadvae export {bundle_path} --out "
+            f"{backend_path.with_suffix('.onnx')}`"
+        )
 
 
 def load_live_model(
@@ -207,7 +320,17 @@ def load_live_model(
             )
         raise CheckpointError(f"{path}: model file not found; pass a bundle .pt or an .onnx export with --model")
     is_bundle = path.suffix == ".pt" or _is_zip(path)  # a bundle renamed .pth or .bin is still a bundle
-    if not is_bundle and path.suffix.lower() not in (".onnx", ".plan", ".engine", ".trt") and name == "onnxruntime":
+    if is_bundle and bundle is not None:
+        raise ConfigError(
+            f"--bundle {bundle}: --model {path} is itself a model bundle; --bundle names the bundle of an .onnx "
+            "export or a TensorRT plan, so drop --bundle (or pass the export with --model)"
+        )
+    if not is_bundle and path.suffix.lower() in _PLAN_SUFFIXES and name == "onnxruntime":
+        raise ConfigError(
+            f"{path}: is a TensorRT plan, which ONNX Runtime does not run; pass --backend tensorrt (with "
+            "--bundle BUNDLE.pt when its bundle is not beside it), or --model the .onnx export it was built from"
+        )
+    if not is_bundle and path.suffix.lower() != ".onnx" and name == "onnxruntime":
         raise CheckpointError(
             f"{path}: neither a model bundle (.pt, a zip archive) nor an .onnx export; pass one of them with --model"
         )
@@ -243,7 +366,8 @@ def load_live_model(
         bundle_path = model_id = None
         note = f"{path.suffix} file"
     try:
-        info = _bundle_info(engine, backend_path, bundle_path, model_id)
+        _check_format(engine, backend_path, bundle_path)
+        info, from_bundle = _bundle_info(engine, backend_path, bundle_path, model_id)
         pre = info.preprocess
         want = (3, pre.window, NUM_JOINTS, pre.persons)
         if tuple(engine.window_shape) != want:
@@ -251,6 +375,8 @@ def load_live_model(
                 f"{backend_path} takes windows {tuple(engine.window_shape)} but its model "
                 f"({bundle_path or 'metadata'}) preprocesses to {want}; export it again from that bundle"
             )
+        if from_bundle and not is_bundle:  # the export's own metadata would have matched its graph
+            _check_outputs(engine, info, backend_path, bundle_path)
     except BaseException:
         engine.close()
         raise

@@ -65,7 +65,8 @@ BACKENDS: dict[str, Callable[[Path, BackendOptions], Backend]] = {
 }
 # the backend names in the order the CLIs list them
 BACKEND_NAMES: tuple[str, ...] = tuple(BACKENDS)
-# other spellings users type -> the BACKENDS key they mean (the CLI, the bench and load_live_model take them all)
+# other spellings users type -> the BACKENDS key they mean: load_backend, load_live_model and `sadvae bench --backend`
+# take them; `sadvae-live --backend` offers the BACKEND_NAMES only
 BACKEND_ALIASES = {"onnx": "onnxruntime", "ort": "onnxruntime", "pytorch": "torch", "trt": "tensorrt"}
 
 

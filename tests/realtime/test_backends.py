@@ -150,6 +150,10 @@ def test_options_validation():
     assert BackendOptions(providers=["CPUExecutionProvider"]).providers == ("CPUExecutionProvider",)
     with pytest.raises(ConfigError, match="device must be cpu, cuda or cuda:<index>, got 'gpu'"):
         BackendOptions(device="gpu")
+    for device in ("cuda:x", "cuda:", "cuda:-1", "cuda:0 ", "CUDA"):  # cuda:x passed and failed later in int()
+        with pytest.raises(ConfigError, match=rf"got {device!r} \(<index> is the GPU's number: cuda:0, cuda:1"):
+            BackendOptions(device=device)
+    assert BackendOptions(device="cuda:1").device == "cuda:1"
     with pytest.raises(ConfigError, match="max_batch must be >= 1"):
         BackendOptions(max_batch=0)
     assert set(BACKENDS) == {"onnxruntime", "torch", "tensorrt"}

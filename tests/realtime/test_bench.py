@@ -14,6 +14,7 @@ pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
 pytest.importorskip("zmq")
 
+from realtime.backends.live_model import onnx_cache_path  # noqa: E402
 from realtime.bench.latency import (  # noqa: E402
     FORMAT,
     STAGE_NAMES,
@@ -70,7 +71,7 @@ def model(bundle_fixtures, tmp_path_factory) -> tuple[Path, Path]:
     """(tiny bundle, ONNX cache dir already holding its export): no export happens in these tests."""
     bundle, report = bundle_fixtures.tiny_model(tmp_path_factory.getbasetemp())
     cache = tmp_path_factory.mktemp("onnx_cache")
-    shutil.copy(report.path, cache / f"{file_sha256(bundle)[:16]}.onnx")
+    shutil.copy(report.path, onnx_cache_path(file_sha256(bundle), cache))
     return bundle, cache
 
 

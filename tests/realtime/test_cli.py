@@ -260,7 +260,7 @@ def test_huge_stride_on_the_demo_is_one_line(capsys) -> None:
 
 def test_bundle_is_exported_once_into_the_cache(model_files, tmp_path, monkeypatch) -> None:
     import sadvae.export
-    from realtime.backends.live_model import load_live_model
+    from realtime.backends.live_model import load_live_model, onnx_cache_path
     from sadvae.export import file_sha256
 
     calls = []
@@ -272,7 +272,7 @@ def test_bundle_is_exported_once_into_the_cache(model_files, tmp_path, monkeypat
 
     monkeypatch.setattr(sadvae.export, "export_onnx", fake_export)
     monkeypatch.setenv("SADVAE_CACHE_DIR", str(tmp_path))
-    want = tmp_path / "onnx" / f"{file_sha256(model_files[0])[:16]}.onnx"
+    want = onnx_cache_path(file_sha256(model_files[0]), tmp_path / "onnx")
     for note in ("exported to", "cached ONNX export"):
         model = load_live_model(model_files[0], "onnxruntime")
         assert model.backend_path == want and model.note.startswith(note)

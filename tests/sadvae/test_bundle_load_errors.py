@@ -82,3 +82,19 @@ def test_cli_eval_and_export_name_a_text_bundle(tmp_path, capsys):
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert f"sadvae: error: {tmp_path / 'text.pt'}: not a sadvae model bundle: it is a text file" in err, err
+
+
+@pytest.mark.parametrize(
+    "changes, problem",
+    [
+        ({"seen_classes": [0, 1, 2, 9]}, "seen_classes [9] are not indices of the 6 class names"),
+        ({"unseen_classes": [3, -1]}, "unseen_classes [-1] are not indices of the 6 class names"),
+        ({"seen_classes": [0, 1, 1, 4]}, "seen_classes lists [1] more than once"),
+        ({"unseen_classes": [3, 4]}, "classes ['stand up'] are both seen and unseen"),
+    ],
+)
+def test_class_indices_outside_the_names_or_overlapping_are_one_error(bundle_fixtures, tmp_path, changes, problem):
+    """Was an IndexError from BundleInfo.seen_names, or one after a 20 s export (export metadata)."""
+    d = torch.load(bundle_fixtures.make_tiny_bundle(tmp_path / "ok.pt"), weights_only=True)
+    torch.save({**d, **changes}, tmp_path / "bad.pt")
+    assert _error(tmp_path / "bad.pt") == f"{tmp_path / 'bad.pt'}: inconsistent model bundle ({problem}); re-create it"

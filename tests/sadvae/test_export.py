@@ -18,6 +18,7 @@ from sadvae.bundle import load_bundle  # noqa: E402
 from sadvae.data.preprocess import PreprocessConfig, preprocess  # noqa: E402
 from sadvae.errors import CheckpointError, ConfigError  # noqa: E402
 from sadvae.export import (  # noqa: E402
+    EXPORT_FORMAT,
     ExportError,
     Recognizer,
     check_parity,
@@ -49,7 +50,7 @@ def test_export_graph_signature_and_metadata(exported):
     meta = {p.key: json.loads(p.value) for p in model.metadata_props}
     assert meta["sadvae.model_id"] == file_sha256(bundle_path) == report.model_id
     assert meta["sadvae.window"] == 32 and meta["sadvae.persons"] == 2 and meta["sadvae.fps"] == 15.0
-    assert meta["sadvae.joint_layout"] == "ntu25" and meta["sadvae.format_version"] == 1
+    assert meta["sadvae.joint_layout"] == "ntu25" and meta["sadvae.format_version"] == EXPORT_FORMAT == 2
     assert meta["sadvae.seen_classes"] == ["wave", "clap", "jump", "stand up"]
     assert meta["sadvae.encoder_id"] == "test-encoder" and meta["sadvae.latent_dim"] == 16
     assert meta["sadvae.gate"]["k"] == 3 and meta["sadvae.preprocess"]["window"] == 32
