@@ -376,6 +376,8 @@ def _benchmark(args: argparse.Namespace) -> int:
         return run_cli(args)
     if not args.dataset:
         raise ConfigError("sadvae benchmark zsl: --dataset is required (or use --protocol cross-dataset --target NAME)")
+    if args.batchnorm == "target":
+        raise ConfigError("--batchnorm target is for --protocol cross-dataset; a split protocol takes released or own")
     _check_run_flags(args, out_folder=True)
     ds, root = _load(args)
     cfg = _experiment(args, tuple(range(args.splits)), tuple(args.variants), args.protocol or ["honest"], ds)
@@ -383,6 +385,8 @@ def _benchmark(args: argparse.Namespace) -> int:
         cfg = replace(cfg, frozen=_frozen_backbone(args, root))
     elif args.head_c:
         raise ConfigError("--head-c is for a frozen --backbone (shiftgcn-ntu120)")
+    elif args.batchnorm != "released":
+        raise ConfigError("--batchnorm own re-estimates a frozen backbone's statistics: use --backbone shiftgcn-ntu120")
     if args.linear_latent_logits:
         cfg = replace(cfg, zsl=replace(cfg.zsl, relu_logits=False))
     scorers = args.unseen_scorer or (FROZEN_DEFAULT_SCORERS if cfg.frozen is not None else ("sadvae",))
@@ -433,6 +437,7 @@ def _frozen_backbone(args: argparse.Namespace, root: Path):
         data_root=str(root),
         feature_dir=str(args.feature_dir) if args.feature_dir else None,
         head_cs=tuple(args.head_c) if args.head_c else HEAD_CS,
+        batchnorm=args.batchnorm,
     )
 
 

@@ -134,6 +134,11 @@ WINDOW_METHODS = ("joint", "fused_windows")  # methods that train or score singl
 # `fused` with the sources' head trained on windows through the last Shift-GCN unit, fine-tuned (`tuned`) or
 # frozen (`tuned_frozen`, the control): they read the unit-input cache (sadvae.train.finetune)
 TUNED_METHODS = ("tuned", "tuned_frozen")
+BATCHNORM_WORDS = {  # --batchnorm: whose BatchNorm statistics each set is read with (reports say it in these words)
+    "released": "the checkpoint's (NTU)",
+    "own": "each set's own training side",
+    "target": "the target's own training side, the sources' the checkpoint's",
+}
 NTU120_NAMES = "labels/mmaction2/label_map_ntu120.txt"
 DEFAULT_WEIGHTS = "../shared/models/shiftgcn/ntu120_ShiftGCN_joint_xsub.pt"
 
@@ -189,6 +194,11 @@ class CrossDatasetConfig:
         weights: Shift-GCN checkpoint; bundle: the round-1 bundle (None: the packaged default model).
         window, stride: Shift-GCN windows (frames at 30 fps).
         mirror: test-time mirroring of every window, sources' and target's alike (``ShiftGCNExtractor(mirror=)``).
+        batchnorm: "released" (the checkpoint's BatchNorm statistics, NTU's), "own": each set, sources and target
+            alike, is read with statistics re-estimated on its own training side's windows, unlabelled
+            (:class:`sadvae.train.window_features.OwnStatistics`; a setting that uses the target's unlabelled
+            training side, docs/cross_dataset.md round 23), or "target": the target alone (a model trained as
+            ever, calibrated to a new capture system where it is used).
         seed: seeds every head.
         near_threshold: the matcher's threshold for the reported label groups (the live head's default).
         match_thresholds: matcher thresholds tried in selection for the scoring of the transfer methods.
@@ -223,6 +233,7 @@ class CrossDatasetConfig:
     window: int = 64
     stride: int = 32
     mirror: bool = False
+    batchnorm: str = "released"
     seed: int = 0
     near_threshold: float = 0.8  # sadvae.head.matching.DEFAULT_MATCH_THRESHOLD
     match_thresholds: tuple[float, ...] = (0.7, 0.75, 0.8)
@@ -439,9 +450,22 @@ def load_features(cfg: CrossDatasetConfig, names: Sequence[str], extractor) -> d
     for n in names:
         r = root / DATASETS[n].default_root
         fp = dataset_fingerprint(r, n) + ("" if cfg.limit_per_class is None else f"-first{cfg.limit_per_class}")
-        load = lambda r=r, n=n: _limit(DATASETS[n].loader(r), cfg.limit_per_class, n)  # noqa: E731
-        out[n] = cached_features(extractor, n, load, fp, cfg.feature_dir)
+        load = functools.cache(lambda r=r, n=n: _limit(DATASETS[n].loader(r), cfg.limit_per_class, n))
+        out[n] = cached_features(_set_extractor(cfg, extractor, n, load), n, load, fp, cfg.feature_dir)
     return out
+
+
+def _set_extractor(cfg: CrossDatasetConfig, extractor, dataset: str, load):
+    """The extractor that reads ``dataset``: ``extractor`` itself, or (``cfg.batchnorm`` "own", or "target" for the
+    target) the same network(s) with BatchNorm statistics of the set's own training side (never its test side)."""
+    if cfg.batchnorm == "released" or (cfg.batchnorm == "target" and dataset != resolve_name(cfg.target)):
+        return extractor
+    from sadvae.data.splits import test_side_mask
+    from sadvae.train.window_features import OwnStatistics
+
+    return OwnStatistics(
+        extractor, load, lambda ds: np.flatnonzero(~test_side_mask(ds, dataset)), "the set's own training side"
+    )
 
 
 def _first_per_class(ds, dataset: str, n: int | None) -> np.ndarray:
@@ -480,11 +504,12 @@ def _window_caches(cfg: CrossDatasetConfig, names: Sequence[str], extractor, fol
     out = {}
     for n in names:
         r = root / DATASETS[n].default_root
-        load = lambda r=r, n=n: DATASETS[n].loader(r)  # noqa: E731
+        load = functools.cache(lambda r=r, n=n: DATASETS[n].loader(r))
         select = None
         if cfg.limit_per_class is not None:
             select = lambda ds, n=n: _first_per_class(ds, n, cfg.limit_per_class)  # noqa: E731
-        out[n] = window_features(extractor, n, load, dataset_fingerprint(r, n), select=select, cache_dir=cache)
+        ex = _set_extractor(cfg, extractor, n, load)
+        out[n] = window_features(ex, n, load, dataset_fingerprint(r, n), select=select, cache_dir=cache)
     return out
 
 
@@ -1155,6 +1180,13 @@ def run_cross_dataset(cfg: CrossDatasetConfig, out: str | Path) -> dict:
         label_columns(
             user_labels, DATASETS[target].loader(root / DATASETS[target].default_root).class_names, cfg.labels, target
         )
+    if cfg.batchnorm not in BATCHNORM_WORDS:
+        raise ConfigError(f"batchnorm {cfg.batchnorm!r}: choose one of {', '.join(BATCHNORM_WORDS)}")
+    if cfg.batchnorm != "released" and (cfg.backbone != "shiftgcn" or any(m in TUNED_METHODS for m in cfg.methods)):
+        raise ConfigError(
+            f"--batchnorm {cfg.batchnorm} re-estimates the frozen Shift-GCN's statistics: it needs --backbone shiftgcn "
+            f"and none of the fine-tuned methods ({', '.join(TUNED_METHODS)})"
+        )
     ex = feature_extractor(cfg)
     if cfg.features not in ("auto", "clips", "windows"):
         raise ConfigError(f"features {cfg.features!r}: choose auto, clips or windows")
@@ -1223,6 +1255,7 @@ def run_cross_dataset(cfg: CrossDatasetConfig, out: str | Path) -> dict:
         "test_samples": int(len(truth)),
         "backbone": ex.id,
         "feature_settings": ex.settings,
+        "batchnorm": BATCHNORM_WORDS[cfg.batchnorm],
         "feature_cache": "windows (the default recipe's per-window cache; clip = window mean)" if windows else "clips",
         "text_encoder": text.enc.encoder_id,
         "template": cfg.text.template,
@@ -1273,6 +1306,15 @@ def render_markdown(report: dict) -> str:
         f"({report['labels_file'] or 'the dataset class names'}). Backbone `{report['backbone']}`, text encoder "
         f"`{report['text_encoder']}`, template `{report['template']}`; {report['machine']}.",
         "",
+        *(
+            [
+                f"**BatchNorm statistics: {report['batchnorm']} (`--batchnorm`): the target's unlabelled "
+                "training-side windows were read; its test side and its labels were not.**",
+                "",
+            ]
+            if report.get("batchnorm", BATCHNORM_WORDS["released"]) != BATCHNORM_WORDS["released"]
+            else []
+        ),
         *(
             [
                 "**The `stgcn` backbone is the round-1 bundle's ST-GCN, trained on the training sides of MSR, "
@@ -1399,6 +1441,17 @@ def add_cli_arguments(p) -> None:
         help="test-time mirroring: every window's features are the mean of it and its left-right mirror image",
     )
     g.add_argument(
+        "--batchnorm",
+        default="released",
+        choices=tuple(BATCHNORM_WORDS),
+        help="the frozen Shift-GCN's BatchNorm statistics: released (NTU's, default) or own, re-estimated on "
+        "unlabelled windows (AdaBN). --protocol cross-dataset: each set, sources and target alike, on its own "
+        "training side (the target's unlabelled training side is read: docs/cross_dataset.md round 23), or target: "
+        "the target alone (a model trained as ever, calibrated where it is used); split "
+        "protocols: on the benchmarked set's seen classes' training side, per split (never an unseen class's "
+        "clip), and an --aux-classes set on its own training side",
+    )
+    g.add_argument(
         "--tune-units",
         type=int,
         default=1,
@@ -1478,6 +1531,7 @@ def run_cli(args) -> int:
         window=args.window,
         stride=args.stride,
         mirror=args.mirror_tta,
+        batchnorm=args.batchnorm,
         seed=args.xd_seed,
         text=TextConfig(model=args.text_model, template=args.template, device=args.device),
         zsl=zsl,
@@ -1516,6 +1570,11 @@ def summary_markdown(reports: Sequence[dict]) -> str:
         "top-1 / top-5 / mean-class accuracy (%) on each target's test side; trained without the target "
         "(except `round1`, which saw the Kinect targets' training sides).",
         "",
+        *(
+            [f"BatchNorm statistics (`--batchnorm`): {words}; the target's unlabelled training side was read.", ""]
+            for words in {r.get("batchnorm", BATCHNORM_WORDS["released"]) for r in reports}
+            if words != BATCHNORM_WORDS["released"]
+        ),
         "| method | " + " | ".join(f"{r['target']} ({len(r['labels'])}-way)" for r in reports) + " |",
         "|---|" + "---|" * len(reports),
     ]

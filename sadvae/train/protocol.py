@@ -43,6 +43,7 @@ first is the headline.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -137,6 +138,11 @@ class FrozenBackbone:
         data_root: the dataset's folder (identifies the cached features); None: the registry default.
         feature_dir: the feature cache (None: ``runs/features``).
         head_cs: inverse L2 strengths of the seen-class head tried on the validation run.
+        batchnorm: "released" (the checkpoint's BatchNorm statistics, NTU's) or "own": statistics re-estimated
+            (AdaBN, :class:`sadvae.train.window_features.OwnStatistics`) on the benchmarked set's **seen** classes'
+            training side, per split (the unseen classes' clips are never read), and on an ``--aux-classes`` set's
+            own training side. The validation run reads the main run's features, so its pseudo-unseen classes
+            were among the statistics' clips (unlabelled): validation is a little easier than the test.
     """
 
     name: str = "shiftgcn-ntu120"
@@ -146,8 +152,11 @@ class FrozenBackbone:
     data_root: str | None = None
     feature_dir: str | None = None
     head_cs: tuple[float, ...] = HEAD_CS
+    batchnorm: str = "released"
 
     def __post_init__(self) -> None:
+        if self.batchnorm not in ("released", "own"):
+            raise ConfigError(f"FrozenBackbone.batchnorm {self.batchnorm!r}: choose released or own")
         if self.name not in FROZEN_BACKBONES:
             raise ConfigError(f"unknown frozen backbone {self.name!r}; choose one of {sorted(FROZEN_BACKBONES)}")
         if not self.head_cs or any(c <= 0 for c in self.head_cs):
@@ -365,7 +374,9 @@ def prepare_features(ds: Dataset, split: ZSLSplit, cfg: ExperimentConfig, seed: 
 # ----------------------------------------------------------------------------- frozen pretrained backbone
 
 
-def frozen_clip_features(ds: Dataset, dataset: str, frozen: FrozenBackbone, extractor=None):
+def frozen_clip_features(
+    ds: Dataset, dataset: str, frozen: FrozenBackbone, extractor=None, statistics: tuple[np.ndarray, str] | None = None
+):
     """Clip features of every sequence of ``ds`` from the frozen backbone, through the per-clip feature cache.
 
     The cache (:func:`sadvae.features.cached_features`, ``runs/features/<dataset>-<key>.npz``) is the one the
@@ -376,6 +387,8 @@ def frozen_clip_features(ds: Dataset, dataset: str, frozen: FrozenBackbone, extr
         dataset: its registry name (names the cache, decides the test side).
         frozen: the backbone settings.
         extractor: the extractor to use (tests); default a :class:`sadvae.features.ShiftGCNExtractor`.
+        statistics: with ``frozen.batchnorm == "own"``, (clip rows, words) whose windows give the BatchNorm
+            statistics; None: the set's training side.
 
     Returns:
         a :class:`sadvae.features.FeatureSet` whose rows are the rows of ``ds``.
@@ -388,6 +401,12 @@ def frozen_clip_features(ds: Dataset, dataset: str, frozen: FrozenBackbone, extr
 
     if extractor is None:
         extractor = shiftgcn_extractor(frozen.weights, frozen.window, frozen.stride, resolve=resolve_shiftgcn_weights)
+    if frozen.batchnorm == "own":
+        from sadvae.train.window_features import OwnStatistics
+
+        rows, words = statistics if statistics is not None else (None, "the set's own training side")
+        pick = (lambda d: np.flatnonzero(~test_side_mask(d, dataset))) if rows is None else (lambda d: rows)
+        extractor = OwnStatistics(extractor, lambda: ds, pick, words)
     if frozen.data_root:
         root = Path(frozen.data_root)
     else:
@@ -472,9 +491,15 @@ def prepare_frozen_features(ds: Dataset, split: ZSLSplit, cfg: ExperimentConfig,
     """
     assert cfg.frozen is not None
     t0 = time.time()
-    fs = frozen_clip_features(ds, cfg.dataset, cfg.frozen)
-    labels = fs.labels
     part, index, main_names = _split_index(ds, split, cfg, seed)
+    statistics = None
+    if cfg.frozen.batchnorm == "own":  # the seen classes' training side only: never an unseen class's clip
+        rows = np.unique(part.train)
+        digest = hashlib.sha256(rows.astype(np.int64).tobytes()).hexdigest()[:12]
+        seen = ", ".join(ds.class_names[c] for c in sorted(split.seen))
+        statistics = (rows, f"the seen classes' training side ({seen}; {len(rows)} clips, {digest})")
+    fs = frozen_clip_features(ds, cfg.dataset, cfg.frozen, statistics=statistics)
+    labels = fs.labels
     c, val_scores = choose_head_c(
         fs.feats[index["val_train"]],
         labels[index["val_train"]],

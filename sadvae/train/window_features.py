@@ -34,7 +34,14 @@ from sadvae.errors import ConfigError
 from sadvae.features import FeatureSet
 from sadvae.fileio import atomic_path
 
-__all__ = ["AugmentedWindows", "DerivedExtractor", "WindowFeatures", "window_features", "default_window_dir"]
+__all__ = [
+    "AugmentedWindows",
+    "DerivedExtractor",
+    "OwnStatistics",
+    "WindowFeatures",
+    "window_features",
+    "default_window_dir",
+]
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +175,88 @@ class AugmentedWindows(DerivedExtractor):
         return [augment_window(w, self.aug, rng) for w in self.base.windows(seq)]
 
 
+class OwnStatistics(DerivedExtractor):
+    """A :class:`sadvae.features.ShiftGCNExtractor` (or an ensemble of them) whose BatchNorm statistics are
+    re-estimated on windows of the dataset it extracts (AdaBN, :mod:`sadvae.models.batchnorm_stats`): no label and
+    no weight is used or changed, only the running means and variances.
+
+    The statistics come from the clips ``clips(dataset)`` picks (e.g. the training side: never the clips scored),
+    all their windows shuffled with ``seed`` into batches of ``batch``; they are estimated once, on first use,
+    from ``load()``. The cache key holds ``statistics`` (say which clips, in words that change when the choice
+    does) besides the base's settings.
+
+    Args:
+        base: the extractor whose network(s) are adapted.
+        load: returns the dataset whose clips give the statistics (the one this extractor then extracts).
+        clips: ``Dataset -> clip rows`` whose windows give the statistics.
+        statistics: the words for the cache key and the report, e.g. ``"the set's training side"``.
+    """
+
+    def __init__(
+        self,
+        base,
+        load: Callable[[], Dataset],
+        clips: Callable[[Dataset], np.ndarray],
+        statistics: str,
+        batch: int = 32,
+        seed: int = 0,
+    ):
+        super().__init__(base, batchnorm=f"re-estimated on {statistics}", batchnorm_batch=batch, batchnorm_seed=seed)
+        self._load, self._clips, self._batch, self._seed = load, clips, int(batch), int(seed)
+        self._adapted = None
+        self.statistics_windows = 0
+
+    @property
+    def model(self):
+        """The first network, adapted (what needs one network, e.g. the NTU fc's shape, reads it)."""
+        return self.adapted.model
+
+    @property
+    def adapted(self):
+        """The base with its network(s) adapted (estimated on first use)."""
+        if self._adapted is None:
+            ds = self._load()
+            rows = np.asarray(self._clips(ds), np.int64)
+            wins = [w for i in rows for w in self.base.windows(ds.sequences[int(i)])]
+            if len(wins) < 2:
+                raise ConfigError(
+                    f"{ds.name}: {len(wins)} window(s) in the clips chosen for its BatchNorm statistics; at least "
+                    "two are needed (use the released statistics)"
+                )
+            order = np.random.default_rng(self._seed).permutation(len(wins))
+            batch = min(self._batch, len(wins))
+            starts = range(0, len(wins) - batch + 1, batch)  # equal batches; the shuffle decides the few left out
+            self.statistics_windows = len(starts) * batch
+            log.info("%s: BatchNorm statistics from %d windows of %d clips", ds.name, len(wins), len(rows))
+            batches = lambda: (np.stack([wins[j] for j in order[a : a + batch]]) for a in starts)  # noqa: E731
+            self._adapted = _with_statistics(self.base, batches)
+        return self._adapted
+
+    def encode(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.adapted.encode(windows)
+
+    def __call__(self, seqs) -> tuple[np.ndarray, np.ndarray]:
+        return self.adapted(seqs)
+
+
+def _with_statistics(extractor, batches: Callable[[], object]):
+    """A copy of a Shift-GCN extractor (or ensemble) whose network(s) re-estimated their BatchNorm statistics on
+    ``batches()`` (each member on the same windows)."""
+    import copy
+
+    from sadvae.features import EnsembleExtractor
+    from sadvae.models.batchnorm_stats import reestimate_batchnorm
+
+    if isinstance(extractor, EnsembleExtractor):
+        return EnsembleExtractor([_with_statistics(m, batches) for m in extractor.members])
+    if not hasattr(extractor, "_model"):
+        raise ConfigError(f"{type(extractor).__name__}: BatchNorm statistics are re-estimated for Shift-GCN only")
+    out = copy.copy(extractor)
+    out._model = reestimate_batchnorm(extractor.model, batches())
+    out._model.cache_empty_slot = True
+    return out
+
+
 def _key(extractor, fingerprint: str, clips: np.ndarray | None) -> str:
     payload = {
         "format": _FORMAT,
@@ -229,7 +318,7 @@ def window_features(
     Returns:
         The :class:`WindowFeatures`.
     """
-    from sadvae.train.protocol import dataset_arrays, test_side_mask
+    from sadvae.data.splits import dataset_arrays, test_side_mask
 
     cache_dir = Path(cache_dir) if cache_dir else default_window_dir()
     cache_dir.mkdir(parents=True, exist_ok=True)

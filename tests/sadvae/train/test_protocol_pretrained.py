@@ -233,6 +233,11 @@ def test_cli_backbone_flag(tmp_path, capsys):
         ["benchmark", "zsl", "--dataset", "x", "--backbone", "shiftgcn", "--head-c", "0.1", "1", "--out", "o"]
     )
     assert _frozen_backbone(args, tmp_path).head_cs == (0.1, 1.0)
+    assert _frozen_backbone(args, tmp_path).batchnorm == "released"
+    args = p.parse_args(
+        ["benchmark", "zsl", "--dataset", "x", "--backbone", "shiftgcn", "--batchnorm", "own", "--out", "o"]
+    )
+    assert _frozen_backbone(args, tmp_path).batchnorm == "own"
     with pytest.raises(SystemExit):
         p.parse_args(["benchmark", "zsl", "--help"])
     out = " ".join(capsys.readouterr().out.split())
@@ -327,3 +332,50 @@ def test_a_rerun_with_any_other_setting_is_refused_not_relabelled(tmp_path):
         run_benchmark(ds, replace(cfg, holdout_fraction=0.5), tmp_path / "out")
     moved = replace(cfg, text=replace(cfg.text, cache_dir=str(tmp_path / "elsewhere"), device="cuda"))
     assert resume_settings(moved) == resume_settings(cfg)
+
+
+def test_own_batchnorm_statistics_read_only_the_seen_classes_training_clips(tmp_path, fake_backbone, monkeypatch):
+    """--batchnorm own on a split protocol: the statistics' clips are the seen classes' training side, all of it,
+    never an unseen class's clip or a test-side clip (the re-estimation itself: tests/sadvae/train/
+    test_own_statistics.py)."""
+    from dataclasses import replace
+
+    from sadvae.train import protocol
+
+    ds = _dataset()
+    cfg = _cfg(tmp_path)
+    cfg = replace(cfg, frozen=replace(cfg.frozen, batchnorm="own"))
+    asked = []
+    real = protocol.frozen_clip_features
+
+    def spy(ds_, dataset, frozen, extractor=None, statistics=None):
+        asked.append(statistics)
+        return real(ds_, dataset, replace(frozen, batchnorm="released"), extractor)  # the fake has no BatchNorm
+
+    monkeypatch.setattr(protocol, "frozen_clip_features", spy)
+    labels = np.array([s.label for s in ds.sequences])
+    train_side = np.array([s.subject % 2 == 1 for s in ds.sequences])  # MSR: odd subjects train
+    words = []
+    for seed in (0, 1):
+        split = make_split(ds.class_names, cfg, seed)
+        prepare_features(ds, split, cfg, seed)
+        rows, text = asked[-1]
+        want = np.flatnonzero(train_side & np.isin(labels, split.seen))
+        assert np.array_equal(np.sort(rows), want)
+        assert not np.isin(labels[rows], split.unseen).any()
+        assert all(ds.class_names[c] in text for c in split.seen)
+        assert not any(f"{ds.class_names[c]}," in text or f"{ds.class_names[c]};" in text for c in split.unseen)
+        words.append(text)
+    assert words[0] != words[1]  # each split its own statistics (and cache key)
+    with pytest.raises(ConfigError, match="choose released or own"):
+        FrozenBackbone(batchnorm="target")
+
+
+def test_cli_refuses_own_statistics_without_a_frozen_backbone(shared_data, tmp_path, capsys):
+    from sadvae.cli import main
+
+    rc = main(["benchmark", "zsl", "--dataset", "msr_action3d", "--batchnorm", "own", "--out", str(tmp_path / "o")])
+    assert rc != 0
+    assert "--batchnorm own re-estimates a frozen backbone's statistics" in capsys.readouterr().err
+    rc = main(["benchmark", "zsl", "--dataset", "msr_action3d", "--batchnorm", "target", "--out", str(tmp_path / "o")])
+    assert rc != 0 and "--batchnorm target is for --protocol cross-dataset" in capsys.readouterr().err
