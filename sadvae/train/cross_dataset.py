@@ -1571,9 +1571,13 @@ def summary_markdown(reports: Sequence[dict]) -> str:
         "(except `round1`, which saw the Kinect targets' training sides).",
         "",
         *(
-            [f"BatchNorm statistics (`--batchnorm`): {words}; the target's unlabelled training side was read.", ""]
-            for words in {r.get("batchnorm", BATCHNORM_WORDS["released"]) for r in reports}
+            line
+            for words in sorted({r.get("batchnorm", BATCHNORM_WORDS["released"]) for r in reports})
             if words != BATCHNORM_WORDS["released"]
+            for line in (
+                f"BatchNorm statistics (`--batchnorm`): {words}; the target's unlabelled training side was read.",
+                "",
+            )
         ),
         "| method | " + " | ".join(f"{r['target']} ({len(r['labels'])}-way)" for r in reports) + " |",
         "|---|" + "---|" * len(reports),

@@ -133,3 +133,19 @@ def test_protocol_with_own_statistics_on_a_real_subset(shared_data, tmp_path):
     assert len(caches) == 2  # target and source, each with its own statistics
     with np.load(caches[0]) as z:
         assert "re-estimated on the set's own training side" in str(z["meta"])
+
+
+def test_reports_say_whose_statistics_were_read():
+    from sadvae.train.cross_dataset import BATCHNORM_WORDS, summary_markdown  # report.md: the real-subset test
+
+    def report(target, batchnorm):
+        m = {"top1": 0.5, "top5": 0.9, "mean_class_top1": 0.5}
+        words = {} if batchnorm is None else {"batchnorm": BATCHNORM_WORDS[batchnorm]}
+        return {"target": target, "labels": [{"name": "a"}], "methods": {"fused": m}, **words}
+
+    for kind in ("own", "target"):
+        text = summary_markdown([report("a", kind), report("b", kind)])
+        assert text.count(f"BatchNorm statistics (`--batchnorm`): {BATCHNORM_WORDS[kind]};") == 1
+        assert "| fused | 50.0 / 90.0 / 50.0 | 50.0 / 90.0 / 50.0 |" in text
+    for kind in ("released", None):  # a report of before the option says nothing, as a released one
+        assert "BatchNorm" not in summary_markdown([report("a", kind)])
