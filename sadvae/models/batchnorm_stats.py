@@ -41,7 +41,8 @@ def reestimate_batchnorm(model, batches: Iterable[np.ndarray]):
         batches: float32 model inputs, e.g. windows [n, 3, T, 25, 2] in groups of 16-64.
 
     Returns:
-        The adapted copy, in eval mode, gradients off.
+        The adapted copy, in eval mode, gradients off. A channel whose re-estimated variance is 0 (the windows never
+        moved it, e.g. a person slot that is always empty) keeps the original statistics.
 
     Raises:
         ConfigError: the model has no BatchNorm layer, or no batch of two windows or more was given.
@@ -68,9 +69,13 @@ def reestimate_batchnorm(model, batches: Iterable[np.ndarray]):
             seen += len(batch)
     if not seen:
         raise ConfigError("no batch of two windows or more to re-estimate the BatchNorm statistics on")
-    adapted.eval()
-    if hasattr(adapted, "_f0"):  # Shift-GCN's cached empty-slot feature was computed with the old statistics
-        adapted._f0 = {}
+    adapted.eval()  # (ShiftGCN.train / eval drop its cached empty-slot feature, made with the old statistics)
+    for new, old in zip(layers, batchnorm_layers(model), strict=True):
+        # a channel the windows never moved (a person slot always empty) keeps the released statistics: a variance
+        # of 0 would multiply whatever appears there later by 1 / sqrt(eps)
+        still = new.running_var <= 0
+        new.running_mean[still] = old.running_mean[still].to(new.running_mean)
+        new.running_var[still] = old.running_var[still].to(new.running_var)
     for p in adapted.parameters():
         p.requires_grad_(False)
     return adapted

@@ -309,6 +309,12 @@ def render_markdown(report: dict) -> str:
             "backbone (its 120 training classes overlap the unseen classes: not zero-shot in the strict sense).",
             "",
         ]
+        if frozen.get("batchnorm", "released") == "own":
+            lines += [
+                "BatchNorm statistics (`--batchnorm own`): re-estimated per split on the seen classes' training side "
+                "(no unseen class's clip read); an `--aux-classes` set on its own training side.",
+                "",
+            ]
     aux_sets = report["config"].get("aux_datasets") or []
     if aux_sets:
         runs = [

@@ -1226,10 +1226,12 @@ def run_cross_dataset(cfg: CrossDatasetConfig, out: str | Path) -> dict:
     scores_by_method: dict[str, np.ndarray] = {}
     from tqdm import tqdm
 
+    settings = run_settings(cfg)
     for method in tqdm(cfg.methods, desc=f"cross-dataset {target}", unit="method"):
         path = out / "methods" / f"{method}.json"
         if path.is_file():
             results[method] = json.loads(path.read_text())
+            _check_reused(path, results[method].get("run_settings"), settings)
             log.info("%s: reusing %s", method, path)
             continue
         t = time.time()
@@ -1242,7 +1244,7 @@ def run_cross_dataset(cfg: CrossDatasetConfig, out: str | Path) -> dict:
             mtruth = truth
         m = metrics(s, mtruth, names)
         m["groups"] = {k: _group_accuracy(m, g, names) for k, g in groups.items() if g is not None}
-        results[method] = {"method": method, **m, "info": info, "seconds": time.time() - t}
+        results[method] = {"method": method, **m, "info": info, "seconds": time.time() - t, "run_settings": settings}
         path.write_text(json.dumps(results[method], indent=1, default=_json_default))
         scores_by_method[method] = s
     report = {
@@ -1269,6 +1271,25 @@ def run_cross_dataset(cfg: CrossDatasetConfig, out: str | Path) -> dict:
     for method, r in results.items():
         _confusion_png(np.asarray(r["confusion"]), names, f"{target}: {method}", out / f"confusion_{method}.png")
     return report
+
+
+def run_settings(cfg: CrossDatasetConfig) -> dict:
+    """Every setting a method's result depends on (the config without ``threads`` and ``methods``), as JSON values:
+    a finished method's file is reused only by a run with the same."""
+    d = json.loads(json.dumps(asdict(cfg), default=_json_default, sort_keys=True))
+    return {k: v for k, v in d.items() if k not in ("threads", "methods")}
+
+
+def _check_reused(path: Path, stored: dict | None, settings: dict) -> None:
+    """Refuse to reuse a finished method's result written with other settings (it would be reported under these)."""
+    if stored == settings:
+        return
+    if stored is None:
+        why = "was written before results recorded their settings"
+    else:
+        keys = sorted(k for k in settings.keys() | stored.keys() if stored.get(k) != settings.get(k))
+        why = "was run with other settings (" + ", ".join(f"{k}: {stored.get(k)!r} there" for k in keys) + ")"
+    raise ConfigError(f"{path} {why}; pass another --out (or delete the folder) to run with these settings")
 
 
 def _json_default(o):

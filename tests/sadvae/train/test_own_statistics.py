@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -15,7 +17,7 @@ from sadvae.train.window_features import OwnStatistics, window_features  # noqa:
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
-SHIFTGCN = __import__("pathlib").Path(__file__).resolve().parents[3].parent / "shared/models/shiftgcn"
+SHIFTGCN = Path(__file__).resolve().parents[3].parent / "shared/models/shiftgcn"
 
 
 def _extractor(tmp_path, seed=0, name="w.pt"):
@@ -133,6 +135,9 @@ def test_protocol_with_own_statistics_on_a_real_subset(shared_data, tmp_path):
     assert len(caches) == 2  # target and source, each with its own statistics
     with np.load(caches[0]) as z:
         assert "re-estimated on the set's own training side" in str(z["meta"])
+    released = CrossDatasetConfig(**common, feature_dir=str(tmp_path / "f"))
+    with pytest.raises(ConfigError, match=r"ntu_conse.json was run with other settings \(batchnorm: 'own' there\)"):
+        run_cross_dataset(released, tmp_path / "o")  # the own run's result is not reported as a released one
 
 
 def test_reports_say_whose_statistics_were_read():
@@ -149,3 +154,46 @@ def test_reports_say_whose_statistics_were_read():
         assert "| fused | 50.0 / 90.0 / 50.0 | 50.0 / 90.0 / 50.0 |" in text
     for kind in ("released", None):  # a report of before the option says nothing, as a released one
         assert "BatchNorm" not in summary_markdown([report("a", kind)])
+
+
+def test_batchnorm_target_adapts_the_target_alone_and_own_every_set(tmp_path):
+    from sadvae.train.cross_dataset import CrossDatasetConfig, _set_extractor
+
+    base = _extractor(tmp_path)
+    for kind, adapted in (("released", set()), ("target", {"utkinect"}), ("own", {"utkinect", "msr_action3d"})):
+        cfg = CrossDatasetConfig(target="utkinect_action3d", batchnorm=kind)  # an alias of the target
+        for name in ("utkinect", "msr_action3d"):
+            ex = _set_extractor(cfg, base, name, _dataset)
+            assert isinstance(ex, OwnStatistics) == (name in adapted), (kind, name)
+
+
+def test_split_statistics_go_through_the_feature_cache_one_file_per_choice(tmp_path):
+    """The split protocol's path: frozen_clip_features with (rows, words) -> OwnStatistics -> its own cache file."""
+    from sadvae.train.protocol import FrozenBackbone, frozen_clip_features
+
+    frozen = FrozenBackbone(data_root=str(tmp_path), feature_dir=str(tmp_path / "f"), batchnorm="own")
+    ds = _dataset()
+    base = _extractor(tmp_path)
+    a = frozen_clip_features(ds, "toy", frozen, base, statistics=(np.array([0, 2]), "clips 0 and 2"))
+    b = frozen_clip_features(ds, "toy", frozen, base, statistics=(np.array([4, 6]), "clips 4 and 6"))
+    again = frozen_clip_features(ds, "toy", frozen, base, statistics=(np.array([0, 2]), "clips 0 and 2"))
+    assert a.path != b.path and again.path == a.path and len(list((tmp_path / "f").glob("toy-*.npz"))) == 2
+    assert a.settings["batchnorm"] == "re-estimated on clips 0 and 2"
+    assert not np.allclose(a.feats, b.feats)
+    released = frozen_clip_features(
+        ds, "toy", FrozenBackbone(data_root=str(tmp_path), feature_dir=str(tmp_path / "f")), base
+    )
+    assert "batchnorm" not in released.settings and not np.allclose(released.feats, a.feats)
+
+
+def test_a_finished_method_of_other_settings_is_not_reused():
+    from sadvae.train.cross_dataset import CrossDatasetConfig, _check_reused, run_settings
+
+    own = run_settings(CrossDatasetConfig(target="utkinect", batchnorm="own", threads=2))
+    assert own == run_settings(CrossDatasetConfig(target="utkinect", batchnorm="own", threads=1, methods=("joint",)))
+    released = run_settings(CrossDatasetConfig(target="utkinect"))
+    _check_reused(Path("m.json"), own, own)
+    with pytest.raises(ConfigError, match=r"m.json was run with other settings \(batchnorm: 'released' there\)"):
+        _check_reused(Path("m.json"), released, own)
+    with pytest.raises(ConfigError, match="written before results recorded their settings"):
+        _check_reused(Path("m.json"), None, own)

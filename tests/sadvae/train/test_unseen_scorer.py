@@ -240,6 +240,9 @@ def test_benchmark_report_lists_every_scorer_beside_the_headline(tmp_path):
     assert "Unseen-class scorer of the headline numbers: `fused`" in md and "chosen on the validation split" in md
     assert "| tc | SA-DVAE + NTU ConSE, mixed | 70.0 ± 10.0 |" in md and "5, 0.1, 0.3; 5, 0.1, 0.3" in md
     assert "| tc | SA-DVAE (published) | 50.0 ± 10.0 |" in md
+    assert "BatchNorm statistics" not in md
+    report["config"]["frozen"] = {"name": "shiftgcn-ntu120", "window": 64, "stride": 32, "batchnorm": "own"}
+    assert "BatchNorm statistics (`--batchnorm own`): re-estimated per split on the seen" in render_markdown(report)
 
 
 # ----------------------------------------------------------------------------- synthesised classifiers (synth)
