@@ -201,7 +201,13 @@ class OwnStatistics(DerivedExtractor):
         batch: int = 32,
         seed: int = 0,
     ):
-        super().__init__(base, batchnorm=f"re-estimated on {statistics}", batchnorm_batch=batch, batchnorm_seed=seed)
+        super().__init__(
+            base,
+            batchnorm=f"re-estimated on {statistics}",
+            batchnorm_batch=batch,
+            batchnorm_seed=seed,
+            batchnorm_unmoved="released",  # channels the windows never moved keep the released statistics
+        )
         self._load, self._clips, self._batch, self._seed = load, clips, int(batch), int(seed)
         self._adapted = None
         self.statistics_windows = 0
