@@ -42,7 +42,7 @@ def reestimate_batchnorm(model, batches: Iterable[np.ndarray]):
 
     Returns:
         The adapted copy, in eval mode, gradients off. A channel whose re-estimated variance is 0 (the windows never
-        moved it, e.g. a person slot that is always empty) keeps the original statistics.
+        moved it, e.g. a person slot that is always empty) keeps the re-estimated mean and the original variance.
 
     Raises:
         ConfigError: the model has no BatchNorm layer, or no batch of two windows or more was given.
@@ -71,10 +71,10 @@ def reestimate_batchnorm(model, batches: Iterable[np.ndarray]):
         raise ConfigError("no batch of two windows or more to re-estimate the BatchNorm statistics on")
     adapted.eval()  # (ShiftGCN.train / eval drop its cached empty-slot feature, made with the old statistics)
     for new, old in zip(layers, batchnorm_layers(model), strict=True):
-        # a channel the windows never moved (a person slot always empty) keeps the released statistics: a variance
-        # of 0 would multiply whatever appears there later by 1 / sqrt(eps)
+        # a channel the windows never moved (a person slot always empty) keeps the constant they held as its mean,
+        # so that constant still comes out as the layer's bias, and takes the released variance: a variance of 0
+        # would multiply whatever appears there later (a second person) by 1 / sqrt(eps)
         still = new.running_var <= 0
-        new.running_mean[still] = old.running_mean[still].to(new.running_mean)
         new.running_var[still] = old.running_var[still].to(new.running_var)
     for p in adapted.parameters():
         p.requires_grad_(False)

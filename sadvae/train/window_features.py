@@ -201,13 +201,9 @@ class OwnStatistics(DerivedExtractor):
         batch: int = 32,
         seed: int = 0,
     ):
-        super().__init__(
-            base,
-            batchnorm=f"re-estimated on {statistics}",
-            batchnorm_batch=batch,
-            batchnorm_seed=seed,
-            batchnorm_unmoved="released",  # channels the windows never moved keep the released statistics
-        )
+        # (the cache key has no word for channels the windows never moved: their rule, re-estimated mean and released
+        # variance, gives the same features as the variance 0 of before for every window that leaves them unmoved)
+        super().__init__(base, batchnorm=f"re-estimated on {statistics}", batchnorm_batch=batch, batchnorm_seed=seed)
         self._load, self._clips, self._batch, self._seed = load, clips, int(batch), int(seed)
         self._adapted = None
         self.statistics_windows = 0

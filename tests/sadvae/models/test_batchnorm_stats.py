@@ -98,16 +98,21 @@ def test_models_without_batchnorm_or_with_dropout_are_refused():
         reestimate_batchnorm(net, [np.zeros((2, 3), np.float32)])
 
 
-def test_a_channel_the_windows_never_moved_keeps_the_released_statistics(model):
-    """Windows of one person leave the second slot's data_bn channels at variance 0: they keep the released
-    statistics, so a second person appearing later is not multiplied by 1 / sqrt(eps)."""
+def test_a_channel_the_windows_never_moved_keeps_its_constant_and_the_released_variance(model):
+    """Windows of one person leave the second slot's data_bn channels at variance 0: they keep the constant they
+    held (0) as their mean, so an empty slot still comes out as the layer's bias, and take the released variance,
+    so a second person appearing later is not multiplied by 1 / sqrt(eps)."""
     with torch.no_grad():
         model.data_bn.running_mean.uniform_(-0.2, 0.2)
         model.data_bn.running_var.uniform_(0.5, 1.5)
     adapted = reestimate_batchnorm(model, _batches(_windows(32, shift=0.5)))
     slot2 = slice(75, 150)  # channel order m*75 + v*3 + c
     assert torch.equal(adapted.data_bn.running_var[slot2], model.data_bn.running_var[slot2])
-    assert torch.equal(adapted.data_bn.running_mean[slot2], model.data_bn.running_mean[slot2])
+    assert torch.equal(adapted.data_bn.running_mean[slot2], torch.zeros(75))
+    empty = torch.zeros(1, 150, 16)
+    with torch.no_grad():
+        out = adapted.data_bn(empty)[0, 75:, 0]
+    torch.testing.assert_close(out, adapted.data_bn.bias[75:])  # as with the variance 0 of the windows
     assert (adapted.data_bn.running_var[:75] != model.data_bn.running_var[:75]).all()  # the person present: adapted
     two = _windows(4, seed=3)
     two[..., 1] = two[..., 0]
