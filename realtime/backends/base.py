@@ -65,10 +65,7 @@ class BackendOptions:
         if self.providers is not None:
             object.__setattr__(self, "providers", tuple(self.providers))
         if not isinstance(self.device, str) or not re.fullmatch(r"cpu|cuda|cuda:[0-9]+", self.device):
-            raise ConfigError(
-                f"BackendOptions.device must be cpu, cuda or cuda:<index>, got {self.device!r} "
-                "(<index> is the GPU's number: cuda:0, cuda:1, ...)"
-            )
+            raise ConfigError(f"BackendOptions.device must be cpu, cuda or cuda:<index>, got {self.device!r}")
         if self.threads < 0:
             raise ConfigError(f"BackendOptions.threads must be >= 0 (0 = library default), got {self.threads}")
         most = max(64, 8 * (os.cpu_count() or 1))
