@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -151,7 +152,7 @@ def test_options_validation():
     with pytest.raises(ConfigError, match="device must be cpu, cuda or cuda:<index>, got 'gpu'"):
         BackendOptions(device="gpu")
     for device in ("cuda:x", "cuda:", "cuda:-1", "cuda:0 ", "CUDA"):  # cuda:x passed and failed later in int()
-        with pytest.raises(ConfigError, match=rf"got {device!r} \(<index> is the GPU's number: cuda:0, cuda:1"):
+        with pytest.raises(ConfigError, match=rf"must be cpu, cuda or cuda:<index>, got {re.escape(repr(device))}$"):
             BackendOptions(device=device)
     assert BackendOptions(device="cuda:1").device == "cuda:1"
     with pytest.raises(ConfigError, match="max_batch must be >= 1"):
