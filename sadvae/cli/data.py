@@ -48,7 +48,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     imp.add_argument("--label", help="class name for unlabelled sequences (required for a --record-skeleton recording)")
     imp.add_argument("--subject", type=int, help="performer id for sequences without one")
     imp.add_argument("--view", type=int, help="view id for sequences without one")
-    imp.add_argument("--split", choices=("train", "test"), help="put every clip on this side (replaces the protocol's)")
+    imp.add_argument(
+        "--split",
+        choices=("train", "test"),
+        help="put every clip on this side (replaces the protocol's); refused when it would move clips of a source "
+        "that carries its own train/test split (a clip folder, a CTR-GCN .npz)",
+    )
     imp.set_defaults(func=_import)
 
 
@@ -56,6 +61,8 @@ def summarize(ds: Dataset) -> list[tuple[str, str]]:
     """Rows (field, value) describing a dataset."""
     seqs = ds.sequences
     frames = np.array([s.num_frames for s in seqs]) if seqs else np.zeros(1, dtype=int)
+    # from the timestamps where a clip has them (irregular timing), plus the last frame's own interval
+    seconds = np.array([s.times()[-1] + 1.0 / s.fps for s in seqs]) if seqs else np.zeros(1)
     persons = Counter(s.num_persons for s in seqs)
     fps = Counter(s.fps for s in seqs)
     labels = {s.label for s in seqs if s.label is not None}
@@ -66,6 +73,8 @@ def summarize(ds: Dataset) -> list[tuple[str, str]]:
         ("classes", f"{len(labels)} labelled of {len(ds.class_names)} named" if ds.class_names else str(len(labels))),
         ("frames total", str(int(frames.sum()))),
         ("frames min / median / max", f"{frames.min()} / {int(np.median(frames))} / {frames.max()}"),
+        ("seconds total", f"{seconds.sum():.1f}"),
+        ("seconds min / median / max", f"{seconds.min():.2f} / {np.median(seconds):.2f} / {seconds.max():.2f}"),
         ("persons", ", ".join(f"{k}: {v}" for k, v in sorted(persons.items()))),
         ("fps", ", ".join(f"{k:g}: {v}" for k, v in sorted(fps.items()))),
         ("subjects", str(len({s.subject for s in seqs if s.subject is not None}))),
@@ -129,7 +138,7 @@ def _inspect(args: argparse.Namespace) -> int:
 def _prepare(args: argparse.Namespace) -> int:
     from sadvae.data.registry import load_dataset, save_prepared
 
-    _check_prepare_out(args.out, args.dataset)  # before reading: a dataset can take minutes
+    _check_prepare_out(args.out, args.dataset, args.root)  # before reading: a dataset can take minutes
     ds = load_dataset(args.dataset, args.root)
     if not ds.sequences:
         raise _no_sequences(args.root, ds, _ignored_files(args.root, ds), f"see `sadvae data inspect {args.root}`")
@@ -145,11 +154,17 @@ def _prepare(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_prepare_out(out: Path, dataset: str) -> None:
-    """Refuse an ``--out`` that is a folder, not named ``.npz``, inside a file, or a file other than a cache."""
+def _check_prepare_out(out: Path, dataset: str, root: Path) -> None:
+    """Refuse an ``--out`` that is a folder, not named ``.npz``, inside a file or inside ``--root``, or a file other
+    than a cache."""
     from sadvae.data.numpy_files import NUMPY_READ_ERRORS
     from sadvae.errors import ConfigError
 
+    if root.is_dir() and out.resolve().is_relative_to(root.resolve()):
+        raise ConfigError(
+            f"--out {out}: lies inside --root {root}, so the next read of that folder would take the cache for "
+            f"part of the dataset; write it outside, e.g. runs/{dataset}.npz"
+        )
     if out.is_dir():
         raise ConfigError(
             f"--out {out}: is a folder; pass the path of the .npz file to write, e.g. {out / dataset}.npz"
@@ -211,6 +226,7 @@ def _import(args: argparse.Namespace) -> int:
     if not ds.sequences:
         raise _no_sequences(root, ds, _ignored_files(root, ds), f"see `sadvae data inspect {root}`")
     ds = _fill(name_ntu_classes(ds), args, label)  # NTU's A001... codes become the action names
+    _check_split_flag(args.split, ds, root)
     if args.split is not None:
         protocol, train_side = f"--split {args.split}", np.full(len(ds.sequences), args.split == "train")
     elif key is not None:
@@ -254,6 +270,22 @@ def _import(args: argparse.Namespace) -> int:
     if ds.rejected:
         print(f"the reader refused {len(ds.rejected)} files or tracks (see `sadvae data inspect {root}`)")
     return 0
+
+
+def _check_split_flag(split: str | None, ds: Dataset, root: Path) -> None:
+    """Refuse ``--split`` that would move sequences off the side their source gives them (a clip folder's or a
+    CTR-GCN file's own train/test split): test samples relabelled as training ones leak into training."""
+    from sadvae.errors import ConfigError
+
+    own = [s.split for s in ds.sequences if s.label is not None and s.split is not None]
+    moved = sum(side != split for side in own)
+    if split is None or not moved:
+        return
+    raise ConfigError(
+        f"--split {split}: {root} gives its sequences their own train/test side, and {moved} of {len(own)} are "
+        f"on the {'test' if split == 'train' else 'train'} side; --split would move them to {split}. Drop --split to "
+        "keep the source's split"
+    )
 
 
 def _check_flags(args: argparse.Namespace) -> str | None:

@@ -229,71 +229,98 @@ def read_txt2npy(path: str | Path, max_persons: int = 2, class_names: Sequence[s
     return SkeletonSequence(joints, NTU_FPS, str(p), defects=tuple(notes + more), **fields)
 
 
-def read_ctrgcn_npz(path: str | Path, split: str = "test", class_names: Sequence[str] | None = None) -> Dataset:
-    """Read one split of a CTR-GCN style ``.npz`` (e.g. ``NTU60_CS.npz``, ``NTU120_CSet.npz``).
+def read_ctrgcn_npz(path: str | Path, split: str | None = None, class_names: Sequence[str] | None = None) -> Dataset:
+    """Read a CTR-GCN style ``.npz`` (e.g. ``NTU60_CS.npz``, ``NTU120_CSet.npz``): both halves, or one.
 
     Expected keys (loaded with ``allow_pickle=False``): ``x_train``, ``y_train``, ``x_test``, ``y_test``;
     ``x_*`` float [N, T, M * 75] (T = 300, M = 2 persons x 25 joints x xyz in metres, zero-padded at the end),
     ``y_*`` one-hot [N, K] or integer labels [N] (0-based). Trailing all-zero frames are trimmed from each
     sample (noted in its defects); an all-zero sample is rejected. The file keeps no sample names, so
-    subject and view are None and the source is ``path#split/index``.
+    subject and view are None, the source is ``path#split/index`` and each sequence's ``split`` says its half.
 
     Args:
         path: the ``.npz`` file.
-        split: ``"train"`` or ``"test"``.
+        split: None (both halves, the training half first; the dataset's protocol is then
+            :data:`~sadvae.data.user_format.CLIP_SPLIT_PROTOCOL`, so the file's own split decides), ``"train"``
+            or ``"test"``.
         class_names: names by label; default ``A001``... placeholders, as many as the labels need.
 
     Raises:
         ConfigError: unknown split.
         DataFormatError: not an npz, a key is missing (named), or shapes / labels are wrong.
     """
+    from sadvae.data.user_format import CLIP_SPLIT_PROTOCOL
+
     p = Path(path)
-    if split not in ("train", "test"):
-        raise ConfigError(f"split must be 'train' or 'test', got {split!r}")
-    xk = f"x_{split}"
-    yk = f"y_{split}"
+    if split not in (None, "train", "test"):
+        raise ConfigError(f"split must be 'train' or 'test' (or None for both), got {split!r}")
+    halves = ("train", "test") if split is None else (split,)
+    keys = [k for h in halves for k in (f"x_{h}", f"y_{h}")]
     check_numpy_file(p, ".npz")
     try:
         with np.load(p, allow_pickle=False) as z:
-            missing = [k for k in (xk, yk) if k not in z.files]
+            missing = [k for k in keys if k not in z.files]
             if missing:
                 found = sorted(z.files)
                 raise DataFormatError(
                     p, f"key {missing[0]!r}", f"expected x_train, y_train, x_test, y_test; found {found}"
                 )
-            x = z[xk]
-            y = z[yk]
+            arrays = {k: z[k] for k in keys}
     except (*NUMPY_READ_ERRORS, AttributeError) as e:
         if isinstance(e, DataFormatError):
             raise
         first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
         raise DataFormatError(p, None, f"expected an .npz of numeric arrays without pickles ({first})") from None
-    if x.ndim != 3 or x.shape[2] % (NUM_JOINTS * 3) or x.dtype.kind not in "fiu":
-        raise DataFormatError(p, f"key {xk!r}", f"expected numbers [N, T, M * 75], found {x.dtype} {x.shape}")
-    n = x.shape[0]
-    t = x.shape[1]
-    persons = x.shape[2] // (NUM_JOINTS * 3)
-    if y.ndim == 2 and y.shape[0] == n:
-        if not (np.isin(y, (0, 1)).all() and (y.sum(axis=1) == 1).all()):
-            raise DataFormatError(p, f"key {yk!r}", "expected one-hot rows (a single 1, zeros elsewhere)")
-        labels = y.argmax(axis=1)
-        num_classes = y.shape[1]
-    elif y.ndim == 1 and y.shape[0] == n and y.dtype.kind in "iu" and (n == 0 or y.min() >= 0):
-        labels = y
-        num_classes = int(y.max()) + 1 if n else 0
-    else:
-        raise DataFormatError(p, f"key {yk!r}", f"expected one-hot [{n}, K] or labels [{n}], found {y.dtype} {y.shape}")
+    read = [_ctrgcn_labels(p, h, arrays[f"x_{h}"], arrays[f"y_{h}"]) for h in halves]
+    num_classes = max(k for _, k in read)
     if class_names is None:
         class_names = tuple(f"A{i + 1:03d}" for i in range(num_classes))
     elif len(class_names) < num_classes:
+        yk = f"y_{halves[int(np.argmax([k for _, k in read]))]}"
         raise DataFormatError(p, f"key {yk!r}", f"labels need {num_classes} classes, {len(class_names)} names given")
+    sequences: list[SkeletonSequence] = []
+    rejected: list[tuple[str, str]] = []
+    for h, (labels, _) in zip(halves, read, strict=True):
+        _ctrgcn_sequences(p, h, arrays[f"x_{h}"], labels, class_names, sequences, rejected)
+    if split is None:
+        protocol = CLIP_SPLIT_PROTOCOL  # the file's own train/test halves (ntu._PROTOCOL says which protocol)
+    else:
+        protocol = f"{p.stem} '{split}' split as prepared for CTR-GCN ({_PROTOCOL})"
+    return Dataset(p.stem, tuple(class_names), sequences, rejected, protocol)
+
+
+def _ctrgcn_labels(p: Path, half: str, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, int]:
+    """(labels [N], number of classes) of one half of a CTR-GCN file, after the shape checks of ``x`` and ``y``."""
+    xk, yk = f"x_{half}", f"y_{half}"
+    if x.ndim != 3 or x.shape[2] % (NUM_JOINTS * 3) or x.dtype.kind not in "fiu":
+        raise DataFormatError(p, f"key {xk!r}", f"expected numbers [N, T, M * 75], found {x.dtype} {x.shape}")
+    n = x.shape[0]
+    if y.ndim == 2 and y.shape[0] == n:
+        if not (np.isin(y, (0, 1)).all() and (y.sum(axis=1) == 1).all()):
+            raise DataFormatError(p, f"key {yk!r}", "expected one-hot rows (a single 1, zeros elsewhere)")
+        return y.argmax(axis=1), y.shape[1]
+    if y.ndim == 1 and y.shape[0] == n and y.dtype.kind in "iu" and (n == 0 or y.min() >= 0):
+        return y, int(y.max()) + 1 if n else 0
+    raise DataFormatError(p, f"key {yk!r}", f"expected one-hot [{n}, K] or labels [{n}], found {y.dtype} {y.shape}")
+
+
+def _ctrgcn_sequences(
+    p: Path,
+    half: str,
+    x: np.ndarray,
+    labels: np.ndarray,
+    class_names: Sequence[str],
+    sequences: list[SkeletonSequence],
+    rejected: list[tuple[str, str]],
+) -> None:
+    """Append one half's samples to ``sequences`` (trailing zero frames trimmed) or ``rejected``."""
+    n, t = x.shape[0], x.shape[1]
+    persons = x.shape[2] // (NUM_JOINTS * 3)
     chunks = [(x[i : i + 1024] != 0).any(axis=2) for i in range(0, n, 1024)]  # bounded temporaries
     nonzero = np.concatenate(chunks) if chunks else np.zeros((0, t), bool)  # [N, T]
     lengths = t - np.argmax(nonzero[:, ::-1], axis=1)
-    sequences: list[SkeletonSequence] = []
-    rejected: list[tuple[str, str]] = []
     for i in range(n):
-        source = f"{p}#{split}/{i}"
+        source = f"{p}#{half}/{i}"
         if not nonzero[i].any():
             rejected.append((source, "all frames are zero"))
             continue
@@ -303,9 +330,9 @@ def read_ctrgcn_npz(path: str | Path, split: str = "test", class_names: Sequence
             continue
         notes = (f"trimmed {t - lengths[i]} trailing all-zero padding frames",) if lengths[i] < t else ()
         label = int(labels[i])
-        sequences.append(SkeletonSequence(joints, NTU_FPS, source, label, class_names[label], defects=notes))
-    protocol = f"{p.stem} '{split}' split as prepared for CTR-GCN ({_PROTOCOL})"
-    return Dataset(p.stem, tuple(class_names), sequences, rejected, protocol)
+        sequences.append(
+            SkeletonSequence(joints, NTU_FPS, source, label, class_names[label], defects=notes, split=half)
+        )
 
 
 def load_missing_list(path: str | Path) -> set[str]:

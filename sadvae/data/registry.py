@@ -23,7 +23,9 @@ __all__ = [
     "load_prepared",
 ]
 
-CACHE_FORMAT = 1
+# 2: each sequence's train/test ``split`` is kept (format 1 dropped it); a format-1 cache is still read unless its
+# protocol is the clips' own split, which it lost
+CACHE_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -158,13 +160,13 @@ def read_path(path: str | Path) -> Dataset:
             raise DataFormatError(p, None, f"corrupt or truncated .npz archive ({_first_line(e)})") from None
         if "format" in keys and "offsets" in keys:
             return load_prepared(p)
-        if "joints" in keys and ("times" in keys or "label" in keys):  # a recording, or one clip of a clip folder
+        if "joints" in keys:  # a recording (joints + times), else one clip of a clip folder, complete or not
             from sadvae.data.user_format import read_recording, read_single_clip
 
-            return read_recording(p) if "label" not in keys else read_single_clip(p)
+            return read_recording(p) if "times" in keys and "label" not in keys else read_single_clip(p)
         from sadvae.data.ntu import read_ctrgcn_npz
 
-        return read_ctrgcn_npz(p)
+        return read_ctrgcn_npz(p)  # both halves, each sequence with its split
     if name.endswith("_skeleton3D.txt"):
         from sadvae.data.kinect_v1 import read_msr_file
 
@@ -225,6 +227,7 @@ def save_prepared(dataset: Dataset, out: str | Path) -> Path:
         view=np.array([-1 if s.view is None else s.view for s in seqs], dtype=np.int64),
         source=np.array([s.source for s in seqs]),
         defects=np.array([json.dumps(list(s.defects)) for s in seqs]),
+        split=np.array([s.split or "" for s in seqs]),
         rejected=np.array([json.dumps(list(r)) for r in dataset.rejected] or [""]),
     )
     with atomic_path(out, suffix=".npz") as tmp:  # np.savez_compressed appends .npz to a path without it
@@ -254,33 +257,56 @@ def load_prepared(path: str | Path) -> Dataset:
 
 
 def _read_prepared(path: Path) -> Dataset:
+    from sadvae.data.user_format import CLIP_SPLIT_PROTOCOL
+
     with np.load(path, allow_pickle=False) as z:
         missing = {"format", "meta", "joints", "times", "offsets", "fps", "label"} - set(z.files)
         if missing:
             raise DataFormatError(path, f"keys {sorted(missing)}", "missing; not a `sadvae data prepare` cache")
-        if int(z["format"]) != CACHE_FORMAT:
-            raise DataFormatError(path, "format", f"cache format {int(z['format'])}, expected {CACHE_FORMAT}")
+        fmt = int(z["format"])
+        if fmt not in (1, CACHE_FORMAT):
+            problem = f"cache format {fmt}, expected 1 or {CACHE_FORMAT}; re-run `sadvae data prepare`"
+            raise DataFormatError(path, "format", problem)
         meta = json.loads(str(z["meta"]))
-        joints, times, off = z["joints"], z["times"], z["offsets"]
-        seqs = []
-        for i in range(len(off) - 1):
-            a, b = int(off[i]), int(off[i + 1])
-            t = times[a:b] - times[a]
-            fps = float(z["fps"][i])
-            regular = np.allclose(t, np.arange(b - a) / fps, atol=1e-6)
-            lab, subj, view = (int(z[k][i]) for k in ("label", "subject", "view"))
-            seqs.append(
-                SkeletonSequence(
-                    joints=np.ascontiguousarray(joints[a:b]),
-                    fps=fps,
-                    source=str(z["source"][i]),
-                    label=None if lab < 0 else lab,
-                    label_name=meta["class_names"][lab] if 0 <= lab < len(meta["class_names"]) else None,
-                    subject=None if subj < 0 else subj,
-                    view=None if view < 0 else view,
-                    timestamps=None if regular else t,
-                    defects=tuple(json.loads(str(z["defects"][i]))),
-                )
+        if fmt == 1 and meta.get("protocol") == CLIP_SPLIT_PROTOCOL:
+            raise DataFormatError(
+                path,
+                "format",
+                "cache format 1 did not keep each clip's train/test split, which this dataset's protocol "
+                "(clip_split) needs; "
+                "re-run `sadvae data prepare`",
             )
+        # each z[key] decompresses the whole member: read every array once, never per sequence
+        joints, times, off = z["joints"], z["times"], z["offsets"]
+        fps_all, labels, subjects, views = z["fps"], z["label"], z["subject"], z["view"]
+        sources, defects = z["source"], z["defects"]
+        splits = [str(v) for v in z["split"]] if fmt >= 2 else [""] * (len(off) - 1)
         rejected = [tuple(json.loads(str(r))) for r in z["rejected"] if str(r)]
-    return Dataset(meta["name"], tuple(meta["class_names"]), seqs, rejected, meta.get("protocol", ""))
+    odd = sorted(set(splits) - {"", "train", "test"})
+    if odd:
+        raise DataFormatError(
+            path, "split", f"expected 'train', 'test' or '', found {odd[0]!r}; re-run `sadvae data prepare`"
+        )
+    names = meta["class_names"]
+    seqs = []
+    for i in range(len(off) - 1):
+        a, b = int(off[i]), int(off[i + 1])
+        t = times[a:b] - times[a]
+        fps = float(fps_all[i])
+        regular = np.allclose(t, np.arange(b - a) / fps, atol=1e-6)
+        lab, subj, view = int(labels[i]), int(subjects[i]), int(views[i])
+        seqs.append(
+            SkeletonSequence(
+                joints=np.ascontiguousarray(joints[a:b]),
+                fps=fps,
+                source=str(sources[i]),
+                label=None if lab < 0 else lab,
+                label_name=names[lab] if 0 <= lab < len(names) else None,
+                subject=None if subj < 0 else subj,
+                view=None if view < 0 else view,
+                timestamps=None if regular else t,
+                defects=tuple(json.loads(str(defects[i]))),
+                split=splits[i] or None,
+            )
+        )
+    return Dataset(meta["name"], tuple(names), seqs, rejected, meta.get("protocol", ""))

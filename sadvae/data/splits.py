@@ -37,6 +37,7 @@ __all__ = [
     "make_partition",
     "PROTOCOLS",
     "MAX_SPLIT_FILE_BYTES",
+    "NTU_TRAIN_PERFORMERS",
     "dataset_arrays",
     "dataset_protocol",
     "test_side_mask",
@@ -134,14 +135,19 @@ def random_split(num_classes: int, num_unseen: int, seed: int, num_val_unseen: i
     return ZSLSplit(f"seed{seed}", seen, unseen, val_seen, val_unseen)
 
 
+# NTU RGB+D 120 cross-subject training performers (Liu et al., TPAMI 2019). Its first 20 (performers up to 38) are
+# NTU-60's, and NTU-60 has performers 1-40 only, so this one set gives both datasets' official split.
+NTU_TRAIN_PERFORMERS = frozenset(
+    {1, 2, 4, 5, 8, 9, 13, 14, 15, 16, 17, 18, 19, 25, 27, 28, 31, 34, 35, 38}
+    | {45, 46, 47, 49, 50, 52, 53, 54, 55, 56, 57, 58, 59, 70, 74, 78, 80, 81, 82, 83, 84, 85, 86, 89, 91, 92, 93}
+    | {94, 95, 97, 98, 100, 103}
+)
+
 # protocol name -> (grouping attribute, predicate on the group value telling "training side")
 PROTOCOLS = {
     "cross_subject_odd": ("subject", lambda g: g % 2 == 1),  # MSR Action3D, UTKinect: subjects 1,3,5,7,9 train
     "cross_view_12": ("view", lambda g: g in (1, 2)),  # NW-UCLA: views 1+2 train, view 3 test
-    "ntu_cross_subject": (
-        "subject",
-        lambda g: g in {1, 2, 4, 5, 8, 9, 13, 14, 15, 16, 17, 18, 19, 25, 27, 28, 31, 34, 35, 38},
-    ),
+    "ntu_cross_subject": ("subject", lambda g: g in NTU_TRAIN_PERFORMERS),  # NTU-60 and NTU-120
     "ntu_cross_view": ("view", lambda g: g in (2, 3)),
     # HDM05 (11-class subset): the release's split by actor, train bd, bk, dg (1-3), test mm, tr (4, 5)
     "hdm05_cross_subject": ("subject", lambda g: g in (1, 2, 3)),

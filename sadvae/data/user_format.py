@@ -67,6 +67,7 @@ META_FILE = "dataset.json"
 CLIP_SPLIT_PROTOCOL = "clip_split"
 MAX_CLASSES_BYTES = 1 << 20
 MAX_ABS_METRES = 50.0  # a coordinate beyond this is millimetres or pixels, not metres
+TIMESTAMP_FPS_RANGE = (1.0, 1000.0)  # frame rates clip timestamps may imply; outside it they are not seconds
 SPLITS = ("train", "test")
 _SPEC = "see docs/data_format.md"
 
@@ -219,11 +220,46 @@ def _timing(z, path: Path, t: int) -> tuple[float, np.ndarray | None]:
         ts = ts - ts[0]
     if fps is None and ts is None:
         raise DataFormatError(path, "fps", "missing; save fps=30.0 (frames per second) or timestamps=[T] in seconds")
+    if ts is not None and t > 1:
+        implied = _timestamp_rate(path, ts)
+        # fps is the nominal (camera) rate: skeleton frames may be sparser (UTKinect's: 1/8 to 1/2 of it), never
+        # denser
+        if fps is not None and implied > 2.0 * fps:
+            raise DataFormatError(
+                path,
+                "timestamps",
+                f"their median step gives {implied:.4g} fps, more than twice the fps of {fps:g}; timestamps are "
+                "seconds from the first frame: fix their unit or the fps",
+            )
     if fps is None:
         if t < 2:
             raise DataFormatError(path, "fps", "missing, and one timestamp cannot give a frame rate; save fps too")
         fps = float(1.0 / np.median(np.diff(ts)))
     return fps, ts
+
+
+def _timestamp_rate(path: Path, ts: np.ndarray) -> float:
+    """The frame rate the timestamps' median step implies, refused outside :data:`TIMESTAMP_FPS_RANGE` (a step of 33
+    is milliseconds, not seconds: the clip would play 1000 times too slow, a static pose)."""
+    step = float(np.median(np.diff(ts)))
+    implied = 1.0 / step
+    low, high = TIMESTAMP_FPS_RANGE
+    if low <= implied <= high:
+        return implied
+    hint = "timestamps are seconds from the first frame"
+    for unit, factor, text in (
+        ("milliseconds", 1e3, "1000"),
+        ("microseconds", 1e6, "1e6"),
+        ("nanoseconds", 1e9, "1e9"),
+    ):
+        if low <= factor / step <= high:
+            hint = f"timestamps look like {unit}; divide by {text}"
+            break
+    raise DataFormatError(
+        path,
+        "timestamps",
+        f"median step {step:.4g} between frames gives {implied:.4g} fps, outside {low:g}-{high:g} fps; {hint}",
+    )
 
 
 def read_clip(path: str | Path, classes: Sequence[str]) -> tuple[SkeletonSequence, str | None]:
@@ -238,6 +274,13 @@ def read_clip(path: str | Path, classes: Sequence[str]) -> tuple[SkeletonSequenc
     check_numpy_file(path, ".npz", f"save each clip with np.savez ({_SPEC})")
     try:
         with np.load(path, allow_pickle=False) as z:
+            if {"format", "offsets"} <= set(z.files):
+                raise DataFormatError(
+                    path,
+                    None,
+                    "is a `sadvae data prepare` cache, not a clip; move it out of the clip folder (prepare's --out "
+                    "belongs outside --root)",
+                )
             joints = _joints(z, path)
             label = _str_field(z, "label", path)
             if label is None:

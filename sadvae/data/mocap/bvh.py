@@ -25,6 +25,9 @@ BVH_CHANNELS = ("Xposition", "Yposition", "Zposition", "Xrotation", "Yrotation",
 _CHANNEL_LOOKUP = {c.lower(): c for c in BVH_CHANNELS}
 # a frame line this long or a header this deep is not a skeleton: refuse rather than allocate
 MAX_BVH_JOINTS = 1024
+# seconds per frame: 10 kHz to 0.1 Hz; outside it the value is not seconds (or not a frame time)
+MIN_FRAME_TIME_S = 1e-4
+MAX_FRAME_TIME_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -223,8 +226,13 @@ def read_bvh(path: str | Path) -> BvhMotion:
     frames = int(value)
     value, n = _header_value(path, lines, n, "Frame Time:")
     frame_time = _number(path, n, value, "Frame Time")
-    if frame_time <= 0:
-        raise DataFormatError(path, f"line {n}", f"expected a positive Frame Time, found {value}")
+    if not MIN_FRAME_TIME_S <= frame_time <= MAX_FRAME_TIME_S:
+        raise DataFormatError(
+            path,
+            f"line {n}",
+            f"expected a Frame Time in seconds between {MIN_FRAME_TIME_S:g} and {MAX_FRAME_TIME_S:g} "
+            f"(0.0333333 for 30 fps), found {value}",
+        )
     if frames < 1:
         raise DataFormatError(path, f"line {n - 1}", "expected at least one frame, found `Frames: 0`")
     width = sum(len(c) for c in table["channels"])

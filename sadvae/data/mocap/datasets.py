@@ -105,6 +105,8 @@ BANDAI_CM = 0.01
 # along the hand's axis (the Kinect sets' median wrist->hand / elbow->wrist ratio is 0.24-0.33).
 BANDAI_HEAD_CENTRE_M = 0.10
 BANDAI_HAND_FOREARM_RATIO = 0.3
+# a joint this far (metres) from the mocap origin comes from a corrupt channel value (1e300), not from a motion
+MAX_MOCAP_METRES = 1000.0
 
 # k (folder 1-11) -> (HDM05 motion name, plain words): the MANIFEST's table
 HDM05_MOTIONS: tuple[tuple[str, str], ...] = (
@@ -158,6 +160,21 @@ _BANDAI_NOTE = (
 _HDM05_NOTE = f"{_DERIVED} (hand tips and thumbs are the skeleton's own fingers and thumb bones)"
 
 
+def _check_positions(path: Path, where: str | None, pos_m: np.ndarray) -> None:
+    """Refuse forward-kinematics positions [T, ...] (metres) that are not finite or beyond :data:`MAX_MOCAP_METRES`.
+
+    A huge but finite channel value passes the readers' number checks and would overflow later (inf joints).
+    """
+    far = ~(np.abs(pos_m) <= MAX_MOCAP_METRES)  # NaN too
+    if far.any():
+        t = int(np.argwhere(far)[0][0])
+        problem = (
+            f"frame {t + 1} (counting from 1): its channel values put a joint beyond {MAX_MOCAP_METRES:g} m or out of "
+            "number range (a value like 1e300?); fix or remove that frame's values"
+        )
+        raise DataFormatError(path, where, problem)
+
+
 # ------------------------------------------------------------------------------------------- Bandai-Namco
 def _bone_axis(offsets: np.ndarray, rot: np.ndarray, j: int) -> np.ndarray:
     """World unit direction [T, 3] of joint ``j``'s rest bone (its OFFSET from the parent), turned by its rotation."""
@@ -180,8 +197,10 @@ def read_bandai_bvh(path: str | Path) -> SkeletonSequence:
     for side in "LR":
         for n in ("UpperArm", "LowerArm", "Hand", "UpperLeg", "LowerLeg", "Foot", "Toes"):
             idx[f"{n}_{side}"] = bvh.index(f"{n}_{side}")
-    pos, rot = bvh_forward_kinematics(bvh)
-    pos = pos * BANDAI_CM
+    with np.errstate(over="ignore", invalid="ignore"):  # a corrupt value overflows here; refused just below
+        pos, rot = bvh_forward_kinematics(bvh)
+        pos = pos * BANDAI_CM
+    _check_positions(path, "MOTION", pos)
     k1 = np.zeros((bvh.num_frames, 20, 3))
     k1[:, K1.HIP_CENTER] = pos[:, idx["Hips"]]
     k1[:, K1.SPINE] = pos[:, idx["Spine"]]
@@ -318,7 +337,9 @@ def read_hdm05_amc(path: str | Path, asf: str | Path | AsfSkeleton | None = None
     missing = [b for b in need if b not in skeleton.bones]
     if missing:
         raise DataFormatError(skeleton.path, ":bonedata", f"expected the HDM05/CMU bones; missing {missing}")
-    pos, _ = amc_forward_kinematics(skeleton, read_amc(path, skeleton))
+    with np.errstate(over="ignore", invalid="ignore"):  # a corrupt value overflows here; refused just below
+        pos, _ = amc_forward_kinematics(skeleton, read_amc(path, skeleton))
+    _check_positions(path, None, np.stack(list(pos.values()), axis=1))
     t_count = len(pos["root"])
     k1 = np.zeros((t_count, 20, 3))
     k1[:, K1.HIP_CENTER] = pos["root"]

@@ -296,6 +296,46 @@ def test_missing_and_folder_paths(tmp_path):
     _one_error(exc, tmp_path / "d.asf", "folder")
 
 
+@pytest.mark.parametrize("frame_time", ["0.00001", "0", "-0.03", "60"])
+def test_absurd_bvh_frame_time_is_refused(tmp_path, frame_time):
+    """Review of 9 December 2026: any positive Frame Time passed (1e-9 s is a billion fps)."""
+    path = _write(tmp_path, "t.bvh", BVH.replace("Frame Time: 0.0333333", f"Frame Time: {frame_time}"))
+    with pytest.raises(DataFormatError) as exc:
+        read_bvh(path)
+    _one_error(exc, path, ":line 18:", "Frame Time in seconds between 0.0001 and 10", frame_time)
+
+
+def _corrupt_frame(lines: list[str], start: int, value: str) -> str:
+    """The lines with the first number of line ``start`` replaced by ``value``."""
+    toks = lines[start].split()
+    lines[start] = " ".join([toks[0], value, *toks[2:]] if toks[0] == "root" else [value, *toks[1:]])
+    return "\n".join(lines) + "\n"
+
+
+def test_huge_bvh_channel_value_is_one_clear_error(mocap, tmp_path):
+    """Review of 9 December 2026: 1e300 in a position channel made forward kinematics overflow to inf, and the
+    record's ValueError escaped as a traceback."""
+    lines = (mocap / WALK).read_text().splitlines()
+    first = next(i for i, ln in enumerate(lines) if ln.startswith("Frame Time")) + 1
+    path = _write(tmp_path, WALK.rsplit("/", 1)[1], _corrupt_frame(lines, first + 4, "1e300"))
+    for reader in (read_bandai_bvh, read_path):
+        with pytest.raises(DataFormatError) as exc:
+            reader(path)
+        _one_error(exc, path, ":MOTION: frame 5 (counting from 1)", "fix or remove")
+
+
+def test_huge_amc_channel_value_is_one_clear_error(mocap, tmp_path):
+    src = mocap / SQUAT
+    (tmp_path / "HDM_bd.asf").write_bytes((src.parent / "HDM_bd.asf").read_bytes())
+    lines = src.read_text(encoding="latin-1").splitlines()
+    root_lines = [i for i, ln in enumerate(lines) if ln.startswith("root ")]
+    path = _write(tmp_path, src.name, _corrupt_frame(lines, root_lines[4], "1e300"))
+    for reader in (read_hdm05_amc, read_path):
+        with pytest.raises(DataFormatError) as exc:
+            reader(path)
+        _one_error(exc, path, "frame 5 (counting from 1)", "fix or remove")
+
+
 # --------------------------------------------------------------------------------------------- real clips
 def _check_person(seq, min_height=1.3, max_height=1.95):
     x = seq.joints[:, 0].astype(np.float64)

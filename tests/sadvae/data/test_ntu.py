@@ -314,7 +314,7 @@ def test_ctrgcn_npz(tmp_path: Path) -> None:
     assert ds.sequences[0].defects == ("trimmed 250 trailing all-zero padding frames",) and not ds.sequences[1].defects
     np.testing.assert_array_equal(ds.sequences[0].joints, x[0, :50].reshape(50, 2, 25, 3))
     assert ds.rejected == [(f"{path}#train/2", "all frames are zero")] and len(ds.class_names) == 60
-    test = read_ctrgcn_npz(path)
+    test = read_ctrgcn_npz(path, split="test")
     assert [s.label for s in test.sequences] == [58, 0] and test.sequences[0].source == f"{path}#test/0"
 
     with pytest.raises(ConfigError, match="split must be 'train' or 'test'"):
@@ -324,13 +324,51 @@ def test_ctrgcn_npz(tmp_path: Path) -> None:
         read_ctrgcn_npz(path)
     np.savez(path, x_test=x, y_test=y_train * 2)
     with pytest.raises(DataFormatError, match=r"key 'y_test': expected one-hot rows"):
-        read_ctrgcn_npz(path)
+        read_ctrgcn_npz(path, split="test")
     np.savez(path, x_test=x[:, :, :100], y_test=y_train)
     with pytest.raises(DataFormatError, match=r"key 'x_test': expected numbers \[N, T, M \* 75\]"):
-        read_ctrgcn_npz(path)
+        read_ctrgcn_npz(path, split="test")
     np.savez(path, x_test=np.array([{"a": 1}] * 3, dtype=object), y_test=y_train)
     with pytest.raises(DataFormatError, match="without pickles"):
-        read_ctrgcn_npz(path)
+        read_ctrgcn_npz(path, split="test")
+
+
+def _ctrgcn_file(path: Path) -> Path:
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(5, 20, 150)).astype(np.float32)
+    np.savez(path, x_train=x[:3], y_train=np.array([0, 1, 2]), x_test=x[3:], y_test=np.array([1, 3]))
+    return path
+
+
+def test_ctrgcn_npz_keeps_both_halves_and_each_ones_side(tmp_path: Path) -> None:
+    """Review of 9 December 2026: `sadvae data inspect`/`import` read only the test half of a CTR-GCN file."""
+    from sadvae.data.registry import read_path
+    from sadvae.data.splits import test_side_mask
+    from sadvae.data.user_format import CLIP_SPLIT_PROTOCOL
+
+    path = _ctrgcn_file(tmp_path / "NTU60_CS.npz")
+    for ds in (read_ctrgcn_npz(path), read_path(path)):
+        assert [s.label for s in ds.sequences] == [0, 1, 2, 1, 3] and len(ds.class_names) == 4
+        assert [s.split for s in ds.sequences] == ["train"] * 3 + ["test"] * 2
+        assert ds.sequences[3].source == f"{path}#test/0" and ds.protocol == CLIP_SPLIT_PROTOCOL
+        assert test_side_mask(ds, ds.name).tolist() == [False] * 3 + [True] * 2
+
+
+def test_importing_a_ctrgcn_file_keeps_its_own_split(tmp_path: Path, capsys) -> None:
+    """`import --split train` labelled the file's test samples as training ones: it is refused; without it the file's
+    own halves give each clip its side."""
+    from sadvae.cli import main
+    from sadvae.data.user_format import read_clip_dataset
+
+    path = _ctrgcn_file(tmp_path / "NTU60_CS.npz")
+    out = tmp_path / "clips"
+    assert main(["data", "import", str(path), "--split", "train", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--split train:" in err[0] and "2 of 5 are on the test side" in err[0]
+    assert "Drop --split" in err[0] and not out.exists()
+    assert main(["data", "import", str(path), "--out", str(out)]) == 0
+    assert "split 3 train / 2 test (clip_split)" in capsys.readouterr().out
+    assert [s.split for s in read_clip_dataset(out).sequences] == ["train"] * 3 + ["test"] * 2
 
 
 # --------------------------------------------------------------------------- folder

@@ -65,3 +65,67 @@ def test_cli_one_line_error(tmp_path, capsys):
     assert main(["data", "inspect", str(tmp_path / "nothing-here")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no such file or folder" in err[0]
+
+
+def _many(n: int) -> Dataset:
+    j = np.ones((3, 1, 25, 3), np.float32)
+    seqs = [SkeletonSequence(j * (k + 1), 30.0, f"{k}.npz", k % 2, subject=1, split="train") for k in range(n)]
+    return Dataset("toy", ("wave", "clap"), seqs, [], "clip_split")
+
+
+def test_prepared_cache_reads_each_array_once(tmp_path, monkeypatch):
+    """Review of 9 December 2026: every sequence decompressed the fps, label, ... arrays again (8000 clips: 16.6 s)."""
+    reads = []
+    real = np.lib.npyio.NpzFile.__getitem__
+
+    def counting(self, key):
+        reads.append(key)
+        return real(self, key)
+
+    monkeypatch.setattr(np.lib.npyio.NpzFile, "__getitem__", counting)
+    counts = []
+    for n in (2, 60):
+        reads.clear()
+        assert len(load_prepared(save_prepared(_many(n), tmp_path / f"{n}.npz")).sequences) == n
+        counts.append(len(reads))
+    assert counts[0] == counts[1] <= 20, counts  # one read per array, however many sequences
+
+
+def test_prepared_cache_keeps_each_clips_split(tmp_path):
+    """Review of 9 December 2026: the cache dropped `split` but kept protocol "clip_split", so every clip of a
+    prepared clip folder landed on the test side."""
+    from sadvae.data.splits import test_side_mask
+
+    seqs = _many(4).sequences
+    seqs[1] = SkeletonSequence(seqs[1].joints, 30.0, "1.npz", 1, subject=1, split="test")
+    ds = Dataset("mine", ("wave", "clap"), seqs, [], "clip_split")
+    back = load_prepared(save_prepared(ds, tmp_path / "mine.npz"))
+    assert [s.split for s in back.sequences] == ["train", "test", "train", "train"]
+    assert test_side_mask(back, "mine").tolist() == [False, True, False, False]
+    assert [s.split for s in load_prepared(save_prepared(_dataset(), tmp_path / "toy.npz")).sequences] == [None, None]
+
+
+def test_prepared_cache_of_format_1(tmp_path):
+    """A format-1 cache (no `split`) is still read, unless its protocol needed the splits it lost."""
+    path = tmp_path / "old.npz"
+    save_prepared(_dataset(), path)
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files if k != "split"}
+    np.savez(path, **{**arrays, "format": np.array(1)})
+    back = load_prepared(path)
+    assert len(back.sequences) == 2 and back.sequences[1].defects == ("dropped 2 zero frames",)
+    save_prepared(_many(3), path)
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files if k != "split"}
+    np.savez(path, **{**arrays, "format": np.array(1)})
+    with pytest.raises(DataFormatError, match=r"old.npz:format: cache format 1 .*re-run `sadvae data prepare`"):
+        load_prepared(path)
+
+
+def test_inspect_of_a_clip_without_label_names_the_clip_field(tmp_path, capsys):
+    """Review of 9 December 2026: a clip .npz without `label` gave the CTR-GCN reader's "key 'x_test'" error."""
+    path = tmp_path / "one_clip.npz"
+    np.savez(path, joints=np.ones((4, 25, 3), np.float32), fps=30.0)
+    assert main(["data", "inspect", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{path}:label: missing; save label=" in err[0] and "x_test" not in err[0]

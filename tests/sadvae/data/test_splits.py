@@ -82,3 +82,14 @@ def test_a_class_missing_from_its_side_is_named(caplog):
 def test_unknown_protocol():
     with pytest.raises(ConfigError, match="unknown protocol 'nope'"):
         protocol_mask(np.array([1]), np.array([1]), "nope")
+
+
+def test_ntu_cross_subject_covers_ntu120_and_keeps_ntu60():
+    """Review of 9 December 2026: NTU-120's 33 extra training performers (45 ... 103) were put on the test side."""
+    ntu60_train = {1, 2, 4, 5, 8, 9, 13, 14, 15, 16, 17, 18, 19, 25, 27, 28, 31, 34, 35, 38}
+    ntu120_extra = {45, 46, 47, 49, 50, 52, 53, 54, 55, 56, 57, 58, 59, 70, 74, 78, 80, 81, 82, 83, 84, 85, 86, 89}
+    ntu120_extra |= {91, 92, 93, 94, 95, 97, 98, 100, 103}
+    performers = np.arange(1, 107)
+    train = protocol_mask(performers, np.full(len(performers), -1), "ntu_cross_subject")
+    assert set(performers[train]) == ntu60_train | ntu120_extra and train.sum() == 53
+    assert [p in ntu60_train for p in range(1, 41)] == train[:40].tolist()  # NTU-60 (performers 1-40): as before

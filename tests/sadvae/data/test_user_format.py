@@ -370,3 +370,75 @@ def test_record_skeleton_of_a_live_replay_run_imports(
     capsys.readouterr()
     assert live([*argv, "--record-skeleton", str(tmp_path / "x.mp4")]) == 2  # refused before anything slow starts
     assert "the recording is an .npz file" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- review of 9 December 2026 (synthetic clips)
+
+
+def _small_folder(root: Path) -> Path:
+    rng = np.random.default_rng(0)
+    (root / "clips").mkdir(parents=True)
+    (root / "classes.txt").write_text("wave\nclap\n")
+    for k, label in enumerate(("wave", "clap", "wave", "clap")):
+        joints = (0.5 + 0.05 * rng.standard_normal((20, 1, 25, 3))).astype(np.float32)
+        write_clip(root / "clips" / f"{k}.npz", joints, label, 30.0, split="train" if k < 2 else "test")
+    return root
+
+
+@pytest.mark.parametrize(
+    ("fps", "timestamps", "message"),
+    [
+        (30.0, np.arange(20) * 33.3, r"fps, outside 1-1000 fps; timestamps look like milliseconds; divide by 1000"),
+        (None, np.arange(20) * 33.3, r"timestamps look like milliseconds; divide by 1000"),
+        (None, np.arange(20) * 33333.0, r"timestamps look like microseconds; divide by 1e6"),
+        (None, np.arange(20) * 1e-5, r"gives 1e\+05 fps, outside 1-1000 fps; timestamps are seconds"),
+        (10.0, np.arange(20) / 30.0, r"gives 30 fps, more than twice the fps of 10"),
+    ],
+)
+def test_clip_timestamps_in_the_wrong_unit_are_refused(tmp_path, fps, timestamps, message):
+    """Millisecond timestamps passed and made the motion a static pose (fps 0.03 without `fps`)."""
+    root = _small_folder(tmp_path / "set")
+    clip = dict(np.load(root / "clips" / "0.npz"))
+    clip.pop("fps")
+    np.savez(root / "clips" / "0.npz", **clip, timestamps=timestamps, **({} if fps is None else {"fps": fps}))
+    with pytest.raises(DataFormatError, match=message) as e:
+        read_clip_dataset(root)
+    assert e.value.path == str(root / "clips" / "0.npz") and e.value.where == "timestamps"
+
+
+def test_sparse_timestamps_under_a_nominal_fps_are_kept(tmp_path):
+    """UTKinect's skeletons come at a quarter of the nominal 30 fps: fps is the camera's rate, not the clip's."""
+    root = _small_folder(tmp_path / "set")
+    clip = dict(np.load(root / "clips" / "0.npz"))
+    np.savez(root / "clips" / "0.npz", **clip, timestamps=np.arange(20) * 4 / 30.0)
+    seq = read_clip_dataset(root).sequences[0]
+    assert seq.fps == 30.0 and seq.timestamps[-1] == pytest.approx(76 / 30)
+
+
+def test_inspect_shows_the_duration_in_seconds(tmp_path, capsys):
+    from sadvae.cli import main
+
+    root = _small_folder(tmp_path / "set")
+    clip = dict(np.load(root / "clips" / "0.npz"))
+    np.savez(root / "clips" / "0.npz", **clip, timestamps=np.arange(20) * 0.1)  # 2 s, not 20 frames / 30 fps
+    assert main(["data", "inspect", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "seconds min / median / max  0.67 / 0.67 / 1.93" in out and "seconds total" in out
+
+
+def test_prepare_out_inside_the_clip_folder_is_refused(tmp_path, capsys):
+    """An --out inside --root was read back as a clip, and the folder became unreadable."""
+    from sadvae.cli import main
+
+    root = _small_folder(tmp_path / "set")
+    inside = root / "cache.npz"
+    assert main(["data", "prepare", "--dataset", "utkinect", "--root", str(root), "--out", str(inside)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"--out {inside}: lies inside --root {root}" in err[0] and not inside.exists()
+    outside = tmp_path / "cache.npz"
+    assert main(["data", "prepare", "--dataset", "utkinect", "--root", str(root), "--out", str(outside)]) == 0
+    capsys.readouterr()
+    shutil.copy(outside, root / "clips" / "cache.npz")  # a cache put there by hand: named, with the fix
+    with pytest.raises(DataFormatError, match="is a `sadvae data prepare` cache, not a clip; move it out") as e:
+        read_clip_dataset(root)
+    assert e.value.path == str(root / "clips" / "cache.npz")
