@@ -8,9 +8,10 @@ Whitespace inside names and descriptions is collapsed to single spaces. Encoding
 order mark is tolerated) or UTF-16/UTF-32 with a byte order mark.
 
 Limits (a labels file is a short hand-written list; anything else is a mistake): at most 256 KiB,
-1000 labels, 100 characters per name and 1000 per description. Names must be unique ignoring case
-and spacing, and there must be at least two of them: zero-shot recognition picks one label among
-several, and with a single label every window would score 100 %.
+1000 labels, 100 characters per name and 1000 per description. Names must be unique ignoring case,
+spacing, punctuation and Unicode forms (see :func:`duplicate_key`), and there must be at least two of
+them: zero-shot recognition picks one label among several, and with a single label every window would
+score 100 %.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from sadvae.errors import ConfigError
 
 __all__ = [
     "LabelSet",
+    "duplicate_key",
+    "normalise_name",
     "parse_labels",
     "parse_labels_text",
     "MAX_FILE_BYTES",
@@ -123,6 +126,20 @@ def normalise_name(name: str) -> str:
     return " ".join(str(name).replace("_", " ").casefold().split()).rstrip(". ")
 
 
+def duplicate_key(name: str) -> str:
+    """The form in which two names of one labels file count as the same action ("Café-Dance!" -> "café dance").
+
+    Stricter than :func:`normalise_name` (which matches labels to trained classes and is left as is): Unicode
+    compatibility forms are folded (NFKC) and punctuation counts as a space, so "wave" and "wave!", or "sit-down"
+    and "sit down", are one action. It is a function of :func:`normalise_name`'s result, so names that one reads
+    as equal are always refused as duplicates too.
+    """
+    text = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", normalise_name(name)).casefold())
+    # letters, digits and combining marks (a vowel sign is part of the word, not punctuation) are kept
+    kept = "".join(ch if unicodedata.category(ch)[0] in "LNM" else " " for ch in text)
+    return " ".join(kept.split())
+
+
 def _digest(names: list[str], descriptions: list[str | None]) -> str:
     canonical = json.dumps([[n, d] for n, d in zip(names, descriptions, strict=True)], ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
@@ -148,6 +165,8 @@ def parse_labels_text(text: str, path: str = "<labels>") -> LabelSet:
             continue
         where = f"{path}:line {number}"
         name_part, bar, desc_part = stripped.partition("|")
+        # NFC: a precomposed and a decomposed "é" are one name in events and in the digest
+        name_part, desc_part = unicodedata.normalize("NFC", name_part), unicodedata.normalize("NFC", desc_part)
         name, description = _clean(name_part), (_clean(desc_part) or None) if bar else None
         if not name:
             raise ConfigError(f"{where}: empty action name before '|'; write `name | description`")
@@ -169,11 +188,11 @@ def parse_labels_text(text: str, path: str = "<labels>") -> LabelSet:
             raise ConfigError(
                 f"{where}: description is {len(description)} characters, more than {MAX_DESCRIPTION_CHARS}; shorten it"
             )
-        key = normalise_name(name)  # the form the matcher and --teach compare: "drink_water" is "drink water"
+        key = duplicate_key(name)
         if key in seen:
             raise ConfigError(
                 f"{where}: duplicate action {name!r} (line {seen[key]} has the same name, ignoring case, spaces, "
-                "underscores and a final full stop); remove or rename one of them"
+                "punctuation and Unicode forms); remove or rename one of them"
             )
         if len(names) == MAX_LABELS:
             raise ConfigError(f"{where}: more than {MAX_LABELS} labels; keep at most {MAX_LABELS} actions in one file")

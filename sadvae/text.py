@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import string
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,6 +145,20 @@ def _bundled_model_dir() -> Path:
     return path
 
 
+def _force_offline() -> None:
+    """Make huggingface_hub offline before sentence-transformers is loaded.
+
+    ``local_files_only=True`` alone still lets huggingface_hub contact huggingface.co (building a user-agent)
+    when a name is not cached. The environment variables cover a first import; huggingface_hub reads them
+    once, at import, so an already imported one gets its constant set directly. A user's explicit setting wins.
+    """
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    constants = getattr(sys.modules.get("huggingface_hub"), "constants", None)
+    if constants is not None and os.environ["HF_HUB_OFFLINE"].strip().lower() in ("1", "on", "yes", "true"):
+        constants.HF_HUB_OFFLINE = True
+
+
 class TextEncoder:
     """Sentence encoder with a persistent cache; the model loads only when a cache miss needs it.
 
@@ -196,6 +211,7 @@ class TextEncoder:
     def _load(self):
         if self._model is not None:
             return self._model
+        _force_offline()
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError:

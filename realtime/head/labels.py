@@ -25,6 +25,7 @@ from sadvae.labels import (
 __all__ = [
     "LabelSet",
     "LabelWatcher",
+    "SETTLE_S",
     "parse_labels",
     "parse_labels_text",
     "MAX_FILE_BYTES",
@@ -36,12 +37,25 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
+SETTLE_S = 0.3
+"""A changed file is applied once it has been still this long (a save in progress is not parsed half-written)."""
+
+
 class LabelWatcher:
     """Reloads a labels file when it changes, keeping the last good set when an edit is bad.
 
     The first parse happens in the constructor and raises :class:`ConfigError` (a pipeline must
     not start on a bad file). After that :meth:`poll` never raises: a bad edit is logged once,
     kept in :attr:`last_error`, and the previous set stays in use until the file is fixed.
+
+    A changed file is read only once it has settled: its modification time is at least
+    :data:`SETTLE_S` old, or its stamp was the same at a look at least :data:`SETTLE_S` earlier
+    (for clocks that disagree with the file's). While a change settles the file is looked at every
+    :data:`SETTLE_S` seconds, so a normal save applies within about ``poll_s`` + 0.3 s.
+
+    With ``poll(commit=False)`` a new set is only offered: the caller builds on it and then calls
+    :meth:`accept` (it becomes :attr:`current`) or :meth:`reject` (the set in use stays, and the
+    offered file is not offered again until it changes).
 
     Args:
         path: the labels file.
@@ -50,7 +64,7 @@ class LabelWatcher:
     Attributes:
         current: the label set in use.
         last_error: the message of the last failed reload, or None after a good one.
-        reloads: how many new label sets :meth:`poll` has returned.
+        reloads: how many new label sets became :attr:`current` after the first.
     """
 
     def __init__(self, path: str | os.PathLike[str], poll_s: float = 1.0):
@@ -62,29 +76,43 @@ class LabelWatcher:
         self.last_error: str | None = None
         self.reloads = 0
         self._stamp = self._stat()
+        self._offered = self.current.sha256  # the content last returned by poll (or in use)
+        self._settling: tuple[tuple[int, ...], float] | None = None  # a changed stamp and when it counts as still
         self._next_check = time.monotonic() + self.poll_s
 
-    def _stat(self) -> tuple[int, int, int] | None:
+    def _stat(self) -> tuple[int, ...] | None:
         try:
             st = os.stat(self.path)
         except OSError:
             return None
-        return (st.st_mtime_ns, st.st_size, st.st_ino)
+        # ctime too: a replacement that keeps the mtime (cp -p, rsync -t) still changes it
+        return (st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns)
 
     def _fail(self, message: str) -> None:
         if message != self.last_error:
             log.warning("%s; still using the %d labels loaded before", message, len(self.current))
         self.last_error = message
 
-    def poll(self, now: float | None = None) -> LabelSet | None:
+    def _settled(self, stamp: tuple[int, ...], now: float) -> bool:
+        if time.time_ns() - stamp[0] >= SETTLE_S * 1e9:
+            return True
+        if self._settling is not None and self._settling[0] == stamp and now >= self._settling[1]:
+            return True
+        if self._settling is None or self._settling[0] != stamp:
+            self._settling = (stamp, now + SETTLE_S)
+        self._next_check = min(self._next_check, now + SETTLE_S)
+        return False
+
+    def poll(self, now: float | None = None, *, commit: bool = True) -> LabelSet | None:
         """Look at the file (at most every ``poll_s`` seconds) and return a new label set if it changed.
 
         Args:
             now: the current ``time.monotonic()`` value (to share one clock reading per frame).
+            commit: make the new set :attr:`current` at once; False only offers it (see :meth:`accept`).
 
         Returns:
-            The new :class:`LabelSet` (also stored in :attr:`current`) when the file changed, parses
-            and differs in content; otherwise None.
+            The new :class:`LabelSet` when the file changed, has settled, parses and differs in
+            content from the set in use and from the last one offered; otherwise None.
         """
         now = time.monotonic() if now is None else now
         if now < self._next_check:
@@ -92,12 +120,16 @@ class LabelWatcher:
         self._next_check = now + self.poll_s
         stamp = self._stat()
         if stamp is None:
+            self._settling = None
             self._fail(f"{self.path}: labels file is missing or unreadable")
             return None
         # a file rewritten within the filesystem's timestamp granularity keeps its stamp: look again while recent
         recent = time.time_ns() - stamp[0] < 2_000_000_000
         if stamp == self._stamp and not recent and self.last_error is None:
             return None
+        if not self._settled(stamp, now):
+            return None
+        self._settling = None
         self._stamp = stamp
         try:
             new = parse_labels(self.path)
@@ -106,8 +138,22 @@ class LabelWatcher:
             return None
         self.last_error = None
         if new.sha256 == self.current.sha256:
+            self._offered = new.sha256  # back to the set in use: nothing to build
             return None
-        log.info("labels reloaded from %s: %d actions (was %d)", self.path, len(new), len(self.current))
-        self.current = new
-        self.reloads += 1
+        if new.sha256 == self._offered:
+            return None
+        self._offered = new.sha256
+        if commit:
+            self.accept(new)
         return new
+
+    def accept(self, labels: LabelSet) -> None:
+        """Make ``labels`` (offered by ``poll(commit=False)``) the set in use."""
+        log.info("labels reloaded from %s: %d actions (was %d)", self.path, len(labels), len(self.current))
+        self.current = labels
+        self._offered = labels.sha256
+        self.reloads += 1
+
+    def reject(self, labels: LabelSet) -> None:
+        """Keep the set in use; ``labels`` is not offered again until the file changes."""
+        self._offered = labels.sha256

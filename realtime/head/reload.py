@@ -9,7 +9,7 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 
-from realtime.head.labels import LabelWatcher
+from realtime.head.labels import LabelSet, LabelWatcher
 from realtime.head.zero_shot import HeadBuilder, ZeroShotHead
 from sadvae.errors import SadvaeError
 
@@ -33,6 +33,7 @@ class HeadReloader:
         self.watcher, self.builder = watcher, builder
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._pending: concurrent.futures.Future | None = None
+        self._pending_labels: LabelSet | None = None
         self.builds = self.failures = 0
 
     @property
@@ -51,7 +52,7 @@ class HeadReloader:
         if fut is not None:
             if not fut.done():
                 return None
-            self._pending = None
+            offered, self._pending, self._pending_labels = self._pending_labels, None, None
             try:
                 head = fut.result()
                 self.builds += 1
@@ -61,8 +62,15 @@ class HeadReloader:
             except Exception:  # a failed fit must never stop the live loop
                 self.failures += 1
                 log.exception("building the head for the new labels failed; keeping the previous ones")
-        labels = self.watcher.poll(now)
+            # the watcher's set in use changes only with the head, so its messages name the labels really in use
+            if offered is not None:
+                if head is not None:
+                    self.watcher.accept(offered)
+                else:
+                    self.watcher.reject(offered)
+        labels = self.watcher.poll(now, commit=False)
         if labels is not None:
+            self._pending_labels = labels
             if self._executor is None:
                 self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sadvae-head")
             self._pending = self._executor.submit(self.builder.build, labels)
@@ -73,4 +81,4 @@ class HeadReloader:
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
-        self._pending = None
+        self._pending = self._pending_labels = None

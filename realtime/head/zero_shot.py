@@ -522,16 +522,18 @@ class HeadBuilder:
 
     def poll(self, watcher: LabelWatcher, now: float | None = None) -> ZeroShotHead | None:
         """The new head when the watched file changed, else None. Never raises: a failed build is
-        logged and kept in :attr:`last_error`, and the caller keeps its head (whose ``labels`` then
-        differ from ``watcher.current`` until the file changes again)."""
-        if (labels := watcher.poll(now)) is None:
+        logged and kept in :attr:`last_error`, the watcher keeps the labels in use (``watcher.current``
+        stays the head's) and the file is not offered again until it changes."""
+        if (labels := watcher.poll(now, commit=False)) is None:
             return None
         try:
             head = self.build(labels)
         except SadvaeError as e:
             log.warning("labels from %s not applied, keeping the previous ones: %s", watcher.path, e)
             self.last_error = str(e)
+            watcher.reject(labels)
             return None
+        watcher.accept(labels)
         self.last_error = None
         return head
 

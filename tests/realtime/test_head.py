@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import logging
+import os
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -246,6 +248,54 @@ def test_cache_memory_and_disk(bundles, tmp_path) -> None:
     assert third.fits == 1
 
 
+def _saved(path, text: str) -> None:
+    """Write ``path`` as a finished save: the watcher applies a file only once it has settled (SETTLE_S old)."""
+    path.write_text(text, encoding="utf-8")
+    old = time.time_ns() - 1_000_000_000
+    os.utime(path, ns=(old, old))
+
+
+def test_reloader_commits_labels_only_with_a_built_head(tmp_path) -> None:
+    """Review: the watcher made a set current before its head was built; after a failed build its messages and
+    ``current`` named labels that were not in use."""
+    from realtime.head.reload import HeadReloader
+    from sadvae.errors import SadvaeError
+
+    path = tmp_path / "labels.txt"
+    _saved(path, "jump\nrun\n")
+    watcher = LabelWatcher(path, poll_s=0.0)
+
+    class Flaky:
+        fail = True
+
+        def build(self, labels):
+            if self.fail:
+                raise SadvaeError("encoder unavailable")
+            return labels  # stands in for a head
+
+    builder_ = Flaky()
+    reloader = HeadReloader(watcher, builder_)
+
+    def finished():
+        assert reloader.busy
+        concurrent.futures.wait([reloader._pending])
+        return reloader.poll()
+
+    try:
+        _saved(path, "jump\nrun\nsit\n")
+        assert reloader.poll() is None
+        assert finished() is None and reloader.failures == 1
+        assert watcher.current.names == ("jump", "run") and watcher.reloads == 0  # rolled back
+        builder_.fail = False
+        _saved(path, "jump\nrun\nwave\n")
+        assert reloader.poll() is None
+        head = finished()
+        assert head is not None and head.names == ("jump", "run", "wave")
+        assert watcher.current is head and watcher.reloads == 1  # accepted with the head
+    finally:
+        reloader.close()
+
+
 def test_poll_rebuilds_on_label_changes(bundles, tmp_path, caplog) -> None:
     path = tmp_path / "labels.txt"
     path.write_text("kick something\njump up\n", encoding="utf-8")
@@ -253,19 +303,21 @@ def test_poll_rebuilds_on_label_changes(bundles, tmp_path, caplog) -> None:
     b = builder(bundles["unseen"], tmp_path)
     head = b.build(watcher.current)
     assert b.poll(watcher) is None
-    path.write_text("kick something\njump up\nclap\n", encoding="utf-8")
+    _saved(path, "kick something\njump up\nclap\n")
     new = b.poll(watcher)
     assert new is not None and new.labels.names == ("kick something", "jump up", "clap") and new.key != head.key
+    assert watcher.current.names == new.labels.names  # accepted with the head
 
     class Broken(FakeText):
         def encode_labels(self, labels, descriptions=None):
             raise ConfigError("encoder unavailable")
 
     b._text = Broken()
-    path.write_text("kick something\nbow\n", encoding="utf-8")
+    _saved(path, "kick something\nbow\n")
     with caplog.at_level(logging.WARNING):
         assert b.poll(watcher) is None
     assert "encoder unavailable" in b.last_error and "not applied" in caplog.text
+    assert watcher.current.names == new.labels.names  # the labels in use are the head's, not the failed file's
 
 
 def test_shape_errors_name_the_expected_shape(bundles, tmp_path) -> None:

@@ -3,11 +3,12 @@ from __future__ import annotations
 import logging
 import os
 import re
+import time
 from pathlib import Path
 
 import pytest
 
-from realtime.head.labels import MAX_LABELS, LabelSet, LabelWatcher, parse_labels, parse_labels_text
+from realtime.head.labels import MAX_LABELS, SETTLE_S, LabelSet, LabelWatcher, parse_labels, parse_labels_text
 from sadvae.errors import ConfigError
 
 GOOD = """# my actions
@@ -99,8 +100,8 @@ def test_duplicates_name_both_lines(tmp_path) -> None:
     with pytest.raises(ConfigError) as info:
         parse_labels(path)
     assert str(info.value) == (
-        f"{path}:line 4: duplicate action 'wave hand' (line 1 has the same name, ignoring case, spaces, underscores "
-        "and a final full stop); remove or rename one of them"
+        f"{path}:line 4: duplicate action 'wave hand' (line 1 has the same name, ignoring case, spaces, punctuation "
+        "and Unicode forms); remove or rename one of them"
     )
 
 
@@ -110,6 +111,28 @@ def test_names_the_matcher_reads_as_one_are_duplicates(tmp_path, pair) -> None:
     which compare names as normalise_name writes them, took one for the other."""
     with pytest.raises(ConfigError, match=rf"line 2: duplicate action '{re.escape(pair[1])}' \(line 1"):
         parse_labels(write(tmp_path, "\n".join(pair) + "\n"))
+
+
+@pytest.mark.parametrize(
+    "pair",
+    [
+        ("caf\u00e9 dance", "cafe\u0301 dance"),  # precomposed and decomposed: both were kept, neither reachable
+        ("wave", "wave!"),
+        ("sit-down", "sit down"),
+        ("\uff57\uff41\uff56\uff45", "wave"),  # fullwidth letters (NFKC)
+        ("Stra\u00dfe", "STRASSE"),  # case folding, not lower()
+    ],
+)
+def test_names_differing_only_in_unicode_form_or_punctuation_are_duplicates(tmp_path, pair) -> None:
+    with pytest.raises(ConfigError, match=r"line 2: duplicate action .* \(line 1 has the same name"):
+        parse_labels(write(tmp_path, "\n".join(pair) + "\n"))
+
+
+def test_names_are_nfc_normalised_and_marks_are_not_punctuation(tmp_path) -> None:
+    labels = parse_labels(write(tmp_path, "cafe\u0301 dance | danse\u0301\nsit\n"))
+    assert labels.names == ("caf\u00e9 dance", "sit") and labels.descriptions[0] == "dans\u00e9"
+    # Devanagari vowel signs are combining marks: two different words, not one word with punctuation stripped
+    assert len(parse_labels(write(tmp_path, "\u0915\u093f\n\u0915\u093e\n", "hi.txt"))) == 2
 
 
 def test_limits(tmp_path) -> None:
@@ -136,14 +159,15 @@ def test_parse_text_directly() -> None:
 
 
 def _touch_later(path: Path, content: str) -> None:
-    """Rewrite ``path`` and move its mtime forward, so the change is visible whatever the clock granularity."""
+    """Rewrite ``path`` as a finished save: a new mtime (whatever the clock granularity) already SETTLE_S old."""
     st = path.stat()
     path.write_text(content, encoding="utf-8")
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
+    os.utime(path, ns=(st.st_atime_ns, min(st.st_mtime_ns, time.time_ns()) - 5_000_000_000))
 
 
 def test_watcher_reloads_changes_and_keeps_the_old_set_on_bad_edits(tmp_path, caplog) -> None:
-    path = write(tmp_path, "jump\nrun\n")
+    path = write(tmp_path, "")
+    _touch_later(path, "jump\nrun\n")  # an old file: a just written one is still settling (see the debounce test)
     watcher = LabelWatcher(path, poll_s=10.0)
     assert watcher.current.names == ("jump", "run")
     t = 1e9  # a fake monotonic clock, far past the constructor's first deadline
@@ -168,11 +192,12 @@ def test_watcher_reloads_changes_and_keeps_the_old_set_on_bad_edits(tmp_path, ca
     assert watcher.poll(now=t + 40) is None
     assert "labels file is missing" in watcher.last_error
 
-    write(tmp_path, "jump\nrun\nsit down\n")  # same content as the set in use
-    assert watcher.poll(now=t + 50) is None and watcher.last_error is None
+    write(tmp_path, "jump\nrun\nsit down\n")  # same content as the set in use, just written
+    assert watcher.poll(now=t + 50) is None and watcher.last_error is not None  # settling: not read yet
+    assert watcher.poll(now=t + 50 + SETTLE_S) is None and watcher.last_error is None  # still for SETTLE_S: read
 
     _touch_later(path, "jump | leap into the air\nrun\nsit down\n")  # a description change is a change
-    changed = watcher.poll(now=t + 60)
+    changed = watcher.poll(now=t + 70)
     assert changed is not None and changed.descriptions[0] == "leap into the air" and watcher.reloads == 2
 
 
@@ -182,8 +207,70 @@ def test_watcher_same_size_same_mtime_rewrite_is_seen(tmp_path) -> None:
     st = path.stat()
     path.write_text("hops\nrun\n", encoding="utf-8")  # same size
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # and the same mtime: only the content differs
-    new = watcher.poll()
+    assert watcher.poll(now=1e9) is None  # just written: settling
+    new = watcher.poll(now=1e9 + SETTLE_S)
     assert new is not None and new.names == ("hops", "run")
+
+
+def test_watcher_sees_a_replacement_that_keeps_an_old_mtime(tmp_path) -> None:
+    """Review: ``cp -p`` of a same-size file kept (mtime, size, inode), so the change was never seen."""
+    path = write(tmp_path, "jump\nrun\n")
+    old_ns = time.time_ns() - 60_000_000_000
+    os.utime(path, ns=(old_ns, old_ns))
+    watcher = LabelWatcher(path, poll_s=0.0)
+    assert watcher.poll(now=1e9) is None
+    path.write_text("hops\nrun\n", encoding="utf-8")  # same size, same inode
+    os.utime(path, ns=(old_ns, old_ns))  # the old mtime restored, as cp -p does: only the ctime changed
+    new = watcher.poll(now=1e9 + 1)
+    assert new is not None and new.names == ("hops", "run")
+
+
+def test_watcher_does_not_parse_a_half_written_file(tmp_path) -> None:
+    """Review: a save in progress was parsed at once (a truncated list applied, or an error logged)."""
+    path = write(tmp_path, "")
+    _touch_later(path, "jump\nrun\n")
+    watcher = LabelWatcher(path, poll_s=0.0)
+    path.write_text("jump\nrun\nsi", encoding="utf-8")  # the editor is still writing
+    assert watcher.poll(now=1e9) is None and watcher.current.names == ("jump", "run")
+    path.write_text("jump\nrun\nsit down\n", encoding="utf-8")  # done: the stamp changed again, so it restarts
+    assert watcher.poll(now=1e9 + SETTLE_S) is None
+    new = watcher.poll(now=1e9 + 2 * SETTLE_S)  # unchanged for SETTLE_S: applied
+    assert new is not None and new.names == ("jump", "run", "sit down")
+
+
+def test_watcher_applies_a_normal_save_within_about_a_second(tmp_path) -> None:
+    path = write(tmp_path, "")
+    _touch_later(path, "jump\nrun\n")
+    watcher = LabelWatcher(path, poll_s=1.0)
+    t = 1e9
+    assert watcher.poll(now=t) is None
+    path.write_text("jump\nrun\nsit down\n", encoding="utf-8")
+    assert watcher.poll(now=t + 1.0) is None  # seen at once, still settling: the next look is SETTLE_S later
+    assert watcher.poll(now=t + 1.0 + SETTLE_S - 0.01) is None
+    time.sleep(SETTLE_S)
+    new = watcher.poll(now=t + 1.0 + SETTLE_S)
+    assert new is not None and new.names == ("jump", "run", "sit down")
+
+
+def test_watcher_offers_without_committing_until_accepted(tmp_path, caplog) -> None:
+    """Review: the reloader's watcher made a set current before its head was built, so after a failed build
+    later messages named labels that were not in use."""
+    path = write(tmp_path, "")
+    _touch_later(path, "jump\nrun\n")
+    watcher = LabelWatcher(path, poll_s=0.0)
+    _touch_later(path, "jump\nrun\nsit\n")
+    offered = watcher.poll(now=1e9, commit=False)
+    assert offered is not None and watcher.current.names == ("jump", "run") and watcher.reloads == 0
+    watcher.reject(offered)
+    assert watcher.poll(now=1e9 + 1, commit=False) is None  # not offered again until the file changes
+    with caplog.at_level(logging.WARNING, logger="realtime.head.labels"):
+        _touch_later(path, "jump\n")
+        assert watcher.poll(now=1e9 + 2, commit=False) is None
+    assert "still using the 2 labels" in caplog.text
+    _touch_later(path, "jump\nrun\nsit\nwave\n")
+    offered = watcher.poll(now=1e9 + 3, commit=False)
+    watcher.accept(offered)
+    assert watcher.current is offered and watcher.reloads == 1
 
 
 def test_watcher_start_on_a_bad_file_raises(tmp_path) -> None:

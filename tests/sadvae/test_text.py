@@ -124,6 +124,30 @@ def test_unknown_model_name_fails_offline_with_one_clear_error(tmp_path) -> None
         enc.encode(["jump"])
 
 
+def test_unknown_model_name_makes_no_network_attempt(tmp_path, monkeypatch) -> None:
+    """Review: local_files_only=True alone still let huggingface_hub reach huggingface.co for an uncached name."""
+    pytest.importorskip("sentence_transformers")
+    import socket
+
+    import huggingface_hub.constants
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)  # as if imported online earlier
+    attempts: list[object] = []
+
+    def refuse(*args, **kwargs):
+        attempts.append(args[:2])
+        raise OSError(f"test: network attempt to {args[:2]}")
+
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    enc = TextEncoder(TextConfig(model="org/not-a-model-xyz", cache_dir=str(tmp_path), use_cache=False))
+    with pytest.raises(ConfigError, match="cannot load sentence encoder 'org/not-a-model-xyz' offline"):
+        enc.encode(["jump"])
+    assert attempts == []
+
+
 def test_a_description_written_as_a_sentence_is_not_prefixed_twice() -> None:
     # labels files describe actions as "a person ..." sentences; the description takes the name's place
     got = format_prompts(["a person falls down to the floor", "A  person jumps", "a personal trainer", "walk"])
