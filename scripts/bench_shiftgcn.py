@@ -14,7 +14,8 @@ Usage:
    both person slots computed (M = 2) and with the empty slot's cached feature f0 (one person).
    Median of ``--repeats`` runs after 3 warm-up runs, on a one-person NTU window.
 
-Writes a JSON file and prints markdown tables (docs/shiftgcn.md holds a run's output).
+Writes a JSON file (with the machine: CPU model, cores, threads, load average at start and end) and prints
+markdown tables (docs/shiftgcn.md holds a run's output).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -35,7 +35,8 @@ from torch import nn
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from sadvae.paths import SHARED_DATA  # noqa: E402  (after the sys.path line)
+from realtime.bench.machine import machine_info  # noqa: E402  (after the sys.path line)
+from sadvae.paths import SHARED_DATA  # noqa: E402
 
 SAMPLES = (
     "S001C001P001R001A001",
@@ -177,8 +178,8 @@ def main() -> int:
     args = ap.parse_args()
     torch.set_num_threads(1)
     result: dict = {
-        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
-        "cores": os.cpu_count(),
+        "machine": machine_info(),  # CPU model, cores, library versions, load average at the start
+        "threads": {"torch": torch.get_num_threads(), "onnxruntime": 1},
         "torch": torch.__version__,
         "time_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
     }
@@ -207,6 +208,7 @@ def main() -> int:
             for k in r:
                 if k.endswith("|"):
                     print(f"T={r['T']} {k}: {r[k]:.1e}")
+    result["machine"]["loadavg_end"] = list(os.getloadavg())
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1))
     print(f"\nwrote {args.out}")

@@ -12,7 +12,9 @@ Two parts, both optional:
 - **pipeline**: the live loop (:class:`realtime.pipeline.Pipeline`) over a video (decode + MediaPipe
   pose) or a skeleton replay file (no capture or pose cost), publishing on a real ZeroMQ PUB socket
   bound to a free loopback port and drained by a subscriber thread; per stage p50 / p90 / p99 per
-  call and mean cost per frame, end-to-end frames per second.
+  call and mean cost per frame, end-to-end frames per second. The first frame (:data:`WARMUP_FRAMES`,
+  ``warmup_frames`` in each run) is processed untimed: MediaPipe's first inference takes far longer than
+  the others; ``frames``, the clocks and the stage statistics count the frames after it.
 
 Whatever cannot run here (TensorRT without the library or a plan, a person count above the model's
 M) is listed under ``skipped`` with the reason instead of failing the run. The document carries a
@@ -97,7 +99,7 @@ class BenchOptions:
         frames: frames through the pipeline per backend (the source loops).
         stride: frames between inference batches (as ``sadvae-live --stride``; None: the model's live stride).
         pose_variant, num_poses: MediaPipe model variant and most persons per frame (videos).
-        roi: region-of-interest crops in the pose stage (realtime.pose.roi; used with num_poses 1).
+        roi: region-of-interest crops in the pose stage (realtime.pose.roi; any num_poses).
         labels: labels file for the pipeline's head (None: a few of the bundle's classes + :data:`NEW_LABELS`).
         seed: seed of the recognizer windows.
     """
@@ -287,6 +289,36 @@ def _current_rss_mb() -> float | None:
         return None
 
 
+WARMUP_FRAMES = 1  # untimed frames first: MediaPipe's (and the first frame's) one-off costs stay off the clock
+
+
+class _Warmed:
+    """A source whose first :data:`WARMUP_FRAMES` frames run untimed: ``on_warm`` is called when the pipeline asks for
+    the next frame, i.e. once they have been processed (all else passes through to the source)."""
+
+    def __init__(self, source: Any, on_warm: Any):
+        self.source, self.on_warm = source, on_warm
+
+    def __iter__(self) -> Any:
+        it = iter(self.source)
+        for _ in range(WARMUP_FRAMES):
+            frame = next(it, None)
+            if frame is None:
+                return
+            yield frame
+        self.on_warm()
+        yield from it
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.source, name)
+
+
+def thin(rows: list, most: int = 20) -> list:
+    """About ``most`` evenly spaced rows of ``rows``, always ending with the last one (once)."""
+    kept = rows[:: max(1, len(rows) // most)]
+    return kept + rows[-1:] if rows and kept[-1] is not rows[-1] else kept
+
+
 def _pipeline_run(
     model: Any, source_path: Path, labels: Path, opts: BenchOptions, text_encoder: Any, head: Any
 ) -> dict[str, Any]:
@@ -296,7 +328,7 @@ def _pipeline_run(
     from realtime.pose.stage import PoseOptions
     from realtime.sources.replay import ReplaySource
     from realtime.sources.video import REPLAY_SUFFIXES, VideoSource
-    from realtime.stats import LEAN_STAGES
+    from realtime.stats import LEAN_STAGES, StageStats
 
     replay = source_path.suffix.lower() in REPLAY_SUFFIXES or source_path.is_dir()
     source = ReplaySource(source_path, loop=True) if replay else VideoSource(source_path, loop=True)
@@ -304,7 +336,7 @@ def _pipeline_run(
     popts = PipelineOptions(
         stride=opts.stride,
         latency_window=None,
-        max_frames=opts.frames,
+        max_frames=opts.frames + WARMUP_FRAMES,
         handle_signals=False,
         pose=PoseOptions(variant=opts.pose_variant, num_poses=opts.num_poses, roi=RoiOptions(enabled=opts.roi)),
         publisher=PublisherOptions(endpoint="tcp://127.0.0.1:*", sndhwm=10_000),
@@ -312,8 +344,15 @@ def _pipeline_run(
     )
     try:
         rss: list[list[float | None]] = []  # [frame, MB] at every batch: memory drift over a long run
+        warm: dict[str, Any] = {"frames": 0, "windows": 0}
+
+        def on_warm() -> None:  # the clocks and stage statistics start after the warm-up frames
+            warm.update(frames=pipe.frames, windows=pipe.windows)
+            pipe.stats = StageStats(None)
+            warm.update(start=time.perf_counter(), cpu0=time.process_time())
+
         pipe = Pipeline(
-            source,
+            _Warmed(source, on_warm),
             model,
             labels,
             popts,
@@ -331,15 +370,17 @@ def _pipeline_run(
             pipe.ensure_pose()  # load MediaPipe before the clock starts
         drain.start()
         time.sleep(0.3)  # ZeroMQ's slow joiner: let the subscription arrive before the first event
-        start, cpu0 = time.perf_counter(), time.process_time()
+        warm.update(start=time.perf_counter(), cpu0=time.process_time())
         reason = pipe.run()
-        wall, cpu = time.perf_counter() - start, time.process_time() - cpu0
+        wall, cpu = time.perf_counter() - warm["start"], time.process_time() - warm["cpu0"]
     finally:
         pipe.close()
         time.sleep(0.2)
         stop.set()
         if drain.is_alive():
             drain.join(timeout=5)
+    frames, windows = pipe.frames - warm["frames"], pipe.windows - warm["windows"]
+    pipe.stats.frames = frames  # per-frame costs over the timed frames only
     summary = pipe.stats.summary()
     stages = {STAGE_NAMES.get(k, k): dataclasses.asdict(v) for k, v in summary.items()}
     calls = summary["model"].calls if "model" in summary else 0
@@ -350,20 +391,21 @@ def _pipeline_run(
         "device": model.backend.device,
         "precision": model.backend.precision,
         "stop_reason": reason,
-        "frames": pipe.frames,
+        "frames": frames,
+        "warmup_frames": warm["frames"],
         "stride": pipe.stride,
-        "windows": pipe.windows,
+        "windows": windows,
         "batches": calls,
-        "mean_batch": pipe.windows / calls if calls else 0.0,
+        "mean_batch": windows / calls if calls else 0.0,
         "wall_s": wall,
-        "fps": pipe.frames / wall,
+        "fps": frames / wall,
         # the process's CPU time (every thread) per frame: the cost, which other jobs on a shared machine inflate
         # far less than the wall clock; 1000 / it is the rate one core doing all the work would reach
-        "cpu_ms_per_frame": 1e3 * cpu / max(1, pipe.frames),
+        "cpu_ms_per_frame": 1e3 * cpu / max(1, frames),
         "events_received": received[0],
         "head_mode": pipe.head.mode,
         "stages": stages,
-        "rss_mb": rss[:: max(1, len(rss) // 20)] + rss[-1:],
+        "rss_mb": thin(rss),
         "lean_per_frame_ms": pipe.stats.lean_per_frame_ms(),
         "lean_stages": [STAGE_NAMES[s] for s in LEAN_STAGES],
         "pose_model": str(pipe.pose_model.path) if getattr(pipe.pose_model, "path", None) else None,
@@ -464,6 +506,7 @@ def run_bench(bundle: str | Path | None, opts: BenchOptions, *, command: str = "
         CheckpointError: no bundle. ConfigError: bad options.
     """
     from realtime.backends.live_model import default_model_path
+    from realtime.head.zero_shot import HeadOptions
     from sadvae.errors import CheckpointError
 
     path = Path(bundle) if bundle is not None else default_model_path()
@@ -476,7 +519,7 @@ def run_bench(bundle: str | Path | None, opts: BenchOptions, *, command: str = "
         "command": command,
         "machine": machine_info(),
         "model": _model_block(path),
-        "options": dataclasses.asdict(opts),
+        "options": {**dataclasses.asdict(opts), "handedness": (pipeline_kw.get("head") or HeadOptions()).handedness},
         "recognizer": None,
         "pipeline": None,
     }
@@ -484,9 +527,7 @@ def run_bench(bundle: str | Path | None, opts: BenchOptions, *, command: str = "
         doc["recognizer"] = bench_recognizer(path, opts, pipeline_kw.get("cache_dir"))
     if opts.source is not None:
         doc["pipeline"] = bench_pipeline(path, opts, **pipeline_kw)
-        from realtime.head.zero_shot import HeadOptions
-
-        doc["pipeline"]["handedness"] = (pipeline_kw.get("head") or HeadOptions()).handedness
+        doc["pipeline"]["handedness"] = doc["options"]["handedness"]
     doc["machine"]["loadavg_end"] = list(os.getloadavg())
     doc["machine"]["peak_rss_mb"] = round(_rss_mb(), 1)
     return doc

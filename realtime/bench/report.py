@@ -108,7 +108,39 @@ def machine_line(doc: dict[str, Any]) -> str:
     )
 
 
-def _recognizer_table(rec: dict[str, Any], model: dict[str, Any] | None = None) -> list[str]:
+def _amortised(rec: dict[str, Any], model: dict[str, Any], options: dict[str, Any]) -> list[str]:
+    """The recognizer's cost per frame, one person in view: one call every stride frames, at the stride the
+    pipeline runs (``--stride``, else the model's) and the batch it sends (2 under ``--handedness pool``: each
+    window with its mirror image)."""
+    stride = options.get("stride") or model.get("stride")
+    if not stride:
+        return []
+    at = (
+        f"--stride {stride}"
+        if options.get("stride")
+        else f"the model's stride ({stride} frames at {model['fps']:g} fps)"
+    )
+    pool = options.get("handedness") == "pool"
+    batch, why = (2, ", --handedness pool (each window with its mirror image: batch 2)") if pool else (1, "")
+    lines = []
+    for backend in dict.fromkeys(r["backend"] for r in rec["results"]):
+        row = next(
+            (r for r in rec["results"] if r["backend"] == backend and (r["batch"], r["persons"]) == (batch, 1)), None
+        )
+        head = f"  {backend} amortised at {at}, one person{why}: "
+        if row is None:
+            lines.append(head + f"not measured (no batch {batch}, persons 1 row; add --batch {batch} --persons 1)")
+        else:
+            lines.append(
+                head + f"{row['p50_ms'] / stride:.3f} ms per frame (p50), "
+                f"{row.get('cpu_ms', float('nan')) / stride:.3f} CPU ms per frame"
+            )
+    return lines
+
+
+def _recognizer_table(
+    rec: dict[str, Any], model: dict[str, Any] | None = None, options: dict[str, Any] | None = None
+) -> list[str]:
     lines = [
         f"recognizer: ms per run() call, {rec['iters']} calls after {rec['warmup']} warm-up, threads "
         f"{rec['threads'] or 'default'}, onnxruntime optimisation {rec['optimization']}"
@@ -136,15 +168,7 @@ def _recognizer_table(rec: dict[str, Any], model: dict[str, Any] | None = None) 
         torch_ms = p50.get(("torch", batch, persons))
         if backend != "torch" and batch == 1 and torch_ms:
             lines.append(f"  torch / {backend} at batch 1, persons {persons}: {torch_ms / ms:.2f}x (p50)")
-    stride = (model or {}).get("stride")
-    if stride:  # the model's live stride: one window per track every `stride` frames at its rate
-        for r in rec["results"]:
-            if r["batch"] == 1 and r["persons"] == 1:
-                lines.append(
-                    f"  {r['backend']} amortised at the model's stride ({stride} frames at "
-                    f"{model['fps']:g} fps), one person: {r['p50_ms'] / stride:.3f} ms per frame (p50), "
-                    f"{r.get('cpu_ms', float('nan')) / stride:.3f} CPU ms per frame"
-                )
+    lines += _amortised(rec, model or {}, options or {})
     return lines
 
 
@@ -152,7 +176,8 @@ def _pipeline_table(pipe: dict[str, Any]) -> list[str]:
     lines = []
     for r in pipe["runs"]:
         lines.append(
-            f"pipeline ({r['backend']}, {r['kind']} {Path(r['source']).name}): {r['frames']} frames in "
+            f"pipeline ({r['backend']}, {r['kind']} {Path(r['source']).name}): {r['frames']} frames"
+            f"{' after an untimed first frame' if r.get('warmup_frames') else ''} in "
             f"{r['wall_s']:.1f} s = {r['fps']:.1f} fps end to end; {r['windows']} windows in "
             f"{r['batches']} batches (mean {r['mean_batch']:.2f}), {r['events_received']} events "
             f"received, head {r['head_mode']}"
@@ -181,7 +206,7 @@ def format_result(doc: dict[str, Any]) -> str:
         f"model {model['path']} (id {model['model_id'][:12]}, window T={model['window']}, M={model['persons']})",
     ]
     if doc.get("recognizer"):
-        lines += ["", *_recognizer_table(doc["recognizer"], doc.get("model"))]
+        lines += ["", *_recognizer_table(doc["recognizer"], doc.get("model"), doc.get("options"))]
     if doc.get("pipeline"):
         lines += ["", *_pipeline_table(doc["pipeline"])]
     m = doc["machine"]

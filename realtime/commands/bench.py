@@ -102,7 +102,8 @@ def _register_latency(inner: argparse._SubParsersAction) -> None:
         "--no-roi",
         dest="roi",
         action="store_false",
-        help="no region-of-interest crops in the pose stage (they run only with --num-poses 1)",
+        help="no region-of-interest crops in the pose stage (by default small people are estimated on a crop "
+        "around them, with any --num-poses: one crop per tracked person)",
     )
     p.add_argument("--pose-variant", choices=("lite", "full", "heavy"), default="full", help="MediaPipe model")
     p.add_argument("--labels", type=Path, help="labels file for the pipeline's head (default: a built-in mix)")
@@ -115,7 +116,36 @@ def _register_latency(inner: argparse._SubParsersAction) -> None:
     p.add_argument("--no-recognizer", action="store_true", help="skip the recognizer micro-benchmark")
     p.add_argument("--out", type=Path, help="write the result as JSON here")
     p.add_argument("--plot", type=Path, help="write a PNG latency plot here (needs matplotlib)")
-    p.set_defaults(func=_bench)
+    p.set_defaults(func=_bench, pipeline_defaults={dest: p.get_default(dest) for dest in _PIPELINE_FLAGS})
+
+
+# flags that only the pipeline part reads (dest -> flag): without --video/--replay they would change nothing
+_PIPELINE_FLAGS = {
+    "frames": "--frames",
+    "stride": "--stride",
+    "num_poses": "--num-poses",
+    "roi": "--no-roi",
+    "pose_variant": "--pose-variant",
+    "labels": "--labels",
+    "handedness": "--handedness",
+}
+
+
+def _check_pipeline_flags(args: argparse.Namespace) -> None:
+    """Pipeline flags without a source, or ``--no-recognizer`` without one (nothing would be measured)."""
+    if args.video or args.replay:
+        return
+    given = [flag for dest, flag in _PIPELINE_FLAGS.items() if getattr(args, dest) != args.pipeline_defaults[dest]]
+    if given:
+        raise ConfigError(
+            f"{', '.join(given)} {'sets' if len(given) == 1 else 'set'} the live pipeline run, which needs "
+            "--video PATH or --replay PATH: add one, or drop the flag(s)"
+        )
+    if args.no_recognizer:
+        raise ConfigError(
+            "--no-recognizer without --video or --replay measures nothing: add --video PATH or --replay PATH, "
+            "or drop --no-recognizer"
+        )
 
 
 def _plot(docs: list, path: Path, names: list[str] | None = None) -> None:
@@ -145,6 +175,7 @@ def _check_source_kind(video: Path | None, replay: Path | None) -> None:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    _check_pipeline_flags(args)
     from realtime.bench.latency import BenchOptions, run_bench, write_json
     from realtime.bench.report import format_result
 

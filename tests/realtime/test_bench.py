@@ -169,6 +169,7 @@ def test_replay_pipeline_reports_every_stage_it_ran(model, replay_file, tmp_path
     out = bench_pipeline(bundle, opts, **pipeline_kw(tmp_path, cache))
     (run,) = out["runs"]
     assert run["kind"] == "replay" and run["frames"] == 96 and run["fps"] > 0
+    assert run["warmup_frames"] == 1 and run["stages"]["total"]["calls"] == 96  # the untimed first frame left out
     assert run["windows"] >= 2 and run["mean_batch"] == pytest.approx(2.0)  # two people in view: two tracks
     assert {"capture", "mapping", "tracking", "buffer", "window", "inference", "head", "decide", "total"} <= set(
         run["stages"]
