@@ -298,7 +298,7 @@ def test_missing_and_folder_paths(tmp_path):
 
 @pytest.mark.parametrize("frame_time", ["0.00001", "0", "-0.03", "60"])
 def test_absurd_bvh_frame_time_is_refused(tmp_path, frame_time):
-    """Review of 9 December 2026: any positive Frame Time passed (1e-9 s is a billion fps)."""
+    """Review of 6 December 2026: any positive Frame Time passed (1e-9 s is a billion fps)."""
     path = _write(tmp_path, "t.bvh", BVH.replace("Frame Time: 0.0333333", f"Frame Time: {frame_time}"))
     with pytest.raises(DataFormatError) as exc:
         read_bvh(path)
@@ -313,7 +313,7 @@ def _corrupt_frame(lines: list[str], start: int, value: str) -> str:
 
 
 def test_huge_bvh_channel_value_is_one_clear_error(mocap, tmp_path):
-    """Review of 9 December 2026: 1e300 in a position channel made forward kinematics overflow to inf, and the
+    """Review of 6 December 2026: 1e300 in a position channel made forward kinematics overflow to inf, and the
     record's ValueError escaped as a traceback."""
     lines = (mocap / WALK).read_text().splitlines()
     first = next(i for i, ln in enumerate(lines) if ln.startswith("Frame Time")) + 1

@@ -341,7 +341,7 @@ def _ctrgcn_file(path: Path) -> Path:
 
 
 def test_ctrgcn_npz_keeps_both_halves_and_each_ones_side(tmp_path: Path) -> None:
-    """Review of 9 December 2026: `sadvae data inspect`/`import` read only the test half of a CTR-GCN file."""
+    """Review of 6 December 2026: `sadvae data inspect`/`import` read only the test half of a CTR-GCN file."""
     from sadvae.data.registry import read_path
     from sadvae.data.splits import test_side_mask
     from sadvae.data.user_format import CLIP_SPLIT_PROTOCOL

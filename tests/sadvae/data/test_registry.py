@@ -74,7 +74,7 @@ def _many(n: int) -> Dataset:
 
 
 def test_prepared_cache_reads_each_array_once(tmp_path, monkeypatch):
-    """Review of 9 December 2026: every sequence decompressed the fps, label, ... arrays again (8000 clips: 16.6 s)."""
+    """Review of 6 December 2026: every sequence decompressed the fps, label, ... arrays again (8000 clips: 16.6 s)."""
     reads = []
     real = np.lib.npyio.NpzFile.__getitem__
 
@@ -92,7 +92,7 @@ def test_prepared_cache_reads_each_array_once(tmp_path, monkeypatch):
 
 
 def test_prepared_cache_keeps_each_clips_split(tmp_path):
-    """Review of 9 December 2026: the cache dropped `split` but kept protocol "clip_split", so every clip of a
+    """Review of 6 December 2026: the cache dropped `split` but kept protocol "clip_split", so every clip of a
     prepared clip folder landed on the test side."""
     from sadvae.data.splits import test_side_mask
 
@@ -123,7 +123,7 @@ def test_prepared_cache_of_format_1(tmp_path):
 
 
 def test_inspect_of_a_clip_without_label_names_the_clip_field(tmp_path, capsys):
-    """Review of 9 December 2026: a clip .npz without `label` gave the CTR-GCN reader's "key 'x_test'" error."""
+    """Review of 6 December 2026: a clip .npz without `label` gave the CTR-GCN reader's "key 'x_test'" error."""
     path = tmp_path / "one_clip.npz"
     np.savez(path, joints=np.ones((4, 25, 3), np.float32), fps=30.0)
     assert main(["data", "inspect", str(path)]) == 2

@@ -44,13 +44,17 @@ def test_split_validation():
         ZSLSplit("x", (0, 1, 2, 3), (3,), (0, 1, 2), (3,))
 
 
-def test_partition_never_mixes_test_side_into_training_or_validation():
+def _cross_subject_samples(n=600):
+    """(labels, subjects, train side, split): 20 classes over 10 subjects, odd subjects train, 5 unseen."""
     rng = np.random.default_rng(0)
-    n = 600
     labels = rng.integers(0, 20, n)
     subjects = rng.integers(1, 11, n)
     train_side = protocol_mask(subjects, np.full(n, -1), "cross_subject_odd")
-    split = random_split(20, 5, seed=3)
+    return labels, subjects, train_side, random_split(20, 5, seed=3)
+
+
+def test_partition_never_mixes_test_side_into_training_or_validation():
+    labels, subjects, train_side, split = _cross_subject_samples()
     p = make_partition(labels, subjects, train_side, split, seed=0)
     for name in ("train", "val_train", "val_seen", "val_unseen"):
         assert train_side[getattr(p, name)].all(), name
@@ -65,12 +69,7 @@ def test_partition_never_mixes_test_side_into_training_or_validation():
 def test_a_class_missing_from_its_side_is_named(caplog):
     """Review of 6 December 2026: a seen class without training clips (a head column that never learns) and an
     unseen class without test clips (ZSL over fewer classes) passed without a word."""
-    rng = np.random.default_rng(0)
-    n = 600
-    labels = rng.integers(0, 20, n)
-    subjects = rng.integers(1, 11, n)
-    train_side = protocol_mask(subjects, np.full(n, -1), "cross_subject_odd")
-    split = random_split(20, 5, seed=3)
+    labels, subjects, train_side, split = _cross_subject_samples()
     labels[(labels == split.seen[0]) & train_side] = split.seen[1]  # no training clip left
     labels[(labels == split.unseen[0]) & ~train_side] = split.unseen[1]  # no test clip left
     with caplog.at_level("WARNING", logger="sadvae.data.splits"):
@@ -85,7 +84,7 @@ def test_unknown_protocol():
 
 
 def test_ntu_cross_subject_covers_ntu120_and_keeps_ntu60():
-    """Review of 9 December 2026: NTU-120's 33 extra training performers (45 ... 103) were put on the test side."""
+    """Review of 6 December 2026: NTU-120's 33 extra training performers (45 ... 103) were put on the test side."""
     ntu60_train = {1, 2, 4, 5, 8, 9, 13, 14, 15, 16, 17, 18, 19, 25, 27, 28, 31, 34, 35, 38}
     ntu120_extra = {45, 46, 47, 49, 50, 52, 53, 54, 55, 56, 57, 58, 59, 70, 74, 78, 80, 81, 82, 83, 84, 85, 86, 89}
     ntu120_extra |= {91, 92, 93, 94, 95, 97, 98, 100, 103}

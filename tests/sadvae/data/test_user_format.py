@@ -372,7 +372,7 @@ def test_record_skeleton_of_a_live_replay_run_imports(
     assert "the recording is an .npz file" in capsys.readouterr().err
 
 
-# ---------------------------------------------------------------- review of 9 December 2026 (synthetic clips)
+# ---------------------------------------------------------------- review of 6 December 2026 (synthetic clips)
 
 
 def _small_folder(root: Path) -> Path:
