@@ -116,6 +116,9 @@ class Bundle:
     provenance: dict
     terms: dict = field(default_factory=dict)  # licence and terms, plain strings ({} when none recorded)
     live: LiveConfig = field(default_factory=LiveConfig)
+    # the SA-DVAE latent classifier over ``unseen_classes`` that training chose and measured with
+    # (sadvae.models.sadvae.LatentClassifier), so that `sadvae eval` scores with it; None in bundles without one
+    latent_classifier: object | None = None
 
     @property
     def seen_names(self) -> tuple[str, ...]:
@@ -297,6 +300,7 @@ def save_bundle(
     provenance: dict,
     terms: Mapping[str, str] | None = None,
     live: LiveConfig | None = None,
+    latent_classifier=None,
 ) -> Path:
     """Write a bundle atomically (temporary file, then rename).
 
@@ -308,6 +312,8 @@ def save_bundle(
         terms: the licence and terms the model inherits, e.g. ``{"license": "CC-BY-NC-4.0", "notice": ...}``
             (string values); exports carry them.
         live: the live pipeline's defaults (:class:`LiveConfig`).
+        latent_classifier: the :class:`sadvae.models.sadvae.LatentClassifier` over ``unseen_classes`` (in that
+            order) that training measured with; stored so that ``sadvae eval`` scores with it instead of a refit.
         (the other arguments: the fields of :class:`Bundle`.)
 
     Raises:
@@ -366,6 +372,19 @@ def save_bundle(
         payload["terms"] = terms
     if live is not None and live.to_dict():
         payload["live"] = live.to_dict()
+    if latent_classifier is not None:
+        fc = latent_classifier.fc
+        if fc.out_features != len(unseen_classes):
+            raise ConfigError(
+                f"save_bundle: the latent classifier scores {fc.out_features} classes but {len(unseen_classes)} "
+                "unseen classes are listed; fit it on the unseen classes' texts, in their order"
+            )
+        payload["latent_classifier"] = {
+            "semantic_dim": fc.in_features,
+            "num_classes": fc.out_features,
+            "relu_logits": bool(latent_classifier.relu_logits),
+            "state_dict": latent_classifier.state_dict(),
+        }
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
     return path
@@ -392,6 +411,7 @@ def resave_bundle(path: str | Path, bundle: Bundle, **changes) -> Path:
         "provenance": bundle.provenance,
         "terms": bundle.terms,
         "live": bundle.live,
+        "latent_classifier": bundle.latent_classifier,
     }
     unknown = set(changes) - set(fields)
     if unknown:
@@ -495,7 +515,7 @@ def load_bundle(path: str | Path, device: str = "cpu") -> Bundle:
 
     from sadvae.models import build_backbone
     from sadvae.models.extra_head import ExtraHeadBackbone
-    from sadvae.models.sadvae import SADVAE, SADVAEConfig
+    from sadvae.models.sadvae import SADVAE, LatentClassifier, SADVAEConfig
 
     path = Path(path)
     if path.is_dir():
@@ -539,6 +559,15 @@ def load_bundle(path: str | Path, device: str = "cpu") -> Bundle:
             raise ValueError("terms must map strings to strings")
         sadvae = SADVAE(SADVAEConfig(**d["sadvae"]["cfg"]))
         sadvae.load_state_dict(d["sadvae"]["state_dict"])
+        classifier = None
+        if "latent_classifier" in d:
+            c = d["latent_classifier"]
+            classifier = LatentClassifier(int(c["semantic_dim"]), int(c["num_classes"]), bool(c["relu_logits"]))
+            classifier.load_state_dict(c["state_dict"])
+            if classifier.fc.out_features != len(d["unseen_classes"]):
+                n = classifier.fc.out_features
+                raise ValueError(f"the latent classifier scores {n} classes, not the {len(d['unseen_classes'])} unseen")
+            classifier = classifier.to(device).eval()
         bundle = Bundle(
             backbone=backbone.to(device).eval(),
             sadvae=sadvae.to(device).eval(),
@@ -553,6 +582,7 @@ def load_bundle(path: str | Path, device: str = "cpu") -> Bundle:
             provenance=dict(d["provenance"]),
             terms=terms,
             live=LiveConfig(**dict(d.get("live") or {})),
+            latent_classifier=classifier,
         )
     except (KeyError, TypeError, RuntimeError, ValueError, AttributeError, ConfigError) as e:
         detail = f"{type(e).__name__}: {' '.join(str(e).split())[:300]}"  # state-dict errors span several lines

@@ -478,6 +478,7 @@ def _train_zsl(args: argparse.Namespace) -> int:
         backbone=sf.backbones["main"],
         sadvae=r["models"]["sadvae"],
         gate=r["models"]["gate"],
+        latent_classifier=r["models"]["classifier"],
         class_names=ds.class_names,
         seen_classes=split.seen,
         unseen_classes=split.unseen,
@@ -525,12 +526,15 @@ def _eval(args: argparse.Namespace) -> int:
     labels, _, _ = dataset_arrays(ds)
     test = np.flatnonzero(test_side_mask(ds, prov["dataset"]) & np.isin(labels, seen + unseen))
     feats, logits = extract(b.backbone, [ds.sequences[i] for i in test], b.preprocess)
-    emb = TextEncoder(b.text_cfg).encode_labels([b.class_names[c] for c in unseen])
-    clf = fit_latent_classifier(b.sadvae, torch.as_tensor(emb))
+    clf = b.latent_classifier  # the one training measured with
+    if clf is None:  # a bundle written before the classifier was stored: a refit, not training's exact numbers
+        emb = TextEncoder(b.text_cfg).encode_labels([b.class_names[c] for c in unseen])
+        clf = fit_latent_classifier(b.sadvae, torch.as_tensor(emb))
     probs = zsl_probs(b.sadvae, clf, feats)
     truth = labels[test]
     is_unseen = np.isin(truth, unseen)
     zsl = zsl_accuracy(np.asarray(unseen)[probs[is_unseen].argmax(1)], truth[is_unseen])
     scores = gzsl_scores(b.gate, probs, logits, truth, seen, unseen)
-    print(json.dumps({"ZSL": zsl, **scores, "test_samples": int(len(test))}, indent=1))
+    source = "stored" if b.latent_classifier is not None else "refitted (the bundle stores none)"
+    print(json.dumps({"ZSL": zsl, **scores, "test_samples": int(len(test)), "latent_classifier": source}, indent=1))
     return 0

@@ -166,18 +166,26 @@ def test_ddp_under_torchrun_two_gloo_processes_stay_in_sync(tmp_path):
     assert changed, "training did not change the weights"
 
 
-def test_cli_train_zsl_then_eval(shared_data, tmp_path, capsys):
+def test_cli_train_zsl_then_eval(shared_data, tmp_path, capsys, monkeypatch):
     from sadvae.cli import main
 
     bundle = tmp_path / "msr.pt"
     args = ["train", "zsl", "--dataset", "msr_action3d", "--root", str(shared_data / "skeleton_sets" / "msr_action3d")]
-    args += ["--epochs", "1", "--repeats", "1", "--cycles", "2", "--iters-per-cycle", "30", "--out", str(bundle)]
-    assert main(args) == 0
+    args += ["--epochs", "1", "--repeats", "1", "--cycles", "2", "--iters-per-cycle", "30", "--seed", "1"]
+    assert main([*args, "--out", str(bundle)]) == 0
     out = json.loads(capsys.readouterr().out)
     assert set(out) >= {"ZSL", "S", "U", "H"}
+
+    def no_refit(*a, **k):  # until 6 December 2026 eval refitted it with seed 0, not training's seed + cycle
+        raise AssertionError("sadvae eval refitted the latent classifier although the bundle stores one")
+
+    monkeypatch.setattr("sadvae.models.sadvae.fit_latent_classifier", no_refit)
     assert main(["eval", str(bundle)]) == 0
     ev = json.loads(capsys.readouterr().out)
     assert ev["test_samples"] > 100 and 0 <= ev["ZSL"] <= 1
+    assert ev["latent_classifier"] == "stored"
+    for key in ("ZSL", "S", "U", "H"):  # the same model, classifier and gate: training's numbers
+        assert ev[key] == pytest.approx(out[key], abs=1e-9), key
 
 
 def test_backbone_training_resumes_from_its_checkpoint(tmp_path, monkeypatch):
