@@ -319,7 +319,7 @@ class ShiftGCNExtractor:
 
     Args:
         weights: a released checkpoint (``../shared/models/shiftgcn/*.pt``).
-        window: frames per window (a multiple of 4); stride: frames between window starts.
+        window: frames per window (a multiple of 4); stride: frames between window starts (an integer >= 1).
         batch_size: windows per forward pass.
         mirror: test-time mirroring: each window's features and logits are the mean of the window's and its
             left-right mirror image's (:func:`sadvae.skeleton.mirror_windows`), so a left-handed performer and a
@@ -331,6 +331,8 @@ class ShiftGCNExtractor:
     ):
         if window % 4 or window < 8:
             raise ConfigError(f"Shift-GCN window must be a multiple of 4 (>= 8), got {window}")
+        if isinstance(stride, bool) or not isinstance(stride, int | np.integer) or stride < 1:
+            raise ConfigError(f"Shift-GCN stride must be an integer >= 1 (frames between windows), got {stride!r}")
         self.weights = Path(weights)
         if not self.weights.is_file():
             raise ConfigError(f"{self.weights}: Shift-GCN weights not found; see ../shared/models/shiftgcn/MANIFEST.md")

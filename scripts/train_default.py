@@ -7,6 +7,11 @@
   ``sadvae/assets/default_model.pt`` by default, with ``.head.json`` (the fitted calibration), ``.onnx`` (the
   export the live pipeline runs) and ``.metrics.json`` beside it. Window T=96 at 30 fps (chosen on inner
   validation: 55.0 vs 49.9 % window top-1 at T=64), live stride 24 (measured: recogniser <= 3 ms per frame).
+  The packaged model is the default recipe only: a setting that changes what is trained (``--limit-per-class``,
+  ``--window``, ``--augment``, ``--datasets``, ...) or ``--no-onnx`` is refused unless ``--out`` names another
+  file; paths (``--data-root``, ``--feature-dir``, ``--text-cache``, ``--json``), ``--threads`` and ``--device``
+  are not. ``--rescore`` and ``--recalibrate`` use the settings recorded in the bundle (an option that disagrees
+  with them is refused), with the paths, threads and device of the command line.
 - ``stgcn-v1``: the round-1 model, ST-GCN + SA-DVAE on MSR Action3D + NW-UCLA + UTKinect merged
   (:mod:`sadvae.train.default_model`); writes ``runs/default_v1/default_model.pt`` by default (it was the
   packaged model of round 1; pass ``--out`` to put it elsewhere).
@@ -205,6 +210,69 @@ def config_from_args(args: argparse.Namespace):
 
 STGCN_ONLY = ("epochs", "batch_size")
 
+# shiftgcn-v2 options that set a model setting (argparse dest -> dotted ShiftGCNDefaultConfig field); the others set
+# where and how it runs (sadvae.train.default_shiftgcn.RUN_SETTINGS) or what the script does
+FLAG_FIELDS = {
+    "seed": "seed",
+    "window": "window",
+    "stride": "stride",
+    "live_stride": "live_stride",
+    "head": "head",
+    "weight_decays": "weight_decays",
+    "weights": "weights",
+    "datasets": "datasets",
+    "calibrate": "calibrate",
+    "limit_per_class": "limit_per_class",
+    "augment": "augment",
+    "augment_copies": "augment_copies",
+    "cycles": "zsl.cycles",
+    "iters_per_cycle": "zsl.iters_per_cycle",
+    "samples_per_class": "zsl.samples_per_class",
+}
+
+
+def given_flags(argv: list[str] | None) -> set[str]:
+    """The dests of the options given on the command line (those left at their defaults are not counted)."""
+    parser = build_parser()
+    for action in parser._actions:
+        action.default = argparse.SUPPRESS
+    return set(vars(parser.parse_args(argv)))
+
+
+def _flag_text(field_name: str, value) -> str:
+    """The command-line option that sets model setting ``field_name`` to ``value`` (the field's name when none does)."""
+    if field_name == "calibrate":  # the default is True: only --no-calibration changes it
+        return "--no-calibration"
+    dest = next((d for d, f in FLAG_FIELDS.items() if f == field_name), None)
+    if dest is None:
+        return f"{field_name}={value!r}"
+    shown = " ".join(map(str, value)) if isinstance(value, list | tuple) else value
+    return f"--{dest.replace('_', '-')} {shown}"
+
+
+def packaged_refusal(args: argparse.Namespace, cfg) -> str | None:
+    """Why a training run with ``cfg`` must not write the packaged model (None when it may, or writes elsewhere).
+
+    The packaged model is the default recipe only: every model setting of ``cfg`` must be the default
+    (``ShiftGCNDefaultConfig()``; paths, threads and devices are free), and its ONNX export must be rewritten with it.
+    """
+    from sadvae.assets import default_bundle_path
+    from sadvae.train import default_shiftgcn as rec
+
+    if Path(cfg.out).resolve() != default_bundle_path().resolve():
+        return None
+    settings = rec.model_settings(cfg)
+    differ = [_flag_text(n, settings[n]) for n in rec.differing_settings(cfg)]
+    if not args.onnx:
+        differ.append("--no-onnx (it would leave the packaged export stale)")
+    if not differ:
+        return None
+    where = "with no --out the recipe writes" if args.out is None else "--out names"
+    return (
+        f"{', '.join(differ)}: not the default recipe, and {where} the packaged model {default_bundle_path()}; "
+        "pass another --out"
+    )
+
 
 def shiftgcn_config_from_args(args: argparse.Namespace):
     """The :class:`~sadvae.train.default_shiftgcn.ShiftGCNDefaultConfig` the flags ask for."""
@@ -240,8 +308,12 @@ def shiftgcn_config_from_args(args: argparse.Namespace):
     )
 
 
-def main_shiftgcn(args: argparse.Namespace, command: str) -> int:
-    """``--recipe shiftgcn-v2``: train (or sweep window lengths) and print the metrics."""
+def main_shiftgcn(args: argparse.Namespace, command: str, given: set[str] | frozenset[str] = frozenset()) -> int:
+    """``--recipe shiftgcn-v2``: train (or sweep window lengths) and print the metrics.
+
+    ``given``: the dests of the options given on the command line (:func:`given_flags`); ``--rescore`` and
+    ``--recalibrate`` refuse those of them that disagree with the bundle's recorded settings.
+    """
     from sadvae.errors import SadvaeError
     from sadvae.train import default_shiftgcn as rec
 
@@ -271,19 +343,27 @@ def main_shiftgcn(args: argparse.Namespace, command: str) -> int:
             return 2
     try:
         cfg = shiftgcn_config_from_args(args)
+        trains = not (args.rescore or args.recalibrate or args.sweep_windows)
+        if trains:
+            rec._check_config(cfg)  # a bad value is named as such, before it is named as not the default
+        refusal = packaged_refusal(args, cfg) if trains else None
+        if refusal:
+            print(f"train_default: error: {refusal}", file=sys.stderr)
+            return 2
+        asked = [FLAG_FIELDS[d] for d in sorted(given) if d in FLAG_FIELDS]
         if cfg.threads:
             import torch
 
             torch.set_num_threads(cfg.threads)
         if args.rescore:
-            r = rec.rescore_bundle(args.rescore, cfg)
+            r = rec.rescore_bundle(args.rescore, cfg, asked=asked)
             if args.json:
                 args.json.parent.mkdir(parents=True, exist_ok=True)
                 args.json.write_text(json.dumps(r, indent=1))
             print(rec.holdout_markdown(r))
             return 0
         if args.recalibrate:
-            out, report = rec.recalibrate_bundle(args.recalibrate, cfg)
+            out, report = rec.recalibrate_bundle(args.recalibrate, cfg, asked=asked)
             if args.json:
                 args.json.parent.mkdir(parents=True, exist_ok=True)
                 args.json.write_text(json.dumps(report, indent=1, default=rec._json_default))
@@ -334,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s")
     command = shlex.join(["scripts/train_default", *(sys.argv[1:] if argv is None else argv)])
     if args.recipe == "shiftgcn-v2":
-        return main_shiftgcn(args, command)
+        return main_shiftgcn(args, command, given_flags(argv))
     # the stgcn-v1 recipe reads none of the shiftgcn-v2 flags: one given is refused (it was dropped silently)
     group = next(g for g in parser._action_groups if g.title == "shiftgcn-v2 only")
     used = [a.option_strings[0] for a in group._group_actions if getattr(args, a.dest) != a.default]

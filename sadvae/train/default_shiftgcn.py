@@ -39,8 +39,8 @@ import json
 import logging
 import platform
 import time
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +52,11 @@ from sadvae.train.zsl import ZSLTrainConfig
 
 __all__ = [
     "RECIPE",
+    "RUN_SETTINGS",
     "ShiftGCNDefaultConfig",
+    "model_settings",
+    "differing_settings",
+    "recorded_config",
     "WindowData",
     "inner_validation",
     "load_window_data",
@@ -115,7 +119,7 @@ class ShiftGCNDefaultConfig:
             (:class:`sadvae.models.shiftgcn_ensemble.ShiftGCNEnsemble`, features side by side, logits averaged).
         window: frames per window at 30 fps (a multiple of 4). 96 (3.2 s) was chosen on inner validation
             (training sides only): 55.0 % window top-1 against 49.9 % at 64 (docs/default_model_v2.md).
-        stride: frames between training windows of a clip (None: window/2).
+        stride: frames between training windows of a clip (None: window/2; else an integer >= 1).
         live_stride: the bundle's live stride (:class:`sadvae.bundle.LiveConfig`), frames at 30 fps between
             two live windows of a track; :data:`LIVE_STRIDE` was chosen by measurement (recogniser cost
             amortised per frame at most 3 ms on the 2-core CPU).
@@ -128,7 +132,7 @@ class ShiftGCNDefaultConfig:
         calibrate: fit the head calibration (needs a second SA-DVAE trained without inner validation).
         limit_per_class: at most n clips per (set, class, side) (tests and smoke runs only).
         feature_dir: window-feature cache (None: runs/features/windows).
-        threads: torch CPU threads (0: torch's default).
+        threads: torch CPU threads (0: torch's default; the provenance's ``threads`` records the count used).
         augment: None, or an augmentation of :data:`sadvae.train.augment.AUGMENTS` ("camera": the measured
             MediaPipe-vs-Kinect differences): ``augment_copies`` augmented copies of every inner-train window
             go through the frozen backbone once (cached) and join the training rows of every head and SA-DVAE;
@@ -153,6 +157,89 @@ class ShiftGCNDefaultConfig:
     threads: int = 0
     augment: str | None = None
     augment_copies: int = 1
+
+
+# Settings that say where and how the recipe runs, not what it trains (dotted: fields of the nested configs). The
+# packaged model may be rebuilt with any of them; --rescore and --recalibrate take them from the command line and
+# every other setting from the bundle's recorded config (tests/sadvae/train/test_default_model.py drops the same
+# ones when it checks the packaged bundle against the defaults).
+RUN_SETTINGS = ("out", "data_root", "feature_dir", "threads", "zsl.device", "text.device", "text.cache_dir")
+
+
+def _flat(cfg) -> dict[str, object]:
+    """``cfg``'s settings by dotted name (nested configs flattened), as JSON values (tuples become lists)."""
+    out: dict[str, object] = {}
+
+    def walk(prefix: str, d: dict) -> None:
+        for k, v in d.items():
+            if isinstance(v, dict):
+                walk(f"{prefix}{k}.", v)
+            else:
+                out[prefix + k] = v
+
+    walk("", json.loads(json.dumps(asdict(cfg))))
+    return out
+
+
+def model_settings(cfg: ShiftGCNDefaultConfig) -> dict[str, object]:
+    """The settings of ``cfg`` that change what the recipe trains (all but :data:`RUN_SETTINGS`), by dotted name
+    (``"zsl.cycles"``), as JSON values."""
+    return {k: v for k, v in _flat(cfg).items() if k not in RUN_SETTINGS}
+
+
+def differing_settings(cfg: ShiftGCNDefaultConfig, other: ShiftGCNDefaultConfig | None = None) -> list[str]:
+    """Dotted names of the model settings (:func:`model_settings`) in which ``cfg`` differs from ``other``
+    (default: the recipe's defaults, ``ShiftGCNDefaultConfig()``)."""
+    mine, theirs = model_settings(cfg), model_settings(other or ShiftGCNDefaultConfig())
+    return [k for k, v in mine.items() if v != theirs.get(k)]
+
+
+def recorded_config(recorded: Mapping) -> ShiftGCNDefaultConfig:
+    """The recipe config a bundle's ``provenance["config"]`` records, nested configs (``zsl``, ``text``) rebuilt.
+
+    Settings the record lacks (added to the recipe after the bundle was built, with defaults that keep the old
+    behaviour) keep their defaults; settings the current recipe does not know are logged and ignored.
+
+    Raises:
+        ConfigError: a record that is not a mapping, or a value the config does not accept.
+    """
+    return _rebuild(ShiftGCNDefaultConfig(), recorded, "config")
+
+
+def _rebuild(default, recorded, where: str):
+    if not isinstance(recorded, Mapping):
+        raise ConfigError(f"provenance {where}: expected a mapping of settings, got {type(recorded).__name__}")
+    names = [f.name for f in fields(default)]
+    unknown = sorted(set(recorded) - set(names))
+    if unknown:
+        log.warning("provenance %s: settings the current recipe does not know, ignored: %s", where, unknown)
+    values = {}
+    for name in names:
+        if name not in recorded:
+            continue
+        now, value = getattr(default, name), recorded[name]
+        if is_dataclass(now):
+            value = _rebuild(now, value, f"{where}.{name}")
+        elif isinstance(now, tuple) and isinstance(value, list):
+            value = tuple(value)
+        values[name] = value
+    try:
+        return replace(default, **values)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"provenance {where}: not a valid {type(default).__name__}: {e}") from None
+
+
+def _with_run_settings(cfg: ShiftGCNDefaultConfig, run: ShiftGCNDefaultConfig) -> ShiftGCNDefaultConfig:
+    """``cfg`` with the :data:`RUN_SETTINGS` of ``run`` (paths, threads, devices, the text cache)."""
+    return replace(
+        cfg,
+        out=run.out,
+        data_root=run.data_root,
+        feature_dir=run.feature_dir,
+        threads=run.threads,
+        zsl=replace(cfg.zsl, device=run.zsl.device),
+        text=replace(cfg.text, device=run.text.device, cache_dir=run.text.cache_dir),
+    )
 
 
 # ----------------------------------------------------------------------------------------------- data
@@ -669,7 +756,8 @@ def _prototypes(model, text_emb: np.ndarray) -> np.ndarray:
 
 
 def _check_config(cfg: ShiftGCNDefaultConfig) -> None:
-    """Reject an unknown head variant or a window the backbone cannot take, before any work is done.
+    """Reject an unknown head variant, a window the backbone cannot take or a stride below 1, before any work is
+    done.
 
     Raises:
         ConfigError: naming the field and the accepted values.
@@ -678,6 +766,11 @@ def _check_config(cfg: ShiftGCNDefaultConfig) -> None:
         raise ConfigError(f"unknown head {cfg.head!r}; choose joint, independent or auto")
     if cfg.window % 4 or cfg.window < 8:
         raise ConfigError(f"window must be a multiple of 4 (>= 8), got {cfg.window}")
+    if cfg.stride is not None and (isinstance(cfg.stride, bool) or not isinstance(cfg.stride, int) or cfg.stride < 1):
+        raise ConfigError(
+            f"stride must be an integer >= 1 (frames at 30 fps between training windows) or None (window/2), "
+            f"got {cfg.stride!r}"
+        )
     if isinstance(cfg.live_stride, bool) or not isinstance(cfg.live_stride, int) or cfg.live_stride < 1:
         raise ConfigError(f"live_stride must be an integer >= 1 (frames at 30 fps), got {cfg.live_stride!r}")
     if cfg.augment is not None:
@@ -937,7 +1030,10 @@ def _aligned_rows(mirror_data: WindowData, data: WindowData, rows: np.ndarray) -
 
 
 def recalibrate_bundle(
-    path: str | Path, cfg: ShiftGCNDefaultConfig | None = None, handedness: bool = True
+    path: str | Path,
+    cfg: ShiftGCNDefaultConfig | None = None,
+    handedness: bool = True,
+    asked: Collection[str] | None = None,
 ) -> tuple[Path, dict]:
     """Re-fit a ``shiftgcn-v2`` bundle's head calibration with the current code and write its ``.head.json``.
 
@@ -948,13 +1044,16 @@ def recalibrate_bundle(
     seed and settings as the recipe), the final ones are the bundle's. The weights are not touched, so the model id
     stays. The bundle's stored metrics keep the calibration report of its training; the new one is returned.
 
+    The settings are the bundle's recorded ones; ``cfg`` gives paths, threads and devices, and ``asked`` the
+    settings asked for, refused when not the bundle's (:func:`recipe_bundle`).
+
     Returns:
         ``(the .head.json path, the calibration report)``.
     """
     from sadvae.train.protocol import class_text_embeddings
 
     path = Path(path)
-    b, cfg, table, data, head = recipe_bundle(path, cfg)
+    b, cfg, table, data, head = recipe_bundle(path, cfg, asked)
     best = b.metrics.get("head_selection", {}).get("best")
     if not best:
         raise ConfigError(f"{path}: its metrics do not name the chosen head (head_selection.best); retrain it")
@@ -1068,6 +1167,9 @@ def _provenance(
             "weights_digest": "+".join(file_digest(w) for w in weights),
         },
         "seed": cfg.seed,
+        # the torch CPU threads the run used (config.threads is the request; 0 there means torch's default): the float
+        # reduction order, hence the bits of the weights, depends on it
+        "threads": int(torch.get_num_threads()),
         "config": json.loads(json.dumps(asdict(cfg))),
         "versions": {
             "python": platform.python_version(),
@@ -1202,12 +1304,19 @@ def train_default_shiftgcn(cfg: ShiftGCNDefaultConfig, command: str | None = Non
     return out
 
 
-def recipe_bundle(path: str | Path, cfg: ShiftGCNDefaultConfig | None):
-    """A ``shiftgcn-v2`` bundle with what re-measuring it needs: ``(bundle, cfg with its window, class table,
-    window data, its extra head as an ExtraHead)``.
+def recipe_bundle(path: str | Path, cfg: ShiftGCNDefaultConfig | None, asked: Collection[str] | None = None):
+    """A ``shiftgcn-v2`` bundle with what re-measuring it needs: ``(bundle, the config it was trained with, class
+    table, window data, its extra head as an ExtraHead)``.
+
+    The config is the bundle's recorded one (``provenance["config"]``, :func:`recorded_config`: seed, window, stride,
+    datasets, weights, augmentation, SA-DVAE and text settings) with the :data:`RUN_SETTINGS` (paths, threads,
+    devices) of ``cfg``. A model setting ``cfg`` asks for that differs from the recorded one is refused: ``asked``
+    names the settings asked for (dotted, ``"zsl.cycles"``; None: those in which ``cfg`` differs from the defaults).
+    A bundle without a recorded config (older than the record) is read with ``cfg`` as given, at its own window.
 
     Raises:
-        ConfigError: not a recipe bundle, or class names that are not the current class table's.
+        ConfigError: not a recipe bundle, class names that are not the current class table's, or settings asked for
+            that are not the bundle's.
     """
     from sadvae.bundle import load_bundle
 
@@ -1215,10 +1324,7 @@ def recipe_bundle(path: str | Path, cfg: ShiftGCNDefaultConfig | None):
     extra = getattr(b.backbone, "extra", None)
     if extra is None or b.preprocess.normalization != "ntu":
         raise ConfigError(f"{path}: not a {RECIPE} bundle (no extra head on an NTU-normalised Shift-GCN)")
-    cfg = replace(cfg or ShiftGCNDefaultConfig(), window=int(b.preprocess.window))
-    built = (b.provenance.get("config") or {}).get("weights")  # the checkpoints the bundle was trained on
-    if built:
-        cfg = replace(cfg, weights=str(built))
+    cfg = _bundle_config(path, b, cfg, asked)
     table = class_table()
     if tuple(b.class_names) != table.names:
         raise ConfigError(f"{path}: its class names are not the current class table's; retrain it")
@@ -1233,13 +1339,43 @@ def recipe_bundle(path: str | Path, cfg: ShiftGCNDefaultConfig | None):
     return b, cfg, table, data, head
 
 
-def rescore_bundle(path: str | Path, cfg: ShiftGCNDefaultConfig | None = None) -> dict:
+def _bundle_config(path, b, cfg: ShiftGCNDefaultConfig | None, asked: Collection[str] | None):
+    """The config :func:`recipe_bundle` re-measures bundle ``b`` with (its docstring)."""
+    window = int(b.preprocess.window)
+    recorded = (b.provenance or {}).get("config")
+    if not recorded:
+        log.warning("%s: no recorded recipe config in its provenance; using the given settings at its window", path)
+        built = replace(cfg or ShiftGCNDefaultConfig(), window=window)
+        _check_config(built)
+        return built
+    built = recorded_config(recorded)
+    if built.window != window:
+        raise ConfigError(f"{path}: its recorded config says window {built.window} but it preprocesses {window}")
+    if cfg is not None:
+        mine, theirs = model_settings(cfg), model_settings(built)
+        names = differing_settings(cfg) if asked is None else [n for n in asked if n in mine]
+        clash = [n for n in names if mine[n] != theirs.get(n)]
+        if clash:
+            got = ", ".join(f"{n} {mine[n]!r} (recorded {theirs.get(n)!r})" for n in clash)
+            raise ConfigError(
+                f"{path}: asked for {got}; re-measuring and re-calibrating use the bundle's recorded settings: drop "
+                "those options or pass the recorded values"
+            )
+    built = _with_run_settings(built, cfg or ShiftGCNDefaultConfig())
+    _check_config(built)
+    return built
+
+
+def rescore_bundle(
+    path: str | Path, cfg: ShiftGCNDefaultConfig | None = None, asked: Collection[str] | None = None
+) -> dict:
     """Re-measure a ``shiftgcn-v2`` bundle's trained head on every set's test side from the cached window features.
 
-    The window length comes from the bundle; nothing is trained. Returns the same structure as the bundle's
-    ``metrics["holdout"]``.
+    The settings (window, stride, datasets, weights, ...) are the bundle's recorded ones; ``cfg`` gives paths,
+    threads and devices, and ``asked`` the settings asked for, refused when not the bundle's (:func:`recipe_bundle`).
+    Nothing is trained. Returns the same structure as the bundle's ``metrics["holdout"]``.
     """
-    _, _, table, data, head = recipe_bundle(path, cfg)
+    _, _, table, data, head = recipe_bundle(path, cfg, asked)
     return _evaluate(head_logits(head, data.feats, data.ntu_logits), data, data.rows(data.test), table)
 
 
