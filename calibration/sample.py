@@ -8,6 +8,7 @@ Usage (from the project root, real data in ``../shared/data``)::
 
     python calibration/sample.py --out calibration/cache/default.train.npz                 # 8 per class, train
     python calibration/sample.py --split holdout --per-class 0 --crop center --out calibration/cache/default.holdout.npz
+    python calibration/sample.py --persons 2 --out calibration/cache/default.2p.train.npz  # for `export --persons 2`
 """
 
 from __future__ import annotations
@@ -39,6 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--total", type=int, help="this many windows split evenly over the classes (overrides --per-class)")
     ap.add_argument("--seed", type=int, default=0, help="seeds the sequence order and the crop positions")
     ap.add_argument("--crop", default="random", choices=("random", "center"), help="crop position (default random)")
+    ap.add_argument(
+        "--persons",
+        type=int,
+        help="person slots M of the windows: the --persons the ONNX was exported with (default: the bundle's live "
+        "window, as `sadvae export` without --persons)",
+    )
     ap.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return ap
 
@@ -59,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             split=args.split,
             seed=args.seed,
             crop=args.crop,
+            persons=args.persons,
         )
         path = save_calibration_set(cset, args.out)
     except SadvaeError as e:

@@ -3,9 +3,10 @@
 ``sadvae engine build --onnx engines/model.onnx --precision fp16`` writes
 ``engines/model.fp16.plan`` and ``engines/model.fp16.json`` (the manifest: library version, GPU,
 model, shapes). ``--precision int8`` needs ``--calibration-data windows.npz`` (see
-calibration/README.md) or an existing ``--calibration-cache``. ``--library tensorrt_rtx --target
-SM80`` builds ahead of time without a GPU (fp32 only). ``sadvae engine info PLAN`` prints the
-manifest and says whether the plan fits this machine (exit status 1 when it does not).
+calibration/README.md; ``--calibration-algorithm minmax`` for TensorRT's min-max calibrator) or an
+existing ``--calibration-cache``. ``--library tensorrt_rtx --target SM80`` builds ahead of time
+without a GPU (fp32 only). ``sadvae engine info PLAN`` prints the manifest and says whether the plan
+fits this machine (exit status 1 when it does not).
 """
 
 from __future__ import annotations
@@ -46,7 +47,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument(
         "--calibration-cache",
         type=Path,
-        help="int8: calibration cache to read and write (alone: replay it without windows)",
+        help="int8: calibration cache to read and write (alone: replay it without windows; its sidecar must name "
+        "this model and this TensorRT version)",
+    )
+    b.add_argument(
+        "--calibration-algorithm",
+        choices=("entropy", "minmax"),
+        help="int8: TensorRT's calibrator, entropy (IInt8EntropyCalibrator2, the default when calibrating) or "
+        "minmax (IInt8MinMaxCalibrator; calibration/README.md says when); replaying a cache: its own",
     )
     b.add_argument(
         "--library",
@@ -114,7 +122,12 @@ def _build(args: argparse.Namespace) -> int:
             "--target builds ahead of time with TensorRT-RTX, and --library tensorrt builds for the GPU it runs on; "
             "drop --target, or use --library tensorrt_rtx (the default with --target)"
         )
-    for flag, value in (("--calibration-data", args.calibration_data), ("--calibration-cache", args.calibration_cache)):
+    calibration_flags = (
+        ("--calibration-data", args.calibration_data),
+        ("--calibration-cache", args.calibration_cache),
+        ("--calibration-algorithm", args.calibration_algorithm),
+    )
+    for flag, value in calibration_flags:
         if value is not None and args.precision != "int8":
             raise ConfigError(
                 f"{flag} is for --precision int8 (this build is {args.precision}); drop it or add --precision int8"
@@ -125,7 +138,20 @@ def _build(args: argparse.Namespace) -> int:
             f"--calibration-data {args.calibration_data}: {what}; pass the windows .npz that calibration/sample.py "
             "draws (calibration/README.md)"
         )
-    sizes = check_build_request(args.onnx, args.precision, args.batch, args.workspace_mb, library, args.target)
+    sizes = check_build_request(
+        args.onnx,
+        args.precision,
+        args.batch,
+        args.workspace_mb,
+        library,
+        args.target,
+        out_dir=args.out_dir,
+        name=args.name,
+        timing_cache=args.timing_cache,
+        calibration_cache=args.calibration_cache,
+        calibrated=args.calibration_data is not None,
+        calibration_algorithm=args.calibration_algorithm,
+    )
     calibrator = None
     if args.calibration_data is not None:
         trt, library, _ = resolve_library(library, args.precision, args.target)  # refuses int8 on TensorRT-RTX
@@ -138,6 +164,7 @@ def _build(args: argparse.Namespace) -> int:
             args.calibration_cache,
             sizes[2],
             expected_model_id=model_id if isinstance(model_id, str) else None,
+            algorithm=args.calibration_algorithm or "entropy",
         )
     try:
         report = build_engine(
@@ -152,6 +179,7 @@ def _build(args: argparse.Namespace) -> int:
             library=library,
             compute_capability=args.target,
             name=args.name,
+            calibration_algorithm=args.calibration_algorithm,
         )
     finally:
         close = getattr(calibrator, "close", None)

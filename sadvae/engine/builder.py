@@ -26,18 +26,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sadvae.engine.manifest import make_manifest, write_manifest
+from sadvae.engine.manifest import make_manifest, manifest_path, write_manifest
 from sadvae.engine.probe import current_device, normalize_compute_capability
 from sadvae.engine.trt_common import (
+    CALIBRATORS,
     LIBRARIES,
     dtype_name,
     load_library,
     parser_errors,
+    read_cache_sidecar,
     replay_calibrator,
     trt_logger,
 )
 from sadvae.errors import ConfigError, EngineError, MissingDependencyError
-from sadvae.fileio import atomic_write
+from sadvae.fileio import atomic_write, output_problem
 from sadvae.onnx_metadata import onnx_model_problem, read_onnx_metadata
 
 __all__ = [
@@ -147,22 +149,26 @@ def build_engine(
     library: str = "auto",
     compute_capability: str | None = None,
     name: str | None = None,
+    calibration_algorithm: str | None = None,
 ) -> BuildReport:
     """Build ``<out_dir>/<name>.<precision>.plan`` and its manifest ``<name>.<precision>.json``.
 
     Args:
         onnx_path: a ``sadvae export`` ONNX file (input [N, 3, T, 25, M] with a dynamic batch axis).
-        out_dir: where to write the plan and the manifest (both atomically).
+        out_dir: where to write the plan and the manifest (both atomically); a folder, made if missing.
         precision: "fp32", "fp16" or "int8" (TensorRT-RTX: fp32 only, see the module docstring).
         batch_sizes: (min, opt, max) of the optimisation profile over the batch axis.
         workspace_mb: builder workspace limit in MiB.
-        timing_cache: a TensorRT timing cache file, read if present and written after the build.
+        timing_cache: a TensorRT timing cache file, read if present and written after the plan.
         calibrator: an ``IInt8Calibrator`` (e.g. ``sadvae.engine.calibrator.make_calibrator``); int8 only.
-        calibration_cache: int8 without a calibrator: replay this cache (its sidecar must name the model).
+        calibration_cache: int8 without a calibrator: replay this cache (its sidecar must name the model, the
+            algorithm and this TensorRT version); with one: the cache it reads and writes (recorded in the manifest).
         library: "tensorrt", "tensorrt_rtx" or "auto".
         compute_capability: TensorRT-RTX ahead-of-time target ("SM80", "8.9"); None: portable (RTX) or
             this GPU (TensorRT).
         name: plan name; default the ONNX file's stem.
+        calibration_algorithm: int8 replaying a cache: "entropy" or "minmax", which the cache must have been
+            made with (None: the cache's own; a ``calibrator`` brings its own algorithm).
 
     Returns:
         a :class:`BuildReport`.
@@ -174,18 +180,30 @@ def build_engine(
         MissingDependencyError: the library is not installed (for "auto" building fp16/int8 without TensorRT:
             the message says so, even when TensorRT-RTX is installed).
 
-    Everything that needs no library (:func:`check_build_request`) is checked before one is imported, and the
-    library's own refusals (:func:`resolve_library`) come before the ONNX is parsed.
+    Everything that needs no library (:func:`check_build_request`: the flags, the ONNX file, the output paths,
+    int8's calibration) is checked before one is imported, and the library's own refusals
+    (:func:`resolve_library`) come before the ONNX is parsed.
     """
     onnx_path = Path(onnx_path)
     out_dir = Path(out_dir)
-    sizes = check_build_request(onnx_path, precision, batch_sizes, workspace_mb, library, compute_capability)
+    sizes = check_build_request(
+        onnx_path,
+        precision,
+        batch_sizes,
+        workspace_mb,
+        library,
+        compute_capability,
+        out_dir=out_dir,
+        name=name,
+        timing_cache=timing_cache,
+        calibration_cache=calibration_cache,
+        calibrated=calibrator is not None,
+        calibration_algorithm=calibration_algorithm,
+    )
     trt, lib, target = resolve_library(library, precision, compute_capability)
     api = _api(trt, lib)
-    meta = read_onnx_metadata(onnx_path)
-    model_id = meta.get("model_id") if isinstance(meta.get("model_id"), str) else None
     if precision == "int8" and calibrator is None:
-        calibrator = _cache_calibrator(trt, calibration_cache, model_id)
+        calibrator = replay_calibrator(trt, Path(calibration_cache), _model_id(onnx_path), calibration_algorithm)
     device = None if api.rtx else _this_gpu()
 
     start = time.perf_counter()
@@ -207,16 +225,13 @@ def build_engine(
     plan = _serialize(builder, network, config, logger, api, onnx_path, precision)
     del parser
     seconds = time.perf_counter() - start
-    if cache_file is not None:
-        atomic_write(cache_file, bytes(memoryview(config.get_timing_cache().serialize())))
 
-    plan_path = out_dir / f"{name or onnx_path.stem}.{precision}.plan"
-    calibration = str(getattr(calibrator, "windows_npz", None) or calibration_cache or "calibrator")
+    plan_path = _plan_path(out_dir, name, onnx_path, precision)
     build = {
         "seconds": round(seconds, 3),
         "batch_sizes": list(sizes),
         "timing_cache": cache_file and str(cache_file),
-        "calibration": calibration if precision == "int8" else None,
+        "calibration": _calibration_facts(calibrator, calibration_cache) if precision == "int8" else None,
     }
     manifest = make_manifest(
         plan,
@@ -229,8 +244,19 @@ def build_engine(
         workspace_mb=workspace_mb,
         build=build,
     )
-    atomic_write(plan_path, plan)
-    mpath = write_manifest(plan_path, manifest)
+    try:  # the plan first: the timing cache only speeds up the next build
+        atomic_write(plan_path, plan)
+        mpath = write_manifest(plan_path, manifest)
+    except OSError as e:
+        raise EngineError(
+            f"{plan_path}: cannot write the plan or its manifest ({e.strerror or e}); pass --out-dir a folder "
+            "that can be written"
+        ) from None
+    if cache_file is not None:
+        try:
+            atomic_write(cache_file, bytes(memoryview(config.get_timing_cache().serialize())))
+        except OSError as e:
+            log.warning("could not write the timing cache %s (%s); the plan is written", cache_file, e.strerror or e)
     log.info(
         "built %s (%s %s, %s, %.1f MB) in %.1f s", plan_path, lib, api.version, precision, len(plan) / 1e6, seconds
     )
@@ -244,11 +270,23 @@ def check_build_request(
     workspace_mb: int = 1024,
     library: str = "auto",
     compute_capability: str | None = None,
+    *,
+    out_dir: str | Path | None = None,
+    name: str | None = None,
+    timing_cache: str | Path | None = None,
+    calibration_cache: str | Path | None = None,
+    calibrated: bool = False,
+    calibration_algorithm: str | None = None,
 ) -> tuple[int, int, int]:
     """Check what needs no TensorRT library (before any is imported); returns the (min, opt, max) batch sizes.
 
     In order: the precision and library names, the batch sizes, the workspace, the ONNX file (a file,
-    and an ONNX model: a protobuf with a graph) and the spelling of the compute capability target.
+    and an ONNX model: a protobuf with a graph), the spelling of the compute capability target, int8's
+    calibration (``calibrated``: a calibrator with windows is given; else ``calibration_cache`` must be a
+    cache whose sidecar names this model, see :func:`sadvae.engine.trt_common.read_cache_sidecar`) and the
+    paths written (``out_dir`` a folder, the plan and manifest in it, ``timing_cache``, and ``calibration_cache``
+    when it is calibrated afresh), so that a bad one fails before the build, not after it. A None path is not
+    checked.
 
     Raises:
         ConfigError: a bad value; the message names it and the fix.
@@ -258,10 +296,19 @@ def check_build_request(
         raise ConfigError(f"unknown precision {precision!r}; valid: {list(PRECISIONS)}")
     if library not in ("auto", *LIBRARIES):
         raise ConfigError(f"unknown TensorRT library {library!r}; valid: {['auto', *LIBRARIES]}")
+    if calibration_algorithm is not None and calibration_algorithm not in CALIBRATORS:
+        raise ConfigError(f"unknown calibration algorithm {calibration_algorithm!r}; valid: {sorted(CALIBRATORS)}")
     sizes = normalize_batch_sizes(batch_sizes)
     if workspace_mb < 1:
         raise ConfigError(f"workspace must be >= 1 MiB, got {workspace_mb}")
-    check_onnx_file(Path(onnx_path))
+    calibrate = precision == "int8" and library != "tensorrt_rtx"  # RTX: resolve_library refuses int8 itself
+    if calibrate and not calibrated and calibration_cache is None:
+        raise ConfigError(
+            "int8 needs calibration: give --calibration-data WINDOWS.npz (see calibration/README.md) "
+            "or an existing --calibration-cache"
+        )
+    onnx_path = Path(onnx_path)
+    check_onnx_file(onnx_path)
     if compute_capability is not None:
         try:
             normalize_compute_capability(compute_capability)
@@ -274,7 +321,69 @@ def check_build_request(
                 "a compute capability target needs --library tensorrt_rtx; TensorRT builds for the GPU it runs on "
                 "(drop --target, or build ahead of time with --library tensorrt_rtx)"
             )
+    if calibrate and not calibrated:  # replay: the cache and its sidecar are read before any library
+        read_cache_sidecar(Path(calibration_cache), _model_id(onnx_path), calibration_algorithm)
+    _check_outputs(onnx_path, precision, out_dir, name, timing_cache, calibration_cache if calibrated else None)
     return sizes
+
+
+def _check_outputs(
+    onnx_path: Path,
+    precision: str,
+    out_dir: str | Path | None,
+    name: str | None,
+    timing_cache: str | Path | None,
+    calibration_cache: str | Path | None,
+) -> None:
+    """Refuse an output path that cannot be written (see :func:`sadvae.fileio.output_problem`), naming the flag."""
+    file_fix = "pass a file path that can be written"
+    checks: list[tuple[str, Path, bool, str]] = []
+    if out_dir is not None:
+        plan = _plan_path(Path(out_dir), name, onnx_path, precision)
+        other = "pass another --out-dir or --name"
+        checks += [
+            ("--out-dir", Path(out_dir), True, "pass a folder that can be written"),
+            ("the plan", plan, False, other),
+            ("the manifest", manifest_path(plan), False, other),
+        ]
+    if timing_cache is not None:
+        checks.append(("--timing-cache", Path(timing_cache), False, file_fix))
+    if calibration_cache is not None:  # written after calibrating, with its sidecar
+        cache = Path(calibration_cache)
+        checks += [
+            ("--calibration-cache", cache, False, file_fix),
+            ("its sidecar", cache.with_name(cache.name + ".json"), False, "pass another --calibration-cache"),
+        ]
+    for what, path, folder, fix in checks:
+        problem = output_problem(path, folder=folder)
+        if problem is not None:
+            raise ConfigError(f"{what} {path}: {problem}; {fix}")
+
+
+def _plan_path(out_dir: Path, name: str | None, onnx_path: Path, precision: str) -> Path:
+    return out_dir / f"{name or onnx_path.stem}.{precision}.plan"
+
+
+def _model_id(onnx_path: Path) -> str | None:
+    """The ONNX's ``sadvae.model_id``, or None when it records none."""
+    model_id = read_onnx_metadata(onnx_path).get("model_id")
+    return model_id if isinstance(model_id, str) else None
+
+
+def _calibration_facts(calibrator: Any, calibration_cache: str | Path | None) -> dict:
+    """The manifest's ``build.calibration`` of an int8 build: what calibrated it, and how."""
+    windows = getattr(calibrator, "windows_npz", None)
+    cache = getattr(calibrator, "cache_path", None) or calibration_cache
+    batch = getattr(calibrator, "batch_size", None)
+    if batch is None and windows is not None:
+        batch = int(calibrator.get_batch_size())
+    return {
+        "windows": str(windows) if windows is not None else None,
+        "windows_sha256": getattr(calibrator, "windows_sha256", None),
+        "cache": str(cache) if cache is not None else None,
+        "algorithm": getattr(calibrator, "algorithm", None),
+        "batch_size": batch,
+    }
 
 
 def check_onnx_file(path: Path) -> None:
@@ -355,16 +464,6 @@ def _check_library_can(api: _Api, precision: str, compute_capability: str | None
         )
 
 
-def _cache_calibrator(trt: Any, calibration_cache: str | Path | None, model_id: str | None) -> Any:
-    """int8 without a calibrator: one that replays ``calibration_cache`` (which must name the model)."""
-    if calibration_cache is None:
-        raise ConfigError(
-            "int8 needs calibration: give --calibration-data WINDOWS.npz (see calibration/README.md) "
-            "or an existing --calibration-cache"
-        )
-    return replay_calibrator(trt, Path(calibration_cache), model_id)
-
-
 def _rtx_target(trt: Any, api: _Api, compute_capability: str | None) -> str | None:
     """TensorRT-RTX's ahead-of-time target ("portable" or "SM86", checked against the library's list); None for
     TensorRT."""
@@ -441,7 +540,7 @@ def _set_precision(
     if fed is not None and tuple(fed.batch_shape[1:]) != tuple(int(d) for d in dims[1:]):
         raise ConfigError(  # TensorRT would read the calibration buffer with the network's shape
             f"calibration windows {list(fed.batch_shape[1:])} do not fit the network's input {list(dims[1:])}; "
-            "draw them for this model with calibration/sample.py"
+            f"draw them for this export with `python calibration/sample.py --bundle BUNDLE.pt --persons {dims[4]}`"
         )
     config.int8_calibrator = calibrator
     if hasattr(config, "set_calibration_profile"):

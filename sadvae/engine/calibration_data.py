@@ -35,7 +35,7 @@ import json
 import logging
 import os
 import zipfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -271,6 +271,7 @@ def sample_windows(
     seed: int = 0,
     crop: str = "random",
     model_id: str | None = None,
+    persons: int | None = None,
 ) -> CalibrationSet:
     """Draw preprocessed windows, stratified by class, from the data a bundle was trained on.
 
@@ -284,18 +285,21 @@ def sample_windows(
         seed: seeds the sequence order and the crops; the same seed gives the same windows.
         crop: "random" (seeded crop positions) or "center" (the evaluation window).
         model_id: the bundle's id (default: sha256 of the bundle file).
+        persons: person slots M of the windows, as ``sadvae export --persons`` (None: the bundle's live
+            window, which ``sadvae export`` exports by default); checked as the export checks it.
 
     Returns:
         a :class:`CalibrationSet`, windows in class order.
 
     Raises:
-        ConfigError: bad arguments, or data that cannot be located; CheckpointError: unreadable bundle.
+        ConfigError: bad arguments (a person count the bundle's recognizer has no graph for among them), or data
+            that cannot be located; CheckpointError: unreadable bundle.
     """
     if crop not in ("random", "center"):
         raise ConfigError(f"crop must be 'random' or 'center', got {crop!r}")
     bundle, mid = _bundle_and_id(bundle_or_path, model_id)
+    pre = _window_preprocess(bundle, persons)
     seqs, labels = split_sequences(bundle, split, data_root)
-    pre: PreprocessConfig = getattr(bundle, "live_preprocess", bundle.preprocess)  # the exported graph's windows
     rng = np.random.default_rng(seed)
     classes = np.unique(labels)
     quotas = _quotas(classes, per_class, total, rng)
@@ -331,6 +335,17 @@ def sample_windows(
         split=split,
         crop=crop,
     )
+
+
+def _window_preprocess(bundle, persons: int | None) -> PreprocessConfig:
+    """The preprocessing of the exported graph's windows: the live window, or ``persons`` slots (checked as
+    :func:`sadvae.export.live_recognizer` checks them, so windows fit the export made with the same count)."""
+    if persons is None:
+        return getattr(bundle, "live_preprocess", bundle.preprocess)
+    from sadvae.export import check_persons
+
+    check_persons(bundle, persons)
+    return replace(bundle.preprocess, persons=int(persons))
 
 
 def save_calibration_set(cset: CalibrationSet, path: str | Path) -> Path:

@@ -1,18 +1,20 @@
 """TensorRT INT8 entropy calibrator fed from a calibration ``.npz``, with a guarded calibration cache.
 
-:func:`make_calibrator` returns an instance of a subclass of ``trt.IInt8EntropyCalibrator2``. The
-class is built inside the function from the ``trt`` module it is given, so this file imports no
-TensorRT (it works with 8.5/8.6 (JetPack 5, 6.0) and 10.x alike: both call the same four methods). TensorRT
-pulls batches with ``get_batch(names)``: each batch of windows float32 [B, 3, T, 25, M] (from
-:func:`sadvae.engine.calibration_data.load_calibration_set`) is copied into one device buffer and its
-pointer returned; ``None`` ends calibration. The last partial batch is filled by wrapping round to the
-first windows, so every window is seen and every batch has the shape of the calibration profile.
+:func:`make_calibrator` returns an instance of a subclass of ``trt.IInt8EntropyCalibrator2`` (with
+``algorithm="minmax"``: ``trt.IInt8MinMaxCalibrator``). The class is built inside the function from the
+``trt`` module it is given, so this file imports no TensorRT (it works with 8.5/8.6 (JetPack 5, 6.0) and 10.x
+alike: both call the same four methods). TensorRT pulls batches with ``get_batch(names)``: each batch of
+windows float32 [B, 3, T, 25, M] (from :func:`sadvae.engine.calibration_data.load_calibration_set`) is copied
+into one device buffer and its pointer returned; ``None`` ends calibration. The last partial batch is filled
+by wrapping round to the first windows, so every window is seen and every batch has the shape of the
+calibration profile.
 
 The calibration cache is TensorRT's own bytes. TensorRT's header names only its version and the
 algorithm, not the model, so a sidecar ``<cache>.json`` records the model id (sha256 of the bundle
-file) and the sha256 of the windows ``.npz``. A cache is used only when both match: a cache of
-another model or other windows is refused (logged, and TensorRT calibrates afresh and overwrites
-it), and a cache without a sidecar is refused too. Both files are written atomically.
+file), the sha256 of the windows ``.npz``, the algorithm and the TensorRT version. A cache is used only
+when all four match: a cache of another model, other windows, another algorithm or another TensorRT is
+refused (logged, and TensorRT calibrates afresh and overwrites it), and a cache without a sidecar is
+refused too. Both files are written atomically.
 
 Device memory comes from pycuda or, where pycuda is missing, cuda-python (``cuda.bindings.runtime``
 or the older ``cuda.cudart``), behind a three-method adapter. Everything but the TensorRT base class
@@ -29,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from sadvae.engine.calibration_data import load_calibration_set
-from sadvae.engine.trt_common import import_cudart
+from sadvae.engine.trt_common import CALIBRATORS, import_cudart
 from sadvae.errors import BackendError, ConfigError, MissingDependencyError
 from sadvae.fileio import atomic_write
 from sadvae.hashing import file_sha256
@@ -85,14 +87,15 @@ class CalibrationCache:
 
     Args:
         path: the cache file (TensorRT's bytes); the sidecar is ``<path>.json``.
-        identity: what the cache must belong to: ``model_id``, ``windows_sha256`` and ``algorithm`` are
-            compared; other keys (batch size, TensorRT version) are recorded only.
+        identity: what the cache must belong to: ``model_id``, ``windows_sha256``, ``algorithm`` and ``tensorrt``
+            (the TensorRT version, which cannot read another version's cache) are compared; other keys (batch
+            size, number of windows) are recorded only.
 
     Attributes:
         refused: why the last :meth:`read` refused the cache, or None.
     """
 
-    COMPARED = ("model_id", "windows_sha256", "algorithm")
+    COMPARED = ("model_id", "windows_sha256", "algorithm", "tensorrt")
 
     def __init__(self, path: str | Path, identity: dict[str, object]) -> None:
         missing = [k for k in self.COMPARED if not identity.get(k)]
@@ -281,7 +284,7 @@ def make_calibrator(
         DataFormatError: a bad windows file; ConfigError: windows of another model, or a bad batch size;
         MissingDependencyError: neither pycuda nor cuda-python is installed.
     """
-    bases = {"entropy": "IInt8EntropyCalibrator2", "minmax": "IInt8MinMaxCalibrator"}
+    bases = CALIBRATORS
     if algorithm not in bases:
         raise ConfigError(f"unknown calibration algorithm {algorithm!r}; choose one of {sorted(bases)}")
     windows_npz = Path(windows_npz)
@@ -292,11 +295,12 @@ def make_calibrator(
             f"{expected_model_id[:16]}...; draw them for this model with calibration/sample.py"
         )
     batches = WindowBatches(cset.windows, batch_size)
+    windows_sha256 = file_sha256(windows_npz)
     cache = None
     if cache_path is not None:
         identity = {
             "model_id": cset.model_id,
-            "windows_sha256": file_sha256(windows_npz),
+            "windows_sha256": windows_sha256,
             "windows": len(cset),
             "batch_size": int(batch_size),
             "tensorrt": str(getattr(trt, "__version__", "unknown")),
@@ -313,7 +317,9 @@ def make_calibrator(
             base.__init__(self)  # TensorRT's pybind base must be initialised explicitly
             self.feeder = feeder
             self.windows_npz = windows_npz
+            self.windows_sha256 = windows_sha256
             self.cache_path = cache_path
+            self.algorithm = algorithm
 
         def get_batch_size(self) -> int:
             return feeder.batches.batch_size

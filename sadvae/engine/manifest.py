@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shlex
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -56,6 +57,8 @@ log = logging.getLogger(__name__)
 
 MANIFEST_FORMAT = 1
 RTX_PORTABLE_MIN_CC = (8, 0)  # a TensorRT-RTX build without a target runs on Ampere (8.0) and later
+DEFAULT_OUT_DIR = "engines"  # `sadvae engine build`'s defaults, left out of the rebuild command
+DEFAULT_WORKSPACE_MB = 1024
 _REQUIRED = (
     "format_version",
     "plan.sha256",
@@ -209,6 +212,15 @@ def read_manifest(plan_path: str | Path) -> dict:
             raise DataFormatError(
                 path, key, f"expected {want}, found {value!r}; rebuild the plan with `sadvae engine build`"
             )
+    for i, out in enumerate(manifest["outputs"]):
+        shape = out.get("shape")
+        if not (isinstance(shape, list) and all(type(d) is int for d in shape)):
+            raise DataFormatError(
+                path,
+                f"outputs[{i}].shape",
+                f"expected a list of integers (-1 for a dynamic axis), found {shape!r}; rebuild the plan with "
+                "`sadvae engine build`",
+            )
     return manifest
 
 
@@ -222,6 +234,11 @@ def _is_cc(value: object) -> bool:
 
 def _dims(value: object) -> bool:
     return isinstance(value, list) and len(value) == 5 and all(type(v) is int and v >= 1 for v in value)
+
+
+def _calibration(value: object) -> bool:
+    """``build.calibration``: null, a path (manifests before the calibration facts) or the facts' object."""
+    return value is None or isinstance(value, (str, dict))
 
 
 _TYPES = (  # (field, check, what it should be): the fields engine info, check_against and the TensorRT backend read
@@ -242,6 +259,14 @@ _TYPES = (  # (field, check, what it should be): the fields engine info, check_a
         lambda v: isinstance(v, list) and all(isinstance(o, dict) and isinstance(o.get("name"), str) for o in v),
         'a list of {"name", "shape"} objects',
     ),
+    ("workspace_mb", lambda v: type(v) is int and v >= 1, "a number of MiB"),
+    ("build", lambda v: isinstance(v, dict), "an object of build facts"),
+    (
+        "build.batch_sizes",
+        lambda v: isinstance(v, list) and len(v) == 3 and all(type(b) is int and b >= 1 for b in v),
+        "3 positive integers [MIN, OPT, MAX]",
+    ),
+    ("build.calibration", _calibration, 'null or {"windows", "cache", "algorithm", ...}'),
 )
 
 
@@ -287,33 +312,77 @@ def manifest_mismatches(
     return out
 
 
-def rebuild_hint(manifest: Mapping, runtime: Mapping | None = None) -> str:
-    """The ``sadvae engine build`` command that rebuilds this plan for the machine described by ``runtime``."""
-    build = manifest.get("build", {})
+def rebuild_hint(manifest: Mapping, runtime: Mapping | None = None, plan_path: str | Path | None = None) -> str:
+    """The ``sadvae engine build`` command that rebuilds this plan for the machine described by ``runtime``.
+
+    It repeats what the manifest records: batch sizes, workspace, int8's calibration (windows, cache, algorithm:
+    a cache alone is replayed only by the TensorRT version that made it, so for another version the windows are
+    asked for), the RTX target, and, from ``plan_path``, ``--out-dir`` and ``--name`` where they are not the
+    defaults.
+    """
+    build = manifest.get("build")
+    build = build if isinstance(build, Mapping) else {}
     onnx = manifest["model"].get("onnx") or "MODEL.onnx"
-    cmd = f"sadvae engine build --onnx {onnx} --precision {manifest['precision']}"
+    precision = manifest["precision"]
+    cmd = ["sadvae engine build --onnx", shlex.quote(str(onnx)), "--precision", str(precision)]
     batches = build.get("batch_sizes")
-    if batches:
-        cmd += " --batch " + " ".join(str(b) for b in batches)
+    if isinstance(batches, list) and batches:
+        cmd += ["--batch", *(str(b) for b in batches)]
+    workspace = manifest.get("workspace_mb")
+    if type(workspace) is int and workspace != DEFAULT_WORKSPACE_MB:
+        cmd += ["--workspace-mb", str(workspace)]
+    if precision == "int8":
+        same_library = runtime is None or str(runtime.get("library_version")) == str(manifest["library"]["version"])
+        cmd += _calibration_flags(build.get("calibration"), same_library)
     if manifest["library"]["name"] == "tensorrt_rtx":
         cc = (runtime or {}).get("compute_capability") or manifest["device"].get("compute_capability")
         target = manifest["device"].get("target")
-        cmd += " --library tensorrt_rtx" + (
-            ""
-            if target in (None, "portable") or cc is None
-            else " --target SM" + normalize_compute_capability(cc).replace(".", "")
+        cmd.append("--library tensorrt_rtx")
+        if target not in (None, "portable") and cc is not None:
+            cmd.append("--target SM" + normalize_compute_capability(cc).replace(".", ""))
+    plan_file = Path(plan_path).name if plan_path is not None else manifest["plan"].get("file")
+    if plan_path is not None and Path(plan_path).parent != Path(DEFAULT_OUT_DIR):
+        cmd += ["--out-dir", shlex.quote(str(Path(plan_path).parent))]
+    suffix = f".{precision}.plan"
+    if isinstance(plan_file, str) and plan_file.endswith(suffix) and plan_file[: -len(suffix)] != Path(onnx).stem:
+        cmd += ["--name", shlex.quote(plan_file[: -len(suffix)])]
+    return " ".join(cmd)
+
+
+def _calibration_flags(calibration: object, same_library: bool) -> list[str]:
+    """The ``--calibration-*`` flags of an int8 plan's ``build.calibration`` (or its older form, a path)."""
+    if isinstance(calibration, str):  # manifests before the calibration facts: the windows, the cache or neither
+        calibration = (
+            {"windows": calibration}
+            if calibration.endswith(".npz")
+            else {"cache": calibration if calibration != "calibrator" else None}
         )
-    return cmd
+    facts = calibration if isinstance(calibration, Mapping) else {}
+    windows, cache, algorithm = facts.get("windows"), facts.get("cache"), facts.get("algorithm")
+    flags = []
+    if windows or not cache or not same_library:  # a cache alone fits only the TensorRT that made it
+        flags += ["--calibration-data", shlex.quote(str(windows)) if windows else "WINDOWS.npz"]
+    if cache:
+        flags += ["--calibration-cache", shlex.quote(str(cache))]
+    if algorithm == "minmax":
+        flags += ["--calibration-algorithm", "minmax"]
+    return flags
 
 
 def check_against(
     manifest: Mapping,
     runtime: Mapping,
-    plan_path: str | Path = "plan",
+    plan_path: str | Path | None = None,
     model: str | None = None,
     plan_sha256: str | None = None,
 ) -> None:
-    """Raise one :class:`EngineError` naming every field that differs (see :func:`manifest_mismatches`). Pure."""
+    """Raise one :class:`EngineError` naming every field that differs (see :func:`manifest_mismatches`). Pure.
+
+    ``plan_path`` (None: the messages say "plan") also gives the rebuild command its ``--out-dir`` and ``--name``.
+    """
+    where = plan_path
+    if plan_path is None:
+        plan_path = "plan"
     if runtime.get("compute_capability") is None:
         raise EngineError(
             f"{plan_path}: a {manifest['library']['name']} plan runs on a CUDA GPU and none was found "
@@ -326,10 +395,10 @@ def check_against(
             other = {**manifest, "model": {**manifest["model"], "onnx": "MODEL.onnx"}}
             fix = (
                 "Export the model you run (`sadvae export BUNDLE.pt --out MODEL.onnx`) and build its plan with "
-                f"`{rebuild_hint(other, runtime)}`, or pass the plan built for it"
+                f"`{rebuild_hint(other, runtime, where)}`, or pass the plan built for it"
             )
         else:
-            fix = f"Rebuild it on this machine with `{rebuild_hint(manifest, runtime)}`"
+            fix = f"Rebuild it on this machine with `{rebuild_hint(manifest, runtime, where)}`"
         raise EngineError(f"{plan_path} does not fit here: " + "; ".join(reasons) + ". " + fix)
 
 

@@ -336,9 +336,10 @@ def _check_window_shape(src, onnx_in: Path, shape: tuple[int, ...], calibration_
     fixed = [(i, d) for i, d in enumerate(dims) if d is not None and i > 0]
     if len(dims) != len(shape) or any(shape[i] != d for i, d in fixed):
         want = "x".join("N" if d is None else str(d) for d in dims)
+        persons = f" --persons {dims[-1]}" if len(dims) == 5 and dims[-1] is not None else ""
         raise ConfigError(
             f"{calibration_npz}: windows of shape {'x'.join(map(str, shape))} do not fit the input of {onnx_in} "
-            f"({want}); draw windows for this export (calibration/sample.py with its bundle and --persons)"
+            f"({want}); draw windows for this export with `python calibration/sample.py --bundle BUNDLE.pt{persons}`"
         )
 
 

@@ -20,6 +20,9 @@ __all__ = [
     "load_library",
     "trt_logger",
     "parser_errors",
+    "CALIBRATORS",
+    "calibration_algorithm",
+    "read_cache_sidecar",
     "replay_calibrator",
     "dtype_name",
     "import_cudart",
@@ -28,6 +31,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 LIBRARIES = ("tensorrt", "tensorrt_rtx")
+# ``--calibration-algorithm`` -> the TensorRT calibrator class (the sidecar of a calibration cache records the class)
+CALIBRATORS = {"entropy": "IInt8EntropyCalibrator2", "minmax": "IInt8MinMaxCalibrator"}
 
 
 def import_cudart() -> Any:
@@ -112,32 +117,102 @@ def parser_errors(parser: Any) -> list[str]:
     return out
 
 
-def replay_calibrator(trt: Any, cache_path: Path, model_id: str | None) -> Any:
-    """An entropy calibrator that only replays a calibration cache (no windows, no GPU memory).
+def calibration_algorithm(name: object) -> str | None:
+    """``"entropy"`` or ``"minmax"`` for a short name or a TensorRT class name (``"IInt8MinMaxCalibrator"``), else
+    None."""
+    for short, base in CALIBRATORS.items():
+        if name in (short, base):
+            return short
+    return None
 
-    The cache's sidecar ``<cache>.json`` (written by :mod:`sadvae.engine.calibrator`) must name ``model_id``.
+
+def read_cache_sidecar(cache_path: Path, model_id: str | None, algorithm: str | None = None) -> dict:
+    """The sidecar ``<cache>.json`` of a calibration cache to replay, checked against the build (no TensorRT needed).
+
+    Args:
+        cache_path: the calibration cache (TensorRT's bytes).
+        model_id: the ONNX's ``sadvae.model_id``; None skips the model check.
+        algorithm: "entropy" or "minmax" when the build asks for one (``--calibration-algorithm``); None: the cache's.
+
+    Returns:
+        the sidecar, with ``"algorithm"`` normalised to "entropy" or "minmax".
+
+    Raises:
+        ConfigError: the cache or a readable sidecar is missing, or the sidecar names another model, another
+            algorithm, an unknown algorithm or no TensorRT version; the message says to calibrate with
+            --calibration-data.
     """
     sidecar = cache_path.with_name(cache_path.name + ".json")
+    fix = "calibrate with --calibration-data WINDOWS.npz"
+    if cache_path.is_dir():
+        raise ConfigError(f"--calibration-cache {cache_path}: is a folder; pass the calibration cache file")
     if not cache_path.is_file():
-        raise ConfigError(f"{cache_path}: calibration cache not found; give --calibration-data to calibrate")
+        raise ConfigError(f"{cache_path}: calibration cache not found; {fix}")
     try:
-        owner = json.loads(sidecar.read_text(encoding="utf-8")).get("model_id")
-    except (OSError, ValueError, AttributeError):
+        meta = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        meta = None
+    if not isinstance(meta, dict):
         raise ConfigError(
-            f"{cache_path}: no readable sidecar {sidecar.name} says which model the cache belongs to; "
-            "calibrate with --calibration-data"
-        ) from None
+            f"{cache_path}: no readable sidecar {sidecar.name} says which model the cache belongs to; {fix}"
+        )
+    owner = meta.get("model_id")
     if model_id is not None and owner != model_id:
         raise ConfigError(
             f"{cache_path}: the calibration cache belongs to model {str(owner)[:16]}..., the ONNX is "
-            f"{model_id[:16]}...; calibrate this model with --calibration-data"
+            f"{model_id[:16]}...; calibrate this model with --calibration-data WINDOWS.npz"
+        )
+    made_with = calibration_algorithm(meta.get("algorithm"))
+    if made_with is None:
+        if "algorithm" not in meta:
+            raise ConfigError(f"{sidecar}: records no calibration algorithm; {fix}")
+        raise ConfigError(
+            f"{sidecar}: algorithm {meta['algorithm']!r} is not one of {sorted(CALIBRATORS)} (or their TensorRT "
+            f"classes); {fix}"
+        )
+    if algorithm is not None and algorithm != made_with:
+        raise ConfigError(
+            f"{cache_path}: the calibration cache was made with --calibration-algorithm {made_with}, this build asks "
+            f"for {algorithm}; drop --calibration-algorithm to replay it, or {fix} --calibration-algorithm {algorithm}"
+        )
+    if not isinstance(meta.get("tensorrt"), str):
+        raise ConfigError(f"{sidecar}: records no TensorRT version, so the cache may not fit this TensorRT; {fix}")
+    return {**meta, "algorithm": made_with}
+
+
+def replay_calibrator(trt: Any, cache_path: Path, model_id: str | None, algorithm: str | None = None) -> Any:
+    """A calibrator that only replays a calibration cache (no windows, no GPU memory).
+
+    The cache's sidecar ``<cache>.json`` (written by :mod:`sadvae.engine.calibrator`) must name ``model_id`` and the
+    TensorRT version of ``trt`` (TensorRT skips a cache of another version and would then calibrate on no batches);
+    the calibrator's base class is the sidecar's algorithm (entropy: ``IInt8EntropyCalibrator2``, minmax:
+    ``IInt8MinMaxCalibrator``; TensorRT skips a cache made by another algorithm too). See
+    :func:`read_cache_sidecar` for ``algorithm`` and the refusals.
+
+    Raises:
+        ConfigError: a refused cache (the message says to calibrate with --calibration-data).
+    """
+    meta = read_cache_sidecar(cache_path, model_id, algorithm)
+    here = str(getattr(trt, "__version__", "unknown"))
+    if meta["tensorrt"] != here:
+        raise ConfigError(
+            f"{cache_path}: the calibration cache was made with TensorRT {meta['tensorrt']} and this is TensorRT "
+            f"{here}, which cannot replay it; recalibrate with --calibration-data WINDOWS.npz"
         )
     data = cache_path.read_bytes()
-    base = trt.IInt8EntropyCalibrator2
+    base = getattr(trt, CALIBRATORS[meta["algorithm"]])
+    facts = {
+        "cache_path": cache_path,
+        "algorithm": meta["algorithm"],
+        "windows_sha256": meta.get("windows_sha256") if isinstance(meta.get("windows_sha256"), str) else None,
+        "batch_size": meta.get("batch_size") if type(meta.get("batch_size")) is int else None,
+    }
 
     class _Replay(base):  # type: ignore[misc, valid-type]
         def __init__(self) -> None:
             base.__init__(self)
+            for key, value in facts.items():  # what the manifest records of the calibration
+                setattr(self, key, value)
 
         def get_batch_size(self) -> int:
             return 1

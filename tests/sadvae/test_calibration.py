@@ -91,6 +91,38 @@ def test_sampling_uses_the_bundles_preprocessing(tiny, bundle_fixtures, tmp_path
     assert sample_windows(other, model_id="x", per_class=2).windows.shape[1:] == (3, 16, 25, 1)
 
 
+def test_sampling_for_a_persons_export(bundle_fixtures, tmp_path):
+    """`sadvae export --persons 2` of a Shift-GCN whose live window has one person: its windows are [3, T, 25, 2].
+    Before, sample_windows always drew the live window, so such an export could not be calibrated."""
+    from sadvae.bundle import load_bundle
+
+    bundle = load_bundle(bundle_fixtures.make_tiny_shiftgcn_bundle(tmp_path / "shift.pt", window=32))
+    rng = np.random.default_rng(1)
+    names = bundle_fixtures.SHIFT_NAMES
+    seqs = [_sequence(rng, c, s, 0) for c in range(len(names)) for s in SUBJECTS]
+    data = save_prepared(Dataset("msr_action3d", tuple(names), seqs), tmp_path / "shift.npz")
+    bundle = dataclasses.replace(bundle, provenance={"dataset": "msr_action3d", "root": str(data), "split_seed": 0})
+    live = sample_windows(bundle, model_id="x", per_class=1)
+    assert live.windows.shape[1:] == (3, 32, 25, 1) and live.preprocess.persons == 1  # the default export's
+    two = sample_windows(bundle, model_id="x", per_class=1, persons=2)
+    assert two.windows.shape[1:] == (3, 32, 25, 2) and two.preprocess == bundle.preprocess
+    np.testing.assert_array_equal(two.windows[..., 0], live.windows[..., 0])  # same draw, one more (empty) slot
+    with pytest.raises(ConfigError, match=r"--persons 3: this Shift-GCN takes windows of 2 person slots .* or 1"):
+        sample_windows(bundle, model_id="x", per_class=1, persons=3)
+    with pytest.raises(ConfigError, match="--persons must be a whole number >= 1, got 0"):
+        sample_windows(bundle, model_id="x", per_class=1, persons=0)
+
+
+def test_sample_script_has_persons():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "calibration" / "sample.py"
+    out = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True, check=True).stdout
+    assert "--persons PERSONS" in out and "the --persons the ONNX was exported with" in " ".join(out.split())
+
+
 def test_sampling_rejects_bad_requests(tiny):
     with pytest.raises(ConfigError, match="unknown split"):
         _draw(tiny, split="test")
@@ -238,13 +270,17 @@ def test_calibrator_feeds_batches_and_caches(tiny, tmp_path, caplog):
 
 
 def test_cache_without_sidecar_is_refused(tmp_path):
-    cache = CalibrationCache(tmp_path / "c.calib", {"model_id": "m", "windows_sha256": "w", "algorithm": "a"})
+    same = {"model_id": "m", "windows_sha256": "w", "algorithm": "a", "tensorrt": "10.3.0"}
+    cache = CalibrationCache(tmp_path / "c.calib", same)
     (tmp_path / "c.calib").write_bytes(b"orphan")
     assert cache.read() is None and "no sidecar" in cache.refused
     cache.write(b"fresh")
     assert cache.read() == b"fresh" and cache.refused is None
-    changed = CalibrationCache(tmp_path / "c.calib", {"model_id": "m", "windows_sha256": "other", "algorithm": "a"})
+    changed = CalibrationCache(tmp_path / "c.calib", {**same, "windows_sha256": "other"})
     assert changed.read() is None and "windows_sha256" in changed.refused
+    # TensorRT cannot read another version's cache (it would skip it): refused by name instead
+    upgraded = CalibrationCache(tmp_path / "c.calib", {**same, "tensorrt": "10.7.0"})
+    assert upgraded.read() is None and "tensorrt '10.3.0', this build has '10.7.0'" in upgraded.refused
 
 
 def test_entropy_threshold_matches_tensorrt_behaviour():

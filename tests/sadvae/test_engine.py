@@ -181,6 +181,63 @@ def test_manifest_fields_of_the_wrong_type_are_named(tmp_path, field, value, wor
     assert "m.fp16.json" in str(info.value) and "rebuild the plan" in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "where"),
+    [
+        ("outputs", [{"name": "latent"}], "outputs[0].shape: expected a list of integers"),
+        ("outputs", [{"name": "latent", "shape": "-1x16"}], "outputs[0].shape: expected a list of integers"),
+        ("build", "yesterday", "build: expected an object of build facts"),
+        ("build__batch_sizes", "1 4 16", "build.batch_sizes: expected 3 positive integers"),
+        ("workspace_mb", "lots", "workspace_mb: expected a number of MiB"),
+    ],
+)
+def test_cli_info_names_a_malformed_field_instead_of_a_traceback(tmp_path, capsys, field, value, where):
+    """Before, `sadvae engine info` raised KeyError 'shape' or AttributeError on these."""
+    from sadvae.cli import main
+
+    plan, _, _ = _write_plan(tmp_path, **{field: value})
+    assert main(["engine", "info", str(plan), "--no-check"]) == 2
+    err = capsys.readouterr().err
+    assert f"m.fp16.json:{where}" in err and "rebuild the plan" in err and "Traceback" not in err
+
+
+def test_rebuild_hint_repeats_what_the_plan_was_built_with(tmp_path, monkeypatch, capsys):
+    """Before, the hint for an int8 plan had no calibration flags (the command it printed failed), and it dropped
+    --workspace-mb, --out-dir and --name."""
+    from sadvae.cli import main
+    from sadvae.engine.manifest import rebuild_hint
+
+    plan, manifest, onnx_path = _write_plan(tmp_path)
+    assert rebuild_hint(manifest, HERE, plan) == (
+        f"sadvae engine build --onnx {onnx_path} --precision fp16 --batch 1 4 16 --workspace-mb 64 --out-dir {tmp_path}"
+    )
+    windows, cache = tmp_path / "w.npz", tmp_path / "c.calib"
+    windows.write_bytes(b"windows")
+    int8 = copy.deepcopy(manifest)
+    int8["precision"], int8["workspace_mb"], int8["plan"]["file"] = "int8", 1024, "m.int8.plan"
+    calibration = {"windows": str(windows), "windows_sha256": "w", "cache": str(cache), "batch_size": 16}
+    int8["build"]["calibration"] = {**calibration, "algorithm": "minmax"}
+    hint = rebuild_hint(int8, HERE, tmp_path / "out" / "orin.int8.plan")
+    assert hint == (
+        f"sadvae engine build --onnx {onnx_path} --precision int8 --batch 1 4 16 --calibration-data {windows} "
+        f"--calibration-cache {cache} --calibration-algorithm minmax --out-dir {tmp_path / 'out'} --name orin"
+    )
+    # the printed command runs: every flag passes `sadvae engine build`'s checks (only TensorRT is missing here)
+    monkeypatch.setitem(sys.modules, "tensorrt", None)
+    monkeypatch.setitem(sys.modules, "tensorrt_rtx", None)
+    assert main(hint.split()[1:]) == 2
+    assert "sadvae: error: tensorrt is not installed" in capsys.readouterr().err
+    # a cache alone is replayed only by the TensorRT that made it: for another version the windows are asked for
+    int8["build"]["calibration"] = {"windows": None, "cache": str(cache), "algorithm": "entropy"}
+    assert rebuild_hint(int8, HERE).endswith(f"--precision int8 --batch 1 4 16 --calibration-cache {cache}")
+    newer = {**HERE, "library_version": "10.7.0"}
+    assert f"--calibration-data WINDOWS.npz --calibration-cache {cache}" in rebuild_hint(int8, newer)
+    int8["build"]["calibration"] = str(windows)  # manifests written before the calibration facts: a path
+    assert rebuild_hint(int8).endswith(f"--calibration-data {windows}")
+    with pytest.raises(EngineError, match=r"Rebuild it on this machine with `sadvae engine build .* --calibration-"):
+        check_against(int8, newer, tmp_path / "m.int8.plan")
+
+
 def test_compute_capability_spellings():
     for text in ("SM87", "sm_87", "8.7", "87", (8, 7)):
         assert normalize_compute_capability(text) == "8.7"
@@ -294,12 +351,15 @@ def test_auto_without_tensorrt_says_tensorrt_is_missing(tmp_path, monkeypatch, c
     monkeypatch.setitem(sys.modules, "tensorrt_rtx", _fake_rtx())
     good = str(_onnx_file(tmp_path / "m.onnx"))
     for precision in ("fp16", "int8"):
+        calibrator = object() if precision == "int8" else None  # int8 without calibration is refused before
         with pytest.raises(MissingDependencyError) as info:
-            build_engine(good, tmp_path, precision=precision)
+            build_engine(good, tmp_path, precision=precision, calibrator=calibrator)
         msg = str(info.value)
         assert msg.startswith("TensorRT is not installed, so --library auto fell back to TensorRT-RTX (tensorrt_rtx")
         assert "builds fp32 only" in msg and f"to build {precision}, install TensorRT" in msg
         assert "`pip install tensorrt`" in msg and "sadvae-live[trt]" in msg and "--precision fp32" in msg
+    with pytest.raises(ConfigError, match="tensorrt_rtx cannot build int8"):  # not "int8 needs calibration" first
+        build_engine(good, tmp_path, precision="int8", library="tensorrt_rtx")
     err = _cli_error(capsys, "--onnx", good, "--out-dir", str(tmp_path))
     assert "sadvae: error: TensorRT is not installed, so --library auto fell back to TensorRT-RTX" in err
     err = _cli_error(capsys, "--onnx", good, "--target", "SM999", "--out-dir", str(tmp_path))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import types
+from pathlib import Path
 
 import pytest
 
@@ -35,6 +37,7 @@ def fake_tensorrt(version: str, pool_api: bool = True) -> types.ModuleType:
     trt.__version__, trt.calls = version, []
     trt.Logger = types.SimpleNamespace(INTERNAL_ERROR=0, ERROR=1, WARNING=2, INFO=3, VERBOSE=4)
     trt.ILogger = trt.IInt8EntropyCalibrator2 = type("Base", (), {"__init__": lambda self: None})
+    trt.IInt8MinMaxCalibrator = type("MinMaxBase", (), {"__init__": lambda self: None})
     trt.NetworkDefinitionCreationFlag = types.SimpleNamespace(EXPLICIT_BATCH=0)
     trt.BuilderFlag = types.SimpleNamespace(FP16="FP16", INT8="INT8", TF32="TF32")
     trt.MemoryPoolType = types.SimpleNamespace(WORKSPACE="WORKSPACE")
@@ -112,10 +115,41 @@ def fake_tensorrt(version: str, pool_api: bool = True) -> types.ModuleType:
         create_optimization_profile = staticmethod(Profile)
 
         def build_serialized_network(self, net, config):
+            rec(("build",))
             return b"PLAN"
 
     trt.Builder, trt.OnnxParser = Builder, Parser
     return trt
+
+
+class _HostOnly:
+    """Device memory without a GPU (the stand-in builder never reads the pointers)."""
+
+    def alloc(self, n):
+        return bytearray(n)
+
+    def upload(self, buf, a):
+        pass
+
+    def pointer(self, buf):
+        return 4096
+
+    def free(self, buf):
+        pass
+
+
+def _windows_npz(path, shape=(5, 3, 32, 25, 2), model_id="m" * 64):
+    """A calibration .npz of zero windows ``shape`` drawn "for" ``model_id``."""
+    import numpy as np
+
+    from sadvae.data.preprocess import PreprocessConfig
+    from sadvae.engine.calibration_data import CalibrationSet, save_calibration_set
+
+    n, _, t, _, m = shape
+    pre = PreprocessConfig(window=t, persons=m)
+    labels = np.zeros(n, np.int64)
+    cset = CalibrationSet(np.zeros(shape, np.float32), labels, ("a",), ("s",) * n, 0, model_id, pre, "train", "random")
+    return save_calibration_set(cset, path)
 
 
 @pytest.fixture
@@ -170,55 +204,171 @@ def test_tensorrt_int8_from_a_calibration_cache(tmp_path, monkeypatch, orin):
     cache.write_bytes(b"TRT-1003-EntropyCalibration2")
     with pytest.raises(ConfigError, match="no readable sidecar m.calibration.json"):
         build_engine(onnx_path, tmp_path, precision="int8", calibration_cache=cache)
-    (tmp_path / "m.calibration.json").write_text(json.dumps({"model_id": "x" * 64}))
+    sidecar = {"model_id": "x" * 64, "algorithm": "IInt8EntropyCalibrator2", "tensorrt": "10.3.0"}
+    (tmp_path / "m.calibration.json").write_text(json.dumps(sidecar))
     with pytest.raises(ConfigError, match="belongs to model xxxxxxxxxxxxxxxx..., the ONNX is mmmm"):
         build_engine(onnx_path, tmp_path, precision="int8", calibration_cache=cache)
-    (tmp_path / "m.calibration.json").write_text(json.dumps({"model_id": "m" * 64}))
+    (tmp_path / "m.calibration.json").write_text(json.dumps({**sidecar, "model_id": "m" * 64}))
     report = build_engine(onnx_path, tmp_path, precision="int8", calibration_cache=cache)
     assert {("set_flag", "INT8"), ("set_flag", "FP16")} <= set(trt.calls)
     assert ("calibration_profile", ("window", *[(1, 3, 32, 25, 2)] * 3)) in trt.calls
     calibrator = next(c[1] for c in trt.calls if c[0] == "config.int8_calibrator")
     assert calibrator.read_calibration_cache() == b"TRT-1003-EntropyCalibration2" and calibrator.get_batch([]) is None
-    assert report.plan.name == "m.int8.plan" and report.manifest["build"]["calibration"] == str(cache)
+    assert report.plan.name == "m.int8.plan" and report.manifest["build"]["calibration"] == {
+        "windows": None,
+        "windows_sha256": None,
+        "cache": str(cache),
+        "algorithm": "entropy",
+        "batch_size": None,
+    }
 
 
 def test_int8_refuses_calibration_windows_of_another_shape(tmp_path, monkeypatch, orin):
     """TensorRT reads the calibration buffer with the network's shape: windows of another shape would overrun it."""
-    import numpy as np
-
-    from sadvae.data.preprocess import PreprocessConfig
-    from sadvae.engine.calibration_data import CalibrationSet, save_calibration_set
-    from sadvae.engine.calibrator import DeviceMemory, make_calibrator
-
-    class HostOnly(DeviceMemory):  # no GPU here: the builder must refuse before any pointer is used
-        def alloc(self, n):
-            return bytearray(n)
-
-        def upload(self, buf, a):
-            pass
-
-        def pointer(self, buf):
-            return 4096
-
-        def free(self, buf):
-            pass
+    from sadvae.engine.calibrator import make_calibrator
 
     trt = fake_tensorrt("10.3.0")
     monkeypatch.setitem(sys.modules, "tensorrt", trt)
-    windows = np.zeros((5, 3, 16, 25, 1), np.float32)  # T=16, M=1; the network takes T=32, M=2
-    cset = CalibrationSet(
-        windows,
-        np.zeros(5, np.int64),
-        ("a",),
-        ("s",) * 5,
-        0,
-        "m" * 64,
-        PreprocessConfig(window=16, persons=1),
-        "train",
-        "random",
-    )
-    npz = save_calibration_set(cset, tmp_path / "w.npz")
-    cal = make_calibrator(trt, npz, None, 16, memory=HostOnly())
-    with pytest.raises(ConfigError, match=r"calibration windows \[3, 16, 25, 1\] do not fit the network's input"):
+    npz = _windows_npz(tmp_path / "w.npz", (5, 3, 16, 25, 1))  # T=16, M=1; the network takes T=32, M=2
+    cal = make_calibrator(trt, npz, None, 16, memory=_HostOnly())
+    with pytest.raises(ConfigError, match=r"calibration windows \[3, 16, 25, 1\] do not fit the network's input") as e:
         build_engine(_onnx_file(tmp_path / "m.onnx"), tmp_path, precision="int8", calibrator=cal)
+    assert "`python calibration/sample.py --bundle BUNDLE.pt --persons 2`" in str(e.value)  # a flag sample.py has
     assert not list(tmp_path.glob("*.plan"))
+
+
+def test_output_paths_are_refused_before_the_build(tmp_path, monkeypatch, orin, capsys):
+    """Before, a file as --out-dir or a folder as --timing-cache failed after build_serialized_network had run (a
+    FileExistsError / IsADirectoryError traceback, and the plan lost); now each is one error before the build."""
+    from sadvae.cli import main
+
+    trt = fake_tensorrt("10.3.0")
+    monkeypatch.setitem(sys.modules, "tensorrt", trt)
+    onnx_path = _onnx_file(tmp_path / "m.onnx")
+    (tmp_path / "afile").write_text("not a folder")
+    (tmp_path / "taken" / "m.fp16.plan").mkdir(parents=True)
+    (tmp_path / "folder").mkdir()
+    cases = [
+        ({"out_dir": tmp_path / "afile"}, f"--out-dir {tmp_path / 'afile'}: {tmp_path / 'afile'} is a file, not a"),
+        ({"out_dir": tmp_path / "afile" / "engines"}, f"{tmp_path / 'afile'} is a file, not a folder; pass a folder"),
+        ({"out_dir": tmp_path / "taken"}, "m.fp16.plan is a folder; pass another --out-dir or --name"),
+        ({"timing_cache": tmp_path / "folder"}, f"--timing-cache {tmp_path / 'folder'}: {tmp_path / 'folder'} is a"),
+        (
+            {"precision": "int8", "calibrator": object(), "calibration_cache": tmp_path / "folder"},
+            f"--calibration-cache {tmp_path / 'folder'}: {tmp_path / 'folder'} is a folder; pass a file path",
+        ),
+    ]
+    for kwargs, words in cases:
+        kwargs = {"out_dir": tmp_path / "engines", **kwargs}
+        with pytest.raises(ConfigError, match=re.escape(words)):
+            build_engine(onnx_path, **kwargs)
+    argv = ["engine", "build", "--onnx", str(onnx_path), "--out-dir", str(tmp_path / "afile")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "sadvae: error: --out-dir" in err and "is a file, not a folder" in err and "Traceback" not in err
+    assert main([*argv[:4], "--timing-cache", str(tmp_path / "folder")]) == 2
+    assert "--timing-cache" in capsys.readouterr().err
+    assert ("build",) not in trt.calls and not (tmp_path / "engines").exists()
+
+
+def test_the_plan_is_written_before_the_timing_cache(tmp_path, monkeypatch, orin, caplog):
+    """A timing cache that cannot be written no longer costs the plan (it was written first, and raised)."""
+    import sadvae.engine.builder as builder
+
+    monkeypatch.setitem(sys.modules, "tensorrt", fake_tensorrt("10.3.0"))
+    written, real = [], builder.atomic_write
+
+    def write(path, data):
+        written.append(Path(path).name)
+        if Path(path).name == "t.cache":
+            raise OSError(28, "No space left on device")
+        real(path, data)
+
+    monkeypatch.setattr(builder, "atomic_write", write)
+    report = build_engine(_onnx_file(tmp_path / "m.onnx"), tmp_path, timing_cache=tmp_path / "t.cache")
+    assert written == ["m.fp16.plan", "t.cache"] and report.plan.read_bytes() == b"PLAN"
+    assert report.manifest_path.is_file() and "could not write the timing cache" in caplog.text
+
+
+def test_int8_without_calibration_is_refused_before_a_library(tmp_path, monkeypatch):
+    """build_engine's docstring promises it; before, TensorRT was imported first ("not installed" hid the error)."""
+    monkeypatch.setitem(sys.modules, "tensorrt", None)
+    monkeypatch.setitem(sys.modules, "tensorrt_rtx", None)
+    onnx_path = _onnx_file(tmp_path / "m.onnx")
+    with pytest.raises(ConfigError, match="int8 needs calibration: give --calibration-data WINDOWS.npz"):
+        build_engine(onnx_path, tmp_path, precision="int8")
+    with pytest.raises(
+        ConfigError, match=r"nope\.calib: calibration cache not found; calibrate with --calibration-data"
+    ):
+        build_engine(onnx_path, tmp_path, precision="int8", calibration_cache=tmp_path / "nope.calib")
+
+
+def _replay_cache(tmp_path, **sidecar):
+    cache = tmp_path / "m.calibration"
+    cache.write_bytes(b"TRT-1003-MinMaxCalibration")
+    facts = {"model_id": "m" * 64, "algorithm": "IInt8MinMaxCalibrator", "tensorrt": "10.3.0", **sidecar}
+    (tmp_path / "m.calibration.json").write_text(json.dumps({k: v for k, v in facts.items() if v is not None}))
+    return cache
+
+
+def test_replayed_cache_uses_its_algorithm_and_tensorrt_version(tmp_path, monkeypatch, orin):
+    """Before, a replayed cache always got an entropy calibrator and any TensorRT version: TensorRT skipped the
+    cache and calibrated on zero batches, with an opaque error."""
+    trt = fake_tensorrt("10.3.0")
+    monkeypatch.setitem(sys.modules, "tensorrt", trt)
+    onnx_path = _onnx_file(tmp_path / "m.onnx")
+    cache = _replay_cache(tmp_path, windows_sha256="w" * 64, batch_size=8)
+    report = build_engine(onnx_path, tmp_path, precision="int8", calibration_cache=cache)
+    calibrator = next(c[1] for c in trt.calls if c[0] == "config.int8_calibrator")
+    assert isinstance(calibrator, trt.IInt8MinMaxCalibrator) and not isinstance(calibrator, trt.IInt8EntropyCalibrator2)
+    assert report.manifest["build"]["calibration"] == {
+        "windows": None,
+        "windows_sha256": "w" * 64,
+        "cache": str(cache),
+        "algorithm": "minmax",
+        "batch_size": 8,
+    }
+    trt.calls.clear()
+    refusals = [
+        ({}, {"calibration_algorithm": "entropy"}, "made with --calibration-algorithm minmax, this build asks for"),
+        ({"tensorrt": "8.6.1"}, {}, "made with TensorRT 8.6.1 and this is TensorRT 10.3.0, which cannot replay it; "),
+        ({"tensorrt": None}, {}, "records no TensorRT version, so the cache may not fit this TensorRT; calibrate"),
+        ({"algorithm": "Percentile"}, {}, "algorithm 'Percentile' is not one of ['entropy', 'minmax']"),
+    ]
+    for sidecar, kwargs, words in refusals:
+        _replay_cache(tmp_path, **sidecar)
+        with pytest.raises(ConfigError, match=re.escape(words)) as info:
+            build_engine(onnx_path, tmp_path, precision="int8", calibration_cache=cache, **kwargs)
+        assert "--calibration-data" in str(info.value)
+    assert ("build",) not in trt.calls
+
+
+def test_cli_calibration_algorithm_and_the_manifests_calibration_facts(tmp_path, monkeypatch, orin, capsys):
+    from sadvae.cli import main
+    from sadvae.hashing import file_sha256
+
+    trt = fake_tensorrt("10.3.0")
+    monkeypatch.setitem(sys.modules, "tensorrt", trt)
+    monkeypatch.setattr("sadvae.engine.calibrator.device_memory", _HostOnly)
+    onnx_path, npz = _onnx_file(tmp_path / "m.onnx"), _windows_npz(tmp_path / "w.npz")
+    out, cache = tmp_path / "engines", tmp_path / "m.calib"
+    argv = ["engine", "build", "--onnx", str(onnx_path), "--precision", "int8", "--calibration-data", str(npz)]
+    argv += ["--calibration-cache", str(cache), "--calibration-algorithm", "minmax", "--out-dir", str(out)]
+    assert main(argv) == 0
+    calibrator = next(c[1] for c in trt.calls if c[0] == "config.int8_calibrator")
+    assert isinstance(calibrator, trt.IInt8MinMaxCalibrator)
+    manifest = json.loads((out / "m.int8.json").read_text())
+    assert manifest["build"]["calibration"] == {
+        "windows": str(npz),
+        "windows_sha256": file_sha256(npz),
+        "cache": str(cache),
+        "algorithm": "minmax",
+        "batch_size": 16,
+    }
+    assert main(argv[:10] + argv[12:]) == 0  # without --calibration-algorithm: entropy, as before
+    calibrators = [c[1] for c in trt.calls if c[0] == "config.int8_calibrator"]
+    assert not isinstance(calibrators[-1], trt.IInt8MinMaxCalibrator)
+    assert json.loads((out / "m.int8.json").read_text())["build"]["calibration"]["algorithm"] == "entropy"
+    capsys.readouterr()
+    assert main(["engine", "build", "--onnx", str(onnx_path), "--calibration-algorithm", "minmax"]) == 2
+    assert "--calibration-algorithm is for --precision int8 (this build is fp16)" in capsys.readouterr().err
