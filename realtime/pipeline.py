@@ -36,6 +36,7 @@ from realtime.backends.live_model import LiveModel
 from realtime.buffer import MIN_WINDOW_FRAMES, JointBuffer
 from realtime.decisions import Decision, DecisionMaker, DecisionOptions
 from realtime.events.emit import Emitter
+from realtime.events.format import STOP_REASONS
 from realtime.events.publisher import Publisher, PublisherOptions
 from realtime.head.labels import LabelSet, LabelWatcher
 from realtime.head.reload import HeadReloader
@@ -47,7 +48,7 @@ from realtime.tracking import Detection, Track, Tracker, TrackerOptions
 from realtime.view import TrackView, head_no_action, head_scores, make_view, out_of_view, parts_unseen
 from sadvae.data.motion import StillTrim, moving_span, trim_still
 from sadvae.data.preprocess import preprocess
-from sadvae.errors import ConfigError
+from sadvae.errors import ConfigError, SourceError
 from sadvae.skeleton import NUM_JOINTS, mirror_windows
 
 __all__ = ["PipelineOptions", "WindowBatch", "Pipeline", "DEFAULT_STRIDE", "MIN_WINDOW_FRAMES", "model_stride"]
@@ -257,7 +258,9 @@ class Pipeline:
         self.publisher = publisher or Publisher(opts.publisher, opts.source_name or getattr(source, "name", "source"))
         if getattr(source, "on_status", False) is None:  # cameras and streams report reconnects to us
             source.on_status = self._on_source_status
-        self._emit = Emitter(self.publisher, model.model_id, model.backend.precision, on_event)
+        self._emit = Emitter(
+            self.publisher, model.model_id, model.backend.precision, on_event, status_interval_s=opts.status_interval_s
+        )
         self._t_ms = 0
 
     def ensure_pose(self) -> Any:
@@ -283,7 +286,9 @@ class Pipeline:
         """Process frames until the source ends, ``max_frames``, a signal or :meth:`request_stop`.
 
         Returns:
-            Why it stopped: "end", "max_frames", "sigint", "sigterm", "window_closed" or the reason given.
+            Why it stopped: "end", "max_frames", "sigint", "sigterm", "window_closed" or the reason given. An
+            exception that ends the run propagates; the last status event then says ``stop_reason`` "source_lost"
+            (a :class:`SourceError`) or "error" (:data:`realtime.events.format.STOP_REASONS`).
         """
         from realtime.sources.capture import CameraSource, StreamSource
 
@@ -308,6 +313,15 @@ class Pipeline:
                     if self.opts.max_frames is not None and self.frames >= self.opts.max_frames:
                         self.request_stop("max_frames")
                 return self.stop_reason or "end"
+            except SourceError:  # the source failed mid-run (a camera or stream given up: source_gave_up came first)
+                self.stop_reason = "source_lost"
+                raise
+            except KeyboardInterrupt:  # Ctrl-C without the pipeline's own signal handlers
+                self.stop_reason = "sigint"
+                raise
+            except BaseException:
+                self.stop_reason = "error"
+                raise
             finally:
                 self.close()
 
@@ -551,9 +565,10 @@ class Pipeline:
                 self._end_track(tr.id, self._t_ms, "stop")
             for tid in list(self._tracks):
                 self._end_track(tid, self._t_ms, "stop")
-            why = self.stop_reason or "closed"
+            said = self.stop_reason or "closed"
+            why = said if said in STOP_REASONS else "stop"  # a reason of a program's own: its message says it
             details = {"stop_reason": why, "frames": self.frames, "windows": self.windows}
-            self._status("stopped", f"stopped ({why}) after {self.frames} frames", details)
+            self._status("stopped", f"stopped ({said}) after {self.frames} frames", details)
         finally:
             try:
                 self._reloader.close()

@@ -52,7 +52,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=float,
         help="exit with status 1 after this many seconds without an event (default: wait, saying so once on stderr)",
     )
-    p.add_argument("--validate", action="store_true", help="check every event against the JSON Schema")
+    p.add_argument(
+        "--validate",
+        action="store_true",
+        help="check every event against the JSON Schema (fields added within its schema_version pass)",
+    )
     p.add_argument("--curve-server-key", metavar="FILE", help="a CURVE publisher's public key (server.key)")
     p.add_argument("--curve-client-key", metavar="FILE", help="this subscriber's secret key (NAME.key_secret)")
     p.set_defaults(func=_listen)
@@ -130,7 +134,7 @@ def _keygen(args: argparse.Namespace) -> int:
 
 def _listen(args: argparse.Namespace) -> int:
     from realtime.events.endpoint import parse_endpoint
-    from realtime.events.format import TOPIC_PREFIX, sanitize_source, topic_can_match
+    from realtime.events.format import SCHEMA_VERSION, TOPIC_PREFIX, sanitize_source, topic_can_match
     from realtime.events.publisher import Subscriber
     from realtime.events.security import CurveClient
     from sadvae.errors import ConfigError
@@ -151,6 +155,7 @@ def _listen(args: argparse.Namespace) -> int:
         raise ConfigError("CURVE needs both --curve-server-key (server.key) and --curve-client-key (NAME.key_secret)")
     curve = CurveClient(args.curve_server_key, args.curve_client_key) if args.curve_server_key else None
     seen = skipped = 0
+    versions: dict = {}  # repr(schema_version) -> events skipped for it (another version: said once, counted)
     with Subscriber(args.endpoint, args.topic or ["sadvae."], curve=curve) as sub:
         monitor = _HandshakeMonitor(sub, curve is not None)
         try:
@@ -162,7 +167,7 @@ def _listen(args: argparse.Namespace) -> int:
                 if got is None:
                     print(f"sadvae events: no event for {args.timeout:g} s on {args.endpoint}", file=sys.stderr)
                     return 1
-                line = _render(got, args, sub.endpoint)
+                line = _render(got, args, sub.endpoint, versions)
                 if line is None:
                     skipped += 1
                     continue
@@ -170,8 +175,16 @@ def _listen(args: argparse.Namespace) -> int:
                 print(line, flush=True)
         finally:
             monitor.close()
-            if skipped:
-                print(f"sadvae events: skipped {skipped} malformed event(s)", file=sys.stderr)
+            other = sum(versions.values())
+            if skipped - other:
+                print(f"sadvae events: skipped {skipped - other} malformed event(s)", file=sys.stderr)
+            if other:
+                said = ", ".join(versions)
+                print(
+                    f"sadvae events: skipped {other} event(s) of schema_version {said} (this sadvae reads version "
+                    f"{SCHEMA_VERSION}): run the same sadvae-live release on both sides",
+                    file=sys.stderr,
+                )
             if sub.missed:
                 print(
                     f"sadvae events: missed {sub.missed} event(s) (gaps in the publishers' seq numbering: the "
@@ -211,7 +224,7 @@ def _recv(sub, timeout_s: float | None, monitor: _HandshakeMonitor, notice=None)
         try:
             got = sub.recv(timeout_ms=wait_ms)
         except DataFormatError as e:
-            return None, e  # the topic of an undecodable message is not known here
+            return getattr(e, "topic", None), e  # the topic of an undecodable message is not known here
         if got is not None:
             return got
         monitor.check()
@@ -223,19 +236,29 @@ def _recv(sub, timeout_s: float | None, monitor: _HandshakeMonitor, notice=None)
             notice_at = None
 
 
-def _render(got: tuple, args: argparse.Namespace, endpoint: str) -> str | None:
-    """The line to print for one message, or None (and one line on stderr) when it is malformed."""
-    from realtime.events.publisher import validate
+def _render(got: tuple, args: argparse.Namespace, endpoint: str, versions: dict | None = None) -> str | None:
+    """The line to print for one message, or None (and one line on stderr) when it is malformed.
+
+    An event of another ``schema_version`` is said once per version (``versions`` counts them: version -> events),
+    before anything else is checked: the rest of such an event means something else.
+    """
+    from realtime.events.publisher import SchemaVersionError, validate
 
     topic, event = got
     try:
         if isinstance(event, Exception):
             raise event
         if args.validate:
-            validate(event)
+            validate(event)  # the consumer schema: fields and values added within this version pass
         if args.json:
             return json.dumps(event, ensure_ascii=False, separators=(",", ":"))
         return format_event(topic, event)
+    except SchemaVersionError as e:
+        versions, key = ({} if versions is None else versions), repr(e.version)  # repr: a list is no dict key
+        if key not in versions:
+            print(f"sadvae events: skipped an event on {topic or endpoint}: {e.problem}", file=sys.stderr)
+        versions[key] = versions.get(key, 0) + 1
+        return None
     except (ValueError, TypeError, KeyError, AttributeError, IndexError) as e:
         reason = getattr(e, "problem", None) or f"{type(e).__name__}: {e}"
         where = f" (at {e.where})" if getattr(e, "where", None) else ""

@@ -19,6 +19,8 @@ class Emitter:
         publisher: the PUB socket (its sanitised ``source`` names every event).
         model_id: the model's id; precision: the backend's compute precision.
         on_event: also called with every action event after it is published (e.g. to print it).
+        status_interval_s: seconds between heartbeats, sent in every status event (``status_interval_s``: a
+            subscriber's liveness rule needs it); None leaves the field out.
 
     Attributes:
         frames: frames processed since the last status event (the pipeline counts them).
@@ -31,9 +33,11 @@ class Emitter:
         model_id: str,
         precision: str,
         on_event: Callable[[dict[str, Any]], None] | None = None,
+        status_interval_s: float | None = None,
     ):
         self.publisher, self.model_id, self.precision = publisher, model_id, precision
         self.on_event = on_event
+        self.status_interval_s = status_interval_s
         self.frames = 0
         self.last_status = time.monotonic()
 
@@ -94,5 +98,6 @@ class Emitter:
             reason=reason,
             details=details,
             persons=persons,
+            status_interval_s=self.status_interval_s,
         )
         return self.publisher.publish(event)

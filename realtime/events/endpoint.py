@@ -22,11 +22,14 @@ Only the standard library is imported here.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import ipaddress
 import os
 import re
 import socket
+import stat
+import time
 from dataclasses import dataclass
 
 from sadvae.errors import ConfigError
@@ -38,6 +41,7 @@ _EXAMPLE = "tcp://127.0.0.1:5555"
 _DOTTED = re.compile(r"^[0-9.]+$")
 _NAME = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?$")
 _IPC_PATH_MAX = 107  # sun_path holds 108 bytes with the terminating NUL (Linux; macOS has 104)
+IPC_IN_USE_S = 0.5  # an ipc:// socket file that keeps answering this long is in use (a closed one stops at once)
 
 
 @dataclass(frozen=True)
@@ -127,7 +131,53 @@ def _ipc_path(path: str, bind: bool, bad) -> str:
         folder = os.path.dirname(path) or "."
         if not os.path.isdir(folder):
             raise bad(f"folder {folder} does not exist", "create it first or choose a path in an existing folder")
+        _ipc_free(path, bad)
     return path
+
+
+def _ipc_free(path: str, bad) -> None:
+    """Refuse to bind a socket file another socket serves: ZeroMQ deletes whatever is at the path and binds a new
+    socket there, so the first one's subscribers would silently get nothing (and a regular file would be lost).
+    A socket file nobody serves (left by a killed process) is stale: it is removed, and the bind goes ahead."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return  # nothing there (or nothing we can see: ZeroMQ reports it)
+    if not stat.S_ISSOCK(st.st_mode):
+        raise bad(
+            f"{path} exists and is not a socket (binding would delete it)",
+            "choose another path, or remove the file yourself if it is not needed",
+        )
+    # a socket just closed still listens for a few milliseconds (ZeroMQ closes it on its I/O thread): only one
+    # that keeps answering for IPC_IN_USE_S is in use
+    deadline = time.monotonic() + IPC_IN_USE_S
+    while _ipc_answers(path):
+        if time.monotonic() >= deadline:
+            raise bad(
+                f"the socket {path} is in use (by another sadvae-live, proxy or subscriber?)",
+                "stop that process or choose another path (binding would take the address from it silently)",
+            )
+        time.sleep(0.02)
+    with contextlib.suppress(OSError):  # stale; ZeroMQ would remove it too
+        os.unlink(path)
+
+
+def _ipc_answers(path: str) -> bool:
+    """Whether a Unix socket listens at ``path`` (False too when that cannot be told: ZeroMQ's bind reports it)."""
+    family = getattr(socket, "AF_UNIX", None)
+    if family is None:
+        return False
+    probe = socket.socket(family, socket.SOCK_STREAM)
+    probe.settimeout(1.0)
+    try:
+        probe.connect(path)
+    except (BlockingIOError, TimeoutError):  # a full backlog: someone listens
+        return True
+    except OSError:  # refused (stale), gone, or no permission
+        return False
+    finally:
+        probe.close()
+    return True
 
 
 def _tcp(text: str, rest: str, bind: bool, resolve: bool, bad) -> Endpoint:

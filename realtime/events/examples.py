@@ -11,7 +11,6 @@ Only the fields that differ on every run are pinned (``id``, ``time``, ``monoton
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
@@ -19,14 +18,37 @@ import numpy as np
 
 from realtime.events.format import decode, encode, make_action_event, make_status_event
 from realtime.view import make_view
+from sadvae.labels import parse_labels_text
 
-__all__ = ["examples", "markdown"]
+__all__ = ["examples", "markdown", "LABELS_FILE", "STAGE_MS", "BATCH_STAGES"]
 
 _SOURCE = "cam0"
 _MODEL = "e75a119518373a7d4a3bbd0f5ae8d8e59cb10c8ab7b7a15ad2e6e2f1d4c3a9b0"
-_LABELS = ("walk", "sit down", "stand up", "wave", "jump")
-_LABELS_HASH = hashlib.sha256("\n".join(_LABELS).encode()).hexdigest()
+LABELS_FILE = "walk\nsit down\nstand up\nwave\njump\n"  # the labels file of the examples
+_LABELSET = parse_labels_text(LABELS_FILE)  # its labels_hash is the digest the publisher sends: LabelSet.sha256
+_LABELS = _LABELSET.names
 _SESSION = "9f3c2a7d41b05e88"
+_STATUS_INTERVAL_S = 1.0  # sadvae-live --status-interval's default
+# a status event's latency_ms: the mean ms per call of every stage realtime.stats.StageStats records (its STAGES,
+# in that order; a test holds them equal), here a camera at 30 fps, the default model (stride 24), no --display:
+# "overlay" is left out, as it is without an overlay. "total" is one frame through every stage but "read"; the
+# batch stages (window .. publish) run once every 24 frames, so they add a 24th of their time to its mean.
+STAGE_MS = {
+    "read": 16.5,
+    "pose": 16.4,
+    "mapping": 0.21,
+    "tracking": 0.19,
+    "buffer": 0.05,
+    "window": 0.35,
+    "model": 3.2,
+    "head": 0.2,
+    "decide": 0.08,
+    "publish": 0.06,
+    "total": 17.0,
+}
+# an action event's latency_ms: the stages of the batch that made it (realtime.pipeline.Pipeline._infer); its
+# "total" runs from the pose of the frame that completed the batch to the decision (pose to decide of that frame)
+BATCH_STAGES = ("window", "model", "head", "pose", "total")
 _T0 = 1_764_760_000_000  # ms; the pinned wall clock of the first example
 
 
@@ -44,18 +66,11 @@ def _pin(event: dict[str, Any], n: int, seq: int) -> dict[str, Any]:
 def examples() -> dict[str, dict[str, Any]]:
     """``{name: payload}`` for "start", "update", "end", "status" (a heartbeat with two persons),
     "status_reconnecting" (a camera retrying) and "status_stopped" (the last status of a run), as received."""
-    common = dict(source=_SOURCE, labels_hash=_LABELS_HASH, model_id=_MODEL, precision="fp16")
-    # a status averages every stage; an action event carries its batch's stages (no mapping or tracking)
-    latency = {
-        "pose": 16.4,
-        "mapping": 0.21,
-        "tracking": 0.19,
-        "window": 0.35,
-        "model": 3.2,
-        "head": 0.2,
-        "total": 21.7,
-    }
-    batch = {k: v for k, v in latency.items() if k not in ("mapping", "tracking")}
+    common = dict(source=_SOURCE, labels_hash=_LABELSET.sha256, model_id=_MODEL, precision="fp16")
+    latency = dict(STAGE_MS)
+    # an action event's total: one frame from its pose to the decision
+    frame = ("pose", "mapping", "tracking", "buffer", "window", "model", "head", "decide")
+    batch = {k: round(sum(STAGE_MS[s] for s in frame), 3) if k == "total" else STAGE_MS[k] for k in BATCH_STAGES}
     top = [("sit down", 0.71), ("stand up", 0.17), ("walk", 0.06)]
     start = make_action_event(
         track_id=0,
@@ -119,6 +134,7 @@ def examples() -> dict[str, dict[str, Any]]:
         dropped={"frames": 0, "pose_stale": 0, "events": 0},
         tracks=2,
         persons=persons,
+        status_interval_s=_STATUS_INTERVAL_S,
     )
     stopped = make_status_event(
         source=_SOURCE,
@@ -130,17 +146,19 @@ def examples() -> dict[str, dict[str, Any]]:
         details={"stop_reason": "sigint", "frames": 4127, "windows": 512},
         message="stopped (sigint) after 4127 frames",
         persons=[],
+        status_interval_s=_STATUS_INTERVAL_S,
     )
     reconnecting = make_status_event(
         source=_SOURCE,
         fps=0.0,
-        latency_ms={},
+        latency_ms=latency,  # the recent calls' means, as before the camera dropped
         dropped={"frames": 3, "pose_stale": 0, "events": 0},
         tracks=0,
         reason="source_reconnecting",
         details={"attempt": 2, "delay_s": 1.0},
         message="reconnecting to camera 0 (attempt 2, 1 s)",
         persons=[],
+        status_interval_s=_STATUS_INTERVAL_S,
     )
     return {
         "start": _pin(start, 0, 41),

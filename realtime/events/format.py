@@ -3,10 +3,19 @@
 The payload of every ZeroMQ message :mod:`realtime.events.publisher` sends: compact UTF-8 JSON described by
 ``realtime/events/event_schema.json`` (JSON Schema 2020-12); ``jsonschema`` is imported only when an event
 is validated. :mod:`realtime.events.publisher` re-exports everything here.
+
+The shipped schema is the *consumer* schema: it accepts what a later publisher of the same ``schema_version`` may
+add (fields a subscriber ignores, new values of the open lists), so a subscriber validating with an older copy
+keeps working. :func:`load_schema` ``(strict=True)`` derives from the same file the *strict* variant the project's
+own tests check its payloads with: every object closed, every open list cut to the values this code knows
+(:data:`END_REASONS`, :data:`STATUS_REASONS`, :data:`STOP_REASONS`, :data:`PRECISIONS`, the body parts).
+:func:`validate` checks ``schema_version`` before anything else, so an event of another version gets one line
+saying so (:class:`SchemaVersionError`) rather than a field-level complaint.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import importlib
 import json
@@ -28,6 +37,7 @@ __all__ = [
     "PRECISIONS",
     "END_REASONS",
     "STATUS_REASONS",
+    "STOP_REASONS",
     "TOPIC_PREFIX",
     "TOPIC_KINDS",
     "sanitize_source",
@@ -40,6 +50,8 @@ __all__ = [
     "decode",
     "load_schema",
     "validate",
+    "version_problem",
+    "SchemaVersionError",
 ]
 
 SCHEMA_VERSION = 2  # 2: status events carry a structured `reason`, its `details` and per-person `persons`
@@ -57,6 +69,19 @@ STATUS_REASONS = (
     "source_reconnected",
     "source_gave_up",  # the source is lost for good; the pipeline stops
     "stopped",  # the last status event of a run
+)
+# why a run stopped: the `stop_reason` of the last status event (`details` of reason "stopped")
+STOP_REASONS = (
+    "end",  # the input ended (a file or replay; --loop never ends)
+    "max_frames",  # --max-frames frames were processed
+    "sigint",  # SIGINT (Ctrl-C), or a KeyboardInterrupt
+    "sigterm",  # SIGTERM (a service manager stopping it)
+    "window_closed",  # the --display window was closed
+    "taught",  # --teach recorded its take (a private run: its events reach no subscriber)
+    "stop",  # a program embedding the pipeline called request_stop() (its own reason, if any, is in the message)
+    "closed",  # closed before it ran
+    "source_lost",  # the camera/stream was given up (after a source_gave_up status) or the source failed mid-run
+    "error",  # an exception ended the run (the publisher logs it)
 )
 _STATUS_DETAILS = {
     "attempt": int,
@@ -174,7 +199,8 @@ def make_action_event(
         labels_hash: sha256 hex digest of the label set (:attr:`realtime.head.labels.LabelSet.sha256`).
         model_id: the model bundle's id; precision: "fp32", "fp16", "bf16", "int8" or "mixed".
         latency_ms: milliseconds per stage, e.g. ``{"pose": 21.0, "model": 3.2, "total": 26.1}``.
-        reason: for an ``end``, why the action ended (one of :data:`END_REASONS`); None leaves it out.
+        reason: for an ``end`` (required there), why the action ended, one of :data:`END_REASONS`; None for
+            ``start`` and ``update``.
 
     Raises:
         ValueError: a value outside its contract (the message names it).
@@ -188,8 +214,10 @@ def make_action_event(
     start_ms, end_ms = (float(v) for v in window_ms)
     if not 0 <= start_ms <= end_ms:
         raise ValueError(f"window_ms must be (start, end) with 0 <= start <= end, got {tuple(window_ms)}")
-    if reason is not None and (event_type != "end" or reason not in END_REASONS):
-        raise ValueError(f"reason is for end events and one of {END_REASONS}, got {reason!r} on a {event_type!r}")
+    if (reason is not None or event_type == "end") and (event_type != "end" or reason not in END_REASONS):
+        raise ValueError(
+            f"reason is for end events and one of {END_REASONS} (every end has one), got {reason!r} on a {event_type!r}"
+        )
     pairs = [(t["label"], t["score"]) if isinstance(t, Mapping) else t for t in topk]
     event = _header(source, event_type)
     event.update(
@@ -218,6 +246,7 @@ def make_status_event(
     reason: str = "heartbeat",
     details: Mapping[str, Any] | None = None,
     persons: Iterable[Any] | None = None,
+    status_interval_s: float | None = None,
 ) -> dict[str, Any]:
     """Build a status (heartbeat) event (see ``event_schema.json``).
 
@@ -233,6 +262,7 @@ def make_status_event(
             ``labels``, ``labels_hash``, ``labels_path``, ``head_mode``; None values are left out).
         persons: per tracked person what the model sees now: :class:`realtime.view.TrackView` objects (or
             anything with ``to_json()``) or ready dicts; None leaves the field out.
+        status_interval_s: seconds between heartbeats (what a subscriber's liveness rule needs); None leaves it out.
 
     Raises:
         ValueError: a value outside its contract (the message names it).
@@ -252,6 +282,11 @@ def make_status_event(
     )
     if tracks is not None:
         event["tracks"] = int(tracks)
+    if status_interval_s is not None:
+        interval = float(status_interval_s)
+        if not math.isfinite(interval) or interval <= 0:
+            raise ValueError(f"status_interval_s must be a finite number of seconds > 0, got {status_interval_s!r}")
+        event["status_interval_s"] = round(interval, 3)
     if details:
         event["details"] = _details(details)
     if persons is not None:
@@ -268,6 +303,8 @@ def _details(details: Mapping[str, Any]) -> dict[str, Any]:
         if cast is None:
             raise ValueError(f"status details: unknown field {key!r}; known: {sorted(_STATUS_DETAILS)}")
         v = cast(value)
+        if key == "stop_reason" and v not in STOP_REASONS:
+            raise ValueError(f"status details: stop_reason must be one of {STOP_REASONS}, got {value!r}")
         if cast is not str and (not math.isfinite(v) or v < 0):
             raise ValueError(f"status details: {key} must be a finite number >= 0, got {value!r}")
         out[key] = round(v, 3) if cast is float else v
@@ -294,30 +331,145 @@ def decode(data: bytes) -> dict[str, Any]:
     return obj
 
 
+class SchemaVersionError(DataFormatError):
+    """An event of another ``schema_version`` (an incompatible format): the one line says which and what to do.
+
+    Attributes:
+        version: the event's ``schema_version``; topic: the message's topic when known (set by the subscriber).
+    """
+
+    def __init__(self, version: Any, topic: str | None = None):
+        self.version, self.topic = version, topic
+        super().__init__(topic or "<event>", "$.schema_version", version_problem(version) or "")
+
+
+def version_problem(version: Any) -> str | None:
+    """The one-line message for an event whose ``schema_version`` is ``version``; None when it is this code's."""
+    if version == SCHEMA_VERSION and type(version) is int:
+        return None
+    return (
+        f"schema_version is {version!r}, this subscriber reads version {SCHEMA_VERSION} only (an incompatible "
+        "format): run the same sadvae-live release on the publisher and the subscriber, or a subscriber written for "
+        f"version {version!r}"
+    )
+
+
+def _check_version(event: Any) -> None:
+    """Raise :class:`SchemaVersionError` when ``event`` carries a ``schema_version`` other than this code's."""
+    if isinstance(event, Mapping) and "schema_version" in event and version_problem(event["schema_version"]):
+        raise SchemaVersionError(event["schema_version"])
+
+
+# the strict variant (load_schema(strict=True)): the objects it closes and the open lists it cuts to what this code
+# knows, as paths under "$defs"; the consumer schema lists the same values as "examples" (checked when it is made)
+_CLOSED = (
+    (("action",), "unevaluatedProperties"),  # these two draw fields from "common" through $ref
+    (("status",), "unevaluatedProperties"),
+    (("action", "properties", "model"), "additionalProperties"),
+    (("status", "properties", "details"), "additionalProperties"),
+    (("topk", "items"), "additionalProperties"),
+    (("window",), "additionalProperties"),
+    (("person",), "additionalProperties"),
+)
+
+
+def _known_values() -> tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]:
+    from realtime.view import BODY_PARTS
+
+    return (
+        (("action", "properties", "reason"), END_REASONS),
+        (("status", "properties", "reason"), STATUS_REASONS),
+        (("status", "properties", "details", "properties", "stop_reason"), STOP_REASONS),
+        (("action", "properties", "model", "properties", "precision"), PRECISIONS),
+        (("person", "properties", "out_of_view", "items"), tuple(BODY_PARTS)),
+    )
+
+
+def _node(schema: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any]:
+    node = schema["$defs"]
+    for key in path:
+        node = node[key]
+    return node
+
+
 @functools.cache
-def load_schema() -> dict[str, Any]:
-    """The event JSON Schema shipped in the package (a dict; do not modify it)."""
+def _consumer_schema() -> dict[str, Any]:
     return json.loads(resources.files("realtime.events").joinpath("event_schema.json").read_text(encoding="utf-8"))
 
 
 @functools.cache
-def _validators() -> dict[str, Any]:
+def _strict_schema() -> dict[str, Any]:
+    schema = copy.deepcopy(_consumer_schema())
+    for path, keyword in _CLOSED:
+        _node(schema, path)[keyword] = False
+    for path, values in _known_values():
+        node = _node(schema, path)
+        if tuple(node.get("examples", ())) != values:
+            raise RuntimeError(
+                f"event_schema.json lists {node.get('examples')} as the known values of $defs/{'/'.join(path)}, the "
+                f"code {list(values)}: make the schema's 'examples' the code's values"
+            )
+        node["enum"] = list(values)
+    return schema
+
+
+def load_schema(strict: bool = False) -> dict[str, Any]:
+    """The event JSON Schema (a dict; do not modify it).
+
+    Args:
+        strict: False: the consumer schema shipped in the package (``event_schema.json``: accepts compatible
+            additions); True: the strict variant made from it (no unknown fields, only the values this code knows),
+            for checking this project's own payloads.
+    """
+    return _strict_schema() if strict else _consumer_schema()
+
+
+@functools.cache
+def _validators(strict: bool = False, published: bool = True) -> dict[str, Any]:
     jsonschema = require_module("jsonschema", "jsonschema")
-    schema = load_schema()
+    schema = load_schema(strict)
     jsonschema.Draft202012Validator.check_schema(schema)
+    if not published:  # as built, before the publisher adds seq and session
+        schema = copy.deepcopy(schema)
+        common = schema["$defs"]["common"]
+        common["required"] = [k for k in common["required"] if k not in ("seq", "session")]
     # one validator per branch, so that errors point at the field rather than at "oneOf"
     root = {k: v for k, v in schema.items() if k != "oneOf"}
     return {kind: jsonschema.Draft202012Validator({**root, "$ref": f"#/$defs/{kind}"}) for kind in ("action", "status")}
 
 
-def validate(event: Mapping[str, Any]) -> None:
-    """Check an event against the schema.
+_FORBIDDEN = {  # the fields a rule of the schema forbids (a `false` schema): why, for the message
+    "reason": "reason is for end events only: remove it from a start or update",
+    "details": "heartbeat and started status events carry no details: remove them",
+}
+
+
+def _problem(error: Any, event: Any, kind: str) -> tuple[str, str]:
+    """``(where, problem)`` of a schema error, one line; a field a rule forbids is named with the rule (jsonschema
+    reports a ``false`` schema without the field's name)."""
+    if error.schema is False and isinstance(event, Mapping):
+        field = next((k for k in _FORBIDDEN if k in event and event[k] is error.instance), None)
+        if field is not None:
+            return f"$.{field}", f"{kind} event does not match the schema: {_FORBIDDEN[field]}"
+    return error.json_path, f"{kind} event does not match the schema: {error.message}"
+
+
+def validate(event: Mapping[str, Any], *, strict: bool = False, published: bool = True) -> None:
+    """Check an event against the schema, its ``schema_version`` first.
+
+    Args:
+        event: the event.
+        strict: check against the strict variant (:func:`load_schema`): this project's own payloads, exactly.
+        published: the event as received, with the publisher's ``seq`` and ``session`` (required); False for an
+            event as :func:`make_action_event` / :func:`make_status_event` built it.
 
     Raises:
-        DataFormatError: ``where`` is the offending field's JSON path; MissingDependencyError: no jsonschema.
+        SchemaVersionError: another ``schema_version`` (a :class:`DataFormatError`); DataFormatError: ``where`` is
+        the offending field's JSON path; MissingDependencyError: no jsonschema.
     """
+    _check_version(event)
     kind = "status" if isinstance(event, Mapping) and event.get("type") == "status" else "action"
-    validator = _validators()[kind]
+    validator = _validators(strict, published)[kind]
     error = require_module("jsonschema", "jsonschema").exceptions.best_match(validator.iter_errors(event))
     if error is not None:
-        raise DataFormatError("<event>", error.json_path, f"{kind} event does not match the schema: {error.message}")
+        raise DataFormatError("<event>", *_problem(error, event, kind))

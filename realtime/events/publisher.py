@@ -27,12 +27,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from realtime.events.format import (  # noqa: F401 - re-exported: the public API lives here too
+    END_REASONS,
     EVENT_TYPES,
     PRECISIONS,
     SCHEMA_VERSION,
     STATUS_REASONS,
+    STOP_REASONS,
     TOPIC_KINDS,
     TOPIC_PREFIX,
+    SchemaVersionError,
     decode,
     encode,
     load_schema,
@@ -42,15 +45,19 @@ from realtime.events.format import (  # noqa: F401 - re-exported: the public API
     sanitize_source,
     topic_for,
     validate,
+    version_problem,
 )
 from realtime.events.security import DEFAULT_ENDPOINT, CurveClient, CurveServer, open_socket, warn_if_exposed
 from sadvae.errors import ConfigError, DataFormatError
 
 __all__ = [
     "SCHEMA_VERSION",
+    "END_REASONS",
     "EVENT_TYPES",
     "PRECISIONS",
     "STATUS_REASONS",
+    "STOP_REASONS",
+    "SchemaVersionError",
     "sanitize_source",
     "topic_for",
     "make_action_event",
@@ -202,6 +209,9 @@ class Subscriber(_Endpoint):
     Attributes:
         received: events returned; missed: events skipped by the publisher's ``seq`` numbering;
         restarts: publisher restarts seen (a new ``session``, or ``seq`` going back); ZeroMQ reconnects itself.
+
+    An event of another ``schema_version`` (an incompatible format) is not returned: :meth:`recv` raises
+    :class:`SchemaVersionError`, one line naming the version, the topic and the fix (its ``seq`` still counts).
     """
 
     def __init__(
@@ -225,7 +235,8 @@ class Subscriber(_Endpoint):
         """Wait up to ``timeout_ms`` (None: forever) for one event: ``(topic, event)``, or None on timeout.
 
         Raises:
-            DataFormatError: the message is not ``[topic, JSON object]``.
+            DataFormatError: the message is not ``[topic, JSON object]``; SchemaVersionError (a DataFormatError):
+                the event has another ``schema_version``.
         """
         if self._sock is None:
             raise RuntimeError("recv() called after close()")
@@ -248,5 +259,8 @@ class Subscriber(_Endpoint):
                 self.missed += seq - last - 1
             self._last[key] = seq
             self._sessions.add(session)
+        version = event.get("schema_version")
+        if "schema_version" in event and version_problem(version):  # first: the rest means something else there
+            raise SchemaVersionError(version, topic)
         self.received += 1
         return topic, event

@@ -65,7 +65,7 @@ def test_schema_is_valid_draft_2020_12() -> None:
 
 def test_action_event_fields_validate_and_round_trip() -> None:
     e = action(label="saluer de la main", topk=[{"label": "saluer de la main", "score": 0.9}], event_type="update")
-    validate(e)
+    validate(e, strict=True, published=False)
     assert e["schema_version"] == 2 and len(e["id"]) == 32 and int(e["id"], 16) >= 0
     assert e["time"].endswith("Z") and e["monotonic_ns"] > 0 and e["source"] == "cam0"
     assert e["window"] == {"start_ms": 1000.0, "end_ms": 3066.7}
@@ -74,8 +74,8 @@ def test_action_event_fields_validate_and_round_trip() -> None:
     assert b" " not in data.replace(b"saluer de la main", b"") and b"saluer" in data
     assert decode(data) == e
     # "no action" and the end of an action are events too
-    for e in (action(label=None, score=0.2, event_type="end", topk=[]), action(score=1.0000001)):
-        validate(e)
+    for e in (action(label=None, score=0.2, event_type="end", reason="no_action", topk=[]), action(score=1.0000001)):
+        validate(e, strict=True, published=False)
         assert decode(encode(e)) == e
 
 
@@ -88,20 +88,26 @@ def test_labels_outside_the_schema_bounds_fail_at_build_time(change) -> None:
 def test_end_events_carry_their_reason() -> None:
     from realtime.decisions import END_REASONS
 
-    assert tuple(load_schema()["$defs"]["action"]["properties"]["reason"]["enum"]) == END_REASONS
+    assert tuple(load_schema(strict=True)["$defs"]["action"]["properties"]["reason"]["enum"]) == END_REASONS
+    assert tuple(load_schema()["$defs"]["action"]["properties"]["reason"]["examples"]) == END_REASONS  # open list
     for reason in END_REASONS:
         event = action(event_type="end", reason=reason)
-        validate(event)
+        validate(event, strict=True, published=False)
         assert decode(encode(event))["reason"] == reason
-    assert "reason" not in action(event_type="end")  # optional
-    for bad in (dict(event_type="end", reason="bored"), dict(event_type="start", reason="switch")):
+    assert "reason" not in action(event_type="update")
+    bad_ones = (
+        dict(event_type="end", reason="bored"),
+        dict(event_type="start", reason="switch"),
+        dict(event_type="end"),
+    )
+    for bad in bad_ones:  # every end has a reason (review of 6 December 2026: an end without one was accepted)
         with pytest.raises(ValueError, match="reason is for end events"):
             action(**bad)
 
 
 def test_status_event_validates_and_round_trips() -> None:
     for e in (status(), status(message="camera reconnected (attempt 2)", tracks=3, fps=0)):
-        validate(e)
+        validate(e, strict=True, published=False)
         assert e["type"] == "status"
         assert decode(encode(e)) == e
     assert status()["message"] is None and "tracks" not in status()
@@ -110,7 +116,7 @@ def test_status_event_validates_and_round_trips() -> None:
 def test_numpy_scalars_are_accepted() -> None:
     np = pytest.importorskip("numpy")
     e = action(score=np.float32(0.7), track_id=np.int64(4), topk=[("wave hand", np.float32(0.7))])
-    validate(e)
+    validate(e, strict=True, published=False)
     assert decode(encode(e))["score"] == pytest.approx(0.7)
 
 
@@ -122,29 +128,38 @@ def test_numpy_scalars_are_accepted() -> None:
         ({"id": "not-a-uuid"}, "$.id", "does not match"),
         ({"labels_hash": "abc"}, "$.labels_hash", "does not match"),
         ({"time": "2024-01-01 10:00:00"}, "$.time", "does not match"),
-        ({"extra": 1}, "$", "'extra' was unexpected"),
         ({"topk": [{"label": "x"}]}, "$.topk[0]", "'score' is a required property"),
         ({"window": {"start_ms": 0}}, "$.window", "'end_ms' is a required property"),
         ({"latency_ms": {"Pose": 1.0}}, "$.latency_ms", "does not match"),
-        ({"schema_version": 1}, "$.schema_version", "2 was expected"),  # 2: status reasons became fields
+        ({"schema_version": 1}, "$.schema_version", "schema_version is 1, this subscriber reads version 2 only"),
     ],
 )
 def test_validate_names_the_field(change, where, message) -> None:
     e = {**action(), **change}
     with pytest.raises(DataFormatError, match=message) as info:
-        validate(e)
+        validate(e, published=False)
     assert info.value.where == where
+    with pytest.raises(DataFormatError, match=message):
+        validate(e, strict=True, published=False)
+
+
+def test_only_the_strict_schema_refuses_unknown_fields() -> None:
+    e = {**action(), "extra": 1}
+    validate(e, published=False)  # the consumer schema: a compatible addition
+    with pytest.raises(DataFormatError, match="'extra' was unexpected") as info:
+        validate(e, strict=True, published=False)
+    assert info.value.where == "$"
 
 
 def test_validate_status_and_missing_fields() -> None:
     e = status()
     del e["fps"]
     with pytest.raises(DataFormatError, match="status event does not match the schema: 'fps' is a required property"):
-        validate(e)
+        validate(e, published=False)
     with pytest.raises(DataFormatError, match="'label' was unexpected"):
-        validate({**status(), "label": "x"})
+        validate({**status(), "label": "x"}, strict=True, published=False)
     with pytest.raises(DataFormatError, match="-1 is less than the minimum of 0"):
-        validate({**status(), "dropped": {"frames": -1}})
+        validate({**status(), "dropped": {"frames": -1}}, published=False)
 
 
 @pytest.mark.parametrize(
@@ -232,12 +247,12 @@ def test_publish_and_subscribe_on_loopback() -> None:
             assert got is not None
             topic, event = got
             assert topic == "sadvae.cam_0.action"
-            validate(event)
+            validate(event, strict=True)
             assert isinstance(event.pop("seq"), int) and event.pop("session") == pub.session and event == sent
             assert pub.publish(status(pub.source, tracks=1))
             topic, event = sub.recv(timeout_ms=1000)
             assert topic == "sadvae.cam_0.status"
-            validate(event)
+            validate(event, strict=True)
             assert sub.missed == 0 and pub.dropped == 0
     # close is idempotent and publishing after it is an error
     pub.close()
@@ -257,7 +272,7 @@ def test_topic_filter_and_source_check() -> None:
             assert got is not None
             for _ in range(5):
                 pub.publish(status("cam0"))
-            assert pub.publish(action("cam0", event_type="end"))
+            assert pub.publish(action("cam0", event_type="end", reason="switch"))
             topics = set()
             while (got := sub.recv(timeout_ms=100)) is not None:
                 topics.add(got[0])

@@ -70,7 +70,7 @@ def test_status_persons_validate_and_round_trip() -> None:
         make_view(1, np.array([0.3, 0.3, 0.2, 0.2]), NAMES, no_action=True, min_score=0.2),
     ]
     e = status(tracks=2, persons=views)
-    validate(e)
+    validate(e, strict=True, published=False)
     assert decode(encode(e)) == e
     p0, p1 = e["persons"]
     assert p0 == {
@@ -87,10 +87,10 @@ def test_status_persons_validate_and_round_trip() -> None:
     assert p1["label"] is None and p1["no_action"] is True and p1["score"] == 0.3 and p1["decided"] is None
     assert p1["moving"] is None  # the whole window was read
     with pytest.raises(DataFormatError, match="1.5 is greater than the maximum") as info:
-        validate({**e, "persons": [{**p0, "score": 1.5}]})
+        validate({**e, "persons": [{**p0, "score": 1.5}]}, published=False)
     assert info.value.where == "$.persons[0].score"
     with pytest.raises(DataFormatError, match="'no_action' is a required property"):
-        validate({**e, "persons": [{k: v for k, v in p0.items() if k != "no_action"}]})
+        validate({**e, "persons": [{k: v for k, v in p0.items() if k != "no_action"}]}, published=False)
 
 
 @pytest.mark.parametrize(
@@ -108,13 +108,13 @@ def test_status_persons_validate_and_round_trip() -> None:
 )
 def test_every_status_reason_is_a_field_with_its_details(reason, details) -> None:
     e = status(reason=reason, details=details, message="for humans")
-    validate(e)
+    validate(e, strict=True, published=False)
     assert e["reason"] == reason and e.get("details") == details and e["message"] == "for humans"
 
 
 def test_status_reasons_are_complete_and_checked() -> None:
     assert set(STATUS_REASONS) == set(
-        __import__("realtime.events.publisher", fromlist=["load_schema"]).load_schema()["$defs"]["status"][
+        __import__("realtime.events.publisher", fromlist=["load_schema"]).load_schema(strict=True)["$defs"]["status"][
             "properties"
         ]["reason"]["enum"]
     )
@@ -130,11 +130,11 @@ def test_status_reasons_are_complete_and_checked() -> None:
         ("labels_reloaded", "'details' is a required property"),
     ):
         with pytest.raises(DataFormatError, match=missing):
-            validate(status(reason=reason))
+            validate(status(reason=reason), published=False)
     with pytest.raises(DataFormatError, match="'frames' is a required property"):
-        validate(status(reason="stopped", details={"stop_reason": "end"}))
+        validate(status(reason="stopped", details={"stop_reason": "end"}), published=False)
     with pytest.raises(DataFormatError, match="'reason' is a required property"):
-        validate({k: v for k, v in status().items() if k != "reason"})
+        validate({k: v for k, v in status().items() if k != "reason"}, published=False)
 
 
 def test_track_view_json_clamps_rounding_noise() -> None:
@@ -181,7 +181,7 @@ def test_pipeline_status_events_carry_reasons_and_what_each_person_sees(shared_d
     pipe.publisher.publish = lambda e: (events.append(e), publish(e))[1]
     assert pipe.run() == "end"
     for e in events:
-        validate(e)
+        validate(e, strict=True, published=False)
     statuses = [e for e in events if e["type"] == "status"]
     assert statuses[0]["reason"] == "started" and statuses[-1]["reason"] == "stopped"
     assert statuses[-1]["details"] == {"stop_reason": "end", "frames": pipe.frames, "windows": pipe.windows}
@@ -221,7 +221,7 @@ def test_parts_out_of_view_need_half_the_joints_and_half_the_frames() -> None:
     assert out_of_view(np.zeros((0, 3), bool)) == ()
     view = make_view(2, np.array([0.5, 0.5, 0.0, 0.0]), NAMES, no_action=False, min_score=0.2, out_of_view=("legs",))
     e = status(tracks=1, persons=[view])
-    validate(e)
+    validate(e, strict=True, published=False)
     assert e["persons"][0]["out_of_view"] == ["legs"]
 
 

@@ -253,10 +253,12 @@ def action_events(draw):
     k = draw(st.integers(0, len(names)))
     keys = st.from_regex(r"[a-z][a-z0-9_]{0,31}", fullmatch=True)
     start = draw(st.floats(0, 1e12))
+    event_type = draw(st.sampled_from(events.EVENT_TYPES))
     return events.make_action_event(
         source=draw(st.text(max_size=80)),
         track_id=draw(st.integers(0, 2**63)),
-        event_type=draw(st.sampled_from(events.EVENT_TYPES)),
+        event_type=event_type,
+        reason=draw(st.sampled_from(events.END_REASONS)) if event_type == "end" else None,  # every end has one
         label=draw(st.one_of(st.none(), st.sampled_from(names))),
         score=draw(SCORES),
         topk=[(n, draw(SCORES)) for n in names[:k]],
@@ -271,7 +273,7 @@ def action_events(draw):
 @SETTINGS
 @given(action_events())
 def test_every_action_event_validates_and_round_trips_exactly(event):
-    events.validate(event)
+    events.validate(event, strict=True, published=False)
     payload = events.encode(event)
     assert events.decode(payload) == event
     assert json.loads(payload) == event and b"\n" not in payload
@@ -290,6 +292,6 @@ def test_every_status_event_validates_and_round_trips_exactly(source, fps, laten
     event = events.make_status_event(
         source=source, fps=fps, latency_ms=latency, dropped=dropped, message=message, tracks=tracks
     )
-    events.validate(event)
+    events.validate(event, strict=True, published=False)
     assert events.decode(events.encode(event)) == event
     assert all(math.isfinite(v) for v in event["latency_ms"].values())
