@@ -514,7 +514,8 @@ def _check_stride(args: argparse.Namespace, opts, model, source) -> None:
     fps = getattr(source, "fps", None)
     fps = float(fps) if isinstance(fps, int | float) and math.isfinite(fps) and fps > 0 else None
     limits = []  # (the longest stride this allows, why a longer one fails)
-    frames = None if args.loop else getattr(source, "num_frames", None)
+    # a replay counts its frames, a video file declares them (0: it does not say)
+    frames = None if args.loop else getattr(source, "num_frames", None) or getattr(source, "frame_count", 0) or None
     if isinstance(frames, int):
         limits.append((frames, f"the source has only {frames} frames, so no window would ever be scored"))
     if args.max_frames is not None:
@@ -755,6 +756,13 @@ def run(args: argparse.Namespace) -> int:
     if skeletons_only and (args.display or args.record):
         flag = "--record" if args.record else "--display"
         raise ConfigError(f"{flag} draws on video frames and --replay/--demo have none: drop {flag}")
+    if skeletons_only and (pose_flag := _pose_flag(args)):
+        raise ConfigError(
+            f"{pose_flag} sets the pose estimation of video frames and --replay/--demo have none (their skeletons are "
+            f"given): drop {pose_flag}"
+        )
+    if args.stream is not None:
+        _check_stream(args.stream)
     display = display and not skeletons_only
     if args.realtime is not None and not skeletons_only:
         raise ConfigError(
@@ -833,10 +841,32 @@ def run(args: argparse.Namespace) -> int:
     reason = pipeline.run()
     if recorder is not None and recorder.written is not None:
         print(f"{PROG}: tracked skeletons written to {pipeline.recorder.path}", file=sys.stderr)
-    if hint := _no_start_hint(pipeline):
+    if hint := _no_window_hint(pipeline, source, reason, skeletons_only) or _no_start_hint(pipeline):
         print(hint, file=sys.stderr)
     print(f"{PROG}: stopped ({reason}) after {pipeline.frames} frames, {pipeline.windows} windows", file=sys.stderr)
     return EXIT_CODES.get(reason, 0)
+
+
+def _pose_flag(args: argparse.Namespace) -> str | None:
+    """The first pose flag given that only video frames use (--replay and --demo skip pose estimation), or None."""
+    if args.mirror:
+        return "--mirror"
+    if args.num_poses != 1:
+        return "--num-poses"
+    if not args.roi:
+        return "--no-roi"
+    return None
+
+
+def _check_stream(url: str) -> None:
+    """Refuse a ``--stream`` that names a local file: a file read as a stream is paced and loses frames; --video
+    reads every frame, timed by the file."""
+    text = url.strip()
+    path = text[len("file://") :] if text.lower().startswith("file://") else None
+    if path is None and "://" not in text:
+        path = text
+    if path is not None and Path(path).expanduser().exists():
+        raise ConfigError(f"--stream {text}: a local file, not a stream; use --video {path}")
 
 
 def _teach_label(args: argparse.Namespace, listed) -> list[tuple[str, str]] | None:
@@ -925,6 +955,39 @@ def _no_start_hint(pipeline: Pipeline) -> str | None:
         f"{PROG}: no action started; the nearest was {label!r}, smoothed score {score:.2f} ({t_s:.1f} s, person "
         f"{track}), a start needs {need}; scores are low when none of the labels fits (no action) or the labels are "
         "alike; --print all shows every window (docs/live.md)"
+    )
+
+
+def _no_window_hint(pipeline: Pipeline, source, reason: str, skeletons_only: bool) -> str | None:
+    """After a run that read frames but scored no window: why (the frames read are fewer than a person needs before
+    the first window, or nobody was tracked, or not for that long) and what to change."""
+    if pipeline.windows or not pipeline.frames or reason not in ("end", "max_frames"):
+        return None
+    pre, opts = pipeline.model.preprocess, pipeline.opts
+    short = opts.min_window_frames is not None and opts.min_window_frames < pre.window
+    need = opts.min_window_frames if short else pre.window  # frames at the model's rate
+    need_s = need / pre.fps
+    rule = f"--min-window-frames {need}" if short else f"the model's window of {need} frames"
+    lower = " or lower --min-window-frames" if need > 2 else ""
+    fps = getattr(source, "fps", None)
+    seconds = pipeline.frames / fps if isinstance(fps, int | float) and math.isfinite(fps) and fps > 0 else None
+    read = f"the run read {pipeline.frames} frames" + (f" ({seconds:.1f} s)" if seconds is not None else "")
+    if seconds is not None and seconds < need_s:
+        more = "raise --max-frames" if reason == "max_frames" else "use a longer clip"
+        return (
+            f"{PROG}: no window was scored: {read}, and a person must be tracked for {need_s:.1f} s ({rule} at "
+            f"{pre.fps:g} fps) before the first window; {more}{lower}"
+        )
+    if getattr(getattr(pipeline, "_tracker", None), "_next_id", None) == 0:  # no track was ever confirmed
+        if skeletons_only:
+            return f"{PROG}: no window was scored: {read} and no person was tracked in them (no skeleton)"
+        return (
+            f"{PROG}: no window was scored: {read} and no person was tracked in them (pose estimation found nobody, "
+            "or in too few frames); keep the whole body in view, lit and facing the camera"
+        )
+    return (
+        f"{PROG}: no window was scored: {read}, and no person stayed tracked for the {need_s:.1f} s ({rule} at "
+        f"{pre.fps:g} fps) the first window needs; keep the whole body in view for longer{lower}"
     )
 
 

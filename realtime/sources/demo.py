@@ -170,10 +170,16 @@ def _rot_y(a: float) -> np.ndarray:
     return np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
 
 
+def _swing(a: float) -> np.ndarray:
+    """Swings a limb that hangs down (-y) forwards (towards -z, the camera the performer faces) by ``a`` radians:
+    :func:`_rot_x` tips +y forwards, so it tips -y backwards, and a forward swing is ``_rot_x(-a)``."""
+    return _rot_x(-a)
+
+
 def _arm_dir(lift: float, fwd: float, sign: float) -> np.ndarray:
     """Upper-arm direction: hanging down, raised sideways by ``lift`` and forwards by ``fwd``."""
     side = np.array([sign * np.sin(lift), -np.cos(lift), 0.0])
-    return _rot_x(fwd) @ side
+    return _swing(fwd) @ side
 
 
 def _skeleton(p: Pose) -> np.ndarray:
@@ -196,9 +202,10 @@ def _skeleton(p: Pose) -> np.ndarray:
         wrist = elbow + _FOREARM * fore
         hand = wrist + _HAND * fore
         hip = base + np.array([sign * 0.08, -0.07, 0.0])
-        thigh = _rot_x(p[f"{s}_hip"]) @ np.array([0.0, -1.0, 0.0])
+        # the hip flexes the thigh forwards, the knee folds the shin back from it
+        thigh = _swing(p[f"{s}_hip"]) @ np.array([0.0, -1.0, 0.0])
         knee = hip + _THIGH * thigh
-        shin = _rot_x(p[f"{s}_hip"] - p[f"{s}_knee"]) @ np.array([0.0, -1.0, 0.0])
+        shin = _swing(p[f"{s}_hip"] - p[f"{s}_knee"]) @ np.array([0.0, -1.0, 0.0])
         ankle = knee + _SHIN * shin
         for joint, value in (
             ("SHOULDER", shoulder),

@@ -3,8 +3,9 @@
 A source is an iterator of :class:`Frame` with an idempotent ``close()`` and ``with`` support.
 Timestamps are integer milliseconds that increase strictly: the container's presentation time for video
 files (variable frame rates included, :class:`VideoSource`), ``round(index * 1000 / fps)`` for replays,
-``time.monotonic_ns() // 1_000_000`` at capture for cameras and streams. A file ends
-cleanly at its last frame (``loop=True`` plays it again, timestamps continuing).
+``time.monotonic_ns() // 1_000_000`` at capture for cameras and live streams (a recording given as a stream is
+timed by its container too: :class:`realtime.sources.capture.StreamSource`). A file ends cleanly at its last frame
+(``loop=True`` plays it again, timestamps continuing).
 
 This module holds :class:`VideoSource` and :func:`open_source`, and re-exports the frame type and the
 source base (:mod:`realtime.frames`) and the other sources: :class:`CameraSource` and
@@ -24,6 +25,7 @@ from typing import Any
 
 from realtime.frames import Frame, Source, opencv, quiet_opencv
 from realtime.sources.capture import CameraSource, ReconnectPolicy, SourceStatus, StreamSource
+from realtime.sources.clock import MAX_GAP_MS, ContainerClock, measured_fps
 from realtime.sources.replay import ReplaySource, save_recording
 from sadvae.errors import SourceError
 
@@ -45,7 +47,8 @@ log = logging.getLogger(__name__)
 STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https", "udp", "tcp", "srt")
 REPLAY_SUFFIXES = (".skeleton", ".npz", ".npy", ".json", ".txt")
 DEFAULT_FPS = 30.0
-MAX_GAP_MS = 10_000.0  # a container time further than this after the previous frame's is taken as corrupt
+FPS_PROBE_FRAMES = 12  # frames whose container times check the declared frame rate
+TRUNCATED_FRACTION = 0.98  # a pass that decodes fewer of the frames the container declares is reported
 
 
 class VideoSource(Source):
@@ -56,7 +59,13 @@ class VideoSource(Source):
     recogniser reads a different motion. The time OpenCV reports for each frame (``CAP_PROP_POS_MSEC``) is used,
     relative to the first frame's (some containers start late); where it is missing, does not increase (AVI
     files report 0 for their last frame) or jumps more than :data:`MAX_GAP_MS` ahead, the frame comes one nominal
-    frame after the previous one.
+    frame after the previous one, and the frames after it follow the container again from there
+    (:class:`realtime.sources.clock.ContainerClock`).
+
+    The nominal rate is the container's declared one unless the first :data:`FPS_PROBE_FRAMES` frames' times show
+    a rate more than twice as high or low (browser recordings declare 1000 fps): the measured rate is used then,
+    with a warning. A pass that decodes fewer than :data:`TRUNCATED_FRACTION` of the frames the container declares
+    logs a warning (a truncated or corrupt file ends early, not silently).
 
     Args:
         path: the file.
@@ -88,11 +97,42 @@ class VideoSource(Source):
             raise SourceError(f"video file {self.path} not found")
         self._factory = capture_factory or (lambda p: opencv().VideoCapture(p))
         self._cap = self._open()
+        self.declared_frames = self.frame_count
         fps = float(self._cap.get(opencv().CAP_PROP_FPS) or 0.0)
-        if not (math.isfinite(fps) and 0.0 < fps <= 1000.0):
+        declared = fps if math.isfinite(fps) and 0.0 < fps <= 1000.0 else None
+        measured = self._measure_fps() if timestamps == "container" else None
+        self.fps_corrected = False  # the declared rate was replaced by the one the frames' times show
+        if measured is not None and (declared is None or not 0.5 <= declared / measured <= 2.0):
+            if declared is not None:
+                log.warning(
+                    "video %s: the container declares %g fps but its frames are %.3g ms apart (%.4g fps); using "
+                    "%.4g fps",
+                    self.path,
+                    declared,
+                    1000.0 / measured,
+                    measured,
+                    measured,
+                )
+            fps, self.fps_corrected = measured, declared is not None
+        elif declared is None:
             log.warning("%s: frame rate unknown (%r); assuming %g fps", self.path, fps, DEFAULT_FPS)
             fps = DEFAULT_FPS
         self.fps = fps
+
+    def _measure_fps(self) -> float | None:
+        """The rate the first :data:`FPS_PROBE_FRAMES` frames' container times show (None: too few times); the
+        file is opened again afterwards, so iteration starts at its first frame."""
+        times: list[float | None] = []
+        for _ in range(FPS_PROBE_FRAMES):
+            ok, image = self._cap.read()
+            if not ok or image is None:
+                break
+            times.append(self._container_ms())
+        if not times:
+            return None  # nothing to read: __iter__ says so
+        self._cap.release()
+        self._cap = self._open()
+        return measured_fps(times)
 
     @property
     def frame_count(self) -> int:
@@ -124,39 +164,46 @@ class VideoSource(Source):
 
     def __iter__(self) -> Iterator[Frame]:
         index, step = 0, 1000.0 / self.fps
-        last: float | None = None  # the previous frame's time in ms, before rounding
-        last_ms = -1
+        clock = ContainerClock(step, MAX_GAP_MS)
+        passes = 0
         while self._cap is not None:
-            in_pass, origin = 0, None
-            base = 0.0 if last is None else last + step  # a new pass starts one frame after the previous one's end
+            in_pass = 0
+            clock.new_pass()
             while self._cap is not None:
                 ok, image = self._cap.read()
                 if not ok or image is None:
                     break
-                t = self._container_ms()
-                if in_pass == 0:
-                    origin = t
-                cand = base + t - origin if t is not None and origin is not None else None
                 if self.timestamps == "nominal":
-                    now = index * step
-                elif in_pass == 0 or last is None:
-                    now = base
-                elif cand is not None and last < cand <= last + MAX_GAP_MS:
-                    now = cand
+                    ms = max(round(index * step), clock.last_ms + 1)
+                    clock.last_ms = ms
                 else:
-                    now = last + step
-                ms = max(round(now), last_ms + 1)
+                    ms = clock.tick(self._container_ms())
                 yield Frame(image, ms, index)
-                last, last_ms = now, ms
                 index += 1
                 in_pass += 1
             if in_pass == 0:
                 raise SourceError(f"video {self.path}: no frame could be decoded")
+            passes += 1
+            if passes == 1 and self._cap is not None:
+                self._check_length(in_pass)
             if not self.loop or self._cap is None:
                 break
             self._cap.release()
             self._cap = self._open()
         self.close()
+
+    def _check_length(self, decoded: int) -> None:
+        """Warn when a pass ended well before the frames the container declares (a truncated or corrupt file)."""
+        declared = self.declared_frames
+        if declared > 0 and decoded < TRUNCATED_FRACTION * declared and not self.fps_corrected:
+            log.warning(
+                "video %s: decoded %d of %d frames the container declares (truncated or corrupt); the run covers "
+                "%.1f s of it",
+                self.path,
+                decoded,
+                declared,
+                decoded / self.fps,
+            )
 
     def close(self) -> None:
         cap, self._cap = self._cap, None

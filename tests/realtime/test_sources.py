@@ -157,8 +157,23 @@ def test_unreachable_stream_fails_fast() -> None:
     assert time.monotonic() - t0 < 10.0
 
 
+class _LiveView:
+    """A real OpenCV capture that reports no length, as a live stream does (a file that declares its frames is a
+    recording, which ends at its last frame: tests/realtime/test_sources_review.py)."""
+
+    def __init__(self, url: str) -> None:
+        self.cap = cv2.VideoCapture(url)
+
+    def __getattr__(self, name: str):
+        return getattr(self.cap, name)
+
+    def get(self, prop: int) -> float:
+        return -1.0 if prop == cv2.CAP_PROP_FRAME_COUNT else self.cap.get(prop)
+
+
 def test_stream_reconnects_when_the_file_comes_back(tmp_path: Path) -> None:
-    """A real OpenCV capture on a file: the end of the file is a drop; the file vanishes, then returns."""
+    """A real OpenCV capture on a file that passes for live: the end of the file is a drop; the file vanishes, then
+    returns."""
     path = write_video(tmp_path / "cam.avi", n=8)
     hidden = tmp_path / "hidden.avi"
     statuses: list[SourceStatus] = []
@@ -171,7 +186,8 @@ def test_stream_reconnects_when_the_file_comes_back(tmp_path: Path) -> None:
             hidden.rename(path)  # the camera comes back before the third attempt
 
     policy = ReconnectPolicy(initial_delay_s=0.02, factor=2.0, max_delay_s=0.05, max_attempts=10)
-    src = StreamSource(str(path), reconnect=policy, on_status=on_status, queue_size=16)
+    src = StreamSource(str(path), reconnect=policy, on_status=on_status, queue_size=16, capture_factory=_LiveView)
+    assert src.live
     path.rename(hidden)  # gone after the open: reading goes on from the open file, reopening fails
     frames: list[Frame] = []
     with src:
