@@ -245,6 +245,37 @@ def _metres(text: str) -> float:
     return value
 
 
+def _seconds(text: str) -> float:
+    """A finite number of seconds >= 0 (``--hold``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number of seconds >= 0 (0 = no hold), got {text!r}")
+    return value
+
+
+def _phases(text: str) -> int:
+    """An integer >= 1 (``--phases``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of runs >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of runs >= 1 (1 = one aligned run), got {text!r}")
+    return value
+
+
+def _once(values: list, flag: str) -> list:
+    """``values`` without repeats (in their order), with a note on stderr when there were any."""
+    kept = list(dict.fromkeys(values))
+    if len(kept) < len(values):
+        twice = sorted({f"{v:g}" if isinstance(v, float) else str(v) for v in values if values.count(v) > 1})
+        print(f"note: {flag} {' '.join(twice)} given more than once; each runs once", file=sys.stderr)
+    return kept
+
+
 def _unit_score(text: str) -> float:
     """A score in [0, 1] (``--segment-score``; 0 = off)."""
     try:
@@ -320,10 +351,19 @@ def _register_accuracy(inner: argparse._SubParsersAction) -> None:
     )
     a.add_argument(
         "--hold",
-        type=float,
+        type=_seconds,
         nargs="+",
         default=[0.0],
-        help="seconds the first/last pose is held around each replayed sequence (default 0)",
+        help="seconds the first/last pose is held around each replayed sequence, one run per value (default 0)",
+    )
+    a.add_argument(
+        "--phases",
+        type=_phases,
+        default=1,
+        metavar="N",
+        help="replay each dataset N times, run k with every sequence shifted by k x stride / N frames (the "
+        "pipeline scores every stride frames): each replay row gives the mean over the runs and their min-max "
+        "(default 1: one run, every sequence started on the stride)",
     )
     a.add_argument("--limit", type=int, help="replay only the first N held-out sequences per dataset (quick runs)")
     a.add_argument(
@@ -395,7 +435,7 @@ def _register_accuracy(inner: argparse._SubParsersAction) -> None:
         "--pose-variant",
         dest="acc_pose_variant",
         choices=("lite", "full", "heavy"),
-        default="full",
+        default=None,
         help="MediaPipe model for the videos (default full)",
     )
     a.add_argument(
@@ -411,7 +451,7 @@ def _register_accuracy(inner: argparse._SubParsersAction) -> None:
 
 
 def _accuracy(args: argparse.Namespace) -> int:
-    from realtime.bench.accuracy.report import AccuracyOptions, markdown, run_accuracy, write_outputs
+    from realtime.bench.accuracy.report import AccuracyOptions, markdown, output_problem, run_accuracy, write_outputs
     from realtime.bench.accuracy.runner import RunOptions
     from realtime.cli import still_trim_option
     from realtime.head.zero_shot import HeadOptions
@@ -421,6 +461,19 @@ def _accuracy(args: argparse.Namespace) -> int:
         raise ConfigError(f"--limit must be >= 1, got {args.limit}")
     if args.no_videos and not args.replay_dataset:
         raise ConfigError("--no-videos leaves nothing to run: add --replay-dataset NAME")
+    video_flags = [flag for flag, v in (("--clip", args.clip), ("--labels", args.labels)) if v]
+    video_flags += ["--pose-variant"] if args.acc_pose_variant is not None else []
+    if args.no_videos and video_flags:
+        raise ConfigError(
+            f"{', '.join(video_flags)} {'selects' if len(video_flags) == 1 else 'select'} the videos, which "
+            "--no-videos skips: drop --no-videos or the flag(s)"
+        )
+    if args.phases > 1 and not args.replay_dataset:
+        raise ConfigError("--phases N shifts the replayed sequences and there are none: add --replay-dataset NAME")
+    if problem := output_problem(args.acc_out):  # found now, not after the runs
+        raise ConfigError(f"--out {args.acc_out}: {problem}; pass a folder that can be written")
+    hold = _once(args.hold, "--hold")
+    datasets = _once(args.replay_dataset, "--replay-dataset")
     if args.mirror and not args.replay_dataset:
         raise ConfigError("--mirror mirrors the replayed datasets and there are none: add --replay-dataset NAME")
     if args.examples_per_label < 0 or (args.examples_per_label and not args.replay_dataset):
@@ -451,19 +504,20 @@ def _accuracy(args: argparse.Namespace) -> int:
         project_root=PROJECT_ROOT,
         clips=tuple(args.clip),
         labels=tuple(args.labels),
-        replay_datasets=tuple(args.replay_dataset),
-        hold_s=tuple(args.hold),
+        replay_datasets=tuple(datasets),
+        hold_s=tuple(hold),
         limit=args.limit,
         mirror=args.mirror,
         examples_per_label=args.examples_per_label,
         teach=not args.names_only,
         teach_every=args.teach_every,
         replay_labels=replay_labels,
+        phases=args.phases,
         run=RunOptions(
             model=args.acc_model,
             backend=args.acc_backend,
             threads=args.acc_threads,
-            pose_variant=args.acc_pose_variant,
+            pose_variant=args.acc_pose_variant or "full",
             head=HeadOptions() if args.handedness is None else HeadOptions(handedness=args.handedness),
             trim_still=None if args.trim_still is None else (still_trim_option(args.trim_still) or False),
             decisions=_decision_options(args),

@@ -190,6 +190,12 @@ def test_annotations_parse(tmp_path):
         (('truth = "Sit_Down." }', 'truth = "Sit_Down.", tolerated = ["sit down"] }'), "judge[0].tolerated", "truth"),
         (('"./labels2.txt"', '"other.txt"'), "judge[1].truth", "is a label of other.txt itself"),
         (("start = 1.0\nend = 2.5", "end = 0"), "clip 'a'.end", "after the video's start"),
+        # review of 6 December 2026 (second pass): wrong types accepted, a folder called missing
+        (("start = 1.0", "start = 1.0\ndescription = 3"), "clip 'a'.description", "expected text, found 3"),
+        (('tolerated = ["walk"]', 'tolerated = ["walk"], note = 1'), "judge[1].note", "expected text, found 1"),
+        (("[[clip]]", 'version = "1"\n[[clip]]'), "version", "expected 1 (the only format version), found '1'"),
+        (("[[clip]]", "version = 2\n[[clip]]"), "version", "found 2"),
+        (('path = "videos/a.mp4"', 'path = "videos"'), "clip 'a'.path", "is a folder; name the video file"),
     ],
 )
 def test_annotations_malformed_one_clear_error(tmp_path, edit, where, words):
@@ -279,7 +285,6 @@ def test_heldout_stream_mirror_images(shared_data):
 
 def test_labels_filter_must_be_paired(tmp_path):
     from realtime.bench.accuracy.report import AccuracyOptions, run_accuracy
-    from sadvae.errors import ConfigError
 
     path = _write(tmp_path, GOOD)
     other = tmp_path / "other.txt"
@@ -466,6 +471,224 @@ def test_an_action_starting_after_the_video_is_refused_before_the_run(tmp_path, 
         out.write(np.zeros((32, 32, 3), np.uint8))
     out.release()
     monkeypatch.setattr(runner, "run_pipeline", lambda *a, **k: pytest.fail("the pipeline ran"))
-    clip = ClipAnnotation("v", video, "", 1.0, None, 1, False, (Judgement(tmp_path / "l.txt", None),))
-    with pytest.raises(ConfigError, match=r"start 1.0 s is not before the video's end \(0.48 s\)"):
+    toml = tmp_path / "videos.toml"
+    clip = ClipAnnotation("v", video, "", 1.0, None, 1, False, (Judgement(tmp_path / "l.txt", None),), toml)
+    with pytest.raises(DataFormatError, match=r"start 1.0 s is not before the video's end \(0.48 s\)") as info:
         runner.run_clip(clip, None)
+    assert f"{toml}:clip 'v'.start" in str(info.value)  # the annotation file, the clip and the field
+    # review of 6 December 2026: an end past the video was found only after the run, without the annotation file
+    late = replace(clip, start=None, end=2.0)
+    with pytest.raises(DataFormatError, match=r"end 2.0 s is after the video's end \(0.48 s\)") as info:
+        runner.run_clip(late, None)
+    assert f"{toml}:clip 'v'.end" in str(info.value)
+    assert load_annotations(_write(tmp_path, GOOD), tmp_path / "data", tmp_path)[0].source == tmp_path / "videos.toml"
+
+
+def test_the_shipped_annotation_version_is_accepted(tmp_path):
+    (c,) = load_annotations(
+        _write(tmp_path, "version = 1\n" + GOOD.replace("start = 1.0", 'start = 1.0\ndescription = "x"')),
+        tmp_path / "data",
+        tmp_path,
+    )
+    assert c.description == "x" and c.judge[1].note == ""
+
+
+# ------------------------------------------------------------------- review of 6 December 2026 (second pass)
+
+
+def test_a_tie_for_held_longest_goes_to_the_label_decided_first():
+    """Two labels held equally long: the one that became the decision first (it was alphabetical: "jump")."""
+    events = [
+        ev("start", 2.0, "walk"),
+        ev("end", 3.0, "walk"),
+        ev("start", 4.0, "jump"),
+        ev("end", 5.0, "jump"),
+    ]
+    s = score_segment(events, [], Segment("s", "walk", LABELS, 0.0, 10.0))
+    assert s.held_s == pytest.approx({"walk": 1.0, "jump": 1.0}) and s.held_longest == "walk" and s.held_correct
+    reordered = [ev("start", 2.0, "jump"), ev("end", 3.0, "jump"), ev("start", 4.0, "walk"), ev("end", 5.0, "walk")]
+    assert score_segment(reordered, [], Segment("s", "walk", LABELS, 0.0, 10.0)).held_longest == "jump"
+    # decided for no time each: the first decided; a decision carried in from before the span counts from t0
+    zero = [ev("start", 6.0, "wave"), ev("end", 6.0, "wave"), ev("start", 7.0, "clap"), ev("end", 7.0, "clap")]
+    assert score_segment(zero, [], Segment("s", "clap", LABELS, 0.0, 10.0)).held_longest == "wave"
+    carried = [ev("start", 1.0, "walk"), ev("end", 3.0, "walk"), ev("start", 4.0, "clap"), ev("end", 5.0, "clap")]
+    assert score_segment(carried, [], Segment("s", "clap", LABELS, 2.0, 10.0)).held_longest == "walk"
+    # the same time, the same moment (two tracks): alphabetical, the last resort
+    both = [ev("start", 2.0, "walk"), ev("start", 2.0, "jump", track=2), ev("end", 3.0, "walk")]
+    both.append(ev("end", 3.0, "jump", track=2))
+    assert score_segment(both, [], Segment("s", "walk", LABELS, 0.0, 10.0)).held_longest == "jump"
+
+
+def test_false_starts_per_minute_of_the_action_too():
+    """false_per_min divides by the judged span (held poses and the gap count, as scripts/tune_decisions.py does);
+    false_per_action_min by the action span alone."""
+    events = [ev("start", 3.0, "jump"), ev("end", 4.0, "jump"), ev("start", 5.0, "walk")]
+    seg = Segment("r#1", "walk", LABELS, 0.0, 12.0, start=1.0, end=7.0)  # 1 s held first pose, 5 s gap after
+    s = score_segment(events, [], seg)
+    assert s.false_starts == 1 and s.minutes == pytest.approx(0.2) and s.false_per_min == pytest.approx(5.0)
+    assert s.action_minutes == pytest.approx(0.1) and s.false_per_action_min == pytest.approx(10.0)
+    other = score_segment([], [], Segment("r#2", "walk", LABELS, 12.0, 24.0, start=13.0, end=19.0))
+    lab = summarise([s, other])["labelled"]
+    assert lab["false_per_min"] == pytest.approx(2.5) and lab["false_per_action_min"] == pytest.approx(5.0)
+    from realtime.bench.accuracy.report import markdown
+
+    doc = _stub_doc()
+    text = markdown(doc)
+    assert "per minute of the judged time" in text and "per minute of the action span only" in text
+    assert "false / min (judged: with held poses and gap) | false / action min" in text
+
+
+def _stub_doc(**over) -> dict:
+    from realtime.bench.accuracy.report import _replay_entry
+
+    scores = [score_segment([ev("start", 3.0, "jump")], [], Segment("u#1", "walk", LABELS, 0.0, 12.0, 1.0, 7.0))]
+    info = {
+        "dataset": "utkinect", "hold_s": 1.0, "mirror": False, "examples_per_label": 0, "taught": False,
+        "teach_every": 1, "reworded": None, "taught_labels": [], "sequences": 1, "classes": 6, "frames": 360,
+        "wall_s": 1.0, "model_id": "ab" * 32, "model_facts": {}, "fps": 30.0, "stride": 24, "phases": 1,
+        "phase": 0, "offset_frames": 0,
+    }  # fmt: skip
+    doc = {
+        "command": "test", "machine": "m", "model": "packaged default", "backend": "onnxruntime", "threads": 1,
+        "trim_still": None, "decisions": {}, "videos": [], "replays": [_replay_entry([(scores, info)], 1)],
+        "wall_s": 1.0,
+    }  # fmt: skip
+    return {**doc, **over}
+
+
+def test_the_report_says_what_ran(monkeypatch, tmp_path):
+    """Model id (full and short), head options, pose variant, stride, first-window frames, phases and the code
+    version, at the top of the JSON and in the markdown header; the replay heading names --replay-labels."""
+    from realtime.bench.accuracy import report, runner
+    from realtime.bench.accuracy.runner import RunOptions
+    from realtime.head.zero_shot import HeadOptions
+
+    facts = {"live_stride": 24, "model_fps": 30.0, "window": 96, "min_window_frames": 64}
+    model_id = "0123456789abcdef" * 4
+
+    def fake(name, data_root, run, hold, limit, **kw):
+        scores = [score_segment([], [], Segment(f"{name}#0", "walk", LABELS, 0.0, 5.0))]
+        info = {
+            "dataset": name, "hold_s": hold, "mirror": False, "examples_per_label": 0, "taught": False,
+            "teach_every": 1, "reworded": None if kw["reworded"] is None else str(kw["reworded"]), "taught_labels": [],
+            "sequences": 1, "classes": 6, "frames": 150, "wall_s": 0.5, "model_id": model_id, "model_facts": facts,
+            "fps": 15.0, "stride": 12, "phases": kw["phases"],
+        }  # fmt: skip
+        return [(scores, {**info, "phase": k, "offset_frames": 6 * k}) for k in range(kw["phases"])]
+
+    monkeypatch.setattr(runner, "run_replay_phases", fake)
+    monkeypatch.setattr(report, "code_version", lambda root: "v1.2-3-gabc-dirty")
+    words = tmp_path / "nw.tsv"
+    opts = report.AccuracyOptions(
+        None, tmp_path, tmp_path, replay_datasets=("nw_ucla",), hold_s=(0.0,), phases=2,
+        replay_labels={"nw_ucla": words}, run=RunOptions(head=HeadOptions(handedness="pool")),
+    )  # fmt: skip
+    doc = report.run_accuracy(opts, "cmd")
+    assert doc["model_id"] == model_id and doc["model_id_short"] == model_id[:12]
+    assert doc["head"]["handedness"] == "pool" and doc["head"]["zs_method"] == "cosine"
+    assert doc["pose_variant"] is None  # no video ran
+    assert doc["stride"] == {
+        "live_stride": 24,
+        "model_fps": 30.0,
+        "given": None,
+        "replays": {"nw_ucla": 12},
+        "videos": [],
+    }
+    assert doc["min_window_frames"] == 64 and doc["phases"] == 2 and doc["code_version"] == "v1.2-3-gabc-dirty"
+    assert list(doc).index("model_id") < list(doc).index("replays")  # the facts come first
+    text = report.markdown(doc)
+    header = text.split("## ")[0]
+    for words_ in (model_id[:12], model_id, "handedness pool", "stride 24 frames at the model's 30 fps", "nw_ucla 12",
+                   "first window after 64 frames", "phases 2", "`v1.2-3-gabc-dirty`"):  # fmt: skip
+        assert words_ in header, words_
+    assert f"renamed by --replay-labels for nw_ucla by {words}" in text
+    assert "| 12, offsets 0/6 |" in text
+    # the pose variant, when videos ran
+    doc["videos"] = [{"stride": 25, "model_facts": facts, "model_id": model_id}]
+    report._run_facts(doc, RunOptions(pose_variant="heavy"), 1)
+    assert doc["pose_variant"] == "heavy" and doc["stride"]["videos"] == [25]
+    assert "pose variant heavy (videos)" in report._facts_line(doc)
+
+
+def test_code_version_without_git_is_unknown(monkeypatch, tmp_path):
+    from realtime.bench.accuracy.report import code_version
+
+    assert code_version(tmp_path) == "unknown"  # not a checkout
+    monkeypatch.setenv("PATH", str(tmp_path))  # no git at all
+    assert code_version(ROOT) == "unknown"
+
+
+def _no_run(monkeypatch):
+    import realtime.bench.accuracy.report as report
+
+    monkeypatch.setattr(report, "run_accuracy", lambda *a, **k: pytest.fail("the benchmark ran"))
+
+
+@pytest.mark.parametrize("bad", ["-1", "nan", "inf", "x"])
+def test_hold_must_be_finite_and_not_negative(bad, capsys, monkeypatch):
+    from sadvae.cli import main
+
+    _no_run(monkeypatch)
+    with pytest.raises(SystemExit):
+        main(["bench", "accuracy", "--no-videos", "--replay-dataset", "utkinect", "--hold", "1", bad])
+    err = capsys.readouterr().err
+    assert "--hold" in err and "seconds" in err and len(err.strip().splitlines()[-1]) < 200
+
+
+def test_out_is_checked_before_the_runs(tmp_path, capsys, monkeypatch):
+    from sadvae.cli import main
+
+    _no_run(monkeypatch)
+    afile = tmp_path / "afile"
+    afile.write_text("x", encoding="utf-8")
+    base = ["bench", "accuracy", "--no-videos", "--replay-dataset", "utkinect"]
+    assert main([*base, "--out", str(afile)]) == 2
+    assert f"--out {afile}: {afile} is a file, not a folder" in capsys.readouterr().err
+    assert main([*base, "--out", str(afile / "sub")]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+    (tmp_path / "o" / "accuracy.json").mkdir(parents=True)  # a folder where the report goes
+    assert main([*base, "--out", str(tmp_path / "o")]) == 2
+    assert "accuracy.json is a folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "extra, flags",
+    [
+        (["--clip", "hug"], "--clip selects"),
+        (["--labels", "labels/everyday.txt"], "--labels selects"),
+        (["--pose-variant", "full"], "--pose-variant selects"),
+        (["--clip", "hug", "--pose-variant", "lite"], "--clip, --pose-variant select"),
+    ],
+)
+def test_video_flags_without_videos_are_refused(extra, flags, capsys, monkeypatch):
+    from sadvae.cli import main
+
+    _no_run(monkeypatch)
+    assert main(["bench", "accuracy", "--no-videos", "--replay-dataset", "utkinect", *extra]) == 2
+    err = capsys.readouterr().err
+    assert f"{flags} the videos, which --no-videos skips" in err
+
+
+def test_repeated_holds_and_datasets_run_once(tmp_path, capsys, monkeypatch):
+    import realtime.bench.accuracy.report as report
+    from sadvae.cli import main
+
+    seen = []
+    monkeypatch.setattr(report, "run_accuracy", lambda opts, command="": seen.append(opts) or {})
+    monkeypatch.setattr(report, "markdown", lambda doc: "")
+    monkeypatch.setattr(report, "write_outputs", lambda doc, out: [])
+    argv = ["bench", "accuracy", "--no-videos", "--replay-dataset", "utkinect", "nw_ucla", "utkinect"]
+    assert main([*argv, "--hold", "1", "0", "1.0", "--out", str(tmp_path)]) == 0
+    (opts,) = seen
+    assert opts.hold_s == (1.0, 0.0) and opts.replay_datasets == ("utkinect", "nw_ucla") and opts.phases == 1
+    assert opts.run.pose_variant == "full"  # the flag left out: the default variant
+    err = capsys.readouterr().err
+    assert "note: --hold 1 given more than once; each runs once" in err
+    assert "note: --replay-dataset utkinect given more than once" in err
+    assert main([*argv[:5], "--phases", "3", "--out", str(tmp_path)]) == 0 and seen[-1].phases == 3
+    for bad in ("0", "-2", "1.5"):
+        with pytest.raises(SystemExit):
+            main([*argv[:5], "--phases", bad])
+        assert "--phases" in capsys.readouterr().err
+    assert main(["bench", "accuracy", "--clip", "hug", "--phases", "2"]) == 2
+    assert "--phases N shifts the replayed sequences and there are none" in capsys.readouterr().err

@@ -1,11 +1,12 @@
 """The annotation file of the real-video accuracy benchmark (TOML; ``benchmarks/videos.toml``).
 
-One ``[[clip]]`` table per video::
+An optional ``version = 1`` first, then one ``[[clip]]`` table per video::
 
+    version = 1
     [[clip]]
     name = "drink_water"                      # unique; names the clip in reports
     path = "ntu/S001C001P001R001A001_rgb.avi" # relative to the data root (../shared/data)
-    description = "a woman lifts a cup to her mouth at 0.8 s and drinks until the end"
+    description = "a woman lifts a cup to her mouth at 0.8 s and drinks until the end"  # optional text
     start = 0.8                               # optional: when the true action starts / ends (seconds)
     end = 3.4
     num_poses = 1                             # optional: most persons MediaPipe detects (default 1)
@@ -19,8 +20,10 @@ One ``[[clip]]`` table per video::
 ``labels`` paths are relative to the project root (or else to the annotation file's folder);
 ``truth`` is one of that file's names (compared as the live head compares names: case, spacing,
 ``_`` and a final dot ignored) or ``"none"``: none of its labels applies, so every event is false.
-``tolerated`` labels are neither required nor false (a basketball shot is also a throw). Any problem
-raises one :class:`sadvae.errors.DataFormatError` naming the file, the clip and the field.
+``tolerated`` labels are neither required nor false (a basketball shot is also a throw); ``note`` is text. Any
+problem raises one :class:`sadvae.errors.DataFormatError` naming the file, the clip and the field; a ``start`` or
+``end`` past the video's end is found when the video is opened, before the pipeline runs
+(:func:`realtime.bench.accuracy.runner.run_clip`).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from sadvae.errors import DataFormatError
 __all__ = ["Judgement", "ClipAnnotation", "load_annotations", "parse_annotations", "NONE"]
 
 NONE = "none"
+VERSION = 1  # the format's version (``version = 1`` at the top; optional)
 _CLIP_KEYS = {"name", "path", "description", "start", "end", "num_poses", "mirror", "judge"}
 _JUDGE_KEYS = {"labels", "truth", "tolerated", "note"}
 
@@ -62,7 +66,7 @@ class ClipAnnotation:
 
     Attributes:
         name, path (resolved), description; start, end: the action span in seconds or None;
-        num_poses, mirror: pose settings; judge: its pairings with labels files.
+        num_poses, mirror: pose settings; judge: its pairings with labels files; source: the annotation file.
     """
 
     name: str
@@ -73,6 +77,7 @@ class ClipAnnotation:
     num_poses: int
     mirror: bool
     judge: tuple[Judgement, ...]
+    source: Path | None = None  # the annotation file (errors found at run time name it)
 
 
 def _norm(name: str) -> str:
@@ -118,6 +123,10 @@ def parse_annotations(
     extra = set(doc) - {"clip", "version"}
     if extra:
         raise DataFormatError(file, sorted(extra)[0], "unknown top-level key; the file holds [[clip]] tables")
+    if "version" in doc and (isinstance(doc["version"], bool) or doc["version"] != VERSION):
+        raise DataFormatError(
+            file, "version", f"expected {VERSION} (the only format version), found {doc['version']!r}"
+        )
     if not isinstance(clips, list) or not clips:
         raise DataFormatError(file, "clip", "no [[clip]] table found; add one per video")
     out: list[ClipAnnotation] = []
@@ -138,12 +147,16 @@ def parse_annotations(
             raise DataFormatError(file, f"{where}.name", "used twice; clip names must be unique")
         names.add(name)
         path = data_root / c["path"]
+        if check_files and path.is_dir():
+            raise DataFormatError(file, f"{where}.path", f"{path} is a folder; name the video file inside it")
         if check_files and not path.is_file():
             raise DataFormatError(
                 file,
                 f"{where}.path",
                 f"unknown clip: {path} does not exist (paths are relative to the data root {data_root})",
             )
+        if not isinstance(c.get("description", ""), str):
+            raise DataFormatError(file, f"{where}.description", f"expected text, found {c['description']!r}")
         start, end = _number(file, f"{where}.start", c.get("start")), _number(file, f"{where}.end", c.get("end"))
         if start is not None and end is not None and not end > start:
             raise DataFormatError(file, f"{where}.end", f"end ({end}) must be after start ({start})")
@@ -197,17 +210,20 @@ def parse_annotations(
                 raise DataFormatError(
                     file, f"{w}.tolerated", "lists the truth or a label twice; tolerate only other labels, once each"
                 )
-            judgements.append(Judgement(labels, truth, tol, str(entry.get("note", ""))))
+            if not isinstance(entry.get("note", ""), str):
+                raise DataFormatError(file, f"{w}.note", f"expected text, found {entry['note']!r}")
+            judgements.append(Judgement(labels, truth, tol, entry.get("note", "")))
         out.append(
             ClipAnnotation(
                 name,
                 path,
-                str(c.get("description", "")),
+                c.get("description", ""),
                 start,
                 end,
                 num_poses,
                 bool(c.get("mirror", False)),
                 tuple(judgements),
+                file,
             )
         )
     return out

@@ -13,11 +13,19 @@ Definitions (all times in seconds on the source's timeline):
 - *held*: seconds each label was the decision, summed over tracks: from a ``start``/``update`` to the
   track's next event (an ``end`` closes it; a decision still open at ``t1`` counts until ``t1``).
 - *label held longest*: the label with the most held seconds (None when nothing was decided). Correct
-  when it is the truth; on a "none" clip (truth None) when nothing, or only a tolerated label, was held.
+  when it is the truth; on a "none" clip (truth None) when nothing, or only a tolerated label, was held. A tie
+  (two labels held equally long, e.g. two decided for no time) goes to the label that became the decision first
+  inside the judged span (a decision carried in from before ``t0`` counts from ``t0``); only labels tied on that
+  too are taken alphabetically (until 6 December 2026 every tie was alphabetical).
 - *window vote*: the mean of the probabilities of every window (all tracks) whose end lies in the
   action span, before smoothing and thresholds; top-1 / top-5: the truth is among its best 1 / 5.
 - *events*: ``start`` events (an action beginning, what a subscriber reacts to). *False*: its label
   is neither the truth nor a tolerated label; on a "none" clip every non-tolerated start is false.
+- *false per minute* (``false_per_min``): the false starts published inside the judged span per minute of the
+  judged span: on a replay a sequence with its held poses and the gap after it (``scripts/tune_decisions.py``
+  counts alike), on a video the whole clip. *False per action minute* (``false_per_action_min``): the same false
+  starts per minute of the action span only (no held first pose, no gap; a start published in the gap, up to a
+  stride after the person left, still counts), the rate while someone acts.
 - *time to first correct event*: when the first ``start`` of the true label is published (what a subscriber
   sees; it can come up to a stride after its window's end, when the person has just left) minus the action's start
   (negative when it fires early); None when it never starts.
@@ -107,6 +115,8 @@ class SegmentScore:
     starts: int = 0
     false_starts: int = 0
     false_per_min: float = 0.0
+    action_minutes: float = 0.0
+    false_per_action_min: float = 0.0
     first_correct_s: float | None = None
     first_labels: list[str] = field(default_factory=list)
 
@@ -136,7 +146,18 @@ def held_seconds(events: Iterable[Mapping[str, Any]], t0: float, t1: float) -> d
     Returns:
         ``{label: seconds}`` for every label held, or started inside the span (then possibly 0 seconds).
     """
+    return _holds(events, t0, t1)[0]
+
+
+def _holds(events: Iterable[Mapping[str, Any]], t0: float, t1: float) -> tuple[dict[str, float], dict[str, float]]:
+    """(:func:`held_seconds`, ``{label: when it first became the decision inside [t0, t1)}``: the tie rule)."""
     held: dict[str, float] = defaultdict(float)
+    first: dict[str, float] = {}
+
+    def hold(label: str, a: float, b: float) -> None:
+        held[label] += b - a
+        first[label] = min(first.get(label, a), a)
+
     open_: dict[int, tuple[str, float]] = {}
     for e in events:
         t, tid = event_time_s(e), int(e["track_id"])
@@ -144,21 +165,22 @@ def held_seconds(events: Iterable[Mapping[str, Any]], t0: float, t1: float) -> d
             label, since = open_.pop(tid)
             a, b = max(since, t0), min(t, t1)
             if b > a:
-                held[label] += b - a
+                hold(label, a, b)
         if e["type"] != "end" and e.get("label") is not None:
             open_[tid] = (str(e["label"]), t)
             if e["type"] == "start" and t0 <= t < t1:
-                held[str(e["label"])] += 0.0  # decided, even if for no time (it ended on the same frame)
+                hold(str(e["label"]), t, t)  # decided, even if for no time (it ended on the same frame)
     for label, since in open_.values():  # still active when the run ended
         if t1 > max(since, t0):
-            held[label] += t1 - max(since, t0)
-    return dict(held)
+            hold(label, max(since, t0), t1)
+    return dict(held), first
 
 
-def _longest(held: Mapping[str, float]) -> str | None:
+def _longest(held: Mapping[str, float], first: Mapping[str, float]) -> str | None:
+    """The label held longest; a tie goes to the label decided first, then alphabetically (module docstring)."""
     if not held:
         return None
-    return min(held.items(), key=lambda kv: (-kv[1], kv[0]))[0]  # ties: alphabetical, for determinism
+    return min(held.items(), key=lambda kv: (-kv[1], first.get(kv[0], float("inf")), kv[0]))[0]
 
 
 def score_segment(events: Sequence[Mapping[str, Any]], windows: Sequence[WindowScore], seg: Segment) -> SegmentScore:
@@ -173,8 +195,8 @@ def score_segment(events: Sequence[Mapping[str, Any]], windows: Sequence[WindowS
     minutes = max(seg.t1 - seg.t0, 0.0) / 60.0
     out = SegmentScore(name=seg.name, truth=seg.truth, minutes=minutes)
     # every event: a decision started before t0 and still held counts inside the span (held_seconds clips)
-    out.held_s = held_seconds(events, seg.t0, seg.t1)
-    out.held_longest = _longest(out.held_s)
+    out.held_s, first = _holds(events, seg.t0, seg.t1)
+    out.held_longest = _longest(out.held_s, first)
     if seg.truth is None:  # every label held is tolerated (until 6 December 2026: only the one held longest)
         out.held_correct = all(label in seg.tolerated for label in out.held_s)
     else:
@@ -186,6 +208,8 @@ def score_segment(events: Sequence[Mapping[str, Any]], windows: Sequence[WindowS
     out.first_labels = [str(e["label"]) for e in starts[:3]]
     out.false_starts = sum(str(e["label"]) not in ok for e in starts)
     out.false_per_min = float(out.false_starts / minutes) if minutes > 0 else 0.0
+    out.action_minutes = max(b - a, 0.0) / 60.0
+    out.false_per_action_min = float(out.false_starts / out.action_minutes) if out.action_minutes > 0 else 0.0
     if seg.truth is not None:
         hits = [event_time_s(e) for e in starts if e["label"] == seg.truth]
         out.first_correct_s = round(hits[0] - a, 3) if hits else None
@@ -212,13 +236,14 @@ def summarise(scores: Sequence[SegmentScore]) -> dict[str, Any]:
 
     Returns:
         ``{"labelled": {...}, "none": {...}, "segments", "no_event"}``; rates are fractions in [0, 1],
-        false events per minute = all false starts / all judged minutes of that group.
+        false events per minute (``false_per_min``) = all false starts / all judged minutes of that group,
+        ``false_per_action_min`` = the same starts / all minutes of the groups' action spans.
     """
     lab = [s for s in scores if s.truth is not None]
     non = [s for s in scores if s.truth is None]
 
-    def fpm(group: Sequence[SegmentScore]) -> float | None:
-        minutes = sum(s.minutes for s in group)
+    def fpm(group: Sequence[SegmentScore], action: bool = False) -> float | None:
+        minutes = sum(s.action_minutes if action else s.minutes for s in group)
         return float(sum(s.false_starts for s in group) / minutes) if minutes > 0 else None
 
     firsts = [s.first_correct_s for s in lab if s.first_correct_s is not None]
@@ -236,6 +261,7 @@ def summarise(scores: Sequence[SegmentScore]) -> dict[str, Any]:
             "first_correct_s_mean": _mean(firsts),
             "first_correct_s_median": float(np.median(firsts)) if firsts else None,
             "false_per_min": fpm(lab),
+            "false_per_action_min": fpm(lab, action=True),
             "no_event": sum(s.starts == 0 for s in lab),
         },
         "none": {
@@ -243,6 +269,7 @@ def summarise(scores: Sequence[SegmentScore]) -> dict[str, Any]:
             "held_ok": _mean([float(s.held_correct) for s in non]),
             "false_starts": sum(s.false_starts for s in non),
             "false_per_min": fpm(non),
+            "false_per_action_min": fpm(non, action=True),
             "no_event": sum(s.starts == 0 for s in non),
         },
     }

@@ -13,7 +13,32 @@ from typing import Any
 
 from realtime.bench.accuracy.metrics import SegmentScore, summarise
 
-__all__ = ["AccuracyOptions", "run_accuracy", "markdown", "plot", "write_outputs"]
+__all__ = [
+    "AccuracyOptions",
+    "run_accuracy",
+    "markdown",
+    "plot",
+    "write_outputs",
+    "output_problem",
+    "code_version",
+    "OUTPUT_FILES",
+    "PHASE_KEYS",
+]
+
+OUTPUT_FILES = ("accuracy.json", "accuracy.md", "accuracy.png")
+# the labelled totals a replay row gives over its phases (mean, min, max)
+PHASE_KEYS = (
+    "held_top1",
+    "vote_top1",
+    "vote_top5",
+    "false_per_min",
+    "false_per_action_min",
+    "with_window",
+    "decided",
+    "with_correct_event",
+    "first_correct_s_median",
+    "no_event",
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +63,10 @@ class AccuracyOptions:
             list; the report then also summarises the sequences of taught and of named labels apart).
         replay_labels: per replayed dataset, a file that words its classes as a user may
             (:func:`realtime.bench.accuracy.runner.read_reworded`); the others keep their class names.
-        data_root: ``../shared/data``; project_root: where labels paths start.
+        phases: replay each dataset this many times, every sequence shifted by ``k * stride / phases`` frames in run
+            k (:func:`realtime.bench.accuracy.runner.run_replay_phases`); a replay row then gives the mean over the
+            runs with their min and max. 1: one run, every sequence started on the pipeline's stride.
+        data_root: ``../shared/data``; project_root: where labels paths start (and the code version is read).
     """
 
     annotations: Path | None
@@ -54,6 +82,7 @@ class AccuracyOptions:
     teach: bool = True
     teach_every: int = 1
     replay_labels: dict[str, Path] = field(default_factory=dict)
+    phases: int = 1
     run: Any = field(default=None)  # realtime.bench.accuracy.runner.RunOptions
 
 
@@ -80,12 +109,77 @@ def _decision_setting(decisions: Any) -> dict[str, Any]:
     return asdict(decisions if decisions is not None else DecisionOptions())
 
 
+def code_version(root: Path) -> str:
+    """``git describe --always --dirty`` of the checkout at ``root``, or "unknown" (no git, not a checkout)."""
+    import subprocess
+
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(root), "describe", "--always", "--dirty"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return (out.stdout.strip() or "unknown") if out.returncode == 0 else "unknown"
+
+
+def output_problem(out_dir: Path) -> str | None:
+    """Why the report cannot be written into ``out_dir`` (checked before the runs), or None."""
+    from sadvae.fileio import output_problem as problem
+
+    if found := problem(out_dir, folder=True):
+        return found
+    for name in OUTPUT_FILES:
+        if (out_dir / name).exists() and (found := problem(out_dir / name)):
+            return found
+    return None
+
+
+def _head_setting(head: Any) -> dict[str, Any]:
+    """The head options the runs used (sadvae-live's defaults unless the run set others), for the report."""
+    from dataclasses import asdict
+
+    from realtime.head.zero_shot import HeadOptions
+
+    return asdict(head if head is not None else HeadOptions())
+
+
+def _spread(values: list[float | None]) -> dict[str, float] | None:
+    xs = [float(v) for v in values if v is not None]
+    if not xs:
+        return None
+    return {"mean": sum(xs) / len(xs), "min": min(xs), "max": max(xs)}
+
+
+def _run_facts(doc: dict[str, Any], run: Any, phases: int) -> None:
+    """What ran, at the top of the document: model, head, pose variant, strides, first-window frames, phases."""
+    rows = [*doc["videos"], *doc["replays"]]
+    facts = next((r["model_facts"] for r in rows if r.get("model_facts")), {})
+    model_id = next((r["model_id"] for r in rows if r.get("model_id")), "")
+    doc["model_id"] = model_id
+    doc["model_id_short"] = model_id[:12]
+    doc["head"] = _head_setting(run.head)
+    doc["pose_variant"] = run.pose_variant if doc["videos"] else None
+    doc["stride"] = {
+        "live_stride": facts.get("live_stride"),  # frames at the model's rate (None: the pipeline's default)
+        "model_fps": facts.get("model_fps"),
+        "given": run.stride,  # an explicit stride (None: the model's, converted to each source's rate)
+        "replays": {r["dataset"]: r["stride"] for r in doc["replays"] if "stride" in r},
+        "videos": sorted({r["stride"] for r in doc["videos"] if "stride" in r}),
+    }
+    doc["min_window_frames"] = facts.get("min_window_frames")
+    doc["phases"] = phases
+
+
 def run_accuracy(opts: AccuracyOptions, command: str = "") -> dict[str, Any]:
     """Run every selected video pairing and replayed dataset; returns the result document (JSON-ready)."""
     from tqdm import tqdm
 
     from realtime.bench.accuracy.annotations import load_annotations
-    from realtime.bench.accuracy.runner import RunOptions, run_clip, run_replay_dataset
+    from realtime.bench.accuracy.runner import RunOptions, run_clip, run_replay_phases
     from sadvae.errors import ConfigError
 
     run = opts.run or RunOptions()
@@ -93,7 +187,10 @@ def run_accuracy(opts: AccuracyOptions, command: str = "") -> dict[str, Any]:
     doc: dict[str, Any] = {
         "command": command,
         "machine": _machine(),
+        "code_version": code_version(opts.project_root),
         "model": str(run.model or "packaged default"),
+        **dict.fromkeys(("model_id", "model_id_short", "head", "pose_variant", "stride", "min_window_frames")),
+        "phases": opts.phases,  # the facts of what ran come first (filled in once it has run)
         "backend": run.backend,
         "threads": run.threads,
         "trim_still": _trim_setting(run.trim_still),
@@ -136,7 +233,7 @@ def run_accuracy(opts: AccuracyOptions, command: str = "") -> dict[str, Any]:
         doc["video_summary_by_labels"] = {k: summarise(v) for k, v in by_labels.items()}
     for name in tqdm(opts.replay_datasets, desc="replays", unit="dataset", disable=not opts.replay_datasets):
         for hold in opts.hold_s:
-            scores, info = run_replay_dataset(
+            runs = run_replay_phases(
                 name,
                 opts.data_root,
                 run,
@@ -147,16 +244,55 @@ def run_accuracy(opts: AccuracyOptions, command: str = "") -> dict[str, Any]:
                 teach=opts.teach,
                 teach_every=opts.teach_every,
                 reworded=opts.replay_labels.get(name),
+                phases=opts.phases,
             )
-            entry = {**info, "summary": summarise(scores), "sequences_detail": [s.to_dict() for s in scores]}
-            if opts.teach_every > 1 and info["taught"]:  # a mixed list: its two kinds of labels apart
-                mine = set(info["taught_labels"])
-                entry["summary_taught"] = summarise([s for s in scores if s.truth in mine])
-                entry["summary_named"] = summarise([s for s in scores if s.truth not in mine])
-            doc["replays"].append(entry)
-            log.info("%s hold %g: %s", name, hold, doc["replays"][-1]["summary"]["labelled"])
+            doc["replays"].append(_replay_entry(runs, opts.teach_every))
+            log.info("%s hold %g: %s", name, hold, doc["replays"][-1]["over_phases"])
+    _run_facts(doc, run, opts.phases)
     doc["wall_s"] = round(time.monotonic() - t_start, 1)
     return doc
+
+
+def _replay_entry(runs: list[tuple[list[SegmentScore], dict[str, Any]]], teach_every: int) -> dict[str, Any]:
+    """One replay row of the document from its phase runs (phase 0, the aligned run, first).
+
+    ``summary`` and ``sequences_detail`` are phase 0's (every sequence started on the stride); ``phase_runs`` holds
+    each run's offset, summary and action events (about 150 bytes each in the JSON: some 1,000 on NW-UCLA with 1 s
+    held); ``over_phases`` the mean, min and max of :data:`PHASE_KEYS` over the runs (with one phase: that run's
+    values); ``wall_s`` and ``frames`` are the runs' sums.
+    """
+    scores, info = runs[0]
+    keep = {k: v for k, v in info.items() if k not in ("phase", "offset_frames", "events")}
+    entry = {**keep, "summary": summarise(scores), "sequences_detail": [s.to_dict() for s in scores]}
+    summaries = [summarise(sc) for sc, _ in runs]
+    entry["phase_runs"] = [
+        {
+            "offset_frames": i["offset_frames"],
+            "frames": i["frames"],
+            "wall_s": i["wall_s"],
+            "summary": sm,
+            "events": i.get("events", []),
+        }
+        for (_, i), sm in zip(runs, summaries, strict=True)
+    ]
+    entry["over_phases"] = {
+        group: {
+            key: _spread([sm[group].get(key) for sm in summaries]) for key in PHASE_KEYS if key in summaries[0][group]
+        }
+        for group in ("labelled", "none")
+    }
+    entry["wall_s"] = round(sum(i["wall_s"] for _, i in runs), 2)
+    entry["frames"] = sum(i["frames"] for _, i in runs)
+    if teach_every > 1 and info["taught"]:  # a mixed list: its two kinds of labels apart (phase 0)
+        mine = set(info["taught_labels"])
+        entry["summary_taught"] = summarise([s for s in scores if s.truth in mine])
+        entry["summary_named"] = summarise([s for s in scores if s.truth not in mine])
+    return entry
+
+
+def _count(x: float) -> str:
+    """A count, or a mean of counts over phases (one decimal)."""
+    return f"{x:g}" if float(x).is_integer() else f"{x:.1f}"
 
 
 def _pct(x: float | None) -> str:
@@ -180,8 +316,66 @@ def _examples_note(r: dict[str, Any]) -> str:
     return f" (names; the {k}-example runs' example performers left out)"
 
 
+def _facts_line(doc: dict[str, Any]) -> str:
+    """What ran, in a sentence: model id, head options, pose variant, stride, first window, phases, code version."""
+    from realtime.head.zero_shot import HeadOptions
+
+    head = doc.get("head") or {}
+    default = _head_setting(HeadOptions())
+    others = [f"{k} {v}" for k, v in head.items() if k not in ("handedness", "cache_dir") and default.get(k) != v]
+    head_text = f"handedness {head.get('handedness', '?')}" + (f", {', '.join(others)}" if others else "")
+    st = doc.get("stride") or {}
+    if st.get("given") is not None:
+        stride = f"stride {st['given']} source frames (given)"
+    elif st.get("live_stride") is not None:
+        stride = f"stride {st['live_stride']} frames at the model's {st.get('model_fps', 0):g} fps"
+    else:
+        stride = "stride: the pipeline's default"
+    per = [f"{k} {v}" for k, v in (st.get("replays") or {}).items()]
+    if st.get("videos"):
+        per.append(f"videos {'/'.join(str(v) for v in st['videos'])}")
+    if per:
+        stride += f" ({', '.join(per)} source frames)"
+    pose = f"pose variant {doc['pose_variant']} (videos); " if doc.get("pose_variant") else ""
+    return (
+        f"Model `{doc.get('model_id_short') or '?'}` (sha256 {doc.get('model_id') or '?'}); head: {head_text}; "
+        f"{pose}{stride}; first window after {doc.get('min_window_frames', '?')} frames at the model's rate; "
+        f"phases {doc.get('phases', 1)}; code `{doc.get('code_version', 'unknown')}`."
+    )
+
+
+def _cell(over: dict[str, Any], key: str, fmt: Any, phases: int) -> str:
+    """A replay cell: the value (one phase), or the mean over the phases and their range."""
+    v = over.get(key)
+    if v is None:
+        return "-"
+    if phases <= 1 or v["min"] == v["max"]:
+        return fmt(v["mean"])
+    return f"{fmt(v['mean'])} ({fmt(v['min'])}–{fmt(v['max'])})"
+
+
+def _replay_heading(doc: dict[str, Any]) -> list[str]:
+    renamed = [f"{r['dataset']} by {r['reworded']}" for r in doc["replays"] if r.get("reworded")]
+    names = "labels = the dataset's class names"
+    if renamed:
+        names += f", renamed by --replay-labels for {', '.join(dict.fromkeys(renamed))}"
+    phases = int(doc.get("phases", 1) or 1)
+    lines = [f"## Held-out skeleton replays (no pose; {names})", ""]
+    aligned = (
+        "Every sequence starts on the pipeline's stride (the gap after the one before it lengthened to reach it), "
+        "so its windows are scored alike whatever was replayed before it."
+    )
+    if phases > 1:
+        aligned += (
+            f" Each dataset was replayed {phases} times, run k with every sequence shifted by k x stride / {phases} "
+            "frames: a cell is the mean over the runs (min–max in brackets); *with a window*, *decided* and *first "
+            "correct* too."
+        )
+    return [*lines, aligned, ""]
+
+
 def markdown(doc: dict[str, Any]) -> str:
-    """The report as markdown: per-clip table, totals, replay table."""
+    """The report as markdown: what ran, per-clip table, totals, replay table."""
     trim = doc.get("trim_still")
     cut = "whole windows" if trim is None else f"windows cut to the moving span ({trim['threshold_m']:g} m)"
     seg = (doc.get("decisions") or {}).get("segment_score", 0.0)
@@ -196,11 +390,16 @@ def markdown(doc: dict[str, Any]) -> str:
         f"`{doc['command']}` on {doc['machine']}, model {doc['model']} "
         f"({doc['backend']}, {doc['threads']} thread(s), {cut}), {doc['wall_s']:.0f} s in all.",
         "",
+        _facts_line(doc),
+        "",
         '*held longest*: the label the live decisions held for the most seconds (✓ = the truth; on a "none" '
-        "row ✓ = nothing, or only a tolerated label, held); *window vote*: the label with the highest mean head "
-        "score over the windows that end inside the action, before smoothing and thresholds (rank of the truth); "
-        "*starts*: action `start` events; *false / min*: starts whose label is neither the truth nor tolerated, "
-        "per minute; *first correct*: seconds from the action's start to the first `start` of the true label. "
+        "row ✓ = nothing, or only a tolerated label, held; a tie goes to the label decided first); *window vote*: "
+        "the label with the highest mean head score over the windows that end inside the action, before smoothing "
+        "and thresholds (rank of the truth); *starts*: action `start` events; *false / min*: starts whose label is "
+        "neither the truth nor tolerated, per minute of the judged time (a whole video; a replayed sequence with its "
+        "held poses and the gap after it); *false / action min*: the same starts per minute of the action span only "
+        "(the annotated start to end; a replayed sequence without its held first pose and the gap); *first "
+        "correct*: seconds from the action's start to the first `start` of the true label. "
         "Definitions: `realtime/bench/accuracy/metrics.py`.",
         "",
     ]
@@ -208,9 +407,9 @@ def markdown(doc: dict[str, Any]) -> str:
         out += [
             "## Real videos (MediaPipe pose, the whole live pipeline)",
             "",
-            "| clip | labels | truth | held longest | window vote (rank) | starts | false / min "
+            "| clip | labels | truth | held longest | window vote (rank) | starts | false / min | false / action min "
             "| first correct | first starts |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in doc["videos"]:
             s = r["score"]
@@ -226,7 +425,8 @@ def markdown(doc: dict[str, Any]) -> str:
             out.append(
                 f"| {r['clip']} | {Path(r['labels']).name} | {s['truth'] or 'none'} "
                 f"| {s['held_longest'] or '(nothing)'} {ok} | {vote} | {s['starts']} "
-                f"| {s['false_per_min']:.1f} | {first} | {', '.join(s['first_labels']) or '-'} |"
+                f"| {s['false_per_min']:.1f} | {_num(s.get('false_per_action_min'), '{:.1f}')} | {first} "
+                f"| {', '.join(s['first_labels']) or '-'} |"
             )
         sm = doc["video_summary"]
         lab, non = sm["labelled"], sm["none"]
@@ -235,37 +435,50 @@ def markdown(doc: dict[str, Any]) -> str:
             f"Labelled pairings: {lab['segments']}; label held longest right {_pct(lab['held_top1'])}, "
             f"window vote top-1 {_pct(lab['vote_top1'])}, top-5 {_pct(lab['vote_top5'])}, a correct event in "
             f"{lab['with_correct_event']} (mean {_num(lab['first_correct_s_mean'], '{:.1f} s')} after the action "
-            f"starts), false events {_num(lab['false_per_min'], '{:.1f}')} / min.",
+            f"starts), false events {_num(lab['false_per_min'], '{:.1f}')} / min "
+            f"({_num(lab.get('false_per_action_min'), '{:.1f}')} / min of action).",
             f'"None of these" pairings: {non["segments"]}; false events {_num(non["false_per_min"], "{:.1f}")} '
             f"/ min ({non['false_starts']} in all), {non['no_event']} without any event. "
             f"Pairings with no event at all: {sm['no_event']} of {sm['segments']}.",
             "",
         ]
     if doc.get("replays"):
+        out += _replay_heading(doc)
         out += [
-            "## Held-out skeleton replays (no pose; labels = the dataset's class names)",
-            "",
             "| dataset | pose held | sequences | classes | with a window | live top-1 (held longest) "
-            "| window vote top-1 | window vote top-5 | decided | false / min | first correct (median) | wall |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+            "| window vote top-1 | window vote top-5 | decided | false / min (judged: with held poses and gap) "
+            "| false / action min | first correct (median) | stride | wall |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
+        pct, one, count = _pct, (lambda x: _num(x, "{:.1f}")), _count
         for r in doc["replays"]:
             name = f"{r['dataset']}{' (mirrored)' if r.get('mirror') else ''}{_examples_note(r)}"
-            parts = [(name, r["summary"], r["sequences"], f"{r['wall_s']:.0f} s")]
+            phases = int(r.get("phases", 1) or 1)
+            over = (r.get("over_phases") or _over_one(r["summary"]))["labelled"]
+            stride = f"{r['stride']}" if "stride" in r else "-"
+            if phases > 1:
+                stride += f", offsets {'/'.join(str(p['offset_frames']) for p in r['phase_runs'])}"
+            parts = [(name, over, r["sequences"], stride, f"{r['wall_s']:.0f} s", phases)]
             for key, what in (("summary_taught", "taught"), ("summary_named", "by name")):
-                if key in r:  # a mixed list: the sequences of each kind of label apart
-                    parts.append((f"{r['dataset']}: sequences of the labels {what}", r[key], r[key]["segments"], ""))
-            for label, summary, sequences, wall in parts:
-                lab = summary["labelled"]
+                if key in r:  # a mixed list: the sequences of each kind of label apart (the aligned run)
+                    label = f"{r['dataset']}: sequences of the labels {what}" + (" (phase 0)" if phases > 1 else "")
+                    parts.append((label, _over_one(r[key])["labelled"], r[key]["segments"], "", "", 1))
+            for label, ov, sequences, strd, wall, n in parts:
                 out.append(
                     f"| {label} | {r['hold_s']:g} s | {sequences} | {r['classes']} "
-                    f"| {lab['with_window']} | {_pct(lab['held_top1'])} | {_pct(lab['vote_top1'])} "
-                    f"| {_pct(lab['vote_top5'])} "
-                    f"| {lab['decided']} | {_num(lab['false_per_min'], '{:.1f}')} "
-                    f"| {_num(lab['first_correct_s_median'], '{:.1f} s')} | {wall} |"
+                    f"| {_cell(ov, 'with_window', count, n)} | {_cell(ov, 'held_top1', pct, n)} "
+                    f"| {_cell(ov, 'vote_top1', pct, n)} | {_cell(ov, 'vote_top5', pct, n)} "
+                    f"| {_cell(ov, 'decided', count, n)} | {_cell(ov, 'false_per_min', one, n)} "
+                    f"| {_cell(ov, 'false_per_action_min', one, n)} "
+                    f"| {_cell(ov, 'first_correct_s_median', lambda x: _num(x, '{:.1f} s'), n)} | {strd} | {wall} |"
                 )
         out.append("")
     return "\n".join(out) + "\n"
+
+
+def _over_one(summary: dict[str, Any]) -> dict[str, Any]:
+    """``over_phases`` of one run's summary (documents written before --phases, and the mixed lists' halves)."""
+    return {g: {k: _spread([summary[g].get(k)]) for k in PHASE_KEYS if k in summary[g]} for g in ("labelled", "none")}
 
 
 def plot(doc: dict[str, Any], path: Path) -> Path | None:
@@ -298,12 +511,19 @@ def plot(doc: dict[str, Any], path: Path) -> Path | None:
         ax = axes[0][k]
         reps = doc["replays"]
         x = range(len(reps))
-        live = [100 * (r["summary"]["labelled"]["held_top1"] or 0) for r in reps]
-        vote = [100 * (r["summary"]["labelled"]["vote_top1"] or 0) for r in reps]
-        ax.bar([i - 0.2 for i in x], live, 0.4, label="live decision (held longest)")
-        ax.bar([i + 0.2 for i in x], vote, 0.4, label="offline window vote")
+
+        def bars(key: str) -> tuple[list[float], list[list[float]]]:
+            spreads = [(r.get("over_phases") or _over_one(r["summary"]))["labelled"].get(key) for r in reps]
+            mean = [100 * (v["mean"] if v else 0.0) for v in spreads]
+            lo = [max(m - 100 * v["min"], 0.0) if v else 0.0 for m, v in zip(mean, spreads, strict=True)]
+            hi = [max(100 * v["max"] - m, 0.0) if v else 0.0 for m, v in zip(mean, spreads, strict=True)]
+            return mean, [lo, hi]
+
+        (live, live_err), (vote, vote_err) = bars("held_top1"), bars("vote_top1")
+        ax.bar([i - 0.2 for i in x], live, 0.4, yerr=live_err, label="live decision (held longest)")
+        ax.bar([i + 0.2 for i in x], vote, 0.4, yerr=vote_err, label="offline window vote")
         ax.set_xticks(list(x), [f"{r['dataset']}\nhold {r['hold_s']:g} s" for r in reps], fontsize=8)
-        ax.set_ylabel("top-1 (%)")
+        ax.set_ylabel("top-1 (%; bars: min-max over phases)")
         ax.set_ylim(0, 100)
         ax.legend(fontsize=8)
         ax.set_title("held-out replays")

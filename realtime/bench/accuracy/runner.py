@@ -3,7 +3,9 @@
 Every run goes through :class:`realtime.pipeline.Pipeline` exactly as ``sadvae-live`` builds it (pose
 -> mapping -> tracking -> buffer -> backend -> head -> decisions -> events), with the pipeline's own
 default options; events are collected with ``on_event`` and every window's head output with
-``on_batch``. Nothing here re-implements a stage.
+``on_batch``. Nothing here re-implements a stage. A replay passes the stride explicitly: the model's
+(:func:`realtime.pipeline.model_stride`, what the pipeline would take), the one every replayed sequence starts on
+(:func:`heldout_stream`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from realtime.bench.accuracy.annotations import ClipAnnotation
-from realtime.bench.accuracy.metrics import EMITTED, Segment, SegmentScore, WindowScore, score_segment
+from realtime.bench.accuracy.metrics import EMITTED, Segment, SegmentScore, WindowScore, event_time_s, score_segment
 from realtime.sources.replay import GAP_S, hold_time, stream_piece
 from sadvae.errors import ConfigError, DataFormatError
 
@@ -50,6 +52,8 @@ class RunOptions:
         decisions, head: :class:`realtime.decisions.DecisionOptions` / :class:`realtime.head.zero_shot.HeadOptions` to
             try other settings (None: the pipeline's defaults, which are ``sadvae-live``'s defaults).
         trim_still: :class:`sadvae.data.motion.StillTrim`, False for whole windows, None: the pipeline's default.
+        stride: source frames between inference batches (None: the model's, :func:`realtime.pipeline.model_stride`;
+            the replays pass the one their sequences are aligned on).
     """
 
     model: Path | None = None
@@ -59,6 +63,7 @@ class RunOptions:
     decisions: Any = None
     head: Any = None
     trim_still: Any = None
+    stride: int | None = None
 
 
 @dataclass
@@ -72,10 +77,22 @@ class RunResult:
     wall_s: float = 0.0
     model_id: str = ""
     examples: dict[str, int] | None = None  # what the taught labels were made of: labels, clips, windows
+    stride: int = 0  # source frames between inference batches
+    # the model's live stride (frames at its own rate), its rate, window and the frames a track needs for a first
+    # window (at the model's rate; the pipeline's min_window_frames, at most the window)
+    model_facts: dict[str, Any] = field(default_factory=dict)
+
+
+def load_model(opts: RunOptions) -> Any:
+    """The live model of ``opts`` (a :class:`realtime.backends.live_model.LiveModel`; the pipeline closes it)."""
+    from realtime.backends import BackendOptions
+    from realtime.backends.live_model import load_live_model
+
+    return load_live_model(opts.model, opts.backend, options=BackendOptions(threads=opts.threads))
 
 
 def run_pipeline(
-    source: Any, labels: Path, opts: RunOptions, pose_options: Any = None, examples: Any = None
+    source: Any, labels: Path, opts: RunOptions, pose_options: Any = None, examples: Any = None, model: Any = None
 ) -> RunResult:
     """Run the live pipeline over ``source`` with ``labels`` until the source ends.
 
@@ -86,16 +103,15 @@ def run_pipeline(
         pose_options: :class:`realtime.pose.stage.PoseOptions` for videos (None: the pipeline's default).
         examples: :class:`realtime.head.examples.ExampleClips` that teach labels (``sadvae-live --examples``), embedded
             with the run's model and options first (a clip that gives no window is left out, logged); None: none.
+        model: the model of ``opts``, loaded already (:func:`load_model`; the run closes it); None: loaded here.
     """
-    from realtime.backends import BackendOptions
-    from realtime.backends.live_model import load_live_model
     from realtime.events.publisher import PublisherOptions
     from realtime.pipeline import Pipeline, PipelineOptions
 
     res = RunResult()
-    model = load_live_model(opts.model, opts.backend, options=BackendOptions(threads=opts.threads))
+    model = model if model is not None else load_model(opts)
     res.model_id = model.model_id
-    given = {"pose": pose_options, "decisions": opts.decisions, "head": opts.head}
+    given = {"pose": pose_options, "decisions": opts.decisions, "head": opts.head, "stride": opts.stride}
     kw: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
     if opts.trim_still is not None:
         kw["trim_still"] = opts.trim_still or None
@@ -124,6 +140,14 @@ def run_pipeline(
     start = time.monotonic()  # the replay alone: the examples' embedding is not part of a run's time
     pipe = Pipeline(watched, model, labels, popts, on_event=on_event, on_batch=on_batch, examples=taught)
     res.labels = tuple(pipe.labels.names)
+    res.stride = int(pipe.stride)
+    window = int(model.preprocess.window)
+    res.model_facts = {
+        "live_stride": getattr(getattr(model.bundle, "live", None), "stride", None),
+        "model_fps": float(model.preprocess.fps),
+        "window": window,
+        "min_window_frames": window if popts.min_window_frames is None else min(popts.min_window_frames, window),
+    }
     pipe.run()
     res.frames, res.wall_s = pipe.frames, time.monotonic() - start
     return res
@@ -154,20 +178,18 @@ def run_clip(clip: ClipAnnotation, opts: RunOptions) -> list[dict[str, Any]]:
     from realtime.sources.video import VideoSource
 
     rows = []
+    annotations = clip.source if clip.source is not None else clip.path  # the file to fix
     for j in clip.judge:
         source = VideoSource(clip.path)
         fps = source.fps
         frames = source.frame_count
-        if frames and clip.start is not None and clip.start >= frames / fps:  # checked before the pipeline runs
-            raise ConfigError(
-                f"clip {clip.name!r}: start {clip.start} s is not before the video's end ({frames / fps:.2f} s)"
-            )
+        if frames:  # the container's frame count: checked before the pipeline runs
+            _check_span(clip, annotations, frames / fps)
         pose = PoseOptions(variant=opts.pose_variant, num_poses=clip.num_poses, mirror=clip.mirror)
         res = run_pipeline(source, j.labels, opts, pose)
         duration = res.frames / fps
         seg = Segment(clip.name, j.truth, res.labels, 0.0, duration + 1e-6, clip.start, clip.end, j.tolerated)
-        if clip.end is not None and clip.end > duration + 0.5:
-            raise ConfigError(f"clip {clip.name!r}: end {clip.end} s is after the video's end ({duration:.2f} s)")
+        _check_span(clip, annotations, duration)  # a container without a frame count: the frames decoded
         score = score_segment(res.events, res.windows, seg)
         rows.append(
             {
@@ -182,6 +204,9 @@ def run_clip(clip: ClipAnnotation, opts: RunOptions) -> list[dict[str, Any]]:
                 "frames": res.frames,
                 "wall_s": round(res.wall_s, 2),
                 "model_id": res.model_id,
+                "model_facts": res.model_facts,
+                "fps": fps,
+                "stride": res.stride,
             }
         )
         log.info(
@@ -193,6 +218,22 @@ def run_clip(clip: ClipAnnotation, opts: RunOptions) -> list[dict[str, Any]]:
             score.false_starts,
         )
     return rows
+
+
+def _check_span(clip: ClipAnnotation, annotations: Path, duration: float) -> None:
+    """The clip's action span lies in the video (``duration`` seconds; an end up to 0.5 s late is taken)."""
+    if clip.start is not None and clip.start >= duration:
+        raise DataFormatError(
+            annotations,
+            f"clip {clip.name!r}.start",
+            f"start {clip.start} s is not before the video's end ({duration:.2f} s); fix or drop it",
+        )
+    if clip.end is not None and clip.end > duration + 0.5:
+        raise DataFormatError(
+            annotations,
+            f"clip {clip.name!r}.end",
+            f"end {clip.end} s is after the video's end ({duration:.2f} s); fix or drop it",
+        )
 
 
 def _brief(e: dict[str, Any]) -> dict[str, Any]:
@@ -233,12 +274,22 @@ def heldout_stream(
     mirror: bool = False,
     skip: Any = (),
     ds: Any = None,
+    stride: int | None = None,
+    offset: int = 0,
 ) -> HeldoutStream:
     """Every test-side sequence of a registered dataset (its standard protocol) played as one person each.
 
     Each sequence appears, acts and leaves, with :data:`GAP_S` of empty frames after it so the next one is
     a new track (as ``scripts/check_default_live.py`` replays them). ``hold_s`` > 0 holds the first and
     last pose that long around each sequence (short clips otherwise end before a decision can form).
+
+    The pipeline scores its windows every ``stride`` frames of the whole stream (a frame counter, not a clock), so
+    with a fixed gap which frames of a sequence are scored would depend on the lengths of every sequence before it
+    (leaving one sequence out changed the scores of 60 of UTKinect's 98 others). With ``stride`` each gap is
+    lengthened (never shortened below :data:`GAP_S`) so that the stream holds ``offset`` + a multiple of ``stride``
+    frames before every sequence, and every sequence starts on a whole millisecond: its windows are then scored
+    alike whatever was played before it. ``offset`` frames of empty lead-in start the stream: the inference phase
+    of every sequence (``sadvae bench accuracy --phases``).
 
     Args:
         name: a key of :data:`sadvae.data.registry.DATASETS`.
@@ -248,6 +299,10 @@ def heldout_stream(
             is then the truth through its mirror class ("wave the left hand" -> "wave the right hand").
         skip: sequence indices not to play (e.g. the examples of :func:`example_split`); ds: the loaded dataset (None:
             loaded here).
+        stride: the pipeline's stride in source frames (:func:`replay_stride`) to start every sequence on; None: a
+            fixed :data:`GAP_S` after each sequence (before 6 December 2026 the benchmark's only way).
+        offset: empty frames before the first sequence, each sequence's frames before its first scoring then
+            ``stride - offset`` (with ``stride``: 0 <= offset < stride).
     """
     from sadvae.data.registry import DATASETS, load_dataset
     from sadvae.head.handedness import mirror_columns
@@ -273,11 +328,32 @@ def heldout_stream(
             f"{name}: no held-out sequence left to replay once the example performers' sequences are left out"
             f"{'' if limit is None else f' of the first {limit}'}; raise --limit or lower --examples-per-label"
         )
+    if stride is not None and not (isinstance(stride, int) and stride >= 1 and 0 <= offset < stride):
+        raise ConfigError(
+            f"{name}: aligning on a stride needs stride >= 1 and 0 <= offset < stride, got {stride}, {offset}"
+        )
+    if stride is None and offset:
+        raise ConfigError(f"{name}: an offset of {offset} frame(s) needs the stride it shifts the sequences within")
     label_names = tuple(names[c] for c in present)
     chunks, times, segs, t0 = [], [], [], 0.0
+    if offset:  # the phase: empty frames before the first sequence (and, the gaps aligned, before every one)
+        rate = float(ds.sequences[int(idx[0])].fps)
+        chunks.append(np.zeros((offset, 1, 25, 3), np.float32))
+        times.append(np.arange(offset) / rate)
+        t0 = _whole_ms(offset / rate)
+    played = offset  # frames of the stream so far
     mirror_of = dict(zip(names, (names[j] for j in mirror_columns(names)), strict=True))
     for i in idx:
-        joints, t, end, t_next = stream_piece(ds.sequences[i], t0, hold_s)
+        seq = ds.sequences[i]
+        joints, t, end, t_next = stream_piece(seq, t0, hold_s)
+        if stride is not None:
+            short = -(played + len(joints) - offset) % stride  # frames the gap lacks to end on the stride
+            if short:
+                gap = round(GAP_S * seq.fps) + short  # stream_piece plays round(gap_s * fps) empty frames
+                joints, t, end, t_next = stream_piece(seq, t0, hold_s, gap / seq.fps)
+            assert (played + len(joints) - offset) % stride == 0, "the gap did not reach the stride"
+            t_next = _whole_ms(t_next)
+        played += len(joints)
         truth = names[int(labels[i])]
         if mirror:
             joints = mirror_joints(joints)
@@ -290,6 +366,12 @@ def heldout_stream(
         segs.append(Segment(f"{name}#{int(i)}", truth, label_names, t0, t_next, start, end))
         t0 = t_next
     return HeldoutStream(np.concatenate(chunks).astype(np.float32), np.concatenate(times), segs, label_names)
+
+
+def _whole_ms(t: float) -> float:
+    """``t`` seconds rounded to a whole millisecond (the timestamps a replay gives frames are whole ms: a sequence
+    that starts on one is timed alike wherever it lies in the stream)."""
+    return round(t * 1000.0) / 1000.0
 
 
 def read_reworded(path: Path, class_names: tuple[str, ...]) -> dict[str, str]:
@@ -379,6 +461,37 @@ def teaching_sequences(
     return examples, skip
 
 
+def replay_fps(name: str, ds: Any, idx: Any = None) -> float:
+    """The frame rate a replay of ``ds`` plays at (its sequences' rate; the commonest one if they differ)."""
+    rates = [float(ds.sequences[int(i)].fps) for i in (range(len(ds.sequences)) if idx is None else idx)]
+    if not rates:
+        raise ConfigError(f"{name}: no sequence to replay")
+    values, counts = np.unique(rates, return_counts=True)
+    return float(values[int(np.argmax(counts))])
+
+
+def replay_stride(model: Any, fps: float, stride: int | None = None) -> int:
+    """Source frames between the pipeline's inference batches on a replay at ``fps``: ``stride`` when given (an
+    explicit ``--stride``), else the model's (:func:`realtime.pipeline.model_stride`, what ``sadvae-live`` uses)."""
+    from realtime.pipeline import model_stride
+
+    return int(stride) if stride is not None else model_stride(model, fps)
+
+
+def phase_offsets(stride: int, phases: int) -> list[int]:
+    """The lead-in frames of each of ``phases`` runs: ``k * stride / phases`` (rounded down), k = 0 .. phases - 1.
+
+    Raises:
+        ConfigError: ``phases`` < 1 or more than ``stride`` (fewer distinct phases exist).
+    """
+    if not (isinstance(phases, int) and 1 <= phases <= stride):
+        raise ConfigError(
+            f"--phases {phases}: needs 1 <= N <= the stride ({stride} source frames here): a stride has only "
+            f"{stride} distinct phases"
+        )
+    return [k * stride // phases for k in range(phases)]
+
+
 def run_replay_dataset(
     name: str,
     data_root: Path,
@@ -392,18 +505,54 @@ def run_replay_dataset(
     teach_every: int = 1,
     reworded: Path | None = None,
 ) -> tuple[list[SegmentScore], dict[str, Any]]:
+    """One replay of a dataset's held-out side, every sequence started on the pipeline's stride
+    (:func:`run_replay_phases` with one phase; the arguments are its own).
+
+    Returns:
+        (one :class:`SegmentScore` per sequence, run info ``{"dataset", "sequences", "classes", "frames", "wall_s",
+        "stride", "offset_frames", ...}``).
+    """
+    (run,) = run_replay_phases(
+        name, data_root, opts, hold_s, limit, tmp_dir, mirror, examples_per_label, teach, teach_every, reworded
+    )
+    return run
+
+
+def run_replay_phases(
+    name: str,
+    data_root: Path,
+    opts: RunOptions,
+    hold_s: float = 0.0,
+    limit: int | None = None,
+    tmp_dir: Path | None = None,
+    mirror: bool = False,
+    examples_per_label: int = 0,
+    teach: bool = True,
+    teach_every: int = 1,
+    reworded: Path | None = None,
+    phases: int = 1,
+) -> list[tuple[list[SegmentScore], dict[str, Any]]]:
     """Replay a dataset's held-out side through the live pipeline with its own class names as labels, or with the
     labels of ``reworded`` (:func:`read_reworded`: the classes worded as a user may)
     (``mirror``: their left-right mirror images, :func:`heldout_stream`; ``examples_per_label``: every label taught
     by that many test-side sequences, :func:`example_split`, which are not replayed with their performers' others;
     ``teach`` False: the same sequences left out, the labels scored by their names: the baseline; ``teach_every``
-    n > 1: only every n-th label of the list is taught, the others are scored by their names: a mixed list, the same
+    n > 1: only every n-th label of the list is taught, the others scored by their names: a mixed list, the same
     sequences replayed).
 
+    Every sequence starts on the pipeline's stride (:func:`heldout_stream` with ``stride``), so its windows are the
+    same whichever sequences come before it. ``phases`` N > 1 replays it N times, run k with ``k * stride / N`` empty
+    frames first (:func:`phase_offsets`): every sequence scored at N different points of its frames, for the spread
+    the choice of the inference phase alone gives.
+
     Returns:
-        (one :class:`SegmentScore` per sequence, run info ``{"dataset", "sequences", "classes", "frames", "wall_s"}``).
+        One (one :class:`SegmentScore` per sequence, run info) per phase, phase 0 (the aligned run) first. The info:
+        ``{"dataset", "sequences", "classes", "frames", "wall_s", "stride", "fps", "phase", "offset_frames", "events",
+        ...}``; ``events``: every action event of the run in brief (type, track, label, score, window end, time
+        published, reason) with the sequence it was published in.
     """
     import tempfile
+    from dataclasses import replace
 
     from realtime.head.examples import ExampleClips
     from realtime.sources.replay import ReplaySource
@@ -413,46 +562,78 @@ def run_replay_dataset(
         raise ConfigError(f"unknown dataset {name!r} for --replay-dataset; choose one of {sorted(DATASETS)}")
     if reworded is not None and examples_per_label:
         raise ConfigError(f"{name}: labels taught by example keep the class names; drop the reworded labels")
+    if teach_every < 1:
+        raise ConfigError(f"teach every n-th label needs n >= 1, got {teach_every}")
+    if not (isinstance(phases, int) and phases >= 1):
+        raise ConfigError(f"--phases must be an integer >= 1, got {phases!r}")
     ds = load_dataset(name, data_root / DATASETS[name].default_root)
     words = read_reworded(reworded, dataset_class_names(name, ds)) if reworded is not None else None
     taught, skip = example_split(name, ds, examples_per_label, limit) if examples_per_label else ({}, set())
-    stream = heldout_stream(name, data_root, hold_s, limit, mirror, skip=skip, ds=ds)
-    if words is not None:
-        stream = reword(stream, words)
+    teaching: dict[str, list[int]] = {}
     clips = None
-    if teach_every < 1:
-        raise ConfigError(f"teach every n-th label needs n >= 1, got {teach_every}")
-    # every n-th label of the list, in the list's order (the others keep their names)
-    teaching = {c: taught[c] for c in stream.class_names[::teach_every] if c in taught} if teach else {}
-    if teaching:
-        clips = ExampleClips(
-            Path(f"<{name} test side>"),
-            {c: [ds.sequences[i] for i in ix] for c, ix in teaching.items()},
-            {c: [Path(f"{name}#{i}") for i in ix] for c, ix in teaching.items()},
-        )
-    with tempfile.TemporaryDirectory(dir=tmp_dir) as tmp:
-        labels = Path(tmp) / f"{name}_labels.txt"
-        labels.write_text("\n".join(stream.class_names) + "\n", encoding="utf-8")
-        src = ReplaySource.from_arrays(stream.joints, stream.times, name=name)
-        res = run_pipeline(src, labels, opts, examples=clips)
-    if res.labels != stream.class_names:
-        raise ConfigError(f"{name}: the head's labels {res.labels} are not the dataset's {stream.class_names}")
-    scores = [score_segment(res.events, res.windows, seg) for seg in stream.segments]
-    info = {
-        "dataset": name,
-        "hold_s": hold_s,
-        "mirror": bool(mirror),
-        "examples_per_label": int(examples_per_label),
-        "taught": bool(teaching),
-        "teach_every": int(teach_every),
-        "reworded": None if reworded is None else str(reworded),
-        "taught_labels": sorted(teaching),
-        "examples_used": res.examples,
-        "example_sequences": sum(len(ix) for ix in taught.values()),
-        "sequences": len(scores),
-        "classes": len(stream.class_names),
-        "frames": res.frames,
-        "wall_s": round(res.wall_s, 2),
-        "model_id": res.model_id,
-    }
-    return scores, info
+    fps = replay_fps(name, ds)
+    runs: list[tuple[list[SegmentScore], dict[str, Any]]] = []
+    offsets: list[int] = [0]
+    for k in range(phases):
+        model = load_model(opts)  # per run: the pipeline closes it
+        try:
+            stride = replay_stride(model, fps, opts.stride)
+            if k == 0:
+                offsets = phase_offsets(stride, phases)
+            stream = heldout_stream(
+                name, data_root, hold_s, limit, mirror, skip=skip, ds=ds, stride=stride, offset=offsets[k]
+            )
+        except BaseException:
+            model.close()
+            raise
+        if k == 0 and teach:  # every n-th label of the list, in the list's order (the others keep their names)
+            teaching = {c: taught[c] for c in stream.class_names[::teach_every] if c in taught}
+        if k == 0 and teaching:
+            clips = ExampleClips(
+                Path(f"<{name} test side>"),
+                {c: [ds.sequences[i] for i in ix] for c, ix in teaching.items()},
+                {c: [Path(f"{name}#{i}") for i in ix] for c, ix in teaching.items()},
+            )
+        if words is not None:
+            stream = reword(stream, words)
+        with tempfile.TemporaryDirectory(dir=tmp_dir) as tmp:
+            labels = Path(tmp) / f"{name}_labels.txt"
+            labels.write_text("\n".join(stream.class_names) + "\n", encoding="utf-8")
+            src = ReplaySource.from_arrays(stream.joints, stream.times, name=name)
+            res = run_pipeline(src, labels, replace(opts, stride=stride), examples=clips, model=model)
+        if res.labels != stream.class_names:
+            raise ConfigError(f"{name}: the head's labels {res.labels} are not the dataset's {stream.class_names}")
+        scores = [score_segment(res.events, res.windows, seg) for seg in stream.segments]
+        starts = [seg.t0 for seg in stream.segments]
+        events = []  # each action event, with the sequence whose judged span it was published in
+        for e in res.events:
+            t = event_time_s(e)
+            at = int(np.searchsorted(starts, t, side="right")) - 1
+            inside = at >= 0 and t < stream.segments[at].t1
+            events.append({**_brief(e), "sequence": stream.segments[at].name if inside else None})
+        info = {
+            "dataset": name,
+            "hold_s": hold_s,
+            "mirror": bool(mirror),
+            "examples_per_label": int(examples_per_label),
+            "taught": bool(teaching),
+            "teach_every": int(teach_every),
+            "reworded": None if reworded is None else str(reworded),
+            "taught_labels": sorted(teaching),
+            "examples_used": res.examples,
+            "example_sequences": sum(len(ix) for ix in taught.values()),
+            "sequences": len(scores),
+            "classes": len(stream.class_names),
+            "frames": res.frames,
+            "wall_s": round(res.wall_s, 2),
+            "model_id": res.model_id,
+            "model_facts": res.model_facts,
+            "fps": fps,
+            "stride": res.stride,
+            "phase": k,
+            "phases": phases,
+            "offset_frames": offsets[k],
+            "events": events,
+        }
+        runs.append((scores, info))
+    return runs
