@@ -234,26 +234,23 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def _metres(text: str) -> float:
-    """A finite distance >= 0 in metres (``--trim-still``)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of metres, got {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"expected a finite number of metres >= 0 (0 = whole windows), got {text!r}")
-    return value
+def _non_negative(unit: str, zero: str):
+    """An argparse type: a finite number of ``unit`` >= 0; ``zero`` says what 0 means."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number of {unit}, got {text!r}") from None
+        if not math.isfinite(value) or value < 0:
+            raise argparse.ArgumentTypeError(f"expected a finite number of {unit} >= 0 (0 = {zero}), got {text!r}")
+        return value
+
+    return parse
 
 
-def _seconds(text: str) -> float:
-    """A finite number of seconds >= 0 (``--hold``)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"expected a finite number of seconds >= 0 (0 = no hold), got {text!r}")
-    return value
+_metres = _non_negative("metres", "whole windows")  # --trim-still
+_seconds = _non_negative("seconds", "no hold")  # --hold
 
 
 def _phases(text: str) -> int:
