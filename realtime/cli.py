@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import logging
 import math
 import os
@@ -748,7 +749,7 @@ def run(args: argparse.Namespace) -> int:
     """Build everything from parsed flags and run; raises SadvaeError for bad input."""
     from realtime.backends.live_model import load_live_model
     from realtime.head.labels import parse_labels
-    from realtime.overlay import Overlay, OverlayOptions, has_display
+    from realtime.overlay import Overlay, OverlayOptions, has_display, plausible_fps
     from realtime.pipeline import Pipeline
 
     display = has_display() if args.display is None else args.display
@@ -786,18 +787,28 @@ def run(args: argparse.Namespace) -> int:
         recorder = TrackRecorder(args.record_skeleton)
     live_source = args.camera is not None or args.stream is not None  # a recording must not slow these down
     overlay_opts = OverlayOptions(
-        display=display, record=str(args.record) if args.record else None, record_wait=not live_source
+        display=display,
+        record=str(args.record) if args.record else None,
+        record_wait=not live_source,
+        source_file=str(args.video) if args.video is not None else None,
     )
     source = _open_source(args)
     model = pipeline = overlay = None
     try:
-        if overlay_opts.record is not None and getattr(source, "fps", None):
-            overlay_opts = OverlayOptions(
-                display=display, record=overlay_opts.record, fps=source.fps, record_wait=not live_source
-            )
+        if overlay_opts.record is not None:
+            fps = getattr(source, "fps", None)
+            if plausible_fps(fps) or (not live_source and isinstance(fps, int | float) and fps > 0):
+                overlay_opts = dataclasses.replace(overlay_opts, fps=float(fps))
+            # a stream's declared rate is often a guess (0, 90000, FFmpeg's 25 for MJPEG), a camera's rarely: the
+            # recording is written at the rate measured over the first second, unless the declared one is near it
+            if args.stream is not None or (live_source and not plausible_fps(fps)):
+                overlay_opts = dataclasses.replace(overlay_opts, measure_fps=True)
+        # before the model loads: a --record that cannot be written, or would overwrite the --video, fails at once
+        overlay = Overlay(overlay_opts) if (overlay_opts.display or overlay_opts.record) else None
+        if overlay is not None:
+            overlay.set_labels(listed.names)
         model = load_live_model(args.model, args.backend, bundle=args.bundle, options=opts.backend)
         _check_stride(args, opts, model, source)
-        overlay = Overlay(overlay_opts) if (overlay_opts.display or overlay_opts.record) else None
         if teach is not None:  # the window (and --record) show the teaching too
             source, example_clips, stopped = _teach(args, teach, source, model, opts, not skeletons_only, overlay)
             if stopped is not None:  # Ctrl-C, SIGTERM or the window closed while teaching: nothing written
@@ -898,8 +909,25 @@ def _teach(args: argparse.Namespace, teach: list[tuple[str, str]], source, model
     to go on where teaching stopped, the folder's examples, None), or (None, None, why) when a signal or the closed
     window stopped the teaching (the takes finished before it are kept)."""
     from realtime.head.examples import read_examples
-    from realtime.teaching import SharedSource, record_example, save_example
+    from realtime.teaching import (
+        HOLD_S,
+        SharedSource,
+        check_take,
+        min_take_seconds,
+        record_example,
+        save_example,
+        take_sequence,
+    )
 
+    shortest = min_take_seconds(model, opts)
+    suggest = math.ceil(shortest * 10 - 1e-6) / 10  # the next tenth of a second
+    if args.teach_seconds < shortest:
+        source.close()
+        raise ConfigError(
+            f"--teach-seconds {args.teach_seconds:g} is too short: a take gives the model no window under "
+            f"{shortest:.2f} s ({_window_rule(model, opts)}, with {HOLD_S:g} s of still pose added before and after "
+            f"it); use --teach-seconds {suggest:g} or more"
+        )
     shared = SharedSource(source)
     for label, saved_as in teach:
 
@@ -914,23 +942,45 @@ def _teach(args: argparse.Namespace, teach: list[tuple[str, str]], source, model
         def started(track: int, t_s: float) -> None:
             print(f"{PROG}: recording person {track} from {t_s:.1f} s", file=sys.stderr, flush=True)
 
-        rec = record_example(shared, model, args.labels, opts, args.teach_seconds, load_pose, ready, started, overlay)
+        def restarted(track: int, span_s: float, last_seen_s: float) -> None:
+            print(
+                f"{PROG}: person {track} out of view since {last_seen_s:.1f} s, after {span_s:.1f} s of the "
+                f"{args.teach_seconds:g} s take: the take starts again with the next person in view",
+                file=sys.stderr,
+                flush=True,
+            )
+
+        rec = record_example(
+            shared, model, args.labels, opts, args.teach_seconds, load_pose, ready, started, overlay, restarted
+        )
         shared.handoff()
         if rec.stop_reason in ("sigint", "sigterm", "window_closed"):
             source.close()
             return None, None, rec.stop_reason
         if not rec.done:
             source.close()
-            seen = (
-                f"a person was tracked for {rec.span:.1f} s of the {args.teach_seconds:g} s needed"
-                if rec.track is not None
-                else "no person was tracked"
-            )
+            longest = rec.longest
+            if longest is None:
+                seen = "no person was tracked"
+            else:
+                track, span, lost = longest
+                seen = f"person {track} was tracked for {span:.1f} s of the {args.teach_seconds:g} s needed" + (
+                    f", then out of view for over {rec.lost_s:g} s" if lost else ""
+                )
             raise SourceError(
                 f"--teach {label!r}: the source ended ({rec.stop_reason}) and {seen}; record a longer take with the "
                 "whole body in view, or lower --teach-seconds"
             )
-        clip = save_example(rec, saved_as, args.examples, shared.name)
+        seq = take_sequence(rec, saved_as, shared.name)
+        if not check_take(model, seq, opts):
+            source.close()
+            raise ConfigError(
+                f"--teach {label!r}: the take ({len(rec.times)} frames, {rec.span:.2f} s) is too short to give the "
+                f"model a window ({_window_rule(model, opts)}); nothing was added to {args.examples}: use "
+                f"--teach-seconds {round(max(suggest, args.teach_seconds) + 0.5, 1):g} or more, with the whole body "
+                "in view"
+            )
+        clip = save_example(rec, saved_as, args.examples, shared.name, seq)
         print(
             f"{PROG}: taught {label!r}: {len(rec.times)} frames ({rec.span:.1f} s, person {rec.track}) added to "
             f"{args.examples} as {clip.name}",
@@ -938,6 +988,14 @@ def _teach(args: argparse.Namespace, teach: list[tuple[str, str]], source, model
             flush=True,
         )
     return shared.then(), read_examples(args.examples), None
+
+
+def _window_rule(model, opts) -> str:
+    """What the first window needs, in words: "--min-window-frames 64 at 30 fps" or "the model's window of 96 ..."."""
+    pre = model.preprocess
+    if opts.min_window_frames is not None and opts.min_window_frames < pre.window:
+        return f"--min-window-frames {opts.min_window_frames} at {pre.fps:g} fps"
+    return f"the model's window of {pre.window} frames at {pre.fps:g} fps"
 
 
 def _no_start_hint(pipeline: Pipeline) -> str | None:

@@ -25,8 +25,10 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+import unicodedata
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +45,12 @@ __all__ = [
     "RECORD_SUFFIXES",
     "plan_recording",
     "has_display",
+    "plausible_fps",
     "panel_style",
     "panel_size",
     "place_panel",
     "draw_panel",
+    "drawable",
     "POSE_EDGES",
 ]
 
@@ -83,6 +87,9 @@ _WHITE = (240, 240, 240)
 _AMBER = (0, 176, 255)  # BGR: notes (body parts out of view)
 _KEYS_QUIT = (ord("q"), 27)  # q, Esc
 WINDOW = "sadvae-live"
+MAX_REPEAT = 10  # a recorded frame is written at most this often to fill the frames the source dropped after it
+FPS_RANGE = (1.0, 240.0)  # frame rates a source may declare; outside (RTSP's 90000, a camera's 0): measured instead
+_MEASURE_S, _MEASURE_FRAMES = 1.0, 30  # a recording whose rate is measured waits this long (or this many frames)
 
 # ---- recording formats ------------------------------------------------------------------------------------
 
@@ -345,27 +352,40 @@ def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> int:
     return max(w, 0) * max(h, 0)
 
 
+def _distance(box: tuple[int, int, int, int], person: tuple[int, int, int, int]) -> float:
+    """Pixels from the centre of ``box`` to the nearest point of ``person`` (0 inside it)."""
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    dx = max(person[0] - cx, 0.0, cx - person[2])
+    dy = max(person[1] - cy, 0.0, cy - person[3])
+    return float(np.hypot(dx, dy))
+
+
 def place_panel(
     size: tuple[int, int],
     person: tuple[int, int, int, int],
     frame: tuple[int, int],
     avoid: Sequence[tuple[int, int, int, int]] = (),
+    others: Sequence[tuple[int, int, int, int]] = (),
 ) -> tuple[int, int]:
     """Top-left corner of a panel of ``size`` (w, h) beside the ``person`` box (x0, y0, x1, y1).
 
-    Tries right of, left of, above and below the person, then the frame's corners; the first that covers
-    the least of the person (then of the ``avoid`` boxes: other persons, panels placed before) wins.
-    Every candidate is shifted inside the ``frame`` (width, height).
+    Tries right of and left of the person (aligned with their top, middle and bottom), above and below them
+    (aligned with their left, centre and right), then the frame's corners, each shifted inside the ``frame``
+    (width, height). Of those whose centre is nearer the person than any of the ``others`` (the other persons'
+    boxes), if any, the one that covers the fewest pixels of all the persons and of the ``avoid`` boxes (panels
+    placed before, the frame rate) together wins, then the one nearest the person: a panel never goes over someone
+    else, or beside them, to spare a few pixels of its own person.
     """
     w, h = size
     fw, fh = frame
     x0, y0, x1, y1 = person
     gap = 4
+    mid_x, mid_y = (x0 + x1 - w) // 2, (y0 + y1 - h) // 2
     candidates = [
-        (x1 + gap, y0),
-        (x0 - gap - w, y0),
-        (x0, y0 - gap - h),
-        (x0, y1 + gap),
+        *((x1 + gap, y) for y in (y0, mid_y, y1 - h)),
+        *((x0 - gap - w, y) for y in (y0, mid_y, y1 - h)),
+        *((x, y0 - gap - h) for x in (x0, mid_x, x1 - w)),
+        *((x, y1 + gap) for x in (x0, mid_x, x1 - w)),
         (fw - w, 0),
         (0, 0),
         (fw - w, fh - h),
@@ -376,10 +396,62 @@ def place_panel(
         cx = int(min(max(cx, 0), max(fw - w, 0)))
         cy = int(min(max(cy, 0), max(fh - h, 0)))
         box = (cx, cy, cx + w, cy + h)
-        cost = (_overlap(box, person), sum(_overlap(box, other) for other in avoid))
+        near = _distance(box, person)
+        astray = any(_distance(box, other) < near for other in others)  # it would look like someone else's
+        covered = sum(_overlap(box, b) for b in (person, *others, *avoid))
+        cost = (astray, covered, near)
         if best_cost is None or cost < best_cost:
             best, best_cost = (cx, cy), cost
     return best
+
+
+# letters and signs that NFKD leaves as they are, written the way ASCII writes them
+_ASCII_FOLD = str.maketrans(
+    {
+        "ß": "ss",
+        "æ": "ae",
+        "Æ": "AE",
+        "œ": "oe",
+        "Œ": "OE",
+        "ø": "o",
+        "Ø": "O",
+        "ł": "l",
+        "Ł": "L",
+        "đ": "d",
+        "Đ": "D",
+        "ð": "d",
+        "þ": "th",
+        "Þ": "Th",
+        "ı": "i",
+        "‘": "'",
+        "’": "'",
+        "“": '"',
+        "”": '"',
+        "–": "-",
+        "—": "-",
+    }
+)
+
+
+def _ascii(text: str) -> str | None:
+    """``text`` in the ASCII that OpenCV's Hershey fonts draw: accents dropped (NFKD, "Café" -> "Cafe"), a few letters
+    spelled out ("ß" -> "ss"); None when something else is left (Chinese, Cyrillic, emoji, ...)."""
+    folded = unicodedata.normalize("NFKD", text.translate(_ASCII_FOLD))
+    folded = "".join(c for c in folded if not unicodedata.combining(c))
+    return folded if folded.isascii() and folded.isprintable() else None
+
+
+def drawable(text: str, aliases: dict[str, str] | None = None) -> str:
+    """A label as the overlay draws it: OpenCV's Hershey fonts have ASCII only and draw any other character as "?",
+    so "喝水" and "刷牙" would both read "??". Accents are dropped ("Café" -> "Cafe"); a label with other characters
+    is drawn as its entry in ``aliases`` ("label 7": its line in the labels file, :meth:`Overlay.set_labels`), else as
+    "label " and four hex digits of its CRC-32 (the same label always the same, two labels apart)."""
+    if aliases and text in aliases:
+        return aliases[text]
+    folded = _ascii(text)
+    if folded is not None:
+        return folded
+    return f"label {zlib.crc32(text.encode('utf-8')) & 0xFFFF:04x}"
 
 
 def _fit(cv2: Any, text: str, style: PanelStyle, width: int) -> str:
@@ -492,12 +564,18 @@ class OverlayOptions:
         fps: frame rate written into the recording.
         record_wait: when the encoder falls behind, wait for it (files: a complete recording) rather than
             leave frames out of the recording (live cameras and streams: the pipeline keeps its pace).
+        measure_fps: a live source, whose declared frame rate may be wrong (a stream that says 0, 90000 or
+            FFmpeg's default 25): the recording is written at the rate the frames arrive, measured over its first
+            second (``fps`` when that is within 10 % of it, or when it cannot be measured).
+        source_file: the video file being read (``--video``): a recording planned onto it is refused.
     """
 
     display: bool = False
     record: str | None = None
     fps: float = 30.0
     record_wait: bool = True
+    measure_fps: bool = False
+    source_file: str | None = None
 
     def __post_init__(self) -> None:
         if self.record is not None:
@@ -513,6 +591,45 @@ class OverlayOptions:
             )
         if not self.fps > 0:
             raise ConfigError(f"overlay fps must be > 0, got {self.fps!r}")
+
+
+def plausible_fps(fps: Any) -> bool:
+    """Whether a frame rate a source declares can be written into a recording (:data:`FPS_RANGE`)."""
+    return isinstance(fps, int | float) and FPS_RANGE[0] <= fps <= FPS_RANGE[1]
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return (a.exists() and b.exists() and os.path.samefile(a, b)) or a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+def _check_recording(rec: Recording, source_file: str | None) -> None:
+    """Refuse, before anything is read or loaded, a recording that would overwrite the video being read, or that
+    cannot be written (a folder, no permission, a read-only disk): one line naming --record and the fix."""
+    out, asked = Path(rec.path), Path(rec.requested)
+    flag = f"--record {asked}" + (f" (written as {out}: {rec.codec})" if out != asked else "")
+    if source_file is not None:
+        video = Path(source_file)
+        if _same_file(out, video) or _same_file(asked, video):
+            raise ConfigError(
+                f"{flag} would overwrite the --video {video} being read; record to another file name, e.g. "
+                f"--record {video.with_name(video.stem + '_overlay' + asked.suffix)}"
+            )
+    if out.is_dir():
+        raise ConfigError(
+            f"{flag}: {out} is a folder; name a video file, e.g. --record {out / ('overlay' + out.suffix)}"
+        )
+    existed = out.exists()
+    try:
+        with open(out, "ab"):  # appends nothing: an existing file is left as it is until the first frame
+            pass
+    except OSError as e:
+        raise ConfigError(f"{flag}: cannot write {out} ({e.strerror}); record to a folder you can write to") from None
+    if not existed:
+        with contextlib.suppress(OSError):
+            out.unlink()
 
 
 class Overlay:
@@ -532,11 +649,61 @@ class Overlay:
     def __init__(self, opts: OverlayOptions):
         self.opts, self._cv2 = opts, opencv()
         self.recording = plan_recording(opts.record, self._cv2) if opts.record is not None else None
+        if self.recording is not None:
+            _check_recording(self.recording, opts.source_file)
         self._writer: _VideoSink | None = None
+        self._size: tuple[int, int] | None = None  # (width, height) of the recording
+        self._pending: list[tuple[np.ndarray, int, float]] = []  # (frame, times, arrival) while the rate is measured
+        self._last_index: int | None = None
+        self._warned: set[str] = set()
+        self.written = 0  # frames written into the recording, repeats included
+        self.source_dropped = 0  # frames the source dropped before they were shown (gaps in the frame index)
+        self.record_fps: float | None = None  # the rate the recording is written at, once it is open
+        self._clock = time.monotonic  # when frames arrive (tests replace it)
         self._window = False
         self._times: collections.deque[float] = collections.deque(maxlen=30)
         self._style: tuple[tuple[int, int], PanelStyle] | None = None
+        self._aliases: dict[str, str] = {}  # label -> how it is drawn, for labels the font cannot draw
+        self._named: set[str] = set()  # labels whose drawn name was logged
         self.frames = 0
+
+    def set_labels(self, names: Iterable[str]) -> None:
+        """The labels the panels will show (the labels file, in order): each that OpenCV's font cannot draw (not
+        ASCII once its accents are dropped) is drawn as "label N", N its place in the list; logged once, here."""
+        names = list(names)
+        self._aliases = {}
+        for i, name in enumerate(names, 1):
+            if _ascii(name) is None:
+                alias = f"label {i}"
+                while alias in names or alias in self._aliases.values():  # a list that has a "label 3" of its own
+                    alias += "*"
+                self._aliases[name] = alias
+        self._named |= set(self._aliases)
+        if self._aliases:
+            shown = ", ".join(f"{n!r} as {a!r}" for n, a in self._aliases.items())
+            log.warning(
+                "the overlay's font draws ASCII letters only: %d label(s) are shown by their place in the labels "
+                "file: %s",
+                len(self._aliases),
+                shown,
+            )
+
+    def _drawable_view(self, view: TrackView | None) -> TrackView | None:
+        """``view`` with its labels as the font can draw them (:func:`drawable`)."""
+        if view is None:
+            return None
+        names = [n for n, _ in view.topk] + ([view.decided] if view.decided is not None else [])
+        if all(n.isascii() and n.isprintable() for n in names):
+            return view
+        for n in names:
+            if n not in self._named and _ascii(n) is None:
+                self._named.add(n)
+                log.warning("the overlay's font draws ASCII letters only: label %r is shown as %r", n, drawable(n))
+        return replace(
+            view,
+            topk=tuple((drawable(n, self._aliases), score) for n, score in view.topk),
+            decided=None if view.decided is None else drawable(view.decided, self._aliases),
+        )
 
     def _style_for(self, w: int, h: int) -> PanelStyle:
         if self._style is None or self._style[0] != (w, h):
@@ -559,6 +726,7 @@ class Overlay:
             track_id, landmarks, view = _as_view(item)
             if landmarks is None:
                 continue
+            view = self._drawable_view(view)
             pts = np.round(np.asarray(landmarks)[:, :2] * (w, h)).astype(np.int32)  # (K, 2) pixels
             colour = _COLOURS[track_id % len(_COLOURS)]
             line = max(1, round(style.scale * 3))
@@ -580,34 +748,30 @@ class Overlay:
             if view is not None and view.decided is not None:  # the header may be the widest line
                 size = (max(size[0], panel_size(style, [f"#{track_id} {view.decided}"])[0]), size[1])
             others = [b for _, _, b, _ in people if b is not box]
-            at = place_panel(size, box, (w, h), [*others, *placed, fps_box])
+            at = place_panel(size, box, (w, h), [*placed, fps_box], others)
             draw_panel(out, view, track_id, at, size, style, colour)
             placed.append((at[0], at[1], at[0] + size[0], at[1] + size[1]))
         _text(cv2, out, fps_text, (style.pad, h - style.pad), style, _WHITE)
         return out
 
-    def show(self, image: np.ndarray, items: Sequence[Sequence[Any]]) -> bool:
+    def show(self, image: np.ndarray, items: Sequence[Sequence[Any]], index: int | None = None) -> bool:
         """Draw (with the frame rate of the latest 30 calls), record and display one frame.
+
+        Args:
+            index: the frame's :attr:`realtime.frames.Frame.index` (frames the source produced): a gap since the
+                previous frame (frames a camera or stream dropped while the pipeline was busy) writes this frame
+                that many times (at most :data:`MAX_REPEAT`), so the recording keeps the source's timing.
 
         Returns:
             False when the user closed the window (``q``, Esc or the close button), else True.
         """
-        self._times.append(time.monotonic())
+        now = self._clock()
+        self._times.append(now)
         span = self._times[-1] - self._times[0]
         out = self.draw(image, items, (len(self._times) - 1) / span if span > 0 else 0.0)
         self.frames += 1
         if self.recording is not None:
-            if self._writer is None:
-                size = (out.shape[1], out.shape[0])
-                self._writer = _VideoSink(self._cv2, self.recording, self.opts.fps, size, block=self.opts.record_wait)
-                log.info(
-                    "recording the overlay to %s (%dx%d, %g fps)",
-                    self.recording.describe(),
-                    out.shape[1],
-                    out.shape[0],
-                    self.opts.fps,
-                )
-            self._writer.write(out)
+            self._record(out, self._repeats(index), now)
         if self.opts.display:
             cv2 = self._cv2
             cv2.imshow(WINDOW, out)
@@ -617,10 +781,101 @@ class Overlay:
                 return False
         return True
 
+    def _warn_once(self, key: str, message: str, *args: Any) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            log.warning(message, *args)
+
+    def _repeats(self, index: int | None) -> int:
+        """How often the frame with source ``index`` is written: once, plus the frames dropped since the last one."""
+        if index is None:
+            return 1
+        last, self._last_index = self._last_index, int(index)
+        if last is None or index <= last + 1:  # the first frame, the next one, or a source that started over
+            return 1
+        self.source_dropped += index - last - 1
+        self._warn_once(
+            "dropped",
+            "the source dropped frames while the pipeline was busy (%d after frame %d): in the recording %s, the "
+            "frame after a gap is written once for each frame of the source since the last (at most %d times), to "
+            "keep the source's timing",
+            index - last - 1,
+            last,
+            self.recording.path if self.recording else "",
+            MAX_REPEAT,
+        )
+        return min(index - last, MAX_REPEAT)
+
+    def _record(self, out: np.ndarray, times: int, now: float) -> None:
+        if self._writer is None and self.opts.measure_fps:
+            self._pending.append((out, times, now))
+            first = self._pending[0][2]
+            if now - first < _MEASURE_S and len(self._pending) < _MEASURE_FRAMES:
+                return
+            self._open(self._measured_fps(), self._pending[0][0])
+            return
+        if self._writer is None:
+            self._open(self.opts.fps, out)
+        self._write(out, times)
+
+    def _measured_fps(self) -> float:
+        """Source frames per second over the frames held back (``opts.fps`` when that is near it or no rate can be
+        measured)."""
+        # the median interval per source frame: a burst of buffered frames at the start does not count
+        steps = [(b[2] - a[2]) / b[1] for a, b in zip(self._pending, self._pending[1:], strict=False)]
+        step = float(np.median(steps)) if steps else 0.0
+        fps = round(1.0 / step, 2) if step > 0 else 0.0
+        if not plausible_fps(fps):
+            log.warning("could not measure the source's frame rate: recording at %g fps", self.opts.fps)
+            return self.opts.fps
+        if abs(fps / self.opts.fps - 1.0) <= 0.1:  # the rate declared (or the default) is right: the exact number
+            return self.opts.fps
+        log.warning(
+            "the source's frames arrive at %g fps, not the %g fps expected (declared, or the default): the "
+            "recording is written at %g fps",
+            fps,
+            self.opts.fps,
+            fps,
+        )
+        return fps
+
+    def _open(self, fps: float, first: np.ndarray) -> None:
+        """Open the writer at ``fps``, sized as ``first``; write the frames held back while the rate was measured."""
+        assert self.recording is not None
+        self._size = (first.shape[1], first.shape[0])
+        self._writer = _VideoSink(self._cv2, self.recording, fps, self._size, block=self.opts.record_wait)
+        self.record_fps = fps
+        log.info("recording the overlay to %s (%dx%d, %g fps)", self.recording.describe(), *self._size, fps)
+        pending, self._pending = self._pending, []
+        for frame, times, _ in pending:
+            self._write(frame, times)
+
+    def _write(self, out: np.ndarray, times: int) -> None:
+        assert self._writer is not None and self._size is not None
+        if (out.shape[1], out.shape[0]) != self._size:  # a camera or stream that changed its resolution
+            self._warn_once(
+                "size",
+                "the source's frames changed size from %dx%d to %dx%d: they are scaled to %dx%d in the recording %s",
+                *self._size,
+                out.shape[1],
+                out.shape[0],
+                *self._size,
+                self._writer.path,
+            )
+            out = self._cv2.resize(out, self._size, interpolation=self._cv2.INTER_AREA)
+        for _ in range(times):
+            self._writer.write(out)
+        self.written += times
+
     def close(self) -> None:
         """Finish the recording and close the window; idempotent."""
-        writer, self._writer = self._writer, None
         try:
+            if self._writer is None and self._pending:  # a run shorter than the measuring: the rate of what it had
+                try:
+                    self._open(self._measured_fps(), self._pending[0][0])
+                finally:
+                    self._pending = []
+            writer, self._writer = self._writer, None
             if writer is not None:
                 writer.close()
         finally:

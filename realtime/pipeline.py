@@ -489,7 +489,7 @@ class Pipeline:
                 for tr in (matched or [])
                 if tr.id in self._tracks
             ]
-            if not self.overlay.show(frame.image, items):
+            if not self.overlay.show(frame.image, items, index=frame.index):
                 self.request_stop("window_closed")
             self.stats.add("overlay", _now_ns() - ta)
         self.stats.frames = self.frames

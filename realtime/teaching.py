@@ -27,10 +27,13 @@ __all__ = [
     "HOLD_S",
     "ExampleRecorder",
     "SharedSource",
+    "check_take",
     "clip_windows",
     "embed_examples",
+    "min_take_seconds",
     "record_example",
     "save_example",
+    "take_sequence",
     "teach_folder_labels",
 ]
 
@@ -212,17 +215,23 @@ class SharedSource:
 
 class ExampleRecorder:
     """A pipeline recorder (``add(t_s, tracks)``) that keeps the first tracked person's joints until they span
-    ``seconds`` of source time; the person lost for more than ``lost_s`` starts it again with whoever is tracked next.
-    ``on_done`` is called once when the span is reached (the teaching run stops there)."""
+    ``seconds`` of source time; the person lost for more than ``lost_s`` starts it again with whoever is tracked next
+    (``on_restart(track, span_s, last_seen_s)`` is called then, ``on_start(track, t_s)`` when a person is picked).
+    ``on_done`` is called once when the span is reached (the teaching run stops there). :attr:`longest` remembers the
+    longest take across restarts, for the message when none is long enough."""
 
-    def __init__(self, seconds: float, on_done: Any = None, lost_s: float = 1.0, on_start: Any = None):
+    def __init__(
+        self, seconds: float, on_done: Any = None, lost_s: float = 1.0, on_start: Any = None, on_restart: Any = None
+    ):
         self.seconds, self.on_done, self.lost_s, self.on_start = float(seconds), on_done, float(lost_s), on_start
+        self.on_restart = on_restart
         self.track: int | None = None
         self.times: list[float] = []
         self.joints: list[np.ndarray] = []
         self.restarts = 0
         self.stop_reason: str | None = None  # why the teaching run stopped ("taught" once done)
         self._last_seen = -np.inf
+        self._lost: tuple[int, float] | None = None  # (track, span) of the longest take that was cut short
 
     @property
     def span(self) -> float:
@@ -232,13 +241,28 @@ class ExampleRecorder:
     def done(self) -> bool:
         return self.span >= self.seconds
 
+    @property
+    def longest(self) -> tuple[int, float, bool] | None:
+        """``(track, span_s, lost)`` of the longest take so far (``lost``: its person went out of view for more than
+        ``lost_s`` and the take started again), or None when nobody was tracked."""
+        now = (self.track, self.span, False) if self.track is not None else None
+        before = (*self._lost, True) if self._lost is not None else None
+        if now is None or (before is not None and before[1] > now[1]):
+            return before
+        return now
+
     def add(self, t_s: float, tracks: list[tuple[int, np.ndarray]]) -> None:
         if self.done:
             return
         present = any(tid == self.track for tid, _ in tracks)
         if self.track is not None and not present and t_s - self._last_seen > self.lost_s:
+            lost, span, last = self.track, self.span, self.times[-1]
+            if self._lost is None or span > self._lost[1]:
+                self._lost = (lost, span)
             self.track, self.times, self.joints = None, [], []
             self.restarts += 1
+            if self.on_restart is not None:
+                self.on_restart(lost, span, last)
         for tid, joints in tracks:
             if self.track is None:
                 self.track = tid
@@ -255,6 +279,39 @@ class ExampleRecorder:
         pass
 
 
+def min_take_seconds(model: Any, opts: Any) -> float:
+    """The shortest take (seconds) that gives the model a window: an example is played with :data:`HOLD_S` of still
+    pose before and after it (:func:`clip_windows`), and a window needs ``opts.min_window_frames`` (None: the model's
+    whole window) frames at the model's rate. 0 when the holds alone fill it."""
+    pre = model.preprocess
+    need = pre.window if opts.min_window_frames is None else min(int(opts.min_window_frames), pre.window)
+    return max(0.0, need / float(pre.fps) - 2 * HOLD_S)
+
+
+def take_sequence(recorder: ExampleRecorder, label: str, source_name: str) -> Any:
+    """The recorded person as a :class:`sadvae.data.record.SkeletonSequence` of ``label`` (one person)."""
+    from sadvae.data.record import SkeletonSequence
+
+    t = np.asarray(recorder.times) - recorder.times[0]
+    fps = float(1.0 / np.median(np.diff(t)))
+    regular = np.allclose(t, np.arange(len(t)) / fps, atol=1e-3)
+    return SkeletonSequence(
+        np.stack(recorder.joints)[:, None],
+        fps,
+        f"{source_name}#taught",
+        label=0,
+        label_name=label,
+        subject=1,
+        timestamps=None if regular else t,
+    )
+
+
+def check_take(model: Any, seq: Any, opts: Any) -> int:
+    """The number of windows the live pipeline makes of the take ``seq`` (as :func:`embed_examples` will play it);
+    a take that gives none would make every later ``--examples`` run fail, so it must not be saved."""
+    return len(clip_windows(model, [seq], opts)[0]["seen_logits"])
+
+
 def record_example(
     source: SharedSource,
     model: Any,
@@ -265,11 +322,13 @@ def record_example(
     on_ready: Any = None,
     on_start: Any = None,
     overlay: Any = None,
+    on_restart: Any = None,
 ) -> ExampleRecorder:
     """Run the live pipeline on ``source`` until the first tracked person has been recorded for ``seconds`` (the
     action being taught); the run's events go nowhere (a private endpoint). ``load_pose``: load the pose model first
     (a camera, video or stream; not a skeleton replay). ``on_ready()`` is called once the pipeline (and its pose
-    model) is loaded, the moment to tell the person to start; ``on_start(track, t_s)`` when a person is picked.
+    model) is loaded, the moment to tell the person to start; ``on_start(track, t_s)`` when a person is picked,
+    ``on_restart(track, span_s, last_seen_s)`` when they were lost and the take starts again.
     ``overlay``: the run's window and recording, lent (the run after the teaching goes on drawing into them).
     Returns the recorder; ``done`` False when the source ended or a signal stopped it first (its ``stop_reason`` says
     which)."""
@@ -279,7 +338,7 @@ def record_example(
     publisher = PublisherOptions(endpoint="tcp://127.0.0.1:*", sndhwm=100_000)
     # pose, mapping and tracking make the take; no window is scored while teaching (a slow device keeps its frames)
     opts = replace(opts, max_frames=None, publisher=publisher, stride=NO_INFERENCE_STRIDE)
-    recorder = ExampleRecorder(seconds, on_start=on_start)
+    recorder = ExampleRecorder(seconds, on_start=on_start, on_restart=on_restart)
     lent = _Borrowed(overlay) if overlay is not None else None
     pipeline = Pipeline(source, _Borrowed(model), labels, opts, recorder=recorder, overlay=lent)
     try:
@@ -324,28 +383,19 @@ def teach_folder_labels(folder: Path, labels: Sequence[str]) -> list[str]:
     return [spelled.get(normalise_name(label), label) for label in labels]
 
 
-def save_example(recorder: ExampleRecorder, label: str, folder: Path, source_name: str) -> Path:
-    """Add the recorded person as one clip of ``label`` to the clip folder ``folder`` (made when absent; the label
-    joins its ``classes.txt`` when new; :func:`teach_folder_labels` gives its spelling). Returns the clip's file.
+def save_example(recorder: ExampleRecorder, label: str, folder: Path, source_name: str, seq: Any = None) -> Path:
+    """Add the recorded person (``seq``, :func:`take_sequence`, made here when None) as one clip of ``label`` to the
+    clip folder ``folder`` (made when absent; the label joins its ``classes.txt`` when new; :func:`teach_folder_labels`
+    gives its spelling). Returns the clip's file.
 
     Raises:
         ConfigError: the folder already holds this very take (the same recording taught twice).
     """
-    from sadvae.data.record import Dataset, SkeletonSequence
+    from sadvae.data.record import Dataset
     from sadvae.data.user_format import clip_fingerprint, is_clip_dataset, read_clip_dataset, write_clip_dataset
 
-    t = np.asarray(recorder.times) - recorder.times[0]
-    fps = float(1.0 / np.median(np.diff(t)))
-    regular = np.allclose(t, np.arange(len(t)) / fps, atol=1e-3)
-    seq = SkeletonSequence(
-        np.stack(recorder.joints)[:, None],
-        fps,
-        f"{source_name}#taught",
-        label=0,
-        label_name=label,
-        subject=1,
-        timestamps=None if regular else t,
-    )
+    if seq is None:
+        seq = take_sequence(recorder, label, source_name)
     if is_clip_dataset(folder):
         held = {clip_fingerprint(s.joints): s.source for s in read_clip_dataset(folder).sequences}
         if (same := held.get(clip_fingerprint(seq.joints))) is not None:
