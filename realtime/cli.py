@@ -341,9 +341,11 @@ def _add_head_flags(p: argparse.ArgumentParser) -> None:
         "--no-action-threshold",
         type=_number,
         metavar="P",
-        help="a window is 'no action' when P(one of the listed actions) < P (default: the model's head "
-        "calibration, 0.5 for the packaged model; a model without one: off; 0 = off: scores are the label "
-        "probabilities, as in round 1)",
+        help="a window is marked 'no action' (status heartbeats, --print all, the overlay) when P(one of the "
+        "listed actions) < P (default: the model's head calibration, 0.5 for the packaged model; a model without "
+        "one: off). The decisions read the scores P(label) x P(one of the listed actions) whatever P > 0, so "
+        "raising P does not change the events: --start-score and --min-score do; 0 = off: scores are the label "
+        "probabilities, as in round 1, and more windows decide",
     )
     g.add_argument(
         "--match-threshold",

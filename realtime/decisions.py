@@ -304,7 +304,11 @@ class DecisionMaker:
                 out.append(self._start(top, t))
             return out
         score, a = s[self.active], self.active
-        self._track_candidate(top, top != a and s[top] >= max(self._start_at[top], score + o.switch_margin))
+        if self._decided >= 0 and s[self._decided] < self._keep_at[self._decided]:
+            self._decided = -1  # as above: the whole-motion decision has faded
+        # the label decided on a whole motion takes over no more than it starts (until it fades or a motion begins)
+        take_over = top != a and top != self._decided and s[top] >= max(self._start_at[top], score + o.switch_margin)
+        self._track_candidate(top, take_over)
         if self._streak >= o.start_windows:
             out += self._end("switch", t)
             out.append(self._start(top, t))

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sadvae.errors import ConfigError
 from sadvae.head.calibration import DEFAULT_CALIBRATION, HeadCalibration, listed_margin
 from sadvae.head.handedness import mirror_columns
 from sadvae.head.zeroshot import ZeroShotScorer, softmax
@@ -111,6 +112,14 @@ class HeadCore:
             )
         if self.mode == "mixed" and combine == "gate" and gate is None:
             raise ValueError("a label set mixing seen and new labels needs the bundle's gate")
+        if self.mode == "mixed" and combine == "gate" and not np.any(np.asarray(gate.coef)):
+            # a gate with no fitted weights gives every window the same P(unseen) (the shiftgcn-v2 recipe stores
+            # such a placeholder, which never says "unseen"): every new label would score 0, or every trained one
+            raise ConfigError(
+                "--mixed gate: this model's seen/unseen gate was never fitted (all its weights are 0), so it would "
+                "send every window to one kind of label and leave the other unreachable; use --mixed stacking "
+                "(the default)"
+            )
         self.scorer, self.calibration, self.combine, self.gate, self.reject = scorer, calibration, combine, gate, reject
         self.class_mirror = np.arange(self.num_seen) if class_mirror is None else np.asarray(class_mirror, np.intp)
         if self.class_mirror.shape != (self.num_seen,) or not np.array_equal(

@@ -486,3 +486,20 @@ def test_instant_start_takes_one_window_at_its_score_and_only_from_no_action() -
     for bad in (0.5, 1.5):  # below start_score (0.6) or above 1
         with pytest.raises(ConfigError, match="instant_score"):
             DecisionOptions(instant_score=bad)
+
+
+def test_a_label_decided_on_a_motion_does_not_take_over_in_the_stillness_after_it():
+    # found 6 December 2026: the hold on a whole-motion decision's label was read only while no label was active,
+    # so in the stillness after the motion another label could start and the decided one take over from it, a second
+    # start of the same motion's label
+    dm = DecisionMaker(["X", "Y"], DecisionOptions(segment_score=0.5))
+    seq = [((0.55, 0.05), True)] * 2 + [((0.55, 0.05), False), ((0.6, 1.0), False), ((0.4, 1.0), False)]
+    seq += [((0.5, 1.0), False), ((1.0, 0.0), False), ((1.0, 0.0), False)]
+    starts = [
+        d.label
+        for k, (p, moving) in enumerate(seq)
+        for d in dm.update(np.array(p), 800 * (k + 1), (0, 0), moving=moving)
+        if d.type == "start"
+    ]
+    assert starts.count("X") == 1, starts
+    assert "Y" in starts  # the other label still starts

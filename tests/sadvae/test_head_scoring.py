@@ -232,12 +232,24 @@ def test_fitted_distance_term_is_kept_only_with_training_latents_and_round_trips
 def test_the_round1_gate_is_still_an_option() -> None:
     from sadvae.evaluate import Gate
 
-    gate = Gate(1.0, 0.5, 2, np.zeros(4), 20.0)  # always unseen
+    gate = Gate(1.0, 0.5, 2, np.array([0.0, 0.0, 1e-9, 0.0]), 20.0)  # always unseen (a negligible weight: below)
     core = _core([(0,), ()], n_new=1, combine="gate", gate=gate, reject=False)
     r = core(np.ones((3, 4), np.float32), np.zeros((3, 5)))
     np.testing.assert_allclose(r.probs, [[0.0, 1.0]] * 3)
     with pytest.raises(ValueError, match="needs the bundle's gate"):
         _core([(0,), ()], n_new=1, combine="gate")
+
+
+def test_a_gate_never_fitted_is_refused_for_a_mixed_list() -> None:
+    # the shiftgcn-v2 recipe stores Gate(1, 0.5, 5, zeros, -30): P(unseen) 1e-13 for every window, so with
+    # --mixed gate every new label scored 0 (found 6 December 2026); now one error says to use stacking
+    from sadvae.errors import ConfigError
+    from sadvae.evaluate import Gate
+
+    for intercept in (-30.0, 30.0):
+        with pytest.raises(ConfigError, match="gate was never fitted.*--mixed stacking"):
+            _core([(0,), ()], n_new=1, combine="gate", gate=Gate(1.0, 0.5, 2, np.zeros(4), intercept))
+    _core([(0,), (1,)], n_new=0, combine="gate", gate=Gate(1.0, 0.5, 2, np.zeros(4), -30.0))  # not mixed: no gate read
 
 
 # ---------------------------------------------------------------- calibration
