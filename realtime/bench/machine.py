@@ -69,8 +69,9 @@ def _gpu() -> dict[str, Any] | None:
     }
 
 
-def _git() -> dict[str, Any] | None:
-    root = PROJECT_ROOT
+def git_state(root: Path = PROJECT_ROOT) -> dict[str, Any] | None:
+    """``{"commit": HEAD's sha, "dirty": tracked files changed}`` of the checkout at ``root``, or None (no git, not a
+    checkout)."""
     if not (root / ".git").exists():
         return None
     try:
@@ -114,6 +115,6 @@ def machine_info() -> dict[str, Any]:
         "os": platform.platform(),
         "python": platform.python_version(),
         "versions": versions,
-        "git": _git(),
+        "git": git_state(),
         "loadavg_start": list(os.getloadavg()),
     }

@@ -159,7 +159,7 @@ def test_unreachable_stream_fails_fast() -> None:
 
 class _LiveView:
     """A real OpenCV capture that reports no length, as a live stream does (a file that declares its frames is a
-    recording, which ends at its last frame: tests/realtime/test_sources_review.py)."""
+    recording, which ends at its last frame: tests/realtime/test_source_failures.py)."""
 
     def __init__(self, url: str) -> None:
         self.cap = cv2.VideoCapture(url)

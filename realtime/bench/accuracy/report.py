@@ -110,20 +110,11 @@ def _decision_setting(decisions: Any) -> dict[str, Any]:
 
 
 def code_version(root: Path) -> str:
-    """``git describe --always --dirty`` of the checkout at ``root``, or "unknown" (no git, not a checkout)."""
-    import subprocess
+    """The checkout at ``root`` as ``<short commit>[-dirty]``, or "unknown" (no git, not a checkout)."""
+    from realtime.bench.machine import git_state
 
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(root), "describe", "--always", "--dirty"],
-            capture_output=True,
-            text=True,
-            timeout=20,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return (out.stdout.strip() or "unknown") if out.returncode == 0 else "unknown"
+    state = git_state(root)
+    return "unknown" if state is None else state["commit"][:7] + ("-dirty" if state["dirty"] else "")
 
 
 def output_problem(out_dir: Path) -> str | None:

@@ -1,4 +1,5 @@
-"""Review of the overlay, --record and --teach (December 2026): each test failed before its fix.
+"""The overlay with two people and odd labels, --record's file and timing, --teach's takes (a review of 6 December
+2026; each test failed before its fix):
 
 1. --record could overwrite the --video being read (a codec fallback turns X.mp4 into X.webm);
 2. with two people a panel could land over, or beside, the other person;

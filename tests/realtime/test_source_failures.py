@@ -1,6 +1,7 @@
-"""The input sources' review (streams that are recordings, container times, truncated files, reader-thread errors,
-credentials, closing during a read, reconnects that deliver nothing, the stride against a video's length, a wrong
-declared frame rate, pose flags on skeleton sources): each test fails without its fix."""
+"""Input sources that fail or mislead (a review of 6 December 2026; each test fails without its fix): streams that
+are recordings, container times, truncated files, reader-thread errors, credentials, closing during a read,
+reconnects that deliver nothing, the stride against a video's length, a wrong declared frame rate, pose flags on
+skeleton sources."""
 
 from __future__ import annotations
 
