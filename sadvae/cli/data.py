@@ -144,6 +144,11 @@ def _prepare(args: argparse.Namespace) -> int:
         raise _no_sequences(args.root, ds, _ignored_files(args.root, ds), f"see `sadvae data inspect {args.root}`")
     out = save_prepared(ds, args.out)
     print(format_table(summarize(ds), ("field", "value")))
+    ignored = _ignored_files(args.root, ds)
+    if ignored:
+        print(
+            f"\nnot read by the {ds.name} reader ({len(ignored)} files, left out of the cache): {_first(ignored, 10)}"
+        )
     if ds.rejected:
         print(f"\nrejected {len(ds.rejected)} files or tracks (left out of the cache):")
         for src, reason in ds.rejected[:10]:
@@ -344,9 +349,20 @@ def _first(items: list[str], n: int) -> str:
 
 
 def _ignored_files(path: Path, ds: Dataset) -> list[str]:
-    """Files of an NTU folder that its reader does not read (the NTU reader takes *.skeleton and *.skeleton.npy)."""
+    """Files of a dataset folder that its reader does not read.
+
+    NTU: the files other than *.skeleton, *.skeleton.npy and the missing-skeletons lists. The Kinect v1
+    sets (MSR Action3D, NW-UCLA, UTKinect): the files of the data folder not named as the reader
+    expects (:func:`sadvae.data.kinect_v1.unread_files`), as paths relative to ``path``.
+    """
     path = Path(path)
-    if ds.name != "ntu" or not path.is_dir():
+    if not path.is_dir():
+        return []
+    if ds.name in ("msr_action3d", "nw_ucla", "utkinect"):
+        from sadvae.data.kinect_v1 import unread_files
+
+        return unread_files(ds.name, path)
+    if ds.name != "ntu":
         return []
     read = (".skeleton", ".skeleton.npy", "samples_with_missing_skeletons.txt")
     return sorted(p.name for p in path.iterdir() if p.is_file() and not p.name.endswith(read))

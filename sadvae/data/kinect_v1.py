@@ -10,7 +10,14 @@ with the reason, and what a reader repaired goes to ``SkeletonSequence.defects``
 folder raises ConfigError; a missing or malformed file inside it raises DataFormatError naming the
 file, the line or field, and what was expected. Sequences are sorted by file name (UTKinect
 segments by recording, then start frame). The single-file readers live in
-:mod:`sadvae.data.kinect_v1_files` and are re-exported here.
+:mod:`sadvae.data.kinect_v1_files` and are re-exported here; they drop all-zero frames (a file or
+segment with none left is rejected), fill untracked (zero) joints by interpolation over time, and
+refuse millimetre coordinates.
+
+Files in the data folder that no reader reads (a misnamed ``a01_s03_e01_skeleton3d.txt``, a ``.bak``
+copy, a UTKinect recording the label file never names) are not errors either, but they are not
+dropped silently: each loader logs a warning naming them, and :func:`unread_files` lists them
+(``sadvae data inspect`` and ``prepare`` print them).
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from sadvae.data.kinect_v1_files import (
     UTKINECT_FPS,
     UTKinectSegment,
     msr_sequence,
+    nw_ucla_sequence,
     read_msr_file,
     read_msr_raw,
     read_nw_ucla_file,
@@ -38,7 +46,7 @@ from sadvae.data.kinect_v1_files import (
     read_utkinect_rows,
     repeat_note,
     to_ntu,
-    zero_joint_note,
+    tracked_frames,
 )
 from sadvae.data.record import Dataset, SkeletonSequence
 from sadvae.data.text_files import MAX_LIST_FILE_BYTES, read_text
@@ -57,6 +65,7 @@ __all__ = [
     "load_msr_action3d",
     "load_nw_ucla",
     "load_utkinect",
+    "unread_files",
 ]
 
 log = logging.getLogger(__name__)
@@ -117,16 +126,58 @@ def _no_files(data: Path, pattern: str) -> DataFormatError:
     return DataFormatError(data, None, f"no {pattern} files found; restore the dataset as released")
 
 
+# data folder of each loader, and the files of a UTKinect joints/ folder that belong to the release
+_DATA_DIRS = {"msr_action3d": "MSRAction3DSkeletonReal3D", "nw_ucla": "all_sqe", "utkinect": "joints"}
+_UTK_LABEL_FILES = ("actionLabel.txt", "actionLabel_modified.txt")
+
+
+def _unread(root: Path, data: Path, read: set[str]) -> list[str]:
+    """Files of ``data`` whose names are not in ``read``, as sorted paths relative to ``root``."""
+    return sorted(str(p.relative_to(root)) for p in data.iterdir() if p.is_file() and p.name not in read)
+
+
+def _warn_unread(name: str, unread: list[str], expected: str) -> None:
+    if unread:
+        shown = ", ".join(unread[:10]) + (f", ... ({len(unread) - 10} more)" if len(unread) > 10 else "")
+        log.warning("%s: %d files not read (expected %s; rename or move them): %s", name, len(unread), expected, shown)
+
+
+def unread_files(name: str, root: str | Path, label_file: str = "actionLabel_modified.txt") -> list[str]:
+    """Files in a Kinect v1 dataset's data folder that its loader does not read, relative to ``root``.
+
+    MSR Action3D and NW-UCLA read the files named ``aAA_sSS_eEE_skeleton3D.txt`` / ``aAA_sSS_eEE_vVV.json``;
+    UTKinect reads the label file and the ``joints_sSS_eEE.txt`` recordings it names (both released
+    label files count as read). Anything else (a different case, a ``.bak`` copy, an unlabelled
+    recording) is listed. Empty when ``name`` is not a Kinect v1 set or the folder lacks its data folder.
+    """
+    root = Path(root)
+    data = root / _DATA_DIRS.get(name, "")
+    if name not in _DATA_DIRS or not data.is_dir():
+        return []
+    if name == "msr_action3d":
+        return _unread(root, data, {p.name for p in data.iterdir() if MSR_NAME.fullmatch(p.name)})
+    if name == "nw_ucla":
+        return _unread(root, data, {p.name for p in data.iterdir() if UCLA_NAME.fullmatch(p.name)})
+    label_path = data / label_file
+    try:
+        recordings = {seg.recording for seg in read_utkinect_labels(label_path)}
+    except DataFormatError:  # the loader reports a bad label file itself
+        return []
+    return _unread(root, data, {f"joints_{r}.txt" for r in recordings} | set(_UTK_LABEL_FILES) | {label_path.name})
+
+
 def load_msr_action3d(root: str | Path) -> Dataset:
     """Load MSR Action3D from ``root`` (holding ``classes.txt`` and ``MSRAction3DSkeletonReal3D/``).
 
     The entirely zero file (a13_s09_e02 in the release) is rejected with its reason; all-zero frames
-    inside other files are dropped and counted in ``defects``. ``view`` is None (one camera).
+    inside other files are dropped and counted in ``defects``, and so are untracked (zero) joints,
+    filled by interpolation over time. ``view`` is None (one camera). Files not named
+    ``aAA_sSS_eEE_skeleton3D.txt`` are not read; a warning names them (:func:`unread_files`).
 
     Raises:
         ConfigError: ``root`` is not a folder.
         DataFormatError: ``classes.txt`` or the data folder is missing, a file name does not parse,
-            its action is not in ``classes.txt``, or a file is malformed.
+            its action is not in ``classes.txt``, or a file is malformed or in millimetres.
     """
     root, data = _dataset_dirs(root, "msr_action3d", "MSRAction3DSkeletonReal3D")
     ids, names = _read_classes(root)
@@ -147,6 +198,7 @@ def load_msr_action3d(root: str | Path) -> Dataset:
             continue
         row = rows[int(m.group(1))]
         seqs.append(dataclasses.replace(seq, label=row, label_name=names[row]))
+    _warn_unread("msr_action3d", unread_files("msr_action3d", root), "aAA_sSS_eEE_skeleton3D.txt")
     log.info("msr_action3d: %d sequences, %d rejected", len(seqs), len(rejected))
     protocol = "cross-subject: train on subjects 1,3,5,7,9, test on 2,4,6,8,10 (all 20 classes or AS1/AS2/AS3)"
     return Dataset("msr_action3d", names, seqs, rejected, protocol)
@@ -158,12 +210,18 @@ def load_nw_ucla(root: str | Path) -> Dataset:
     The label is the row of the file name's action id in ``classes.txt``; the JSON ``label`` must agree
     (it is that row + 1). The two one-frame sequences (a02_s09_e04_v02/v03) are kept rather than
     dropped, as the MANIFEST allows, because the preprocessing pads a single frame by holding the pose;
-    each carries a note in ``defects``. Nothing is rejected in the release.
+    each carries a note in ``defects``. A file whose frames are all zero is rejected with the reason;
+    all-zero frames inside other files are dropped (the kept frames keep their times) and untracked
+    (zero) joints are filled by interpolation over time, both counted in ``defects`` (two release
+    files, a04_s01_e01_v01 and a04_s04_e02_v01, have one frame with untracked spine joints). Nothing
+    is rejected in the release. Files not named ``aAA_sSS_eEE_vVV.json`` are not read; a warning names
+    them (:func:`unread_files`).
 
     Raises:
         ConfigError: ``root`` is not a folder.
         DataFormatError: ``classes.txt`` or ``all_sqe/`` is missing, a file name does not parse, its
-            action is not in ``classes.txt``, the JSON label disagrees, or a file is malformed.
+            action is not in ``classes.txt``, the JSON label disagrees, or a file is malformed or in
+            millimetres.
     """
     root, data = _dataset_dirs(root, "nw_ucla", "all_sqe")
     ids, names = _read_classes(root)
@@ -171,7 +229,7 @@ def load_nw_ucla(root: str | Path) -> Dataset:
     files = sorted(data.glob("*.json"))
     if not files:
         raise _no_files(data, "aAA_sSS_eEE_vVV.json")
-    seqs = []
+    seqs, rejected = [], []
     for path in files:
         m = UCLA_NAME.fullmatch(path.name)
         if m is None:
@@ -179,7 +237,10 @@ def load_nw_ucla(root: str | Path) -> Dataset:
         action = int(m.group(1))
         if action not in rows:
             raise DataFormatError(path, "file name", f"action a{action:02d} is not in {root / 'classes.txt'}")
-        seq = read_nw_ucla_file(path)
+        seq = nw_ucla_sequence(path)
+        if isinstance(seq, str):
+            rejected.append((str(path), seq))
+            continue
         row = rows[action]
         if seq.label != row:
             raise DataFormatError(
@@ -188,8 +249,9 @@ def load_nw_ucla(root: str | Path) -> Dataset:
                 f"expected {row + 1} (action a{action:02d} is row {row + 1} of classes.txt), found {seq.label + 1}",
             )
         seqs.append(dataclasses.replace(seq, label_name=names[row]))
-    log.info("nw_ucla: %d sequences", len(seqs))
-    return Dataset("nw_ucla", names, seqs, [], "cross-view: train on views 1 and 2, test on view 3")
+    _warn_unread("nw_ucla", unread_files("nw_ucla", root), "aAA_sSS_eEE_vVV.json")
+    log.info("nw_ucla: %d sequences, %d rejected", len(seqs), len(rejected))
+    return Dataset("nw_ucla", names, seqs, rejected, "cross-view: train on views 1 and 2, test on view 3")
 
 
 def load_utkinect(root: str | Path, label_file: str = "actionLabel_modified.txt") -> Dataset:
@@ -198,8 +260,12 @@ def load_utkinect(root: str | Path, label_file: str = "actionLabel_modified.txt"
     Each labelled segment keeps the skeleton rows with ``start <= frame_id <= end`` (both bounds
     inclusive: the bounds are logged skeleton frames, and this gives the MANIFEST's 5-110 frames,
     median 28). Neighbouring segments that share a bound both keep that frame. A segment with
-    ``NaN NaN`` bounds (s10_e02 carry) or without any skeleton row is rejected with the reason.
-    Timestamps are ``(frame_id - first_id) / 30`` per segment; ``view`` is None.
+    ``NaN NaN`` bounds (s10_e02 carry), without any skeleton row, or whose rows are all zero (no
+    person) is rejected with the reason. All-zero rows inside a segment are dropped and untracked
+    (zero) joints filled by interpolation over time, both counted in ``defects`` (the release has
+    neither). Timestamps are ``(frame_id - first_id) / 30`` per segment over the kept rows; ``view``
+    is None. Files of ``joints/`` that are neither a label file nor a recording the label file names
+    are not read; a warning names them (:func:`unread_files`).
 
     Args:
         root: the dataset folder.
@@ -209,7 +275,7 @@ def load_utkinect(root: str | Path, label_file: str = "actionLabel_modified.txt"
     Raises:
         ConfigError: ``root`` is not a folder.
         DataFormatError: ``classes.txt``, the label file or a recording's joints file is missing, an
-            action is not in ``classes.txt``, or a file is malformed.
+            action is not in ``classes.txt``, or a file is malformed or in millimetres.
     """
     root, data = _dataset_dirs(root, "utkinect_action3d", "joints")
     ids, names = _read_classes(root)
@@ -240,20 +306,27 @@ def load_utkinect(root: str | Path, label_file: str = "actionLabel_modified.txt"
             rejected.append((source, f"no skeleton row with frame id in [{seg.start}, {seg.end}]"))
             continue
         seg_ids = frame_ids[inside]
+        cleaned = tracked_frames(k1[inside], seg_ids / UTKINECT_FPS)
+        if isinstance(cleaned, str):
+            rejected.append((source, f"frames {seg.start}-{seg.end}: {cleaned}"))
+            continue
+        keep, seg_k1, defects = cleaned
+        seg_ids = seg_ids[keep]
         row = rows[seg.action]
         in_seg = repeated[(repeated >= seg.start) & (repeated <= seg.end)]
         seqs.append(
             SkeletonSequence(
-                joints=to_ntu(k1[inside]),
+                joints=to_ntu(seg_k1),
                 fps=UTKINECT_FPS,
                 source=f"{source}@{seg.start}-{seg.end}",
                 label=row,
                 label_name=names[row],
                 subject=int(seg.recording[1:].split("_")[0]),
                 timestamps=(seg_ids - seg_ids[0]) / UTKINECT_FPS,
-                defects=repeat_note(in_seg) + zero_joint_note(k1[inside]),
+                defects=repeat_note(in_seg) + defects,
             )
         )
+    _warn_unread("utkinect", unread_files("utkinect", root, label_file), "joints_sSS_eEE.txt named in the labels")
     log.info("utkinect: %d segments, %d rejected", len(seqs), len(rejected))
     protocol = "leave-one-sequence-out, or cross-subject with 5 subjects for training and 5 for testing"
     return Dataset("utkinect", names, seqs, rejected, protocol)

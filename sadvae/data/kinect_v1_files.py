@@ -3,7 +3,16 @@
 One reader per format, each returning a :class:`SkeletonSequence` in the NTU-25 layout (M = 1):
 MSR Action3D ``aAA_sSS_eEE_skeleton3D.txt``, NW-UCLA ``aAA_sSS_eEE_vVV.json`` and a whole UTKinect
 recording ``joints_sSS_eEE.txt``, plus the UTKinect label-file reader. Malformed input raises
-DataFormatError naming the file, the line (or JSON field) and what was expected.
+DataFormatError naming the file, the line (or JSON field) and what was expected; so do coordinates
+beyond :data:`~sadvae.data.user_format.MAX_ABS_METRES` (millimetres, not the metres every reader expects).
+
+Every reader cleans the frames alike (:func:`tracked_frames`): all-zero frames (no person tracked)
+are dropped, the kept frames keeping their original times; a joint that is exactly zero in a frame
+with a person (untracked), or lies over :data:`MAX_STRAY_M` off its neighbours in such a partly
+tracked frame, is filled by linear interpolation over time from that joint's nearest frames where
+it is tracked (the nearest one held at the ends), since it would later be taken as a position
+metres away. Both repairs are counted in ``SkeletonSequence.defects``; a file (or
+UTKinect segment) without any person is unusable.
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ import numpy as np
 
 from sadvae.data.record import SkeletonSequence
 from sadvae.data.text_files import MAX_LIST_FILE_BYTES, all_numbers, is_number, read_text
+from sadvae.data.user_format import MAX_ABS_METRES
 from sadvae.errors import DataFormatError
 from sadvae.skeleton import kinect_v1_to_ntu25
 
@@ -34,8 +44,10 @@ __all__ = [
     "MSR_NAME",
     "UCLA_NAME",
     "to_ntu",
-    "zero_joint_note",
+    "check_metres",
+    "tracked_frames",
     "msr_sequence",
+    "nw_ucla_sequence",
     "read_msr_raw",
     "read_utkinect_rows",
     "repeat_note",
@@ -62,6 +74,9 @@ UCLA_NAME = re.compile(r"a(\d+)_s(\d+)_e(\d+)_v(\d+)\.json")
 _UTK_NAME = re.compile(r"joints_(s(\d+)_e\d+)\.txt")
 _UTK_HEADER = re.compile(r"s\d+_e\d+")
 _UTK_ACTION = re.compile(r"(\w+)\s*:\s*(\S+)\s+(\S+)")
+# In a frame the tracker partly lost (some joints exactly zero), a joint this far (metres) from where the
+# fully tracked frames around it put it is tracking garbage too, and is filled like the zero ones.
+MAX_STRAY_M = 1.0
 
 
 # ----------------------------------------------------------------------------------------------- helpers
@@ -102,31 +117,107 @@ def to_ntu(k1: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(kinect_v1_to_ntu25(k1)[:, None])
 
 
-def zero_joint_note(k1: np.ndarray) -> tuple[str, ...]:
+def check_metres(path: Path, k1: np.ndarray) -> None:
+    """Raise DataFormatError when a coordinate of Kinect v1 joints [..., 3] cannot be metres."""
+    peak = float(np.abs(k1).max()) if k1.size else 0.0
+    if peak > MAX_ABS_METRES:
+        raise DataFormatError(
+            path,
+            None,
+            f"a coordinate of {peak:.4g} is beyond {MAX_ABS_METRES:g} m: the coordinates look like millimetres; "
+            "divide them by 1000 (the readers expect metres, as the dataset releases them)",
+        )
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' * (n != 1)}"
+
+
+def _interp_joint(k1: np.ndarray, times: np.ndarray, good: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """One joint's positions [len(at), 3] at frames ``at``, linear over ``times`` from its ``good`` frames.
+
+    np.interp holds the nearest good value beyond the first and last good frame.
+    """
+    return np.stack([np.interp(times[at], times[good], k1[good, c]) for c in range(3)], axis=-1)
+
+
+def _fill_untracked(k1: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Fill the untracked joints of frames [T, 20, 3] (every frame holds a person) over ``times``.
+
+    A joint is untracked where it is exactly zero, or where, in a frame with such zero joints (a frame
+    the tracker partly lost), it lies over :data:`MAX_STRAY_M` from where the frames with every joint
+    tracked put it (NW-UCLA a04_s01_e01_v01 frame 34 has 6 zero joints and 9 near the camera's origin).
+    """
     zero = np.abs(k1).max(axis=-1) == 0  # (T, 20)
-    partial = zero.any(axis=1) & ~zero.all(axis=1)
-    if not partial.any():
-        return ()
-    n = int(partial.sum())
-    return (f"{int(zero[partial].sum())} joints in {n} frame{'s' * (n != 1)} are exactly zero (untracked); kept",)
+    if not zero.any():
+        return k1, ()
+    partial = np.flatnonzero(zero.any(axis=1))
+    complete = ~zero.any(axis=1)
+    stray = np.zeros_like(zero)
+    if complete.any():
+        for j in range(_K1):
+            expected = _interp_joint(k1[:, j], times, complete, partial)
+            stray[partial, j] = ~zero[partial, j] & (np.linalg.norm(k1[partial, j] - expected, axis=-1) > MAX_STRAY_M)
+    bad = zero | stray
+    out = k1.copy()
+    never = []
+    for j in np.flatnonzero(bad.any(axis=0)):
+        good = ~bad[:, j]
+        if not good.any():  # never tracked in the whole sequence: nothing to interpolate from
+            never.append(int(j))
+            continue
+        out[bad[:, j], j] = _interp_joint(k1[:, j], times, good, bad[:, j])
+    bad[:, never] = False
+    notes = []
+    if bad.any():
+        n_stray = int(stray.sum())
+        why = (
+            f" ({int(bad.sum()) - n_stray} zero, {n_stray} over {MAX_STRAY_M:g} m off their neighbours)"
+            if n_stray
+            else ""
+        )
+        notes.append(
+            f"filled {_plural(int(bad.sum()), 'untracked joint')} in {_plural(int(bad.any(axis=1).sum()), 'frame')} "
+            f"by interpolation over time{why}"
+        )
+    if never:
+        notes.append(f"joints {never} (Kinect v1 order) are zero in every frame (never tracked); kept as zeros")
+    return out, tuple(notes)
 
 
-# ------------------------------------------------------------------------------------------ MSR Action3D
-def msr_sequence(path: Path, raw: np.ndarray) -> SkeletonSequence | str:
-    """A sequence without the all-zero frames, or the reason the file is unusable."""
-    k1 = raw[:, MSR_TO_KINECT_SDK, :3]  # (T, 20, 3) Kinect SDK order; the tracking flag is dropped
+def tracked_frames(k1: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]] | str:
+    """Drop the all-zero frames of Kinect v1 joints [T, 20, 3] and fill the zero joints of the others.
+
+    Args:
+        k1: joints [T, 20, 3] in Kinect SDK v1 order; a frame without a person is all zero.
+        times: [T] frame times (seconds), used to interpolate the untracked joints.
+
+    Returns:
+        (indices of the kept frames, their joints with the untracked joints filled, notes for
+        ``defects``), or the reason when no frame holds a person.
+    """
     present = np.abs(k1).reshape(len(k1), -1).max(axis=1) > 0
     if not present.any():
         return f"all {len(k1)} frames are zero (the skeleton was never tracked)"
     keep = np.flatnonzero(present)
-    defects = zero_joint_note(k1[keep])
-    timestamps = None
+    filled, notes = _fill_untracked(k1[keep], np.asarray(times, dtype=np.float64)[keep])
     if len(keep) < len(k1):
-        defects = (f"dropped {len(k1) - len(keep)} all-zero (untracked) frames of {len(k1)}",) + defects
-        timestamps = (keep - keep[0]) / MSR_FPS  # the kept frames' original times
+        notes = (f"dropped {len(k1) - len(keep)} all-zero (untracked) frames of {len(k1)}",) + notes
+    return keep, filled, notes
+
+
+# ------------------------------------------------------------------------------------------ MSR Action3D
+def msr_sequence(path: Path, raw: np.ndarray) -> SkeletonSequence | str:
+    """A sequence cleaned by :func:`tracked_frames`, or the reason the file is unusable."""
+    k1 = raw[:, MSR_TO_KINECT_SDK, :3]  # (T, 20, 3) Kinect SDK order; the tracking flag is dropped
+    cleaned = tracked_frames(k1, np.arange(len(k1)) / MSR_FPS)
+    if isinstance(cleaned, str):
+        return cleaned
+    keep, k1, defects = cleaned
+    timestamps = (keep - keep[0]) / MSR_FPS if len(keep) < len(raw) else None  # the kept frames' original times
     m = MSR_NAME.fullmatch(path.name)
     return SkeletonSequence(
-        joints=to_ntu(k1[keep]),
+        joints=to_ntu(k1),
         fps=MSR_FPS,
         source=str(path),
         subject=int(m.group(2)) if m else None,
@@ -144,6 +235,7 @@ def read_msr_raw(path: Path) -> np.ndarray:
             f"line {_line_of(lines, whole * _K1)}",
             f"expected {_K1} rows a frame, found {len(table)} rows: frame {whole + 1} is truncated",
         )
+    check_metres(path, table[:, :3])
     return table.reshape(-1, _K1, 4)
 
 
@@ -152,14 +244,14 @@ def read_msr_file(path: str | Path) -> SkeletonSequence:
 
     Joints are reordered with :data:`MSR_TO_KINECT_SDK` and converted to NTU-25; the tracking flag ``c``
     is dropped. All-zero (untracked) frames are removed and the kept frames keep their original times
-    (``timestamps``), so resampling stays correct. ``label`` is left None: :func:`load_msr_action3d`
-    sets it from ``classes.txt``.
+    (``timestamps``), so resampling stays correct; untracked (zero) joints are interpolated over time
+    (:func:`tracked_frames`). ``label`` is left None: :func:`load_msr_action3d` sets it from ``classes.txt``.
 
     Returns:
         SkeletonSequence with joints [T, 1, 25, 3] at :data:`MSR_FPS`, ``subject`` from ``sSS``.
 
     Raises:
-        DataFormatError: the file is missing, malformed, truncated, or has no non-zero frame.
+        DataFormatError: the file is missing, malformed, truncated, in millimetres, or has no non-zero frame.
     """
     path = Path(path)
     seq = msr_sequence(path, read_msr_raw(path))
@@ -201,21 +293,8 @@ def _skeleton_array(path: Path, frames: list) -> np.ndarray:
     raise DataFormatError(path, "skeletons", f"expected a [T][{_K1}][3] array of numbers")
 
 
-def read_nw_ucla_file(path: str | Path) -> SkeletonSequence:
-    """Read one NW-UCLA ``aAA_sSS_eEE_vVV.json`` (``{"file_name", "skeletons": [T][20][3], "label"}``).
-
-    Joints are in Kinect SDK v1 order; they are converted to NTU-25. ``label`` is the JSON's 1-based
-    class index minus one (:func:`load_nw_ucla` checks it against ``classes.txt``). A one-frame file
-    is kept as it is (the preprocessing pads it) with a note in ``defects``.
-
-    Returns:
-        SkeletonSequence with joints [T, 1, 25, 3] at :data:`NW_UCLA_FPS`; ``subject`` and ``view``
-        from ``sSS`` and ``vVV`` when the name has that form.
-
-    Raises:
-        DataFormatError: the file is missing, not JSON, lacks a field, has a malformed skeleton, or
-            its ``file_name`` differs from the file's name.
-    """
+def nw_ucla_sequence(path: Path) -> SkeletonSequence | str:
+    """:func:`read_nw_ucla_file`, but a file without any person gives the reason instead of an error."""
     path = Path(path)
     try:
         obj = json.loads(read_text(path))
@@ -233,8 +312,12 @@ def read_nw_ucla_file(path: str | Path) -> SkeletonSequence:
     label = _json_field(path, obj, "label", int)
     if label < 1:
         raise DataFormatError(path, "label", f"expected a 1-based class index, found {label}")
-    k1 = _skeleton_array(path, _json_field(path, obj, "skeletons", list))
-    defects = zero_joint_note(k1)
+    raw = _skeleton_array(path, _json_field(path, obj, "skeletons", list))
+    check_metres(path, raw)
+    cleaned = tracked_frames(raw, np.arange(len(raw)) / NW_UCLA_FPS)
+    if isinstance(cleaned, str):
+        return cleaned
+    keep, k1, defects = cleaned
     if len(k1) == 1:
         defects = ("single frame; kept (the preprocessing pads it by holding the pose)",) + defects
     m = UCLA_NAME.fullmatch(path.name)
@@ -245,8 +328,33 @@ def read_nw_ucla_file(path: str | Path) -> SkeletonSequence:
         label=label - 1,
         subject=int(m.group(2)) if m else None,
         view=int(m.group(4)) if m else None,
+        timestamps=(keep - keep[0]) / NW_UCLA_FPS if len(keep) < len(raw) else None,  # the kept frames' times
         defects=defects,
     )
+
+
+def read_nw_ucla_file(path: str | Path) -> SkeletonSequence:
+    """Read one NW-UCLA ``aAA_sSS_eEE_vVV.json`` (``{"file_name", "skeletons": [T][20][3], "label"}``).
+
+    Joints are in Kinect SDK v1 order; they are converted to NTU-25. ``label`` is the JSON's 1-based
+    class index minus one (:func:`load_nw_ucla` checks it against ``classes.txt``). A one-frame file
+    is kept as it is (the preprocessing pads it) with a note in ``defects``. All-zero frames (no
+    person) are dropped, the kept frames keeping their original times (``timestamps``), and
+    untracked (zero) joints are interpolated over time (:func:`tracked_frames`).
+
+    Returns:
+        SkeletonSequence with joints [T, 1, 25, 3] at :data:`NW_UCLA_FPS`; ``subject`` and ``view``
+        from ``sSS`` and ``vVV`` when the name has that form.
+
+    Raises:
+        DataFormatError: the file is missing, not JSON, lacks a field, has a malformed skeleton, is in
+            millimetres, has no frame with a person, or its ``file_name`` differs from the file's name.
+    """
+    path = Path(path)
+    seq = nw_ucla_sequence(path)
+    if isinstance(seq, str):
+        raise DataFormatError(path, "skeletons", f"no usable frame: {seq}")
+    return seq
 
 
 # --------------------------------------------------------------------------------------------- UTKinect
@@ -277,6 +385,7 @@ def read_utkinect_rows(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             f"line {_line_of(lines, i)}",
             f"expected non-decreasing frame ids, found {ids[i]:.0f} after {ids[i - 1]:.0f}",
         )
+    check_metres(path, table[:, 1:])
     keep = np.r_[True, np.diff(ids) > 0]  # the first occurrence of a repeated id
     return ids[keep].astype(np.int64), table[keep, 1:].reshape(-1, _K1, 3), ids[~keep].astype(np.int64)
 
@@ -291,26 +400,33 @@ def repeat_note(repeated: np.ndarray) -> tuple[str, ...]:
 def read_utkinect_joints(path: str | Path) -> SkeletonSequence:
     """Read one whole UTKinect recording ``joints_sSS_eEE.txt`` (``frameID x1 y1 z1 ... x20 y20 z20`` rows).
 
-    Rows repeating the previous frame id are dropped (the first is kept). Skeletons are logged
-    irregularly, so ``timestamps = (frame_id - first_id) / 30``. The sequence is unlabelled: segments
-    come from the label file (:func:`read_utkinect_labels`, :func:`load_utkinect`).
+    Rows repeating the previous frame id are dropped (the first is kept), and so are all-zero rows (no
+    person); untracked (zero) joints are interpolated over time (:func:`tracked_frames`). Skeletons
+    are logged irregularly, so ``timestamps = (frame_id - first_id) / 30`` over the kept rows. The
+    sequence is unlabelled: segments come from the label file (:func:`read_utkinect_labels`,
+    :func:`load_utkinect`).
 
     Returns:
         SkeletonSequence with joints [T, 1, 25, 3], fps :data:`UTKINECT_FPS`, ``subject`` from ``sSS``.
 
     Raises:
-        DataFormatError: the file is missing or malformed, or its frame ids are not integers or decrease.
+        DataFormatError: the file is missing or malformed, its frame ids are not integers or decrease,
+            it is in millimetres, or no row holds a person.
     """
     path = Path(path)
     ids, k1, repeated = read_utkinect_rows(path)
+    cleaned = tracked_frames(k1, ids / UTKINECT_FPS)
+    if isinstance(cleaned, str):
+        raise DataFormatError(path, None, f"no usable frame: {cleaned}")
+    keep, k1, defects = cleaned
     m = _UTK_NAME.fullmatch(path.name)
     return SkeletonSequence(
         joints=to_ntu(k1),
         fps=UTKINECT_FPS,
         source=str(path),
         subject=int(m.group(2)) if m else None,
-        timestamps=(ids - ids[0]) / UTKINECT_FPS,
-        defects=repeat_note(repeated) + zero_joint_note(k1),
+        timestamps=(ids[keep] - ids[keep[0]]) / UTKINECT_FPS,
+        defects=repeat_note(repeated) + defects,
     )
 
 

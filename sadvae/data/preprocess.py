@@ -3,7 +3,8 @@
 A sequence of NTU-25 joints [T, M, 25, 3] with frame times becomes a model window [3, T_w, 25, M_w]:
 
 1. resample to the model's frame rate (linear interpolation on the frame times);
-2. fit to ``window`` frames: crop (centre / random / most recent) or pad by holding the edge poses;
+2. fit to ``window`` frames: crop (centre / random / most recent) or pad by holding the edge poses
+   (a short sequence is always padded centred, so live and training pad alike);
 3. centre every person on their own spine base, frame by frame. MediaPipe's world landmarks are
    hip-centred per frame, so a Kinect skeleton must lose its global translation too, or a model
    trained on Kinect data would rely on a cue the live pipeline never sees;
@@ -121,11 +122,12 @@ def fit_length(
 
     Args:
         crop: which part of a long sequence to keep: "center", "random" (needs ``rng``) or "end"
-            (the most recent frames, as the live buffer does).
+            (the most recent frames, as the live buffer does). It has no effect on a short sequence.
         rng: random generator for ``crop="random"``.
 
-    Short sequences are padded by holding the first and last poses (centred in the window), never
-    with zeros: a zero pose after centring would look like a person collapsing to a point.
+    Short sequences are padded by holding the first and last poses, centred in the window whatever
+    ``crop`` is, so a short live window (``crop="end"``) is padded exactly as a short training clip;
+    never with zeros: a zero pose after centring would look like a person collapsing to a point.
     """
     if crop not in CROPS:
         raise ValueError(f"crop must be one of {CROPS}, got {crop!r}")
@@ -140,7 +142,7 @@ def fit_length(
         else:
             start = (t - window) // 2
         return joints[start : start + window]
-    before = (window - t) // 2 if crop != "end" else window - t
+    before = (window - t) // 2  # centred for every crop: live pads short windows as training does
     idx = np.clip(np.arange(window) - before, 0, t - 1)
     return joints[idx]
 

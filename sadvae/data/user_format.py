@@ -1,4 +1,4 @@
-"""Bring-your-own skeleton clips: the ``sadvae clips`` folder format, its validating reader and writer.
+"""Bring-your-own skeleton clips: the clip-folder format (docs/data_format.md), its validating reader and writer.
 
 A dataset is a folder::
 

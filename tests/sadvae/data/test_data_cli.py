@@ -311,6 +311,25 @@ def test_inspect_notes_the_files_an_ntu_folder_reader_skips(shared_data, garbage
     assert f"  {garbage / 'f3.skeleton'}:file name: expected" in out
 
 
+def test_inspect_and_prepare_list_the_files_a_kinect_v1_reader_skips(shared_data, tmp_path, capsys):
+    root = tmp_path / "msr"
+    shutil.copytree(shared_data / "skeleton_sets" / "msr_action3d", root)
+    data = root / "MSRAction3DSkeletonReal3D"
+    (data / "a01_s03_e01_skeleton3D.txt").rename(data / "a01_s03_e01_skeleton3d.txt")  # wrong case: not read
+    shutil.copy(data / "a01_s01_e01_skeleton3D.txt", data / "a01_s01_e01_skeleton3D.txt.bak")
+    unread = (
+        "MSRAction3DSkeletonReal3D/a01_s01_e01_skeleton3D.txt.bak, MSRAction3DSkeletonReal3D/a01_s03_e01_skeleton3d.txt"
+    )
+    assert main(["data", "inspect", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert f"not read by the msr_action3d reader (2 files): {unread}" in out
+    assert "sequences                   565" in out  # one fewer than the 566 of the release, and said why
+    cache = tmp_path / "msr.npz"
+    assert main(["data", "prepare", "--dataset", "msr_action3d", "--root", str(root), "--out", str(cache)]) == 0
+    out = capsys.readouterr().out
+    assert f"not read by the msr_action3d reader (2 files, left out of the cache): {unread}" in out
+
+
 def test_unknown_source_lists_the_registered_names(tmp_path, capsys):
     assert main(["data", "import", "nturgbd", "--out", str(tmp_path / "o")]) == 2
     err = error_line(capsys)

@@ -20,10 +20,13 @@ from sadvae.data.kinect_v1 import (
     read_nw_ucla_file,
     read_utkinect_joints,
     read_utkinect_labels,
+    unread_files,
 )
+from sadvae.data.preprocess import PreprocessConfig, preprocess
 from sadvae.errors import ConfigError, DataFormatError
 from sadvae.skeleton import KinectV1Joint as K1
 from sadvae.skeleton import NTUJoint as J
+from sadvae.skeleton import kinect_v1_to_ntu25
 
 RNG = np.random.default_rng(0)
 
@@ -332,6 +335,125 @@ def test_utkinect_joints_garbled(tmp_path, ids, edit, where, problem):
     assert e.value.where == where and problem in e.value.problem
 
 
+# ------------------------------------------------- shared by the readers: untracked frames and joints, units
+def _moving(t: int) -> np.ndarray:
+    """Kinect v1 poses [t, 20, 3] moving linearly in time (0.3 m/s along x), so interpolation is exact."""
+    return _k1_pose(1) + 0.02 * np.arange(t)[:, None, None] * np.array([1.0, 0.0, 0.0])
+
+
+def test_untracked_joints_filled_by_interpolation_over_time(tmp_path):
+    k1 = _moving(6)
+    broken = k1.copy()
+    broken[2, [0, 1, 2]] = 0.0  # untracked spine and neck, as NW-UCLA a04_s01_e01_v01 frame 34
+    broken[2, 3] = [0.1, 0.08, 0.39]  # a joint of that frame near the camera's origin: tracking garbage
+    broken[0, 7] = 0.0  # untracked at the start: the nearest tracked pose is held
+    path = _write_ucla(tmp_path, "a04_s01_e01_v01", broken, 2)
+    seq = read_nw_ucla_file(path)
+    expected = k1.copy()
+    expected[0, 7] = k1[1, 7]
+    np.testing.assert_allclose(seq.joints, kinect_v1_to_ntu25(expected)[:, None], atol=1e-5)
+    assert seq.num_frames == 6 and seq.timestamps is None
+    assert seq.defects == (
+        "filled 5 untracked joints in 2 frames by interpolation over time (4 zero, 1 over 1 m off their neighbours)",
+    )
+    # over the frame times: UTKinect's irregular frame ids weigh the neighbours
+    k1 = _moving(3)
+    broken = k1.copy()
+    broken[1, K1.HIP_CENTER] = 0.0
+    utk = read_utkinect_joints(_write_utk_joints(tmp_path / "joints_s01_e01.txt", [0, 4, 16], broken))
+    want = k1[0, K1.HIP_CENTER] + 0.25 * (k1[2, K1.HIP_CENTER] - k1[0, K1.HIP_CENTER])
+    np.testing.assert_allclose(utk.joints[1, 0, J.SPINE_BASE], want, atol=1e-5)
+    assert utk.defects == ("filled 1 untracked joint in 1 frame by interpolation over time",)
+
+
+def test_nw_ucla_zero_frames_dropped_and_empty_file_rejected(ucla_root):
+    data = ucla_root / "all_sqe"
+    _write_ucla(data, "a04_s02_e00_v01", np.zeros((3, 20, 3)), 2)
+    gappy = _k1_pose(5)
+    gappy[[0, 2]] = 0.0
+    _write_ucla(data, "a12_s02_e01_v03", gappy, 3)
+    ds = load_nw_ucla(ucla_root)
+    assert ds.rejected == [
+        (str(data / "a04_s02_e00_v01.json"), "all 3 frames are zero (the skeleton was never tracked)")
+    ]
+    assert [Path(s.source).stem for s in ds.sequences] == ["a01_s09_e04_v02", "a04_s01_e00_v01", "a12_s02_e01_v03"]
+    seq = ds.sequences[2]
+    assert seq.num_frames == 3 and seq.defects == ("dropped 2 all-zero (untracked) frames of 5",)
+    np.testing.assert_allclose(seq.timestamps, np.array([0, 2, 3]) / NW_UCLA_FPS)  # kept frames 1, 3, 4
+    np.testing.assert_allclose(seq.joints[:, 0, J.HEAD], gappy[[1, 3, 4], K1.HEAD], atol=1e-6)
+    with pytest.raises(DataFormatError) as e:
+        read_nw_ucla_file(data / "a04_s02_e00_v01.json")
+    assert str(e.value).startswith(str(data / "a04_s02_e00_v01.json"))
+    assert e.value.problem == "no usable frame: all 3 frames are zero (the skeleton was never tracked)"
+
+
+def test_utkinect_zero_rows_dropped_and_empty_segment_rejected(utk_root):
+    path = utk_root / "joints" / "joints_s01_e01.txt"
+    k1 = _k1_pose(8)
+    k1[4:] = 0.0  # ids 20, 22, 30, 40: no person
+    _write_utk_joints(path, [10, 12, 12, 16, 20, 22, 30, 40], k1)
+    ds = load_utkinect(utk_root)
+    walk = next(s for s in ds.sequences if s.source.endswith("#walk@12-20"))
+    assert walk.num_frames == 2 and walk.defects == (
+        "dropped 1 row repeating the previous frame id (kept the first)",
+        "dropped 1 all-zero (untracked) frames of 3",
+    )
+    np.testing.assert_allclose(walk.timestamps, [0.0, 4 / 30])
+    assert (
+        dict(ds.rejected)[f"{path}#sitDown"] == "frames 20-40: all 4 frames are zero (the skeleton was never tracked)"
+    )
+    whole = read_utkinect_joints(path)
+    assert whole.num_frames == 3 and whole.defects[-1] == "dropped 4 all-zero (untracked) frames of 7"
+    np.testing.assert_allclose(whole.timestamps, np.array([0, 2, 6]) / 30)
+    _write_utk_joints(path, [1, 2], np.zeros((2, 20, 3)))
+    with pytest.raises(DataFormatError, match=r"joints_s01_e01.txt: no usable frame: all 2 frames are zero"):
+        read_utkinect_joints(path)
+
+
+@pytest.mark.parametrize("reader", ["msr", "ucla", "utk"])
+def test_millimetres_refused(tmp_path, reader):
+    mm = _k1_pose(3) * 1000.0  # a copy in millimetres
+    if reader == "msr":
+        path, read = _write_msr(tmp_path / "a01_s01_e01_skeleton3D.txt", _msr_rows(mm)), read_msr_file
+    elif reader == "ucla":
+        path, read = _write_ucla(tmp_path, "a01_s01_e01_v01", mm, 1), read_nw_ucla_file
+    else:
+        path, read = _write_utk_joints(tmp_path / "joints_s01_e01.txt", [1, 2, 3], mm), read_utkinect_joints
+    with pytest.raises(DataFormatError) as e:
+        read(path)
+    assert str(e.value).startswith(f"{path}: a coordinate of ")
+    assert "look like millimetres; divide them by 1000" in e.value.problem
+
+
+def test_millimetre_file_stops_the_loader(ucla_root):
+    path = _write_ucla(ucla_root / "all_sqe", "a04_s01_e00_v01", _k1_pose(4) * 1000.0, 2)
+    with pytest.raises(DataFormatError, match=re.escape(f"{path}: a coordinate of ") + ".*millimetres"):
+        load_nw_ucla(ucla_root)
+
+
+def test_unread_files_listed_and_warned(msr_root, ucla_root, utk_root, caplog):
+    msr_data = msr_root / "MSRAction3DSkeletonReal3D"
+    (msr_data / "a01_s01_e01_skeleton3D.txt").rename(msr_data / "a01_s01_e01_skeleton3d.txt")  # wrong case
+    (ucla_root / "all_sqe" / "a04_s01_e00_v01.json.bak").write_text("{}")
+    utk_data = utk_root / "joints"
+    _write_utk_joints(utk_data / "joints_s03_e01.txt", [1, 2], _k1_pose(2))  # no label names s03_e01
+    (utk_data / "notes.txt").write_text("x\n")
+    expected = {
+        "msr_action3d": (msr_root, load_msr_action3d, ["MSRAction3DSkeletonReal3D/a01_s01_e01_skeleton3d.txt"]),
+        "nw_ucla": (ucla_root, load_nw_ucla, ["all_sqe/a04_s01_e00_v01.json.bak"]),
+        "utkinect": (utk_root, load_utkinect, ["joints/joints_s03_e01.txt", "joints/notes.txt"]),
+    }
+    for name, (root, load, unread) in expected.items():
+        assert unread_files(name, root) == unread
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="sadvae.data.kinect_v1"):
+            load(root)
+        warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+        assert len(warnings) == 1 and f"{name}: {len(unread)} files not read" in warnings[0]
+        assert all(u in warnings[0] for u in unread)
+    assert unread_files("ntu", msr_root) == [] and unread_files("nw_ucla", msr_root) == []
+
+
 # ------------------------------------------------------------------------------------- real data (shared)
 @pytest.fixture(scope="module")
 def msr(shared_data):
@@ -385,6 +507,22 @@ def test_real_nw_ucla(ucla):
     singles = sorted(Path(s.source).stem for s in ucla.sequences if s.num_frames == 1)
     assert singles == ["a02_s09_e04_v02", "a02_s09_e04_v03"]
     assert all(any(d.startswith("single frame") for d in s.defects) for s in ucla.sequences if s.num_frames == 1)
+    filled = sorted(Path(s.source).stem for s in ucla.sequences if any(d.startswith("filled") for d in s.defects))
+    assert filled == ["a04_s01_e01_v01", "a04_s04_e02_v01"]
+
+
+@pytest.mark.parametrize(("stem", "frame"), [("a04_s01_e01_v01", 34), ("a04_s04_e02_v01", 45)])
+def test_real_nw_ucla_untracked_spine_filled(shared_data, stem, frame):
+    """Spine joints exactly zero in one frame: filled, so the torso-normalised window stays body-sized."""
+    path = shared_data / "skeleton_sets" / "nw_ucla" / "all_sqe" / f"{stem}.json"
+    raw = np.array(json.loads(path.read_text())["skeletons"])
+    assert not raw[frame, K1.HIP_CENTER].any()  # the defect is in the release
+    seq = read_nw_ucla_file(path)
+    whole = preprocess(seq.joints, seq.times(), PreprocessConfig(window=96))  # the whole clip, padded
+    live = preprocess(seq.joints[: frame + 1], None, PreprocessConfig(window=32), crop="end")  # ends at the frame
+    assert np.abs(whole).max() < 5.0 and np.abs(live).max() < 5.0
+    assert (np.abs(seq.joints[frame, 0]).max(axis=-1) > 0).all()  # no zero joint left
+    assert seq.num_frames == len(raw) and seq.defects[0].startswith("filled ")
 
 
 def test_real_utkinect(utk):

@@ -113,12 +113,36 @@ def test_resample_never_blends_with_absent_person():
 def test_fit_length_pads_by_holding_and_crops():
     x = np.arange(5, dtype=np.float32)[:, None]
     np.testing.assert_array_equal(fit_length(x, 9)[:, 0], [0, 0, 0, 1, 2, 3, 4, 4, 4])
-    np.testing.assert_array_equal(fit_length(x, 8, crop="end")[:, 0], [0, 0, 0, 0, 1, 2, 3, 4])
+    # a short sequence is padded centred whatever the crop (crop only picks frames of a long one)
+    for crop in ("center", "end"):
+        np.testing.assert_array_equal(fit_length(x, 8, crop=crop)[:, 0], [0, 0, 1, 2, 3, 4, 4, 4])
+    np.testing.assert_array_equal(
+        fit_length(x, 8, crop="random", rng=np.random.default_rng(0))[:, 0], [0, 0, 1, 2, 3, 4, 4, 4]
+    )
     y = np.arange(20, dtype=np.float32)[:, None]
     np.testing.assert_array_equal(fit_length(y, 4, crop="end")[:, 0], [16, 17, 18, 19])
     np.testing.assert_array_equal(fit_length(y, 4)[:, 0], [8, 9, 10, 11])
     r = fit_length(y, 4, crop="random", rng=np.random.default_rng(0))[:, 0]
     assert np.all(np.diff(r) == 1)
+
+
+def test_short_live_window_equals_training_window_torso():
+    """A live window shorter than the model's (crop="end") is padded exactly as a short training clip."""
+    seq = _rigid(_person(20), yaw=0.4, scale=1.1, shift=(0.3, 0.0, 2.5))[:, None]  # (20, 1, 25, 3)
+    times = np.arange(20) / 15.0
+    cfg = PreprocessConfig(window=32, normalization="torso")
+    live = preprocess(seq, times, cfg, crop="end")
+    train = preprocess(seq, times, cfg, crop="center")
+    np.testing.assert_array_equal(live, train)
+
+
+def test_short_window_ntu_padding_unchanged():
+    """The "ntu" normalisation keeps the official padding: from frame 0, then loop-filled, for any crop."""
+    seq = _person(20)[:, None] + np.float32([0.0, 0.0, 2.5])
+    cfg = PreprocessConfig(window=32, normalization="ntu")
+    for crop in ("end", "center"):
+        out = preprocess(seq, None, cfg, crop=crop)  # (3, 32, 25, 2)
+        np.testing.assert_allclose(out[:, 20:], out[:, :12], atol=1e-6)  # frames 20.. repeat frames 0..
 
 
 def test_bad_shapes_and_config_rejected():
