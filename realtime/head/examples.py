@@ -4,9 +4,9 @@ The scoring is :mod:`sadvae.head.examples` (numpy); this module reads the exampl
 the others; :mod:`realtime.teaching` turns each example into the windows the model sees (it runs the pipeline, a
 layer above the head):
 
-- **the examples folder** is a clip folder in the ``sadvae clips`` format (``classes.txt`` and one ``.npz`` per
-  clip, docs/data_format.md): record yourself with ``sadvae-live --camera 0 --labels L --record-skeleton me.npz``
-  and turn the recording into a clip with
+- **the examples folder** is a clip folder (``classes.txt`` and one ``.npz`` per clip, docs/data_format.md):
+  record yourself with ``sadvae-live --camera 0 --labels L --record-skeleton me.npz`` and turn the recording
+  into a clip with
   ``sadvae data import me.npz --label "drink water" --subject 1 --out examples/``. A class of ``classes.txt``
   teaches the label of the same name (compared as :func:`sadvae.labels.normalise_name` compares names);
   examples of a label that the labels file does not list are kept and used once it does;
