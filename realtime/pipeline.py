@@ -44,7 +44,7 @@ from realtime.head.zero_shot import HeadBuilder, HeadOptions, HeadResult, ZeroSh
 from realtime.pose.stage import PoseOptions
 from realtime.signals import stop_on_signals
 from realtime.stats import StageStats
-from realtime.tracking import Detection, Track, Tracker, TrackerOptions
+from realtime.tracking import Detection, Track, Tracker, TrackerOptions, nearest_others
 from realtime.view import TrackView, head_no_action, head_scores, make_view, out_of_view, parts_unseen
 from sadvae.data.motion import StillTrim, moving_span, trim_still
 from sadvae.data.preprocess import preprocess
@@ -374,15 +374,15 @@ class Pipeline:
 
     def _push(self, matched: list[Track], t_s: float) -> None:
         slot, m = self._slot, self._cfg.persons
-        centres = [0.5 * (tr.box[:2] + tr.box[2:]) for tr in matched] if m > 1 and len(matched) > 1 else None
+        # the nearest other person takes the second slot (distances in frame heights: the same in every direction)
+        nearest = nearest_others(matched) if m > 1 else None
         for i, tr in enumerate(matched):
             state = self._tracks[tr.id]
             slot[0] = tr.detection.joints
             if m > 1:
                 slot[1:] = 0.0
-                if centres is not None:  # the nearest other person takes the second slot
-                    d = [float(np.sum((centres[i] - c) ** 2)) if j != i else np.inf for j, c in enumerate(centres)]
-                    slot[1] = matched[int(np.argmin(d))].detection.joints
+                if nearest[i] >= 0:
+                    slot[1] = matched[nearest[i]].detection.joints
             state.buffer.push(slot, t_s)
             state.fresh += 1
             state.unseen.append((t_s, parts_unseen(tr.detection.joint_conf)))

@@ -6,7 +6,11 @@ a cost that mixes
 
 - box overlap, ``1 - IoU`` of the detection's box and the track's *predicted* box (the last box
   moved by the track's velocity: two people who cross paths differ in where each was heading);
-- centre distance, in mean box diagonals (scale-free: near and far people alike);
+- centre distance, in mean box diagonals (scale-free: near and far people alike). Normalised image
+  coordinates divide x by the frame's width and y by its height, so the tracker first scales x by
+  the detection's :attr:`Detection.aspect` (width / height): distances and diagonals are then in
+  units of the frame height, the same in every direction (on a 16:9 frame a sideways step is not
+  worth 1.78x less than the same step up or down);
 - posture distance: mean joint distance (metres, over ``pose_scale_m``) between the detection's
   NTU-25 joints and the track's last ones. MediaPipe world joints are hip-centred, so this
   compares postures, not positions: it separates people whose boxes coincide.
@@ -20,7 +24,11 @@ tentative track that misses a frame is dropped silently.
 
 Boxes are ``(x0, y0, x1, y1)`` in normalised image coordinates. A detection without a box gets
 the extent of its image landmarks, else the x/y extent of its joints (meaningful only when the
-joints share one camera frame, as in Kinect recordings).
+joints share one camera frame, as in Kinect recordings). A detection whose frame size is unknown
+(replays, demos: metric joints) has ``aspect`` 1: its coordinates are used as they are.
+
+A pair whose cost is NaN or infinite (a broken input) is treated like a gated pair and never
+matches; :func:`assign` itself refuses non-finite costs.
 """
 
 from __future__ import annotations
@@ -34,7 +42,7 @@ import numpy as np
 from sadvae.errors import ConfigError, SourceError
 from sadvae.skeleton import NUM_JOINTS
 
-__all__ = ["Detection", "Track", "TrackerOptions", "Tracker", "assign", "box_iou"]
+__all__ = ["Detection", "Track", "TrackerOptions", "Tracker", "assign", "box_iou", "nearest_others"]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +61,9 @@ class Detection:
         confidence: detection score in [0, 1].
         joint_conf: float32 [25] per-joint confidences of ``joints`` (0 = unseen, placed on an ancestor by the
             mapping), or None when the source has none (skeleton replays).
+        aspect: the frame's width / height, by which the tracker scales x so that distances are the same in
+            every direction (see the module docstring); 1 when the coordinates are metric or the frame size
+            is unknown.
     """
 
     joints: np.ndarray | None = None
@@ -60,12 +71,19 @@ class Detection:
     bbox: np.ndarray | None = None
     confidence: float = 1.0
     joint_conf: np.ndarray | None = None
+    aspect: float = 1.0
 
     def __post_init__(self) -> None:
         if self.joints is not None:
             j = np.asarray(self.joints, dtype=np.float32)
             if j.shape != (NUM_JOINTS, 3):
                 raise ValueError(f"expected joints of shape ({NUM_JOINTS}, 3), got {j.shape}")
+            if not np.isfinite(j).all():
+                bad = sorted({int(k) for k in np.flatnonzero(~np.isfinite(j).all(axis=1))})
+                raise ValueError(
+                    f"joints must be finite, got NaN or inf in joints {bad}; place unseen joints on a seen one "
+                    "(as the pose mapping does) or leave joints None"
+                )
             object.__setattr__(self, "joints", j)
         if self.landmarks is not None:
             lm = np.asarray(self.landmarks, dtype=np.float32)
@@ -86,20 +104,30 @@ class Detection:
             if c.shape != (NUM_JOINTS,):
                 raise ValueError(f"expected joint_conf of shape ({NUM_JOINTS},), got {c.shape}")
             object.__setattr__(self, "joint_conf", c)
+        if not 0.0 < float(self.aspect) < np.inf:
+            raise ValueError(
+                f"aspect must be a finite number > 0 (the frame's width / height, 1 for metric coordinates), "
+                f"got {self.aspect!r}"
+            )
+        object.__setattr__(self, "aspect", float(self.aspect))
 
     @classmethod
     def from_skeleton(cls, skeleton: Any, min_score: float = 0.5) -> Detection:
-        """From a :class:`realtime.pose.stage.Skeleton` (duck-typed: ``ntu25()``, ``image``, ``scores()``).
+        """From a :class:`realtime.pose.stage.Skeleton` (duck-typed: ``ntu25()``, ``image``, ``scores()``,
+        optionally ``image_size``).
 
         The box spans the image landmarks scoring at least ``min_score`` (all when fewer than two
-        do): MediaPipe still places off-screen landmarks. The confidence is the mean score.
+        do): MediaPipe still places off-screen landmarks. The confidence is the mean score. The
+        aspect is the frame's width / height from ``image_size`` (1 when it is None or missing).
         """
         joints, conf = skeleton.ntu25()
         image, scores = np.asarray(skeleton.image, np.float64), np.asarray(skeleton.scores(), np.float64)
         seen = image[scores >= min_score] if np.count_nonzero(scores >= min_score) >= 2 else image
         box = np.concatenate([seen.min(axis=0), seen.max(axis=0)])
         confidence = float(np.clip(scores.mean(), 0.0, 1.0))
-        return cls(joints=joints, landmarks=image, bbox=box, confidence=confidence, joint_conf=conf)
+        size = getattr(skeleton, "image_size", None)
+        aspect = size[0] / size[1] if size is not None and size[0] > 0 and size[1] > 0 else 1.0
+        return cls(joints=joints, landmarks=image, bbox=box, confidence=confidence, joint_conf=conf, aspect=aspect)
 
     def box(self) -> np.ndarray:
         """The detection's box, float64 [4] ``(x0, y0, x1, y1)`` (see the module docstring)."""
@@ -121,11 +149,12 @@ class Track:
         id: stable integer id (>= 0), assigned on confirmation; -1 while tentative.
         first_ms, last_ms: times of the first and the latest matched detection.
         hits: frames matched so far; age: tracker updates since the track was opened.
-        box: float64 [4] latest matched box.
+        box: float64 [4] latest matched box (normalised image coordinates, as the detection gave it).
         velocity: float64 [2] box-centre velocity in box units per millisecond (smoothed).
         joints: float32 [25, 3] latest matched joints, or None.
         detection: the detection matched in the latest update, or None when the track coasted.
         detection_index: its index in that update's list, or -1.
+        aspect: the latest matched detection's :attr:`Detection.aspect`.
     """
 
     id: int
@@ -138,15 +167,31 @@ class Track:
     joints: np.ndarray | None
     detection: Detection | None
     detection_index: int
+    aspect: float = 1.0
 
     def missed_ms(self, t_ms: int) -> int:
         """Milliseconds since the latest matched detection."""
         return int(t_ms) - self.last_ms
 
+    def centre(self) -> np.ndarray:
+        """float64 [2] the box centre with x scaled by :attr:`aspect`: in units of the frame height, so that
+        distances between centres are the same in every direction (the tracker's distance)."""
+        return np.array([0.5 * (self.box[0] + self.box[2]) * self.aspect, 0.5 * (self.box[1] + self.box[3])])
+
+
+def nearest_others(tracks: list[Track]) -> list[int]:
+    """For each track, the index of the track nearest to it (:meth:`Track.centre`), or -1 when it is alone."""
+    if len(tracks) < 2:
+        return [-1] * len(tracks)
+    c = np.array([tr.centre() for tr in tracks])  # (n, 2)
+    d = np.sum((c[:, None] - c[None]) ** 2, axis=-1)
+    np.fill_diagonal(d, np.inf)
+    return [int(k) for k in np.argmin(d, axis=1)]
+
 
 @dataclass(frozen=True)
 class TrackerOptions:
-    """Tracker settings.
+    """Tracker settings (NaN is refused for every one of them; the weights must also be finite).
 
     Attributes:
         max_missed_ms: a confirmed track ends after this long without a detection.
@@ -175,11 +220,15 @@ class TrackerOptions:
     max_predict_ms: int = 300
 
     def __post_init__(self) -> None:
-        if self.min_hits < 1:
+        # written as `not x >= limit` so that NaN (for which every comparison is False) is refused too
+        if not self.min_hits >= 1:
             raise ConfigError(f"TrackerOptions.min_hits must be >= 1, got {self.min_hits}")
-        for name in ("max_missed_ms", "iou_weight", "centre_weight", "pose_weight", "max_predict_ms"):
-            if getattr(self, name) < 0:
+        for name in ("max_missed_ms", "max_predict_ms"):
+            if not getattr(self, name) >= 0:
                 raise ConfigError(f"TrackerOptions.{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("iou_weight", "centre_weight", "pose_weight"):
+            if not 0 <= getattr(self, name) < float("inf"):
+                raise ConfigError(f"TrackerOptions.{name} must be a finite number >= 0, got {getattr(self, name)}")
         for name in ("pose_scale_m", "max_centre_distance", "max_cost"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"TrackerOptions.{name} must be > 0, got {getattr(self, name)}")
@@ -207,14 +256,24 @@ def assign(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     per-call overhead at these sizes).
 
     Args:
-        cost: [n, m] finite costs.
+        cost: [n, m] finite costs; give a pair that must never match a large finite cost (the tracker
+            uses 1e6) and drop such pairs from the result.
 
     Returns:
         ``(rows, cols)``: intp arrays of the min(n, m) assigned pairs, sorted by row.
+
+    Raises:
+        ValueError: a cost is NaN or infinite (the search would never finish on a row of them).
     """
     c = np.asarray(cost, dtype=np.float64)
     if c.size == 0:
         return np.zeros(0, np.intp), np.zeros(0, np.intp)
+    if not np.isfinite(c).all():
+        bad = np.argwhere(~np.isfinite(c))
+        raise ValueError(
+            f"assign needs finite costs, got {len(bad)} NaN or inf (first at row {bad[0][0]}, column {bad[0][1]}); "
+            "give pairs that must never match a large finite cost instead"
+        )
     if c.shape[0] == 1:
         return np.zeros(1, np.intp), np.array([int(np.argmin(c[0]))], np.intp)
     if c.shape[1] == 1:
@@ -355,6 +414,7 @@ class Tracker:
             joints=det.joints,
             detection=det,
             detection_index=index,
+            aspect=det.aspect,
         )
 
     def _confirm(self, tr: Track) -> None:
@@ -374,11 +434,15 @@ class Tracker:
     def _cost(self, tracks: list[Track], dets: list[Detection], boxes: np.ndarray, t: int) -> np.ndarray:
         o = self.opts
         pred = self._predicted(tracks, t)  # (n, 4)
+        # distances with x in units of the frame height (x * width / height): the same in every direction. The
+        # detection's frame sets the scale of each pair; IoU needs none (a ratio of areas, each scaled alike)
+        aspect = np.array([d.aspect for d in dets], dtype=np.float64)  # (m,)
         pred_c, det_c = 0.5 * (pred[:, :2] + pred[:, 2:]), 0.5 * (boxes[:, :2] + boxes[:, 2:])  # centres
-        size_p = np.maximum(np.hypot(*(pred[:, 2:] - pred[:, :2]).T), _MIN_SIZE)  # (n,) diagonals
-        size_d = np.maximum(np.hypot(*(boxes[:, 2:] - boxes[:, :2]).T), _MIN_SIZE)  # (m,)
+        pred_wh, det_wh = pred[:, 2:] - pred[:, :2], boxes[:, 2:] - boxes[:, :2]
+        size_p = np.maximum(np.hypot(pred_wh[:, None, 0] * aspect[None], pred_wh[:, None, 1]), _MIN_SIZE)  # (n, m)
+        size_d = np.maximum(np.hypot(det_wh[:, 0] * aspect, det_wh[:, 1]), _MIN_SIZE)  # (m,) diagonals
         gap = pred_c[:, None] - det_c[None]  # (n, m, 2)
-        dist = np.hypot(gap[..., 0], gap[..., 1]) / (0.5 * (size_p[:, None] + size_d[None]))
+        dist = np.hypot(gap[..., 0] * aspect[None], gap[..., 1]) / (0.5 * (size_p + size_d[None]))
         cost = o.iou_weight * (1.0 - box_iou(pred, boxes)) + o.centre_weight * dist
         if o.pose_weight > 0:
             ti = [i for i, tr in enumerate(tracks) if tr.joints is not None]
@@ -393,7 +457,8 @@ class Tracker:
                     cost += pose
                 else:
                     cost[np.ix_(ti, dj)] += pose
-        cost[(dist > o.max_centre_distance) | (cost > o.max_cost)] = _INF_COST
+        # a non-finite cost (NaN compares False with every gate) never matches, like a gated pair
+        cost[~np.isfinite(cost) | (dist > o.max_centre_distance) | (cost > o.max_cost)] = _INF_COST
         return cost
 
     def _match(
@@ -416,6 +481,7 @@ class Tracker:
             a = self.opts.velocity_alpha if tr.hits > 1 else 1.0
             tr.velocity = a * step + (1.0 - a) * tr.velocity
         tr.box = box.copy()
+        tr.aspect = det.aspect
         tr.last_ms = t
         tr.hits += 1
         if det.joints is not None:

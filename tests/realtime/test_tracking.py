@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import itertools
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
 
-from realtime.tracking import Detection, Tracker, TrackerOptions, assign, box_iou
+from realtime.tracking import Detection, Tracker, TrackerOptions, assign, box_iou, nearest_others
 from sadvae.errors import ConfigError, SourceError
 
 DT = 33  # ms per frame (~30 frames/s)
@@ -181,6 +184,7 @@ def test_detection_from_a_skeleton_ignores_unseen_landmarks_in_its_box() -> None
     det = Detection.from_skeleton(FakeSkeleton(), min_score=0.5)
     np.testing.assert_allclose(det.box(), [0.2, 0.1, FakeSkeleton.image[29, 0], FakeSkeleton.image[29, 1]], rtol=1e-6)
     assert det.joints.shape == (25, 3) and det.confidence == pytest.approx((30 * 0.9 + 3 * 0.1) / 33)
+    assert det.aspect == 1.0  # no image_size (a demo or test skeleton): coordinates used as they are
 
 
 def test_box_iou() -> None:
@@ -202,3 +206,154 @@ def test_bad_input_gives_one_clear_error() -> None:
     tracker.update([], 100)
     with pytest.raises(SourceError, match="before the previous frame's 100 ms"):
         tracker.update([], 99)
+
+
+class PixelSkeleton:
+    """A duck-typed :class:`realtime.pose.stage.Skeleton` whose landmarks fill a w x h pixel box centred on
+    (cx, cy) of a frame of ``size`` (width, height) pixels."""
+
+    def __init__(self, cx: float, cy: float, size: tuple[int, int] = (1920, 1080), w: float = 100, h: float = 300):
+        width, height = size
+        xs = np.linspace(cx - w / 2, cx + w / 2, 33) / width
+        ys = np.linspace(cy - h / 2, cy + h / 2, 33) / height
+        self.image, self.image_size = np.stack([xs, ys], 1).astype(np.float32), size
+
+    def ntu25(self):
+        return np.zeros((25, 3), np.float32), np.ones(25, np.float32)
+
+    def scores(self):
+        return np.ones(33, np.float32)
+
+
+@pytest.mark.parametrize("axis", ["horizontal", "vertical"])
+def test_gate_is_the_same_in_every_direction_in_pixels(axis: str) -> None:
+    """Review of the tracker: normalised x is in frame widths and y in frame heights, so on a 16:9 frame a new
+    person 1.5 box diagonals beside a person who just left inherited their id, while the same distance below
+    did not."""
+    tracker, t = Tracker(), 0
+    for _ in range(5):
+        tracker.update([Detection.from_skeleton(PixelSkeleton(800, 500))], t)
+        t += DT
+    for _ in range(5):
+        tracker.update([], t)
+        t += DT
+    off = 1.5 * np.hypot(100, 300)  # 1.5 box diagonals in pixels: beyond max_centre_distance=1.0
+    sk = PixelSkeleton(800 + off, 500) if axis == "horizontal" else PixelSkeleton(800, 500 + off)
+    assert Detection.from_skeleton(sk).aspect == pytest.approx(16 / 9)
+    assert tracker.update([Detection.from_skeleton(sk)], t) == []  # a new person, not track 0
+    assert [tr.id for tr in tracker.tracks] == [0]
+
+
+def test_the_nearest_other_person_is_nearest_in_pixels() -> None:
+    """The pipeline's second-person slot takes the nearest other person (:func:`nearest_others`): 300 px below is
+    nearer than 400 px beside, though 300 / 1080 of the height is more than 400 / 1920 of the width."""
+    tracker = Tracker(TrackerOptions(min_hits=1))
+    sks = [PixelSkeleton(800, 400), PixelSkeleton(1200, 400), PixelSkeleton(800, 700)]
+    matched = tracker.update([Detection.from_skeleton(sk) for sk in sks], 0)
+    assert [tr.detection_index for tr in matched] == [0, 1, 2]
+    assert nearest_others(matched)[0] == 2
+    np.testing.assert_allclose(matched[1].centre(), [1200 / 1080, 400 / 1080], rtol=1e-6)
+    assert nearest_others(matched[:1]) == [-1] and nearest_others([]) == []
+
+
+def test_detections_without_a_frame_size_keep_their_coordinates() -> None:
+    """Replays and demos give metric (hip-centred or camera-frame) joints and no frame size: aspect 1."""
+    det = Detection(joints=posture(13))
+    assert det.aspect == 1.0
+    tracker = Tracker(TrackerOptions(min_hits=1))
+    (tr,) = tracker.update([det], 0)
+    box = det.box()
+    np.testing.assert_allclose(tr.centre(), [0.5 * (box[0] + box[2]), 0.5 * (box[1] + box[3])])
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="aspect must be a finite number > 0"):
+            Detection(bbox=[0.1, 0.1, 0.2, 0.2], aspect=bad)
+
+
+@contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Fail the test instead of hanging the suite when the body runs longer than ``seconds``."""
+
+    def expired(*_):
+        raise TimeoutError(f"still running after {seconds} s (an endless loop?)")
+
+    old = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    except TimeoutError as e:  # reported without its traceback: the interrupted frame may have no line number
+        pytest.fail(str(e), pytrace=False)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+@pytest.mark.parametrize("bad", [np.inf, np.nan])
+@pytest.mark.parametrize(
+    "cost",
+    [
+        [[0.1, "x"], ["x", "x"]],
+        [["x", 0.1], [0.2, "x"]],
+        [["x", "x", "x"], [0.1, 0.2, 0.3]],
+        [["x", 0.1]],
+        [["x"], [0.1]],
+    ],
+)
+def test_assign_refuses_non_finite_costs_instead_of_hanging(cost: list, bad: float) -> None:
+    """Review of the tracker: a row whose remaining costs were all inf (or NaN) looped for ever."""
+    c = np.array([[bad if v == "x" else v for v in row] for row in cost], dtype=np.float64)
+    with time_limit(3.0), pytest.raises(ValueError, match="assign needs finite costs"):
+        assign(c)
+
+
+def test_a_pair_with_a_non_finite_cost_never_matches() -> None:
+    """Joints that slipped past the :class:`Detection` check (NaN posture cost, which passes every gate since
+    NaN > limit is False) open a track of their own instead of hanging the tracker or taking another's id."""
+    rng = np.random.default_rng(6)
+    pose = posture(14)
+    tracker = Tracker(TrackerOptions(min_hits=1))
+    pairs = []
+    with time_limit(5.0):
+        for k in range(6):
+            broken = person(0.6, 0.5, pose, rng)
+            object.__setattr__(broken, "joints", np.full((25, 3), np.nan, np.float32))  # bypasses the check
+            pairs += [
+                (tr.detection_index, tr.id) for tr in tracker.update([person(0.3, 0.5, pose, rng), broken], k * DT)
+            ]
+    assert {tid for index, tid in pairs if index == 0} == {0}
+    broken_ids = [tid for index, tid in pairs if index == 1]
+    assert len(broken_ids) == 6 and len(set(broken_ids)) == 6 and 0 not in broken_ids  # never matched to a track
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_joints_are_refused_with_a_clear_error(bad: float) -> None:
+    joints = posture(15)
+    joints[3, 1] = bad
+    with pytest.raises(ValueError, match=r"joints must be finite, got NaN or inf in joints \[3\]"):
+        Detection(joints=joints)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "max_missed_ms",
+        "min_hits",
+        "min_confidence",
+        "iou_weight",
+        "centre_weight",
+        "pose_weight",
+        "pose_scale_m",
+        "max_centre_distance",
+        "max_cost",
+        "velocity_alpha",
+        "max_predict_ms",
+    ],
+)
+def test_nan_options_are_refused(name: str) -> None:
+    with pytest.raises(ConfigError, match=f"TrackerOptions.{name} must be"):
+        TrackerOptions(**{name: float("nan")})
+
+
+@pytest.mark.parametrize("name", ["iou_weight", "centre_weight", "pose_weight"])
+def test_infinite_weights_are_refused(name: str) -> None:
+    with pytest.raises(ConfigError, match=f"TrackerOptions.{name} must be a finite number >= 0"):
+        TrackerOptions(**{name: float("inf")})
