@@ -6,9 +6,10 @@ real videos; nothing here looks at either.
 1. **Record** (cached under ``runs/head/``): the *inner-validation* clips of the training side of MSR Action3D,
    NW-UCLA and UTKinect (:func:`sadvae.train.default_shiftgcn.inner_validation`: whole subjects the recipe holds
    out of its own choices) are replayed through the real live pipeline as the benchmark replays its test sides
-   (:func:`realtime.bench.accuracy.runner.stream_piece`: a person appears, acts and leaves, the first and last
-   pose held ``--hold`` seconds), with partial windows from ``min(--min-window)`` frames on and each window cut
-   to the span in which the person moves (``--trim-still``, sadvae-live's default). Every window's backend outputs
+   (:func:`realtime.sources.replay.aligned_piece`: a person appears, acts and leaves, the first and last pose held
+   ``--hold`` seconds, every clip started on the pipeline's stride so its windows do not depend on the clips before
+   it; before 6 December 2026 a fixed gap), with partial windows from ``min(--min-window)`` frames on and each window
+   cut to the span in which the person moves (``--trim-still``, sadvae-live's default). Every window's backend outputs
    and its number of real frames (before the cut) are kept.
 2. **Simulate**: a setting's minimum window keeps the windows with at least that many frames (the pipeline
    emits exactly those windows at exactly those times with that setting), the live head
@@ -98,12 +99,12 @@ def record(dataset: str, hold_s: float, model_path: Path | None, args, cache: Pa
     """Replay the chosen clips of ``dataset`` through the pipeline; per-window backend outputs (cached)."""
     from realtime.backends import BackendOptions
     from realtime.backends.live_model import load_live_model
-    from realtime.bench.accuracy.runner import stream_piece
+    from realtime.bench.accuracy.runner import replay_stride
     from realtime.decisions import DecisionOptions
     from realtime.events.publisher import PublisherOptions
     from realtime.head.zero_shot import HeadOptions
     from realtime.pipeline import Pipeline, PipelineOptions
-    from realtime.sources.replay import ReplaySource
+    from realtime.sources.replay import ReplaySource, aligned_piece
     from sadvae.hashing import file_sha256
 
     model = load_live_model(model_path, "onnxruntime", options=BackendOptions(threads=1))
@@ -115,7 +116,7 @@ def record(dataset: str, hold_s: float, model_path: Path | None, args, cache: Pa
     cut = f"_trim{hashlib.sha256(json.dumps(asdict(trim), sort_keys=True).encode()).hexdigest()[:8]}" if trim else ""
     key = (
         f"{dataset}_{hold_s:g}_{args.side}_m{min(GRID['min_window'])}_{file_sha256(path)[:8]}{'_pool' if pool else ''}"
-        f"{every}{'_mirror' if args.mirror else ''}{cut}_mv"  # _mv: with each window's moving flag
+        f"{every}{'_mirror' if args.mirror else ''}{cut}_mv_al"  # _mv: with each window's moving flag; _al: aligned
     )
     out = cache / f"replay_windows_{key}.npz"
     if out.is_file():
@@ -128,10 +129,16 @@ def record(dataset: str, hold_s: float, model_path: Path | None, args, cache: Pa
         from sadvae.skeleton import mirror_joints
 
         truth = [int(mirror_columns(names)[c]) for c in truth]
-    chunks, times, seq_start, t0 = [], [], [], 0.0
+    # every clip starts on the pipeline's stride, as the benchmark replays its test sides (runner.heldout_stream):
+    # its windows then do not depend on the clips played before it
+    fps = float(seqs[0].fps)
+    stride = replay_stride(model, fps, max(1, round(args.every * fps)) if args.every else None)
+    chunks, times, seq_start, seq_stop, t0, played = [], [], [], [], 0.0, 0
     for seq in seqs:
         seq_start.append(t0)
-        joints, t, _, t0 = stream_piece(seq, t0, hold_s)
+        joints, t, _, t0 = aligned_piece(seq, t0, hold_s, played, stride)
+        played += len(joints)
+        seq_stop.append(t0)
         if args.mirror:
             joints = mirror_joints(joints)
         chunks.append(joints)
@@ -168,7 +175,7 @@ def record(dataset: str, hold_s: float, model_path: Path | None, args, cache: Pa
             # on only so that the pipeline reads every window's motion for the recording (WindowBatch.moving), also
             # with whole windows; the decisions made while recording are not kept
             decisions=DecisionOptions(segment_score=0.5),
-            stride=None if not args.every else max(1, round(args.every * seqs[0].fps)),
+            stride=stride,
             publisher=PublisherOptions(endpoint="tcp://127.0.0.1:*", sndhwm=100_000),
         )
         Pipeline(src, model, labels, opts, on_batch=on_batch).run()
@@ -192,6 +199,7 @@ def record(dataset: str, hold_s: float, model_path: Path | None, args, cache: Pa
             else {}
         ),
         "seq_start_s": np.array(seq_start),
+        "seq_stop_s": np.array(seq_stop),
         "truth": np.array(truth, np.int64),
         "names": np.array(names),
     }
@@ -348,10 +356,19 @@ def cross_false_rate(cross: dict, key: tuple, opts, min_window: int) -> float:
     for part in c["parts"]:
         rb = part["rec"]
         sim = simulate(rb, c["names"], part["probs"], part["scores"], opts, min_window)
-        dur = np.diff(np.append(rb["seq_start_s"], rb["seq_start_s"][-1] + 3.0))
+        dur = judged_seconds(rb)
         starts += int(sim["starts"][rb["none"]].sum())
         minutes += float(dur[rb["none"]].sum()) / 60.0
     return starts / max(minutes, 1e-9)
+
+
+def judged_seconds(rec: dict) -> np.ndarray:
+    """Seconds each replayed clip counts for in a false-start rate: from its start to the next clip's (held poses
+    and the gap included), the judged span of ``sadvae bench accuracy``. Recordings made before the clips were
+    aligned lack ``seq_stop_s``: the last clip counted 3 s there."""
+    if "seq_stop_s" not in rec:
+        return np.diff(np.append(rec["seq_start_s"], rec["seq_start_s"][-1] + 3.0))
+    return rec["seq_stop_s"] - rec["seq_start_s"]
 
 
 def evaluate(recs: dict, scored: dict, opts, min_window: int, cross: dict | None = None) -> dict:
@@ -364,7 +381,7 @@ def evaluate(recs: dict, scored: dict, opts, min_window: int, cross: dict | None
         truth = np.array([names[t] for t in rec["truth"]], dtype=object)
         sim = simulate(rec, names, full["probs"], full["scores"], opts, min_window)
         firsts = [f[t] for f, t in zip(sim["first"], truth, strict=True) if t in f]
-        dur = np.diff(np.append(rec["seq_start_s"], rec["seq_start_s"][-1] + 3.0))  # clip + gap, seconds
+        dur = judged_seconds(rec)
         false_starts, minutes = 0, 0.0
         for h in halves:
             sub = simulate(rec, h["names"], h["probs"], h["scores"], opts, min_window)

@@ -322,3 +322,36 @@ def stream_piece(
     joints = np.concatenate([j, np.zeros((len(gap), j.shape[1], 25, 3), np.float32)])
     times = np.concatenate([t0 + t, t0 + t[-1] + gap])
     return joints, times, float(t0 + t[-1]), float(t0 + t[-1] + gap[-1] + 1.0 / seq.fps)
+
+
+def whole_ms(t: float) -> float:
+    """``t`` seconds rounded to a whole millisecond (the timestamps a replay gives frames are whole ms: a sequence
+    that starts on one is timed alike wherever it lies in the stream)."""
+    return round(t * 1000.0) / 1000.0
+
+
+def aligned_piece(
+    seq, t0: float, hold_s: float, played: int, stride: int, offset: int = 0
+) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """:func:`stream_piece` with its gap lengthened (never below :data:`GAP_S`) so that the next sequence starts
+    on the pipeline's stride, at a whole millisecond.
+
+    The pipeline scores its windows every ``stride`` frames of the whole stream (a frame counter, not a clock):
+    with a fixed gap, which frames of a sequence are scored would depend on the lengths of every sequence before it.
+    Played this way, every sequence finds ``offset`` + a multiple of ``stride`` frames before it, so its windows are
+    the same whatever was played before it.
+
+    Args:
+        played: frames of the stream before this piece (``offset`` of empty lead-in included).
+        stride: the pipeline's stride in source frames (>= 1); offset: the stream's empty lead-in, 0 <= offset < stride.
+
+    Returns:
+        as :func:`stream_piece`, the next sequence's start rounded to a whole millisecond.
+    """
+    joints, t, end, t_next = stream_piece(seq, t0, hold_s)
+    short = -(played + len(joints) - offset) % stride  # frames the gap lacks to end on the stride
+    if short:
+        gap = round(GAP_S * seq.fps) + short  # stream_piece plays round(gap_s * fps) empty frames
+        joints, t, end, t_next = stream_piece(seq, t0, hold_s, gap / seq.fps)
+    assert (played + len(joints) - offset) % stride == 0, "the gap did not reach the stride"
+    return joints, t, end, whole_ms(t_next)

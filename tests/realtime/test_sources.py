@@ -345,3 +345,23 @@ def test_open_source_dispatch(tmp_path: Path) -> None:
         assert isinstance(src, VideoSource) and src.loop
     with pytest.raises(SourceError, match="source 'nowhere.mp4' not found: expected a camera index, a stream URL"):
         open_source("nowhere.mp4")
+
+
+@pytest.mark.parametrize("fps, stride, offset, hold", [(15.0, 12, 0, 0.0), (15.0, 12, 5, 1.0), (30.0, 24, 23, 1.0)])
+def test_aligned_pieces_start_every_sequence_on_the_stride(fps, stride, offset, hold) -> None:
+    # the benchmark's replays and scripts/tune_decisions.py's recordings share this (6 December 2026: the tuning
+    # recordings had a fixed gap, so a clip's scored windows depended on the clips before it)
+    from realtime.sources.replay import aligned_piece, stream_piece
+    from sadvae.data.record import SkeletonSequence
+
+    rng = np.random.default_rng(2)
+    played, t0 = offset, round(offset / fps * 1000) / 1000
+    for n in (7, 40, 13, 1, 25):
+        seq = SkeletonSequence(rng.normal(size=(n, 1, 25, 3)).astype(np.float32), fps, f"s{n}", 0)
+        joints, t, end, t_next = aligned_piece(seq, t0, hold, played, stride, offset)
+        plain, _, plain_end, _ = stream_piece(seq, t0, hold)
+        assert (played + len(joints) - offset) % stride == 0
+        assert len(plain) <= len(joints) < len(plain) + stride  # the gap lengthened, never shortened
+        np.testing.assert_array_equal(joints[: len(plain)], plain)
+        assert end == plain_end and t_next == round(t_next * 1000) / 1000 and t_next > t[-1]
+        played, t0 = played + len(joints), t_next

@@ -20,7 +20,7 @@ import numpy as np
 
 from realtime.bench.accuracy.annotations import ClipAnnotation
 from realtime.bench.accuracy.metrics import EMITTED, Segment, SegmentScore, WindowScore, event_time_s, score_segment
-from realtime.sources.replay import GAP_S, hold_time, stream_piece
+from realtime.sources.replay import GAP_S, aligned_piece, hold_time, stream_piece, whole_ms
 from sadvae.errors import ConfigError, DataFormatError
 
 __all__ = [
@@ -340,19 +340,15 @@ def heldout_stream(
         rate = float(ds.sequences[int(idx[0])].fps)
         chunks.append(np.zeros((offset, 1, 25, 3), np.float32))
         times.append(np.arange(offset) / rate)
-        t0 = _whole_ms(offset / rate)
+        t0 = whole_ms(offset / rate)
     played = offset  # frames of the stream so far
     mirror_of = dict(zip(names, (names[j] for j in mirror_columns(names)), strict=True))
     for i in idx:
         seq = ds.sequences[i]
-        joints, t, end, t_next = stream_piece(seq, t0, hold_s)
         if stride is not None:
-            short = -(played + len(joints) - offset) % stride  # frames the gap lacks to end on the stride
-            if short:
-                gap = round(GAP_S * seq.fps) + short  # stream_piece plays round(gap_s * fps) empty frames
-                joints, t, end, t_next = stream_piece(seq, t0, hold_s, gap / seq.fps)
-            assert (played + len(joints) - offset) % stride == 0, "the gap did not reach the stride"
-            t_next = _whole_ms(t_next)
+            joints, t, end, t_next = aligned_piece(seq, t0, hold_s, played, stride, offset)
+        else:
+            joints, t, end, t_next = stream_piece(seq, t0, hold_s)
         played += len(joints)
         truth = names[int(labels[i])]
         if mirror:
@@ -366,12 +362,6 @@ def heldout_stream(
         segs.append(Segment(f"{name}#{int(i)}", truth, label_names, t0, t_next, start, end))
         t0 = t_next
     return HeldoutStream(np.concatenate(chunks).astype(np.float32), np.concatenate(times), segs, label_names)
-
-
-def _whole_ms(t: float) -> float:
-    """``t`` seconds rounded to a whole millisecond (the timestamps a replay gives frames are whole ms: a sequence
-    that starts on one is timed alike wherever it lies in the stream)."""
-    return round(t * 1000.0) / 1000.0
 
 
 def read_reworded(path: Path, class_names: tuple[str, ...]) -> dict[str, str]:
