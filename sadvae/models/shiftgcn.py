@@ -177,8 +177,9 @@ class TemporalShift(nn.Module):
 
     Output frame t of channel c reads the input at s*t + y_c (y_c = ypos[c], + 0.5 when s = 2), as the
     released CUDA kernel does; computed by a depthwise Conv2d whose kernel is rebuilt from ``ypos``
-    when a state dict is loaded (or by :meth:`rebuild`). Output length ceil(T / s) (the kernel's
-    floor(T / s) when s divides T). ``xpos`` (the joint-axis offset, the identity in the released
+    (in ``ypos``'s dtype and device, so a ``.double()`` or moved module reloads) when a state dict is
+    loaded, directly or through a parent module (or by :meth:`rebuild`). Output length ceil(T / s)
+    (the kernel's floor(T / s) when s divides T). ``xpos`` (the joint-axis offset, the identity in the released
     weights) is kept for strict loading and ignored.
     """
 
@@ -194,7 +195,7 @@ class TemporalShift(nn.Module):
 
     @torch.no_grad()
     def rebuild(self) -> None:
-        """Recompute the depthwise kernel [C, 1, 2P+1, 1] from ``ypos``."""
+        """Recompute the depthwise kernel [C, 1, 2P+1, 1] from ``ypos``, in ``ypos``'s dtype and device."""
         y = self.ypos.detach().to(torch.float32).cpu()
         if self.stride == 2:
             y = y + 0.5
@@ -209,7 +210,7 @@ class TemporalShift(nn.Module):
         kernel[rows, 0, pad + f_int, 0] = 1.0 - a
         kernel[rows, 0, pad + f_int + 1, 0] += a
         self.padding = pad
-        self.kernel = torch.from_numpy(kernel).to(self.ypos.device)
+        self.kernel = torch.from_numpy(kernel).to(device=self.ypos.device, dtype=self.ypos.dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """[B, C, T, V] -> [B, C, ceil(T / s), V]."""
@@ -273,6 +274,11 @@ class _Unit(nn.Module):
         return self.relu(y)
 
 
+def _clear_empty_slot_cache(module: ShiftGCN, _incompatible_keys) -> None:
+    """Load-state-dict post hook: the cached empty-slot features belong to the old weights."""
+    module._f0.clear()
+
+
 def _exporting() -> bool:
     return bool(
         torch.jit.is_tracing()
@@ -294,7 +300,8 @@ class ShiftGCN(nn.Module):
     Attributes:
         cache_empty_slot: (settable, starts as ``cfg.cache_empty_slot``) in eager eval mode, an all-zero
             person slot takes its cached pooled feature f0 (computed once per T, slot, device and
-            dtype; cleared by ``train()``, ``eval()``, ``to()`` and ``load_state_dict``) instead of
+            dtype; cleared by ``train()``, ``eval()``, ``to()`` and ``load_state_dict``, also when the
+            state dict is loaded through a parent module) instead of
             running the ten units: the same numbers (to float32 rounding) for half the
             cost of a one-person window. Ignored while tracing, compiling or exporting.
 
@@ -316,6 +323,8 @@ class ShiftGCN(nn.Module):
         nn.init.zeros_(self.fc.bias)
         self.cache_empty_slot = cfg.cache_empty_slot
         self._f0: dict[tuple[int, int, str, torch.dtype], torch.Tensor] = {}
+        # a hook, not a load_state_dict override: it also fires when a parent module loads the state dict
+        self.register_load_state_dict_post_hook(_clear_empty_slot_cache)
 
     @property
     def feature_dim(self) -> int:
@@ -334,10 +343,6 @@ class ShiftGCN(nn.Module):
     def _apply(self, fn, recurse: bool = True):  # .to(), .cuda(), .half(): the cached f0 is stale
         self._f0 = {}
         return super()._apply(fn, recurse)
-
-    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
-        self._f0.clear()
-        return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
     def check_shift_tables(self, source: object = "checkpoint") -> None:
         """Raise :class:`CheckpointError` unless every spatial shift table equals its formula."""
@@ -381,16 +386,32 @@ class ShiftGCN(nn.Module):
         return h.view(n, v, c, t).permute(0, 2, 3, 1)
 
     def empty_slot_feature(self, t: int, m: int = 1) -> torch.Tensor:
-        """Pooled feature f0 [256] of an all-zero person slot ``m`` at window length ``t`` (eval mode; cached)."""
+        """Pooled feature f0 [256] of an all-zero person slot ``m`` at window length ``t``.
+
+        Always the eval-mode feature (running BatchNorm statistics), without gradient: in training mode
+        the network is switched to eval for the computation and every submodule's mode restored after,
+        so the running statistics are not updated. Cached in eval mode only (the weights of a training
+        network change under the cache).
+        """
         p = self.data_bn.weight
         key = (t, m, str(p.device), p.dtype)
-        if key not in self._f0:
-            zeros = torch.zeros(
-                1, self.cfg.in_channels, t, self.cfg.num_joints, self.cfg.num_persons, device=p.device, dtype=p.dtype
-            )
+        if key in self._f0:
+            return self._f0[key]
+        zeros = torch.zeros(
+            1, self.cfg.in_channels, t, self.cfg.num_joints, self.cfg.num_persons, device=p.device, dtype=p.dtype
+        )
+        modes = [(mod, mod.training) for mod in self.modules()]
+        for mod, _ in modes:  # not self.eval(): that clears the cache
+            mod.training = False
+        try:
             with torch.no_grad():
-                self._f0[key] = self._trunk(self._slot_input(zeros, m))[0]
-        return self._f0[key]
+                f0 = self._trunk(self._slot_input(zeros, m))[0]
+        finally:
+            for mod, training in modes:
+                mod.training = training
+        if not self.training:
+            self._f0[key] = f0
+        return f0
 
     def _forward_features_cached(self, x: torch.Tensor) -> torch.Tensor:
         """Eager-only: slots that are all zeros take the cached f0 instead of running the trunk."""
@@ -445,6 +466,9 @@ class OnePersonShiftGCN(nn.Module):
     (``forward_features``, ``forward_head``, ``forward``, ``feature_dim``, ``cfg``), so it fits
     :class:`sadvae.export.Recognizer`.
 
+    The wrapper starts in eval mode; the shared model's mode is left as it was (call ``eval()`` on
+    the module you run: :class:`sadvae.export.Recognizer` and :func:`sadvae.export.torch_to_onnx` do).
+
     Args:
         model: a trained :class:`ShiftGCN` (its weights are shared, not copied).
         window: the window length T (a multiple of 4) the constant f0 is computed for.
@@ -457,13 +481,10 @@ class OnePersonShiftGCN(nn.Module):
                 f"Shift-GCN needs a window length T that is a multiple of {_TEMPORAL_DOWNSAMPLE}, got T={window}"
             )
         self.model, self.window, self.cfg = model, int(window), model.cfg
-        was_training = model.training
-        model.eval()
-        empty = [model.empty_slot_feature(self.window, m) for m in range(1, model.cfg.num_persons)]
-        model.train(was_training)
+        empty = [model.empty_slot_feature(self.window, m) for m in range(1, model.cfg.num_persons)]  # eval mode
         f0 = torch.stack(empty).sum(0) if empty else torch.zeros(model.feature_dim)
         self.register_buffer("f0_sum", f0.detach().clone())
-        self.eval()
+        self.training = False  # not self.eval(): that would recurse into the caller's shared model
 
     @property
     def feature_dim(self) -> int:

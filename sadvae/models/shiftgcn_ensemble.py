@@ -148,17 +148,14 @@ class ShiftGCNEnsemble(MemberEnsemble):
         for m in self.members:
             m.cache_empty_slot = bool(on)
 
-    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
-        out = super().load_state_dict(state_dict, strict=strict, assign=assign)
-        for m in self.members:
-            m._f0.clear()  # the empty-slot features of the old weights
-        return out
-
     def check_shift_tables(self, source: object = "checkpoint") -> None:
         """Raise :class:`sadvae.errors.CheckpointError` unless every member's spatial shift tables are right."""
         for m in self.members:
             m.check_shift_tables(source)
 
     def one_person(self, window: int) -> MemberEnsemble:
-        """The one-person graph of every member (:class:`OnePersonShiftGCN`, weights shared) as one module."""
+        """The one-person graph of every member (:class:`OnePersonShiftGCN`, weights shared) as one module.
+
+        The members' modes are left as they were (call ``eval()`` on the module you run).
+        """
         return MemberEnsemble([OnePersonShiftGCN(m, window) for m in self.members], self.cfg)
