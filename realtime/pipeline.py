@@ -1,7 +1,9 @@
 """The live pipeline: one plain loop on the main thread from frames to ZeroMQ events.
 
 Per frame: source -> pose (skipped for replayed skeletons) -> NTU-25 mapping -> tracking -> one
-:class:`realtime.buffer.JointBuffer` per track. Every ``stride`` frames the windows of all tracks
+:class:`realtime.buffer.JointBuffer` per track. The tracker and the buffers get the time of the frame the pose
+result was estimated on (``Skeleton.timestamp_ms``): in LIVE pose mode that is an earlier frame than the one just
+read (:meth:`Pipeline._pose_time`). Every ``stride`` frames the windows of all tracks
 that received frames since their last window go into ONE batch: each is resampled by its buffer,
 cut to the span in which the person moves (:func:`sadvae.data.motion.trim_still`, ``trim_still``),
 then passes through :func:`sadvae.data.preprocess.preprocess` (``crop="end"``, the bundle's
@@ -188,7 +190,8 @@ class Pipeline:
         opts: the options.
         publisher: a ready publisher; None = one from ``opts.publisher``.
         pose: a pose stage (``pose(frame) -> list[Skeleton]``); None = a MediaPipe
-            :class:`realtime.pose.stage.PoseEstimator`, built when the first image arrives.
+            :class:`realtime.pose.stage.PoseEstimator`, built when the first image arrives. The skeletons'
+            ``timestamp_ms`` (when they have one) is the time the tracker and the buffers get (:meth:`_pose_time`).
         text_encoder: for :class:`realtime.head.zero_shot.HeadBuilder` (None = the bundle's encoder).
         overlay: a :class:`realtime.overlay.Overlay` or None.
         on_batch: called with every :class:`WindowBatch` (tests, recording).
@@ -262,6 +265,9 @@ class Pipeline:
             self.publisher, model.model_id, model.backend.precision, on_event, status_interval_s=opts.status_interval_s
         )
         self._t_ms = 0
+        self._pose_ms: int | None = None  # the time of the latest pose result pushed to the buffers
+        self._pose_lag_ms = 0  # how far that result lagged its frame (LIVE mode), for results with nobody in them
+        self._tracker_ms: int | None = None  # the tracker's latest time in pose mode (it must not go back)
 
     def ensure_pose(self) -> Any:
         """Build the MediaPipe pose stage now (it is otherwise built on the first image)."""
@@ -329,6 +335,7 @@ class Pipeline:
         """Process one frame (the body of :meth:`run`)."""
         s, t0 = self.stats, start_ns or _now_ns()
         self._t_ms = t_ms = int(frame.timestamp_ms)
+        at_ms = push_ms = t_ms  # tracker and buffer times: the frame's, or the pose result's (LIVE: an earlier frame)
         skeletons = None
         if frame.skeletons is not None:  # a replay: NTU-25 joints already, one camera frame (no pose)
             t1 = t0
@@ -337,16 +344,18 @@ class Pipeline:
             skeletons = self.ensure_pose()(frame)
             t1 = _now_ns()
             s.add("pose", t1 - t0)
-            if not getattr(self._pose, "fresh", True):  # LIVE mode: no new result since the last frame
+            times = self._pose_time(skeletons, t_ms) if getattr(self._pose, "fresh", True) else None
+            if times is None:  # LIVE mode: no new result since the last frame (or one older than the last pushed)
                 self.pose_stale += 1
                 self._housekeeping(frame, t0, None)
                 return
+            at_ms, push_ms = times
             dets = [Detection.from_skeleton(k) for k in skeletons]
         t2 = _now_ns()
         s.add("mapping", t2 - t1)
-        matched = self._tracker.update(dets, t_ms)
+        matched = self._tracker.update(dets, at_ms)
         for tr in self._tracker.ended:
-            self._end_track(tr.id, t_ms, "track_end")
+            self._end_track(tr.id, at_ms, "track_end")
         for tr in self._tracker.started:
             buf = JointBuffer(
                 self._capacity,
@@ -363,14 +372,37 @@ class Pipeline:
             self._tracks[tr.id] = _TrackState(buf, decider)
         t3 = _now_ns()
         s.add("tracking", t3 - t2)
-        self._push(matched, t_ms / 1000.0)
+        self._push(matched, push_ms / 1000.0)
         if self.recorder is not None:
-            self.recorder.add(t_ms / 1000.0, [(tr.id, tr.detection.joints) for tr in matched])
+            self.recorder.add(push_ms / 1000.0, [(tr.id, tr.detection.joints) for tr in matched])
         s.add("buffer", _now_ns() - t3)
         self.frames += 1
         if self.frames % self.stride == 0:
             self._infer(t_ms, t0)
         self._housekeeping(frame, t0, matched if skeletons is not None else None)
+
+    def _pose_time(self, skeletons: list, frame_ms: int) -> tuple[int, int] | None:
+        """(tracker time, buffer time) in ms for a fresh pose result, or None to skip it as stale.
+
+        A skeleton's ``timestamp_ms`` is the frame it was estimated on: the frame just read in VIDEO mode, an earlier
+        one in LIVE mode (MediaPipe answers asynchronously, 100-300 ms late), whose time the joints must carry or the
+        windows are time-warped. A result with nobody in it has no skeleton to say when it is from: the tracker gets
+        the frame's time less the latest result's lag (it ends tracks by time). Skeletons without ``timestamp_ms``
+        take the frame's time. A result not after the last one pushed (a LIVE full-frame result older than a
+        region-of-interest crop's) is skipped, so every track's buffer times increase strictly; the tracker's time
+        never goes back.
+        """
+        stamps = [int(t) for k in skeletons if (t := getattr(k, "timestamp_ms", None)) is not None]
+        if stamps:
+            t = max(stamps)
+            if self._pose_ms is not None and t <= self._pose_ms:
+                return None
+            self._pose_ms, self._pose_lag_ms = t, frame_ms - t
+        else:
+            t = frame_ms if skeletons else frame_ms - self._pose_lag_ms
+        track = t if self._tracker_ms is None else max(t, self._tracker_ms)
+        self._tracker_ms = track
+        return track, t
 
     def _push(self, matched: list[Track], t_s: float) -> None:
         slot, m = self._slot, self._cfg.persons
@@ -386,8 +418,14 @@ class Pipeline:
             state.buffer.push(slot, t_s)
             state.fresh += 1
             state.unseen.append((t_s, parts_unseen(tr.detection.joint_conf)))
-            if len(state.unseen) > self._capacity:
-                del state.unseen[: len(state.unseen) - self._capacity]
+            # the frames the buffer still holds (it grows past its first capacity for a source faster than declared,
+            # and empties on a gap): trimmed by time, so that the out-of-view check sees the whole window
+            first = state.buffer.first_time
+            drop = 0
+            while drop < len(state.unseen) and state.unseen[drop][0] < first:
+                drop += 1
+            if drop:
+                del state.unseen[:drop]
 
     def _infer(self, t_ms: int, t0: int) -> None:
         due = [(tid, st) for tid, st in self._tracks.items() if st.fresh and st.buffer.ready]

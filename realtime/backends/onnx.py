@@ -64,6 +64,11 @@ def resolve_providers(options: BackendOptions, available: list[str] | None = Non
 class OnnxRuntimeBackend(Backend):
     """Runs a ``sadvae export`` ONNX file with ONNX Runtime.
 
+    ``sadvae export`` leaves the batch dimension dynamic. A graph whose batch is a fixed N (exported
+    or edited that way) still runs: ``max_batch`` is capped at N, and a smaller batch is padded with
+    zero windows up to N and its outputs sliced back (N == 1 runs windows one at a time); a log
+    line at load says the batch is fixed.
+
     Args:
         path: the ``.onnx`` file.
         options: device / providers, intra-op threads, graph optimisation level, spinning, max batch.
@@ -102,12 +107,23 @@ class OnnxRuntimeBackend(Backend):
         wanted_cuda = any((p[0] if isinstance(p, tuple) else p) == _CUDA for p in providers)
         if wanted_cuda and self._providers[0] != _CUDA:
             log.warning("%s: the CUDA provider did not initialise (CUDA/cuDNN libraries?); running on CPU", path)
+        self._fixed_batch: int | None = None
         self._window_shape = self._check_signature(path)
         self._metadata = decode_metadata(self._session.get_modelmeta().custom_metadata_map)
         meta_shape = (3, self._metadata.get("window"), NUM_JOINTS, self._metadata.get("persons"))
         if "window" in self._metadata and meta_shape != self._window_shape:
             raise BackendError(f"{path}: metadata says windows {meta_shape} but the graph takes {self._window_shape}")
         log.info("onnxruntime %s: %s on %s", ort.__version__, path.name, ", ".join(self._providers))
+        if self._fixed_batch is not None:
+            log.warning(
+                "%s: the model's batch is fixed at %d (not dynamic); %s. Re-export it with `sadvae export` "
+                "for a dynamic batch",
+                path.name,
+                self._fixed_batch,
+                "windows run one at a time"
+                if self._fixed_batch == 1
+                else f"batches run in chunks of at most {self.max_batch}, each padded to {self._fixed_batch}",
+            )
 
     def _check_signature(self, path: Path) -> tuple[int, int, int, int]:
         inputs = self._session.get_inputs()
@@ -122,7 +138,26 @@ class OnnxRuntimeBackend(Backend):
         dims = tuple(shape[1:])
         if len(shape) != 5 or not all(isinstance(d, int) for d in dims) or dims[0] != 3 or dims[2] != NUM_JOINTS:
             raise BackendError(f"{path}: input {INPUT_NAME!r} has shape {shape}; expected [N, 3, T, 25, M]")
+        if isinstance(shape[0], int):  # a fixed batch (a name or None is dynamic)
+            if shape[0] < 1:
+                raise BackendError(
+                    f"{path}: input {INPUT_NAME!r} has batch dimension {shape[0]}; expected a dynamic or "
+                    "positive batch; re-export it with `sadvae export`"
+                )
+            self._fixed_batch = shape[0]
         return dims  # type: ignore[return-value]
+
+    @property
+    def max_batch(self) -> int:
+        """``options.max_batch``, capped at the graph's batch when that is fixed."""
+        if self._fixed_batch is None:
+            return self.options.max_batch
+        return min(self.options.max_batch, self._fixed_batch)
+
+    @property
+    def fixed_batch(self) -> int | None:
+        """The graph's batch when it is a fixed number, None when it is dynamic (``sadvae export``'s)."""
+        return self._fixed_batch
 
     @property
     def device(self) -> str:
@@ -140,12 +175,16 @@ class OnnxRuntimeBackend(Backend):
         return "int8" if self._metadata.get("quantization") else "fp32"
 
     def _infer(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        n = x.shape[0]
+        fixed = self._fixed_batch
+        if fixed is not None and n < fixed:  # a fixed-batch graph: pad with zero windows, slice the rows back
+            x = np.concatenate([x, np.zeros((fixed - n, *x.shape[1:]), np.float32)])
         try:
             latent, logits = self._session.run(list(OUTPUT_NAMES), {INPUT_NAME: x})
         except Exception as e:  # onnxruntime's pybind exception types
             first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-            raise BackendError(f"onnxruntime failed on a batch of {x.shape[0]}: {first}") from None
-        return latent, logits
+            raise BackendError(f"onnxruntime failed on a batch of {n}: {first}") from None
+        return latent[:n], logits[:n]
 
     def _release(self) -> None:
         del self._session

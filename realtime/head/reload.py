@@ -2,12 +2,17 @@
 
 A fit (text embedding + latent classifier) can take seconds; the live loop only polls: it gets the
 new :class:`realtime.head.zero_shot.ZeroShotHead` once it is ready and swaps it in between two frames.
+
+A build cannot be interrupted: when the loop stops during one (Ctrl-C), :meth:`HeadReloader.close` abandons it (its
+result is dropped, and whatever its thread logs from then on, e.g. an encoder refused at interpreter shutdown, is
+silenced); the interpreter still waits for it to finish before exiting.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import logging
+import threading
 
 from realtime.head.labels import LabelSet, LabelWatcher
 from realtime.head.zero_shot import HeadBuilder, ZeroShotHead
@@ -16,6 +21,32 @@ from sadvae.errors import SadvaeError
 __all__ = ["HeadReloader"]
 
 log = logging.getLogger(__name__)
+
+
+class _Silence(logging.Filter):
+    """Drops the log records of one thread (an abandoned build) on every handler while installed."""
+
+    def __init__(self, thread: int):
+        super().__init__()
+        self.thread = thread
+        self._handlers: list[logging.Handler] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.thread != self.thread
+
+    def install(self) -> None:
+        loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+        found = {id(h): h for lg in loggers if isinstance(lg, logging.Logger) for h in lg.handlers}
+        if logging.lastResort is not None:  # what prints warnings when no handler is configured
+            found[id(logging.lastResort)] = logging.lastResort
+        self._handlers = list(found.values())
+        for h in self._handlers:
+            h.addFilter(self)
+
+    def remove(self) -> None:
+        for h in self._handlers:
+            h.removeFilter(self)
+        self._handlers = []
 
 
 class HeadReloader:
@@ -35,6 +66,10 @@ class HeadReloader:
         self._pending: concurrent.futures.Future | None = None
         self._pending_labels: LabelSet | None = None
         self.builds = self.failures = 0
+        self._lock = threading.Lock()
+        self._closed = False
+        self._worker: int | None = None  # the thread running a build now
+        self._silence: _Silence | None = None  # installed by close() while an abandoned build runs
 
     @property
     def busy(self) -> bool:
@@ -47,6 +82,8 @@ class HeadReloader:
         Args:
             now: ``time.monotonic()`` (one clock reading per frame).
         """
+        if self._closed:
+            return None
         head = None
         fut = self._pending
         if fut is not None:
@@ -73,11 +110,34 @@ class HeadReloader:
             self._pending_labels = labels
             if self._executor is None:
                 self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sadvae-head")
-            self._pending = self._executor.submit(self.builder.build, labels)
+            self._pending = self._executor.submit(self._build, labels)
         return head
 
+    def _build(self, labels: LabelSet) -> ZeroShotHead | None:
+        """The worker's job: the builder's head, or None when the reloader closed before it started."""
+        with self._lock:
+            if self._closed:
+                return None
+            self._worker = threading.get_ident()
+        try:
+            return self.builder.build(labels)
+        finally:
+            with self._lock:
+                self._worker, silence, self._silence = None, self._silence, None
+            if silence is not None:
+                silence.remove()
+
     def close(self) -> None:
-        """Drop a queued build and let a running one finish in the background; idempotent."""
+        """Stop reloading; idempotent. A queued build is cancelled; a running one cannot be interrupted: it is
+        abandoned (logged at info), its result dropped and its thread's log records silenced until it ends."""
+        with self._lock:
+            self._closed = True
+            if self._worker is not None and self._silence is None:
+                self._silence = _Silence(self._worker)
+                self._silence.install()
+                log.info("labels reload abandoned (stopping): the head for %s is not built", self.watcher.path)
+        if self._pending is not None:
+            self._pending.cancel()
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None

@@ -119,9 +119,14 @@ def check_task_file(path: str | Path) -> None:
     """Check that ``path`` is a readable PoseLandmarker ``.task`` zip holding :data:`TASK_MEMBERS`.
 
     Raises:
-        SourceError: missing file, not a zip, or members missing (the message names the fix).
+        SourceError: missing file, a folder, not a zip, or members missing (the message names the fix).
     """
     p = Path(path)
+    if p.is_dir():
+        inside = sorted(q.name for q in p.glob("*.task"))
+        hint = f" (this folder holds {', '.join(inside[:3])})" if inside else " (e.g. pose_landmarker_full.task)"
+        why = f"pose model {p} is a folder, not a file"
+        raise SourceError(f"{why}; pass --pose-model with the PoseLandmarker .task file itself{hint}")
     if not p.is_file():
         raise SourceError(f"pose model {p} not found; pass --pose-model with an existing .task file")
     try:

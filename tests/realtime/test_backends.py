@@ -118,6 +118,43 @@ def test_onnxruntime_rejects_a_foreign_graph(tmp_path):
         load_backend("onnxruntime", tmp_path / "relu.onnx")
 
 
+def _fixed_batch_copy(src: Path, dst: Path, batch: int) -> Path:
+    """``src`` with the batch dimension of its input and outputs fixed at ``batch`` (the reviewer's recipe)."""
+    onnx = pytest.importorskip("onnx")
+    m = onnx.load(src)
+    for v in list(m.graph.input) + list(m.graph.output):
+        d = v.type.tensor_type.shape.dim[0]
+        d.ClearField("dim_param")
+        d.dim_value = batch
+    onnx.save(m, dst)
+    return dst
+
+
+@pytest.mark.parametrize("fixed", [1, 4])
+def test_onnxruntime_runs_a_fixed_batch_graph(fixed, tmp_path, caplog):
+    """A graph exported with a fixed batch N caps max_batch at N and pads smaller batches (review: a fixed-batch
+    file loaded with max_batch 16 and died on the second window)."""
+    pytest.importorskip("onnxruntime")
+    from sadvae.assets import __file__ as assets
+
+    src = Path(assets).parent / "default_model.onnx"
+    path = _fixed_batch_copy(src, tmp_path / f"fixed{fixed}.onnx", fixed)
+    with caplog.at_level("WARNING", logger="realtime.backends.onnx"):
+        backend = load_backend("onnxruntime", path, threads=1)
+    with backend, load_backend("onnxruntime", src, threads=1) as dynamic:
+        x = np.random.default_rng(3).normal(size=(3, *backend.window_shape)).astype(np.float32)
+        out = backend.run(x)
+        assert backend.fixed_batch == fixed and dynamic.fixed_batch is None
+        assert backend.max_batch == fixed and dynamic.max_batch == 16
+        assert out["latent"].shape[0] == out["seen_logits"].shape[0] == 3
+        one_by_one = [backend.run(x[i : i + 1]) for i in range(3)]
+        ref = dynamic.run(x)
+        for name in ("latent", "seen_logits"):
+            np.testing.assert_allclose(out[name], np.concatenate([o[name] for o in one_by_one]), rtol=1e-5, atol=1e-5)
+            np.testing.assert_allclose(out[name], ref[name], rtol=1e-4, atol=1e-4)
+    assert f"the model's batch is fixed at {fixed}" in caplog.text
+
+
 def test_cuda_request_falls_back_to_cpu_with_a_log_line(model_files, caplog):
     from realtime.backends.onnx import resolve_providers
 

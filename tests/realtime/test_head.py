@@ -298,6 +298,46 @@ def test_reloader_commits_labels_only_with_a_built_head(tmp_path) -> None:
         reloader.close()
 
 
+def test_closing_during_a_build_abandons_it_quietly(tmp_path, caplog) -> None:
+    """Review: Ctrl-C during a labels reload let the build run on into interpreter shutdown, where its encoder was
+    refused and it warned "label matching without sentence embeddings (can't register atexit after shutdown)".
+    close() returns at once, says at info that the reload is abandoned, and the build's late warning is silenced."""
+    import threading
+
+    from realtime.head.reload import HeadReloader
+
+    path = tmp_path / "labels.txt"
+    _saved(path, "jump\nrun\n")
+    watcher = LabelWatcher(path, poll_s=0.0)
+    started, finished = threading.Event(), threading.Event()
+
+    class Slow:
+        def build(self, labels):
+            started.set()
+            time.sleep(0.5)
+            logging.getLogger("sadvae.head.matching").warning("label matching without sentence embeddings (late)")
+            finished.set()
+            return labels
+
+    reloader = HeadReloader(watcher, Slow())
+    caplog.set_level(logging.INFO)
+    _saved(path, "jump\nrun\nsit\n")
+    assert reloader.poll() is None and started.wait(5.0)
+    t0 = time.monotonic()
+    reloader.close()
+    assert time.monotonic() - t0 < 0.2
+    assert finished.wait(5.0)
+    deadline = time.monotonic() + 5.0
+    while reloader._worker is not None and time.monotonic() < deadline:  # the worker's last steps after the build
+        time.sleep(0.01)
+    assert reloader.poll() is None and reloader.builds == 0
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert "labels reload abandoned (stopping)" in caplog.text
+    assert not any(type(f).__name__ == "_Silence" for h in logging.getLogger().handlers for f in h.filters)
+    logging.getLogger("sadvae.head.matching").warning("a later warning")
+    assert "a later warning" in caplog.text  # only the abandoned build was silenced, and only while it ran
+
+
 def test_poll_rebuilds_on_label_changes(bundles, tmp_path, caplog) -> None:
     path = tmp_path / "labels.txt"
     path.write_text("kick something\njump up\n", encoding="utf-8")

@@ -300,6 +300,99 @@ def test_two_persons_share_a_window_and_keep_their_ids(tmp_path, live_model) -> 
     assert last.windows.shape == (2, 3, 32, 25, 2)
 
 
+class _PoseSkeleton:
+    """The pose stage's duck type (``realtime.tracking.Detection.from_skeleton`` reads these), with a time."""
+
+    def __init__(self, joints: np.ndarray, timestamp_ms: int):
+        self.joints, self.timestamp_ms = joints, timestamp_ms
+        self.image = np.column_stack([np.linspace(0.4, 0.6, 33), np.linspace(0.2, 0.9, 33)]).astype(np.float32)
+
+    def ntu25(self):
+        return self.joints, np.ones(25, np.float32)
+
+    def scores(self):
+        return np.full(33, 0.9, np.float32)
+
+
+def test_live_pose_results_carry_their_own_frame_time(shared_data, live_model, tmp_path) -> None:
+    """LIVE pose mode answers for an earlier frame (review: the tracker and the buffers got the frame just read, so
+    windows were time-warped by 133-267 ms): the windows end at the skeletons' time, and a result older than the
+    last one used is skipped (counted stale) instead of breaking the buffers' increasing times."""
+    from types import SimpleNamespace
+
+    frames = list(ReplaySource(shared_data / NTU_FILE))
+    lag = 200
+
+    class LivePose:  # every 10th call returns a result older than the previous one (a region-of-interest mix)
+        fresh = True
+
+        def __init__(self):
+            self.n, self.last = 0, None
+
+        def __call__(self, frame) -> list:
+            self.n += 1
+            t = frame.timestamp_ms - lag if self.n % 10 else self.last - 50
+            self.last = frame.timestamp_ms - lag
+            return [_PoseSkeleton(frame.joints, t)]
+
+        def close(self) -> None:
+            pass
+
+    class Source:  # camera-like frames (an image, no skeletons) carrying the replay's joints for the fake pose
+        fps = 30.0
+
+        def __iter__(self):
+            for f in frames:
+                img = np.zeros((8, 8, 3), np.uint8)
+                yield SimpleNamespace(image=img, timestamp_ms=f.timestamp_ms, skeletons=None, joints=f.skeletons[0])
+
+        def close(self) -> None:
+            pass
+
+    labels = tmp_path / "labels.txt"
+    labels.write_text("wave\nclap\n", encoding="utf-8")
+    batches: list[WindowBatch] = []
+    pipe = Pipeline(Source(), live_model, labels, options(tmp_path), pose=LivePose(), on_batch=batches.append)
+    assert pipe.run() == "end"
+    assert len(batches) > 5
+    for b in batches:  # a batch runs on a frame whose result was used (a skipped one is not counted)
+        assert round(b.times[0][-1] * 1000) == b.t_ms - lag, (b.t_ms, b.times[0][-1])
+    assert pipe.pose_stale == len(frames) // 10  # the older results
+
+
+def test_out_of_view_history_covers_a_grown_buffer(shared_data, live_model, tmp_path) -> None:
+    """A source that delivers 60 frames/s but declares 30 grows the track's buffer past its first capacity; the
+    per-frame out-of-view history must still cover the whole window (review: it was cut to the first capacity, so
+    the out-of-view check saw only the window's end)."""
+    from realtime.frames import Frame
+
+    s = np.stack([f.skeletons[0] for f in ReplaySource(shared_data / NTU_FILE)])
+
+    class Src:
+        name, fps = "syn", 30.0
+
+        def __iter__(self):
+            for i in range(400):
+                yield Frame(None, int(round(i * 1000 / 60)), i, s[(i // 2) % len(s)][None].astype(np.float32))
+
+        def close(self) -> None:
+            pass
+
+    labels = tmp_path / "labels.txt"
+    labels.write_text("wave\nclap\n", encoding="utf-8")
+    seen = []
+
+    def on_batch(b: WindowBatch) -> None:
+        st = pipe._tracks[b.track_ids[0]]
+        seen.append((st.unseen[0][0], b.times[0][0], len(st.unseen), len(st.buffer)))
+
+    pipe = Pipeline(Src(), live_model, labels, options(tmp_path), on_batch=on_batch)
+    pipe.run()
+    assert seen and seen[-1][3] > pipe._capacity  # the buffer grew
+    for first_unseen, window_start, n_unseen, n_buffer in seen:
+        assert first_unseen <= window_start + 1e-9 and n_unseen <= n_buffer
+
+
 def test_options_are_checked() -> None:
     with pytest.raises(ConfigError, match="stride must be an integer >= 1, got 0"):
         PipelineOptions(stride=0)

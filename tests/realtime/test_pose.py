@@ -207,6 +207,12 @@ def test_skeleton_validates_shapes_and_missing_scores() -> None:
 def test_check_task_file_messages(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="pose model .*nope.task not found; pass --pose-model"):
         check_task_file(tmp_path / "nope.task")
+    (tmp_path / "models").mkdir()  # review: a folder was reported as "not found"
+    with pytest.raises(SourceError, match=r"pose model .*models is a folder, not a file; pass --pose-model with the"):
+        check_task_file(tmp_path / "models")
+    fake_task(tmp_path / "models" / "pose_landmarker_lite.task")
+    with pytest.raises(SourceError, match=r"is a folder, .*\(this folder holds pose_landmarker_lite\.task\)"):
+        check_task_file(tmp_path / "models")
     junk = tmp_path / "junk.task"
     junk.write_bytes(b"hello")
     with pytest.raises(SourceError, match="is not a MediaPipe .task bundle .*pass --pose-model PATH"):
