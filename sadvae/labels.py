@@ -11,7 +11,10 @@ Limits (a labels file is a short hand-written list; anything else is a mistake):
 1000 labels, 100 characters per name and 1000 per description. Names must be unique ignoring case,
 spacing, punctuation and Unicode forms (see :func:`duplicate_key`), and there must be at least two of
 them: zero-shot recognition picks one label among several, and with a single label every window would
-score 100 %.
+score 100 %. Nor may two labels give the encoder the same text (their descriptions, else names, equal in
+that sense once a leading "a person", the default prompt's words, is dropped): one of them could never win.
+A line has at most one ``|``, and no line break character other than a newline (form feed, vertical tab,
+U+0085, U+2028, U+2029), which would otherwise read as a space and join two labels into one.
 """
 
 from __future__ import annotations
@@ -140,6 +143,19 @@ def duplicate_key(name: str) -> str:
     return " ".join(kept.split())
 
 
+# characters that str.split() reads as whitespace but a text editor may show as a line break (or not at all)
+_LINE_BREAKS = frozenset("\v\f\x1c\x1d\x1e\x85\u2028\u2029")
+# the words that the default prompt template ("a person {label}") puts before a label: a text that starts with them
+# is encoded without them (sadvae.text.format_prompts), so "somersault" and "a person somersault" are one prompt
+_PROMPT_PREFIX = "a person "
+
+
+def _text_key(text: str) -> str:
+    """The form in which two labels' texts (description, else name) are one prompt for the text encoder."""
+    key = duplicate_key(text)
+    return key[len(_PROMPT_PREFIX) :] if key.startswith(_PROMPT_PREFIX) else key
+
+
 def _digest(names: list[str], descriptions: list[str | None]) -> str:
     canonical = json.dumps([[n, d] for n, d in zip(names, descriptions, strict=True)], ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
@@ -158,13 +174,25 @@ def parse_labels_text(text: str, path: str = "<labels>") -> LabelSet:
     names: list[str] = []
     descriptions: list[str | None] = []
     seen: dict[str, int] = {}  # normalised name -> line
+    texts: dict[str, tuple[str, int]] = {}  # the text the encoder reads (:func:`_text_key`) -> name, line
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     for number, raw in enumerate(lines, start=1):
         stripped = raw.strip()
         if not stripped or stripped.startswith("#"):
             continue
         where = f"{path}:line {number}"
+        brk = next((ch for ch in stripped if ch in _LINE_BREAKS), None)
+        if brk:  # read as a space, it would join two labels into one ("walk\fsit down" -> "walk sit down")
+            raise ConfigError(
+                f"{where}: line break character U+{ord(brk):04X} inside the line; put each action on a line of its "
+                "own, ended by a plain newline"
+            )
         name_part, bar, desc_part = stripped.partition("|")
+        if "|" in desc_part:
+            raise ConfigError(
+                f"{where}: more than one '|' ({stripped!r}); a line is `name | description` with one '|': write "
+                "one name, and put other names of the action in the description or on lines of their own"
+            )
         # NFC: a precomposed and a decomposed "é" are one name in events and in the digest
         name_part, desc_part = unicodedata.normalize("NFC", name_part), unicodedata.normalize("NFC", desc_part)
         name, description = _clean(name_part), (_clean(desc_part) or None) if bar else None
@@ -196,6 +224,16 @@ def parse_labels_text(text: str, path: str = "<labels>") -> LabelSet:
             )
         if len(names) == MAX_LABELS:
             raise ConfigError(f"{where}: more than {MAX_LABELS} labels; keep at most {MAX_LABELS} actions in one file")
+        text_key = _text_key(description or name)
+        if text_key in texts:
+            other, line = texts[text_key]
+            raise ConfigError(
+                f"{where}: {name!r} is encoded as the same text as {other!r} (line {line}): "
+                f"{description or name!r}, ignoring case, punctuation and a leading 'a person'; the zero-shot "
+                "scorer cannot tell them apart and one of them would never win; remove one of them or describe "
+                "them differently (`name | description`)"
+            )
+        texts[text_key] = (name, number)
         seen[key] = number
         names.append(name)
         descriptions.append(description)

@@ -512,11 +512,20 @@ class HeadBuilder:
             "\n  ".join(head.mapping_lines()),
         )
         if head.unreachable:
+            rivals: dict[str, str] = {}  # the label that wins on each one's own text latent (argmax: ties go first)
+            f = head.fitted
+            own = None if f is None else f.prototypes
+            if own is None and f is not None and f.kind in ("cosine", "euclidean"):
+                own = f.weight  # the prototypes are the weight
+            if own is not None:
+                won = f.scorer(self.calibration).logits(own).argmax(axis=1)
+                rivals = {n: f.names[int(w)] for k, (n, w) in enumerate(zip(f.names, won, strict=True)) if w != k}
             log.warning(
-                "labels %s never win even on their own text latent (the %s scorer); rephrase them or use the default "
-                "zs_method='cosine'",
-                ", ".join(map(repr, head.unreachable)),
+                "labels %s never win even on their own text latent (the %s scorer); rephrase them so that their "
+                "texts differ from the labels they lose to%s",
+                ", ".join(f"{n!r} (loses to {rivals[n]!r})" if n in rivals else repr(n) for n in head.unreachable),
                 self.opts.zs_method,
+                "" if self.opts.zs_method == "cosine" else ", or use the default zs_method='cosine'",
             )
         return head
 

@@ -16,7 +16,8 @@ nearly blind to word order and to the one word that flips an action ("stand to s
    word of the same group that the other lacks: their score is 0, whatever the embedding says. Likewise
    when a particle belongs to a verb in one text and the other uses the particle without that verb
    (:func:`particle_clash`: "pick up with two hands" / "hands up (both hands)", "jump up" / "stand up"): a
-   particle after a verb is part of the verb's action, a particle without a verb is the action itself.
+   particle after a verb is part of the verb's action, a particle without a verb is the action itself. And
+   when the label negates what the class names (:func:`meaning_clash`: "don't sit down" / "sitting down").
 3. **Score**: 1 when the stem sets are equal; otherwise the cosine similarity of sentence embeddings
    of the canonical forms when an encoder is at hand, else (a live install without sentence-transformers)
    the token F1 of the stem sets if every word of the label occurs in the class and the class joins no
@@ -42,6 +43,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -60,6 +62,7 @@ __all__ = [
     "PHRASAL_VERBS",
     "VERBS",
     "particle_clash",
+    "meaning_clash",
     "phrasal",
     "alternatives",
     "HYPONYM_SCORE",
@@ -133,9 +136,14 @@ _POSTURE = {
 }
 _POSTURES = "|".join(sorted(_POSTURE, key=len, reverse=True))
 _TRANSITION = re.compile(
-    rf"\b(?:from\s+(?:a\s+)?)?(?:{_POSTURES})(?:\s+position)?\s*(?:-|\s)\s*(?:to|into|->)\s*(?:-|\s)\s*(?:a\s+)?"
-    rf"({_POSTURES})(?:\s+position)?\b"
+    rf"\b(?:from\s+(?:a\s+)?)?(?:{_POSTURES})(?:\s+position)?\s*(?:-|\s)\s*(?:to|into|(?:and\s+)?then)\s*(?:-|\s)\s*"
+    rf"(?:a\s+)?({_POSTURES})(?:\s+position)?\b"
 )
+# dashes of every width read as a hyphen ("stand–to–sit"), arrows as "to" ("sit->stand", "sit → stand"), so that the
+# transition rule reads them; a possessive 's goes (one's, his, someone's: "rubbing one's hands" names no "one")
+_DASHES = re.compile("[\u2010-\u2015\u2212]")
+_ARROWS = re.compile("-+>|=+>|[\u2192\u21d2\u27f6\u2794\u279c>]")
+_POSSESSIVE = re.compile(r"\bone's\b|(?<=\w)'s\b")
 
 
 def canonical(text: str) -> str:
@@ -146,10 +154,14 @@ def canonical(text: str) -> str:
     >>> canonical("pick up & throw")
     'pick up and throw'
     """
-    t = str(text).casefold().replace("_", " ").replace("&", " and ")
+    t = unicodedata.normalize("NFKC", str(text)).casefold().replace("_", " ").replace("&", " and ")
+    t = t.replace("\u2019", "'").replace("\u02bc", "'")
     t = re.sub(r"\(.*?\)", lambda m: " " + m.group(0)[1:-1] + " ", t)  # keep bracketed words, drop brackets
     for pattern, phrase in _PHRASES:
         t = pattern.sub(phrase, t)
+    t = _POSSESSIVE.sub(" ", t)
+    t = re.sub(r"(?<=\w)n't\b", " not", t)  # don't -> do not (a negation: :func:`negated`)
+    t = _ARROWS.sub(" to ", _DASHES.sub("-", t))
     t = _TRANSITION.sub(lambda m: " " + _POSTURE[m.group(1)] + " ", t)
     t = re.sub(r"[^\w\s]", " ", t)
     return " ".join(_SYNONYMS.get(w, w) for w in t.split())
@@ -317,6 +329,9 @@ _MORE_VERBS = frozenset(
     ).split()
 )
 VERBS: frozenset[str] = PHRASAL_VERBS | _MORE_VERBS
+# words that negate the action they go with ("not sitting down", "don't sit down", "stop walking"; canonical reads
+# "don't" as "do not"); "no" only before another word ("no jumping", not "shake head no")
+_NEGATIONS = frozenset({"not", "never", "dont", "without", "stop"})
 # words that hold an object's place in a class name ("kicking something", "put something into a bag")
 _GENERIC_OBJECTS = frozenset(
     {"something", "anything", "object", "objects", "thing", "things", "stuff", "item", "items"}
@@ -354,12 +369,14 @@ class _Text:
     core: frozenset[str]  # the stems without a direct object (label) or a generic object word (class)
     has_object: bool  # a determiner opened a direct object ("carrying a box")
     generic: bool  # a generic object word holds the object's place ("kicking something")
+    negated: frozenset[str] = frozenset()  # the negation words ("not", "stop", ...: :data:`_NEGATIONS`)
 
     @classmethod
     def of(cls, text: str) -> _Text:
         seq = canonical(text).split()
         words = set(seq)
         rest, has_object = _drop_object([w for w in seq if w not in _GENERIC_OBJECTS])
+        negated = {_stem(w) for w in seq} & _NEGATIONS | {"no" for w in seq[:-1] if w == "no"}
         return cls(
             stems(text),
             bool(_CONJUNCTIONS & words),
@@ -367,6 +384,7 @@ class _Text:
             frozenset(_stem(w) for w in rest if w not in _STOP),
             has_object,
             bool(_GENERIC_OBJECTS & words),
+            frozenset(negated),
         )
 
 
@@ -432,6 +450,25 @@ def _instance_of(a: _Text, b: _Text) -> bool:
         and not b.joined
         and a.partners == b.partners
     )
+
+
+def meaning_clash(label: str, cls: str) -> bool:
+    """True when ``label`` negates what ``cls`` names (6 December 2026): a negation the class lacks ("not standing
+    up", "don't sit down", "stop walking" name no "standing up", "sitting down", "walk"; the label stays new).
+
+    Negations: not, never, don't (read as "do not"), without, stop; "no" only before another word ("no jumping", not
+    "shake head no").
+
+    >>> meaning_clash("not standing up", "standing up"), meaning_clash("stop walking", "walk")
+    (True, True)
+    >>> meaning_clash("shake head no", "shake head"), meaning_clash("walk", "walk")
+    (False, False)
+    """
+    return _meaning_clash(_Text.of(label), _Text.of(cls))
+
+
+def _meaning_clash(a: _Text, b: _Text) -> bool:
+    return bool(a.negated - b.negated)
 
 
 def lexical_score(a: frozenset[str], b: frozenset[str]) -> float:
@@ -575,12 +612,15 @@ def match_labels(
     flat = [t for texts in vocab_texts for t in texts]
     n_l, n_v = len(names), len(vocabulary)
     lab_texts, voc_texts = [_Text.of(t) for t in names], [_Text.of(t) for t in flat]
-    lab_stems, voc_stems = [t.stems for t in lab_texts], [t.stems for t in voc_texts]
+    lab_stems = [t.stems for t in lab_texts]
     lab_ph, voc_ph = [(phrasal(t), _verb_words(t)) for t in names], [(phrasal(t), _verb_words(t)) for t in flat]
     clash = np.array(
         [
-            [conflict(a, b) or _particle_clash(*x, *y) for b, y in zip(voc_stems, voc_ph, strict=True)]
-            for a, x in zip(lab_stems, lab_ph, strict=True)
+            [
+                conflict(a.stems, b.stems) or _particle_clash(*x, *y) or _meaning_clash(a, b)
+                for b, y in zip(voc_texts, voc_ph, strict=True)
+            ]
+            for a, x in zip(lab_texts, lab_ph, strict=True)
         ],
         dtype=bool,
     ).reshape(n_l, len(flat))

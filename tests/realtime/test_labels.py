@@ -285,3 +285,36 @@ def test_a_device_that_never_ends_is_refused_not_read_forever() -> None:
         pytest.skip("no /dev/zero on this system")
     with pytest.raises(ConfigError, match="more than the 256 KiB limit"):
         parse_labels("/dev/zero")
+
+
+# ---------------------------------------------------------------- review of 6 December 2026: lines that join labels
+
+
+@pytest.mark.parametrize("brk", ["\f", "\v", "\x85", "\u2028", "\u2029", "\x1c"])
+def test_a_line_break_character_inside_a_line_is_refused(brk: str) -> None:
+    # read as a space, it joined two labels into one ("walk\fsit down" -> "walk sit down")
+    with pytest.raises(ConfigError, match=rf"labels.txt:line 2: line break character U\+{ord(brk):04X} inside"):
+        parse_labels_text(f"jump\nwalk{brk}sit down\n", "labels.txt")
+
+
+def test_a_second_bar_is_refused_with_the_line_and_the_fix() -> None:
+    with pytest.raises(ConfigError, match=r"labels.txt:line 1: more than one '\|' .*`name \| description` with one"):
+        parse_labels_text("walk | moves | on foot\nsit down\n", "labels.txt")
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "other"),
+    [
+        ("somersault\na person somersault\nwalk\n", 2, "somersault"),  # the prompt's "a person" is dropped
+        ("juggle | a person throws balls\ntoss balls | a person throws balls\nwalk\n", 2, "juggle"),
+        ("walk\nstroll | Walk.\n", 2, "walk"),  # a description equal to another label's name
+    ],
+)
+def test_two_labels_with_one_text_are_refused_naming_both_lines(text: str, line: int, other: str) -> None:
+    with pytest.raises(ConfigError, match=rf"labels.txt:line {line}: .* same text as '{other}' \(line 1\)"):
+        parse_labels_text(text, "labels.txt")
+
+
+def test_labels_with_different_texts_still_parse() -> None:
+    ls = parse_labels_text("juggle | throw balls in the air\ntoss balls\nperson walking\na person jumping\n")
+    assert ls.names == ("juggle", "toss balls", "person walking", "a person jumping")

@@ -1,0 +1,80 @@
+"""The matcher's rules of 6 December 2026 (docs/head.md section 2, "A label means what it says, continued"): dashes,
+arrows and "then" in transitions, negations, one side against both, a second person, a label that adds a side or
+path to a class, possessives and fullwidth letters. Each test scores every pair alike (an encoder that sees no
+difference), so only the rules decide."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sadvae.head.matching import canonical, conflict, match_labels, meaning_clash, stems
+
+
+def alike(texts: list[str]) -> np.ndarray:
+    """An encoder for which every text is the same: cosine 1 for every pair."""
+    return np.ones((len(texts), 4)) / 2.0
+
+
+def classes_of(label: str, vocabulary: list[str]) -> tuple[str, ...]:
+    """The classes ``label`` covers alone (with the :func:`alike` encoder it takes every class no rule excludes)."""
+    return match_labels([label], vocabulary, alike).matches[0].class_names
+
+
+# ---------------------------------------------------------------- 1. transitions with dashes, arrows, "then"
+
+
+@pytest.mark.parametrize(
+    "label",
+    ["stand–to–sit", "stand—to—sit", "stand‑to‑sit", "stand\u2212to\u2212sit", "stand → sit", "stand->sit",
+     "stand > sit", "stand ⇒ sit", "stand then sit", "stand and then sit"],
+)  # fmt: skip
+def test_a_transition_written_with_dashes_arrows_or_then_reads_as_its_action(label: str) -> None:
+    assert canonical(label) == "sit down"
+    vocab = ["standing up (from sitting position)", "sitting down"]
+    assert classes_of(label, vocab) == ("sitting down",)
+
+
+def test_an_arrow_the_other_way_reads_as_standing_up() -> None:
+    assert canonical("sit->stand") == canonical("sit→stand") == "stand up"
+
+
+# ---------------------------------------------------------------- 2. negations
+
+
+@pytest.mark.parametrize(
+    ("label", "cls"),
+    [
+        ("don't sit down", "sitting down"),
+        ("dont sit down", "sitting down"),
+        ("do not sit down", "sitting down"),
+        ("not standing up", "standing up (from sitting position)"),
+        ("stop walking", "walk"),
+        ("stopping walking", "walk"),
+        ("no jumping", "jump up"),
+        ("never wave", "wave"),
+        ("walk without shoes", "walk"),
+    ],
+)
+def test_a_negated_label_takes_no_class_that_lacks_the_negation(label: str, cls: str) -> None:
+    assert meaning_clash(label, cls)
+    assert classes_of(label, [cls]) == ()
+
+
+def test_no_as_an_answer_is_no_negation() -> None:
+    assert classes_of("shake head no", ["shake head"]) == ("shake head",)
+
+
+# ---------------------------------------------------------------- 6. possessives and Unicode forms
+
+
+def test_a_possessive_is_dropped_before_the_stop_words() -> None:
+    assert canonical("rubbing one's hands") == canonical("rubbing one’s hands") == "rubbing hands"
+    assert canonical("touch other person's pocket") == "touch other person pocket"
+    assert not conflict(stems("rubbing one's hands"), stems("rub two hands together"))
+    assert classes_of("rubbing one's hands", ["rub two hands together"]) == ("rub two hands together",)
+
+
+def test_fullwidth_letters_read_as_ascii() -> None:
+    assert canonical("ｗａｌｋ ｂａｃｋｗａｒｄｓ") == "walk backward"
+    assert classes_of("ｗａｌｋ ｔｏ ｔｈｅ ｌｅｆｔ", ["walk to the left"]) == ("walk to the left",)
