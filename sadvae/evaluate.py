@@ -46,6 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sadvae.errors import ConfigError
+from sadvae.head.calibration import fit_temperature
 
 __all__ = [
     "softmax",
@@ -125,7 +126,9 @@ class Gate:
         k: top-k of each probability vector that the gate reads.
         coef: [2k] logistic-regression weights.
         intercept: logistic-regression bias.
-        val_accuracy: balanced accuracy on the gate's own held-out validation rows.
+        val_accuracy: the best cross-validated balanced accuracy over the (temperature, threshold) grid, on the
+            gate's own validation rows; chosen on the same predictions it is scored on, so it reads high (about
+            0.54 for a gate that has learned nothing, review of 6 December 2026).
     """
 
     temperature: float
@@ -256,20 +259,6 @@ class Stacking:
         }
 
 
-def _nll_temperature(logits: np.ndarray, truth_cols: np.ndarray) -> float:
-    """The softmax temperature (log grid 0.002-50) with the lowest NLL of ``truth_cols`` under ``logits``."""
-    z = np.asarray(logits, dtype=np.float64)
-    idx, truth = np.arange(len(z)), np.asarray(truth_cols)
-    best, best_t = np.inf, 1.0
-    for t in np.exp(np.linspace(np.log(0.002), np.log(50.0), 161)):
-        s = z / t
-        s = s - s.max(axis=1, keepdims=True)
-        nll = float(np.mean(np.log(np.exp(s).sum(axis=1)) - s[idx, truth]))
-        if nll < best:
-            best, best_t = nll, float(t)
-    return best_t
-
-
 def fit_stacking(
     held_zsl: np.ndarray, held_logits: np.ndarray, held_truth_cols: np.ndarray, keep_rate: float
 ) -> Stacking:
@@ -285,7 +274,7 @@ def fit_stacking(
         raise ValueError(f"calibrated stacking needs held-out windows of the final model, got {len(held_logits)}")
     if not 0.0 < keep_rate <= 1.0:
         raise ValueError(f"keep_rate must be in (0, 1], got {keep_rate}")
-    t = _nll_temperature(held_logits, held_truth_cols)
+    t = fit_temperature(held_logits, held_truth_cols)
     d = stacking_statistic(held_zsl, held_logits, t)
     return Stacking(t, float(np.quantile(d, keep_rate)), float(keep_rate), int(len(d)))
 
@@ -338,7 +327,7 @@ def choose_keep_rate(
     Returns:
         (keep rate, validation H at that rate).
     """
-    t = _nll_temperature(seen_logits, seen_truth_cols)
+    t = fit_temperature(seen_logits, seen_truth_cols)
     ds, du = stacking_statistic(seen_zsl, seen_logits, t), stacking_statistic(unseen_zsl, unseen_logits, t)
     seen_ok = np.asarray(seen_logits).argmax(1) == np.asarray(seen_truth_cols)
     unseen_ok = np.asarray(unseen_zsl).argmax(1) == np.asarray(unseen_truth_cols)
@@ -558,7 +547,7 @@ def fit_stacking_novelty(
     """Fit :class:`StackingNovelty` on held-out seen windows of the model it will be applied to (arguments as
     :func:`fit_stacking` and :func:`fit_novelty`)."""
     nov = fit_novelty(train_feats, train_labels, held_feats, 1.0, distance)
-    t = _nll_temperature(held_logits, held_truth_cols)
+    t = fit_temperature(held_logits, held_truth_cols)
     a, b = stacking_statistic(held_zsl, held_logits, t), nov.statistic(held_feats)
     loc, spread = (float(a.mean()), float(b.mean())), (float(a.std()) + 1e-9, float(b.std()) + 1e-9)
     d = (a - loc[0]) / spread[0] + (b - loc[1]) / spread[1]

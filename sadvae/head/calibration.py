@@ -10,8 +10,10 @@ A :class:`HeadCalibration` holds every constant the scoring core needs beyond th
   probabilities below, ``a_trained`` and ``a_new``); a window's weight on the new labels is
   ``pi = sigmoid(slope * (logit a_new - logit a_trained) - gamma)`` and the label probabilities are
   ``(1 - pi) P_trained|listed + pi P_new``. ``gamma`` is
-  fitted on held-out windows of the model that is deployed (not on another run's backbone, as the
-  bundle's :class:`sadvae.evaluate.Gate` is; that gate stays available as ``combine="gate"``).
+  fitted on held-out windows: in the default recipe (:mod:`sadvae.train.default_shiftgcn`) the inner-validation
+  windows, scored by the deployed frozen backbone with an *inner* head and SA-DVAE (trained without those windows:
+  cross-fitted), not on another run's backbone as the bundle's :class:`sadvae.evaluate.Gate` is (that gate stays
+  available as ``combine="gate"``).
 - ``centroids`` / ``stack_distance`` / ``distance_loc`` / ``distance_scale``: the window's distance from the listed
   trained classes also moves ``pi``: ``+ stack_distance * (d - loc) / scale`` inside the sigmoid, with ``d`` one
   minus the cosine of the window's semantic latent to the nearest listed trained class's mean latent
@@ -298,15 +300,30 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, iters: int = 50
 
 
 def fit_temperature(logits: np.ndarray, truth: np.ndarray, grid: np.ndarray | None = None) -> float:
-    """The softmax temperature (or 1/scale) that minimises the NLL of ``truth`` [N] under ``logits`` [N, C]."""
-    grid = np.exp(np.linspace(np.log(0.002), np.log(50.0), 161)) if grid is None else grid
+    """The softmax temperature (or 1/scale) that minimises the NLL of ``truth`` [N] under ``logits`` [N, C].
+
+    The grid (default: 161 log-spaced values from 0.002 to 50) bounds the answer: a best value at either end (e.g.
+    perfectly separated logits, whose NLL keeps falling as the temperature does) is returned with a warning, as it
+    is no minimum of the NLL but the grid's edge.
+    """
+    grid = np.exp(np.linspace(np.log(0.002), np.log(50.0), 161)) if grid is None else np.asarray(grid, np.float64)
     z = np.asarray(logits, dtype=np.float64)
     idx = np.arange(len(truth))
-    best, best_t = np.inf, 1.0
-    for t in grid:
+    best, best_i = np.inf, None
+    for i, t in enumerate(grid):
         s = z / t
         s = s - s.max(axis=1, keepdims=True)
         nll = float(np.mean(np.log(np.exp(s).sum(axis=1)) - s[idx, truth]))
         if nll < best:
-            best, best_t = nll, float(t)
-    return best_t
+            best, best_i = nll, i
+    if best_i is None:
+        return 1.0
+    if len(grid) > 1 and best_i in (0, len(grid) - 1):
+        log.warning(
+            "temperature fit: the best value %.4g is the end of the grid (%.4g-%.4g), not a minimum of the NLL "
+            "(separated or uninformative logits?)",
+            grid[best_i],
+            grid.min(),
+            grid.max(),
+        )
+    return float(grid[best_i])

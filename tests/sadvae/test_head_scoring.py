@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -466,3 +467,18 @@ def test_sibling_lists_take_about_half_of_one_group() -> None:
         g = next(g for g in groups if np.isin(lst, g).all())  # one group, never the one-class group
         assert len(lst) == len(g) // 2 and len(np.unique(lst)) == len(lst)
     assert {len(lst) for lst in lists} == {5, 2}
+
+
+def test_a_temperature_at_the_end_of_the_grid_is_reported(caplog) -> None:
+    # separated logits: the NLL keeps falling with the temperature, and the grid's edge came back silently (review of
+    # 6 December 2026); an interior minimum stays quiet
+    with caplog.at_level(logging.WARNING, logger="sadvae.head.calibration"):
+        assert fit_temperature(np.eye(4) * 10.0, np.arange(4)) == pytest.approx(0.002)
+    assert "end of the grid" in caplog.text
+    caplog.clear()
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(400, 6)) * 3.0
+    truth = np.array([rng.choice(6, p=np.exp(r / 2.0) / np.exp(r / 2.0).sum()) for r in logits])
+    with caplog.at_level(logging.WARNING, logger="sadvae.head.calibration"):
+        fit_temperature(logits, truth)
+    assert "end of the grid" not in caplog.text
