@@ -536,6 +536,11 @@ def load_bundle(path: str | Path, device: str = "cpu") -> Bundle:
             f"{path}: not a sadvae model bundle (a torch file holding a {type(d).__name__}, not a bundle's dict); "
             "pass the .pt file `sadvae train zsl` writes"
         )
+    if "model_cfg" in d and "backbone" not in d:  # sadvae.train.backbone.save_backbone's file (format_version 1 too)
+        raise CheckpointError(
+            f"{path}: is a backbone checkpoint from `sadvae train backbone`, not a model bundle; make a bundle "
+            "(backbone, SA-DVAE and class names) with `sadvae train zsl`"
+        )
     if "format_version" not in d:
         hint = " (a state dict or a training checkpoint?)" if "state_dict" in d or _all_tensors(d) else ""
         raise CheckpointError(

@@ -54,7 +54,7 @@ from torch import nn
 from sadvae.data.preprocess import PreprocessConfig
 from sadvae.errors import CheckpointError, ConfigError
 from sadvae.export_check import REDUCE_OPS, TENSORRT_OPS, ExportError, check_tensorrt_ops, example_windows
-from sadvae.fileio import atomic_path
+from sadvae.fileio import atomic_path, output_problem
 from sadvae.hashing import file_sha256
 from sadvae.onnx_metadata import EXPORT_FORMAT, METADATA_PREFIX, encode_metadata
 from sadvae.skeleton import NUM_JOINTS
@@ -339,8 +339,8 @@ def check_export_request(bundle_path: Path, out_path: Path, *, atol: float = 1e-
     """The cheap checks of :func:`export_onnx`, before the bundle is read and the graph exported (~20 s).
 
     Raises:
-        ConfigError: ``out_path`` is a folder, not a ``.onnx`` name or the bundle itself; ``atol`` is not a
-            positive number; ``persons`` is not a whole number >= 1.
+        ConfigError: ``out_path`` is a folder, not a ``.onnx`` name, the bundle itself or a path that cannot be
+            written; ``atol`` is not a positive number; ``persons`` is not a whole number >= 1.
     """
     if isinstance(atol, bool) or not isinstance(atol, int | float) or not math.isfinite(atol) or atol <= 0:
         raise ConfigError(
@@ -364,6 +364,8 @@ def check_export_request(bundle_path: Path, out_path: Path, *, atol: float = 1e-
             break
     if bundle_path.exists() and out_path.exists() and out_path.resolve() == bundle_path.resolve():
         raise ConfigError(f"--out {out_path}: is the bundle itself; write the export to another file")
+    if problem := output_problem(out_path):  # a folder that cannot be written in failed only after the export
+        raise ConfigError(f"--out {out_path}: {problem}; pass an --out path that can be written")
 
 
 @contextlib.contextmanager

@@ -201,7 +201,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     from sadvae.train.cross_dataset import add_cli_arguments
 
     add_cli_arguments(bench)
+    window_defaults = {}
     for action in bench._actions:  # --dataset is not used by --protocol cross-dataset (it takes --target)
+        if action.dest in ("window", "stride"):  # None when not given: the ST-GCN backbone refuses them (_benchmark)
+            window_defaults[action.dest], action.default = action.default, None
         if action.dest == "dataset":
             action.required = False
         if action.dest == "backbone":  # shared by both protocols; each has its own default (_benchmark)
@@ -262,7 +265,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="with a frozen --backbone: inverse L2 strengths of the seen-class head tried on the validation "
         "split (default 0.001 0.003 ... 10)",
     )
-    bench.set_defaults(func=_benchmark)
+    bench.set_defaults(func=_benchmark, shiftgcn_window_defaults=window_defaults)
 
 
 def _experiment(args: argparse.Namespace, seeds: tuple[int, ...], variants: tuple[str, ...], protocols, ds=None):
@@ -299,6 +302,10 @@ def _experiment(args: argparse.Namespace, seeds: tuple[int, ...], variants: tupl
     if raw_unseen is not None and not unseen_classes:
         raise ConfigError("--unseen-classes: name at least one class, e.g. --unseen-classes 'wave,clap'")
     num_unseen = args.unseen
+    if ds is not None and not (unseen_classes or split_file):  # a seeded split: name the dataset if --unseen can't
+        from sadvae.data.splits import check_unseen_count
+
+        check_unseen_count(num_unseen, len(ds.class_names), args.dataset)
     if ds is not None and (unseen_classes or split_file):  # check the names now, and report the real count
         from sadvae.data.splits import load_split_json, named_split
 
@@ -364,9 +371,28 @@ def _load(args: argparse.Namespace):
     return ds, root
 
 
+def _window_flags(args: argparse.Namespace) -> list[str]:
+    """The Shift-GCN window flags given on the command line; the others get their defaults."""
+    given = [f"--{name}" for name in ("window", "stride") if getattr(args, name) is not None]
+    for name, default in getattr(args, "shiftgcn_window_defaults", {}).items():
+        if getattr(args, name) is None:
+            setattr(args, name, default)
+    return given
+
+
+def _check_window_flags(args: argparse.Namespace) -> None:
+    """``--window`` / ``--stride`` of a Shift-GCN backbone, checked before any data is read."""
+    window, stride = args.window, args.stride
+    if window % 4 or window < 8:
+        raise ConfigError(f"--window {window}: the Shift-GCN window must be a multiple of 4 frames (>= 8, at 30 fps)")
+    if stride < 1:
+        raise ConfigError(f"--stride {stride}: the frames between Shift-GCN windows must be at least 1")
+
+
 def _benchmark(args: argparse.Namespace) -> int:
     from sadvae.train.benchmark import run_benchmark
 
+    window_flags = _window_flags(args)
     if "cross-dataset" in (args.protocol or []):
         from sadvae.train.cross_dataset import run_cli
 
@@ -378,21 +404,28 @@ def _benchmark(args: argparse.Namespace) -> int:
                 "cross-dataset describe the labels in the --labels file (`name | description`)"
             )
         args.backbone = {None: "shiftgcn", "shiftgcn-ntu120": "shiftgcn"}.get(args.backbone, args.backbone)
+        if args.backbone == "shiftgcn":
+            _check_window_flags(args)
         _check_run_flags(args, out_folder=True)
         return run_cli(args)
     if not args.dataset:
         raise ConfigError("sadvae benchmark zsl: --dataset is required (or use --protocol cross-dataset --target NAME)")
     if args.batchnorm == "target":
         raise ConfigError("--batchnorm target is for --protocol cross-dataset; a split protocol takes released or own")
+    frozen = args.backbone in ("shiftgcn", *FROZEN_BACKBONE_NAMES)
+    if frozen:
+        _check_window_flags(args)
+    elif args.head_c:
+        raise ConfigError("--head-c is for a frozen --backbone (shiftgcn-ntu120)")
+    elif window_flags:  # the ST-GCN trained per split reads its own preprocessing windows: they changed nothing
+        raise ConfigError(f"{' and '.join(window_flags)}: for a frozen --backbone (shiftgcn-ntu120) only")
+    elif args.batchnorm != "released":
+        raise ConfigError("--batchnorm own re-estimates a frozen backbone's statistics: use --backbone shiftgcn-ntu120")
     _check_run_flags(args, out_folder=True)
     ds, root = _load(args)
     cfg = _experiment(args, tuple(range(args.splits)), tuple(args.variants), args.protocol or ["honest"], ds)
-    if args.backbone in ("shiftgcn", *FROZEN_BACKBONE_NAMES):
+    if frozen:
         cfg = replace(cfg, frozen=_frozen_backbone(args, root))
-    elif args.head_c:
-        raise ConfigError("--head-c is for a frozen --backbone (shiftgcn-ntu120)")
-    elif args.batchnorm != "released":
-        raise ConfigError("--batchnorm own re-estimates a frozen backbone's statistics: use --backbone shiftgcn-ntu120")
     if args.linear_latent_logits:
         cfg = replace(cfg, zsl=replace(cfg.zsl, relu_logits=False))
     scorers = args.unseen_scorer or (FROZEN_DEFAULT_SCORERS if cfg.frozen is not None else ("sadvae",))
@@ -432,6 +465,7 @@ def _frozen_backbone(args: argparse.Namespace, root: Path):
     from sadvae.train.protocol import FROZEN_BACKBONES, HEAD_CS, FrozenBackbone
 
     name = "shiftgcn-ntu120"
+    _window_flags(args)  # --window / --stride not given: their defaults
     weights = str(args.weights)
     if weights == DEFAULT_WEIGHTS:  # the flag's default: the backbone's own checkpoint by short name
         weights = FROZEN_BACKBONES[name]
@@ -510,7 +544,7 @@ def _eval(args: argparse.Namespace) -> int:
     import torch
 
     from sadvae.bundle import load_bundle
-    from sadvae.data.registry import load_dataset
+    from sadvae.data.registry import DATASETS, load_dataset, load_prepared
     from sadvae.evaluate import gzsl_scores, zsl_accuracy
     from sadvae.models.sadvae import fit_latent_classifier
     from sadvae.text import TextEncoder
@@ -527,7 +561,31 @@ def _eval(args: argparse.Namespace) -> int:
         root = args.root or Path(prov.get("config", {}).get("data_root") or SHARED_DATA)
         print(json.dumps(holdout_metrics(b, root), indent=1))
         return 0
-    ds = load_dataset(prov["dataset"], args.root or prov["root"])
+    if "dataset" not in prov:
+        raise ConfigError(
+            f"{args.bundle}: the bundle records no training dataset and split (its provenance has no 'dataset'); "
+            "`sadvae eval` measures bundles written by `sadvae train zsl`"
+        )
+    if not (args.root or prov.get("root")):
+        raise ConfigError(
+            f"{args.bundle}: the bundle records no dataset folder (its provenance has no 'root'); pass --root "
+            f"pointing at the {prov['dataset']} data it was trained on"
+        )
+    root = args.root or prov["root"]
+    try:  # a prepared cache is read as it is: which dataset it holds is checked below, in eval's words
+        ds = load_prepared(root) if Path(root).suffix == ".npz" else load_dataset(prov["dataset"], root)
+    except ConfigError as e:
+        if args.root is None:
+            raise
+        raise ConfigError(f"{e} (the bundle records {prov['dataset']} at {prov['root']})") from None
+    other_set = ds.name in DATASETS and prov["dataset"] in DATASETS and ds.name != prov["dataset"]
+    if other_set or tuple(ds.class_names) != tuple(b.class_names):  # another dataset: its numbers mean nothing
+        where = f"--root {args.root}" if args.root else f"{root} (the dataset folder the bundle records)"
+        raise ConfigError(
+            f"{where}: holds {ds.name} ({len(ds.class_names)} classes), not the {prov['dataset']} data "
+            f"({len(b.class_names)} classes, in the same order) the bundle was trained on; pass --root pointing at "
+            f"that data (the bundle records {prov.get('root')})"
+        )
     seen, unseen = tuple(b.seen_classes), tuple(b.unseen_classes)
     labels, _, _ = dataset_arrays(ds)
     test = np.flatnonzero(test_side_mask(ds, prov["dataset"]) & np.isin(labels, seen + unseen))

@@ -91,10 +91,19 @@ DATASETS: dict[str, DatasetSpec] = {
 
 def load_dataset(name: str, root: str | Path) -> Dataset:
     """Load a registered dataset from ``root``; a prepared ``.npz`` cache or a clip folder (``classes.txt`` + clip
-    ``.npz`` files, ``docs/data_format.md``) is accepted as ``root`` too, whatever ``name`` says."""
+    ``.npz`` files, ``docs/data_format.md``) is accepted as ``root`` too; a cache must not record another registered
+    dataset's name (ConfigError naming ``--root``)."""
     root = Path(root)
     if root.suffix == ".npz":
-        return load_prepared(root)
+        ds = load_prepared(root)
+        # a cache of another registered dataset read as this one trains and scores under the wrong name and protocol
+        # (a cache prepared from a clip folder records that folder's name, and is read as before)
+        if name in DATASETS and ds.name in DATASETS and ds.name != name:
+            raise ConfigError(
+                f"--root {root}: a prepared cache of {ds.name} ({len(ds.class_names)} classes), not of {name}; "
+                f"pass --dataset {ds.name}, or --root the {name} data (`sadvae data prepare --dataset {name}`)"
+            )
+        return ds
     from sadvae.data.user_format import is_clip_dataset, read_clip_dataset
 
     if is_clip_dataset(root):
@@ -282,6 +291,7 @@ def _read_prepared(path: Path) -> Dataset:
         sources, defects = z["source"], z["defects"]
         splits = [str(v) for v in z["split"]] if fmt >= 2 else [""] * (len(off) - 1)
         rejected = [tuple(json.loads(str(r))) for r in z["rejected"] if str(r)]
+    _check_prepared_lengths(path, meta, joints, times, off, fps_all, labels, subjects, views, sources, defects, splits)
     odd = sorted(set(splits) - {"", "train", "test"})
     if odd:
         raise DataFormatError(
@@ -310,3 +320,33 @@ def _read_prepared(path: Path) -> Dataset:
             )
         )
     return Dataset(meta["name"], tuple(names), seqs, rejected, meta.get("protocol", ""))
+
+
+def _check_prepared_lengths(path: Path, meta: dict, joints, times, off, *per_clip) -> None:
+    """A cache whose arrays disagree (a truncated ``offsets`` dropped clips silently, a label outside the class list
+    emptied a partition): one DataFormatError naming the file and the field."""
+    fix = "re-run `sadvae data prepare`"
+    if off.ndim != 1 or off.dtype.kind not in "iu" or len(off) < 1 or int(off[0]) != 0:
+        raise DataFormatError(path, "offsets", f"expected a 1-D integer array of clip starts from 0; {fix}")
+    if (np.diff(off) < 0).any():
+        at = int(np.flatnonzero(np.diff(off) < 0)[0])
+        raise DataFormatError(path, "offsets", f"decrease at clip {at} (a damaged cache); {fix}")
+    frames = int(off[-1])
+    for field, arr in (("joints", joints), ("times", times)):
+        if len(arr) != frames:
+            problem = f"{len(arr)} frames, but offsets ends at frame {frames} (a truncated or edited cache); {fix}"
+            raise DataFormatError(path, field, problem)
+    n = len(off) - 1
+    names = ("fps", "label", "subject", "view", "source", "defects", "split")
+    for field, arr in zip(names, per_clip, strict=True):
+        if len(arr) != n:
+            raise DataFormatError(path, field, f"{len(arr)} entries for the {n} clips that offsets lists; {fix}")
+    labels, classes = per_clip[1], len(meta["class_names"])
+    bad = np.flatnonzero((labels < -1) | (labels >= classes))
+    if len(bad):
+        i = int(bad[0])
+        problem = (
+            f"clip {i} ({per_clip[4][i]}) has label {int(labels[i])}, not a class id in [0, {classes}) of the cache's "
+            f"{classes} class names (or -1 for none); {fix}"
+        )
+        raise DataFormatError(path, "label", problem)

@@ -30,6 +30,7 @@ __all__ = [
     "ZSLSplit",
     "load_split_files",
     "random_split",
+    "check_unseen_count",
     "named_split",
     "load_split_json",
     "Partition",
@@ -118,9 +119,28 @@ def load_split_files(directory: str | Path, num_unseen: int, num_classes: int) -
     return ZSLSplit(f"{d.name}/ru{u}", seen, unseen, val_seen, val_unseen)
 
 
+def check_unseen_count(num_unseen: int, num_classes: int, dataset: str | None = None) -> None:
+    """Refuse an ``--unseen`` count a seeded split of ``num_classes`` classes cannot hold: as many seen classes again
+    play the unseen part in the validation run, and at least 2 seen classes stay seen there."""
+    if num_unseen < 1:
+        raise ConfigError(f"unseen classes per split (--unseen) must be at least 1, got {num_unseen}")
+    most = (num_classes - 2) // 2
+    if num_unseen <= most:
+        return
+    of = f"{dataset}'s {num_classes} classes" if dataset else f"{num_classes} classes"
+    why = "each split also holds out as many seen classes for validation and keeps at least 2 seen"
+    if most < 1:
+        raise ConfigError(f"--unseen {num_unseen}: {of} are too few for a seeded zero-shot split (it needs 4: {why})")
+    raise ConfigError(
+        f"--unseen {num_unseen} is too many for {of} (at most {most}: {why}); pass --unseen {most} or fewer"
+    )
+
+
 def random_split(num_classes: int, num_unseen: int, seed: int, num_val_unseen: int | None = None) -> ZSLSplit:
     """A seeded random split; the validation split takes ``num_val_unseen`` (default: ``num_unseen``) seen classes."""
     nvu = num_unseen if num_val_unseen is None else num_val_unseen
+    if num_val_unseen is None:
+        check_unseen_count(num_unseen, num_classes)
     if num_unseen < 1:
         raise ConfigError(f"unseen classes per split (--unseen) must be at least 1, got {num_unseen}")
     if nvu < 1 or num_classes - num_unseen - nvu < 2:
@@ -286,6 +306,8 @@ def named_split(
         s = tuple(c for c in range(len(class_names)) if c not in u)
     else:
         s = _class_ids(seen, class_names, "seen classes", where)
+        if both := [class_names[c] for c in sorted(set(s) & set(u))]:
+            raise ConfigError(f"{where}: classes {both} are listed both as seen and unseen; list each in one of them")
     if val_unseen is None:
         k = min(len(u), len(s) - 2)
         if k < 1:

@@ -164,7 +164,7 @@ def train_backbone(
     start = 0
     run = _run_key(seqs, labels, class_ids, cfg)
     if checkpoint is not None and Path(checkpoint).exists():
-        state = torch.load(checkpoint, map_location=device, weights_only=True)
+        state = _read_state(checkpoint, device)
         if state.get("run") != run:  # another split, data or config: resuming would train on other classes
             log.warning(
                 "%s is the state of another training run (split, data or settings differ): not resumed", checkpoint
@@ -174,6 +174,14 @@ def train_backbone(
             opt.load_state_dict(state["optimizer"])
             sched.load_state_dict(state["scheduler"])
             start = int(state["epoch"]) + 1
+            # the shuffling and dropout streams where the interrupted run left them: a resumed run draws what an
+            # uninterrupted one would (a state saved before they were kept resumes with fresh streams)
+            if "shuffle_rng" in state:
+                gen.set_state(state["shuffle_rng"].cpu())
+            if "torch_rng" in state:
+                torch.set_rng_state(state["torch_rng"].cpu())
+            if "cuda_rng" in state and device.type == "cuda":
+                torch.cuda.set_rng_state(state["cuda_rng"].cpu(), device)
             log.info("resuming backbone training from %s at epoch %d", checkpoint, start)
     bar = tqdm(range(start, cfg.epochs), desc="backbone", unit="epoch", disable=rank != 0, leave=False)
     for epoch in bar:
@@ -197,10 +205,27 @@ def train_backbone(
         if checkpoint is not None and rank == 0:
             tmp = Path(f"{checkpoint}.tmp")
             state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict()}
+            state |= {"shuffle_rng": gen.get_state(), "torch_rng": torch.get_rng_state()}
+            if device.type == "cuda":
+                state["cuda_rng"] = torch.cuda.get_rng_state(device)
             torch.save({**state, "epoch": epoch, "run": run}, tmp)
             tmp.replace(checkpoint)
     model.eval()
     return model
+
+
+def _read_state(checkpoint: str | Path, device: torch.device) -> dict:
+    """The per-epoch training state at ``checkpoint``; a file that cannot be read is one error naming it."""
+    from sadvae.errors import CheckpointError
+
+    problem = f"{checkpoint}: unreadable training state; delete it to start over"
+    try:
+        state = torch.load(checkpoint, map_location=device, weights_only=True)
+    except Exception as e:  # noqa: BLE001 - a damaged file fails torch.load in many ways; the file is what is wrong
+        raise CheckpointError(f"{problem} (torch.load: {type(e).__name__})") from None
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{problem} (it holds a {type(state).__name__}, not a training state)")
+    return state
 
 
 def _run_key(seqs, labels, class_ids, cfg) -> str:

@@ -71,6 +71,7 @@ def _differences(a, b, prefix: str = "") -> list[str]:
 def run_benchmark(ds: Dataset, cfg: ExperimentConfig, out: Path) -> dict:
     """Run every split seed and variant; returns the aggregated report (also written to ``out``)."""
     described = class_descriptions(cfg.class_descriptions, ds.class_names) if cfg.class_descriptions else None
+    splits = {seed: make_split(ds.class_names, cfg, seed) for seed in cfg.split_seeds}  # each can refuse the run
     out.mkdir(parents=True, exist_ok=True)  # after the checks that can refuse the run: no empty folders left
     (out / "splits").mkdir(exist_ok=True)
     t0 = time.time()
@@ -94,7 +95,7 @@ def run_benchmark(ds: Dataset, cfg: ExperimentConfig, out: Path) -> dict:
     settings = resume_settings(cfg)
     for seed in cfg.split_seeds:
         path = out / "splits" / f"seed{seed}.json"
-        split = make_split(ds.class_names, cfg, seed)
+        split = splits[seed]
         if path.exists():
             done = json.loads(path.read_text())
             if list(done.get("split", {}).get("unseen", [])) != list(split.unseen):

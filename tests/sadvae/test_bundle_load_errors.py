@@ -98,3 +98,97 @@ def test_class_indices_outside_the_names_or_overlapping_are_one_error(bundle_fix
     d = torch.load(bundle_fixtures.make_tiny_bundle(tmp_path / "ok.pt"), weights_only=True)
     torch.save({**d, **changes}, tmp_path / "bad.pt")
     assert _error(tmp_path / "bad.pt") == f"{tmp_path / 'bad.pt'}: inconsistent model bundle ({problem}); re-create it"
+
+
+def test_backbone_checkpoint_passed_as_the_bundle(tmp_path):
+    """Review of the CLI: `train backbone`'s file (format_version 1, like a bundle) was "inconsistent model bundle
+    (KeyError: 'backbone')"."""
+    from sadvae.models.stgcn import STGCN, STGCNConfig
+    from sadvae.train.backbone import save_backbone
+
+    path = save_backbone(STGCN(STGCNConfig.from_preset("light", 3)), tmp_path / "bb.pt", {"dataset": "utkinect"})
+    assert _error(path) == (
+        f"{path}: is a backbone checkpoint from `sadvae train backbone`, not a model bundle; make a bundle "
+        "(backbone, SA-DVAE and class names) with `sadvae train zsl`"
+    )
+
+
+def _with_provenance(bundle_fixtures, path, provenance):
+    d = torch.load(bundle_fixtures.make_tiny_bundle(path), weights_only=True)
+    torch.save({**d, "provenance": provenance}, path)
+    return path
+
+
+@pytest.mark.parametrize(
+    "provenance, problem",
+    [
+        (
+            {},
+            "the bundle records no training dataset and split (its provenance has no 'dataset'); `sadvae eval` "
+            "measures bundles written by `sadvae train zsl`",
+        ),
+        ({"recipe": "shiftgcn"}, "the bundle records no training dataset and split"),
+        (
+            {"dataset": "synthetic"},
+            "the bundle records no dataset folder (its provenance has no 'root'); pass --root "
+            "pointing at the synthetic data it was trained on",
+        ),
+    ],
+)
+def test_cli_eval_of_a_bundle_without_its_training_data_is_one_error(
+    bundle_fixtures, tmp_path, capsys, provenance, problem
+):
+    """Review of the CLI: a bundle without provenance `dataset`/`root` (scripts/make_shiftgcn_bundle.py) was a
+    KeyError traceback in `sadvae eval`."""
+    from sadvae.cli import main
+
+    bundle = _with_provenance(bundle_fixtures, tmp_path / "b.pt", provenance)
+    assert main(["eval", str(bundle)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"sadvae: error: {bundle}: {problem}") and "\n" not in err, err
+
+
+def test_cli_eval_refuses_data_of_other_classes(bundle_fixtures, tmp_path, capsys, monkeypatch):
+    """Review of the CLI: `sadvae eval BUNDLE --root OTHER` scored another dataset's clips with the bundle's class
+    indices and printed numbers that meant nothing."""
+    import numpy as np
+
+    from sadvae.cli import main
+    from sadvae.data.record import Dataset, SkeletonSequence
+    from sadvae.data.registry import save_prepared
+
+    names = bundle_fixtures.CLASS_NAMES
+
+    def cache(path, class_names, name="msr_action3d"):
+        seqs = [SkeletonSequence(np.zeros((8, 1, 25, 3), np.float32), 30.0, f"{c}.txt", c, None, 2) for c in range(6)]
+        return save_prepared(Dataset(name, tuple(class_names), seqs, [], "cross_subject_odd"), path)
+
+    good = cache(tmp_path / "good.npz", names)
+    swapped = cache(tmp_path / "swapped.npz", (names[1], names[0], *names[2:]))  # same classes, another order
+    other = cache(tmp_path / "other.npz", [f"action {i}" for i in range(20)])
+    bundle = _with_provenance(bundle_fixtures, tmp_path / "b.pt", {"dataset": "msr_action3d", "root": str(good)})
+
+    class Scored(Exception):
+        pass
+
+    def scored(*args, **kwargs):
+        raise Scored
+
+    monkeypatch.setattr("sadvae.train.backbone.extract", scored)
+    with pytest.raises(Scored):  # the data it was trained on: scored
+        main(["eval", str(bundle)])
+    for root, classes in ((other, 20), (swapped, 6)):
+        assert main(["eval", str(bundle), "--root", str(root)]) == 2
+        assert capsys.readouterr().err.strip() == (
+            f"sadvae: error: --root {root}: holds msr_action3d ({classes} classes), not the msr_action3d data "
+            f"(6 classes, in the same order) the bundle was trained on; pass --root pointing at that data (the "
+            f"bundle records {good})"
+        )
+    utk = cache(tmp_path / "utk.npz", names, "utkinect")  # the same class names, another registered set's cache
+    assert main(["eval", str(bundle), "--root", str(utk)]) == 2
+    assert f"--root {utk}: holds utkinect (6 classes), not the msr_action3d data" in capsys.readouterr().err
+    other.replace(good)  # the recorded folder now holds other data
+    assert main(["eval", str(bundle)]) == 2
+    assert f"sadvae: error: {good} (the dataset folder the bundle records): holds msr_action3d (20 classes)" in (
+        capsys.readouterr().err
+    )

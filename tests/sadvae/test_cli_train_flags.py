@@ -17,6 +17,15 @@ import pytest
         (["train", "zsl", "--out", "{tmp}/a.txt"], "a model file is a .pt file; name it e.g."),
         (["train", "backbone", "--out", "{tmp}"], "a model file is a .pt file"),
         (["benchmark", "zsl", "--out", "{tmp}/file.txt/x"], "file.txt is a file, not a folder; pass an --out path"),
+        # the default ST-GCN backbone ignored them silently; a frozen one's bad window failed after loading the data
+        (["benchmark", "zsl", "--window", "48"], "--window: for a frozen --backbone (shiftgcn-ntu120) only"),
+        (["benchmark", "zsl", "--window", "64", "--stride", "32"], "--window and --stride: for a frozen --backbone"),
+        (["benchmark", "zsl", "--stride", "16"], "--stride: for a frozen --backbone (shiftgcn-ntu120) only"),
+        (
+            ["benchmark", "zsl", "--backbone", "shiftgcn-ntu120", "--window", "0"],
+            "--window 0: the Shift-GCN window must be a multiple of 4 frames (>= 8, at 30 fps)",
+        ),
+        (["benchmark", "zsl", "--backbone", "shiftgcn", "--stride", "0"], "--stride 0: the frames between Shift-GCN"),
     ],
 )
 def test_training_flags_are_checked_before_any_data_or_epoch(argv, message, tmp_path, capsys, monkeypatch):

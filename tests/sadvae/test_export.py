@@ -251,6 +251,10 @@ def test_export_refuses_bad_flags_before_reading_the_bundle(bundle_fixtures, tmp
     (tmp_path / "file").write_text("x")
     assert main(["export", str(bundle), "--out", str(tmp_path / "file" / "m.onnx")]) == 2
     assert "file is a file, not a folder" in capsys.readouterr().err
+    # a folder this process cannot write in (/proc: even root cannot) was refused only after the export (review)
+    assert main(["export", str(bundle), "--out", "/proc/x.onnx"]) == 2
+    err = capsys.readouterr().err
+    assert "--out /proc/x.onnx: the folder /proc cannot be written in (" in err and "--out path that can be" in err
     with pytest.raises(ConfigError, match=r"--atol must be a positive number .* got -1"):
         export_onnx(bundle, out, atol=-1)
     with pytest.raises(ConfigError, match="--persons must be a whole number >= 1, got 0"):

@@ -129,3 +129,55 @@ def test_inspect_of_a_clip_without_label_names_the_clip_field(tmp_path, capsys):
     assert main(["data", "inspect", str(path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"{path}:label: missing; save label=" in err[0] and "x_test" not in err[0]
+
+
+def test_prepared_cache_of_another_registered_dataset_is_refused(tmp_path):
+    """Review of the CLI: `train zsl --dataset utkinect --root msr.npz` trained on MSR's clips and recorded utkinect."""
+    from sadvae.data.registry import load_dataset
+
+    ds = _dataset()
+    path = save_prepared(Dataset("msr_action3d", ds.class_names, ds.sequences, [], "cross-subject"), tmp_path / "m.npz")
+    with pytest.raises(ConfigError) as info:
+        load_dataset("utkinect", path)
+    assert str(info.value) == (
+        f"--root {path}: a prepared cache of msr_action3d (2 classes), not of utkinect; pass --dataset msr_action3d, "
+        "or --root the utkinect data (`sadvae data prepare --dataset utkinect`)"
+    )
+    assert load_dataset("msr_action3d", path).name == "msr_action3d"
+    # a cache prepared from a clip folder records the folder's name: read under a registered name as before
+    assert load_dataset("utkinect", save_prepared(ds, tmp_path / "toy.npz")).name == "toy"
+
+
+def _rewrite(path, **changes):
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    np.savez(path, **{**arrays, **changes})
+
+
+def test_prepared_cache_with_inconsistent_arrays_is_one_error_naming_the_field(tmp_path):
+    """Review of the CLI: a truncated `offsets` dropped clips silently, and a label outside the class list ended
+    as "the train partition is empty"."""
+    path = tmp_path / "toy.npz"
+    fix = "re-run `sadvae data prepare`"
+    cases = [
+        ({"offsets": np.array([0, 7])}, "joints: 11 frames, but offsets ends at frame 7"),
+        ({"offsets": np.array([0, 4, 11])}, None),  # consistent, other clip lengths: read
+        ({"offsets": np.array([0, 7, 11]), "label": np.array([0])}, "label: 1 entries for the 2 clips"),
+        ({"fps": np.array([15.0, 30.0, 30.0])}, "fps: 3 entries for the 2 clips"),
+        ({"offsets": np.array([0, 12, 11])}, "offsets: decrease at clip 1"),
+        ({"label": np.array([0, 5])}, "label: clip 1 (b.txt) has label 5, not a class id in [0, 2)"),
+        ({"label": np.array([-3, 1])}, "label: clip 0 (a.txt) has label -3"),
+    ]
+    for changes, expected in cases:
+        save_prepared(_dataset(), path)
+        _rewrite(path, **changes)
+        if expected is None:
+            assert len(load_prepared(path).sequences) == 2
+            continue
+        with pytest.raises(DataFormatError) as info:
+            load_prepared(path)
+        msg = str(info.value)
+        assert msg.startswith(f"{path}:{expected}") and msg.endswith(fix), msg
+    save_prepared(_dataset(), path)
+    _rewrite(path, label=np.array([-1, 1]))  # -1: a clip without a label
+    assert load_prepared(path).sequences[0].label is None

@@ -33,8 +33,10 @@ def test_random_split_is_seeded_and_disjoint():
     a, b, c = random_split(20, 5, seed=1), random_split(20, 5, seed=1), random_split(20, 5, seed=2)
     assert a == b and a.unseen != c.unseen
     assert not set(a.unseen) & set(a.seen) and len(a.val_unseen) == 5 and len(a.val_seen) == 10
-    with pytest.raises(ConfigError, match="cannot split 6 classes"):
+    with pytest.raises(ConfigError, match=r"--unseen 3 is too many for 6 classes \(at most 2: "):
         random_split(6, 3, seed=0)
+    with pytest.raises(ConfigError, match="cannot split 6 classes into 1 unseen"):
+        random_split(6, 1, seed=0, num_val_unseen=4)
     with pytest.raises(ConfigError, match=r"unseen classes per split \(--unseen\) must be at least 1, got 0"):
         random_split(20, 0, seed=0)
 
@@ -92,3 +94,41 @@ def test_ntu_cross_subject_covers_ntu120_and_keeps_ntu60():
     train = protocol_mask(performers, np.full(len(performers), -1), "ntu_cross_subject")
     assert set(performers[train]) == ntu60_train | ntu120_extra and train.sum() == 53
     assert [p in ntu60_train for p in range(1, 41)] == train[:40].tolist()  # NTU-60 (performers 1-40): as before
+
+
+def test_too_many_unseen_classes_names_the_dataset_and_the_largest_count(tmp_path, capsys):
+    """Review of the CLI: the default --unseen 5 on UTKinect's 10 classes was "cannot split 10 classes into 5 unseen +
+    5 validation-unseen + >=2 seen", which names neither the flag nor the count that works."""
+    from sadvae.cli import main
+    from sadvae.data.record import Dataset, SkeletonSequence
+    from sadvae.data.registry import save_prepared
+
+    with pytest.raises(ConfigError) as info:
+        random_split(10, 5, seed=0)
+    assert str(info.value) == (
+        "--unseen 5 is too many for 10 classes (at most 4: each split also holds out as many seen classes for "
+        "validation and keeps at least 2 seen); pass --unseen 4 or fewer"
+    )
+    assert len(random_split(10, 4, seed=0).unseen) == 4
+    with pytest.raises(ConfigError, match=r"--unseen 1: 3 classes are too few for a seeded zero-shot split"):
+        random_split(3, 1, seed=0)
+    names = tuple(f"action {i}" for i in range(10))
+    seqs = [SkeletonSequence(np.zeros((8, 1, 25, 3), np.float32), 30.0, f"{c}.txt", c, names[c], 1) for c in range(10)]
+    cache = save_prepared(Dataset("utkinect", names, seqs, [], "cross_subject_odd"), tmp_path / "utk.npz")
+    argv = ["train", "zsl", "--dataset", "utkinect", "--root", str(cache), "--out", str(tmp_path / "m.pt")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err == (
+        "sadvae: error: --unseen 5 is too many for utkinect's 10 classes (at most 4: each split also holds out as "
+        "many seen classes for validation and keeps at least 2 seen); pass --unseen 4 or fewer"
+    )
+
+
+def test_a_split_file_listing_a_class_as_seen_and_unseen_names_it_and_the_file(tmp_path):
+    from sadvae.data.splits import load_split_json
+
+    path = tmp_path / "split.json"
+    path.write_text('{"unseen": ["walk", "sit down"], "seen": ["walk", "clap", "jump", "wave"]}')
+    with pytest.raises(ConfigError) as info:
+        load_split_json(path, ("walk", "sit down", "clap", "jump", "wave"))
+    assert str(info.value) == f"{path}: classes ['walk'] are listed both as seen and unseen; list each in one of them"

@@ -309,6 +309,18 @@ def test_a_rerun_with_another_novelty_distance_or_class_text_is_refused(tmp_path
         run_benchmark(ds, replace(cfg, class_descriptions=str(described)), tmp_path / "out")
 
 
+def test_a_split_that_cannot_be_made_leaves_no_output_folder(tmp_path):
+    """Review of the CLI: `benchmark zsl` made --out (and splits/) before the first seed's split refused the run."""
+    from dataclasses import replace
+
+    from sadvae.train.benchmark import run_benchmark
+
+    cfg = replace(_cfg(tmp_path), num_unseen=4, split_seeds=(0, 1))  # 8 classes hold at most 3 unseen
+    with pytest.raises(ConfigError, match="--unseen 4 is too many for 8 classes"):
+        run_benchmark(_dataset(), cfg, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_rerun_with_any_other_setting_is_refused_not_relabelled(tmp_path):
     """A split file keeps every setting its results depend on (backbone, GZSL rules, variants, lengths...): a run
     with another one into the same --out is refused (until 6 December 2026 such a split was reused, and the report
