@@ -25,6 +25,7 @@ A bundle may also hold (all optional; a bundle without them loads exactly as bef
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -49,6 +50,9 @@ __all__ = [
 ]
 
 BUNDLE_FORMAT = 1
+JOINT_LAYOUT = "ntu25"  # the only joint layout the backbones, preprocessing and live pipeline read
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -349,7 +353,7 @@ def save_bundle(
         raise ConfigError("save_bundle: terms must map strings to strings, e.g. {'license': 'CC-BY-NC-4.0'}")
     payload = {
         "format_version": BUNDLE_FORMAT,
-        "joint_layout": "ntu25",
+        "joint_layout": JOINT_LAYOUT,
         "backbone": {"cfg": asdict(backbone.cfg), "state_dict": backbone.state_dict()},
         "sadvae": {"cfg": asdict(sadvae.cfg), "state_dict": sadvae.state_dict()},
         "gate": gate.to_dict(),
@@ -551,6 +555,11 @@ def load_bundle(path: str | Path, device: str = "cpu") -> Bundle:
             f"{path}: bundle format {d['format_version']}, this sadvae reads format {BUNDLE_FORMAT}; "
             "re-export it with this version"
         )
+    if (layout := d.get("joint_layout")) != JOINT_LAYOUT:  # another layout's joints would be read as NTU-25 ones
+        raise CheckpointError(
+            f"{path}: joint_layout {layout!r}, this sadvae reads {JOINT_LAYOUT!r} (NTU-25 joints) only; "
+            "re-create the bundle with `sadvae train zsl`"
+        )
     try:
         backbone = build_backbone(d["backbone"]["cfg"])  # ST-GCN, or the backbone its cfg["arch"] names
         backbone.load_state_dict(d["backbone"]["state_dict"])
@@ -599,7 +608,34 @@ def load_bundle(path: str | Path, device: str = "cpu") -> Bundle:
         )
     if problem := _class_index_problem(bundle):
         raise CheckpointError(f"{path}: inconsistent model bundle ({problem}); re-create it")
+    if problem := _encoder_id_problem(bundle.encoder_id, bundle.text_cfg):
+        log.warning("%s: %s", path, problem)
     return bundle
+
+
+def _encoder_id_problem(encoder_id: str, text_cfg: TextConfig) -> str | None:
+    """Why ``encoder_id`` (what the SA-DVAE was trained with) is not the encoder ``text_cfg`` names here, or None.
+
+    Only what is cheap is compared, the encoder is never loaded: the id of a named encoder, and of a local encoder
+    folder its name (not the hash of its weights, which reading them would take; a folder not here by its path's
+    last part).
+    """
+    from sadvae.text import _BUNDLED_NAMES, TextEncoder
+
+    enc = TextEncoder(text_cfg)  # resolves the folder only; loads nothing
+    local = getattr(enc, "_local_dir", None)
+    if local is not None or (encoder_id.startswith("local:") and text_cfg.model not in _BUNDLED_NAMES):
+        name = local.name if local is not None else Path(text_cfg.model).expanduser().name
+        expected, same = f"local:{name}:...", encoder_id.startswith(f"local:{name}:")
+    else:
+        expected = enc.encoder_id  # a name: no file is read
+        same = encoder_id == expected
+    if same:
+        return None
+    return (
+        f"the SA-DVAE was trained with text encoder {encoder_id!r} but the bundle's text config (model "
+        f"{text_cfg.model!r}) gives {expected!r}; label embeddings will come from another encoder"
+    )
 
 
 def _class_index_problem(bundle: Bundle) -> str | None:

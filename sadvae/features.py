@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -121,34 +122,78 @@ def file_digest(path: str | Path, n: int = 16) -> str:
     return h.hexdigest()[:n]
 
 
-# the code that turns a dataset's files into windows: a change to it makes cached features stale
-_READER_CODE = {
-    "msr_action3d": ("data/kinect_v1.py", "data/kinect_v1_files.py"),
-    "nw_ucla": ("data/kinect_v1.py", "data/kinect_v1_files.py"),
-    "utkinect": ("data/kinect_v1.py", "data/kinect_v1_files.py"),
-    "hdm05": ("data/mocap",),
-    "bandai_namco": ("data/mocap",),
-    "ntu": ("data/ntu.py", "data/ntu_skeleton.py"),
-}
-_COMMON_CODE = ("data/preprocess.py", "data/registry.py", "skeleton.py")
+# the code whose output a feature cache stores (reading, preprocessing, splits, windowing, the network and its
+# weights' loading, augmentation): a change to any of it makes cached features stale
+_FEATURE_CODE = (
+    "data",  # every reader, the splits (test_side is stored), the record and preprocessing
+    "skeleton.py",
+    "features.py",
+    "train/window_features.py",
+    "train/augment.py",
+    "models/shiftgcn.py",
+    "models/pretrained.py",
+    "models/batchnorm_stats.py",
+)
+
+
+def _torch_version() -> str:
+    """``torch.__version__`` (features are float results of its kernels), or ``"none"`` without torch."""
+    try:
+        import torch
+    except ImportError:
+        return "none"
+    return str(torch.__version__)
 
 
 def code_fingerprint(dataset: str) -> str:
-    """sha256 (16 hex) of the reader and preprocessing source files a dataset's features depend on."""
+    """sha256 (16 hex) of the source files whose output a dataset's cached features hold, and of the torch version.
+
+    Every ``sadvae/data/**/*.py`` (readers, preprocessing, splits), the skeleton helpers, the windowing and
+    extraction code (this module, :mod:`sadvae.train.window_features`, :mod:`sadvae.train.augment`) and the
+    Shift-GCN code (``models/shiftgcn.py``, ``models/pretrained.py``, ``models/batchnorm_stats.py``). ``dataset``
+    is kept for the callers; every dataset shares the key.
+    """
     pkg = Path(__file__).resolve().parent
     h = hashlib.sha256()
-    for rel in (*_READER_CODE.get(dataset, ("data",)), *_COMMON_CODE):
+    for rel in _FEATURE_CODE:
         path = pkg / rel
         for f in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
             if f.is_file():
                 h.update(f.relative_to(pkg).as_posix().encode())
                 h.update(f.read_bytes())
+    h.update(f"torch {_torch_version()}".encode())
     return h.hexdigest()[:16]
 
 
+# what the caches write (``<name>-<16 hex key>.npz``, its ``.parts`` folder, an atomic write's temporary file): a
+# feature folder inside the data folder must not change the data's fingerprint with every cache it writes
+_CACHE_FILE = re.compile(r".+-[0-9a-f]{16}\.npz|\..+\.tmp\.npz")
+_CACHE_PARTS = re.compile(r".+-[0-9a-f]{16}\.parts")
+
+
+def _tree_listing(root: Path) -> bytes:
+    """Every file under ``root`` (recursively, sorted; feature caches left out): relative path, size and mtime in
+    ns, one a line."""
+    rows = []
+    for top, dirs, files in os.walk(root, followlinks=True):  # a linked sub-folder of clips is the dataset's too
+        dirs[:] = [d for d in dirs if not _CACHE_PARTS.fullmatch(d)]
+        for name in files:
+            if _CACHE_FILE.fullmatch(name):
+                continue
+            f = Path(top) / name
+            try:
+                st = f.stat()
+            except OSError:  # a dangling link: its name still counts
+                rows.append(f"{f.relative_to(root).as_posix()}:missing")
+                continue
+            rows.append(f"{f.relative_to(root).as_posix()}:{st.st_size}:{st.st_mtime_ns}")
+    return "\n".join(sorted(rows)).encode()
+
+
 def dataset_fingerprint(root: str | Path, dataset: str | None = None) -> str:
-    """Identifies a dataset copy: its resolved path, its ``SHA256SUMS`` / ``MANIFEST*`` when present and, with
-    ``dataset``, the reader and preprocessing code (:func:`code_fingerprint`)."""
+    """Identifies a dataset copy: its resolved path, its ``SHA256SUMS`` / ``MANIFEST*`` when present, every file
+    under it (relative path, size, mtime: an edited or added clip is read again, checksums or not) and, with
+    ``dataset``, the code whose output the caches hold (:func:`code_fingerprint`)."""
     root = Path(root).resolve()
     h = hashlib.sha256(str(root).encode())
     if dataset is not None:
@@ -156,14 +201,11 @@ def dataset_fingerprint(root: str | Path, dataset: str | None = None) -> str:
     if root.is_file():
         st = root.stat()
         h.update(f"{st.st_size}:{st.st_mtime_ns}".encode())
-    else:
+    elif root.is_dir():
         sums = sorted(p.name for p in root.glob("SHA256SUMS*")) + sorted(p.name for p in root.glob("MANIFEST*"))
         for name in sums:
             h.update((root / name).read_bytes())
-        if not sums and root.is_dir():  # a folder of the user's own (classes.txt and clips, docs/data_format.md):
-            for f in sorted(p for p in root.iterdir() if p.is_file()):  # a changed or added clip is read again
-                st = f.stat()
-                h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+        h.update(_tree_listing(root))
     return h.hexdigest()[:16]
 
 
@@ -176,10 +218,21 @@ def _cache_path(cache_dir: Path, dataset: str, extractor: Extractor, fingerprint
     return cache_dir / f"{name}-{key}.npz"
 
 
+def _row_problem(rows: dict[str, int]) -> str | None:
+    """None when every array has as many rows as there are clips (``rows["clips"]``), else what differs."""
+    if bad := {k: v for k, v in rows.items() if v != rows["clips"]}:
+        return f"{rows['clips']} clips but " + ", ".join(f"{v} {k} rows" for k, v in bad.items())
+    return None
+
+
+def _stale(path: Path, problem: str) -> ConfigError:
+    return ConfigError(f"{path}: inconsistent feature cache ({problem}); delete it to re-extract")
+
+
 def _read(path: Path) -> FeatureSet:
     with np.load(path, allow_pickle=False) as z:
         meta = json.loads(str(z["meta"]))
-        return FeatureSet(
+        fs = FeatureSet(
             meta["dataset"],
             tuple(meta["class_names"]),
             z["feats"],
@@ -192,6 +245,11 @@ def _read(path: Path) -> FeatureSet:
             meta["settings"],
             path,
         )
+    rows = {"clips": len(meta.get("sources", fs.labels))}
+    rows.update((k, len(getattr(fs, k))) for k in ("feats", "logits", "labels", "subjects", "views", "test_side"))
+    if problem := _row_problem(rows):  # one feature row per clip, or the rows belong to other clips
+        raise _stale(path, problem)
+    return fs
 
 
 def _atomic_savez(path: Path, **arrays: Any) -> None:
@@ -243,11 +301,13 @@ def cached_features(
 
         bar = tqdm(total=len(ds.sequences), desc=f"features {dataset}", unit="clip")
     for a in starts:
-        part = parts / f"{a:06d}.npz"
         seqs = ds.sequences[a : a + chunk]
+        part = parts / f"{a:06d}-{a + len(seqs):06d}.npz"  # its rows: a part of another chunk size is not reused
         if part.is_file():
             with np.load(part, allow_pickle=False) as z:
                 f, lg = z["feats"], z["logits"]
+            if len(f) != len(seqs) or len(lg) != len(seqs):
+                raise _stale(part, f"{len(seqs)} clips but {len(f)} feats rows, {len(lg)} logits rows")
         else:
             f, lg = extractor(seqs)
             f, lg = np.asarray(f, np.float32), np.asarray(lg, np.float32).reshape(len(seqs), -1)
@@ -265,11 +325,16 @@ def cached_features(
         "settings": extractor.settings,
         "sources": [s.source for s in ds.sequences],
     }
+    feats, logits = np.concatenate(feats), np.concatenate(logits)
+    rows = {"clips": len(ds.sequences), "feats": len(feats), "logits": len(logits), "labels": len(labels)}
+    rows.update(subjects=len(subjects), views=len(views), test_side=len(test))
+    if problem := _row_problem(rows):  # never write a cache whose rows are not the clips'
+        raise _stale(parts, problem)
     _atomic_savez(
         path,
         meta=np.array(json.dumps(meta)),
-        feats=np.concatenate(feats),
-        logits=np.concatenate(logits),
+        feats=feats,
+        logits=logits,
         labels=labels.astype(np.int64),
         subjects=subjects.astype(np.int64),
         views=views.astype(np.int64),

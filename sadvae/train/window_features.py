@@ -275,7 +275,32 @@ def _savez(path: Path, **arrays) -> None:
         np.savez(tmp, **arrays)
 
 
+def _window_problem(feats, logits, owner, clips: np.ndarray, n: int, per_clip: dict[str, int]) -> str | None:
+    """What is inconsistent in window rows: their three arrays' lengths, the clips they belong to (``clips``, each with
+    at least one window, of ``n`` clips) and the per-clip arrays' lengths (``per_clip``); None when nothing is."""
+    if not len(feats) == len(logits) == len(owner):
+        return f"{len(feats)} feats rows, {len(logits)} logits rows, {len(owner)} owner rows"
+    if bad := {k: v for k, v in per_clip.items() if v != n}:
+        return f"{n} clips but " + ", ".join(f"{v} {k} rows" for k, v in bad.items())
+    if not np.array_equal(np.unique(owner), clips):
+        return f"windows of {len(np.unique(owner))} clips for the {len(clips)} clips extracted"
+    return None
+
+
+def _stale(path: Path, problem: str) -> ConfigError:
+    return ConfigError(f"{path}: inconsistent window-feature cache ({problem}); delete it to re-extract")
+
+
 def _read(path: Path) -> WindowFeatures:
+    wf = _read_unchecked(path)
+    per_clip = {k: len(getattr(wf, k)) for k in ("subjects", "views", "test_side", "extracted")}
+    clips = np.flatnonzero(wf.extracted)
+    if problem := _window_problem(wf.feats, wf.logits, wf.owner, clips, len(wf.labels), per_clip):
+        raise _stale(path, problem)
+    return wf
+
+
+def _read_unchecked(path: Path) -> WindowFeatures:
     with np.load(path, allow_pickle=False) as z:
         meta = json.loads(str(z["meta"]))
         return WindowFeatures(
@@ -347,11 +372,13 @@ def window_features(
     parts.mkdir(exist_ok=True)
     feats, logits, owner = [], [], []
     for a in range(0, len(rows), chunk):
-        part = parts / f"{a:06d}.npz"
         sel = rows[a : a + chunk]
+        part = parts / f"{a:06d}-{a + len(sel):06d}.npz"  # its rows: a part of another chunk size is not reused
         if part.is_file():
             with np.load(part, allow_pickle=False) as z:
                 f, lg, ow = z["feats"], z["logits"], z["owner"]
+            if problem := _window_problem(f, lg, ow, sel, 0, {}):
+                raise _stale(part, problem)
         else:
             wins, ow = [], []
             for i in sel:
@@ -373,12 +400,16 @@ def window_features(
         "extractor": extractor.id,
         "settings": extractor.settings,
     }
+    feats, logits, owner = np.concatenate(feats), np.concatenate(logits), np.concatenate(owner)
+    per_clip = {"subjects": len(subjects), "views": len(views), "test_side": len(test), "extracted": len(extracted)}
+    if problem := _window_problem(feats, logits, owner, rows, len(labels), per_clip):  # never write misaligned rows
+        raise _stale(parts, problem)
     _savez(
         path,
         meta=np.array(json.dumps(meta)),
-        feats=np.concatenate(feats),
-        logits=np.concatenate(logits),
-        owner=np.concatenate(owner),
+        feats=feats,
+        logits=logits,
+        owner=owner,
         labels=labels.astype(np.int64),
         subjects=subjects.astype(np.int64),
         views=views.astype(np.int64),

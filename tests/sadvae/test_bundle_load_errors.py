@@ -192,3 +192,53 @@ def test_cli_eval_refuses_data_of_other_classes(bundle_fixtures, tmp_path, capsy
     assert f"sadvae: error: {good} (the dataset folder the bundle records): holds msr_action3d (20 classes)" in (
         capsys.readouterr().err
     )
+
+
+@pytest.mark.parametrize("layout", ["kinect_v1_20", None])
+def test_a_bundle_of_another_joint_layout_is_refused_naming_the_field(bundle_fixtures, tmp_path, layout):
+    """Review of the bundle fields: joint_layout was saved and never read, so a bundle of other joints loaded."""
+    d = torch.load(bundle_fixtures.make_tiny_bundle(tmp_path / "ok.pt"), weights_only=True)
+    bad = {k: v for k, v in d.items() if k != "joint_layout"}
+    if layout is not None:
+        bad["joint_layout"] = layout
+    torch.save(bad, tmp_path / "bad.pt")
+    msg = _error(tmp_path / "bad.pt")
+    assert msg.startswith(f"{tmp_path / 'bad.pt'}: joint_layout {layout!r}, this sadvae reads 'ntu25'"), msg
+
+
+def test_an_encoder_id_of_another_encoder_than_the_text_config_warns(bundle_fixtures, tmp_path, caplog):
+    """Review of the bundle fields: encoder_id was never compared with the encoder the text config gives."""
+    d = torch.load(bundle_fixtures.make_tiny_bundle(tmp_path / "ok.pt"), weights_only=True)
+    same = tmp_path / "same.pt"
+    torch.save({**d, "encoder_id": "sentence-transformers/all-MiniLM-L6-v2"}, same)  # what TextConfig() gives
+    with caplog.at_level("WARNING", logger="sadvae.bundle"):
+        load_bundle(same)
+    assert "text encoder" not in caplog.text
+    other = tmp_path / "other.pt"
+    torch.save({**d, "encoder_id": "sentence-transformers/paraphrase-MiniLM-L3-v2"}, other)
+    with caplog.at_level("WARNING", logger="sadvae.bundle"):
+        load_bundle(other)
+    assert (
+        f"{other}: the SA-DVAE was trained with text encoder 'sentence-transformers/paraphrase-MiniLM-L3-v2' but the "
+        "bundle's text config (model 'all-MiniLM-L6-v2') gives 'sentence-transformers/all-MiniLM-L6-v2'"
+    ) in caplog.text
+    (tmp_path / "enc").mkdir()  # a local encoder folder: its name is compared, its weights are not read
+    text = {**d["text"], "model": str(tmp_path / "enc")}
+    torch.save({**d, "text": text, "encoder_id": "local:enc:0123456789abcdef"}, same)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="sadvae.bundle"):
+        load_bundle(same)
+    assert "text encoder" not in caplog.text
+    torch.save({**d, "text": text, "encoder_id": "local:other-model:0123456789abcdef"}, other)
+    with caplog.at_level("WARNING", logger="sadvae.bundle"):
+        load_bundle(other)
+    assert "trained with text encoder 'local:other-model:0123456789abcdef'" in caplog.text
+    assert "gives 'local:enc:...'" in caplog.text
+    caplog.clear()
+    (tmp_path / "enc").rmdir()  # the folder is not here: its name is still compared
+    with caplog.at_level("WARNING", logger="sadvae.bundle"):
+        load_bundle(same)
+    assert "text encoder" not in caplog.text
+    with caplog.at_level("WARNING", logger="sadvae.bundle"):
+        load_bundle(other)
+    assert "trained with text encoder 'local:other-model:0123456789abcdef'" in caplog.text

@@ -285,13 +285,104 @@ def test_feature_cache_resumes_and_reuses(tmp_path):
     assert other.path != fs.path  # another dataset fingerprint is another cache file
 
 
+def _toy_clips(n=7):
+    from sadvae.data.record import Dataset, SkeletonSequence
+
+    rng = np.random.default_rng(0)
+    seqs = [
+        SkeletonSequence(
+            rng.normal(size=(5 + i, 1, 25, 3)).astype(np.float32), 30.0, f"clip{i}", label=i % 2, subject=1 + i % 4
+        )
+        for i in range(n)
+    ]
+    return Dataset("utkinect", ("a", "b"), seqs)
+
+
+class _ClipMeans:
+    """A fake extractor: a clip's feature is its joints' mean per axis; its windows are 1 + (frames % 3) copies of the
+    clip's mean joint, shifted by the window index."""
+
+    id, settings = "fake:1", {"window": 4}
+
+    def __init__(self, fail_after=None):
+        self.calls, self.fail_after = 0, fail_after
+
+    def _tick(self):
+        self.calls += 1
+        if self.fail_after is not None and self.calls > self.fail_after:
+            raise KeyboardInterrupt("crash mid-run")
+
+    def __call__(self, chunk):
+        self._tick()
+        f = np.stack([s.joints.mean((0, 1, 2)) for s in chunk])
+        return f, f[:, :2]
+
+    def windows(self, seq):
+        return [seq.joints.mean((0, 1, 2)) + k for k in range(1 + seq.num_frames % 3)]
+
+    def encode(self, windows):
+        self._tick()
+        return np.asarray(windows, np.float32), np.asarray(windows, np.float32)[:, :2]
+
+
+def test_feature_cache_resumed_with_another_chunk_size_keeps_each_clips_row(tmp_path):
+    """Review of the feature caches: parts were named by their start row only, so a run resumed with another chunk
+    size read parts of other row ranges and wrote a misaligned cache that later loaded as valid."""
+    from sadvae.features import cached_features
+
+    ds = _toy_clips()
+    with pytest.raises(KeyboardInterrupt):
+        cached_features(_ClipMeans(fail_after=2), "utkinect", lambda: ds, "fp", tmp_path, chunk=2, progress=False)
+    fs = cached_features(_ClipMeans(), "utkinect", lambda: ds, "fp", tmp_path, chunk=3, progress=False)
+    assert fs.feats.shape == (7, 3) and fs.logits.shape == (7, 2)
+    for i, s in enumerate(ds.sequences):  # row i is clip i's feature
+        np.testing.assert_allclose(fs.feats[i], s.joints.mean((0, 1, 2)), rtol=1e-6)
+
+
+def test_window_cache_resumed_with_another_chunk_size_keeps_each_clips_windows(tmp_path):
+    from sadvae.train.window_features import window_features
+
+    ds = _toy_clips()
+    with pytest.raises(KeyboardInterrupt):
+        window_features(_ClipMeans(fail_after=2), "utkinect", lambda: ds, "fp", cache_dir=tmp_path, chunk=2)
+    wf = window_features(_ClipMeans(), "utkinect", lambda: ds, "fp", cache_dir=tmp_path, chunk=3)
+    want = [(i, w) for i, s in enumerate(ds.sequences) for w in _ClipMeans().windows(s)]
+    assert wf.owner.tolist() == [i for i, _ in want]
+    np.testing.assert_allclose(wf.feats, np.stack([w for _, w in want]), rtol=1e-6)
+
+
+def test_a_cache_whose_rows_disagree_is_refused_naming_the_file(tmp_path):
+    """A misaligned cache (rows that are not one per clip; windows of clips not extracted) is one error naming the
+    file, never features of other clips."""
+    from sadvae.errors import ConfigError
+    from sadvae.features import cached_features
+    from sadvae.train.window_features import window_features
+
+    ds = _toy_clips()
+    fs = cached_features(_ClipMeans(), "utkinect", lambda: ds, "fp", tmp_path / "f", progress=False)
+    with np.load(fs.path) as z:
+        arrays = dict(z)
+    np.savez(fs.path, **{**arrays, "feats": arrays["feats"][:-1], "logits": arrays["logits"][:-1]})
+    with pytest.raises(ConfigError, match="delete it to re-extract") as info:
+        cached_features(_ClipMeans(), "utkinect", lambda: ds, "fp", tmp_path / "f", progress=False)
+    assert str(info.value).startswith(f"{fs.path}: ") and "7 clips but 6 feats rows, 6 logits rows" in str(info.value)
+
+    wf = window_features(_ClipMeans(), "utkinect", lambda: ds, "fp", cache_dir=tmp_path / "w")
+    with np.load(wf.path) as z:
+        arrays = dict(z)
+    np.savez(wf.path, **{**arrays, "owner": np.where(arrays["owner"] == 0, 1, arrays["owner"])})  # clip 0's windows
+    with pytest.raises(ConfigError, match="delete it to re-extract") as info:
+        window_features(_ClipMeans(), "utkinect", lambda: ds, "fp", cache_dir=tmp_path / "w")
+    assert str(info.value).startswith(f"{wf.path}: ") and "windows of 6 clips for the 7 clips" in str(info.value)
+
+
 def test_dataset_fingerprint_covers_reader_code(tmp_path):
     from sadvae.features import code_fingerprint, dataset_fingerprint
 
     (tmp_path / "SHA256SUMS").write_text("abc  x\n")
     plain = dataset_fingerprint(tmp_path)
     assert dataset_fingerprint(tmp_path, "utkinect") != plain
-    assert code_fingerprint("utkinect") == code_fingerprint("msr_action3d") != code_fingerprint("hdm05")
+    assert code_fingerprint("utkinect") == code_fingerprint("msr_action3d") == code_fingerprint("hdm05")
     (tmp_path / "SHA256SUMS").write_text("abd  x\n")
     assert dataset_fingerprint(tmp_path) != plain  # another copy of the data
 
@@ -316,6 +407,89 @@ def test_a_clip_folder_fingerprint_follows_its_clips_and_names_a_cache_file_in_t
     ext = type("E", (), {"id": "x", "settings": {}})()
     path = _cache_path(tmp_path / "cache", str(clips), ext, again)
     assert path.parent == tmp_path / "cache" and path.name.startswith("my_clips-")
+
+
+def test_a_checksummed_dataset_fingerprint_follows_its_clips(tmp_path):
+    """Review of the feature caches: with SHA256SUMS (or MANIFEST*) present only those files and the path were
+    hashed, so an edited or added clip was served from the old cache."""
+    import os
+
+    from sadvae.features import dataset_fingerprint
+
+    root = tmp_path / "set"
+    (root / "clips").mkdir(parents=True)
+    (root / "SHA256SUMS").write_text("abc  ./clips/a.txt\n")
+    (root / "MANIFEST.md").write_text("a set\n")
+    (root / "clips" / "a.txt").write_bytes(b"one")
+    first = dataset_fingerprint(root, "nw_ucla")
+    assert dataset_fingerprint(root, "nw_ucla") == first  # nothing changed: the same key
+    (root / "clips" / "a.txt").write_bytes(b"two")  # same size, other bytes
+    os.utime(root / "clips" / "a.txt", ns=(1, 1))
+    edited = dataset_fingerprint(root, "nw_ucla")
+    assert edited != first
+    (root / "clips" / "b.txt").write_bytes(b"x")
+    added = dataset_fingerprint(root, "nw_ucla")
+    assert added != edited
+    (root / "SHA256SUMS").write_text("abd  ./clips/a.txt\n")  # the checksums still count
+    summed = dataset_fingerprint(root, "nw_ucla")
+    assert summed != added
+    (root / "features" / "nw_ucla-0123456789abcdef.parts").mkdir(parents=True)  # a feature folder inside the data
+    (root / "features" / "nw_ucla-0123456789abcdef.parts" / "000000-000002.npz").write_bytes(b"part")
+    (root / "features" / "nw_ucla-0123456789abcdef.npz").write_bytes(b"cache")
+    (root / "features" / ".nw_ucla-0123456789abcdef.npz.k3j2.tmp.npz").write_bytes(b"being written")
+    assert dataset_fingerprint(root, "nw_ucla") == summed  # the caches it writes are not the data
+
+
+def _package_copy(tmp_path):
+    """The sadvae package's .py files copied under ``tmp_path`` (what code_fingerprint hashes)."""
+    import shutil
+
+    import sadvae.features
+
+    src = Path(sadvae.features.__file__).resolve().parent
+    dst = tmp_path / "sadvae"
+    shutil.copytree(
+        src, dst, ignore=lambda d, names: [n for n in names if not (Path(d, n).is_dir() or n.endswith(".py"))]
+    )
+    return dst
+
+
+@pytest.mark.parametrize(
+    "rel",
+    [
+        "data/splits.py",  # the test side is stored in the cache
+        "data/record.py",
+        "data/text_files.py",
+        "data/user_format.py",
+        "data/kinect_v1.py",
+        "features.py",  # the window cutting
+        "train/window_features.py",
+        "train/augment.py",
+        "models/shiftgcn.py",
+        "models/pretrained.py",
+        "models/batchnorm_stats.py",
+        "skeleton.py",
+    ],
+)
+def test_the_code_fingerprint_covers_every_file_whose_output_a_cache_holds(tmp_path, monkeypatch, rel):
+    """Review of the feature caches: the code key missed splits.py (test_side is stored), the windowing and network
+    code, so their edits were served from caches made by the old code."""
+    import sadvae.features as features
+
+    pkg = _package_copy(tmp_path)
+    monkeypatch.setattr(features, "__file__", str(pkg / "features.py"))
+    base = {n: features.code_fingerprint(n) for n in ("nw_ucla", "hdm05", "ntu")}
+    (pkg / rel).write_text((pkg / rel).read_text() + "\n# edited\n")
+    assert all(features.code_fingerprint(n) != base[n] for n in base), rel
+
+
+def test_the_code_fingerprint_holds_the_torch_version(monkeypatch):
+    import sadvae.features as features
+
+    base = features.code_fingerprint("nw_ucla")
+    torch = pytest.importorskip("torch")
+    monkeypatch.setattr(torch, "__version__", torch.__version__ + ".other")
+    assert features.code_fingerprint("nw_ucla") != base
 
 
 def test_the_protocol_window_cache_follows_the_reader_code(tmp_path, monkeypatch):
