@@ -71,39 +71,31 @@ def examples() -> dict[str, dict[str, Any]]:
     # an action event's total: one frame from its pose to the decision
     frame = ("pose", "mapping", "tracking", "buffer", "window", "model", "head", "decide")
     batch = {k: round(sum(STAGE_MS[s] for s in frame), 3) if k == "total" else STAGE_MS[k] for k in BATCH_STAGES}
-    top = [("sit down", 0.71), ("stand up", 0.17), ("walk", 0.06)]
-    start = make_action_event(
-        track_id=0,
-        event_type="start",
-        label="sit down",
-        score=0.71,
-        topk=top,
-        window_ms=(9133.3, 12300.0),
-        latency_ms=batch,
-        **common,
-    )
-    top = [("sit down", 0.78), ("stand up", 0.12), ("walk", 0.05)]
-    update = make_action_event(
-        track_id=0,
-        event_type="update",
-        label="sit down",
-        score=0.78,
-        topk=top,
-        window_ms=(9933.3, 13100.0),
-        latency_ms=batch,
-        **common,
-    )
-    top = [("stand up", 0.64), ("sit down", 0.2), ("walk", 0.09)]
-    end = make_action_event(
-        track_id=0,
-        event_type="end",
-        label="sit down",
-        score=0.2,
-        topk=top,
-        window_ms=(10733.3, 13900.0),
-        latency_ms=batch,
-        reason="switch",
-        **common,
+
+    def sit_down(
+        event_type: str,
+        score: float,
+        topk: list[tuple[str, float]],
+        window_ms: tuple[float, float],
+        reason: str | None = None,
+    ) -> dict[str, Any]:
+        """Track 0's "sit down" action event of ``event_type`` from the batch that scored ``window_ms``."""
+        return make_action_event(
+            track_id=0,
+            event_type=event_type,
+            label="sit down",
+            score=score,
+            topk=topk,
+            window_ms=window_ms,
+            latency_ms=batch,
+            reason=reason,
+            **common,
+        )
+
+    start = sit_down("start", 0.71, [("sit down", 0.71), ("stand up", 0.17), ("walk", 0.06)], (9133.3, 12300.0))
+    update = sit_down("update", 0.78, [("sit down", 0.78), ("stand up", 0.12), ("walk", 0.05)], (9933.3, 13100.0))
+    end = sit_down(
+        "end", 0.2, [("stand up", 0.64), ("sit down", 0.2), ("walk", 0.09)], (10733.3, 13900.0), reason="switch"
     )
     persons = [
         make_view(

@@ -276,7 +276,7 @@ def _experiment(args: argparse.Namespace, seeds: tuple[int, ...], variants: tupl
     from sadvae.train.augment import AUGMENTS
     from sadvae.train.backbone import BackboneTrainConfig
     from sadvae.train.protocol import ExperimentConfig
-    from sadvae.train.zsl import ZSLTrainConfig
+    from sadvae.train.zsl import zsl_config_from_flags
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -289,14 +289,7 @@ def _experiment(args: argparse.Namespace, seeds: tuple[int, ...], variants: tupl
         preprocess=PreprocessConfig() if _two_person(args.dataset, ds) else PreprocessConfig(persons=1),
         augment=AUGMENTS[getattr(args, "augment", "default")],
     )
-    zsl = ZSLTrainConfig(
-        semantic_dim=args.semantic_dim,
-        style_dim=args.style_dim,
-        cycles=args.cycles,
-        iters_per_cycle=args.iters_per_cycle,
-        lr=args.lr_vae,
-        device=args.device,
-    )
+    zsl = zsl_config_from_flags(args)
     raw_unseen, split_file = getattr(args, "unseen_classes", None), getattr(args, "split_file", None)
     unseen_classes = tuple(c.strip() for c in (raw_unseen or "").split(",") if c.strip())
     if raw_unseen is not None and not unseen_classes:

@@ -1526,21 +1526,13 @@ def run_cli(args) -> int:
     """``sadvae benchmark --protocol cross-dataset``: one target or ``all``."""
     from sadvae.text import TextConfig
     from sadvae.train.finetune import FinetuneConfig
-    from sadvae.train.zsl import ZSLTrainConfig
+    from sadvae.train.zsl import zsl_config_from_flags
 
     if not args.target:
         raise ConfigError("--protocol cross-dataset needs --target (a dataset name or 'all')")
     if args.target == "all" and args.labels:
         raise ConfigError("--labels names one target's classes; use it with one --target, not 'all'")
-    zsl = ZSLTrainConfig(
-        semantic_dim=args.semantic_dim,
-        style_dim=args.style_dim,
-        cycles=args.cycles,
-        iters_per_cycle=args.iters_per_cycle,
-        lr=args.lr_vae,
-        device=args.device,
-        seed=args.xd_seed,
-    )
+    zsl = zsl_config_from_flags(args, seed=args.xd_seed)
     base = CrossDatasetConfig(
         target=args.target,
         sources=tuple(args.sources or ()),

@@ -24,7 +24,7 @@ from tqdm import tqdm
 from sadvae.models.sadvae import SADVAE, LatentClassifier, SADVAEConfig, classify, fit_latent_classifier
 from sadvae.models.schedule import ScheduleConfig, schedule_weights
 
-__all__ = ["VARIANTS", "ZSLTrainConfig", "CycleResult", "train_sadvae", "zsl_probs"]
+__all__ = ["VARIANTS", "ZSLTrainConfig", "zsl_config_from_flags", "CycleResult", "train_sadvae", "zsl_probs"]
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,21 @@ class ZSLTrainConfig:
             shared_noise=self.shared_noise,
             **switches,
         )
+
+
+def zsl_config_from_flags(args, **settings) -> ZSLTrainConfig:
+    """The :class:`ZSLTrainConfig` of the command line's SA-DVAE flags (``--semantic-dim``, ``--style-dim``,
+    ``--cycles``, ``--iters-per-cycle``, ``--lr-vae``, ``--device``: ``sadvae train`` and ``sadvae benchmark``),
+    with ``settings`` for its other fields."""
+    return ZSLTrainConfig(
+        semantic_dim=args.semantic_dim,
+        style_dim=args.style_dim,
+        cycles=args.cycles,
+        iters_per_cycle=args.iters_per_cycle,
+        lr=args.lr_vae,
+        device=args.device,
+        **settings,
+    )
 
 
 @dataclass
