@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -7,6 +9,14 @@ import pytest
 from sadvae.paths import SHARED_DATA
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+# ``tests/helpers.py`` (torch-free stand-ins and ``load_by_path``), loaded by path here, at conftest import, before
+# any test module is collected (pytest runs with ``--import-mode=importlib``: test modules cannot import each other),
+# so a test file can write ``from sadvae_tests_helpers import FakeText`` at module level.
+_spec = importlib.util.spec_from_file_location("sadvae_tests_helpers", ROOT / "tests" / "helpers.py")
+helpers = sys.modules["sadvae_tests_helpers"] = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(helpers)
 
 
 @pytest.fixture
@@ -20,6 +30,14 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def labels(tmp_path: Path) -> Path:
+    """``labels.txt`` of two seen classes of the tiny bundle ("wave", "clap"): no text encoder needed."""
+    p = tmp_path / "labels.txt"
+    p.write_text("wave\nclap\n", encoding="utf-8")
+    return p
 
 
 @pytest.fixture(scope="session")
@@ -36,17 +54,8 @@ def bundle_fixtures():
 
     pytest runs with ``--import-mode=importlib``, so the module is loaded by path under one fixed name.
     """
-    import importlib.util
-    import sys
-
     pytest.importorskip("torch")
-    name = "sadvae_tests_fixtures_bundle"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "tests" / "fixtures_bundle.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    return helpers.load_by_path("sadvae_tests_fixtures_bundle", ROOT / "tests" / "fixtures_bundle.py")
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ file shares one module and :func:`tiny_model` exports once per session.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -116,19 +115,3 @@ def make_tiny_shiftgcn_bundle(
         terms={"license": "CC-BY-NC-4.0", "notice": "test bundle: random weights"},
         live=LiveConfig(stride=stride, persons=live_persons),
     )
-
-
-class FakeText:
-    """Deterministic stand-in for the sentence encoder: one random unit vector per prompt text (``dim`` wide; the
-    tiny bundle's text VAE takes 32)."""
-
-    def __init__(self, dim: int = 32):
-        self.dim = dim
-
-    def encode_labels(self, labels, descriptions=None) -> np.ndarray:
-        rows = []
-        for text in labels:
-            seed = int.from_bytes(hashlib.sha256(str(text).encode()).digest()[:8], "little")
-            v = np.random.default_rng(seed).normal(size=self.dim)
-            rows.append(v / np.linalg.norm(v))
-        return np.asarray(rows, dtype=np.float32)

@@ -327,16 +327,23 @@ def test_trim_still_flag_and_its_record_in_the_report(capsys):
         assert "expected a finite number of metres >= 0" in capsys.readouterr().err
 
 
+def _record_runs(monkeypatch, pick=lambda opts: opts) -> list:
+    """Stand in for the accuracy benchmark's run and its outputs: the returned list gets ``pick(opts)`` per run."""
+    import realtime.bench.accuracy.report as report
+
+    seen = []
+    monkeypatch.setattr(report, "run_accuracy", lambda opts, command="": seen.append(pick(opts)) or {})
+    monkeypatch.setattr(report, "markdown", lambda doc: "")
+    monkeypatch.setattr(report, "write_outputs", lambda doc, out: [])
+    return seen
+
+
 def test_trim_still_flag_reaches_the_runs(monkeypatch, tmp_path):
     """The flag left out: None (the pipeline's default cut); 0: False (whole windows); M: a StillTrim of M."""
-    import realtime.bench.accuracy.report as report
     from sadvae.cli import main
     from sadvae.data.motion import StillTrim
 
-    seen = []
-    monkeypatch.setattr(report, "run_accuracy", lambda opts, command="": seen.append(opts.run.trim_still) or {})
-    monkeypatch.setattr(report, "markdown", lambda doc: "")
-    monkeypatch.setattr(report, "write_outputs", lambda doc, out: [])
+    seen = _record_runs(monkeypatch, lambda opts: opts.run.trim_still)
     base = ["bench", "accuracy", "--replay-dataset", "utkinect", "--out", str(tmp_path)]
     for extra in ([], ["--trim-still", "0"], ["--trim-still", "0.03"]):
         assert main([*base, *extra]) == 0
@@ -350,10 +357,7 @@ def test_segment_score_flag_reaches_the_runs_and_the_report(monkeypatch, tmp_pat
     from realtime.decisions import DecisionOptions
     from sadvae.cli import main
 
-    seen = []
-    monkeypatch.setattr(report, "run_accuracy", lambda opts, command="": seen.append(opts.run.decisions) or {})
-    monkeypatch.setattr(report, "markdown", lambda doc: "")
-    monkeypatch.setattr(report, "write_outputs", lambda doc, out: [])
+    seen = _record_runs(monkeypatch, lambda opts: opts.run.decisions)
     base = ["bench", "accuracy", "--replay-dataset", "utkinect", "--out", str(tmp_path)]
     for extra in ([], ["--segment-score", "0.4"], ["--instant-score", "0.85"]):
         assert main([*base, *extra]) == 0
@@ -670,13 +674,9 @@ def test_video_flags_without_videos_are_refused(extra, flags, capsys, monkeypatc
 
 
 def test_repeated_holds_and_datasets_run_once(tmp_path, capsys, monkeypatch):
-    import realtime.bench.accuracy.report as report
     from sadvae.cli import main
 
-    seen = []
-    monkeypatch.setattr(report, "run_accuracy", lambda opts, command="": seen.append(opts) or {})
-    monkeypatch.setattr(report, "markdown", lambda doc: "")
-    monkeypatch.setattr(report, "write_outputs", lambda doc, out: [])
+    seen = _record_runs(monkeypatch)
     argv = ["bench", "accuracy", "--no-videos", "--replay-dataset", "utkinect", "nw_ucla", "utkinect"]
     assert main([*argv, "--hold", "1", "0", "1.0", "--out", str(tmp_path)]) == 0
     (opts,) = seen

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -13,6 +12,8 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
 pytest.importorskip("zmq")
+
+from sadvae_tests_helpers import FakeText  # noqa: E402
 
 from realtime.backends.live_model import onnx_cache_path  # noqa: E402
 from realtime.bench.latency import (  # noqa: E402
@@ -52,18 +53,6 @@ ROW_KEYS = {
     "window",
 }
 STAGE_KEYS = {"calls", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "per_frame_ms"}
-
-
-class FakeText:
-    """Deterministic stand-in for the sentence encoder (the tiny bundle's text VAE takes 32-d embeddings)."""
-
-    def encode_labels(self, labels, descriptions=None) -> np.ndarray:
-        rows = []
-        for text in labels:
-            seed = int.from_bytes(hashlib.sha256(str(text).encode()).digest()[:8], "little")
-            v = np.random.default_rng(seed).normal(size=32)
-            rows.append(v / np.linalg.norm(v))
-        return np.asarray(rows, dtype=np.float32)
 
 
 @pytest.fixture(scope="module")

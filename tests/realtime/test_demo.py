@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-import socket
 from pathlib import Path
 
 import numpy as np
 import pytest
+from sadvae_tests_helpers import free_endpoint
 
 from realtime.sources.demo import ACTIONS, DEFAULT_SCRIPT, demo_source, perform
 from sadvae.skeleton import BONES
@@ -70,12 +70,6 @@ def test_demo_source_plays_the_script_unpaced() -> None:
     assert [f.timestamp_ms for f in frames] == sorted({f.timestamp_ms for f in frames})
 
 
-def _free_endpoint() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
-
-
 def _starts(out: list[str]) -> list[tuple[float, str]]:
     return [
         (float(m.group(1)), m.group(2))
@@ -91,7 +85,7 @@ def test_quick_start_demo_shows_events_from_the_default_model(capsys) -> None:
     from realtime.cli import main
 
     argv = ["--demo", "--labels", str(ROOT / "labels/demo.txt"), "--print", "--no-realtime"]
-    argv += ["--endpoint", _free_endpoint()]
+    argv += ["--endpoint", free_endpoint()]
     # onnxruntime, the live default: the shiftgcn-v2 default's Shift-GCN costs ~1 s per window in torch eager
     # on a CPU (round 1's light ST-GCN ran this test on the torch backend); the export ships beside the bundle
     assert main(argv) == 0
@@ -110,7 +104,7 @@ def test_quick_start_demo_shows_events_from_the_default_model(capsys) -> None:
     # with its claps in front of it (and its bend over its own knees) those start too (README, "Quick start")
     assert {label for _, label in starts} == {"high arm wave", "clapping", "walk", "bend"}, out
     argv = ["--demo", "--labels", str(ROOT / "labels/demo.txt"), "--print", "all", "--no-realtime"]
-    assert main([*argv, "--endpoint", _free_endpoint(), "--no-action-threshold", "0"]) == 0
+    assert main([*argv, "--endpoint", free_endpoint(), "--no-action-threshold", "0"]) == 0
     out = capsys.readouterr().out.splitlines()
     # without the no-action line every window names a listed label (round 1 checked which ones started; what
     # starts then depends on the decision thresholds, which issue 14 tunes)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -18,6 +17,8 @@ from realtime.commands.events import format_event
 zmq = pytest.importorskip("zmq")
 pytest.importorskip("jsonschema")
 
+from sadvae_tests_helpers import free_endpoint  # noqa: E402
+
 from realtime.events.publisher import (  # noqa: E402
     Publisher,
     PublisherOptions,
@@ -30,12 +31,6 @@ from realtime.events.publisher import (  # noqa: E402
 ROOT = Path(__file__).resolve().parents[2]
 SADVAE = [sys.executable, "-c", "import sys; from sadvae.cli import main; sys.exit(main())"]
 HASH = "ab" * 32
-
-
-def free_endpoint() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
 
 
 def action(source: str, event_type: str = "start") -> dict:

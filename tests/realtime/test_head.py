@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import concurrent.futures
-import hashlib
 import logging
 import os
 import time
@@ -12,6 +11,8 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
+
+import sadvae_tests_helpers as helpers  # noqa: E402
 
 from realtime.head.labels import LabelWatcher, parse_labels_text  # noqa: E402
 from realtime.head.zero_shot import FittedWeights, HeadBuilder, HeadOptions, ZeroShotHead, normalise_name  # noqa: E402
@@ -29,20 +30,11 @@ D_R = 16
 FAST = HeadOptions(samples_per_class=64, steps=100)
 
 
-class FakeText:
-    """Deterministic stand-in for the sentence encoder: one random unit vector per prompt text."""
+class FakeText(helpers.FakeText):
+    """The shared stand-in encoder (tests/helpers.py) at the sentence encoder's width: this file's bundles take 384-d
+    text embeddings."""
 
-    def __init__(self, dim: int = 384):
-        self.dim, self.calls = dim, []
-
-    def encode_labels(self, labels, descriptions=None) -> np.ndarray:
-        self.calls.append((list(labels), None if descriptions is None else list(descriptions)))
-        rows = []
-        for text in labels:
-            seed = int.from_bytes(hashlib.sha256(str(text).encode()).digest()[:8], "little")
-            v = np.random.default_rng(seed).normal(size=self.dim)
-            rows.append(v / np.linalg.norm(v))
-        return np.asarray(rows, dtype=np.float32)
+    dim = 384
 
 
 def make_bundle(path: Path, intercept: float) -> object:

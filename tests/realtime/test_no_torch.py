@@ -22,6 +22,8 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 pytest.importorskip("zmq")
 
+from sadvae_tests_helpers import FakeText  # noqa: E402
+
 from realtime.backends.live_model import load_live_model  # noqa: E402
 from realtime.head.labels import parse_labels_text  # noqa: E402
 from realtime.head.zero_shot import HeadBuilder, HeadOptions  # noqa: E402
@@ -130,19 +132,6 @@ def test_new_labels_without_a_cached_head_give_one_clear_error(files, tmp_path) 
 
 def _fit_here(onnx: Path, labels_text: str, heads: Path) -> str:
     """Fit the head for ``labels_text`` in this process (torch, a stand-in text encoder) into ``heads``."""
-    import hashlib
-
-    import numpy as np
-
-    class FakeText:  # deterministic 32-d embeddings (the tiny bundle's text VAE width)
-        def encode_labels(self, labels, descriptions=None):
-            rows = []
-            for text in labels:
-                seed = int.from_bytes(hashlib.sha256(str(text).encode()).digest()[:8], "little")
-                v = np.random.default_rng(seed).normal(size=32)
-                rows.append(v / np.linalg.norm(v))
-            return np.asarray(rows, dtype=np.float32)
-
     model = load_live_model(onnx, "onnxruntime")
     try:
         builder = HeadBuilder(

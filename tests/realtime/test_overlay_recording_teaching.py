@@ -22,20 +22,14 @@ import pytest
 
 cv2 = pytest.importorskip("cv2")
 
+from sadvae_tests_helpers import standing_figure as figure  # noqa: E402
+
 from realtime import overlay as ov  # noqa: E402
 from realtime.overlay import Overlay, OverlayOptions, drawable, place_panel  # noqa: E402
 from realtime.view import make_view  # noqa: E402
 from sadvae.errors import ConfigError  # noqa: E402
 
 NAMES = ["put on clothes", "fall down", "walk"]
-
-
-def figure(cx: float, scale: float = 0.35) -> np.ndarray:
-    """33 normalised image landmarks of a standing figure centred at x = cx."""
-    rng = np.random.default_rng(0)
-    ys = np.linspace(0.5 - scale, 0.5 + scale, 33)
-    xs = cx + rng.uniform(-scale / 4, scale / 4, 33)
-    return np.stack([xs, ys], axis=1)
 
 
 def person_box(landmarks: np.ndarray, w: int, h: int) -> tuple[int, int, int, int]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -15,6 +14,8 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 pytest.importorskip("zmq")
 pytest.importorskip("jsonschema")
+
+from sadvae_tests_helpers import FakeCamera, FakeText, PoseSkeleton  # noqa: E402
 
 from realtime.decisions import DecisionOptions  # noqa: E402
 from realtime.events.publisher import PublisherOptions, Subscriber, make_status_event, validate  # noqa: E402
@@ -32,22 +33,6 @@ NTU_FILE = "ntu/S001C001P001R001A001.skeleton"
 # wave/clap are seen classes of the tiny bundle, "sit down" and "kick" are new ones: the gate decides (mixed head)
 LABELS = "# test labels\nwave\nclap\nsit down | lower the body onto a chair\nkick\n"
 EAGER = DecisionOptions(min_score=0.0, keep_score=0.0, start_score=0.0, start_windows=1)  # every window decides
-
-
-class FakeText:
-    """Deterministic stand-in for the sentence encoder (the tiny bundle's text VAE takes 32-d embeddings)."""
-
-    def __init__(self, dim: int = 32, delay_s: float = 0.0):
-        self.dim, self.delay_s = dim, delay_s
-
-    def encode_labels(self, labels, descriptions=None) -> np.ndarray:
-        time.sleep(self.delay_s)
-        rows = []
-        for text in labels:
-            seed = int.from_bytes(hashlib.sha256(str(text).encode()).digest()[:8], "little")
-            v = np.random.default_rng(seed).normal(size=self.dim)
-            rows.append(v / np.linalg.norm(v))
-        return np.asarray(rows, dtype=np.float32)
 
 
 def options(tmp_path: Path, **kw) -> PipelineOptions:
@@ -300,26 +285,10 @@ def test_two_persons_share_a_window_and_keep_their_ids(tmp_path, live_model) -> 
     assert last.windows.shape == (2, 3, 32, 25, 2)
 
 
-class _PoseSkeleton:
-    """The pose stage's duck type (``realtime.tracking.Detection.from_skeleton`` reads these), with a time."""
-
-    def __init__(self, joints: np.ndarray, timestamp_ms: int):
-        self.joints, self.timestamp_ms = joints, timestamp_ms
-        self.image = np.column_stack([np.linspace(0.4, 0.6, 33), np.linspace(0.2, 0.9, 33)]).astype(np.float32)
-
-    def ntu25(self):
-        return self.joints, np.ones(25, np.float32)
-
-    def scores(self):
-        return np.full(33, 0.9, np.float32)
-
-
-def test_live_pose_results_carry_their_own_frame_time(shared_data, live_model, tmp_path) -> None:
+def test_live_pose_results_carry_their_own_frame_time(shared_data, live_model, labels, tmp_path) -> None:
     """LIVE pose mode answers for an earlier frame (review: the tracker and the buffers got the frame just read, so
     windows were time-warped by 133-267 ms): the windows end at the skeletons' time, and a result older than the
     last one used is skipped (counted stale) instead of breaking the buffers' increasing times."""
-    from types import SimpleNamespace
-
     frames = list(ReplaySource(shared_data / NTU_FILE))
     lag = 200
 
@@ -333,26 +302,13 @@ def test_live_pose_results_carry_their_own_frame_time(shared_data, live_model, t
             self.n += 1
             t = frame.timestamp_ms - lag if self.n % 10 else self.last - 50
             self.last = frame.timestamp_ms - lag
-            return [_PoseSkeleton(frame.joints, t)]
+            return [PoseSkeleton(frame.joints, t)]
 
         def close(self) -> None:
             pass
 
-    class Source:  # camera-like frames (an image, no skeletons) carrying the replay's joints for the fake pose
-        fps = 30.0
-
-        def __iter__(self):
-            for f in frames:
-                img = np.zeros((8, 8, 3), np.uint8)
-                yield SimpleNamespace(image=img, timestamp_ms=f.timestamp_ms, skeletons=None, joints=f.skeletons[0])
-
-        def close(self) -> None:
-            pass
-
-    labels = tmp_path / "labels.txt"
-    labels.write_text("wave\nclap\n", encoding="utf-8")
     batches: list[WindowBatch] = []
-    pipe = Pipeline(Source(), live_model, labels, options(tmp_path), pose=LivePose(), on_batch=batches.append)
+    pipe = Pipeline(FakeCamera(frames), live_model, labels, options(tmp_path), pose=LivePose(), on_batch=batches.append)
     assert pipe.run() == "end"
     assert len(batches) > 5
     for b in batches:  # a batch runs on a frame whose result was used (a skipped one is not counted)

@@ -6,7 +6,6 @@ skeleton sources."""
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 import time
 from pathlib import Path
@@ -14,6 +13,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from sadvae_tests_helpers import free_endpoint
 
 from realtime.sources.capture import CameraSource, ReconnectPolicy, SourceStatus, StreamSource, redact_url
 from realtime.sources.clock import ContainerClock, measured_fps
@@ -95,12 +95,6 @@ def thread_errors(monkeypatch) -> list:
     seen: list = []
     monkeypatch.setattr(threading, "excepthook", lambda args: seen.append(args.exc_value))
     return seen
-
-
-def _free_endpoint() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
 
 
 def _run_main(argv: list[str]) -> int:
@@ -253,7 +247,7 @@ def test_a_short_replay_ends_with_the_reason_for_no_window(tmp_path: Path, label
 
     joints, times, _ = perform((("walk", 20 / 30),), noise_m=0.0)
     rec = save_recording(tmp_path / "short.npz", joints, times)
-    argv = ["--replay", str(rec), "--labels", str(labels), "--endpoint", _free_endpoint()]
+    argv = ["--replay", str(rec), "--labels", str(labels), "--endpoint", free_endpoint()]
     assert _run_main(argv) == 0
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1] == "sadvae-live: stopped (end) after 20 frames, 0 windows"
@@ -415,7 +409,7 @@ def test_stride_longer_than_a_video_is_refused(tmp_path: Path, labels: Path, cap
     """Before: the check read num_frames, which only replays have; the run scored 0 windows with status 0."""
     pytest.importorskip("onnxruntime")
     video = write_video(tmp_path / "short45.avi", 45, fps=30.0)
-    argv = ["--video", str(video), "--labels", str(labels), "--stride", "50", "--endpoint", _free_endpoint()]
+    argv = ["--video", str(video), "--labels", str(labels), "--stride", "50", "--endpoint", free_endpoint()]
     assert _run_main(argv) == 2
     err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
     assert len(err) == 1 and err[0].startswith("sadvae-live: error: --stride 50: the source has only 45 frames")

@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from sadvae_tests_helpers import FakeCamera, PoseSkeleton, free_endpoint
 
 from realtime.events.publisher import STATUS_REASONS, decode, encode, make_status_event, validate
 from realtime.view import BODY_PARTS, TrackView, head_no_action, head_scores, make_view, out_of_view, parts_unseen
@@ -147,14 +148,6 @@ def test_track_view_json_clamps_rounding_noise() -> None:
 NTU_FILE = "ntu/S001C001P001R001A001.skeleton"
 
 
-def _free_endpoint() -> str:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
-
-
 def test_pipeline_status_events_carry_reasons_and_what_each_person_sees(shared_data, live_model, tmp_path) -> None:
     pytest.importorskip("zmq")
     from realtime.decisions import DecisionOptions
@@ -225,7 +218,7 @@ def test_parts_out_of_view_need_half_the_joints_and_half_the_frames() -> None:
     assert e["persons"][0]["out_of_view"] == ["legs"]
 
 
-def test_pipeline_reports_legs_out_of_view_from_the_pose_confidences(shared_data, live_model, tmp_path) -> None:
+def test_pipeline_reports_legs_out_of_view_from_the_pose_confidences(shared_data, live_model, labels, tmp_path) -> None:
     """A person whose knees and ankles the pose stage does not see (a camera that frames them from the hips up):
     the status heartbeat's ``persons[].out_of_view`` says ``legs`` once a window holds mostly such frames."""
     pytest.importorskip("zmq")
@@ -237,20 +230,6 @@ def test_pipeline_reports_legs_out_of_view_from_the_pose_confidences(shared_data
     frames = list(ReplaySource(shared_data / NTU_FILE))
     legs = list(BODY_PARTS["legs"])
 
-    class Skeleton:  # the pose stage's duck type (realtime.tracking.Detection.from_skeleton reads these)
-        def __init__(self, joints: np.ndarray, hidden: bool):
-            self.joints, self.hidden = joints, hidden
-            self.image = np.column_stack([np.linspace(0.4, 0.6, 33), np.linspace(0.2, 0.9, 33)]).astype(np.float32)
-
-        def ntu25(self):
-            conf = np.ones(25, np.float32)
-            if self.hidden:
-                conf[legs] = 0.0
-            return self.joints, conf
-
-        def scores(self):
-            return np.full(33, 0.9, np.float32)
-
     class Pose:
         fresh = True
 
@@ -259,29 +238,11 @@ def test_pipeline_reports_legs_out_of_view_from_the_pose_confidences(shared_data
 
         def __call__(self, frame) -> list:
             self.n += 1
-            return [Skeleton(frame.joints, self.n > self.hidden_from)]
+            return [PoseSkeleton(frame.joints, unseen=legs if self.n > self.hidden_from else ())]
 
         def close(self) -> None:
             pass
 
-    class Source:  # camera-like frames (an image, no skeletons) carrying the replay's joints for the fake pose
-        fps = 30.0
-
-        def __iter__(self):
-            for f in frames:
-                yield SimpleNamespace(
-                    image=np.zeros((8, 8, 3), np.uint8),
-                    timestamp_ms=f.timestamp_ms,
-                    skeletons=None,
-                    joints=f.skeletons[0],
-                    index=f.index,
-                )
-
-        def close(self) -> None:
-            pass
-
-    labels = tmp_path / "labels.txt"
-    labels.write_text("wave\nclap\n", encoding="utf-8")
     opts = PipelineOptions(
         stride=4,
         status_interval_s=1e-3,
@@ -290,7 +251,7 @@ def test_pipeline_reports_legs_out_of_view_from_the_pose_confidences(shared_data
         publisher=PublisherOptions(endpoint="tcp://127.0.0.1:*"),
     )
     batches = []
-    pipe = Pipeline(Source(), live_model, labels, opts, pose=Pose(hidden_from=40), on_batch=batches.append)
+    pipe = Pipeline(FakeCamera(frames), live_model, labels, opts, pose=Pose(hidden_from=40), on_batch=batches.append)
     assert pipe.run() == "end"
     views = [b.views[0] for b in batches]
     hidden = [(v.window_ms[1] - max(v.window_ms[0], 40 * 1000 / 30)) / (v.window_ms[1] - v.window_ms[0]) for v in views]
@@ -298,28 +259,21 @@ def test_pipeline_reports_legs_out_of_view_from_the_pose_confidences(shared_data
     assert views[0].out_of_view == () and views[-1].out_of_view == ("legs",)  # legs leave the frame at frame 40
 
 
+def _replay_argv(shared_data, labels, model_files, *extra: str) -> list[str]:
+    """``sadvae-live`` arguments: the NTU replay with the tiny model and ``labels``, then ``extra``, then a free
+    endpoint."""
+    head = ["--replay", str(shared_data / NTU_FILE), "--labels", str(labels), "--model", str(model_files[0])]
+    return [*head, *extra, "--endpoint", free_endpoint()]
+
+
 def test_print_all_shows_every_window_even_undecided(
-    shared_data, model_files, cache_root, tmp_path, capsys, monkeypatch
+    shared_data, model_files, cache_root, labels, capsys, monkeypatch
 ) -> None:
     pytest.importorskip("zmq")
     from realtime.cli import main
 
     monkeypatch.setenv("SADVAE_CACHE_DIR", str(cache_root))
-    labels = tmp_path / "labels.txt"
-    labels.write_text("wave\nclap\n", encoding="utf-8")
-    argv = [
-        "--replay",
-        str(shared_data / NTU_FILE),
-        "--labels",
-        str(labels),
-        "--model",
-        str(model_files[0]),
-        "--print",
-        "all",
-        "--endpoint",
-        _free_endpoint(),
-    ]
-    assert main(argv) == 0
+    assert main(_replay_argv(shared_data, labels, model_files, "--print", "all")) == 0
     captured = capsys.readouterr()
     windows_run = int(captured.err.strip().splitlines()[-1].split()[-2])  # "... after N frames, W windows"
     lines = captured.out.splitlines()
@@ -332,35 +286,17 @@ def test_print_all_shows_every_window_even_undecided(
         assert ln.count("[") == 1 and ln.split("[")[1].split("]")[0].count(",") == 1  # top 2 of 2 labels
     assert not any(" update " in ln for ln in lines)  # the window lines stand in for updates
     # the default --print (changes) prints no window lines
-    assert main(argv[:-3] + ["--print", "--endpoint", _free_endpoint()]) == 0
+    assert main(_replay_argv(shared_data, labels, model_files, "--print")) == 0
     assert "  window  " not in capsys.readouterr().out
 
 
-def test_print_all_survives_a_closed_pipe(shared_data, model_files, cache_root, tmp_path) -> None:
+def test_print_all_survives_a_closed_pipe(shared_data, model_files, cache_root, labels) -> None:
     import os
     import subprocess
     import sys
 
-    labels = tmp_path / "labels.txt"
-    labels.write_text("wave\nclap\n", encoding="utf-8")
-    cmd = [
-        sys.executable,
-        "-m",
-        "realtime.cli",
-        "--replay",
-        str(shared_data / NTU_FILE),
-        "--loop",
-        "--max-frames",
-        "400",
-        "--labels",
-        str(labels),
-        "--model",
-        str(model_files[0]),
-        "--print",
-        "all",
-        "--endpoint",
-        _free_endpoint(),
-    ]
+    argv = _replay_argv(shared_data, labels, model_files, "--loop", "--max-frames", "400", "--print", "all")
+    cmd = [sys.executable, "-m", "realtime.cli", *argv]
     env = {**os.environ, "SADVAE_CACHE_DIR": str(cache_root)}
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     first = proc.stdout.readline()

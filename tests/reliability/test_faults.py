@@ -6,10 +6,8 @@ stream, the real ONNX Runtime backend on the tiny bundle, ``sadvae-live`` as a r
 from __future__ import annotations
 
 import http.server
-import importlib.util
 import os
 import signal
-import socket
 import socketserver
 import subprocess
 import sys
@@ -25,6 +23,8 @@ pytest.importorskip("onnxscript")
 zmq = pytest.importorskip("zmq")
 cv2 = pytest.importorskip("cv2")
 
+from sadvae_tests_helpers import free_endpoint, load_by_path  # noqa: E402
+
 from realtime.backends.live_model import load_live_model  # noqa: E402
 from realtime.decisions import DecisionOptions  # noqa: E402
 from realtime.events.publisher import PublisherOptions, Subscriber, make_status_event, validate  # noqa: E402
@@ -39,26 +39,7 @@ EAGER = DecisionOptions(min_score=0.0, keep_score=0.0, start_score=0.0, start_wi
 
 def load_soak():
     """``scripts/soak.py`` as a module (its synthetic motion generator), loaded once by path."""
-    name = "sadvae_scripts_soak"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / "soak.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-def free_endpoint() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
-
-
-@pytest.fixture
-def labels(tmp_path: Path) -> Path:
-    p = tmp_path / "labels.txt"
-    p.write_text("wave\nclap\n", encoding="utf-8")  # seen classes of the tiny bundle: no text encoder needed
-    return p
+    return load_by_path("sadvae_scripts_soak", ROOT / "scripts" / "soak.py")
 
 
 @pytest.fixture(scope="module")

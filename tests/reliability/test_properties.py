@@ -34,6 +34,20 @@ def _write(name: str, data: str | bytes) -> Path:
     return path
 
 
+RAISED = object()  # what _read returns where the reader raised the expected error
+
+
+def _read(read, name: str, data: str | bytes, error: type[Exception] = DataFormatError):
+    """``read`` of ``data`` written to ``TMP/name``: what it returns, or ``RAISED`` where it raised ``error`` whose
+    message is one line that starts with the file's path (any other exception fails the test)."""
+    path = _write(name, data)
+    try:
+        return read(path)
+    except error as e:
+        assert str(e).startswith(str(path)) and "\n" not in str(e)
+        return RAISED
+
+
 # --------------------------------------------------------------------------------------------- labels
 LINE_PIECES = st.one_of(
     st.text(max_size=30),
@@ -65,13 +79,9 @@ def test_labels_text_parses_to_unique_names_or_raises_config_error(text):
 @SETTINGS
 @given(st.one_of(st.binary(max_size=400), LABELS_TEXT.map(lambda s: s.encode("utf-16")), LABELS_TEXT.map(str.encode)))
 def test_labels_file_of_any_bytes_parses_or_raises_config_error(data):
-    path = _write("labels.txt", data)
-    try:
-        labels = parse_labels(path)
-    except ConfigError as e:
-        assert str(e).startswith(str(path)) and "\n" not in str(e)
-        return
-    _check_label_set(labels)
+    labels = _read(parse_labels, "labels.txt", data, ConfigError)
+    if labels is not RAISED:
+        _check_label_set(labels)
 
 
 # ------------------------------------------------------------------------------------- dataset text readers
@@ -93,25 +103,17 @@ def _msr_like() -> st.SearchStrategy[str]:
 @SETTINGS
 @given(_msr_like())
 def test_msr_reader_on_random_token_streams_parses_or_raises_data_format_error(text):
-    path = _write("a01_s01_e01_skeleton3D.txt", text)
-    try:
-        seq = read_msr_file(path)
-    except DataFormatError as e:
-        assert str(e).startswith(str(path)) and "\n" not in str(e)
-        return
-    assert np.isfinite(seq.joints).all() and seq.joints.shape[1:] == (1, 25, 3)
+    seq = _read(read_msr_file, "a01_s01_e01_skeleton3D.txt", text)
+    if seq is not RAISED:
+        assert np.isfinite(seq.joints).all() and seq.joints.shape[1:] == (1, 25, 3)
 
 
 @SETTINGS
 @given(st.one_of(TOKEN_LINES, st.binary(max_size=300)))
 def test_ntu_skeleton_reader_on_random_input_raises_data_format_error(data):
-    path = _write("S001C001P001R001A001.skeleton", data)
-    try:
-        seq = read_ntu_skeleton(path)
-    except DataFormatError as e:
-        assert str(e).startswith(str(path)) and "\n" not in str(e)
-        return
-    assert np.isfinite(seq.joints).all()
+    seq = _read(read_ntu_skeleton, "S001C001P001R001A001.skeleton", data)
+    if seq is not RAISED:
+        assert np.isfinite(seq.joints).all()
 
 
 @SETTINGS
@@ -128,14 +130,10 @@ def test_ntu_skeleton_reader_on_random_input_raises_data_format_error(data):
     ).map("\n".join)
 )
 def test_utkinect_label_reader_parses_or_raises_data_format_error(text):
-    path = _write("actionLabel.txt", text)
-    try:
-        segments = read_utkinect_labels(path)
-    except DataFormatError as e:
-        assert str(e).startswith(str(path)) and "\n" not in str(e)
-        return
-    for s in segments:
-        assert (s.start is None) == (s.end is None) and (s.start is None or s.start <= s.end)
+    segments = _read(read_utkinect_labels, "actionLabel.txt", text)
+    if segments is not RAISED:
+        for s in segments:
+            assert (s.start is None) == (s.end is None) and (s.start is None or s.start <= s.end)
 
 
 JSON_VALUES = st.recursive(
@@ -156,13 +154,9 @@ JSON_VALUES = st.recursive(
     )
 )
 def test_nw_ucla_reader_on_random_json_parses_or_raises_data_format_error(obj):
-    path = _write("a01_s01_e01_v01.json", json.dumps(obj))
-    try:
-        seq = read_nw_ucla_file(path)
-    except DataFormatError as e:
-        assert str(e).startswith(str(path)) and "\n" not in str(e)
-        return
-    assert np.isfinite(seq.joints).all()
+    seq = _read(read_nw_ucla_file, "a01_s01_e01_v01.json", json.dumps(obj))
+    if seq is not RAISED:
+        assert np.isfinite(seq.joints).all()
 
 
 # ------------------------------------------------------------------------------------------ ring buffer

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import subprocess
@@ -11,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from sadvae_tests_helpers import relu_onnx
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "build_engines"
 
@@ -21,21 +21,6 @@ if [ "$1" = export ]; then
     while [ $# -gt 0 ]; do [ "$1" = --out ] && : > "$2"; shift; done
 fi
 """
-
-
-def _onnx_file(path: Path, model_id: str) -> Path:
-    """A tiny valid ONNX file whose sadvae.model_id is ``model_id``."""
-    onnx = pytest.importorskip("onnx")
-    from onnx import TensorProto, helper
-
-    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])
-    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])
-    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [x], [y])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    entry = model.metadata_props.add()
-    entry.key, entry.value = "sadvae.model_id", json.dumps(model_id)
-    onnx.save(model, path)
-    return path
 
 
 def _run(tmp_path: Path, bundle: Path) -> tuple[str, list[str]]:
@@ -59,7 +44,7 @@ def test_a_stale_export_beside_the_bundle_is_not_built(tmp_path):
     export there), and `engine info` ran without --model, so nothing noticed."""
     bundle = tmp_path / "model.pt"
     bundle.write_bytes(b"retrained bundle")
-    _onnx_file(tmp_path / "model.onnx", "0" * 64)  # the previous model's export
+    relu_onnx(tmp_path / "model.onnx", "0" * 64)  # the previous model's export
     stdout, calls = _run(tmp_path, bundle)
     out = tmp_path / "engines"
     assert f"not using {tmp_path / 'model.onnx'}: its model id is 0000000000000000..., the bundle's is" in stdout
@@ -71,7 +56,7 @@ def test_a_stale_export_beside_the_bundle_is_not_built(tmp_path):
 def test_the_bundles_own_export_is_used_and_the_plan_checked_against_the_bundle(tmp_path):
     bundle = tmp_path / "model.pt"
     bundle.write_bytes(b"the bundle")
-    _onnx_file(tmp_path / "model.onnx", hashlib.sha256(b"the bundle").hexdigest())
+    relu_onnx(tmp_path / "model.onnx", hashlib.sha256(b"the bundle").hexdigest())
     stdout, calls = _run(tmp_path, bundle)
     assert f"using the export beside the bundle: {tmp_path / 'model.onnx'}" in stdout
     assert calls[0].startswith(f"engine build --onnx {tmp_path / 'model.onnx'} --precision fp16")

@@ -9,6 +9,7 @@ import sys
 import types
 
 import pytest
+from sadvae_tests_helpers import relu_onnx
 
 from sadvae.engine import build_engine, check_manifest, load_library, manifest_mismatches, read_manifest
 from sadvae.engine.builder import normalize_batch_sizes
@@ -22,21 +23,8 @@ HERE = {"library": "tensorrt", "library_version": "10.3.0", "gpu": "Orin", "comp
 
 
 def _onnx_file(path, meta=None):
-    """A tiny valid ONNX file (Relu) with sadvae metadata, written with the onnx package."""
-    onnx = pytest.importorskip("onnx")
-    from onnx import TensorProto, helper
-
-    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])
-    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])
-    model = helper.make_model(
-        helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [x], [y]),
-        opset_imports=[helper.make_opsetid("", 17)],
-    )
-    for key, value in (meta or {"sadvae.model_id": json.dumps("m" * 64), "sadvae.window": "32"}).items():
-        entry = model.metadata_props.add()
-        entry.key, entry.value = key, value
-    onnx.save(model, path)
-    return path
+    """A tiny valid ONNX file (Relu) with sadvae metadata (default: model "mmm...m", window 32)."""
+    return relu_onnx(path, meta=meta or {"sadvae.model_id": json.dumps("m" * 64), "sadvae.window": "32"})
 
 
 def _write_plan(tmp_path, plan=b"plan bytes", **fields):

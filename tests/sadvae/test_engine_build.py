@@ -9,26 +9,12 @@ import types
 from pathlib import Path
 
 import pytest
+from sadvae_tests_helpers import relu_onnx  # a tiny ONNX file naming model "mmm...m": the stand-in never reads it
 
 from sadvae.engine import build_engine, check_manifest
 from sadvae.errors import ConfigError, EngineError
 
 HERE = {"library": "tensorrt", "library_version": "10.3.0", "gpu": "Orin", "compute_capability": "8.7"}
-
-
-def _onnx_file(path):
-    """A tiny valid ONNX file (Relu) whose metadata names model "mmm...m"; the stand-in parser never reads its graph."""
-    onnx = pytest.importorskip("onnx")
-    from onnx import TensorProto, helper
-
-    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])
-    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])
-    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [x], [y])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    entry = model.metadata_props.add()
-    entry.key, entry.value = "sadvae.model_id", json.dumps("m" * 64)
-    onnx.save(model, path)
-    return path
 
 
 def fake_tensorrt(version: str, pool_api: bool = True) -> types.ModuleType:
@@ -162,7 +148,7 @@ def orin(monkeypatch):
 def test_tensorrt_86_fp16_build_with_timing_cache(tmp_path, monkeypatch, orin):
     trt = fake_tensorrt("8.6.1")
     monkeypatch.setitem(sys.modules, "tensorrt", trt)
-    onnx_path = _onnx_file(tmp_path / "m.onnx")
+    onnx_path = relu_onnx(tmp_path / "m.onnx")
     report = build_engine(onnx_path, tmp_path, precision="fp16", workspace_mb=64, timing_cache=tmp_path / "t.cache")
     assert ("network_flags", 1) in trt.calls  # EXPLICIT_BATCH on 8.x
     assert ("pool", "WORKSPACE", 64 << 20) in trt.calls and ("set_flag", "FP16") in trt.calls
@@ -177,7 +163,7 @@ def test_tensorrt_86_fp16_build_with_timing_cache(tmp_path, monkeypatch, orin):
 
 
 def test_tensorrt_old_workspace_api_fp32_and_10x_flags(tmp_path, monkeypatch, orin):
-    onnx_path = _onnx_file(tmp_path / "m.onnx")
+    onnx_path = relu_onnx(tmp_path / "m.onnx")
     old = fake_tensorrt("8.2.1", pool_api=False)
     monkeypatch.setitem(sys.modules, "tensorrt", old)
     build_engine(onnx_path, tmp_path, precision="fp32", workspace_mb=8)
@@ -197,7 +183,7 @@ def test_tensorrt_old_workspace_api_fp32_and_10x_flags(tmp_path, monkeypatch, or
 def test_tensorrt_int8_from_a_calibration_cache(tmp_path, monkeypatch, orin):
     trt = fake_tensorrt("10.3.0")
     monkeypatch.setitem(sys.modules, "tensorrt", trt)
-    onnx_path = _onnx_file(tmp_path / "m.onnx")
+    onnx_path = relu_onnx(tmp_path / "m.onnx")
     with pytest.raises(ConfigError, match="int8 needs calibration: give --calibration-data"):
         build_engine(onnx_path, tmp_path, precision="int8")
     cache = tmp_path / "m.calibration"
@@ -232,7 +218,7 @@ def test_int8_refuses_calibration_windows_of_another_shape(tmp_path, monkeypatch
     npz = _windows_npz(tmp_path / "w.npz", (5, 3, 16, 25, 1))  # T=16, M=1; the network takes T=32, M=2
     cal = make_calibrator(trt, npz, None, 16, memory=_HostOnly())
     with pytest.raises(ConfigError, match=r"calibration windows \[3, 16, 25, 1\] do not fit the network's input") as e:
-        build_engine(_onnx_file(tmp_path / "m.onnx"), tmp_path, precision="int8", calibrator=cal)
+        build_engine(relu_onnx(tmp_path / "m.onnx"), tmp_path, precision="int8", calibrator=cal)
     assert "`python calibration/sample.py --bundle BUNDLE.pt --persons 2`" in str(e.value)  # a flag sample.py has
     assert not list(tmp_path.glob("*.plan"))
 
@@ -244,7 +230,7 @@ def test_output_paths_are_refused_before_the_build(tmp_path, monkeypatch, orin, 
 
     trt = fake_tensorrt("10.3.0")
     monkeypatch.setitem(sys.modules, "tensorrt", trt)
-    onnx_path = _onnx_file(tmp_path / "m.onnx")
+    onnx_path = relu_onnx(tmp_path / "m.onnx")
     (tmp_path / "afile").write_text("not a folder")
     (tmp_path / "taken" / "m.fp16.plan").mkdir(parents=True)
     (tmp_path / "folder").mkdir()
@@ -285,7 +271,7 @@ def test_the_plan_is_written_before_the_timing_cache(tmp_path, monkeypatch, orin
         real(path, data)
 
     monkeypatch.setattr(builder, "atomic_write", write)
-    report = build_engine(_onnx_file(tmp_path / "m.onnx"), tmp_path, timing_cache=tmp_path / "t.cache")
+    report = build_engine(relu_onnx(tmp_path / "m.onnx"), tmp_path, timing_cache=tmp_path / "t.cache")
     assert written == ["m.fp16.plan", "t.cache"] and report.plan.read_bytes() == b"PLAN"
     assert report.manifest_path.is_file() and "could not write the timing cache" in caplog.text
 
@@ -294,7 +280,7 @@ def test_int8_without_calibration_is_refused_before_a_library(tmp_path, monkeypa
     """build_engine's docstring promises it; before, TensorRT was imported first ("not installed" hid the error)."""
     monkeypatch.setitem(sys.modules, "tensorrt", None)
     monkeypatch.setitem(sys.modules, "tensorrt_rtx", None)
-    onnx_path = _onnx_file(tmp_path / "m.onnx")
+    onnx_path = relu_onnx(tmp_path / "m.onnx")
     with pytest.raises(ConfigError, match="int8 needs calibration: give --calibration-data WINDOWS.npz"):
         build_engine(onnx_path, tmp_path, precision="int8")
     with pytest.raises(
@@ -316,7 +302,7 @@ def test_replayed_cache_uses_its_algorithm_and_tensorrt_version(tmp_path, monkey
     cache and calibrated on zero batches, with an opaque error."""
     trt = fake_tensorrt("10.3.0")
     monkeypatch.setitem(sys.modules, "tensorrt", trt)
-    onnx_path = _onnx_file(tmp_path / "m.onnx")
+    onnx_path = relu_onnx(tmp_path / "m.onnx")
     cache = _replay_cache(tmp_path, windows_sha256="w" * 64, batch_size=8)
     report = build_engine(onnx_path, tmp_path, precision="int8", calibration_cache=cache)
     calibrator = next(c[1] for c in trt.calls if c[0] == "config.int8_calibrator")
@@ -350,7 +336,7 @@ def test_cli_calibration_algorithm_and_the_manifests_calibration_facts(tmp_path,
     trt = fake_tensorrt("10.3.0")
     monkeypatch.setitem(sys.modules, "tensorrt", trt)
     monkeypatch.setattr("sadvae.engine.calibrator.device_memory", _HostOnly)
-    onnx_path, npz = _onnx_file(tmp_path / "m.onnx"), _windows_npz(tmp_path / "w.npz")
+    onnx_path, npz = relu_onnx(tmp_path / "m.onnx"), _windows_npz(tmp_path / "w.npz")
     out, cache = tmp_path / "engines", tmp_path / "m.calib"
     argv = ["engine", "build", "--onnx", str(onnx_path), "--precision", "int8", "--calibration-data", str(npz)]
     argv += ["--calibration-cache", str(cache), "--calibration-algorithm", "minmax", "--out-dir", str(out)]

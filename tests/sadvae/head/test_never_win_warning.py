@@ -9,6 +9,8 @@ import pytest
 
 pytest.importorskip("torch")
 
+from sadvae_tests_helpers import FakeText  # noqa: E402
+
 from realtime.head.zero_shot import HeadBuilder, HeadOptions  # noqa: E402
 from sadvae.bundle import load_bundle  # noqa: E402
 from sadvae.labels import LabelSet  # noqa: E402
@@ -22,7 +24,7 @@ def test_a_label_tied_with_another_is_named_with_it_and_cosine_is_not_suggested_
     labels = LabelSet(("juggle", "toss balls", "somersault"), ("throws balls", "throws balls", None), "x", "t")
     opts = HeadOptions(cache_dir=str(tmp_path / "heads"), match=False)
     with caplog.at_level(logging.WARNING):
-        head = HeadBuilder(bundle, opts, text_encoder=bundle_fixtures.FakeText()).build(labels)
+        head = HeadBuilder(bundle, opts, text_encoder=FakeText()).build(labels)
     assert head.unreachable == ("toss balls",)
     assert "'toss balls' (loses to 'juggle')" in caplog.text
     assert "zs_method='cosine'" not in caplog.text  # already the scorer in use

@@ -2,12 +2,15 @@ from __future__ import annotations
 
 import pickle
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
+
+from sadvae_tests_helpers import random_shiftgcn  # noqa: E402
 
 from sadvae.data.preprocess import (  # noqa: E402
     PreprocessConfig,
@@ -79,21 +82,8 @@ def _sample_windows(shared_data: Path, window: int = 300) -> np.ndarray:
     return np.stack([preprocess(j, None, cfg) for j in joints])
 
 
-def _random_model(num_classes: int = 5, seed: int = 0) -> ShiftGCN:
-    """Random weights with non-trivial BN statistics, shift masks and offsets."""
-    torch.manual_seed(seed)
-    model = ShiftGCN(ShiftGCNConfig(num_classes=num_classes, shift_init=2.5))
-    with torch.no_grad():
-        for mod in model.modules():
-            if isinstance(mod, torch.nn.modules.batchnorm._BatchNorm):
-                mod.running_mean.normal_(0, 0.3)
-                mod.running_var.uniform_(0.5, 2.0)
-                mod.weight.uniform_(0.5, 1.5)
-                mod.bias.normal_(0, 0.2)
-        for name, p in model.named_parameters():
-            if name.endswith("Feature_Mask"):
-                p.normal_(0, 0.5)
-    return model.eval()
+# random weights with non-trivial BN statistics and affine parameters, shift masks and offsets
+_random_model = partial(random_shiftgcn, bn_weight=True, bn_bias=True, feature_masks=True)
 
 
 def _windows(n: int = 3, t: int = 16, seed: int = 0) -> torch.Tensor:

@@ -10,28 +10,18 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from sadvae_tests_helpers import random_shiftgcn  # noqa: E402
+
 from sadvae.data.preprocess import PreprocessConfig  # noqa: E402
 from sadvae.errors import ConfigError  # noqa: E402
 from sadvae.models import build_backbone  # noqa: E402
 from sadvae.models.live import live_backbone  # noqa: E402
 from sadvae.models.pretrained import SHIFTGCN_CHECKPOINTS, load_pretrained_backbone, shiftgcn_weights_path  # noqa: E402
-from sadvae.models.shiftgcn import ShiftGCN, ShiftGCNConfig  # noqa: E402
 from sadvae.models.shiftgcn_ensemble import ShiftGCNEnsemble, ShiftGCNEnsembleConfig  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 T = 16
-
-
-def _random_net(seed: int, num_classes: int = 5) -> ShiftGCN:
-    torch.manual_seed(seed)
-    net = ShiftGCN(ShiftGCNConfig(num_classes=num_classes, shift_init=2.5))
-    with torch.no_grad():
-        for mod in net.modules():
-            if isinstance(mod, torch.nn.modules.batchnorm._BatchNorm):
-                mod.running_mean.normal_(0, 0.3)
-                mod.running_var.uniform_(0.5, 2.0)
-    return net.eval()
 
 
 def _windows(n: int = 3, persons: int = 2, seed: int = 0) -> torch.Tensor:
@@ -41,7 +31,7 @@ def _windows(n: int = 3, persons: int = 2, seed: int = 0) -> torch.Tensor:
 
 
 def test_features_side_by_side_and_logits_averaged() -> None:
-    a, b = _random_net(0), _random_net(1)
+    a, b = random_shiftgcn(0), random_shiftgcn(1)
     ens = ShiftGCNEnsemble.from_members([a, b]).eval()
     x = _windows()
     with torch.no_grad():
@@ -53,7 +43,7 @@ def test_features_side_by_side_and_logits_averaged() -> None:
 
 
 def test_config_rebuilds_the_model_and_its_state_dict_loads() -> None:
-    ens = ShiftGCNEnsemble.from_members([_random_net(0), _random_net(1)]).eval()
+    ens = ShiftGCNEnsemble.from_members([random_shiftgcn(0), random_shiftgcn(1)]).eval()
     from dataclasses import asdict
 
     again = build_backbone(asdict(ens.cfg)).eval()
@@ -68,13 +58,13 @@ def test_bad_ensembles_are_refused_in_one_line() -> None:
     with pytest.raises(ConfigError, match="members must be >= 2"):
         ShiftGCNEnsembleConfig(members=1)
     with pytest.raises(ConfigError, match="one architecture and class list"):
-        ShiftGCNEnsemble.from_members([_random_net(0, num_classes=5), _random_net(1, num_classes=6)])
+        ShiftGCNEnsemble.from_members([random_shiftgcn(0, num_classes=5), random_shiftgcn(1, num_classes=6)])
     with pytest.raises(ConfigError, match="an empty name between"):
         load_pretrained_backbone("ntu120_xsub+")
 
 
 def test_one_person_graph_equals_the_two_slot_ensemble_on_one_person_windows() -> None:
-    ens = ShiftGCNEnsemble.from_members([_random_net(0), _random_net(1)]).eval()
+    ens = ShiftGCNEnsemble.from_members([random_shiftgcn(0), random_shiftgcn(1)]).eval()
     live = live_backbone(ens, persons=1, slots=2, window=T).eval()
     x = _windows(persons=1)
     with torch.no_grad():
@@ -91,7 +81,7 @@ def test_bundle_round_trip_and_one_person_recognizer(tmp_path: Path) -> None:
     from sadvae.models.sadvae import SADVAE, SADVAEConfig
     from sadvae.text import TextConfig
 
-    ens = ShiftGCNEnsemble.from_members([_random_net(0, 2), _random_net(1, 2)]).eval()
+    ens = ShiftGCNEnsemble.from_members([random_shiftgcn(0, 2), random_shiftgcn(1, 2)]).eval()
     backbone = ExtraHeadBackbone(ens, torch.nn.Linear(512, 1))
     sadvae = SADVAE(SADVAEConfig(feature_dim=512, text_dim=8, semantic_dim=4, style_dim=2)).eval()
     path = save_bundle(
@@ -129,7 +119,7 @@ def test_onnx_export_and_parity_of_the_one_person_ensemble() -> None:
     from sadvae.export import Recognizer, check_tensorrt_ops, torch_to_onnx
     from sadvae.models.sadvae import SADVAE, SADVAEConfig
 
-    ens = ShiftGCNEnsemble.from_members([_random_net(0), _random_net(1)]).eval()
+    ens = ShiftGCNEnsemble.from_members([random_shiftgcn(0), random_shiftgcn(1)]).eval()
     live = live_backbone(ens, persons=1, slots=2, window=T).eval()
     rec = Recognizer(live, SADVAE(SADVAEConfig(feature_dim=512, semantic_dim=8, style_dim=4)).eval())
     model = torch_to_onnx(rec, torch.zeros(2, 3, T, 25, 1))

@@ -5,13 +5,17 @@ Random-weight models only (no released weights needed).
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 
 torch = pytest.importorskip("torch")
 
+from sadvae_tests_helpers import random_shiftgcn  # noqa: E402
+
 from sadvae.models.extra_head import ExtraHeadBackbone  # noqa: E402
 from sadvae.models.live import live_backbone  # noqa: E402
-from sadvae.models.shiftgcn import OnePersonShiftGCN, ShiftGCN, ShiftGCNConfig  # noqa: E402
+from sadvae.models.shiftgcn import OnePersonShiftGCN  # noqa: E402
 from sadvae.models.shiftgcn_ensemble import ShiftGCNEnsemble, ShiftGCNEnsembleConfig  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
@@ -19,17 +23,8 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 T = 16
 
 
-def _model(seed: int = 0, num_classes: int = 5) -> ShiftGCN:
-    """Random weights with non-trivial BN statistics (so two seeds give different empty-slot features)."""
-    torch.manual_seed(seed)
-    model = ShiftGCN(ShiftGCNConfig(num_classes=num_classes, shift_init=2.5))
-    with torch.no_grad():
-        for mod in model.modules():
-            if isinstance(mod, torch.nn.modules.batchnorm._BatchNorm):
-                mod.running_mean.normal_(0, 0.3)
-                mod.running_var.uniform_(0.5, 2.0)
-                mod.bias.normal_(0, 0.2)
-    return model.eval()
+# random weights with non-trivial BN statistics and biases (so two seeds give different empty-slot features)
+_model = partial(random_shiftgcn, bn_bias=True)
 
 
 def _one_person_windows(n: int = 2, seed: int = 0) -> torch.Tensor:

@@ -653,10 +653,10 @@ def test_ntu_descriptions_cover_the_120_names(shared_data):
         ntu_descriptions("poem")
 
 
-@pytest.mark.slow
-def test_joint_end_to_end_on_real_subset(shared_data, tmp_path):
-    """Method joint (the recipe's head without the target) on UTKinect with MSR as the source: every Shift-GCN row
-    reads the per-window cache; the target's own extra classes are never a trained column."""
+def _utkinect_from_msr(tmp_path, methods: tuple[str, ...], cache: str, **fields):
+    """``run_cross_dataset`` on UTKinect with MSR as the source (one clip a class, one thread, ``fields`` for the
+    rest of the config): (its report, the datasets whose feature cache files it wrote under ``feats/<cache>``).
+    Skips where the Shift-GCN weights are not found."""
     if not SHIFTGCN.is_file():
         pytest.skip(f"Shift-GCN weights not found at {SHIFTGCN}")
     from sadvae.train.cross_dataset import CrossDatasetConfig, run_cross_dataset
@@ -664,17 +664,23 @@ def test_joint_end_to_end_on_real_subset(shared_data, tmp_path):
     cfg = CrossDatasetConfig(
         target="utkinect",
         sources=("msr_action3d",),
-        methods=("ntu_conse", "joint", "fused_windows"),
+        methods=methods,
         limit_per_class=1,
         feature_dir=str(tmp_path / "feats"),
         threads=1,
+        **fields,
     )
     report = run_cross_dataset(cfg, tmp_path / "xd")
+    return report, sorted(p.name.split("-")[0] for p in (tmp_path / "feats" / cache).glob("*.npz"))
+
+
+@pytest.mark.slow
+def test_joint_end_to_end_on_real_subset(shared_data, tmp_path):
+    """Method joint (the recipe's head without the target) on UTKinect with MSR as the source: every Shift-GCN row
+    reads the per-window cache; the target's own extra classes are never a trained column."""
+    report, cached = _utkinect_from_msr(tmp_path, ("ntu_conse", "joint", "fused_windows"), "windows")
     assert report["feature_cache"].startswith("windows") and report["test_samples"] == 10
-    assert sorted(p.name.split("-")[0] for p in (tmp_path / "feats" / "windows").glob("*.npz")) == [
-        "msr_action3d",
-        "utkinect",
-    ]
+    assert cached == ["msr_action3d", "utkinect"]
     joint = report["methods"]["joint"]
     trained = joint["info"]["trained_classes"]
     # NTU-120 + 16 MSR classes (hand clap, side kick, jogging, tennis swing are NTU columns)
@@ -689,25 +695,11 @@ def test_joint_end_to_end_on_real_subset(shared_data, tmp_path):
 def test_tuned_methods_end_to_end_on_real_subset(shared_data, tmp_path):
     """Methods tuned / tuned_frozen on UTKinect with MSR as the source: the unit-input cache is written once per set,
     both rows are scored over the same test clips as fused, the control's unit stays the pretrained one."""
-    if not SHIFTGCN.is_file():
-        pytest.skip(f"Shift-GCN weights not found at {SHIFTGCN}")
-    from sadvae.train.cross_dataset import CrossDatasetConfig, run_cross_dataset
     from sadvae.train.finetune import FinetuneConfig
 
-    cfg = CrossDatasetConfig(
-        target="utkinect",
-        sources=("msr_action3d",),
-        methods=("fused", "tuned_frozen", "tuned"),
-        limit_per_class=1,
-        feature_dir=str(tmp_path / "feats"),
-        finetune=FinetuneConfig(epochs=2),
-        threads=1,
-    )
-    report = run_cross_dataset(cfg, tmp_path / "xd")
-    assert sorted(p.name.split("-")[0] for p in (tmp_path / "feats" / "units").glob("*.npz")) == [
-        "msr_action3d",
-        "utkinect",
-    ]
+    methods = ("fused", "tuned_frozen", "tuned")
+    report, cached = _utkinect_from_msr(tmp_path, methods, "units", finetune=FinetuneConfig(epochs=2))
+    assert cached == ["msr_action3d", "utkinect"]
     for m in ("tuned_frozen", "tuned"):
         r = report["methods"][m]
         assert np.asarray(r["confusion"]).sum() == report["test_samples"] == 10

@@ -7,13 +7,12 @@ end-to-end run stay tested here (it is the baseline and the ST-GCN default).
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from sadvae_tests_helpers import exec_by_path
 
 from sadvae.data.preprocess import PreprocessConfig
 from sadvae.data.record import Dataset, SkeletonSequence
@@ -242,11 +241,8 @@ def test_packaged_onnx_is_the_packaged_bundles_export():
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("train_default_script", ROOT / "scripts" / "train_default.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    """``scripts/train_default.py``, run afresh as a module."""
+    return exec_by_path("train_default_script", ROOT / "scripts" / "train_default.py")
 
 
 @pytest.mark.slow

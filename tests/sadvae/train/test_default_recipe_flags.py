@@ -4,15 +4,14 @@ replaced by stubs that fail the test or stop it), and nothing writes under sadva
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from dataclasses import asdict, replace
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from sadvae_tests_helpers import exec_by_path
 
 from sadvae.errors import ConfigError
 from sadvae.train import default_shiftgcn as rec
@@ -27,11 +26,8 @@ class _Stop(Exception):
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("train_default_script_flags", ROOT / "scripts" / "train_default.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    """``scripts/train_default.py``, run afresh as a module."""
+    return exec_by_path("train_default_script_flags", ROOT / "scripts" / "train_default.py")
 
 
 def _never(*a, **k):

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+from sadvae_tests_helpers import exec_by_path
 
 from sadvae.errors import ConfigError
 from sadvae.train import default_shiftgcn as rec
@@ -241,11 +240,8 @@ def test_inner_model_end_to_end_says_it_is_the_inner_model(tmp_path, monkeypatch
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("train_default_script", ROOT / "scripts" / "train_default.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    """``scripts/train_default.py``, run afresh as a module."""
+    return exec_by_path("train_default_script", ROOT / "scripts" / "train_default.py")
 
 
 def test_script_refuses_stgcn_flags_for_the_shiftgcn_recipe(capsys):
