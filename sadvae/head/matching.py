@@ -17,7 +17,9 @@ nearly blind to word order and to the one word that flips an action ("stand to s
    when a particle belongs to a verb in one text and the other uses the particle without that verb
    (:func:`particle_clash`: "pick up with two hands" / "hands up (both hands)", "jump up" / "stand up"): a
    particle after a verb is part of the verb's action, a particle without a verb is the action itself. And
-   when the label negates what the class names (:func:`meaning_clash`: "don't sit down" / "sitting down").
+   when the label says more than the class in a way that excludes it (:func:`meaning_clash`): a negation
+   ("don't sit down"), no second person where the class has one ("push" / "pushing other person"), or the
+   class plus a side or path ("walk backwards" / "walk").
 3. **Score**: 1 when the stem sets are equal; otherwise the cosine similarity of sentence embeddings
    of the canonical forms when an encoder is at hand, else (a live install without sentence-transformers)
    the token F1 of the stem sets if every word of the label occurs in the class and the class joins no
@@ -217,7 +219,7 @@ CONFLICTS: tuple[frozenset[str], ...] = tuple(
         ("wear", "take"),
         ("toward", "away", "apart"),
         ("forward", "backward", "side"),
-        ("left", "right"),
+        ("left", "right", "two"),  # one side is not both: "raise right hand" / "hands up (both hands)"
         ("high", "horizontal", "low"),
         ("one", "two"),
         ("push", "pull"),
@@ -318,6 +320,13 @@ _PATH = frozenset(
     _stem(w)
     for w in ("left", "right", "forward", "backward", "side", "circle", "around", "toward", "away", "clockwise", "back")
 )
+# the _PATH words that turn an action into another movement when a label adds them to a class ("walk backwards" /
+# "walk", "side kick" / "kick": :func:`meaning_clash`); forward, toward, around, away and back are left out, as
+# "walking forward" is walking ("back" is also a body part, "away" a particle)
+_OFF_PATH = frozenset(_stem(w) for w in ("left", "right", "backward", "side", "circle", "clockwise"))
+# a side before a limb is the limb's, not a path ("kick forward with the left leg" is a forward kick; one side against
+# both is the CONFLICTS group's business)
+_LIMBS = frozenset(_stem(w) for w in ("hand", "arm", "leg", "foot", "feet", "knee", "elbow", "shoulder", "fist"))
 # verbs of trained class names that take no particle (NTU-120, the Kinect sets): with PHRASAL_VERBS, the words that
 # make a text an action ("touching" is no more general name of "cross toe touch": crossing is another action)
 _MORE_VERBS = frozenset(
@@ -329,6 +338,13 @@ _MORE_VERBS = frozenset(
     ).split()
 )
 VERBS: frozenset[str] = PHRASAL_VERBS | _MORE_VERBS
+# the words of a second person that a one-person label must name to take a class that has them (:func:`meaning_clash`);
+# not "together", which also joins one's own hands ("rub two hands together")
+_SECOND_PERSON = _PARTNER - {"together"}
+# actions that take two people whatever the label says ("hug" / "hugging other person"): stem sets of the label
+_PAIR_ACTIONS = tuple(
+    frozenset(_stem(w) for w in a.split()) for a in ("hug", "embrace", "cuddle", "kiss", "shake hands", "high five")
+)
 # words that negate the action they go with ("not sitting down", "don't sit down", "stop walking"; canonical reads
 # "don't" as "do not"); "no" only before another word ("no jumping", not "shake head no")
 _NEGATIONS = frozenset({"not", "never", "dont", "without", "stop"})
@@ -370,6 +386,7 @@ class _Text:
     has_object: bool  # a determiner opened a direct object ("carrying a box")
     generic: bool  # a generic object word holds the object's place ("kicking something")
     negated: frozenset[str] = frozenset()  # the negation words ("not", "stop", ...: :data:`_NEGATIONS`)
+    off_path: frozenset[str] = frozenset()  # :data:`_OFF_PATH` words but a side of a limb ("the left leg")
 
     @classmethod
     def of(cls, text: str) -> _Text:
@@ -385,6 +402,11 @@ class _Text:
             has_object,
             bool(_GENERIC_OBJECTS & words),
             frozenset(negated),
+            frozenset(
+                _stem(w)
+                for w, nxt in zip(seq, [*seq[1:], ""], strict=True)
+                if _stem(w) in _OFF_PATH and not (w in ("left", "right") and _stem(nxt) in _LIMBS)
+            ),
         )
 
 
@@ -453,22 +475,37 @@ def _instance_of(a: _Text, b: _Text) -> bool:
 
 
 def meaning_clash(label: str, cls: str) -> bool:
-    """True when ``label`` negates what ``cls`` names (6 December 2026): a negation the class lacks ("not standing
-    up", "don't sit down", "stop walking" name no "standing up", "sitting down", "walk"; the label stays new).
+    """True when ``label`` says something that excludes ``cls`` beyond the :data:`CONFLICTS` words (6 December 2026):
 
-    Negations: not, never, don't (read as "do not"), without, stop; "no" only before another word ("no jumping", not
-    "shake head no").
+    - a **negation** the class lacks: "not standing up", "don't sit down", "stop walking" name no "standing up",
+      "sitting down", "walk" (the label stays new);
+    - a **second person** in the class only: "push" / "pushing other person", "carry" / "carry something with other
+      person", "walk together" / "walking towards each other" (a one-person window shows half of a pair action); a
+      label that names a second person ("pushing someone") or an action of two ("hug", "shake hands", "high five")
+      keeps it;
+    - a label that is the class **plus a side or a path off straight ahead** (:data:`_OFF_PATH`): "walk backwards" /
+      "walk", "walk to the left" / "walk", "side kick" / "kick" (a more specific label is another movement than the
+      general class; a side before a limb is the limb's: "kick forward with the left leg" / "forward kick" is left to
+      the score). Forward, around and toward are how the action goes anyway ("walking forward" / "walk", "two
+      hand front clap" / "clap hands" are paraphrase pairs); a class with words of its own is left to the score
+      ("waving an arm sideways" / "horizontal arm wave").
 
-    >>> meaning_clash("not standing up", "standing up"), meaning_clash("stop walking", "walk")
+    >>> meaning_clash("not standing up", "standing up"), meaning_clash("push", "pushing other person")
     (True, True)
-    >>> meaning_clash("shake head no", "shake head"), meaning_clash("walk", "walk")
+    >>> meaning_clash("pushing someone", "pushing other person"), meaning_clash("hugging", "hugging other person")
     (False, False)
+    >>> meaning_clash("walk backwards", "walk"), meaning_clash("walk", "walk backwards")
+    (True, False)
     """
     return _meaning_clash(_Text.of(label), _Text.of(cls))
 
 
 def _meaning_clash(a: _Text, b: _Text) -> bool:
-    return bool(a.negated - b.negated)
+    if a.negated - b.negated:
+        return True
+    if b.partners & _SECOND_PERSON and not a.partners & _SECOND_PERSON and not any(p <= a.stems for p in _PAIR_ACTIONS):
+        return True
+    return b.stems < a.stems and bool(a.off_path - b.stems)
 
 
 def lexical_score(a: frozenset[str], b: frozenset[str]) -> float:

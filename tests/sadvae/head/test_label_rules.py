@@ -65,6 +65,84 @@ def test_no_as_an_answer_is_no_negation() -> None:
     assert classes_of("shake head no", ["shake head"]) == ("shake head",)
 
 
+# ---------------------------------------------------------------- 3. one side is not both
+
+
+@pytest.mark.parametrize(
+    ("label", "cls"),
+    [
+        ("raise right hand", "hands up (both hands)"),
+        ("wave the left hand", "wave both hands"),
+        ("two hand wave", "wave the left hand"),
+    ],
+)
+def test_one_side_takes_no_class_of_both_sides_and_back(label: str, cls: str) -> None:
+    assert conflict(stems(label), stems(cls))
+    assert classes_of(label, [cls]) == ()
+
+
+def test_a_label_without_a_side_keeps_both_kinds() -> None:
+    assert classes_of("wave", ["wave both hands", "wave the left hand"]) == ("wave both hands", "wave the left hand")
+
+
+# ---------------------------------------------------------------- 4. a second person
+
+
+@pytest.mark.parametrize(
+    ("label", "cls"),
+    [
+        ("push", "pushing other person"),
+        ("carry", "carry something with other person"),
+        ("kicking", "kicking other person"),
+        ("punching", "punching/slapping other person"),
+    ],
+)
+def test_a_one_person_label_takes_no_class_of_two_people(label: str, cls: str) -> None:
+    assert meaning_clash(label, cls)
+    assert classes_of(label, [cls]) == ()
+
+
+@pytest.mark.parametrize(
+    ("label", "cls"),
+    [
+        ("pushing someone", "pushing other person"),
+        ("carry a box with a partner", "carry something with other person"),
+        ("hugging", "hugging other person"),
+        ("shake hands", "shaking hands"),
+        ("high five", "giving a high five to other person"),
+        ("rubbing hands", "rub two hands together"),
+    ],
+)
+def test_a_label_naming_a_second_person_or_an_action_of_two_keeps_the_class(label: str, cls: str) -> None:
+    assert not meaning_clash(label, cls)
+    assert classes_of(label, [cls]) == (cls,)
+
+
+# ---------------------------------------------------------------- 5. a side or path the class lacks
+
+
+@pytest.mark.parametrize(
+    ("label", "cls"),
+    [("walk backwards", "walk"), ("walk to the left", "walk"), ("side kick", "kick"), ("walking in a circle", "walk")],
+)
+def test_a_label_that_adds_a_side_or_path_to_a_class_is_another_movement(label: str, cls: str) -> None:
+    assert meaning_clash(label, cls)
+    assert classes_of(label, [cls]) == ()
+
+
+@pytest.mark.parametrize(
+    ("label", "cls"),
+    [
+        ("walk", "walk backwards"),
+        ("walking forward", "walk"),
+        ("kick forward with the left leg", "forward kick"),
+        ("waving an arm sideways", "horizontal arm wave"),
+    ],
+)
+def test_a_path_that_is_how_the_action_goes_anyway_or_a_limbs_side_keeps_the_class(label: str, cls: str) -> None:
+    assert not meaning_clash(label, cls)
+
+
 # ---------------------------------------------------------------- 6. possessives and Unicode forms
 
 
