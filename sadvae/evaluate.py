@@ -58,6 +58,7 @@ __all__ = [
     "fit_stacking",
     "choose_keep_rate",
     "best_keep_rate",
+    "middle_of_best",
     "Novelty",
     "novelty_statistic",
     "fit_novelty",
@@ -182,8 +183,9 @@ def fit_gate(
 
     The two groups are balanced by subsampling the larger one. The temperature and the threshold
     are chosen by balanced accuracy of ``folds``-fold cross-validated probabilities (the official
-    code holds out a sixth of the rows instead, which is noise on small validation sets); the final
-    logistic regression is then fitted on every row.
+    code holds out a sixth of the rows instead, which is noise on small validation sets): the first
+    temperature that reaches the best, and the middle of its thresholds that tie for it
+    (:func:`middle_of_best`); the final logistic regression is then fitted on every row.
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
@@ -206,11 +208,10 @@ def fit_gate(
             [gate_features(unseen_zsl[ui], unseen_logits[ui], t, k), gate_features(seen_zsl[si], seen_logits[si], t, k)]
         )
         p = cross_val_predict(LogisticRegression(C=1.0, max_iter=5000), x, y, cv=cv, method="predict_proba")[:, 1]
-        for th in thresholds:
-            pred = p > th
-            acc = 0.5 * (pred[y == 1].mean() + (~pred[y == 0]).mean())
-            if best is None or acc > best[0] + 1e-12:
-                best = (float(acc), float(t), float(th))
+        accs = [0.5 * ((p[y == 1] > th).mean() + (p[y == 0] <= th).mean()) for th in thresholds]
+        i = middle_of_best(accs)
+        if best is None or accs[i] > best[0] + 1e-12:
+            best = (float(accs[i]), float(t), float(thresholds[i]))
     assert best is not None
     acc, t, th = best
     x = np.concatenate(
@@ -298,13 +299,25 @@ def best_keep_rate(
     Returns:
         (keep rate, H at that rate).
     """
-    best = (-1.0, rates[0])
+    scores = []
     for r in rates:
         g = np.quantile(seen_stat, r)
-        h = harmonic_mean(float(np.mean(seen_ok & (seen_stat <= g))), float(np.mean(unseen_ok & (unseen_stat > g))))
-        if h > best[0] + 1e-12:
-            best = (h, float(r))
-    return best[1], best[0]
+        scores.append(
+            harmonic_mean(float(np.mean(seen_ok & (seen_stat <= g))), float(np.mean(unseen_ok & (unseen_stat > g))))
+        )
+    i = middle_of_best(scores)
+    return float(rates[i]), scores[i]
+
+
+def middle_of_best(scores) -> int:
+    """Index of the middle one of the grid values that tie for the best score (the lower middle for an even count).
+
+    A small validation set gives a whole run of grid values one score; which end of the run is better it cannot
+    say, so the one furthest from both ends is taken (the first of them, as before 6 December 2026, put every
+    keep rate and gate threshold on the edge of its plateau)."""
+    s = np.asarray(scores, np.float64)
+    tied = np.flatnonzero(s >= s.max() - 1e-12)
+    return int(tied[(len(tied) - 1) // 2])
 
 
 def choose_keep_rate(

@@ -29,6 +29,20 @@ def test_gate_separates_seen_from_unseen_and_round_trips():
     np.testing.assert_allclose(back.prob_unseen(zu, lu), gate.prob_unseen(zu, lu))
 
 
+def test_gate_threshold_is_the_middle_of_the_tied_thresholds():
+    """Separable validation outputs: every threshold of the grid (0.25-0.74) gives balanced accuracy 1; the gate
+    takes the middle one (0.49), not the grid's low end (0.25, before 6 December 2026)."""
+    rng = np.random.default_rng(0)
+    n, u, s = 40, 4, 6
+    zu = np.eye(u)[rng.integers(0, u, n)] * 0.9 + 0.1 / u  # confident zero-shot, flat backbone
+    lu = rng.normal(0, 0.1, (n, s))
+    zs = np.full((n, u), 1.0 / u)  # flat zero-shot, confident backbone
+    ls = np.eye(s)[rng.integers(0, s, n)] * 8.0
+    gate = fit_gate(zu, lu, zs, ls, k=3)
+    assert gate.val_accuracy == pytest.approx(1.0)
+    assert gate.threshold == pytest.approx(0.49)
+
+
 def test_gate_features_pad_when_fewer_classes_than_k():
     f = gate_features(np.array([[0.7, 0.3]]), np.array([[2.0, 0.0]]), 1.0, k=3)
     assert f.shape == (1, 6)

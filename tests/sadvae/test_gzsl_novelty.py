@@ -18,6 +18,7 @@ from sadvae.evaluate import (
     fit_stacking_novelty,
     gzsl_scores,
     knn_neighbours,
+    middle_of_best,
     novelty_statistic,
     seen_class_centroids,
     softmax,
@@ -102,6 +103,24 @@ def test_best_keep_rate_by_hand():
     rate, h = best_keep_rate(seen_stat, ok_s, unseen_stat, ok_u)
     # every unseen clip is above gamma while gamma < 0.7: the best rate keeps the most seen clips below 0.7
     assert rate == pytest.approx(0.69) and h == pytest.approx(2 * 0.70 / 1.70, abs=0.01)
+
+
+def test_middle_of_best_takes_the_middle_of_a_tie():
+    assert middle_of_best([0.1, 0.5, 0.5, 0.5, 0.2]) == 2
+    assert middle_of_best([0.5, 0.5, 0.1, 0.5, 0.5]) == 1  # the lower middle of the tied values, wherever they are
+    assert middle_of_best([0.3, 0.9, 0.2]) == 1
+
+
+def test_best_keep_rate_takes_the_middle_of_a_plateau_not_its_edge():
+    """A validation set of 11 seen clips gives runs of keep rates one H (6 December 2026: the first of them was
+    taken, the edge of the plateau)."""
+    seen_stat = np.linspace(0.0, 1.0, 11)
+    unseen_stat = np.full(20, 2.0)  # above every gamma: U = 1 whatever the rate
+    ok_s, ok_u = np.ones(11, bool), np.ones(20, bool)
+    rates = tuple(float(r) for r in np.round(np.arange(0.90, 0.995, 0.01), 2))  # gamma in [0.9, 1.0): S = 10 / 11
+    rate, h = best_keep_rate(seen_stat, ok_s, unseen_stat, ok_u, rates)
+    assert h == pytest.approx(2 * (10 / 11) / (1 + 10 / 11))
+    assert rate == pytest.approx(0.94)
 
 
 def test_knn_distance_reads_the_kth_nearest_training_feature():
