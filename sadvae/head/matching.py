@@ -338,13 +338,26 @@ _MORE_VERBS = frozenset(
     ).split()
 )
 VERBS: frozenset[str] = PHRASAL_VERBS | _MORE_VERBS
-# the words of a second person that a one-person label must name to take a class that has them (:func:`meaning_clash`);
-# not "together", which also joins one's own hands ("rub two hands together")
+# the words of a second person in a class (:func:`meaning_clash`); not "together", which also joins one's own hands
+# ("rub two hands together")
 _SECOND_PERSON = _PARTNER - {"together"}
-# actions that take two people whatever the label says ("hug" / "hugging other person"): stem sets of the label
+# more ways a label names its partner: "pushing a friend", "push him", "slap a person" ("person" / "people" after the
+# label's first word: "person walking" names one person); "her" is left out, as it is also one's own ("brush her hair")
+_PARTNER_WORDS = frozenset({"friend", "friends", "him", "them"})
+_PERSON_WORDS = frozenset({"person", "people"})
+# actions that take two people whatever the label says ("hug" / "hugging other person", "whisper" / "whisper in other
+# person's ear", "walk apart" / "walking apart from each other"): stem sets of the label
 _PAIR_ACTIONS = tuple(
-    frozenset(_stem(w) for w in a.split()) for a in ("hug", "embrace", "cuddle", "kiss", "shake hands", "high five")
+    frozenset(_stem(w) for w in a.split())
+    for a in ("hug", "embrace", "cuddle", "kiss", "shake hands", "high five", "whisper", "slap", "pat", "apart", "give")
 )
+# the side words: one side is not both (:data:`CONFLICTS`), and a class's name says so for its aliases too
+_LEFT_RIGHT_BOTH = frozenset(_stem(w) for w in ("left", "right", "two"))
+# the _OFF_PATH words that say which way the body goes, sideways or backwards (a label that goes one of these ways
+# takes no class that goes the other: "walk left and right" / "walk backwards"; sideways is to the left or right)
+_WAYS = (frozenset(_stem(w) for w in ("left", "right", "side")), frozenset({_stem("backward")}))
+# a circle's way round is no other movement than the circle ("draw circle clockwise" / "draw circle")
+_SHAPES, _CLOCKWISE = frozenset(_stem(w) for w in ("circle", "rotate")), _stem("clockwise")
 # words that negate the action they go with ("not sitting down", "don't sit down", "stop walking"; canonical reads
 # "don't" as "do not"); "no" only before another word ("no jumping", not "shake head no")
 _NEGATIONS = frozenset({"not", "never", "dont", "without", "stop"})
@@ -386,7 +399,8 @@ class _Text:
     has_object: bool  # a determiner opened a direct object ("carrying a box")
     generic: bool  # a generic object word holds the object's place ("kicking something")
     negated: frozenset[str] = frozenset()  # the negation words ("not", "stop", ...: :data:`_NEGATIONS`)
-    off_path: frozenset[str] = frozenset()  # :data:`_OFF_PATH` words but a side of a limb ("the left leg")
+    off_path: tuple[tuple[str, str], ...] = ()  # (:data:`_OFF_PATH` word, the word after it) but a limb's side
+    second_person: bool = False  # the text names a partner (:data:`_SECOND_PERSON`, :data:`_PARTNER_WORDS`, ...)
 
     @classmethod
     def of(cls, text: str) -> _Text:
@@ -402,10 +416,16 @@ class _Text:
             has_object,
             bool(_GENERIC_OBJECTS & words),
             frozenset(negated),
-            frozenset(
-                _stem(w)
+            tuple(
+                (_stem(w), _stem(nxt))
                 for w, nxt in zip(seq, [*seq[1:], ""], strict=True)
                 if _stem(w) in _OFF_PATH and not (w in ("left", "right") and _stem(nxt) in _LIMBS)
+            ),
+            bool(
+                _SECOND_PERSON & words
+                or _PARTNER_WORDS & words
+                or _PERSON_WORDS & set(seq[1:])
+                or ("together" in words and not {_stem(w) for w in seq} & _LIMBS)
             ),
         )
 
@@ -480,15 +500,18 @@ def meaning_clash(label: str, cls: str) -> bool:
     - a **negation** the class lacks: "not standing up", "don't sit down", "stop walking" name no "standing up",
       "sitting down", "walk" (the label stays new);
     - a **second person** in the class only: "push" / "pushing other person", "carry" / "carry something with other
-      person", "walk together" / "walking towards each other" (a one-person window shows half of a pair action); a
-      label that names a second person ("pushing someone") or an action of two ("hug", "shake hands", "high five")
-      keeps it;
+      person" (a one-person window shows half of a pair action); a label that names a partner ("pushing someone",
+      "push him", "slap a person", "carrying something together") or an action of two ("hug", "shake hands", "high
+      five", "whisper", "walk apart") keeps it;
     - a label that is the class **plus a side or a path off straight ahead** (:data:`_OFF_PATH`): "walk backwards" /
       "walk", "walk to the left" / "walk", "side kick" / "kick" (a more specific label is another movement than the
-      general class; a side before a limb is the limb's: "kick forward with the left leg" / "forward kick" is left to
-      the score). Forward, around and toward are how the action goes anyway ("walking forward" / "walk", "two
-      hand front clap" / "clap hands" are paraphrase pairs); a class with words of its own is left to the score
-      ("waving an arm sideways" / "horizontal arm wave").
+      general class). A side before a limb or before the class's own action word is the limb's ("kick forward with
+      the left leg" / "forward kick", "right punch" / "punch"), and clockwise is how a circle goes ("draw circle
+      clockwise" / "draw circle"). Forward, around and toward are how the action goes anyway ("walking forward" /
+      "walk", "two hand front clap" / "clap hands" are paraphrase pairs); a class with words of its own is left to
+      the score ("waving an arm sideways" / "horizontal arm wave");
+    - a label that goes one way and a class that goes **another way** the label does not name ("walk left and
+      right" / "walk backwards").
 
     >>> meaning_clash("not standing up", "standing up"), meaning_clash("push", "pushing other person")
     (True, True)
@@ -496,6 +519,8 @@ def meaning_clash(label: str, cls: str) -> bool:
     (False, False)
     >>> meaning_clash("walk backwards", "walk"), meaning_clash("walk", "walk backwards")
     (True, False)
+    >>> meaning_clash("right punch", "punch"), meaning_clash("walk left and right", "walk backwards")
+    (False, True)
     """
     return _meaning_clash(_Text.of(label), _Text.of(cls))
 
@@ -503,9 +528,22 @@ def meaning_clash(label: str, cls: str) -> bool:
 def _meaning_clash(a: _Text, b: _Text) -> bool:
     if a.negated - b.negated:
         return True
-    if b.partners & _SECOND_PERSON and not a.partners & _SECOND_PERSON and not any(p <= a.stems for p in _PAIR_ACTIONS):
+    if b.partners & _SECOND_PERSON and not a.second_person and not any(p <= a.stems for p in _PAIR_ACTIONS):
         return True
-    return b.stems < a.stems and bool(a.off_path - b.stems)
+    paths = {w for w, nxt in a.off_path if not (w in _LEFT_RIGHT_BOTH and nxt in b.stems)}
+    if b.stems & _SHAPES:
+        paths.discard(_CLOCKWISE)
+    if b.stems < a.stems and paths - b.stems:
+        return True
+    class_paths = {w for w, _ in b.off_path}
+    return any(paths & one and class_paths & other for one, other in (_WAYS, _WAYS[::-1]))
+
+
+def _name_clash(a: _Text, name: _Text) -> bool:
+    """A clash of ``a`` with a class's own name that holds for every alias of the class too: one side against both
+    ("wave right hand" takes no "wave both hands" through its alias "wave hands") and :func:`meaning_clash`."""
+    sa, sb = a.stems & _LEFT_RIGHT_BOTH, name.stems & _LEFT_RIGHT_BOTH
+    return bool(sa - sb and sb - sa) or _meaning_clash(a, name)
 
 
 def lexical_score(a: frozenset[str], b: frozenset[str]) -> float:
@@ -661,6 +699,11 @@ def match_labels(
         ],
         dtype=bool,
     ).reshape(n_l, len(flat))
+    first = np.searchsorted(owner, np.arange(n_v))  # each class's own name, the first of its texts
+    name_clash = np.array([[_name_clash(a, voc_texts[k]) for k in first] for a in lab_texts], dtype=bool).reshape(
+        n_l, n_v
+    )
+    clash |= name_clash[:, owner]
     kind_of = np.array(
         [[_kind_of(a, b) or _instance_of(a, b) for b in voc_texts] for a in lab_texts], dtype=bool
     ).reshape(n_l, len(flat))

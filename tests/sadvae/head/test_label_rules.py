@@ -143,6 +143,63 @@ def test_a_path_that_is_how_the_action_goes_anyway_or_a_limbs_side_keeps_the_cla
     assert not meaning_clash(label, cls)
 
 
+# ---------------------------------------------------------------- review of the rules (6 December 2026, late)
+
+
+def test_a_class_name_s_side_and_meaning_hold_for_its_aliases() -> None:
+    """ "wave right hand" took "wave both hands" through its alias "wave hands", "walk sideways" took "walk" through
+    "walk around": the class's name refuses the label, so its aliases do too."""
+    both = match_labels(["wave right hand"], ["wave both hands"], alike, aliases=[["wave hands"]])
+    walk = match_labels(["walk sideways"], ["walk"], alike, aliases=[["walk around"]])
+    assert both.matches[0].class_names == () and walk.matches[0].class_names == ()
+    assert match_labels(["wave"], ["wave both hands"], alike, aliases=[["wave hands"]]).matches[0].class_names == (
+        "wave both hands",
+    )
+
+
+@pytest.mark.parametrize(
+    "label",
+    ["push him", "pushing a friend", "two people pushing", "slap a person", "carrying something together"],
+)
+def test_more_ways_to_name_a_partner(label: str) -> None:
+    cls = "carry something with other person" if "carry" in label else "pushing other person"
+    if "slap" in label:
+        cls = "punching/slapping other person"
+    assert not meaning_clash(label, cls)
+
+
+@pytest.mark.parametrize(
+    ("label", "cls"),
+    [
+        ("whisper", "whisper in other person's ear"),
+        ("walk apart", "walking apart from each other"),
+        ("give something", "giving something to other person"),
+        ("pat on back", "pat on back of other person"),
+    ],
+)
+def test_actions_of_two_keep_their_pair_class(label: str, cls: str) -> None:
+    assert not meaning_clash(label, cls)
+
+
+def test_a_person_word_first_is_the_performer_and_her_is_ones_own() -> None:
+    assert meaning_clash("person walking", "walking towards each other")
+    assert meaning_clash("brushing her hair", "brushing other person's hair")
+
+
+@pytest.mark.parametrize(
+    ("label", "cls"),
+    [("right punch", "punch"), ("left kick", "kick"), ("draw circle clockwise", "draw circle")],
+)
+def test_a_side_of_the_action_word_and_a_circles_way_round_add_no_path(label: str, cls: str) -> None:
+    assert not meaning_clash(label, cls)
+
+
+def test_a_label_that_goes_sideways_takes_no_class_that_goes_backwards_and_back() -> None:
+    assert meaning_clash("walk left and right", "walk backwards")
+    assert meaning_clash("walk backwards", "walk to the left")
+    assert not meaning_clash("walk sideways", "walk to the left")
+
+
 # ---------------------------------------------------------------- 6. possessives and Unicode forms
 
 
