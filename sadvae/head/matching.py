@@ -509,7 +509,8 @@ def meaning_clash(label: str, cls: str) -> bool:
       the left leg" / "forward kick", "right punch" / "punch"), and clockwise is how a circle goes ("draw circle
       clockwise" / "draw circle"). Forward, around and toward are how the action goes anyway ("walking forward" /
       "walk", "two hand front clap" / "clap hands" are paraphrase pairs); a class with words of its own is left to
-      the score ("waving an arm sideways" / "horizontal arm wave");
+      the score ("waving an arm sideways" / "horizontal arm wave"), and more ways of a class's own kind widen it
+      ("walk left and right" / "walk to the left");
     - a label that goes one way and a class that goes **another way** the label does not name ("walk left and
       right" / "walk backwards").
 
@@ -533,9 +534,11 @@ def _meaning_clash(a: _Text, b: _Text) -> bool:
     paths = {w for w, nxt in a.off_path if not (w in _LEFT_RIGHT_BOTH and nxt in b.stems)}
     if b.stems & _SHAPES:
         paths.discard(_CLOCKWISE)
-    if b.stems < a.stems and paths - b.stems:
-        return True
     class_paths = {w for w, _ in b.off_path}
+    extra = paths - b.stems
+    # more ways of the class's own kind widen it ("walk left and right" / "walk to the left"), another kind does not
+    if b.stems < a.stems and extra and not any(class_paths & way and extra <= way for way in _WAYS):
+        return True
     return any(paths & one and class_paths & other for one, other in (_WAYS, _WAYS[::-1]))
 
 

@@ -200,6 +200,12 @@ def test_a_label_that_goes_sideways_takes_no_class_that_goes_backwards_and_back(
     assert not meaning_clash("walk sideways", "walk to the left")
 
 
+def test_a_label_with_both_sides_widens_a_class_of_one_side() -> None:
+    vocab = ["walk to the left", "walk to the right", "walk backwards", "walk"]
+    assert classes_of("walk left and right", vocab) == ("walk to the left", "walk to the right")
+    assert meaning_clash("walk to the left", "walk") and meaning_clash("side kick", "kick")
+
+
 # ---------------------------------------------------------------- 6. possessives and Unicode forms
 
 
