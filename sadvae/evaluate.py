@@ -316,9 +316,10 @@ def middle_of_best(scores) -> int:
     say, so the one furthest from both ends is taken (the first of them, as before 6 December 2026, put every
     keep rate and gate threshold on the edge of its plateau)."""
     s = np.asarray(scores, np.float64)
-    if not np.isfinite(s).any():
+    finite = np.isfinite(s)
+    if not finite.any():
         raise ValueError(f"no finite score to choose from ({len(s)} scores)")
-    tied = np.flatnonzero(s >= np.nanmax(s[np.isfinite(s)]) - 1e-12)
+    tied = np.flatnonzero(finite & (s >= s[finite].max() - 1e-12))
     return int(tied[(len(tied) - 1) // 2])
 
 

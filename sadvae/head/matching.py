@@ -351,8 +351,8 @@ _PAIR_ACTIONS = tuple(
     frozenset(_stem(w) for w in a.split())
     for a in ("hug", "embrace", "cuddle", "kiss", "shake hands", "high five", "whisper", "slap", "pat", "apart", "give")
 )
-# the side words: one side is not both (:data:`CONFLICTS`), and a class's name says so for its aliases too
-_LEFT_RIGHT_BOTH = frozenset(_stem(w) for w in ("left", "right", "two"))
+# the side words, CONFLICTS' group of them: one side is not both, and a class's name says so for its aliases too
+_LEFT_RIGHT_BOTH = next(g for g in CONFLICTS if _stem("left") in g)
 # the _OFF_PATH words that say which way the body goes, sideways or backwards (a label that goes one of these ways
 # takes no class that goes the other: "walk left and right" / "walk backwards"; sideways is to the left or right)
 _WAYS = (frozenset(_stem(w) for w in ("left", "right", "side")), frozenset({_stem("backward")}))

@@ -110,6 +110,7 @@ def test_middle_of_best_takes_the_middle_of_a_tie():
     assert middle_of_best([0.5, 0.5, 0.1, 0.5, 0.5]) == 1  # the lower middle of the tied values, wherever they are
     assert middle_of_best([0.3, 0.9, 0.2]) == 1
     assert middle_of_best([float("nan"), 0.4, 0.4, 0.1]) == 1  # a NaN (no sample on a side) is never chosen
+    assert middle_of_best([float("inf"), 0.4, 0.2]) == 1  # nor an infinite one
     for nothing in ([], [float("nan")] * 3):
         with pytest.raises(ValueError, match="no finite score"):
             middle_of_best(nothing)
