@@ -128,20 +128,18 @@ def episodes(data: dict, rng: np.random.Generator, n: int):
         yield episode(data, listed, queries, k, rng)
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", type=Path, help="bundle .pt (default: the packaged model)")
-    ap.add_argument(
-        "--datasets",
-        nargs="+",
-        help="sets whose training side is read: the model's training sets (default: the recipe's)",
-    )
-    ap.add_argument("--data-root", type=Path, help="default ../shared/data")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--dry-run", action="store_true", help="print the fit, write nothing")
-    ap.add_argument("--json", type=Path, help="also write the fit and its statistics here")
-    args = ap.parse_args()
-
+def fit_example_constants(
+    bundle: Path | None = None,
+    datasets: list[str] | None = None,
+    data_root: Path | None = None,
+    seed: int = 0,
+    write: bool = True,
+    json_path: Path | None = None,
+    command: str | None = None,
+) -> dict:
+    """Fit the constants of labels taught by example on ``bundle``'s (default: the packaged model's) windows of
+    ``datasets``' training sides, print the fit, write it into the bundle's head calibration (unless not ``write``)
+    and to ``json_path``; returns the fit."""
     from realtime.backends.live_model import load_live_model
     from sadvae.assets import default_bundle_path
     from sadvae.fileio import atomic_write
@@ -149,14 +147,14 @@ def main() -> int:
     from sadvae.paths import shared_data_root
     from sadvae.train.default_shiftgcn import ShiftGCNDefaultConfig
 
-    bundle = args.model or default_bundle_path()
-    model = load_live_model(bundle, "onnxruntime")
+    bundle = bundle or default_bundle_path()
     cal_path = calibration_path(bundle)
     if not cal_path.is_file():
         raise SystemExit(f"{cal_path}: no head calibration to add to; fit one first (scripts/train_default)")
-    datasets = args.datasets or list(ShiftGCNDefaultConfig().datasets)
-    root = args.data_root or shared_data_root()
-    rng = np.random.default_rng(args.seed)
+    model = load_live_model(bundle, "onnxruntime")
+    datasets = list(datasets or ShiftGCNDefaultConfig().datasets)
+    root = data_root or shared_data_root()
+    rng = np.random.default_rng(seed)
     best, pos, sims, truth = [], [], [], []
     stats, sets = {}, []
     for name in datasets:
@@ -194,14 +192,14 @@ def main() -> int:
         ],
         "datasets": stats,
         "episodes": EPISODES,
-        "seed": args.seed,
-        "command": " ".join(["python", *sys.argv]),
+        "seed": seed,
+        "command": command or " ".join(["python", *sys.argv]),
     }
     print(json.dumps(fit, indent=1))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(fit, indent=1) + "\n")
-    if not args.dry_run:
+    if json_path:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(fit, indent=1) + "\n")
+    if write:
         d = json.loads(cal_path.read_text(encoding="utf-8"))
         d.update({k: fit[k] for k in ("example_a", "example_b", "example_temperature")})
         pool_cal = d.get(POOLED_KEY)
@@ -210,6 +208,23 @@ def main() -> int:
         d["fit_example_curve"] = {k: v for k, v in fit.items() if not k.startswith("example_")}
         atomic_write(cal_path, (json.dumps(d, indent=1) + "\n").encode("utf-8"))
         print(f"wrote {cal_path}")
+    return fit
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", type=Path, help="bundle .pt (default: the packaged model)")
+    ap.add_argument(
+        "--datasets",
+        nargs="+",
+        help="sets whose training side is read: the model's training sets (default: the recipe's)",
+    )
+    ap.add_argument("--data-root", type=Path, help="default ../shared/data")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--dry-run", action="store_true", help="print the fit, write nothing")
+    ap.add_argument("--json", type=Path, help="also write the fit and its statistics here")
+    args = ap.parse_args()
+    fit_example_constants(args.model, args.datasets, args.data_root, args.seed, not args.dry_run, args.json)
     return 0
 
 

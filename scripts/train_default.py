@@ -4,14 +4,15 @@
   of MSR Action3D, NW-UCLA, UTKinect, HDM05 and Bandai-Namco (class table:
   :mod:`sadvae.train.class_table`) scored by an extra linear head, SA-DVAE for new names, a fitted head
   calibration. Recipe: :mod:`sadvae.train.default_shiftgcn`. Writes the packaged default model
-  ``sadvae/assets/default_model.pt`` by default, with ``.head.json`` (the fitted calibration), ``.onnx`` (the
-  export the live pipeline runs) and ``.metrics.json`` beside it. Window T=96 at 30 fps (chosen on inner
+  ``sadvae/assets/default_model.pt`` by default, with ``.head.json`` (the fitted calibration; the constants of
+  labels taught by example are fitted last, through the live pipeline: ``scripts/fit_example_curve.py``), ``.onnx``
+  (the export the live pipeline runs) and ``.metrics.json`` beside it. Window T=96 at 30 fps (chosen on inner
   validation: 55.0 vs 49.9 % window top-1 at T=64), live stride 24 (measured: recogniser <= 3 ms per frame).
   The packaged model is the default recipe only: a setting that changes what is trained (``--limit-per-class``,
   ``--window``, ``--augment``, ``--datasets``, ...) or ``--no-onnx`` is refused unless ``--out`` names another
-  file; paths (``--data-root``, ``--feature-dir``, ``--text-cache``, ``--json``), ``--threads`` and ``--device``
-  are not. ``--rescore`` and ``--recalibrate`` use the settings recorded in the bundle (an option that disagrees
-  with them is refused), with the paths, threads and device of the command line.
+  file (so is ``--no-example-fit``); paths (``--data-root``, ``--feature-dir``, ``--text-cache``, ``--json``),
+  ``--threads`` and ``--device`` are not. ``--rescore`` and ``--recalibrate`` use the settings recorded in the
+  bundle (an option that disagrees with them is refused), with the paths, threads and device of the command line.
 - ``stgcn-v1``: the round-1 model, ST-GCN + SA-DVAE on MSR Action3D + NW-UCLA + UTKinect merged
   (:mod:`sadvae.train.default_model`); writes ``runs/default_v1/default_model.pt`` by default (it was the
   packaged model of round 1; pass ``--out`` to put it elsewhere).
@@ -21,7 +22,7 @@ bundle's provenance; see ``sadvae/assets/MODEL_CARD.md``.
 
 Usage (from the project root, with the real data in ``../shared/data``)::
 
-    scripts/train_default --threads 1                       # the packaged default (shiftgcn-v2; 2 cores: ~20 min)
+    scripts/train_default --threads 1                       # the packaged default (shiftgcn-v2; 2 cores: ~30 min)
     scripts/train_default --sweep-windows 48 64 96          # window length on inner validation (training sides)
     scripts/train_default --threads 1 --inner-only          # the inner model (runs/default_v2_inner)
     scripts/train_default --recipe stgcn-v1                 # the round-1 model, runs/default_v1 (2 cores: ~20 min)
@@ -170,6 +171,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="augmented copies of each inner-train window with --augment (default %(default)s)",
     )
     g.add_argument(
+        "--no-example-fit",
+        dest="example_fit",
+        action="store_false",
+        help="skip the last step, fitting the constants of labels taught by example (sadvae-live --examples) through "
+        "the live pipeline on the training sides (scripts/fit_example_curve.py, ~7 min on a 2-core CPU; never for "
+        "--inner-only or --limit-per-class runs); the head then holds the built-in values",
+    )
+    g.add_argument(
         "--inner-only",
         action="store_true",
         help="the inner model: train the final extra head and SA-DVAE on the inner-train windows only (training "
@@ -265,6 +274,8 @@ def packaged_refusal(args: argparse.Namespace, cfg) -> str | None:
     differ = [_flag_text(n, settings[n]) for n in rec.differing_settings(cfg)]
     if not args.onnx:
         differ.append("--no-onnx (it would leave the packaged export stale)")
+    if not args.example_fit:
+        differ.append("--no-example-fit (it would leave the packaged head's example constants unfitted)")
     if not differ:
         return None
     where = "with no --out the recipe writes" if args.out is None else "--out names"
@@ -382,10 +393,27 @@ def main_shiftgcn(args: argparse.Namespace, command: str, given: set[str] | froz
             return 0
         log.info("recipe %s: %s", rec.RECIPE, json.dumps(asdict(cfg)))
         path = rec.train_default_shiftgcn(cfg, command=command, inner_only=args.inner_only)
-        return _finish(args, path, rec.metrics_markdown, "Metrics (model card)")
+        status = _finish(args, path, rec.metrics_markdown, "Metrics (model card)")
+        # not for the inner model (the fit reads the inner-validation sequences its replays must not have seen)
+        # nor for a smoke run (the fit reads whole training sides)
+        if status == 0 and args.example_fit and cfg.calibrate and not args.inner_only and not cfg.limit_per_class:
+            fit_examples(path, cfg, command)
+        return status
     except SadvaeError as e:
         print(f"train_default: error: {e}", file=sys.stderr)
         return 2
+
+
+def fit_examples(path: Path, cfg, command: str) -> dict:
+    """The recipe's last step: the constants of labels taught by example, fitted through the live pipeline on the
+    training sides of the model's own sets and written into its ``.head.json`` (``scripts/fit_example_curve.py``;
+    the bundle, its model id and metrics stay as trained)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from fit_example_curve import fit_example_constants
+
+    print("\nlabels taught by example: fitting their constants on the training sides (scripts/fit_example_curve.py)")
+    root = Path(cfg.data_root) if cfg.data_root else None
+    return fit_example_constants(path, list(cfg.datasets), root, cfg.seed, command=f"{command} (last step)")
 
 
 def _finish(args: argparse.Namespace, path: Path, metrics_markdown, heading: str) -> int:

@@ -995,7 +995,8 @@ def _write_calibrations(bundle: Path, cal, pooled) -> Path:
     """``<stem>.head.json`` beside ``bundle``: the calibration and the handedness-pooling one (or None), both naming
     the bundle's model id. The constants of labels taught by example (``example_*``), which
     ``scripts/fit_example_curve.py`` fits through the live pipeline, are kept from the file being replaced when it
-    was fitted on the same model; a new model gets the built-in values until that script runs."""
+    was fitted on the same model; a new model gets the built-in values until that script runs (``scripts/train_default``
+    runs it as its last step)."""
     import json
 
     from sadvae.hashing import file_sha256

@@ -101,8 +101,11 @@ def test_quick_start_demo_shows_events_from_the_default_model(capsys) -> None:
     for t, label in starts:
         assert any(names.get(label) == a and t0 < t <= t1 + 3.2 for a, t0, t1 in spans), (t, label, out)
     # until the review of the demo's geometry its limbs swung backwards and only the wave and the walk started;
-    # with its claps in front of it (and its bend over its own knees) those start too (README, "Quick start")
-    assert {label for _, label in starts} == {"high arm wave", "clapping", "walk", "bend"}, out
+    # with its claps in front of it those start too (README, "Quick start"). The bend started with the model
+    # packaged until 6 December 2026; the model rebuilt from the repaired data names "bend" first in the eight
+    # windows from 31.2 s, but four of them fall under the no-action line, so it never leads at the start score in
+    # two windows in a row (without that line it starts)
+    assert {label for _, label in starts} == {"high arm wave", "clapping", "walk"}, out
     argv = ["--demo", "--labels", str(ROOT / "labels/demo.txt"), "--print", "all", "--no-realtime"]
     assert main([*argv, "--endpoint", free_endpoint(), "--no-action-threshold", "0"]) == 0
     out = capsys.readouterr().out.splitlines()

@@ -245,7 +245,13 @@ def test_the_start_up_line_names_both_start_scores_for_a_mixed_list() -> None:
 def test_teach_records_the_first_person_then_recognises_with_the_label_taught(tmp_path, capsys) -> None:
     """`--teach LABEL`: the first seconds of the source teach LABEL (added to the examples folder as a clip), and the
     run goes on from there with LABEL taught: a performer kicks, stands, then kicks again; the second kick is
-    recognised by the first."""
+    recognised by the first.
+
+    Judged on five performances (seeds 11-15) rather than one: the first second of the cartoon's kick reads as a
+    step, and with the model rebuilt from the repaired data (6 December 2026) but the built-in example constants
+    (before the recipe fitted them as its last step) one of the five (seed 11, the one this test used alone before)
+    led with "walk" in the kick's early windows and started nothing. With the fitted constants all five start;
+    a start of any other label, in any of them, fails the test."""
     acts = (
         ("stand still", 0.5),
         ("forward kick", 3.5),
@@ -253,25 +259,30 @@ def test_teach_records_the_first_person_then_recognises_with_the_label_taught(tm
         ("forward kick", 4.0),
         ("stand still", 1),
     )
-    joints, times, _ = perform(acts, seed=11)
-    rec = save_recording(tmp_path / "perf.npz", joints, times)
     labels = tmp_path / "labels.txt"
     labels.write_text("My Kick\nmy bend\nwalk\n", encoding="utf-8")
-    folder = tmp_path / "examples"
-    argv = ["--replay", str(rec), "--labels", str(labels), "--examples", str(folder), "--no-display", "--print"]
-    assert main([*argv, "--teach", "my kick", "--teach-seconds", "4", "--endpoint", "tcp://127.0.0.1:*"]) == 0
-    captured = capsys.readouterr()
-    assert re.search(
-        r"taught 'My Kick': 1\d\d frames \(4\.0 s, person 0\) added to .*examples as 00000_\w+\.npz", captured.err
-    )
-    assert "My Kick -> taught by 1 example(s)" in captured.err
-    ds = read_examples(folder)
-    assert ds.names == ("My Kick",) and len(ds.clips["My Kick"]) == 1
-    assert ds.clips["My Kick"][0].num_frames >= 120  # 4 s at 30 fps
-    stopped = re.search(r"stopped \(end\) after (\d+) frames", captured.err)
-    assert stopped and int(stopped.group(1)) < len(times) - 100  # the run went on where teaching stopped
-    starts = [line for line in captured.out.splitlines() if " start " in line]
-    assert starts and "My Kick" in starts[0] and float(starts[0].split()[0]) > 4.0, captured.out
+    recognised = []
+    for seed in (11, 12, 13, 14, 15):
+        joints, times, _ = perform(acts, seed=seed)
+        rec = save_recording(tmp_path / f"perf{seed}.npz", joints, times)
+        folder = tmp_path / f"examples{seed}"
+        argv = ["--replay", str(rec), "--labels", str(labels), "--examples", str(folder), "--no-display", "--print"]
+        assert main([*argv, "--teach", "my kick", "--teach-seconds", "4", "--endpoint", "tcp://127.0.0.1:*"]) == 0
+        captured = capsys.readouterr()
+        assert re.search(
+            r"taught 'My Kick': 1\d\d frames \(4\.0 s, person 0\) added to .*examples\d+ as 00000_\w+\.npz",
+            captured.err,
+        )
+        assert "My Kick -> taught by 1 example(s)" in captured.err
+        ds = read_examples(folder)
+        assert ds.names == ("My Kick",) and len(ds.clips["My Kick"]) == 1
+        assert ds.clips["My Kick"][0].num_frames >= 120  # 4 s at 30 fps
+        stopped = re.search(r"stopped \(end\) after (\d+) frames", captured.err)
+        assert stopped and int(stopped.group(1)) < len(times) - 100  # the run went on where teaching stopped
+        starts = [line for line in captured.out.splitlines() if " start " in line]
+        assert all("My Kick" in line for line in starts), (seed, captured.out)
+        recognised.append(bool(starts) and float(starts[0].split()[0]) > 4.0)
+    assert all(recognised), recognised
     # a second take adds a second clip of the same label
     assert main([*argv, "--teach", "my kick", "--teach-seconds", "3", "--endpoint", "tcp://127.0.0.1:*"]) == 0
     assert len(read_examples(folder).clips["My Kick"]) == 2

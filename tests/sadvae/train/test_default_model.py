@@ -151,7 +151,7 @@ def test_packaged_default_is_what_the_default_recipe_writes():
     from sadvae.assets import ASSETS_DIR, default_bundle_path
     from sadvae.bundle import LiveConfig, load_bundle
     from sadvae.hashing import file_sha256
-    from sadvae.head.calibration import calibration_path, read_calibration
+    from sadvae.head.calibration import HeadCalibration, calibration_path, read_calibration
     from sadvae.train.class_table import class_table
     from sadvae.train.default_shiftgcn import LIVE_STRIDE, RECIPE, ShiftGCNDefaultConfig
 
@@ -181,6 +181,10 @@ def test_packaged_default_is_what_the_default_recipe_writes():
     assert p["config"]["limit_per_class"] is None and set(p["datasets"]) == set(default["datasets"])
     cal = read_calibration(calibration_path(path), file_sha256(path))
     assert cal is not None and cal.source.startswith(f"{RECIPE}: inner-validation windows"), cal
+    # the recipe's last step fitted the constants of labels taught by example (scripts/fit_example_curve.py)
+    fitted = json.loads(calibration_path(path).read_text(encoding="utf-8"))["fit_example_curve"]
+    assert fitted["datasets"].keys() == set(default["datasets"]) and fitted["seed"] == default["seed"]
+    assert (cal.example_a, cal.example_b) != (HeadCalibration.example_a, HeadCalibration.example_b)
     assert b.metrics["calibration"]["windows"] > 0 and b.metrics["recipe"] == RECIPE
     files = {f.name for f in ASSETS_DIR.iterdir() if f.is_file()}
     shipped = {"default_model.pt", "default_model.onnx", "default_model.head.json", "MODEL_CARD.md"}

@@ -80,6 +80,7 @@ def test_smoke_run_without_out_is_refused_before_any_data_is_read(no_training, c
         (["--head", "joint"], "--head joint"),
         (["--live-stride", "16"], "--live-stride 16"),
         (["--no-onnx"], "--no-onnx"),
+        (["--no-example-fit"], "--no-example-fit"),
     ],
 )
 def test_any_model_setting_without_out_is_refused(flags, named, no_training, capsys):
@@ -113,6 +114,30 @@ def test_a_smoke_run_with_another_out_trains(stop_training, tmp_path):
         _script().main(["--limit-per-class", "2", "--augment", "camera", "--out", str(tmp_path / "m.pt")])
     (cfg,) = stop_training
     assert cfg.limit_per_class == 2 and cfg.augment == "camera" and cfg.out == str(tmp_path / "m.pt")
+
+
+@pytest.mark.parametrize("skip", [False, True])
+def test_a_trained_model_gets_its_example_constants_fitted_as_the_last_step(skip, monkeypatch, tmp_path):
+    """Review (6 December 2026): the recipe left the head's constants of labels taught by example at their built-in
+    values (scripts/fit_example_curve.py was a separate step), so the model it wrote was not the packaged one."""
+    script = _script()
+    out, calls = tmp_path / "m.pt", []
+    monkeypatch.setattr(rec, "train_default_shiftgcn", lambda cfg, command=None, inner_only=False: Path(cfg.out))
+    monkeypatch.setattr(script, "_finish", lambda *a: calls.append("finish") or 0)
+    monkeypatch.setattr(script, "fit_examples", lambda path, cfg, command: calls.append((path, cfg.datasets)))
+    flags = ["--out", str(out), "--datasets", "utkinect", "msr_action3d"] + (["--no-example-fit"] if skip else [])
+    assert script.main(flags) == 0
+    assert calls == (["finish"] if skip else ["finish", (out, ("utkinect", "msr_action3d"))])
+    # none without a head calibration to add them to, for the inner model (the fit reads the inner-validation
+    # sequences its replays must not have seen), for a smoke run, or after a failed last step
+    for flags in (["--no-calibration"], ["--inner-only"], ["--limit-per-class", "2"]):
+        calls.clear()
+        assert script.main(["--out", str(out), *flags]) == 0
+        assert calls == ["finish"], flags
+    monkeypatch.setattr(script, "_finish", lambda *a: calls.append("finish") or 1)
+    calls.clear()
+    assert script.main(["--out", str(out)]) == 1
+    assert calls == ["finish"]
 
 
 # ------------------------------------------------------------------ 2. --rescore / --recalibrate: the bundle's settings
