@@ -598,6 +598,7 @@ def _label_lines(head, decisions) -> list[str]:
         + (" ..." if len(head.labels) > 8 else ""),
         *(f"    {line}" for line in getattr(head, "mapping_lines", list)()),
         *([_taught_line(decisions, head.is_taught)] if head.is_taught.any() else []),
+        *_unfitted_examples_hint(head),
         *_description_hint(head),
         *_spelling_hint(head),
         *_no_action_hint(head),
@@ -617,6 +618,28 @@ def _words(text: str) -> list[str]:
 
 def _names_no_action(name: str) -> bool:
     return " ".join(_words(name)) in _NO_ACTION_NAMES
+
+
+def _unfitted_examples_hint(head) -> list[str]:
+    """A start-up warning when labels are taught by example but the model's head calibration holds the built-in
+    constants for them (never fitted on this model: a bundle from ``--inner-only``, ``--no-example-fit`` or an older
+    recipe): taught labels then start less often than they would with constants fitted on the model."""
+    from sadvae.head.calibration import HeadCalibration
+
+    cal = getattr(head, "calibration", None)
+    if not head.is_taught.any() or cal is None:
+        return []
+    built_in = HeadCalibration()
+    if (cal.example_a, cal.example_b, cal.example_temperature) != (
+        built_in.example_a,
+        built_in.example_b,
+        built_in.example_temperature,
+    ):
+        return []
+    return [
+        "  warning: this model's constants for labels taught by example are the built-in ones, not fitted on it; fit "
+        "them with python scripts/fit_example_curve.py --model BUNDLE (docs/head.md section 8)"
+    ]
 
 
 def _no_action_hint(head) -> list[str]:

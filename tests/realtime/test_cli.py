@@ -551,6 +551,26 @@ def test_labels_that_name_no_action_get_a_tip_and_no_description_tip() -> None:
     assert "1 new label(s) without a description ('tai chi')" in line
 
 
+def test_taught_labels_on_a_model_without_fitted_example_constants_get_a_warning() -> None:
+    """Review (6 December 2026): a bundle whose head calibration never had the constants of taught labels fitted
+    (--inner-only, --no-example-fit, an older recipe) decided less with them, silently; start-up now says so."""
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from realtime.cli import _unfitted_examples_hint
+    from sadvae.head.calibration import HeadCalibration
+
+    def head(taught, cal):
+        return SimpleNamespace(is_taught=np.array(taught), calibration=cal)
+
+    (line,) = _unfitted_examples_hint(head([True, False], HeadCalibration()))
+    assert "built-in ones, not fitted on it" in line and "scripts/fit_example_curve.py --model" in line
+    fitted = replace(HeadCalibration(), example_a=6.7, example_b=-4.1, example_temperature=0.095)
+    assert _unfitted_examples_hint(head([True, False], fitted)) == []
+    assert _unfitted_examples_hint(head([False, False], HeadCalibration())) == []  # nothing taught: nothing to say
+    assert _unfitted_examples_hint(SimpleNamespace(is_taught=np.array([True]))) == []  # a head without a calibration
+
+
 def test_an_edited_labels_file_prints_its_mapping_as_at_start_up(capsys) -> None:
     """Labels may change at will while sadvae-live runs; the terminal shows the new mapping and tips, not only the
     subscribers' status event."""
