@@ -583,22 +583,23 @@ def _summary(pipeline, model, source) -> str:
             f"{pre.persons} person(s); stride {pipeline.stride}"
             + ("; each window scored with its mirror image (--handedness pool)" if head.handedness == "pool" else ""),
             f"  pose model: {pose_line}",
-            *_label_lines(head, pipeline.opts.decisions),
+            *_label_lines(head, pipeline.opts.decisions, model.bundle_path),
             f"  source: {getattr(source, 'name', source)}; events on {pipeline.publisher.endpoint} "
             f"(topics sadvae.{pipeline.publisher.source}.action|status)",
         ]
     )
 
 
-def _label_lines(head, decisions) -> list[str]:
+def _label_lines(head, decisions, bundle=None) -> list[str]:
     """The labels part of the start-up summary (and of the lines printed when an edited labels file takes effect):
-    the list, each label's mapping onto the trained classes, and the tips."""
+    the list, each label's mapping onto the trained classes, and the tips (``bundle``: the model's path, named in a
+    tip's command)."""
     return [
         f"  labels: {len(head.labels)} from {head.labels.path} ({head.mode}): {', '.join(head.labels.names[:8])}"
         + (" ..." if len(head.labels) > 8 else ""),
         *(f"    {line}" for line in getattr(head, "mapping_lines", list)()),
         *([_taught_line(decisions, head.is_taught)] if head.is_taught.any() else []),
-        *_unfitted_examples_hint(head),
+        *_unfitted_examples_hint(head, bundle),
         *_description_hint(head),
         *_spelling_hint(head),
         *_no_action_hint(head),
@@ -620,10 +621,11 @@ def _names_no_action(name: str) -> bool:
     return " ".join(_words(name)) in _NO_ACTION_NAMES
 
 
-def _unfitted_examples_hint(head) -> list[str]:
+def _unfitted_examples_hint(head, bundle=None) -> list[str]:
     """A start-up warning when labels are taught by example but the model's head calibration holds the built-in
     constants for them (never fitted on this model: a bundle from ``--inner-only``, ``--no-example-fit`` or an older
-    recipe): taught labels then start less often than they would with constants fitted on the model."""
+    recipe): taught labels then start less often than they would with constants fitted on the model. ``bundle``: the
+    model's path, for the command that fits them."""
     from sadvae.head.calibration import HeadCalibration
 
     cal = getattr(head, "calibration", None)
@@ -638,7 +640,7 @@ def _unfitted_examples_hint(head) -> list[str]:
         return []
     return [
         "  warning: this model's constants for labels taught by example are the built-in ones, not fitted on it; fit "
-        "them with python scripts/fit_example_curve.py --model BUNDLE (docs/head.md section 8)"
+        f"them with python scripts/fit_example_curve.py --model {bundle or 'BUNDLE'} (docs/head.md section 8)"
     ]
 
 

@@ -564,7 +564,9 @@ def test_taught_labels_on_a_model_without_fitted_example_constants_get_a_warning
         return SimpleNamespace(is_taught=np.array(taught), calibration=cal)
 
     (line,) = _unfitted_examples_hint(head([True, False], HeadCalibration()))
-    assert "built-in ones, not fitted on it" in line and "scripts/fit_example_curve.py --model" in line
+    assert "built-in ones, not fitted on it" in line and "scripts/fit_example_curve.py --model BUNDLE " in line
+    (line,) = _unfitted_examples_hint(head([True], HeadCalibration()), Path("runs/inner/default_model.pt"))
+    assert "scripts/fit_example_curve.py --model runs/inner/default_model.pt " in line
     fitted = replace(HeadCalibration(), example_a=6.7, example_b=-4.1, example_temperature=0.095)
     assert _unfitted_examples_hint(head([True, False], fitted)) == []
     assert _unfitted_examples_hint(head([False, False], HeadCalibration())) == []  # nothing taught: nothing to say
