@@ -208,7 +208,31 @@ def fit_example_constants(
         d["fit_example_curve"] = {k: v for k, v in fit.items() if not k.startswith("example_")}
         atomic_write(cal_path, (json.dumps(d, indent=1) + "\n").encode("utf-8"))
         print(f"wrote {cal_path}")
+        _record_in_metrics(bundle, d)
     return fit
+
+
+def _record_in_metrics(bundle: Path, calibration: dict) -> None:
+    """Mirror the fitted constants into ``<stem>.metrics.json`` where the recipe wrote one, so that its calibration
+    section says what the head file holds (the bundle's own copy of its metrics, and its model id, stay as trained)."""
+    from sadvae.fileio import atomic_write
+    from sadvae.head.calibration import POOLED_KEY
+
+    path = bundle.with_name(bundle.stem + ".metrics.json")
+    if not path.is_file():
+        return
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    section = doc.get("metrics", {}).get("calibration")
+    if not isinstance(section, dict) or not isinstance(section.get("calibration"), dict):
+        return
+    section["calibration"].update({k: calibration[k] for k in ("example_a", "example_b", "example_temperature")})
+    section["calibration"]["fit_example_curve"] = calibration["fit_example_curve"]
+    pool = section.get(POOLED_KEY, {}).get("calibration")
+    if isinstance(pool, dict):  # as in the head file: pooling reads the single-window calibration's constants
+        for k in [k for k in pool if k.startswith("example_")]:
+            del pool[k]
+    atomic_write(path, (json.dumps(doc, indent=1) + "\n").encode("utf-8"))
+    print(f"wrote {path}")
 
 
 def main() -> int:

@@ -407,7 +407,7 @@ def main_shiftgcn(args: argparse.Namespace, command: str, given: set[str] | froz
 def fit_examples(path: Path, cfg, command: str) -> dict:
     """The recipe's last step: the constants of labels taught by example, fitted through the live pipeline on the
     training sides of the model's own sets and written into its ``.head.json`` (``scripts/fit_example_curve.py``;
-    the bundle, its model id and metrics stay as trained)."""
+    mirrored into ``<stem>.metrics.json``; the bundle and its model id stay as trained)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from fit_example_curve import fit_example_constants
 

@@ -185,6 +185,12 @@ def test_packaged_default_is_what_the_default_recipe_writes():
     fitted = json.loads(calibration_path(path).read_text(encoding="utf-8"))["fit_example_curve"]
     assert fitted["datasets"].keys() == set(default["datasets"]) and fitted["seed"] == default["seed"]
     assert (cal.example_a, cal.example_b) != (HeadCalibration.example_a, HeadCalibration.example_b)
+    # and the metrics file beside the bundle says so too (it held the built-in values until 6 December 2026, late)
+    written = path.with_name(path.stem + ".metrics.json")
+    if written.is_file():
+        section = json.loads(written.read_text(encoding="utf-8"))["metrics"]["calibration"]["calibration"]
+        assert (section["example_a"], section["example_b"]) == (cal.example_a, cal.example_b)
+        assert section["fit_example_curve"] == fitted
     assert b.metrics["calibration"]["windows"] > 0 and b.metrics["recipe"] == RECIPE
     files = {f.name for f in ASSETS_DIR.iterdir() if f.is_file()}
     shipped = {"default_model.pt", "default_model.onnx", "default_model.head.json", "MODEL_CARD.md"}

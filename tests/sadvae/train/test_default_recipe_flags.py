@@ -301,3 +301,22 @@ def test_provenance_records_the_thread_count_used(tmp_path):
     p = rec._provenance(cfg, data, class_table(), [weights], "test")
     assert isinstance(p["threads"], int) and p["threads"] == torch.get_num_threads() >= 1
     assert p["config"]["threads"] == 0  # the request stays in the config
+
+
+def test_the_fitted_example_constants_reach_the_metrics_file_beside_the_bundle(tmp_path):
+    """The metrics file kept the built-in example constants after the recipe's last step (6 December 2026), so it
+    disagreed with the head file the live head reads; the pooled section drops them, as in the head file."""
+    fit = exec_by_path("fit_example_curve_script", ROOT / "scripts" / "fit_example_curve.py")
+    bundle = tmp_path / "m.pt"
+    builtin = {"example_a": 20.0, "example_b": -16.0, "example_temperature": 0.1, "stack_gamma": 1.0}
+    doc = {"metrics": {"calibration": {"calibration": dict(builtin), "handedness_pool": {"calibration": builtin}}}}
+    (tmp_path / "m.metrics.json").write_text(json.dumps(doc))
+    fitted = {"example_a": 6.7, "example_b": -4.1, "example_temperature": 0.095}
+    head = {**builtin, **fitted, "fit_example_curve": {"seed": 0}}
+    fit._record_in_metrics(bundle, head)
+    section = json.loads((tmp_path / "m.metrics.json").read_text())["metrics"]["calibration"]
+    assert section["calibration"] == {**head, "stack_gamma": 1.0}
+    assert section["handedness_pool"]["calibration"] == {"stack_gamma": 1.0}
+    (tmp_path / "m.metrics.json").unlink()
+    fit._record_in_metrics(bundle, head)  # no metrics file (a bundle not written by the recipe): nothing to mirror
+    assert not (tmp_path / "m.metrics.json").exists()
