@@ -171,9 +171,28 @@ _CACHE_FILE = re.compile(r".+-[0-9a-f]{16}\.npz|\..+\.tmp\.npz")
 _CACHE_PARTS = re.compile(r".+-[0-9a-f]{16}\.parts")
 
 
+# (path, size, mtime, ctime, inode) -> content digest: each file is read once per process however often it is keyed
+# (the ctime changes with every write, even one that restores the old mtime as ``cp -p`` does)
+_DIGESTS: dict[tuple[str, int, int, int, int], str] = {}
+
+
+def _content_digest(f: Path, st: os.stat_result) -> str:
+    """``f``'s content digest. The key holds what a file says, not when it was written: an unpacked archive or a
+    re-mounted share gives every file new times, and a key with the mtime in it threw away caches that took 15
+    minutes per window length to extract."""
+    key = (str(f), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+    if (digest := _DIGESTS.get(key)) is None:
+        try:
+            digest = file_digest(f)
+        except OSError:  # unreadable: the reader says so when it gets there; its name and size still count
+            return "unreadable"
+        _DIGESTS[key] = digest
+    return digest
+
+
 def _tree_listing(root: Path) -> bytes:
-    """Every file under ``root`` (recursively, sorted; feature caches left out): relative path, size and mtime in
-    ns, one a line."""
+    """Every file under ``root`` (recursively, sorted; feature caches left out): relative path, size and content
+    digest, one a line."""
     rows = []
     for top, dirs, files in os.walk(root, followlinks=True):  # a linked sub-folder of clips is the dataset's too
         dirs[:] = [d for d in dirs if not _CACHE_PARTS.fullmatch(d)]
@@ -186,13 +205,14 @@ def _tree_listing(root: Path) -> bytes:
             except OSError:  # a dangling link: its name still counts
                 rows.append(f"{f.relative_to(root).as_posix()}:missing")
                 continue
-            rows.append(f"{f.relative_to(root).as_posix()}:{st.st_size}:{st.st_mtime_ns}")
+            rows.append(f"{f.relative_to(root).as_posix()}:{st.st_size}:{_content_digest(f, st)}")
     return "\n".join(sorted(rows)).encode()
 
 
 def dataset_fingerprint(root: str | Path, dataset: str | None = None) -> str:
     """Identifies a dataset copy: its resolved path, its ``SHA256SUMS`` / ``MANIFEST*`` when present, every file
-    under it (relative path, size, mtime: an edited or added clip is read again, checksums or not) and, with
+    under it (relative path, size, content digest: an edited or added clip is read again, checksums or not, while
+    new file times alone, as a re-mounted share or a copy restored to the same path gives, keep the key) and, with
     ``dataset``, the code whose output the caches hold (:func:`code_fingerprint`)."""
     root = Path(root).resolve()
     h = hashlib.sha256(str(root).encode())
@@ -200,7 +220,7 @@ def dataset_fingerprint(root: str | Path, dataset: str | None = None) -> str:
         h.update(code_fingerprint(dataset).encode())
     if root.is_file():
         st = root.stat()
-        h.update(f"{st.st_size}:{st.st_mtime_ns}".encode())
+        h.update(f"{st.st_size}:{_content_digest(root, st)}".encode())
     elif root.is_dir():
         sums = sorted(p.name for p in root.glob("SHA256SUMS*")) + sorted(p.name for p in root.glob("MANIFEST*"))
         for name in sums:

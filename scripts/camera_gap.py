@@ -420,12 +420,13 @@ def two_person_landmarks(video: Path, mirror: bool = True) -> dict[str, np.ndarr
     from realtime.pose.model import resolve_pose_model
     from realtime.pose.stage import PoseEstimator, PoseOptions
     from realtime.sources.video import VideoSource
+    from sadvae.features import file_digest
     from sadvae.fileio import atomic_path
 
     model = resolve_pose_model(None)
     st = video.stat()
     key = hashlib.sha256(
-        f"{video.name}|{st.st_size}|{int(st.st_mtime)}|{mirror}|{Path(model.path).stat().st_size}|2p".encode()
+        f"{video.name}|{st.st_size}|{file_digest(video)}|{mirror}|{Path(model.path).stat().st_size}|2p".encode()
     ).hexdigest()[:20]
     path = ROOT / "runs" / "landmarks" / f"{video.stem}-2p-{key}.npz"
     if path.is_file():

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from sadvae.features import file_digest
 from sadvae.fileio import atomic_path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,7 +69,7 @@ def _key(video: Path, scale: float, canvas: tuple[int, int] | None, opts: Any, m
     fields.pop("roi", None)  # used only by the region-of-interest stage, which passes its settings in extra_key
     blob = json.dumps(
         {
-            "video": [video.name, st.st_size, int(st.st_mtime)],
+            "video": [video.name, st.st_size, file_digest(video)],  # its bytes, not its time: a re-mount keeps it
             "scale": round(float(scale), 6),
             "canvas": list(canvas) if canvas else None,
             "opts": fields,

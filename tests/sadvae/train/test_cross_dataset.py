@@ -409,6 +409,33 @@ def test_a_clip_folder_fingerprint_follows_its_clips_and_names_a_cache_file_in_t
     assert path.parent == tmp_path / "cache" and path.name.startswith("my_clips-")
 
 
+def test_new_file_times_alone_keep_the_dataset_fingerprint(tmp_path):
+    """The key held every file's mtime, so a re-mounted share (new times, the same bytes) extracted every cache
+    again (15 minutes per window length on 2 cores); the key is the files' content now."""
+    import os
+
+    from sadvae import features
+    from sadvae.features import dataset_fingerprint
+
+    root = tmp_path / "set"
+    (root / "clips").mkdir(parents=True)
+    (root / "clips" / "a.txt").write_bytes(b"one")
+    (root / "b.txt").write_bytes(b"two")
+    first = dataset_fingerprint(root, "utkinect")
+    for f in (root / "clips" / "a.txt", root / "b.txt"):
+        os.utime(f, ns=(123_000_000_000, 123_000_000_000))
+    assert dataset_fingerprint(root, "utkinect") == first
+    one = root / "b.txt"
+    assert dataset_fingerprint(one) == dataset_fingerprint(one)
+    before = dataset_fingerprint(one)
+    os.utime(one, ns=(7, 7))
+    assert dataset_fingerprint(one) == before  # a single file too
+    one.write_bytes(b"owt")  # same size, same restored time, other bytes
+    os.utime(one, ns=(7, 7))
+    features._DIGESTS.clear()  # as a new run sees it (within a run the ctime, which no copy restores, tells it apart)
+    assert dataset_fingerprint(one) != before
+
+
 def test_a_checksummed_dataset_fingerprint_follows_its_clips(tmp_path):
     """Review of the feature caches: with SHA256SUMS (or MANIFEST*) present only those files and the path were
     hashed, so an edited or added clip was served from the old cache."""
