@@ -250,6 +250,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--loop", action="store_true", help="play a video or replay file again at its end")
     p.add_argument(
+        "--reconnect-attempts",
+        type=_positive_int,
+        metavar="N",
+        help="a --camera or --stream that stops delivering frames is reopened with a growing wait (0.5 s doubling "
+        "to 10 s); after N failed attempts the run stops (status source_gave_up, exit status 1), so a service "
+        "manager can restart it (default: try forever)",
+    )
+    p.add_argument(
         "--realtime",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -554,14 +562,15 @@ def _check_stride(args: argparse.Namespace, opts, model, source) -> None:
 
 
 def _open_source(args: argparse.Namespace):
-    from realtime.sources.capture import CameraSource, StreamSource
+    from realtime.sources.capture import CameraSource, ReconnectPolicy, StreamSource
     from realtime.sources.replay import ReplaySource
     from realtime.sources.video import VideoSource
 
+    policy = ReconnectPolicy(max_attempts=args.reconnect_attempts)
     if args.camera is not None:
-        return CameraSource(args.camera)
+        return CameraSource(args.camera, reconnect=policy)
     if args.stream is not None:
-        return StreamSource(args.stream)
+        return StreamSource(args.stream, reconnect=policy)
     if args.replay is not None:
         return ReplaySource(args.replay, loop=args.loop, pace=bool(args.realtime))
     if args.demo:
@@ -788,6 +797,11 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"{pose_flag} sets the pose estimation of video frames and --replay/--demo have none (their skeletons are "
             f"given): drop {pose_flag}"
+        )
+    if args.reconnect_attempts is not None and args.camera is None and args.stream is None:
+        raise ConfigError(
+            "--reconnect-attempts sets how often a --camera or --stream is reopened, and a file, replay or demo is "
+            "never reopened: drop --reconnect-attempts"
         )
     if args.stream is not None:
         _check_stream(args.stream)

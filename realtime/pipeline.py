@@ -261,6 +261,8 @@ class Pipeline:
         self.publisher = publisher or Publisher(opts.publisher, opts.source_name or getattr(source, "name", "source"))
         if getattr(source, "on_status", False) is None:  # cameras and streams report reconnects to us
             source.on_status = self._on_source_status
+        if getattr(source, "on_idle", False) is None:  # and let us send heartbeats while they wait for frames
+            source.on_idle = self._on_source_idle
         self._emit = Emitter(
             self.publisher, model.model_id, model.backend.precision, on_event, status_interval_s=opts.status_interval_s
         )
@@ -310,7 +312,7 @@ class Pipeline:
                     frame = next(it, None)
                     if frame is None:
                         if self.frames % self.stride:  # frames after the last batch: scored once, not dropped
-                            self._infer(self._t_ms, _now_ns())
+                            self._infer(self._t_ms, _now_ns(), after_frame=False)
                         self.request_stop("end")
                         break
                     t1 = _now_ns()
@@ -427,7 +429,9 @@ class Pipeline:
             if drop:
                 del state.unseen[:drop]
 
-    def _infer(self, t_ms: int, t0: int) -> None:
+    def _infer(self, t_ms: int, t0: int, after_frame: bool = True) -> None:
+        """Score every track with new frames. ``t0``: when the frame that triggered the batch started; a batch after
+        the source ended (``after_frame`` False) ran on no frame of its own, so its latency has no ``pose``."""
         due = [(tid, st) for tid, st in self._tracks.items() if st.fresh and st.buffer.ready]
         if not due:
             return
@@ -465,7 +469,7 @@ class Pipeline:
         s.add("head", td - tc)
         self.windows += len(due)
         latency = {"window": (tb - ta) / 1e6, "model": (tc - tb) / 1e6, "head": (td - tc) / 1e6}
-        if s.recent["pose"]:
+        if after_frame and s.recent["pose"]:
             latency["pose"] = s.recent["pose"][-1] / 1e6
         decisions: list[tuple[Decision, _TrackState]] = []
         for i, (tid, st) in enumerate(due):
@@ -584,6 +588,13 @@ class Pipeline:
     def _on_source_status(self, status: Any) -> None:
         details = {"attempt": status.attempt, "delay_s": status.delay_s}
         self._status(f"source_{status.state}", status.message, details)
+
+    def _on_source_idle(self) -> None:
+        """No frame yet (a camera reconnecting, up to 10 s between attempts): the heartbeat stays on time, so the
+        liveness rule of docs/live.md (no status for 3 intervals: the publisher is gone) holds during the wait."""
+        now = time.monotonic()
+        if not self._closed and now - self._emit.last_status >= self.opts.status_interval_s:
+            self._status("heartbeat", None, now=now)
 
     def _end_track(self, track_id: int, t_ms: int, reason: str) -> None:
         st = self._tracks.pop(track_id, None)

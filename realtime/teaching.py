@@ -178,6 +178,7 @@ class SharedSource:
         self.name = getattr(source, "name", "source")
         self.fps = getattr(source, "fps", None)
         self._initial_status = getattr(source, "on_status", False)  # None: a live source that reports to a pipeline
+        self._initial_idle = getattr(source, "on_idle", False)
 
     @property
     def wrapped(self) -> Any:
@@ -198,10 +199,21 @@ class SharedSource:
         if hasattr(self._source, "on_status"):
             self._source.on_status = callback
 
+    @property
+    def on_idle(self) -> Any:
+        return getattr(self._source, "on_idle", False)
+
+    @on_idle.setter
+    def on_idle(self, callback: Any) -> None:
+        if hasattr(self._source, "on_idle"):
+            self._source.on_idle = callback
+
     def handoff(self) -> None:
-        """The pipeline that read the source has closed: the next one installs its own ``on_status``."""
+        """The pipeline that read the source has closed: the next one installs its own ``on_status``/``on_idle``."""
         if self._initial_status is None:
             self._source.on_status = None
+        if self._initial_idle is None:
+            self._source.on_idle = None
 
     def then(self) -> SharedSource:
         """The same source for the run after this one (it owns the source: closing it closes the source)."""

@@ -116,6 +116,9 @@ class _LiveSource(Source):
         self._opener = opener
         self.policy = reconnect or ReconnectPolicy()
         self.on_status = on_status
+        # called on the iterating thread about every 0.5 s while no frame comes (a reconnect's backoff, a stalled
+        # camera): a pipeline keeps its status heartbeats going, so subscribers can tell a wait from a dead publisher
+        self.on_idle: Callable[[], None] | None = None
         self.dropped = 0
         self._frames: collections.deque[Frame] = collections.deque(maxlen=queue_size)
         self._statuses: collections.deque[SourceStatus] = collections.deque()
@@ -246,7 +249,7 @@ class _LiveSource(Source):
         while True:
             self._drain_statuses()
             with self._cond:
-                while not self._frames and not self._statuses and not self._stop.is_set():
+                if not self._frames and not self._statuses and not self._stop.is_set():
                     self._cond.wait(0.5)
                 frame = self._frames.popleft() if self._frames else None
                 done = self._stop.is_set() and not self._frames and not self._statuses
@@ -254,6 +257,8 @@ class _LiveSource(Source):
                 yield frame
             elif done:
                 break
+            elif self.on_idle is not None:
+                self.on_idle()
         self._drain_statuses()
         if self._error is not None:
             raise self._error

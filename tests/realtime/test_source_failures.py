@@ -461,3 +461,25 @@ def test_pose_flags_are_refused_with_skeleton_sources(flag, labels: Path, capsys
     assert len(err) == 1
     assert err[0].startswith(f"sadvae-live: error: {flag[0]} sets the pose estimation of video frames")
     assert err[0].endswith(f"drop {flag[0]}")
+
+
+def test_reconnect_attempts_reach_a_camera_and_a_stream_and_are_refused_elsewhere(labels: Path, capsys, monkeypatch):
+    """Review of 6 December 2026: docs/live.md promised a ``source_gave_up`` status and a ``source_lost`` stop, but
+    ``sadvae-live`` built every camera and stream with endless retries, so neither could happen."""
+    import argparse
+
+    import realtime.sources.capture as capture
+    from realtime.cli import _open_source, build_parser
+
+    made = []
+    monkeypatch.setattr(capture, "CameraSource", lambda index, reconnect: made.append((index, reconnect)))
+    monkeypatch.setattr(capture, "StreamSource", lambda url, reconnect: made.append((url, reconnect)))
+    for argv in (["--camera", "0", "--reconnect-attempts", "3"], ["--stream", "rtsp://cam/live"]):
+        args = build_parser().parse_args([*argv, "--labels", str(labels)])
+        assert isinstance(args, argparse.Namespace)
+        _open_source(args)
+    assert made == [(0, ReconnectPolicy(max_attempts=3)), ("rtsp://cam/live", ReconnectPolicy(max_attempts=None))]
+    assert _run_main(["--demo", "--reconnect-attempts", "2", "--labels", str(labels)]) == 2
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert len(err) == 1 and err[0].startswith("sadvae-live: error: --reconnect-attempts sets how often a --camera")
+    assert _run_main(["--camera", "0", "--reconnect-attempts", "0", "--labels", str(labels)]) == 2

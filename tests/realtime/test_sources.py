@@ -252,6 +252,24 @@ def test_camera_gives_up_after_max_attempts() -> None:
     src.close()
 
 
+def test_a_camera_waiting_to_reconnect_calls_on_idle() -> None:
+    """The iterating thread hears from the source about every 0.5 s while no frame comes (the pipeline sends its
+    heartbeats from there), on its own thread, never the reader's."""
+    import threading
+
+    opens = iter([FakeCapture(2), FakeCapture(3)])
+    policy = ReconnectPolicy(initial_delay_s=1.0, max_attempts=1)
+    src = CameraSource(7, reconnect=policy, capture_factory=lambda i: next(opens, FakeCapture(0, opened=False)))
+    idle: list[tuple[float, threading.Thread]] = []
+    src.on_idle = lambda: idle.append((time.monotonic(), threading.current_thread()))
+    frames = []
+    with pytest.raises(SourceError, match="gave up after 1 reconnect attempts"):
+        frames.extend(src)
+    assert len(frames) == 5  # 2 before the drop, 3 after the reconnect; then 1 s more of waiting, in vain
+    assert len(idle) >= 3 and {t for _, t in idle} == {threading.current_thread()}
+    src.close()
+
+
 def test_camera_queue_drops_the_oldest_frames() -> None:
     src = CameraSource(0, queue_size=2, capture_factory=lambda i: FakeCapture(-1, delay_s=0.001))
     with src:

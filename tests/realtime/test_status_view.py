@@ -334,3 +334,61 @@ def test_print_all_says_how_much_of_a_cut_window_was_motion(capsys) -> None:
     _print_window(SimpleNamespace(views=[cut, whole]))
     first, second = capsys.readouterr().out.splitlines()
     assert first.endswith("moving 1.4 of 3.2 s") and "moving" not in second
+
+
+def test_heartbeats_go_on_while_a_camera_waits_to_reconnect(shared_data, live_model, labels, tmp_path) -> None:
+    """Review of 6 December 2026: heartbeats went out only after a frame, so during a reconnect's backoff (up to
+    10 s between attempts) status events came ``delay_s`` apart, and a subscriber following the documented liveness
+    rule (no status for 3 intervals: the publisher is gone) ended the person's action while the camera came back.
+    A live source calls ``on_idle`` while it waits; the pipeline keeps the heartbeat on time."""
+    pytest.importorskip("zmq")
+    import time
+
+    from realtime.events.publisher import PublisherOptions
+    from realtime.head.zero_shot import HeadOptions
+    from realtime.pipeline import Pipeline, PipelineOptions
+    from realtime.sources.replay import ReplaySource
+
+    frames = list(ReplaySource(shared_data / NTU_FILE))[:40]
+
+    class WaitingCamera(FakeCamera):
+        on_status = on_idle = None  # what a CameraSource has before a pipeline installs its callbacks
+
+        def __iter__(self):
+            for k, f in enumerate(super().__iter__()):
+                if k == 20:  # the camera dropped: 1.2 s without a frame, the source waking every 0.1 s
+                    self.gap = [time.monotonic()]
+                    while time.monotonic() - self.gap[0] < 1.2:
+                        time.sleep(0.1)
+                        self.on_idle()
+                    self.gap.append(time.monotonic())
+                yield f
+
+    class Pose:
+        fresh = True
+
+        def __call__(self, frame) -> list:
+            return [PoseSkeleton(frame.joints)]
+
+        def close(self) -> None:
+            pass
+
+    opts = PipelineOptions(
+        stride=4,
+        status_interval_s=0.3,
+        handle_signals=False,
+        head=HeadOptions(cache_dir=str(tmp_path / "heads")),
+        publisher=PublisherOptions(endpoint="tcp://127.0.0.1:*"),
+    )
+    events: list[dict] = []
+    camera = WaitingCamera(frames)
+    pipe = Pipeline(camera, live_model, labels, opts, pose=Pose())
+    assert camera.on_idle is not None
+    publish = pipe.publisher.publish
+    pipe.publisher.publish = lambda event: events.append(event) or publish(event)
+    assert pipe.run() == "end"
+    t0, t1 = (t * 1e9 for t in camera.gap)
+    beats = [e["monotonic_ns"] for e in events if e["type"] == "status" and e["reason"] == "heartbeat"]
+    during = [t for t in beats if t0 <= t <= t1]
+    assert len(during) >= 3, (len(during), len(beats))
+    assert max(b - a for a, b in zip([t0, *during], [*during, t1], strict=True)) < 0.6e9  # never 3 intervals
