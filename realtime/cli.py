@@ -93,6 +93,13 @@ def _count(text: str) -> int:
     return value
 
 
+def _window_frames(text: str) -> int:
+    value = int(text) if text.lstrip("-").isdigit() else -1
+    if value < 0 or value == 1:  # one frame is no motion: a window needs two
+        raise argparse.ArgumentTypeError(f"expected 0 (whole windows only) or a whole number >= 2, got {text!r}")
+    return value
+
+
 def _camera_index(text: str) -> int:
     value = _count(text)
     if value > 9999:  # OpenCV takes a C int; no machine numbers its cameras this high
@@ -325,7 +332,7 @@ def _add_head_flags(p: argparse.ArgumentParser) -> None:
         g.add_argument(flag, type=kind, default=default, metavar=metavar, help=f"{text} (default {default})")
     g.add_argument(
         "--min-window-frames",
-        type=_count,
+        type=_window_frames,
         default=MIN_WINDOW_FRAMES or 0,
         metavar="N",
         help="frames (at the model's rate) a person needs before the first decision window: fewer than the "
@@ -409,7 +416,9 @@ def _flag_error(cls: type, error: ConfigError, values: dict[str, object]) -> Con
     flag = found and _FIELD_FLAGS.get((cls.__name__, found[1]))
     if not flag:
         return error
-    default = getattr(cls(), found[1])
+    default = build_parser().get_default(flag.lstrip("-").replace("-", "_"))  # the flag's, not the field's
+    if default is None:  # resolved at run time from the field's
+        default = getattr(cls(), found[1])
     return ConfigError(f"{flag} {found[2]}" + (f" (default {default})" if default is not None else ""))
 
 
@@ -561,6 +570,22 @@ def _check_stride(args: argparse.Namespace, opts, model, source) -> None:
         )
 
 
+def _check_labels_file(path: Path) -> None:
+    """The labels are read again whenever the file changes: a pipe (``--labels <(...)``: empty the second time) or a
+    FIFO without a writer (``open`` blocks for ever) cannot be; one line instead of a wrong error or a hang."""
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return  # parse_labels names what is wrong with it
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise ConfigError(
+            f"--labels {path}: not a regular file (a pipe or a device); sadvae-live reads the labels again whenever "
+            "the file is edited, so write them to a file and pass its path"
+        )
+
+
 def _open_source(args: argparse.Namespace):
     from realtime.sources.capture import CameraSource, ReconnectPolicy, StreamSource
     from realtime.sources.replay import ReplaySource
@@ -585,9 +610,10 @@ def _summary(pipeline, model, source) -> str:
     pose = pipeline.pose_model
     pose_line = "none (replayed skeletons)" if pose is None else f"{pose.variant} from {pose.origin} ({pose.path})"
     head = pipeline.head
+    source_file = model.bundle_path or f"{model.backend_path}, no bundle"
     return "\n".join(
         [
-            f"{PROG}: model {model.model_id[:12]} ({model.bundle_path}; {model.note})",
+            f"{PROG}: model {model.model_id[:12]} ({source_file}; {model.note})",
             f"  backend {be.name} on {be.device}, {be.precision}; window {pre.window} frames at {pre.fps:g} fps, "
             f"{pre.persons} person(s); stride {pipeline.stride}"
             + ("; each window scored with its mirror image (--handedness pool)" if head.handedness == "pool" else ""),
@@ -813,6 +839,7 @@ def run(args: argparse.Namespace) -> int:
     if args.loop and (args.camera is not None or args.stream is not None):
         raise ConfigError("--loop plays a file again at its end; a camera or stream has no end (drop --loop)")
     opts = _options(args)
+    _check_labels_file(args.labels)
     listed = parse_labels(args.labels)  # a bad labels file fails before anything slow starts
     teach = _teach_label(args, listed)
     example_clips = None

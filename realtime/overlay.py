@@ -622,6 +622,11 @@ def _check_recording(rec: Recording, source_file: str | None) -> None:
             f"{flag}: {out} is a folder; name a video file, e.g. --record {out / ('overlay' + out.suffix)}"
         )
     existed = out.exists()
+    if existed and out != asked:  # a file the user never named would be replaced
+        raise ConfigError(
+            f"{flag}: {out} exists, and this OpenCV cannot write {asked.suffix} files; to replace {out} name it "
+            f"(--record {out}), else record to another name"
+        )
     try:
         with open(out, "ab"):  # appends nothing: an existing file is left as it is until the first frame
             pass

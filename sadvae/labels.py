@@ -212,11 +212,20 @@ def parse_labels_text(text: str, path: str = "<labels>") -> LabelSet:
                 f"{where}: action name is {len(name)} characters, more than {MAX_NAME_CHARS}; "
                 "shorten it and put longer text after '|' as a description"
             )
+        if description is not None and not duplicate_key(description):
+            raise ConfigError(
+                f"{where}: description {description!r} has no letters or digits; describe the motion in words "
+                "after '|', or drop the '|'"
+            )
         if description is not None and len(description) > MAX_DESCRIPTION_CHARS:
             raise ConfigError(
                 f"{where}: description is {len(description)} characters, more than {MAX_DESCRIPTION_CHARS}; shorten it"
             )
         key = duplicate_key(name)
+        if not key:  # "!!!", "...", "-": nothing for the text encoder or the class matcher to read
+            raise ConfigError(
+                f"{where}: action name {name!r} has no letters or digits; name the action in words (e.g. `wave`)"
+            )
         if key in seen:
             raise ConfigError(
                 f"{where}: duplicate action {name!r} (line {seen[key]} has the same name, ignoring case, spaces, "

@@ -204,8 +204,11 @@ def _is_zip(path: Path) -> bool:
 def _find_bundle(model: Path, bundle: Path | None) -> Path | None:
     """The bundle of an export or plan: ``bundle`` when given, else ``<stem>.pt`` beside it, else None."""
     if bundle is not None:
+        if bundle.is_dir():
+            raise CheckpointError(f"--bundle {bundle}: is a folder; pass the bundle .pt the model was exported from")
         if not bundle.is_file():
             raise CheckpointError(f"{bundle}: model bundle not found; pass the bundle the model was exported from")
+        check_bundle_file(bundle)  # empty, text, an export...: said as such, not as a model of another bundle
         return bundle
     # model.onnx -> model.pt; an engine engines/model.fp16.plan -> engines/model.pt (a guess: checked by hash)
     stem = model.name.split(".")[0]

@@ -382,10 +382,10 @@ class HeadBuilder:
         cal = read_calibration(path, self.model_id, self.opts.handedness) if path else None
         if cal is None and self.opts.calibration:
             raise ConfigError(f"{self.opts.calibration}: head calibration not found (or fitted on another model)")
-        if cal is None:
-            log.info(
-                "no head calibration for model %s (%s): 'no action' is off and mixed lists use default constants; "
-                "fit one with scripts/check_head.py (docs/head.md)",
+        if cal is None:  # a warning: without it every window names a label, and nothing else would say why
+            log.warning(
+                "no head calibration for model %s (%s): 'no action' is off (every window names one of the labels) "
+                "and mixed lists use default constants; fit one with scripts/check_head.py (docs/head.md)",
                 self.model_id[:12],
                 path or "no bundle file",
             )

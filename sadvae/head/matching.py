@@ -418,7 +418,7 @@ class _Text:
             frozenset(negated),
             tuple(
                 (_stem(w), _stem(nxt))
-                for w, nxt in zip(seq, [*seq[1:], ""], strict=True)
+                for w, nxt in zip(seq, [*seq[1:], ""][: len(seq)], strict=True)
                 if _stem(w) in _OFF_PATH and not (w in ("left", "right") and _stem(nxt) in _LIMBS)
             ),
             bool(

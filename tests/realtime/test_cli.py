@@ -69,6 +69,9 @@ def test_camera_without_a_camera_is_one_line(labels: Path) -> None:
         # of loading a landmarker per person
         (["--camera", "99999999999"], "argument --camera: expected a camera index from 0 to 9999"),
         (["--video", "{video}", "--threads", "100000"], "--threads must be at most"),
+        # review of 6 December 2026, late: the default named was the dataclass's (0), not the flag's (1)
+        (["--video", "{video}", "--threads", "100000"], "got 100000 (default 1)"),
+        (["--video", "{video}", "--min-window-frames", "1"], "expected 0 (whole windows only) or a whole number >= 2"),
         (["--video", "{video}", "--num-poses", "1000"], "--num-poses must be an integer from 1 to 10"),
         (["--video", "a.mp4", "--camera", "0"], "argument --camera: not allowed with argument --video"),
         (["--replay", "r.npz", "--record", "out.mp4"], "--record draws on video frames and --replay/--demo have none"),
@@ -84,6 +87,16 @@ def test_bad_flags_are_one_line(argv, message, labels, shared_data, capsys) -> N
     argv = [a.replace("{video}", str(shared_data / VIDEO)) for a in argv]
     assert run_main([*argv, "--labels", str(labels)]) == 2
     assert message in one_line(capsys.readouterr().err)
+
+
+def test_labels_that_cannot_be_read_again_are_refused(tmp_path, shared_data, capsys) -> None:
+    """Review of 6 December 2026, late: ``--labels <(...)`` was empty when the watcher read it again ("no action
+    names"), and a FIFO without a writer hung at open."""
+    fifo = tmp_path / "labels.fifo"
+    os.mkfifo(fifo)
+    for path in (fifo, Path("/dev/null")):
+        assert run_main(["--video", str(shared_data / VIDEO), "--labels", str(path)]) == 2
+        assert f"--labels {path}: not a regular file (a pipe or a device)" in one_line(capsys.readouterr().err)
 
 
 def test_a_model_is_told_by_its_content_not_only_its_name(tmp_path, labels, shared_data, capsys) -> None:
@@ -294,6 +307,13 @@ def test_model_errors_name_the_fix(bundle_fixtures, model_files, tmp_path, monke
     other = bundle_fixtures.make_tiny_bundle(tmp_path / "other.pt", seed=1)
     with pytest.raises(CheckpointError, match="was exported from another bundle"):
         rm.load_live_model(onnx, "onnxruntime", bundle=other)
+    # a --bundle that is no bundle at all is said as such (it was "exported from another bundle", the empty file's hash)
+    (tmp_path / "empty.pt").write_bytes(b"")
+    (tmp_path / "dir.pt").mkdir()
+    with pytest.raises(CheckpointError, match=r"empty\.pt: not a readable model bundle \(empty file\)"):
+        rm.load_live_model(onnx, "onnxruntime", bundle=tmp_path / "empty.pt")
+    with pytest.raises(CheckpointError, match=r"--bundle \S+dir\.pt: is a folder"):
+        rm.load_live_model(onnx, "onnxruntime", bundle=tmp_path / "dir.pt")
     shutil.copy(other, tmp_path / "lone.pt")  # a guessed <stem>.pt of another model is skipped, not an error
     live = rm.load_live_model(lone)
     assert live.bundle_path is None

@@ -88,6 +88,10 @@ def test_non_ascii_names(tmp_path) -> None:
         ("jump\nrun | " + "y" * 1001, "labels.txt:line 2: description is 1001 characters"),
         ("jump\nru\x07n\n", r"labels.txt:line 2: control character U\+0007"),
         ("jump\nwa\u200blk\n", r"labels.txt:line 2: invisible character U\+200B in the action name"),
+        # review of 6 December 2026: a name without words crashed the class matcher with a traceback
+        ("!!!\nwave\n", r"labels.txt:line 1: action name '!!!' has no letters or digits; name the action in words"),
+        ("wave\n¿¡\n", r"labels.txt:line 2: action name '¿¡' has no letters or digits"),
+        ("wave\nclap | ...\n", r"labels.txt:line 2: description '...' has no letters or digits"),
     ],
 )
 def test_rejected_files(tmp_path, content, message) -> None:

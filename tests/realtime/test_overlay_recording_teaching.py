@@ -105,6 +105,25 @@ def test_record_refuses_the_video_being_read(no_h264, tmp_path, capsys, monkeypa
     assert not (tmp_path / "other.webm").exists()
 
 
+def test_record_never_replaces_a_file_the_user_did_not_name(no_h264, tmp_path, capsys, monkeypatch) -> None:
+    """Review of 6 December 2026: ``--record precious.mp4`` on an OpenCV without H.264 wrote ``precious.webm`` over
+    an existing file of that name, which the user never named."""
+    pytest.importorskip("zmq")
+    from realtime.cli import main
+
+    def no_model(*args, **kw):
+        raise AssertionError("the model was loaded before --record was checked")
+
+    monkeypatch.setattr("realtime.backends.live_model.load_live_model", no_model)
+    clip = tiny_video(tmp_path / "clip.avi")
+    precious = tmp_path / "precious.webm"
+    precious.write_bytes(b"my precious file")
+    assert main(["--video", str(clip), "--record", str(tmp_path / "precious.mp4"), *live_args(tmp_path)]) == 2
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip() and "WARNING" not in ln]
+    assert len(err) == 1 and f"{precious} exists" in err[0] and f"(--record {precious})" in err[0], err
+    assert precious.read_bytes() == b"my precious file"
+
+
 # ---- 2. each panel beside its own person ------------------------------------------------------------------------
 
 
