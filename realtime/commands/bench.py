@@ -181,6 +181,11 @@ def _bench(args: argparse.Namespace) -> int:
 
     source = args.video or args.replay
     _check_source_kind(args.video, args.replay)
+    from sadvae.fileio import output_problem
+
+    for flag, path in (("--out", args.out), ("--plot", args.plot)):  # found now, not after minutes of timing
+        if path and (problem := output_problem(path)):
+            raise ConfigError(f"{flag} {path}: {problem}; pass a file name in a folder that can be written")
     opts = BenchOptions(
         backends=tuple(args.backend),
         batches=tuple(args.batch),

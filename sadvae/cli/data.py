@@ -362,6 +362,16 @@ def _ignored_files(path: Path, ds: Dataset) -> list[str]:
         from sadvae.data.kinect_v1 import unread_files
 
         return unread_files(ds.name, path)
+    if ds.name in ("bandai_namco", "hdm05"):
+        from sadvae.data.mocap.datasets import unread_mocap_files
+
+        return unread_mocap_files(ds.name, path)
+    if (path / "classes.txt").is_file():  # a clip folder: every *.npz below it is read, another case is not
+        return sorted(
+            p.relative_to(path).as_posix()
+            for p in path.rglob("*")
+            if p.is_file() and p.suffix.lower() == ".npz" and p.suffix != ".npz"
+        )
     if ds.name != "ntu":
         return []
     read = (".skeleton", ".skeleton.npy", "samples_with_missing_skeletons.txt")

@@ -305,6 +305,15 @@ def load_utkinect(root: str | Path, label_file: str = "actionLabel_modified.txt"
         if not inside.any():
             rejected.append((source, f"no skeleton row with frame id in [{seg.start}, {seg.end}]"))
             continue
+        if seg.end > frame_ids[-1] or seg.start < frame_ids[0]:  # read, it would be a shorter clip than labelled
+            rejected.append(
+                (
+                    source,
+                    f"labelled frames {seg.start}-{seg.end} but {path.name} holds frame ids {frame_ids[0]}-"
+                    f"{frame_ids[-1]}: the joints file is cut short (or the label is wrong); restore the file",
+                )
+            )
+            continue
         seg_ids = frame_ids[inside]
         cleaned = tracked_frames(k1[inside], seg_ids / UTKINECT_FPS)
         if isinstance(cleaned, str):

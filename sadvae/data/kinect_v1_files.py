@@ -25,7 +25,7 @@ from typing import NamedTuple
 import numpy as np
 
 from sadvae.data.record import SkeletonSequence
-from sadvae.data.text_files import MAX_LIST_FILE_BYTES, all_numbers, is_number, read_text
+from sadvae.data.text_files import MAX_LIST_FILE_BYTES, all_numbers, is_number, parse_json, read_text
 from sadvae.data.user_format import MAX_ABS_METRES
 from sadvae.errors import DataFormatError
 from sadvae.skeleton import kinect_v1_to_ntu25
@@ -297,7 +297,7 @@ def nw_ucla_sequence(path: Path) -> SkeletonSequence | str:
     """:func:`read_nw_ucla_file`, but a file without any person gives the reason instead of an error."""
     path = Path(path)
     try:
-        obj = json.loads(read_text(path))
+        obj = parse_json(read_text(path), path)
     except json.JSONDecodeError as e:
         raise DataFormatError(
             path, f"line {e.lineno}", f"expected JSON, found an error: {e.msg} (column {e.colno})"

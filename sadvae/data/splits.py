@@ -22,6 +22,7 @@ import numpy as np
 from sadvae.data.numpy_files import NUMPY_READ_ERRORS, check_numpy_file
 from sadvae.data.record import Dataset
 from sadvae.data.registry import DATASETS
+from sadvae.data.text_files import parse_json
 from sadvae.errors import ConfigError, DataFormatError
 
 log = logging.getLogger(__name__)
@@ -338,7 +339,7 @@ def load_split_json(path: str | Path, class_names: Sequence[str], seed: int = 0)
     if path.stat().st_size > MAX_SPLIT_FILE_BYTES:
         raise DataFormatError(path, None, f"more than {MAX_SPLIT_FILE_BYTES} bytes; a split file lists class names")
     try:
-        spec = json.loads(path.read_text(encoding="utf-8"))
+        spec = parse_json(path.read_text(encoding="utf-8"), path)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise DataFormatError(path, None, f'not valid JSON ({e}); write {{"unseen": ["class a", "class b"]}}') from None
     if not isinstance(spec, dict):

@@ -7,8 +7,11 @@ and float parsing that refuses NaN, inf and values too large for float32.
 
 from __future__ import annotations
 
+import json
+import stat
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -18,6 +21,8 @@ __all__ = [
     "MAX_LIST_FILE_BYTES",
     "F32_MAX",
     "read_text",
+    "parse_json",
+    "check_regular_file",
     "read_lines",
     "is_number",
     "all_numbers",
@@ -27,6 +32,27 @@ __all__ = [
 # class lists, label files and missing-sample lists are short hand-written text: a larger file is the wrong file
 MAX_LIST_FILE_BYTES = 1 << 20
 F32_MAX = float(np.finfo(np.float32).max)  # joints are float32: a larger value would become inf
+
+
+def check_regular_file(path: Path) -> None:
+    """A FIFO or a device in place of a data file would block the read for ever (or never end): one error instead.
+    A missing path passes (the caller says "not found")."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise DataFormatError(path, None, "not a regular file (a pipe or a device); pass the data file itself")
+
+
+def parse_json(text: str, path: Path) -> Any:
+    """``json.loads``, with JSON nested too deeply for Python's parser (``[[[[...`` thousands deep: a
+    ``RecursionError``) as one DataFormatError; a malformed document still raises ``json.JSONDecodeError`` for the
+    caller to word."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise DataFormatError(path, None, "JSON nested too deeply to be this file; is it the right file?") from None
 
 
 def read_text(path: Path, max_bytes: int | None = None) -> str:
@@ -39,6 +65,7 @@ def read_text(path: Path, max_bytes: int | None = None) -> str:
     try:
         if path.is_dir():
             raise DataFormatError(path, None, "is a folder, expected a file; pass the file's path")
+        check_regular_file(path)
         if max_bytes is not None and (size := path.stat().st_size) > max_bytes:
             problem = (
                 f"file is {size} bytes, more than the {max_bytes}-byte limit for such a file; is it the right file?"

@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from sadvae.data.record import Dataset, SkeletonSequence
+from sadvae.data.text_files import parse_json
 from sadvae.errors import ConfigError, DataFormatError
 from sadvae.skeleton import NUM_JOINTS
 
@@ -363,8 +364,10 @@ def read_clip_dataset(root: str | Path) -> Dataset:
     name = root.resolve().name
     meta_path = root / META_FILE
     if meta_path.exists():
+        if not meta_path.is_file():
+            raise DataFormatError(meta_path, None, "is not a file; the optional dataset.json must be a JSON file")
         try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            meta = parse_json(meta_path.read_text(encoding="utf-8"), meta_path)
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
             raise DataFormatError(
                 meta_path, None, f"not valid JSON ({e}); fix it or delete the optional file"

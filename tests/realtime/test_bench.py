@@ -218,6 +218,23 @@ def test_machine_info_needs_no_heavy_imports():
     assert info["cores"] >= 1 and info["python"] and isinstance(info["loadavg_start"], list)
 
 
+def test_bench_outputs_that_cannot_be_written_are_refused_before_the_timing(tmp_path, monkeypatch, capsys):
+    """Review of 6 December 2026, late: a bad --out or --plot was a traceback after minutes of timing."""
+    import realtime.bench.latency as latency
+    from sadvae.cli import main
+
+    monkeypatch.setattr(latency, "run_bench", lambda *a, **k: pytest.fail("timed before --out was checked"))
+    (tmp_path / "afile").write_text("")
+    for flag, path, problem in (
+        ("--out", tmp_path / "afile" / "r.json", "is a file, not a folder"),
+        ("--out", tmp_path, "is a folder"),
+        ("--plot", tmp_path / "afile" / "p.png", "is a file, not a folder"),
+    ):
+        assert main(["bench", "latency", "--iters", "1", "--warmup", "0", flag, str(path)]) == 2
+        err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+        assert len(err) == 1 and err[0].startswith(f"sadvae: error: {flag} {path}: ") and problem in err[0], err
+
+
 def test_cli_bench_and_compare(model, tmp_path, monkeypatch, capsys):
     from sadvae.cli import main
 

@@ -61,11 +61,13 @@ class AsfSkeleton:
 
 @dataclass(frozen=True)
 class AmcMotion:
-    """A parsed AMC file: ``values[name]`` is float64 [T, len(dof)] in the ASF's dof order (root: ``root_order``)."""
+    """A parsed AMC file: ``values[name]`` is float64 [T, len(dof)] in the ASF's dof order (root: ``root_order``);
+    ``absent``: the ASF's bones with a dof that no frame gives (zero rotation, the Acclaim default)."""
 
     path: Path
     values: dict[str, np.ndarray]
     num_frames: int
+    absent: tuple[str, ...] = ()
 
 
 def _floats(path: Path, n: int, toks: list[str], count: int, what: str) -> np.ndarray:
@@ -364,9 +366,10 @@ def read_amc(path: str | Path, skeleton: AsfSkeleton) -> AmcMotion:
             for line_no, row in zip(got, rows[name], strict=True):
                 _floats(path, line_no, row, counts[name], f"{name} values")
         values[name] = arr
+    absent = tuple(name for name, count in counts.items() if count and name not in values)
     for name, count in counts.items():
         values.setdefault(name, np.zeros((t_count, count)))
-    return AmcMotion(path, values, t_count)
+    return AmcMotion(path, values, t_count, absent)
 
 
 def _read_amc_regular(path: Path, lines: list[str], counts: dict[str, int]) -> AmcMotion | None:
@@ -410,9 +413,10 @@ def _read_amc_regular(path: Path, lines: list[str], counts: dict[str, int]) -> A
         if not np.isfinite(vals).all():
             return None
         values[name] = vals
+    absent = tuple(name for name, count in counts.items() if count and name not in values)
     for name, count in counts.items():
         values.setdefault(name, np.zeros((t_count, count)))
-    return AmcMotion(path, values, t_count)
+    return AmcMotion(path, values, t_count, absent)
 
 
 def amc_forward_kinematics(

@@ -38,6 +38,7 @@ __all__ = [
     "read_hdm05_amc",
     "load_bandai_namco",
     "load_hdm05",
+    "unread_mocap_files",
 ]
 
 log = logging.getLogger(__name__)
@@ -242,10 +243,10 @@ def _read_cfg(path: Path) -> list[str]:
 
 
 def _check_bandai_json(path: Path, content: list[str], style: list[str], action: str, style_name: str) -> None:
-    from sadvae.data.text_files import read_text
+    from sadvae.data.text_files import parse_json, read_text
 
     try:
-        obj = json.loads(read_text(path, 1 << 16))
+        obj = parse_json(read_text(path, 1 << 16), path)
     except json.JSONDecodeError as e:
         raise DataFormatError(
             path, f"line {e.lineno}", f"expected JSON {{content, style}}, found an error: {e.msg}"
@@ -257,6 +258,37 @@ def _check_bandai_json(path: Path, content: list[str], style: list[str], action:
         if table[value].split("_", 1)[-1] != want:
             problem = f"indexes {table[value]!r}, but the file name says {want!r}"
             raise DataFormatError(path, key, problem)
+
+
+def unread_mocap_files(name: str, root: str | Path) -> list[str]:
+    """Files in a mocap set's data folders that its loader does not read, relative to ``root`` (a ``.BVH`` or
+    ``.AMC`` in another case, a clip in a sub-folder, a Bandai-Namco label ``.json`` whose ``.bvh`` is gone).
+    Bandai-Namco: ``set*/data/`` (``*.bvh`` and their ``.json`` are read); HDM05: ``train|test/<k>/`` (``*.amc``
+    and ``*.asf``). The sets' other files (README, LICENSE, cfg/, MANIFEST, SHA256SUMS) are not data."""
+    root = Path(root)
+    if name == "bandai_namco":
+        folders = [d / "data" for d in (root / "set1", root / "set2") if (d / "data").is_dir()]
+
+        def read(p: Path) -> bool:
+            return p.parent in folders and (
+                p.suffix == ".bvh" or (p.suffix == ".json" and p.with_suffix(".bvh").is_file())
+            )
+
+    elif name == "hdm05":
+        folders = [k for side in (root / "train", root / "test") if side.is_dir() for k in side.iterdir() if k.is_dir()]
+
+        def read(p: Path) -> bool:
+            return p.parent in folders and p.suffix in (".amc", ".asf")
+
+    else:
+        return []
+    return sorted(p.relative_to(root).as_posix() for d in folders for p in d.rglob("*") if p.is_file() and not read(p))
+
+
+def _warn_unread(name: str, unread: list[str], expected: str) -> None:
+    if unread:
+        shown = ", ".join(unread[:10]) + (f", ... ({len(unread) - 10} more)" if len(unread) > 10 else "")
+        log.warning("%s: %d files not read (expected %s; rename or move them): %s", name, len(unread), expected, shown)
 
 
 def load_bandai_namco(root: str | Path) -> Dataset:
@@ -299,6 +331,7 @@ def load_bandai_namco(root: str | Path) -> Dataset:
             if seq.view is None:
                 raise DataFormatError(path, "file name", f"style {m.group(3)!r} is not a style of {set_dir.name}")
             seqs.append(seq)
+    _warn_unread("bandai_namco", unread_mocap_files("bandai_namco", root), "<set>/data/*.bvh, each with its .json")
     log.info("bandai_namco: %d clips, %d rejected", len(seqs), len(rejected))
     test = ", ".join(f"{BANDAI_STYLES[s][1]} (set {BANDAI_STYLES[s][0]})" for s in sorted(BANDAI_TEST_STYLES))
     protocol = f"cross-style (view = style id): test on styles {test}; train on the rest"
@@ -337,8 +370,13 @@ def read_hdm05_amc(path: str | Path, asf: str | Path | AsfSkeleton | None = None
     missing = [b for b in need if b not in skeleton.bones]
     if missing:
         raise DataFormatError(skeleton.path, ":bonedata", f"expected the HDM05/CMU bones; missing {missing}")
+    motion = read_amc(path, skeleton)
+    if lost := [b for b in motion.absent if b in need or b == "lowerback"]:  # every HDM05 clip gives them all
+        raise DataFormatError(
+            path, None, f"no frame gives bone(s) {lost} of {skeleton.path.name}; the file is damaged: restore it"
+        )
     with np.errstate(over="ignore", invalid="ignore"):  # a corrupt value overflows here; refused just below
-        pos, _ = amc_forward_kinematics(skeleton, read_amc(path, skeleton))
+        pos, _ = amc_forward_kinematics(skeleton, motion)
     _check_positions(path, None, np.stack(list(pos.values()), axis=1))
     t_count = len(pos["root"])
     k1 = np.zeros((t_count, 20, 3))
@@ -418,6 +456,7 @@ def load_hdm05(root: str | Path) -> Dataset:
                 seqs.append(read_hdm05_amc(path, skeletons[actor]))
     if not seqs:
         raise DataFormatError(root, None, "no .amc clips found under train/<k>/ or test/<k>/")
+    _warn_unread("hdm05", unread_mocap_files("hdm05", root), "train|test/<k>/*.amc and the actors' .asf")
     log.info("hdm05: %d clips", len(seqs))
     protocol = "cross-actor (the release's split): train on actors bd, bk, dg (subjects 1-3), test on mm, tr (4, 5)"
     return Dataset("hdm05", HDM05_CLASSES, seqs, [], protocol)

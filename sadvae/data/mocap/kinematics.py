@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sadvae.data.text_files import check_regular_file
 from sadvae.errors import DataFormatError
 
 __all__ = ["axis_rotation", "euler_matrix", "read_mocap_text"]
@@ -67,6 +68,7 @@ def read_mocap_text(path: Path, what: str) -> list[str]:
     try:
         if path.is_dir():
             raise DataFormatError(path, None, f"is a folder, expected a {what} file; pass the file's path")
+        check_regular_file(path)
         data = path.read_bytes()
     except FileNotFoundError:
         raise DataFormatError(path, None, f"file not found; expected a {what} file") from None

@@ -264,6 +264,18 @@ def test_utkinect_loader_segments(utk_root):
     assert reasons[str(utk_root / "joints" / "joints_s01_e01.txt#carry")] == "no skeleton row with frame id in [31, 39]"
 
 
+def test_a_utkinect_segment_past_the_end_of_its_recording_is_rejected_not_shortened(tmp_path):
+    root = tmp_path / "utk"
+    _write_classes(root, [("walk", "walk"), ("carry", "carry")])
+    data = root / "joints"
+    _write_utk_joints(data / "joints_s01_e01.txt", [10, 12, 16, 20, 22, 30], _k1_pose(6))
+    (data / "actionLabel_modified.txt").write_text("s01_e01\nwalk: 10 20\ncarry: 22 40\n")  # the file ends at 30
+    ds = load_utkinect(root)
+    assert [Path(s.source).name for s in ds.sequences] == ["joints_s01_e01.txt#walk@10-20"]
+    (source, reason), *_ = ds.rejected
+    assert source.endswith("#carry") and "labelled frames 22-40 but joints_s01_e01.txt holds frame ids 10-30" in reason
+
+
 def test_utkinect_whole_recording_reader(utk_root):
     seq = read_utkinect_joints(utk_root / "joints" / "joints_s01_e01.txt")
     assert seq.num_frames == 7 and seq.subject == 1 and seq.label is None

@@ -193,6 +193,14 @@ def test_asf_amc_forward_kinematics_matches_hand_computed_positions(tmp_path):
     np.testing.assert_allclose(pos["tip"][1], [2.54 - 0.254, 0, -0.254], atol=1e-9)
 
 
+def test_an_amc_bone_no_frame_gives_is_said_not_only_zeroed(tmp_path):
+    """The Acclaim default for a bone the AMC never lists is a zero rotation; the motion says which (the HDM05
+    reader refuses one its mapping needs, tests/sadvae/data/test_review_bad_data.py)."""
+    asf = read_asf(_write(tmp_path, "s.asf", ASF))
+    assert read_amc(_write(tmp_path, "m.amc", ":DEGREES\n1\nroot 0 0 0 0 0 0\nup 0 0 0\n"), asf).absent == ("tip",)
+    assert read_amc(_write(tmp_path, "full.amc", AMC), asf).absent == ()
+
+
 def test_amc_fast_and_line_by_line_readers_agree(tmp_path, monkeypatch):
     from sadvae.data.mocap import acclaim
 
