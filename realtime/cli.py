@@ -619,7 +619,8 @@ def _summary(pipeline, model, source) -> str:
             + ("; each window scored with its mirror image (--handedness pool)" if head.handedness == "pool" else ""),
             f"  pose model: {pose_line}",
             *_label_lines(head, pipeline.opts.decisions, model.bundle_path),
-            f"  source: {getattr(source, 'name', source)}; events on {pipeline.publisher.endpoint} "
+            f"  source: {getattr(source, 'name', source)}; events "
+            f"{'on' if pipeline.publisher.opts.bind else 'to the proxy at'} {pipeline.publisher.endpoint} "
             f"(topics sadvae.{pipeline.publisher.source}.action|status)",
         ]
     )
@@ -934,6 +935,12 @@ def _pose_flag(args: argparse.Namespace) -> str | None:
         return "--num-poses"
     if not args.roi:
         return "--no-roi"
+    if args.pose_model is not None:
+        return "--pose-model"
+    if args.pose_variant != "full":
+        return "--pose-variant"
+    if args.xy_source != "image":
+        return "--xy-source"
     return None
 
 

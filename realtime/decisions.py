@@ -124,8 +124,11 @@ class DecisionOptions:
                 raise ConfigError(f"DecisionOptions.{name} must be >= 1, got {getattr(self, name)}")
         if self.update_every < 0:
             raise ConfigError(f"DecisionOptions.update_every must be >= 0, got {self.update_every}")
-        if self.switch_margin < 0:
-            raise ConfigError(f"DecisionOptions.switch_margin must be >= 0, got {self.switch_margin}")
+        if not 0 <= self.switch_margin < 1:  # scores are in [0, 1]: a lead of 1 or more never happens
+            raise ConfigError(
+                f"DecisionOptions.switch_margin must be >= 0 and < 1 (a difference of two scores), got "
+                f"{self.switch_margin}"
+            )
         if not self.max_gap_ms > 0:
             raise ConfigError(f"DecisionOptions.max_gap_ms must be > 0, got {self.max_gap_ms}")
         if not 0.0 <= self.segment_score <= 1.0:

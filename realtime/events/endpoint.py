@@ -102,7 +102,8 @@ def parse_endpoint(
         raise bad("ZeroMQ reads the transport in lower case only", f"write {transport.lower()}://{rest}")
     if transport not in TRANSPORTS:
         hint = f"tcp://{rest}" if re.match(r"^[^/]+:\d+/?$", rest) else "tcp://HOST:PORT"
-        raise bad(f"transport '{transport}://' is not supported", f"use tcp://, ipc:// or inproc:// (e.g. {hint})")
+        usable = "tcp:// or ipc://" if not allow_inproc else "tcp://, ipc:// or inproc://"
+        raise bad(f"transport '{transport}://' is not supported", f"use {usable} (e.g. {hint})")
     if transport == "inproc":
         if not allow_inproc:
             raise bad(

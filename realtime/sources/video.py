@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,9 @@ class VideoSource(Source):
         if self.path.is_dir():
             raise SourceError(f"video {self.path}: is a folder; pass a video file")
         if not self.path.is_file():
+            url = re.sub(r"^([a-z][a-z0-9+.-]*):/(?=[^/])", r"\1://", str(path))  # Path() made rtsp:// rtsp:/
+            if "://" in url:
+                raise SourceError(f"video file {url} not found: a URL is a network stream; pass --stream {url}")
             raise SourceError(f"video file {self.path} not found")
         self._factory = capture_factory or (lambda p: opencv().VideoCapture(p))
         self._cap = self._open()

@@ -138,7 +138,9 @@ def _error_line(argv: list[str], capsys) -> str:
         (["--smoothing", "2"], "--smoothing must be in (0, 1], got 2.0"),
         (["--smoothing", "inf"], "argument --smoothing: expected a finite number, got 'inf'"),
         (["--smoothing", "x"], "argument --smoothing: expected a number, got 'x'"),
-        (["--min-lead", "-1"], "--min-lead must be >= 0, got -1.0 (default 0.1)"),
+        (["--min-lead", "-1"], "--min-lead must be >= 0 and < 1 (a difference of two scores), got -1.0 (default 0.1)"),
+        # review of 6 December 2026, late: a lead of 1 or more can never happen (scores are in [0, 1])
+        (["--min-lead", "2"], "--min-lead must be >= 0 and < 1 (a difference of two scores), got 2.0 (default 0.1)"),
         (["--min-lead", "nan"], "argument --min-lead: expected a finite number, got 'nan'"),
         (["--no-action-threshold", "2"], "--no-action-threshold must be in [0, 1], got 2.0"),
         (["--match-threshold", "1.5"], "--match-threshold must be in (0, 1], got 1.5 (default 0.8)"),

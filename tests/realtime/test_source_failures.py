@@ -454,7 +454,18 @@ def test_a_wrong_declared_frame_rate_is_measured(tmp_path: Path, caplog) -> None
 # ------------------------------------------------------------------ pose flags with skeleton sources
 
 
-@pytest.mark.parametrize("flag", [["--mirror"], ["--num-poses", "2"], ["--no-roi"]])
+@pytest.mark.parametrize(
+    "flag",
+    [
+        ["--mirror"],
+        ["--num-poses", "2"],
+        ["--no-roi"],
+        # review of 6 December 2026, late: these three were ignored without a word
+        ["--pose-model", "x.task"],
+        ["--pose-variant", "lite"],
+        ["--xy-source", "world"],
+    ],
+)
 def test_pose_flags_are_refused_with_skeleton_sources(flag, labels: Path, capsys) -> None:
     assert _run_main(["--demo", *flag, "--labels", str(labels)]) == 2
     err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
