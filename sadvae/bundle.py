@@ -174,6 +174,7 @@ class BundleInfo:
         terms: the licence and terms the model inherits ({} when none are recorded).
         live: the live defaults (:class:`LiveConfig`); ``preprocess`` already has its person slots.
         aliases: per trained column, other names of the same action (:attr:`Bundle.column_aliases`); () when none.
+        export_path: the export (or plan) the facts were read from, None when read from the bundle itself.
     """
 
     class_names: tuple[str, ...]
@@ -189,6 +190,7 @@ class BundleInfo:
     terms: Mapping[str, str] = field(default_factory=dict)
     live: LiveConfig = field(default_factory=LiveConfig)
     aliases: tuple[tuple[str, ...], ...] = ()
+    export_path: Path | None = None
     _loaded: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -266,6 +268,7 @@ class BundleInfo:
                 terms=terms,
                 live=LiveConfig.from_dict(meta.get("live"), source),
                 aliases=aliases,
+                export_path=Path(source) if isinstance(source, str | Path) else None,
             )
         except (KeyError, TypeError, ValueError) as e:
             raise CheckpointError(f"{source}: malformed export metadata ({type(e).__name__}: {e})") from None

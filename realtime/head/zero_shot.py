@@ -379,6 +379,9 @@ class HeadBuilder:
         from dataclasses import replace
 
         path = self.opts.calibration or (calibration_path(self.info.path) if self.info.path is not None else None)
+        beside_export = calibration_path(self.info.export_path) if self.info.export_path is not None else None
+        if path is None and beside_export is not None and beside_export.is_file():  # an export deployed alone
+            path = beside_export
         cal = read_calibration(path, self.model_id, self.opts.handedness) if path else None
         if cal is None and self.opts.calibration:
             raise ConfigError(f"{self.opts.calibration}: head calibration not found (or fitted on another model)")
@@ -387,7 +390,7 @@ class HeadBuilder:
                 "no head calibration for model %s (%s): 'no action' is off (every window names one of the labels) "
                 "and mixed lists use default constants; fit one with scripts/check_head.py (docs/head.md)",
                 self.model_id[:12],
-                path or "no bundle file",
+                path or beside_export or "no bundle file",
             )
         if cal is not None and cal.centroids:
             shape, want = np.shape(cal.centroids), (len(self.info.seen_classes), self.info.semantic_dim)

@@ -611,3 +611,22 @@ def test_the_packaged_model_maps_a_new_users_everyday_words(tmp_path) -> None:
         assert covered["putting on a jacket"] == {"wear jacket", "put on clothes"}  # NTU's column and NW-UCLA's donning
     finally:
         model.close()
+
+
+def test_an_export_deployed_alone_reads_the_calibration_beside_it(bundles, tmp_path, caplog) -> None:
+    """Review of 6 December 2026, late: ``--model X.onnx`` without its bundle looked for the calibration beside the
+    (absent) bundle only, so "no action" was off without a word; now ``X.head.json`` beside the export is read, and
+    without one the start-up warns."""
+    import dataclasses
+
+    from sadvae.bundle import BundleInfo
+    from sadvae.head.calibration import HeadCalibration, write_calibration
+
+    info = BundleInfo.from_bundle(bundles["unseen"], "m" * 64)
+    alone = dataclasses.replace(info, path=None, export_path=tmp_path / "x.onnx")
+    with caplog.at_level("WARNING", "realtime.head.zero_shot"):
+        assert not builder(alone, tmp_path).calibrated
+    assert f"no head calibration for model mmmmmmmmmmmm ({tmp_path / 'x.head.json'}): 'no action' is off" in caplog.text
+    write_calibration(tmp_path / "x.head.json", HeadCalibration(model_id="m" * 64, reject_threshold=0.3))
+    b = builder(alone, tmp_path)
+    assert b.calibrated and b.calibration.reject_threshold == 0.3 and b.reject
