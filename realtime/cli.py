@@ -639,6 +639,21 @@ def _label_lines(head, decisions, bundle=None) -> list[str]:
         *_description_hint(head),
         *_spelling_hint(head),
         *_no_action_hint(head),
+        *_inline_comment_hint(head),
+    ]
+
+
+def _inline_comment_hint(head) -> list[str]:
+    """A start-up tip for a label with `` #`` inside: only a line that starts with ``#`` is a comment, so
+    ``wave  # greet`` is the label "wave # greet", scored by all its words (zero-shot, where "wave" alone names a
+    trained class)."""
+    marked = [name for name in head.labels.names if " #" in name]
+    if not marked:
+        return []
+    return [
+        f"  tip: {marked[0]!r}" + (f" and {len(marked) - 1} more" if len(marked) > 1 else "") + " holds ' #': only a "
+        "line that starts with '#' is a comment, text after a name is part of it; put a comment on its own line, "
+        "or a description after '|'"
     ]
 
 
@@ -960,6 +975,8 @@ def _teach_label(args: argparse.Namespace, listed) -> list[tuple[str, str]] | No
     every check that needs no model (flags, the labels listed, the folder able to take a clip) comes before anything
     slow."""
     if not args.teach:
+        if args.teach_seconds != 4.0:  # the flag's default: a value given alone sets nothing
+            raise ConfigError("--teach-seconds sets how long --teach records, and no --teach is given: drop it")
         return None
     if args.examples is None:
         taught = ", ".join(map(repr, args.teach))
@@ -1084,10 +1101,17 @@ def _no_start_hint(pipeline: Pipeline) -> str | None:
     ) + f" in {d.start_windows} leading window(s) (--start-windows)"
     if d.instant_score:
         need += f" or {d.instant_score:g} in one (--instant-score)"
+    bar = d.taught_start_score if taught else d.start_score
+    why = (
+        f"a start needs {need}: it reached the score but not in {d.start_windows} leading windows in a row, or those "
+        "windows were 'no action'"
+        if score >= bar and d.start_windows > 1
+        else f"a start needs {need}"
+    )
     return (
         f"{PROG}: no action started; the nearest was {label!r}, smoothed score {score:.2f} ({t_s:.1f} s, person "
-        f"{track}), a start needs {need}; scores are low when none of the labels fits (no action) or the labels are "
-        "alike; --print all shows every window (docs/live.md)"
+        f"{track}); {why}; scores are low when none of the labels fits (no action) or the labels are alike; "
+        "--print all shows every window (docs/live.md)"
     )
 
 
@@ -1128,6 +1152,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of ``sadvae-live``; returns the exit status."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=getattr(logging, args.log_level.upper()), format="%(levelname)s %(name)s: %(message)s")
+    # the sentence encoder's loading is the one long silence at start-up (about 15 s): say it, whatever the level
+    logging.getLogger("sadvae.text").setLevel(min(logging.INFO, logging.getLogger().level))
     quiet = args.log_level != "debug" and os.name == "posix"
     with NativeLogFilter() if quiet else contextlib.nullcontext():
         try:

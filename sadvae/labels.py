@@ -193,6 +193,11 @@ def parse_labels_text(text: str, path: str = "<labels>") -> LabelSet:
                 f"{where}: more than one '|' ({stripped!r}); a line is `name | description` with one '|': write "
                 "one name, and put other names of the action in the description or on lines of their own"
             )
+        if "\t" in name_part.strip():  # read as a space, "wave<TAB>clapping" (a spreadsheet row) is one label
+            raise ConfigError(
+                f"{where}: tab inside the action name ({name_part.strip()!r}); put each action on a line of its own "
+                "(a row copied from a spreadsheet?), or write spaces where one name was meant"
+            )
         # NFC: a precomposed and a decomposed "é" are one name in events and in the digest
         name_part, desc_part = unicodedata.normalize("NFC", name_part), unicodedata.normalize("NFC", desc_part)
         name, description = _clean(name_part), (_clean(desc_part) or None) if bar else None

@@ -220,7 +220,10 @@ class TextEncoder:
             source = str(_bundled_model_dir())
         else:
             source = str(self._local_dir) if self._local_dir is not None else self.cfg.model
-        log.info("loading sentence encoder %s from %s", self.encoder_id, source)
+        log.info(
+            "loading the sentence encoder %s for label names it has not read before (some seconds)", self.encoder_id
+        )
+        log.debug("sentence encoder files: %s", source)
         try:
             # local_files_only: a name must already be in the Hugging Face cache; never download
             with _no_progress_bars():  # "Loading weights: 100%|███" on stderr, mid-run at a labels reload

@@ -471,6 +471,24 @@ def test_overlay_records_annotated_frames(tmp_path) -> None:
     cap.release()
 
 
+def test_the_no_start_hint_says_why_a_score_over_the_bar_did_not_start() -> None:
+    """Review of 6 December 2026, late: "smoothed score 0.71 ..., a start needs 0.6" left the reader to work out
+    that the score was there but not for long enough."""
+    from types import SimpleNamespace
+
+    from realtime.cli import _no_start_hint
+    from realtime.decisions import DecisionOptions
+
+    def hint(score: float) -> str:
+        pipe = SimpleNamespace(
+            starts=0, best_window=("throw", score, 3.2, 0, False), opts=SimpleNamespace(decisions=DecisionOptions())
+        )
+        return _no_start_hint(pipe)
+
+    assert "it reached the score but not in 2 leading windows in a row" in hint(0.71)
+    assert "it reached the score" not in hint(0.4) and "a start needs 0.6 (--start-score)" in hint(0.4)
+
+
 def test_a_run_without_any_start_ends_with_the_nearest_it_came(shared_data, tmp_path, capsys) -> None:
     """Nothing fires on NTU's drink-water skeleton with labels it does not show: the last line says which window
     came nearest and what a start needs, instead of leaving the user with silence (issue 14)."""
@@ -650,3 +668,24 @@ def test_the_teaching_benchmark_reads_what_sadvae_live_prints(capsys) -> None:
     run.opts.decisions = DecisionOptions()
     near = script.NEAREST.search(_no_start_hint(run))
     assert near and (near[1], float(near[2])) == ("wave hands", 0.46)
+
+
+def test_start_up_tips_for_an_inline_comment_and_refusals_for_a_tab_and_a_lone_teach_seconds(tmp_path, capsys):
+    """Review of 6 December 2026, late: ``wave  # greet`` was silently the label "wave # greet" (scored zero-shot),
+    ``wave<TAB>clapping`` silently one label, and ``--teach-seconds`` without ``--teach`` silently nothing."""
+    from types import SimpleNamespace
+
+    from realtime.cli import _inline_comment_hint
+    from sadvae.errors import ConfigError
+    from sadvae.labels import parse_labels_text
+
+    head = SimpleNamespace(labels=parse_labels_text("wave # greet\nclapping\n", "L"))
+    assert "'wave # greet' holds ' #': only a line that starts with '#' is a comment" in _inline_comment_hint(head)[0]
+    assert _inline_comment_hint(SimpleNamespace(labels=parse_labels_text("wave\nclap\n", "L"))) == []
+    with pytest.raises(ConfigError, match=r"L:line 1: tab inside the action name \('wave\\tclapping'\)"):
+        parse_labels_text("wave\tclapping\nsit down\n", "L")
+    assert parse_labels_text("wave\t| greet\nsit down\n", "L").names == ("wave", "sit down")  # before the bar: fine
+    labels = tmp_path / "labels.txt"
+    labels.write_text("wave\nclap\n", encoding="utf-8")
+    assert run_main(["--demo", "--teach-seconds", "3", "--labels", str(labels)]) == 2
+    assert "--teach-seconds sets how long --teach records, and no --teach is given" in one_line(capsys.readouterr().err)
