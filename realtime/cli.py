@@ -37,9 +37,12 @@ __all__ = ["main", "build_parser", "NativeLogFilter"]
 log = logging.getLogger(__name__)
 PROG = "sadvae-live"
 EXIT_CODES = {"sigint": 130}
-# MediaPipe / LiteRT / absl console lines ("INFO: [env.cc:36] ...", "W0000 00:00:... file.cc:81] ...")
+EXIT_SOURCE_LOST = 1  # the camera or stream was lost during the run; 2 is bad input, found before it
+# MediaPipe / LiteRT / absl console lines ("INFO: [env.cc:36] ...", "W0000 00:00:... file.cc:81] ...") and FFmpeg's
+# inside OpenCV ("[tcp @ 0x55d0...] Connection to tcp://... failed"), whose news our own status or error line says
 _NATIVE_LOG = re.compile(
-    rb"^(?:(?:INFO|WARNING|ERROR): (?:\[|Created TensorFlow|Read-only tensor|Logging before)|[IWE]\d{4} )"
+    rb"^(?:(?:INFO|WARNING|ERROR): (?:\[|Created TensorFlow|Read-only tensor|Logging before)|[IWE]\d{4} "
+    rb"|\[[\w,./-]+ @ 0x[0-9a-f]+\] )"
 )
 
 
@@ -933,7 +936,11 @@ def run(args: argparse.Namespace) -> int:
                 if part is not None:
                     part.close()
         raise
-    reason = pipeline.run()
+    try:
+        reason = pipeline.run()
+    except SourceError as e:  # lost mid-run (given up after --reconnect-attempts): not bad input, so not status 2
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return EXIT_SOURCE_LOST
     if recorder is not None and recorder.written is not None:
         print(f"{PROG}: tracked skeletons written to {pipeline.recorder.path}", file=sys.stderr)
     if hint := _no_window_hint(pipeline, source, reason, skeletons_only) or _no_start_hint(pipeline):

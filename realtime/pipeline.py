@@ -588,6 +588,12 @@ class Pipeline:
     def _on_source_status(self, status: Any) -> None:
         details = {"attempt": status.attempt, "delay_s": status.delay_s}
         self._status(f"source_{status.state}", status.message, details)
+        if status.state == "disconnected":  # nobody is seen while the source is away: their actions end now (with
+            # heartbeats going on through the reconnect, they would otherwise stay decided until frames return)
+            for tr in self._tracker.end_all():
+                self._end_track(tr.id, self._t_ms, "source_disconnected")
+            for tid in list(self._tracks):
+                self._end_track(tid, self._t_ms, "source_disconnected")
 
     def _on_source_idle(self) -> None:
         """No frame yet (a camera reconnecting, up to 10 s between attempts): the heartbeat stays on time, so the

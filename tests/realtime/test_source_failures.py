@@ -494,3 +494,30 @@ def test_reconnect_attempts_reach_a_camera_and_a_stream_and_are_refused_elsewher
     err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
     assert len(err) == 1 and err[0].startswith("sadvae-live: error: --reconnect-attempts sets how often a --camera")
     assert _run_main(["--camera", "0", "--reconnect-attempts", "0", "--labels", str(labels)]) == 2
+
+
+def test_a_source_lost_mid_run_exits_1_not_the_bad_input_status(labels: Path, capsys, monkeypatch):
+    """Review of 6 December 2026, late: a camera given up after --reconnect-attempts exited 2, the status of bad input
+    found at start, so a service manager could not tell a lost camera from a wrong flag."""
+    import realtime.cli as cli
+    from realtime.sources.demo import demo_source
+
+    class Dying:
+        name, fps = "cam", 30.0
+
+        def __init__(self) -> None:
+            self.inner = demo_source(loop=False, pace=False)
+
+        def __iter__(self):
+            for k, frame in enumerate(self.inner):
+                if k == 40:
+                    raise SourceError("camera 0 lost: gave up after 2 reconnect attempts")
+                yield frame
+
+        def close(self) -> None:
+            self.inner.close()
+
+    monkeypatch.setattr(cli, "_open_source", lambda args: Dying())
+    assert _run_main(["--demo", "--no-realtime", "--labels", str(labels), "--endpoint", "tcp://127.0.0.1:*"]) == 1
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert err[-1] == "sadvae-live: error: camera 0 lost: gave up after 2 reconnect attempts"

@@ -340,13 +340,17 @@ def test_heartbeats_go_on_while_a_camera_waits_to_reconnect(shared_data, live_mo
     """Review of 6 December 2026: heartbeats went out only after a frame, so during a reconnect's backoff (up to
     10 s between attempts) status events came ``delay_s`` apart, and a subscriber following the documented liveness
     rule (no status for 3 intervals: the publisher is gone) ended the person's action while the camera came back.
-    A live source calls ``on_idle`` while it waits; the pipeline keeps the heartbeat on time."""
+    A live source calls ``on_idle`` while it waits; the pipeline keeps the heartbeat on time. And since the person is
+    not seen while the source is away, the action ends at ``source_disconnected`` (it stayed decided in every
+    heartbeat of the outage, its end sent only when frames came back)."""
     pytest.importorskip("zmq")
     import time
 
+    from realtime.decisions import DecisionOptions
     from realtime.events.publisher import PublisherOptions
     from realtime.head.zero_shot import HeadOptions
     from realtime.pipeline import Pipeline, PipelineOptions
+    from realtime.sources.capture import SourceStatus
     from realtime.sources.replay import ReplaySource
 
     frames = list(ReplaySource(shared_data / NTU_FILE))[:40]
@@ -356,8 +360,9 @@ def test_heartbeats_go_on_while_a_camera_waits_to_reconnect(shared_data, live_mo
 
         def __iter__(self):
             for k, f in enumerate(super().__iter__()):
-                if k == 20:  # the camera dropped: 1.2 s without a frame, the source waking every 0.1 s
+                if k == 30:  # the camera dropped: 1.2 s without a frame, the source waking every 0.1 s
                     self.gap = [time.monotonic()]
+                    self.on_status(SourceStatus("cam", "disconnected", 0, 0.0, "camera dropped"))
                     while time.monotonic() - self.gap[0] < 1.2:
                         time.sleep(0.1)
                         self.on_idle()
@@ -376,6 +381,8 @@ def test_heartbeats_go_on_while_a_camera_waits_to_reconnect(shared_data, live_mo
     opts = PipelineOptions(
         stride=4,
         status_interval_s=0.3,
+        min_window_frames=8,
+        decisions=DecisionOptions(min_score=0.0, keep_score=0.0, start_score=0.0, start_windows=1),  # all decide
         handle_signals=False,
         head=HeadOptions(cache_dir=str(tmp_path / "heads")),
         publisher=PublisherOptions(endpoint="tcp://127.0.0.1:*"),
@@ -392,3 +399,9 @@ def test_heartbeats_go_on_while_a_camera_waits_to_reconnect(shared_data, live_mo
     during = [t for t in beats if t0 <= t <= t1]
     assert len(during) >= 3, (len(during), len(beats))
     assert max(b - a for a, b in zip([t0, *during], [*during, t1], strict=True)) < 0.6e9  # never 3 intervals
+    before = [e for e in events if e["type"] != "status" and e["monotonic_ns"] < t0]
+    assert before and before[-1]["type"] != "end"  # an action was on when the camera dropped
+    ends = [e for e in events if e["type"] == "end" and t0 <= e["monotonic_ns"] <= t1]
+    assert [e["reason"] for e in ends] == ["track_end"] and ends[0]["track_id"] == before[-1]["track_id"]
+    gap_beats = [e for e in events if e["type"] == "status" and e["reason"] == "heartbeat" and t0 <= e["monotonic_ns"]]
+    assert all(e["tracks"] == 0 and not e["persons"] for e in gap_beats if e["monotonic_ns"] <= t1)
