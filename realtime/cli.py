@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from realtime.events.security import DEFAULT_ENDPOINT
-from sadvae.errors import ConfigError, SadvaeError, SourceError
+from sadvae.errors import ConfigError, SadvaeError, SourceError, SourceLostError
 from sadvae.labels import normalise_name
 
 if TYPE_CHECKING:
@@ -936,11 +936,7 @@ def run(args: argparse.Namespace) -> int:
                 if part is not None:
                     part.close()
         raise
-    try:
-        reason = pipeline.run()
-    except SourceError as e:  # lost mid-run (given up after --reconnect-attempts): not bad input, so not status 2
-        print(f"{PROG}: error: {e}", file=sys.stderr)
-        return EXIT_SOURCE_LOST
+    reason = pipeline.run()
     if recorder is not None and recorder.written is not None:
         print(f"{PROG}: tracked skeletons written to {pipeline.recorder.path}", file=sys.stderr)
     if hint := _no_window_hint(pipeline, source, reason, skeletons_only) or _no_start_hint(pipeline):
@@ -982,7 +978,7 @@ def _teach_label(args: argparse.Namespace, listed) -> list[tuple[str, str]] | No
     every check that needs no model (flags, the labels listed, the folder able to take a clip) comes before anything
     slow."""
     if not args.teach:
-        if args.teach_seconds != 4.0:  # the flag's default: a value given alone sets nothing
+        if args.teach_seconds != build_parser().get_default("teach_seconds"):  # a value given alone sets nothing
             raise ConfigError("--teach-seconds sets how long --teach records, and no --teach is given: drop it")
         return None
     if args.examples is None:
@@ -1165,9 +1161,9 @@ def main(argv: list[str] | None = None) -> int:
     with NativeLogFilter() if quiet else contextlib.nullcontext():
         try:
             return run(args)
-        except SadvaeError as e:
+        except SadvaeError as e:  # lost mid-run (--reconnect-attempts, also while --teach records): not bad input
             print(f"{PROG}: error: {e}", file=sys.stderr)
-            return 2
+            return EXIT_SOURCE_LOST if isinstance(e, SourceLostError) else 2
         except KeyboardInterrupt:
             print(f"{PROG}: interrupted", file=sys.stderr)
             return 130

@@ -50,7 +50,7 @@ from realtime.tracking import Detection, Track, Tracker, TrackerOptions, nearest
 from realtime.view import TrackView, head_no_action, head_scores, make_view, out_of_view, parts_unseen
 from sadvae.data.motion import StillTrim, moving_span, trim_still
 from sadvae.data.preprocess import preprocess
-from sadvae.errors import ConfigError, SourceError
+from sadvae.errors import ConfigError, SourceError, SourceLostError
 from sadvae.skeleton import NUM_JOINTS, mirror_windows
 
 __all__ = ["PipelineOptions", "WindowBatch", "Pipeline", "DEFAULT_STRIDE", "MIN_WINDOW_FRAMES", "model_stride"]
@@ -321,9 +321,9 @@ class Pipeline:
                     if self.opts.max_frames is not None and self.frames >= self.opts.max_frames:
                         self.request_stop("max_frames")
                 return self.stop_reason or "end"
-            except SourceError:  # the source failed mid-run (a camera or stream given up: source_gave_up came first)
+            except SourceError as e:  # the source failed mid-run (a camera or stream given up: source_gave_up first)
                 self.stop_reason = "source_lost"
-                raise
+                raise e if isinstance(e, SourceLostError) else SourceLostError(str(e)) from e
             except KeyboardInterrupt:  # Ctrl-C without the pipeline's own signal handlers
                 self.stop_reason = "sigint"
                 raise
@@ -595,12 +595,14 @@ class Pipeline:
             for tid in list(self._tracks):
                 self._end_track(tid, self._t_ms, "source_disconnected")
 
-    def _on_source_idle(self) -> None:
+    def _on_source_idle(self) -> float:
         """No frame yet (a camera reconnecting, up to 10 s between attempts): the heartbeat stays on time, so the
-        liveness rule of docs/live.md (no status for 3 intervals: the publisher is gone) holds during the wait."""
+        liveness rule of docs/live.md (no status for 3 intervals: the publisher is gone) holds during the wait.
+        Returns the seconds until the next heartbeat is due (the source calls again by then)."""
         now = time.monotonic()
         if not self._closed and now - self._emit.last_status >= self.opts.status_interval_s:
             self._status("heartbeat", None, now=now)
+        return self.opts.status_interval_s - (now - self._emit.last_status)
 
     def _end_track(self, track_id: int, t_ms: int, reason: str) -> None:
         st = self._tracks.pop(track_id, None)

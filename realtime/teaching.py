@@ -168,8 +168,9 @@ def embed_examples(model: Any, examples: ExampleClips, opts: Any = None, skip_em
 class SharedSource:
     """One source read by two pipelines in turn (the teaching run, then the run proper): they share one iterator, so
     the second continues where the first stopped, with the source's own timestamps. Closing it closes the source only
-    when ``owner``. A camera's or stream's reconnect reports (``on_status``) go to the pipeline that reads it now:
-    :meth:`then` hands the source on without the teaching pipeline's callback, so the next pipeline installs its own.
+    when ``owner``. A camera's or stream's reconnect reports (``on_status``) and its calls while it waits for frames
+    (``on_idle``: heartbeats) go to the pipeline that reads it now: :meth:`then` hands the source on without the
+    teaching pipeline's callbacks, so the next pipeline installs its own.
     ``wrapped`` is the source itself (a pipeline reads it to know a camera that Ctrl-C must wake)."""
 
     def __init__(self, source: Any, it: Any = None, owner: bool = False):

@@ -14,6 +14,7 @@ __all__ = [
     "MissingDependencyError",
     "BackendError",
     "SourceError",
+    "SourceLostError",
     "ExportError",
     "EngineError",
 ]
@@ -56,6 +57,10 @@ class BackendError(SadvaeError):
 
 class SourceError(SadvaeError):
     """A camera, video, stream or replay source cannot be opened or read."""
+
+
+class SourceLostError(SourceError):
+    """A source that was running failed or was given up (``stop_reason`` "source_lost"): not bad input."""
 
 
 class ExportError(SadvaeError):

@@ -227,9 +227,10 @@ def parse_labels_text(text: str, path: str = "<labels>") -> LabelSet:
                 f"{where}: description is {len(description)} characters, more than {MAX_DESCRIPTION_CHARS}; shorten it"
             )
         key = duplicate_key(name)
-        if not key:  # "!!!", "...", "-": nothing for the text encoder or the class matcher to read
+        if not key and not (description and duplicate_key(description)):  # "!!!", "-": nothing to read
             raise ConfigError(
-                f"{where}: action name {name!r} has no letters or digits; name the action in words (e.g. `wave`)"
+                f"{where}: action name {name!r} has no letters or digits; name the action in words (e.g. `wave`), "
+                "or describe it after '|'"
             )
         if key in seen:
             raise ConfigError(

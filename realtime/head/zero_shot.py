@@ -74,6 +74,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+_WARNED_UNCALIBRATED: set[tuple[str, str]] = set()  # (model id, where it looked): the warning once a process
 
 _CACHE_FORMAT = 6  # 3: a description starting "a person" is no longer prefixed twice (sadvae.text); 4: matching reads
 # slash alternatives and compounds (sadvae.head.matching): a cached label mapping may be stale; 5: the cache keeps the
@@ -379,13 +380,22 @@ class HeadBuilder:
         from dataclasses import replace
 
         path = self.opts.calibration or (calibration_path(self.info.path) if self.info.path is not None else None)
-        beside_export = calibration_path(self.info.export_path) if self.info.export_path is not None else None
-        if path is None and beside_export is not None and beside_export.is_file():  # an export deployed alone
+        beside_export = None
+        if self.info.export_path is not None:  # an export deployed alone: X.onnx -> X.head.json; a plan
+            export = self.info.export_path  # engines/X.fp16.plan -> X.fp16.head.json, else X.head.json
+            names = dict.fromkeys(
+                (calibration_path(export), export.with_name(export.name.split(".")[0] + ".head.json"))
+            )
+            beside_export = next((p for p in names if p.is_file()), next(iter(names)))
+        if path is None and beside_export is not None and beside_export.is_file():
             path = beside_export
         cal = read_calibration(path, self.model_id, self.opts.handedness) if path else None
         if cal is None and self.opts.calibration:
             raise ConfigError(f"{self.opts.calibration}: head calibration not found (or fitted on another model)")
-        if cal is None:  # a warning: without it every window names a label, and nothing else would say why
+        warn_key = (self.model_id, str(path or beside_export))
+        if cal is None and warn_key not in _WARNED_UNCALIBRATED:  # once a process: --teach builds several heads
+            # a warning: without it every window names a label, and nothing else would say why
+            _WARNED_UNCALIBRATED.add(warn_key)
             log.warning(
                 "no head calibration for model %s (%s): 'no action' is off (every window names one of the labels) "
                 "and mixed lists use default constants; fit one with scripts/check_head.py (docs/head.md)",

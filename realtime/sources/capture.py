@@ -116,9 +116,11 @@ class _LiveSource(Source):
         self._opener = opener
         self.policy = reconnect or ReconnectPolicy()
         self.on_status = on_status
-        # called on the iterating thread about every 0.5 s while no frame comes (a reconnect's backoff, a stalled
-        # camera): a pipeline keeps its status heartbeats going, so subscribers can tell a wait from a dead publisher
-        self.on_idle: Callable[[], None] | None = None
+        # called on the iterating thread while no frame comes (a reconnect's backoff, a stalled camera), at most 0.5 s
+        # apart and sooner when it returns the seconds until it wants the next call: a pipeline keeps its status
+        # heartbeats going, so subscribers can tell a wait from a dead publisher
+        self.on_idle: Callable[[], float | None] | None = None
+        self._idle_s = 0.5
         self.dropped = 0
         self._frames: collections.deque[Frame] = collections.deque(maxlen=queue_size)
         self._statuses: collections.deque[SourceStatus] = collections.deque()
@@ -247,18 +249,21 @@ class _LiveSource(Source):
             )
             self._thread.start()
         while True:
-            self._drain_statuses()
             with self._cond:
                 if not self._frames and not self._statuses and not self._stop.is_set():
-                    self._cond.wait(0.5)
+                    self._cond.wait(self._idle_s)
                 frame = self._frames.popleft() if self._frames else None
-                done = self._stop.is_set() and not self._frames and not self._statuses
-            if frame is not None:
+            if frame is not None:  # the frames read before a status first: a drop's news comes after its last frames
                 yield frame
-            elif done:
+                continue
+            self._drain_statuses()
+            with self._cond:
+                done = self._stop.is_set() and not self._frames and not self._statuses
+            if done:
                 break
-            elif self.on_idle is not None:
-                self.on_idle()
+            if self.on_idle is not None:
+                wanted = self.on_idle()
+                self._idle_s = 0.5 if wanted is None else min(0.5, max(0.01, float(wanted)))
         self._drain_statuses()
         if self._error is not None:
             raise self._error

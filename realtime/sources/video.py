@@ -96,8 +96,11 @@ class VideoSource(Source):
             raise SourceError(f"video {self.path}: is a folder; pass a video file")
         if not self.path.is_file():
             url = re.sub(r"^([a-z][a-z0-9+.-]*):/(?=[^/])", r"\1://", str(path))  # Path() made rtsp:// rtsp:/
-            if "://" in url:
+            if "://" in url and not url.startswith("file:"):
                 raise SourceError(f"video file {url} not found: a URL is a network stream; pass --stream {url}")
+            if url.startswith("file:"):  # Path() turned file:///a/b.mp4 into file:/a/b.mp4
+                local = Path(re.sub(r"^file:/+", "/", url))
+                raise SourceError(f"--video takes a path, not a file: URL; pass --video {local}")
             raise SourceError(f"video file {self.path} not found")
         self._factory = capture_factory or (lambda p: opencv().VideoCapture(p))
         self._cap = self._open()

@@ -353,7 +353,9 @@ def _ignored_files(path: Path, ds: Dataset) -> list[str]:
 
     NTU: the files other than *.skeleton, *.skeleton.npy and the missing-skeletons lists. The Kinect v1
     sets (MSR Action3D, NW-UCLA, UTKinect): the files of the data folder not named as the reader
-    expects (:func:`sadvae.data.kinect_v1.unread_files`), as paths relative to ``path``.
+    expects (:func:`sadvae.data.kinect_v1.unread_files`), as paths relative to ``path``. The mocap sets: their
+    data folders' files the loaders skip (:func:`sadvae.data.mocap.datasets.unread_mocap_files`). A clip folder:
+    clips whose suffix is ``.npz`` in another case.
     """
     path = Path(path)
     if not path.is_dir():

@@ -260,7 +260,8 @@ def load_utkinect(root: str | Path, label_file: str = "actionLabel_modified.txt"
     Each labelled segment keeps the skeleton rows with ``start <= frame_id <= end`` (both bounds
     inclusive: the bounds are logged skeleton frames, and this gives the MANIFEST's 5-110 frames,
     median 28). Neighbouring segments that share a bound both keep that frame. A segment with
-    ``NaN NaN`` bounds (s10_e02 carry), without any skeleton row, or whose rows are all zero (no
+    ``NaN NaN`` bounds (s10_e02 carry), without any skeleton row, whose bounds run past the recording's
+    first or last row (a joints file cut short: read, it would be a shorter clip), or whose rows are all zero (no
     person) is rejected with the reason. All-zero rows inside a segment are dropped and untracked
     (zero) joints filled by interpolation over time, both counted in ``defects`` (the release has
     neither). Timestamps are ``(frame_id - first_id) / 30`` per segment over the kept rows; ``view``

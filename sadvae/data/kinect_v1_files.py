@@ -117,16 +117,19 @@ def to_ntu(k1: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(kinect_v1_to_ntu25(k1)[:, None])
 
 
-def check_metres(path: Path, k1: np.ndarray) -> None:
-    """Raise DataFormatError when a coordinate of Kinect v1 joints [..., 3] cannot be metres."""
+DAMAGED = "the release is in metres, so the file is damaged; restore it from the release"
+
+
+def check_metres(path: Path, k1: np.ndarray, fix: str | None = None) -> None:
+    """Raise DataFormatError when a coordinate of joints [..., 3] cannot be metres; ``fix``: what to do instead of
+    the default advice (millimetres: divide by 1000), e.g. :data:`DAMAGED` for a release known to be in metres."""
     peak = float(np.abs(k1).max()) if k1.size else 0.0
     if peak > MAX_ABS_METRES:
-        raise DataFormatError(
-            path,
-            None,
-            f"a coordinate of {peak:.4g} is beyond {MAX_ABS_METRES:g} m: the coordinates look like millimetres; "
-            "divide them by 1000 (the readers expect metres, as the dataset releases them)",
+        advice = fix or (
+            "the coordinates look like millimetres; divide them by 1000 (the readers expect metres, as the dataset "
+            "releases them)"
         )
+        raise DataFormatError(path, None, f"a coordinate of {peak:.4g} is beyond {MAX_ABS_METRES:g} m: {advice}")
 
 
 def _plural(n: int, word: str) -> str:

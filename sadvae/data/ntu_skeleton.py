@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sadvae.data.kinect_v1_files import check_metres
+from sadvae.data.kinect_v1_files import DAMAGED, check_metres
 from sadvae.data.record import SkeletonSequence
 from sadvae.data.text_files import MAX_LIST_FILE_BYTES, parse_float_rows, read_lines  # noqa: F401 (re-exported)
 from sadvae.errors import ConfigError, DataFormatError
@@ -275,7 +275,8 @@ def read_ntu_skeleton(
     slots, notes = select_actors(p, rec, max_persons)
     fields, more = label_fields(p, p, class_names)
     joints = scatter_slots(rec, slots, slice(0, 3))
-    check_metres(p, joints)  # as every other reader: a value no Kinect gives is refused, not cached for training
+    # as the other text readers: a value no Kinect gives is refused, not cached for training
+    check_metres(p, joints, DAMAGED)
     return SkeletonSequence(joints, NTU_FPS, str(p), defects=tuple(notes + more), **fields)
 
 

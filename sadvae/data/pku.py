@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sadvae.data.kinect_v1_files import check_metres
+from sadvae.data.kinect_v1_files import DAMAGED, check_metres
 from sadvae.data.record import SkeletonSequence
 from sadvae.data.text_files import MAX_LIST_FILE_BYTES, parse_float_rows, read_lines
 from sadvae.errors import DataFormatError
@@ -38,7 +38,7 @@ def _read_joints(path: Path) -> np.ndarray:
         raise DataFormatError(path, "line 1", f"expected rows of {ncols} numbers, found an empty file")
     what = "2 persons x 25 joints x xyz"
     values = parse_float_rows(path, lines, ncols, what, lambda k: k + 1)
-    check_metres(path, values)
+    check_metres(path, values, DAMAGED)
     return values.reshape(len(lines), PKU_PERSONS, NUM_JOINTS, 3).astype(np.float32)  # (T, M, V, C)
 
 

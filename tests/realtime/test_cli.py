@@ -63,6 +63,7 @@ def test_camera_without_a_camera_is_one_line(labels: Path) -> None:
     [
         (["--video", "missing.mp4"], "sadvae-live: error: video file missing.mp4 not found"),
         (["--video", "rtsp://cam/live"], "rtsp://cam/live not found: a URL is a network stream; pass --stream"),
+        (["--video", "file:///data/clip.mp4"], "--video takes a path, not a file: URL; pass --video /data/clip.mp4"),
         (["--replay", "missing.skeleton"], "sadvae-live: error: skeleton file missing.skeleton not found"),
         (["--video", "x.mp4", "--stride", "0"], "argument --stride: expected a number >= 1, got 0"),
         (["--camera", "-1"], "argument --camera: expected a whole number >= 0, got '-1'"),

@@ -630,3 +630,5 @@ def test_an_export_deployed_alone_reads_the_calibration_beside_it(bundles, tmp_p
     write_calibration(tmp_path / "x.head.json", HeadCalibration(model_id="m" * 64, reject_threshold=0.3))
     b = builder(alone, tmp_path)
     assert b.calibrated and b.calibration.reject_threshold == 0.3 and b.reject
+    plan = dataclasses.replace(info, path=None, export_path=tmp_path / "x.fp16.plan")  # a TensorRT plan of it
+    assert builder(plan, tmp_path).calibrated

@@ -90,6 +90,7 @@ def test_non_ascii_names(tmp_path) -> None:
         ("jump\nwa\u200blk\n", r"labels.txt:line 2: invisible character U\+200B in the action name"),
         # review of 6 December 2026: a name without words crashed the class matcher with a traceback
         ("!!!\nwave\n", r"labels.txt:line 1: action name '!!!' has no letters or digits; name the action in words"),
+        ("!!! | ...\nwave\n", r"labels.txt:line 1: description '...' has no letters or digits"),
         ("wave\n¿¡\n", r"labels.txt:line 2: action name '¿¡' has no letters or digits"),
         ("wave\nclap | ...\n", r"labels.txt:line 2: description '...' has no letters or digits"),
     ],
@@ -322,3 +323,9 @@ def test_two_labels_with_one_text_are_refused_naming_both_lines(text: str, line:
 def test_labels_with_different_texts_still_parse() -> None:
     ls = parse_labels_text("juggle | throw balls in the air\ntoss balls\nperson walking\na person jumping\n")
     assert ls.names == ("juggle", "toss balls", "person walking", "a person jumping")
+
+
+def test_a_name_without_words_is_kept_when_its_description_has_some() -> None:
+    """An emoji or a symbol as the name, with words after '|', is read by its description (only a name with nothing
+    to read at all is refused)."""
+    assert parse_labels_text("👋 | wave a hand\nclapping\n", "L").names == ("👋", "clapping")

@@ -270,6 +270,37 @@ def test_a_camera_waiting_to_reconnect_calls_on_idle() -> None:
     src.close()
 
 
+def test_a_drop_is_reported_after_the_frames_read_before_it() -> None:
+    """Review of 6 December 2026, late: statuses jumped ahead of the frames still queued, so the pipeline ended its
+    tracks at ``source_disconnected`` and then read a frame from before the drop, which opened a new track that
+    lasted the whole outage."""
+    order: list[str] = []
+    opens = iter([FakeCapture(3)])
+    policy = ReconnectPolicy(initial_delay_s=0.3, max_attempts=1)
+    src = CameraSource(7, reconnect=policy, queue_size=8, capture_factory=lambda i: next(opens, FakeCapture(0, False)))
+    src.on_status = lambda s: order.append(s.state)
+    with pytest.raises(SourceError):
+        for f in src:
+            time.sleep(0.1)  # a slow pipeline: the drop comes while frames wait in the queue
+            order.append(f"frame {f.index}")
+    assert order[:4] == ["frame 0", "frame 1", "frame 2", "disconnected"], order
+    src.close()
+
+
+def test_the_idle_calls_come_as_often_as_the_callback_asks() -> None:
+    """A heartbeat interval under 0.5 s holds during a reconnect too: ``on_idle`` says when it wants the next call."""
+    opens = iter([FakeCapture(1)])
+    policy = ReconnectPolicy(initial_delay_s=0.6, max_attempts=1)
+    src = CameraSource(7, reconnect=policy, capture_factory=lambda i: next(opens, FakeCapture(0, opened=False)))
+    calls: list[float] = []
+    src.on_idle = lambda: calls.append(time.monotonic()) or 0.05
+    with pytest.raises(SourceError):
+        list(src)
+    gaps = np.diff(calls)
+    assert len(calls) >= 8 and gaps[1:].max() < 0.2, gaps  # about 0.05 s apart, not 0.5
+    src.close()
+
+
 def test_camera_queue_drops_the_oldest_frames() -> None:
     src = CameraSource(0, queue_size=2, capture_factory=lambda i: FakeCapture(-1, delay_s=0.001))
     with src:
