@@ -262,6 +262,14 @@ def read_ctrgcn_npz(path: str | Path, split: str | None = None, class_names: Seq
             missing = [k for k in keys if k not in z.files]
             if missing:
                 found = sorted(z.files)
+                if len(missing) == len(keys):  # none of them: probably not meant as a CTR-GCN file at all
+                    raise DataFormatError(
+                        p,
+                        None,
+                        f"an .npz of none of the read formats (keys {found}): a recording has joints and times "
+                        "(sadvae-live --record-skeleton), a CTR-GCN file x_train, y_train, x_test, y_test, a clip "
+                        "joints and label (docs/data_format.md)",
+                    )
                 raise DataFormatError(
                     p, f"key {missing[0]!r}", f"expected x_train, y_train, x_test, y_test; found {found}"
                 )

@@ -106,3 +106,13 @@ def test_ntu_and_pku_coordinates_that_cannot_be_metres_are_refused(shared_data, 
         np.savetxt(bad, data, fmt="%.6f")
         with pytest.raises(DataFormatError, match="a coordinate of 1e\\+06 is beyond"):
             read_pku_mmd(bad)
+
+
+def test_an_npz_of_no_known_format_names_every_format_it_could_be(tmp_path):
+    """Review of 6 December 2026, late: ``--replay weird.npz`` (a key ``foo``) was told only of the CTR-GCN keys, not
+    of the recordings ``--record-skeleton`` writes."""
+    from realtime.sources.replay import ReplaySource
+
+    np.savez(tmp_path / "weird.npz", foo=np.zeros(3))
+    with pytest.raises(DataFormatError, match=r"none of the read formats \(keys \['foo'\]\): a recording has joints"):
+        ReplaySource(tmp_path / "weird.npz")
