@@ -165,6 +165,9 @@ def embed_examples(model: Any, examples: ExampleClips, opts: Any = None, skip_em
 # ---------------------------------------------------------------- teaching from the live source (--teach)
 
 
+_PIPELINE_CALLBACKS = ("on_status", "on_idle")  # what a pipeline installs on a live source (realtime.pipeline)
+
+
 class SharedSource:
     """One source read by two pipelines in turn (the teaching run, then the run proper): they share one iterator, so
     the second continues where the first stopped, with the source's own timestamps. Closing it closes the source only
@@ -178,8 +181,8 @@ class SharedSource:
         self._it = it if it is not None else iter(source)
         self.name = getattr(source, "name", "source")
         self.fps = getattr(source, "fps", None)
-        self._initial_status = getattr(source, "on_status", False)  # None: a live source that reports to a pipeline
-        self._initial_idle = getattr(source, "on_idle", False)
+        # None: a live source that reports to a pipeline (False: a source without that callback)
+        self._initial = {name: getattr(source, name, False) for name in _PIPELINE_CALLBACKS}
 
     @property
     def wrapped(self) -> Any:
@@ -188,33 +191,21 @@ class SharedSource:
     def __iter__(self) -> Any:
         return self._it
 
-    def __getattr__(self, name: str) -> Any:  # dropped frames, ...
+    def __getattr__(self, name: str) -> Any:  # dropped frames, on_status, ...
         return getattr(self._source, name)
 
-    @property
-    def on_status(self) -> Any:
-        return getattr(self._source, "on_status", False)
-
-    @on_status.setter
-    def on_status(self, callback: Any) -> None:
-        if hasattr(self._source, "on_status"):
-            self._source.on_status = callback
-
-    @property
-    def on_idle(self) -> Any:
-        return getattr(self._source, "on_idle", False)
-
-    @on_idle.setter
-    def on_idle(self, callback: Any) -> None:
-        if hasattr(self._source, "on_idle"):
-            self._source.on_idle = callback
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _PIPELINE_CALLBACKS:  # a pipeline installs its callbacks on the source itself, where it has them
+            if hasattr(self._source, name):
+                setattr(self._source, name, value)
+            return
+        super().__setattr__(name, value)
 
     def handoff(self) -> None:
-        """The pipeline that read the source has closed: the next one installs its own ``on_status``/``on_idle``."""
-        if self._initial_status is None:
-            self._source.on_status = None
-        if self._initial_idle is None:
-            self._source.on_idle = None
+        """The pipeline that read the source has closed: the next one installs its own callbacks."""
+        for name, initial in self._initial.items():
+            if initial is None:
+                setattr(self._source, name, None)
 
     def then(self) -> SharedSource:
         """The same source for the run after this one (it owns the source: closing it closes the source)."""
