@@ -394,7 +394,10 @@ class StreamSource(_LiveSource):
             )
 
     def _open_failure(self) -> str:
-        return f"cannot open stream {self.safe_url}: unreachable, wrong address, or a format FFmpeg does not read"
+        return (
+            f"cannot open stream {self.safe_url}: unreachable, wrong address or credentials, or a format FFmpeg does "
+            "not read (--log-level debug shows FFmpeg's own reason)"
+        )
 
     def _timing(self) -> Callable[[Any], int]:
         if self.live:
