@@ -123,7 +123,10 @@ class _LiveSource(Source):
         self._idle_s = 0.5
         self.dropped = 0
         self._frames: collections.deque[Frame] = collections.deque(maxlen=queue_size)
-        self._statuses: collections.deque[SourceStatus] = collections.deque()
+        # each status with the index of the first frame read after it: it is delivered before that frame and after
+        # every frame read before it, however long the frames wait in the queue
+        self._statuses: collections.deque[tuple[int, SourceStatus]] = collections.deque()
+        self._next_index = 0
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._error: SourceError | None = None
@@ -144,7 +147,7 @@ class _LiveSource(Source):
     def _status(self, state: str, attempt: int, delay_s: float, message: str) -> None:
         log.info("%s: %s", self.name, message)
         with self._cond:
-            self._statuses.append(SourceStatus(self.name, state, attempt, delay_s, message))
+            self._statuses.append((self._next_index, SourceStatus(self.name, state, attempt, delay_s, message)))
             self._cond.notify()
 
     def _reopen(self) -> Any | None:
@@ -202,6 +205,7 @@ class _LiveSource(Source):
                     if len(self._frames) == self._frames.maxlen:
                         self.dropped += 1
                     self._frames.append(Frame(image, ts, index))
+                    self._next_index = index + 1
                     self._cond.notify()
                 index += 1
         except Exception as e:  # a driver or decoder error: one SourceError for the iterating thread
@@ -232,12 +236,13 @@ class _LiveSource(Source):
     def _ended(self, frames: int) -> None:
         """A recording (``live`` False) ended after ``frames`` frames."""
 
-    def _drain_statuses(self) -> None:
+    def _drain_statuses(self, before: int | None = None) -> None:
+        """Report the queued statuses (``before``: only those that came before frame ``before`` was read)."""
         while True:
             with self._cond:
-                if not self._statuses:
+                if not self._statuses or (before is not None and self._statuses[0][0] > before):
                     return
-                status = self._statuses.popleft()
+                _, status = self._statuses.popleft()
             if self.on_status is not None:
                 self.on_status(status)
 
@@ -253,7 +258,8 @@ class _LiveSource(Source):
                 if not self._frames and not self._statuses and not self._stop.is_set():
                     self._cond.wait(self._idle_s)
                 frame = self._frames.popleft() if self._frames else None
-            if frame is not None:  # the frames read before a status first: a drop's news comes after its last frames
+            if frame is not None:  # a drop's news after the frames read before it, a reconnect's before the next one
+                self._drain_statuses(before=frame.index)
                 yield frame
                 continue
             self._drain_statuses()

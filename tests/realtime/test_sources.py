@@ -287,6 +287,26 @@ def test_a_drop_is_reported_after_the_frames_read_before_it() -> None:
     src.close()
 
 
+def test_a_reconnect_is_reported_before_the_frames_after_it_even_when_the_queue_never_empties() -> None:
+    """Statuses are ordered by the frames read around them, not held until the queue is empty: with a pipeline slower
+    than the camera the queue is never empty, and ``source_reconnected`` must not wait for ever."""
+    order: list[str] = []
+    opens = iter([FakeCapture(4), FakeCapture(-1, delay_s=0.002)])
+    policy = ReconnectPolicy(initial_delay_s=0.01)  # back before the old frames are read: the queue never empties
+    src = CameraSource(7, reconnect=policy, queue_size=4, capture_factory=lambda i: next(opens))
+    src.on_status = lambda s: order.append(s.state)
+    for f in src:
+        order.append("old" if f.index < 4 else "new")
+        time.sleep(0.02)  # slower than the camera: frames are dropped, the queue stays full
+        if order.count("new") == 10:
+            break
+    src.close()
+    news = [x for x in order if x not in ("old", "new")]
+    assert news == ["disconnected", "reconnecting", "reconnected"], order
+    first_new = order.index("new")
+    assert order[first_new - 3 : first_new] == news and "old" not in order[first_new:] and src.dropped > 0
+
+
 def test_the_idle_calls_come_as_often_as_the_callback_asks() -> None:
     """A heartbeat interval under 0.5 s holds during a reconnect too: ``on_idle`` says when it wants the next call."""
     opens = iter([FakeCapture(1)])
