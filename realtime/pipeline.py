@@ -235,6 +235,7 @@ class Pipeline:
         self.recorder = recorder
         self._pose, self.pose_model = pose, getattr(pose, "model", None)
         self._closed, self._stop = False, threading.Event()
+        self._outage_read = False  # the next frame's read spans a source's outage (set at source_reconnected)
         self.stop_reason: str | None = None
         self.stats = StageStats(opts.latency_window)
         self.frames, self.windows, self.pose_stale = 0, 0, 0
@@ -316,7 +317,10 @@ class Pipeline:
                         self.request_stop("end")
                         break
                     t1 = _now_ns()
-                    self.stats.add("read", t1 - t0)
+                    if self._outage_read:
+                        self._outage_read = False
+                    else:
+                        self.stats.add("read", t1 - t0)
                     self.step(frame, t1)
                     if self.opts.max_frames is not None and self.frames >= self.opts.max_frames:
                         self.request_stop("max_frames")
@@ -588,6 +592,8 @@ class Pipeline:
     def _on_source_status(self, status: Any) -> None:
         details = {"attempt": status.attempt, "delay_s": status.delay_s}
         self._status(f"source_{status.state}", status.message, details)
+        if status.state == "reconnected":  # the read that spans the outage is no frame interval: left out of the mean
+            self._outage_read = True
         if status.state == "disconnected":  # nobody is seen while the source is away: their actions end now (with
             # heartbeats going on through the reconnect, they would otherwise stay decided until frames return)
             for tr in self._tracker.end_all():

@@ -367,6 +367,7 @@ def test_heartbeats_go_on_while_a_camera_waits_to_reconnect(shared_data, live_mo
                         time.sleep(0.1)
                         self.on_idle()
                     self.gap.append(time.monotonic())
+                    self.on_status(SourceStatus("cam", "reconnected", 1, 0.5, "camera reconnected"))
                 yield f
 
     class Pose:
@@ -405,3 +406,4 @@ def test_heartbeats_go_on_while_a_camera_waits_to_reconnect(shared_data, live_mo
     assert [e["reason"] for e in ends] == ["track_end"] and ends[0]["track_id"] == before[-1]["track_id"]
     gap_beats = [e for e in events if e["type"] == "status" and e["reason"] == "heartbeat" and t0 <= e["monotonic_ns"]]
     assert all(e["tracks"] == 0 and not e["persons"] for e in gap_beats if e["monotonic_ns"] <= t1)
+    assert max(pipe.stats.recent["read"]) < 0.5e9  # the read that spanned the 1.2 s outage is not a frame interval
