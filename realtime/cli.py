@@ -37,6 +37,7 @@ __all__ = ["main", "build_parser", "NativeLogFilter"]
 log = logging.getLogger(__name__)
 PROG = "sadvae-live"
 EXIT_CODES = {"sigint": 130}
+TEACH_SECONDS = 4.0  # --teach-seconds' default
 EXIT_SOURCE_LOST = 1  # the camera or stream was lost during the run; 2 is bad input, found before it
 # MediaPipe / LiteRT / absl console lines ("INFO: [env.cc:36] ...", "W0000 00:00:... file.cc:81] ...") and FFmpeg's
 # inside OpenCV ("[tcp @ 0x55d0...] Connection to tcp://... failed"), whose news our own status or error line says
@@ -205,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--teach-seconds",
         type=float,
-        default=4.0,
+        default=TEACH_SECONDS,
         metavar="S",
         help="how long --teach records, in seconds of the source (default 4: one action and a little still time)",
     )
@@ -978,7 +979,7 @@ def _teach_label(args: argparse.Namespace, listed) -> list[tuple[str, str]] | No
     every check that needs no model (flags, the labels listed, the folder able to take a clip) comes before anything
     slow."""
     if not args.teach:
-        if args.teach_seconds != build_parser().get_default("teach_seconds"):  # a value given alone sets nothing
+        if args.teach_seconds != TEACH_SECONDS:  # a value given alone sets nothing
             raise ConfigError("--teach-seconds sets how long --teach records, and no --teach is given: drop it")
         return None
     if args.examples is None:

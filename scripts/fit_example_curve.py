@@ -221,8 +221,12 @@ def _record_in_metrics(bundle: Path, calibration: dict) -> None:
     path = bundle.with_name(bundle.stem + ".metrics.json")
     if not path.is_file():
         return
-    doc = json.loads(path.read_text(encoding="utf-8"))
-    section = doc.get("metrics", {}).get("calibration")
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:  # the head file is written: say so, go on
+        print(f"{path}: not updated, not a readable metrics file ({e}); the fit is in the head file")
+        return
+    section = doc.get("metrics", {}).get("calibration") if isinstance(doc, dict) else None
     if not isinstance(section, dict) or not isinstance(section.get("calibration"), dict):
         return
     section["calibration"].update({k: calibration[k] for k in ("example_a", "example_b", "example_temperature")})

@@ -259,7 +259,8 @@ class _LiveSource(Source):
                     self._cond.wait(self._idle_s)
                 frame = self._frames.popleft() if self._frames else None
             if frame is not None:  # a drop's news after the frames read before it, a reconnect's before the next one
-                self._drain_statuses(before=frame.index)
+                if self._statuses:  # rare: no lock taken per frame for nothing
+                    self._drain_statuses(before=frame.index)
                 yield frame
                 continue
             self._drain_statuses()

@@ -48,7 +48,7 @@ from sadvae.data.kinect_v1_files import (
     to_ntu,
     tracked_frames,
 )
-from sadvae.data.record import Dataset, SkeletonSequence
+from sadvae.data.record import Dataset, SkeletonSequence, warn_unread
 from sadvae.data.text_files import MAX_LIST_FILE_BYTES, read_text
 from sadvae.errors import ConfigError, DataFormatError
 
@@ -136,12 +136,6 @@ def _unread(root: Path, data: Path, read: set[str]) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in data.iterdir() if p.is_file() and p.name not in read)
 
 
-def _warn_unread(name: str, unread: list[str], expected: str) -> None:
-    if unread:
-        shown = ", ".join(unread[:10]) + (f", ... ({len(unread) - 10} more)" if len(unread) > 10 else "")
-        log.warning("%s: %d files not read (expected %s; rename or move them): %s", name, len(unread), expected, shown)
-
-
 def unread_files(name: str, root: str | Path, label_file: str = "actionLabel_modified.txt") -> list[str]:
     """Files in a Kinect v1 dataset's data folder that its loader does not read, relative to ``root``.
 
@@ -198,7 +192,7 @@ def load_msr_action3d(root: str | Path) -> Dataset:
             continue
         row = rows[int(m.group(1))]
         seqs.append(dataclasses.replace(seq, label=row, label_name=names[row]))
-    _warn_unread("msr_action3d", unread_files("msr_action3d", root), "aAA_sSS_eEE_skeleton3D.txt")
+    warn_unread(log, "msr_action3d", unread_files("msr_action3d", root), "aAA_sSS_eEE_skeleton3D.txt")
     log.info("msr_action3d: %d sequences, %d rejected", len(seqs), len(rejected))
     protocol = "cross-subject: train on subjects 1,3,5,7,9, test on 2,4,6,8,10 (all 20 classes or AS1/AS2/AS3)"
     return Dataset("msr_action3d", names, seqs, rejected, protocol)
@@ -249,7 +243,7 @@ def load_nw_ucla(root: str | Path) -> Dataset:
                 f"expected {row + 1} (action a{action:02d} is row {row + 1} of classes.txt), found {seq.label + 1}",
             )
         seqs.append(dataclasses.replace(seq, label_name=names[row]))
-    _warn_unread("nw_ucla", unread_files("nw_ucla", root), "aAA_sSS_eEE_vVV.json")
+    warn_unread(log, "nw_ucla", unread_files("nw_ucla", root), "aAA_sSS_eEE_vVV.json")
     log.info("nw_ucla: %d sequences, %d rejected", len(seqs), len(rejected))
     return Dataset("nw_ucla", names, seqs, rejected, "cross-view: train on views 1 and 2, test on view 3")
 
@@ -336,7 +330,7 @@ def load_utkinect(root: str | Path, label_file: str = "actionLabel_modified.txt"
                 defects=repeat_note(in_seg) + defects,
             )
         )
-    _warn_unread("utkinect", unread_files("utkinect", root, label_file), "joints_sSS_eEE.txt named in the labels")
+    warn_unread(log, "utkinect", unread_files("utkinect", root, label_file), "joints_sSS_eEE.txt named in the labels")
     log.info("utkinect: %d segments, %d rejected", len(seqs), len(rejected))
     protocol = "leave-one-sequence-out, or cross-subject with 5 subjects for training and 5 for testing"
     return Dataset("utkinect", names, seqs, rejected, protocol)

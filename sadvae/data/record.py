@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from sadvae.skeleton import NUM_JOINTS
 
-__all__ = ["SkeletonSequence", "Dataset"]
+__all__ = ["SkeletonSequence", "Dataset", "warn_unread"]
 
 
 @dataclass(frozen=True)
@@ -87,3 +88,11 @@ class Dataset:
     sequences: list[SkeletonSequence]
     rejected: list[tuple[str, str]] = field(default_factory=list)
     protocol: str = ""
+
+
+def warn_unread(log: logging.Logger, name: str, unread: list[str], expected: str) -> None:
+    """One warning on ``log`` naming the files of dataset ``name`` its loader does not read (the first ten), and
+    what it reads instead: nothing is skipped without a word."""
+    if unread:
+        shown = ", ".join(unread[:10]) + (f", ... ({len(unread) - 10} more)" if len(unread) > 10 else "")
+        log.warning("%s: %d files not read (expected %s; rename or move them): %s", name, len(unread), expected, shown)

@@ -23,7 +23,7 @@ import numpy as np
 from sadvae.data.mocap.acclaim import AsfSkeleton, amc_forward_kinematics, read_amc, read_asf
 from sadvae.data.mocap.bvh import bvh_forward_kinematics, read_bvh
 from sadvae.data.mocap.convert import mocap_to_ntu25
-from sadvae.data.record import Dataset, SkeletonSequence
+from sadvae.data.record import Dataset, SkeletonSequence, warn_unread
 from sadvae.errors import ConfigError, DataFormatError
 from sadvae.skeleton import KinectV1Joint as K1
 
@@ -285,12 +285,6 @@ def unread_mocap_files(name: str, root: str | Path) -> list[str]:
     return sorted(p.relative_to(root).as_posix() for d in folders for p in d.rglob("*") if p.is_file() and not read(p))
 
 
-def _warn_unread(name: str, unread: list[str], expected: str) -> None:
-    if unread:
-        shown = ", ".join(unread[:10]) + (f", ... ({len(unread) - 10} more)" if len(unread) > 10 else "")
-        log.warning("%s: %d files not read (expected %s; rename or move them): %s", name, len(unread), expected, shown)
-
-
 def load_bandai_namco(root: str | Path) -> Dataset:
     """Load the Bandai-Namco clips under ``root`` (``set1/`` and/or ``set2/``, each with ``cfg/`` and ``data/``).
 
@@ -331,7 +325,7 @@ def load_bandai_namco(root: str | Path) -> Dataset:
             if seq.view is None:
                 raise DataFormatError(path, "file name", f"style {m.group(3)!r} is not a style of {set_dir.name}")
             seqs.append(seq)
-    _warn_unread("bandai_namco", unread_mocap_files("bandai_namco", root), "<set>/data/*.bvh, each with its .json")
+    warn_unread(log, "bandai_namco", unread_mocap_files("bandai_namco", root), "<set>/data/*.bvh, each with its .json")
     log.info("bandai_namco: %d clips, %d rejected", len(seqs), len(rejected))
     test = ", ".join(f"{BANDAI_STYLES[s][1]} (set {BANDAI_STYLES[s][0]})" for s in sorted(BANDAI_TEST_STYLES))
     protocol = f"cross-style (view = style id): test on styles {test}; train on the rest"
@@ -456,7 +450,7 @@ def load_hdm05(root: str | Path) -> Dataset:
                 seqs.append(read_hdm05_amc(path, skeletons[actor]))
     if not seqs:
         raise DataFormatError(root, None, "no .amc clips found under train/<k>/ or test/<k>/")
-    _warn_unread("hdm05", unread_mocap_files("hdm05", root), "train|test/<k>/*.amc and the actors' .asf")
+    warn_unread(log, "hdm05", unread_mocap_files("hdm05", root), "train|test/<k>/*.amc and the actors' .asf")
     log.info("hdm05: %d clips", len(seqs))
     protocol = "cross-actor (the release's split): train on actors bd, bk, dg (subjects 1-3), test on mm, tr (4, 5)"
     return Dataset("hdm05", HDM05_CLASSES, seqs, [], protocol)

@@ -320,3 +320,6 @@ def test_the_fitted_example_constants_reach_the_metrics_file_beside_the_bundle(t
     (tmp_path / "m.metrics.json").unlink()
     fit._record_in_metrics(bundle, head)  # no metrics file (a bundle not written by the recipe): nothing to mirror
     assert not (tmp_path / "m.metrics.json").exists()
+    (tmp_path / "m.metrics.json").write_text("{broken")  # one line, not a traceback after the 7-minute fit
+    fit._record_in_metrics(bundle, head)
+    assert (tmp_path / "m.metrics.json").read_text() == "{broken"
