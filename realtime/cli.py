@@ -196,6 +196,15 @@ def build_parser() -> argparse.ArgumentParser:
         "label with examples is scored by how close a window comes to them (docs/head.md section 8)",
     )
     p.add_argument(
+        "--self-teach",
+        type=Path,
+        nargs="+",
+        metavar="PATH",
+        help="unlabelled recordings of the place the model runs in (--record-skeleton files, clips, or folders of "
+        "them; labels are not read): at start-up the head labels their windows itself and the surest become each "
+        "label's examples; scored as --examples are (docs/head.md section 9)",
+    )
+    p.add_argument(
         "--teach",
         action="append",
         metavar="LABEL",
@@ -861,6 +870,11 @@ def run(args: argparse.Namespace) -> int:
     opts = _options(args)
     _check_labels_file(args.labels)
     listed = parse_labels(args.labels)  # a bad labels file fails before anything slow starts
+    if args.self_teach is not None and args.examples is not None:
+        raise ConfigError(
+            "--self-teach teaches every label from unlabelled recordings, --examples / --teach by labelled ones: "
+            "give one of them"
+        )
     teach = _teach_label(args, listed)
     example_clips = None
     empty = teach is not None and (not args.examples.exists() or not any(args.examples.iterdir()))
@@ -868,6 +882,11 @@ def run(args: argparse.Namespace) -> int:
         from realtime.head.examples import read_examples
 
         example_clips = read_examples(args.examples)
+    unlabelled = None
+    if args.self_teach is not None:  # and bad recordings
+        from realtime.self_teaching import read_unlabelled
+
+        unlabelled, _ = read_unlabelled(args.self_teach)
     recorder = None
     if args.record_skeleton is not None:
         from realtime.sources.replay import TrackRecorder
@@ -909,6 +928,10 @@ def run(args: argparse.Namespace) -> int:
             from realtime.teaching import embed_examples
 
             examples = embed_examples(model, example_clips, opts)
+        if unlabelled is not None:
+            from realtime.self_teaching import self_teach
+
+            examples = self_teach(model, unlabelled, args.labels, opts)
         on_event = _print_change if args.print_events else None  # `all`: updates are in the window lines
         on_batch = _print_window if args.print_events == "all" else None
         pipeline = Pipeline(

@@ -59,9 +59,12 @@ class _Borrowed:
         pass
 
 
-def clip_windows(model: Any, clips: Sequence[Any], opts: Any = None) -> list[dict[str, np.ndarray]]:
+def clip_windows(
+    model: Any, clips: Sequence[Any], opts: Any = None, labels: str | Path | None = None
+) -> list[dict[str, np.ndarray]]:
     """The outputs of every window the live pipeline makes of each clip: per clip, in order, ``{"seen_logits": float64
-    [n_i, K], "latent": float64 [n_i, D]}`` (n_i may be 0).
+    [n_i, K], "latent": float64 [n_i, D]}`` (n_i may be 0), and with ``labels`` (a labels file) ``"scores"``: float64
+    [n_i, L], what the head of those labels gives each window (``probs * p_action``, what decisions smooth).
 
     Each clip is played as a person who appears, stands still :data:`HOLD_S`, acts, stands still and leaves, through
     :class:`realtime.pipeline.Pipeline` with the run's model and ``opts`` (:class:`realtime.pipeline.PipelineOptions`,
@@ -87,32 +90,42 @@ def clip_windows(model: Any, clips: Sequence[Any], opts: Any = None) -> list[dic
         times.append(t)
         spans.append((t0, t_next))
         t0 = t_next
-    per_clip: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in clips]
+    per_clip: list[list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = [[] for _ in clips]
     starts = np.array([a for a, _ in spans])
 
     def collect(batch: Any) -> None:
         logits = np.asarray(batch.outputs["seen_logits"], np.float64)
         latent = np.asarray(batch.outputs["latent"], np.float64)
+        scores = np.asarray(batch.result.scores, np.float64)
         for i in range(len(batch.track_ids)):
             end = float(batch.times[i][-1])
             k = int(np.searchsorted(starts, end, side="right")) - 1
             if 0 <= k < len(clips) and end <= spans[k][1]:
-                per_clip[k].append((logits[i], latent[i]))
+                per_clip[k].append((logits[i], latent[i], scores[i]))
 
     seen = model.bundle.seen_names
     with tempfile.TemporaryDirectory(prefix="sadvae-examples-") as tmp:
-        labels = Path(tmp) / "labels.txt"  # trained classes: the head needs no fit to run
-        labels.write_text(f"{seen[0]}\n{seen[1]}\n", encoding="utf-8")
+        if labels is None:
+            labels = Path(tmp) / "labels.txt"  # trained classes: the head needs no fit to run
+            labels.write_text(f"{seen[0]}\n{seen[1]}\n", encoding="utf-8")
+            scored = False
+        else:
+            scored = True
         source = ReplaySource.from_arrays(np.concatenate(chunks), np.concatenate(times), name="examples")
-        Pipeline(source, _Borrowed(model), labels, opts, on_batch=collect).run()
+        pipe = Pipeline(source, _Borrowed(model), labels, opts, on_batch=collect)
+        width_l = len(pipe.labels.names)
+        pipe.run()
     width, dim = len(seen), int(model.bundle.semantic_dim)
-    return [
-        {
-            "seen_logits": np.stack([a for a, _ in rows]) if rows else np.zeros((0, width)),
-            "latent": np.stack([z for _, z in rows]) if rows else np.zeros((0, dim)),
+    out = []
+    for rows in per_clip:
+        one = {
+            "seen_logits": np.stack([a for a, _, _ in rows]) if rows else np.zeros((0, width)),
+            "latent": np.stack([z for _, z, _ in rows]) if rows else np.zeros((0, dim)),
         }
-        for rows in per_clip
-    ]
+        if scored:
+            one["scores"] = np.stack([s for _, _, s in rows]) if rows else np.zeros((0, width_l))
+        out.append(one)
+    return out
 
 
 def embed_examples(model: Any, examples: ExampleClips, opts: Any = None, skip_empty: bool = False) -> ExamplePrototypes:

@@ -384,6 +384,13 @@ def _register_accuracy(inner: argparse._SubParsersAction) -> None:
         "class are then not replayed (default 0: no examples)",
     )
     a.add_argument(
+        "--self-teach",
+        action="store_true",
+        help="self-teach every label of a replayed dataset from its training side, unlabelled (sadvae-live "
+        "--self-teach: the dataset's own recordings of the place, labels never read); the test side is replayed "
+        "as ever (the baseline: the same command without the flag)",
+    )
+    a.add_argument(
         "--teach-every",
         type=int,
         default=1,
@@ -488,6 +495,11 @@ def _accuracy(args: argparse.Namespace) -> int:
         raise ConfigError("--names-only is the baseline of --examples-per-label K: add it")
     if args.examples_per_label and args.mirror:
         raise ConfigError("--examples-per-label is measured on sequences as recorded: drop --mirror")
+    if args.self_teach and (not args.replay_dataset or args.examples_per_label):
+        raise ConfigError(
+            "--self-teach teaches from a replayed dataset's training side: add --replay-dataset NAME, and drop "
+            "--examples-per-label (labels taught by labelled examples)"
+        )
     replay_labels = {}
     for item in args.replay_labels:
         name, eq, file = item.partition("=")
@@ -513,6 +525,7 @@ def _accuracy(args: argparse.Namespace) -> int:
         examples_per_label=args.examples_per_label,
         teach=not args.names_only,
         teach_every=args.teach_every,
+        self_teach=args.self_teach,
         replay_labels=replay_labels,
         phases=args.phases,
         run=RunOptions(

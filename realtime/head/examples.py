@@ -152,7 +152,10 @@ class ExampleHead:
         lines: list[str] = [""] * len(self.labels)
         for j, i in enumerate(self.example_idx):
             c, w = self.examples.clips[j], self.examples.windows[j]
-            lines[i] = f"{self.labels.names[i]} -> taught by {c} example(s) ({w} window(s))"
+            if self.examples.self_taught:
+                lines[i] = f"{self.labels.names[i]} -> self-taught from {w} window(s) of {c} recording(s)"
+            else:
+                lines[i] = f"{self.labels.names[i]} -> taught by {c} example(s) ({w} window(s))"
         for j, i in enumerate(self.rest_idx):
             lines[i] = rest_lines[j] if j < len(rest_lines) else self.labels.names[i]
         return lines

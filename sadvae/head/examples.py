@@ -26,7 +26,7 @@ two); the new labels' weight ``p_unseen`` of the other head is scaled by ``1 - w
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -34,7 +34,21 @@ from sadvae.head.calibration import HeadCalibration
 from sadvae.head.core import HeadScores
 from sadvae.head.zeroshot import softmax
 
-__all__ = ["ExamplePrototypes", "unit_rows", "mix_with_examples"]
+__all__ = [
+    "ExamplePrototypes",
+    "unit_rows",
+    "mix_with_examples",
+    "self_taught_prototypes",
+    "surest_share",
+    "SELF_TEACH_KEEP",
+    "SELF_TEACH_ROUNDS",
+]
+
+# self-teaching (:func:`self_taught_prototypes`): the share of each label's windows kept as its examples, and the rounds
+# of relabelling; fixed in advance as the point of the cross-dataset protocol's grid that the examples' scoring can
+# carry (prototypes alone; docs/cross_dataset.md round 25), not tuned on the replays that measure it
+SELF_TEACH_KEEP = 0.5
+SELF_TEACH_ROUNDS = 5
 
 
 def unit_rows(x: np.ndarray) -> np.ndarray:
@@ -52,6 +66,8 @@ class ExamplePrototypes:
         prototypes: float64 [E, K] one unit row per label: the unit mean of its example windows' unit logit vectors.
         windows: example windows behind each prototype; clips: example recordings behind each.
         latent_prototypes: float64 [E, D], the same of the windows' latents; None: logits alone are compared.
+        self_taught: the windows are unlabelled ones the head itself gave these labels (:func:`self_taught_prototypes`),
+            not examples a person labelled.
     """
 
     names: tuple[str, ...]
@@ -59,6 +75,7 @@ class ExamplePrototypes:
     windows: tuple[int, ...]
     clips: tuple[int, ...]
     latent_prototypes: np.ndarray | None = None
+    self_taught: bool = False
 
     @classmethod
     def from_windows(
@@ -94,6 +111,7 @@ class ExamplePrototypes:
             tuple(self.windows[i] for i in idx),
             tuple(self.clips[i] for i in idx),
             None if self.latent_prototypes is None else self.latent_prototypes[idx],
+            self.self_taught,
         )
 
     def similarity(self, seen_logits: np.ndarray, latent: np.ndarray | None = None) -> np.ndarray:
@@ -106,6 +124,64 @@ class ExamplePrototypes:
         if latent is None:
             raise ValueError("these prototypes compare latents too: give the windows' latent")
         return 0.5 * (sim + _cosines("latent", latent, self.latent_prototypes))
+
+
+def surest_share(scores: np.ndarray, keep: float) -> dict[int, np.ndarray]:
+    """Each label's surest windows: of the windows whose best label it is, the ``keep`` share (at least one) with the
+    highest score, ``{label: window indices}`` for every label that is some window's best (ties: the earlier window)."""
+    best, sure = scores.argmax(axis=1), scores.max(axis=1)
+    kept: dict[int, np.ndarray] = {}
+    for c in np.unique(best):
+        idx = np.flatnonzero(best == c)
+        kept[int(c)] = idx[np.argsort(-sure[idx], kind="stable")[: max(1, round(keep * len(idx)))]]
+    return kept
+
+
+def self_taught_prototypes(
+    scores: np.ndarray,
+    seen_logits: np.ndarray,
+    latent: np.ndarray,
+    clip: np.ndarray,
+    names: Sequence[str],
+    temperature: float,
+    keep: float = SELF_TEACH_KEEP,
+    rounds: int = SELF_TEACH_ROUNDS,
+) -> ExamplePrototypes:
+    """Prototypes of labels taught by unlabelled windows: the head's own best guesses, made consistent.
+
+    Each window is given its best label (``scores`` first, then the prototypes'); the ``keep`` share of each label's
+    windows that are surest of it become that label's examples; the prototypes made of them rescore every window
+    (softmax of the similarity at ``temperature``, as :func:`mix_with_examples` scores taught labels); ``rounds``
+    times. A label no window goes to is not taught (it keeps its head). No label of any window is read.
+
+    Args:
+        scores: float [N, L] the head's scores of the windows over the labels (``probs * p_action``);
+        seen_logits, latent: the windows' trained-class logits [N, K] and latents [N, D]; clip: int [N] the
+            recording each window comes from (counted per label); names: the L labels; temperature: the
+            calibration's ``example_temperature``.
+
+    Returns:
+        :class:`ExamplePrototypes` with ``self_taught`` set, in label order, of the labels that kept windows.
+    """
+    s = np.asarray(scores, np.float64)
+    logits, lat, clip = np.asarray(seen_logits, np.float64), np.asarray(latent, np.float64), np.asarray(clip)
+    if s.ndim != 2 or s.shape[1] != len(names) or not len(s) or len(logits) != len(s) or len(lat) != len(s):
+        raise ValueError(f"self-teaching needs scores [N >= 1, {len(names)}] and logits / latents of the same windows")
+    if not 0.0 < keep <= 1.0 or rounds < 1:
+        raise ValueError(f"keep must be in (0, 1] and rounds >= 1, got {keep}, {rounds}")
+    protos = None
+    for _ in range(rounds):
+        kept = surest_share(s, keep)
+        order = sorted(kept)
+        protos = ExamplePrototypes.from_windows(
+            {names[c]: logits[kept[c]] for c in order},
+            {names[c]: len(np.unique(clip[kept[c]])) for c in order},
+            {names[c]: lat[kept[c]] for c in order},
+        )
+        s = np.zeros_like(s)
+        s[:, order] = softmax(protos.similarity(logits, lat) / temperature)
+    assert protos is not None
+    return replace(protos, self_taught=True)
 
 
 def _unit_means(what: str, windows: Mapping[str, np.ndarray]) -> np.ndarray:

@@ -38,6 +38,10 @@ Methods (all on cached backbone features, :mod:`sadvae.features`):
   class pool selected on the sources.
 - ``fused_windows``: ``fused`` (same head and setting) scoring each window and averaging a clip's label scores,
   where ``fused`` scores the clip's mean feature.
+- ``fused_adapt``: ``fused`` (its own selected setting) refined by self-labelling on the target's *unlabelled
+  training side* (:func:`adapt_scores`; its labels are never read, its test side never used): a setting of its
+  own, as ``--batchnorm own`` (a few minutes of a user's camera, unlabelled). The refinement's grid, "off"
+  included, is selected on the sources like the rest (each held-out source adapts on its own training side).
 - ``tuned``: ``fused`` whose sources' head is trained on the sources' windows together with Shift-GCN's last
   unit(s), fine-tuned (:mod:`sadvae.train.finetune`; training fixed in advance, ``fused``'s selected setting);
   ``tuned_frozen`` is its control, the same training with the unit frozen. Frozen vs fine-tuned, one
@@ -123,12 +127,23 @@ METHODS = (
     "synth",
     "tuned",
     "tuned_frozen",
+    "fused_adapt",
 )
 # What `--methods` runs when not given: the final table's rows. round1 joins them when --bundle names the round-1
 # model (the packaged default is another recipe, which round1 refuses); the other methods are measured variants
 # (docs/cross_dataset.md), run by name: tuned / tuned_frozen add minutes per target and a multi-GB cache.
 DEFAULT_METHODS = ("ntu_conse", "linear", "fused", "joint")
-NTU_METHODS = ("ntu_conse", "fused", "fused_windows", "fused_sadvae", "joint", "synth", "tuned", "tuned_frozen")
+NTU_METHODS = (
+    "ntu_conse",
+    "fused",
+    "fused_windows",
+    "fused_sadvae",
+    "joint",
+    "synth",
+    "tuned",
+    "tuned_frozen",
+    "fused_adapt",
+)
 SYNTH_POOLS = ("sources", "sources+ntu", "ntu")  # the trained classes whose classifiers synth combines
 WINDOW_METHODS = ("joint", "fused_windows")  # methods that train or score single windows (the per-window cache)
 # `fused` with the sources' head trained on windows through the last Shift-GCN unit, fine-tuned (`tuned`) or
@@ -927,6 +942,111 @@ def _sadvae_probs(model, x: np.ndarray, text: _Text, labels: Sequence[LabelEntry
     return classify(model, clf, torch.as_tensor(x, dtype=torch.float32)).numpy()
 
 
+# ----------------------------------------------------------------------------------------------- adaptation
+
+ADAPT_ROUNDS = 5
+ADAPT_PROTO_TAU = 0.1
+# fused_adapt's grid, selected on the sources: "off" (plain fused) and every classifier kind x weight x kept fraction
+ADAPT_GRID = ({"kind": "off"},) + tuple(
+    {"kind": k, "weight": w, "keep": f} for k in ("proto", "linear") for w in (0.5, 1.0) for f in (0.5, 1.0)
+)
+
+
+def _pseudo_classifier(z: np.ndarray, y: np.ndarray, num_labels: int, kind: str, seed: int):
+    """A classifier of standardised features ``z`` fitted on pseudo-labels ``y``: ``x -> P(label | x) [n, L]``;
+    a label no clip was given scores 0."""
+    present = np.unique(y)
+    if kind == "proto":
+        means = np.stack([z[y == c].mean(0) for c in present])
+        means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
+
+        def probs(x: np.ndarray) -> np.ndarray:
+            u = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+            out = np.zeros((len(x), num_labels))
+            out[:, present] = _softmax(u @ means.T, ADAPT_PROTO_TAU)
+            return out
+
+        return probs
+    if kind == "linear":
+        if len(present) < 2:
+            return lambda x: np.eye(num_labels)[np.full(len(x), present[0])]
+        lin = fit_linear(z, y, seed)
+
+        def probs(x: np.ndarray) -> np.ndarray:
+            out = np.zeros((len(x), num_labels))
+            out[:, present] = _softmax(lin(x)[:, present])
+            return out
+
+        return probs
+    raise ConfigError(f"adaptation kind {kind!r}: choose one of off, proto, linear")
+
+
+def adapt_scores(
+    prior_pool: np.ndarray,
+    prior_test: np.ndarray,
+    x_pool: np.ndarray,
+    x_test: np.ndarray,
+    setting: dict,
+    seed: int = 0,
+    rounds: int = ADAPT_ROUNDS,
+) -> np.ndarray:
+    """Label scores of test clips refined by self-labelling on unlabelled clips of the same set (``fused_adapt``).
+
+    Each round gives every pool clip its best label, keeps the ``keep`` most confident fraction of each label's
+    clips, fits a classifier on them (``kind``: ``proto``, cosine to the labels' mean features, or ``linear``,
+    :func:`fit_linear`) and rescores the pool as ``(1 - weight) * prior + weight * classifier``; the last round's
+    classifier rescores the test clips the same way. Features are standardised on the pool. No label is read.
+
+    Args:
+        prior_pool, prior_test: P(label | clip) [n, L] of the unlabelled pool and of the test clips.
+        x_pool, x_test: their features [n, d]; setting: one point of :data:`ADAPT_GRID`.
+
+    Returns:
+        P(label | clip) [n_test, L] (``prior_test`` itself for ``kind="off"`` or an empty pool).
+    """
+    if setting["kind"] == "off" or not len(x_pool):
+        return prior_test
+    mu, sd = x_pool.mean(0), x_pool.std(0) + 1e-6
+    zp, zt = (x_pool - mu) / sd, (x_test - mu) / sd
+    w, num_labels = setting["weight"], prior_pool.shape[1]
+    from sadvae.head.examples import surest_share
+
+    s = prior_pool
+    for _ in range(rounds):
+        kept = np.concatenate(list(surest_share(s, setting["keep"]).values()))
+        clf = _pseudo_classifier(zp[kept], s.argmax(1)[kept], num_labels, setting["kind"], seed)
+        s = (1 - w) * prior_pool + w * clf(zp)
+    return (1 - w) * prior_test + w * clf(zt)
+
+
+def _fused_label_scores(train: _Train, lin, fs: FeatureSet, text, labels, setting: dict, ntu, hub_k: int):
+    probs, vocab = _vocab_probs(train, lin, fs.feats, fs.logits, setting["alpha"], ntu)
+    return _transfer_scores(probs, vocab, text, labels, setting["tau"], setting["match"], hub_k=hub_k)
+
+
+def _select_adapt(sources: dict[str, FeatureSet], text: _Text, cfg: CrossDatasetConfig, ntu, fused: dict) -> dict:
+    """``fused_adapt``'s point of :data:`ADAPT_GRID` by leave-one-dataset-out on the sources (``fused``'s selected
+    setting in every fold; each held-out source adapts on its own training side and is scored on its test side)."""
+    if len(sources) < 2:  # no fold to select on: the refinement stays off
+        return {"setting": ADAPT_GRID[0], "grid": [], "folds": []}
+    setting = fused["setting"]
+    folds: dict[str, list[float]] = {}
+    for held, fs in sources.items():
+        train = _pool([f for n, f in sources.items() if n != held])
+        lin = fit_linear(train.feats, train.labels, cfg.seed)
+        test = fs.subset(fs.test_side & (fs.labels >= 0))
+        pool = fs.subset(~fs.test_side)
+        labels = [LabelEntry(c) for c in fs.class_names]
+        prior_test = _fused_label_scores(train, lin, test, text, labels, setting, ntu, cfg.hub_k)
+        prior_pool = _fused_label_scores(train, lin, pool, text, labels, setting, ntu, cfg.hub_k)
+        for g in ADAPT_GRID:
+            s = adapt_scores(prior_pool, prior_test, pool.feats, test.feats, g, cfg.seed)
+            folds.setdefault(json.dumps(g, sort_keys=True), []).append(float((s.argmax(1) == test.labels).mean()))
+    results = [{"setting": json.loads(k), "mean_top1": float(np.mean(v)), "folds": v} for k, v in folds.items()]
+    best = max(results, key=lambda r: r["mean_top1"])  # ties: the first, "off" before any refinement
+    return {"setting": best["setting"], "grid": results, "folds": list(sources)}
+
+
 # ----------------------------------------------------------------------------------------------- selection
 
 
@@ -1014,14 +1134,18 @@ def _method_scores(
     ntu: list[str],
     windows: dict | None = None,
     units: _UnitData | None = None,
+    pool: FeatureSet | None = None,
 ) -> tuple[np.ndarray, dict]:
+    """Label scores [n, L] of the ``target`` clips (its test side) by ``method``, and what the report records.
+    ``pool``: the target's training side, unlabelled (``fused_adapt`` alone reads it)."""
     x, ntu_logits = target.feats, target.logits
     lab_emb = _label_emb(text, labels)
     if method in TUNED_METHODS:
         return _tuned_scores(method, cfg, target, sources, labels, text, ntu, units)
     if method == "ntu_conse":
         return conse_scores(_softmax(ntu_logits), text(ntu), lab_emb, cfg.conse_k), {"k": cfg.conse_k}
-    sel = _select("fused" if method == "fused_windows" else method, sources, text, cfg, ntu, windows)
+    base = "fused" if method in ("fused_windows", "fused_adapt") else method
+    sel = _select(base, sources, text, cfg, ntu, windows)
     setting = sel["setting"]
     train = _pool(list(sources.values()))
     info = {"selection": sel, "trained_classes": train.names, "train_samples": int(len(train.labels))}
@@ -1049,6 +1173,17 @@ def _method_scores(
         probs, vocab = _vocab_probs(train, lin, tw.feats, tw.logits, setting["alpha"], ntu)
         s = _transfer_scores(probs, vocab, text, labels, setting["tau"], setting["match"], hub_k=cfg.hub_k)
         return _test_clip_means(tw, s, target), info | {"setting_from": "fused's source-LODO selection"}
+    if method == "fused_adapt":
+        adapt = _select_adapt(sources, text, cfg, ntu, sel)
+        prior = _fused_label_scores(train, lin, target, text, labels, setting, ntu, cfg.hub_k)
+        unlabelled = pool if pool is not None else target.subset(np.zeros(len(target.labels), bool))
+        prior_pool = _fused_label_scores(train, lin, unlabelled, text, labels, setting, ntu, cfg.hub_k)
+        s = adapt_scores(prior_pool, prior, unlabelled.feats, x, adapt["setting"], cfg.seed)
+        return s, info | {
+            "setting_from": "fused's source-LODO selection",
+            "adaptation": adapt,
+            "unlabelled_clips": int(len(unlabelled.labels)),
+        }
     probs, vocab = _vocab_probs(train, lin, x, ntu_logits, setting.get("alpha"), ntu)
     s = _transfer_scores(probs, vocab, text, labels, setting["tau"], setting["match"], hub_k=cfg.hub_k)
     if method == "fused_sadvae":
@@ -1240,7 +1375,8 @@ def run_cross_dataset(cfg: CrossDatasetConfig, out: str | Path) -> dict:
             s, info = _round1_scores(cfg, target, labels)
             mtruth = remap[info.pop("_truth")]
         else:
-            s, info = _method_scores(method, cfg, test, src, labels, text, ntu, windows, units)
+            pool = tfs.subset(~tfs.test_side)
+            s, info = _method_scores(method, cfg, test, src, labels, text, ntu, windows, units, pool)
             mtruth = truth
         m = metrics(s, mtruth, names)
         m["groups"] = {k: _group_accuracy(m, g, names) for k, g in groups.items() if g is not None}
@@ -1313,6 +1449,7 @@ METHOD_NOTES = {
     "fused_windows": "fused, each window scored and a clip's label scores averaged (not its features)",
     "tuned": "fused, sources' head trained on windows with Shift-GCN's last unit(s) fine-tuned",
     "tuned_frozen": "fused, sources' head trained on windows, units frozen (the control of tuned)",
+    "fused_adapt": "fused, refined by self-labelling on the target's UNLABELLED training side (a setting of its own)",
 }
 
 

@@ -159,3 +159,45 @@ def test_with_no_action_off_a_window_far_from_every_example_still_goes_to_the_ot
     assert r.top.tolist() == [1] and r.probs[0, 0] < 1e-3
     assert r.p_action.tolist() == [1.0] and not r.no_action.any()
     assert 0.399 < r.p_unseen[0] <= 0.4  # the other head's new-label weight, scaled by its share
+
+
+def _clustered_windows(rng, per_label: int, labels: int = 3, k: int = 12, d: int = 8):
+    """Windows of ``labels`` actions: logits and latents around one centre per action (truth [N])."""
+    truth = np.repeat(np.arange(labels), per_label)
+    logits = rng.normal(size=(labels, k))[truth] * 3 + rng.normal(size=(len(truth), k))
+    latent = rng.normal(size=(labels, d))[truth] * 3 + rng.normal(size=(len(truth), d))
+    return truth, logits, latent
+
+
+def test_self_teaching_makes_a_noisy_heads_labels_consistent() -> None:
+    from sadvae.head.examples import self_taught_prototypes
+
+    rng = np.random.default_rng(0)
+    truth, logits, latent = _clustered_windows(rng, 40)
+    wrong = rng.random(len(truth)) < 0.35  # the head is wrong on about a third of the windows, and less sure there
+    guess = np.where(wrong, (truth + 1) % 3, truth)
+    scores = np.full((len(truth), 3), 0.05)
+    scores[np.arange(len(truth)), guess] = np.where(
+        wrong, rng.uniform(0.3, 0.6, len(truth)), rng.uniform(0.4, 0.9, len(truth))
+    )
+    protos = self_taught_prototypes(scores, logits, latent, np.arange(len(truth)) // 10, ["a", "b", "c"], 0.1)
+    assert protos.self_taught and protos.names == ("a", "b", "c")
+    got = protos.similarity(logits, latent).argmax(1)
+    assert (guess == truth).mean() < 0.7 and (got == truth).mean() > 0.95
+    assert sum(protos.windows) <= len(truth) and all(c >= 1 for c in protos.clips)
+
+
+def test_a_label_no_window_goes_to_is_not_self_taught_and_bad_input_is_refused() -> None:
+    from sadvae.head.examples import self_taught_prototypes
+
+    rng = np.random.default_rng(1)
+    truth, logits, latent = _clustered_windows(rng, 10, labels=2)
+    scores = np.zeros((len(truth), 3))
+    scores[np.arange(len(truth)), truth] = 0.9  # "c" never wins
+    protos = self_taught_prototypes(scores, logits, latent, np.zeros(len(truth), int), ["a", "b", "c"], 0.1)
+    assert protos.names == ("a", "b") and protos.clips == (1, 1)
+    assert protos.select(["b"]).self_taught
+    with pytest.raises(ValueError, match="scores"):
+        self_taught_prototypes(scores[:, :2], logits, latent, truth, ["a", "b", "c"], 0.1)
+    with pytest.raises(ValueError, match="keep"):
+        self_taught_prototypes(scores, logits, latent, truth, ["a", "b", "c"], 0.1, keep=0.0)

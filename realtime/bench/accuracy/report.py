@@ -61,6 +61,8 @@ class AccuracyOptions:
             names (the baseline on the same replayed sequences).
         teach_every: n > 1 teaches only every n-th label of the list, the others scored by their names (a mixed
             list; the report then also summarises the sequences of taught and of named labels apart).
+        self_teach: self-teach every label of a replayed dataset from its training side, unlabelled
+            (:func:`realtime.self_teaching.self_teach`; ``sadvae-live --self-teach``).
         replay_labels: per replayed dataset, a file that words its classes as a user may
             (:func:`realtime.bench.accuracy.runner.read_reworded`); the others keep their class names.
         phases: replay each dataset this many times, every sequence shifted by ``k * stride / phases`` frames in run
@@ -81,6 +83,7 @@ class AccuracyOptions:
     examples_per_label: int = 0
     teach: bool = True
     teach_every: int = 1
+    self_teach: bool = False
     replay_labels: dict[str, Path] = field(default_factory=dict)
     phases: int = 1
     run: Any = field(default=None)  # realtime.bench.accuracy.runner.RunOptions
@@ -235,6 +238,7 @@ def run_accuracy(opts: AccuracyOptions, command: str = "") -> dict[str, Any]:
                 teach=opts.teach,
                 teach_every=opts.teach_every,
                 reworded=opts.replay_labels.get(name),
+                self_teach=opts.self_teach,
                 phases=opts.phases,
             )
             doc["replays"].append(_replay_entry(runs, opts.teach_every))
@@ -296,6 +300,13 @@ def _num(x: float | None, fmt: str = "{:.2f}") -> str:
 
 def _examples_note(r: dict[str, Any]) -> str:
     k = r.get("examples_per_label", 0)
+    if r.get("self_taught"):
+        used = r.get("examples_used") or {}
+        return (
+            f" (labels self-taught from the training side, unlabelled: {used.get('labels', 0)} of "
+            f"{r.get('classes', '?')} labels, {used.get('windows', 0)} windows of {used.get('recordings', 0)} "
+            "sequences)"
+        )
     if r.get("reworded"):
         return f" (labels: {Path(r['reworded']).name})"
     if not k:

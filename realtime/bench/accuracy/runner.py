@@ -92,7 +92,13 @@ def load_model(opts: RunOptions) -> Any:
 
 
 def run_pipeline(
-    source: Any, labels: Path, opts: RunOptions, pose_options: Any = None, examples: Any = None, model: Any = None
+    source: Any,
+    labels: Path,
+    opts: RunOptions,
+    pose_options: Any = None,
+    examples: Any = None,
+    model: Any = None,
+    unlabelled: Any = None,
 ) -> RunResult:
     """Run the live pipeline over ``source`` with ``labels`` until the source ends.
 
@@ -104,6 +110,8 @@ def run_pipeline(
         examples: :class:`realtime.head.examples.ExampleClips` that teach labels (``sadvae-live --examples``), embedded
             with the run's model and options first (a clip that gives no window is left out, logged); None: none.
         model: the model of ``opts``, loaded already (:func:`load_model`; the run closes it); None: loaded here.
+        unlabelled: clips that self-teach the labels (:func:`realtime.self_teaching.self_teach`, with the run's model,
+            options and labels, ``sadvae-live --self-teach``); None: none.
     """
     from realtime.events.publisher import PublisherOptions
     from realtime.pipeline import Pipeline, PipelineOptions
@@ -137,6 +145,16 @@ def run_pipeline(
 
         taught = embed_examples(model, examples, popts, skip_empty=True)
         res.examples = {"labels": len(taught), "clips": int(sum(taught.clips)), "windows": int(sum(taught.windows))}
+    if unlabelled is not None:
+        from realtime.self_teaching import self_teach
+
+        taught = self_teach(model, unlabelled, labels, popts)
+        res.examples = {
+            "self_taught": True,
+            "recordings": len(unlabelled),
+            "labels": 0 if taught is None else len(taught),
+            "windows": 0 if taught is None else int(sum(taught.windows)),
+        }
     start = time.monotonic()  # the replay alone: the examples' embedding is not part of a run's time
     pipe = Pipeline(watched, model, labels, popts, on_event=on_event, on_batch=on_batch, examples=taught)
     res.labels = tuple(pipe.labels.names)
@@ -494,6 +512,7 @@ def run_replay_dataset(
     teach: bool = True,
     teach_every: int = 1,
     reworded: Path | None = None,
+    self_teach: bool = False,
 ) -> tuple[list[SegmentScore], dict[str, Any]]:
     """One replay of a dataset's held-out side, every sequence started on the pipeline's stride
     (:func:`run_replay_phases` with one phase; the arguments are its own).
@@ -503,7 +522,18 @@ def run_replay_dataset(
         "stride", "offset_frames", ...}``).
     """
     (run,) = run_replay_phases(
-        name, data_root, opts, hold_s, limit, tmp_dir, mirror, examples_per_label, teach, teach_every, reworded
+        name,
+        data_root,
+        opts,
+        hold_s,
+        limit,
+        tmp_dir,
+        mirror,
+        examples_per_label,
+        teach,
+        teach_every,
+        reworded,
+        self_teach=self_teach,
     )
     return run
 
@@ -521,6 +551,7 @@ def run_replay_phases(
     teach_every: int = 1,
     reworded: Path | None = None,
     phases: int = 1,
+    self_teach: bool = False,
 ) -> list[tuple[list[SegmentScore], dict[str, Any]]]:
     """Replay a dataset's held-out side through the live pipeline with its own class names as labels, or with the
     labels of ``reworded`` (:func:`read_reworded`: the classes worded as a user may)
@@ -528,7 +559,8 @@ def run_replay_phases(
     by that many test-side sequences, :func:`example_split`, which are not replayed with their performers' others;
     ``teach`` False: the same sequences left out, the labels scored by their names: the baseline; ``teach_every``
     n > 1: only every n-th label of the list is taught, the others scored by their names: a mixed list, the same
-    sequences replayed).
+    sequences replayed; ``self_teach``: every label self-taught from the dataset's training side, unlabelled,
+    :func:`realtime.self_teaching.self_teach`).
 
     Every sequence starts on the pipeline's stride (:func:`heldout_stream` with ``stride``), so its windows are the
     same whichever sequences come before it. ``phases`` N > 1 replays it N times, run k with ``k * stride / N`` empty
@@ -552,6 +584,8 @@ def run_replay_phases(
         raise ConfigError(f"unknown dataset {name!r} for --replay-dataset; choose one of {sorted(DATASETS)}")
     if reworded is not None and examples_per_label:
         raise ConfigError(f"{name}: labels taught by example keep the class names; drop the reworded labels")
+    if self_teach and examples_per_label:
+        raise ConfigError(f"{name}: self-teaching and labelled examples both teach the labels; choose one")
     if teach_every < 1:
         raise ConfigError(f"teach every n-th label needs n >= 1, got {teach_every}")
     if not (isinstance(phases, int) and phases >= 1):
@@ -559,6 +593,11 @@ def run_replay_phases(
     ds = load_dataset(name, data_root / DATASETS[name].default_root)
     words = read_reworded(reworded, dataset_class_names(name, ds)) if reworded is not None else None
     taught, skip = example_split(name, ds, examples_per_label, limit) if examples_per_label else ({}, set())
+    unlabelled = None
+    if self_teach:  # the training side, its labels never read (the test side is what is replayed)
+        from sadvae.data.splits import test_side_mask
+
+        unlabelled = [ds.sequences[i] for i in np.flatnonzero(~test_side_mask(ds, name))[:limit]]
     teaching: dict[str, list[int]] = {}
     clips = None
     fps = replay_fps(name, ds)
@@ -590,7 +629,9 @@ def run_replay_phases(
             labels = Path(tmp) / f"{name}_labels.txt"
             labels.write_text("\n".join(stream.class_names) + "\n", encoding="utf-8")
             src = ReplaySource.from_arrays(stream.joints, stream.times, name=name)
-            res = run_pipeline(src, labels, replace(opts, stride=stride), examples=clips, model=model)
+            res = run_pipeline(
+                src, labels, replace(opts, stride=stride), examples=clips, model=model, unlabelled=unlabelled
+            )
         if res.labels != stream.class_names:
             raise ConfigError(f"{name}: the head's labels {res.labels} are not the dataset's {stream.class_names}")
         scores = [score_segment(res.events, res.windows, seg) for seg in stream.segments]
@@ -608,6 +649,7 @@ def run_replay_phases(
             "examples_per_label": int(examples_per_label),
             "taught": bool(teaching),
             "teach_every": int(teach_every),
+            "self_taught": bool(self_teach),
             "reworded": None if reworded is None else str(reworded),
             "taught_labels": sorted(teaching),
             "examples_used": res.examples,

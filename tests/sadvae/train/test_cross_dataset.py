@@ -829,3 +829,89 @@ def test_an_ensemble_with_fine_tuned_methods_is_refused_before_any_extraction(sh
         with pytest.raises(ConfigError, match="tune one network's units"):
             run_cross_dataset(cfg, tmp_path / "xd")
     assert not (tmp_path / "f").exists()
+
+
+def _clusters(rng, n_per: int, labels: int = 3, dim: int = 16):
+    """Well-separated Gaussian clusters, one per label: (features [n, dim], truth [n])."""
+    centres = rng.normal(size=(labels, dim)) * 3.0
+    truth = np.repeat(np.arange(labels), n_per)
+    return centres[truth] + rng.normal(size=(len(truth), dim)), truth
+
+
+def _noisy_prior(rng, truth, labels: int, wrong: float):
+    """Label scores whose argmax is wrong for a ``wrong`` fraction of clips (a weak zero-shot prior)."""
+    p = np.full((len(truth), labels), 0.1)
+    best = truth.copy()
+    flip = rng.random(len(truth)) < wrong
+    best[flip] = (truth[flip] + rng.integers(1, labels, flip.sum())) % labels
+    p[np.arange(len(truth)), best] = 0.6
+    return p / p.sum(1, keepdims=True)
+
+
+@pytest.mark.parametrize("kind", ["proto", "linear"])
+def test_self_labelling_on_unlabelled_clips_corrects_a_noisy_prior(kind):
+    from sadvae.train.cross_dataset import adapt_scores
+
+    rng = np.random.default_rng(0)
+    x_pool, t_pool = _clusters(rng, 60)
+    x_test, t_test = x_pool[::2] + rng.normal(size=x_pool[::2].shape) * 0.1, t_pool[::2]
+    prior_pool, prior_test = _noisy_prior(rng, t_pool, 3, 0.4), _noisy_prior(rng, t_test, 3, 0.4)
+    before = (prior_test.argmax(1) == t_test).mean()
+    s = adapt_scores(prior_pool, prior_test, x_pool, x_test, {"kind": kind, "weight": 1.0, "keep": 0.5})
+    assert before < 0.7 and (s.argmax(1) == t_test).mean() > 0.95
+    assert s.shape == prior_test.shape and np.allclose(s.sum(1), 1.0)
+
+
+def test_self_labelling_off_or_without_unlabelled_clips_is_the_prior():
+    from sadvae.train.cross_dataset import ADAPT_GRID, adapt_scores
+
+    rng = np.random.default_rng(1)
+    x, t = _clusters(rng, 10)
+    prior = _noisy_prior(rng, t, 3, 0.4)
+    assert ADAPT_GRID[0] == {"kind": "off"}
+    assert adapt_scores(prior, prior, x, x, ADAPT_GRID[0]) is prior
+    empty = np.zeros((0, 3))
+    assert adapt_scores(empty, prior, x[:0], x, {"kind": "proto", "weight": 1.0, "keep": 1.0}) is prior
+    with pytest.raises(ConfigError, match="adaptation kind"):
+        adapt_scores(prior, prior, x, x, {"kind": "kmeans", "weight": 1.0, "keep": 1.0})
+
+
+def test_a_label_no_unlabelled_clip_resembles_keeps_its_prior_share():
+    """The refinement mixes with the prior: a label that wins no pool clip is not removed from the test side."""
+    from sadvae.train.cross_dataset import adapt_scores
+
+    rng = np.random.default_rng(2)
+    x, t = _clusters(rng, 20, labels=2)
+    prior = np.column_stack([_noisy_prior(rng, t, 2, 0.0), np.zeros(len(t))])  # label 2 never wins the pool
+    test = np.array([[0.1, 0.1, 0.8]])
+    s = adapt_scores(prior, test, x, x[:1], {"kind": "linear", "weight": 0.5, "keep": 1.0})
+    assert s[0, 2] == pytest.approx(0.4)  # half its prior: the classifier half knows it not, the prior half does
+
+
+@pytest.mark.slow
+def test_fused_adapt_end_to_end_selects_on_the_sources_and_reads_the_targets_training_side(shared_data, tmp_path):
+    """fused_adapt on UTKinect from MSR and NW-UCLA (one clip a class and side): its refinement is selected on the
+    two source folds from the grid ("off" included), the unlabelled pool is the target's training side, and the
+    fused setting is fused's own."""
+    if not SHIFTGCN.is_file():
+        pytest.skip(f"Shift-GCN weights not found at {SHIFTGCN}")
+    from sadvae.train.cross_dataset import ADAPT_GRID, CrossDatasetConfig, run_cross_dataset
+
+    cfg = CrossDatasetConfig(
+        target="utkinect",
+        sources=("msr_action3d", "nw_ucla"),
+        methods=("fused", "fused_adapt"),
+        limit_per_class=1,
+        feature_dir=str(tmp_path / "feats"),
+        threads=1,
+    )
+    report = run_cross_dataset(cfg, tmp_path / "xd")
+    fused, adapted = report["methods"]["fused"], report["methods"]["fused_adapt"]
+    info = adapted["info"]
+    assert info["unlabelled_clips"] == 10 and report["test_samples"] == 10
+    assert info["adaptation"]["setting"] in ADAPT_GRID and info["adaptation"]["folds"] == ["msr_action3d", "nw_ucla"]
+    assert len(info["adaptation"]["grid"]) == len(ADAPT_GRID)
+    assert all(len(g["folds"]) == 2 for g in info["adaptation"]["grid"])
+    assert info["selection"]["setting"] == fused["info"]["selection"]["setting"]
+    if info["adaptation"]["setting"] == ADAPT_GRID[0]:
+        assert adapted["confusion"] == fused["confusion"]

@@ -1,0 +1,119 @@
+"""Labels self-taught from unlabelled recordings of the place where the model runs (``sadvae-live --self-teach``).
+
+A model that never saw a capture system names its actions worse than a model that did (docs/cross_dataset.md:
+the same frozen network reads a set's actions 10-20 points better with a linear probe trained on that set than
+through the names). Recordings of the place, with nobody labelling them, close part of that gap: the head gives
+every window of them its best label, the windows surest of each label become that label's examples, and the
+examples' prototypes relabel the windows, a few rounds (:func:`sadvae.head.examples.self_taught_prototypes`). The
+labels are then scored as labels taught by example are (:class:`realtime.head.examples.ExampleHead`), so a label is
+read the way this place's people and this camera show it, not only the way the training sets did. Measured on
+the cross-dataset protocol (round 25) and on held-out replays with models that never saw the set
+(docs/head.md section 9).
+
+The recordings are what ``sadvae-live --record-skeleton`` writes (one ``.npz`` with ``joints`` and ``times``, every
+tracked person a clip), clips of the clip-folder format (their labels are not read), or folders of either. They
+should show the listed actions among others, as the place sees them: a label that no window of them goes to is
+not taught and keeps its head.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sadvae.errors import ConfigError
+
+__all__ = ["read_unlabelled", "self_teach"]
+
+log = logging.getLogger(__name__)
+
+_FIX = (
+    "record the place with `sadvae-live --camera 0 --labels L --record-skeleton place.npz` (people doing what they "
+    "do there, for a few minutes) and give that file or its folder"
+)
+
+
+def read_unlabelled(paths: Sequence[str | Path]) -> tuple[list[Any], list[str]]:
+    """The clips of unlabelled recordings: ``.npz`` recordings, clips, or folders holding them.
+
+    Returns:
+        (the clips, a name for each: its file and track).
+
+    Raises:
+        ConfigError: a path that is missing, or no clip at all; DataFormatError: a malformed file (naming it).
+    """
+    from sadvae.data.user_format import (
+        is_clip_dataset,
+        is_recording,
+        read_clip_dataset,
+        read_recording,
+        read_single_clip,
+    )
+
+    clips: list[Any] = []
+    names: list[str] = []
+    for p in map(Path, paths):
+        if not p.exists():
+            raise ConfigError(f"--self-teach {p}: no such file or folder; {_FIX}")
+        if p.is_dir() and is_clip_dataset(p):
+            ds = read_clip_dataset(p)
+            clips += list(ds.sequences)
+            names += [str(s.source) for s in ds.sequences]
+            continue
+        files = sorted(f for f in p.rglob("*.npz") if f.is_file()) if p.is_dir() else [p]
+        for f in files:
+            ds = read_recording(f) if is_recording(f) else read_single_clip(f)
+            clips += list(ds.sequences)
+            names += [str(s.source) for s in ds.sequences]
+    if not clips:
+        raise ConfigError(f"--self-teach {', '.join(map(str, paths))}: no recording (.npz) found; {_FIX}")
+    return clips, names
+
+
+def self_teach(model: Any, clips: Sequence[Any], labels: str | Path, opts: Any = None) -> Any:
+    """Prototypes of ``labels`` self-taught from unlabelled ``clips`` (module docstring).
+
+    Every clip is played through the live pipeline (:func:`realtime.teaching.clip_windows`, with the run's model and
+    ``opts``) with ``labels`` as its labels file; its windows' scores, logits and latents make the prototypes.
+
+    Returns:
+        :class:`sadvae.head.examples.ExamplePrototypes` (``self_taught``) of the labels some window went to, or None
+        when no clip gave a window.
+    """
+    from realtime.pipeline import PipelineOptions
+    from realtime.teaching import clip_windows
+    from sadvae.head.examples import self_taught_prototypes
+    from sadvae.labels import parse_labels
+
+    per_clip = clip_windows(model, clips, opts, labels=labels)
+    rows = [(k, c) for k, c in enumerate(per_clip) if len(c["seen_logits"])]
+    if not rows:
+        log.warning("self-teaching: none of the %d recording(s) gave the model a window; nothing taught", len(clips))
+        return None
+    clip = np.concatenate([np.full(len(c["seen_logits"]), k) for k, c in rows])
+    names = parse_labels(labels).names
+    temperature = _calibration(model, opts or PipelineOptions()).example_temperature
+    protos = self_taught_prototypes(
+        np.concatenate([c["scores"] for _, c in rows]),
+        np.concatenate([c["seen_logits"] for _, c in rows]),
+        np.concatenate([c["latent"] for _, c in rows]),
+        clip,
+        names,
+        temperature,
+    )
+    for n, c, w in zip(protos.names, protos.clips, protos.windows, strict=True):
+        log.info("self-taught label %r: %d window(s) of %d recording(s)", n, w, c)
+    untaught = [n for n in names if n not in protos.names]
+    if untaught:
+        log.info("not self-taught (no window went to them): %s", ", ".join(map(repr, untaught)))
+    return protos
+
+
+def _calibration(model: Any, opts: Any) -> Any:
+    from realtime.head.zero_shot import HeadBuilder
+
+    return HeadBuilder(model.bundle, opts.head, model_id=model.model_id).calibration

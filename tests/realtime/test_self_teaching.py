@@ -1,0 +1,135 @@
+"""``sadvae-live --self-teach``: labels taught by unlabelled recordings of the place, through the live pipeline.
+
+The recordings are the synthetic performer's (``realtime.sources.demo``), so these run on a fresh clone; the model is
+the packaged default (ONNX Runtime, no torch needed).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("zmq")
+
+from realtime.backends.live_model import load_live_model  # noqa: E402
+from realtime.cli import main  # noqa: E402
+from realtime.events.publisher import PublisherOptions  # noqa: E402
+from realtime.head.examples import ExampleHead  # noqa: E402
+from realtime.head.zero_shot import HeadOptions  # noqa: E402
+from realtime.pipeline import Pipeline, PipelineOptions  # noqa: E402
+from realtime.self_teaching import read_unlabelled, self_teach  # noqa: E402
+from realtime.sources.demo import perform  # noqa: E402
+from realtime.sources.replay import ReplaySource, save_recording  # noqa: E402
+from sadvae.data.user_format import write_clip  # noqa: E402
+from sadvae.errors import ConfigError  # noqa: E402
+
+LABELS = "clap hands\nforward kick\nbend\nsit down\n"
+PLACE = (("clap hands", 4.0), ("stand still", 1.0), ("forward kick", 4.0), ("stand still", 1.0), ("bend", 4.0))
+
+
+@pytest.fixture(scope="module")
+def model():
+    m = load_live_model(None, "onnxruntime")
+    yield m
+    m.close()
+
+
+def _options(tmp_path: Path) -> PipelineOptions:
+    return PipelineOptions(
+        handle_signals=False,
+        head=HeadOptions(cache_dir=str(tmp_path / "heads")),
+        publisher=PublisherOptions(endpoint="tcp://127.0.0.1:*"),
+    )
+
+
+def _place(folder: Path, takes: int = 3) -> Path:
+    """Unlabelled recordings of the place: ``takes`` performances of :data:`PLACE` (as --record-skeleton writes)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for k in range(takes):
+        joints, times, _ = perform(PLACE, seed=10 + k)
+        save_recording(folder / f"place{k}.npz", joints, times)
+    return folder
+
+
+class _Borrowed:  # the module's model stays open for the other tests
+    def __init__(self, model):
+        self._model = model
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+    def close(self):
+        pass
+
+
+def test_self_taught_labels_are_read_from_unlabelled_recordings_and_recognise_a_new_performance(model, tmp_path):
+    labels = tmp_path / "labels.txt"
+    labels.write_text(LABELS, encoding="utf-8")
+    clips, names = read_unlabelled([_place(tmp_path / "place")])
+    assert len(clips) == 3 and all("place" in n for n in names)
+    protos = self_teach(model, clips, labels, _options(tmp_path))
+    assert protos is not None and protos.self_taught
+    assert set(protos.names) <= {"clap hands", "forward kick", "bend", "sit down"} and len(protos) >= 2
+    assert "sit down" not in protos.names  # nobody sits down at this place: that label keeps its head
+    assert all(w >= 1 for w in protos.windows) and all(1 <= c <= 3 for c in protos.clips)
+
+    joints, times, spans = perform((("stand still", 1.0), ("forward kick", 5.0), ("stand still", 1.0)), seed=7)
+    batches = []
+    pipe = Pipeline(
+        ReplaySource.from_arrays(joints, times, name="perf"),
+        _Borrowed(model),
+        labels,
+        _options(tmp_path),
+        on_batch=batches.append,
+        examples=protos,
+    )
+    assert isinstance(pipe.head, ExampleHead)
+    lines = pipe.head.mapping_lines()
+    taught = [line for line in lines if "-> self-taught from" in line]
+    assert len(taught) == len(protos) and "recording(s)" in taught[0]
+    pipe.run()
+    kick = [b.result.probs[0] for b in batches if spans[1][1] + 1.0 <= b.times[0][-1] <= spans[1][2]]
+    assert kick and all(np.isclose(p.sum(), 1.0) for p in kick)
+    assert "forward kick" in protos.names  # the place's kicks taught "forward kick": a new kick is one
+    assert np.mean([p.argmax() == 1 for p in kick]) >= 0.5, [np.round(p, 2) for p in kick]
+
+
+def test_unlabelled_clips_and_folders_are_read_and_bad_paths_are_one_clear_error(tmp_path):
+    joints, times, _ = perform((("bend", 3.0),), seed=1)
+    write_clip(tmp_path / "clip.npz", joints, "anything", 30.0, timestamps=times)  # a clip's label is not read
+    save_recording(tmp_path / "rec.npz", joints, times)
+    clips, _ = read_unlabelled([tmp_path / "clip.npz", tmp_path / "rec.npz"])
+    assert len(clips) == 2
+    with pytest.raises(ConfigError, match="no such file"):
+        read_unlabelled([tmp_path / "nowhere.npz"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match="no recording"):
+        read_unlabelled([tmp_path / "empty"])
+
+
+def test_the_cli_self_teaches_and_says_so_and_refuses_it_with_examples(tmp_path, capsys):
+    place = _place(tmp_path / "place", takes=1)
+    joints, times, _ = perform((("stand still", 1.0), ("bend", 4.0), ("stand still", 1.0)), seed=3)
+    rec = save_recording(tmp_path / "perf.npz", joints, times)
+    labels = tmp_path / "labels.txt"
+    labels.write_text(LABELS, encoding="utf-8")
+    argv = ["--replay", str(rec), "--labels", str(labels), "--no-display", "--endpoint", "tcp://127.0.0.1:*"]
+    assert main([*argv, "--self-teach", str(place)]) == 0
+    assert "-> self-taught from" in capsys.readouterr().err
+    assert main([*argv, "--self-teach", str(place), "--examples", str(tmp_path)]) == 2
+    assert "--self-teach" in capsys.readouterr().err
+    assert main([*argv, "--self-teach", str(tmp_path / "missing")]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_the_accuracy_benchmark_refuses_self_teaching_without_a_replayed_dataset(capsys):
+    from sadvae.cli import main as sadvae_main
+
+    assert sadvae_main(["bench", "accuracy", "--self-teach"]) == 2  # the videos alone: nothing to teach from
+    assert "--self-teach" in capsys.readouterr().err
+    argv = ["bench", "accuracy", "--no-videos", "--replay-dataset", "utkinect", "--self-teach"]
+    assert sadvae_main([*argv, "--examples-per-label", "1"]) == 2
+    assert "--examples-per-label" in capsys.readouterr().err
