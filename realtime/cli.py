@@ -870,11 +870,18 @@ def run(args: argparse.Namespace) -> int:
     opts = _options(args)
     _check_labels_file(args.labels)
     listed = parse_labels(args.labels)  # a bad labels file fails before anything slow starts
-    if args.self_teach is not None and args.examples is not None:
+    if args.self_teach is not None and (args.examples is not None or args.teach):
+        given = "--teach" if args.teach else "--examples"
         raise ConfigError(
-            "--self-teach teaches every label from unlabelled recordings, --examples / --teach by labelled ones: "
-            "give one of them"
+            f"--self-teach teaches every label from unlabelled recordings, {given} by labelled ones: give one of them"
         )
+    if args.self_teach is not None and args.record_skeleton is not None:
+        into = args.record_skeleton.resolve()
+        if any(p.resolve() == into or into.is_relative_to(p.resolve()) for p in args.self_teach):
+            raise ConfigError(
+                f"--record-skeleton {args.record_skeleton} would write into what --self-teach reads; record to "
+                "another file"
+            )
     teach = _teach_label(args, listed)
     example_clips = None
     empty = teach is not None and (not args.examples.exists() or not any(args.examples.iterdir()))

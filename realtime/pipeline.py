@@ -205,8 +205,7 @@ class Pipeline:
 
     Attributes:
         stride: source frames between inference batches (the options', else :func:`model_stride`);
-        stats: per-stage latency; frames: frames processed; head: the head in use; calibration: the head's constants
-        (:class:`sadvae.head.calibration.HeadCalibration`);
+        stats: per-stage latency; frames: frames processed; head: the head in use;
         last_batch: the latest :class:`WindowBatch`; stop_reason: why :meth:`run` returned.
 
     Raises:
@@ -258,7 +257,6 @@ class Pipeline:
         builder = HeadBuilder(
             model.bundle, opts.head, model_id=model.model_id, text_encoder=text_encoder, examples=examples
         )
-        self.calibration = builder.calibration  # the head's constants (the taught labels' temperature, ...)
         self.head: ZeroShotHead = builder.build(watcher.current)
         self._reloader = HeadReloader(watcher, builder)
         self.publisher = publisher or Publisher(opts.publisher, opts.source_name or getattr(source, "name", "source"))

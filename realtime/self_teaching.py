@@ -74,28 +74,46 @@ def read_unlabelled(paths: Sequence[str | Path]) -> tuple[list[Any], list[str]]:
     return clips, names
 
 
-def self_teach(model: Any, clips: Sequence[Any], labels: str | Path, opts: Any = None) -> Any:
+def self_teach(
+    model: Any, clips: Sequence[Any], labels: str | Path, opts: Any = None, refuse_empty: bool = True
+) -> Any:
     """Prototypes of ``labels`` self-taught from unlabelled ``clips`` (module docstring).
 
     Every clip is played through the live pipeline (:func:`realtime.teaching.clip_windows`, with the run's model and
-    ``opts``) with ``labels`` as its labels file; its windows' scores, logits and latents make the prototypes.
+    ``opts``) with the labels as they are now (a copy of the file: an edit while it runs changes nothing); its
+    windows' scores, logits and latents make the prototypes.
+
+    Args:
+        refuse_empty: no clip giving the model a window is a :class:`ConfigError` (False: a warning, None returned).
 
     Returns:
-        :class:`sadvae.head.examples.ExamplePrototypes` (``self_taught``) of the labels some window went to, or None
-        when no clip gave a window.
+        :class:`sadvae.head.examples.ExamplePrototypes` (``self_taught``) of the labels some window went to.
     """
+    import shutil
+    import tempfile
+
     from realtime.pipeline import PipelineOptions
     from realtime.teaching import clip_windows
     from sadvae.head.examples import self_taught_prototypes
     from sadvae.labels import parse_labels
 
-    per_clip = clip_windows(model, clips, opts, labels=labels)
+    with tempfile.TemporaryDirectory(prefix="sadvae-self-teach-") as tmp:
+        frozen = Path(tmp) / Path(labels).name  # the list every window is scored against, and named by
+        shutil.copyfile(labels, frozen)
+        names = parse_labels(frozen).names
+        per_clip = clip_windows(model, clips, opts, labels=frozen)
     rows = [(k, c) for k, c in enumerate(per_clip) if len(c["seen_logits"])]
     if not rows:
-        log.warning("self-teaching: none of the %d recording(s) gave the model a window; nothing taught", len(clips))
+        longest = max(float(c.times()[-1] - c.times()[0]) for c in clips) if clips else 0.0
+        why = (
+            f"none of the {len(clips)} recording(s) gave the model a window (the longest lasts {longest:.1f} s, or "
+            "no person was tracked in them)"
+        )
+        if refuse_empty:
+            raise ConfigError(f"--self-teach: {why}; {_FIX}")
+        log.warning("self-teaching: %s; nothing taught", why)
         return None
     clip = np.concatenate([np.full(len(c["seen_logits"]), k) for k, c in rows])
-    names = parse_labels(labels).names
     temperature = _calibration(model, opts or PipelineOptions()).example_temperature
     protos = self_taught_prototypes(
         np.concatenate([c["scores"] for _, c in rows]),
@@ -106,7 +124,7 @@ def self_teach(model: Any, clips: Sequence[Any], labels: str | Path, opts: Any =
         temperature,
     )
     for n, c, w in zip(protos.names, protos.clips, protos.windows, strict=True):
-        log.info("self-taught label %r: %d window(s) of %d recording(s)", n, w, c)
+        log.info("self-taught label %r: %d window(s) of %d clip(s)", n, w, c)
     untaught = [n for n in names if n not in protos.names]
     if untaught:
         log.info("not self-taught (no window went to them): %s", ", ".join(map(repr, untaught)))

@@ -113,7 +113,7 @@ def clip_windows(
             scored = True
         source = ReplaySource.from_arrays(np.concatenate(chunks), np.concatenate(times), name="examples")
         pipe = Pipeline(source, _Borrowed(model), labels, opts, on_batch=collect)
-        width_l = len(pipe.labels.names)
+        num_labels = len(pipe.labels.names)
         pipe.run()
     width, dim = len(seen), int(model.bundle.semantic_dim)
     out = []
@@ -123,7 +123,7 @@ def clip_windows(
             "latent": np.stack([z for _, z, _ in rows]) if rows else np.zeros((0, dim)),
         }
         if scored:
-            one["scores"] = np.stack([s for _, _, s in rows]) if rows else np.zeros((0, width_l))
+            one["scores"] = np.stack([s for _, _, s in rows]) if rows else np.zeros((0, num_labels))
         out.append(one)
     return out
 

@@ -387,8 +387,9 @@ def _register_accuracy(inner: argparse._SubParsersAction) -> None:
         "--self-teach",
         action="store_true",
         help="self-teach every label of a replayed dataset from its training side, unlabelled (sadvae-live "
-        "--self-teach: the dataset's own recordings of the place, labels never read); the test side is replayed "
-        "as ever (the baseline: the same command without the flag)",
+        "--self-teach: the dataset's own recordings of the place, labels never read; with --limit N its first N "
+        "training-side sequences); the test side is replayed as ever (the baseline: the same command without the "
+        "flag)",
     )
     a.add_argument(
         "--teach-every",
@@ -495,10 +496,10 @@ def _accuracy(args: argparse.Namespace) -> int:
         raise ConfigError("--names-only is the baseline of --examples-per-label K: add it")
     if args.examples_per_label and args.mirror:
         raise ConfigError("--examples-per-label is measured on sequences as recorded: drop --mirror")
-    if args.self_teach and (not args.replay_dataset or args.examples_per_label):
+    if args.self_teach and (not args.replay_dataset or args.examples_per_label or args.mirror):
         raise ConfigError(
-            "--self-teach teaches from a replayed dataset's training side: add --replay-dataset NAME, and drop "
-            "--examples-per-label (labels taught by labelled examples)"
+            "--self-teach teaches from a replayed dataset's training side as recorded: add --replay-dataset NAME, "
+            "and drop --examples-per-label (labels taught by labelled examples) and --mirror"
         )
     replay_labels = {}
     for item in args.replay_labels:

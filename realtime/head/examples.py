@@ -153,7 +153,7 @@ class ExampleHead:
         for j, i in enumerate(self.example_idx):
             c, w = self.examples.clips[j], self.examples.windows[j]
             if self.examples.self_taught:
-                lines[i] = f"{self.labels.names[i]} -> self-taught from {w} window(s) of {c} recording(s)"
+                lines[i] = f"{self.labels.names[i]} -> self-taught from {w} window(s) of {c} clip(s)"
             else:
                 lines[i] = f"{self.labels.names[i]} -> taught by {c} example(s) ({w} window(s))"
         for j, i in enumerate(self.rest_idx):

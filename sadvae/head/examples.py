@@ -45,8 +45,8 @@ __all__ = [
 ]
 
 # self-teaching (:func:`self_taught_prototypes`): the share of each label's windows kept as its examples, and the rounds
-# of relabelling; fixed in advance as the point of the cross-dataset protocol's grid that the examples' scoring can
-# carry (prototypes alone; docs/cross_dataset.md round 25), not tuned on the replays that measure it
+# of relabelling; fixed in advance (an analogue of the cross-dataset protocol's prototype kind with weight 1,
+# docs/cross_dataset.md round 25), not tuned on the replays that measure it
 SELF_TEACH_KEEP = 0.5
 SELF_TEACH_ROUNDS = 5
 

@@ -89,7 +89,7 @@ def test_self_taught_labels_are_read_from_unlabelled_recordings_and_recognise_a_
     assert isinstance(pipe.head, ExampleHead)
     lines = pipe.head.mapping_lines()
     taught = [line for line in lines if "-> self-taught from" in line]
-    assert len(taught) == len(protos) and "recording(s)" in taught[0]
+    assert len(taught) == len(protos) and "clip(s)" in taught[0]
     pipe.run()
     kick = [b.result.probs[0] for b in batches if spans[1][1] + 1.0 <= b.times[0][-1] <= spans[1][2]]
     assert kick and all(np.isclose(p.sum(), 1.0) for p in kick)
@@ -121,6 +121,13 @@ def test_the_cli_self_teaches_and_says_so_and_refuses_it_with_examples(tmp_path,
     assert "-> self-taught from" in capsys.readouterr().err
     assert main([*argv, "--self-teach", str(place), "--examples", str(tmp_path)]) == 2
     assert "--self-teach" in capsys.readouterr().err
+    assert main([*argv, "--self-teach", str(place), "--teach", "bend"]) == 2  # not "add --examples"
+    assert "--teach by labelled ones" in capsys.readouterr().err
+    assert main([*argv, "--self-teach", str(place), "--record-skeleton", str(place / "place0.npz")]) == 2
+    assert "--record-skeleton" in capsys.readouterr().err
+    short = save_recording(tmp_path / "short.npz", joints[:3], times[:3])  # too short for a window
+    assert main([*argv, "--self-teach", str(short)]) == 2
+    assert "gave the model a window" in capsys.readouterr().err
     assert main([*argv, "--self-teach", str(tmp_path / "missing")]) == 2
     assert "no such file" in capsys.readouterr().err
 
@@ -133,3 +140,84 @@ def test_the_accuracy_benchmark_refuses_self_teaching_without_a_replayed_dataset
     argv = ["bench", "accuracy", "--no-videos", "--replay-dataset", "utkinect", "--self-teach"]
     assert sadvae_main([*argv, "--examples-per-label", "1"]) == 2
     assert "--examples-per-label" in capsys.readouterr().err
+
+
+def test_compare_replays_tabulates_each_class_of_two_runs(tmp_path, capsys):
+    import importlib.util
+    import json
+
+    spec = importlib.util.spec_from_file_location(
+        "compare_replays", Path(__file__).parents[2] / "scripts/compare_replays.py"
+    )
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+
+    def run(name: str, votes: list[bool]) -> Path:
+        seqs = [
+            {"truth": t, "vote_top1": v, "held_correct": v and t == "walk"}
+            for t, v in zip(["walk", "walk", "sit down"], votes, strict=True)
+        ]
+        (tmp_path / name).mkdir()
+        doc = {"replays": [{"hold_s": 1.0, "sequences_detail": seqs}, {"hold_s": 0.0, "sequences_detail": []}]}
+        (tmp_path / name / "accuracy.json").write_text(json.dumps(doc), encoding="utf-8")
+        return tmp_path / name
+
+    a, b = run("names", [False, True, False]), run("self", [True, True, True])
+    assert mod.main([str(a), str(b), "--json", str(tmp_path / "t.json")]) == 0
+    out = capsys.readouterr().out
+    assert "| walk | 2 | 1 -> 2 | 1 -> 2 |" in out and "| sit down | 1 | 0 -> 1 | 0 -> 0 |" in out
+    assert json.loads((tmp_path / "t.json").read_text())["b"]["walk"]["vote"] == 2
+    with pytest.raises(SystemExit, match="2 s held"):
+        mod.main([str(a), str(b), "--hold", "2"])
+
+
+def test_an_edit_of_the_labels_file_while_self_teaching_runs_changes_nothing(model, tmp_path, monkeypatch):
+    """The windows are scored against a copy of the labels as they were: an edit during the run (here: right after
+    the windows are scored, the list reordered) cannot give one label another's windows."""
+    import realtime.teaching as teaching
+
+    labels = tmp_path / "labels.txt"
+    labels.write_text(LABELS, encoding="utf-8")
+    clips, _ = read_unlabelled([_place(tmp_path / "place", takes=2)])
+    real = teaching.clip_windows
+
+    def edited_meanwhile(*args, **kwargs):
+        out = real(*args, **kwargs)
+        labels.write_text("sit down\nbend\nforward kick\nclap hands\n", encoding="utf-8")
+        return out
+
+    monkeypatch.setattr(teaching, "clip_windows", edited_meanwhile)
+    protos = self_teach(model, clips, labels, _options(tmp_path))
+    joints, times, spans = perform((("stand still", 1.0), ("forward kick", 5.0), ("stand still", 1.0)), seed=7)
+    outs = teaching.clip_windows(model, [_clip(joints, times)], _options(tmp_path))[0]
+    sim = protos.similarity(outs["seen_logits"], outs["latent"])
+    assert protos.names[int(np.bincount(sim.argmax(1)).argmax())] == "forward kick"
+
+
+def _clip(joints, times):
+    from sadvae.data.record import SkeletonSequence
+
+    return SkeletonSequence(joints, 30.0, "perf", timestamps=times - times[0])
+
+
+def test_the_benchmark_self_teaches_from_the_training_side_only(shared_data, monkeypatch):
+    """The unlabelled pool of `sadvae bench accuracy --self-teach` is the replayed set's training side: no sequence of
+    the side that is replayed and judged."""
+    import realtime.bench.accuracy.runner as runner
+    from sadvae.data.registry import DATASETS, load_dataset
+    from sadvae.data.splits import test_side_mask
+
+    ds = load_dataset("utkinect", shared_data / DATASETS["utkinect"].default_root)
+    train = {s.source for s, test in zip(ds.sequences, test_side_mask(ds, "utkinect"), strict=True) if not test}
+    seen = {}
+
+    def no_replay(source, labels, opts, *a, unlabelled=None, **k):
+        seen["pool"] = [s.source for s in unlabelled]
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(runner, "run_pipeline", no_replay)
+    with pytest.raises(RuntimeError, match="stop here"):
+        runner.run_replay_dataset("utkinect", shared_data, runner.RunOptions(), self_teach=True)
+    assert seen["pool"] and set(seen["pool"]) <= train and len(seen["pool"]) == len(train)
+    with pytest.raises(ConfigError, match="choose one"):
+        runner.run_replay_dataset("utkinect", shared_data, runner.RunOptions(), examples_per_label=1, self_teach=True)

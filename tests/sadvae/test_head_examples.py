@@ -201,3 +201,14 @@ def test_a_label_no_window_goes_to_is_not_self_taught_and_bad_input_is_refused()
         self_taught_prototypes(scores[:, :2], logits, latent, truth, ["a", "b", "c"], 0.1)
     with pytest.raises(ValueError, match="keep"):
         self_taught_prototypes(scores, logits, latent, truth, ["a", "b", "c"], 0.1, keep=0.0)
+
+
+def test_surest_share_keeps_the_surest_part_of_each_labels_windows() -> None:
+    from sadvae.head.examples import surest_share
+
+    scores = np.array([[0.9, 0.1], [0.6, 0.4], [0.7, 0.3], [0.2, 0.8], [0.5, 0.5]])
+    kept = surest_share(scores, 0.5)
+    assert sorted(kept) == [0, 1]
+    assert kept[0].tolist() == [0, 2]  # of windows 0, 1, 2, 4 (a tie goes to the first label): the surest two
+    assert kept[1].tolist() == [3]  # one window: kept, whatever the share
+    assert sorted(surest_share(scores, 1.0)[0].tolist()) == [0, 1, 2, 4]

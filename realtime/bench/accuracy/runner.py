@@ -148,7 +148,7 @@ def run_pipeline(
     if unlabelled is not None:
         from realtime.self_teaching import self_teach
 
-        taught = self_teach(model, unlabelled, labels, popts)
+        taught = self_teach(model, unlabelled, labels, popts, refuse_empty=False)
         res.examples = {
             "self_taught": True,
             "recordings": len(unlabelled),
