@@ -938,6 +938,12 @@ def run(args: argparse.Namespace) -> int:
         if unlabelled is not None:
             from realtime.self_teaching import self_teach
 
+            seconds = sum(float(c.times()[-1] - c.times()[0]) for c in unlabelled)
+            print(
+                f"{PROG}: self-teaching the labels from {len(unlabelled)} clip(s), {seconds:.0f} s of recordings ...",
+                file=sys.stderr,
+                flush=True,
+            )
             examples = self_teach(model, unlabelled, args.labels, opts)
         on_event = _print_change if args.print_events else None  # `all`: updates are in the window lines
         on_batch = _print_window if args.print_events == "all" else None

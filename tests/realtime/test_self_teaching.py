@@ -118,7 +118,8 @@ def test_the_cli_self_teaches_and_says_so_and_refuses_it_with_examples(tmp_path,
     labels.write_text(LABELS, encoding="utf-8")
     argv = ["--replay", str(rec), "--labels", str(labels), "--no-display", "--endpoint", "tcp://127.0.0.1:*"]
     assert main([*argv, "--self-teach", str(place)]) == 0
-    assert "-> self-taught from" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "self-teaching the labels from 1 clip(s), 14 s of recordings" in err and "-> self-taught from" in err
     assert main([*argv, "--self-teach", str(place), "--examples", str(tmp_path)]) == 2
     assert "--self-teach" in capsys.readouterr().err
     assert main([*argv, "--self-teach", str(place), "--teach", "bend"]) == 2  # not "add --examples"
