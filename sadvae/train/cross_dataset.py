@@ -981,6 +981,19 @@ def _pseudo_classifier(z: np.ndarray, y: np.ndarray, num_labels: int, kind: str,
     raise ConfigError(f"adaptation kind {kind!r}: choose one of off, proto, linear")
 
 
+def balanced_shares(scores: np.ndarray, iterations: int = 50) -> np.ndarray:
+    """Scores rescaled so that every label holds an equal share of the clips (Sinkhorn-Knopp: columns and rows
+    normalised in turn), rows summing to 1: a label the others outscore everywhere still gets its surest clips
+    (``balance`` of :func:`adapt_scores`; the docs' round 26)."""
+    q = np.asarray(scores, np.float64) + 1e-12
+    q = q / q.sum()
+    n, k = q.shape
+    for _ in range(iterations):
+        q /= q.sum(axis=0, keepdims=True) * k
+        q /= q.sum(axis=1, keepdims=True) * n
+    return q * n
+
+
 def adapt_scores(
     prior_pool: np.ndarray,
     prior_test: np.ndarray,
@@ -993,9 +1006,10 @@ def adapt_scores(
     """Label scores of test clips refined by self-labelling on unlabelled clips of the same set (``fused_adapt``).
 
     Each round gives every pool clip its best label, keeps the ``keep`` most confident fraction of each label's
-    clips, fits a classifier on them (``kind``: ``proto``, cosine to the labels' mean features, or ``linear``,
-    :func:`fit_linear`) and rescores the pool as ``(1 - weight) * prior + weight * classifier``; the last round's
-    classifier rescores the test clips the same way. Features are standardised on the pool. No label is read.
+    clips (``balance``: after :func:`balanced_shares`), fits a classifier on them (``kind``: ``proto``, cosine to the
+    labels' mean features, or ``linear``, :func:`fit_linear`) and rescores the pool as ``(1 - weight) * prior +
+    weight * classifier``; the last round's classifier rescores the test clips the same way. Features are
+    standardised on the pool. No label is read.
 
     Args:
         prior_pool, prior_test: P(label | clip) [n, L] of the unlabelled pool and of the test clips.
@@ -1013,8 +1027,9 @@ def adapt_scores(
 
     s = prior_pool
     for _ in range(rounds):
-        kept = np.concatenate(list(surest_share(s, setting["keep"]).values()))
-        clf = _pseudo_classifier(zp[kept], s.argmax(1)[kept], num_labels, setting["kind"], seed)
+        b = balanced_shares(s) if setting.get("balance") else s
+        kept = np.concatenate(list(surest_share(b, setting["keep"]).values()))
+        clf = _pseudo_classifier(zp[kept], b.argmax(1)[kept], num_labels, setting["kind"], seed)
         s = (1 - w) * prior_pool + w * clf(zp)
     return (1 - w) * prior_test + w * clf(zt)
 

@@ -915,3 +915,18 @@ def test_fused_adapt_end_to_end_selects_on_the_sources_and_reads_the_targets_tra
     assert info["selection"]["setting"] == fused["info"]["selection"]["setting"]
     if info["adaptation"]["setting"] == ADAPT_GRID[0]:
         assert adapted["confusion"] == fused["confusion"]
+
+
+def test_balanced_shares_give_a_label_that_never_wins_its_surest_clips():
+    from sadvae.head.examples import surest_share
+    from sadvae.train.cross_dataset import balanced_shares
+
+    rng = np.random.default_rng(3)
+    scores = rng.dirichlet(np.ones(3), size=30)
+    scores[:, 2] = 0.5 * scores[:, :2].min(1)  # label 2 always outscored, more in some clips than in others
+    scores /= scores.sum(1, keepdims=True)
+    assert 2 not in surest_share(scores, 0.5)
+    b = balanced_shares(scores)
+    assert np.allclose(b.sum(1), 1.0) and np.allclose(b.sum(0), len(scores) / 3, rtol=1e-3)
+    assert 2 in surest_share(b, 0.5)
+    assert surest_share(b, 0.5)[2][0] == np.argmax(scores[:, 2])  # its surest clip is where it scores highest
