@@ -222,3 +222,24 @@ def test_the_benchmark_self_teaches_from_the_training_side_only(shared_data, mon
     assert seen["pool"] and set(seen["pool"]) <= train and len(seen["pool"]) == len(train)
     with pytest.raises(ConfigError, match="choose one"):
         runner.run_replay_dataset("utkinect", shared_data, runner.RunOptions(), examples_per_label=1, self_teach=True)
+
+
+def test_the_benchmark_teaches_once_for_every_hold_and_phase_of_a_replay(shared_data, monkeypatch):
+    import realtime.bench.accuracy.runner as runner
+    import realtime.self_teaching as st
+
+    calls = []
+    real = st.self_teach
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(st, "self_teach", counted)
+    monkeypatch.setattr(runner, "_SELF_TAUGHT", {})
+    for hold in (0.0, 1.0):
+        opts = runner.RunOptions()
+        runs = runner.run_replay_phases("utkinect", shared_data, opts, hold, 2, phases=2, self_teach=True)
+        assert [r[1]["examples_used"]["self_taught"] for r in runs] == [True, True]
+        assert runs[0][1]["examples_used"] == runs[1][1]["examples_used"]
+    assert len(calls) == 1

@@ -40,6 +40,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+# labels self-taught in this process, by (model, labels, unlabelled clips, pipeline options): the holds and phases of a
+# replay teach the same labels from the same clips with the same model, once
+_SELF_TAUGHT: dict[tuple, Any] = {}
+
 
 @dataclass(frozen=True)
 class RunOptions:
@@ -148,7 +152,15 @@ def run_pipeline(
     if unlabelled is not None:
         from realtime.self_teaching import self_teach
 
-        taught = self_teach(model, unlabelled, labels, popts, refuse_empty=False)
+        key = (
+            model.model_id,
+            Path(labels).read_text(encoding="utf-8"),
+            tuple((str(c.source), int(c.num_frames)) for c in unlabelled),
+            repr(popts),
+        )
+        if key not in _SELF_TAUGHT:
+            _SELF_TAUGHT[key] = self_teach(model, unlabelled, labels, popts, refuse_empty=False)
+        taught = _SELF_TAUGHT[key]
         res.examples = {
             "self_taught": True,
             "recordings": len(unlabelled),
