@@ -893,7 +893,7 @@ def run(args: argparse.Namespace) -> int:
     if args.self_teach is not None:  # and bad recordings
         from realtime.self_teaching import read_unlabelled
 
-        unlabelled, _ = read_unlabelled(args.self_teach)
+        unlabelled = read_unlabelled(args.self_teach)
     recorder = None
     if args.record_skeleton is not None:
         from realtime.sources.replay import TrackRecorder

@@ -105,12 +105,10 @@ def clip_windows(
 
     seen = model.bundle.seen_names
     with tempfile.TemporaryDirectory(prefix="sadvae-examples-") as tmp:
-        if labels is None:
+        scored = labels is not None
+        if not scored:
             labels = Path(tmp) / "labels.txt"  # trained classes: the head needs no fit to run
             labels.write_text(f"{seen[0]}\n{seen[1]}\n", encoding="utf-8")
-            scored = False
-        else:
-            scored = True
         source = ReplaySource.from_arrays(np.concatenate(chunks), np.concatenate(times), name="examples")
         pipe = Pipeline(source, _Borrowed(model), labels, opts, on_batch=collect)
         num_labels = len(pipe.labels.names)

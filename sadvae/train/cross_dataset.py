@@ -1361,6 +1361,7 @@ def run_cross_dataset(cfg: CrossDatasetConfig, out: str | Path) -> dict:
     truth_names = tfs.class_names
     remap = label_columns(labels, truth_names, cfg.labels, target)
     test = tfs.subset(tfs.test_side & (tfs.labels >= 0))
+    pool = tfs.subset(~tfs.test_side)  # the training side, its labels never read (fused_adapt's unlabelled clips)
     truth = remap[test.labels]
     text = _Text(cfg.text)
     ntu = _ntu_names() if cfg.backbone == "shiftgcn" else []
@@ -1390,7 +1391,6 @@ def run_cross_dataset(cfg: CrossDatasetConfig, out: str | Path) -> dict:
             s, info = _round1_scores(cfg, target, labels)
             mtruth = remap[info.pop("_truth")]
         else:
-            pool = tfs.subset(~tfs.test_side)
             s, info = _method_scores(method, cfg, test, src, labels, text, ntu, windows, units, pool)
             mtruth = truth
         m = metrics(s, mtruth, names)

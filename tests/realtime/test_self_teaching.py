@@ -68,8 +68,8 @@ class _Borrowed:  # the module's model stays open for the other tests
 def test_self_taught_labels_are_read_from_unlabelled_recordings_and_recognise_a_new_performance(model, tmp_path):
     labels = tmp_path / "labels.txt"
     labels.write_text(LABELS, encoding="utf-8")
-    clips, names = read_unlabelled([_place(tmp_path / "place")])
-    assert len(clips) == 3 and all("place" in n for n in names)
+    clips = read_unlabelled([_place(tmp_path / "place")])
+    assert len(clips) == 3 and all("place" in c.source for c in clips)
     protos = self_teach(model, clips, labels, _options(tmp_path))
     assert protos is not None and protos.self_taught
     assert set(protos.names) <= {"clap hands", "forward kick", "bend", "sit down"} and len(protos) >= 2
@@ -101,7 +101,7 @@ def test_unlabelled_clips_and_folders_are_read_and_bad_paths_are_one_clear_error
     joints, times, _ = perform((("bend", 3.0),), seed=1)
     write_clip(tmp_path / "clip.npz", joints, "anything", 30.0, timestamps=times)  # a clip's label is not read
     save_recording(tmp_path / "rec.npz", joints, times)
-    clips, _ = read_unlabelled([tmp_path / "clip.npz", tmp_path / "rec.npz"])
+    clips = read_unlabelled([tmp_path / "clip.npz", tmp_path / "rec.npz"])
     assert len(clips) == 2
     with pytest.raises(ConfigError, match="no such file"):
         read_unlabelled([tmp_path / "nowhere.npz"])
@@ -179,7 +179,7 @@ def test_an_edit_of_the_labels_file_while_self_teaching_runs_changes_nothing(mod
 
     labels = tmp_path / "labels.txt"
     labels.write_text(LABELS, encoding="utf-8")
-    clips, _ = read_unlabelled([_place(tmp_path / "place", takes=2)])
+    clips = read_unlabelled([_place(tmp_path / "place", takes=2)])
     real = teaching.clip_windows
 
     def edited_meanwhile(*args, **kwargs):
