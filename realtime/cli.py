@@ -202,7 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="unlabelled recordings of the place the model runs in (--record-skeleton files, clips, or folders of "
         "them; labels are not read): at start-up the head labels their windows itself and the surest become each "
-        "label's examples; scored as --examples are (docs/head.md section 9)",
+        "label's examples (a window it calls 'no action' teaches nothing); scored as --examples are. Best when the "
+        "labels list what the recordings show: actions they show and the list leaves out raise false starts "
+        "(docs/head.md section 9)",
     )
     p.add_argument(
         "--teach",

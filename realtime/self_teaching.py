@@ -5,7 +5,9 @@ docs/cross_dataset.md: a linear probe on the frozen network's features, trained 
 top-1; the same features named through the labels, the set never trained on, at 22-55 %). Recordings of the place,
 with nobody labelling them, close part of that gap: the head gives every window of them its best label, the
 windows surest of each label become that label's examples, and the examples' prototypes relabel the windows, a few
-rounds (:func:`sadvae.head.examples.self_taught_prototypes`). The
+rounds (:func:`sadvae.head.examples.self_taught_prototypes`). A window the head calls "no action" for the list
+teaches nothing: a place shows actions the list leaves out, and their windows would otherwise teach the label they
+come closest to (docs/head.md section 9). The
 labels are then scored as labels taught by example are (:class:`realtime.head.examples.ExampleHead`), so a label is
 read the way this place's people and this camera show it, not only the way the training sets did. Measured on
 the cross-dataset protocol (round 25) and on held-out replays with models that never saw the set
@@ -73,16 +75,24 @@ def read_unlabelled(paths: Sequence[str | Path]) -> list[Any]:
 
 
 def self_teach(
-    model: Any, clips: Sequence[Any], labels: str | Path, opts: Any = None, refuse_empty: bool = True
+    model: Any,
+    clips: Sequence[Any],
+    labels: str | Path,
+    opts: Any = None,
+    refuse_empty: bool = True,
+    every_window: bool = False,
 ) -> Any:
     """Prototypes of ``labels`` self-taught from unlabelled ``clips`` (module docstring).
 
     Every clip is played through the live pipeline (:func:`realtime.teaching.clip_windows`, with the run's model and
     ``opts``) with the labels as they are now (a copy of the file: an edit while it runs changes nothing); its
-    windows' scores, logits and latents make the prototypes.
+    windows' scores, logits and latents make the prototypes. A window the head calls "no action" teaches nothing
+    (module docstring).
 
     Args:
-        refuse_empty: no clip giving the model a window is a :class:`ConfigError` (False: a warning, None returned).
+        refuse_empty: no clip giving the model a window the head calls an action is a :class:`ConfigError` (False: a
+            warning, None returned).
+        every_window: every window teaches, "no action" or not (self-teaching as first built, 7 December 2026).
 
     Returns:
         :class:`sadvae.head.examples.ExamplePrototypes` (``self_taught``) of the labels some window went to.
@@ -100,12 +110,18 @@ def self_teach(
         shutil.copyfile(labels, frozen)
         names = parse_labels(frozen).names
         per_clip = clip_windows(model, clips, opts, labels=frozen)
+    windows = sum(len(c["seen_logits"]) for c in per_clip)
+    if not every_window:  # what the head calls "no action" is, for this list, none of its labels: not an example
+        per_clip = [{k: v[~c["no_action"]] for k, v in c.items()} for c in per_clip]
     rows = [(k, c) for k, c in enumerate(per_clip) if len(c["seen_logits"])]
     if not rows:
         longest = max(float(c.times()[-1] - c.times()[0]) for c in clips) if clips else 0.0
         why = (
             f"none of the {len(clips)} recording(s) gave the model a window (the longest lasts {longest:.1f} s, or "
             "no person was tracked in them)"
+            if not windows
+            else f'the head calls every one of the {windows} window(s) of the {len(clips)} recording(s) "no action" '
+            "for these labels (do the recordings show the listed actions?)"
         )
         if refuse_empty:
             raise ConfigError(f"--self-teach: {why}; {_FIX}")
@@ -121,6 +137,13 @@ def self_teach(
         names,
         temperature,
     )
+    kept = sum(len(c["seen_logits"]) for _, c in rows)
+    if kept < windows:
+        log.info(
+            'self-teaching: %d of %d window(s) called "no action" for these labels teach nothing',
+            windows - kept,
+            windows,
+        )
     for n, c, w in zip(protos.names, protos.clips, protos.windows, strict=True):
         log.info("self-taught label %r: %d window(s) of %d clip(s)", n, w, c)
     untaught = [n for n in names if n not in protos.names]

@@ -64,7 +64,8 @@ def clip_windows(
 ) -> list[dict[str, np.ndarray]]:
     """The outputs of every window the live pipeline makes of each clip: per clip, in order, ``{"seen_logits": float64
     [n_i, K], "latent": float64 [n_i, D]}`` (n_i may be 0), and with ``labels`` (a labels file) ``"scores"``: float64
-    [n_i, L], what the head of those labels gives each window (``probs * p_action``, what decisions smooth).
+    [n_i, L], what the head of those labels gives each window (``probs * p_action``, what decisions smooth), and
+    ``"no_action"``: bool [n_i], the windows that head calls "no action".
 
     Each clip is played as a person who appears, stands still :data:`HOLD_S`, acts, stands still and leaves, through
     :class:`realtime.pipeline.Pipeline` with the run's model and ``opts`` (:class:`realtime.pipeline.PipelineOptions`,
@@ -90,18 +91,19 @@ def clip_windows(
         times.append(t)
         spans.append((t0, t_next))
         t0 = t_next
-    per_clip: list[list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = [[] for _ in clips]
+    per_clip: list[list[tuple[np.ndarray, np.ndarray, np.ndarray, bool]]] = [[] for _ in clips]
     starts = np.array([a for a, _ in spans])
 
     def collect(batch: Any) -> None:
         logits = np.asarray(batch.outputs["seen_logits"], np.float64)
         latent = np.asarray(batch.outputs["latent"], np.float64)
         scores = np.asarray(batch.result.scores, np.float64)
+        no_action = np.asarray(batch.result.no_action, bool)
         for i in range(len(batch.track_ids)):
             end = float(batch.times[i][-1])
             k = int(np.searchsorted(starts, end, side="right")) - 1
             if 0 <= k < len(clips) and end <= spans[k][1]:
-                per_clip[k].append((logits[i], latent[i], scores[i]))
+                per_clip[k].append((logits[i], latent[i], scores[i], bool(no_action[i])))
 
     seen = model.bundle.seen_names
     with tempfile.TemporaryDirectory(prefix="sadvae-examples-") as tmp:
@@ -117,11 +119,12 @@ def clip_windows(
     out = []
     for rows in per_clip:
         one = {
-            "seen_logits": np.stack([a for a, _, _ in rows]) if rows else np.zeros((0, width)),
-            "latent": np.stack([z for _, z, _ in rows]) if rows else np.zeros((0, dim)),
+            "seen_logits": np.stack([r[0] for r in rows]) if rows else np.zeros((0, width)),
+            "latent": np.stack([r[1] for r in rows]) if rows else np.zeros((0, dim)),
         }
         if scored:
-            one["scores"] = np.stack([s for _, _, s in rows]) if rows else np.zeros((0, num_labels))
+            one["scores"] = np.stack([r[2] for r in rows]) if rows else np.zeros((0, num_labels))
+            one["no_action"] = np.array([r[3] for r in rows], bool)
         out.append(one)
     return out
 

@@ -269,6 +269,14 @@ def _phases(text: str) -> int:
     return value
 
 
+def _head_options(args: argparse.Namespace) -> Any:
+    """The accuracy runs' head options: sadvae-live's, but for the flags given."""
+    from realtime.head.zero_shot import HeadOptions
+
+    given = {"handedness": args.handedness, "self_taught_no_action": args.self_taught_no_action}
+    return HeadOptions(**{k: v for k, v in given.items() if v is not None})
+
+
 def _once(values: list, flag: str) -> list:
     """``values`` without repeats (in their order), with a note on stderr when there were any."""
     kept = list(dict.fromkeys(values))
@@ -385,11 +393,38 @@ def _register_accuracy(inner: argparse._SubParsersAction) -> None:
     )
     a.add_argument(
         "--self-teach",
-        action="store_true",
+        nargs="?",
+        const="action",
+        choices=["action", "all"],
         help="self-teach every label of a replayed dataset from its training side, unlabelled (sadvae-live "
         "--self-teach: the dataset's own recordings of the place, labels never read; with --limit N its first N "
         "training-side sequences); the test side is replayed as ever (the baseline: the same command without the "
-        "flag)",
+        "flag). 'all': every window teaches, also those the head calls 'no action' (self-teaching as first built, "
+        "7 December 2026)",
+    )
+    a.add_argument(
+        "--self-taught-no-action",
+        choices=["examples", "names"],
+        help="with --self-teach: where 'no action' of self-taught labels comes from: 'examples' (their best cosine, "
+        "as labels taught by example) or 'names' (the head of the labels by name) (default: sadvae-live's)",
+    )
+    a.add_argument(
+        "--replay-side",
+        choices=["test", "inner"],
+        default="test",
+        help="which sequences of a replayed dataset are replayed: 'test' (its test side, default) or 'inner' (the "
+        "training side's inner-validation subjects of the default recipe; with --self-teach the rest of the "
+        "training side teaches): a setting is chosen there, on a set the model never saw, without its test side",
+    )
+    a.add_argument(
+        "--half-lists",
+        type=int,
+        nargs="+",
+        default=[],
+        metavar="SEED",
+        help="one replay per seed with a labels file of half the dataset's classes, drawn by the seed (numpy "
+        "default_rng); the other classes' sequences are replayed as clips of no listed action, every start on "
+        "them false (actions the place shows and the list leaves out); default: every class listed",
     )
     a.add_argument(
         "--teach-every",
@@ -464,7 +499,6 @@ def _accuracy(args: argparse.Namespace) -> int:
     from realtime.bench.accuracy.report import AccuracyOptions, markdown, output_problem, run_accuracy, write_outputs
     from realtime.bench.accuracy.runner import RunOptions
     from realtime.cli import still_trim_option
-    from realtime.head.zero_shot import HeadOptions
     from sadvae.errors import ConfigError
 
     if args.limit is not None and args.limit < 1:
@@ -496,11 +530,23 @@ def _accuracy(args: argparse.Namespace) -> int:
         raise ConfigError("--names-only is the baseline of --examples-per-label K: add it")
     if args.examples_per_label and args.mirror:
         raise ConfigError("--examples-per-label is measured on sequences as recorded: drop --mirror")
+    if args.self_taught_no_action is not None and not args.self_teach:
+        raise ConfigError("--self-taught-no-action sets how self-taught labels say 'no action': add --self-teach")
     if args.self_teach and (not args.replay_dataset or args.examples_per_label or args.mirror):
         raise ConfigError(
             "--self-teach teaches from a replayed dataset's training side as recorded: add --replay-dataset NAME, "
             "and drop --examples-per-label (labels taught by labelled examples) and --mirror"
         )
+    if args.replay_side != "test" and (not args.replay_dataset or args.examples_per_label):
+        raise ConfigError(
+            f"--replay-side {args.replay_side} replays part of a dataset's training side: add --replay-dataset NAME "
+            "and drop --examples-per-label (its examples are test-side sequences)"
+        )
+    if args.half_lists and not args.replay_dataset:
+        raise ConfigError("--half-lists draws the labels of replayed datasets and there are none: add --replay-dataset")
+    if any(seed < 0 for seed in args.half_lists):
+        raise ConfigError(f"--half-lists takes seeds >= 0, got {' '.join(map(str, args.half_lists))}")
+    half_lists = _once(args.half_lists, "--half-lists")
     replay_labels = {}
     for item in args.replay_labels:
         name, eq, file = item.partition("=")
@@ -526,17 +572,20 @@ def _accuracy(args: argparse.Namespace) -> int:
         examples_per_label=args.examples_per_label,
         teach=not args.names_only,
         teach_every=args.teach_every,
-        self_teach=args.self_teach,
+        self_teach=bool(args.self_teach),
         replay_labels=replay_labels,
+        side=args.replay_side,
+        half_lists=tuple(half_lists),
         phases=args.phases,
         run=RunOptions(
             model=args.acc_model,
             backend=args.acc_backend,
             threads=args.acc_threads,
             pose_variant=args.acc_pose_variant or "full",
-            head=HeadOptions() if args.handedness is None else HeadOptions(handedness=args.handedness),
+            head=_head_options(args),
             trim_still=None if args.trim_still is None else (still_trim_option(args.trim_still) or False),
             decisions=_decision_options(args),
+            self_teach_every_window=args.self_teach == "all",
         ),
     )
     command = " ".join(["sadvae", *sys.argv[1:]])

@@ -106,6 +106,8 @@ class ExampleHead:
         examples: the taught labels' prototypes, in the order of ``example_idx``.
         example_idx: the taught labels' positions; rest: the head of the other labels (in ``rest_idx`` order) or
             None; calibration, reject: the temperature and "no action" of the taught labels.
+        no_action_head: a head of the whole list by name whose P(one of my labels) and "no action" replace the
+            mixed ones (labels self-taught with ``HeadOptions.self_taught_no_action="names"``); None: the mix's.
 
     Attributes:
         mode: "examples" when every label is taught, else the other labels' mode with "+examples";
@@ -122,8 +124,10 @@ class ExampleHead:
         rest_idx: Sequence[int],
         calibration: Any,
         reject: bool,
+        no_action_head: Any = None,
     ):
         self.labels, self.examples, self.rest = labels, examples, rest
+        self.no_action_head = no_action_head
         self.example_idx, self.rest_idx = tuple(int(i) for i in example_idx), tuple(int(i) for i in rest_idx)
         if len(self.examples) != len(self.example_idx):
             raise ValueError(f"{len(self.examples)} prototypes for {len(self.example_idx)} taught labels")
@@ -144,6 +148,8 @@ class ExampleHead:
         # where the taught labels sit in the list, and the curve that weighs them: the same examples in another order
         # or under another calibration are another head (a review of 6 December 2026; the key had neither)
         digest.update(json.dumps([list(map(int, self.example_idx)), repr(calibration)]).encode("utf-8"))
+        if no_action_head is not None:
+            digest.update(("no action: " + no_action_head.key).encode("utf-8"))
         self.key = digest.hexdigest()
 
     def mapping_lines(self) -> list[str]:
@@ -166,4 +172,10 @@ class ExampleHead:
         rest = self.rest(latent, seen_logits, mirror) if self.rest is not None else None
         sim = self.examples.similarity(seen_logits, latent)
         r = mix_with_examples(sim, self.example_idx, rest, self.rest_idx, self.calibration, self.reject)
+        if self.no_action_head is not None:  # which label from the mix, whether any from the labels by name
+            g = self.no_action_head(latent, seen_logits, mirror)
+            p_action, no_action = np.asarray(g.p_action, np.float64), np.asarray(g.no_action, bool)
+            return HeadResult(
+                r.probs, r.top, r.is_new, r.p_unseen, r.off_label, p_action, no_action, r.probs * p_action[:, None]
+            )
         return HeadResult(r.probs, r.top, r.is_new, r.p_unseen, r.off_label, r.p_action, r.no_action, r.scores)

@@ -101,6 +101,9 @@ class HeadOptions:
             left- and right-handed performers score alike (:mod:`sadvae.head.handedness`; twice the recogniser's
             windows; why it is not the default: docs/head.md section 6).
         calibration: a head calibration JSON; None = ``<bundle stem>.head.json`` beside the bundle if any.
+        self_taught_no_action: where "no action" of labels self-taught from unlabelled recordings comes from:
+            "examples" (their best cosine, as for labels taught by example) or "names" (the head of the labels by
+            name: self-teaching changes which label, not whether any; docs/head.md section 9).
         samples_per_class, steps, lr: the linear classifier's fit (linear methods only).
         seed: seeds the latent noise and the classifier's initial weights (fits are reproducible).
         fit_threads: torch threads during a fit (restored after).
@@ -119,6 +122,7 @@ class HeadOptions:
     reject_threshold: float | None = None
     handedness: str = "off"
     calibration: str | None = None
+    self_taught_no_action: str = "examples"
     samples_per_class: int = 500
     steps: int = 300
     lr: float = 1e-3
@@ -130,6 +134,10 @@ class HeadOptions:
     memory_entries: int = 8
 
     def __post_init__(self) -> None:
+        if self.self_taught_no_action not in ("examples", "names"):
+            raise ConfigError(
+                f"HeadOptions.self_taught_no_action must be 'examples' or 'names', got {self.self_taught_no_action!r}"
+            )
         for name in ("samples_per_class", "steps", "memory_entries", "lr", "fit_threads"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"HeadOptions.{name} must be > 0, got {getattr(self, name)}")
@@ -468,7 +476,9 @@ class HeadBuilder:
         rest_idx = [i for i in range(len(labels)) if i not in set(ex_idx)]
         rest = self.build_plain(labels.subset(rest_idx)) if rest_idx else None
         protos = self.examples.select([taught[normalise_name(labels.names[i])] for i in ex_idx])
-        head = ExampleHead(labels, protos, ex_idx, rest, rest_idx, self.calibration, self.reject)
+        names = self.examples.self_taught and self.opts.self_taught_no_action == "names"
+        gate = self.build_plain(labels) if names and self.reject else None
+        head = ExampleHead(labels, protos, ex_idx, rest, rest_idx, self.calibration, self.reject, no_action_head=gate)
         log.info("head for %d labels (%d taught by example, mode %s)", len(labels), len(ex_idx), head.mode)
         return head
 

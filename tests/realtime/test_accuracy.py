@@ -692,3 +692,107 @@ def test_repeated_holds_and_datasets_run_once(tmp_path, capsys, monkeypatch):
         assert "--phases" in capsys.readouterr().err
     assert main(["bench", "accuracy", "--clip", "hug", "--phases", "2"]) == 2
     assert "--phases N shifts the replayed sequences and there are none" in capsys.readouterr().err
+
+
+def test_half_lists_draw_half_the_names_in_their_order():
+    """ceil(n / 2) names, in the list's own order, the same for a seed, other seeds other halves."""
+    from realtime.bench.accuracy.runner import half_list
+
+    names = tuple(f"action {i}" for i in range(11))
+    half = half_list(names, 0)
+    assert len(half) == 6 and half == half_list(names, 0)
+    assert list(half) == sorted(half, key=names.index)
+    assert len({half_list(names, seed) for seed in range(6)}) > 1
+    assert half_list(("walk",), 3) == ("walk",) and half_list((), 0) == ()
+
+
+def test_heldout_stream_half_list(shared_data):
+    """--half-lists: the labels are the seed's half of the classes; the other classes' sequences are still replayed,
+    as clips of no listed action (truth None), the frames unchanged."""
+    from realtime.bench.accuracy.runner import half_list, heldout_stream
+
+    full = heldout_stream("utkinect", shared_data, limit=12)
+    half = heldout_stream("utkinect", shared_data, limit=12, half_seed=1)
+    assert half.class_names == half_list(full.class_names, 1) and len(half.class_names) == 5
+    assert set(half.unlisted) == set(full.class_names) - set(half.class_names) and not full.unlisted
+    assert np.array_equal(half.joints, full.joints) and len(half.segments) == len(full.segments) == 12
+    for a, b in zip(full.segments, half.segments, strict=True):
+        assert b.labels == half.class_names
+        assert b.truth == (a.truth if a.truth in half.class_names else None)
+    assert {s.truth for s in half.segments} - {None} and None in {s.truth for s in half.segments}
+
+
+def test_half_lists_flag_reaches_the_runs_and_the_report(monkeypatch, tmp_path, capsys):
+    """The seeds reach the options once each; a replay row of a half list is named so, and the unlisted classes'
+    sequences get their own table (false starts, silent share); bad seeds or no replay: one line."""
+    from realtime.bench.accuracy import report, runner
+    from sadvae.cli import main
+
+    seen = _record_runs(monkeypatch, lambda opts: opts.half_lists)
+    base = ["bench", "accuracy", "--no-videos", "--replay-dataset", "utkinect", "--out", str(tmp_path)]
+    assert main([*base, "--half-lists", "0", "1", "0"]) == 0 and main(base) == 0
+    assert seen == [(0, 1), ()]
+    assert main([*base, "--half-lists", "-1"]) == 2
+    assert "--half-lists takes seeds >= 0" in capsys.readouterr().err
+    assert main(["bench", "accuracy", "--clip", "hug", "--half-lists", "0"]) == 2
+    assert "--half-lists draws the labels of replayed datasets and there are none" in capsys.readouterr().err
+
+    monkeypatch.undo()
+    calls = []
+
+    def fake(name, data_root, run, hold, limit, **kw):
+        calls.append(kw["half_seed"])
+        segs = [Segment(f"{name}#0", "walk", LABELS, 0.0, 5.0), Segment(f"{name}#1", None, LABELS, 5.0, 65.0)]
+        events = [{"type": "start", "track_id": 1, "label": "jump", "window": {"end_ms": 9000}, EMITTED: 9.0}]
+        scores = [score_segment(events, [], s) for s in segs]
+        info = {
+            "dataset": name, "hold_s": hold, "mirror": False, "examples_per_label": 0, "taught": False,
+            "teach_every": 1, "reworded": None, "taught_labels": [], "sequences": 2, "classes": 6, "frames": 150,
+            "wall_s": 0.5, "model_id": "x", "model_facts": {}, "fps": 15.0, "stride": 12, "phases": 1,
+            "half_list_seed": kw["half_seed"], "unlisted": ["sit", "bend"], "phase": 0, "offset_frames": 0,
+        }  # fmt: skip
+        return [(scores, info)]
+
+    monkeypatch.setattr(runner, "run_replay_phases", fake)
+    opts = report.AccuracyOptions(None, tmp_path, tmp_path, replay_datasets=("utkinect",), half_lists=(3, 4))
+    text = report.markdown(report.run_accuracy(opts, "cmd"))
+    assert calls == [3, 4]
+    assert "| utkinect (half list 3: 6 of 8 classes listed) | 0 s | 1 | 6 |" in text
+    assert "| utkinect (half list 4: 6 of 8 classes listed) | 0 s | sit, bend | 1 | 1.0 | 1.0 | 0.0 % |" in text
+
+
+def test_table_half_lists_merges_a_full_and_a_half_list_run(tmp_path, capsys):
+    """scripts/table_half_lists.py: listed top-1 means over the half lists, the unlisted sequences' false starts and
+    silent share, and a full-list run given the same name in the same row."""
+    import json
+
+    spec = importlib.util.spec_from_file_location("table_half_lists", ROOT / "scripts/table_half_lists.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+
+    def summary(live, vote, false=None, silent=None):
+        return {
+            "labelled": {"held_top1": live, "vote_top1": vote},
+            "none": {"false_per_min": false, "held_ok": silent},
+        }
+
+    def run(name, replays):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "accuracy.json").write_text(json.dumps({"replays": replays}), encoding="utf-8")
+        return str(tmp_path / name)
+
+    half = run(
+        "half",
+        [
+            {"dataset": "utkinect", "hold_s": 1, "half_list_seed": 0, "summary": summary(0.4, 0.6, 1.0, 0.9)},
+            {"dataset": "utkinect", "hold_s": 1, "half_list_seed": 1, "summary": summary(0.2, 0.8, 2.0, 0.7)},
+        ],
+    )
+    full = run("full", [{"dataset": "utkinect", "hold_s": 1, "half_list_seed": None, "summary": summary(0.25, 0.5)}])
+    assert mod.main([f"self={full}", f"self={half}", "--json", str(tmp_path / "t.json")]) == 0
+    out = capsys.readouterr().out
+    assert "| self | utkinect | 1 s | 25.0 | 50.0 | 30.0 | 70.0 | 1.50 | 80.0 | 2 |" in out
+    (row,) = json.loads((tmp_path / "t.json").read_text())
+    assert row["unlisted_false_per_min"] == 1.5 and row["lists"] == 2
+    with pytest.raises(SystemExit, match="not found"):
+        mod.main([str(tmp_path / "nothing")])

@@ -141,6 +141,23 @@ def test_the_accuracy_benchmark_refuses_self_teaching_without_a_replayed_dataset
     argv = ["bench", "accuracy", "--no-videos", "--replay-dataset", "utkinect", "--self-teach"]
     assert sadvae_main([*argv, "--examples-per-label", "1"]) == 2
     assert "--examples-per-label" in capsys.readouterr().err
+    assert sadvae_main(["bench", "accuracy", "--replay-side", "inner", "--clip", "hug"]) == 2
+    assert "--replay-side inner replays part of a dataset's training side" in capsys.readouterr().err
+
+
+def test_the_self_teaching_variant_and_the_side_reach_the_runs(monkeypatch, tmp_path):
+    import realtime.bench.accuracy.report as report
+    from sadvae.cli import main as sadvae_main
+
+    seen = []
+    monkeypatch.setattr(report, "run_accuracy", lambda opts, command="": seen.append(opts) or {})
+    monkeypatch.setattr(report, "markdown", lambda doc: "")
+    monkeypatch.setattr(report, "write_outputs", lambda doc, out: [])
+    argv = ["bench", "accuracy", "--no-videos", "--replay-dataset", "utkinect", "--out", str(tmp_path)]
+    for extra in (["--self-teach"], ["--self-teach", "all", "--replay-side", "inner"], []):
+        assert sadvae_main([*argv, *extra]) == 0
+    got = [(o.self_teach, o.run.self_teach_every_window, o.side) for o in seen]
+    assert got == [(True, False, "test"), (True, True, "inner"), (False, False, "test")]
 
 
 def test_compare_replays_tabulates_each_class_of_two_runs(tmp_path, capsys):
@@ -243,3 +260,98 @@ def test_the_benchmark_teaches_once_for_every_hold_and_phase_of_a_replay(shared_
         assert [r[1]["examples_used"]["self_taught"] for r in runs] == [True, True]
         assert runs[0][1]["examples_used"] == runs[1][1]["examples_used"]
     assert len(calls) == 1
+
+
+def test_windows_the_head_calls_no_action_teach_nothing(model, tmp_path, monkeypatch):
+    """A window the head calls "no action" for the list (an action the list leaves out) is no example: the labels
+    are taught by the other windows; ``every_window`` restores the first version; none left: one clear error."""
+    import realtime.teaching as teaching
+
+    labels = tmp_path / "labels.txt"
+    labels.write_text(LABELS, encoding="utf-8")
+    clips = read_unlabelled([_place(tmp_path / "place", takes=2)])
+    real = teaching.clip_windows
+    outs = real(model, clips, _options(tmp_path), labels=labels)
+    assert all(o["no_action"].dtype == bool and len(o["no_action"]) == len(o["scores"]) for o in outs)
+    windows = sum(len(o["scores"]) for o in outs)
+
+    def called(flags):
+        def fake(*args, **kwargs):
+            return [{**o, "no_action": flags(o)} for o in outs]
+
+        return fake
+
+    monkeypatch.setattr(teaching, "clip_windows", called(lambda o: np.arange(len(o["scores"])) % 2 == 0))
+    half = self_teach(model, clips, labels, _options(tmp_path))
+    every = self_teach(model, clips, labels, _options(tmp_path), every_window=True)
+    assert sum(every.windows) <= windows and sum(half.windows) <= sum(every.windows) - 1
+    odd = sum(len(o["scores"]) // 2 for o in outs)  # the windows not called "no action"
+    assert sum(half.windows) <= odd
+    monkeypatch.setattr(teaching, "clip_windows", called(lambda o: np.ones(len(o["scores"]), bool)))
+    with pytest.raises(ConfigError, match=f"calls every one of the {windows} window"):
+        self_teach(model, clips, labels, _options(tmp_path))
+    assert self_teach(model, clips, labels, _options(tmp_path), refuse_empty=False) is None
+
+
+def test_the_benchmark_can_replay_inner_subjects_and_teach_from_the_rest(shared_data, monkeypatch):
+    """--replay-side inner: the training side's inner-validation subjects are replayed, the rest of the training side
+    self-teaches; no subject in both, nothing of the test side in either."""
+    import realtime.bench.accuracy.runner as runner
+    from sadvae.data.registry import DATASETS, load_dataset
+    from sadvae.data.splits import test_side_mask
+
+    ds = load_dataset("utkinect", shared_data / DATASETS["utkinect"].default_root)
+    replayed, teaching = runner.replay_sides("utkinect", ds, "inner")
+    test = test_side_mask(ds, "utkinect")
+    subjects = np.array([s.subject for s in ds.sequences])
+    assert replayed.any() and teaching.any() and not (replayed & teaching).any()
+    assert not ((replayed | teaching) & test).any() and ((replayed | teaching) == ~test).all()
+    assert not set(subjects[replayed]) & set(subjects[teaching])
+    stream = runner.heldout_stream("utkinect", shared_data, ds=ds, side="inner")
+    assert len(stream.segments) == replayed.sum()
+    seen = {}
+
+    def no_replay(source, labels, opts, *a, unlabelled=None, **k):
+        seen["pool"] = {s.source for s in unlabelled}
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(runner, "run_pipeline", no_replay)
+    with pytest.raises(RuntimeError, match="stop here"):
+        runner.run_replay_dataset("utkinect", shared_data, runner.RunOptions(), self_teach=True, side="inner")
+    assert seen["pool"] == {s.source for s, t in zip(ds.sequences, teaching, strict=True) if t}
+    with pytest.raises(ConfigError, match="unknown replay side 'val'"):
+        runner.replay_sides("utkinect", ds, "val")
+
+
+def test_self_taught_labels_can_keep_the_names_no_action(model, tmp_path):
+    """HeadOptions(self_taught_no_action="names"): which label comes from the prototypes, P(one of my labels) and "no
+    action" from the head of the labels by name, on the same windows; the default keeps the taught labels' curve."""
+    from dataclasses import replace
+
+    labels = tmp_path / "labels.txt"
+    labels.write_text(LABELS, encoding="utf-8")
+    protos = self_teach(model, read_unlabelled([_place(tmp_path / "place", takes=2)]), labels, _options(tmp_path))
+    joints, times, _ = perform((("stand still", 1.0), ("clap hands", 4.0), ("stand still", 3.0)), seed=5)
+
+    def run(head_opts, examples):
+        batches = []
+        opts = replace(_options(tmp_path), head=head_opts)
+        src = ReplaySource.from_arrays(joints, times, name="perf")
+        pipe = Pipeline(src, _Borrowed(model), labels, opts, on_batch=batches.append, examples=examples)
+        pipe.run()
+        return pipe.head, [b.result for b in batches]
+
+    cache = str(tmp_path / "heads")
+    head, gated = run(HeadOptions(cache_dir=cache, self_taught_no_action="names"), protos)
+    _, plain = run(HeadOptions(cache_dir=cache), None)
+    _, mixed = run(HeadOptions(cache_dir=cache), protos)
+    assert isinstance(head, ExampleHead) and head.no_action_head is not None
+    assert len(gated) == len(plain) == len(mixed) > 0
+    for g, p, m in zip(gated, plain, mixed, strict=True):
+        np.testing.assert_allclose(g.p_action, p.p_action)  # whether any: the names'
+        np.testing.assert_array_equal(g.no_action, p.no_action)
+        np.testing.assert_allclose(g.probs, m.probs)  # which one: the self-taught mix's
+        np.testing.assert_allclose(g.scores, g.probs * np.asarray(g.p_action)[:, None])
+    assert not all(np.allclose(g.p_action, m.p_action) for g, m in zip(gated, mixed, strict=True))
+    with pytest.raises(ConfigError, match="self_taught_no_action"):
+        HeadOptions(self_taught_no_action="both")

@@ -38,6 +38,7 @@ PHASE_KEYS = (
     "with_correct_event",
     "first_correct_s_median",
     "no_event",
+    "held_ok",
 )
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,12 @@ class AccuracyOptions:
             (:func:`realtime.self_teaching.self_teach`; ``sadvae-live --self-teach``).
         replay_labels: per replayed dataset, a file that words its classes as a user may
             (:func:`realtime.bench.accuracy.runner.read_reworded`); the others keep their class names.
+        side: the part of each replayed dataset that is replayed: "test" (its test side) or "inner" (the training
+            side's inner-validation subjects, the rest of the training side self-teaching;
+            :func:`realtime.bench.accuracy.runner.replay_sides`).
+        half_lists: one replay per seed with a labels file of half the dataset's classes
+            (:func:`realtime.bench.accuracy.runner.half_list`), the other classes' sequences replayed as clips of no
+            listed action; empty: every class listed.
         phases: replay each dataset this many times, every sequence shifted by ``k * stride / phases`` frames in run
             k (:func:`realtime.bench.accuracy.runner.run_replay_phases`); a replay row then gives the mean over the
             runs with their min and max. 1: one run, every sequence started on the pipeline's stride.
@@ -85,6 +92,8 @@ class AccuracyOptions:
     teach_every: int = 1
     self_teach: bool = False
     replay_labels: dict[str, Path] = field(default_factory=dict)
+    half_lists: tuple[int, ...] = ()
+    side: str = "test"
     phases: int = 1
     run: Any = field(default=None)  # realtime.bench.accuracy.runner.RunOptions
 
@@ -226,7 +235,7 @@ def run_accuracy(opts: AccuracyOptions, command: str = "") -> dict[str, Any]:
             by_labels.setdefault(r["labels"], []).append(s)
         doc["video_summary_by_labels"] = {k: summarise(v) for k, v in by_labels.items()}
     for name in tqdm(opts.replay_datasets, desc="replays", unit="dataset", disable=not opts.replay_datasets):
-        for hold in opts.hold_s:
+        for hold, seed in ((h, s) for h in opts.hold_s for s in (opts.half_lists or (None,))):
             runs = run_replay_phases(
                 name,
                 opts.data_root,
@@ -240,6 +249,8 @@ def run_accuracy(opts: AccuracyOptions, command: str = "") -> dict[str, Any]:
                 reworded=opts.replay_labels.get(name),
                 self_teach=opts.self_teach,
                 phases=opts.phases,
+                half_seed=seed,
+                side=opts.side,
             )
             doc["replays"].append(_replay_entry(runs, opts.teach_every))
             log.info("%s hold %g: %s", name, hold, doc["replays"][-1]["over_phases"])
@@ -296,6 +307,16 @@ def _pct(x: float | None) -> str:
 
 def _num(x: float | None, fmt: str = "{:.2f}") -> str:
     return "-" if x is None else fmt.format(x)
+
+
+def _half_note(r: dict[str, Any]) -> str:
+    side = " (training side, inner-validation subjects)" if r.get("side", "test") != "test" else ""
+    if r.get("half_list_seed") is None:
+        return side
+    listed = r.get("classes", 0)
+    return (
+        f"{side} (half list {r['half_list_seed']}: {listed} of {listed + len(r.get('unlisted') or [])} classes listed)"
+    )
 
 
 def _examples_note(r: dict[str, Any]) -> str:
@@ -454,13 +475,14 @@ def markdown(doc: dict[str, Any]) -> str:
         ]
         pct, one, count = _pct, (lambda x: _num(x, "{:.1f}")), _count
         for r in doc["replays"]:
-            name = f"{r['dataset']}{' (mirrored)' if r.get('mirror') else ''}{_examples_note(r)}"
+            name = f"{r['dataset']}{' (mirrored)' if r.get('mirror') else ''}{_examples_note(r)}{_half_note(r)}"
             phases = int(r.get("phases", 1) or 1)
             over = (r.get("over_phases") or _over_one(r["summary"]))["labelled"]
             stride = f"{r['stride']}" if "stride" in r else "-"
             if phases > 1:
                 stride += f", offsets {'/'.join(str(p['offset_frames']) for p in r['phase_runs'])}"
-            parts = [(name, over, r["sequences"], stride, f"{r['wall_s']:.0f} s", phases)]
+            listed = r["summary"]["labelled"]["segments"] if r.get("half_list_seed") is not None else r["sequences"]
+            parts = [(name, over, listed, stride, f"{r['wall_s']:.0f} s", phases)]
             for key, what in (("summary_taught", "taught"), ("summary_named", "by name")):
                 if key in r:  # a mixed list: the sequences of each kind of label apart (the aligned run)
                     label = f"{r['dataset']}: sequences of the labels {what}" + (" (phase 0)" if phases > 1 else "")
@@ -474,6 +496,25 @@ def markdown(doc: dict[str, Any]) -> str:
                     f"| {_cell(ov, 'false_per_action_min', one, n)} "
                     f"| {_cell(ov, 'first_correct_s_median', lambda x: _num(x, '{:.1f} s'), n)} | {strd} | {wall} |"
                 )
+        unlisted = [r for r in doc["replays"] if r.get("half_list_seed") is not None]
+        if unlisted:
+            out += [
+                "",
+                "Sequences of the classes a half list leaves out (clips of no listed action: every start is false; "
+                "*silent*: no label held):",
+                "",
+                "| dataset | pose held | unlisted classes | sequences | false / min | false / action min | silent |",
+                "|---|---|---|---|---|---|---|",
+            ]
+        for r in unlisted:
+            phases = int(r.get("phases", 1) or 1)
+            non = (r.get("over_phases") or _over_one(r["summary"]))["none"]
+            out.append(
+                f"| {r['dataset']}{_examples_note(r)}{_half_note(r)} | {r['hold_s']:g} s "
+                f"| {', '.join(r.get('unlisted') or []) or '-'} | {r['summary']['none']['segments']} "
+                f"| {_cell(non, 'false_per_min', one, phases)} | {_cell(non, 'false_per_action_min', one, phases)} "
+                f"| {_cell(non, 'held_ok', pct, phases)} |"
+            )
         out.append("")
     return "\n".join(out) + "\n"
 

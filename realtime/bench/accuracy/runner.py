@@ -35,6 +35,7 @@ __all__ = [
     "dataset_class_names",
     "read_reworded",
     "reword",
+    "half_list",
     "GAP_S",
 ]
 
@@ -58,6 +59,8 @@ class RunOptions:
         trim_still: :class:`sadvae.data.motion.StillTrim`, False for whole windows, None: the pipeline's default.
         stride: source frames between inference batches (None: the model's, :func:`realtime.pipeline.model_stride`;
             the replays pass the one their sequences are aligned on).
+        self_teach_every_window: self-teaching reads every window, "no action" or not (as first built, 7 December
+            2026); False: windows the head calls "no action" teach nothing (``sadvae-live --self-teach``).
     """
 
     model: Path | None = None
@@ -68,6 +71,7 @@ class RunOptions:
     head: Any = None
     trim_still: Any = None
     stride: int | None = None
+    self_teach_every_window: bool = False
 
 
 @dataclass
@@ -157,9 +161,12 @@ def run_pipeline(
             Path(labels).read_text(encoding="utf-8"),
             tuple((str(c.source), int(c.num_frames)) for c in unlabelled),
             repr(popts),
+            opts.self_teach_every_window,
         )
         if key not in _SELF_TAUGHT:
-            _SELF_TAUGHT[key] = self_teach(model, unlabelled, labels, popts, refuse_empty=False)
+            _SELF_TAUGHT[key] = self_teach(
+                model, unlabelled, labels, popts, refuse_empty=False, every_window=opts.self_teach_every_window
+            )
         taught = _SELF_TAUGHT[key]
         res.examples = {
             "self_taught": True,
@@ -286,6 +293,7 @@ class HeldoutStream:
     times: np.ndarray
     segments: list[Segment]
     class_names: tuple[str, ...]
+    unlisted: tuple[str, ...] = ()  # classes replayed but left out of the labels (a half list)
 
 
 def dataset_class_names(name: str, ds: Any) -> tuple[str, ...]:
@@ -306,6 +314,8 @@ def heldout_stream(
     ds: Any = None,
     stride: int | None = None,
     offset: int = 0,
+    half_seed: int | None = None,
+    side: str = "test",
 ) -> HeldoutStream:
     """Every test-side sequence of a registered dataset (its standard protocol) played as one person each.
 
@@ -333,18 +343,23 @@ def heldout_stream(
             fixed :data:`GAP_S` after each sequence (before 6 December 2026 the benchmark's only way).
         offset: empty frames before the first sequence, each sequence's frames before its first scoring then
             ``stride - offset`` (with ``stride``: 0 <= offset < stride).
+        half_seed: list only the half of the classes :func:`half_list` draws with this seed; the sequences of the
+            other classes are then clips of no listed action (truth None: every start on them is false). None: every
+            class is listed.
+        side: "test" (the dataset's test side) or "inner": the training side's inner-validation subjects
+            (:func:`replay_sides`), to choose a setting on a set that a model never saw without reading its test side.
     """
     from sadvae.data.registry import DATASETS, load_dataset
     from sadvae.head.handedness import mirror_columns
     from sadvae.skeleton import mirror_joints
-    from sadvae.train.protocol import dataset_arrays, test_side_mask
+    from sadvae.train.protocol import dataset_arrays
 
     if name not in DATASETS:
         raise ConfigError(f"unknown dataset {name!r} for --replay-dataset; choose one of {sorted(DATASETS)}")
     ds = ds if ds is not None else load_dataset(name, data_root / DATASETS[name].default_root)
     labels, _, _ = dataset_arrays(ds)
     names = dataset_class_names(name, ds)
-    idx = np.flatnonzero(test_side_mask(ds, name))
+    idx = np.flatnonzero(replay_sides(name, ds, side)[0])
     left_out = np.fromiter(skip, dtype=np.intp, count=len(skip))
     # the labels: the classes of every sequence that would be replayed without --limit (a limited run chose among
     # the first sequences' classes only: fewer labels, higher numbers; MSR's first ten held one class, and were
@@ -365,6 +380,11 @@ def heldout_stream(
     if stride is None and offset:
         raise ConfigError(f"{name}: an offset of {offset} frame(s) needs the stride it shifts the sequences within")
     label_names = tuple(names[c] for c in present)
+    unlisted: tuple[str, ...] = ()
+    if half_seed is not None:
+        listed = half_list(label_names, half_seed)
+        unlisted = tuple(c for c in label_names if c not in listed)
+        label_names = listed
     chunks, times, segs, t0 = [], [], [], 0.0
     if offset:  # the phase: empty frames before the first sequence (and, the gaps aligned, before every one)
         rate = float(ds.sequences[int(idx[0])].fps)
@@ -384,6 +404,8 @@ def heldout_stream(
         if mirror:
             joints = mirror_joints(joints)
             truth = mirror_of[truth]
+        if truth not in label_names:  # an unlisted class (a half list): a clip of no listed action
+            truth = None
         chunks.append(joints)
         times.append(t)
         # the action starts with the motion, after the held first pose (until 6 December 2026 at t0, so "first
@@ -391,7 +413,39 @@ def heldout_stream(
         start = t0 + hold_time(ds.sequences[i], hold_s)
         segs.append(Segment(f"{name}#{int(i)}", truth, label_names, t0, t_next, start, end))
         t0 = t_next
-    return HeldoutStream(np.concatenate(chunks).astype(np.float32), np.concatenate(times), segs, label_names)
+    return HeldoutStream(np.concatenate(chunks).astype(np.float32), np.concatenate(times), segs, label_names, unlisted)
+
+
+REPLAY_SIDES = ("test", "inner")
+
+
+def replay_sides(name: str, ds: Any, side: str = "test") -> tuple[np.ndarray, np.ndarray]:
+    """bool masks (replayed, self-teaching) of the sequences of ``ds``: for "test" the test side and the training side;
+    for "inner" the training side's inner-validation subjects (:func:`sadvae.train.default_shiftgcn.inner_validation`,
+    the recipe's own split) and the rest of the training side. The two never share a subject (a view or a style where
+    the set's training side has fewer than three subjects).
+
+    Raises:
+        ConfigError: an unknown side.
+    """
+    from sadvae.data.splits import test_side_mask
+    from sadvae.train.default_shiftgcn import inner_validation
+    from sadvae.train.protocol import dataset_arrays
+
+    if side not in REPLAY_SIDES:
+        raise ConfigError(f"unknown replay side {side!r}; choose one of {', '.join(REPLAY_SIDES)}")
+    test = test_side_mask(ds, name)
+    if side == "test":
+        return test, ~test
+    inner = inner_validation(*dataset_arrays(ds), test)
+    return inner, ~test & ~inner
+
+
+def half_list(names: tuple[str, ...], seed: int) -> tuple[str, ...]:
+    """The labels of a half list: ``ceil(n / 2)`` of the ``n`` names drawn by ``numpy.random.default_rng(seed)``,
+    in their own order (the other names are actions the place shows and the list leaves out)."""
+    keep = np.sort(np.random.default_rng(seed).permutation(len(names))[: (len(names) + 1) // 2])
+    return tuple(names[i] for i in keep)
 
 
 def read_reworded(path: Path, class_names: tuple[str, ...]) -> dict[str, str]:
@@ -436,7 +490,7 @@ def reword(stream: HeldoutStream, words: dict[str, str]) -> HeldoutStream:
 
     labels = tuple(words[c] for c in stream.class_names)
     segments = [replace(s, truth=None if s.truth is None else words[s.truth], labels=labels) for s in stream.segments]
-    return HeldoutStream(stream.joints, stream.times, segments, labels)
+    return HeldoutStream(stream.joints, stream.times, segments, labels, tuple(words[c] for c in stream.unlisted))
 
 
 def example_split(name: str, ds: Any, k: int, limit: int | None = None) -> tuple[dict[str, list[int]], set[int]]:
@@ -525,6 +579,8 @@ def run_replay_dataset(
     teach_every: int = 1,
     reworded: Path | None = None,
     self_teach: bool = False,
+    half_seed: int | None = None,
+    side: str = "test",
 ) -> tuple[list[SegmentScore], dict[str, Any]]:
     """One replay of a dataset's held-out side, every sequence started on the pipeline's stride
     (:func:`run_replay_phases` with one phase; the arguments are its own).
@@ -546,6 +602,8 @@ def run_replay_dataset(
         teach_every,
         reworded,
         self_teach=self_teach,
+        half_seed=half_seed,
+        side=side,
     )
     return run
 
@@ -564,6 +622,8 @@ def run_replay_phases(
     reworded: Path | None = None,
     phases: int = 1,
     self_teach: bool = False,
+    half_seed: int | None = None,
+    side: str = "test",
 ) -> list[tuple[list[SegmentScore], dict[str, Any]]]:
     """Replay a dataset's held-out side through the live pipeline with its own class names as labels, or with the
     labels of ``reworded`` (:func:`read_reworded`: the classes worded as a user may)
@@ -572,7 +632,10 @@ def run_replay_phases(
     ``teach`` False: the same sequences left out, the labels scored by their names: the baseline; ``teach_every``
     n > 1: only every n-th label of the list is taught, the others scored by their names: a mixed list, the same
     sequences replayed; ``self_teach``: every label self-taught from the dataset's training side, unlabelled,
-    :func:`realtime.self_teaching.self_teach`).
+    :func:`realtime.self_teaching.self_teach`, its sequences of every class, listed or not; ``half_seed``: the labels
+    are the half of the classes :func:`half_list` draws, the other classes' sequences replayed as clips of no listed
+    action; ``side`` "inner": the training side's inner-validation subjects are replayed and the rest of the training
+    side self-teaches, :func:`replay_sides`).
 
     Every sequence starts on the pipeline's stride (:func:`heldout_stream` with ``stride``), so its windows are the
     same whichever sequences come before it. ``phases`` N > 1 replays it N times, run k with ``k * stride / N`` empty
@@ -598,6 +661,8 @@ def run_replay_phases(
         raise ConfigError(f"{name}: labels taught by example keep the class names; drop the reworded labels")
     if self_teach and examples_per_label:
         raise ConfigError(f"{name}: self-teaching and labelled examples both teach the labels; choose one")
+    if side != "test" and examples_per_label:
+        raise ConfigError(f"{name}: labels taught by example are drawn from the test side; replay the test side")
     if teach_every < 1:
         raise ConfigError(f"teach every n-th label needs n >= 1, got {teach_every}")
     if not (isinstance(phases, int) and phases >= 1):
@@ -606,10 +671,8 @@ def run_replay_phases(
     words = read_reworded(reworded, dataset_class_names(name, ds)) if reworded is not None else None
     taught, skip = example_split(name, ds, examples_per_label, limit) if examples_per_label else ({}, set())
     unlabelled = None
-    if self_teach:  # the training side, its labels never read (the test side is what is replayed)
-        from sadvae.data.splits import test_side_mask
-
-        unlabelled = [ds.sequences[i] for i in np.flatnonzero(~test_side_mask(ds, name))[:limit]]
+    if self_teach:  # the training side (less the replayed subjects), its labels never read
+        unlabelled = [ds.sequences[i] for i in np.flatnonzero(replay_sides(name, ds, side)[1])[:limit]]
     teaching: dict[str, list[int]] = {}
     clips = None
     fps = replay_fps(name, ds)
@@ -622,7 +685,17 @@ def run_replay_phases(
             if k == 0:
                 offsets = phase_offsets(stride, phases)
             stream = heldout_stream(
-                name, data_root, hold_s, limit, mirror, skip=skip, ds=ds, stride=stride, offset=offsets[k]
+                name,
+                data_root,
+                hold_s,
+                limit,
+                mirror,
+                skip=skip,
+                ds=ds,
+                stride=stride,
+                offset=offsets[k],
+                half_seed=half_seed,
+                side=side,
             )
         except BaseException:
             model.close()
@@ -663,6 +736,9 @@ def run_replay_phases(
             "teach_every": int(teach_every),
             "self_taught": bool(self_teach),
             "reworded": None if reworded is None else str(reworded),
+            "half_list_seed": half_seed,
+            "side": side,
+            "unlisted": list(stream.unlisted),
             "taught_labels": sorted(teaching),
             "examples_used": res.examples,
             "example_sequences": sum(len(ix) for ix in taught.values()),

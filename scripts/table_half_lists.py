@@ -1,0 +1,85 @@
+"""Half-list replay runs side by side: listed sequences and the unlisted ones (docs/head.md section 9).
+
+Each argument is a ``sadvae bench accuracy --out`` folder, optionally prefixed ``NAME=``; its replays with
+``--half-lists`` (and, where the folder has them, those with every class listed) are summarised per dataset and pose
+hold: live top-1 and window vote top-1 of the listed classes' sequences, mean over the half lists; false starts a
+minute on the unlisted classes' sequences (every start there is false) and the share of them on which no label was
+held, mean over the half lists; and, for full lists, live and vote top-1. Prints a markdown table; ``--json`` also
+writes it.
+
+    python scripts/table_half_lists.py names=runs/s19/half/utkinect_names self=runs/s19/half/utkinect_self
+
+Folders given the same NAME (a full-list run and a half-list run) make one row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+def summarise(folder: Path) -> dict[tuple[str, float], dict[str, float | int | None]]:
+    """``{(dataset, hold): {...}}`` of the replays in ``folder`` (module docstring); percentages in 0-100."""
+    path = folder / "accuracy.json"
+    if not path.is_file():
+        raise SystemExit(f"{path}: not found; pass a folder that `sadvae bench accuracy --out` wrote")
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    out: dict[tuple[str, float], dict[str, list[float]]] = {}
+    for r in doc.get("replays", []):
+        key = (r["dataset"], float(r["hold_s"]))
+        acc = out.setdefault(key, {})
+        lab, non = r["summary"]["labelled"], r["summary"]["none"]
+        kind = "half" if r.get("half_list_seed") is not None else "full"
+        acc.setdefault(f"{kind}_live", []).append(100 * (lab["held_top1"] or 0.0))
+        acc.setdefault(f"{kind}_vote", []).append(100 * (lab["vote_top1"] or 0.0))
+        if kind == "half":
+            acc.setdefault("unlisted_false_per_min", []).append(non["false_per_min"] or 0.0)
+            acc.setdefault("unlisted_silent", []).append(100 * (non["held_ok"] or 0.0))
+            acc.setdefault("lists", []).append(1)
+    return {
+        key: {k: (len(v) if k == "lists" else float(np.mean(v))) for k, v in acc.items()} for key, acc in out.items()
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("runs", nargs="+", help="[NAME=]FOLDER of a `sadvae bench accuracy --out` run")
+    ap.add_argument("--json", type=Path, help="also write the table as JSON")
+    args = ap.parse_args(argv)
+    merged: dict[tuple[str, str, float], dict] = {}  # folders given the same NAME make one row per set and hold
+    for item in args.runs:
+        name, eq, folder = item.partition("=")
+        name, folder = (name, folder) if eq else (Path(item).name, item)
+        for (dataset, hold), v in summarise(Path(folder)).items():
+            merged.setdefault((name, dataset, hold), {"run": name, "dataset": dataset, "hold_s": hold}).update(v)
+    rows = sorted(merged.values(), key=lambda r: (r["dataset"], r["hold_s"]))
+    cols = [
+        ("full_live", "full list: live top-1"),
+        ("full_vote", "full list: vote top-1"),
+        ("half_live", "half lists: listed live top-1"),
+        ("half_vote", "half lists: listed vote top-1"),
+        ("unlisted_false_per_min", "unlisted: false starts / min"),
+        ("unlisted_silent", "unlisted: silent (%)"),
+        ("lists", "half lists"),
+    ]
+    print("| run | dataset | held | " + " | ".join(c for _, c in cols) + " |")
+    print("|---|---|---|" + "---|" * len(cols))
+    for r in rows:
+        cells = []
+        for k, _ in cols:
+            v = r.get(k)
+            cells.append(
+                "-" if v is None else f"{v:d}" if isinstance(v, int) else f"{v:.1f}" if "min" not in k else f"{v:.2f}"
+            )
+        print(f"| {r['run']} | {r['dataset']} | {r['hold_s']:g} s | " + " | ".join(cells) + " |")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
