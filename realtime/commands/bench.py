@@ -403,6 +403,15 @@ def _register_accuracy(inner: argparse._SubParsersAction) -> None:
         "7 December 2026)",
     )
     a.add_argument(
+        "--self-teach-from",
+        type=Path,
+        nargs="+",
+        default=[],
+        metavar="PATH",
+        help="self-teach every video pairing's labels from these unlabelled recordings first (sadvae-live "
+        "--self-teach PATH: --record-skeleton files, clips, or folders of them); default: the videos' labels by name",
+    )
+    a.add_argument(
         "--self-taught-no-action",
         choices=["examples", "names"],
         help="with --self-teach: where 'no action' of self-taught labels comes from: 'examples' (their best cosine, "
@@ -530,8 +539,12 @@ def _accuracy(args: argparse.Namespace) -> int:
         raise ConfigError("--names-only is the baseline of --examples-per-label K: add it")
     if args.examples_per_label and args.mirror:
         raise ConfigError("--examples-per-label is measured on sequences as recorded: drop --mirror")
-    if args.self_taught_no_action is not None and not args.self_teach:
-        raise ConfigError("--self-taught-no-action sets how self-taught labels say 'no action': add --self-teach")
+    if args.self_teach_from and args.no_videos:
+        raise ConfigError("--self-teach-from teaches the videos' labels and --no-videos skips them: drop one")
+    if args.self_taught_no_action is not None and not (args.self_teach or args.self_teach_from):
+        raise ConfigError(
+            "--self-taught-no-action sets how self-taught labels say 'no action': add --self-teach or --self-teach-from"
+        )
     if args.self_teach and (not args.replay_dataset or args.examples_per_label or args.mirror):
         raise ConfigError(
             "--self-teach teaches from a replayed dataset's training side as recorded: add --replay-dataset NAME, "
@@ -573,6 +586,7 @@ def _accuracy(args: argparse.Namespace) -> int:
         teach=not args.names_only,
         teach_every=args.teach_every,
         self_teach=bool(args.self_teach),
+        self_teach_from=tuple(args.self_teach_from),
         replay_labels=replay_labels,
         side=args.replay_side,
         half_lists=tuple(half_lists),

@@ -355,3 +355,32 @@ def test_self_taught_labels_can_keep_the_names_no_action(model, tmp_path):
     assert not all(np.allclose(g.p_action, m.p_action) for g, m in zip(gated, mixed, strict=True))
     with pytest.raises(ConfigError, match="self_taught_no_action"):
         HeadOptions(self_taught_no_action="both")
+
+
+def test_the_videos_can_be_self_taught_from_recordings(monkeypatch, tmp_path, capsys):
+    """--self-teach-from PATH: the recordings are read once and every video pairing's run self-teaches from them (the
+    report says so); with --no-videos, one clear error."""
+    import realtime.bench.accuracy.annotations as annotations
+    import realtime.bench.accuracy.report as report
+    import realtime.bench.accuracy.runner as runner
+    from realtime.bench.accuracy.annotations import ClipAnnotation, Judgement
+    from sadvae.cli import main as sadvae_main
+
+    place = _place(tmp_path / "place", takes=2)
+    seen = []
+
+    def fake_clip(clip, opts, unlabelled=None):
+        seen.append(unlabelled)
+        return []
+
+    monkeypatch.setattr(runner, "run_clip", fake_clip)
+    clip = ClipAnnotation("a", tmp_path / "a.mp4", "", None, None, 1, False, (Judgement(tmp_path / "l.txt", None),))
+    monkeypatch.setattr(annotations, "load_annotations", lambda *a, **k: [clip])
+    doc = report.run_accuracy(
+        report.AccuracyOptions(tmp_path / "v.toml", tmp_path, tmp_path, self_teach_from=(place,)), "cmd"
+    )
+    assert len(seen) == 1 and len(seen[0]) == 2 and doc["self_teach_from"] == [str(place)]
+    assert "self-taught first from the unlabelled recordings" in report.markdown({**doc, "wall_s": 1.0})
+    argv = ["bench", "accuracy", "--no-videos", "--replay-dataset", "utkinect", "--self-teach-from", str(place)]
+    assert sadvae_main(argv) == 2
+    assert "--self-teach-from teaches the videos' labels and --no-videos skips them" in capsys.readouterr().err

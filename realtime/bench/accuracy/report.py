@@ -64,6 +64,8 @@ class AccuracyOptions:
             list; the report then also summarises the sequences of taught and of named labels apart).
         self_teach: self-teach every label of a replayed dataset from its training side, unlabelled
             (:func:`realtime.self_teaching.self_teach`; ``sadvae-live --self-teach``).
+        self_teach_from: recordings (``sadvae-live --self-teach`` paths) that self-teach every video pairing's labels
+            first; empty: the videos' labels are scored by name.
         replay_labels: per replayed dataset, a file that words its classes as a user may
             (:func:`realtime.bench.accuracy.runner.read_reworded`); the others keep their class names.
         side: the part of each replayed dataset that is replayed: "test" (its test side) or "inner" (the training
@@ -91,6 +93,7 @@ class AccuracyOptions:
     teach: bool = True
     teach_every: int = 1
     self_teach: bool = False
+    self_teach_from: tuple[Path, ...] = ()
     replay_labels: dict[str, Path] = field(default_factory=dict)
     half_lists: tuple[int, ...] = ()
     side: str = "test"
@@ -225,8 +228,14 @@ def run_accuracy(opts: AccuracyOptions, command: str = "") -> dict[str, Any]:
             clips = [c for c in clips if c.judge]
         doc["annotations"] = str(opts.annotations)
         rows: list[dict[str, Any]] = []
+        unlabelled = None
+        if opts.self_teach_from:
+            from realtime.self_teaching import read_unlabelled
+
+            unlabelled = read_unlabelled(opts.self_teach_from)
+            doc["self_teach_from"] = [str(p) for p in opts.self_teach_from]
         for clip in tqdm(clips, desc="videos", unit="clip"):
-            rows += run_clip(clip, run)
+            rows += run_clip(clip, run, unlabelled)
         doc["videos"] = rows
         scores = [SegmentScore(**r["score"]) for r in rows]
         doc["video_summary"] = summarise(scores)
@@ -415,6 +424,15 @@ def markdown(doc: dict[str, Any]) -> str:
         "",
         _facts_line(doc),
         "",
+        *(
+            [
+                "Every video pairing's labels were self-taught first from the unlabelled recordings "
+                f"{', '.join(doc['self_teach_from'])} (sadvae-live --self-teach).",
+                "",
+            ]
+            if doc.get("self_teach_from")
+            else []
+        ),
         '*held longest*: the label the live decisions held for the most seconds (✓ = the truth; on a "none" '
         "row ✓ = nothing, or only a tolerated label, held; a tie goes to the label decided first); *window vote*: "
         "the label with the highest mean head score over the windows that end inside the action, before smoothing "

@@ -205,8 +205,9 @@ class _Watched:
             yield frame
 
 
-def run_clip(clip: ClipAnnotation, opts: RunOptions) -> list[dict[str, Any]]:
-    """Run one annotated video once per labels file it is judged against; one row per pairing.
+def run_clip(clip: ClipAnnotation, opts: RunOptions, unlabelled: Any = None) -> list[dict[str, Any]]:
+    """Run one annotated video once per labels file it is judged against; one row per pairing (``unlabelled``: clips
+    that self-teach each pairing's labels first, :func:`run_pipeline`).
 
     Returns:
         Rows ``{"clip", "labels", "truth", "tolerated", "score": SegmentScore dict, "events", "frames", "wall_s"}``.
@@ -223,7 +224,7 @@ def run_clip(clip: ClipAnnotation, opts: RunOptions) -> list[dict[str, Any]]:
         if frames:  # the container's frame count: checked before the pipeline runs
             _check_span(clip, annotations, frames / fps)
         pose = PoseOptions(variant=opts.pose_variant, num_poses=clip.num_poses, mirror=clip.mirror)
-        res = run_pipeline(source, j.labels, opts, pose)
+        res = run_pipeline(source, j.labels, opts, pose, unlabelled=unlabelled)
         duration = res.frames / fps
         seg = Segment(clip.name, j.truth, res.labels, 0.0, duration + 1e-6, clip.start, clip.end, j.tolerated)
         _check_span(clip, annotations, duration)  # a container without a frame count: the frames decoded
@@ -244,6 +245,7 @@ def run_clip(clip: ClipAnnotation, opts: RunOptions) -> list[dict[str, Any]]:
                 "model_facts": res.model_facts,
                 "fps": fps,
                 "stride": res.stride,
+                "self_taught": res.examples,
             }
         )
         log.info(
