@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -160,7 +160,7 @@ def run_pipeline(
             model.model_id,
             Path(labels).read_text(encoding="utf-8"),
             tuple((str(c.source), int(c.num_frames)) for c in unlabelled),
-            repr(popts),
+            repr(replace(popts, pose=None)),  # recordings are replayed: no pose stage (a video's pose options differ)
             opts.self_teach_every_window,
         )
         if key not in _SELF_TAUGHT:
@@ -488,8 +488,6 @@ def read_reworded(path: Path, class_names: tuple[str, ...]) -> dict[str, str]:
 def reword(stream: HeldoutStream, words: dict[str, str]) -> HeldoutStream:
     """The same replay judged against the classes' labels of ``words`` (:func:`read_reworded`) instead of their
     names: the truths and the label lists renamed, the frames as they are."""
-    from dataclasses import replace
-
     labels = tuple(words[c] for c in stream.class_names)
     segments = [replace(s, truth=None if s.truth is None else words[s.truth], labels=labels) for s in stream.segments]
     return HeldoutStream(stream.joints, stream.times, segments, labels, tuple(words[c] for c in stream.unlisted))
@@ -651,7 +649,6 @@ def run_replay_phases(
         published, reason) with the sequence it was published in.
     """
     import tempfile
-    from dataclasses import replace
 
     from realtime.head.examples import ExampleClips
     from realtime.sources.replay import ReplaySource
