@@ -40,8 +40,9 @@ _FIX = (
 )
 
 
-def read_unlabelled(paths: Sequence[str | Path]) -> list[Any]:
-    """The clips of unlabelled recordings: ``.npz`` recordings, clips, or folders holding them.
+def read_unlabelled(paths: Sequence[str | Path], flag: str = "--self-teach") -> list[Any]:
+    """The clips of unlabelled recordings: ``.npz`` recordings, clips, or folders holding them (``flag``: the option
+    that named them, for the errors).
 
     Returns:
         The clips (each ``source`` names its file, and its track for a recording).
@@ -60,7 +61,7 @@ def read_unlabelled(paths: Sequence[str | Path]) -> list[Any]:
     clips: list[Any] = []
     for p in map(Path, paths):
         if not p.exists():
-            raise ConfigError(f"--self-teach {p}: no such file or folder; {_FIX}")
+            raise ConfigError(f"{flag} {p}: no such file or folder; {_FIX}")
         if p.is_dir() and is_clip_dataset(p):
             ds = read_clip_dataset(p)
             clips += list(ds.sequences)
@@ -70,7 +71,7 @@ def read_unlabelled(paths: Sequence[str | Path]) -> list[Any]:
             ds = read_recording(f) if is_recording(f) else read_single_clip(f)
             clips += list(ds.sequences)
     if not clips:
-        raise ConfigError(f"--self-teach {', '.join(map(str, paths))}: no recording (.npz) found; {_FIX}")
+        raise ConfigError(f"{flag} {', '.join(map(str, paths))}: no recording (.npz) found; {_FIX}")
     return clips
 
 

@@ -33,15 +33,20 @@ def summarise(folder: Path) -> dict[tuple[str, float], dict[str, float | int | N
         acc = out.setdefault(key, {})
         lab, non = r["summary"]["labelled"], r["summary"]["none"]
         kind = "half" if r.get("half_list_seed") is not None else "full"
-        acc.setdefault(f"{kind}_live", []).append(100 * (lab["held_top1"] or 0.0))
-        acc.setdefault(f"{kind}_vote", []).append(100 * (lab["vote_top1"] or 0.0))
+        pct = lambda x: None if x is None else 100 * x  # noqa: E731 (a missing value stays missing, not 0)
+        acc.setdefault(f"{kind}_live", []).append(pct(lab["held_top1"]))
+        acc.setdefault(f"{kind}_vote", []).append(pct(lab["vote_top1"]))
         if kind == "half":
-            acc.setdefault("unlisted_false_per_min", []).append(non["false_per_min"] or 0.0)
-            acc.setdefault("unlisted_silent", []).append(100 * (non["held_ok"] or 0.0))
+            acc.setdefault("unlisted_false_per_min", []).append(non["false_per_min"])
+            acc.setdefault("unlisted_silent", []).append(pct(non["held_ok"]))
             acc.setdefault("lists", []).append(1)
-    return {
-        key: {k: (len(v) if k == "lists" else float(np.mean(v))) for k, v in acc.items()} for key, acc in out.items()
-    }
+
+    def mean(k: str, v: list) -> float | int | None:
+        if k == "lists":
+            return len(v)
+        return None if any(x is None for x in v) else float(np.mean(v))
+
+    return {key: {k: mean(k, v) for k, v in acc.items()} for key, acc in out.items()}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -414,8 +414,9 @@ def _register_accuracy(inner: argparse._SubParsersAction) -> None:
     a.add_argument(
         "--self-taught-no-action",
         choices=["examples", "names"],
-        help="with --self-teach: where 'no action' of self-taught labels comes from: 'examples' (their best cosine, "
-        "as labels taught by example) or 'names' (the head of the labels by name) (default: sadvae-live's)",
+        help="with --self-teach or --self-teach-from: where 'no action' of self-taught labels comes from: "
+        "'examples' (their best cosine, as labels taught by example) or 'names' (the head of the labels by name) "
+        "(default: sadvae-live's)",
     )
     a.add_argument(
         "--replay-side",
@@ -555,6 +556,8 @@ def _accuracy(args: argparse.Namespace) -> int:
             f"--replay-side {args.replay_side} replays part of a dataset's training side: add --replay-dataset NAME "
             "and drop --examples-per-label (its examples are test-side sequences)"
         )
+    if args.half_lists and args.examples_per_label:
+        raise ConfigError("--half-lists and --examples-per-label: labels taught by example teach every class; drop one")
     if args.half_lists and not args.replay_dataset:
         raise ConfigError("--half-lists draws the labels of replayed datasets and there are none: add --replay-dataset")
     if any(seed < 0 for seed in args.half_lists):

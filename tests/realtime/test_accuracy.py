@@ -734,6 +734,8 @@ def test_half_lists_flag_reaches_the_runs_and_the_report(monkeypatch, tmp_path, 
     assert seen == [(0, 1), ()]
     assert main([*base, "--half-lists", "-1"]) == 2
     assert "--half-lists takes seeds >= 0" in capsys.readouterr().err
+    assert main([*base, "--half-lists", "0", "--examples-per-label", "1"]) == 2
+    assert "--half-lists and --examples-per-label" in capsys.readouterr().err
     assert main(["bench", "accuracy", "--clip", "hug", "--half-lists", "0"]) == 2
     assert "--half-lists draws the labels of replayed datasets and there are none" in capsys.readouterr().err
 

@@ -281,12 +281,24 @@ def test_windows_the_head_calls_no_action_teach_nothing(model, tmp_path, monkeyp
 
         return fake
 
+    import sadvae.head.examples as head_examples
+
+    given = []
+    real_protos = head_examples.self_taught_prototypes
+
+    def seen(scores, logits, *args, **kwargs):
+        given.append(np.asarray(logits))
+        return real_protos(scores, logits, *args, **kwargs)
+
+    monkeypatch.setattr(head_examples, "self_taught_prototypes", seen)
     monkeypatch.setattr(teaching, "clip_windows", called(lambda o: np.arange(len(o["scores"])) % 2 == 0))
     half = self_teach(model, clips, labels, _options(tmp_path))
     every = self_teach(model, clips, labels, _options(tmp_path), every_window=True)
-    assert sum(every.windows) <= windows and sum(half.windows) <= sum(every.windows) - 1
-    odd = sum(len(o["scores"]) // 2 for o in outs)  # the windows not called "no action"
-    assert sum(half.windows) <= odd
+    # exactly the windows not called "no action" (the odd ones of each clip) reach the teaching; all of them with
+    # every_window
+    np.testing.assert_array_equal(given[0], np.concatenate([o["seen_logits"][1::2] for o in outs]))
+    np.testing.assert_array_equal(given[1], np.concatenate([o["seen_logits"] for o in outs]))
+    assert sum(every.windows) <= windows and sum(half.windows) <= len(given[0])
     monkeypatch.setattr(teaching, "clip_windows", called(lambda o: np.ones(len(o["scores"]), bool)))
     with pytest.raises(ConfigError, match=f"calls every one of the {windows} window"):
         self_teach(model, clips, labels, _options(tmp_path))
@@ -384,3 +396,7 @@ def test_the_videos_can_be_self_taught_from_recordings(monkeypatch, tmp_path, ca
     argv = ["bench", "accuracy", "--no-videos", "--replay-dataset", "utkinect", "--self-teach-from", str(place)]
     assert sadvae_main(argv) == 2
     assert "--self-teach-from teaches the videos' labels and --no-videos skips them" in capsys.readouterr().err
+    assert (
+        sadvae_main(["bench", "accuracy", "--self-teach-from", str(tmp_path / "none.npz"), "--out", str(tmp_path)]) == 2
+    )
+    assert "--self-teach-from " in capsys.readouterr().err  # the flag the path came with

@@ -26,7 +26,8 @@ __all__ = [
 ]
 
 OUTPUT_FILES = ("accuracy.json", "accuracy.md", "accuracy.png")
-# the labelled totals a replay row gives over its phases (mean, min, max)
+# the totals a replay row gives over its phases (mean, min, max), of the labelled sequences and (those present) of the
+# unlisted ones ("none": sequences of the classes a half list leaves out)
 PHASE_KEYS = (
     "held_top1",
     "vote_top1",
@@ -232,7 +233,7 @@ def run_accuracy(opts: AccuracyOptions, command: str = "") -> dict[str, Any]:
         if opts.self_teach_from:
             from realtime.self_teaching import read_unlabelled
 
-            unlabelled = read_unlabelled(opts.self_teach_from)
+            unlabelled = read_unlabelled(opts.self_teach_from, "--self-teach-from")
             doc["self_teach_from"] = [str(p) for p in opts.self_teach_from]
         for clip in tqdm(clips, desc="videos", unit="clip"):
             rows += run_clip(clip, run, unlabelled)
@@ -262,7 +263,8 @@ def run_accuracy(opts: AccuracyOptions, command: str = "") -> dict[str, Any]:
                 side=opts.side,
             )
             doc["replays"].append(_replay_entry(runs, opts.teach_every))
-            log.info("%s hold %g: %s", name, hold, doc["replays"][-1]["over_phases"])
+            half = "" if seed is None else f", half list {seed}"
+            log.info("%s hold %g%s: %s", name, hold, half, doc["replays"][-1]["over_phases"])
     _run_facts(doc, run, opts.phases)
     doc["wall_s"] = round(time.monotonic() - t_start, 1)
     return doc
@@ -316,6 +318,20 @@ def _pct(x: float | None) -> str:
 
 def _num(x: float | None, fmt: str = "{:.2f}") -> str:
     return "-" if x is None else fmt.format(x)
+
+
+def _self_taught_videos(doc: dict[str, Any]) -> str:
+    """What the video pairings' self-teaching (--self-teach-from) taught, in a sentence."""
+    taught = [(r.get("self_taught") or {}).get("labels", 0) for r in doc.get("videos") or []]
+    return (
+        f"Every video pairing's labels were self-taught first from the unlabelled recordings "
+        f"{', '.join(doc['self_teach_from'])} (sadvae-live --self-teach): "
+        + (
+            f"{sum(t > 0 for t in taught)} of {len(taught)} pairings got taught labels ({sum(taught)} labels in all)."
+            if any(taught)
+            else "nothing was taught (the head called every window of them 'no action' for each list)."
+        )
+    )
 
 
 def _half_note(r: dict[str, Any]) -> str:
@@ -424,15 +440,7 @@ def markdown(doc: dict[str, Any]) -> str:
         "",
         _facts_line(doc),
         "",
-        *(
-            [
-                "Every video pairing's labels were self-taught first from the unlabelled recordings "
-                f"{', '.join(doc['self_teach_from'])} (sadvae-live --self-teach).",
-                "",
-            ]
-            if doc.get("self_teach_from")
-            else []
-        ),
+        *([_self_taught_videos(doc), ""] if doc.get("self_teach_from") else []),
         '*held longest*: the label the live decisions held for the most seconds (✓ = the truth; on a "none" '
         "row ✓ = nothing, or only a tolerated label, held; a tie goes to the label decided first); *window vote*: "
         "the label with the highest mean head score over the windows that end inside the action, before smoothing "

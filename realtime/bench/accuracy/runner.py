@@ -319,7 +319,8 @@ def heldout_stream(
     half_seed: int | None = None,
     side: str = "test",
 ) -> HeldoutStream:
-    """Every test-side sequence of a registered dataset (its standard protocol) played as one person each.
+    """Every test-side sequence of a registered dataset (its standard protocol; ``side`` "inner": the training side's
+    inner-validation subjects) played as one person each.
 
     Each sequence appears, acts and leaves, with :data:`GAP_S` of empty frames after it so the next one is
     a new track (as ``scripts/check_default_live.py`` replays them). ``hold_s`` > 0 holds the first and
@@ -406,7 +407,7 @@ def heldout_stream(
         if mirror:
             joints = mirror_joints(joints)
             truth = mirror_of[truth]
-        if truth not in label_names:  # an unlisted class (a half list): a clip of no listed action
+        if half_seed is not None and truth not in label_names:  # a class the half list leaves out: no listed action
             truth = None
         chunks.append(joints)
         times.append(t)
@@ -662,6 +663,8 @@ def run_replay_phases(
         raise ConfigError(f"{name}: self-teaching and labelled examples both teach the labels; choose one")
     if side != "test" and examples_per_label:
         raise ConfigError(f"{name}: labels taught by example are drawn from the test side; replay the test side")
+    if half_seed is not None and examples_per_label:
+        raise ConfigError(f"{name}: labels taught by example teach every class; drop the half lists")
     if teach_every < 1:
         raise ConfigError(f"teach every n-th label needs n >= 1, got {teach_every}")
     if not (isinstance(phases, int) and phases >= 1):
