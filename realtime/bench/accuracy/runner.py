@@ -432,14 +432,15 @@ def replay_sides(name: str, ds: Any, side: str = "test") -> tuple[np.ndarray, np
         ConfigError: an unknown side.
     """
     from sadvae.data.splits import test_side_mask
-    from sadvae.train.default_shiftgcn import inner_validation
-    from sadvae.train.protocol import dataset_arrays
 
     if side not in REPLAY_SIDES:
         raise ConfigError(f"unknown replay side {side!r}; choose one of {', '.join(REPLAY_SIDES)}")
     test = test_side_mask(ds, name)
     if side == "test":
         return test, ~test
+    from sadvae.train.default_shiftgcn import inner_validation  # the recipe's split (a large module: only here)
+    from sadvae.train.protocol import dataset_arrays
+
     inner = inner_validation(*dataset_arrays(ds), test)
     return inner, ~test & ~inner
 
