@@ -60,7 +60,8 @@ from sadvae.paths import SHARED_DATA  # noqa: E402  (after the sys.path line)
 
 log = logging.getLogger("tune_decisions")
 
-DATASETS = ("msr_action3d", "nw_ucla", "utkinect")
+DATASETS = ("msr_action3d", "nw_ucla", "utkinect")  # the default selection ground: the three Kinect v1 sets
+MOCAP = ("hdm05", "bandai_namco")  # the recipe's other training sets (``--datasets``): optical mocap, another body
 GRID = {  # 840 settings (instant starts only with 2 start windows), well under a second each on the 2-core machine
     "min_window": (16, 24, 32, 40, 48, 64, 96),
     "ema_alpha": (0.5, 0.7),
@@ -232,7 +233,7 @@ def simulate(
     Returns:
         per clip: ``live`` (label held longest, "" without a decision), ``vote`` ("" without a window),
         ``starts`` (start events), ``first`` (seconds from the clip's start to the first start of each label,
-        ``{label: s}``).
+        ``{label: s}``), ``started`` (start events per label, ``{label: n}``).
     """
     from realtime.decisions import DecisionMaker
 
@@ -240,6 +241,7 @@ def simulate(
     n_seq = len(seq_start)
     live, vote = np.full(n_seq, "", dtype=object), np.full(n_seq, "", dtype=object)
     starts, first = np.zeros(n_seq, int), [dict() for _ in range(n_seq)]
+    started: list[dict[str, int]] = [defaultdict(int) for _ in range(n_seq)]
     keep = np.flatnonzero(rec["frames"] >= min_window)
     seq_of = np.searchsorted(seq_start, rec["end_ms"] / 1000.0, side="right") - 1
     for k in np.unique(seq_of[keep]):
@@ -265,6 +267,7 @@ def simulate(
         for e in events:
             if e.type == "start":
                 starts[k] += 1
+                started[k][e.label] += 1
                 first[k].setdefault(e.label, e.t_ms / 1000.0 - seq_start[k])
             if last is not None and last[0] is not None:
                 held[last[0]] += e.t_ms - last[1]
@@ -272,7 +275,7 @@ def simulate(
     for k, held in held_by_clip.items():  # until 6 December 2026 a clip's last track alone decided it
         if held:
             live[k] = min(held.items(), key=lambda kv: (-kv[1], kv[0]))[0]
-    return {"live": live, "vote": vote, "starts": starts, "first": first}
+    return {"live": live, "vote": vote, "starts": starts, "first": first, "started": started}
 
 
 def score_lists(rec: dict, builder, halves: int, seed: int = 0) -> list[dict]:
@@ -428,6 +431,23 @@ def why_missed(recs: dict, scored: dict, opts, min_window: int) -> dict:
             "undecided_truth_best_score_median": float(np.median(best)) if best else None,
         }
     return out
+
+
+def near_miss_starts(recs: dict, scored: dict, opts, min_window: int) -> dict:
+    """What the false starts on near misses are, per set over its holds and half lists: ``{set: {"unlisted class ->
+    started label": n}}``, most frequent first (the starts :func:`evaluate` counts as false)."""
+    out: dict[str, dict[str, int]] = {}
+    for key, rec in recs.items():
+        names = scored[key][0]["names"]
+        truth = np.array([names[t] for t in rec["truth"]], dtype=object)
+        pairs = out.setdefault(key[0], {})
+        for h in scored[key][1:]:
+            sim = simulate(rec, h["names"], h["probs"], h["scores"], opts, min_window)
+            for k in np.flatnonzero(~np.isin(truth, h["names"])):
+                for label, n in sim["started"][k].items():
+                    pair = f"{truth[k]} -> {label}"
+                    pairs[pair] = pairs.get(pair, 0) + n
+    return {d: dict(sorted(p.items(), key=lambda kv: (-kv[1], kv[0]))) for d, p in out.items()}
 
 
 def why_markdown(why: dict, start_score: float) -> str:
@@ -607,6 +627,14 @@ def main(argv=None) -> int:
     ap.add_argument(
         "--side", choices=("inner-val", "train"), default="inner-val", help="clips replayed (default inner-val)"
     )
+    ap.add_argument(
+        "--datasets",
+        nargs="+",
+        choices=DATASETS + MOCAP,
+        default=list(DATASETS),
+        help="training sets whose clips are replayed (default: the three Kinect v1 sets; the choices of 4-6 December "
+        f"2026 were made on them); add {' '.join(MOCAP)} for the recipe's mocap sets",
+    )
     ap.add_argument("--hold", type=float, nargs="+", default=[0.0, 1.0])
     ap.add_argument("--halves", type=int, default=2, help="random half lists per set for the false-start rate")
     ap.add_argument(
@@ -685,7 +713,7 @@ def main(argv=None) -> int:
     if scope != "inner" and args.side == "inner-val":
         log.warning("the model is not the inner model: it was trained on the replayed clips (over-confident scores)")
     cache = ROOT / "runs" / "head"
-    recs = {(d, h): record(d, h, args.model, args, cache) for d in DATASETS for h in args.hold}
+    recs = {(d, h): record(d, h, args.model, args, cache) for d in dict.fromkeys(args.datasets) for h in args.hold}
     log.info("recorded in %.0f s", time.time() - t0)
     scored = {k: score_lists(r, builder, args.halves) for k, r in recs.items()}
     cross = score_cross(recs, builder)
@@ -701,6 +729,7 @@ def main(argv=None) -> int:
         "every_s": args.every,
         "mirror": args.mirror,
         "trim_still": asdict(still_trim(args)) if still_trim(args) else None,
+        "datasets": list(dict.fromkeys(args.datasets)),
         "clips": {f"{k[0]}@{k[1]:g}s": int(len(r["truth"])) for k, r in recs.items()},
         "round1": {"options": asdict(DecisionOptions()), "min_window": window},
         "false_source": args.false_source,
@@ -710,6 +739,9 @@ def main(argv=None) -> int:
     report["defaults"] = {"options": asdict(DecisionOptions()), "min_window": min(MIN_WINDOW_FRAMES, window)}
     report["defaults"]["result"] = evaluate(recs, scored, DecisionOptions(), report["defaults"]["min_window"], cross)
     report["defaults"]["why_missed"] = why_missed(recs, scored, DecisionOptions(), report["defaults"]["min_window"])
+    report["defaults"]["near_miss_starts"] = near_miss_starts(
+        recs, scored, DecisionOptions(), report["defaults"]["min_window"]
+    )
     grid = []
     for mw, a, s, sw, ew, seg, inst in itertools.product(*GRID.values()):
         if mw > window or (inst and sw == 1):  # with one start window an instant start changes nothing
@@ -748,6 +780,10 @@ def main(argv=None) -> int:
     print("\n" + frontier_markdown(report["frontier"]))
     print("\nWhere live loses to the vote at the current defaults:\n")
     print(why_markdown(report["defaults"]["why_missed"], DecisionOptions().start_score))
+    print("\nFalse starts on near misses at the current defaults (unlisted class -> label started), per set:\n")
+    for d, pairs in report["defaults"]["near_miss_starts"].items():
+        top = ", ".join(f"{p} {n}" for p, n in list(pairs.items())[:5])
+        print(f"- {d}: {sum(pairs.values())} starts{': ' + top if top else ''}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(text + "\n", encoding="utf-8")

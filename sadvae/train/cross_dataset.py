@@ -1034,7 +1034,8 @@ def adapt_scores(
     return (1 - w) * prior_test + w * clf(zt)
 
 
-def _fused_label_scores(train: _Train, lin, fs: FeatureSet, text, labels, setting: dict, ntu, hub_k: int):
+def _fused_label_scores(train: _Train, lin, fs, text, labels, setting: dict, ntu, hub_k: int):
+    """``fused``'s label scores [N, L] of the clips or windows of ``fs`` (anything with ``feats`` and ``logits``)."""
     probs, vocab = _vocab_probs(train, lin, fs.feats, fs.logits, setting["alpha"], ntu)
     return _transfer_scores(probs, vocab, text, labels, setting["tau"], setting["match"], hub_k=hub_k)
 
@@ -1185,8 +1186,7 @@ def _method_scores(
         return _synth_scores(train, lin, x, ntu_logits, text, labels, ntu, setting["lam"], setting["pool"]), info
     if method == "fused_windows":  # fused's head and setting; each window scored, the clip's scores averaged
         tw = windows[target.dataset]
-        probs, vocab = _vocab_probs(train, lin, tw.feats, tw.logits, setting["alpha"], ntu)
-        s = _transfer_scores(probs, vocab, text, labels, setting["tau"], setting["match"], hub_k=cfg.hub_k)
+        s = _fused_label_scores(train, lin, tw, text, labels, setting, ntu, cfg.hub_k)
         return _test_clip_means(tw, s, target), info | {"setting_from": "fused's source-LODO selection"}
     if method == "fused_adapt":
         adapt = _select_adapt(sources, text, cfg, ntu, sel)

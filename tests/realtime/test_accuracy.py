@@ -719,6 +719,7 @@ def test_heldout_stream_half_list(shared_data):
     for a, b in zip(full.segments, half.segments, strict=True):
         assert b.labels == half.class_names
         assert b.truth == (a.truth if a.truth in half.class_names else None)
+        assert b.performed == (None if b.truth is not None else a.truth) and a.performed is None  # reports only
     assert {s.truth for s in half.segments} - {None} and None in {s.truth for s in half.segments}
 
 
@@ -744,7 +745,10 @@ def test_half_lists_flag_reaches_the_runs_and_the_report(monkeypatch, tmp_path, 
 
     def fake(name, data_root, run, hold, limit, **kw):
         calls.append(kw["half_seed"])
-        segs = [Segment(f"{name}#0", "walk", LABELS, 0.0, 5.0), Segment(f"{name}#1", None, LABELS, 5.0, 65.0)]
+        segs = [
+            Segment(f"{name}#0", "walk", LABELS, 0.0, 5.0),
+            Segment(f"{name}#1", None, LABELS, 5.0, 65.0, performed="sit"),
+        ]
         events = [{"type": "start", "track_id": 1, "label": "jump", "window": {"end_ms": 9000}, EMITTED: 9.0}]
         scores = [score_segment(events, [], s) for s in segs]
         info = {
@@ -760,7 +764,29 @@ def test_half_lists_flag_reaches_the_runs_and_the_report(monkeypatch, tmp_path, 
     text = report.markdown(report.run_accuracy(opts, "cmd"))
     assert calls == [3, 4]
     assert "| utkinect (half list 3: 6 of 8 classes listed) | 0 s | 1 | 6 |" in text
-    assert "| utkinect (half list 4: 6 of 8 classes listed) | 0 s | sit, bend | 1 | 1.0 | 1.0 | 0.0 % |" in text
+    row = "| utkinect (half list 4: 6 of 8 classes listed) | 0 s | sit, bend | 1 | 1.0 | 1.0 | 0.0 % | sit -> jump 1 |"
+    assert row in text
+
+
+def test_what_fired_names_each_false_start_by_the_class_replayed() -> None:
+    """The unlisted table's last column: every false start of a "none" sequence (tolerated labels are not false) as
+    "class replayed -> label", most frequent first, the rest counted; documents without the fields read "-"."""
+    from realtime.bench.accuracy.report import _what_fired
+
+    def start(label, t):
+        return {"type": "start", "track_id": 1, "label": label, "window": {"end_ms": t * 1000}, EMITTED: t}
+
+    events = [start("jump", 1.0), start("wave", 2.0), start("jump", 6.0), start("throw", 7.0), start("clap", 11.0)]
+    segs = [
+        Segment("s#0", None, LABELS, 0.0, 5.0, performed="sit", tolerated=("wave",)),
+        Segment("s#1", None, LABELS, 5.0, 10.0, performed="sit"),
+        Segment("s#2", "clap", LABELS, 10.0, 15.0),
+    ]
+    detail = [score_segment(events, [], seg).to_dict() for seg in segs]
+    assert detail[0]["false_labels"] == ["jump"] and detail[1]["false_labels"] == ["jump", "throw"]
+    assert _what_fired(detail) == "sit -> jump 2, sit -> throw 1"
+    assert _what_fired(detail, most=1) == "sit -> jump 2, 1 more"
+    assert _what_fired([{"truth": None, "first_labels": ["jump"]}]) == "-"
 
 
 def test_table_half_lists_merges_a_full_and_a_half_list_run(tmp_path, capsys):

@@ -274,6 +274,36 @@ def test_tune_why_missed_splits_the_vote_live_gap_into_undecided_and_other_label
     assert len(table) == 3 and table[2] == "| set@0s | 2 | 1 | 1 | 0 | 0.50 |"
 
 
+def test_tune_near_miss_starts_name_the_unlisted_class_and_the_label_it_started() -> None:
+    """Three clips (wave, clap, jump); the half list ["wave", "jump"] leaves clap out. Clip 1 (clap) starts "wave"
+    twice (two tracks) and clip 2 (jump) starts "jump": only the unlisted clip's starts are near-miss starts, counted
+    per (class, label) pair; the full list's starts are not read."""
+    td = _tune_module()
+    half = ["wave", "jump"]
+    end = np.array([1.0, 1.5, 5.0, 5.5, 6.5, 7.0, 9.0, 9.5])
+    track = np.array([0, 0, 1, 1, 2, 2, 3, 3])
+    rows = np.stack([vec(0, 0.9, 2)] * 6 + [vec(1, 0.9, 2)] * 2)  # over the half list: wave, wave, wave, jump
+    rec = {
+        "track": track,
+        "start_ms": (end - 1.0) * 1000.0,
+        "end_ms": end * 1000.0,
+        "frames": np.full(8, 96),
+        "seq_start_s": np.array([0.0, 4.0, 8.0]),
+        "truth": np.array([0, 1, 2]),
+    }
+    full = np.stack([vec(1, 0.9)] * 8)  # the full list would start "clap" everywhere: not a near miss, not counted
+    scored = {
+        ("set", 1.0): [
+            {"names": list(NAMES), "probs": full, "scores": full},
+            {"names": half, "probs": rows, "scores": rows},
+        ]
+    }
+    opts = DecisionOptions(ema_alpha=1.0, start_windows=1)
+    assert td.near_miss_starts({("set", 1.0): rec}, scored, opts, 64) == {"set": {"clap -> wave": 2}}
+    sim = td.simulate(rec, half, rows, rows, opts, 64)
+    assert [dict(c) for c in sim["started"]] == [{"wave": 1}, {"wave": 2}, {"jump": 1}]
+
+
 def test_tune_reads_the_model_scope_and_tabulates_defaults_against_the_chosen_setting(tmp_path) -> None:
     """The report says whether the inner model scored (it never saw the replayed clips) and tabulates the settings."""
     import json
@@ -503,3 +533,31 @@ def test_a_label_decided_on_a_motion_does_not_take_over_in_the_stillness_after_i
     ]
     assert starts.count("X") == 1, starts
     assert "Y" in starts  # the other label still starts
+
+
+def test_tune_datasets_option_defaults_to_the_kinect_sets_and_refuses_others(capsys) -> None:
+    """``--datasets`` (7 December 2026): the selection ground's sets; the default is the three Kinect v1 sets the
+    choices of 4-6 December were made on, and a set that is no training set of the recipe is refused by argparse."""
+    td = _tune_module()
+    assert td.DATASETS == ("msr_action3d", "nw_ucla", "utkinect") and td.MOCAP == ("hdm05", "bandai_namco")
+    with pytest.raises(SystemExit) as exc:
+        td.main(["--datasets", "ntu60"])
+    assert exc.value.code == 2 and "invalid choice: 'ntu60'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dataset, classes", [("hdm05", 11), ("bandai_namco", 18)])
+def test_tune_replays_the_mocap_sets_inner_validation(shared_data, dataset, classes) -> None:
+    """The mocap sets' inner-validation clips as the tuning replays them: only training-side clips, every class of the
+    set's training side named as a user writes it, truths indexing those names."""
+    from sadvae.data.registry import DATASETS as REG
+    from sadvae.data.registry import load_dataset
+    from sadvae.data.splits import test_side_mask
+
+    td = _tune_module()
+    seqs, names, truth = td.replay_clips(dataset, shared_data, "inner-val")
+    assert len(names) == classes and len(seqs) == len(truth) > 0
+    assert sorted(set(truth)) == list(range(classes))
+    ds = load_dataset(dataset, shared_data / REG[dataset].default_root)
+    test_sources = {s.source for s, t in zip(ds.sequences, test_side_mask(ds, dataset), strict=True) if t}
+    assert not {s.source for s in seqs} & test_sources

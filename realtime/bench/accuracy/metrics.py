@@ -20,7 +20,8 @@ Definitions (all times in seconds on the source's timeline):
 - *window vote*: the mean of the probabilities of every window (all tracks) whose end lies in the
   action span, before smoothing and thresholds; top-1 / top-5: the truth is among its best 1 / 5.
 - *events*: ``start`` events (an action beginning, what a subscriber reacts to). *False*: its label
-  is neither the truth nor a tolerated label; on a "none" clip every non-tolerated start is false.
+  is neither the truth nor a tolerated label; on a "none" clip every non-tolerated start is false. ``false_labels``:
+  their labels, in order; ``performed``: on a "none" sequence of a half list, the class replayed (reports only).
 - *false per minute* (``false_per_min``): the false starts published inside the judged span per minute of the
   judged span: on a replay a sequence with its held poses and the gap after it (``scripts/tune_decisions.py``
   counts alike), on a video the whole clip. *False per action minute* (``false_per_action_min``): the same false
@@ -81,6 +82,8 @@ class Segment:
         t0, t1: the judged span (seconds).
         start, end: the action span (seconds); None = the judged span's bounds.
         tolerated: labels that are neither required nor counted as false (e.g. "throw" for a basketball shot).
+        performed: the class replayed when ``truth`` is None because the labels leave it out (a half list), so a
+            report can say what the false starts named it; None otherwise. Never judged.
     """
 
     name: str
@@ -91,6 +94,7 @@ class Segment:
     start: float | None = None
     end: float | None = None
     tolerated: tuple[str, ...] = ()
+    performed: str | None = None
 
     @property
     def action(self) -> tuple[float, float]:
@@ -119,6 +123,8 @@ class SegmentScore:
     false_per_action_min: float = 0.0
     first_correct_s: float | None = None
     first_labels: list[str] = field(default_factory=list)
+    false_labels: list[str] = field(default_factory=list)
+    performed: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -193,7 +199,7 @@ def score_segment(events: Sequence[Mapping[str, Any]], windows: Sequence[WindowS
     """
     mine = [e for e in events if seg.t0 <= event_time_s(e) < seg.t1]
     minutes = max(seg.t1 - seg.t0, 0.0) / 60.0
-    out = SegmentScore(name=seg.name, truth=seg.truth, minutes=minutes)
+    out = SegmentScore(name=seg.name, truth=seg.truth, minutes=minutes, performed=seg.performed)
     # every event: a decision started before t0 and still held counts inside the span (held_seconds clips)
     out.held_s, first = _holds(events, seg.t0, seg.t1)
     out.held_longest = _longest(out.held_s, first)
@@ -206,7 +212,8 @@ def score_segment(events: Sequence[Mapping[str, Any]], windows: Sequence[WindowS
     starts = [e for e in mine if e["type"] == "start"]
     out.starts = len(starts)
     out.first_labels = [str(e["label"]) for e in starts[:3]]
-    out.false_starts = sum(str(e["label"]) not in ok for e in starts)
+    out.false_labels = [str(e["label"]) for e in starts if str(e["label"]) not in ok]
+    out.false_starts = len(out.false_labels)
     out.false_per_min = float(out.false_starts / minutes) if minutes > 0 else 0.0
     out.action_minutes = max(b - a, 0.0) / 60.0
     out.false_per_action_min = float(out.false_starts / out.action_minutes) if out.action_minutes > 0 else 0.0

@@ -527,10 +527,12 @@ def markdown(doc: dict[str, Any]) -> str:
             out += [
                 "",
                 "Sequences of the classes a half list leaves out (clips of no listed action: every start is false; "
-                "*silent*: no label held):",
+                "*silent*: no label held; *what fired*: the false starts of the first phase as class replayed -> "
+                "label started, most frequent first):",
                 "",
-                "| dataset | pose held | unlisted classes | sequences | false / min | false / action min | silent |",
-                "|---|---|---|---|---|---|---|",
+                "| dataset | pose held | unlisted classes | sequences | false / min | false / action min | silent "
+                "| what fired |",
+                "|---|---|---|---|---|---|---|---|",
             ]
         for r in unlisted:
             phases = int(r.get("phases", 1) or 1)
@@ -539,10 +541,26 @@ def markdown(doc: dict[str, Any]) -> str:
                 f"| {r['dataset']}{_examples_note(r)}{_half_note(r)} | {r['hold_s']:g} s "
                 f"| {', '.join(r.get('unlisted') or []) or '-'} | {r['summary']['none']['segments']} "
                 f"| {_cell(non, 'false_per_min', one, phases)} | {_cell(non, 'false_per_action_min', one, phases)} "
-                f"| {_cell(non, 'held_ok', pct, phases)} |"
+                f"| {_cell(non, 'held_ok', pct, phases)} | {_what_fired(r['sequences_detail'])} |"
             )
         out.append("")
     return "\n".join(out) + "\n"
+
+
+def _what_fired(detail: list[dict[str, Any]], most: int = 4) -> str:
+    """The false starts on the unlisted sequences as "class -> label n" pairs, most frequent first (documents
+    written before 7 December 2026 lack the fields: "-")."""
+    pairs: dict[str, int] = {}
+    for d in detail:
+        if d.get("truth") is None and d.get("performed"):
+            for label in d.get("false_labels") or []:
+                key = f"{d['performed']} -> {label}"
+                pairs[key] = pairs.get(key, 0) + 1
+    if not pairs:
+        return "-"
+    ranked = sorted(pairs.items(), key=lambda kv: (-kv[1], kv[0]))
+    more = sum(n for _, n in ranked[most:])
+    return ", ".join(f"{k} {n}" for k, n in ranked[:most]) + (f", {more} more" if more else "")
 
 
 def _over_one(summary: dict[str, Any]) -> dict[str, Any]:

@@ -407,14 +407,15 @@ def heldout_stream(
         if mirror:
             joints = mirror_joints(joints)
             truth = mirror_of[truth]
+        performed = None
         if half_seed is not None and truth not in label_names:  # a class the half list leaves out: no listed action
-            truth = None
+            truth, performed = None, truth
         chunks.append(joints)
         times.append(t)
         # the action starts with the motion, after the held first pose (until 6 December 2026 at t0, so "first
         # correct" on held rows counted the hold too); it ends with the held last pose, which windows still span
         start = t0 + hold_time(ds.sequences[i], hold_s)
-        segs.append(Segment(f"{name}#{int(i)}", truth, label_names, t0, t_next, start, end))
+        segs.append(Segment(f"{name}#{int(i)}", truth, label_names, t0, t_next, start, end, performed=performed))
         t0 = t_next
     return HeldoutStream(np.concatenate(chunks).astype(np.float32), np.concatenate(times), segs, label_names, unlisted)
 
@@ -491,7 +492,15 @@ def reword(stream: HeldoutStream, words: dict[str, str]) -> HeldoutStream:
     """The same replay judged against the classes' labels of ``words`` (:func:`read_reworded`) instead of their
     names: the truths and the label lists renamed, the frames as they are."""
     labels = tuple(words[c] for c in stream.class_names)
-    segments = [replace(s, truth=None if s.truth is None else words[s.truth], labels=labels) for s in stream.segments]
+    segments = [
+        replace(
+            s,
+            truth=None if s.truth is None else words[s.truth],
+            labels=labels,
+            performed=None if s.performed is None else words[s.performed],
+        )
+        for s in stream.segments
+    ]
     return HeldoutStream(stream.joints, stream.times, segments, labels, tuple(words[c] for c in stream.unlisted))
 
 
