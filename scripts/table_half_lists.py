@@ -5,7 +5,8 @@ Each argument is a ``sadvae bench accuracy --out`` folder, optionally prefixed `
 hold: live top-1 and window vote top-1 of the listed classes' sequences, mean over the half lists; false starts a
 minute on the unlisted classes' sequences (every start there is false) and the share of them on which no label was
 held, mean over the half lists; and, for full lists, live and vote top-1. Prints a markdown table; ``--json`` also
-writes it.
+writes it. Then, per run and dataset, what fired on the unlisted sequences over every half list and hold: the false
+starts as "class replayed -> label started" pairs (first phase; runs made before 7 December 2026 lack them: "-").
 
     python scripts/table_half_lists.py names=runs/s19/half/utkinect_names self=runs/s19/half/utkinect_self
 
@@ -49,6 +50,22 @@ def summarise(folder: Path) -> dict[tuple[str, float], dict[str, float | int | N
     return {key: {k: mean(k, v) for k, v in acc.items()} for key, acc in out.items()}
 
 
+def what_fired(folder: Path) -> dict[str, tuple[int, str]]:
+    """``{dataset: (false starts on unlisted sequences, their pairs)}`` over the half-list replays of ``folder``
+    (:func:`realtime.bench.accuracy.report._what_fired` of all of a dataset's first-phase sequences)."""
+    from realtime.bench.accuracy.report import _what_fired
+
+    doc = json.loads((folder / "accuracy.json").read_text(encoding="utf-8"))
+    details: dict[str, list[dict]] = {}
+    for r in doc.get("replays", []):
+        if r.get("half_list_seed") is not None:
+            details.setdefault(r["dataset"], []).extend(r.get("sequences_detail") or [])
+    return {
+        d: (sum(len(q.get("false_labels") or []) for q in rows if q.get("truth") is None), _what_fired(rows, most=6))
+        for d, rows in sorted(details.items())
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("runs", nargs="+", help="[NAME=]FOLDER of a `sadvae bench accuracy --out` run")
@@ -80,9 +97,20 @@ def main(argv: list[str] | None = None) -> int:
                 "-" if v is None else f"{v:d}" if isinstance(v, int) else f"{v:.1f}" if "min" not in k else f"{v:.2f}"
             )
         print(f"| {r['run']} | {r['dataset']} | {r['hold_s']:g} s | " + " | ".join(cells) + " |")
+    fired = {}
+    for item in args.runs:
+        name, eq, folder = item.partition("=")
+        name, folder = (name, folder) if eq else (Path(item).name, item)
+        for dataset, (n, pairs) in what_fired(Path(folder)).items():
+            fired.setdefault(name, {})[dataset] = {"false_starts": n, "pairs": pairs}
+    if any(fired.values()):
+        print("\nWhat fired on the unlisted sequences (every half list and hold, first phase):\n")
+        for name, per in fired.items():
+            for dataset, v in per.items():
+                print(f"- {name}, {dataset}: {v['false_starts']} false starts: {v['pairs']}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
+        args.json.write_text(json.dumps({"rows": rows, "what_fired": fired}, indent=1) + "\n", encoding="utf-8")
     return 0
 
 

@@ -403,11 +403,16 @@ def test_reworded_labels_rename_truths_and_lists(tmp_path):
     f.write_text("# a comment\nwalk\twalking\n\nsit down\t stand to sit \nstand up\tgetting up\n", encoding="utf-8")
     words = read_reworded(f, NAMES)
     assert words == {"walk": "walking", "sit down": "stand to sit", "stand up": "getting up"}
-    segs = [Segment("a#0", "sit down", NAMES, 0.0, 2.0), Segment("a#1", "walk", NAMES, 2.0, 4.0)]
+    segs = [
+        Segment("a#0", "sit down", NAMES, 0.0, 2.0),
+        Segment("a#1", "walk", NAMES, 2.0, 4.0),
+        Segment("a#2", None, NAMES, 4.0, 6.0, performed="stand up"),  # a half list's unlisted class
+    ]
     stream = HeldoutStream(np.zeros((3, 25, 3), np.float32), np.arange(3.0), segs, NAMES)
     out = reword(stream, words)
     assert out.class_names == ("walking", "stand to sit", "getting up")
-    assert [s.truth for s in out.segments] == ["stand to sit", "walking"]
+    assert [s.truth for s in out.segments] == ["stand to sit", "walking", None]
+    assert [s.performed for s in out.segments] == [None, None, "getting up"]
     assert all(s.labels == out.class_names for s in out.segments) and out.joints is stream.joints
 
 
@@ -786,7 +791,8 @@ def test_what_fired_names_each_false_start_by_the_class_replayed() -> None:
     assert detail[0]["false_labels"] == ["jump"] and detail[1]["false_labels"] == ["jump", "throw"]
     assert _what_fired(detail) == "sit -> jump 2, sit -> throw 1"
     assert _what_fired(detail, most=1) == "sit -> jump 2, 1 more"
-    assert _what_fired([{"truth": None, "first_labels": ["jump"]}]) == "-"
+    assert _what_fired([{"truth": None, "first_labels": ["jump"]}]) == "-"  # written before the fields
+    assert _what_fired(detail[2:]) == "none"
 
 
 def test_table_half_lists_merges_a_full_and_a_half_list_run(tmp_path, capsys):
@@ -813,14 +819,26 @@ def test_table_half_lists_merges_a_full_and_a_half_list_run(tmp_path, capsys):
         "half",
         [
             {"dataset": "utkinect", "hold_s": 1, "half_list_seed": 0, "summary": summary(0.4, 0.6, 1.0, 0.9)},
-            {"dataset": "utkinect", "hold_s": 1, "half_list_seed": 1, "summary": summary(0.2, 0.8, 2.0, 0.7)},
+            {
+                "dataset": "utkinect",
+                "hold_s": 1,
+                "half_list_seed": 1,
+                "summary": summary(0.2, 0.8, 2.0, 0.7),
+                "sequences_detail": [
+                    {"truth": None, "performed": "sit down", "false_labels": ["push", "push"]},
+                    {"truth": "walk", "performed": None, "false_labels": ["throw"]},  # a listed class: not counted
+                ],
+            },
         ],
     )
     full = run("full", [{"dataset": "utkinect", "hold_s": 1, "half_list_seed": None, "summary": summary(0.25, 0.5)}])
     assert mod.main([f"self={full}", f"self={half}", "--json", str(tmp_path / "t.json")]) == 0
     out = capsys.readouterr().out
     assert "| self | utkinect | 1 s | 25.0 | 50.0 | 30.0 | 70.0 | 1.50 | 80.0 | 2 |" in out
-    (row,) = json.loads((tmp_path / "t.json").read_text())
+    assert "- self, utkinect: 2 false starts: sit down -> push 2" in out
+    doc = json.loads((tmp_path / "t.json").read_text())
+    (row,) = doc["rows"]
     assert row["unlisted_false_per_min"] == 1.5 and row["lists"] == 2
+    assert doc["what_fired"] == {"self": {"utkinect": {"false_starts": 2, "pairs": "sit down -> push 2"}}}
     with pytest.raises(SystemExit, match="not found"):
         mod.main([str(tmp_path / "nothing")])

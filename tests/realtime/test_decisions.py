@@ -300,6 +300,9 @@ def test_tune_near_miss_starts_name_the_unlisted_class_and_the_label_it_started(
     }
     opts = DecisionOptions(ema_alpha=1.0, start_windows=1)
     assert td.near_miss_starts({("set", 1.0): rec}, scored, opts, 64) == {"set": {"clap -> wave": 2}}
+    # the same starts evaluate() counts as false: 2 over the unlisted clip's judged 4 s
+    res = td.evaluate({("set", 1.0): rec}, scored, opts, 64)
+    assert res["set@1s"]["false_starts_per_min"] * 4.0 / 60.0 == pytest.approx(2)
     sim = td.simulate(rec, half, rows, rows, opts, 64)
     assert [dict(c) for c in sim["started"]] == [{"wave": 1}, {"wave": 2}, {"jump": 1}]
 
@@ -543,6 +546,8 @@ def test_tune_datasets_option_defaults_to_the_kinect_sets_and_refuses_others(cap
     with pytest.raises(SystemExit) as exc:
         td.main(["--datasets", "ntu60"])
     assert exc.value.code == 2 and "invalid choice: 'ntu60'" in capsys.readouterr().err
+    keys = td.replay_keys(["hdm05", "utkinect", "hdm05"], [0, 1.0, 1])  # what main records: each set and hold once
+    assert keys == [("hdm05", 0.0), ("hdm05", 1.0), ("utkinect", 0.0), ("utkinect", 1.0)]
 
 
 @pytest.mark.slow

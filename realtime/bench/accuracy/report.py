@@ -528,7 +528,7 @@ def markdown(doc: dict[str, Any]) -> str:
                 "",
                 "Sequences of the classes a half list leaves out (clips of no listed action: every start is false; "
                 "*silent*: no label held; *what fired*: the false starts of the first phase as class replayed -> "
-                "label started, most frequent first):",
+                'label started and their number, most frequent first; "N more": the other pairs\' starts):',
                 "",
                 "| dataset | pose held | unlisted classes | sequences | false / min | false / action min | silent "
                 "| what fired |",
@@ -548,8 +548,10 @@ def markdown(doc: dict[str, Any]) -> str:
 
 
 def _what_fired(detail: list[dict[str, Any]], most: int = 4) -> str:
-    """The false starts on the unlisted sequences as "class -> label n" pairs, most frequent first (documents
-    written before 7 December 2026 lack the fields: "-")."""
+    """The false starts on the unlisted sequences as "class -> label n" pairs, most frequent first; "none" without
+    any ("-" for documents written before 7 December 2026, which lack the fields)."""
+    if not any("false_labels" in d for d in detail):
+        return "-"
     pairs: dict[str, int] = {}
     for d in detail:
         if d.get("truth") is None and d.get("performed"):
@@ -557,7 +559,7 @@ def _what_fired(detail: list[dict[str, Any]], most: int = 4) -> str:
                 key = f"{d['performed']} -> {label}"
                 pairs[key] = pairs.get(key, 0) + 1
     if not pairs:
-        return "-"
+        return "none"
     ranked = sorted(pairs.items(), key=lambda kv: (-kv[1], kv[0]))
     more = sum(n for _, n in ranked[most:])
     return ", ".join(f"{k} {n}" for k, n in ranked[:most]) + (f", {more} more" if more else "")
