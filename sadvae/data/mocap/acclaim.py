@@ -158,6 +158,8 @@ def read_asf(path: str | Path) -> AsfSkeleton:
             raise DataFormatError(path, f"line {b[0][0]}", f"bone name {bone.name!r} appears twice")
         bones[bone.name] = bone
     parents, order = _asf_tree(path, sections.hierarchy, bones)
+    if not sections.length_given:
+        _check_default_units(path, bones, parents, order)
     return AsfSkeleton(
         path,
         bones,
@@ -177,6 +179,7 @@ class _AsfSections:
     """What the sections of an ASF file say, before the bones are built (lengths in the file's units)."""
 
     length_unit: float = 1.0
+    length_given: bool = False  # a `:units` `length` line was read (else the Acclaim default, inches)
     degrees: bool = True
     root_order: tuple[str, ...] = ("tx", "ty", "tz", "rx", "ry", "rz")
     root_axis: str = "xyz"
@@ -240,6 +243,7 @@ def _asf_unit(path: Path, n: int, key: str, toks: list[str], out: _AsfSections) 
     """One line of the :units section (length, angle; mass and others are ignored)."""
     if key == "length":
         out.length_unit = _floats(path, n, toks[1:], 1, "length unit")[0]
+        out.length_given = True
         if out.length_unit <= 0:
             raise DataFormatError(path, f"line {n}", f"expected a positive length unit, found {toks[1]}")
     elif key == "angle":
@@ -266,6 +270,30 @@ def _asf_root(path: Path, n: int, key: str, toks: list[str], out: _AsfSections) 
         out.root_pos = _floats(path, n, toks[1:], 3, "root position")
     elif key == "orientation":
         out.root_ori = _floats(path, n, toks[1:], 3, "root orientation")
+
+
+# a person's rest pose spans this much (metres) along its longest axis: HDM05's actors 1.75-1.82 (T-pose arms)
+_REST_SPAN_M = (0.5, 3.0)
+
+
+def _check_default_units(path: Path, bones: dict[str, AsfBone], parents: dict[str, str], order: tuple[str, ...]):
+    """An ASF without a ``:units`` ``length`` is read in inches (the Acclaim default); when that makes the skeleton's
+    rest pose no person's size, the file's lengths are in another unit: one clear error instead of a giant or a doll."""
+    pos = {"root": np.zeros(3)}
+    for name in order:
+        bone = bones[name]
+        pos[name] = pos[parents[name]] + bone.direction * bone.length
+    points = np.array(list(pos.values()))
+    span = float((points.max(axis=0) - points.min(axis=0)).max())
+    lo, hi = _REST_SPAN_M
+    if not lo <= span <= hi:
+        raise DataFormatError(
+            path,
+            ":units",
+            f"no `length` unit, so the lengths were read as inches (the Acclaim default) and the skeleton at rest "
+            f"spans {span:.2f} m, not a person's {lo:g}-{hi:g} m; add a `:units` section with `length L` such that "
+            "a file length x 0.0254 / L is metres (HDM05 and CMU files say `length 0.45`)",
+        )
 
 
 def _asf_tree(

@@ -278,6 +278,19 @@ BAD_ASF = {
 }
 
 
+def test_asf_without_length_unit_reads_inches_and_refuses_no_persons_size(tmp_path):
+    """No `:units` `length`: the Acclaim default (inches) is read when it gives a person's size at rest; a skeleton
+    that default would make a doll (the synthetic one: 9 inches) or a giant is one clear error naming the fix."""
+    human = ASF.replace("  length 0.45\n", "").replace("length 4.5\n", "length 40\n")  # 40 in = 1.02 m a bone
+    asf = read_asf(_write(tmp_path, "h.asf", human))
+    assert asf.length_to_m == pytest.approx(0.0254) and asf.bones["up"].length == pytest.approx(1.016)
+    path = _write(tmp_path, "d.asf", ASF.replace("  length 0.45\n", ""))
+    with pytest.raises(DataFormatError) as exc:
+        read_asf(path)
+    _one_error(exc, path, ":units", "spans 0.11 m", "length 0.45")
+    assert read_asf(_write(tmp_path, "u.asf", ASF)).bones["up"].length == pytest.approx(0.254)  # units given: read
+
+
 @pytest.mark.parametrize("case", sorted(BAD_ASF))
 def test_bad_asf_gives_one_clear_error(tmp_path, case):
     text, words = BAD_ASF[case]
