@@ -5,8 +5,8 @@ docs/live.md, "The mocap sets as selection ground too": half of NW-UCLA's near-m
 under ``runs/head/``, made on a miss), each clip is also replayed reversed in time through the same live pipeline
 (cached under ``runs/head/reversed/``). Per pair of classes (A, C) with C the reverse of A, on the clips of either,
 the pairwise accuracy of the clip's window vote: forward (P(A) vs P(C)), the reversed view alone (a clip of A
-reversed should read as C) and both (P_fwd(A) * P_rev(C) vs P_fwd(C) * P_rev(A)). UTKinect's sit down / stand up is
-the other pair the Kinect sets hold.
+reversed should read as C) and both (P_fwd(A) * P_rev(C) vs P_fwd(C) * P_rev(A)). Sit down / stand up (NW-UCLA,
+UTKinect) is the other reverse pair the Kinect sets hold.
 
     python scripts/probe_time_reversal.py --model runs/ship_inner/default_model.pt    # ~2 min, 2-core CPU
 """
@@ -28,7 +28,10 @@ import tune_decisions as td  # noqa: E402
 
 from sadvae.paths import SHARED_DATA  # noqa: E402
 
-PAIRS = {"nw_ucla": [("put on clothes", "take off clothes")], "utkinect": [("sit down", "stand up")]}
+PAIRS = {
+    "nw_ucla": [("put on clothes", "take off clothes"), ("sit down", "stand up")],
+    "utkinect": [("sit down", "stand up")],
+}
 
 
 def reversed_clips(replay):

@@ -5,8 +5,9 @@ Each argument is a ``sadvae bench accuracy --out`` folder, optionally prefixed `
 hold: live top-1 and window vote top-1 of the listed classes' sequences, mean over the half lists; false starts a
 minute on the unlisted classes' sequences (every start there is false) and the share of them on which no label was
 held, mean over the half lists; and, for full lists, live and vote top-1. Prints a markdown table; ``--json`` also
-writes it. Then, per run and dataset, what fired on the unlisted sequences over every half list and hold: the false
-starts as "class replayed -> label started" pairs (first phase; runs made before 7 December 2026 lack them: "-").
+writes it (``{"rows": [...], "what_fired": {...}}``; a list of the rows before 7 December 2026). Then, per run and
+dataset, what fired on the unlisted sequences over every half list and hold: the false starts as "class replayed ->
+label started" pairs, the most frequent six (first phase; runs made before 7 December 2026 lack them: "-").
 
     python scripts/table_half_lists.py names=runs/s19/half/utkinect_names self=runs/s19/half/utkinect_self
 
@@ -50,26 +51,35 @@ def summarise(folder: Path) -> dict[tuple[str, float], dict[str, float | int | N
     return {key: {k: mean(k, v) for k, v in acc.items()} for key, acc in out.items()}
 
 
-def what_fired(folder: Path) -> dict[str, tuple[int, str]]:
-    """``{dataset: (false starts on unlisted sequences, their pairs)}`` over the half-list replays of ``folder``
-    (:func:`realtime.bench.accuracy.report._what_fired` of all of a dataset's first-phase sequences)."""
-    from realtime.bench.accuracy.report import _what_fired
-
+def half_list_details(folder: Path) -> dict[str, list[dict]]:
+    """``{dataset: first-phase sequence details}`` of the half-list replays of ``folder``."""
     doc = json.loads((folder / "accuracy.json").read_text(encoding="utf-8"))
     details: dict[str, list[dict]] = {}
     for r in doc.get("replays", []):
         if r.get("half_list_seed") is not None:
             details.setdefault(r["dataset"], []).extend(r.get("sequences_detail") or [])
-    return {
-        d: (sum(len(q.get("false_labels") or []) for q in rows if q.get("truth") is None), _what_fired(rows, most=6))
-        for d, rows in sorted(details.items())
-    }
+    return details
+
+
+def what_fired(rows: list[dict]) -> dict[str, int | str | None]:
+    """The false starts on the unlisted sequences of ``rows`` (sequence details) and their "class -> label" pairs
+    (:func:`realtime.bench.accuracy.report._what_fired`); ``false_starts`` None for runs made before 7 December
+    2026, whose details lack the labels."""
+    from realtime.bench.accuracy.report import _what_fired
+
+    known = any("false_labels" in q for q in rows)
+    n = sum(len(q.get("false_labels") or []) for q in rows if q.get("truth") is None)
+    return {"false_starts": n if known else None, "pairs": _what_fired(rows, most=6)}
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("runs", nargs="+", help="[NAME=]FOLDER of a `sadvae bench accuracy --out` run")
-    ap.add_argument("--json", type=Path, help="also write the table as JSON")
+    ap.add_argument(
+        "--json",
+        type=Path,
+        help='also write {"rows": the rows, "what_fired": {run: {dataset: {"false_starts", "pairs"}}}} as JSON',
+    )
     args = ap.parse_args(argv)
     merged: dict[tuple[str, str, float], dict] = {}  # folders given the same NAME make one row per set and hold
     for item in args.runs:
@@ -97,17 +107,21 @@ def main(argv: list[str] | None = None) -> int:
                 "-" if v is None else f"{v:d}" if isinstance(v, int) else f"{v:.1f}" if "min" not in k else f"{v:.2f}"
             )
         print(f"| {r['run']} | {r['dataset']} | {r['hold_s']:g} s | " + " | ".join(cells) + " |")
-    fired = {}
+    details: dict[str, dict[str, list[dict]]] = {}  # folders given the same NAME pool their sequences
     for item in args.runs:
         name, eq, folder = item.partition("=")
         name, folder = (name, folder) if eq else (Path(item).name, item)
-        for dataset, (n, pairs) in what_fired(Path(folder)).items():
-            fired.setdefault(name, {})[dataset] = {"false_starts": n, "pairs": pairs}
+        for dataset, rows_ in half_list_details(Path(folder)).items():
+            details.setdefault(name, {}).setdefault(dataset, []).extend(rows_)
+    fired = {name: {d: what_fired(r) for d, r in sorted(per.items())} for name, per in details.items()}
     if any(fired.values()):
         print("\nWhat fired on the unlisted sequences (every half list and hold, first phase):\n")
         for name, per in fired.items():
             for dataset, v in per.items():
-                print(f"- {name}, {dataset}: {v['false_starts']} false starts: {v['pairs']}")
+                if v["false_starts"] is None:
+                    print(f"- {name}, {dataset}: not recorded (a run made before 7 December 2026)")
+                else:
+                    print(f"- {name}, {dataset}: {v['false_starts']} false starts: {v['pairs']}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"rows": rows, "what_fired": fired}, indent=1) + "\n", encoding="utf-8")

@@ -840,5 +840,11 @@ def test_table_half_lists_merges_a_full_and_a_half_list_run(tmp_path, capsys):
     (row,) = doc["rows"]
     assert row["unlisted_false_per_min"] == 1.5 and row["lists"] == 2
     assert doc["what_fired"] == {"self": {"utkinect": {"false_starts": 2, "pairs": "sit down -> push 2"}}}
+    old = run("old", [{"dataset": "msr", "hold_s": 0, "half_list_seed": 0, "summary": summary(0.1, 0.2, 3.0, 0.5),
+                       "sequences_detail": [{"truth": None, "first_labels": ["jump"]}]}])  # fmt: skip
+    assert mod.main([f"old={old}", f"old={half}"]) == 0  # one NAME: its folders' sequences pooled per dataset
+    out = capsys.readouterr().out
+    assert "- old, msr: not recorded (a run made before 7 December 2026)" in out
+    assert "- old, utkinect: 2 false starts: sit down -> push 2" in out
     with pytest.raises(SystemExit, match="not found"):
         mod.main([str(tmp_path / "nothing")])

@@ -146,7 +146,8 @@ def read_asf(path: str | Path) -> AsfSkeleton:
     Raises:
         DataFormatError: missing, empty, no ``:bonedata`` or ``:hierarchy``, a bone without name,
             direction or length, an unknown dof or axis order, a hierarchy line naming an unknown bone,
-            or a bone the hierarchy never reaches from the root. The message names the file and line.
+            or a bone the hierarchy never reaches from the root, or no ``:units`` ``length`` while the inches
+            it then defaults to make the skeleton no person's size. The message names the file and line.
     """
     path = Path(path)
     sections = _read_asf_sections(path, read_mocap_text(path, "ASF"))
@@ -272,8 +273,9 @@ def _asf_root(path: Path, n: int, key: str, toks: list[str], out: _AsfSections) 
         out.root_ori = _floats(path, n, toks[1:], 3, "root orientation")
 
 
-# a person's rest pose spans this much (metres) along its longest axis: HDM05's actors 1.75-1.82 (T-pose arms)
-_REST_SPAN_M = (0.5, 3.0)
+# a person's rest pose spans this much (metres) along its longest axis: HDM05's five actors 1.71-2.01 (T-pose arms);
+# read in inches without their `length 0.45` line they span 0.77-0.90, under the lower bound
+_REST_SPAN_M = (1.0, 3.0)
 
 
 def _check_default_units(path: Path, bones: dict[str, AsfBone], parents: dict[str, str], order: tuple[str, ...]):
@@ -291,8 +293,8 @@ def _check_default_units(path: Path, bones: dict[str, AsfBone], parents: dict[st
             path,
             ":units",
             f"no `length` unit, so the lengths were read as inches (the Acclaim default) and the skeleton at rest "
-            f"spans {span:.2f} m, not a person's {lo:g}-{hi:g} m; add a `:units` section with `length L` such that "
-            "a file length x 0.0254 / L is metres (HDM05 and CMU files say `length 0.45`)",
+            f"spans {span:.2f} m, not a person's {lo:g}-{hi:g} m; add `length L` to the `:units` section (or add the "
+            "section) such that a file length x 0.0254 / L is metres (HDM05 and CMU files say `length 0.45`)",
         )
 
 

@@ -278,17 +278,46 @@ BAD_ASF = {
 }
 
 
+def _chain_asf(first: float, second: float, units: bool = False) -> str:
+    """The synthetic ASF with its two bones pointing the same way (up), of these lengths in file units."""
+    text = ASF.replace("     direction 1 0 0\n", "     direction 0 1 0\n")
+    text = text.replace("     length 4.5\n     axis 0 0 0", f"     length {first:g}\n     axis 0 0 0", 1)
+    text = text.replace("     length 4.5\n     axis 0 0 90", f"     length {second:g}\n     axis 0 0 90", 1)
+    return text if units else text.replace("  length 0.45\n", "")
+
+
 def test_asf_without_length_unit_reads_inches_and_refuses_no_persons_size(tmp_path):
-    """No `:units` `length`: the Acclaim default (inches) is read when it gives a person's size at rest; a skeleton
-    that default would make a doll (the synthetic one: 9 inches) or a giant is one clear error naming the fix."""
-    human = ASF.replace("  length 0.45\n", "").replace("length 4.5\n", "length 40\n")  # 40 in = 1.02 m a bone
-    asf = read_asf(_write(tmp_path, "h.asf", human))
-    assert asf.length_to_m == pytest.approx(0.0254) and asf.bones["up"].length == pytest.approx(1.016)
-    path = _write(tmp_path, "d.asf", ASF.replace("  length 0.45\n", ""))
+    """No `:units` `length`: the Acclaim default (inches) is read when the rest pose, followed from the root through
+    the hierarchy, spans a person's 1-3 m (two 25 in bones in a line: 1.27 m, though each alone is 0.64 m); a doll
+    (the synthetic skeleton: two 4.5 in bones at right angles, 0.11 m) or a giant (two 100 in bones, 5.08 m) is one
+    clear error naming the fix; with a `length` given nothing is checked."""
+    asf = read_asf(_write(tmp_path, "h.asf", _chain_asf(25, 25)))
+    assert asf.length_to_m == pytest.approx(0.0254) and asf.bones["up"].length == pytest.approx(0.635)
+    for name, text, span in (
+        ("doll.asf", ASF.replace("  length 0.45\n", ""), "spans 0.11 m"),
+        ("giant.asf", _chain_asf(100, 100), "spans 5.08 m"),
+        ("half.asf", _chain_asf(15, 15), "spans 0.76 m"),  # HDM05's size with its `length 0.45` line lost
+    ):
+        path = _write(tmp_path, name, text)
+        with pytest.raises(DataFormatError) as exc:
+            read_asf(path)
+        _one_error(exc, path, ":units", span, "length 0.45")
+    assert read_asf(_write(tmp_path, "u.asf", _chain_asf(100, 100, units=True))).bones["up"].length == pytest.approx(
+        100 * 0.0254 / 0.45
+    )  # a `length` given: read as it says, nothing checked
+
+
+def test_real_asf_without_its_length_line_is_refused(mocap, tmp_path):
+    """An HDM05 skeleton whose `length 0.45` line is lost reads at 0.45 times a person's size: refused."""
+    src = sorted((mocap / "hdm05").rglob("*.asf"))[0]
+    lines = src.read_text(encoding="utf-8").splitlines(keepends=True)
+    kept = [line for line in lines if line.split()[:2] != ["length", "0.45"]]
+    assert len(kept) == len(lines) - 1  # the :units length line, nothing else
+    bad = _write(tmp_path, src.name, "".join(kept))
     with pytest.raises(DataFormatError) as exc:
-        read_asf(path)
-    _one_error(exc, path, ":units", "spans 0.11 m", "length 0.45")
-    assert read_asf(_write(tmp_path, "u.asf", ASF)).bones["up"].length == pytest.approx(0.254)  # units given: read
+        read_asf(bad)
+    _one_error(exc, bad, ":units", "length 0.45")
+    assert read_asf(src).length_to_m == pytest.approx(0.0254 / 0.45)
 
 
 @pytest.mark.parametrize("case", sorted(BAD_ASF))
