@@ -51,6 +51,12 @@ def summarise(folder: Path) -> dict[tuple[str, float], dict[str, float | int | N
     return {key: {k: mean(k, v) for k, v in acc.items()} for key, acc in out.items()}
 
 
+def _named(item: str) -> tuple[str, Path]:
+    """``NAME=FOLDER`` -> (NAME, FOLDER); a bare folder is named by its last part."""
+    name, eq, folder = item.partition("=")
+    return (name, Path(folder)) if eq else (Path(item).name, Path(item))
+
+
 def half_list_details(folder: Path) -> dict[str, list[dict]]:
     """``{dataset: first-phase sequence details}`` of the half-list replays of ``folder``."""
     doc = json.loads((folder / "accuracy.json").read_text(encoding="utf-8"))
@@ -63,13 +69,13 @@ def half_list_details(folder: Path) -> dict[str, list[dict]]:
 
 def what_fired(rows: list[dict]) -> dict[str, int | str | None]:
     """The false starts on the unlisted sequences of ``rows`` (sequence details) and their "class -> label" pairs
-    (:func:`realtime.bench.accuracy.report._what_fired`); ``false_starts`` None for runs made before 7 December
+    (:func:`realtime.bench.accuracy.report.fired_pairs`); ``false_starts`` None for runs made before 7 December
     2026, whose details lack the labels."""
-    from realtime.bench.accuracy.report import _what_fired
+    from realtime.bench.accuracy.report import fired_pairs
 
     known = any("false_labels" in q for q in rows)
     n = sum(len(q.get("false_labels") or []) for q in rows if q.get("truth") is None)
-    return {"false_starts": n if known else None, "pairs": _what_fired(rows, most=6)}
+    return {"false_starts": n if known else None, "pairs": fired_pairs(rows, most=6)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,11 +87,10 @@ def main(argv: list[str] | None = None) -> int:
         help='also write {"rows": the rows, "what_fired": {run: {dataset: {"false_starts", "pairs"}}}} as JSON',
     )
     args = ap.parse_args(argv)
+    runs = [_named(item) for item in args.runs]
     merged: dict[tuple[str, str, float], dict] = {}  # folders given the same NAME make one row per set and hold
-    for item in args.runs:
-        name, eq, folder = item.partition("=")
-        name, folder = (name, folder) if eq else (Path(item).name, item)
-        for (dataset, hold), v in summarise(Path(folder)).items():
+    for name, folder in runs:
+        for (dataset, hold), v in summarise(folder).items():
             merged.setdefault((name, dataset, hold), {"run": name, "dataset": dataset, "hold_s": hold}).update(v)
     rows = sorted(merged.values(), key=lambda r: (r["dataset"], r["hold_s"]))
     cols = [
@@ -108,10 +113,8 @@ def main(argv: list[str] | None = None) -> int:
             )
         print(f"| {r['run']} | {r['dataset']} | {r['hold_s']:g} s | " + " | ".join(cells) + " |")
     details: dict[str, dict[str, list[dict]]] = {}  # folders given the same NAME pool their sequences
-    for item in args.runs:
-        name, eq, folder = item.partition("=")
-        name, folder = (name, folder) if eq else (Path(item).name, item)
-        for dataset, rows_ in half_list_details(Path(folder)).items():
+    for name, folder in runs:
+        for dataset, rows_ in half_list_details(folder).items():
             details.setdefault(name, {}).setdefault(dataset, []).extend(rows_)
     fired = {name: {d: what_fired(r) for d, r in sorted(per.items())} for name, per in details.items()}
     if any(fired.values()):

@@ -773,10 +773,10 @@ def test_half_lists_flag_reaches_the_runs_and_the_report(monkeypatch, tmp_path, 
     assert row in text
 
 
-def test_what_fired_names_each_false_start_by_the_class_replayed() -> None:
+def testfired_pairs_names_each_false_start_by_the_class_replayed() -> None:
     """The unlisted table's last column: every false start of a "none" sequence (tolerated labels are not false) as
     "class replayed -> label", most frequent first, the rest counted; documents without the fields read "-"."""
-    from realtime.bench.accuracy.report import _what_fired
+    from realtime.bench.accuracy.report import fired_pairs
 
     def start(label, t):
         return {"type": "start", "track_id": 1, "label": label, "window": {"end_ms": t * 1000}, EMITTED: t}
@@ -789,10 +789,10 @@ def test_what_fired_names_each_false_start_by_the_class_replayed() -> None:
     ]
     detail = [score_segment(events, [], seg).to_dict() for seg in segs]
     assert detail[0]["false_labels"] == ["jump"] and detail[1]["false_labels"] == ["jump", "throw"]
-    assert _what_fired(detail) == "sit -> jump 2, sit -> throw 1"
-    assert _what_fired(detail, most=1) == "sit -> jump 2, 1 more"
-    assert _what_fired([{"truth": None, "first_labels": ["jump"]}]) == "-"  # written before the fields
-    assert _what_fired(detail[2:]) == "none"
+    assert fired_pairs(detail) == "sit -> jump 2, sit -> throw 1"
+    assert fired_pairs(detail, most=1) == "sit -> jump 2, 1 more"
+    assert fired_pairs([{"truth": None, "first_labels": ["jump"]}]) == "-"  # written before the fields
+    assert fired_pairs(detail[2:]) == "none"
 
 
 def test_table_half_lists_merges_a_full_and_a_half_list_run(tmp_path, capsys):

@@ -15,6 +15,7 @@ from realtime.bench.accuracy.metrics import SegmentScore, summarise
 
 __all__ = [
     "AccuracyOptions",
+    "fired_pairs",
     "run_accuracy",
     "markdown",
     "plot",
@@ -541,13 +542,13 @@ def markdown(doc: dict[str, Any]) -> str:
                 f"| {r['dataset']}{_examples_note(r)}{_half_note(r)} | {r['hold_s']:g} s "
                 f"| {', '.join(r.get('unlisted') or []) or '-'} | {r['summary']['none']['segments']} "
                 f"| {_cell(non, 'false_per_min', one, phases)} | {_cell(non, 'false_per_action_min', one, phases)} "
-                f"| {_cell(non, 'held_ok', pct, phases)} | {_what_fired(r['sequences_detail'])} |"
+                f"| {_cell(non, 'held_ok', pct, phases)} | {fired_pairs(r['sequences_detail'])} |"
             )
         out.append("")
     return "\n".join(out) + "\n"
 
 
-def _what_fired(detail: list[dict[str, Any]], most: int = 4) -> str:
+def fired_pairs(detail: list[dict[str, Any]], most: int = 4) -> str:
     """The false starts on the unlisted sequences as "class -> label n" pairs, most frequent first; "none" without
     any ("-" for documents written before 7 December 2026, which lack the fields)."""
     if not any("false_labels" in d for d in detail):

@@ -278,7 +278,9 @@ def _asf_root(path: Path, n: int, key: str, toks: list[str], out: _AsfSections) 
 _REST_SPAN_M = (1.0, 3.0)
 
 
-def _check_default_units(path: Path, bones: dict[str, AsfBone], parents: dict[str, str], order: tuple[str, ...]):
+def _check_default_units(
+    path: Path, bones: dict[str, AsfBone], parents: dict[str, str], order: tuple[str, ...]
+) -> None:
     """An ASF without a ``:units`` ``length`` is read in inches (the Acclaim default); when that makes the skeleton's
     rest pose no person's size, the file's lengths are in another unit: one clear error instead of a giant or a doll."""
     pos = {"root": np.zeros(3)}
