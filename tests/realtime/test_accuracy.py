@@ -238,7 +238,9 @@ def test_real_video_end_to_end(shared_data, tmp_path):
     assert row["frames"] == 72 and row["truth"] is None
     s = row["score"]
     assert s["windows"] >= 1  # the clip is long enough for the head to score at least one window
-    assert s["false_starts"] == s["starts"]  # nothing is right on a "none of these" clip
+    # the clip's annotated correct output with everyday labels is no event (benchmarks/videos.toml); the packaged
+    # model gives none (docs/results.md), so a start here is a false event the benchmark would report
+    assert s["starts"] == 0 and s["false_starts"] == 0
     assert doc["video_summary"]["none"]["segments"] == 1
     written = write_outputs(doc, tmp_path)
     assert {p.name for p in written} >= {"accuracy.json", "accuracy.md"}

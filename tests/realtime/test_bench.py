@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +36,7 @@ from realtime.head.zero_shot import HeadOptions  # noqa: E402
 from realtime.sources.replay import save_recording  # noqa: E402
 from sadvae.errors import ConfigError, DataFormatError  # noqa: E402
 from sadvae.export import file_sha256  # noqa: E402
+from sadvae.paths import PROJECT_ROOT  # noqa: E402
 
 FAST = dict(
     backends=("onnxruntime", "torch", "tensorrt"), batches=(1, 2), persons=(1, 2, 3), iters=3, warmup=1, threads=1
@@ -142,14 +146,21 @@ def test_agreement_counts_changed_decisions() -> None:
     assert a["top1_agreement"] == 0.75 and a["max_abs"] == {"latent": 0.5, "seen_logits": 0.6}
 
 
-def test_tensorrt_with_a_plan_that_cannot_load_is_skipped_not_a_crash(model, tmp_path):
+def test_tensorrt_that_cannot_run_is_skipped_with_its_reason_not_a_crash(model, tmp_path):
+    """A TensorRT row that cannot run (TensorRT not installed, as on CI, or a plan that cannot load) is a skipped
+    row naming why; the other backends' rows are unaffected."""
     bundle, cache = model
     plan = tmp_path / "model.plan"
     plan.write_bytes(b"not a plan")
     opts = BenchOptions(backends=("tensorrt",), engine=str(plan), iters=1, warmup=0)
     rec = bench_recognizer(bundle, opts, cache)
     assert rec["results"] == [] and len(rec["skipped"]) == 1
-    assert rec["skipped"][0]["backend"] == "tensorrt" and rec["skipped"][0]["reason"]  # e.g. tensorrt not installed
+    (skipped,) = rec["skipped"]
+    assert skipped["backend"] == "tensorrt"
+    if importlib.util.find_spec("tensorrt") is None:
+        assert "tensorrt is not installed" in skipped["reason"]
+    else:  # the plan's bytes are read and refused
+        assert "model.plan" in skipped["reason"] or "manifest" in skipped["reason"]
 
 
 def test_replay_pipeline_reports_every_stage_it_ran(model, replay_file, tmp_path):
@@ -216,6 +227,14 @@ def test_load_result_names_the_problem(tmp_path):
 def test_machine_info_needs_no_heavy_imports():
     info = machine_info()
     assert info["cores"] >= 1 and info["python"] and isinstance(info["loadavg_start"], list)
+    # this process has imported torch and onnxruntime already: a fresh one says what machine_info itself imports
+    code = (
+        "import sys; import realtime.bench.machine as m; m.machine_info(); "
+        "print(sorted({'torch', 'onnxruntime', 'tensorrt', 'cv2', 'mediapipe'} & set(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
 
 
 def test_bench_outputs_that_cannot_be_written_are_refused_before_the_timing(tmp_path, monkeypatch, capsys):

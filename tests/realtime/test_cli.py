@@ -370,7 +370,15 @@ def test_video_run_reaches_a_separate_events_process(
     try:
         live = subprocess.run(
             _video_command(
-                shared_data, labels, model_files, pose_task, endpoint, "--record", str(out), "--status-interval", "0.5"
+                shared_data,
+                labels,
+                model_files,
+                pose_task,
+                endpoint,
+                *("--record", str(out), "--status-interval", "0.5"),
+                # every window decides (the tiny random model stays under the default start score), so action
+                # events reach the other process too, not only status events
+                *("--start-score", "0", "--keep-score", "0", "--min-score", "0", "--start-windows", "1"),
             ),
             capture_output=True,
             text=True,
@@ -394,6 +402,7 @@ def test_video_run_reaches_a_separate_events_process(
     assert max(e["fps"] for e in statuses) > 5 and any(e["tracks"] == 1 for e in statuses)
     assert any("pose" in e["latency_ms"] and "model" in e["latency_ms"] for e in statuses)
     actions = [e for e in events if e["type"] != "status"]
+    assert actions and actions[0]["type"] == "start"
     assert all(e["source"] == "ta_chi" and e["label"] in ("wave", "clap") for e in actions)
     import cv2
 

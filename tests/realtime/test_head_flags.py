@@ -70,7 +70,7 @@ def test_defaults_are_the_dataclasses_and_help_says_them(capsys) -> None:
     assert opts.decisions == DecisionOptions() and opts.head == HeadOptions()
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--help"])
-    text = " ".join(capsys.readouterr().out.split())
+    lines = capsys.readouterr().out.splitlines()
     d = DecisionOptions()
     flags = {
         "--start-score": d.start_score,
@@ -78,8 +78,18 @@ def test_defaults_are_the_dataclasses_and_help_says_them(capsys) -> None:
         "--smoothing": d.ema_alpha,
         "--match-threshold": HeadOptions().match_threshold,
     }
-    for flag, default in flags.items():
-        assert flag in text and f"(default {default}" in text
+    for flag, default in flags.items():  # each flag's own entry says its default (not just any flag's)
+        assert f"(default {default}" in _option_help(lines, flag), flag
+
+
+def _option_help(lines: list[str], flag: str) -> str:
+    """The entry of ``flag`` in argparse's help output: its first line (two spaces, the flag) and the lines that
+    continue it, joined."""
+    (start,) = [i for i, line in enumerate(lines) if line.startswith(f"  {flag} ") or line == f"  {flag}"]
+    end = start + 1
+    while end < len(lines) and lines[end].startswith("   "):
+        end += 1
+    return " ".join(" ".join(lines[start:end]).split())
 
 
 def test_inconsistent_thresholds_are_one_clear_error() -> None:

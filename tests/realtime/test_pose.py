@@ -329,8 +329,7 @@ def test_live_mode_returns_latest_result(pose_model: PoseModel, shared_data: Pat
             time.sleep(0.02)
         assert got and fresh >= 2
         assert got[0].timestamp_ms <= k * 33
-        est(frames[0], timestamp_ms=k * 33 + 1)  # usually before the next result: fresh may be False
-        assert isinstance(est.fresh, bool)
+        est(frames[0], timestamp_ms=k * 33 + 1)  # usually before the next result: fresh may be either
         # seconds later (the stage was not called meanwhile): MediaPipe's last answer is not these frames' people
         # (until 6 December 2026 it came back marked fresh; a review found a ROI stage following the person by crops
         # get a pose 2 s old from the full frame)

@@ -542,14 +542,16 @@ def test_two_person_stage_on_real_frames(shared_data: Path, tmp_path_factory: py
     )
     assert runs < 1.6 * len(frames)
     cap = cv2.VideoCapture(str(shared_data / "ntu" / "ntu_sample.avi"))
-    found = plain_found = 0
+    found = plain_found = read = 0
     with PoseEstimator(opts, model) as plain, MultiRoiPoseEstimator(opts, RoiOptions(), model) as multi:
         for i in range(40):
             ok, img = cap.read()
             if not ok:
                 break
+            read += 1
             strip = np.ascontiguousarray(img[:, :640])
             plain_found += len(plain(strip, round(i * 33.4)))
             found += len(multi(strip, round(i * 33.4)))
     cap.release()
+    assert read == 40  # an unreadable video must not pass as "nobody found"
     assert plain_found == 0 and found == 0

@@ -17,13 +17,14 @@ from sadvae.errors import ConfigError  # noqa: E402
 BASE = ["--demo", "--labels", "labels/demo.txt"]
 
 
-def _wave(replay_batches, trim: StillTrim | None) -> list[WindowBatch]:
-    """A person who stands 1 s, waves an arm for 1.5 s and stands 1 s (30 frames/s), through the tiny model."""
+def _wave(replay_batches, trim: StillTrim | None, **options) -> list[WindowBatch]:
+    """A person who stands 1 s, waves an arm for 1.5 s and stands 1 s (30 frames/s), through the tiny model
+    (``options``: other ``PipelineOptions`` fields)."""
     joints = np.zeros((105, 1, 25, 3), np.float32)
     joints[:, 0] = np.random.default_rng(0).normal(scale=0.2, size=(25, 3)) + [0.0, 0.0, 3.0]
     arm = [5, 6, 7, 21, 22]  # elbow, wrist, hand, hand tip, thumb
     joints[30:75, 0][:, arm, 1] += 0.3 * np.sin(np.linspace(0.0, 2.0 * np.pi, 45))[:, None]
-    return replay_batches(joints, trim_still=trim)
+    return replay_batches(joints, trim_still=trim, **options)
 
 
 def test_the_model_reads_the_moving_span_and_the_hook_the_whole_window(replay_batches, model_files) -> None:
@@ -57,12 +58,14 @@ def test_each_window_says_whether_the_person_still_moves_at_its_end(replay_batch
     from sadvae.data.motion import moving_span
 
     fps = load_bundle(model_files[0]).preprocess.fps
-    batches = _wave(replay_batches, StillTrim())
+    # partial windows from 8 frames on, so that windows end while the person still stands before the wave
+    batches = _wave(replay_batches, StillTrim(), min_window_frames=8)
     flags = [b.moving[0] for b in batches]
     for b, flag in zip(batches, flags, strict=True):
         span = moving_span(b.joints[0], fps, StillTrim())
         assert flag == (span is not None and span[1] == len(b.joints[0]) - 1)
     ends = [b.times[0][-1] for b in batches]
+    assert any(t < 0.9 for t in ends) and any(t > 2.9 for t in ends)  # each check below has windows to judge
     assert any(f for f, t in zip(flags, ends, strict=True) if 1.2 < t < 2.4)  # mid-wave
     assert not any(f for f, t in zip(flags, ends, strict=True) if t > 2.9)  # 0.4 s and more after it
     assert not any(f for f, t in zip(flags, ends, strict=True) if t < 0.9)  # standing before it

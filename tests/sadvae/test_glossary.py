@@ -30,6 +30,7 @@ def _write_wordnet(folder: Path) -> None:
         "verb": [  # (lemma, lexicographer file, gloss)
             ("jog", 42, 'continue talking or writing in a desultory manner; "he jogged on"'),
             ("jog", 38, "run for exercise"),
+            ("jog", 38, "travel along with jerks"),
             ("sit_down", 38, "take a seat"),
             ("don", 29, "put clothing on one's body"),
             ("forward", 32, "send or ship onward"),
@@ -106,13 +107,18 @@ def test_whole_labels_only_and_inflections(table):
 def test_sense_choice_follows_the_encoder_when_given_one(table):
     g = Glossary.load(table)
     assert g.senses("hammer") == ["the act of pounding"]
-    vocab = {"a person jog": [1.0, 0.0], "run for exercise": [1.0, 0.0], "jump": [0.8, 0.6]}
+    assert g.senses("jog") == ["run for exercise", "travel along with jerks"]  # two bodily senses, in order
+    # an encoder that reads "a person jog" and the action "jump" as the second sense
+    vocab = {"a person jog": [1.0, 0.0], "travel along with jerks": [1.0, 0.0], "jump": [0.8, 0.6]}
+    calls: list[list[str]] = []
 
     def embed(texts):
+        calls.append(list(texts))
         return np.array([vocab.get(t, [0.0, 1.0]) for t in texts])
 
-    assert g.define("jog") == "run for exercise"  # the only bodily sense in this small database
-    assert g.define("jog", embed, ["jump"]) == "run for exercise"
+    assert g.define("jog") == "run for exercise"  # without an encoder: the most frequent sense
+    assert g.define("jog", embed, ["jump"]) == "travel along with jerks" and calls  # the encoder's choice
+    assert g.define("jog", embed, []) == "run for exercise"  # no actions to read the senses against
 
 
 def test_load_errors_name_the_file_and_the_fix(tmp_path):

@@ -108,6 +108,8 @@ def test_resample_never_blends_with_absent_person():
     out = resample(x, t, 20.0)
     present = np.abs(out).reshape(len(out), -1).max(1) > 0
     assert np.all(out[present] == 1.0)
+    # 0-0.3 s at 20 fps: the samples at 0, 0.1 and 0.3 s keep the person, the one at 0.2 s (absent) stays absent
+    assert len(out) == 7 and present[[0, 2, 6]].all() and not present[4]
 
 
 def test_fit_length_pads_by_holding_and_crops():

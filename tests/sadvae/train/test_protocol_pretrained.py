@@ -82,20 +82,31 @@ def test_frozen_backbone_trains_only_a_seen_head_chosen_on_validation(tmp_path, 
     cfg = _cfg(tmp_path)
     split = make_split(ds.class_names, cfg, 0)
     fitted: list[tuple[np.ndarray, tuple[int, ...]]] = []
+    fitted_x: list[np.ndarray] = []
     from sadvae.train import protocol
 
     real_fit = protocol.fit_seen_head
 
     def recording_fit(x, y, classes, c, seed=0):
         fitted.append((np.asarray(y).copy(), tuple(classes)))
+        fitted_x.append(np.asarray(x).copy())
         return real_fit(x, y, classes, c, seed)
 
     monkeypatch.setattr(protocol, "fit_seen_head", recording_fit)
     sf = prepare_features(ds, split, cfg, 0)
     # heads: the C grid on the validation run (val_seen classes), then one validation and one main head
     assert [cl for _, cl in fitted] == [split.val_seen] * 2 + [split.val_seen, split.seen]
-    for y, classes in fitted:  # never a test-side clip, never an unseen (or pseudo-unseen, for val) class
+    for y, classes in fitted:  # never an unseen (or pseudo-unseen, for val) class
         assert set(np.unique(y)) == set(classes)
+
+    def rows(*names: str) -> set[bytes]:  # each clip's feature row is its own (noise seeded by the clip)
+        return {r.tobytes() for n in names for r in np.asarray(sf.feats[n], np.float32)}
+
+    held_out = rows("test_seen", "test_unseen")
+    for x in fitted_x[:3]:  # the validation run's heads: its training clips only, not its held-out seen clips
+        assert not {r.tobytes() for r in x.astype(np.float32)} & (held_out | rows("val_seen", "val_unseen"))
+        assert len(x) == len(sf.labels["val_train"])
+    assert not {r.tobytes() for r in fitted_x[-1].astype(np.float32)} & held_out  # never a test-side clip
     assert len(fitted[-1][0]) == len(sf.labels["train"])  # the main head skips the stacking hold-out
     assert sf.logits["test_seen"].shape == (len(sf.labels["test_seen"]), len(split.seen))
     assert sf.logits["val_unseen"].shape[1] == len(split.val_seen)
