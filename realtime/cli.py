@@ -25,6 +25,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from realtime.events.format import sanitize_source
 from realtime.events.security import DEFAULT_ENDPOINT
 from sadvae.errors import ConfigError, SadvaeError, SourceError, SourceLostError
 from sadvae.labels import normalise_name
@@ -382,7 +383,7 @@ def _add_head_flags(p: argparse.ArgumentParser) -> None:
         type=_number,
         default=h.match_threshold,
         metavar="T",
-        help="text-match score (0..1) a label needs to be scored as a trained class it paraphrases, "
+        help="text-match score, in (0, 1], a label needs to be scored as a trained class it paraphrases, "
         f"e.g. 'walking' -> 'walk' (default {h.match_threshold}; the start-up summary shows the mapping)",
     )
     g.add_argument(
@@ -869,6 +870,13 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.loop and (args.camera is not None or args.stream is not None):
         raise ConfigError("--loop plays a file again at its end; a camera or stream has no end (drop --loop)")
+    named = args.source_name
+    if named is not None and sanitize_source(named) == "source" and named.strip().lower() != "source":
+        raise ConfigError(  # it became the topic name "source" without a word
+            f"--source-name {named!r} has no ASCII letter or digit, and topics keep only a-z, 0-9, _ and "
+            "- (sadvae.<name>.action|status); write a name such as `door_camera`, or drop it (the source's own name "
+            "is used)"
+        )
     opts = _options(args)
     _check_labels_file(args.labels)
     listed = parse_labels(args.labels)  # a bad labels file fails before anything slow starts
@@ -877,13 +885,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"--self-teach teaches every label from unlabelled recordings, {given} by labelled ones: give one of them"
         )
-    if args.self_teach is not None and args.record_skeleton is not None:
-        into = args.record_skeleton.resolve()
-        if any(p.resolve() == into or into.is_relative_to(p.resolve()) for p in args.self_teach):
-            raise ConfigError(
-                f"--record-skeleton {args.record_skeleton} would write into what --self-teach reads; record to "
-                "another file"
-            )
+    if args.record_skeleton is not None:
+        _check_recording_target(args)
     teach = _teach_label(args, listed)
     example_clips = None
     empty = teach is not None and (not args.examples.exists() or not any(args.examples.iterdir()))
@@ -1010,6 +1013,21 @@ def _check_stream(url: str) -> None:
         path = text
     if path is not None and Path(path).expanduser().exists():
         raise ConfigError(f"--stream {text}: a local file, not a stream; use --video {path}")
+
+
+def _check_recording_target(args: argparse.Namespace) -> None:
+    """``--record-skeleton`` must not write over, or into, what the run reads: the replayed file (it would be cut
+    short while it is read), an ``--examples`` folder (a recording there has no label, so the next run that reads
+    the folder fails) or a ``--self-teach`` recording."""
+    into = args.record_skeleton.resolve()
+    read = [("--replay", args.replay), ("--examples", args.examples)]
+    read += [("--self-teach", p) for p in args.self_teach or ()]
+    for flag, path in read:
+        if path is not None and (path.resolve() == into or into.is_relative_to(path.resolve())):
+            raise ConfigError(
+                f"--record-skeleton {args.record_skeleton} would write into what {flag} reads ({path}); record to "
+                "another file"
+            )
 
 
 def _teach_label(args: argparse.Namespace, listed) -> list[tuple[str, str]] | None:

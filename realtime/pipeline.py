@@ -198,7 +198,8 @@ class Pipeline:
         on_event: called with every action event dict after it is published (``sadvae-live --print``).
         on_labels: called with the new head after an edited labels file took effect (``sadvae-live`` prints its
             mapping, as at start-up).
-        recorder: gets ``add(t_s, [(track id, joints [25, 3])])`` for every tracked frame and is closed with the
+        recorder: gets ``add(t_s, [(track id, joints [25, 3])])`` for every tracked frame, ``add_earlier(track id,
+            [(t_s, joints)])`` with a person's frames before the tracker confirmed them, and is closed with the
             pipeline (:class:`realtime.sources.replay.TrackRecorder`, ``sadvae-live --record-skeleton``).
         examples: prototypes of labels taught by example (:func:`realtime.teaching.embed_examples`,
             ``sadvae-live --examples``), or None.
@@ -233,6 +234,7 @@ class Pipeline:
         self.source, self.model, self.overlay, self.on_batch = source, model, overlay, on_batch
         self.on_labels = on_labels
         self.recorder = recorder
+        self._unconfirmed: dict = {}  # tentative track -> its (t_s, joints) so far, for the recorder
         self._pose, self.pose_model = pose, getattr(pose, "model", None)
         self._closed, self._stop = False, threading.Event()
         self._outage_read = False  # the next frame's read spans a source's outage (set at source_reconnected)
@@ -380,12 +382,25 @@ class Pipeline:
         s.add("tracking", t3 - t2)
         self._push(matched, push_ms / 1000.0)
         if self.recorder is not None:
-            self.recorder.add(push_ms / 1000.0, [(tr.id, tr.detection.joints) for tr in matched])
+            self._record(matched, push_ms / 1000.0)
         s.add("buffer", _now_ns() - t3)
         self.frames += 1
         if self.frames % self.stride == 0:
             self._infer(t_ms, t0)
         self._housekeeping(frame, t0, matched if skeletons is not None else None)
+
+    def _record(self, matched: list, t_s: float) -> None:
+        """This frame's tracked skeletons into the ``--record-skeleton`` recording. A person's frames before the
+        tracker confirmed them (``min_hits``) are kept aside and written under their id once it is given: until
+        7 December 2026 each track's first frame was lost, one more every time a recording was replayed and
+        recorded again."""
+        self.recorder.add(t_s, [(tr.id, tr.detection.joints) for tr in matched])
+        for tr in self._tracker.started:
+            self.recorder.add_earlier(tr.id, self._unconfirmed.get(tr, []))
+        self._unconfirmed = {
+            tr: [*self._unconfirmed.get(tr, []), (t_s, np.array(tr.detection.joints, np.float32))]
+            for tr in self._tracker.tentative
+        }
 
     def _pose_time(self, skeletons: list, frame_ms: int) -> tuple[int, int] | None:
         """(tracker time, buffer time) in ms for a fresh pose result, or None to skip it as stale.

@@ -293,6 +293,10 @@ class ExampleRecorder:
         if self.done and self.on_done is not None:
             self.on_done()
 
+    def add_earlier(self, tid: int, frames: list[tuple[float, np.ndarray]]) -> None:
+        """A take starts at the frame its person was confirmed in (the pipeline offers the frames before): the
+        take's length is counted from there, as the start-up message says."""
+
     def close(self) -> None:
         pass
 

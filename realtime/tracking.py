@@ -396,6 +396,12 @@ class Tracker:
         matched.sort(key=lambda tr: tr.detection_index)
         return matched
 
+    @property
+    def tentative(self) -> list[Track]:
+        """The tracks not yet confirmed, each matched in the latest :meth:`update` (id -1): a person seen for fewer
+        than ``min_hits`` frames. The same objects become confirmed tracks (and appear in :attr:`started`)."""
+        return list(self._tentative)
+
     def end_all(self) -> list[Track]:
         """End every confirmed track (end of stream); returns them, also in :attr:`ended`."""
         self.ended, self.started = list(self.tracks), []

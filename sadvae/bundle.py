@@ -439,7 +439,10 @@ def check_bundle_file(path: Path) -> None:
         raise CheckpointError(f"{path}: cannot read the model bundle ({e.strerror or e})") from None
     if not head:
         raise CheckpointError(f"{path}: not a readable model bundle (empty file); re-create or re-download it")
-    if head.startswith(_ZIP_MAGIC) or head[0] == _PICKLE_PROTO:
+    if head.startswith(_ZIP_MAGIC):
+        _check_torch_zip(path)
+        return
+    if head[0] == _PICKLE_PROTO:
         return
     if path.suffix.lower() == ".onnx" or _looks_like_onnx(path):
         beside = path.with_suffix(".pt")
@@ -459,6 +462,30 @@ def check_bundle_file(path: Path) -> None:
         f"{path}: not a readable model bundle (neither the zip archive nor the pickle torch.save writes; it starts "
         f"with {head[:8]!r}); re-create or re-download it"
     )
+
+
+def _check_torch_zip(path: Path) -> None:
+    """A zip archive is a bundle only as torch.save writes it (``<name>/data.pkl`` inside): a numpy ``.npz`` or a
+    cut download was read as one until 7 December 2026, and failed deep inside torch after an export was announced."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = z.namelist()
+    except (zipfile.BadZipFile, OSError) as e:
+        raise CheckpointError(
+            f"{path}: not a readable model bundle (the zip archive is truncated or damaged: {e}); re-create or "
+            "re-download it"
+        ) from None
+    if not any(n.endswith("/data.pkl") or n == "data.pkl" for n in names):
+        held = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+        kind = (
+            " (a numpy .npz: a recording goes to --replay)" if names and all(n.endswith(".npy") for n in names) else ""
+        )
+        raise CheckpointError(
+            f"{path}: a zip archive that holds {held}{kind}, not a model bundle; pass the .pt file `sadvae train "
+            "zsl` writes"
+        )
 
 
 def _looks_like_text(head: bytes) -> bool:

@@ -24,22 +24,38 @@ DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 PLACEHOLDER = re.compile(r"[<>$|\[\]…]|\.\.\.|\b[A-Z][A-Z0-9_]{1,}\b(?!\.)")
 
 
+def _shell_blocks(text: str) -> list[str]:
+    """The shell code blocks (no language tag, bash, sh, console) of a markdown text. Fences are paired line by
+    line whatever their tag: until 7 December 2026 a regex took a ```python block's closing fence for an opening one,
+    and every block after it in the file went unchecked."""
+    blocks, current, shell = [], None, False
+    for line in text.splitlines():
+        if line.lstrip().startswith("```"):
+            if current is None:
+                current, shell = [], line.strip()[3:].strip() in ("", "bash", "sh", "console")
+            else:
+                if shell:
+                    blocks.append("\n".join(current))
+                current = None
+        elif current is not None:
+            current.append(line)
+    return blocks
+
+
 def _commands() -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     for path in DOCS:
-        text = path.read_text(encoding="utf-8")
         lines = []
-        for block in re.findall(r"```(?:bash|sh|console)?\n(.*?)```", text, re.S):
+        for block in _shell_blocks(path.read_text(encoding="utf-8")):
             lines += re.sub(r"\\\n\s*", " ", block).splitlines()
         for line in lines:
             if "(script at" in line:
                 continue
             line = re.split(r"\s#", line)[0].strip()
-            if re.match(r"(nice -n \d+ )?(sadvae|sadvae-live) ", line):
-                line = re.sub(r"^nice -n \d+ ", "", line)
-                for part in re.split(r"\s(?:&&|;|\|\|)\s", line):
-                    if re.match(r"(sadvae|sadvae-live) -", part) or re.match(r"sadvae [a-z]", part):
-                        found.append((path.relative_to(ROOT).as_posix(), part.strip()))
+            for part in re.split(r"\s(?:&&|;|\|\|)\s", line):  # a command after others on its line counts too
+                part = re.sub(r"^nice -n \d+ ", "", part.strip())
+                if re.match(r"(sadvae|sadvae-live) -", part) or re.match(r"sadvae [a-z]", part):
+                    found.append((path.relative_to(ROOT).as_posix(), part))
     return sorted(set(found))
 
 

@@ -81,7 +81,80 @@ def load_result(path: str | Path) -> dict[str, Any]:
     for key in ("machine", "recognizer", "pipeline"):
         if key not in doc:
             raise DataFormatError(p, key, "expected this key in a bench result, found it missing")
+    _check_fields(p, doc)
     return doc
+
+
+_NUMBER = {"type": "number"}
+_TIMING = {"type": "object", "required": ["p50_ms", "p90_ms", "p99_ms"], "properties": dict.fromkeys(
+    ("p50_ms", "p90_ms", "p99_ms"), _NUMBER
+)}  # fmt: skip
+# what `bench compare` and the plots read of a result (a file that passed the format checks above can still be
+# edited or cut into another shape: until 7 December 2026 that was a traceback from inside compare)
+_READ_FIELDS = {
+    "type": "object",
+    "properties": {
+        "machine": {
+            "type": "object",
+            "properties": {
+                "versions": {"type": "object"},
+                "loadavg_start": {"type": ["array", "null"], "items": _NUMBER},
+                "git": {"type": ["object", "null"], "properties": {"commit": {"type": "string"}}},
+                "gpu": {
+                    "type": ["object", "null"],
+                    "properties": {"gpus": {"type": "array", "items": {"type": "object", "required": ["name"]}}},
+                },
+            },
+        },
+        "recognizer": {
+            "type": ["object", "null"],
+            "properties": {
+                "results": {
+                    "type": "array",
+                    "items": {
+                        **_TIMING,
+                        "required": ["backend", "batch", "persons", *_TIMING["required"]],
+                        "properties": {
+                            **_TIMING["properties"],
+                            "backend": {"type": "string"},
+                            "batch": {"type": "integer"},
+                            "persons": {"type": "integer"},
+                        },
+                    },
+                }
+            },
+        },
+        "pipeline": {
+            "type": ["object", "null"],
+            "properties": {
+                "runs": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["backend", "fps", "stages"],
+                        "properties": {
+                            "backend": {"type": "string"},
+                            "fps": _NUMBER,
+                            "stages": {"type": "object", "additionalProperties": _TIMING},
+                        },
+                    },
+                }
+            },
+        },
+    },
+}
+
+
+def _check_fields(p: Path, doc: dict[str, Any]) -> None:
+    """The fields :func:`compare` and :func:`plot` read, of the types they read them as (one error naming the first
+    field that is not)."""
+    from realtime.events.format import require_module
+
+    jsonschema = require_module("jsonschema", "jsonschema")  # a dependency of the live extra
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(_READ_FIELDS).iter_errors(doc))
+    if error is not None:
+        where = "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in error.absolute_path).lstrip(".")
+        raise DataFormatError(p, where or None, f"{error.message}; rerun `sadvae bench latency --out` to make it again")
 
 
 def _gpu_text(gpu: Any) -> str:

@@ -217,6 +217,12 @@ def _bench(args: argparse.Namespace) -> int:
     else:
         doc = run_bench(args.model, opts, command=command, head=head)
     print(format_result(doc))
+    measured = (doc.get("recognizer") or {}).get("results") or (doc.get("pipeline") or {}).get("runs")
+    if not measured:  # until 7 December 2026 this wrote an empty result and exited 0
+        raise ConfigError(
+            "nothing was measured: every case asked for was skipped (the reasons are listed above); change "
+            "--backend, --batch or --persons, or add --video / --replay for the pipeline"
+        )
     if args.out:
         print(f"wrote {write_json(doc, args.out)}")
     if args.plot:
@@ -227,11 +233,12 @@ def _bench(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     from realtime.bench.latency import load_result
     from realtime.bench.report import compare
+    from sadvae.fileio import output_problem
 
+    if args.compare_plot and (problem := output_problem(args.compare_plot)):  # as `bench latency --plot` does
+        raise ConfigError(f"--plot {args.compare_plot}: {problem}; pass a file name in a folder that can be written")
     docs = [load_result(f) for f in args.files]
     if args.names and len(args.names) != len(docs):
-        from sadvae.errors import ConfigError
-
         raise ConfigError(f"--names needs one name per file: {len(docs)} files, {len(args.names)} names")
     print(compare(docs, args.names))
     if args.compare_plot:

@@ -33,7 +33,6 @@ import numpy as np
 from realtime.head.result import HeadResult
 from sadvae.errors import ConfigError, DataFormatError
 from sadvae.head.examples import ExamplePrototypes, mix_with_examples
-from sadvae.labels import normalise_name
 
 __all__ = ["ExampleClips", "ExampleHead", "read_examples"]
 
@@ -74,17 +73,7 @@ def read_examples(folder: str | Path) -> ExampleClips:
     files = sorted(p for p in folder.rglob("*.npz") if p.is_file())
     if not files:
         raise DataFormatError(folder, None, f"no example clip (.npz) here; {_FIX}")
-    seen: dict[str, str] = {}
-    for name in classes.names:
-        key = normalise_name(name)
-        if key in seen:
-            raise DataFormatError(
-                folder / CLASSES_FILE,
-                None,
-                f"{seen[key]!r} and {name!r} name the same label (labels are compared ignoring case, '_' and a final "
-                "'.'); keep one of them",
-            )
-        seen[key] = name
+    # two classes that name one label ("my clap", "My_Clap") are refused by read_classes: the labels file's rule
     clips: dict[str, list[Any]] = {}
     paths: dict[str, list[Path]] = {}
     for f in files:

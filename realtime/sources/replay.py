@@ -22,6 +22,7 @@ import numpy as np
 
 from realtime.frames import Frame, Source
 from sadvae.data.numpy_files import NUMPY_READ_ERRORS, check_numpy_file
+from sadvae.data.user_format import TIMESTAMP_FPS_RANGE, check_metres, timestamp_rate
 from sadvae.errors import DataFormatError, SourceError
 from sadvae.fileio import atomic_path, output_problem
 from sadvae.skeleton import NUM_JOINTS
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 RECORDING_KEYS = ("joints", "times")
 # uncompressed size a recording may declare (an hour of two people at 30 fps is about 70 MB): refuses zip bombs
 MAX_RECORDING_BYTES = 1 << 30
+RECORDING_MIN_FPS = 0.1  # slower frame times in a recording are a unit mistake (milliseconds: 0.03 fps at 30 fps)
 
 
 def save_recording(path: str | Path, joints: np.ndarray, times_s: np.ndarray) -> Path:
@@ -109,8 +111,17 @@ def load_recording(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     except NUMPY_READ_ERRORS as e:
         first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
         raise DataFormatError(p, None, f"not a readable .npz archive ({type(e).__name__}: {first})") from None
+    for name, value in (("joints", joints), ("times", times)):
+        if value.dtype.kind not in "fiu":  # strings or objects: refused by name, not a conversion traceback
+            raise DataFormatError(p, name, f"expected numbers, found {value.dtype}")
     joints, times = np.asarray(joints, np.float32), np.asarray(times, np.float64)
     _check_recording(p, joints, times)
+    # a recording in millimetres or with times in milliseconds replayed as "no person tracked" (a review of
+    # 7 December 2026): the clip format's unit checks apply to recordings read (not to the ones a run writes),
+    # down to a frame every 10 s: a run whose pose stage is slow records under a frame a second, and replays it
+    check_metres(p, joints)
+    if len(times) > 1:
+        timestamp_rate(p, times, "times", (RECORDING_MIN_FPS, TIMESTAMP_FPS_RANGE[1]))
     return joints, times
 
 
@@ -250,6 +261,19 @@ class TrackRecorder:
         for tid, _ in tracks:
             self._columns.setdefault(tid, len(self._columns))
         self._frames.append((t_s, [(tid, np.array(j, np.float32)) for tid, j in tracks]))
+
+    def add_earlier(self, tid: int, frames: list[tuple[float, np.ndarray]]) -> None:
+        """A person's skeletons in frames already added, under an id given later (the tracker confirms a person
+        after a few frames): each ``(t_s, joints [25, 3])`` joins the frame added at that time (none: dropped)."""
+        if not frames:
+            return
+        self._columns.setdefault(tid, len(self._columns))
+        for t_s, joints in frames:
+            k = len(self._frames) - 1
+            while k >= 0 and self._frames[k][0] > t_s:  # the frames are a few steps back: search from the end
+                k -= 1
+            if k >= 0 and self._frames[k][0] == t_s and all(other != tid for other, _ in self._frames[k][1]):
+                self._frames[k][1].append((tid, np.array(joints, np.float32)))
 
     @property
     def frames(self) -> int:

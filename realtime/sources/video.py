@@ -52,6 +52,24 @@ FPS_PROBE_FRAMES = 12  # frames whose container times check the declared frame r
 TRUNCATED_FRACTION = 0.98  # a pass that decodes fewer of the frames the container declares is reported
 
 
+# files a user may pass to --video by mistake, which OpenCV's FFmpeg opens anyway (its tty demuxer reads text as a
+# screen of characters): named by what they are and where they go
+_NOT_VIDEO = {
+    ".txt": "a text file (a labels file goes to --labels)",
+    ".md": "a text file",
+    ".json": "a JSON file",
+    ".toml": "a TOML file",
+    ".csv": "a CSV file",
+    ".yaml": "a YAML file",
+    ".yml": "a YAML file",
+    ".npz": "a numpy archive (a skeleton recording goes to --replay)",
+    ".npy": "a numpy array (skeletons go to --replay)",
+    ".skeleton": "an NTU skeleton file (it goes to --replay)",
+    ".pt": "a model bundle (it goes to --model)",
+    ".onnx": "an ONNX model (it goes to --model)",
+}
+
+
 class VideoSource(Source):
     """A video file read with OpenCV, each frame timed by its container's presentation time.
 
@@ -102,6 +120,9 @@ class VideoSource(Source):
                 local = Path(re.sub(r"^file:/+", "/", url))
                 raise SourceError(f"--video takes a path, not a file: URL; pass --video {local}")
             raise SourceError(f"video file {self.path} not found")
+        kind = _NOT_VIDEO.get(self.path.suffix.lower())
+        if kind is not None:  # FFmpeg "decodes" a text file as ANSI art: a run on it reported frames of nothing
+            raise SourceError(f"--video {self.path}: {kind}, not a video; pass a video file (.mp4, .avi, .mkv, ...)")
         self._factory = capture_factory or (lambda p: opencv().VideoCapture(p))
         self._cap = self._open()
         self.declared_frames = self.frame_count

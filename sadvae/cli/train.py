@@ -198,9 +198,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "other shared set, score --target's test side with its own class names (open vocabulary)",
     )
     bench.add_argument("--out", type=Path, required=True, help="report folder (resumes if it holds finished splits)")
-    from sadvae.train.cross_dataset import add_cli_arguments
+    from sadvae.train.cross_dataset import CROSS_DATASET_ONLY, add_cli_arguments
 
     add_cli_arguments(bench)
+    # flags only --protocol cross-dataset reads: a split protocol refuses them rather than run without them
+    bench.set_defaults(cross_dataset_only={a.dest: a.default for a in bench._actions if a.dest in CROSS_DATASET_ONLY})
     window_defaults = {}
     for action in bench._actions:  # --dataset is not used by --protocol cross-dataset (it takes --target)
         if action.dest in ("window", "stride"):  # None when not given: the ST-GCN backbone refuses them (_benchmark)
@@ -383,6 +385,7 @@ def _check_window_flags(args: argparse.Namespace) -> None:
 
 
 def _benchmark(args: argparse.Namespace) -> int:
+    from sadvae.train import cross_dataset
     from sadvae.train.benchmark import run_benchmark
 
     window_flags = _window_flags(args)
@@ -401,6 +404,18 @@ def _benchmark(args: argparse.Namespace) -> int:
             _check_window_flags(args)
         _check_run_flags(args, out_folder=True)
         return run_cli(args)
+    given = [
+        f"--{dest.replace('_', '-')}"
+        for dest, default in args.cross_dataset_only.items()
+        if getattr(args, dest) != default
+    ]
+    if given:  # until 7 December 2026 they were ignored: a run without the glossary, bundle or hubness asked for
+        one = len(given) == 1
+        raise ConfigError(
+            f"{', '.join(given)} {'is' if one else 'are'} read by --protocol cross-dataset only, not by "
+            f"--protocol {' / '.join(args.protocol or ['honest'])}: drop {'it' if one else 'them'}, or add "
+            "--protocol cross-dataset --target NAME"
+        )
     if not args.dataset:
         raise ConfigError("sadvae benchmark zsl: --dataset is required (or use --protocol cross-dataset --target NAME)")
     if args.batchnorm == "target":
@@ -412,6 +427,9 @@ def _benchmark(args: argparse.Namespace) -> int:
         raise ConfigError("--head-c is for a frozen --backbone (shiftgcn-ntu120)")
     elif window_flags:  # the ST-GCN trained per split reads its own preprocessing windows: they changed nothing
         raise ConfigError(f"{' and '.join(window_flags)}: for a frozen --backbone (shiftgcn-ntu120) only")
+    elif args.feature_dir is not None or args.weights != cross_dataset.DEFAULT_WEIGHTS:  # nor checkpoints, a cache
+        flag = "--feature-dir" if args.feature_dir is not None else "--weights"
+        raise ConfigError(f"{flag}: for a frozen --backbone (shiftgcn-ntu120) only; the ST-GCN trains from scratch")
     elif args.batchnorm != "released":
         raise ConfigError("--batchnorm own re-estimates a frozen backbone's statistics: use --backbone shiftgcn-ntu120")
     _check_run_flags(args, out_folder=True)

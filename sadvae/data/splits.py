@@ -334,6 +334,8 @@ def load_split_json(path: str | Path, class_names: Sequence[str], seed: int = 0)
         DataFormatError: missing, too large, not JSON, or a field of the wrong type; ConfigError: unknown names.
     """
     path = Path(path)
+    if path.is_dir():
+        raise DataFormatError(path, None, "is a folder; pass the split's JSON file")
     if not path.is_file():
         raise DataFormatError(path, None, "split file not found; check the path")
     if path.stat().st_size > MAX_SPLIT_FILE_BYTES:

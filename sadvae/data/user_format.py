@@ -39,6 +39,7 @@ import numpy as np
 from sadvae.data.record import Dataset, SkeletonSequence
 from sadvae.data.text_files import parse_json
 from sadvae.errors import ConfigError, DataFormatError
+from sadvae.labels import duplicate_key
 from sadvae.skeleton import NUM_JOINTS
 
 __all__ = [
@@ -58,6 +59,8 @@ __all__ = [
     "check_clip_output",
     "clip_fingerprint",
     "dataset_class_names",
+    "check_metres",
+    "timestamp_rate",
     "clip_train_side",
 ]
 
@@ -126,10 +129,13 @@ def read_classes(path: str | Path) -> ClassList:
         name, desc = " ".join(name.split()), " ".join(desc.split())
         if not name:
             raise DataFormatError(path, f"line {n}", "empty class name before '|'; write 'name | description'")
-        key = name.casefold()
+        key = duplicate_key(name)  # the labels file's rule, so the file stays a valid `sadvae-live --labels` file
         if key in first_line:
             raise DataFormatError(
-                path, f"line {n}", f"duplicate class {name!r} (also on line {first_line[key]}); list each class once"
+                path,
+                f"line {n}",
+                f"duplicate class {name!r} (also on line {first_line[key]}, the same name ignoring case, spacing, "
+                "punctuation and Unicode forms); list each class once",
             )
         first_line[key] = n
         names.append(name)
@@ -190,15 +196,20 @@ def _joints(z, path: Path) -> np.ndarray:
         )
     if not np.abs(j).any():
         raise DataFormatError(path, "joints", "all zeros: no person in any frame; drop the clip")
-    peak = float(np.abs(j).max())
+    check_metres(path, j)
+    return np.ascontiguousarray(j)
+
+
+def check_metres(path: Path, joints: np.ndarray, field: str = "joints") -> None:
+    """Refuse joints whose coordinates cannot be metres (beyond :data:`MAX_ABS_METRES`: millimetres or pixels)."""
+    peak = float(np.abs(joints).max()) if joints.size else 0.0
     if peak > MAX_ABS_METRES:
         raise DataFormatError(
             path,
-            "joints",
+            field,
             f"a coordinate of {peak:.4g} is not metres (limit {MAX_ABS_METRES:g}); convert "
             "millimetres (divide by 1000) or pixels (lift to 3-D first) to metres",
         )
-    return np.ascontiguousarray(j)
 
 
 def _timing(z, path: Path, t: int) -> tuple[float, np.ndarray | None]:
@@ -208,6 +219,11 @@ def _timing(z, path: Path, t: int) -> tuple[float, np.ndarray | None]:
         if arr.dtype.kind not in "fiu" or arr.size != 1 or not np.isfinite(arr).all() or float(arr.reshape(())) <= 0:
             raise DataFormatError(path, "fps", f"expected one positive number (frames per second), got {arr!r}")
         fps = float(arr.reshape(()))
+        low, high = TIMESTAMP_FPS_RANGE
+        if not low <= fps <= high:  # 0.03 or 1e6 "fps" is a unit mistake: such a clip plays as a still or a blur
+            raise DataFormatError(
+                path, "fps", f"{fps:.4g} frames per second is outside {low:g}-{high:g}; save the camera's frame rate"
+            )
     ts = None
     if "timestamps" in z.files:
         arr = z["timestamps"]
@@ -222,7 +238,7 @@ def _timing(z, path: Path, t: int) -> tuple[float, np.ndarray | None]:
     if fps is None and ts is None:
         raise DataFormatError(path, "fps", "missing; save fps=30.0 (frames per second) or timestamps=[T] in seconds")
     if ts is not None and t > 1:
-        implied = _timestamp_rate(path, ts)
+        implied = timestamp_rate(path, ts)
         # fps is the nominal (camera) rate: skeleton frames may be sparser (UTKinect's: 1/8 to 1/2 of it), never
         # denser
         if fps is not None and implied > 2.0 * fps:
@@ -239,12 +255,15 @@ def _timing(z, path: Path, t: int) -> tuple[float, np.ndarray | None]:
     return fps, ts
 
 
-def _timestamp_rate(path: Path, ts: np.ndarray) -> float:
-    """The frame rate the timestamps' median step implies, refused outside :data:`TIMESTAMP_FPS_RANGE` (a step of 33
-    is milliseconds, not seconds: the clip would play 1000 times too slow, a static pose)."""
+def timestamp_rate(
+    path: Path, ts: np.ndarray, field: str = "timestamps", fps_range: tuple[float, float] = TIMESTAMP_FPS_RANGE
+) -> float:
+    """The frame rate the timestamps' median step implies, refused outside ``fps_range`` (a step of 33 is
+    milliseconds, not seconds: the clip would play 1000 times too slow, a static pose); ``field`` names them in the
+    error."""
     step = float(np.median(np.diff(ts)))
     implied = 1.0 / step
-    low, high = TIMESTAMP_FPS_RANGE
+    low, high = fps_range
     if low <= implied <= high:
         return implied
     hint = "timestamps are seconds from the first frame"
@@ -258,7 +277,7 @@ def _timestamp_rate(path: Path, ts: np.ndarray) -> float:
             break
     raise DataFormatError(
         path,
-        "timestamps",
+        field,
         f"median step {step:.4g} between frames gives {implied:.4g} fps, outside {low:g}-{high:g} fps; {hint}",
     )
 

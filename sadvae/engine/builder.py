@@ -126,7 +126,7 @@ def normalize_batch_sizes(batch_sizes: tuple[int, ...] | list[int]) -> tuple[int
     if len(sizes) == 1:
         sizes = sizes * 3
     if len(sizes) != 3:
-        lo, hi = (sizes[0], sizes[-1]) if sizes else (1, 16)
+        lo, hi = (min(sizes), max(sizes)) if sizes else (1, 16)  # "--batch 4 1": batches 1 to 4, not "4 1 1"
         raise ConfigError(
             f"--batch takes one value (a fixed batch) or three (MIN OPT MAX), got {len(sizes)}: {list(batch_sizes)}; "
             f"write all three, e.g. --batch {lo} {hi} {hi} for batches {lo} to {hi} tuned for {hi}"

@@ -1573,6 +1573,25 @@ def _confusion_png(cm: np.ndarray, names: Sequence[str], title: str, path: Path)
 
 # ----------------------------------------------------------------------------------------------- CLI
 
+# the options below that the split protocols (honest / paper) read too: a frozen backbone's checkpoints, windows,
+# statistics and feature cache; `sadvae benchmark zsl` refuses every other one of them under a split protocol
+SHARED_WITH_SPLIT_PROTOCOLS = ("backbone", "weights", "window", "stride", "batchnorm", "feature_dir")
+CROSS_DATASET_ONLY = (
+    "target",
+    "labels",
+    "methods",
+    "sources",
+    "mirror_tta",
+    "tune_units",
+    "tune_epochs",
+    "bundle",
+    "joint_weight_decays",
+    "xd_seed",
+    "hubness_k",
+    "glossary",
+    "features",
+)
+
 
 def add_cli_arguments(p) -> None:
     """The ``--protocol cross-dataset`` options of ``sadvae benchmark`` (an ``argparse`` parser)."""

@@ -273,3 +273,43 @@ def test_cli_bench_and_compare(model, tmp_path, monkeypatch, capsys):
     bad.write_text("[]")
     assert main(["bench", "compare", str(bad)]) == 2
     assert "expected 'sadvae-bench'" in capsys.readouterr().err
+    # a result edited into another shape, and a plot path that is a folder: one error each, not a traceback from
+    # inside compare (a review of 7 December 2026)
+    doc = json.loads(out.read_text())
+    shapes = {
+        "recognizer": ("x", "recognizer: 'x' is not of type 'object', 'null'"),
+        "results": (["x"], "recognizer.results[0]: 'x' is not of type 'object'"),
+        "p50": (
+            [{k: v for k, v in doc["recognizer"]["results"][0].items() if k != "p50_ms"}],
+            "'p50_ms' is a required",
+        ),
+        "pipeline": ([1], "pipeline: [1] is not of type 'object', 'null'"),
+    }
+    for name, (value, message) in shapes.items():
+        edited = dict(doc)
+        if name in ("results", "p50"):
+            edited["recognizer"] = {**doc["recognizer"], "results": value}
+        else:
+            edited[name] = value
+        bad.write_text(json.dumps(edited))
+        assert main(["bench", "compare", str(out), str(bad)]) == 2
+        err = capsys.readouterr().err
+        assert f"{bad}:" in err and message in err and "Traceback" not in err, err
+    assert main(["bench", "compare", str(out), "--plot", str(tmp_path)]) == 2
+    assert f"--plot {tmp_path}: {tmp_path} is a folder" in capsys.readouterr().err
+
+
+def test_a_latency_run_that_measured_nothing_is_an_error_not_an_empty_result(model, tmp_path, monkeypatch, capsys):
+    """A review of 7 December 2026: every case skipped (here TensorRT without a plan) wrote `results: []`, exit 0."""
+    from sadvae.cli import main
+
+    bundle, cache = model
+    monkeypatch.setenv("SADVAE_CACHE_DIR", str(cache.parent))
+    out = tmp_path / "r.json"
+    argv = ["bench", "latency", "--model", str(bundle), "--backend", "tensorrt", "--iters", "2", "--out", str(out)]
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert (
+        "skipped tensorrt" in captured.out and "nothing was measured: every case asked for was skipped" in captured.err
+    )
+    assert not out.exists()

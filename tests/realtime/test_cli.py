@@ -65,6 +65,9 @@ def test_camera_without_a_camera_is_one_line(labels: Path) -> None:
         (["--video", "rtsp://cam/live"], "rtsp://cam/live not found: a URL is a network stream; pass --stream"),
         (["--video", "file:///data/clip.mp4"], "--video takes a path, not a file: URL; pass --video /data/clip.mp4"),
         (["--replay", "missing.skeleton"], "sadvae-live: error: skeleton file missing.skeleton not found"),
+        # review of 7 December 2026: the topics were named "source" without a word
+        (["--demo", "--source-name", " "], "--source-name ' ' has no ASCII letter or digit, and topics keep only"),
+        (["--demo", "--source-name", "камера"], "--source-name 'камера' has no ASCII letter or digit"),
         (["--video", "x.mp4", "--stride", "0"], "argument --stride: expected a number >= 1, got 0"),
         (["--camera", "-1"], "argument --camera: expected a whole number >= 0, got '-1'"),
         # review of 6 December 2026: a traceback from OpenCV (C int), a hang of ten thousand threads, and minutes

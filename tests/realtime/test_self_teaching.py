@@ -126,6 +126,19 @@ def test_the_cli_self_teaches_and_says_so_and_refuses_it_with_examples(tmp_path,
     assert "--teach by labelled ones" in capsys.readouterr().err
     assert main([*argv, "--self-teach", str(place), "--record-skeleton", str(place / "place0.npz")]) == 2
     assert "--record-skeleton" in capsys.readouterr().err
+    # nor over the file it replays (it was cut short while it was read: a review of 7 December 2026), spelled
+    # another way too, nor into an --examples folder (a recording there has no label: the next run would fail)
+    assert main([*argv, "--record-skeleton", str(tmp_path / "place" / ".." / "perf.npz")]) == 2
+    assert f"--replay reads ({rec})" in capsys.readouterr().err
+    assert len(np.load(rec)["times"]) == len(times)
+    (tmp_path / "examples").mkdir()
+    assert (
+        main(
+            [*argv, "--examples", str(tmp_path / "examples"), "--record-skeleton", str(tmp_path / "examples" / "a.npz")]
+        )
+        == 2
+    )
+    assert "what --examples reads" in capsys.readouterr().err
     short = save_recording(tmp_path / "short.npz", joints[:3], times[:3])  # too short for a window
     assert main([*argv, "--self-teach", str(short)]) == 2
     assert "gave the model a window" in capsys.readouterr().err

@@ -118,6 +118,11 @@ def test_video_source_errors(tmp_path: Path) -> None:
     junk.write_text("not a video")
     with pytest.raises(SourceError, match=r"cannot open video .*junk\.mp4: OpenCV could not decode it"):
         VideoSource(junk)
+    # the labels file passed as --video: OpenCV's FFmpeg "decoded" its text into frames (a review of 7 December 2026)
+    labels = tmp_path / "labels.txt"
+    labels.write_text("wave\nclap\n")
+    with pytest.raises(SourceError, match=r"labels\.txt: a text file \(a labels file goes to --labels\), not a video"):
+        VideoSource(labels)
 
 
 def test_video_source_on_a_real_clip(shared_data: Path) -> None:

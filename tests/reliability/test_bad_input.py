@@ -21,7 +21,7 @@ from realtime.head.labels import MAX_FILE_BYTES, MAX_LABELS, parse_labels
 from realtime.pose.mapping import mediapipe_to_ntu25
 from realtime.pose.stage import Skeleton
 from realtime.sources import replay
-from realtime.sources.replay import ReplaySource, load_recording, save_recording
+from realtime.sources.replay import ReplaySource, TrackRecorder, load_recording, save_recording
 from sadvae import text
 from sadvae.data import registry
 from sadvae.data.kinect_v1 import (
@@ -553,6 +553,33 @@ def test_recording_with_nan_joints_or_bad_times(tmp_path):
     with pytest.raises(DataFormatError) as e:
         load_recording(path)
     one_clear_error(e.value, path, "times", "increase strictly")
+
+
+def test_recording_in_the_wrong_units_or_with_text_is_refused_by_name(tmp_path):
+    """A review of 7 December 2026: a recording in millimetres or with times in milliseconds replayed as "no person
+    tracked" (exit 0), and text times were a conversion traceback; the clip format's unit checks apply now."""
+    path = tmp_path / "rec.npz"
+    joints = np.full((20, 1, 25, 3), 0.5, np.float32)
+    np.savez(path, joints=joints * 1000, times=np.arange(20) / 30)
+    with pytest.raises(DataFormatError) as e:
+        load_recording(path)
+    one_clear_error(e.value, path, "joints", "is not metres", "divide by 1000")
+    np.savez(path, joints=joints, times=np.arange(20) * 33.3)
+    with pytest.raises(DataFormatError) as e:
+        load_recording(path)
+    one_clear_error(e.value, path, "times", "timestamps look like milliseconds; divide by 1000")
+    np.savez(path, joints=joints, times=np.array(["a"] * 20))
+    with pytest.raises(DataFormatError) as e:
+        load_recording(path)
+    one_clear_error(e.value, path, "times", "expected numbers")
+    np.savez(path, joints=joints, times=np.arange(20) / 30)
+    assert load_recording(path)[0].shape == (20, 1, 25, 3)
+    # what a run writes is saved whatever it holds, and a slow pose stage's recording (a frame every 1.5 s) replays
+    recorder = TrackRecorder(tmp_path / "slow.npz")
+    for k in range(5):
+        recorder.add(1.5 * k, [(0, joints[k, 0])])
+    assert recorder.close() == tmp_path / "slow.npz"
+    assert np.allclose(load_recording(tmp_path / "slow.npz")[1], 1.5 * np.arange(5))
 
 
 # ---------------------------------------------------------------------------------- txt2npy: no code runs

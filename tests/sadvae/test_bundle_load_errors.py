@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -69,6 +70,12 @@ def test_folder_empty_truncated_and_foreign_torch_files(tmp_path):
     assert "not a readable model bundle (neither the zip archive nor the pickle" in _error(tmp_path / "bin.pt")
     (tmp_path / "cfg.pt").write_text(json.dumps({"format_version": 1}))
     assert "it is a text file" in _error(tmp_path / "cfg.pt")
+    # a zip archive that torch.save did not write (a recording passed as --model): refused before any export is
+    # announced (review of 7 December 2026: "exporting ... to ONNX once", then a torch error)
+    np.savez(tmp_path / "rec.npz", joints=np.zeros((2, 1, 25, 3)), times=np.arange(2.0))
+    assert "a zip archive that holds joints.npy, times.npy (a numpy .npz: a recording goes to --replay), not a" in (
+        _error(tmp_path / "rec.npz")
+    )
 
 
 def test_cli_eval_and_export_name_a_text_bundle(tmp_path, capsys):

@@ -26,6 +26,17 @@ import pytest
             "--window 0: the Shift-GCN window must be a multiple of 4 frames (>= 8, at 30 fps)",
         ),
         (["benchmark", "zsl", "--backbone", "shiftgcn", "--stride", "0"], "--stride 0: the frames between Shift-GCN"),
+        # flags only the cross-dataset protocol reads were ignored by the split protocols (review of 7 December 2026)
+        (["benchmark", "zsl", "--bundle", "nope.pt"], "--bundle is read by --protocol cross-dataset only, not by"),
+        (
+            ["benchmark", "zsl", "--weights", "ntu120_xsetup"],
+            "--weights: for a frozen --backbone (shiftgcn-ntu120) only",
+        ),
+        (["benchmark", "zsl", "--feature-dir", "{tmp}/f"], "--feature-dir: for a frozen --backbone (shiftgcn-ntu120)"),
+        (
+            ["benchmark", "zsl", "--protocol", "paper", "--hubness-k", "3", "--glossary", "g.tsv.gz"],
+            "--hubness-k, --glossary are read by --protocol cross-dataset only, not by --protocol paper: drop them",
+        ),
     ],
 )
 def test_training_flags_are_checked_before_any_data_or_epoch(argv, message, tmp_path, capsys, monkeypatch):
@@ -49,3 +60,17 @@ def test_training_flags_are_checked_before_any_data_or_epoch(argv, message, tmp_
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and message in err[-1] and "Traceback" not in "".join(err), err
     assert not (tmp_path / "bench").exists()
+
+
+def test_every_cross_dataset_option_is_either_shared_or_refused_by_the_split_protocols():
+    """A flag added to the cross-dataset group later must be classified: the split protocols read it, or refuse it
+    (until 7 December 2026 they ignored such flags without a word)."""
+    import argparse
+
+    from sadvae.train.cross_dataset import CROSS_DATASET_ONLY, SHARED_WITH_SPLIT_PROTOCOLS, add_cli_arguments
+
+    parser = argparse.ArgumentParser()
+    add_cli_arguments(parser)
+    dests = {a.dest for a in parser._actions if a.dest != "help"}
+    assert dests == set(CROSS_DATASET_ONLY) | set(SHARED_WITH_SPLIT_PROTOCOLS)
+    assert not set(CROSS_DATASET_ONLY) & set(SHARED_WITH_SPLIT_PROTOCOLS)

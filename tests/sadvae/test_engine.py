@@ -309,6 +309,7 @@ def test_cli_build_checks_every_flag_before_a_library(tmp_path, monkeypatch, cap
         (["--onnx", str(tmp_path / "bundle.pt")], "bundle.pt: is a zip archive (a model bundle .pt?), not an ONNX"),
         (["--onnx", str(tmp_path / "nope.onnx")], "nope.onnx: ONNX model not found; export it with `sadvae export"),
         (["--onnx", good, "--batch", "1", "2"], "got 2: [1, 2]; write all three, e.g. --batch 1 2 2"),
+        (["--onnx", good, "--batch", "4", "1"], "got 2: [4, 1]; write all three, e.g. --batch 1 4 4"),  # not 4 1 1
         (["--onnx", good, "--precision", "fp32", "--batch", "1", "2"], "--batch takes one value (a fixed batch) or"),
         (["--onnx", good, "--batch", "1", "2", "4", "8"], "or three (MIN OPT MAX), got 4: [1, 2, 4, 8]"),
         (["--onnx", good, "--batch", "4", "1", "16"], "MIN OPT MAX with 1 <= MIN <= OPT <= MAX, got [4, 1, 16]"),

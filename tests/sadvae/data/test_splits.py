@@ -132,3 +132,13 @@ def test_a_split_file_listing_a_class_as_seen_and_unseen_names_it_and_the_file(t
     with pytest.raises(ConfigError) as info:
         load_split_json(path, ("walk", "sit down", "clap", "jump", "wave"))
     assert str(info.value) == f"{path}: classes ['walk'] are listed both as seen and unseen; list each in one of them"
+
+
+def test_a_split_file_that_is_a_folder_is_named_so(tmp_path):
+    """A review of 7 December 2026: `--split-file FOLDER` said "split file not found"."""
+    from sadvae.data.splits import load_split_json
+
+    with pytest.raises(DataFormatError, match="is a folder; pass the split's JSON file"):
+        load_split_json(tmp_path, ("walk", "clap"))
+    with pytest.raises(DataFormatError, match="split file not found"):
+        load_split_json(tmp_path / "none.json", ("walk", "clap"))

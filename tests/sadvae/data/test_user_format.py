@@ -200,6 +200,12 @@ BAD_FOLDERS = {
         "classes.txt",
         "line 3: duplicate class 'Walk' .also on line 1",
     ),
+    # the labels file's rule (punctuation too): classes.txt stays a valid --labels file (review of 7 December 2026)
+    "duplicate class by punctuation": (
+        lambda r: (r / "classes.txt").write_text("walk\nthrow\nWALK!\n"),
+        "classes.txt",
+        "line 3: duplicate class 'WALK!' .also on line 1",
+    ),
     "empty class name": (lambda r: (r / "classes.txt").write_text("walk\n| x\nthrow\n"), "classes.txt", "line 2"),
     "no classes": (lambda r: (r / "classes.txt").write_text("# nothing\n"), "classes.txt", "lists no classes"),
     "not utf-8": (lambda r: (r / "classes.txt").write_bytes(b"walk\nthr\xffow\n"), "classes.txt", "not valid UTF-8"),
@@ -316,6 +322,22 @@ def test_track_recorder_writes_one_column_per_track_and_import_cuts_one_clip_eac
     assert abs(ds.sequences[0].fps - 30) < 1e-6
 
 
+def test_track_recorder_takes_a_persons_earlier_frames_under_the_id_given_later(tmp_path):
+    from realtime.sources.replay import TrackRecorder, load_recording
+
+    rec = TrackRecorder(tmp_path / "rec.npz")
+    first = [np.full((25, 3), k, np.float32) for k in range(4)]
+    rec.add(0.0, [])  # the tracker has not confirmed the person yet
+    rec.add(0.1, [(3, first[0])])  # another person, already tracked
+    rec.add(0.2, [(3, first[1]), (5, first[3])])  # confirmed now as id 5
+    rec.add_earlier(5, [(0.0, first[1]), (0.1, first[2]), (0.15, first[0])])  # 0.15 s: no such frame, dropped
+    rec.add_earlier(5, [(0.2, first[0])])  # a frame that has the person already keeps what it has
+    rec.close()
+    joints, times = load_recording(tmp_path / "rec.npz")
+    assert np.allclose(times, [0.0, 0.1, 0.2]) and joints.shape == (3, 2, 25, 3)
+    assert (joints[:, 0, 0, 0] == [0, 0, 1]).all() and (joints[:, 1, 0, 0] == [1, 2, 3]).all()
+
+
 def test_track_recorder_refuses_an_unwritable_place_before_the_run_and_keeps_a_late_failure(tmp_path, monkeypatch):
     """Review of 6 December 2026: the place was tried only when the run ended, so a whole session's recording was
     lost with a traceback."""
@@ -365,8 +387,10 @@ def test_record_skeleton_of_a_live_replay_run_imports(
     assert main(["data", "import", str(rec), "--label", "drink water", "--split", "train", "--out", str(out)]) == 0
     (clip,) = read_clip_dataset(out).sequences
     truth = read_path(src).sequences[0].joints[:, 0]
-    assert clip.split == "train" and len(clip.joints) >= len(truth) - 2
-    assert np.array_equal(clip.joints[:, 0], truth[len(truth) - len(clip.joints) :])  # the tracked joints, unchanged
+    # every frame, the tracker's unconfirmed first one too (until 7 December 2026 this allowed two frames lost: each
+    # recording of a replay dropped the person's first frame)
+    assert clip.split == "train" and len(clip.joints) == len(truth)
+    assert np.array_equal(clip.joints[:, 0], truth)  # the tracked joints, unchanged
     capsys.readouterr()
     assert live([*argv, "--record-skeleton", str(tmp_path / "x.mp4")]) == 2  # refused before anything slow starts
     assert "the recording is an .npz file" in capsys.readouterr().err
@@ -404,6 +428,18 @@ def test_clip_timestamps_in_the_wrong_unit_are_refused(tmp_path, fps, timestamps
     with pytest.raises(DataFormatError, match=message) as e:
         read_clip_dataset(root)
     assert e.value.path == str(root / "clips" / "0.npz") and e.value.where == "timestamps"
+
+
+@pytest.mark.parametrize("fps", [0.0303, 1e6])
+def test_a_clip_frame_rate_no_camera_has_is_refused(tmp_path, fps):
+    """A review of 7 December 2026: fps 0.03 (a frame every 33 s) broke --examples with an IndexError and 1e6 hung it
+    (its 1.5 s gaps built at 1 MHz); the timestamps' 1-1000 fps range applies to fps too."""
+    root = _small_folder(tmp_path / "set")
+    clip = dict(np.load(root / "clips" / "0.npz"))
+    np.savez(root / "clips" / "0.npz", **{**clip, "fps": fps})
+    with pytest.raises(DataFormatError, match="frames per second is outside 1-1000") as e:
+        read_clip_dataset(root)
+    assert e.value.path == str(root / "clips" / "0.npz") and e.value.where == "fps"
 
 
 def test_sparse_timestamps_under_a_nominal_fps_are_kept(tmp_path):
