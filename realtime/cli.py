@@ -531,6 +531,12 @@ def still_trim_option(threshold_m: float):
 
     if threshold_m < 0:
         raise ConfigError(f"--trim-still must be >= 0 metres (0 = whole windows), got {threshold_m!r}")
+    if threshold_m > 1.0:  # a joint that moves a metre in a quarter of a second is a fast punch: nobody moves more
+        raise ConfigError(
+            f"--trim-still {threshold_m:g} metres in {StillTrim().lag_s:g} s is more than any joint of a person moves, "
+            f"so every window would read as standing still; it is metres (default {StillTrim().threshold_m:g}), at "
+            "most 1"
+        )
     return StillTrim(threshold_m=threshold_m) if threshold_m > 0 else None
 
 

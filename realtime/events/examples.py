@@ -52,20 +52,22 @@ BATCH_STAGES = ("window", "model", "head", "pose", "total")
 _T0 = 1_764_760_000_000  # ms; the pinned wall clock of the first example
 
 
-def _pin(event: dict[str, Any], n: int, seq: int) -> dict[str, Any]:
-    """Fix what changes on every run; add ``seq``/``session`` as :class:`realtime.events.publisher.Publisher` does."""
+def _pin(event: dict[str, Any], n: int, seq: int, uid: int | None = None) -> dict[str, Any]:
+    """Fix what changes on every run (time ``n`` windows after the first example's; ``uid`` the id's number, else
+    ``n + 1``); add ``seq``/``session`` as :class:`realtime.events.publisher.Publisher` does."""
     ms = _T0 + 800 * n  # one window every 0.8 s: the default model's stride of 24 frames at 30 fps
     secs, frac = divmod(ms, 1000)
     from datetime import datetime, timezone
 
     stamp = datetime.fromtimestamp(secs, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S") + f".{frac:03d}Z"
-    event.update(id=f"{n + 1:032x}", time=stamp, monotonic_ns=812_345_678_901 + 800_000_000 * n)
+    event.update(id=f"{n + 1 if uid is None else uid:032x}", time=stamp, monotonic_ns=812_345_678_901 + 800_000_000 * n)
     return decode(encode({**event, "seq": seq, "session": _SESSION}))
 
 
 def examples() -> dict[str, dict[str, Any]]:
-    """``{name: payload}`` for "start", "update", "end", "status" (a heartbeat with two persons),
-    "status_reconnecting" (a camera retrying) and "status_stopped" (the last status of a run), as received."""
+    """``{name: payload}`` for "status_started" (the first event of a run), "start", "update", "end", "status" (a
+    heartbeat with two persons), "status_reconnecting" (a camera retrying) and "status_stopped" (the last status of a
+    run), as received."""
     common = dict(source=_SOURCE, labels_hash=_LABELSET.sha256, model_id=_MODEL, precision="fp16")
     latency = dict(STAGE_MS)
     # an action event's total: one frame from its pose to the decision
@@ -152,7 +154,19 @@ def examples() -> dict[str, dict[str, Any]]:
         persons=[],
         status_interval_s=_STATUS_INTERVAL_S,
     )
+    started = make_status_event(  # the first event of every run: nothing measured or tracked yet
+        source=_SOURCE,
+        fps=0.0,
+        latency_ms={},
+        dropped={"frames": 0, "pose_stale": 0, "events": 0},
+        tracks=0,
+        reason="started",
+        message="started",
+        persons=[],
+        status_interval_s=_STATUS_INTERVAL_S,
+    )
     return {
+        "status_started": _pin(started, -52, 0, uid=0),
         "start": _pin(start, 0, 41),
         "update": _pin(update, 1, 42),
         "end": _pin(end, 4, 45),

@@ -77,6 +77,10 @@ def test_trim_still_flag(capsys) -> None:
     assert _options(build_parser().parse_args([*BASE, "--trim-still", "0"])).trim_still is None
     with pytest.raises(ConfigError, match="--trim-still must be >= 0 metres"):
         _options(build_parser().parse_args([*BASE, "--trim-still", "-1"]))
+    # a threshold no person's joint reaches made every window "still" without a word (review of 7 December 2026)
+    assert _options(build_parser().parse_args([*BASE, "--trim-still", "1"])).trim_still == StillTrim(1.0)
+    with pytest.raises(ConfigError, match="--trim-still 100 metres in 0.25 s is more than any joint of a person"):
+        _options(build_parser().parse_args([*BASE, "--trim-still", "100"]))
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--help"])
     text = " ".join(capsys.readouterr().out.split())
