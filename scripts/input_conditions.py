@@ -9,6 +9,12 @@ mean of its windows' logits, windows cut and resampled to 30 fps as everywhere),
   on the hips by the mapping's own rule (:func:`realtime.pose.mapping.place_unseen`);
 - ``legs_standing``: a candidate fix, measured: the same joints as the legs of a person standing upright under
   their hips (:func:`standing_legs`; proportions from the training sides, :data:`STANDING_LEG_RATIOS`);
+- ``waist_up``: the hips out of the frame too (a person seen from the waist up): spine base, spine mid, hips and
+  legs unseen, placed by the mapping's own rule (the spine base below the spine shoulder, since 7 December 2026);
+  ``waist_up_origin``: the same under the rule before it (every one of them at exactly (0, 0, 0), which the
+  normalisation reads as absent joints and no spine to turn upright); ``waist_up_hips``: a candidate, the hips
+  beside the placed spine base along the shoulder line (:data:`HIP_WIDTH_RATIO` of the shoulders' width), each
+  leg on its hip;
 - ``fps15`` / ``fps10``: the clip as a camera running at 15 / 10 frames per second sees it (the frames nearest to
   that grid; a recording at or below the rate is unchanged: MSR Action3D and NW-UCLA are 15 fps recordings);
 - ``drop30``: 30 % of the frames lost at random (a pose stage that misses a person now and then; first and last
@@ -45,7 +51,18 @@ from sadvae.skeleton import NUM_JOINTS  # noqa: E402
 from sadvae.skeleton import NTUJoint as J  # noqa: E402
 
 log = logging.getLogger("input_conditions")
-CONDITIONS = ("legs_ancestor", "legs_standing", "fps15", "fps10", "drop30", "mirror")
+CONDITIONS = (
+    "legs_ancestor",
+    "legs_standing",
+    "waist_up",
+    "waist_up_hips",
+    "waist_up_origin",
+    "fps15",
+    "fps10",
+    "drop30",
+    "mirror",
+)
+HIP_WIDTH_RATIO = 0.43  # Kinect v2 hip joints' distance over the shoulders': median of the six NTU samples 0.39-0.73
 # thigh, shin and foot lengths over the torso (spine base to spine shoulder): medians over the training sides of
 # the default recipe's five sets (MSR Action3D 1.20 / 0.93 / 0.37, NW-UCLA 1.16 / 0.91 / 0.22, UTKinect
 # 1.15 / 0.93 / 0.23, HDM05 1.03 / 1.07 / 0.35, Bandai-Namco 0.95 / 1.00 / 0.29)
@@ -95,6 +112,35 @@ def hide_legs(joints: np.ndarray, mode: str) -> np.ndarray:
     return out.reshape(j.shape)
 
 
+WAIST_DOWN = (J.SPINE_BASE, J.SPINE_MID, *(c for chain in LEG_CHAINS for c in chain))
+
+
+def hide_waist_down(joints: np.ndarray, rule: str) -> np.ndarray:
+    """Skeletons [..., 25, 3] as the live mapping gives them when the hips are out of the frame: the spine base and
+    spine mid (derived from the hips), hips, knees, ankles and feet unseen, placed by ``rule`` ("mapping": the
+    mapping's own, :func:`realtime.pose.mapping.place_unseen`; "hips": the mapping's, then the hips beside the
+    spine base and the legs on them; "origin": at (0, 0, 0), the rule before 7 December 2026). Absent persons (all
+    zeros) stay zeros."""
+    from realtime.pose.mapping import place_unseen
+
+    j = np.asarray(joints, dtype=np.float32)
+    flat = j.reshape(-1, NUM_JOINTS, 3)
+    present = np.abs(flat).sum(axis=(1, 2)) > 0
+    seen = np.ones(flat.shape[:2], dtype=bool)
+    seen[:, WAIST_DOWN] = False
+    if rule == "origin":
+        out = flat.copy()
+        out[:, WAIST_DOWN] = 0.0
+    else:
+        out = place_unseen(flat, seen)
+    if rule == "hips":  # a candidate: the hips beside the placed spine base, along the shoulders, the legs on them
+        half = 0.5 * HIP_WIDTH_RATIO * (out[:, J.SHOULDER_LEFT] - out[:, J.SHOULDER_RIGHT])
+        for chain, sign in zip(LEG_CHAINS, (1.0, -1.0), strict=True):
+            out[:, list(chain)] = (out[:, J.SPINE_BASE] + sign * half)[:, None]
+    out[~present] = 0.0
+    return out.reshape(j.shape)
+
+
 def at_rate(seq, fps: float):
     """``seq`` as a camera at ``fps`` sees it: the frames nearest to an ``fps`` grid (unchanged at or below it)."""
     t = seq.times()
@@ -118,6 +164,9 @@ def drop_frames(seq, share: float):
 
 
 def transform(seq, condition: str):
+    if condition.startswith("waist_up"):
+        rule = {"waist_up": "mapping", "waist_up_hips": "hips", "waist_up_origin": "origin"}[condition]
+        return replace(seq, joints=hide_waist_down(seq.joints, rule))
     if condition.startswith("legs_"):
         return replace(seq, joints=hide_legs(seq.joints, condition.removeprefix("legs_")))
     if condition.startswith("fps"):
@@ -133,6 +182,12 @@ def under_condition(base, condition: str):
     from sadvae.train.window_features import DerivedExtractor, MirroredWindows
 
     extra = {"standing_leg_ratios": list(STANDING_LEG_RATIOS)} if condition == "legs_standing" else {}
+    if condition in ("waist_up", "waist_up_hips"):
+        from realtime.pose.mapping import UNSEEN_TORSO_M
+
+        extra["unseen_torso_m"] = UNSEEN_TORSO_M
+    if condition == "waist_up_hips":
+        extra["hip_width_ratio"] = HIP_WIDTH_RATIO
 
     if condition == "mirror":
         return MirroredWindows(base)

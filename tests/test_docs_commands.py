@@ -1,20 +1,26 @@
 """Every `sadvae` / `sadvae-live` command in a code block of the README and docs/ parses with the current command
-line.
+line, and so does every `python scripts/NAME.py ...` / `scripts/train_default ...` command (since 7 December 2026:
+the numbers of the docs come from these scripts, and a review found one of their quoted commands no longer parsed).
 
 A reader copies these; a command that fails on a renamed or missing flag, or that leans on a spelling about to be
 removed, is a broken promise (review of 6 December 2026: nine such in README and docs). Inline mentions are mostly
 fragments (one flag named in a sentence) and are not checked. Only parsing is checked (argparse's own rules:
 unknown flags, choices, types, required flags, exclusive groups): nothing runs. Quoted lines with placeholders
 (``<...>``, ``$var``, ``...``, ``A|B``, ``[--opt]``, upper-case names such as ``PATH``) and lines marked as an
-earlier version's (``(script at <commit>)``) are skipped.
+earlier version's (``(script at <commit>)``) are skipped; so are the script commands of a block that first checks
+out an earlier commit (``git worktree add``). A script runs as ``__main__`` until its parser has parsed the command
+line, and is stopped there; shell scripts (``scripts/build_engines``, ``scripts/jetson_setup``) are not parsed.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
 import re
+import runpy
 import shlex
+import sys
 from pathlib import Path
 
 import pytest
@@ -42,21 +48,39 @@ def _shell_blocks(text: str) -> list[str]:
     return blocks
 
 
-def _commands() -> list[tuple[str, str]]:
+SCRIPT = re.compile(r"(?:python3? )?(scripts/[a-z_0-9]+(?:\.py)?)(?:\s|$)")
+
+
+def _commands(scripts: bool = False) -> list[tuple[str, str]]:
+    """(doc, command) of the `sadvae` / `sadvae-live` commands, or with ``scripts`` of the scripts' commands."""
     found: list[tuple[str, str]] = []
     for path in DOCS:
-        lines = []
         for block in _shell_blocks(path.read_text(encoding="utf-8")):
-            lines += re.sub(r"\\\n\s*", " ", block).splitlines()
-        for line in lines:
-            if "(script at" in line:
+            if scripts and "git worktree add" in block:  # an earlier version's scripts
                 continue
-            line = re.split(r"\s#", line)[0].strip()
-            for part in re.split(r"\s(?:&&|;|\|\|)\s", line):  # a command after others on its line counts too
-                part = re.sub(r"^nice -n \d+ ", "", part.strip())
-                if re.match(r"(sadvae|sadvae-live) -", part) or re.match(r"sadvae [a-z]", part):
-                    found.append((path.relative_to(ROOT).as_posix(), part))
+            for line in re.sub(r"\\\n\s*", " ", block).splitlines():
+                if "(script at" in line:
+                    continue
+                line = re.split(r"\s#", line)[0].strip()
+                for part in re.split(r"\s(?:&&|;|\|\|)\s", line):  # a command after others on its line counts too
+                    part = re.sub(r"^nice -n \d+ ", "", part.strip())
+                    if scripts:
+                        hit = SCRIPT.match(part)
+                        if hit and _python_script(hit.group(1)) is not None:
+                            found.append((path.relative_to(ROOT).as_posix(), part))
+                    elif re.match(r"(sadvae|sadvae-live) -", part) or re.match(r"sadvae [a-z]", part):
+                        found.append((path.relative_to(ROOT).as_posix(), part))
     return sorted(set(found))
+
+
+def _python_script(name: str) -> Path | None:
+    """The Python file a quoted script name runs (``scripts/train_default`` is a shell wrapper of its .py), or None
+    for a shell script (or a name that is no file: then the test of the command says so)."""
+    path = ROOT / name
+    if path.suffix == ".py" or not path.exists():
+        return path
+    wrapped = path.with_suffix(".py")
+    return wrapped if wrapped.is_file() and wrapped.stem in path.read_text(encoding="utf-8", errors="replace") else None
 
 
 def _parse(argv: list[str]) -> str | None:
@@ -83,6 +107,49 @@ def _parse(argv: list[str]) -> str | None:
 
 
 COMMANDS = [(doc, cmd) for doc, cmd in _commands() if not PLACEHOLDER.search(cmd)]
+SCRIPT_COMMANDS = [(doc, cmd) for doc, cmd in _commands(scripts=True) if not PLACEHOLDER.search(cmd)]
+
+
+class _Parsed(Exception):
+    """Raised once a script's parser has parsed its command line: the script's work is not run."""
+
+
+def _parse_script(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> str | None:
+    """None when the script ``argv[0]`` parses ``argv[1:]``, else the parser's message (or the error it raised)."""
+    depth = [0]
+
+    def stop_after(real):
+        def parse(self, args=None, namespace=None):
+            depth[0] += 1
+            try:
+                result = real(self, args, namespace)
+            finally:
+                depth[0] -= 1
+            if depth[0] == 0:  # the outermost parse of the command line, sub-commands included, is done
+                raise _Parsed
+            return result
+
+        return parse
+
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", stop_after(argparse.ArgumentParser.parse_args))
+    monkeypatch.setattr(
+        argparse.ArgumentParser, "parse_known_args", stop_after(argparse.ArgumentParser.parse_known_args)
+    )
+    script = _python_script(argv[0])
+    assert script is not None
+    if not script.is_file():
+        return f"{argv[0]}: no such script"
+    monkeypatch.setattr(sys, "argv", [str(script), *argv[1:]])
+    monkeypatch.setattr(sys, "path", list(sys.path))  # scripts put their own folder first
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            runpy.run_path(str(script), run_name="__main__")
+    except _Parsed:
+        return None
+    except SystemExit as e:
+        return None if not e.code else (err.getvalue().strip().splitlines() or [f"exit {e.code}"])[-1]
+    return "the script ended without parsing its command line"
 
 
 def test_the_docs_quote_commands() -> None:
@@ -96,4 +163,17 @@ def test_a_quoted_command_parses(doc: str, command: str) -> None:
     except ValueError as e:
         pytest.fail(f"{doc}: `{command}` is not a shell command ({e})")
     error = _parse(argv)
+    assert error is None, f"{doc}: `{command}` -> {error}"
+
+
+def test_the_docs_quote_script_commands() -> None:
+    assert len(SCRIPT_COMMANDS) > 80, "the extraction found too few script commands: has the docs' layout changed?"
+
+
+@pytest.mark.parametrize("doc, command", SCRIPT_COMMANDS, ids=[f"{d}:{c[:60]}" for d, c in SCRIPT_COMMANDS])
+def test_a_quoted_script_command_parses(doc: str, command: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    argv = shlex.split(command)
+    if argv[0].startswith("python"):
+        argv = argv[1:]
+    error = _parse_script(argv, monkeypatch)
     assert error is None, f"{doc}: `{command}` -> {error}"

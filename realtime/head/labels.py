@@ -55,7 +55,8 @@ class LabelWatcher:
 
     With ``poll(commit=False)`` a new set is only offered: the caller builds on it and then calls
     :meth:`accept` (it becomes :attr:`current`) or :meth:`reject` (the set in use stays, and the
-    offered file is not offered again until it changes).
+    offered file is not offered again until it is saved again: a new content, or the same one saved once the cause of
+    the failure, e.g. a missing head cache or text encoder, is mended).
 
     Args:
         path: the labels file.
@@ -77,6 +78,7 @@ class LabelWatcher:
         self.reloads = 0
         self._stamp = self._stat()
         self._offered = self.current.sha256  # the content last returned by poll (or in use)
+        self._rejected_at: tuple[int, ...] | None = None  # the file's stamp when its offered set was rejected
         self._settling: tuple[tuple[int, ...], float] | None = None  # a changed stamp and when it counts as still
         self._next_check = time.monotonic() + self.poll_s
 
@@ -140,9 +142,9 @@ class LabelWatcher:
         if new.sha256 == self.current.sha256:
             self._offered = new.sha256  # back to the set in use: nothing to build
             return None
-        if new.sha256 == self._offered:
-            return None
-        self._offered = new.sha256
+        if new.sha256 == self._offered and (self._rejected_at is None or self._rejected_at == stamp):
+            return None  # offered already; a rejected set only once the file is saved again
+        self._offered, self._rejected_at = new.sha256, None
         if commit:
             self.accept(new)
         return new
@@ -151,9 +153,12 @@ class LabelWatcher:
         """Make ``labels`` (offered by ``poll(commit=False)``) the set in use."""
         log.info("labels reloaded from %s: %d actions (was %d)", self.path, len(labels), len(self.current))
         self.current = labels
-        self._offered = labels.sha256
+        self._offered, self._rejected_at = labels.sha256, None
         self.reloads += 1
 
     def reject(self, labels: LabelSet) -> None:
-        """Keep the set in use; ``labels`` is not offered again until the file changes."""
-        self._offered = labels.sha256
+        """Keep the set in use; ``labels`` is not offered again until the file is saved again (same content or not).
+
+        Until 7 December 2026 only a new content was offered again: a user who mended the failure's cause (copied
+        the head cache, installed torch) and saved the file again saw nothing happen until the labels changed."""
+        self._offered, self._rejected_at = labels.sha256, self._stamp

@@ -39,13 +39,15 @@ applied by default: they do not change recognition on the paired clip, docs/came
 in the mapping only: training data (Kinect, mocap) never passes through it, so nothing is applied on
 one side silently; the training-side counterpart is ``sadvae.train.augment.AUGMENTS["camera"]``.
 
-Low visibility. A landmark counts as seen when it is finite and its score (MediaPipe ``visibility``
-or ``presence``; pass ``presence`` to keep occluded-but-in-frame joints, which MediaPipe still
-places sensibly, as Kinect does with its "inferred" joints) is at least ``min_visibility``. A derived
-joint needs all its landmarks. A joint that is not seen is placed on its nearest seen ancestor in
-:data:`sadvae.skeleton.PARENTS` (an unseen spine base is the origin, which is where MediaPipe puts
-the mid-hip), and its confidence is 0. A joint whose value overflows float32 (finite landmarks beyond
-about 1e38, never real) is unseen too. The output never contains NaN or inf.
+Low visibility. A landmark counts as seen when it is finite and its score (MediaPipe ``visibility`` or
+``presence``; pass ``presence`` to keep occluded-but-in-frame joints, which MediaPipe still places sensibly,
+as Kinect does with its "inferred" joints) is at least ``min_visibility``. A derived joint needs all its
+landmarks. A joint that is not seen is placed on its nearest seen ancestor in :data:`sadvae.skeleton.PARENTS`,
+and its confidence is 0. An unseen spine base (hips out of the frame) is put :data:`UNSEEN_TORSO_M` straight
+below a seen spine shoulder, with the spine mid between them, so that the torso the normalisation turns
+upright exists; with the shoulders unseen too, at the origin (MediaPipe's mid-hip). A joint whose value
+overflows float32 (finite landmarks beyond about 1e38, never real) is unseen too. The output never contains
+NaN or inf.
 """
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ __all__ = [
     "XY_ANCHORS",
     "image_xy_world",
     "place_unseen",
+    "UNSEEN_TORSO_M",
 ]
 
 
@@ -440,15 +443,38 @@ def mediapipe_to_ntu25(
 
 def place_unseen(joints: np.ndarray, seen: np.ndarray) -> np.ndarray:
     """NTU-25 joints [N, 25, 3] with each unseen joint (``seen`` bool [N, 25] False) placed on its nearest seen
-    ancestor, as :func:`mediapipe_to_ntu25` places them (an unseen spine base goes to the origin)."""
+    ancestor, as :func:`mediapipe_to_ntu25` places them (an unseen spine base below a seen spine shoulder, else at the
+    origin)."""
     joints = np.array(joints, dtype=np.float32, copy=True)
     return _fall_back(joints, np.ones(joints.shape[:2], np.float32), np.asarray(seen, dtype=bool))[0]
 
 
+# An unseen spine base under seen shoulders (hips out of the frame: a desk webcam) is put this far straight below the
+# spine shoulder, along the camera's up axis: the median spine base -> spine shoulder length of the six NTU samples in
+# ../shared/data/ntu is 0.43-0.52 m, about along +y. At the origin, as before 7 December 2026, the spine base and the
+# spine mid that falls back on it were both exactly (0, 0, 0): the NTU normalisation reads exact zeros as absent joints
+# and a zero spine as no spine, so the window was never turned upright and kept the camera's axes (NTU A001 "drink
+# water" with its hips hidden: rank 1 -> "playing with phone" first).
+UNSEEN_TORSO_M = 0.47
+
+
 def _fall_back(joints: np.ndarray, conf: np.ndarray, seen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Place each unseen joint on its nearest seen ancestor (an unseen root sits at the origin)."""
-    joints[~seen[:, J.SPINE_BASE], J.SPINE_BASE] = 0.0
+    """Place each unseen joint on its nearest seen ancestor. An unseen root sits :data:`UNSEEN_TORSO_M` below a seen
+    spine shoulder, with an unseen spine mid on the line between them as the mapping would derive it (the torso
+    stays upright for the normalisation), or at the origin when the shoulders are unseen too."""
+    base_unseen = ~seen[:, J.SPINE_BASE]
+    joints[base_unseen, J.SPINE_BASE] = 0.0
     usable = seen.copy()
+    anchored = base_unseen & seen[:, J.SPINE_SHOULDER]
+    if anchored.any():
+        shoulder = joints[anchored, J.SPINE_SHOULDER]
+        base = shoulder - np.float32([0.0, UNSEEN_TORSO_M, 0.0])
+        joints[anchored, J.SPINE_BASE] = base
+        mid = anchored & ~seen[:, J.SPINE_MID]
+        joints[mid, J.SPINE_MID] = joints[mid, J.SPINE_BASE] + np.float32(SPINE_MID_FRACTION) * (
+            joints[mid, J.SPINE_SHOULDER] - joints[mid, J.SPINE_BASE]
+        )
+        usable[mid, J.SPINE_MID] = True
     usable[:, J.SPINE_BASE] = True  # every chain ends at the root
     first = usable[:, _ANCESTORS].argmax(axis=-1)  # (N, 25): first usable entry of each chain
     src = _ANCESTORS[np.arange(NUM_JOINTS), first]  # (N, 25) joint to copy from

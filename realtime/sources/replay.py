@@ -15,7 +15,7 @@ import os
 import tempfile
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -47,20 +47,28 @@ MAX_RECORDING_BYTES = 1 << 30
 RECORDING_MIN_FPS = 0.1  # slower frame times in a recording are a unit mistake (milliseconds: 0.03 fps at 30 fps)
 
 
-def save_recording(path: str | Path, joints: np.ndarray, times_s: np.ndarray) -> Path:
+def save_recording(path: str | Path, joints: np.ndarray, times_s: np.ndarray, tracks: np.ndarray | None = None) -> Path:
     """Write a skeleton recording that :class:`ReplaySource` plays.
 
     Args:
         path: the ``.npz`` to write.
         joints: [T, M, 25, 3] NTU-25 joints in metres.
         times_s: [T] frame times in seconds, strictly increasing.
+        tracks: optional int [T, M]: which track each person column holds in each frame (-1: nobody), for
+            recordings whose columns are shared by tracks that follow each other (:class:`TrackRecorder`).
     """
     p = Path(path)
     joints = np.asarray(joints, dtype=np.float32)
     times = np.asarray(times_s, dtype=np.float64)
     _check_recording(p, joints, times)
+    arrays = {"joints": joints, "times": times}
+    if tracks is not None:
+        tracks = np.asarray(tracks)
+        if tracks.shape != joints.shape[:2] or tracks.dtype.kind not in "iu" or (tracks.size and tracks.min() < -1):
+            raise DataFormatError(p, "tracks", f"expected whole numbers >= -1 of shape {list(joints.shape[:2])}")
+        arrays["tracks"] = tracks.astype(np.int32)
     with atomic_path(p, make_parents=False, suffix=".npz") as tmp:  # a failed write leaves no partial file
-        np.savez_compressed(tmp, joints=joints, times=times)
+        np.savez_compressed(tmp, **arrays)
     return p
 
 
@@ -194,6 +202,8 @@ class ReplaySource(Source):
         self.fps = float(fps) if fps is not None else native
         self._fixed_fps = fps is not None
         self._closed = False
+        # called while a paced replay waits long for its next frame (a recorded outage): heartbeats stay on time
+        self.on_idle: Callable[[], float | None] | None = None
         log.info("replay %s: %d sequence(s), %d frames, M=%d", self.path, len(self._seqs), self.num_frames, m)
 
     @property
@@ -218,7 +228,7 @@ class ReplaySource(Source):
                         return
                     t_s = offset_s + t_local
                     if self.pace:
-                        time.sleep(max(0.0, start + t_s - time.monotonic()))
+                        self._wait_until(start + t_s)
                     ts = max(round(t_s * 1000.0), last_ms + 1)
                     yield Frame(None, ts, index, skel)
                     index, last_ms = index + 1, ts
@@ -226,16 +236,36 @@ class ReplaySource(Source):
             if not self.loop:
                 break
 
+    def _wait_until(self, deadline: float) -> None:
+        """Sleep until ``deadline`` (``time.monotonic()``), calling :attr:`on_idle` through a long wait as a live
+        source does while it waits for frames (until 7 December 2026 a gap in a recording silenced the heartbeats,
+        and a subscriber's liveness rule took the publisher for gone)."""
+        while not self._closed:
+            left = deadline - time.monotonic()
+            if left <= 0.0:
+                return
+            if self.on_idle is None or left < _IDLE_CHECK_S:
+                time.sleep(left)
+                return
+            wanted = self.on_idle()
+            time.sleep(min(left, 0.5 if wanted is None else min(0.5, max(0.01, float(wanted)))))
+
     def close(self) -> None:
         self._closed = True
+
+
+_IDLE_CHECK_S = 0.1  # a shorter wait (a frame's) sleeps through: the pipeline checks the heartbeat on every frame
 
 
 class TrackRecorder:
     """Collects the tracked skeletons of a live run and writes them as a recording (``sadvae-live --record-skeleton``).
 
-    Each track gets its own person column (in order of appearance; zeros while it is absent), so the file
-    replays with ``sadvae-live --replay`` and converts with ``sadvae data import FILE --label NAME``, which
-    cuts one clip per track. Frames without any tracked person are kept only between frames that have one.
+    Each track gets a person column (zeros while it is absent); a track that appears at least :data:`GAP_S` after
+    a column's last track left takes that column over, and ``tracks`` [T, K] names the track each column holds, so
+    the file replays with ``sadvae-live --replay`` (a person gone that long ends their track) and converts with
+    ``sadvae data import FILE --label NAME``, which cuts one clip per track. Until 7 December 2026 every track had
+    a column of its own: an hour of a camera that saw 360 passers-by needed 12 GB to write, and the file was
+    refused on replay. Frames without any tracked person are kept only between frames that have one.
 
     Args:
         path: the ``.npz`` written by :meth:`close` (also on Ctrl-C: the pipeline closes its parts).
@@ -289,17 +319,21 @@ class TrackRecorder:
             log.warning("--record-skeleton: no person was tracked; %s not written", self.path)
             return None
         frames = self._frames[busy[0] : busy[-1] + 1]
-        joints = np.zeros((len(frames), len(self._columns), NUM_JOINTS, 3), np.float32)
-        for k, (_, tracks) in enumerate(frames):
-            for tid, j in tracks:
-                joints[k, self._columns[tid]] = j
         times = np.array([t for t, _ in frames], np.float64)
+        column = self._share_columns(frames, times)
+        width = max(column.values()) + 1
+        joints = np.zeros((len(frames), width, NUM_JOINTS, 3), np.float32)
+        tracks = np.full((len(frames), width), -1, np.int32)
+        for k, (_, present) in enumerate(frames):
+            for tid, j in present:
+                joints[k, column[tid]] = j
+                tracks[k, column[tid]] = self._columns[tid]
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            save_recording(self.path, joints, times - times[0])
+            save_recording(self.path, joints, times - times[0], tracks)
         except OSError as e:  # the place became unwritable during the run: say so, and keep what can be kept
             spare = Path(tempfile.gettempdir()) / f"sadvae-recording-{os.getpid()}.npz"
-            save_recording(spare, joints, times - times[0])
+            save_recording(spare, joints, times - times[0], tracks)
             raise SourceError(
                 f"--record-skeleton {self.path}: cannot be written ({e.strerror or e}); the recording was saved "
                 f"to {spare} instead"
@@ -307,6 +341,24 @@ class TrackRecorder:
         log.info("recorded %d frames of %d tracks to %s", len(frames), len(self._columns), self.path)
         self.written = self.path
         return self.path
+
+    def _share_columns(self, frames: list, times: np.ndarray) -> dict[int, int]:
+        """Track id -> person column: in the order the ids were given, each takes the first column whose last track
+        left at least :data:`GAP_S` before it appeared, else a new one (tracks in a column never overlap: a column's
+        last track is also the one that left last)."""
+        span: dict[int, list[int]] = {}
+        for k, (_, present) in enumerate(frames):
+            for tid, _ in present:
+                span.setdefault(tid, [k, k])[1] = k
+        column: dict[int, int] = {}
+        left: list[float] = []  # per column: when its last track was last seen
+        for tid in sorted(span, key=self._columns.__getitem__):
+            first, last = span[tid]
+            free = next((c for c, t in enumerate(left) if times[first] - t >= GAP_S), len(left))
+            if free == len(left):
+                left.append(0.0)
+            column[tid], left[free] = free, float(times[last])
+        return column
 
 
 GAP_S = 1.5  # empty frames between two replayed sequences: the track ends, the next person is a new track

@@ -803,7 +803,8 @@ def is_recording(path: str | Path) -> bool:
 
 
 def read_recording(path: str | Path) -> Dataset:
-    """Read a recording as unlabelled sequences, one per person column (track), cut to the frames it is present.
+    """Read a recording as unlabelled sequences, one per track (a person column, or with a ``tracks`` array the
+    frames of a column that one track holds), cut to the frames it is present.
 
     Raises:
         DataFormatError: not an ``.npz``, ``joints`` / ``times`` missing or malformed.
@@ -818,20 +819,36 @@ def read_recording(path: str | Path) -> Dataset:
             if "times" not in z.files:
                 raise DataFormatError(path, "times", "missing; a recording holds joints and times (seconds)")
             times = z["times"]
+            tracks = z["tracks"] if "tracks" in z.files else None
     except DataFormatError:
         raise
     except (*NUMPY_READ_ERRORS, TypeError) as e:
         msg = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
         raise DataFormatError(path, None, f"corrupt or unreadable .npz ({msg}); record it again") from None
+    if tracks is not None and (tracks.shape != joints.shape[:2] or tracks.dtype.kind not in "iu"):
+        raise DataFormatError(
+            path,
+            "tracks",
+            f"expected whole numbers of shape {list(joints.shape[:2])} (a track id per person column "
+            f"and frame, -1 for nobody), got {tracks.dtype} {list(tracks.shape)}; record it again",
+        )
     if times.dtype.kind not in "fiu" or times.shape != (joints.shape[0],):
         raise DataFormatError(path, "times", f"expected {joints.shape[0]} seconds, one per frame, got {times.shape}")
     times = times.astype(np.float64)
     if not np.isfinite(times).all() or (len(times) > 1 and not (np.diff(times) > 0).all()):
         raise DataFormatError(path, "times", "must be finite and strictly increasing (seconds per frame)")
     seqs, rejected = [], []
-    for m in range(joints.shape[1]):
-        present = np.flatnonzero(np.abs(joints[:, m]).reshape(len(times), -1).any(1))
-        src = f"{path}#track{m}"
+    # (column, frames of one track): a column per track, or, with ``tracks``, the tracks that took turns in a column
+    if tracks is None:
+        cuts = [(m, f"{path}#track{m}", np.ones(len(times), bool)) for m in range(joints.shape[1])]
+    else:
+        cuts = []
+        for i in sorted(int(i) for i in np.unique(tracks) if i >= 0):
+            where = tracks == i
+            m = int(np.flatnonzero(where.any(0))[0])  # the column it was recorded in
+            cuts.append((m, f"{path}#track{i}", where[:, m]))
+    for m, src, mine in cuts:
+        present = np.flatnonzero(np.abs(joints[:, m]).reshape(len(times), -1).any(1) & mine)
         if len(present) < 2:
             rejected.append((src, f"present in {len(present)} frame(s); a clip needs at least 2"))
             continue
@@ -839,9 +856,8 @@ def read_recording(path: str | Path) -> Dataset:
         t = times[a:b] - times[a]
         fps = float(1.0 / np.median(np.diff(t)))
         regular = np.allclose(t, np.arange(b - a) / fps, atol=1e-3)
-        seqs.append(
-            SkeletonSequence(np.ascontiguousarray(joints[a:b, m : m + 1]), fps, src, timestamps=None if regular else t)
-        )
+        clip = joints[a:b, m : m + 1] * mine[a:b, None, None, None]  # another track's frames inside the span: absent
+        seqs.append(SkeletonSequence(np.ascontiguousarray(clip), fps, src, timestamps=None if regular else t))
     return Dataset(path.name.split(".")[0], (), seqs, rejected, "recording")
 
 

@@ -290,6 +290,53 @@ def test_reloader_commits_labels_only_with_a_built_head(tmp_path) -> None:
         reloader.close()
 
 
+def test_a_failed_set_is_built_again_when_the_file_is_saved_again(tmp_path) -> None:
+    """Review of 7 December 2026: after a failed build the same labels were never offered again, even when the user
+    mended the cause (the head cache copied, torch installed) and saved the file again; only a new content was. Now a
+    new save of the same content is offered again, while polling the unchanged file still offers nothing."""
+    from realtime.head.reload import HeadReloader
+    from sadvae.errors import SadvaeError
+
+    path = tmp_path / "labels.txt"
+    _saved(path, "jump\nrun\n")
+    watcher = LabelWatcher(path, poll_s=0.0)
+
+    class Flaky:
+        fail = True
+        calls = 0
+
+        def build(self, labels):
+            self.calls += 1
+            if self.fail:
+                raise SadvaeError("no head is cached for the new label 'juggle'")
+            return labels
+
+    builder_ = Flaky()
+    reloader = HeadReloader(watcher, builder_)
+
+    def settle():
+        if reloader.busy:
+            concurrent.futures.wait([reloader._pending])
+        return reloader.poll()
+
+    try:
+        _saved(path, "jump\nrun\njuggle\n")
+        assert reloader.poll() is None and settle() is None and reloader.failures == 1
+        for _ in range(3):  # the unchanged file: no build, however often it is polled
+            assert settle() is None
+        assert builder_.calls == 1
+        builder_.fail = False  # the cause mended; the same labels saved again
+        path.write_text("jump\nrun\njuggle\n", encoding="utf-8")
+        stamp = time.time_ns() - 500_000_000
+        os.utime(path, ns=(stamp, stamp))
+        assert reloader.poll() is None
+        head = settle()
+        assert head is not None and head.names == ("jump", "run", "juggle") and builder_.calls == 2
+        assert watcher.current is head and watcher.reloads == 1
+    finally:
+        reloader.close()
+
+
 def test_closing_during_a_build_abandons_it_quietly(tmp_path, caplog) -> None:
     """Review: Ctrl-C during a labels reload let the build run on into interpreter shutdown, where its encoder was
     refused and it warned "label matching without sentence embeddings (can't register atexit after shutdown)".

@@ -8,11 +8,12 @@ from realtime.pose.mapping import (
     NTU25_FROM_MEDIAPIPE,
     NTU25_WEIGHTS,
     SPINE_MID_FRACTION,
+    UNSEEN_TORSO_M,
     MediaPipeLandmark,
     mediapipe_to_ntu25,
     place_unseen,
 )
-from sadvae.data.preprocess import normalize_pose
+from sadvae.data.preprocess import PreprocessConfig, normalize_pose, preprocess
 from sadvae.skeleton import NECK_FRACTION, NUM_JOINTS, PARENTS, bone_lengths
 from sadvae.skeleton import NTUJoint as J
 
@@ -216,15 +217,47 @@ def test_nothing_seen_collapses_to_the_origin() -> None:
     joints, conf = mediapipe_to_ntu25(facing_person(), np.zeros(33, dtype=np.float32))
     np.testing.assert_array_equal(joints, 0.0)
     np.testing.assert_array_equal(conf, 0.0)
-    # an unseen spine base alone: the origin (MediaPipe's mid-hip); the legs hang off it
+    # an unseen spine base with the shoulders unseen too: the origin (MediaPipe's mid-hip)
     vis = np.ones(33, dtype=np.float32)
-    vis[MP.LEFT_HIP] = 0.0
+    vis[[MP.LEFT_HIP, MP.LEFT_SHOULDER]] = 0.0
     world = facing_person() + 0.3  # shift everything so that the origin differs from the mid-hip
     joints, conf = mediapipe_to_ntu25(world, vis)
     np.testing.assert_array_equal(joints[J.SPINE_BASE], 0.0)
-    np.testing.assert_array_equal(joints[J.HIP_LEFT], 0.0)
     np.testing.assert_array_equal(joints[J.SPINE_MID], 0.0)
-    assert conf[J.HIP_RIGHT] == 1.0 and conf[J.SPINE_SHOULDER] == 1.0
+    assert conf[J.HIP_RIGHT] == 1.0 and conf[J.SPINE_SHOULDER] == 0.0
+
+
+def test_hips_out_of_the_frame_keep_an_upright_torso() -> None:
+    """A desk webcam sees a person from the waist up. Until 7 December 2026 the unseen spine base went to the origin
+    and the spine mid fell back on it: both exactly (0, 0, 0), which the NTU normalisation reads as absent joints and
+    no spine, so the window kept the camera's axes. Now the spine base hangs UNSEEN_TORSO_M below the seen spine
+    shoulder (camera up is NTU +y), the spine mid between them as the mapping derives it, the legs on the base."""
+    vis = np.ones(33, dtype=np.float32)
+    vis[[MP.LEFT_HIP, MP.RIGHT_HIP, MP.LEFT_KNEE, MP.RIGHT_KNEE, MP.LEFT_ANKLE, MP.RIGHT_ANKLE]] = 0.1
+    vis[[MP.LEFT_HEEL, MP.RIGHT_HEEL, MP.LEFT_FOOT_INDEX, MP.RIGHT_FOOT_INDEX]] = 0.1
+    world = facing_person() + 0.3
+    joints, conf = mediapipe_to_ntu25(world, vis)
+    ss = joints[J.SPINE_SHOULDER]
+    np.testing.assert_allclose(joints[J.SPINE_BASE], ss - [0.0, UNSEEN_TORSO_M, 0.0], atol=1e-6)
+    np.testing.assert_allclose(
+        joints[J.SPINE_MID], joints[J.SPINE_BASE] + SPINE_MID_FRACTION * (ss - joints[J.SPINE_BASE]), atol=1e-6
+    )
+    for j in (J.HIP_LEFT, J.HIP_RIGHT, J.KNEE_LEFT, J.ANKLE_RIGHT, J.FOOT_LEFT):
+        np.testing.assert_array_equal(joints[j], joints[J.SPINE_BASE])
+    assert conf[J.SPINE_BASE] == 0.0 and conf[J.SPINE_MID] == 0.0 and conf[J.SPINE_SHOULDER] == 1.0
+    assert (np.abs(joints).max(axis=-1) > 0).all(), "no joint of a seen person may be exactly zero (read as absent)"
+    # the normalised window is turned upright as a whole-body one is: spine base -> spine mid along +z
+    cfg = PreprocessConfig(window=8, persons=1, normalization="ntu")
+    window = preprocess(np.repeat(joints[None, None], 8, axis=0), None, cfg)
+    spine = window[:, 0, J.SPINE_MID, 0] - window[:, 0, J.SPINE_BASE, 0]
+    np.testing.assert_allclose(spine / np.linalg.norm(spine), [0.0, 0.0, 1.0], atol=1e-5)
+    # and the shift of the whole input does not matter (the normalisation centres on the spine mid)
+    moved, _ = mediapipe_to_ntu25(world + 1.0, vis)
+    np.testing.assert_allclose(
+        preprocess(np.repeat(moved[None, None], 8, axis=0), None, cfg),
+        window,
+        atol=1e-5,
+    )
 
 
 def test_parents_used_for_fallback_match_the_skeleton_tree() -> None:
@@ -238,6 +271,8 @@ def test_parents_used_for_fallback_match_the_skeleton_tree() -> None:
         for j in np.flatnonzero(conf[t] == 0.0):
             anc = PARENTS[j]
             candidates = [np.zeros(3, dtype=np.float32)]
+            if conf[t, J.SPINE_BASE] == 0.0:  # an unseen root's place, and the spine mid put on the torso line
+                candidates += [joints[t, J.SPINE_BASE], joints[t, J.SPINE_MID]]
             while anc >= 0:
                 candidates.append(full[t, anc])
                 anc = PARENTS[anc]

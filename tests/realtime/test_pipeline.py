@@ -177,6 +177,38 @@ def test_live_scores_equal_offline_evaluation_for_the_same_window(
     assert handedness == "off" or max(alone) > 1e-5  # the mirror image counted (beyond the equalities' tolerance)
 
 
+def test_a_clip_shorter_than_a_window_is_scored_as_the_window_it_is_trained_as(
+    shared_data, live_model, model_files, tmp_path
+) -> None:
+    """Review of 7 December 2026: the tracker confirms a person on their second frame and the first was never
+    buffered, so a clip shorter than a window (one loop-filled window of all its frames in training) was scored live
+    as another window: on real clips of 64-95 frames the two agreed on top-1 for 80-95 % only. The frames before the
+    confirmation now go into the new track's buffer: the live window is the training window."""
+    from sadvae.bundle import load_bundle
+    from sadvae.data.registry import read_path
+
+    labels = tmp_path / "labels.txt"
+    labels.write_text(LABELS, encoding="utf-8")
+    seq = read_path(shared_data / NTU_FILE).sequences[0]
+    joints = seq.joints[:36]  # 36 frames 40 ms apart: 1.4 s, 21 frames at the tiny model's 15 fps (window 32)
+    times = np.arange(36) * 0.04  # whole milliseconds, and the end on the model's 15 fps grid from 0
+    batches: list[WindowBatch] = []
+    opts = options(tmp_path, trim_still=None, min_window_frames=16)
+    pipe = Pipeline(
+        ReplaySource.from_arrays(joints, times),
+        live_model,
+        labels,
+        opts,
+        text_encoder=FakeText(),
+        on_batch=batches.append,
+    )
+    pipe.run()
+    last = batches[-1]
+    assert last.times[0][0] == 0.0 and last.times[0][-1] == pytest.approx(1.4)  # the first frame is in the window
+    trained = preprocess(joints, times, load_bundle(model_files[0]).preprocess)
+    np.testing.assert_allclose(last.windows[0], trained, atol=1e-5)
+
+
 def test_handedness_off_scores_the_window_alone(shared_data, live_model, tmp_path) -> None:
     """--handedness off (the default): one window per track goes to the model, and the head scores it alone."""
     labels = tmp_path / "labels.txt"
@@ -216,11 +248,23 @@ def test_labels_change_swaps_the_head_without_stalling_the_loop(shared_data, liv
             pipe.request_stop("done")
 
     reloaded: list = []
+
+    class Panels:  # the overlay's side of a reload (a review of 7 December 2026: its label names stayed the first
+        # file's, so a non-ASCII label drawn as "label N" named another line after an edit)
+        names: list[tuple[str, ...]] = []
+
+        def set_labels(self, names) -> None:
+            self.names.append(tuple(names))
+
+        def close(self) -> None:
+            pass
+
     pipe = Pipeline(
         source,
         live_model,
         labels,
         opts,
+        overlay=Panels(),
         text_encoder=FakeText(delay_s=0.5),
         on_batch=on_batch,
         on_labels=reloaded.append,
@@ -229,6 +273,7 @@ def test_labels_change_swaps_the_head_without_stalling_the_loop(shared_data, liv
         assert pipe.run() == "done"
         events = [e for _, e in drain(sub)]
     assert [h.labels.names for h in reloaded] == [("wave", "clap", "sit down")]  # sadvae-live prints its mapping
+    assert Panels.names == [("wave", "clap", "sit down")]  # the panels draw the new list
     first_new = next(frames for frames, names in seen if len(names) == 3)
     assert first_new - changed_at[0] > 50  # frames kept flowing while the head was fitted
     ends = [e for e in events if e["type"] == "end"]

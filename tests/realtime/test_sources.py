@@ -367,6 +367,27 @@ def test_recording_round_trip_and_replay(tmp_path: Path) -> None:
     np.testing.assert_array_equal(looped[6].skeletons, joints[0])
 
 
+def test_a_paced_replay_calls_on_idle_through_a_gap_in_the_recording() -> None:
+    """Review of 7 December 2026: a paced replay slept through a recorded outage without a word, so the pipeline's
+    heartbeats stopped (a subscriber's liveness rule took the publisher for gone). Now a long wait calls ``on_idle``
+    as a live source's does, at most ``wanted`` seconds apart, and the frames keep their times."""
+    import time
+
+    times = np.array([0.0, 0.05, 1.05, 1.1])  # a one-second hole between the second and third frame
+    src = ReplaySource.from_arrays(np.ones((4, 1, 25, 3), np.float32), times, pace=True)
+    calls: list[float] = []
+    src.on_idle = lambda: calls.append(time.monotonic()) or 0.2
+    t0 = time.monotonic()
+    stamps = [f.timestamp_ms for f in src]
+    assert stamps == [0, 50, 1050, 1100]
+    assert 1.05 <= time.monotonic() - t0 < 1.6
+    assert len(calls) >= 4 and calls[0] - t0 < 0.2  # from the start of the hole
+    assert max(np.diff(calls)) < 0.3, np.diff(calls)
+    unpaced = ReplaySource.from_arrays(np.ones((4, 1, 25, 3), np.float32), times)
+    unpaced.on_idle = lambda: calls.append(-1.0) or 0.2
+    assert [f.timestamp_ms for f in unpaced] == stamps and -1.0 not in calls  # an unpaced replay never waits
+
+
 def test_bad_recordings(tmp_path: Path) -> None:
     np.savez(tmp_path / "a.npz", joints=np.zeros((3, 1, 25, 3), np.float32), times=np.array([0.0, 0.1, 0.1]))
     with pytest.raises(DataFormatError, match=r"a\.npz:times: expected finite seconds that increase strictly"):

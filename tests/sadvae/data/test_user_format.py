@@ -322,6 +322,44 @@ def test_track_recorder_writes_one_column_per_track_and_import_cuts_one_clip_eac
     assert abs(ds.sequences[0].fps - 30) < 1e-6
 
 
+def test_tracks_that_follow_each_other_share_a_column_and_import_as_clips_of_their_own(tmp_path):
+    """Review of 7 December 2026: every track had a column of its own, so a long camera run needed frames x tracks
+    ever seen of memory to write (20 minutes with a passer-by every 10 s: 1.6 GB) and the file was refused on
+    replay. A track that appears GAP_S after a column's last one left takes it over; ``tracks`` names who is where."""
+    from realtime.sources.replay import GAP_S, TrackRecorder, load_recording
+    from sadvae.data.user_format import read_recording
+
+    rng = np.random.default_rng(0)
+    people = {tid: rng.normal(0, 0.3, (25, 3)).astype(np.float32) + [0, 0, 3] for tid in range(1, 41)}
+    rec = TrackRecorder(tmp_path / "rec.npz")
+    t, fps = 0.0, 30.0
+    for tid in range(1, 41):  # 40 passers-by one after another, 1 s each, GAP_S + 0.5 s apart; id 99 stays throughout
+        for k in range(30):
+            rec.add(t, [(99, people[1] * 0.5), (tid, people[tid] + k * 0.01)])
+            t += 1 / fps
+        for _ in range(round((GAP_S + 0.5) * fps)):
+            rec.add(t, [(99, people[1] * 0.5)])
+            t += 1 / fps
+    rec.close()
+    joints, times = load_recording(tmp_path / "rec.npz")  # replays as before
+    assert joints.shape[1] == 2, "the passers-by share one column beside the person who stays"
+    ds = read_recording(tmp_path / "rec.npz")
+    assert len(ds.sequences) == 41 and ds.rejected == []
+    by_src = {s.source.rsplit("#", 1)[1]: s for s in ds.sequences}
+    stay = by_src["track0"]  # ids in order of appearance: 99 is track 0, the first passer-by track 1
+    assert len(stay.joints) == len(times) and np.allclose(stay.joints[:, 0], people[1] * 0.5)
+    for n in range(1, 41):
+        clip = by_src[f"track{n}"].joints[:, 0]
+        assert len(clip) == 30 and np.allclose(clip, people[n] + np.arange(30)[:, None, None] * 0.01, atol=1e-6)
+    # a track that comes back sooner than GAP_S after another left gets a column of its own (a replay would merge them)
+    rec = TrackRecorder(tmp_path / "soon.npz")
+    for k in range(20):
+        rec.add(k / fps, [(1 if k < 10 else 2, people[3])])
+    rec.close()
+    assert load_recording(tmp_path / "soon.npz")[0].shape[1] == 2
+    assert len(read_recording(tmp_path / "soon.npz").sequences) == 2
+
+
 def test_track_recorder_takes_a_persons_earlier_frames_under_the_id_given_later(tmp_path):
     from realtime.sources.replay import TrackRecorder, load_recording
 
@@ -352,10 +390,10 @@ def test_track_recorder_refuses_an_unwritable_place_before_the_run_and_keeps_a_l
     rec.add(0.1, [(1, np.ones((25, 3), np.float32))])
     real = replay.save_recording
 
-    def failing(path, joints, times):
+    def failing(path, joints, times, tracks=None):
         if path == tmp_path / "rec.npz":
             raise OSError(28, "No space left on device")
-        return real(path, joints, times)
+        return real(path, joints, times, tracks)
 
     monkeypatch.setattr(replay, "save_recording", failing)
     monkeypatch.setattr(replay.tempfile, "gettempdir", lambda: str(tmp_path))
