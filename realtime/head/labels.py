@@ -149,6 +149,12 @@ class LabelWatcher:
             self.accept(new)
         return new
 
+    @property
+    def offered(self) -> str:
+        """The sha256 of the set :meth:`poll` offered last (or of the set in use): what the file holds, as far as the
+        watcher has looked."""
+        return self._offered
+
     def accept(self, labels: LabelSet) -> None:
         """Make ``labels`` (offered by ``poll(commit=False)``) the set in use."""
         log.info("labels reloaded from %s: %d actions (was %d)", self.path, len(labels), len(self.current))

@@ -85,6 +85,8 @@ class HeadReloader:
         if self._closed:
             return None
         head = None
+        labels = None
+        polled = False
         fut = self._pending
         if fut is not None:
             if not fut.done():
@@ -101,11 +103,20 @@ class HeadReloader:
                 log.exception("building the head for the new labels failed; keeping the previous ones")
             # the watcher's set in use changes only with the head, so its messages name the labels really in use
             if offered is not None:
-                if head is not None:
-                    self.watcher.accept(offered)
-                else:
+                if head is None:
                     self.watcher.reject(offered)
-        labels = self.watcher.poll(now, commit=False)
+                else:
+                    # the file may have been saved again while the head was built (a typo mended): a head for a set
+                    # that is no longer the file's is dropped, and the newest is built instead (until 7 December
+                    # 2026 the stale one was swapped in first, ending the actions twice)
+                    labels, polled = self.watcher.poll(now, commit=False), True
+                    if labels is None and self.watcher.offered == offered.sha256:
+                        self.watcher.accept(offered)
+                    else:
+                        log.info("labels of %s changed again while their head was built; it is dropped", offered.path)
+                        head = None
+        if not polled:
+            labels = self.watcher.poll(now, commit=False)
         if labels is not None:
             self._pending_labels = labels
             if self._executor is None:

@@ -337,6 +337,55 @@ def test_a_failed_set_is_built_again_when_the_file_is_saved_again(tmp_path) -> N
         reloader.close()
 
 
+def test_a_head_built_for_labels_the_file_no_longer_holds_is_dropped(tmp_path) -> None:
+    """Review of 7 December 2026: a file saved again while its head was built (a typo mended) had the stale head
+    swapped in first and the newest right after: two reloads, active actions ended twice. Now the stale head is
+    dropped and the newest built; a file put back to the labels in use drops it without a build."""
+    import threading
+
+    from realtime.head.reload import HeadReloader
+
+    path = tmp_path / "labels.txt"
+    _saved(path, "jump\nrun\n")
+    watcher = LabelWatcher(path, poll_s=0.0)
+
+    class Gated:
+        def __init__(self):
+            self.gate, self.built = threading.Event(), []
+
+        def build(self, labels):
+            self.gate.wait(5.0)
+            self.built.append(labels.names)
+            return labels
+
+    builder_ = Gated()
+    reloader = HeadReloader(watcher, builder_)
+
+    def finish():
+        builder_.gate.set()
+        concurrent.futures.wait([reloader._pending])
+        builder_.gate.clear()
+        return reloader.poll()
+
+    try:
+        _saved(path, "jump\nrun\nwave\n")  # a typo: "wave" meant "wave hands"
+        assert reloader.poll() is None and reloader.busy
+        _saved(path, "jump\nrun\nwave hands\n")  # mended while the first head is built
+        assert finish() is None  # the stale head is dropped ...
+        assert reloader.busy and watcher.current.names == ("jump", "run")  # ... and the newest is being built
+        head = finish()
+        assert head is not None and head.names == ("jump", "run", "wave hands") and watcher.reloads == 1
+        assert builder_.built == [("jump", "run", "wave"), ("jump", "run", "wave hands")]
+        _saved(path, "jump\nrun\nsit\n")
+        assert reloader.poll() is None and reloader.busy
+        _saved(path, "jump\nrun\nwave hands\n")  # put back to the labels in use while "sit" is built
+        assert finish() is None and not reloader.busy and reloader.poll() is None
+        assert watcher.current is head and watcher.reloads == 1
+    finally:
+        builder_.gate.set()
+        reloader.close()
+
+
 def test_closing_during_a_build_abandons_it_quietly(tmp_path, caplog) -> None:
     """Review: Ctrl-C during a labels reload let the build run on into interpreter shutdown, where its encoder was
     refused and it warned "label matching without sentence embeddings (can't register atexit after shutdown)".
