@@ -304,7 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--record-skeleton",
         type=Path,
         metavar="OUT.npz",
-        help="write the tracked skeletons (NTU-25, metres, one person column per track) to a recording "
+        help="write the tracked skeletons (NTU-25, metres, a person column per track, shared by tracks that follow "
+        "each other) to a recording "
         "that --replay plays and `sadvae data import OUT.npz --label NAME --subject 1 --out FOLDER` turns into clips",
     )
     p.add_argument("--max-frames", type=_positive_int, help="stop after this many frames")

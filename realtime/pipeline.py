@@ -308,9 +308,11 @@ class Pipeline:
             (a :class:`SourceError`) or "error" (:data:`realtime.events.format.STOP_REASONS`).
         """
         from realtime.sources.capture import CameraSource, StreamSource
+        from realtime.sources.replay import ReplaySource
 
         src = getattr(self.source, "wrapped", self.source)  # the camera behind a source shared with --teach
-        live = isinstance(src, CameraSource | StreamSource)  # may wait for a frame: closing it wakes it
+        # may wait long for a frame (a paced replay: a gap in the recording): closing it wakes it
+        live = isinstance(src, CameraSource | StreamSource) or (isinstance(src, ReplaySource) and src.pace)
         guard = stop_on_signals(self.request_stop, src.close if live else None)
         with guard if self.opts.handle_signals else contextlib.nullcontext():
             try:

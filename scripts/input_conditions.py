@@ -11,8 +11,9 @@ mean of its windows' logits, windows cut and resampled to 30 fps as everywhere),
   their hips (:func:`standing_legs`; proportions from the training sides, :data:`STANDING_LEG_RATIOS`);
 - ``waist_up``: the hips out of the frame too (a person seen from the waist up): spine base, spine mid, hips and
   legs unseen, placed by the mapping's own rule (the spine base below the spine shoulder, since 7 December 2026);
-  ``waist_up_origin``: the same under the rule before it (every one of them at exactly (0, 0, 0), which the
-  normalisation reads as absent joints and no spine to turn upright); ``waist_up_hips``: a candidate, the hips
+  ``waist_up_origin``: the same under the rule before it (every one of them at exactly (0, 0, 0), MediaPipe's
+  mid-hip, which the normalisation reads as absent joints and no spine to turn upright; the skeletons centred on
+  their mid-hip in every frame, as MediaPipe's world landmarks are); ``waist_up_hips``: a candidate, the hips
   beside the placed spine base along the shoulder line (:data:`HIP_WIDTH_RATIO` of the shoulders' width), each
   leg on its hip;
 - ``fps15`` / ``fps10``: the clip as a camera running at 15 / 10 frames per second sees it (the frames nearest to
@@ -119,8 +120,8 @@ def hide_waist_down(joints: np.ndarray, rule: str) -> np.ndarray:
     """Skeletons [..., 25, 3] as the live mapping gives them when the hips are out of the frame: the spine base and
     spine mid (derived from the hips), hips, knees, ankles and feet unseen, placed by ``rule`` ("mapping": the
     mapping's own, :func:`realtime.pose.mapping.place_unseen`; "hips": the mapping's, then the hips beside the
-    spine base and the legs on them; "origin": at (0, 0, 0), the rule before 7 December 2026). Absent persons (all
-    zeros) stay zeros."""
+    spine base and the legs on them; "origin": at (0, 0, 0), the rule before 7 December 2026, on skeletons centred
+    on their mid-hip in every frame as MediaPipe's world landmarks are). Absent persons (all zeros) stay zeros."""
     from realtime.pose.mapping import place_unseen
 
     j = np.asarray(joints, dtype=np.float32)
@@ -128,8 +129,8 @@ def hide_waist_down(joints: np.ndarray, rule: str) -> np.ndarray:
     present = np.abs(flat).sum(axis=(1, 2)) > 0
     seen = np.ones(flat.shape[:2], dtype=bool)
     seen[:, WAIST_DOWN] = False
-    if rule == "origin":
-        out = flat.copy()
+    if rule == "origin":  # MediaPipe's world origin is the person's mid-hip: centred there, as the mapping saw it
+        out = flat - flat[:, J.SPINE_BASE : J.SPINE_BASE + 1]
         out[:, WAIST_DOWN] = 0.0
     else:
         out = place_unseen(flat, seen)
@@ -188,6 +189,8 @@ def under_condition(base, condition: str):
         extra["unseen_torso_m"] = UNSEEN_TORSO_M
     if condition == "waist_up_hips":
         extra["hip_width_ratio"] = HIP_WIDTH_RATIO
+    if condition == "waist_up_origin":
+        extra["centred_on"] = "mid-hip"  # since the review of 7 December: the camera's origin was a harsher rule
 
     if condition == "mirror":
         return MirroredWindows(base)

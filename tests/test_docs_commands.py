@@ -114,15 +114,19 @@ class _Parsed(Exception):
     """Raised once a script's parser has parsed its command line: the script's work is not run."""
 
 
-def _parse_script(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> str | None:
-    """None when the script ``argv[0]`` parses ``argv[1:]``, else the parser's message (or the error it raised)."""
-    depth = [0]
+def _parse_script(argv: list[str]) -> str | None:
+    """None when the script ``argv[0]`` parses ``argv[1:]``, else the parser's message (or the error it raised).
 
-    def stop_after(real):
+    Runs in the process that calls it and leaves it changed (a script may patch a class before it parses, as
+    scripts/probe_prompt_ensemble.py patches the text encoder): :func:`_parse_scripts` calls it in a child process."""
+    depth = [0]
+    real = argparse.ArgumentParser.parse_args, argparse.ArgumentParser.parse_known_args
+
+    def stop_after(method):
         def parse(self, args=None, namespace=None):
             depth[0] += 1
             try:
-                result = real(self, args, namespace)
+                result = method(self, args, namespace)
             finally:
                 depth[0] -= 1
             if depth[0] == 0:  # the outermost parse of the command line, sub-commands included, is done
@@ -131,16 +135,13 @@ def _parse_script(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> str | Non
 
         return parse
 
-    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", stop_after(argparse.ArgumentParser.parse_args))
-    monkeypatch.setattr(
-        argparse.ArgumentParser, "parse_known_args", stop_after(argparse.ArgumentParser.parse_known_args)
-    )
     script = _python_script(argv[0])
     assert script is not None
     if not script.is_file():
         return f"{argv[0]}: no such script"
-    monkeypatch.setattr(sys, "argv", [str(script), *argv[1:]])
-    monkeypatch.setattr(sys, "path", list(sys.path))  # scripts put their own folder first
+    argparse.ArgumentParser.parse_args, argparse.ArgumentParser.parse_known_args = map(stop_after, real)
+    saved_argv, saved_path = sys.argv, list(sys.path)
+    sys.argv = [str(script), *argv[1:]]
     err = io.StringIO()
     try:
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
@@ -149,7 +150,29 @@ def _parse_script(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> str | Non
         return None
     except SystemExit as e:
         return None if not e.code else (err.getvalue().strip().splitlines() or [f"exit {e.code}"])[-1]
+    finally:
+        argparse.ArgumentParser.parse_args, argparse.ArgumentParser.parse_known_args = real
+        sys.argv, sys.path[:] = saved_argv, saved_path
     return "the script ended without parsing its command line"
+
+
+def _parse_scripts(commands: list[str]) -> dict[str, str | None]:
+    """:func:`_parse_script` of each command line, in one child process (this one stays as it was)."""
+    import json
+    import subprocess
+
+    out = subprocess.run(
+        [sys.executable, __file__],
+        input=json.dumps(commands),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"the script-parsing process failed: {out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def test_the_docs_quote_commands() -> None:
@@ -170,10 +193,23 @@ def test_the_docs_quote_script_commands() -> None:
     assert len(SCRIPT_COMMANDS) > 80, "the extraction found too few script commands: has the docs' layout changed?"
 
 
+@pytest.fixture(scope="module")
+def script_results() -> dict[str, str | None]:
+    return _parse_scripts(sorted({command for _, command in SCRIPT_COMMANDS}))
+
+
 @pytest.mark.parametrize("doc, command", SCRIPT_COMMANDS, ids=[f"{d}:{c[:60]}" for d, c in SCRIPT_COMMANDS])
-def test_a_quoted_script_command_parses(doc: str, command: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    argv = shlex.split(command)
-    if argv[0].startswith("python"):
-        argv = argv[1:]
-    error = _parse_script(argv, monkeypatch)
+def test_a_quoted_script_command_parses(doc: str, command: str, script_results: dict[str, str | None]) -> None:
+    error = script_results[command]
     assert error is None, f"{doc}: `{command}` -> {error}"
+
+
+if __name__ == "__main__":  # the child process of _parse_scripts: command lines (JSON) in, their results (JSON) out
+    import json
+
+    sys.path.insert(0, str(ROOT))
+    results = {}
+    for command in json.loads(sys.stdin.read()):
+        argv = shlex.split(command)
+        results[command] = _parse_script(argv[1:] if argv[0].startswith("python") else argv)
+    print(json.dumps(results))

@@ -149,11 +149,20 @@ class LabelWatcher:
             self.accept(new)
         return new
 
-    @property
-    def offered(self) -> str:
-        """The sha256 of the set :meth:`poll` offered last (or of the set in use): what the file holds, as far as the
-        watcher has looked."""
-        return self._offered
+    def holds(self, labels: LabelSet) -> bool:
+        """Whether the file holds ``labels`` now (read at once, whatever ``poll_s``; a file being written, missing or
+        bad does not)."""
+        try:
+            return parse_labels(self.path).sha256 == labels.sha256
+        except ConfigError:
+            return False
+
+    def withdraw(self, labels: LabelSet) -> None:
+        """Take back the offer of ``labels`` (its head was not used): whatever the file holds once it has settled is
+        offered again, ``labels`` too, unless it is the set in use."""
+        if self._offered == labels.sha256:
+            self._offered = self.current.sha256
+        self._stamp = None  # look at the file again at the next poll, even if its stamp is the one read before
 
     def accept(self, labels: LabelSet) -> None:
         """Make ``labels`` (offered by ``poll(commit=False)``) the set in use."""

@@ -85,8 +85,6 @@ class HeadReloader:
         if self._closed:
             return None
         head = None
-        labels = None
-        polled = False
         fut = self._pending
         if fut is not None:
             if not fut.done():
@@ -107,16 +105,15 @@ class HeadReloader:
                     self.watcher.reject(offered)
                 else:
                     # the file may have been saved again while the head was built (a typo mended): a head for a set
-                    # that is no longer the file's is dropped, and the newest is built instead (until 7 December
-                    # 2026 the stale one was swapped in first, ending the actions twice)
-                    labels, polled = self.watcher.poll(now, commit=False), True
-                    if labels is None and self.watcher.offered == offered.sha256:
+                    # that is no longer the file's is dropped, and what the file holds is offered again once it has
+                    # settled (until 7 December 2026 the stale one was swapped in first, ending the actions twice)
+                    if self.watcher.holds(offered):
                         self.watcher.accept(offered)
                     else:
                         log.info("labels of %s changed again while their head was built; it is dropped", offered.path)
+                        self.watcher.withdraw(offered)
                         head = None
-        if not polled:
-            labels = self.watcher.poll(now, commit=False)
+        labels = self.watcher.poll(now, commit=False)
         if labels is not None:
             self._pending_labels = labels
             if self._executor is None:

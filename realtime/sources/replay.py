@@ -229,6 +229,8 @@ class ReplaySource(Source):
                     t_s = offset_s + t_local
                     if self.pace:
                         self._wait_until(start + t_s)
+                        if self._closed:  # closed during the wait (Ctrl-C): the frame is not handed out
+                            return
                     ts = max(round(t_s * 1000.0), last_ms + 1)
                     yield Frame(None, ts, index, skel)
                     index, last_ms = index + 1, ts
@@ -237,17 +239,17 @@ class ReplaySource(Source):
                 break
 
     def _wait_until(self, deadline: float) -> None:
-        """Sleep until ``deadline`` (``time.monotonic()``), calling :attr:`on_idle` through a long wait as a live
-        source does while it waits for frames (until 7 December 2026 a gap in a recording silenced the heartbeats,
-        and a subscriber's liveness rule took the publisher for gone)."""
+        """Sleep until ``deadline`` (``time.monotonic()``) or :meth:`close`, looking every 0.5 s at most, and calling
+        :attr:`on_idle` through a long wait as a live source does while it waits for frames (until 7 December 2026 a
+        gap in a recording silenced the heartbeats, and a subscriber's liveness rule took the publisher for gone)."""
         while not self._closed:
             left = deadline - time.monotonic()
             if left <= 0.0:
                 return
-            if self.on_idle is None or left < _IDLE_CHECK_S:
+            if left < _IDLE_CHECK_S:
                 time.sleep(left)
                 return
-            wanted = self.on_idle()
+            wanted = self.on_idle() if self.on_idle is not None else None
             time.sleep(min(left, 0.5 if wanted is None else min(0.5, max(0.01, float(wanted)))))
 
     def close(self) -> None:

@@ -825,13 +825,8 @@ def read_recording(path: str | Path) -> Dataset:
     except (*NUMPY_READ_ERRORS, TypeError) as e:
         msg = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
         raise DataFormatError(path, None, f"corrupt or unreadable .npz ({msg}); record it again") from None
-    if tracks is not None and (tracks.shape != joints.shape[:2] or tracks.dtype.kind not in "iu"):
-        raise DataFormatError(
-            path,
-            "tracks",
-            f"expected whole numbers of shape {list(joints.shape[:2])} (a track id per person column "
-            f"and frame, -1 for nobody), got {tracks.dtype} {list(tracks.shape)}; record it again",
-        )
+    if tracks is not None:
+        _check_tracks(path, tracks, joints)
     if times.dtype.kind not in "fiu" or times.shape != (joints.shape[0],):
         raise DataFormatError(path, "times", f"expected {joints.shape[0]} seconds, one per frame, got {times.shape}")
     times = times.astype(np.float64)
@@ -859,6 +854,33 @@ def read_recording(path: str | Path) -> Dataset:
         clip = joints[a:b, m : m + 1] * mine[a:b, None, None, None]  # another track's frames inside the span: absent
         seqs.append(SkeletonSequence(np.ascontiguousarray(clip), fps, src, timestamps=None if regular else t))
     return Dataset(path.name.split(".")[0], (), seqs, rejected, "recording")
+
+
+def _check_tracks(path: Path, tracks: np.ndarray, joints: np.ndarray) -> None:
+    """A recording's ``tracks`` [T, K] as ``sadvae-live --record-skeleton`` writes it: a track id (>= 0) per person
+    column and frame, -1 where the column holds nobody; each track in one column; no joints where nobody is."""
+    if tracks.shape != joints.shape[:2] or tracks.dtype.kind not in "iu" or (tracks.size and tracks.min() < -1):
+        raise DataFormatError(
+            path,
+            "tracks",
+            f"expected whole numbers >= -1 of shape {list(joints.shape[:2])} (a track id per person column and "
+            f"frame, -1 for nobody), got {tracks.dtype} {list(tracks.shape)}; record it again",
+        )
+    for i in np.unique(tracks[tracks >= 0]):
+        columns = np.flatnonzero((tracks == i).any(0))
+        if len(columns) > 1:
+            raise DataFormatError(
+                path, "tracks", f"track {int(i)} is in person columns {columns.tolist()}; a track keeps one column"
+            )
+    stray = (tracks < 0) & np.abs(joints).reshape(joints.shape[:2] + (-1,)).any(-1)
+    if stray.any():
+        t, m = (int(v) for v in np.argwhere(stray)[0])
+        raise DataFormatError(
+            path,
+            "tracks",
+            f"{int(stray.sum())} frame(s) hold joints where the track is -1 (nobody), the first frame {t}, column {m}; "
+            "give them their track's id",
+        )
 
 
 def _first_index(names: Sequence[str], name: str) -> int:

@@ -386,6 +386,44 @@ def test_a_head_built_for_labels_the_file_no_longer_holds_is_dropped(tmp_path) -
         reloader.close()
 
 
+def test_a_stale_head_is_dropped_within_the_watchers_poll_interval(tmp_path) -> None:
+    """The review of the mend above: it asked the watcher, which does not look at the file again within ``poll_s``
+    (1 s by default) of its last look, so a head built in under a second (a cached one) was still swapped in stale.
+    The reloader reads the file itself when a build ends."""
+    from realtime.head.reload import HeadReloader
+
+    path = tmp_path / "labels.txt"
+    _saved(path, "jump\nrun\n")
+    watcher = LabelWatcher(path, poll_s=1.0)
+
+    class Quick:
+        built: list = []
+
+        def build(self, labels):
+            self.built.append(labels.names)
+            return labels
+
+    reloader = HeadReloader(watcher, Quick())
+    t = time.monotonic() + 2.0  # past the first look's interval
+
+    def settled_poll(at):
+        if reloader.busy:
+            concurrent.futures.wait([reloader._pending])
+        return reloader.poll(at)
+
+    try:
+        _saved(path, "jump\nrun\nwave\n")
+        assert reloader.poll(t) is None and reloader.busy
+        _saved(path, "jump\nrun\nwave hands\n")  # saved again within the watcher's interval
+        assert settled_poll(t + 0.1) is None and watcher.reloads == 0  # the stale head is dropped
+        assert settled_poll(t + 1.2) is None and reloader.busy  # the next look offers the file's labels
+        head = settled_poll(t + 1.3)
+        assert head is not None and head.names == ("jump", "run", "wave hands") and watcher.reloads == 1
+        assert Quick.built == [("jump", "run", "wave"), ("jump", "run", "wave hands")]
+    finally:
+        reloader.close()
+
+
 def test_closing_during_a_build_abandons_it_quietly(tmp_path, caplog) -> None:
     """Review: Ctrl-C during a labels reload let the build run on into interpreter shutdown, where its encoder was
     refused and it warned "label matching without sentence embeddings (can't register atexit after shutdown)".

@@ -324,7 +324,7 @@ def test_track_recorder_writes_one_column_per_track_and_import_cuts_one_clip_eac
 
 def test_tracks_that_follow_each_other_share_a_column_and_import_as_clips_of_their_own(tmp_path):
     """Review of 7 December 2026: every track had a column of its own, so a long camera run needed frames x tracks
-    ever seen of memory to write (20 minutes with a passer-by every 10 s: 1.6 GB) and the file was refused on
+    ever seen of memory to write (20 minutes with a passer-by every 10 s: 1.3 GB of joints) and the file was refused on
     replay. A track that appears GAP_S after a column's last one left takes it over; ``tracks`` names who is where."""
     from realtime.sources.replay import GAP_S, TrackRecorder, load_recording
     from sadvae.data.user_format import read_recording
@@ -358,6 +358,23 @@ def test_tracks_that_follow_each_other_share_a_column_and_import_as_clips_of_the
     rec.close()
     assert load_recording(tmp_path / "soon.npz")[0].shape[1] == 2
     assert len(read_recording(tmp_path / "soon.npz").sequences) == 2
+
+
+def test_a_tracks_array_that_would_lose_frames_is_refused(tmp_path):
+    """``tracks`` as written by hand: a track in two columns would be read from its first only, joints where the
+    track is -1 would be dropped; each is one clear error instead."""
+    from sadvae.data.user_format import read_recording
+
+    joints = np.ones((4, 2, 25, 3), np.float32)
+    times = np.arange(4) / 30
+    for tracks, message in (
+        (np.array([[0, 1], [0, 1], [1, 0], [1, 0]]), r"track 0 is in person columns \[0, 1\]; a track keeps one"),
+        (np.array([[0, 1], [0, 1], [0, -1], [0, 1]]), r"1 frame\(s\) hold joints where the track is -1 .*frame 2, col"),
+        (np.full((4, 3), 0), r"expected whole numbers >= -1 of shape \[4, 2\]"),
+    ):
+        np.savez(tmp_path / "r.npz", joints=joints, times=times, tracks=tracks)
+        with pytest.raises(DataFormatError, match=message):
+            read_recording(tmp_path / "r.npz")
 
 
 def test_track_recorder_takes_a_persons_earlier_frames_under_the_id_given_later(tmp_path):
