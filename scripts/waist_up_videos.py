@@ -47,13 +47,7 @@ def crop_box(landmarks: list[np.ndarray], size: tuple[int, int], margin: float, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    import cv2
-    import tomllib
-
-    from realtime.bench.accuracy.annotations import load_annotations
-    from realtime.pose.roi import RoiOptions
-    from realtime.pose.stage import PoseEstimator, PoseOptions
-    from realtime.sources.video import VideoSource
+    from sadvae.errors import SadvaeError
     from sadvae.paths import SHARED_DATA
 
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
@@ -64,11 +58,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cut", type=float, default=0.12, help="how far above the highest hips the frame ends (torsos)")
     ap.add_argument("--out", type=Path, required=True, help="folder for the cut clips and their videos.toml")
     args = ap.parse_args(argv)
+    try:
+        return _cut(args)
+    except (SadvaeError, ValueError) as e:  # a bad annotation file, a clip without a person: one line, no traceback
+        print(f"waist_up_videos: {e}", file=sys.stderr)
+        return 2
+
+
+def _cut(args: argparse.Namespace) -> int:
+    import cv2
+    import tomllib
+
+    from realtime.bench.accuracy.annotations import load_annotations
+    from realtime.pose.roi import RoiOptions
+    from realtime.pose.stage import PoseEstimator, PoseOptions
+    from realtime.sources.video import VideoSource
 
     clips = {c.name: c for c in load_annotations(args.annotations, args.data_root, ROOT)}
     unknown = sorted(set(args.clips) - set(clips))
     if unknown:
-        sys.exit(f"waist_up_videos: {', '.join(unknown)} not in {args.annotations}; known: {', '.join(clips)}")
+        raise ValueError(f"{', '.join(unknown)} not in {args.annotations}; known: {', '.join(clips)}")
     doc = tomllib.loads(args.annotations.read_text(encoding="utf-8"))
     args.out.mkdir(parents=True, exist_ok=True)
     entries = []
@@ -83,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             stage.close()
         h, w = frames[0].image.shape[:2]  # the landmarks are in the frame as given, mirrored clips included
+        if not marks:
+            raise ValueError(f"{name}: MediaPipe found nobody in {clip.path}; no crop to make")
         x0, y0, x1, y1 = crop_box(marks, (w, h), args.margin, args.cut)
         scale = 480 / (y1 - y0)
         size = (int(round((x1 - x0) * scale / 2)) * 2, 480)

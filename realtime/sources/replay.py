@@ -22,7 +22,7 @@ import numpy as np
 
 from realtime.frames import Frame, Source
 from sadvae.data.numpy_files import NUMPY_READ_ERRORS, check_numpy_file
-from sadvae.data.user_format import TIMESTAMP_FPS_RANGE, check_metres, timestamp_rate
+from sadvae.data.user_format import TIMESTAMP_FPS_RANGE, check_metres, check_tracks, timestamp_rate
 from sadvae.errors import DataFormatError, SourceError
 from sadvae.fileio import atomic_path, output_problem
 from sadvae.skeleton import NUM_JOINTS
@@ -64,8 +64,7 @@ def save_recording(path: str | Path, joints: np.ndarray, times_s: np.ndarray, tr
     arrays = {"joints": joints, "times": times}
     if tracks is not None:
         tracks = np.asarray(tracks)
-        if tracks.shape != joints.shape[:2] or tracks.dtype.kind not in "iu" or (tracks.size and tracks.min() < -1):
-            raise DataFormatError(p, "tracks", f"expected whole numbers >= -1 of shape {list(joints.shape[:2])}")
+        check_tracks(p, tracks, joints)  # as `sadvae data import` will read it
         arrays["tracks"] = tracks.astype(np.int32)
     with atomic_path(p, make_parents=False, suffix=".npz") as tmp:  # a failed write leaves no partial file
         np.savez_compressed(tmp, **arrays)

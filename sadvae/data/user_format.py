@@ -60,6 +60,7 @@ __all__ = [
     "clip_fingerprint",
     "dataset_class_names",
     "check_metres",
+    "check_tracks",
     "timestamp_rate",
     "clip_train_side",
 ]
@@ -826,7 +827,7 @@ def read_recording(path: str | Path) -> Dataset:
         msg = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
         raise DataFormatError(path, None, f"corrupt or unreadable .npz ({msg}); record it again") from None
     if tracks is not None:
-        _check_tracks(path, tracks, joints)
+        check_tracks(path, tracks, joints)
     if times.dtype.kind not in "fiu" or times.shape != (joints.shape[0],):
         raise DataFormatError(path, "times", f"expected {joints.shape[0]} seconds, one per frame, got {times.shape}")
     times = times.astype(np.float64)
@@ -856,7 +857,7 @@ def read_recording(path: str | Path) -> Dataset:
     return Dataset(path.name.split(".")[0], (), seqs, rejected, "recording")
 
 
-def _check_tracks(path: Path, tracks: np.ndarray, joints: np.ndarray) -> None:
+def check_tracks(path: Path, tracks: np.ndarray, joints: np.ndarray) -> None:
     """A recording's ``tracks`` [T, K] as ``sadvae-live --record-skeleton`` writes it: a track id (>= 0) per person
     column and frame, -1 where the column holds nobody; each track in one column; no joints where nobody is."""
     if tracks.shape != joints.shape[:2] or tracks.dtype.kind not in "iu" or (tracks.size and tracks.min() < -1):
