@@ -34,13 +34,18 @@ def main(argv: list[str] | None = None) -> int:
     from sadvae.bundle import check_bundle_file
     from sadvae.errors import SadvaeError
 
-    try:
-        for path in (args.first, args.second):
+    loaded = []
+    for path in (args.first, args.second):
+        try:
             check_bundle_file(path)
-        a, b = (tensors(torch.load(p, map_location="cpu", weights_only=False)) for p in (args.first, args.second))
-    except SadvaeError as e:
-        print(f"compare_bundles: {e}", file=sys.stderr)
-        return 2
+            loaded.append(tensors(torch.load(path, map_location="cpu", weights_only=True)))  # as load_bundle reads it
+        except SadvaeError as e:
+            print(f"compare_bundles: {e}", file=sys.stderr)
+            return 2
+        except Exception as e:  # noqa: BLE001 - torch refuses a damaged file in many ways; the file is what is wrong
+            print(f"compare_bundles: {path}: not a readable model bundle ({type(e).__name__}: {e})", file=sys.stderr)
+            return 2
+    a, b = loaded
     only = sorted(set(a) ^ set(b))
     shared = sorted(set(a) & set(b))
     differ = [k for k in shared if a[k].shape != b[k].shape or not torch.equal(a[k], b[k])]
