@@ -217,7 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--teach-seconds",
-        type=float,
+        type=_number,
         default=TEACH_SECONDS,
         metavar="S",
         help="how long --teach records, in seconds of the source (default 4: one action and a little still time)",
@@ -319,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
         "every window of every person: its top 3 labels with scores, 'no action', and the decided "
         "action, even when nothing is decided",
     )
-    p.add_argument("--status-interval", type=float, default=1.0, help="seconds between status events (default 1)")
+    p.add_argument("--status-interval", type=_number, default=1.0, help="seconds between status events (default 1)")
     p.add_argument(
         "--log-level", default="warning", choices=("debug", "info", "warning", "error"), help="default warning"
     )

@@ -38,7 +38,7 @@ from realtime.backends.live_model import LiveModel
 from realtime.buffer import MIN_WINDOW_FRAMES, JointBuffer
 from realtime.decisions import Decision, DecisionMaker, DecisionOptions
 from realtime.events.emit import Emitter
-from realtime.events.format import STOP_REASONS
+from realtime.events.format import MAX_TEXT_CHARS, STOP_REASONS
 from realtime.events.publisher import Publisher, PublisherOptions
 from realtime.head.labels import LabelSet, LabelWatcher
 from realtime.head.reload import HeadReloader
@@ -583,6 +583,8 @@ class Pipeline:
         head = self._reloader.poll(now)
         if head is not None:
             self._swap_head(head)
+        elif (error := self._reloader.take_rejection()) is not None:
+            self._labels_rejected(error)
         if now - self._emit.last_status >= self.opts.status_interval_s:
             self._status("heartbeat", None, now=now)
 
@@ -607,6 +609,16 @@ class Pipeline:
         )
         if self.on_labels is not None:
             self.on_labels(head)
+
+    def _labels_rejected(self, error: str) -> None:
+        """Tell subscribers that an edit of the labels file is not applied, and why (until 7 December 2026 only the
+        log said it): a program that writes the file learns that its labels are not the ones in use."""
+        path = self._reloader.watcher.path
+        labels = self.head.labels
+        error = error if len(error) <= MAX_TEXT_CHARS else error[: MAX_TEXT_CHARS - 3] + "..."
+        details = {"labels": len(labels), "labels_hash": labels.sha256, "labels_path": str(path), "error": error}
+        message = f"labels from {path} not applied, still using the {len(labels)} in use: {error}"
+        self._status("labels_rejected", message, details)
 
     def _publish_decision(self, d: Decision, latency: dict[str, float], head: ZeroShotHead | None = None) -> None:
         self.starts += d.type == "start"

@@ -64,6 +64,7 @@ STATUS_REASONS = (
     "heartbeat",  # every --status-interval: nothing new
     "started",  # the pipeline is running
     "labels_reloaded",  # the labels file changed and the new labels are in use
+    "labels_rejected",  # the labels file changed and cannot be used (details.error says why); the labels in use stay
     "source_disconnected",  # a camera/stream stopped delivering frames
     "source_reconnecting",  # a reconnect attempt is about to be made
     "source_reconnected",
@@ -93,7 +94,9 @@ _STATUS_DETAILS = {
     "labels_hash": str,
     "labels_path": str,
     "head_mode": str,
+    "error": str,
 }
+MAX_TEXT_CHARS = 1000  # a status event's message and details.error (the schema's maxLength)
 _KEY = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
 
@@ -278,7 +281,7 @@ def make_status_event(
         fps=round(fps, 3),
         latency_ms=_stages(latency_ms, "latency_ms"),
         dropped=_stages(dropped, "dropped", cast=int),
-        message=None if message is None else str(message)[:1000],
+        message=None if message is None else str(message)[:MAX_TEXT_CHARS],
     )
     if tracks is not None:
         event["tracks"] = int(tracks)

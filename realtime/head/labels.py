@@ -75,6 +75,7 @@ class LabelWatcher:
         self.poll_s = float(poll_s)
         self.current: LabelSet = parse_labels(self.path)
         self.last_error: str | None = None
+        self._news: str | None = None  # a new last_error that take_error() has not returned yet
         self.reloads = 0
         self._stamp = self._stat()
         self._offered = self.current.sha256  # the content last returned by poll (or in use)
@@ -93,7 +94,13 @@ class LabelWatcher:
     def _fail(self, message: str) -> None:
         if message != self.last_error:
             log.warning("%s; still using the %d labels loaded before", message, len(self.current))
+            self._news = message
         self.last_error = message
+
+    def take_error(self) -> str | None:
+        """The message of a failed reload not taken before (each new failure once), else None."""
+        news, self._news = self._news, None
+        return news
 
     def _settled(self, stamp: tuple[int, ...], now: float) -> bool:
         if time.time_ns() - stamp[0] >= SETTLE_S * 1e9:

@@ -66,6 +66,7 @@ class HeadReloader:
         self._pending: concurrent.futures.Future | None = None
         self._pending_labels: LabelSet | None = None
         self.builds = self.failures = 0
+        self._news: str | None = None  # why the last build failed, until take_rejection() returns it
         self._lock = threading.Lock()
         self._closed = False
         self._worker: int | None = None  # the thread running a build now
@@ -95,9 +96,11 @@ class HeadReloader:
                 self.builds += 1
             except SadvaeError as e:
                 self.failures += 1
+                self._news = str(e)
                 log.warning("labels from %s not applied, keeping the previous ones: %s", self.watcher.path, e)
-            except Exception:  # a failed fit must never stop the live loop
+            except Exception as e:  # a failed fit must never stop the live loop
                 self.failures += 1
+                self._news = f"building the head for the new labels failed ({type(e).__name__}: {e})"
                 log.exception("building the head for the new labels failed; keeping the previous ones")
             # the watcher's set in use changes only with the head, so its messages name the labels really in use
             if offered is not None:
@@ -120,6 +123,12 @@ class HeadReloader:
                 self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sadvae-head")
             self._pending = self._executor.submit(self._build, labels)
         return head
+
+    def take_rejection(self) -> str | None:
+        """Why an edit of the labels file was not applied (a file that does not parse, is missing, or whose head
+        failed to build), each failure once, else None; the labels in use stay."""
+        news, self._news = self._news, None
+        return news or self.watcher.take_error()
 
     def _build(self, labels: LabelSet) -> ZeroShotHead | None:
         """The worker's job: the builder's head, or None when the reloader closed before it started."""

@@ -85,6 +85,9 @@ def test_camera_without_a_camera_is_one_line(labels: Path) -> None:
         (["--video", "{video}", "--record", "out.gif"], "--record out.gif: expected a .mp4, .webm or .avi file name"),
         (["--video", "{video}", "--model", "nope.pt"], "nope.pt: model file not found"),
         (["--video", "{video}", "--status-interval", "0"], "--status-interval must be > 0 seconds"),
+        # review of 7 December 2026: an infinite interval reached the status event's check as a traceback
+        (["--video", "{video}", "--status-interval", "inf"], "argument --status-interval: expected a finite number"),
+        (["--video", "{video}", "--teach-seconds", "nan"], "argument --teach-seconds: expected a finite number"),
         (["--video", "{video}", "--instant-score", "0.3"], "--instant-score must be 0 (off) or between the start"),
     ],
 )

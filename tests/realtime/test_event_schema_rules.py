@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import re
 import socket
 import time
@@ -250,6 +251,52 @@ def test_a_run_ended_by_an_exception_says_so_in_its_stop_reason(shared_data, liv
     assert stopped["reason"] == "stopped" and stopped["details"]["stop_reason"] == want != "closed"
     assert stopped["details"]["frames"] == 40 and stopped["details"]["stop_reason"] in STOP_REASONS
     for event in events:
+        validate(event, strict=True)
+
+
+class _EditingSource:
+    """A replay that saves ``edits`` into the labels file at the given frames (settled: stamped 10 s ago)."""
+
+    pipe = None  # the pipeline reading it, set once built
+
+    def __init__(self, inner, path, edits: dict[int, str]):
+        self.inner, self.path, self.edits = inner, path, edits
+        self.name, self.fps = inner.name, inner.fps
+
+    def __iter__(self):
+        for i, frame in enumerate(self.inner):
+            if i in self.edits:
+                self.path.write_text(self.edits[i], encoding="utf-8")
+                past = time.time() - 10
+                os.utime(self.path, (past, past))
+            if i - 2 in self.edits:  # the pipeline has seen the edit: let the worker thread finish its build
+                if (build := self.pipe._reloader._pending) is not None:
+                    build.result(timeout=120)
+            yield frame
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_a_labels_edit_that_cannot_be_used_is_sent_to_subscribers(shared_data, live_model, tmp_path) -> None:
+    """Review of 7 December 2026: a bad edit of the labels file was only logged; a program that writes the file
+    never learnt that its labels were not in use. Now a labels_rejected status says why, once per failure."""
+    from sadvae.labels import parse_labels_text
+
+    labels = tmp_path / "labels.txt"
+    edits = {10: "wave\nWave!\n", 30: "clap\nwave\n"}  # a duplicate name, then a good edit
+    pipe = _pipeline(
+        shared_data, live_model, tmp_path, source=lambda r: _EditingSource(r, labels, edits), labels_poll_s=0.001
+    )
+    pipe.source.pipe = pipe
+    events = _received(pipe, pipe.run)
+    news = [e for e in events if e["type"] == "status" and e["reason"].startswith("labels_")]
+    assert [e["reason"] for e in news] == ["labels_rejected", "labels_reloaded"], news
+    rejected = news[0]["details"]
+    assert rejected["labels"] == 2 and rejected["labels_path"] == str(labels) and "Wave!" in rejected["error"]
+    assert rejected["labels_hash"] == parse_labels_text("wave\nclap\n").sha256  # the set still in use
+    assert news[1]["details"]["labels_hash"] != rejected["labels_hash"]
+    for event in news:
         validate(event, strict=True)
 
 

@@ -280,6 +280,11 @@ def test_reloader_commits_labels_only_with_a_built_head(tmp_path) -> None:
         assert reloader.poll() is None
         assert finished() is None and reloader.failures == 1
         assert watcher.current.names == ("jump", "run") and watcher.reloads == 0  # rolled back
+        # 7 December 2026: why, for the pipeline's labels_rejected status event, once
+        assert reloader.take_rejection() == "encoder unavailable" and reloader.take_rejection() is None
+        _saved(path, "jump\njump\n")  # a file that does not parse: the watcher's message, once
+        assert reloader.poll() is None and reloader.poll() is None
+        assert "jump" in (reloader.take_rejection() or "") and reloader.take_rejection() is None
         builder_.fail = False
         _saved(path, "jump\nrun\nwave\n")
         assert reloader.poll() is None

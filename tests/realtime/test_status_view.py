@@ -100,6 +100,10 @@ def test_status_persons_validate_and_round_trip() -> None:
         ("heartbeat", None),
         ("started", None),
         ("labels_reloaded", {"labels": 4, "labels_hash": "ab" * 32, "labels_path": "labels.txt", "head_mode": "mixed"}),
+        (
+            "labels_rejected",
+            {"labels": 4, "labels_hash": "ab" * 32, "labels_path": "labels.txt", "error": "labels.txt: line 2: ..."},
+        ),
         ("source_disconnected", {"attempt": 0, "delay_s": 0.0}),
         ("source_reconnecting", {"attempt": 2, "delay_s": 1.5}),
         ("source_reconnected", {"attempt": 2, "delay_s": 1.5}),
@@ -129,6 +133,7 @@ def test_status_reasons_are_complete_and_checked() -> None:
     for reason, missing in (
         ("stopped", "'details' is a required property"),
         ("labels_reloaded", "'details' is a required property"),
+        ("labels_rejected", "'details' is a required property"),
     ):
         with pytest.raises(DataFormatError, match=missing):
             validate(status(reason=reason), published=False)
