@@ -204,6 +204,7 @@ def _import(args: argparse.Namespace) -> int:
         CLIP_SPLIT_PROTOCOL,
         check_clip_output,
         clip_train_side,
+        is_clip_dataset,
         is_recording,
         read_clip_dataset,
         read_recording,
@@ -227,7 +228,9 @@ def _import(args: argparse.Namespace) -> int:
                 f"{', '.join(sorted(DATASETS))}, or the path of a dataset folder or skeleton file"
             )
         ds = read_recording(root) if is_recording(root) else read_path(root)
-        key = ds.name if ds.name in DATASETS else None
+        # a clip folder keeps its own split even when it carries a built-in set's name (one imported from it, its
+        # split fields since edited: until 7 December 2026 they were replaced by the set's rule without a word)
+        key = ds.name if ds.name in DATASETS and not is_clip_dataset(root) else None
     if not ds.sequences:
         raise _no_sequences(root, ds, _ignored_files(root, ds), f"see `sadvae data inspect {root}`")
     ds = _fill(name_ntu_classes(ds), args, label)  # NTU's A001... codes become the action names
@@ -355,11 +358,24 @@ def _ignored_files(path: Path, ds: Dataset) -> list[str]:
     sets (MSR Action3D, NW-UCLA, UTKinect): the files of the data folder not named as the reader
     expects (:func:`sadvae.data.kinect_v1.unread_files`), as paths relative to ``path``. The mocap sets: their
     data folders' files the loaders skip (:func:`sadvae.data.mocap.datasets.unread_mocap_files`). A clip folder:
-    clips whose suffix is ``.npz`` in another case.
+    every file but its ``*.npz``, ``classes.txt``, ``dataset.json`` and hidden files.
     """
+    from sadvae.data.user_format import CLASSES_FILE, META_FILE, is_clip_dataset
+
     path = Path(path)
     if not path.is_dir():
         return []
+    if is_clip_dataset(path):  # before the names: a clip folder made from a built-in set carries its name
+        # every *.npz below it is read; a clip saved as .npy, .NPZ, .npz.bak or without a suffix is not (until
+        # 7 December 2026 only another case of .npz was listed); hidden files are the system's
+        return sorted(
+            rel
+            for p in path.rglob("*")
+            if p.is_file()
+            and p.suffix != ".npz"
+            and (rel := p.relative_to(path).as_posix()) not in (CLASSES_FILE, META_FILE)
+            and not any(part.startswith(".") for part in p.relative_to(path).parts)
+        )
     if ds.name in ("msr_action3d", "nw_ucla", "utkinect"):
         from sadvae.data.kinect_v1 import unread_files
 
@@ -368,12 +384,6 @@ def _ignored_files(path: Path, ds: Dataset) -> list[str]:
         from sadvae.data.mocap.datasets import unread_mocap_files
 
         return unread_mocap_files(ds.name, path)
-    if (path / "classes.txt").is_file():  # a clip folder: every *.npz below it is read, another case is not
-        return sorted(
-            p.relative_to(path).as_posix()
-            for p in path.rglob("*")
-            if p.is_file() and p.suffix.lower() == ".npz" and p.suffix != ".npz"
-        )
     if ds.name != "ntu":
         return []
     read = (".skeleton", ".skeleton.npy", "samples_with_missing_skeletons.txt")

@@ -323,13 +323,62 @@ def _experiment(args: argparse.Namespace, seeds: tuple[int, ...], variants: tupl
     )
 
 
+def _test_side(ds, dataset: str, classes) -> tuple:
+    """(rows, {"clips", "sha256"}): the test-side clips of ``classes`` and a digest of their content and labels, which
+    a bundle records so that `sadvae eval` notices a folder whose clips or split fields changed since training
+    (until 7 December 2026 it scored whatever the folder held then, training clips included, without a word)."""
+    import hashlib
+
+    import numpy as np
+
+    from sadvae.data.user_format import clip_fingerprint
+    from sadvae.train.protocol import dataset_arrays, test_side_mask
+
+    labels, _, _ = dataset_arrays(ds)
+    rows = np.flatnonzero(test_side_mask(ds, dataset) & np.isin(labels, np.asarray(classes, np.int64)))
+    h = hashlib.sha256()
+    for item in sorted(f"{clip_fingerprint(ds.sequences[i].joints)}:{int(labels[i])}" for i in rows):
+        h.update(item.encode())
+    return rows, {"clips": int(len(rows)), "sha256": h.hexdigest()}
+
+
+def _json_text(obj) -> str:
+    """Indented JSON whose non-finite numbers are null: JSON has no NaN (an accuracy over no sample is one), and
+    strict parsers refuse the ``NaN`` Python writes (until 7 December 2026 `train zsl` printed it)."""
+    import numpy as np
+
+    def finite(v):
+        if isinstance(v, dict):
+            return {k: finite(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [finite(x) for x in v]
+        if isinstance(v, (float, np.floating)):
+            return float(v) if math.isfinite(v) else None
+        return v.item() if isinstance(v, np.integer) else v
+
+    return json.dumps(finite(obj), indent=1, allow_nan=False, default=str)
+
+
 def _two_person(dataset: str, ds) -> bool:
     """NTU and clip folders with two-person clips keep two person slots; the single-person sets use one."""
     from sadvae.data.registry import DATASETS
 
     if dataset == "ntu":
         return True
-    return dataset not in DATASETS and ds is not None and any(s.num_persons >= 2 for s in ds.sequences)
+    if dataset in DATASETS or ds is None:
+        return False
+    slots = 2 if any(s.num_persons >= 2 for s in ds.sequences) else 1
+    if crowded := [s for s in ds.sequences if s.num_persons > slots]:
+        log.warning(
+            "%d clip(s) of %s hold more than %d persons (%s: %d); the model keeps the first %d present in each",
+            len(crowded),
+            dataset,
+            slots,
+            crowded[0].source,
+            crowded[0].num_persons,
+            slots,
+        )
+    return slots == 2
 
 
 def resolve_dataset(dataset: str, root: Path | None = None):
@@ -524,6 +573,7 @@ def _train_zsl(args: argparse.Namespace) -> int:
     sf = prepare_features(ds, split, cfg, args.seed)
     r = run_variant(sf, text_emb, args.variant, cfg)
     metrics = {k: v for k, v in r["honest"].items() if not k.startswith("_")}
+    _, test_side = _test_side(ds, cfg.dataset, (*split.seen, *split.unseen))
     save_bundle(
         args.out,
         backbone=sf.backbones["main"],
@@ -544,9 +594,10 @@ def _train_zsl(args: argparse.Namespace) -> int:
             "split": split.name,
             "unseen_names": [ds.class_names[c] for c in split.unseen],
             "variant": args.variant,
+            "test_side": test_side,
         },
     )
-    print(json.dumps({"bundle": str(args.out), **metrics}, indent=1))
+    print(_json_text({"bundle": str(args.out), **metrics}))
     return 0
 
 
@@ -560,7 +611,7 @@ def _eval(args: argparse.Namespace) -> int:
     from sadvae.models.sadvae import fit_latent_classifier
     from sadvae.text import TextEncoder
     from sadvae.train.backbone import extract
-    from sadvae.train.protocol import dataset_arrays, test_side_mask
+    from sadvae.train.protocol import dataset_arrays
     from sadvae.train.zsl import zsl_probs
 
     b = load_bundle(args.bundle)
@@ -570,7 +621,7 @@ def _eval(args: argparse.Namespace) -> int:
         from sadvae.train.default_eval import holdout_metrics
 
         root = args.root or Path(prov.get("config", {}).get("data_root") or SHARED_DATA)
-        print(json.dumps(holdout_metrics(b, root), indent=1))
+        print(_json_text(holdout_metrics(b, root)))
         return 0
     if "dataset" not in prov:
         raise ConfigError(
@@ -599,7 +650,14 @@ def _eval(args: argparse.Namespace) -> int:
         )
     seen, unseen = tuple(b.seen_classes), tuple(b.unseen_classes)
     labels, _, _ = dataset_arrays(ds)
-    test = np.flatnonzero(test_side_mask(ds, prov["dataset"]) & np.isin(labels, seen + unseen))
+    test, test_side = _test_side(ds, prov["dataset"], seen + unseen)
+    if "test_side" in prov and test_side != prov["test_side"]:  # bundles since 7 December 2026 record it
+        where = f"--root {args.root}" if args.root else str(root)
+        raise ConfigError(
+            f"{where}: its test side is not the one the bundle was measured on ({test_side['clips']} clips now, "
+            f"{prov['test_side']['clips']} then, or their content, labels or split fields changed), so eval would "
+            "not repeat training's numbers; restore the data as it was, or train again on it"
+        )
     feats, logits = extract(b.backbone, [ds.sequences[i] for i in test], b.preprocess)
     clf = b.latent_classifier  # the one training measured with
     if clf is None:  # a bundle written before the classifier was stored: a refit, not training's exact numbers
@@ -611,5 +669,5 @@ def _eval(args: argparse.Namespace) -> int:
     zsl = zsl_accuracy(np.asarray(unseen)[probs[is_unseen].argmax(1)], truth[is_unseen])
     scores = gzsl_scores(b.gate, probs, logits, truth, seen, unseen)
     source = "stored" if b.latent_classifier is not None else "refitted (the bundle stores none)"
-    print(json.dumps({"ZSL": zsl, **scores, "test_samples": int(len(test)), "latent_classifier": source}, indent=1))
+    print(_json_text({"ZSL": zsl, **scores, "test_samples": int(len(test)), "latent_classifier": source}))
     return 0

@@ -109,6 +109,10 @@ def load_dataset(name: str, root: str | Path) -> Dataset:
     if is_clip_dataset(root):
         return read_clip_dataset(root)
     if name not in DATASETS:
+        if "/" in name or "\\" in name:  # a clip folder a bundle recorded by its path, since moved or removed
+            raise ConfigError(
+                f"clip folder {name} not found (moved or removed?); pass --root with the folder where it is now"
+            )
         raise ConfigError(f"unknown dataset {name!r}; choose one of {sorted(DATASETS)}")
     if not root.exists():
         raise ConfigError(f"{root}: dataset folder not found; pass --root pointing at the {name} data")

@@ -544,12 +544,12 @@ def _clip_class_names(ds: Dataset) -> list[str]:
                 f"{ds.name}: class name {n!r} cannot be written to {CLASSES_FILE} (empty, has a '|' or starts "
                 "with '#'); rename the class (or pass --label NAME)"
             )
-        if n.casefold() in seen:
+        if duplicate_key(n) in seen:
             raise ConfigError(
-                f"{ds.name}: classes {seen[n.casefold()]!r} and {n!r} differ only in case or spacing, which "
-                f"{CLASSES_FILE} cannot tell apart; rename one of them"
+                f"{ds.name}: classes {seen[duplicate_key(n)]!r} and {n!r} differ only in case, spacing, punctuation "
+                f"or Unicode form, which {CLASSES_FILE} cannot tell apart; rename one of them"
             )
-        seen[n.casefold()] = n
+        seen[duplicate_key(n)] = n
     return names
 
 
@@ -657,10 +657,12 @@ def write_clip_dataset(
         if fp in first:
             same.append((s.source, first[fp]))
         first.setdefault(fp, s.source)
-    if old is not None:
-        known = {c.casefold() for c in old.class_names}
-        used = list(old.class_names) + [n for n in used if n.casefold() not in known]
-    canonical = {n.casefold(): n for n in used}
+    if old is not None:  # a name the folder has, however written ("wave-hands" for "wave hands"), is its class
+        # (until 7 December 2026 only case was ignored here: the import wrote both names, and the folder's
+        # classes.txt, which ignores punctuation too, no longer read)
+        known = {duplicate_key(c) for c in old.class_names}
+        used = list(old.class_names) + [n for n in used if duplicate_key(n) not in known]
+    canonical = {duplicate_key(n): n for n in used}
     start = _next_clip_number(out) if old is not None else 0
     width = max(5, len(str(start + len(keep))))
     clip_names = []
@@ -675,6 +677,10 @@ def write_clip_dataset(
         raise ConfigError(f"{out}: cannot create the folder ({e.strerror or e}); pass an --out you can write") from None
     try:
         _write_classes(stage / CLASSES_FILE, used, _descriptions(out / CLASSES_FILE, used) if old is not None else None)
+        try:
+            read_classes(stage / CLASSES_FILE)  # the folder's reader accepts its classes, before anything reaches out
+        except DataFormatError as e:
+            raise DataFormatError(out / CLASSES_FILE, e.where, f"{e.problem} (nothing was written to {out})") from None
         if meta_out is None:
             meta_out = {"name": ds.name, "format": "sadvae-clips", "version": 1, **(meta or {})}
         (stage / META_FILE).write_text(json.dumps(meta_out, indent=1) + "\n", encoding="utf-8")
@@ -683,7 +689,7 @@ def write_clip_dataset(
             f = write_clip(
                 stage / "clips" / name,
                 s.joints,
-                canonical[names[s.label].casefold()],
+                canonical[duplicate_key(names[s.label])],
                 s.fps,
                 subject=s.subject,
                 view=s.view,
@@ -784,8 +790,8 @@ def _move_in(stage: Path, out: Path, clip_names: Sequence[str]) -> None:
 def _descriptions(path: Path, names: Sequence[str]) -> list[str | None]:
     """The descriptions of an existing ``classes.txt`` for ``names`` (None for the new ones)."""
     old = read_classes(path)
-    by_name = {n.casefold(): d for n, d in zip(old.names, old.descriptions, strict=True)}
-    return [by_name.get(n.casefold()) for n in names]
+    by_name = {duplicate_key(n): d for n, d in zip(old.names, old.descriptions, strict=True)}
+    return [by_name.get(duplicate_key(n)) for n in names]
 
 
 def is_recording(path: str | Path) -> bool:

@@ -201,6 +201,47 @@ def test_cli_eval_refuses_data_of_other_classes(bundle_fixtures, tmp_path, capsy
     )
 
 
+def test_eval_refuses_a_test_side_that_changed_since_training(bundle_fixtures, tmp_path, capsys, monkeypatch):
+    """Audit of 7 December 2026: `sadvae eval` scored whatever the recorded folder held, so a folder whose clips or
+    split fields had changed since training gave other numbers, training clips included, with exit code 0."""
+    import numpy as np
+
+    from sadvae.cli import main
+    from sadvae.cli.train import _test_side
+    from sadvae.data.record import Dataset, SkeletonSequence
+    from sadvae.data.registry import load_prepared, save_prepared
+
+    names = bundle_fixtures.CLASS_NAMES
+
+    def cache(path, bump=0.0):
+        seqs = [
+            SkeletonSequence(np.full((8, 1, 25, 3), c + (bump if c == 0 else 0.0), np.float32), 30.0, f"{c}.txt", c)
+            for c in range(6)
+        ]
+        seqs = [SkeletonSequence(s.joints, s.fps, s.source, s.label, None, 2) for s in seqs]  # subject 2: test side
+        return save_prepared(Dataset("msr_action3d", tuple(names), seqs, [], "cross_subject_odd"), path)
+
+    good = cache(tmp_path / "good.npz")
+    _, side = _test_side(load_prepared(good), "msr_action3d", range(6))
+    assert side["clips"] == 6
+    prov = {"dataset": "msr_action3d", "root": str(good), "test_side": side}
+    bundle = _with_provenance(bundle_fixtures, tmp_path / "b.pt", prov)
+
+    class Scored(Exception):
+        pass
+
+    def scored(*args, **kwargs):
+        raise Scored
+
+    monkeypatch.setattr("sadvae.train.backbone.extract", scored)
+    with pytest.raises(Scored):  # the test side it was measured on: scored
+        main(["eval", str(bundle)])
+    cache(tmp_path / "good.npz", bump=0.5)  # one test clip's content changed
+    assert main(["eval", str(bundle)]) == 2
+    err = capsys.readouterr().err
+    assert f"sadvae: error: {good}: its test side is not the one the bundle was measured on (6 clips now, 6 then" in err
+
+
 @pytest.mark.parametrize("layout", ["kinect_v1_20", None])
 def test_a_bundle_of_another_joint_layout_is_refused_naming_the_field(bundle_fixtures, tmp_path, layout):
     """Review of the bundle fields: joint_layout was saved and never read, so a bundle of other joints loaded."""

@@ -74,3 +74,20 @@ def test_every_cross_dataset_option_is_either_shared_or_refused_by_the_split_pro
     dests = {a.dest for a in parser._actions if a.dest != "help"}
     assert dests == set(CROSS_DATASET_ONLY) | set(SHARED_WITH_SPLIT_PROTOCOLS)
     assert not set(CROSS_DATASET_ONLY) & set(SHARED_WITH_SPLIT_PROTOCOLS)
+
+
+def test_printed_metrics_are_strict_json() -> None:
+    """Audit of 7 December 2026: `train zsl` printed NaN (an accuracy over no sample), which strict parsers refuse."""
+    import json
+
+    import numpy as np
+
+    from sadvae.cli.train import _json_text
+
+    text = _json_text({"acc": float("nan"), "n": np.int64(0), "x": [np.float32(0.5)], "inf": {"v": np.inf}})
+    assert json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in the JSON")) == {
+        "acc": None,
+        "n": 0,
+        "x": [0.5],
+        "inf": {"v": None},
+    }

@@ -117,7 +117,11 @@ def test_write_clip_dataset_checks_before_writing(tmp_path):
     out = tmp_path / "out"
     with pytest.raises(ConfigError, match=r"a.txt: no subject .* pass --subject N"):
         write_clip_dataset(Dataset("toy", ("wave",), [seq]), out)
-    for names, match in ((("a|b",), "cannot be written to classes.txt"), (("Sit down", "sit  down"), "differ only")):
+    for names, match in (
+        (("a|b",), "cannot be written to classes.txt"),
+        (("Sit down", "sit  down"), "differ only"),
+        (("sit down", "sit-down"), "differ only"),
+    ):
         seqs = [SkeletonSequence(j * (k + 1), 30.0, f"{k}.txt", k, subject=1) for k in range(len(names))]
         with pytest.raises(ConfigError, match=match):
             write_clip_dataset(Dataset("toy", names, seqs), out)
@@ -147,6 +151,19 @@ def test_importing_the_same_recording_again_is_refused_on_either_side(tmp_path, 
     ds = read_clip_dataset(out)
     assert [s.split for s in ds.sequences] == ["train", "test"]
     assert sorted(p.name for p in (out / "clips").iterdir()) == ["00000_rec_track0.npz", "00001_rec2_track0.npz"]
+
+
+def test_a_label_written_differently_joins_the_folder_s_class(tmp_path, capsys):
+    """Audit of 7 December 2026: `--label wave-hand` into a folder with "wave hand" moved a second class line in
+    (the import ignored case only, classes.txt also punctuation) and left the folder unreadable."""
+    out = tmp_path / "clips"
+    first = ["data", "import", str(recording(tmp_path / "a.npz")), "--label", "wave hand", "--subject", "1"]
+    assert main([*first, "--out", str(out)]) == 0
+    second = ["data", "import", str(recording(tmp_path / "b.npz", seed=3)), "--label", "Wave-Hand", "--subject", "2"]
+    assert main([*second, "--out", str(out)]) == 0
+    capsys.readouterr()
+    ds = read_clip_dataset(out)
+    assert list(ds.class_names) == ["wave hand"] and [s.label for s in ds.sequences] == [0, 0]
 
 
 def test_a_folder_that_already_holds_duplicates_stays_readable_and_extendable(tmp_path, capsys):
@@ -336,3 +353,36 @@ def test_unknown_source_lists_the_registered_names(tmp_path, capsys):
     assert "nturgbd: neither a registered dataset (did you mean 'ntu'?) nor an existing file or folder" in err
     assert "bandai_namco, hdm05, msr_action3d, ntu, nw_ucla, utkinect" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_inspect_lists_every_file_of_a_clip_folder_it_does_not_read(tmp_path, capsys):
+    """Audit of 7 December 2026: a clip saved as .npy, .npz.bak or without a suffix was skipped without a word (only
+    another case of .npz was listed), and a folder whose dataset.json carries a built-in set's name listed none."""
+    out = tmp_path / "clips"
+    rec = recording(tmp_path / "a.npz")
+    assert main(["data", "import", str(rec), "--label", "wave", "--subject", "1", "--out", str(out)]) == 0
+    clip = next((out / "clips").glob("*.npz"))
+    for name in ("b.npy", "c.npz.bak", "d", "e.NPZ", ".DS_Store"):
+        shutil.copy(clip, out / "clips" / name)
+    meta = json.loads((out / "dataset.json").read_text())
+    (out / "dataset.json").write_text(json.dumps({**meta, "name": "utkinect"}))
+    capsys.readouterr()
+    assert main(["data", "inspect", str(out)]) == 0
+    listed = "(4 files): clips/b.npy, clips/c.npz.bak, clips/d, clips/e.NPZ"
+    assert listed in capsys.readouterr().out
+
+
+def test_a_clip_folder_with_a_built_in_set_s_name_keeps_its_own_split(tmp_path, capsys):
+    """Audit of 7 December 2026: importing a clip folder whose dataset.json carries a built-in set's name (as
+    `sadvae data import utkinect` writes it) replaced its clips' split fields by that set's subject rule."""
+    src = tmp_path / "mine"
+    for k, side in enumerate(("test", "train")):  # subject 1 on the test side, 2 on the train side: not the rule's
+        rec = recording(tmp_path / f"r{k}.npz", seed=k)
+        args = ["data", "import", str(rec), "--label", "wave", "--subject", str(k + 1), "--split", side]
+        assert main([*args, "--out", str(src)]) == 0
+    meta = json.loads((src / "dataset.json").read_text())
+    (src / "dataset.json").write_text(json.dumps({**meta, "name": "utkinect"}))
+    out = tmp_path / "copy"
+    assert main(["data", "import", str(src), "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert {s.subject: s.split for s in read_clip_dataset(out).sequences} == {1: "test", 2: "train"}

@@ -154,3 +154,20 @@ def test_bad_shapes_and_config_rejected():
         PreprocessConfig(window=1)
     with pytest.raises(ValueError, match="strictly increasing"):
         resample(np.zeros((3, 1, 25, 3), np.float32), np.array([0.0, 0.1, 0.1]), 10)
+
+
+def test_a_person_after_empty_slots_is_the_window_s_person():
+    """Audit of 7 December 2026: a clip file whose person sits in its third slot (absent persons are zeros,
+    docs/data_format.md) trained as an all-zero window, since the first slots were kept as they were."""
+    p = _person()[:, None]
+    alone = preprocess(p, None, PreprocessConfig(persons=1))
+    late = preprocess(
+        np.concatenate([np.zeros_like(p), np.zeros_like(p), p], axis=1), None, PreprocessConfig(persons=1)
+    )
+    np.testing.assert_array_equal(late, alone)
+    assert np.abs(alone).max() > 0
+    two = np.concatenate([np.zeros_like(p), p, _person(seed=1)[:, None]], axis=1)
+    np.testing.assert_array_equal(
+        preprocess(two, None, PreprocessConfig(persons=2)),
+        preprocess(two[:, 1:], None, PreprocessConfig(persons=2)),
+    )

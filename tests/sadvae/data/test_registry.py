@@ -181,3 +181,14 @@ def test_prepared_cache_with_inconsistent_arrays_is_one_error_naming_the_field(t
     save_prepared(_dataset(), path)
     _rewrite(path, label=np.array([-1, 1]))  # -1: a clip without a label
     assert load_prepared(path).sequences[0].label is None
+
+
+def test_a_moved_clip_folder_is_named_as_one(tmp_path):
+    """Audit of 7 December 2026: `sadvae eval` of a bundle whose clip folder was moved said "unknown dataset
+    '/path'; choose one of [the built-in names]"; it is a folder not found, and --root is the fix."""
+    from sadvae.data.registry import load_dataset
+    from sadvae.errors import ConfigError
+
+    gone = tmp_path / "my_actions"
+    with pytest.raises(ConfigError, match=rf"clip folder {gone} not found .*pass --root"):
+        load_dataset(str(gone), gone)
