@@ -44,12 +44,13 @@ SHOTS = (1, 2, 3)
 def set_windows(model, name: str, data_root: Path, opts) -> dict:
     """The training side of one set through the live pipeline: per sequence its windows' logits, class, subject."""
     from realtime.teaching import clip_windows
-    from sadvae.data.registry import DATASETS, load_dataset
+    from sadvae.data.registry import dataset_source
     from sadvae.train.protocol import dataset_arrays, test_side_mask
 
-    ds = load_dataset(name, data_root / DATASETS[name].default_root)
+    src = dataset_source(name, data_root)  # a registered set or a clip folder of the user's
+    ds = src.load()
     labels, subjects, _ = dataset_arrays(ds)
-    idx = np.flatnonzero(~test_side_mask(ds, name) & (labels >= 0))
+    idx = np.flatnonzero(~test_side_mask(ds, src.key) & (labels >= 0))
     outs = clip_windows(model, [ds.sequences[i] for i in idx], opts)
     return {
         "windows": [o["seen_logits"] for o in outs],
@@ -163,6 +164,15 @@ def fit_example_constants(
         stats[name] = {"sequences": len(data["windows"]), "windows": n_windows}
         print(f"{name}: {len(data['windows'])} training-side sequences, {n_windows} windows", flush=True)
         sets.append(data)
+    classes = sum(d["classes"] for d in sets)
+    if classes <= LIST_SIZES[0]:  # every simulated list would hold every class: no unlisted action to reject
+        from sadvae.errors import ConfigError
+
+        raise ConfigError(
+            f"the constants of labels taught by example are fitted on lists of {LIST_SIZES[0]} or more classes with "
+            f"other classes left out, and {', '.join(datasets)} hold {classes}; labels taught by example keep the "
+            "built-in constants (a set of four or more classes fits them)"
+        )
     for b, y, s, t in episodes(pooled(sets), rng, EPISODES):
         best.append(b)
         pos.append(y)

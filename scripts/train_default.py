@@ -126,7 +126,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="Shift-GCN checkpoint, or several joined by '+' read as one backbone (features side by side, logits "
         "averaged), e.g. ntu120_xsub+ntu120_xsetup (default %(default)s)",
     )
-    g.add_argument("--datasets", nargs="+", help=f"sets to train on (default {' '.join(s.datasets)})")
+    g.add_argument(
+        "--datasets",
+        nargs="+",
+        metavar="SET",
+        help=f"sets to train on: registered names and / or clip folders of your own (docs/data_format.md; their "
+        f"classes join the table's by name, others get columns of their own) (default {' '.join(s.datasets)})",
+    )
     g.add_argument("--feature-dir", type=Path, help="window-feature cache (default runs/features/windows)")
     g.add_argument(
         "--no-calibration",
@@ -285,6 +291,13 @@ def packaged_refusal(args: argparse.Namespace, cfg) -> str | None:
     )
 
 
+def _dataset_entry(name: str) -> str:
+    """A ``--datasets`` entry as the config records it: a registered name as given, a path as an absolute path."""
+    from sadvae.data.registry import DATASETS
+
+    return name if name in DATASETS else str(Path(name).expanduser().resolve())
+
+
 def shiftgcn_config_from_args(args: argparse.Namespace):
     """The :class:`~sadvae.train.default_shiftgcn.ShiftGCNDefaultConfig` the flags ask for."""
     from sadvae.text import TextConfig
@@ -304,7 +317,8 @@ def shiftgcn_config_from_args(args: argparse.Namespace):
         window=args.window,
         stride=args.stride,
         live_stride=args.live_stride,
-        datasets=tuple(args.datasets) if args.datasets else base.datasets,
+        # a clip folder as its absolute path: the recorded config finds it again from any working directory
+        datasets=tuple(_dataset_entry(d) for d in args.datasets) if args.datasets else base.datasets,
         seed=args.seed,
         head=args.head,
         weight_decays=tuple(args.weight_decays),
@@ -411,9 +425,15 @@ def fit_examples(path: Path, cfg, command: str) -> dict:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from fit_example_curve import fit_example_constants
 
+    from sadvae.errors import ConfigError
+
     print("\nlabels taught by example: fitting their constants on the training sides (scripts/fit_example_curve.py)")
     root = Path(cfg.data_root) if cfg.data_root else None
-    return fit_example_constants(path, list(cfg.datasets), root, cfg.seed, command=f"{command} (last step)")
+    try:
+        return fit_example_constants(path, list(cfg.datasets), root, cfg.seed, command=f"{command} (last step)")
+    except ConfigError as e:  # a user's small set: the model is complete without the fit
+        print(f"note: {e}")
+        return {}
 
 
 def _finish(args: argparse.Namespace, path: Path, metrics_markdown, heading: str) -> int:

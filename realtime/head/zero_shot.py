@@ -406,7 +406,9 @@ class HeadBuilder:
             _WARNED_UNCALIBRATED.add(warn_key)
             log.warning(
                 "no head calibration for model %s (%s): 'no action' is off (every window names one of the labels) "
-                "and mixed lists use default constants; fit one with scripts/check_head.py (docs/head.md)",
+                "and mixed lists use default constants; scripts/train_default writes one beside its bundles (<stem>"
+                ".head.json; --recalibrate BUNDLE fits it again), for clip folders of your own too "
+                "(docs/data_format.md); a `sadvae train zsl` bundle has none (docs/head.md)",
                 self.model_id[:12],
                 path or beside_export or "no bundle file",
             )

@@ -17,6 +17,8 @@ from sadvae.fileio import atomic_path
 __all__ = [
     "DATASETS",
     "DatasetSpec",
+    "DatasetSource",
+    "dataset_source",
     "load_dataset",
     "read_path",
     "save_prepared",
@@ -87,6 +89,52 @@ DATASETS: dict[str, DatasetSpec] = {
     "bandai_namco": DatasetSpec(_bandai, "bandai_cross_style", "mocap/bandai_namco"),
     "hdm05": DatasetSpec(_hdm05, "hdm05_cross_subject", "mocap/hdm05"),
 }
+
+
+@dataclass(frozen=True)
+class DatasetSource:
+    """One set a recipe trains on: a registered dataset under the data root, or a user's clip folder.
+
+    Attributes:
+        key: the registry name, or the clip folder's absolute path (what bundles record and class tables key on).
+        root: where its files lie.
+    """
+
+    key: str
+    root: Path
+
+    @property
+    def registered(self) -> bool:
+        return self.key in DATASETS
+
+    def load(self) -> Dataset:
+        return load_dataset(self.key, self.root)
+
+
+def dataset_source(name: str, data_root: str | Path) -> DatasetSource:
+    """A recipe's ``--datasets`` entry as a :class:`DatasetSource`: a registered name (under ``data_root``) or the
+    path of a clip folder (docs/data_format.md).
+
+    Raises:
+        ConfigError: neither, or a registered set missing under ``data_root``.
+    """
+    from sadvae.data.user_format import is_clip_dataset
+
+    if name in DATASETS:
+        root = Path(data_root) / DATASETS[name].default_root
+        if not root.exists():
+            raise ConfigError(
+                f"{root}: {name} not found; pass --data-root, the folder holding skeleton_sets/ and mocap/"
+            )
+        return DatasetSource(name, root)
+    folder = Path(name).expanduser()
+    if is_clip_dataset(folder):
+        return DatasetSource(str(folder.resolve()), folder.resolve())
+    hint = " (a folder, but no classes.txt with clips: see docs/data_format.md)" if folder.is_dir() else ""
+    raise ConfigError(
+        f"unknown dataset {name!r}{hint}; pass a registered name ({', '.join(sorted(DATASETS))}) or the path of a "
+        "clip folder (docs/data_format.md; `sadvae data import` makes one)"
+    )
 
 
 def load_dataset(name: str, root: str | Path) -> Dataset:

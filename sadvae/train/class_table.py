@@ -270,8 +270,14 @@ def _fold(name: str) -> str:
 
 
 @cache
-def class_table() -> ClassTable:
-    """The default model's :class:`ClassTable` (NTU-120 columns, then :data:`EXTRA_TABLE`).
+def class_table(own_sets: tuple[tuple[str, tuple[str, ...]], ...] = ()) -> ClassTable:
+    """The default model's :class:`ClassTable` (NTU-120 columns, then :data:`EXTRA_TABLE`), with a user's sets.
+
+    Args:
+        own_sets: ``(dataset key, class names)`` tuples of clip folders the recipe also trains on (docs/data_format.md).
+            A class whose name is a column's name or a table class's name (ignoring case, punctuation and spacing:
+            "hand waving", "Clapping", "high arm wave") joins that column, so it is the same trained action; any
+            other class gets a column of its own, after the table's, shared by the sets that name it alike.
 
     Raises:
         ConfigError: an :data:`NTU_MAP` entry names the wrong NTU action, or a dataset class appears twice.
@@ -283,9 +289,21 @@ def class_table() -> ClassTable:
         members[a - 1].append((ds, cls))
     for _, m in EXTRA_TABLE:
         members.append(list(m))
+    names = list(NTU120_NAMES + tuple(n for n, _ in EXTRA_TABLE))
+    where = {_fold(n): c for c, n in enumerate(names)}
+    for c, ms in enumerate(members):
+        for _, cls in ms:
+            where.setdefault(_fold(cls), c)
+    for key, classes in own_sets:
+        for cls in classes:
+            c = where.get(_fold(cls))
+            if c is None:
+                c = where[_fold(cls)] = len(names)
+                names.append(str(cls))
+                members.append([])
+            members[c].append((str(key), str(cls)))
     flat = [m for ms in members for m in ms]
     dup = sorted({m for m in flat if flat.count(m) > 1})
     if dup:
         raise ConfigError(f"class table: dataset classes {dup} are mapped more than once")
-    names = NTU120_NAMES + tuple(n for n, _ in EXTRA_TABLE)
-    return ClassTable(names, len(NTU120_NAMES), tuple(tuple(m) for m in members))
+    return ClassTable(tuple(names), len(NTU120_NAMES), tuple(tuple(m) for m in members))

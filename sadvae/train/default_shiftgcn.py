@@ -314,6 +314,30 @@ def _data_root(cfg: ShiftGCNDefaultConfig) -> Path:
     return root
 
 
+def recipe_sources(cfg: ShiftGCNDefaultConfig) -> list:
+    """The :class:`sadvae.data.registry.DatasetSource` of every entry of ``cfg.datasets``: a registered set under the
+    data root, or a user's clip folder (docs/training.md, "Your own data")."""
+    from sadvae.data.registry import DATASETS, dataset_source
+
+    root = _data_root(cfg) if any(n in DATASETS for n in cfg.datasets) else None
+    sources = [dataset_source(n, root or ".") for n in cfg.datasets]
+    keys = [src.key for src in sources]
+    if len(set(keys)) < len(keys):
+        twice = sorted({k for k in keys if keys.count(k) > 1})
+        raise ConfigError(f"datasets: {twice} listed twice; list each set once")
+    return sources
+
+
+def recipe_table(cfg: ShiftGCNDefaultConfig) -> ClassTable:
+    """The class table of ``cfg``'s sets: :func:`sadvae.train.class_table.class_table` with the clip folders'
+    classes (``classes.txt``)."""
+    from sadvae.data.registry import DATASETS, dataset_source
+    from sadvae.data.user_format import CLASSES_FILE, read_classes
+
+    own = [dataset_source(n, ".") for n in cfg.datasets if n not in DATASETS]  # the registered sets are not read
+    return class_table(tuple((src.key, tuple(read_classes(src.root / CLASSES_FILE).names)) for src in own))
+
+
 def _limited(ds, test: np.ndarray, n: int | None) -> np.ndarray:
     """Clip rows: the first n of each (class, side) (all when n is None)."""
     if n is None:
@@ -341,23 +365,17 @@ def load_window_data(
         mirror: the clips' left-right mirror images (:class:`sadvae.train.window_features.MirroredWindows`; no
             augmented copies); their windows line up with the same clips' windows without it.
     """
-    from sadvae.data.registry import DATASETS
     from sadvae.features import dataset_fingerprint
     from sadvae.train.protocol import dataset_arrays, test_side_mask
     from sadvae.train.window_features import AugmentedWindows, MirroredWindows, window_features
 
-    root = _data_root(cfg)
     ex = recipe_extractor(cfg, window)
     ex = MirroredWindows(ex) if mirror else ex
     parts: dict[str, list] = {k: [] for k in ("feats", "logits", "column", "dataset", "clip", "test", "val")}
     roots, prints, used = {}, {}, {}
     offset = 0
-    for d, name in enumerate(cfg.datasets):
-        if name not in DATASETS:
-            raise ConfigError(f"unknown dataset {name!r} in the recipe; registered: {sorted(DATASETS)}")
-        r = root / DATASETS[name].default_root
-        if not r.exists():
-            raise ConfigError(f"{r}: {name} not found; the recipe needs every set of {list(cfg.datasets)}")
+    for d, src in enumerate(recipe_sources(cfg)):
+        name, r = src.key, src.root
         fp = dataset_fingerprint(r, name)  # with the reader code: a changed reader extracts again
         roots[name], prints[name] = str(r), fp
 
@@ -372,7 +390,7 @@ def load_window_data(
         wf = window_features(
             ex,
             name,
-            lambda r=r, name=name: DATASETS[name].loader(r),
+            src.load,
             fp,
             select=select if needs_select else None,
             cache_dir=cfg.feature_dir,
@@ -398,7 +416,7 @@ def load_window_data(
             aw = window_features(
                 AugmentedWindows(ex, cfg.augment, cfg.seed, k),
                 name,
-                lambda r=r, name=name: DATASETS[name].loader(r),
+                src.load,
                 fp,
                 clips=inner_train,
                 cache_dir=cfg.feature_dir,
@@ -586,7 +604,11 @@ def compare_heads(data: WindowData, table: ClassTable, cfg: ShiftGCNDefaultConfi
     tr = data.rows(~data.test & ~data.inner_val)
     va = data.rows(data.inner_val)
     if not len(va):
-        raise ConfigError("inner validation is empty (too few clips per group); use more clips per class")
+        raise ConfigError(
+            f"inner validation is empty: it holds out whole subjects of the training sides (views where a set has "
+            f"fewer than three subjects there), and {', '.join(data.datasets)} give none to hold out; give the clips "
+            "subjects, three or more on the training side (docs/data_format.md), or more clips per class"
+        )
     variants = HEAD_VARIANTS if cfg.head == "auto" else (cfg.head,)
     grid = []
     for v in variants:
@@ -641,7 +663,7 @@ def window_sweep(cfg: ShiftGCNDefaultConfig, windows: Sequence[int] = (48, 64, 9
     Returns:
         ``{"rows": [{window, seconds, frames, windows_top1, clips_top1, per_set}], "best": T}``.
     """
-    table = class_table()
+    table = recipe_table(cfg)
     rng_seed = cfg.seed
 
     def pick(name, ds, test, val):
@@ -1155,7 +1177,7 @@ def _provenance(
                 "root": data.roots[n],
                 "fingerprint": data.fingerprints[n],
                 "clips": data.clips_per_set[n],
-                "terms": DATASET_TERMS.get(n, ""),
+                "terms": DATASET_TERMS.get(n, "a clip folder of your own: its terms are yours"),
             }
             for n in data.datasets
         },
@@ -1265,7 +1287,7 @@ def train_default_shiftgcn(cfg: ShiftGCNDefaultConfig, command: str | None = Non
         torch.set_num_threads(cfg.threads)
     t_start = time.time()
     seconds: dict[str, float] = {}
-    table = class_table()
+    table = recipe_table(cfg)
     data = load_window_data(cfg, table)
     seconds["features"] = time.time() - t_start
     train_rows, test_rows = final_training_rows(data, inner_only), data.rows(data.test)
@@ -1326,7 +1348,7 @@ def recipe_bundle(path: str | Path, cfg: ShiftGCNDefaultConfig | None, asked: Co
     if extra is None or b.preprocess.normalization != "ntu":
         raise ConfigError(f"{path}: not a {RECIPE} bundle (no extra head on an NTU-normalised Shift-GCN)")
     cfg = _bundle_config(path, b, cfg, asked)
-    table = class_table()
+    table = recipe_table(cfg)
     if tuple(b.class_names) != table.names:
         raise ConfigError(f"{path}: its class names are not the current class table's; retrain it")
     weight, bias = extra.weight.detach().numpy(), extra.bias.detach().numpy()

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -334,7 +335,7 @@ def window_features(
 
     Args:
         extractor: a :class:`sadvae.features.ShiftGCNExtractor` (its ``windows`` and ``model`` are used).
-        dataset: registry name (names the file, decides the test side).
+        dataset: registry name or clip folder path (names the file, decides the test side).
         load: returns the dataset (called only when the cache is missing or incomplete).
         fingerprint: :func:`sadvae.features.dataset_fingerprint` of the dataset's root.
         clips: clip rows to extract (None: all). Part of the cache key.
@@ -354,11 +355,13 @@ def window_features(
         ds = load()
         clips = select(ds)
     rows = None if clips is None else np.unique(np.asarray(clips, np.int64))
-    path = cache_dir / f"{dataset}-{_key(extractor, fingerprint, rows)}.npz"
+    # a clip folder's dataset name is its path: its last part names the file (the key holds the resolved path)
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(dataset).name) or "dataset"
+    path = cache_dir / f"{stem}-{_key(extractor, fingerprint, rows)}.npz"
     if path.is_file():
         log.info("%s: window features from %s", dataset, path)
         return _read(path)
-    full = cache_dir / f"{dataset}-{_key(extractor, fingerprint, None)}.npz"
+    full = cache_dir / f"{stem}-{_key(extractor, fingerprint, None)}.npz"
     if rows is not None and full.is_file():  # every clip is cached already: take the rows asked for
         log.info("%s: window features of %d clips from %s", dataset, len(rows), full)
         return _read(full).select(rows)

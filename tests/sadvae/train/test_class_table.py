@@ -93,3 +93,17 @@ def test_json_form_round_trips():
         "members": [["nw_ucla", "sit down"], ["utkinect", "sit down"]],
     }
     assert d["kept_apart"]
+
+
+def test_a_user_s_classes_join_columns_by_name_and_new_ones_get_their_own():
+    """7 December 2026: the recipe trains on clip folders of the user's; their classes need columns."""
+    mine = ("/data/mine", ("Hand-Waving", "cross crunch", "high arm wave", "walk", "bunny hop"))
+    other = ("/data/other", ("bunny hop",))
+    base, t = class_table(), class_table((mine, other))
+    assert t.names[: len(base.names)] == base.names and t.num_ntu == base.num_ntu
+    assert t.names[len(base.names) :] == ("cross crunch", "bunny hop")  # new columns, in the user's order
+    assert t.column("/data/mine", "Hand-Waving") == base.names.index("hand waving")  # an NTU name, folded
+    assert t.column("/data/mine", "high arm wave") == base.column("msr_action3d", "high arm wave")  # a set's class
+    assert t.column("/data/mine", "walk") == base.column("utkinect", "walk")
+    assert t.column("/data/other", "bunny hop") == t.column("/data/mine", "bunny hop") == len(base.names) + 1
+    assert t.sources(len(base.names)) == ("/data/mine",)

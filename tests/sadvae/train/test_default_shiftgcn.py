@@ -360,3 +360,39 @@ def test_camera_copies_of_inner_train_clips_join_the_training_rows_only(shared_d
     assert len(np.intersect1d(data.clip[copies], plain.clip)) == 0  # a copy is never scored as its clip
     with pytest.raises(ConfigError, match="augment"):
         rec._check_config(replace(cfg, augment="noise"))
+
+
+@pytest.mark.slow
+def test_script_trains_on_a_clip_folder_of_the_user_s(shared_data, tmp_path, capsys):
+    """7 December 2026 (an audit of the own-data journey): the NTU-pretrained recipe refused clip folders, so a user's
+    own bundle was always an ST-GCN trained from scratch, without a "no action" calibration. Now a clip folder is a
+    set of the recipe: its classes join the table's by name or get columns of their own."""
+    from sadvae.bundle import load_bundle
+    from sadvae.data.record import Dataset, SkeletonSequence
+    from sadvae.data.registry import load_dataset
+    from sadvae.data.user_format import write_clip_dataset
+
+    utk = load_dataset("utkinect", shared_data / "skeleton_sets" / "utkinect_action3d")
+    keep = {"walk": "walk", "wave hands": "Wave-Hands", "clap hands": "juggling"}  # "juggling": a name no set has
+    seqs = [
+        SkeletonSequence(s.joints, s.fps, s.source, list(keep).index(utk.class_names[s.label]), None, s.subject)
+        for s in utk.sequences
+        if utk.class_names[s.label] in keep
+    ]
+    folder = tmp_path / "my_clips"
+    write_clip_dataset(Dataset("mine", tuple(keep.values()), seqs), folder)
+    out = tmp_path / "m.pt"
+    args = ["--datasets", str(folder), "--out", str(out), "--cycles", "1", "--iters-per-cycle", "10"]
+    args += ["--samples-per-class", "10", "--threads", "2", "--no-onnx", "--feature-dir", str(tmp_path / "features")]
+    assert _script().main(args) == 0
+    assert f"| {folder} |" in capsys.readouterr().out
+    b = load_bundle(out)
+    base = class_table()
+    assert b.class_names[: len(base.names)] == base.names and b.class_names[len(base.names) :] == ("juggling",)
+    assert b.provenance["config"]["datasets"] == [str(folder)]
+    assert b.provenance["datasets"][str(folder)]["terms"] == "a clip folder of your own: its terms are yours"
+    h = b.metrics["holdout"][str(folder)]
+    assert 0 <= h["clips_all"]["top1"] <= h["clips_all"]["top5"] <= 1
+    assert out.with_name("m.head.json").is_file()  # "no action" is calibrated for the user's model too
+    with pytest.raises(ConfigError, match="unknown dataset 'no_such_set'.* or the path of a clip folder"):
+        rec.recipe_sources(replace(rec.ShiftGCNDefaultConfig(), datasets=("no_such_set",)))
