@@ -762,7 +762,8 @@ def _description_hint(head) -> list[str]:
 def _spelling_hint(head) -> list[str]:
     """A start-up tip for new labels with a word that the trained names lack but nearly spell ("waling" / "walking",
     "runing" / "running"): a misspelt label is no paraphrase of a trained class, so it goes to the zero-shot branch,
-    read by its misspelling. Close real words ("reading" / "heading", 0.86) stay under the cutoff of 0.88."""
+    read by its misspelling. Close real words ("reading" / "heading", 0.86) stay under the cutoff of 0.88; two
+    neighbouring letters swapped ("hnads" / "hands") count whatever their ratio."""
     import difflib
 
     from sadvae.head.matching import stems
@@ -778,6 +779,9 @@ def _spelling_hint(head) -> list[str]:
             if len(word) < 4 or word in words or stems(word) <= known_stems:
                 continue
             near = difflib.get_close_matches(word, words, n=1, cutoff=0.88)
+            # two letters swapped ("hnads" / "hands", 0.8 by the ratio above): a typo, whatever the ratio says
+            swapped = {word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in range(len(word) - 1)}
+            near = near or sorted(swapped & words)
             if near:
                 close.append(f"{word!r} ({near[0]!r}?)")
     if not close:

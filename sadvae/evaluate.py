@@ -49,6 +49,7 @@ from sadvae.errors import ConfigError
 from sadvae.head.calibration import fit_temperature
 
 __all__ = [
+    "GATE_FOLDS",
     "softmax",
     "gate_features",
     "Gate",
@@ -168,6 +169,9 @@ class Gate:
         )
 
 
+GATE_FOLDS = 5  # cross-validation folds of the gate's fit: it needs at least this many clips of each side
+
+
 def fit_gate(
     unseen_zsl: np.ndarray,
     unseen_logits: np.ndarray,
@@ -176,7 +180,7 @@ def fit_gate(
     k: int,
     temperatures: tuple[float, ...] = tuple(range(1, 10)),
     thresholds: tuple[float, ...] = tuple(np.round(np.arange(0.25, 0.75, 0.01), 2)),
-    folds: int = 5,
+    folds: int = GATE_FOLDS,
     seed: int = 0,
 ) -> Gate:
     """Fit the gate on validation-split outputs (pseudo-unseen samples vs held-out seen samples).
@@ -196,7 +200,7 @@ def fit_gate(
         raise ConfigError(
             f"the seen/unseen gate needs at least {folds} validation clips of the validation-unseen classes and of the "
             f"seen classes, got {len(unseen_zsl)} / {len(seen_zsl)}; give the dataset more clips per class (or more "
-            "subjects), or a larger validation share"
+            "subjects)"
         )
     ui = rng.permutation(len(unseen_zsl))[:n]
     si = rng.permutation(len(seen_zsl))[:n]

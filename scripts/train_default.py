@@ -291,15 +291,9 @@ def packaged_refusal(args: argparse.Namespace, cfg) -> str | None:
     )
 
 
-def _dataset_entry(name: str) -> str:
-    """A ``--datasets`` entry as the config records it: a registered name as given, a path as an absolute path."""
-    from sadvae.data.registry import DATASETS
-
-    return name if name in DATASETS else str(Path(name).expanduser().resolve())
-
-
 def shiftgcn_config_from_args(args: argparse.Namespace):
     """The :class:`~sadvae.train.default_shiftgcn.ShiftGCNDefaultConfig` the flags ask for."""
+    from sadvae.data.registry import dataset_key
     from sadvae.text import TextConfig
     from sadvae.train.default_shiftgcn import ShiftGCNDefaultConfig
 
@@ -317,8 +311,7 @@ def shiftgcn_config_from_args(args: argparse.Namespace):
         window=args.window,
         stride=args.stride,
         live_stride=args.live_stride,
-        # a clip folder as its absolute path: the recorded config finds it again from any working directory
-        datasets=tuple(_dataset_entry(d) for d in args.datasets) if args.datasets else base.datasets,
+        datasets=tuple(map(dataset_key, args.datasets)) if args.datasets else base.datasets,
         seed=args.seed,
         head=args.head,
         weight_decays=tuple(args.weight_decays),

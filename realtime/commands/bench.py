@@ -356,7 +356,7 @@ def _register_accuracy(inner: argparse._SubParsersAction) -> None:
         default=[],
         metavar="NAME",
         help="also replay these datasets' held-out (test-side) sequences with their own class names "
-        "as labels, e.g. msr_action3d nw_ucla utkinect",
+        "as labels, e.g. msr_action3d nw_ucla utkinect, or a clip folder of your own (docs/data_format.md)",
     )
     a.add_argument(
         "--replay-labels",
@@ -534,7 +534,9 @@ def _accuracy(args: argparse.Namespace) -> int:
     if problem := output_problem(args.acc_out):  # found now, not after the runs
         raise ConfigError(f"--out {args.acc_out}: {problem}; pass a folder that can be written")
     hold = _once(args.hold, "--hold")
-    datasets = _once(args.replay_dataset, "--replay-dataset")
+    from sadvae.data.registry import dataset_key
+
+    datasets = _once([dataset_key(d) for d in args.replay_dataset], "--replay-dataset")  # a clip folder: its path
     if args.mirror and not args.replay_dataset:
         raise ConfigError("--mirror mirrors the replayed datasets and there are none: add --replay-dataset NAME")
     if args.examples_per_label < 0 or (args.examples_per_label and not args.replay_dataset):
@@ -575,8 +577,9 @@ def _accuracy(args: argparse.Namespace) -> int:
         name, eq, file = item.partition("=")
         if not eq or not name or not file:
             raise ConfigError(f"--replay-labels takes NAME=FILE (e.g. utkinect=labels.tsv), got {item!r}")
-        if name not in args.replay_dataset:
+        if dataset_key(name) not in datasets:
             raise ConfigError(f"--replay-labels {item}: {name!r} is not replayed; add --replay-dataset {name}")
+        name = dataset_key(name)
         if not Path(file).is_file():
             raise ConfigError(f"--replay-labels {item}: no file {file}")
         replay_labels[name] = Path(file)

@@ -19,6 +19,7 @@ __all__ = [
     "DatasetSpec",
     "DatasetSource",
     "dataset_source",
+    "dataset_key",
     "load_dataset",
     "read_path",
     "save_prepared",
@@ -109,6 +110,12 @@ class DatasetSource:
 
     def load(self) -> Dataset:
         return load_dataset(self.key, self.root)
+
+
+def dataset_key(name: str) -> str:
+    """A dataset as commands record it: a registered name as given, any other entry (a clip folder) as its absolute
+    path, so a recorded config or report finds it again from any working directory."""
+    return name if name in DATASETS else str(Path(name).expanduser().resolve())
 
 
 def dataset_source(name: str, data_root: str | Path) -> DatasetSource:

@@ -211,8 +211,9 @@ def make_partition(
     split: ZSLSplit,
     holdout_fraction: float = 0.2,
     seed: int = 0,
+    class_names: Sequence[str] | None = None,
 ) -> Partition:
-    """Cross the class split with the protocol's sample split.
+    """Cross the class split with the protocol's sample split (``class_names`` name the classes in warnings).
 
     The held-out validation-seen samples are whole groups (subjects or views) of the training side
     when it has at least three groups, so validation mimics the cross-subject / cross-view test;
@@ -250,11 +251,15 @@ def make_partition(
     # has is a ZSL score over fewer classes than the split says (both passed silently)
     untrained = [int(c) for c in split.seen if not (train_side & (labels == c)).any()]
     untested = [int(c) for c in split.unseen if not (test_side & (labels == c)).any()]
-    what = [f"seen classes with no training-side clip: {untrained}"] if untrained else []
-    what += [f"unseen classes with no test-side clip: {untested}"] if untested else []
+
+    def named(ids: list[int]) -> str:
+        return ", ".join(repr(class_names[c]) if class_names is not None else f"class {c}" for c in ids)
+
+    what = [f"seen classes with no training-side clip: {named(untrained)}"] if untrained else []
+    what += [f"unseen classes with no test-side clip: {named(untested)}"] if untested else []
     if what:
         log.warning(  # a warning: a registered set may lack some classes on one side (Bandai-Namco's test styles)
-            "split %s: %s (class ids): their scores mean nothing; give those classes clips on that side, or leave "
+            "split %s: %s: their scores mean nothing; give those classes clips on that side, or leave "
             "them out of the split (an explicit split's `seen` / `unseen` lists)",
             split.name,
             "; ".join(what),
@@ -269,8 +274,15 @@ def _class_ids(names: Sequence[str], class_names: Sequence[str], what: str, wher
         i = lookup.get(" ".join(str(n).split()).casefold())
         (unknown.append(str(n)) if i is None else ids.append(i))
     if unknown:
-        shown = ", ".join(class_names[:30]) + (", ..." if len(class_names) > 30 else "")
-        raise ConfigError(f"{where}: {what} {unknown} are not classes of this dataset; its classes: {shown}")
+        shown = "; ".join(map(repr, class_names[:30])) + ("; ..." if len(class_names) > 30 else "")
+        comma = [c for c in class_names if "," in c]
+        hint = (
+            f" (a class name with a comma, {comma[0]!r}, cannot be given in the comma-separated --unseen-classes: "
+            "use --split-file)"
+            if comma and where == "--unseen-classes"
+            else ""
+        )
+        raise ConfigError(f"{where}: {what} {unknown} are not classes of this dataset; its classes: {shown}{hint}")
     if len(set(ids)) != len(ids):
         raise ConfigError(f"{where}: {what} name a class twice: {list(names)}")
     return tuple(sorted(ids))

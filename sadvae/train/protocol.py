@@ -66,6 +66,7 @@ from sadvae.data.splits import (  # dataset_arrays, dataset_protocol, test_side_
 )
 from sadvae.errors import ConfigError
 from sadvae.evaluate import (
+    GATE_FOLDS,
     NOVELTY_DISTANCES,
     SCORER_SELECTIONS,
     SYNTH_SCORERS,
@@ -266,7 +267,8 @@ def split_partition(ds: Dataset, dataset: str, split: ZSLSplit, holdout_fraction
         groups = subj if SPLIT_PROTOCOLS[protocol][0] == "subject" else view
     else:  # a per-clip split: hold out whole subjects when known, else views
         groups = subj if (subj >= 0).any() else view
-    return make_partition(labels, groups, ~test_side_mask(ds, dataset), split, holdout_fraction, seed=seed)
+    train_side = ~test_side_mask(ds, dataset)
+    return make_partition(labels, groups, train_side, split, holdout_fraction, seed=seed, class_names=ds.class_names)
 
 
 def final_holdout(ds: Dataset, dataset: str, part: Partition, fraction: float, seed: int) -> np.ndarray:
@@ -326,6 +328,12 @@ def _split_index(
 ) -> tuple[Partition, dict[str, np.ndarray], tuple[str, ...]]:
     """The partition of a split, its sample indices by name, and the main run's names (with "held" for stacking)."""
     part = split_partition(ds, cfg.dataset, split, cfg.holdout_fraction, seed)
+    if min(len(part.val_unseen), len(part.val_seen)) < GATE_FOLDS:  # before any training, not after both
+        raise ConfigError(
+            f"split {split.name}: the seen/unseen gate is fitted on at least {GATE_FOLDS} validation clips of the "
+            f"validation-unseen classes and of held-out seen clips, and this split gives {len(part.val_unseen)} / "
+            f"{len(part.val_seen)}; give the dataset more clips per class or more subjects"
+        )
     main_names: tuple[str, ...] = ("train", "test_seen", "test_unseen")
     index = {name: getattr(part, name) for name in ("val_train", "val_seen", "val_unseen", *main_names)}
     if set(HELD_OUT_COMBINATIONS) & set(cfg.gzsl):

@@ -271,6 +271,23 @@ def test_heldout_stream_segments(shared_data):
     assert len(stream.class_names) == 10
 
 
+def test_a_clip_folder_of_the_user_s_is_replayed_as_a_registered_set_is(shared_data, tmp_path):
+    """7 December 2026 (an audit of the own-data journey): --replay-dataset took registered names only, so a user had
+    no live-accuracy check on their own held-out clips. A clip folder's test side (its split fields) is replayed."""
+    from realtime.bench.accuracy.runner import heldout_stream
+    from sadvae.cli import main
+
+    folder = tmp_path / "mine"
+    assert main(["data", "import", "utkinect", "--root", str(shared_data / "skeleton_sets" / "utkinect_action3d"),
+                 "--out", str(folder)]) == 0  # fmt: skip
+    mine = heldout_stream(str(folder), shared_data, hold_s=1.0, limit=4)
+    theirs = heldout_stream("utkinect", shared_data, hold_s=1.0, limit=4)
+    assert mine.class_names == theirs.class_names and [s.truth for s in mine.segments] == [
+        s.truth for s in theirs.segments
+    ]
+    np.testing.assert_allclose(mine.joints, theirs.joints, atol=1e-6)
+
+
 @pytest.mark.slow
 def test_heldout_stream_mirror_images(shared_data):
     """--mirror: the same segments and truths (no UTKinect class names a side), every frame the mirror image."""

@@ -91,3 +91,30 @@ def test_printed_metrics_are_strict_json() -> None:
         "x": [0.5],
         "inf": {"v": None},
     }
+
+
+def test_a_split_too_small_for_the_gate_is_refused_before_training(tmp_path, capsys, monkeypatch) -> None:
+    """Audit of 7 December 2026: with a few clips per class the gate's "at least 5 validation clips" error came after
+    both trainings; the counts are known from the split, so it comes first."""
+    import numpy as np
+
+    from sadvae.cli import main
+    from sadvae.data.record import Dataset, SkeletonSequence
+    from sadvae.data.user_format import write_clip_dataset
+
+    rng = np.random.default_rng(0)
+    seqs = [
+        SkeletonSequence(rng.normal(0, 0.3, (20, 1, 25, 3)).astype(np.float32), 30.0, f"c{c}s{s}.txt", c, None, s)
+        for c in range(6)
+        for s in range(1, 7)
+    ]
+    write_clip_dataset(Dataset("tiny", tuple(f"action {c}" for c in range(6)), seqs), tmp_path / "tiny")
+
+    def no_training(*a, **k):
+        raise AssertionError("trained before refusing")
+
+    monkeypatch.setattr("sadvae.train.protocol.train_backbone", no_training)
+    args = ["train", "zsl", "--dataset", str(tmp_path / "tiny"), "--unseen", "1", "--out", str(tmp_path / "m.pt")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "the seen/unseen gate is fitted on at least 5 validation clips" in err and "this split gives 3 / 4;" in err

@@ -352,14 +352,14 @@ def heldout_stream(
         side: "test" (the dataset's test side) or "inner": the training side's inner-validation subjects
             (:func:`replay_sides`), to choose a setting on a set that a model never saw without reading its test side.
     """
-    from sadvae.data.registry import DATASETS, load_dataset
+    from sadvae.data.registry import dataset_source
     from sadvae.head.handedness import mirror_columns
     from sadvae.skeleton import mirror_joints
     from sadvae.train.protocol import dataset_arrays
 
-    if name not in DATASETS:
-        raise ConfigError(f"unknown dataset {name!r} for --replay-dataset; choose one of {sorted(DATASETS)}")
-    ds = ds if ds is not None else load_dataset(name, data_root / DATASETS[name].default_root)
+    src = dataset_source(name, data_root)  # a registered set or a clip folder of the user's (its absolute path)
+    name = src.key
+    ds = ds if ds is not None else src.load()
     labels, _, _ = dataset_arrays(ds)
     names = dataset_class_names(name, ds)
     idx = np.flatnonzero(replay_sides(name, ds, side)[0])
@@ -663,10 +663,10 @@ def run_replay_phases(
 
     from realtime.head.examples import ExampleClips
     from realtime.sources.replay import ReplaySource
-    from sadvae.data.registry import DATASETS, load_dataset
+    from sadvae.data.registry import dataset_source
 
-    if name not in DATASETS:
-        raise ConfigError(f"unknown dataset {name!r} for --replay-dataset; choose one of {sorted(DATASETS)}")
+    src = dataset_source(name, data_root)  # a registered set or a clip folder of the user's (its absolute path)
+    name = src.key
     if reworded is not None and examples_per_label:
         raise ConfigError(f"{name}: labels taught by example keep the class names; drop the reworded labels")
     if self_teach and examples_per_label:
@@ -679,7 +679,7 @@ def run_replay_phases(
         raise ConfigError(f"teach every n-th label needs n >= 1, got {teach_every}")
     if not (isinstance(phases, int) and phases >= 1):
         raise ConfigError(f"--phases must be an integer >= 1, got {phases!r}")
-    ds = load_dataset(name, data_root / DATASETS[name].default_root)
+    ds = src.load()
     words = read_reworded(reworded, dataset_class_names(name, ds)) if reworded is not None else None
     taught, skip = example_split(name, ds, examples_per_label, limit) if examples_per_label else ({}, set())
     unlabelled = None
@@ -723,11 +723,11 @@ def run_replay_phases(
         if words is not None:
             stream = reword(stream, words)
         with tempfile.TemporaryDirectory(dir=tmp_dir) as tmp:
-            labels = Path(tmp) / f"{name}_labels.txt"
+            labels = Path(tmp) / "labels.txt"
             labels.write_text("\n".join(stream.class_names) + "\n", encoding="utf-8")
-            src = ReplaySource.from_arrays(stream.joints, stream.times, name=name)
+            source = ReplaySource.from_arrays(stream.joints, stream.times, name=Path(name).name)
             res = run_pipeline(
-                src, labels, replace(opts, stride=stride), examples=clips, model=model, unlabelled=unlabelled
+                source, labels, replace(opts, stride=stride), examples=clips, model=model, unlabelled=unlabelled
             )
         if res.labels != stream.class_names:
             raise ConfigError(f"{name}: the head's labels {res.labels} are not the dataset's {stream.class_names}")

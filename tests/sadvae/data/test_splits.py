@@ -76,8 +76,13 @@ def test_a_class_missing_from_its_side_is_named(caplog):
     labels[(labels == split.unseen[0]) & ~train_side] = split.unseen[1]  # no test clip left
     with caplog.at_level("WARNING", logger="sadvae.data.splits"):
         make_partition(labels, subjects, train_side, split, seed=0)
-    assert f"seen classes with no training-side clip: [{split.seen[0]}]" in caplog.text
-    assert f"unseen classes with no test-side clip: [{split.unseen[0]}]" in caplog.text
+    assert f"seen classes with no training-side clip: class {split.seen[0]};" in caplog.text
+    assert f"unseen classes with no test-side clip: class {split.unseen[0]}:" in caplog.text
+    caplog.clear()  # audit of 7 December 2026: named by their names where the caller has them, not by ids
+    names = [f"action {c}" for c in range(labels.max() + 1)]
+    with caplog.at_level("WARNING", logger="sadvae.data.splits"):
+        make_partition(labels, subjects, train_side, split, seed=0, class_names=names)
+    assert f"unseen classes with no test-side clip: 'action {split.unseen[0]}':" in caplog.text
 
 
 def test_unknown_protocol():
@@ -142,3 +147,13 @@ def test_a_split_file_that_is_a_folder_is_named_so(tmp_path):
         load_split_json(tmp_path, ("walk", "clap"))
     with pytest.raises(DataFormatError, match="split file not found"):
         load_split_json(tmp_path / "none.json", ("walk", "clap"))
+
+
+def test_a_class_name_with_a_comma_points_at_the_split_file():
+    """Audit of 7 December 2026: "pick up, then put down" cannot be named in the comma-separated --unseen-classes,
+    and the error listed the classes joined by ", ", which hid why."""
+    from sadvae.data.splits import named_split
+
+    names = ["walk", "pick up, then put down", "wave", "clap", "sit"]
+    with pytest.raises(ConfigError, match=r"its classes: 'walk'; 'pick up, then put down'; .*use --split-file\)"):
+        named_split(names, ["pick up", "then put down"], 0)

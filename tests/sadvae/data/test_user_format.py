@@ -71,7 +71,7 @@ def test_explicit_split_names_the_unseen_classes(utk):
     assert set(s.seen) == set(range(len(names))) - set(s.unseen)
     assert len(s.val_unseen) == 2 and set(s.val_unseen) <= set(s.seen)
     assert named_split(names, ["throw", "clap hands"], seed=3) == s  # reproducible
-    with pytest.raises(ConfigError, match=r"\['jump'\] are not classes of this dataset; its classes: walk"):
+    with pytest.raises(ConfigError, match=r"\['jump'\] are not classes of this dataset; its classes: 'walk'"):
         named_split(names, ["throw", "jump"])
     with pytest.raises(ConfigError, match="twice"):
         named_split(names, ["throw", "throw"])
