@@ -781,7 +781,7 @@ def _spelling_hint(head) -> list[str]:
             near = difflib.get_close_matches(word, words, n=1, cutoff=0.88)
             # two letters swapped ("hnads" / "hands", 0.8 by the ratio above): a typo, whatever the ratio says
             swapped = {word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in range(len(word) - 1)}
-            near = near or sorted(swapped & words)
+            near = near or (sorted(swapped & words) if len(word) >= 5 else [])  # "form" / "from" are both words
             if near:
                 close.append(f"{word!r} ({near[0]!r}?)")
     if not close:

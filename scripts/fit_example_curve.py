@@ -36,9 +36,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from sadvae.errors import ConfigError  # noqa: E402  (the project root is on the path from here)
+
 EPISODES = 300
 LIST_SIZES = (3, 10)
 SHOTS = (1, 2, 3)
+
+
+class TooFewClasses(ConfigError):
+    """The sets hold too few classes for the fit (a user's small folder): the model is complete without it."""
 
 
 def set_windows(model, name: str, data_root: Path, opts) -> dict:
@@ -166,9 +172,7 @@ def fit_example_constants(
         sets.append(data)
     classes = sum(d["classes"] for d in sets)
     if classes <= LIST_SIZES[0]:  # every simulated list would hold every class: no unlisted action to reject
-        from sadvae.errors import ConfigError
-
-        raise ConfigError(
+        raise TooFewClasses(
             f"the constants of labels taught by example are fitted on lists of {LIST_SIZES[0]} or more classes with "
             f"other classes left out, and {', '.join(datasets)} hold {classes}; labels taught by example keep the "
             "built-in constants (a set of four or more classes fits them)"

@@ -378,7 +378,9 @@ def main_shiftgcn(args: argparse.Namespace, command: str, given: set[str] | froz
             if args.json:
                 args.json.parent.mkdir(parents=True, exist_ok=True)
                 args.json.write_text(json.dumps(r, indent=1))
-            print(rec.holdout_markdown(r))
+            from sadvae.bundle import load_bundle
+
+            print(rec.holdout_markdown(r, len(load_bundle(args.rescore).class_names)))
             return 0
         if args.recalibrate:
             out, report = rec.recalibrate_bundle(args.recalibrate, cfg, asked=asked)
@@ -416,15 +418,13 @@ def fit_examples(path: Path, cfg, command: str) -> dict:
     training sides of the model's own sets and written into its ``.head.json`` (``scripts/fit_example_curve.py``;
     mirrored into ``<stem>.metrics.json``; the bundle and its model id stay as trained)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from fit_example_curve import fit_example_constants
-
-    from sadvae.errors import ConfigError
+    from fit_example_curve import TooFewClasses, fit_example_constants
 
     print("\nlabels taught by example: fitting their constants on the training sides (scripts/fit_example_curve.py)")
     root = Path(cfg.data_root) if cfg.data_root else None
     try:
         return fit_example_constants(path, list(cfg.datasets), root, cfg.seed, command=f"{command} (last step)")
-    except ConfigError as e:  # a user's small set: the model is complete without the fit
+    except TooFewClasses as e:  # a user's small set: the model is complete without the fit
         print(f"note: {e}")
         return {}
 

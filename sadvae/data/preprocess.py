@@ -239,7 +239,7 @@ def ntu_normalize(joints: np.ndarray) -> np.ndarray:
 
 
 def _fit_persons(joints: np.ndarray, persons: int) -> np.ndarray:
-    """``persons`` slots: the persons present (any non-zero joint in the clip) first, in their order, then empty
+    """``persons`` slots: the persons present (any non-zero joint in the frames given) first, in order, then empty
     slots. A clip file may leave a slot empty before a person (docs/data_format.md: absent persons are zeros); until
     7 December 2026 the first slots were kept as they were, so such a person trained as an all-zero window."""
     present = np.abs(joints).reshape(joints.shape[0], joints.shape[1], -1).max(axis=(0, 2)) > 0

@@ -115,7 +115,8 @@ class DatasetSource:
 def dataset_key(name: str) -> str:
     """A dataset as commands record it: a registered name as given, any other entry (a clip folder) as its absolute
     path, so a recorded config or report finds it again from any working directory."""
-    return name if name in DATASETS else str(Path(name).expanduser().resolve())
+    path = Path(name).expanduser()
+    return str(path.resolve()) if name not in DATASETS and path.exists() else name  # a typo stays a name
 
 
 def dataset_source(name: str, data_root: str | Path) -> DatasetSource:
@@ -137,7 +138,15 @@ def dataset_source(name: str, data_root: str | Path) -> DatasetSource:
     folder = Path(name).expanduser()
     if is_clip_dataset(folder):
         return DatasetSource(str(folder.resolve()), folder.resolve())
-    hint = " (a folder, but no classes.txt with clips: see docs/data_format.md)" if folder.is_dir() else ""
+    if folder.is_dir():
+        hint = " (a folder, but no classes.txt with clips: see docs/data_format.md)"
+    elif "/" in name or "\\" in name:  # a path: a clip folder a bundle or config recorded, since moved or removed
+        raise ConfigError(f"clip folder {name} not found (moved or removed?); pass the folder where it is now")
+    else:
+        import difflib
+
+        close = difflib.get_close_matches(name, sorted(DATASETS), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
     raise ConfigError(
         f"unknown dataset {name!r}{hint}; pass a registered name ({', '.join(sorted(DATASETS))}) or the path of a "
         "clip folder (docs/data_format.md; `sadvae data import` makes one)"

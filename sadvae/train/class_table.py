@@ -242,6 +242,16 @@ class ClassTable:
         key = _fold(label)
         return any(_fold(n) == key for n in self.trained_names(without))
 
+    def restricted(self, datasets: Iterable[str]) -> ClassTable:
+        """The table of a model trained on ``datasets`` only: every NTU column (the NTU fc scores them all), the extra
+        columns some of those sets train, and only those sets as members. A bundle's class names are its trained
+        vocabulary, so an extra class none of its sets holds is no trained name of it (it goes to the zero-shot
+        branch); the five shared sets give the whole table."""
+        keep = set(datasets)
+        members = [tuple(m for m in ms if m[0] in keep) for ms in self.members]
+        cols = [c for c in range(len(self.names)) if c < self.num_ntu or members[c]]
+        return ClassTable(tuple(self.names[c] for c in cols), self.num_ntu, tuple(members[c] for c in cols))
+
     def to_dict(self) -> dict:
         """JSON-able form: columns with name, origin and members; the kept-apart list."""
         return {
@@ -295,12 +305,20 @@ def class_table(own_sets: tuple[tuple[str, tuple[str, ...]], ...] = ()) -> Class
         for _, cls in ms:
             where.setdefault(_fold(cls), c)
     for key, classes in own_sets:
+        mine: dict[int, str] = {}
         for cls in classes:
             c = where.get(_fold(cls))
             if c is None:
                 c = where[_fold(cls)] = len(names)
                 names.append(str(cls))
                 members.append([])
+            if c in mine:  # "sit down" and "sitting down" of one folder: one trained class, their confusions unseen
+                raise ConfigError(
+                    f"{key}: classes {mine[c]!r} and {cls!r} are both the trained class {names[c]!r} (the same name "
+                    "once case, punctuation and spacing are ignored, or that class's name in another set); merge "
+                    "their clips under one name, or rename one"
+                )
+            mine[c] = str(cls)
             members[c].append((str(key), str(cls)))
     flat = [m for ms in members for m in ms]
     dup = sorted({m for m in flat if flat.count(m) > 1})

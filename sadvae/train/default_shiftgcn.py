@@ -328,14 +328,43 @@ def recipe_sources(cfg: ShiftGCNDefaultConfig) -> list:
     return sources
 
 
-def recipe_table(cfg: ShiftGCNDefaultConfig) -> ClassTable:
+def recipe_table(cfg: ShiftGCNDefaultConfig, restrict: bool = True) -> ClassTable:
     """The class table of ``cfg``'s sets: :func:`sadvae.train.class_table.class_table` with the clip folders'
-    classes (``classes.txt``)."""
-    from sadvae.data.registry import DATASETS, dataset_source
+    classes (``classes.txt``), restricted to the columns those sets train (:meth:`ClassTable.restricted`; the five
+    shared sets give the whole table). ``restrict=False``: every column, as bundles trained on some of the shared sets
+    held until 7 December 2026 (the others' classes were columns no window trained)."""
+    from sadvae.data.registry import DATASETS, dataset_key, dataset_source
     from sadvae.data.user_format import CLASSES_FILE, read_classes
 
     own = [dataset_source(n, ".") for n in cfg.datasets if n not in DATASETS]  # the registered sets are not read
-    return class_table(tuple((src.key, tuple(read_classes(src.root / CLASSES_FILE).names)) for src in own))
+    table = class_table(tuple((src.key, tuple(read_classes(src.root / CLASSES_FILE).names)) for src in own))
+    return table.restricted(map(dataset_key, cfg.datasets)) if restrict else table
+
+
+def _check_sides(name: str, labels: np.ndarray, test: np.ndarray) -> None:
+    """A clip folder needs clips on both sides and two classes on its test side (the calibration's lists of siblings).
+
+    Raises:
+        ConfigError: naming the folder, the side and the fix.
+    """
+    train_classes = np.unique(labels[~test & (labels >= 0)])
+    test_classes = np.unique(labels[test & (labels >= 0)])
+    if not len(train_classes) or len(test_classes) < 2:
+        side = "training" if not len(train_classes) else "test"
+        raise ConfigError(
+            f"{name}: its {side} side holds {len(train_classes) if side == 'training' else len(test_classes)} "
+            "classes; the recipe trains on the training side and measures and calibrates on the test side (two "
+            "classes or more): give clips on both sides (their `split` fields, or subjects: docs/data_format.md)"
+        )
+
+
+def _require_inner_validation(data: WindowData, va: np.ndarray) -> None:
+    if not len(va):
+        raise ConfigError(
+            f"inner validation is empty: it holds out whole subjects of the training sides (views where a set has "
+            f"fewer than three subjects there), and {', '.join(data.datasets)} give none to hold out; give the clips "
+            "subjects, three or more on the training side (docs/data_format.md), or more clips per class"
+        )
 
 
 def _limited(ds, test: np.ndarray, n: int | None) -> np.ndarray:
@@ -374,7 +403,9 @@ def load_window_data(
     parts: dict[str, list] = {k: [] for k in ("feats", "logits", "column", "dataset", "clip", "test", "val")}
     roots, prints, used = {}, {}, {}
     offset = 0
-    for d, src in enumerate(recipe_sources(cfg)):
+    sources = recipe_sources(cfg)
+    keys = [src.key for src in sources]
+    for d, src in enumerate(sources):
         name, r = src.key, src.root
         fp = dataset_fingerprint(r, name)  # with the reader code: a changed reader extracts again
         roots[name], prints[name] = str(r), fp
@@ -395,6 +426,8 @@ def load_window_data(
             select=select if needs_select else None,
             cache_dir=cfg.feature_dir,
         )
+        if not src.registered:  # a user's folder: the recipe trains on one side and scores on the other
+            _check_sides(name, wf.labels, wf.test_side)
         cols = np.asarray(table.columns(name, wf.class_names))
         val = inner_validation(wf.labels, wf.subjects, wf.views, wf.test_side)
         keep = wf.labels[wf.owner] >= 0
@@ -438,7 +471,7 @@ def load_window_data(
         cat["clip"],
         cat["test"],
         cat["val"],
-        tuple(cfg.datasets),
+        tuple(keys),
         roots,
         prints,
         used,
@@ -603,12 +636,7 @@ def compare_heads(data: WindowData, table: ClassTable, cfg: ShiftGCNDefaultConfi
     """
     tr = data.rows(~data.test & ~data.inner_val)
     va = data.rows(data.inner_val)
-    if not len(va):
-        raise ConfigError(
-            f"inner validation is empty: it holds out whole subjects of the training sides (views where a set has "
-            f"fewer than three subjects there), and {', '.join(data.datasets)} give none to hold out; give the clips "
-            "subjects, three or more on the training side (docs/data_format.md), or more clips per class"
-        )
+    _require_inner_validation(data, va)
     variants = HEAD_VARIANTS if cfg.head == "auto" else (cfg.head,)
     grid = []
     for v in variants:
@@ -667,7 +695,7 @@ def window_sweep(cfg: ShiftGCNDefaultConfig, windows: Sequence[int] = (48, 64, 9
     rng_seed = cfg.seed
 
     def pick(name, ds, test, val):
-        rng = np.random.default_rng([rng_seed, sum(map(ord, name))])
+        rng = np.random.default_rng([rng_seed, sum(map(ord, Path(name).name))])  # a folder: not where it lies
         labels = np.array([-1 if s.label is None else s.label for s in ds.sequences])
         rows = []
         for side in (~test & ~val, val):
@@ -681,6 +709,7 @@ def window_sweep(cfg: ShiftGCNDefaultConfig, windows: Sequence[int] = (48, 64, 9
         t0 = time.time()
         data = load_window_data(replace(cfg, limit_per_class=None), table, window=int(t), clip_filter=pick)
         tr, va = data.rows(~data.test & ~data.inner_val), data.rows(data.inner_val)
+        _require_inner_validation(data, va)
         head = fit_extra_head(
             data.feats[tr],
             data.ntu_logits[tr],
@@ -1160,7 +1189,7 @@ def _provenance(
     """Phase 4c: the bundle's provenance block (command, code state, weights, datasets, class table, versions)."""
     import torch
 
-    from sadvae.features import file_digest
+    from sadvae.features import dataset_fingerprint, file_digest
     from sadvae.train.default_model import git_state
 
     return {
@@ -1178,6 +1207,8 @@ def _provenance(
                 "fingerprint": data.fingerprints[n],
                 "clips": data.clips_per_set[n],
                 "terms": DATASET_TERMS.get(n, "a clip folder of your own: its terms are yours"),
+                # a clip folder's files alone (the fingerprint holds the code too): --rescore refuses a changed folder
+                **({} if n in DATASET_TERMS else {"content": dataset_fingerprint(data.roots[n])}),
             }
             for n in data.datasets
         },
@@ -1349,8 +1380,11 @@ def recipe_bundle(path: str | Path, cfg: ShiftGCNDefaultConfig | None, asked: Co
         raise ConfigError(f"{path}: not a {RECIPE} bundle (no extra head on an NTU-normalised Shift-GCN)")
     cfg = _bundle_config(path, b, cfg, asked)
     table = recipe_table(cfg)
+    if tuple(b.class_names) != table.names and tuple(b.class_names) == recipe_table(cfg, restrict=False).names:
+        table = recipe_table(cfg, restrict=False)  # a bundle of some of the shared sets from before 7 December 2026
     if tuple(b.class_names) != table.names:
         raise ConfigError(f"{path}: its class names are not the current class table's; retrain it")
+    _check_folders_unchanged(path, (b.provenance or {}).get("datasets") or {})
     weight, bias = extra.weight.detach().numpy(), extra.bias.detach().numpy()
     head = ExtraHead(weight, bias, "bundle", float("nan"), np.ones(extra.out_features, bool))
     data = load_window_data(cfg, table)
@@ -1360,6 +1394,23 @@ def recipe_bundle(path: str | Path, cfg: ShiftGCNDefaultConfig | None, asked: Co
             f"{data.feats.shape[1]}-d; pass the --weights the bundle was trained with"
         )
     return b, cfg, table, data, head
+
+
+def _check_folders_unchanged(path, recorded: Mapping) -> None:
+    """Refuse to re-measure a bundle whose clip folders changed since it was trained: their split fields or clips may
+    have moved training clips to the test side (the recorded ``content`` digest; the shared sets are read-only)."""
+    from sadvae.features import dataset_fingerprint
+
+    for key, info in recorded.items():
+        if not isinstance(info, Mapping) or "content" not in info:
+            continue
+        if not Path(key).is_dir():
+            raise ConfigError(f"{path}: its clip folder {key} is not found (moved or removed?); restore it there")
+        if dataset_fingerprint(key) != info["content"]:
+            raise ConfigError(
+                f"{path}: its clip folder {key} changed since it was trained (clips added, removed or edited, or "
+                "their split fields): its test side may now hold training clips; restore the folder, or train again"
+            )
 
 
 def _bundle_config(path, b, cfg: ShiftGCNDefaultConfig | None, asked: Collection[str] | None):
@@ -1414,10 +1465,10 @@ def _pct(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:.1f}"
 
 
-def holdout_markdown(holdout: dict) -> str:
-    """Test-side clip top-1 / top-5 per set: all names, own names, and the round-1 model's 33 names."""
+def holdout_markdown(holdout: dict, names: int | None = None) -> str:
+    """Test-side clip top-1 / top-5 per set: all ``names`` trained names, own names, and the round-1 model's 33."""
     lines = [
-        "| set (test side) | clips | all 174 names | own names | round-1 vocabulary (33 names) |",
+        f"| set (test side) | clips | all {names or 'trained'} names | own names | round-1 vocabulary (33 names) |",
         "|---|---|---|---|---|",
     ]
     for n, m in holdout.items():

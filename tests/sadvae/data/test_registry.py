@@ -192,3 +192,17 @@ def test_a_moved_clip_folder_is_named_as_one(tmp_path):
     gone = tmp_path / "my_actions"
     with pytest.raises(ConfigError, match=rf"clip folder {gone} not found .*pass --root"):
         load_dataset(str(gone), gone)
+
+
+def test_a_recipe_dataset_entry_names_what_is_wrong(tmp_path):
+    """Review of 7 December 2026: a mistyped name became an absolute path in the message, and a moved folder was an
+    "unknown dataset"."""
+    from sadvae.data.registry import dataset_key, dataset_source
+
+    assert dataset_key("utkinet") == "utkinet" and dataset_key(str(tmp_path)) == str(tmp_path.resolve())
+    with pytest.raises(ConfigError, match=r"unknown dataset 'utkinet' \(did you mean 'utkinect'\?\)"):
+        dataset_source("utkinet", tmp_path)
+    with pytest.raises(ConfigError, match=rf"clip folder {tmp_path}/gone not found \(moved or removed\?\)"):
+        dataset_source(str(tmp_path / "gone"), tmp_path)
+    with pytest.raises(ConfigError, match="a folder, but no classes.txt"):
+        dataset_source(str(tmp_path), tmp_path)

@@ -107,3 +107,23 @@ def test_a_user_s_classes_join_columns_by_name_and_new_ones_get_their_own():
     assert t.column("/data/mine", "walk") == base.column("utkinect", "walk")
     assert t.column("/data/other", "bunny hop") == t.column("/data/mine", "bunny hop") == len(base.names) + 1
     assert t.sources(len(base.names)) == ("/data/mine",)
+
+
+def test_a_model_s_table_holds_the_columns_its_sets_train():
+    """Review of 7 December 2026: a model trained on one set claimed every extra class as trained (a label "hammer"
+    landed on a column no window trained); its table keeps the NTU columns and the extra ones its sets train."""
+    t = class_table()
+    assert t.restricted(TABLE_DATASETS) == t
+    utk = t.restricted(["utkinect"])
+    assert utk.names[:120] == t.names[:120] and "hammer" not in utk.names
+    assert utk.extra_names == ("wave both hands", "walk", "carry", "push", "pull")
+    assert utk.column("utkinect", "walk") == 121 and all(d == "utkinect" for ms in utk.members for d, _ in ms)
+
+
+def test_two_classes_of_one_folder_on_one_column_are_refused():
+    """Review of 7 December 2026: "sit down" and "sitting down" of one folder (distinct to classes.txt) trained as one
+    class, so confusing them scored as correct."""
+    with pytest.raises(ConfigError, match=r"/x: classes 'sit down' and 'sitting down' are both the trained class"):
+        class_table((("/x", ("sit down", "sitting down")),))
+    with pytest.raises(ConfigError, match="'clap hands' and 'clapping'"):
+        class_table((("/x", ("clap hands", "clapping")),))

@@ -388,7 +388,8 @@ def test_script_trains_on_a_clip_folder_of_the_user_s(shared_data, tmp_path, cap
     assert f"| {folder} |" in capsys.readouterr().out
     b = load_bundle(out)
     base = class_table()
-    assert b.class_names[: len(base.names)] == base.names and b.class_names[len(base.names) :] == ("juggling",)
+    # its trained vocabulary: NTU's 120, the table's classes its clips join ("walk", "Wave-Hands"), its own
+    assert b.class_names == (*base.names[:120], "wave both hands", "walk", "juggling")
     assert b.provenance["config"]["datasets"] == [str(folder)]
     assert b.provenance["datasets"][str(folder)]["terms"] == "a clip folder of your own: its terms are yours"
     h = b.metrics["holdout"][str(folder)]
@@ -396,3 +397,34 @@ def test_script_trains_on_a_clip_folder_of_the_user_s(shared_data, tmp_path, cap
     assert out.with_name("m.head.json").is_file()  # "no action" is calibrated for the user's model too
     with pytest.raises(ConfigError, match="unknown dataset 'no_such_set'.* or the path of a clip folder"):
         rec.recipe_sources(replace(rec.ShiftGCNDefaultConfig(), datasets=("no_such_set",)))
+
+
+def test_a_clip_folder_needs_both_sides_and_two_test_classes():
+    """Review of 7 December 2026: a folder whose clips were all on one side failed at the end of training with a
+    ValueError from deep inside the calibration."""
+    labels, test = np.array([0, 1, 0, 1]), np.array([False, False, True, True])
+    rec._check_sides("/mine", labels, test)  # both sides, two test classes
+    with pytest.raises(ConfigError, match="/mine: its test side holds 0 classes"):
+        rec._check_sides("/mine", labels, np.zeros(4, bool))
+    with pytest.raises(ConfigError, match="/mine: its training side holds 0 classes"):
+        rec._check_sides("/mine", labels, np.ones(4, bool))
+    with pytest.raises(ConfigError, match="its test side holds 1 classes"):
+        rec._check_sides("/mine", np.array([0, 1, 0, 0]), test)
+
+
+def test_rescoring_refuses_a_clip_folder_changed_since_training(tmp_path):
+    """Review of 7 December 2026: --rescore read whatever the folder held, training clips moved to the test side
+    included, and exited 0; bundles record the folder's content digest."""
+    from sadvae.features import dataset_fingerprint
+
+    folder = tmp_path / "mine"
+    (folder / "clips").mkdir(parents=True)
+    (folder / "classes.txt").write_text("wave\nclap\n")
+    (folder / "clips" / "a.npz").write_bytes(b"one")
+    recorded = {"utkinect": {"root": "x"}, str(folder): {"content": dataset_fingerprint(folder)}}
+    rec._check_folders_unchanged("m.pt", recorded)
+    (folder / "clips" / "a.npz").write_bytes(b"two")
+    with pytest.raises(ConfigError, match=rf"m.pt: its clip folder {folder} changed since it was trained"):
+        rec._check_folders_unchanged("m.pt", recorded)
+    with pytest.raises(ConfigError, match="is not found .moved or removed"):
+        rec._check_folders_unchanged("m.pt", {str(tmp_path / "gone"): {"content": "0"}})
