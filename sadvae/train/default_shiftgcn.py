@@ -316,7 +316,7 @@ def _data_root(cfg: ShiftGCNDefaultConfig) -> Path:
 
 def recipe_sources(cfg: ShiftGCNDefaultConfig) -> list:
     """The :class:`sadvae.data.registry.DatasetSource` of every entry of ``cfg.datasets``: a registered set under the
-    data root, or a user's clip folder (docs/training.md, "Your own data")."""
+    data root, or a user's clip folder (docs/data_format.md, "A model for the live system")."""
     from sadvae.data.registry import DATASETS, dataset_source
 
     root = _data_root(cfg) if any(n in DATASETS for n in cfg.datasets) else None
