@@ -140,6 +140,8 @@ def dataset_source(name: str, data_root: str | Path) -> DatasetSource:
         return DatasetSource(str(folder.resolve()), folder.resolve())
     if folder.is_dir():
         hint = " (a folder, but no classes.txt with clips: see docs/data_format.md)"
+    elif folder.exists():
+        hint = " (a file: pass the clip folder, with its classes.txt, not one of its files)"
     elif "/" in name or "\\" in name:  # a path: a clip folder a bundle or config recorded, since moved or removed
         raise ConfigError(f"clip folder {name} not found (moved or removed?); pass the folder where it is now")
     else:

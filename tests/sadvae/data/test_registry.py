@@ -206,3 +206,6 @@ def test_a_recipe_dataset_entry_names_what_is_wrong(tmp_path):
         dataset_source(str(tmp_path / "gone"), tmp_path)
     with pytest.raises(ConfigError, match="a folder, but no classes.txt"):
         dataset_source(str(tmp_path), tmp_path)
+    (tmp_path / "clip.npz").write_bytes(b"")  # final read-through: a file was "not found (moved or removed?)"
+    with pytest.raises(ConfigError, match=r"clip.npz' \(a file: pass the clip folder"):
+        dataset_source(str(tmp_path / "clip.npz"), tmp_path)
