@@ -36,8 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from realtime.sources.replay import load_recording
-    from sadvae.data.record import SkeletonSequence
     from sadvae.data.ntu import read_ntu_skeleton
+    from sadvae.data.record import SkeletonSequence
     from sadvae.features import shiftgcn_extractor
     from sadvae.models.pretrained import resolve_shiftgcn_weights
     from sadvae.models.shiftgcn import shiftgcn_features
@@ -67,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         k = names.index(truth)
         return int((p > p[k]).sum()) + 1, float(p[k]), names[int(p.argmax())]
 
-    rows, md = [], ["", "| clip | truth | released statistics | other videos' MediaPipe statistics | all five videos' |", "|---|---|---|---|---|"]
+    head = "| clip | truth | released statistics | other videos' MediaPipe statistics | all five videos' |"
+    rows, md = [], ["", head, "|---|---|---|---|---|"]
     every = np.concatenate([w for k, w in wins.items() if "Kinect" not in k])
     adapted_all = adapt_bn(ext.model, every)
     for clip in ("drink_water", "hug", "drink_water (Kinect v2)"):
@@ -79,11 +80,8 @@ def main(argv: list[str] | None = None) -> int:
             row[tag] = {"rank": r, "p": round(p, 3), "top": top}
         rows.append(row)
         print(row, flush=True)
-        md.append(
-            f"| {clip} | {truth} | "
-            + " | ".join(f"#{row[t]['rank']} ({row[t]['p']:.2f}; top {row[t]['top']})" for t in ("released", "others", "all"))
-            + " |"
-        )
+        cells = [f"#{row[t]['rank']} ({row[t]['p']:.2f}; top {row[t]['top']})" for t in ("released", "others", "all")]
+        md.append(f"| {clip} | {truth} | " + " | ".join(cells) + " |")
     write_report(rows, "\n".join(md), args.json, None)
     return 0
 
