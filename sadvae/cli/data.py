@@ -97,9 +97,17 @@ def format_table(rows: list[tuple[str, ...]], header: tuple[str, ...] | None = N
 
 
 def _inspect(args: argparse.Namespace) -> int:
+    import logging
+
+    from sadvae.data.quality import clip_warnings
     from sadvae.data.registry import read_path
 
-    ds = read_path(args.path)
+    quiet = logging.getLogger("sadvae.data.quality")  # inspect prints the clip checks in its report instead
+    was, quiet.disabled = quiet.disabled, True
+    try:
+        ds = read_path(args.path)
+    finally:
+        quiet.disabled = was
     ignored = _ignored_files(args.path, ds)
     if not ds.sequences:
         for src, reason in ds.rejected:
@@ -112,6 +120,11 @@ def _inspect(args: argparse.Namespace) -> int:
             print(f"  {_reason(src, reason)}")
     if ignored:
         print(f"\nnot read by the {ds.name} reader ({len(ignored)} files): {_first(ignored, 10)}")
+    checks = clip_warnings(ds, _test_side(ds))
+    if checks:
+        print(f"\nchecks ({len(checks)}):")
+        for line in checks:
+            print(f"  {line}")
     repaired = [s for s in ds.sequences if s.defects]
     if repaired:
         print(f"\nrepairs ({len(repaired)} sequences):")
@@ -133,6 +146,17 @@ def _inspect(args: argparse.Namespace) -> int:
         rows = [(k, f"{v:.3f}" if "%" not in k else f"{v:.1f}") for k, v in body_stats(ds).items()]
         print("\n" + format_table(rows, ("body measure (m, or %)", "median")))
     return 0
+
+
+def _test_side(ds: Dataset):
+    """The dataset's test side when its protocol is known (a registered set, a clip folder), else None."""
+    from sadvae.data.splits import test_side_mask
+    from sadvae.errors import ConfigError
+
+    try:
+        return test_side_mask(ds, ds.name)
+    except (ConfigError, KeyError, ValueError):
+        return None
 
 
 def _prepare(args: argparse.Namespace) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass, field
 
@@ -9,7 +10,7 @@ import numpy as np
 
 from sadvae.skeleton import NUM_JOINTS
 
-__all__ = ["SkeletonSequence", "Dataset", "warn_unread"]
+__all__ = ["SkeletonSequence", "Dataset", "clip_fingerprint", "warn_unread"]
 
 
 @dataclass(frozen=True)
@@ -96,3 +97,15 @@ def warn_unread(log: logging.Logger, name: str, unread: list[str], expected: str
     if unread:
         shown = ", ".join(unread[:10]) + (f", ... ({len(unread) - 10} more)" if len(unread) > 10 else "")
         log.warning("%s: %d files not read (expected %s; rename or move them): %s", name, len(unread), expected, shown)
+
+
+def clip_fingerprint(joints: np.ndarray) -> str:
+    """The identity of a clip's content: sha256 (hex) of its joints' shape and float32 values.
+
+    A clip read back from a clip folder has the fingerprint of the sequence it was written from, wherever the
+    file lies and whatever it is named, so importing the same recording twice is caught.
+    """
+    j = np.ascontiguousarray(joints, dtype=np.float32)
+    h = hashlib.sha256(repr(j.shape).encode())
+    h.update(j.tobytes())
+    return h.hexdigest()

@@ -23,7 +23,6 @@ Every problem raises one :class:`~sadvae.errors.DataFormatError` naming the file
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -36,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sadvae.data.record import Dataset, SkeletonSequence
+from sadvae.data.record import Dataset, SkeletonSequence, clip_fingerprint
 from sadvae.data.text_files import parse_json
 from sadvae.errors import ConfigError, DataFormatError
 from sadvae.labels import duplicate_key
@@ -63,6 +62,7 @@ __all__ = [
     "check_tracks",
     "timestamp_rate",
     "clip_train_side",
+    "clip_test_side",
 ]
 
 log = logging.getLogger(__name__)
@@ -430,7 +430,11 @@ def read_clip_dataset(root: str | Path) -> Dataset:
                     "clip needs subject=<int>; or give every clip split='train'/'test'",
                 )
     log.info("%s: %d clips of %d classes (%s)", root, len(seqs), len(classes.names), protocol)
-    return Dataset(name, classes.names, seqs, [], protocol)
+    ds = Dataset(name, classes.names, seqs, [], protocol)
+    from sadvae.data.quality import log_clip_warnings
+
+    log_clip_warnings(ds, str(root), clip_test_side(ds))
+    return ds
 
 
 def _with_split(seq: SkeletonSequence, split: str) -> SkeletonSequence:
@@ -442,6 +446,14 @@ def _with_split(seq: SkeletonSequence, split: str) -> SkeletonSequence:
 def clip_train_side(ds: Dataset) -> np.ndarray:
     """Boolean [n]: True for sequences whose ``split`` is "train" (the :data:`CLIP_SPLIT_PROTOCOL` protocol)."""
     return np.array([getattr(s, "split", None) == "train" for s in ds.sequences], dtype=bool)
+
+
+def clip_test_side(ds: Dataset) -> np.ndarray:
+    """Boolean [n]: True for a clip folder's test side: ``split == "test"`` when its clips carry a split, else the
+    even subjects (odd subjects train: the ``cross_subject_odd`` protocol)."""
+    if ds.protocol == CLIP_SPLIT_PROTOCOL:
+        return ~clip_train_side(ds)
+    return np.array([s.subject is not None and s.subject % 2 == 0 for s in ds.sequences], dtype=bool)
 
 
 def write_clip(
@@ -513,18 +525,6 @@ def check_clip_output(out: str | Path) -> bool:
     if above is not None and not above.is_dir():
         raise ConfigError(f"{out}: {above} is a file, not a folder; pass an --out folder elsewhere")
     return False
-
-
-def clip_fingerprint(joints: np.ndarray) -> str:
-    """The identity of a clip's content: sha256 (hex) of its joints' shape and float32 values.
-
-    A clip read back from a clip folder has the fingerprint of the sequence it was written from, wherever the
-    file lies and whatever it is named, so importing the same recording twice is caught.
-    """
-    j = np.ascontiguousarray(joints, dtype=np.float32)
-    h = hashlib.sha256(repr(j.shape).encode())
-    h.update(j.tobytes())
-    return h.hexdigest()
 
 
 def _clip_class_names(ds: Dataset) -> list[str]:
