@@ -30,12 +30,15 @@ class Frame:
         timestamp_ms: strictly increasing integer milliseconds.
         index: 0-based count of frames the source produced (captured, for cameras), gaps = drops.
         skeletons: float32 [M, 25, 3] pre-computed NTU-25 joints (replay only), else None.
+        identities: int [M], the person each skeleton is as the source knows it (a recording's track ids; -1 for
+            none), or None: the tracker matches people by where they are.
     """
 
     image: np.ndarray | None
     timestamp_ms: int
     index: int
     skeletons: np.ndarray | None = None
+    identities: np.ndarray | None = None
 
 
 def opencv() -> Any:

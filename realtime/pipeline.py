@@ -88,7 +88,11 @@ class PipelineOptions:
         latency_window: recent calls per stage kept for status events (None keeps all: benchmarks).
         max_frames: stop after this many frames (None: run until the source ends or a signal).
         buffer_seconds: raw history per track, in windows (capacity = this x the window's span at the input rate).
-        max_gap_s: a track's buffer restarts after a pause longer than this (no window across a gap).
+        max_gap_s: a track's buffer restarts after a pause longer than this (no window across a gap). The default
+            is the tracker's ``max_missed_ms``: a pause the tracker bridges (the same person, the same id) is bridged
+            by the window's resampling too, as lost frames are; until 7 December 2026 it was 0.5 s, and a person
+            unseen for 0.5-0.7 s kept their id but lost their window history, so their next window came only
+            ``min_window_frames`` later and the action's end was published then, backdated.
         min_window_frames: frames (at the model's rate) a track needs before its first window; fewer than the
             model's window gives partial windows, padded by ``preprocess`` as training pads short clips
             (:class:`realtime.buffer.JointBuffer`); None or >= the window: whole windows only.
@@ -106,7 +110,7 @@ class PipelineOptions:
     latency_window: int | None = 256
     max_frames: int | None = None
     buffer_seconds: float = 1.5
-    max_gap_s: float = 0.5
+    max_gap_s: float = TrackerOptions().max_missed_ms / 1000.0
     min_window_frames: int | None = MIN_WINDOW_FRAMES
     trim_still: StillTrim | None = field(default_factory=StillTrim)
     handle_signals: bool = True
@@ -355,7 +359,9 @@ class Pipeline:
         skeletons = None
         if frame.skeletons is not None:  # a replay: NTU-25 joints already, one camera frame (no pose)
             t1 = t0
-            dets = [Detection(joints=j) for j in frame.skeletons if j.any()]
+            ids = getattr(frame, "identities", None)
+            ids = [None] * len(frame.skeletons) if ids is None else [int(i) if i >= 0 else None for i in ids]
+            dets = [Detection(joints=j, identity=i) for j, i in zip(frame.skeletons, ids, strict=True) if j.any()]
         else:
             skeletons = self.ensure_pose()(frame)
             t1 = _now_ns()

@@ -27,6 +27,11 @@ the extent of its image landmarks, else the x/y extent of its joints (meaningful
 joints share one camera frame, as in Kinect recordings). A detection whose frame size is unknown
 (replays, demos: metric joints) has ``aspect`` 1: its coordinates are used as they are.
 
+A detection that carries an :attr:`Detection.identity` (a replayed ``--record-skeleton`` recording's track id)
+matches the track of that identity and no other, whatever the geometry: recorded MediaPipe joints are hip-centred,
+so every person's box sits at the origin and boxes cannot tell them apart (until 7 December 2026 a replay of two
+people swapped frames between them, and its decisions differed from the live run's).
+
 A pair whose cost is NaN or infinite (a broken input) is treated like a gated pair and never
 matches; :func:`assign` itself refuses non-finite costs.
 """
@@ -64,6 +69,8 @@ class Detection:
         aspect: the frame's width / height, by which the tracker scales x so that distances are the same in
             every direction (see the module docstring); 1 when the coordinates are metric or the frame size
             is unknown.
+        identity: the person's id as the source knows it (a recording's track id), or None: with one, the
+            detection matches only the track opened by that identity.
     """
 
     joints: np.ndarray | None = None
@@ -72,6 +79,7 @@ class Detection:
     confidence: float = 1.0
     joint_conf: np.ndarray | None = None
     aspect: float = 1.0
+    identity: int | None = None
 
     def __post_init__(self) -> None:
         if self.joints is not None:
@@ -155,6 +163,7 @@ class Track:
         detection: the detection matched in the latest update, or None when the track coasted.
         detection_index: its index in that update's list, or -1.
         aspect: the latest matched detection's :attr:`Detection.aspect`.
+        identity: the :attr:`Detection.identity` the track was opened by, or None.
     """
 
     id: int
@@ -168,6 +177,7 @@ class Track:
     detection: Detection | None
     detection_index: int
     aspect: float = 1.0
+    identity: int | None = None
 
     def missed_ms(self, t_ms: int) -> int:
         """Milliseconds since the latest matched detection."""
@@ -421,6 +431,7 @@ class Tracker:
             detection=det,
             detection_index=index,
             aspect=det.aspect,
+            identity=det.identity,
         )
 
     def _confirm(self, tr: Track) -> None:
@@ -472,6 +483,10 @@ class Tracker:
     ) -> list[int]:
         """Assign ``dets`` (positions ``free`` in this frame's filtered list) to ``tracks``; returns what is left."""
         cost = self._cost(tracks, dets, boxes, t)
+        for r, tr in enumerate(tracks):  # a known identity decides alone (see the module docstring)
+            for c, det in enumerate(dets):
+                if tr.identity is not None or det.identity is not None:
+                    cost[r, c] = 0.0 if tr.identity == det.identity else _INF_COST
         used: set[int] = set()
         for r, c in zip(*assign(cost), strict=True):
             if cost[r, c] >= _INF_COST:

@@ -32,6 +32,7 @@ __all__ = [
     "TrackRecorder",
     "save_recording",
     "load_recording",
+    "recording_tracks",
     "RECORDING_KEYS",
     "MAX_RECORDING_BYTES",
     "GAP_S",
@@ -132,6 +133,25 @@ def load_recording(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     return joints, times
 
 
+def recording_tracks(path: str | Path, joints: np.ndarray) -> np.ndarray | None:
+    """A recording's ``tracks`` [T, M] (the track id each person column holds per frame, -1 for nobody, as
+    :class:`TrackRecorder` writes it), checked against its ``joints``; None when the file has none.
+
+    A replay hands them to the tracker as the people's identities: recorded MediaPipe joints are hip-centred, so
+    where a person stands no longer tells people apart (:mod:`realtime.tracking`).
+
+    Raises:
+        DataFormatError: a ``tracks`` array that does not fit the joints.
+    """
+    p = Path(path)
+    with np.load(p, allow_pickle=False) as z:
+        tracks = z["tracks"] if "tracks" in z.files else None
+    if tracks is None:
+        return None
+    check_tracks(p, tracks, joints)
+    return tracks.astype(np.int64)
+
+
 def _is_recording(p: Path) -> bool:
     if p.suffix != ".npz" or not p.is_file():
         return False
@@ -167,9 +187,11 @@ class ReplaySource(Source):
             raise SourceError(f"replay fps must be positive, got {fps!r}")
         self.loop, self.pace = loop, pace
         self._seqs: list[tuple[np.ndarray, np.ndarray]] = []  # (joints [T, M, 25, 3], times [T] s)
+        self._ids: list[np.ndarray | None] = []  # per sequence: its track ids [T, M] (-1: nobody), or None
         if _is_recording(self.path):
             joints, times = load_recording(self.path)
             self._seqs.append((joints, times - times[0]))
+            self._ids.append(recording_tracks(self.path, joints))
             native = 1.0 / float(np.median(np.diff(times))) if len(times) > 1 else 30.0
         else:
             from sadvae.data.registry import read_path
@@ -178,6 +200,7 @@ class ReplaySource(Source):
             if not data.sequences:
                 raise SourceError(f"{self.path}: no usable skeleton sequence ({len(data.rejected)} rejected)")
             self._seqs = [(s.joints, s.times()) for s in data.sequences]
+            self._ids = [None] * len(self._seqs)
             native = float(data.sequences[0].fps)
         self._setup(native, fps)
 
@@ -190,7 +213,7 @@ class ReplaySource(Source):
         self.path, self.name, self.loop, self.pace = Path(f"<{name}>"), name, loop, pace
         joints, times = np.asarray(joints, np.float32), np.asarray(times_s, np.float64)
         _check_recording(self.path, joints, times)
-        self._seqs = [(joints, times - times[0])]
+        self._seqs, self._ids = [(joints, times - times[0])], [None]
         self._setup(1.0 / float(np.median(np.diff(times))) if len(times) > 1 else 30.0, None)
         return self
 
@@ -198,6 +221,9 @@ class ReplaySource(Source):
         m = max(j.shape[1] for j, _ in self._seqs)
         self.persons = m
         self._seqs = [(np.pad(j, ((0, 0), (0, m - j.shape[1]), (0, 0), (0, 0))), t) for j, t in self._seqs]
+        self._ids = [
+            None if i is None else np.pad(i, ((0, 0), (0, m - i.shape[1])), constant_values=-1) for i in self._ids
+        ]
         self.fps = float(fps) if fps is not None else native
         self._fixed_fps = fps is not None
         self._closed = False
@@ -215,14 +241,14 @@ class ReplaySource(Source):
         empty = np.zeros((self.persons, NUM_JOINTS, 3), np.float32)
         gap = np.arange(1, round(GAP_S * self.fps) + 1) / self.fps if len(self._seqs) > 1 else np.zeros(0)
         while not self._closed:
-            for n, (joints, times) in enumerate(self._seqs):
+            for n, ((joints, times), ids) in enumerate(zip(self._seqs, self._ids, strict=True)):
                 local = np.arange(len(times)) / self.fps if self._fixed_fps else times
                 # between two sequences (other people, other takes): GAP_S of empty frames, so the person of one
                 # ends (track_end) and the next is a new track instead of one track running across both
-                frames = [(float(local[k]), joints[k]) for k in range(len(times))]
+                frames = [(float(local[k]), joints[k], None if ids is None else ids[k]) for k in range(len(times))]
                 if self.loop or n + 1 < len(self._seqs):
-                    frames += [(float(local[-1]) + g, empty) for g in gap]
-                for t_local, skel in frames:
+                    frames += [(float(local[-1]) + g, empty, None) for g in gap]
+                for t_local, skel, who in frames:
                     if self._closed:
                         return
                     t_s = offset_s + t_local
@@ -231,7 +257,7 @@ class ReplaySource(Source):
                         if self._closed:  # closed during the wait (Ctrl-C): the frame is not handed out
                             return
                     ts = max(round(t_s * 1000.0), last_ms + 1)
-                    yield Frame(None, ts, index, skel)
+                    yield Frame(None, ts, index, skel, who)
                     index, last_ms = index + 1, ts
                 offset_s += frames[-1][0] + 1.0 / self.fps
             if not self.loop:

@@ -336,6 +336,28 @@ def test_two_persons_share_a_window_and_keep_their_ids(tmp_path, live_model) -> 
     assert last.windows.shape == (2, 3, 32, 25, 2)
 
 
+def test_a_pause_the_tracker_bridges_keeps_the_window_history(tmp_path, live_model) -> None:
+    """A person unseen for 0.6 s keeps their id (the tracker's max_missed_ms is 0.7 s) and, since 7 December 2026,
+    their window history too: the next window comes at the usual stride and spans the pause. Before, the buffer
+    restarted after 0.5 s, so the id was kept but the next window waited for a new minimum window (an audit of
+    that day: an action's end published about 3 s late, backdated)."""
+    rng = np.random.default_rng(0)
+    t = 150
+    joints = (rng.normal(scale=0.2, size=(25, 3)) + [0.0, 0.0, 3.0]).astype(np.float32)
+    joints = np.repeat(joints[None, None], t, axis=0) + 0.02 * np.sin(np.arange(t) / 4.0)[:, None, None, None]
+    joints[60:78] = 0.0  # 18 frames at 30 fps: unseen 0.6 s
+    labels = tmp_path / "labels.txt"
+    labels.write_text("wave\nclap\n", encoding="utf-8")
+    batches: list[WindowBatch] = []
+    src = ReplaySource.from_arrays(joints.astype(np.float32), np.arange(t) / 30.0)
+    pipe = Pipeline(src, live_model, labels, options(tmp_path), on_batch=batches.append)
+    pipe.run()
+    assert {i for b in batches for i in b.track_ids} == {0}  # one person, one id
+    after = [b for b in batches if b.t_ms > 78 * 1000 / 30]
+    assert after and after[0].t_ms < 78 * 1000 / 30 + 4 * 1000 / 30 + 1  # the first stride after the pause
+    assert after[0].times[0][0] < 60 / 30  # its window reaches back across the pause
+
+
 def test_live_pose_results_carry_their_own_frame_time(shared_data, live_model, labels, tmp_path) -> None:
     """LIVE pose mode answers for an earlier frame (review: the tracker and the buffers got the frame just read, so
     windows were time-warped by 133-267 ms): the windows end at the skeletons' time, and a result older than the

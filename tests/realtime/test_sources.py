@@ -367,6 +367,55 @@ def test_recording_round_trip_and_replay(tmp_path: Path) -> None:
     np.testing.assert_array_equal(looped[6].skeletons, joints[0])
 
 
+def test_a_recordings_track_ids_reach_the_tracker_as_identities(tmp_path: Path) -> None:
+    """--record-skeleton writes which track each column holds; a replay hands them on per frame (recorded MediaPipe
+    joints are hip-centred: without them the tracker took two people for one another, 7 December 2026)."""
+    joints = np.ones((5, 2, 25, 3), np.float32)
+    joints[3:, 1] = 0.0
+    tracks = np.array([[0, 1], [0, 1], [0, 1], [0, -1], [2, -1]], np.int32)  # track 2 takes column 0 over
+    path = save_recording(tmp_path / "rec.npz", joints, np.arange(5) / 30.0, tracks)
+    frames = list(ReplaySource(path))
+    assert [f.identities.tolist() for f in frames] == tracks.tolist()
+    bare = save_recording(tmp_path / "bare.npz", joints, np.arange(5) / 30.0)  # a recording written by hand
+    assert all(f.identities is None for f in ReplaySource(bare))
+
+
+def test_a_replayed_two_person_recording_keeps_each_person_on_their_own_track(
+    model_files, cache_root, tmp_path, monkeypatch
+) -> None:
+    """The replay of a --record-skeleton file follows the recorded people: recorded again, every track holds one
+    recorded track's frames, as many as it had (the audit of 7 December 2026 found frames swapped between two
+    hip-centred people, and other decisions than the live run's)."""
+    import socket
+
+    from realtime.cli import main as live
+
+    monkeypatch.setenv("SADVAE_CACHE_DIR", str(cache_root))
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(0.0, 0.3, (2, 25, 3)).astype(np.float32)
+    n = 90
+    w = np.linspace(1.0, 0.0, n)[:, None, None]  # each posture turns into the other's: alike at the middle frame
+    joints = np.stack([w * a + (1 - w) * b, w * b + (1 - w) * a], axis=1).astype(np.float32)
+    tracks = np.tile(np.array([[4, 6]], np.int32), (n, 1))
+    src = save_recording(tmp_path / "two.npz", joints, np.arange(n) / 30.0, tracks)
+    labels = tmp_path / "labels.txt"
+    labels.write_text("wave\nclap\n", encoding="utf-8")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    again = tmp_path / "again.npz"
+    argv = ["--replay", str(src), "--labels", str(labels), "--model", str(model_files[0]), "--no-display"]
+    assert live([*argv, "--endpoint", f"tcp://127.0.0.1:{port}", "--record-skeleton", str(again)]) == 0
+    with np.load(again) as z:
+        j2, t2 = z["joints"], z["tracks"]
+    assert j2.shape == joints.shape and sorted(np.unique(t2).tolist()) == [0, 1]
+    for track in (0, 1):
+        rows, cols = np.nonzero(t2 == track)
+        got = j2[rows, cols]
+        first = int(np.argmin([np.abs(got[0] - joints[rows[0], m]).max() for m in (0, 1)]))
+        np.testing.assert_array_equal(got, joints[rows, first])  # one recorded person, every frame
+
+
 def test_a_paced_replay_calls_on_idle_through_a_gap_in_the_recording() -> None:
     """Review of 7 December 2026: a paced replay slept through a recorded outage without a word, so the pipeline's
     heartbeats stopped (a subscriber's liveness rule took the publisher for gone). Now a long wait calls ``on_idle``

@@ -357,3 +357,47 @@ def test_nan_options_are_refused(name: str) -> None:
 def test_infinite_weights_are_refused(name: str) -> None:
     with pytest.raises(ConfigError, match=f"TrackerOptions.{name} must be a finite number >= 0"):
         TrackerOptions(**{name: float("inf")})
+
+
+def _hip_centred_pair(frames: int = 60) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Two people as a --record-skeleton file holds them: hip-centred joints (both at the origin), each one's
+    posture turning into the other's (at the middle frame the two are alike)."""
+    a, b = posture(11), posture(12)
+    out = []
+    for k in range(frames):
+        w = 1.0 - k / (frames - 1)
+        out.append(((w * a + (1 - w) * b).astype(np.float32), (w * b + (1 - w) * a).astype(np.float32)))
+    return out
+
+
+def test_identities_keep_hip_centred_people_apart_where_geometry_cannot() -> None:
+    """Recorded MediaPipe joints are hip-centred: every box sits at the origin and postures can cross, so geometry
+    alone swaps people (a replayed two-person recording mixed their frames until 7 December 2026); the recording's
+    track ids, given as identities, decide alone."""
+    pair = _hip_centred_pair()
+
+    def who_is_who(identities: bool) -> set[tuple[int, int]]:
+        tracker, seen = Tracker(), set()
+        for k, (ja, jb) in enumerate(pair):
+            dets = [
+                Detection(joints=ja, identity=7 if identities else None),
+                Detection(joints=jb, identity=9 if identities else None),
+            ]
+            dets = dets[::-1] if k % 2 else dets  # the order of a frame's detections means nothing
+            for tr in tracker.update(dets, k * DT):
+                seen.add((tr.id, tr.detection.identity if identities else id(tr.detection.joints) == id(ja)))
+        return seen
+
+    assert who_is_who(True) == {(0, 7), (1, 9)}
+    mixed = who_is_who(False)
+    assert len(mixed) > 2, "geometry alone kept them apart: the test no longer shows what identities are for"
+
+
+def test_a_detection_with_an_identity_never_takes_another_identitys_track() -> None:
+    tracker = Tracker()
+    j = posture(3)
+    for k in range(3):
+        tracker.update([Detection(joints=j, identity=1)], k * DT)
+    (matched,) = tracker.update([Detection(joints=j, identity=2)], 3 * DT) or [None]
+    assert matched is None  # the same place and posture, another person: a new (tentative) track
+    assert [tr.identity for tr in tracker.tracks] == [1] and [tr.identity for tr in tracker.tentative] == [2]
