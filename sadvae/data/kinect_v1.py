@@ -48,7 +48,7 @@ from sadvae.data.kinect_v1_files import (
     to_ntu,
     tracked_frames,
 )
-from sadvae.data.record import Dataset, SkeletonSequence, clip_fingerprint, warn_unread
+from sadvae.data.record import Dataset, SkeletonSequence, warn_unread
 from sadvae.data.text_files import MAX_LIST_FILE_BYTES, read_text
 from sadvae.errors import ConfigError, DataFormatError
 
@@ -56,7 +56,6 @@ __all__ = [
     "MSR_FPS",
     "MSR_TO_KINECT_SDK",
     "NW_UCLA_FPS",
-    "UCLA_COPY",
     "UTKINECT_FPS",
     "UTKinectSegment",
     "read_msr_file",
@@ -70,13 +69,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-# the reason an NW-UCLA file holding an earlier file's joints is rejected (load_nw_ucla): "<UCLA_COPY> <first file>..."
-UCLA_COPY = "the same joints as"
-UCLA_COPY_WHY = (
-    ", read before it (the release holds one recording under two views' names; read twice, a training clip would "
-    "be scored as a test clip of another view)"
-)
 
 
 def _dataset_dirs(root: str | Path, name: str, data_dir: str) -> tuple[Path, Path]:
@@ -215,13 +207,9 @@ def load_nw_ucla(root: str | Path) -> Dataset:
     each carries a note in ``defects``. A file whose frames are all zero is rejected with the reason;
     all-zero frames inside other files are dropped (the kept frames keep their times) and untracked
     (zero) joints are filled by interpolation over time, both counted in ``defects`` (two release
-    files, a04_s01_e01_v01 and a04_s04_e02_v01, have one frame with untracked spine joints). A file
-    whose joints are those of a file read before it (name order) is rejected as a copy: in the release
-    95 view-3 files (the test side) hold, number for number, the skeleton of the view-2 file of the same
-    action, subject and take (a training clip), all in "pick up with two hands" and "drop trash"; read
-    twice, a training clip would be scored as a test clip of another view (rejected since 7 December
-    2026; 1,389 sequences are read, 95 rejected). Files not named ``aAA_sSS_eEE_vVV.json`` are not
-    read; a warning names them (:func:`unread_files`).
+    files, a04_s01_e01_v01 and a04_s04_e02_v01, have one frame with untracked spine joints). Nothing
+    is rejected in the release. Files not named ``aAA_sSS_eEE_vVV.json`` are not read; a warning names
+    them (:func:`unread_files`).
 
     Raises:
         ConfigError: ``root`` is not a folder.
@@ -236,7 +224,6 @@ def load_nw_ucla(root: str | Path) -> Dataset:
     if not files:
         raise _no_files(data, "aAA_sSS_eEE_vVV.json")
     seqs, rejected = [], []
-    first_of: dict[str, Path] = {}  # clip content -> the first file (name order: views 1, 2, 3) that holds it
     for path in files:
         m = UCLA_NAME.fullmatch(path.name)
         if m is None:
@@ -255,10 +242,6 @@ def load_nw_ucla(root: str | Path) -> Dataset:
                 "label",
                 f"expected {row + 1} (action a{action:02d} is row {row + 1} of classes.txt), found {seq.label + 1}",
             )
-        first = first_of.setdefault(clip_fingerprint(seq.joints), path)
-        if first != path:
-            rejected.append((str(path), f"{UCLA_COPY} {first.name}{UCLA_COPY_WHY}"))
-            continue
         seqs.append(dataclasses.replace(seq, label_name=names[row]))
     warn_unread(log, "nw_ucla", unread_files("nw_ucla", root), "aAA_sSS_eEE_vVV.json")
     log.info("nw_ucla: %d sequences, %d rejected", len(seqs), len(rejected))

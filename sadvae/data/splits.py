@@ -212,12 +212,15 @@ def make_partition(
     holdout_fraction: float = 0.2,
     seed: int = 0,
     class_names: Sequence[str] | None = None,
+    copies: np.ndarray | None = None,
 ) -> Partition:
     """Cross the class split with the protocol's sample split (``class_names`` name the classes in warnings).
 
     The held-out validation-seen samples are whole groups (subjects or views) of the training side
     when it has at least three groups, so validation mimics the cross-subject / cross-view test;
-    otherwise a stratified random ``holdout_fraction`` of each class.
+    otherwise a stratified random ``holdout_fraction`` of each class. ``copies`` (boolean [n],
+    :func:`copies_of_training`): test-side clips that repeat a training-side clip, left out of the seen classes'
+    test clips (the model trained on their twins); an unseen class keeps them.
     """
     labels = np.asarray(labels)
     groups = np.asarray(groups)
@@ -236,9 +239,10 @@ def make_partition(
             idx = np.flatnonzero(train_side & (labels == c))
             k = int(round(holdout_fraction * len(idx)))
             held[rng.choice(idx, size=k, replace=False)] = True
+    trained_twin = np.zeros(len(labels), dtype=bool) if copies is None else np.asarray(copies, dtype=bool)
     part = Partition(
         train=np.flatnonzero(train_side & seen),
-        test_seen=np.flatnonzero(test_side & seen),
+        test_seen=np.flatnonzero(test_side & seen & ~trained_twin),
         test_unseen=np.flatnonzero(test_side & unseen),
         val_train=np.flatnonzero(train_side & vseen & ~held),
         val_seen=np.flatnonzero(train_side & vseen & held),
@@ -255,6 +259,14 @@ def make_partition(
     def named(ids: list[int]) -> str:
         return ", ".join(repr(class_names[c]) if class_names is not None else f"class {c}" for c in ids)
 
+    if (left := int((test_side & seen & trained_twin).sum())) > 0:
+        only_copies = [int(c) for c in split.seen if not (test_side & ~trained_twin & (labels == c)).any()]
+        log.info(
+            "split %s: %d test clip(s) of seen classes repeat a training clip and are not scored%s",
+            split.name,
+            left,
+            f" (all of {named(only_copies)})" if only_copies else "",
+        )
     what = [f"seen classes with no training-side clip: {named(untrained)}"] if untrained else []
     what += [f"unseen classes with no test-side clip: {named(untested)}"] if untested else []
     if what:
@@ -398,6 +410,26 @@ def dataset_protocol(ds: Dataset, dataset: str) -> str:
     if ds.protocol == CLIP_SPLIT_PROTOCOL or ds.protocol in PROTOCOLS:
         return ds.protocol
     raise ConfigError(f"dataset {dataset!r} has no known train/test protocol; pass a registered name or a clip folder")
+
+
+def copies_of_training(ds: Dataset, test_side: np.ndarray) -> np.ndarray:
+    """Boolean [n]: True for test-side clips whose joints equal, to the bit, a training-side clip's.
+
+    A model trained on the training side has seen such a clip, so it is no held-out clip for the classes it trained:
+    the single-dataset protocol leaves them out of the seen classes' test clips (:func:`make_partition`) and the
+    replays of held-out sides leave them out (``sadvae bench accuracy``); an unseen class's copy stays (no clip of
+    it is trained). In the shared sets only NW-UCLA has any: as released, every view-3 file of "pick up with two
+    hands" (50) and "drop trash" (45) is the view-2 file of the same action, subject and take (found 7 December 2026,
+    ``sadvae.data.quality``).
+    """
+    from sadvae.data.record import clip_fingerprint
+
+    test_side = np.asarray(test_side, dtype=bool)
+    trained = {clip_fingerprint(s.joints) for s, t in zip(ds.sequences, test_side, strict=True) if not t}
+    return np.array(
+        [bool(t) and clip_fingerprint(s.joints) in trained for s, t in zip(ds.sequences, test_side, strict=True)],
+        dtype=bool,
+    )
 
 
 def test_side_mask(ds: Dataset, dataset: str) -> np.ndarray:

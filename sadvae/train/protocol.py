@@ -56,6 +56,7 @@ from sadvae.data.splits import PROTOCOLS as SPLIT_PROTOCOLS
 from sadvae.data.splits import (  # dataset_arrays, dataset_protocol, test_side_mask: re-exported
     Partition,
     ZSLSplit,
+    copies_of_training,
     dataset_arrays,
     dataset_protocol,
     load_split_json,
@@ -267,8 +268,17 @@ def split_partition(ds: Dataset, dataset: str, split: ZSLSplit, holdout_fraction
         groups = subj if SPLIT_PROTOCOLS[protocol][0] == "subject" else view
     else:  # a per-clip split: hold out whole subjects when known, else views
         groups = subj if (subj >= 0).any() else view
-    train_side = ~test_side_mask(ds, dataset)
-    return make_partition(labels, groups, train_side, split, holdout_fraction, seed=seed, class_names=ds.class_names)
+    test_side = test_side_mask(ds, dataset)
+    return make_partition(
+        labels,
+        groups,
+        ~test_side,
+        split,
+        holdout_fraction,
+        seed=seed,
+        class_names=ds.class_names,
+        copies=copies_of_training(ds, test_side),
+    )
 
 
 def final_holdout(ds: Dataset, dataset: str, part: Partition, fraction: float, seed: int) -> np.ndarray:

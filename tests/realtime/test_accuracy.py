@@ -288,6 +288,28 @@ def test_a_clip_folder_of_the_user_s_is_replayed_as_a_registered_set_is(shared_d
     np.testing.assert_allclose(mine.joints, theirs.joints, atol=1e-6)
 
 
+def test_a_test_clip_that_repeats_a_training_clip_is_not_replayed_and_its_class_stays_listed(tmp_path):
+    """NW-UCLA's release repeats view-2 training clips as view-3 test clips (95, in two classes; found 7 December
+    2026): a model trained on the training side has seen them, so the replayed held-out side leaves them out,
+    while the labels stay every class of the test side (the task does not change)."""
+    from realtime.bench.accuracy.runner import heldout_stream
+    from realtime.sources.demo import perform
+    from sadvae.data.user_format import write_clip
+
+    folder = tmp_path / "set"
+    folder.mkdir()
+    (folder / "classes.txt").write_text("high arm wave\nclap hands\n")
+    clips = {name: perform(((name, 2.5),), seed=k)[0] for k, name in enumerate(("high arm wave", "clap hands"))}
+    for side in ("train", "test"):
+        for name, joints in clips.items():
+            write_clip(folder / f"{side}_{name}.npz", joints, name, 30.0, split=side)  # test = training, to the bit
+    other = perform((("high arm wave", 2.5),), seed=7)[0]
+    write_clip(folder / "test_wave_2.npz", other, "high arm wave", 30.0, split="test")
+    stream = heldout_stream(str(folder), tmp_path, hold_s=0.0)
+    assert [s.name.split("#")[1] for s in stream.segments] == ["2"]  # the one test clip no training clip repeats
+    assert stream.class_names == ("high arm wave", "clap hands")
+
+
 @pytest.mark.slow
 def test_heldout_stream_mirror_images(shared_data):
     """--mirror: the same segments and truths (no UTKinect class names a side), every frame the mirror image."""

@@ -368,6 +368,13 @@ def heldout_stream(
     # the first sequences' classes only: fewer labels, higher numbers; MSR's first ten held one class, and were
     # refused)
     present = sorted({int(labels[i]) for i in idx[~np.isin(idx, left_out)]})
+    if side == "test":  # a test clip that repeats a training clip is no held-out clip (its class stays listed)
+        from sadvae.data.splits import copies_of_training
+
+        copies = copies_of_training(ds, replay_sides(name, ds, side)[0])
+        if copies.any():
+            log.info("%s: %d test sequence(s) repeat a training sequence and are not replayed", name, copies.sum())
+            idx = idx[~copies[idx]]
     if limit is not None:
         idx = idx[:limit]
     idx = idx[~np.isin(idx, left_out)]

@@ -12,7 +12,6 @@ from sadvae.data.kinect_v1 import (
     MSR_FPS,
     MSR_TO_KINECT_SDK,
     NW_UCLA_FPS,
-    UCLA_COPY,
     UTKINECT_FPS,
     load_msr_action3d,
     load_nw_ucla,
@@ -187,21 +186,6 @@ def test_nw_ucla_loader(ucla_root):
     assert single.fps == NW_UCLA_FPS and single.defects[0].startswith("single frame; kept")
     raw = json.loads((ucla_root / "all_sqe" / "a04_s01_e00_v01.json").read_text())["skeletons"]
     np.testing.assert_allclose(ds.sequences[1].joints[:, 0, J.HEAD], np.array(raw)[:, K1.HEAD], atol=1e-6)
-
-
-def test_nw_ucla_file_holding_an_earlier_files_joints_is_rejected_as_a_copy(ucla_root):
-    """The release holds 95 view-3 files that are view-2 files under another name (test_real_nw_ucla): the later copy
-    is rejected, named with the file it copies, so no training clip is scored as a test clip."""
-    data = ucla_root / "all_sqe"
-    raw = json.loads((data / "a04_s01_e00_v01.json").read_text())["skeletons"]
-    _write_ucla(data, "a04_s01_e00_v03", np.array(raw), 2)  # the same joints as ..._v01
-    ds = load_nw_ucla(ucla_root)
-    assert [Path(s.source).stem for s in ds.sequences] == ["a01_s09_e04_v02", "a04_s01_e00_v01", "a12_s02_e01_v03"]
-    ((path, why),) = ds.rejected
-    assert Path(path).name == "a04_s01_e00_v03.json"
-    assert why.startswith(f"{UCLA_COPY} a04_s01_e00_v01.json, read before it")
-    _write_ucla(data, "a04_s01_e00_v03", np.array(raw) + 0.001, 2)  # a millimetre apart: its own
-    assert load_nw_ucla(ucla_root).rejected == []
 
 
 def test_nw_ucla_label_disagreement_raises(ucla_root):
@@ -528,20 +512,12 @@ def test_real_msr_action3d(msr, shared_data):
 
 def test_real_nw_ucla(ucla):
     _common_checks(ucla, NW_UCLA_FPS)
-    # 1484 files; until 7 December 2026 all were read (view 3: 464) and nothing was rejected. 95 view-3 files hold,
-    # number for number, the view-2 file of the same action, subject and take (classes a02 and a03): rejected as
-    # copies, so the cross-view test side holds no training clip
-    assert len(ucla.sequences) == 1389 and len(ucla.class_names) == 10 and len(ucla.rejected) == 95
-    assert collections.Counter(s.view for s in ucla.sequences) == {1: 516, 2: 504, 3: 369}
-    for path, why in ucla.rejected:
-        stem = Path(path).stem
-        assert stem[:3] in ("a02", "a03") and stem.endswith("_v03")
-        assert why.startswith(f"{UCLA_COPY} {stem[:-3]}v02.json, read before it")
+    assert len(ucla.sequences) == 1484 and len(ucla.class_names) == 10 and ucla.rejected == []
+    assert collections.Counter(s.view for s in ucla.sequences) == {1: 516, 2: 504, 3: 464}
     assert {s.subject for s in ucla.sequences} == set(range(1, 11))
-    per_class = collections.Counter(s.label for s in ucla.sequences)
-    assert (per_class[1], per_class[2]) == (102, 96) and all(141 <= per_class[c] <= 173 for c in (0, *range(3, 10)))
+    assert all(141 <= n <= 173 for n in collections.Counter(s.label for s in ucla.sequences).values())
     singles = sorted(Path(s.source).stem for s in ucla.sequences if s.num_frames == 1)
-    assert singles == ["a02_s09_e04_v02"]  # its v03 twin is one of the copies
+    assert singles == ["a02_s09_e04_v02", "a02_s09_e04_v03"]
     assert all(any(d.startswith("single frame") for d in s.defects) for s in ucla.sequences if s.num_frames == 1)
     filled = sorted(Path(s.source).stem for s in ucla.sequences if any(d.startswith("filled") for d in s.defects))
     assert filled == ["a04_s01_e01_v01", "a04_s04_e02_v01"]

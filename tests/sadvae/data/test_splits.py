@@ -68,6 +68,36 @@ def test_partition_never_mixes_test_side_into_training_or_validation():
     assert not set(p.val_seen) & set(p.val_train)
 
 
+def test_test_clips_that_repeat_training_clips_leave_the_seen_classes_test_and_stay_in_the_unseen(caplog):
+    """A test clip identical to a training clip (NW-UCLA's release has 95: copies_of_training) was trained on when its
+    class is seen, so it is no test clip of S; an unseen class never trains, so its copies still test it."""
+    labels, subjects, train_side, split = _cross_subject_samples()
+    seen_c, unseen_c = split.seen[0], split.unseen[0]
+    copies = ~train_side & np.isin(labels, [seen_c, unseen_c])
+    plain = make_partition(labels, subjects, train_side, split, seed=0)
+    with caplog.at_level("INFO", logger="sadvae.data.splits"):
+        p = make_partition(
+            labels, subjects, train_side, split, seed=0, copies=copies, class_names=[f"c{i}" for i in range(20)]
+        )
+    assert set(p.test_seen) == set(plain.test_seen) - set(np.flatnonzero(copies))
+    assert seen_c not in set(labels[p.test_seen]) and seen_c in set(labels[plain.test_seen])
+    np.testing.assert_array_equal(p.test_unseen, plain.test_unseen)
+    for name in ("train", "val_train", "val_seen", "val_unseen"):
+        np.testing.assert_array_equal(getattr(p, name), getattr(plain, name))
+    assert f"repeat a training clip and are not scored (all of 'c{seen_c}')" in caplog.text
+
+
+def test_copies_of_training_finds_a_test_clip_equal_to_a_training_clip_to_the_bit():
+    from sadvae.data.record import Dataset, SkeletonSequence
+    from sadvae.data.splits import copies_of_training
+
+    rng = np.random.default_rng(0)
+    a, b = (rng.normal(size=(5, 1, 25, 3)).astype(np.float32) for _ in range(2))
+    seqs = [SkeletonSequence(j, 30.0, f"/x/{k}") for k, j in enumerate((a, b, a, b + 1e-6, a))]
+    test = np.array([False, False, True, True, False])
+    assert copies_of_training(Dataset("x", (), seqs, []), test).tolist() == [False, False, True, False, False]
+
+
 def test_a_class_missing_from_its_side_is_named(caplog):
     """Review of 6 December 2026: a seen class without training clips (a head column that never learns) and an
     unseen class without test clips (ZSL over fewer classes) passed without a word."""
