@@ -430,7 +430,10 @@ def load_window_data(
             _check_sides(name, wf.labels, wf.test_side)
         cols = np.asarray(table.columns(name, wf.class_names))
         val = inner_validation(wf.labels, wf.subjects, wf.views, wf.test_side)
-        keep = wf.labels[wf.owner] >= 0
+        # a test clip that repeats a training clip (NW-UCLA's release: 95) was trained on: neither trained again nor
+        # scored (until 7 December 2026 the held-out metrics counted them)
+        twins = _copies(src, wf.test_side)
+        keep = (wf.labels[wf.owner] >= 0) & ~twins[wf.owner]
         own = wf.owner[keep]
         parts["feats"].append(wf.feats[keep])
         parts["logits"].append(wf.logits[keep])
@@ -476,6 +479,16 @@ def load_window_data(
         prints,
         used,
     )
+
+
+def _copies(src, test_side: np.ndarray) -> np.ndarray:
+    """Boolean [clips]: the test-side clips of ``src`` that repeat a training-side clip (:func:`copies_of_training`)."""
+    from sadvae.data.splits import copies_of_training
+
+    ds = src.load()
+    if len(ds.sequences) != len(test_side):
+        raise ConfigError(f"{src.key}: {len(ds.sequences)} clips read, the window features hold {len(test_side)}")
+    return copies_of_training(ds, test_side)
 
 
 # ----------------------------------------------------------------------------------------------- heads
