@@ -162,7 +162,9 @@ class JointBuffer:
                     f"frame time {t:.6f} s is not after the previous frame's {last:.6f} s; "
                     "timestamps must strictly increase (use a monotonic clock, or drop duplicate frames)"
                 )
-            if t - last > self.max_gap_s:
+            if (
+                t - last > self.max_gap_s + 1e-6
+            ):  # a gap of exactly max_gap_s (in whole ms) is bridged, as the tracker does
                 log.debug("gap of %.3f s > max_gap_s=%.3f s: buffer reset", t - last, self.max_gap_s)
                 self.reset()
                 self.resets += 1

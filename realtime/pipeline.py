@@ -88,11 +88,11 @@ class PipelineOptions:
         latency_window: recent calls per stage kept for status events (None keeps all: benchmarks).
         max_frames: stop after this many frames (None: run until the source ends or a signal).
         buffer_seconds: raw history per track, in windows (capacity = this x the window's span at the input rate).
-        max_gap_s: a track's buffer restarts after a pause longer than this (no window across a gap). The default
-            is the tracker's ``max_missed_ms``: a pause the tracker bridges (the same person, the same id) is bridged
-            by the window's resampling too, as lost frames are; until 7 December 2026 it was 0.5 s, and a person
-            unseen for 0.5-0.7 s kept their id but lost their window history, so their next window came only
-            ``min_window_frames`` later and the action's end was published then, backdated.
+        max_gap_s: a track's buffer restarts after a pause longer than this (no window across a gap). None (the
+            default): the tracker's ``max_missed_ms``, so a pause the tracker bridges (the same person, the same
+            id) is bridged by the window's resampling too, as lost frames are; until 7 December 2026 it was 0.5 s,
+            and a person unseen for 0.5-0.7 s kept their id but lost their window history, so their next window
+            came only ``min_window_frames`` later and the action's end was published then, backdated.
         min_window_frames: frames (at the model's rate) a track needs before its first window; fewer than the
             model's window gives partial windows, padded by ``preprocess`` as training pads short clips
             (:class:`realtime.buffer.JointBuffer`); None or >= the window: whole windows only.
@@ -110,7 +110,7 @@ class PipelineOptions:
     latency_window: int | None = 256
     max_frames: int | None = None
     buffer_seconds: float = 1.5
-    max_gap_s: float = TrackerOptions().max_missed_ms / 1000.0
+    max_gap_s: float | None = None
     min_window_frames: int | None = MIN_WINDOW_FRAMES
     trim_still: StillTrim | None = field(default_factory=StillTrim)
     handle_signals: bool = True
@@ -126,6 +126,8 @@ class PipelineOptions:
             raise ConfigError(f"stride must be an integer >= 1, got {self.stride!r} (None: the model's)")
         if self.max_frames is not None and self.max_frames < 1:
             raise ConfigError(f"max_frames must be >= 1, got {self.max_frames!r}")
+        if self.max_gap_s is None:  # frozen: set once, here
+            object.__setattr__(self, "max_gap_s", self.tracker.max_missed_ms / 1000.0)
         for name in ("status_interval_s", "labels_poll_s", "max_gap_s"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)!r}")

@@ -144,8 +144,12 @@ def recording_tracks(path: str | Path, joints: np.ndarray) -> np.ndarray | None:
         DataFormatError: a ``tracks`` array that does not fit the joints.
     """
     p = Path(path)
-    with np.load(p, allow_pickle=False) as z:
-        tracks = z["tracks"] if "tracks" in z.files else None
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            tracks = z["tracks"] if "tracks" in z.files else None
+    except NUMPY_READ_ERRORS as e:
+        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        raise DataFormatError(p, "tracks", f"not readable ({type(e).__name__}: {first}); record it again") from None
     if tracks is None:
         return None
     check_tracks(p, tracks, joints)

@@ -120,7 +120,7 @@ def _inspect(args: argparse.Namespace) -> int:
             print(f"  {_reason(src, reason)}")
     if ignored:
         print(f"\nnot read by the {ds.name} reader ({len(ignored)} files): {_first(ignored, 10)}")
-    checks = clip_warnings(ds, _test_side(ds))
+    checks = clip_warnings(ds, _test_side(ds, args.path))
     if checks:
         print(f"\nchecks ({len(checks)}):")
         for line in checks:
@@ -148,11 +148,14 @@ def _inspect(args: argparse.Namespace) -> int:
     return 0
 
 
-def _test_side(ds: Dataset):
+def _test_side(ds: Dataset, path: Path):
     """The dataset's test side when its protocol is known (a registered set, a clip folder), else None."""
     from sadvae.data.splits import test_side_mask
+    from sadvae.data.user_format import clip_test_side, is_clip_dataset
     from sadvae.errors import ConfigError
 
+    if is_clip_dataset(path):  # its own split, whatever name its dataset.json gives it
+        return clip_test_side(ds)
     try:
         return test_side_mask(ds, ds.name)
     except (ConfigError, KeyError, ValueError):

@@ -607,11 +607,12 @@ def _eval(args: argparse.Namespace) -> int:
 
     from sadvae.bundle import load_bundle
     from sadvae.data.registry import DATASETS, load_dataset, load_prepared
+    from sadvae.data.splits import copies_of_training
     from sadvae.evaluate import gzsl_scores, zsl_accuracy
     from sadvae.models.sadvae import fit_latent_classifier
     from sadvae.text import TextEncoder
     from sadvae.train.backbone import extract
-    from sadvae.train.protocol import dataset_arrays
+    from sadvae.train.protocol import dataset_arrays, test_side_mask
     from sadvae.train.zsl import zsl_probs
 
     b = load_bundle(args.bundle)
@@ -658,6 +659,9 @@ def _eval(args: argparse.Namespace) -> int:
             f"{prov['test_side']['clips']} then, or their content, labels or split fields changed), so eval would "
             "not repeat training's numbers; restore the data as it was, or train again on it"
         )
+    # as training scored them: a test clip that repeats a training clip is no test clip of a seen class
+    twin = copies_of_training(ds, test_side_mask(ds, prov["dataset"]))
+    test = test[~(twin[test] & np.isin(labels[test], np.asarray(seen, np.int64)))]
     feats, logits = extract(b.backbone, [ds.sequences[i] for i in test], b.preprocess)
     clf = b.latent_classifier  # the one training measured with
     if clf is None:  # a bundle written before the classifier was stored: a refit, not training's exact numbers

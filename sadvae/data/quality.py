@@ -85,7 +85,7 @@ def clip_warnings(ds: Dataset, test_side: np.ndarray | None = None) -> list[str]
             f"{len(short)} clip(s) last under {SHORT_SECONDS:g} s ({_names(short)}): a clip is one whole action; "
             "one this short trains as a still pose or a fragment; record or cut the whole action"
         )
-    still = [s for s, p, k in zip(seqs, persons, is_short, strict=True) if not k and (p is None or _still(p))]
+    still = [s for s, p, k in zip(seqs, persons, is_short, strict=True) if not k and p is not None and _still(p)]
     if still:
         out.append(
             f"{len(still)} clip(s) never move by {100 * STILL_METRES:g} cm ({_names(still)}): each trains as a "
@@ -99,13 +99,14 @@ def clip_warnings(ds: Dataset, test_side: np.ndarray | None = None) -> list[str]
     within = [g for g in twins if g not in across]
     if across:
         out.append(
-            f"{len(across)} recording(s) appear on both sides of the train/test split ({_pairs(seqs, across)}): the "
-            "test side would count clips the model trained on; keep one copy of each"
+            f"{len(across)} recording(s) appear on both sides of the train/test split ({_pairs(seqs, across)}): a "
+            "model trained on the training side has seen those test clips, so the benchmarks do not score them for "
+            "its trained classes (sadvae.data.splits.copies_of_training); in data of your own keep one copy of each"
         )
     if within:
         out.append(
-            f"{len(within)} recording(s) appear more than once ({_pairs(seqs, within)}): the copies weigh double in "
-            "training; keep one copy of each"
+            f"{len(within)} recording(s) appear more than once ({_pairs(seqs, within)}): each copy counts again, in "
+            "training or in a test score; keep one copy of each"
         )
     return out
 

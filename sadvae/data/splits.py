@@ -240,6 +240,8 @@ def make_partition(
             k = int(round(holdout_fraction * len(idx)))
             held[rng.choice(idx, size=k, replace=False)] = True
     trained_twin = np.zeros(len(labels), dtype=bool) if copies is None else np.asarray(copies, dtype=bool)
+    if trained_twin.shape != labels.shape:
+        raise ValueError(f"copies has shape {trained_twin.shape}, the labels {labels.shape}")
     part = Partition(
         train=np.flatnonzero(train_side & seen),
         test_seen=np.flatnonzero(test_side & seen & ~trained_twin),
@@ -260,7 +262,12 @@ def make_partition(
         return ", ".join(repr(class_names[c]) if class_names is not None else f"class {c}" for c in ids)
 
     if (left := int((test_side & seen & trained_twin).sum())) > 0:
-        only_copies = [int(c) for c in split.seen if not (test_side & ~trained_twin & (labels == c)).any()]
+        only_copies = [
+            int(c)
+            for c in split.seen
+            if (test_side & trained_twin & (labels == c)).any()
+            and not (test_side & ~trained_twin & (labels == c)).any()
+        ]
         log.info(
             "split %s: %d test clip(s) of seen classes repeat a training clip and are not scored%s",
             split.name,
@@ -425,6 +432,8 @@ def copies_of_training(ds: Dataset, test_side: np.ndarray) -> np.ndarray:
     from sadvae.data.record import clip_fingerprint
 
     test_side = np.asarray(test_side, dtype=bool)
+    if test_side.shape != (len(ds.sequences),):
+        raise ValueError(f"test_side has shape {test_side.shape}, the dataset {len(ds.sequences)} clips")
     trained = {clip_fingerprint(s.joints) for s, t in zip(ds.sequences, test_side, strict=True) if not t}
     return np.array(
         [bool(t) and clip_fingerprint(s.joints) in trained for s, t in zip(ds.sequences, test_side, strict=True)],

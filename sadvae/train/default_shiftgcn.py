@@ -426,13 +426,13 @@ def load_window_data(
             select=select if needs_select else None,
             cache_dir=cfg.feature_dir,
         )
-        if not src.registered:  # a user's folder: the recipe trains on one side and scores on the other
-            _check_sides(name, wf.labels, wf.test_side)
-        cols = np.asarray(table.columns(name, wf.class_names))
-        val = inner_validation(wf.labels, wf.subjects, wf.views, wf.test_side)
         # a test clip that repeats a training clip (NW-UCLA's release: 95) was trained on: neither trained again nor
         # scored (until 7 December 2026 the held-out metrics counted them)
-        twins = _copies(src, wf.test_side)
+        twins = _copies(src, wf)
+        if not src.registered:  # a user's folder: the recipe trains on one side and scores on the other
+            _check_sides(name, wf.labels, wf.test_side & ~twins)
+        cols = np.asarray(table.columns(name, wf.class_names))
+        val = inner_validation(wf.labels, wf.subjects, wf.views, wf.test_side)
         keep = (wf.labels[wf.owner] >= 0) & ~twins[wf.owner]
         own = wf.owner[keep]
         parts["feats"].append(wf.feats[keep])
@@ -481,14 +481,17 @@ def load_window_data(
     )
 
 
-def _copies(src, test_side: np.ndarray) -> np.ndarray:
+def _copies(src, wf) -> np.ndarray:
     """Boolean [clips]: the test-side clips of ``src`` that repeat a training-side clip (:func:`copies_of_training`)."""
     from sadvae.data.splits import copies_of_training
 
     ds = src.load()
-    if len(ds.sequences) != len(test_side):
-        raise ConfigError(f"{src.key}: {len(ds.sequences)} clips read, the window features hold {len(test_side)}")
-    return copies_of_training(ds, test_side)
+    if len(ds.sequences) != len(wf.test_side):
+        raise ConfigError(
+            f"{src.key}: {len(ds.sequences)} clips read now, its cached window features hold {len(wf.test_side)}: "
+            f"the cache is stale; delete {wf.path or 'it (--feature-dir)'} and run again"
+        )
+    return copies_of_training(ds, wf.test_side)
 
 
 # ----------------------------------------------------------------------------------------------- heads

@@ -362,25 +362,22 @@ def heldout_stream(
     ds = ds if ds is not None else src.load()
     labels, _, _ = dataset_arrays(ds)
     names = dataset_class_names(name, ds)
-    idx = np.flatnonzero(replay_sides(name, ds, side)[0])
+    replayed = replay_sides(name, ds, side)[0]
+    idx = np.flatnonzero(replayed)
     left_out = np.fromiter(skip, dtype=np.intp, count=len(skip))
     # the labels: the classes of every sequence that would be replayed without --limit (a limited run chose among
     # the first sequences' classes only: fewer labels, higher numbers; MSR's first ten held one class, and were
     # refused)
     present = sorted({int(labels[i]) for i in idx[~np.isin(idx, left_out)]})
-    if side == "test":  # a test clip that repeats a training clip is no held-out clip (its class stays listed)
-        from sadvae.data.splits import copies_of_training
-
-        copies = copies_of_training(ds, replay_sides(name, ds, side)[0])
-        if copies.any():
-            log.info("%s: %d test sequence(s) repeat a training sequence and are not replayed", name, copies.sum())
-            idx = idx[~copies[idx]]
+    copies = _test_copies(ds, replayed) if side == "test" else np.zeros(len(replayed), bool)
+    idx = idx[~copies[idx]]  # a test clip that repeats a training clip is no held-out clip (its class stays listed)
     if limit is not None:
         idx = idx[:limit]
     idx = idx[~np.isin(idx, left_out)]
     if not len(idx):
+        why = " and the test sequences that repeat training sequences" if copies.any() else ""
         raise ConfigError(
-            f"{name}: no held-out sequence left to replay once the example performers' sequences are left out"
+            f"{name}: no held-out sequence left to replay once the example performers' sequences{why} are left out"
             f"{'' if limit is None else f' of the first {limit}'}; raise --limit or lower --examples-per-label"
         )
     if stride is not None and not (isinstance(stride, int) and stride >= 1 and 0 <= offset < stride):
@@ -428,6 +425,18 @@ def heldout_stream(
 
 
 REPLAY_SIDES = ("test", "inner")
+
+
+def _test_copies(ds: Any, test: np.ndarray) -> np.ndarray:
+    """bool [n]: the test sequences that repeat a training sequence to the bit (NW-UCLA's release has 95,
+    :func:`sadvae.data.splits.copies_of_training`): a model trained on the training side has seen them, so they are
+    neither replayed nor drawn as taught examples."""
+    from sadvae.data.splits import copies_of_training
+
+    copies = copies_of_training(ds, test)
+    if copies.any():
+        log.info("%s: %d test sequence(s) repeat a training sequence; not replayed", ds.name, int(copies.sum()))
+    return copies
 
 
 def replay_sides(name: str, ds: Any, side: str = "test") -> tuple[np.ndarray, np.ndarray]:
@@ -526,7 +535,8 @@ def example_split(name: str, ds: Any, k: int, limit: int | None = None) -> tuple
 
     labels, subjects, _ = dataset_arrays(ds)
     names = dataset_class_names(name, ds)
-    idx = np.flatnonzero(test_side_mask(ds, name))
+    test = test_side_mask(ds, name)
+    idx = np.flatnonzero(test & ~_test_copies(ds, test))  # as the replay: no example is a training clip
     if limit is not None:
         idx = idx[:limit]
     chosen, skip = teaching_sequences(labels, subjects, idx, k)

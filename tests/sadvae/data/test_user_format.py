@@ -297,6 +297,31 @@ def test_clip_folder_trains_evaluates_and_benchmarks_with_an_explicit_split(utk_
     assert "holds results of another class split" in capsys.readouterr().err
 
 
+def test_eval_scores_the_test_side_as_training_did_when_a_test_clip_repeats_a_training_clip(
+    utk_clips, tmp_path, monkeypatch, capsys
+):
+    """A seen class's test clip that repeats a training clip is not scored (NW-UCLA's release has 95; 7 December
+    2026): `train zsl` leaves it out through the protocol, and `sadvae eval` must too, or the two disagree."""
+    from sadvae.cli import main
+
+    monkeypatch.setenv("SADVAE_CACHE_DIR", str(tmp_path / "cache"))
+    folder = tmp_path / "utk"
+    shutil.copytree(utk_clips, folder)
+    ds = read_clip_dataset(folder)
+    walk = next(s for s in ds.sequences if s.split == "train" and s.label_name == "walk")
+    write_clip(folder / "copy_of_a_training_walk.npz", walk.joints, "walk", walk.fps, split="test")
+    tiny = ["--epochs", "1", "--repeats", "1", "--cycles", "2", "--iters-per-cycle", "20", "--threads", "1"]
+    bundle = tmp_path / "utk.pt"
+    argv = ["train", "zsl", "--dataset", str(folder), "--unseen-classes", "throw, clap hands", "--out", str(bundle)]
+    assert main([*argv, *tiny]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert main(["eval", str(bundle)]) == 0
+    ev = json.loads(capsys.readouterr().out)
+    n_test = sum(1 for s in read_clip_dataset(folder).sequences if s.split == "test")
+    assert ev["test_samples"] == n_test - 1  # the copy is not scored
+    assert (ev["ZSL"], ev["S"], ev["U"]) == (out["ZSL"], out["S"], out["U"])
+
+
 # ---------------------------------------------------------------- live recordings: sadvae-live --record-skeleton
 
 
