@@ -187,3 +187,24 @@ def test_a_class_name_with_a_comma_points_at_the_split_file():
     names = ["walk", "pick up, then put down", "wave", "clap", "sit"]
     with pytest.raises(ConfigError, match=r"its classes: 'walk'; 'pick up, then put down'; .*use --split-file\)"):
         named_split(names, ["pick up", "then put down"], 0)
+
+
+def test_split_partition_leaves_a_seen_classes_repeated_training_clip_out_of_its_test_clips():
+    """The protocol's own entry point passes the copies on (make_partition's rule, 7 December 2026)."""
+    from sadvae.data.record import Dataset, SkeletonSequence
+    from sadvae.train.protocol import split_partition
+
+    rng = np.random.default_rng(0)
+    seqs = []
+    for subject in range(1, 7):  # odd subjects train (cross_subject_odd)
+        for label in range(4):
+            j = rng.normal(size=(4, 1, 25, 3)).astype(np.float32)
+            seqs.append(SkeletonSequence(j, 30.0, f"/x/s{subject}_c{label}", label=label, subject=subject))
+    twin = next(s for s in seqs if s.subject == 1 and s.label == 0)
+    seqs.append(SkeletonSequence(twin.joints.copy(), 30.0, "/x/copy", label=0, subject=2))  # a test clip, repeated
+    ds = Dataset("mine", ("a", "b", "c", "d"), seqs, [], "cross_subject_odd")
+    split = ZSLSplit(seen=(0, 1, 2), unseen=(3,), val_seen=(0, 1), val_unseen=(2,), name="s")
+    part = split_partition(ds, "mine", split, 0.2, seed=0)
+    copy = len(seqs) - 1
+    assert copy not in set(part.test_seen) and copy not in set(part.train)
+    assert len(part.test_seen) == sum(1 for s in seqs[:-1] if s.subject % 2 == 0 and s.label in (0, 1, 2))

@@ -428,3 +428,23 @@ def test_rescoring_refuses_a_clip_folder_changed_since_training(tmp_path):
         rec._check_folders_unchanged("m.pt", recorded)
     with pytest.raises(ConfigError, match="is not found .moved or removed"):
         rec._check_folders_unchanged("m.pt", {str(tmp_path / "gone"): {"content": "0"}})
+
+
+def test_the_recipe_neither_trains_nor_scores_a_test_clip_that_repeats_a_training_clip():
+    """NW-UCLA's release repeats 95 view-2 training clips as view-3 test clips (7 December 2026): the recipe's held-out
+    metrics leave them out (`_copies`), and a window cache that no longer fits the data is named as stale."""
+    from types import SimpleNamespace
+
+    from sadvae.data.record import Dataset, SkeletonSequence
+
+    rng = np.random.default_rng(0)
+    a, b, c = (rng.normal(size=(4, 1, 25, 3)).astype(np.float32) for _ in range(3))
+    seqs = [SkeletonSequence(j, 30.0, f"/x/{k}") for k, j in enumerate((a, b, a, c))]
+    src = SimpleNamespace(key="set", load=lambda: Dataset("set", (), seqs, []))
+    wf = SimpleNamespace(test_side=np.array([False, False, True, True]), path=Path("/cache/set-0.npz"))
+    assert rec._copies(src, wf).tolist() == [False, False, True, False]
+    stale = SimpleNamespace(test_side=np.array([False, True, True]), path=Path("/cache/set-0.npz"))
+    with pytest.raises(
+        ConfigError, match=r"set: 4 clips read now, its cached window features hold 3: .*delete /cache/set-0.npz"
+    ):
+        rec._copies(src, stale)
