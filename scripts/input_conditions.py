@@ -202,6 +202,21 @@ def under_condition(base, condition: str):
     return UnderCondition(base, condition=condition, condition_code=1, **extra)
 
 
+def condition_clips(ds, name: str, side: str = "test") -> np.ndarray:
+    """Indices of the clips of ``ds`` scored under a condition: its test side less the test clips that repeat a
+    training clip (NW-UCLA's 95, :func:`sadvae.data.splits.copies_of_training`; the recipe's own test rows, the
+    "full" row, leave them out since 7 December 2026), or with ``side="inner_val"`` the training side's inner
+    validation."""
+    from sadvae.data.splits import copies_of_training
+    from sadvae.train.default_shiftgcn import inner_validation
+    from sadvae.train.protocol import dataset_arrays, test_side_mask
+
+    test = test_side_mask(ds, name)
+    if side == "test":
+        return np.flatnonzero(test & ~copies_of_training(ds, test))
+    return np.flatnonzero(inner_validation(*dataset_arrays(ds), test))
+
+
 def measure(bundle: str, conditions: tuple[str, ...] = CONDITIONS, side: str = "test") -> dict:
     """Clip top-1/top-5 per set and condition on ``side`` ("test": the test sides; "inner_val": the training sides'
     inner validation, for a model trained without it such as ``scripts/train_default --inner-only``), and with
@@ -211,12 +226,10 @@ def measure(bundle: str, conditions: tuple[str, ...] = CONDITIONS, side: str = "
     from sadvae.head.handedness import mirror_columns
     from sadvae.train.default_shiftgcn import (
         head_logits,
-        inner_validation,
         recipe_bundle,
         recipe_extractor,
         topk_metrics,
     )
-    from sadvae.train.protocol import dataset_arrays, test_side_mask
     from sadvae.train.window_features import window_features
 
     _, cfg, table, data, head = recipe_bundle(bundle, None)
@@ -224,12 +237,6 @@ def measure(bundle: str, conditions: tuple[str, ...] = CONDITIONS, side: str = "
     mirror_of = mirror_columns(table.names)  # "wave the left hand" <-> "wave the right hand", else itself
     out: dict = {"bundle": bundle, "window": cfg.window, "side": side, "conditions": ["full", *conditions]}
     out["sets"], out["pooling"] = {}, {}
-
-    def clips_of(ds, name):
-        test = test_side_mask(ds, name)
-        if side == "test":
-            return np.flatnonzero(test)
-        return np.flatnonzero(inner_validation(*dataset_arrays(ds), test))
 
     for d, name in enumerate(data.datasets):
         root = Path(data.roots[name])
@@ -245,7 +252,7 @@ def measure(bundle: str, conditions: tuple[str, ...] = CONDITIONS, side: str = "
                     name,
                     lambda r=root, name=name: DATASETS[name].loader(r),
                     dataset_fingerprint(root, name),
-                    select=lambda ds, name=name: clips_of(ds, name),
+                    select=lambda ds, name=name: condition_clips(ds, name, side),
                     cache_dir=cfg.feature_dir,
                 )
                 cols = np.asarray(table.columns(name, wf.class_names))

@@ -321,7 +321,14 @@ def load_live_model(
                 f"the default model is not installed ({path} is missing): reinstall the package, rebuild it with "
                 "`scripts/train_default` (needs ../shared/data), or pass --model BUNDLE.pt"
             )
-        raise CheckpointError(f"{path}: model file not found; pass a bundle .pt or an .onnx export with --model")
+        if path.suffix.lower() in _PLAN_SUFFIXES or (
+            name == "tensorrt" and path.suffix.lower() not in (".pt", ".onnx")
+        ):
+            raise CheckpointError(
+                f"{path}: TensorRT plan not found; build it on the device that runs it with `sadvae engine build "
+                "--onnx EXPORT.onnx` (docs/edge.md)"
+            )
+        raise CheckpointError(f"{path}: model file not found; pass a bundle .pt or an .onnx export")
     is_bundle = path.suffix == ".pt" or _is_zip(path)  # a bundle renamed .pth or .bin is still a bundle
     if is_bundle and bundle is not None:
         raise ConfigError(
@@ -360,10 +367,12 @@ def load_live_model(
     engine = engine or load_backend(name, backend_path, options)
     exported_from = engine.metadata.get("model_id")
     if bundle is None and not is_bundle and model_id is not None and exported_from not in (None, model_id):
-        log.info(
-            "ignoring %s beside %s: another model's bundle (the export names %s)",
+        log.warning(
+            "ignoring %s beside %s: it is another model's bundle (model id %s; the export was made from %s), so new "
+            "labels cannot be fitted; pass --bundle with the bundle it was exported from",
             bundle_path,
             path,
+            model_id[:12],
             str(exported_from)[:12],
         )
         bundle_path = model_id = None

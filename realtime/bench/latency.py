@@ -94,6 +94,8 @@ class BenchOptions:
         optimization: ONNX Runtime graph optimisation level (disable, basic, extended, all).
         spin: ONNX Runtime worker threads busy-wait between runs.
         engine: a TensorRT plan for the tensorrt backend (None: tensorrt is skipped).
+        onnx: an ONNX export of the bundle for the onnxruntime backend, e.g. an INT8 one made by calibration/
+            (None: the bundle's own export, shipped beside it or cached).
         recognizer: run the recognizer micro-benchmark.
         source: a video or skeleton replay file for the pipeline benchmark (None: no pipeline part).
         frames: frames through the pipeline per backend (the source loops).
@@ -113,6 +115,7 @@ class BenchOptions:
     optimization: str = "all"
     spin: bool = False
     engine: str | None = None
+    onnx: str | None = None
     recognizer: bool = True
     source: str | None = None
     frames: int = 300
@@ -129,6 +132,8 @@ class BenchOptions:
         if unknown or not names:
             raise ConfigError(f"unknown or no backend(s) {unknown}; valid backends: {list(BACKEND_NAMES)}")
         object.__setattr__(self, "backends", tuple(dict.fromkeys(names)))
+        if self.onnx is not None and "onnxruntime" not in names:
+            raise ConfigError(f"--onnx {self.onnx} is timed by the onnxruntime backend; add it to --backend")
         for name in ("batches", "persons"):
             values = tuple(getattr(self, name))
             if not values or not all(isinstance(v, int) and v >= 1 for v in values):
@@ -191,7 +196,11 @@ def _load(bundle: Path, name: str, opts: BenchOptions, cache_dir: Path | None) -
 
     if name == "tensorrt" and opts.engine is None:
         return None, "no TensorRT plan given (--engine PLAN)"
-    path, extra = (Path(opts.engine), {"bundle": bundle}) if name == "tensorrt" else (bundle, {})
+    path, extra = bundle, {}
+    if name == "tensorrt":
+        path, extra = Path(opts.engine), {"bundle": bundle}
+    elif name == "onnxruntime" and opts.onnx is not None:
+        path, extra = Path(opts.onnx), {"bundle": bundle}
     try:
         return load_live_model(path, name, options=opts.backend_options(), cache_dir=cache_dir, **extra), None
     except (SadvaeError, ImportError) as e:
@@ -512,6 +521,11 @@ def run_bench(bundle: str | Path | None, opts: BenchOptions, *, command: str = "
     path = Path(bundle) if bundle is not None else default_model_path()
     if not path.is_file():
         raise CheckpointError(f"{path}: model bundle not found; pass --model BUNDLE.pt")
+    if path.suffix.lower() == ".onnx":
+        raise ConfigError(
+            f"--model {path}: is an ONNX export; pass the bundle it was exported from with --model and time the "
+            f"export with --onnx {path}"
+        )
     doc: dict[str, Any] = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,

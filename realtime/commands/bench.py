@@ -69,6 +69,12 @@ def _register_latency(inner: argparse._SubParsersAction) -> None:
         help="backends to time (default: onnxruntime torch tensorrt; missing ones are skipped)",
     )
     p.add_argument("--engine", type=Path, help="TensorRT plan built from the model's export (for --backend tensorrt)")
+    p.add_argument(
+        "--onnx",
+        type=Path,
+        help="an ONNX export of --model to time under onnxruntime, e.g. an INT8 one from calibration/ (default: the "
+        "bundle's own export)",
+    )
     p.add_argument("--batch", nargs="+", type=int, default=[1, 4, 8], help="batch sizes (default 1 4 8)")
     p.add_argument(
         "--persons",
@@ -196,6 +202,7 @@ def _bench(args: argparse.Namespace) -> int:
         optimization=args.ort_opt,
         spin=args.spin,
         engine=str(args.engine) if args.engine else None,
+        onnx=str(args.onnx) if args.onnx else None,
         recognizer=not args.no_recognizer,
         source=str(source) if source else None,
         frames=args.frames,

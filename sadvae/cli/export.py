@@ -29,7 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--atol",
         type=_positive_float,
         default=1e-4,
-        help="parity tolerance, max abs difference, > 0 (default 1e-4)",
+        help="parity tolerance, > 0 (default 1e-4): the largest accepted max |onnxruntime - torch| of an output "
+        "within [-1, 1]; an output reaching larger magnitudes is held to ATOL times its largest magnitude (fp32 "
+        "rounding grows with the values)",
     )
     p.add_argument(
         "--exporter",

@@ -180,6 +180,12 @@ def read_manifest(plan_path: str | Path) -> dict:
         raise EngineError(
             f"{plan_path}: TensorRT plan not found; build it with `sadvae engine build --onnx MODEL.onnx`"
         )
+    if plan_path.suffix.lower() in (".onnx", ".pt"):
+        kind = "an ONNX export" if plan_path.suffix.lower() == ".onnx" else "a model bundle"
+        raise EngineError(
+            f"{plan_path}: is {kind}, not a TensorRT plan; pass the .plan that `sadvae engine build` wrote (its "
+            "manifest .json lies beside it)"
+        )
     if not path.is_file():
         raise EngineError(
             f"{plan_path}: its manifest {path.name} is missing, so nothing says what the plan was built "

@@ -136,6 +136,24 @@ def test_recognizer_times_each_case_and_skips_what_cannot_run(model):
     assert agree["top1_agreement"] == 1.0 and max(agree["max_abs"].values()) < 1e-3
 
 
+def test_an_export_of_the_bundle_is_timed_with_onnx_and_an_export_as_model_says_so(model, tmp_path):
+    """`--onnx EXPORT` times a user's own export (an INT8 one from calibration/, say) under onnxruntime; until 7
+    December 2026 only the bundle's own export could be timed, and an export given as --model was refused with
+    "pass the .pt bundle" alone (the edge audit)."""
+    bundle, cache = model
+    export = shutil.copy(onnx_cache_path(file_sha256(bundle), cache), tmp_path / "mine.onnx")
+    rec = bench_recognizer(bundle, BenchOptions(backends=("onnxruntime",), onnx=str(export), iters=1, warmup=0), cache)
+    assert rec["backends"]["onnxruntime"]["file"] == str(export) and rec["results"]
+    with pytest.raises(ConfigError, match=r"--onnx .*mine\.onnx is timed by the onnxruntime backend; add it"):
+        BenchOptions(backends=("torch",), onnx=str(export))
+    with pytest.raises(ConfigError) as info:
+        run_bench(export, BenchOptions(backends=("onnxruntime",), iters=1, warmup=0))
+    assert str(info.value) == (
+        f"--model {export}: is an ONNX export; pass the bundle it was exported from with --model and time the "
+        f"export with --onnx {export}"
+    )
+
+
 def test_agreement_counts_changed_decisions() -> None:
     from realtime.bench.latency import agreement
 

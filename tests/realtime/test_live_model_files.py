@@ -180,6 +180,36 @@ def test_a_tensorrt_plan_with_the_default_backend_names_the_backend(model_files,
         lm.load_live_model(plan, bundle=model_files[0])
 
 
+def test_a_missing_plan_says_how_to_build_one(model_files, tmp_path):
+    """Was "model file not found; pass a bundle .pt or an .onnx export with --model" (the edge audit of 7 December
+    2026): a plan is built on the device, by `sadvae engine build`."""
+    for plan, backend in ((tmp_path / "m.fp16.plan", "onnxruntime"), (tmp_path / "m.fp16", "tensorrt")):
+        with pytest.raises(CheckpointError) as info:
+            lm.load_live_model(plan, backend, bundle=model_files[0])
+        assert str(info.value) == (
+            f"{plan}: TensorRT plan not found; build it on the device that runs it with `sadvae engine build "
+            "--onnx EXPORT.onnx` (docs/edge.md)"
+        )
+    with pytest.raises(CheckpointError, match=r"nope\.onnx: model file not found; pass a bundle \.pt or an \.onnx"):
+        lm.load_live_model(tmp_path / "nope.onnx")
+
+
+def test_another_models_bundle_beside_an_export_is_named_when_ignored(bundle_fixtures, model_files, tmp_path, caplog):
+    """An export beside a .pt of its own stem made from another bundle runs on its own metadata; until 7 December
+    2026 the .pt was dropped without a word (logged at INFO), and a new label then failed with "only its export is
+    here"."""
+    other = bundle_fixtures.make_tiny_bundle(tmp_path / "model.pt", seed=1)  # same shapes, other weights
+    export = shutil.copy(model_files[1], tmp_path / "model.onnx")
+    with caplog.at_level("WARNING", logger="realtime.backends.live_model"):
+        live = lm.load_live_model(export)
+    live.close()
+    assert live.bundle_path is None
+    assert f"ignoring {other} beside {export}: it is another model's bundle (model id {file_sha256(other)[:12]}" in (
+        caplog.text
+    )
+    assert "pass --bundle with the bundle it was exported from" in caplog.text
+
+
 def test_bundle_flag_beside_a_bundle_model_is_refused(model_files, tmp_path):
     for given in (model_files[0], tmp_path / "nowhere.pt"):
         with pytest.raises(ConfigError) as info:

@@ -140,6 +140,13 @@ def test_missing_and_malformed_manifests(tmp_path):
     (tmp_path / "x.json").write_text("{not json")
     with pytest.raises(DataFormatError, match="not a readable JSON manifest"):
         read_manifest(tmp_path / "x.plan")
+    for name, kind in (
+        ("m.onnx", "an ONNX export"),
+        ("m.pt", "a model bundle"),
+    ):  # was: "its manifest m.json is missing"
+        (tmp_path / name).write_bytes(b"p")
+        with pytest.raises(EngineError, match=rf"m\.{name[2:]}: is {kind}, not a TensorRT plan; pass the \.plan that"):
+            read_manifest(tmp_path / name)
     plan, manifest, _ = _write_plan(tmp_path)
     del manifest["library"]["version"]
     write_manifest(plan, manifest)
