@@ -1183,6 +1183,13 @@ def _no_start_hint(pipeline: Pipeline) -> str | None:
         f"{PROG}: no action started; the nearest was {label!r}, smoothed score {score:.2f} ({t_s:.1f} s, person "
         f"{track}); {why}; scores are low when none of the labels fits (no action) or the labels are alike; "
         "--print all shows every window (docs/live.md)"
+        + (
+            ""
+            if taught
+            else "; a person did a listed action and it did not start? camera skeletons score lower than the "
+            "recordings the model learned from (docs/camera_gap.md): teach it by doing it, --teach LABEL "
+            "(docs/head.md section 8)"
+        )
     )
 
 
