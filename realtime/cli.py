@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from realtime.events.format import sanitize_source
 from realtime.events.security import DEFAULT_ENDPOINT
 from sadvae.errors import ConfigError, SadvaeError, SourceError, SourceLostError
-from sadvae.labels import normalise_name
+from sadvae.labels import duplicate_key
 
 if TYPE_CHECKING:
     from realtime.pipeline import Pipeline
@@ -1054,15 +1054,15 @@ def _teach_label(args: argparse.Namespace, listed) -> list[tuple[str, str]] | No
         raise ConfigError(f"--teach {taught} saves its recordings in an examples folder: add --examples FOLDER")
     if not args.teach_seconds > 0:
         raise ConfigError(f"--teach-seconds must be > 0, got {args.teach_seconds:g}")
-    names = {normalise_name(n): n for n in listed.names}
-    if missing := [t for t in args.teach if normalise_name(t) not in names]:
+    names = {duplicate_key(n): n for n in listed.names}
+    if missing := [t for t in args.teach if duplicate_key(t) not in names]:
         raise ConfigError(
             f"--teach {missing[0]!r}: not a label of {args.labels}; add it there (a taught label must be listed to be "
             f"recognised) or teach one of {', '.join(map(repr, listed.names[:6]))}"
         )
     from realtime.teaching import teach_folder_labels
 
-    labels = [names[normalise_name(t)] for t in args.teach]
+    labels = [names[duplicate_key(t)] for t in args.teach]
     return list(zip(labels, teach_folder_labels(args.examples, labels), strict=True))
 
 

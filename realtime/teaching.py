@@ -21,7 +21,7 @@ import numpy as np
 from realtime.head.examples import ExampleClips
 from sadvae.errors import ConfigError
 from sadvae.head.examples import ExamplePrototypes
-from sadvae.labels import normalise_name
+from sadvae.labels import duplicate_key
 
 __all__ = [
     "HOLD_S",
@@ -401,8 +401,8 @@ def teach_folder_labels(folder: Path, labels: Sequence[str]) -> list[str]:
             f"--teach: {folder} cannot take a new clip ({e}); fix it with `sadvae data import` or teach into a new "
             "--examples folder"
         ) from None
-    spelled = {normalise_name(n): n for n in ds.class_names}
-    return [spelled.get(normalise_name(label), label) for label in labels]
+    spelled = {duplicate_key(n): n for n in ds.class_names}
+    return [spelled.get(duplicate_key(label), label) for label in labels]
 
 
 def save_example(recorder: ExampleRecorder, label: str, folder: Path, source_name: str, seq: Any = None) -> Path:

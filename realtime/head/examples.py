@@ -8,7 +8,8 @@ layer above the head):
   record yourself with ``sadvae-live --camera 0 --labels L --record-skeleton me.npz`` and turn the recording
   into a clip with
   ``sadvae data import me.npz --label "drink water" --subject 1 --out examples/``. A class of ``classes.txt``
-  teaches the label of the same name (compared as :func:`sadvae.labels.normalise_name` compares names);
+  teaches the label of the same name (compared as :func:`sadvae.labels.duplicate_key` compares names: case,
+  spacing and punctuation aside, "Tai-Chi" teaches "tai chi");
   examples of a label that the labels file does not list are kept and used once it does;
 - **embedding** (:func:`realtime.teaching.embed_examples`): every example clip is played through
   :class:`realtime.pipeline.Pipeline` itself, with the model and pipeline options of the run, and the trained-class

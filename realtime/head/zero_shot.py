@@ -59,7 +59,7 @@ from sadvae.head import (
     mirror_columns,
     read_calibration,
 )
-from sadvae.labels import normalise_name
+from sadvae.labels import duplicate_key, normalise_name
 from sadvae.text import TextEncoder, default_cache_dir
 
 __all__ = [
@@ -466,9 +466,11 @@ class HeadBuilder:
         """
         if self.examples is None:
             return self.build_plain(labels)
-        taught = {normalise_name(n): n for n in self.examples.names}
-        ex_idx = [i for i, n in enumerate(labels.names) if normalise_name(n) in taught]
-        unused = sorted(set(taught) - {normalise_name(n) for n in labels.names})
+        # the folder's class names and the labels file's names meet as both files tell their names apart
+        # (duplicate_key: "Tai-Chi" is "tai chi"; until 7 December 2026 punctuation kept them apart here only)
+        taught = {duplicate_key(n): n for n in self.examples.names}
+        ex_idx = [i for i, n in enumerate(labels.names) if duplicate_key(n) in taught]
+        unused = sorted(taught[k] for k in set(taught) - {duplicate_key(n) for n in labels.names})
         if unused:
             log.warning("examples of %s unused: the labels file does not list them", ", ".join(map(repr, unused)))
         if not ex_idx:
@@ -477,7 +479,7 @@ class HeadBuilder:
 
         rest_idx = [i for i in range(len(labels)) if i not in set(ex_idx)]
         rest = self.build_plain(labels.subset(rest_idx)) if rest_idx else None
-        protos = self.examples.select([taught[normalise_name(labels.names[i])] for i in ex_idx])
+        protos = self.examples.select([taught[duplicate_key(labels.names[i])] for i in ex_idx])
         names = self.examples.self_taught and self.opts.self_taught_no_action == "names"
         gate = self.build_plain(labels) if names and self.reject else None
         head = ExampleHead(labels, protos, ex_idx, rest, rest_idx, self.calibration, self.reject, no_action_head=gate)

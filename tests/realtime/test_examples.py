@@ -165,6 +165,26 @@ def test_the_cli_takes_examples_and_names_them_at_start_up(tmp_path, capsys) -> 
     assert "--examples" in capsys.readouterr().err
 
 
+def test_a_folders_class_spelled_with_punctuation_teaches_the_listed_label(tmp_path, capsys, caplog) -> None:
+    """`sadvae data import --label "Tai-Chi"` files a clip that the folder and the labels file read as "tai chi"
+    (duplicate_key); until 7 December 2026 the head compared names without folding punctuation, so a listed "tai
+    chi" stayed zero-shot while `--teach "tai chi"` said it was taught (the teaching audit)."""
+    folder = _examples(tmp_path / "examples")
+    (folder / "classes.txt").write_text("My-Clap!\nmy kick\nmy bend\n", encoding="utf-8")
+    z = dict(np.load(folder / "my_clap.npz"))
+    z["label"] = np.array("My-Clap!")
+    np.savez(folder / "my_clap.npz", **z)
+    joints, times, _ = perform((("stand still", 1.0), ("clap hands", 4.0), ("stand still", 1.0)), seed=3)
+    rec = save_recording(tmp_path / "perf.npz", joints, times)
+    labels = tmp_path / "labels.txt"
+    labels.write_text("my clap\nwalk\n", encoding="utf-8")
+    argv = ["--replay", str(rec), "--labels", str(labels), "--examples", str(folder), "--no-display"]
+    assert main([*argv, "--endpoint", "tcp://127.0.0.1:*"]) == 0
+    err = capsys.readouterr().err
+    assert "my clap -> taught by 1 example(s)" in err
+    assert "examples of 'my bend', 'my kick' unused" in caplog.text  # named as the folder spells them
+
+
 def test_the_benchmark_teaches_by_one_performer_and_never_judges_them_on_it(shared_data) -> None:
     from realtime.bench.accuracy.runner import example_split, heldout_stream
     from sadvae.data.registry import DATASETS, load_dataset
