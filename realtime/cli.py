@@ -923,7 +923,7 @@ def run(args: argparse.Namespace) -> int:
         source_file=str(args.video) if args.video is not None else None,
     )
     source = _open_source(args)
-    model = pipeline = overlay = None
+    model = pipeline = overlay = publisher = None
     try:
         if overlay_opts.record is not None:
             fps = getattr(source, "fps", None)
@@ -940,11 +940,15 @@ def run(args: argparse.Namespace) -> int:
         model = load_live_model(args.model, args.backend, bundle=args.bundle, options=opts.backend)
         _check_stride(args, opts, model, source)
         if teach is not None:  # the window (and --record) show the teaching too
+            from realtime.events.publisher import Publisher
+
+            # the event endpoint is bound before the take: a busy port was found after it until 7 December 2026
+            publisher = Publisher(opts.publisher, opts.source_name or getattr(source, "name", "source"))
             source, example_clips, stopped = _teach(args, teach, source, model, opts, not skeletons_only, overlay)
             if stopped is not None:  # Ctrl-C, SIGTERM or the window closed while teaching: nothing written
-                model.close()
-                if overlay is not None:
-                    overlay.close()
+                for part in (model, overlay, publisher):
+                    if part is not None:
+                        part.close()
                 return EXIT_CODES.get(stopped, 0)
         examples = None
         if example_clips is not None:
@@ -974,6 +978,7 @@ def run(args: argparse.Namespace) -> int:
             on_labels=lambda head: _print_reloaded(head, opts.decisions),
             recorder=recorder,
             examples=examples,
+            publisher=publisher,
         )
         if not skeletons_only:
             pipeline.ensure_pose()
@@ -985,7 +990,7 @@ def run(args: argparse.Namespace) -> int:
             pipeline.close()
         else:
             source.close()
-            for part in (model, overlay):
+            for part in (model, overlay, publisher):
                 if part is not None:
                     part.close()
         raise

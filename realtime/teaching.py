@@ -392,6 +392,7 @@ def teach_folder_labels(folder: Path, labels: Sequence[str]) -> list[str]:
         existing = check_clip_output(folder)
     except ConfigError as e:
         raise ConfigError(f"--teach: {e}".replace("pass a new --out folder", "pass a new --examples folder")) from None
+    _check_writable(folder)
     if not existing:
         return list(labels)
     try:
@@ -403,6 +404,25 @@ def teach_folder_labels(folder: Path, labels: Sequence[str]) -> list[str]:
         ) from None
     spelled = {duplicate_key(n): n for n in ds.class_names}
     return [spelled.get(duplicate_key(label), label) for label in labels]
+
+
+def _check_writable(folder: Path) -> None:
+    """Refuse, before a take is recorded, an examples folder whose clips cannot be written (a read-only folder or
+    disk, a parent that cannot take the new folder): until 7 December 2026 that was found once the take was done, and
+    the take was lost (the teaching audit)."""
+    import tempfile
+
+    where = folder / "clips" if (folder / "clips").is_dir() else folder
+    while not where.exists() and where.parent != where:
+        where = where.parent  # the folder is made there when the take is saved
+    try:
+        with tempfile.NamedTemporaryFile(dir=where, prefix=".sadvae-write-check-"):
+            pass
+    except OSError as e:
+        raise ConfigError(
+            f"--teach: {folder}: its clips cannot be written ({where}: {e.strerror or e}); pass an --examples folder "
+            "you can write"
+        ) from None
 
 
 def save_example(recorder: ExampleRecorder, label: str, folder: Path, source_name: str, seq: Any = None) -> Path:

@@ -342,6 +342,35 @@ def test_teach_errors_name_the_fix(tmp_path, capsys) -> None:
         assert re.search(message, err), (extra, err)
         assert "Traceback" not in err
     assert not (tmp_path / "ex").exists()  # nothing was written by a refused or failed teaching
+    # a busy event endpoint is found before the take (until 7 December 2026 after it: the take was kept, the run
+    # failed, and the same command then refused "this very take"; the teaching audit)
+    import zmq
+
+    busy = zmq.Context.instance().socket(zmq.PUB)
+    try:
+        port = busy.bind_to_random_port("tcp://127.0.0.1")
+        argv = [*base[:-1], f"tcp://127.0.0.1:{port}", *ex, "--teach", "my bend", "--teach-seconds", "1"]
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "cannot bind" in err and "teaching 'my bend'" not in err and "taught" not in err, err
+    finally:
+        busy.close(linger=0)
+    assert not (tmp_path / "ex").exists()
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs /proc (Linux), a folder no process can add to")
+def test_an_examples_folder_that_cannot_be_written_is_refused_before_the_take(tmp_path) -> None:
+    """Until 7 December 2026 a read-only folder was found once the take was recorded, and the take was lost (the
+    teaching audit)."""
+    from realtime.teaching import teach_folder_labels
+    from sadvae.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        teach_folder_labels(Path("/proc/sadvae_examples"), ["my kick"])
+    assert str(info.value).startswith("--teach: /proc/sadvae_examples: its clips cannot be written (/proc: ")
+    assert str(info.value).endswith("pass an --examples folder you can write")
+    assert teach_folder_labels(tmp_path / "new" / "ex", ["my kick"]) == ["my kick"]  # made when the take is saved
+    assert not (tmp_path / "new").exists() and not list(tmp_path.iterdir())  # the check leaves nothing behind
 
 
 def test_the_example_recorder_keeps_one_person_and_starts_again_when_they_are_lost() -> None:
