@@ -306,7 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="OUT.npz",
         help="write the tracked skeletons (NTU-25, metres, a person column per track, shared by tracks that follow "
         "each other) to a recording "
-        "that --replay plays and `sadvae data import OUT.npz --label NAME --subject 1 --out FOLDER` turns into clips",
+        "that --replay plays and `sadvae data import OUT.npz --label NAME --subject 1 --out FOLDER` turns into clips "
+        "(a new file: an existing one is never overwritten)",
     )
     p.add_argument("--max-frames", type=_positive_int, help="stop after this many frames")
     p.add_argument(
@@ -1034,7 +1035,8 @@ def _check_stream(url: str) -> None:
 def _check_recording_target(args: argparse.Namespace) -> None:
     """``--record-skeleton`` must not write over, or into, what the run reads: the replayed file (it would be cut
     short while it is read), an ``--examples`` folder (a recording there has no label, so the next run that reads
-    the folder fails) or a ``--self-teach`` recording."""
+    the folder fails) or a ``--self-teach`` recording; nor over an earlier recording (a camera's cannot be made
+    again)."""
     into = args.record_skeleton.resolve()
     read = [("--replay", args.replay), ("--examples", args.examples)]
     read += [("--self-teach", p) for p in args.self_teach or ()]
@@ -1044,6 +1046,11 @@ def _check_recording_target(args: argparse.Namespace) -> None:
                 f"--record-skeleton {args.record_skeleton} would write into what {flag} reads ({path}); record to "
                 "another file"
             )
+    if into.is_file():  # a camera's recording cannot be made again: until 7 December 2026 it was overwritten silently
+        raise ConfigError(
+            f"--record-skeleton {args.record_skeleton}: the file exists (an earlier recording); record to another "
+            "file, or delete it first to replace it"
+        )
 
 
 def _teach_label(args: argparse.Namespace, listed) -> list[tuple[str, str]] | None:

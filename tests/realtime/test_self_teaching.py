@@ -131,6 +131,11 @@ def test_the_cli_self_teaches_and_says_so_and_refuses_it_with_examples(tmp_path,
     assert main([*argv, "--record-skeleton", str(tmp_path / "place" / ".." / "perf.npz")]) == 2
     assert f"--replay reads ({rec})" in capsys.readouterr().err
     assert len(np.load(rec)["times"]) == len(times)
+    # nor over an earlier recording: a camera's cannot be made again (overwritten silently until 7 December 2026)
+    earlier = save_recording(tmp_path / "earlier.npz", joints[:40], times[:40])
+    assert main([*argv, "--record-skeleton", str(earlier)]) == 2
+    assert "the file exists (an earlier recording); record to another file" in capsys.readouterr().err
+    assert len(np.load(earlier)["times"]) == 40
     (tmp_path / "examples").mkdir()
     assert (
         main(
