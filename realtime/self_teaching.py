@@ -66,6 +66,11 @@ def read_unlabelled(paths: Sequence[str | Path], flag: str = "--self-teach") -> 
             ds = read_clip_dataset(p)
             clips += list(ds.sequences)
             continue
+        if p.is_file() and p.suffix.lower() in (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"):
+            raise ConfigError(
+                f"{flag} {p}: is a video; it reads skeleton recordings: make one of it with `sadvae-live --video {p} "
+                f"--labels L --record-skeleton {p.with_suffix('.npz').name}` and give that file"
+            )
         files = sorted(f for f in p.rglob("*.npz") if f.is_file()) if p.is_dir() else [p]
         for f in files:
             ds = read_recording(f) if is_recording(f) else read_single_clip(f)

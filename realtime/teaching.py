@@ -158,10 +158,15 @@ def embed_examples(model: Any, examples: ExampleClips, opts: Any = None, skip_em
             log.warning("%s: this example of %r gave the model no window; left out", f, name)
             continue
         if not len(rows):
+            from realtime.pipeline import PipelineOptions
+
+            span = float(seq.times()[-1] - seq.times()[0])
+            shortest = min_take_seconds(model, opts if opts is not None else PipelineOptions())
+            why = f"shorter than the {shortest:.1f} s a window needs" if span < shortest else "no person found in it?"
+            # an imported recording of several people gives a clip per track, short ones too (the teaching audit)
             raise ConfigError(
-                f"{f}: this example of {name!r} gave the model no window ({seq.num_frames} frames, "
-                f"{float(seq.times()[-1] - seq.times()[0]):.1f} s, no person found in it?); record it again with the "
-                "whole body in view"
+                f"{f}: this example of {name!r} gave the model no window ({seq.num_frames} frames, {span:.1f} s, "
+                f"{why}); delete the file or replace it with a longer recording of the whole body"
             )
         windows.setdefault(name, []).append(rows)
         latents.setdefault(name, []).append(out["latent"])

@@ -70,6 +70,11 @@ def read_examples(folder: str | Path) -> ExampleClips:
     folder = Path(folder)
     if not folder.is_dir():
         raise ConfigError(f"--examples {folder}: not a folder; {_FIX}")
+    if not (folder / CLASSES_FILE).is_file() and (folder.parent / CLASSES_FILE).is_file():
+        raise ConfigError(
+            f"--examples {folder}: a folder inside the examples folder; pass the folder that holds {CLASSES_FILE}: "
+            f"--examples {folder.parent}"
+        )
     classes = read_classes(folder / CLASSES_FILE)
     files = sorted(p for p in folder.rglob("*.npz") if p.is_file())
     if not files:

@@ -289,7 +289,7 @@ def _import(args: argparse.Namespace) -> int:
         sides = f", split {n_train} train / {len(kept) - n_train} test ({protocol})"
     verb = "added" if summary["appended"] else "wrote"
     print(f"\n{verb} {summary['clips']} clips to {args.out} (now {summary['classes']} classes){sides}")
-    if summary["appended"] and summary["added_to"] != ds.name:
+    if summary["appended"] and summary["added_to"] != ds.name and not is_recording(root):  # recordings: one folder
         print(
             f"note: {ds.name} clips added to the {summary['added_to']} clip folder (listed under 'added' in its "
             "dataset.json); pass a new --out folder to keep the datasets apart"

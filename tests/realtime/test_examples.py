@@ -143,11 +143,27 @@ def test_bad_examples_are_one_clear_error(tmp_path) -> None:
     (empty / "classes.txt").write_text("my clap\n", encoding="utf-8")
     with pytest.raises(DataFormatError, match="no example clip"):
         read_examples(empty)
+    (empty / "clips").mkdir()  # the import's clips/ given instead of its folder (the teaching audit, 7 December 2026)
+    with pytest.raises(ConfigError, match=r"inside the examples folder; pass the folder that holds classes\.txt"):
+        read_examples(empty / "clips")
     wrong = _examples(tmp_path / "wrong")
     joints, times, _ = perform((("clap hands", 3.0),))
     write_clip(wrong / "x.npz", joints, "clap twice", 30.0, timestamps=times)  # not in classes.txt
     with pytest.raises(DataFormatError, match="x.npz"):
         read_examples(wrong)
+
+
+def test_an_example_too_short_for_a_window_says_so_and_how_to_mend_the_folder(model, tmp_path) -> None:
+    """An imported recording of two people gives a clip per track, short ones too; such a clip was refused with
+    "record it again" (the teaching audit, 7 December 2026): it is too short, and deleting it mends the folder."""
+    folder = _examples(tmp_path / "ex")
+    joints, times, _ = perform((("clap hands", 1.0),))
+    write_clip(folder / "short.npz", joints[:2], "my clap", 30.0, timestamps=times[:2])  # the audit's had 2 frames
+    with pytest.raises(ConfigError) as info:
+        embed_examples(model, read_examples(folder))
+    msg = str(info.value)
+    assert msg.startswith(f"{folder / 'short.npz'}: this example of 'my clap' gave the model no window (")
+    assert re.search(r"s, shorter than the \d\.\d s a window needs\); delete the file or replace it with a longer", msg)
 
 
 def test_the_cli_takes_examples_and_names_them_at_start_up(tmp_path, capsys) -> None:

@@ -108,6 +108,9 @@ def test_unlabelled_clips_and_folders_are_read_and_bad_paths_are_one_clear_error
     (tmp_path / "empty").mkdir()
     with pytest.raises(ConfigError, match="no recording"):
         read_unlabelled([tmp_path / "empty"])
+    (tmp_path / "place.mp4").write_bytes(b"video")  # was "not a readable .npz file ... np.savez" (7 December 2026)
+    with pytest.raises(ConfigError, match=r"place\.mp4: is a video; .* --record-skeleton place\.npz` and give that"):
+        read_unlabelled([tmp_path / "place.mp4"])
 
 
 def test_the_cli_self_teaches_and_says_so_and_refuses_it_with_examples(tmp_path, capsys):
