@@ -111,6 +111,19 @@ def old_spelling(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
     return [*argv[: at + 1], default, *argv[at + 1 :]]
 
 
+def _resume_hint(args: argparse.Namespace) -> str:
+    """What an interrupted command keeps: the two that resume say so (docs/training.md, "Stopped runs")."""
+    command = (
+        getattr(args, "command", None),
+        getattr(args, "train_command", None) or getattr(args, "benchmark_command", None),
+    )
+    if command == ("train", "backbone"):
+        return "; the same command resumes from the last finished epoch"
+    if command == ("benchmark", "zsl"):
+        return "; the same command with the same --out resumes from the last finished split"
+    return ""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(old_spelling(parser, list(sys.argv[1:] if argv is None else argv)))
@@ -121,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sadvae: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("sadvae: interrupted", file=sys.stderr)
+        print(f"sadvae: interrupted{_resume_hint(args)}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # output piped into `head` and the like: stop quietly
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keep the interpreter from failing on flush at exit

@@ -161,7 +161,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     bench = inner.add_parser("zsl", help="the whole protocol over N seeded splits -> markdown + JSON + PNG")
     _common(bench)
     bench.add_argument("--splits", type=_at_least(1), default=3, help="number of seeded class splits (seeds 0..N-1)")
-    bench.add_argument("--variants", nargs="+", default=["naive", "disentangled", "tc"])
+    bench.add_argument(
+        "--variants",
+        nargs="+",
+        default=["naive", "disentangled", "tc"],
+        choices=("naive", "disentangled", "tc"),  # refused before any backbone trains (it was after, until 7 December)
+        help="SA-DVAE variants to train on every split (default: all three)",
+    )
     bench.add_argument(
         "--gzsl",
         nargs="+",
@@ -403,9 +409,12 @@ def resolve_dataset(dataset: str, root: Path | None = None):
             f"{p}: not a clip folder (classes.txt plus .npz clips); convert it with "
             f"`sadvae data import {p} --out FOLDER` or see docs/data_format.md"
         )
+    import difflib
+
+    close = difflib.get_close_matches(dataset, sorted(DATASETS), n=1)  # "utkinect_action3d", the shared folder's name
     raise ConfigError(
-        f"unknown dataset {dataset!r}: choose one of {sorted(DATASETS)} or pass the path of a clip folder "
-        "(docs/data_format.md)"
+        f"unknown dataset {dataset!r}{f' (did you mean {close[0]!r}?)' if close else ''}: choose one of "
+        f"{sorted(DATASETS)} or pass the path of a clip folder (docs/data_format.md)"
     )
 
 
@@ -640,7 +649,8 @@ def _eval(args: argparse.Namespace) -> int:
     except ConfigError as e:
         if args.root is None:
             raise
-        raise ConfigError(f"{e} (the bundle records {prov['dataset']} at {prov['root']})") from None
+        recorded = prov["root"] if str(prov["root"]) == str(prov["dataset"]) else f"{prov['dataset']} at {prov['root']}"
+        raise ConfigError(f"{e} (the bundle records {recorded})") from None
     other_set = ds.name in DATASETS and prov["dataset"] in DATASETS and ds.name != prov["dataset"]
     if other_set or tuple(ds.class_names) != tuple(b.class_names):  # another dataset: its numbers mean nothing
         where = f"--root {args.root}" if args.root else f"{root} (the dataset folder the bundle records)"

@@ -250,16 +250,31 @@ def make_partition(
         val_seen=np.flatnonzero(train_side & vseen & held),
         val_unseen=np.flatnonzero(train_side & vunseen),
     )
-    for name in ("train", "test_seen", "test_unseen", "val_train", "val_seen", "val_unseen"):
+
+    def named(ids) -> str:
+        return ", ".join(repr(class_names[c]) if class_names is not None else f"class {c}" for c in ids)
+
+    # what each partition is drawn from: an empty one names its classes and side (until 7 December 2026 the
+    # message was "check the protocol and classes" alone; the training audit)
+    drawn = {
+        "train": ("training-side", "seen", split.seen),
+        "test_seen": ("test-side", "seen", split.seen),
+        "test_unseen": ("test-side", "unseen", split.unseen),
+        "val_train": ("training-side (not held out for validation)", "validation-seen", split.val_seen),
+        "val_seen": ("held-out training-side", "validation-seen", split.val_seen),
+        "val_unseen": ("training-side", "validation-unseen (pseudo-unseen)", split.val_unseen),
+    }
+    for name, (side, kind, classes) in drawn.items():
         if len(getattr(part, name)) == 0:
-            raise ConfigError(f"split {split.name}: the {name} partition is empty; check the protocol and classes")
+            raise ConfigError(
+                f"split {split.name}: the {name} partition is empty: no {side} clip of the {kind} classes "
+                f"({named(classes) or 'none'}); give those classes clips on that side (more subjects or views), or "
+                "choose other classes (--unseen / --unseen-classes)"
+            )
     # per class: a seen class no clip trains is a head column that never learns, and an unseen class no test clip
     # has is a ZSL score over fewer classes than the split says (both passed silently)
     untrained = [int(c) for c in split.seen if not (train_side & (labels == c)).any()]
     untested = [int(c) for c in split.unseen if not (test_side & (labels == c)).any()]
-
-    def named(ids: list[int]) -> str:
-        return ", ".join(repr(class_names[c]) if class_names is not None else f"class {c}" for c in ids)
 
     if (left := int((test_side & seen & trained_twin).sum())) > 0:
         only_copies = [

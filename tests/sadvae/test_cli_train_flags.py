@@ -12,6 +12,8 @@ import pytest
         (["train", "zsl", "--batch-size", "-1"], "argument --batch-size: expected a whole number >= 1, got -1"),
         (["train", "zsl", "--lr-vae", "nan"], "argument --lr-vae: expected a finite number > 0, got 'nan'"),
         (["benchmark", "zsl", "--splits", "0"], "argument --splits: expected a whole number >= 1, got 0"),
+        # refused after both backbones had trained until 7 December 2026 (the training audit)
+        (["benchmark", "zsl", "--variants", "foo"], "argument --variants: invalid choice: 'foo'"),
         (["train", "zsl", "--device", "bogus"], "--device must be cpu, cuda, cuda:<index> or mps, got 'bogus'"),
         (["train", "zsl", "--out", "{tmp}/file.txt/a.pt"], "file.txt is a file, not a folder; pass an --out path"),
         (["train", "zsl", "--out", "{tmp}/a.txt"], "a model file is a .pt file; name it e.g."),
@@ -118,3 +120,35 @@ def test_a_split_too_small_for_the_gate_is_refused_before_training(tmp_path, cap
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "the seen/unseen gate is fitted on at least 5 validation clips" in err and "this split gives 3 / 4;" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "func", "hint"),
+    [
+        (["train", "backbone", "--dataset", "msr_action3d", "--out", "{tmp}/b.pt"], "_train_backbone", "; the same"),
+        (["benchmark", "zsl", "--out", "{tmp}/bench"], "_benchmark", "; the same command with the same --out"),
+        (["train", "zsl", "--dataset", "msr_action3d", "--out", "{tmp}/m.pt"], "_train_zsl", ""),
+    ],
+)
+def test_an_interrupted_command_says_whether_running_it_again_resumes(argv, func, hint, tmp_path, capsys, monkeypatch):
+    """ "sadvae: interrupted" said nothing of the state `train backbone` keeps (the training audit, 7 December 2026)."""
+    import sadvae.cli.train as train_cli
+    from sadvae.cli import main
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_cli, func, interrupted)
+    assert main([a.replace("{tmp}", str(tmp_path)) for a in argv]) == 130
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"sadvae: interrupted{hint}") and (hint or err == "sadvae: interrupted")
+
+
+def test_the_shared_folders_name_for_a_registered_set_gets_a_suggestion(tmp_path, capsys, monkeypatch):
+    """`--dataset utkinect_action3d` (the folder's name in ../shared/data) was refused without the "did you mean"
+    `sadvae data import` gives (the training audit, 7 December 2026)."""
+    from sadvae.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "zsl", "--dataset", "utkinect_action3d", "--out", str(tmp_path / "m.pt")]) == 2
+    assert "unknown dataset 'utkinect_action3d' (did you mean 'utkinect'?): choose one of" in capsys.readouterr().err

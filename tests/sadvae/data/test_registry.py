@@ -209,3 +209,21 @@ def test_a_recipe_dataset_entry_names_what_is_wrong(tmp_path):
     (tmp_path / "clip.npz").write_bytes(b"")  # final read-through: a file was "not found (moved or removed?)"
     with pytest.raises(ConfigError, match=r"clip.npz' \(a file: pass the clip folder"):
         dataset_source(str(tmp_path / "clip.npz"), tmp_path)
+
+
+def test_a_clip_folder_bundle_given_another_root_names_that_root(tmp_path):
+    """`sadvae eval BUNDLE --root /nope` for a bundle of a clip folder blamed the recorded folder, which was there,
+    and never named /nope (the training audit, 7 December 2026)."""
+    from sadvae.data.registry import load_dataset
+
+    recorded = tmp_path / "clips" / "mine"
+    recorded.mkdir(parents=True)
+    with pytest.raises(ConfigError) as info:
+        load_dataset(str(recorded), tmp_path / "nope")
+    assert str(info.value) == (
+        f"--root {tmp_path / 'nope'}: not a clip folder (no classes.txt and clips/ there); the data is the clip "
+        f"folder {recorded}: pass --root with that folder (where it is now)"
+    )
+    gone = tmp_path / "gone"
+    with pytest.raises(ConfigError, match=rf"clip folder {gone} not found \(moved or removed\?\); pass --root with"):
+        load_dataset(str(gone), gone)  # the recorded folder itself, no longer there

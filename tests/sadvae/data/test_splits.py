@@ -208,3 +208,21 @@ def test_split_partition_leaves_a_seen_classes_repeated_training_clip_out_of_its
     copy = len(seqs) - 1
     assert copy not in set(part.test_seen) and copy not in set(part.train)
     assert len(part.test_seen) == sum(1 for s in seqs[:-1] if s.subject % 2 == 0 and s.label in (0, 1, 2))
+
+
+def test_an_empty_partition_names_its_classes_and_side():
+    """"the val_unseen partition is empty; check the protocol and classes" named neither (the training audit, 7
+    December 2026): a set whose pseudo-unseen classes have no training-side clip."""
+    from sadvae.errors import ConfigError
+
+    labels, subjects, train_side, split = _cross_subject_samples()
+    labels = np.where(train_side & np.isin(labels, split.val_unseen), split.seen[0], labels)
+    names = [f"c{i}" for i in range(20)]
+    with pytest.raises(ConfigError) as info:
+        make_partition(labels, subjects, train_side, split, seed=0, class_names=names)
+    listed = ", ".join(repr(names[c]) for c in split.val_unseen)
+    assert str(info.value) == (
+        f"split {split.name}: the val_unseen partition is empty: no training-side clip of the validation-unseen "
+        f"(pseudo-unseen) classes ({listed}); give those classes clips on that side (more subjects or views), or "
+        "choose other classes (--unseen / --unseen-classes)"
+    )

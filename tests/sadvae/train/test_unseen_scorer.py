@@ -241,6 +241,11 @@ def test_benchmark_report_lists_every_scorer_beside_the_headline(tmp_path):
     assert "| tc | SA-DVAE + NTU ConSE, mixed | 70.0 ± 10.0 |" in md and "5, 0.1, 0.3; 5, 0.1, 0.3" in md
     assert "| tc | SA-DVAE (published) | 50.0 ± 10.0 |" in md
     assert "BatchNorm statistics" not in md
+    # the headline S / U / H name their GZSL combination (the first of --gzsl); the heading spoke of the gate whatever
+    # they were until 7 December 2026 (the training audit)
+    first = report["config"]["gzsl"][0]
+    assert f"S / U / H: `{first}`, " in md and "(the first of `--gzsl`;" in md
+    assert "gate temperature and threshold" not in md
     report["config"]["frozen"] = {"name": "shiftgcn-ntu120", "window": 64, "stride": 32, "batchnorm": "own"}
     assert "BatchNorm statistics (`--batchnorm own`): re-estimated per split on the seen" in render_markdown(report)
 
