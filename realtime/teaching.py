@@ -415,8 +415,6 @@ def _check_writable(folder: Path) -> None:
     """Refuse, before a take is recorded, an examples folder whose clips cannot be written (a read-only folder or
     disk, a parent that cannot take the new folder): until 7 December 2026 that was found once the take was done, and
     the take was lost (the teaching audit)."""
-    import tempfile
-
     where = folder / "clips" if (folder / "clips").is_dir() else folder
     while not where.exists() and where.parent != where:
         where = where.parent  # the folder is made there when the take is saved
