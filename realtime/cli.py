@@ -638,8 +638,10 @@ def _summary(pipeline, model, source) -> str:
     return "\n".join(
         [
             f"{PROG}: model {model.model_id[:12]} ({source_file}; {model.note})",
-            f"  backend {be.name} on {be.device}, {be.precision}; window {pre.window} frames at {pre.fps:g} fps, "
-            f"{pre.persons} person(s); stride {pipeline.stride}"
+            f"  backend {be.name} on {be.device}, {be.precision}; window {pre.window} frames at {pre.fps:g} fps of "
+            f"{pre.persons} person(s) (each person tracked is a window of their own"
+            + (f", up to {pipeline.opts.pose.num_poses} people" if pose is not None else "")
+            + f"); stride {pipeline.stride}"
             + ("; each window scored with its mirror image (--handedness pool)" if head.handedness == "pool" else ""),
             f"  pose model: {pose_line}",
             *_label_lines(head, pipeline.opts.decisions, model.bundle_path),

@@ -222,16 +222,34 @@ class _VideoSink:
         self._queue: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=queue_size)
         self._error: BaseException | None = None
         self.block, self.dropped, self.path = block, 0, rec.path
+        # the writer thread's own end, and the cut a second Ctrl-C asks for: Thread.join() interrupted by a
+        # KeyboardInterrupt may return early on a later call while the thread still encodes (CPython before 3.13),
+        # and releasing the writer under it crashed the process (segmentation fault; overlay audit, 7 December 2026)
+        self._done, self._cut = threading.Event(), threading.Event()
         self._thread = threading.Thread(target=self._run, name="sadvae-record", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        while (frame := self._queue.get()) is not None:
-            if self._error is None:
-                try:
-                    self._writer.write(frame)
-                except Exception as e:  # reported by the next write() or close()
-                    self._error = e
+        try:
+            while (frame := self._queue.get()) is not None:
+                if self._error is None and not self._cut.is_set():
+                    try:
+                        self._writer.write(frame)
+                    except Exception as e:  # reported by the next write() or close()
+                        self._error = e
+        finally:
+            self._done.set()
+
+    def _wait_done(self, interruptible: bool) -> None:
+        """Wait for the writer thread to end (a Ctrl-C raises here when ``interruptible``; once the queue is cut, the
+        wait is for at most the frame being encoded, and no Ctrl-C shortens it)."""
+        while True:
+            try:
+                if self._done.wait(0.1):
+                    return
+            except KeyboardInterrupt:
+                if interruptible:
+                    raise
 
     def write(self, frame: np.ndarray) -> None:
         """Queue one BGR frame; while the encoder is ``queue_size`` frames behind, wait (``block``) or drop it."""
@@ -252,21 +270,27 @@ class _VideoSink:
             self.dropped += 1
 
     def close(self) -> None:
-        """Encode what is queued and finish the file. A second Ctrl-C while it encodes drops the frames still queued
-        and still finishes the file (it was cut off mid-frame, unplayable, and the process aborted)."""
-        if self._queue.qsize() > 8:
-            log.warning("finishing the recording %s (Ctrl-C again cuts it short)", self.path)
+        """Encode what is queued and finish the file. A Ctrl-C while it encodes drops the frames still queued and
+        still finishes the file (it was cut off mid-frame, unplayable, and the process aborted)."""
+        if (queued := self._queue.qsize()) > 8:
+            log.warning(
+                "finishing the recording %s: %d frame(s) still to encode (Ctrl-C cuts it short)", self.path, queued
+            )
         try:
             self._queue.put(None)
-            self._thread.join()
+            self._wait_done(interruptible=True)
         except KeyboardInterrupt:
+            self._cut.set()  # the writer skips what is still queued
             while True:
                 try:
                     self._queue.get_nowait()
                 except queue.Empty:
                     break
-            self._queue.put_nowait(None)
-            self._thread.join()
+            try:
+                self._queue.put_nowait(None)
+            except queue.Full:  # the writer took the None already (or will not need it: it has ended)
+                pass
+            self._wait_done(interruptible=False)
             self._writer.release()
             log.warning("recording %s cut short: the frames still queued were left out", self.path)
             raise
@@ -332,14 +356,17 @@ def panel_size(style: PanelStyle, names: Sequence[str], notes: Sequence[str] = (
     """(width, height) in pixels of a panel with a header, ``len(names)`` top-k rows and a line per note."""
     import cv2
 
+    def text_w(text: str) -> int:
+        return cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, style.scale, style.thickness)[0][0]
+
     rows = min(len(names), style.rows)
+    # a row is drawn as the name, a pad, then the score (draw_panel); measured as such, not as "name  0.00", which
+    # came out a pixel narrower at thickness 2 and cut "take off clothes" to "take off cloth.." (overlay audit, 7
+    # December 2026); the header may name the decided label after the track's id
     widest = max(
-        [
-            cv2.getTextSize(f"{n}  0.00", cv2.FONT_HERSHEY_SIMPLEX, style.scale, style.thickness)[0][0]
-            for n in names[:rows]
-        ]
-        + [cv2.getTextSize("#00 no action", cv2.FONT_HERSHEY_SIMPLEX, style.scale, style.thickness)[0][0]]
-        + [cv2.getTextSize(n, cv2.FONT_HERSHEY_SIMPLEX, style.scale, style.thickness)[0][0] for n in notes]
+        [max(text_w(n) + style.pad + text_w("0.00"), text_w(f"#00 {n}")) for n in names[:rows]]
+        + [text_w("#00 no action")]
+        + [text_w(n) for n in notes]
     )
     width = min(widest + 2 * style.pad, style.max_width)
     height = 2 * style.pad + style.line + style.pad // 2 + rows * _row_height(style) + len(notes) * style.line

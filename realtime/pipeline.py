@@ -693,10 +693,24 @@ class Pipeline:
             details = {"stop_reason": why, "frames": self.frames, "windows": self.windows}
             self._status("stopped", f"stopped ({said}) after {self.frames} frames", details)
         finally:
-            try:
-                self._reloader.close()
-                for part in (self.source, self._pose, self.overlay, self.model, self.recorder):
-                    if part is not None and hasattr(part, "close"):
-                        part.close()
-            finally:
-                self.publisher.close()
+            # every part is closed whatever another's close raised (a Ctrl-C while the overlay's recording finished
+            # left the model and the --record-skeleton recording unclosed until 7 December 2026); the first error
+            # is raised once all are closed
+            first: BaseException | None = None
+            for part in (
+                self._reloader,
+                self.source,
+                self._pose,
+                self.overlay,
+                self.model,
+                self.recorder,
+                self.publisher,
+            ):
+                if part is None or not hasattr(part, "close"):
+                    continue
+                try:
+                    part.close()
+                except BaseException as e:
+                    first = first or e
+            if first is not None:
+                raise first

@@ -48,6 +48,25 @@ def test_panel_is_sized_from_the_frame_and_stays_readable() -> None:
     assert 0.015 * 1080 <= panel_style(1920, 1080).text_h <= 0.04 * 1080
 
 
+@pytest.mark.parametrize(("w", "h"), [*SIZES, (720, 1280)])
+def test_a_label_the_panel_was_sized_for_is_drawn_whole(w: int, h: int) -> None:
+    """At thickness 2 a panel came out a pixel narrower than its rows: "take off clothes" read "take off cloth.." on a
+    720x1280 frame (the overlay audit, 7 December 2026)."""
+    import cv2
+
+    from realtime.overlay import _fit
+
+    style = panel_style(w, h)
+    for name in ("take off clothes", "put on clothes", "hand waving", *NAMES):
+        pw, _ = panel_size(style, [name])
+        if pw >= style.max_width:
+            continue  # wider than the panel may be: shortened by design
+        inner = pw - 2 * style.pad
+        num_w = cv2.getTextSize("0.00", cv2.FONT_HERSHEY_SIMPLEX, style.scale, style.thickness)[0][0]
+        assert _fit(cv2, name, style, inner - num_w - style.pad) == name, (w, h, name)
+        assert _fit(cv2, f"#12 {name}", style, inner) == f"#12 {name}", (w, h, name)
+
+
 def test_panel_goes_beside_the_person_not_over_them() -> None:
     w, h, size = 640, 480, (174, 128)
     for cx in (0.2, 0.5, 0.8):  # left, middle, right of the frame: always room beside
@@ -230,16 +249,20 @@ def test_a_second_ctrl_c_while_encoding_still_finishes_the_file(monkeypatch, tmp
     sink = ov._VideoSink(cv2, rec, 30.0, (32, 32), queue_size=32, block=True)
     for _ in range(20):
         sink.write(np.zeros((32, 32, 3), np.uint8))
-    real_join = sink._thread.join
+    real_wait, interrupts = sink._done.wait, [2]
 
-    def interrupted_join(*args, **kw):  # the second Ctrl-C lands while close() waits for the encoder
-        sink._thread.join = real_join
-        gate.set()
-        raise KeyboardInterrupt
+    def interrupted_wait(*args, **kw):  # Ctrl-Cs land while close() waits for the encoder: the first cuts the
+        if interrupts[0]:  # queue, the next one must not shorten the wait for the frame being encoded
+            interrupts[0] -= 1
+            gate.set()
+            raise KeyboardInterrupt
+        return real_wait(*args, **kw)
 
-    sink._thread.join = interrupted_join
+    sink._done.wait = interrupted_wait
     with caplog.at_level(logging.WARNING, logger="realtime.overlay"), pytest.raises(KeyboardInterrupt):
         sink.close()
+    # released only once the encoder had ended (a second Ctrl-C released it under the encoding thread: a
+    # segmentation fault, the overlay audit of 7 December 2026)
     assert calls[-1] == "release" and calls.count("write") < 20 and not sink._thread.is_alive()  # queue dropped
     assert "finishing the recording" in caplog.text and "cut short" in caplog.text
 
