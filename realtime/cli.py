@@ -640,7 +640,7 @@ def _summary(pipeline, model, source) -> str:
             f"{PROG}: model {model.model_id[:12]} ({source_file}; {model.note})",
             f"  backend {be.name} on {be.device}, {be.precision}; window {pre.window} frames at {pre.fps:g} fps of "
             f"{pre.persons} person(s) (each person tracked is a window of their own"
-            + (f", up to {pipeline.opts.pose.num_poses} people" if pose is not None else "")
+            + (f", up to {pipeline.opts.pose.num_poses} tracked" if pose is not None else "")
             + f"); stride {pipeline.stride}"
             + ("; each window scored with its mirror image (--handedness pool)" if head.handedness == "pool" else ""),
             f"  pose model: {pose_line}",
@@ -1201,8 +1201,8 @@ def _no_start_hint(pipeline: Pipeline) -> str | None:
             ""
             if taught
             else "; a person did a listed action and it did not start? camera skeletons score lower than the "
-            "recordings the model learned from (docs/camera_gap.md): teach it by doing it, --teach LABEL "
-            "(docs/head.md section 8)"
+            "recordings the model learned from (docs/camera_gap.md): teach it by doing it, --teach LABEL --examples "
+            "FOLDER (docs/head.md section 8)"
         )
     )
 

@@ -319,7 +319,7 @@ class Pipeline:
         src = getattr(self.source, "wrapped", self.source)  # the camera behind a source shared with --teach
         # may wait long for a frame (a paced replay: a gap in the recording): closing it wakes it
         live = isinstance(src, CameraSource | StreamSource) or (isinstance(src, ReplaySource) and src.pace)
-        guard = stop_on_signals(self.request_stop, src.close if live else None)
+        guard = stop_on_signals(self.request_stop, src.close if live else None, lambda: self._closed)
         with guard if self.opts.handle_signals else contextlib.nullcontext():
             try:
                 self._status("started", "started")
@@ -711,6 +711,8 @@ class Pipeline:
                 try:
                     part.close()
                 except BaseException as e:
+                    if first is not None:  # said, not lost (e.g. where the --record-skeleton recording went)
+                        log.error("closing %s: %s", type(part).__name__, e)
                     first = first or e
             if first is not None:
                 raise first

@@ -8,7 +8,7 @@ shared videos' MediaPipe skeletons (leave one video out: no window of the scored
 released statistics. Recordings come from the live pipeline's own mapping:
 
     sadvae-live --video VIDEO --labels labels/everyday.txt --no-display [--mirror] [--num-poses 2] \
-        --record-skeleton runs/camstats/NAME.npz
+        --record-skeleton runs/camstats/NAME.npz     # a new file: an earlier recording is never overwritten
     python scripts/probe_camera_adabn.py --recordings runs/camstats --json runs/camstats/probe.json
 
 Nothing is chosen on these two clips; the probe says only whether the lever is worth building.

@@ -120,7 +120,9 @@ def _resume_hint(args: argparse.Namespace) -> str:
     if command == ("train", "backbone"):
         return "; the same command resumes from the last finished epoch"
     if command == ("benchmark", "zsl"):
-        return "; the same command with the same --out resumes from the last finished split"
+        return (
+            "; the same command with the same --out resumes from what it finished (splits, or methods across datasets)"
+        )
     return ""
 
 

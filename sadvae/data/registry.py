@@ -176,10 +176,15 @@ def load_dataset(name: str, root: str | Path) -> Dataset:
         return read_clip_dataset(root)
     if name not in DATASETS:
         if "/" in name or "\\" in name:  # a clip folder a bundle recorded by its path, since moved or removed
-            if Path(name).exists() or str(root) != name:  # another --root was given: say it is no clip folder
+            if str(root) != name:  # another --root was given: say it is no clip folder
                 raise ConfigError(
                     f"--root {root}: not a clip folder (no classes.txt and clips/ there); the data is the clip folder "
                     f"{name}: pass --root with that folder (where it is now)"
+                )
+            if Path(name).exists():  # the recorded folder is there, but no longer a clip folder
+                raise ConfigError(
+                    f"clip folder {name}: no longer a clip folder (no classes.txt and clips/ there); restore it, or "
+                    "pass --root with the folder where its clips are now"
                 )
             raise ConfigError(
                 f"clip folder {name} not found (moved or removed?); pass --root with the folder where it is now"

@@ -124,7 +124,11 @@ def run_benchmark(ds: Dataset, cfg: ExperimentConfig, out: Path) -> dict:
             diff = _differences(done["settings"], settings) if "settings" in done else []
             if diff:
                 shown = "; ".join(diff[:4]) + (f"; and {len(diff) - 4} more" if len(diff) > 4 else "")
-                raise ConfigError(f"{path}: measured with other settings ({shown}); pass a new --out folder")
+                # a run begun before the default --gzsl order changed (7 December 2026) resumes with its own order
+                old = done["settings"].get("gzsl")
+                same_rules = isinstance(old, list) and sorted(old) == sorted(settings.get("gzsl") or [])
+                hint = f" or resume it with --gzsl {' '.join(old)}" if same_rules and len(diff) == 1 else ""
+                raise ConfigError(f"{path}: measured with other settings ({shown}); pass a new --out folder{hint}")
             log.info("split seed %d: reusing %s", seed, path)
             per_split.append(done)
             continue

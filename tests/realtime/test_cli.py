@@ -504,7 +504,7 @@ def test_the_no_start_hint_says_why_a_score_over_the_bar_did_not_start() -> None
     assert "it reached the score but not in 2 leading windows in a row" in hint(0.71)
     assert "it reached the score" not in hint(0.4) and "a start needs 0.6 (--start-score)" in hint(0.4)
     # on camera skeletons nothing starts on most real clips (docs/results.md): the way out is named (7 December 2026)
-    assert hint(0.4).endswith("teach it by doing it, --teach LABEL (docs/head.md section 8)")
+    assert hint(0.4).endswith("teach it by doing it, --teach LABEL --examples FOLDER (docs/head.md section 8)")
     assert "--teach" not in hint(0.4, taught=True) and "(--taught-start-score)" in hint(0.4, taught=True)
 
 

@@ -263,6 +263,7 @@ def test_a_second_ctrl_c_while_encoding_still_finishes_the_file(monkeypatch, tmp
         sink.close()
     # released only once the encoder had ended (a second Ctrl-C released it under the encoding thread: a
     # segmentation fault, the overlay audit of 7 December 2026)
+    sink._thread.join(5.0)  # its end is signalled in its finally: the thread itself may still be returning
     assert calls[-1] == "release" and calls.count("write") < 20 and not sink._thread.is_alive()  # queue dropped
     assert "finishing the recording" in caplog.text and "cut short" in caplog.text
 

@@ -429,3 +429,53 @@ def test_options_are_checked() -> None:
         PipelineOptions(max_frames=0)
     with pytest.raises(ConfigError, match="status_interval_s must be > 0"):
         replace(PipelineOptions(), status_interval_s=0)
+
+
+def test_closing_closes_every_part_and_says_every_error(caplog) -> None:
+    """A Ctrl-C while the overlay's recording finished left the model and the --record-skeleton recording unclosed
+    (the overlay audit, 7 December 2026); now every part closes, the first error is raised and a later one is logged,
+    not lost (the diff review: where the recording went was said by the recorder's error alone)."""
+    from realtime.pipeline import Pipeline
+    from sadvae.errors import SourceError
+
+    class Part:
+        def __init__(self, error: BaseException | None = None) -> None:
+            self.error, self.closed = error, False
+
+        def close(self) -> None:
+            self.closed = True
+            if self.error is not None:
+                raise self.error
+
+    class Tracker:
+        def end_all(self) -> list:
+            return []
+
+    pipe = Pipeline.__new__(Pipeline)  # the parts alone: close() is what is tested
+    pipe._closed, pipe._tracker, pipe._tracks, pipe.stop_reason, pipe.frames, pipe.windows = (
+        False,
+        Tracker(),
+        {},
+        None,
+        0,
+        0,
+    )
+    pipe._status = lambda *a, **k: None
+    saved = SourceError("--record-skeleton x.npz: cannot be written; the recording was saved to /tmp/r.npz instead")
+    parts = dict(
+        _reloader=Part(),
+        source=Part(),
+        _pose=None,
+        overlay=Part(KeyboardInterrupt()),
+        model=Part(),
+        recorder=Part(saved),
+        publisher=Part(),
+    )
+    for name, part in parts.items():
+        setattr(pipe, name, part)
+    with caplog.at_level("ERROR", logger="realtime.pipeline"), pytest.raises(KeyboardInterrupt):
+        pipe.close()
+    assert all(part.closed for part in parts.values() if part is not None)
+    assert "closing Part: --record-skeleton x.npz: cannot be written; the recording was saved to /tmp/r.npz" in (
+        caplog.text
+    )

@@ -227,3 +227,5 @@ def test_a_clip_folder_bundle_given_another_root_names_that_root(tmp_path):
     gone = tmp_path / "gone"
     with pytest.raises(ConfigError, match=rf"clip folder {gone} not found \(moved or removed\?\); pass --root with"):
         load_dataset(str(gone), gone)  # the recorded folder itself, no longer there
+    with pytest.raises(ConfigError, match=rf"clip folder {recorded}: no longer a clip folder \(no classes.txt"):
+        load_dataset(str(recorded), recorded)  # there, but damaged: no --root was passed to blame (diff review)

@@ -211,7 +211,7 @@ def test_split_partition_leaves_a_seen_classes_repeated_training_clip_out_of_its
 
 
 def test_an_empty_partition_names_its_classes_and_side():
-    """"the val_unseen partition is empty; check the protocol and classes" named neither (the training audit, 7
+    """ "the val_unseen partition is empty; check the protocol and classes" named neither (the training audit, 7
     December 2026): a set whose pseudo-unseen classes have no training-side clip."""
     from sadvae.errors import ConfigError
 

@@ -359,6 +359,9 @@ def test_a_rerun_with_any_other_setting_is_refused_not_relabelled(tmp_path):
         run_benchmark(ds, replace(cfg, gzsl=("stacking",)), tmp_path / "out")
     with pytest.raises(ConfigError, match="holdout_fraction: 0.2 -> 0.5"):
         run_benchmark(ds, replace(cfg, holdout_fraction=0.5), tmp_path / "out")
+    # the same rules in another order (the default's order changed on 7 December 2026): the old one is named
+    with pytest.raises(ConfigError, match=r"pass a new --out folder or resume it with --gzsl stacking gate$"):
+        run_benchmark(ds, replace(cfg, gzsl=("gate", "stacking")), tmp_path / "out")
     moved = replace(cfg, text=replace(cfg.text, cache_dir=str(tmp_path / "elsewhere"), device="cuda"))
     assert resume_settings(moved) == resume_settings(cfg)
 
