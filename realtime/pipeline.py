@@ -695,15 +695,16 @@ class Pipeline:
         finally:
             # every part is closed whatever another's close raised (a Ctrl-C while the overlay's recording finished
             # left the model and the --record-skeleton recording unclosed until 7 December 2026); the first error
-            # is raised once all are closed
+            # is raised once all are closed. The skeleton recording is written first: it is quick, cannot be made
+            # again, and a Ctrl-C that cuts the overlay's encoding short comes after it
             first: BaseException | None = None
             for part in (
                 self._reloader,
                 self.source,
+                self.recorder,
                 self._pose,
                 self.overlay,
                 self.model,
-                self.recorder,
                 self.publisher,
             ):
                 if part is None or not hasattr(part, "close"):
@@ -712,7 +713,7 @@ class Pipeline:
                     part.close()
                 except BaseException as e:
                     if first is not None:  # said, not lost (e.g. where the --record-skeleton recording went)
-                        log.error("closing %s: %s", type(part).__name__, e)
+                        log.error("closing %s: %s%s", type(part).__name__, type(e).__name__, f": {e}" if str(e) else "")
                     first = first or e
             if first is not None:
                 raise first
