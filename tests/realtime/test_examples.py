@@ -166,13 +166,19 @@ def test_an_example_too_short_for_a_window_says_so_and_how_to_mend_the_folder(mo
     assert re.search(r"s, shorter than the \d\.\d s a window needs\); delete the file or replace it with a longer", msg)
 
 
-def test_the_cli_takes_examples_and_names_them_at_start_up(tmp_path, capsys) -> None:
-    folder = _examples(tmp_path / "examples")
-    joints, times, _ = perform((("stand still", 1.0), ("bend", 4.0), ("stand still", 1.0)), seed=3)
+def _replay_argv(tmp_path: Path, action: str, labels_text: str, folder: Path) -> list[str]:
+    """``sadvae-live`` flags replaying a performance of ``action`` (held still 1 s before and after) against a labels
+    file of ``labels_text``, taught by the examples ``folder``."""
+    joints, times, _ = perform((("stand still", 1.0), (action, 4.0), ("stand still", 1.0)), seed=3)
     rec = save_recording(tmp_path / "perf.npz", joints, times)
     labels = tmp_path / "labels.txt"
-    labels.write_text("my clap\nmy kick\nmy bend\n", encoding="utf-8")
-    argv = ["--replay", str(rec), "--labels", str(labels), "--examples", str(folder), "--no-display"]
+    labels.write_text(labels_text, encoding="utf-8")
+    return ["--replay", str(rec), "--labels", str(labels), "--examples", str(folder), "--no-display"]
+
+
+def test_the_cli_takes_examples_and_names_them_at_start_up(tmp_path, capsys) -> None:
+    folder = _examples(tmp_path / "examples")
+    argv = _replay_argv(tmp_path, "bend", "my clap\nmy kick\nmy bend\n", folder)
     assert main([*argv, "--endpoint", "tcp://127.0.0.1:*"]) == 0
     err = capsys.readouterr().err
     assert "(examples)" in err and "my bend -> taught by 1 example(s)" in err
@@ -190,11 +196,7 @@ def test_a_folders_class_spelled_with_punctuation_teaches_the_listed_label(tmp_p
     z = dict(np.load(folder / "my_clap.npz"))
     z["label"] = np.array("My-Clap!")
     np.savez(folder / "my_clap.npz", **z)
-    joints, times, _ = perform((("stand still", 1.0), ("clap hands", 4.0), ("stand still", 1.0)), seed=3)
-    rec = save_recording(tmp_path / "perf.npz", joints, times)
-    labels = tmp_path / "labels.txt"
-    labels.write_text("my clap\nwalk\n", encoding="utf-8")
-    argv = ["--replay", str(rec), "--labels", str(labels), "--examples", str(folder), "--no-display"]
+    argv = _replay_argv(tmp_path, "clap hands", "my clap\nwalk\n", folder)
     assert main([*argv, "--endpoint", "tcp://127.0.0.1:*"]) == 0
     err = capsys.readouterr().err
     assert "my clap -> taught by 1 example(s)" in err

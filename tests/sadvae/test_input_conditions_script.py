@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
+from sadvae_tests_helpers import exec_by_path
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def load_script():
-    sys.path.insert(0, str(ROOT / "scripts"))
-    spec = importlib.util.spec_from_file_location("input_conditions", ROOT / "scripts" / "input_conditions.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return exec_by_path("input_conditions_under_test", ROOT / "scripts" / "input_conditions.py")
 
 
 def test_a_test_clip_that_repeats_a_training_clip_is_not_scored_under_any_condition():
