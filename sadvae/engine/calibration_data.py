@@ -21,6 +21,9 @@ the live pipeline use it). Which sequences are used depends on the bundle:
   partition of its split (held-out validation-seen + pseudo-unseen samples), ``holdout`` the protocol's
   test side (seen and unseen classes).
 
+On every kind of bundle ``holdout`` leaves out the test-side clips that repeat a trained clip to the bit (NW-UCLA's
+95 as released; :func:`sadvae.data.splits.copies_of_training`; an unseen class's copy stays): they were trained on.
+
 Draws are stratified by class and seeded: each class gets ``per_class`` windows (or an even share of
 ``total``), from its sequences in a seeded order (cycled when a class has fewer sequences than its
 quota), each with a seeded random crop. ``per_class=None`` takes every sequence once (with
@@ -131,13 +134,30 @@ def _merged_sequences(bundle, split: str, data_root: Path | None) -> tuple[list,
     limit = (bundle.provenance.get("config") or {}).get("limit_per_class")
     data = merge_datasets(loaded, limit)
     keep = data.holdout if split == "holdout" else ~data.holdout
+    if split == "holdout":
+        keep = keep & ~_merged_copies(data.sequences, data.holdout)
     idx = np.flatnonzero(keep)
     return [data.sequences[i] for i in idx], data.labels[idx]
+
+
+def _merged_copies(sequences: list, holdout: np.ndarray) -> np.ndarray:
+    """Boolean [n]: held-out sequences whose joints equal a trained one's to the bit (NW-UCLA's 95 as released).
+
+    The merged sets' counterpart of :func:`sadvae.data.splits.copies_of_training`: every class of the round-1 model
+    is trained, so each such copy was seen in training and is no held-out window (until 7 December 2026, late, the
+    ``holdout`` windows of every recipe counted them)."""
+    from sadvae.data.record import clip_fingerprint
+
+    trained = {clip_fingerprint(s.joints) for s, h in zip(sequences, holdout, strict=True) if not h}
+    return np.array(
+        [bool(h) and clip_fingerprint(s.joints) in trained for s, h in zip(sequences, holdout, strict=True)]
+    )
 
 
 def _class_table_sequences(bundle, split: str, data_root: Path | None) -> tuple[list, np.ndarray]:
     """Recipe ``shiftgcn-v2``: the sets of its class table, labelled by column (see the module docstring)."""
     from sadvae.data.registry import DATASETS, load_dataset
+    from sadvae.data.splits import copies_of_training
     from sadvae.train.class_table import class_table
     from sadvae.train.default_shiftgcn import _limited, inner_validation
     from sadvae.train.protocol import dataset_arrays, test_side_mask
@@ -167,8 +187,8 @@ def _class_table_sequences(bundle, split: str, data_root: Path | None) -> tuple[
         ds = load_dataset(name, folder)
         test = test_side_mask(ds, name)
         lab, subj, view = dataset_arrays(ds)
-        if split == "holdout":
-            keep = test
+        if split == "holdout":  # a test clip that repeats a trained clip is no held-out window
+            keep = test & ~copies_of_training(ds, test)
         else:
             val = inner_validation(lab, subj, view, test)
             keep = val if split == "validation" else ~test & ~val
@@ -183,7 +203,7 @@ def _class_table_sequences(bundle, split: str, data_root: Path | None) -> tuple[
 
 def _dataset_sequences(bundle, split: str, data_root: Path | None) -> tuple[list, np.ndarray]:
     from sadvae.data.registry import DATASETS, load_dataset
-    from sadvae.data.splits import random_split
+    from sadvae.data.splits import copies_of_training, random_split
     from sadvae.train.protocol import dataset_arrays, split_partition, test_side_mask
 
     prov = bundle.provenance
@@ -205,8 +225,10 @@ def _dataset_sequences(bundle, split: str, data_root: Path | None) -> tuple[list
     test = test_side_mask(ds, name)
     if split == "train":
         idx = np.flatnonzero(~test & np.isin(labels, seen))
-    elif split == "holdout":
-        idx = np.flatnonzero(test & np.isin(labels, seen + unseen))
+    elif split == "holdout":  # a seen class's test clip that repeats a training clip was trained on; an unseen
+        # class's stays, as in the protocol's partition (sadvae.data.splits.copies_of_training)
+        trained_copy = copies_of_training(ds, test) & np.isin(labels, seen)
+        idx = np.flatnonzero(test & np.isin(labels, seen + unseen) & ~trained_copy)
     else:
         seed = int(prov.get("split_seed", 0))
         zs = random_split(len(ds.class_names), len(unseen), seed)

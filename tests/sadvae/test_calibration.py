@@ -70,6 +70,22 @@ def test_sampling_is_stratified_over_the_seen_training_side(tiny, bundle_fixture
     assert sorted(total.class_counts().values()) == [2, 2, 3, 3]
 
 
+def test_holdout_leaves_out_test_clips_that_repeat_a_trained_clip(tiny, bundle_fixtures, tmp_path):
+    """A seen class's test clip equal to a training clip (NW-UCLA's release has 95) was trained on: no held-out window.
+    An unseen class's copy stays, as in the protocol's partition. Until 7 December 2026 the holdout counted both."""
+    from sadvae.data.registry import load_prepared
+
+    ds = load_prepared(tiny[2].provenance["root"])
+    seen, unseen = bundle_fixtures.SEEN[0], bundle_fixtures.UNSEEN[0]
+    trained = {c: next(s for s in ds.sequences if s.label == c and s.subject == 1) for c in (seen, unseen)}
+    copies = [dataclasses.replace(s, subject=2, source=f"copy/c{c}") for c, s in trained.items()]
+    data = save_prepared(Dataset("msr_action3d", ds.class_names, [*ds.sequences, *copies]), tmp_path / "copies.npz")
+    bundle = dataclasses.replace(tiny[2], provenance={**tiny[2].provenance, "root": str(data)})
+    held = sample_windows(bundle, model_id="x", per_class=None, split="holdout", crop="center")
+    assert f"copy/c{unseen}" in held.sources and f"copy/c{seen}" not in held.sources
+    assert len(held) == len(_draw(tiny, per_class=None, split="holdout", crop="center")) + 1
+
+
 def test_sampling_is_seeded(tiny):
     a, b, c = (_draw(tiny, per_class=5, seed=s) for s in (7, 7, 8))
     np.testing.assert_array_equal(a.windows, b.windows)
