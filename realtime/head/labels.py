@@ -145,9 +145,11 @@ class LabelWatcher:
         except ConfigError as e:
             self._fail(str(e))
             return None
-        self.last_error = None
+        failed, self.last_error = self.last_error, None
         if new.sha256 == self.current.sha256:
             self._offered = new.sha256  # back to the set in use: nothing to build
+            if failed is not None:  # the warning above is answered (until 7 December 2026, late, nothing was said)
+                log.warning("%s is usable again and holds the %d labels in use: nothing to reload", self.path, len(new))
             return None
         if new.sha256 == self._offered and (self._rejected_at is None or self._rejected_at == stamp):
             return None  # offered already; a rejected set only once the file is saved again

@@ -113,7 +113,14 @@ class HeadReloader:
                     if self.watcher.holds(offered):
                         self.watcher.accept(offered)
                     else:
-                        log.info("labels of %s changed again while their head was built; it is dropped", offered.path)
+                        # said at the default level: the set was printed as nothing, and the next message may be
+                        # about the set after it (a labels-file audit of 7 December 2026, late, missed an edit)
+                        log.warning(
+                            "%s changed again while the head of its %d labels was built: those labels are not used, "
+                            "the file's new content is read",
+                            offered.path,
+                            len(offered),
+                        )
                         self.watcher.withdraw(offered)
                         head = None
         labels = self.watcher.poll(now, commit=False)

@@ -44,6 +44,7 @@ Vocabularies of thousands of classes cost one [labels x classes] similarity matr
 from __future__ import annotations
 
 import logging
+import math
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -251,6 +252,12 @@ PHRASAL_VERBS: frozenset[str] = frozenset(
 PARTICLES: frozenset[str] = frozenset({"up", "down", "on", "off", "out", "over", "away"})
 # verbs that name the same action before the same particle ("wear on glasses" / "put on glasses")
 _VERB_SYNONYMS = {_stem("wear"): _stem("put")}
+# verbs of one action for :func:`verb_clash` (each read as the group's first): a shot or a toss of a ball is a throw
+_SAME_ACTION_VERBS = {
+    _stem(w): _stem(group.split()[0])
+    for group in ("throw shoot toss hurl lob pitch fling", "put wear", "take remove", "hit strike", "grab seize")
+    for w in group.split()
+}
 
 
 def phrasal(text: str) -> frozenset[tuple[str, str]]:
@@ -361,6 +368,9 @@ _SHAPES, _CLOCKWISE = frozenset(_stem(w) for w in ("circle", "rotate")), _stem("
 # words that negate the action they go with ("not sitting down", "don't sit down", "stop walking"; canonical reads
 # "don't" as "do not"); "no" only before another word ("no jumping", not "shake head no")
 _NEGATIONS = frozenset({"not", "never", "dont", "without", "stop"})
+# the words read as one (by word, not by stem: "note", "notes", "noted" stem to "not" and negate nothing; until
+# 7 December 2026, late, "writing notes" matched no class)
+_NEGATION_WORDS = _NEGATIONS | frozenset({"stops", "stopped", "stopping"})
 # words that hold an object's place in a class name ("kicking something", "put something into a bag")
 _GENERIC_OBJECTS = frozenset(
     {"something", "anything", "object", "objects", "thing", "things", "stuff", "item", "items"}
@@ -401,13 +411,26 @@ class _Text:
     negated: frozenset[str] = frozenset()  # the negation words ("not", "stop", ...: :data:`_NEGATIONS`)
     off_path: tuple[tuple[str, str], ...] = ()  # (:data:`_OFF_PATH` word, the word after it) but a limb's side
     second_person: bool = False  # the text names a partner (:data:`_SECOND_PERSON`, :data:`_PARTNER_WORDS`, ...)
+    verb: str | None = None  # the first :data:`VERBS` word's stem (:data:`_SAME_ACTION_VERBS` read as one)
+    things: frozenset[str] = frozenset()  # the other content words' stems: what the verb acts on, where, ...
 
     @classmethod
     def of(cls, text: str) -> _Text:
         seq = canonical(text).split()
         words = set(seq)
         rest, has_object = _drop_object([w for w in seq if w not in _GENERIC_OBJECTS])
-        negated = {_stem(w) for w in seq} & _NEGATIONS | {"no" for w in seq[:-1] if w == "no"}
+        negated = {_stem(w) for w in seq if w in _NEGATION_WORDS} | {"no" for w in seq[:-1] if w == "no"}
+        at = next((k for k, w in enumerate(seq) if _stem(w) in VERBS), None)
+        verb = None if at is None else _SAME_ACTION_VERBS.get(_stem(seq[at]), _stem(seq[at]))
+        things = frozenset(
+            _stem(w)
+            for k, w in enumerate(seq)
+            if k != at
+            and w not in _STOP
+            and w not in _GENERIC_OBJECTS
+            and w not in _DETERMINERS
+            and _stem(w) not in PARTICLES
+        )
         return cls(
             stems(text),
             bool(_CONJUNCTIONS & words),
@@ -427,6 +450,8 @@ class _Text:
                 or _PERSON_WORDS & set(seq[1:])
                 or ("together" in words and not {_stem(w) for w in seq} & _LIMBS)
             ),
+            verb,
+            things,
         )
 
 
@@ -542,6 +567,30 @@ def _meaning_clash(a: _Text, b: _Text) -> bool:
     return any(paths & one and class_paths & other for one, other in (_WAYS, _WAYS[::-1]))
 
 
+def verb_clash(label: str, cls: str) -> bool:
+    """True when ``label`` and ``cls`` do different things to the same thing (7 December 2026, late): the sentence
+    encoder scores "hold a box" / "open a box" 0.86 and "carry a bag" / "put on bag" over the threshold on the object
+    they share, though the verbs name other actions. Verbs of one action (:data:`_SAME_ACTION_VERBS`: "shoot a
+    basketball" / "throw a basketball") are one verb. Per text: another alias of the class with the label's verb
+    keeps the class ("answer the phone" / "make a phone call/answer phone").
+
+    >>> verb_clash("hold a box", "open a box"), verb_clash("tennis swing", "tennis serve")
+    (True, True)
+    >>> verb_clash("shoot a basketball", "throw a basketball"), verb_clash("carrying a box", "carry")
+    (False, False)
+    >>> verb_clash("phone call", "make a phone call")
+    False
+    """
+    return _verb_clash(_Text.of(label), _Text.of(cls))
+
+
+def _verb_clash(a: _Text, b: _Text) -> bool:
+    # a verb the other text has as another word is no other action ("phone call" / "make a phone call")
+    return bool(
+        a.verb and b.verb and a.verb not in b.things | {b.verb} and b.verb not in a.things and a.things & b.things
+    )
+
+
 def _name_clash(a: _Text, name: _Text) -> bool:
     """A clash of ``a`` with a class's own name that holds for every alias of the class too: one side against both
     ("wave right hand" takes no "wave both hands" through its alias "wave hands") and :func:`meaning_clash`."""
@@ -603,8 +652,17 @@ class MatchResult:
                 out.append(m.describe())
             else:
                 j = int(self.nearest[i])
-                near = f"; nearest trained class {vocabulary[j]!r} {self.scores[i, j]:.2f}" if len(vocabulary) else ""
-                if j in owner and self.scores[i, j] >= self.threshold:  # close enough, but another label took it
+                score = float(self.scores[i, j]) if len(vocabulary) else 0.0
+                taken = j in owner and score >= self.threshold  # close enough, but another label took it
+                # a score under the threshold is shown rounded down: "0.80" beside "new" read as a refused match
+                shown = score if taken else math.floor(score * 100) / 100
+                if not len(vocabulary):
+                    near = ""
+                elif score <= 0.0:  # every class excluded (a negation, another posture...): no class is nearest
+                    near = "; no trained class comes near"
+                else:
+                    near = f"; nearest trained class {vocabulary[j]!r} {shown:.2f}"
+                if taken:
                     near += f", taken by {owner[j]!r}"
                 out.append(f"{m.label} -> new (zero-shot{near})")
         return out
@@ -695,7 +753,7 @@ def match_labels(
     clash = np.array(
         [
             [
-                conflict(a.stems, b.stems) or _particle_clash(*x, *y) or _meaning_clash(a, b)
+                conflict(a.stems, b.stems) or _particle_clash(*x, *y) or _meaning_clash(a, b) or _verb_clash(a, b)
                 for b, y in zip(voc_texts, voc_ph, strict=True)
             ]
             for a, x in zip(lab_texts, lab_ph, strict=True)

@@ -584,6 +584,13 @@ def test_a_new_label_that_nearly_spells_a_trained_word_gets_a_tip() -> None:
     assert _spelling_hint(head(["waling"], [False])) == []  # it reached a trained class after all
     assert _spelling_hint(head(["kickng"], [True], [True])) == []  # taught by example: its spelling is not read
     assert _spelling_hint(head(["tai chi", "skating"], [True, True])) == []
+    # labels-file audit of 7 December 2026, late: "chair" / "hair" (0.89) was flagged, once per label using it
+    chairs = head(["sit on a chair", "stand on a chair", "hold sittin"], [True] * 3)
+    chairs.vocabulary = (*chairs.vocabulary, "brush hair")
+    (line,) = _spelling_hint(chairs)
+    assert "chair" not in line and line.count("'sittin'") == 1
+    (line,) = _spelling_hint(head(["waling fast", "waling slow"], [True, True]))
+    assert line.count("'waling'") == 1
 
 
 def test_labels_that_name_no_action_get_a_tip_and_no_description_tip() -> None:

@@ -391,7 +391,7 @@ def test_a_head_built_for_labels_the_file_no_longer_holds_is_dropped(tmp_path) -
         reloader.close()
 
 
-def test_a_stale_head_is_dropped_within_the_watchers_poll_interval(tmp_path) -> None:
+def test_a_stale_head_is_dropped_within_the_watchers_poll_interval(tmp_path, caplog) -> None:
     """The review of the mend above: it asked the watcher, which does not look at the file again within ``poll_s``
     (1 s by default) of its last look, so a head built in under a second (a cached one) was still swapped in stale.
     The reloader reads the file itself when a build ends."""
@@ -420,7 +420,10 @@ def test_a_stale_head_is_dropped_within_the_watchers_poll_interval(tmp_path) -> 
         _saved(path, "jump\nrun\nwave\n")
         assert reloader.poll(t) is None and reloader.busy
         _saved(path, "jump\nrun\nwave hands\n")  # saved again within the watcher's interval
-        assert settled_poll(t + 0.1) is None and watcher.reloads == 0  # the stale head is dropped
+        with caplog.at_level(logging.WARNING, logger="realtime.head.reload"):
+            assert settled_poll(t + 0.1) is None and watcher.reloads == 0  # the stale head is dropped
+        # and says so at the default level (until 7 December 2026, late, only at INFO: an edit vanished unsaid)
+        assert "changed again while the head of its 3 labels was built" in caplog.text
         assert settled_poll(t + 1.2) is None and reloader.busy  # the next look offers the file's labels
         head = settled_poll(t + 1.3)
         assert head is not None and head.names == ("jump", "run", "wave hands") and watcher.reloads == 1
@@ -673,7 +676,9 @@ def test_a_cached_head_keeps_its_mapping_without_an_encoder(bundles, tmp_path) -
     built = first.build(ls)
     assert built.classes == ((2,), ())
     printed = built.mapping_lines()
-    assert printed[0].startswith("greet -> hand_waving (") and "nearest trained class" in printed[1], printed
+    assert printed[0].startswith("greet -> hand_waving (") and printed[1].startswith("jump up -> new (zero-shot"), (
+        printed
+    )
 
     class NoEncoder(FakeText):
         def encode_labels(self, labels, descriptions=None):

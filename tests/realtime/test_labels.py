@@ -78,7 +78,9 @@ def test_non_ascii_names(tmp_path) -> None:
             "jump\nrun\n".encode("utf-16-le"),
             "looks like UTF-16 without a byte order mark; save the labels file as UTF-8",
         ),
-        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "labels.txt:line 1: not valid UTF-8"),
+        # an image is binary, not a text in another encoding (labels-file audit, 7 December 2026, late: it said
+        # "not valid UTF-8 text")
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "labels.txt: contains NUL bytes, so it is binary"),
         (b"jump\x00\x00\x00\x00\x01\x02run\x00", "contains NUL bytes, so it is binary"),
         ("", "labels.txt: no action names"),
         ("# nothing\n\n   \n", "no action names"),
@@ -199,7 +201,10 @@ def test_watcher_reloads_changes_and_keeps_the_old_set_on_bad_edits(tmp_path, ca
 
     write(tmp_path, "jump\nrun\nsit down\n")  # same content as the set in use, just written
     assert watcher.poll(now=t + 50) is None and watcher.last_error is not None  # settling: not read yet
-    assert watcher.poll(now=t + 50 + SETTLE_S) is None and watcher.last_error is None  # still for SETTLE_S: read
+    with caplog.at_level(logging.WARNING, logger="realtime.head.labels"):
+        assert watcher.poll(now=t + 50 + SETTLE_S) is None and watcher.last_error is None  # still for SETTLE_S: read
+    # the warnings above are answered: the file is good again (a labels-file audit of 7 December 2026 saw nothing)
+    assert "labels.txt is usable again and holds the 3 labels in use" in caplog.records[-1].getMessage()
 
     _touch_later(path, "jump | leap into the air\nrun\nsit down\n")  # a description change is a change
     changed = watcher.poll(now=t + 70)

@@ -666,7 +666,7 @@ LABEL_CASES = [
     ("whitespace", b"  \n\t\n\n", "no action names"),
     ("comments only", b"# wave\n   # jump\n", "no action names"),
     ("NUL bytes", b"wave\x00\nrun\n", "contains NUL bytes, so it is binary, not a text file; save it as UTF-8"),
-    ("random bytes", RANDOM_BYTES, "save the labels file as UTF-8"),
+    ("random bytes", RANDOM_BYTES, "so it is binary, not a text file; save it as UTF-8"),
     ("utf-16 without BOM", "wave\njump\n".encode("utf-16-le"), "looks like UTF-16 without a byte order mark"),
     ("latin-1", "wave\ncafé\n".encode("latin-1"), ":line 2: not valid UTF-8 text"),
     ("utf-16 BOM, then bad", b"\xff\xfe" + "wave\n".encode("utf-16-le") + b"\x00\xd8", "not valid UTF-16-LE"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sadvae.head.matching import canonical, conflict, match_labels, meaning_clash, stems
+from sadvae.head.matching import canonical, conflict, match_labels, meaning_clash, stems, verb_clash
 
 
 def alike(texts: list[str]) -> np.ndarray:
@@ -63,6 +63,32 @@ def test_a_negated_label_takes_no_class_that_lacks_the_negation(label: str, cls:
 
 def test_no_as_an_answer_is_no_negation() -> None:
     assert classes_of("shake head no", ["shake head"]) == ("shake head",)
+
+
+@pytest.mark.parametrize("label", ["writing notes", "write a note", "taking notes", "noted writing"])
+def test_a_word_that_stems_like_a_negation_is_none(label: str) -> None:
+    """Labels-file audit of 7 December 2026, late: "note(s)" / "noted" stem to "not", and every class was excluded."""
+    assert not meaning_clash(label, "writing")
+    assert classes_of(label, ["writing"]) == ("writing",)
+
+
+def test_a_label_every_class_excludes_names_no_nearest_class() -> None:
+    """Its start-up line said "nearest trained class 'drink water' 0.00": the first column of a row of zeros."""
+    result = match_labels(["do not walk"], ["drink water", "walk"], alike)
+    assert result.lines(["drink water", "walk"]) == ["do not walk -> new (zero-shot; no trained class comes near)"]
+
+
+def test_a_score_under_the_threshold_is_not_shown_as_the_threshold() -> None:
+    """0.7996 printed "0.80" beside "new" at the threshold 0.8 and read as a refused match: it is rounded down."""
+
+    def near(texts: list[str]) -> np.ndarray:
+        e = np.zeros((len(texts), 2))
+        e[:, 0] = 1.0
+        e[0] = (0.7996, np.sqrt(1 - 0.7996**2))  # the label, a little under 0.8 from every class
+        return e
+
+    (line,) = match_labels(["sit on a chair"], ["sitting down"], near).lines(["sitting down"])
+    assert line == "sit on a chair -> new (zero-shot; nearest trained class 'sitting down' 0.79)"
 
 
 # ---------------------------------------------------------------- 3. one side is not both
@@ -222,3 +248,37 @@ def test_a_possessive_is_dropped_before_the_stop_words() -> None:
 def test_fullwidth_letters_read_as_ascii() -> None:
     assert canonical("ｗａｌｋ ｂａｃｋｗａｒｄｓ") == "walk backward"
     assert classes_of("ｗａｌｋ ｔｏ ｔｈｅ ｌｅｆｔ", ["walk to the left"]) == ("walk to the left",)
+
+
+# ---------------------------------------------------------------- another verb on the same thing
+
+
+@pytest.mark.parametrize(
+    ("label", "cls"),
+    [
+        ("hold a box", "open a box"),
+        ("hold a hat", "put on a hat"),
+        ("carry a bag", "put something into a bag"),
+        ("pull a bag", "take off bag"),
+        ("tennis swing", "tennis serve"),
+    ],
+)
+def test_another_verb_on_the_same_thing_is_another_action(label: str, cls: str) -> None:
+    """Labels-file audit of 7 December 2026, late: the encoder scored these pairs over 0.8 on the shared object."""
+    assert verb_clash(label, cls)
+    assert classes_of(label, [cls]) == ()
+
+
+@pytest.mark.parametrize(
+    ("label", "cls"),
+    [
+        ("shoot a basketball", "throw a basketball"),  # verbs of one action
+        ("toss a ball", "throw a ball"),
+        ("phone call", "make a phone call/answer phone"),  # the label's verb is a word of the class
+        ("answer the phone", "make a phone call/answer phone"),  # one alias has the label's verb
+        ("carrying a box", "carry"),  # the class names no object
+        ("wear a hat", "put on a hat/cap"),
+    ],
+)
+def test_one_action_in_other_words_keeps_its_class(label: str, cls: str) -> None:
+    assert classes_of(label, [cls]) == (cls,)
