@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from realtime.events.format import sanitize_source
-from realtime.events.security import DEFAULT_ENDPOINT
+from realtime.events.security import DEFAULT_ENDPOINT, DEFAULT_PROXY_XSUB
 from sadvae.errors import ConfigError, SadvaeError, SourceError, SourceLostError
 from sadvae.labels import duplicate_key
 
@@ -236,7 +236,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_false",
         help="--backend torch on a CUDA device: plain eager calls instead of replayed CUDA graphs",
     )
-    p.add_argument("--endpoint", default=DEFAULT_ENDPOINT, help=f"ZeroMQ endpoint (default {DEFAULT_ENDPOINT})")
+    p.add_argument(
+        "--endpoint",
+        help=f"ZeroMQ endpoint (default {DEFAULT_ENDPOINT}; with --connect {DEFAULT_PROXY_XSUB}, where `sadvae events "
+        "proxy` takes publishers by default)",
+    )
     p.add_argument(
         "--connect", action="store_true", help="connect to the endpoint (a `sadvae events proxy`) instead of binding it"
     )
@@ -496,6 +500,8 @@ def _options(args: argparse.Namespace):
 
     if not args.status_interval > 0:
         raise ConfigError(f"--status-interval must be > 0 seconds, got {args.status_interval}")
+    if args.endpoint is None:  # until 7 December 2026, late, --connect alone dialled 5555, where no proxy listens
+        args.endpoint = DEFAULT_PROXY_XSUB if args.connect else DEFAULT_ENDPOINT
     parse_endpoint(args.endpoint, bind=not args.connect, what="--endpoint", resolve=True, allow_inproc=False)
 
     pose = _build(
@@ -648,9 +654,20 @@ def _summary(pipeline, model, source) -> str:
             *_label_lines(head, pipeline.opts.decisions, model.bundle_path),
             f"  source: {getattr(source, 'name', source)}; events "
             f"{'on' if pipeline.publisher.opts.bind else 'to the proxy at'} {pipeline.publisher.endpoint} "
-            f"(topics sadvae.{pipeline.publisher.source}.action|status)",
+            f"(topics sadvae.{pipeline.publisher.source}.action|status)" + _curve_note(pipeline.publisher.opts.curve),
         ]
     )
+
+
+def _curve_note(curve) -> str:
+    """The summary's word on encryption (until 7 December 2026, late, a --curve-keys run read as a plain one)."""
+    if curve is None:
+        return ""
+    try:
+        allowed = len(curve.allowed_keys())
+    except ConfigError:  # the summary must not fail on a key folder changed since start-up
+        return "; CURVE-encrypted"
+    return f"; CURVE-encrypted, {allowed} subscriber key(s) allowed ({curve.clients_dir})"
 
 
 def _label_lines(head, decisions, bundle=None) -> list[str]:
@@ -1018,7 +1035,7 @@ def run(args: argparse.Namespace) -> int:
     reason = pipeline.run()
     if recorder is not None and recorder.written is not None:
         print(f"{PROG}: tracked skeletons written to {pipeline.recorder.path}", file=sys.stderr)
-    if hint := _no_window_hint(pipeline, source, reason, skeletons_only) or _no_start_hint(pipeline):
+    if hint := _no_window_hint(pipeline, source, reason, skeletons_only) or _no_start_hint(pipeline, source):
         print(hint, file=sys.stderr)
     print(f"{PROG}: stopped ({reason}) after {pipeline.frames} frames, {pipeline.windows} windows", file=sys.stderr)
     return EXIT_CODES.get(reason, 0)
@@ -1193,11 +1210,15 @@ def _window_rule(model, opts) -> str:
     return f"the model's window of {pre.window} frames at {pre.fps:g} fps"
 
 
-def _no_start_hint(pipeline: Pipeline) -> str | None:
+def _no_start_hint(pipeline: Pipeline, source=None) -> str | None:
     """After a run in which windows were scored but no action started: the nearest it came and what a start needs."""
     if pipeline.starts or pipeline.best_window is None:
         return None
     label, score, t_s, track, taught = pipeline.best_window
+    if getattr(source, "live", False) and pipeline.first_frame_ms is not None:
+        # a camera's or live stream's frames carry the monotonic clock (the host's uptime): seconds into the run
+        # (until 7 December 2026, late, "39502.5 s")
+        t_s -= pipeline.first_frame_ms / 1000.0
     d = pipeline.opts.decisions
     need = (
         f"{d.taught_start_score:g} (--taught-start-score)" if taught else f"{d.start_score:g} (--start-score)"

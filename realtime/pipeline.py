@@ -257,6 +257,7 @@ class Pipeline:
         # the nearest a label came to a start since the labels were (re)loaded: (label, smoothed score, window end s,
         # track id, taught by example); what a run without a start reports (sadvae-live's last lines)
         self.best_window: tuple[str, float, float, int, bool] | None = None
+        self.first_frame_ms: int | None = None  # the first frame's source time (a camera's: the monotonic clock)
         self.last_batch: WindowBatch | None = None
         self._tracks: dict[int, _TrackState] = {}
         self._tracker = Tracker(opts.tracker)
@@ -357,6 +358,8 @@ class Pipeline:
         """Process one frame (the body of :meth:`run`)."""
         s, t0 = self.stats, start_ns or _now_ns()
         self._t_ms = t_ms = int(frame.timestamp_ms)
+        if self.first_frame_ms is None:
+            self.first_frame_ms = t_ms
         at_ms = push_ms = t_ms  # tracker and buffer times: the frame's, or the pose result's (LIVE: an earlier frame)
         skeletons = None
         if frame.skeletons is not None:  # a replay: NTU-25 joints already, one camera frame (no pose)
@@ -652,6 +655,12 @@ class Pipeline:
     def _on_source_status(self, status: Any) -> None:
         details = {"attempt": status.attempt, "delay_s": status.delay_s}
         self._status(f"source_{status.state}", status.message, details)
+        # an operator reading the service's log sees a camera go and come back (until 7 December 2026, late, only
+        # subscribers learnt of it); each attempt between the two stays at debug level
+        if status.state in ("disconnected", "reconnected"):
+            log.warning("%s", status.message)
+        else:
+            log.debug("%s", status.message)
         if status.state == "reconnected":  # the read that spans the outage is no frame interval: left out of the mean
             self._outage_read = True
         if status.state == "disconnected":  # nobody is seen while the source is away: their actions end now (with

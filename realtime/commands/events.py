@@ -29,12 +29,11 @@ import time
 from datetime import datetime
 from functools import partial
 
-from realtime.events.security import DEFAULT_ENDPOINT
+from realtime.events.security import DEFAULT_ENDPOINT, DEFAULT_PROXY_XPUB, DEFAULT_PROXY_XSUB
 
 __all__ = ["register", "format_event"]
 
-DEFAULT_XSUB = "tcp://127.0.0.1:5559"
-DEFAULT_XPUB = "tcp://127.0.0.1:5560"
+DEFAULT_XSUB, DEFAULT_XPUB = DEFAULT_PROXY_XSUB, DEFAULT_PROXY_XPUB
 WAIT_NOTICE_S = 1.0  # `sadvae events` says it is waiting when the first event takes longer than this
 MAX_TIMEOUT_S = 1e6  # ZeroMQ polls with an int of milliseconds
 
@@ -62,7 +61,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_listen)
     psub = p.add_subparsers(dest="events_command", metavar="{proxy,keygen}")
     keygen = psub.add_parser("keygen", help="make CURVE keys: server pair, client pairs, allow-list")
-    keygen.add_argument("dir", metavar="DIR", help="folder for the keys (created; existing keys are kept)")
+    keygen.add_argument(
+        "dir",
+        metavar="DIR",
+        help="folder for the keys (created; a server pair there is kept, and a --client name whose pair exists is "
+        "refused: give new names to add subscribers)",
+    )
     keygen.add_argument(
         "--client",
         dest="clients",
@@ -298,10 +302,16 @@ class _HandshakeMonitor:
                 )
                 continue
             if msg["event"] == self._zmq.EVENT_HANDSHAKE_FAILED_AUTH:
-                why = f"ZAP status {msg['value']}: this client's public key is not on its allow-list"
-            else:
-                why = "CURVE handshake failed: wrong --curve-server-key, or the publisher does not use CURVE"
-            print(f"sadvae events: the publisher refused this client's key: {why}", file=sys.stderr, flush=True)
+                said = (
+                    f"the publisher refused this client's key: ZAP status {msg['value']}: this client's public key is "
+                    "not on its allow-list"
+                )
+            else:  # not the client's key: the server's (until 7 December 2026, late, this too blamed the client's)
+                said = (
+                    "the CURVE handshake with the publisher failed: its key is not the --curve-server-key given, or "
+                    "it does not use CURVE"
+                )
+            print(f"sadvae events: {said}", file=sys.stderr, flush=True)
 
     def close(self) -> None:
         if self._mon is not None:
@@ -329,10 +339,14 @@ def _proxy(args: argparse.Namespace) -> int:
     ipv6 = {flag: ep.ipv6 for flag, ep in sides.items()}
     for endpoint in args.sources:
         ipv6["--xsub"] |= parse_endpoint(endpoint, bind=False, what="--from", resolve=True, allow_inproc=False).ipv6
+    if twice := sorted({e for e in args.sources if args.sources.count(e) > 1}):
+        # ZeroMQ dials it twice and relays each of its events twice (integrator audit, 7 December 2026, late)
+        raise ConfigError(f"--from {twice[0]!r} is given twice: its events would arrive twice; give it once")
     if args.xsub == args.xpub and (sides["--xsub"].port is not None or sides["--xsub"].path not in (None, "*")):
         raise ConfigError(f"--xsub and --xpub are both {args.xsub!r}; give the two sides different addresses")
     ctx = zmq.Context.instance()
     xsub, xpub = ctx.socket(zmq.XSUB), ctx.socket(zmq.XPUB)
+    stopped, status = "stopped", 0
     try:
         for sock, flag in ((xsub, "--xsub"), (xpub, "--xpub")):
             if ipv6[flag]:  # ZeroMQ sockets are IPv4-only unless told
@@ -354,11 +368,6 @@ def _proxy(args: argparse.Namespace) -> int:
         for endpoint in bound:  # the proxy relays in clear text: CURVE is not offered here
             warn_if_exposed(endpoint, None, bind=False)
         dialled = f"; dialling {', '.join(args.sources)}" if args.sources else ""
-        print(
-            f"sadvae events proxy: publishers -> {bound[0]} (XSUB){dialled}; subscribers -> {bound[1]} (XPUB)",
-            file=sys.stderr,
-            flush=True,
-        )
         # zmq.proxy blocks inside libzmq, where a Ctrl-C is not always seen; run the steerable proxy on a
         # worker thread (it owns both sockets from here on) and stop it from the main thread with TERMINATE
         ctrl_addr = f"inproc://sadvae-proxy-control-{id(xsub)}"
@@ -371,10 +380,19 @@ def _proxy(args: argparse.Namespace) -> int:
         worker.start()
         previous = signal.signal(signal.SIGTERM, _raise_interrupt)
         try:
+            # announced once the worker runs and a signal is caught here: a Ctrl-C right after the line (a script
+            # that waits for it) stopped the proxy with a worker thread's traceback and "sadvae: interrupted"
+            print(
+                f"sadvae events proxy: publishers -> {bound[0]} (XSUB){dialled}; subscribers -> {bound[1]} (XPUB)",
+                file=sys.stderr,
+                flush=True,
+            )
             while not done.wait(0.2):
                 pass
+        except _Terminated:
+            stopped = "stopped (sigterm)"
         except KeyboardInterrupt:
-            pass
+            stopped, status = "stopped (sigint)", 130
         finally:
             signal.signal(signal.SIGTERM, previous)
             if not done.is_set():
@@ -384,11 +402,18 @@ def _proxy(args: argparse.Namespace) -> int:
     finally:
         xsub.close(linger=0)
         xpub.close(linger=0)
-    return 0
+    # a last line and sadvae-live's exit statuses: 130 for a Ctrl-C, 0 for SIGTERM (until 7 December 2026, late,
+    # the proxy stopped without a word, 0 either way)
+    print(f"sadvae events proxy: {stopped}", file=sys.stderr, flush=True)
+    return status
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, told apart from a Ctrl-C."""
 
 
 def _raise_interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt
+    raise _Terminated
 
 
 def _run_proxy(zmq, ctx, xsub, xpub, ctrl_addr: str, done: threading.Event) -> None:

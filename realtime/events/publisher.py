@@ -159,6 +159,9 @@ class Publisher(_Endpoint):
         options = [(zmq.SNDHWM, self.opts.sndhwm), (zmq.LINGER, self.opts.linger_ms)]
         options += [(zmq.XPUB_NODROP, 1)] if self.opts.nodrop else []
         options += [(zmq.SNDBUF, self.opts.sndbuf)] if self.opts.sndbuf else []
+        # connected to a proxy: while it is away, events are dropped, not queued and sent late when it returns (until
+        # 7 December 2026, late, a restarted proxy got a burst of up to `sndhwm` stale events, the newest lost)
+        options += [(zmq.IMMEDIATE, 1)] if not self.opts.bind else []
         self._sock, self._release = open_socket(
             zmq.PUB, self.opts.endpoint, self.opts.bind, options, "publisher", server=self.opts.curve
         )

@@ -39,6 +39,8 @@ from sadvae.errors import ConfigError, MissingDependencyError
 
 __all__ = [
     "DEFAULT_ENDPOINT",
+    "DEFAULT_PROXY_XPUB",
+    "DEFAULT_PROXY_XSUB",
     "SERVER_NAME",
     "CLIENTS_DIR",
     "CurveServer",
@@ -54,6 +56,9 @@ log = logging.getLogger(__name__)
 
 # where the publisher binds and subscribers connect unless told otherwise: loopback only (see the module docstring)
 DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
+# `sadvae events proxy`: publishers connect to its XSUB side, subscribers to its XPUB side
+DEFAULT_PROXY_XSUB = "tcp://127.0.0.1:5559"
+DEFAULT_PROXY_XPUB = "tcp://127.0.0.1:5560"
 
 SERVER_NAME = "server"
 CLIENTS_DIR = "authorized_clients"

@@ -162,7 +162,8 @@ class _LiveSource(Source):
             self._attempt += 1
             attempt = self._attempt
             if self.policy.max_attempts is not None and attempt > self.policy.max_attempts:
-                msg = f"{self._what} lost: gave up after {self.policy.max_attempts} reconnect attempts"
+                n = self.policy.max_attempts
+                msg = f"{self._what} lost: gave up after {n} reconnect attempt{'s' if n != 1 else ''}"
                 self._status("gave_up", attempt - 1, 0.0, msg)
                 self._error = SourceError(msg)
                 return None
@@ -377,8 +378,11 @@ class StreamSource(_LiveSource):
     ):
         self.url = str(url)
         self.safe_url = redact_url(self.url)
-        host = self.url.split("://", 1)[-1].split("/", 1)[0].split("@")[-1]
-        self.name = host.replace(":", "_") or "stream"
+        rest = self.url.split("://", 1)[-1].split("?", 1)[0].split("#", 1)[0]
+        host, _, path = rest.partition("/")
+        # the path too: two streams of one recorder (/cam1, /cam2) published on one topic until 7 December 2026, late
+        # (status messages carry it already, so the topic says nothing new; the query, which may hold a token, never)
+        self.name = "_".join(p for p in (host.split("@")[-1].replace(":", "_"), path.strip("/")) if p) or "stream"
 
         def opener() -> Any:
             if capture_factory is not None:

@@ -161,6 +161,25 @@ def test_display_without_a_screen_is_one_line(labels, shared_data, capsys, monke
 
 
 @pytest.mark.parametrize(
+    ("argv", "endpoint", "bind"),
+    [
+        ([], "tcp://127.0.0.1:5555", True),
+        (["--connect"], "tcp://127.0.0.1:5559", False),  # the proxy's default --xsub (it was 5555: nowhere)
+        (["--connect", "--endpoint", "tcp://127.0.0.1:6000"], "tcp://127.0.0.1:6000", False),
+        (["--endpoint", "tcp://127.0.0.1:6001"], "tcp://127.0.0.1:6001", True),
+    ],
+)
+def test_connect_without_an_endpoint_dials_the_proxys_default_port(argv, endpoint, bind) -> None:
+    """Integrator audit of 7 December 2026, late: `--connect` alone published into the void, exit 0, unsaid."""
+    from realtime.cli import _options, build_parser
+    from realtime.commands.events import DEFAULT_XSUB
+
+    assert DEFAULT_XSUB == "tcp://127.0.0.1:5559"
+    opts = _options(build_parser().parse_args(["--demo", "--labels", "labels/demo.txt", *argv]))
+    assert (opts.publisher.endpoint, opts.publisher.bind) == (endpoint, bind)
+
+
+@pytest.mark.parametrize(
     ("argv", "message"),
     [
         (["--endpoint", "garbage"], "--endpoint 'garbage': not a ZeroMQ endpoint; write tcp://HOST:PORT"),
@@ -495,17 +514,24 @@ def test_the_no_start_hint_says_why_a_score_over_the_bar_did_not_start() -> None
     from realtime.cli import _no_start_hint
     from realtime.decisions import DecisionOptions
 
-    def hint(score: float, taught: bool = False) -> str:
+    def hint(score: float, taught: bool = False, source=None, end_s: float = 3.2) -> str:
         pipe = SimpleNamespace(
-            starts=0, best_window=("throw", score, 3.2, 0, taught), opts=SimpleNamespace(decisions=DecisionOptions())
+            starts=0,
+            best_window=("throw", score, end_s, 0, taught),
+            opts=SimpleNamespace(decisions=DecisionOptions()),
+            first_frame_ms=39_499_300,
         )
-        return _no_start_hint(pipe)
+        return _no_start_hint(pipe, source)
 
     assert "it reached the score but not in 2 leading windows in a row" in hint(0.71)
     assert "it reached the score" not in hint(0.4) and "a start needs 0.6 (--start-score)" in hint(0.4)
     # on camera skeletons nothing starts on most real clips (docs/results.md): the way out is named (7 December 2026)
     assert hint(0.4).endswith("teach it by doing it, --teach LABEL --examples FOLDER (docs/head.md section 8)")
     assert "--teach" not in hint(0.4, taught=True) and "(--taught-start-score)" in hint(0.4, taught=True)
+    # a camera's or live stream's time is the monotonic clock: said as seconds into the run (integrator audit of
+    # 7 December 2026, late: "(39502.5 s, person 1)"); a file's or replay's own time stays
+    assert "(3.2 s, person 0)" in hint(0.4, source=SimpleNamespace(live=True), end_s=39502.5)
+    assert "(3.2 s, person 0)" in hint(0.4, source=SimpleNamespace())
 
 
 def test_a_run_without_any_start_ends_with_the_nearest_it_came(shared_data, tmp_path, capsys) -> None:

@@ -260,6 +260,51 @@ def test_publish_and_subscribe_on_loopback() -> None:
         pub.publish(status(pub.source))
 
 
+def test_a_connected_publisher_drops_what_it_publishes_while_its_proxy_is_away() -> None:
+    """Integrator audit of 7 December 2026, late: a publisher connected to a proxy queued up to `sndhwm` events while
+    the proxy was down and sent them, seconds stale, when it came back (the newest were the ones lost). A plain SUB
+    bound where the proxy's XSUB side would be stands in for the proxy."""
+    zmq = pytest.importorskip("zmq")
+    from sadvae_tests_helpers import free_endpoint
+
+    endpoint = free_endpoint()
+    ctx = zmq.Context.instance()
+
+    def proxy():
+        sock = ctx.socket(zmq.SUB)
+        sock.setsockopt(zmq.SUBSCRIBE, b"")
+        sock.bind(endpoint)
+        return sock
+
+    def seqs(sock, until_s: float) -> list[int]:
+        got, end = [], time.monotonic() + until_s
+        while time.monotonic() < end:
+            if sock.poll(50):
+                got.append(json.loads(sock.recv_multipart()[1])["seq"])
+        return got
+
+    with Publisher(PublisherOptions(endpoint=endpoint, bind=False, settle_ms=0), "cam0") as pub:
+        first = proxy()
+        for _ in range(100):  # until the connection and its subscription are up
+            pub.publish(status(pub.source))
+            if first.poll(20):
+                break
+        first.close(linger=0)  # the proxy goes away
+        time.sleep(0.3)
+        away = pub._seq["status"]
+        for _ in range(20):
+            pub.publish(status(pub.source))
+        second = proxy()  # and comes back
+        got: list[int] = []
+        for _ in range(100):
+            pub.publish(status(pub.source))
+            got += seqs(second, 0.02)
+            if len(got) >= 3:
+                break
+        second.close(linger=0)
+    assert got and min(got) >= away + 20, (away, got)  # nothing published while it was away arrives
+
+
 def test_topic_filter_and_source_check() -> None:
     with Publisher(PublisherOptions(endpoint=ANY_PORT), source_name="cam0") as pub:
         with Subscriber(pub.endpoint, topics=[topic_for("cam0", "action")]) as sub:

@@ -368,6 +368,11 @@ def test_events_command_without_timeout_says_once_that_it_waits() -> None:
         (["--from", "tcp://127.0.0.1:*"], "--from 'tcp://127.0.0.1:*': port * (any free port) is for binding"),
         (["--xsub", "tcp://127.0.0.1:5581", "--xpub", "tcp://127.0.0.1:5581"], "--xsub and --xpub are both"),
         (["--xsub", "tcp://203.0.113.7:5581"], "203.0.113.7 is not an address of this machine"),
+        # integrator audit of 7 December 2026, late: accepted, and every event of that publisher came twice
+        (
+            ["--from", "tcp://127.0.0.1:5590", "--from", "tcp://127.0.0.1:5590"],
+            "--from 'tcp://127.0.0.1:5590' is given",
+        ),
     ],
 )
 def test_proxy_bad_addresses_are_one_line_naming_the_flag(argv: list[str], message: str) -> None:
@@ -390,9 +395,24 @@ def test_proxy_announces_the_ports_it_really_bound() -> None:
         line = proxy.stderr.readline()
     finally:
         proxy.send_signal(signal.SIGINT)
-        proxy.communicate(timeout=10)
+        _, rest = proxy.communicate(timeout=10)
     assert line.startswith("sadvae events proxy: publishers -> tcp://127.0.0.1:"), line
     assert ":*" not in line and line.count("tcp://127.0.0.1:") == 2
+    # a last line, and sadvae-live's statuses: 130 for a Ctrl-C (it ended silently with 0: integrator audit of
+    # 7 December 2026, late), 0 for SIGTERM
+    assert proxy.returncode == 130 and rest.strip().splitlines()[-1] == "sadvae events proxy: stopped (sigint)", rest
+    proxy = subprocess.Popen(
+        [*SADVAE, "events", "proxy", "--xsub", "tcp://127.0.0.1:*", "--xpub", "tcp://127.0.0.1:*"],
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        proxy.stderr.readline()
+    finally:
+        proxy.send_signal(signal.SIGTERM)
+        _, rest = proxy.communicate(timeout=10)
+    assert proxy.returncode == 0 and rest.strip().splitlines()[-1] == "sadvae events proxy: stopped (sigterm)", rest
 
 
 # ---- review of 6 December 2026: key files, handshakes, topics, timeouts, losses ------------------------------
@@ -414,7 +434,8 @@ def test_subscriber_without_keys_is_told_the_publisher_encrypts(tmp_path) -> Non
         )  # fmt: skip
     assert proc.returncode == 1
     assert "it encrypts its events" in proc.stderr and "--curve-server-key" in proc.stderr, proc.stderr
-    assert wrong.returncode == 1 and "wrong --curve-server-key" in wrong.stderr, wrong.stderr
+    assert wrong.returncode == 1 and "its key is not the --curve-server-key given" in wrong.stderr, wrong.stderr
+    assert "refused this client's key" not in wrong.stderr  # the server's key is wrong, not the client's
 
 
 @pytest.mark.parametrize(

@@ -302,7 +302,11 @@ def test_stream_credentials_never_reach_errors_logs_or_statuses(caplog) -> None:
     assert statuses[0].message == "stream rtsp://***@h/x dropped"
     assert str(unopened.value).startswith("cannot open stream rtsp://***@h/x: unreachable")
     assert "stream rtsp://***@h/x is a recording" in caplog.text
-    assert src.name == "h"
+    assert src.name == "h_x"  # host and path: two streams of one recorder get two topics
+    named = (
+        StreamSource(u, capture_factory=lambda u: Capture(3)) for u in ("rtsp://h:554/cam1?token=s3cret", "http://h/")
+    )
+    assert [(s.name, s.close())[0] for s in named] == ["h_554_cam1", "h"]  # never the query
 
 
 def test_redact_url() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from types import SimpleNamespace
 
 import numpy as np
@@ -341,7 +342,7 @@ def test_print_all_says_how_much_of_a_cut_window_was_motion(capsys) -> None:
     assert first.endswith("moving 1.4 of 3.2 s") and "moving" not in second
 
 
-def test_heartbeats_go_on_while_a_camera_waits_to_reconnect(shared_data, live_model, labels, tmp_path) -> None:
+def test_heartbeats_go_on_while_a_camera_waits_to_reconnect(shared_data, live_model, labels, tmp_path, caplog) -> None:
     """Review of 6 December 2026: heartbeats went out only after a frame, so during a reconnect's backoff (up to
     10 s between attempts) status events came ``delay_s`` apart, and a subscriber following the documented liveness
     rule (no status for 3 intervals: the publisher is gone) ended the person's action while the camera came back.
@@ -399,7 +400,11 @@ def test_heartbeats_go_on_while_a_camera_waits_to_reconnect(shared_data, live_mo
     assert camera.on_idle is not None
     publish = pipe.publisher.publish
     pipe.publisher.publish = lambda event: events.append(event) or publish(event)
-    assert pipe.run() == "end"
+    with caplog.at_level(logging.WARNING, logger="realtime.pipeline"):
+        assert pipe.run() == "end"
+    # the service log says it too (integrator audit of 7 December 2026, late: only subscribers were told)
+    said = [r.getMessage() for r in caplog.records if r.name == "realtime.pipeline"]
+    assert "camera dropped" in said and "camera reconnected" in said
     t0, t1 = (t * 1e9 for t in camera.gap)
     beats = [e["monotonic_ns"] for e in events if e["type"] == "status" and e["reason"] == "heartbeat"]
     during = [t for t in beats if t0 <= t <= t1]

@@ -48,7 +48,11 @@ def receive_counts(pub: Publisher, subs: dict[str, Subscriber], seconds: float =
 
 def test_defaults_are_loopback() -> None:
     assert PublisherOptions().endpoint == "tcp://127.0.0.1:5555" and PublisherOptions().curve is None
-    assert build_parser().parse_args(["--replay", "r.npz", "--labels", "x"]).endpoint == "tcp://127.0.0.1:5555"
+    from realtime.cli import _options
+
+    for argv, endpoint in (([], "tcp://127.0.0.1:5555"), (["--connect"], "tcp://127.0.0.1:5559")):  # bound / proxy
+        args = build_parser().parse_args(["--demo", "--labels", "labels/demo.txt", *argv])
+        assert _options(args).publisher.endpoint == endpoint and is_local_endpoint(endpoint)
     for ep in ("tcp://127.0.0.1:5555", "tcp://localhost:1", "tcp://[::1]:5555", "ipc:///tmp/x", "inproc://x"):
         assert is_local_endpoint(ep), ep
     for ep in ("tcp://*:5555", "tcp://0.0.0.0:5555", "tcp://eth0:5555", "tcp://10.0.0.5:5555", "tcp://[::]:1"):
@@ -298,6 +302,8 @@ def test_live_with_curve_keys_reaches_only_the_keyed_events_command(model_files,
     # the subscriber without the key was listening all along (not crashed or gone) and received nothing
     assert still_listening and "sadvae: interrupted" in plain_err and "Traceback" not in plain_err, plain_err
     assert plain_out == ""
+    # the start-up summary says so (integrator audit of 7 December 2026, late: it read as a plain run)
+    assert f"; CURVE-encrypted, 1 subscriber key(s) allowed ({tmp_path / 'keys'}" in live_err, live_err
     assert live.returncode == 0
 
 
