@@ -236,7 +236,8 @@ def read_msr_raw(path: Path) -> np.ndarray:
         raise DataFormatError(
             path,
             f"line {_line_of(lines, whole * _K1)}",
-            f"expected {_K1} rows a frame, found {len(table)} rows: frame {whole + 1} is truncated",
+            f"expected {_K1} rows a frame (MSR Action3D's 20 joints), found {len(table)} rows, not a whole number of "
+            f"frames: frame {whole + 1} is truncated, or the file has another joint count",
         )
     check_metres(path, table[:, :3])
     return table.reshape(-1, _K1, 4)

@@ -185,6 +185,8 @@ def read_txt2npy(path: str | Path, max_persons: int = 2, class_names: Sequence[s
         DataFormatError: missing, not an object .npy, truncated, a pickle naming anything but numpy arrays,
             not a dict, or a key is missing or has the wrong shape (named).
     """
+    from sadvae.data.kinect_v1_files import check_metres
+
     p = Path(path)
     obj = _load_object_npy(p)
     if not isinstance(obj, dict):
@@ -213,6 +215,7 @@ def read_txt2npy(path: str | Path, max_persons: int = 2, class_names: Sequence[s
             raise DataFormatError(
                 p, f"key {key!r}", f"not a float32 number (NaN, inf or too large) at frame {frame}, joint {joint}"
             )
+        check_metres(p, arr)  # millimetres were read as a 1.4 km person until 7 December 2026, late (an audit)
         bodies[key] = arr
     present = {k: np.flatnonzero(np.abs(a).reshape(t, -1).any(axis=1)) for k, a in bodies.items()}
     present = {k: f for k, f in present.items() if len(f)}

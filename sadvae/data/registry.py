@@ -220,6 +220,11 @@ def read_path(path: str | Path) -> Dataset:
             return DATASETS["hdm05"].loader(p)
         if not any(p.iterdir()):
             raise ConfigError(f"{p}: the folder is empty; pass a folder or file of skeletons")
+        if (p / "dataset.json").is_file() or (p / "clips").is_dir():  # a clip folder but for its class list
+            raise ConfigError(
+                f"{p / 'classes.txt'}: missing; a clip folder lists its classes there, one per line (optionally "
+                "`name | description`), as docs/data_format.md shows"
+            )
         raise ConfigError(
             f"{p}: no known dataset layout here (NTU .skeleton files, a Kinect set's or a mocap set's folder); pass a "
             "dataset folder or file"
@@ -249,10 +254,18 @@ def read_path(path: str | Path) -> Dataset:
             raise DataFormatError(p, None, f"corrupt or truncated .npz archive ({_first_line(e)})") from None
         if "format" in keys and "offsets" in keys:
             return load_prepared(p)
+        if keys == {"joints"}:  # neither: say what each needs (the clip reader's "label: missing" misled)
+            raise DataFormatError(
+                p,
+                None,
+                "holds only `joints`: a recording (sadvae-live --record-skeleton) also holds `times`, seconds per "
+                "frame; a clip holds `label` and `fps` or `timestamps` (docs/data_format.md)",
+            )
         if "joints" in keys:  # a recording (joints + times), else one clip of a clip folder, complete or not
             from sadvae.data.user_format import read_recording, read_single_clip
 
-            return read_recording(p) if "times" in keys and "label" not in keys else read_single_clip(p)
+            recording = ("times" in keys or "tracks" in keys) and "label" not in keys  # `tracks`: recordings only
+            return read_recording(p) if recording else read_single_clip(p)
         from sadvae.data.ntu import read_ctrgcn_npz
 
         return read_ctrgcn_npz(p)  # both halves, each sequence with its split

@@ -839,6 +839,10 @@ def read_recording(path: str | Path) -> Dataset:
     times = times.astype(np.float64)
     if not np.isfinite(times).all() or (len(times) > 1 and not (np.diff(times) > 0).all()):
         raise DataFormatError(path, "times", "must be finite and strictly increasing (seconds per frame)")
+    if len(times) > 1 and (step := float(np.median(np.diff(times)))) > 1.0:  # under 1 fps: no camera's seconds
+        raise DataFormatError(
+            path, "times", f"frames are {step:g} apart (median): not seconds; milliseconds? divide them by 1000"
+        )
     seqs, rejected = [], []
     # (column, frames of one track): a column per track, or, with ``tracks``, the tracks that took turns in a column
     if tracks is None:

@@ -397,6 +397,16 @@ def test_txt2npy_nan_is_named_with_its_frame_and_joint(tmp_path):
     _raises_clear(path, read_txt2npy, "NaN, inf or too large", "frame 5, joint 7")
 
 
+def test_txt2npy_in_millimetres_is_refused(tmp_path):
+    """Data-reader audit of 7 December 2026, late: joints x 1000 read as a 1.4 km person (the .skeleton reader and
+    `sadvae data import` refused the same values)."""
+    d = _txt2npy_dict()
+    d["skel_body0"] = d["skel_body0"] * 1000.0
+    path = tmp_path / "S001C001P001R001A001.skeleton.npy"
+    np.save(path, d, allow_pickle=True)
+    _raises_clear(path, read_txt2npy, "beyond 50 m", "millimetres; divide them by 1000")
+
+
 @pytest.mark.parametrize("name", sorted(NUMPY_READERS))
 def test_numpy_reader_accepts_its_valid_synthetic_file(tmp_path, name):
     fname, write, read = NUMPY_READERS[name]

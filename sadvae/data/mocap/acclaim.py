@@ -275,7 +275,34 @@ def _asf_root(path: Path, n: int, key: str, toks: list[str], out: _AsfSections) 
 
 # a person's rest pose spans this much (metres) along its longest axis: HDM05's five actors 1.71-2.01 (T-pose arms);
 # read in inches without their `length 0.45` line they span 0.77-0.90, under the lower bound
-_REST_SPAN_M = (1.0, 3.0)
+PERSON_SPAN_M = (1.0, 3.0)
+
+
+def rest_span(bones: dict[str, AsfBone], parents: dict[str, str], order: tuple[str, ...]) -> float:
+    """Metres the skeleton spans at rest along its longest axis (bones followed from the root)."""
+    pos = {"root": np.zeros(3)}
+    for name in order:
+        bone = bones[name]
+        pos[name] = pos[parents[name]] + bone.direction * bone.length
+    points = np.array(list(pos.values()))
+    return float((points.max(axis=0) - points.min(axis=0)).max())
+
+
+def check_person_size(skeleton: AsfSkeleton) -> None:
+    """A person's skeleton (a dataset reader knows it is one) whose rest pose is no person's size has a wrong
+    ``:units`` ``length``: one clear error (until 7 December 2026, late, `length 1.0` for 0.45 read a 0.8 m person
+    without a word: a data-reader audit). A skeleton without the line is checked by :func:`read_asf` itself."""
+    span = rest_span(skeleton.bones, skeleton.parents, skeleton.order)
+    lo, hi = PERSON_SPAN_M
+    if not lo <= span <= hi:
+        length = 0.0254 / skeleton.length_to_m
+        raise DataFormatError(
+            skeleton.path,
+            ":units",
+            f"`length {length:g}` makes the skeleton at rest span {span:.2f} m, not a person's {lo:g}-{hi:g} m: a "
+            "file length x 0.0254 / L is metres, so L is not the unit of these lengths; set the `length` the "
+            "exporter used (HDM05 and CMU files say `length 0.45`)",
+        )
 
 
 def _check_default_units(
@@ -283,13 +310,8 @@ def _check_default_units(
 ) -> None:
     """An ASF without a ``:units`` ``length`` is read in inches (the Acclaim default); when that makes the skeleton's
     rest pose no person's size, the file's lengths are in another unit: one clear error instead of a giant or a doll."""
-    pos = {"root": np.zeros(3)}
-    for name in order:
-        bone = bones[name]
-        pos[name] = pos[parents[name]] + bone.direction * bone.length
-    points = np.array(list(pos.values()))
-    span = float((points.max(axis=0) - points.min(axis=0)).max())
-    lo, hi = _REST_SPAN_M
+    span = rest_span(bones, parents, order)
+    lo, hi = PERSON_SPAN_M
     if not lo <= span <= hi:
         raise DataFormatError(
             path,
@@ -341,6 +363,7 @@ def read_amc(path: str | Path, skeleton: AsfSkeleton) -> AmcMotion:
     """
     path = Path(path)
     lines = read_mocap_text(path, "AMC")
+    _check_angle_header(path, lines, skeleton)
     counts = {name: len(b.dof) for name, b in skeleton.bones.items()}
     counts["root"] = len(skeleton.root_order)
     fast = _read_amc_regular(path, lines, counts)
@@ -402,6 +425,24 @@ def read_amc(path: str | Path, skeleton: AsfSkeleton) -> AmcMotion:
     for name, count in counts.items():
         values.setdefault(name, np.zeros((t_count, count)))
     return AmcMotion(path, values, t_count, absent)
+
+
+def _check_angle_header(path: Path, lines: list[str], skeleton: AsfSkeleton) -> None:
+    """An AMC header (``:DEGREES`` / ``:RADIANS``) that contradicts its ASF's ``:units angle``: which one the values
+    follow cannot be told, so neither is guessed (until 7 December 2026, late, the header was ignored and a radians
+    file beside a degrees ASF read silently wrong)."""
+    for n, raw in enumerate(lines, 1):
+        word = raw.strip().upper()
+        if word.startswith(":") and word[1:] in ("DEGREES", "RADIANS") and (word == ":DEGREES") != skeleton.degrees:
+            asf_says = "deg" if skeleton.degrees else "rad"
+            raise DataFormatError(
+                path,
+                f"line {n}",
+                f"says {word} but its skeleton {skeleton.path.name} says `angle {asf_says}`; make the two agree "
+                "(the unit the values were written in)",
+            )
+        if raw.strip() and not raw.lstrip().startswith(("#", ":")):
+            return  # the header ends at the first frame
 
 
 def _read_amc_regular(path: Path, lines: list[str], counts: dict[str, int]) -> AmcMotion | None:

@@ -20,7 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-from sadvae.data.mocap.acclaim import AsfSkeleton, amc_forward_kinematics, read_amc, read_asf
+from sadvae.data.mocap.acclaim import (
+    PERSON_SPAN_M,
+    AsfSkeleton,
+    amc_forward_kinematics,
+    check_person_size,
+    read_amc,
+    read_asf,
+)
 from sadvae.data.mocap.bvh import bvh_forward_kinematics, read_bvh
 from sadvae.data.mocap.convert import mocap_to_ntu25
 from sadvae.data.record import Dataset, SkeletonSequence, warn_unread
@@ -183,6 +190,29 @@ def _bone_axis(offsets: np.ndarray, rot: np.ndarray, j: int) -> np.ndarray:
     return rot[:, j] @ d
 
 
+def _check_bvh_rest_span(path: Path, bvh) -> None:
+    """The skeleton of the OFFSETs (its rest pose), read in centimetres, must be a person's size: a file in metres or
+    millimetres was read as a 2 cm doll or a 14 m giant until 7 December 2026, late (a data-reader audit)."""
+
+    hips = bvh.index("Hips")  # the body: set 2's root is a world node, and its Hips OFFSET a place in the room
+    rest, body = np.zeros((len(bvh.names), 3)), np.zeros(len(bvh.names), dtype=bool)
+    body[hips] = True
+    for j, parent in enumerate(bvh.parents):  # parents come before their children in hierarchy order
+        if parent >= 0 and body[parent]:
+            rest[j], body[j] = rest[parent] + bvh.offsets[j], True
+    rest = rest[body]
+    span = float((rest.max(axis=0) - rest.min(axis=0)).max()) * BANDAI_CM
+    lo, hi = PERSON_SPAN_M
+    if not lo <= span <= hi:
+        raise DataFormatError(
+            path,
+            "HIERARCHY",
+            f"read in centimetres, as Bandai-Namco files are, the skeleton's OFFSETs span {span:.2f} m at rest, not "
+            f"a person's {lo:g}-{hi:g} m: the file is in another unit; convert its OFFSETs and position channels "
+            "to centimetres",
+        )
+
+
 def read_bandai_bvh(path: str | Path) -> SkeletonSequence:
     """Read one Bandai-Namco BVH clip (centimetres, +y up) into NTU-25 in the virtual Kinect frame.
 
@@ -194,6 +224,7 @@ def read_bandai_bvh(path: str | Path) -> SkeletonSequence:
     """
     path = Path(path)
     bvh = read_bvh(path)
+    _check_bvh_rest_span(path, bvh)
     idx = {n: bvh.index(n) for n in ("Hips", "Neck", "Head", "Spine")}
     for side in "LR":
         for n in ("UpperArm", "LowerArm", "Hand", "UpperLeg", "LowerLeg", "Foot", "Toes"):
@@ -364,8 +395,15 @@ def read_hdm05_amc(path: str | Path, asf: str | Path | AsfSkeleton | None = None
     missing = [b for b in need if b not in skeleton.bones]
     if missing:
         raise DataFormatError(skeleton.path, ":bonedata", f"expected the HDM05/CMU bones; missing {missing}")
+    check_person_size(skeleton)
     motion = read_amc(path, skeleton)
-    if lost := [b for b in motion.absent if b in need or b == "lowerback"]:  # every HDM05 clip gives them all
+    # every bone on the way from the root to a mapped one moves it (zero rotation in its place bent the arm or the
+    # spine by up to 0.24 m: a data-reader audit, 7 December 2026, late); every HDM05 clip gives them all
+    chain = set(need) | {"lowerback"}
+    for b in need:
+        while (b := skeleton.parents.get(b, "root")) != "root":
+            chain.add(b)
+    if lost := [b for b in motion.absent if b in chain]:
         raise DataFormatError(
             path, None, f"no frame gives bone(s) {lost} of {skeleton.path.name}; the file is damaged: restore it"
         )

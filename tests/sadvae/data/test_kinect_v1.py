@@ -104,7 +104,12 @@ def test_msr_zero_frames_dropped_and_timed(msr_root):
 @pytest.mark.parametrize(
     ("text", "where", "problem"),
     [
-        ("1 2 3 1\n" * 30, "line 21", r"expected 20 rows a frame, found 30 rows: frame 2 is truncated"),
+        (
+            "1 2 3 1\n" * 30,
+            "line 21",
+            r"expected 20 rows a frame \(MSR Action3D's 20 joints\), found 30 rows, not a whole number of frames: "
+            r"frame 2 is truncated, or the file has another joint count",
+        ),
         ("1 2 3 1\n" * 20 + "1 2 3\n", "line 21", r"expected 4 numbers \(x y z c\), found 3"),
         ("1 2 3 1\n" * 7 + "1 2 abc 1\n" + "1 2 3 1\n" * 12, "line 8", r"expected 4 finite numbers .*, found 'abc'"),
         ("1 2 3 1\n" * 19 + "1 nan 3 1\n", "line 20", r"expected 4 finite numbers \(x y z c\), found 'nan'"),

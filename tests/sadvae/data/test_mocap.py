@@ -386,6 +386,62 @@ def test_huge_amc_channel_value_is_one_clear_error(mocap, tmp_path):
         _one_error(exc, path, "frame 5 (counting from 1)", "fix or remove")
 
 
+# ------------------------------------------- units and bones a reader cannot take on trust (audit of 7 December)
+def _hdm05_copy(mocap: Path, tmp_path: Path, asf=None, amc=None) -> Path:
+    """A copy of SQUAT and its actor's ASF in tmp_path, each line passed through ``asf`` / ``amc`` (None: kept)."""
+    src = mocap / SQUAT
+    for name, edit in (("HDM_bd.asf", asf), (src.name, amc)):
+        lines = (src.parent / name).read_text(encoding="latin-1").splitlines(keepends=True)
+        kept = [out for line in lines if (out := line if edit is None else edit(line)) is not None]
+        (tmp_path / name).write_text("".join(kept), encoding="latin-1")
+    return tmp_path / src.name
+
+
+def test_a_bvh_in_another_unit_than_centimetres_is_refused(mocap, tmp_path):
+    """A Bandai-Namco clip exported in metres (or millimetres) read as a 2 cm doll (or a 14 m giant), exit 0."""
+
+    def scaled(factor: float) -> str:
+        out = []
+        for line in (mocap / WALK).read_text().splitlines():
+            toks = line.split()
+            if toks[:1] == ["OFFSET"]:
+                line = line[: len(line) - len(line.lstrip())] + " ".join(
+                    ["OFFSET", *(f"{float(v) * factor:g}" for v in toks[1:])]
+                )
+            out.append(line)
+        return "\n".join(out) + "\n"
+
+    for factor, span in ((0.01, "span 0.02 m"), (10.0, "span 18")):
+        path = _write(tmp_path, WALK.rsplit("/", 1)[1], scaled(factor))
+        with pytest.raises(DataFormatError) as exc:
+            read_bandai_bvh(path)
+        _one_error(exc, path, ":HIERARCHY:", span, "convert its OFFSETs and position channels to centimetres")
+
+
+def test_an_asf_whose_length_unit_is_wrong_is_refused(mocap, tmp_path):
+    """`length 1.0` for HDM05's 0.45: a 0.8 m person, read without a word (the check ran only without the line)."""
+    path = _hdm05_copy(mocap, tmp_path, asf=lambda line: line.replace("length 0.45", "length 1.0"))
+    with pytest.raises(DataFormatError) as exc:
+        read_hdm05_amc(path)
+    _one_error(exc, tmp_path / "HDM_bd.asf", ":units", "`length 1` makes the skeleton at rest span 0.77 m", "0.45")
+
+
+def test_an_amc_angle_unit_that_contradicts_its_asf_is_refused(mocap, tmp_path):
+    path = _hdm05_copy(mocap, tmp_path, amc=lambda line: line.replace(":DEGREES", ":RADIANS"))
+    with pytest.raises(DataFormatError) as exc:
+        read_hdm05_amc(path)
+    _one_error(exc, path, "line 3", "says :RADIANS but its skeleton HDM_bd.asf says `angle deg`")
+
+
+@pytest.mark.parametrize("bone", ["lradius", "upperback", "upperneck"])
+def test_an_amc_that_never_gives_a_bone_between_the_root_and_a_joint_is_refused(mocap, tmp_path, bone):
+    """Only the mapped end bones were checked: without `lradius` the left wrist sat 0.16 m off, unsaid."""
+    path = _hdm05_copy(mocap, tmp_path, amc=lambda line: None if line.split()[:1] == [bone] else line)
+    with pytest.raises(DataFormatError) as exc:
+        read_hdm05_amc(path)
+    _one_error(exc, path, f"no frame gives bone(s) ['{bone}']")
+
+
 # --------------------------------------------------------------------------------------------- real clips
 def _check_person(seq, min_height=1.3, max_height=1.95):
     x = seq.joints[:, 0].astype(np.float64)

@@ -249,6 +249,17 @@ def test_classes_file_descriptions_and_detection(utk, tmp_path, shared_data):
     assert ds.protocol == "cross_subject_odd" and all(s.split is None for s in ds.sequences)
 
 
+def test_a_clip_folder_without_its_class_list_says_so(utk, tmp_path):
+    """Data-reader audit of 7 December 2026, late: it read "no known dataset layout here"."""
+    from sadvae.data.registry import read_path
+    from sadvae.errors import ConfigError
+
+    root = _good_folder(tmp_path, utk)
+    (root / "classes.txt").unlink()
+    with pytest.raises(ConfigError, match=r"classes.txt: missing; a clip folder lists its classes there, one per"):
+        read_path(root)
+
+
 def test_one_person_joints_and_timestamps_only(utk, tmp_path):
     root = _good_folder(tmp_path, utk)
     s = utk.sequences[0]
@@ -400,6 +411,26 @@ def test_a_tracks_array_that_would_lose_frames_is_refused(tmp_path):
         np.savez(tmp_path / "r.npz", joints=joints, times=times, tracks=tracks)
         with pytest.raises(DataFormatError, match=message):
             read_recording(tmp_path / "r.npz")
+
+
+def test_a_recording_without_times_or_in_milliseconds_is_named_as_a_recording(tmp_path):
+    """Data-reader audit of 7 December 2026, late: without `times` a recording was read as a clip ("label:
+    missing"); with times in milliseconds it read at 0.03 fps ("fps: ... save the camera's frame rate")."""
+    from sadvae.data.registry import read_path
+
+    joints = np.ones((4, 1, 25, 3), np.float32)
+    cases = (
+        (dict(joints=joints, tracks=np.zeros((4, 1), np.int32)), r"times: missing; a recording holds joints and times"),
+        (dict(joints=joints), r"holds only `joints`: a recording .* also holds `times`, .*; a clip holds `label`"),
+        (
+            dict(joints=joints, times=np.arange(4) * 33.3),
+            r"times: frames are 33.3 apart \(median\): not seconds; milli",
+        ),
+    )
+    for arrays, message in cases:
+        np.savez(tmp_path / "r.npz", **arrays)
+        with pytest.raises(DataFormatError, match=message):
+            read_path(tmp_path / "r.npz")
 
 
 def test_track_recorder_takes_a_persons_earlier_frames_under_the_id_given_later(tmp_path):
