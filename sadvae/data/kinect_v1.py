@@ -293,7 +293,9 @@ def load_utkinect(root: str | Path, label_file: str = "actionLabel_modified.txt"
             continue
         if seg.recording not in recordings:
             if not path.is_file():
-                raise DataFormatError(label_path, f"line {seg.line}", f"recording {seg.recording} has no file {path}")
+                raise DataFormatError(
+                    label_path, f"line {seg.recording_line}", f"recording {seg.recording} has no file {path}"
+                )
             recordings[seg.recording] = read_utkinect_rows(path)
         frame_ids, k1, repeated = recordings[seg.recording]
         inside = (frame_ids >= seg.start) & (frame_ids <= seg.end)

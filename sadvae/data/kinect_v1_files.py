@@ -370,6 +370,7 @@ class UTKinectSegment(NamedTuple):
     start: int | None  # first frame id (inclusive); None where the file says NaN
     end: int | None  # last frame id (inclusive); None where the file says NaN
     line: int  # line number in the label file
+    recording_line: int = 0  # the line of its ``sSS_eEE`` header (what a missing recording file is reported at)
 
 
 def read_utkinect_rows(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -454,14 +455,14 @@ def read_utkinect_labels(path: str | Path) -> list[UTKinectSegment]:
     """
     path = Path(path)
     segments: list[UTKinectSegment] = []
-    recording = None
+    recording, header = None, 0
     seen: set[tuple[str, str]] = set()
     for n, raw in enumerate(read_text(path, MAX_LIST_FILE_BYTES).splitlines(), 1):
         line = raw.strip()
         if not line:
             continue
         if _UTK_HEADER.fullmatch(line):
-            recording = line
+            recording, header = line, n
             continue
         m = _UTK_ACTION.fullmatch(line)
         if m is None:
@@ -477,7 +478,7 @@ def read_utkinect_labels(path: str | Path) -> list[UTKinectSegment]:
         if (recording, action) in seen:
             raise DataFormatError(path, f"line {n}", f"expected each action once per recording, found {action!r} twice")
         seen.add((recording, action))
-        segments.append(UTKinectSegment(recording, action, start, end, n))
+        segments.append(UTKinectSegment(recording, action, start, end, n, header))
     if not segments:
         raise DataFormatError(path, None, "no segments; expected `sSS_eEE` lines followed by `action: start end` lines")
     return segments

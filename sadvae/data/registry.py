@@ -396,6 +396,8 @@ def _read_prepared(path: Path) -> Dataset:
         a, b = int(off[i]), int(off[i + 1])
         t = times[a:b] - times[a]
         fps = float(fps_all[i])
+        if not 0 < fps < float("inf"):  # the record refuses it too, after numpy's divide-by-zero warnings
+            raise DataFormatError(path, "fps", f"clip {i} ({sources[i]}) has {fps:g}; re-run `sadvae data prepare`")
         regular = np.allclose(t, np.arange(b - a) / fps, atol=1e-6)
         lab, subj, view = int(labels[i]), int(subjects[i]), int(views[i])
         seqs.append(

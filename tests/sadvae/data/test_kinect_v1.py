@@ -294,7 +294,8 @@ def test_utkinect_label_file_choice_and_unknown_action(utk_root):
     with pytest.raises(DataFormatError, match=r"actionLabel_modified.txt:line 2: action 'jump' is not in"):
         load_utkinect(utk_root)
     (utk_root / "joints" / "actionLabel_modified.txt").write_text("s03_e01\nwalk: 10 12\n")
-    with pytest.raises(DataFormatError, match=r"line 2: recording s03_e01 has no file .*joints_s03_e01.txt"):
+    # named at its own line, the recording's (line 2, its first action's, until a data-reader audit of 7 December)
+    with pytest.raises(DataFormatError, match=r"line 1: recording s03_e01 has no file .*joints_s03_e01.txt"):
         load_utkinect(utk_root)
 
 
