@@ -680,6 +680,7 @@ def _label_lines(head, decisions, bundle=None) -> list[str]:
         *(f"    {line}" for line in getattr(head, "mapping_lines", list)()),
         *([_taught_line(decisions, head.is_taught)] if head.is_taught.any() else []),
         *_unfitted_examples_hint(head, bundle),
+        *_taken_hint(head),
         *_description_hint(head),
         *_spelling_hint(head),
         *_no_action_hint(head),
@@ -756,6 +757,32 @@ def _no_action_hint(head) -> list[str]:
         f"  tip: {shown} no action, which needs no label: when none of the labels fits, nothing starts and status "
         "events carry `no_action` (docs/live.md, Fields); listed, a label is scored as a motion by its words and can "
         "start events of its own"
+    ]
+
+
+def _taken(head) -> dict[str, str]:
+    """New labels whose nearest trained class another label of the list took (``label -> new (zero-shot; nearest
+    trained class 'sitting down' 0.92, taken by 'sit down')``): {label: the label that took it}."""
+    out = {}
+    for name, line in zip(head.labels.names, getattr(head, "mapping_lines", list)(), strict=False):
+        if m := re.search(r", taken by (['\"])(.*)\1\)$", line):
+            out[name] = m.group(2)
+    return out
+
+
+def _taken_hint(head) -> list[str]:
+    """A start-up tip for a label whose trained class another label took ("stand to sit" beside "sit down"; "nodding"
+    beside "bowing", NTU's "nod head/bow" being one class): it is scored as a new label, by its words; where the two
+    name one action, they split its windows (a labels-file audit of 7 December 2026, late: nothing said so)."""
+    taken = _taken(head)
+    if not taken:
+        return []
+    pairs = ", ".join(f"{a!r} ({b!r})" for a, b in list(taken.items())[:4]) + (
+        f" and {len(taken) - 4} more" if len(taken) > 4 else ""
+    )
+    return [
+        f"  tip: {len(taken)} label(s) come nearest to a trained class another label took: {pairs}; each is scored as "
+        "a new label, by its words; where the two name one action, keep one of them (they split its windows)"
     ]
 
 

@@ -587,6 +587,27 @@ def test_new_labels_without_a_description_get_one_tip_at_start_up() -> None:
     assert _description_hint(head(["walking"], [None], [False], [False])) == []
 
 
+def test_a_label_whose_class_another_label_took_gets_a_tip() -> None:
+    """Labels-file audit of 7 December 2026, late: with "sit down" listed, "stand to sit" is scored as a new label, and
+    only the mapping line's "taken by" hinted at it."""
+    from types import SimpleNamespace
+
+    from realtime.cli import _taken_hint
+
+    head = SimpleNamespace(
+        labels=SimpleNamespace(names=("sit down", "stand to sit", "juggle")),
+        mapping_lines=lambda: [
+            "sit down -> sitting down (1.00)",
+            "stand to sit -> new (zero-shot; nearest trained class 'sitting down' 1.00, taken by 'sit down')",
+            "juggle -> new (zero-shot; nearest trained class 'juggling table tennis balls' 0.75)",
+        ],
+    )
+    (line,) = _taken_hint(head)
+    assert "another label took: 'stand to sit' ('sit down'); each is scored as a new label" in line
+    head.mapping_lines = lambda: ["sit down -> sitting down (1.00)", "stand to sit -> standing (1.00)", "juggle -> new"]
+    assert _taken_hint(head) == []
+
+
 def test_a_new_label_that_nearly_spells_a_trained_word_gets_a_tip() -> None:
     """A misspelt label ("waling") is no paraphrase, so it goes to the zero-shot branch read by its misspelling; the
     start-up tip names the trained word it nearly spells. Real words near a trained one ("reading" / "heading"),
