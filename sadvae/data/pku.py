@@ -42,6 +42,27 @@ def _read_joints(path: Path) -> np.ndarray:
     return values.reshape(len(lines), PKU_PERSONS, NUM_JOINTS, 3).astype(np.float32)  # (T, M, V, C)
 
 
+_LABEL_ROW = re.compile(r"\s*\d+\s*,\s*\d+\s*,\s*\d+\s*,")
+
+
+def _refuse_label_file(path: Path) -> None:
+    """A label file where a skeleton file belongs (a data-reader audit of 7 December 2026, late: it read "expected
+    150 numbers ..., found 1"): one error that says what it is and what takes it."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            first = next((line for line in f if line.strip()), "")
+    except OSError:
+        return  # the skeleton reader names what is wrong with the file
+    if _LABEL_ROW.match(first):
+        raise DataFormatError(
+            path,
+            "line 1",
+            f"a PKU-MMD label file ({_LABEL_COLUMNS} rows), not a skeleton file: pass the skeleton file of the same "
+            "name (read whole, unlabelled), or cut it into labelled clips in Python with "
+            "sadvae.data.pku.read_pku_mmd(skeleton, label_path)",
+        )
+
+
 def _read_labels(path: Path, num_frames: int, num_classes: int) -> list[tuple[int, int, int]]:
     """(0-based label, start, end) per label row, checked against the skeleton's frame count."""
     rows: list[tuple[int, int, int]] = []
@@ -99,6 +120,7 @@ def read_pku_mmd(
             names an unknown action or frames outside the skeleton file (the message names the line).
     """
     p = Path(path)
+    _refuse_label_file(p)
     joints = _read_joints(p)
     m = re.search(r"-([LMR])$", p.stem)
     view = _VIEWS[m.group(1)] if m else None

@@ -101,6 +101,17 @@ def test_wrong_column_count(tmp_path: Path) -> None:
     assert str(e.value) == f"{path}:line 2: expected 150 numbers (2 persons x 25 joints x xyz), found 75"
 
 
+def test_a_label_file_given_as_the_skeleton_says_what_it_is(tmp_path: Path) -> None:
+    """Data-reader audit of 7 December 2026, late: `sadvae data inspect label/A10N08-L.txt` read "expected 150
+    numbers (2 persons x 25 joints x xyz), found 1"."""
+    from sadvae.data.registry import read_path
+
+    path = tmp_path / "A10N08-L.txt"
+    path.write_text("12,18,103,1\n5,120,190,2\n", encoding="utf-8")
+    with pytest.raises(DataFormatError, match=r"A10N08-L.txt:line 1: a PKU-MMD label file .*pass the skeleton file"):
+        read_path(path)
+
+
 def test_garbled_value(tmp_path: Path) -> None:
     path = write_rows(tmp_path / "0002-L.txt", synthetic_rows())
     lines = path.read_text().splitlines()
