@@ -101,6 +101,7 @@ class BenchOptions:
         frames: frames through the pipeline per backend (the source loops).
         stride: frames between inference batches (as ``sadvae-live --stride``; None: the model's live stride).
         pose_variant, num_poses: MediaPipe model variant and most persons per frame (videos).
+        pose_model: an explicit ``.task`` file (``--pose-model``); None resolves ``pose_variant``.
         roi: region-of-interest crops in the pose stage (realtime.pose.roi; any num_poses).
         labels: labels file for the pipeline's head (None: a few of the bundle's classes + :data:`NEW_LABELS`).
         seed: seed of the recognizer windows.
@@ -121,7 +122,8 @@ class BenchOptions:
     frames: int = 300
     stride: int | None = None
     pose_variant: str = "full"
-    num_poses: int = 2
+    pose_model: str | None = None
+    num_poses: int = 1
     labels: str | None = None
     seed: int = 0
     roi: bool = True
@@ -347,7 +349,12 @@ def _pipeline_run(
         latency_window=None,
         max_frames=opts.frames + WARMUP_FRAMES,
         handle_signals=False,
-        pose=PoseOptions(variant=opts.pose_variant, num_poses=opts.num_poses, roi=RoiOptions(enabled=opts.roi)),
+        pose=PoseOptions(
+            model_path=opts.pose_model,
+            variant=opts.pose_variant,
+            num_poses=opts.num_poses,
+            roi=RoiOptions(enabled=opts.roi),
+        ),
         publisher=PublisherOptions(endpoint="tcp://127.0.0.1:*", sndhwm=10_000),
         **extra,
     )

@@ -19,6 +19,9 @@ __all__ = ["LIBRARIES", "machine_info"]
 
 # distributions whose versions a result records (None when not installed)
 LIBRARIES = ("numpy", "torch", "onnxruntime", "onnxruntime-gpu", "tensorrt", "mediapipe", "opencv-python", "pyzmq")
+# OpenCV ships as several distributions of one module (the headless and contrib builds: mediapipe installs the
+# latter): "opencv-python" is the first of them installed (until 7 December 2026, late, null beside a contrib build)
+_OPENCV = ("opencv-python", "opencv-python-headless", "opencv-contrib-python", "opencv-contrib-python-headless")
 
 
 def _read(path: str) -> str | None:
@@ -99,10 +102,12 @@ def machine_info() -> dict[str, Any]:
     """
     versions = {}
     for dist in LIBRARIES:
-        try:
-            versions[dist] = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            versions[dist] = None
+        for name in _OPENCV if dist == "opencv-python" else (dist,):
+            try:
+                versions[dist] = importlib.metadata.version(name)
+                break
+            except importlib.metadata.PackageNotFoundError:
+                versions[dist] = None
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {
         "hostname": platform.node(),

@@ -263,6 +263,11 @@ def _pipeline_table(pipe: dict[str, Any]) -> list[str]:
                 f"{s['per_frame_ms']:>9.3f}"
             )
         lines.append(f"  lean stages ({' + '.join(r['lean_stages'])}): {r['lean_per_frame_ms']:.3f} ms per frame")
+        if not r["windows"]:  # said, not left to a reader of the stage table (a benchmark audit, 7 December 2026)
+            lines.append(
+                "  no window was scored: nobody was tracked for the frames the first window needs, so the fps above "
+                "has no recognition in it; raise --frames (a person must be tracked for about 2 s first)"
+            )
         if r.get("cpu_ms_per_frame"):
             c = r["cpu_ms_per_frame"]
             lines.append(f"  process CPU time: {c:.2f} ms per frame, every thread (one core alone: {1e3 / c:.1f} fps)")

@@ -103,7 +103,13 @@ def _register_latency(inner: argparse._SubParsersAction) -> None:
         default=None,
         help="pipeline frames between inference batches (default: the model's live stride, else 8)",
     )
-    p.add_argument("--num-poses", type=int, default=2, help="most persons MediaPipe detects per frame (default 2)")
+    p.add_argument(
+        "--num-poses",
+        type=int,
+        default=1,
+        help="most persons MediaPipe detects per frame (default 1, sadvae-live's; until 7 December 2026, late, 2, "
+        "which halved the frame rate against sadvae-live's on the same video)",
+    )
     p.add_argument(
         "--no-roi",
         dest="roi",
@@ -112,6 +118,12 @@ def _register_latency(inner: argparse._SubParsersAction) -> None:
         "around them, with any --num-poses: one crop per tracked person)",
     )
     p.add_argument("--pose-variant", choices=("lite", "full", "heavy"), default="full", help="MediaPipe model")
+    p.add_argument(
+        "--pose-model",
+        type=Path,
+        metavar="PATH",
+        help="a pose_landmarker_*.task file (sadvae-live --pose-model; default: resolved from --pose-variant)",
+    )
     p.add_argument("--labels", type=Path, help="labels file for the pipeline's head (default: a built-in mix)")
     p.add_argument(
         "--handedness",
@@ -132,9 +144,49 @@ _PIPELINE_FLAGS = {
     "num_poses": "--num-poses",
     "roi": "--no-roi",
     "pose_variant": "--pose-variant",
+    "pose_model": "--pose-model",
     "labels": "--labels",
     "handedness": "--handedness",
 }
+
+
+def _is_bench_result(path: Path) -> bool:
+    """Whether ``path`` holds a latency result (which a rerun may replace), read without trusting it."""
+    import json
+
+    from realtime.bench.report import FORMAT
+
+    try:
+        return json.loads(path.read_text(encoding="utf-8")).get("format") == FORMAT
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        return False
+
+
+def _check_inputs(args: argparse.Namespace) -> None:
+    """The files the run reads, checked before any timing (a benchmark audit of 7 December 2026, late: a missing
+    video, labels file, ONNX export or pose model failed after minutes of recogniser timing, every result lost)."""
+    from realtime.head.labels import parse_labels
+
+    for flag, path in (("--video", args.video), ("--replay", args.replay), ("--onnx", args.onnx)):
+        if path is not None and not Path(path).exists():
+            raise ConfigError(f"{flag} {path}: not found")
+    if getattr(args, "labels", None) is not None:
+        parse_labels(args.labels)  # missing, empty or malformed: its own one-line error
+    if args.video or args.replay:
+        from realtime.pose.model import check_task_file
+
+        if args.pose_model is not None:
+            check_task_file(args.pose_model)
+        elif args.video:
+            _check_pose_variant(args.pose_variant)
+
+
+def _check_pose_variant(variant: str) -> None:
+    """The pose model of ``variant`` is found (cached, or buildable offline) before anything is timed."""
+    from realtime.pose.model import resolve_pose_model
+    from realtime.pose.stage import PoseOptions
+
+    resolve_pose_model(variant=variant, download=PoseOptions().download)
 
 
 def _check_pipeline_flags(args: argparse.Namespace) -> None:
@@ -192,6 +244,10 @@ def _bench(args: argparse.Namespace) -> int:
     for flag, path in (("--out", args.out), ("--plot", args.plot)):  # found now, not after minutes of timing
         if path and (problem := output_problem(path)):
             raise ConfigError(f"{flag} {path}: {problem}; pass a file name in a folder that can be written")
+    _check_inputs(args)
+    if args.out is not None and args.out.is_file() and not _is_bench_result(args.out):
+        # overwritten without a word until 7 December 2026, late (a benchmark audit lost a labels file that way)
+        raise ConfigError(f"--out {args.out}: exists and is no sadvae bench result; choose another file or remove it")
     opts = BenchOptions(
         backends=tuple(args.backend),
         batches=tuple(args.batch),
@@ -208,6 +264,7 @@ def _bench(args: argparse.Namespace) -> int:
         frames=args.frames,
         stride=args.stride,
         pose_variant=args.pose_variant,
+        pose_model=str(args.pose_model) if args.pose_model else None,
         num_poses=args.num_poses,
         labels=str(args.labels) if args.labels else None,
         roi=args.roi,
@@ -508,6 +565,13 @@ def _register_accuracy(inner: argparse._SubParsersAction) -> None:
         help="MediaPipe model for the videos (default full)",
     )
     a.add_argument(
+        "--pose-model",
+        dest="acc_pose_model",
+        type=Path,
+        metavar="PATH",
+        help="a pose_landmarker_*.task file for the videos (sadvae-live --pose-model; default: --pose-variant's)",
+    )
+    a.add_argument(
         "--data-root",
         type=Path,
         default=SHARED_DATA,
@@ -531,6 +595,7 @@ def _accuracy(args: argparse.Namespace) -> int:
         raise ConfigError("--no-videos leaves nothing to run: add --replay-dataset NAME")
     video_flags = [flag for flag, v in (("--clip", args.clip), ("--labels", args.labels)) if v]
     video_flags += ["--pose-variant"] if args.acc_pose_variant is not None else []
+    video_flags += ["--pose-model"] if args.acc_pose_model is not None else []
     if args.no_videos and video_flags:
         raise ConfigError(
             f"{', '.join(video_flags)} {'selects' if len(video_flags) == 1 else 'select'} the videos, which "
@@ -616,6 +681,7 @@ def _accuracy(args: argparse.Namespace) -> int:
             backend=args.acc_backend,
             threads=args.acc_threads,
             pose_variant=args.acc_pose_variant or "full",
+            pose_model=str(args.acc_pose_model) if args.acc_pose_model else None,
             head=_head_options(args),
             trim_still=None if args.trim_still is None else (still_trim_option(args.trim_still) or False),
             decisions=_decision_options(args),

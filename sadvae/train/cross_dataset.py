@@ -190,10 +190,10 @@ def normalise_name(name: str) -> str:
     return " ".join(s.split()).rstrip(". ")
 
 
-def _recipe_weight_decays() -> tuple[float, ...]:
-    from sadvae.train.default_shiftgcn import ShiftGCNDefaultConfig
-
-    return tuple(ShiftGCNDefaultConfig.__dataclass_fields__["weight_decays"].default)
+# the default recipe's grid (sadvae.train.default_shiftgcn.ShiftGCNDefaultConfig.weight_decays; a test holds the two
+# equal): a constant here, since reading it there imports torch, and the `sadvae` parser is built where torch is not
+# (a Jetson's `sadvae bench latency`; until 7 December 2026, late, that failed with "No module named torch")
+RECIPE_WEIGHT_DECAYS: tuple[float, ...] = (1e-5, 1e-4, 1e-3)
 
 
 @dataclass(frozen=True)
@@ -256,7 +256,7 @@ class CrossDatasetConfig:
     taus: tuple[float, ...] = (0.02, 0.05, 0.1)
     alphas: tuple[float, ...] = (0.25, 0.5, 0.75)
     betas: tuple[float, ...] = (0.25, 0.5)
-    weight_decays: tuple[float, ...] = field(default_factory=lambda: _recipe_weight_decays())
+    weight_decays: tuple[float, ...] = RECIPE_WEIGHT_DECAYS
     class_texts: tuple[str, ...] = ("name", "llm")
     glossary: str | None = None
     hub_k: int = 0
@@ -1662,7 +1662,7 @@ def add_cli_arguments(p) -> None:
         type=float,
         nargs="+",
         help="L2 strengths of the joint head tried in selection on the sources (default: the recipe's grid, "
-        f"{' '.join(map(str, _recipe_weight_decays()))})",
+        f"{' '.join(map(str, RECIPE_WEIGHT_DECAYS))})",
     )
     g.add_argument("--xd-seed", type=int, default=0, help="seed of every head (default 0)")
     g.add_argument(

@@ -196,6 +196,8 @@ def test_annotations_parse(tmp_path):
         (("[[clip]]", 'version = "1"\n[[clip]]'), "version", "expected 1 (the only format version), found '1'"),
         (("[[clip]]", "version = 2\n[[clip]]"), "version", "found 2"),
         (('path = "videos/a.mp4"', 'path = "videos"'), "clip 'a'.path", "is a folder; name the video file"),
+        # benchmark audit of 7 December 2026, late: a folder read "not found", its path printed twice
+        (('labels = "labels.txt", truth = "Sit', 'labels = "data", truth = "Sit'), "judge[0].labels", "is a folder"),
     ],
 )
 def test_annotations_malformed_one_clear_error(tmp_path, edit, where, words):
@@ -204,6 +206,21 @@ def test_annotations_malformed_one_clear_error(tmp_path, edit, where, words):
         load_annotations(path, tmp_path / "data", tmp_path)
     assert str(path) in str(info.value) and words in str(info.value)
     assert where is None or where in str(info.value)
+
+
+def test_a_labels_path_found_both_in_the_project_and_beside_the_file_is_refused(tmp_path):
+    """Benchmark audit of 7 December 2026, late: a user's labels/everyday.txt beside their annotation file was replaced
+    by the project's file of that name without a word."""
+    project, mine = tmp_path / "project", tmp_path / "mine"
+    (project / "labels").mkdir(parents=True)
+    (project / "labels" / "everyday.txt").write_text("walk\nsit down\n", encoding="utf-8")
+    path = _write(mine, GOOD.replace('"labels.txt"', '"labels/everyday.txt"'))
+    (mine / "labels").mkdir()
+    (mine / "labels" / "everyday.txt").write_text("walk\nsit down\njump\n", encoding="utf-8")
+    with pytest.raises(DataFormatError, match=r"labels/everyday.txt is both .*project.* and .*mine.*absolute path"):
+        load_annotations(path, mine / "data", project)
+    (project / "labels" / "everyday.txt").unlink()  # only beside the file: read from there
+    assert load_annotations(path, mine / "data", project)[0].judge[0].labels == mine / "labels" / "everyday.txt"
 
 
 def test_shipped_annotations_parse():

@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -195,6 +196,13 @@ def test_replay_pipeline_reports_every_stage_it_ran(model, replay_file, tmp_path
     assert "pose" not in run["stages"]  # a replay carries NTU-25 joints: no pose stage
     assert all(set(s) == STAGE_KEYS for s in run["stages"].values())
     assert set(run["stages"]) <= set(STAGE_NAMES.values())
+    # a run too short for a window says its fps has no recognition in it (a benchmark audit, 7 December 2026)
+    short = bench_pipeline(bundle, replace(opts, frames=20), **pipeline_kw(tmp_path, cache))
+    assert short["runs"][0]["windows"] == 0
+    from realtime.bench.report import _pipeline_table
+
+    assert any("no window was scored" in line for line in _pipeline_table(short))
+    assert not any("no window was scored" in line for line in _pipeline_table(out))
 
 
 def test_document_round_trips_and_compares_side_by_side(model, replay_file, tmp_path):
@@ -270,6 +278,22 @@ def test_bench_outputs_that_cannot_be_written_are_refused_before_the_timing(tmp_
         assert main(["bench", "latency", "--iters", "1", "--warmup", "0", flag, str(path)]) == 2
         err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
         assert len(err) == 1 and err[0].startswith(f"sadvae: error: {flag} {path}: ") and problem in err[0], err
+    # a benchmark audit of 7 December 2026, late: the inputs were found missing only after the recogniser's timing,
+    # and --out replaced any file (a labels file, once)
+    (tmp_path / "labels.txt").write_text("walk\nsit down\n")
+    skeleton = tmp_path / "a.skeleton"
+    skeleton.write_text("")
+    for argv, message in (
+        (["--video", str(tmp_path / "no.mp4")], f"--video {tmp_path / 'no.mp4'}: not found"),
+        (["--replay", str(tmp_path / "no.skeleton")], f"--replay {tmp_path / 'no.skeleton'}: not found"),
+        (["--onnx", str(tmp_path / "no.onnx")], f"--onnx {tmp_path / 'no.onnx'}: not found"),
+        (["--replay", str(skeleton), "--labels", str(tmp_path / "no.txt")], "labels file not found"),
+        (["--out", str(tmp_path / "labels.txt")], "exists and is no sadvae bench result; choose another file"),
+    ):
+        assert main(["bench", "latency", "--iters", "1", "--warmup", "0", *argv]) == 2
+        err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+        assert len(err) == 1 and message in err[0], err
+    assert (tmp_path / "labels.txt").read_text() == "walk\nsit down\n"
 
 
 def test_cli_bench_and_compare(model, tmp_path, monkeypatch, capsys):

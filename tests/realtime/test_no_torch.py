@@ -165,3 +165,42 @@ def test_a_fit_without_the_bundle_asks_for_it(files, tmp_path) -> None:
             builder.build(parse_labels_text(NEW_LABELS))
     finally:
         model.close()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["sadvae", "--help"],
+        ["sadvae", "bench", "latency", "--help"],
+        ["sadvae", "bench", "accuracy", "--help"],
+        ["sadvae", "events", "--help"],
+        ["sadvae", "engine", "--help"],
+    ],
+)
+def test_the_sadvae_command_runs_without_torch(argv: list[str]) -> None:
+    """Benchmark audit of 7 December 2026, late: building the `sadvae` parser imported torch (a help text read the
+    recipe's grid from its config), so `sadvae bench latency` failed on a Jetson, as docs/edge.md says it runs."""
+    child = textwrap.dedent(
+        """
+        import sys
+
+        class Block:
+            BLOCKED = ("torch", "sentence_transformers", "transformers", "onnx", "onnxscript")
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] in self.BLOCKED:
+                    raise ImportError(f"blocked {name}")
+                return None
+
+        sys.meta_path.insert(0, Block())
+        from sadvae.cli import main
+        try:
+            code = main(sys.argv[2:])
+        except SystemExit as e:  # --help
+            code = e.code
+        print("torch imported:", "torch" in sys.modules)
+        sys.exit(code)
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", child, *argv], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "usage:" in proc.stdout and proc.stdout.rstrip().endswith("torch imported: False"), proc.stdout[-500:]

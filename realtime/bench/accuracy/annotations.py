@@ -181,13 +181,24 @@ def parse_annotations(
                     file, w, f"unknown key {sorted(set(entry) - _JUDGE_KEYS)[0]!r}; allowed: {sorted(_JUDGE_KEYS)}"
                 )
             tried = [project_root / entry["labels"], file.parent / entry["labels"]]
-            labels = next((t for t in tried if t.is_file()), None)
-            if labels is None:
+            found = [t for t in tried if t.is_file()]
+            if not found:
+                where_not = (
+                    f"{tried[0]}"
+                    if tried[0] == tried[1]
+                    else f"{tried[0]} (project root) or {tried[1]} (beside the annotation file)"
+                )
+                what = "is a folder, not a labels file" if any(t.is_dir() for t in tried) else "not found"
+                raise DataFormatError(file, f"{w}.labels", f"labels file {what}: {where_not}")
+            if len(found) == 2 and found[0].resolve() != found[1].resolve():
+                # two files of one name: the project's was read without a word (a benchmark audit, 7 December 2026)
                 raise DataFormatError(
                     file,
                     f"{w}.labels",
-                    f"labels file not found at {tried[0]} (project root) or {tried[1]} (beside the annotation file)",
+                    f"{entry['labels']} is both {found[0]} (project root) and {found[1]} (beside the annotation "
+                    "file); give the one you mean as an absolute path",
                 )
+            labels = found[0]
             if labels.resolve() in judged:  # two truths for one clip and labels file: both rows entered the sums
                 raise DataFormatError(
                     file, f"{w}.labels", f"{entry['labels']} is judged already by judge[{judged[labels.resolve()]}]"

@@ -219,9 +219,15 @@ def run_accuracy(opts: AccuracyOptions, command: str = "") -> dict[str, Any]:
             want = {p.resolve() for p in opts.labels}
             paired = {j.labels.resolve() for c in clips for j in c.judge}
             for p in sorted(want - paired):
+                if not p.is_file():  # said as such (a benchmark audit of 7 December 2026, late: "not paired")
+                    raise ConfigError(
+                        f"--labels {p}: no such file (a path on the command line is read from the "
+                        "current folder; the annotation file's labels paths from the project root)"
+                    )
                 raise ConfigError(
                     f"--labels {p} is not paired with any selected clip in {opts.annotations}: add a "
-                    "judge entry { labels = ..., truth = ... } to the clips it applies to"
+                    "judge entry { labels = ..., truth = ... } to the clips it applies to (the annotation file's "
+                    f"labels paths are read from the project root, {opts.project_root}, else beside the file)"
                 )
             clips = [
                 c.__class__(**{**c.__dict__, "judge": tuple(j for j in c.judge if j.labels.resolve() in want)})

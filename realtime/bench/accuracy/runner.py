@@ -53,7 +53,7 @@ class RunOptions:
     Attributes:
         model: model bundle ``.pt`` (None: the packaged default model).
         backend: inference backend name; threads: its intra-op threads (1: deterministic and fair on shared CPUs).
-        pose_variant: MediaPipe model for videos.
+        pose_variant: MediaPipe model for videos; pose_model: an explicit ``.task`` file (None: the variant's).
         decisions, head: :class:`realtime.decisions.DecisionOptions` / :class:`realtime.head.zero_shot.HeadOptions` to
             try other settings (None: the pipeline's defaults, which are ``sadvae-live``'s defaults).
         trim_still: :class:`sadvae.data.motion.StillTrim`, False for whole windows, None: the pipeline's default.
@@ -67,6 +67,7 @@ class RunOptions:
     backend: str = "onnxruntime"
     threads: int = 1
     pose_variant: str = "full"
+    pose_model: str | None = None
     decisions: Any = None
     head: Any = None
     trim_still: Any = None
@@ -223,7 +224,9 @@ def run_clip(clip: ClipAnnotation, opts: RunOptions, unlabelled: Any = None) -> 
         frames = source.frame_count
         if frames:  # the container's frame count: checked before the pipeline runs
             _check_span(clip, annotations, frames / fps)
-        pose = PoseOptions(variant=opts.pose_variant, num_poses=clip.num_poses, mirror=clip.mirror)
+        pose = PoseOptions(
+            model_path=opts.pose_model, variant=opts.pose_variant, num_poses=clip.num_poses, mirror=clip.mirror
+        )
         res = run_pipeline(source, j.labels, opts, pose, unlabelled=unlabelled)
         duration = res.frames / fps
         seg = Segment(clip.name, j.truth, res.labels, 0.0, duration + 1e-6, clip.start, clip.end, j.tolerated)

@@ -210,7 +210,11 @@ def test_cli_joint_weight_decays_reach_the_selection_grid(tmp_path, monkeypatch,
     seen = _record_configs(monkeypatch, xd)
     args = ["benchmark", "zsl", "--protocol", "cross-dataset", "--target", "msr", "--out", str(tmp_path)]
     assert main(args) == 0 and main([*args, "--joint-weight-decays", "1e-3", "1e-1"]) == 0
-    assert [c.weight_decays for c in seen] == [xd._recipe_weight_decays(), (1e-3, 1e-1)]
+    assert [c.weight_decays for c in seen] == [xd.RECIPE_WEIGHT_DECAYS, (1e-3, 1e-1)]
+    # the constant (read without torch by the `sadvae` parser) is the recipe's own grid
+    from sadvae.train.default_shiftgcn import ShiftGCNDefaultConfig
+
+    assert ShiftGCNDefaultConfig().weight_decays == xd.RECIPE_WEIGHT_DECAYS
     assert main([*args, "--joint-weight-decays", "0"]) == 2
     assert "--joint-weight-decays must be positive" in capsys.readouterr().err
 
