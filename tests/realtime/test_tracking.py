@@ -97,6 +97,30 @@ def test_occlusion_shorter_than_max_missed_keeps_the_id() -> None:
     assert tr.hits == 28 and tr.age == 39 and tr.first_ms == 0 and tr.last_ms == 39 * DT
 
 
+def test_joints_a_detection_did_not_see_cost_nothing_in_the_posture_distance() -> None:
+    """Pose audit of 7 December 2026, late: a player whose legs left MediaPipe's sight had them placed on the hips by
+    the mapping; the posture distance grew by a leg's length on top of a jumpy box, and the track was refused: one
+    person took several ids. The posture distance now reads the joints both detections saw."""
+    rng = np.random.default_rng(3)
+    pose = posture(7)
+    pose[12:20] = pose[0] + np.array([0.0, -0.9, 0.0], np.float32)  # legs a leg's length below the spine base
+    seen = np.ones(25, np.float32)
+    tracker = Tracker(TrackerOptions(min_hits=1))
+    first = person(0.4, 0.5, pose, rng)
+    tracker.update([Detection(joints=first.joints, landmarks=first.landmarks, joint_conf=seen)], 0)
+    whole = Detection(joints=first.joints, landmarks=first.landmarks, joint_conf=seen)
+    joints, conf = first.joints.copy(), seen.copy()
+    joints[12:20], conf[12:20] = joints[0], 0.0  # unseen: on the spine base, as the mapping places them
+    legless = Detection(joints=joints, landmarks=first.landmarks, joint_conf=conf)
+    dets = [whole, legless]
+    boxes = np.stack([d.box() for d in dets])
+    cost = tracker._cost(tracker.tracks, dets, boxes, DT)
+    assert cost[0, 1] == pytest.approx(cost[0, 0], abs=1e-6)  # it cost 0.5 x 0.29 m / 0.25 m = 0.58 more
+    without = [Detection(joints=d.joints, landmarks=d.landmarks) for d in dets]  # no confidences (a replay): all
+    cost = tracker._cost(tracker.tracks, without, boxes, DT)
+    assert cost[0, 1] - cost[0, 0] > 0.5
+
+
 def test_a_track_expires_across_a_gap_without_frames() -> None:
     """Review of 6 December 2026: with no frame at all during the gap (a reconnecting camera, a recording with a
     hole) the expiry check never ran, and the next person inherited the old id and its decisions."""
