@@ -258,9 +258,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="frames between inference batches (default: the model's live stride at the source's frame rate, else 8)",
     )
-    p.add_argument("--num-poses", type=_positive_int, default=1, help="most persons tracked (default 1)")
+    p.add_argument(
+        "--num-poses",
+        type=_positive_int,
+        default=1,
+        help="most persons tracked (default 1); above 1 MediaPipe follows no person from frame to frame, and one "
+        "person's joints jitter several times more (docs/live.md, Framing and frame rate)",
+    )
     p.add_argument("--pose-model", type=Path, help="PoseLandmarker .task file (default: cache, download or build)")
-    p.add_argument("--pose-variant", choices=("lite", "full", "heavy"), default="full", help="default full")
+    p.add_argument(
+        "--pose-variant",
+        choices=("lite", "full", "heavy"),
+        default=None,
+        help="MediaPipe's model size (default full); --pose-model gives a file instead",
+    )
     p.add_argument("--mirror", action="store_true", help="the video is mirrored (selfie view, NTU RGB videos)")
     p.add_argument(
         "--no-roi",
@@ -500,6 +511,10 @@ def _options(args: argparse.Namespace):
 
     if not args.status_interval > 0:
         raise ConfigError(f"--status-interval must be > 0 seconds, got {args.status_interval}")
+    if args.pose_model is not None and args.pose_variant is not None:  # the variant was ignored without a word
+        raise ConfigError(
+            f"--pose-model gives the pose model and --pose-variant {args.pose_variant} picks one: drop one of them"
+        )
     if args.endpoint is None:  # until 7 December 2026, late, --connect alone dialled 5555, where no proxy listens
         args.endpoint = DEFAULT_PROXY_XSUB if args.connect else DEFAULT_ENDPOINT
     parse_endpoint(args.endpoint, bind=not args.connect, what="--endpoint", resolve=True, allow_inproc=False)
@@ -508,7 +523,7 @@ def _options(args: argparse.Namespace):
         PoseOptions,
         {"--num-poses": args.num_poses},
         model_path=str(args.pose_model) if args.pose_model else None,
-        variant=args.pose_variant,
+        variant=args.pose_variant or "full",
         num_poses=args.num_poses,
         mirror=args.mirror,
         xy_source=args.xy_source,
@@ -1078,7 +1093,7 @@ def _pose_flag(args: argparse.Namespace) -> str | None:
         return "--no-roi"
     if args.pose_model is not None:
         return "--pose-model"
-    if args.pose_variant != "full":
+    if args.pose_variant is not None:
         return "--pose-variant"
     if args.xy_source != "image":
         return "--xy-source"
@@ -1114,6 +1129,11 @@ def _check_recording_target(args: argparse.Namespace) -> None:
         raise ConfigError(
             f"--record-skeleton {args.record_skeleton}: the file exists (an earlier recording); record to another "
             "file, or delete it first to replace it"
+        )
+    if not into.parent.is_dir() and not into.parent.exists():  # as --record: a typo made folders, /nonexistent too
+        raise ConfigError(
+            f"--record-skeleton {args.record_skeleton}: folder {args.record_skeleton.parent} does not exist; create it "
+            "or record into an existing folder"
         )
 
 
@@ -1296,9 +1316,18 @@ def _no_window_hint(pipeline: Pipeline, source, reason: str, skeletons_only: boo
     if getattr(getattr(pipeline, "_tracker", None), "_next_id", None) == 0:  # no track was ever confirmed
         if skeletons_only:
             return f"{PROG}: no window was scored: {read} and no person was tracked in them (no skeleton)"
+        pose = getattr(opts, "pose", None)
+        crops = (
+            ""
+            if getattr(getattr(pose, "roi", None), "enabled", True)
+            else (
+                "; --no-roi turns off the crops that find small or far people (80-150 px figures in a wide shot: "
+                "found in 0 % of frames without them, 86 % with, docs/small_figures.md): drop it"
+            )
+        )
         return (
             f"{PROG}: no window was scored: {read} and no person was tracked in them (pose estimation found nobody, "
-            "or in too few frames); keep the whole body in view, lit and facing the camera"
+            f"or in too few frames); keep the whole body in view, lit and facing the camera{crops}"
         )
     return (
         f"{PROG}: no window was scored: {read}, and no person stayed tracked for the {need_s:.1f} s ({rule} at "

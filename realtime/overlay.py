@@ -198,8 +198,8 @@ def plan_recording(path: str | Path, cv2: Any = None) -> Recording:
                     codec,
                     out,
                 )
-            elif out != p:
-                log.warning("this OpenCV cannot write %s: recording to %s (%s) instead", p, out, codec)
+            elif out != p:  # the start-up summary says it ("recording: X instead of Y"): not twice on stderr
+                log.info("this OpenCV cannot write %s: recording to %s (%s) instead", p, out, codec)
             return rec
     raise SourceError(f"cannot record {p}: this OpenCV can write none of H.264 (.mp4), VP8/VP9 (.webm), MJPG (.avi)")
 
@@ -640,8 +640,10 @@ def _check_recording(rec: Recording, source_file: str | None) -> None:
     if source_file is not None:
         video = Path(source_file)
         if _same_file(out, video) or _same_file(asked, video):
+            # "would overwrite" only where it would: a .mp4 asked for and written as .webm names the video, no more
+            what = "would overwrite" if _same_file(out, video) else "names"
             raise ConfigError(
-                f"{flag} would overwrite the --video {video} being read; record to another file name, e.g. "
+                f"{flag} {what} the --video {video} being read; record to another file name, e.g. "
                 f"--record {video.with_name(video.stem + '_overlay' + asked.suffix)}"
             )
     if out.is_dir():

@@ -608,6 +608,18 @@ def test_a_label_whose_class_another_label_took_gets_a_tip() -> None:
     assert _taken_hint(head) == []
 
 
+def test_a_pose_model_file_and_a_pose_variant_are_not_given_together(tmp_path) -> None:
+    """Pose audit of 7 December 2026, late: --pose-variant heavy beside --pose-model was ignored without a word."""
+    from realtime.cli import _options, build_parser
+    from sadvae.errors import ConfigError
+
+    argv = ["--video", "v.mp4", "--labels", "labels/demo.txt", "--pose-model", str(tmp_path / "p.task")]
+    with pytest.raises(ConfigError, match="--pose-model gives the pose model and --pose-variant heavy picks one"):
+        _options(build_parser().parse_args([*argv, "--pose-variant", "heavy"]))
+    assert _options(build_parser().parse_args(argv)).pose.model_path == str(tmp_path / "p.task")
+    assert _options(build_parser().parse_args(argv[:4])).pose.variant == "full"  # the default, unsaid
+
+
 def test_a_new_label_that_nearly_spells_a_trained_word_gets_a_tip() -> None:
     """A misspelt label ("waling") is no paraphrase, so it goes to the zero-shot branch read by its misspelling; the
     start-up tip names the trained word it nearly spells. Real words near a trained one ("reading" / "heading"),

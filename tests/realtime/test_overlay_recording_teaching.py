@@ -101,7 +101,9 @@ def test_record_refuses_the_video_being_read(no_h264, tmp_path, capsys, monkeypa
     # the input named with the user's own suffix: --video X.mp4 --record X.mp4, which this OpenCV writes as X.webm
     mp4 = tiny_video(tmp_path / "other.mp4")
     assert main(["--video", str(mp4), "--record", str(mp4), *live_args(tmp_path)]) == 2
-    assert "would overwrite the --video" in capsys.readouterr().err
+    # refused as before, said as it is: X.webm would be written, so X.mp4 is named, not overwritten (pose audit of
+    # 7 December 2026, late)
+    assert "(written as" in (err := capsys.readouterr().err) and "webm" in err and "names the --video" in err
     assert not (tmp_path / "other.webm").exists()
 
 

@@ -231,9 +231,12 @@ def test_a_run_without_a_window_says_why() -> None:
     )
     hint = _no_window_hint(_pipeline(30, min_window=None), src, "max_frames", False)
     assert "(the model's window of 96 frames at 30 fps)" in hint and "; raise --max-frames" in hint
-    assert "no person was tracked in them (pose estimation found nobody" in _no_window_hint(
-        _pipeline(300), src, "end", False
-    )
+    nobody = _no_window_hint(_pipeline(300), src, "end", False)
+    assert "no person was tracked in them (pose estimation found nobody" in nobody and "--no-roi" not in nobody
+    # without the crops, say so: they find small people (a pose audit of 7 December 2026, late)
+    pipe = _pipeline(300)
+    pipe.opts.pose = SimpleNamespace(roi=SimpleNamespace(enabled=False))
+    assert _no_window_hint(pipe, src, "end", False).endswith("86 % with, docs/small_figures.md): drop it")
     assert "no person stayed tracked for the 2.1 s" in _no_window_hint(_pipeline(300, next_id=2), src, "end", False)
     assert _no_window_hint(_pipeline(300, windows=3), src, "end", False) is None
     assert _no_window_hint(_pipeline(300), src, "sigint", False) is None
