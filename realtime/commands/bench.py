@@ -218,12 +218,13 @@ def _plot(docs: list, path: Path, names: list[str] | None = None) -> None:
 def _check_source_kind(video: Path | None, replay: Path | None) -> None:
     """``--video`` takes a video and ``--replay`` a skeleton file: the pipeline picks its source by the file's suffix,
     so a skeleton file given as ``--video`` would be timed without the pose stage, silently."""
-    from realtime.sources.video import REPLAY_SUFFIXES
+    from realtime.sources.video import _NOT_VIDEO, REPLAY_SUFFIXES
 
     if video is not None and (video.suffix.lower() in REPLAY_SUFFIXES or video.is_dir()):
-        raise ConfigError(
-            f"--video {video}: a skeleton file or folder, not a video (it would be timed without the pose stage); "
-            "pass it with --replay, or give a video file"
+        what = "a folder" if video.is_dir() else _NOT_VIDEO.get(video.suffix.lower(), "a skeleton file")
+        raise ConfigError(  # what the file is, as sadvae-live says it (a labels .txt was called a skeleton file)
+            f"--video {video}: {what}, not a video (a skeleton file or folder would be timed without the pose "
+            "stage: pass it with --replay); give a video file"
         )
     if replay is not None and not (replay.suffix.lower() in REPLAY_SUFFIXES or replay.is_dir()):
         raise ConfigError(
@@ -233,6 +234,8 @@ def _check_source_kind(video: Path | None, replay: Path | None) -> None:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    if args.threads < 0:  # named here, not as BackendOptions.threads (a benchmark audit of 7 December 2026)
+        raise ConfigError(f"--threads must be >= 0 (0: the library's default), got {args.threads}")
     _check_pipeline_flags(args)
     from realtime.bench.latency import BenchOptions, run_bench, write_json
     from realtime.bench.report import format_result
@@ -591,6 +594,8 @@ def _accuracy(args: argparse.Namespace) -> int:
 
     if args.limit is not None and args.limit < 1:
         raise ConfigError(f"--limit must be >= 1, got {args.limit}")
+    if args.acc_threads < 0:  # named here, not as BackendOptions.threads (a benchmark audit of 7 December 2026)
+        raise ConfigError(f"--threads must be >= 0 (0: the library's default), got {args.acc_threads}")
     if args.no_videos and not args.replay_dataset:
         raise ConfigError("--no-videos leaves nothing to run: add --replay-dataset NAME")
     video_flags = [flag for flag, v in (("--clip", args.clip), ("--labels", args.labels)) if v]

@@ -115,7 +115,7 @@ def test_cli_video_and_replay_take_their_own_kind_of_file(tmp_path, capsys):
     skel.write_text("0\n")
     video.write_bytes(b"")
     assert main(["bench", "latency", "--no-recognizer", "--video", str(skel)]) == 2
-    assert "a skeleton file or folder, not a video" in capsys.readouterr().err
+    assert "an NTU skeleton file (it goes to --replay), not a video" in capsys.readouterr().err
     assert main(["bench", "latency", "--no-recognizer", "--replay", str(video)]) == 2
     assert "not a skeleton file" in capsys.readouterr().err
 
@@ -289,6 +289,8 @@ def test_bench_outputs_that_cannot_be_written_are_refused_before_the_timing(tmp_
         (["--onnx", str(tmp_path / "no.onnx")], f"--onnx {tmp_path / 'no.onnx'}: not found"),
         (["--replay", str(skeleton), "--labels", str(tmp_path / "no.txt")], "labels file not found"),
         (["--out", str(tmp_path / "labels.txt")], "exists and is no sadvae bench result; choose another file"),
+        (["--video", str(tmp_path / "labels.txt")], "a text file (a labels file goes to --labels), not a video"),
+        (["--threads", "-1"], "--threads must be >= 0"),
     ):
         assert main(["bench", "latency", "--iters", "1", "--warmup", "0", *argv]) == 2
         err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]

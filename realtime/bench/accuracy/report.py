@@ -455,7 +455,8 @@ def markdown(doc: dict[str, Any]) -> str:
         "neither the truth nor tolerated, per minute of the judged time (a whole video; a replayed sequence with its "
         "held poses and the gap after it); *false / action min*: the same starts per minute of the action span only "
         "(the annotated start to end; a replayed sequence without its held first pose and the gap); *first "
-        "correct*: seconds from the action's start to the first `start` of the true label. "
+        "correct*: seconds from the action's start to the first `start` of the true label; *first starts*: the "
+        "labels of the first three `start` events, in order. "
         "Definitions: `realtime/bench/accuracy/metrics.py`.",
         "",
     ]
