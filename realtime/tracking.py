@@ -439,6 +439,7 @@ class Tracker:
             detection_index=index,
             aspect=det.aspect,
             identity=det.identity,
+            joint_conf=det.joint_conf,
         )
 
     def _confirm(self, tr: Track) -> None:

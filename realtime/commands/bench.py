@@ -117,7 +117,9 @@ def _register_latency(inner: argparse._SubParsersAction) -> None:
         help="no region-of-interest crops in the pose stage (by default small people are estimated on a crop "
         "around them, with any --num-poses: one crop per tracked person)",
     )
-    p.add_argument("--pose-variant", choices=("lite", "full", "heavy"), default="full", help="MediaPipe model")
+    p.add_argument(
+        "--pose-variant", choices=("lite", "full", "heavy"), default=None, help="MediaPipe model (default full)"
+    )
     p.add_argument(
         "--pose-model",
         type=Path,
@@ -150,6 +152,18 @@ _PIPELINE_FLAGS = {
 }
 
 
+def _check_threads(threads: int) -> None:
+    """Named as the flag, not as BackendOptions.threads (a benchmark audit of 7 December 2026)."""
+    if threads < 0:
+        raise ConfigError(f"--threads must be >= 0 (0: the library's default), got {threads}")
+
+
+def _check_pose_flags(pose_model: Path | None, pose_variant: str | None) -> None:
+    """As sadvae-live: a model file and a variant are not given together (the variant was ignored, unsaid)."""
+    if pose_model is not None and pose_variant is not None:
+        raise ConfigError(f"--pose-model gives the pose model and --pose-variant {pose_variant} picks one: drop one")
+
+
 def _is_bench_result(path: Path) -> bool:
     """Whether ``path`` holds a latency result (which a rerun may replace), read without trusting it."""
     import json
@@ -178,7 +192,7 @@ def _check_inputs(args: argparse.Namespace) -> None:
         if args.pose_model is not None:
             check_task_file(args.pose_model)
         elif args.video:
-            _check_pose_variant(args.pose_variant)
+            _check_pose_variant(args.pose_variant or "full")
 
 
 def _check_pose_variant(variant: str) -> None:
@@ -234,8 +248,8 @@ def _check_source_kind(video: Path | None, replay: Path | None) -> None:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    if args.threads < 0:  # named here, not as BackendOptions.threads (a benchmark audit of 7 December 2026)
-        raise ConfigError(f"--threads must be >= 0 (0: the library's default), got {args.threads}")
+    _check_threads(args.threads)
+    _check_pose_flags(args.pose_model, args.pose_variant)
     _check_pipeline_flags(args)
     from realtime.bench.latency import BenchOptions, run_bench, write_json
     from realtime.bench.report import format_result
@@ -266,7 +280,7 @@ def _bench(args: argparse.Namespace) -> int:
         source=str(source) if source else None,
         frames=args.frames,
         stride=args.stride,
-        pose_variant=args.pose_variant,
+        pose_variant=args.pose_variant or "full",
         pose_model=str(args.pose_model) if args.pose_model else None,
         num_poses=args.num_poses,
         labels=str(args.labels) if args.labels else None,
@@ -594,8 +608,12 @@ def _accuracy(args: argparse.Namespace) -> int:
 
     if args.limit is not None and args.limit < 1:
         raise ConfigError(f"--limit must be >= 1, got {args.limit}")
-    if args.acc_threads < 0:  # named here, not as BackendOptions.threads (a benchmark audit of 7 December 2026)
-        raise ConfigError(f"--threads must be >= 0 (0: the library's default), got {args.acc_threads}")
+    _check_threads(args.acc_threads)
+    _check_pose_flags(args.acc_pose_model, args.acc_pose_variant)
+    if args.acc_pose_model is not None:  # checked before the runs, as bench latency checks it
+        from realtime.pose.model import check_task_file
+
+        check_task_file(args.acc_pose_model)
     if args.no_videos and not args.replay_dataset:
         raise ConfigError("--no-videos leaves nothing to run: add --replay-dataset NAME")
     video_flags = [flag for flag, v in (("--clip", args.clip), ("--labels", args.labels)) if v]

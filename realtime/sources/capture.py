@@ -145,7 +145,7 @@ class _LiveSource(Source):
         return f"cannot open {self._what}"
 
     def _status(self, state: str, attempt: int, delay_s: float, message: str) -> None:
-        log.info("%s: %s", self.name, message)
+        log.debug("%s: %s", self.name, message)  # said by the pipeline (drops and returns at WARNING)
         with self._cond:
             self._statuses.append((self._next_index, SourceStatus(self.name, state, attempt, delay_s, message)))
             self._cond.notify()
@@ -380,9 +380,12 @@ class StreamSource(_LiveSource):
         self.safe_url = redact_url(self.url)
         rest = self.url.split("://", 1)[-1].split("?", 1)[0].split("#", 1)[0]
         host, _, path = rest.partition("/")
-        # the path too: two streams of one recorder (/cam1, /cam2) published on one topic until 7 December 2026, late
-        # (status messages carry it already, so the topic says nothing new; the query, which may hold a token, never)
-        self.name = "_".join(p for p in (host.split("@")[-1].replace(":", "_"), path.strip("/")) if p) or "stream"
+        # the path's last part too, when it is a plain name: two streams of one recorder (/cam1, /cam2) published on
+        # one topic until 7 December 2026, late. Never more: cameras put credentials in paths too
+        # (/user=admin&password=X&channel=1), and a topic is sent to every subscriber
+        last = path.rstrip("/").rsplit("/", 1)[-1]
+        plain = re.fullmatch(r"[A-Za-z0-9_.-]{1,32}", last) is not None
+        self.name = "_".join(p for p in (host.split("@")[-1].replace(":", "_"), last if plain else "") if p) or "stream"
 
         def opener() -> Any:
             if capture_factory is not None:

@@ -385,16 +385,10 @@ def _read_prepared(path: Path) -> Dataset:
         splits = [str(v) for v in z["split"]] if fmt >= 2 else [""] * (len(off) - 1)
         rejected = [tuple(json.loads(str(r))) for r in z["rejected"] if str(r)]
     _check_prepared_lengths(path, meta, joints, times, off, fps_all, labels, subjects, views, sources, defects, splits)
-    from sadvae.data.user_format import MAX_ABS_METRES
+    from sadvae.data.kinect_v1_files import check_metres
 
-    peak = float(np.abs(joints).max()) if joints.size else 0.0
-    if not peak <= MAX_ABS_METRES:  # a cache is read as metres like every reader's output (NaN refused too)
-        raise DataFormatError(
-            path,
-            "joints",
-            f"a coordinate of {peak:.4g} is not metres (limit {MAX_ABS_METRES:g}), which the readers check; "
-            "re-run `sadvae data prepare`",
-        )
+    # a cache is read as metres like every reader's output (a data-reader audit of 7 December 2026, late)
+    check_metres(path, joints, fix="the readers check their files' units; re-run `sadvae data prepare`")
     odd = sorted(set(splits) - {"", "train", "test"})
     if odd:
         raise DataFormatError(

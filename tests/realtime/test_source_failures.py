@@ -236,7 +236,7 @@ def test_a_run_without_a_window_says_why() -> None:
     # without the crops, say so: they find small people (a pose audit of 7 December 2026, late)
     pipe = _pipeline(300)
     pipe.opts.pose = SimpleNamespace(roi=SimpleNamespace(enabled=False))
-    assert _no_window_hint(pipe, src, "end", False).endswith("86 % with, docs/small_figures.md): drop it")
+    assert _no_window_hint(pipe, src, "end", False).endswith("97 % with, docs/small_figures.md): drop it")
     assert "no person stayed tracked for the 2.1 s" in _no_window_hint(_pipeline(300, next_id=2), src, "end", False)
     assert _no_window_hint(_pipeline(300, windows=3), src, "end", False) is None
     assert _no_window_hint(_pipeline(300), src, "sigint", False) is None

@@ -170,7 +170,8 @@ def _run_facts(doc: dict[str, Any], run: Any, phases: int) -> None:
     doc["model_id"] = model_id
     doc["model_id_short"] = model_id[:12]
     doc["head"] = _head_setting(run.head)
-    doc["pose_variant"] = run.pose_variant if doc["videos"] else None
+    doc["pose_variant"] = run.pose_variant if doc["videos"] and run.pose_model is None else None
+    doc["pose_model"] = run.pose_model if doc["videos"] else None
     doc["stride"] = {
         "live_stride": facts.get("live_stride"),  # frames at the model's rate (None: the pipeline's default)
         "model_fps": facts.get("model_fps"),
@@ -197,7 +198,9 @@ def run_accuracy(opts: AccuracyOptions, command: str = "") -> dict[str, Any]:
         "machine": _machine(),
         "code_version": code_version(opts.project_root),
         "model": str(run.model or "packaged default"),
-        **dict.fromkeys(("model_id", "model_id_short", "head", "pose_variant", "stride", "min_window_frames")),
+        **dict.fromkeys(
+            ("model_id", "model_id_short", "head", "pose_variant", "pose_model", "stride", "min_window_frames")
+        ),
         "phases": opts.phases,  # the facts of what ran come first (filled in once it has run)
         "backend": run.backend,
         "threads": run.threads,
@@ -392,6 +395,7 @@ def _facts_line(doc: dict[str, Any]) -> str:
     if per:
         stride += f" ({', '.join(per)} source frames)"
     pose = f"pose variant {doc['pose_variant']} (videos); " if doc.get("pose_variant") else ""
+    pose = f"pose model {doc['pose_model']} (videos); " if doc.get("pose_model") else pose
     return (
         f"Model `{doc.get('model_id_short') or '?'}` (sha256 {doc.get('model_id') or '?'}); head: {head_text}; "
         f"{pose}{stride}; first window after {doc.get('min_window_frames', '?')} frames at the model's rate; "

@@ -170,7 +170,7 @@ def test_prepared_cache_with_inconsistent_arrays_is_one_error_naming_the_field(t
         ({"label": np.array([0, 5])}, "label: clip 1 (b.txt) has label 5, not a class id in [0, 2)"),
         ({"label": np.array([-3, 1])}, "label: clip 0 (a.txt) has label -3"),
         ({"fps": np.array([0.0, 30.0])}, "fps: clip 0 (a.txt) has 0"),  # numpy's warnings first, until 7 December
-        ({"joints": np.full((11, 1, 25, 3), 900.0, np.float32)}, "joints: a coordinate of 900 is not metres (limit"),
+        ({"joints": np.full((11, 1, 25, 3), 900.0, np.float32)}, " a coordinate of 900 is beyond 50 m: the readers"),
     ]
     for changes, expected in cases:
         save_prepared(_dataset(), path)
