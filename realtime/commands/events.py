@@ -159,6 +159,7 @@ def _listen(args: argparse.Namespace) -> int:
         raise ConfigError("CURVE needs both --curve-server-key (server.key) and --curve-client-key (NAME.key_secret)")
     curve = CurveClient(args.curve_server_key, args.curve_client_key) if args.curve_server_key else None
     seen = skipped = 0
+    said_shared: set[str] = set()
     versions: dict = {}  # repr(schema_version) -> events skipped for it (another version: said once, counted)
     with Subscriber(args.endpoint, args.topic or ["sadvae."], curve=curve) as sub:
         monitor = _HandshakeMonitor(sub, curve is not None)
@@ -171,6 +172,15 @@ def _listen(args: argparse.Namespace) -> int:
                 if got is None:
                     print(f"sadvae events: no event for {args.timeout:g} s on {args.endpoint}", file=sys.stderr)
                     return 1
+                for topic in sub.shared.keys() - said_shared:  # said once per topic, when first seen
+                    said_shared.add(topic)
+                    a, b = sub.shared[topic]
+                    print(
+                        f"sadvae events: two publishers share the topic {topic} (sessions {a} and {b}): their events "
+                        "interleave; give each sadvae-live its own --source-name",
+                        file=sys.stderr,
+                        flush=True,
+                    )
                 line = _render(got, args, sub.endpoint, versions)
                 if line is None:
                     skipped += 1

@@ -305,6 +305,34 @@ def test_a_connected_publisher_drops_what_it_publishes_while_its_proxy_is_away()
     assert got and min(got) >= away + 20, (away, got)  # nothing published while it was away arrives
 
 
+def test_two_publishers_of_one_source_name_are_told_apart_from_a_restart() -> None:
+    """Integrator audit of 7 December 2026, late: two sadvae-live with one --source-name interleaved on one topic
+    unsaid. A restart (a new session that stays) is not such a pair; an older session coming back is."""
+    raw = zmq.Context.instance().socket(zmq.PUB)
+    raw.setsockopt(zmq.LINGER, 0)
+    raw.bind(ANY_PORT)
+    endpoint = raw.getsockopt(zmq.LAST_ENDPOINT).decode()
+    try:
+        with Subscriber(endpoint) as sub:
+            end = time.monotonic() + 2.0
+            while sub.recv(timeout_ms=20) is None and time.monotonic() < end:
+                raw.send_multipart([b"sadvae.sync.status", encode({"seq": 0, "session": "s"})])
+            while sub.recv(timeout_ms=20) is not None:
+                pass
+            topic = b"sadvae.cam0.status"
+            for session, seq in (("a", 0), ("a", 1), ("b", 0), ("b", 1)):  # a restart: a, then b for good
+                raw.send_multipart([topic, encode({"seq": seq, "session": session})])
+            assert [sub.recv(timeout_ms=1000)[1]["seq"] for _ in range(4)] == [0, 1, 0, 1]
+            assert sub.shared == {} and sub.restarts == 1
+            for session, seq in (("a", 2), ("b", 2)):  # a is back: two publishers take turns
+                raw.send_multipart([topic, encode({"seq": seq, "session": session})])
+            for _ in range(2):
+                sub.recv(timeout_ms=1000)
+            assert sub.shared == {"sadvae.cam0.status": ("b", "a")}
+    finally:
+        raw.close(linger=0)
+
+
 def test_topic_filter_and_source_check() -> None:
     with Publisher(PublisherOptions(endpoint=ANY_PORT), source_name="cam0") as pub:
         with Subscriber(pub.endpoint, topics=[topic_for("cam0", "action")]) as sub:

@@ -159,6 +159,35 @@ def test_proxy_forwards_two_publishers_to_one_subscriber() -> None:
     assert "publishers -> " + xsub in stderr and f"dialling {own}" in stderr and "Traceback" not in stderr
 
 
+def test_two_publishers_with_one_source_name_are_said(tmp_path) -> None:
+    """Integrator audit of 7 December 2026, late: two sadvae-live without --source-name through one proxy published
+    as one source, their events interleaved, and nothing said so."""
+    xsub, xpub = free_endpoint(), free_endpoint()
+    proxy = subprocess.Popen(
+        [*SADVAE, "events", "proxy", "--xsub", xsub, "--xpub", xpub], stderr=subprocess.PIPE, text=True, cwd=ROOT
+    )
+    try:
+        proxy.stderr.readline()  # bound
+        with (
+            Publisher(PublisherOptions(endpoint=xsub, bind=False, settle_ms=0), "demo") as a,
+            Publisher(PublisherOptions(endpoint=xsub, bind=False, settle_ms=0), "demo") as b,
+        ):
+            sub = subprocess.Popen(
+                [*SADVAE, "events", "--endpoint", xpub, "--count", "20"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                cwd=ROOT,
+            )
+            _publish_until([a, b], sub)
+            _, err = sub.communicate(timeout=10)
+    finally:
+        proxy.send_signal(signal.SIGINT)
+        proxy.communicate(timeout=10)
+    said = [line for line in err.splitlines() if "two publishers share the topic sadvae.demo." in line]
+    assert said and len(said) <= 2 and "give each sadvae-live its own --source-name" in said[0], err
+
+
 def test_proxy_bad_address_is_one_line() -> None:
     proc = subprocess.run(
         [*SADVAE, "events", "proxy", "--xsub", "nonsense"], capture_output=True, text=True, timeout=30, cwd=ROOT
