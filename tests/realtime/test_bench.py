@@ -253,6 +253,9 @@ def test_load_result_names_the_problem(tmp_path):
 def test_machine_info_needs_no_heavy_imports():
     info = machine_info()
     assert info["cores"] >= 1 and info["python"] and isinstance(info["loadavg_start"], list)
+    # any OpenCV build is found (a benchmark audit of 7 December 2026, late: null beside opencv-contrib-python)
+    if importlib.util.find_spec("cv2") is not None:
+        assert info["versions"]["opencv-python"] is not None
     # this process has imported torch and onnxruntime already: a fresh one says what machine_info itself imports
     code = (
         "import sys; import realtime.bench.machine as m; m.machine_info(); "
