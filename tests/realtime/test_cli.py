@@ -69,6 +69,7 @@ def test_camera_without_a_camera_is_one_line(labels: Path) -> None:
         # review of 7 December 2026: the topics were named "source" without a word
         (["--demo", "--source-name", " "], "--source-name ' ' has no ASCII letter or digit, and topics keep only"),
         (["--demo", "--source-name", "камера"], "--source-name 'камера' has no ASCII letter or digit"),
+        (["--demo", "--source-name", "entrance_" * 8], "longer than the 64 characters a topic keeps"),
         (["--video", "x.mp4", "--stride", "0"], "argument --stride: expected a number >= 1, got 0"),
         (["--camera", "-1"], "argument --camera: expected a whole number >= 0, got '-1'"),
         # review of 6 December 2026: a traceback from OpenCV (C int), a hang of ten thousand threads, and minutes
