@@ -26,7 +26,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from realtime.events.format import sanitize_source
+from realtime.events.format import sanitize_source, source_too_long
 from realtime.events.security import DEFAULT_ENDPOINT, DEFAULT_PROXY_XSUB
 from sadvae.errors import ConfigError, SadvaeError, SourceError, SourceLostError
 from sadvae.labels import duplicate_key
@@ -262,8 +262,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--num-poses",
         type=_positive_int,
         default=1,
-        help="most persons tracked (default 1); above 1 MediaPipe follows no person from frame to frame, and one "
-        "person's joints jitter several times more (docs/live.md, Framing and frame rate)",
+        help="most persons tracked (default 1); above 1 MediaPipe follows no person from frame to frame, one "
+        "person's joints jitter more and the pose stage costs more (docs/live.md, Framing and frame rate)",
     )
     p.add_argument("--pose-model", type=Path, help="PoseLandmarker .task file (default: cache, download or build)")
     p.add_argument(
@@ -968,7 +968,7 @@ def run(args: argparse.Namespace) -> int:
             "- (sadvae.<name>.action|status); write a name such as `door_camera`, or drop it (the source's own name "
             "is used)"
         )
-    if named is not None and len(re.sub(r"[^a-z0-9_-]+", "_", named.lower()).strip("_")) > 64:
+    if named is not None and source_too_long(named):
         raise ConfigError(  # cut to 64 characters without a word until 7 December 2026, late: long names with one
             # start shared a topic (an integrator audit)
             f"--source-name {named[:40]!r}...: longer than the 64 characters a topic keeps; give a shorter name"

@@ -62,6 +62,22 @@ class FakeText:
         return np.asarray(rows, dtype=np.float32)
 
 
+# the opening of a child script that runs as on a machine without torch, the sentence encoder or the export tools
+# (a Jetson): each of those imports fails there
+NO_TORCH_PRELUDE = """
+import sys
+
+class Block:
+    BLOCKED = ("torch", "sentence_transformers", "transformers", "onnx", "onnxscript")
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in self.BLOCKED:
+            raise ImportError(f"blocked {name}")
+        return None
+
+sys.meta_path.insert(0, Block())
+"""
+
+
 def free_endpoint() -> str:
     """A ``tcp://127.0.0.1:PORT`` endpoint on a port that was free a moment ago."""
     with socket.socket() as s:

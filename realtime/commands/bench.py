@@ -108,7 +108,7 @@ def _register_latency(inner: argparse._SubParsersAction) -> None:
         type=int,
         default=1,
         help="most persons MediaPipe detects per frame (default 1, sadvae-live's; until 7 December 2026, late, 2, "
-        "which halved the frame rate against sadvae-live's on the same video)",
+        "which cut the frame rate by a third against sadvae-live's on a one-person video: docs/benchmark.md)",
     )
     p.add_argument(
         "--no-roi",

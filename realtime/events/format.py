@@ -41,6 +41,8 @@ __all__ = [
     "TOPIC_PREFIX",
     "TOPIC_KINDS",
     "sanitize_source",
+    "source_too_long",
+    "MAX_SOURCE_CHARS",
     "require_module",
     "topic_for",
     "topic_can_match",
@@ -114,8 +116,20 @@ def sanitize_source(name: str) -> str:
     "Camera 0" -> "camera_0", "rtsp://10.0.0.2/live" -> "rtsp_10_0_0_2_live"; at most 64 characters;
     a name with nothing usable left becomes "source".
     """
-    cleaned = re.sub(r"[^a-z0-9_-]+", "_", str(name).lower()).strip("_")[:64].strip("_")
+    cleaned = _topic_chars(name)[:MAX_SOURCE_CHARS].strip("_")
     return cleaned or "source"
+
+
+MAX_SOURCE_CHARS = 64  # of a topic's source part
+
+
+def source_too_long(name: str) -> bool:
+    """Whether :func:`sanitize_source` cuts ``name`` (longer than :data:`MAX_SOURCE_CHARS` once cleaned)."""
+    return len(_topic_chars(name)) > MAX_SOURCE_CHARS
+
+
+def _topic_chars(name: str) -> str:
+    return re.sub(r"[^a-z0-9_-]+", "_", str(name).lower()).strip("_")
 
 
 def topic_can_match(prefix: str) -> bool:

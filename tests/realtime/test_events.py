@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -305,32 +306,38 @@ def test_a_connected_publisher_drops_what_it_publishes_while_its_proxy_is_away()
     assert got and min(got) >= away + 20, (away, got)  # nothing published while it was away arrives
 
 
-def test_two_publishers_of_one_source_name_are_told_apart_from_a_restart() -> None:
-    """Integrator audit of 7 December 2026, late: two sadvae-live with one --source-name interleaved on one topic
-    unsaid. A restart (a new session that stays) is not such a pair; an older session coming back is."""
+@contextmanager
+def raw_publisher():
+    """(a bare PUB socket that sends any payload, a :class:`Subscriber` of it), past ZeroMQ's slow joiner."""
     raw = zmq.Context.instance().socket(zmq.PUB)
     raw.setsockopt(zmq.LINGER, 0)
     raw.bind(ANY_PORT)
-    endpoint = raw.getsockopt(zmq.LAST_ENDPOINT).decode()
     try:
-        with Subscriber(endpoint) as sub:
+        with Subscriber(raw.getsockopt(zmq.LAST_ENDPOINT).decode()) as sub:
             end = time.monotonic() + 2.0
             while sub.recv(timeout_ms=20) is None and time.monotonic() < end:
-                raw.send_multipart([b"sadvae.sync.status", encode({"seq": 0, "session": "s"})])
-            while sub.recv(timeout_ms=20) is not None:
+                raw.send_multipart([b"sadvae.sync.status", encode({"seq": 0})])
+            while sub.recv(timeout_ms=20) is not None:  # drain the sync messages
                 pass
-            topic = b"sadvae.cam0.status"
-            for session, seq in (("a", 0), ("a", 1), ("b", 0), ("b", 1)):  # a restart: a, then b for good
-                raw.send_multipart([topic, encode({"seq": seq, "session": session})])
-            assert [sub.recv(timeout_ms=1000)[1]["seq"] for _ in range(4)] == [0, 1, 0, 1]
-            assert sub.shared == {} and sub.restarts == 1
-            for session, seq in (("a", 2), ("b", 2)):  # a is back: two publishers take turns
-                raw.send_multipart([topic, encode({"seq": seq, "session": session})])
-            for _ in range(2):
-                sub.recv(timeout_ms=1000)
-            assert sub.shared == {"sadvae.cam0.status": ("b", "a")}
+            yield raw, sub
     finally:
         raw.close(linger=0)
+
+
+def test_two_publishers_of_one_source_name_are_told_apart_from_a_restart() -> None:
+    """Integrator audit of 7 December 2026, late: two sadvae-live with one --source-name interleaved on one topic
+    unsaid. A restart (a new session that stays) is not such a pair; an older session coming back is."""
+    with raw_publisher() as (raw, sub):
+        topic = b"sadvae.cam0.status"
+        for session, seq in (("a", 0), ("a", 1), ("b", 0), ("b", 1)):  # a restart: a, then b for good
+            raw.send_multipart([topic, encode({"seq": seq, "session": session})])
+        assert [sub.recv(timeout_ms=1000)[1]["seq"] for _ in range(4)] == [0, 1, 0, 1]
+        assert sub.shared == {} and sub.restarts == 1
+        for session, seq in (("a", 2), ("b", 2)):  # a is back: two publishers take turns
+            raw.send_multipart([topic, encode({"seq": seq, "session": session})])
+        for _ in range(2):
+            sub.recv(timeout_ms=1000)
+        assert sub.shared == {"sadvae.cam0.status": ("b", "a")}
 
 
 def test_topic_filter_and_source_check() -> None:
@@ -414,32 +421,20 @@ def test_nodrop_mode_counts_drops_without_blocking() -> None:
 
 
 def test_subscriber_counts_missed_messages_from_seq_gaps() -> None:
-    raw = zmq.Context.instance().socket(zmq.PUB)
-    raw.setsockopt(zmq.LINGER, 0)
-    raw.bind(ANY_PORT)
-    endpoint = raw.getsockopt(zmq.LAST_ENDPOINT).decode()
-    try:
-        with Subscriber(endpoint) as sub:
-            topic = b"sadvae.cam0.action"
-            end = time.monotonic() + 2.0
-            while sub.recv(timeout_ms=20) is None and time.monotonic() < end:
-                raw.send_multipart([b"sadvae.cam0.status", encode({"seq": 0})])
-            while sub.recv(timeout_ms=20) is not None:  # drain the sync messages
-                pass
-            for seq in (0, 1, 4, 5, 0, 2):  # 2 and 3 lost; then the publisher restarts and loses 1
-                raw.send_multipart([topic, encode({"seq": seq})])
-            raw.send_multipart([topic, b"[1]"])
-            got = [sub.recv(timeout_ms=1000) for _ in range(6)]
-            assert [g[1]["seq"] for g in got] == [0, 1, 4, 5, 0, 2]
-            assert sub.missed == 3
-            with pytest.raises(DataFormatError, match="expected a JSON object, got list"):
-                sub.recv(timeout_ms=1000)
-            raw.send(b"sadvae.cam0.action")  # one frame only
-            with pytest.raises(DataFormatError, match=r"expected 2 frames \[topic, JSON\], got 1"):
-                sub.recv(timeout_ms=1000)
-            assert sub.recv(timeout_ms=0) is None
-    finally:
-        raw.close(linger=0)
+    with raw_publisher() as (raw, sub):
+        topic = b"sadvae.cam0.action"
+        for seq in (0, 1, 4, 5, 0, 2):  # 2 and 3 lost; then the publisher restarts and loses 1
+            raw.send_multipart([topic, encode({"seq": seq})])
+        raw.send_multipart([topic, b"[1]"])
+        got = [sub.recv(timeout_ms=1000) for _ in range(6)]
+        assert [g[1]["seq"] for g in got] == [0, 1, 4, 5, 0, 2]
+        assert sub.missed == 3
+        with pytest.raises(DataFormatError, match="expected a JSON object, got list"):
+            sub.recv(timeout_ms=1000)
+        raw.send(b"sadvae.cam0.action")  # one frame only
+        with pytest.raises(DataFormatError, match=r"expected 2 frames \[topic, JSON\], got 1"):
+            sub.recv(timeout_ms=1000)
+        assert sub.recv(timeout_ms=0) is None
 
 
 def test_bind_conflict_is_a_config_error() -> None:

@@ -22,7 +22,7 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 pytest.importorskip("zmq")
 
-from sadvae_tests_helpers import FakeText  # noqa: E402
+from sadvae_tests_helpers import NO_TORCH_PRELUDE, FakeText  # noqa: E402
 
 from realtime.backends.live_model import load_live_model  # noqa: E402
 from realtime.head.labels import parse_labels_text  # noqa: E402
@@ -34,18 +34,10 @@ SEEN_LABELS = "wave\nclap\njump\n"  # seen classes of the tiny bundle: backbone 
 NEW_LABELS = "wave\nsit down\nkick\n"  # "sit down" and "kick" are new to the head: a fit (or a cached one)
 HEAD = dict(samples_per_class=64, steps=50)  # the child uses the same settings: they are part of the cache key
 
-CHILD = textwrap.dedent(
+CHILD = NO_TORCH_PRELUDE + textwrap.dedent(
     """
-    import json, sys
+    import json
 
-    class Block:  # a machine without torch (and without the export tools)
-        BLOCKED = ("torch", "sentence_transformers", "transformers", "onnx", "onnxscript")
-        def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] in self.BLOCKED:
-                raise ImportError(f"blocked {name}")
-            return None
-
-    sys.meta_path.insert(0, Block())
     from realtime.decisions import DecisionOptions
     from realtime.sources.demo import perform
     from realtime.events.publisher import PublisherOptions
@@ -180,18 +172,8 @@ def test_a_fit_without_the_bundle_asks_for_it(files, tmp_path) -> None:
 def test_the_sadvae_command_runs_without_torch(argv: list[str]) -> None:
     """Benchmark audit of 7 December 2026, late: building the `sadvae` parser imported torch (a help text read the
     recipe's grid from its config), so `sadvae bench latency` failed on a Jetson, as docs/edge.md says it runs."""
-    child = textwrap.dedent(
+    child = NO_TORCH_PRELUDE + textwrap.dedent(
         """
-        import sys
-
-        class Block:
-            BLOCKED = ("torch", "sentence_transformers", "transformers", "onnx", "onnxscript")
-            def find_spec(self, name, path=None, target=None):
-                if name.split(".")[0] in self.BLOCKED:
-                    raise ImportError(f"blocked {name}")
-                return None
-
-        sys.meta_path.insert(0, Block())
         from sadvae.cli import main
         try:
             code = main(sys.argv[2:])

@@ -22,6 +22,8 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 pytest.importorskip("zmq")
 
+from sadvae_tests_helpers import NO_TORCH_PRELUDE  # noqa: E402
+
 from realtime.backends.live_model import load_live_model  # noqa: E402
 from realtime.decisions import DecisionOptions  # noqa: E402
 from realtime.events.publisher import PublisherOptions  # noqa: E402
@@ -117,18 +119,10 @@ def test_replay_on_onnxruntime_and_torch_agrees(shared_data, shift_files, tmp_pa
     ]
 
 
-CHILD = textwrap.dedent(
+CHILD = NO_TORCH_PRELUDE + textwrap.dedent(
     """
-    import json, sys
+    import json
 
-    class Block:
-        BLOCKED = ("torch", "sentence_transformers", "transformers", "onnx", "onnxscript")
-        def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] in self.BLOCKED:
-                raise ImportError(f"blocked {name}")
-            return None
-
-    sys.meta_path.insert(0, Block())
     from realtime.decisions import DecisionOptions
     from realtime.events.publisher import PublisherOptions
     from realtime.head.zero_shot import HeadOptions
